@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * busclient.h — public API of libbusclient, the client library of busd.
+ *
+ * Conventions
+ * - Functions returning int return a negative errno on failure and 0 (or a
+ *   documented positive value) on success. Where the peer answered with an
+ *   error, the call returns -EREMOTEIO (or -ETIMEDOUT for org.busd.Error.Timeout)
+ *   and fills the bus_error passed in.
+ * - Objects are opaque and reference counted where noted; *_unref() and
+ *   *_close() accept NULL and return NULL.
+ * - json_t ownership is stated at every function: "borrowed" means the
+ *   library keeps its reference and the caller must not decref; "new
+ *   reference" means the caller owns one reference and must json_decref() it.
+ *   Arguments passed in are always borrowed (the library takes its own
+ *   reference or serializes them before returning).
+ * - Output parameters (ret_*) are only written on success.
+ *
+ * Threads: a bus_connection and everything obtained from it (messages,
+ * slots) must be used from one thread at a time; the library takes no locks.
+ * Distinct connections are independent and may be used from different
+ * threads concurrently. Handlers run inside bus_connection_process() (or the
+ * synchronous calls, which dispatch other traffic while they wait) on the
+ * calling thread.
+ *
+ * Memory: the library queues outgoing messages without bound only as far as
+ * the caller asks it to send; incoming messages are read only when processed.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base;
+
+typedef struct bus_connection bus_connection;
+typedef struct bus_message bus_message;
+typedef struct bus_slot bus_slot;
+
+/* ---- Errors ----------------------------------------------------------------- */
+
+/* An error as sent by a peer or the bus: a name such as
+ * "org.busd.Error.ServiceUnknown" and a human-readable message. Both strings
+ * are owned by the struct; release them with bus_error_free(). */
+typedef struct bus_error {
+        char *name;
+        char *message;
+} bus_error;
+
+#define BUS_ERROR_INIT { NULL, NULL }
+
+#define BUS_ERROR_FAILED "org.busd.Error.Failed"
+#define BUS_ERROR_SERVICE_UNKNOWN "org.busd.Error.ServiceUnknown"
+#define BUS_ERROR_NAME_HAS_NO_OWNER "org.busd.Error.NameHasNoOwner"
+#define BUS_ERROR_UNKNOWN_METHOD "org.busd.Error.UnknownMethod"
+#define BUS_ERROR_UNKNOWN_OBJECT "org.busd.Error.UnknownObject"
+#define BUS_ERROR_UNKNOWN_INTERFACE "org.busd.Error.UnknownInterface"
+#define BUS_ERROR_NO_REPLY "org.busd.Error.NoReply"
+#define BUS_ERROR_TIMEOUT "org.busd.Error.Timeout"
+#define BUS_ERROR_INVALID_ARGS "org.busd.Error.InvalidArgs"
+#define BUS_ERROR_LIMITS_EXCEEDED "org.busd.Error.LimitsExceeded"
+#define BUS_ERROR_ACCESS_DENIED "org.busd.Error.AccessDenied"
+#define BUS_ERROR_PROTOCOL "org.busd.Error.ProtocolViolation"
+#define BUS_ERROR_DISCONNECTED "org.busd.Error.Disconnected"
+#define BUS_ERROR_MATCH_RULE_NOT_FOUND "org.busd.Error.MatchRuleNotFound"
+
+/* Set both fields (copies); returns -EREMOTEIO, so a handler can write
+ * `return bus_error_set(err, BUS_ERROR_INVALID_ARGS, "...")`. */
+int bus_error_set(bus_error *e, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Free both fields and reset them to NULL. */
+void bus_error_free(bus_error *e);
+/* Whether @e is set and has exactly @name. */
+bool bus_error_has_name(const bus_error *e, const char *name);
+
+/* ---- Connections -------------------------------------------------------------- */
+
+/* Open a connection and send the handshake (no round trip: the call returns
+ * once the preamble is written; the unique name becomes known when the
+ * broker's answer is processed — bus_connection_get_unique_name() waits for
+ * it).
+ * @address: a socket path; NULL means $BUSD_ADDRESS if set, else the system
+ * bus /run/busd/system.sock. */
+int bus_connect(bus_connection **ret, const char *address);
+/* /run/busd/system.sock (ignores $BUSD_ADDRESS). */
+int bus_connect_system(bus_connection **ret);
+/* $XDG_RUNTIME_DIR/busd/bus.sock (ignores $BUSD_ADDRESS). */
+int bus_connect_user(bus_connection **ret);
+
+/* Close the socket, fail pending async calls with org.busd.Error.Disconnected
+ * (their callbacks run), drop all slots, free the connection. NULL-safe;
+ * returns NULL. */
+bus_connection *bus_connection_close(bus_connection *c);
+
+/* The unique name (":1.N") the bus assigned; waits for the broker's answer if
+ * it has not been processed yet. Borrowed, valid until close. NULL on error. */
+const char *bus_connection_get_unique_name(bus_connection *c);
+/* The bus id (32 hex digits). Borrowed. NULL on error. */
+const char *bus_connection_get_bus_id(bus_connection *c);
+/* Whether the connection is still usable (false once closed by the broker
+ * or after an error). */
+bool bus_connection_is_open(bus_connection *c);
+/* Why the broker closed the connection, from its Disconnected signal (or
+ * org.busd.Error.Disconnected if it gave none): copies into @e. -ENOTCONN is
+ * not returned while the connection is open; returns -EAGAIN then. */
+int bus_connection_get_disconnect_error(bus_connection *c, bus_error *e);
+
+/* ---- Event loop integration ---------------------------------------------------- */
+
+/* The socket to watch. */
+int bus_connection_get_fd(bus_connection *c);
+/* POLLIN, plus POLLOUT while output is queued. */
+int bus_connection_get_events(bus_connection *c);
+/* Absolute CLOCK_MONOTONIC time in µs at which bus_connection_process()
+ * must run again (the next async call timeout), or UINT64_MAX if none.
+ * Returns 0. */
+int bus_connection_get_timeout(bus_connection *c, uint64_t *ret_usec);
+/* Do bounded, non-blocking work: write queued output, read input, dispatch
+ * handlers, expire timeouts. Returns > 0 if anything was done (call again),
+ * 0 if idle (wait for events), negative errno if the connection failed
+ * (-ECONNRESET when the broker closed it). */
+int bus_connection_process(bus_connection *c);
+/* Block until there is something to process or @timeout_usec (relative;
+ * UINT64_MAX = no limit) passes. Returns > 0 if woken by events, 0 on timeout. */
+int bus_connection_wait(bus_connection *c, uint64_t timeout_usec);
+/* Block until all queued output is written. */
+int bus_connection_flush(bus_connection *c);
+/* Attach the connection to a libevent base: the library registers its own
+ * events and timer and processes the connection from them. One base per
+ * connection; detach (or close) before freeing the base. */
+int bus_connection_attach_event(bus_connection *c, struct event_base *base);
+void bus_connection_detach_event(bus_connection *c);
+
+/* ---- Messages -------------------------------------------------------------------- */
+
+enum {
+        BUS_MESSAGE_METHOD_CALL = 1,
+        BUS_MESSAGE_METHOD_RETURN = 2,
+        BUS_MESSAGE_ERROR = 3,
+        BUS_MESSAGE_SIGNAL = 4,
+};
+
+/* Builders. @destination may be a unique or well-known name. */
+int bus_message_new_method_call(bus_connection *c, bus_message **ret, const char *destination,
+                                const char *path, const char *interface, const char *member);
+int bus_message_new_signal(bus_connection *c, bus_message **ret, const char *path,
+                           const char *interface, const char *member);
+/* Unicast signal (or override a call's destination). */
+int bus_message_set_destination(bus_message *m, const char *destination);
+/* The optional "key" field match rules can select on. */
+int bus_message_set_key(bus_message *m, const char *key);
+/* Body as JSON (borrowed; serialized compactly now). NULL = empty body. */
+int bus_message_set_body(bus_message *m, json_t *body);
+/* Body as raw JSON text; must be valid UTF-8 (not checked for JSON syntax). */
+int bus_message_set_body_text(bus_message *m, const char *text, size_t len);
+/* Call that expects no reply. */
+int bus_message_set_no_reply(bus_message *m, bool no_reply);
+
+bus_message *bus_message_ref(bus_message *m);
+bus_message *bus_message_unref(bus_message *m);
+
+/* Accessors. Strings are borrowed, valid while @m is referenced; NULL when
+ * the field is absent. */
+int bus_message_get_type(bus_message *m);
+uint64_t bus_message_get_serial(bus_message *m);
+uint64_t bus_message_get_reply_serial(bus_message *m);
+bool bus_message_get_no_reply(bus_message *m);
+/* Sender's unique name, or "org.busd.Bus" for the bus itself. */
+const char *bus_message_get_sender(bus_message *m);
+const char *bus_message_get_destination(bus_message *m);
+const char *bus_message_get_path(bus_message *m);
+const char *bus_message_get_interface(bus_message *m);
+const char *bus_message_get_member(bus_message *m);
+const char *bus_message_get_error_name(bus_message *m);
+const char *bus_message_get_key(bus_message *m);
+/* Body parsed as JSON: borrowed (parsed once, cached), NULL if the body is
+ * empty or not valid JSON. */
+json_t *bus_message_get_body(bus_message *m);
+/* Raw body bytes (not NUL-terminated); borrowed. */
+const char *bus_message_get_body_text(bus_message *m, size_t *ret_len);
+/* For an error message: the error it carries (copies into @e). */
+int bus_message_get_error(bus_message *m, bus_error *e);
+
+/* Sender credentials, stamped by the broker from the kernel's view of the
+ * sender's socket at connect time. Never what the sender claimed. */
+uid_t bus_message_get_sender_uid(bus_message *m);
+gid_t bus_message_get_sender_gid(bus_message *m);
+/* 0 if the sender's pid is not visible in the bus's pid namespace. */
+pid_t bus_message_get_sender_pid(bus_message *m);
+/* Inode number of the sender's pidfd (unique for the boot on kernels with
+ * pidfs), 0 if unknown: lets a service tell a reused pid from its caller. */
+uint64_t bus_message_get_sender_pid_id(bus_message *m);
+
+/* ---- Sending and calling ---------------------------------------------------------- */
+
+/* Queue @m (borrowed) for sending; assigns its serial (returned in
+ * *ret_serial if non-NULL). Output is written by process/flush, or at once
+ * when the socket accepts it. */
+int bus_send(bus_connection *c, bus_message *m, uint64_t *ret_serial);
+
+/* Synchronous call. @timeout_usec: 0 = default (25 s); it is sent to the
+ * broker as the call's deadline. On a reply, returns 0 and *ret_reply (new
+ * reference, may be NULL) holds it; on an error reply returns -EREMOTEIO
+ * (-ETIMEDOUT for org.busd.Error.Timeout) and fills @ret_error if non-NULL.
+ * Other traffic (signals, calls to our objects) is dispatched while waiting. */
+int bus_call(bus_connection *c, bus_message *m, uint64_t timeout_usec, bus_error *ret_error,
+             bus_message **ret_reply);
+
+/* Convenience: build, call, and return the reply body (new reference; NULL
+ * for an empty body) in *ret_body. @args is borrowed, may be NULL. */
+int bus_call_method(bus_connection *c, const char *destination, const char *path,
+                    const char *interface, const char *member, json_t *args,
+                    uint64_t timeout_usec, bus_error *ret_error, json_t **ret_body);
+
+/* Reply callback: @reply is a method return or an error message (borrowed;
+ * ref it to keep it). A local timeout or disconnect arrives as a synthesized
+ * error message (org.busd.Error.Timeout / org.busd.Error.Disconnected).
+ * Return value is ignored except that negative values are reported in the
+ * debug log. */
+typedef int (*bus_message_handler)(bus_message *m, void *userdata);
+
+/* Asynchronous call. The callback runs once. *ret_slot (optional) cancels it
+ * when unreffed before the reply arrives; with ret_slot NULL the call is
+ * "floating" and owned by the connection. */
+int bus_call_async(bus_connection *c, bus_message *m, uint64_t timeout_usec,
+                   bus_message_handler callback, void *userdata, bus_slot **ret_slot);
+
+/* Convenience: emit a signal with an optional key and body (borrowed). */
+int bus_emit_signal(bus_connection *c, const char *path, const char *interface,
+                    const char *member, const char *key, json_t *body);
+
+/* ---- Slots ---------------------------------------------------------------------- */
+
+/* Unref a slot: cancels the async call, removes the match (sends
+ * RemoveMatch) or unregisters the object it stands for. NULL-safe. */
+bus_slot *bus_slot_unref(bus_slot *s);
+
+/* ---- Match rules and names ------------------------------------------------------------ */
+
+/* Install a match rule on the bus (synchronous AddMatch) and call @callback
+ * for every received message satisfying it. Rule syntax: PROTOCOL.md
+ * ("type='signal',interface='org.example.Foo',member='Changed'"). Returns
+ * -EINVAL for a malformed rule, or the bus's error. */
+int bus_add_match(bus_connection *c, bus_slot **ret_slot, const char *rule,
+                  bus_message_handler callback, void *userdata);
+
+enum {
+        BUS_NAME_ALLOW_REPLACEMENT = 1u << 0,
+        BUS_NAME_REPLACE_EXISTING = 1u << 1,
+        BUS_NAME_DO_NOT_QUEUE = 1u << 2,
+};
+
+/* Results of bus_request_name (positive) */
+enum {
+        BUS_NAME_PRIMARY_OWNER = 1,
+        BUS_NAME_IN_QUEUE = 2,
+        BUS_NAME_EXISTS = 3,
+        BUS_NAME_ALREADY_OWNER = 4,
+};
+
+/* Results of bus_release_name (positive) */
+enum {
+        BUS_NAME_RELEASED = 1,
+        BUS_NAME_NON_EXISTENT = 2,
+        BUS_NAME_NOT_OWNER = 3,
+};
+
+/* RequestName: returns one of BUS_NAME_PRIMARY_OWNER..ALREADY_OWNER. */
+int bus_request_name(bus_connection *c, const char *name, unsigned flags, bus_error *ret_error);
+/* ReleaseName: returns one of BUS_NAME_RELEASED..NOT_OWNER. */
+int bus_release_name(bus_connection *c, const char *name, bus_error *ret_error);
+
+/* ---- Objects -------------------------------------------------------------------------- */
+
+/* Method handler. Either set *ret_reply (new reference the library steals;
+ * NULL = empty reply) and return 0; or fill @ret_error (bus_error_set) and
+ * return negative; or return BUS_REPLY_DEFERRED after bus_message_ref(call),
+ * and answer later with bus_reply()/bus_reply_error(). A negative return
+ * without @ret_error set sends org.busd.Error.Failed with strerror. */
+typedef int (*bus_method_handler)(bus_message *call, void *userdata, json_t **ret_reply,
+                                  bus_error *ret_error);
+
+#define BUS_REPLY_DEFERRED 1
+
+typedef struct bus_method {
+        const char *member;
+        bus_method_handler handler;
+} bus_method;
+
+/* Register @methods (array terminated by { NULL, NULL }; must outlive the
+ * slot) for @interface on @path. Calls to an unknown path, interface or
+ * member are answered with org.busd.Error.UnknownObject / UnknownInterface /
+ * UnknownMethod. */
+int bus_add_object(bus_connection *c, bus_slot **ret_slot, const char *path,
+                   const char *interface, const bus_method *methods, void *userdata);
+
+/* Answer @call (borrowed) with @body (borrowed) or @error. Does nothing and
+ * returns 0 for calls flagged no-reply. */
+int bus_reply(bus_connection *c, bus_message *call, json_t *body);
+int bus_reply_error(bus_connection *c, bus_message *call, const bus_error *error);
+
+#ifdef __cplusplus
+}
+#endif

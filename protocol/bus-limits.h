@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bus-limits.h — every limit of the busd wire protocol and broker, in one place.
+ *
+ * Each number says where it comes from. Limits that protect the broker from a
+ * peer are defaults: the daemon may lower or raise them by configuration, but
+ * never beyond the hard protocol ceilings marked "hard".
+ */
+#pragma once
+
+#include <stdint.h>
+
+/* hard: names, paths, interfaces, members, error names and keys, in bytes
+ * without the terminating NUL. Same as the D-Bus spec's 255, which no real
+ * service has ever needed to exceed. */
+#define BUS_NAME_MAX 255u
+
+/* hard: fixed header size in bytes (see BusHeader). */
+#define BUS_HEADER_SIZE 72u
+
+/* hard: variable header fields, bytes. Six strings of at most 255 bytes plus
+ * NUL, each with a 4-byte tag and padding to 8, plus a blob table of
+ * BUS_FDS_MAX 8-byte sizes: 6 * 264 + 4 + 8 * 16 < 2048. */
+#define BUS_FIELDS_MAX 2048u
+
+/* hard: inline body bytes. Bodies past BUS_BODY_INLINE_THRESHOLD travel in a
+ * memfd; the inline ceiling only bounds what the broker must buffer for one
+ * message it has not yet routed. 4 MiB is 32x the default socket buffer and
+ * far above the memfd crossover, so no sensible sender reaches it. */
+#define BUS_BODY_INLINE_MAX (4u * 1024u * 1024u)
+
+/* hard: one whole inline message (header + fields + body). */
+#define BUS_MESSAGE_INLINE_MAX (BUS_HEADER_SIZE + BUS_FIELDS_MAX + BUS_BODY_INLINE_MAX)
+
+/* hard: fds (payload blobs) per message. kdbus allowed 16 memfd items per
+ * message; dbus-daemon's system bus allows 16 fds. The kernel caps one
+ * SCM_RIGHTS block at 253 (SCM_MAX_FD). */
+#define BUS_FDS_MAX 16u
+
+/* Handshake: a peer that has not completed its preamble within this time is
+ * dropped. dbus-daemon uses 30 s (CVE-2014-3639); a preamble is one write, so
+ * 5 s is generous even on a loaded machine. */
+#define BUS_HANDSHAKE_TIMEOUT_USEC (5ull * 1000000ull)
+
+/* A started message whose remaining bytes do not arrive within this time gets
+ * its peer dropped (hostile-peers.md item 4). */
+#define BUS_PARTIAL_MESSAGE_TIMEOUT_USEC (10ull * 1000000ull)
+
+/* Default method call timeout, as sd-bus and libdbus (25 s). */
+#define BUS_DEFAULT_CALL_TIMEOUT_USEC (25ull * 1000000ull)
+
+/* Connections per uid. dbus-daemon allows 256, dbus-broker's launcher 64. A
+ * desktop session runs ~100 bus clients; 256 leaves room. Root is exempt. */
+#define BUS_CONNECTIONS_PER_UID_MAX 256u
+
+/* Connections that have not finished the handshake, bus-wide. dbus-daemon
+ * uses 64 (CVE-2014-3639). */
+#define BUS_INCOMPLETE_CONNECTIONS_MAX 64u
+
+/* Connections, bus-wide. Each costs one fd; the daemon raises its
+ * RLIMIT_NOFILE soft limit to the hard limit and keeps headroom. */
+#define BUS_CONNECTIONS_MAX 16384u
+
+/* Well-known names owned or queued for per connection: dbus-daemon's 512. */
+#define BUS_NAMES_PER_CONNECTION_MAX 512u
+
+/* Match rules per connection: dbus-daemon's 512 (dbus-broker: 256). */
+#define BUS_MATCHES_PER_CONNECTION_MAX 512u
+
+/* Outstanding method calls a connection may wait on: dbus-daemon's 128
+ * (after CVE-2014-3638). */
+#define BUS_PENDING_REPLIES_PER_CONNECTION_MAX 128u
+
+/* Bytes queued towards one connection that it has not read yet. dbus-broker
+ * uses 8 MiB per connection; payload blobs are charged separately
+ * (BUS_BLOB_BYTES_IN_FLIGHT_MAX) since they do not occupy broker memory. */
+#define BUS_OUTGOING_BYTES_PER_CONNECTION_MAX (8u * 1024u * 1024u)
+
+/* Messages queued towards one connection: bounds per-message bookkeeping for
+ * floods of tiny messages. 8 MiB / 128 bytes. */
+#define BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX 65536u
+
+/* Payload blob size per message (sum of all blobs). The broker never maps
+ * payloads; this only guards receivers against absurd sizes. 64 GiB: well
+ * above the 4 GiB a real service may hand over, well below any overflow. */
+#define BUS_BLOB_BYTES_PER_MESSAGE_MAX (64ull * 1024ull * 1024ull * 1024ull)
+
+/* Payload bytes a sender may have queued in the broker at once. Payloads are
+ * memory the sender already owns, so this can be large; it bounds how much
+ * memory a stalled receiver can pin on a sender's behalf. */
+#define BUS_BLOB_BYTES_IN_FLIGHT_MAX (64ull * 1024ull * 1024ull * 1024ull)
+
+/* Body size above which libbusclient moves a JSON body into a memfd
+ * (see docs/PERFORMANCE.md for how the crossover was measured). */
+#define BUS_BODY_INLINE_THRESHOLD (256u * 1024u)
