@@ -107,8 +107,8 @@ const char *bus_connection_get_bus_id(bus_connection *c);
  * or after an error). */
 bool bus_connection_is_open(bus_connection *c);
 /* Why the broker closed the connection, from its Disconnected signal (or
- * org.busd.Error.Disconnected if it gave none): copies into @e. -ENOTCONN is
- * not returned while the connection is open; returns -EAGAIN then. */
+ * org.busd.Error.Disconnected if it gave none): copies into @e and returns 0;
+ * -EAGAIN while the connection is still open. */
 int bus_connection_get_disconnect_error(bus_connection *c, bus_error *e);
 
 /* ---- Event loop integration ---------------------------------------------------- */
