@@ -1,1 +1,43 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# The benchmark suite: built by `make`, never run by `make check`.
+# Run it with bench/run.sh (see docs/PERFORMANCE.md).
+noinst_LTLIBRARIES += bench/libbench.la
+bench_libbench_la_SOURCES = \
+	bench/bench.h \
+	bench/bench.c \
+	bench/stats.h \
+	bench/stats.c
+
+noinst_PROGRAMS += \
+	bench/bench-floor \
+	bench/bench-sdbus \
+	bench/bench-busd \
+	bench/bench-report \
+	bench/bench-journal-sink \
+	bench/bench-listen-exec
+
+# Floors: socketpair ping-pong and a two-hop epoll relay.
+bench_bench_floor_SOURCES = bench/floor.c
+bench_bench_floor_LDADD = bench/libbench.la
+
+# dbus-broker and dbus-daemon through sd-bus.
+bench_bench_sdbus_SOURCES = bench/sdbus.c
+bench_bench_sdbus_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+bench_bench_sdbus_LDADD = bench/libbench.la $(SYSTEMD_LIBS)
+
+# busd through libbusclient.
+bench_bench_busd_SOURCES = bench/busd.c
+bench_bench_busd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_busd_LDADD = bench/libbench.la client/libbusclient.la $(JANSSON_LIBS)
+
+# Medians over repetitions and the Markdown table.
+bench_bench_report_SOURCES = bench/report.c
+bench_bench_report_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_report_LDADD = $(JANSSON_LIBS)
+
+# What dbus-broker-launch needs outside systemd: a journal socket to log to
+# and an inherited listening socket (LISTEN_FDS).
+bench_bench_journal_sink_SOURCES = bench/journal-sink.c
+bench_bench_listen_exec_SOURCES = bench/listen-exec.c
+
+EXTRA_DIST += bench/run.sh

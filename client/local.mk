@@ -1,1 +1,30 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# libbusclient: the client library. Its code is built once as a convenience
+# library (so unit tests can reach internal functions) and linked into the
+# shared library, which exports only the bus_* functions of busclient.h
+# (hidden visibility + version script; tests/test-symbols.sh checks it).
+noinst_LTLIBRARIES += client/libbusclient-internal.la
+client_libbusclient_internal_la_SOURCES = \
+	client/busclient.h \
+	client/bus-internal.h \
+	client/blob.c \
+	client/call.c \
+	client/connection.c \
+	client/dispatch.c \
+	client/error.c \
+	client/event.c \
+	client/message.c \
+	client/names.c
+client_libbusclient_internal_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+client_libbusclient_internal_la_LIBADD = protocol/libbusprotocol.la
+
+lib_LTLIBRARIES += client/libbusclient.la
+client_libbusclient_la_SOURCES =
+client_libbusclient_la_LIBADD = client/libbusclient-internal.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+client_libbusclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info $(BUSCLIENT_LT_VERSION) \
+	-Wl,--version-script=$(srcdir)/client/libbusclient.sym -Wl,--no-undefined
+EXTRA_client_libbusclient_la_DEPENDENCIES = client/libbusclient.sym
+
+include_HEADERS += client/busclient.h
+pkgconfig_DATA = client/busclient.pc
+EXTRA_DIST += client/libbusclient.sym client/busclient.pc.in

@@ -42,3 +42,6 @@ bool hashmap_iterate(const HashMap *m, size_t *state, void **ret_value);
 
 /* SipHash-1-3 of @len bytes with the process key (exposed for other tables). */
 uint64_t hashmap_hash_bytes(const void *data, size_t len);
+/* SipHash-1-3 of @len bytes with an explicit 128-bit @key (for tests against
+ * published vectors; the map itself uses the process key). */
+uint64_t hashmap_siphash13(const uint8_t key[16], const void *data, size_t len);

@@ -40,6 +40,9 @@ void match_registry_remove_owner(MatchRegistry *r, uint64_t owner);
 size_t match_registry_count_owner(const MatchRegistry *r, uint64_t owner);
 /* Rules in the whole registry. */
 size_t match_registry_size(const MatchRegistry *r);
+/* Candidate rules match_registry_collect() has fully checked so far (for
+ * tests and statistics: it shows what routing costs). */
+size_t match_registry_get_checked(const MatchRegistry *r);
 
 /* Call @fn once per owner with at least one rule matching the message
  * (@h, @f) sent by the peer whose names are @sender_names (unique name first,

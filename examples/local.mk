@@ -1,1 +1,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# Example service and client, walked through in README.md.
+noinst_PROGRAMS += examples/echo-service examples/echo-client
+
+examples_echo_service_SOURCES = examples/echo-service.c
+examples_echo_service_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+examples_echo_service_LDADD = client/libbusclient.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+
+examples_echo_client_SOURCES = examples/echo-client.c
+examples_echo_client_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+examples_echo_client_LDADD = client/libbusclient.la $(JANSSON_LIBS)

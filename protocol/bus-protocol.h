@@ -105,7 +105,8 @@ _Static_assert(sizeof(BusWelcome) == 40, "welcome layout");
 /* Variable fields: each is a 4-byte tag (uint16 code, uint16 length of the
  * value in bytes), then the value, then zero padding to the next multiple of
  * 8 (counted from the start of the fields). String values include their
- * terminating NUL in the length. Each code appears at most once. */
+ * terminating NUL in the length. Each code appears at most once. The BLOBS
+ * value is 8-aligned: 4 zero bytes sit between its tag and the array. */
 typedef enum BusFieldCode {
         BUS_FIELD_DESTINATION = 1,
         BUS_FIELD_PATH = 2,
@@ -125,7 +126,7 @@ typedef struct BusFields {
         const char *member;
         const char *error_name;
         const char *key;
-        const uint64_t *blob_sizes; /* may be unaligned-safe: fields are 8-aligned */
+        const uint64_t *blob_sizes; /* aligned: the field block must be 8-aligned */
         unsigned n_blobs;
 } BusFields;
 
@@ -179,7 +180,8 @@ int bus_preamble_check(const BusPreamble *p);
 int bus_header_check(const BusHeader *h, uint64_t *ret_total);
 
 /* Parse and validate the field block (syntax of every field, no duplicates,
- * padding zero). */
+ * padding zero). @fields must be 8-aligned (asserted); *ret is written only
+ * on success. */
 int bus_fields_parse(const void *fields, size_t len, BusFields *ret);
 
 /* Per-type rules: required/forbidden fields and serials, blob table matches

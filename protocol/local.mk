@@ -1,1 +1,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# libbusprotocol: the pure wire-format library (no I/O, no allocation), linked
+# into the daemon and into libbusclient (which hides its symbols).
+noinst_LTLIBRARIES += protocol/libbusprotocol.la
+protocol_libbusprotocol_la_SOURCES = \
+	protocol/bus-protocol.h \
+	protocol/bus-limits.h \
+	protocol/wire.h \
+	protocol/header.c \
+	protocol/encode.c \
+	protocol/names.c \
+	protocol/match-rule.c
+EXTRA_DIST += protocol/PROTOCOL.md

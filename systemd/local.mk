@@ -1,1 +1,18 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# systemd units for the system bus. The unit directory is systemd's
+# pkg-config variable, resolved against our $(prefix) so that "make install"
+# and "make distcheck" stay inside the prefix; without systemd.pc it is
+# $(prefix)/lib/systemd/system. Override with "make systemdsystemunitdir=DIR".
+systemdsystemunitdir = $(or $(shell $(PKG_CONFIG) --define-variable=prefix='$(prefix)' \
+	--define-variable=rootprefix='$(prefix)' --variable=systemdsystemunitdir systemd \
+	2>/dev/null),$(prefix)/lib/systemd/system)
+
+systemdsystemunit_DATA = systemd/busd.socket systemd/busd.service
+CLEANFILES += systemd/busd.service
+EXTRA_DIST += systemd/busd.socket systemd/busd.service.in
+
+# The service names the installed binary, so it is generated at build time.
+systemd/busd.service: $(top_srcdir)/systemd/busd.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) systemd && \
+	sed -e 's|@bindir[@]|$(bindir)|g' $(top_srcdir)/systemd/busd.service.in > $@.tmp && \
+	mv $@.tmp $@

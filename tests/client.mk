@@ -1,1 +1,15 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# libbusclient tests that need no daemon.
+
+# The exported symbol list is exactly what busclient.h declares.
+TESTS += tests/test-symbols.sh
+EXTRA_DIST += tests/test-symbols.sh
+
+# Message builders, accessors, encode + parse round trips (internal API, so
+# linked against the convenience library).
+check_PROGRAMS += tests/test-client-message
+TESTS += tests/test-client-message
+tests_test_client_message_SOURCES = tests/test-client-message.c
+tests_test_client_message_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_client_message_LDADD = client/libbusclient-internal.la $(CHECK_LIBS) \
+	$(LIBEVENT_LIBS) $(JANSSON_LIBS)

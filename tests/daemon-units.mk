@@ -1,1 +1,25 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# Unit tests of the daemon's data structures: each test program compiles the
+# module sources it tests directly. The allocator is wrapped (ld --wrap) so a
+# test can make the n-th allocation fail and check nothing changed.
+
+DAEMON_UNIT_INCLUDES = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon $(CHECK_CFLAGS)
+DAEMON_UNIT_WRAP_ALLOC = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
+
+check_PROGRAMS += tests/test-hashmap tests/test-names tests/test-match
+TESTS += tests/test-hashmap tests/test-names tests/test-match
+
+tests_test_hashmap_SOURCES = tests/test-hashmap.c daemon/hashmap.c
+tests_test_hashmap_CPPFLAGS = $(DAEMON_UNIT_INCLUDES)
+tests_test_hashmap_LDFLAGS = $(DAEMON_UNIT_WRAP_ALLOC)
+tests_test_hashmap_LDADD = $(CHECK_LIBS)
+
+tests_test_names_SOURCES = tests/test-names.c daemon/names.c daemon/hashmap.c
+tests_test_names_CPPFLAGS = $(DAEMON_UNIT_INCLUDES)
+tests_test_names_LDFLAGS = $(DAEMON_UNIT_WRAP_ALLOC)
+tests_test_names_LDADD = $(CHECK_LIBS)
+
+tests_test_match_SOURCES = tests/test-match.c daemon/match.c daemon/hashmap.c
+tests_test_match_CPPFLAGS = $(DAEMON_UNIT_INCLUDES)
+tests_test_match_LDFLAGS = $(DAEMON_UNIT_WRAP_ALLOC)
+tests_test_match_LDADD = protocol/libbusprotocol.la $(CHECK_LIBS)

@@ -1,0 +1,463 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench.c — command line, workload plan, children, payloads and output shared
+ * by the benchmark drivers; see bench.h.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void usage(FILE *f, const char *prog) {
+        fprintf(f,
+                "usage: %s --system NAME --workload rtt|signal|connect|idle-rss [options]\n"
+                "  --address PATH     broker socket (not for floors)\n"
+                "  --size BYTES       rtt payload size\n"
+                "  --receivers N      signal subscribers (1 = 1->1, more = fan-out)\n"
+                "  --rules N          non-matching match rules installed by other connections\n"
+                "  --conns N          idle connections for idle-rss (default 1000)\n"
+                "  --broker-pid PID   broker process for idle-rss\n"
+                "  --iterations N     measured iterations (default: per workload and size)\n"
+                "  --warmup N         unmeasured iterations first\n"
+                "  --budget-ms MS     stop measuring after MS once 5 iterations are done\n"
+                "  --quick            smaller default iteration counts\n"
+                "  --report-error WHY print this run's result line with error WHY and exit\n"
+                "                     (for bench/run.sh when a driver crashed or timed out)\n",
+                prog);
+}
+
+static int parse_u64(const char *s, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || end == s || *end || s[0] == '-')
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_uint(const char *s, unsigned *ret) {
+        uint64_t v;
+
+        if (parse_u64(s, &v) < 0 || v > UINT32_MAX)
+                return -EINVAL;
+        *ret = (unsigned)v;
+        return 0;
+}
+
+/* The plan: iteration counts chosen so that each run takes about a second on
+ * the slowest system in full mode, a quarter of that in quick mode. */
+static void plan_defaults(BenchOptions *o) {
+        unsigned iterations = 0, warmup = 0;
+
+        switch (o->workload) {
+        case BENCH_RTT:
+                if (o->size <= 4096) {
+                        iterations = o->quick ? 1000 : 5000;
+                        warmup = 200;
+                } else if (o->size <= 65536) {
+                        iterations = o->quick ? 400 : 2000;
+                        warmup = 50;
+                } else if (o->size <= 1024 * 1024) {
+                        iterations = o->quick ? 50 : 200;
+                        warmup = 10;
+                } else if (o->size <= 16 * 1024 * 1024) {
+                        iterations = o->quick ? 5 : 20;
+                        warmup = 2;
+                } else {
+                        iterations = o->quick ? 2 : 5;
+                        warmup = 1;
+                }
+                break;
+        case BENCH_SIGNAL: {
+                /* Deliveries, not signals, are what costs: aim at a fixed total. */
+                unsigned deliveries = o->quick ? 20000 : 100000;
+                unsigned r = o->receivers ? o->receivers : 1;
+
+                iterations = deliveries / r;
+                if (iterations < 1000)
+                        iterations = 1000;
+                iterations -= iterations % BENCH_SIGNAL_BATCH;
+                warmup = 4 * BENCH_SIGNAL_BATCH;
+                break;
+        }
+        case BENCH_CONNECT:
+                iterations = o->quick ? 500 : 2000;
+                warmup = 50;
+                break;
+        case BENCH_IDLE_RSS:
+                iterations = 1;
+                break;
+        }
+        if (o->iterations == 0)
+                o->iterations = iterations;
+        if (o->warmup == UINT32_MAX)
+                o->warmup = warmup;
+}
+
+int bench_options_parse(BenchOptions *o, int argc, char **argv) {
+        static const struct option longopts[] = {
+                { "system", required_argument, NULL, 's' },
+                { "address", required_argument, NULL, 'a' },
+                { "workload", required_argument, NULL, 'w' },
+                { "size", required_argument, NULL, 'z' },
+                { "receivers", required_argument, NULL, 'r' },
+                { "rules", required_argument, NULL, 'R' },
+                { "conns", required_argument, NULL, 'c' },
+                { "broker-pid", required_argument, NULL, 'p' },
+                { "iterations", required_argument, NULL, 'n' },
+                { "warmup", required_argument, NULL, 'W' },
+                { "budget-ms", required_argument, NULL, 'B' },
+                { "quick", no_argument, NULL, 'q' },
+                { "report-error", required_argument, NULL, 'E' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *workload = NULL;
+        unsigned budget_ms = 0;
+        int opt, r = 0;
+
+        memset(o, 0, sizeof(*o));
+        o->receivers = 1;
+        o->conns = 1000;
+        o->warmup = UINT32_MAX;
+
+        while ((opt = getopt_long(argc, argv, "", longopts, NULL)) >= 0) {
+                unsigned pid = 0;
+
+                switch (opt) {
+                case 's': o->system = optarg; break;
+                case 'a': o->address = optarg; break;
+                case 'w': workload = optarg; break;
+                case 'z': r = parse_u64(optarg, &o->size); break;
+                case 'r': r = parse_uint(optarg, &o->receivers); break;
+                case 'R': r = parse_uint(optarg, &o->rules); break;
+                case 'c': r = parse_uint(optarg, &o->conns); break;
+                case 'p':
+                        r = parse_uint(optarg, &pid);
+                        o->broker_pid = (pid_t)pid;
+                        break;
+                case 'n': r = parse_uint(optarg, &o->iterations); break;
+                case 'W': r = parse_uint(optarg, &o->warmup); break;
+                case 'B': r = parse_uint(optarg, &budget_ms); break;
+                case 'q': o->quick = true; break;
+                case 'E': o->report_error = optarg; break;
+                case 'h': usage(stdout, argv[0]); exit(EXIT_SUCCESS);
+                default: usage(stderr, argv[0]); return -EINVAL;
+                }
+                if (r < 0) {
+                        fprintf(stderr, "%s: bad number '%s'\n", argv[0], optarg);
+                        return -EINVAL;
+                }
+        }
+
+        if (!o->system || !workload || optind != argc) {
+                usage(stderr, argv[0]);
+                return -EINVAL;
+        }
+        if (!strcmp(workload, "rtt"))
+                o->workload = BENCH_RTT;
+        else if (!strcmp(workload, "signal"))
+                o->workload = BENCH_SIGNAL;
+        else if (!strcmp(workload, "connect"))
+                o->workload = BENCH_CONNECT;
+        else if (!strcmp(workload, "idle-rss"))
+                o->workload = BENCH_IDLE_RSS;
+        else {
+                fprintf(stderr, "%s: unknown workload '%s'\n", argv[0], workload);
+                return -EINVAL;
+        }
+        if (o->receivers == 0 || o->conns == 0) {
+                fprintf(stderr, "%s: --receivers and --conns must be positive\n", argv[0]);
+                return -EINVAL;
+        }
+        if (budget_ms == 0)
+                budget_ms = o->quick ? 1000 : 3000;
+        o->budget_ns = (uint64_t)budget_ms * 1000000ull;
+        plan_defaults(o);
+        return 0;
+}
+
+bool bench_over_budget(const BenchOptions *o, uint64_t start_ns, uint64_t done) {
+        return done >= BENCH_MIN_ITERATIONS && bench_now_ns() - start_ns > o->budget_ns;
+}
+
+static void size_label(char *buf, size_t n, uint64_t size) {
+        if (size >= 1024ull * 1024 * 1024 && size % (1024ull * 1024 * 1024) == 0)
+                snprintf(buf, n, "%" PRIu64 " GiB", size >> 30);
+        else if (size >= 1024 * 1024 && size % (1024 * 1024) == 0)
+                snprintf(buf, n, "%" PRIu64 " MiB", size >> 20);
+        else if (size >= 1024 && size % 1024 == 0)
+                snprintf(buf, n, "%" PRIu64 " KiB", size >> 10);
+        else
+                snprintf(buf, n, "%" PRIu64 " B", size);
+}
+
+/* The row label in the report; also the key results are grouped by. */
+static void case_label(const BenchOptions *o, char *buf, size_t n) {
+        char sz[32];
+
+        switch (o->workload) {
+        case BENCH_RTT:
+                size_label(sz, sizeof(sz), o->size);
+                snprintf(buf, n, "rtt %s", sz);
+                break;
+        case BENCH_SIGNAL: {
+                const char *kind = o->receivers == 1 ? "signal" : "fan-out";
+
+                if (o->rules > 0)
+                        snprintf(buf, n, "%s 1->%u, %u foreign rules", kind, o->receivers,
+                                 o->rules);
+                else
+                        snprintf(buf, n, "%s 1->%u", kind, o->receivers);
+                break;
+        }
+        case BENCH_CONNECT:
+                snprintf(buf, n, "connect+handshake");
+                break;
+        case BENCH_IDLE_RSS:
+                snprintf(buf, n, "idle RSS, %u conns", o->conns);
+                break;
+        }
+}
+
+static const char *workload_name(BenchWorkload w) {
+        switch (w) {
+        case BENCH_RTT: return "rtt";
+        case BENCH_SIGNAL: return "signal";
+        case BENCH_CONNECT: return "connect";
+        case BENCH_IDLE_RSS: return "idle-rss";
+        }
+        return "?";
+}
+
+/* The strings printed are ours (labels, error texts without quotes), but
+ * escape anyway so the line stays JSON whatever a reason contains. */
+static void print_string(const char *s) {
+        putchar('"');
+        for (; *s; s++) {
+                if (*s == '"' || *s == '\\')
+                        printf("\\%c", *s);
+                else if ((unsigned char)*s < 0x20)
+                        printf("\\u%04x", (unsigned char)*s);
+                else
+                        putchar(*s);
+        }
+        putchar('"');
+}
+
+void bench_result_print(const BenchOptions *o, const BenchResult *r) {
+        char label[96];
+
+        case_label(o, label, sizeof(label));
+        printf("{\"system\":");
+        print_string(o->system);
+        printf(",\"workload\":\"%s\",\"case\":", workload_name(o->workload));
+        print_string(label);
+        printf(",\"size\":%" PRIu64 ",\"receivers\":%u,\"rules\":%u",
+               o->workload == BENCH_SIGNAL ? BENCH_SIGNAL_SIZE : o->size, o->receivers, o->rules);
+        if (r->error) {
+                printf(",\"error\":");
+                print_string(r->error);
+        } else if (r->skipped) {
+                printf(",\"skipped\":");
+                print_string(r->skipped);
+        } else {
+                printf(",\"iterations\":%" PRIu64 ",\"elapsed_s\":%.3f", r->iterations,
+                       r->elapsed_s);
+                if (r->has_latency)
+                        printf(",\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f,"
+                               "\"min_us\":%.1f,\"max_us\":%.1f",
+                               r->latency.p50_us, r->latency.p99_us, r->latency.mean_us,
+                               r->latency.min_us, r->latency.max_us);
+                if (r->rate > 0)
+                        printf(",\"rate\":%.0f", r->rate);
+                if (o->workload == BENCH_IDLE_RSS)
+                        printf(",\"conns\":%u,\"rss_kb_before\":%ld,\"rss_kb_after\":%ld,"
+                               "\"rss_bytes_per_conn\":%.0f",
+                               o->conns, r->rss_before_kb, r->rss_after_kb, r->bytes_per_conn);
+        }
+        printf("}\n");
+        fflush(stdout);
+}
+
+/* ---- children ---- */
+
+int bench_child_start(BenchChild *c, BenchChildMain fn, void *userdata) {
+        int p[2];
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        fflush(stdout);
+        fflush(stderr);
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+
+                close(p[0]);
+                close(p[1]);
+                return r;
+        }
+        if (pid == 0) {
+                int r;
+
+                /* Die with the driver, so an aborted run leaves nothing behind. */
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
+                if (getppid() == 1)
+                        _exit(EXIT_FAILURE);
+                close(p[0]);
+                r = fn(userdata, p[1]);
+                _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+        close(p[1]);
+        c->pid = pid;
+        c->fd = p[0];
+        return 0;
+}
+
+int bench_child_wait_ready(BenchChild *c, char *buf, size_t size) {
+        size_t n = 0;
+
+        while (n + 1 < size) {
+                ssize_t k = read(c->fd, buf + n, 1);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return -EIO;
+                if (buf[n] == '\n')
+                        break;
+                n++;
+        }
+        buf[n] = '\0';
+        if (buf[0] == '!') {
+                fprintf(stderr, "child %d failed: %s\n", (int)c->pid, buf + 1);
+                return -EIO;
+        }
+        return 0;
+}
+
+int bench_child_ready(int ready_fd, const char *line) {
+        char buf[512];
+        int n = snprintf(buf, sizeof(buf), "%s\n", line);
+
+        if (n < 0 || (size_t)n >= sizeof(buf))
+                return -EINVAL;
+        return bench_write_full(ready_fd, buf, (size_t)n);
+}
+
+void bench_child_stop(BenchChild *c) {
+        if (c->pid > 0) {
+                kill(c->pid, SIGTERM);
+                while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        if (c->fd >= 0)
+                close(c->fd);
+        c->pid = 0;
+        c->fd = -1;
+}
+
+/* ---- helpers ---- */
+
+char *bench_payload_new(size_t size, bool json) {
+        char *p = malloc(size ? size : 1);
+
+        if (!p)
+                return NULL;
+        memset(p, 'a', size);
+        if (json && size >= 2) {
+                p[0] = '"';
+                p[size - 1] = '"';
+        }
+        return p;
+}
+
+long bench_rss_kb(pid_t pid) {
+        char path[64], line[256];
+        long kb = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+                        break;
+        fclose(f);
+        return kb;
+}
+
+void bench_raise_nofile(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+int bench_write_full(int fd, const void *buf, size_t n) {
+        const char *p = buf;
+
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                n -= (size_t)k;
+        }
+        return 0;
+}
+
+int bench_read_full(int fd, void *buf, size_t n) {
+        char *p = buf;
+
+        while (n > 0) {
+                ssize_t k = read(fd, p, n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EPIPE;
+                p += k;
+                n -= (size_t)k;
+        }
+        return 0;
+}
+
+char *bench_tmpdir_new(void) {
+        const char *base = getenv("TMPDIR");
+        char *dir;
+
+        if (!base || !*base)
+                base = "/tmp";
+        if (asprintf(&dir, "%s/busd-bench.XXXXXX", base) < 0)
+                return NULL;
+        if (!mkdtemp(dir)) {
+                free(dir);
+                return NULL;
+        }
+        return dir;
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench.h — what the benchmark drivers (bench-floor, bench-sdbus, bench-busd)
+ * share: the command line, the workload plan (iteration counts), child
+ * processes with a readiness pipe, payloads, broker RSS, and the one-line
+ * JSON result every run prints.
+ *
+ * Every driver runs one workload against one system per invocation and
+ * prints exactly one JSON object on stdout; bench/run.sh interleaves the
+ * systems and repeats, bench-report takes the medians.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "stats.h"
+
+/* Names used on the bus by every system. */
+#define BENCH_SERVICE "org.busd.Bench"
+#define BENCH_PATH "/org/busd/Bench"
+#define BENCH_INTERFACE "org.busd.Bench"
+#define BENCH_SIGNAL_MEMBER "Tick"
+#define BENCH_SIGNAL_SIZE 64u
+/* Signals sent between two synchronisation round trips: bounds what any
+ * broker must queue for a receiver (256 small messages) without making the
+ * round trip a visible share of the time. */
+#define BENCH_SIGNAL_BATCH 256u
+/* Non-matching rules are installed by connections holding this many rules
+ * each: within every broker's default per-connection limit (dbus-broker 256,
+ * dbus-daemon and busd 512). */
+#define BENCH_RULES_PER_CONNECTION 256u
+/* Outstanding AddMatch calls per rule-holding connection. busd allows 128
+ * pending replies per connection. */
+#define BENCH_ADDMATCH_WINDOW 64u
+
+typedef enum BenchWorkload {
+        BENCH_RTT,       /* method call round trip, payload in the call, empty reply */
+        BENCH_SIGNAL,    /* one sender, --receivers subscribers, --rules foreign rules */
+        BENCH_CONNECT,   /* connect + handshake + close, per second */
+        BENCH_IDLE_RSS,  /* broker VmRSS growth for --conns idle connections */
+} BenchWorkload;
+
+typedef struct BenchOptions {
+        const char *system;    /* label: busd, dbus-broker, dbus-daemon, floor-relay, ... */
+        const char *address;   /* socket path of the broker (not for floors) */
+        BenchWorkload workload;
+        uint64_t size;         /* rtt payload bytes */
+        unsigned receivers;    /* signal subscribers */
+        unsigned rules;        /* non-matching rules installed by other connections */
+        unsigned conns;        /* idle connections for idle-rss */
+        unsigned iterations;   /* measured iterations, 0 = plan default */
+        unsigned warmup;       /* unmeasured iterations first */
+        pid_t broker_pid;      /* for idle-rss */
+        uint64_t budget_ns;    /* a measured loop may stop after this long */
+        const char *report_error; /* print the result line with this error, run nothing */
+        bool quick;
+} BenchOptions;
+
+typedef struct BenchResult {
+        const char *error;     /* the run failed: why */
+        const char *skipped;   /* the run was not possible: why */
+        uint64_t iterations;
+        bool has_latency;
+        BenchSummary latency;
+        double rate;           /* operations (deliveries) per second, 0 = none */
+        double elapsed_s;
+        long rss_before_kb;
+        long rss_after_kb;
+        double bytes_per_conn;
+} BenchResult;
+
+/* Parse the common command line (see bench_usage()); fills the plan's
+ * defaults. Returns 0, or -EINVAL after printing why. */
+int bench_options_parse(BenchOptions *o, int argc, char **argv);
+
+/* Whether a measured loop should stop before its planned iterations: it
+ * has @done >= BENCH_MIN_ITERATIONS measured iterations (signal batches)
+ * and has run longer than the time budget (--budget-ms; 3 s, 1 s quick).
+ * Keeps a very slow system (dbus-daemon with 65,536 rules, 16 MiB calls)
+ * from stretching the run while fast ones keep their fixed counts. */
+#define BENCH_MIN_ITERATIONS 5u
+bool bench_over_budget(const BenchOptions *o, uint64_t start_ns, uint64_t done);
+
+/* Print one JSON object line for the run on stdout and flush. */
+void bench_result_print(const BenchOptions *o, const BenchResult *r);
+
+/* ---- child processes ---- */
+
+/* A forked helper (server, receiver, relay, rule holder). It reports
+ * readiness by writing one line (e.g. its unique name) to the pipe it is
+ * given; it dies with SIGTERM from bench_child_stop() or when the parent dies. */
+typedef struct BenchChild {
+        pid_t pid;
+        int fd; /* read end of the readiness pipe */
+} BenchChild;
+
+typedef int (*BenchChildMain)(void *userdata, int ready_fd);
+
+int bench_child_start(BenchChild *c, BenchChildMain fn, void *userdata);
+/* Read the child's readiness line (without '\n') into @buf. -EIO if the
+ * child exited or reported "!reason" instead. */
+int bench_child_wait_ready(BenchChild *c, char *buf, size_t size);
+/* Report readiness from inside a child. */
+int bench_child_ready(int ready_fd, const char *line);
+/* SIGTERM the child by pid and reap it. */
+void bench_child_stop(BenchChild *c);
+
+/* ---- helpers ---- */
+
+/* Payload of exactly @size bytes: a JSON string ("aaa…") when @json, else
+ * raw bytes. Size 0 gives an empty (but non-NULL) buffer. */
+char *bench_payload_new(size_t size, bool json);
+/* VmRSS of @pid in KiB, or -1. */
+long bench_rss_kb(pid_t pid);
+/* Raise RLIMIT_NOFILE's soft limit to the hard limit. */
+void bench_raise_nofile(void);
+/* Blocking full write/read; 0 or negative errno (-EPIPE on EOF). */
+int bench_write_full(int fd, const void *buf, size_t n);
+int bench_read_full(int fd, void *buf, size_t n);
+/* A fresh private directory for sockets (mkdtemp under $TMPDIR or /tmp). */
+char *bench_tmpdir_new(void);

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bus-internal.h — private structures and functions shared by the modules of
+ * libbusclient. Nothing here is exported (the library is built with
+ * -fvisibility=hidden; only functions marked _public_ are).
+ *
+ * Modules and what they own:
+ *   connection.c  the socket: connect, handshake, the only recvmsg/sendmsg,
+ *                 input framing, output queue, wait/flush/poll state, close.
+ *   message.c     bus_message: builders, accessors, encode, parse.
+ *   blob.c        payload memfds: create + seal for sending, check + map received.
+ *   call.c        serials, pending replies, timeouts, bus_send/bus_call*.
+ *   dispatch.c    bus_connection_process, match slots, objects, replies, slots.
+ *   names.c       RequestName/ReleaseName and the driver-call helper.
+ *   event.c       libevent glue.
+ *   error.c       bus_error, errno mapping, debug log.
+ *
+ * Invariants: one thread at a time per connection (no locks); the
+ * connection struct is freed only when no library frame uses it (busy == 0).
+ */
+#pragma once
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+/*
+ * busclient.h and bus-protocol.h both define the enumerators
+ * BUS_MESSAGE_METHOD_CALL..SIGNAL with the same values, and C forbids
+ * declaring an enumerator twice: hide the public copies while including the
+ * public header, and check below that the two agree.
+ */
+#define BUS_MESSAGE_METHOD_CALL BUSCLIENT_PUBLIC_METHOD_CALL_
+#define BUS_MESSAGE_METHOD_RETURN BUSCLIENT_PUBLIC_METHOD_RETURN_
+#define BUS_MESSAGE_ERROR BUSCLIENT_PUBLIC_ERROR_
+#define BUS_MESSAGE_SIGNAL BUSCLIENT_PUBLIC_SIGNAL_
+#include "busclient.h"
+#undef BUS_MESSAGE_METHOD_CALL
+#undef BUS_MESSAGE_METHOD_RETURN
+#undef BUS_MESSAGE_ERROR
+#undef BUS_MESSAGE_SIGNAL
+#include "bus-protocol.h"
+
+_Static_assert((int)BUSCLIENT_PUBLIC_METHOD_CALL_ == (int)BUS_MESSAGE_METHOD_CALL, "type values");
+_Static_assert((int)BUSCLIENT_PUBLIC_METHOD_RETURN_ == (int)BUS_MESSAGE_METHOD_RETURN, "type values");
+_Static_assert((int)BUSCLIENT_PUBLIC_ERROR_ == (int)BUS_MESSAGE_ERROR, "type values");
+_Static_assert((int)BUSCLIENT_PUBLIC_SIGNAL_ == (int)BUS_MESSAGE_SIGNAL, "type values");
+
+#define _public_ __attribute__((visibility("default")))
+
+/* ---- Local limits ------------------------------------------------------------ */
+
+/* Input buffer kept between messages; grown up to BUS_MESSAGE_INLINE_MAX for
+ * one large message and shrunk back once it is consumed. 64 KiB: a few
+ * typical socket-buffer reads of small messages per recvmsg. */
+#define CLIENT_INPUT_BUFFER_DEFAULT (64u * 1024u)
+
+/* Messages sent with one sendmsg (iovec entries); below the kernel's IOV_MAX
+ * (1024) and enough to amortise the syscall. */
+#define CLIENT_IOV_BATCH 64u
+
+/* Messages read ahead but not yet dispatched. They only pile up while a
+ * synchronous call is made from inside a handler (nested calls do not
+ * dispatch); the broker's own per-receiver queue limit is the same number
+ * (BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX). */
+#define CLIENT_READ_QUEUE_MAX BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX
+
+/* The bus's deadline for a call is sent in the header; if the bus never
+ * answers, the library synthesizes org.busd.Error.Timeout this much later. */
+#define CLIENT_TIMEOUT_GRACE_USEC (1000000ull)
+
+/* Bounded work per libevent callback before yielding to other events. */
+#define CLIENT_EVENT_BATCH 64u
+
+#define USEC_INFINITY UINT64_MAX
+
+/* ---- Messages ------------------------------------------------------------------ */
+
+struct bus_message {
+        unsigned n_ref;
+        bool received;  /* parsed from the wire (or synthesized): read-only */
+        bool synthetic; /* made up locally (timeout, disconnect): no creds */
+        BusHeader header;
+        BusFields fields;                /* strings point into data or str[] */
+        char *str[_BUS_FIELD_MAX];       /* built messages: owned field strings */
+        uint8_t *data;                   /* received: the whole encoded message */
+        const char *body;                /* body bytes (into data, owned, or mapped) */
+        size_t body_len;
+        char *body_owned;                /* built: owned body text */
+        void *body_map;                  /* received blob body: read-only mapping */
+        size_t body_map_len;
+        json_t *json;                    /* parsed body, cached */
+        bool json_parsed;
+        char sender[BUS_UNIQUE_NAME_BUF + 16]; /* rendered sender (received) */
+};
+
+/* An encoded message waiting in the output queue, with its payload fds. */
+typedef struct OutItem {
+        struct OutItem *next;
+        uint8_t *data;
+        size_t len;
+        size_t done; /* bytes already written */
+        int fds[BUS_FDS_MAX];
+        unsigned n_fds;
+        bool fds_sent;
+} OutItem;
+
+OutItem *outitem_free(OutItem *item);
+
+/* Parse a complete message taken from the input (@data is consumed, @fds are
+ * consumed). Returns 0, -EBADMSG for a malformed message (the caller closes
+ * the connection), MESSAGE_E_DROP for a message to drop (bad payload fd), or
+ * another negative errno. */
+enum { MESSAGE_E_DROP = 1 };
+int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds, unsigned n_fds);
+/* A locally made error message answering @reply_serial, from the bus. */
+int message_new_synthetic_error(bus_message **ret, uint64_t reply_serial, const char *name,
+                                const char *text);
+/* A locally made signal from the bus (org.busd.Bus.Disconnected). */
+int message_new_synthetic_signal(bus_message **ret, const char *member, json_t *body);
+/* Encode @m with @serial and @deadline_ns into a new OutItem. @use_blobs:
+ * the broker accepts payload memfds. */
+int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool use_blobs,
+                   OutItem **ret);
+/* Builder shared by the public constructors and the library's replies. */
+int message_new(bus_message **ret, uint8_t type);
+int message_set_field(bus_message *m, BusFieldCode code, const char *value);
+
+/* ---- Payload blobs (blob.c) ------------------------------------------------------- */
+
+/* A sealed memfd holding @len bytes of @data; returns the fd or negative errno. */
+int blob_create(const void *data, size_t len);
+/* Check that @fd is a memfd sealed against writes and resizing, of exactly
+ * @size bytes, and map it read-only. Returns 0, or a positive value if the fd
+ * must be refused, or negative errno. */
+int blob_map(int fd, uint64_t size, void **ret_map);
+
+/* ---- Slots ------------------------------------------------------------------------- */
+
+typedef enum SlotType {
+        SLOT_REPLY,
+        SLOT_MATCH,
+        SLOT_OBJECT,
+} SlotType;
+
+/* A call waiting for its reply. Async calls embed it in their slot; a
+ * synchronous call keeps it on its stack. */
+typedef struct Pending {
+        struct Pending *prev, *next; /* in the connection's list, by timeout */
+        uint64_t serial;
+        uint64_t timeout_usec; /* absolute monotonic µs to give up locally, or USEC_INFINITY */
+        bus_slot *slot;        /* async: owner; NULL for a synchronous call */
+        bus_message *reply;    /* synchronous: the answer, once done */
+        bool done;
+} Pending;
+
+struct bus_slot {
+        unsigned n_ref;           /* memory references (user/connection + dispatch) */
+        bus_connection *conn;     /* NULL once detached */
+        SlotType type;
+        bool floating;            /* owned by the connection, not by the caller */
+        bus_slot *prev, *next;    /* in the connection's list for the type */
+        void *userdata;
+        union {
+                struct {
+                        Pending pending;
+                        bus_message_handler callback;
+                } reply;
+                struct {
+                        BusMatchRule rule;   /* as checked locally (see dispatch.c) */
+                        char *text;          /* canonical text, for RemoveMatch */
+                        bus_message_handler callback;
+                } match;
+                struct {
+                        char *path;
+                        char *interface;
+                        const bus_method *methods;
+                } object;
+        };
+};
+
+bus_slot *slot_new(bus_connection *c, SlotType type, bool floating);
+bus_slot *slot_ref(bus_slot *s);
+bus_slot *slot_unref_internal(bus_slot *s);
+/* Remove @s from its connection (cancel the call, RemoveMatch, unregister). */
+void slot_detach(bus_slot *s, bool notify_bus);
+
+/* ---- Connection ----------------------------------------------------------------------- */
+
+typedef struct EventGlue EventGlue;
+
+typedef struct ReadQueue {
+        bus_message **items;
+        size_t head, n, size; /* ring buffer */
+} ReadQueue;
+
+struct bus_connection {
+        int fd;
+        unsigned busy;          /* library frames using the connection */
+        unsigned dispatch_depth; /* handlers running (nested sync calls do not dispatch) */
+        bool free_requested;    /* bus_connection_close() while busy */
+
+        /* handshake */
+        bool welcomed;
+        uint64_t features;      /* negotiated with the broker */
+        char unique_name[BUS_UNIQUE_NAME_BUF];
+        char bus_id[33];
+
+        /* state: open -> (eof | error) -> closed */
+        bool write_dead;        /* peer stopped reading (EPIPE): output dropped */
+        bool eof;               /* no more input will come */
+        bool closed;            /* pending calls failed, socket closed */
+        int error;              /* why (negative errno), 0 while open */
+        bus_error disconnect_error;
+
+        /* input */
+        uint8_t *in_buf;
+        size_t in_size, in_len;
+        uint64_t in_pos;        /* stream offset of in_buf[0] */
+        int in_fds[BUS_FDS_MAX];
+        unsigned in_n_fds;
+        uint64_t in_fds_start, in_fds_end; /* stream range of the read that brought them */
+        ReadQueue rqueue;
+
+        /* output */
+        OutItem *out_head, *out_tail;
+        size_t out_n;
+
+        /* calls */
+        uint64_t serial_next;
+        Pending *pending_head, *pending_tail; /* sorted by timeout_usec */
+
+        /* slots */
+        bus_slot *matches;
+        bus_slot *objects;
+
+        EventGlue *event;
+};
+
+uint64_t now_usec(void);
+
+/* connection.c */
+void conn_enter(bus_connection *c);
+/* Leave a busy section; frees the connection if it was closed meanwhile and
+ * returns true in that case (the caller must not touch @c then). */
+bool conn_leave(bus_connection *c);
+int conn_enqueue(bus_connection *c, OutItem *item);
+int conn_write(bus_connection *c);
+int conn_read(bus_connection *c);
+int conn_wait_welcome(bus_connection *c);
+int conn_poll(bus_connection *c, short events, uint64_t timeout_abs_usec);
+/* Mark the socket dead with @error (first error wins); input already read is
+ * still dispatched. */
+void conn_fail(bus_connection *c, int error);
+/* Fail pending calls, synthesize Disconnected, close the socket. */
+void conn_finalize(bus_connection *c);
+bool conn_has_output(bus_connection *c);
+bus_message *rqueue_pop(ReadQueue *q);
+bus_message *rqueue_take_reply(ReadQueue *q, uint64_t serial);
+int rqueue_push(ReadQueue *q, bus_message *m);
+
+/* call.c */
+void pending_link(bus_connection *c, Pending *p);
+void pending_unlink(bus_connection *c, Pending *p);
+Pending *pending_find(bus_connection *c, uint64_t serial);
+/* Complete @p with @reply (borrowed): store it (sync) or run the callback. */
+void pending_complete(bus_connection *c, Pending *p, bus_message *reply);
+/* Answer every pending call with a synthesized error. */
+void pending_fail_all(bus_connection *c, const char *name, const char *text);
+/* Expire the earliest timed-out pending call; returns 1 if one was. */
+int pending_expire(bus_connection *c, uint64_t now);
+uint64_t pending_next_timeout(bus_connection *c);
+int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t *ret_serial);
+uint64_t call_deadline_usec(uint64_t timeout_usec);
+
+/* dispatch.c */
+int dispatch_message(bus_connection *c, bus_message *m);
+void dispatch_drop_slots(bus_connection *c);
+
+/* names.c */
+/* Call a driver method with @args (borrowed); returns 0 and the reply body
+ * (new reference, never NULL on success) or the bus_call error. */
+int driver_call(bus_connection *c, const char *member, json_t *args, bus_error *ret_error,
+                json_t **ret_body);
+
+/* event.c */
+void event_rearm(bus_connection *c);
+void event_stop(bus_connection *c);
+void event_free_glue(bus_connection *c);
+
+/* error.c */
+int error_to_errno(const bus_error *e);
+int error_set_const(bus_error *e, const char *name, const char *message);
+void client_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * call.c — sending and calling: serials, the list of calls waiting for a
+ * reply, timeouts, and the public bus_send/bus_call family.
+ *
+ * Every call that expects a reply carries an absolute deadline
+ * (header.deadline_ns, CLOCK_MONOTONIC) after which the bus answers
+ * org.busd.Error.Timeout itself; the library also keeps a local timer,
+ * CLIENT_TIMEOUT_GRACE_USEC later, that synthesizes the same error should
+ * the bus never answer.
+ *
+ * Pending list: sorted by local timeout (new entries almost always go last),
+ * searched linearly by serial from the oldest. The bus refuses more than
+ * BUS_PENDING_REPLIES_PER_CONNECTION_MAX outstanding calls per connection, so
+ * the list stays short.
+ *
+ * A synchronous call dispatches other traffic while it waits, unless it was
+ * made from inside a handler: then it only reads, leaves other messages
+ * queued, and picks its own reply out of the queue (no re-entrant dispatch).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "bus-internal.h"
+
+/* ---- Pending list -------------------------------------------------------------------- */
+
+void pending_link(bus_connection *c, Pending *p) {
+        Pending *after = c->pending_tail;
+
+        while (after && after->timeout_usec > p->timeout_usec)
+                after = after->prev;
+        p->prev = after;
+        p->next = after ? after->next : c->pending_head;
+        if (p->next)
+                p->next->prev = p;
+        else
+                c->pending_tail = p;
+        if (after)
+                after->next = p;
+        else
+                c->pending_head = p;
+        event_rearm(c);
+}
+
+void pending_unlink(bus_connection *c, Pending *p) {
+        if (p->prev)
+                p->prev->next = p->next;
+        else if (c->pending_head == p)
+                c->pending_head = p->next;
+        else
+                return; /* not linked */
+        if (p->next)
+                p->next->prev = p->prev;
+        else
+                c->pending_tail = p->prev;
+        p->prev = p->next = NULL;
+}
+
+Pending *pending_find(bus_connection *c, uint64_t serial) {
+        for (Pending *p = c->pending_head; p; p = p->next)
+                if (p->serial == serial)
+                        return p;
+        return NULL;
+}
+
+uint64_t pending_next_timeout(bus_connection *c) {
+        return c->pending_head ? c->pending_head->timeout_usec : USEC_INFINITY;
+}
+
+void pending_complete(bus_connection *c, Pending *p, bus_message *reply) {
+        bus_slot *s = p->slot;
+        int r;
+
+        pending_unlink(c, p);
+        if (!s) {
+                p->reply = bus_message_ref(reply);
+                p->done = true;
+                return;
+        }
+        /* Keep the slot alive across the callback, which may unref it. */
+        slot_ref(s);
+        slot_detach(s, false);
+        c->dispatch_depth++;
+        r = s->reply.callback(reply, s->userdata);
+        c->dispatch_depth--;
+        if (r < 0)
+                client_debug("reply callback for serial %llu failed: %s",
+                             (unsigned long long)p->serial, strerror(-r));
+        slot_unref_internal(s);
+}
+
+static void pending_fail(bus_connection *c, Pending *p, const char *name, const char *text) {
+        bus_message *m;
+
+        if (message_new_synthetic_error(&m, p->serial, name, text) < 0) {
+                /* Out of memory: still never leave a caller waiting forever. */
+                pending_unlink(c, p);
+                if (p->slot)
+                        slot_detach(p->slot, false);
+                else
+                        p->done = true;
+                return;
+        }
+        pending_complete(c, p, m);
+        bus_message_unref(m);
+}
+
+void pending_fail_all(bus_connection *c, const char *name, const char *text) {
+        while (c->pending_head)
+                pending_fail(c, c->pending_head, name, text);
+}
+
+int pending_expire(bus_connection *c, uint64_t now) {
+        Pending *p = c->pending_head;
+
+        if (!p || p->timeout_usec > now)
+                return 0;
+        pending_fail(c, p, BUS_ERROR_TIMEOUT, "Method call timed out");
+        return 1;
+}
+
+/* ---- Sending --------------------------------------------------------------------------- */
+
+/* Absolute monotonic µs at which the bus should give up on a call. */
+uint64_t call_deadline_usec(uint64_t timeout_usec) {
+        uint64_t now = now_usec();
+
+        if (timeout_usec == 0)
+                timeout_usec = BUS_DEFAULT_CALL_TIMEOUT_USEC;
+        if (timeout_usec == USEC_INFINITY || timeout_usec > USEC_INFINITY / 2000u - now)
+                return USEC_INFINITY; /* no deadline (and no overflow in ns) */
+        return now + timeout_usec;
+}
+
+int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t *ret_serial) {
+        OutItem *item;
+        uint64_t serial;
+        int r;
+
+        if (!c || !m)
+                return -EINVAL;
+        if (c->eof || c->closed || c->write_dead)
+                return c->error ? c->error : -ENOTCONN;
+        /* Whether a large body may go in a memfd is known from the welcome. */
+        if (m->body_len > BUS_BODY_INLINE_THRESHOLD && !c->welcomed) {
+                r = conn_wait_welcome(c);
+                if (r < 0)
+                        return r;
+        }
+        serial = c->serial_next;
+        r = message_encode(m, serial, deadline_ns, c->features & BUS_FEATURE_BLOBS, &item);
+        if (r < 0)
+                return r;
+        c->serial_next++;
+        r = conn_enqueue(c, item);
+        if (r < 0)
+                return r;
+        if (ret_serial)
+                *ret_serial = serial;
+        return 0;
+}
+
+_public_ int bus_send(bus_connection *c, bus_message *m, uint64_t *ret_serial) {
+        int r;
+
+        if (!c || !m)
+                return -EINVAL;
+        r = call_send(c, m, 0, ret_serial);
+        event_rearm(c);
+        return r;
+}
+
+/* ---- Calls ----------------------------------------------------------------------------------- */
+
+static int call_wait_nested(bus_connection *c, Pending *p) {
+        bus_message *reply;
+        int r;
+
+        reply = rqueue_take_reply(&c->rqueue, p->serial);
+        if (reply) {
+                pending_complete(c, p, reply);
+                bus_message_unref(reply);
+                return 1;
+        }
+        if (c->eof) {
+                pending_fail(c, p, BUS_ERROR_DISCONNECTED, "Connection closed");
+                return 1;
+        }
+        if (pending_expire(c, now_usec()) > 0)
+                return 1;
+        (void)conn_write(c);
+        r = conn_read(c);
+        if (r < 0 && c->eof)
+                return 1; /* our reply may be queued before the end */
+        if (r != 0)
+                return r;
+        return conn_poll(c, 0, pending_next_timeout(c));
+}
+
+static int call_wait(bus_connection *c, Pending *p) {
+        int r;
+
+        while (!p->done) {
+                if (c->dispatch_depth > 0) {
+                        r = call_wait_nested(c, p);
+                } else {
+                        r = bus_connection_process(c);
+                        if (r == 0)
+                                r = conn_poll(c, 0, pending_next_timeout(c));
+                }
+                if (r < 0 && !p->done) {
+                        pending_unlink(c, p);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+_public_ int bus_call(bus_connection *c, bus_message *m, uint64_t timeout_usec,
+                      bus_error *ret_error, bus_message **ret_reply) {
+        Pending p = { 0 };
+        uint64_t deadline;
+        int r;
+
+        if (!c || !m || m->header.type != BUS_MESSAGE_METHOD_CALL)
+                return -EINVAL;
+        if (m->header.flags & BUS_FLAG_NO_REPLY_EXPECTED) {
+                /* Nothing to wait for: send it and report success. */
+                r = bus_send(c, m, NULL);
+                if (r >= 0 && ret_reply)
+                        *ret_reply = NULL;
+                return r;
+        }
+
+        deadline = call_deadline_usec(timeout_usec);
+        conn_enter(c);
+        r = call_send(c, m, deadline == USEC_INFINITY ? 0 : deadline * 1000u, &p.serial);
+        if (r < 0)
+                goto out;
+        p.timeout_usec =
+                deadline == USEC_INFINITY ? USEC_INFINITY : deadline + CLIENT_TIMEOUT_GRACE_USEC;
+        pending_link(c, &p);
+
+        r = call_wait(c, &p);
+        if (r < 0)
+                goto out;
+        if (!p.reply) {
+                r = -ENOMEM;
+        } else if (p.reply->header.type == BUS_MESSAGE_ERROR) {
+                const char *name = p.reply->fields.error_name;
+
+                if (ret_error)
+                        (void)bus_message_get_error(p.reply, ret_error);
+                if (name && strcmp(name, BUS_ERROR_TIMEOUT) == 0)
+                        r = -ETIMEDOUT;
+                else if (p.reply->synthetic && name && strcmp(name, BUS_ERROR_DISCONNECTED) == 0)
+                        r = -ECONNRESET;
+                else
+                        r = -EREMOTEIO;
+        } else {
+                if (ret_reply)
+                        *ret_reply = bus_message_ref(p.reply);
+                r = 0;
+        }
+        bus_message_unref(p.reply);
+out:
+        event_rearm(c);
+        (void)conn_leave(c);
+        return r;
+}
+
+_public_ int bus_call_method(bus_connection *c, const char *destination, const char *path,
+                             const char *interface, const char *member, json_t *args,
+                             uint64_t timeout_usec, bus_error *ret_error, json_t **ret_body) {
+        bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        if (!c)
+                return -EINVAL;
+        r = bus_message_new_method_call(c, &m, destination, path, interface, member);
+        if (r < 0)
+                return r;
+        r = bus_message_set_body(m, args);
+        if (r >= 0)
+                r = bus_call(c, m, timeout_usec, ret_error, &reply);
+        if (r >= 0 && ret_body) {
+                json_t *body = bus_message_get_body(reply);
+
+                if (!body && reply && reply->body_len > 0)
+                        r = -EBADMSG; /* the reply is not JSON */
+                else
+                        *ret_body = json_incref(body);
+        }
+        bus_message_unref(reply);
+        bus_message_unref(m);
+        return r;
+}
+
+_public_ int bus_call_async(bus_connection *c, bus_message *m, uint64_t timeout_usec,
+                            bus_message_handler callback, void *userdata, bus_slot **ret_slot) {
+        uint64_t deadline, serial;
+        bus_slot *s;
+        int r;
+
+        if (!c || !m || !callback || m->header.type != BUS_MESSAGE_METHOD_CALL ||
+            (m->header.flags & BUS_FLAG_NO_REPLY_EXPECTED))
+                return -EINVAL;
+        if (c->closed || c->eof)
+                return c->error ? c->error : -ENOTCONN;
+
+        s = slot_new(c, SLOT_REPLY, !ret_slot);
+        if (!s)
+                return -ENOMEM;
+        deadline = call_deadline_usec(timeout_usec);
+        r = call_send(c, m, deadline == USEC_INFINITY ? 0 : deadline * 1000u, &serial);
+        if (r < 0) {
+                s->floating = false;
+                slot_detach(s, false);
+                slot_unref_internal(s);
+                return r;
+        }
+        s->reply.callback = callback;
+        s->userdata = userdata;
+        s->reply.pending.slot = s;
+        s->reply.pending.serial = serial;
+        s->reply.pending.timeout_usec =
+                deadline == USEC_INFINITY ? USEC_INFINITY : deadline + CLIENT_TIMEOUT_GRACE_USEC;
+        pending_link(c, &s->reply.pending);
+        if (ret_slot)
+                *ret_slot = s;
+        return 0;
+}
+
+_public_ int bus_emit_signal(bus_connection *c, const char *path, const char *interface,
+                             const char *member, const char *key, json_t *body) {
+        bus_message *m;
+        int r;
+
+        if (!c)
+                return -EINVAL;
+        r = bus_message_new_signal(c, &m, path, interface, member);
+        if (r < 0)
+                return r;
+        if ((r = bus_message_set_key(m, key)) >= 0 && (r = bus_message_set_body(m, body)) >= 0)
+                r = bus_send(c, m, NULL);
+        bus_message_unref(m);
+        return r;
+}

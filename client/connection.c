@@ -1,0 +1,748 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * connection.c — the client's socket: address resolution, connect and
+ * handshake, and all I/O. This is the only module that calls recvmsg() and
+ * sendmsg().
+ *
+ * Handshake: the preamble is queued at connect and the broker's BusWelcome is
+ * read lazily, as the first 40 input bytes; whatever waits for the unique name
+ * reads until it has arrived.
+ *
+ * Input: one buffer, at most BUS_MESSAGE_INLINE_MAX bytes; every header is
+ * checked with bus_header_check() before the buffer grows for its message.
+ * Complete messages are copied out, parsed and appended to the read queue.
+ * Fds belong to the message that starts within the read that brought them
+ * (PROTOCOL.md section 1): the stream range of that read is remembered and
+ * checked when a message claims its n_fds. A malformed message, fds that
+ * belong to no message, or MSG_CTRUNC close the connection with -EBADMSG.
+ *
+ * Output: a FIFO of encoded messages written with one sendmsg() per batch of
+ * up to CLIENT_IOV_BATCH messages. A message carrying fds is written alone,
+ * so its fds travel with its own first byte.
+ *
+ * Lifecycle: open -> eof (socket dead, c->error set; already-read input is
+ * still dispatched) -> closed (conn_finalize: pending calls failed, socket
+ * closed) -> freed by bus_connection_close().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus-internal.h"
+
+#define SYSTEM_BUS_ADDRESS "/run/busd/system.sock"
+#define USER_BUS_SUFFIX "/busd/bus.sock"
+
+uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- Read queue (ring buffer) ------------------------------------------------------- */
+
+int rqueue_push(ReadQueue *q, bus_message *m) {
+        if (q->n == q->size) {
+                size_t size = q->size ? q->size * 2 : 16;
+                bus_message **items = malloc(size * sizeof(*items));
+
+                if (!items)
+                        return -ENOMEM;
+                for (size_t i = 0; i < q->n; i++)
+                        items[i] = q->items[(q->head + i) % q->size];
+                free(q->items);
+                q->items = items;
+                q->size = size;
+                q->head = 0;
+        }
+        q->items[(q->head + q->n) % q->size] = m;
+        q->n++;
+        return 0;
+}
+
+bus_message *rqueue_pop(ReadQueue *q) {
+        bus_message *m;
+
+        if (q->n == 0)
+                return NULL;
+        m = q->items[q->head];
+        q->head = (q->head + 1) % q->size;
+        q->n--;
+        return m;
+}
+
+/* Remove and return the method return or error answering @serial, if queued. */
+bus_message *rqueue_take_reply(ReadQueue *q, uint64_t serial) {
+        for (size_t i = 0; i < q->n; i++) {
+                bus_message *m = q->items[(q->head + i) % q->size];
+
+                if ((m->header.type != BUS_MESSAGE_METHOD_RETURN &&
+                     m->header.type != BUS_MESSAGE_ERROR) ||
+                    m->header.reply_serial != serial)
+                        continue;
+                for (size_t j = i; j + 1 < q->n; j++)
+                        q->items[(q->head + j) % q->size] = q->items[(q->head + j + 1) % q->size];
+                q->n--;
+                return m;
+        }
+        return NULL;
+}
+
+static void rqueue_clear(ReadQueue *q) {
+        bus_message *m;
+
+        while ((m = rqueue_pop(q)))
+                bus_message_unref(m);
+        free(q->items);
+        *q = (ReadQueue){ 0 };
+}
+
+/* ---- Busy sections ---------------------------------------------------------------------- */
+
+void conn_enter(bus_connection *c) {
+        c->busy++;
+}
+
+static void conn_free(bus_connection *c);
+
+bool conn_leave(bus_connection *c) {
+        if (--c->busy > 0 || !c->free_requested)
+                return false;
+        conn_free(c);
+        return true;
+}
+
+/* ---- Output -------------------------------------------------------------------------------- */
+
+static void out_clear(bus_connection *c) {
+        while (c->out_head) {
+                OutItem *item = c->out_head;
+
+                c->out_head = item->next;
+                outitem_free(item);
+        }
+        c->out_tail = NULL;
+        c->out_n = 0;
+}
+
+bool conn_has_output(bus_connection *c) {
+        return c->out_head != NULL;
+}
+
+/* Write as much queued output as the socket takes. Returns > 0 if something
+ * was written, 0 if nothing could be, negative errno if the socket is dead. */
+int conn_write(bus_connection *c) {
+        bool progress = false;
+
+        while (c->out_head && !c->write_dead) {
+                struct iovec iov[CLIENT_IOV_BATCH];
+                union {
+                        struct cmsghdr hdr;
+                        uint8_t buf[CMSG_SPACE(sizeof(int) * BUS_FDS_MAX)];
+                } control;
+                struct msghdr mh = { .msg_iov = iov };
+                OutItem *item = c->out_head;
+                ssize_t n;
+
+                if (item->n_fds > 0 && !item->fds_sent) {
+                        /* Alone, with its fds attached to its first byte. */
+                        struct cmsghdr *cmsg;
+
+                        memset(&control, 0, sizeof(control));
+                        mh.msg_control = &control;
+                        mh.msg_controllen = CMSG_SPACE(sizeof(int) * item->n_fds);
+                        cmsg = CMSG_FIRSTHDR(&mh);
+                        cmsg->cmsg_level = SOL_SOCKET;
+                        cmsg->cmsg_type = SCM_RIGHTS;
+                        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * item->n_fds);
+                        memcpy(CMSG_DATA(cmsg), item->fds, sizeof(int) * item->n_fds);
+                        iov[0] = (struct iovec){ item->data + item->done, item->len - item->done };
+                        mh.msg_iovlen = 1;
+                } else {
+                        for (; item && mh.msg_iovlen < CLIENT_IOV_BATCH; item = item->next) {
+                                if (item != c->out_head && item->n_fds > 0)
+                                        break;
+                                iov[mh.msg_iovlen++] =
+                                        (struct iovec){ item->data + item->done,
+                                                        item->len - item->done };
+                        }
+                }
+
+                n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                break;
+                        /* EPIPE/ECONNRESET: the broker is gone or closing. Keep
+                         * reading: its Disconnected signal may still be queued. */
+                        int r = -errno;
+
+                        client_debug("write failed: %s", strerror(-r));
+                        c->write_dead = true;
+                        out_clear(c);
+                        return r;
+                }
+                progress = true;
+                if (c->out_head->n_fds > 0)
+                        c->out_head->fds_sent = true;
+                while (n > 0) {
+                        OutItem *head = c->out_head;
+                        size_t left = head->len - head->done;
+
+                        if ((size_t)n < left) {
+                                head->done += (size_t)n;
+                                break;
+                        }
+                        n -= (ssize_t)left;
+                        c->out_head = head->next;
+                        if (!c->out_head)
+                                c->out_tail = NULL;
+                        c->out_n--;
+                        outitem_free(head);
+                }
+        }
+        return progress ? 1 : 0;
+}
+
+/* Append @item (consumed) and write at once if the socket takes it. */
+int conn_enqueue(bus_connection *c, OutItem *item) {
+        int r;
+
+        if (c->eof || c->write_dead) {
+                outitem_free(item);
+                return c->error ? c->error : -ENOTCONN;
+        }
+        if (c->out_tail)
+                c->out_tail->next = item;
+        else
+                c->out_head = item;
+        c->out_tail = item;
+        c->out_n++;
+        r = conn_write(c);
+        return r < 0 ? r : 0;
+}
+
+/* ---- Input -------------------------------------------------------------------------------- */
+
+static void in_fds_close(bus_connection *c) {
+        for (unsigned i = 0; i < c->in_n_fds; i++)
+                close(c->in_fds[i]);
+        c->in_n_fds = 0;
+}
+
+void conn_fail(bus_connection *c, int error) {
+        if (c->eof)
+                return;
+        client_debug("connection failed: %s", strerror(-error));
+        c->error = error;
+        c->eof = true;
+        c->write_dead = true;
+        out_clear(c);
+        in_fds_close(c);
+        c->in_len = 0;
+}
+
+static int conn_parse_welcome(bus_connection *c) {
+        BusWelcome w;
+
+        memcpy(&w, c->in_buf, sizeof(w));
+        if (bus_preamble_check(&w.preamble) != 0 || w.unique_id == BUS_DRIVER_ID)
+                return -EBADMSG;
+        c->features = w.preamble.features & BUS_FEATURES_SUPPORTED;
+        bus_unique_name_format(w.unique_id, c->unique_name);
+        for (size_t i = 0; i < sizeof(w.bus_id); i++)
+                snprintf(c->bus_id + 2 * i, 3, "%02x", w.bus_id[i]);
+        c->welcomed = true;
+        return 0;
+}
+
+/* Move every complete message out of the input buffer into the read queue. */
+static int conn_parse_input(bus_connection *c) {
+        size_t off = 0;
+        int r = 0;
+
+        if (!c->welcomed) {
+                if (c->in_len < sizeof(BusWelcome))
+                        return 0;
+                r = conn_parse_welcome(c);
+                if (r < 0)
+                        return r;
+                off = sizeof(BusWelcome);
+        }
+
+        while (c->in_len - off >= BUS_HEADER_SIZE) {
+                uint64_t total, start = c->in_pos + off;
+                BusHeader h;
+                uint8_t *data;
+                bus_message *m;
+                int fds[BUS_FDS_MAX];
+
+                /* Unclaimed fds, and this message starts after their read. */
+                if (c->in_n_fds > 0 && start >= c->in_fds_end) {
+                        r = -EBADMSG;
+                        break;
+                }
+                memcpy(&h, c->in_buf + off, sizeof(h));
+                if (bus_header_check(&h, &total) != 0 || total > BUS_MESSAGE_INLINE_MAX) {
+                        r = -EBADMSG;
+                        break;
+                }
+                if (c->in_len - off < total)
+                        break;
+                if (h.n_fds > 0 && (h.n_fds != c->in_n_fds || start < c->in_fds_start)) {
+                        r = -EBADMSG; /* not exactly the fds of the read it starts in */
+                        break;
+                }
+                data = malloc(total);
+                if (!data) {
+                        r = -ENOMEM;
+                        break;
+                }
+                memcpy(data, c->in_buf + off, total);
+                off += total;
+                memcpy(fds, c->in_fds, sizeof(int) * h.n_fds);
+                c->in_n_fds -= h.n_fds;
+
+                r = message_new_received(&m, data, total, fds, h.n_fds);
+                if (r == MESSAGE_E_DROP) {
+                        r = 0;
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                r = rqueue_push(&c->rqueue, m);
+                if (r < 0) {
+                        bus_message_unref(m);
+                        break;
+                }
+        }
+
+        memmove(c->in_buf, c->in_buf + off, c->in_len - off);
+        c->in_len -= off;
+        c->in_pos += off;
+        return r;
+}
+
+/* Make room for the next read: the rest of the current message, at most
+ * BUS_MESSAGE_INLINE_MAX (checked by bus_header_check before growing). */
+static int conn_reserve_input(bus_connection *c) {
+        size_t need = CLIENT_INPUT_BUFFER_DEFAULT;
+        uint8_t *p;
+
+        if (c->welcomed && c->in_len >= BUS_HEADER_SIZE) {
+                BusHeader h;
+                uint64_t total;
+
+                memcpy(&h, c->in_buf, sizeof(h));
+                if (bus_header_check(&h, &total) != 0 || total > BUS_MESSAGE_INLINE_MAX)
+                        return -EBADMSG;
+                if (total > need)
+                        need = (size_t)total;
+        }
+        if (c->in_len == 0 && c->in_size > CLIENT_INPUT_BUFFER_DEFAULT) {
+                /* One large message is done: give the memory back. */
+                free(c->in_buf);
+                c->in_buf = NULL;
+                c->in_size = 0;
+        }
+        if (c->in_size >= need)
+                return 0;
+        p = realloc(c->in_buf, need);
+        if (!p)
+                return -ENOMEM;
+        c->in_buf = p;
+        c->in_size = need;
+        return 0;
+}
+
+/* One recvmsg(). Returns > 0 if bytes (or EOF) arrived, 0 if none were
+ * available, negative errno if the connection failed now. */
+int conn_read(bus_connection *c) {
+        union {
+                struct cmsghdr hdr;
+                uint8_t buf[CMSG_SPACE(sizeof(int) * BUS_FDS_MAX)];
+        } control;
+        struct iovec iov;
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+        int r;
+
+        if (c->eof)
+                return 0;
+        if (c->rqueue.n >= CLIENT_READ_QUEUE_MAX)
+                return -ENOBUFS;
+        r = conn_reserve_input(c);
+        if (r < 0) {
+                conn_fail(c, r);
+                return r;
+        }
+        iov = (struct iovec){ c->in_buf + c->in_len, c->in_size - c->in_len };
+        mh.msg_control = &control;
+        mh.msg_controllen = sizeof(control);
+
+        /* MSG_CMSG_CLOEXEC: received fds are CLOEXEC from birth (recvmsg(2)). */
+        n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                        return 0;
+                r = errno == ECONNRESET ? -ECONNRESET : -errno;
+                conn_fail(c, r);
+                return r;
+        }
+
+        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+                unsigned k;
+
+                if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+                        continue;
+                k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                /* One block per read, for one message: a second block while
+                 * fds are unclaimed is a violation (PROTOCOL.md section 1). */
+                if (c->in_n_fds > 0)
+                        r = -EBADMSG;
+                for (unsigned i = 0; i < k; i++) {
+                        int fd;
+
+                        memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+                        if (c->in_n_fds < BUS_FDS_MAX)
+                                c->in_fds[c->in_n_fds++] = fd;
+                        else {
+                                close(fd);
+                                r = -EBADMSG;
+                        }
+                }
+                c->in_fds_start = c->in_pos + c->in_len;
+                c->in_fds_end = c->in_fds_start + (uint64_t)(n > 0 ? n : 0);
+        }
+        if (mh.msg_flags & MSG_CTRUNC)
+                r = -EBADMSG; /* fds were lost: framing cannot be trusted */
+        if (r < 0) {
+                conn_fail(c, r);
+                return r;
+        }
+
+        if (n == 0) {
+                conn_fail(c, -ECONNRESET);
+                return 1;
+        }
+        c->in_len += (size_t)n;
+        r = conn_parse_input(c);
+        if (r < 0) {
+                conn_fail(c, r);
+                return r;
+        }
+        return 1;
+}
+
+/* Poll the socket for @events (0: POLLIN, plus POLLOUT while output is
+ * queued) until @timeout_abs_usec (USEC_INFINITY: no limit). Returns > 0 if
+ * it is ready (or a signal interrupted), 0 on timeout. */
+int conn_poll(bus_connection *c, short events, uint64_t timeout_abs_usec) {
+        struct pollfd p = { .fd = c->fd, .events = events };
+        int ms = -1, r;
+
+        if (c->eof)
+                return 1;
+        if (events == 0)
+                p.events = POLLIN | (conn_has_output(c) ? POLLOUT : 0);
+        if (timeout_abs_usec != USEC_INFINITY) {
+                uint64_t now = now_usec();
+                uint64_t left = timeout_abs_usec > now ? timeout_abs_usec - now : 0;
+                /* Round up, so we never wake before the deadline. */
+                uint64_t left_ms = (left + 999u) / 1000u;
+
+                ms = left_ms > INT32_MAX ? INT32_MAX : (int)left_ms;
+        }
+        r = poll(&p, 1, ms);
+        if (r < 0)
+                return errno == EINTR ? 1 : -errno;
+        return r;
+}
+
+int conn_wait_welcome(bus_connection *c) {
+        uint64_t deadline = now_usec() + BUS_DEFAULT_CALL_TIMEOUT_USEC;
+
+        while (!c->welcomed) {
+                int r;
+
+                if (c->eof)
+                        return c->error ? c->error : -ECONNRESET;
+                (void)conn_write(c);
+                r = conn_read(c);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                r = conn_poll(c, 0, deadline);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return -ETIMEDOUT;
+        }
+        return 0;
+}
+
+/* ---- Connect ------------------------------------------------------------------------------ */
+
+static int conn_open_socket(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        size_t len = strlen(path);
+        int fd, r;
+
+        if (len == 0)
+                return -EINVAL;
+        if (len >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, path, len + 1);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+        if (r < 0 && errno == EAGAIN) {
+                /* A non-blocking AF_UNIX connect fails with EAGAIN instead of
+                 * waiting when the listener's backlog is full (unix(7)); the
+                 * caller asked for a connection, so wait like a blocking one. */
+                int flags = fcntl(fd, F_GETFL);
+
+                if (flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) >= 0) {
+                        do
+                                r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+                        while (r < 0 && errno == EINTR);
+                        if (fcntl(fd, F_SETFL, flags) < 0)
+                                r = -1;
+                }
+        }
+        if (r < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+static int conn_new(bus_connection **ret, const char *path) {
+        bus_connection *c;
+        OutItem *item;
+        BusPreamble p = {
+                .magic = BUS_PREAMBLE_MAGIC,
+                .version = BUS_PROTOCOL_VERSION,
+                .size = sizeof(BusPreamble),
+                .features = BUS_FEATURES_SUPPORTED,
+        };
+        int fd, r;
+
+        fd = conn_open_socket(path);
+        if (fd < 0)
+                return fd;
+        c = calloc(1, sizeof(*c));
+        item = calloc(1, sizeof(*item));
+        if (!c || !item || !(item->data = malloc(sizeof(p)))) {
+                free(item);
+                free(c);
+                close(fd);
+                return -ENOMEM;
+        }
+        c->fd = fd;
+        c->serial_next = 1;
+
+        /* The preamble goes out now; the welcome is read lazily. */
+        memcpy(item->data, &p, sizeof(p));
+        item->len = sizeof(p);
+        r = conn_enqueue(c, item);
+        if (r < 0) {
+                conn_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+_public_ int bus_connect(bus_connection **ret, const char *address) {
+        if (!ret)
+                return -EINVAL;
+        if (!address) {
+                address = getenv("BUSD_ADDRESS");
+                if (!address || !*address)
+                        address = SYSTEM_BUS_ADDRESS;
+        }
+        return conn_new(ret, address);
+}
+
+_public_ int bus_connect_system(bus_connection **ret) {
+        if (!ret)
+                return -EINVAL;
+        return conn_new(ret, SYSTEM_BUS_ADDRESS);
+}
+
+_public_ int bus_connect_user(bus_connection **ret) {
+        const char *dir = getenv("XDG_RUNTIME_DIR");
+        char *path;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        if (!dir || dir[0] != '/')
+                return -ENXIO;
+        if (asprintf(&path, "%s%s", dir, USER_BUS_SUFFIX) < 0)
+                return -ENOMEM;
+        r = conn_new(ret, path);
+        free(path);
+        return r;
+}
+
+/* ---- Close ----------------------------------------------------------------------------------- */
+
+void conn_finalize(bus_connection *c) {
+        const char *text;
+
+        if (c->closed)
+                return;
+        conn_fail(c, -ECONNRESET);
+        c->closed = true;
+        event_stop(c);
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -1;
+        text = c->error == -ECONNRESET ? "Connection closed" : strerror(-c->error);
+        if (!c->disconnect_error.name)
+                (void)error_set_const(&c->disconnect_error, BUS_ERROR_DISCONNECTED, text);
+        pending_fail_all(c, BUS_ERROR_DISCONNECTED, text);
+}
+
+static void conn_free(bus_connection *c) {
+        conn_finalize(c);
+        dispatch_drop_slots(c);
+        event_free_glue(c);
+        rqueue_clear(&c->rqueue);
+        out_clear(c);
+        in_fds_close(c);
+        free(c->in_buf);
+        bus_error_free(&c->disconnect_error);
+        free(c);
+}
+
+_public_ bus_connection *bus_connection_close(bus_connection *c) {
+        if (!c || c->free_requested)
+                return NULL;
+        c->free_requested = true;
+        conn_enter(c);
+        if (!c->closed) {
+                c->closed = true;
+                conn_fail(c, -ECONNRESET);
+                event_stop(c);
+                close(c->fd);
+                c->fd = -1;
+                pending_fail_all(c, BUS_ERROR_DISCONNECTED, "Connection closed by the application");
+        }
+        dispatch_drop_slots(c);
+        event_free_glue(c);
+        (void)conn_leave(c);
+        return NULL;
+}
+
+/* ---- Properties and the poll interface -------------------------------------------------------- */
+
+_public_ const char *bus_connection_get_unique_name(bus_connection *c) {
+        if (!c || (!c->welcomed && conn_wait_welcome(c) < 0))
+                return NULL;
+        event_rearm(c);
+        return c->unique_name;
+}
+
+_public_ const char *bus_connection_get_bus_id(bus_connection *c) {
+        if (!c || (!c->welcomed && conn_wait_welcome(c) < 0))
+                return NULL;
+        event_rearm(c);
+        return c->bus_id;
+}
+
+_public_ bool bus_connection_is_open(bus_connection *c) {
+        return c && !c->eof && !c->closed;
+}
+
+_public_ int bus_connection_get_disconnect_error(bus_connection *c, bus_error *e) {
+        if (!c || !e)
+                return -EINVAL;
+        if (bus_connection_is_open(c))
+                return -EAGAIN;
+        if (c->disconnect_error.name)
+                return error_set_const(e, c->disconnect_error.name, c->disconnect_error.message);
+        return error_set_const(e, BUS_ERROR_DISCONNECTED,
+                               c->error && c->error != -ECONNRESET ? strerror(-c->error)
+                                                                    : "Connection closed");
+}
+
+_public_ int bus_connection_get_fd(bus_connection *c) {
+        if (!c)
+                return -EINVAL;
+        return c->fd >= 0 ? c->fd : -ENOTCONN;
+}
+
+_public_ int bus_connection_get_events(bus_connection *c) {
+        if (!c)
+                return -EINVAL;
+        if (c->closed)
+                return -ENOTCONN;
+        return POLLIN | (conn_has_output(c) ? POLLOUT : 0);
+}
+
+_public_ int bus_connection_get_timeout(bus_connection *c, uint64_t *ret_usec) {
+        if (!c || !ret_usec)
+                return -EINVAL;
+        /* Already-read input or an unreported close: process at once. */
+        if (c->rqueue.n > 0 || (c->eof && !c->closed))
+                *ret_usec = 0;
+        else
+                *ret_usec = pending_next_timeout(c);
+        return 0;
+}
+
+_public_ int bus_connection_wait(bus_connection *c, uint64_t timeout_usec) {
+        uint64_t deadline, internal, now;
+        int r;
+
+        if (!c)
+                return -EINVAL;
+        if (c->closed)
+                return c->error ? c->error : -ENOTCONN;
+        if (c->rqueue.n > 0 || c->eof)
+                return 1;
+        now = now_usec();
+        deadline = timeout_usec == USEC_INFINITY || timeout_usec > USEC_INFINITY - now
+                           ? USEC_INFINITY
+                           : now + timeout_usec;
+        internal = pending_next_timeout(c);
+        r = conn_poll(c, 0, internal < deadline ? internal : deadline);
+        if (r == 0 && internal <= deadline)
+                return 1; /* a call timed out: process has work */
+        return r;
+}
+
+_public_ int bus_connection_flush(bus_connection *c) {
+        if (!c)
+                return -EINVAL;
+        while (conn_has_output(c)) {
+                int r = conn_write(c);
+
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                r = conn_poll(c, POLLOUT, USEC_INFINITY);
+                if (r < 0)
+                        return r;
+        }
+        if (c->write_dead)
+                return c->error ? c->error : -ECONNRESET;
+        event_rearm(c);
+        return 0;
+}

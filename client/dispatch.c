@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * dispatch.c — what happens to a received message, and the slots that say
+ * so: bus_connection_process(), match slots, objects, replies to calls made
+ * to our objects, and bus_slot lifetimes.
+ *
+ * Slots: n_ref counts memory references. The owner's reference belongs to
+ * the caller (bus_slot_unref) or, for a "floating" slot, to the connection.
+ * A slot is "attached" while it is linked into its connection (s->conn set);
+ * detaching is separate from freeing so that a handler may unref any slot,
+ * including its own, while the dispatcher holds a reference.
+ *
+ * Match filtering: the bus delivers a broadcast once if any of our rules
+ * matches; locally every rule is checked again with bus_match_rule_matches so
+ * each callback sees only what its rule selects. A sender key that is a
+ * well-known name cannot be checked locally (we do not know who owns it at
+ * the time of the message), so for such rules we trust the bus and check only
+ * the other keys. Consequence: two rules that differ only in a well-known
+ * sender both see a message the bus delivered for either of them.
+ *
+ * Received method returns and errors nobody waits for are dropped.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus-internal.h"
+
+/* ---- Slots ------------------------------------------------------------------------------ */
+
+static void slot_list_add(bus_slot **head, bus_slot *s) {
+        s->prev = NULL;
+        s->next = *head;
+        if (*head)
+                (*head)->prev = s;
+        *head = s;
+}
+
+static void slot_list_remove(bus_slot **head, bus_slot *s) {
+        if (s->prev)
+                s->prev->next = s->next;
+        else
+                *head = s->next;
+        if (s->next)
+                s->next->prev = s->prev;
+        s->prev = s->next = NULL;
+}
+
+bus_slot *slot_new(bus_connection *c, SlotType type, bool floating) {
+        bus_slot *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return NULL;
+        s->n_ref = 1;
+        s->conn = c;
+        s->type = type;
+        s->floating = floating;
+        return s;
+}
+
+bus_slot *slot_ref(bus_slot *s) {
+        s->n_ref++;
+        return s;
+}
+
+bus_slot *slot_unref_internal(bus_slot *s) {
+        if (!s || --s->n_ref > 0)
+                return NULL;
+        if (s->type == SLOT_MATCH)
+                free(s->match.text);
+        else if (s->type == SLOT_OBJECT) {
+                free(s->object.path);
+                free(s->object.interface);
+        }
+        free(s);
+        return NULL;
+}
+
+static void slot_send_remove_match(bus_connection *c, const char *rule) {
+        bus_message *m;
+        json_t *args;
+
+        if (c->eof || c->closed)
+                return;
+        args = json_pack("{s:s}", "rule", rule);
+        if (args && bus_message_new_method_call(c, &m, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
+                                                BUS_DRIVER_INTERFACE, "RemoveMatch") >= 0) {
+                /* Fire and forget: nobody would act on the answer. */
+                if (bus_message_set_body(m, args) < 0 || bus_message_set_no_reply(m, true) < 0 ||
+                    call_send(c, m, 0, NULL) < 0)
+                        client_debug("could not send RemoveMatch for %s", rule);
+                bus_message_unref(m);
+        }
+        json_decref(args);
+}
+
+void slot_detach(bus_slot *s, bool notify_bus) {
+        bus_connection *c = s->conn;
+
+        if (!c)
+                return;
+        s->conn = NULL;
+        switch (s->type) {
+        case SLOT_REPLY:
+                pending_unlink(c, &s->reply.pending);
+                break;
+        case SLOT_MATCH:
+                slot_list_remove(&c->matches, s);
+                if (notify_bus)
+                        slot_send_remove_match(c, s->match.text);
+                break;
+        case SLOT_OBJECT:
+                slot_list_remove(&c->objects, s);
+                break;
+        }
+        if (s->floating)
+                slot_unref_internal(s); /* the connection's reference */
+}
+
+_public_ bus_slot *bus_slot_unref(bus_slot *s) {
+        bus_connection *c;
+
+        if (!s)
+                return NULL;
+        c = s->conn;
+        slot_detach(s, true);
+        if (c)
+                event_rearm(c);
+        slot_unref_internal(s);
+        return NULL;
+}
+
+void dispatch_drop_slots(bus_connection *c) {
+        while (c->pending_head) {
+                Pending *p = c->pending_head;
+
+                pending_unlink(c, p);
+                if (p->slot)
+                        slot_detach(p->slot, false);
+                else
+                        p->done = true;
+        }
+        while (c->matches)
+                slot_detach(c->matches, false);
+        while (c->objects)
+                slot_detach(c->objects, false);
+}
+
+/* ---- Matches --------------------------------------------------------------------------- */
+
+static void dispatch_matches(bus_connection *c, bus_message *m) {
+        const char *names[1] = { m->sender };
+        bus_slot *stack[16], **hits = stack;
+        size_t n = 0, max = 0;
+
+        for (bus_slot *s = c->matches; s; s = s->next)
+                max++;
+        if (max > sizeof(stack) / sizeof(stack[0])) {
+                hits = malloc(max * sizeof(*hits));
+                if (!hits) {
+                        client_debug("out of memory dispatching a signal");
+                        return;
+                }
+        }
+        /* Snapshot first: callbacks may add or remove slots. */
+        for (bus_slot *s = c->matches; s; s = s->next)
+                if (bus_match_rule_matches(&s->match.rule, &m->header, &m->fields, names, 1,
+                                           c->unique_name))
+                        hits[n++] = slot_ref(s);
+        for (size_t i = 0; i < n; i++) {
+                bus_slot *s = hits[i];
+
+                if (s->conn == c) {
+                        int r;
+
+                        c->dispatch_depth++;
+                        r = s->match.callback(m, s->userdata);
+                        c->dispatch_depth--;
+                        if (r < 0)
+                                client_debug("match callback failed: %s", strerror(-r));
+                }
+                slot_unref_internal(s);
+        }
+        if (hits != stack)
+                free(hits);
+}
+
+_public_ int bus_add_match(bus_connection *c, bus_slot **ret_slot, const char *rule,
+                           bus_message_handler callback, void *userdata) {
+        char canon[BUS_MATCH_RULE_MAX + 1];
+        BusMatchRule parsed;
+        bus_error error = BUS_ERROR_INIT;
+        json_t *args, *reply = NULL;
+        uint64_t id;
+        bus_slot *s;
+        int r;
+
+        if (!c || !rule || !callback || strlen(rule) > BUS_MATCH_RULE_MAX)
+                return -EINVAL;
+        if (bus_match_rule_parse(rule, &parsed) != 0)
+                return -EINVAL;
+        if (bus_match_rule_format(&parsed, canon, sizeof(canon)) == 0)
+                return -EINVAL;
+        if (c->closed || c->eof)
+                return c->error ? c->error : -ENOTCONN;
+
+        s = slot_new(c, SLOT_MATCH, !ret_slot);
+        if (!s)
+                return -ENOMEM;
+        s->match.text = strdup(canon);
+        args = json_pack("{s:s}", "rule", canon);
+        if (!s->match.text || !args) {
+                json_decref(args);
+                s->conn = NULL;
+                slot_unref_internal(s);
+                return -ENOMEM;
+        }
+        s->match.callback = callback;
+        s->userdata = userdata;
+        s->match.rule = parsed;
+        /* See the top of the file: a well-known sender is the bus's business. */
+        if (parsed.sender[0] && strcmp(parsed.sender, BUS_DRIVER_NAME) != 0 &&
+            !bus_unique_name_parse(parsed.sender, &id))
+                s->match.rule.sender[0] = '\0';
+
+        /* Linked before AddMatch, so nothing routed right after it is missed.
+         * The extra reference keeps @s valid should a handler run during the
+         * call close the connection (which detaches and may free slots). */
+        slot_list_add(&c->matches, s);
+        slot_ref(s);
+        conn_enter(c);
+        r = driver_call(c, "AddMatch", args, &error, &reply);
+        json_decref(args);
+        json_decref(reply);
+        if (r == -EREMOTEIO || r == -ETIMEDOUT)
+                r = error_to_errno(&error);
+        bus_error_free(&error);
+        if (r < 0) {
+                client_debug("AddMatch %s failed: %s", canon, strerror(-r));
+                if (s->conn || !s->floating) {
+                        /* Drop the owner's reference, which nobody was given. */
+                        s->floating = false;
+                        slot_detach(s, false);
+                        slot_unref_internal(s);
+                }
+        } else if (ret_slot)
+                *ret_slot = s;
+        slot_unref_internal(s);
+        (void)conn_leave(c);
+        return r < 0 ? r : 0;
+}
+
+/* ---- Objects ------------------------------------------------------------------------------ */
+
+_public_ int bus_add_object(bus_connection *c, bus_slot **ret_slot, const char *path,
+                            const char *interface, const bus_method *methods, void *userdata) {
+        bus_slot *s;
+
+        if (!c || !path || !interface || !methods || !bus_path_is_valid(path) ||
+            !bus_interface_is_valid(interface))
+                return -EINVAL;
+        for (const bus_method *m = methods; m->member; m++)
+                if (!m->handler || !bus_member_is_valid(m->member))
+                        return -EINVAL;
+        for (s = c->objects; s; s = s->next)
+                if (strcmp(s->object.path, path) == 0 && strcmp(s->object.interface, interface) == 0)
+                        return -EEXIST;
+        if (c->closed)
+                return -ENOTCONN;
+
+        s = slot_new(c, SLOT_OBJECT, !ret_slot);
+        if (!s)
+                return -ENOMEM;
+        s->object.path = strdup(path);
+        s->object.interface = strdup(interface);
+        if (!s->object.path || !s->object.interface) {
+                s->conn = NULL;
+                slot_unref_internal(s);
+                return -ENOMEM;
+        }
+        s->object.methods = methods;
+        s->userdata = userdata;
+        slot_list_add(&c->objects, s);
+        if (ret_slot)
+                *ret_slot = s;
+        return 0;
+}
+
+static int reply_new(bus_message *call, uint8_t type, bus_message **ret) {
+        bus_message *m;
+        int r;
+
+        if (!call->received || call->synthetic || call->header.type != BUS_MESSAGE_METHOD_CALL)
+                return -EINVAL;
+        r = message_new(&m, type);
+        if (r < 0)
+                return r;
+        r = message_set_field(m, BUS_FIELD_DESTINATION, call->sender);
+        if (r < 0) {
+                bus_message_unref(m);
+                return r;
+        }
+        m->header.reply_serial = call->header.serial;
+        *ret = m;
+        return 0;
+}
+
+_public_ int bus_reply(bus_connection *c, bus_message *call, json_t *body) {
+        bus_message *m;
+        int r;
+
+        if (!c || !call)
+                return -EINVAL;
+        if (call->header.flags & BUS_FLAG_NO_REPLY_EXPECTED)
+                return 0;
+        r = reply_new(call, BUS_MESSAGE_METHOD_RETURN, &m);
+        if (r < 0)
+                return r;
+        r = bus_message_set_body(m, body);
+        if (r >= 0)
+                r = bus_send(c, m, NULL);
+        bus_message_unref(m);
+        return r;
+}
+
+_public_ int bus_reply_error(bus_connection *c, bus_message *call, const bus_error *error) {
+        const char *name = error && error->name ? error->name : BUS_ERROR_FAILED;
+        bus_message *m;
+        json_t *body;
+        int r;
+
+        if (!c || !call)
+                return -EINVAL;
+        if (call->header.flags & BUS_FLAG_NO_REPLY_EXPECTED)
+                return 0;
+        if (!bus_error_name_is_valid(name))
+                return -EINVAL;
+        r = reply_new(call, BUS_MESSAGE_ERROR, &m);
+        if (r < 0)
+                return r;
+        body = json_pack("{s:s}", "message", error && error->message ? error->message : "");
+        if (!body)
+                r = -ENOMEM;
+        if (r >= 0)
+                r = message_set_field(m, BUS_FIELD_ERROR_NAME, name);
+        if (r >= 0)
+                r = bus_message_set_body(m, body);
+        if (r >= 0)
+                r = bus_send(c, m, NULL);
+        json_decref(body);
+        bus_message_unref(m);
+        return r;
+}
+
+static void dispatch_call(bus_connection *c, bus_message *m) {
+        const char *path = m->fields.path, *interface = m->fields.interface;
+        const char *member = m->fields.member;
+        enum { NO_OBJECT, NO_INTERFACE, NO_METHOD } unknown = NO_OBJECT;
+        const bus_method *method = NULL;
+        bus_error error = BUS_ERROR_INIT;
+        json_t *reply = NULL;
+        bus_slot *s;
+        int r;
+
+        for (s = c->objects; s; s = s->next) {
+                if (!path || strcmp(s->object.path, path) != 0)
+                        continue;
+                if (unknown == NO_OBJECT)
+                        unknown = NO_INTERFACE;
+                if (interface && strcmp(s->object.interface, interface) != 0)
+                        continue;
+                unknown = NO_METHOD;
+                for (const bus_method *x = s->object.methods; x->member && !method; x++)
+                        if (member && strcmp(x->member, member) == 0)
+                                method = x;
+                if (method)
+                        break;
+        }
+        if (!method) {
+                if (unknown == NO_OBJECT)
+                        bus_error_set(&error, BUS_ERROR_UNKNOWN_OBJECT, "No object at %s",
+                                      path ? path : "");
+                else if (unknown == NO_INTERFACE)
+                        bus_error_set(&error, BUS_ERROR_UNKNOWN_INTERFACE, "No interface %s at %s",
+                                      interface ? interface : "", path);
+                else
+                        bus_error_set(&error, BUS_ERROR_UNKNOWN_METHOD, "No method %s at %s",
+                                      member ? member : "", path);
+                (void)bus_reply_error(c, m, &error);
+                bus_error_free(&error);
+                return;
+        }
+
+        slot_ref(s);
+        c->dispatch_depth++;
+        r = method->handler(m, s->userdata, &reply, &error);
+        c->dispatch_depth--;
+        if (r == BUS_REPLY_DEFERRED) {
+                json_decref(reply);
+        } else if (r >= 0) {
+                r = bus_reply(c, m, reply);
+                json_decref(reply);
+        } else {
+                json_decref(reply);
+                if (!error.name)
+                        bus_error_set(&error, BUS_ERROR_FAILED, "%s", strerror(-r));
+                r = bus_reply_error(c, m, &error);
+        }
+        if (r < 0)
+                client_debug("could not answer %s.%s: %s", interface ? interface : "",
+                             member, strerror(-r));
+        bus_error_free(&error);
+        slot_unref_internal(s);
+}
+
+/* ---- Messages -------------------------------------------------------------------------- */
+
+static bool is_driver_signal(bus_message *m, const char *member) {
+        return m->header.sender_id == BUS_DRIVER_ID && m->fields.member &&
+               strcmp(m->fields.member, member) == 0 && m->fields.interface &&
+               strcmp(m->fields.interface, BUS_DRIVER_INTERFACE) == 0;
+}
+
+int dispatch_message(bus_connection *c, bus_message *m) {
+        Pending *p;
+
+        switch (m->header.type) {
+        case BUS_MESSAGE_METHOD_RETURN:
+        case BUS_MESSAGE_ERROR:
+                p = pending_find(c, m->header.reply_serial);
+                if (!p) {
+                        client_debug("dropping reply to unknown serial %llu",
+                                     (unsigned long long)m->header.reply_serial);
+                        return 0;
+                }
+                pending_complete(c, p, m);
+                return 1;
+        case BUS_MESSAGE_SIGNAL:
+                if (!m->synthetic && is_driver_signal(m, "Disconnected")) {
+                        json_t *body = bus_message_get_body(m);
+                        const char *name = json_string_value(json_object_get(body, "error"));
+
+                        if (!name || !bus_error_name_is_valid(name))
+                                name = BUS_ERROR_DISCONNECTED;
+                        (void)error_set_const(&c->disconnect_error, name,
+                                              json_string_value(json_object_get(body, "message")));
+                }
+                dispatch_matches(c, m);
+                return 1;
+        case BUS_MESSAGE_METHOD_CALL:
+                dispatch_call(c, m);
+                return 1;
+        default:
+                return 0;
+        }
+}
+
+/* The bus went away without saying why: tell match callbacks as if it had,
+ * so one Disconnected signal is always seen. */
+static void dispatch_local_disconnect(bus_connection *c) {
+        bus_message *m;
+        json_t *body;
+
+        body = json_pack("{s:s,s:s?}", "error", c->disconnect_error.name,
+                         "message", c->disconnect_error.message);
+        if (body && message_new_synthetic_signal(&m, "Disconnected", body) >= 0) {
+                dispatch_matches(c, m);
+                bus_message_unref(m);
+        }
+        json_decref(body);
+}
+
+static int process_step(bus_connection *c) {
+        bool progress = false;
+        bus_message *m;
+
+        if (!c->eof && conn_write(c) > 0)
+                progress = true;
+        if (c->rqueue.n == 0 && !c->eof && conn_read(c) != 0)
+                progress = true;
+        m = rqueue_pop(&c->rqueue);
+        if (m) {
+                dispatch_message(c, m);
+                bus_message_unref(m);
+                return 1;
+        }
+        if (pending_expire(c, now_usec()) > 0)
+                return 1;
+        if (c->eof) {
+                bool told = c->disconnect_error.name != NULL;
+
+                conn_finalize(c);
+                if (!told)
+                        dispatch_local_disconnect(c);
+                return 1;
+        }
+        return progress ? 1 : 0;
+}
+
+_public_ int bus_connection_process(bus_connection *c) {
+        int r;
+
+        if (!c)
+                return -EINVAL;
+        if (c->closed)
+                return c->error ? c->error : -ENOTCONN;
+        if (c->dispatch_depth > 0)
+                return -EBUSY; /* called from a handler: no re-entrant dispatch */
+        conn_enter(c);
+        r = process_step(c);
+        if (!c->free_requested)
+                event_rearm(c);
+        (void)conn_leave(c);
+        return r;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * error.c — bus_error (a name and a message, both owned), the mapping from
+ * well-known error names to errno for functions that have no bus_error
+ * parameter, and the library's only log: debug lines on stderr when
+ * $BUSCLIENT_DEBUG is set. The library never logs above debug.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus-internal.h"
+
+_public_ int bus_error_set(bus_error *e, const char *name, const char *fmt, ...) {
+        char *message = NULL, *n;
+
+        if (!e)
+                return -EREMOTEIO;
+        n = strdup(name ? name : BUS_ERROR_FAILED);
+        if (fmt) {
+                va_list ap;
+
+                va_start(ap, fmt);
+                if (vasprintf(&message, fmt, ap) < 0)
+                        message = NULL;
+                va_end(ap);
+        }
+        bus_error_free(e);
+        e->name = n;
+        e->message = message;
+        return -EREMOTEIO;
+}
+
+_public_ void bus_error_free(bus_error *e) {
+        if (!e)
+                return;
+        free(e->name);
+        free(e->message);
+        e->name = NULL;
+        e->message = NULL;
+}
+
+_public_ bool bus_error_has_name(const bus_error *e, const char *name) {
+        return e && e->name && name && strcmp(e->name, name) == 0;
+}
+
+/* Copy @name and @message into @e (which is freed first). */
+int error_set_const(bus_error *e, const char *name, const char *message) {
+        char *n, *m = NULL;
+
+        if (!e)
+                return 0;
+        n = strdup(name);
+        if (!n)
+                return -ENOMEM;
+        if (message) {
+                m = strdup(message);
+                if (!m) {
+                        free(n);
+                        return -ENOMEM;
+                }
+        }
+        bus_error_free(e);
+        e->name = n;
+        e->message = m;
+        return 0;
+}
+
+/* For functions that report a bus error only as an errno. */
+int error_to_errno(const bus_error *e) {
+        static const struct {
+                const char *name;
+                int error;
+        } map[] = {
+                { BUS_ERROR_INVALID_ARGS, EINVAL },
+                { BUS_ERROR_LIMITS_EXCEEDED, ENOBUFS },
+                { BUS_ERROR_ACCESS_DENIED, EACCES },
+                { BUS_ERROR_TIMEOUT, ETIMEDOUT },
+                { BUS_ERROR_DISCONNECTED, ECONNRESET },
+                { BUS_ERROR_SERVICE_UNKNOWN, EHOSTUNREACH },
+                { BUS_ERROR_NAME_HAS_NO_OWNER, ENXIO },
+                { BUS_ERROR_MATCH_RULE_NOT_FOUND, ENOENT },
+                { BUS_ERROR_UNKNOWN_METHOD, EOPNOTSUPP },
+                { BUS_ERROR_PROTOCOL, EBADMSG },
+        };
+
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+                if (bus_error_has_name(e, map[i].name))
+                        return -map[i].error;
+        return -EREMOTEIO;
+}
+
+void client_debug(const char *fmt, ...) {
+        va_list ap;
+
+        if (!getenv("BUSCLIENT_DEBUG"))
+                return;
+        va_start(ap, fmt);
+        fputs("busclient: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+}

@@ -1,0 +1,507 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * message.c — bus_message: a reference-counted message that owns its bytes.
+ *
+ * Two kinds:
+ *  - built: made by the builders; fields and body are owned copies and may be
+ *    changed until (and between) sends; encoded afresh by every bus_send with
+ *    a new serial.
+ *  - received: parsed from one complete wire message (owned buffer), checked
+ *    with the protocol library before it is visible; read-only. Its body is
+ *    either inline in the buffer or a sealed payload memfd mapped read-only.
+ * The JSON body is parsed lazily, once, and cached.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bus-internal.h"
+
+static const char **field_slot(BusFields *f, BusFieldCode code) {
+        switch (code) {
+        case BUS_FIELD_DESTINATION:
+                return &f->destination;
+        case BUS_FIELD_PATH:
+                return &f->path;
+        case BUS_FIELD_INTERFACE:
+                return &f->interface;
+        case BUS_FIELD_MEMBER:
+                return &f->member;
+        case BUS_FIELD_ERROR_NAME:
+                return &f->error_name;
+        case BUS_FIELD_KEY:
+                return &f->key;
+        default:
+                return NULL;
+        }
+}
+
+int message_new(bus_message **ret, uint8_t type) {
+        bus_message *m = calloc(1, sizeof(*m));
+
+        if (!m)
+                return -ENOMEM;
+        m->n_ref = 1;
+        m->header.type = type;
+        *ret = m;
+        return 0;
+}
+
+int message_set_field(bus_message *m, BusFieldCode code, const char *value) {
+        const char **slot;
+        char *copy = NULL;
+
+        if (!m)
+                return -EINVAL;
+        if (m->received)
+                return -EPERM;
+        slot = field_slot(&m->fields, code);
+        if (!slot)
+                return -EINVAL;
+        if (value) {
+                copy = strdup(value);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        free(m->str[code]);
+        m->str[code] = copy;
+        *slot = copy;
+        return 0;
+}
+
+static int message_new_with(bus_message **ret, uint8_t type, const char *destination,
+                            const char *path, const char *interface, const char *member) {
+        bus_message *m;
+        int r;
+
+        r = message_new(&m, type);
+        if (r < 0)
+                return r;
+        if ((r = message_set_field(m, BUS_FIELD_DESTINATION, destination)) < 0 ||
+            (r = message_set_field(m, BUS_FIELD_PATH, path)) < 0 ||
+            (r = message_set_field(m, BUS_FIELD_INTERFACE, interface)) < 0 ||
+            (r = message_set_field(m, BUS_FIELD_MEMBER, member)) < 0) {
+                bus_message_unref(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+_public_ int bus_message_new_method_call(bus_connection *c, bus_message **ret,
+                                         const char *destination, const char *path,
+                                         const char *interface, const char *member) {
+        if (!ret || !path || !member || !bus_path_is_valid(path) || !bus_member_is_valid(member))
+                return -EINVAL;
+        if (destination && !bus_name_is_valid(destination))
+                return -EINVAL;
+        if (interface && !bus_interface_is_valid(interface))
+                return -EINVAL;
+        return message_new_with(ret, BUS_MESSAGE_METHOD_CALL, destination, path, interface,
+                                member);
+}
+
+_public_ int bus_message_new_signal(bus_connection *c, bus_message **ret, const char *path,
+                                    const char *interface, const char *member) {
+        if (!ret || !path || !interface || !member || !bus_path_is_valid(path) ||
+            !bus_interface_is_valid(interface) || !bus_member_is_valid(member))
+                return -EINVAL;
+        return message_new_with(ret, BUS_MESSAGE_SIGNAL, NULL, path, interface, member);
+}
+
+_public_ int bus_message_set_destination(bus_message *m, const char *destination) {
+        if (destination && !bus_name_is_valid(destination))
+                return -EINVAL;
+        return message_set_field(m, BUS_FIELD_DESTINATION, destination);
+}
+
+_public_ int bus_message_set_key(bus_message *m, const char *key) {
+        if (key && (strlen(key) > BUS_NAME_MAX || !bus_key_is_valid(key)))
+                return -EINVAL;
+        return message_set_field(m, BUS_FIELD_KEY, key);
+}
+
+static void message_drop_json(bus_message *m) {
+        json_decref(m->json);
+        m->json = NULL;
+        m->json_parsed = false;
+}
+
+_public_ int bus_message_set_body_text(bus_message *m, const char *text, size_t len) {
+        char *copy = NULL;
+
+        if (!m || (!text && len > 0))
+                return -EINVAL;
+        if (m->received)
+                return -EPERM;
+        if (len > 0) {
+                if (bus_body_check(text, len) != 0)
+                        return -EINVAL;
+                copy = malloc(len);
+                if (!copy)
+                        return -ENOMEM;
+                memcpy(copy, text, len);
+        }
+        free(m->body_owned);
+        m->body_owned = copy;
+        m->body = copy;
+        m->body_len = len;
+        message_drop_json(m);
+        return 0;
+}
+
+_public_ int bus_message_set_body(bus_message *m, json_t *body) {
+        char *text;
+        int r;
+
+        if (!m)
+                return -EINVAL;
+        if (!body)
+                return bus_message_set_body_text(m, NULL, 0);
+        text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!text)
+                return -EINVAL;
+        r = bus_message_set_body_text(m, text, strlen(text));
+        free(text);
+        return r;
+}
+
+_public_ int bus_message_set_no_reply(bus_message *m, bool no_reply) {
+        if (!m)
+                return -EINVAL;
+        if (m->received)
+                return -EPERM;
+        if (no_reply)
+                m->header.flags |= BUS_FLAG_NO_REPLY_EXPECTED;
+        else
+                m->header.flags &= ~BUS_FLAG_NO_REPLY_EXPECTED;
+        return 0;
+}
+
+_public_ bus_message *bus_message_ref(bus_message *m) {
+        if (m)
+                m->n_ref++;
+        return m;
+}
+
+_public_ bus_message *bus_message_unref(bus_message *m) {
+        if (!m || --m->n_ref > 0)
+                return NULL;
+        for (size_t i = 0; i < _BUS_FIELD_MAX; i++)
+                free(m->str[i]);
+        free(m->body_owned);
+        free(m->data);
+        if (m->body_map)
+                munmap(m->body_map, m->body_map_len);
+        json_decref(m->json);
+        free(m);
+        return NULL;
+}
+
+/* ---- Accessors ------------------------------------------------------------------- */
+
+_public_ int bus_message_get_type(bus_message *m) {
+        return m ? m->header.type : -EINVAL;
+}
+
+_public_ uint64_t bus_message_get_serial(bus_message *m) {
+        return m ? m->header.serial : 0;
+}
+
+_public_ uint64_t bus_message_get_reply_serial(bus_message *m) {
+        return m ? m->header.reply_serial : 0;
+}
+
+_public_ bool bus_message_get_no_reply(bus_message *m) {
+        return m && (m->header.flags & BUS_FLAG_NO_REPLY_EXPECTED);
+}
+
+_public_ const char *bus_message_get_sender(bus_message *m) {
+        return m && m->received ? m->sender : NULL;
+}
+
+_public_ const char *bus_message_get_destination(bus_message *m) {
+        return m ? m->fields.destination : NULL;
+}
+
+_public_ const char *bus_message_get_path(bus_message *m) {
+        return m ? m->fields.path : NULL;
+}
+
+_public_ const char *bus_message_get_interface(bus_message *m) {
+        return m ? m->fields.interface : NULL;
+}
+
+_public_ const char *bus_message_get_member(bus_message *m) {
+        return m ? m->fields.member : NULL;
+}
+
+_public_ const char *bus_message_get_error_name(bus_message *m) {
+        return m ? m->fields.error_name : NULL;
+}
+
+_public_ const char *bus_message_get_key(bus_message *m) {
+        return m ? m->fields.key : NULL;
+}
+
+_public_ json_t *bus_message_get_body(bus_message *m) {
+        if (!m)
+                return NULL;
+        if (!m->json_parsed) {
+                m->json_parsed = true;
+                if (m->body_len > 0)
+                        m->json = json_loadb(m->body, m->body_len,
+                                             JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+        }
+        return m->json;
+}
+
+_public_ const char *bus_message_get_body_text(bus_message *m, size_t *ret_len) {
+        if (!m)
+                return NULL;
+        if (ret_len)
+                *ret_len = m->body_len;
+        return m->body_len > 0 ? m->body : "";
+}
+
+_public_ int bus_message_get_error(bus_message *m, bus_error *e) {
+        const char *text = NULL;
+        json_t *body;
+
+        if (!m || !e)
+                return -EINVAL;
+        if (m->header.type != BUS_MESSAGE_ERROR || !m->fields.error_name)
+                return -EINVAL;
+        body = bus_message_get_body(m);
+        if (json_is_object(body))
+                text = json_string_value(json_object_get(body, "message"));
+        else if (json_is_string(body))
+                text = json_string_value(body);
+        return error_set_const(e, m->fields.error_name, text);
+}
+
+/* Credentials exist only for messages that crossed the bus. */
+_public_ uid_t bus_message_get_sender_uid(bus_message *m) {
+        return m && m->received && !m->synthetic ? (uid_t)m->header.sender_uid : (uid_t)-1;
+}
+
+_public_ gid_t bus_message_get_sender_gid(bus_message *m) {
+        return m && m->received && !m->synthetic ? (gid_t)m->header.sender_gid : (gid_t)-1;
+}
+
+_public_ pid_t bus_message_get_sender_pid(bus_message *m) {
+        return m && m->received && !m->synthetic ? (pid_t)m->header.sender_pid : 0;
+}
+
+_public_ uint64_t bus_message_get_sender_pid_id(bus_message *m) {
+        return m && m->received && !m->synthetic ? m->header.sender_pid_id : 0;
+}
+
+/* ---- Wire --------------------------------------------------------------------------- */
+
+static void message_render_sender(bus_message *m) {
+        if (m->header.sender_id == BUS_DRIVER_ID)
+                strcpy(m->sender, BUS_DRIVER_NAME);
+        else
+                bus_unique_name_format(m->header.sender_id, m->sender);
+}
+
+OutItem *outitem_free(OutItem *item) {
+        if (!item)
+                return NULL;
+        for (unsigned i = 0; i < item->n_fds; i++)
+                close(item->fds[i]);
+        free(item->data);
+        free(item);
+        return NULL;
+}
+
+int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool use_blobs,
+                   OutItem **ret) {
+        BusMessageSpec spec = {
+                .type = m->header.type,
+                .flags = m->header.flags & ~BUS_FLAG_BODY_IN_BLOB,
+                .serial = serial,
+                .reply_serial = m->header.reply_serial,
+                .deadline_ns = deadline_ns,
+                .destination = m->fields.destination,
+                .path = m->fields.path,
+                .interface = m->fields.interface,
+                .member = m->fields.member,
+                .error_name = m->fields.error_name,
+                .key = m->fields.key,
+                .body = m->body,
+                .body_len = m->body_len,
+        };
+        uint64_t blob_size = m->body_len, size;
+        OutItem *item;
+        size_t len;
+        int r;
+
+        item = calloc(1, sizeof(*item));
+        if (!item)
+                return -ENOMEM;
+
+        /* Large bodies travel in a sealed memfd (BUS_BODY_INLINE_THRESHOLD). */
+        if (m->body_len > BUS_BODY_INLINE_THRESHOLD && use_blobs) {
+                r = blob_create(m->body, m->body_len);
+                if (r < 0) {
+                        free(item);
+                        return r;
+                }
+                item->fds[0] = r;
+                item->n_fds = 1;
+                spec.flags |= BUS_FLAG_BODY_IN_BLOB;
+                spec.blob_sizes = &blob_size;
+                spec.n_blobs = 1;
+                spec.body = NULL;
+                spec.body_len = 0;
+        } else if (m->body_len > BUS_BODY_INLINE_MAX) {
+                free(item);
+                return -EMSGSIZE;
+        }
+
+        size = bus_message_encoded_size(&spec);
+        if (size > BUS_MESSAGE_INLINE_MAX) {
+                outitem_free(item);
+                return -EMSGSIZE;
+        }
+        item->data = malloc(size);
+        if (!item->data) {
+                outitem_free(item);
+                return -ENOMEM;
+        }
+        r = bus_message_encode(&spec, item->data, size, &len);
+        if (r != 0) {
+                client_debug("refusing to send message: %s", bus_proto_strerror(r));
+                outitem_free(item);
+                return -EINVAL;
+        }
+        item->len = len;
+        m->header.serial = serial;
+        m->header.deadline_ns = deadline_ns;
+        *ret = item;
+        return 0;
+}
+
+int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds, unsigned n_fds) {
+        bus_message *m;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m) {
+                free(data);
+                r = -ENOMEM;
+                goto close_fds;
+        }
+        m->n_ref = 1;
+        m->received = true;
+        m->data = data;
+        memcpy(&m->header, data, sizeof(m->header));
+
+        /* Framing checked the header already; check fields and per-type rules
+         * before anything is used. */
+        if (len < BUS_HEADER_SIZE + (uint64_t)m->header.fields_len + m->header.body_len ||
+            bus_fields_parse(data + BUS_HEADER_SIZE, m->header.fields_len, &m->fields) != 0 ||
+            bus_message_check(&m->header, &m->fields) != 0 || m->header.n_fds != n_fds) {
+                r = -EBADMSG;
+                goto fail;
+        }
+        message_render_sender(m);
+
+        if (m->header.flags & BUS_FLAG_BODY_IN_BLOB) {
+                /* n_blobs == n_fds >= 1 is guaranteed by bus_message_check. */
+                r = blob_map(fds[0], m->fields.blob_sizes[0], &m->body_map);
+                if (r != 0) {
+                        client_debug("dropping message %llu: payload memfd refused (%d)",
+                                     (unsigned long long)m->header.serial, r);
+                        r = r > 0 ? MESSAGE_E_DROP : r;
+                        goto fail;
+                }
+                m->body_map_len = m->fields.blob_sizes[0];
+                m->body = m->body_map;
+                m->body_len = m->fields.blob_sizes[0];
+        } else {
+                m->body = (const char *)data + BUS_HEADER_SIZE + m->header.fields_len;
+                m->body_len = m->header.body_len;
+        }
+
+        /* The public API has no use for other payload fds: close them all. */
+        for (unsigned i = 0; i < n_fds; i++)
+                close(fds[i]);
+        *ret = m;
+        return 0;
+
+fail:
+        bus_message_unref(m);
+close_fds:
+        for (unsigned i = 0; i < n_fds; i++)
+                close(fds[i]);
+        return r;
+}
+
+static int message_new_synthetic(bus_message **ret, uint8_t type, json_t *body) {
+        bus_message *m;
+        int r;
+
+        r = message_new(&m, type);
+        if (r < 0)
+                return r;
+        r = bus_message_set_body(m, body);
+        if (r < 0) {
+                bus_message_unref(m);
+                return r;
+        }
+        m->received = true;
+        m->synthetic = true;
+        m->header.sender_id = BUS_DRIVER_ID;
+        message_render_sender(m);
+        *ret = m;
+        return 0;
+}
+
+int message_new_synthetic_error(bus_message **ret, uint64_t reply_serial, const char *name,
+                                const char *text) {
+        bus_message *m;
+        json_t *body;
+        int r;
+
+        body = json_pack("{s:s}", "message", text ? text : "");
+        if (!body)
+                return -ENOMEM;
+        r = message_new_synthetic(&m, BUS_MESSAGE_ERROR, body);
+        json_decref(body);
+        if (r < 0)
+                return r;
+        m->received = false; /* allow setting fields */
+        r = message_set_field(m, BUS_FIELD_ERROR_NAME, name);
+        m->received = true;
+        if (r < 0) {
+                bus_message_unref(m);
+                return r;
+        }
+        m->header.reply_serial = reply_serial;
+        *ret = m;
+        return 0;
+}
+
+int message_new_synthetic_signal(bus_message **ret, const char *member, json_t *body) {
+        bus_message *m;
+        int r;
+
+        r = message_new_synthetic(&m, BUS_MESSAGE_SIGNAL, body);
+        if (r < 0)
+                return r;
+        m->received = false;
+        if ((r = message_set_field(m, BUS_FIELD_PATH, BUS_DRIVER_PATH)) < 0 ||
+            (r = message_set_field(m, BUS_FIELD_INTERFACE, BUS_DRIVER_INTERFACE)) < 0 ||
+            (r = message_set_field(m, BUS_FIELD_MEMBER, member)) < 0) {
+                bus_message_unref(m);
+                return r;
+        }
+        m->received = true;
+        *ret = m;
+        return 0;
+}

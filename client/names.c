@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * names.c — calls to the bus driver (org.busd.Bus, PROTOCOL.md section 7):
+ * the generic helper every driver call goes through, and well-known name
+ * ownership (RequestName / ReleaseName). Results are checked against the
+ * values the spec allows; anything else is -EBADMSG.
+ */
+#include <errno.h>
+
+#include "bus-internal.h"
+
+int driver_call(bus_connection *c, const char *member, json_t *args, bus_error *ret_error,
+                json_t **ret_body) {
+        json_t *body = NULL;
+        int r;
+
+        r = bus_call_method(c, BUS_DRIVER_NAME, BUS_DRIVER_PATH, BUS_DRIVER_INTERFACE, member,
+                            args, 0, ret_error, &body);
+        if (r < 0)
+                return r;
+        if (!json_is_object(body)) {
+                json_decref(body);
+                return -EBADMSG;
+        }
+        *ret_body = body;
+        return 0;
+}
+
+/* Call @member with @args (consumed) and return the "result" in [1, max]. */
+static int driver_call_result(bus_connection *c, const char *member, json_t *args, int max,
+                              bus_error *ret_error) {
+        json_t *body = NULL, *result;
+        json_int_t v;
+        int r;
+
+        if (!args)
+                return -ENOMEM;
+        r = driver_call(c, member, args, ret_error, &body);
+        json_decref(args);
+        if (r < 0)
+                return r;
+        result = json_object_get(body, "result");
+        v = json_is_integer(result) ? json_integer_value(result) : 0;
+        json_decref(body);
+        if (v < 1 || v > max)
+                return -EBADMSG;
+        return (int)v;
+}
+
+_public_ int bus_request_name(bus_connection *c, const char *name, unsigned flags,
+                              bus_error *ret_error) {
+        const unsigned known = BUS_NAME_ALLOW_REPLACEMENT | BUS_NAME_REPLACE_EXISTING |
+                               BUS_NAME_DO_NOT_QUEUE;
+
+        if (!c || !name || !bus_wellknown_name_is_valid(name) || (flags & ~known))
+                return -EINVAL;
+        return driver_call_result(c, "RequestName",
+                                  json_pack("{s:s,s:I}", "name", name, "flags", (json_int_t)flags),
+                                  BUS_NAME_ALREADY_OWNER, ret_error);
+}
+
+_public_ int bus_release_name(bus_connection *c, const char *name, bus_error *ret_error) {
+        if (!c || !name || !bus_wellknown_name_is_valid(name))
+                return -EINVAL;
+        return driver_call_result(c, "ReleaseName", json_pack("{s:s}", "name", name),
+                                  BUS_NAME_NOT_OWNER, ret_error);
+}

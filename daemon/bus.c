@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bus.c — the Bus context, its deferred flush and reap jobs, and the
+ * graceful stop on SIGTERM/SIGINT. See bus.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "creds.h"
+#include "driver.h"
+#include "listener.h"
+#include "log.h"
+#include "peer.h"
+#include "reply.h"
+#include "systemd.h"
+#include "util.h"
+
+/* How long a stopping bus keeps writing queued output before it exits. */
+#define BUS_STOP_FLUSH_USEC (1ull * USEC_PER_SEC)
+
+static const char *const reason_names[_DISCONNECT_REASON_MAX] = {
+        [DISCONNECT_HANGUP] = "hangup",
+        [DISCONNECT_IO_ERROR] = "io-error",
+        [DISCONNECT_PROTOCOL_VIOLATION] = "protocol-violation",
+        [DISCONNECT_HANDSHAKE_TIMEOUT] = "handshake-timeout",
+        [DISCONNECT_PARTIAL_TIMEOUT] = "partial-message-timeout",
+        [DISCONNECT_SLOW_CONSUMER] = "slow-consumer",
+        [DISCONNECT_NO_MEMORY] = "out-of-memory",
+};
+
+const char *disconnect_reason_to_string(DisconnectReason r) {
+        if (r < 0 || r >= _DISCONNECT_REASON_MAX)
+                return "unknown";
+        return reason_names[r];
+}
+
+static void bus_flush_cb(evutil_socket_t fd, short what, void *userdata) {
+        Bus *bus = userdata;
+
+        /* peer_flush() may disconnect the peer, which only schedules its reap:
+         * the list stays valid. New output scheduled meanwhile is appended at
+         * the head and handled by the next activation. */
+        while (bus->flush_first) {
+                Peer *p = bus->flush_first;
+
+                bus_unschedule_flush(bus, p);
+                peer_flush(p);
+        }
+        bus_check_drained(bus);
+}
+
+static void bus_reap_cb(evutil_socket_t fd, short what, void *userdata) {
+        Bus *bus = userdata;
+
+        /* Reaping announces name changes, which may disconnect slow
+         * consumers: they join the end of the list and are reaped here too. */
+        while (bus->reap_first) {
+                Peer *p = bus->reap_first;
+
+                bus->reap_first = p->reap_next;
+                if (!bus->reap_first)
+                        bus->reap_last = NULL;
+                p->reap_next = NULL;
+                peer_reap(p);
+        }
+        bus_check_drained(bus);
+}
+
+/* Our own identity, stamped on the driver's messages. */
+static void bus_init_sender_block(Bus *bus) {
+        BusHeader h = { 0 };
+        uint64_t pid_id = 0;
+        int pidfd;
+
+        pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+        if (pidfd >= 0) {
+                pid_id = creds_pidfd_id(pidfd);
+                safe_close(pidfd);
+        }
+        h.sender_id = BUS_DRIVER_ID;
+        h.sender_pid_id = pid_id;
+        h.sender_uid = (uint32_t)getuid();
+        h.sender_gid = (uint32_t)getgid();
+        h.sender_pid = (uint32_t)getpid();
+        memcpy(bus->sender_block, (uint8_t *)&h + BUS_SENDER_BLOCK_OFFSET, BUS_SENDER_BLOCK_SIZE);
+}
+
+int bus_new(Bus **ret, struct event_base *base) {
+        Bus *bus;
+        int r;
+
+        bus = calloc(1, sizeof(*bus));
+        if (!bus)
+                return -ENOMEM;
+        bus->base = base;
+        bus->next_peer_id = 1;
+        bus->next_serial = 1;
+        bus->started_usec = now_realtime_usec();
+
+        if (getrandom(bus->id, sizeof(bus->id), 0) != sizeof(bus->id)) {
+                r = -errno;
+                goto fail;
+        }
+        for (size_t i = 0; i < sizeof(bus->id); i++)
+                snprintf(bus->id_hex + 2 * i, 3, "%02x", bus->id[i]);
+        bus_init_sender_block(bus);
+
+        r = hashmap_new(&bus->peers, HASHMAP_KEY_U64);
+        if (r < 0)
+                goto fail;
+        r = hashmap_new(&bus->uids, HASHMAP_KEY_U64);
+        if (r < 0)
+                goto fail;
+        r = name_registry_new(&bus->names);
+        if (r < 0)
+                goto fail;
+        r = match_registry_new(&bus->matches);
+        if (r < 0)
+                goto fail;
+        r = -ENOMEM;
+        bus->scratch = malloc(BUS_READ_CHUNK);
+        bus->flush_event = event_new(base, -1, 0, bus_flush_cb, bus);
+        bus->reap_event = event_new(base, -1, 0, bus_reap_cb, bus);
+        if (!bus->scratch || !bus->flush_event || !bus->reap_event)
+                goto fail;
+
+        *ret = bus;
+        return 0;
+fail:
+        bus_free(bus);
+        return r;
+}
+
+Bus *bus_free(Bus *bus) {
+        size_t state;
+        void *v;
+
+        if (!bus)
+                return NULL;
+        if (bus->peers) {
+                /* Pending replies point at two peers: drop them all first. */
+                state = 0;
+                while (hashmap_iterate(bus->peers, &state, &v)) {
+                        Peer *p = v;
+                        while (p->callee_replies)
+                                reply_free(p->callee_replies);
+                }
+                state = 0;
+                while (hashmap_iterate(bus->peers, &state, &v)) {
+                        /* peer_free() removes the entry just returned. */
+                        peer_free(v);
+                }
+        }
+        bus->listener = listener_free(bus->listener);
+        if (bus->flush_event)
+                event_free(bus->flush_event);
+        if (bus->reap_event)
+                event_free(bus->reap_event);
+        if (bus->sigterm_event)
+                event_free(bus->sigterm_event);
+        if (bus->sigint_event)
+                event_free(bus->sigint_event);
+        if (bus->stop_timer)
+                event_free(bus->stop_timer);
+        match_registry_free(bus->matches);
+        name_registry_free(bus->names);
+        hashmap_free(bus->uids);
+        hashmap_free(bus->peers);
+        free(bus->owners);
+        free(bus->scratch);
+        free(bus);
+        return NULL;
+}
+
+Peer *bus_find_peer(Bus *bus, uint64_t id) {
+        return hashmap_get(bus->peers, &id);
+}
+
+Peer *bus_resolve(Bus *bus, const char *name) {
+        uint64_t id;
+        Peer *p;
+
+        if (!bus_unique_name_parse(name, &id)) {
+                id = name_registry_get_owner(bus->names, name);
+                if (id == 0)
+                        return NULL;
+        }
+        p = bus_find_peer(bus, id);
+        return p && peer_is_running(p) ? p : NULL;
+}
+
+uint64_t bus_next_serial(Bus *bus) {
+        uint64_t s = bus->next_serial++;
+
+        if (bus->next_serial == 0)
+                bus->next_serial = 1;
+        return s;
+}
+
+void bus_schedule_flush(Bus *bus, Peer *p) {
+        if (p->flush_scheduled)
+                return;
+        p->flush_prev = NULL;
+        p->flush_next = bus->flush_first;
+        if (bus->flush_first)
+                bus->flush_first->flush_prev = p;
+        bus->flush_first = p;
+        p->flush_scheduled = true;
+        event_active(bus->flush_event, 0, 0);
+}
+
+void bus_unschedule_flush(Bus *bus, Peer *p) {
+        if (!p->flush_scheduled)
+                return;
+        if (p->flush_prev)
+                p->flush_prev->flush_next = p->flush_next;
+        else
+                bus->flush_first = p->flush_next;
+        if (p->flush_next)
+                p->flush_next->flush_prev = p->flush_prev;
+        p->flush_prev = p->flush_next = NULL;
+        p->flush_scheduled = false;
+}
+
+void bus_schedule_reap(Bus *bus, Peer *p) {
+        if (p->reap_scheduled)
+                return;
+        p->reap_scheduled = true;
+        p->reap_next = NULL;
+        if (bus->reap_last)
+                bus->reap_last->reap_next = p;
+        else
+                bus->reap_first = p;
+        bus->reap_last = p;
+        event_active(bus->reap_event, 0, 0);
+}
+
+void bus_check_drained(Bus *bus) {
+        if (bus->stopping && bus->stats.queue.messages == 0 && !bus->reap_first)
+                event_base_loopbreak(bus->base);
+}
+
+UidUsage *bus_uid_get(Bus *bus, uid_t uid, bool create) {
+        uint64_t key = uid;
+        UidUsage *u;
+
+        u = hashmap_get(bus->uids, &key);
+        if (u || !create)
+                return u;
+        u = calloc(1, sizeof(*u));
+        if (!u)
+                return NULL;
+        u->uid = key;
+        if (hashmap_put(bus->uids, &u->uid, u) < 0) {
+                free(u);
+                return NULL;
+        }
+        return u;
+}
+
+void bus_uid_put(Bus *bus, UidUsage *u) {
+        if (!u || u->n_connections > 0)
+                return;
+        hashmap_remove(bus->uids, &u->uid);
+        free(u);
+}
+
+static void bus_stop_timeout_cb(evutil_socket_t fd, short what, void *userdata) {
+        Bus *bus = userdata;
+
+        log_notice("stop: %llu queued messages not flushed in time",
+                   (unsigned long long)bus->stats.queue.messages);
+        event_base_loopbreak(bus->base);
+}
+
+/* Graceful stop: no new connections, no more input; callers still waiting
+ * get NoReply; queued output gets BUS_STOP_FLUSH_USEC to drain. */
+static void bus_stop(Bus *bus) {
+        struct timeval tv = { .tv_sec = BUS_STOP_FLUSH_USEC / USEC_PER_SEC,
+                              .tv_usec = BUS_STOP_FLUSH_USEC % USEC_PER_SEC };
+        size_t state = 0;
+        void *v;
+
+        if (bus->stopping) {
+                /* Second signal: stop now. */
+                event_base_loopbreak(bus->base);
+                return;
+        }
+        bus->stopping = true;
+        log_info("stopping");
+        systemd_notify_stopping("Stopping");
+        if (bus->listener)
+                listener_stop(bus->listener);
+
+        while (hashmap_iterate(bus->peers, &state, &v))
+                peer_quiesce(v);
+        state = 0;
+        while (hashmap_iterate(bus->peers, &state, &v)) {
+                Peer *p = v;
+
+                while (p->callee_replies) {
+                        PendingReply *r = p->callee_replies;
+                        Peer *caller = r->caller;
+                        uint64_t serial = r->serial;
+
+                        reply_free(r);
+                        driver_send_error(bus, caller, serial, BUS_ERR_NO_REPLY,
+                                          "the bus is shutting down");
+                }
+        }
+
+        bus->stop_timer = evtimer_new(bus->base, bus_stop_timeout_cb, bus);
+        if (!bus->stop_timer || evtimer_add(bus->stop_timer, &tv) < 0)
+                event_base_loopbreak(bus->base);
+        /* The flush job ends the loop once every queue is empty. */
+        event_active(bus->flush_event, 0, 0);
+}
+
+static void bus_signal_cb(evutil_socket_t sig, short what, void *userdata) {
+        log_info("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        bus_stop(userdata);
+}
+
+int bus_run(Bus *bus) {
+        bus->sigterm_event = evsignal_new(bus->base, SIGTERM, bus_signal_cb, bus);
+        bus->sigint_event = evsignal_new(bus->base, SIGINT, bus_signal_cb, bus);
+        if (!bus->sigterm_event || !bus->sigint_event || evsignal_add(bus->sigterm_event, NULL) < 0 ||
+            evsignal_add(bus->sigint_event, NULL) < 0)
+                return -ENOMEM;
+
+        if (event_base_dispatch(bus->base) < 0)
+                return -EIO;
+        return 0;
+}

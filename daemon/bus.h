@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bus.h — the Bus context: the event loop, the peers (by unique id), the name
+ * and match registries, the bus id, counters, and the two deferred jobs every
+ * callback relies on:
+ *
+ *  - flush: peers that got output during a callback are written at the end
+ *    of the loop iteration, so a burst of messages costs one sendmsg();
+ *  - reap: disconnected peers are torn down (names released, watchers told)
+ *    and freed from their own callback, never inside a fan-out loop.
+ *
+ * Invariants: unique ids start at 1 and are never reused; a peer is in
+ * `peers` from accept until it is freed; stats.queue counts exactly the
+ * message references in all output queues.
+ */
+#pragma once
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "connection.h"
+#include "hashmap.h"
+#include "match.h"
+#include "names.h"
+
+typedef struct Peer Peer;
+typedef struct Listener Listener;
+
+/* Why a connection ended; counted in stats and reported by GetStats. */
+typedef enum DisconnectReason {
+        DISCONNECT_HANGUP,             /* the peer closed its end */
+        DISCONNECT_IO_ERROR,           /* the socket failed */
+        DISCONNECT_PROTOCOL_VIOLATION, /* bad preamble, header, fields, fds */
+        DISCONNECT_HANDSHAKE_TIMEOUT,  /* no preamble in BUS_HANDSHAKE_TIMEOUT_USEC */
+        DISCONNECT_PARTIAL_TIMEOUT,    /* a message stalled (BUS_PARTIAL_MESSAGE_TIMEOUT_USEC) */
+        DISCONNECT_SLOW_CONSUMER,      /* its outgoing queue was full for a reply/signal */
+        DISCONNECT_NO_MEMORY,          /* the broker could not allocate for it */
+        _DISCONNECT_REASON_MAX,
+} DisconnectReason;
+
+const char *disconnect_reason_to_string(DisconnectReason r);
+
+typedef struct BusStats {
+        QueueStats queue;
+        uint64_t messages_routed; /* message references queued to receivers */
+        uint64_t bytes_routed;
+        uint64_t messages_dropped; /* replies nobody waits for, signals to full queues, ... */
+        uint64_t connections_refused;
+        uint64_t pending_replies;
+        uint64_t disconnects[_DISCONNECT_REASON_MAX];
+} BusStats;
+
+/* Connections per uid, for BUS_CONNECTIONS_PER_UID_MAX. */
+typedef struct UidUsage {
+        uint64_t uid; /* key */
+        unsigned n_connections;
+} UidUsage;
+
+/* Size of the shared receive buffer: many small messages per recvmsg(), and
+ * a bound on the work one read event does. */
+#define BUS_READ_CHUNK (64u * 1024u)
+
+typedef struct Bus {
+        struct event_base *base;
+        HashMap *peers; /* Peer by id */
+        HashMap *uids;  /* UidUsage by uid */
+        NameRegistry *names;
+        MatchRegistry *matches;
+        Listener *listener;
+
+        uint8_t id[16];
+        char id_hex[33];
+        uint64_t next_peer_id;
+        uint64_t next_serial;
+        uint8_t sender_block[BUS_SENDER_BLOCK_SIZE]; /* stamped on the bus's own messages */
+        uint64_t started_usec;                       /* CLOCK_REALTIME */
+        size_t n_peers;
+        size_t n_incomplete; /* peers still in the handshake */
+        BusStats stats;
+        uint8_t *scratch; /* BUS_READ_CHUNK bytes shared by all reads */
+
+        struct event *flush_event;
+        Peer *flush_first;
+        struct event *reap_event;
+        Peer *reap_first, *reap_last;
+
+        /* scratch for routing broadcasts */
+        uint64_t *owners;
+        size_t n_owners, owners_cap;
+
+        bool stopping;
+        struct event *sigterm_event, *sigint_event, *stop_timer;
+} Bus;
+
+int bus_new(Bus **ret, struct event_base *base);
+/* Frees every peer without telling anyone (shutdown). NULL-safe. */
+Bus *bus_free(Bus *bus);
+
+/* Install SIGTERM/SIGINT handlers and run until stopped; returns 0 after a
+ * graceful stop. */
+int bus_run(Bus *bus);
+
+/* Any peer by id (any state), or NULL. */
+Peer *bus_find_peer(Bus *bus, uint64_t id);
+/* The running peer that owns @name (unique or well-known), or NULL. */
+Peer *bus_resolve(Bus *bus, const char *name);
+
+/* Allocate the next serial for a message from the bus. */
+uint64_t bus_next_serial(Bus *bus);
+
+/* Deferred jobs (see above). */
+void bus_schedule_flush(Bus *bus, Peer *p);
+void bus_unschedule_flush(Bus *bus, Peer *p);
+void bus_schedule_reap(Bus *bus, Peer *p);
+/* Called whenever output drained while stopping. */
+void bus_check_drained(Bus *bus);
+
+/* Per-uid connection accounting: the entry for @uid, created on demand
+ * (NULL on -ENOMEM); bus_uid_put() drops it when unused. */
+UidUsage *bus_uid_get(Bus *bus, uid_t uid, bool create);
+void bus_uid_put(Bus *bus, UidUsage *u);

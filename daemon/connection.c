@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * connection.c — framing, fd accounting and output queue of one peer
+ * socket. See connection.h for the rules.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "bus-limits.h"
+#include "connection.h"
+#include "util.h"
+
+/* Room for one maximal fd batch. A larger batch sets MSG_CTRUNC: the kernel
+ * closes what did not fit (scm_detach_fds()), we close the rest. */
+#define CONNECTION_CMSG_SPACE CMSG_SPACE(sizeof(int) * BUS_FDS_MAX)
+
+int connection_init(Connection *c, int fd, struct event_base *base, event_callback_fn read_cb,
+                    event_callback_fn write_cb, void *userdata, uint8_t *scratch,
+                    size_t scratch_size, QueueStats *stats) {
+        *c = (Connection){ .fd = fd, .scratch = scratch, .scratch_size = scratch_size,
+                           .stats = stats };
+        c->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, read_cb, userdata);
+        c->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, write_cb, userdata);
+        if (!c->ev_read || !c->ev_write) {
+                if (c->ev_read)
+                        event_free(c->ev_read);
+                if (c->ev_write)
+                        event_free(c->ev_write);
+                *c = (Connection){ .fd = -1 };
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static void fd_batch_drop(Connection *c) {
+        close_fds(c->in_fds, c->in_n_fds);
+        free(c->in_fds);
+        c->in_fds = NULL;
+        c->in_n_fds = 0;
+}
+
+static void queue_pop(Connection *c) {
+        Message *m = c->out[c->out_head];
+
+        c->out[c->out_head] = NULL;
+        c->out_head = (c->out_head + 1) & (c->out_cap - 1);
+        c->out_len--;
+        c->out_offset = 0;
+        c->out_bytes -= m->size;
+        c->stats->messages--;
+        c->stats->bytes -= m->size;
+        message_unref(m);
+}
+
+void connection_deinit(Connection *c) {
+        if (c->ev_read)
+                event_free(c->ev_read);
+        if (c->ev_write)
+                event_free(c->ev_write);
+        while (c->out_len > 0)
+                queue_pop(c);
+        free(c->out);
+        message_unref(c->in_msg);
+        fd_batch_drop(c);
+        safe_close(c->fd);
+        *c = (Connection){ .fd = -1 };
+}
+
+int connection_start_reading(Connection *c) {
+        if (c->reading)
+                return 0;
+        if (event_add(c->ev_read, NULL) < 0)
+                return -ENOMEM;
+        c->reading = true;
+        return 0;
+}
+
+void connection_stop_reading(Connection *c) {
+        if (!c->reading)
+                return;
+        event_del(c->ev_read);
+        c->reading = false;
+}
+
+static int violation(Connection *c, const char *fmt, const char *detail) {
+        snprintf(c->error, sizeof(c->error), fmt, detail);
+        return CONNECTION_E_VIOLATION;
+}
+
+/* Collect the one SCM_RIGHTS block of a recvmsg(); anything else is refused.
+ * Every fd received is either stored in *ret_fds or closed. */
+static int take_control(Connection *c, struct msghdr *mh, int **ret_fds, unsigned *ret_n) {
+        const char *bad = NULL;
+        int *fds = NULL;
+        unsigned n_fds = 0;
+
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                        unsigned n = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                        int *p = (int *)(void *)CMSG_DATA(cm);
+
+                        if (fds || n == 0 || bad) {
+                                /* A second block cannot come from one sendmsg() on
+                                 * Linux; refuse it all the same. */
+                                for (unsigned i = 0; i < n; i++) {
+                                        int fd;
+                                        memcpy(&fd, p + i, sizeof(fd));
+                                        safe_close(fd);
+                                }
+                                if (!bad)
+                                        bad = "more than one SCM_RIGHTS block";
+                                continue;
+                        }
+                        fds = malloc(sizeof(int) * n);
+                        if (!fds) {
+                                for (unsigned i = 0; i < n; i++) {
+                                        int fd;
+                                        memcpy(&fd, p + i, sizeof(fd));
+                                        safe_close(fd);
+                                }
+                                bad = "out of memory for fds";
+                                continue;
+                        }
+                        memcpy(fds, p, sizeof(int) * n);
+                        n_fds = n;
+                } else if (!bad) {
+                        /* We never set SO_PASSCRED/SO_PASSPIDFD/SO_PASSSEC. */
+                        bad = "unexpected control message";
+                }
+        }
+        if (!bad && (mh->msg_flags & MSG_CTRUNC))
+                bad = "control data truncated (too many fds)";
+        if (bad) {
+                close_fds(fds, n_fds);
+                free(fds);
+                return violation(c, "%s", bad);
+        }
+        *ret_fds = fds;
+        *ret_n = n_fds;
+        return 0;
+}
+
+int connection_read(Connection *c) {
+        union {
+                struct cmsghdr align;
+                uint8_t buf[CONNECTION_CMSG_SPACE];
+        } control;
+        struct iovec iov[2];
+        struct msghdr mh = { .msg_iov = iov, .msg_control = &control,
+                             .msg_controllen = sizeof(control) };
+        size_t direct = 0, n;
+        ssize_t k;
+        int *fds = NULL;
+        unsigned n_fds = 0;
+        int r;
+
+        assert(c->chunk_pos == c->chunk_len);
+        if (c->in_msg && c->in_msg->capacity > c->in_msg_len) {
+                /* Read the rest of a large message straight into its buffer. */
+                direct = c->in_msg->capacity - c->in_msg_len;
+                iov[mh.msg_iovlen++] =
+                        (struct iovec){ message_bytes(c->in_msg) + c->in_msg_len, direct };
+        }
+        iov[mh.msg_iovlen++] = (struct iovec){ c->scratch, c->scratch_size };
+
+        k = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (k < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                        return 0;
+                return -errno;
+        }
+        n = (size_t)k;
+
+        r = take_control(c, &mh, &fds, &n_fds);
+        if (r != 0)
+                return r;
+        if (n == 0) {
+                close_fds(fds, n_fds);
+                free(fds);
+                return -ECONNRESET;
+        }
+        if (n_fds > 0) {
+                if (c->in_fds) {
+                        close_fds(fds, n_fds);
+                        free(fds);
+                        return violation(c, "%s", "file descriptors sent without a message");
+                }
+                c->in_fds = fds;
+                c->in_n_fds = n_fds;
+                c->in_fds_begin = c->in_total;
+                c->in_fds_end = c->in_total + n;
+        }
+
+        c->in_total += n;
+        if (direct > 0) {
+                size_t d = n < direct ? n : direct;
+                c->in_msg_len += d;
+                n -= d;
+        }
+        c->chunk = c->scratch;
+        c->chunk_len = n;
+        c->chunk_pos = 0;
+        return 1;
+}
+
+/* Copy up to @want bytes of the current chunk to @dst; returns the count. */
+static size_t chunk_take(Connection *c, void *dst, size_t want) {
+        size_t avail = c->chunk_len - c->chunk_pos;
+        size_t k = avail < want ? avail : want;
+
+        memcpy(dst, c->chunk + c->chunk_pos, k);
+        c->chunk_pos += k;
+        return k;
+}
+
+/* Stream offset of the next unparsed byte. */
+static uint64_t parse_offset(const Connection *c) {
+        return c->in_total - (c->chunk_len - c->chunk_pos);
+}
+
+/* The header in c->in_hdr is complete: check it, claim its fds and start
+ * its message. */
+static int start_message(Connection *c) {
+        BusHeader *h = (BusHeader *)(void *)c->in_hdr;
+        uint64_t total;
+        Message *m;
+        int r;
+
+        /* Stamp first: whatever the sender put in its sender block is
+         * overwritten, never judged (hostile-peers.md item 9). */
+        memcpy((uint8_t *)c->in_hdr + BUS_SENDER_BLOCK_OFFSET, c->sender_block,
+               BUS_SENDER_BLOCK_SIZE);
+        r = bus_header_check(h, &total);
+        if (r != 0)
+                return violation(c, "bad header: %s", bus_proto_strerror(r));
+        if (total > BUS_MESSAGE_INLINE_MAX)
+                return violation(c, "%s", "message too long");
+
+        if (h->n_fds > 0) {
+                if (!c->in_fds)
+                        return violation(c, "%s", "message declares fds that were not sent with it");
+                if (c->in_start < c->in_fds_begin || c->in_start >= c->in_fds_end)
+                        return violation(c, "%s", "fds not sent with the first byte of their message");
+                if (c->in_n_fds != h->n_fds)
+                        return violation(c, "%s", "number of fds received differs from the header");
+        }
+
+        r = message_new(&m, (size_t)total, CONNECTION_MESSAGE_CHUNK);
+        if (r < 0)
+                return r;
+        memcpy(message_bytes(m), c->in_hdr, BUS_HEADER_SIZE);
+        if (h->n_fds > 0) {
+                message_take_fds(m, c->in_fds, c->in_n_fds);
+                c->in_fds = NULL;
+                c->in_n_fds = 0;
+        }
+        c->in_msg = m;
+        c->in_msg_len = BUS_HEADER_SIZE;
+        c->in_hdr_len = 0;
+        return 0;
+}
+
+int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_message) {
+        int r;
+
+        for (;;) {
+                size_t avail = c->chunk_len - c->chunk_pos;
+
+                if (!c->preamble_done) {
+                        if (c->in_hdr_len == 0 && avail > 0)
+                                c->in_start = parse_offset(c);
+                        c->in_hdr_len += chunk_take(c, (uint8_t *)c->in_hdr + c->in_hdr_len,
+                                                    sizeof(BusPreamble) - c->in_hdr_len);
+                        if (c->in_hdr_len < sizeof(BusPreamble))
+                                break;
+                        memcpy(ret_preamble, c->in_hdr, sizeof(BusPreamble));
+                        c->in_hdr_len = 0;
+                        c->preamble_done = true;
+                        return CONNECTION_PREAMBLE;
+                }
+
+                if (c->in_msg) {
+                        Message *m;
+                        size_t want = c->in_msg->size - c->in_msg_len;
+
+                        if (want > 0 && avail > 0) {
+                                size_t take = avail < want ? avail : want;
+
+                                if (c->in_msg->capacity - c->in_msg_len < take) {
+                                        size_t cap = c->in_msg->capacity * 2;
+                                        if (cap < c->in_msg_len + take)
+                                                cap = c->in_msg_len + take;
+                                        r = message_grow(&c->in_msg, cap);
+                                        if (r < 0)
+                                                return r;
+                                }
+                                c->in_msg_len += chunk_take(
+                                        c, message_bytes(c->in_msg) + c->in_msg_len, take);
+                        }
+                        if (c->in_msg_len < c->in_msg->size) {
+                                /* The read is used up; leave room for the next one
+                                 * to go straight into the message. */
+                                if (c->in_msg->capacity == c->in_msg_len) {
+                                        r = message_grow(&c->in_msg, c->in_msg->capacity * 2);
+                                        if (r < 0)
+                                                return r;
+                                }
+                                break;
+                        }
+                        m = c->in_msg;
+                        c->in_msg = NULL;
+                        c->in_msg_len = 0;
+                        r = message_parse(m);
+                        if (r != 0) {
+                                message_unref(m);
+                                return violation(c, "bad message: %s", bus_proto_strerror(r));
+                        }
+                        *ret_message = m;
+                        return CONNECTION_MESSAGE;
+                }
+
+                if (avail == 0)
+                        break;
+                if (c->in_hdr_len == 0)
+                        c->in_start = parse_offset(c);
+                c->in_hdr_len += chunk_take(c, (uint8_t *)c->in_hdr + c->in_hdr_len,
+                                            BUS_HEADER_SIZE - c->in_hdr_len);
+                if (c->in_hdr_len < BUS_HEADER_SIZE)
+                        break;
+                r = start_message(c);
+                if (r != 0)
+                        return r;
+        }
+
+        /* The read is used up. A batch still unclaimed must belong to a
+         * message whose header has started but not finished arriving, and
+         * which began inside the read that brought the batch. */
+        if (c->in_fds) {
+                bool partial_header = c->preamble_done && !c->in_msg && c->in_hdr_len > 0;
+
+                if (!partial_header || c->in_start < c->in_fds_begin ||
+                    c->in_start >= c->in_fds_end)
+                        return violation(c, "%s", "file descriptors not claimed by any message");
+        }
+        return CONNECTION_NEED_MORE;
+}
+
+bool connection_is_partial(const Connection *c) {
+        return c->in_hdr_len > 0 || c->in_msg;
+}
+
+static int queue_grow(Connection *c) {
+        size_t cap = c->out_cap ? c->out_cap * 2 : 16;
+        Message **out;
+
+        out = malloc(sizeof(*out) * cap);
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->out_len; i++)
+                out[i] = c->out[(c->out_head + i) & (c->out_cap - 1)];
+        free(c->out);
+        c->out = out;
+        c->out_cap = cap;
+        c->out_head = 0;
+        return 0;
+}
+
+int connection_queue(Connection *c, Message *m, bool force) {
+        int r;
+
+        if (!force && (c->out_len >= BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX ||
+                       c->out_bytes + m->size > BUS_OUTGOING_BYTES_PER_CONNECTION_MAX))
+                return -ENOBUFS;
+        if (c->out_len == c->out_cap) {
+                r = queue_grow(c);
+                if (r < 0)
+                        return r;
+        }
+        c->out[(c->out_head + c->out_len) & (c->out_cap - 1)] = message_ref(m);
+        c->out_len++;
+        c->out_bytes += m->size;
+        c->stats->messages++;
+        c->stats->bytes += m->size;
+        if (c->stats->messages > c->stats->messages_high_water)
+                c->stats->messages_high_water = c->stats->messages;
+        if (c->stats->bytes > c->stats->bytes_high_water)
+                c->stats->bytes_high_water = c->stats->bytes;
+        return 0;
+}
+
+static void write_arm(Connection *c, bool on) {
+        if (on == c->write_armed)
+                return;
+        if (on)
+                event_add(c->ev_write, NULL);
+        else
+                event_del(c->ev_write);
+        c->write_armed = on;
+}
+
+/* One sendmsg() of as many queued messages as may share it. */
+static ssize_t write_some(Connection *c) {
+        union {
+                struct cmsghdr align;
+                uint8_t buf[CONNECTION_CMSG_SPACE];
+        } control;
+        struct iovec iov[CONNECTION_IOV_MAX];
+        struct msghdr mh = { .msg_iov = iov };
+        size_t n = 0;
+        ssize_t k;
+
+        for (size_t i = 0; i < c->out_len && n < CONNECTION_IOV_MAX; i++) {
+                Message *m = c->out[(c->out_head + i) & (c->out_cap - 1)];
+                size_t off = i == 0 ? c->out_offset : 0;
+
+                if (m->n_fds > 0 && off == 0) {
+                        /* Fds travel with the first byte of their message, so it
+                         * must open the write. */
+                        if (i > 0)
+                                break;
+                        struct cmsghdr *cm;
+
+                        mh.msg_control = &control;
+                        mh.msg_controllen = CMSG_SPACE(sizeof(int) * m->n_fds);
+                        cm = CMSG_FIRSTHDR(&mh);
+                        cm->cmsg_level = SOL_SOCKET;
+                        cm->cmsg_type = SCM_RIGHTS;
+                        cm->cmsg_len = CMSG_LEN(sizeof(int) * m->n_fds);
+                        memcpy(CMSG_DATA(cm), m->fds, sizeof(int) * m->n_fds);
+                }
+                iov[n++] = (struct iovec){ message_bytes(m) + off, m->size - off };
+        }
+        mh.msg_iovlen = n;
+
+        do
+                k = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (k < 0 && errno == EINTR);
+        return k < 0 ? -errno : k;
+}
+
+int connection_flush(Connection *c) {
+        for (unsigned round = 0; round < CONNECTION_WRITES_PER_FLUSH; round++) {
+                ssize_t k;
+                size_t left;
+
+                if (c->out_len == 0) {
+                        write_arm(c, false);
+                        return 0;
+                }
+                k = write_some(c);
+                if (k == -EAGAIN) {
+                        write_arm(c, true);
+                        return 1;
+                }
+                if (k < 0)
+                        return (int)k;
+
+                left = (size_t)k;
+                while (left > 0) {
+                        Message *m = c->out[c->out_head];
+                        size_t rest = m->size - c->out_offset;
+
+                        if (left < rest) {
+                                c->out_offset += left;
+                                break;
+                        }
+                        left -= rest;
+                        queue_pop(c);
+                }
+        }
+        write_arm(c, c->out_len > 0);
+        return c->out_len > 0 ? 1 : 0;
+}

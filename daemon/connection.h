@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * connection.h — the byte stream of one peer socket; the ONLY module that
+ * calls recvmsg() and sendmsg().
+ *
+ * Input: connection_read() does one recvmsg() (MSG_CMSG_CLOEXEC) into the
+ * bus's shared scratch buffer, or straight into the message being received;
+ * connection_next() then cuts the bytes into the preamble and complete,
+ * checked, sender-stamped messages. Every fixed header is checked before
+ * anything is allocated for its message, and a message's buffer grows only
+ * as its bytes arrive.
+ *
+ * Fds: Linux attaches SCM_RIGHTS to the first byte of the sendmsg() that
+ * carried them, and a recvmsg() returns at most one such block, ending with
+ * that write's first skb (unix_stream_read_generic()). So the fds of a read
+ * belong to a message whose first byte lies inside that read. A message
+ * declaring n_fds must find exactly that many waiting, received with the
+ * read that contained its first byte; fds no message claims are a protocol
+ * violation (hostile-peers.md items 11-13). At most one batch is ever held.
+ *
+ * Output: a FIFO of message references (shared between receivers), written
+ * with one sendmsg() covering up to CONNECTION_IOV_MAX messages
+ * (MSG_NOSIGNAL | MSG_DONTWAIT), partial writes resumed by offset. An fd
+ * batch is always sent with the first byte of its message, so it is the
+ * first message of its sendmsg(). The write event is armed only after EAGAIN.
+ */
+#pragma once
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bus-protocol.h"
+#include "message.h"
+
+/* Messages per sendmsg(): iovecs are cheap, and 64 amortise the syscall well
+ * below UIO_MAXIOV (1024). */
+#define CONNECTION_IOV_MAX 64u
+/* sendmsg() calls per flush before yielding to other peers. */
+#define CONNECTION_WRITES_PER_FLUSH 16u
+/* First allocation for a message being received; it doubles as bytes
+ * arrive. */
+#define CONNECTION_MESSAGE_CHUNK (64u * 1024u)
+
+/* Results of connection_next(), and the violation code. */
+enum {
+        CONNECTION_NEED_MORE = 0,
+        CONNECTION_PREAMBLE = 1,
+        CONNECTION_MESSAGE = 2,
+        CONNECTION_E_VIOLATION = 3, /* c->error says why */
+};
+
+/* Queue counters shared by all connections of a bus. */
+typedef struct QueueStats {
+        uint64_t messages;
+        uint64_t bytes;
+        uint64_t messages_high_water;
+        uint64_t bytes_high_water;
+} QueueStats;
+
+typedef struct Connection {
+        int fd;
+        struct event *ev_read;
+        struct event *ev_write;
+        bool reading;
+        bool write_armed;
+        QueueStats *stats;
+        uint8_t sender_block[BUS_SENDER_BLOCK_SIZE]; /* stamped into every message read */
+
+        /* input */
+        uint8_t *scratch; /* borrowed from the bus */
+        size_t scratch_size;
+        const uint8_t *chunk; /* unparsed bytes of the last read */
+        size_t chunk_len;
+        size_t chunk_pos;
+        uint64_t in_total;     /* stream bytes received so far */
+        bool preamble_done;
+        uint64_t in_hdr[BUS_HEADER_SIZE / 8]; /* preamble or fixed header, 8-aligned */
+        size_t in_hdr_len;
+        uint64_t in_start; /* stream offset of the first byte of the current message */
+        Message *in_msg;   /* message whose header is in, body arriving */
+        size_t in_msg_len;
+        int *in_fds; /* the one unclaimed fd batch, if any */
+        unsigned in_n_fds;
+        uint64_t in_fds_begin, in_fds_end; /* stream range of the read it came with */
+        char error[160];
+
+        /* output */
+        Message **out; /* ring, capacity a power of two */
+        size_t out_cap;
+        size_t out_head;
+        size_t out_len;
+        size_t out_offset; /* bytes of the head message already sent */
+        uint64_t out_bytes;
+} Connection;
+
+/* Take @fd and create its events (not yet added). 0 or -ENOMEM; on failure
+ * @fd is still the caller's. */
+int connection_init(Connection *c, int fd, struct event_base *base, event_callback_fn read_cb,
+                    event_callback_fn write_cb, void *userdata, uint8_t *scratch,
+                    size_t scratch_size, QueueStats *stats);
+/* Drop queued messages, close every fd and the socket. */
+void connection_deinit(Connection *c);
+
+/* Start / stop watching for input. */
+int connection_start_reading(Connection *c);
+void connection_stop_reading(Connection *c);
+
+/* One recvmsg(). Returns 1 if bytes arrived (parse them with
+ * connection_next()), 0 if there was nothing to read, -ECONNRESET at EOF,
+ * another negative errno on failure, or CONNECTION_E_VIOLATION for bad
+ * control data (every fd received is closed). */
+int connection_read(Connection *c);
+
+/* Next item from the bytes read: CONNECTION_PREAMBLE (copied to
+ * *ret_preamble; the caller checks it), CONNECTION_MESSAGE (a new reference
+ * in *ret_message, stamped, parsed and checked), CONNECTION_NEED_MORE once
+ * the last read is used up, CONNECTION_E_VIOLATION, or -ENOMEM. */
+int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_message);
+
+/* true while a message (or the preamble) is partly received. */
+bool connection_is_partial(const Connection *c);
+
+/* Queue a reference to @m. Unless @force, refuse with -ENOBUFS when the
+ * queue would pass BUS_OUTGOING_{MESSAGES,BYTES}_PER_CONNECTION_MAX. Returns
+ * 0, -ENOBUFS or -ENOMEM. Does not write: see connection_flush(). */
+int connection_queue(Connection *c, Message *m, bool force);
+
+/* Write what the queue holds until it is empty (0), the socket is full or the
+ * per-flush budget is used (1: the write event is armed), or an error
+ * (negative errno, e.g. -EPIPE). */
+int connection_flush(Connection *c);
+
+static inline bool connection_has_output(const Connection *c) {
+        return c->out_len > 0;
+}

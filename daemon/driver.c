@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * driver.c — the methods of org.busd.Bus (PROTOCOL.md section 7). Arguments
+ * are parsed with jansson (duplicate keys rejected); each method returns its
+ * result object or fills a DriverError. Signals a method causes are queued
+ * before its reply.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+#include "log.h"
+#include "reply.h"
+#include "util.h"
+
+#define RESERVED_PREFIX "org.busd."
+
+typedef struct DriverError {
+        const char *name;
+        char message[256];
+} DriverError;
+
+typedef json_t *(*DriverMethodFn)(Bus *bus, Peer *sender, json_t *args, DriverError *e);
+
+static json_t *fail(DriverError *e, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static json_t *fail(DriverError *e, const char *name, const char *fmt, ...) {
+        va_list ap;
+
+        e->name = name;
+        va_start(ap, fmt);
+        vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+        return NULL;
+}
+
+static json_t *oom(DriverError *e) {
+        return fail(e, BUS_ERR_FAILED, "out of memory");
+}
+
+/* ---- argument helpers ----------------------------------------------------- */
+
+static bool arg_string(json_t *args, const char *key, const char **ret, DriverError *e) {
+        json_t *v = json_object_get(args, key);
+
+        if (!json_is_string(v)) {
+                fail(e, BUS_ERR_INVALID_ARGS, "argument \"%s\" must be a string", key);
+                return false;
+        }
+        *ret = json_string_value(v);
+        return true;
+}
+
+static bool arg_uint(json_t *args, const char *key, uint64_t *ret, DriverError *e) {
+        json_t *v = json_object_get(args, key);
+
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+                fail(e, BUS_ERR_INVALID_ARGS, "argument \"%s\" must be a non-negative integer",
+                     key);
+                return false;
+        }
+        *ret = (uint64_t)json_integer_value(v);
+        return true;
+}
+
+/* A "name" argument that must be a valid bus name. */
+static bool arg_bus_name(json_t *args, const char **ret, DriverError *e) {
+        if (!arg_string(args, "name", ret, e))
+                return false;
+        if (strlen(*ret) > BUS_NAME_MAX || !bus_name_is_valid(*ret)) {
+                fail(e, BUS_ERR_INVALID_ARGS, "\"%.64s\" is not a valid bus name", *ret);
+                return false;
+        }
+        return true;
+}
+
+static bool is_driver_name(const char *name) {
+        return strcmp(name, BUS_DRIVER_NAME) == 0;
+}
+
+/* The running peer called @name, or NULL with NameHasNoOwner in @e. */
+static Peer *lookup(Bus *bus, const char *name, DriverError *e) {
+        Peer *p = bus_resolve(bus, name);
+
+        if (!p)
+                fail(e, BUS_ERR_NAME_HAS_NO_OWNER, "\"%.64s\" has no owner", name);
+        return p;
+}
+
+/* ---- methods --------------------------------------------------------------- */
+
+static json_t *method_request_name(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        const char *name;
+        uint64_t flags;
+        int r;
+
+        if (!arg_string(args, "name", &name, e) || !arg_uint(args, "flags", &flags, e))
+                return NULL;
+        if (strlen(name) > BUS_NAME_MAX || !bus_wellknown_name_is_valid(name))
+                return fail(e, BUS_ERR_INVALID_ARGS, "\"%.64s\" is not a valid well-known name",
+                            name);
+        if (flags & ~(uint64_t)NAME_FLAGS_KNOWN)
+                return fail(e, BUS_ERR_INVALID_ARGS, "unknown flags 0x%llx",
+                            (unsigned long long)flags);
+        if (strncmp(name, RESERVED_PREFIX, strlen(RESERVED_PREFIX)) == 0) {
+                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                         sender->creds.pid, "AccessDenied", "requested reserved name %s", name);
+                return fail(e, BUS_ERR_ACCESS_DENIED, "names starting with \"%s\" are reserved",
+                            RESERVED_PREFIX);
+        }
+        if (name_registry_get_owner(bus->names, name) != sender->id &&
+            name_registry_count_owner(bus->names, sender->id) >= BUS_NAMES_PER_CONNECTION_MAX) {
+                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                         sender->creds.pid, "LimitsExceeded", "too many names");
+                return fail(e, BUS_ERR_LIMITS_EXCEEDED, "too many names (limit %u)",
+                            BUS_NAMES_PER_CONNECTION_MAX);
+        }
+        r = name_registry_request(bus->names, name, sender->id, (unsigned)flags,
+                                  driver_name_changed, bus);
+        if (r < 0)
+                return oom(e);
+        return json_pack("{s:i}", "result", r);
+}
+
+static json_t *method_release_name(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        const char *name;
+        int r;
+
+        if (!arg_string(args, "name", &name, e))
+                return NULL;
+        if (strlen(name) > BUS_NAME_MAX || !bus_wellknown_name_is_valid(name))
+                return fail(e, BUS_ERR_INVALID_ARGS, "\"%.64s\" is not a valid well-known name",
+                            name);
+        r = name_registry_release(bus->names, name, sender->id, driver_name_changed, bus);
+        if (r < 0)
+                return oom(e);
+        return json_pack("{s:i}", "result", r);
+}
+
+static void list_add_name(const char *name, uint64_t owner, void *userdata) {
+        json_array_append_new(userdata, json_string(name));
+}
+
+static json_t *method_list_names(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        json_t *names = json_array();
+        size_t state = 0;
+        void *v;
+
+        if (!names)
+                return oom(e);
+        json_array_append_new(names, json_string(BUS_DRIVER_NAME));
+        while (hashmap_iterate(bus->peers, &state, &v)) {
+                Peer *p = v;
+                if (peer_is_running(p))
+                        json_array_append_new(names, json_string(p->name));
+        }
+        name_registry_foreach_name(bus->names, list_add_name, names);
+        return json_pack("{s:o}", "names", names);
+}
+
+static json_t *method_list_queued_owners(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        char buf[BUS_UNIQUE_NAME_BUF];
+        const char *name;
+        uint64_t *ids;
+        json_t *owners;
+        size_t n;
+
+        if (!arg_bus_name(args, &name, e))
+                return NULL;
+        if (is_driver_name(name))
+                return json_pack("{s:[s]}", "owners", BUS_DRIVER_NAME);
+        if (name[0] == ':') {
+                Peer *p = lookup(bus, name, e);
+                return p ? json_pack("{s:[s]}", "owners", p->name) : NULL;
+        }
+        n = name_registry_get_queue(bus->names, name, NULL, 0);
+        if (n == 0)
+                return fail(e, BUS_ERR_NAME_HAS_NO_OWNER, "\"%.64s\" has no owner", name);
+        ids = calloc(n, sizeof(*ids));
+        owners = json_array();
+        if (!ids || !owners) {
+                free(ids);
+                json_decref(owners);
+                return oom(e);
+        }
+        n = name_registry_get_queue(bus->names, name, ids, n);
+        for (size_t i = 0; i < n; i++) {
+                bus_unique_name_format(ids[i], buf);
+                json_array_append_new(owners, json_string(buf));
+        }
+        free(ids);
+        return json_pack("{s:o}", "owners", owners);
+}
+
+static json_t *method_get_name_owner(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        const char *name;
+        Peer *p;
+
+        if (!arg_bus_name(args, &name, e))
+                return NULL;
+        if (is_driver_name(name))
+                return json_pack("{s:s}", "owner", BUS_DRIVER_NAME);
+        p = lookup(bus, name, e);
+        return p ? json_pack("{s:s}", "owner", p->name) : NULL;
+}
+
+static json_t *method_name_has_owner(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        const char *name;
+
+        if (!arg_bus_name(args, &name, e))
+                return NULL;
+        return json_pack("{s:b}", "has_owner", is_driver_name(name) || bus_resolve(bus, name));
+}
+
+static json_t *parse_rule(json_t *args, BusMatchRule *rule, DriverError *e) {
+        const char *text;
+        int r;
+
+        if (!arg_string(args, "rule", &text, e))
+                return NULL;
+        if (strlen(text) > BUS_MATCH_RULE_MAX)
+                return fail(e, BUS_ERR_INVALID_ARGS, "match rule longer than %u bytes",
+                            BUS_MATCH_RULE_MAX);
+        r = bus_match_rule_parse(text, rule);
+        if (r != 0)
+                return fail(e, BUS_ERR_INVALID_ARGS, "invalid match rule: %s",
+                            bus_match_strerror(r));
+        return args;
+}
+
+static json_t *method_add_match(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        BusMatchRule rule;
+
+        if (!parse_rule(args, &rule, e))
+                return NULL;
+        if (match_registry_count_owner(bus->matches, sender->id) >= BUS_MATCHES_PER_CONNECTION_MAX) {
+                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                         sender->creds.pid, "LimitsExceeded", "too many match rules");
+                return fail(e, BUS_ERR_LIMITS_EXCEEDED, "too many match rules (limit %u)",
+                            BUS_MATCHES_PER_CONNECTION_MAX);
+        }
+        if (match_registry_add(bus->matches, sender->id, &rule) < 0)
+                return oom(e);
+        return json_object();
+}
+
+static json_t *method_remove_match(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        BusMatchRule rule;
+
+        if (!parse_rule(args, &rule, e))
+                return NULL;
+        if (match_registry_remove(bus->matches, sender->id, &rule) < 0)
+                return fail(e, BUS_ERR_MATCH_RULE_NOT_FOUND, "the caller has no such match rule");
+        return json_object();
+}
+
+static json_t *method_get_credentials(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        const char *name;
+        json_t *o, *groups;
+        Peer *p;
+
+        if (!arg_bus_name(args, &name, e))
+                return NULL;
+        if (is_driver_name(name)) {
+                BusHeader h;
+                memcpy((uint8_t *)&h + BUS_SENDER_BLOCK_OFFSET, bus->sender_block,
+                       BUS_SENDER_BLOCK_SIZE);
+                return json_pack("{s:s,s:I,s:I,s:[],s:I,s:I}", "unique_name", BUS_DRIVER_NAME,
+                                 "uid", (json_int_t)h.sender_uid, "gid", (json_int_t)h.sender_gid,
+                                 "groups", "pid", (json_int_t)h.sender_pid, "pid_id",
+                                 (json_int_t)h.sender_pid_id);
+        }
+        p = lookup(bus, name, e);
+        if (!p)
+                return NULL;
+        groups = json_array();
+        if (!groups)
+                return oom(e);
+        for (size_t i = 0; i < p->creds.n_groups; i++)
+                json_array_append_new(groups, json_integer((json_int_t)p->creds.groups[i]));
+        o = json_pack("{s:s,s:I,s:I,s:o,s:I,s:I}", "unique_name", p->name, "uid",
+                      (json_int_t)p->creds.uid, "gid", (json_int_t)p->creds.gid, "groups", groups,
+                      "pid", (json_int_t)p->creds.pid, "pid_id", (json_int_t)p->creds.pid_id);
+        if (o && p->creds.label)
+                json_object_set_new(o, "security_label", json_string(p->creds.label));
+        return o ? o : oom(e);
+}
+
+static json_t *method_get_id(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        return json_pack("{s:s}", "id", bus->id_hex);
+}
+
+static json_t *method_ping(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        return json_object();
+}
+
+static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        const BusStats *s = &bus->stats;
+        json_t *o, *disconnects, *limits;
+
+        disconnects = json_object();
+        for (int i = 0; i < _DISCONNECT_REASON_MAX; i++)
+                json_object_set_new(disconnects, disconnect_reason_to_string(i),
+                                    json_integer((json_int_t)s->disconnects[i]));
+        limits = json_pack(
+                "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+                "connections", (json_int_t)BUS_CONNECTIONS_MAX,
+                "connections_per_uid", (json_int_t)BUS_CONNECTIONS_PER_UID_MAX,
+                "incomplete_connections", (json_int_t)BUS_INCOMPLETE_CONNECTIONS_MAX,
+                "names_per_connection", (json_int_t)BUS_NAMES_PER_CONNECTION_MAX,
+                "matches_per_connection", (json_int_t)BUS_MATCHES_PER_CONNECTION_MAX,
+                "pending_replies_per_connection", (json_int_t)BUS_PENDING_REPLIES_PER_CONNECTION_MAX,
+                "outgoing_bytes_per_connection", (json_int_t)BUS_OUTGOING_BYTES_PER_CONNECTION_MAX,
+                "outgoing_messages_per_connection",
+                (json_int_t)BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX,
+                "message_inline_max", (json_int_t)BUS_MESSAGE_INLINE_MAX,
+                "fds_per_message", (json_int_t)BUS_FDS_MAX,
+                "handshake_timeout_usec", (json_int_t)BUS_HANDSHAKE_TIMEOUT_USEC,
+                "partial_message_timeout_usec", (json_int_t)BUS_PARTIAL_MESSAGE_TIMEOUT_USEC);
+        o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}",
+                      "version", PACKAGE_VERSION, "id", bus->id_hex,
+                      "started_usec", (json_int_t)bus->started_usec,
+                      "peers", (json_int_t)bus->n_peers,
+                      "names", (json_int_t)name_registry_size(bus->names),
+                      "match_rules", (json_int_t)match_registry_size(bus->matches),
+                      "pending_replies", (json_int_t)s->pending_replies,
+                      "queued_messages", (json_int_t)s->queue.messages,
+                      "queued_bytes", (json_int_t)s->queue.bytes,
+                      "queued_messages_high_water", (json_int_t)s->queue.messages_high_water,
+                      "queued_bytes_high_water", (json_int_t)s->queue.bytes_high_water,
+                      "messages_routed", (json_int_t)s->messages_routed,
+                      "bytes_routed", (json_int_t)s->bytes_routed,
+                      "messages_dropped", (json_int_t)s->messages_dropped,
+                      "incomplete_connections", (json_int_t)bus->n_incomplete,
+                      "disconnects", disconnects, "limits", limits);
+        if (o)
+                json_object_set_new(o, "connections_refused",
+                                    json_integer((json_int_t)s->connections_refused));
+        return o ? o : oom(e);
+}
+
+typedef struct NameLists {
+        uint64_t id;
+        json_t *owned;
+        json_t *queued;
+        Bus *bus;
+} NameLists;
+
+static void add_owned(const char *name, void *userdata) {
+        NameLists *l = userdata;
+
+        json_array_append_new(l->owned, json_string(name));
+}
+
+static void add_queued(const char *name, uint64_t owner, void *userdata) {
+        NameLists *l = userdata;
+        uint64_t ids[64];
+        size_t n;
+
+        if (owner == l->id)
+                return;
+        n = name_registry_get_queue(l->bus->names, name, ids, ELEMENTSOF(ids));
+        for (size_t i = 1; i < n; i++) {
+                if (i == ELEMENTSOF(ids)) {
+                        /* Long queue: fetch it whole. */
+                        uint64_t *all = calloc(n, sizeof(*all));
+                        if (!all)
+                                return;
+                        n = name_registry_get_queue(l->bus->names, name, all, n);
+                        for (size_t j = i; j < n; j++)
+                                if (all[j] == l->id) {
+                                        json_array_append_new(l->queued, json_string(name));
+                                        break;
+                                }
+                        free(all);
+                        return;
+                }
+                if (ids[i] == l->id) {
+                        json_array_append_new(l->queued, json_string(name));
+                        return;
+                }
+        }
+}
+
+static json_t *method_get_connection_stats(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        NameLists l = { .bus = bus };
+        const char *name;
+        Peer *p;
+
+        if (!arg_bus_name(args, &name, e))
+                return NULL;
+        p = lookup(bus, name, e);
+        if (!p)
+                return NULL;
+        l.id = p->id;
+        l.owned = json_array();
+        l.queued = json_array();
+        if (!l.owned || !l.queued) {
+                json_decref(l.owned);
+                json_decref(l.queued);
+                return oom(e);
+        }
+        name_registry_foreach_owned(bus->names, p->id, add_owned, &l);
+        /* Only walk every name when the peer is queued somewhere. */
+        if (name_registry_count_owner(bus->names, p->id) > json_array_size(l.owned))
+                name_registry_foreach_name(bus->names, add_queued, &l);
+        return json_pack("{s:s,s:I,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I}", "unique_name", p->name,
+                         "connected_usec", (json_int_t)p->connected_usec, "names", l.owned,
+                         "queued_names", l.queued, "match_rules",
+                         (json_int_t)match_registry_count_owner(bus->matches, p->id),
+                         "pending_replies", (json_int_t)reply_count(p), "queued_messages",
+                         (json_int_t)p->conn.out_len, "queued_bytes",
+                         (json_int_t)p->conn.out_bytes, "messages_sent",
+                         (json_int_t)p->messages_sent, "messages_received",
+                         (json_int_t)p->messages_received);
+}
+
+static const struct {
+        const char *member;
+        DriverMethodFn fn;
+} methods[] = {
+        { "RequestName", method_request_name },
+        { "ReleaseName", method_release_name },
+        { "ListNames", method_list_names },
+        { "ListQueuedOwners", method_list_queued_owners },
+        { "GetNameOwner", method_get_name_owner },
+        { "NameHasOwner", method_name_has_owner },
+        { "AddMatch", method_add_match },
+        { "RemoveMatch", method_remove_match },
+        { "GetConnectionCredentials", method_get_credentials },
+        { "GetId", method_get_id },
+        { "Ping", method_ping },
+        { "GetStats", method_get_stats },
+        { "GetConnectionStats", method_get_connection_stats },
+};
+
+static json_t *driver_call(Bus *bus, Peer *sender, Message *m, DriverError *e) {
+        const BusHeader *h = message_header(m);
+        const BusFields *f = &m->fields;
+        DriverMethodFn fn = NULL;
+        json_error_t jerr;
+        json_t *args, *result;
+
+        if (strcmp(f->path, BUS_DRIVER_PATH) != 0)
+                return fail(e, BUS_ERR_UNKNOWN_OBJECT, "no object at %.64s", f->path);
+        if (f->interface && strcmp(f->interface, BUS_DRIVER_INTERFACE) != 0)
+                return fail(e, BUS_ERR_UNKNOWN_INTERFACE, "no interface %.64s", f->interface);
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+                if (strcmp(f->member, methods[i].member) == 0) {
+                        fn = methods[i].fn;
+                        break;
+                }
+        if (!fn)
+                return fail(e, BUS_ERR_UNKNOWN_METHOD, "no method %.64s", f->member);
+        if (h->flags & BUS_FLAG_BODY_IN_BLOB)
+                return fail(e, BUS_ERR_INVALID_ARGS, "arguments must be inline");
+
+        if (h->body_len == 0) {
+                args = json_object();
+        } else {
+                args = json_loadb((const char *)message_bytes(m) + BUS_HEADER_SIZE + h->fields_len,
+                                  (size_t)h->body_len, JSON_REJECT_DUPLICATES, &jerr);
+                if (!args)
+                        return fail(e, BUS_ERR_INVALID_ARGS, "arguments are not valid JSON: %s",
+                                    jerr.text);
+        }
+        if (!json_is_object(args)) {
+                json_decref(args);
+                return fail(e, BUS_ERR_INVALID_ARGS, "arguments must be a JSON object");
+        }
+        result = fn(bus, sender, args, e);
+        json_decref(args);
+        if (!result && !e->name)
+                oom(e);
+        return result;
+}
+
+void driver_dispatch(Bus *bus, Peer *sender, Message *m) {
+        const BusHeader *h = message_header(m);
+        DriverError e = { 0 };
+        json_t *result;
+        char *body;
+        Message *reply;
+
+        result = driver_call(bus, sender, m, &e);
+        if (h->flags & BUS_FLAG_NO_REPLY_EXPECTED) {
+                json_decref(result);
+                return;
+        }
+        if (!result) {
+                driver_send_error(bus, sender, h->serial, e.name, "%s", e.message);
+                return;
+        }
+        body = json_dumps(result, JSON_COMPACT);
+        json_decref(result);
+        if (!body) {
+                driver_send_error(bus, sender, h->serial, BUS_ERR_FAILED, "out of memory");
+                return;
+        }
+        reply = driver_message_new(bus, &(BusMessageSpec){ .type = BUS_MESSAGE_METHOD_RETURN,
+                                                           .serial = bus_next_serial(bus),
+                                                           .reply_serial = h->serial,
+                                                           .destination = sender->name,
+                                                           .body = body,
+                                                           .body_len = strlen(body) });
+        free(body);
+        if (!reply) {
+                driver_send_error(bus, sender, h->serial, BUS_ERR_LIMITS_EXCEEDED,
+                                  "the reply does not fit in a message");
+                return;
+        }
+        peer_send(sender, reply, PEER_SEND_SOLICITED);
+        message_unref(reply);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * driver.h — the bus driver org.busd.Bus (PROTOCOL.md section 7): its
+ * methods, and every message the bus itself originates (signals, errors,
+ * Disconnected). The only part of the daemon that builds or parses JSON.
+ *
+ * driver.c holds the methods, driver-emit.c the messages.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "bus.h"
+#include "message.h"
+#include "names.h"
+#include "peer.h"
+
+#define BUS_ERROR_PREFIX "org.busd.Error."
+#define BUS_ERR_FAILED BUS_ERROR_PREFIX "Failed"
+#define BUS_ERR_SERVICE_UNKNOWN BUS_ERROR_PREFIX "ServiceUnknown"
+#define BUS_ERR_NAME_HAS_NO_OWNER BUS_ERROR_PREFIX "NameHasNoOwner"
+#define BUS_ERR_UNKNOWN_METHOD BUS_ERROR_PREFIX "UnknownMethod"
+#define BUS_ERR_UNKNOWN_OBJECT BUS_ERROR_PREFIX "UnknownObject"
+#define BUS_ERR_UNKNOWN_INTERFACE BUS_ERROR_PREFIX "UnknownInterface"
+#define BUS_ERR_NO_REPLY BUS_ERROR_PREFIX "NoReply"
+#define BUS_ERR_TIMEOUT BUS_ERROR_PREFIX "Timeout"
+#define BUS_ERR_INVALID_ARGS BUS_ERROR_PREFIX "InvalidArgs"
+#define BUS_ERR_LIMITS_EXCEEDED BUS_ERROR_PREFIX "LimitsExceeded"
+#define BUS_ERR_ACCESS_DENIED BUS_ERROR_PREFIX "AccessDenied"
+#define BUS_ERR_MATCH_RULE_NOT_FOUND BUS_ERROR_PREFIX "MatchRuleNotFound"
+#define BUS_ERR_PROTOCOL_VIOLATION BUS_ERROR_PREFIX "ProtocolViolation"
+
+/* Handle a method call addressed to org.busd.Bus. */
+void driver_dispatch(Bus *bus, Peer *sender, Message *m);
+
+/* driver-emit.c ------------------------------------------------------------ */
+
+/* Answer call @reply_serial of @to with error @error_name and body
+ * {"message": ...}. A full queue disconnects @to (it is a reply). */
+void driver_send_error(Bus *bus, Peer *to, uint64_t reply_serial, const char *error_name,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Queue the final Disconnected signal to @to, past its quota. */
+void driver_send_disconnected(Bus *bus, Peer *to, const char *error_name, const char *message);
+
+/* NameOwnerChanged for @name (unique or well-known) between ids (0 = none),
+ * broadcast through match rules. */
+void driver_emit_name_owner_changed(Bus *bus, const char *name, uint64_t old_owner,
+                                    uint64_t new_owner);
+
+/* NameChangeFn for the name registry (userdata = Bus): NameOwnerChanged,
+ * then NameLost to the old owner, then NameAcquired to the new one. */
+void driver_name_changed(const NameChange *change, void *userdata);
+
+/* Encode a message from the bus; NULL on failure (logged). @body may be
+ * NULL. */
+Message *driver_message_new(Bus *bus, const BusMessageSpec *spec);

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * main.c — busd's entry point: command line, process setup (SIGPIPE,
+ * RLIMIT_NOFILE), the listening socket (from systemd or bound here), the
+ * readiness notification, and the exit path.
+ *
+ * Exit status: 0 after a graceful stop, 1 on a runtime failure, 2 on a usage
+ * or setup error.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "listener.h"
+#include "log.h"
+#include "systemd.h"
+#include "util.h"
+
+#define SYSTEM_BUS_PATH "/run/busd/system.sock"
+#define USER_BUS_SUFFIX "/busd/bus.sock"
+
+typedef enum BusKind {
+        BUS_KIND_SYSTEM,
+        BUS_KIND_USER,
+        BUS_KIND_ADDRESS,
+} BusKind;
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "Usage: busd [OPTIONS]\n"
+                "\n"
+                "The busd message bus broker.\n"
+                "\n"
+                "  --system             system bus on " SYSTEM_BUS_PATH " (default)\n"
+                "  --user               user bus on $XDG_RUNTIME_DIR" USER_BUS_SUFFIX "\n"
+                "  --address PATH       listen on the socket PATH\n"
+                "  --log-level LEVEL    err, warning, notice (default), info or debug\n"
+                "  --help               show this help\n"
+                "  --version            show the version\n"
+                "\n"
+                "A listening socket passed by systemd (LISTEN_FDS) is used instead of binding.\n");
+}
+
+/* Connections cost an fd each: use all the kernel lets us have. */
+static void raise_nofile(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warning("cannot raise RLIMIT_NOFILE: %s", strerror(errno));
+}
+
+static int open_listener(Bus *bus, BusKind kind, const char *address, Listener **ret) {
+        ListenerPath where = { 0 };
+        char *path = NULL;
+        int fd = -1, r;
+
+        r = systemd_listen_fd(&fd);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                r = listener_new_fd(ret, bus, fd);
+                if (r < 0)
+                        safe_close(fd);
+                return r;
+        }
+
+        switch (kind) {
+        case BUS_KIND_SYSTEM:
+                where = (ListenerPath){ .path = SYSTEM_BUS_PATH, .dir_mode = 0755,
+                                        .socket_mode = 0666, .check_owner = true };
+                break;
+        case BUS_KIND_USER: {
+                const char *rt = getenv("XDG_RUNTIME_DIR");
+
+                if (!rt || rt[0] != '/') {
+                        log_error("--user needs XDG_RUNTIME_DIR set to an absolute path");
+                        return -EINVAL;
+                }
+                if (asprintf(&path, "%s%s", rt, USER_BUS_SUFFIX) < 0)
+                        return -ENOMEM;
+                where = (ListenerPath){ .path = path, .dir_mode = 0700, .socket_mode = 0600,
+                                        .check_owner = true };
+                break;
+        }
+        case BUS_KIND_ADDRESS:
+                /* Access is governed by the directory: a missing one is made
+                 * private, an existing one is the caller's choice. */
+                where = (ListenerPath){ .path = address, .dir_mode = 0700, .socket_mode = 0666,
+                                        .check_owner = false };
+                break;
+        }
+        r = listener_new_bind(ret, bus, &where);
+        free(path);
+        return r;
+}
+
+int main(int argc, char **argv) {
+        enum { ARG_SYSTEM = 0x100, ARG_USER, ARG_ADDRESS, ARG_LOG_LEVEL, ARG_VERSION };
+        static const struct option options[] = {
+                { "system", no_argument, NULL, ARG_SYSTEM },
+                { "user", no_argument, NULL, ARG_USER },
+                { "address", required_argument, NULL, ARG_ADDRESS },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        BusKind kind = BUS_KIND_SYSTEM;
+        const char *address = NULL;
+        int level = LOG_NOTICE, n_kinds = 0, c, r;
+        struct event_config *cfg;
+        struct event_base *base = NULL;
+        Bus *bus = NULL;
+        char status[256];
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_SYSTEM:
+                        kind = BUS_KIND_SYSTEM;
+                        n_kinds++;
+                        break;
+                case ARG_USER:
+                        kind = BUS_KIND_USER;
+                        n_kinds++;
+                        break;
+                case ARG_ADDRESS:
+                        kind = BUS_KIND_ADDRESS;
+                        address = optarg;
+                        n_kinds++;
+                        break;
+                case ARG_LOG_LEVEL:
+                        level = log_level_from_string(optarg);
+                        if (level < 0) {
+                                fprintf(stderr, "busd: unknown log level \"%s\"\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case ARG_VERSION:
+                        printf("busd %s\n", PACKAGE_VERSION);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind < argc || n_kinds > 1) {
+                fprintf(stderr, "busd: %s\n",
+                        optind < argc ? "unexpected argument"
+                                      : "--system, --user and --address exclude each other");
+                usage(stderr);
+                return 2;
+        }
+
+        log_setup(level);
+        /* Writes use MSG_NOSIGNAL; this covers stderr and anything else. */
+        signal(SIGPIPE, SIG_IGN);
+        raise_nofile();
+
+        cfg = event_config_new();
+        if (cfg) {
+                /* Deadlines are absolute CLOCK_MONOTONIC: no coarse clock. */
+                event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+                base = event_base_new_with_config(cfg);
+                event_config_free(cfg);
+        }
+        if (!base) {
+                log_error("cannot create the event loop");
+                return 1;
+        }
+
+        r = bus_new(&bus, base);
+        if (r < 0) {
+                log_error("cannot create the bus: %s", strerror(-r));
+                event_base_free(base);
+                return 1;
+        }
+        r = open_listener(bus, kind, address, &bus->listener);
+        if (r < 0 || listener_start(bus->listener) < 0) {
+                bus_free(bus);
+                event_base_free(base);
+                libevent_global_shutdown();
+                return 2;
+        }
+
+        snprintf(status, sizeof(status), "Listening on %s (bus id %s)",
+                 listener_describe(bus->listener), bus->id_hex);
+        log_info("%s", status);
+        systemd_notify_ready(status);
+
+        r = bus_run(bus);
+        if (r < 0)
+                log_error("event loop failed: %s", strerror(-r));
+        else
+                log_info("stopped");
+
+        bus_free(bus);
+        event_base_free(base);
+        libevent_global_shutdown();
+        return r < 0 ? 1 : 0;
+}

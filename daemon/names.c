@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * names.c — the well-known name registry (see names.h for the contract).
+ *
+ * Data: a Name per owned name (map by string) with its queue, a NameOwner
+ * per owner id that holds or queues at least one name (map by id), and one
+ * NameEntry per (name, owner) pair, linked on two lists: the name's queue
+ * (primary owner first) and the owner's list. The owner's list is kept in
+ * acquisition order: an entry moves to its tail whenever it becomes primary
+ * owner, so walking it releases names in the order they were acquired.
+ *
+ * Cost: every operation is O(1) hash lookups plus a walk of the requesting
+ * owner's list (≤ BUS_NAMES_PER_CONNECTION_MAX); nothing walks all names or
+ * a whole queue except name_registry_get_queue().
+ *
+ * Invariants: a Name exists iff its queue is non-empty (the head is the
+ * primary owner); a NameOwner exists iff its list is non-empty; an owner is
+ * on a queue at most once. Callbacks run after the registry is consistent
+ * again; they may read the registry but must not modify it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hashmap.h"
+#include "names.h"
+
+typedef struct Name Name;
+typedef struct NameOwner NameOwner;
+typedef struct NameEntry NameEntry;
+
+struct NameEntry {
+        Name *name;
+        NameOwner *owner;
+        unsigned flags;
+        NameEntry *queue_prev, *queue_next; /* on name->queue_head */
+        NameEntry *owner_prev, *owner_next; /* on owner->head */
+};
+
+struct Name {
+        NameEntry *queue_head, *queue_tail;
+        size_t queue_len;
+        char name[]; /* the map's key */
+};
+
+struct NameOwner {
+        uint64_t id; /* the map's key */
+        NameEntry *head, *tail;
+        size_t n_entries;
+};
+
+struct NameRegistry {
+        HashMap *names;  /* const char * -> Name */
+        HashMap *owners; /* uint64_t -> NameOwner */
+};
+
+/* ---- list helpers ---------------------------------------------------------- */
+
+static void queue_unlink(NameEntry *e) {
+        Name *n = e->name;
+
+        if (e->queue_prev)
+                e->queue_prev->queue_next = e->queue_next;
+        else
+                n->queue_head = e->queue_next;
+        if (e->queue_next)
+                e->queue_next->queue_prev = e->queue_prev;
+        else
+                n->queue_tail = e->queue_prev;
+        e->queue_prev = e->queue_next = NULL;
+        n->queue_len--;
+}
+
+/* Link @e into its name's queue after @after, or at the head if NULL. */
+static void queue_link_after(NameEntry *e, NameEntry *after) {
+        Name *n = e->name;
+
+        e->queue_prev = after;
+        e->queue_next = after ? after->queue_next : n->queue_head;
+        if (e->queue_next)
+                e->queue_next->queue_prev = e;
+        else
+                n->queue_tail = e;
+        if (after)
+                after->queue_next = e;
+        else
+                n->queue_head = e;
+        n->queue_len++;
+}
+
+static void owner_unlink(NameEntry *e) {
+        NameOwner *o = e->owner;
+
+        if (e->owner_prev)
+                e->owner_prev->owner_next = e->owner_next;
+        else
+                o->head = e->owner_next;
+        if (e->owner_next)
+                e->owner_next->owner_prev = e->owner_prev;
+        else
+                o->tail = e->owner_prev;
+        e->owner_prev = e->owner_next = NULL;
+        o->n_entries--;
+}
+
+static void owner_link_tail(NameEntry *e) {
+        NameOwner *o = e->owner;
+
+        e->owner_next = NULL;
+        e->owner_prev = o->tail;
+        if (o->tail)
+                o->tail->owner_next = e;
+        else
+                o->head = e;
+        o->tail = e;
+        o->n_entries++;
+}
+
+/* @e just became primary owner: it now counts as the owner's latest
+ * acquisition. */
+static void owner_mark_acquired(NameEntry *e) {
+        owner_unlink(e);
+        owner_link_tail(e);
+}
+
+/* ---- records ----------------------------------------------------------------- */
+
+static NameEntry *owner_find_entry(const NameOwner *o, const Name *n) {
+        for (NameEntry *e = o ? o->head : NULL; e; e = e->owner_next)
+                if (e->name == n)
+                        return e;
+        return NULL;
+}
+
+static void report(NameChangeFn fn, void *userdata, const char *name, uint64_t old_owner,
+                   uint64_t new_owner) {
+        NameChange change = { .name = name, .old_owner = old_owner, .new_owner = new_owner };
+
+        if (fn)
+                fn(&change, userdata);
+}
+
+/* Unlink @e from both lists and free it, and its owner and name if they are
+ * left empty. Reports the change of primary owner this causes, if any. */
+static void entry_drop(NameRegistry *r, NameEntry *e, NameChangeFn fn, void *userdata) {
+        Name *n = e->name;
+        NameOwner *o = e->owner;
+        uint64_t old_id = o->id;
+        bool was_primary = n->queue_head == e;
+        NameEntry *next;
+
+        queue_unlink(e);
+        owner_unlink(e);
+        free(e);
+        if (o->n_entries == 0) {
+                hashmap_remove(r->owners, &o->id);
+                free(o);
+        }
+
+        if (!was_primary)
+                return;
+
+        next = n->queue_head;
+        if (next) {
+                owner_mark_acquired(next);
+                report(fn, userdata, n->name, old_id, next->owner->id);
+                return;
+        }
+
+        hashmap_remove(r->names, n->name);
+        report(fn, userdata, n->name, old_id, 0);
+        free(n);
+}
+
+/* A new entry for (@n, @owner_id) with @flags, at the tail of the owner's
+ * list (creating the owner record if needed) but on no queue yet. */
+static int entry_new(NameRegistry *r, Name *n, uint64_t owner_id, unsigned flags,
+                     NameEntry **ret) {
+        NameOwner *o = hashmap_get(r->owners, &owner_id);
+        NameEntry *e;
+        int k;
+
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        if (!o) {
+                o = calloc(1, sizeof(*o));
+                if (!o) {
+                        free(e);
+                        return -ENOMEM;
+                }
+                o->id = owner_id;
+                k = hashmap_put(r->owners, &o->id, o);
+                if (k < 0) {
+                        free(o);
+                        free(e);
+                        return k;
+                }
+        }
+        e->name = n;
+        e->owner = o;
+        e->flags = flags;
+        owner_link_tail(e);
+        *ret = e;
+        return 0;
+}
+
+/* ---- API --------------------------------------------------------------------- */
+
+int name_registry_new(NameRegistry **ret) {
+        NameRegistry *r;
+
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        if (hashmap_new(&r->names, HASHMAP_KEY_STRING) < 0 ||
+            hashmap_new(&r->owners, HASHMAP_KEY_U64) < 0) {
+                hashmap_free(r->names);
+                free(r);
+                return -ENOMEM;
+        }
+        *ret = r;
+        return 0;
+}
+
+NameRegistry *name_registry_free(NameRegistry *r) {
+        size_t state = 0;
+        void *v;
+
+        if (!r)
+                return NULL;
+
+        while (hashmap_iterate(r->names, &state, &v)) {
+                Name *n = v;
+
+                while (n->queue_head) {
+                        NameEntry *e = n->queue_head;
+
+                        n->queue_head = e->queue_next;
+                        free(e);
+                }
+                free(n);
+        }
+        state = 0;
+        while (hashmap_iterate(r->owners, &state, &v))
+                free(v);
+        hashmap_free(r->names);
+        hashmap_free(r->owners);
+        free(r);
+        return NULL;
+}
+
+/* RequestName for a name nobody owns: @owner becomes its primary owner. */
+static int request_free_name(NameRegistry *r, const char *name, uint64_t owner, unsigned flags,
+                             NameChangeFn fn, void *userdata) {
+        size_t len = strlen(name);
+        NameEntry *e;
+        Name *n;
+        int k;
+
+        n = calloc(1, sizeof(*n) + len + 1);
+        if (!n)
+                return -ENOMEM;
+        memcpy(n->name, name, len + 1);
+        k = hashmap_put(r->names, n->name, n);
+        if (k < 0) {
+                free(n);
+                return k;
+        }
+        k = entry_new(r, n, owner, flags, &e);
+        if (k < 0) {
+                hashmap_remove(r->names, n->name);
+                free(n);
+                return k;
+        }
+        queue_link_after(e, NULL);
+        report(fn, userdata, n->name, 0, owner);
+        return NAME_E_PRIMARY_OWNER;
+}
+
+int name_registry_request(NameRegistry *r, const char *name, uint64_t owner, unsigned flags,
+                          NameChangeFn change_fn, void *userdata) {
+        Name *n = hashmap_get(r->names, name);
+        NameEntry *e, *primary;
+        uint64_t old_id;
+        int k;
+
+        flags &= NAME_FLAGS_KNOWN;
+        if (!n)
+                return request_free_name(r, name, owner, flags, change_fn, userdata);
+
+        primary = n->queue_head;
+        e = owner_find_entry(hashmap_get(r->owners, &owner), n);
+
+        if (e == primary) {
+                e->flags = flags;
+                return NAME_E_ALREADY_OWNER;
+        }
+
+        if ((flags & NAME_FLAG_REPLACE_EXISTING) && (primary->flags & NAME_FLAG_ALLOW_REPLACEMENT)) {
+                /* Take over: the requester goes to the head, which leaves the
+                 * old owner next in line; it leaves the queue instead if it
+                 * asked not to be queued. */
+                if (!e) {
+                        k = entry_new(r, n, owner, flags, &e);
+                        if (k < 0)
+                                return k;
+                } else {
+                        queue_unlink(e);
+                        owner_mark_acquired(e);
+                        e->flags = flags;
+                }
+                queue_link_after(e, NULL);
+                old_id = primary->owner->id;
+                if (primary->flags & NAME_FLAG_DO_NOT_QUEUE)
+                        entry_drop(r, primary, NULL, NULL); /* not primary any more: no change */
+                report(change_fn, userdata, n->name, old_id, owner);
+                return NAME_E_PRIMARY_OWNER;
+        }
+
+        if (flags & NAME_FLAG_DO_NOT_QUEUE) {
+                /* As dbus-daemon and dbus-broker: a queued requester that
+                 * now refuses to wait leaves the queue. */
+                if (e)
+                        entry_drop(r, e, NULL, NULL);
+                return NAME_E_EXISTS;
+        }
+
+        if (e) {
+                e->flags = flags; /* keeps its place */
+                return NAME_E_IN_QUEUE;
+        }
+        k = entry_new(r, n, owner, flags, &e);
+        if (k < 0)
+                return k;
+        queue_link_after(e, n->queue_tail);
+        return NAME_E_IN_QUEUE;
+}
+
+int name_registry_release(NameRegistry *r, const char *name, uint64_t owner,
+                          NameChangeFn change_fn, void *userdata) {
+        Name *n = hashmap_get(r->names, name);
+        NameEntry *e;
+
+        if (!n)
+                return NAME_E_NON_EXISTENT;
+        e = owner_find_entry(hashmap_get(r->owners, &owner), n);
+        if (!e)
+                return NAME_E_NOT_OWNER;
+        entry_drop(r, e, change_fn, userdata);
+        return NAME_E_RELEASED;
+}
+
+void name_registry_release_all(NameRegistry *r, uint64_t owner, NameChangeFn change_fn,
+                               void *userdata) {
+        NameOwner *o = hashmap_get(r->owners, &owner);
+        bool last = !o;
+
+        /* entry_drop() frees the owner record with its last entry. */
+        while (!last) {
+                last = o->n_entries == 1;
+                entry_drop(r, o->head, change_fn, userdata);
+        }
+}
+
+uint64_t name_registry_get_owner(const NameRegistry *r, const char *name) {
+        const Name *n = hashmap_get(r->names, name);
+
+        return n ? n->queue_head->owner->id : 0;
+}
+
+size_t name_registry_count_owner(const NameRegistry *r, uint64_t owner) {
+        const NameOwner *o = hashmap_get(r->owners, &owner);
+
+        return o ? o->n_entries : 0;
+}
+
+void name_registry_foreach_name(const NameRegistry *r,
+                                void (*fn)(const char *name, uint64_t owner, void *userdata),
+                                void *userdata) {
+        size_t state = 0;
+        void *v;
+
+        while (hashmap_iterate(r->names, &state, &v)) {
+                const Name *n = v;
+
+                fn(n->name, n->queue_head->owner->id, userdata);
+        }
+}
+
+void name_registry_foreach_owned(const NameRegistry *r, uint64_t owner,
+                                 void (*fn)(const char *name, void *userdata), void *userdata) {
+        const NameOwner *o = hashmap_get(r->owners, &owner);
+
+        for (const NameEntry *e = o ? o->head : NULL; e; e = e->owner_next)
+                if (e->name->queue_head == e)
+                        fn(e->name->name, userdata);
+}
+
+size_t name_registry_get_queue(const NameRegistry *r, const char *name, uint64_t *ret_owners,
+                               size_t max) {
+        const Name *n = hashmap_get(r->names, name);
+        size_t i = 0;
+
+        if (!n)
+                return 0;
+        for (const NameEntry *e = n->queue_head; e && i < max; e = e->queue_next)
+                ret_owners[i++] = e->owner->id;
+        return n->queue_len;
+}
+
+size_t name_registry_size(const NameRegistry *r) {
+        return hashmap_size(r->names);
+}

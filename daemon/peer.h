@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * peer.h — one client connection: its handshake, its identity (creds and
+ * unique name), its connection, its counters, and its lifecycle.
+ *
+ * Lifecycle: HANDSHAKE (waiting for the preamble, at most
+ * BUS_HANDSHAKE_TIMEOUT_USEC) → RUNNING (welcomed, unique name announced)
+ * → DYING (peer_disconnect(): reading stopped, Disconnected queued, on the
+ * bus's reap list) → freed by peer_reap(), which releases names in order,
+ * removes matches, answers callers waiting on it with NoReply and announces
+ * the unique name's end. A DYING peer receives nothing more.
+ *
+ * Over-quota rule (docs/DAEMON.md): unsolicited messages to a full queue are
+ * refused (the caller learns LimitsExceeded); solicited ones (replies,
+ * subscribed signals, the bus's own signals to it) disconnect the receiver
+ * as a slow consumer. The sender is never punished for a receiver's queue.
+ */
+#pragma once
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "connection.h"
+#include "creds.h"
+
+typedef struct PendingReply PendingReply;
+
+typedef enum PeerState {
+        PEER_HANDSHAKE,
+        PEER_RUNNING,
+        PEER_DYING,
+} PeerState;
+
+typedef enum PeerSendMode {
+        PEER_SEND_UNSOLICITED, /* full queue: -ENOBUFS, the caller decides */
+        PEER_SEND_SOLICITED,   /* full queue: the receiver is disconnected */
+        PEER_SEND_FORCE,       /* ignores the quota (the final Disconnected) */
+} PeerSendMode;
+
+struct Peer {
+        Bus *bus;
+        uint64_t id; /* key in bus->peers */
+        char name[BUS_UNIQUE_NAME_BUF];
+        PeerState state;
+        bool welcomed; /* its unique name was announced */
+        Creds creds;
+        UidUsage *uid_usage;
+        Connection conn;
+        struct event *timer; /* handshake, then partial-message timeout */
+        uint64_t partial_start; /* stream offset of the message the timer is for */
+        bool partial_timer;
+        uint64_t features;
+        uint64_t connected_usec; /* CLOCK_REALTIME */
+        uint64_t messages_sent;     /* by the peer, to the bus */
+        uint64_t messages_received; /* queued to the peer */
+
+        HashMap *replies;             /* PendingReply by serial, calls it made */
+        PendingReply *callee_replies; /* calls waiting on it */
+
+        DisconnectReason reason;
+        Peer *reap_next;
+        bool reap_scheduled;
+        Peer *flush_prev, *flush_next;
+        bool flush_scheduled;
+};
+
+/* Create a peer for accepted socket @fd (taken on success) whose credentials
+ * are @creds (taken on success), register it and start its handshake. */
+int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds);
+/* Unregister and free without telling anyone (the reap path and shutdown
+ * call it after the announcements). NULL-safe. */
+Peer *peer_free(Peer *p);
+
+/* Queue @m to @p according to @mode. 0 on success; -ENOBUFS (unsolicited,
+ * queue full); -ECONNRESET if @p is dying or was disconnected because of
+ * this message; -ENOMEM. */
+int peer_send(Peer *p, Message *m, PeerSendMode mode);
+
+/* Start disconnecting @p: stop reading, log, count, queue a Disconnected
+ * signal {error_name, detail} if @error_name and the peer was welcomed, and
+ * schedule the reap. Idempotent. */
+void peer_disconnect(Peer *p, DisconnectReason reason, const char *error_name, const char *detail);
+
+/* Write queued output (from the bus's flush job). */
+void peer_flush(Peer *p);
+
+/* Tear down and free a DYING peer (from the bus's reap job). */
+void peer_reap(Peer *p);
+
+/* Bus shutdown: stop reading and timers; output continues. */
+void peer_quiesce(Peer *p);
+
+static inline bool peer_is_running(const Peer *p) {
+        return p->state == PEER_RUNNING;
+}

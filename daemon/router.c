@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * router.c — routing of method calls, replies and signals between peers,
+ * following PROTOCOL.md section 7 "Routing rules and errors". See router.h.
+ *
+ * Invariants: a reply reaches a caller only through its pending entry (so
+ * only the callee answers, once); every message dropped on purpose is
+ * counted in stats.messages_dropped; the sender of an unsolicited message is
+ * never disconnected because of its receiver.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+#include "log.h"
+#include "reply.h"
+#include "router.h"
+#include "util.h"
+
+static bool wants_reply(const BusHeader *h) {
+        return h->type == BUS_MESSAGE_METHOD_CALL && !(h->flags & BUS_FLAG_NO_REPLY_EXPECTED);
+}
+
+static void drop(Bus *bus, Peer *sender, const char *why) {
+        bus->stats.messages_dropped++;
+        log_peer(LOG_CLASS_DROPPED, LOG_DEBUG, sender->name, sender->creds.uid, sender->creds.pid,
+                 "dropped", "%s", why);
+}
+
+/* An error for a call, if the caller wants an answer. */
+static void call_error(Bus *bus, Peer *sender, const BusHeader *h, const char *error_name,
+                       const char *text) {
+        if (!wants_reply(h)) {
+                drop(bus, sender, text);
+                return;
+        }
+        driver_send_error(bus, sender, h->serial, error_name, "%s", text);
+}
+
+static void route_call(Bus *bus, Peer *sender, Message *m) {
+        const BusHeader *h = message_header(m);
+        const char *dest = m->fields.destination;
+        Peer *callee;
+        int r;
+
+        if (strcmp(dest, BUS_DRIVER_NAME) == 0) {
+                driver_dispatch(bus, sender, m);
+                return;
+        }
+
+        callee = bus_resolve(bus, dest);
+        if (!callee) {
+                call_error(bus, sender, h, BUS_ERR_SERVICE_UNKNOWN,
+                           "the destination name has no owner");
+                return;
+        }
+
+        if (wants_reply(h)) {
+                if (h->deadline_ns != 0 && h->deadline_ns <= clock_nsec(CLOCK_MONOTONIC)) {
+                        driver_send_error(bus, sender, h->serial, BUS_ERR_TIMEOUT,
+                                          "the call's deadline passed before it was routed");
+                        return;
+                }
+                if (reply_count(sender) >= BUS_PENDING_REPLIES_PER_CONNECTION_MAX) {
+                        log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                                 sender->creds.pid, "LimitsExceeded", "too many pending calls");
+                        driver_send_error(bus, sender, h->serial, BUS_ERR_LIMITS_EXCEEDED,
+                                          "too many pending calls (limit %u)",
+                                          BUS_PENDING_REPLIES_PER_CONNECTION_MAX);
+                        return;
+                }
+                if (reply_find(sender, h->serial)) {
+                        driver_send_error(bus, sender, h->serial, BUS_ERR_FAILED,
+                                          "serial already used by a pending call");
+                        return;
+                }
+        }
+
+        r = peer_send(callee, m, PEER_SEND_UNSOLICITED);
+        if (r == -ENOBUFS) {
+                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                         sender->creds.pid, "LimitsExceeded", "destination %s has a full queue",
+                         callee->name);
+                call_error(bus, sender, h, BUS_ERR_LIMITS_EXCEEDED,
+                           "the destination's incoming queue is full");
+                return;
+        }
+        if (r < 0) {
+                call_error(bus, sender, h, r == -ENOMEM ? BUS_ERR_FAILED : BUS_ERR_NO_REPLY,
+                           r == -ENOMEM ? "out of memory" : "the destination is disconnecting");
+                return;
+        }
+
+        if (wants_reply(h)) {
+                r = reply_register(sender, callee, h->serial, h->deadline_ns);
+                if (r < 0)
+                        /* The call went out but cannot be tracked: the caller
+                         * gets an answer now, a reply later is dropped. */
+                        driver_send_error(bus, sender, h->serial, BUS_ERR_FAILED,
+                                          "out of memory for the pending reply");
+        }
+}
+
+static void route_reply(Bus *bus, Peer *sender, Message *m) {
+        const BusHeader *h = message_header(m);
+        PendingReply *pending;
+        uint64_t caller_id;
+        Peer *caller;
+
+        if (!bus_unique_name_parse(m->fields.destination, &caller_id)) {
+                drop(bus, sender, "reply not addressed to a unique name");
+                return;
+        }
+        caller = bus_find_peer(bus, caller_id);
+        pending = caller ? reply_find(caller, h->reply_serial) : NULL;
+        if (!pending || pending->callee != sender) {
+                drop(bus, sender, "reply nobody is waiting for");
+                return;
+        }
+        reply_free(pending);
+        /* A reply is solicited: a caller that does not read is the one at
+         * fault. */
+        if (peer_send(caller, m, PEER_SEND_SOLICITED) < 0)
+                bus->stats.messages_dropped++;
+}
+
+static void route_unicast_signal(Bus *bus, Peer *sender, Message *m) {
+        Peer *dest;
+        int r;
+
+        dest = bus_resolve(bus, m->fields.destination);
+        if (!dest) {
+                drop(bus, sender, "signal to a name without owner");
+                return;
+        }
+        /* Unsubscribed and unanswerable: a full queue drops it. */
+        r = peer_send(dest, m, PEER_SEND_UNSOLICITED);
+        if (r < 0)
+                drop(bus, sender, r == -ENOBUFS ? "unicast signal to a full queue"
+                                                : "unicast signal not queued");
+}
+
+static void collect_owner(uint64_t owner, void *userdata) {
+        Bus *bus = userdata;
+
+        if (bus->n_owners == bus->owners_cap) {
+                size_t cap = bus->owners_cap ? bus->owners_cap * 2 : 64;
+                uint64_t *o = realloc(bus->owners, cap * sizeof(*o));
+
+                if (!o)
+                        return; /* counted as a drop by the caller */
+                bus->owners = o;
+                bus->owners_cap = cap;
+        }
+        bus->owners[bus->n_owners++] = owner;
+}
+
+void router_broadcast(Bus *bus, Message *m, const char *const *sender_names, size_t n_sender_names) {
+        /* Collect first, send after: sending may disconnect a subscriber,
+         * which must not happen inside the registry's iteration. */
+        bus->n_owners = 0;
+        match_registry_collect(bus->matches, message_header(m), &m->fields, sender_names,
+                               n_sender_names, NULL, collect_owner, bus);
+        for (size_t i = 0; i < bus->n_owners; i++) {
+                Peer *p = bus_find_peer(bus, bus->owners[i]);
+
+                if (p && peer_is_running(p))
+                        peer_send(p, m, PEER_SEND_SOLICITED);
+        }
+        bus->n_owners = 0;
+}
+
+typedef struct SenderNames {
+        const char *names[1 + BUS_NAMES_PER_CONNECTION_MAX];
+        size_t n;
+} SenderNames;
+
+static void add_owned_name(const char *name, void *userdata) {
+        SenderNames *s = userdata;
+
+        if (s->n < ELEMENTSOF(s->names))
+                s->names[s->n++] = name;
+}
+
+static void route_broadcast_signal(Bus *bus, Peer *sender, Message *m) {
+        SenderNames s = { .names = { sender->name }, .n = 1 };
+
+        name_registry_foreach_owned(bus->names, sender->id, add_owned_name, &s);
+        router_broadcast(bus, m, s.names, s.n);
+}
+
+void router_dispatch(Bus *bus, Peer *sender, Message *m) {
+        const BusHeader *h = message_header(m);
+
+        switch (h->type) {
+        case BUS_MESSAGE_METHOD_CALL:
+                route_call(bus, sender, m);
+                break;
+        case BUS_MESSAGE_METHOD_RETURN:
+        case BUS_MESSAGE_ERROR:
+                route_reply(bus, sender, m);
+                break;
+        case BUS_MESSAGE_SIGNAL:
+                if (m->fields.destination) {
+                        if (strcmp(m->fields.destination, BUS_DRIVER_NAME) == 0)
+                                drop(bus, sender, "signal to the bus");
+                        else
+                                route_unicast_signal(bus, sender, m);
+                } else {
+                        route_broadcast_signal(bus, sender, m);
+                }
+                break;
+        default:
+                drop(bus, sender, "unknown message type");
+                break;
+        }
+}

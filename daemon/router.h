@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * router.h — where a message from a peer goes: method calls to their
+ * destination's owner (or the driver), replies to the caller that waits for
+ * them, signals to their destination or to every matching subscriber.
+ *
+ * The forwarding path never parses bodies and never re-encodes: receivers
+ * get references to the sender's stamped buffer.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "bus.h"
+#include "message.h"
+#include "peer.h"
+
+/* Route @m (a checked message from running peer @sender). */
+void router_dispatch(Bus *bus, Peer *sender, Message *m);
+
+/* Queue @m to every running peer with a match rule for it; @sender_names
+ * are the sender's names, unique (or the driver's) first. Full queues of
+ * subscribers disconnect them (slow consumers). */
+void router_broadcast(Bus *bus, Message *m, const char *const *sender_names, size_t n_sender_names);

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * systemd.h — the daemon's only contact with libsystemd: socket activation
+ * and readiness notification. Everything here is a no-op without systemd
+ * (no LISTEN_FDS, no NOTIFY_SOCKET).
+ */
+#pragma once
+
+/* The listening socket systemd passed us: 1 and *ret_fd (non-blocking,
+ * CLOEXEC) if there is a usable one, 0 if none was passed, negative errno if
+ * what was passed is unusable (not a listening AF_UNIX stream socket). Extra
+ * fds are closed. LISTEN_* variables are removed from the environment. */
+int systemd_listen_fd(int *ret_fd);
+
+/* READY=1 with a STATUS= line. */
+void systemd_notify_ready(const char *status);
+/* STOPPING=1 with a STATUS= line. */
+void systemd_notify_stopping(const char *status);

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * echo-service — a minimal busd service, driven by libevent.
+ *
+ * It owns the name org.example.Echo and serves the object /org/example/Echo
+ * with the interface org.example.Echo:
+ *   Echo(any JSON)  returns its argument unchanged
+ *   Fail()          answers with the error org.example.Echo.Error.Failed
+ * Every second it emits the signal Tick {"count": n} with the key "tick".
+ *
+ * Usage: echo-service [SOCKET]   (default: $BUSD_ADDRESS, then the system bus)
+ * Stops on SIGINT/SIGTERM or when the bus goes away.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "busclient.h"
+
+#define ECHO_NAME "org.example.Echo"
+#define ECHO_PATH "/org/example/Echo"
+#define ECHO_INTERFACE "org.example.Echo"
+
+typedef struct Service {
+        bus_connection *bus;
+        struct event_base *base;
+        unsigned long ticks;
+        int exit_status;
+} Service;
+
+/* Echo: the reply body is the call's body. bus_message_get_body() returns a
+ * borrowed reference and *ret_reply takes a new one, hence json_incref. */
+static int method_echo(bus_message *call, void *userdata, json_t **ret_reply,
+                       bus_error *ret_error) {
+        *ret_reply = json_incref(bus_message_get_body(call));
+        return 0;
+}
+
+/* Fail: bus_error_set() fills the error and returns a negative value. */
+static int method_fail(bus_message *call, void *userdata, json_t **ret_reply,
+                       bus_error *ret_error) {
+        return bus_error_set(ret_error, "org.example.Echo.Error.Failed",
+                             "Failing on request of %s", bus_message_get_sender(call));
+}
+
+static const bus_method echo_methods[] = {
+        { "Echo", method_echo },
+        { "Fail", method_fail },
+        { NULL, NULL },
+};
+
+/* Timer: emit Tick {"count": n} with key "tick". */
+static void on_tick(evutil_socket_t fd, short what, void *userdata) {
+        Service *s = userdata;
+        json_t *body = json_pack("{s:I}", "count", (json_int_t)++s->ticks);
+        int r;
+
+        r = bus_emit_signal(s->bus, ECHO_PATH, ECHO_INTERFACE, "Tick", "tick", body);
+        json_decref(body);
+        if (r < 0) {
+                fprintf(stderr, "echo-service: emitting Tick failed: %s\n", strerror(-r));
+                s->exit_status = 1;
+                event_base_loopbreak(s->base);
+        }
+}
+
+/* SIGINT/SIGTERM: leave the loop; main() cleans up. */
+static void on_unix_signal(evutil_socket_t sig, short what, void *userdata) {
+        Service *s = userdata;
+
+        event_base_loopbreak(s->base);
+}
+
+/* The bus closed our connection (the library always delivers one
+ * Disconnected signal, from the bus or made up locally). */
+static int on_disconnected(bus_message *m, void *userdata) {
+        Service *s = userdata;
+        bus_error e = BUS_ERROR_INIT;
+
+        if (bus_connection_get_disconnect_error(s->bus, &e) >= 0)
+                fprintf(stderr, "echo-service: disconnected: %s: %s\n", e.name,
+                        e.message ? e.message : "");
+        bus_error_free(&e);
+        s->exit_status = 1;
+        event_base_loopbreak(s->base);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        Service s = { 0 };
+        bus_error error = BUS_ERROR_INIT;
+        bus_slot *object = NULL, *match = NULL;
+        struct event *tick = NULL, *sigint = NULL, *sigterm = NULL;
+        struct timeval one_second = { 1, 0 };
+        int r;
+
+        r = bus_connect(&s.bus, argc > 1 ? argv[1] : NULL);
+        if (r < 0) {
+                fprintf(stderr, "echo-service: cannot connect: %s\n", strerror(-r));
+                return 1;
+        }
+
+        /* Serve the object before taking the name, so no call finds it missing. */
+        r = bus_add_object(s.bus, &object, ECHO_PATH, ECHO_INTERFACE, echo_methods, &s);
+        if (r >= 0)
+                r = bus_add_match(s.bus, &match,
+                                  "type='signal',sender='org.busd.Bus',member='Disconnected'",
+                                  on_disconnected, &s);
+        if (r < 0) {
+                fprintf(stderr, "echo-service: setup failed: %s\n", strerror(-r));
+                goto out;
+        }
+        r = bus_request_name(s.bus, ECHO_NAME, BUS_NAME_DO_NOT_QUEUE, &error);
+        if (r != BUS_NAME_PRIMARY_OWNER) {
+                fprintf(stderr, "echo-service: cannot own %s: %s\n", ECHO_NAME,
+                        r < 0 ? (error.name ? error.name : strerror(-r)) : "name taken");
+                r = -EEXIST;
+                goto out;
+        }
+
+        /* Hand the connection to libevent, next to our own timer and signals. */
+        s.base = event_base_new();
+        if (!s.base || bus_connection_attach_event(s.bus, s.base) < 0) {
+                fprintf(stderr, "echo-service: libevent setup failed\n");
+                r = -ENOMEM;
+                goto out;
+        }
+        tick = event_new(s.base, -1, EV_PERSIST, on_tick, &s);
+        sigint = evsignal_new(s.base, SIGINT, on_unix_signal, &s);
+        sigterm = evsignal_new(s.base, SIGTERM, on_unix_signal, &s);
+        if (!tick || !sigint || !sigterm || event_add(tick, &one_second) < 0 ||
+            event_add(sigint, NULL) < 0 || event_add(sigterm, NULL) < 0) {
+                fprintf(stderr, "echo-service: libevent setup failed\n");
+                r = -ENOMEM;
+                goto out;
+        }
+
+        printf("echo-service: %s ready as %s\n", ECHO_NAME, bus_connection_get_unique_name(s.bus));
+        fflush(stdout);
+        event_base_dispatch(s.base);
+        r = 0;
+
+out:
+        bus_error_free(&error);
+        if (tick)
+                event_free(tick);
+        if (sigint)
+                event_free(sigint);
+        if (sigterm)
+                event_free(sigterm);
+        bus_slot_unref(match);
+        bus_slot_unref(object);
+        /* Close (which detaches from libevent) before freeing the base. */
+        bus_connection_close(s.bus);
+        if (s.base)
+                event_base_free(s.base);
+        return r < 0 ? 1 : s.exit_status;
+}

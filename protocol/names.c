@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * names.c — syntax of everything the bus names: bus names (unique and
+ * well-known), interfaces, members, error names, object paths, keys, and
+ * the UTF-8 check they and message bodies share; rendering and parsing of
+ * unique names.
+ *
+ * Invariants: every validator accepts NULL (and says no), never reads past
+ * BUS_NAME_MAX + 1 bytes of its input, and agrees with PROTOCOL.md section 4.
+ */
+#include <string.h>
+
+#include "bus-protocol.h"
+
+#define UNIQUE_PREFIX ":1."
+#define UNIQUE_PREFIX_LEN 3u
+#define UINT64_DIGITS_MAX 20u /* 18446744073709551615 */
+
+bool bus_utf8_is_valid(const char *s, size_t len) {
+        const uint8_t *p = (const uint8_t *)s;
+        size_t i = 0;
+
+        while (i < len) {
+                uint32_t c = p[i], cp, min;
+                size_t n;
+
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                if ((c & 0xe0) == 0xc0) {
+                        n = 1;
+                        cp = c & 0x1f;
+                        min = 0x80;
+                } else if ((c & 0xf0) == 0xe0) {
+                        n = 2;
+                        cp = c & 0x0f;
+                        min = 0x800;
+                } else if ((c & 0xf8) == 0xf0) {
+                        n = 3;
+                        cp = c & 0x07;
+                        min = 0x10000;
+                } else {
+                        return false; /* continuation byte or 0xf8..0xff lead */
+                }
+                if (len - i - 1 < n)
+                        return false;
+                for (size_t k = 1; k <= n; k++) {
+                        uint32_t b = p[i + k];
+
+                        if ((b & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (b & 0x3f);
+                }
+                if (cp < min)
+                        return false; /* overlong */
+                if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                i += n + 1;
+        }
+        return true;
+}
+
+/* Length of @s if it is 1..BUS_NAME_MAX bytes, else 0. */
+static size_t name_length(const char *s) {
+        size_t n;
+
+        if (!s)
+                return 0;
+        n = strnlen(s, BUS_NAME_MAX + 1);
+        return n > BUS_NAME_MAX ? 0 : n;
+}
+
+static bool is_alpha(char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+
+/* Dot-separated elements of [A-Za-z0-9_] (and '-' if @dash), at least two,
+ * none empty, none starting with a digit. */
+static bool dotted_name_is_valid(const char *s, bool dash) {
+        size_t n = name_length(s), elements = 0;
+        bool element_start = true;
+
+        if (n == 0)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+
+                if (c == '.') {
+                        if (element_start)
+                                return false; /* empty element */
+                        element_start = true;
+                        continue;
+                }
+                if (is_digit(c)) {
+                        if (element_start)
+                                return false;
+                } else if (!is_alpha(c) && c != '_' && !(dash && c == '-')) {
+                        return false;
+                }
+                if (element_start)
+                        elements++;
+                element_start = false;
+        }
+        return !element_start && elements >= 2;
+}
+
+bool bus_wellknown_name_is_valid(const char *s) {
+        return dotted_name_is_valid(s, true);
+}
+
+bool bus_interface_is_valid(const char *s) {
+        return dotted_name_is_valid(s, false);
+}
+
+bool bus_error_name_is_valid(const char *s) {
+        return dotted_name_is_valid(s, false);
+}
+
+bool bus_name_is_valid(const char *s) {
+        if (s && s[0] == ':')
+                return bus_unique_name_parse(s, NULL);
+        return bus_wellknown_name_is_valid(s);
+}
+
+bool bus_member_is_valid(const char *s) {
+        size_t n = name_length(s);
+
+        if (n == 0 || is_digit(s[0]))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '_')
+                        return false;
+        return true;
+}
+
+bool bus_path_is_valid(const char *s) {
+        size_t n = name_length(s);
+
+        if (n == 0 || s[0] != '/')
+                return false;
+        if (n == 1)
+                return true;
+        for (size_t i = 1; i < n; i++) {
+                char c = s[i];
+
+                if (c == '/') {
+                        if (s[i - 1] == '/')
+                                return false; /* empty element */
+                } else if (!is_alpha(c) && !is_digit(c) && c != '_') {
+                        return false;
+                }
+        }
+        return s[n - 1] != '/';
+}
+
+bool bus_key_is_valid(const char *s) {
+        size_t n = name_length(s);
+
+        return n > 0 && bus_utf8_is_valid(s, n);
+}
+
+bool bus_path_in_namespace(const char *path, const char *ns) {
+        size_t n;
+
+        if (!path || !ns)
+                return false;
+        if (strcmp(ns, "/") == 0)
+                return path[0] == '/';
+        n = strlen(ns);
+        return strncmp(path, ns, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+size_t bus_unique_name_format(uint64_t id, char buf[static BUS_UNIQUE_NAME_BUF]) {
+        char digits[UINT64_DIGITS_MAX];
+        size_t n = 0, len = UNIQUE_PREFIX_LEN;
+
+        do {
+                digits[n++] = (char)('0' + id % 10u);
+                id /= 10u;
+        } while (id > 0);
+
+        memcpy(buf, UNIQUE_PREFIX, UNIQUE_PREFIX_LEN);
+        while (n > 0)
+                buf[len++] = digits[--n];
+        buf[len] = '\0';
+        return len;
+}
+
+bool bus_unique_name_parse(const char *s, uint64_t *ret_id) {
+        uint64_t id = 0;
+        size_t i;
+
+        if (!s || strncmp(s, UNIQUE_PREFIX, UNIQUE_PREFIX_LEN) != 0)
+                return false;
+        s += UNIQUE_PREFIX_LEN;
+        if (s[0] < '1' || s[0] > '9')
+                return false; /* empty, leading zero, or id 0 */
+        for (i = 0; is_digit(s[i]); i++) {
+                uint64_t d = (uint64_t)(s[i] - '0');
+
+                if (i >= UINT64_DIGITS_MAX || id > (UINT64_MAX - d) / 10u)
+                        return false;
+                id = id * 10u + d;
+        }
+        if (s[i] != '\0')
+                return false;
+
+        if (ret_id)
+                *ret_id = id;
+        return true;
+}

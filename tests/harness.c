@@ -1,0 +1,729 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * harness.c — runs the busd under test for one test process and gives tests
+ * event-driven helpers around libbusclient.
+ *
+ * Owns: the daemon process (started with PR_SET_PDEATHSIG so it cannot
+ * outlive the test), its private directory (socket, notify socket, log), a
+ * "reaper" process that cleans up and prints the daemon log if the test
+ * process dies without busd_stop() (a failed check assertion _exit()s the
+ * test process, and check then SIGKILLs its process group — the reaper
+ * leaves that group so it survives to report), and the control connection
+ * used for GetStats.
+ *
+ * Invariants: at most one daemon per process; every fd the harness opens is
+ * CLOEXEC, so neither the daemon nor forked helpers inherit them.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#ifndef BUSD_DEFAULT_BINARY
+#define BUSD_DEFAULT_BINARY "daemon/busd"
+#endif
+
+extern char **environ;
+
+static struct {
+        bool running;
+        pid_t pid;
+        int pidfd;
+        int notify_fd;
+        pid_t reaper;
+        int reaper_fd;
+        char dir[PATH_MAX];
+        char address[PATH_MAX];
+        char notify[PATH_MAX];
+        char log[PATH_MAX];
+        bus_connection *ctl;
+        unsigned base_fds;
+        json_t *base_stats;
+} H = { .pidfd = -1, .notify_fd = -1, .reaper_fd = -1 };
+
+/* Counters that must return to their start values after every test. */
+static const char *const baseline_keys[] = {
+        "peers", "names", "match_rules", "pending_replies", "queued_messages", "queued_bytes",
+};
+
+uint64_t now_usec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int pidfd_open_(pid_t pid)
+{
+        return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int pidfd_send_signal_(int pidfd, int sig)
+{
+        return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* Wait until @pidfd says the process exited; false after @timeout_ms. */
+static bool pidfd_wait_exit(int pidfd, int timeout_ms)
+{
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+        uint64_t deadline = now_usec() + (uint64_t)timeout_ms * 1000u;
+
+        for (;;) {
+                uint64_t now = now_usec();
+                int r;
+
+                if (now >= deadline)
+                        return false;
+                r = poll(&p, 1, (int)((deadline - now + 999) / 1000));
+                if (r > 0)
+                        return true;
+                if (r < 0 && errno != EINTR)
+                        return false;
+        }
+}
+
+static void remove_dir(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (d) {
+                while ((de = readdir(d))) {
+                        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                                continue;
+                        unlinkat(dirfd(d), de->d_name, 0);
+                }
+                closedir(d);
+        }
+        rmdir(dir);
+}
+
+static void dump_file(const char *path, const char *why)
+{
+        char buf[4096];
+        ssize_t n;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        fprintf(stderr, "---- busd log (%s): %s ----\n", why, path);
+        fflush(stderr);
+        if (fd < 0)
+                return;
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                if (write(STDERR_FILENO, buf, (size_t)n) < 0)
+                        break;
+        close(fd);
+        fprintf(stderr, "---- end of busd log ----\n");
+        fflush(stderr);
+}
+
+void busd_dump_log(const char *why)
+{
+        if (H.log[0])
+                dump_file(H.log, why);
+}
+
+/* The reaper: a child in its own process group that waits for either 'D'
+ * (busd_stop() finished cleanly) or EOF on its pipe (the test process died).
+ * In the second case it kills the daemon through its pidfd (immune to pid
+ * reuse), prints the log and removes the directory. Only async-signal-safe
+ * calls after fork. */
+static void reaper_run(int rfd) __attribute__((noreturn));
+static void reaper_run(int rfd)
+{
+        struct pollfd p = { .fd = rfd, .events = POLLIN };
+        char c = 0;
+
+        setpgid(0, 0);
+        while (poll(&p, 1, -1) < 0 && errno == EINTR)
+                ;
+        if (read(rfd, &c, 1) == 1 && c == 'D')
+                _exit(0);
+        pidfd_send_signal_(H.pidfd, SIGKILL);
+        pidfd_wait_exit(H.pidfd, HARNESS_WAIT_MS);
+        dump_file(H.log, "test process died");
+        remove_dir(H.dir);
+        _exit(0);
+}
+
+static void reaper_start(void)
+{
+        int p[2];
+        pid_t pid;
+
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                close(p[1]);
+                reaper_run(p[0]);
+        }
+        close(p[0]);
+        H.reaper = pid;
+        H.reaper_fd = p[1];
+}
+
+static void reaper_finish(void)
+{
+        if (H.reaper_fd >= 0) {
+                if (write(H.reaper_fd, "D", 1) != 1)
+                        fprintf(stderr, "harness: cannot tell the reaper: %m\n");
+                close(H.reaper_fd);
+                H.reaper_fd = -1;
+        }
+        if (H.reaper > 0) {
+                while (waitpid(H.reaper, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                H.reaper = 0;
+        }
+}
+
+/* The environment for the daemon: ours minus anything that would make it
+ * think systemd handed it sockets, plus our NOTIFY_SOCKET. Built before fork
+ * so the child only calls execve. */
+static char **daemon_environ(char *notify_var)
+{
+        size_t n = 0, k = 0;
+        char **env;
+
+        while (environ[n])
+                n++;
+        env = calloc(n + 2, sizeof(char *));
+        ck_assert_ptr_nonnull(env);
+        for (size_t i = 0; i < n; i++) {
+                if (strncmp(environ[i], "NOTIFY_SOCKET=", 14) == 0 ||
+                    strncmp(environ[i], "LISTEN_", 7) == 0 ||
+                    strncmp(environ[i], "WATCHDOG_", 9) == 0 ||
+                    strncmp(environ[i], "BUSD_ADDRESS=", 13) == 0)
+                        continue;
+                env[k++] = environ[i];
+        }
+        env[k++] = notify_var;
+        env[k] = NULL;
+        return env;
+}
+
+/* Read notify datagrams until one has a READY=1 line, the daemon exits, or
+ * the deadline passes. */
+static bool wait_ready(char *why, size_t why_size)
+{
+        uint64_t deadline = now_usec() + 10ull * 1000000ull;
+
+        for (;;) {
+                struct pollfd p[2] = {
+                        { .fd = H.notify_fd, .events = POLLIN },
+                        { .fd = H.pidfd, .events = POLLIN },
+                };
+                uint64_t now = now_usec();
+                char buf[4096];
+                ssize_t n;
+                int r;
+
+                if (now >= deadline) {
+                        snprintf(why, why_size, "no READY=1 within 10 s");
+                        return false;
+                }
+                r = poll(p, 2, (int)((deadline - now + 999) / 1000));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0) {
+                        snprintf(why, why_size, "poll: %s", strerror(errno));
+                        return false;
+                }
+                if (p[0].revents & POLLIN) {
+                        n = recv(H.notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+                        if (n > 0) {
+                                buf[n] = 0;
+                                for (char *line = buf; line; ) {
+                                        char *nl = strchr(line, '\n');
+
+                                        if (nl)
+                                                *nl = 0;
+                                        if (strcmp(line, "READY=1") == 0)
+                                                return true;
+                                        line = nl ? nl + 1 : NULL;
+                                }
+                        }
+                        continue;
+                }
+                if (p[1].revents & POLLIN) {
+                        snprintf(why, why_size, "busd exited before READY=1");
+                        return false;
+                }
+        }
+}
+
+static void fail_start(const char *why)
+{
+        if (H.pidfd >= 0) {
+                pidfd_send_signal_(H.pidfd, SIGKILL);
+                pidfd_wait_exit(H.pidfd, HARNESS_WAIT_MS);
+                waitpid(H.pid, NULL, WNOHANG);
+        }
+        dump_file(H.log, why);
+        remove_dir(H.dir);
+        reaper_finish();
+        ck_abort_msg("busd_start: %s", why);
+}
+
+void busd_start(void)
+{
+        const char *tmp = getenv("TMPDIR");
+        const char *bin = getenv("BUSD_BINARY");
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        static char notify_var[PATH_MAX + 32];
+        char why[256];
+        char **env;
+        int logfd;
+        pid_t parent = getpid();
+
+        ck_assert_msg(!H.running, "busd_start called twice");
+        signal(SIGPIPE, SIG_IGN);
+        if (!tmp || !*tmp)
+                tmp = "/tmp";
+        if (!bin || !*bin)
+                bin = BUSD_DEFAULT_BINARY;
+        ck_assert_msg(access(bin, X_OK) == 0, "busd binary %s: %s (set BUSD_BINARY)", bin,
+                      strerror(errno));
+
+        snprintf(H.dir, sizeof(H.dir), "%s/busd-test-XXXXXX", tmp);
+        ck_assert_msg(mkdtemp(H.dir), "mkdtemp in %s: %s", tmp, strerror(errno));
+        snprintf(H.address, sizeof(H.address), "%s/bus.sock", H.dir);
+        snprintf(H.notify, sizeof(H.notify), "%s/notify", H.dir);
+        snprintf(H.log, sizeof(H.log), "%s/busd.log", H.dir);
+        ck_assert_msg(strlen(H.address) < sizeof(sa.sun_path), "TMPDIR path too long");
+
+        H.notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        ck_assert_int_ge(H.notify_fd, 0);
+        strcpy(sa.sun_path, H.notify);
+        ck_assert_int_eq(bind(H.notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+        logfd = open(H.log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ck_assert_int_ge(logfd, 0);
+        snprintf(notify_var, sizeof(notify_var), "NOTIFY_SOCKET=%s", H.notify);
+        env = daemon_environ(notify_var);
+
+        H.pid = fork();
+        ck_assert_int_ge(H.pid, 0);
+        if (H.pid == 0) {
+                char *argv[] = { (char *)"busd",        (char *)"--address", H.address,
+                                 (char *)"--log-level", (char *)"debug",     NULL };
+
+                /* Never outlive the test process, whatever happens to it. */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(127);
+                if (dup2(logfd, STDOUT_FILENO) < 0 || dup2(logfd, STDERR_FILENO) < 0)
+                        _exit(127);
+                execve(bin, argv, env);
+                _exit(127);
+        }
+        free(env);
+        close(logfd);
+        H.pidfd = pidfd_open_(H.pid);
+        ck_assert_msg(H.pidfd >= 0, "pidfd_open: %s", strerror(errno));
+        H.running = true;
+        reaper_start();
+
+        if (!wait_ready(why, sizeof(why)))
+                fail_start(why);
+
+        if (bus_connect(&H.ctl, H.address) < 0 || !bus_connection_get_unique_name(H.ctl))
+                fail_start("control connection failed");
+        json_decref(driver_call_ok(H.ctl, "Ping", NULL));
+        H.base_stats = busd_stats();
+        H.base_fds = busd_fd_count();
+}
+
+void busd_stop(void)
+{
+        int status = 0;
+        bool exited, clean, socket_gone;
+
+        if (!H.running)
+                return;
+        H.running = false;
+
+        pidfd_send_signal_(H.pidfd, SIGTERM);
+        exited = pidfd_wait_exit(H.pidfd, 10000);
+        if (!exited) {
+                pidfd_send_signal_(H.pidfd, SIGKILL);
+                pidfd_wait_exit(H.pidfd, HARNESS_WAIT_MS);
+        }
+        while (waitpid(H.pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        clean = exited && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        socket_gone = access(H.address, F_OK) < 0 && errno == ENOENT;
+
+        H.ctl = bus_connection_close(H.ctl);
+        json_decref(H.base_stats);
+        H.base_stats = NULL;
+        close(H.pidfd);
+        H.pidfd = -1;
+        close(H.notify_fd);
+        H.notify_fd = -1;
+        if (!clean || !socket_gone || getenv("BUSD_TEST_SHOW_LOG"))
+                busd_dump_log(clean && socket_gone ? "requested" : "unclean stop");
+        remove_dir(H.dir);
+        reaper_finish();
+
+        ck_assert_msg(exited, "busd did not exit within 10 s of SIGTERM");
+        ck_assert_msg(clean, "busd exit status: %s %d",
+                      WIFEXITED(status) ? "exited" : "killed by signal",
+                      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        ck_assert_msg(socket_gone, "busd left its socket %s behind", H.address);
+}
+
+pid_t busd_pid(void)
+{
+        return H.pid;
+}
+
+const char *busd_address(void)
+{
+        return H.address;
+}
+
+unsigned busd_fd_count(void)
+{
+        char path[64];
+        unsigned n = 0;
+        DIR *d;
+        struct dirent *de;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int)H.pid);
+        d = opendir(path);
+        ck_assert_msg(d, "%s: %s", path, strerror(errno));
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+json_t *busd_stats(void)
+{
+        return driver_call_ok(H.ctl, "GetStats", NULL);
+}
+
+int64_t busd_stat(const char *key)
+{
+        json_t *s = busd_stats();
+        json_t *v = json_object_get(s, key);
+        int64_t r;
+
+        ck_assert_msg(json_is_integer(v), "GetStats has no integer \"%s\"", key);
+        r = json_integer_value(v);
+        json_decref(s);
+        return r;
+}
+
+/* Describe how @stats and @fds differ from the baseline; empty if they
+ * don't. */
+static void baseline_diff(json_t *stats, unsigned fds, char *buf, size_t size)
+{
+        size_t off = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < sizeof(baseline_keys) / sizeof(baseline_keys[0]); i++) {
+                json_t *want = json_object_get(H.base_stats, baseline_keys[i]);
+                json_t *got = json_object_get(stats, baseline_keys[i]);
+
+                if (!want || !got || !json_equal(want, got))
+                        off += (size_t)snprintf(buf + off, size - off, " %s: %" PRId64 " -> %" PRId64,
+                                                baseline_keys[i],
+                                                want ? (int64_t)json_integer_value(want) : -1,
+                                                got ? (int64_t)json_integer_value(got) : -1);
+                if (off >= size)
+                        return;
+        }
+        if (fds != H.base_fds)
+                snprintf(buf + off, size - off, " fds: %u -> %u", H.base_fds, fds);
+}
+
+void busd_assert_baseline_(const char *file, int line)
+{
+        uint64_t deadline = now_usec() + 3ull * 1000000ull;
+        char diff[1024];
+
+        ck_assert_msg(H.running, "%s:%d: busd is not running", file, line);
+        /* Each GetStats is a round trip through the daemon's event loop, so
+         * every iteration gives deferred cleanups a chance to run. */
+        for (;;) {
+                json_t *stats = busd_stats();
+                unsigned fds = busd_fd_count();
+
+                baseline_diff(stats, fds, diff, sizeof(diff));
+                json_decref(stats);
+                if (!diff[0])
+                        return;
+                if (now_usec() >= deadline)
+                        break;
+        }
+        ck_abort_msg("%s:%d: daemon not back to baseline:%s", file, line, diff);
+}
+
+static void fixture_setup(void)
+{
+        busd_start();
+}
+
+static void fixture_teardown(void)
+{
+        busd_stop();
+}
+
+TCase *harness_tcase(const char *name)
+{
+        TCase *tc = tcase_create(name);
+
+        tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
+        tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
+        return tc;
+}
+
+int harness_run(Suite *s)
+{
+        SRunner *sr = srunner_create(s);
+        int failed;
+
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* ---- Connections ------------------------------------------------------------- */
+
+bus_connection *test_connect(void)
+{
+        bus_connection *c = NULL;
+        int r = bus_connect(&c, H.address);
+
+        ck_assert_msg(r >= 0, "bus_connect(%s): %s", H.address, strerror(-r));
+        ck_assert_msg(bus_connection_get_unique_name(c), "no unique name from the bus");
+        return c;
+}
+
+void test_disconnect(bus_connection *c)
+{
+        char name[BUS_NAME_MAX + 1];
+        uint64_t deadline;
+
+        if (!c)
+                return;
+        snprintf(name, sizeof(name), "%s", bus_connection_get_unique_name(c));
+        bus_connection_close(c);
+        deadline = now_usec() + HARNESS_WAIT_USEC;
+        for (;;) {
+                json_t *b = driver_call_ok(H.ctl, "NameHasOwner",
+                                           json_pack("{s:s}", "name", name));
+                bool gone = json_is_false(json_object_get(b, "has_owner"));
+
+                json_decref(b);
+                if (gone)
+                        return;
+                ck_assert_msg(now_usec() < deadline, "bus still knows %s after close", name);
+        }
+}
+
+bool pump_(const unsigned *counter, unsigned target, bus_connection *const *conns)
+{
+        uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
+        size_t n = 0;
+
+        while (conns[n])
+                n++;
+        for (;;) {
+                struct pollfd p[16];
+                uint64_t wake = deadline, now;
+                bool busy;
+
+                ck_assert_uint_le(n, 16);
+                do {
+                        busy = false;
+                        for (size_t i = 0; i < n; i++) {
+                                if (!bus_connection_is_open(conns[i]))
+                                        continue;
+                                if (bus_connection_process(conns[i]) > 0)
+                                        busy = true;
+                                if (counter && *counter >= target)
+                                        return true;
+                        }
+                } while (busy && now_usec() < deadline);
+                if (counter && *counter >= target)
+                        return true;
+                now = now_usec();
+                if (now >= deadline)
+                        return false;
+                if (!counter && !busy)
+                        return true;
+                for (size_t i = 0; i < n; i++) {
+                        uint64_t t = UINT64_MAX;
+
+                        p[i].fd = bus_connection_is_open(conns[i]) ? bus_connection_get_fd(conns[i])
+                                                                  : -1;
+                        p[i].events = p[i].fd >= 0 ? (short)bus_connection_get_events(conns[i]) : 0;
+                        p[i].revents = 0;
+                        if (p[i].fd >= 0 && bus_connection_get_timeout(conns[i], &t) >= 0 && t < wake)
+                                wake = t;
+                }
+                poll(p, (nfds_t)n, wake > now ? (int)((wake - now + 999) / 1000) : 0);
+        }
+}
+
+void pump_idle_(bus_connection *const *conns)
+{
+        for (size_t i = 0; conns[i]; i++)
+                if (bus_connection_is_open(conns[i]))
+                        bus_connection_flush(conns[i]);
+        pump_(NULL, 0, conns);
+}
+
+int collector_add(bus_message *m, void *userdata)
+{
+        Collector *c = userdata;
+
+        if (c->n < COLLECTOR_MAX)
+                c->msgs[c->n] = bus_message_ref(m);
+        c->n++;
+        return 0;
+}
+
+void collector_reset(Collector *c)
+{
+        for (unsigned i = 0; i < c->n && i < COLLECTOR_MAX; i++)
+                bus_message_unref(c->msgs[i]);
+        c->n = 0;
+}
+
+int collector_find(const Collector *c, const char *member, const char *key_name)
+{
+        for (unsigned i = 0; i < c->n && i < COLLECTOR_MAX; i++) {
+                bus_message *m = c->msgs[i];
+                const char *mem = bus_message_get_type(m) == BUS_MESSAGE_ERROR
+                                          ? bus_message_get_error_name(m)
+                                          : bus_message_get_member(m);
+                json_t *b = bus_message_get_body(m);
+
+                if (!mem || strcmp(mem, member) != 0)
+                        continue;
+                if (key_name && !(json_is_string(json_object_get(b, "name")) &&
+                                  strcmp(json_string_value(json_object_get(b, "name")),
+                                         key_name) == 0))
+                        continue;
+                return (int)i;
+        }
+        return -1;
+}
+
+/* ---- The bus driver ------------------------------------------------------------ */
+
+int driver_call(bus_connection *c, const char *member, json_t *args, bus_error *ret_error,
+                json_t **ret_body)
+{
+        json_t *body = NULL;
+        int r;
+
+        if (!args)
+                args = json_object();
+        r = bus_call_method(c, DRIVER_NAME, DRIVER_PATH, DRIVER_INTERFACE,
+                            member, args, 0, ret_error, &body);
+        json_decref(args);
+        if (r >= 0 && ret_body)
+                *ret_body = body;
+        else
+                json_decref(body);
+        return r;
+}
+
+json_t *driver_call_ok_(bus_connection *c, const char *member, json_t *args, const char *file,
+                        int line)
+{
+        bus_error e = BUS_ERROR_INIT;
+        json_t *body = NULL;
+        int r = driver_call(c, member, args, &e, &body);
+
+        ck_assert_msg(r >= 0, "%s:%d: %s failed: %s (%s: %s)", file, line, member, strerror(-r),
+                      e.name ? e.name : "-", e.message ? e.message : "-");
+        bus_error_free(&e);
+        return body ? body : json_object();
+}
+
+void driver_call_fails_(bus_connection *c, const char *member, json_t *args,
+                        const char *error_name, const char *file, int line)
+{
+        bus_error e = BUS_ERROR_INIT;
+        json_t *body = NULL;
+        int r = driver_call(c, member, args, &e, &body);
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+        json_decref(body);
+        ck_assert_msg(r == -EREMOTEIO && bus_error_has_name(&e, error_name),
+                      "%s:%d: %s: expected %s, got r=%d %s (%s)%s%s", file, line, member,
+                      error_name, r, e.name ? e.name : "-", e.message ? e.message : "-",
+                      text ? " reply " : "", text ? text : "");
+        ck_assert_msg(e.message && e.message[0], "%s:%d: %s: %s without a message", file, line,
+                      member, error_name);
+        free(text);
+        bus_error_free(&e);
+}
+
+char *driver_get_owner(bus_connection *c, const char *name)
+{
+        bus_error e = BUS_ERROR_INIT;
+        json_t *body = NULL;
+        char *owner = NULL;
+        int r = driver_call(c, "GetNameOwner", json_pack("{s:s}", "name", name), &e, &body);
+
+        if (r >= 0) {
+                ck_assert_msg(json_is_string(json_object_get(body, "owner")),
+                              "GetNameOwner(%s): no owner string", name);
+                owner = strdup(json_string_value(json_object_get(body, "owner")));
+        } else {
+                ck_assert_msg(bus_error_has_name(&e, BUS_ERROR_NAME_HAS_NO_OWNER),
+                              "GetNameOwner(%s): %s", name, e.name ? e.name : strerror(-r));
+        }
+        json_decref(body);
+        bus_error_free(&e);
+        return owner;
+}
+
+json_t *driver_queued_owners(bus_connection *c, const char *name)
+{
+        bus_error e = BUS_ERROR_INIT;
+        json_t *body = NULL, *owners = NULL;
+        int r = driver_call(c, "ListQueuedOwners", json_pack("{s:s}", "name", name), &e, &body);
+
+        if (r >= 0) {
+                owners = json_object_get(body, "owners");
+                ck_assert_msg(json_is_array(owners), "ListQueuedOwners(%s): no owners array",
+                              name);
+                json_incref(owners);
+        } else {
+                ck_assert_msg(bus_error_has_name(&e, BUS_ERROR_NAME_HAS_NO_OWNER),
+                              "ListQueuedOwners(%s): %s", name, e.name ? e.name : strerror(-r));
+        }
+        json_decref(body);
+        bus_error_free(&e);
+        return owners;
+}

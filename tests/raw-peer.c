@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * raw-peer.c — a bus peer on a bare socket (see raw-peer.h).
+ *
+ * Owns: the socket, a read buffer holding at most one partial message plus
+ * whatever else one read() returned, and a FIFO of complete messages read
+ * while waiting for something else (raw_peer_recv_reply), so no message is
+ * lost or reordered.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus-protocol.h"
+#include "raw-peer.h"
+
+_Static_assert(offsetof(BusHeader, flags) == RAW_OFF_FLAGS, "layout");
+_Static_assert(offsetof(BusHeader, n_fds) == RAW_OFF_N_FDS, "layout");
+_Static_assert(offsetof(BusHeader, fields_len) == RAW_OFF_FIELDS_LEN, "layout");
+_Static_assert(offsetof(BusHeader, body_len) == RAW_OFF_BODY_LEN, "layout");
+_Static_assert(offsetof(BusHeader, serial) == RAW_OFF_SERIAL, "layout");
+_Static_assert(offsetof(BusHeader, reply_serial) == RAW_OFF_REPLY_SERIAL, "layout");
+_Static_assert(offsetof(BusHeader, deadline_ns) == RAW_OFF_DEADLINE, "layout");
+_Static_assert(offsetof(BusHeader, sender_id) == RAW_OFF_SENDER_ID, "layout");
+_Static_assert(offsetof(BusHeader, sender_pid_id) == RAW_OFF_SENDER_PID_ID, "layout");
+_Static_assert(offsetof(BusHeader, sender_uid) == RAW_OFF_SENDER_UID, "layout");
+_Static_assert(offsetof(BusHeader, sender_gid) == RAW_OFF_SENDER_GID, "layout");
+_Static_assert(offsetof(BusHeader, sender_pid) == RAW_OFF_SENDER_PID, "layout");
+_Static_assert(offsetof(BusHeader, sender_reserved) == RAW_OFF_SENDER_RESERVED, "layout");
+
+/* One read() at most this much; the buffer grows to a whole message. */
+#define RAW_READ_CHUNK (64u * 1024u)
+
+static uint64_t mono_usec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+RawPeer *raw_peer_open(const char *address)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        RawPeer *p = calloc(1, sizeof(*p));
+
+        ck_assert_ptr_nonnull(p);
+        ck_assert_uint_lt(strlen(address), sizeof(sa.sun_path));
+        strcpy(sa.sun_path, address);
+        p->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(p->fd, 0);
+        ck_assert_msg(connect(p->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %s",
+                      address, strerror(errno));
+        p->next_serial = 1;
+        return p;
+}
+
+size_t raw_preamble(void *buf, size_t size)
+{
+        BusPreamble pre = {
+                .magic = BUS_PREAMBLE_MAGIC,
+                .version = BUS_PROTOCOL_VERSION,
+                .size = sizeof(BusPreamble),
+                .features = 0,
+        };
+
+        ck_assert_uint_ge(size, sizeof(pre));
+        memcpy(buf, &pre, sizeof(pre));
+        return sizeof(pre);
+}
+
+/* Read more bytes into the buffer, waiting until @deadline (µs). Returns
+ * false on timeout; sets p->eof when the connection ended. */
+static bool raw_fill(RawPeer *p, uint64_t deadline)
+{
+        struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
+        ssize_t n;
+
+        if (p->eof)
+                return false;
+        for (;;) {
+                uint64_t now = mono_usec();
+                int r;
+
+                if (now >= deadline)
+                        return false;
+                r = poll(&pfd, 1, (int)((deadline - now + 999) / 1000));
+                if (r > 0)
+                        break;
+                if (r < 0 && errno != EINTR)
+                        ck_abort_msg("poll: %s", strerror(errno));
+        }
+        if (p->rcap - p->rlen < RAW_READ_CHUNK) {
+                size_t cap = p->rlen + RAW_READ_CHUNK;
+
+                ck_assert_uint_le(cap, (size_t)BUS_MESSAGE_INLINE_MAX + 2 * RAW_READ_CHUNK);
+                p->rbuf = realloc(p->rbuf, cap);
+                ck_assert_ptr_nonnull(p->rbuf);
+                p->rcap = cap;
+        }
+        n = read(p->fd, p->rbuf + p->rlen, RAW_READ_CHUNK);
+        if (n > 0) {
+                p->rlen += (size_t)n;
+        } else if (n == 0) {
+                p->eof = true;
+        } else if (errno != EINTR && errno != EAGAIN) {
+                p->eof = true;
+                p->error = errno;
+        }
+        return true;
+}
+
+/* A complete message from the buffer, or NULL if there is none yet. */
+static RawMsg *raw_extract(RawPeer *p)
+{
+        BusHeader h;
+        BusFields f;
+        uint64_t total = 0;
+        RawMsg *m;
+        int r;
+
+        if (p->rlen < sizeof(h))
+                return NULL;
+        memcpy(&h, p->rbuf, sizeof(h));
+        r = bus_header_check(&h, &total);
+        ck_assert_msg(r == 0, "broker sent an invalid header: %s", bus_proto_strerror(r));
+        if (p->rlen < total)
+                return NULL;
+
+        m = calloc(1, sizeof(*m));
+        ck_assert_ptr_nonnull(m);
+        m->data = malloc(total + 1);
+        ck_assert_ptr_nonnull(m->data);
+        memcpy(m->data, p->rbuf, total);
+        m->data[total] = 0;
+        m->len = total;
+        memmove(p->rbuf, p->rbuf + total, p->rlen - total);
+        p->rlen -= total;
+
+        r = bus_fields_parse(m->data + sizeof(h), h.fields_len, &f);
+        ck_assert_msg(r == 0, "broker sent invalid fields: %s", bus_proto_strerror(r));
+        r = bus_message_check(&h, &f);
+        ck_assert_msg(r == 0, "broker sent an invalid message: %s", bus_proto_strerror(r));
+
+        m->type = h.type;
+        m->flags = h.flags;
+        m->n_fds = h.n_fds;
+        m->serial = h.serial;
+        m->reply_serial = h.reply_serial;
+        m->deadline_ns = h.deadline_ns;
+        m->sender_id = h.sender_id;
+        m->sender_pid_id = h.sender_pid_id;
+        m->sender_uid = h.sender_uid;
+        m->sender_gid = h.sender_gid;
+        m->sender_pid = h.sender_pid;
+        m->sender_reserved = h.sender_reserved;
+        m->destination = f.destination;
+        m->path = f.path;
+        m->interface = f.interface;
+        m->member = f.member;
+        m->error_name = f.error_name;
+        m->key = f.key;
+        m->body = (const char *)m->data + sizeof(h) + h.fields_len;
+        m->body_len = (size_t)h.body_len;
+        if (m->body_len > 0)
+                m->json = json_loadb(m->body, m->body_len, 0, NULL);
+        return m;
+}
+
+/* The next message from the socket (not the queue). */
+static RawMsg *raw_read_one(RawPeer *p, uint64_t deadline)
+{
+        for (;;) {
+                RawMsg *m = raw_extract(p);
+
+                if (m)
+                        return m;
+                if (p->eof)
+                        return NULL;
+                if (!raw_fill(p, deadline))
+                        return NULL;
+        }
+}
+
+void raw_peer_hello(RawPeer *p)
+{
+        uint8_t pre[sizeof(BusPreamble)];
+        uint64_t deadline = mono_usec() + 5000000u;
+        BusWelcome w;
+        int r;
+
+        raw_preamble(pre, sizeof(pre));
+        ck_assert_int_eq(raw_peer_write(p, pre, sizeof(pre)), 0);
+        while (p->rlen < sizeof(w)) {
+                ck_assert_msg(raw_fill(p, deadline) && !p->eof,
+                              "no welcome from the broker (%s)",
+                              p->eof ? "connection closed" : "timeout");
+        }
+        memcpy(&w, p->rbuf, sizeof(w));
+        memmove(p->rbuf, p->rbuf + sizeof(w), p->rlen - sizeof(w));
+        p->rlen -= sizeof(w);
+        r = bus_preamble_check(&w.preamble);
+        ck_assert_msg(r == 0, "bad welcome preamble: %s", bus_proto_strerror(r));
+        ck_assert_msg(w.preamble.features == 0, "broker enabled features we did not ask for");
+        ck_assert_msg(w.unique_id != BUS_DRIVER_ID, "unique id 0");
+        p->id = w.unique_id;
+        bus_unique_name_format(p->id, p->name);
+}
+
+RawPeer *raw_peer_new(const char *address)
+{
+        RawPeer *p = raw_peer_open(address);
+
+        raw_peer_hello(p);
+        return p;
+}
+
+RawPeer *raw_peer_free(RawPeer *p)
+{
+        if (!p)
+                return NULL;
+        if (p->fd >= 0)
+                close(p->fd);
+        for (unsigned i = 0; i < p->qlen; i++)
+                raw_msg_free(p->queue[i]);
+        free(p->rbuf);
+        free(p);
+        return NULL;
+}
+
+int raw_peer_write(RawPeer *p, const void *buf, size_t len)
+{
+        const uint8_t *b = buf;
+
+        while (len > 0) {
+                ssize_t n = send(p->fd, b, len, MSG_NOSIGNAL);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                b += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+static void spec_to_bus(const RawSpec *spec, BusMessageSpec *s)
+{
+        *s = (BusMessageSpec){
+                .type = spec->type,
+                .flags = spec->flags,
+                .serial = spec->serial,
+                .reply_serial = spec->reply_serial,
+                .deadline_ns = spec->deadline_ns,
+                .destination = spec->destination,
+                .path = spec->path,
+                .interface = spec->interface,
+                .member = spec->member,
+                .error_name = spec->error_name,
+                .key = spec->key,
+                .body = spec->body,
+                .body_len = spec->body ? strlen(spec->body) : 0,
+        };
+}
+
+size_t raw_peer_encode(RawPeer *p, const RawSpec *spec, void *buf, size_t size,
+                       uint64_t *ret_serial)
+{
+        BusMessageSpec s;
+        size_t len = 0;
+        int r;
+
+        spec_to_bus(spec, &s);
+        if (s.serial == 0)
+                s.serial = p->next_serial++;
+        r = bus_message_encode(&s, buf, size, &len);
+        ck_assert_msg(r == 0, "bus_message_encode: %s", bus_proto_strerror(r));
+        if (ret_serial)
+                *ret_serial = s.serial;
+        return len;
+}
+
+static size_t put_field(uint8_t *buf, size_t off, size_t size, uint16_t code, const char *s)
+{
+        size_t vlen;
+        uint16_t len16;
+
+        if (!s)
+                return off;
+        vlen = strlen(s) + 1;
+        len16 = (uint16_t)vlen;
+        ck_assert_uint_le(off + 4 + vlen + 8, size);
+        memcpy(buf + off, &code, 2);
+        memcpy(buf + off + 2, &len16, 2);
+        memcpy(buf + off + 4, s, vlen);
+        off += 4 + vlen;
+        while (off % 8)
+                buf[off++] = 0;
+        return off;
+}
+
+size_t raw_encode_unchecked(const RawSpec *spec, void *buf, size_t size)
+{
+        uint8_t *b = buf;
+        BusHeader h = {
+                .type = spec->type,
+                .flags = spec->flags,
+                .serial = spec->serial,
+                .reply_serial = spec->reply_serial,
+                .deadline_ns = spec->deadline_ns,
+        };
+        size_t off = sizeof(h), blen = spec->body ? strlen(spec->body) : 0;
+
+        ck_assert_uint_ge(size, sizeof(h));
+        memset(b, 0, size);
+        off = put_field(b, off, size, BUS_FIELD_DESTINATION, spec->destination);
+        off = put_field(b, off, size, BUS_FIELD_PATH, spec->path);
+        off = put_field(b, off, size, BUS_FIELD_INTERFACE, spec->interface);
+        off = put_field(b, off, size, BUS_FIELD_MEMBER, spec->member);
+        off = put_field(b, off, size, BUS_FIELD_ERROR_NAME, spec->error_name);
+        off = put_field(b, off, size, BUS_FIELD_KEY, spec->key);
+        h.fields_len = (uint32_t)(off - sizeof(h));
+        h.body_len = blen;
+        memcpy(b, &h, sizeof(h));
+        ck_assert_uint_le(off + blen, size);
+        if (blen)
+                memcpy(b + off, spec->body, blen);
+        return off + blen;
+}
+
+uint64_t raw_peer_send(RawPeer *p, const RawSpec *spec)
+{
+        BusMessageSpec s;
+        uint64_t serial = 0;
+        size_t size, len;
+        void *buf;
+        int r;
+
+        spec_to_bus(spec, &s);
+        size = (size_t)bus_message_encoded_size(&s);
+        buf = malloc(size);
+        ck_assert_ptr_nonnull(buf);
+        len = raw_peer_encode(p, spec, buf, size, &serial);
+        r = raw_peer_write(p, buf, len);
+        ck_assert_msg(r == 0, "raw send: %s", strerror(-r));
+        free(buf);
+        return serial;
+}
+
+uint64_t raw_peer_signal(RawPeer *p, const char *destination, const char *path,
+                         const char *interface, const char *member, const char *key,
+                         const char *body)
+{
+        RawSpec s = {
+                .type = BUS_MESSAGE_SIGNAL,
+                .destination = destination,
+                .path = path,
+                .interface = interface,
+                .member = member,
+                .key = key,
+                .body = body,
+        };
+
+        return raw_peer_send(p, &s);
+}
+
+RawMsg *raw_peer_recv(RawPeer *p, int timeout_ms)
+{
+        if (p->qlen > 0) {
+                RawMsg *m = p->queue[0];
+
+                memmove(p->queue, p->queue + 1, (p->qlen - 1) * sizeof(p->queue[0]));
+                p->qlen--;
+                return m;
+        }
+        return raw_read_one(p, mono_usec() + (uint64_t)timeout_ms * 1000u);
+}
+
+static bool is_reply_to(const RawMsg *m, uint64_t serial)
+{
+        return (m->type == BUS_MESSAGE_METHOD_RETURN || m->type == BUS_MESSAGE_ERROR) &&
+               m->reply_serial == serial;
+}
+
+RawMsg *raw_peer_recv_reply(RawPeer *p, uint64_t serial, int timeout_ms)
+{
+        uint64_t deadline = mono_usec() + (uint64_t)timeout_ms * 1000u;
+
+        for (unsigned i = 0; i < p->qlen; i++) {
+                RawMsg *m = p->queue[i];
+
+                if (is_reply_to(m, serial)) {
+                        memmove(p->queue + i, p->queue + i + 1,
+                                (p->qlen - i - 1) * sizeof(p->queue[0]));
+                        p->qlen--;
+                        return m;
+                }
+        }
+        for (;;) {
+                RawMsg *m = raw_read_one(p, deadline);
+
+                if (!m || is_reply_to(m, serial))
+                        return m;
+                ck_assert_msg(p->qlen < RAW_QUEUE_MAX, "raw peer queue overflow");
+                p->queue[p->qlen++] = m;
+        }
+}
+
+RawMsg *raw_peer_expect_eof(RawPeer *p, int timeout_ms)
+{
+        uint64_t deadline = mono_usec() + (uint64_t)timeout_ms * 1000u;
+        RawMsg *last = NULL;
+
+        for (;;) {
+                uint64_t now = mono_usec();
+                RawMsg *m = raw_peer_recv(p, now < deadline ? (int)((deadline - now) / 1000) : 0);
+
+                if (m) {
+                        raw_msg_free(last);
+                        last = m;
+                        continue;
+                }
+                if (p->eof)
+                        return last;
+                raw_msg_free(last);
+                ck_abort_msg("broker did not close the connection within %d ms", timeout_ms);
+        }
+}
+
+RawMsg *raw_msg_free(RawMsg *m)
+{
+        if (!m)
+                return NULL;
+        json_decref(m->json);
+        free(m->data);
+        free(m);
+        return NULL;
+}
+
+uint64_t raw_peer_driver_send(RawPeer *p, const char *member, json_t *args)
+{
+        char *text;
+        uint64_t serial;
+        RawSpec s = {
+                .type = BUS_MESSAGE_METHOD_CALL,
+                .destination = BUS_DRIVER_NAME,
+                .path = BUS_DRIVER_PATH,
+                .interface = BUS_DRIVER_INTERFACE,
+                .member = member,
+        };
+
+        if (!args)
+                args = json_object();
+        text = json_dumps(args, JSON_COMPACT);
+        json_decref(args);
+        ck_assert_ptr_nonnull(text);
+        s.body = text;
+        serial = raw_peer_send(p, &s);
+        free(text);
+        return serial;
+}
+
+RawMsg *raw_peer_driver_call(RawPeer *p, const char *member, json_t *args)
+{
+        uint64_t serial = raw_peer_driver_send(p, member, args);
+        RawMsg *m = raw_peer_recv_reply(p, serial, 5000);
+
+        ck_assert_msg(m, "no answer to %s from the broker (%s)", member,
+                      p->eof ? "connection closed" : "timeout");
+        ck_assert_msg(m->sender_id == BUS_DRIVER_ID, "answer to %s not from the bus", member);
+        return m;
+}
+
+void raw_peer_add_match(RawPeer *p, const char *rule)
+{
+        RawMsg *m = raw_peer_driver_call(p, "AddMatch", json_pack("{s:s}", "rule", rule));
+
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "AddMatch(%s): %s", rule,
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+}
+
+void raw_peer_remove_match(RawPeer *p, const char *rule)
+{
+        RawMsg *m = raw_peer_driver_call(p, "RemoveMatch", json_pack("{s:s}", "rule", rule));
+
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "RemoveMatch(%s): %s", rule,
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+}
+
+int raw_peer_request_name(RawPeer *p, const char *name, unsigned flags)
+{
+        RawMsg *m = raw_peer_driver_call(p, "RequestName",
+                                         json_pack("{s:s,s:I}", "name", name, "flags",
+                                                   (json_int_t)flags));
+        json_t *res;
+        int r;
+
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "RequestName(%s): %s", name,
+                      raw_msg_describe(m));
+        res = json_object_get(m->json, "result");
+        ck_assert_msg(json_is_integer(res), "RequestName(%s): no result: %s", name,
+                      raw_msg_describe(m));
+        r = (int)json_integer_value(res);
+        raw_msg_free(m);
+        return r;
+}
+
+bool raw_msg_is_signal(const RawMsg *m, const char *member)
+{
+        return m && m->type == BUS_MESSAGE_SIGNAL && m->member && strcmp(m->member, member) == 0;
+}
+
+bool raw_msg_is_error(const RawMsg *m, const char *error_name)
+{
+        return m && m->type == BUS_MESSAGE_ERROR && m->error_name &&
+               strcmp(m->error_name, error_name) == 0;
+}
+
+const char *raw_msg_str(const RawMsg *m, const char *key)
+{
+        json_t *v = m ? json_object_get(m->json, key) : NULL;
+
+        return json_is_string(v) ? json_string_value(v) : "";
+}
+
+const char *raw_msg_describe(const RawMsg *m)
+{
+        static char buf[1024];
+
+        if (!m)
+                return "(no message)";
+        snprintf(buf, sizeof(buf),
+                 "type=%u serial=%" PRIu64 " reply_serial=%" PRIu64 " sender=%" PRIu64
+                 " dest=%s path=%s iface=%s member=%s error=%s key=%s body=%.300s",
+                 m->type, m->serial, m->reply_serial, m->sender_id,
+                 m->destination ? m->destination : "-", m->path ? m->path : "-",
+                 m->interface ? m->interface : "-", m->member ? m->member : "-",
+                 m->error_name ? m->error_name : "-", m->key ? m->key : "-",
+                 m->body_len ? m->body : "");
+        return buf;
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * raw-peer.h — a bus peer on a bare socket, for tests that must see exactly
+ * what the broker sends (no library filtering) or send what no library would
+ * (forged sender blocks, broken headers, one byte per write).
+ *
+ * Built on protocol/libbusprotocol (encode, header/field checks), but this
+ * header does not include bus-protocol.h: its BUS_MESSAGE_* enumerators clash
+ * with busclient.h's, and test files include busclient.h. Message types are
+ * plain numbers here (the same values as BUS_MESSAGE_* in either header).
+ *
+ * Every message read from the broker is validated with the protocol
+ * library's checks; a broker that sends an invalid message fails the test.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bus-limits.h"
+
+/* Byte offsets in the fixed header (wire format, PROTOCOL.md). */
+#define RAW_OFF_TYPE 0
+#define RAW_OFF_FLAGS 1
+#define RAW_OFF_N_FDS 2
+#define RAW_OFF_FIELDS_LEN 4
+#define RAW_OFF_BODY_LEN 8
+#define RAW_OFF_SERIAL 16
+#define RAW_OFF_REPLY_SERIAL 24
+#define RAW_OFF_DEADLINE 32
+#define RAW_OFF_SENDER_ID 40
+#define RAW_OFF_SENDER_PID_ID 48
+#define RAW_OFF_SENDER_UID 56
+#define RAW_OFF_SENDER_GID 60
+#define RAW_OFF_SENDER_PID 64
+#define RAW_OFF_SENDER_RESERVED 68
+
+/* A message as received. Strings point into the message; NULL if absent. */
+typedef struct RawMsg {
+        uint8_t type;
+        uint8_t flags;
+        uint16_t n_fds;
+        uint64_t serial;
+        uint64_t reply_serial;
+        uint64_t deadline_ns;
+        uint64_t sender_id;
+        uint64_t sender_pid_id;
+        uint32_t sender_uid;
+        uint32_t sender_gid;
+        uint32_t sender_pid;
+        uint32_t sender_reserved;
+        const char *destination;
+        const char *path;
+        const char *interface;
+        const char *member;
+        const char *error_name;
+        const char *key;
+        const char *body; /* NUL-terminated copy of the body */
+        size_t body_len;
+        json_t *json; /* body parsed, NULL if empty or not JSON */
+        uint8_t *data; /* the whole message */
+        size_t len;
+} RawMsg;
+
+/* What to send. Strings may be NULL (field absent). serial 0 = next. */
+typedef struct RawSpec {
+        uint8_t type;
+        uint8_t flags;
+        uint64_t serial;
+        uint64_t reply_serial;
+        uint64_t deadline_ns;
+        const char *destination;
+        const char *path;
+        const char *interface;
+        const char *member;
+        const char *error_name;
+        const char *key;
+        const char *body; /* JSON text */
+} RawSpec;
+
+#define RAW_QUEUE_MAX 4096
+
+typedef struct RawPeer {
+        int fd;
+        uint64_t id; /* unique id from the welcome, 0 before */
+        char name[32]; /* ":1.<id>" */
+        uint64_t next_serial;
+        uint8_t *rbuf;
+        size_t rlen;
+        size_t rcap;
+        RawMsg *queue[RAW_QUEUE_MAX]; /* read but not yet handed out */
+        unsigned qlen;
+        bool eof;
+        int error; /* errno of the read that ended the connection, 0 for EOF */
+} RawPeer;
+
+/* Connect only (no preamble). Asserts. */
+RawPeer *raw_peer_open(const char *address);
+/* Send our preamble and read the welcome (asserts magic/version/size). */
+void raw_peer_hello(RawPeer *p);
+/* open + hello. */
+RawPeer *raw_peer_new(const char *address);
+RawPeer *raw_peer_free(RawPeer *p);
+
+/* Write all of @buf (MSG_NOSIGNAL). 0 or -errno (hostile tests expect
+ * EPIPE/ECONNRESET sometimes). */
+int raw_peer_write(RawPeer *p, const void *buf, size_t len);
+/* The preamble bytes a well-behaved client sends. */
+size_t raw_preamble(void *buf, size_t size);
+
+/* Encode @spec with bus_message_encode (must be valid; asserts) into @buf;
+ * assigns p's next serial if spec->serial is 0 (returned in *ret_serial). */
+size_t raw_peer_encode(RawPeer *p, const RawSpec *spec, void *buf, size_t size,
+                       uint64_t *ret_serial);
+/* Encode without any validation (for messages the broker must refuse);
+ * the serial is used as given. */
+size_t raw_encode_unchecked(const RawSpec *spec, void *buf, size_t size);
+/* Encode and send; returns the serial. */
+uint64_t raw_peer_send(RawPeer *p, const RawSpec *spec);
+/* Convenience: a signal (unicast if @destination) with JSON @body text. */
+uint64_t raw_peer_signal(RawPeer *p, const char *destination, const char *path,
+                         const char *interface, const char *member, const char *key,
+                         const char *body);
+
+/* Next message (queued ones first); NULL on timeout or when the connection
+ * ended (then p->eof is set). */
+RawMsg *raw_peer_recv(RawPeer *p, int timeout_ms);
+/* Wait for the return/error answering @serial; other messages are queued
+ * for raw_peer_recv in arrival order. NULL on timeout/EOF. */
+RawMsg *raw_peer_recv_reply(RawPeer *p, uint64_t serial, int timeout_ms);
+/* Read until the broker closes the connection; returns the last message
+ * received before EOF (new, or NULL if none); asserts EOF came in time. */
+RawMsg *raw_peer_expect_eof(RawPeer *p, int timeout_ms);
+RawMsg *raw_msg_free(RawMsg *m);
+
+/* Call org.busd.Bus.@member with @args (stolen; NULL = {}) and wait for the
+ * answer (asserts it arrives). */
+RawMsg *raw_peer_driver_call(RawPeer *p, const char *member, json_t *args);
+/* Send the call without waiting; returns its serial. */
+uint64_t raw_peer_driver_send(RawPeer *p, const char *member, json_t *args);
+/* Helpers asserting success. */
+void raw_peer_add_match(RawPeer *p, const char *rule);
+void raw_peer_remove_match(RawPeer *p, const char *rule);
+/* RequestName result (asserts a method return). */
+int raw_peer_request_name(RawPeer *p, const char *name, unsigned flags);
+
+/* Shorthands for assertions. */
+bool raw_msg_is_signal(const RawMsg *m, const char *member);
+bool raw_msg_is_error(const RawMsg *m, const char *error_name);
+/* Body field @key as string ("" if absent). */
+const char *raw_msg_str(const RawMsg *m, const char *key);
+/* One-line description for failure messages (static buffer). */
+const char *raw_msg_describe(const RawMsg *m);

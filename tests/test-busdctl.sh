@@ -1,0 +1,430 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# test-busdctl.sh — busdctl end to end against a real busd on a private socket.
+#
+# Starts busd in a fresh mktemp -d directory (tests/busd-launch waits for its
+# READY=1), starts peers (tests/busdctl-peer) that own names and serve
+# methods, and drives every verb in human and --json forms, checking output
+# and exit statuses. Ends with "N passed, M failed" and exits 1 on failure.
+#
+# Run from the top of the build tree (as "make check" does), or set
+# BUSD_BINARY, BUSDCTL, BUSD_LAUNCH, BUSDCTL_PEER.
+set -u
+
+builddir=$(pwd)
+BUSD_BINARY=${BUSD_BINARY:-$builddir/daemon/busd}
+BUSDCTL=${BUSDCTL:-$builddir/tools/busdctl}
+BUSD_LAUNCH=${BUSD_LAUNCH:-$builddir/tests/busd-launch}
+BUSDCTL_PEER=${BUSDCTL_PEER:-$builddir/tests/busdctl-peer}
+# Upper bound for anything awaited (seconds); a deadline, never a delay.
+WAIT=10
+
+for f in "$BUSD_BINARY" "$BUSDCTL" "$BUSD_LAUNCH" "$BUSDCTL_PEER"; do
+        if [ ! -x "$f" ]; then
+                echo "test-busdctl: $f is missing; build it first (make check does)" >&2
+                echo "0 passed, 1 failed"
+                exit 1
+        fi
+done
+# The bus under test is ours alone.
+unset BUSD_ADDRESS NO_COLOR
+
+passed=0
+failed=0
+skipped=0
+busd_pid=
+peer_pids=()
+bg_pids=()
+dir=$(mktemp -d "${TMPDIR:-/tmp}/busdctl-test-XXXXXX") || exit 1
+out=$dir/out
+err=$dir/err
+bus=$dir/bus.sock
+
+cleanup() {
+        local p
+        for p in "${bg_pids[@]}" "${peer_pids[@]}"; do
+                kill "$p" 2>/dev/null
+        done
+        if [ -n "$busd_pid" ]; then
+                "$BUSD_LAUNCH" stop "$busd_pid"
+        fi
+        rm -rf "$dir"
+}
+trap cleanup EXIT
+
+ok() {
+        passed=$((passed + 1))
+        echo "ok - $1"
+}
+
+not_ok() {
+        failed=$((failed + 1))
+        echo "FAIL - $1"
+        echo "  exit status: $rc"
+        sed 's/^/  stdout: /' "$out"
+        sed 's/^/  stderr: /' "$err"
+}
+
+skip() {
+        skipped=$((skipped + 1))
+        echo "skip - $1"
+}
+
+# run CMD...: run it with stdout and stderr captured, status in $rc.
+run() {
+        "$@" >"$out" 2>"$err"
+        rc=$?
+}
+
+ctl() {
+        run "$BUSDCTL" "$@"
+}
+
+# check DESCRIPTION CONDITION...: CONDITION is a command (usually [[ ]] via eval).
+check() {
+        local desc=$1
+        shift
+        if eval "$@"; then
+                ok "$desc"
+        else
+                not_ok "$desc"
+        fi
+}
+
+has_out() { grep -qE -- "$1" "$out"; }
+has_err() { grep -qE -- "$1" "$err"; }
+lines_out() { wc -l <"$out"; }
+
+# start_peer VAR [--fork] NAME...: start a peer; sets VAR_unique and VAR_pid and
+# VAR_results from its READY line.
+start_peer() {
+        local var=$1 fifo word unique pid results launched
+        shift
+        fifo=$dir/peer-$var
+        mkfifo "$fifo" || return 1
+        if [ "${1:-}" = --fork ]; then
+                shift
+                "$BUSDCTL_PEER" --fork "$bus" "$@" >"$fifo" 2>>"$dir/peers.log" &
+        else
+                "$BUSDCTL_PEER" "$bus" "$@" >"$fifo" 2>>"$dir/peers.log" &
+        fi
+        launched=$!
+        if ! read -r -t "$WAIT" word unique pid results <"$fifo" || [ "$word" != READY ]; then
+                echo "test-busdctl: peer $var did not start" >&2
+                kill "$launched" 2>/dev/null
+                cat "$dir/peers.log" >&2
+                return 1
+        fi
+        # With --fork the serving process is the child it reported.
+        peer_pids+=("$pid")
+        [ "$launched" = "$pid" ] || wait "$launched"
+        printf -v "${var}_unique" '%s' "$unique"
+        printf -v "${var}_pid" '%s' "$pid"
+        printf -v "${var}_results" '%s' "$results"
+}
+
+# await_match_rules PID N: until the bus reports N match rules for the busdctl
+# with that PID (so a background "wait" is listening before we change names).
+# Each try is a round trip to the bus, never a sleep.
+await_match_rules() {
+        local i
+        for ((i = 0; i < 500; i++)); do
+                if "$BUSDCTL" --json=short status "$1" 2>/dev/null | grep -q "\"match_rules\":$2"; then
+                        return 0
+                fi
+                kill -0 "$1" 2>/dev/null || return 1
+        done
+        return 1
+}
+
+# json_int FILE KEY: the integer value of "KEY": in a compact JSON document.
+json_int() {
+        sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$1" | head -n1
+}
+
+############################################################################
+# Without a bus
+############################################################################
+
+ctl --version
+check "--version prints the version" '[[ $rc == 0 ]] && has_out "^busdctl [0-9]+\.[0-9]+"'
+
+ctl --help
+check "--help lists every verb" '[[ $rc == 0 ]] && has_out "^  list " && has_out "^  status " &&
+        has_out "^  call " && has_out "^  emit " && has_out "^  wait " && has_out "^  stats "'
+check "--help does not offer monitor" '! has_out monitor'
+
+ctl call --help
+check "call --help shows the verb's usage" '[[ $rc == 0 ]] &&
+        has_out "busdctl \[OPTIONS...\] call DEST PATH INTERFACE METHOD \[JSON\]" && has_out "--no-reply"'
+ctl wait --help
+check "wait --help shows --gone" '[[ $rc == 0 ]] && has_out "--gone"'
+
+ctl
+check "no verb is a usage error" '[[ $rc == 2 ]] && has_err "no verb" && has_err "busdctl --help"'
+ctl frobnicate
+check "an unknown verb is a usage error with a hint" '[[ $rc == 2 ]] &&
+        has_err "unknown verb .frobnicate." && has_err "Try .busdctl --help."'
+ctl list --gone
+check "a verb option on the wrong verb is refused" '[[ $rc == 2 ]] && has_err "list does not take --gone"'
+ctl --timeout abc stats
+check "an invalid --timeout is refused" '[[ $rc == 2 ]] && has_err "invalid --timeout"'
+ctl --json=yaml stats
+check "an invalid --json value is refused" '[[ $rc == 2 ]] && has_err "invalid --json"'
+ctl call org.example.A /a org.example.A
+check "call with too few arguments is refused" '[[ $rc == 2 ]] && has_err "needs more arguments"'
+
+ctl --address "$dir/nobus.sock" list
+check "no bus: the error says where and what to do" '[[ $rc == 1 ]] &&
+        grep -qxF "busdctl: no bus at $dir/nobus.sock: is busd running? set BUSD_ADDRESS or pass --address" "$err"'
+BUSD_ADDRESS=$dir/other.sock run "$BUSDCTL" stats
+check "BUSD_ADDRESS is the default address" '[[ $rc == 1 ]] && has_err "no bus at $dir/other.sock"'
+
+ctl --address "$dir/nobus.sock" call org.example.A /a org.example.A M '{"a": '
+check "invalid JSON exits 2 before connecting" '[[ $rc == 2 ]] && has_err "not valid JSON" &&
+        ! has_err "no bus"'
+ctl --address "$dir/nobus.sock" call org.example.A bad/path org.example.A M
+check "an invalid object path exits 2 before connecting" '[[ $rc == 2 ]] &&
+        has_err "invalid object path" && ! has_err "no bus"'
+ctl --address "$dir/nobus.sock" wait "not a name"
+check "wait refuses an invalid name" '[[ $rc == 2 ]] && has_err "invalid name"'
+
+############################################################################
+# A real bus
+############################################################################
+
+busd_pid=$("$BUSD_LAUNCH" start "$dir" "$BUSD_BINARY" --address "$bus" --log-level debug)
+if [ -z "$busd_pid" ]; then
+        echo "test-busdctl: busd did not start" >&2
+        cat "$dir/busd.log" >&2
+        echo "$passed passed, $((failed + 1)) failed"
+        exit 1
+fi
+export BUSD_ADDRESS=$bus
+
+ctl --json=short stats
+base_names=$(json_int "$out" names)
+check "stats --json=short is one document" '[[ $rc == 0 ]] && [[ $(lines_out) == 1 ]] &&
+        has_out "^\{.*\"peers\":1[,}]" && [[ -n $base_names ]]'
+
+start_peer A org.example.Alpha org.example.Shared || exit 1
+start_peer B org.example.Beta org.example.Shared || exit 1
+check "peers got their names (B is queued for Shared)" '[[ $A_results == "1 1" && $B_results == "1 2" ]]'
+
+# ---- list ----
+ctl list
+check "list: header and no colour off a terminal" '[[ $rc == 0 ]] &&
+        has_out "^NAME +UNIQUE +PID +UID +USER +PROCESS +CONNECTED +QUEUED$" && ! grep -q $'"'"'\e'"'"' "$out"'
+check "list: a well-known name with its owner, PID, user and process" \
+        'has_out "^org\.example\.Alpha +$A_unique +$A_pid +$(id -u) +$(id -un) +(lt-)?busdctl-peer +[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} +0$"'
+check "list: queued owners are counted" 'has_out "^org\.example\.Shared +$A_unique .* 1$"'
+check "list: the bus itself and unique names are listed" 'has_out "^org\.busd\.Bus " &&
+        has_out "^$A_unique +$A_unique " && has_out "^$B_unique +$B_unique "'
+first_unique=$(grep -n '^:' "$out" | head -n1 | cut -d: -f1)
+last_wellknown=$(grep -n '^[a-z]' "$out" | tail -n1 | cut -d: -f1)
+check "list: well-known names sort before unique names" '[[ $last_wellknown -lt $first_unique ]]'
+check "list: a footer counts the names" 'has_out "^[0-9]+ names listed\.$"'
+
+ctl --no-legend list
+check "list --no-legend: no header, no footer" '[[ $rc == 0 ]] && ! has_out "^NAME" && ! has_out "listed"'
+ctl --no-legend list --unique
+check "list --unique: only unique names" '[[ $rc == 0 ]] && [[ $(lines_out) -ge 2 ]] &&
+        ! grep -qv "^:" "$out"'
+ctl --no-legend list --acquired
+check "list --acquired: only well-known names" '[[ $rc == 0 ]] && has_out "^org\.example\.Beta " &&
+        ! grep -q "^:" "$out"'
+ctl list --json=short
+check "list --json=short: one compact array of objects" '[[ $rc == 0 ]] && [[ $(lines_out) == 1 ]] &&
+        has_out "^\[\{.*\}\]$" &&
+        has_out "\{\"name\":\"org\.example\.Alpha\",\"unique_name\":\"$A_unique\",\"pid\":$A_pid,\"uid\":$(id -u),"'
+check "list --json=short: queued and comm fields" \
+        'has_out "\"name\":\"org\.example\.Shared\"[^}]*\"comm\":\"(lt-)?busdctl-peer\"[^}]*\"queued\":1\}"'
+ctl --json=pretty list
+check "list --json=pretty is indented" '[[ $rc == 0 ]] && [[ $(lines_out) -gt 10 ]] &&
+        has_out "^    \"name\": \"org\.example\.Alpha\","'
+
+# ---- status ----
+ctl status org.example.Alpha
+check "status NAME: unique name, PID, names, process" '[[ $rc == 0 ]] &&
+        has_out "^UniqueName=$A_unique$" && has_out "^PID=$A_pid$" &&
+        has_out "^Names=.*org\.example\.Alpha" && has_out "^Names=.*org\.example\.Shared" &&
+        has_out "^UID=$(id -u)$" && has_out "^Comm=(lt-)?busdctl-peer$" &&
+        has_out "^CommandLine=.*busdctl-peer $bus org\.example\.Alpha org\.example\.Shared$" &&
+        has_out "^Connected=.* ago\)$" && has_out "^MatchRules=1$" && ! has_out "^Process="'
+ctl status "$B_unique"
+check "status UNIQUE: queued names" '[[ $rc == 0 ]] && has_out "^QueuedFor=org\.example\.Shared$" &&
+        has_out "^Names=.*org\.example\.Beta"'
+ctl status "$A_pid"
+check "status PID finds the peer of that process" '[[ $rc == 0 ]] && has_out "^UniqueName=$A_unique$"'
+ctl --json=short status org.example.Beta
+check "status --json=short: merged credentials and stats" '[[ $rc == 0 ]] && [[ $(lines_out) == 1 ]] &&
+        has_out "\"unique_name\":\"$B_unique\"" && has_out "\"queued_names\":\[\"org\.example\.Shared\"\]" &&
+        has_out "\"process\":\"running\"" && has_out "\"cmdline\":\[" && has_out "\"pid_id\":[1-9]"'
+ctl status org.example.Nobody
+check "status of an unowned name fails clearly" '[[ $rc == 1 ]] && has_err "org\.example\.Nobody has no owner"'
+ctl status 999999999
+check "status of an unknown PID fails clearly" '[[ $rc != 0 ]] && has_err "no peer|neither"'
+
+start_peer G --fork org.example.Orphan || exit 1
+ctl status org.example.Orphan
+check "status: a peer whose connecting process exited is shown as gone" '[[ $rc == 0 ]] &&
+        has_out "^Process=gone" && ! has_out "^Comm=" && ! has_out "^CommandLine="'
+ctl --json=short status org.example.Orphan
+check "status --json: process gone, no comm" '[[ $rc == 0 ]] && has_out "\"process\":\"gone\"" &&
+        ! has_out "\"comm\""'
+
+ctl status
+check "status without argument describes the bus" '[[ $rc == 0 ]] && has_out "^BusID=[0-9a-f]{32}$" &&
+        has_out "^Version=" && has_out "^Started=.*\(up .*\)$" && has_out "^Peers=[0-9]+$" &&
+        has_out "^Limit\."'
+ctl --json=short status
+check "status --json without argument" '[[ $rc == 0 ]] && has_out "\"uptime_usec\":[0-9]+" &&
+        has_out "\"limits\":\{"'
+
+# ---- call ----
+ctl call org.example.Alpha /org/example/Peer org.example.Peer Echo '{"a": [1, 2], "b": "x"}'
+check "call prints the reply compactly off a terminal" '[[ $rc == 0 ]] &&
+        [[ "$(cat "$out")" == "{\"a\":[1,2],\"b\":\"x\"}" ]] && [[ ! -s $err ]]'
+ctl --json=pretty call org.example.Alpha /org/example/Peer org.example.Peer Echo '{"a": 1}'
+check "call --json=pretty indents" '[[ $rc == 0 ]] && [[ $(lines_out) == 3 ]] && has_out "^  \"a\": 1$"'
+ctl call "$B_unique" /org/example/Peer org.example.Peer Echo
+check "call a unique name without an argument" '[[ $rc == 0 ]] && [[ "$(cat "$out")" == "{}" ]]'
+ctl call org.busd.Bus /org/busd/Bus org.busd.Bus GetNameOwner '{"name": "org.example.Shared"}'
+check "call the bus driver" '[[ $rc == 0 ]] && [[ "$(cat "$out")" == "{\"owner\":\"$A_unique\"}" ]]'
+ctl call org.example.Alpha /org/example/Peer org.example.Peer Fail
+check "call: an error reply exits 1 with Error NAME: message" '[[ $rc == 1 ]] && [[ ! -s $out ]] &&
+        grep -qxF "Error org.example.Error.Failed: failing on purpose" "$err"'
+ctl call org.example.Alpha /org/example/Peer org.example.Peer NoSuchMethod
+check "call: unknown method" '[[ $rc == 1 ]] && has_err "^Error org\.busd\.Error\.UnknownMethod: "'
+ctl call org.example.Nobody /org/example/Peer org.example.Peer Echo
+check "call: no such service" '[[ $rc == 1 ]] && has_err "^Error org\.busd\.Error\.ServiceUnknown: "'
+start=$SECONDS
+ctl --timeout 0.5 call org.example.Alpha /org/example/Peer org.example.Peer Hang
+check "call --timeout: a call nobody answers times out" '[[ $rc == 1 ]] &&
+        has_err "^Error org\.busd\.Error\.Timeout" && [[ $((SECONDS - start)) -lt $WAIT ]]'
+ctl call --no-reply org.example.Alpha /org/example/Peer org.example.Peer Echo '{"x": 1}'
+check "call --no-reply prints nothing and succeeds" '[[ $rc == 0 ]] && [[ ! -s $out ]]'
+ctl call org.example.Alpha /org/example/Peer org.example.Peer Echo -- '-1'
+check "call: -- before a JSON argument that starts with -" '[[ $rc == 0 ]] && [[ "$(cat "$out")" == "-1" ]]'
+
+# ---- emit ----
+ctl emit /org/example/Source org.example.Signals Changed '{"n": 1}' --key k1
+check "emit broadcasts" '[[ $rc == 0 ]] && [[ ! -s $out ]]'
+# busdctl emit returns after a round trip to the bus, so the signal is queued
+# to the peers before this call is.
+ctl call org.example.Alpha /org/example/Peer org.example.Peer LastSignal
+check "emit: a subscriber received member, key and body" '[[ $rc == 0 ]] &&
+        has_out "\"member\":\"Changed\"" && has_out "\"key\":\"k1\"" && has_out "\"body\":\{\"n\":1\}"'
+ctl emit --destination org.example.Beta /org/example/Source org.example.Signals Direct
+check "emit --destination" '[[ $rc == 0 ]]'
+ctl call org.example.Beta /org/example/Peer org.example.Peer LastSignal
+check "emit --destination: the destination received it" '[[ $rc == 0 ]] && has_out "\"member\":\"Direct\""'
+ctl call org.example.Alpha /org/example/Peer org.example.Peer LastSignal
+check "emit --destination: nobody else did" '[[ $rc == 0 ]] && has_out "\"member\":\"Changed\""'
+ctl emit /org/example/Source org.example.Signals Changed --key ""
+check "emit refuses an empty key" '[[ $rc == 2 ]] && has_err "invalid key"'
+
+# ---- wait ----
+ctl wait org.example.Alpha
+check "wait returns at once for an owned name" '[[ $rc == 0 ]]'
+ctl wait --gone org.example.Nobody
+check "wait --gone returns at once for an unowned name" '[[ $rc == 0 ]]'
+start=$SECONDS
+ctl --timeout 0.5 wait org.example.Later
+check "wait --timeout gives up with a message" '[[ $rc == 1 ]] &&
+        grep -qxF "busdctl: timed out after 500ms waiting for org.example.Later to get an owner" "$err" &&
+        [[ $((SECONDS - start)) -lt $WAIT ]]'
+
+"$BUSDCTL" --timeout "$WAIT" wait org.example.Later >"$dir/wait.out" 2>&1 &
+wait_pid=$!
+bg_pids+=("$wait_pid")
+if await_match_rules "$wait_pid" 1; then
+        start_peer C org.example.Later || exit 1
+        wait "$wait_pid"
+        rc=$?
+        check "wait returns when the name gets an owner" '[[ $rc == 0 ]]'
+else
+        rc=-1
+        not_ok "wait did not install its match rule"
+fi
+
+"$BUSDCTL" --timeout "$WAIT" wait --gone org.example.Later >"$dir/wait.out" 2>&1 &
+wait_pid=$!
+bg_pids+=("$wait_pid")
+if await_match_rules "$wait_pid" 1; then
+        kill "$C_pid"
+        wait "$wait_pid"
+        rc=$?
+        check "wait --gone returns when the owner leaves" '[[ $rc == 0 ]]'
+else
+        rc=-1
+        not_ok "wait --gone did not install its match rule"
+fi
+
+# ---- stats ----
+ctl stats
+check "stats: a counter table" '[[ $rc == 0 ]] && has_out "^COUNTER +VALUE$" &&
+        has_out "^peers +[0-9]+$" && has_out "^messages_routed +[0-9]+$" && has_out "^version +"'
+ctl --no-legend stats
+check "stats --no-legend" '[[ $rc == 0 ]] && ! has_out "^COUNTER"'
+
+# ---- colour on a terminal (needs script(1)) ----
+if command -v script >/dev/null 2>&1; then
+        run script -qec "$BUSDCTL list" /dev/null
+        check "list on a terminal: the header is bold" '[[ $rc == 0 ]] && grep -q $'"'"'\e\[1mNAME'"'"' "$out"'
+        NO_COLOR=1 run script -qec "$BUSDCTL list" /dev/null
+        check "NO_COLOR turns colour off" '[[ $rc == 0 ]] && has_out "NAME" && ! grep -q $'"'"'\e'"'"' "$out"'
+else
+        skip "script(1) not installed: colour not tested"
+fi
+
+# ---- permission hint (needs an unprivileged uid) ----
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+        chmod 0700 "$dir"
+        run setpriv --reuid=65534 --regid=65534 --clear-groups "$BUSDCTL" --address "$bus" stats
+        if has_err "permission denied"; then
+                check "a socket we may not use: permission hint" '[[ $rc == 1 ]] &&
+                        has_err "permission denied connecting to $bus: run as a user allowed"'
+        else
+                skip "cannot run busdctl as an unprivileged user here"
+        fi
+else
+        skip "not root: permission hint not tested"
+fi
+
+############################################################################
+# Everything the peers made the bus hold is released
+############################################################################
+
+for p in "${peer_pids[@]}"; do
+        kill "$p" 2>/dev/null
+done
+for u in "$A_unique" "$B_unique" "$G_unique" "${C_unique:-}"; do
+        [ -n "$u" ] || continue
+        ctl --timeout "$WAIT" wait --gone "$u"
+        check "the bus saw $u leave" '[[ $rc == 0 ]]'
+done
+peer_pids=()
+# The clients above (each busdctl run) hang up without telling anyone; each
+# try is a round trip that lets the bus process those hang-ups (no sleeps).
+for ((i = 0; i < 200; i++)); do
+        ctl --json=short stats
+        if has_out '"peers":1[,}]' && has_out '"match_rules":0[,}]' && has_out '"pending_replies":0[,}]' &&
+                [[ $(json_int "$out" names) == "$base_names" ]]; then
+                break
+        fi
+done
+check "the bus is back to one peer, no rules, no pending replies, its names" \
+        'has_out "\"peers\":1[,}]" && has_out "\"match_rules\":0[,}]" && has_out "\"pending_replies\":0[,}]" &&
+        [[ $(json_int "$out" names) == "$base_names" ]]'
+
+run "$BUSD_LAUNCH" stop "$busd_pid"
+check "busd stops on SIGTERM and removes its socket" '[[ $rc == 0 ]] && [[ ! -e $bus ]]'
+busd_pid=
+
+ctl list
+check "after the bus stops: the no-bus hint" '[[ $rc == 1 ]] && has_err "no bus at $bus: is busd running\?"'
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * busdctl.c — the command line of busdctl: global and verb options, the verb
+ * table, --help and --version. Options may come before or after the verb;
+ * "--" ends them (for a JSON argument that starts with '-').
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "busdctl.h"
+
+static const Verb verbs[] = {
+        {
+                .name = "list",
+                .synopsis = "[--unique|--acquired]",
+                .summary = "List peers and the names they own",
+                .description =
+                        "Lists every name on the bus: well-known names first, alphabetically, then\n"
+                        "unique names in the order they connected. For each: the owner's unique\n"
+                        "name, PID, UID, user, process name, when it connected and, for well-known\n"
+                        "names, how many peers are queued for the name besides its owner.",
+                .min_args = 0,
+                .max_args = 0,
+                .options = VERB_OPT_UNIQUE | VERB_OPT_ACQUIRED,
+                .run = verb_list,
+        },
+        {
+                .name = "status",
+                .synopsis = "[NAME|UNIQUE|PID]",
+                .summary = "Show a peer's credentials and state, or the bus's",
+                .description =
+                        "With a name, shows the credentials the bus recorded for its owner, its\n"
+                        "process (command line read from /proc only after checking the PID still\n"
+                        "names the same process), the names it owns and queues for, and its queues.\n"
+                        "With a PID, does this for every peer of that process. Without an\n"
+                        "argument, shows the bus: id, version, uptime, counts and limits.",
+                .min_args = 0,
+                .max_args = 1,
+                .run = verb_status,
+        },
+        {
+                .name = "call",
+                .synopsis = "DEST PATH INTERFACE METHOD [JSON] [--no-reply]",
+                .summary = "Call a method and print the reply",
+                .description =
+                        "Calls METHOD on DEST and prints the reply body as JSON (indented on a\n"
+                        "terminal, compact otherwise; --json=pretty|short forces one). An error\n"
+                        "reply is printed as \"Error NAME: message\" on stderr and exits 1.\n"
+                        "--timeout sets the call's deadline; --no-reply sends without waiting.",
+                .min_args = 4,
+                .max_args = 5,
+                .options = VERB_OPT_NO_REPLY,
+                .run = verb_call,
+        },
+        {
+                .name = "emit",
+                .synopsis = "PATH INTERFACE SIGNAL [JSON] [--destination NAME] [--key KEY]",
+                .summary = "Emit a signal",
+                .description =
+                        "Emits SIGNAL, broadcast to matching peers, or to one peer with\n"
+                        "--destination. --key sets the key field that match rules can select on.",
+                .min_args = 3,
+                .max_args = 4,
+                .options = VERB_OPT_DESTINATION | VERB_OPT_KEY,
+                .run = verb_emit,
+        },
+        {
+                .name = "wait",
+                .synopsis = "NAME [--gone]",
+                .summary = "Wait until a name has an owner (or none)",
+                .description =
+                        "Returns once NAME has an owner or, with --gone, once it has none. With\n"
+                        "--timeout, gives up after that long and exits 1. Watches the bus's\n"
+                        "NameOwnerChanged signal; it does not poll.",
+                .min_args = 1,
+                .max_args = 1,
+                .options = VERB_OPT_GONE,
+                .run = verb_wait,
+        },
+        {
+                .name = "stats",
+                .synopsis = "",
+                .summary = "Show the bus's counters",
+                .description = "Shows the broker's counters and limits (the driver's GetStats).",
+                .min_args = 0,
+                .max_args = 0,
+                .run = verb_stats,
+        },
+};
+
+enum {
+        ARG_ADDRESS = 0x100,
+        ARG_SYSTEM,
+        ARG_USER,
+        ARG_JSON,
+        ARG_TIMEOUT,
+        ARG_NO_LEGEND,
+        ARG_VERSION,
+        ARG_UNIQUE,
+        ARG_ACQUIRED,
+        ARG_NO_REPLY,
+        ARG_DESTINATION,
+        ARG_KEY,
+        ARG_GONE,
+};
+
+static const struct option options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, ARG_VERSION },
+        { "address", required_argument, NULL, ARG_ADDRESS },
+        { "system", no_argument, NULL, ARG_SYSTEM },
+        { "user", no_argument, NULL, ARG_USER },
+        { "json", optional_argument, NULL, ARG_JSON },
+        { "timeout", required_argument, NULL, ARG_TIMEOUT },
+        { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+        { "unique", no_argument, NULL, ARG_UNIQUE },
+        { "acquired", no_argument, NULL, ARG_ACQUIRED },
+        { "no-reply", no_argument, NULL, ARG_NO_REPLY },
+        { "destination", required_argument, NULL, ARG_DESTINATION },
+        { "key", required_argument, NULL, ARG_KEY },
+        { "gone", no_argument, NULL, ARG_GONE },
+        {},
+};
+
+static const struct {
+        unsigned mask;
+        const char *name;
+        const char *help;
+} verb_option_help[] = {
+        { VERB_OPT_UNIQUE, "--unique", "only unique names" },
+        { VERB_OPT_ACQUIRED, "--acquired", "only well-known names" },
+        { VERB_OPT_NO_REPLY, "--no-reply", "do not ask for or wait for a reply" },
+        { VERB_OPT_DESTINATION, "--destination=NAME", "send to NAME only" },
+        { VERB_OPT_KEY, "--key=KEY", "set the key field" },
+        { VERB_OPT_GONE, "--gone", "wait until NAME has no owner" },
+};
+
+static const char global_options_help[] =
+        "  --address=PATH      connect to the bus socket at PATH\n"
+        "  --system            connect to the system bus (/run/busd/system.sock)\n"
+        "  --user              connect to the user bus ($XDG_RUNTIME_DIR/busd/bus.sock)\n"
+        "  --json[=short|pretty]\n"
+        "                      print JSON (no value: pretty on a terminal, else short)\n"
+        "  --timeout=SECS      call timeout; for wait, how long to wait\n"
+        "  --no-legend         no header line\n"
+        "  -h --help           show help (busdctl VERB --help for a verb)\n"
+        "  --version           show the version\n";
+
+static void help(void) {
+        printf("Usage: busdctl [OPTIONS...] VERB [ARGUMENTS...]\n\n"
+               "Introspect and talk to a busd message bus.\n\n"
+               "Verbs:\n");
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                printf("  %-10s %s\n", verbs[i].name, verbs[i].summary);
+        printf("\nOptions:\n%s\n"
+               "Without --address, --system or --user, busdctl connects to $BUSD_ADDRESS,\n"
+               "or the system bus if it is unset. See busdctl(1).\n",
+               global_options_help);
+}
+
+static void help_verb(const Verb *v) {
+        printf("Usage: busdctl [OPTIONS...] %s%s%s\n\n%s\n%s\n", v->name, v->synopsis[0] ? " " : "",
+               v->synopsis, v->summary, v->description);
+        if (v->options) {
+                printf("\nOptions of %s:\n", v->name);
+                for (size_t i = 0; i < sizeof(verb_option_help) / sizeof(verb_option_help[0]); i++)
+                        if (v->options & verb_option_help[i].mask)
+                                printf("  %-20s%s\n", verb_option_help[i].name,
+                                       verb_option_help[i].help);
+        }
+        printf("\nGlobal options:\n%s", global_options_help);
+}
+
+static const Verb *verb_find(const char *name) {
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                if (strcmp(verbs[i].name, name) == 0)
+                        return &verbs[i];
+        return NULL;
+}
+
+/* Parse "SECS" (decimals allowed) into µs, rounding up. */
+static int parse_timeout(const char *s, uint64_t *ret) {
+        char *end = NULL;
+        double secs;
+
+        errno = 0;
+        secs = strtod(s, &end);
+        if (errno != 0 || end == s || *end != '\0' || !isfinite(secs) || secs <= 0 ||
+            secs > 1e9)
+                return -EINVAL;
+        *ret = (uint64_t)ceil(secs * 1e6);
+        return 0;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("busdctl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputs("\nTry 'busdctl --help'.\n", stderr);
+        return EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+        Busdctl ctx = { .legend = true };
+        const char *json_value = NULL;
+        bool want_help = false;
+        const Verb *v;
+        int c, n_args;
+
+        setlocale(LC_ALL, "");
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        want_help = true;
+                        break;
+                case ARG_VERSION:
+                        printf("busdctl %s\n", PACKAGE_VERSION);
+                        return EXIT_SUCCESS;
+                case ARG_ADDRESS:
+                        if (!optarg[0])
+                                return usage_error("--address needs a socket path");
+                        ctx.address_kind = ADDRESS_PATH;
+                        ctx.address = optarg;
+                        break;
+                case ARG_SYSTEM:
+                        ctx.address_kind = ADDRESS_SYSTEM;
+                        break;
+                case ARG_USER:
+                        ctx.address_kind = ADDRESS_USER;
+                        break;
+                case ARG_JSON:
+                        ctx.json_given = true;
+                        json_value = optarg;
+                        break;
+                case ARG_TIMEOUT:
+                        if (parse_timeout(optarg, &ctx.timeout_usec) < 0)
+                                return usage_error("invalid --timeout '%s': expected a number "
+                                                   "of seconds greater than 0, such as 2.5",
+                                                   optarg);
+                        break;
+                case ARG_NO_LEGEND:
+                        ctx.legend = false;
+                        break;
+                case ARG_UNIQUE:
+                        ctx.verb_options |= VERB_OPT_UNIQUE;
+                        break;
+                case ARG_ACQUIRED:
+                        ctx.verb_options |= VERB_OPT_ACQUIRED;
+                        break;
+                case ARG_NO_REPLY:
+                        ctx.verb_options |= VERB_OPT_NO_REPLY;
+                        break;
+                case ARG_DESTINATION:
+                        ctx.verb_options |= VERB_OPT_DESTINATION;
+                        ctx.destination = optarg;
+                        break;
+                case ARG_KEY:
+                        ctx.verb_options |= VERB_OPT_KEY;
+                        ctx.key = optarg;
+                        break;
+                case ARG_GONE:
+                        ctx.verb_options |= VERB_OPT_GONE;
+                        break;
+                case '?':
+                default:
+                        if (optopt && optopt < 0x100)
+                                return usage_error("unknown option '-%c'", optopt);
+                        return usage_error("unknown option or missing value in '%s'",
+                                           argv[optind - 1]);
+                }
+        }
+        if (ctx.json_given && output_json_parse(json_value, &ctx.json) < 0)
+                return usage_error("invalid --json value '%s': use --json=short or --json=pretty",
+                                   json_value);
+
+        if (optind >= argc) {
+                if (want_help) {
+                        help();
+                        return EXIT_SUCCESS;
+                }
+                return usage_error("no verb given");
+        }
+        v = verb_find(argv[optind]);
+        if (!v)
+                return usage_error("unknown verb '%s'", argv[optind]);
+        if (want_help) {
+                help_verb(v);
+                return EXIT_SUCCESS;
+        }
+        for (size_t i = 0; i < sizeof(verb_option_help) / sizeof(verb_option_help[0]); i++)
+                if ((ctx.verb_options & verb_option_help[i].mask) &&
+                    !(v->options & verb_option_help[i].mask)) {
+                        fprintf(stderr, "busdctl: %s does not take %s\nTry 'busdctl %s --help'.\n",
+                                v->name, verb_option_help[i].name, v->name);
+                        return EXIT_USAGE;
+                }
+        n_args = argc - optind - 1;
+        if (n_args < (int)v->min_args || n_args > (int)v->max_args) {
+                fprintf(stderr, "busdctl: %s %s\nUsage: busdctl %s %s\nTry 'busdctl %s --help'.\n",
+                        v->name, n_args < (int)v->min_args ? "needs more arguments" :
+                                                             "got too many arguments",
+                        v->name, v->synopsis, v->name);
+                return EXIT_USAGE;
+        }
+        return v->run(&ctx, argc - optind, argv + optind);
+}

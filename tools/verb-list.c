@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * verb-list.c — "busdctl list": every name on the bus with its owner.
+ *
+ * Order: well-known names alphabetically (org.busd.Bus among them), then
+ * unique names by connection order. The rows are built as JSON objects first,
+ * so --json and the table show the same data. Names that vanish between
+ * ListNames and the per-name calls are skipped.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "busdctl.h"
+#include "procinfo.h"
+#include "table.h"
+
+static bool is_unique(const char *name) {
+        return name[0] == ':';
+}
+
+/* ":1.N" → N, or UINT64_MAX if not of that form. */
+static uint64_t unique_id(const char *name) {
+        char *end = NULL;
+        unsigned long long id;
+
+        if (strncmp(name, ":1.", 3) != 0 || name[3] < '0' || name[3] > '9')
+                return UINT64_MAX;
+        errno = 0;
+        id = strtoull(name + 3, &end, 10);
+        if (errno != 0 || *end != '\0')
+                return UINT64_MAX;
+        return id;
+}
+
+static int name_compare(const void *a, const void *b) {
+        const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+        uint64_t ix, iy;
+
+        if (is_unique(x) != is_unique(y))
+                return is_unique(x) ? 1 : -1;
+        if (!is_unique(x))
+                return strcmp(x, y);
+        ix = unique_id(x);
+        iy = unique_id(y);
+        if (ix != iy)
+                return ix < iy ? -1 : 1;
+        return strcmp(x, y);
+}
+
+static int json_set_new(json_t *obj, const char *key, json_t *v) {
+        /* json_object_set_new() takes @v even on failure; NULL v is an error. */
+        return json_object_set_new(obj, key, v ? v : json_null()) < 0 ? -ENOMEM : 0;
+}
+
+/* Build the row for @name; returns 0 and *ret (NULL if the name vanished). */
+static int row_build(const Busdctl *ctx, bus_connection *c, const char *name, json_t **ret) {
+        bus_error error = BUS_ERROR_INIT;
+        json_t *row, *creds = NULL, *stats = NULL, *owners = NULL;
+        uint64_t pid = 0, uid = 0, pid_id = 0, usec = 0;
+        bool have_pid, have_uid;
+        int r;
+
+        r = driver_call_name(ctx, c, "GetConnectionCredentials", name, &error, &creds);
+        if (r < 0 && bus_error_has_name(&error, BUS_ERROR_NAME_HAS_NO_OWNER)) {
+                bus_error_free(&error);
+                *ret = NULL;
+                return 0;
+        }
+        bus_error_free(&error); /* other errors: show what we can */
+
+        row = json_object();
+        if (!row) {
+                json_decref(creds);
+                return -ENOMEM;
+        }
+        r = json_set_new(row, "name", json_string(name));
+        r = r ?: json_set_new(row, "unique_name",
+                              json_incref(json_object_get(creds, "unique_name")));
+        have_pid = driver_get_u64(creds, "pid", &pid) && pid > 0;
+        have_uid = driver_get_u64(creds, "uid", &uid);
+        driver_get_u64(creds, "pid_id", &pid_id);
+        r = r ?: json_set_new(row, "pid", have_pid ? json_integer((json_int_t)pid) : NULL);
+        r = r ?: json_set_new(row, "uid", have_uid ? json_integer((json_int_t)uid) : NULL);
+        if (!r && have_uid) {
+                char user[256];
+
+                driver_user_name((uid_t)uid, user, sizeof(user));
+                r = json_set_new(row, "user", json_string(user));
+        } else
+                r = r ?: json_set_new(row, "user", NULL);
+        if (!r) {
+                ProcInfo info;
+                json_t *comm = NULL;
+
+                if (have_pid && procinfo_read((pid_t)pid, pid_id, &info) >= 0) {
+                        comm = json_string(info.comm);
+                        if (!comm) { /* not UTF-8: keep an escaped form */
+                                char *e = output_escape(info.comm, strlen(info.comm));
+
+                                comm = e ? json_string(e) : NULL;
+                                free(e);
+                        }
+                        procinfo_done(&info);
+                }
+                r = json_set_new(row, "comm", comm);
+        }
+
+        if (!r && driver_call_name(ctx, c, "GetConnectionStats", name, &error, &stats) >= 0 &&
+            driver_get_u64(stats, "connected_usec", &usec))
+                r = json_set_new(row, "connected_usec", json_integer((json_int_t)usec));
+        else
+                r = r ?: json_set_new(row, "connected_usec", NULL);
+        bus_error_free(&error);
+
+        if (!r && !is_unique(name) &&
+            driver_call_name(ctx, c, "ListQueuedOwners", name, &error, &owners) >= 0 &&
+            json_is_array(json_object_get(owners, "owners"))) {
+                size_t n = json_array_size(json_object_get(owners, "owners"));
+
+                r = json_set_new(row, "queued", json_integer(n > 0 ? (json_int_t)n - 1 : 0));
+        } else
+                r = r ?: json_set_new(row, "queued", NULL);
+        bus_error_free(&error);
+
+        json_decref(creds);
+        json_decref(stats);
+        json_decref(owners);
+        if (r < 0) {
+                json_decref(row);
+                return r;
+        }
+        *ret = row;
+        return 0;
+}
+
+/* Render a number field, or NULL for "-". */
+static const char *cell_u64(json_t *row, const char *key, char *buf, size_t size) {
+        uint64_t v;
+
+        if (!driver_get_u64(row, key, &v))
+                return NULL;
+        snprintf(buf, size, "%llu", (unsigned long long)v);
+        return buf;
+}
+
+static int print_table(const Busdctl *ctx, json_t *rows) {
+        static const char *const headers[] = { "NAME", "UNIQUE", "PID", "UID", "USER",
+                                               "PROCESS", "CONNECTED", "QUEUED" };
+        Table *t = NULL;
+        size_t i;
+        json_t *row;
+        int r;
+
+        r = table_new(&t, 8, headers);
+        if (r < 0)
+                return r;
+        table_set_right(t, 2);
+        table_set_right(t, 3);
+        table_set_right(t, 7);
+        json_array_foreach(rows, i, row) {
+                char pid[32], uid[32], queued[32], since[64];
+                uint64_t usec;
+                const char *cells[8];
+
+                cells[0] = driver_get_string(row, "name");
+                cells[1] = driver_get_string(row, "unique_name");
+                cells[2] = cell_u64(row, "pid", pid, sizeof(pid));
+                cells[3] = cell_u64(row, "uid", uid, sizeof(uid));
+                cells[4] = driver_get_string(row, "user");
+                cells[5] = driver_get_string(row, "comm");
+                cells[6] = NULL;
+                if (driver_get_u64(row, "connected_usec", &usec)) {
+                        output_format_timestamp(usec, since, sizeof(since));
+                        cells[6] = since;
+                }
+                cells[7] = cell_u64(row, "queued", queued, sizeof(queued));
+                r = table_add_row(t, cells);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0)
+                r = table_print(t, stdout, ctx->legend);
+        if (r >= 0 && ctx->legend)
+                printf("\n%zu names listed.\n", table_get_rows(t));
+        table_free(t);
+        return r;
+}
+
+int verb_list(Busdctl *ctx, int argc, char **argv) {
+        bus_error error = BUS_ERROR_INIT;
+        bus_connection *c = NULL;
+        json_t *reply = NULL, *names, *rows = NULL, *v;
+        const char **sorted = NULL;
+        size_t n = 0, i;
+        int r, ret = EXIT_FAILURE;
+
+        if (driver_connect(ctx, &c) < 0)
+                return EXIT_FAILURE;
+        r = driver_call(ctx, c, "ListNames", NULL, &error, &reply);
+        if (r < 0) {
+                driver_print_error("ListNames failed", r, &error);
+                goto out;
+        }
+        names = json_object_get(reply, "names");
+        if (!json_is_array(names)) {
+                fputs("busdctl: ListNames returned no \"names\" array\n", stderr);
+                goto out;
+        }
+        sorted = calloc(json_array_size(names) + 1, sizeof(char *));
+        rows = json_array();
+        if (!sorted || !rows) {
+                fputs("busdctl: out of memory\n", stderr);
+                goto out;
+        }
+        json_array_foreach(names, i, v) {
+                const char *name = json_string_value(v);
+
+                if (!name)
+                        continue;
+                if ((ctx->verb_options & VERB_OPT_UNIQUE) && !is_unique(name))
+                        continue;
+                if ((ctx->verb_options & VERB_OPT_ACQUIRED) && is_unique(name))
+                        continue;
+                sorted[n++] = name;
+        }
+        qsort(sorted, n, sizeof(char *), name_compare);
+
+        for (i = 0; i < n; i++) {
+                json_t *row = NULL;
+
+                r = row_build(ctx, c, sorted[i], &row);
+                if (r < 0) {
+                        fprintf(stderr, "busdctl: %s\n", strerror(-r));
+                        goto out;
+                }
+                if (row && json_array_append_new(rows, row) < 0) {
+                        fputs("busdctl: out of memory\n", stderr);
+                        goto out;
+                }
+        }
+
+        if (ctx->json != OUTPUT_JSON_OFF)
+                r = output_json_print(rows, ctx->json);
+        else
+                r = print_table(ctx, rows);
+        if (r < 0) {
+                fprintf(stderr, "busdctl: cannot print: %s\n", strerror(-r));
+                goto out;
+        }
+        ret = EXIT_SUCCESS;
+out:
+        bus_error_free(&error);
+        free(sorted);
+        json_decref(rows);
+        json_decref(reply);
+        bus_connection_close(c);
+        return ret;
+}

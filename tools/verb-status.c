@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * verb-status.c — "busdctl status": one peer (by name or unique name), the
+ * peers of one process (by PID), or the bus itself (no argument).
+ *
+ * A peer's JSON is its GetConnectionCredentials and GetConnectionStats
+ * results merged, plus "user", "process" ("running", "gone" or
+ * "unverifiable"), "comm" and "cmdline" (an array), the last two only when
+ * /proc was read after verifying the PID (procinfo.h). Human output is
+ * Key=Value lines, like busctl status.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "busdctl.h"
+#include "procinfo.h"
+#include "validate.h"
+
+/* JSON string for untrusted bytes: as is if UTF-8, else escaped. */
+static json_t *string_from_bytes(const char *s, size_t len) {
+        json_t *v = json_stringn(s, len);
+        char *e;
+
+        if (v)
+                return v;
+        e = output_escape(s, len);
+        v = e ? json_string(e) : NULL;
+        free(e);
+        return v;
+}
+
+static int peer_add_process(json_t *peer) {
+        uint64_t pid = 0, pid_id = 0;
+        json_t *cmdline = NULL;
+        ProcInfo info;
+        const char *state;
+        int r;
+
+        driver_get_u64(peer, "pid", &pid);
+        driver_get_u64(peer, "pid_id", &pid_id);
+        r = procinfo_read((pid_t)pid, pid_id, &info);
+        if (r == -ESRCH)
+                state = "gone";
+        else if (r < 0)
+                state = "unverifiable";
+        else
+                state = "running";
+        if (json_object_set_new(peer, "process", json_string(state)) < 0)
+                goto fail;
+        if (r < 0)
+                return 0;
+
+        if (json_object_set_new(peer, "comm", string_from_bytes(info.comm, strlen(info.comm))) < 0)
+                goto fail;
+        cmdline = json_array();
+        if (!cmdline)
+                goto fail;
+        for (size_t i = 0; i < info.cmdline_len;) {
+                size_t len = strnlen(info.cmdline + i, info.cmdline_len - i);
+
+                if (json_array_append_new(cmdline, string_from_bytes(info.cmdline + i, len)) < 0)
+                        goto fail;
+                i += len + 1;
+        }
+        procinfo_done(&info);
+        return json_object_set_new(peer, "cmdline", cmdline) < 0 ? -ENOMEM : 0;
+fail:
+        json_decref(cmdline);
+        procinfo_done(&info);
+        return -ENOMEM;
+}
+
+/* Collect one peer's state; r = -ENXIO (after printing) if @name has no owner. */
+static int peer_get(const Busdctl *ctx, bus_connection *c, const char *name, json_t **ret) {
+        bus_error error = BUS_ERROR_INIT;
+        json_t *peer = NULL, *stats = NULL;
+        uint64_t uid;
+        int r;
+
+        r = driver_call_name(ctx, c, "GetConnectionCredentials", name, &error, &peer);
+        if (r < 0) {
+                if (bus_error_has_name(&error, BUS_ERROR_NAME_HAS_NO_OWNER)) {
+                        fputs("busdctl: ", stderr);
+                        driver_fputs_escaped(name, stderr);
+                        fputs(" has no owner on this bus (see busdctl list)\n", stderr);
+                } else
+                        driver_print_error("GetConnectionCredentials failed", r, &error);
+                bus_error_free(&error);
+                return -ENXIO;
+        }
+        r = driver_call_name(ctx, c, "GetConnectionStats", name, &error, &stats);
+        if (r < 0) {
+                driver_print_error("GetConnectionStats failed", r, &error);
+                bus_error_free(&error);
+                json_decref(peer);
+                return -ENXIO;
+        }
+        json_object_update_missing(peer, stats);
+        json_decref(stats);
+        if (driver_get_u64(peer, "uid", &uid)) {
+                char user[256];
+
+                driver_user_name((uid_t)uid, user, sizeof(user));
+                json_object_set_new(peer, "user", json_string(user));
+        }
+        r = peer_add_process(peer);
+        if (r < 0) {
+                json_decref(peer);
+                return r;
+        }
+        *ret = peer;
+        return 0;
+}
+
+static void print_u64(const char *label, json_t *obj, const char *key) {
+        uint64_t v;
+
+        if (driver_get_u64(obj, key, &v))
+                printf("%s=%llu\n", label, (unsigned long long)v);
+}
+
+static void print_string(const char *label, const char *s) {
+        if (!s)
+                return;
+        printf("%s=", label);
+        driver_fputs_escaped(s, stdout);
+        putchar('\n');
+}
+
+/* Print the elements of an array separated by spaces (strings escaped). */
+static void print_array(const char *label, json_t *array) {
+        size_t i;
+        json_t *v;
+
+        if (!json_is_array(array))
+                return;
+        printf("%s=", label);
+        json_array_foreach(array, i, v) {
+                if (i > 0)
+                        putchar(' ');
+                if (json_is_string(v))
+                        driver_fputs_escaped(json_string_value(v), stdout);
+                else if (json_is_integer(v))
+                        printf("%lld", (long long)json_integer_value(v));
+        }
+        putchar('\n');
+}
+
+static void peer_print(json_t *peer) {
+        const char *process = driver_get_string(peer, "process");
+        char when[64], ago[64];
+        uint64_t usec, now;
+
+        print_string("UniqueName", driver_get_string(peer, "unique_name"));
+        print_array("Names", json_object_get(peer, "names"));
+        print_array("QueuedFor", json_object_get(peer, "queued_names"));
+        print_u64("PID", peer, "pid");
+        print_u64("PIDId", peer, "pid_id");
+        print_u64("UID", peer, "uid");
+        print_string("User", driver_get_string(peer, "user"));
+        print_u64("GID", peer, "gid");
+        print_array("Groups", json_object_get(peer, "groups"));
+        if (process && strcmp(process, "running") == 0) {
+                print_string("Comm", driver_get_string(peer, "comm"));
+                print_array("CommandLine", json_object_get(peer, "cmdline"));
+        } else if (process && strcmp(process, "gone") == 0)
+                printf("Process=%sgone%s: the process has exited, or its PID now belongs to "
+                       "another process\n",
+                       output_ansi_warn(), output_ansi_reset());
+        else
+                printf("Process=unverifiable: cannot check that the PID still names the "
+                       "peer's process\n");
+        print_string("SecurityLabel", driver_get_string(peer, "security_label"));
+        if (driver_get_u64(peer, "connected_usec", &usec)) {
+                now = output_now_realtime();
+                output_format_timestamp(usec, when, sizeof(when));
+                output_format_timespan(now > usec ? now - usec : 0, ago, sizeof(ago));
+                printf("Connected=%s (%s ago)\n", when, ago);
+        }
+        print_u64("MatchRules", peer, "match_rules");
+        print_u64("PendingReplies", peer, "pending_replies");
+        print_u64("QueuedMessages", peer, "queued_messages");
+        print_u64("QueuedBytes", peer, "queued_bytes");
+        print_u64("MessagesSent", peer, "messages_sent");
+        print_u64("MessagesReceived", peer, "messages_received");
+}
+
+/* Unique names of the peers whose pid is @pid, as a JSON array of peers. */
+static int peers_by_pid(const Busdctl *ctx, bus_connection *c, uint64_t pid, json_t **ret) {
+        bus_error error = BUS_ERROR_INIT;
+        json_t *reply = NULL, *peers, *v;
+        size_t i;
+        int r;
+
+        r = driver_call(ctx, c, "ListNames", NULL, &error, &reply);
+        if (r < 0) {
+                driver_print_error("ListNames failed", r, &error);
+                bus_error_free(&error);
+                return r;
+        }
+        peers = json_array();
+        if (!peers) {
+                json_decref(reply);
+                return -ENOMEM;
+        }
+        json_array_foreach(json_object_get(reply, "names"), i, v) {
+                const char *name = json_string_value(v);
+                json_t *creds = NULL, *peer = NULL;
+                uint64_t p;
+
+                if (!name || name[0] != ':')
+                        continue;
+                if (driver_call_name(ctx, c, "GetConnectionCredentials", name, &error, &creds) < 0) {
+                        bus_error_free(&error); /* it left meanwhile */
+                        continue;
+                }
+                if (driver_get_u64(creds, "pid", &p) && p == pid &&
+                    peer_get(ctx, c, name, &peer) >= 0)
+                        json_array_append_new(peers, peer);
+                json_decref(creds);
+        }
+        json_decref(reply);
+        *ret = peers;
+        return 0;
+}
+
+static bool is_pid(const char *s, uint64_t *ret) {
+        char *end = NULL;
+        unsigned long long v;
+
+        if (s[0] < '1' || s[0] > '9')
+                return false;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || *end != '\0' || v > INT32_MAX)
+                return false;
+        *ret = v;
+        return true;
+}
+
+static int status_bus(const Busdctl *ctx, bus_connection *c) {
+        bus_error error = BUS_ERROR_INIT;
+        json_t *stats = NULL, *limits, *v;
+        char when[64], uptime[64];
+        uint64_t started = 0, now;
+        const char *key;
+        int r;
+
+        r = driver_call(ctx, c, "GetStats", NULL, &error, &stats);
+        if (r < 0) {
+                driver_print_error("GetStats failed", r, &error);
+                bus_error_free(&error);
+                return EXIT_FAILURE;
+        }
+        now = output_now_realtime();
+        driver_get_u64(stats, "started_usec", &started);
+        if (ctx->json != OUTPUT_JSON_OFF) {
+                if (started > 0 && now > started)
+                        json_object_set_new(stats, "uptime_usec", json_integer((json_int_t)(now - started)));
+                r = output_json_print(stats, ctx->json);
+                json_decref(stats);
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        }
+        print_string("Address", driver_address(ctx));
+        print_string("BusID", driver_get_string(stats, "id"));
+        print_string("Version", driver_get_string(stats, "version"));
+        if (started > 0) {
+                output_format_timestamp(started, when, sizeof(when));
+                output_format_timespan(now > started ? now - started : 0, uptime, sizeof(uptime));
+                printf("Started=%s (up %s)\n", when, uptime);
+        }
+        print_u64("Peers", stats, "peers");
+        print_u64("Names", stats, "names");
+        print_u64("MatchRules", stats, "match_rules");
+        print_u64("PendingReplies", stats, "pending_replies");
+        print_u64("QueuedMessages", stats, "queued_messages");
+        print_u64("QueuedBytes", stats, "queued_bytes");
+        limits = json_object_get(stats, "limits");
+        json_object_foreach(limits, key, v) {
+                if (!json_is_integer(v))
+                        continue;
+                fputs("Limit.", stdout);
+                driver_fputs_escaped(key, stdout);
+                printf("=%lld\n", (long long)json_integer_value(v));
+        }
+        json_decref(stats);
+        return EXIT_SUCCESS;
+}
+
+int verb_status(Busdctl *ctx, int argc, char **argv) {
+        bus_connection *c = NULL;
+        json_t *result = NULL;
+        uint64_t pid = 0;
+        bool by_pid = false;
+        int r, ret = EXIT_FAILURE;
+
+        if (argc > 1) {
+                by_pid = is_pid(argv[1], &pid);
+                if (!by_pid && !validate_bus_name(argv[1])) {
+                        fprintf(stderr, "busdctl: '%s' is neither a PID nor a valid bus name\n",
+                                argv[1]);
+                        return EXIT_USAGE;
+                }
+        }
+        if (driver_connect(ctx, &c) < 0)
+                return EXIT_FAILURE;
+        if (argc == 1) {
+                ret = status_bus(ctx, c);
+                goto out;
+        }
+        if (by_pid) {
+                r = peers_by_pid(ctx, c, pid, &result);
+                if (r < 0)
+                        goto out;
+                if (json_array_size(result) == 0) {
+                        fprintf(stderr, "busdctl: no peer of PID %llu is connected to this bus\n",
+                                (unsigned long long)pid);
+                        goto out;
+                }
+        } else if (peer_get(ctx, c, argv[1], &result) < 0)
+                goto out;
+
+        if (ctx->json != OUTPUT_JSON_OFF) {
+                if (output_json_print(result, ctx->json) < 0)
+                        goto out;
+        } else if (json_is_array(result)) {
+                size_t i;
+                json_t *peer;
+
+                json_array_foreach(result, i, peer) {
+                        if (i > 0)
+                                putchar('\n');
+                        peer_print(peer);
+                }
+        } else
+                peer_print(result);
+        ret = EXIT_SUCCESS;
+out:
+        json_decref(result);
+        bus_connection_close(c);
+        return ret;
+}
