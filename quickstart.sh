@@ -22,6 +22,7 @@ PACKAGES=(build-essential autoconf automake libtool pkg-config libsystemd-dev li
           libjansson-dev check systemd)
 BUILD=build
 BUILD_ASAN=build-asan
+BUSDCTL="$BUILD/tools/busdctl"
 CONFIGURE_ARGS=(--enable-werror)
 CONFIGURE_ARGS_ASAN=(--enable-werror --enable-sanitizers)
 JOBS=$(nproc 2>/dev/null || echo 2)
@@ -150,6 +151,12 @@ spawn() {
 
 socket_ready() { [[ -S $1 ]]; }
 
+# The driver answers Ping once busd is listening and serving (the socket file appears at bind(),
+# a moment before listen()).
+bus_pings() {
+        "$1/tools/busdctl" --timeout=1 call org.busd.Bus /org/busd/Bus org.busd.Bus Ping
+}
+
 pid_alive() { kill -0 "$1" 2>/dev/null; }
 
 # start_bus BUILDDIR: start busd on a private socket; sets BUSD_ADDRESS (exported) and BUSD_PID.
@@ -160,8 +167,8 @@ start_bus() {
         export BUSD_ADDRESS="$TMPDIR_RUN/bus.sock"
         spawn "$TMPDIR_RUN/busd.log" "$dir/daemon/busd" --address="$BUSD_ADDRESS"
         BUSD_PID=$!
-        if ! wait_for "busd to listen on $BUSD_ADDRESS" socket_ready "$BUSD_ADDRESS" ||
-           ! pid_alive "$BUSD_PID"; then
+        if ! wait_for "busd to create $BUSD_ADDRESS" socket_ready "$BUSD_ADDRESS" ||
+           ! wait_for "busd to answer Ping" bus_pings "$dir" || ! pid_alive "$BUSD_PID"; then
                 info "busd did not come up; its log:"
                 sed 's/^/    busd: /' "$TMPDIR_RUN/busd.log"
                 return 1
@@ -178,29 +185,33 @@ cmd_demo() {
         start_bus "$BUILD" || die "busd did not start"
         info "busd pid $BUSD_PID, BUSD_ADDRESS=$BUSD_ADDRESS"
 
-        step "Starting examples/echo-service (owns org.example.Echo)"
+        step "Starting examples/echo-service (owns org.example.Echo, emits Tick every second)"
         spawn "$TMPDIR_RUN/echo-service.log" "$BUILD/examples/echo-service"
         local service_pid=$!
-        if ! wait_for "org.example.Echo to get an owner" \
-                "$BUILD/examples/echo-client" --wait-name org.example.Echo ||
+        info "echo-service pid $service_pid; busdctl wait org.example.Echo"
+        if ! "$BUSDCTL" --timeout="$WAIT_TIMEOUT" wait org.example.Echo ||
            ! pid_alive "$service_pid"; then
                 sed 's/^/    echo-service: /' "$TMPDIR_RUN/echo-service.log"
                 die "echo-service did not come up"
         fi
-        info "echo-service pid $service_pid"
 
-        step "Calling org.example.Echo and receiving its Tick signal (examples/echo-client)"
-        "$BUILD/examples/echo-client" "hello from quickstart"
+        step "echo-client: call org.example.Echo.Echo, then receive one Tick signal"
+        "$BUILD/examples/echo-client" -t 1 '{"hello": "from quickstart"}'
 
-        step "Names on the bus"
-        "$BUILD/examples/echo-client" --list-names
+        step "echo-client: a method that fails (-m Fail)"
+        "$BUILD/examples/echo-client" -m Fail || true
+
+        step "busdctl list"
+        "$BUSDCTL" list
 
         step "Stopping everything"
         cleanup
-        info "done; to keep a bus running yourself:"
+        info "done. To run a bus yourself:"
         info "  $BUILD/daemon/busd --address=/tmp/bus.sock &"
-        info "  BUSD_ADDRESS=/tmp/bus.sock $BUILD/examples/echo-service &"
-        info "  BUSD_ADDRESS=/tmp/bus.sock $BUILD/examples/echo-client hello"
+        info "  export BUSD_ADDRESS=/tmp/bus.sock"
+        info "  $BUILD/examples/echo-service &"
+        info "  $BUILD/examples/echo-client -t 3"
+        info "  $BUSDCTL list"
 }
 
 # ---- check ---------------------------------------------------------------------------------
@@ -265,17 +276,14 @@ check_readme_example() {
                 return 0
         fi
         spawn "$TMPDIR_RUN/readme-service.log" "$exe" service
-        local deadline=$((SECONDS + WAIT_TIMEOUT))
-        until out=$("$exe" client quickstart 2>&1); do
-                if ((SECONDS >= deadline)); then
-                        info "client never succeeded: $out"
-                        sed 's/^/    service: /' "$TMPDIR_RUN/readme-service.log"
-                        cleanup
-                        ((++EXTRA_FAILED))
-                        return 0
-                fi
-                sleep 0.05
-        done
+        if ! "$dir/tools/busdctl" --timeout="$WAIT_TIMEOUT" wait org.example.Greeter; then
+                info "the service never owned org.example.Greeter:"
+                sed 's/^/    service: /' "$TMPDIR_RUN/readme-service.log"
+                cleanup
+                ((++EXTRA_FAILED))
+                return 0
+        fi
+        out=$("$exe" client quickstart 2>&1) || true
         printf '%s\n' "$out" | sed 's/^/    /'
         cleanup
         if grep -q '^reply: Hello, quickstart!$' <<<"$out" &&

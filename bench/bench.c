@@ -3,6 +3,8 @@
  * bench.c — command line, workload plan, children, payloads and output shared
  * by the benchmark drivers; see bench.h.
  */
+#include "config.h"
+
 #include "bench.h"
 
 #include <errno.h>
@@ -29,7 +31,7 @@ static void usage(FILE *f, const char *prog) {
                 "  --broker-pid PID   broker process for idle-rss\n"
                 "  --iterations N     measured iterations (default: per workload and size)\n"
                 "  --warmup N         unmeasured iterations first\n"
-                "  --budget-ms MS     stop measuring after MS once 5 iterations are done\n"
+                "  --budget-ms MS     stop measuring after MS (once 5 calls or 2 batches are done)\n"
                 "  --quick            smaller default iteration counts\n"
                 "  --report-error WHY print this run's result line with error WHY and exit\n"
                 "                     (for bench/run.sh when a driver crashed or timed out)\n",
@@ -90,7 +92,7 @@ static void plan_defaults(BenchOptions *o) {
                 if (iterations < 1000)
                         iterations = 1000;
                 iterations -= iterations % BENCH_SIGNAL_BATCH;
-                warmup = 4 * BENCH_SIGNAL_BATCH;
+                warmup = BENCH_SIGNAL_BATCH;
                 break;
         }
         case BENCH_CONNECT:
@@ -190,8 +192,8 @@ int bench_options_parse(BenchOptions *o, int argc, char **argv) {
         return 0;
 }
 
-bool bench_over_budget(const BenchOptions *o, uint64_t start_ns, uint64_t done) {
-        return done >= BENCH_MIN_ITERATIONS && bench_now_ns() - start_ns > o->budget_ns;
+bool bench_over_budget(const BenchOptions *o, uint64_t start_ns, uint64_t done, uint64_t min) {
+        return done >= min && bench_now_ns() - start_ns > o->budget_ns;
 }
 
 static void size_label(char *buf, size_t n, uint64_t size) {

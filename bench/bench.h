@@ -18,10 +18,10 @@
 
 #include "stats.h"
 
-/* Names used on the bus by every system. */
-#define BENCH_SERVICE "org.busd.Bench"
-#define BENCH_PATH "/org/busd/Bench"
-#define BENCH_INTERFACE "org.busd.Bench"
+/* Names used on the bus by every system (org.busd.* is reserved by busd). */
+#define BENCH_SERVICE "com.example.Bench"
+#define BENCH_PATH "/com/example/Bench"
+#define BENCH_INTERFACE "com.example.Bench"
 #define BENCH_SIGNAL_MEMBER "Tick"
 #define BENCH_SIGNAL_SIZE 64u
 /* Signals sent between two synchronisation round trips: bounds what any
@@ -77,12 +77,13 @@ typedef struct BenchResult {
 int bench_options_parse(BenchOptions *o, int argc, char **argv);
 
 /* Whether a measured loop should stop before its planned iterations: it
- * has @done >= BENCH_MIN_ITERATIONS measured iterations (signal batches)
- * and has run longer than the time budget (--budget-ms; 3 s, 1 s quick).
- * Keeps a very slow system (dbus-daemon with 65,536 rules, 16 MiB calls)
- * from stretching the run while fast ones keep their fixed counts. */
-#define BENCH_MIN_ITERATIONS 5u
-bool bench_over_budget(const BenchOptions *o, uint64_t start_ns, uint64_t done);
+ * has @done measured iterations, at least @min, and has run longer than the
+ * time budget (--budget-ms; 3 s, 1 s quick). Keeps a very slow system
+ * (dbus-daemon with 65,536 rules, 16 MiB calls) from stretching the run
+ * while fast ones keep their fixed counts. */
+#define BENCH_MIN_CALLS 5u   /* round trips */
+#define BENCH_MIN_BATCHES 2u /* signal batches */
+bool bench_over_budget(const BenchOptions *o, uint64_t start_ns, uint64_t done, uint64_t min);
 
 /* Print one JSON object line for the run on stdout and flush. */
 void bench_result_print(const BenchOptions *o, const BenchResult *r);

@@ -10,6 +10,8 @@
  * in sealed memfds when the broker offers them; if it does not, sizes above
  * BUS_BODY_INLINE_MAX are reported as "skipped: needs memfd payloads".
  */
+#include "config.h"
+
 #include <busclient.h>
 #include <errno.h>
 #include <stdio.h>
@@ -208,7 +210,7 @@ static int run_rtt(const BenchOptions *o, BenchResult *res) {
                 if (i < o->warmup)
                         continue;
                 bench_samples_add(&samples, bench_now_ns() - t0);
-                if (bench_over_budget(o, start, samples.n))
+                if (bench_over_budget(o, start, samples.n, BENCH_MIN_CALLS))
                         break;
         }
         res->elapsed_s = (bench_now_ns() - start) / 1e9;
@@ -411,7 +413,8 @@ static int run_signal(const BenchOptions *o, BenchResult *res) {
                 if (r >= 0)
                         r = sync_all(c, names, o->receivers, sent);
                 if (sent > o->warmup &&
-                    bench_over_budget(o, start, (sent - o->warmup) / BENCH_SIGNAL_BATCH))
+                    bench_over_budget(o, start, (sent - o->warmup) / BENCH_SIGNAL_BATCH,
+                                      BENCH_MIN_BATCHES))
                         break;
         }
         if (r >= 0) {

@@ -15,6 +15,8 @@
  * bytes; a signal is a 64-byte frame whose first byte says 'T' (tick) or 'S'
  * (sync: answer with the 8-byte count of ticks seen so far).
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,7 +186,7 @@ static int run_rtt(const BenchOptions *o, Topology *t, BenchResult *res) {
                 if (i < o->warmup)
                         continue;
                 bench_samples_add(&samples, bench_now_ns() - t0);
-                if (bench_over_budget(o, start, samples.n))
+                if (bench_over_budget(o, start, samples.n, BENCH_MIN_CALLS))
                         break;
         }
         res->elapsed_s = (bench_now_ns() - start) / 1e9;
@@ -290,7 +292,8 @@ static int run_signal(const BenchOptions *o, Topology *t, BenchResult *res) {
                 if (r == 0)
                         r = sync_all(t, sent);
                 if (sent > o->warmup &&
-                    bench_over_budget(o, start, (sent - o->warmup) / BENCH_SIGNAL_BATCH))
+                    bench_over_budget(o, start, (sent - o->warmup) / BENCH_SIGNAL_BATCH,
+                                      BENCH_MIN_BATCHES))
                         break;
         }
         if (r == 0) {

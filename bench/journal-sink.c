@@ -9,6 +9,8 @@
  * its parent (PR_SET_PDEATHSIG). Meant to run inside a private mount
  * namespace (bench/run.sh), so nothing outside the benchmark sees the socket.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

@@ -9,6 +9,8 @@
  * (sd_listen_fds(3)). Connections made before COMMAND is up wait in the
  * backlog.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

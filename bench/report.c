@@ -10,6 +10,8 @@
  * detail table; --json prints one median line per case and system instead.
  * Rows keep the order in which cases first appear in the input.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>

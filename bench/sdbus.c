@@ -7,6 +7,8 @@
  * is empty. Servers and receivers are forked children with their own
  * connections; the driver process is the client or the sender.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,7 +173,7 @@ static int run_rtt(const BenchOptions *o, BenchResult *res) {
                 if (i < o->warmup)
                         continue;
                 bench_samples_add(&samples, bench_now_ns() - t0);
-                if (bench_over_budget(o, start, samples.n))
+                if (bench_over_budget(o, start, samples.n, BENCH_MIN_CALLS))
                         break;
         }
         res->elapsed_s = (bench_now_ns() - start) / 1e9;
@@ -352,7 +354,8 @@ static int run_signal(const BenchOptions *o, BenchResult *res) {
                 if (r >= 0)
                         r = sync_all(bus, names, o->receivers, sent);
                 if (sent > o->warmup &&
-                    bench_over_budget(o, start, (sent - o->warmup) / BENCH_SIGNAL_BATCH))
+                    bench_over_budget(o, start, (sent - o->warmup) / BENCH_SIGNAL_BATCH,
+                                      BENCH_MIN_BATCHES))
                         break;
         }
         if (r >= 0) {

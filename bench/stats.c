@@ -2,6 +2,8 @@
 /*
  * stats.c — latency samples and their summary; see stats.h.
  */
+#include "config.h"
+
 #include "stats.h"
 
 #include <errno.h>

@@ -8,6 +8,8 @@
  * SIGBUS in the service: hostile-peers.md item 16; memfd_create(2),
  * fcntl(2) "File Sealing").
  */
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -18,6 +18,8 @@
  * made from inside a handler: then it only reads, leaves other messages
  * queued, and picks its own reply out of the queue (no re-entrant dispatch).
  */
+#include "config.h"
+
 #include <errno.h>
 #include <string.h>
 

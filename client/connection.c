@@ -24,6 +24,8 @@
  * still dispatched) -> closed (conn_finalize: pending calls failed, socket
  * closed) -> freed by bus_connection_close().
  */
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -324,6 +326,11 @@ static int conn_parse_input(bus_connection *c) {
                         break;
                 }
         }
+
+        /* Every message that starts within the read that brought the fds has
+         * been parsed and none claimed them. */
+        if (r == 0 && c->in_n_fds > 0 && c->in_pos + off >= c->in_fds_end)
+                r = -EBADMSG;
 
         memmove(c->in_buf, c->in_buf + off, c->in_len - off);
         c->in_len -= off;

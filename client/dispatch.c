@@ -20,6 +20,8 @@
  *
  * Received method returns and errors nobody waits for are dropped.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,6 +5,8 @@
  * parameter, and the library's only log: debug lines on stderr when
  * $BUSCLIENT_DEBUG is set. The library never logs above debug.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -6,6 +6,8 @@
  * ahead and waits to be dispatched). Each callback does a bounded amount of
  * work (CLIENT_EVENT_BATCH process steps) and then yields to the loop.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdlib.h>
 

@@ -11,6 +11,8 @@
  *    either inline in the buffer or a sealed payload memfd mapped read-only.
  * The JSON body is parsed lazily, once, and cached.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

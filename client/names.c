@@ -5,6 +5,8 @@
  * ownership (RequestName / ReleaseName). Results are checked against the
  * values the spec allows; anything else is -EBADMSG.
  */
+#include "config.h"
+
 #include <errno.h>
 
 #include "bus-internal.h"

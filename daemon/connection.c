@@ -89,8 +89,8 @@ void connection_stop_reading(Connection *c) {
         c->reading = false;
 }
 
-static int violation(Connection *c, const char *fmt, const char *detail) {
-        snprintf(c->error, sizeof(c->error), fmt, detail);
+static int violation(Connection *c, const char *prefix, const char *detail) {
+        snprintf(c->error, sizeof(c->error), "%s%s", prefix, detail);
         return CONNECTION_E_VIOLATION;
 }
 
@@ -140,7 +140,7 @@ static int take_control(Connection *c, struct msghdr *mh, int **ret_fds, unsigne
         if (bad) {
                 close_fds(fds, n_fds);
                 free(fds);
-                return violation(c, "%s", bad);
+                return violation(c, "", bad);
         }
         *ret_fds = fds;
         *ret_n = n_fds;
@@ -190,7 +190,7 @@ int connection_read(Connection *c) {
                 if (c->in_fds) {
                         close_fds(fds, n_fds);
                         free(fds);
-                        return violation(c, "%s", "file descriptors sent without a message");
+                        return violation(c, "", "file descriptors sent without a message");
                 }
                 c->in_fds = fds;
                 c->in_n_fds = n_fds;
@@ -239,17 +239,17 @@ static int start_message(Connection *c) {
                BUS_SENDER_BLOCK_SIZE);
         r = bus_header_check(h, &total);
         if (r != 0)
-                return violation(c, "bad header: %s", bus_proto_strerror(r));
+                return violation(c, "bad header: ", bus_proto_strerror(r));
         if (total > BUS_MESSAGE_INLINE_MAX)
-                return violation(c, "%s", "message too long");
+                return violation(c, "", "message too long");
 
         if (h->n_fds > 0) {
                 if (!c->in_fds)
-                        return violation(c, "%s", "message declares fds that were not sent with it");
+                        return violation(c, "", "message declares fds that were not sent with it");
                 if (c->in_start < c->in_fds_begin || c->in_start >= c->in_fds_end)
-                        return violation(c, "%s", "fds not sent with the first byte of their message");
+                        return violation(c, "", "fds not sent with the first byte of their message");
                 if (c->in_n_fds != h->n_fds)
-                        return violation(c, "%s", "number of fds received differs from the header");
+                        return violation(c, "", "number of fds received differs from the header");
         }
 
         r = message_new(&m, (size_t)total, CONNECTION_MESSAGE_CHUNK);
@@ -320,7 +320,7 @@ int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_mess
                         r = message_parse(m);
                         if (r != 0) {
                                 message_unref(m);
-                                return violation(c, "bad message: %s", bus_proto_strerror(r));
+                                return violation(c, "bad message: ", bus_proto_strerror(r));
                         }
                         *ret_message = m;
                         return CONNECTION_MESSAGE;
@@ -347,7 +347,7 @@ int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_mess
 
                 if (!partial_header || c->in_start < c->in_fds_begin ||
                     c->in_start >= c->in_fds_end)
-                        return violation(c, "%s", "file descriptors not claimed by any message");
+                        return violation(c, "", "file descriptors not claimed by any message");
         }
         return CONNECTION_NEED_MORE;
 }

@@ -300,7 +300,8 @@ int name_registry_request(NameRegistry *r, const char *name, uint64_t owner, uns
                 return NAME_E_ALREADY_OWNER;
         }
 
-        if ((flags & NAME_FLAG_REPLACE_EXISTING) && (primary->flags & NAME_FLAG_ALLOW_REPLACEMENT)) {
+        if ((flags & NAME_FLAG_REPLACE_EXISTING) &&
+            (primary->flags & NAME_FLAG_ALLOW_REPLACEMENT)) {
                 /* Take over: the requester goes to the head, which leaves the
                  * old owner next in line; it leaves the queue instead if it
                  * asked not to be queued. */

@@ -11,6 +11,8 @@
  * Prints the reply as JSON. On an error reply it prints the error name and
  * message on stderr and exits with status 1.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,6 +11,8 @@
  * Usage: echo-service [SOCKET]   (default: $BUSD_ADDRESS, then the system bus)
  * Stops on SIGINT/SIGTERM or when the bus goes away.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

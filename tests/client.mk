@@ -13,3 +13,13 @@ tests_test_client_message_SOURCES = tests/test-client-message.c
 tests_test_client_message_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_test_client_message_LDADD = client/libbusclient-internal.la $(CHECK_LIBS) \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS)
+
+# Connection, calls and dispatch against a scripted fake broker on a real
+# socket: what a correct daemon never sends (malformed input, EOF, stray fds,
+# silence past a deadline).
+check_PROGRAMS += tests/test-client-connection
+TESTS += tests/test-client-connection
+tests_test_client_connection_SOURCES = tests/test-client-connection.c
+tests_test_client_connection_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_client_connection_LDADD = client/libbusclient-internal.la $(CHECK_LIBS) \
+	$(LIBEVENT_LIBS) $(JANSSON_LIBS)

@@ -30,12 +30,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define ensure(expr)                                                                               \
-        do {                                                                                       \
-                if (!(expr)) {                                                                     \
-                        fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #expr);                 \
-                        abort();                                                                   \
-                }                                                                                  \
+#define ensure(expr)                                                               \
+        do {                                                                       \
+                if (!(expr)) {                                                     \
+                        fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #expr); \
+                        abort();                                                   \
+                }                                                                  \
         } while (0)
 
 /* Aligned copies: the field block must be 8-aligned (PROTOCOL.md 3.3). */
@@ -213,8 +213,8 @@ static bool run_file(const char *path) {
                 ok = false;
         if (strncmp(name, "preamble-ok-", 12) == 0 && v.preamble != BUS_PROTO_OK)
                 ok = false;
-        printf("%s %s: message \"%s\", rule \"%s\", preamble \"%s\"\n", ok ? "PASS" : "FAIL",
-               name, bus_proto_strerror(v.message), bus_match_strerror(v.rule),
+        printf("%s %s: message \"%s\", rule \"%s\", preamble \"%s\"\n", ok ? "PASS" : "FAIL", name,
+               bus_proto_strerror(v.message), bus_match_strerror(v.rule),
                bus_proto_strerror(v.preamble));
         return ok;
 }

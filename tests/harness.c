@@ -50,10 +50,10 @@ static struct {
         int notify_fd;
         pid_t reaper;
         int reaper_fd;
-        char dir[PATH_MAX];
-        char address[PATH_MAX];
-        char notify[PATH_MAX];
-        char log[PATH_MAX];
+        char dir[200]; /* sockaddr_un paths are limited to 108 bytes anyway */
+        char address[256];
+        char notify[256];
+        char log[256];
         bus_connection *ctl;
         unsigned base_fds;
         json_t *base_stats;
@@ -305,6 +305,7 @@ void busd_start(void)
         ck_assert_msg(access(bin, X_OK) == 0, "busd binary %s: %s (set BUSD_BINARY)", bin,
                       strerror(errno));
 
+        ck_assert_msg(strlen(tmp) < 100, "TMPDIR %s too long for a socket path", tmp);
         snprintf(H.dir, sizeof(H.dir), "%s/busd-test-XXXXXX", tmp);
         ck_assert_msg(mkdtemp(H.dir), "mkdtemp in %s: %s", tmp, strerror(errno));
         snprintf(H.address, sizeof(H.address), "%s/bus.sock", H.dir);

@@ -196,12 +196,18 @@ static RawMsg *raw_read_one(RawPeer *p, uint64_t deadline)
 void raw_peer_hello(RawPeer *p)
 {
         uint8_t pre[sizeof(BusPreamble)];
+
+        raw_preamble(pre, sizeof(pre));
+        ck_assert_int_eq(raw_peer_write(p, pre, sizeof(pre)), 0);
+        raw_peer_read_welcome(p);
+}
+
+void raw_peer_read_welcome(RawPeer *p)
+{
         uint64_t deadline = mono_usec() + 5000000u;
         BusWelcome w;
         int r;
 
-        raw_preamble(pre, sizeof(pre));
-        ck_assert_int_eq(raw_peer_write(p, pre, sizeof(pre)), 0);
         while (p->rlen < sizeof(w)) {
                 ck_assert_msg(raw_fill(p, deadline) && !p->eof,
                               "no welcome from the broker (%s)",

@@ -100,6 +100,8 @@ typedef struct RawPeer {
 RawPeer *raw_peer_open(const char *address);
 /* Send our preamble and read the welcome (asserts magic/version/size). */
 void raw_peer_hello(RawPeer *p);
+/* The second half of hello: read and check the welcome. */
+void raw_peer_read_welcome(RawPeer *p);
 /* open + hello. */
 RawPeer *raw_peer_new(const char *address);
 RawPeer *raw_peer_free(RawPeer *p);

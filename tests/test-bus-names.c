@@ -567,6 +567,19 @@ static void assert_result(const RawMsg *m, int result)
                       "expected result %d, got %s", result, raw_msg_describe(m));
 }
 
+/* All of @m as text, for failure messages (static buffer). */
+static const char *describe_all(RawMsg **m, unsigned n)
+{
+        static char buf[4096];
+        size_t off = 0;
+
+        buf[0] = 0;
+        for (unsigned i = 0; i < n && off < sizeof(buf); i++)
+                off += (size_t)snprintf(buf + off, sizeof(buf) - off, "\n  [%u] %s", i,
+                                        raw_msg_describe(m[i]));
+        return buf;
+}
+
 static void free_all(RawMsg **m, unsigned n)
 {
         for (unsigned i = 0; i < n; i++)
@@ -593,7 +606,8 @@ START_TEST(test_signal_order)
                                  json_pack("{s:s,s:i}", "name", n, "flags",
                                            BUS_NAME_ALLOW_REPLACEMENT));
         k = collect_until_reply(p, s, m, 16);
-        ck_assert_msg(k == 3, "P saw %u messages for its RequestName, expected 3", k);
+        ck_assert_msg(k == 3, "P saw %u messages for its RequestName, expected 3:%s", k,
+                      describe_all(m, k));
         assert_noc(m[0], n, "", p->name);
         assert_unicast(m[1], "NameAcquired", n, p);
         assert_result(m[2], BUS_NAME_PRIMARY_OWNER);
@@ -604,16 +618,20 @@ START_TEST(test_signal_order)
                                  json_pack("{s:s,s:i}", "name", n, "flags",
                                            BUS_NAME_REPLACE_EXISTING));
         k = collect_until_reply(q, s, m, 16);
-        ck_assert_msg(k == 3, "Q saw %u messages for its RequestName, expected 3", k);
-        assert_noc(m[0], n, p->name, q->name);
-        assert_unicast(m[1], "NameAcquired", n, q);
-        assert_result(m[2], BUS_NAME_PRIMARY_OWNER);
+        /* (Q's rule also showed it P's acquisition.) */
+        ck_assert_msg(k == 4, "Q saw %u messages for its RequestName, expected 4:%s", k,
+                      describe_all(m, k));
+        assert_noc(m[0], n, "", p->name);
+        assert_noc(m[1], n, p->name, q->name);
+        assert_unicast(m[2], "NameAcquired", n, q);
+        assert_result(m[3], BUS_NAME_PRIMARY_OWNER);
         free_all(m, k);
 
         /* Q releases: the name goes back to P (queued when replaced). */
         s = raw_peer_driver_send(q, "ReleaseName", name_arg(n));
         k = collect_until_reply(q, s, m, 16);
-        ck_assert_msg(k == 3, "Q saw %u messages for its ReleaseName, expected 3", k);
+        ck_assert_msg(k == 3, "Q saw %u messages for its ReleaseName, expected 3:%s", k,
+                      describe_all(m, k));
         assert_noc(m[0], n, q->name, p->name);
         assert_unicast(m[1], "NameLost", n, q);
         assert_result(m[2], BUS_NAME_RELEASED);
@@ -622,8 +640,9 @@ START_TEST(test_signal_order)
         /* P's view, up to a Ping barrier. */
         s = raw_peer_driver_send(p, "Ping", NULL);
         k = collect_until_reply(p, s, m, 16);
-        ck_assert_msg(k == 5, "P saw %u messages, expected NOC, NameLost, NOC, NameAcquired, "
-                      "Ping reply", k);
+        ck_assert_msg(k == 5,
+                      "P saw %u messages, expected NOC, NameLost, NOC, NameAcquired, Ping reply:%s",
+                      k, describe_all(m, k));
         assert_noc(m[0], n, p->name, q->name);
         assert_unicast(m[1], "NameLost", n, p);
         assert_noc(m[2], n, q->name, p->name);
@@ -633,8 +652,8 @@ START_TEST(test_signal_order)
         /* W sees the broadcasts only: NameLost/NameAcquired are unicast. */
         s = raw_peer_driver_send(w, "Ping", NULL);
         k = collect_until_reply(w, s, m, 16);
-        ck_assert_msg(k == 4, "W saw %u messages, expected 3 NOC and the Ping reply (%s)", k,
-                      raw_msg_describe(m[k > 1 ? 1 : 0]));
+        ck_assert_msg(k == 4, "W saw %u messages, expected 3 NOC and the Ping reply:%s", k,
+                      describe_all(m, k));
         assert_noc(m[0], n, "", p->name);
         assert_noc(m[1], n, p->name, q->name);
         assert_noc(m[2], n, q->name, p->name);

@@ -104,11 +104,11 @@ START_TEST(test_table) {
         text = table_render(t, true);
         ck_assert_str_eq(text, "NAME               PID LAST\n"
                                "org.example.Long     7 x\n"
-                               "a\\x1bb          12345 -\n");
+                               "a\\x1bb           12345 -\n");
         free(text);
         text = table_render(t, false);
         ck_assert_str_eq(text, "org.example.Long     7 x\n"
-                               "a\\x1bb          12345 -\n");
+                               "a\\x1bb           12345 -\n");
         free(text);
         ck_assert_ptr_null(table_free(t));
         ck_assert_ptr_null(table_free(NULL));

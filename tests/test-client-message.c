@@ -7,6 +7,8 @@
  * credentials. Also: large bodies in sealed memfds, refusal of unsealed
  * payloads, malformed input, synthesized errors, bus_error helpers.
  */
+#include "config.h"
+
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>

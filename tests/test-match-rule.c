@@ -171,8 +171,7 @@ START_TEST(test_parse_errors) {
         r = bus_match_rule_parse(c->text, &rule);
         ck_assert_msg(r == c->error, "\"%s\": got \"%s\", want \"%s\"", c->text,
                       bus_match_strerror(r), bus_match_strerror(c->error));
-        ck_assert_msg(memcmp(&rule, &untouched, sizeof(rule)) == 0, "\"%s\": *ret written",
-                      c->text);
+        ck_assert_msg(memcmp(&rule, &untouched, sizeof(rule)) == 0, "\"%s\": *ret written", c->text);
 }
 END_TEST
 

@@ -453,57 +453,39 @@ START_TEST(test_index_cost) {
         };
         CostKind kind = (CostKind)_i;
         MatchRegistry *r = registry_new();
-        char hit[64], sub[80];
         BusMatchRule rule;
-        size_t before;
         Msg m = signal_msg();
+        /* The rule key that differs, and the message field that selects its
+         * bucket (a namespace is selected by a path below it). */
+        char *rule_fields[_COST_MAX] = {
+                rule.sender, rule.key, rule.member, rule.interface, rule.path, rule.path_namespace,
+        };
+        const char **msg_fields[_COST_MAX] = {
+                &m.senders[0], &m.f.key, &m.f.member, &m.f.interface, &m.f.path, &m.f.path,
+        };
+        char value[64], hit[80];
+        size_t before;
         Seen s;
 
         for (int i = 0; i < N; i++) {
-                char value[64];
-                char *fields[_COST_MAX] = {
-                        rule.sender, rule.key, rule.member, rule.interface, rule.path,
-                        rule.path_namespace,
-                };
-
                 memset(&rule, 0, sizeof(rule));
-                snprintf(value, sizeof(value), "%s%d", prefixes[kind], i);
-                set_field(fields[kind], value);
                 rule.type = BUS_MESSAGE_SIGNAL;
+                snprintf(value, sizeof(value), "%s%d", prefixes[kind], i);
+                set_field(rule_fields[kind], value);
                 ck_assert_int_eq(match_registry_add(r, (uint64_t)i + 1, &rule), 0);
         }
         ck_assert_uint_eq(match_registry_size(r), N);
 
-        /* The standard signal, from a sender without rules, selects none of
-         * them. */
+        /* The standard signal, from a sender without rules, selects none. */
         m.senders[0] = ":1.999999";
         before = match_registry_get_checked(r);
         s = collect(r, &m);
         ck_assert_uint_eq(s.n, 0);
         ck_assert_uint_eq(match_registry_get_checked(r) - before, 0);
 
-        snprintf(hit, sizeof(hit), "%s%d", prefixes[kind], HIT);
-        switch (kind) {
-        case COST_SENDER:
-                m.senders[0] = hit;
-                break;
-        case COST_KEY:
-                m.f.key = hit;
-                break;
-        case COST_MEMBER:
-                m.f.member = hit;
-                break;
-        case COST_INTERFACE:
-                m.f.interface = hit;
-                break;
-        case COST_PATH:
-                m.f.path = hit;
-                break;
-        default:
-                snprintf(sub, sizeof(sub), "%s/below/it", hit);
-                m.f.path = sub;
-                break;
-        }
+        snprintf(hit, sizeof(hit), "%s%d%s", prefixes[kind], HIT,
+                 kind == COST_NAMESPACE ? "/below/it" : "");
+        *msg_fields[kind] = hit;
         before = match_registry_get_checked(r);
         s = collect(r, &m);
         ck_assert_uint_eq(s.n, 1);

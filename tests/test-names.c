@@ -112,7 +112,9 @@ static void assert_queue(const NameRegistry *r, const char *name, size_t n, cons
                 ck_assert_uint_eq(got[i], ids[i]);
         ck_assert_uint_eq(name_registry_get_owner(r, name), n ? ids[0] : 0);
 }
-#define QUEUE(...) (sizeof((uint64_t[]){ __VA_ARGS__ }) / sizeof(uint64_t)), (uint64_t[]){ __VA_ARGS__ }
+/* QUEUE(1, 2) expands to the two arguments 2, (uint64_t[]){ 1, 2 }. */
+#define QUEUE(...) \
+        (sizeof((uint64_t[]){ __VA_ARGS__ }) / sizeof(uint64_t)), (uint64_t[]){ __VA_ARGS__ }
 
 /* ---- tests -------------------------------------------------------------------- */
 
@@ -226,7 +228,8 @@ START_TEST(test_release) {
         const char *n = "org.example.R";
 
         for (uint64_t id = 1; id <= 5; id++)
-                ck_assert_int_eq(request(rec, n, id, 0), id == 1 ? NAME_E_PRIMARY_OWNER : NAME_E_IN_QUEUE);
+                ck_assert_int_eq(request(rec, n, id, 0),
+                                 id == 1 ? NAME_E_PRIMARY_OWNER : NAME_E_IN_QUEUE);
         assert_queue(rec->r, n, QUEUE(1, 2, 3, 4, 5));
 
         ck_assert_int_eq(release(rec, "org.example.Nobody", 1), NAME_E_NON_EXISTENT);

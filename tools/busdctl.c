@@ -167,7 +167,7 @@ static void help(void) {
 }
 
 static void help_verb(const Verb *v) {
-        printf("Usage: busdctl [OPTIONS...] %s%s%s\n\n%s\n%s\n", v->name, v->synopsis[0] ? " " : "",
+        printf("Usage: busdctl [OPTIONS...] %s%s%s\n\n%s.\n\n%s\n", v->name, v->synopsis[0] ? " " : "",
                v->synopsis, v->summary, v->description);
         if (v->options) {
                 printf("\nOptions of %s:\n", v->name);
@@ -189,6 +189,7 @@ static const Verb *verb_find(const char *name) {
 /* Parse "SECS" (decimals allowed) into µs, rounding up. */
 static int parse_timeout(const char *s, uint64_t *ret) {
         char *end = NULL;
+        uint64_t usec;
         double secs;
 
         errno = 0;
@@ -196,7 +197,10 @@ static int parse_timeout(const char *s, uint64_t *ret) {
         if (errno != 0 || end == s || *end != '\0' || !isfinite(secs) || secs <= 0 ||
             secs > 1e9)
                 return -EINVAL;
-        *ret = (uint64_t)ceil(secs * 1e6);
+        usec = (uint64_t)(secs * 1e6);
+        if ((double)usec < secs * 1e6)
+                usec++; /* round up, without libm's ceil() */
+        *ret = usec;
         return 0;
 }
 

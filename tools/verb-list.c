@@ -62,7 +62,10 @@ static int row_build(const Busdctl *ctx, bus_connection *c, const char *name, js
         int r;
 
         r = driver_call_name(ctx, c, "GetConnectionCredentials", name, &error, &creds);
-        if (r < 0 && bus_error_has_name(&error, BUS_ERROR_NAME_HAS_NO_OWNER)) {
+        /* A name that lost its owner meanwhile is left out; the bus's own name
+         * always stays, whatever the driver says about its credentials. */
+        if (r < 0 && bus_error_has_name(&error, BUS_ERROR_NAME_HAS_NO_OWNER) &&
+            strcmp(name, DRIVER_NAME) != 0) {
                 bus_error_free(&error);
                 *ret = NULL;
                 return 0;

@@ -90,14 +90,17 @@ static int peer_get(const Busdctl *ctx, bus_connection *c, const char *name, jso
                 return -ENXIO;
         }
         r = driver_call_name(ctx, c, "GetConnectionStats", name, &error, &stats);
-        if (r < 0) {
+        if (r >= 0) {
+                json_object_update_missing(peer, stats);
+                json_decref(stats);
+        } else if (strcmp(name, DRIVER_NAME) != 0) {
+                /* The bus itself has credentials but no connection to count. */
                 driver_print_error("GetConnectionStats failed", r, &error);
                 bus_error_free(&error);
                 json_decref(peer);
                 return -ENXIO;
         }
-        json_object_update_missing(peer, stats);
-        json_decref(stats);
+        bus_error_free(&error);
         if (driver_get_u64(peer, "uid", &uid)) {
                 char user[256];
 

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-client-connection.c — check suite for libbusclient's connection,
+ * call and dispatch modules against a scripted fake broker on a real socket
+ * (in a fresh mkdtemp directory), for what a correct daemon never does:
+ * messages dribbled in pieces, replies to serials nobody waits for, a
+ * Disconnected signal followed by EOF, EOF without one, malformed messages,
+ * stray fds, and a bus that never answers (local timeout). Single-threaded:
+ * the broker's bytes are written before the client needs them.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "bus-internal.h"
+
+typedef struct FakeBroker {
+        char dir[64];
+        char path[128];
+        int listen_fd;
+        int fd;
+} FakeBroker;
+
+static FakeBroker fb;
+static bus_connection *bus;
+
+static void broker_start(void) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        strcpy(fb.dir, "/tmp/test-client-connection.XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(fb.dir));
+        snprintf(fb.path, sizeof(fb.path), "%s/bus.sock", fb.dir);
+        strcpy(sa.sun_path, fb.path);
+        fb.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fb.listen_fd, 0);
+        ck_assert_int_eq(bind(fb.listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(fb.listen_fd, 4), 0);
+}
+
+static void broker_stop(void) {
+        if (fb.fd >= 0)
+                close(fb.fd);
+        close(fb.listen_fd);
+        unlink(fb.path);
+        rmdir(fb.dir);
+}
+
+static void full_write(const void *p, size_t n) {
+        ck_assert_int_eq(send(fb.fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void full_read(void *p, size_t n) {
+        ck_assert_int_eq(recv(fb.fd, p, n, MSG_WAITALL), (ssize_t)n);
+}
+
+/* Connect a client, check its preamble, welcome it as :1.5. */
+static void setup(void) {
+        BusWelcome w = { .preamble = { BUS_PREAMBLE_MAGIC, BUS_PROTOCOL_VERSION, 16, 0 },
+                         .unique_id = 5 };
+        BusPreamble p;
+
+        broker_start();
+        ck_assert_int_eq(bus_connect(&bus, fb.path), 0);
+        fb.fd = accept4(fb.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        ck_assert_int_ge(fb.fd, 0);
+        full_read(&p, sizeof(p));
+        ck_assert_int_eq(bus_preamble_check(&p), 0);
+        ck_assert_uint_eq(p.features, BUS_FEATURES_SUPPORTED);
+        for (unsigned i = 0; i < 16; i++)
+                w.bus_id[i] = (uint8_t)(0xa0 + i);
+        full_write(&w, sizeof(w));
+}
+
+static void teardown(void) {
+        bus = bus_connection_close(bus);
+        broker_stop();
+}
+
+/* Encode @spec as the broker would send it, from @sender_id. */
+static size_t broker_encode(const BusMessageSpec *spec, uint64_t sender_id, uint8_t **ret) {
+        uint64_t size = bus_message_encoded_size(spec);
+        uint8_t *buf = aligned_alloc(8, (size + 7) & ~(uint64_t)7);
+        BusHeader h;
+        size_t len;
+
+        ck_assert_int_eq(bus_message_encode(spec, buf, size, &len), 0);
+        memcpy(&h, buf, sizeof(h));
+        h.sender_id = sender_id;
+        h.sender_uid = 1234;
+        memcpy(buf, &h, sizeof(h));
+        *ret = buf;
+        return len;
+}
+
+static void broker_send(const BusMessageSpec *spec, uint64_t sender_id) {
+        uint8_t *buf;
+        size_t len = broker_encode(spec, sender_id, &buf);
+
+        full_write(buf, len);
+        free(buf);
+}
+
+static void broker_reply(uint64_t serial, uint64_t reply_serial, const char *body) {
+        BusMessageSpec spec = { .type = BUS_MESSAGE_METHOD_RETURN, .serial = serial,
+                                .reply_serial = reply_serial, .destination = ":1.5",
+                                .body = body, .body_len = body ? strlen(body) : 0 };
+
+        broker_send(&spec, BUS_DRIVER_ID);
+}
+
+/* Read one whole message the client sent. */
+static BusHeader broker_read(BusFields *f, uint8_t **ret_buf) {
+        static _Alignas(8) uint8_t buf[65536];
+        BusHeader h;
+        uint64_t total;
+
+        full_read(&h, sizeof(h));
+        ck_assert_int_eq(bus_header_check(&h, &total), 0);
+        ck_assert_uint_le(total, sizeof(buf));
+        memcpy(buf, &h, sizeof(h));
+        full_read(buf + sizeof(h), total - sizeof(h));
+        ck_assert_int_eq(bus_fields_parse(buf + sizeof(h), h.fields_len, f), 0);
+        if (ret_buf)
+                *ret_buf = buf;
+        return h;
+}
+
+/* Process until idle or failed; returns the last result. */
+static int drain(void) {
+        int r;
+
+        while ((r = bus_connection_process(bus)) > 0)
+                ;
+        return r;
+}
+
+static int counted;
+static bus_message *last;
+
+static int on_message(bus_message *m, void *userdata) {
+        counted++;
+        bus_message_unref(last);
+        last = bus_message_ref(m);
+        return 0;
+}
+
+/* Pre-answer the AddMatch the client will send as serial @serial. */
+static void add_match(const char *rule, uint64_t serial) {
+        BusFields f;
+
+        broker_reply(100 + serial, serial, "{}");
+        ck_assert_int_eq(bus_add_match(bus, NULL, rule, on_message, NULL), 0);
+        ck_assert_str_eq(broker_read(&f, NULL).serial == serial ? f.member : "?", "AddMatch");
+}
+
+static void reset_counts(void) {
+        counted = 0;
+        last = bus_message_unref(last);
+}
+
+START_TEST(test_handshake) {
+        ck_assert_str_eq(bus_connection_get_unique_name(bus), ":1.5");
+        ck_assert_str_eq(bus_connection_get_bus_id(bus), "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+        ck_assert(bus_connection_is_open(bus));
+        ck_assert_int_eq(bus_connection_get_events(bus) & POLLIN, POLLIN);
+}
+END_TEST
+
+START_TEST(test_dribbled_signal) {
+        BusMessageSpec spec = { .type = BUS_MESSAGE_SIGNAL, .serial = 7, .path = "/a",
+                                .interface = "org.example.If", .member = "Changed",
+                                .key = "k", .body = "{\"n\":1}", .body_len = 7 };
+        uint8_t *buf;
+        size_t len;
+
+        reset_counts();
+        add_match("type='signal',member='Changed'", 1);
+        len = broker_encode(&spec, 9, &buf);
+        /* One byte per write, processing in between: nothing is dispatched
+         * until the last byte is there. */
+        for (size_t i = 0; i < len; i++) {
+                full_write(buf + i, 1);
+                ck_assert_int_ge(drain(), 0);
+                ck_assert_int_eq(counted, i + 1 == len ? 1 : 0);
+        }
+        free(buf);
+        ck_assert_str_eq(bus_message_get_sender(last), ":1.9");
+        ck_assert_int_eq(bus_message_get_sender_uid(last), 1234);
+        ck_assert_str_eq(bus_message_get_key(last), "k");
+        ck_assert_int_eq(json_integer_value(json_object_get(bus_message_get_body(last), "n")), 1);
+        reset_counts();
+}
+END_TEST
+
+START_TEST(test_stray_reply_dropped) {
+        bus_message *m, *reply = NULL;
+        bus_error e = BUS_ERROR_INIT;
+        BusMessageSpec err = { .type = BUS_MESSAGE_ERROR, .serial = 12, .reply_serial = 2,
+                               .destination = ":1.5", .error_name = "org.example.Error.Bad",
+                               .body = "{\"message\":\"bad\"}", .body_len = 17 };
+
+        /* A reply to a serial nobody waits for, then the real one (serial 1). */
+        broker_reply(10, 99, "{\"wrong\":true}");
+        broker_reply(11, 1, "{\"right\":true}");
+        ck_assert_int_eq(bus_message_new_method_call(bus, &m, ":1.9", "/x", NULL, "M"), 0);
+        ck_assert_int_eq(bus_call(bus, m, 0, &e, &reply), 0);
+        ck_assert_ptr_nonnull(json_object_get(bus_message_get_body(reply), "right"));
+        bus_message_unref(reply);
+
+        /* An error reply: -EREMOTEIO and the error. */
+        broker_send(&err, 9);
+        ck_assert_int_eq(bus_call(bus, m, 0, &e, &reply), -EREMOTEIO);
+        ck_assert_str_eq(e.name, "org.example.Error.Bad");
+        ck_assert_str_eq(e.message, "bad");
+        bus_error_free(&e);
+        bus_message_unref(m);
+}
+END_TEST
+
+static int on_disconnect_reply(bus_message *m, void *userdata) {
+        bus_error *e = userdata;
+
+        ck_assert_int_eq(bus_message_get_error(m, e), 0);
+        return 0;
+}
+
+START_TEST(test_disconnected_signal) {
+        BusMessageSpec spec = { .type = BUS_MESSAGE_SIGNAL, .serial = 20, .path = BUS_DRIVER_PATH,
+                                .interface = BUS_DRIVER_INTERFACE, .member = "Disconnected",
+                                .destination = ":1.5",
+                                .body = "{\"error\":\"org.busd.Error.ProtocolViolation\","
+                                        "\"message\":\"go away\"}" };
+        bus_error e = BUS_ERROR_INIT, pending_error = BUS_ERROR_INIT;
+        bus_message *m;
+        int r;
+
+        spec.body_len = strlen(spec.body);
+        reset_counts();
+        add_match("type='signal',sender='org.busd.Bus',member='Disconnected'", 1);
+        ck_assert_int_eq(bus_message_new_method_call(bus, &m, ":1.9", "/x", NULL, "M"), 0);
+        ck_assert_int_eq(bus_call_async(bus, m, 0, on_disconnect_reply, &pending_error, NULL), 0);
+        bus_message_unref(m);
+        ck_assert_int_eq(bus_connection_get_disconnect_error(bus, &e), -EAGAIN);
+
+        broker_send(&spec, BUS_DRIVER_ID);
+        close(fb.fd);
+        fb.fd = -1;
+        r = drain();
+        ck_assert_int_eq(r, -ECONNRESET);
+        ck_assert(!bus_connection_is_open(bus));
+        ck_assert_int_eq(counted, 1); /* the bus's signal, no local one on top */
+        ck_assert_int_eq(bus_connection_get_disconnect_error(bus, &e), 0);
+        ck_assert_str_eq(e.name, BUS_ERROR_PROTOCOL);
+        ck_assert_str_eq(e.message, "go away");
+        ck_assert_str_eq(pending_error.name, BUS_ERROR_DISCONNECTED);
+        ck_assert_int_eq(bus_emit_signal(bus, "/a", "org.example.If", "S", NULL, NULL),
+                         -ECONNRESET);
+        bus_error_free(&e);
+        bus_error_free(&pending_error);
+        reset_counts();
+}
+END_TEST
+
+START_TEST(test_eof_without_signal) {
+        bus_error e = BUS_ERROR_INIT;
+
+        reset_counts();
+        add_match("type='signal',member='Disconnected'", 1);
+        close(fb.fd);
+        fb.fd = -1;
+        ck_assert_int_eq(drain(), -ECONNRESET);
+        /* The library made one up, so a service learns it in one place. */
+        ck_assert_int_eq(counted, 1);
+        ck_assert_str_eq(bus_message_get_sender(last), BUS_DRIVER_NAME);
+        ck_assert_int_eq(bus_connection_get_disconnect_error(bus, &e), 0);
+        ck_assert_str_eq(e.name, BUS_ERROR_DISCONNECTED);
+        ck_assert_int_eq(bus_connection_get_fd(bus), -ENOTCONN);
+        bus_error_free(&e);
+        reset_counts();
+}
+END_TEST
+
+START_TEST(test_malformed_closes) {
+        BusHeader h = { .type = 9, .serial = 1 };
+
+        full_write(&h, sizeof(h));
+        ck_assert_int_eq(drain(), -EBADMSG);
+        ck_assert(!bus_connection_is_open(bus));
+}
+END_TEST
+
+START_TEST(test_huge_length_closes) {
+        BusHeader h = { .type = BUS_MESSAGE_SIGNAL, .serial = 1, .body_len = UINT64_MAX - 8 };
+
+        full_write(&h, sizeof(h));
+        ck_assert_int_eq(drain(), -EBADMSG);
+}
+END_TEST
+
+START_TEST(test_stray_fd_closes) {
+        union {
+                struct cmsghdr hdr;
+                uint8_t buf[CMSG_SPACE(sizeof(int))];
+        } control = { 0 };
+        struct iovec iov;
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                             .msg_controllen = sizeof(control) };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+        BusMessageSpec spec = { .type = BUS_MESSAGE_SIGNAL, .serial = 7, .path = "/a",
+                                .interface = "org.example.If", .member = "Changed" };
+        uint8_t *buf;
+        size_t len;
+        int fd = dup(0);
+
+        /* A message declaring no fds, sent with one. */
+        len = broker_encode(&spec, 9, &buf);
+        iov = (struct iovec){ buf, len };
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+        ck_assert_int_eq(sendmsg(fb.fd, &mh, MSG_NOSIGNAL), (ssize_t)len);
+        close(fd);
+        free(buf);
+        ck_assert_int_eq(drain(), -EBADMSG);
+}
+END_TEST
+
+START_TEST(test_local_timeout) {
+        bus_message *m;
+        bus_error e = BUS_ERROR_INIT;
+        BusFields f;
+        BusHeader h;
+        uint64_t start = now_usec();
+
+        /* The bus gets the deadline but never answers: after the grace
+         * period the library answers itself. */
+        ck_assert_int_eq(bus_message_new_method_call(bus, &m, ":1.9", "/x", NULL, "M"), 0);
+        ck_assert_int_eq(bus_call(bus, m, 1000, &e, NULL), -ETIMEDOUT);
+        ck_assert_str_eq(e.name, BUS_ERROR_TIMEOUT);
+        ck_assert_uint_ge(now_usec() - start, CLIENT_TIMEOUT_GRACE_USEC);
+        h = broker_read(&f, NULL);
+        ck_assert_uint_ge(h.deadline_ns, start * 1000u);
+        ck_assert_uint_le(h.deadline_ns, (start + 1000 + 500000) * 1000u);
+        bus_error_free(&e);
+        bus_message_unref(m);
+}
+END_TEST
+
+static int handler_called;
+
+static int method_hello(bus_message *call, void *userdata, json_t **ret_reply,
+                        bus_error *ret_error) {
+        handler_called++;
+        *ret_reply = json_pack("{s:s}", "hello", bus_message_get_sender(call));
+        return 0;
+}
+
+START_TEST(test_objects) {
+        static const bus_method methods[] = { { "Hello", method_hello }, { NULL, NULL } };
+        BusMessageSpec call = { .type = BUS_MESSAGE_METHOD_CALL, .serial = 30, .path = "/obj",
+                                .interface = "org.example.Obj", .member = "Hello",
+                                .destination = ":1.5" };
+        BusFields f;
+        BusHeader h;
+        uint8_t *buf;
+
+        ck_assert_int_eq(bus_add_object(bus, NULL, "/obj", "org.example.Obj", methods, NULL), 0);
+
+        /* A no-reply call to nothing: silently ignored. Then a real one. */
+        call.flags = BUS_FLAG_NO_REPLY_EXPECTED;
+        call.path = "/nothing";
+        broker_send(&call, 9);
+        call.flags = 0;
+        call.path = "/obj";
+        call.serial = 31;
+        broker_send(&call, 9);
+        ck_assert_int_ge(drain(), 0);
+        ck_assert_int_eq(handler_called, 1);
+        h = broker_read(&f, &buf);
+        ck_assert_int_eq(h.type, BUS_MESSAGE_METHOD_RETURN);
+        ck_assert_uint_eq(h.reply_serial, 31);
+        ck_assert_str_eq(f.destination, ":1.9");
+        ck_assert_int_eq(memcmp(buf + BUS_HEADER_SIZE + h.fields_len, "{\"hello\":\":1.9\"}",
+                                h.body_len),
+                         0);
+
+        /* Unknown object, interface, method. */
+        call.serial = 32;
+        call.path = "/nothing";
+        broker_send(&call, 9);
+        call.serial = 33;
+        call.path = "/obj";
+        call.interface = "org.example.Other";
+        broker_send(&call, 9);
+        call.serial = 34;
+        call.interface = "org.example.Obj";
+        call.member = "Bye";
+        broker_send(&call, 9);
+        ck_assert_int_ge(drain(), 0);
+        h = broker_read(&f, NULL);
+        ck_assert_str_eq(f.error_name, BUS_ERROR_UNKNOWN_OBJECT);
+        h = broker_read(&f, NULL);
+        ck_assert_str_eq(f.error_name, BUS_ERROR_UNKNOWN_INTERFACE);
+        h = broker_read(&f, NULL);
+        ck_assert_str_eq(f.error_name, BUS_ERROR_UNKNOWN_METHOD);
+        ck_assert_uint_eq(h.reply_serial, 34);
+}
+END_TEST
+
+static Suite *connection_suite(void) {
+        Suite *s = suite_create("client-connection");
+        TCase *tc = tcase_create("connection");
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 10);
+        tcase_add_test(tc, test_handshake);
+        tcase_add_test(tc, test_dribbled_signal);
+        tcase_add_test(tc, test_stray_reply_dropped);
+        tcase_add_test(tc, test_disconnected_signal);
+        tcase_add_test(tc, test_eof_without_signal);
+        tcase_add_test(tc, test_malformed_closes);
+        tcase_add_test(tc, test_huge_length_closes);
+        tcase_add_test(tc, test_stray_fd_closes);
+        tcase_add_test(tc, test_local_timeout);
+        tcase_add_test(tc, test_objects);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(connection_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
