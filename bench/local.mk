@@ -40,4 +40,4 @@ bench_bench_report_LDADD = $(JANSSON_LIBS)
 bench_bench_journal_sink_SOURCES = bench/journal-sink.c
 bench_bench_listen_exec_SOURCES = bench/listen-exec.c
 
-EXTRA_DIST += bench/run.sh
+EXTRA_DIST += bench/run.sh docs/PERFORMANCE.md

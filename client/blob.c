@@ -23,7 +23,7 @@
 int blob_create(const void *data, size_t len) {
         const uint8_t *p = data;
         size_t done = 0;
-        int fd;
+        int fd, r;
 
         fd = memfd_create("busd-payload", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
@@ -43,12 +43,9 @@ int blob_create(const void *data, size_t len) {
         return fd;
 
 fail:
-        {
-                int r = -errno;
-
-                close(fd);
-                return r;
-        }
+        r = -errno;
+        close(fd);
+        return r;
 }
 
 int blob_map(int fd, uint64_t size, void **ret_map) {

@@ -83,15 +83,15 @@ struct bus_message {
         bool received;  /* parsed from the wire (or synthesized): read-only */
         bool synthetic; /* made up locally (timeout, disconnect): no creds */
         BusHeader header;
-        BusFields fields;                /* strings point into data or str[] */
-        char *str[_BUS_FIELD_MAX];       /* built messages: owned field strings */
-        uint8_t *data;                   /* received: the whole encoded message */
-        const char *body;                /* body bytes (into data, owned, or mapped) */
+        BusFields fields;          /* strings point into data or str[] */
+        char *str[_BUS_FIELD_MAX]; /* built messages: owned field strings */
+        uint8_t *data;             /* received: the whole encoded message */
+        const char *body;          /* body bytes (into data, owned, or mapped) */
         size_t body_len;
-        char *body_owned;                /* built: owned body text */
-        void *body_map;                  /* received blob body: read-only mapping */
+        char *body_owned; /* built: owned body text */
+        void *body_map;   /* received blob body: read-only mapping */
         size_t body_map_len;
-        json_t *json;                    /* parsed body, cached */
+        json_t *json; /* parsed body, cached */
         bool json_parsed;
         char sender[BUS_UNIQUE_NAME_BUF + 16]; /* rendered sender (received) */
 };
@@ -113,7 +113,9 @@ OutItem *outitem_free(OutItem *item);
  * consumed). Returns 0, -EBADMSG for a malformed message (the caller closes
  * the connection), MESSAGE_E_DROP for a message to drop (bad payload fd), or
  * another negative errno. */
-enum { MESSAGE_E_DROP = 1 };
+enum {
+        MESSAGE_E_DROP = 1
+};
 int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds, unsigned n_fds);
 /* A locally made error message answering @reply_serial, from the bus. */
 int message_new_synthetic_error(bus_message **ret, uint64_t reply_serial, const char *name,
@@ -157,11 +159,11 @@ typedef struct Pending {
 } Pending;
 
 struct bus_slot {
-        unsigned n_ref;           /* memory references (user/connection + dispatch) */
-        bus_connection *conn;     /* NULL once detached */
+        unsigned n_ref;       /* memory references (user/connection + dispatch) */
+        bus_connection *conn; /* NULL once detached */
         SlotType type;
-        bool floating;            /* owned by the connection, not by the caller */
-        bus_slot *prev, *next;    /* in the connection's list for the type */
+        bool floating;         /* owned by the connection, not by the caller */
+        bus_slot *prev, *next; /* in the connection's list for the type */
         void *userdata;
         union {
                 struct {
@@ -169,8 +171,8 @@ struct bus_slot {
                         bus_message_handler callback;
                 } reply;
                 struct {
-                        BusMatchRule rule;   /* as checked locally (see dispatch.c) */
-                        char *text;          /* canonical text, for RemoveMatch */
+                        BusMatchRule rule; /* as checked locally (see dispatch.c) */
+                        char *text;        /* canonical text, for RemoveMatch */
                         bus_message_handler callback;
                 } match;
                 struct {
@@ -198,27 +200,27 @@ typedef struct ReadQueue {
 
 struct bus_connection {
         int fd;
-        unsigned busy;          /* library frames using the connection */
+        unsigned busy;           /* library frames using the connection */
         unsigned dispatch_depth; /* handlers running (nested sync calls do not dispatch) */
-        bool free_requested;    /* bus_connection_close() while busy */
+        bool free_requested;     /* bus_connection_close() while busy */
 
         /* handshake */
         bool welcomed;
-        uint64_t features;      /* negotiated with the broker */
+        uint64_t features; /* negotiated with the broker */
         char unique_name[BUS_UNIQUE_NAME_BUF];
         char bus_id[33];
 
         /* state: open -> (eof | error) -> closed */
-        bool write_dead;        /* peer stopped reading (EPIPE): output dropped */
-        bool eof;               /* no more input will come */
-        bool closed;            /* pending calls failed, socket closed */
-        int error;              /* why (negative errno), 0 while open */
+        bool write_dead; /* peer stopped reading (EPIPE): output dropped */
+        bool eof;        /* no more input will come */
+        bool closed;     /* pending calls failed, socket closed */
+        int error;       /* why (negative errno), 0 while open */
         bus_error disconnect_error;
 
         /* input */
         uint8_t *in_buf;
         size_t in_size, in_len;
-        uint64_t in_pos;        /* stream offset of in_buf[0] */
+        uint64_t in_pos; /* stream offset of in_buf[0] */
         int in_fds[BUS_FDS_MAX];
         unsigned in_n_fds;
         uint64_t in_fds_start, in_fds_end; /* stream range of the read that brought them */

@@ -240,8 +240,8 @@ _public_ int bus_call(bus_connection *c, bus_message *m, uint64_t timeout_usec,
         r = call_send(c, m, deadline == USEC_INFINITY ? 0 : deadline * 1000u, &p.serial);
         if (r < 0)
                 goto out;
-        p.timeout_usec =
-                deadline == USEC_INFINITY ? USEC_INFINITY : deadline + CLIENT_TIMEOUT_GRACE_USEC;
+        p.timeout_usec = deadline == USEC_INFINITY ? USEC_INFINITY
+                                                   : deadline + CLIENT_TIMEOUT_GRACE_USEC;
         pending_link(c, &p);
 
         r = call_wait(c, &p);
@@ -326,8 +326,9 @@ _public_ int bus_call_async(bus_connection *c, bus_message *m, uint64_t timeout_
         s->userdata = userdata;
         s->reply.pending.slot = s;
         s->reply.pending.serial = serial;
-        s->reply.pending.timeout_usec =
-                deadline == USEC_INFINITY ? USEC_INFINITY : deadline + CLIENT_TIMEOUT_GRACE_USEC;
+        s->reply.pending.timeout_usec = deadline == USEC_INFINITY
+                                                ? USEC_INFINITY
+                                                : deadline + CLIENT_TIMEOUT_GRACE_USEC;
         pending_link(c, &s->reply.pending);
         if (ret_slot)
                 *ret_slot = s;

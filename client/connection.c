@@ -171,9 +171,8 @@ int conn_write(bus_connection *c) {
                         for (; item && mh.msg_iovlen < CLIENT_IOV_BATCH; item = item->next) {
                                 if (item != c->out_head && item->n_fds > 0)
                                         break;
-                                iov[mh.msg_iovlen++] =
-                                        (struct iovec){ item->data + item->done,
-                                                        item->len - item->done };
+                                iov[mh.msg_iovlen++] = (struct iovec){ item->data + item->done,
+                                                                       item->len - item->done };
                         }
                 }
 
@@ -685,7 +684,7 @@ _public_ int bus_connection_get_disconnect_error(bus_connection *c, bus_error *e
                 return error_set_const(e, c->disconnect_error.name, c->disconnect_error.message);
         return error_set_const(e, BUS_ERROR_DISCONNECTED,
                                c->error && c->error != -ECONNRESET ? strerror(-c->error)
-                                                                    : "Connection closed");
+                                                                   : "Connection closed");
 }
 
 _public_ int bus_connection_get_fd(bus_connection *c) {

@@ -357,7 +357,11 @@ _public_ int bus_reply_error(bus_connection *c, bus_message *call, const bus_err
 static void dispatch_call(bus_connection *c, bus_message *m) {
         const char *path = m->fields.path, *interface = m->fields.interface;
         const char *member = m->fields.member;
-        enum { NO_OBJECT, NO_INTERFACE, NO_METHOD } unknown = NO_OBJECT;
+        enum {
+                NO_OBJECT,
+                NO_INTERFACE,
+                NO_METHOD
+        } unknown = NO_OBJECT;
         const bus_method *method = NULL;
         bus_error error = BUS_ERROR_INIT;
         json_t *reply = NULL;
@@ -409,8 +413,8 @@ static void dispatch_call(bus_connection *c, bus_message *m) {
                 r = bus_reply_error(c, m, &error);
         }
         if (r < 0)
-                client_debug("could not answer %s.%s: %s", interface ? interface : "",
-                             member, strerror(-r));
+                client_debug("could not answer %s.%s: %s", interface ? interface : "", member,
+                             strerror(-r));
         bus_error_free(&error);
         slot_unref_internal(s);
 }
@@ -463,8 +467,8 @@ static void dispatch_local_disconnect(bus_connection *c) {
         bus_message *m;
         json_t *body;
 
-        body = json_pack("{s:s,s:s?}", "error", c->disconnect_error.name,
-                         "message", c->disconnect_error.message);
+        body = json_pack("{s:s,s:s?}", "error", c->disconnect_error.name, "message",
+                         c->disconnect_error.message);
         if (body && message_new_synthetic_signal(&m, "Disconnected", body) >= 0) {
                 dispatch_matches(c, m);
                 bus_message_unref(m);

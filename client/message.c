@@ -101,8 +101,7 @@ _public_ int bus_message_new_method_call(bus_connection *c, bus_message **ret,
                 return -EINVAL;
         if (interface && !bus_interface_is_valid(interface))
                 return -EINVAL;
-        return message_new_with(ret, BUS_MESSAGE_METHOD_CALL, destination, path, interface,
-                                member);
+        return message_new_with(ret, BUS_MESSAGE_METHOD_CALL, destination, path, interface, member);
 }
 
 _public_ int bus_message_new_signal(bus_connection *c, bus_message **ret, const char *path,

@@ -16,8 +16,8 @@ int driver_call(bus_connection *c, const char *member, json_t *args, bus_error *
         json_t *body = NULL;
         int r;
 
-        r = bus_call_method(c, BUS_DRIVER_NAME, BUS_DRIVER_PATH, BUS_DRIVER_INTERFACE, member,
-                            args, 0, ret_error, &body);
+        r = bus_call_method(c, BUS_DRIVER_NAME, BUS_DRIVER_PATH, BUS_DRIVER_INTERFACE, member, args,
+                            0, ret_error, &body);
         if (r < 0)
                 return r;
         if (!json_is_object(body)) {

@@ -70,6 +70,7 @@ static void bus_reap_cb(evutil_socket_t fd, short what, void *userdata) {
                 if (!bus->reap_first)
                         bus->reap_last = NULL;
                 p->reap_next = NULL;
+                p->reap_scheduled = false;
                 peer_reap(p);
         }
         bus_check_drained(bus);

@@ -356,6 +356,22 @@ bool connection_is_partial(const Connection *c) {
         return c->in_hdr_len > 0 || c->in_msg;
 }
 
+void connection_truncate(Connection *c) {
+        size_t keep = c->out_offset > 0 ? 1 : 0;
+
+        while (c->out_len > keep) {
+                size_t i = (c->out_head + c->out_len - 1) & (c->out_cap - 1);
+                Message *m = c->out[i];
+
+                c->out[i] = NULL;
+                c->out_len--;
+                c->out_bytes -= m->size;
+                c->stats->messages--;
+                c->stats->bytes -= m->size;
+                message_unref(m);
+        }
+}
+
 static int queue_grow(Connection *c) {
         size_t cap = c->out_cap ? c->out_cap * 2 : 16;
         Message **out;

@@ -127,6 +127,11 @@ bool connection_is_partial(const Connection *c);
  * 0, -ENOBUFS or -ENOMEM. Does not write: see connection_flush(). */
 int connection_queue(Connection *c, Message *m, bool force);
 
+/* Drop every queued message not yet started (a forced disconnect: the
+ * peer gets only the rest of the message being written, then its
+ * Disconnected signal). */
+void connection_truncate(Connection *c);
+
 /* Write what the queue holds until it is empty (0), the socket is full or the
  * per-flush budget is used (1: the write event is armed), or an error
  * (negative errno, e.g. -EPIPE). */

@@ -40,7 +40,9 @@ static void peer_violation(Peer *p, const char *detail) {
 static void peer_timer_cb(evutil_socket_t fd, short what, void *userdata) {
         Peer *p = userdata;
 
-        if (p->state == PEER_HANDSHAKE)
+        if (p->lingering)
+                bus_schedule_reap(p->bus, p);
+        else if (p->state == PEER_HANDSHAKE)
                 peer_disconnect(p, DISCONNECT_HANDSHAKE_TIMEOUT, NULL,
                                 "handshake not completed in time");
         else if (p->state == PEER_RUNNING)
@@ -245,7 +247,8 @@ Peer *peer_free(Peer *p) {
         hashmap_remove(bus->peers, &p->id);
         if (p->state == PEER_HANDSHAKE)
                 bus->n_incomplete--;
-        bus->n_peers--;
+        if (!p->lingering)
+                bus->n_peers--;
         p->uid_usage->n_connections--;
         bus_uid_put(bus, p->uid_usage);
         if (p->timer)
@@ -298,19 +301,32 @@ void peer_disconnect(Peer *p, DisconnectReason reason, const char *error_name, c
                          reason == DISCONNECT_NO_MEMORY ? LOG_WARNING : LOG_NOTICE,
                          disconnect_reason_to_string(reason), detail);
 
-        if (p->welcomed && error_name)
+        if (p->welcomed && error_name) {
+                /* What is not yet being written would only delay the reason
+                 * the peer is told last. */
+                connection_truncate(&p->conn);
                 driver_send_disconnected(bus, p, error_name, detail);
+        }
         bus_schedule_reap(bus, p);
+}
+
+static bool peer_can_write(const Peer *p) {
+        return p->state != PEER_DYING ||
+               (p->reason != DISCONNECT_HANGUP && p->reason != DISCONNECT_IO_ERROR);
 }
 
 void peer_flush(Peer *p) {
         int r;
 
         /* A peer that hung up gets nothing more; its queue goes with it. */
-        if (p->state == PEER_DYING &&
-            (p->reason == DISCONNECT_HANGUP || p->reason == DISCONNECT_IO_ERROR))
+        if (!peer_can_write(p))
                 return;
         r = connection_flush(&p->conn);
+        if (p->lingering) {
+                if (r <= 0)
+                        bus_schedule_reap(p->bus, p);
+                return;
+        }
         if (r < 0 && p->state != PEER_DYING)
                 peer_disconnect(p, r == -EPIPE || r == -ECONNRESET ? DISCONNECT_HANGUP
                                                                     : DISCONNECT_IO_ERROR,
@@ -320,8 +336,13 @@ void peer_flush(Peer *p) {
 void peer_reap(Peer *p) {
         Bus *bus = p->bus;
 
-        /* Best effort, never blocking: the Disconnected signal and whatever
-         * precedes it, as far as the socket takes it now. */
+        if (p->lingering) {
+                peer_free(p);
+                return;
+        }
+
+        /* Never blocking: the Disconnected signal and whatever precedes it,
+         * as far as the socket takes it now. */
         peer_flush(p);
 
         if (p->welcomed) {
@@ -329,6 +350,15 @@ void peer_reap(Peer *p) {
                 name_registry_release_all(bus->names, p->id, driver_name_changed, bus);
                 reply_peer_gone(p, "the peer disconnected before replying");
                 driver_emit_name_owner_changed(bus, p->name, p->id, 0);
+        }
+
+        if (peer_can_write(p) && connection_has_output(&p->conn)) {
+                /* Keep only the socket and its last bytes; the peer is gone
+                 * for everyone else. */
+                p->lingering = true;
+                bus->n_peers--;
+                timer_set(p, PEER_LINGER_USEC);
+                return;
         }
         peer_free(p);
 }

@@ -5,10 +5,12 @@
  *
  * Lifecycle: HANDSHAKE (waiting for the preamble, at most
  * BUS_HANDSHAKE_TIMEOUT_USEC) → RUNNING (welcomed, unique name announced)
- * → DYING (peer_disconnect(): reading stopped, Disconnected queued, on the
- * bus's reap list) → freed by peer_reap(), which releases names in order,
- * removes matches, answers callers waiting on it with NoReply and announces
- * the unique name's end. A DYING peer receives nothing more.
+ * → DYING (peer_disconnect(): reading stopped, unsent output dropped,
+ * Disconnected queued, on the bus's reap list) → peer_reap() releases names
+ * in order, removes matches, answers callers waiting on it with NoReply and
+ * announces the unique name's end → freed, or first "lingering" for up to
+ * PEER_LINGER_USEC so that its Disconnected signal can still be written. A
+ * DYING peer receives nothing more.
  *
  * Over-quota rule (docs/DAEMON.md): unsolicited messages to a full queue are
  * refused (the caller learns LimitsExceeded); solicited ones (replies,
@@ -26,6 +28,10 @@
 #include "creds.h"
 
 typedef struct PendingReply PendingReply;
+
+/* How long a disconnected peer's socket stays open for the rest of its
+ * output (its Disconnected signal) before it is closed regardless. */
+#define PEER_LINGER_USEC (1ull * 1000000ull)
 
 typedef enum PeerState {
         PEER_HANDSHAKE,
@@ -60,6 +66,7 @@ struct Peer {
         PendingReply *callee_replies; /* calls waiting on it */
 
         DisconnectReason reason;
+        bool lingering; /* torn down, writing its last bytes */
         Peer *reap_next;
         bool reap_scheduled;
         Peer *flush_prev, *flush_next;

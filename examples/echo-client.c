@@ -113,8 +113,7 @@ int main(int argc, char **argv) {
                 while (ticks > 0) {
                         r = bus_connection_process(bus);
                         if (r < 0) {
-                                fprintf(stderr, "echo-client: connection lost: %s\n",
-                                        strerror(-r));
+                                fprintf(stderr, "echo-client: connection lost: %s\n", strerror(-r));
                                 goto out;
                         }
                         if (r == 0)

@@ -35,17 +35,15 @@ typedef struct Service {
 
 /* Echo: the reply body is the call's body. bus_message_get_body() returns a
  * borrowed reference and *ret_reply takes a new one, hence json_incref. */
-static int method_echo(bus_message *call, void *userdata, json_t **ret_reply,
-                       bus_error *ret_error) {
+static int method_echo(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
         *ret_reply = json_incref(bus_message_get_body(call));
         return 0;
 }
 
 /* Fail: bus_error_set() fills the error and returns a negative value. */
-static int method_fail(bus_message *call, void *userdata, json_t **ret_reply,
-                       bus_error *ret_error) {
-        return bus_error_set(ret_error, "org.example.Echo.Error.Failed",
-                             "Failing on request of %s", bus_message_get_sender(call));
+static int method_fail(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
+        return bus_error_set(ret_error, "org.example.Echo.Error.Failed", "Failing on request of %s",
+                             bus_message_get_sender(call));
 }
 
 static const bus_method echo_methods[] = {

@@ -70,7 +70,9 @@ static int wait_exit(int pidfd, int timeout_ms) {
 static int read_notify(int fd) {
         char buf[4096], control[CMSG_SPACE(sizeof(int) * 16)];
         struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+        struct msghdr mh = { .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = control,
                              .msg_controllen = sizeof(control) };
         ssize_t n;
 
@@ -110,8 +112,7 @@ static int start(const char *dir, char **argv) {
         }
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                fprintf(stderr, "busd-launch: notify socket %s: %s\n", sa.sun_path,
-                        strerror(errno));
+                fprintf(stderr, "busd-launch: notify socket %s: %s\n", sa.sun_path, strerror(errno));
                 return 1;
         }
         snprintf(log, sizeof(log), "%s/busd.log", dir);
@@ -183,8 +184,9 @@ static int start(const char *dir, char **argv) {
                         int status = 0;
 
                         waitpid(pid, &status, 0);
-                        fprintf(stderr, "busd-launch: busd exited (status %d) before READY=1; "
-                                        "see %s\n",
+                        fprintf(stderr,
+                                "busd-launch: busd exited (status %d) before READY=1; "
+                                "see %s\n",
                                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, log);
                         return 1;
                 }

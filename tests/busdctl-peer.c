@@ -21,9 +21,9 @@
  * process that is gone (READY is printed once it is).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -59,17 +59,14 @@ static int method_hang(bus_message *call, void *userdata, json_t **ret_reply, bu
         return BUS_REPLY_DEFERRED;
 }
 
-static int method_last_signal(bus_message *call, void *userdata, json_t **ret_reply,
-                              bus_error *e) {
+static int method_last_signal(bus_message *call, void *userdata, json_t **ret_reply, bus_error *e) {
         *ret_reply = last_signal ? json_incref(last_signal) : json_object();
         return 0;
 }
 
 static const bus_method methods[] = {
-        { "Echo", method_echo },
-        { "Fail", method_fail },
-        { "Hang", method_hang },
-        { "LastSignal", method_last_signal },
+        { "Echo", method_echo }, { "Fail", method_fail },
+        { "Hang", method_hang }, { "LastSignal", method_last_signal },
         { NULL, NULL },
 };
 

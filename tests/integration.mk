@@ -22,7 +22,8 @@ integration_tests = \
 	tests/test-bus-names \
 	tests/test-bus-calls \
 	tests/test-bus-signals \
-	tests/test-bus-security
+	tests/test-bus-security \
+	tests/test-bus-timeouts
 
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
@@ -49,5 +50,9 @@ tests_test_bus_signals_LDADD = $(integration_ldadd)
 tests_test_bus_security_SOURCES = tests/test-bus-security.c
 tests_test_bus_security_CFLAGS = $(integration_cflags)
 tests_test_bus_security_LDADD = $(integration_ldadd)
+
+tests_test_bus_timeouts_SOURCES = tests/test-bus-timeouts.c
+tests_test_bus_timeouts_CFLAGS = $(integration_cflags)
+tests_test_bus_timeouts_LDADD = $(integration_ldadd)
 
 AM_TESTS_ENVIRONMENT = BUSD_BINARY='$(abs_top_builddir)/daemon/busd'; export BUSD_BINARY;

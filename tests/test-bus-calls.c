@@ -222,6 +222,15 @@ static void assert_return(bus_message *m, const char *sender, const char *body_t
         json_decref(want);
 }
 
+/* bus_reply with a body we own (bus_reply borrows it). */
+static int reply_new(bus_connection *c, bus_message *call, json_t *body)
+{
+        int r = bus_reply(c, call, body);
+
+        json_decref(body);
+        return r;
+}
+
 static uint64_t mono_ns(void)
 {
         struct timespec ts;
@@ -577,7 +586,7 @@ START_TEST(test_timeout_from_bus)
         /* The late answer is dropped: the service's next signal to the caller
          * arrives first. */
         dropped = busd_stat("messages_dropped");
-        ck_assert_int_ge(bus_reply(svc.conn, svc.deferred[0], json_pack("{s:s}", "late", "yes")),
+        ck_assert_int_ge(reply_new(svc.conn, svc.deferred[0], json_pack("{s:s}", "late", "yes")),
                          0);
         {
                 bus_message *sig = NULL;
@@ -674,7 +683,7 @@ START_TEST(test_pending_replies_limit)
         bus_message_unref(r);
 
         /* One answer frees one slot. */
-        ck_assert_int_ge(bus_reply(svc.conn, svc.deferred[0], json_pack("{s:i}", "i", 0)), 0);
+        ck_assert_int_ge(reply_new(svc.conn, svc.deferred[0], json_pack("{s:i}", "i", 0)), 0);
         pump_until(&col.n, 1, caller, svc.conn);
         assert_return(col.msgs[0], uname(svc.conn), "{\"i\":0}");
         call_async(caller, uname(svc.conn), OBJ_PATH, OBJ_IFACE, "Defer", NULL, 0, &again);
@@ -809,13 +818,13 @@ START_TEST(test_deferred_replies_any_order)
         pump_until(&svc.n_deferred, 3, caller, svc.conn);
 
         /* Answer the last first; the second with an error. */
-        ck_assert_int_ge(bus_reply(svc.conn, svc.deferred[2], json_pack("{s:i}", "r", 2)), 0);
+        ck_assert_int_ge(reply_new(svc.conn, svc.deferred[2], json_pack("{s:i}", "r", 2)), 0);
         pump_until(&col[2].n, 1, caller, svc.conn);
         ck_assert_uint_eq(col[0].n + col[1].n, 0);
         bus_error_set(&err, CUSTOM_ERROR, "deferred failure");
         ck_assert_int_ge(bus_reply_error(svc.conn, svc.deferred[1], &err), 0);
         bus_error_free(&err);
-        ck_assert_int_ge(bus_reply(svc.conn, svc.deferred[0], json_pack("{s:i}", "r", 0)), 0);
+        ck_assert_int_ge(reply_new(svc.conn, svc.deferred[0], json_pack("{s:i}", "r", 0)), 0);
         pump_until(&col[0].n, 1, caller, svc.conn);
         pump_until(&col[1].n, 1, caller, svc.conn);
 

@@ -298,7 +298,8 @@ START_TEST(test_cannot_impersonate_bus)
                 .interface = "org.busd.Bus",
                 .member = "NameOwnerChanged",
                 .key = "com.example.Victim",
-                .body = "{\"name\":\"com.example.Victim\",\"old_owner\":\":1.1\",\"new_owner\":\"\"}",
+                .body = "{\"name\":\"com.example.Victim\",\"old_owner\":\":1.1\","
+                        "\"new_owner\":\"\"}",
         };
         uint8_t buf[1024];
         size_t len;
@@ -770,7 +771,7 @@ START_TEST(test_disconnect_holding_everything)
         /* Unread traffic towards P. */
         for (int i = 0; i < 200; i++)
                 raw_peer_signal(callee, NULL, "/com/example", PROBE_IFACE, "Flood0", NULL,
-                                "{\"filler\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}");
+                                "{\"filler\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}");
         raw_msg_free(raw_peer_driver_call(callee, "Ping", NULL));
         ck_assert_int_eq(busd_stat("pending_replies"), pending + 2);
 
@@ -832,9 +833,132 @@ START_TEST(test_sigterm_with_traffic)
         raw_msg_free(raw_peer_driver_call(callee, "Ping", NULL));
         busd_stop();
         /* Every connection was closed by the daemon. */
-        raw_peer_expect_eof(callee, HARNESS_WAIT_MS);
+        raw_msg_free(raw_peer_expect_eof(callee, HARNESS_WAIT_MS));
         raw_peer_free(p);
         raw_peer_free(callee);
+}
+END_TEST
+
+/* ---- load --------------------------------------------------------------------------- */
+
+#define FLOOD_BODY_BYTES (64u * 1024u)
+#define FLOOD_ROUNDS 16u
+#define FLOOD_PER_ROUND 16u /* 16 x 64 KiB = 1 MiB per round, 16 MiB in all */
+
+/* The "fast" subscriber, in a child process: acknowledges each round on
+ * @ack, then reports the total count of floods received in order. */
+static void fast_subscriber(int ready_fd, int ack_fd) __attribute__((noreturn));
+static void fast_subscriber(int ready_fd, int ack_fd)
+{
+        RawPeer *fast = raw_peer_new(busd_address());
+        uint64_t expect_serial = 0;
+        unsigned count = 0;
+
+        raw_peer_add_match(fast, "interface='com.example.Flood'");
+        if (write(ready_fd, "r", 1) != 1)
+                _exit(2);
+        for (;;) {
+                RawMsg *m = raw_peer_recv(fast, 10000);
+
+                if (!m)
+                        _exit(3);
+                if (raw_msg_is_signal(m, "End")) {
+                        raw_msg_free(m);
+                        break;
+                }
+                if (!raw_msg_is_signal(m, "Flood") || m->body_len < FLOOD_BODY_BYTES ||
+                    (expect_serial && m->serial != expect_serial))
+                        _exit(4);
+                expect_serial = m->serial + 1;
+                raw_msg_free(m);
+                if (++count % FLOOD_PER_ROUND == 0 && write(ack_fd, "a", 1) != 1)
+                        _exit(5);
+        }
+        if (write(ack_fd, &count, sizeof(count)) != sizeof(count))
+                _exit(6);
+        raw_peer_free(fast);
+        _exit(0);
+}
+
+static void read_fd_or_fail(int fd, void *buf, size_t len, const char *what)
+{
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+
+        ck_assert_msg(poll(&p, 1, 10000) == 1, "%s: timeout", what);
+        ck_assert_msg(read(fd, buf, len) == (ssize_t)len, "%s: short read", what);
+}
+
+/* A subscriber that never reads while a publisher floods: the broker's
+ * queue for it stays bounded and it is dealt with; the publisher and a
+ * subscriber of the same uid that does read carry on and get everything
+ * (hostile-peers.md items 18 and 22). */
+START_TEST(test_slow_consumer)
+{
+        RawPeer *pub = raw_peer_new(busd_address());
+        RawPeer *slow = raw_peer_new(busd_address());
+        char *body = malloc(FLOOD_BODY_BYTES + 16);
+        int ready[2], ack[2];
+        unsigned count = 0;
+        pid_t child;
+        int status;
+        char c;
+        json_t *stats;
+        RawMsg *m;
+
+        ck_assert_ptr_nonnull(body);
+        memcpy(body, "{\"pad\":\"", 8);
+        memset(body + 8, 'x', FLOOD_BODY_BYTES);
+        memcpy(body + 8 + FLOOD_BODY_BYTES, "\"}", 3);
+        raw_peer_add_match(slow, "interface='com.example.Flood'");
+        ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(ack, O_CLOEXEC), 0);
+        child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0)
+                fast_subscriber(ready[1], ack[1]);
+        close(ready[1]);
+        close(ack[1]);
+        read_fd_or_fail(ready[0], &c, 1, "fast subscriber start");
+
+        for (unsigned r = 0; r < FLOOD_ROUNDS; r++) {
+                for (unsigned i = 0; i < FLOOD_PER_ROUND; i++)
+                        raw_peer_signal(pub, NULL, "/com/example", "com.example.Flood", "Flood",
+                                        NULL, body);
+                /* Flow control for the fast subscriber only. */
+                read_fd_or_fail(ack[0], &c, 1, "fast subscriber round");
+        }
+        raw_peer_signal(pub, NULL, "/com/example", "com.example.Flood", "End", NULL, "{}");
+        read_fd_or_fail(ack[0], &count, sizeof(count), "fast subscriber result");
+        ck_assert_int_eq(waitpid(child, &status, 0), child);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "fast subscriber failed (status %d)", status);
+        ck_assert_uint_eq(count, FLOOD_ROUNDS * FLOOD_PER_ROUND);
+
+        /* The publisher was not punished. */
+        m = raw_peer_driver_call(pub, "Ping", NULL);
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "publisher: %s", raw_msg_describe(m));
+        raw_msg_free(m);
+        ck_assert_msg(!pub->eof, "publisher disconnected");
+
+        /* Broker memory stayed bounded: at most one full queue (the slow
+         * subscriber's) plus a round in flight for the fast one. */
+        stats = busd_stats();
+        ck_assert_msg(json_integer_value(json_object_get(stats, "queued_bytes_high_water")) <=
+                              (json_int_t)BUS_OUTGOING_BYTES_PER_CONNECTION_MAX + 4 * 1024 * 1024,
+                      "queued_bytes_high_water %lld",
+                      (long long)json_integer_value(json_object_get(stats,
+                                                                    "queued_bytes_high_water")));
+        json_decref(stats);
+
+        /* 16 MiB cannot fit: the slow subscriber was disconnected. */
+        raw_msg_free(raw_peer_expect_eof(slow, HARNESS_WAIT_MS));
+
+        close(ready[0]);
+        close(ack[0]);
+        free(body);
+        raw_peer_free(pub);
+        raw_peer_free(slow);
+        busd_assert_baseline();
 }
 END_TEST
 
@@ -856,6 +980,7 @@ static Suite *security_suite(void)
         tcase_add_test(tc, test_dribbled_message);
         tcase_add_test(tc, test_disconnect_mid_message);
         tcase_add_test(tc, test_disconnect_holding_everything);
+        tcase_add_test(tc, test_slow_consumer);
         tcase_add_test(tc, test_sigterm_with_traffic);
         suite_add_tcase(s, tc);
         return s;

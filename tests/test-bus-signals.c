@@ -498,7 +498,8 @@ START_TEST(test_remove_match)
         raw_peer_remove_match(rx, "type='signal',member='Changed'");
         step(rx, tx, &s, false, "all instances removed");
         ck_assert_int_eq(busd_stat("match_rules"), rules);
-        expect_driver_error(rx, "RemoveMatch", json_pack("{s:s}", "rule", "type='signal',member='Changed'"),
+        expect_driver_error(rx, "RemoveMatch",
+                            json_pack("{s:s}", "rule", "type='signal',member='Changed'"),
                             BUS_ERROR_MATCH_RULE_NOT_FOUND);
         expect_driver_error(rx, "RemoveMatch", json_pack("{s:s}", "rule", "member='Never'"),
                             BUS_ERROR_MATCH_RULE_NOT_FOUND);

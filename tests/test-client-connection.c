@@ -107,9 +107,12 @@ static void broker_send(const BusMessageSpec *spec, uint64_t sender_id) {
 }
 
 static void broker_reply(uint64_t serial, uint64_t reply_serial, const char *body) {
-        BusMessageSpec spec = { .type = BUS_MESSAGE_METHOD_RETURN, .serial = serial,
-                                .reply_serial = reply_serial, .destination = ":1.5",
-                                .body = body, .body_len = body ? strlen(body) : 0 };
+        BusMessageSpec spec = { .type = BUS_MESSAGE_METHOD_RETURN,
+                                .serial = serial,
+                                .reply_serial = reply_serial,
+                                .destination = ":1.5",
+                                .body = body,
+                                .body_len = body ? strlen(body) : 0 };
 
         broker_send(&spec, BUS_DRIVER_ID);
 }
@@ -173,9 +176,14 @@ START_TEST(test_handshake) {
 END_TEST
 
 START_TEST(test_dribbled_signal) {
-        BusMessageSpec spec = { .type = BUS_MESSAGE_SIGNAL, .serial = 7, .path = "/a",
-                                .interface = "org.example.If", .member = "Changed",
-                                .key = "k", .body = "{\"n\":1}", .body_len = 7 };
+        BusMessageSpec spec = { .type = BUS_MESSAGE_SIGNAL,
+                                .serial = 7,
+                                .path = "/a",
+                                .interface = "org.example.If",
+                                .member = "Changed",
+                                .key = "k",
+                                .body = "{\"n\":1}",
+                                .body_len = 7 };
         uint8_t *buf;
         size_t len;
 
@@ -201,9 +209,13 @@ END_TEST
 START_TEST(test_stray_reply_dropped) {
         bus_message *m, *reply = NULL;
         bus_error e = BUS_ERROR_INIT;
-        BusMessageSpec err = { .type = BUS_MESSAGE_ERROR, .serial = 12, .reply_serial = 2,
-                               .destination = ":1.5", .error_name = "org.example.Error.Bad",
-                               .body = "{\"message\":\"bad\"}", .body_len = 17 };
+        BusMessageSpec err = { .type = BUS_MESSAGE_ERROR,
+                               .serial = 12,
+                               .reply_serial = 2,
+                               .destination = ":1.5",
+                               .error_name = "org.example.Error.Bad",
+                               .body = "{\"message\":\"bad\"}",
+                               .body_len = 17 };
 
         /* A reply to a serial nobody waits for, then the real one (serial 1). */
         broker_reply(10, 99, "{\"wrong\":true}");
@@ -231,8 +243,11 @@ static int on_disconnect_reply(bus_message *m, void *userdata) {
 }
 
 START_TEST(test_disconnected_signal) {
-        BusMessageSpec spec = { .type = BUS_MESSAGE_SIGNAL, .serial = 20, .path = BUS_DRIVER_PATH,
-                                .interface = BUS_DRIVER_INTERFACE, .member = "Disconnected",
+        BusMessageSpec spec = { .type = BUS_MESSAGE_SIGNAL,
+                                .serial = 20,
+                                .path = BUS_DRIVER_PATH,
+                                .interface = BUS_DRIVER_INTERFACE,
+                                .member = "Disconnected",
                                 .destination = ":1.5",
                                 .body = "{\"error\":\"org.busd.Error.ProtocolViolation\","
                                         "\"message\":\"go away\"}" };
@@ -259,8 +274,7 @@ START_TEST(test_disconnected_signal) {
         ck_assert_str_eq(e.name, BUS_ERROR_PROTOCOL);
         ck_assert_str_eq(e.message, "go away");
         ck_assert_str_eq(pending_error.name, BUS_ERROR_DISCONNECTED);
-        ck_assert_int_eq(bus_emit_signal(bus, "/a", "org.example.If", "S", NULL, NULL),
-                         -ECONNRESET);
+        ck_assert_int_eq(bus_emit_signal(bus, "/a", "org.example.If", "S", NULL, NULL), -ECONNRESET);
         bus_error_free(&e);
         bus_error_free(&pending_error);
         reset_counts();
@@ -309,11 +323,16 @@ START_TEST(test_stray_fd_closes) {
                 uint8_t buf[CMSG_SPACE(sizeof(int))];
         } control = { 0 };
         struct iovec iov;
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+        struct msghdr mh = { .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = &control,
                              .msg_controllen = sizeof(control) };
         struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
-        BusMessageSpec spec = { .type = BUS_MESSAGE_SIGNAL, .serial = 7, .path = "/a",
-                                .interface = "org.example.If", .member = "Changed" };
+        BusMessageSpec spec = { .type = BUS_MESSAGE_SIGNAL,
+                                .serial = 7,
+                                .path = "/a",
+                                .interface = "org.example.If",
+                                .member = "Changed" };
         uint8_t *buf;
         size_t len;
         int fd = dup(0);
@@ -355,8 +374,7 @@ END_TEST
 
 static int handler_called;
 
-static int method_hello(bus_message *call, void *userdata, json_t **ret_reply,
-                        bus_error *ret_error) {
+static int method_hello(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
         handler_called++;
         *ret_reply = json_pack("{s:s}", "hello", bus_message_get_sender(call));
         return 0;
@@ -364,8 +382,11 @@ static int method_hello(bus_message *call, void *userdata, json_t **ret_reply,
 
 START_TEST(test_objects) {
         static const bus_method methods[] = { { "Hello", method_hello }, { NULL, NULL } };
-        BusMessageSpec call = { .type = BUS_MESSAGE_METHOD_CALL, .serial = 30, .path = "/obj",
-                                .interface = "org.example.Obj", .member = "Hello",
+        BusMessageSpec call = { .type = BUS_MESSAGE_METHOD_CALL,
+                                .serial = 30,
+                                .path = "/obj",
+                                .interface = "org.example.Obj",
+                                .member = "Hello",
                                 .destination = ":1.5" };
         BusFields f;
         BusHeader h;
@@ -387,9 +408,8 @@ START_TEST(test_objects) {
         ck_assert_int_eq(h.type, BUS_MESSAGE_METHOD_RETURN);
         ck_assert_uint_eq(h.reply_serial, 31);
         ck_assert_str_eq(f.destination, ":1.9");
-        ck_assert_int_eq(memcmp(buf + BUS_HEADER_SIZE + h.fields_len, "{\"hello\":\":1.9\"}",
-                                h.body_len),
-                         0);
+        ck_assert_int_eq(
+                memcmp(buf + BUS_HEADER_SIZE + h.fields_len, "{\"hello\":\":1.9\"}", h.body_len), 0);
 
         /* Unknown object, interface, method. */
         call.serial = 32;

@@ -56,8 +56,7 @@ static bus_message *new_call(void) {
         bus_message *m = NULL;
 
         ck_assert_int_eq(bus_message_new_method_call(NULL, &m, "org.example.Echo",
-                                                     "/org/example/Echo", "org.example.Echo",
-                                                     "Echo"),
+                                                     "/org/example/Echo", "org.example.Echo", "Echo"),
                          0);
         return m;
 }
@@ -65,12 +64,12 @@ static bus_message *new_call(void) {
 START_TEST(test_builders_validate) {
         bus_message *m = NULL;
 
-        ck_assert_int_eq(bus_message_new_method_call(NULL, &m, "org.example.Echo", "no/slash",
-                                                     NULL, "Echo"),
-                         -EINVAL);
-        ck_assert_int_eq(bus_message_new_method_call(NULL, &m, "org.example.Echo", "/ok", NULL,
-                                                     "1bad"),
-                         -EINVAL);
+        ck_assert_int_eq(
+                bus_message_new_method_call(NULL, &m, "org.example.Echo", "no/slash", NULL, "Echo"),
+                -EINVAL);
+        ck_assert_int_eq(
+                bus_message_new_method_call(NULL, &m, "org.example.Echo", "/ok", NULL, "1bad"),
+                -EINVAL);
         ck_assert_int_eq(bus_message_new_method_call(NULL, &m, "not a name", "/ok", NULL, "M"),
                          -EINVAL);
         ck_assert_int_eq(bus_message_new_signal(NULL, &m, "/ok", NULL, "M"), -EINVAL);
@@ -394,8 +393,7 @@ START_TEST(test_bus_error) {
         bus_error_free(NULL);
         ck_assert_int_eq(error_to_errno(&(bus_error){ (char *)BUS_ERROR_LIMITS_EXCEEDED, NULL }),
                          -ENOBUFS);
-        ck_assert_int_eq(error_to_errno(&(bus_error){ (char *)"org.example.X", NULL }),
-                         -EREMOTEIO);
+        ck_assert_int_eq(error_to_errno(&(bus_error){ (char *)"org.example.X", NULL }), -EREMOTEIO);
 }
 END_TEST
 

@@ -50,11 +50,10 @@ static const Verb verbs[] = {
                 .name = "call",
                 .synopsis = "DEST PATH INTERFACE METHOD [JSON] [--no-reply]",
                 .summary = "Call a method and print the reply",
-                .description =
-                        "Calls METHOD on DEST and prints the reply body as JSON (indented on a\n"
-                        "terminal, compact otherwise; --json=pretty|short forces one). An error\n"
-                        "reply is printed as \"Error NAME: message\" on stderr and exits 1.\n"
-                        "--timeout sets the call's deadline; --no-reply sends without waiting.",
+                .description = "Calls METHOD on DEST and prints the reply body as JSON (indented on a\n"
+                               "terminal, compact otherwise; --json=pretty|short forces one). An error\n"
+                               "reply is printed as \"Error NAME: message\" on stderr and exits 1.\n"
+                               "--timeout sets the call's deadline; --no-reply sends without waiting.",
                 .min_args = 4,
                 .max_args = 5,
                 .options = VERB_OPT_NO_REPLY,
@@ -64,9 +63,8 @@ static const Verb verbs[] = {
                 .name = "emit",
                 .synopsis = "PATH INTERFACE SIGNAL [JSON] [--destination NAME] [--key KEY]",
                 .summary = "Emit a signal",
-                .description =
-                        "Emits SIGNAL, broadcast to matching peers, or to one peer with\n"
-                        "--destination. --key sets the key field that match rules can select on.",
+                .description = "Emits SIGNAL, broadcast to matching peers, or to one peer with\n"
+                               "--destination. --key sets the key field that match rules can select on.",
                 .min_args = 3,
                 .max_args = 4,
                 .options = VERB_OPT_DESTINATION | VERB_OPT_KEY,
@@ -76,10 +74,9 @@ static const Verb verbs[] = {
                 .name = "wait",
                 .synopsis = "NAME [--gone]",
                 .summary = "Wait until a name has an owner (or none)",
-                .description =
-                        "Returns once NAME has an owner or, with --gone, once it has none. With\n"
-                        "--timeout, gives up after that long and exits 1. Watches the bus's\n"
-                        "NameOwnerChanged signal; it does not poll.",
+                .description = "Returns once NAME has an owner or, with --gone, once it has none. With\n"
+                               "--timeout, gives up after that long and exits 1. Watches the bus's\n"
+                               "NameOwnerChanged signal; it does not poll.",
                 .min_args = 1,
                 .max_args = 1,
                 .options = VERB_OPT_GONE,
@@ -167,8 +164,8 @@ static void help(void) {
 }
 
 static void help_verb(const Verb *v) {
-        printf("Usage: busdctl [OPTIONS...] %s%s%s\n\n%s.\n\n%s\n", v->name, v->synopsis[0] ? " " : "",
-               v->synopsis, v->summary, v->description);
+        printf("Usage: busdctl [OPTIONS...] %s%s%s\n\n%s.\n\n%s\n", v->name,
+               v->synopsis[0] ? " " : "", v->synopsis, v->summary, v->description);
         if (v->options) {
                 printf("\nOptions of %s:\n", v->name);
                 for (size_t i = 0; i < sizeof(verb_option_help) / sizeof(verb_option_help[0]); i++)
@@ -194,8 +191,7 @@ static int parse_timeout(const char *s, uint64_t *ret) {
 
         errno = 0;
         secs = strtod(s, &end);
-        if (errno != 0 || end == s || *end != '\0' || !isfinite(secs) || secs <= 0 ||
-            secs > 1e9)
+        if (errno != 0 || end == s || *end != '\0' || !isfinite(secs) || secs <= 0 || secs > 1e9)
                 return -EINVAL;
         usec = (uint64_t)(secs * 1e6);
         if ((double)usec < secs * 1e6)
@@ -315,8 +311,8 @@ int main(int argc, char **argv) {
         n_args = argc - optind - 1;
         if (n_args < (int)v->min_args || n_args > (int)v->max_args) {
                 fprintf(stderr, "busdctl: %s %s\nUsage: busdctl %s %s\nTry 'busdctl %s --help'.\n",
-                        v->name, n_args < (int)v->min_args ? "needs more arguments" :
-                                                             "got too many arguments",
+                        v->name,
+                        n_args < (int)v->min_args ? "needs more arguments" : "got too many arguments",
                         v->name, v->synopsis, v->name);
                 return EXIT_USAGE;
         }

@@ -118,8 +118,7 @@ int table_print(const Table *t, FILE *f, bool legend) {
                 for (size_t c = 0; c < t->n_columns; c++) {
                         if (c > 0)
                                 fputc(' ', f);
-                        print_cell(f, t->headers[c], width[c], t->right[c],
-                                   c + 1 == t->n_columns);
+                        print_cell(f, t->headers[c], width[c], t->right[c], c + 1 == t->n_columns);
                 }
                 fputs(output_ansi_reset(), f);
                 fputc('\n', f);

@@ -3,8 +3,8 @@
  * validate.c — command-line name checks on top of protocol/bus-protocol.h.
  * This is the only busdctl file that includes the protocol header.
  */
-#include "bus-protocol.h"
 #include "validate.h"
+#include "bus-protocol.h"
 
 bool validate_bus_name(const char *s) {
         return bus_name_is_valid(s);

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-bool validate_bus_name(const char *s);       /* unique or well-known */
+bool validate_bus_name(const char *s); /* unique or well-known */
 bool validate_wellknown_name(const char *s);
 bool validate_path(const char *s);
 bool validate_interface(const char *s);

@@ -25,8 +25,9 @@ static int parse_body(const char *text, json_t **ret) {
         }
         body = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
         if (!body) {
-                fprintf(stderr, "busdctl: the JSON argument is not valid JSON: %s (column %d)\n"
-                                "Quote it for the shell, e.g. '{\"key\": \"value\"}'.\n",
+                fprintf(stderr,
+                        "busdctl: the JSON argument is not valid JSON: %s (column %d)\n"
+                        "Quote it for the shell, e.g. '{\"key\": \"value\"}'.\n",
                         jerr.text, jerr.column);
                 return -EINVAL;
         }
@@ -43,7 +44,8 @@ static bool check(bool ok, const char *what, const char *value, const char *rule
         return ok;
 }
 
-#define RULE_NAME "a unique name (:1.N) or dot-separated elements of [A-Za-z0-9_-], such as org.example.Foo"
+#define RULE_NAME \
+        "a unique name (:1.N) or dot-separated elements of [A-Za-z0-9_-], such as org.example.Foo"
 #define RULE_PATH "'/' or '/'-separated elements of [A-Za-z0-9_], such as /org/example/Foo"
 #define RULE_INTERFACE "dot-separated elements of [A-Za-z0-9_], such as org.example.Foo"
 #define RULE_MEMBER "[A-Za-z_][A-Za-z0-9_]*, such as GetValue"
@@ -147,11 +149,9 @@ int verb_emit(Busdctl *ctx, int argc, char **argv) {
         if (!check(validate_path(argv[1]), "object path", argv[1], RULE_PATH) ||
             !check(validate_interface(argv[2]), "interface", argv[2], RULE_INTERFACE) ||
             !check(validate_member(argv[3]), "signal", argv[3], RULE_MEMBER) ||
-            (ctx->destination &&
-             !check(validate_bus_name(ctx->destination), "destination", ctx->destination,
-                    RULE_NAME)) ||
-            (ctx->key && !check(validate_key(ctx->key), "key", ctx->key,
-                                "a non-empty UTF-8 string")) ||
+            (ctx->destination && !check(validate_bus_name(ctx->destination), "destination",
+                                        ctx->destination, RULE_NAME)) ||
+            (ctx->key && !check(validate_key(ctx->key), "key", ctx->key, "a non-empty UTF-8 string")) ||
             parse_body(argc > 4 ? argv[4] : NULL, &body) < 0)
                 return EXIT_USAGE;
 

@@ -78,8 +78,7 @@ static int row_build(const Busdctl *ctx, bus_connection *c, const char *name, js
                 return -ENOMEM;
         }
         r = json_set_new(row, "name", json_string(name));
-        r = r ?: json_set_new(row, "unique_name",
-                              json_incref(json_object_get(creds, "unique_name")));
+        r = r ?: json_set_new(row, "unique_name", json_incref(json_object_get(creds, "unique_name")));
         have_pid = driver_get_u64(creds, "pid", &pid) && pid > 0;
         have_uid = driver_get_u64(creds, "uid", &uid);
         driver_get_u64(creds, "pid_id", &pid_id);
@@ -148,8 +147,8 @@ static const char *cell_u64(json_t *row, const char *key, char *buf, size_t size
 }
 
 static int print_table(const Busdctl *ctx, json_t *rows) {
-        static const char *const headers[] = { "NAME", "UNIQUE", "PID", "UID", "USER",
-                                               "PROCESS", "CONNECTED", "QUEUED" };
+        static const char *const headers[] = { "NAME", "UNIQUE",  "PID",       "UID",
+                                               "USER", "PROCESS", "CONNECTED", "QUEUED" };
         Table *t = NULL;
         size_t i;
         json_t *row;
@@ -161,7 +160,7 @@ static int print_table(const Busdctl *ctx, json_t *rows) {
         table_set_right(t, 2);
         table_set_right(t, 3);
         table_set_right(t, 7);
-        json_array_foreach(rows, i, row) {
+        json_array_foreach (rows, i, row) {
                 char pid[32], uid[32], queued[32], since[64];
                 uint64_t usec;
                 const char *cells[8];
@@ -216,7 +215,7 @@ int verb_list(Busdctl *ctx, int argc, char **argv) {
                 fputs("busdctl: out of memory\n", stderr);
                 goto out;
         }
-        json_array_foreach(names, i, v) {
+        json_array_foreach (names, i, v) {
                 const char *name = json_string_value(v);
 
                 if (!name)

@@ -33,7 +33,7 @@ static int add_object(Table *t, const char *prefix, json_t *obj) {
         json_t *v;
         int r = 0;
 
-        json_object_foreach(obj, key, v) {
+        json_object_foreach (obj, key, v) {
                 char counter[256], when[64];
 
                 snprintf(counter, sizeof(counter), "%s%s%s", prefix, prefix[0] ? "." : "", key);
@@ -42,8 +42,7 @@ static int add_object(Table *t, const char *prefix, json_t *obj) {
                 else if (strcmp(counter, "started_usec") == 0 && json_is_integer(v)) {
                         const char *cells[2] = { "started", when };
 
-                        output_format_timestamp((uint64_t)json_integer_value(v), when,
-                                                sizeof(when));
+                        output_format_timestamp((uint64_t)json_integer_value(v), when, sizeof(when));
                         r = table_add_row(t, cells);
                 } else
                         r = add_value(t, counter, v);

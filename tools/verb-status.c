@@ -139,7 +139,7 @@ static void print_array(const char *label, json_t *array) {
         if (!json_is_array(array))
                 return;
         printf("%s=", label);
-        json_array_foreach(array, i, v) {
+        json_array_foreach (array, i, v) {
                 if (i > 0)
                         putchar(' ');
                 if (json_is_string(v))
@@ -207,7 +207,7 @@ static int peers_by_pid(const Busdctl *ctx, bus_connection *c, uint64_t pid, jso
                 json_decref(reply);
                 return -ENOMEM;
         }
-        json_array_foreach(json_object_get(reply, "names"), i, v) {
+        json_array_foreach (json_object_get(reply, "names"), i, v) {
                 const char *name = json_string_value(v);
                 json_t *creds = NULL, *peer = NULL;
                 uint64_t p;
@@ -218,8 +218,7 @@ static int peers_by_pid(const Busdctl *ctx, bus_connection *c, uint64_t pid, jso
                         bus_error_free(&error); /* it left meanwhile */
                         continue;
                 }
-                if (driver_get_u64(creds, "pid", &p) && p == pid &&
-                    peer_get(ctx, c, name, &peer) >= 0)
+                if (driver_get_u64(creds, "pid", &p) && p == pid && peer_get(ctx, c, name, &peer) >= 0)
                         json_array_append_new(peers, peer);
                 json_decref(creds);
         }
@@ -260,7 +259,8 @@ static int status_bus(const Busdctl *ctx, bus_connection *c) {
         driver_get_u64(stats, "started_usec", &started);
         if (ctx->json != OUTPUT_JSON_OFF) {
                 if (started > 0 && now > started)
-                        json_object_set_new(stats, "uptime_usec", json_integer((json_int_t)(now - started)));
+                        json_object_set_new(stats, "uptime_usec",
+                                            json_integer((json_int_t)(now - started)));
                 r = output_json_print(stats, ctx->json);
                 json_decref(stats);
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -280,7 +280,7 @@ static int status_bus(const Busdctl *ctx, bus_connection *c) {
         print_u64("QueuedMessages", stats, "queued_messages");
         print_u64("QueuedBytes", stats, "queued_bytes");
         limits = json_object_get(stats, "limits");
-        json_object_foreach(limits, key, v) {
+        json_object_foreach (limits, key, v) {
                 if (!json_is_integer(v))
                         continue;
                 fputs("Limit.", stdout);
@@ -331,7 +331,7 @@ int verb_status(Busdctl *ctx, int argc, char **argv) {
                 size_t i;
                 json_t *peer;
 
-                json_array_foreach(result, i, peer) {
+                json_array_foreach (result, i, peer) {
                         if (i > 0)
                                 putchar('\n');
                         peer_print(peer);

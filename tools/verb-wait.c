@@ -58,8 +58,9 @@ int verb_wait(Busdctl *ctx, int argc, char **argv) {
         int r, ret = EXIT_FAILURE;
 
         if (!validate_bus_name(w.name)) {
-                fprintf(stderr, "busdctl: invalid name '%s': expected a unique name (:1.N) or "
-                                "dot-separated elements of [A-Za-z0-9_-], such as org.example.Foo\n",
+                fprintf(stderr,
+                        "busdctl: invalid name '%s': expected a unique name (:1.N) or "
+                        "dot-separated elements of [A-Za-z0-9_-], such as org.example.Foo\n",
                         w.name);
                 return EXIT_USAGE;
         }
@@ -70,8 +71,7 @@ int verb_wait(Busdctl *ctx, int argc, char **argv) {
                 return EXIT_FAILURE;
         /* A valid name has no quote, so it needs no escaping inside the rule. */
         snprintf(rule, sizeof(rule),
-                 "type='signal',sender='" DRIVER_NAME "',member='NameOwnerChanged',key='%s'",
-                 w.name);
+                 "type='signal',sender='" DRIVER_NAME "',member='NameOwnerChanged',key='%s'", w.name);
         r = bus_add_match(c, &slot, rule, on_owner_changed, &w);
         if (r < 0) {
                 driver_print_error("cannot watch NameOwnerChanged", r, NULL);
