@@ -26,27 +26,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-/*
- * busclient.h and bus-protocol.h both define the enumerators
- * BUS_MESSAGE_METHOD_CALL..SIGNAL with the same values, and C forbids
- * declaring an enumerator twice: hide the public copies while including the
- * public header, and check below that the two agree.
- */
-#define BUS_MESSAGE_METHOD_CALL BUSCLIENT_PUBLIC_METHOD_CALL_
-#define BUS_MESSAGE_METHOD_RETURN BUSCLIENT_PUBLIC_METHOD_RETURN_
-#define BUS_MESSAGE_ERROR BUSCLIENT_PUBLIC_ERROR_
-#define BUS_MESSAGE_SIGNAL BUSCLIENT_PUBLIC_SIGNAL_
 #include "busclient.h"
-#undef BUS_MESSAGE_METHOD_CALL
-#undef BUS_MESSAGE_METHOD_RETURN
-#undef BUS_MESSAGE_ERROR
-#undef BUS_MESSAGE_SIGNAL
 #include "bus-protocol.h"
-
-_Static_assert((int)BUSCLIENT_PUBLIC_METHOD_CALL_ == (int)BUS_MESSAGE_METHOD_CALL, "type values");
-_Static_assert((int)BUSCLIENT_PUBLIC_METHOD_RETURN_ == (int)BUS_MESSAGE_METHOD_RETURN, "type values");
-_Static_assert((int)BUSCLIENT_PUBLIC_ERROR_ == (int)BUS_MESSAGE_ERROR, "type values");
-_Static_assert((int)BUSCLIENT_PUBLIC_SIGNAL_ == (int)BUS_MESSAGE_SIGNAL, "type values");
 
 #define _public_ __attribute__((visibility("default")))
 

@@ -139,12 +139,17 @@ void bus_connection_detach_event(bus_connection *c);
 
 /* ---- Messages -------------------------------------------------------------------- */
 
+/* Message types (the wire values; guarded so that the protocol's own header,
+ * which declares the same enumerators, can be included alongside). */
+#ifndef BUS_MESSAGE_TYPES_DEFINED
+#define BUS_MESSAGE_TYPES_DEFINED 1
 enum {
         BUS_MESSAGE_METHOD_CALL = 1,
         BUS_MESSAGE_METHOD_RETURN = 2,
         BUS_MESSAGE_ERROR = 3,
         BUS_MESSAGE_SIGNAL = 4,
 };
+#endif
 
 /* Builders. @destination may be a unique or well-known name. */
 int bus_message_new_method_call(bus_connection *c, bus_message **ret, const char *destination,

@@ -50,12 +50,17 @@ typedef struct BusWelcome {
 
 /* ---- Messages -------------------------------------------------------------- */
 
-typedef enum BusMessageType {
+/* Message types. client/busclient.h declares the same enumerators for its
+ * users; the shared guard lets a file include both headers. */
+#ifndef BUS_MESSAGE_TYPES_DEFINED
+#define BUS_MESSAGE_TYPES_DEFINED 1
+enum {
         BUS_MESSAGE_METHOD_CALL = 1,
         BUS_MESSAGE_METHOD_RETURN = 2,
         BUS_MESSAGE_ERROR = 3,
         BUS_MESSAGE_SIGNAL = 4,
-} BusMessageType;
+};
+#endif
 
 enum {
         BUS_FLAG_NO_REPLY_EXPECTED = 1u << 0,

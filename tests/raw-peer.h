@@ -4,10 +4,9 @@
  * what the broker sends (no library filtering) or send what no library would
  * (forged sender blocks, broken headers, one byte per write).
  *
- * Built on protocol/libbusprotocol (encode, header/field checks), but this
- * header does not include bus-protocol.h: its BUS_MESSAGE_* enumerators clash
- * with busclient.h's, and test files include busclient.h. Message types are
- * plain numbers here (the same values as BUS_MESSAGE_* in either header).
+ * Built on protocol/libbusprotocol (encode, header/field checks); its
+ * interface uses plain numbers for message types (the BUS_MESSAGE_* values)
+ * so test files need not include the protocol header.
  *
  * Every message read from the broker is validated with the protocol
  * library's checks; a broker that sends an invalid message fails the test.
