@@ -7,6 +7,7 @@
 
 #include "bench.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -28,7 +29,7 @@ static void usage(FILE *f, const char *prog) {
                 "  --receivers N      signal subscribers (1 = 1->1, more = fan-out)\n"
                 "  --rules N          non-matching match rules installed by other connections\n"
                 "  --conns N          idle connections for idle-rss (default 1000)\n"
-                "  --broker-pid PID   broker process for idle-rss\n"
+                "  --broker-pid PID   broker process: RSS (idle-rss) and CPU time per operation\n"
                 "  --iterations N     measured iterations (default: per workload and size)\n"
                 "  --warmup N         unmeasured iterations first\n"
                 "  --budget-ms MS     stop measuring after MS (once 5 calls or 2 batches are done)\n"
@@ -286,6 +287,8 @@ void bench_result_print(const BenchOptions *o, const BenchResult *r) {
                                r->latency.min_us, r->latency.max_us);
                 if (r->rate > 0)
                         printf(",\"rate\":%.0f", r->rate);
+                if (r->cpu_us_per_op > 0)
+                        printf(",\"cpu_us_per_op\":%.2f", r->cpu_us_per_op);
                 if (o->workload == BENCH_IDLE_RSS)
                         printf(",\"conns\":%u,\"rss_kb_before\":%ld,\"rss_kb_after\":%ld,"
                                "\"rss_bytes_per_conn\":%.0f",
@@ -386,6 +389,42 @@ char *bench_payload_new(size_t size, bool json) {
                 p[size - 1] = '"';
         }
         return p;
+}
+
+uint64_t bench_cpu_ns(pid_t pid) {
+        char path[32];
+        struct dirent *de;
+        uint64_t sum = 0;
+        DIR *d;
+
+        if (pid <= 0)
+                return 0;
+        snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+        d = opendir(path);
+        if (!d)
+                return 0;
+        while ((de = readdir(d))) {
+                unsigned long long ns;
+                char file[32 + sizeof(de->d_name) + 16];
+                FILE *f;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(file, sizeof(file), "%s/%s/schedstat", path, de->d_name);
+                f = fopen(file, "re");
+                if (!f)
+                        continue;
+                if (fscanf(f, "%llu", &ns) == 1)
+                        sum += ns;
+                fclose(f);
+        }
+        closedir(d);
+        return sum;
+}
+
+void bench_result_set_cpu(BenchResult *r, uint64_t cpu0, uint64_t cpu1, uint64_t ops) {
+        if (cpu0 > 0 && cpu1 > cpu0 && ops > 0)
+                r->cpu_us_per_op = (double)(cpu1 - cpu0) / 1e3 / (double)ops;
 }
 
 long bench_rss_kb(pid_t pid) {

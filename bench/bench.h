@@ -53,7 +53,7 @@ typedef struct BenchOptions {
         unsigned conns;        /* idle connections for idle-rss */
         unsigned iterations;   /* measured iterations, 0 = plan default */
         unsigned warmup;       /* unmeasured iterations first */
-        pid_t broker_pid;      /* for idle-rss */
+        pid_t broker_pid;      /* its RSS (idle-rss) and CPU time are measured */
         uint64_t budget_ns;    /* a measured loop may stop after this long */
         const char *report_error; /* print the result line with this error, run nothing */
         bool quick;
@@ -70,6 +70,7 @@ typedef struct BenchResult {
         long rss_before_kb;
         long rss_after_kb;
         double bytes_per_conn;
+        double cpu_us_per_op;  /* broker CPU time per call, delivery or connection */
 } BenchResult;
 
 /* Parse the common command line (see bench_usage()); fills the plan's
@@ -114,6 +115,13 @@ void bench_child_stop(BenchChild *c);
 /* Payload of exactly @size bytes: a JSON string ("aaa…") when @json, else
  * raw bytes. Size 0 gives an empty (but non-NULL) buffer. */
 char *bench_payload_new(size_t size, bool json);
+/* CPU time @pid has used so far, all threads, in ns (from
+ * /proc/PID/task/TID/schedstat: nanosecond resolution, unlike the clock
+ * ticks of /proc/PID/stat). 0 if unknown. Broker CPU per operation depends
+ * far less on what else the machine runs than throughput does. */
+uint64_t bench_cpu_ns(pid_t pid);
+/* Set r->cpu_us_per_op from two bench_cpu_ns() readings over @ops operations. */
+void bench_result_set_cpu(BenchResult *r, uint64_t cpu0, uint64_t cpu1, uint64_t ops);
 /* VmRSS of @pid in KiB, or -1. */
 long bench_rss_kb(pid_t pid);
 /* Raise RLIMIT_NOFILE's soft limit to the hard limit. */

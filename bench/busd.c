@@ -164,7 +164,7 @@ static int run_rtt(const BenchOptions *o, BenchResult *res) {
         bus_connection *c = NULL;
         BenchSamples samples = {};
         char line[256], *payload = NULL;
-        uint64_t start = 0;
+        uint64_t start = 0, cpu0 = 0;
         int r;
 
         r = bench_child_start(&child, peer_main, &server);
@@ -205,8 +205,10 @@ static int run_rtt(const BenchOptions *o, BenchResult *res) {
                 r = call_echo(c, payload, o->size);
                 if (r < 0)
                         goto out;
-                if (i == o->warmup)
+                if (i == o->warmup) {
                         start = t0;
+                        cpu0 = bench_cpu_ns(o->broker_pid);
+                }
                 if (i < o->warmup)
                         continue;
                 bench_samples_add(&samples, bench_now_ns() - t0);
@@ -215,6 +217,7 @@ static int run_rtt(const BenchOptions *o, BenchResult *res) {
         }
         res->elapsed_s = (bench_now_ns() - start) / 1e9;
         res->iterations = samples.n;
+        bench_result_set_cpu(res, cpu0, bench_cpu_ns(o->broker_pid), samples.n);
         res->has_latency = true;
         bench_samples_summarize(&samples, &res->latency);
 out:
@@ -378,7 +381,7 @@ static int run_signal(const BenchOptions *o, BenchResult *res) {
         Holder holder = { .address = o->address, .rules = o->rules };
         BenchChild rx[BUSD_RECEIVERS_MAX], holder_child = { .fd = -1 };
         char *payload = bench_payload_new(BENCH_SIGNAL_SIZE, true), line[128];
-        uint64_t sent = 0, start = 0;
+        uint64_t sent = 0, start = 0, cpu0 = 0;
         bus_connection *c = NULL;
         int r = 0;
 
@@ -405,8 +408,10 @@ static int run_signal(const BenchOptions *o, BenchResult *res) {
                 r = bus_open(&c, o->address);
 
         while (r >= 0 && sent < o->warmup + o->iterations) {
-                if (sent == o->warmup)
+                if (sent == o->warmup) {
                         start = bench_now_ns();
+                        cpu0 = bench_cpu_ns(o->broker_pid);
+                }
                 for (unsigned i = 0; r >= 0 && i < BENCH_SIGNAL_BATCH; i++)
                         r = emit_tick(c, payload);
                 sent += BENCH_SIGNAL_BATCH;
@@ -421,6 +426,8 @@ static int run_signal(const BenchOptions *o, BenchResult *res) {
                 res->elapsed_s = (bench_now_ns() - start) / 1e9;
                 res->iterations = sent - o->warmup;
                 res->rate = (double)res->iterations * o->receivers / res->elapsed_s;
+                bench_result_set_cpu(res, cpu0, bench_cpu_ns(o->broker_pid),
+                                     res->iterations * o->receivers);
                 r = 0;
         }
         bus_connection_close(c);
@@ -434,14 +441,16 @@ static int run_signal(const BenchOptions *o, BenchResult *res) {
 /* ---- connect, idle RSS, ping ---- */
 
 static int run_connect(const BenchOptions *o, BenchResult *res) {
-        uint64_t start = 0;
+        uint64_t start = 0, cpu0 = 0;
 
         for (unsigned i = 0; i < o->warmup + o->iterations; i++) {
                 bus_connection *c;
                 int r;
 
-                if (i == o->warmup)
+                if (i == o->warmup) {
                         start = bench_now_ns();
+                        cpu0 = bench_cpu_ns(o->broker_pid);
+                }
                 r = bus_open(&c, o->address);
                 if (r < 0)
                         return r;
@@ -450,6 +459,7 @@ static int run_connect(const BenchOptions *o, BenchResult *res) {
         res->elapsed_s = (bench_now_ns() - start) / 1e9;
         res->iterations = o->iterations;
         res->rate = o->iterations / res->elapsed_s;
+        bench_result_set_cpu(res, cpu0, bench_cpu_ns(o->broker_pid), o->iterations);
         return 0;
 }
 

@@ -126,6 +126,11 @@ static int topology_new(Topology *t, bool relayed, unsigned n) {
         return bench_child_wait_ready(&t->relay_child, line, sizeof(line));
 }
 
+/* The relay's pid, whose CPU time is the floor's broker cost; 0 when direct. */
+static pid_t relay_pid(const Topology *t) {
+        return t->relayed ? t->relay_child.pid : 0;
+}
+
 static void topology_free(Topology *t) {
         if (t->relayed)
                 bench_child_stop(&t->relay_child);
@@ -159,7 +164,7 @@ static int rtt_server_main(void *userdata, int ready_fd) {
 static int run_rtt(const BenchOptions *o, Topology *t, BenchResult *res) {
         BenchChild server = { .fd = -1 };
         BenchSamples samples;
-        uint64_t reply, start;
+        uint64_t reply, start, cpu0 = 0;
         char line[64], *msg;
         int r;
 
@@ -181,8 +186,10 @@ static int run_rtt(const BenchOptions *o, Topology *t, BenchResult *res) {
                         r = bench_read_full(t->fds[0], &reply, sizeof(reply));
                 if (r < 0)
                         goto out;
-                if (i == o->warmup)
+                if (i == o->warmup) {
                         start = t0;
+                        cpu0 = bench_cpu_ns(relay_pid(t));
+                }
                 if (i < o->warmup)
                         continue;
                 bench_samples_add(&samples, bench_now_ns() - t0);
@@ -191,6 +198,7 @@ static int run_rtt(const BenchOptions *o, Topology *t, BenchResult *res) {
         }
         res->elapsed_s = (bench_now_ns() - start) / 1e9;
         res->iterations = samples.n;
+        bench_result_set_cpu(res, cpu0, bench_cpu_ns(relay_pid(t)), samples.n);
         res->has_latency = true;
         bench_samples_summarize(&samples, &res->latency);
 out:
@@ -271,7 +279,7 @@ static int sync_all(Topology *t, uint64_t expected) {
 static int run_signal(const BenchOptions *o, Topology *t, BenchResult *res) {
         BenchChild rx[FLOOR_RECEIVERS_MAX];
         char frame[BENCH_SIGNAL_SIZE], line[64];
-        uint64_t sent = 0, start = 0;
+        uint64_t sent = 0, start = 0, cpu0 = 0;
         int r = 0;
 
         memset(frame, 'T', sizeof(frame));
@@ -284,8 +292,10 @@ static int run_signal(const BenchOptions *o, Topology *t, BenchResult *res) {
         }
 
         while (r == 0 && sent < o->warmup + o->iterations) {
-                if (sent == o->warmup)
+                if (sent == o->warmup) {
                         start = bench_now_ns();
+                        cpu0 = bench_cpu_ns(relay_pid(t));
+                }
                 for (unsigned i = 0; r == 0 && i < BENCH_SIGNAL_BATCH; i++)
                         r = send_frame(t, frame);
                 sent += BENCH_SIGNAL_BATCH;
@@ -300,6 +310,8 @@ static int run_signal(const BenchOptions *o, Topology *t, BenchResult *res) {
                 res->elapsed_s = (bench_now_ns() - start) / 1e9;
                 res->iterations = sent - o->warmup;
                 res->rate = (double)res->iterations * o->receivers / res->elapsed_s;
+                bench_result_set_cpu(res, cpu0, bench_cpu_ns(relay_pid(t)),
+                                     res->iterations * o->receivers);
         }
         for (unsigned i = 0; i < o->receivers; i++)
                 bench_child_stop(&rx[i]);

@@ -23,9 +23,9 @@
 #define REPORT_SYSTEMS_MAX 8u
 #define REPORT_REPS_MAX 32u
 
-enum { F_P50, F_P99, F_MEAN, F_RATE, F_RSS, F_ITER, _F_MAX };
+enum { F_P50, F_P99, F_MEAN, F_RATE, F_RSS, F_CPU, F_ITER, _F_MAX };
 static const char *const field_names[_F_MAX] = {
-        "p50_us", "p99_us", "mean_us", "rate", "rss_bytes_per_conn", "iterations",
+        "p50_us", "p99_us", "mean_us", "rate", "rss_bytes_per_conn", "cpu_us_per_op", "iterations",
 };
 
 /* Column order of the tables. */
@@ -175,8 +175,10 @@ static void print_number(double v) {
                 printf("%.1fk", v / 1e3);
         else if (v >= 100)
                 printf("%.0f", v);
-        else
+        else if (v >= 10)
                 printf("%.1f", v);
+        else
+                printf("%.2f", v);
 }
 
 static void print_cell(Case *c, unsigned s) {
@@ -221,6 +223,22 @@ static void print_ratio(Case *c, int busd, int s) {
         }
         /* Rates: compare time per delivery, so every ratio reads as cost. */
         printf(" %.2f× |", is_latency(c) || is_rss(c) ? a / b : b / a);
+}
+
+/* busd's broker CPU per operation relative to system @s. */
+static void print_cpu_ratio(Case *c, int busd, int s) {
+        double a, b;
+
+        if (busd < 0 || s < 0) {
+                printf(" – |");
+                return;
+        }
+        a = median(&c->cells[busd], F_CPU);
+        b = median(&c->cells[s], F_CPU);
+        if (a <= 0 || b <= 0)
+                printf(" – |");
+        else
+                printf(" %.2f× |", a / b);
 }
 
 static int find_system(const char *name) {
@@ -291,6 +309,42 @@ static void print_markdown(void) {
                         print_number(median(cell, F_MEAN));
                         printf(" |");
                 }
+                printf("\n");
+        }
+
+        printf("\nBroker CPU time per operation, µs (per round trip, delivery or connection; "
+               "the relay's for the floor). Depends less on other load than rates do.\n\n"
+               "| workload |");
+        for (unsigned s = 0; s < n_systems; s++)
+                if (strcmp(systems[s], "floor-direct"))
+                        printf(" %s |", systems[s]);
+        printf(" busd / relay | busd / dbus-broker |\n|---|");
+        for (unsigned s = 0; s < n_systems + 1; s++)
+                printf("---:|");
+        printf("\n");
+        for (unsigned i = 0; i < n_cases; i++) {
+                Case *c = &cases[i];
+                bool any = false;
+
+                for (unsigned s = 0; s < n_systems; s++)
+                        any = any || c->cells[s].n[F_CPU] > 0;
+                if (!any)
+                        continue;
+                printf("| %s |", c->label);
+                for (unsigned s = 0; s < n_systems; s++) {
+                        double v = median(&c->cells[s], F_CPU);
+
+                        if (!strcmp(systems[s], "floor-direct"))
+                                continue;
+                        printf(" ");
+                        if (v <= 0)
+                                printf("–");
+                        else
+                                print_number(v);
+                        printf(" |");
+                }
+                print_cpu_ratio(c, busd, relay);
+                print_cpu_ratio(c, busd, broker);
                 printf("\n");
         }
 

@@ -210,8 +210,7 @@ run_one() {
                         tail -n 5 "$RUNDIR/$sys.log" >&2 || true
                         return 0
                 fi
-                args+=(--address "$BUS")
-                [[ $* == *idle-rss* ]] && args+=(--broker-pid "$BROKER_PID")
+                args+=(--address "$BUS" --broker-pid "$BROKER_PID")
         fi
         rc=0
         line=$(timeout "$RUN_TIMEOUT" "$drv" "${args[@]}" 2>>"$RUNDIR/driver.log") || rc=$?

@@ -136,7 +136,7 @@ static int run_rtt(const BenchOptions *o, BenchResult *res) {
         BenchChild child = { .fd = -1 };
         BenchSamples samples;
         char line[128], *payload;
-        uint64_t start = 0;
+        uint64_t start = 0, cpu0 = 0;
         sd_bus *bus = NULL;
         int r;
 
@@ -168,8 +168,10 @@ static int run_rtt(const BenchOptions *o, BenchResult *res) {
                 sd_bus_message_unref(reply);
                 if (r < 0)
                         goto out;
-                if (i == o->warmup)
+                if (i == o->warmup) {
                         start = t0;
+                        cpu0 = bench_cpu_ns(o->broker_pid);
+                }
                 if (i < o->warmup)
                         continue;
                 bench_samples_add(&samples, bench_now_ns() - t0);
@@ -178,6 +180,7 @@ static int run_rtt(const BenchOptions *o, BenchResult *res) {
         }
         res->elapsed_s = (bench_now_ns() - start) / 1e9;
         res->iterations = samples.n;
+        bench_result_set_cpu(res, cpu0, bench_cpu_ns(o->broker_pid), samples.n);
         res->has_latency = true;
         bench_samples_summarize(&samples, &res->latency);
         r = 0;
@@ -322,7 +325,7 @@ static int run_signal(const BenchOptions *o, BenchResult *res) {
         Holder holder = { .address = o->address, .rules = o->rules };
         BenchChild rx[SDBUS_RECEIVERS_MAX], holder_child = { .fd = -1 };
         char payload[BENCH_SIGNAL_SIZE], line[128];
-        uint64_t sent = 0, start = 0;
+        uint64_t sent = 0, start = 0, cpu0 = 0;
         sd_bus *bus = NULL;
         int r = 0;
 
@@ -346,8 +349,10 @@ static int run_signal(const BenchOptions *o, BenchResult *res) {
                 r = bus_open(&bus, o->address);
 
         while (r >= 0 && sent < o->warmup + o->iterations) {
-                if (sent == o->warmup)
+                if (sent == o->warmup) {
                         start = bench_now_ns();
+                        cpu0 = bench_cpu_ns(o->broker_pid);
+                }
                 for (unsigned i = 0; r >= 0 && i < BENCH_SIGNAL_BATCH; i++)
                         r = emit_tick(bus, payload);
                 sent += BENCH_SIGNAL_BATCH;
@@ -362,6 +367,8 @@ static int run_signal(const BenchOptions *o, BenchResult *res) {
                 res->elapsed_s = (bench_now_ns() - start) / 1e9;
                 res->iterations = sent - o->warmup;
                 res->rate = (double)res->iterations * o->receivers / res->elapsed_s;
+                bench_result_set_cpu(res, cpu0, bench_cpu_ns(o->broker_pid),
+                                     res->iterations * o->receivers);
                 r = 0;
         }
         sd_bus_close_unref(bus);
@@ -374,14 +381,16 @@ static int run_signal(const BenchOptions *o, BenchResult *res) {
 /* ---- connect, idle RSS, ping ---- */
 
 static int run_connect(const BenchOptions *o, BenchResult *res) {
-        uint64_t start = 0;
+        uint64_t start = 0, cpu0 = 0;
 
         for (unsigned i = 0; i < o->warmup + o->iterations; i++) {
                 sd_bus *bus;
                 int r;
 
-                if (i == o->warmup)
+                if (i == o->warmup) {
                         start = bench_now_ns();
+                        cpu0 = bench_cpu_ns(o->broker_pid);
+                }
                 r = bus_open(&bus, o->address);
                 if (r < 0)
                         return r;
@@ -390,6 +399,7 @@ static int run_connect(const BenchOptions *o, BenchResult *res) {
         res->elapsed_s = (bench_now_ns() - start) / 1e9;
         res->iterations = o->iterations;
         res->rate = o->iterations / res->elapsed_s;
+        bench_result_set_cpu(res, cpu0, bench_cpu_ns(o->broker_pid), o->iterations);
         return 0;
 }
 
