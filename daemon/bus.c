@@ -334,8 +334,8 @@ static void bus_signal_cb(evutil_socket_t sig, short what, void *userdata) {
 int bus_run(Bus *bus) {
         bus->sigterm_event = evsignal_new(bus->base, SIGTERM, bus_signal_cb, bus);
         bus->sigint_event = evsignal_new(bus->base, SIGINT, bus_signal_cb, bus);
-        if (!bus->sigterm_event || !bus->sigint_event || evsignal_add(bus->sigterm_event, NULL) < 0 ||
-            evsignal_add(bus->sigint_event, NULL) < 0)
+        if (!bus->sigterm_event || !bus->sigint_event ||
+            evsignal_add(bus->sigterm_event, NULL) < 0 || evsignal_add(bus->sigint_event, NULL) < 0)
                 return -ENOMEM;
 
         if (event_base_dispatch(bus->base) < 0)

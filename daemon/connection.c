@@ -24,8 +24,7 @@
 int connection_init(Connection *c, int fd, struct event_base *base, event_callback_fn read_cb,
                     event_callback_fn write_cb, void *userdata, uint8_t *scratch,
                     size_t scratch_size, QueueStats *stats) {
-        *c = (Connection){ .fd = fd, .scratch = scratch, .scratch_size = scratch_size,
-                           .stats = stats };
+        *c = (Connection){ .fd = fd, .scratch = scratch, .scratch_size = scratch_size, .stats = stats };
         c->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, read_cb, userdata);
         c->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, write_cb, userdata);
         if (!c->ev_read || !c->ev_write) {
@@ -39,11 +38,22 @@ int connection_init(Connection *c, int fd, struct event_base *base, event_callba
         return 0;
 }
 
-static void fd_batch_drop(Connection *c) {
-        close_fds(c->in_fds, c->in_n_fds);
-        free(c->in_fds);
-        c->in_fds = NULL;
-        c->in_n_fds = 0;
+static void fd_batches_drop(Connection *c) {
+        for (unsigned i = 0; i < c->in_n_batches; i++) {
+                close_fds(c->in_fds[i].fds, c->in_fds[i].n_fds);
+                free(c->in_fds[i].fds);
+        }
+        c->in_n_batches = 0;
+}
+
+/* Remove the oldest batch, handing its fds to the caller. */
+static FdBatch fd_batch_pop(Connection *c) {
+        FdBatch b = c->in_fds[0];
+
+        for (unsigned i = 1; i < c->in_n_batches; i++)
+                c->in_fds[i - 1] = c->in_fds[i];
+        c->in_n_batches--;
+        return b;
 }
 
 static void queue_pop(Connection *c) {
@@ -68,7 +78,7 @@ void connection_deinit(Connection *c) {
                 queue_pop(c);
         free(c->out);
         message_unref(c->in_msg);
-        fd_batch_drop(c);
+        fd_batches_drop(c);
         safe_close(c->fd);
         *c = (Connection){ .fd = -1 };
 }
@@ -153,7 +163,8 @@ int connection_read(Connection *c) {
                 uint8_t buf[CONNECTION_CMSG_SPACE];
         } control;
         struct iovec iov[2];
-        struct msghdr mh = { .msg_iov = iov, .msg_control = &control,
+        struct msghdr mh = { .msg_iov = iov,
+                             .msg_control = &control,
                              .msg_controllen = sizeof(control) };
         size_t direct = 0, n;
         ssize_t k;
@@ -165,8 +176,8 @@ int connection_read(Connection *c) {
         if (c->in_msg && c->in_msg->capacity > c->in_msg_len) {
                 /* Read the rest of a large message straight into its buffer. */
                 direct = c->in_msg->capacity - c->in_msg_len;
-                iov[mh.msg_iovlen++] =
-                        (struct iovec){ message_bytes(c->in_msg) + c->in_msg_len, direct };
+                iov[mh.msg_iovlen++] = (struct iovec){ message_bytes(c->in_msg) + c->in_msg_len,
+                                                       direct };
         }
         iov[mh.msg_iovlen++] = (struct iovec){ c->scratch, c->scratch_size };
 
@@ -187,15 +198,15 @@ int connection_read(Connection *c) {
                 return -ECONNRESET;
         }
         if (n_fds > 0) {
-                if (c->in_fds) {
+                if (c->in_n_batches == CONNECTION_FD_BATCHES) {
                         close_fds(fds, n_fds);
                         free(fds);
                         return violation(c, "", "file descriptors sent without a message");
                 }
-                c->in_fds = fds;
-                c->in_n_fds = n_fds;
-                c->in_fds_begin = c->in_total;
-                c->in_fds_end = c->in_total + n;
+                c->in_fds[c->in_n_batches++] = (FdBatch){ .fds = fds,
+                                                          .n_fds = n_fds,
+                                                          .begin = c->in_total,
+                                                          .end = c->in_total + n };
         }
 
         c->in_total += n;
@@ -244,11 +255,13 @@ static int start_message(Connection *c) {
                 return violation(c, "", "message too long");
 
         if (h->n_fds > 0) {
-                if (!c->in_fds)
+                const FdBatch *b = &c->in_fds[0];
+
+                if (c->in_n_batches == 0)
                         return violation(c, "", "message declares fds that were not sent with it");
-                if (c->in_start < c->in_fds_begin || c->in_start >= c->in_fds_end)
+                if (c->in_start < b->begin || c->in_start >= b->end)
                         return violation(c, "", "fds not sent with the first byte of their message");
-                if (c->in_n_fds != h->n_fds)
+                if (b->n_fds != h->n_fds)
                         return violation(c, "", "number of fds received differs from the header");
         }
 
@@ -257,9 +270,8 @@ static int start_message(Connection *c) {
                 return r;
         memcpy(message_bytes(m), c->in_hdr, BUS_HEADER_SIZE);
         if (h->n_fds > 0) {
-                message_take_fds(m, c->in_fds, c->in_n_fds);
-                c->in_fds = NULL;
-                c->in_n_fds = 0;
+                FdBatch b = fd_batch_pop(c);
+                message_take_fds(m, b.fds, b.n_fds);
         }
         c->in_msg = m;
         c->in_msg_len = BUS_HEADER_SIZE;
@@ -342,11 +354,12 @@ int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_mess
         /* The read is used up. A batch still unclaimed must belong to a
          * message whose header has started but not finished arriving, and
          * which began inside the read that brought the batch. */
-        if (c->in_fds) {
+        if (c->in_n_batches > 0) {
                 bool partial_header = c->preamble_done && !c->in_msg && c->in_hdr_len > 0;
+                const FdBatch *b = &c->in_fds[0];
 
-                if (!partial_header || c->in_start < c->in_fds_begin ||
-                    c->in_start >= c->in_fds_end)
+                if (c->in_n_batches > 1 || !partial_header || c->in_start < b->begin ||
+                    c->in_start >= b->end)
                         return violation(c, "", "file descriptors not claimed by any message");
         }
         return CONNECTION_NEED_MORE;

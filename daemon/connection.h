@@ -16,7 +16,8 @@
  * belong to a message whose first byte lies inside that read. A message
  * declaring n_fds must find exactly that many waiting, received with the
  * read that contained its first byte; fds no message claims are a protocol
- * violation (hostile-peers.md items 11-13). At most one batch is ever held.
+ * violation (hostile-peers.md items 11-13). Between reads at most one batch
+ * waits (for a header cut by the end of a read); a read may add a second.
  *
  * Output: a FIFO of message references (shared between receivers), written
  * with one sendmsg() covering up to CONNECTION_IOV_MAX messages
@@ -51,6 +52,18 @@ enum {
         CONNECTION_E_VIOLATION = 3, /* c->error says why */
 };
 
+/* Unclaimed fd batches held at once: the one of a header cut by the end of
+ * the previous read, and the one the current read brought. So at most
+ * 2 * BUS_FDS_MAX received fds wait for their message. */
+#define CONNECTION_FD_BATCHES 2u
+
+/* The fds of one recvmsg() and the stream range of the bytes it read. */
+typedef struct FdBatch {
+        int *fds;
+        unsigned n_fds;
+        uint64_t begin, end;
+} FdBatch;
+
 /* Queue counters shared by all connections of a bus. */
 typedef struct QueueStats {
         uint64_t messages;
@@ -74,16 +87,15 @@ typedef struct Connection {
         const uint8_t *chunk; /* unparsed bytes of the last read */
         size_t chunk_len;
         size_t chunk_pos;
-        uint64_t in_total;     /* stream bytes received so far */
+        uint64_t in_total; /* stream bytes received so far */
         bool preamble_done;
         uint64_t in_hdr[BUS_HEADER_SIZE / 8]; /* preamble or fixed header, 8-aligned */
         size_t in_hdr_len;
         uint64_t in_start; /* stream offset of the first byte of the current message */
         Message *in_msg;   /* message whose header is in, body arriving */
         size_t in_msg_len;
-        int *in_fds; /* the one unclaimed fd batch, if any */
-        unsigned in_n_fds;
-        uint64_t in_fds_begin, in_fds_end; /* stream range of the read it came with */
+        FdBatch in_fds[CONNECTION_FD_BATCHES]; /* unclaimed, oldest first */
+        unsigned in_n_batches;
         char error[160];
 
         /* output */

@@ -28,7 +28,9 @@ Message *driver_message_new(Bus *bus, const BusMessageSpec *spec) {
         r = message_new_encoded(&m, spec, bus->sender_block);
         if (r != 0) {
                 log_class(LOG_CLASS_NONE, LOG_WARNING, "cannot encode %s from the bus: %s",
-                          spec->member ? spec->member : spec->error_name ? spec->error_name : "reply",
+                          spec->member       ? spec->member
+                          : spec->error_name ? spec->error_name
+                                             : "reply",
                           r < 0 ? strerror(-r) : bus_proto_strerror(r));
                 return NULL;
         }

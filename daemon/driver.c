@@ -61,8 +61,7 @@ static bool arg_uint(json_t *args, const char *key, uint64_t *ret, DriverError *
         json_t *v = json_object_get(args, key);
 
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
-                fail(e, BUS_ERR_INVALID_ARGS, "argument \"%s\" must be a non-negative integer",
-                     key);
+                fail(e, BUS_ERR_INVALID_ARGS, "argument \"%s\" must be a non-negative integer", key);
                 return false;
         }
         *ret = (uint64_t)json_integer_value(v);
@@ -229,8 +228,7 @@ static json_t *parse_rule(json_t *args, BusMatchRule *rule, DriverError *e) {
                             BUS_MATCH_RULE_MAX);
         r = bus_match_rule_parse(text, rule);
         if (r != 0)
-                return fail(e, BUS_ERR_INVALID_ARGS, "invalid match rule: %s",
-                            bus_match_strerror(r));
+                return fail(e, BUS_ERR_INVALID_ARGS, "invalid match rule: %s", bus_match_strerror(r));
         return args;
 }
 
@@ -300,49 +298,69 @@ static json_t *method_ping(Bus *bus, Peer *sender, json_t *args, DriverError *e)
         return json_object();
 }
 
+typedef struct Counter {
+        const char *name;
+        uint64_t value;
+} Counter;
+
+/* Add integer members to @o; false on allocation failure. */
+static bool set_counters(json_t *o, const Counter *c, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (json_object_set_new(o, c[i].name, json_integer((json_int_t)c[i].value)) < 0)
+                        return false;
+        return true;
+}
+
 static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
         const BusStats *s = &bus->stats;
-        json_t *o, *disconnects, *limits;
+        const Counter counters[] = {
+                { "started_usec", bus->started_usec },
+                { "peers", bus->n_peers },
+                { "names", name_registry_size(bus->names) },
+                { "match_rules", match_registry_size(bus->matches) },
+                { "pending_replies", s->pending_replies },
+                { "queued_messages", s->queue.messages },
+                { "queued_bytes", s->queue.bytes },
+                { "queued_messages_high_water", s->queue.messages_high_water },
+                { "queued_bytes_high_water", s->queue.bytes_high_water },
+                { "messages_routed", s->messages_routed },
+                { "bytes_routed", s->bytes_routed },
+                { "messages_dropped", s->messages_dropped },
+                { "incomplete_connections", bus->n_incomplete },
+                { "connections_refused", s->connections_refused },
+        };
+        const Counter limits[] = {
+                { "connections", BUS_CONNECTIONS_MAX },
+                { "connections_per_uid", BUS_CONNECTIONS_PER_UID_MAX },
+                { "incomplete_connections", BUS_INCOMPLETE_CONNECTIONS_MAX },
+                { "names_per_connection", BUS_NAMES_PER_CONNECTION_MAX },
+                { "matches_per_connection", BUS_MATCHES_PER_CONNECTION_MAX },
+                { "pending_replies_per_connection", BUS_PENDING_REPLIES_PER_CONNECTION_MAX },
+                { "outgoing_bytes_per_connection", BUS_OUTGOING_BYTES_PER_CONNECTION_MAX },
+                { "outgoing_messages_per_connection", BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX },
+                { "message_inline_max", BUS_MESSAGE_INLINE_MAX },
+                { "fds_per_message", BUS_FDS_MAX },
+                { "handshake_timeout_usec", BUS_HANDSHAKE_TIMEOUT_USEC },
+                { "partial_message_timeout_usec", BUS_PARTIAL_MESSAGE_TIMEOUT_USEC },
+        };
+        Counter disconnects[_DISCONNECT_REASON_MAX];
+        json_t *o = json_object(), *d = json_object(), *l = json_object();
 
-        disconnects = json_object();
         for (int i = 0; i < _DISCONNECT_REASON_MAX; i++)
-                json_object_set_new(disconnects, disconnect_reason_to_string(i),
-                                    json_integer((json_int_t)s->disconnects[i]));
-        limits = json_pack(
-                "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-                "connections", (json_int_t)BUS_CONNECTIONS_MAX,
-                "connections_per_uid", (json_int_t)BUS_CONNECTIONS_PER_UID_MAX,
-                "incomplete_connections", (json_int_t)BUS_INCOMPLETE_CONNECTIONS_MAX,
-                "names_per_connection", (json_int_t)BUS_NAMES_PER_CONNECTION_MAX,
-                "matches_per_connection", (json_int_t)BUS_MATCHES_PER_CONNECTION_MAX,
-                "pending_replies_per_connection", (json_int_t)BUS_PENDING_REPLIES_PER_CONNECTION_MAX,
-                "outgoing_bytes_per_connection", (json_int_t)BUS_OUTGOING_BYTES_PER_CONNECTION_MAX,
-                "outgoing_messages_per_connection",
-                (json_int_t)BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX,
-                "message_inline_max", (json_int_t)BUS_MESSAGE_INLINE_MAX,
-                "fds_per_message", (json_int_t)BUS_FDS_MAX,
-                "handshake_timeout_usec", (json_int_t)BUS_HANDSHAKE_TIMEOUT_USEC,
-                "partial_message_timeout_usec", (json_int_t)BUS_PARTIAL_MESSAGE_TIMEOUT_USEC);
-        o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}",
-                      "version", PACKAGE_VERSION, "id", bus->id_hex,
-                      "started_usec", (json_int_t)bus->started_usec,
-                      "peers", (json_int_t)bus->n_peers,
-                      "names", (json_int_t)name_registry_size(bus->names),
-                      "match_rules", (json_int_t)match_registry_size(bus->matches),
-                      "pending_replies", (json_int_t)s->pending_replies,
-                      "queued_messages", (json_int_t)s->queue.messages,
-                      "queued_bytes", (json_int_t)s->queue.bytes,
-                      "queued_messages_high_water", (json_int_t)s->queue.messages_high_water,
-                      "queued_bytes_high_water", (json_int_t)s->queue.bytes_high_water,
-                      "messages_routed", (json_int_t)s->messages_routed,
-                      "bytes_routed", (json_int_t)s->bytes_routed,
-                      "messages_dropped", (json_int_t)s->messages_dropped,
-                      "incomplete_connections", (json_int_t)bus->n_incomplete,
-                      "disconnects", disconnects, "limits", limits);
-        if (o)
-                json_object_set_new(o, "connections_refused",
-                                    json_integer((json_int_t)s->connections_refused));
-        return o ? o : oom(e);
+                disconnects[i] = (Counter){ disconnect_reason_to_string(i), s->disconnects[i] };
+        if (!o || !d || !l || !set_counters(o, counters, ELEMENTSOF(counters)) ||
+            !set_counters(d, disconnects, ELEMENTSOF(disconnects)) ||
+            !set_counters(l, limits, ELEMENTSOF(limits)) ||
+            json_object_set_new(o, "version", json_string(PACKAGE_VERSION)) < 0 ||
+            json_object_set_new(o, "id", json_string(bus->id_hex)) < 0) {
+                json_decref(o);
+                json_decref(d);
+                json_decref(l);
+                return oom(e);
+        }
+        json_object_set_new(o, "disconnects", d);
+        json_object_set_new(o, "limits", l);
+        return o;
 }
 
 typedef struct NameLists {
@@ -388,6 +406,27 @@ static void add_queued(const char *name, uint64_t owner, void *userdata) {
         }
 }
 
+/* The GetConnectionStats result; consumes the name lists. */
+static json_t *connection_stats(Bus *bus, Peer *p, NameLists *l, DriverError *e) {
+        const Counter counters[] = {
+                { "connected_usec", p->connected_usec },
+                { "match_rules", match_registry_count_owner(bus->matches, p->id) },
+                { "pending_replies", reply_count(p) },
+                { "queued_messages", p->conn.out_len },
+                { "queued_bytes", p->conn.out_bytes },
+                { "messages_sent", p->messages_sent },
+                { "messages_received", p->messages_received },
+        };
+        json_t *o = json_pack("{s:s,s:o,s:o}", "unique_name", p->name, "names", l->owned,
+                              "queued_names", l->queued);
+
+        if (!o || !set_counters(o, counters, ELEMENTSOF(counters))) {
+                json_decref(o);
+                return oom(e);
+        }
+        return o;
+}
+
 static json_t *method_get_connection_stats(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
         NameLists l = { .bus = bus };
         const char *name;
@@ -410,15 +449,7 @@ static json_t *method_get_connection_stats(Bus *bus, Peer *sender, json_t *args,
         /* Only walk every name when the peer is queued somewhere. */
         if (name_registry_count_owner(bus->names, p->id) > json_array_size(l.owned))
                 name_registry_foreach_name(bus->names, add_queued, &l);
-        return json_pack("{s:s,s:I,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I}", "unique_name", p->name,
-                         "connected_usec", (json_int_t)p->connected_usec, "names", l.owned,
-                         "queued_names", l.queued, "match_rules",
-                         (json_int_t)match_registry_count_owner(bus->matches, p->id),
-                         "pending_replies", (json_int_t)reply_count(p), "queued_messages",
-                         (json_int_t)p->conn.out_len, "queued_bytes",
-                         (json_int_t)p->conn.out_bytes, "messages_sent",
-                         (json_int_t)p->messages_sent, "messages_received",
-                         (json_int_t)p->messages_received);
+        return connection_stats(bus, p, &l, e);
 }
 
 static const struct {

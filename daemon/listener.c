@@ -33,8 +33,9 @@ struct Listener {
         struct event *ev;
         struct event *backoff;
         bool active;
-        char *path;  /* NULL for an inherited socket */
-        bool unlink; /* we created path */
+        bool exhausted; /* in EMFILE back-off: logged once per episode */
+        char *path;     /* NULL for an inherited socket */
+        bool unlink;    /* we created path */
         dev_t dev;
         ino_t ino;
 };
@@ -118,8 +119,7 @@ static int prepare_dir(const char *path, mode_t mode, bool check_owner) {
                 log_error("refusing %s: not a directory", dir);
                 r = -ENOTDIR;
         } else if (check_owner && st.st_uid != geteuid()) {
-                log_error("refusing %s: owned by uid %lu, not by us", dir,
-                          (unsigned long)st.st_uid);
+                log_error("refusing %s: owned by uid %lu, not by us", dir, (unsigned long)st.st_uid);
                 r = -EPERM;
         }
         free(dir);
@@ -296,6 +296,10 @@ static void listener_accept_cb(evutil_socket_t lfd, short what, void *userdata) 
                 int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
                 if (fd >= 0) {
+                        if (l->exhausted) {
+                                l->exhausted = false;
+                                log_notice("accepting connections again");
+                        }
                         admit(l, fd);
                         continue;
                 }
@@ -314,9 +318,11 @@ static void listener_accept_cb(evutil_socket_t lfd, short what, void *userdata) 
                          * wake us again at once: pause instead of spinning. */
                         struct timeval tv = { .tv_sec = 0, .tv_usec = LISTENER_BACKOFF_USEC };
 
-                        log_class(LOG_CLASS_ACCEPT, LOG_WARNING,
-                                  "accept: %s; pausing the listener for %llu ms", strerror(errno),
-                                  LISTENER_BACKOFF_USEC / 1000);
+                        if (!l->exhausted)
+                                log_class(LOG_CLASS_ACCEPT, LOG_WARNING,
+                                          "accept: %s; retrying every %llu ms", strerror(errno),
+                                          LISTENER_BACKOFF_USEC / 1000);
+                        l->exhausted = true;
                         event_del(l->ev);
                         evtimer_add(l->backoff, &tv);
                         return;

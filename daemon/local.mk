@@ -24,4 +24,5 @@ daemon_busd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
 	$(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 daemon_busd_LDADD = protocol/libbusprotocol.la $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS)
 
-EXTRA_DIST += docs/DAEMON.md
+daemondocdir = $(docdir)
+dist_daemondoc_DATA = docs/DAEMON.md

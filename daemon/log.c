@@ -35,12 +35,9 @@ static bool to_journal;
 static RateLimit limits[_LOG_CLASS_MAX];
 
 static const char *const class_names[_LOG_CLASS_MAX] = {
-        [LOG_CLASS_NONE] = "other",
-        [LOG_CLASS_REFUSED] = "refused-connection",
-        [LOG_CLASS_ACCEPT] = "accept-error",
-        [LOG_CLASS_DISCONNECT] = "disconnect",
-        [LOG_CLASS_DENIED] = "denied",
-        [LOG_CLASS_DROPPED] = "dropped",
+        [LOG_CLASS_NONE] = "other",          [LOG_CLASS_REFUSED] = "refused-connection",
+        [LOG_CLASS_ACCEPT] = "accept-error", [LOG_CLASS_DISCONNECT] = "disconnect",
+        [LOG_CLASS_DENIED] = "denied",       [LOG_CLASS_DROPPED] = "dropped",
 };
 
 /* systemd sets JOURNAL_STREAM="<dev>:<ino>" of the stream it connected to
@@ -80,8 +77,8 @@ int log_level_from_string(const char *s) {
                 const char *name;
                 int level;
         } table[] = {
-                { "err", LOG_ERR },       { "error", LOG_ERR },   { "warning", LOG_WARNING },
-                { "warn", LOG_WARNING },  { "notice", LOG_NOTICE }, { "info", LOG_INFO },
+                { "err", LOG_ERR },      { "error", LOG_ERR },     { "warning", LOG_WARNING },
+                { "warn", LOG_WARNING }, { "notice", LOG_NOTICE }, { "info", LOG_INFO },
                 { "debug", LOG_DEBUG },
         };
 
@@ -110,6 +107,8 @@ static void log_write(int level, const char *text) {
                 ;
 }
 
+static void log_vformat(int level, const char *prefix, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
 static void log_vformat(int level, const char *prefix, const char *fmt, va_list ap) {
         char text[LOG_LINE_MAX];
         size_t off = 0;

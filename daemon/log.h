@@ -22,12 +22,12 @@
 
 /* Rate-limit classes: one per kind of event a peer can trigger repeatedly. */
 typedef enum LogClass {
-        LOG_CLASS_NONE = 0,     /* not rate-limited */
-        LOG_CLASS_REFUSED,      /* connection refused at accept (limits) */
-        LOG_CLASS_ACCEPT,       /* accept() errors, EMFILE back-off */
-        LOG_CLASS_DISCONNECT,   /* forced disconnects */
-        LOG_CLASS_DENIED,       /* requests denied (limits, access) */
-        LOG_CLASS_DROPPED,      /* messages dropped */
+        LOG_CLASS_NONE = 0,   /* not rate-limited */
+        LOG_CLASS_REFUSED,    /* connection refused at accept (limits) */
+        LOG_CLASS_ACCEPT,     /* accept() errors, EMFILE back-off */
+        LOG_CLASS_DISCONNECT, /* forced disconnects */
+        LOG_CLASS_DENIED,     /* requests denied (limits, access) */
+        LOG_CLASS_DROPPED,    /* messages dropped */
         _LOG_CLASS_MAX,
 } LogClass;
 

@@ -35,19 +35,18 @@ typedef enum BusKind {
 } BusKind;
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "Usage: busd [OPTIONS]\n"
-                "\n"
-                "The busd message bus broker.\n"
-                "\n"
-                "  --system             system bus on " SYSTEM_BUS_PATH " (default)\n"
-                "  --user               user bus on $XDG_RUNTIME_DIR" USER_BUS_SUFFIX "\n"
-                "  --address PATH       listen on the socket PATH\n"
-                "  --log-level LEVEL    err, warning, notice (default), info or debug\n"
-                "  --help               show this help\n"
-                "  --version            show the version\n"
-                "\n"
-                "A listening socket passed by systemd (LISTEN_FDS) is used instead of binding.\n");
+        fprintf(f, "Usage: busd [OPTIONS]\n"
+                   "\n"
+                   "The busd message bus broker.\n"
+                   "\n"
+                   "  --system             system bus on " SYSTEM_BUS_PATH " (default)\n"
+                   "  --user               user bus on $XDG_RUNTIME_DIR" USER_BUS_SUFFIX "\n"
+                   "  --address PATH       listen on the socket PATH\n"
+                   "  --log-level LEVEL    err, warning, notice (default), info or debug\n"
+                   "  --help               show this help\n"
+                   "  --version            show the version\n"
+                   "\n"
+                   "A listening socket passed by systemd (LISTEN_FDS) is used instead of binding.\n");
 }
 
 /* Connections cost an fd each: use all the kernel lets us have. */
@@ -78,8 +77,10 @@ static int open_listener(Bus *bus, BusKind kind, const char *address, Listener *
 
         switch (kind) {
         case BUS_KIND_SYSTEM:
-                where = (ListenerPath){ .path = SYSTEM_BUS_PATH, .dir_mode = 0755,
-                                        .socket_mode = 0666, .check_owner = true };
+                where = (ListenerPath){ .path = SYSTEM_BUS_PATH,
+                                        .dir_mode = 0755,
+                                        .socket_mode = 0666,
+                                        .check_owner = true };
                 break;
         case BUS_KIND_USER: {
                 const char *rt = getenv("XDG_RUNTIME_DIR");
@@ -90,14 +91,18 @@ static int open_listener(Bus *bus, BusKind kind, const char *address, Listener *
                 }
                 if (asprintf(&path, "%s%s", rt, USER_BUS_SUFFIX) < 0)
                         return -ENOMEM;
-                where = (ListenerPath){ .path = path, .dir_mode = 0700, .socket_mode = 0600,
+                where = (ListenerPath){ .path = path,
+                                        .dir_mode = 0700,
+                                        .socket_mode = 0600,
                                         .check_owner = true };
                 break;
         }
         case BUS_KIND_ADDRESS:
                 /* Access is governed by the directory: a missing one is made
                  * private, an existing one is the caller's choice. */
-                where = (ListenerPath){ .path = address, .dir_mode = 0700, .socket_mode = 0666,
+                where = (ListenerPath){ .path = address,
+                                        .dir_mode = 0700,
+                                        .socket_mode = 0666,
                                         .check_owner = false };
                 break;
         }
@@ -107,7 +112,13 @@ static int open_listener(Bus *bus, BusKind kind, const char *address, Listener *
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_SYSTEM = 0x100, ARG_USER, ARG_ADDRESS, ARG_LOG_LEVEL, ARG_VERSION };
+        enum {
+                ARG_SYSTEM = 0x100,
+                ARG_USER,
+                ARG_ADDRESS,
+                ARG_LOG_LEVEL,
+                ARG_VERSION
+        };
         static const struct option options[] = {
                 { "system", no_argument, NULL, ARG_SYSTEM },
                 { "user", no_argument, NULL, ARG_USER },

@@ -24,9 +24,9 @@
 
 typedef struct Message {
         unsigned n_ref;
-        bool raw;        /* not a bus message: no header or fields */
-        size_t size;     /* bytes in data */
-        size_t capacity; /* bytes allocated for data (== size once complete) */
+        bool raw;         /* not a bus message: no header or fields */
+        size_t size;      /* bytes in data */
+        size_t capacity;  /* bytes allocated for data (== size once complete) */
         BusFields fields; /* valid once message_parse() succeeded */
         int *fds;
         unsigned n_fds;

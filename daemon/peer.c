@@ -22,8 +22,7 @@
  * message carrying fds is a protocol violation. */
 #define PEER_FEATURES_ENABLED 0ull
 
-static void peer_log(const Peer *p, LogClass cls, int level, const char *reason,
-                     const char *detail) {
+static void peer_log(const Peer *p, LogClass cls, int level, const char *reason, const char *detail) {
         log_peer(cls, level, p->name, p->creds.uid, p->creds.pid, reason, "%s", detail);
 }
 
@@ -191,8 +190,8 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
                 free(p);
                 return -ENOMEM;
         }
-        r = connection_init(&p->conn, fd, bus->base, peer_read_cb, peer_write_cb, p,
-                            bus->scratch, BUS_READ_CHUNK, &bus->stats.queue);
+        r = connection_init(&p->conn, fd, bus->base, peer_read_cb, peer_write_cb, p, bus->scratch,
+                            BUS_READ_CHUNK, &bus->stats.queue);
         if (r < 0) {
                 event_free(p->timer);
                 free(p);
@@ -328,9 +327,9 @@ void peer_flush(Peer *p) {
                 return;
         }
         if (r < 0 && p->state != PEER_DYING)
-                peer_disconnect(p, r == -EPIPE || r == -ECONNRESET ? DISCONNECT_HANGUP
-                                                                    : DISCONNECT_IO_ERROR,
-                                NULL, strerror(-r));
+                peer_disconnect(
+                        p, r == -EPIPE || r == -ECONNRESET ? DISCONNECT_HANGUP : DISCONNECT_IO_ERROR,
+                        NULL, strerror(-r));
 }
 
 void peer_reap(Peer *p) {

@@ -54,11 +54,11 @@ struct Peer {
         Creds creds;
         UidUsage *uid_usage;
         Connection conn;
-        struct event *timer; /* handshake, then partial-message timeout */
+        struct event *timer;    /* handshake, then partial-message timeout */
         uint64_t partial_start; /* stream offset of the message the timer is for */
         bool partial_timer;
         uint64_t features;
-        uint64_t connected_usec; /* CLOCK_REALTIME */
+        uint64_t connected_usec;    /* CLOCK_REALTIME */
         uint64_t messages_sent;     /* by the peer, to the bus */
         uint64_t messages_received; /* queued to the peer */
 

@@ -53,8 +53,7 @@ int reply_register(Peer *caller, Peer *callee, uint64_t serial, uint64_t deadlin
 
                 if (usec > REPLY_DEADLINE_MAX_USEC)
                         usec = REPLY_DEADLINE_MAX_USEC;
-                tv = (struct timeval){ .tv_sec = usec / USEC_PER_SEC,
-                                       .tv_usec = usec % USEC_PER_SEC };
+                tv = (struct timeval){ .tv_sec = usec / USEC_PER_SEC, .tv_usec = usec % USEC_PER_SEC };
                 r->timer = evtimer_new(bus->base, reply_timeout_cb, r);
                 if (!r->timer || evtimer_add(r->timer, &tv) < 0) {
                         if (r->timer)

@@ -139,8 +139,8 @@ static void route_unicast_signal(Bus *bus, Peer *sender, Message *m) {
         /* Unsubscribed and unanswerable: a full queue drops it. */
         r = peer_send(dest, m, PEER_SEND_UNSOLICITED);
         if (r < 0)
-                drop(bus, sender, r == -ENOBUFS ? "unicast signal to a full queue"
-                                                : "unicast signal not queued");
+                drop(bus, sender,
+                     r == -ENOBUFS ? "unicast signal to a full queue" : "unicast signal not queued");
 }
 
 static void collect_owner(uint64_t owner, void *userdata) {

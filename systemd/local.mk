@@ -7,12 +7,13 @@ systemdsystemunitdir = $(or $(shell $(PKG_CONFIG) --define-variable=prefix='$(pr
 	--define-variable=rootprefix='$(prefix)' --variable=systemdsystemunitdir systemd \
 	2>/dev/null),$(prefix)/lib/systemd/system)
 
-systemdsystemunit_DATA = systemd/busd.socket systemd/busd.service
+dist_systemdsystemunit_DATA = systemd/busd.socket
+nodist_systemdsystemunit_DATA = systemd/busd.service
 CLEANFILES += systemd/busd.service
-EXTRA_DIST += systemd/busd.socket systemd/busd.service.in
+EXTRA_DIST += systemd/busd.service.in
 
 # The service names the installed binary, so it is generated at build time.
 systemd/busd.service: $(top_srcdir)/systemd/busd.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) systemd && \
-	sed -e 's|@bindir[@]|$(bindir)|g' $(top_srcdir)/systemd/busd.service.in > $@.tmp && \
+	sed -e 's|@bindir[@]|$(bindir)|g' -e 's|@docdir[@]|$(docdir)|g' $(top_srcdir)/systemd/busd.service.in > $@.tmp && \
 	mv $@.tmp $@
