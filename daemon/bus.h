@@ -24,6 +24,7 @@
 #include "hashmap.h"
 #include "match.h"
 #include "names.h"
+#include "quota.h"
 
 typedef struct Peer Peer;
 typedef struct Listener Listener;
@@ -50,6 +51,8 @@ typedef struct BusStats {
         uint64_t connections_refused;
         uint64_t pending_replies;
         uint64_t disconnects[_DISCONNECT_REASON_MAX];
+        QuotaTotals payload;       /* payload bytes and fds held in queues (quota.h) */
+        uint64_t payloads_refused; /* messages refused for their payload fds (memfd.c) */
 } BusStats;
 
 /* Connections per uid, for BUS_CONNECTIONS_PER_UID_MAX. */

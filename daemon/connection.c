@@ -64,6 +64,8 @@ static void queue_pop(Connection *c) {
         c->out_len--;
         c->out_offset = 0;
         c->out_bytes -= m->size;
+        c->out_fds -= m->n_fds;
+        c->out_blob_bytes -= m->blob_bytes;
         c->stats->messages--;
         c->stats->bytes -= m->size;
         message_unref(m);
@@ -379,6 +381,8 @@ void connection_truncate(Connection *c) {
                 c->out[i] = NULL;
                 c->out_len--;
                 c->out_bytes -= m->size;
+                c->out_fds -= m->n_fds;
+                c->out_blob_bytes -= m->blob_bytes;
                 c->stats->messages--;
                 c->stats->bytes -= m->size;
                 message_unref(m);
@@ -407,6 +411,11 @@ int connection_queue(Connection *c, Message *m, bool force) {
         if (!force && (c->out_len >= BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX ||
                        c->out_bytes + m->size > BUS_OUTGOING_BYTES_PER_CONNECTION_MAX))
                 return -ENOBUFS;
+        if (!force && m->n_fds > 0 &&
+            (c->out_fds + m->n_fds > BUS_OUTGOING_FDS_PER_CONNECTION_MAX ||
+             (c->out_blob_bytes > 0 &&
+              c->out_blob_bytes + m->blob_bytes > BUS_OUTGOING_BLOB_BYTES_PER_CONNECTION_MAX)))
+                return -ENOBUFS;
         if (c->out_len == c->out_cap) {
                 r = queue_grow(c);
                 if (r < 0)
@@ -415,6 +424,8 @@ int connection_queue(Connection *c, Message *m, bool force) {
         c->out[(c->out_head + c->out_len) & (c->out_cap - 1)] = message_ref(m);
         c->out_len++;
         c->out_bytes += m->size;
+        c->out_fds += m->n_fds;
+        c->out_blob_bytes += m->blob_bytes;
         c->stats->messages++;
         c->stats->bytes += m->size;
         if (c->stats->messages > c->stats->messages_high_water)

@@ -105,6 +105,8 @@ typedef struct Connection {
         size_t out_len;
         size_t out_offset; /* bytes of the head message already sent */
         uint64_t out_bytes;
+        uint64_t out_fds;        /* payload fds of the queued messages */
+        uint64_t out_blob_bytes; /* their payload bytes */
 } Connection;
 
 /* Take @fd and create its events (not yet added). 0 or -ENOMEM; on failure
@@ -135,8 +137,11 @@ int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_mess
 bool connection_is_partial(const Connection *c);
 
 /* Queue a reference to @m. Unless @force, refuse with -ENOBUFS when the
- * queue would pass BUS_OUTGOING_{MESSAGES,BYTES}_PER_CONNECTION_MAX. Returns
- * 0, -ENOBUFS or -ENOMEM. Does not write: see connection_flush(). */
+ * queue would pass BUS_OUTGOING_{MESSAGES,BYTES}_PER_CONNECTION_MAX, or, for
+ * a message with payloads, BUS_OUTGOING_FDS_PER_CONNECTION_MAX or
+ * BUS_OUTGOING_BLOB_BYTES_PER_CONNECTION_MAX (unless no payload bytes are
+ * queued yet). Returns 0, -ENOBUFS or -ENOMEM. Does not write: see
+ * connection_flush(). */
 int connection_queue(Connection *c, Message *m, bool force);
 
 /* Drop every queued message not yet started (a forced disconnect: the

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "message.h"
+#include "quota.h"
 #include "util.h"
 
 static size_t align8(size_t n) {
@@ -94,6 +95,7 @@ Message *message_ref(Message *m) {
 Message *message_unref(Message *m) {
         if (!m || --m->n_ref > 0)
                 return NULL;
+        quota_release(m);
         close_fds(m->fds, m->n_fds);
         free(m->fds);
         free(m);

@@ -30,6 +30,8 @@ typedef struct Message {
         BusFields fields; /* valid once message_parse() succeeded */
         int *fds;
         unsigned n_fds;
+        uint64_t blob_bytes;       /* sum of the payload blob sizes (set by memfd.c) */
+        struct QuotaAccount *quota; /* sender charged for the payloads (quota.h), or NULL */
         uint64_t data[]; /* size bytes; uint64_t for alignment */
 } Message;
 

@@ -85,10 +85,33 @@
  * above the 4 GiB a real service may hand over, well below any overflow. */
 #define BUS_BLOB_BYTES_PER_MESSAGE_MAX (64ull * 1024ull * 1024ull * 1024ull)
 
-/* Payload bytes a sender may have queued in the broker at once. Payloads are
- * memory the sender already owns, so this can be large; it bounds how much
- * memory a stalled receiver can pin on a sender's behalf. */
+/* Payload bytes a sender may have queued in the broker at once (summed over
+ * its messages that still wait in some receiver's queue, each counted once
+ * however many receivers it goes to). Payloads are memory the sender already
+ * owns (shmem pages are charged to the sender's memory cgroup), so this can
+ * be large; it bounds how much of that memory the broker keeps alive on the
+ * sender's behalf. 64 GiB: sixteen 4 GiB payloads in flight. */
 #define BUS_BLOB_BYTES_IN_FLIGHT_MAX (64ull * 1024ull * 1024ull * 1024ull)
+
+/* Payload fds a sender may have queued in the broker at once (one per blob
+ * of each of its queued messages, however many receivers). Each costs the
+ * broker one fd: 256 connections per uid x 1024 = 262144, half of systemd's
+ * default RLIMIT_NOFILE hard limit (524288) that the broker raises itself to. */
+#define BUS_BLOB_FDS_IN_FLIGHT_MAX 1024u
+
+/* Payload fds queued towards one connection that it has not read yet. The
+ * kernel's socket buffer already holds ~200 fd-carrying writes (one skb each
+ * in the default 208 KiB wmem); 256 more is a generous backlog and keeps a
+ * stalled receiver well below a sender's BUS_BLOB_FDS_IN_FLIGHT_MAX, so a
+ * slow receiver is dealt with (docs/DAEMON.md over-quota rule) before it can
+ * exhaust its senders' quota. */
+#define BUS_OUTGOING_FDS_PER_CONNECTION_MAX 256u
+
+/* Payload bytes queued towards one connection that it has not read yet; a
+ * message is always accepted into a queue that holds no payload bytes, so a
+ * single payload of any legal size gets through. A quarter of
+ * BUS_BLOB_BYTES_IN_FLIGHT_MAX, for the same reason as the fd limit above. */
+#define BUS_OUTGOING_BLOB_BYTES_PER_CONNECTION_MAX (16ull * 1024ull * 1024ull * 1024ull)
 
 /* Body size above which libbusclient moves a JSON body into a memfd
  * (see docs/PERFORMANCE.md for how the crossover was measured). */

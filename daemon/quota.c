@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * quota.c — per-sender payload accounting. See quota.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "bus-limits.h"
+#include "message.h"
+#include "quota.h"
+
+int quota_account_new(QuotaAccount **ret, QuotaTotals *totals) {
+        QuotaAccount *a = calloc(1, sizeof(*a));
+
+        if (!a)
+                return -ENOMEM;
+        a->n_ref = 1;
+        a->totals = totals;
+        *ret = a;
+        return 0;
+}
+
+QuotaAccount *quota_account_ref(QuotaAccount *a) {
+        if (a)
+                a->n_ref++;
+        return a;
+}
+
+QuotaAccount *quota_account_unref(QuotaAccount *a) {
+        if (!a || --a->n_ref > 0)
+                return NULL;
+        free(a);
+        return NULL;
+}
+
+int quota_charge(QuotaAccount *a, Message *m) {
+        /* Both sides are bounded (≤ 64 GiB each), so the sum cannot wrap. */
+        if (a->bytes + m->blob_bytes > BUS_BLOB_BYTES_IN_FLIGHT_MAX)
+                return QUOTA_E_BYTES;
+        if (a->fds + m->n_fds > BUS_BLOB_FDS_IN_FLIGHT_MAX)
+                return QUOTA_E_FDS;
+        a->bytes += m->blob_bytes;
+        a->fds += m->n_fds;
+        a->totals->bytes += m->blob_bytes;
+        a->totals->fds += m->n_fds;
+        m->quota = quota_account_ref(a);
+        return 0;
+}
+
+void quota_release(Message *m) {
+        QuotaAccount *a = m->quota;
+
+        if (!a)
+                return;
+        a->bytes -= m->blob_bytes;
+        a->fds -= m->n_fds;
+        a->totals->bytes -= m->blob_bytes;
+        a->totals->fds -= m->n_fds;
+        m->quota = quota_account_unref(a);
+}

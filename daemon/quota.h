@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * quota.h — payload accounting: how many payload bytes and fds each sender
+ * has in flight in the broker, and the bus-wide totals.
+ *
+ * A message carrying payload fds is charged to its sender's QuotaAccount
+ * once, when it is admitted (memfd.c), however many receivers it goes to;
+ * the charge is released when the message's last reference goes, i.e. when
+ * the last receiver's copy has been written or dropped. An account is
+ * reference counted by its peer and by every charged message, so a sender
+ * that disconnects while its payloads still wait in other queues keeps
+ * being charged until they drain (hostile-peers.md item 17).
+ *
+ * Invariants: totals->bytes / totals->fds are the sums over all accounts;
+ * an account never goes above BUS_BLOB_{BYTES,FDS}_IN_FLIGHT_MAX.
+ */
+#pragma once
+
+#include <stdint.h>
+
+struct Message;
+
+/* Bus-wide sums, reported by GetStats as payload_{bytes,fds}_in_flight. */
+typedef struct QuotaTotals {
+        uint64_t bytes;
+        uint64_t fds;
+} QuotaTotals;
+
+typedef struct QuotaAccount {
+        unsigned n_ref;
+        uint64_t bytes; /* payload bytes of this sender's messages held by the broker */
+        uint64_t fds;   /* their payload fds */
+        QuotaTotals *totals;
+} QuotaAccount;
+
+/* Results of quota_charge(). */
+enum {
+        QUOTA_E_BYTES = 1, /* BUS_BLOB_BYTES_IN_FLIGHT_MAX would be passed */
+        QUOTA_E_FDS = 2,   /* BUS_BLOB_FDS_IN_FLIGHT_MAX would be passed */
+};
+
+/* A new account (one reference) adding to @totals. 0 or -ENOMEM. */
+int quota_account_new(QuotaAccount **ret, QuotaTotals *totals);
+QuotaAccount *quota_account_ref(QuotaAccount *a);
+/* NULL-safe; returns NULL. */
+QuotaAccount *quota_account_unref(QuotaAccount *a);
+
+/* Charge @m (its n_fds and blob_bytes) to @a and remember the account in the
+ * message. 0, or QUOTA_E_BYTES / QUOTA_E_FDS with nothing changed. */
+int quota_charge(QuotaAccount *a, struct Message *m);
+
+/* Release what @m was charged, if anything (message_unref() calls it). */
+void quota_release(struct Message *m);
