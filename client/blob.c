@@ -20,6 +20,13 @@
 
 #define BLOB_SEALS_REQUIRED (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
 
+/* From linux/mman.h (Linux 5.14), which older libc headers lack. */
+#ifdef MADV_POPULATE_READ
+#define BLOB_MADV_POPULATE_READ MADV_POPULATE_READ
+#else
+#define BLOB_MADV_POPULATE_READ 22
+#endif
+
 int blob_create(const void *data, size_t len) {
         const uint8_t *p = data;
         size_t done = 0;
@@ -48,23 +55,41 @@ fail:
         return r;
 }
 
-int blob_map(int fd, uint64_t size, void **ret_map) {
+int blob_check(int fd, uint64_t size) {
         struct stat st;
-        void *p;
-        int seals;
+        int seals, flags;
 
         /* F_GET_SEALS fails with EINVAL on anything that is not a memfd (or
-         * another sealable shmem file): pipes, sockets, /dev/zero, O_PATH. */
+         * another sealable shmem file): pipes, sockets, /dev/zero; and with
+         * EBADF on O_PATH fds. */
         seals = fcntl(fd, F_GET_SEALS);
         if (seals < 0 || (seals & BLOB_SEALS_REQUIRED) != BLOB_SEALS_REQUIRED)
                 return 1;
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || (flags & O_ACCMODE) == O_WRONLY)
+                return 1;
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
                 return 1;
-        if (size == 0 || size > SIZE_MAX || size > BUS_BLOB_BYTES_PER_MESSAGE_MAX)
+        if (size > SIZE_MAX || size > BUS_BLOB_BYTES_PER_MESSAGE_MAX)
                 return 1;
-        p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+        return 0;
+}
+
+int blob_map(int fd, uint64_t size, void **ret_map) {
+        void *p;
+        int r;
+
+        r = blob_check(fd, size);
+        if (r != 0)
+                return r;
+        if (size == 0)
+                return 1;
+        p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED)
                 return -errno;
+        /* Fault the pages in with one call rather than one fault per page
+         * (madvise(2), Linux 5.14); older kernels say EINVAL: no matter. */
+        (void)madvise(p, (size_t)size, BLOB_MADV_POPULATE_READ);
         *ret_map = p;
         return 0;
 }

@@ -9,6 +9,8 @@
  *                 input framing, output queue, wait/flush/poll state, close.
  *   message.c     bus_message: builders, accessors, encode, parse.
  *   blob.c        payload memfds: create + seal for sending, check + map received.
+ *   payload.c     the public payload API: buffers, attaching, reading blobs,
+ *                 method returns built by the application.
  *   call.c        serials, pending replies, timeouts, bus_send/bus_call*.
  *   dispatch.c    bus_connection_process, match slots, objects, replies, slots.
  *   names.c       RequestName/ReleaseName and the driver-call helper.
@@ -75,6 +77,21 @@ struct bus_message {
         json_t *json; /* parsed body, cached */
         bool json_parsed;
         char sender[BUS_UNIQUE_NAME_BUF + 16]; /* rendered sender (received) */
+        /* Application payload blobs (payload.c), the body blob excluded. The
+         * message owns the fds (sealed memfds: attached ones, or received and
+         * checked) and the read-only mappings, made on first access. */
+        int blob_fds[BUS_FDS_MAX];
+        uint64_t blob_sizes[BUS_FDS_MAX];
+        void *blob_maps[BUS_FDS_MAX];
+        unsigned n_blobs;
+};
+
+/* A payload buffer being filled (payload.c): a memfd and its writable
+ * mapping, until it is attached to a message or freed. */
+struct bus_payload {
+        int fd;
+        void *map; /* NULL for size 0 */
+        size_t size;
 };
 
 /* An encoded message waiting in the output queue, with its payload fds. */
@@ -116,9 +133,25 @@ int message_set_field(bus_message *m, BusFieldCode code, const char *value);
 /* A sealed memfd holding @len bytes of @data; returns the fd or negative errno. */
 int blob_create(const void *data, size_t len);
 /* Check that @fd is a memfd sealed against writes and resizing, of exactly
- * @size bytes, and map it read-only. Returns 0, or a positive value if the fd
- * must be refused, or negative errno. */
+ * @size bytes. Returns 0, or a positive value if the fd must be refused. */
+int blob_check(int fd, uint64_t size);
+/* blob_check(), then map it read-only (size > 0). Returns 0, or a positive
+ * value if the fd must be refused, or negative errno. */
 int blob_map(int fd, uint64_t size, void **ret_map);
+
+/* ---- Application payloads (payload.c) ------------------------------------------------ */
+
+/* Duplicate @m's payload fds into @item after its @item->n_fds fds, and their
+ * sizes into @sizes after *@n. 0 or negative errno (the item keeps and
+ * closes what was duplicated). */
+int payload_encode(bus_message *m, OutItem *item, uint64_t *sizes, unsigned *n);
+/* Received @m (fields parsed): check its application blobs, fds[first..n)
+ * with blob_sizes from the BLOBS field, and take them (set to -1 in @fds).
+ * 0, a positive value if one must be refused (nothing taken), or negative
+ * errno. */
+int payload_take_received(bus_message *m, int *fds, unsigned first, unsigned n);
+/* Unmap and close @m's payloads. */
+void payload_clear(bus_message *m);
 
 /* ---- Slots ------------------------------------------------------------------------- */
 

@@ -42,6 +42,7 @@ struct event_base;
 typedef struct bus_connection bus_connection;
 typedef struct bus_message bus_message;
 typedef struct bus_slot bus_slot;
+typedef struct bus_payload bus_payload;
 
 /* ---- Errors ----------------------------------------------------------------- */
 
@@ -69,6 +70,10 @@ typedef struct bus_error {
 #define BUS_ERROR_PROTOCOL "org.busd.Error.ProtocolViolation"
 #define BUS_ERROR_DISCONNECTED "org.busd.Error.Disconnected"
 #define BUS_ERROR_MATCH_RULE_NOT_FOUND "org.busd.Error.MatchRuleNotFound"
+/* The bus refused a message's payload: an fd that is not a sealed memfd of
+ * the declared size, or a receiver that did not negotiate payloads. (A
+ * sender over its payload quota gets org.busd.Error.LimitsExceeded.) */
+#define BUS_ERROR_PAYLOAD_REFUSED "org.busd.Error.PayloadRefused"
 
 /* Set both fields (copies); returns -EREMOTEIO, so a handler can write
  * `return bus_error_set(err, BUS_ERROR_INVALID_ARGS, "...")`. */
@@ -192,6 +197,74 @@ const char *bus_message_get_body_text(bus_message *m, size_t *ret_len);
 /* For an error message: the error it carries (copies into @e). */
 int bus_message_get_error(bus_message *m, bus_error *e);
 
+/* ---- Payloads -------------------------------------------------------------------- */
+
+/* Bulk data travels beside a message as payload blobs: sealed memfds passed
+ * with SCM_RIGHTS. The bus checks them (sealed memfd of the declared size,
+ * within the sender's quota) and hands the same file to every receiver
+ * without copying or reading it, so a payload costs the same whether it is
+ * 1 MiB or 1 GiB, and whether it goes to one receiver or a hundred. A
+ * message carries at most 16 blobs (BUS_FDS_MAX), of at most 64 GiB in all.
+ *
+ * Bodies: a JSON body larger than BUS_BODY_INLINE_THRESHOLD is moved into a
+ * memfd automatically and read back transparently by bus_message_get_body();
+ * it is not one of the blobs below (unless a message already carries 16).
+ *
+ * Refusals: a method call whose payload the bus refuses gets an error reply
+ * (org.busd.Error.PayloadRefused or LimitsExceeded). For a signal, a method
+ * return or a no-reply call there is nothing to answer: the bus drops the
+ * message and sends the sender a unicast signal org.busd.Bus.PayloadRefused
+ * {"serial", "error", "message"} (subscribe with
+ * "type='signal',sender='org.busd.Bus',member='PayloadRefused'"); a caller
+ * waiting for a refused method return gets the error instead. */
+
+/* A payload buffer of @size bytes to fill in place before attaching it: a new
+ * memfd (MFD_CLOEXEC | MFD_ALLOW_SEALING) mapped writable and pre-faulted
+ * (MADV_POPULATE_WRITE where the kernel has it). The buffer owns the memfd
+ * and the mapping. -EMSGSIZE above 64 GiB, -ENOMEM if the memory cannot be
+ * had. */
+int bus_payload_new(bus_payload **ret, size_t size);
+/* The writable mapping, valid until the payload is attached or freed; NULL
+ * for a payload of size 0. */
+void *bus_payload_data(bus_payload *p);
+size_t bus_payload_size(bus_payload *p);
+/* Unmap, close and free an unattached payload. NULL-safe; returns NULL. */
+bus_payload *bus_payload_free(bus_payload *p);
+
+/* Attach @p as the message's next blob. Always consumes @p, even on
+ * failure: the mapping is dropped (pointers from bus_payload_data() become
+ * invalid), the memfd is sealed (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+ * F_SEAL_SEAL) and owned by the message. -E2BIG past 16 blobs, -EMSGSIZE
+ * past 64 GiB in all, -EPERM for a received message. */
+int bus_message_attach_payload(bus_message *m, bus_payload *p);
+/* Attach the memfd @fd (borrowed): the message keeps a duplicate
+ * (F_DUPFD_CLOEXEC) and the caller keeps its own fd. If the memfd lacks any
+ * of the four seals above, they are added now, to the file itself, so the
+ * caller's fd refers to a sealed file afterwards: -EPERM if it was created
+ * without MFD_ALLOW_SEALING, -EBUSY while a writable shared mapping of it
+ * exists, -EINVAL if @fd is not a memfd. The blob's size is the file's size. */
+int bus_message_attach_fd(bus_message *m, int fd);
+/* Attach a copy of @size bytes at @data (copied into a new sealed memfd). */
+int bus_message_attach_bytes(bus_message *m, const void *data, size_t size);
+
+/* Number of payload blobs (attached, or received with the message). */
+unsigned bus_message_get_blob_count(bus_message *m);
+/* Blob @index (0-based) as a read-only pointer and size, valid while @m is
+ * referenced. Mapped on first access (MAP_SHARED, PROT_READ, pre-faulted
+ * with MADV_POPULATE_READ where available), after checking it is a memfd
+ * sealed against writing, shrinking and growing with the declared size, so
+ * reading it can never raise SIGBUS; a payload of size 0 gives a valid
+ * pointer to no bytes. The mapping belongs to the message: do not unmap it.
+ * -EINVAL for a bad index, -EBADMSG if the fd does not pass the checks. */
+int bus_message_get_blob(bus_message *m, unsigned index, const void **ret_data,
+                         size_t *ret_size);
+/* A new fd (F_DUPFD_CLOEXEC) for blob @index, owned by the caller: to keep
+ * the payload beyond the message, or to read it with pread()/mmap() itself.
+ * Receivers of one payload share one open file: use pread() or mmap(), not
+ * read()/lseek(), which move an offset the others see. Negative errno on
+ * failure. */
+int bus_message_dup_blob_fd(bus_message *m, unsigned index);
+
 /* Sender credentials, stamped by the broker from the kernel's view of the
  * sender's socket at connect time. Never what the sender claimed. */
 uid_t bus_message_get_sender_uid(bus_message *m);
@@ -287,7 +360,9 @@ int bus_release_name(bus_connection *c, const char *name, bus_error *ret_error);
  * NULL = empty reply) and return 0; or fill @ret_error (bus_error_set) and
  * return negative; or return BUS_REPLY_DEFERRED after bus_message_ref(call),
  * and answer later with bus_reply()/bus_reply_error(). A negative return
- * without @ret_error set sends org.busd.Error.Failed with strerror. */
+ * without @ret_error set sends org.busd.Error.Failed with strerror. To answer
+ * with payloads, build the reply with bus_message_new_method_return(), attach
+ * them, bus_send() it and return BUS_REPLY_DEFERRED (now or later). */
 typedef int (*bus_method_handler)(bus_message *call, void *userdata, json_t **ret_reply,
                                   bus_error *ret_error);
 
@@ -304,6 +379,11 @@ typedef struct bus_method {
  * UnknownMethod. */
 int bus_add_object(bus_connection *c, bus_slot **ret_slot, const char *path,
                    const char *interface, const bus_method *methods, void *userdata);
+
+/* A method return answering @call (borrowed; a received method call), to
+ * fill (body, payloads) and send with bus_send(). -EPERM if the call was
+ * flagged no-reply: nobody would receive the answer. */
+int bus_message_new_method_return(bus_message *call, bus_message **ret);
 
 /* Answer @call (borrowed) with @body (borrowed) or @error. Does nothing and
  * returns 0 for calls flagged no-reply. */

@@ -144,8 +144,9 @@ int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t 
                 return -EINVAL;
         if (c->eof || c->closed || c->write_dead)
                 return c->error ? c->error : -ENOTCONN;
-        /* Whether a large body may go in a memfd is known from the welcome. */
-        if (m->body_len > BUS_BODY_INLINE_THRESHOLD && !c->welcomed) {
+        /* Whether a large body may go in a memfd, and whether payloads may
+         * be sent at all, is known from the welcome. */
+        if ((m->body_len > BUS_BODY_INLINE_THRESHOLD || m->n_blobs > 0) && !c->welcomed) {
                 r = conn_wait_welcome(c);
                 if (r < 0)
                         return r;

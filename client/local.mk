@@ -14,7 +14,8 @@ client_libbusclient_internal_la_SOURCES = \
 	client/error.c \
 	client/event.c \
 	client/message.c \
-	client/names.c
+	client/names.c \
+	client/payload.c
 client_libbusclient_internal_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
 client_libbusclient_internal_la_LIBADD = protocol/libbusprotocol.la
 

@@ -196,6 +196,7 @@ _public_ bus_message *bus_message_unref(bus_message *m) {
         free(m->data);
         if (m->body_map)
                 munmap(m->body_map, m->body_map_len);
+        payload_clear(m);
         json_decref(m->json);
         free(m);
         return NULL;
@@ -336,17 +337,21 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
                 .body = m->body,
                 .body_len = m->body_len,
         };
-        uint64_t blob_size = m->body_len, size;
+        uint64_t blob_sizes[BUS_FDS_MAX], size;
+        unsigned n_blobs = 0;
         OutItem *item;
         size_t len;
         int r;
 
+        if (m->n_blobs > 0 && !use_blobs)
+                return -EOPNOTSUPP; /* the broker did not offer payload blobs */
         item = calloc(1, sizeof(*item));
         if (!item)
                 return -ENOMEM;
 
-        /* Large bodies travel in a sealed memfd (BUS_BODY_INLINE_THRESHOLD). */
-        if (m->body_len > BUS_BODY_INLINE_THRESHOLD && use_blobs) {
+        /* Large bodies travel in a sealed memfd (BUS_BODY_INLINE_THRESHOLD),
+         * as blob 0 if there is room beside the application's payloads. */
+        if (m->body_len > BUS_BODY_INLINE_THRESHOLD && use_blobs && m->n_blobs < BUS_FDS_MAX) {
                 r = blob_create(m->body, m->body_len);
                 if (r < 0) {
                         free(item);
@@ -354,14 +359,22 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
                 }
                 item->fds[0] = r;
                 item->n_fds = 1;
+                blob_sizes[n_blobs++] = m->body_len;
                 spec.flags |= BUS_FLAG_BODY_IN_BLOB;
-                spec.blob_sizes = &blob_size;
-                spec.n_blobs = 1;
                 spec.body = NULL;
                 spec.body_len = 0;
         } else if (m->body_len > BUS_BODY_INLINE_MAX) {
                 free(item);
                 return -EMSGSIZE;
+        }
+        r = payload_encode(m, item, blob_sizes, &n_blobs);
+        if (r < 0) {
+                outitem_free(item);
+                return r;
+        }
+        if (n_blobs > 0) {
+                spec.blob_sizes = blob_sizes;
+                spec.n_blobs = n_blobs;
         }
 
         size = bus_message_encoded_size(&spec);
@@ -429,9 +442,18 @@ int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds,
                 m->body_len = m->header.body_len;
         }
 
-        /* The public API has no use for other payload fds: close them all. */
+        /* Application payloads stay open for bus_message_get_blob(); the
+         * body blob is mapped and its fd closed below. */
+        r = payload_take_received(m, fds, m->header.flags & BUS_FLAG_BODY_IN_BLOB ? 1 : 0, n_fds);
+        if (r != 0) {
+                client_debug("dropping message %llu: payload memfd refused (%d)",
+                             (unsigned long long)m->header.serial, r);
+                r = r > 0 ? MESSAGE_E_DROP : r;
+                goto fail;
+        }
         for (unsigned i = 0; i < n_fds; i++)
-                close(fds[i]);
+                if (fds[i] >= 0)
+                        close(fds[i]);
         *ret = m;
         return 0;
 

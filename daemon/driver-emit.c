@@ -107,6 +107,19 @@ void driver_send_disconnected(Bus *bus, Peer *to, const char *error_name, const 
         message_unref(m);
 }
 
+void driver_send_payload_refused(Bus *bus, Peer *to, uint64_t serial, const char *error_name,
+                                 const char *message) {
+        Message *m;
+
+        m = signal_new(bus, "PayloadRefused", to->name, to->name,
+                       json_pack("{s:I,s:s,s:s}", "serial", (json_int_t)serial, "error",
+                                 error_name, "message", message));
+        if (!m)
+                return;
+        peer_send(to, m, PEER_SEND_SOLICITED);
+        message_unref(m);
+}
+
 static const char *render_owner(uint64_t id, char buf[static BUS_UNIQUE_NAME_BUF]) {
         if (id == 0)
                 return "";

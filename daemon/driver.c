@@ -328,6 +328,9 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
                 { "messages_dropped", s->messages_dropped },
                 { "incomplete_connections", bus->n_incomplete },
                 { "connections_refused", s->connections_refused },
+                { "payload_bytes_in_flight", s->payload.bytes },
+                { "payload_fds_in_flight", s->payload.fds },
+                { "payloads_refused", s->payloads_refused },
         };
         const Counter limits[] = {
                 { "connections", BUS_CONNECTIONS_MAX },
@@ -340,6 +343,11 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
                 { "outgoing_messages_per_connection", BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX },
                 { "message_inline_max", BUS_MESSAGE_INLINE_MAX },
                 { "fds_per_message", BUS_FDS_MAX },
+                { "blob_bytes_per_message", BUS_BLOB_BYTES_PER_MESSAGE_MAX },
+                { "blob_bytes_in_flight", BUS_BLOB_BYTES_IN_FLIGHT_MAX },
+                { "blob_fds_in_flight", BUS_BLOB_FDS_IN_FLIGHT_MAX },
+                { "outgoing_fds_per_connection", BUS_OUTGOING_FDS_PER_CONNECTION_MAX },
+                { "outgoing_blob_bytes_per_connection", BUS_OUTGOING_BLOB_BYTES_PER_CONNECTION_MAX },
                 { "handshake_timeout_usec", BUS_HANDSHAKE_TIMEOUT_USEC },
                 { "partial_message_timeout_usec", BUS_PARTIAL_MESSAGE_TIMEOUT_USEC },
         };

@@ -29,6 +29,7 @@
 #define BUS_ERR_ACCESS_DENIED BUS_ERROR_PREFIX "AccessDenied"
 #define BUS_ERR_MATCH_RULE_NOT_FOUND BUS_ERROR_PREFIX "MatchRuleNotFound"
 #define BUS_ERR_PROTOCOL_VIOLATION BUS_ERROR_PREFIX "ProtocolViolation"
+#define BUS_ERR_PAYLOAD_REFUSED BUS_ERROR_PREFIX "PayloadRefused"
 
 /* Handle a method call addressed to org.busd.Bus. */
 void driver_dispatch(Bus *bus, Peer *sender, Message *m);
@@ -39,6 +40,12 @@ void driver_dispatch(Bus *bus, Peer *sender, Message *m);
  * {"message": ...}. A full queue disconnects @to (it is a reply). */
 void driver_send_error(Bus *bus, Peer *to, uint64_t reply_serial, const char *error_name,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Tell @to that its message @serial (not a call expecting a reply) was
+ * refused for its payloads: unicast signal PayloadRefused {"serial",
+ * "error", "message"} (memfd.h). */
+void driver_send_payload_refused(Bus *bus, Peer *to, uint64_t serial, const char *error_name,
+                                 const char *message);
 
 /* Queue the final Disconnected signal to @to, past its quota. */
 void driver_send_disconnected(Bus *bus, Peer *to, const char *error_name, const char *message);

@@ -12,6 +12,8 @@ daemon_busd_SOURCES = \
 	daemon/listener.c daemon/listener.h \
 	daemon/creds.c daemon/creds.h \
 	daemon/message.c daemon/message.h \
+	daemon/memfd.c daemon/memfd.h \
+	daemon/quota.c daemon/quota.h \
 	daemon/connection.c daemon/connection.h \
 	daemon/peer.c daemon/peer.h \
 	daemon/reply.c daemon/reply.h \

@@ -11,16 +11,15 @@
 
 #include "driver.h"
 #include "log.h"
+#include "memfd.h"
 #include "message.h"
 #include "peer.h"
 #include "reply.h"
 #include "router.h"
 #include "util.h"
 
-/* Features this build enables. Payload memfds (BUS_FEATURE_BLOBS) need the
- * memfd checks of a later step, so fd passing is not offered yet and a
- * message carrying fds is a protocol violation. */
-#define PEER_FEATURES_ENABLED 0ull
+/* Features this build enables: payload memfds, checked by memfd.c. */
+#define PEER_FEATURES_ENABLED ((uint64_t)BUS_FEATURE_BLOBS)
 
 static void peer_log(const Peer *p, LogClass cls, int level, const char *reason, const char *detail) {
         log_peer(cls, level, p->name, p->creds.uid, p->creds.pid, reason, "%s", detail);
@@ -92,8 +91,13 @@ static void peer_welcome(Peer *p, const BusPreamble *pre) {
 static void peer_handle_message(Peer *p, Message *m) {
         p->messages_sent++;
         if (m->n_fds > 0) {
-                peer_violation(p, "fd passing not enabled");
-                return;
+                if (!(p->features & BUS_FEATURE_BLOBS)) {
+                        peer_violation(p, "fds sent without negotiating BUS_FEATURE_BLOBS");
+                        return;
+                }
+                /* Refused payloads are answered there; @m is just dropped. */
+                if (memfd_admit(p->bus, p, m) != 0)
+                        return;
         }
         router_dispatch(p->bus, p, m);
 }
@@ -254,6 +258,7 @@ Peer *peer_free(Peer *p) {
                 event_free(p->timer);
         connection_deinit(&p->conn);
         creds_clear(&p->creds);
+        quota_account_unref(p->payload_quota); /* queued payloads keep their references */
         hashmap_free(p->replies);
         free(p);
         return NULL;
@@ -265,6 +270,9 @@ int peer_send(Peer *p, Message *m, PeerSendMode mode) {
 
         if (p->state == PEER_DYING && mode != PEER_SEND_FORCE)
                 return -ECONNRESET;
+        /* Payload fds only go to peers that negotiated them (PROTOCOL.md 2). */
+        if (m->n_fds > 0 && !(p->features & BUS_FEATURE_BLOBS))
+                return -EPROTONOSUPPORT;
         r = connection_queue(&p->conn, m, mode == PEER_SEND_FORCE);
         if (r == -ENOBUFS && mode == PEER_SEND_SOLICITED) {
                 peer_disconnect(p, DISCONNECT_SLOW_CONSUMER, BUS_ERR_LIMITS_EXCEEDED,

@@ -82,7 +82,8 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds);
 Peer *peer_free(Peer *p);
 
 /* Queue @m to @p according to @mode. 0 on success; -ENOBUFS (unsolicited,
- * queue full); -ECONNRESET if @p is dying or was disconnected because of
+ * queue full); -EPROTONOSUPPORT if @m carries payload fds and @p did not
+ * negotiate BUS_FEATURE_BLOBS; -ECONNRESET if @p is dying or was disconnected because of
  * this message; -ENOMEM. */
 int peer_send(Peer *p, Message *m, PeerSendMode mode);
 

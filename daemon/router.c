@@ -88,6 +88,11 @@ static void route_call(Bus *bus, Peer *sender, Message *m) {
                            "the destination's incoming queue is full");
                 return;
         }
+        if (r == -EPROTONOSUPPORT) {
+                call_error(bus, sender, h, BUS_ERR_PAYLOAD_REFUSED,
+                           "the destination did not negotiate payload blobs");
+                return;
+        }
         if (r < 0) {
                 call_error(bus, sender, h, r == -ENOMEM ? BUS_ERR_FAILED : BUS_ERR_NO_REPLY,
                            r == -ENOMEM ? "out of memory" : "the destination is disconnecting");
@@ -109,6 +114,7 @@ static void route_reply(Bus *bus, Peer *sender, Message *m) {
         PendingReply *pending;
         uint64_t caller_id;
         Peer *caller;
+        int r;
 
         if (!bus_unique_name_parse(m->fields.destination, &caller_id)) {
                 drop(bus, sender, "reply not addressed to a unique name");
@@ -123,7 +129,12 @@ static void route_reply(Bus *bus, Peer *sender, Message *m) {
         reply_free(pending);
         /* A reply is solicited: a caller that does not read is the one at
          * fault. */
-        if (peer_send(caller, m, PEER_SEND_SOLICITED) < 0)
+        r = peer_send(caller, m, PEER_SEND_SOLICITED);
+        if (r == -EPROTONOSUPPORT)
+                driver_send_error(bus, caller, h->reply_serial, BUS_ERR_PAYLOAD_REFUSED,
+                                  "the reply carries payload blobs, which this connection did "
+                                  "not negotiate");
+        if (r < 0)
                 bus->stats.messages_dropped++;
 }
 

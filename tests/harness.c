@@ -66,7 +66,7 @@ static const char *const baseline_keys[] = {
         "peers", "names", "match_rules", "pending_replies", "queued_messages", "queued_bytes",
 };
 static const char *const baseline_optional_keys[] = {
-        "incomplete_connections",
+        "incomplete_connections", "payload_bytes_in_flight", "payload_fds_in_flight",
 };
 
 uint64_t now_usec(void)

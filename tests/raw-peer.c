@@ -218,7 +218,9 @@ void raw_peer_read_welcome(RawPeer *p)
         p->rlen -= sizeof(w);
         r = bus_preamble_check(&w.preamble);
         ck_assert_msg(r == 0, "bad welcome preamble: %s", bus_proto_strerror(r));
-        ck_assert_msg(w.preamble.features == 0, "broker enabled features we did not ask for");
+        ck_assert_msg((w.preamble.features & ~p->features) == 0,
+                      "broker enabled features we did not ask for");
+        p->features = w.preamble.features;
         ck_assert_msg(w.unique_id != BUS_DRIVER_ID, "unique id 0");
         p->id = w.unique_id;
         bus_unique_name_format(p->id, p->name);
@@ -229,6 +231,21 @@ RawPeer *raw_peer_new(const char *address)
         RawPeer *p = raw_peer_open(address);
 
         raw_peer_hello(p);
+        return p;
+}
+
+RawPeer *raw_peer_new_blobs(const char *address)
+{
+        RawPeer *p = raw_peer_open(address);
+        uint8_t pre[sizeof(BusPreamble)];
+        BusPreamble *pp = (BusPreamble *)(void *)pre;
+
+        raw_preamble(pre, sizeof(pre));
+        pp->features = BUS_FEATURE_BLOBS;
+        p->features = BUS_FEATURE_BLOBS;
+        ck_assert_int_eq(raw_peer_write(p, pre, sizeof(pre)), 0);
+        raw_peer_read_welcome(p);
+        ck_assert_msg(p->features & BUS_FEATURE_BLOBS, "broker did not grant payload blobs");
         return p;
 }
 
@@ -263,6 +280,77 @@ int raw_peer_write(RawPeer *p, const void *buf, size_t len)
         return 0;
 }
 
+/* sendmsg() @buf with the control messages in @control (may be NULL), then
+ * plain writes for the rest. */
+static int write_with_control(RawPeer *p, const void *buf, size_t len, void *control,
+                              size_t control_len)
+{
+        struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = control,
+                .msg_controllen = control_len,
+        };
+        ssize_t n;
+
+        do
+                n = sendmsg(p->fd, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        return raw_peer_write(p, (const uint8_t *)buf + n, len - (size_t)n);
+}
+
+int raw_peer_write_fds(RawPeer *p, const void *buf, size_t len, const int *fds, unsigned n_fds)
+{
+        size_t space = CMSG_SPACE(sizeof(int) * n_fds);
+        void *control = NULL;
+        struct msghdr mh;
+        struct cmsghdr *cm;
+        int r;
+
+        if (n_fds == 0)
+                return raw_peer_write(p, buf, len);
+        control = calloc(1, space);
+        ck_assert_ptr_nonnull(control);
+        mh = (struct msghdr){ .msg_control = control, .msg_controllen = space };
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
+        r = write_with_control(p, buf, len, control, space);
+        free(control);
+        return r;
+}
+
+int raw_peer_write_two_blocks(RawPeer *p, const void *buf, size_t len, const int *a,
+                              unsigned n_a, const int *b, unsigned n_b)
+{
+        size_t space = CMSG_SPACE(sizeof(int) * n_a) + CMSG_SPACE(sizeof(int) * n_b);
+        void *control = calloc(1, space);
+        struct msghdr mh = { .msg_control = control, .msg_controllen = space };
+        struct cmsghdr *cm;
+        int r;
+
+        ck_assert_ptr_nonnull(control);
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * n_a);
+        memcpy(CMSG_DATA(cm), a, sizeof(int) * n_a);
+        cm = CMSG_NXTHDR(&mh, cm);
+        ck_assert_ptr_nonnull(cm);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * n_b);
+        memcpy(CMSG_DATA(cm), b, sizeof(int) * n_b);
+        r = write_with_control(p, buf, len, control, space);
+        free(control);
+        return r;
+}
+
 static void spec_to_bus(const RawSpec *spec, BusMessageSpec *s)
 {
         *s = (BusMessageSpec){
@@ -279,6 +367,8 @@ static void spec_to_bus(const RawSpec *spec, BusMessageSpec *s)
                 .key = spec->key,
                 .body = spec->body,
                 .body_len = spec->body ? strlen(spec->body) : 0,
+                .blob_sizes = spec->blob_sizes,
+                .n_blobs = spec->n_blobs,
         };
 }
 
@@ -362,6 +452,25 @@ uint64_t raw_peer_send(RawPeer *p, const RawSpec *spec)
         len = raw_peer_encode(p, spec, buf, size, &serial);
         r = raw_peer_write(p, buf, len);
         ck_assert_msg(r == 0, "raw send: %s", strerror(-r));
+        free(buf);
+        return serial;
+}
+
+uint64_t raw_peer_send_fds(RawPeer *p, const RawSpec *spec, const int *fds, unsigned n_fds)
+{
+        BusMessageSpec s;
+        uint64_t serial = 0;
+        size_t size, len;
+        void *buf;
+        int r;
+
+        spec_to_bus(spec, &s);
+        size = (size_t)bus_message_encoded_size(&s);
+        buf = malloc(size);
+        ck_assert_ptr_nonnull(buf);
+        len = raw_peer_encode(p, spec, buf, size, &serial);
+        r = raw_peer_write_fds(p, buf, len, fds, n_fds);
+        ck_assert_msg(r == 0, "raw send with fds: %s", strerror(-r));
         free(buf);
         return serial;
 }

@@ -77,6 +77,8 @@ typedef struct RawSpec {
         const char *error_name;
         const char *key;
         const char *body; /* JSON text */
+        const uint64_t *blob_sizes; /* BLOBS field (n_fds = n_blobs) */
+        unsigned n_blobs;
 } RawSpec;
 
 #define RAW_QUEUE_MAX 4096
@@ -93,6 +95,7 @@ typedef struct RawPeer {
         unsigned qlen;
         bool eof;
         int error; /* errno of the read that ended the connection, 0 for EOF */
+        uint64_t features; /* asked for in the preamble; then what the broker granted */
 } RawPeer;
 
 /* Connect only (no preamble). Asserts. */
@@ -103,6 +106,9 @@ void raw_peer_hello(RawPeer *p);
 void raw_peer_read_welcome(RawPeer *p);
 /* open + hello. */
 RawPeer *raw_peer_new(const char *address);
+/* open + hello asking for payload blobs (BUS_FEATURE_BLOBS); asserts the
+ * broker granted them. */
+RawPeer *raw_peer_new_blobs(const char *address);
 RawPeer *raw_peer_free(RawPeer *p);
 
 /* Write all of @buf (MSG_NOSIGNAL). 0 or -errno (hostile tests expect
@@ -110,6 +116,18 @@ RawPeer *raw_peer_free(RawPeer *p);
 int raw_peer_write(RawPeer *p, const void *buf, size_t len);
 /* The preamble bytes a well-behaved client sends. */
 size_t raw_preamble(void *buf, size_t size);
+
+/* One sendmsg() of @buf with one SCM_RIGHTS block of @fds (borrowed; none
+ * if @n_fds is 0), then plain writes for whatever the socket did not take.
+ * 0 or -errno. */
+int raw_peer_write_fds(RawPeer *p, const void *buf, size_t len, const int *fds, unsigned n_fds);
+/* One sendmsg() with two SCM_RIGHTS control messages (Linux merges them
+ * into one block on the receiving side). 0 or -errno. */
+int raw_peer_write_two_blocks(RawPeer *p, const void *buf, size_t len, const int *a,
+                              unsigned n_a, const int *b, unsigned n_b);
+/* Encode @spec (with its blob sizes) and send it with @fds in its first
+ * write; returns the serial. */
+uint64_t raw_peer_send_fds(RawPeer *p, const RawSpec *spec, const int *fds, unsigned n_fds);
 
 /* Encode @spec with bus_message_encode (must be valid; asserts) into @buf;
  * assigns p's next serial if spec->serial is 0 (returned in *ret_serial). */

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * payload.c — the public payload API: payload buffers filled in place,
+ * attaching sealed memfds to messages, reading received payloads, and method
+ * returns built by the application (so a reply can carry payloads).
+ *
+ * Ownership (also in busclient.h): a bus_payload owns its memfd and writable
+ * mapping until it is attached, which drops the mapping, seals the memfd
+ * (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) and moves the
+ * fd into the message. A message owns one fd per blob; every send hands the
+ * broker duplicates, so a message can be sent again. A received message owns
+ * the fds of its application blobs (checked on receipt: sealed memfds of the
+ * declared size, blob.c) and the read-only mappings made on first access.
+ *
+ * Why seal: a receiver maps the payload; if the sender could still shrink
+ * the file, touching the mapping past the new end would raise SIGBUS in the
+ * receiver, and if it could still write, the data could change after it was
+ * checked (memfd_create(2), fcntl(2) "File sealing").
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bus-internal.h"
+
+#define PAYLOAD_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+
+/* From linux/mman.h (Linux 5.14), which older libc headers lack. */
+#ifdef MADV_POPULATE_WRITE
+#define PAYLOAD_MADV_POPULATE_WRITE MADV_POPULATE_WRITE
+#else
+#define PAYLOAD_MADV_POPULATE_WRITE 23
+#endif
+#ifdef MADV_POPULATE_READ
+#define PAYLOAD_MADV_POPULATE_READ MADV_POPULATE_READ
+#else
+#define PAYLOAD_MADV_POPULATE_READ 22
+#endif
+
+/* ---- Payload buffers ---------------------------------------------------------------- */
+
+/* Allocate the pages of a fresh writable mapping now, so filling it does not
+ * take one page fault per page. */
+static int prefault_write(void *map, size_t size) {
+        long page = sysconf(_SC_PAGESIZE);
+
+        if (madvise(map, size, PAYLOAD_MADV_POPULATE_WRITE) == 0)
+                return 0;
+        if (errno != EINVAL)
+                return -errno; /* ENOMEM, EFAULT (SIGBUS), EHWPOISON: out of memory */
+        /* Before Linux 5.14: touch each page. A shmem page that cannot be
+         * allocated raises SIGBUS here, as it would for the caller. */
+        if (page <= 0)
+                page = 4096;
+        for (size_t off = 0; off < size; off += (size_t)page)
+                ((volatile uint8_t *)map)[off] = 0;
+        return 0;
+}
+
+_public_ int bus_payload_new(bus_payload **ret, size_t size) {
+        bus_payload *p;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        if ((uint64_t)size > BUS_BLOB_BYTES_PER_MESSAGE_MAX)
+                return -EMSGSIZE;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->size = size;
+        p->fd = memfd_create("bus-payload", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (p->fd < 0) {
+                r = -errno;
+                free(p);
+                return r;
+        }
+        if (ftruncate(p->fd, (off_t)size) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (size > 0) {
+                p->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+                if (p->map == MAP_FAILED) {
+                        p->map = NULL;
+                        r = -errno;
+                        goto fail;
+                }
+                r = prefault_write(p->map, size);
+                if (r < 0)
+                        goto fail;
+        }
+        *ret = p;
+        return 0;
+fail:
+        bus_payload_free(p);
+        return r;
+}
+
+_public_ void *bus_payload_data(bus_payload *p) {
+        return p ? p->map : NULL;
+}
+
+_public_ size_t bus_payload_size(bus_payload *p) {
+        return p ? p->size : 0;
+}
+
+_public_ bus_payload *bus_payload_free(bus_payload *p) {
+        if (!p)
+                return NULL;
+        if (p->map)
+                munmap(p->map, p->size);
+        if (p->fd >= 0)
+                close(p->fd);
+        free(p);
+        return NULL;
+}
+
+/* ---- Attaching -------------------------------------------------------------------------- */
+
+static int attach_check(bus_message *m, uint64_t size) {
+        uint64_t total = size;
+
+        if (!m)
+                return -EINVAL;
+        if (m->received)
+                return -EPERM;
+        if (m->n_blobs >= BUS_FDS_MAX)
+                return -E2BIG;
+        for (unsigned i = 0; i < m->n_blobs; i++)
+                total += m->blob_sizes[i];
+        if (total > BUS_BLOB_BYTES_PER_MESSAGE_MAX)
+                return -EMSGSIZE;
+        return 0;
+}
+
+/* Append sealed memfd @fd (taken) of @size bytes. */
+static void attach_take(bus_message *m, int fd, uint64_t size) {
+        m->blob_fds[m->n_blobs] = fd;
+        m->blob_sizes[m->n_blobs] = size;
+        m->blob_maps[m->n_blobs] = NULL;
+        m->n_blobs++;
+}
+
+_public_ int bus_message_attach_payload(bus_message *m, bus_payload *p) {
+        int r;
+
+        if (!p)
+                return -EINVAL;
+        r = attach_check(m, p->size);
+        if (r < 0)
+                goto out;
+        /* F_SEAL_WRITE fails with EBUSY while a writable shared mapping
+         * exists: drop ours first. */
+        if (p->map) {
+                munmap(p->map, p->size);
+                p->map = NULL;
+        }
+        if (fcntl(p->fd, F_ADD_SEALS, PAYLOAD_SEALS) < 0) {
+                r = -errno;
+                goto out;
+        }
+        attach_take(m, p->fd, p->size);
+        p->fd = -1;
+        r = 0;
+out:
+        bus_payload_free(p);
+        return r;
+}
+
+_public_ int bus_message_attach_fd(bus_message *m, int fd) {
+        struct stat st;
+        int seals, dup_fd, r;
+
+        if (fd < 0)
+                return -EBADF;
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals < 0)
+                return errno == EBADF ? -EBADF : -EINVAL; /* not a memfd */
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_size < 0)
+                return -EINVAL;
+        r = attach_check(m, (uint64_t)st.st_size);
+        if (r < 0)
+                return r;
+        if ((seals & PAYLOAD_SEALS) != PAYLOAD_SEALS &&
+            fcntl(fd, F_ADD_SEALS, PAYLOAD_SEALS & ~seals) < 0)
+                /* EPERM: sealing was not allowed (no MFD_ALLOW_SEALING);
+                 * EBUSY: someone still has a writable shared mapping. */
+                return -errno;
+        /* Sealed: the size can no longer change under us. */
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup_fd < 0)
+                return -errno;
+        attach_take(m, dup_fd, (uint64_t)st.st_size);
+        return 0;
+}
+
+_public_ int bus_message_attach_bytes(bus_message *m, const void *data, size_t size) {
+        int fd, r;
+
+        if (!data && size > 0)
+                return -EINVAL;
+        r = attach_check(m, size);
+        if (r < 0)
+                return r;
+        fd = blob_create(data, size); /* sealed with all four seals */
+        if (fd < 0)
+                return fd;
+        attach_take(m, fd, size);
+        return 0;
+}
+
+/* ---- Reading ------------------------------------------------------------------------------ */
+
+_public_ unsigned bus_message_get_blob_count(bus_message *m) {
+        return m ? m->n_blobs : 0;
+}
+
+_public_ int bus_message_get_blob(bus_message *m, unsigned index, const void **ret_data,
+                                  size_t *ret_size) {
+        static const uint8_t empty[1];
+        uint64_t size;
+
+        if (!m || index >= m->n_blobs)
+                return -EINVAL;
+        size = m->blob_sizes[index];
+        if (size > SIZE_MAX)
+                return -EFBIG;
+        if (size > 0 && !m->blob_maps[index]) {
+                void *p;
+
+                /* Received blobs were checked on receipt and attached ones
+                 * sealed by us; seals cannot be removed, so this is a cheap
+                 * guarantee that the mapping cannot fault. */
+                if (blob_check(m->blob_fds[index], size) != 0)
+                        return -EBADMSG;
+                p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, m->blob_fds[index], 0);
+                if (p == MAP_FAILED)
+                        return -errno;
+                (void)madvise(p, (size_t)size, PAYLOAD_MADV_POPULATE_READ);
+                m->blob_maps[index] = p;
+        }
+        if (ret_data)
+                *ret_data = size > 0 ? m->blob_maps[index] : empty;
+        if (ret_size)
+                *ret_size = (size_t)size;
+        return 0;
+}
+
+_public_ int bus_message_dup_blob_fd(bus_message *m, unsigned index) {
+        int fd;
+
+        if (!m || index >= m->n_blobs)
+                return -EINVAL;
+        fd = fcntl(m->blob_fds[index], F_DUPFD_CLOEXEC, 3);
+        return fd < 0 ? -errno : fd;
+}
+
+/* ---- Method returns ------------------------------------------------------------------------ */
+
+_public_ int bus_message_new_method_return(bus_message *call, bus_message **ret) {
+        bus_message *m;
+        int r;
+
+        if (!call || !ret || !call->received || call->synthetic ||
+            call->header.type != BUS_MESSAGE_METHOD_CALL)
+                return -EINVAL;
+        if (call->header.flags & BUS_FLAG_NO_REPLY_EXPECTED)
+                return -EPERM; /* the caller asked for no reply */
+        r = message_new(&m, BUS_MESSAGE_METHOD_RETURN);
+        if (r < 0)
+                return r;
+        r = message_set_field(m, BUS_FIELD_DESTINATION, call->sender);
+        if (r < 0) {
+                bus_message_unref(m);
+                return r;
+        }
+        m->header.reply_serial = call->header.serial;
+        *ret = m;
+        return 0;
+}
+
+/* ---- Internal --------------------------------------------------------------------------------- */
+
+int payload_encode(bus_message *m, OutItem *item, uint64_t *sizes, unsigned *n) {
+        if (item->n_fds + m->n_blobs > BUS_FDS_MAX)
+                return -E2BIG;
+        for (unsigned i = 0; i < m->n_blobs; i++) {
+                int fd = fcntl(m->blob_fds[i], F_DUPFD_CLOEXEC, 3);
+
+                if (fd < 0)
+                        return -errno;
+                item->fds[item->n_fds++] = fd;
+                sizes[(*n)++] = m->blob_sizes[i];
+        }
+        return 0;
+}
+
+int payload_take_received(bus_message *m, int *fds, unsigned first, unsigned n) {
+        for (unsigned i = first; i < n; i++) {
+                int r = blob_check(fds[i], m->fields.blob_sizes[i]);
+
+                if (r != 0)
+                        return r;
+        }
+        for (unsigned i = first; i < n; i++) {
+                attach_take(m, fds[i], m->fields.blob_sizes[i]);
+                fds[i] = -1;
+        }
+        return 0;
+}
+
+void payload_clear(bus_message *m) {
+        for (unsigned i = 0; i < m->n_blobs; i++) {
+                if (m->blob_maps[i])
+                        munmap(m->blob_maps[i], (size_t)m->blob_sizes[i]);
+                close(m->blob_fds[i]);
+        }
+        m->n_blobs = 0;
+}
