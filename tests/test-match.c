@@ -14,32 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-fail.h"
 #include "match.h"
-
-/* ---- allocation failure injection (linked with ld --wrap, see
- * tests/daemon-units.mk) ------------------------------------------------------ */
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-
-static long fail_countdown = -1; /* the allocation that sees 0 fails; -1: none */
-
-static bool alloc_fails(void) {
-        return fail_countdown >= 0 && fail_countdown-- == 0;
-}
-void *__wrap_malloc(size_t n) {
-        return alloc_fails() ? NULL : __real_malloc(n);
-}
-void *__wrap_calloc(size_t n, size_t size) {
-        return alloc_fails() ? NULL : __real_calloc(n, size);
-}
-void *__wrap_realloc(void *p, size_t n) {
-        return alloc_fails() ? NULL : __real_realloc(p, n);
-}
 
 /* ---- helpers ------------------------------------------------------------------ */
 
