@@ -210,14 +210,14 @@ int main(int argc, char **argv) {
 
         snprintf(status, sizeof(status), "Listening on %s (bus id %s)",
                  listener_describe(bus->listener), bus->id_hex);
-        log_info("%s", status);
+        log_notice("%s", status);
         systemd_notify_ready(status);
 
         r = bus_run(bus);
         if (r < 0)
                 log_error("event loop failed: %s", strerror(-r));
         else
-                log_info("stopped");
+                log_notice("stopped");
 
         bus_free(bus);
         event_base_free(base);

@@ -3,3 +3,8 @@
 # verify); skipped where they are missing.
 TESTS += tests/test-systemd.sh
 EXTRA_DIST += tests/test-systemd.sh
+
+# The shipped units under a real systemd booted in private namespaces (root
+# only; skipped otherwise). Uses tests/busd-launch to await systemd's READY=1.
+TESTS += tests/test-systemd-boot.sh
+EXTRA_DIST += tests/test-systemd-boot.sh
