@@ -15,6 +15,7 @@
  *   dispatch.c    bus_connection_process, match slots, objects, replies, slots.
  *   names.c       RequestName/ReleaseName and the driver-call helper.
  *   event.c       libevent glue.
+ *   monitor.c     monitor mode (bus_connection_become_monitor) and raw message bytes.
  *   error.c       bus_error, errno mapping, debug log.
  *
  * Invariants: one thread at a time per connection (no locks); the
@@ -252,6 +253,11 @@ struct bus_connection {
         bus_slot *matches;
         bus_slot *objects;
 
+        /* monitor mode (monitor.c): set once the bus accepted BecomeMonitor;
+         * every received message goes to the callback, sending fails */
+        bus_message_handler monitor_callback;
+        void *monitor_userdata;
+
         EventGlue *event;
 };
 
@@ -300,6 +306,10 @@ void dispatch_drop_slots(bus_connection *c);
  * (new reference, never NULL on success) or the bus_call error. */
 int driver_call(bus_connection *c, const char *member, json_t *args, bus_error *ret_error,
                 json_t **ret_body);
+
+/* monitor.c */
+/* Hand @m to the monitor callback (c->monitor_callback is set). */
+int monitor_dispatch(bus_connection *c, bus_message *m);
 
 /* event.c */
 void event_rearm(bus_connection *c);

@@ -390,6 +390,37 @@ int bus_message_new_method_return(bus_message *call, bus_message **ret);
 int bus_reply(bus_connection *c, bus_message *call, json_t *body);
 int bus_reply_error(bus_connection *c, bus_message *call, const bus_error *error);
 
+/* ---- Monitoring ------------------------------------------------------------------------ */
+
+/* Turn @c into a monitor (org.busd.Bus.BecomeMonitor, PROTOCOL.md section 7):
+ * from then on the bus sends it a copy of every message it may see — all
+ * traffic for root or the bus's own uid, otherwise the messages sent by,
+ * addressed to or delivered to peers of the caller's uid — that matches one
+ * of @rules (NULL-terminated array of match rules, PROTOCOL.md section 6;
+ * NULL or empty = everything). Synchronous. On success every message
+ * received afterwards, including messages addressed to other peers, goes to
+ * @callback (borrowed, as for match callbacks) instead of the normal
+ * dispatch; pending async calls fail with org.busd.Error.Failed, match and
+ * object slots stop firing (unref them as usual, nothing is sent), and every
+ * send (bus_send, bus_call*, bus_add_match, bus_request_name, ...) fails
+ * with -EPERM: the bus disconnects a monitor that sends. The connection no
+ * longer owns names and cannot be called. The bus's Disconnected signal to
+ * the monitor is not passed to @callback: bus_connection_process() fails
+ * and bus_connection_get_disconnect_error() says why (a monitor that falls
+ * behind is disconnected with org.busd.Error.LimitsExceeded).
+ * Returns 0, -EINVAL for a malformed rule or a NULL callback, -EBUSY if @c
+ * is a monitor already, -ENOBUFS past the bus's monitor limits, or another
+ * negative errno. */
+int bus_connection_become_monitor(bus_connection *c, const char *const *rules,
+                                  bus_message_handler callback, void *userdata);
+
+/* The bytes of received message @m exactly as the bus sent them: fixed
+ * header (with the sender block the bus stamped), fields and inline body,
+ * without the payload blobs (a body moved into a blob is not included).
+ * Borrowed, valid while @m is referenced. -ENODATA for a message built or
+ * synthesized locally. */
+int bus_message_get_raw(bus_message *m, const void **ret_data, size_t *ret_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -144,6 +144,8 @@ int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t 
                 return -EINVAL;
         if (c->eof || c->closed || c->write_dead)
                 return c->error ? c->error : -ENOTCONN;
+        if (c->monitor_callback)
+                return -EPERM; /* the bus would disconnect a monitor that sends */
         /* Whether a large body may go in a memfd, and whether payloads may
          * be sent at all, is known from the welcome. */
         if ((m->body_len > BUS_BODY_INLINE_THRESHOLD || m->n_blobs > 0) && !c->welcomed) {

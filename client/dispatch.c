@@ -430,6 +430,8 @@ static bool is_driver_signal(bus_message *m, const char *member) {
 int dispatch_message(bus_connection *c, bus_message *m) {
         Pending *p;
 
+        if (c->monitor_callback)
+                return monitor_dispatch(c, m);
         switch (m->header.type) {
         case BUS_MESSAGE_METHOD_RETURN:
         case BUS_MESSAGE_ERROR:

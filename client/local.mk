@@ -14,6 +14,7 @@ client_libbusclient_internal_la_SOURCES = \
 	client/error.c \
 	client/event.c \
 	client/message.c \
+	client/monitor.c \
 	client/names.c \
 	client/payload.c
 client_libbusclient_internal_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)

@@ -196,7 +196,8 @@ Peer *bus_resolve(Bus *bus, const char *name) {
                         return NULL;
         }
         p = bus_find_peer(bus, id);
-        return p && peer_is_running(p) ? p : NULL;
+        /* A monitor is no peer for routing (monitor.h). */
+        return p && peer_is_running(p) && !p->monitor ? p : NULL;
 }
 
 uint64_t bus_next_serial(Bus *bus) {

@@ -28,6 +28,7 @@
 
 typedef struct Peer Peer;
 typedef struct Listener Listener;
+typedef struct Monitor Monitor;
 
 /* Why a connection ended; counted in stats and reported by GetStats. */
 typedef enum DisconnectReason {
@@ -92,6 +93,10 @@ typedef struct Bus {
         /* scratch for routing broadcasts */
         uint64_t *owners;
         size_t n_owners, owners_cap;
+
+        /* monitors (monitor.h): routing tests n_monitors before anything else */
+        Monitor *monitors;
+        size_t n_monitors;
 
         bool stopping;
         struct event *sigterm_event, *sigint_event, *stop_timer;

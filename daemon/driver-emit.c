@@ -18,6 +18,7 @@
 
 #include "driver.h"
 #include "log.h"
+#include "monitor.h"
 #include "router.h"
 #include "util.h"
 
@@ -34,6 +35,10 @@ Message *driver_message_new(Bus *bus, const BusMessageSpec *spec) {
                           r < 0 ? strerror(-r) : bus_proto_strerror(r));
                 return NULL;
         }
+        /* Monitors see the bus's messages as they are made, before they are
+         * queued (broadcasts: in router_broadcast()). */
+        if (bus->n_monitors > 0)
+                monitor_forward_unicast(bus, m);
         return m;
 }
 

@@ -16,6 +16,7 @@
 
 #include "driver.h"
 #include "log.h"
+#include "monitor.h"
 #include "reply.h"
 #include "util.h"
 
@@ -156,7 +157,7 @@ static json_t *method_list_names(Bus *bus, Peer *sender, json_t *args, DriverErr
         json_array_append_new(names, json_string(BUS_DRIVER_NAME));
         while (hashmap_iterate(bus->peers, &state, &v)) {
                 Peer *p = v;
-                if (peer_is_running(p))
+                if (peer_is_running(p) && !p->monitor)
                         json_array_append_new(names, json_string(p->name));
         }
         name_registry_foreach_name(bus->names, list_add_name, names);
@@ -258,6 +259,56 @@ static json_t *method_remove_match(Bus *bus, Peer *sender, json_t *args, DriverE
         return json_object();
 }
 
+/* BecomeMonitor {"rules": [str…]}: see monitor.h. The reply is the last
+ * message the connection gets as a peer; copies follow it. */
+static json_t *method_become_monitor(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        json_t *list = json_object_get(args, "rules"), *v;
+        BusMatchRule *rules = NULL;
+        size_t n, i;
+        int r;
+
+        if (!json_is_array(list))
+                return fail(e, BUS_ERR_INVALID_ARGS,
+                            "argument \"rules\" must be an array of strings");
+        n = json_array_size(list);
+        if (n > BUS_MONITOR_RULES_MAX)
+                return fail(e, BUS_ERR_LIMITS_EXCEEDED,
+                            "too many match rules for a monitor (limit %u)", BUS_MONITOR_RULES_MAX);
+        if (n > 0 && !(rules = calloc(n, sizeof(*rules))))
+                return oom(e);
+        json_array_foreach (list, i, v) {
+                const char *text = json_string_value(v);
+
+                if (!text || strlen(text) > BUS_MATCH_RULE_MAX) {
+                        free(rules);
+                        return fail(e, BUS_ERR_INVALID_ARGS,
+                                    "rule %zu is not a string of at most %u bytes", i,
+                                    BUS_MATCH_RULE_MAX);
+                }
+                r = bus_match_rule_parse(text, &rules[i]);
+                if (r != 0) {
+                        free(rules);
+                        return fail(e, BUS_ERR_INVALID_ARGS, "invalid match rule %zu: %s", i,
+                                    bus_match_strerror(r));
+                }
+        }
+        r = monitor_attach(bus, sender, rules, n);
+        free(rules);
+        if (r == MONITOR_E_BUS_LIMIT || r == MONITOR_E_UID_LIMIT) {
+                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                         sender->creds.pid, "LimitsExceeded", "too many monitors");
+                return r == MONITOR_E_BUS_LIMIT
+                               ? fail(e, BUS_ERR_LIMITS_EXCEEDED,
+                                      "too many monitors on the bus (limit %u)", BUS_MONITORS_MAX)
+                               : fail(e, BUS_ERR_LIMITS_EXCEEDED,
+                                      "too many monitors for uid %lu (limit %u)",
+                                      (unsigned long)sender->creds.uid, BUS_MONITORS_PER_UID_MAX);
+        }
+        if (r < 0)
+                return oom(e);
+        return json_object();
+}
+
 static json_t *method_get_credentials(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
         const char *name;
         json_t *o, *groups;
@@ -331,6 +382,7 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
                 { "payload_bytes_in_flight", s->payload.bytes },
                 { "payload_fds_in_flight", s->payload.fds },
                 { "payloads_refused", s->payloads_refused },
+                { "monitors", bus->n_monitors },
         };
         const Counter limits[] = {
                 { "connections", BUS_CONNECTIONS_MAX },
@@ -350,6 +402,9 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
                 { "outgoing_blob_bytes_per_connection", BUS_OUTGOING_BLOB_BYTES_PER_CONNECTION_MAX },
                 { "handshake_timeout_usec", BUS_HANDSHAKE_TIMEOUT_USEC },
                 { "partial_message_timeout_usec", BUS_PARTIAL_MESSAGE_TIMEOUT_USEC },
+                { "monitors", BUS_MONITORS_MAX },
+                { "monitors_per_uid", BUS_MONITORS_PER_UID_MAX },
+                { "monitor_rules", BUS_MONITOR_RULES_MAX },
         };
         Counter disconnects[_DISCONNECT_REASON_MAX];
         json_t *o = json_object(), *d = json_object(), *l = json_object();
@@ -477,6 +532,7 @@ static const struct {
         { "Ping", method_ping },
         { "GetStats", method_get_stats },
         { "GetConnectionStats", method_get_connection_stats },
+        { "BecomeMonitor", method_become_monitor },
 };
 
 static json_t *driver_call(Bus *bus, Peer *sender, Message *m, DriverError *e) {

@@ -21,7 +21,8 @@ daemon_busd_SOURCES = \
 	daemon/driver.c daemon/driver-emit.c daemon/driver.h \
 	daemon/hashmap.c daemon/hashmap.h \
 	daemon/names.c daemon/names.h \
-	daemon/match.c daemon/match.h
+	daemon/match.c daemon/match.h \
+	daemon/monitor.c daemon/monitor.h
 daemon_busd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
 	$(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 daemon_busd_LDADD = protocol/libbusprotocol.la $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS)

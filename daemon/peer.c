@@ -13,6 +13,7 @@
 #include "log.h"
 #include "memfd.h"
 #include "message.h"
+#include "monitor.h"
 #include "peer.h"
 #include "reply.h"
 #include "router.h"
@@ -90,6 +91,10 @@ static void peer_welcome(Peer *p, const BusPreamble *pre) {
 
 static void peer_handle_message(Peer *p, Message *m) {
         p->messages_sent++;
+        if (p->monitor) {
+                monitor_refuse_send(p);
+                return;
+        }
         if (m->n_fds > 0) {
                 if (!(p->features & BUS_FEATURE_BLOBS)) {
                         peer_violation(p, "fds sent without negotiating BUS_FEATURE_BLOBS");
@@ -247,6 +252,7 @@ Peer *peer_free(Peer *p) {
                 return NULL;
         bus = p->bus;
         bus_unschedule_flush(bus, p);
+        monitor_detach(p);
         hashmap_remove(bus->peers, &p->id);
         if (p->state == PEER_HANDSHAKE)
                 bus->n_incomplete--;
@@ -352,7 +358,8 @@ void peer_reap(Peer *p) {
          * as far as the socket takes it now. */
         peer_flush(p);
 
-        if (p->welcomed) {
+        /* A monitor left the bus as a peer when it became one. */
+        if (p->welcomed && !p->monitor) {
                 match_registry_remove_owner(bus->matches, p->id);
                 name_registry_release_all(bus->names, p->id, driver_name_changed, bus);
                 reply_peer_gone(p, "the peer disconnected before replying");

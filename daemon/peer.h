@@ -62,6 +62,7 @@ struct Peer {
         uint64_t messages_sent;     /* by the peer, to the bus */
         uint64_t messages_received; /* queued to the peer */
         QuotaAccount *payload_quota; /* its payloads in flight (quota.h), created on first use */
+        struct Monitor *monitor;     /* set once it called BecomeMonitor (monitor.h) */
 
         HashMap *replies;             /* PendingReply by serial, calls it made */
         PendingReply *callee_replies; /* calls waiting on it */

@@ -16,6 +16,7 @@
 
 #include "driver.h"
 #include "log.h"
+#include "monitor.h"
 #include "reply.h"
 #include "router.h"
 #include "util.h"
@@ -175,6 +176,9 @@ void router_broadcast(Bus *bus, Message *m, const char *const *sender_names, siz
         bus->n_owners = 0;
         match_registry_collect(bus->matches, message_header(m), &m->fields, sender_names,
                                n_sender_names, NULL, collect_owner, bus);
+        if (bus->n_monitors > 0)
+                monitor_forward_broadcast(bus, m, sender_names, n_sender_names, bus->owners,
+                                          bus->n_owners);
         for (size_t i = 0; i < bus->n_owners; i++) {
                 Peer *p = bus_find_peer(bus, bus->owners[i]);
 
@@ -205,6 +209,11 @@ static void route_broadcast_signal(Bus *bus, Peer *sender, Message *m) {
 
 void router_dispatch(Bus *bus, Peer *sender, Message *m) {
         const BusHeader *h = message_header(m);
+
+        /* Monitors see it before anything it causes (monitor.h); broadcasts
+         * once their subscribers are known, in router_broadcast(). */
+        if (bus->n_monitors > 0)
+                monitor_forward_unicast(bus, m);
 
         switch (h->type) {
         case BUS_MESSAGE_METHOD_CALL:

@@ -67,6 +67,21 @@
 /* Match rules per connection: dbus-daemon's 512 (dbus-broker: 256). */
 #define BUS_MATCHES_PER_CONNECTION_MAX 512u
 
+/* Monitors (connections that called BecomeMonitor), bus-wide. Each one adds
+ * a queue operation (and its match-rule checks) to every message the bus
+ * routes, so 32 monitors cost what a broadcast to 32 subscribers costs;
+ * dbus-monitor and busdctl monitor sessions are a handful at most. */
+#define BUS_MONITORS_MAX 32u
+
+/* Monitors per uid (root and the bus's own uid exempt): a user may watch
+ * its own traffic, but not make every message cost BUS_MONITORS_MAX copies. */
+#define BUS_MONITORS_PER_UID_MAX 4u
+
+/* Match rules one BecomeMonitor may pass: each is checked against every
+ * message the monitor may see, so fewer than AddMatch's 512; a command line
+ * names a handful. */
+#define BUS_MONITOR_RULES_MAX 64u
+
 /* Outstanding method calls a connection may wait on: dbus-daemon's 128
  * (after CVE-2014-3638). */
 #define BUS_PENDING_REPLIES_PER_CONNECTION_MAX 128u
@@ -113,6 +128,8 @@
  * BUS_BLOB_BYTES_IN_FLIGHT_MAX, for the same reason as the fd limit above. */
 #define BUS_OUTGOING_BLOB_BYTES_PER_CONNECTION_MAX (16ull * 1024ull * 1024ull * 1024ull)
 
-/* Body size above which libbusclient moves a JSON body into a memfd
- * (see docs/PERFORMANCE.md for how the crossover was measured). */
-#define BUS_BODY_INLINE_THRESHOLD (256u * 1024u)
+/* Body size above which libbusclient moves a JSON body into a memfd: the
+ * measured crossover of a call's round trip, inline vs memfd, through busd
+ * (inline faster up to 80 KiB, memfd from 112 KiB; bench/payload-crossover.c,
+ * docs/PERFORMANCE.md "Inline vs memfd crossover"). */
+#define BUS_BODY_INLINE_THRESHOLD (96u * 1024u)

@@ -12,6 +12,7 @@
  *   Hang        never replies (for call timeouts)
  *   LastSignal  {"member", "key", "destination", "body"} of the last signal
  *               received on interface org.example.Signals, or {}
+ *   EchoPayloads  replies {"blobs": n} carrying the call's payload blobs
  * and prints one line "READY UNIQUE PID RESULT..." (PID of the serving
  * process, then a RequestName result per NAME) on stdout once all that is in
  * place. Runs until killed or until the bus closes the connection.
@@ -64,9 +65,37 @@ static int method_last_signal(bus_message *call, void *userdata, json_t **ret_re
         return 0;
 }
 
+static bus_connection *peer_bus;
+
+/* A method return carrying the call's payloads (the same sealed memfds). */
+static int method_echo_payloads(bus_message *call, void *userdata, json_t **ret_reply,
+                                bus_error *e) {
+        unsigned n = bus_message_get_blob_count(call);
+        bus_message *reply = NULL;
+        json_t *body = json_pack("{s:I}", "blobs", (json_int_t)n);
+        int r;
+
+        r = bus_message_new_method_return(call, &reply);
+        if (r >= 0)
+                r = bus_message_set_body(reply, body);
+        for (unsigned i = 0; r >= 0 && i < n; i++) {
+                int fd = bus_message_dup_blob_fd(call, i);
+
+                r = fd < 0 ? fd : bus_message_attach_fd(reply, fd);
+                if (fd >= 0)
+                        close(fd);
+        }
+        if (r >= 0)
+                r = bus_send(peer_bus, reply, NULL);
+        json_decref(body);
+        bus_message_unref(reply);
+        return r < 0 ? r : BUS_REPLY_DEFERRED;
+}
+
 static const bus_method methods[] = {
         { "Echo", method_echo }, { "Fail", method_fail },
         { "Hang", method_hang }, { "LastSignal", method_last_signal },
+        { "EchoPayloads", method_echo_payloads },
         { NULL, NULL },
 };
 
@@ -115,6 +144,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "busdctl-peer: connect %s: %s\n", argv[1], strerror(-r));
                 return 1;
         }
+        peer_bus = c;
         unique = bus_connection_get_unique_name(c);
         if (!unique) {
                 fprintf(stderr, "busdctl-peer: no handshake\n");

@@ -23,3 +23,12 @@ tests_test_client_connection_SOURCES = tests/test-client-connection.c
 tests_test_client_connection_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_test_client_connection_LDADD = client/libbusclient-internal.la $(CHECK_LIBS) \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS)
+
+# The payload API (buffers, attaching, sealing, blobs beside bodies) and the
+# receiving side's refusal of unsealed payloads (hostile-peers.md item 16).
+check_PROGRAMS += tests/test-client-payload
+TESTS += tests/test-client-payload
+tests_test_client_payload_SOURCES = tests/test-client-payload.c
+tests_test_client_payload_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_client_payload_LDADD = client/libbusclient-internal.la $(CHECK_LIBS) \
+	$(LIBEVENT_LIBS) $(JANSSON_LIBS)

@@ -23,7 +23,9 @@ integration_tests = \
 	tests/test-bus-calls \
 	tests/test-bus-signals \
 	tests/test-bus-security \
-	tests/test-bus-timeouts
+	tests/test-bus-timeouts \
+	tests/test-bus-payloads \
+	tests/test-bus-monitor
 
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
@@ -54,5 +56,13 @@ tests_test_bus_security_LDADD = $(integration_ldadd)
 tests_test_bus_timeouts_SOURCES = tests/test-bus-timeouts.c
 tests_test_bus_timeouts_CFLAGS = $(integration_cflags)
 tests_test_bus_timeouts_LDADD = $(integration_ldadd)
+
+tests_test_bus_payloads_SOURCES = tests/test-bus-payloads.c
+tests_test_bus_payloads_CFLAGS = $(integration_cflags)
+tests_test_bus_payloads_LDADD = $(integration_ldadd)
+
+tests_test_bus_monitor_SOURCES = tests/test-bus-monitor.c
+tests_test_bus_monitor_CFLAGS = $(integration_cflags)
+tests_test_bus_monitor_LDADD = $(integration_ldadd)
 
 AM_TESTS_ENVIRONMENT = BUSD_BINARY='$(abs_top_builddir)/daemon/busd'; export BUSD_BINARY;

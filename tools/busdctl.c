@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus-limits.h"
 #include "busdctl.h"
 
 static const Verb verbs[] = {
@@ -48,26 +49,32 @@ static const Verb verbs[] = {
         },
         {
                 .name = "call",
-                .synopsis = "DEST PATH INTERFACE METHOD [JSON] [--no-reply]",
+                .synopsis = "DEST PATH INTERFACE METHOD [JSON] [--no-reply] [--payload FILE]... "
+                            "[--save-payloads DIR]",
                 .summary = "Call a method and print the reply",
                 .description = "Calls METHOD on DEST and prints the reply body as JSON (indented on a\n"
                                "terminal, compact otherwise; --json=pretty|short forces one). An error\n"
                                "reply is printed as \"Error NAME: message\" on stderr and exits 1.\n"
-                               "--timeout sets the call's deadline; --no-reply sends without waiting.",
+                               "--timeout sets the call's deadline; --no-reply sends without waiting.\n"
+                               "--payload attaches a file's contents as a payload blob (repeatable, up\n"
+                               "to 16); --save-payloads writes the reply's payloads to DIR as\n"
+                               "SERIAL-INDEX files and prints their paths and sizes.",
                 .min_args = 4,
                 .max_args = 5,
-                .options = VERB_OPT_NO_REPLY,
+                .options = VERB_OPT_NO_REPLY | VERB_OPT_PAYLOAD | VERB_OPT_SAVE_PAYLOADS,
                 .run = verb_call,
         },
         {
                 .name = "emit",
-                .synopsis = "PATH INTERFACE SIGNAL [JSON] [--destination NAME] [--key KEY]",
+                .synopsis = "PATH INTERFACE SIGNAL [JSON] [--destination NAME] [--key KEY] "
+                            "[--payload FILE]...",
                 .summary = "Emit a signal",
                 .description = "Emits SIGNAL, broadcast to matching peers, or to one peer with\n"
-                               "--destination. --key sets the key field that match rules can select on.",
+                               "--destination. --key sets the key field that match rules can select on.\n"
+                               "--payload attaches a file's contents as a payload blob (repeatable).",
                 .min_args = 3,
                 .max_args = 4,
-                .options = VERB_OPT_DESTINATION | VERB_OPT_KEY,
+                .options = VERB_OPT_DESTINATION | VERB_OPT_KEY | VERB_OPT_PAYLOAD,
                 .run = verb_emit,
         },
         {
@@ -91,6 +98,26 @@ static const Verb verbs[] = {
                 .max_args = 0,
                 .run = verb_stats,
         },
+        {
+                .name = "monitor",
+                .synopsis = "[MATCH...] [--limit N] [--pcap FILE]",
+                .summary = "Show the bus's traffic as it happens",
+                .description =
+                        "Becomes a monitor (org.busd.Bus.BecomeMonitor) and prints one line per\n"
+                        "message: time, type, serials, sender and its credentials, destination,\n"
+                        "path, interface, member, error, key, blob sizes and body. With --json, one\n"
+                        "JSON object per line. MATCH rules (as for match rules, e.g.\n"
+                        "\"type='signal',interface='org.example.Foo'\") select messages; none\n"
+                        "selects all. Root and the bus's own user see all traffic, other users the\n"
+                        "messages sent by, addressed to or delivered to peers of their uid.\n"
+                        "--pcap writes a capture file (libpcap format, link type USER0 = 147) that\n"
+                        "tcpdump -r and Wireshark read; --pcap=- writes it to stdout instead of\n"
+                        "lines. Stops after --limit messages, after --timeout, or on Ctrl-C.",
+                .min_args = 0,
+                .max_args = BUS_MONITOR_RULES_MAX,
+                .options = VERB_OPT_LIMIT | VERB_OPT_PCAP,
+                .run = verb_monitor,
+        },
 };
 
 enum {
@@ -107,6 +134,10 @@ enum {
         ARG_DESTINATION,
         ARG_KEY,
         ARG_GONE,
+        ARG_PAYLOAD,
+        ARG_SAVE_PAYLOADS,
+        ARG_LIMIT,
+        ARG_PCAP,
 };
 
 static const struct option options[] = {
@@ -124,6 +155,10 @@ static const struct option options[] = {
         { "destination", required_argument, NULL, ARG_DESTINATION },
         { "key", required_argument, NULL, ARG_KEY },
         { "gone", no_argument, NULL, ARG_GONE },
+        { "payload", required_argument, NULL, ARG_PAYLOAD },
+        { "save-payloads", required_argument, NULL, ARG_SAVE_PAYLOADS },
+        { "limit", required_argument, NULL, ARG_LIMIT },
+        { "pcap", required_argument, NULL, ARG_PCAP },
         {},
 };
 
@@ -138,6 +173,10 @@ static const struct {
         { VERB_OPT_DESTINATION, "--destination=NAME", "send to NAME only" },
         { VERB_OPT_KEY, "--key=KEY", "set the key field" },
         { VERB_OPT_GONE, "--gone", "wait until NAME has no owner" },
+        { VERB_OPT_PAYLOAD, "--payload=FILE", "attach FILE's contents (repeatable)" },
+        { VERB_OPT_SAVE_PAYLOADS, "--save-payloads=DIR", "save the reply's payloads in DIR" },
+        { VERB_OPT_LIMIT, "--limit=N", "stop after N messages" },
+        { VERB_OPT_PCAP, "--pcap=FILE", "write a pcap capture to FILE (- = stdout)" },
 };
 
 static const char global_options_help[] =
@@ -274,6 +313,40 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_GONE:
                         ctx.verb_options |= VERB_OPT_GONE;
+                        break;
+                case ARG_PAYLOAD:
+                        if (!optarg[0])
+                                return usage_error("--payload needs a file name");
+                        if (ctx.n_payloads == BUSDCTL_PAYLOADS_MAX)
+                                return usage_error("at most %u --payload files per message",
+                                                   BUSDCTL_PAYLOADS_MAX);
+                        ctx.verb_options |= VERB_OPT_PAYLOAD;
+                        ctx.payloads[ctx.n_payloads++] = optarg;
+                        break;
+                case ARG_SAVE_PAYLOADS:
+                        if (!optarg[0])
+                                return usage_error("--save-payloads needs a directory");
+                        ctx.verb_options |= VERB_OPT_SAVE_PAYLOADS;
+                        ctx.save_dir = optarg;
+                        break;
+                case ARG_LIMIT: {
+                        char *end = NULL;
+
+                        errno = 0;
+                        ctx.limit = strtoull(optarg, &end, 10);
+                        if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' ||
+                            ctx.limit == 0)
+                                return usage_error("invalid --limit '%s': expected a number of "
+                                                   "messages greater than 0",
+                                                   optarg);
+                        ctx.verb_options |= VERB_OPT_LIMIT;
+                        break;
+                }
+                case ARG_PCAP:
+                        if (!optarg[0])
+                                return usage_error("--pcap needs a file name (or - for stdout)");
+                        ctx.verb_options |= VERB_OPT_PCAP;
+                        ctx.pcap = optarg;
                         break;
                 case '?':
                 default:

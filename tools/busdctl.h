@@ -39,7 +39,14 @@ enum {
         VERB_OPT_DESTINATION = 1u << 3,
         VERB_OPT_KEY = 1u << 4,
         VERB_OPT_GONE = 1u << 5,
+        VERB_OPT_PAYLOAD = 1u << 6,
+        VERB_OPT_SAVE_PAYLOADS = 1u << 7,
+        VERB_OPT_LIMIT = 1u << 8,
+        VERB_OPT_PCAP = 1u << 9,
 };
+
+/* --payload FILE may be repeated up to the per-message blob limit. */
+#define BUSDCTL_PAYLOADS_MAX 16u
 
 typedef struct Busdctl {
         AddressKind address_kind;
@@ -52,6 +59,11 @@ typedef struct Busdctl {
         unsigned verb_options; /* VERB_OPT_* given */
         const char *destination;
         const char *key;
+        const char *payloads[BUSDCTL_PAYLOADS_MAX]; /* --payload FILE, in order */
+        unsigned n_payloads;
+        const char *save_dir; /* --save-payloads DIR */
+        uint64_t limit;       /* monitor --limit N, 0 = none */
+        const char *pcap;     /* monitor --pcap FILE */
 } Busdctl;
 
 typedef struct Verb {
@@ -71,6 +83,7 @@ int verb_call(Busdctl *ctx, int argc, char **argv);
 int verb_emit(Busdctl *ctx, int argc, char **argv);
 int verb_wait(Busdctl *ctx, int argc, char **argv);
 int verb_stats(Busdctl *ctx, int argc, char **argv);
+int verb_monitor(Busdctl *ctx, int argc, char **argv);
 
 /* Connect as the command line asks and complete the handshake. On failure
  * prints what went wrong and how to fix it, and returns negative errno. */

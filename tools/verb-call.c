@@ -6,10 +6,18 @@
  * Everything the user typed (names, path, the JSON argument) is checked
  * before connecting, so a typo exits 2 without touching the bus. A reply
  * body is printed as JSON; an error reply as "Error NAME: message" on stderr.
+ * --payload files are read into payload buffers before connecting too;
+ * --save-payloads writes the reply's payloads after the body is printed.
  */
+#include "config.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "busdctl.h"
 #include "validate.h"
@@ -32,6 +40,112 @@ static int parse_body(const char *text, json_t **ret) {
                 return -EINVAL;
         }
         *ret = body;
+        return 0;
+}
+
+/* Read the regular file @path into a new payload buffer (read() straight
+ * into its mapping: one copy) and attach it to @m. Prints why on failure. */
+static int attach_file(bus_message *m, const char *path) {
+        bus_payload *p = NULL;
+        struct stat st;
+        size_t done = 0;
+        uint8_t *data;
+        int fd, r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                r = -errno;
+                fprintf(stderr, "busdctl: cannot read payload file %s: %s\n", path, strerror(-r));
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                fprintf(stderr, "busdctl: payload file %s is not a regular file\n", path);
+                close(fd);
+                return -EINVAL;
+        }
+        r = bus_payload_new(&p, (size_t)st.st_size);
+        if (r < 0) {
+                fprintf(stderr, "busdctl: cannot make a payload of %lld bytes for %s: %s\n",
+                        (long long)st.st_size, path, strerror(-r));
+                close(fd);
+                return r;
+        }
+        data = bus_payload_data(p);
+        while (done < (size_t)st.st_size) {
+                ssize_t n = read(fd, data + done, (size_t)st.st_size - done);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : -EIO; /* EIO: the file shrank while read */
+                        fprintf(stderr, "busdctl: cannot read payload file %s: %s\n", path,
+                                strerror(-r));
+                        bus_payload_free(p);
+                        close(fd);
+                        return r;
+                }
+                done += (size_t)n;
+        }
+        close(fd);
+        r = bus_message_attach_payload(m, p);
+        if (r < 0)
+                fprintf(stderr, "busdctl: cannot attach payload file %s: %s\n", path, strerror(-r));
+        return r;
+}
+
+static int attach_files(const Busdctl *ctx, bus_message *m) {
+        for (unsigned i = 0; i < ctx->n_payloads; i++) {
+                int r = attach_file(m, ctx->payloads[i]);
+
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Write each payload of @reply to DIR/SERIAL-INDEX and print "PATH SIZE". */
+static int save_payloads(const char *dir, bus_message *reply) {
+        unsigned n = bus_message_get_blob_count(reply);
+
+        for (unsigned i = 0; i < n; i++) {
+                const void *data;
+                size_t size, done = 0;
+                char *path = NULL;
+                int fd, r;
+
+                r = bus_message_get_blob(reply, i, &data, &size);
+                if (r < 0) {
+                        fprintf(stderr, "busdctl: cannot read payload %u of the reply: %s\n", i,
+                                strerror(-r));
+                        return r;
+                }
+                if (asprintf(&path, "%s/%" PRIu64 "-%u", dir, bus_message_get_serial(reply), i) < 0)
+                        return -ENOMEM;
+                fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+                r = fd < 0 ? -errno : 0;
+                while (r == 0 && done < size) {
+                        ssize_t k = write(fd, (const uint8_t *)data + done, size - done);
+
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k < 0)
+                                r = -errno;
+                        else
+                                done += (size_t)k;
+                }
+                if (fd >= 0 && close(fd) < 0 && r == 0)
+                        r = -errno;
+                if (r < 0) {
+                        fprintf(stderr, "busdctl: cannot save payload %u to %s: %s\n", i, path,
+                                strerror(-r));
+                        free(path);
+                        return r;
+                }
+                printf("%s %zu\n", path, size);
+                free(path);
+        }
         return 0;
 }
 
@@ -101,10 +215,20 @@ int verb_call(Busdctl *ctx, int argc, char **argv) {
             !check(validate_member(argv[4]), "method", argv[4], RULE_MEMBER) ||
             parse_body(argc > 5 ? argv[5] : NULL, &body) < 0)
                 return EXIT_USAGE;
+        if (ctx->save_dir) {
+                struct stat st;
 
-        if (driver_connect(ctx, &c) < 0)
-                goto out;
-        r = bus_message_new_method_call(c, &m, argv[1], argv[2], argv[3], argv[4]);
+                if (stat(ctx->save_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                        fprintf(stderr, "busdctl: --save-payloads: %s is not a directory\n",
+                                ctx->save_dir);
+                        json_decref(body);
+                        return EXIT_USAGE;
+                }
+        }
+
+        /* The call (and its payloads) is built before connecting: a bad file
+         * fails without touching the bus. */
+        r = bus_message_new_method_call(NULL, &m, argv[1], argv[2], argv[3], argv[4]);
         if (r >= 0)
                 r = bus_message_set_body(m, body);
         if (r >= 0 && no_reply)
@@ -113,6 +237,10 @@ int verb_call(Busdctl *ctx, int argc, char **argv) {
                 fprintf(stderr, "busdctl: cannot build the call: %s\n", strerror(-r));
                 goto out;
         }
+        if (attach_files(ctx, m) < 0)
+                goto out;
+        if (driver_connect(ctx, &c) < 0)
+                goto out;
         if (no_reply) {
                 r = bus_send(c, m, NULL);
                 if (r < 0)
@@ -129,7 +257,7 @@ int verb_call(Busdctl *ctx, int argc, char **argv) {
         r = print_reply(ctx, reply);
         if (r < 0)
                 fprintf(stderr, "busdctl: cannot print the reply: %s\n", strerror(-r));
-        else
+        else if (!ctx->save_dir || save_payloads(ctx->save_dir, reply) >= 0)
                 ret = EXIT_SUCCESS;
 out:
         bus_error_free(&error);
@@ -155,9 +283,7 @@ int verb_emit(Busdctl *ctx, int argc, char **argv) {
             parse_body(argc > 4 ? argv[4] : NULL, &body) < 0)
                 return EXIT_USAGE;
 
-        if (driver_connect(ctx, &c) < 0)
-                goto out;
-        r = bus_message_new_signal(c, &m, argv[1], argv[2], argv[3]);
+        r = bus_message_new_signal(NULL, &m, argv[1], argv[2], argv[3]);
         if (r >= 0 && ctx->destination)
                 r = bus_message_set_destination(m, ctx->destination);
         if (r >= 0 && ctx->key)
@@ -168,6 +294,10 @@ int verb_emit(Busdctl *ctx, int argc, char **argv) {
                 fprintf(stderr, "busdctl: cannot build the signal: %s\n", strerror(-r));
                 goto out;
         }
+        if (attach_files(ctx, m) < 0)
+                goto out;
+        if (driver_connect(ctx, &c) < 0)
+                goto out;
         r = bus_send(c, m, NULL);
         if (r < 0) {
                 fprintf(stderr, "busdctl: cannot send the signal: %s\n", strerror(-r));

@@ -274,6 +274,7 @@ static int status_bus(const Busdctl *ctx, bus_connection *c) {
                 printf("Started=%s (up %s)\n", when, uptime);
         }
         print_u64("Peers", stats, "peers");
+        print_u64("Monitors", stats, "monitors");
         print_u64("Names", stats, "names");
         print_u64("MatchRules", stats, "match_rules");
         print_u64("PendingReplies", stats, "pending_replies");

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-client-payload.c — check suite for libbusclient's payload API
+ * (client/payload.c) without a daemon: payload buffers, attaching (sealing,
+ * fd ownership, limits), encoding blobs beside an inline or memfd body, and
+ * the receiving side's refusal of payload fds it must not map
+ * (hostile-peers.md item 16: no SIGBUS can reach a service).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bus-internal.h"
+
+#define ALL_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+static bus_message *new_call(void) {
+        bus_message *m = NULL;
+
+        ck_assert_int_eq(bus_message_new_method_call(NULL, &m, "org.example.P", "/p", NULL, "Take"),
+                         0);
+        return m;
+}
+
+static bool fd_is_open(int fd) {
+        return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* Encode @m as the library would send it, stamp a sender as the broker
+ * would, and parse it back with duplicates of the item's fds. */
+static int roundtrip(bus_message *m, bus_message **ret) {
+        OutItem *item = NULL;
+        int fds[BUS_FDS_MAX];
+        uint8_t *data;
+        int r;
+
+        r = message_encode(m, 1, 0, true, &item);
+        if (r < 0)
+                return r;
+        ((BusHeader *)item->data)->sender_id = 7;
+        data = malloc(item->len);
+        ck_assert_ptr_nonnull(data);
+        memcpy(data, item->data, item->len);
+        for (unsigned i = 0; i < item->n_fds; i++)
+                fds[i] = fcntl(item->fds[i], F_DUPFD_CLOEXEC, 3);
+        r = message_new_received(ret, data, item->len, fds, item->n_fds);
+        outitem_free(item);
+        return r;
+}
+
+START_TEST(test_payload_buffer) {
+        bus_payload *p = NULL;
+        bus_message *m = new_call(), *r = NULL;
+        const void *data;
+        size_t size;
+        uint8_t *w;
+
+        ck_assert_int_eq(bus_payload_new(NULL, 10), -EINVAL);
+        ck_assert_int_eq(bus_payload_new(&p, 10000), 0);
+        ck_assert_uint_eq(bus_payload_size(p), 10000);
+        w = bus_payload_data(p);
+        ck_assert_ptr_nonnull(w);
+        for (size_t i = 0; i < 10000; i++)
+                w[i] = (uint8_t)(i * 7);
+        ck_assert_int_eq(bus_message_attach_payload(m, p), 0);
+        ck_assert_uint_eq(bus_message_get_blob_count(m), 1);
+        /* Sealed with all four seals once attached. */
+        ck_assert_int_eq(fcntl(m->blob_fds[0], F_GET_SEALS), ALL_SEALS);
+        ck_assert_int_eq(fcntl(m->blob_fds[0], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+
+        /* The sender can read its own attached payload. */
+        ck_assert_int_eq(bus_message_get_blob(m, 0, &data, &size), 0);
+        ck_assert_uint_eq(size, 10000);
+        ck_assert_uint_eq(((const uint8_t *)data)[9999], (uint8_t)(9999 * 7));
+
+        ck_assert_int_eq(roundtrip(m, &r), 0);
+        ck_assert_uint_eq(bus_message_get_blob_count(r), 1);
+        ck_assert_int_eq(bus_message_get_blob(r, 0, &data, &size), 0);
+        ck_assert_uint_eq(size, 10000);
+        for (size_t i = 0; i < 10000; i++)
+                ck_assert_uint_eq(((const uint8_t *)data)[i], (uint8_t)(i * 7));
+        ck_assert_int_eq(bus_message_get_blob(r, 1, &data, &size), -EINVAL);
+        /* Received messages are read-only. */
+        ck_assert_int_eq(bus_message_attach_bytes(r, "x", 1), -EPERM);
+        bus_message_unref(r);
+
+        /* Size 0: no mapping, but a valid (empty) blob. */
+        ck_assert_int_eq(bus_payload_new(&p, 0), 0);
+        ck_assert_ptr_null(bus_payload_data(p));
+        ck_assert_int_eq(bus_message_attach_payload(m, p), 0);
+        ck_assert_int_eq(bus_message_get_blob(m, 1, &data, &size), 0);
+        ck_assert_ptr_nonnull(data);
+        ck_assert_uint_eq(size, 0);
+
+        /* Too large. */
+        ck_assert_int_eq(bus_payload_new(&p, (size_t)BUS_BLOB_BYTES_PER_MESSAGE_MAX + 1),
+                         -EMSGSIZE);
+        bus_payload_free(NULL);
+        bus_message_unref(m);
+}
+END_TEST
+
+START_TEST(test_attach_limits) {
+        bus_message *m = new_call(), *r = NULL;
+        bus_payload *p = NULL;
+        int fd;
+
+        for (unsigned i = 0; i < BUS_FDS_MAX; i++)
+                ck_assert_int_eq(bus_message_attach_bytes(m, "abc", 3), 0);
+        ck_assert_int_eq(bus_message_attach_bytes(m, "abc", 3), -E2BIG);
+        /* attach_payload consumes the payload even when it fails. */
+        ck_assert_int_eq(bus_payload_new(&p, 100), 0);
+        fd = p->fd;
+        ck_assert_int_eq(bus_message_attach_payload(m, p), -E2BIG);
+        ck_assert(!fd_is_open(fd));
+        ck_assert_int_eq(bus_message_attach_payload(m, NULL), -EINVAL);
+
+        /* 16 blobs and a body above the threshold: the body stays inline. */
+        {
+                size_t n = BUS_BODY_INLINE_THRESHOLD + 10;
+                char *text = malloc(n);
+                size_t len;
+
+                memset(text, 'y', n);
+                text[0] = text[n - 1] = '"';
+                ck_assert_int_eq(bus_message_set_body_text(m, text, n), 0);
+                ck_assert_int_eq(roundtrip(m, &r), 0);
+                ck_assert_uint_eq(bus_message_get_blob_count(r), BUS_FDS_MAX);
+                ck_assert_int_eq(memcmp(bus_message_get_body_text(r, &len), text, n), 0);
+                ck_assert_uint_eq(len, n);
+                ck_assert_uint_eq(r->header.body_len, n);
+                bus_message_unref(r);
+                free(text);
+        }
+        bus_message_unref(m);
+
+        /* Blobs need the broker to have offered them. */
+        m = new_call();
+        ck_assert_int_eq(bus_message_attach_bytes(m, "abc", 3), 0);
+        {
+                OutItem *item = NULL;
+
+                ck_assert_int_eq(message_encode(m, 1, 0, false, &item), -EOPNOTSUPP);
+                ck_assert_ptr_null(item);
+        }
+        bus_message_unref(m);
+}
+END_TEST
+
+/* A large body goes in blob 0 and application blobs follow it; the receiver
+ * sees the body as a body and only the application blobs as blobs. */
+START_TEST(test_body_blob_and_payloads) {
+        size_t n = BUS_BODY_INLINE_THRESHOLD + 1;
+        char *text = malloc(n);
+        bus_message *m = new_call(), *r = NULL;
+        OutItem *item = NULL;
+        const void *data;
+        size_t size, len;
+
+        memset(text, 'z', n);
+        text[0] = text[n - 1] = '"';
+        ck_assert_int_eq(bus_message_set_body_text(m, text, n), 0);
+        ck_assert_int_eq(bus_message_attach_bytes(m, "first", 5), 0);
+        ck_assert_int_eq(bus_message_attach_bytes(m, "second!", 7), 0);
+
+        ck_assert_int_eq(message_encode(m, 1, 0, true, &item), 0);
+        ck_assert_uint_eq(item->n_fds, 3);
+        ck_assert(((BusHeader *)item->data)->flags & BUS_FLAG_BODY_IN_BLOB);
+        outitem_free(item);
+
+        ck_assert_int_eq(roundtrip(m, &r), 0);
+        ck_assert_int_eq(memcmp(bus_message_get_body_text(r, &len), text, n), 0);
+        ck_assert_uint_eq(len, n);
+        ck_assert_uint_eq(bus_message_get_blob_count(r), 2);
+        ck_assert_int_eq(bus_message_get_blob(r, 0, &data, &size), 0);
+        ck_assert_uint_eq(size, 5);
+        ck_assert_int_eq(memcmp(data, "first", 5), 0);
+        ck_assert_int_eq(bus_message_get_blob(r, 1, &data, &size), 0);
+        ck_assert_int_eq(memcmp(data, "second!", 7), 0);
+        {
+                int fd = bus_message_dup_blob_fd(r, 1);
+                char buf[8] = { 0 };
+
+                ck_assert_int_ge(fd, 3);
+                ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+                ck_assert_int_eq(pread(fd, buf, sizeof(buf), 0), 7);
+                ck_assert_str_eq(buf, "second!");
+                close(fd);
+        }
+        ck_assert_int_eq(bus_message_dup_blob_fd(r, 2), -EINVAL);
+        bus_message_unref(r);
+        bus_message_unref(m);
+        free(text);
+}
+END_TEST
+
+START_TEST(test_attach_fd_ownership) {
+        bus_message *m = new_call();
+        int fd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        int sealed_before;
+
+        ck_assert_int_eq(write(fd, "hello", 5), 5);
+        ck_assert_int_eq(bus_message_attach_fd(m, fd), 0);
+        /* The caller keeps its fd, now sealed; the message has its own. */
+        ck_assert(fd_is_open(fd));
+        ck_assert_int_eq(fcntl(fd, F_GET_SEALS), ALL_SEALS);
+        ck_assert_int_ne(m->blob_fds[0], fd);
+        ck_assert_uint_eq(m->blob_sizes[0], 5);
+        /* Already sealed: attached again without change. */
+        sealed_before = fcntl(fd, F_GET_SEALS);
+        ck_assert_int_eq(bus_message_attach_fd(m, fd), 0);
+        ck_assert_int_eq(fcntl(fd, F_GET_SEALS), sealed_before);
+        bus_message_unref(m);
+        ck_assert(fd_is_open(fd));
+        close(fd);
+
+        m = new_call();
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        ck_assert_int_eq(bus_message_attach_fd(m, fd), -EINVAL);
+        close(fd);
+        ck_assert_int_eq(bus_message_attach_fd(m, fd), -EBADF);
+        ck_assert_uint_eq(bus_message_get_blob_count(m), 0);
+        bus_message_unref(m);
+}
+END_TEST
+
+/* Parse a message whose one application blob (declared @declared bytes) is
+ * @fd; returns what message_new_received() returned. @fd is consumed. */
+static int receive_with_blob(int fd, uint64_t declared, bus_message **ret) {
+        BusMessageSpec spec = {
+                .type = BUS_MESSAGE_SIGNAL,
+                .serial = 1,
+                .path = "/p",
+                .interface = "org.example.P",
+                .member = "Data",
+                .blob_sizes = &declared,
+                .n_blobs = 1,
+        };
+        uint8_t *data = aligned_alloc(8, 1024);
+        size_t len;
+
+        ck_assert_int_eq(bus_message_encode(&spec, data, 1024, &len), 0);
+        return message_new_received(ret, data, len, &fd, 1);
+}
+
+static int memfd_with_seals(size_t size, int seals) {
+        int fd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+        if (seals)
+                ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, seals), 0);
+        return fd;
+}
+
+/* hostile-peers.md item 16: the library refuses to map a payload a sender
+ * could still shrink or change (SIGBUS, or data changing after checks). */
+START_TEST(test_receiver_refuses_unsealed) {
+        static const int bad_seals[] = {
+                0,
+                F_SEAL_SHRINK | F_SEAL_GROW,
+                F_SEAL_WRITE | F_SEAL_GROW,
+                F_SEAL_WRITE | F_SEAL_SHRINK,
+                F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW,
+        };
+        bus_message *r = (bus_message *)0x1;
+        int fd;
+
+        for (size_t i = 0; i < sizeof(bad_seals) / sizeof(bad_seals[0]); i++) {
+                fd = memfd_with_seals(4096, bad_seals[i]);
+                ck_assert_int_eq(receive_with_blob(fd, 4096, &r), MESSAGE_E_DROP);
+                ck_assert(!fd_is_open(fd)); /* consumed */
+                ck_assert_ptr_eq(r, (bus_message *)0x1);
+        }
+        /* Sealed, wrong size. */
+        fd = memfd_with_seals(4096, ALL_SEALS);
+        ck_assert_int_eq(receive_with_blob(fd, 8192, &r), MESSAGE_E_DROP);
+        /* Not a memfd. */
+        fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+        ck_assert_int_eq(receive_with_blob(fd, 0, &r), MESSAGE_E_DROP);
+        /* Write-only (cannot be mapped for reading). */
+        {
+                int memfd = memfd_with_seals(4096, ALL_SEALS);
+                char path[64];
+
+                snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+                fd = open(path, O_WRONLY | O_CLOEXEC);
+                ck_assert_int_ge(fd, 0);
+                ck_assert_int_eq(receive_with_blob(fd, 4096, &r), MESSAGE_E_DROP);
+                close(memfd);
+        }
+        ck_assert_ptr_eq(r, (bus_message *)0x1);
+
+        /* Properly sealed: accepted, and mapping it works. */
+        fd = memfd_with_seals(4096, ALL_SEALS);
+        ck_assert_int_eq(receive_with_blob(fd, 4096, &r), 0);
+        ck_assert_uint_eq(bus_message_get_blob_count(r), 1);
+        {
+                const void *data;
+                size_t size;
+
+                ck_assert_int_eq(bus_message_get_blob(r, 0, &data, &size), 0);
+                ck_assert_uint_eq(size, 4096);
+                ck_assert_uint_eq(((const uint8_t *)data)[4095], 0);
+        }
+        bus_message_unref(r);
+}
+END_TEST
+
+START_TEST(test_method_return) {
+        bus_message *call = new_call(), *rc = NULL, *ret = NULL;
+
+        /* Only a received call can be answered. */
+        ck_assert_int_eq(bus_message_new_method_return(call, &ret), -EINVAL);
+        ck_assert_int_eq(roundtrip(call, &rc), 0);
+        ck_assert_int_eq(bus_message_new_method_return(rc, &ret), 0);
+        ck_assert_int_eq(bus_message_get_type(ret), BUS_MESSAGE_METHOD_RETURN);
+        ck_assert_uint_eq(bus_message_get_reply_serial(ret), 1);
+        ck_assert_str_eq(bus_message_get_destination(ret), ":1.7");
+        ck_assert_int_eq(bus_message_attach_bytes(ret, "r", 1), 0);
+        bus_message_unref(ret);
+        bus_message_unref(rc);
+
+        ck_assert_int_eq(bus_message_set_no_reply(call, true), 0);
+        ck_assert_int_eq(roundtrip(call, &rc), 0);
+        ck_assert_int_eq(bus_message_new_method_return(rc, &ret), -EPERM);
+        bus_message_unref(rc);
+        bus_message_unref(call);
+}
+END_TEST
+
+static Suite *payload_suite(void) {
+        Suite *s = suite_create("client-payload");
+        TCase *tc = tcase_create("payload");
+
+        tcase_add_test(tc, test_payload_buffer);
+        tcase_add_test(tc, test_attach_limits);
+        tcase_add_test(tc, test_body_blob_and_payloads);
+        tcase_add_test(tc, test_attach_fd_ownership);
+        tcase_add_test(tc, test_receiver_refuses_unsealed);
+        tcase_add_test(tc, test_method_return);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(payload_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
