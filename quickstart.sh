@@ -201,6 +201,9 @@ cmd_demo() {
         step "echo-client: a method that fails (-m Fail)"
         "$BUILD/examples/echo-client" -m Fail || true
 
+        step "echo-client: hand a 64 MiB payload (a sealed memfd) to Checksum, verify it there"
+        "$BUILD/examples/echo-client" --payload-mib 64
+
         step "busdctl list"
         "$BUSDCTL" list
 

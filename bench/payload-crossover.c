@@ -374,10 +374,9 @@ static void raw_call(Raw *r, const char *body, size_t len, bool memfd) {
 
 static void run_crossover(const char *address) {
         static const size_t sizes[] = {
-                1 * KIB,   2 * KIB,   4 * KIB,   6 * KIB,   8 * KIB,  12 * KIB,
-                16 * KIB,  24 * KIB,  32 * KIB,  48 * KIB,  64 * KIB,  80 * KIB,
-                96 * KIB,  112 * KIB, 128 * KIB, 192 * KIB, 256 * KIB, 512 * KIB,
-                1 * MIB,   2 * MIB,   4 * MIB - 64,
+                1 * KIB,   2 * KIB,   4 * KIB,   6 * KIB,   8 * KIB,  12 * KIB, 16 * KIB,
+                24 * KIB,  32 * KIB,  48 * KIB,  64 * KIB,  80 * KIB, 96 * KIB, 112 * KIB,
+                128 * KIB, 192 * KIB, 256 * KIB, 512 * KIB, 1 * MIB,  2 * MIB,  4 * MIB - 64,
         };
         size_t max = sizes[sizeof(sizes) / sizeof(sizes[0]) - 1];
         char *body = malloc(max);
@@ -407,7 +406,8 @@ static void run_crossover(const char *address) {
                  * one of the same way. Two rounds of A then B, so drift hits
                  * both alike. */
                 {
-                        uint64_t *ns[2] = { calloc(n, sizeof(uint64_t)), calloc(n, sizeof(uint64_t)) };
+                        uint64_t *ns[2] = { calloc(n, sizeof(uint64_t)),
+                                            calloc(n, sizeof(uint64_t)) };
                         unsigned half = n / 2;
 
                         for (unsigned round = 0; round < 2; round++)
@@ -429,8 +429,8 @@ static void run_crossover(const char *address) {
                         free(ns[1]);
                 }
                 body[len - 1] = 'a';
-                printf("| %zu | %.1f | %.1f | %.1f | %.1f | %s |\n", len, p50[0], p50[1],
-                       mean[0], mean[1], p50[0] <= p50[1] ? "inline" : "memfd");
+                printf("| %zu | %.1f | %.1f | %.1f | %.1f | %s |\n", len, p50[0], p50[1], mean[0],
+                       mean[1], p50[0] <= p50[1] ? "inline" : "memfd");
                 fflush(stdout);
         }
         printf("\n");
@@ -494,7 +494,7 @@ static void run_payloads(const char *address) {
                 size_t size;
                 unsigned n;
         } sizes[] = {
-                { 64 * KIB, 2000 }, { 1 * MIB, 500 }, { 16 * MIB, 50 },
+                { 64 * KIB, 2000 }, { 1 * MIB, 500 },  { 16 * MIB, 50 },
                 { 256 * MIB, 10 },  { 1024 * MIB, 5 },
         };
         bus_connection *c = connect_retry(address);

@@ -369,6 +369,24 @@ static int conn_reserve_input(bus_connection *c) {
         return 0;
 }
 
+/* Bytes still missing of the partial message at the start of the input
+ * (its header first, if that is incomplete), at most @max. */
+static size_t conn_rest_of_message(bus_connection *c, size_t max) {
+        uint64_t total, rest;
+        BusHeader h;
+
+        if (!c->welcomed || c->in_len < BUS_HEADER_SIZE) {
+                rest = (c->welcomed ? BUS_HEADER_SIZE : sizeof(BusWelcome)) - c->in_len;
+        } else {
+                memcpy(&h, c->in_buf, sizeof(h));
+                /* Checked by conn_reserve_input() already. */
+                if (bus_header_check(&h, &total) != 0 || total <= c->in_len)
+                        return max;
+                rest = total - c->in_len;
+        }
+        return rest < max ? (size_t)rest : max;
+}
+
 /* One recvmsg(). Returns > 0 if bytes (or EOF) arrived, 0 if none were
  * available, negative errno if the connection failed now. */
 int conn_read(bus_connection *c) {
@@ -391,6 +409,13 @@ int conn_read(bus_connection *c) {
                 return r;
         }
         iov = (struct iovec){ c->in_buf + c->in_len, c->in_size - c->in_len };
+        if (c->in_n_fds > 0)
+                /* Fds wait for the message at the start of the buffer, cut by
+                 * the end of the last read: read no further than its end.
+                 * Once its write is used up, Linux would let this read run
+                 * on into the next write and its fds, a second SCM_RIGHTS
+                 * block while these are unclaimed (unix_stream_read_generic). */
+                iov.iov_len = conn_rest_of_message(c, iov.iov_len);
         mh.msg_control = &control;
         mh.msg_controllen = sizeof(control);
 

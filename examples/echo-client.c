@@ -43,7 +43,8 @@ static int on_tick(bus_message *m, void *userdata) {
 }
 
 static int usage(void) {
-        fprintf(stderr, "usage: echo-client [-a SOCKET] [-t N] [-m METHOD] [--payload-mib N] [JSON]\n");
+        fprintf(stderr,
+                "usage: echo-client [-a SOCKET] [-t N] [-m METHOD] [--payload-mib N] [JSON]\n");
         return 2;
 }
 
@@ -80,7 +81,8 @@ static int payload_checksum(bus_connection *bus, unsigned long mib) {
         t0 = now_ms();
         r = bus_payload_new(&p, size);
         if (r < 0) {
-                fprintf(stderr, "echo-client: cannot make a %lu MiB payload: %s\n", mib, strerror(-r));
+                fprintf(stderr, "echo-client: cannot make a %lu MiB payload: %s\n", mib,
+                        strerror(-r));
                 return r;
         }
         data = bus_payload_data(p);

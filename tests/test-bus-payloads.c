@@ -463,7 +463,8 @@ END_TEST
 START_TEST(test_many_blobs)
 {
         static const size_t sizes[BUS_FDS_MAX] = {
-                0, 1, 7, 8, 4095, 4096, 4097, 65536, 100000, 1 * MIB, 3 * MIB + 5, 0, 2, 9999, 123456, 8 * MIB,
+                0, 1,       7,           8, 4095, 4096, 4097,   65536,
+                100000, 1 * MIB, 3 * MIB + 5, 0, 2, 9999, 123456, 8 * MIB,
         };
         uint64_t sums[BUS_FDS_MAX];
         size_t body_len = BUS_BODY_INLINE_THRESHOLD * 2;
@@ -472,6 +473,7 @@ START_TEST(test_many_blobs)
         Service s;
         bus_connection *c;
         bus_message *m, *reply;
+        json_t *b;
 
         service_start(&s);
         c = test_connect();
@@ -499,8 +501,8 @@ START_TEST(test_many_blobs)
         for (unsigned i = 0; i < BUS_FDS_MAX; i++)
                 assert_blob_sum(reply, i, sizes[i], sums[i]);
         hex(checksum(body, body_len), want);
-        ck_assert_str_eq(json_string_value(json_object_get(bus_message_get_body(reply), "body_sum")),
-                         want);
+        b = bus_message_get_body(reply);
+        ck_assert_str_eq(json_string_value(json_object_get(b, "body_sum")), want);
         bus_message_unref(reply);
         bus_message_unref(m);
         free(body);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -336,6 +337,112 @@ START_TEST(test_method_return) {
 }
 END_TEST
 
+/* Encode a unicast signal with @n_blobs blobs of 4096 bytes and a body of
+ * @body_len bytes (a JSON string) into a new buffer; returns its length. */
+static size_t encode_signal(uint8_t **ret, unsigned n_blobs, size_t body_len) {
+        uint64_t sizes[BUS_FDS_MAX] = { 4096, 4096 };
+        char *body = body_len ? malloc(body_len) : NULL;
+        BusMessageSpec spec = {
+                .type = BUS_MESSAGE_SIGNAL,
+                .serial = 1,
+                .path = "/p",
+                .interface = "org.example.P",
+                .member = "Data",
+                .blob_sizes = n_blobs ? sizes : NULL,
+                .n_blobs = n_blobs,
+                .body = body,
+                .body_len = body_len,
+        };
+        size_t size, len;
+        uint8_t *buf;
+
+        if (body_len) {
+                memset(body, 'q', body_len);
+                body[0] = body[body_len - 1] = '"';
+        }
+        size = (size_t)bus_message_encoded_size(&spec);
+        buf = aligned_alloc(8, (size + 7) & ~(size_t)7);
+        ck_assert_ptr_nonnull(buf);
+        ck_assert_int_eq(bus_message_encode(&spec, buf, size, &len), 0);
+        ((BusHeader *)buf)->sender_id = 9;
+        free(body);
+        *ret = buf;
+        return len;
+}
+
+static void send_with_fd(int sock, const uint8_t *buf, size_t len, int fd) {
+        union {
+                struct cmsghdr h;
+                uint8_t b[CMSG_SPACE(sizeof(int))];
+        } control = { 0 };
+        struct iovec iov = { (void *)buf, len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct cmsghdr *cm;
+
+        if (fd >= 0) {
+                mh.msg_control = &control;
+                mh.msg_controllen = sizeof(control);
+                cm = CMSG_FIRSTHDR(&mh);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+        }
+        ck_assert_int_eq(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* A read that ends inside the header of a message carrying fds leaves those
+ * fds waiting; the next read must not run on into the following message's
+ * fds (a second SCM_RIGHTS block while the first is unclaimed), which Linux
+ * would hand to the same recvmsg() once the first message's write is used
+ * up (unix_stream_read_generic()). */
+START_TEST(test_fds_across_reads) {
+        bus_connection *c = calloc(1, sizeof(*c));
+        uint8_t *a, *b, *d;
+        size_t len_a, len_b, len_d;
+        int sv[2], memfd = memfd_with_seals(4096, ALL_SEALS);
+        unsigned got = 0;
+
+        ck_assert_ptr_nonnull(c);
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        c->fd = sv[0];
+        c->welcomed = true;
+        c->features = BUS_FEATURE_BLOBS;
+        c->serial_next = 1;
+
+        /* A fills the library's 64 KiB input buffer but for 30 bytes, so the
+         * first read ends 30 bytes into B's header. */
+        len_b = encode_signal(&b, 1, 0);
+        len_d = encode_signal(&d, 1, 0);
+        len_a = encode_signal(&a, 0, 1);
+        free(a);
+        len_a = encode_signal(&a, 0, CLIENT_INPUT_BUFFER_DEFAULT - 30 - len_a + 1);
+        ck_assert_uint_eq(len_a, CLIENT_INPUT_BUFFER_DEFAULT - 30);
+        send_with_fd(sv[1], a, len_a, -1);
+        send_with_fd(sv[1], b, len_b, memfd);
+        send_with_fd(sv[1], d, len_d, memfd);
+
+        while (got < 3) {
+                bus_message *m;
+                int r = conn_read(c);
+
+                ck_assert_msg(r > 0, "conn_read: %s", strerror(-r));
+                while ((m = rqueue_pop(&c->rqueue))) {
+                        ck_assert_uint_eq(bus_message_get_blob_count(m), got == 0 ? 0 : 1);
+                        bus_message_unref(m);
+                        got++;
+                }
+        }
+        ck_assert_uint_eq(c->in_n_fds, 0);
+        close(sv[1]);
+        close(memfd);
+        free(a);
+        free(b);
+        free(d);
+        bus_connection_close(c);
+}
+END_TEST
+
 static Suite *payload_suite(void) {
         Suite *s = suite_create("client-payload");
         TCase *tc = tcase_create("payload");
@@ -346,6 +453,7 @@ static Suite *payload_suite(void) {
         tcase_add_test(tc, test_attach_fd_ownership);
         tcase_add_test(tc, test_receiver_refuses_unsealed);
         tcase_add_test(tc, test_method_return);
+        tcase_add_test(tc, test_fds_across_reads);
         suite_add_tcase(s, tc);
         return s;
 }
