@@ -154,7 +154,7 @@ START_TEST(test_incomplete_connections_capped) {
         ck_assert_int_eq(busd_stat("connections_refused"), refused_before + 1);
 
         /* The established peer is unaffected. */
-        driver_call_ok(c, "Ping", NULL);
+        json_decref(driver_call_ok(c, "Ping", NULL));
 
         /* Silent peers leave; a newcomer completes its handshake again. */
         for (unsigned i = 0; i < BUS_INCOMPLETE_CONNECTIONS_MAX; i++)
@@ -218,7 +218,7 @@ START_TEST(test_connections_per_uid_capped) {
 
         /* Another uid (root here) still gets in while nobody is at its limit. */
         c = test_connect();
-        driver_call_ok(c, "Ping", NULL);
+        json_decref(driver_call_ok(c, "Ping", NULL));
         test_disconnect(c);
 
         ck_assert_int_eq(write(to_child[1], &go, 1), 1);
@@ -318,7 +318,7 @@ START_TEST(test_fd_exhaustion_backs_off) {
                       "busd used %lu ticks while out of fds", cpu_used);
 
         /* Existing peers keep working. */
-        driver_call_ok(c, "Ping", NULL);
+        json_decref(driver_call_ok(c, "Ping", NULL));
 
         /* Fds again: the retry timer lets every waiting client in. */
         ck_assert_int_eq(prlimit(pid, RLIMIT_NOFILE, &saved, NULL), 0);
