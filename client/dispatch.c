@@ -307,6 +307,15 @@ static int reply_new(bus_message *call, uint8_t type, bus_message **ret) {
         return 0;
 }
 
+/* A method return to fill in and bus_send() later, e.g. with payloads. */
+_public_ int bus_message_new_method_return(bus_message *call, bus_message **ret) {
+        if (!call || !ret)
+                return -EINVAL;
+        if (call->header.flags & BUS_FLAG_NO_REPLY_EXPECTED)
+                return -EPERM; /* the caller asked for no reply */
+        return reply_new(call, BUS_MESSAGE_METHOD_RETURN, ret);
+}
+
 _public_ int bus_reply(bus_connection *c, bus_message *call, json_t *body) {
         bus_message *m;
         int r;

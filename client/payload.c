@@ -266,30 +266,6 @@ _public_ int bus_message_dup_blob_fd(bus_message *m, unsigned index) {
         return fd < 0 ? -errno : fd;
 }
 
-/* ---- Method returns ------------------------------------------------------------------------ */
-
-_public_ int bus_message_new_method_return(bus_message *call, bus_message **ret) {
-        bus_message *m;
-        int r;
-
-        if (!call || !ret || !call->received || call->synthetic ||
-            call->header.type != BUS_MESSAGE_METHOD_CALL)
-                return -EINVAL;
-        if (call->header.flags & BUS_FLAG_NO_REPLY_EXPECTED)
-                return -EPERM; /* the caller asked for no reply */
-        r = message_new(&m, BUS_MESSAGE_METHOD_RETURN);
-        if (r < 0)
-                return r;
-        r = message_set_field(m, BUS_FIELD_DESTINATION, call->sender);
-        if (r < 0) {
-                bus_message_unref(m);
-                return r;
-        }
-        m->header.reply_serial = call->header.serial;
-        *ret = m;
-        return 0;
-}
-
 /* ---- Internal --------------------------------------------------------------------------------- */
 
 int payload_encode(bus_message *m, OutItem *item, uint64_t *sizes, unsigned *n) {
