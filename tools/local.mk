@@ -9,7 +9,6 @@ tools_busdctl_SOURCES = \
 	tools/output.c tools/output.h \
 	tools/table.c tools/table.h \
 	tools/procinfo.c tools/procinfo.h \
-	tools/validate.c tools/validate.h \
 	tools/verb-list.c \
 	tools/verb-status.c \
 	tools/verb-call.c \

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "busdctl.h"
-#include "validate.h"
+#include "bus-protocol.h"
 
 /* Parse the optional JSON argument; prints and returns -EINVAL if invalid. */
 static int parse_body(const char *text, json_t **ret) {
@@ -209,10 +209,10 @@ int verb_call(Busdctl *ctx, int argc, char **argv) {
         bool no_reply = ctx->verb_options & VERB_OPT_NO_REPLY;
         int r, ret = EXIT_FAILURE;
 
-        if (!check(validate_bus_name(argv[1]), "destination", argv[1], RULE_NAME) ||
-            !check(validate_path(argv[2]), "object path", argv[2], RULE_PATH) ||
-            !check(validate_interface(argv[3]), "interface", argv[3], RULE_INTERFACE) ||
-            !check(validate_member(argv[4]), "method", argv[4], RULE_MEMBER) ||
+        if (!check(bus_name_is_valid(argv[1]), "destination", argv[1], RULE_NAME) ||
+            !check(bus_path_is_valid(argv[2]), "object path", argv[2], RULE_PATH) ||
+            !check(bus_interface_is_valid(argv[3]), "interface", argv[3], RULE_INTERFACE) ||
+            !check(bus_member_is_valid(argv[4]), "method", argv[4], RULE_MEMBER) ||
             parse_body(argc > 5 ? argv[5] : NULL, &body) < 0)
                 return EXIT_USAGE;
         if (ctx->save_dir) {
@@ -274,12 +274,12 @@ int verb_emit(Busdctl *ctx, int argc, char **argv) {
         json_t *body = NULL;
         int r, ret = EXIT_FAILURE;
 
-        if (!check(validate_path(argv[1]), "object path", argv[1], RULE_PATH) ||
-            !check(validate_interface(argv[2]), "interface", argv[2], RULE_INTERFACE) ||
-            !check(validate_member(argv[3]), "signal", argv[3], RULE_MEMBER) ||
-            (ctx->destination && !check(validate_bus_name(ctx->destination), "destination",
+        if (!check(bus_path_is_valid(argv[1]), "object path", argv[1], RULE_PATH) ||
+            !check(bus_interface_is_valid(argv[2]), "interface", argv[2], RULE_INTERFACE) ||
+            !check(bus_member_is_valid(argv[3]), "signal", argv[3], RULE_MEMBER) ||
+            (ctx->destination && !check(bus_name_is_valid(ctx->destination), "destination",
                                         ctx->destination, RULE_NAME)) ||
-            (ctx->key && !check(validate_key(ctx->key), "key", ctx->key, "a non-empty UTF-8 string")) ||
+            (ctx->key && !check(bus_key_is_valid(ctx->key), "key", ctx->key, "a non-empty UTF-8 string")) ||
             parse_body(argc > 4 ? argv[4] : NULL, &body) < 0)
                 return EXIT_USAGE;
 

@@ -15,7 +15,7 @@
 
 #include "busdctl.h"
 #include "procinfo.h"
-#include "validate.h"
+#include "bus-protocol.h"
 
 /* JSON string for untrusted bytes: as is if UTF-8, else escaped. */
 static json_t *string_from_bytes(const char *s, size_t len) {
@@ -301,7 +301,7 @@ int verb_status(Busdctl *ctx, int argc, char **argv) {
 
         if (argc > 1) {
                 by_pid = is_pid(argv[1], &pid);
-                if (!by_pid && !validate_bus_name(argv[1])) {
+                if (!by_pid && !bus_name_is_valid(argv[1])) {
                         fprintf(stderr, "busdctl: '%s' is neither a PID nor a valid bus name\n",
                                 argv[1]);
                         return EXIT_USAGE;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "busdctl.h"
-#include "validate.h"
+#include "bus-protocol.h"
 
 typedef struct WaitState {
         const char *name;
@@ -57,7 +57,7 @@ int verb_wait(Busdctl *ctx, int argc, char **argv) {
         char rule[128 + 256];
         int r, ret = EXIT_FAILURE;
 
-        if (!validate_bus_name(w.name)) {
+        if (!bus_name_is_valid(w.name)) {
                 fprintf(stderr,
                         "busdctl: invalid name '%s': expected a unique name (:1.N) or "
                         "dot-separated elements of [A-Za-z0-9_-], such as org.example.Foo\n",
