@@ -159,6 +159,8 @@ bus_pings() {
 
 pid_alive() { kill -0 "$1" 2>/dev/null; }
 
+monitor_attached() { "$BUSDCTL" --json=short stats | grep -q '"monitors": *[1-9]'; }
+
 # start_bus BUILDDIR: start busd on a private socket; sets BUSD_ADDRESS (exported) and BUSD_PID.
 # Returns 1 (after showing busd's log) if it does not come up.
 start_bus() {
@@ -203,6 +205,16 @@ cmd_demo() {
 
         step "echo-client: hand a 64 MiB payload (a sealed memfd) to Checksum, verify it there"
         "$BUILD/examples/echo-client" --payload-mib 64
+
+        step "busdctl monitor: an Echo call and its reply, as the bus routes them"
+        "$BUSDCTL" --timeout="$WAIT_TIMEOUT" monitor --limit 2 \
+                "type='method_call',member='Echo'" "type='method_return',sender='org.example.Echo'" \
+                >"$TMPDIR_RUN/monitor.out" 2>&1 &
+        local monitor_pid=$!
+        wait_for "the monitor to attach" monitor_attached || die "busdctl monitor did not attach"
+        "$BUILD/examples/echo-client" '{"seen": "by the monitor"}' >/dev/null
+        wait "$monitor_pid" || die "busdctl monitor failed: $(cat "$TMPDIR_RUN/monitor.out")"
+        sed 's/^/    /' "$TMPDIR_RUN/monitor.out"
 
         step "busdctl list"
         "$BUSDCTL" list
