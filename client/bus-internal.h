@@ -36,9 +36,9 @@
 
 /* ---- Local limits ------------------------------------------------------------ */
 
-/* Input buffer kept between messages; grown up to BUS_MESSAGE_INLINE_MAX for
- * one large message and shrunk back once it is consumed. 64 KiB: a few
- * typical socket-buffer reads of small messages per recvmsg. */
+/* Input buffer kept between messages; it never grows: a message that does
+ * not arrive whole in it is read into its own buffer once its header is known
+ * (connection.c). 64 KiB: many small messages per recvmsg. */
 #define CLIENT_INPUT_BUFFER_DEFAULT (64u * 1024u)
 
 /* Messages sent with one sendmsg (iovec entries); below the kernel's IOV_MAX
@@ -239,6 +239,12 @@ struct bus_connection {
         int in_fds[BUS_FDS_MAX];
         unsigned in_n_fds;
         uint64_t in_fds_start, in_fds_end; /* stream range of the read that brought them */
+        /* the message being received past in_buf: its header is known, the
+         * rest is read straight into its own buffer (and its fds claimed) */
+        uint8_t *in_msg;
+        size_t in_msg_size, in_msg_len;
+        int in_msg_fds[BUS_FDS_MAX];
+        unsigned in_msg_n_fds;
         ReadQueue rqueue;
 
         /* output */

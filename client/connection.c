@@ -8,12 +8,16 @@
  * read lazily, as the first 40 input bytes; whatever waits for the unique name
  * reads until it has arrived.
  *
- * Input: one buffer, at most BUS_MESSAGE_INLINE_MAX bytes; every header is
- * checked with bus_header_check() before the buffer grows for its message.
- * Complete messages are copied out, parsed and appended to the read queue.
+ * Input: one CLIENT_INPUT_BUFFER_DEFAULT buffer that never grows. Messages
+ * complete in it are copied out, parsed and appended to the read queue; a
+ * message that is not, once its header has arrived and passed
+ * bus_header_check() (at most BUS_MESSAGE_INLINE_MAX), gets a buffer of its
+ * own size, and the rest of it is read straight into that buffer (no
+ * regrowing, no compaction of large data, one allocation per message).
  * Fds belong to the message that starts within the read that brought them
  * (PROTOCOL.md section 1): the stream range of that read is remembered and
- * checked when a message claims its n_fds. A malformed message, fds that
+ * checked when a message claims its n_fds (a message read into its own buffer
+ * claims them once its header is complete). A malformed message, fds that
  * belong to no message, or MSG_CTRUNC close the connection with -EBADMSG.
  *
  * Output: a FIFO of encoded messages written with one sendmsg() per batch of
@@ -239,6 +243,16 @@ static void in_fds_close(bus_connection *c) {
         c->in_n_fds = 0;
 }
 
+/* Drop the message being read into its own buffer, with its fds. */
+static void in_msg_drop(bus_connection *c) {
+        for (unsigned i = 0; i < c->in_msg_n_fds; i++)
+                close(c->in_msg_fds[i]);
+        c->in_msg_n_fds = 0;
+        free(c->in_msg);
+        c->in_msg = NULL;
+        c->in_msg_size = c->in_msg_len = 0;
+}
+
 void conn_fail(bus_connection *c, int error) {
         if (c->eof)
                 return;
@@ -248,6 +262,7 @@ void conn_fail(bus_connection *c, int error) {
         c->write_dead = true;
         out_clear(c);
         in_fds_close(c);
+        in_msg_drop(c);
         c->in_len = 0;
 }
 
@@ -265,7 +280,43 @@ static int conn_parse_welcome(bus_connection *c) {
         return 0;
 }
 
-/* Move every complete message out of the input buffer into the read queue. */
+/* Parse one complete message (@data and @fds consumed) onto the read queue. */
+static int conn_push_received(bus_connection *c, uint8_t *data, size_t len, int *fds,
+                              unsigned n_fds) {
+        bus_message *m;
+        int r;
+
+        r = message_new_received(&m, data, len, fds, n_fds);
+        if (r == MESSAGE_E_DROP)
+                return 0;
+        if (r < 0)
+                return r;
+        r = rqueue_push(&c->rqueue, m);
+        if (r < 0)
+                bus_message_unref(m);
+        return r;
+}
+
+/* The message at in_buf + @off (@total bytes; header @h and its fds checked)
+ * has not fully arrived: give it its own buffer and claim its fds, so that the
+ * rest is read straight into it. */
+static int conn_start_in_msg(bus_connection *c, size_t off, size_t total, const BusHeader *h) {
+        size_t have = c->in_len - off;
+
+        c->in_msg = malloc(total);
+        if (!c->in_msg)
+                return -ENOMEM;
+        memcpy(c->in_msg, c->in_buf + off, have);
+        c->in_msg_size = total;
+        c->in_msg_len = have;
+        memcpy(c->in_msg_fds, c->in_fds, sizeof(int) * h->n_fds);
+        c->in_msg_n_fds = h->n_fds;
+        c->in_n_fds -= h->n_fds;
+        return 0;
+}
+
+/* Move every complete message out of the input buffer into the read queue;
+ * an incomplete one whose header has arrived moves to its own buffer. */
 static int conn_parse_input(bus_connection *c) {
         size_t off = 0;
         int r = 0;
@@ -283,7 +334,6 @@ static int conn_parse_input(bus_connection *c) {
                 uint64_t total, start = c->in_pos + off;
                 BusHeader h;
                 uint8_t *data;
-                bus_message *m;
                 int fds[BUS_FDS_MAX];
 
                 /* Unclaimed fds, and this message starts after their read. */
@@ -296,10 +346,14 @@ static int conn_parse_input(bus_connection *c) {
                         r = -EBADMSG;
                         break;
                 }
-                if (c->in_len - off < total)
-                        break;
                 if (h.n_fds > 0 && (h.n_fds != c->in_n_fds || start < c->in_fds_start)) {
                         r = -EBADMSG; /* not exactly the fds of the read it starts in */
+                        break;
+                }
+                if (c->in_len - off < total) {
+                        r = conn_start_in_msg(c, off, (size_t)total, &h);
+                        if (r == 0)
+                                off = c->in_len;
                         break;
                 }
                 data = malloc(total);
@@ -312,18 +366,9 @@ static int conn_parse_input(bus_connection *c) {
                 memcpy(fds, c->in_fds, sizeof(int) * h.n_fds);
                 c->in_n_fds -= h.n_fds;
 
-                r = message_new_received(&m, data, total, fds, h.n_fds);
-                if (r == MESSAGE_E_DROP) {
-                        r = 0;
-                        continue;
-                }
+                r = conn_push_received(c, data, total, fds, h.n_fds);
                 if (r < 0)
                         break;
-                r = rqueue_push(&c->rqueue, m);
-                if (r < 0) {
-                        bus_message_unref(m);
-                        break;
-                }
         }
 
         /* Every message that starts within the read that brought the fds has
@@ -331,41 +376,21 @@ static int conn_parse_input(bus_connection *c) {
         if (r == 0 && c->in_n_fds > 0 && c->in_pos + off >= c->in_fds_end)
                 r = -EBADMSG;
 
-        memmove(c->in_buf, c->in_buf + off, c->in_len - off);
+        /* What is left is shorter than a header (or the welcome). */
+        if (off > 0 && off < c->in_len)
+                memmove(c->in_buf, c->in_buf + off, c->in_len - off);
         c->in_len -= off;
         c->in_pos += off;
         return r;
 }
 
-/* Make room for the next read: the rest of the current message, at most
- * BUS_MESSAGE_INLINE_MAX (checked by bus_header_check before growing). */
 static int conn_reserve_input(bus_connection *c) {
-        size_t need = CLIENT_INPUT_BUFFER_DEFAULT;
-        uint8_t *p;
-
-        if (c->welcomed && c->in_len >= BUS_HEADER_SIZE) {
-                BusHeader h;
-                uint64_t total;
-
-                memcpy(&h, c->in_buf, sizeof(h));
-                if (bus_header_check(&h, &total) != 0 || total > BUS_MESSAGE_INLINE_MAX)
-                        return -EBADMSG;
-                if (total > need)
-                        need = (size_t)total;
-        }
-        if (c->in_len == 0 && c->in_size > CLIENT_INPUT_BUFFER_DEFAULT) {
-                /* One large message is done: give the memory back. */
-                free(c->in_buf);
-                c->in_buf = NULL;
-                c->in_size = 0;
-        }
-        if (c->in_size >= need)
+        if (c->in_buf)
                 return 0;
-        p = realloc(c->in_buf, need);
-        if (!p)
+        c->in_buf = malloc(CLIENT_INPUT_BUFFER_DEFAULT);
+        if (!c->in_buf)
                 return -ENOMEM;
-        c->in_buf = p;
-        c->in_size = need;
+        c->in_size = CLIENT_INPUT_BUFFER_DEFAULT;
         return 0;
 }
 
@@ -379,7 +404,6 @@ static size_t conn_rest_of_message(bus_connection *c, size_t max) {
                 rest = (c->welcomed ? BUS_HEADER_SIZE : sizeof(BusWelcome)) - c->in_len;
         } else {
                 memcpy(&h, c->in_buf, sizeof(h));
-                /* Checked by conn_reserve_input() already. */
                 if (bus_header_check(&h, &total) != 0 || total <= c->in_len)
                         return max;
                 rest = total - c->in_len;
@@ -394,8 +418,9 @@ int conn_read(bus_connection *c) {
                 struct cmsghdr hdr;
                 uint8_t buf[CMSG_SPACE(sizeof(int) * BUS_FDS_MAX)];
         } control;
-        struct iovec iov;
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct iovec iov[2];
+        struct msghdr mh = { .msg_iov = iov };
+        size_t direct = 0;
         ssize_t n;
         int r;
 
@@ -408,14 +433,22 @@ int conn_read(bus_connection *c) {
                 conn_fail(c, r);
                 return r;
         }
-        iov = (struct iovec){ c->in_buf + c->in_len, c->in_size - c->in_len };
+        if (c->in_msg) {
+                /* The rest of a started message goes straight into its
+                 * buffer (its fds are claimed: in_n_fds is 0), what follows
+                 * it into in_buf. */
+                direct = c->in_msg_size - c->in_msg_len;
+                iov[mh.msg_iovlen++] = (struct iovec){ c->in_msg + c->in_msg_len, direct };
+        }
+        iov[mh.msg_iovlen] = (struct iovec){ c->in_buf + c->in_len, c->in_size - c->in_len };
         if (c->in_n_fds > 0)
                 /* Fds wait for the message at the start of the buffer, cut by
                  * the end of the last read: read no further than its end.
                  * Once its write is used up, Linux would let this read run
                  * on into the next write and its fds, a second SCM_RIGHTS
                  * block while these are unclaimed (unix_stream_read_generic). */
-                iov.iov_len = conn_rest_of_message(c, iov.iov_len);
+                iov[mh.msg_iovlen].iov_len = conn_rest_of_message(c, iov[mh.msg_iovlen].iov_len);
+        mh.msg_iovlen++;
         mh.msg_control = &control;
         mh.msg_controllen = sizeof(control);
 
@@ -463,6 +496,29 @@ int conn_read(bus_connection *c) {
         if (n == 0) {
                 conn_fail(c, -ECONNRESET);
                 return 1;
+        }
+        if (direct > 0) {
+                size_t d = (size_t)n < direct ? (size_t)n : direct;
+
+                /* These stream bytes precede in_buf[0]. */
+                c->in_msg_len += d;
+                c->in_pos += d;
+                n -= (ssize_t)d;
+                if (c->in_msg_len == c->in_msg_size) {
+                        uint8_t *data = c->in_msg;
+                        size_t size = c->in_msg_size;
+                        unsigned n_fds = c->in_msg_n_fds;
+
+                        /* Handed over before parsing, which consumes it. */
+                        c->in_msg = NULL;
+                        c->in_msg_n_fds = 0;
+                        c->in_msg_size = c->in_msg_len = 0;
+                        r = conn_push_received(c, data, size, c->in_msg_fds, n_fds);
+                        if (r < 0) {
+                                conn_fail(c, r);
+                                return r;
+                        }
+                }
         }
         c->in_len += (size_t)n;
         r = conn_parse_input(c);

@@ -168,7 +168,7 @@ int connection_read(Connection *c) {
         struct msghdr mh = { .msg_iov = iov,
                              .msg_control = &control,
                              .msg_controllen = sizeof(control) };
-        size_t direct = 0, n;
+        size_t direct = 0, n, offered;
         ssize_t k;
         int *fds = NULL;
         unsigned n_fds = 0;
@@ -182,9 +182,11 @@ int connection_read(Connection *c) {
                                                        direct };
         }
         iov[mh.msg_iovlen++] = (struct iovec){ c->scratch, c->scratch_size };
+        offered = direct + c->scratch_size;
 
         k = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (k < 0) {
+                c->read_full = false;
                 if (errno == EAGAIN || errno == EINTR)
                         return 0;
                 return -errno;
@@ -212,6 +214,7 @@ int connection_read(Connection *c) {
         }
 
         c->in_total += n;
+        c->read_full = n == offered;
         if (direct > 0) {
                 size_t d = n < direct ? n : direct;
                 c->in_msg_len += d;
@@ -281,6 +284,42 @@ static int start_message(Connection *c) {
         return 0;
 }
 
+/* The read is used up. A batch still unclaimed must belong to a message
+ * whose header has started but not finished arriving, and which began inside
+ * the read that brought the batch. */
+static int check_unclaimed_fds(Connection *c) {
+        if (c->in_n_batches > 0) {
+                bool partial_header = c->preamble_done && !c->in_msg && c->in_hdr_len > 0;
+                const FdBatch *b = &c->in_fds[0];
+
+                if (c->in_n_batches > 1 || !partial_header || c->in_start < b->begin ||
+                    c->in_start >= b->end)
+                        return violation(c, "", "file descriptors not claimed by any message");
+        }
+        return 0;
+}
+
+/* The read is used up and a message (or its header) is partial. If that read
+ * filled every buffer it offered, the rest is most likely queued already:
+ * read it now rather than after another trip through the event loop (an
+ * epoll_wait and a partial-message timer update per read). Returns 1 if
+ * bytes arrived, 0 to wait for the event loop (nothing queued; EOF and
+ * errors are seen again by the next connection_read()), or
+ * CONNECTION_E_VIOLATION. */
+static int read_more(Connection *c) {
+        int r;
+
+        if (!c->read_full)
+                return 0;
+        r = check_unclaimed_fds(c);
+        if (r != 0)
+                return r;
+        r = connection_read(c);
+        if (r == CONNECTION_E_VIOLATION)
+                return r;
+        return r == 1 ? 1 : 0;
+}
+
 int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_message) {
         int r;
 
@@ -326,6 +365,11 @@ int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_mess
                                         if (r < 0)
                                                 return r;
                                 }
+                                r = read_more(c);
+                                if (r == 1)
+                                        continue;
+                                if (r != 0)
+                                        return r;
                                 break;
                         }
                         m = c->in_msg;
@@ -340,8 +384,16 @@ int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_mess
                         return CONNECTION_MESSAGE;
                 }
 
-                if (avail == 0)
+                if (avail == 0) {
+                        if (c->in_hdr_len > 0) {
+                                r = read_more(c);
+                                if (r == 1)
+                                        continue;
+                                if (r != 0)
+                                        return r;
+                        }
                         break;
+                }
                 if (c->in_hdr_len == 0)
                         c->in_start = parse_offset(c);
                 c->in_hdr_len += chunk_take(c, (uint8_t *)c->in_hdr + c->in_hdr_len,
@@ -353,17 +405,9 @@ int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_mess
                         return r;
         }
 
-        /* The read is used up. A batch still unclaimed must belong to a
-         * message whose header has started but not finished arriving, and
-         * which began inside the read that brought the batch. */
-        if (c->in_n_batches > 0) {
-                bool partial_header = c->preamble_done && !c->in_msg && c->in_hdr_len > 0;
-                const FdBatch *b = &c->in_fds[0];
-
-                if (c->in_n_batches > 1 || !partial_header || c->in_start < b->begin ||
-                    c->in_start >= b->end)
-                        return violation(c, "", "file descriptors not claimed by any message");
-        }
+        r = check_unclaimed_fds(c);
+        if (r != 0)
+                return r;
         return CONNECTION_NEED_MORE;
 }
 

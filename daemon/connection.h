@@ -6,9 +6,13 @@
  * Input: connection_read() does one recvmsg() (MSG_CMSG_CLOEXEC) into the
  * bus's shared scratch buffer, or straight into the message being received;
  * connection_next() then cuts the bytes into the preamble and complete,
- * checked, sender-stamped messages. Every fixed header is checked before
- * anything is allocated for its message, and a message's buffer grows only
- * as its bytes arrive.
+ * checked, sender-stamped messages. When a read filled every buffer it
+ * offered and a message is still partial, connection_next() reads again at
+ * once (the rest is most likely queued already) instead of waiting for
+ * another trip through the event loop; so one callback reads at most the
+ * rest of one message beyond a scratch buffer. Every fixed header is checked
+ * before anything is allocated for its message, and a message's buffer grows
+ * only as its bytes arrive.
  *
  * Fds: Linux attaches SCM_RIGHTS to the first byte of the sendmsg() that
  * carried them, and a recvmsg() returns at most one such block, ending with
@@ -88,6 +92,7 @@ typedef struct Connection {
         size_t chunk_len;
         size_t chunk_pos;
         uint64_t in_total; /* stream bytes received so far */
+        bool read_full;    /* the last read filled every buffer it offered */
         bool preamble_done;
         uint64_t in_hdr[BUS_HEADER_SIZE / 8]; /* preamble or fixed header, 8-aligned */
         size_t in_hdr_len;
@@ -130,7 +135,10 @@ int connection_read(Connection *c);
 /* Next item from the bytes read: CONNECTION_PREAMBLE (copied to
  * *ret_preamble; the caller checks it), CONNECTION_MESSAGE (a new reference
  * in *ret_message, stamped, parsed and checked), CONNECTION_NEED_MORE once
- * the last read is used up, CONNECTION_E_VIOLATION, or -ENOMEM. */
+ * the last read is used up, CONNECTION_E_VIOLATION, or -ENOMEM. May read
+ * again (see Input above); a failed or empty read there just ends with
+ * CONNECTION_NEED_MORE, and the next connection_read() sees EOF or the
+ * error. */
 int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_message);
 
 /* true while a message (or the preamble) is partly received. */

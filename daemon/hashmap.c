@@ -21,6 +21,7 @@
  */
 #include "config.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,25 +55,36 @@ static inline uint64_t rotl64(uint64_t x, unsigned b) {
         return (x << b) | (x >> (64u - b));
 }
 
-static void sip_round(uint64_t v[4]) {
-        v[0] += v[1];
-        v[1] = rotl64(v[1], 13);
-        v[1] ^= v[0];
-        v[0] = rotl64(v[0], 32);
-        v[2] += v[3];
-        v[3] = rotl64(v[3], 16);
-        v[3] ^= v[2];
-        v[0] += v[3];
-        v[3] = rotl64(v[3], 21);
-        v[3] ^= v[0];
-        v[2] += v[1];
-        v[1] = rotl64(v[1], 17);
-        v[1] ^= v[2];
-        v[2] = rotl64(v[2], 32);
+/* Inlined, on four scalars: a called round on an array costs several times
+ * the arithmetic (docs/PERFORMANCE.md); the result is the same. */
+#define SIP_ROUND(v0, v1, v2, v3)                                                                  \
+        do {                                                                                       \
+                v0 += v1;                                                                          \
+                v1 = rotl64(v1, 13);                                                               \
+                v1 ^= v0;                                                                          \
+                v0 = rotl64(v0, 32);                                                               \
+                v2 += v3;                                                                          \
+                v3 = rotl64(v3, 16);                                                               \
+                v3 ^= v2;                                                                          \
+                v0 += v3;                                                                          \
+                v3 = rotl64(v3, 21);                                                               \
+                v3 ^= v0;                                                                          \
+                v2 += v1;                                                                          \
+                v1 = rotl64(v1, 17);                                                               \
+                v1 ^= v2;                                                                          \
+                v2 = rotl64(v2, 32);                                                               \
+        } while (0)
+
+/* Little-endian load of 8 bytes, independent of the host's order. */
+static inline uint64_t load_le64(const uint8_t *p) {
+        uint64_t x;
+
+        memcpy(&x, p, sizeof(x));
+        return le64toh(x);
 }
 
-/* Little-endian load of @n ≤ 8 bytes, independent of the host's order. */
-static uint64_t load_le(const uint8_t *p, size_t n) {
+/* Little-endian load of @n < 8 bytes. */
+static inline uint64_t load_le_tail(const uint8_t *p, size_t n) {
         uint64_t x = 0;
 
         for (size_t i = 0; i < n; i++)
@@ -82,34 +94,32 @@ static uint64_t load_le(const uint8_t *p, size_t n) {
 
 uint64_t hashmap_siphash13(const uint8_t key[16], const void *data, size_t len) {
         const uint8_t *p = data;
-        uint64_t k0 = load_le(key, 8), k1 = load_le(key + 8, 8);
-        uint64_t v[4] = {
-                k0 ^ UINT64_C(0x736f6d6570736575), /* "somepseu" */
-                k1 ^ UINT64_C(0x646f72616e646f6d), /* "dorandom" */
-                k0 ^ UINT64_C(0x6c7967656e657261), /* "lygenera" */
-                k1 ^ UINT64_C(0x7465646279746573), /* "tedbytes" */
-        };
+        uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
+        uint64_t v0 = k0 ^ UINT64_C(0x736f6d6570736575); /* "somepseu" */
+        uint64_t v1 = k1 ^ UINT64_C(0x646f72616e646f6d); /* "dorandom" */
+        uint64_t v2 = k0 ^ UINT64_C(0x6c7967656e657261); /* "lygenera" */
+        uint64_t v3 = k1 ^ UINT64_C(0x7465646279746573); /* "tedbytes" */
         size_t tail = len % 8u;
         uint64_t m;
 
         for (const uint8_t *end = p + (len - tail); p < end; p += 8) {
-                m = load_le(p, 8);
-                v[3] ^= m;
-                sip_round(v);
-                v[0] ^= m;
+                m = load_le64(p);
+                v3 ^= m;
+                SIP_ROUND(v0, v1, v2, v3);
+                v0 ^= m;
         }
 
         /* Last block: the remaining bytes, and the length's low byte on top. */
-        m = load_le(p, tail) | ((uint64_t)(len & 0xffu) << 56);
-        v[3] ^= m;
-        sip_round(v);
-        v[0] ^= m;
+        m = load_le_tail(p, tail) | ((uint64_t)(len & 0xffu) << 56);
+        v3 ^= m;
+        SIP_ROUND(v0, v1, v2, v3);
+        v0 ^= m;
 
-        v[2] ^= 0xffu;
-        sip_round(v);
-        sip_round(v);
-        sip_round(v);
-        return v[0] ^ v[1] ^ v[2] ^ v[3];
+        v2 ^= 0xffu;
+        SIP_ROUND(v0, v1, v2, v3);
+        SIP_ROUND(v0, v1, v2, v3);
+        SIP_ROUND(v0, v1, v2, v3);
+        return v0 ^ v1 ^ v2 ^ v3;
 }
 
 static const uint8_t *process_key(void) {

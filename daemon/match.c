@@ -4,14 +4,20 @@
  *
  * Data: one MatchEntry per distinct (owner, rule), counting how often the
  * owner added it; one MatchOwner per owner with rules (map by id), listing
- * its entries; and buckets of entries. A rule lives in exactly one bucket,
- * chosen by its most selective key: sender, key, member, interface, path,
+ * its entries; and buckets of entries. An entry stores the rule compactly:
+ * its type and only the strings it has, in one allocation (~100 bytes for a
+ * typical rule instead of the 1.8 KB of a BusMatchRule), so that many rules
+ * stay small and cache-friendly. A rule lives in exactly one bucket, chosen
+ * by its most selective key: key, sender, member, interface, path,
  * path_namespace (one map of buckets per key, by value), else the wildcard
- * bucket. A path_namespace bucket is found by looking up every prefix of the
- * message's path that ends at an element boundary.
+ * bucket. Key comes first: NameOwnerChanged watchers all name the bus as
+ * sender but each its own key, so each name change checks only its own
+ * watchers. A path_namespace bucket is found by looking up every prefix of
+ * the message's path that ends at an element boundary.
  *
- * Cost: collect() visits only the buckets the message selects and fully
- * checks each entry in them with bus_match_rule_matches(); it never
+ * Cost: collect() visits only the buckets the message selects, skipping the
+ * maps that are empty without hashing anything, and fully checks each entry
+ * in them (with the same rules as bus_match_rule_matches()); it never
  * allocates. An owner is reported once per message thanks to a generation
  * stamp on its record. Adding or removing a rule walks the owner's entries
  * (≤ BUS_MATCHES_PER_CONNECTION_MAX); removing an owner costs its entries.
@@ -34,15 +40,18 @@
 typedef struct MatchEntry MatchEntry;
 typedef struct MatchOwner MatchOwner;
 
-/* The maps of buckets, in the order a rule's bucket is chosen. */
+/* The maps of buckets, in the order a rule's bucket is chosen; then the one
+ * string key that is not indexed. Also the order of an entry's strings. */
 typedef enum MatchIndex {
-        MATCH_BY_SENDER,
         MATCH_BY_KEY,
+        MATCH_BY_SENDER,
         MATCH_BY_MEMBER,
         MATCH_BY_INTERFACE,
         MATCH_BY_PATH,
         MATCH_BY_NAMESPACE,
         _MATCH_BY_MAX,
+        MATCH_DESTINATION = _MATCH_BY_MAX,
+        _MATCH_FIELD_MAX,
 } MatchIndex;
 
 typedef struct MatchBucket {
@@ -52,12 +61,17 @@ typedef struct MatchBucket {
 } MatchBucket;
 
 struct MatchEntry {
-        BusMatchRule rule;
         MatchOwner *owner;
         MatchBucket *bucket;
-        unsigned refs; /* times the owner added this rule */
         MatchEntry *bucket_prev, *bucket_next;
         MatchEntry *owner_prev, *owner_next;
+        unsigned refs; /* times the owner added this rule */
+        uint8_t type;  /* 0 = any */
+        /* Offset + 1 in text[] of each string key (MatchIndex order), 0 if
+         * the rule does not have it. Rule strings are ≤ BUS_NAME_MAX bytes,
+         * so 7 of them fit 16-bit offsets. */
+        uint16_t off[_MATCH_FIELD_MAX];
+        char text[]; /* the strings the rule has, each NUL-terminated */
 };
 
 struct MatchOwner {
@@ -76,29 +90,112 @@ struct MatchRegistry {
         size_t checked; /* candidates checked by collect(), for tests and stats */
 };
 
-static bool rule_equal(const BusMatchRule *a, const BusMatchRule *b) {
-        return a->type == b->type && strcmp(a->sender, b->sender) == 0 &&
-               strcmp(a->destination, b->destination) == 0 && strcmp(a->path, b->path) == 0 &&
-               strcmp(a->path_namespace, b->path_namespace) == 0 &&
-               strcmp(a->interface, b->interface) == 0 && strcmp(a->member, b->member) == 0 &&
-               strcmp(a->key, b->key) == 0;
-}
-
-/* The map and key a rule is filed under; returns false for the wildcard. */
-static bool rule_select(const BusMatchRule *rule, MatchIndex *ret_index, const char **ret_key) {
-        const char *keys[_MATCH_BY_MAX] = {
-                [MATCH_BY_SENDER] = rule->sender,
+/* The string keys of @rule in MatchIndex order, NULL where absent. */
+static void rule_fields(const BusMatchRule *rule, const char *ret[static _MATCH_FIELD_MAX]) {
+        const char *all[_MATCH_FIELD_MAX] = {
                 [MATCH_BY_KEY] = rule->key,
+                [MATCH_BY_SENDER] = rule->sender,
                 [MATCH_BY_MEMBER] = rule->member,
                 [MATCH_BY_INTERFACE] = rule->interface,
                 [MATCH_BY_PATH] = rule->path,
                 [MATCH_BY_NAMESPACE] = rule->path_namespace,
+                [MATCH_DESTINATION] = rule->destination,
         };
 
+        for (unsigned i = 0; i < _MATCH_FIELD_MAX; i++)
+                ret[i] = all[i][0] ? all[i] : NULL;
+}
+
+static const char *entry_field(const MatchEntry *e, unsigned i) {
+        return e->off[i] ? e->text + e->off[i] - 1 : NULL;
+}
+
+/* A new entry (refs 0, unlinked) holding @rule compactly. */
+static MatchEntry *entry_new(const BusMatchRule *rule) {
+        const char *fields[_MATCH_FIELD_MAX];
+        size_t len[_MATCH_FIELD_MAX], size = 0;
+        MatchEntry *e;
+
+        rule_fields(rule, fields);
+        for (unsigned i = 0; i < _MATCH_FIELD_MAX; i++) {
+                len[i] = fields[i] ? strnlen(fields[i], BUS_NAME_MAX) + 1 : 0;
+                size += len[i];
+        }
+        e = calloc(1, sizeof(*e) + size);
+        if (!e)
+                return NULL;
+        e->type = rule->type;
+        size = 0;
+        for (unsigned i = 0; i < _MATCH_FIELD_MAX; i++) {
+                if (!fields[i])
+                        continue;
+                memcpy(e->text + size, fields[i], len[i] - 1);
+                e->text[size + len[i] - 1] = '\0';
+                e->off[i] = (uint16_t)(size + 1);
+                size += len[i];
+        }
+        return e;
+}
+
+static bool entry_equal(const MatchEntry *e, const BusMatchRule *rule) {
+        const char *fields[_MATCH_FIELD_MAX];
+
+        if (e->type != rule->type)
+                return false;
+        rule_fields(rule, fields);
+        for (unsigned i = 0; i < _MATCH_FIELD_MAX; i++) {
+                const char *have = entry_field(e, i);
+
+                if (!have != !fields[i] || (have && strcmp(have, fields[i]) != 0))
+                        return false;
+        }
+        return true;
+}
+
+/* An absent key matches anything; a present one only an equal value. */
+static bool field_matches(const MatchEntry *e, unsigned i, const char *value) {
+        const char *want = entry_field(e, i);
+
+        return !want || (value && strcmp(want, value) == 0);
+}
+
+/* bus_match_rule_matches() on the compact form (tests/test-match.c compares
+ * the two on random rules and messages). */
+static bool entry_matches(const MatchEntry *e, const BusHeader *h, const BusFields *f,
+                          const char *const *sender_names, size_t n_sender_names,
+                          const char *destination_unique) {
+        const char *sender, *ns;
+
+        if (e->type != 0 && e->type != h->type)
+                return false;
+        sender = entry_field(e, MATCH_BY_SENDER);
+        if (sender) {
+                bool found = false;
+
+                for (size_t i = 0; i < n_sender_names && !found; i++)
+                        found = sender_names[i] && strcmp(sender, sender_names[i]) == 0;
+                if (!found)
+                        return false;
+        }
+        /* destination_unique is NULL for a broadcast, which a rule with a
+         * destination never matches. */
+        if (!field_matches(e, MATCH_DESTINATION, destination_unique) ||
+            !field_matches(e, MATCH_BY_PATH, f->path))
+                return false;
+        ns = entry_field(e, MATCH_BY_NAMESPACE);
+        if (ns && !bus_path_in_namespace(f->path, ns))
+                return false;
+        return field_matches(e, MATCH_BY_INTERFACE, f->interface) &&
+               field_matches(e, MATCH_BY_MEMBER, f->member) &&
+               field_matches(e, MATCH_BY_KEY, f->key);
+}
+
+/* The map and key an entry is filed under; returns false for the wildcard. */
+static bool entry_select(const MatchEntry *e, MatchIndex *ret_index, const char **ret_key) {
         for (MatchIndex i = 0; i < _MATCH_BY_MAX; i++) {
-                if (keys[i][0]) {
+                if (e->off[i]) {
                         *ret_index = i;
-                        *ret_key = keys[i];
+                        *ret_key = entry_field(e, i);
                         return true;
                 }
         }
@@ -199,15 +296,15 @@ static void entry_drop(MatchRegistry *r, MatchEntry *e) {
         }
 }
 
-/* The bucket @rule belongs in, created if needed. */
-static int bucket_get(MatchRegistry *r, const BusMatchRule *rule, MatchBucket **ret) {
+/* The bucket @e belongs in, created if needed. */
+static int bucket_get(MatchRegistry *r, const MatchEntry *e, MatchBucket **ret) {
         MatchIndex i;
         const char *key;
         MatchBucket *b;
         size_t len;
         int k;
 
-        if (!rule_select(rule, &i, &key)) {
+        if (!entry_select(e, &i, &key)) {
                 *ret = &r->wildcard;
                 return 0;
         }
@@ -234,7 +331,7 @@ static int bucket_get(MatchRegistry *r, const BusMatchRule *rule, MatchBucket **
 
 static MatchEntry *owner_find(const MatchOwner *o, const BusMatchRule *rule) {
         for (MatchEntry *e = o ? o->head : NULL; e; e = e->owner_next)
-                if (rule_equal(&e->rule, rule))
+                if (entry_equal(e, rule))
                         return e;
         return NULL;
 }
@@ -256,7 +353,7 @@ int match_registry_add(MatchRegistry *r, uint64_t owner, const BusMatchRule *rul
                 return 0;
         }
 
-        e = calloc(1, sizeof(*e));
+        e = entry_new(rule);
         if (!e)
                 return -ENOMEM;
         if (!o) {
@@ -269,14 +366,13 @@ int match_registry_add(MatchRegistry *r, uint64_t owner, const BusMatchRule *rul
                 if (k < 0)
                         goto fail;
         }
-        k = bucket_get(r, rule, &b);
+        k = bucket_get(r, e, &b);
         if (k < 0) {
                 if (new_owner)
                         hashmap_remove(r->owners, &o->id);
                 goto fail;
         }
 
-        e->rule = *rule;
         e->refs = 1;
         bucket_link(b, e);
         owner_link(o, e);
@@ -354,8 +450,8 @@ static void collect_bucket(Collect *c, const MatchBucket *b) {
                 if (e->owner->stamp == gen)
                         continue; /* already reported for this message */
                 c->r->checked++;
-                if (!bus_match_rule_matches(&e->rule, c->h, c->f, c->sender_names,
-                                            c->n_sender_names, c->destination_unique))
+                if (!entry_matches(e, c->h, c->f, c->sender_names, c->n_sender_names,
+                                   c->destination_unique))
                         continue;
                 e->owner->stamp = gen;
                 c->fn(e->owner->id, c->userdata);
@@ -363,7 +459,8 @@ static void collect_bucket(Collect *c, const MatchBucket *b) {
 }
 
 static void collect_in(Collect *c, MatchIndex i, const char *key) {
-        if (key && key[0])
+        /* Most maps are empty on most buses: no hashing for those. */
+        if (key && key[0] && hashmap_size(c->r->index[i]) > 0)
                 collect_bucket(c, hashmap_get(c->r->index[i], key));
 }
 
@@ -375,6 +472,8 @@ static void collect_namespaces(Collect *c, const char *path) {
 
         if (path[0] != '/' || len >= sizeof(buf))
                 return; /* not a valid path: no namespace holds it */
+        if (hashmap_size(c->r->index[MATCH_BY_NAMESPACE]) == 0)
+                return;
 
         collect_in(c, MATCH_BY_NAMESPACE, "/");
         memcpy(buf, path, len + 1);
@@ -407,9 +506,9 @@ void match_registry_collect(MatchRegistry *r, const BusHeader *h, const BusField
         /* A new stamp per message; 2^64 messages will not wrap. */
         r->generation++;
 
+        collect_in(&c, MATCH_BY_KEY, f->key);
         for (size_t i = 0; i < n_sender_names; i++)
                 collect_in(&c, MATCH_BY_SENDER, sender_names[i]);
-        collect_in(&c, MATCH_BY_KEY, f->key);
         collect_in(&c, MATCH_BY_MEMBER, f->member);
         collect_in(&c, MATCH_BY_INTERFACE, f->interface);
         if (f->path) {

@@ -4,10 +4,14 @@
  * costs what the matching rules cost, not what all rules cost.
  *
  * Each rule sits in exactly one bucket chosen from its most selective key:
- * sender, then key, then member, then interface, then path, else the
- * wildcard list. Routing a message looks up only the buckets its own sender
- * names, key, member, interface and path select, plus the wildcard list, and
- * fully checks each candidate. A rule whose sender is a well-known name
+ * key, then sender, then member, then interface, then path (or
+ * path_namespace), else the wildcard list. Key comes before sender because
+ * many rules share a sender and differ by key (every NameOwnerChanged
+ * watcher names the bus as sender). Routing a message looks up only the
+ * buckets its own key, sender names, member, interface and path select, plus
+ * the wildcard list, and fully checks each candidate; it hashes nothing for
+ * a kind of key no rule uses. Rules are stored compactly (only the strings
+ * they have). A rule whose sender is a well-known name
  * follows that name's current primary owner (the caller passes the names the
  * sender currently owns).
  *

@@ -206,6 +206,83 @@ START_TEST(test_dribbled_signal) {
 }
 END_TEST
 
+/* Messages larger than the input buffer, back to back with a small one and
+ * cut at odd places: each is read into its own buffer once its header is
+ * there, and what follows it in the same read is not lost. */
+typedef struct BigSeen {
+        uint64_t serial;
+        size_t len;
+        char first, last;
+} BigSeen;
+
+static BigSeen big_seen[4];
+static unsigned n_big_seen;
+
+static int on_big(bus_message *m, void *userdata) {
+        size_t len;
+        const char *body = bus_message_get_body_text(m, &len);
+
+        if (n_big_seen < 4)
+                big_seen[n_big_seen++] = (BigSeen){ bus_message_get_serial(m), len,
+                                                    len ? body[0] : 0, len ? body[len - 1] : 0 };
+        return 0;
+}
+
+START_TEST(test_large_in_pieces) {
+        static const size_t sizes[] = { 200000, 70000, 5 };
+        uint8_t *stream = NULL;
+        size_t len = 0, sent = 0, piece = 7919;
+        BusFields f;
+
+        n_big_seen = 0;
+        broker_reply(101, 1, "{}");
+        ck_assert_int_eq(bus_add_match(bus, NULL, "type='signal',member='Big'", on_big, NULL), 0);
+        ck_assert_str_eq(broker_read(&f, NULL).serial == 1 ? f.member : "?", "AddMatch");
+        for (unsigned i = 0; i < 3; i++) {
+                char *body = malloc(sizes[i]);
+                BusMessageSpec spec = { .type = BUS_MESSAGE_SIGNAL,
+                                        .serial = 10 + i,
+                                        .path = "/a",
+                                        .interface = "org.example.If",
+                                        .member = "Big",
+                                        .body = body,
+                                        .body_len = sizes[i] };
+                uint8_t *buf;
+                size_t n;
+
+                ck_assert_ptr_nonnull(body);
+                memset(body, 'a' + i, sizes[i]);
+                n = broker_encode(&spec, 9, &buf);
+                stream = realloc(stream, len + n);
+                ck_assert_ptr_nonnull(stream);
+                memcpy(stream + len, buf, n);
+                len += n;
+                free(buf);
+                free(body);
+        }
+        while (sent < len) {
+                size_t n = len - sent < piece ? len - sent : piece;
+
+                full_write(stream + sent, n);
+                sent += n;
+                ck_assert_int_ge(drain(), 0);
+                /* Nothing is dispatched before its last byte. */
+                ck_assert_uint_le(n_big_seen, sent < len ? 2 : 3);
+                /* Vary the cut, so that pieces end inside headers too. */
+                piece = piece == 7919 ? 61 : 7919;
+        }
+        free(stream);
+        ck_assert_uint_eq(n_big_seen, 3);
+        for (unsigned i = 0; i < 3; i++) {
+                ck_assert_uint_eq(big_seen[i].serial, 10 + i);
+                ck_assert_uint_eq(big_seen[i].len, sizes[i]);
+                ck_assert_int_eq(big_seen[i].first, 'a' + i);
+                ck_assert_int_eq(big_seen[i].last, 'a' + i);
+        }
+        ck_assert(bus_connection_is_open(bus));
+}
+END_TEST
+
 START_TEST(test_stray_reply_dropped) {
         bus_message *m, *reply = NULL;
         bus_error e = BUS_ERROR_INIT;
@@ -442,6 +519,7 @@ static Suite *connection_suite(void) {
         tcase_set_timeout(tc, 10);
         tcase_add_test(tc, test_handshake);
         tcase_add_test(tc, test_dribbled_signal);
+        tcase_add_test(tc, test_large_in_pieces);
         tcase_add_test(tc, test_stray_reply_dropped);
         tcase_add_test(tc, test_disconnected_signal);
         tcase_add_test(tc, test_eof_without_signal);

@@ -3,7 +3,8 @@
  * test-match.c — unit tests of daemon/match.c: each key selects correctly,
  * well-known senders, refcounted duplicates, owner removal, a randomized
  * comparison with a brute-force loop over bus_match_rule_matches(), the
- * index's cost property and allocation failures.
+ * index's cost property (key before sender), rules with every key at its
+ * longest, and allocation failures.
  */
 #include "config.h"
 
@@ -471,6 +472,90 @@ START_TEST(test_index_cost) {
 }
 END_TEST
 
+/* NameOwnerChanged watchers all name the bus as sender, each its own key:
+ * a change of one name checks only that name's watchers (the key bucket
+ * comes before the sender bucket). */
+START_TEST(test_key_before_sender) {
+        enum { N = 1000, HIT = 421 };
+        MatchRegistry *r = registry_new();
+        Msg m = signal_msg();
+        char text[200], key[64];
+        size_t before;
+        Seen s;
+
+        for (int i = 0; i < N; i++) {
+                snprintf(text, sizeof(text),
+                         "type='signal',sender='org.busd.Bus',interface='org.busd.Bus',"
+                         "member='NameOwnerChanged',key='org.example.Name%d'",
+                         i);
+                add(r, (uint64_t)i + 1, text);
+        }
+        snprintf(key, sizeof(key), "org.example.Name%d", HIT);
+        m.senders[0] = "org.busd.Bus";
+        m.f.path = "/org/busd/Bus";
+        m.f.interface = "org.busd.Bus";
+        m.f.member = "NameOwnerChanged";
+        m.f.key = key;
+        before = match_registry_get_checked(r);
+        s = collect(r, &m);
+        ck_assert_uint_eq(s.n, 1);
+        ck_assert_uint_eq(s.owners[0], HIT + 1);
+        ck_assert_uint_eq(match_registry_get_checked(r) - before, 1);
+        match_registry_free(r);
+}
+END_TEST
+
+/* Rules are stored compactly: every key present and at its longest still
+ * matches, compares equal for removal and is distinct from a rule that
+ * differs in its last byte. */
+START_TEST(test_longest_rule) {
+        char *fields[7];
+        BusMatchRule rule = { .type = BUS_MESSAGE_SIGNAL }, other;
+        MatchRegistry *r = registry_new();
+        Msg m = signal_msg();
+        char dest[BUS_NAME_MAX + 1];
+        Seen s;
+
+        fields[0] = rule.sender;
+        fields[1] = rule.destination;
+        fields[2] = rule.path;
+        fields[3] = rule.interface;
+        fields[4] = rule.member;
+        fields[5] = rule.key;
+        fields[6] = rule.path_namespace;
+        for (unsigned i = 0; i < 7; i++) {
+                memset(fields[i], 'a' + (int)i, BUS_NAME_MAX);
+                fields[i][BUS_NAME_MAX] = '\0';
+        }
+        rule.path[0] = '/';
+        memcpy(rule.path_namespace, rule.path, sizeof(rule.path));
+        memcpy(dest, rule.destination, sizeof(dest));
+        other = rule;
+        other.key[BUS_NAME_MAX - 1] = 'z';
+        ck_assert_int_eq(match_registry_add(r, 1, &rule), 0);
+        ck_assert_int_eq(match_registry_add(r, 1, &other), 0);
+        ck_assert_uint_eq(match_registry_count_owner(r, 1), 2);
+
+        m.senders[0] = rule.sender;
+        m.f.path = rule.path;
+        m.f.interface = rule.interface;
+        m.f.member = rule.member;
+        m.f.key = rule.key;
+        m.destination = dest;
+        s = collect(r, &m);
+        ck_assert_uint_eq(s.n, 1);
+        ck_assert_uint_eq(match_registry_get_checked(r), 1);
+
+        ck_assert_int_eq(match_registry_remove(r, 1, &rule), 0);
+        ck_assert_int_eq(match_registry_remove(r, 1, &rule), -ENOENT);
+        s = collect(r, &m);
+        ck_assert_uint_eq(s.n, 0);
+        ck_assert_int_eq(match_registry_remove(r, 1, &other), 0);
+        ck_assert_uint_eq(match_registry_size(r), 0);
+        match_registry_free(r);
+}
+END_TEST
+
 /* ---- allocation failures --------------------------------------------------------- */
 
 START_TEST(test_allocation_failures) {
@@ -535,6 +620,8 @@ static Suite *match_suite(void) {
         tcase_add_test(tc, test_remove_owner);
         tcase_add_loop_test(tc, test_randomized_against_brute_force, 0, 3);
         tcase_add_loop_test(tc, test_index_cost, 0, _COST_MAX);
+        tcase_add_test(tc, test_key_before_sender);
+        tcase_add_test(tc, test_longest_rule);
         tcase_add_test(tc, test_allocation_failures);
         suite_add_tcase(s, tc);
         return s;
