@@ -201,8 +201,10 @@ static void add_owned_name(const char *name, void *userdata) {
 }
 
 static void route_broadcast_signal(Bus *bus, Peer *sender, Message *m) {
-        SenderNames s = { .names = { sender->name }, .n = 1 };
+        SenderNames s; /* only names[0..n) is read: no 4 KiB zeroing per signal */
 
+        s.names[0] = sender->name;
+        s.n = 1;
         name_registry_foreach_owned(bus->names, sender->id, add_owned_name, &s);
         router_broadcast(bus, m, s.names, s.n);
 }
