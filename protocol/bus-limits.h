@@ -2,9 +2,10 @@
 /*
  * bus-limits.h — every limit of the busd wire protocol and broker, in one place.
  *
- * Each number says where it comes from. Limits that protect the broker from a
- * peer are defaults: the daemon may lower or raise them by configuration, but
- * never beyond the hard protocol ceilings marked "hard".
+ * Each number says where it comes from. All are compile-time constants: busd
+ * has no configuration that changes them (GetStats reports them under
+ * "limits"). Those marked "hard" are part of the protocol; the others protect
+ * the broker from a peer and could change without changing the protocol.
  */
 #pragma once
 
@@ -19,13 +20,14 @@
 #define BUS_HEADER_SIZE 72u
 
 /* hard: variable header fields, bytes. Six strings of at most 255 bytes plus
- * NUL, each with a 4-byte tag and padding to 8, plus a blob table of
- * BUS_FDS_MAX 8-byte sizes: 6 * 264 + 4 + 8 * 16 < 2048. */
+ * NUL, each with a 4-byte tag and padding to 8, plus a blob table (4-byte tag,
+ * 4 alignment bytes, BUS_FDS_MAX 8-byte sizes): 6 * 264 + 8 + 8 * 16 = 1720
+ * < 2048. */
 #define BUS_FIELDS_MAX 2048u
 
 /* hard: inline body bytes. Bodies past BUS_BODY_INLINE_THRESHOLD travel in a
  * memfd; the inline ceiling only bounds what the broker must buffer for one
- * message it has not yet routed. 4 MiB is 32x the default socket buffer and
+ * message it has not yet routed. 4 MiB is ~20x the default socket buffer (208 KiB) and
  * far above the memfd crossover, so no sensible sender reaches it. */
 #define BUS_BODY_INLINE_MAX (4u * 1024u * 1024u)
 
