@@ -129,9 +129,13 @@ int bus_new(Bus **ret, struct event_base *base) {
                 goto fail;
         r = -ENOMEM;
         bus->scratch = malloc(BUS_READ_CHUNK);
+        /* One slot per possible subscriber: the listener admits at most
+         * BUS_CONNECTIONS_MAX peers, so collecting a broadcast's receivers
+         * can never fail. Pages are only touched as far as they are used. */
+        bus->owners = malloc(BUS_CONNECTIONS_MAX * sizeof(*bus->owners));
         bus->flush_event = event_new(base, -1, 0, bus_flush_cb, bus);
         bus->reap_event = event_new(base, -1, 0, bus_reap_cb, bus);
-        if (!bus->scratch || !bus->flush_event || !bus->reap_event)
+        if (!bus->scratch || !bus->owners || !bus->flush_event || !bus->reap_event)
                 goto fail;
 
         *ret = bus;

@@ -90,9 +90,9 @@ typedef struct Bus {
         struct event *reap_event;
         Peer *reap_first, *reap_last;
 
-        /* scratch for routing broadcasts */
+        /* scratch for routing broadcasts: BUS_CONNECTIONS_MAX entries */
         uint64_t *owners;
-        size_t n_owners, owners_cap;
+        size_t n_owners;
 
         /* monitors (monitor.h): routing tests n_monitors before anything else */
         Monitor *monitors;

@@ -56,19 +56,24 @@ static FdBatch fd_batch_pop(Connection *c) {
         return b;
 }
 
-static void queue_pop(Connection *c) {
-        Message *m = c->out[c->out_head];
-
-        c->out[c->out_head] = NULL;
-        c->out_head = (c->out_head + 1) & (c->out_cap - 1);
+/* Forget @m, just taken off the queue: its share of the counts, its ref. */
+static void queue_forget(Connection *c, Message *m) {
         c->out_len--;
-        c->out_offset = 0;
         c->out_bytes -= m->size;
         c->out_fds -= m->n_fds;
         c->out_blob_bytes -= m->blob_bytes;
         c->stats->messages--;
         c->stats->bytes -= m->size;
         message_unref(m);
+}
+
+static void queue_pop(Connection *c) {
+        Message *m = c->out[c->out_head];
+
+        c->out[c->out_head] = NULL;
+        c->out_head = (c->out_head + 1) & (c->out_cap - 1);
+        c->out_offset = 0;
+        queue_forget(c, m);
 }
 
 void connection_deinit(Connection *c) {
@@ -423,13 +428,7 @@ void connection_truncate(Connection *c) {
                 Message *m = c->out[i];
 
                 c->out[i] = NULL;
-                c->out_len--;
-                c->out_bytes -= m->size;
-                c->out_fds -= m->n_fds;
-                c->out_blob_bytes -= m->blob_bytes;
-                c->stats->messages--;
-                c->stats->bytes -= m->size;
-                message_unref(m);
+                queue_forget(c, m);
         }
 }
 

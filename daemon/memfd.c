@@ -24,6 +24,7 @@
 #include "memfd.h"
 #include "quota.h"
 #include "reply.h"
+#include "router.h"
 
 /* What kind of file @st describes, for the refusal message. */
 static const char *file_kind(const struct stat *st) {
@@ -120,19 +121,14 @@ int memfd_check_fd(int fd, uint64_t declared, char *why, size_t why_size) {
  * it gets the error now instead of a reply that will never come. */
 static void fail_waiting_caller(Bus *bus, Peer *sender, Message *m, const char *error_name,
                                 const char *why) {
-        const BusHeader *h = message_header(m);
         PendingReply *pending;
-        uint64_t caller_id;
         Peer *caller;
 
-        if (!bus_unique_name_parse(m->fields.destination, &caller_id))
-                return;
-        caller = bus_find_peer(bus, caller_id);
-        pending = caller ? reply_find(caller, h->reply_serial) : NULL;
-        if (!pending || pending->callee != sender)
+        pending = router_find_pending(bus, sender, m, &caller);
+        if (!pending)
                 return;
         reply_free(pending);
-        driver_send_error(bus, caller, h->reply_serial, error_name,
+        driver_send_error(bus, caller, message_header(m)->reply_serial, error_name,
                           "the reply's payload was refused: %s", why);
 }
 

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,20 +111,29 @@ static void route_call(Bus *bus, Peer *sender, Message *m) {
         }
 }
 
-static void route_reply(Bus *bus, Peer *sender, Message *m) {
-        const BusHeader *h = message_header(m);
+PendingReply *router_find_pending(Bus *bus, Peer *callee, Message *m, Peer **ret_caller) {
         PendingReply *pending;
         uint64_t caller_id;
         Peer *caller;
+
+        if (!bus_unique_name_parse(m->fields.destination, &caller_id))
+                return NULL;
+        caller = bus_find_peer(bus, caller_id);
+        pending = caller ? reply_find(caller, message_header(m)->reply_serial) : NULL;
+        if (!pending || pending->callee != callee)
+                return NULL;
+        *ret_caller = caller;
+        return pending;
+}
+
+static void route_reply(Bus *bus, Peer *sender, Message *m) {
+        const BusHeader *h = message_header(m);
+        PendingReply *pending;
+        Peer *caller;
         int r;
 
-        if (!bus_unique_name_parse(m->fields.destination, &caller_id)) {
-                drop(bus, sender, "reply not addressed to a unique name");
-                return;
-        }
-        caller = bus_find_peer(bus, caller_id);
-        pending = caller ? reply_find(caller, h->reply_serial) : NULL;
-        if (!pending || pending->callee != sender) {
+        pending = router_find_pending(bus, sender, m, &caller);
+        if (!pending) {
                 drop(bus, sender, "reply nobody is waiting for");
                 return;
         }
@@ -158,15 +168,8 @@ static void route_unicast_signal(Bus *bus, Peer *sender, Message *m) {
 static void collect_owner(uint64_t owner, void *userdata) {
         Bus *bus = userdata;
 
-        if (bus->n_owners == bus->owners_cap) {
-                size_t cap = bus->owners_cap ? bus->owners_cap * 2 : 64;
-                uint64_t *o = realloc(bus->owners, cap * sizeof(*o));
-
-                if (!o)
-                        return; /* counted as a drop by the caller */
-                bus->owners = o;
-                bus->owners_cap = cap;
-        }
+        /* Owners are distinct peers, at most BUS_CONNECTIONS_MAX (bus.h). */
+        assert(bus->n_owners < BUS_CONNECTIONS_MAX);
         bus->owners[bus->n_owners++] = owner;
 }
 

@@ -22,3 +22,7 @@ void router_dispatch(Bus *bus, Peer *sender, Message *m);
  * are the sender's names, unique (or the driver's) first. Full queues of
  * subscribers disconnect them (slow consumers). */
 void router_broadcast(Bus *bus, Message *m, const char *const *sender_names, size_t n_sender_names);
+
+/* The pending call that @m, a method return or error from @callee, answers
+ * (its caller in *ret_caller), or NULL if nobody waits for it from @callee. */
+PendingReply *router_find_pending(Bus *bus, Peer *callee, Message *m, Peer **ret_caller);
