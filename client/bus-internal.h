@@ -306,12 +306,18 @@ uint64_t call_deadline_usec(uint64_t timeout_usec);
 /* dispatch.c */
 int dispatch_message(bus_connection *c, bus_message *m);
 void dispatch_drop_slots(bus_connection *c);
+/* Remember why the bus said it is disconnecting us, from its Disconnected
+ * signal @m, in c->disconnect_error. */
+void dispatch_note_disconnected(bus_connection *c, bus_message *m);
 
 /* names.c */
 /* Call a driver method with @args (borrowed); returns 0 and the reply body
  * (new reference, never NULL on success) or the bus_call error. */
 int driver_call(bus_connection *c, const char *member, json_t *args, bus_error *ret_error,
                 json_t **ret_body);
+/* driver_call() when only success matters: the reply body is dropped and an
+ * error reply or timeout becomes its errno. */
+int driver_call_errno(bus_connection *c, const char *member, json_t *args);
 
 /* monitor.c */
 /* Hand @m to the monitor callback (c->monitor_callback is set). */

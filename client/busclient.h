@@ -123,7 +123,8 @@ int bus_connection_get_fd(bus_connection *c);
 /* POLLIN, plus POLLOUT while output is queued. */
 int bus_connection_get_events(bus_connection *c);
 /* Absolute CLOCK_MONOTONIC time in µs at which bus_connection_process()
- * must run again (the next async call timeout), or UINT64_MAX if none.
+ * must run again (the next async call timeout; 0 when input already read or
+ * the broker's close waits to be processed), or UINT64_MAX if none.
  * Returns 0. */
 int bus_connection_get_timeout(bus_connection *c, uint64_t *ret_usec);
 /* Do bounded, non-blocking work: write queued output, read input, dispatch

@@ -191,8 +191,7 @@ _public_ int bus_add_match(bus_connection *c, bus_slot **ret_slot, const char *r
                            bus_message_handler callback, void *userdata) {
         char canon[BUS_MATCH_RULE_MAX + 1];
         BusMatchRule parsed;
-        bus_error error = BUS_ERROR_INIT;
-        json_t *args, *reply = NULL;
+        json_t *args;
         uint64_t id;
         bus_slot *s;
         int r;
@@ -231,12 +230,8 @@ _public_ int bus_add_match(bus_connection *c, bus_slot **ret_slot, const char *r
         slot_list_add(&c->matches, s);
         slot_ref(s);
         conn_enter(c);
-        r = driver_call(c, "AddMatch", args, &error, &reply);
+        r = driver_call_errno(c, "AddMatch", args);
         json_decref(args);
-        json_decref(reply);
-        if (r == -EREMOTEIO || r == -ETIMEDOUT)
-                r = error_to_errno(&error);
-        bus_error_free(&error);
         if (r < 0) {
                 client_debug("AddMatch %s failed: %s", canon, strerror(-r));
                 if (s->conn || !s->floating) {
@@ -436,6 +431,16 @@ static bool is_driver_signal(bus_message *m, const char *member) {
                strcmp(m->fields.interface, BUS_DRIVER_INTERFACE) == 0;
 }
 
+void dispatch_note_disconnected(bus_connection *c, bus_message *m) {
+        json_t *body = bus_message_get_body(m);
+        const char *name = json_string_value(json_object_get(body, "error"));
+
+        if (!name || !bus_error_name_is_valid(name))
+                name = BUS_ERROR_DISCONNECTED;
+        (void)error_set_const(&c->disconnect_error, name,
+                              json_string_value(json_object_get(body, "message")));
+}
+
 int dispatch_message(bus_connection *c, bus_message *m) {
         Pending *p;
 
@@ -453,15 +458,8 @@ int dispatch_message(bus_connection *c, bus_message *m) {
                 pending_complete(c, p, m);
                 return 1;
         case BUS_MESSAGE_SIGNAL:
-                if (!m->synthetic && is_driver_signal(m, "Disconnected")) {
-                        json_t *body = bus_message_get_body(m);
-                        const char *name = json_string_value(json_object_get(body, "error"));
-
-                        if (!name || !bus_error_name_is_valid(name))
-                                name = BUS_ERROR_DISCONNECTED;
-                        (void)error_set_const(&c->disconnect_error, name,
-                                              json_string_value(json_object_get(body, "message")));
-                }
+                if (!m->synthetic && is_driver_signal(m, "Disconnected"))
+                        dispatch_note_disconnected(c, m);
                 dispatch_matches(c, m);
                 return 1;
         case BUS_MESSAGE_METHOD_CALL:

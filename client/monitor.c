@@ -31,13 +31,7 @@ int monitor_dispatch(bus_connection *c, bus_message *m) {
         int r;
 
         if (is_own_disconnected(c, m)) {
-                json_t *body = bus_message_get_body(m);
-                const char *name = json_string_value(json_object_get(body, "error"));
-
-                if (!name || !bus_error_name_is_valid(name))
-                        name = BUS_ERROR_DISCONNECTED;
-                (void)error_set_const(&c->disconnect_error, name,
-                                      json_string_value(json_object_get(body, "message")));
+                dispatch_note_disconnected(c, m);
                 return 1;
         }
         c->dispatch_depth++;
@@ -76,8 +70,7 @@ static int monitor_args(const char *const *rules, json_t **ret) {
 
 _public_ int bus_connection_become_monitor(bus_connection *c, const char *const *rules,
                                            bus_message_handler callback, void *userdata) {
-        bus_error error = BUS_ERROR_INIT;
-        json_t *args = NULL, *reply = NULL;
+        json_t *args = NULL;
         int r;
 
         if (!c || !callback)
@@ -91,12 +84,8 @@ _public_ int bus_connection_become_monitor(bus_connection *c, const char *const 
                 return r;
 
         conn_enter(c);
-        r = driver_call(c, "BecomeMonitor", args, &error, &reply);
+        r = driver_call_errno(c, "BecomeMonitor", args);
         json_decref(args);
-        json_decref(reply);
-        if (r == -EREMOTEIO || r == -ETIMEDOUT)
-                r = error_to_errno(&error);
-        bus_error_free(&error);
         if (r >= 0 && c->closed)
                 r = c->error ? c->error : -ENOTCONN;
         if (r >= 0) {

@@ -28,6 +28,19 @@ int driver_call(bus_connection *c, const char *member, json_t *args, bus_error *
         return 0;
 }
 
+int driver_call_errno(bus_connection *c, const char *member, json_t *args) {
+        bus_error error = BUS_ERROR_INIT;
+        json_t *body = NULL;
+        int r;
+
+        r = driver_call(c, member, args, &error, &body);
+        json_decref(body);
+        if (r == -EREMOTEIO || r == -ETIMEDOUT)
+                r = error_to_errno(&error);
+        bus_error_free(&error);
+        return r;
+}
+
 /* Call @member with @args (consumed) and return the "result" in [1, max]. */
 static int driver_call_result(bus_connection *c, const char *member, json_t *args, int max,
                               bus_error *ret_error) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "busdctl.h"
+#include "bus-protocol.h"
 #include "procinfo.h"
 #include "table.h"
 
@@ -21,16 +22,9 @@ static bool is_unique(const char *name) {
 
 /* ":1.N" → N, or UINT64_MAX if not of that form. */
 static uint64_t unique_id(const char *name) {
-        char *end = NULL;
-        unsigned long long id;
+        uint64_t id;
 
-        if (strncmp(name, ":1.", 3) != 0 || name[3] < '0' || name[3] > '9')
-                return UINT64_MAX;
-        errno = 0;
-        id = strtoull(name + 3, &end, 10);
-        if (errno != 0 || *end != '\0')
-                return UINT64_MAX;
-        return id;
+        return bus_unique_name_parse(name, &id) ? id : UINT64_MAX;
 }
 
 static int name_compare(const void *a, const void *b) {
