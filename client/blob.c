@@ -3,7 +3,8 @@
  * blob.c — payload memfds. Sending: a body above BUS_BODY_INLINE_THRESHOLD is
  * copied into a memfd that is sealed before it leaves the process. Receiving:
  * a payload is mapped only if it is a memfd sealed against writing, shrinking
- * and growing, with exactly the declared size, so the sender can neither
+ * and growing, with exactly the declared size (and faulted in only when its
+ * bytes are first asked for, so a receiver that never reads them pays nothing), so the sender can neither
  * change what we read nor truncate it under our mapping (which would raise
  * SIGBUS in the service: hostile-peers.md item 16; memfd_create(2),
  * fcntl(2) "File Sealing").
@@ -87,9 +88,12 @@ int blob_map(int fd, uint64_t size, void **ret_map) {
         p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED)
                 return -errno;
-        /* Fault the pages in with one call rather than one fault per page
-         * (madvise(2), Linux 5.14); older kernels say EINVAL: no matter. */
-        (void)madvise(p, (size_t)size, BLOB_MADV_POPULATE_READ);
         *ret_map = p;
         return 0;
+}
+
+void blob_populate(const void *map, size_t size) {
+        /* Fault the pages in with one call rather than one fault per 16 pages
+         * (madvise(2), Linux 5.14); older kernels say EINVAL: no matter. */
+        (void)madvise((void *)map, size, BLOB_MADV_POPULATE_READ);
 }

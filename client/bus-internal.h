@@ -70,11 +70,15 @@ struct bus_message {
         BusFields fields;          /* strings point into data or str[] */
         char *str[_BUS_FIELD_MAX]; /* built messages: owned field strings */
         uint8_t *data;             /* received: the whole encoded message */
-        const char *body;          /* body bytes (into data, owned, or mapped) */
+        const char *body;          /* body bytes (into data, owned, or mapped); use
+                                    * message_body_bytes(), which maps on demand */
         size_t body_len;
-        char *body_owned; /* built: owned body text */
-        void *body_map;   /* received blob body: read-only mapping */
+        char *body_owned; /* built: owned body text (up to BUS_BODY_INLINE_THRESHOLD) */
+        int body_fd;      /* built: a larger body, written once into a sealed memfd */
+        void *body_map;   /* the memfd body's read-only mapping (received: made on
+                           * receipt; built: on first read) */
         size_t body_map_len;
+        bool body_populated; /* body_map faulted in (on first read of the body) */
         json_t *json; /* parsed body, cached */
         bool json_parsed;
         char sender[BUS_UNIQUE_NAME_BUF + 16]; /* rendered sender (received) */
@@ -136,9 +140,11 @@ int blob_create(const void *data, size_t len);
 /* Check that @fd is a memfd sealed against writes and resizing, of exactly
  * @size bytes. Returns 0, or a positive value if the fd must be refused. */
 int blob_check(int fd, uint64_t size);
-/* blob_check(), then map it read-only (size > 0). Returns 0, or a positive
- * value if the fd must be refused, or negative errno. */
+/* blob_check(), then map it read-only (size > 0), without faulting it in.
+ * Returns 0, or a positive value if the fd must be refused, or negative errno. */
 int blob_map(int fd, uint64_t size, void **ret_map);
+/* Fault a blob mapping in at once, before its bytes are read. */
+void blob_populate(const void *map, size_t size);
 
 /* ---- Application payloads (payload.c) ------------------------------------------------ */
 

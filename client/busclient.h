@@ -193,7 +193,11 @@ const char *bus_message_get_key(bus_message *m);
 /* Body parsed as JSON: borrowed (parsed once, cached), NULL if the body is
  * empty or not valid JSON. */
 json_t *bus_message_get_body(bus_message *m);
-/* Raw body bytes (not NUL-terminated); borrowed. */
+/* Raw body bytes (not NUL-terminated); borrowed. A body that travelled in a
+ * memfd is mapped, not copied, and its pages are faulted in as they are
+ * read, so borrowing a large body to pass it on costs nothing per byte
+ * (bus_message_get_body() faults it in at once, to parse it all). NULL (and
+ * *@ret_len 0) only if such a body could not be mapped (out of memory). */
 const char *bus_message_get_body_text(bus_message *m, size_t *ret_len);
 /* For an error message: the error it carries (copies into @e). */
 int bus_message_get_error(bus_message *m, bus_error *e);

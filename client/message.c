@@ -5,15 +5,18 @@
  * Two kinds:
  *  - built: made by the builders; fields and body are owned copies and may be
  *    changed until (and between) sends; encoded afresh by every bus_send with
- *    a new serial.
+ *    a new serial. A body above BUS_BODY_INLINE_THRESHOLD is written once,
+ *    straight into a sealed memfd that every send passes on (no second copy).
  *  - received: parsed from one complete wire message (owned buffer), checked
  *    with the protocol library before it is visible; read-only. Its body is
- *    either inline in the buffer or a sealed payload memfd mapped read-only.
+ *    either inline in the buffer or a sealed payload memfd mapped read-only,
+ *    faulted in when the body is first read.
  * The JSON body is parsed lazily, once, and cached.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -47,6 +50,7 @@ int message_new(bus_message **ret, uint8_t type) {
                 return -ENOMEM;
         m->n_ref = 1;
         m->header.type = type;
+        m->body_fd = -1;
         *ret = m;
         return 0;
 }
@@ -130,26 +134,49 @@ static void message_drop_json(bus_message *m) {
         m->json_parsed = false;
 }
 
+static void message_drop_body(bus_message *m) {
+        free(m->body_owned);
+        m->body_owned = NULL;
+        if (m->body_map)
+                munmap(m->body_map, m->body_map_len);
+        m->body_map = NULL;
+        m->body_map_len = 0;
+        m->body_populated = false;
+        if (m->body_fd >= 0)
+                close(m->body_fd);
+        m->body_fd = -1;
+        m->body = NULL;
+        m->body_len = 0;
+}
+
 _public_ int bus_message_set_body_text(bus_message *m, const char *text, size_t len) {
         char *copy = NULL;
+        int fd = -1;
 
         if (!m || (!text && len > 0))
                 return -EINVAL;
         if (m->received)
                 return -EPERM;
-        if (len > 0) {
-                if (bus_body_check(text, len) != 0)
-                        return -EINVAL;
+        if (len > 0 && bus_body_check(text, len) != 0)
+                return -EINVAL;
+        if (len > BUS_BODY_INLINE_THRESHOLD) {
+                /* The one copy a large body needs: into the memfd that goes
+                 * to the receivers, sealed now, so every send passes it on. */
+                fd = blob_create(text, len);
+                if (fd < 0)
+                        return fd;
+        } else if (len > 0) {
                 copy = malloc(len);
                 if (!copy)
                         return -ENOMEM;
                 memcpy(copy, text, len);
         }
-        free(m->body_owned);
+        message_drop_body(m);
+        message_drop_json(m);
         m->body_owned = copy;
         m->body = copy;
+        m->body_fd = fd;
         m->body_len = len;
-        message_drop_json(m);
         return 0;
 }
 
@@ -192,10 +219,8 @@ _public_ bus_message *bus_message_unref(bus_message *m) {
                 return NULL;
         for (size_t i = 0; i < _BUS_FIELD_MAX; i++)
                 free(m->str[i]);
-        free(m->body_owned);
+        message_drop_body(m);
         free(m->data);
-        if (m->body_map)
-                munmap(m->body_map, m->body_map_len);
         payload_clear(m);
         json_decref(m->json);
         free(m);
@@ -203,6 +228,29 @@ _public_ bus_message *bus_message_unref(bus_message *m) {
 }
 
 /* ---- Accessors ------------------------------------------------------------------- */
+
+/* The body's bytes: a memfd body is mapped on first use (built messages; a
+ * received one was mapped on receipt), and with @populate faulted in at once,
+ * for a caller about to read all of it. NULL if mapping fails. */
+static const char *message_body_bytes(bus_message *m, bool populate) {
+        if (m->body_len == 0)
+                return "";
+        if (!m->body && m->body_fd >= 0) {
+                void *p;
+                int r = blob_map(m->body_fd, m->body_len, &p);
+
+                if (r != 0)
+                        return NULL;
+                m->body_map = p;
+                m->body_map_len = m->body_len;
+                m->body = p;
+        }
+        if (populate && m->body_map && !m->body_populated) {
+                blob_populate(m->body_map, m->body_map_len);
+                m->body_populated = true;
+        }
+        return m->body;
+}
 
 _public_ int bus_message_get_type(bus_message *m) {
         return m ? m->header.type : -EINVAL;
@@ -252,20 +300,27 @@ _public_ json_t *bus_message_get_body(bus_message *m) {
         if (!m)
                 return NULL;
         if (!m->json_parsed) {
+                const char *body = message_body_bytes(m, true);
+
                 m->json_parsed = true;
-                if (m->body_len > 0)
-                        m->json = json_loadb(m->body, m->body_len,
+                if (m->body_len > 0 && body)
+                        m->json = json_loadb(body, m->body_len,
                                              JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
         }
         return m->json;
 }
 
 _public_ const char *bus_message_get_body_text(bus_message *m, size_t *ret_len) {
+        const char *body;
+
         if (!m)
                 return NULL;
+        /* Borrowed, maybe to be passed on unread: a large body's pages are
+         * faulted in as they are read (or not at all). */
+        body = message_body_bytes(m, false);
         if (ret_len)
-                *ret_len = m->body_len;
-        return m->body_len > 0 ? m->body : "";
+                *ret_len = body ? m->body_len : 0;
+        return body;
 }
 
 _public_ int bus_message_get_error(bus_message *m, bus_error *e) {
@@ -351,9 +406,10 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
 
         /* Large bodies travel in a sealed memfd (BUS_BODY_INLINE_THRESHOLD),
          * as blob 0 if there is room beside the application's payloads. */
-        if (m->body_len > BUS_BODY_INLINE_THRESHOLD && use_blobs && m->n_blobs < BUS_FDS_MAX) {
-                r = blob_create(m->body, m->body_len);
+        if (m->body_fd >= 0 && use_blobs && m->n_blobs < BUS_FDS_MAX) {
+                r = fcntl(m->body_fd, F_DUPFD_CLOEXEC, 3);
                 if (r < 0) {
+                        r = -errno;
                         free(item);
                         return r;
                 }
@@ -366,6 +422,13 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
         } else if (m->body_len > BUS_BODY_INLINE_MAX) {
                 free(item);
                 return -EMSGSIZE;
+        } else if (m->body_fd >= 0) {
+                /* A broker without memfds, or 16 payloads already: inline. */
+                spec.body = message_body_bytes(m, true);
+                if (!spec.body) {
+                        free(item);
+                        return -ENOMEM;
+                }
         }
         r = payload_encode(m, item, blob_sizes, &n_blobs);
         if (r < 0) {
@@ -412,6 +475,7 @@ int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds,
         }
         m->n_ref = 1;
         m->received = true;
+        m->body_fd = -1;
         m->data = data;
         memcpy(&m->header, data, sizeof(m->header));
 

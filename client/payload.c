@@ -37,11 +37,6 @@
 #else
 #define PAYLOAD_MADV_POPULATE_WRITE 23
 #endif
-#ifdef MADV_POPULATE_READ
-#define PAYLOAD_MADV_POPULATE_READ MADV_POPULATE_READ
-#else
-#define PAYLOAD_MADV_POPULATE_READ 22
-#endif
 
 /* ---- Payload buffers ---------------------------------------------------------------- */
 
@@ -230,6 +225,7 @@ _public_ int bus_message_get_blob(bus_message *m, unsigned index, const void **r
                                   size_t *ret_size) {
         static const uint8_t empty[1];
         uint64_t size;
+        int r;
 
         if (!m || index >= m->n_blobs)
                 return -EINVAL;
@@ -242,12 +238,10 @@ _public_ int bus_message_get_blob(bus_message *m, unsigned index, const void **r
                 /* Received blobs were checked on receipt and attached ones
                  * sealed by us; seals cannot be removed, so this is a cheap
                  * guarantee that the mapping cannot fault. */
-                if (blob_check(m->blob_fds[index], size) != 0)
-                        return -EBADMSG;
-                p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, m->blob_fds[index], 0);
-                if (p == MAP_FAILED)
-                        return -errno;
-                (void)madvise(p, (size_t)size, PAYLOAD_MADV_POPULATE_READ);
+                r = blob_map(m->blob_fds[index], size, &p);
+                if (r != 0)
+                        return r > 0 ? -EBADMSG : r;
+                blob_populate(p, (size_t)size);
                 m->blob_maps[index] = p;
         }
         if (ret_data)

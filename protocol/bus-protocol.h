@@ -253,6 +253,8 @@ bool bus_member_is_valid(const char *s);
 bool bus_path_is_valid(const char *s);
 bool bus_key_is_valid(const char *s);
 bool bus_utf8_is_valid(const char *s, size_t len);
+/* Valid UTF-8 without NUL bytes (what a body must be), in one pass. */
+bool bus_text_is_valid(const char *s, size_t len);
 
 /* Is @path equal to @ns or below it ("/" is the namespace of everything)? */
 bool bus_path_in_namespace(const char *path, const char *ns);

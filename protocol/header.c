@@ -317,7 +317,7 @@ int bus_message_check(const BusHeader *h, const BusFields *f) {
 int bus_body_check(const void *body, size_t len) {
         if (len == 0)
                 return BUS_PROTO_OK;
-        if (memchr(body, 0, len) || !bus_utf8_is_valid(body, len))
+        if (!bus_text_is_valid(body, len))
                 return BUS_PROTO_E_BODY_NOT_UTF8;
         return BUS_PROTO_OK;
 }

@@ -16,7 +16,15 @@
 #define UNIQUE_PREFIX_LEN 3u
 #define UINT64_DIGITS_MAX 20u /* 18446744073709551615 */
 
-bool bus_utf8_is_valid(const char *s, size_t len) {
+/* True if a 64-bit word holds a byte >= 0x80, or (with @reject_nul) a zero
+ * byte: the classic "has a zero byte" test, (w - 0x01..) & ~w & 0x80... */
+static bool word_needs_slow_path(uint64_t w, bool reject_nul) {
+        const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+
+        return (w & highs) || (reject_nul && ((w - ones) & ~w & highs));
+}
+
+static bool utf8_check(const char *s, size_t len, bool reject_nul) {
         const uint8_t *p = (const uint8_t *)s;
         size_t i = 0;
 
@@ -31,7 +39,10 @@ bool bus_utf8_is_valid(const char *s, size_t len) {
                         uint64_t w[4];
 
                         memcpy(w, p + i, sizeof(w));
-                        if ((w[0] | w[1] | w[2] | w[3]) & UINT64_C(0x8080808080808080))
+                        if (word_needs_slow_path(w[0], reject_nul) ||
+                            word_needs_slow_path(w[1], reject_nul) ||
+                            word_needs_slow_path(w[2], reject_nul) ||
+                            word_needs_slow_path(w[3], reject_nul))
                                 break;
                         i += sizeof(w);
                 }
@@ -39,13 +50,15 @@ bool bus_utf8_is_valid(const char *s, size_t len) {
                         uint64_t w;
 
                         memcpy(&w, p + i, sizeof(w));
-                        if (w & UINT64_C(0x8080808080808080))
+                        if (word_needs_slow_path(w, reject_nul))
                                 break;
                         i += sizeof(w);
                 }
                 if (i == len)
                         break;
                 c = p[i];
+                if (c == 0 && reject_nul)
+                        return false;
                 if (c < 0x80) {
                         i++;
                         continue;
@@ -81,6 +94,14 @@ bool bus_utf8_is_valid(const char *s, size_t len) {
                 i += n + 1;
         }
         return true;
+}
+
+bool bus_utf8_is_valid(const char *s, size_t len) {
+        return utf8_check(s, len, false);
+}
+
+bool bus_text_is_valid(const char *s, size_t len) {
+        return utf8_check(s, len, true);
 }
 
 /* Length of @s if it is 1..BUS_NAME_MAX bytes, else 0. */

@@ -409,21 +409,26 @@ const char *busd_address(void)
         return H.address;
 }
 
-unsigned busd_fd_count(void)
+unsigned process_fd_count(pid_t pid)
 {
         char path[64];
         unsigned n = 0;
         DIR *d;
         struct dirent *de;
 
-        snprintf(path, sizeof(path), "/proc/%d/fd", (int)H.pid);
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
         d = opendir(path);
         ck_assert_msg(d, "%s: %s", path, strerror(errno));
         while ((de = readdir(d)))
                 if (de->d_name[0] != '.')
                         n++;
         closedir(d);
-        return n;
+        return n - (pid == getpid()); /* not the directory fd itself */
+}
+
+unsigned busd_fd_count(void)
+{
+        return process_fd_count(H.pid);
 }
 
 json_t *busd_stats(void)

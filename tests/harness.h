@@ -51,6 +51,8 @@ pid_t busd_pid(void);
 const char *busd_address(void);
 /* Entries in /proc/PID/fd of the daemon. */
 unsigned busd_fd_count(void);
+/* Open fds of process @pid (this one: getpid()). */
+unsigned process_fd_count(pid_t pid);
 /* org.busd.Bus.GetStats through the harness's control connection; new
  * reference. */
 json_t *busd_stats(void);

@@ -1006,6 +1006,29 @@ START_TEST(test_body_check) {
         ck_assert(bus_utf8_is_valid("a\0b", 3));
         ck_assert(bus_utf8_is_valid("", 0));
         ck_assert(!bus_utf8_is_valid("\xc3\xa9", 1));
+
+        /* The one-pass check finds a NUL or a bad byte wherever it is: inside
+         * a 32-byte block, an 8-byte word or the byte tail. */
+        for (size_t len = 1; len <= 100; len++) {
+                char buf[101];
+
+                memset(buf, 'a', len);
+                ck_assert(bus_text_is_valid(buf, len));
+                for (size_t at = 0; at < len; at++) {
+                        buf[at] = '\0';
+                        ck_assert_msg(!bus_text_is_valid(buf, len), "NUL at %zu of %zu", at, len);
+                        ck_assert(bus_utf8_is_valid(buf, len));
+                        buf[at] = (char)0xff;
+                        ck_assert_msg(!bus_text_is_valid(buf, len), "0xff at %zu of %zu", at, len);
+                        buf[at] = 'a';
+                }
+                if (len >= 3) {
+                        memcpy(buf + len - 3, "\xc3\xa9", 2); /* é, then 'a' */
+                        ck_assert(bus_text_is_valid(buf, len));
+                        buf[len - 1] = '\0';
+                        ck_assert(!bus_text_is_valid(buf, len));
+                }
+        }
 }
 END_TEST
 
