@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * bench.c — command line, workload plan, children, payloads and output shared
- * by the benchmark drivers; see bench.h.
+ * by the benchmark drivers, and the broker drivers' main() and workload loops
+ * (bench_main()); see bench.h.
  */
 #include "config.h"
 
@@ -19,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void usage(FILE *f, const char *prog) {
@@ -501,4 +503,351 @@ char *bench_tmpdir_new(void) {
                 return NULL;
         }
         return dir;
+}
+
+/* ---- broker drivers ---- */
+
+int bench_run_until(const BenchSystem *system, void *conn, const bool *done) {
+        while (!*done) {
+                int r = system->process(conn);
+
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                r = system->wait(conn);
+                if (r < 0 && r != -EINTR)
+                        return r;
+        }
+        return 0;
+}
+
+void bench_rule_text(char *buf, size_t size, unsigned index) {
+        snprintf(buf, size, "type='signal',interface='%s',member='NoSuchMember%u'", BENCH_INTERFACE,
+                 index);
+}
+
+void bench_holder_answered(BenchHolder *h, int error) {
+        if (error && !h->error)
+                h->error = error;
+        if (++h->replies == h->target)
+                h->done = true;
+}
+
+void bench_sync_answered(BenchSync *s, int error) {
+        if (error)
+                s->error = error;
+        if (--s->pending == 0)
+                s->done = true;
+}
+
+static void disconnect(const BenchSystem *system, void *conn) {
+        if (conn)
+                system->disconnect(conn);
+}
+
+/* ---- rtt ---- */
+
+static int run_rtt(const BenchSystem *system, const BenchOptions *o, BenchResult *res) {
+        BenchPeer server = { .address = o->address, .request_name = true };
+        BenchChild child = { .fd = -1 };
+        BenchSamples samples = {};
+        char line[BENCH_NAME_BUF], *payload = NULL;
+        uint64_t start = 0, cpu0 = 0;
+        void *conn = NULL;
+        int r;
+
+        r = bench_child_start(&child, system->peer_main, &server);
+        if (r < 0 || (r = bench_child_wait_ready(&child, line, sizeof(line))) < 0)
+                goto out;
+        r = system->connect(&conn, o->address);
+        if (r < 0)
+                goto out;
+        if (system->rtt_check) {
+                r = system->rtt_check(conn, o, res);
+                if (r < 0 || res->skipped)
+                        goto out;
+        }
+
+        payload = bench_payload_new(o->size, system->json_payload);
+        if (!payload || bench_samples_init(&samples, o->iterations) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (unsigned i = 0; i < o->warmup + o->iterations; i++) {
+                uint64_t t0 = bench_now_ns();
+
+                r = system->call_echo(conn, payload, o->size);
+                if (r < 0)
+                        goto out;
+                if (i == o->warmup) {
+                        start = t0;
+                        cpu0 = bench_cpu_ns(o->broker_pid);
+                }
+                if (i < o->warmup)
+                        continue;
+                bench_samples_add(&samples, bench_now_ns() - t0);
+                if (bench_over_budget(o, start, samples.n, BENCH_MIN_CALLS))
+                        break;
+        }
+        res->elapsed_s = (bench_now_ns() - start) / 1e9;
+        res->iterations = samples.n;
+        bench_result_set_cpu(res, cpu0, bench_cpu_ns(o->broker_pid), samples.n);
+        res->has_latency = true;
+        bench_samples_summarize(&samples, &res->latency);
+        r = 0;
+out:
+        disconnect(system, conn);
+        bench_child_stop(&child);
+        bench_samples_free(&samples);
+        free(payload);
+        return r;
+}
+
+/* ---- rule holders: connections with non-matching rules ---- */
+
+/* Install @n rules from number @first on @conn, at most
+ * system->add_match_window outstanding; returns once all are answered. */
+static int holder_add_rules(BenchHolder *h, void *conn, unsigned first, unsigned n) {
+        const BenchSystem *system = h->system;
+        unsigned sent = 0;
+        int r = 0;
+
+        h->replies = 0;
+        h->target = n;
+        h->done = false;
+        while (r >= 0 && !h->done) {
+                while (r >= 0 && sent < n && sent - h->replies < system->add_match_window)
+                        r = system->add_match(conn, h, first + sent++);
+                if (r >= 0)
+                        r = system->process(conn);
+                if (r == 0)
+                        r = system->wait(conn);
+                if (r == -EINTR)
+                        r = 0;
+        }
+        return r < 0 ? r : h->error;
+}
+
+static int holder_main(void *userdata, int ready_fd) {
+        BenchHolder *h = userdata;
+        unsigned n = 0;
+        char line[160];
+        int r = 0;
+
+        bench_raise_nofile();
+        while (n < h->rules && r >= 0) {
+                unsigned batch = h->rules - n < BENCH_RULES_PER_CONNECTION
+                                         ? h->rules - n
+                                         : BENCH_RULES_PER_CONNECTION;
+                void *conn;
+
+                /* Each connection stays open (leaked on purpose) until the
+                 * child is stopped: its rules must stay installed. */
+                r = h->system->connect(&conn, h->address);
+                if (r >= 0)
+                        r = holder_add_rules(h, conn, n, batch);
+                n += batch;
+        }
+        if (r < 0) {
+                snprintf(line, sizeof(line), "!rule holder: %s", strerror(-r));
+                bench_child_ready(ready_fd, line);
+                return r;
+        }
+        bench_child_ready(ready_fd, "rules installed");
+        for (;;)
+                pause();
+}
+
+/* ---- signals ---- */
+
+/* The barrier: every receiver has seen @expected signals. */
+static int sync_all(const BenchSystem *system, void *conn, char names[][BENCH_NAME_BUF], unsigned n,
+                    uint64_t expected) {
+        BenchSync s = { .pending = n, .expected = expected };
+        int r = 0;
+
+        for (unsigned i = 0; i < n && r >= 0; i++)
+                r = system->sync_send(conn, names[i], &s);
+        if (r < 0)
+                return r;
+        r = bench_run_until(system, conn, &s.done);
+        return r < 0 ? r : s.error;
+}
+
+static int run_signal(const BenchSystem *system, const BenchOptions *o, BenchResult *res) {
+        static char names[BENCH_RECEIVERS_MAX][BENCH_NAME_BUF];
+        BenchPeer receiver = { .address = o->address, .subscribe = true };
+        BenchHolder holder = { .system = system, .address = o->address, .rules = o->rules };
+        BenchChild rx[BENCH_RECEIVERS_MAX], holder_child = { .fd = -1 };
+        uint64_t sent = 0, start = 0, cpu0 = 0;
+        char *payload, line[128];
+        void *conn = NULL;
+        int r = 0;
+
+        if (o->receivers > BENCH_RECEIVERS_MAX)
+                return -E2BIG;
+        payload = bench_payload_new(BENCH_SIGNAL_SIZE, system->json_payload);
+        if (!payload)
+                return -ENOMEM;
+        for (unsigned i = 0; i < o->receivers; i++)
+                rx[i].pid = 0, rx[i].fd = -1;
+
+        if (o->rules > 0) {
+                r = bench_child_start(&holder_child, holder_main, &holder);
+                if (r == 0)
+                        r = bench_child_wait_ready(&holder_child, line, sizeof(line));
+        }
+        for (unsigned i = 0; r == 0 && i < o->receivers; i++) {
+                r = bench_child_start(&rx[i], system->peer_main, &receiver);
+                if (r == 0)
+                        r = bench_child_wait_ready(&rx[i], names[i], sizeof(names[i]));
+        }
+        if (r == 0)
+                r = system->connect(&conn, o->address);
+
+        while (r >= 0 && sent < o->warmup + o->iterations) {
+                if (sent == o->warmup) {
+                        start = bench_now_ns();
+                        cpu0 = bench_cpu_ns(o->broker_pid);
+                }
+                for (unsigned i = 0; r >= 0 && i < BENCH_SIGNAL_BATCH; i++)
+                        r = system->emit_tick(conn, payload);
+                sent += BENCH_SIGNAL_BATCH;
+                if (r >= 0)
+                        r = sync_all(system, conn, names, o->receivers, sent);
+                if (sent > o->warmup &&
+                    bench_over_budget(o, start, (sent - o->warmup) / BENCH_SIGNAL_BATCH,
+                                      BENCH_MIN_BATCHES))
+                        break;
+        }
+        if (r >= 0) {
+                res->elapsed_s = (bench_now_ns() - start) / 1e9;
+                res->iterations = sent - o->warmup;
+                res->rate = (double)res->iterations * o->receivers / res->elapsed_s;
+                bench_result_set_cpu(res, cpu0, bench_cpu_ns(o->broker_pid),
+                                     res->iterations * o->receivers);
+                r = 0;
+        }
+        disconnect(system, conn);
+        for (unsigned i = 0; i < o->receivers; i++)
+                bench_child_stop(&rx[i]);
+        bench_child_stop(&holder_child);
+        free(payload);
+        return r;
+}
+
+/* ---- connect, idle RSS, ping ---- */
+
+static int run_connect(const BenchSystem *system, const BenchOptions *o, BenchResult *res) {
+        uint64_t start = 0, cpu0 = 0;
+
+        for (unsigned i = 0; i < o->warmup + o->iterations; i++) {
+                void *conn;
+                int r;
+
+                if (i == o->warmup) {
+                        start = bench_now_ns();
+                        cpu0 = bench_cpu_ns(o->broker_pid);
+                }
+                r = system->connect(&conn, o->address);
+                if (r < 0)
+                        return r;
+                system->disconnect(conn);
+        }
+        res->elapsed_s = (bench_now_ns() - start) / 1e9;
+        res->iterations = o->iterations;
+        res->rate = o->iterations / res->elapsed_s;
+        bench_result_set_cpu(res, cpu0, bench_cpu_ns(o->broker_pid), o->iterations);
+        return 0;
+}
+
+static int run_idle_rss(const BenchSystem *system, const BenchOptions *o, BenchResult *res) {
+        void **conns, *first = NULL;
+        uint64_t start;
+        int r;
+
+        if (o->broker_pid <= 0) {
+                res->skipped = "no --broker-pid";
+                return 0;
+        }
+        conns = calloc(o->conns, sizeof(*conns));
+        if (!conns)
+                return -ENOMEM;
+        bench_raise_nofile();
+        /* One connection first, so the broker has taken its first-client path. */
+        r = system->connect(&first, o->address);
+        res->rss_before_kb = bench_rss_kb(o->broker_pid);
+        start = bench_now_ns();
+        for (unsigned i = 0; r >= 0 && i < o->conns; i++)
+                r = system->connect(&conns[i], o->address);
+        if (r >= 0) {
+                res->elapsed_s = (bench_now_ns() - start) / 1e9;
+                res->rss_after_kb = bench_rss_kb(o->broker_pid);
+                res->bytes_per_conn =
+                        (double)(res->rss_after_kb - res->rss_before_kb) * 1024.0 / o->conns;
+                res->iterations = o->conns;
+                r = 0;
+        }
+        for (unsigned i = 0; i < o->conns; i++)
+                disconnect(system, conns[i]);
+        disconnect(system, first);
+        free(conns);
+        return r;
+}
+
+/* Wait until the broker at @address answers a handshake (it may still be
+ * starting). */
+static int run_ping(const BenchSystem *system, const char *address) {
+        uint64_t deadline = bench_now_ns() + BENCH_PING_TIMEOUT_NS;
+
+        for (;;) {
+                struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+                void *conn;
+                int r = system->connect(&conn, address);
+
+                if (r >= 0) {
+                        system->disconnect(conn);
+                        return 0;
+                }
+                if (bench_now_ns() > deadline)
+                        return r;
+                nanosleep(&ts, NULL);
+        }
+}
+
+int bench_main(const BenchSystem *system, int argc, char **argv) {
+        BenchOptions o;
+        BenchResult res = {};
+        int r = 0;
+
+        if (argc == 3 && !strcmp(argv[1], "--ping")) {
+                r = run_ping(system, argv[2]);
+                if (r < 0)
+                        fprintf(stderr, "%s: %s: %s\n", system->prog, argv[2], strerror(-r));
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        }
+        if (bench_options_parse(&o, argc, argv) < 0)
+                return EXIT_FAILURE;
+        if (!o.address) {
+                fprintf(stderr, "%s: --address is required\n", system->prog);
+                return EXIT_FAILURE;
+        }
+
+        if (o.report_error) {
+                res.error = o.report_error;
+                bench_result_print(&o, &res);
+                return EXIT_SUCCESS;
+        }
+
+        switch (o.workload) {
+        case BENCH_RTT: r = run_rtt(system, &o, &res); break;
+        case BENCH_SIGNAL: r = run_signal(system, &o, &res); break;
+        case BENCH_CONNECT: r = run_connect(system, &o, &res); break;
+        case BENCH_IDLE_RSS: r = run_idle_rss(system, &o, &res); break;
+        }
+        if (r < 0)
+                res.error = strerror(-r);
+        bench_result_print(&o, &res);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

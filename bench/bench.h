@@ -8,6 +8,11 @@
  * Every driver runs one workload against one system per invocation and
  * prints exactly one JSON object on stdout; bench/run.sh interleaves the
  * systems and repeats, bench-report takes the medians.
+ *
+ * The broker drivers (bench-busd, bench-sdbus) share more: main(), the
+ * workload loops, the rule-holder child and the measurements live here
+ * (bench_main()); a driver supplies only what its client library does
+ * differently (a BenchSystem: connect, process, one call, one signal, ...).
  */
 #pragma once
 
@@ -35,6 +40,12 @@
 /* Outstanding AddMatch calls per rule-holding connection. busd allows 128
  * pending replies per connection. */
 #define BENCH_ADDMATCH_WINDOW 64u
+/* Signal receivers a broker driver can start (one child process each). */
+#define BENCH_RECEIVERS_MAX 256u
+/* Room for a receiver's unique name, as its readiness line. */
+#define BENCH_NAME_BUF 128u
+/* How long --ping waits for a starting broker. */
+#define BENCH_PING_TIMEOUT_NS (10ull * 1000000000ull)
 
 typedef enum BenchWorkload {
         BENCH_RTT,       /* method call round trip, payload in the call, empty reply */
@@ -131,3 +142,88 @@ int bench_write_full(int fd, const void *buf, size_t n);
 int bench_read_full(int fd, void *buf, size_t n);
 /* A fresh private directory for sockets (mkdtemp under $TMPDIR or /tmp). */
 char *bench_tmpdir_new(void);
+
+/* ---- broker drivers ---- */
+
+/* A peer child (bench_child_start() with BenchSystem.peer_main): it serves
+ * Echo (empty reply) and Sync (how many Tick signals it has seen) at
+ * BENCH_PATH, owns BENCH_SERVICE if @request_name, subscribes to Tick if
+ * @subscribe, then reports its unique name as its readiness line. */
+typedef struct BenchPeer {
+        const char *address;
+        bool request_name;
+        bool subscribe;
+        uint64_t ticks;
+} BenchPeer;
+
+typedef struct BenchSystem BenchSystem;
+
+/* The rule-holder child's state: it installs @rules non-matching rules,
+ * BENCH_RULES_PER_CONNECTION per connection, through BenchSystem.add_rules. */
+typedef struct BenchHolder {
+        const BenchSystem *system;
+        const char *address;
+        unsigned rules;
+        unsigned replies; /* answers received on the current connection */
+        unsigned target;  /* answers expected on the current connection */
+        bool done;        /* all of them came */
+        int error;        /* the first failure, negative errno */
+} BenchHolder;
+
+/* One round of Sync calls to the receivers, as the signal workload's
+ * barrier: @expected Tick signals each. */
+typedef struct BenchSync {
+        unsigned pending;
+        uint64_t expected;
+        int error;
+        bool done;
+} BenchSync;
+
+/* What a broker driver does with its client library. A connection is the
+ * library's own object, passed as void *. Every function returns 0 (or a
+ * count, where said) or a negative errno. */
+struct BenchSystem {
+        const char *prog;  /* "bench-busd": prefix of messages on stderr */
+        bool json_payload; /* payloads are JSON strings (bench_payload_new()) */
+        /* Connect to the broker at socket path @address, handshake done. */
+        int (*connect)(void **ret, const char *address);
+        void (*disconnect)(void *conn);
+        /* Dispatch what is pending: > 0 if it did something, 0 if idle. */
+        int (*process)(void *conn);
+        /* Block until there is something to process (-EINTR is retried). */
+        int (*wait)(void *conn);
+        /* The child of a BenchPeer (userdata). */
+        BenchChildMain peer_main;
+        /* rtt, optional: before measuring; sets res->skipped to skip. */
+        int (*rtt_check)(void *conn, const BenchOptions *o, BenchResult *res);
+        /* rtt: one Echo call to BENCH_SERVICE with @len bytes of @payload. */
+        int (*call_echo)(void *conn, const char *payload, size_t len);
+        /* Rule holder: send AddMatch for rule @index (bench_rule_text())
+         * without waiting; its answer goes to bench_holder_answered(). */
+        int (*add_match)(void *conn, BenchHolder *h, unsigned index);
+        unsigned add_match_window; /* AddMatch calls outstanding at most */
+        /* signal: broadcast one Tick with BENCH_SIGNAL_SIZE bytes of @payload. */
+        int (*emit_tick)(void *conn, const char *payload);
+        /* signal: send Sync to receiver @name without waiting; its answer
+         * goes to bench_sync_answered(). */
+        int (*sync_send)(void *conn, const char *name, BenchSync *s);
+};
+
+/* The whole program of a broker driver: `--ping ADDRESS` (wait until the
+ * broker answers a handshake; exit status says) or the common command line,
+ * one workload, one result line. Returns the exit status. */
+int bench_main(const BenchSystem *system, int argc, char **argv);
+
+/* Process @conn until *@done or it fails. */
+int bench_run_until(const BenchSystem *system, void *conn, const bool *done);
+
+/* The text of non-matching rule number @index. */
+void bench_rule_text(char *buf, size_t size, unsigned index);
+
+/* Count one AddMatch answer of the rule holder: @error is 0, or a negative
+ * errno if the answer was an error (the first one is kept). */
+void bench_holder_answered(BenchHolder *h, int error);
+
+/* Count one Sync answer: @error is 0, or a negative errno if the answer was
+ * an error or its count not s->expected. */
+void bench_sync_answered(BenchSync *s, int error);

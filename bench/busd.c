@@ -9,6 +9,9 @@
  * replies with an empty body. Bodies above BUS_BODY_INLINE_THRESHOLD travel
  * in sealed memfds when the broker offers them; if it does not, sizes above
  * BUS_BODY_INLINE_MAX are reported as "skipped: needs memfd payloads".
+ *
+ * Only what is particular to libbusclient is here (a BenchSystem); the
+ * workloads, main() and the output are bench_main()'s (bench.c).
  */
 #include "config.h"
 
@@ -17,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "bench.h"
 #include "bus-limits.h"
@@ -27,9 +28,9 @@
 #define DRIVER_PATH "/org/busd/Bus"
 #define DRIVER_INTERFACE "org.busd.Bus"
 #define TICK_RULE "type='signal',interface='" BENCH_INTERFACE "',member='" BENCH_SIGNAL_MEMBER "'"
-#define BUSD_RECEIVERS_MAX 256u
-#define PING_TIMEOUT_NS (10ull * 1000000000ull)
 #define SKIP_NEEDS_MEMFD "needs memfd payloads"
+
+static const BenchSystem busd_system;
 
 static int bus_open(bus_connection **ret, const char *path) {
         bus_connection *c = NULL;
@@ -47,22 +48,6 @@ static int bus_open(bus_connection **ret, const char *path) {
         return 0;
 }
 
-/* Process until *@done or the connection fails. */
-static int bus_run_until(bus_connection *c, const bool *done) {
-        while (!*done) {
-                int r = bus_connection_process(c);
-
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        continue;
-                r = bus_connection_wait(c, UINT64_MAX);
-                if (r < 0 && r != -EINTR)
-                        return r;
-        }
-        return 0;
-}
-
 static void print_error(const char *what, int r, const bus_error *e) {
         if (e->name)
                 fprintf(stderr, "bench-busd: %s: %s: %s\n", what, e->name,
@@ -71,17 +56,33 @@ static void print_error(const char *what, int r, const bus_error *e) {
                 fprintf(stderr, "bench-busd: %s: %s\n", what, strerror(-r));
 }
 
+/* ---- the connection ---- */
+
+static int sys_connect(void **ret, const char *address) {
+        bus_connection *c;
+        int r = bus_open(&c, address);
+
+        if (r >= 0)
+                *ret = c;
+        return r;
+}
+
+static void sys_disconnect(void *c) {
+        bus_connection_close(c);
+}
+
+static int sys_process(void *c) {
+        return bus_connection_process(c);
+}
+
+static int sys_wait(void *c) {
+        return bus_connection_wait(c, UINT64_MAX);
+}
+
 /* ---- the peer side: server and receivers ---- */
 
-typedef struct Peer {
-        const char *address;
-        bool request_name;
-        bool subscribe;
-        uint64_t ticks;
-} Peer;
-
 static int peer_on_tick(bus_message *m, void *userdata) {
-        Peer *peer = userdata;
+        BenchPeer *peer = userdata;
 
         peer->ticks++;
         return 0;
@@ -97,7 +98,7 @@ static int peer_echo(bus_message *call, void *userdata, json_t **ret_reply, bus_
 }
 
 static int peer_sync(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
-        Peer *peer = userdata;
+        BenchPeer *peer = userdata;
 
         *ret_reply = json_pack("{sI}", "count", (json_int_t)peer->ticks);
         return *ret_reply ? 0 : -ENOMEM;
@@ -110,7 +111,7 @@ static const bus_method peer_methods[] = {
 };
 
 static int peer_main(void *userdata, int ready_fd) {
-        Peer *peer = userdata;
+        BenchPeer *peer = userdata;
         bus_error e = BUS_ERROR_INIT;
         bus_connection *c = NULL;
         bus_slot *object = NULL, *match = NULL;
@@ -134,13 +135,13 @@ static int peer_main(void *userdata, int ready_fd) {
                 return r;
         }
         bench_child_ready(ready_fd, bus_connection_get_unique_name(c));
-        return bus_run_until(c, &never);
+        return bench_run_until(&busd_system, c, &never);
 }
 
 /* ---- rtt ---- */
 
 /* One Echo call with @len bytes of @payload (a JSON string, or nothing). */
-static int call_echo(bus_connection *c, const char *payload, size_t len) {
+static int call_echo(void *c, const char *payload, size_t len) {
         bus_error e = BUS_ERROR_INIT;
         bus_message *m = NULL, *reply = NULL;
         int r;
@@ -158,107 +159,49 @@ static int call_echo(bus_connection *c, const char *payload, size_t len) {
         return r;
 }
 
-static int run_rtt(const BenchOptions *o, BenchResult *res) {
-        Peer server = { .address = o->address, .request_name = true };
-        BenchChild child = { .fd = -1 };
-        bus_connection *c = NULL;
-        BenchSamples samples = {};
-        char line[256], *payload = NULL;
-        uint64_t start = 0, cpu0 = 0;
+/* Past the inline ceiling only memfd payloads can work: probe with the
+ * smallest such body before the workload allocates a large one. */
+static int rtt_check(void *c, const BenchOptions *o, BenchResult *res) {
+        char *payload;
         int r;
 
-        r = bench_child_start(&child, peer_main, &server);
-        if (r < 0 || (r = bench_child_wait_ready(&child, line, sizeof(line))) < 0)
-                goto out;
-        r = bus_open(&c, o->address);
-        if (r < 0)
-                goto out;
-
-        /* Past the inline ceiling only memfd payloads can work: probe with
-         * the smallest such body before allocating a large one. */
-        if (o->size > BUS_BODY_INLINE_MAX) {
-                payload = bench_payload_new(BUS_BODY_INLINE_MAX + 2, true);
-                if (!payload) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                r = call_echo(c, payload, BUS_BODY_INLINE_MAX + 2);
-                free(payload);
-                payload = NULL;
-                if (r == -EMSGSIZE || r == -E2BIG) {
-                        res->skipped = SKIP_NEEDS_MEMFD;
-                        r = 0;
-                        goto out;
-                }
-                if (r < 0)
-                        goto out;
-        }
-
-        payload = bench_payload_new(o->size, true);
-        if (!payload || bench_samples_init(&samples, o->iterations) < 0) {
-                r = -ENOMEM;
-                goto out;
-        }
-        for (unsigned i = 0; i < o->warmup + o->iterations; i++) {
-                uint64_t t0 = bench_now_ns();
-
-                r = call_echo(c, payload, o->size);
-                if (r < 0)
-                        goto out;
-                if (i == o->warmup) {
-                        start = t0;
-                        cpu0 = bench_cpu_ns(o->broker_pid);
-                }
-                if (i < o->warmup)
-                        continue;
-                bench_samples_add(&samples, bench_now_ns() - t0);
-                if (bench_over_budget(o, start, samples.n, BENCH_MIN_CALLS))
-                        break;
-        }
-        res->elapsed_s = (bench_now_ns() - start) / 1e9;
-        res->iterations = samples.n;
-        bench_result_set_cpu(res, cpu0, bench_cpu_ns(o->broker_pid), samples.n);
-        res->has_latency = true;
-        bench_samples_summarize(&samples, &res->latency);
-out:
-        bus_connection_close(c);
-        bench_child_stop(&child);
-        bench_samples_free(&samples);
+        if (o->size <= BUS_BODY_INLINE_MAX)
+                return 0;
+        payload = bench_payload_new(BUS_BODY_INLINE_MAX + 2, true);
+        if (!payload)
+                return -ENOMEM;
+        r = call_echo(c, payload, BUS_BODY_INLINE_MAX + 2);
         free(payload);
-        return r;
+        if (r == -EMSGSIZE || r == -E2BIG) {
+                res->skipped = SKIP_NEEDS_MEMFD;
+                return 0;
+        }
+        return r < 0 ? r : 0;
 }
 
-/* ---- rule holders: connections with non-matching rules ---- */
-
-typedef struct Holder {
-        const char *address;
-        unsigned rules;
-        unsigned replies;
-        unsigned target;
-        bool done;
-        int error;
-} Holder;
+/* ---- rule holders ---- */
 
 static int holder_on_reply(bus_message *m, void *userdata) {
-        Holder *h = userdata;
+        BenchHolder *h = userdata;
+        int error = 0;
 
-        if (bus_message_get_type(m) == BUS_MESSAGE_ERROR && !h->error) {
-                fprintf(stderr, "bench-busd: AddMatch: %s\n", bus_message_get_error_name(m));
-                h->error = -EREMOTEIO;
+        if (bus_message_get_type(m) == BUS_MESSAGE_ERROR) {
+                if (!h->error)
+                        fprintf(stderr, "bench-busd: AddMatch: %s\n",
+                                bus_message_get_error_name(m));
+                error = -EREMOTEIO;
         }
-        if (++h->replies == h->target)
-                h->done = true;
+        bench_holder_answered(h, error);
         return 0;
 }
 
-static int holder_add_match(bus_connection *c, Holder *h, unsigned index) {
+static int add_match(void *c, BenchHolder *h, unsigned index) {
         bus_message *m = NULL;
         json_t *body;
         char rule[160];
         int r;
 
-        snprintf(rule, sizeof(rule), "type='signal',interface='%s',member='NoSuchMember%u'",
-                 BENCH_INTERFACE, index);
+        bench_rule_text(rule, sizeof(rule), index);
         body = json_pack("{ss}", "rule", rule);
         if (!body)
                 return -ENOMEM;
@@ -273,96 +216,39 @@ static int holder_add_match(bus_connection *c, Holder *h, unsigned index) {
         return r;
 }
 
-static int holder_main(void *userdata, int ready_fd) {
-        Holder *h = userdata;
-        unsigned n = 0;
-        char line[160];
-        int r = 0;
-
-        bench_raise_nofile();
-        while (n < h->rules && r >= 0) {
-                unsigned batch = h->rules - n < BENCH_RULES_PER_CONNECTION
-                                         ? h->rules - n
-                                         : BENCH_RULES_PER_CONNECTION;
-                unsigned sent = 0;
-                bus_connection *c;
-
-                /* Each connection stays open (leaked on purpose) until the
-                 * child is stopped: its rules must stay installed. */
-                r = bus_open(&c, h->address);
-                h->replies = 0;
-                h->target = batch;
-                h->done = false;
-                while (r >= 0 && !h->done) {
-                        while (r >= 0 && sent < batch && sent - h->replies < BENCH_ADDMATCH_WINDOW)
-                                r = holder_add_match(c, h, n + sent++);
-                        if (r >= 0)
-                                r = bus_connection_process(c);
-                        if (r == 0)
-                                r = bus_connection_wait(c, UINT64_MAX);
-                }
-                if (r >= 0 && h->error)
-                        r = h->error;
-                n += batch;
-        }
-        if (r < 0) {
-                snprintf(line, sizeof(line), "!rule holder: %s", strerror(-r));
-                bench_child_ready(ready_fd, line);
-                return r;
-        }
-        bench_child_ready(ready_fd, "rules installed");
-        for (;;)
-                pause();
-}
-
 /* ---- signals ---- */
 
-typedef struct Sync {
-        unsigned pending;
-        uint64_t expected;
-        int error;
-        bool done;
-} Sync;
-
 static int sync_on_reply(bus_message *m, void *userdata) {
-        Sync *s = userdata;
+        BenchSync *s = userdata;
         json_t *count = json_object_get(bus_message_get_body(m), "count");
+        int error = 0;
 
         if (bus_message_get_type(m) == BUS_MESSAGE_ERROR) {
                 fprintf(stderr, "bench-busd: Sync: %s\n", bus_message_get_error_name(m));
-                s->error = -EREMOTEIO;
+                error = -EREMOTEIO;
         } else if (!json_is_integer(count) ||
                    (uint64_t)json_integer_value(count) != s->expected) {
                 fprintf(stderr, "bench-busd: receiver saw %lld signals, expected %llu\n",
                         json_is_integer(count) ? (long long)json_integer_value(count) : -1ll,
                         (unsigned long long)s->expected);
-                s->error = -EPROTO;
+                error = -EPROTO;
         }
-        if (--s->pending == 0)
-                s->done = true;
+        bench_sync_answered(s, error);
         return 0;
 }
 
-static int sync_all(bus_connection *c, char names[][128], unsigned n, uint64_t expected) {
-        Sync s = { .pending = n, .expected = expected };
-        int r = 0;
+static int sync_send(void *c, const char *name, BenchSync *s) {
+        bus_message *m = NULL;
+        int r;
 
-        for (unsigned i = 0; i < n && r >= 0; i++) {
-                bus_message *m = NULL;
-
-                r = bus_message_new_method_call(c, &m, names[i], BENCH_PATH, BENCH_INTERFACE,
-                                                "Sync");
-                if (r >= 0)
-                        r = bus_call_async(c, m, 0, sync_on_reply, &s, NULL);
-                bus_message_unref(m);
-        }
-        if (r < 0)
-                return r;
-        r = bus_run_until(c, &s.done);
-        return r < 0 ? r : s.error;
+        r = bus_message_new_method_call(c, &m, name, BENCH_PATH, BENCH_INTERFACE, "Sync");
+        if (r >= 0)
+                r = bus_call_async(c, m, 0, sync_on_reply, s, NULL);
+        bus_message_unref(m);
+        return r;
 }
 
-static int emit_tick(bus_connection *c, const char *payload) {
+static int emit_tick(void *c, const char *payload) {
         bus_message *m = NULL;
         int r;
 
@@ -375,178 +261,22 @@ static int emit_tick(bus_connection *c, const char *payload) {
         return r;
 }
 
-static int run_signal(const BenchOptions *o, BenchResult *res) {
-        static char names[BUSD_RECEIVERS_MAX][128];
-        Peer receiver = { .address = o->address, .subscribe = true };
-        Holder holder = { .address = o->address, .rules = o->rules };
-        BenchChild rx[BUSD_RECEIVERS_MAX], holder_child = { .fd = -1 };
-        char *payload = bench_payload_new(BENCH_SIGNAL_SIZE, true), line[128];
-        uint64_t sent = 0, start = 0, cpu0 = 0;
-        bus_connection *c = NULL;
-        int r = 0;
-
-        if (!payload)
-                return -ENOMEM;
-        if (o->receivers > BUSD_RECEIVERS_MAX) {
-                free(payload);
-                return -E2BIG;
-        }
-        for (unsigned i = 0; i < o->receivers; i++)
-                rx[i].pid = 0, rx[i].fd = -1;
-
-        if (o->rules > 0) {
-                r = bench_child_start(&holder_child, holder_main, &holder);
-                if (r == 0)
-                        r = bench_child_wait_ready(&holder_child, line, sizeof(line));
-        }
-        for (unsigned i = 0; r == 0 && i < o->receivers; i++) {
-                r = bench_child_start(&rx[i], peer_main, &receiver);
-                if (r == 0)
-                        r = bench_child_wait_ready(&rx[i], names[i], sizeof(names[i]));
-        }
-        if (r == 0)
-                r = bus_open(&c, o->address);
-
-        while (r >= 0 && sent < o->warmup + o->iterations) {
-                if (sent == o->warmup) {
-                        start = bench_now_ns();
-                        cpu0 = bench_cpu_ns(o->broker_pid);
-                }
-                for (unsigned i = 0; r >= 0 && i < BENCH_SIGNAL_BATCH; i++)
-                        r = emit_tick(c, payload);
-                sent += BENCH_SIGNAL_BATCH;
-                if (r >= 0)
-                        r = sync_all(c, names, o->receivers, sent);
-                if (sent > o->warmup &&
-                    bench_over_budget(o, start, (sent - o->warmup) / BENCH_SIGNAL_BATCH,
-                                      BENCH_MIN_BATCHES))
-                        break;
-        }
-        if (r >= 0) {
-                res->elapsed_s = (bench_now_ns() - start) / 1e9;
-                res->iterations = sent - o->warmup;
-                res->rate = (double)res->iterations * o->receivers / res->elapsed_s;
-                bench_result_set_cpu(res, cpu0, bench_cpu_ns(o->broker_pid),
-                                     res->iterations * o->receivers);
-                r = 0;
-        }
-        bus_connection_close(c);
-        for (unsigned i = 0; i < o->receivers; i++)
-                bench_child_stop(&rx[i]);
-        bench_child_stop(&holder_child);
-        free(payload);
-        return r;
-}
-
-/* ---- connect, idle RSS, ping ---- */
-
-static int run_connect(const BenchOptions *o, BenchResult *res) {
-        uint64_t start = 0, cpu0 = 0;
-
-        for (unsigned i = 0; i < o->warmup + o->iterations; i++) {
-                bus_connection *c;
-                int r;
-
-                if (i == o->warmup) {
-                        start = bench_now_ns();
-                        cpu0 = bench_cpu_ns(o->broker_pid);
-                }
-                r = bus_open(&c, o->address);
-                if (r < 0)
-                        return r;
-                bus_connection_close(c);
-        }
-        res->elapsed_s = (bench_now_ns() - start) / 1e9;
-        res->iterations = o->iterations;
-        res->rate = o->iterations / res->elapsed_s;
-        bench_result_set_cpu(res, cpu0, bench_cpu_ns(o->broker_pid), o->iterations);
-        return 0;
-}
-
-static int run_idle_rss(const BenchOptions *o, BenchResult *res) {
-        bus_connection **conns, *first = NULL;
-        uint64_t start;
-        int r;
-
-        if (o->broker_pid <= 0) {
-                res->skipped = "no --broker-pid";
-                return 0;
-        }
-        conns = calloc(o->conns, sizeof(*conns));
-        if (!conns)
-                return -ENOMEM;
-        bench_raise_nofile();
-        /* One connection first, so the broker has taken its first-client path. */
-        r = bus_open(&first, o->address);
-        res->rss_before_kb = bench_rss_kb(o->broker_pid);
-        start = bench_now_ns();
-        for (unsigned i = 0; r >= 0 && i < o->conns; i++)
-                r = bus_open(&conns[i], o->address);
-        if (r >= 0) {
-                res->elapsed_s = (bench_now_ns() - start) / 1e9;
-                res->rss_after_kb = bench_rss_kb(o->broker_pid);
-                res->bytes_per_conn =
-                        (double)(res->rss_after_kb - res->rss_before_kb) * 1024.0 / o->conns;
-                res->iterations = o->conns;
-                r = 0;
-        }
-        for (unsigned i = 0; i < o->conns; i++)
-                bus_connection_close(conns[i]);
-        bus_connection_close(first);
-        free(conns);
-        return r;
-}
-
-static int run_ping(const char *address) {
-        uint64_t deadline = bench_now_ns() + PING_TIMEOUT_NS;
-
-        for (;;) {
-                struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
-                bus_connection *c;
-                int r = bus_open(&c, address);
-
-                if (r >= 0) {
-                        bus_connection_close(c);
-                        return 0;
-                }
-                if (bench_now_ns() > deadline)
-                        return r;
-                nanosleep(&ts, NULL);
-        }
-}
+static const BenchSystem busd_system = {
+        .prog = "bench-busd",
+        .json_payload = true,
+        .connect = sys_connect,
+        .disconnect = sys_disconnect,
+        .process = sys_process,
+        .wait = sys_wait,
+        .peer_main = peer_main,
+        .rtt_check = rtt_check,
+        .call_echo = call_echo,
+        .add_match = add_match,
+        .add_match_window = BENCH_ADDMATCH_WINDOW,
+        .emit_tick = emit_tick,
+        .sync_send = sync_send,
+};
 
 int main(int argc, char **argv) {
-        BenchOptions o;
-        BenchResult res = {};
-        int r = 0;
-
-        if (argc == 3 && !strcmp(argv[1], "--ping")) {
-                r = run_ping(argv[2]);
-                if (r < 0)
-                        fprintf(stderr, "bench-busd: %s: %s\n", argv[2], strerror(-r));
-                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-        }
-        if (bench_options_parse(&o, argc, argv) < 0)
-                return EXIT_FAILURE;
-        if (!o.address) {
-                fprintf(stderr, "bench-busd: --address is required\n");
-                return EXIT_FAILURE;
-        }
-
-        if (o.report_error) {
-                res.error = o.report_error;
-                bench_result_print(&o, &res);
-                return EXIT_SUCCESS;
-        }
-
-        switch (o.workload) {
-        case BENCH_RTT: r = run_rtt(&o, &res); break;
-        case BENCH_SIGNAL: r = run_signal(&o, &res); break;
-        case BENCH_CONNECT: r = run_connect(&o, &res); break;
-        case BENCH_IDLE_RSS: r = run_idle_rss(&o, &res); break;
-        }
-        if (r < 0)
-                res.error = strerror(-r);
-        bench_result_print(&o, &res);
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return bench_main(&busd_system, argc, argv);
 }

@@ -6,6 +6,7 @@ bin_PROGRAMS += daemon/busd
 daemon_busd_SOURCES = \
 	daemon/main.c \
 	daemon/util.h \
+	daemon/list.h \
 	daemon/log.c daemon/log.h \
 	daemon/systemd.c daemon/systemd.h \
 	daemon/bus.c daemon/bus.h \

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "hashmap.h"
+#include "list.h"
 #include "match.h"
 
 typedef struct MatchEntry MatchEntry;
@@ -246,20 +247,12 @@ MatchRegistry *match_registry_free(MatchRegistry *r) {
 
 static void bucket_link(MatchBucket *b, MatchEntry *e) {
         e->bucket = b;
-        e->bucket_prev = NULL;
-        e->bucket_next = b->head;
-        if (b->head)
-                b->head->bucket_prev = e;
-        b->head = e;
+        LIST_PREPEND(bucket, b->head, e);
 }
 
 static void owner_link(MatchOwner *o, MatchEntry *e) {
         e->owner = o;
-        e->owner_prev = NULL;
-        e->owner_next = o->head;
-        if (o->head)
-                o->head->owner_prev = e;
-        o->head = e;
+        LIST_PREPEND(owner, o->head, e);
 }
 
 /* Unlink @e (all its refs) and free it, with its bucket and owner if they
@@ -268,19 +261,8 @@ static void entry_drop(MatchRegistry *r, MatchEntry *e) {
         MatchBucket *b = e->bucket;
         MatchOwner *o = e->owner;
 
-        if (e->bucket_prev)
-                e->bucket_prev->bucket_next = e->bucket_next;
-        else
-                b->head = e->bucket_next;
-        if (e->bucket_next)
-                e->bucket_next->bucket_prev = e->bucket_prev;
-
-        if (e->owner_prev)
-                e->owner_prev->owner_next = e->owner_next;
-        else
-                o->head = e->owner_next;
-        if (e->owner_next)
-                e->owner_next->owner_prev = e->owner_prev;
+        LIST_REMOVE(bucket, b->head, e);
+        LIST_REMOVE(owner, o->head, e);
 
         o->n_rules -= e->refs;
         r->n_rules -= e->refs;

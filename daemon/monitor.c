@@ -14,16 +14,18 @@
 #include <string.h>
 
 #include "driver.h"
+#include "list.h"
 #include "log.h"
 #include "match.h"
 #include "monitor.h"
 #include "names.h"
 #include "reply.h"
+#include "router.h"
 #include "util.h"
 
 struct Monitor {
         Peer *peer;
-        Monitor *prev, *next; /* bus->monitors */
+        Monitor *monitors_prev, *monitors_next; /* on bus->monitors (list.h) */
         uid_t uid;
         bool privileged; /* root or the bus's uid: sees everything */
         /* scratch for the message being forwarded: it goes to this monitor
@@ -42,7 +44,7 @@ typedef struct Forward {
         const char *const *sender_names;
         size_t n_sender_names;
         bool names_known;
-        const char *names_buf[1 + BUS_NAMES_PER_CONNECTION_MAX];
+        RouterSenderNames *names_buf; /* where to compute them, if unknown */
 } Forward;
 
 static uid_t bus_uid(const Bus *bus) {
@@ -58,7 +60,7 @@ int monitor_attach(Bus *bus, Peer *p, const BusMatchRule *rules, size_t n_rules)
         Monitor *mon;
 
         privileged = p->creds.uid == 0 || p->creds.uid == bus_uid(bus);
-        for (Monitor *o = bus->monitors; o; o = o->next)
+        for (Monitor *o = bus->monitors; o; o = o->monitors_next)
                 if (o->uid == p->creds.uid)
                         same_uid++;
         if (bus->n_monitors >= BUS_MONITORS_MAX)
@@ -85,10 +87,7 @@ int monitor_attach(Bus *bus, Peer *p, const BusMatchRule *rules, size_t n_rules)
         reply_peer_gone(p, "the peer became a monitor");
         driver_emit_name_owner_changed(bus, p->name, p->id, 0);
 
-        mon->next = bus->monitors;
-        if (bus->monitors)
-                bus->monitors->prev = mon;
-        bus->monitors = mon;
+        LIST_PREPEND(monitors, bus->monitors, mon);
         bus->n_monitors++;
         p->monitor = mon;
         log_peer(LOG_CLASS_NONE, LOG_INFO, p->name, p->creds.uid, p->creds.pid, "monitor",
@@ -103,12 +102,7 @@ void monitor_detach(Peer *p) {
 
         if (!mon)
                 return;
-        if (mon->prev)
-                mon->prev->next = mon->next;
-        else
-                bus->monitors = mon->next;
-        if (mon->next)
-                mon->next->prev = mon->prev;
+        LIST_REMOVE(monitors, bus->monitors, mon);
         bus->n_monitors--;
         p->monitor = NULL;
         free(mon);
@@ -119,33 +113,26 @@ void monitor_refuse_send(Peer *p) {
                         "monitors cannot send");
 }
 
-/* The sender's names for match rules on "sender": its unique name (or the
- * bus's) and the well-known names it owns. Only computed when a rule asks. */
-static void add_name(const char *name, void *userdata) {
-        Forward *f = userdata;
-
-        if (f->n_sender_names < ELEMENTSOF(f->names_buf))
-                f->names_buf[f->n_sender_names++] = name;
-}
-
+/* The sender's names for match rules on "sender" (router_sender_names()).
+ * Only computed when a rule asks. */
 static void forward_sender_names(Forward *f) {
+        RouterSenderNames *s = f->names_buf;
         uint64_t id = f->h->sender_id;
         Peer *sender;
 
         if (f->names_known)
                 return;
         f->names_known = true;
-        f->sender_names = f->names_buf;
-        f->n_sender_names = 0;
+        s->n = 0;
         if (id == BUS_DRIVER_ID) {
-                f->names_buf[f->n_sender_names++] = BUS_DRIVER_NAME;
-                return;
+                s->names[s->n++] = BUS_DRIVER_NAME;
+        } else {
+                sender = bus_find_peer(f->bus, id);
+                if (sender)
+                        router_sender_names(f->bus, sender, s);
         }
-        sender = bus_find_peer(f->bus, id);
-        if (!sender)
-                return;
-        f->names_buf[f->n_sender_names++] = sender->name;
-        name_registry_foreach_owned(f->bus->names, id, add_name, f);
+        f->sender_names = s->names;
+        f->n_sender_names = s->n;
 }
 
 static bool rule_matches(Forward *f, const BusMatchRule *rule) {
@@ -205,7 +192,7 @@ static size_t forward_decide(Forward *f, uid_t receiver_uid, bool have_receiver)
         uint32_t sender_uid = f->h->sender_uid;
         size_t undecided = 0;
 
-        for (Monitor *mon = f->bus->monitors; mon; mon = mon->next) {
+        for (Monitor *mon = f->bus->monitors; mon; mon = mon->monitors_next) {
                 mon->pass = mon->waiting = false;
                 if (mon->peer->state == PEER_DYING || !monitor_wants(mon, f))
                         continue;
@@ -222,35 +209,35 @@ static size_t forward_decide(Forward *f, uid_t receiver_uid, bool have_receiver)
 
 static void forward_queue(Forward *f) {
         for (Monitor *mon = f->bus->monitors, *next; mon; mon = next) {
-                next = mon->next; /* the list does not change here; be safe anyway */
+                next = mon->monitors_next; /* the list does not change here; be safe anyway */
                 if (mon->pass)
                         monitor_queue(mon, f->m);
         }
 }
 
-void monitor_forward_unicast(Bus *bus, Message *m) {
+void monitor_forward_addressed(Bus *bus, Message *m, Peer *addressee) {
         const char *dest = m->fields.destination;
-        Forward f = { .bus = bus, .m = m, .h = message_header(m) };
-        Peer *receiver = NULL;
-        uint64_t id;
+        RouterSenderNames names;
+        Forward f = { .bus = bus, .m = m, .h = message_header(m), .names_buf = &names };
 
         if (!dest)
                 return; /* a broadcast: router_broadcast() forwards it */
-        if (strcmp(dest, BUS_DRIVER_NAME) == 0) {
+        /* A monitor's own messages (its BecomeMonitor reply, its
+         * Disconnected) are not traffic for other monitors. */
+        if (addressee && addressee->monitor)
+                return;
+        if (addressee)
+                f.destination_unique = addressee->name;
+        else if (strcmp(dest, BUS_DRIVER_NAME) == 0)
                 f.destination_unique = BUS_DRIVER_NAME;
-        } else {
-                if (!bus_unique_name_parse(dest, &id))
-                        id = name_registry_get_owner(bus->names, dest);
-                receiver = id != 0 ? bus_find_peer(bus, id) : NULL;
-                /* A monitor's own messages (its BecomeMonitor reply, its
-                 * Disconnected) are not traffic for other monitors. */
-                if (receiver && receiver->monitor)
-                        return;
-                if (receiver)
-                        f.destination_unique = receiver->name;
-        }
-        forward_decide(&f, receiver ? receiver->creds.uid : 0, receiver != NULL);
+        forward_decide(&f, addressee ? addressee->creds.uid : 0, addressee != NULL);
         forward_queue(&f);
+}
+
+void monitor_forward_unicast(Bus *bus, Message *m) {
+        const char *dest = m->fields.destination;
+
+        monitor_forward_addressed(bus, m, dest ? router_addressee(bus, dest) : NULL);
 }
 
 void monitor_forward_broadcast(Bus *bus, Message *m, const char *const *sender_names,
@@ -272,7 +259,7 @@ void monitor_forward_broadcast(Bus *bus, Message *m, const char *const *sender_n
 
                 if (!p)
                         continue;
-                for (Monitor *mon = bus->monitors; mon; mon = mon->next)
+                for (Monitor *mon = bus->monitors; mon; mon = mon->monitors_next)
                         if (mon->waiting && mon->uid == p->creds.uid) {
                                 mon->waiting = false;
                                 mon->pass = true;

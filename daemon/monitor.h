@@ -67,6 +67,11 @@ void monitor_refuse_send(Peer *p);
  * monitors that may see it. Does nothing for broadcasts. */
 void monitor_forward_unicast(Bus *bus, Message *m);
 
+/* The same for @m whose destination the caller has already resolved to
+ * @addressee with router_addressee() (router_dispatch(): one lookup serves
+ * the route and the monitors). */
+void monitor_forward_addressed(Bus *bus, Message *m, Peer *addressee);
+
 /* Queue broadcast @m to the monitors that may see it. @sender_names as for
  * router_broadcast(); @receivers are the ids of its subscribers. */
 void monitor_forward_broadcast(Bus *bus, Message *m, const char *const *sender_names,

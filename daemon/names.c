@@ -4,7 +4,7 @@
  *
  * Data: a Name per owned name (map by string) with its queue, a NameOwner
  * per owner id that holds or queues at least one name (map by id), and one
- * NameEntry per (name, owner) pair, linked on two lists: the name's queue
+ * NameEntry per (name, owner) pair, linked on two lists (list.h): the name's queue
  * (primary owner first) and the owner's list. The owner's list is kept in
  * acquisition order: an entry moves to its tail whenever it becomes primary
  * owner, so walking it releases names in the order they were acquired.
@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "hashmap.h"
+#include "list.h"
 #include "names.h"
 
 typedef struct Name Name;
@@ -62,15 +63,7 @@ struct NameRegistry {
 static void queue_unlink(NameEntry *e) {
         Name *n = e->name;
 
-        if (e->queue_prev)
-                e->queue_prev->queue_next = e->queue_next;
-        else
-                n->queue_head = e->queue_next;
-        if (e->queue_next)
-                e->queue_next->queue_prev = e->queue_prev;
-        else
-                n->queue_tail = e->queue_prev;
-        e->queue_prev = e->queue_next = NULL;
+        LIST_REMOVE_TAILED(queue, n->queue_head, n->queue_tail, e);
         n->queue_len--;
 }
 
@@ -78,44 +71,21 @@ static void queue_unlink(NameEntry *e) {
 static void queue_link_after(NameEntry *e, NameEntry *after) {
         Name *n = e->name;
 
-        e->queue_prev = after;
-        e->queue_next = after ? after->queue_next : n->queue_head;
-        if (e->queue_next)
-                e->queue_next->queue_prev = e;
-        else
-                n->queue_tail = e;
-        if (after)
-                after->queue_next = e;
-        else
-                n->queue_head = e;
+        LIST_INSERT_AFTER(queue, n->queue_head, n->queue_tail, after, e);
         n->queue_len++;
 }
 
 static void owner_unlink(NameEntry *e) {
         NameOwner *o = e->owner;
 
-        if (e->owner_prev)
-                e->owner_prev->owner_next = e->owner_next;
-        else
-                o->head = e->owner_next;
-        if (e->owner_next)
-                e->owner_next->owner_prev = e->owner_prev;
-        else
-                o->tail = e->owner_prev;
-        e->owner_prev = e->owner_next = NULL;
+        LIST_REMOVE_TAILED(owner, o->head, o->tail, e);
         o->n_entries--;
 }
 
 static void owner_link_tail(NameEntry *e) {
         NameOwner *o = e->owner;
 
-        e->owner_next = NULL;
-        e->owner_prev = o->tail;
-        if (o->tail)
-                o->tail->owner_next = e;
-        else
-                o->head = e;
-        o->tail = e;
+        LIST_APPEND(owner, o->head, o->tail, e);
         o->n_entries++;
 }
 

@@ -18,6 +18,7 @@
 #include "driver.h"
 #include "log.h"
 #include "monitor.h"
+#include "names.h"
 #include "reply.h"
 #include "router.h"
 #include "util.h"
@@ -42,18 +43,25 @@ static void call_error(Bus *bus, Peer *sender, const BusHeader *h, const char *e
         driver_send_error(bus, sender, h->serial, error_name, "%s", text);
 }
 
-static void route_call(Bus *bus, Peer *sender, Message *m) {
+/* The peer a routed message to @addressee goes to: only running peers that
+ * are not monitors receive (monitor.h). */
+static Peer *receiver_of(Peer *addressee) {
+        return addressee && peer_is_running(addressee) && !addressee->monitor ? addressee : NULL;
+}
+
+/* Call @m addressed to @addressee (router_addressee()). */
+static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
         const BusHeader *h = message_header(m);
-        const char *dest = m->fields.destination;
         Peer *callee;
         int r;
 
-        if (strcmp(dest, BUS_DRIVER_NAME) == 0) {
+        /* router_addressee() has no peer for the bus's own name. */
+        if (!addressee && strcmp(m->fields.destination, BUS_DRIVER_NAME) == 0) {
                 driver_dispatch(bus, sender, m);
                 return;
         }
 
-        callee = bus_resolve(bus, dest);
+        callee = receiver_of(addressee);
         if (!callee) {
                 call_error(bus, sender, h, BUS_ERR_SERVICE_UNKNOWN,
                            "the destination name has no owner");
@@ -149,11 +157,12 @@ static void route_reply(Bus *bus, Peer *sender, Message *m) {
                 bus->stats.messages_dropped++;
 }
 
-static void route_unicast_signal(Bus *bus, Peer *sender, Message *m) {
+/* Signal @m addressed to @addressee (router_addressee()). */
+static void route_unicast_signal(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
         Peer *dest;
         int r;
 
-        dest = bus_resolve(bus, m->fields.destination);
+        dest = receiver_of(addressee);
         if (!dest) {
                 drop(bus, sender, "signal to a name without owner");
                 return;
@@ -191,49 +200,67 @@ void router_broadcast(Bus *bus, Message *m, const char *const *sender_names, siz
         bus->n_owners = 0;
 }
 
-typedef struct SenderNames {
-        const char *names[1 + BUS_NAMES_PER_CONNECTION_MAX];
-        size_t n;
-} SenderNames;
-
 static void add_owned_name(const char *name, void *userdata) {
-        SenderNames *s = userdata;
+        RouterSenderNames *s = userdata;
 
         if (s->n < ELEMENTSOF(s->names))
                 s->names[s->n++] = name;
 }
 
-static void route_broadcast_signal(Bus *bus, Peer *sender, Message *m) {
-        SenderNames s; /* only names[0..n) is read: no 4 KiB zeroing per signal */
+void router_sender_names(Bus *bus, const Peer *sender, RouterSenderNames *ret) {
+        ret->names[0] = sender->name;
+        ret->n = 1;
+        name_registry_foreach_owned(bus->names, sender->id, add_owned_name, ret);
+}
 
-        s.names[0] = sender->name;
-        s.n = 1;
-        name_registry_foreach_owned(bus->names, sender->id, add_owned_name, &s);
+static void route_broadcast_signal(Bus *bus, Peer *sender, Message *m) {
+        RouterSenderNames s;
+
+        router_sender_names(bus, sender, &s);
         router_broadcast(bus, m, s.names, s.n);
+}
+
+Peer *router_addressee(Bus *bus, const char *destination) {
+        uint64_t id;
+
+        if (strcmp(destination, BUS_DRIVER_NAME) == 0)
+                return NULL;
+        if (!bus_unique_name_parse(destination, &id))
+                id = name_registry_get_owner(bus->names, destination);
+        return id != 0 ? bus_find_peer(bus, id) : NULL;
 }
 
 void router_dispatch(Bus *bus, Peer *sender, Message *m) {
         const BusHeader *h = message_header(m);
+        const char *dest = m->fields.destination;
+        Peer *addressee = NULL;
+
+        /* One lookup of the destination serves the monitors and the route;
+         * a reply finds its caller through the pending entry instead, so it
+         * is looked up here only for monitors. */
+        if (dest && (bus->n_monitors > 0 || h->type == BUS_MESSAGE_METHOD_CALL ||
+                     h->type == BUS_MESSAGE_SIGNAL))
+                addressee = router_addressee(bus, dest);
 
         /* Monitors see it before anything it causes (monitor.h); broadcasts
          * once their subscribers are known, in router_broadcast(). */
         if (bus->n_monitors > 0)
-                monitor_forward_unicast(bus, m);
+                monitor_forward_addressed(bus, m, addressee);
 
         switch (h->type) {
         case BUS_MESSAGE_METHOD_CALL:
-                route_call(bus, sender, m);
+                route_call(bus, sender, m, addressee);
                 break;
         case BUS_MESSAGE_METHOD_RETURN:
         case BUS_MESSAGE_ERROR:
                 route_reply(bus, sender, m);
                 break;
         case BUS_MESSAGE_SIGNAL:
-                if (m->fields.destination) {
-                        if (strcmp(m->fields.destination, BUS_DRIVER_NAME) == 0)
+                if (dest) {
+                        if (!addressee && strcmp(dest, BUS_DRIVER_NAME) == 0)
                                 drop(bus, sender, "signal to the bus");
                         else
-                                route_unicast_signal(bus, sender, m);
+                                route_unicast_signal(bus, sender, m, addressee);
                 } else {
                         route_broadcast_signal(bus, sender, m);
                 }

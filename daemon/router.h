@@ -18,6 +18,26 @@
 /* Route @m (a checked message from running peer @sender). */
 void router_dispatch(Bus *bus, Peer *sender, Message *m);
 
+/* Who a message with destination @destination is addressed to: the peer
+ * with that unique name, or the primary owner of that well-known name; NULL
+ * for the bus's own name or a name nobody has. The peer may be dying or a
+ * monitor: such a peer is addressed, but never receives a routed message
+ * (the sender gets the same answer as for a name nobody has). One lookup;
+ * router_dispatch() does it once per message, for the route and the
+ * monitors. */
+Peer *router_addressee(Bus *bus, const char *destination);
+
+/* A sender's names, for match rules on "sender": its unique name (or the
+ * bus's) first, then the well-known names it is primary owner of. Only
+ * names[0..n) is ever written or read (no zeroing of the 4 KiB array). */
+typedef struct RouterSenderNames {
+        const char *names[1 + BUS_NAMES_PER_CONNECTION_MAX];
+        size_t n;
+} RouterSenderNames;
+
+/* Fill @ret with the names of peer @sender. */
+void router_sender_names(Bus *bus, const Peer *sender, RouterSenderNames *ret);
+
 /* Queue @m to every running peer with a match rule for it; @sender_names
  * are the sender's names, unique (or the driver's) first. Full queues of
  * subscribers disconnect them (slow consumers). */

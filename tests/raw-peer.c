@@ -25,20 +25,6 @@
 #include "bus-protocol.h"
 #include "raw-peer.h"
 
-_Static_assert(offsetof(BusHeader, flags) == RAW_OFF_FLAGS, "layout");
-_Static_assert(offsetof(BusHeader, n_fds) == RAW_OFF_N_FDS, "layout");
-_Static_assert(offsetof(BusHeader, fields_len) == RAW_OFF_FIELDS_LEN, "layout");
-_Static_assert(offsetof(BusHeader, body_len) == RAW_OFF_BODY_LEN, "layout");
-_Static_assert(offsetof(BusHeader, serial) == RAW_OFF_SERIAL, "layout");
-_Static_assert(offsetof(BusHeader, reply_serial) == RAW_OFF_REPLY_SERIAL, "layout");
-_Static_assert(offsetof(BusHeader, deadline_ns) == RAW_OFF_DEADLINE, "layout");
-_Static_assert(offsetof(BusHeader, sender_id) == RAW_OFF_SENDER_ID, "layout");
-_Static_assert(offsetof(BusHeader, sender_pid_id) == RAW_OFF_SENDER_PID_ID, "layout");
-_Static_assert(offsetof(BusHeader, sender_uid) == RAW_OFF_SENDER_UID, "layout");
-_Static_assert(offsetof(BusHeader, sender_gid) == RAW_OFF_SENDER_GID, "layout");
-_Static_assert(offsetof(BusHeader, sender_pid) == RAW_OFF_SENDER_PID, "layout");
-_Static_assert(offsetof(BusHeader, sender_reserved) == RAW_OFF_SENDER_RESERVED, "layout");
-
 /* One read() at most this much; the buffer grows to a whole message. */
 #define RAW_READ_CHUNK (64u * 1024u)
 
@@ -302,12 +288,20 @@ static int write_with_control(RawPeer *p, const void *buf, size_t len, void *con
         return raw_peer_write(p, (const uint8_t *)buf + n, len - (size_t)n);
 }
 
+/* Make @cm an SCM_RIGHTS block carrying @fds. */
+static void put_rights(struct cmsghdr *cm, const int *fds, unsigned n_fds)
+{
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
+}
+
 int raw_peer_write_fds(RawPeer *p, const void *buf, size_t len, const int *fds, unsigned n_fds)
 {
         size_t space = CMSG_SPACE(sizeof(int) * n_fds);
-        void *control = NULL;
+        void *control;
         struct msghdr mh;
-        struct cmsghdr *cm;
         int r;
 
         if (n_fds == 0)
@@ -315,11 +309,7 @@ int raw_peer_write_fds(RawPeer *p, const void *buf, size_t len, const int *fds, 
         control = calloc(1, space);
         ck_assert_ptr_nonnull(control);
         mh = (struct msghdr){ .msg_control = control, .msg_controllen = space };
-        cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
+        put_rights(CMSG_FIRSTHDR(&mh), fds, n_fds);
         r = write_with_control(p, buf, len, control, space);
         free(control);
         return r;
@@ -336,50 +326,32 @@ int raw_peer_write_two_blocks(RawPeer *p, const void *buf, size_t len, const int
 
         ck_assert_ptr_nonnull(control);
         cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * n_a);
-        memcpy(CMSG_DATA(cm), a, sizeof(int) * n_a);
+        put_rights(cm, a, n_a);
         cm = CMSG_NXTHDR(&mh, cm);
         ck_assert_ptr_nonnull(cm);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * n_b);
-        memcpy(CMSG_DATA(cm), b, sizeof(int) * n_b);
+        put_rights(cm, b, n_b);
         r = write_with_control(p, buf, len, control, space);
         free(control);
         return r;
 }
 
-static void spec_to_bus(const RawSpec *spec, BusMessageSpec *s)
+/* @spec with its body length filled in (raw-peer.h: body_len 0 = text). */
+static BusMessageSpec spec_with_body_len(const RawSpec *spec)
 {
-        *s = (BusMessageSpec){
-                .type = spec->type,
-                .flags = spec->flags,
-                .serial = spec->serial,
-                .reply_serial = spec->reply_serial,
-                .deadline_ns = spec->deadline_ns,
-                .destination = spec->destination,
-                .path = spec->path,
-                .interface = spec->interface,
-                .member = spec->member,
-                .error_name = spec->error_name,
-                .key = spec->key,
-                .body = spec->body,
-                .body_len = spec->body ? strlen(spec->body) : 0,
-                .blob_sizes = spec->blob_sizes,
-                .n_blobs = spec->n_blobs,
-        };
+        BusMessageSpec s = *spec;
+
+        if (s.body && s.body_len == 0)
+                s.body_len = strlen(s.body);
+        return s;
 }
 
 size_t raw_peer_encode(RawPeer *p, const RawSpec *spec, void *buf, size_t size,
                        uint64_t *ret_serial)
 {
-        BusMessageSpec s;
+        BusMessageSpec s = spec_with_body_len(spec);
         size_t len = 0;
         int r;
 
-        spec_to_bus(spec, &s);
         if (s.serial == 0)
                 s.serial = p->next_serial++;
         r = bus_message_encode(&s, buf, size, &len);
@@ -408,8 +380,9 @@ static size_t put_field(uint8_t *buf, size_t off, size_t size, uint16_t code, co
         return off;
 }
 
-size_t raw_encode_unchecked(const RawSpec *spec, void *buf, size_t size)
+size_t raw_encode_unchecked(const RawSpec *raw_spec, void *buf, size_t size)
 {
+        const BusMessageSpec s = spec_with_body_len(raw_spec), *spec = &s;
         uint8_t *b = buf;
         BusHeader h = {
                 .type = spec->type,
@@ -418,7 +391,7 @@ size_t raw_encode_unchecked(const RawSpec *spec, void *buf, size_t size)
                 .reply_serial = spec->reply_serial,
                 .deadline_ns = spec->deadline_ns,
         };
-        size_t off = sizeof(h), blen = spec->body ? strlen(spec->body) : 0;
+        size_t off = sizeof(h), blen = spec->body_len;
 
         ck_assert_uint_ge(size, sizeof(h));
         memset(b, 0, size);
@@ -437,42 +410,25 @@ size_t raw_encode_unchecked(const RawSpec *spec, void *buf, size_t size)
         return off + blen;
 }
 
-uint64_t raw_peer_send(RawPeer *p, const RawSpec *spec)
+uint64_t raw_peer_send_fds(RawPeer *p, const RawSpec *spec, const int *fds, unsigned n_fds)
 {
-        BusMessageSpec s;
+        BusMessageSpec s = spec_with_body_len(spec);
+        size_t size = (size_t)bus_message_encoded_size(&s), len;
         uint64_t serial = 0;
-        size_t size, len;
-        void *buf;
+        void *buf = malloc(size);
         int r;
 
-        spec_to_bus(spec, &s);
-        size = (size_t)bus_message_encoded_size(&s);
-        buf = malloc(size);
         ck_assert_ptr_nonnull(buf);
         len = raw_peer_encode(p, spec, buf, size, &serial);
-        r = raw_peer_write(p, buf, len);
+        r = raw_peer_write_fds(p, buf, len, fds, n_fds);
         ck_assert_msg(r == 0, "raw send: %s", strerror(-r));
         free(buf);
         return serial;
 }
 
-uint64_t raw_peer_send_fds(RawPeer *p, const RawSpec *spec, const int *fds, unsigned n_fds)
+uint64_t raw_peer_send(RawPeer *p, const RawSpec *spec)
 {
-        BusMessageSpec s;
-        uint64_t serial = 0;
-        size_t size, len;
-        void *buf;
-        int r;
-
-        spec_to_bus(spec, &s);
-        size = (size_t)bus_message_encoded_size(&s);
-        buf = malloc(size);
-        ck_assert_ptr_nonnull(buf);
-        len = raw_peer_encode(p, spec, buf, size, &serial);
-        r = raw_peer_write_fds(p, buf, len, fds, n_fds);
-        ck_assert_msg(r == 0, "raw send with fds: %s", strerror(-r));
-        free(buf);
-        return serial;
+        return raw_peer_send_fds(p, spec, NULL, 0);
 }
 
 uint64_t raw_peer_signal(RawPeer *p, const char *destination, const char *path,
@@ -599,22 +555,24 @@ RawMsg *raw_peer_driver_call(RawPeer *p, const char *member, json_t *args)
         return m;
 }
 
-void raw_peer_add_match(RawPeer *p, const char *rule)
+/* Call @member (AddMatch, RemoveMatch) with @rule; asserts a method return. */
+static void driver_call_rule(RawPeer *p, const char *member, const char *rule)
 {
-        RawMsg *m = raw_peer_driver_call(p, "AddMatch", json_pack("{s:s}", "rule", rule));
+        RawMsg *m = raw_peer_driver_call(p, member, json_pack("{s:s}", "rule", rule));
 
-        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "AddMatch(%s): %s", rule,
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "%s(%s): %s", member, rule,
                       raw_msg_describe(m));
         raw_msg_free(m);
 }
 
+void raw_peer_add_match(RawPeer *p, const char *rule)
+{
+        driver_call_rule(p, "AddMatch", rule);
+}
+
 void raw_peer_remove_match(RawPeer *p, const char *rule)
 {
-        RawMsg *m = raw_peer_driver_call(p, "RemoveMatch", json_pack("{s:s}", "rule", rule));
-
-        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "RemoveMatch(%s): %s", rule,
-                      raw_msg_describe(m));
-        raw_msg_free(m);
+        driver_call_rule(p, "RemoveMatch", rule);
 }
 
 int raw_peer_request_name(RawPeer *p, const char *name, unsigned flags)

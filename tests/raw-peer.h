@@ -4,9 +4,9 @@
  * what the broker sends (no library filtering) or send what no library would
  * (forged sender blocks, broken headers, one byte per write).
  *
- * Built on protocol/libbusprotocol (encode, header/field checks); its
- * interface uses plain numbers for message types (the BUS_MESSAGE_* values)
- * so test files need not include the protocol header.
+ * Built on protocol/libbusprotocol (encode, header/field checks) and its
+ * types: messages to send are BusMessageSpecs, header bytes are at
+ * offsetof(BusHeader, field), message types are the BUS_MESSAGE_* values.
  *
  * Every message read from the broker is validated with the protocol
  * library's checks; a broker that sends an invalid message fails the test.
@@ -18,23 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bus-limits.h"
-
-/* Byte offsets in the fixed header (wire format, PROTOCOL.md). */
-#define RAW_OFF_TYPE 0
-#define RAW_OFF_FLAGS 1
-#define RAW_OFF_N_FDS 2
-#define RAW_OFF_FIELDS_LEN 4
-#define RAW_OFF_BODY_LEN 8
-#define RAW_OFF_SERIAL 16
-#define RAW_OFF_REPLY_SERIAL 24
-#define RAW_OFF_DEADLINE 32
-#define RAW_OFF_SENDER_ID 40
-#define RAW_OFF_SENDER_PID_ID 48
-#define RAW_OFF_SENDER_UID 56
-#define RAW_OFF_SENDER_GID 60
-#define RAW_OFF_SENDER_PID 64
-#define RAW_OFF_SENDER_RESERVED 68
+#include "bus-protocol.h"
 
 /* A message as received. Strings point into the message; NULL if absent. */
 typedef struct RawMsg {
@@ -63,23 +47,11 @@ typedef struct RawMsg {
         size_t len;
 } RawMsg;
 
-/* What to send. Strings may be NULL (field absent). serial 0 = next. */
-typedef struct RawSpec {
-        uint8_t type;
-        uint8_t flags;
-        uint64_t serial;
-        uint64_t reply_serial;
-        uint64_t deadline_ns;
-        const char *destination;
-        const char *path;
-        const char *interface;
-        const char *member;
-        const char *error_name;
-        const char *key;
-        const char *body; /* JSON text */
-        const uint64_t *blob_sizes; /* BLOBS field (n_fds = n_blobs) */
-        unsigned n_blobs;
-} RawSpec;
+/* What to send: a BusMessageSpec. Strings may be NULL (field absent),
+ * serial 0 = the peer's next, n_fds = n_blobs. The body is usually JSON text:
+ * with body_len 0, body (if any) is a NUL-terminated string and its length
+ * is taken from strlen(). */
+typedef BusMessageSpec RawSpec;
 
 #define RAW_QUEUE_MAX 4096
 

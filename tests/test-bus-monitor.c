@@ -316,10 +316,10 @@ START_TEST(test_sequence)
 
                 ck_assert_int_eq(bus_message_get_raw(col.msgs[0], &data, &len), 0);
                 raw = data;
-                ck_assert_uint_ge(len, RAW_OFF_SENDER_RESERVED + 4u + 7u);
+                ck_assert_uint_ge(len, offsetof(BusHeader, sender_reserved) + 4u + 7u);
                 ck_assert_int_eq(memcmp(raw + len - 7, "{\"x\":1}", 7), 0);
-                memcpy(&serial, raw + RAW_OFF_SERIAL, sizeof(serial));
-                memcpy(&uid, raw + RAW_OFF_SENDER_UID, sizeof(uid));
+                memcpy(&serial, raw + offsetof(BusHeader, serial), sizeof(serial));
+                memcpy(&uid, raw + offsetof(BusHeader, sender_uid), sizeof(uid));
                 ck_assert_uint_eq(serial, t.echo);
                 ck_assert_uint_eq(uid, getuid());
         }

@@ -907,7 +907,7 @@ START_TEST(test_too_many_fds)
         if (declared > 16) {
                 uint16_t n = (uint16_t)declared;
 
-                memcpy(buf + RAW_OFF_N_FDS, &n, sizeof(n));
+                memcpy(buf + offsetof(BusHeader, n_fds), &n, sizeof(n));
         }
         ck_assert_int_eq(raw_peer_write_fds(p, buf, len, fds, sent), 0);
         close_n(fds, sent);

@@ -265,12 +265,12 @@ START_TEST(test_forged_sender_block)
                 size_t len = raw_peer_encode(a, &s, buf, sizeof(buf), &serial);
                 RawMsg *m;
 
-                put64(buf, RAW_OFF_SENDER_ID, fake_ids[i]);
-                put64(buf, RAW_OFF_SENDER_PID_ID, 12345);
-                put32(buf, RAW_OFF_SENDER_UID, fake_uid);
-                put32(buf, RAW_OFF_SENDER_GID, fake_uid);
-                put32(buf, RAW_OFF_SENDER_PID, 1);
-                put32(buf, RAW_OFF_SENDER_RESERVED, 0xdeadbeef);
+                put64(buf, offsetof(BusHeader, sender_id), fake_ids[i]);
+                put64(buf, offsetof(BusHeader, sender_pid_id), 12345);
+                put32(buf, offsetof(BusHeader, sender_uid), fake_uid);
+                put32(buf, offsetof(BusHeader, sender_gid), fake_uid);
+                put32(buf, offsetof(BusHeader, sender_pid), 1);
+                put32(buf, offsetof(BusHeader, sender_reserved), 0xdeadbeef);
                 ck_assert_int_eq(raw_peer_write(a, buf, len), 0);
                 m = raw_peer_recv(b, HARNESS_WAIT_MS);
                 ck_assert_msg(m && m->serial == serial, "forged message %zu not delivered: %s",
@@ -312,7 +312,7 @@ START_TEST(test_cannot_impersonate_bus)
         ck_assert_int_ge(bus_add_match(lib, &s2, "member='Barrier'", collector_add, &bar), 0);
 
         len = raw_peer_encode(a, &s, buf, sizeof(buf), NULL);
-        put64(buf, RAW_OFF_SENDER_ID, 0);
+        put64(buf, offsetof(BusHeader, sender_id), 0);
         ck_assert_int_eq(raw_peer_write(a, buf, len), 0);
         bs = barrier(a, w);
         expect_barrier(w, a, bs, "forged NameOwnerChanged reached a sender='org.busd.Bus' rule");
@@ -553,19 +553,19 @@ typedef struct BadCase {
 #define GOOD SPEC(SIGNAL_, 1, NULL, "/com/example", PROBE_IFACE, "Bad", 0, 0)
 
 static const BadCase bad_cases[] = {
-        { "body_len 0xffffffff", GOOD, RAW_OFF_BODY_LEN, 8, 0xffffffffull, true },
-        { "body_len UINT64_MAX", GOOD, RAW_OFF_BODY_LEN, 8, UINT64_MAX, true },
-        { "body_len past the inline limit", GOOD, RAW_OFF_BODY_LEN, 8,
+        { "body_len 0xffffffff", GOOD, offsetof(BusHeader, body_len), 8, 0xffffffffull, true },
+        { "body_len UINT64_MAX", GOOD, offsetof(BusHeader, body_len), 8, UINT64_MAX, true },
+        { "body_len past the inline limit", GOOD, offsetof(BusHeader, body_len), 8,
           (uint64_t)BUS_BODY_INLINE_MAX + 1, true },
-        { "fields_len 0xfffffff8", GOOD, RAW_OFF_FIELDS_LEN, 4, 0xfffffff8ull, true },
-        { "fields_len unaligned", GOOD, RAW_OFF_FIELDS_LEN, 4, 7, true },
+        { "fields_len 0xfffffff8", GOOD, offsetof(BusHeader, fields_len), 4, 0xfffffff8ull, true },
+        { "fields_len unaligned", GOOD, offsetof(BusHeader, fields_len), 4, 7, true },
         { "serial 0", SPEC(SIGNAL_, 0, NULL, "/com/example", PROBE_IFACE, "Bad", 0, 0), -1, 0, 0,
           false },
-        { "type 0", GOOD, RAW_OFF_TYPE, 1, 0, false },
-        { "type 7", GOOD, RAW_OFF_TYPE, 1, 7, false },
-        { "type 255", GOOD, RAW_OFF_TYPE, 1, 255, false },
-        { "unknown flag", GOOD, RAW_OFF_FLAGS, 1, 0x80, false },
-        { "fds declared, none sent", GOOD, RAW_OFF_N_FDS, 2, 1, false },
+        { "type 0", GOOD, offsetof(BusHeader, type), 1, 0, false },
+        { "type 7", GOOD, offsetof(BusHeader, type), 1, 7, false },
+        { "type 255", GOOD, offsetof(BusHeader, type), 1, 255, false },
+        { "unknown flag", GOOD, offsetof(BusHeader, flags), 1, 0x80, false },
+        { "fds declared, none sent", GOOD, offsetof(BusHeader, n_fds), 2, 1, false },
         { "member starts with a digit",
           SPEC(SIGNAL_, 1, NULL, "/com/example", PROBE_IFACE, "1bad", 0, 0), -1, 0, 0, false },
         { "member with a dot", SPEC(SIGNAL_, 1, NULL, "/com/example", PROBE_IFACE, "a.b", 0, 0),

@@ -29,16 +29,16 @@
 #define BASE_MEMBER "Changed"
 #define BASE_KEY "k1"
 
+/* A probe signal (an initializer, for tables too). */
+#define SIG(path_, iface_, member_, key_)                                                       \
+        {                                                                                       \
+                .type = BUS_MESSAGE_SIGNAL, .path = (path_), .interface = (iface_),             \
+                .member = (member_), .key = (key_), .body = "{\"probe\":true}",                \
+        }
+
 static RawSpec sig(const char *path, const char *iface, const char *member, const char *key)
 {
-        return (RawSpec){
-                .type = BUS_MESSAGE_SIGNAL,
-                .path = path,
-                .interface = iface,
-                .member = member,
-                .key = key,
-                .body = "{\"probe\":true}",
-        };
+        return (RawSpec)SIG(path, iface, member, key);
 }
 
 static RawSpec base_sig(void)
@@ -154,12 +154,9 @@ static const KeyCase key_cases[] = {
                 "interface='com.example.Wanted'",
                 { { 0 } },
                 {
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, "com.example.Other",
-                          BASE_MEMBER, NULL, BASE_KEY, "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, "com.example.Wanted2",
-                          BASE_MEMBER, NULL, BASE_KEY, "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, "com.example",
-                          BASE_MEMBER, NULL, BASE_KEY, "{\"probe\":true}" },
+                        SIG(BASE_PATH, "com.example.Other", BASE_MEMBER, BASE_KEY),
+                        SIG(BASE_PATH, "com.example.Wanted2", BASE_MEMBER, BASE_KEY),
+                        SIG(BASE_PATH, "com.example", BASE_MEMBER, BASE_KEY),
                 },
         },
         {
@@ -167,12 +164,9 @@ static const KeyCase key_cases[] = {
                 "member='Changed'",
                 { { 0 } },
                 {
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, BASE_IFACE,
-                          "Changed2", NULL, BASE_KEY, "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, BASE_IFACE, "changed",
-                          NULL, BASE_KEY, "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, BASE_IFACE, "Change",
-                          NULL, BASE_KEY, "{\"probe\":true}" },
+                        SIG(BASE_PATH, BASE_IFACE, "Changed2", BASE_KEY),
+                        SIG(BASE_PATH, BASE_IFACE, "changed", BASE_KEY),
+                        SIG(BASE_PATH, BASE_IFACE, "Change", BASE_KEY),
                 },
         },
         {
@@ -180,14 +174,10 @@ static const KeyCase key_cases[] = {
                 "path='/com/example/a'",
                 { { 0 } },
                 {
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, "/com/example/a/b", BASE_IFACE,
-                          BASE_MEMBER, NULL, BASE_KEY, "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, "/com/example", BASE_IFACE,
-                          BASE_MEMBER, NULL, BASE_KEY, "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, "/com/example/ab", BASE_IFACE,
-                          BASE_MEMBER, NULL, BASE_KEY, "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, "/", BASE_IFACE, BASE_MEMBER,
-                          NULL, BASE_KEY, "{\"probe\":true}" },
+                        SIG("/com/example/a/b", BASE_IFACE, BASE_MEMBER, BASE_KEY),
+                        SIG("/com/example", BASE_IFACE, BASE_MEMBER, BASE_KEY),
+                        SIG("/com/example/ab", BASE_IFACE, BASE_MEMBER, BASE_KEY),
+                        SIG("/", BASE_IFACE, BASE_MEMBER, BASE_KEY),
                 },
         },
         {
@@ -195,16 +185,12 @@ static const KeyCase key_cases[] = {
                 "path_namespace='/com/example/a'",
                 {
                         { 0 },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, "/com/example/a/b/c",
-                          BASE_IFACE, BASE_MEMBER, NULL, BASE_KEY, "{\"probe\":true}" },
+                        SIG("/com/example/a/b/c", BASE_IFACE, BASE_MEMBER, BASE_KEY),
                 },
                 {
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, "/com/example/ab", BASE_IFACE,
-                          BASE_MEMBER, NULL, BASE_KEY, "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, "/com/example", BASE_IFACE,
-                          BASE_MEMBER, NULL, BASE_KEY, "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, "/", BASE_IFACE, BASE_MEMBER,
-                          NULL, BASE_KEY, "{\"probe\":true}" },
+                        SIG("/com/example/ab", BASE_IFACE, BASE_MEMBER, BASE_KEY),
+                        SIG("/com/example", BASE_IFACE, BASE_MEMBER, BASE_KEY),
+                        SIG("/", BASE_IFACE, BASE_MEMBER, BASE_KEY),
                 },
         },
         {
@@ -212,26 +198,20 @@ static const KeyCase key_cases[] = {
                 "key='k1'",
                 { { 0 } },
                 {
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, BASE_IFACE,
-                          BASE_MEMBER, NULL, "k2", "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, BASE_IFACE,
-                          BASE_MEMBER, NULL, "k10", "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, BASE_IFACE,
-                          BASE_MEMBER, NULL, NULL, "{\"probe\":true}" },
+                        SIG(BASE_PATH, BASE_IFACE, BASE_MEMBER, "k2"),
+                        SIG(BASE_PATH, BASE_IFACE, BASE_MEMBER, "k10"),
+                        SIG(BASE_PATH, BASE_IFACE, BASE_MEMBER, NULL),
                 },
         },
         {
                 "quoted key",
                 "key='it'\\''s'",
                 {
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, BASE_IFACE,
-                          BASE_MEMBER, NULL, "it's", "{\"probe\":true}" },
+                        SIG(BASE_PATH, BASE_IFACE, BASE_MEMBER, "it's"),
                 },
                 {
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, BASE_IFACE,
-                          BASE_MEMBER, NULL, "its", "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, BASE_IFACE,
-                          BASE_MEMBER, NULL, "it", "{\"probe\":true}" },
+                        SIG(BASE_PATH, BASE_IFACE, BASE_MEMBER, "its"),
+                        SIG(BASE_PATH, BASE_IFACE, BASE_MEMBER, "it"),
                 },
         },
         {
@@ -240,14 +220,10 @@ static const KeyCase key_cases[] = {
                 "member='Changed',key='k1'",
                 { { 0 } },
                 {
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, "/com/example/b", BASE_IFACE,
-                          BASE_MEMBER, NULL, BASE_KEY, "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, "com.example.Other",
-                          BASE_MEMBER, NULL, BASE_KEY, "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, BASE_IFACE, "Other",
-                          NULL, BASE_KEY, "{\"probe\":true}" },
-                        { BUS_MESSAGE_SIGNAL, 0, 0, 0, 0, NULL, BASE_PATH, BASE_IFACE,
-                          BASE_MEMBER, NULL, "k2", "{\"probe\":true}" },
+                        SIG("/com/example/b", BASE_IFACE, BASE_MEMBER, BASE_KEY),
+                        SIG(BASE_PATH, "com.example.Other", BASE_MEMBER, BASE_KEY),
+                        SIG(BASE_PATH, BASE_IFACE, "Other", BASE_KEY),
+                        SIG(BASE_PATH, BASE_IFACE, BASE_MEMBER, "k2"),
                 },
         },
 };
