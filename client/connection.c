@@ -253,10 +253,10 @@ static void in_msg_drop(bus_connection *c) {
         c->in_msg_size = c->in_msg_len = 0;
 }
 
-void conn_fail(bus_connection *c, int error) {
+/* conn_fail() without the debug line, for closing on purpose. */
+static void conn_mark_dead(bus_connection *c, int error) {
         if (c->eof)
                 return;
-        client_debug("connection failed: %s", strerror(-error));
         c->error = error;
         c->eof = true;
         c->write_dead = true;
@@ -264,6 +264,13 @@ void conn_fail(bus_connection *c, int error) {
         in_fds_close(c);
         in_msg_drop(c);
         c->in_len = 0;
+}
+
+void conn_fail(bus_connection *c, int error) {
+        if (c->eof)
+                return;
+        client_debug("connection failed: %s", strerror(-error));
+        conn_mark_dead(c, error);
 }
 
 static int conn_parse_welcome(bus_connection *c) {
@@ -274,8 +281,11 @@ static int conn_parse_welcome(bus_connection *c) {
                 return -EBADMSG;
         c->features = w.preamble.features & BUS_FEATURES_SUPPORTED;
         bus_unique_name_format(w.unique_id, c->unique_name);
-        for (size_t i = 0; i < sizeof(w.bus_id); i++)
-                snprintf(c->bus_id + 2 * i, 3, "%02x", w.bus_id[i]);
+        for (size_t i = 0; i < sizeof(w.bus_id); i++) {
+                c->bus_id[2 * i] = "0123456789abcdef"[w.bus_id[i] >> 4];
+                c->bus_id[2 * i + 1] = "0123456789abcdef"[w.bus_id[i] & 0xf];
+        }
+        c->bus_id[2 * sizeof(w.bus_id)] = '\0';
         c->welcomed = true;
         return 0;
 }
@@ -556,6 +566,10 @@ int conn_poll(bus_connection *c, short events, uint64_t timeout_abs_usec) {
 
 int conn_wait_welcome(bus_connection *c) {
         uint64_t deadline = now_usec() + BUS_DEFAULT_CALL_TIMEOUT_USEC;
+        /* Nothing received yet: the broker has most likely not even accepted
+         * (the usual case right after bus_connect()), so wait before reading
+         * instead of a read that finds nothing. */
+        bool wait_first = c->in_len == 0;
 
         while (!c->welcomed) {
                 int r;
@@ -563,11 +577,14 @@ int conn_wait_welcome(bus_connection *c) {
                 if (c->eof)
                         return c->error ? c->error : -ECONNRESET;
                 (void)conn_write(c);
-                r = conn_read(c);
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        continue;
+                if (!wait_first) {
+                        r = conn_read(c);
+                        if (r < 0)
+                                return r;
+                        if (r > 0)
+                                continue;
+                }
+                wait_first = false;
                 r = conn_poll(c, 0, deadline);
                 if (r < 0)
                         return r;
@@ -693,7 +710,7 @@ void conn_finalize(bus_connection *c) {
 
         if (c->closed)
                 return;
-        conn_fail(c, -ECONNRESET);
+        conn_mark_dead(c, -ECONNRESET);
         c->closed = true;
         event_stop(c);
         if (c->fd >= 0)
@@ -724,7 +741,7 @@ _public_ bus_connection *bus_connection_close(bus_connection *c) {
         conn_enter(c);
         if (!c->closed) {
                 c->closed = true;
-                conn_fail(c, -ECONNRESET);
+                conn_mark_dead(c, -ECONNRESET);
                 event_stop(c);
                 close(c->fd);
                 c->fd = -1;

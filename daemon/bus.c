@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bus.h"
@@ -76,6 +77,28 @@ static void bus_reap_cb(evutil_socket_t fd, short what, void *userdata) {
         bus_check_drained(bus);
 }
 
+/* How early a timer may fire on the loop's clock. libevent reads
+ * CLOCK_MONOTONIC_COARSE unless EVENT_BASE_FLAG_PRECISE_TIMER is set (which
+ * costs a timerfd_settime() per loop iteration, main.c); that clock lags the
+ * precise one by up to one tick, and a timer is added to the lagging reading,
+ * so it could fire up to a tick early (clock_getres(2): the tick, 1-10 ms). */
+static uint64_t bus_timer_slack_usec(void) {
+        struct timespec ts;
+
+        if (clock_getres(CLOCK_MONOTONIC_COARSE, &ts) < 0)
+                return 0;
+        return (uint64_t)ts.tv_sec * USEC_PER_SEC + ((uint64_t)ts.tv_nsec + 999u) / 1000u;
+}
+
+int bus_timer_add(Bus *bus, struct event *ev, uint64_t usec) {
+        struct timeval tv;
+
+        usec += bus->timer_slack_usec;
+        tv = (struct timeval){ .tv_sec = (time_t)(usec / USEC_PER_SEC),
+                               .tv_usec = (suseconds_t)(usec % USEC_PER_SEC) };
+        return evtimer_add(ev, &tv) < 0 ? -ENOMEM : 0;
+}
+
 /* Our own identity, stamped on the driver's messages. */
 static void bus_init_sender_block(Bus *bus) {
         BusHeader h = { 0 };
@@ -106,6 +129,7 @@ int bus_new(Bus **ret, struct event_base *base) {
         bus->next_peer_id = 1;
         bus->next_serial = 1;
         bus->started_usec = now_realtime_usec();
+        bus->timer_slack_usec = bus_timer_slack_usec();
 
         if (getrandom(bus->id, sizeof(bus->id), 0) != sizeof(bus->id)) {
                 r = -errno;
@@ -291,8 +315,6 @@ static void bus_stop_timeout_cb(evutil_socket_t fd, short what, void *userdata) 
 /* Graceful stop: no new connections, no more input; callers still waiting
  * get NoReply; queued output gets BUS_STOP_FLUSH_USEC to drain. */
 static void bus_stop(Bus *bus) {
-        struct timeval tv = { .tv_sec = BUS_STOP_FLUSH_USEC / USEC_PER_SEC,
-                              .tv_usec = BUS_STOP_FLUSH_USEC % USEC_PER_SEC };
         size_t state = 0;
         void *v;
 
@@ -325,7 +347,7 @@ static void bus_stop(Bus *bus) {
         }
 
         bus->stop_timer = evtimer_new(bus->base, bus_stop_timeout_cb, bus);
-        if (!bus->stop_timer || evtimer_add(bus->stop_timer, &tv) < 0)
+        if (!bus->stop_timer || bus_timer_add(bus, bus->stop_timer, BUS_STOP_FLUSH_USEC) < 0)
                 event_base_loopbreak(bus->base);
         /* The flush job ends the loop once every queue is empty. */
         event_active(bus->flush_event, 0, 0);

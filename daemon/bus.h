@@ -9,6 +9,11 @@
  *  - reap: disconnected peers are torn down (names released, watchers told)
  *    and freed from their own callback, never inside a fan-out loop.
  *
+ * Timers: the event loop runs on libevent's default clock (main.c), which on
+ * Linux is CLOCK_MONOTONIC_COARSE; every timer is armed through
+ * bus_timer_add(), which pads it by that clock's resolution so that nothing
+ * fires before its time.
+ *
  * Invariants: unique ids start at 1 and are never reused; a peer is in
  * `peers` from accept until it is freed; stats.queue counts exactly the
  * message references in all output queues.
@@ -80,6 +85,7 @@ typedef struct Bus {
         uint64_t next_serial;
         uint8_t sender_block[BUS_SENDER_BLOCK_SIZE]; /* stamped on the bus's own messages */
         uint64_t started_usec;                       /* CLOCK_REALTIME */
+        uint64_t timer_slack_usec; /* resolution of the loop's clock, see bus_timer_add() */
         size_t n_peers;
         size_t n_incomplete; /* peers still in the handshake */
         BusStats stats;
@@ -114,6 +120,9 @@ int bus_run(Bus *bus);
 Peer *bus_find_peer(Bus *bus, uint64_t id);
 /* The running peer that owns @name (unique or well-known), or NULL. */
 Peer *bus_resolve(Bus *bus, const char *name);
+
+/* Arm timer @ev to fire no earlier than @usec from now (CLOCK_MONOTONIC). */
+int bus_timer_add(Bus *bus, struct event *ev, uint64_t usec);
 
 /* Allocate the next serial for a message from the bus. */
 uint64_t bus_next_serial(Bus *bus);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * creds.h — who is on the other end of a socket, read once at accept time
- * from the kernel (SO_PEERCRED, SO_PEERPIDFD, SO_PEERGROUPS, SO_PEERSEC).
+ * creds.h — who is on the other end of a socket, read once from the kernel:
+ * SO_PEERCRED at accept time (admission needs the uid), SO_PEERPIDFD,
+ * SO_PEERGROUPS and SO_PEERSEC right after the peer's welcome is written
+ * (the client waits for nothing else), before any of its messages is read.
  *
  * The identity is the connect-time one: a connection handed to another
  * process keeps the credentials of the process that connected
@@ -29,10 +31,17 @@ typedef struct Creds {
         char *label; /* security label, NULL if none */
 } Creds;
 
-/* Fill @ret for the peer of socket @fd. SO_PEERCRED is required; the others
- * are optional and left empty when the kernel or LSM lacks them. Returns 0 or
- * negative errno; on failure @ret is untouched. */
+/* Fill @ret with what admission needs: uid, gid and pid of the peer of
+ * socket @fd (SO_PEERCRED), the rest empty. Returns 0 or negative errno; on
+ * failure @ret is untouched. */
 int creds_read(int fd, Creds *ret);
+
+/* Add the rest to @c (from creds_read() on the same @fd): groups, pid_id,
+ * label; each left empty when the kernel or LSM lacks it. The socket keeps
+ * the connect-time identity, so reading these later gives the same answers
+ * (the pidfd is of the process that connected, pinned by the socket).
+ * Returns 0 or negative errno; on failure @c is unchanged. */
+int creds_read_details(int fd, Creds *c);
 
 /* Free what @c holds and zero it. */
 void creds_clear(Creds *c);

@@ -34,11 +34,21 @@ struct Listener {
         struct event *backoff;
         bool active;
         bool exhausted; /* in EMFILE back-off: logged once per episode */
+        bool singly;       /* connections arrive one per wakeup (LISTENER_PROBE_EVERY) */
+        unsigned unprobed; /* wakeups since an accept() last found the backlog empty */
         char *path;     /* NULL for an inherited socket */
         bool unlink;    /* we created path */
         dev_t dev;
         ino_t ino;
 };
+
+/* While connections arrive one per wakeup, each wakeup accepts one and only
+ * every this-many-th goes on to the accept() that would find the backlog
+ * empty (EAGAIN, a syscall per connection otherwise); that one notices when
+ * connections start to queue up, and from then on a wakeup accepts until
+ * EAGAIN again. None is left behind meanwhile: epoll is level-triggered, so
+ * a listener with connections waiting is reported again at once. */
+#define LISTENER_PROBE_EVERY 8u
 
 static void listener_accept_cb(evutil_socket_t fd, short what, void *userdata);
 
@@ -291,15 +301,21 @@ static void admit(Listener *l, int fd) {
 
 static void listener_accept_cb(evutil_socket_t lfd, short what, void *userdata) {
         Listener *l = userdata;
+        unsigned accepted = 0;
 
         for (unsigned i = 0; i < LISTENER_ACCEPTS_PER_EVENT; i++) {
-                int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                int fd;
 
+                if (accepted == 1 && l->singly && ++l->unprobed < LISTENER_PROBE_EVERY)
+                        return;
+                fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (fd >= 0) {
                         if (l->exhausted) {
                                 l->exhausted = false;
                                 log_notice("accepting connections again");
                         }
+                        if (++accepted > 1)
+                                l->singly = false;
                         admit(l, fd);
                         continue;
                 }
@@ -309,6 +325,8 @@ static void listener_accept_cb(evutil_socket_t lfd, short what, void *userdata) 
                 case EPROTO:
                         continue;
                 case EAGAIN:
+                        l->singly = accepted <= 1;
+                        l->unprobed = 0;
                         return;
                 case EMFILE:
                 case ENFILE:
@@ -316,15 +334,13 @@ static void listener_accept_cb(evutil_socket_t lfd, short what, void *userdata) 
                 case ENOMEM: {
                         /* The pending connection stays in the backlog and would
                          * wake us again at once: pause instead of spinning. */
-                        struct timeval tv = { .tv_sec = 0, .tv_usec = LISTENER_BACKOFF_USEC };
-
                         if (!l->exhausted)
                                 log_class(LOG_CLASS_ACCEPT, LOG_WARNING,
                                           "accept: %s; retrying every %llu ms", strerror(errno),
                                           LISTENER_BACKOFF_USEC / 1000);
                         l->exhausted = true;
                         event_del(l->ev);
-                        evtimer_add(l->backoff, &tv);
+                        bus_timer_add(l->bus, l->backoff, LISTENER_BACKOFF_USEC);
                         return;
                 }
                 default:

@@ -131,7 +131,6 @@ int main(int argc, char **argv) {
         BusKind kind = BUS_KIND_SYSTEM;
         const char *address = NULL;
         int level = LOG_NOTICE, n_kinds = 0, c, r;
-        struct event_config *cfg;
         struct event_base *base = NULL;
         Bus *bus = NULL;
         char status[256];
@@ -182,13 +181,14 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
         raise_nofile();
 
-        cfg = event_config_new();
-        if (cfg) {
-                /* Deadlines are absolute CLOCK_MONOTONIC: no coarse clock. */
-                event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-                base = event_base_new_with_config(cfg);
-                event_config_free(cfg);
-        }
+        /* No EVENT_BASE_FLAG_PRECISE_TIMER: with it, libevent's epoll backend
+         * calls timerfd_settime() on every loop iteration, whether or not a
+         * timer changed (epoll_dispatch() in libevent 2.1's epoll.c). Without
+         * it the loop runs on CLOCK_MONOTONIC_COARSE and epoll_wait()'s
+         * milliseconds, rounded up; bus_timer_add() pads every timer by the
+         * coarse clock's resolution, so deadlines are never early, at most a
+         * tick late. */
+        base = event_base_new();
         if (!base) {
                 log_error("cannot create the event loop");
                 return 1;

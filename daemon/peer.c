@@ -27,9 +27,20 @@ static void peer_log(const Peer *p, LogClass cls, int level, const char *reason,
 }
 
 static void timer_set(Peer *p, uint64_t usec) {
-        struct timeval tv = { .tv_sec = usec / USEC_PER_SEC, .tv_usec = usec % USEC_PER_SEC };
+        bus_timer_add(p->bus, p->timer, usec);
+}
 
-        evtimer_add(p->timer, &tv);
+/* What the connection stamps on each message the peer sends. */
+static void peer_set_sender_block(Peer *p) {
+        BusHeader h = { 0 };
+
+        h.sender_id = p->id;
+        h.sender_pid_id = p->creds.pid_id;
+        h.sender_uid = (uint32_t)p->creds.uid;
+        h.sender_gid = (uint32_t)p->creds.gid;
+        h.sender_pid = (uint32_t)p->creds.pid;
+        memcpy(p->conn.sender_block, (uint8_t *)&h + BUS_SENDER_BLOCK_OFFSET,
+               BUS_SENDER_BLOCK_SIZE);
 }
 
 static void peer_violation(Peer *p, const char *detail) {
@@ -78,7 +89,6 @@ static void peer_welcome(Peer *p, const BusPreamble *pre) {
                 peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "out of memory for the welcome");
                 return;
         }
-        bus_schedule_flush(bus, p);
 
         evtimer_del(p->timer);
         p->state = PEER_RUNNING;
@@ -87,6 +97,21 @@ static void peer_welcome(Peer *p, const BusPreamble *pre) {
         log_debug("peer %s connected (uid %lu, pid %ld)", p->name, (unsigned long)p->creds.uid,
                   (long)p->creds.pid);
         driver_emit_name_owner_changed(bus, p->name, 0, p->id);
+
+        /* The client waits for the welcome alone: write it now, not at the
+         * end of the loop iteration, and only then read the rest of the
+         * credentials (creds.h), before any message of the peer is parsed:
+         * they go into its sender block and driver answers. */
+        peer_flush(p);
+        if (p->state != PEER_RUNNING)
+                return;
+        r = creds_read_details(p->conn.fd, &p->creds);
+        if (r < 0) {
+                peer_disconnect(p, r == -ENOMEM ? DISCONNECT_NO_MEMORY : DISCONNECT_IO_ERROR,
+                                NULL, "cannot read the peer's credentials");
+                return;
+        }
+        peer_set_sender_block(p);
 }
 
 static void peer_handle_message(Peer *p, Message *m) {
@@ -223,24 +248,16 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
         p->uid_usage->n_connections++;
         bus->n_peers++;
         bus->n_incomplete++;
+        peer_set_sender_block(p);
+        timer_set(p, BUS_HANDSHAKE_TIMEOUT_USEC);
 
-        {
-                BusHeader h = { 0 };
-
-                h.sender_id = p->id;
-                h.sender_pid_id = p->creds.pid_id;
-                h.sender_uid = (uint32_t)p->creds.uid;
-                h.sender_gid = (uint32_t)p->creds.gid;
-                h.sender_pid = (uint32_t)p->creds.pid;
-                memcpy(p->conn.sender_block, (uint8_t *)&h + BUS_SENDER_BLOCK_OFFSET,
-                       BUS_SENDER_BLOCK_SIZE);
-        }
-
-        if (connection_start_reading(&p->conn) < 0) {
+        /* Clients write their preamble right after connect(), most often
+         * before we accept: read it now, so that the welcome goes out before
+         * the socket is even watched (a peer that has not written yet costs
+         * one recvmsg() that finds nothing). */
+        peer_read_cb(fd, EV_READ, p);
+        if (p->state != PEER_DYING && connection_start_reading(&p->conn) < 0)
                 peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "cannot watch the socket");
-        } else {
-                timer_set(p, BUS_HANDSHAKE_TIMEOUT_USEC);
-        }
         *ret = p;
         return 0;
 }

@@ -49,13 +49,11 @@ int reply_register(Peer *caller, Peer *callee, uint64_t serial, uint64_t deadlin
         if (deadline_ns > 0) {
                 uint64_t now = clock_nsec(CLOCK_MONOTONIC);
                 uint64_t usec = deadline_ns > now ? (deadline_ns - now + 999) / 1000 : 0;
-                struct timeval tv;
 
                 if (usec > REPLY_DEADLINE_MAX_USEC)
                         usec = REPLY_DEADLINE_MAX_USEC;
-                tv = (struct timeval){ .tv_sec = usec / USEC_PER_SEC, .tv_usec = usec % USEC_PER_SEC };
                 r->timer = evtimer_new(bus->base, reply_timeout_cb, r);
-                if (!r->timer || evtimer_add(r->timer, &tv) < 0) {
+                if (!r->timer || bus_timer_add(bus, r->timer, usec) < 0) {
                         if (r->timer)
                                 event_free(r->timer);
                         free(r);
