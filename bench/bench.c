@@ -36,6 +36,7 @@ static void usage(FILE *f, const char *prog) {
                 "  --warmup N         unmeasured iterations first\n"
                 "  --budget-ms MS     stop measuring after MS (once 5 calls or 2 batches are done)\n"
                 "  --quick            smaller default iteration counts\n"
+                "  --corked-sender    signal: the sender batches its sends (busd only)\n"
                 "  --report-error WHY print this run's result line with error WHY and exit\n"
                 "                     (for bench/run.sh when a driver crashed or timed out)\n",
                 prog);
@@ -126,6 +127,7 @@ int bench_options_parse(BenchOptions *o, int argc, char **argv) {
                 { "warmup", required_argument, NULL, 'W' },
                 { "budget-ms", required_argument, NULL, 'B' },
                 { "quick", no_argument, NULL, 'q' },
+                { "corked-sender", no_argument, NULL, 'C' },
                 { "report-error", required_argument, NULL, 'E' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -158,6 +160,7 @@ int bench_options_parse(BenchOptions *o, int argc, char **argv) {
                 case 'W': r = parse_uint(optarg, &o->warmup); break;
                 case 'B': r = parse_uint(optarg, &budget_ms); break;
                 case 'q': o->quick = true; break;
+                case 'C': o->corked_sender = true; break;
                 case 'E': o->report_error = optarg; break;
                 case 'h': usage(stdout, argv[0]); exit(EXIT_SUCCESS);
                 default: usage(stderr, argv[0]); return -EINVAL;
@@ -226,7 +229,8 @@ static void case_label(const BenchOptions *o, char *buf, size_t n) {
                         snprintf(buf, n, "%s 1->%u, %u foreign rules", kind, o->receivers,
                                  o->rules);
                 else
-                        snprintf(buf, n, "%s 1->%u", kind, o->receivers);
+                        snprintf(buf, n, "%s 1->%u%s", kind, o->receivers,
+                                 o->corked_sender ? ", corked sender" : "");
                 break;
         }
         case BENCH_CONNECT:
@@ -705,6 +709,8 @@ static int run_signal(const BenchSystem *system, const BenchOptions *o, BenchRes
         }
         if (r == 0)
                 r = system->connect(&conn, o->address);
+        if (r == 0 && o->corked_sender)
+                r = system->set_cork ? system->set_cork(conn, true) : -EOPNOTSUPP;
 
         while (r >= 0 && sent < o->warmup + o->iterations) {
                 if (sent == o->warmup) {

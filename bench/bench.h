@@ -68,6 +68,7 @@ typedef struct BenchOptions {
         uint64_t budget_ns;    /* a measured loop may stop after this long */
         const char *report_error; /* print the result line with this error, run nothing */
         bool quick;
+        bool corked_sender;    /* signal: the sender batches its sends (busd only) */
 } BenchOptions;
 
 typedef struct BenchResult {
@@ -204,6 +205,9 @@ struct BenchSystem {
         unsigned add_match_window; /* AddMatch calls outstanding at most */
         /* signal: broadcast one Tick with BENCH_SIGNAL_SIZE bytes of @payload. */
         int (*emit_tick)(void *conn, const char *payload);
+        /* signal, optional: batch sends until the connection is processed
+         * (--corked-sender); NULL where the library cannot. */
+        int (*set_cork)(void *conn, bool cork);
         /* signal: send Sync to receiver @name without waiting; its answer
          * goes to bench_sync_answered(). */
         int (*sync_send)(void *conn, const char *name, BenchSync *s);

@@ -261,6 +261,10 @@ static int emit_tick(void *c, const char *payload) {
         return r;
 }
 
+static int set_cork(void *c, bool cork) {
+        return bus_connection_set_cork(c, cork);
+}
+
 static const BenchSystem busd_system = {
         .prog = "bench-busd",
         .json_payload = true,
@@ -274,6 +278,7 @@ static const BenchSystem busd_system = {
         .add_match = add_match,
         .add_match_window = BENCH_ADDMATCH_WINDOW,
         .emit_tick = emit_tick,
+        .set_cork = set_cork,
         .sync_send = sync_send,
 };
 

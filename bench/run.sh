@@ -235,6 +235,7 @@ WORKLOADS=(
         "rtt-256m|busd|--workload rtt --size 268435456"
         "rtt-1g|busd|--workload rtt --size 1073741824"
         "signal|all|--workload signal --receivers 1"
+        "signal-corked|busd|--workload signal --receivers 1 --corked-sender"
         "fanout-10|all|--workload signal --receivers 10"
         "fanout-50|all|--workload signal --receivers 50"
         "broadcast-65536|busd dbus-broker dbus-daemon|--workload signal --receivers 1 --rules 65536"

@@ -256,6 +256,7 @@ struct bus_connection {
         /* output */
         OutItem *out_head, *out_tail;
         size_t out_n;
+        bool corked; /* bus_connection_set_cork(): sends only queue */
 
         /* calls */
         uint64_t serial_next;

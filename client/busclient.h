@@ -137,6 +137,15 @@ int bus_connection_process(bus_connection *c);
 int bus_connection_wait(bus_connection *c, uint64_t timeout_usec);
 /* Block until all queued output is written. */
 int bus_connection_flush(bus_connection *c);
+/* Batch output (off by default, when every bus_send() writes at once, as
+ * sd-bus does). While corked, sending only queues: what is queued leaves
+ * together, up to 64 messages per sendmsg(), when the connection is next
+ * processed (bus_connection_process(), an attached event loop, any
+ * synchronous call), flushed, or uncorked, and at once whenever 64 messages
+ * are waiting. For a burst of signals this saves a syscall and a broker
+ * wakeup per message; the price is that a message waits for one of those
+ * points. Uncorking writes what is queued (without blocking). */
+int bus_connection_set_cork(bus_connection *c, bool cork);
 /* Attach the connection to a libevent base: the library registers its own
  * events and timer and processes the connection from them. One base per
  * connection; detach (or close) before freeing the base. */
@@ -283,8 +292,9 @@ uint64_t bus_message_get_sender_pid_id(bus_message *m);
 /* ---- Sending and calling ---------------------------------------------------------- */
 
 /* Queue @m (borrowed) for sending; assigns its serial (returned in
- * *ret_serial if non-NULL). Output is written by process/flush, or at once
- * when the socket accepts it. */
+ * *ret_serial if non-NULL). Output is written at once when the socket
+ * accepts it (unless the connection is corked: bus_connection_set_cork()),
+ * else by process/flush. */
 int bus_send(bus_connection *c, bus_message *m, uint64_t *ret_serial);
 
 /* Synchronous call. @timeout_usec: 0 = default (25 s); it is sent to the

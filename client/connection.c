@@ -22,7 +22,9 @@
  *
  * Output: a FIFO of encoded messages written with one sendmsg() per batch of
  * up to CLIENT_IOV_BATCH messages. A message carrying fds is written alone,
- * so its fds travel with its own first byte.
+ * so its fds travel with its own first byte. A send writes at once, unless
+ * the connection is corked: then the FIFO is written when the connection is
+ * processed or flushed, on uncork, or once a full batch waits.
  *
  * Lifecycle: open -> eof (socket dead, c->error set; already-read input is
  * still dispatched) -> closed (conn_finalize: pending calls failed, socket
@@ -231,6 +233,9 @@ int conn_enqueue(bus_connection *c, OutItem *item) {
                 c->out_head = item;
         c->out_tail = item;
         c->out_n++;
+        /* Corked: it waits for process/flush/uncork, or a full batch. */
+        if (c->corked && c->out_n < CLIENT_IOV_BATCH)
+                return 0;
         r = conn_write(c);
         return r < 0 ? r : 0;
 }
@@ -829,6 +834,19 @@ _public_ int bus_connection_wait(bus_connection *c, uint64_t timeout_usec) {
         if (r == 0 && internal <= deadline)
                 return 1; /* a call timed out: process has work */
         return r;
+}
+
+_public_ int bus_connection_set_cork(bus_connection *c, bool cork) {
+        int r = 0;
+
+        if (!c)
+                return -EINVAL;
+        c->corked = cork;
+        if (!cork && conn_has_output(c) && !c->write_dead) {
+                r = conn_write(c);
+                event_rearm(c);
+        }
+        return r < 0 ? r : 0;
 }
 
 _public_ int bus_connection_flush(bus_connection *c) {

@@ -16,6 +16,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <event2/event.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,6 +497,50 @@ END_TEST
 
 /* The library path: bus_add_match + bus_emit_signal, and unreffing the slot
  * removes the rule on the bus. */
+/* A corked sender on a libevent loop: a burst of signals leaves in batches
+ * (whenever 64 wait, the rest when the loop runs) and every one arrives, in
+ * order. */
+START_TEST(test_corked_sender_event_loop)
+{
+        enum { N_TICKS = 200 };
+        struct event_base *base = event_base_new();
+        bus_connection *tx = test_connect();
+        RawPeer *rx = raw_peer_new(busd_address());
+
+        ck_assert_ptr_nonnull(base);
+        raw_peer_add_match(rx, "type='signal',interface='com.example.Cork',member='Tick'");
+        ck_assert_int_eq(bus_connection_attach_event(tx, base), 0);
+        ck_assert_int_eq(bus_connection_set_cork(tx, true), 0);
+        for (int i = 0; i < N_TICKS; i++) {
+                json_t *body = json_pack("{s:i}", "i", i);
+
+                ck_assert_int_ge(bus_emit_signal(tx, "/com/example/cork", "com.example.Cork",
+                                                 "Tick", NULL, body),
+                                 0);
+                json_decref(body);
+        }
+        /* 200 = 3 full batches written on the way + 8 waiting for the loop. */
+        ck_assert(bus_connection_get_events(tx) & POLLOUT);
+        for (int i = 0; i < 10 && (bus_connection_get_events(tx) & POLLOUT); i++)
+                ck_assert_int_eq(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
+        ck_assert(!(bus_connection_get_events(tx) & POLLOUT));
+
+        for (int i = 0; i < N_TICKS; i++) {
+                RawMsg *m = raw_peer_recv(rx, HARNESS_WAIT_MS);
+
+                ck_assert_msg(m, "tick %d: %s", i, rx->eof ? "connection closed" : "timeout");
+                ck_assert(raw_msg_is_signal(m, "Tick"));
+                ck_assert_int_eq(json_integer_value(json_object_get(m->json, "i")), i);
+                raw_msg_free(m);
+        }
+        raw_peer_free(rx);
+        bus_connection_detach_event(tx);
+        test_disconnect(tx);
+        event_base_free(base);
+        busd_assert_baseline();
+}
+END_TEST
+
 START_TEST(test_library_match_and_remove)
 {
         bus_connection *rx = test_connect(), *tx = test_connect();
@@ -674,6 +720,7 @@ static Suite *signals_suite(void)
         tcase_add_test(tc, test_unicast_signals);
         tcase_add_test(tc, test_remove_match);
         tcase_add_test(tc, test_library_match_and_remove);
+        tcase_add_test(tc, test_corked_sender_event_loop);
         tcase_add_test(tc, test_invalid_rules);
         tcase_add_test(tc, test_match_limit);
         suite_add_tcase(s, tc);

@@ -12,6 +12,8 @@
 
 #include <check.h>
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -511,6 +513,80 @@ START_TEST(test_objects) {
 }
 END_TEST
 
+/* Nothing the client wrote is waiting on the broker's side of the socket. */
+static bool broker_has_input(void) {
+        char byte;
+        ssize_t n = recv(fb.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+        ck_assert(n == 1 || (n < 0 && errno == EAGAIN));
+        return n == 1;
+}
+
+static void send_tick(unsigned i) {
+        bus_message *m;
+        char body[32];
+
+        ck_assert_int_eq(bus_message_new_signal(bus, &m, "/t", "com.example.T", "Tick"), 0);
+        snprintf(body, sizeof(body), "%u", i);
+        ck_assert_int_eq(bus_message_set_body_text(m, body, strlen(body)), 0);
+        ck_assert_int_eq(bus_send(bus, m, NULL), 0);
+        bus_message_unref(m);
+}
+
+/* The broker reads ticks @first .. @first + @n - 1, in order. */
+static void expect_ticks(unsigned first, unsigned n) {
+        for (unsigned i = first; i < first + n; i++) {
+                BusFields f;
+                uint8_t *buf;
+                BusHeader h = broker_read(&f, &buf);
+                char want[32];
+
+                snprintf(want, sizeof(want), "%u", i);
+                ck_assert_str_eq(f.member, "Tick");
+                ck_assert_uint_eq(h.body_len, strlen(want));
+                ck_assert(memcmp(buf + sizeof(h) + h.fields_len, want, h.body_len) == 0);
+        }
+        ck_assert(!broker_has_input());
+}
+
+/* bus_connection_set_cork(): corked sends only queue; processing, flushing,
+ * uncorking or a full batch write them, in order. Uncorked sends write at
+ * once. */
+START_TEST(test_cork) {
+        unsigned next = 0;
+
+        send_tick(next++);
+        expect_ticks(0, 1);
+
+        ck_assert_int_eq(bus_connection_set_cork(bus, true), 0);
+        for (unsigned i = 0; i < 3; i++)
+                send_tick(next++);
+        ck_assert(!broker_has_input());
+        ck_assert(bus_connection_get_events(bus) & POLLOUT);
+        ck_assert_int_ge(bus_connection_process(bus), 0);
+        ck_assert(!(bus_connection_get_events(bus) & POLLOUT));
+        expect_ticks(1, 3);
+
+        /* A full batch leaves without being asked; the rest waits. */
+        for (unsigned i = 0; i < CLIENT_IOV_BATCH + 1; i++)
+                send_tick(next++);
+        expect_ticks(4, CLIENT_IOV_BATCH);
+        ck_assert_int_eq(bus_connection_flush(bus), 0);
+        expect_ticks(4 + CLIENT_IOV_BATCH, 1);
+
+        send_tick(next++);
+        send_tick(next++);
+        ck_assert(!broker_has_input());
+        ck_assert_int_eq(bus_connection_set_cork(bus, false), 0);
+        expect_ticks(next - 2, 2);
+        ck_assert(!(bus_connection_get_events(bus) & POLLOUT));
+
+        send_tick(next++);
+        expect_ticks(next - 1, 1);
+        ck_assert_int_eq(bus_connection_set_cork(NULL, true), -EINVAL);
+}
+END_TEST
+
 static Suite *connection_suite(void) {
         Suite *s = suite_create("client-connection");
         TCase *tc = tcase_create("connection");
@@ -528,6 +604,7 @@ static Suite *connection_suite(void) {
         tcase_add_test(tc, test_stray_fd_closes);
         tcase_add_test(tc, test_local_timeout);
         tcase_add_test(tc, test_objects);
+        tcase_add_test(tc, test_cork);
         suite_add_tcase(s, tc);
         return s;
 }
