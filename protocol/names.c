@@ -146,42 +146,68 @@ static size_t name_length(const char *s) {
         return n > BUS_NAME_MAX ? 0 : n;
 }
 
-static bool is_alpha(char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
 static bool is_digit(char c) {
         return c >= '0' && c <= '9';
+}
+
+/* Character classes of name syntax, one table lookup per byte (a chain of
+ * range compares costs ~10 instructions a byte, and every message the broker
+ * routes has 2-4 names checked). NUL and every byte >= 0x80 are in no class. */
+enum {
+        CC_WORD = 1 << 0,  /* [A-Za-z0-9_]: elements of every dotted name and path */
+        CC_DIGIT = 1 << 1, /* [0-9]: may not start an element or a member */
+        CC_DASH = 1 << 2,  /* '-': also allowed in well-known bus names */
+};
+
+#define CC_RANGE(a, b, v) [(a)...(b)] = (v)
+static const uint8_t char_class[256] = {
+        CC_RANGE('A', 'Z', CC_WORD), CC_RANGE('a', 'z', CC_WORD),
+        CC_RANGE('0', '9', CC_WORD | CC_DIGIT), ['_'] = CC_WORD, ['-'] = CC_DASH,
+};
+
+/* A valid name's terminating NUL is at most this many bytes in: no validator
+ * reads further. */
+#define NAME_SCAN_MAX (BUS_NAME_MAX + 1u)
+
+/* Scan one element of @allowed characters from s[*i]; false if it is empty
+ * or starts with a digit. */
+static bool element_scan(const char *s, size_t *i, uint8_t allowed) {
+        size_t j = *i;
+        uint8_t first;
+
+        if (j >= NAME_SCAN_MAX)
+                return false;
+        first = char_class[(uint8_t)s[j]];
+        if (!(first & allowed) || (first & CC_DIGIT))
+                return false;
+        for (j++; j < NAME_SCAN_MAX && (char_class[(uint8_t)s[j]] & allowed); j++)
+                ;
+        *i = j;
+        return true;
+}
+
+/* Is s[@i] the terminating NUL of a name of legal length? */
+static bool name_ends_at(const char *s, size_t i) {
+        return i <= BUS_NAME_MAX && s[i] == '\0';
 }
 
 /* Dot-separated elements of [A-Za-z0-9_] (and '-' if @dash), at least two,
  * none empty, none starting with a digit. */
 static bool dotted_name_is_valid(const char *s, bool dash) {
-        size_t n = name_length(s), elements = 0;
-        bool element_start = true;
+        uint8_t allowed = CC_WORD | (dash ? CC_DASH : 0);
+        size_t i = 0, elements = 0;
 
-        if (n == 0)
+        if (!s)
                 return false;
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-
-                if (c == '.') {
-                        if (element_start)
-                                return false; /* empty element */
-                        element_start = true;
-                        continue;
-                }
-                if (is_digit(c)) {
-                        if (element_start)
-                                return false;
-                } else if (!is_alpha(c) && c != '_' && !(dash && c == '-')) {
+        for (;;) {
+                if (!element_scan(s, &i, allowed))
                         return false;
-                }
-                if (element_start)
-                        elements++;
-                element_start = false;
+                elements++;
+                if (i >= NAME_SCAN_MAX || s[i] != '.')
+                        break;
+                i++;
         }
-        return !element_start && elements >= 2;
+        return elements >= 2 && name_ends_at(s, i);
 }
 
 bool bus_wellknown_name_is_valid(const char *s) {
@@ -203,34 +229,32 @@ bool bus_name_is_valid(const char *s) {
 }
 
 bool bus_member_is_valid(const char *s) {
-        size_t n = name_length(s);
+        size_t i = 0;
 
-        if (n == 0 || is_digit(s[0]))
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '_')
-                        return false;
-        return true;
+        return s && element_scan(s, &i, CC_WORD) && name_ends_at(s, i);
 }
 
+/* "/", or "/" followed by '/'-separated non-empty elements of [A-Za-z0-9_]
+ * (a path element may start with a digit). */
 bool bus_path_is_valid(const char *s) {
-        size_t n = name_length(s);
+        size_t i = 1;
 
-        if (n == 0 || s[0] != '/')
+        if (!s || s[0] != '/')
                 return false;
-        if (n == 1)
+        if (s[1] == '\0')
                 return true;
-        for (size_t i = 1; i < n; i++) {
-                char c = s[i];
+        for (;;) {
+                size_t start = i;
 
-                if (c == '/') {
-                        if (s[i - 1] == '/')
-                                return false; /* empty element */
-                } else if (!is_alpha(c) && !is_digit(c) && c != '_') {
-                        return false;
-                }
+                while (i < NAME_SCAN_MAX && (char_class[(uint8_t)s[i]] & CC_WORD))
+                        i++;
+                if (i == start)
+                        return false; /* empty element (or a bad byte) */
+                if (i >= NAME_SCAN_MAX || s[i] != '/')
+                        break;
+                i++;
         }
-        return s[n - 1] != '/';
+        return name_ends_at(s, i);
 }
 
 bool bus_key_is_valid(const char *s) {
