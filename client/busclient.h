@@ -100,7 +100,8 @@ int bus_connect_user(bus_connection **ret);
 
 /* Close the socket, fail pending async calls with org.busd.Error.Disconnected
  * (their callbacks run), drop all slots, free the connection. NULL-safe;
- * returns NULL. */
+ * returns NULL. Output not yet written (a full socket, or a corked
+ * connection) is dropped: bus_connection_flush() first to deliver it. */
 bus_connection *bus_connection_close(bus_connection *c);
 
 /* The unique name (":1.N") the bus assigned; waits for the broker's answer if
@@ -144,7 +145,8 @@ int bus_connection_flush(bus_connection *c);
  * synchronous call), flushed, or uncorked, and at once whenever 64 messages
  * are waiting. For a burst of signals this saves a syscall and a broker
  * wakeup per message; the price is that a message waits for one of those
- * points. Uncorking writes what is queued (without blocking). */
+ * points. Uncorking writes what is queued (without blocking); closing drops
+ * it (flush first). */
 int bus_connection_set_cork(bus_connection *c, bool cork);
 /* Attach the connection to a libevent base: the library registers its own
  * events and timer and processes the connection from them. One base per
