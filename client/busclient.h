@@ -74,6 +74,9 @@ typedef struct bus_error {
  * the declared size, or a receiver that did not negotiate payloads. (A
  * sender over its payload quota gets org.busd.Error.LimitsExceeded.) */
 #define BUS_ERROR_PAYLOAD_REFUSED "org.busd.Error.PayloadRefused"
+/* org.busd.Bus.ReloadConfig: the configuration file is not valid (the message
+ * says why); the bus keeps its old configuration. */
+#define BUS_ERROR_CONFIG_INVALID "org.busd.Error.ConfigInvalid"
 
 /* Set both fields (copies); returns -EREMOTEIO, so a handler can write
  * `return bus_error_set(err, BUS_ERROR_INVALID_ARGS, "...")`. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * bus.c — the Bus context, its deferred flush and reap jobs, and the
- * graceful stop on SIGTERM/SIGINT. See bus.h.
+ * bus.c — the Bus context, its deferred flush and reap jobs, its active
+ * configuration and the reload on SIGHUP, and the graceful stop on
+ * SIGTERM/SIGINT. See bus.h.
  */
 #include "config.h"
 
@@ -112,7 +113,8 @@ static void bus_init_sender_block(Bus *bus) {
         }
         h.sender_id = BUS_DRIVER_ID;
         h.sender_pid_id = pid_id;
-        h.sender_uid = (uint32_t)getuid();
+        bus->uid = getuid();
+        h.sender_uid = (uint32_t)bus->uid;
         h.sender_gid = (uint32_t)getgid();
         h.sender_pid = (uint32_t)getpid();
         memcpy(bus->sender_block, (uint8_t *)&h + BUS_SENDER_BLOCK_OFFSET, BUS_SENDER_BLOCK_SIZE);
@@ -130,6 +132,7 @@ int bus_new(Bus **ret, struct event_base *base) {
         bus->next_serial = 1;
         bus->started_usec = now_realtime_usec();
         bus->timer_slack_usec = bus_timer_slack_usec();
+        config_init_defaults(&bus->config);
 
         if (getrandom(bus->id, sizeof(bus->id), 0) != sizeof(bus->id)) {
                 r = -errno;
@@ -154,8 +157,9 @@ int bus_new(Bus **ret, struct event_base *base) {
         r = -ENOMEM;
         bus->scratch = malloc(BUS_READ_CHUNK);
         /* One slot per possible subscriber: the listener admits at most
-         * BUS_CONNECTIONS_MAX peers, so collecting a broadcast's receivers
-         * can never fail. Pages are only touched as far as they are used. */
+         * config.connections peers, which the configuration cannot set above
+         * BUS_CONNECTIONS_MAX, so collecting a broadcast's receivers can
+         * never fail. Pages are only touched as far as they are used. */
         bus->owners = malloc(BUS_CONNECTIONS_MAX * sizeof(*bus->owners));
         bus->flush_event = event_new(base, -1, 0, bus_flush_cb, bus);
         bus->reap_event = event_new(base, -1, 0, bus_reap_cb, bus);
@@ -198,6 +202,8 @@ Bus *bus_free(Bus *bus) {
                 event_free(bus->sigterm_event);
         if (bus->sigint_event)
                 event_free(bus->sigint_event);
+        if (bus->sighup_event)
+                event_free(bus->sighup_event);
         if (bus->stop_timer)
                 event_free(bus->stop_timer);
         match_registry_free(bus->matches);
@@ -206,6 +212,8 @@ Bus *bus_free(Bus *bus) {
         hashmap_free(bus->peers);
         free(bus->owners);
         free(bus->scratch);
+        free(bus->config_path);
+        free(bus->status);
         free(bus);
         return NULL;
 }
@@ -304,6 +312,111 @@ void bus_uid_put(Bus *bus, UidUsage *u) {
         free(u);
 }
 
+/* ---- configuration ----------------------------------------------------------- */
+
+/* Read bus->config_path into *@ret. A missing file that is not required is
+ * the defaults (*@ret_missing set); a missing required one gets a reason like
+ * the other read errors ("PATH: No such file or directory"). */
+static int bus_read_config(Bus *bus, BusConfig *ret, bool *ret_missing, char **ret_error) {
+        char *reason = NULL;
+        int r;
+
+        *ret_missing = false;
+        r = config_load_file(bus->config_path, ret, &reason);
+        if (r == -ENOENT && !bus->config_required) {
+                config_init_defaults(ret);
+                *ret_missing = true;
+                return 0;
+        }
+        if (r == -ENOENT) {
+                if (asprintf(&reason, "%s: %s", bus->config_path, strerror(ENOENT)) < 0)
+                        return -ENOMEM;
+                r = CONFIG_E_INVALID;
+        }
+        if (r == CONFIG_E_INVALID && ret_error)
+                *ret_error = reason;
+        else
+                free(reason);
+        return r;
+}
+
+int bus_load_config(Bus *bus, const char *path, bool required, char **ret_error) {
+        char *old_path = bus->config_path;
+        bool old_required = bus->config_required, missing;
+        BusConfig c;
+        int r;
+
+        bus->config_path = strdup(path);
+        if (!bus->config_path) {
+                bus->config_path = old_path;
+                return -ENOMEM;
+        }
+        bus->config_required = required;
+        r = bus_read_config(bus, &c, &missing, ret_error);
+        if (r != 0) {
+                free(bus->config_path);
+                bus->config_path = old_path;
+                bus->config_required = old_required;
+                return r;
+        }
+        free(old_path);
+        bus->config = c;
+        if (missing)
+                log_info("no configuration file at %s: using the defaults", path);
+        else
+                log_info("configuration loaded from %s", path);
+        return 0;
+}
+
+int bus_set_status(Bus *bus, const char *status) {
+        char *s = strdup(status);
+
+        if (!s)
+                return -ENOMEM;
+        free(bus->status);
+        bus->status = s;
+        return 0;
+}
+
+int bus_reload_config(Bus *bus, char **ret_error) {
+        char changes[1024], *reason = NULL, *status = NULL;
+        bool missing;
+        BusConfig c;
+        int r;
+
+        if (!bus->config_path)
+                return -EINVAL; /* bus_load_config() was never called */
+        /* systemd's reload protocol: RELOADING=1 with the CLOCK_MONOTONIC time
+         * it began, then READY=1 once done, whatever the outcome (sd_notify(3)). */
+        systemd_notify_reloading("Reloading the configuration");
+        r = bus_read_config(bus, &c, &missing, &reason);
+        if (r == 0) {
+                config_describe_changes(&bus->config, &c, changes, sizeof(changes));
+                /* The swap: one assignment, between two event callbacks. */
+                bus->config = c;
+                log_notice("configuration reloaded: %s%s", changes[0] ? changes : "unchanged",
+                         missing ? " (no file: the defaults)" : "");
+        } else {
+                log_warning("configuration reload failed, the old configuration stays in force: "
+                            "%s",
+                            r == CONFIG_E_INVALID ? reason : strerror(-r));
+                /* Keep the failure visible in "systemctl status" until the next reload. */
+                if (asprintf(&status, "%s; configuration reload failed: %s",
+                             bus->status ? bus->status : "Running",
+                             r == CONFIG_E_INVALID ? reason : strerror(-r)) < 0)
+                        status = NULL;
+        }
+        systemd_notify_ready(status ? status : bus->status);
+        free(status);
+        if (r == CONFIG_E_INVALID && ret_error)
+                *ret_error = reason;
+        else
+                free(reason);
+        return r;
+}
+
+/* ---- stopping ------------------------------------------------------------------ */
+
 static void bus_stop_timeout_cb(evutil_socket_t fd, short what, void *userdata) {
         Bus *bus = userdata;
 
@@ -358,13 +471,30 @@ static void bus_signal_cb(evutil_socket_t sig, short what, void *userdata) {
         bus_stop(userdata);
 }
 
-int bus_run(Bus *bus) {
+static void bus_sighup_cb(evutil_socket_t sig, short what, void *userdata) {
+        Bus *bus = userdata;
+
+        if (bus->stopping) {
+                log_info("received SIGHUP while stopping: not reloading");
+                return;
+        }
+        log_info("received SIGHUP: reloading the configuration from %s", bus->config_path);
+        /* Success and failure are logged there; the old configuration stays on failure. */
+        (void)bus_reload_config(bus, NULL);
+}
+
+int bus_watch_signals(Bus *bus) {
         bus->sigterm_event = evsignal_new(bus->base, SIGTERM, bus_signal_cb, bus);
         bus->sigint_event = evsignal_new(bus->base, SIGINT, bus_signal_cb, bus);
-        if (!bus->sigterm_event || !bus->sigint_event ||
-            evsignal_add(bus->sigterm_event, NULL) < 0 || evsignal_add(bus->sigint_event, NULL) < 0)
+        bus->sighup_event = evsignal_new(bus->base, SIGHUP, bus_sighup_cb, bus);
+        if (!bus->sigterm_event || !bus->sigint_event || !bus->sighup_event ||
+            evsignal_add(bus->sigterm_event, NULL) < 0 ||
+            evsignal_add(bus->sigint_event, NULL) < 0 || evsignal_add(bus->sighup_event, NULL) < 0)
                 return -ENOMEM;
+        return 0;
+}
 
+int bus_run(Bus *bus) {
         if (event_base_dispatch(bus->base) < 0)
                 return -EIO;
         return 0;

@@ -14,9 +14,18 @@
  * bus_timer_add(), which pads it by that clock's resolution so that nothing
  * fires before its time.
  *
+ * Configuration: the bus holds the active BusConfig (config-file.h) by
+ * value. Every limit check and timer reads it at the moment it runs;
+ * bus_reload_config() replaces it in one assignment, so a check sees either
+ * the old or the new configuration, never a mix, and the address other
+ * modules keep (Connection.config) stays valid. A reload revokes nothing a
+ * peer already holds (docs/DAEMON.md "Configuration").
+ *
  * Invariants: unique ids start at 1 and are never reused; a peer is in
  * `peers` from accept until it is freed; stats.queue counts exactly the
- * message references in all output queues.
+ * message references in all output queues; every field of config is inside
+ * its range (config-file.c validated it), so the arrays sized by the
+ * compile-time ceilings (owners, a peer's names) are never too small.
  */
 #pragma once
 
@@ -24,7 +33,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
+#include "config-file.h"
 #include "connection.h"
 #include "hashmap.h"
 #include "match.h"
@@ -40,8 +51,8 @@ typedef enum DisconnectReason {
         DISCONNECT_HANGUP,             /* the peer closed its end */
         DISCONNECT_IO_ERROR,           /* the socket failed */
         DISCONNECT_PROTOCOL_VIOLATION, /* bad preamble, header, fields, fds */
-        DISCONNECT_HANDSHAKE_TIMEOUT,  /* no preamble in BUS_HANDSHAKE_TIMEOUT_USEC */
-        DISCONNECT_PARTIAL_TIMEOUT,    /* a message stalled (BUS_PARTIAL_MESSAGE_TIMEOUT_USEC) */
+        DISCONNECT_HANDSHAKE_TIMEOUT,  /* no preamble in time (timeouts.handshake_ms) */
+        DISCONNECT_PARTIAL_TIMEOUT,    /* a message stalled (timeouts.partial_message_ms) */
         DISCONNECT_SLOW_CONSUMER,      /* its outgoing queue was full for a reply/signal */
         DISCONNECT_NO_MEMORY,          /* the broker could not allocate for it */
         _DISCONNECT_REASON_MAX,
@@ -61,7 +72,7 @@ typedef struct BusStats {
         uint64_t payloads_refused; /* messages refused for their payload fds (memfd.c) */
 } BusStats;
 
-/* Connections per uid, for BUS_CONNECTIONS_PER_UID_MAX. */
+/* Connections per uid, for the connections_per_uid limit. */
 typedef struct UidUsage {
         uint64_t uid; /* key */
         unsigned n_connections;
@@ -79,8 +90,14 @@ typedef struct Bus {
         MatchRegistry *matches;
         Listener *listener;
 
+        BusConfig config;     /* the active configuration, see above */
+        char *config_path;    /* the file every reload re-reads */
+        bool config_required; /* named with --config: a missing file is an error */
+        char *status;         /* STATUS= line of READY=1 (main.c), repeated after a reload */
+
         uint8_t id[16];
         char id_hex[33];
+        uid_t uid; /* the bus's own uid (privileged, as root, for monitors and reloads) */
         uint64_t next_peer_id;
         uint64_t next_serial;
         uint8_t sender_block[BUS_SENDER_BLOCK_SIZE]; /* stamped on the bus's own messages */
@@ -96,7 +113,8 @@ typedef struct Bus {
         struct event *reap_event;
         Peer *reap_first, *reap_last;
 
-        /* scratch for routing broadcasts: BUS_CONNECTIONS_MAX entries */
+        /* scratch for routing broadcasts: BUS_CONNECTIONS_MAX entries (the
+         * ceiling of the connections limit, whatever the configuration) */
         uint64_t *owners;
         size_t n_owners;
 
@@ -105,16 +123,39 @@ typedef struct Bus {
         size_t n_monitors;
 
         bool stopping;
-        struct event *sigterm_event, *sigint_event, *stop_timer;
+        struct event *sigterm_event, *sigint_event, *sighup_event, *stop_timer;
 } Bus;
 
+/* A bus with the default configuration (config_init_defaults()). */
 int bus_new(Bus **ret, struct event_base *base);
 /* Frees every peer without telling anyone (shutdown). NULL-safe. */
 Bus *bus_free(Bus *bus);
 
-/* Install SIGTERM/SIGINT handlers and run until stopped; returns 0 after a
- * graceful stop. */
+/* Handle SIGTERM/SIGINT (graceful stop) and SIGHUP (bus_reload_config())
+ * from the event loop. Called before READY=1, so that a signal sent as soon
+ * as the bus is ready is never met by the default action. 0 or -ENOMEM. */
+int bus_watch_signals(Bus *bus);
+/* Run until stopped; returns 0 after a graceful stop. */
 int bus_run(Bus *bus);
+
+/* Load the configuration from @path (copied) into the bus, before it
+ * listens; @path is what every reload re-reads. @required: a missing file is
+ * an error (the path came from --config); otherwise a missing file means the
+ * defaults. Returns 0; CONFIG_E_INVALID with a malloc'd one-line reason in
+ * *@ret_error (the path included); or -ENOMEM. Nothing changes on failure. */
+int bus_load_config(Bus *bus, const char *path, bool required, char **ret_error);
+
+/* Re-read the configuration file (SIGHUP, org.busd.Bus.ReloadConfig),
+ * between sd_notify RELOADING=1 and READY=1. On success the new configuration
+ * replaces the old one in one step and the changes are logged (info); a file
+ * that is missing (if required), unreadable or invalid leaves the old
+ * configuration in force and is logged as a warning (hostile-peers.md item
+ * 26). Returns as bus_load_config(); @ret_error may be NULL. New limits apply
+ * from the next check: nothing a peer already holds is revoked. */
+int bus_reload_config(Bus *bus, char **ret_error);
+
+/* Set the STATUS= text sent with READY=1 (copied); -ENOMEM on failure. */
+int bus_set_status(Bus *bus, const char *status);
 
 /* Any peer by id (any state), or NULL. */
 Peer *bus_find_peer(Bus *bus, uint64_t id);

@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 
 #include "bus-limits.h"
+#include "config-file.h"
 #include "connection.h"
 #include "util.h"
 
@@ -23,8 +24,12 @@
 
 int connection_init(Connection *c, int fd, struct event_base *base, event_callback_fn read_cb,
                     event_callback_fn write_cb, void *userdata, uint8_t *scratch,
-                    size_t scratch_size, QueueStats *stats) {
-        *c = (Connection){ .fd = fd, .scratch = scratch, .scratch_size = scratch_size, .stats = stats };
+                    size_t scratch_size, QueueStats *stats, const BusConfig *config) {
+        *c = (Connection){ .fd = fd,
+                           .scratch = scratch,
+                           .scratch_size = scratch_size,
+                           .stats = stats,
+                           .config = config };
         c->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, read_cb, userdata);
         c->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, write_cb, userdata);
         if (!c->ev_read || !c->ev_write) {
@@ -449,15 +454,18 @@ static int queue_grow(Connection *c) {
 }
 
 int connection_queue(Connection *c, Message *m, bool force) {
+        const BusConfig *l = c->config;
         int r;
 
-        if (!force && (c->out_len >= BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX ||
-                       c->out_bytes + m->size > BUS_OUTGOING_BYTES_PER_CONNECTION_MAX))
+        /* Every operand is bounded (limits ≤ 1 TiB, queues ≤ limits + one
+         * message): no sum can wrap. */
+        if (!force && (c->out_len >= l->outgoing_messages_per_connection ||
+                       c->out_bytes + m->size > l->outgoing_bytes_per_connection))
                 return -ENOBUFS;
         if (!force && m->n_fds > 0 &&
-            (c->out_fds + m->n_fds > BUS_OUTGOING_FDS_PER_CONNECTION_MAX ||
+            (c->out_fds + m->n_fds > l->outgoing_fds_per_connection ||
              (c->out_blob_bytes > 0 &&
-              c->out_blob_bytes + m->blob_bytes > BUS_OUTGOING_BLOB_BYTES_PER_CONNECTION_MAX)))
+              c->out_blob_bytes + m->blob_bytes > l->outgoing_blob_bytes_per_connection)))
                 return -ENOBUFS;
         if (c->out_len == c->out_cap) {
                 r = queue_grow(c);

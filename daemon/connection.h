@@ -39,6 +39,8 @@
 #include "bus-protocol.h"
 #include "message.h"
 
+struct BusConfig;
+
 /* Messages per sendmsg(): iovecs are cheap, and 64 amortise the syscall well
  * below UIO_MAXIOV (1024). */
 #define CONNECTION_IOV_MAX 64u
@@ -83,6 +85,7 @@ typedef struct Connection {
         bool reading;
         bool write_armed;
         QueueStats *stats;
+        const struct BusConfig *config; /* the bus's, borrowed: the outgoing_* limits */
         uint8_t sender_block[BUS_SENDER_BLOCK_SIZE]; /* stamped into every message read */
 
         /* input */
@@ -114,11 +117,12 @@ typedef struct Connection {
         uint64_t out_blob_bytes; /* their payload bytes */
 } Connection;
 
-/* Take @fd and create its events (not yet added). 0 or -ENOMEM; on failure
- * @fd is still the caller's. */
+/* Take @fd and create its events (not yet added). @config is borrowed and
+ * read at every connection_queue() (it must outlive the connection). 0 or
+ * -ENOMEM; on failure @fd is still the caller's. */
 int connection_init(Connection *c, int fd, struct event_base *base, event_callback_fn read_cb,
                     event_callback_fn write_cb, void *userdata, uint8_t *scratch,
-                    size_t scratch_size, QueueStats *stats);
+                    size_t scratch_size, QueueStats *stats, const struct BusConfig *config);
 /* Drop queued messages, close every fd and the socket. */
 void connection_deinit(Connection *c);
 
@@ -145,11 +149,12 @@ int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_mess
 bool connection_is_partial(const Connection *c);
 
 /* Queue a reference to @m. Unless @force, refuse with -ENOBUFS when the
- * queue would pass BUS_OUTGOING_{MESSAGES,BYTES}_PER_CONNECTION_MAX, or, for
- * a message with payloads, BUS_OUTGOING_FDS_PER_CONNECTION_MAX or
- * BUS_OUTGOING_BLOB_BYTES_PER_CONNECTION_MAX (unless no payload bytes are
- * queued yet). Returns 0, -ENOBUFS or -ENOMEM. Does not write: see
- * connection_flush(). */
+ * queue would pass the configured outgoing_{messages,bytes}_per_connection
+ * limits, or, for a message with payloads, outgoing_fds_per_connection or
+ * outgoing_blob_bytes_per_connection (unless no payload bytes are queued
+ * yet). A queue already past a limit that a reload lowered is not trimmed;
+ * it only takes nothing more until it drains below. Returns 0, -ENOBUFS or
+ * -ENOMEM. Does not write: see connection_flush(). */
 int connection_queue(Connection *c, Message *m, bool force);
 
 /* Drop every queued message not yet started (a forced disconnect: the

@@ -24,7 +24,7 @@
 
 typedef struct DriverError {
         const char *name;
-        char message[256];
+        char message[512]; /* room for a configuration error with its file's path */
 } DriverError;
 
 typedef json_t *(*DriverMethodFn)(Bus *bus, Peer *sender, json_t *args, DriverError *e);
@@ -115,11 +115,11 @@ static json_t *method_request_name(Bus *bus, Peer *sender, json_t *args, DriverE
                             RESERVED_PREFIX);
         }
         if (name_registry_get_owner(bus->names, name) != sender->id &&
-            name_registry_count_owner(bus->names, sender->id) >= BUS_NAMES_PER_CONNECTION_MAX) {
+            name_registry_count_owner(bus->names, sender->id) >= bus->config.names_per_connection) {
                 log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
                          sender->creds.pid, "LimitsExceeded", "too many names");
                 return fail(e, BUS_ERR_LIMITS_EXCEEDED, "too many names (limit %u)",
-                            BUS_NAMES_PER_CONNECTION_MAX);
+                            bus->config.names_per_connection);
         }
         r = name_registry_request(bus->names, name, sender->id, (unsigned)flags,
                                   driver_name_changed, bus);
@@ -238,11 +238,12 @@ static json_t *method_add_match(Bus *bus, Peer *sender, json_t *args, DriverErro
 
         if (!parse_rule(args, &rule, e))
                 return NULL;
-        if (match_registry_count_owner(bus->matches, sender->id) >= BUS_MATCHES_PER_CONNECTION_MAX) {
+        if (match_registry_count_owner(bus->matches, sender->id) >=
+            bus->config.matches_per_connection) {
                 log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
                          sender->creds.pid, "LimitsExceeded", "too many match rules");
                 return fail(e, BUS_ERR_LIMITS_EXCEEDED, "too many match rules (limit %u)",
-                            BUS_MATCHES_PER_CONNECTION_MAX);
+                            bus->config.matches_per_connection);
         }
         if (match_registry_add(bus->matches, sender->id, &rule) < 0)
                 return oom(e);
@@ -271,9 +272,10 @@ static json_t *method_become_monitor(Bus *bus, Peer *sender, json_t *args, Drive
                 return fail(e, BUS_ERR_INVALID_ARGS,
                             "argument \"rules\" must be an array of strings");
         n = json_array_size(list);
-        if (n > BUS_MONITOR_RULES_MAX)
+        if (n > bus->config.monitor_rules)
                 return fail(e, BUS_ERR_LIMITS_EXCEEDED,
-                            "too many match rules for a monitor (limit %u)", BUS_MONITOR_RULES_MAX);
+                            "too many match rules for a monitor (limit %u)",
+                            bus->config.monitor_rules);
         if (n > 0 && !(rules = calloc(n, sizeof(*rules))))
                 return oom(e);
         json_array_foreach (list, i, v) {
@@ -297,12 +299,11 @@ static json_t *method_become_monitor(Bus *bus, Peer *sender, json_t *args, Drive
         if (r == MONITOR_E_BUS_LIMIT || r == MONITOR_E_UID_LIMIT) {
                 log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
                          sender->creds.pid, "LimitsExceeded", "too many monitors");
-                return r == MONITOR_E_BUS_LIMIT
-                               ? fail(e, BUS_ERR_LIMITS_EXCEEDED,
-                                      "too many monitors on the bus (limit %u)", BUS_MONITORS_MAX)
-                               : fail(e, BUS_ERR_LIMITS_EXCEEDED,
-                                      "too many monitors for uid %lu (limit %u)",
-                                      (unsigned long)sender->creds.uid, BUS_MONITORS_PER_UID_MAX);
+                if (r == MONITOR_E_BUS_LIMIT)
+                        return fail(e, BUS_ERR_LIMITS_EXCEEDED,
+                                    "too many monitors on the bus (limit %u)", bus->config.monitors);
+                return fail(e, BUS_ERR_LIMITS_EXCEEDED, "too many monitors for uid %lu (limit %u)",
+                            (unsigned long)sender->creds.uid, bus->config.monitors_per_uid);
         }
         if (r < 0)
                 return oom(e);
@@ -384,37 +385,21 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
                 { "payloads_refused", s->payloads_refused },
                 { "monitors", bus->n_monitors },
         };
-        const Counter limits[] = {
-                { "connections", BUS_CONNECTIONS_MAX },
-                { "connections_per_uid", BUS_CONNECTIONS_PER_UID_MAX },
-                { "incomplete_connections", BUS_INCOMPLETE_CONNECTIONS_MAX },
-                { "names_per_connection", BUS_NAMES_PER_CONNECTION_MAX },
-                { "matches_per_connection", BUS_MATCHES_PER_CONNECTION_MAX },
-                { "pending_replies_per_connection", BUS_PENDING_REPLIES_PER_CONNECTION_MAX },
-                { "outgoing_bytes_per_connection", BUS_OUTGOING_BYTES_PER_CONNECTION_MAX },
-                { "outgoing_messages_per_connection", BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX },
+        /* The hard protocol limits; the configurable ones come from the
+         * active configuration (config_limits_to_json()). */
+        const Counter fixed_limits[] = {
                 { "message_inline_max", BUS_MESSAGE_INLINE_MAX },
                 { "fds_per_message", BUS_FDS_MAX },
                 { "blob_bytes_per_message", BUS_BLOB_BYTES_PER_MESSAGE_MAX },
-                { "blob_bytes_in_flight", BUS_BLOB_BYTES_IN_FLIGHT_MAX },
-                { "blob_fds_in_flight", BUS_BLOB_FDS_IN_FLIGHT_MAX },
-                { "outgoing_fds_per_connection", BUS_OUTGOING_FDS_PER_CONNECTION_MAX },
-                { "outgoing_blob_bytes_per_connection",
-                  BUS_OUTGOING_BLOB_BYTES_PER_CONNECTION_MAX },
-                { "handshake_timeout_usec", BUS_HANDSHAKE_TIMEOUT_USEC },
-                { "partial_message_timeout_usec", BUS_PARTIAL_MESSAGE_TIMEOUT_USEC },
-                { "monitors", BUS_MONITORS_MAX },
-                { "monitors_per_uid", BUS_MONITORS_PER_UID_MAX },
-                { "monitor_rules", BUS_MONITOR_RULES_MAX },
         };
         Counter disconnects[_DISCONNECT_REASON_MAX];
-        json_t *o = json_object(), *d = json_object(), *l = json_object();
+        json_t *o = json_object(), *d = json_object(), *l = config_limits_to_json(&bus->config);
 
         for (int i = 0; i < _DISCONNECT_REASON_MAX; i++)
                 disconnects[i] = (Counter){ disconnect_reason_to_string(i), s->disconnects[i] };
         if (!o || !d || !l || !set_counters(o, counters, ELEMENTSOF(counters)) ||
             !set_counters(d, disconnects, ELEMENTSOF(disconnects)) ||
-            !set_counters(l, limits, ELEMENTSOF(limits)) ||
+            !set_counters(l, fixed_limits, ELEMENTSOF(fixed_limits)) ||
             json_object_set_new(o, "version", json_string(PACKAGE_VERSION)) < 0 ||
             json_object_set_new(o, "id", json_string(bus->id_hex)) < 0) {
                 json_decref(o);
@@ -516,6 +501,31 @@ static json_t *method_get_connection_stats(Bus *bus, Peer *sender, json_t *args,
         return connection_stats(bus, p, &l, e);
 }
 
+/* ReloadConfig {}: re-read the configuration file (bus_reload_config()).
+ * Only root and the bus's own uid may: a reload changes every peer's limits. */
+static json_t *method_reload_config(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        char *reason = NULL;
+        int r;
+
+        if (sender->creds.uid != 0 && sender->creds.uid != bus->uid) {
+                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                         sender->creds.pid, "AccessDenied", "ReloadConfig");
+                return fail(e, BUS_ERR_ACCESS_DENIED,
+                            "only root and the bus's own user may reload the configuration");
+        }
+        log_info("%s (uid %lu) asked to reload the configuration from %s", sender->name,
+                 (unsigned long)sender->creds.uid, bus->config_path);
+        r = bus_reload_config(bus, &reason);
+        if (r == CONFIG_E_INVALID) {
+                fail(e, BUS_ERR_CONFIG_INVALID, "%s", reason);
+                free(reason);
+                return NULL;
+        }
+        if (r < 0)
+                return fail(e, BUS_ERR_FAILED, "cannot reload the configuration: %s", strerror(-r));
+        return json_object();
+}
+
 static const struct {
         const char *member;
         DriverMethodFn fn;
@@ -534,6 +544,7 @@ static const struct {
         { "GetStats", method_get_stats },
         { "GetConnectionStats", method_get_connection_stats },
         { "BecomeMonitor", method_become_monitor },
+        { "ReloadConfig", method_reload_config },
 };
 
 static json_t *driver_call(Bus *bus, Peer *sender, Message *m, DriverError *e) {

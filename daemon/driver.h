@@ -30,6 +30,7 @@
 #define BUS_ERR_MATCH_RULE_NOT_FOUND BUS_ERROR_PREFIX "MatchRuleNotFound"
 #define BUS_ERR_PROTOCOL_VIOLATION BUS_ERROR_PREFIX "ProtocolViolation"
 #define BUS_ERR_PAYLOAD_REFUSED BUS_ERROR_PREFIX "PayloadRefused"
+#define BUS_ERR_CONFIG_INVALID BUS_ERROR_PREFIX "ConfigInvalid"
 
 /* Handle a method call addressed to org.busd.Bus. */
 void driver_dispatch(Bus *bus, Peer *sender, Message *m);

@@ -287,12 +287,14 @@ static void admit(Listener *l, int fd) {
                 safe_close(fd);
                 return;
         }
-        if (bus->n_peers >= BUS_CONNECTIONS_MAX)
+        /* The configured limits (bus.h); connections is at most
+         * BUS_CONNECTIONS_MAX, the size of the routing scratch array. */
+        if (bus->n_peers >= bus->config.connections)
                 refuse(bus, fd, &c, "too many connections");
-        else if (bus->n_incomplete >= BUS_INCOMPLETE_CONNECTIONS_MAX)
+        else if (bus->n_incomplete >= bus->config.incomplete_connections)
                 refuse(bus, fd, &c, "too many connections in the handshake");
         else if (c.uid != 0 && (u = bus_uid_get(bus, c.uid, false)) &&
-                 u->n_connections >= BUS_CONNECTIONS_PER_UID_MAX)
+                 u->n_connections >= bus->config.connections_per_uid)
                 refuse(bus, fd, &c, "too many connections for this uid");
         else if (peer_new(&p, bus, fd, &c) < 0)
                 refuse(bus, fd, &c, "out of memory");

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # busd, the broker daemon. The data-structure modules (hashmap, names, match)
-# are also compiled directly into their unit tests (tests/daemon-units.mk).
+# and the configuration parser (config-file) are also compiled directly into
+# their unit tests (tests/daemon-units.mk, tests/config.mk).
 bin_PROGRAMS += daemon/busd
 
 daemon_busd_SOURCES = \
@@ -9,6 +10,7 @@ daemon_busd_SOURCES = \
 	daemon/list.h \
 	daemon/log.c daemon/log.h \
 	daemon/systemd.c daemon/systemd.h \
+	daemon/config-file.c daemon/config-file.h \
 	daemon/bus.c daemon/bus.h \
 	daemon/listener.c daemon/listener.h \
 	daemon/creds.c daemon/creds.h \

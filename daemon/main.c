@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * main.c — busd's entry point: command line, process setup (SIGPIPE,
- * RLIMIT_NOFILE), the listening socket (from systemd or bound here), the
- * readiness notification, and the exit path.
+ * RLIMIT_NOFILE), the configuration file (read before anything listens), the
+ * listening socket (from systemd or bound here), the readiness notification,
+ * and the exit path.
  *
  * Exit status: 0 after a graceful stop, 1 on a runtime failure, 2 on a usage
- * or setup error.
+ * or setup error (including a configuration file that cannot be used).
  */
 #include "config.h"
 
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "config-file.h"
 #include "listener.h"
 #include "log.h"
 #include "systemd.h"
@@ -35,18 +37,21 @@ typedef enum BusKind {
 } BusKind;
 
 static void usage(FILE *f) {
-        fprintf(f, "Usage: busd [OPTIONS]\n"
-                   "\n"
-                   "The busd message bus broker.\n"
-                   "\n"
-                   "  --system             system bus on " SYSTEM_BUS_PATH " (default)\n"
-                   "  --user               user bus on $XDG_RUNTIME_DIR" USER_BUS_SUFFIX "\n"
-                   "  --address PATH       listen on the socket PATH\n"
-                   "  --log-level LEVEL    err, warning, notice (default), info or debug\n"
-                   "  --help               show this help\n"
-                   "  --version            show the version\n"
-                   "\n"
-                   "A listening socket passed by systemd (LISTEN_FDS) is used instead of binding.\n");
+        fprintf(f,
+                "Usage: busd [OPTIONS]\n"
+                "\n"
+                "The busd message bus broker.\n"
+                "\n"
+                "  --system             system bus on " SYSTEM_BUS_PATH " (default)\n"
+                "  --user               user bus on $XDG_RUNTIME_DIR" USER_BUS_SUFFIX "\n"
+                "  --address PATH       listen on the socket PATH\n"
+                "  --config PATH        configuration file (default " BUS_CONFIG_DEFAULT_PATH ",\n"
+                "                       used only if it exists); SIGHUP re-reads it\n"
+                "  --log-level LEVEL    err, warning, notice (default), info or debug\n"
+                "  --help               show this help\n"
+                "  --version            show the version\n"
+                "\n"
+                "A listening socket passed by systemd (LISTEN_FDS) is used instead of binding.\n");
 }
 
 /* Connections cost an fd each: use all the kernel lets us have. */
@@ -116,6 +121,7 @@ int main(int argc, char **argv) {
                 ARG_SYSTEM = 0x100,
                 ARG_USER,
                 ARG_ADDRESS,
+                ARG_CONFIG,
                 ARG_LOG_LEVEL,
                 ARG_VERSION
         };
@@ -123,13 +129,15 @@ int main(int argc, char **argv) {
                 { "system", no_argument, NULL, ARG_SYSTEM },
                 { "user", no_argument, NULL, ARG_USER },
                 { "address", required_argument, NULL, ARG_ADDRESS },
+                { "config", required_argument, NULL, ARG_CONFIG },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
         BusKind kind = BUS_KIND_SYSTEM;
-        const char *address = NULL;
+        const char *address = NULL, *config_path = NULL;
+        char *config_error = NULL;
         int level = LOG_NOTICE, n_kinds = 0, c, r;
         struct event_base *base = NULL;
         Bus *bus = NULL;
@@ -149,6 +157,13 @@ int main(int argc, char **argv) {
                         kind = BUS_KIND_ADDRESS;
                         address = optarg;
                         n_kinds++;
+                        break;
+                case ARG_CONFIG:
+                        if (!optarg[0]) {
+                                fprintf(stderr, "busd: --config needs a file name\n");
+                                return 2;
+                        }
+                        config_path = optarg;
                         break;
                 case ARG_LOG_LEVEL:
                         level = log_level_from_string(optarg);
@@ -200,6 +215,19 @@ int main(int argc, char **argv) {
                 event_base_free(base);
                 return 1;
         }
+        /* Before listening: a bus that cannot use its configuration never
+         * becomes ready. Without --config the default file is optional. */
+        r = bus_load_config(bus, config_path ? config_path : BUS_CONFIG_DEFAULT_PATH,
+                            config_path != NULL, &config_error);
+        if (r != 0) {
+                log_error("cannot load the configuration: %s",
+                          r == CONFIG_E_INVALID ? config_error : strerror(-r));
+                free(config_error);
+                bus_free(bus);
+                event_base_free(base);
+                libevent_global_shutdown();
+                return 2;
+        }
         r = open_listener(bus, kind, address, &bus->listener);
         if (r < 0 || listener_start(bus->listener) < 0) {
                 bus_free(bus);
@@ -211,6 +239,13 @@ int main(int argc, char **argv) {
         snprintf(status, sizeof(status), "Listening on %s (bus id %s)",
                  listener_describe(bus->listener), bus->id_hex);
         log_notice("%s", status);
+        if (bus_set_status(bus, status) < 0 || bus_watch_signals(bus) < 0) {
+                log_error("cannot set up the bus: %s", strerror(ENOMEM));
+                bus_free(bus);
+                event_base_free(base);
+                libevent_global_shutdown();
+                return 1;
+        }
         systemd_notify_ready(status);
 
         r = bus_run(bus);

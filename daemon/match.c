@@ -20,7 +20,7 @@
  * in them (with the same rules as bus_match_rule_matches()); it never
  * allocates. An owner is reported once per message thanks to a generation
  * stamp on its record. Adding or removing a rule walks the owner's entries
- * (≤ BUS_MATCHES_PER_CONNECTION_MAX); removing an owner costs its entries.
+ * (≤ the configured matches_per_connection); removing an owner costs its entries.
  *
  * Invariants: a bucket exists iff it holds an entry (the wildcard bucket
  * always exists); an owner record exists iff it has an entry; entry refs ≥ 1;

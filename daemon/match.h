@@ -31,7 +31,7 @@ int match_registry_new(MatchRegistry **ret);
 MatchRegistry *match_registry_free(MatchRegistry *r);
 
 /* Add @rule for @owner. Returns 0, or -ENOMEM. The caller enforces
- * BUS_MATCHES_PER_CONNECTION_MAX with match_registry_count_owner(). */
+ * the configured matches_per_connection with match_registry_count_owner(). */
 int match_registry_add(MatchRegistry *r, uint64_t owner, const BusMatchRule *rule);
 
 /* Remove one instance of @rule for @owner: 0, or -ENOENT if it has none. */

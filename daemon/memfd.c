@@ -175,12 +175,12 @@ int memfd_admit(Bus *bus, Peer *sender, Message *m) {
                 return MEMFD_E_REFUSED;
         }
         a = sender->payload_quota;
-        r = quota_charge(a, m);
+        r = quota_charge(a, m, bus->config.blob_bytes_in_flight, bus->config.blob_fds_in_flight);
         if (r == QUOTA_E_BYTES) {
                 snprintf(why, sizeof(why),
                          "sender's payloads in flight would pass %llu bytes "
                          "(%llu queued, this message %llu)",
-                         (unsigned long long)BUS_BLOB_BYTES_IN_FLIGHT_MAX,
+                         (unsigned long long)bus->config.blob_bytes_in_flight,
                          (unsigned long long)a->bytes, (unsigned long long)total);
                 refuse(bus, sender, m, BUS_ERR_LIMITS_EXCEEDED, why);
                 return MEMFD_E_REFUSED;
@@ -189,7 +189,7 @@ int memfd_admit(Bus *bus, Peer *sender, Message *m) {
                 snprintf(why, sizeof(why),
                          "sender's payload fds in flight would pass %u (%llu queued, this "
                          "message %u)",
-                         BUS_BLOB_FDS_IN_FLIGHT_MAX, (unsigned long long)a->fds, m->n_fds);
+                         bus->config.blob_fds_in_flight, (unsigned long long)a->fds, m->n_fds);
                 refuse(bus, sender, m, BUS_ERR_LIMITS_EXCEEDED, why);
                 return MEMFD_E_REFUSED;
         }

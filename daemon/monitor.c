@@ -47,28 +47,21 @@ typedef struct Forward {
         RouterSenderNames *names_buf; /* where to compute them, if unknown */
 } Forward;
 
-static uid_t bus_uid(const Bus *bus) {
-        BusHeader h;
-
-        memcpy((uint8_t *)&h + BUS_SENDER_BLOCK_OFFSET, bus->sender_block, BUS_SENDER_BLOCK_SIZE);
-        return (uid_t)h.sender_uid;
-}
-
 int monitor_attach(Bus *bus, Peer *p, const BusMatchRule *rules, size_t n_rules) {
         size_t same_uid = 0;
         bool privileged;
         Monitor *mon;
 
-        privileged = p->creds.uid == 0 || p->creds.uid == bus_uid(bus);
+        privileged = p->creds.uid == 0 || p->creds.uid == bus->uid;
         for (Monitor *o = bus->monitors; o; o = o->monitors_next)
                 if (o->uid == p->creds.uid)
                         same_uid++;
-        if (bus->n_monitors >= BUS_MONITORS_MAX)
+        if (bus->n_monitors >= bus->config.monitors)
                 return MONITOR_E_BUS_LIMIT;
-        if (!privileged && same_uid >= BUS_MONITORS_PER_UID_MAX)
+        if (!privileged && same_uid >= bus->config.monitors_per_uid)
                 return MONITOR_E_UID_LIMIT;
 
-        /* n_rules ≤ BUS_MONITOR_RULES_MAX: no overflow. */
+        /* n_rules ≤ config.monitor_rules ≤ BUS_MONITOR_RULES_MAX: no overflow. */
         mon = calloc(1, sizeof(*mon) + n_rules * sizeof(BusMatchRule));
         if (!mon)
                 return -ENOMEM;

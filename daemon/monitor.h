@@ -45,16 +45,16 @@ typedef struct Monitor Monitor;
 
 /* Results of monitor_attach() (positive, nothing changed). */
 enum {
-        MONITOR_E_BUS_LIMIT = 1, /* BUS_MONITORS_MAX monitors already */
-        MONITOR_E_UID_LIMIT = 2, /* BUS_MONITORS_PER_UID_MAX monitors of this uid already */
+        MONITOR_E_BUS_LIMIT = 1, /* config.monitors monitors already */
+        MONITOR_E_UID_LIMIT = 2, /* config.monitors_per_uid monitors of this uid already */
 };
 
 /* Make running peer @p a monitor that sees the messages matching any of
- * @rules (all messages if @n_rules is 0; @n_rules ≤ BUS_MONITOR_RULES_MAX,
- * checked by the caller). Releases its names (NameOwnerChanged, NameLost),
- * its match rules and pending replies (callers waiting on it get NoReply),
- * and announces its unique name gone. Returns 0, MONITOR_E_*, or -ENOMEM;
- * on failure nothing has changed. */
+ * @rules (all messages if @n_rules is 0; @n_rules ≤ the configured
+ * monitor_rules ≤ BUS_MONITOR_RULES_MAX, checked by the caller). Releases
+ * its names (NameOwnerChanged, NameLost), its match rules and pending
+ * replies (callers waiting on it get NoReply), and announces its unique name
+ * gone. Returns 0, MONITOR_E_*, or -ENOMEM; on failure nothing has changed. */
 int monitor_attach(Bus *bus, Peer *p, const BusMatchRule *rules, size_t n_rules);
 
 /* Forget @p's monitor state, if any (peer_free()). */

@@ -56,7 +56,8 @@ NameRegistry *name_registry_free(NameRegistry *r);
 /* RequestName for @owner with NAME_FLAG_* @flags. @name must already be a
  * valid well-known name. Returns a positive NAME_E_* result (calling
  * @change_fn for the owner change it causes, if any) or -ENOMEM. The caller
- * enforces BUS_NAMES_PER_CONNECTION_MAX using name_registry_count_owner(). */
+ * enforces the configured names_per_connection (≤ BUS_NAMES_PER_CONNECTION_MAX)
+ * using name_registry_count_owner(). */
 int name_registry_request(NameRegistry *r, const char *name, uint64_t owner, unsigned flags,
                           NameChangeFn change_fn, void *userdata);
 

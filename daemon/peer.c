@@ -147,7 +147,7 @@ static void peer_update_partial_timer(Peer *p) {
         if (!p->partial_timer || p->partial_start != p->conn.in_start) {
                 p->partial_start = p->conn.in_start;
                 p->partial_timer = true;
-                timer_set(p, BUS_PARTIAL_MESSAGE_TIMEOUT_USEC);
+                timer_set(p, p->bus->config.partial_message_timeout_usec);
         }
 }
 
@@ -225,7 +225,7 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
                 return -ENOMEM;
         }
         r = connection_init(&p->conn, fd, bus->base, peer_read_cb, peer_write_cb, p, bus->scratch,
-                            BUS_READ_CHUNK, &bus->stats.queue);
+                            BUS_READ_CHUNK, &bus->stats.queue, &bus->config);
         if (r < 0) {
                 event_free(p->timer);
                 free(p);
@@ -249,7 +249,7 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
         bus->n_peers++;
         bus->n_incomplete++;
         peer_set_sender_block(p);
-        timer_set(p, BUS_HANDSHAKE_TIMEOUT_USEC);
+        timer_set(p, bus->config.handshake_timeout_usec);
 
         /* Clients write their preamble right after connect(), most often
          * before we accept: read it now, so that the welcome goes out before

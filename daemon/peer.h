@@ -3,8 +3,8 @@
  * peer.h — one client connection: its handshake, its identity (creds and
  * unique name), its connection, its counters, and its lifecycle.
  *
- * Lifecycle: HANDSHAKE (waiting for the preamble, at most
- * BUS_HANDSHAKE_TIMEOUT_USEC) → RUNNING (welcomed, unique name announced)
+ * Lifecycle: HANDSHAKE (waiting for the preamble, at most the configured
+ * handshake timeout, as it was when the peer connected) → RUNNING (welcomed, unique name announced)
  * → DYING (peer_disconnect(): reading stopped, unsent output dropped,
  * Disconnected queued, on the bus's reap list) → peer_reap() releases names
  * in order, removes matches, answers callers waiting on it with NoReply and

@@ -35,11 +35,13 @@ QuotaAccount *quota_account_unref(QuotaAccount *a) {
         return NULL;
 }
 
-int quota_charge(QuotaAccount *a, Message *m) {
-        /* Both sides are bounded (≤ 64 GiB each), so the sum cannot wrap. */
-        if (a->bytes + m->blob_bytes > BUS_BLOB_BYTES_IN_FLIGHT_MAX)
+int quota_charge(QuotaAccount *a, Message *m, uint64_t bytes_max, uint64_t fds_max) {
+        /* Both sides are bounded (an account by the largest limit it was ever
+         * charged under, ≤ 1 TiB; a message by BUS_BLOB_BYTES_PER_MESSAGE_MAX),
+         * so the sum cannot wrap. */
+        if (a->bytes + m->blob_bytes > bytes_max)
                 return QUOTA_E_BYTES;
-        if (a->fds + m->n_fds > BUS_BLOB_FDS_IN_FLIGHT_MAX)
+        if (a->fds + m->n_fds > fds_max)
                 return QUOTA_E_FDS;
         a->bytes += m->blob_bytes;
         a->fds += m->n_fds;

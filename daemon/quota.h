@@ -12,7 +12,9 @@
  * being charged until they drain (hostile-peers.md item 17).
  *
  * Invariants: totals->bytes / totals->fds are the sums over all accounts;
- * an account never goes above BUS_BLOB_{BYTES,FDS}_IN_FLIGHT_MAX.
+ * a charge never takes an account above the limits it was checked against
+ * (the configured blob_{bytes,fds}_in_flight; an account may stay above a
+ * limit a reload lowered until its messages drain).
  */
 #pragma once
 
@@ -35,8 +37,8 @@ typedef struct QuotaAccount {
 
 /* Results of quota_charge(). */
 enum {
-        QUOTA_E_BYTES = 1, /* BUS_BLOB_BYTES_IN_FLIGHT_MAX would be passed */
-        QUOTA_E_FDS = 2,   /* BUS_BLOB_FDS_IN_FLIGHT_MAX would be passed */
+        QUOTA_E_BYTES = 1, /* @bytes_max would be passed */
+        QUOTA_E_FDS = 2,   /* @fds_max would be passed */
 };
 
 /* A new account (one reference) adding to @totals. 0 or -ENOMEM. */
@@ -46,8 +48,10 @@ QuotaAccount *quota_account_ref(QuotaAccount *a);
 QuotaAccount *quota_account_unref(QuotaAccount *a);
 
 /* Charge @m (its n_fds and blob_bytes) to @a and remember the account in the
- * message. 0, or QUOTA_E_BYTES / QUOTA_E_FDS with nothing changed. */
-int quota_charge(QuotaAccount *a, struct Message *m);
+ * message, if that keeps @a within @bytes_max and @fds_max (the configured
+ * blob_bytes_in_flight and blob_fds_in_flight, ≤ 1 TiB each). 0, or
+ * QUOTA_E_BYTES / QUOTA_E_FDS with nothing changed. */
+int quota_charge(QuotaAccount *a, struct Message *m, uint64_t bytes_max, uint64_t fds_max);
 
 /* Release what @m was charged, if anything (message_unref() calls it). */
 void quota_release(struct Message *m);

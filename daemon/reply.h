@@ -3,8 +3,8 @@
  * reply.h — pending replies: for each method call that expects an answer,
  * (caller, serial) → callee and deadline.
  *
- * Entries live in the caller's table (keyed by serial, at most
- * BUS_PENDING_REPLIES_PER_CONNECTION_MAX) and on the callee's list, so both
+ * Entries live in the caller's table (keyed by serial, at most the
+ * configured pending_replies_per_connection) and on the callee's list, so both
  * a reply and a disconnect find them in O(1) per entry. A call with a
  * deadline gets a timer that answers org.busd.Error.Timeout and forgets the
  * entry; a late reply then finds nothing and is dropped.

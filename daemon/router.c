@@ -74,12 +74,12 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
                                           "the call's deadline passed before it was routed");
                         return;
                 }
-                if (reply_count(sender) >= BUS_PENDING_REPLIES_PER_CONNECTION_MAX) {
+                if (reply_count(sender) >= bus->config.pending_replies_per_connection) {
                         log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
                                  sender->creds.pid, "LimitsExceeded", "too many pending calls");
                         driver_send_error(bus, sender, h->serial, BUS_ERR_LIMITS_EXCEEDED,
                                           "too many pending calls (limit %u)",
-                                          BUS_PENDING_REPLIES_PER_CONNECTION_MAX);
+                                          bus->config.pending_replies_per_connection);
                         return;
                 }
                 if (reply_find(sender, h->serial)) {

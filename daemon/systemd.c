@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * systemd.c — sd_listen_fds() and sd_notify() glue; the only module that
- * links against libsystemd. See systemd.h.
+ * systemd.c — sd_listen_fds() and sd_notify() glue (READY, RELOADING,
+ * STOPPING); the only module that links against libsystemd. See systemd.h.
  */
 #include "config.h"
 
@@ -65,6 +65,16 @@ static void notify(const char *state, const char *status) {
 
 void systemd_notify_ready(const char *status) {
         notify("READY=1", status);
+}
+
+void systemd_notify_reloading(const char *status) {
+        char state[64];
+
+        /* MONOTONIC_USEC: when the reload began, on CLOCK_MONOTONIC; systemd
+         * (Type=notify-reload) matches it against the reload it asked for. */
+        snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
+                 (unsigned long long)now_monotonic_usec());
+        notify(state, status);
 }
 
 void systemd_notify_stopping(const char *status) {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * systemd.h — the daemon's only contact with libsystemd: socket activation
- * and readiness notification. Everything here is a no-op without systemd
- * (no LISTEN_FDS, no NOTIFY_SOCKET).
+ * and state notification (READY, RELOADING, STOPPING). Everything here is
+ * a no-op without systemd (no LISTEN_FDS, no NOTIFY_SOCKET).
  */
 #pragma once
 
@@ -14,5 +14,8 @@ int systemd_listen_fd(int *ret_fd);
 
 /* READY=1 with a STATUS= line. */
 void systemd_notify_ready(const char *status);
+/* RELOADING=1 and MONOTONIC_USEC= (now, CLOCK_MONOTONIC) with a STATUS=
+ * line; a reload ends with systemd_notify_ready(). */
+void systemd_notify_reloading(const char *status);
 /* STOPPING=1 with a STATUS= line. */
 void systemd_notify_stopping(const char *status);

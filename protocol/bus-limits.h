@@ -2,10 +2,19 @@
 /*
  * bus-limits.h — every limit of the busd wire protocol and broker, in one place.
  *
- * Each number says where it comes from. All are compile-time constants: busd
- * has no configuration that changes them (GetStats reports them under
- * "limits"). Those marked "hard" are part of the protocol; the others protect
- * the broker from a peer and could change without changing the protocol.
+ * Each number says where it comes from. Those marked "hard" are part of the
+ * protocol and fixed at compile time. The others protect the broker from a
+ * peer and could change without changing the protocol. Of those, the
+ * connection, name, match, monitor, pending-reply, outgoing-queue and
+ * payload-in-flight limits and the handshake and partial-message timeouts
+ * are busd's defaults: its configuration file overrides each of them
+ * (daemon/config-file.h, docs/DAEMON.md "Configuration"; timeouts in ms
+ * there), and a reload changes them at run time. Where busd sizes an array by
+ * one (BUS_CONNECTIONS_MAX, BUS_NAMES_PER_CONNECTION_MAX,
+ * BUS_MONITOR_RULES_MAX), the constant is also the highest value the file may
+ * set. The rest (payload bytes per message, the client library's defaults)
+ * are compile-time constants. GetStats reports the limits in force under
+ * "limits".
  */
 #pragma once
 

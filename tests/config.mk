@@ -12,3 +12,12 @@ tests_test_config_SOURCES = tests/test-config.c tests/alloc-fail.c tests/alloc-f
 tests_test_config_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir) $(JANSSON_CFLAGS) $(CHECK_CFLAGS)
 tests_test_config_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 tests_test_config_LDADD = $(JANSSON_LIBS) $(CHECK_LIBS)
+
+# The configuration wired into a real busd: --config, limits enforced and
+# reported, ReloadConfig and SIGHUP (hostile-peers.md item 26), refusing to
+# start; built like tests/integration.mk's.
+check_PROGRAMS += tests/test-bus-config
+TESTS += tests/test-bus-config
+tests_test_bus_config_SOURCES = tests/test-bus-config.c
+tests_test_bus_config_CFLAGS = $(integration_cflags)
+tests_test_bus_config_LDADD = $(integration_ldadd)

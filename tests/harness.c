@@ -4,7 +4,9 @@
  * event-driven helpers around libbusclient.
  *
  * Owns: the daemon process (started with PR_SET_PDEATHSIG so it cannot
- * outlive the test), its private directory (socket, notify socket, log), a
+ * outlive the test), its private directory (socket, notify socket, log,
+ * configuration file: busd always gets --config, so a host's
+ * /etc/busd/busd.json never leaks into a test), a
  * "reaper" process that cleans up and prints the daemon log if the test
  * process dies without busd_stop() (a failed check assertion _exit()s the
  * test process, and check then SIGKILLs its process group — the reaper
@@ -54,6 +56,7 @@ static struct {
         char address[256];
         char notify[256];
         char log[256];
+        char config[256];
         bus_connection *ctl;
         unsigned base_fds;
         json_t *base_stats;
@@ -203,8 +206,8 @@ static void reaper_finish(void)
 }
 
 /* The environment for the daemon: ours minus anything that would make it
- * think systemd handed it sockets, plus our NOTIFY_SOCKET. Built before fork
- * so the child only calls execve. */
+ * think systemd handed it sockets, plus our NOTIFY_SOCKET (if @notify_var is
+ * not NULL). Built before fork so the child only calls execve. */
 static char **daemon_environ(char *notify_var)
 {
         size_t n = 0, k = 0;
@@ -222,9 +225,79 @@ static char **daemon_environ(char *notify_var)
                         continue;
                 env[k++] = environ[i];
         }
-        env[k++] = notify_var;
+        if (notify_var)
+                env[k++] = notify_var;
         env[k] = NULL;
         return env;
+}
+
+/* The value of line "KEY=value" in notify datagram @msg, copied to @buf;
+ * NULL if the datagram has no such line. */
+static const char *notify_value(const char *msg, const char *key, char *buf, size_t size)
+{
+        size_t klen = strlen(key);
+
+        for (const char *line = msg; line && *line;) {
+                const char *nl = strchr(line, '\n');
+                size_t len = nl ? (size_t)(nl - line) : strlen(line);
+
+                if (len > klen && strncmp(line, key, klen) == 0 && line[klen] == '=') {
+                        len -= klen + 1;
+                        if (len >= size)
+                                len = size - 1;
+                        memcpy(buf, line + klen + 1, len);
+                        buf[len] = 0;
+                        return buf;
+                }
+                line = nl ? nl + 1 : NULL;
+        }
+        return NULL;
+}
+
+/* Whether datagram @msg has the line "KEY=1". */
+static bool notify_flag(const char *msg, const char *key)
+{
+        char v[8];
+
+        return notify_value(msg, key, v, sizeof(v)) && strcmp(v, "1") == 0;
+}
+
+/* Receive the daemon's next notify datagram into @buf (NUL-terminated).
+ * Returns 1, 0 once @deadline passed, -1 if the daemon exited (*@why says
+ * so) or poll failed. */
+static int notify_recv(char *buf, size_t size, uint64_t deadline, char *why, size_t why_size)
+{
+        for (;;) {
+                struct pollfd p[2] = {
+                        { .fd = H.notify_fd, .events = POLLIN },
+                        { .fd = H.pidfd, .events = POLLIN },
+                };
+                uint64_t now = now_usec();
+                ssize_t n;
+                int r;
+
+                if (now >= deadline)
+                        return 0;
+                r = poll(p, 2, (int)((deadline - now + 999) / 1000));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0) {
+                        snprintf(why, why_size, "poll: %s", strerror(errno));
+                        return -1;
+                }
+                if (p[0].revents & POLLIN) {
+                        n = recv(H.notify_fd, buf, size - 1, MSG_DONTWAIT);
+                        if (n > 0) {
+                                buf[n] = 0;
+                                return 1;
+                        }
+                        continue;
+                }
+                if (p[1].revents & POLLIN) {
+                        snprintf(why, why_size, "busd exited");
+                        return -1;
+                }
+        }
 }
 
 /* Read notify datagrams until one has a READY=1 line, the daemon exits, or
@@ -232,47 +305,50 @@ static char **daemon_environ(char *notify_var)
 static bool wait_ready(char *why, size_t why_size)
 {
         uint64_t deadline = now_usec() + 10ull * 1000000ull;
+        char buf[4096];
 
         for (;;) {
-                struct pollfd p[2] = {
-                        { .fd = H.notify_fd, .events = POLLIN },
-                        { .fd = H.pidfd, .events = POLLIN },
-                };
-                uint64_t now = now_usec();
-                char buf[4096];
-                ssize_t n;
-                int r;
+                int r = notify_recv(buf, sizeof(buf), deadline, why, why_size);
 
-                if (now >= deadline) {
+                if (r == 0) {
                         snprintf(why, why_size, "no READY=1 within 10 s");
                         return false;
                 }
-                r = poll(p, 2, (int)((deadline - now + 999) / 1000));
-                if (r < 0 && errno == EINTR)
-                        continue;
                 if (r < 0) {
-                        snprintf(why, why_size, "poll: %s", strerror(errno));
+                        if (strcmp(why, "busd exited") == 0)
+                                snprintf(why, why_size, "busd exited before READY=1");
                         return false;
                 }
-                if (p[0].revents & POLLIN) {
-                        n = recv(H.notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-                        if (n > 0) {
-                                buf[n] = 0;
-                                for (char *line = buf; line; ) {
-                                        char *nl = strchr(line, '\n');
+                if (notify_flag(buf, "READY"))
+                        return true;
+        }
+}
 
-                                        if (nl)
-                                                *nl = 0;
-                                        if (strcmp(line, "READY=1") == 0)
-                                                return true;
-                                        line = nl ? nl + 1 : NULL;
-                                }
-                        }
+char *busd_await_reload_(uint64_t since_usec, const char *file, int line)
+{
+        uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
+        bool reloading = false;
+        char buf[4096], v[4096], why[64] = "";
+
+        for (;;) {
+                int r = notify_recv(buf, sizeof(buf), deadline, why, sizeof(why));
+
+                ck_assert_msg(r != 0, "%s:%d: no %s within %llu ms", file, line,
+                              reloading ? "READY=1 after RELOADING=1" : "RELOADING=1",
+                              (unsigned long long)HARNESS_WAIT_MS);
+                ck_assert_msg(r > 0, "%s:%d: waiting for a reload: %s", file, line, why);
+                if (!reloading) {
+                        /* A reload that began before @since_usec is not ours. */
+                        reloading = notify_flag(buf, "RELOADING") &&
+                                    notify_value(buf, "MONOTONIC_USEC", v, sizeof(v)) &&
+                                    strtoull(v, NULL, 10) >= since_usec;
                         continue;
                 }
-                if (p[1].revents & POLLIN) {
-                        snprintf(why, why_size, "busd exited before READY=1");
-                        return false;
+                if (notify_flag(buf, "READY")) {
+                        char *status = strdup(notify_value(buf, "STATUS", v, sizeof(v)) ? v : "");
+
+                        ck_assert_ptr_nonnull(status);
+                        return status;
                 }
         }
 }
@@ -290,10 +366,43 @@ static void fail_start(const char *why)
         ck_abort_msg("busd_start: %s", why);
 }
 
+/* The busd binary under test (asserts it is executable). */
+static const char *busd_binary(void)
+{
+        const char *bin = getenv("BUSD_BINARY");
+
+        if (!bin || !*bin)
+                bin = BUSD_DEFAULT_BINARY;
+        ck_assert_msg(access(bin, X_OK) == 0, "busd binary %s: %s (set BUSD_BINARY)", bin,
+                      strerror(errno));
+        return bin;
+}
+
+/* Write all of @text to @path through a temporary file and rename(), so the
+ * daemon never reads half a file. */
+static void write_file_atomic(const char *path, const char *text)
+{
+        char tmp[PATH_MAX];
+        size_t len = strlen(text);
+        int fd;
+
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ck_assert_msg(fd >= 0, "%s: %s", tmp, strerror(errno));
+        ck_assert_msg(write(fd, text, len) == (ssize_t)len, "%s: short write", tmp);
+        close(fd);
+        ck_assert_msg(rename(tmp, path) == 0, "rename %s: %s", tmp, strerror(errno));
+}
+
 void busd_start(void)
 {
+        busd_start_config(NULL);
+}
+
+void busd_start_config(const char *config)
+{
         const char *tmp = getenv("TMPDIR");
-        const char *bin = getenv("BUSD_BINARY");
+        const char *bin = busd_binary();
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         static char notify_var[PATH_MAX + 32];
         char why[256];
@@ -305,10 +414,6 @@ void busd_start(void)
         signal(SIGPIPE, SIG_IGN);
         if (!tmp || !*tmp)
                 tmp = "/tmp";
-        if (!bin || !*bin)
-                bin = BUSD_DEFAULT_BINARY;
-        ck_assert_msg(access(bin, X_OK) == 0, "busd binary %s: %s (set BUSD_BINARY)", bin,
-                      strerror(errno));
 
         ck_assert_msg(strlen(tmp) < 100, "TMPDIR %s too long for a socket path", tmp);
         snprintf(H.dir, sizeof(H.dir), "%s/busd-test-XXXXXX", tmp);
@@ -316,7 +421,9 @@ void busd_start(void)
         snprintf(H.address, sizeof(H.address), "%s/bus.sock", H.dir);
         snprintf(H.notify, sizeof(H.notify), "%s/notify", H.dir);
         snprintf(H.log, sizeof(H.log), "%s/busd.log", H.dir);
+        snprintf(H.config, sizeof(H.config), "%s/busd.json", H.dir);
         ck_assert_msg(strlen(H.address) < sizeof(sa.sun_path), "TMPDIR path too long");
+        write_file_atomic(H.config, config ? config : "{}\n");
 
         H.notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         ck_assert_int_ge(H.notify_fd, 0);
@@ -332,7 +439,8 @@ void busd_start(void)
         ck_assert_int_ge(H.pid, 0);
         if (H.pid == 0) {
                 char *argv[] = { (char *)"busd",        (char *)"--address", H.address,
-                                 (char *)"--log-level", (char *)"debug",     NULL };
+                                 (char *)"--config",    H.config,            (char *)"--log-level",
+                                 (char *)"debug",       NULL };
 
                 /* Never outlive the test process, whatever happens to it. */
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -402,6 +510,104 @@ void busd_stop(void)
 pid_t busd_pid(void)
 {
         return H.pid;
+}
+
+const char *busd_config_path(void)
+{
+        return H.config;
+}
+
+void busd_write_config(const char *text)
+{
+        ck_assert_msg(H.config[0], "busd_write_config before busd_start");
+        write_file_atomic(H.config, text);
+}
+
+bool busd_log_contains(const char *needle)
+{
+        char *text = NULL;
+        size_t len = 0;
+        bool found = false;
+        FILE *f = fopen(H.log, "re");
+        FILE *m = open_memstream(&text, &len);
+        char buf[4096];
+        size_t n;
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_ptr_nonnull(m);
+        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+                fwrite(buf, 1, n, m);
+        fclose(f);
+        fclose(m);
+        found = text && strstr(text, needle);
+        free(text);
+        return found;
+}
+
+int busd_run_expect_exit(const char *const *args, char *output, size_t size)
+{
+        const char *bin = busd_binary();
+        char *argv[32], **env;
+        size_t n_args = 0, len = 0;
+        uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
+        int p[2], pidfd, status = 0;
+        bool exited;
+        pid_t pid, parent = getpid();
+
+        argv[0] = (char *)"busd";
+        while (args[n_args]) {
+                ck_assert_uint_lt(n_args + 2, sizeof(argv) / sizeof(argv[0]));
+                argv[n_args + 1] = (char *)args[n_args];
+                n_args++;
+        }
+        argv[n_args + 1] = NULL;
+        env = daemon_environ(NULL); /* no NOTIFY_SOCKET: READY=1 goes nowhere */
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(127);
+                if (dup2(p[1], STDOUT_FILENO) < 0 || dup2(p[1], STDERR_FILENO) < 0)
+                        _exit(127);
+                execve(bin, argv, env);
+                _exit(127);
+        }
+        free(env);
+        close(p[1]);
+        pidfd = pidfd_open_(pid);
+        ck_assert_msg(pidfd >= 0, "pidfd_open: %s", strerror(errno));
+
+        /* Output until EOF (the daemon exited, or closed its stderr). */
+        for (;;) {
+                struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+                uint64_t now = now_usec();
+                ssize_t r;
+
+                if (now >= deadline)
+                        break;
+                if (poll(&pfd, 1, (int)((deadline - now + 999) / 1000)) <= 0)
+                        continue;
+                r = read(p[0], output + len, size - 1 - len);
+                if (r <= 0 || (len += (size_t)r) == size - 1)
+                        break;
+        }
+        output[len] = 0;
+        close(p[0]);
+        exited = pidfd_wait_exit(pidfd, (int)(deadline > now_usec()
+                                                      ? (deadline - now_usec()) / 1000 + 1
+                                                      : 1));
+        if (!exited) {
+                pidfd_send_signal_(pidfd, SIGKILL);
+                pidfd_wait_exit(pidfd, HARNESS_WAIT_MS);
+        }
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        close(pidfd);
+        ck_assert_msg(exited, "busd %s... still running after %d ms; output: %s",
+                      args[0] ? args[0] : "", HARNESS_WAIT_MS, output);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 const char *busd_address(void)

@@ -40,13 +40,37 @@
 
 /* ---- The daemon under test ------------------------------------------------ */
 
-/* Start busd (fixture setup). Fails the test if it does not become ready. */
+/* Start busd (fixture setup) with an empty configuration file ("{}"; busd
+ * always gets --config, so the host's /etc/busd/busd.json plays no part).
+ * Fails the test if it does not become ready. */
 void busd_start(void);
+/* Start busd with @config (JSON text, NULL = "{}") as its --config file. For
+ * test cases without harness_tcase()'s fixture; busd_stop() as usual. */
+void busd_start_config(const char *config);
 /* SIGTERM the daemon, assert exit status 0 and that its socket is gone, and
  * remove the private directory (fixture teardown). Idempotent. */
 void busd_stop(void);
 
 pid_t busd_pid(void);
+/* The daemon's --config file, and replacing its contents (atomically, by
+ * rename(); the daemon reads it on its next reload). */
+const char *busd_config_path(void);
+void busd_write_config(const char *text);
+/* Wait (bounded) for a configuration reload that began at or after
+ * @since_usec (now_usec()'s CLOCK_MONOTONIC): the daemon's RELOADING=1 with
+ * MONOTONIC_USEC >= @since_usec on the private NOTIFY_SOCKET, then its
+ * READY=1, which busd sends after the reload succeeded or failed. Returns
+ * that READY=1's STATUS= text (free()). Earlier notifications are skipped. */
+#define busd_await_reload(since_usec) busd_await_reload_((since_usec), __FILE__, __LINE__)
+char *busd_await_reload_(uint64_t since_usec, const char *file, int line);
+/* Whether the daemon's log (stdout and stderr) so far contains @needle. */
+bool busd_log_contains(const char *needle);
+/* Run the busd binary with @args (NULL-terminated) and no NOTIFY_SOCKET,
+ * expecting it to exit by itself within HARNESS_WAIT_USEC (asserts; it is
+ * killed otherwise). Its stdout and stderr go to @output (NUL-terminated, cut
+ * at @size). Returns its exit status (128 + signal if killed). Independent of
+ * the daemon busd_start() runs. */
+int busd_run_expect_exit(const char *const *args, char *output, size_t size);
 /* Socket path of the daemon under test. */
 const char *busd_address(void);
 /* Entries in /proc/PID/fd of the daemon. */

@@ -154,6 +154,12 @@ ctl --help
 check "--help lists every verb" '[[ $rc == 0 ]] && has_out "^  list " && has_out "^  status " &&
         has_out "^  call " && has_out "^  emit " && has_out "^  wait " && has_out "^  stats "'
 check "--help offers monitor" 'has_out "^  monitor +Show the bus.s traffic"'
+check "--help offers reload" 'has_out "^  reload +Make the bus re-read its configuration file"'
+ctl reload --help
+check "reload --help names the driver method" '[[ $rc == 0 ]] && has_out "busdctl \[OPTIONS...\] reload$" &&
+        has_out "ReloadConfig"'
+ctl --address "$dir/nobus.sock" reload now
+check "reload takes no arguments" '[[ $rc == 2 ]] && has_err "reload got too many arguments"'
 ctl monitor --help
 check "monitor --help shows --limit, --pcap and the capture format" '[[ $rc == 0 ]] &&
         has_out "busdctl \[OPTIONS...\] monitor \[MATCH...\]" && has_out "--limit=N" &&
@@ -205,7 +211,11 @@ check "wait refuses an invalid name" '[[ $rc == 2 ]] && has_err "invalid name"'
 # A real bus
 ############################################################################
 
-busd_pid=$("$BUSD_LAUNCH" start "$dir" "$BUSD_BINARY" --address "$bus" --log-level debug)
+# Our own configuration file (for reload below), never the host's.
+config=$dir/busd.json
+echo '{}' >"$config"
+busd_pid=$("$BUSD_LAUNCH" start "$dir" "$BUSD_BINARY" --address "$bus" --config "$config" \
+        --log-level debug)
 if [ -z "$busd_pid" ]; then
         echo "test-busdctl: busd did not start" >&2
         cat "$dir/busd.log" >&2
@@ -394,6 +404,37 @@ check "stats: a counter table" '[[ $rc == 0 ]] && has_out "^COUNTER +VALUE$" &&
         has_out "^peers +[0-9]+$" && has_out "^messages_routed +[0-9]+$" && has_out "^version +"'
 ctl --no-legend stats
 check "stats --no-legend" '[[ $rc == 0 ]] && ! has_out "^COUNTER"'
+
+# ---- reload ----
+echo '{"limits": {"matches_per_connection": 100}}' >"$config"
+ctl reload
+check "reload: a valid file is applied, quietly" '[[ $rc == 0 ]] && [[ ! -s $out ]] && [[ ! -s $err ]]'
+ctl --json=short stats
+check "reload: stats report the new limit" 'has_out "\"matches_per_connection\":100[,}]"'
+ctl --json=short reload
+check "reload --json prints the reply" '[[ $rc == 0 ]] && [[ $(cat "$out") == "{}" ]]'
+echo '{"limits": {"matches_per_connection": 0}}' >"$config"
+ctl reload
+check "reload: an invalid file is refused with the bus's reason" '[[ $rc == 1 ]] &&
+        grep -qxF "busdctl: reload failed: org.busd.Error.ConfigInvalid: $config: limits.matches_per_connection: must be an integer from 1 to 65536" "$err"'
+echo '{"limits": {"matches_per_connection": 100, "matches_per_connection": 5}}' >"$config"
+ctl reload
+check "reload: a duplicate key is refused" '[[ $rc == 1 ]] && has_err "ConfigInvalid: .*duplicate"'
+ctl --json=short stats
+check "reload: the old configuration stays in force" '[[ $rc == 0 ]] &&
+        has_out "\"matches_per_connection\":100[,}]"'
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+        chmod 0755 "$dir"
+        run setpriv --reuid=65534 --regid=65534 --clear-groups "$BUSDCTL" --address "$bus" reload
+        chmod 0700 "$dir"
+        check "reload as another user: AccessDenied" '[[ $rc == 1 ]] &&
+                has_err "^busdctl: reload failed: org.busd.Error.AccessDenied: "'
+else
+        skip "not root: reload by another user not tested"
+fi
+echo '{}' >"$config"
+ctl reload
+check "reload: back to the defaults" '[[ $rc == 0 ]]'
 
 # ---- monitor ----
 # await_monitors N: until the bus counts N monitors (a round trip each, no sleeps).

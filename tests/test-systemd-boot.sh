@@ -13,6 +13,7 @@
 #  - the socket is listening and the service not started before a client;
 #  - the first client starts busd (Type=notify reaches "active") and is
 #    served; the service reports its status text and logs to the journal;
+#  - systemctl reload (ExecReload: SIGHUP) leaves the same busd running;
 #  - systemctl stop ends busd cleanly (Result=success, exit 0) while the
 #    socket stays; the next client starts it again;
 #  - stopping the socket removes the socket file.
@@ -117,6 +118,18 @@ check "busd's log reaches the journal" \
         grep -q "socket passed by systemd" <<<"$(ns journalctl -u busd.service -o cat --no-pager)"
 out=$(busdctl --json=short list)
 check "busdctl list sees the bus under systemd" grep -q '"org.busd.Bus"' <<<"$out"
+
+# ---- reload ---------------------------------------------------------------------------
+# ExecReload sends SIGHUP; busd re-reads its (here absent) /etc/busd/busd.json
+# and answers RELOADING=1 then READY=1. Had SIGHUP killed it, the Ping below
+# would be served by a new busd that systemd started for it: compare MainPIDs.
+mainpid=$(prop MainPID busd.service)
+ns systemctl reload busd.service
+check "systemctl reload busd.service succeeds (ExecReload)" equals "$?" 0
+out=$(busdctl call org.busd.Bus /org/busd/Bus org.busd.Bus Ping)
+check "busd answers after the reload" equals "$out" "{}"
+check "the same busd survived SIGHUP" equals "$(prop MainPID busd.service)" "$mainpid"
+check "busd.service is active after the reload" equals "$(prop ActiveState busd.service)" active
 
 # ---- stop and restart without losing the socket -------------------------------------
 ns systemctl stop busd.service

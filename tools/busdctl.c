@@ -118,6 +118,21 @@ static const Verb verbs[] = {
                 .options = VERB_OPT_LIMIT | VERB_OPT_PCAP,
                 .run = verb_monitor,
         },
+        {
+                .name = "reload",
+                .synopsis = "",
+                .summary = "Make the bus re-read its configuration file",
+                .description =
+                        "Calls org.busd.Bus.ReloadConfig: the bus re-reads the configuration file\n"
+                        "it was started with (busd --config, else /etc/busd/busd.json), as on\n"
+                        "SIGHUP. Prints nothing on success (the reply, {}, with --json). If the\n"
+                        "file is missing, unreadable or invalid, the bus keeps its configuration\n"
+                        "and busdctl prints the reason and exits 1. Only root and the user the bus\n"
+                        "runs as may reload.",
+                .min_args = 0,
+                .max_args = 0,
+                .run = verb_reload,
+        },
 };
 
 enum {

@@ -84,6 +84,7 @@ int verb_emit(Busdctl *ctx, int argc, char **argv);
 int verb_wait(Busdctl *ctx, int argc, char **argv);
 int verb_stats(Busdctl *ctx, int argc, char **argv);
 int verb_monitor(Busdctl *ctx, int argc, char **argv);
+int verb_reload(Busdctl *ctx, int argc, char **argv);
 
 /* Connect as the command line asks and complete the handshake. On failure
  * prints what went wrong and how to fix it, and returns negative errno. */

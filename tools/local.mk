@@ -15,6 +15,7 @@ tools_busdctl_SOURCES = \
 	tools/verb-wait.c \
 	tools/verb-stats.c \
 	tools/verb-monitor.c \
+	tools/verb-reload.c \
 	tools/pcap.c tools/pcap.h
 tools_busdctl_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tools_busdctl_LDADD = client/libbusclient.la protocol/libbusprotocol.la $(JANSSON_LIBS)
