@@ -73,6 +73,9 @@ bool busd_log_contains(const char *needle);
 int busd_run_expect_exit(const char *const *args, char *output, size_t size);
 /* Socket path of the daemon under test. */
 const char *busd_address(void);
+/* Let processes of other uids reach the daemon's socket: its private
+ * directory 0755, the socket 0666 (busd binds --address sockets 0666). */
+void busd_open_to_others(void);
 /* Entries in /proc/PID/fd of the daemon. */
 unsigned busd_fd_count(void);
 /* Open fds of process @pid (this one: getpid()). */

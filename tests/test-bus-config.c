@@ -256,19 +256,6 @@ END_TEST
 
 /* ---- who may reload ---------------------------------------------------------------- */
 
-/* Let a process of another uid reach the private socket. */
-static void open_socket_to_others(void) {
-        char dir[PATH_MAX];
-        char *slash;
-
-        snprintf(dir, sizeof(dir), "%s", busd_address());
-        slash = strrchr(dir, '/');
-        ck_assert_ptr_nonnull(slash);
-        *slash = '\0';
-        ck_assert_int_eq(chmod(dir, 0755), 0);
-        ck_assert_int_eq(chmod(busd_address(), 0666), 0);
-}
-
 START_TEST(test_reload_needs_privilege) {
         pid_t child;
         int status;
@@ -278,7 +265,7 @@ START_TEST(test_reload_needs_privilege) {
                 return;
         }
         busd_start_config("{\"limits\": {\"names_per_connection\": 2}}");
-        open_socket_to_others();
+        busd_open_to_others();
         busd_write_config("{\"limits\": {\"names_per_connection\": 7}}");
 
         child = fork();

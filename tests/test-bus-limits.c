@@ -47,19 +47,6 @@ static int64_t wait_stat(const char *key, int64_t want) {
         return v;
 }
 
-/* Let a process of another uid reach the private socket. */
-static void open_socket_to_others(void) {
-        char dir[PATH_MAX];
-        char *slash;
-
-        snprintf(dir, sizeof(dir), "%s", busd_address());
-        slash = strrchr(dir, '/');
-        ck_assert_ptr_nonnull(slash);
-        *slash = '\0';
-        ck_assert_int_eq(chmod(dir, 0755), 0);
-        ck_assert_int_eq(chmod(busd_address(), 0666), 0);
-}
-
 static void drop_to_nobody(void) {
         if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
                 _exit(90);
@@ -183,7 +170,7 @@ START_TEST(test_connections_per_uid_capped) {
                 fprintf(stderr, "test_connections_per_uid_capped: needs root; skipped\n");
                 return;
         }
-        open_socket_to_others();
+        busd_open_to_others();
         ck_assert_int_eq(pipe2(to_parent, O_CLOEXEC), 0);
         ck_assert_int_eq(pipe2(to_child, O_CLOEXEC), 0);
 
