@@ -17,7 +17,8 @@
  *   body written into a new memfd, sealed, passed with SCM_RIGHTS, header
  *   flagged BODY_IN_BLOB) — exactly what message_encode() does on each side
  *   of the threshold. The server's library receives it (inline: read,
- *   copied out of the input buffer; memfd: checked, mapped, pre-faulted),
+ *   copied out of the input buffer; memfd: checked and mapped, its pages
+ *   faulted in as the handler reads them),
  *   the handler reads every body byte and answers with an empty reply.
  *   Reported: p50 and mean round trip per size and way.
  * payloads: bus_message_attach_fd() of a prepared sealed memfd of 64 KiB ..
