@@ -93,9 +93,9 @@ static void plan_defaults(BenchOptions *o) {
                 unsigned r = o->receivers ? o->receivers : 1;
 
                 iterations = deliveries / r;
-                if (iterations < 1000)
-                        iterations = 1000;
                 iterations -= iterations % BENCH_SIGNAL_BATCH;
+                if (iterations < BENCH_MIN_BATCHES * BENCH_SIGNAL_BATCH)
+                        iterations = BENCH_MIN_BATCHES * BENCH_SIGNAL_BATCH;
                 warmup = BENCH_SIGNAL_BATCH;
                 break;
         }

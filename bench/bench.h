@@ -30,9 +30,11 @@
 #define BENCH_SIGNAL_MEMBER "Tick"
 #define BENCH_SIGNAL_SIZE 64u
 /* Signals sent between two synchronisation round trips: bounds what any
- * broker must queue for a receiver (256 small messages) without making the
- * round trip a visible share of the time. */
-#define BENCH_SIGNAL_BATCH 256u
+ * broker must queue for a receiver (1024 small messages, ~200 KiB) without
+ * making the round trip a visible share of the time. (256 made the drained
+ * pipeline and the Sync round trip 8-15% of busd's time per batch and ~6% of
+ * dbus-broker's, understating the faster system: docs/PERFORMANCE.md.) */
+#define BENCH_SIGNAL_BATCH 1024u
 /* Non-matching rules are installed by connections holding this many rules
  * each: within every broker's default per-connection limit (dbus-broker 256,
  * dbus-daemon and busd 512). */

@@ -265,11 +265,11 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [[ -n $SYSCALLS ]]; then
         command -v perf >/dev/null || die "--syscalls needs perf (linux-perf)"
         mkdir -p "$OUT"
-        N=10240
-        MSGS=$(((N + 256) + 2 * ((N + 256) / 256)))
+        N=10240 BATCH=1024 # BENCH_SIGNAL_BATCH (bench/bench.h)
+        MSGS=$(((N + BATCH) + 2 * ((N + BATCH) / BATCH)))
         say "==> per message routed by each broker (perf stat on the broker process): syscalls,"
-        say "    minor page faults, context switches; 1 sender -> 1 receiver, $N+256 signals of"
-        say "    64 bytes and a Sync round trip every 256 ($MSGS messages); then strace -c for the"
+        say "    minor page faults, context switches; 1 sender -> 1 receiver, $N+$BATCH signals of"
+        say "    64 bytes and a Sync round trip every $BATCH ($MSGS messages); then strace -c for the"
         say "    breakdown (strace slows the broker, so it batches more: counts differ a little)"
         # measure SYSTEM TOOL...: run the signal workload with TOOL attached to the broker.
         measure() {
@@ -281,7 +281,7 @@ if [[ -n $SYSCALLS ]]; then
                 # pause only has to cover attaching, the counts include a little setup.
                 sleep 0.5
                 "$(driver_for "$sys")" --system "$sys" --address "$BUS" --workload signal \
-                        --iterations "$N" --warmup 256 --budget-ms 600000 >/dev/null
+                        --iterations "$N" --warmup "$BATCH" --budget-ms 600000 >/dev/null
                 kill -INT "$tpid"
                 wait "$tpid" 2>/dev/null || true
                 stop_broker
