@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * blob.c — payload memfds. Sending: a body above BUS_BODY_INLINE_THRESHOLD is
- * copied into a memfd that is sealed before it leaves the process. Receiving:
- * a payload is mapped only if it is a memfd sealed against writing, shrinking
- * and growing, with exactly the declared size (and faulted in only when its
- * bytes are first asked for, so a receiver that never reads them pays nothing), so the sender can neither
- * change what we read nor truncate it under our mapping (which would raise
- * SIGBUS in the service: hostile-peers.md item 16; memfd_create(2),
- * fcntl(2) "File Sealing").
+ * written into a memfd that is sealed before it leaves the process.
+ * Receiving: a payload is mapped only if it is a memfd sealed against
+ * writing, shrinking and growing, with exactly the declared size, so the
+ * sender can neither change what we read nor truncate it under our mapping
+ * (which would raise SIGBUS in the service: hostile-peers.md item 16;
+ * memfd_create(2), fcntl(2) "File Sealing"). A mapping is faulted in only
+ * when its bytes are first asked for, so a receiver that never reads them
+ * pays nothing for them.
  */
 #include "config.h"
 

@@ -395,7 +395,7 @@ int bus_reload_config(Bus *bus, char **ret_error) {
                 /* The swap: one assignment, between two event callbacks. */
                 bus->config = c;
                 log_notice("configuration reloaded: %s%s", changes[0] ? changes : "unchanged",
-                         missing ? " (no file: the defaults)" : "");
+                           missing ? " (no file: the defaults)" : "");
         } else {
                 log_warning("configuration reload failed, the old configuration stays in force: "
                             "%s",
