@@ -479,6 +479,72 @@ START_TEST(test_large_body)
 }
 END_TEST
 
+/* Resident bytes of the mapping that holds @p, from /proc/self/smaps. */
+static uint64_t mapping_rss(const void *p)
+{
+        FILE *f = fopen("/proc/self/smaps", "re");
+        char line[512];
+        bool in = false;
+        uint64_t rss = UINT64_MAX;
+
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long lo, hi, kb;
+
+                /* A mapping's first line starts "lo-hi "; its fields ("Rss:", ...) do not. */
+                if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+                        in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+                else if (in && sscanf(line, "Rss: %lu kB", &kb) == 1) {
+                        rss = (uint64_t)kb * 1024;
+                        break;
+                }
+        }
+        fclose(f);
+        ck_assert_msg(rss != UINT64_MAX, "no mapping holds %p", p);
+        return rss;
+}
+
+/* A received memfd body is mapped, not faulted in: borrowing its text costs
+ * no pages; parsing it (bus_message_get_body) faults it all in at once. */
+START_TEST(test_memfd_body_faulted_on_demand)
+{
+        size_t len = 4 * MIB, got_len = 0;
+        bus_connection *rx = test_connect(), *tx = test_connect();
+        Collector col = { 0 };
+        char *text = json_string_body(len);
+        const char *got;
+        bus_message *m;
+
+        ck_assert_int_ge(bus_add_match(rx, NULL, "type='signal',member='Big'", collector_add, &col),
+                         0);
+        ck_assert_int_eq(bus_message_new_signal(tx, &m, "/com/example/big", "com.example.Big",
+                                                "Big"),
+                         0);
+        ck_assert_int_eq(bus_message_set_body_text(m, text, len), 0);
+        ck_assert_int_eq(bus_send(tx, m, NULL), 0);
+        bus_message_unref(m);
+        pump_until(&col.n, 1, rx, tx);
+
+        got = bus_message_get_body_text(col.msgs[0], &got_len);
+        ck_assert_ptr_nonnull(got);
+        ck_assert_uint_eq(got_len, len);
+        ck_assert_uint_eq(mapping_rss(got), 0);
+        /* Two bytes read: two faults, each mapping a few neighbours at most
+         * (fault-around, 64 KiB by default). */
+        ck_assert(got[0] == '"' && got[len / 2] == 'x');
+        ck_assert_uint_lt(mapping_rss(got), len / 8);
+        ck_assert(json_is_string(bus_message_get_body(col.msgs[0])));
+        ck_assert_uint_eq(mapping_rss(got), len);
+        ck_assert(memcmp(got, text, len) == 0);
+
+        collector_reset(&col);
+        free(text);
+        test_disconnect(tx);
+        test_disconnect(rx);
+        busd_assert_baseline();
+}
+END_TEST
+
 /* 16 blobs of assorted sizes in one message, with a large body beside them
  * (no room for a 17th fd: the body goes inline). A 17th attach fails. */
 START_TEST(test_many_blobs)
@@ -1421,6 +1487,7 @@ static Suite *payloads_suite(void)
 
         tcase_add_loop_test(tc, test_roundtrip, 0,
                             (int)(sizeof(roundtrip_sizes) / sizeof(roundtrip_sizes[0])));
+        tcase_add_test(tc, test_memfd_body_faulted_on_demand);
         tcase_add_loop_test(tc, test_large_body, 0,
                             (int)(sizeof(body_sizes) / sizeof(body_sizes[0])));
         tcase_add_test(tc, test_many_blobs);
