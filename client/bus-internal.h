@@ -45,6 +45,11 @@
  * (1024) and enough to amortise the syscall. */
 #define CLIENT_IOV_BATCH 64u
 
+/* Bytes of a built message's own storage for its field strings and a small
+ * body: path, interface, member and a signal's body fit, so building one
+ * costs one allocation instead of five. */
+#define MESSAGE_ARENA_SIZE 256u
+
 /* Messages read ahead but not yet dispatched. They only pile up while a
  * synchronous call is made from inside a handler (nested calls do not
  * dispatch); the broker's own per-receiver queue limit is the same number
@@ -68,7 +73,7 @@ struct bus_message {
         bool synthetic; /* made up locally (timeout, disconnect): no creds */
         BusHeader header;
         BusFields fields;          /* strings point into data or str[] */
-        char *str[_BUS_FIELD_MAX]; /* built messages: owned field strings */
+        char *str[_BUS_FIELD_MAX]; /* built messages: field strings too long for arena */
         uint8_t *data;             /* received: the whole encoded message */
         const char *body;          /* body bytes (into data, owned, or mapped); use
                                     * message_body_bytes(), which maps on demand */
@@ -79,6 +84,11 @@ struct bus_message {
                            * receipt; built: on first read) */
         size_t body_map_len;
         bool body_populated; /* body_map faulted in (on first read of the body) */
+        /* built: small field strings and bodies are copied here rather than
+         * each into its own allocation (message_copy()); a replaced one keeps
+         * its bytes until the message goes */
+        size_t arena_used;
+        _Alignas(8) char arena[MESSAGE_ARENA_SIZE];
         json_t *json; /* parsed body, cached */
         bool json_parsed;
         char sender[BUS_UNIQUE_NAME_BUF + 16]; /* rendered sender (received) */
@@ -99,17 +109,22 @@ struct bus_payload {
         size_t size;
 };
 
-/* An encoded message waiting in the output queue, with its payload fds. */
+/* An encoded message waiting in the output queue, with its payload fds; its
+ * bytes live in the same allocation (outitem_new()). */
 typedef struct OutItem {
         struct OutItem *next;
-        uint8_t *data;
+        uint8_t *data; /* = buf */
         size_t len;
         size_t done; /* bytes already written */
         int fds[BUS_FDS_MAX];
         unsigned n_fds;
         bool fds_sent;
+        _Alignas(8) uint8_t buf[]; /* the encoder needs 8-aligned fields */
 } OutItem;
 
+/* An item with room for @size bytes and no fds; NULL if out of memory. */
+OutItem *outitem_new(size_t size);
+/* Close its fds and free it; NULL-safe, returns NULL. */
 OutItem *outitem_free(OutItem *item);
 
 /* Parse a complete message taken from the input (@data is consumed, @fds are

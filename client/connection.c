@@ -653,8 +653,8 @@ static int conn_new(bus_connection **ret, const char *path) {
         if (fd < 0)
                 return fd;
         c = calloc(1, sizeof(*c));
-        item = calloc(1, sizeof(*item));
-        if (!c || !item || !(item->data = malloc(sizeof(p)))) {
+        item = outitem_new(sizeof(p));
+        if (!c || !item) {
                 free(item);
                 free(c);
                 close(fd);

@@ -55,9 +55,35 @@ int message_new(bus_message **ret, uint8_t type) {
         return 0;
 }
 
+/* A copy of @len bytes at @p (and a NUL after them if @nul) that @m owns:
+ * in its arena while there is room, else in an allocation of its own
+ * returned in *@ret_allocated for the caller to keep and free. */
+static char *message_copy(bus_message *m, const void *p, size_t len, bool nul,
+                          char **ret_allocated) {
+        size_t need = len + nul;
+        char *copy;
+
+        *ret_allocated = NULL;
+        if (need <= sizeof(m->arena) - m->arena_used) {
+                copy = m->arena + m->arena_used;
+                m->arena_used += need;
+        } else {
+                copy = malloc(need);
+                if (!copy)
+                        return NULL;
+                *ret_allocated = copy;
+        }
+        memcpy(copy, p, len);
+        if (nul)
+                copy[len] = '\0';
+        return copy;
+}
+
+/* Every string field of a built message is checked here, once: encoding
+ * then trusts them (bus_message_encode_prevalidated()). */
 int message_set_field(bus_message *m, BusFieldCode code, const char *value) {
         const char **slot;
-        char *copy = NULL;
+        char *copy = NULL, *allocated = NULL;
 
         if (!m)
                 return -EINVAL;
@@ -66,13 +92,15 @@ int message_set_field(bus_message *m, BusFieldCode code, const char *value) {
         slot = field_slot(&m->fields, code);
         if (!slot)
                 return -EINVAL;
+        if (value && !bus_field_string_is_valid(code, value))
+                return -EINVAL;
         if (value) {
-                copy = strdup(value);
+                copy = message_copy(m, value, strlen(value), true, &allocated);
                 if (!copy)
                         return -ENOMEM;
         }
         free(m->str[code]);
-        m->str[code] = copy;
+        m->str[code] = allocated;
         *slot = copy;
         return 0;
 }
@@ -99,32 +127,23 @@ static int message_new_with(bus_message **ret, uint8_t type, const char *destina
 _public_ int bus_message_new_method_call(bus_connection *c, bus_message **ret,
                                          const char *destination, const char *path,
                                          const char *interface, const char *member) {
-        if (!ret || !path || !member || !bus_path_is_valid(path) || !bus_member_is_valid(member))
-                return -EINVAL;
-        if (destination && !bus_name_is_valid(destination))
-                return -EINVAL;
-        if (interface && !bus_interface_is_valid(interface))
+        if (!ret || !path || !member)
                 return -EINVAL;
         return message_new_with(ret, BUS_MESSAGE_METHOD_CALL, destination, path, interface, member);
 }
 
 _public_ int bus_message_new_signal(bus_connection *c, bus_message **ret, const char *path,
                                     const char *interface, const char *member) {
-        if (!ret || !path || !interface || !member || !bus_path_is_valid(path) ||
-            !bus_interface_is_valid(interface) || !bus_member_is_valid(member))
+        if (!ret || !path || !interface || !member)
                 return -EINVAL;
         return message_new_with(ret, BUS_MESSAGE_SIGNAL, NULL, path, interface, member);
 }
 
 _public_ int bus_message_set_destination(bus_message *m, const char *destination) {
-        if (destination && !bus_name_is_valid(destination))
-                return -EINVAL;
         return message_set_field(m, BUS_FIELD_DESTINATION, destination);
 }
 
 _public_ int bus_message_set_key(bus_message *m, const char *key) {
-        if (key && (strlen(key) > BUS_NAME_MAX || !bus_key_is_valid(key)))
-                return -EINVAL;
         return message_set_field(m, BUS_FIELD_KEY, key);
 }
 
@@ -150,7 +169,7 @@ static void message_drop_body(bus_message *m) {
 }
 
 _public_ int bus_message_set_body_text(bus_message *m, const char *text, size_t len) {
-        char *copy = NULL;
+        char *copy = NULL, *allocated = NULL;
         int fd = -1;
 
         if (!m || (!text && len > 0))
@@ -166,14 +185,13 @@ _public_ int bus_message_set_body_text(bus_message *m, const char *text, size_t 
                 if (fd < 0)
                         return fd;
         } else if (len > 0) {
-                copy = malloc(len);
+                copy = message_copy(m, text, len, false, &allocated);
                 if (!copy)
                         return -ENOMEM;
-                memcpy(copy, text, len);
         }
         message_drop_body(m);
         message_drop_json(m);
-        m->body_owned = copy;
+        m->body_owned = allocated;
         m->body = copy;
         m->body_fd = fd;
         m->body_len = len;
@@ -365,12 +383,21 @@ static void message_render_sender(bus_message *m) {
                 bus_unique_name_format(m->header.sender_id, m->sender);
 }
 
+OutItem *outitem_new(size_t size) {
+        OutItem *item = malloc(sizeof(*item) + size);
+
+        if (!item)
+                return NULL;
+        memset(item, 0, sizeof(*item));
+        item->data = item->buf;
+        return item;
+}
+
 OutItem *outitem_free(OutItem *item) {
         if (!item)
                 return NULL;
         for (unsigned i = 0; i < item->n_fds; i++)
                 close(item->fds[i]);
-        free(item->data);
         free(item);
         return NULL;
 }
@@ -394,73 +421,68 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
         };
         uint64_t blob_sizes[BUS_FDS_MAX], size;
         unsigned n_blobs = 0;
-        OutItem *item;
+        OutItem fds = { 0 }, *item; /* the fds first, then the item with its bytes */
         size_t len;
         int r;
 
         if (m->n_blobs > 0 && !use_blobs)
                 return -EOPNOTSUPP; /* the broker did not offer payload blobs */
-        item = calloc(1, sizeof(*item));
-        if (!item)
-                return -ENOMEM;
 
         /* Large bodies travel in a sealed memfd (BUS_BODY_INLINE_THRESHOLD),
          * as blob 0 if there is room beside the application's payloads. */
         if (m->body_fd >= 0 && use_blobs && m->n_blobs < BUS_FDS_MAX) {
                 r = fcntl(m->body_fd, F_DUPFD_CLOEXEC, 3);
-                if (r < 0) {
-                        r = -errno;
-                        free(item);
-                        return r;
-                }
-                item->fds[0] = r;
-                item->n_fds = 1;
+                if (r < 0)
+                        return -errno;
+                fds.fds[fds.n_fds++] = r;
                 blob_sizes[n_blobs++] = m->body_len;
                 spec.flags |= BUS_FLAG_BODY_IN_BLOB;
                 spec.body = NULL;
                 spec.body_len = 0;
         } else if (m->body_len > BUS_BODY_INLINE_MAX) {
-                free(item);
                 return -EMSGSIZE;
         } else if (m->body_fd >= 0) {
                 /* A broker without memfds, or 16 payloads already: inline. */
                 spec.body = message_body_bytes(m, true);
-                if (!spec.body) {
-                        free(item);
+                if (!spec.body)
                         return -ENOMEM;
-                }
         }
-        r = payload_encode(m, item, blob_sizes, &n_blobs);
-        if (r < 0) {
-                outitem_free(item);
-                return r;
-        }
+        r = payload_encode(m, &fds, blob_sizes, &n_blobs);
+        if (r < 0)
+                goto fail;
         if (n_blobs > 0) {
                 spec.blob_sizes = blob_sizes;
                 spec.n_blobs = n_blobs;
         }
 
         size = bus_message_encoded_size(&spec);
-        if (size > BUS_MESSAGE_INLINE_MAX) {
-                outitem_free(item);
-                return -EMSGSIZE;
-        }
-        item->data = malloc(size);
-        if (!item->data) {
-                outitem_free(item);
-                return -ENOMEM;
-        }
-        r = bus_message_encode(&spec, item->data, size, &len);
+        r = -EMSGSIZE;
+        if (size > BUS_MESSAGE_INLINE_MAX)
+                goto fail;
+        r = -ENOMEM;
+        item = outitem_new((size_t)size);
+        if (!item)
+                goto fail;
+        /* Fields were checked by message_set_field(), bodies when set. */
+        r = bus_message_encode_prevalidated(&spec, item->data, size, &len);
         if (r != 0) {
                 client_debug("refusing to send message: %s", bus_proto_strerror(r));
                 outitem_free(item);
-                return -EINVAL;
+                r = -EINVAL;
+                goto fail;
         }
+        memcpy(item->fds, fds.fds, sizeof(fds.fds[0]) * fds.n_fds);
+        item->n_fds = fds.n_fds;
         item->len = len;
         m->header.serial = serial;
         m->header.deadline_ns = deadline_ns;
         *ret = item;
         return 0;
+
+fail:
+        for (unsigned i = 0; i < fds.n_fds; i++)
+                close(fds.fds[i]);
+        return r;
 }
 
 int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds, unsigned n_fds) {

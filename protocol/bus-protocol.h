@@ -227,6 +227,14 @@ uint64_t bus_message_encoded_size(const BusMessageSpec *spec);
  * or a BusProtoError. */
 int bus_message_encode(const BusMessageSpec *spec, void *buf, size_t buf_size, size_t *ret_len);
 
+/* bus_message_encode() for a caller that has already checked every string of
+ * @spec with bus_field_string_is_valid() and its inline body with
+ * bus_body_check() (libbusclient checks each when it is set): the same
+ * bytes, and the same header, length and per-type checks, without checking
+ * the strings and the body a second time. */
+int bus_message_encode_prevalidated(const BusMessageSpec *spec, void *buf, size_t buf_size,
+                                    size_t *ret_len);
+
 /* ---- Names ------------------------------------------------------------------ */
 
 /* ":1." + up to 20 decimal digits + NUL */
@@ -253,6 +261,9 @@ bool bus_member_is_valid(const char *s);
 bool bus_path_is_valid(const char *s);
 bool bus_key_is_valid(const char *s);
 bool bus_utf8_is_valid(const char *s, size_t len);
+/* The validator of field @code's strings (bus_name_is_valid() for the
+ * destination, ...); false for codes that hold no string. */
+bool bus_field_string_is_valid(BusFieldCode code, const char *s);
 /* Valid UTF-8 without NUL bytes (what a body must be), in one pass. */
 bool bus_text_is_valid(const char *s, size_t len);
 

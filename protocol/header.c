@@ -100,6 +100,25 @@ static bool bytes_are_zero(const uint8_t *p, size_t n) {
         return true;
 }
 
+bool bus_field_string_is_valid(BusFieldCode code, const char *s) {
+        switch (code) {
+        case BUS_FIELD_DESTINATION:
+                return bus_name_is_valid(s);
+        case BUS_FIELD_PATH:
+                return bus_path_is_valid(s);
+        case BUS_FIELD_INTERFACE:
+                return bus_interface_is_valid(s);
+        case BUS_FIELD_MEMBER:
+                return bus_member_is_valid(s);
+        case BUS_FIELD_ERROR_NAME:
+                return bus_error_name_is_valid(s);
+        case BUS_FIELD_KEY:
+                return bus_key_is_valid(s);
+        default:
+                return false;
+        }
+}
+
 /* A string value: @len bytes including the terminating NUL, which must be the
  * only NUL. */
 static int parse_string(uint16_t code, const uint8_t *value, size_t len, const char **ret) {
@@ -109,29 +128,7 @@ static int parse_string(uint16_t code, const uint8_t *value, size_t len, const c
         if (len == 0 || value[len - 1] != 0 || memchr(value, 0, len - 1))
                 return BUS_PROTO_E_FIELD_NOT_TERMINATED;
 
-        switch (code) {
-        case BUS_FIELD_DESTINATION:
-                ok = bus_name_is_valid(s);
-                break;
-        case BUS_FIELD_PATH:
-                ok = bus_path_is_valid(s);
-                break;
-        case BUS_FIELD_INTERFACE:
-                ok = bus_interface_is_valid(s);
-                break;
-        case BUS_FIELD_MEMBER:
-                ok = bus_member_is_valid(s);
-                break;
-        case BUS_FIELD_ERROR_NAME:
-                ok = bus_error_name_is_valid(s);
-                break;
-        case BUS_FIELD_KEY:
-                ok = bus_key_is_valid(s);
-                break;
-        default:
-                ok = false;
-                break;
-        }
+        ok = bus_field_string_is_valid(code, s);
         if (!ok)
                 /* BUS_PROTO_E_BAD_DESTINATION..BAD_KEY follow the field codes. */
                 return BUS_PROTO_E_BAD_DESTINATION + (code - BUS_FIELD_DESTINATION);

@@ -4,7 +4,8 @@
  *
  * Each input is read three ways: its first 16 bytes as a preamble; the whole
  * input as one message (header, fields, message rules, body), and, where the
- * message is accepted, re-encoded with bus_message_encode() and compared;
+ * message is accepted, re-encoded with bus_message_encode() (and
+ * bus_message_encode_prevalidated(), which must write the same bytes) and compared;
  * and the input as match rule text, which must format and parse back to the
  * same rule. Any inconsistency aborts.
  *
@@ -89,6 +90,16 @@ static void check_reencode(const BusHeader *h, const BusFields *f, const uint8_t
                memcmp(f->blob_sizes, f2.blob_sizes, f->n_blobs * sizeof(uint64_t)) == 0);
         ensure(h->body_len == 0 ||
                memcmp(body, out + BUS_HEADER_SIZE + h2.fields_len, h->body_len) == 0);
+
+        /* What passed every check encodes to the same bytes without them. */
+        {
+                static _Alignas(8) uint8_t again[sizeof(encoded)];
+                size_t len2 = 0;
+
+                ensure(bus_message_encode_prevalidated(&spec, again, sizeof(again), &len2) ==
+                       BUS_PROTO_OK);
+                ensure(len2 == len && memcmp(again, encoded, len) == 0);
+        }
 }
 
 /* The whole input as one message; trailing bytes are ignored. Returns 0 if

@@ -188,6 +188,43 @@ START_TEST(test_roundtrip_call) {
 }
 END_TEST
 
+/* A built message keeps small strings and bodies in its own storage and
+ * larger or later ones in allocations of their own: whatever the mix, every
+ * value reads back and encodes as last set (ASan checks the rest). */
+START_TEST(test_field_storage) {
+        bus_message *m = new_call(), *r = NULL;
+        char key[BUS_NAME_MAX + 1], dest[64], body[200];
+        size_t len;
+
+        for (unsigned i = 0; i < 50; i++) {
+                snprintf(dest, sizeof(dest), "org.example.Dest%u", i);
+                ck_assert_int_eq(bus_message_set_destination(m, dest), 0);
+                snprintf(body, sizeof(body), "\"%0*u\"", (int)(i * 3 % 190), i);
+                ck_assert_int_eq(bus_message_set_body_text(m, body, strlen(body)), 0);
+                ck_assert_str_eq(bus_message_get_destination(m), dest);
+                ck_assert(memcmp(bus_message_get_body_text(m, &len), body, strlen(body)) == 0);
+                ck_assert_uint_eq(len, strlen(body));
+        }
+        memset(key, 'k', BUS_NAME_MAX);
+        key[BUS_NAME_MAX] = '\0';
+        ck_assert_int_eq(bus_message_set_key(m, key), 0);
+        ck_assert_int_eq(bus_message_set_key(m, "not/../valid\xff"), -EINVAL);
+        ck_assert_str_eq(bus_message_get_key(m), key); /* a refused value changes nothing */
+        ck_assert_int_eq(bus_message_set_destination(m, "no"), -EINVAL);
+        ck_assert_str_eq(bus_message_get_destination(m), dest);
+
+        ck_assert_int_eq(roundtrip(m, 3, 0, false, &r), 0);
+        ck_assert_str_eq(bus_message_get_destination(r), dest);
+        ck_assert_str_eq(bus_message_get_key(r), key);
+        ck_assert_str_eq(bus_message_get_path(r), "/org/example/Echo");
+        ck_assert_str_eq(bus_message_get_member(r), "Echo");
+        ck_assert(memcmp(bus_message_get_body_text(r, &len), body, strlen(body)) == 0);
+        ck_assert_uint_eq(len, strlen(body));
+        bus_message_unref(r);
+        bus_message_unref(m);
+}
+END_TEST
+
 START_TEST(test_roundtrip_signal_and_error) {
         bus_message *m = NULL, *r = NULL;
         bus_error e = BUS_ERROR_INIT;
@@ -405,6 +442,7 @@ static Suite *message_suite(void) {
         tcase_add_test(tc, test_accessors);
         tcase_add_test(tc, test_body_json);
         tcase_add_test(tc, test_roundtrip_call);
+        tcase_add_test(tc, test_field_storage);
         tcase_add_test(tc, test_roundtrip_signal_and_error);
         tcase_add_test(tc, test_malformed);
         tcase_add_test(tc, test_large_body_blob);

@@ -1034,6 +1034,65 @@ END_TEST
 
 /* ---- Encoder --------------------------------------------------------------------- */
 
+/* The prevalidated encoder writes the same bytes as the checking one and
+ * still enforces the header and per-type rules; only string and body syntax
+ * is left to its caller. */
+START_TEST(test_encode_prevalidated) {
+        static const uint64_t sizes[2] = { 7, 9 };
+        _Alignas(8) uint8_t a[1024], b[1024];
+        BusMessageSpec s = spec_call();
+        size_t la = 0, lb = 0;
+
+        s.key = "k";
+        s.body = "{\"x\":1}";
+        s.body_len = strlen(s.body);
+        s.blob_sizes = sizes;
+        s.n_blobs = 2;
+        memset(a, 0xaa, sizeof(a));
+        memset(b, 0x55, sizeof(b));
+        ck_assert_int_eq(bus_message_encode(&s, a, sizeof(a), &la), BUS_PROTO_OK);
+        ck_assert_int_eq(bus_message_encode_prevalidated(&s, b, sizeof(b), &lb), BUS_PROTO_OK);
+        ck_assert_uint_eq(la, lb);
+        ck_assert(memcmp(a, b, la) == 0);
+
+        s = spec_call();
+        s.member = NULL;
+        ck_assert_int_eq(bus_message_encode_prevalidated(&s, b, sizeof(b), &lb),
+                         BUS_PROTO_E_MISSING_FIELD);
+        s = spec_call();
+        s.serial = 0;
+        ck_assert_int_eq(bus_message_encode_prevalidated(&s, b, sizeof(b), &lb),
+                         BUS_PROTO_E_ZERO_SERIAL);
+        s = spec_call();
+        s.reply_serial = 5;
+        ck_assert_int_eq(bus_message_encode_prevalidated(&s, b, sizeof(b), &lb),
+                         BUS_PROTO_E_UNEXPECTED_REPLY_SERIAL);
+        s = spec_call();
+        s.blob_sizes = NULL;
+        s.n_blobs = 1;
+        ck_assert_int_eq(bus_message_encode_prevalidated(&s, b, sizeof(b), &lb),
+                         BUS_PROTO_E_BAD_BLOBS);
+        s = spec_call();
+        ck_assert_int_eq(bus_message_encode_prevalidated(&s, b, 10, &lb),
+                         BUS_PROTO_E_BUFFER_TOO_SMALL);
+
+        /* The field validator both encoders and parsers use. */
+        ck_assert(bus_field_string_is_valid(BUS_FIELD_DESTINATION, ":1.5"));
+        ck_assert(bus_field_string_is_valid(BUS_FIELD_DESTINATION, "org.example.A"));
+        ck_assert(!bus_field_string_is_valid(BUS_FIELD_DESTINATION, "org"));
+        ck_assert(bus_field_string_is_valid(BUS_FIELD_PATH, "/a/b"));
+        ck_assert(!bus_field_string_is_valid(BUS_FIELD_PATH, "a/b"));
+        ck_assert(bus_field_string_is_valid(BUS_FIELD_INTERFACE, "a.b"));
+        ck_assert(!bus_field_string_is_valid(BUS_FIELD_INTERFACE, "a-b.c"));
+        ck_assert(bus_field_string_is_valid(BUS_FIELD_MEMBER, "M1"));
+        ck_assert(!bus_field_string_is_valid(BUS_FIELD_MEMBER, "1M"));
+        ck_assert(bus_field_string_is_valid(BUS_FIELD_ERROR_NAME, "a.E"));
+        ck_assert(bus_field_string_is_valid(BUS_FIELD_KEY, "any key \xc3\xa9"));
+        ck_assert(!bus_field_string_is_valid(BUS_FIELD_KEY, "\xc3"));
+        ck_assert(!bus_field_string_is_valid(BUS_FIELD_BLOBS, "x"));
+}
+END_TEST
+
 START_TEST(test_encode_errors) {
         static const uint64_t sizes[BUS_FDS_MAX + 1];
         _Alignas(8) uint8_t buf[1024];
@@ -1361,6 +1420,7 @@ static Suite *protocol_suite(void) {
         tcase_add_test(tc, test_malformed_encoded);
         tcase_add_test(tc, test_body_check);
         tcase_add_test(tc, test_encode_errors);
+        tcase_add_test(tc, test_encode_prevalidated);
         tcase_add_test(tc, test_strerror);
         suite_add_tcase(s, tc);
 
