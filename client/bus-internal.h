@@ -84,11 +84,6 @@ struct bus_message {
                            * receipt; built: on first read) */
         size_t body_map_len;
         bool body_populated; /* body_map faulted in (on first read of the body) */
-        /* built: small field strings and bodies are copied here rather than
-         * each into its own allocation (message_copy()); a replaced one keeps
-         * its bytes until the message goes */
-        size_t arena_used;
-        _Alignas(8) char arena[MESSAGE_ARENA_SIZE];
         json_t *json; /* parsed body, cached */
         bool json_parsed;
         char sender[BUS_UNIQUE_NAME_BUF + 16]; /* rendered sender (received) */
@@ -99,6 +94,11 @@ struct bus_message {
         uint64_t blob_sizes[BUS_FDS_MAX];
         void *blob_maps[BUS_FDS_MAX];
         unsigned n_blobs;
+        /* built: small field strings and bodies are copied here rather than
+         * each into its own allocation (message_copy()); a replaced one keeps
+         * its bytes until the message goes. Received messages have none. */
+        size_t arena_size, arena_used;
+        _Alignas(8) char arena[];
 };
 
 /* A payload buffer being filled (payload.c): a memfd and its writable

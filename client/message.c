@@ -44,10 +44,11 @@ static const char **field_slot(BusFields *f, BusFieldCode code) {
 }
 
 int message_new(bus_message **ret, uint8_t type) {
-        bus_message *m = calloc(1, sizeof(*m));
+        bus_message *m = calloc(1, sizeof(*m) + MESSAGE_ARENA_SIZE);
 
         if (!m)
                 return -ENOMEM;
+        m->arena_size = MESSAGE_ARENA_SIZE;
         m->n_ref = 1;
         m->header.type = type;
         m->body_fd = -1;
@@ -64,7 +65,7 @@ static char *message_copy(bus_message *m, const void *p, size_t len, bool nul,
         char *copy;
 
         *ret_allocated = NULL;
-        if (need <= sizeof(m->arena) - m->arena_used) {
+        if (need <= m->arena_size - m->arena_used) {
                 copy = m->arena + m->arena_used;
                 m->arena_used += need;
         } else {
