@@ -78,7 +78,7 @@ struct bus_message {
         const char *body;          /* body bytes (into data, owned, or mapped); use
                                     * message_body_bytes(), which maps on demand */
         size_t body_len;
-        char *body_owned; /* built: owned body text (up to BUS_BODY_INLINE_THRESHOLD) */
+        char *body_owned; /* built: a body too large for the arena (up to the threshold) */
         int body_fd;      /* built: a larger body, written once into a sealed memfd */
         void *body_map;   /* the memfd body's read-only mapping (received: made on
                            * receipt; built: on first read) */

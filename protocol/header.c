@@ -123,13 +123,10 @@ bool bus_field_string_is_valid(BusFieldCode code, const char *s) {
  * only NUL. */
 static int parse_string(uint16_t code, const uint8_t *value, size_t len, const char **ret) {
         const char *s = (const char *)value;
-        bool ok;
 
         if (len == 0 || value[len - 1] != 0 || memchr(value, 0, len - 1))
                 return BUS_PROTO_E_FIELD_NOT_TERMINATED;
-
-        ok = bus_field_string_is_valid(code, s);
-        if (!ok)
+        if (!bus_field_string_is_valid(code, s))
                 /* BUS_PROTO_E_BAD_DESTINATION..BAD_KEY follow the field codes. */
                 return BUS_PROTO_E_BAD_DESTINATION + (code - BUS_FIELD_DESTINATION);
 

@@ -336,6 +336,12 @@ START_TEST(test_unusable_config_refuses_start) {
                       "error does not give the file and reason: %s", out);
         ck_assert_msg(access(sock, F_OK) < 0 && errno == ENOENT, "busd bound its socket");
 
+        status = busd_run_expect_exit(
+                (const char *const[]){ "--address", sock, "--config", "", NULL }, out, sizeof(out));
+        ck_assert_msg(status == 2, "busd with an empty --config: exit status %d", status);
+        ck_assert_msg(strstr(out, "--config needs a file name"), "unclear error: %s", out);
+        ck_assert_msg(access(sock, F_OK) < 0 && errno == ENOENT, "busd bound its socket");
+
         ck_assert_int_eq(unlink(file), 0);
         ck_assert_int_eq(rmdir(dir), 0);
 }
