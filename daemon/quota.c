@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * quota.c — per-sender payload accounting. See quota.h.
+ * quota.c — per-sender payload accounting and the fair-share rule. See
+ * quota.h.
  */
 #include "config.h"
 
@@ -10,6 +11,21 @@
 #include "bus-limits.h"
 #include "message.h"
 #include "quota.h"
+
+bool quota_share_allows(uint64_t limit, uint64_t used, uint64_t held, uint64_t charge,
+                        uint64_t n_holders) {
+        uint64_t left;
+
+        if (used >= limit || charge > limit - used)
+                return false;
+        if (held == 0)
+                return true;
+        left = limit - used - charge;
+        if (n_holders == 0)
+                n_holders = 1;
+        /* (held + charge) * n <= left, written so that nothing can wrap. */
+        return held <= left / n_holders && charge <= left / n_holders - held;
+}
 
 int quota_account_new(QuotaAccount **ret, QuotaTotals *totals) {
         QuotaAccount *a = calloc(1, sizeof(*a));

@@ -11,6 +11,10 @@
  * that disconnects while its payloads still wait in other queues keeps
  * being charged until they drain (hostile-peers.md item 17).
  *
+ * It also holds the one fair-share rule of the bus (quota_share_allows()),
+ * used wherever holders compete for one bounded resource: the senders with
+ * messages in one receiver's queue, the uids holding the bus's fd budget.
+ *
  * Invariants: totals->bytes / totals->fds are the sums over all accounts;
  * a charge never takes an account above the limits it was checked against
  * (the configured blob_{bytes,fds}_in_flight; an account may stay above a
@@ -18,9 +22,30 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct Message;
+
+/* The fair-share rule (docs/DAEMON.md "Fair shares"). A resource of @limit
+ * units is shared by holders; @used units are held in all (this holder's
+ * @held included; @used may exceed @limit after a reload lowered it), and
+ * @n_holders holders share it, this one counted even if it holds nothing
+ * yet. May this holder take @charge more?
+ *
+ *  - never beyond the limit: @charge must fit in limit - used;
+ *  - a holder that holds nothing may always take one item that fits (so a
+ *    message of any legal size gets through to an idle receiver);
+ *  - otherwise only while what remains afterwards is at least @n_holders
+ *    times what this holder then holds:
+ *        limit - used - charge >= (held + charge) * n_holders
+ *
+ * So a lone holder gets at most half the resource, and with n holders each
+ * is guaranteed a share between limit/n^2 and limit/n of what is left,
+ * whatever the others do (dbus-broker's rule, bus/user.h there). Pure
+ * arithmetic, no overflow for any 64-bit inputs. */
+bool quota_share_allows(uint64_t limit, uint64_t used, uint64_t held, uint64_t charge,
+                        uint64_t n_holders);
 
 /* Bus-wide sums, reported by GetStats as payload_{bytes,fds}_in_flight. */
 typedef struct QuotaTotals {
