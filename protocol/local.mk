@@ -11,3 +11,9 @@ protocol_libbusprotocol_la_SOURCES = \
 	protocol/names.c \
 	protocol/match-rule.c
 EXTRA_DIST += protocol/PROTOCOL.md
+# The payload acceptance rule (pure) and the header-only fd fact gatherer
+# that the broker and the library share.
+protocol_libbusprotocol_la_SOURCES += \
+	protocol/payload-check.h \
+	protocol/payload-check.c \
+	protocol/payload-fd.h

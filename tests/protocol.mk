@@ -43,3 +43,10 @@ EXTRA_DIST += \
 	tests/corpus/rule-bad-conflict.txt \
 	tests/corpus/rule-bad-syntax.txt \
 	tests/corpus/rule-bad-unknown-key.txt
+
+# The one payload acceptance rule, from made-up facts and from real fds.
+check_PROGRAMS += tests/test-payload-check
+TESTS += tests/test-payload-check
+tests_test_payload_check_SOURCES = tests/test-payload-check.c
+tests_test_payload_check_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_payload_check_LDADD = protocol/libbusprotocol.la $(CHECK_LIBS)
