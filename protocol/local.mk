@@ -17,3 +17,7 @@ protocol_libbusprotocol_la_SOURCES += \
 	protocol/payload-check.h \
 	protocol/payload-check.c \
 	protocol/payload-fd.h
+# The stream cutter and fd-batch pairing both ends use (PROTOCOL.md section 1).
+protocol_libbusprotocol_la_SOURCES += \
+	protocol/frame.h \
+	protocol/frame.c

@@ -50,3 +50,10 @@ TESTS += tests/test-payload-check
 tests_test_payload_check_SOURCES = tests/test-payload-check.c
 tests_test_payload_check_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_payload_check_LDADD = protocol/libbusprotocol.la $(CHECK_LIBS)
+
+# The stream cutter and fd pairing (protocol/frame.c), fed synthetic reads.
+check_PROGRAMS += tests/test-frame
+TESTS += tests/test-frame
+tests_test_frame_SOURCES = tests/test-frame.c
+tests_test_frame_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_frame_LDADD = protocol/libbusprotocol.la $(CHECK_LIBS)
