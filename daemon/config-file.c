@@ -89,6 +89,8 @@ static const ConfigKey config_keys[] = {
         LIMIT(monitors_per_uid, BUS_CONNECTIONS_MAX, BUS_MONITORS_PER_UID_MAX),
         /* BecomeMonitor's rule list is an array of this size */
         LIMIT(monitor_rules, BUS_MONITOR_RULES_MAX, BUS_MONITOR_RULES_MAX),
+        /* a driver call's body is one inline message body */
+        LIMIT(driver_call_bytes, BUS_BODY_INLINE_MAX, BUS_DRIVER_CALL_BYTES_MAX),
         /* see TIMEOUT */
         TIMEOUT("handshake_ms", handshake_timeout_usec, BUS_HANDSHAKE_TIMEOUT_USEC),
         /* see TIMEOUT */

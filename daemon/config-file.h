@@ -18,7 +18,8 @@
  *       "outgoing_fds_per_connection": 256,
  *       "outgoing_blob_bytes_per_connection": 17179869184,
  *       "blob_bytes_in_flight": 68719476736, "blob_fds_in_flight": 1024,
- *       "monitors": 32, "monitors_per_uid": 4, "monitor_rules": 64
+ *       "monitors": 32, "monitors_per_uid": 4, "monitor_rules": 64,
+ *       "driver_call_bytes": 524288
  *     },
  *     "timeouts": { "handshake_ms": 5000, "partial_message_ms": 10000 }
  *   }
@@ -57,6 +58,7 @@ typedef struct BusConfig {
         uint32_t monitors;
         uint32_t monitors_per_uid;
         uint32_t monitor_rules;
+        uint64_t driver_call_bytes; /* 64 bits: compared with a wire length */
         /* timeouts */
         uint64_t handshake_timeout_usec;
         uint64_t partial_message_timeout_usec;

@@ -4,8 +4,11 @@
  * NameOwnerChanged / NameLost / NameAcquired, and the final Disconnected
  * signal. Bodies are built with jansson. See driver.h.
  *
- * Invariant: all of them carry the bus's sender block (sender id 0) and a
- * serial from bus_next_serial().
+ * Invariants: all of them carry the bus's sender block (sender id 0) and a
+ * serial from bus_next_serial(); every text the bus puts in a body goes
+ * through driver_text_copy() (valid UTF-8, cut on a character boundary), so
+ * building a body never fails on peer-chosen bytes; unicasts are queued with
+ * driver_send(), which shows monitors what was queued.
  */
 #include "config.h"
 
@@ -22,6 +25,66 @@
 #include "router.h"
 #include "util.h"
 
+/* ---- text ------------------------------------------------------------------ */
+
+/* Bytes in the UTF-8 sequence led by @c (1..4), 0 for a byte that cannot
+ * lead one (a continuation byte, 0xf8..0xff). */
+static size_t utf8_sequence_length(unsigned char c) {
+        if (c < 0x80)
+                return 1;
+        if ((c & 0xe0) == 0xc0)
+                return 2;
+        if ((c & 0xf0) == 0xe0)
+                return 3;
+        if ((c & 0xf8) == 0xf0)
+                return 4;
+        return 0;
+}
+
+size_t driver_text_cut(const char *s, size_t max) {
+        size_t n = strnlen(s, max);
+
+        /* Cut before the lead byte of a character that does not fit whole;
+         * any other byte (broken text) is driver_text_copy()'s business. */
+        if (n < max || s[n] == '\0')
+                return n;
+        for (size_t back = 1; back <= 3 && back <= n; back++) {
+                unsigned char c = (unsigned char)s[n - back];
+                size_t len = utf8_sequence_length(c);
+
+                if (len == 0)
+                        continue; /* a continuation byte: look further back */
+                return len > back ? n - back : n;
+        }
+        return n;
+}
+
+void driver_text_copy(char *dst, size_t size, const char *src) {
+        size_t len = strlen(src), i = 0, o = 0;
+
+        while (i < len) {
+                size_t n = utf8_sequence_length((unsigned char)src[i]);
+
+                if (n > 0 && n > len - i)
+                        break; /* a character cut at the end: leave it out */
+                if (n == 0 || !bus_utf8_is_valid(src + i, n)) {
+                        if (o + 1 >= size)
+                                break;
+                        dst[o++] = '?';
+                        i++;
+                        continue;
+                }
+                if (o + n >= size)
+                        break;
+                memcpy(dst + o, src + i, n);
+                o += n;
+                i += n;
+        }
+        dst[o] = '\0';
+}
+
+/* ---- messages -------------------------------------------------------------- */
+
 Message *driver_message_new(Bus *bus, const BusMessageSpec *spec) {
         Message *m;
         int r;
@@ -35,11 +98,19 @@ Message *driver_message_new(Bus *bus, const BusMessageSpec *spec) {
                           r < 0 ? strerror(-r) : bus_proto_strerror(r));
                 return NULL;
         }
-        /* Monitors see the bus's messages as they are made, before they are
-         * queued (broadcasts: in router_broadcast()). */
-        if (bus->n_monitors > 0)
-                monitor_forward_unicast(bus, m);
         return m;
+}
+
+int driver_send(Bus *bus, Peer *to, Message *m, PeerSendMode mode) {
+        int r;
+
+        r = peer_send(to, m, mode);
+        /* Monitors see the bus's unicasts once they are queued: a message
+         * that never reached its receiver is not traffic (PROTOCOL.md 7,
+         * "Monitors"; broadcasts: router_broadcast()). */
+        if (r == 0 && bus->n_monitors > 0)
+                monitor_forward_addressed(bus, m, to);
+        return r;
 }
 
 /* Compact JSON text of @body (consumed); NULL on failure. */
@@ -73,20 +144,18 @@ static Message *signal_new(Bus *bus, const char *member, const char *destination
         return m;
 }
 
-void driver_send_error(Bus *bus, Peer *to, uint64_t reply_serial, const char *error_name,
-                       const char *fmt, ...) {
-        char text[512];
-        char *body;
+/* The error @error_name {"message": @text} for call @reply_serial of @to;
+ * NULL if it cannot be built (logged). */
+static Message *error_new(Bus *bus, Peer *to, uint64_t reply_serial, const char *error_name,
+                          const char *text) {
+        char *body = dump_consume(json_pack("{s:s}", "message", text));
         Message *m;
-        va_list ap;
 
-        va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
-        va_end(ap);
-
-        body = dump_consume(json_pack("{s:s}", "message", text));
-        if (!body)
-                return;
+        if (!body) {
+                log_class(LOG_CLASS_NONE, LOG_WARNING, "cannot build the body of %s for %s",
+                          error_name, to->name);
+                return NULL;
+        }
         m = driver_message_new(bus, &(BusMessageSpec){ .type = BUS_MESSAGE_ERROR,
                                                        .serial = bus_next_serial(bus),
                                                        .reply_serial = reply_serial,
@@ -95,33 +164,64 @@ void driver_send_error(Bus *bus, Peer *to, uint64_t reply_serial, const char *er
                                                        .body = body,
                                                        .body_len = strlen(body) });
         free(body);
-        if (!m)
+        return m;
+}
+
+void driver_send_error(Bus *bus, Peer *to, uint64_t reply_serial, const char *error_name,
+                       const char *fmt, ...) {
+        char raw[BUS_DRIVER_TEXT_MAX * 2], text[BUS_DRIVER_TEXT_MAX];
+        Message *m;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(raw, sizeof(raw), fmt, ap);
+        va_end(ap);
+        driver_text_copy(text, sizeof(text), raw);
+
+        /* Every call is answered (PROTOCOL.md 7): if this error cannot be
+         * built, a plain Failed with the reason; if not even that (out of
+         * memory), the caller is disconnected, which its library turns into
+         * an answer to every call it has waiting. */
+        m = error_new(bus, to, reply_serial, error_name, text);
+        if (!m && strcmp(error_name, BUS_ERR_FAILED) != 0)
+                m = error_new(bus, to, reply_serial, BUS_ERR_FAILED,
+                              "the bus could not build its answer to this call");
+        if (!m) {
+                peer_disconnect(to, DISCONNECT_NO_MEMORY, BUS_ERR_FAILED,
+                                "out of memory: the bus could not answer a call");
                 return;
-        peer_send(to, m, PEER_SEND_SOLICITED);
+        }
+        driver_send(bus, to, m, PEER_SEND_SOLICITED);
         message_unref(m);
 }
 
 void driver_send_disconnected(Bus *bus, Peer *to, const char *error_name, const char *message) {
+        char text[BUS_DRIVER_TEXT_MAX];
         Message *m;
 
+        driver_text_copy(text, sizeof(text), message);
         m = signal_new(bus, "Disconnected", to->name, to->name,
-                       json_pack("{s:s,s:s}", "error", error_name, "message", message));
+                       json_pack("{s:s,s:s}", "error", error_name, "message", text));
         if (!m)
+                /* The reason is in the log (peer_disconnect()); the peer
+                 * still sees its connection end. */
                 return;
-        peer_send(to, m, PEER_SEND_FORCE);
+        driver_send(bus, to, m, PEER_SEND_FORCE);
         message_unref(m);
 }
 
 void driver_send_payload_refused(Bus *bus, Peer *to, uint64_t serial, const char *error_name,
                                  const char *message) {
+        char text[BUS_DRIVER_TEXT_MAX];
         Message *m;
 
+        driver_text_copy(text, sizeof(text), message);
         m = signal_new(bus, "PayloadRefused", to->name, to->name,
                        json_pack("{s:I,s:s,s:s}", "serial", (json_int_t)serial, "error",
-                                 error_name, "message", message));
+                                 error_name, "message", text));
         if (!m)
                 return;
-        peer_send(to, m, PEER_SEND_SOLICITED);
+        driver_send(bus, to, m, PEER_SEND_SOLICITED);
         message_unref(m);
 }
 
@@ -157,7 +257,7 @@ static void send_name_signal(Bus *bus, uint64_t id, const char *member, const ch
         m = signal_new(bus, member, p->name, name, json_pack("{s:s}", "name", name));
         if (!m)
                 return;
-        peer_send(p, m, PEER_SEND_SOLICITED);
+        driver_send(bus, p, m, PEER_SEND_SOLICITED);
         message_unref(m);
 }
 

@@ -24,8 +24,12 @@
 
 typedef struct DriverError {
         const char *name;
-        char message[512]; /* room for a configuration error with its file's path */
+        char message[BUS_DRIVER_TEXT_MAX]; /* driver_send_error() makes it valid UTF-8 */
 } DriverError;
+
+/* A peer-given string in an error text: its first 64 bytes at most, cut on
+ * a character boundary ("\"%.*s\"", QUOTE(name)). */
+#define QUOTE(s) (int)driver_text_cut((s), 64), (s)
 
 typedef json_t *(*DriverMethodFn)(Bus *bus, Peer *sender, json_t *args, DriverError *e);
 
@@ -74,7 +78,7 @@ static bool arg_bus_name(json_t *args, const char **ret, DriverError *e) {
         if (!arg_string(args, "name", ret, e))
                 return false;
         if (strlen(*ret) > BUS_NAME_MAX || !bus_name_is_valid(*ret)) {
-                fail(e, BUS_ERR_INVALID_ARGS, "\"%.64s\" is not a valid bus name", *ret);
+                fail(e, BUS_ERR_INVALID_ARGS, "\"%.*s\" is not a valid bus name", QUOTE(*ret));
                 return false;
         }
         return true;
@@ -89,7 +93,7 @@ static Peer *lookup(Bus *bus, const char *name, DriverError *e) {
         Peer *p = bus_resolve(bus, name);
 
         if (!p)
-                fail(e, BUS_ERR_NAME_HAS_NO_OWNER, "\"%.64s\" has no owner", name);
+                fail(e, BUS_ERR_NAME_HAS_NO_OWNER, "\"%.*s\" has no owner", QUOTE(name));
         return p;
 }
 
@@ -103,8 +107,8 @@ static json_t *method_request_name(Bus *bus, Peer *sender, json_t *args, DriverE
         if (!arg_string(args, "name", &name, e) || !arg_uint(args, "flags", &flags, e))
                 return NULL;
         if (strlen(name) > BUS_NAME_MAX || !bus_wellknown_name_is_valid(name))
-                return fail(e, BUS_ERR_INVALID_ARGS, "\"%.64s\" is not a valid well-known name",
-                            name);
+                return fail(e, BUS_ERR_INVALID_ARGS, "\"%.*s\" is not a valid well-known name",
+                            QUOTE(name));
         if (flags & ~(uint64_t)NAME_FLAGS_KNOWN)
                 return fail(e, BUS_ERR_INVALID_ARGS, "unknown flags 0x%llx",
                             (unsigned long long)flags);
@@ -135,34 +139,139 @@ static json_t *method_release_name(Bus *bus, Peer *sender, json_t *args, DriverE
         if (!arg_string(args, "name", &name, e))
                 return NULL;
         if (strlen(name) > BUS_NAME_MAX || !bus_wellknown_name_is_valid(name))
-                return fail(e, BUS_ERR_INVALID_ARGS, "\"%.64s\" is not a valid well-known name",
-                            name);
+                return fail(e, BUS_ERR_INVALID_ARGS, "\"%.*s\" is not a valid well-known name",
+                            QUOTE(name));
         r = name_registry_release(bus->names, name, sender->id, driver_name_changed, bus);
         if (r < 0)
                 return oom(e);
         return json_pack("{s:i}", "result", r);
 }
 
-static void list_add_name(const char *name, uint64_t owner, void *userdata) {
-        json_array_append_new(userdata, json_string(name));
+/* ListNames answers in pages (PROTOCOL.md 7): the names after a cursor in
+ * bytewise order, at most LIST_NAMES_PAGE_MAX of them, so that the reply
+ * fits in one message however many names peers hold. A page is chosen with
+ * a bounded max-heap of the smallest names after the cursor: O(names x
+ * log(page)) time, O(page) memory, nothing copied. */
+#define LIST_NAMES_PAGE_MAX 4096u
+/* Each name in the reply: at most BUS_NAME_MAX bytes, its quotes and comma. */
+_Static_assert((uint64_t)LIST_NAMES_PAGE_MAX * (BUS_NAME_MAX + 3) + 2 * BUS_NAME_MAX + 64 <
+                       BUS_BODY_INLINE_MAX,
+               "a full ListNames page fits in an inline message");
+
+typedef struct NamePage {
+        const char *after; /* NULL: from the first name */
+        const char **heap; /* max-heap by strcmp() of the smallest names seen */
+        size_t n, cap;     /* cap = page size + 1: one more tells whether a next page exists */
+} NamePage;
+
+static void heap_swap(const char **h, size_t a, size_t b) {
+        const char *t = h[a];
+
+        h[a] = h[b];
+        h[b] = t;
 }
 
+static void page_offer(NamePage *pg, const char *name) {
+        const char **h = pg->heap;
+        size_t i;
+
+        if (pg->after && strcmp(name, pg->after) <= 0)
+                return;
+        if (pg->n < pg->cap) {
+                /* sift up */
+                for (i = pg->n++, h[i] = name; i > 0 && strcmp(h[(i - 1) / 2], h[i]) < 0;
+                     i = (i - 1) / 2)
+                        heap_swap(h, i, (i - 1) / 2);
+                return;
+        }
+        if (strcmp(name, h[0]) >= 0)
+                return;
+        /* replace the largest, sift down */
+        h[0] = name;
+        for (i = 0;;) {
+                size_t l = 2 * i + 1, r = l + 1, m = i;
+
+                if (l < pg->n && strcmp(h[l], h[m]) > 0)
+                        m = l;
+                if (r < pg->n && strcmp(h[r], h[m]) > 0)
+                        m = r;
+                if (m == i)
+                        break;
+                heap_swap(h, i, m);
+                i = m;
+        }
+}
+
+static void page_offer_name(const char *name, uint64_t owner, void *userdata) {
+        page_offer(userdata, name);
+}
+
+static int name_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* ListNames {"after"?: str, "limit"?: uint}: {"names": [...], "next": str or
+ * null}. */
 static json_t *method_list_names(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
-        json_t *names = json_array();
-        size_t state = 0;
+        NamePage pg = { 0 };
+        uint64_t limit = LIST_NAMES_PAGE_MAX;
+        size_t state = 0, n;
+        json_t *names, *next;
         void *v;
 
-        if (!names)
+        if (json_object_get(args, "after")) {
+                if (!arg_string(args, "after", &pg.after, e))
+                        return NULL;
+                if (strlen(pg.after) > BUS_NAME_MAX)
+                        return fail(e, BUS_ERR_INVALID_ARGS,
+                                    "argument \"after\" must be a name of at most %u bytes",
+                                    BUS_NAME_MAX);
+        }
+        if (json_object_get(args, "limit")) {
+                if (!arg_uint(args, "limit", &limit, e))
+                        return NULL;
+                if (limit == 0)
+                        return fail(e, BUS_ERR_INVALID_ARGS,
+                                    "argument \"limit\" must be at least 1");
+                if (limit > LIST_NAMES_PAGE_MAX)
+                        limit = LIST_NAMES_PAGE_MAX;
+        }
+        pg.cap = (size_t)limit + 1;
+        pg.heap = calloc(pg.cap, sizeof(*pg.heap));
+        if (!pg.heap)
                 return oom(e);
-        json_array_append_new(names, json_string(BUS_DRIVER_NAME));
+
+        page_offer(&pg, BUS_DRIVER_NAME);
         while (hashmap_iterate(bus->peers, &state, &v)) {
                 Peer *p = v;
                 if (peer_is_running(p) && !p->monitor)
-                        json_array_append_new(names, json_string(p->name));
+                        page_offer(&pg, p->name);
         }
-        name_registry_foreach_name(bus->names, list_add_name, names);
-        return json_pack("{s:o}", "names", names);
+        name_registry_foreach_name(bus->names, page_offer_name, &pg);
+
+        qsort(pg.heap, pg.n, sizeof(*pg.heap), name_cmp);
+        n = pg.n > limit ? (size_t)limit : pg.n;
+        names = json_array();
+        for (size_t i = 0; names && i < n; i++)
+                if (json_array_append_new(names, json_string(pg.heap[i])) < 0) {
+                        json_decref(names);
+                        names = NULL;
+                }
+        /* More names follow: the cursor for the next page is this page's last. */
+        next = pg.n > limit ? json_string(pg.heap[n - 1]) : json_null();
+        free(pg.heap);
+        if (!names || !next) {
+                json_decref(names);
+                json_decref(next);
+                return oom(e);
+        }
+        return json_pack("{s:o,s:o}", "names", names, "next", next);
 }
+
+/* A queue holds distinct connections: its reply always fits in a message,
+ * so ListQueuedOwners needs no pages. */
+_Static_assert((uint64_t)BUS_CONNECTIONS_MAX * (BUS_UNIQUE_NAME_BUF + 2) + 64 < BUS_BODY_INLINE_MAX,
+               "the longest queue fits in a ListQueuedOwners reply");
 
 static json_t *method_list_queued_owners(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
         char buf[BUS_UNIQUE_NAME_BUF];
@@ -181,7 +290,7 @@ static json_t *method_list_queued_owners(Bus *bus, Peer *sender, json_t *args, D
         }
         n = name_registry_get_queue(bus->names, name, NULL, 0);
         if (n == 0)
-                return fail(e, BUS_ERR_NAME_HAS_NO_OWNER, "\"%.64s\" has no owner", name);
+                return fail(e, BUS_ERR_NAME_HAS_NO_OWNER, "\"%.*s\" has no owner", QUOTE(name));
         ids = calloc(n, sizeof(*ids));
         owners = json_array();
         if (!ids || !owners) {
@@ -235,9 +344,18 @@ static json_t *parse_rule(json_t *args, BusMatchRule *rule, DriverError *e) {
 
 static json_t *method_add_match(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
         BusMatchRule rule;
+        const char *why;
 
         if (!parse_rule(args, &rule, e))
                 return NULL;
+        /* A rule that can never select a broadcast would only cost every
+         * broadcast a check (PROTOCOL.md 6): refused. */
+        why = match_rule_never_broadcast(&rule);
+        if (why)
+                return fail(e, BUS_ERR_INVALID_ARGS,
+                            "match rule can never match: match rules select broadcast signals, "
+                            "and %s",
+                            why);
         if (match_registry_count_owner(bus->matches, sender->id) >=
             bus->config.matches_per_connection) {
                 log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
@@ -555,18 +673,31 @@ static json_t *driver_call(Bus *bus, Peer *sender, Message *m, DriverError *e) {
         json_t *args, *result;
 
         if (strcmp(f->path, BUS_DRIVER_PATH) != 0)
-                return fail(e, BUS_ERR_UNKNOWN_OBJECT, "no object at %.64s", f->path);
+                return fail(e, BUS_ERR_UNKNOWN_OBJECT, "no object at %.*s", QUOTE(f->path));
         if (f->interface && strcmp(f->interface, BUS_DRIVER_INTERFACE) != 0)
-                return fail(e, BUS_ERR_UNKNOWN_INTERFACE, "no interface %.64s", f->interface);
+                return fail(e, BUS_ERR_UNKNOWN_INTERFACE, "no interface %.*s",
+                            QUOTE(f->interface));
         for (size_t i = 0; i < ELEMENTSOF(methods); i++)
                 if (strcmp(f->member, methods[i].member) == 0) {
                         fn = methods[i].fn;
                         break;
                 }
         if (!fn)
-                return fail(e, BUS_ERR_UNKNOWN_METHOD, "no method %.64s", f->member);
+                return fail(e, BUS_ERR_UNKNOWN_METHOD, "no method %.*s", QUOTE(f->member));
         if (h->flags & BUS_FLAG_BODY_IN_BLOB)
                 return fail(e, BUS_ERR_INVALID_ARGS, "arguments must be inline");
+        /* Parsed on the bus's only thread: bounded before it is parsed. */
+        if (h->body_len > bus->config.driver_call_bytes) {
+                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                         sender->creds.pid, "LimitsExceeded",
+                         "driver call %s with %llu bytes of arguments", f->member,
+                         (unsigned long long)h->body_len);
+                return fail(e, BUS_ERR_LIMITS_EXCEEDED,
+                            "arguments of %llu bytes are too long for a call to the bus "
+                            "(limit driver_call_bytes %llu)",
+                            (unsigned long long)h->body_len,
+                            (unsigned long long)bus->config.driver_call_bytes);
+        }
 
         if (h->body_len == 0) {
                 args = json_object();
@@ -595,6 +726,17 @@ void driver_dispatch(Bus *bus, Peer *sender, Message *m) {
         char *body;
         Message *reply;
 
+        /* A call whose deadline has passed is answered Timeout and not
+         * executed (DAEMON.md, as for calls to peers). */
+        if (h->deadline_ns != 0 && h->deadline_ns <= clock_nsec(CLOCK_MONOTONIC)) {
+                if (!(h->flags & BUS_FLAG_NO_REPLY_EXPECTED))
+                        driver_send_error(bus, sender, h->serial, BUS_ERR_TIMEOUT,
+                                          "the call's deadline passed before it was routed");
+                else
+                        bus->stats.messages_dropped++;
+                return;
+        }
+
         result = driver_call(bus, sender, m, &e);
         if (h->flags & BUS_FLAG_NO_REPLY_EXPECTED) {
                 json_decref(result);
@@ -607,7 +749,10 @@ void driver_dispatch(Bus *bus, Peer *sender, Message *m) {
         body = json_dumps(result, JSON_COMPACT);
         json_decref(result);
         if (!body) {
-                driver_send_error(bus, sender, h->serial, BUS_ERR_FAILED, "out of memory");
+                log_class(LOG_CLASS_NONE, LOG_WARNING, "cannot build the reply to %s of %s",
+                          m->fields.member, sender->name);
+                driver_send_error(bus, sender, h->serial, BUS_ERR_FAILED,
+                                  "out of memory building the reply");
                 return;
         }
         reply = driver_message_new(bus, &(BusMessageSpec){ .type = BUS_MESSAGE_METHOD_RETURN,
@@ -618,10 +763,11 @@ void driver_dispatch(Bus *bus, Peer *sender, Message *m) {
                                                            .body_len = strlen(body) });
         free(body);
         if (!reply) {
-                driver_send_error(bus, sender, h->serial, BUS_ERR_LIMITS_EXCEEDED,
-                                  "the reply does not fit in a message");
+                /* driver_message_new() logged why. */
+                driver_send_error(bus, sender, h->serial, BUS_ERR_FAILED,
+                                  "the bus could not build its reply to %s", m->fields.member);
                 return;
         }
-        peer_send(sender, reply, PEER_SEND_SOLICITED);
+        driver_send(bus, sender, reply, PEER_SEND_SOLICITED);
         message_unref(reply);
 }

@@ -2,7 +2,15 @@
 /*
  * driver.h — the bus driver org.busd.Bus (PROTOCOL.md section 7): its
  * methods, and every message the bus itself originates (signals, errors,
- * Disconnected). The only part of the daemon that builds or parses JSON.
+ * Disconnected). The only part of the daemon that builds or parses JSON
+ * message bodies (the configuration file, config-file.c, is JSON too; the
+ * forwarding path never builds a json_t).
+ *
+ * Rule: every call to the driver is answered (PROTOCOL.md section 7): texts
+ * are cut on UTF-8 character boundaries (driver_text_cut(),
+ * driver_text_copy()), and an answer that cannot be built falls back to
+ * org.busd.Error.Failed, and failing that (out of memory) to disconnecting
+ * the caller.
  *
  * driver.c holds the methods, driver-emit.c the messages.
  */
@@ -32,10 +40,28 @@
 #define BUS_ERR_PAYLOAD_REFUSED BUS_ERROR_PREFIX "PayloadRefused"
 #define BUS_ERR_CONFIG_INVALID BUS_ERROR_PREFIX "ConfigInvalid"
 
+/* Longest text (bytes, with its NUL) the bus puts in an error's or a
+ * signal's "message": room for a configuration error with its file's path. */
+#define BUS_DRIVER_TEXT_MAX 512
+
 /* Handle a method call addressed to org.busd.Bus. */
 void driver_dispatch(Bus *bus, Peer *sender, Message *m);
 
 /* driver-emit.c ------------------------------------------------------------ */
+
+/* The length of the longest prefix of @s of at most @max bytes that does not
+ * end inside a UTF-8 character: quote peer-given text as
+ * "%.*s", (int)driver_text_cut(s, 64), s. */
+size_t driver_text_cut(const char *s, size_t max);
+
+/* Copy @src to @dst (@size > 0 bytes, always NUL-terminated) as valid UTF-8:
+ * each byte that does not start a valid character becomes '?', and the text
+ * ends before the first character that does not fit whole. */
+void driver_text_copy(char *dst, size_t size, const char *src);
+
+/* Queue @m from the bus to @to (peer_send()), and once it is queued show it
+ * to the monitors (monitor.h). Returns peer_send()'s result. */
+int driver_send(Bus *bus, Peer *to, Message *m, PeerSendMode mode);
 
 /* Answer call @reply_serial of @to with error @error_name and body
  * {"message": ...}. A full queue disconnects @to (it is a reply). */

@@ -205,6 +205,14 @@ static bool entry_select(const MatchEntry *e, MatchIndex *ret_index, const char 
 
 /* ---- lifecycle ------------------------------------------------------------- */
 
+const char *match_rule_never_broadcast(const BusMatchRule *rule) {
+        if (rule->destination[0])
+                return "a broadcast has no destination";
+        if (rule->type != 0 && rule->type != BUS_MESSAGE_SIGNAL)
+                return "only signals are broadcast";
+        return NULL;
+}
+
 int match_registry_new(MatchRegistry **ret) {
         MatchRegistry *r;
 

@@ -27,6 +27,13 @@
 
 typedef struct MatchRegistry MatchRegistry;
 
+/* Why @rule can never select a broadcast signal (a signal without
+ * destination, the only messages match rules route): "a broadcast has no
+ * destination" for a destination key, "only signals are broadcast" for a type
+ * other than signal; NULL if it can. AddMatch refuses such rules, so they
+ * cost broadcasts nothing; monitors (monitor.h) may use them. */
+const char *match_rule_never_broadcast(const BusMatchRule *rule);
+
 int match_registry_new(MatchRegistry **ret);
 MatchRegistry *match_registry_free(MatchRegistry *r);
 

@@ -5,8 +5,8 @@
  * Each number says where it comes from. Those marked "hard" are part of the
  * protocol and fixed at compile time. The others protect the broker from a
  * peer and could change without changing the protocol. Of those, the
- * connection, name, match, monitor, pending-reply, outgoing-queue and
- * payload-in-flight limits and the handshake and partial-message timeouts
+ * connection, name, match, monitor, pending-reply, outgoing-queue,
+ * payload-in-flight and driver-call limits and the handshake and partial-message timeouts
  * are busd's defaults: its configuration file overrides each of them
  * (daemon/config-file.h, docs/DAEMON.md "Configuration"; timeouts in ms
  * there), and a reload changes them at run time. Where busd sizes an array by
@@ -92,6 +92,15 @@
  * message the monitor may see, so fewer than AddMatch's 512; a command line
  * names a handful. */
 #define BUS_MONITOR_RULES_MAX 64u
+
+/* Body bytes of a method call to the bus driver (org.busd.Bus), checked
+ * before its JSON is parsed on the broker's only thread. The largest
+ * legitimate call is BecomeMonitor with BUS_MONITOR_RULES_MAX rules of
+ * BUS_MATCH_RULE_MAX (1024) bytes, every byte JSON-escaped at worst as
+ * \u00XX (6 bytes): 64 x (6 x 1024 + 3) + a few = ~384 KiB; AddMatch is one
+ * such rule. 512 KiB covers it with room, and bounds one call's parse to
+ * ~1-2 ms where a 4 MiB body took ~35 ms. */
+#define BUS_DRIVER_CALL_BYTES_MAX (512u * 1024u)
 
 /* Outstanding method calls a connection may wait on: dbus-daemon's 128
  * (after CVE-2014-3638). */

@@ -66,3 +66,10 @@ tests_test_bus_monitor_CFLAGS = $(integration_cflags)
 tests_test_bus_monitor_LDADD = $(integration_ldadd)
 
 AM_TESTS_ENVIRONMENT = BUSD_BINARY='$(abs_top_builddir)/daemon/busd'; export BUSD_BINARY;
+
+# The bus driver against hostile arguments (issue 9 items 5-7).
+check_PROGRAMS += tests/test-bus-driver-limits
+TESTS += tests/test-bus-driver-limits
+tests_test_bus_driver_limits_SOURCES = tests/test-bus-driver-limits.c
+tests_test_bus_driver_limits_CFLAGS = $(integration_cflags)
+tests_test_bus_driver_limits_LDADD = $(integration_ldadd) -lpthread

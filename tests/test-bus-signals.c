@@ -273,7 +273,14 @@ START_TEST(test_match_type)
         RawMsg *m;
 
         raw_peer_add_match(rx_sig, "type='signal',interface='com.example.Type'");
-        raw_peer_add_match(rx_call, "type='method_call',interface='com.example.Type'");
+        /* A rule that can never select a broadcast is refused (PROTOCOL.md
+         * section 6), so rx_call has none. */
+        m = raw_peer_driver_call(rx_call, "AddMatch",
+                                 json_pack("{s:s}", "rule",
+                                           "type='method_call',interface='com.example.Type'"));
+        ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.InvalidArgs"),
+                      "AddMatch type='method_call': %s", raw_msg_describe(m));
+        raw_msg_free(m);
         /* One broadcast: rx_sig gets it, rx_call does not. */
         step2(tx, &s, rx_sig, true, rx_call, false, "signal vs type rules");
         /* A call to someone else reaches neither rule's owner. */
@@ -351,8 +358,8 @@ START_TEST(test_match_sender_wellknown)
 }
 END_TEST
 
-/* destination='X' never lets anyone but X see messages to X, and never
- * matches broadcasts. */
+/* destination='X' is refused by AddMatch (it never matches a broadcast),
+ * and nobody but X sees messages to X. */
 START_TEST(test_match_destination)
 {
         RawPeer *rx = raw_peer_new(busd_address());
@@ -364,9 +371,15 @@ START_TEST(test_match_destination)
         RawMsg *m;
 
         snprintf(rule, sizeof(rule), "destination='%s'", rx->name);
-        raw_peer_add_match(rx, rule);
+        m = raw_peer_driver_call(rx, "AddMatch", json_pack("{s:s}", "rule", rule));
+        ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.InvalidArgs"), "AddMatch %s: %s", rule,
+                      raw_msg_describe(m));
+        raw_msg_free(m);
         snprintf(rule, sizeof(rule), "destination='%s'", q->name);
-        raw_peer_add_match(spy, rule);
+        m = raw_peer_driver_call(spy, "AddMatch", json_pack("{s:s}", "rule", rule));
+        ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.InvalidArgs"), "AddMatch %s: %s", rule,
+                      raw_msg_describe(m));
+        raw_msg_free(m);
 
         step(rx, tx, &s, false, "broadcast vs destination rule");
         s.destination = rx->name;

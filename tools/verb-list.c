@@ -5,7 +5,8 @@
  * Order: well-known names alphabetically (org.busd.Bus among them), then
  * unique names by connection order. The rows are built as JSON objects first,
  * so --json and the table show the same data. Names that vanish between
- * ListNames and the per-name calls are skipped.
+ * ListNames and the per-name calls are skipped. ListNames answers in pages
+ * (PROTOCOL.md section 7); every page is fetched, following "next".
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -183,26 +184,76 @@ static int print_table(const Busdctl *ctx, json_t *rows) {
         return r;
 }
 
+/* Every name on the bus, following ListNames's pages: a new array in *@ret.
+ * Returns 0 or -1 (printed). */
+static int list_all_names(const Busdctl *ctx, bus_connection *c, json_t **ret) {
+        bus_error error = BUS_ERROR_INIT;
+        json_t *all = json_array(), *reply = NULL, *args = NULL;
+        char after[BUS_NAME_MAX + 1] = "";
+        int r;
+
+        if (!all)
+                goto oom;
+        for (;;) {
+                json_t *names, *next, *v;
+                size_t i;
+
+                args = after[0] ? json_pack("{s:s}", "after", after) : json_object();
+                if (!args)
+                        goto oom;
+                r = driver_call(ctx, c, "ListNames", args, &error, &reply);
+                json_decref(args);
+                if (r < 0) {
+                        driver_print_error("ListNames failed", r, &error);
+                        bus_error_free(&error);
+                        json_decref(all);
+                        return -1;
+                }
+                names = json_object_get(reply, "names");
+                next = json_object_get(reply, "next");
+                if (!json_is_array(names)) {
+                        fputs("busdctl: ListNames returned no \"names\" array\n", stderr);
+                        goto fail;
+                }
+                json_array_foreach (names, i, v)
+                        if (json_array_append(all, v) < 0)
+                                goto oom;
+                if (!json_is_string(next))
+                        break;
+                /* The cursor must move forward, or a broken bus loops us. */
+                if (strlen(json_string_value(next)) > BUS_NAME_MAX ||
+                    strcmp(json_string_value(next), after) <= 0) {
+                        fputs("busdctl: ListNames returned a cursor that does not advance\n",
+                              stderr);
+                        goto fail;
+                }
+                strcpy(after, json_string_value(next));
+                json_decref(reply);
+                reply = NULL;
+        }
+        json_decref(reply);
+        *ret = all;
+        return 0;
+oom:
+        fputs("busdctl: out of memory\n", stderr);
+fail:
+        json_decref(reply);
+        json_decref(all);
+        return -1;
+}
+
 int verb_list(Busdctl *ctx, int argc, char **argv) {
         bus_error error = BUS_ERROR_INIT;
         bus_connection *c = NULL;
-        json_t *reply = NULL, *names, *rows = NULL, *v;
+        json_t *names = NULL, *rows = NULL, *v;
         const char **sorted = NULL;
         size_t n = 0, i;
         int r, ret = EXIT_FAILURE;
 
         if (driver_connect(ctx, &c) < 0)
                 return EXIT_FAILURE;
-        r = driver_call(ctx, c, "ListNames", NULL, &error, &reply);
-        if (r < 0) {
-                driver_print_error("ListNames failed", r, &error);
+        if (list_all_names(ctx, c, &names) < 0)
                 goto out;
-        }
-        names = json_object_get(reply, "names");
-        if (!json_is_array(names)) {
-                fputs("busdctl: ListNames returned no \"names\" array\n", stderr);
-                goto out;
-        }
         sorted = calloc(json_array_size(names) + 1, sizeof(char *));
         rows = json_array();
         if (!sorted || !rows) {
@@ -249,7 +300,7 @@ out:
         bus_error_free(&error);
         free(sorted);
         json_decref(rows);
-        json_decref(reply);
+        json_decref(names);
         bus_connection_close(c);
         return ret;
 }
