@@ -79,11 +79,11 @@ struct bus_message {
                                     * message_body_bytes(), which maps on demand */
         size_t body_len;
         char *body_owned; /* built: a body too large for the arena (up to the threshold) */
-        int body_fd;      /* built: a larger body, written once into a sealed memfd */
-        void *body_map;   /* the memfd body's read-only mapping (received: made on
-                           * receipt; built: on first read) */
+        int body_fd;      /* built: a larger body, written once into a sealed memfd;
+                           * received: the payload the body travelled in */
+        void *body_map;   /* the memfd body's read-only mapping, made on first read
+                           * (received: if the payload passes the payload rule) */
         size_t body_map_len;
-        bool body_populated; /* body_map faulted in (on first read of the body) */
         json_t *json; /* parsed body, cached */
         bool json_parsed;
         char sender[BUS_UNIQUE_NAME_BUF + 16]; /* rendered sender (received) */
@@ -129,8 +129,9 @@ OutItem *outitem_free(OutItem *item);
 
 /* Parse a complete message taken from the input (@data is consumed, @fds are
  * consumed). Returns 0, -EBADMSG for a malformed message (the caller closes
- * the connection), MESSAGE_E_DROP for a message to drop (bad payload fd), or
- * another negative errno. */
+ * the connection), or another negative errno. Payload fds are judged when
+ * they are first read (blob_map()), not here, so MESSAGE_E_DROP is no longer
+ * returned (kept until its caller in connection.c stops testing for it). */
 enum {
         MESSAGE_E_DROP = 1
 };
@@ -150,16 +151,17 @@ int message_set_field(bus_message *m, BusFieldCode code, const char *value);
 
 /* ---- Payload blobs (blob.c) ------------------------------------------------------- */
 
-/* A sealed memfd holding @len bytes of @data; returns the fd or negative errno. */
+/* A sealed, fully backed memfd holding @len bytes of @data; returns the fd or
+ * negative errno. */
 int blob_create(const void *data, size_t len);
-/* Check that @fd is a memfd sealed against writes and resizing, of exactly
- * @size bytes. Returns 0, or a positive value if the fd must be refused. */
+/* Judge @fd as a payload of @size bytes by the one payload rule
+ * (protocol/payload-check.h). Returns 0, or the positive BusPayloadVerdict
+ * that refuses it. */
 int blob_check(int fd, uint64_t size);
-/* blob_check(), then map it read-only (size > 0), without faulting it in.
- * Returns 0, or a positive value if the fd must be refused, or negative errno. */
+/* blob_check(), then map it read-only (*@ret_map NULL for size 0), without
+ * faulting anything in. Returns 0, a positive BusPayloadVerdict if the fd is
+ * refused (never mapped), -EFBIG past SIZE_MAX, or another negative errno. */
 int blob_map(int fd, uint64_t size, void **ret_map);
-/* Fault a blob mapping in at once, before its bytes are read. */
-void blob_populate(const void *map, size_t size);
 
 /* ---- Application payloads (payload.c) ------------------------------------------------ */
 
@@ -167,11 +169,10 @@ void blob_populate(const void *map, size_t size);
  * sizes into @sizes after *@n. 0 or negative errno (the item keeps and
  * closes what was duplicated). */
 int payload_encode(bus_message *m, OutItem *item, uint64_t *sizes, unsigned *n);
-/* Received @m (fields parsed): check its application blobs, fds[first..n)
- * with blob_sizes from the BLOBS field, and take them (set to -1 in @fds).
- * 0, a positive value if one must be refused (nothing taken), or negative
- * errno. */
-int payload_take_received(bus_message *m, int *fds, unsigned first, unsigned n);
+/* Received @m (fields parsed): take its application blobs, fds[first..n)
+ * with blob_sizes from the BLOBS field (set to -1 in @fds). They are judged
+ * when first mapped or duplicated (bus_message_get_blob()), not here. */
+void payload_take_received(bus_message *m, int *fds, unsigned first, unsigned n);
 /* Unmap and close @m's payloads. */
 void payload_clear(bus_message *m);
 

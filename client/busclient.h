@@ -205,13 +205,15 @@ const char *bus_message_get_member(bus_message *m);
 const char *bus_message_get_error_name(bus_message *m);
 const char *bus_message_get_key(bus_message *m);
 /* Body parsed as JSON: borrowed (parsed once, cached), NULL if the body is
- * empty or not valid JSON. */
+ * empty or not valid JSON, or travelled in a payload that fails the payload
+ * rule (below; never mapped). */
 json_t *bus_message_get_body(bus_message *m);
 /* Raw body bytes (not NUL-terminated); borrowed. A body that travelled in a
- * memfd is mapped, not copied, and its pages are faulted in as they are
- * read, so borrowing a large body to pass it on costs nothing per byte
- * (bus_message_get_body() faults it in at once, to parse it all). NULL (and
- * *@ret_len 0) only if such a body could not be mapped (out of memory). */
+ * memfd is mapped (on the first call, not on receipt), not copied, and its
+ * pages are faulted in only as they are read, so borrowing a large body to
+ * pass it on costs nothing per byte. NULL (and *@ret_len 0) only if such a
+ * body fails the payload rule (below; it is then never mapped) or could not
+ * be mapped (out of memory). */
 const char *bus_message_get_body_text(bus_message *m, size_t *ret_len);
 /* For an error message: the error it carries (copies into @e). */
 int bus_message_get_error(bus_message *m, bus_error *e);
@@ -219,11 +221,23 @@ int bus_message_get_error(bus_message *m, bus_error *e);
 /* ---- Payloads -------------------------------------------------------------------- */
 
 /* Bulk data travels beside a message as payload blobs: sealed memfds passed
- * with SCM_RIGHTS. The bus checks them (sealed memfd of the declared size,
- * within the sender's quota) and hands the same file to every receiver
- * without copying or reading it, so a payload costs the same whether it is
- * 1 MiB or 1 GiB, and whether it goes to one receiver or a hundred. A
- * message carries at most 16 blobs (BUS_FDS_MAX), of at most 64 GiB in all.
+ * with SCM_RIGHTS. The bus checks them and hands the same file to every
+ * receiver without copying or reading it, so a payload costs the same
+ * whether it is 1 MiB or 1 GiB, and whether it goes to one receiver or a
+ * hundred. A message carries at most 16 blobs (BUS_FDS_MAX), of at most
+ * 64 GiB in all.
+ *
+ * The payload rule (PROTOCOL.md section 3.5), the same for the bus and this
+ * library: a payload is a memfd open for reading, sealed with F_SEAL_WRITE,
+ * F_SEAL_SHRINK, F_SEAL_GROW and F_SEAL_SEAL, of exactly its declared size,
+ * and fully backed: every byte of it allocated (written or fallocate()d),
+ * not a hole (a memfd that was only ftruncate()d is refused), since whoever
+ * reads a hole would have to allocate it. The library only sends such
+ * payloads, and judges each received payload by the rule before it maps it
+ * or hands its fd out; one that fails is never mapped (no SIGBUS can reach
+ * you), and the calls that would read it fail with -EBADMSG. A received
+ * payload costs nothing until it is read: it is mapped on first access and
+ * its pages are faulted in only as you read them.
  *
  * Bodies: a JSON body larger than BUS_BODY_INLINE_THRESHOLD is moved into a
  * memfd automatically and read back transparently by bus_message_get_body();
@@ -238,10 +252,11 @@ int bus_message_get_error(bus_message *m, bus_error *e);
  * waiting for a refused method return gets the error instead. */
 
 /* A payload buffer of @size bytes to fill in place before attaching it: a new
- * memfd (MFD_CLOEXEC | MFD_ALLOW_SEALING) mapped writable and pre-faulted
- * (MADV_POPULATE_WRITE where the kernel has it). The buffer owns the memfd
- * and the mapping. -EMSGSIZE above 64 GiB, -ENOMEM if the memory cannot be
- * had. */
+ * memfd (MFD_CLOEXEC | MFD_ALLOW_SEALING) mapped writable, its pages
+ * allocated now (MADV_POPULATE_WRITE where the kernel has it), so the
+ * payload is fully backed whatever you write and filling it takes no page
+ * faults. The buffer owns the memfd and the mapping. -EMSGSIZE above
+ * 64 GiB, -ENOMEM if the memory cannot be had. */
 int bus_payload_new(bus_payload **ret, size_t size);
 /* The writable mapping, valid until the payload is attached or freed; NULL
  * for a payload of size 0. */
@@ -261,7 +276,13 @@ int bus_message_attach_payload(bus_message *m, bus_payload *p);
  * of the four seals above, they are added now, to the file itself, so the
  * caller's fd refers to a sealed file afterwards: -EPERM if it was created
  * without MFD_ALLOW_SEALING, -EBUSY while a writable shared mapping of it
- * exists, -EINVAL if @fd is not a memfd. The blob's size is the file's size. */
+ * exists, -EINVAL if @fd is not a memfd, -EBADF for an O_PATH or closed fd,
+ * -EACCES if it is open write-only. -ENODATA if it is not fully backed (it
+ * has holes: pages never written or fallocate()d, as after ftruncate()
+ * alone), checked before any seal is added: the bus would refuse it, and
+ * the library does not allocate memory you did not ask for; write every
+ * page, or fallocate(fd, 0, 0, size), first. The blob's size is the file's
+ * size. */
 int bus_message_attach_fd(bus_message *m, int fd);
 /* Attach a copy of @size bytes at @data (copied into a new sealed memfd). */
 int bus_message_attach_bytes(bus_message *m, const void *data, size_t size);
@@ -269,19 +290,21 @@ int bus_message_attach_bytes(bus_message *m, const void *data, size_t size);
 /* Number of payload blobs (attached, or received with the message). */
 unsigned bus_message_get_blob_count(bus_message *m);
 /* Blob @index (0-based) as a read-only pointer and size, valid while @m is
- * referenced. Mapped on first access (MAP_SHARED, PROT_READ, pre-faulted
- * with MADV_POPULATE_READ where available), after checking it is a memfd
- * sealed against writing, shrinking and growing with the declared size, so
- * reading it can never raise SIGBUS; a payload of size 0 gives a valid
- * pointer to no bytes. The mapping belongs to the message: do not unmap it.
- * -EINVAL for a bad index, -EBADMSG if the fd does not pass the checks. */
+ * referenced. Mapped on first access (MAP_SHARED, PROT_READ), after judging
+ * it by the payload rule, so reading it can never raise SIGBUS; not faulted
+ * in ahead: pages are mapped as you read them, so reading part of a large
+ * payload costs only that part. A payload of size 0 gives a valid pointer to
+ * no bytes. The mapping belongs to the message: do not unmap it. -EINVAL for
+ * a bad index, -EBADMSG if the payload fails the payload rule (it is not
+ * mapped), -EFBIG if it does not fit the address space. */
 int bus_message_get_blob(bus_message *m, unsigned index, const void **ret_data,
                          size_t *ret_size);
 /* A new fd (F_DUPFD_CLOEXEC) for blob @index, owned by the caller: to keep
  * the payload beyond the message, or to read it with pread()/mmap() itself.
  * Receivers of one payload share one open file: use pread() or mmap(), not
- * read()/lseek(), which move an offset the others see. Negative errno on
- * failure. */
+ * read()/lseek(), which move an offset the others see. -EBADMSG if the
+ * payload fails the payload rule (no fd is handed out), other negative
+ * errno on failure. */
 int bus_message_dup_blob_fd(bus_message *m, unsigned index);
 
 /* Sender credentials, stamped by the broker from the kernel's view of the

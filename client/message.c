@@ -9,8 +9,9 @@
  *    straight into a sealed memfd that every send passes on (no second copy).
  *  - received: parsed from one complete wire message (owned buffer), checked
  *    with the protocol library before it is visible; read-only. Its body is
- *    either inline in the buffer or a sealed payload memfd mapped read-only,
- *    faulted in when the body is first read.
+ *    either inline in the buffer or in a payload memfd, which is judged by
+ *    the payload rule and mapped read-only when the body is first read, its
+ *    pages faulted in only as they are read.
  * The JSON body is parsed lazily, once, and cached.
  */
 #include "config.h"
@@ -161,7 +162,6 @@ static void message_drop_body(bus_message *m) {
                 munmap(m->body_map, m->body_map_len);
         m->body_map = NULL;
         m->body_map_len = 0;
-        m->body_populated = false;
         if (m->body_fd >= 0)
                 close(m->body_fd);
         m->body_fd = -1;
@@ -248,10 +248,11 @@ _public_ bus_message *bus_message_unref(bus_message *m) {
 
 /* ---- Accessors ------------------------------------------------------------------- */
 
-/* The body's bytes: a memfd body is mapped on first use (built messages; a
- * received one was mapped on receipt), and with @populate faulted in at once,
- * for a caller about to read all of it. NULL if mapping fails. */
-static const char *message_body_bytes(bus_message *m, bool populate) {
+/* The body's bytes: a memfd body is mapped on first use, if it passes the
+ * payload rule (blob_map()), and never faulted in ahead of the reads: the
+ * caller's reads fault in what they touch. NULL if the payload is refused or
+ * cannot be mapped. */
+static const char *message_body_bytes(bus_message *m) {
         if (m->body_len == 0)
                 return "";
         if (!m->body && m->body_fd >= 0) {
@@ -263,10 +264,6 @@ static const char *message_body_bytes(bus_message *m, bool populate) {
                 m->body_map = p;
                 m->body_map_len = m->body_len;
                 m->body = p;
-        }
-        if (populate && m->body_map && !m->body_populated) {
-                blob_populate(m->body_map, m->body_map_len);
-                m->body_populated = true;
         }
         return m->body;
 }
@@ -319,7 +316,7 @@ _public_ json_t *bus_message_get_body(bus_message *m) {
         if (!m)
                 return NULL;
         if (!m->json_parsed) {
-                const char *body = message_body_bytes(m, true);
+                const char *body = message_body_bytes(m);
 
                 m->json_parsed = true;
                 if (m->body_len > 0 && body)
@@ -336,7 +333,7 @@ _public_ const char *bus_message_get_body_text(bus_message *m, size_t *ret_len) 
                 return NULL;
         /* Borrowed, maybe to be passed on unread: a large body's pages are
          * faulted in as they are read (or not at all). */
-        body = message_body_bytes(m, false);
+        body = message_body_bytes(m);
         if (ret_len)
                 *ret_len = body ? m->body_len : 0;
         return body;
@@ -444,7 +441,7 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
                 return -EMSGSIZE;
         } else if (m->body_fd >= 0) {
                 /* A broker without memfds, or 16 payloads already: inline. */
-                spec.body = message_body_bytes(m, true);
+                spec.body = message_body_bytes(m);
                 if (!spec.body)
                         return -ENOMEM;
         }
@@ -513,34 +510,24 @@ int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds,
         message_render_sender(m);
 
         if (m->header.flags & BUS_FLAG_BODY_IN_BLOB) {
-                /* n_blobs == n_fds >= 1 is guaranteed by bus_message_check. */
-                r = blob_map(fds[0], m->fields.blob_sizes[0], &m->body_map);
-                if (r != 0) {
-                        client_debug("dropping message %llu: payload memfd refused (%d)",
-                                     (unsigned long long)m->header.serial, r);
-                        r = r > 0 ? MESSAGE_E_DROP : r;
+                /* n_blobs == n_fds >= 1 is guaranteed by bus_message_check.
+                 * Kept unmapped and unjudged until the body is read
+                 * (message_body_bytes()): a receiver that never reads it pays
+                 * nothing, and one that does gets NULL for a refused payload. */
+                if (m->fields.blob_sizes[0] > SIZE_MAX) {
+                        r = -EFBIG;
                         goto fail;
                 }
-                m->body_map_len = m->fields.blob_sizes[0];
-                m->body = m->body_map;
-                m->body_len = m->fields.blob_sizes[0];
+                m->body_fd = fds[0];
+                fds[0] = -1;
+                m->body_len = (size_t)m->fields.blob_sizes[0];
         } else {
                 m->body = (const char *)data + BUS_HEADER_SIZE + m->header.fields_len;
                 m->body_len = m->header.body_len;
         }
 
-        /* Application payloads stay open for bus_message_get_blob(); the
-         * body blob is mapped and its fd closed below. */
-        r = payload_take_received(m, fds, m->header.flags & BUS_FLAG_BODY_IN_BLOB ? 1 : 0, n_fds);
-        if (r != 0) {
-                client_debug("dropping message %llu: payload memfd refused (%d)",
-                             (unsigned long long)m->header.serial, r);
-                r = r > 0 ? MESSAGE_E_DROP : r;
-                goto fail;
-        }
-        for (unsigned i = 0; i < n_fds; i++)
-                if (fds[i] >= 0)
-                        close(fds[i]);
+        /* Application payloads stay open for bus_message_get_blob(). */
+        payload_take_received(m, fds, m->header.flags & BUS_FLAG_BODY_IN_BLOB ? 1 : 0, n_fds);
         *ret = m;
         return 0;
 

@@ -9,8 +9,16 @@
  * (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) and moves the
  * fd into the message. A message owns one fd per blob; every send hands the
  * broker duplicates, so a message can be sent again. A received message owns
- * the fds of its application blobs (checked on receipt: sealed memfds of the
- * declared size, blob.c) and the read-only mappings made on first access.
+ * the fds of its application blobs and the read-only mappings made on first
+ * access; a blob is judged by the one payload rule (protocol/payload-check.h,
+ * blob.c) when it is first mapped or duplicated, and one that fails it is
+ * never mapped: bus_message_get_blob() says -EBADMSG.
+ *
+ * Every memfd the library sends is fully backed (the payload rule refuses
+ * holes, which a reader would have to allocate): bus_payload_new() allocates
+ * its pages up front, blob_create() writes every byte, and
+ * bus_message_attach_fd() refuses a caller's memfd with holes (-ENODATA)
+ * rather than allocate memory the caller did not ask for.
  *
  * Why seal: a receiver maps the payload; if the sender could still shrink
  * the file, touching the mapping past the new end would raise SIGBUS in the
@@ -28,8 +36,9 @@
 #include <unistd.h>
 
 #include "bus-internal.h"
+#include "payload-fd.h"
 
-#define PAYLOAD_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+#define PAYLOAD_SEALS BUS_PAYLOAD_SEALS_REQUIRED
 
 /* From linux/mman.h (Linux 5.14), which older libc headers lack. */
 #ifdef MADV_POPULATE_WRITE
@@ -169,34 +178,58 @@ out:
         return r;
 }
 
+/* The errno bus_message_attach_fd() reports for payload rule verdict @v. */
+static int attach_fd_errno(int v, const BusPayloadFacts *f) {
+        switch (v) {
+        case BUS_PAYLOAD_E_UNINSPECTABLE:
+                return -(f->flags_errno ? f->flags_errno : f->stat_errno);
+        case BUS_PAYLOAD_E_NOT_MEMFD:
+                return (f->flags & O_PATH) ? -EBADF : -EINVAL;
+        case BUS_PAYLOAD_E_NOT_READABLE:
+                return -EACCES; /* what mmap(PROT_READ) says */
+        case BUS_PAYLOAD_E_NOT_BACKED:
+                return -ENODATA;
+        default:
+                return -EPERM; /* not sealed, or resized under us */
+        }
+}
+
 _public_ int bus_message_attach_fd(bus_message *m, int fd) {
-        struct stat st;
-        int seals, dup_fd, r;
+        BusPayloadFacts facts;
+        int dup_fd, r;
 
         if (fd < 0)
                 return -EBADF;
-        seals = fcntl(fd, F_GET_SEALS);
-        if (seals < 0)
-                return errno == EBADF ? -EBADF : -EINVAL; /* not a memfd */
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_size < 0)
-                return -EINVAL;
-        r = attach_check(m, (uint64_t)st.st_size);
+        /* Judge it as if sealed first: a memfd the bus would refuse for what
+         * sealing cannot fix (holes, not readable, not a memfd) fails before
+         * we add seals to the caller's file. */
+        bus_payload_facts_read(fd, &facts);
+        facts.seals |= PAYLOAD_SEALS;
+        r = bus_payload_facts_check(&facts, facts.size > 0 ? (uint64_t)facts.size : 0, NULL, 0);
+        if (r != BUS_PAYLOAD_OK)
+                return attach_fd_errno(r, &facts);
+        r = attach_check(m, (uint64_t)facts.size);
         if (r < 0)
                 return r;
-        if ((seals & PAYLOAD_SEALS) != PAYLOAD_SEALS &&
-            fcntl(fd, F_ADD_SEALS, PAYLOAD_SEALS & ~seals) < 0)
+        bus_payload_facts_read(fd, &facts);
+        if ((facts.seals & PAYLOAD_SEALS) != PAYLOAD_SEALS &&
+            fcntl(fd, F_ADD_SEALS, PAYLOAD_SEALS & ~facts.seals) < 0)
                 /* EPERM: sealing was not allowed (no MFD_ALLOW_SEALING);
                  * EBUSY: someone still has a writable shared mapping. */
                 return -errno;
-        /* Sealed: the size can no longer change under us. */
-        if (fstat(fd, &st) < 0)
-                return -errno;
+        /* Sealed: the size and contents can no longer change. Judge what
+         * the broker will judge. */
+        bus_payload_facts_read(fd, &facts);
+        r = bus_payload_facts_check(&facts, facts.size > 0 ? (uint64_t)facts.size : 0, NULL, 0);
+        if (r != BUS_PAYLOAD_OK)
+                return attach_fd_errno(r, &facts);
+        r = attach_check(m, (uint64_t)facts.size);
+        if (r < 0)
+                return r;
         dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (dup_fd < 0)
                 return -errno;
-        attach_take(m, dup_fd, (uint64_t)st.st_size);
+        attach_take(m, dup_fd, (uint64_t)facts.size);
         return 0;
 }
 
@@ -232,17 +265,17 @@ _public_ int bus_message_get_blob(bus_message *m, unsigned index, const void **r
         size = m->blob_sizes[index];
         if (size > SIZE_MAX)
                 return -EFBIG;
-        if (size > 0 && !m->blob_maps[index]) {
+        if (!m->blob_maps[index]) {
                 void *p;
 
-                /* Received blobs were checked on receipt and attached ones
-                 * sealed by us; seals cannot be removed, so this is a cheap
-                 * guarantee that the mapping cannot fault. */
+                /* Judged by the payload rule before it is mapped (received
+                 * blobs were not judged on receipt); seals cannot be
+                 * removed, so the mapping can never fault. Not faulted in:
+                 * the caller's reads fault in what they touch. */
                 r = blob_map(m->blob_fds[index], size, &p);
                 if (r != 0)
                         return r > 0 ? -EBADMSG : r;
-                blob_populate(p, (size_t)size);
-                m->blob_maps[index] = p;
+                m->blob_maps[index] = size > 0 ? p : (void *)empty; /* judged */
         }
         if (ret_data)
                 *ret_data = size > 0 ? m->blob_maps[index] : empty;
@@ -256,6 +289,9 @@ _public_ int bus_message_dup_blob_fd(bus_message *m, unsigned index) {
 
         if (!m || index >= m->n_blobs)
                 return -EINVAL;
+        /* The caller will map or read it: the same rule as for our mapping. */
+        if (blob_check(m->blob_fds[index], m->blob_sizes[index]) != 0)
+                return -EBADMSG;
         fd = fcntl(m->blob_fds[index], F_DUPFD_CLOEXEC, 3);
         return fd < 0 ? -errno : fd;
 }
@@ -276,23 +312,16 @@ int payload_encode(bus_message *m, OutItem *item, uint64_t *sizes, unsigned *n) 
         return 0;
 }
 
-int payload_take_received(bus_message *m, int *fds, unsigned first, unsigned n) {
-        for (unsigned i = first; i < n; i++) {
-                int r = blob_check(fds[i], m->fields.blob_sizes[i]);
-
-                if (r != 0)
-                        return r;
-        }
+void payload_take_received(bus_message *m, int *fds, unsigned first, unsigned n) {
         for (unsigned i = first; i < n; i++) {
                 attach_take(m, fds[i], m->fields.blob_sizes[i]);
                 fds[i] = -1;
         }
-        return 0;
 }
 
 void payload_clear(bus_message *m) {
         for (unsigned i = 0; i < m->n_blobs; i++) {
-                if (m->blob_maps[i])
+                if (m->blob_maps[i] && m->blob_sizes[i] > 0)
                         munmap(m->blob_maps[i], (size_t)m->blob_sizes[i]);
                 close(m->blob_fds[i]);
         }

@@ -3,13 +3,10 @@
  * memfd.c — checks of payload fds and their admission against the sender's
  * quota. See memfd.h for the rules and docs/DAEMON.md for who is told what.
  *
- * Why fcntl(F_GET_SEALS) identifies a memfd: only shmem (tmpfs, memfd) and
- * hugetlbfs files implement it (mm/memfd.c memfd_fcntl()); everything else
- * (pipes, sockets, directories, devices such as /dev/zero, anonymous inodes
- * like eventfd and pidfd, files on disk) fails with EINVAL, and O_PATH fds
- * fail with EBADF. A tmpfs file that was not made by memfd_create() with
- * MFD_ALLOW_SEALING starts with F_SEAL_SEAL and can never gain the other
- * seals, so requiring them also rules out plain shmem files.
+ * Whether an fd is an acceptable payload is decided by the one payload rule
+ * (protocol/payload-check.h, which says why each condition is there), from
+ * facts gathered with fcntl() and fstat() only (protocol/payload-fd.h): the
+ * library applies the same rule before it maps a payload it received.
  */
 #include "config.h"
 
@@ -22,99 +19,18 @@
 #include "driver.h"
 #include "log.h"
 #include "memfd.h"
+#include "payload-fd.h"
 #include "quota.h"
 #include "reply.h"
 #include "router.h"
 
-/* What kind of file @st describes, for the refusal message. */
-static const char *file_kind(const struct stat *st) {
-        switch (st->st_mode & S_IFMT) {
-        case S_IFIFO:
-                return "a pipe or FIFO";
-        case S_IFSOCK:
-                return "a socket";
-        case S_IFDIR:
-                return "a directory";
-        case S_IFCHR:
-                return "a character device";
-        case S_IFBLK:
-                return "a block device";
-        case S_IFLNK:
-                return "a symbolic link";
-        case S_IFREG:
-                return "a regular file";
-        default:
-                /* Anonymous inodes report no file type. */
-                return "an anonymous inode (eventfd, signalfd, timerfd, epoll, ...)";
-        }
-}
-
-static void seal_names(int missing, char *buf, size_t size) {
-        static const struct {
-                int seal;
-                const char *name;
-        } seals[] = {
-                { F_SEAL_WRITE, "F_SEAL_WRITE" },
-                { F_SEAL_SHRINK, "F_SEAL_SHRINK" },
-                { F_SEAL_GROW, "F_SEAL_GROW" },
-                { F_SEAL_SEAL, "F_SEAL_SEAL" },
-        };
-        size_t off = 0;
-
-        buf[0] = '\0';
-        for (size_t i = 0; i < sizeof(seals) / sizeof(seals[0]); i++)
-                if ((missing & seals[i].seal) && off < size)
-                        off += (size_t)snprintf(buf + off, size - off, "%s%s", off ? ", " : "",
-                                                seals[i].name);
-}
-
 int memfd_check_fd(int fd, uint64_t declared, char *why, size_t why_size) {
-        struct stat st;
-        char names[80];
-        int flags, seals;
+        BusPayloadFacts facts;
 
-        flags = fcntl(fd, F_GETFL);
-        if (flags < 0) {
-                snprintf(why, why_size, "fd cannot be inspected: %s", strerror(errno));
-                return MEMFD_E_REFUSED;
-        }
-        if (flags & O_PATH) {
-                snprintf(why, why_size, "not a memfd: an O_PATH file descriptor");
-                return MEMFD_E_REFUSED;
-        }
-        if (fstat(fd, &st) < 0) {
-                snprintf(why, why_size, "fd cannot be inspected: %s", strerror(errno));
-                return MEMFD_E_REFUSED;
-        }
-        if (!S_ISREG(st.st_mode)) {
-                snprintf(why, why_size, "not a memfd: %s", file_kind(&st));
-                return MEMFD_E_REFUSED;
-        }
-        seals = fcntl(fd, F_GET_SEALS);
-        if (seals < 0) {
-                /* pidfds (pidfs) and files on disk are S_IFREG. */
-                snprintf(why, why_size, "not a memfd: a regular file or pidfd (no file seals)");
-                return MEMFD_E_REFUSED;
-        }
-        if ((seals & MEMFD_SEALS_REQUIRED) != MEMFD_SEALS_REQUIRED) {
-                seal_names(MEMFD_SEALS_REQUIRED & ~seals, names, sizeof(names));
-                snprintf(why, why_size, "memfd not sealed: missing %s%s", names,
-                         (seals & F_SEAL_FUTURE_WRITE) && !(seals & F_SEAL_WRITE)
-                                 ? " (F_SEAL_FUTURE_WRITE does not replace F_SEAL_WRITE)"
-                                 : "");
-                return MEMFD_E_REFUSED;
-        }
-        if ((flags & O_ACCMODE) == O_WRONLY) {
-                /* Receivers could not map it. */
-                snprintf(why, why_size, "memfd not open for reading");
-                return MEMFD_E_REFUSED;
-        }
-        if (st.st_size < 0 || (uint64_t)st.st_size != declared) {
-                snprintf(why, why_size, "memfd size %lld differs from the declared %llu bytes",
-                         (long long)st.st_size, (unsigned long long)declared);
-                return MEMFD_E_REFUSED;
-        }
-        return 0;
+        bus_payload_facts_read(fd, &facts);
+        return bus_payload_facts_check(&facts, declared, why, why_size) == BUS_PAYLOAD_OK
+                       ? 0
+                       : MEMFD_E_REFUSED;
 }
 
 /* A method return or error whose payload was refused: the caller waiting on

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * memfd.h — admission of payload blobs (PROTOCOL.md section 3.5): every fd
- * a message carries must be a sealed memfd of exactly its declared size, and
- * the sender must stay within its payload quota (quota.h).
+ * a message carries must pass the one payload rule (protocol/payload-check.h:
+ * a readable memfd with all four seals, exactly its declared size, fully
+ * backed), and the sender must stay within its payload quota (quota.h).
  *
  * The broker never maps, reads or writes a payload: it checks the fd with
  * fcntl() and fstat() only, keeps its one copy of each fd with the message
@@ -27,22 +28,15 @@
 #include "message.h"
 #include "peer.h"
 
-/* Seals a payload memfd must carry. F_SEAL_WRITE, F_SEAL_SHRINK and
- * F_SEAL_GROW make the contents immutable and the size fixed, so no receiver
- * can take SIGBUS from a mapping (memfd_create(2), fcntl(2) "File
- * sealing"); F_SEAL_SEAL stops anyone who holds the fd (every receiver
- * shares the same open file) from adding seals. F_SEAL_FUTURE_WRITE is not
- * a substitute: it leaves existing writable mappings of the sender live. */
-#define MEMFD_SEALS_REQUIRED (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
-
 /* Result of memfd_check_fd() and memfd_admit(). */
 enum {
         MEMFD_E_REFUSED = 1,
 };
 
-/* Is @fd acceptable as a payload blob of @declared bytes? 0, or
- * MEMFD_E_REFUSED with the reason in @why. Uses fcntl(F_GETFL, F_GET_SEALS)
- * and fstat() only; never maps or reads. */
+/* Is @fd acceptable as a payload blob of @declared bytes, by the one payload
+ * rule (bus_payload_facts_check())? 0, or MEMFD_E_REFUSED with the reason in
+ * @why. Uses fcntl(F_GETFL, F_GET_SEALS) and fstat() only; never maps or
+ * reads. */
 int memfd_check_fd(int fd, uint64_t declared, char *why, size_t why_size);
 
 /* Admit @m, a checked message from running peer @sender carrying n_fds > 0

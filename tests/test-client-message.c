@@ -326,9 +326,9 @@ START_TEST(test_large_body_blob) {
 }
 END_TEST
 
-START_TEST(test_unsealed_blob_refused) {
-        bus_message *r = NULL;
-        uint64_t size = 4096;
+/* Receive a call whose body travelled in payload @fd (consumed), declared
+ * @size bytes. */
+static bus_message *receive_body_in(int fd, uint64_t size) {
         BusMessageSpec spec = {
                 .type = BUS_MESSAGE_METHOD_CALL,
                 .flags = BUS_FLAG_BODY_IN_BLOB,
@@ -339,31 +339,73 @@ START_TEST(test_unsealed_blob_refused) {
                 .blob_sizes = &size,
                 .n_blobs = 1,
         };
-        size_t len;
+        bus_message *r = NULL;
         uint8_t *data = aligned_alloc(8, 1024);
+        size_t len;
+
+        ck_assert_int_eq(bus_message_encode(&spec, data, 1024, &len), 0);
+        ck_assert_int_eq(message_new_received(&r, data, len, &fd, 1), 0);
+        return r;
+}
+
+/* A body in a payload that fails the payload rule is delivered as a message
+ * whose body cannot be read (NULL), and is never mapped. */
+START_TEST(test_unsealed_blob_refused) {
+        bus_message *r;
+        size_t len = 7;
         int fd = memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
         ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
-        ck_assert_int_eq(bus_message_encode(&spec, data, 1024, &len), 0);
+        ck_assert_int_eq(write(fd, "[1]", 3), 3);
         /* Not sealed: a sender could shrink it under our mapping (SIGBUS). */
-        ck_assert_int_eq(message_new_received(&r, data, len, &fd, 1), MESSAGE_E_DROP);
-        ck_assert_int_eq(fcntl(fd, F_GETFD), -1); /* the fd was consumed */
+        r = receive_body_in(fd, 3);
+        ck_assert_ptr_null(bus_message_get_body_text(r, &len));
+        ck_assert_uint_eq(len, 0);
+        ck_assert_ptr_null(bus_message_get_body(r));
+        ck_assert_ptr_null(r->body_map);
+        bus_message_unref(r);
+        ck_assert_int_eq(fcntl(fd, F_GETFD), -1); /* the message owned the fd */
 
         /* Sealed but a different size than declared. */
         fd = memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        ck_assert_int_eq(ftruncate(fd, 100), 0);
-        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW), 0);
-        data = aligned_alloc(8, 1024);
-        ck_assert_int_eq(bus_message_encode(&spec, data, 1024, &len), 0);
-        ck_assert_int_eq(message_new_received(&r, data, len, &fd, 1), MESSAGE_E_DROP);
+        ck_assert_int_eq(write(fd, "[1]", 3), 3);
+        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS,
+                               F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+                         0);
+        r = receive_body_in(fd, 4096);
+        ck_assert_ptr_null(bus_message_get_body_text(r, &len));
+        ck_assert_ptr_null(bus_message_get_body(r));
+        bus_message_unref(r);
+
+        /* Sealed, but sparse: 1 GiB that was only ftruncate()d. */
+        fd = memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        ck_assert_int_eq(ftruncate(fd, 1024 * 1024 * 1024), 0);
+        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS,
+                               F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+                         0);
+        r = receive_body_in(fd, 1024 * 1024 * 1024);
+        ck_assert_ptr_null(bus_message_get_body(r));
+        ck_assert_ptr_null(bus_message_get_body_text(r, &len));
+        ck_assert_ptr_null(r->body_map);
+        bus_message_unref(r);
 
         /* Not a memfd at all. */
-        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        data = aligned_alloc(8, 1024);
-        ck_assert_int_eq(bus_message_encode(&spec, data, 1024, &len), 0);
-        ck_assert_int_eq(message_new_received(&r, data, len, &fd, 1), MESSAGE_E_DROP);
-        ck_assert_ptr_null(r);
+        r = receive_body_in(open("/dev/null", O_RDONLY | O_CLOEXEC), 0);
+        ck_assert_ptr_null(bus_message_get_body(r));
+        bus_message_unref(r);
+
+        /* Sealed and backed: read as usual. */
+        fd = memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        ck_assert_int_eq(write(fd, "[1]", 3), 3);
+        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS,
+                               F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+                         0);
+        r = receive_body_in(fd, 3);
+        ck_assert_ptr_null(r->body_map); /* not mapped until read */
+        ck_assert(json_is_array(bus_message_get_body(r)));
+        ck_assert_int_eq(memcmp(bus_message_get_body_text(r, &len), "[1]", 3), 0);
+        ck_assert_uint_eq(len, 3);
+        bus_message_unref(r);
 }
 END_TEST
 

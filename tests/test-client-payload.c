@@ -4,13 +4,15 @@
  * (client/payload.c) without a daemon: payload buffers, attaching (sealing,
  * fd ownership, limits), encoding blobs beside an inline or memfd body, and
  * the receiving side's refusal of payload fds it must not map
- * (hostile-peers.md item 16: no SIGBUS can reach a service).
+ * (hostile-peers.md item 16: no SIGBUS can reach a service; item 30: no
+ * holes to allocate), lazy mapping, and fully backed sending.
  */
 #include "config.h"
 
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -251,41 +253,61 @@ static int receive_with_blob(int fd, uint64_t declared, bus_message **ret) {
         return message_new_received(ret, data, len, &fd, 1);
 }
 
+/* A fully backed (fallocated) memfd of @size bytes with @seals. */
 static int memfd_with_seals(size_t size, int seals) {
         int fd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
         ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+        if (size > 0)
+                ck_assert_int_eq(fallocate(fd, 0, 0, (off_t)size), 0);
         if (seals)
                 ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, seals), 0);
         return fd;
 }
 
-/* hostile-peers.md item 16: the library refuses to map a payload a sender
- * could still shrink or change (SIGBUS, or data changing after checks). */
+/* A received message whose one payload (declared @declared bytes) is @fd
+ * (consumed): delivered, but the payload is refused by the payload rule
+ * when it would be read, and never mapped. */
+static void assert_refused_on_read(int fd, uint64_t declared) {
+        bus_message *r = NULL;
+        const void *data = (const void *)0x1;
+        size_t size = 7;
+
+        ck_assert_int_eq(receive_with_blob(fd, declared, &r), 0);
+        ck_assert(fd_is_open(fd)); /* owned by the message now */
+        ck_assert_uint_eq(bus_message_get_blob_count(r), 1);
+        ck_assert_int_eq(bus_message_get_blob(r, 0, &data, &size), -EBADMSG);
+        ck_assert_ptr_eq(data, (const void *)0x1); /* untouched */
+        ck_assert_uint_eq(size, 7);
+        ck_assert_ptr_null(r->blob_maps[0]); /* never mapped */
+        ck_assert_int_eq(bus_message_dup_blob_fd(r, 0), -EBADMSG);
+        /* Asking again gives the same answer. */
+        ck_assert_int_eq(bus_message_get_blob(r, 0, &data, &size), -EBADMSG);
+        bus_message_unref(r);
+        ck_assert(!fd_is_open(fd));
+}
+
+/* hostile-peers.md items 16 and 30: the library refuses to map a payload a
+ * sender could still shrink or change (SIGBUS, or data changing after
+ * checks), or whose holes the reader would have to allocate. */
 START_TEST(test_receiver_refuses_unsealed) {
         static const int bad_seals[] = {
                 0,
                 F_SEAL_SHRINK | F_SEAL_GROW,
                 F_SEAL_WRITE | F_SEAL_GROW,
                 F_SEAL_WRITE | F_SEAL_SHRINK,
-                F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW,
+                F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW, /* no F_SEAL_SEAL */
+                F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL,
         };
-        bus_message *r = (bus_message *)0x1;
+        bus_message *r = NULL;
         int fd;
 
-        for (size_t i = 0; i < sizeof(bad_seals) / sizeof(bad_seals[0]); i++) {
-                fd = memfd_with_seals(4096, bad_seals[i]);
-                ck_assert_int_eq(receive_with_blob(fd, 4096, &r), MESSAGE_E_DROP);
-                ck_assert(!fd_is_open(fd)); /* consumed */
-                ck_assert_ptr_eq(r, (bus_message *)0x1);
-        }
+        for (size_t i = 0; i < sizeof(bad_seals) / sizeof(bad_seals[0]); i++)
+                assert_refused_on_read(memfd_with_seals(4096, bad_seals[i]), 4096);
         /* Sealed, wrong size. */
-        fd = memfd_with_seals(4096, ALL_SEALS);
-        ck_assert_int_eq(receive_with_blob(fd, 8192, &r), MESSAGE_E_DROP);
-        /* Not a memfd. */
-        fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
-        ck_assert_int_eq(receive_with_blob(fd, 0, &r), MESSAGE_E_DROP);
+        assert_refused_on_read(memfd_with_seals(4096, ALL_SEALS), 8192);
+        /* Not a memfd, even for 0 bytes. */
+        assert_refused_on_read(open("/dev/zero", O_RDONLY | O_CLOEXEC), 0);
         /* Write-only (cannot be mapped for reading). */
         {
                 int memfd = memfd_with_seals(4096, ALL_SEALS);
@@ -294,24 +316,151 @@ START_TEST(test_receiver_refuses_unsealed) {
                 snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
                 fd = open(path, O_WRONLY | O_CLOEXEC);
                 ck_assert_int_ge(fd, 0);
-                ck_assert_int_eq(receive_with_blob(fd, 4096, &r), MESSAGE_E_DROP);
+                assert_refused_on_read(fd, 4096);
                 close(memfd);
         }
-        ck_assert_ptr_eq(r, (bus_message *)0x1);
+        /* Sealed but sparse: a 1 GiB memfd that was only ftruncate()d. */
+        fd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        ck_assert_int_eq(ftruncate(fd, 1024 * 1024 * 1024), 0);
+        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, ALL_SEALS), 0);
+        assert_refused_on_read(fd, 1024 * 1024 * 1024);
 
-        /* Properly sealed: accepted, and mapping it works. */
+        /* Properly sealed and backed: accepted, and mapping it works. */
         fd = memfd_with_seals(4096, ALL_SEALS);
         ck_assert_int_eq(receive_with_blob(fd, 4096, &r), 0);
         ck_assert_uint_eq(bus_message_get_blob_count(r), 1);
         {
                 const void *data;
                 size_t size;
+                int dup;
 
                 ck_assert_int_eq(bus_message_get_blob(r, 0, &data, &size), 0);
                 ck_assert_uint_eq(size, 4096);
                 ck_assert_uint_eq(((const uint8_t *)data)[4095], 0);
+                dup = bus_message_dup_blob_fd(r, 0);
+                ck_assert_int_ge(dup, 0);
+                close(dup);
         }
         bus_message_unref(r);
+        /* 0 bytes, sealed: a valid empty payload. */
+        fd = memfd_with_seals(0, ALL_SEALS);
+        ck_assert_int_eq(receive_with_blob(fd, 0, &r), 0);
+        {
+                const void *data = NULL;
+                size_t size = 7;
+
+                ck_assert_int_eq(bus_message_get_blob(r, 0, &data, &size), 0);
+                ck_assert_ptr_nonnull(data);
+                ck_assert_uint_eq(size, 0);
+        }
+        bus_message_unref(r);
+}
+END_TEST
+
+/* This process's resident shmem pages mapped (RssShmem), in KiB. */
+static long rss_shmem_kib(void) {
+        FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        long kib = -1;
+
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "RssShmem: %ld kB", &kib) == 1)
+                        break;
+        fclose(f);
+        ck_assert_int_ge(kib, 0);
+        return kib;
+}
+
+/* A receiver pays only for what it reads: a received payload is neither
+ * mapped on receipt nor faulted in when mapped; reading part of it maps only
+ * that part. */
+START_TEST(test_receiver_maps_lazily) {
+        const size_t size = 64u * 1024 * 1024;
+        bus_message *r = NULL;
+        const uint8_t *data;
+        size_t got;
+        long before;
+        int fd = memfd_with_seals(size, 0);
+
+        ck_assert_int_eq(pwrite(fd, "x", 1, (off_t)size - 1), 1);
+        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, ALL_SEALS), 0);
+        before = rss_shmem_kib();
+        ck_assert_int_eq(receive_with_blob(fd, size, &r), 0);
+        ck_assert_ptr_null(r->blob_maps[0]);
+        ck_assert_int_eq(bus_message_get_blob(r, 0, (const void **)&data, &got), 0);
+        ck_assert_uint_eq(got, size);
+        ck_assert_int_lt(rss_shmem_kib() - before, 1024); /* mapped, not faulted in */
+        ck_assert_uint_eq(data[size - 1], 'x');            /* one page (and its neighbours) */
+        ck_assert_int_lt(rss_shmem_kib() - before, 1024);
+        for (size_t off = 0; off < size; off += 4096)
+                ck_assert_uint_eq(data[off], 0);
+        ck_assert_int_ge(rss_shmem_kib() - before, (long)(size / 1024) - 1024); /* read: mapped */
+        bus_message_unref(r);
+}
+END_TEST
+
+/* What the library sends is fully backed (the payload rule refuses holes),
+ * and a caller's memfd with holes is refused before it is sealed. */
+START_TEST(test_sent_payloads_backed) {
+        bus_message *m = new_call();
+        bus_payload *p = NULL;
+        struct stat st;
+        char path[64];
+        int fd, wfd;
+
+        /* bus_payload_new(): allocated up front, whatever the caller writes. */
+        ck_assert_int_eq(bus_payload_new(&p, 3 * 1024 * 1024 + 5), 0);
+        ck_assert_int_eq(fstat(p->fd, &st), 0);
+        ck_assert_int_ge((uint64_t)st.st_blocks * 512, 3 * 1024 * 1024 + 5);
+        ck_assert_int_eq(bus_message_attach_payload(m, p), 0);
+        ck_assert_int_eq(blob_check(m->blob_fds[0], 3 * 1024 * 1024 + 5), 0);
+        /* attach_bytes() and large bodies write every byte. */
+        ck_assert_int_eq(bus_message_attach_bytes(m, "0123456789", 10), 0);
+        ck_assert_int_eq(blob_check(m->blob_fds[1], 10), 0);
+        {
+                size_t n = BUS_BODY_INLINE_THRESHOLD + 1;
+                char *text = malloc(n);
+
+                ck_assert_ptr_nonnull(text);
+                memset(text, ' ', n);
+                text[0] = '1';
+                ck_assert_int_eq(bus_message_set_body_text(m, text, n), 0);
+                ck_assert_int_ge(m->body_fd, 0);
+                ck_assert_int_eq(blob_check(m->body_fd, n), 0);
+                free(text);
+        }
+
+        /* attach_fd() of a sparse memfd: -ENODATA, and no seal added. */
+        fd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        ck_assert_int_eq(ftruncate(fd, 1024 * 1024), 0);
+        ck_assert_int_eq(bus_message_attach_fd(m, fd), -ENODATA);
+        ck_assert_int_eq(fcntl(fd, F_GET_SEALS), 0);
+        /* Partly written: still -ENODATA. */
+        ck_assert_int_eq(pwrite(fd, "a", 1, 0), 1);
+        ck_assert_int_eq(bus_message_attach_fd(m, fd), -ENODATA);
+        /* Backed by fallocate(): attached and sealed. */
+        ck_assert_int_eq(fallocate(fd, 0, 0, 1024 * 1024), 0);
+        ck_assert_int_eq(bus_message_attach_fd(m, fd), 0);
+        ck_assert_int_eq(fcntl(fd, F_GET_SEALS), ALL_SEALS);
+        ck_assert_uint_eq(bus_message_get_blob_count(m), 3);
+        /* Write-only and O_PATH fds of a good memfd. */
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        wfd = open(path, O_WRONLY | O_CLOEXEC);
+        ck_assert_int_ge(wfd, 0);
+        ck_assert_int_eq(bus_message_attach_fd(m, wfd), -EACCES);
+        close(wfd);
+        wfd = open(path, O_PATH | O_CLOEXEC);
+        ck_assert_int_ge(wfd, 0);
+        ck_assert_int_eq(bus_message_attach_fd(m, wfd), -EBADF);
+        close(wfd);
+        close(fd);
+        /* A 0-byte memfd needs no backing. */
+        fd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        ck_assert_int_eq(bus_message_attach_fd(m, fd), 0);
+        close(fd);
+        ck_assert_uint_eq(bus_message_get_blob_count(m), 4);
+        bus_message_unref(m);
 }
 END_TEST
 
@@ -452,6 +601,8 @@ static Suite *payload_suite(void) {
         tcase_add_test(tc, test_body_blob_and_payloads);
         tcase_add_test(tc, test_attach_fd_ownership);
         tcase_add_test(tc, test_receiver_refuses_unsealed);
+        tcase_add_test(tc, test_receiver_maps_lazily);
+        tcase_add_test(tc, test_sent_payloads_backed);
         tcase_add_test(tc, test_method_return);
         tcase_add_test(tc, test_fds_across_reads);
         suite_add_tcase(s, tc);
