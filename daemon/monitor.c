@@ -227,12 +227,6 @@ void monitor_forward_addressed(Bus *bus, Message *m, Peer *addressee) {
         forward_queue(&f);
 }
 
-void monitor_forward_unicast(Bus *bus, Message *m) {
-        const char *dest = m->fields.destination;
-
-        monitor_forward_addressed(bus, m, dest ? router_addressee(bus, dest) : NULL);
-}
-
 void monitor_forward_broadcast(Bus *bus, Message *m, const char *const *sender_names,
                                size_t n_sender_names, const uint64_t *receivers, size_t n_receivers) {
         Forward f = { .bus = bus,

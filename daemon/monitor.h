@@ -6,20 +6,22 @@
  *
  * A copy is a reference to the message's own buffer, queued to the monitor's
  * connection: nothing is copied, encoded or parsed for a monitor, and the
- * forwarding path never builds JSON. Copies are queued when the bus has
- * decided where a message goes and before it is queued there, so a monitor
- * sees a message before anything it causes (the driver's reply and signals,
- * an error for an undeliverable call):
+ * forwarding path never builds JSON. A peer's message is copied when the
+ * bus has decided where it goes and before it is queued there, whatever
+ * becomes of it, so a monitor sees a message before anything it causes (the
+ * driver's reply and signals, an error for an undeliverable call). The bus's
+ * own messages are copied once they were queued to a peer, right after: a
+ * bus message that reached nobody was never sent, and is not shown.
  *
  *   - messages from peers with a destination: router_dispatch();
- *   - broadcast signals (from peers and from the bus): router_broadcast(),
- *     once the subscribers are known;
- *   - the bus's own messages with a destination: driver_message_new().
+ *   - broadcast signals: router_broadcast(), once the subscribers are known
+ *     (the bus's own: once queued, to the subscribers that took them);
+ *   - the bus's own messages with a destination: driver_send().
  *
  * Who sees what: a monitor whose uid is 0 or the bus's own uid sees every
  * message; any other monitor sees a message only if its sender has the
- * monitor's uid, or it is addressed to (unicast) or delivered to (broadcast)
- * a peer with the monitor's uid. The bus's messages follow the same rule
+ * monitor's uid, or it is addressed to (unicast) or subscribed to
+ * (broadcast) by a peer with the monitor's uid. The bus's messages follow the same rule
  * (their sender is the bus's uid). Messages addressed to a monitor (its
  * BecomeMonitor reply, its Disconnected) go to it alone.
  *
@@ -64,12 +66,9 @@ void monitor_detach(Peer *p);
 void monitor_refuse_send(Peer *p);
 
 /* Queue @m, a message with a destination (from a peer or the bus), to the
- * monitors that may see it. Does nothing for broadcasts. */
-void monitor_forward_unicast(Bus *bus, Message *m);
-
-/* The same for @m whose destination the caller has already resolved to
- * @addressee with router_addressee() (router_dispatch(): one lookup serves
- * the route and the monitors). */
+ * monitors that may see it; its destination resolves to @addressee
+ * (router_addressee(): one lookup serves the route and the monitors; NULL if
+ * nobody owns it). Does nothing for broadcasts. */
 void monitor_forward_addressed(Bus *bus, Message *m, Peer *addressee);
 
 /* Queue broadcast @m to the monitors that may see it. @sender_names as for

@@ -183,20 +183,30 @@ static void collect_owner(uint64_t owner, void *userdata) {
 }
 
 void router_broadcast(Bus *bus, Message *m, const char *const *sender_names, size_t n_sender_names) {
+        bool from_bus = message_header(m)->sender_id == BUS_DRIVER_ID;
+        size_t n_queued = 0;
+
         /* Collect first, send after: sending may disconnect a subscriber,
          * which must not happen inside the registry's iteration. */
         bus->n_owners = 0;
         match_registry_collect(bus->matches, message_header(m), &m->fields, sender_names,
                                n_sender_names, NULL, collect_owner, bus);
-        if (bus->n_monitors > 0)
+        /* Monitors see a peer's broadcast whatever becomes of it, before
+         * anything it causes (PROTOCOL.md 7, "Monitors")... */
+        if (bus->n_monitors > 0 && !from_bus)
                 monitor_forward_broadcast(bus, m, sender_names, n_sender_names, bus->owners,
                                           bus->n_owners);
         for (size_t i = 0; i < bus->n_owners; i++) {
                 Peer *p = bus_find_peer(bus, bus->owners[i]);
 
-                if (p && peer_is_running(p))
-                        peer_send(p, m, PEER_SEND_SOLICITED);
+                if (p && peer_is_running(p) && peer_send(p, m, PEER_SEND_SOLICITED) == 0)
+                        bus->owners[n_queued++] = bus->owners[i]; /* n_queued <= i */
         }
+        /* ...and the bus's own once it was queued to someone, as seen by the
+         * subscribers it was queued to. */
+        if (bus->n_monitors > 0 && from_bus && n_queued > 0)
+                monitor_forward_broadcast(bus, m, sender_names, n_sender_names, bus->owners,
+                                          n_queued);
         bus->n_owners = 0;
 }
 

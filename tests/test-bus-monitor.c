@@ -361,13 +361,12 @@ START_TEST(test_rules)
         become_monitor(mon[2], to_svc, &col[2]);
         become_monitor(mon[3], to_bus, &col[3]);
         ck_assert_int_eq(busd_stat("monitors"), 4);
-        /* What the monitors saw of each other becoming monitors (the bus
-         * announcing their unique names gone) and of GetStats: read and forget
-         * it. */
-        pump_until(&col[0].n, 3, mon[0]); /* three NameOwnerChanged */
+        /* What the monitors saw of GetStats: read and forget it. The bus
+         * announcing their unique names gone reached no peer (nobody
+         * subscribed to NameOwnerChanged), so no monitor sees it. */
         pump_until(&col[3].n, 1, mon[3]); /* GetStats (it became a monitor last) */
         pump_idle(mon[0], mon[1], mon[2], mon[3]);
-        ck_assert_uint_eq(col[0].n, 3);
+        ck_assert_uint_eq(col[0].n, 0);
         ck_assert_uint_eq(col[1].n, 0);
         ck_assert_uint_eq(col[2].n, 0);
         ck_assert_uint_eq(col[3].n, 1);
@@ -496,6 +495,60 @@ START_TEST(test_monitor_is_not_a_peer)
 
         collector_reset(&changes);
         collector_reset(&col);
+        monitor_close(mon);
+        bus_slot_unref(match);
+        test_disconnect(watcher);
+        busd_assert_baseline();
+}
+END_TEST
+
+/* Monitors see the bus's own messages only once they were queued to a
+ * peer (PROTOCOL.md 7, "Which messages"): NameOwnerChanged broadcasts that
+ * no peer subscribed to were never sent, and are not shown; once a peer
+ * subscribes, each is shown once. */
+START_TEST(test_bus_messages_seen_once_queued)
+{
+        static const char *const rules[] = {
+                "sender='" DRIVER_NAME "',member='NameOwnerChanged'", NULL
+        };
+        bus_connection *mon = test_connect(), *watcher, *a, *b;
+        Collector col = { 0 }, changes = { 0 };
+        char a_name[BUS_NAME_MAX + 1], b_name[BUS_NAME_MAX + 1];
+        bus_slot *match = NULL;
+
+        become_monitor(mon, rules, &col);
+        /* Nobody subscribes: a's arrival and departure reach no one. */
+        a = test_connect();
+        snprintf(a_name, sizeof(a_name), "%s", uname(a));
+        test_disconnect(a);
+
+        watcher = test_connect();
+        ck_assert_int_ge(bus_add_match(watcher, &match,
+                                       "type='signal',sender='" DRIVER_NAME
+                                       "',member='NameOwnerChanged'",
+                                       collector_add, &changes),
+                         0);
+        b = test_connect();
+        snprintf(b_name, sizeof(b_name), "%s", uname(b));
+        test_disconnect(b);
+        pump_until(&changes.n, 2, watcher);
+        /* Copies are queued in order: any copy about a would come first. */
+        pump_until(&col.n, 2, mon);
+        for (unsigned i = 0; i < 2; i++) {
+                json_t *body = bus_message_get_body(col.msgs[i]);
+                const char *name = json_string_value(json_object_get(body, "name"));
+
+                ck_assert_msg(name && strcmp(name, b_name) == 0,
+                              "copy %u is about %s (a was %s, b %s)", i, name ? name : "(none)",
+                              a_name, b_name);
+        }
+        ck_assert_int_lt(collector_find(&col, "NameOwnerChanged", a_name), 0);
+        /* Exactly those two (the watcher's own connect preceded its rule). */
+        pump_idle(mon, watcher);
+        ck_assert_uint_eq(col.n, 2);
+
+        collector_reset(&col);
+        collector_reset(&changes);
         monitor_close(mon);
         bus_slot_unref(match);
         test_disconnect(watcher);
@@ -879,6 +932,7 @@ static Suite *monitor_suite(void)
         tcase_add_test(tc, test_rules);
         tcase_add_test(tc, test_invalid_arguments);
         tcase_add_test(tc, test_monitor_is_not_a_peer);
+        tcase_add_test(tc, test_bus_messages_seen_once_queued);
         tcase_add_test(tc, test_monitor_that_sends);
         tcase_add_test(tc, test_slow_monitor);
         tcase_add_test(tc, test_monitor_limit);
