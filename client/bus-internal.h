@@ -50,11 +50,14 @@
  * costs one allocation instead of five. */
 #define MESSAGE_ARENA_SIZE 256u
 
-/* Messages read ahead but not yet dispatched. They only pile up while a
+/* Messages read ahead but not yet dispatched (bytes as counted by
+ * rqueue_charge(), payload fds, messages). They only pile up while a
  * synchronous call is made from inside a handler (nested calls do not
- * dispatch); the broker's own per-receiver queue limit is the same number
- * (BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX). */
-#define CLIENT_READ_QUEUE_MAX BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX
+ * dispatch); what happens at the bound: client/call.c. Library defaults in
+ * protocol/bus-limits.h, where they say where the numbers come from. */
+#define CLIENT_READ_QUEUE_BYTES_MAX BUS_CLIENT_READ_AHEAD_BYTES_MAX
+#define CLIENT_READ_QUEUE_FDS_MAX BUS_CLIENT_READ_AHEAD_FDS_MAX
+#define CLIENT_READ_QUEUE_MAX BUS_CLIENT_READ_AHEAD_MESSAGES_MAX
 
 /* The bus's deadline for a call is sent in the header; if the bus never
  * answers, the library synthesizes org.busd.Error.Timeout this much later. */
@@ -62,6 +65,12 @@
 
 /* Bounded work per libevent callback before yielding to other events. */
 #define CLIENT_EVENT_BATCH 64u
+
+/* Bytes of an error text the library itself puts together when an answer
+ * could not be built as asked (dispatch.c reply_failed()): a bad error name,
+ * the reason, and the start of the handler's own message. Small enough that
+ * the fallback answer is always one small inline message. */
+#define CLIENT_ERROR_TEXT_MAX 1024u
 
 #define USEC_INFINITY UINT64_MAX
 
@@ -75,6 +84,7 @@ struct bus_message {
         BusFields fields;          /* strings point into data or str[] */
         char *str[_BUS_FIELD_MAX]; /* built messages: field strings too long for arena */
         uint8_t *data;             /* received: the whole encoded message */
+        size_t wire_len;           /* received: its length */
         const char *body;          /* body bytes (into data, owned, or mapped); use
                                     * message_body_bytes(), which maps on demand */
         size_t body_len;
@@ -211,6 +221,7 @@ struct bus_slot {
                         BusMatchRule rule; /* as checked locally (see dispatch.c) */
                         char *text;        /* canonical text, for RemoveMatch */
                         bus_message_handler callback;
+                        bus_message_handler install_callback; /* async AddMatch's answer */
                 } match;
                 struct {
                         char *path;
@@ -233,16 +244,22 @@ typedef struct EventGlue EventGlue;
 typedef struct ReadQueue {
         bus_message **items;
         size_t head, n, size; /* ring buffer */
+        uint64_t bytes;       /* sum of rqueue_charge() over the queued messages */
+        uint64_t fds;         /* payload fds they hold */
+        uint64_t bytes_peak;  /* highest bytes seen (tests, debug) */
+        uint64_t dropped;     /* signals dropped past the bound (client/call.c) */
 } ReadQueue;
 
 struct bus_connection {
         int fd;
+        pid_t pid; /* the process that connected: others get -ECHILD (conn_check_pid) */
         unsigned busy;           /* library frames using the connection */
         unsigned dispatch_depth; /* handlers running (nested sync calls do not dispatch) */
         bool free_requested;     /* bus_connection_close() while busy */
 
         /* handshake */
         bool welcomed;
+        uint64_t handshake_deadline; /* absolute monotonic µs to give up waiting for the welcome */
         uint64_t features; /* negotiated with the broker */
         char unique_name[BUS_UNIQUE_NAME_BUF];
         char bus_id[33];
@@ -301,6 +318,10 @@ int conn_enqueue(bus_connection *c, OutItem *item);
 int conn_write(bus_connection *c);
 int conn_read(bus_connection *c);
 int conn_wait_welcome(bus_connection *c);
+/* -ECHILD if the calling process is not the one that connected (a child
+ * after fork() shares the socket: it must not read the parent's replies or
+ * write into its stream), else 0. Checked at every API entry that does I/O. */
+int conn_check_pid(bus_connection *c);
 int conn_poll(bus_connection *c, short events, uint64_t timeout_abs_usec);
 /* Mark the socket dead with @error (first error wins); input already read is
  * still dispatched. */
@@ -311,6 +332,14 @@ bool conn_has_output(bus_connection *c);
 bus_message *rqueue_pop(ReadQueue *q);
 bus_message *rqueue_take_reply(ReadQueue *q, uint64_t serial);
 int rqueue_push(ReadQueue *q, bus_message *m);
+/* What @m counts against CLIENT_READ_QUEUE_BYTES_MAX: its bytes as read plus
+ * the library's bookkeeping for it. */
+uint64_t rqueue_charge(const bus_message *m);
+/* Whether the queue is at one of its bounds. */
+bool rqueue_full(const ReadQueue *q);
+/* Put a received message on @c's read queue, or, past the bound, handle it
+ * as client/call.c describes. Consumes @m. 0 or negative errno. */
+int conn_queue_received(bus_connection *c, bus_message *m);
 
 /* call.c */
 void pending_link(bus_connection *c, Pending *p);
@@ -333,6 +362,16 @@ void dispatch_drop_slots(bus_connection *c);
  * signal @m, in c->disconnect_error. */
 void dispatch_note_disconnected(bus_connection *c, bus_message *m);
 
+/* Whether a failed answer can still be replaced by reply_failed(): the
+ * connection can send (not dead, not a monitor, our process). */
+bool reply_can_fall_back(bus_connection *c);
+/* The answer of last resort to call @reply_serial of @destination:
+ * org.busd.Error.Failed with @text made valid UTF-8 and cut to
+ * CLIENT_ERROR_TEXT_MAX bytes on a character boundary. Small, inline, no
+ * payloads: it fails only with the connection or out of memory. */
+int reply_failed(bus_connection *c, const char *destination, uint64_t reply_serial,
+                 const char *text);
+
 /* names.c */
 /* Call a driver method with @args (borrowed); returns 0 and the reply body
  * (new reference, never NULL on success) or the bus_call error. */
@@ -354,4 +393,8 @@ void event_free_glue(bus_connection *c);
 /* error.c */
 int error_to_errno(const bus_error *e);
 int error_set_const(bus_error *e, const char *name, const char *message);
+/* A copy of @text (NULL: "") that is valid UTF-8 of at most @max bytes:
+ * each invalid byte replaced by U+FFFD, cut between characters if it must be
+ * shortened. NULL only if out of memory. */
+char *error_text_sanitize(const char *text, size_t max);
 void client_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

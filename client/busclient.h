@@ -23,8 +23,32 @@
  * synchronous calls, which dispatch other traffic while they wait) on the
  * calling thread.
  *
- * Memory: the library queues outgoing messages without bound only as far as
- * the caller asks it to send; incoming messages are read only when processed.
+ * Processes: a connection belongs to the process that made it. A child
+ * after fork() shares the socket, so every call that would read or write
+ * (send, call, process, wait, flush, cork, add_match, request_name, ...)
+ * fails there with -ECHILD, as in sd-bus, and bus_connection_is_open() is
+ * false: a child can never take its parent's replies. In the child,
+ * bus_connection_close() only frees the memory and closes the child's copy
+ * of the fd; no callback runs and nothing is sent.
+ *
+ * Memory: outgoing messages are queued without a bound, but only as far as
+ * the caller asks the library to send (a socket the bus does not drain,
+ * or a corked connection). Incoming messages are read when the connection
+ * is processed, one read at a time, and dispatched before the next read;
+ * only a synchronous call made from inside a handler or callback reads
+ * ahead, and what it reads ahead is bounded (see bus_call()). Payloads and
+ * bodies that travelled in a memfd are held as fds and mapped only when
+ * read, never copied.
+ *
+ * Callbacks (method handlers, match, reply and install callbacks) may send,
+ * make synchronous calls (see bus_call()), unref any slot, their own
+ * included, and close the connection (bus_connection_close(): it is freed
+ * once the callback and the library frames around it return). They may not
+ * call bus_connection_process(), which returns -EBUSY there.
+ *
+ * Debugging: with $BUSCLIENT_DEBUG set (any value) the library writes debug
+ * lines to stderr, prefixed "busclient: " (calls it could not answer,
+ * messages it dropped and why, failed callbacks). It logs nothing otherwise.
  */
 #pragma once
 
@@ -96,6 +120,14 @@ bool bus_error_has_name(const bus_error *e, const char *name);
  * @address: a socket path; NULL means $BUSD_ADDRESS if set, else the system
  * bus /run/busd/system.sock. */
 int bus_connect(bus_connection **ret, const char *address);
+/* bus_connect() with a bound on the handshake: connecting (a listener whose
+ * backlog is full makes connect() wait) and every later wait for the bus's
+ * answer to the handshake (bus_connection_get_unique_name(), the first
+ * calls) give up @timeout_usec after this call, with -ETIMEDOUT, should the
+ * bus not answer (a stopped busd, a socket nobody serves). 0 = the default
+ * (25 s, also bus_connect()'s), UINT64_MAX = no limit. Like bus_connect(),
+ * it returns without waiting for the bus. */
+int bus_connect_with_timeout(bus_connection **ret, const char *address, uint64_t timeout_usec);
 /* /run/busd/system.sock (ignores $BUSD_ADDRESS). */
 int bus_connect_system(bus_connection **ret);
 /* $XDG_RUNTIME_DIR/busd/bus.sock (ignores $BUSD_ADDRESS). */
@@ -112,8 +144,11 @@ bus_connection *bus_connection_close(bus_connection *c);
 const char *bus_connection_get_unique_name(bus_connection *c);
 /* The bus id (32 hex digits). Borrowed. NULL on error. */
 const char *bus_connection_get_bus_id(bus_connection *c);
-/* Whether the connection is still usable (false once closed by the broker
- * or after an error). */
+/* Whether the connection is still usable: false as soon as the library has
+ * seen it fail on any path (EOF or an error reading, an error writing, a
+ * close), and in a child after fork().
+ * Messages already read are still dispatched by bus_connection_process()
+ * after it turns false. */
 bool bus_connection_is_open(bus_connection *c);
 /* Why the broker closed the connection, from its Disconnected signal (or
  * org.busd.Error.Disconnected if it gave none): copies into @e and returns 0;
@@ -134,7 +169,17 @@ int bus_connection_get_timeout(bus_connection *c, uint64_t *ret_usec);
 /* Do bounded, non-blocking work: write queued output, read input, dispatch
  * handlers, expire timeouts. Returns > 0 if anything was done (call again),
  * 0 if idle (wait for events), negative errno if the connection failed
- * (-ECONNRESET when the broker closed it). */
+ * (-ECONNRESET when the broker closed it), -EBUSY if called from inside a
+ * handler or callback (dispatch does not nest; return from the callback
+ * instead), -ECHILD in a child after fork().
+ *
+ * Disconnection: when the connection ends, match callbacks whose rule
+ * selects it always get one org.busd.Bus.Disconnected signal (sender
+ * org.busd.Bus, path /org/busd/Bus): the bus's own, with its "error" and
+ * "message", or, if the bus closed without one or the socket failed, one
+ * the library makes up with org.busd.Error.Disconnected. Pending async calls
+ * get org.busd.Error.Disconnected first. Not after bus_connection_close():
+ * an application that closes knows. */
 int bus_connection_process(bus_connection *c);
 /* Block until there is something to process or @timeout_usec (relative;
  * UINT64_MAX = no limit) passes. Returns > 0 if woken by events, 0 on timeout. */
@@ -249,7 +294,15 @@ int bus_message_get_error(bus_message *m, bus_error *e);
  * message and sends the sender a unicast signal org.busd.Bus.PayloadRefused
  * {"serial", "error", "message"} (subscribe with
  * "type='signal',sender='org.busd.Bus',member='PayloadRefused'"); a caller
- * waiting for a refused method return gets the error instead. */
+ * waiting for a refused method return gets the error instead.
+ *
+ * Fair shares (any message, with or without payloads): a sender gets a fair
+ * share of each receiver's queue in the bus. A call beyond it is answered
+ * org.busd.Error.LimitsExceeded; a signal beyond it is not queued to that
+ * receiver, and the sender gets one unicast signal org.busd.Bus.MessageDropped
+ * {"serial", "receivers", "error", "message"} per signal that missed some
+ * receivers (subscribe with
+ * "type='signal',sender='org.busd.Bus',member='MessageDropped'"). */
 
 /* A payload buffer of @size bytes to fill in place before attaching it: a new
  * memfd (MFD_CLOEXEC | MFD_ALLOW_SEALING) mapped writable, its pages
@@ -328,8 +381,22 @@ int bus_send(bus_connection *c, bus_message *m, uint64_t *ret_serial);
 /* Synchronous call. @timeout_usec: 0 = default (25 s); it is sent to the
  * broker as the call's deadline. On a reply, returns 0 and *ret_reply (new
  * reference, may be NULL) holds it; on an error reply returns -EREMOTEIO
- * (-ETIMEDOUT for org.busd.Error.Timeout) and fills @ret_error if non-NULL.
- * Other traffic (signals, calls to our objects) is dispatched while waiting. */
+ * (-ETIMEDOUT for org.busd.Error.Timeout) and fills @ret_error if non-NULL;
+ * -ECONNRESET if the connection ended first.
+ *
+ * Made outside any callback, it dispatches other traffic (signals, calls to
+ * our objects, async replies) while it waits, so handlers run inside it.
+ * Made from inside a handler or callback (a nested call), it does not
+ * dispatch: it reads ahead, keeping what it reads for later dispatch, and
+ * picks out its own reply. The read-ahead is bounded
+ * (BUS_CLIENT_READ_AHEAD_BYTES_MAX / _FDS_MAX / _MESSAGES_MAX in
+ * bus-limits.h: 16 MiB, 256 payload fds, 16384 messages). Past the bound
+ * the call goes on reading, so it always finds its reply, but keeps only
+ * replies to pending calls and the bus's own messages; a method call to us
+ * is answered at once with org.busd.Error.LimitsExceeded, and a signal is
+ * dropped. A service that peers may flood should therefore not block in
+ * synchronous calls inside handlers: use bus_call_async() and answer later
+ * (BUS_REPLY_DEFERRED). */
 int bus_call(bus_connection *c, bus_message *m, uint64_t timeout_usec, bus_error *ret_error,
              bus_message **ret_reply);
 
@@ -348,7 +415,12 @@ typedef int (*bus_message_handler)(bus_message *m, void *userdata);
 
 /* Asynchronous call. The callback runs once. *ret_slot (optional) cancels it
  * when unreffed before the reply arrives; with ret_slot NULL the call is
- * "floating" and owned by the connection. */
+ * "floating" and owned by the connection. @timeout_usec: 0 = the default
+ * (25 s); UINT64_MAX (or anything too large to add to the clock) = none: no
+ * deadline is sent to the bus and no local timer runs, so the callback runs
+ * when the reply arrives or the connection ends. Otherwise the bus answers
+ * org.busd.Error.Timeout at the deadline, and the library itself one second
+ * later should the bus not. */
 int bus_call_async(bus_connection *c, bus_message *m, uint64_t timeout_usec,
                    bus_message_handler callback, void *userdata, bus_slot **ret_slot);
 
@@ -370,6 +442,18 @@ bus_slot *bus_slot_unref(bus_slot *s);
  * -EINVAL for a malformed rule, or the bus's error. */
 int bus_add_match(bus_connection *c, bus_slot **ret_slot, const char *rule,
                   bus_message_handler callback, void *userdata);
+/* bus_add_match() without waiting: the rule is checked and the slot made at
+ * once (@callback fires for matching messages from now on), AddMatch is sent,
+ * and @install_callback (optional) gets the bus's answer when it is
+ * processed: a method return, or an error message (org.busd.Error.
+ * LimitsExceeded, Disconnected, ...), with @userdata. If the bus refuses the
+ * rule, the slot stops firing after @install_callback returns: a floating
+ * slot (ret_slot NULL) is freed, an owned one stays for its owner to unref.
+ * Unreffing the slot before the answer sends RemoveMatch, and
+ * @install_callback does not run. Returns -EINVAL for a malformed rule. */
+int bus_add_match_async(bus_connection *c, bus_slot **ret_slot, const char *rule,
+                        bus_message_handler callback, bus_message_handler install_callback,
+                        void *userdata);
 
 enum {
         BUS_NAME_ALLOW_REPLACEMENT = 1u << 0,
@@ -394,6 +478,14 @@ enum {
 
 /* RequestName: returns one of BUS_NAME_PRIMARY_OWNER..ALREADY_OWNER. */
 int bus_request_name(bus_connection *c, const char *name, unsigned flags, bus_error *ret_error);
+/* RequestName without waiting: @callback (optional) gets the bus's answer,
+ * as bus_call_async() does: a method return whose body is {"result": N},
+ * N one of BUS_NAME_PRIMARY_OWNER..ALREADY_OWNER, or an error message. With
+ * @ret_slot, unreffing the slot before the answer drops the answer (the
+ * request itself stands); @ret_slot needs a @callback. Returns -EINVAL for
+ * an invalid name or flags. */
+int bus_request_name_async(bus_connection *c, bus_slot **ret_slot, const char *name,
+                           unsigned flags, bus_message_handler callback, void *userdata);
 /* ReleaseName: returns one of BUS_NAME_RELEASED..NOT_OWNER. */
 int bus_release_name(bus_connection *c, const char *name, bus_error *ret_error);
 
@@ -405,7 +497,15 @@ int bus_release_name(bus_connection *c, const char *name, bus_error *ret_error);
  * and answer later with bus_reply()/bus_reply_error(). A negative return
  * without @ret_error set sends org.busd.Error.Failed with strerror. To answer
  * with payloads, build the reply with bus_message_new_method_return(), attach
- * them, bus_send() it and return BUS_REPLY_DEFERRED (now or later). */
+ * them, bus_send() it and return BUS_REPLY_DEFERRED (now or later).
+ *
+ * Every call that expects a reply is answered at once, even when the answer
+ * asked for cannot be built: an invalid error name, a reply body jansson
+ * cannot encode, a reply (with its payloads) that cannot be sent (no memory,
+ * no fds for its memfds) become org.busd.Error.Failed with a message saying
+ * why (naming the bad error name). Error messages that are not valid UTF-8
+ * are sent with each bad byte replaced by U+FFFD. Only a deferred call
+ * never answered, or a connection that died, leaves a caller waiting. */
 typedef int (*bus_method_handler)(bus_message *call, void *userdata, json_t **ret_reply,
                                   bus_error *ret_error);
 
@@ -429,7 +529,10 @@ int bus_add_object(bus_connection *c, bus_slot **ret_slot, const char *path,
 int bus_message_new_method_return(bus_message *call, bus_message **ret);
 
 /* Answer @call (borrowed) with @body (borrowed) or @error. Does nothing and
- * returns 0 for calls flagged no-reply. */
+ * returns 0 for calls flagged no-reply. If the answer cannot be built or
+ * sent, the call is answered with org.busd.Error.Failed instead and the
+ * error is returned; an invalid error name gives -EINVAL after that
+ * answer. Do not answer again after an error: the call has its answer. */
 int bus_reply(bus_connection *c, bus_message *call, json_t *body);
 int bus_reply_error(bus_connection *c, bus_message *call, const bus_error *error);
 

@@ -10,17 +10,48 @@
  * the bus never answer.
  *
  * Pending list: sorted by local timeout (new entries almost always go last),
- * searched linearly by serial from the oldest. The bus refuses more than
- * BUS_PENDING_REPLIES_PER_CONNECTION_MAX outstanding calls per connection, so
- * the list stays short.
+ * searched linearly by serial from the oldest. The library does not bound
+ * it: it holds every call sent and not yet answered. The bus answers a call
+ * past BUS_PENDING_REPLIES_PER_CONNECTION_MAX outstanding ones with
+ * LimitsExceeded at once, so once those answers are read it holds at most
+ * that many; a burst of N async calls costs O(N) per reply until then.
  *
- * A synchronous call dispatches other traffic while it waits, unless it was
- * made from inside a handler: then it only reads, leaves other messages
- * queued, and picks its own reply out of the queue (no re-entrant dispatch).
+ * A synchronous call made outside any handler dispatches other traffic
+ * while it waits, through bus_connection_process(): handlers, match and
+ * reply callbacks run inside it, and may themselves make synchronous calls.
+ * A synchronous call made from inside a handler or callback (dispatch_depth
+ * > 0) does not dispatch (so handlers never nest more than one level per
+ * synchronous call the application makes): it only reads, keeps what it
+ * reads on the read-ahead queue for later dispatch, and picks its own reply
+ * out of it.
+ *
+ * Read-ahead bound (conn_queue_received()). The queue is bounded in bytes,
+ * fds and messages (CLIENT_READ_QUEUE_*). Outside nested calls it never
+ * nears the bound: bus_connection_process() reads only when the queue is
+ * empty. In a nested call, at the bound, there are three ways to go, and two
+ * are wrong:
+ *  - stop reading: the reply is behind the flood in the socket and in the
+ *    broker's queue for us, so the call could only time out, and the broker
+ *    would see a reader that stopped (its slow-consumer rule);
+ *  - keep everything: memory grows with whatever another peer sends (a
+ *    150 x 4 MiB flood took a service to 431 MB);
+ *  - keep reading, and past the bound keep only what the waiting calls need.
+ * We do the last. Past the bound a message is still queued if it is the
+ * reply to a pending call (at most one per pending call) or comes from the
+ * bus itself (NameOwnerChanged, Disconnected...: up to twice the bound; the
+ * Disconnected signal always). A method call is answered at once with
+ * org.busd.Error.LimitsExceeded, so its caller does not wait for nothing. A
+ * signal is dropped and counted (ReadQueue.dropped, debug log). So the call
+ * always finds its reply, memory stays within twice the bound plus the
+ * pending calls' replies, and nothing blocks; the price is that signals
+ * beyond the bound are lost to a service that blocks in a synchronous call
+ * inside a handler while peers flood it (busclient.h says so: make such
+ * calls with bus_call_async()).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bus-internal.h"
@@ -67,7 +98,12 @@ Pending *pending_find(bus_connection *c, uint64_t serial) {
 }
 
 uint64_t pending_next_timeout(bus_connection *c) {
-        return c->pending_head ? c->pending_head->timeout_usec : USEC_INFINITY;
+        uint64_t t = c->pending_head ? c->pending_head->timeout_usec : USEC_INFINITY;
+
+        /* Until the bus's welcome arrives, its deadline too. */
+        if (!c->welcomed && !c->eof && c->handshake_deadline < t)
+                t = c->handshake_deadline;
+        return t;
 }
 
 void pending_complete(bus_connection *c, Pending *p, bus_message *reply) {
@@ -116,10 +152,69 @@ void pending_fail_all(bus_connection *c, const char *name, const char *text) {
 int pending_expire(bus_connection *c, uint64_t now) {
         Pending *p = c->pending_head;
 
+        if (!c->welcomed && !c->eof && now >= c->handshake_deadline) {
+                /* The bus never answered the handshake (stopped, or nobody
+                 * serves the socket): the connection is dead to us, and its
+                 * calls fail with org.busd.Error.Timeout (conn_finalize). */
+                client_debug("no answer to the handshake in time");
+                conn_fail(c, -ETIMEDOUT);
+                return 1;
+        }
         if (!p || p->timeout_usec > now)
                 return 0;
         pending_fail(c, p, BUS_ERROR_TIMEOUT, "Method call timed out");
         return 1;
+}
+
+/* ---- Read-ahead ------------------------------------------------------------------------ */
+
+static bool readahead_is_disconnected(bus_message *m) {
+        return m->header.type == BUS_MESSAGE_SIGNAL && m->header.sender_id == BUS_DRIVER_ID &&
+               m->fields.member && strcmp(m->fields.member, "Disconnected") == 0;
+}
+
+/* Whether @m, read while the queue is at its bound, is queued anyway (see
+ * the top of the file). */
+static bool readahead_keeps(bus_connection *c, bus_message *m) {
+        const ReadQueue *q = &c->rqueue;
+
+        if ((m->header.type == BUS_MESSAGE_METHOD_RETURN || m->header.type == BUS_MESSAGE_ERROR) &&
+            pending_find(c, m->header.reply_serial))
+                return true;
+        if (readahead_is_disconnected(m))
+                return true;
+        return m->header.sender_id == BUS_DRIVER_ID && q->n < 2u * CLIENT_READ_QUEUE_MAX &&
+               q->bytes < 2u * (uint64_t)CLIENT_READ_QUEUE_BYTES_MAX &&
+               q->fds < 2u * CLIENT_READ_QUEUE_FDS_MAX;
+}
+
+int conn_queue_received(bus_connection *c, bus_message *m) {
+        ReadQueue *q = &c->rqueue;
+        int r;
+
+        if (!rqueue_full(q) || readahead_keeps(c, m)) {
+                r = rqueue_push(q, m);
+                if (r < 0)
+                        bus_message_unref(m);
+                return r;
+        }
+        q->dropped++;
+        if (m->header.type == BUS_MESSAGE_METHOD_CALL) {
+                char name[] = BUS_ERROR_LIMITS_EXCEEDED;
+                char text[] = "The service is busy: its read-ahead queue is full while it "
+                              "waits in a synchronous call";
+                bus_error e = { name, text };
+
+                client_debug("read-ahead full: answering call %llu from %s with LimitsExceeded",
+                             (unsigned long long)m->header.serial, m->sender);
+                (void)bus_reply_error(c, m, &e); /* nothing for a no-reply call */
+        } else {
+                client_debug("read-ahead full: dropping %s %llu from %s",
+                             m->header.type == BUS_MESSAGE_SIGNAL ? "signal" : "stray reply",
+                             (unsigned long long)m->header.serial, m->sender);
+        }
+        bus_message_unref(m);
+        return 0;
 }
 
 /* ---- Sending --------------------------------------------------------------------------- */
@@ -142,6 +237,9 @@ int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t 
 
         if (!c || !m)
                 return -EINVAL;
+        r = conn_check_pid(c);
+        if (r < 0)
+                return r;
         if (c->eof || c->closed || c->write_dead)
                 return c->error ? c->error : -ENOTCONN;
         if (c->monitor_callback)
@@ -172,6 +270,19 @@ _public_ int bus_send(bus_connection *c, bus_message *m, uint64_t *ret_serial) {
         if (!c || !m)
                 return -EINVAL;
         r = call_send(c, m, 0, ret_serial);
+        if (r < 0 && !m->received && m->header.reply_serial != 0 && m->fields.destination &&
+            (m->header.type == BUS_MESSAGE_METHOD_RETURN || m->header.type == BUS_MESSAGE_ERROR) &&
+            reply_can_fall_back(c)) {
+                /* An answer that cannot be sent (its body's or payloads'
+                 * memfds, memory): the caller must not wait for it until
+                 * its timeout. Answer with Failed instead; the error is
+                 * still returned. */
+                char text[160];
+
+                snprintf(text, sizeof(text), "The service's reply could not be sent: %s",
+                         strerror(-r));
+                (void)reply_failed(c, m->fields.destination, m->header.reply_serial, text);
+        }
         event_rearm(c);
         return r;
 }
@@ -189,7 +300,10 @@ static int call_wait_nested(bus_connection *c, Pending *p) {
                 return 1;
         }
         if (c->eof) {
-                pending_fail(c, p, BUS_ERROR_DISCONNECTED, "Connection closed");
+                if (c->error == -ETIMEDOUT)
+                        pending_fail(c, p, BUS_ERROR_TIMEOUT, "The bus did not answer the handshake");
+                else
+                        pending_fail(c, p, BUS_ERROR_DISCONNECTED, "Connection closed");
                 return 1;
         }
         if (pending_expire(c, now_usec()) > 0)
@@ -230,6 +344,9 @@ _public_ int bus_call(bus_connection *c, bus_message *m, uint64_t timeout_usec,
 
         if (!c || !m || m->header.type != BUS_MESSAGE_METHOD_CALL)
                 return -EINVAL;
+        r = conn_check_pid(c);
+        if (r < 0)
+                return r;
         if (m->header.flags & BUS_FLAG_NO_REPLY_EXPECTED) {
                 /* Nothing to wait for: send it and report success. */
                 r = bus_send(c, m, NULL);
@@ -311,6 +428,9 @@ _public_ int bus_call_async(bus_connection *c, bus_message *m, uint64_t timeout_
         if (!c || !m || !callback || m->header.type != BUS_MESSAGE_METHOD_CALL ||
             (m->header.flags & BUS_FLAG_NO_REPLY_EXPECTED))
                 return -EINVAL;
+        r = conn_check_pid(c);
+        if (r < 0)
+                return r;
         if (c->closed || c->eof)
                 return c->error ? c->error : -ENOTCONN;
 

@@ -56,6 +56,29 @@ uint64_t now_usec(void) {
 
 /* ---- Read queue (ring buffer) ------------------------------------------------------- */
 
+uint64_t rqueue_charge(const bus_message *m) {
+        return (uint64_t)m->wire_len + sizeof(*m);
+}
+
+bool rqueue_full(const ReadQueue *q) {
+        return q->n >= CLIENT_READ_QUEUE_MAX || q->bytes >= CLIENT_READ_QUEUE_BYTES_MAX ||
+               q->fds >= CLIENT_READ_QUEUE_FDS_MAX;
+}
+
+static void rqueue_account(ReadQueue *q, const bus_message *m, bool add) {
+        uint64_t bytes = rqueue_charge(m), fds = m->header.n_fds;
+
+        if (add) {
+                q->bytes += bytes;
+                q->fds += fds;
+                if (q->bytes > q->bytes_peak)
+                        q->bytes_peak = q->bytes;
+        } else {
+                q->bytes -= bytes;
+                q->fds -= fds;
+        }
+}
+
 int rqueue_push(ReadQueue *q, bus_message *m) {
         if (q->n == q->size) {
                 size_t size = q->size ? q->size * 2 : 16;
@@ -72,6 +95,7 @@ int rqueue_push(ReadQueue *q, bus_message *m) {
         }
         q->items[(q->head + q->n) % q->size] = m;
         q->n++;
+        rqueue_account(q, m, true);
         return 0;
 }
 
@@ -83,6 +107,7 @@ bus_message *rqueue_pop(ReadQueue *q) {
         m = q->items[q->head];
         q->head = (q->head + 1) % q->size;
         q->n--;
+        rqueue_account(q, m, false);
         return m;
 }
 
@@ -98,6 +123,7 @@ bus_message *rqueue_take_reply(ReadQueue *q, uint64_t serial) {
                 for (size_t j = i; j + 1 < q->n; j++)
                         q->items[(q->head + j) % q->size] = q->items[(q->head + j + 1) % q->size];
                 q->n--;
+                rqueue_account(q, m, false);
                 return m;
         }
         return NULL;
@@ -109,7 +135,8 @@ static void rqueue_clear(ReadQueue *q) {
         while ((m = rqueue_pop(q)))
                 bus_message_unref(m);
         free(q->items);
-        *q = (ReadQueue){ 0 };
+        q->items = NULL;
+        q->head = q->n = q->size = 0;
 }
 
 /* ---- Busy sections ---------------------------------------------------------------------- */
@@ -306,10 +333,7 @@ static int conn_push_received(bus_connection *c, uint8_t *data, size_t len, int 
                 return 0;
         if (r < 0)
                 return r;
-        r = rqueue_push(&c->rqueue, m);
-        if (r < 0)
-                bus_message_unref(m);
-        return r;
+        return conn_queue_received(c, m);
 }
 
 /* The message at in_buf + @off (@total bytes; header @h and its fds checked)
@@ -441,8 +465,6 @@ int conn_read(bus_connection *c) {
 
         if (c->eof)
                 return 0;
-        if (c->rqueue.n >= CLIENT_READ_QUEUE_MAX)
-                return -ENOBUFS;
         r = conn_reserve_input(c);
         if (r < 0) {
                 conn_fail(c, r);
@@ -569,8 +591,14 @@ int conn_poll(bus_connection *c, short events, uint64_t timeout_abs_usec) {
         return r;
 }
 
+int conn_check_pid(bus_connection *c) {
+        /* getpid() is a system call (glibc caches nothing since 2.25), cheap
+         * next to the I/O it guards; sd-bus checks the same way. */
+        return c->pid == getpid() ? 0 : -ECHILD;
+}
+
 int conn_wait_welcome(bus_connection *c) {
-        uint64_t deadline = now_usec() + BUS_DEFAULT_CALL_TIMEOUT_USEC;
+        uint64_t deadline = c->handshake_deadline;
         /* Nothing received yet: the broker has most likely not even accepted
          * (the usual case right after bus_connect()), so wait before reading
          * instead of a read that finds nothing. */
@@ -593,15 +621,72 @@ int conn_wait_welcome(bus_connection *c) {
                 r = conn_poll(c, 0, deadline);
                 if (r < 0)
                         return r;
-                if (r == 0)
+                if (r == 0) {
+                        /* Dead to us: calls fail, is_open() is false. */
+                        conn_fail(c, -ETIMEDOUT);
                         return -ETIMEDOUT;
+                }
         }
         return 0;
 }
 
 /* ---- Connect ------------------------------------------------------------------------------ */
 
-static int conn_open_socket(const char *path) {
+/* The handshake deadline for a connection made now: @timeout_usec from now,
+ * 0 for BUS_DEFAULT_CALL_TIMEOUT_USEC, USEC_INFINITY for none. */
+static uint64_t conn_handshake_deadline(uint64_t timeout_usec) {
+        uint64_t now = now_usec();
+
+        if (timeout_usec == 0)
+                timeout_usec = BUS_DEFAULT_CALL_TIMEOUT_USEC;
+        if (timeout_usec >= USEC_INFINITY - now)
+                return USEC_INFINITY;
+        return now + timeout_usec;
+}
+
+/* A blocking connect() that gives up at @deadline: for AF_UNIX the kernel
+ * waits for room in the listener's backlog at most SO_SNDTIMEO
+ * (unix_stream_connect() takes sock_sndtimeo() as its timeout) and then
+ * fails with EAGAIN, which we report as ETIMEDOUT. */
+static int conn_connect_blocking(int fd, const struct sockaddr_un *sa, uint64_t deadline) {
+        int flags = fcntl(fd, F_GETFL), r;
+
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+                return -errno;
+        do {
+                struct timeval tv = { 0, 0 }; /* 0: no limit */
+
+                if (deadline != USEC_INFINITY) {
+                        uint64_t now = now_usec(), left = deadline > now ? deadline - now : 0;
+
+                        if (left == 0) {
+                                errno = ETIMEDOUT;
+                                r = -1;
+                                break;
+                        }
+                        tv.tv_sec = (time_t)(left / 1000000u);
+                        tv.tv_usec = (suseconds_t)(left % 1000000u);
+                }
+                if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+                        r = -1;
+                        break;
+                }
+                r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+                if (r < 0 && errno == EAGAIN)
+                        errno = ETIMEDOUT;
+        } while (r < 0 && errno == EINTR);
+        r = r < 0 ? -errno : 0;
+        {
+                struct timeval none = { 0, 0 };
+
+                (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+        }
+        if (fcntl(fd, F_SETFL, flags) < 0 && r == 0)
+                r = -errno;
+        return r;
+}
+
+static int conn_open_socket(const char *path, uint64_t deadline) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         size_t len = strlen(path);
         int fd, r;
@@ -616,29 +701,22 @@ static int conn_open_socket(const char *path) {
         if (fd < 0)
                 return -errno;
         r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-        if (r < 0 && errno == EAGAIN) {
+        if (r < 0 && errno == EAGAIN)
                 /* A non-blocking AF_UNIX connect fails with EAGAIN instead of
                  * waiting when the listener's backlog is full (unix(7)); the
-                 * caller asked for a connection, so wait like a blocking one. */
-                int flags = fcntl(fd, F_GETFL);
-
-                if (flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) >= 0) {
-                        do
-                                r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-                        while (r < 0 && errno == EINTR);
-                        if (fcntl(fd, F_SETFL, flags) < 0)
-                                r = -1;
-                }
-        }
-        if (r < 0) {
+                 * caller asked for a connection, so wait like a blocking one,
+                 * until the handshake deadline. */
+                r = conn_connect_blocking(fd, &sa, deadline);
+        else if (r < 0)
                 r = -errno;
+        if (r < 0) {
                 close(fd);
                 return r;
         }
         return fd;
 }
 
-static int conn_new(bus_connection **ret, const char *path) {
+static int conn_new(bus_connection **ret, const char *path, uint64_t timeout_usec) {
         bus_connection *c;
         OutItem *item;
         BusPreamble p = {
@@ -647,9 +725,10 @@ static int conn_new(bus_connection **ret, const char *path) {
                 .size = sizeof(BusPreamble),
                 .features = BUS_FEATURES_SUPPORTED,
         };
+        uint64_t deadline = conn_handshake_deadline(timeout_usec);
         int fd, r;
 
-        fd = conn_open_socket(path);
+        fd = conn_open_socket(path, deadline);
         if (fd < 0)
                 return fd;
         c = calloc(1, sizeof(*c));
@@ -661,6 +740,8 @@ static int conn_new(bus_connection **ret, const char *path) {
                 return -ENOMEM;
         }
         c->fd = fd;
+        c->pid = getpid();
+        c->handshake_deadline = deadline;
         c->serial_next = 1;
 
         /* The preamble goes out now; the welcome is read lazily. */
@@ -675,7 +756,8 @@ static int conn_new(bus_connection **ret, const char *path) {
         return 0;
 }
 
-_public_ int bus_connect(bus_connection **ret, const char *address) {
+_public_ int bus_connect_with_timeout(bus_connection **ret, const char *address,
+                                     uint64_t timeout_usec) {
         if (!ret)
                 return -EINVAL;
         if (!address) {
@@ -683,13 +765,17 @@ _public_ int bus_connect(bus_connection **ret, const char *address) {
                 if (!address || !*address)
                         address = SYSTEM_BUS_ADDRESS;
         }
-        return conn_new(ret, address);
+        return conn_new(ret, address, timeout_usec);
+}
+
+_public_ int bus_connect(bus_connection **ret, const char *address) {
+        return bus_connect_with_timeout(ret, address, 0);
 }
 
 _public_ int bus_connect_system(bus_connection **ret) {
         if (!ret)
                 return -EINVAL;
-        return conn_new(ret, SYSTEM_BUS_ADDRESS);
+        return conn_new(ret, SYSTEM_BUS_ADDRESS, 0);
 }
 
 _public_ int bus_connect_user(bus_connection **ret) {
@@ -703,7 +789,7 @@ _public_ int bus_connect_user(bus_connection **ret) {
                 return -ENXIO;
         if (asprintf(&path, "%s%s", dir, USER_BUS_SUFFIX) < 0)
                 return -ENOMEM;
-        r = conn_new(ret, path);
+        r = conn_new(ret, path, 0);
         free(path);
         return r;
 }
@@ -724,7 +810,9 @@ void conn_finalize(bus_connection *c) {
         text = c->error == -ECONNRESET ? "Connection closed" : strerror(-c->error);
         if (!c->disconnect_error.name)
                 (void)error_set_const(&c->disconnect_error, BUS_ERROR_DISCONNECTED, text);
-        pending_fail_all(c, BUS_ERROR_DISCONNECTED, text);
+        /* A bus that never answered the handshake: the calls time out. */
+        pending_fail_all(c, c->error == -ETIMEDOUT ? BUS_ERROR_TIMEOUT : BUS_ERROR_DISCONNECTED,
+                         text);
 }
 
 static void conn_free(bus_connection *c) {
@@ -744,7 +832,16 @@ _public_ bus_connection *bus_connection_close(bus_connection *c) {
                 return NULL;
         c->free_requested = true;
         conn_enter(c);
-        if (!c->closed) {
+        if (!c->closed && conn_check_pid(c) < 0) {
+                /* A child after fork(): the socket and the pending calls are
+                 * the parent's. Close our copy of the fd and free memory; no
+                 * callbacks run and nothing is written. */
+                c->closed = true;
+                c->eof = c->write_dead = true;
+                event_stop(c);
+                close(c->fd);
+                c->fd = -1;
+        } else if (!c->closed) {
                 c->closed = true;
                 conn_mark_dead(c, -ECONNRESET);
                 event_stop(c);
@@ -761,27 +858,30 @@ _public_ bus_connection *bus_connection_close(bus_connection *c) {
 /* ---- Properties and the poll interface -------------------------------------------------------- */
 
 _public_ const char *bus_connection_get_unique_name(bus_connection *c) {
-        if (!c || (!c->welcomed && conn_wait_welcome(c) < 0))
+        if (!c || (!c->welcomed && (conn_check_pid(c) < 0 || conn_wait_welcome(c) < 0)))
                 return NULL;
         event_rearm(c);
         return c->unique_name;
 }
 
 _public_ const char *bus_connection_get_bus_id(bus_connection *c) {
-        if (!c || (!c->welcomed && conn_wait_welcome(c) < 0))
+        if (!c || (!c->welcomed && (conn_check_pid(c) < 0 || conn_wait_welcome(c) < 0)))
                 return NULL;
         event_rearm(c);
         return c->bus_id;
 }
 
 _public_ bool bus_connection_is_open(bus_connection *c) {
-        return c && !c->eof && !c->closed;
+        /* Any failure seen on any path ends it: EOF or a read error (eof), a
+         * write error (write_dead: reading goes on only to collect what the
+         * broker sent before it closed), close. */
+        return c && !c->eof && !c->write_dead && !c->closed && conn_check_pid(c) == 0;
 }
 
 _public_ int bus_connection_get_disconnect_error(bus_connection *c, bus_error *e) {
         if (!c || !e)
                 return -EINVAL;
-        if (bus_connection_is_open(c))
+        if (!c->eof && !c->write_dead && !c->closed)
                 return -EAGAIN;
         if (c->disconnect_error.name)
                 return error_set_const(e, c->disconnect_error.name, c->disconnect_error.message);
@@ -821,6 +921,8 @@ _public_ int bus_connection_wait(bus_connection *c, uint64_t timeout_usec) {
 
         if (!c)
                 return -EINVAL;
+        if (conn_check_pid(c) < 0)
+                return -ECHILD;
         if (c->closed)
                 return c->error ? c->error : -ENOTCONN;
         if (c->rqueue.n > 0 || c->eof)
@@ -841,6 +943,8 @@ _public_ int bus_connection_set_cork(bus_connection *c, bool cork) {
 
         if (!c)
                 return -EINVAL;
+        if (conn_check_pid(c) < 0)
+                return -ECHILD;
         c->corked = cork;
         if (!cork && conn_has_output(c) && !c->write_dead) {
                 r = conn_write(c);
@@ -852,6 +956,8 @@ _public_ int bus_connection_set_cork(bus_connection *c, bool cork) {
 _public_ int bus_connection_flush(bus_connection *c) {
         if (!c)
                 return -EINVAL;
+        if (conn_check_pid(c) < 0)
+                return -ECHILD;
         while (conn_has_output(c)) {
                 int r = conn_write(c);
 

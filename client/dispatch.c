@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,8 +188,11 @@ static void dispatch_matches(bus_connection *c, bus_message *m) {
                 free(hits);
 }
 
-_public_ int bus_add_match(bus_connection *c, bus_slot **ret_slot, const char *rule,
-                           bus_message_handler callback, void *userdata) {
+/* Check @rule and make its slot, linked (so that nothing routed right after
+ * AddMatch is missed), with the AddMatch arguments in *@ret_args. */
+static int match_slot_new(bus_connection *c, bool floating, const char *rule,
+                          bus_message_handler callback, void *userdata, bus_slot **ret,
+                          json_t **ret_args) {
         char canon[BUS_MATCH_RULE_MAX + 1];
         BusMatchRule parsed;
         json_t *args;
@@ -202,10 +206,13 @@ _public_ int bus_add_match(bus_connection *c, bus_slot **ret_slot, const char *r
                 return -EINVAL;
         if (bus_match_rule_format(&parsed, canon, sizeof(canon)) == 0)
                 return -EINVAL;
+        r = conn_check_pid(c);
+        if (r < 0)
+                return r;
         if (c->closed || c->eof)
                 return c->error ? c->error : -ENOTCONN;
 
-        s = slot_new(c, SLOT_MATCH, !ret_slot);
+        s = slot_new(c, SLOT_MATCH, floating);
         if (!s)
                 return -ENOMEM;
         s->match.text = strdup(canon);
@@ -223,28 +230,106 @@ _public_ int bus_add_match(bus_connection *c, bus_slot **ret_slot, const char *r
         if (parsed.sender[0] && strcmp(parsed.sender, BUS_DRIVER_NAME) != 0 &&
             !bus_unique_name_parse(parsed.sender, &id))
                 s->match.rule.sender[0] = '\0';
-
-        /* Linked before AddMatch, so nothing routed right after it is missed.
-         * The extra reference keeps @s valid should a handler run during the
-         * call close the connection (which detaches and may free slots). */
         slot_list_add(&c->matches, s);
+        *ret = s;
+        *ret_args = args;
+        return 0;
+}
+
+/* A match slot whose AddMatch failed or could not be sent: unlink it and drop
+ * the owner's reference, which nobody was given (the caller holds another). */
+static void match_slot_abandon(bus_slot *s) {
+        if (s->conn || !s->floating) {
+                s->floating = false;
+                slot_detach(s, false);
+                slot_unref_internal(s);
+        }
+}
+
+_public_ int bus_add_match(bus_connection *c, bus_slot **ret_slot, const char *rule,
+                           bus_message_handler callback, void *userdata) {
+        json_t *args;
+        bus_slot *s;
+        int r;
+
+        r = match_slot_new(c, !ret_slot, rule, callback, userdata, &s, &args);
+        if (r < 0)
+                return r;
+        /* The extra reference keeps @s valid should a handler run during the
+         * call close the connection (which detaches and may free slots). */
         slot_ref(s);
         conn_enter(c);
         r = driver_call_errno(c, "AddMatch", args);
         json_decref(args);
         if (r < 0) {
-                client_debug("AddMatch %s failed: %s", canon, strerror(-r));
-                if (s->conn || !s->floating) {
-                        /* Drop the owner's reference, which nobody was given. */
-                        s->floating = false;
-                        slot_detach(s, false);
-                        slot_unref_internal(s);
-                }
+                client_debug("AddMatch %s failed: %s", s->match.text, strerror(-r));
+                match_slot_abandon(s);
         } else if (ret_slot)
                 *ret_slot = s;
         slot_unref_internal(s);
         (void)conn_leave(c);
         return r < 0 ? r : 0;
+}
+
+/* The bus answered an asynchronous AddMatch; @userdata is the match slot,
+ * with a reference of this call's own. */
+static int match_installed(bus_message *reply, void *userdata) {
+        bus_slot *s = userdata;
+        bool failed = reply->header.type == BUS_MESSAGE_ERROR;
+        int r = 0;
+
+        if (s->conn) {
+                if (failed)
+                        client_debug("AddMatch %s failed: %s", s->match.text,
+                                     reply->fields.error_name ? reply->fields.error_name : "");
+                if (s->match.install_callback)
+                        r = s->match.install_callback(reply, s->userdata);
+                /* The callback may have unreffed the slot (we hold ours). */
+                if (failed && s->conn) {
+                        /* The rule is not installed: the slot stops firing.
+                         * A floating one goes; an owned one stays for its
+                         * owner to unref. */
+                        slot_detach(s, false);
+                }
+        }
+        slot_unref_internal(s);
+        return r;
+}
+
+_public_ int bus_add_match_async(bus_connection *c, bus_slot **ret_slot, const char *rule,
+                                 bus_message_handler callback,
+                                 bus_message_handler install_callback, void *userdata) {
+        bus_message *m = NULL;
+        json_t *args;
+        bus_slot *s;
+        int r;
+
+        r = match_slot_new(c, !ret_slot, rule, callback, userdata, &s, &args);
+        if (r < 0)
+                return r;
+        s->match.install_callback = install_callback;
+        r = bus_message_new_method_call(c, &m, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
+                                        BUS_DRIVER_INTERFACE, "AddMatch");
+        if (r >= 0)
+                r = bus_message_set_body(m, args);
+        if (r >= 0) {
+                /* The reply callback's reference to the slot. */
+                slot_ref(s);
+                r = bus_call_async(c, m, 0, match_installed, s, NULL);
+                if (r < 0)
+                        slot_unref_internal(s);
+        }
+        json_decref(args);
+        bus_message_unref(m);
+        if (r < 0) {
+                slot_ref(s);
+                match_slot_abandon(s);
+                slot_unref_internal(s);
+                return r;
+        }
+        if (ret_slot)
+                *ret_slot = s;
+        return 0;
 }
 
 /* ---- Objects ------------------------------------------------------------------------------ */
@@ -311,6 +396,40 @@ _public_ int bus_message_new_method_return(bus_message *call, bus_message **ret)
         return reply_new(call, BUS_MESSAGE_METHOD_RETURN, ret);
 }
 
+bool reply_can_fall_back(bus_connection *c) {
+        return !c->eof && !c->closed && !c->write_dead && !c->monitor_callback &&
+               conn_check_pid(c) == 0;
+}
+
+int reply_failed(bus_connection *c, const char *destination, uint64_t reply_serial,
+                 const char *text) {
+        char *safe = error_text_sanitize(text, CLIENT_ERROR_TEXT_MAX);
+        json_t *body = json_pack("{s:s}", "message", safe ? safe : "");
+        bus_message *m = NULL;
+        int r;
+
+        free(safe);
+        r = body ? message_new(&m, BUS_MESSAGE_ERROR) : -ENOMEM;
+        if (r >= 0) {
+                m->header.reply_serial = reply_serial;
+                r = message_set_field(m, BUS_FIELD_DESTINATION, destination);
+        }
+        if (r >= 0)
+                r = message_set_field(m, BUS_FIELD_ERROR_NAME, BUS_ERROR_FAILED);
+        if (r >= 0)
+                r = bus_message_set_body(m, body);
+        /* call_send(), not bus_send(): this is the last resort, no fallback. */
+        if (r >= 0)
+                r = call_send(c, m, 0, NULL);
+        if (r < 0)
+                client_debug("could not answer call %llu of %s at all: %s",
+                             (unsigned long long)reply_serial, destination, strerror(-r));
+        json_decref(body);
+        bus_message_unref(m);
+        event_rearm(c);
+        return r;
+}
+
 _public_ int bus_reply(bus_connection *c, bus_message *call, json_t *body) {
         bus_message *m;
         int r;
@@ -323,14 +442,27 @@ _public_ int bus_reply(bus_connection *c, bus_message *call, json_t *body) {
         if (r < 0)
                 return r;
         r = bus_message_set_body(m, body);
-        if (r >= 0)
-                r = bus_send(c, m, NULL);
+        if (r < 0) {
+                /* jansson could not serialize it (a value it cannot encode,
+                 * nesting past its depth limit) or memory ran out: the
+                 * caller still gets an answer, now. */
+                char text[128];
+
+                snprintf(text, sizeof(text), "The reply could not be built: %s",
+                         strerror(-r));
+                if (reply_can_fall_back(c))
+                        (void)reply_failed(c, call->sender, call->header.serial, text);
+        } else {
+                r = bus_send(c, m, NULL); /* falls back itself if the send fails */
+        }
         bus_message_unref(m);
         return r;
 }
 
 _public_ int bus_reply_error(bus_connection *c, bus_message *call, const bus_error *error) {
         const char *name = error && error->name ? error->name : BUS_ERROR_FAILED;
+        const char *message = error && error->message ? error->message : "";
+        char *safe = NULL;
         bus_message *m;
         json_t *body;
         int r;
@@ -339,12 +471,36 @@ _public_ int bus_reply_error(bus_connection *c, bus_message *call, const bus_err
                 return -EINVAL;
         if (call->header.flags & BUS_FLAG_NO_REPLY_EXPECTED)
                 return 0;
-        if (!bus_error_name_is_valid(name))
+        if (!call->received || call->synthetic || call->header.type != BUS_MESSAGE_METHOD_CALL)
                 return -EINVAL;
+        if (!bus_error_name_is_valid(name)) {
+                /* Answer anyway (hostile-peers.md item 33): Failed, naming
+                 * the bad name, then report the programming error. */
+                char *bad = error_text_sanitize(name, BUS_NAME_MAX);
+                char *text = NULL;
+
+                if (asprintf(&text, "The service answered with an invalid error name '%s'%s%s",
+                             bad ? bad : "", *message ? ": " : "", message) < 0)
+                        text = NULL;
+                if (reply_can_fall_back(c))
+                        (void)reply_failed(c, call->sender, call->header.serial,
+                                           text ? text : "The service answered with an "
+                                                         "invalid error name");
+                free(text);
+                free(bad);
+                return -EINVAL;
+        }
+        if (!bus_utf8_is_valid(message, strlen(message))) {
+                /* JSON text is UTF-8: replace what is not, rather than fail. */
+                safe = error_text_sanitize(message, SIZE_MAX);
+                message = safe ? safe : "";
+        }
         r = reply_new(call, BUS_MESSAGE_ERROR, &m);
-        if (r < 0)
+        if (r < 0) {
+                free(safe);
                 return r;
-        body = json_pack("{s:s}", "message", error && error->message ? error->message : "");
+        }
+        body = json_pack("{s:s}", "message", message);
         if (!body)
                 r = -ENOMEM;
         if (r >= 0)
@@ -352,9 +508,13 @@ _public_ int bus_reply_error(bus_connection *c, bus_message *call, const bus_err
         if (r >= 0)
                 r = bus_message_set_body(m, body);
         if (r >= 0)
-                r = bus_send(c, m, NULL);
+                r = bus_send(c, m, NULL); /* falls back itself if the send fails */
+        else if (reply_can_fall_back(c))
+                (void)reply_failed(c, call->sender, call->header.serial,
+                                   "The error reply could not be built");
         json_decref(body);
         bus_message_unref(m);
+        free(safe);
         return r;
 }
 
@@ -517,10 +677,13 @@ _public_ int bus_connection_process(bus_connection *c) {
 
         if (!c)
                 return -EINVAL;
+        r = conn_check_pid(c);
+        if (r < 0)
+                return r;
         if (c->closed)
                 return c->error ? c->error : -ENOTCONN;
         if (c->dispatch_depth > 0)
-                return -EBUSY; /* called from a handler: no re-entrant dispatch */
+                return -EBUSY; /* called from a handler or callback: see busclient.h */
         conn_enter(c);
         r = process_step(c);
         if (!c->free_requested)

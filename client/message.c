@@ -497,6 +497,7 @@ int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds,
         m->received = true;
         m->body_fd = -1;
         m->data = data;
+        m->wire_len = len;
         memcpy(&m->header, data, sizeof(m->header));
 
         /* Framing checked the header already; check fields and per-type rules

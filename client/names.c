@@ -74,6 +74,40 @@ _public_ int bus_request_name(bus_connection *c, const char *name, unsigned flag
                                   BUS_NAME_ALREADY_OWNER, ret_error);
 }
 
+static int name_request_done(bus_message *reply, void *userdata) {
+        if (reply->header.type == BUS_MESSAGE_ERROR)
+                client_debug("RequestName failed: %s",
+                             reply->fields.error_name ? reply->fields.error_name : "");
+        return 0;
+}
+
+_public_ int bus_request_name_async(bus_connection *c, bus_slot **ret_slot, const char *name,
+                                    unsigned flags, bus_message_handler callback,
+                                    void *userdata) {
+        const unsigned known = BUS_NAME_ALLOW_REPLACEMENT | BUS_NAME_REPLACE_EXISTING |
+                               BUS_NAME_DO_NOT_QUEUE;
+        bus_message *m = NULL;
+        json_t *args;
+        int r;
+
+        if (!c || !name || !bus_wellknown_name_is_valid(name) || (flags & ~known) ||
+            (ret_slot && !callback))
+                return -EINVAL;
+        args = json_pack("{s:s,s:I}", "name", name, "flags", (json_int_t)flags);
+        if (!args)
+                return -ENOMEM;
+        r = bus_message_new_method_call(c, &m, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
+                                        BUS_DRIVER_INTERFACE, "RequestName");
+        if (r >= 0)
+                r = bus_message_set_body(m, args);
+        if (r >= 0)
+                r = bus_call_async(c, m, 0, callback ? callback : name_request_done,
+                                   callback ? userdata : NULL, ret_slot);
+        json_decref(args);
+        bus_message_unref(m);
+        return r;
+}
+
 _public_ int bus_release_name(bus_connection *c, const char *name, bus_error *ret_error) {
         if (!c || !name || !bus_wellknown_name_is_valid(name))
                 return -EINVAL;

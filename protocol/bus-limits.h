@@ -153,3 +153,26 @@
  * (inline faster up to 80 KiB, memfd from 112 KiB; bench/payload-crossover.c,
  * docs/PERFORMANCE.md "Inline vs memfd crossover"). */
 #define BUS_BODY_INLINE_THRESHOLD (96u * 1024u)
+
+/* libbusclient's read-ahead queue: messages read but not yet dispatched.
+ * They pile up only while a synchronous call made from inside a handler
+ * waits (client/call.c says what happens at the bound); each queued message
+ * is counted with its bookkeeping (its bytes as read plus the library's
+ * ~700-byte per-message struct), its payload fds separately. Bytes: twice
+ * the broker's queue towards one connection
+ * (BUS_OUTGOING_BYTES_PER_CONNECTION_MAX), so everything the broker had
+ * queued for a service when it blocked fits, and as much again (two maximal
+ * inline messages) of what follows. */
+#define BUS_CLIENT_READ_AHEAD_BYTES_MAX (2u * BUS_OUTGOING_BYTES_PER_CONNECTION_MAX)
+
+/* Payload fds held by read-ahead messages: the broker's own per-receiver
+ * bound (BUS_OUTGOING_FDS_PER_CONNECTION_MAX), a quarter of the usual
+ * RLIMIT_NOFILE soft limit (1024), so a flood of payloads cannot make a
+ * service run out of fds. */
+#define BUS_CLIENT_READ_AHEAD_FDS_MAX BUS_OUTGOING_FDS_PER_CONNECTION_MAX
+
+/* Read-ahead messages: the byte bound alone would let ~23000 of the smallest
+ * messages in (16 MiB / ~750 bytes each); 16384 is the round number below,
+ * so that a flood of tiny signals costs at most ~12 MiB and an index of
+ * 128 KiB. */
+#define BUS_CLIENT_READ_AHEAD_MESSAGES_MAX 16384u

@@ -32,3 +32,13 @@ tests_test_client_payload_SOURCES = tests/test-client-payload.c
 tests_test_client_payload_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_test_client_payload_LDADD = client/libbusclient-internal.la $(CHECK_LIBS) \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS)
+
+# libbusclient as a service author meets it (issue #9), against a fake broker:
+# every call answered, the read-ahead bound, fork(), is_open, the handshake
+# timeout, async AddMatch/RequestName.
+check_PROGRAMS += tests/test-client-service
+TESTS += tests/test-client-service
+tests_test_client_service_SOURCES = tests/test-client-service.c
+tests_test_client_service_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_client_service_LDADD = client/libbusclient-internal.la $(CHECK_LIBS) \
+	$(LIBEVENT_LIBS) $(JANSSON_LIBS)

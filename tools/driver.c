@@ -83,12 +83,14 @@ int driver_connect(const Busdctl *ctx, bus_connection **ret) {
         const char *e;
         int r;
 
+        /* --timeout bounds the handshake too: a bus that accepts and never
+         * answers (stopped) fails after it instead of the 25 s default. */
         switch (ctx->address_kind) {
         case ADDRESS_PATH:
-                r = bus_connect(&c, ctx->address);
+                r = bus_connect_with_timeout(&c, ctx->address, ctx->timeout_usec);
                 break;
         case ADDRESS_SYSTEM:
-                r = bus_connect_system(&c);
+                r = bus_connect_with_timeout(&c, DRIVER_SYSTEM_ADDRESS, ctx->timeout_usec);
                 break;
         case ADDRESS_USER:
                 e = getenv("XDG_RUNTIME_DIR");
@@ -98,11 +100,11 @@ int driver_connect(const Busdctl *ctx, bus_connection **ret) {
                               stderr);
                         return -ENXIO;
                 }
-                r = bus_connect_user(&c);
+                r = bus_connect_with_timeout(&c, driver_address(ctx), ctx->timeout_usec);
                 break;
         case ADDRESS_DEFAULT:
         default:
-                r = bus_connect(&c, NULL);
+                r = bus_connect_with_timeout(&c, NULL, ctx->timeout_usec);
         }
         if (r < 0) {
                 print_connect_error(ctx, r);
