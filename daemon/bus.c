@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,8 @@
 #include "reply.h"
 #include "systemd.h"
 #include "util.h"
+
+static void bus_compute_fd_budget(Bus *bus, bool log);
 
 /* How long a stopping bus keeps writing queued output before it exits. */
 #define BUS_STOP_FLUSH_USEC (1ull * USEC_PER_SEC)
@@ -57,6 +60,7 @@ static void bus_flush_cb(evutil_socket_t fd, short what, void *userdata) {
                 bus_unschedule_flush(bus, p);
                 peer_flush(p);
         }
+        bus_fds_released(bus); /* written messages released their payload fds */
         bus_check_drained(bus);
 }
 
@@ -75,7 +79,12 @@ static void bus_reap_cb(evutil_socket_t fd, short what, void *userdata) {
                 p->reap_scheduled = false;
                 peer_reap(p);
         }
+        bus_fds_released(bus); /* freed peers released their sockets and queues */
         bus_check_drained(bus);
+}
+
+static void bus_fds_retry_cb(evutil_socket_t fd, short what, void *userdata) {
+        bus_fds_released(userdata);
 }
 
 /* How early a timer may fire on the loop's clock. libevent reads
@@ -133,6 +142,8 @@ int bus_new(Bus **ret, struct event_base *base) {
         bus->started_usec = now_realtime_usec();
         bus->timer_slack_usec = bus_timer_slack_usec();
         config_init_defaults(&bus->config);
+        bus->fds.queued = &bus->stats.payload;
+        bus_compute_fd_budget(bus, false); /* logged once the configuration is loaded */
 
         if (getrandom(bus->id, sizeof(bus->id), 0) != sizeof(bus->id)) {
                 r = -errno;
@@ -163,7 +174,9 @@ int bus_new(Bus **ret, struct event_base *base) {
         bus->owners = malloc(BUS_CONNECTIONS_MAX * sizeof(*bus->owners));
         bus->flush_event = event_new(base, -1, 0, bus_flush_cb, bus);
         bus->reap_event = event_new(base, -1, 0, bus_reap_cb, bus);
-        if (!bus->scratch || !bus->owners || !bus->flush_event || !bus->reap_event)
+        bus->fds_retry = evtimer_new(base, bus_fds_retry_cb, bus);
+        if (!bus->scratch || !bus->owners || !bus->flush_event || !bus->reap_event ||
+            !bus->fds_retry)
                 goto fail;
 
         *ret = bus;
@@ -198,6 +211,8 @@ Bus *bus_free(Bus *bus) {
                 event_free(bus->flush_event);
         if (bus->reap_event)
                 event_free(bus->reap_event);
+        if (bus->fds_retry)
+                event_free(bus->fds_retry);
         if (bus->sigterm_event)
                 event_free(bus->sigterm_event);
         if (bus->sigint_event)
@@ -298,6 +313,7 @@ UidUsage *bus_uid_get(Bus *bus, uid_t uid, bool create) {
         if (!u)
                 return NULL;
         u->uid = key;
+        u->table = bus->uids;
         if (hashmap_put(bus->uids, &u->uid, u) < 0) {
                 free(u);
                 return NULL;
@@ -306,10 +322,91 @@ UidUsage *bus_uid_get(Bus *bus, uid_t uid, bool create) {
 }
 
 void bus_uid_put(Bus *bus, UidUsage *u) {
-        if (!u || u->n_connections > 0)
+        if (!u || u->n_ref > 0)
                 return;
         hashmap_remove(bus->uids, &u->uid);
         free(u);
+}
+
+/* ---- the fd budget ----------------------------------------------------------- */
+
+/* The budget in force: min(limits.fds, RLIMIT_NOFILE soft limit -
+ * BUS_FDS_RESERVED). */
+static void bus_compute_fd_budget(Bus *bus, bool log) {
+        uint64_t configured = bus->config.fds, soft = UINT64_MAX, room;
+        struct rlimit rl;
+
+        /* main.c raised the soft limit to the hard one before this runs. */
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+                soft = (uint64_t)rl.rlim_cur;
+        room = soft > BUS_FDS_RESERVED ? soft - BUS_FDS_RESERVED : 0;
+        bus->fds_rlimit = soft;
+        bus->fds.limit = configured < room ? configured : room;
+        if (!log)
+                return;
+        if (bus->fds.limit < configured)
+                log_warning("fd budget: limits.fds %llu clamped to %llu (RLIMIT_NOFILE %llu "
+                            "minus %u fds reserved for the broker itself)",
+                            (unsigned long long)configured, (unsigned long long)bus->fds.limit,
+                            (unsigned long long)soft, BUS_FDS_RESERVED);
+        else
+                log_info("fd budget: %llu fds (RLIMIT_NOFILE %llu)",
+                         (unsigned long long)bus->fds.limit, (unsigned long long)soft);
+        if (bus->fds.limit < 2 * BUS_FDS_MAX)
+                log_warning("fd budget of %llu fds leaves no room for payloads: raise "
+                            "RLIMIT_NOFILE (LimitNOFILE=)",
+                            (unsigned long long)bus->fds.limit);
+}
+
+void bus_apply_fd_budget(Bus *bus) {
+        bus_compute_fd_budget(bus, true);
+        /* A larger budget may let paused peers go on. */
+        bus_fds_released(bus);
+}
+
+bool bus_fds_may_read(Bus *bus, const Peer *p) {
+        uint64_t now, free_fds;
+
+        if (quota_fds_may_read(&bus->fds, p->uid_usage, hashmap_size(bus->uids)))
+                return true;
+        free_fds = quota_fds_free(&bus->fds);
+        if (free_fds >= BUS_FDS_MAX)
+                return false; /* only this uid is at its share: its own business */
+        now = clock_usec(CLOCK_MONOTONIC_COARSE);
+        if (bus->fds_short_logged_usec == 0 || now - bus->fds_short_logged_usec >=
+                                                       BUS_FDS_SHORT_LOG_USEC) {
+                bus->fds_short_logged_usec = now;
+                log_warning("fd budget short: %llu of %llu fds in use (%llu connections, %llu "
+                            "payload fds queued, %llu received), fewer than %u free: "
+                            "not reading from peers or accepting until fds are released",
+                            (unsigned long long)quota_fds_in_use(&bus->fds),
+                            (unsigned long long)bus->fds.limit,
+                            (unsigned long long)bus->fds.connections,
+                            (unsigned long long)bus->fds.queued->fds,
+                            (unsigned long long)bus->fds.received, BUS_FDS_MAX);
+        }
+        return false;
+}
+
+void bus_fds_released(Bus *bus) {
+        Peer *p, *next;
+
+        if (bus->listener)
+                listener_fds_released(bus->listener);
+        if (bus->n_read_paused == 0)
+                return;
+        /* Nobody may read while the budget itself is short: O(1) then. */
+        if (quota_fds_free(&bus->fds) >= BUS_FDS_MAX) {
+                for (p = bus->read_paused_first; p; p = next) {
+                        next = p->paused_next;
+                        if (quota_fds_may_read(&bus->fds, p->uid_usage, hashmap_size(bus->uids)))
+                                peer_resume_reading(p);
+                }
+        }
+        if (bus->n_read_paused > 0 && !evtimer_pending(bus->fds_retry, NULL) &&
+            bus_timer_add(bus, bus->fds_retry, BUS_FDS_RETRY_USEC) < 0)
+                log_error("cannot arm the fd budget retry timer: paused peers resume only "
+                          "when fds are released");
 }
 
 /* ---- configuration ----------------------------------------------------------- */
@@ -361,6 +458,7 @@ int bus_load_config(Bus *bus, const char *path, bool required, char **ret_error)
         }
         free(old_path);
         bus->config = c;
+        bus_apply_fd_budget(bus);
         if (missing)
                 log_info("no configuration file at %s: using the defaults", path);
         else
@@ -394,6 +492,7 @@ int bus_reload_config(Bus *bus, char **ret_error) {
                 config_describe_changes(&bus->config, &c, changes, sizeof(changes));
                 /* The swap: one assignment, between two event callbacks. */
                 bus->config = c;
+                bus_apply_fd_budget(bus); /* logged: clamped or not */
                 log_notice("configuration reloaded: %s%s", changes[0] ? changes : "unchanged",
                            missing ? " (no file: the defaults)" : "");
         } else {

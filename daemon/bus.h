@@ -72,11 +72,6 @@ typedef struct BusStats {
         uint64_t payloads_refused; /* messages refused for their payload fds (memfd.c) */
 } BusStats;
 
-/* Connections per uid, for the connections_per_uid limit. */
-typedef struct UidUsage {
-        uint64_t uid; /* key */
-        unsigned n_connections;
-} UidUsage;
 
 /* Size of the shared receive buffer: many small messages per recvmsg(), and
  * a bound on the work one read event does. */
@@ -85,7 +80,7 @@ typedef struct UidUsage {
 typedef struct Bus {
         struct event_base *base;
         HashMap *peers; /* Peer by id */
-        HashMap *uids;  /* UidUsage by uid */
+        HashMap *uids;  /* UidUsage by uid (quota.h): uids with peers or payload fds */
         NameRegistry *names;
         MatchRegistry *matches;
         Listener *listener;
@@ -121,6 +116,15 @@ typedef struct Bus {
         /* monitors (monitor.h): routing tests n_monitors before anything else */
         Monitor *monitors;
         size_t n_monitors;
+
+        /* the fd budget (docs/DAEMON.md "File descriptor budget"): limit set
+         * by bus_apply_fd_budget(); peers not read while it is short */
+        FdBudget fds;
+        uint64_t fds_rlimit;     /* RLIMIT_NOFILE soft limit it was computed from */
+        Peer *read_paused_first; /* peer_pause_reading() */
+        size_t n_read_paused;
+        struct event *fds_retry; /* re-checks paused peers while any wait */
+        uint64_t fds_short_logged_usec; /* last "fd budget short" warning */
 
         bool stopping;
         struct event *sigterm_event, *sigint_event, *sighup_event, *stop_timer;
@@ -175,7 +179,30 @@ void bus_schedule_reap(Bus *bus, Peer *p);
 /* Called whenever output drained while stopping. */
 void bus_check_drained(Bus *bus);
 
-/* Per-uid connection accounting: the entry for @uid, created on demand
- * (NULL on -ENOMEM); bus_uid_put() drops it when unused. */
+/* Per-uid accounting (quota.h UidUsage): the entry for @uid, created on
+ * demand with no reference (NULL on -ENOMEM); holders take references with
+ * quota_uid_ref(). bus_uid_put() drops an entry nobody referenced. */
 UidUsage *bus_uid_get(Bus *bus, uid_t uid, bool create);
 void bus_uid_put(Bus *bus, UidUsage *u);
+
+/* ---- the fd budget ---- */
+
+/* Compute the budget in force from the configuration and the RLIMIT_NOFILE
+ * soft limit: min(limits.fds, soft limit - BUS_FDS_RESERVED); logged
+ * (warning) when the rlimit clamps the configured value. At start and after
+ * each reload. */
+void bus_apply_fd_budget(Bus *bus);
+/* May the broker read from @p now (quota_fds_may_read())? If not, and the
+ * bus-wide budget is short, a warning with the numbers is logged
+ * (at most once per BUS_FDS_SHORT_LOG_USEC). */
+bool bus_fds_may_read(Bus *bus, const Peer *p);
+/* Payload fds were released (or may have been): resume the paused peers the
+ * budget allows again (from the flush, reap and write paths). Cheap when
+ * nothing is paused. */
+void bus_fds_released(Bus *bus);
+
+/* How often the "fd budget short" warning may repeat. */
+#define BUS_FDS_SHORT_LOG_USEC (10ull * 1000000ull)
+/* While peers are paused for fds, how often they are re-checked besides the
+ * release events (a safety net: every release path also resumes them). */
+#define BUS_FDS_RETRY_USEC (100ull * 1000ull)

@@ -11,7 +11,8 @@
  *   {
  *     "limits": {
  *       "connections": 16384, "connections_per_uid": 256,
- *       "incomplete_connections": 64, "names_per_connection": 512,
+ *       "incomplete_connections": 64, "incomplete_connections_per_uid": 16,
+ *       "fds": 65536, "names_per_connection": 512,
  *       "matches_per_connection": 512, "pending_replies_per_connection": 128,
  *       "outgoing_bytes_per_connection": 8388608,
  *       "outgoing_messages_per_connection": 65536,
@@ -47,6 +48,8 @@ typedef struct BusConfig {
         uint32_t connections_per_uid;
         uint32_t incomplete_connections;
         uint32_t names_per_connection;
+        uint32_t incomplete_connections_per_uid;
+        uint32_t fds; /* configured; the budget in force may be lower (bus.h) */
         uint32_t matches_per_connection;
         uint32_t pending_replies_per_connection;
         uint64_t outgoing_bytes_per_connection;

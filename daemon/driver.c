@@ -481,6 +481,30 @@ static bool set_counters(json_t *o, const Counter *c, size_t n) {
         return true;
 }
 
+/* "payload_fds_by_uid": {"UID": fds, ...} for every uid the broker holds
+ * payload fds for (received or queued): each uid's part of the fd budget. */
+static bool add_uid_fds(Bus *bus, json_t *o) {
+        json_t *u = json_object();
+        size_t state = 0;
+        void *v;
+
+        if (!u)
+                return false;
+        while (hashmap_iterate(bus->uids, &state, &v)) {
+                const UidUsage *usage = v;
+                char key[24];
+
+                if (usage->fds == 0)
+                        continue;
+                snprintf(key, sizeof(key), "%llu", (unsigned long long)usage->uid);
+                if (json_object_set_new(u, key, json_integer((json_int_t)usage->fds)) < 0) {
+                        json_decref(u);
+                        return false;
+                }
+        }
+        return json_object_set_new(o, "payload_fds_by_uid", u) == 0;
+}
+
 static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
         const BusStats *s = &bus->stats;
         const Counter counters[] = {
@@ -502,6 +526,13 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
                 { "payload_fds_in_flight", s->payload.fds },
                 { "payloads_refused", s->payloads_refused },
                 { "monitors", bus->n_monitors },
+                /* the fd budget (docs/DAEMON.md "File descriptor budget") */
+                { "fds_budget", bus->fds.limit },
+                { "fds_in_use", quota_fds_in_use(&bus->fds) },
+                { "fds_connections", bus->fds.connections },
+                { "fds_received", bus->fds.received },
+                { "fds_rlimit", bus->fds_rlimit },
+                { "read_paused_peers", bus->n_read_paused },
         };
         /* The hard protocol limits; the configurable ones come from the
          * active configuration (config_limits_to_json()). */
@@ -527,6 +558,10 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
         }
         json_object_set_new(o, "disconnects", d);
         json_object_set_new(o, "limits", l);
+        if (!add_uid_fds(bus, o)) {
+                json_decref(o);
+                return oom(e);
+        }
         return o;
 }
 

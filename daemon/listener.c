@@ -34,6 +34,7 @@ struct Listener {
         struct event *backoff;
         bool active;
         bool exhausted; /* in EMFILE back-off: logged once per episode */
+        bool budget_paused; /* not accepting: the fd budget is short (bus.h) */
         bool singly;       /* connections arrive one per wakeup (LISTENER_PROBE_EVERY) */
         unsigned unprobed; /* wakeups since an accept() last found the backlog empty */
         char *path;     /* NULL for an inherited socket */
@@ -52,11 +53,56 @@ struct Listener {
 
 static void listener_accept_cb(evutil_socket_t fd, short what, void *userdata);
 
+/* Pause accepting and retry from the back-off timer. If even the timer
+ * cannot be armed, keep the listener armed: spinning on a connection it
+ * cannot take is better than never accepting again. */
+static void listener_pause(Listener *l) {
+        if (bus_timer_add(l->bus, l->backoff, LISTENER_BACKOFF_USEC) < 0) {
+                log_class(LOG_CLASS_ACCEPT, LOG_ERR,
+                          "cannot arm the listener's back-off timer: not pausing");
+                return;
+        }
+        event_del(l->ev);
+}
+
+/* Watch the socket again; if that fails, try again from the timer (and log),
+ * so that the listener always comes back. */
+static void listener_rearm(Listener *l) {
+        if (!l->active)
+                return;
+        if (event_add(l->ev, NULL) == 0)
+                return;
+        log_class(LOG_CLASS_ACCEPT, LOG_ERR, "cannot watch the listening socket; retrying in %llu ms",
+                  LISTENER_BACKOFF_USEC / 1000);
+        if (bus_timer_add(l->bus, l->backoff, LISTENER_BACKOFF_USEC) < 0)
+                log_class(LOG_CLASS_ACCEPT, LOG_ERR,
+                          "cannot arm the listener's back-off timer either");
+}
+
+/* Room in the fd budget for one more connection, with BUS_FDS_MAX left for
+ * the reads that follow (bus.h)? */
+static bool listener_budget_allows(const Listener *l) {
+        return quota_fds_free(&l->bus->fds) > BUS_FDS_MAX;
+}
+
 static void listener_backoff_cb(evutil_socket_t fd, short what, void *userdata) {
         Listener *l = userdata;
 
-        if (l->active)
-                event_add(l->ev, NULL);
+        if (l->budget_paused && !listener_budget_allows(l)) {
+                listener_pause(l);
+                return;
+        }
+        l->budget_paused = false;
+        listener_rearm(l);
+}
+
+void listener_fds_released(Listener *l) {
+        if (!l->budget_paused || !listener_budget_allows(l))
+                return;
+        l->budget_paused = false;
+        evtimer_del(l->backoff);
+        log_class(LOG_CLASS_ACCEPT, LOG_NOTICE, "fd budget: accepting connections again");
+        listener_rearm(l);
 }
 
 static int listener_alloc(Listener **ret, Bus *bus, int fd) {
@@ -257,6 +303,7 @@ int listener_start(Listener *l) {
 
 void listener_stop(Listener *l) {
         l->active = false;
+        l->budget_paused = false;
         event_del(l->ev);
         evtimer_del(l->backoff);
 }
@@ -271,7 +318,10 @@ static void refuse(Bus *bus, int fd, const Creds *c, const char *why) {
         safe_close(fd);
 }
 
-/* Admission: bus-wide, not-yet-authenticated and per-uid limits. */
+/* Admission: bus-wide, not-yet-authenticated (per uid, root exempt, and
+ * bus-wide) and per-uid limits. The per-uid handshake limit comes first, so
+ * that a uid holding its share of handshake slots is told so even when it
+ * also filled the bus-wide ones. */
 static void admit(Listener *l, int fd) {
         Bus *bus = l->bus;
         UidUsage *u;
@@ -291,6 +341,9 @@ static void admit(Listener *l, int fd) {
          * BUS_CONNECTIONS_MAX, the size of the routing scratch array. */
         if (bus->n_peers >= bus->config.connections)
                 refuse(bus, fd, &c, "too many connections");
+        else if (c.uid != 0 && (u = bus_uid_get(bus, c.uid, false)) &&
+                 u->n_incomplete >= bus->config.incomplete_connections_per_uid)
+                refuse(bus, fd, &c, "too many connections in the handshake for this uid");
         else if (bus->n_incomplete >= bus->config.incomplete_connections)
                 refuse(bus, fd, &c, "too many connections in the handshake");
         else if (c.uid != 0 && (u = bus_uid_get(bus, c.uid, false)) &&
@@ -310,6 +363,17 @@ static void listener_accept_cb(evutil_socket_t lfd, short what, void *userdata) 
 
                 if (accepted == 1 && l->singly && ++l->unprobed < LISTENER_PROBE_EVERY)
                         return;
+                if (!listener_budget_allows(l)) {
+                        /* The connection waits in the backlog; fds released
+                         * (listener_fds_released()) or the timer bring us back. */
+                        log_class(LOG_CLASS_ACCEPT, LOG_WARNING,
+                                  "fd budget short (%llu of %llu in use): not accepting",
+                                  (unsigned long long)quota_fds_in_use(&l->bus->fds),
+                                  (unsigned long long)l->bus->fds.limit);
+                        l->budget_paused = true;
+                        listener_pause(l);
+                        return;
+                }
                 fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (fd >= 0) {
                         if (l->exhausted) {
@@ -341,8 +405,7 @@ static void listener_accept_cb(evutil_socket_t lfd, short what, void *userdata) 
                                           "accept: %s; retrying every %llu ms", strerror(errno),
                                           LISTENER_BACKOFF_USEC / 1000);
                         l->exhausted = true;
-                        event_del(l->ev);
-                        bus_timer_add(l->bus, l->backoff, LISTENER_BACKOFF_USEC);
+                        listener_pause(l);
                         return;
                 }
                 default:

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * listener.h — the listening socket: binding it safely (or taking it from
- * systemd), accepting connections, admission limits, EMFILE back-off, and
- * removing the socket file at exit if we created it.
+ * systemd), accepting connections, admission limits, EMFILE back-off, the
+ * pause while the fd budget is short, and removing the socket file at exit
+ * if we created it.
  */
 #pragma once
 
@@ -33,5 +34,8 @@ Listener *listener_free(Listener *l);
 
 int listener_start(Listener *l);
 void listener_stop(Listener *l);
+/* Fds were released: if accepting was paused because the fd budget was
+ * short (bus.h), and it has room again, accept again now. */
+void listener_fds_released(Listener *l);
 /* Path or a description, for messages. */
 const char *listener_describe(const Listener *l);

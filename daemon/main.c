@@ -54,7 +54,9 @@ static void usage(FILE *f) {
                 "A listening socket passed by systemd (LISTEN_FDS) is used instead of binding.\n");
 }
 
-/* Connections cost an fd each: use all the kernel lets us have. */
+/* Connections and payloads cost an fd each: use all the kernel lets us have.
+ * The fd budget is computed from the result, with BUS_FDS_RESERVED fds kept
+ * for the broker itself (bus_apply_fd_budget(), at load and each reload). */
 static void raise_nofile(void) {
         struct rlimit rl;
 

@@ -66,6 +66,10 @@ static void refuse(Bus *bus, Peer *sender, Message *m, const char *error_name, c
         driver_send_payload_refused(bus, sender, h->serial, error_name, why);
 }
 
+void memfd_refuse(Bus *bus, Peer *sender, Message *m, const char *error_name, const char *why) {
+        refuse(bus, sender, m, error_name, why);
+}
+
 int memfd_admit(Bus *bus, Peer *sender, Message *m) {
         char why[256], detail[200];
         uint64_t total = 0;
@@ -85,8 +89,24 @@ int memfd_admit(Bus *bus, Peer *sender, Message *m) {
         }
         m->blob_bytes = total;
 
+        /* The bus's fd budget, shared between uids by the fair-share rule
+         * (docs/DAEMON.md "File descriptor budget"). The message's fds are
+         * already the broker's; what is asked is whether its uid may keep
+         * them beyond this callback, queued. */
+        if (!quota_fds_share_allows(&bus->fds, sender->uid_usage, m->n_fds,
+                                    hashmap_size(bus->uids))) {
+                snprintf(why, sizeof(why),
+                         "uid %lu's share of the bus's fd budget is used: %llu payload fds held "
+                         "(budget %llu, %llu in use, %zu uids share it)",
+                         (unsigned long)sender->creds.uid,
+                         (unsigned long long)sender->uid_usage->fds,
+                         (unsigned long long)bus->fds.limit,
+                         (unsigned long long)quota_fds_in_use(&bus->fds), hashmap_size(bus->uids));
+                refuse(bus, sender, m, BUS_ERR_LIMITS_EXCEEDED, why);
+                return MEMFD_E_REFUSED;
+        }
         if (!sender->payload_quota &&
-            quota_account_new(&sender->payload_quota, &bus->stats.payload) < 0) {
+            quota_account_new(&sender->payload_quota, &bus->stats.payload, sender->uid_usage) < 0) {
                 refuse(bus, sender, m, BUS_ERR_FAILED, "out of memory for payload accounting");
                 return MEMFD_E_REFUSED;
         }

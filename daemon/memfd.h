@@ -44,3 +44,8 @@ int memfd_check_fd(int fd, uint64_t declared, char *why, size_t why_size);
  * Returns 0 if @m may be routed, MEMFD_E_REFUSED if it was refused (the
  * sender and any waiting caller have been told; the caller drops @m). */
 int memfd_admit(Bus *bus, Peer *sender, Message *m);
+
+/* Refuse @m from @sender as memfd_admit() does (counted, logged, the sender
+ * and any waiting caller told @error_name with @why); the caller drops @m.
+ * Also for a message whose fds the broker could not take (peer.c). */
+void memfd_refuse(Bus *bus, Peer *sender, Message *m, const char *error_name, const char *why);

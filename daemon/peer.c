@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +27,8 @@ static void peer_log(const Peer *p, LogClass cls, int level, const char *reason,
         log_peer(cls, level, p->name, p->creds.uid, p->creds.pid, reason, "%s", detail);
 }
 
-static void timer_set(Peer *p, uint64_t usec) {
-        bus_timer_add(p->bus, p->timer, usec);
+static int timer_set(Peer *p, uint64_t usec) {
+        return bus_timer_add(p->bus, p->timer, usec);
 }
 
 /* What the connection stamps on each message the peer sends. */
@@ -138,6 +139,7 @@ static void peer_update_partial_timer(Peer *p) {
         if (p->state != PEER_RUNNING)
                 return;
         if (!connection_is_partial(&p->conn)) {
+        p->uid_usage->n_incomplete--;
                 if (p->partial_timer) {
                         evtimer_del(p->timer);
                         p->partial_timer = false;
@@ -147,7 +149,11 @@ static void peer_update_partial_timer(Peer *p) {
         if (!p->partial_timer || p->partial_start != p->conn.in_start) {
                 p->partial_start = p->conn.in_start;
                 p->partial_timer = true;
-                timer_set(p, p->bus->config.partial_message_timeout_usec);
+                /* Without its timer a peer could hold a half message (and
+                 * its buffer) for good. */
+                if (timer_set(p, p->bus->config.partial_message_timeout_usec) < 0)
+                        peer_disconnect(p, DISCONNECT_NO_MEMORY, BUS_ERR_FAILED,
+                                        "out of memory: cannot arm the partial-message timer");
         }
 }
 
@@ -195,6 +201,103 @@ static void peer_read_cb(evutil_socket_t fd, short what, void *userdata) {
                         peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "out of memory");
                         break;
                 }
+/* ---- the fd budget (bus.h) ---- */
+
+/* Count the payload fds the connection received since the last call into
+ * the budget and the peer's uid. */
+static void peer_count_fds(Peer *p) {
+        uint64_t n = p->conn.in_fds_received - p->fds_counted;
+
+        if (n == 0)
+                return;
+        p->fds_counted += n;
+        p->fds_held += n;
+        p->bus->fds.received += n;
+        p->uid_usage->fds += n;
+}
+
+/* @n of the received fds left the connection, in a message (memfd_admit()
+ * charges it to the sender's account, or it is dropped) or closed. */
+static void peer_uncount_fds(Peer *p, uint64_t n) {
+        peer_count_fds(p);
+        p->fds_held -= n;
+        p->bus->fds.received -= n;
+        p->uid_usage->fds -= n;
+}
+
+/* connection_read()'s question before each recvmsg(). */
+static bool peer_may_read(void *userdata) {
+        Peer *p = userdata;
+
+        peer_count_fds(p);
+        return bus_fds_may_read(p->bus, p);
+}
+
+static void peer_unlink_paused(Peer *p) {
+        Bus *bus = p->bus;
+
+        if (!p->read_paused)
+                return;
+        if (p->paused_prev)
+                p->paused_prev->paused_next = p->paused_next;
+        else
+                bus->read_paused_first = p->paused_next;
+        if (p->paused_next)
+                p->paused_next->paused_prev = p->paused_prev;
+        p->paused_prev = p->paused_next = NULL;
+        p->read_paused = false;
+        bus->n_read_paused--;
+}
+
+void peer_pause_reading(Peer *p) {
+        Bus *bus = p->bus;
+
+        if (p->read_paused || p->state == PEER_DYING)
+                return;
+        connection_stop_reading(&p->conn);
+        p->read_paused = true;
+        p->paused_prev = NULL;
+        p->paused_next = bus->read_paused_first;
+        if (bus->read_paused_first)
+                bus->read_paused_first->paused_prev = p;
+        bus->read_paused_first = p;
+        bus->n_read_paused++;
+        log_peer(LOG_CLASS_DENIED, LOG_DEBUG, p->name, p->creds.uid, p->creds.pid, "fd-budget",
+                 "not read until fds are released (%llu payload fds held for uid %lu)",
+                 (unsigned long long)p->uid_usage->fds, (unsigned long)p->creds.uid);
+        /* Resumed by the release paths, or by the retry timer. */
+        bus_fds_released(bus);
+}
+
+void peer_resume_reading(Peer *p) {
+        if (!p->read_paused)
+                return;
+        peer_unlink_paused(p);
+        if (p->state == PEER_DYING || p->bus->stopping)
+                return;
+        /* Level-triggered: data already waiting is reported at once. */
+        if (connection_start_reading(&p->conn) < 0)
+                peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "cannot watch the socket");
+}
+
+/* A message whose fds the broker could not take (its own fd shortage,
+ * connection.h CONNECTION_FDS_LOST): the sender is told, nothing is routed,
+ * and the peer stays (hostile-peers.md item 32). */
+static void peer_fds_lost(Peer *p, Message *m) {
+        Bus *bus = p->bus;
+
+        log_peer(LOG_CLASS_DENIED, LOG_WARNING, p->name, p->creds.uid, p->creds.pid, "fd-shortage",
+                 "the kernel could not install a message's fds (%llu of %llu budget fds in use, "
+                 "RLIMIT_NOFILE %llu): message refused",
+                 (unsigned long long)quota_fds_in_use(&bus->fds),
+                 (unsigned long long)bus->fds.limit, (unsigned long long)bus->fds_rlimit);
+        p->messages_sent++;
+        if (p->state == PEER_RUNNING && !p->monitor)
+                memfd_refuse(bus, p, m, BUS_ERR_LIMITS_EXCEEDED,
+                             "the bus is short of file descriptors: this message's fds were lost "
+                             "and it was not delivered");
+}
+
         }
         peer_update_partial_timer(p);
 }
@@ -202,6 +305,11 @@ static void peer_read_cb(evutil_socket_t fd, short what, void *userdata) {
 static void peer_write_cb(evutil_socket_t fd, short what, void *userdata) {
         Peer *p = userdata;
 
+        peer_count_fds(p);
+        if (r == CONNECTION_PAUSED) {
+                peer_pause_reading(p);
+                return;
+        }
         peer_flush(p);
         bus_check_drained(p->bus);
 }
@@ -235,6 +343,10 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
         if (!p->uid_usage || hashmap_put(bus->peers, &p->id, p) < 0) {
                 bus_uid_put(bus, p->uid_usage);
                 p->conn.fd = -1; /* stays the caller's */
+                case CONNECTION_FDS_LOST:
+                        peer_fds_lost(p, m);
+                        message_unref(m);
+                        break;
                 connection_deinit(&p->conn);
                 event_free(p->timer);
                 free(p);
@@ -249,14 +361,20 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
         bus->n_peers++;
         bus->n_incomplete++;
         peer_set_sender_block(p);
-        timer_set(p, bus->config.handshake_timeout_usec);
+        if (timer_set(p, bus->config.handshake_timeout_usec) < 0) {
+                /* Without its timer a silent peer would hold a handshake slot
+                 * for good. */
+                peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "cannot arm the handshake timer");
+                *ret = p;
+                return 0;
+        }
 
         /* Clients write their preamble right after connect(), most often
          * before we accept: read it now, so that the welcome goes out before
          * the socket is even watched (a peer that has not written yet costs
          * one recvmsg() that finds nothing). */
         peer_read_cb(fd, EV_READ, p);
-        if (p->state != PEER_DYING && connection_start_reading(&p->conn) < 0)
+        if (p->state != PEER_DYING && !p->read_paused && connection_start_reading(&p->conn) < 0)
                 peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "cannot watch the socket");
         *ret = p;
         return 0;
@@ -280,15 +398,19 @@ Peer *peer_free(Peer *p) {
         if (p->timer)
                 event_free(p->timer);
         connection_deinit(&p->conn);
+                event_free(p->stall_timer);
         creds_clear(&p->creds);
         quota_account_unref(p->payload_quota); /* queued payloads keep their references */
         hashmap_free(p->replies);
         free(p);
+        p->conn.may_read = peer_may_read;
+        p->conn.may_read_userdata = p;
         return NULL;
 }
 
 int peer_send(Peer *p, Message *m, PeerSendMode mode) {
         Bus *bus = p->bus;
+                event_free(p->stall_timer);
         int r;
 
         if (p->state == PEER_DYING && mode != PEER_SEND_FORCE)
@@ -296,8 +418,11 @@ int peer_send(Peer *p, Message *m, PeerSendMode mode) {
         /* Payload fds only go to peers that negotiated them (PROTOCOL.md 2). */
         if (m->n_fds > 0 && !(p->features & BUS_FEATURE_BLOBS))
                 return -EPROTONOSUPPORT;
-        r = connection_queue(&p->conn, m, mode == PEER_SEND_FORCE);
+        r = connection_queue_mode(&p->conn, m, queue_mode[mode]);
+        quota_uid_ref(p->uid_usage);
         if (r == -ENOBUFS && mode == PEER_SEND_SOLICITED) {
+        p->uid_usage->n_incomplete++;
+        bus->fds.connections++;
                 peer_disconnect(p, DISCONNECT_SLOW_CONSUMER, BUS_ERR_LIMITS_EXCEEDED,
                                 "outgoing queue full (slow consumer)");
                 return -ECONNRESET;
@@ -316,7 +441,7 @@ void peer_disconnect(Peer *p, DisconnectReason reason, const char *error_name, c
 
         if (p->state == PEER_DYING)
                 return;
-        if (p->state == PEER_HANDSHAKE)
+        if (p->state == PEER_HANDSHAKE) {
                 bus->n_incomplete--;
         p->state = PEER_DYING;
         p->reason = reason;
@@ -329,6 +454,10 @@ void peer_disconnect(Peer *p, DisconnectReason reason, const char *error_name, c
         else
                 peer_log(p, LOG_CLASS_DISCONNECT,
                          reason == DISCONNECT_NO_MEMORY ? LOG_WARNING : LOG_NOTICE,
+        peer_unlink_paused(p);
+        /* The fds still in the connection close with it. */
+        peer_uncount_fds(p, p->fds_held + (p->conn.in_fds_received - p->fds_counted));
+        bus->fds.connections--;
                          disconnect_reason_to_string(reason), detail);
 
         if (p->welcomed && error_name) {
@@ -360,6 +489,8 @@ void peer_flush(Peer *p) {
         if (r < 0 && p->state != PEER_DYING)
                 peer_disconnect(
                         p, r == -EPIPE || r == -ECONNRESET ? DISCONNECT_HANGUP : DISCONNECT_IO_ERROR,
+                /* Only a receiver that asked for more than its queue holds
+                 * gets here: the broker's memory bound. */
                         NULL, strerror(-r));
 }
 

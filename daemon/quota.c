@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * quota.c — per-sender payload accounting and the fair-share rule. See
- * quota.h.
+ * quota.c — per-sender and per-uid payload accounting, the fd budget and
+ * the fair-share rule. See quota.h.
  */
 #include "config.h"
 
@@ -27,13 +27,49 @@ bool quota_share_allows(uint64_t limit, uint64_t used, uint64_t held, uint64_t c
         return held <= left / n_holders && charge <= left / n_holders - held;
 }
 
-int quota_account_new(QuotaAccount **ret, QuotaTotals *totals) {
+UidUsage *quota_uid_ref(UidUsage *u) {
+        if (u)
+                u->n_ref++;
+        return u;
+}
+
+UidUsage *quota_uid_unref(UidUsage *u) {
+        if (!u || --u->n_ref > 0)
+                return NULL;
+        hashmap_remove(u->table, &u->uid);
+        free(u);
+        return NULL;
+}
+
+uint64_t quota_fds_in_use(const FdBudget *b) {
+        return b->connections + b->received + b->queued->fds;
+}
+
+uint64_t quota_fds_free(const FdBudget *b) {
+        uint64_t used = quota_fds_in_use(b);
+
+        return used < b->limit ? b->limit - used : 0;
+}
+
+bool quota_fds_share_allows(const FdBudget *b, const UidUsage *u, uint64_t n, uint64_t n_uids) {
+        uint64_t pool = b->limit > b->connections ? b->limit - b->connections : 0;
+
+        return quota_share_allows(pool, b->received + b->queued->fds, u->fds, n, n_uids);
+}
+
+bool quota_fds_may_read(const FdBudget *b, const UidUsage *u, uint64_t n_uids) {
+        return quota_fds_free(b) >= BUS_FDS_MAX &&
+               quota_fds_share_allows(b, u, BUS_FDS_MAX, n_uids);
+}
+
+int quota_account_new(QuotaAccount **ret, QuotaTotals *totals, UidUsage *uid) {
         QuotaAccount *a = calloc(1, sizeof(*a));
 
         if (!a)
                 return -ENOMEM;
         a->n_ref = 1;
         a->totals = totals;
+        a->uid = quota_uid_ref(uid);
         *ret = a;
         return 0;
 }
@@ -47,6 +83,7 @@ QuotaAccount *quota_account_ref(QuotaAccount *a) {
 QuotaAccount *quota_account_unref(QuotaAccount *a) {
         if (!a || --a->n_ref > 0)
                 return NULL;
+        quota_uid_unref(a->uid);
         free(a);
         return NULL;
 }
@@ -63,6 +100,8 @@ int quota_charge(QuotaAccount *a, Message *m, uint64_t bytes_max, uint64_t fds_m
         a->fds += m->n_fds;
         a->totals->bytes += m->blob_bytes;
         a->totals->fds += m->n_fds;
+        if (a->uid)
+                a->uid->fds += m->n_fds;
         m->quota = quota_account_ref(a);
         return 0;
 }
@@ -76,5 +115,7 @@ void quota_release(Message *m) {
         a->fds -= m->n_fds;
         a->totals->bytes -= m->blob_bytes;
         a->totals->fds -= m->n_fds;
+        if (a->uid)
+                a->uid->fds -= m->n_fds;
         m->quota = quota_account_unref(a);
 }

@@ -15,15 +15,24 @@
  * used wherever holders compete for one bounded resource: the senders with
  * messages in one receiver's queue, the uids holding the bus's fd budget.
  *
+ * Per uid (UidUsage): its connections (for the per-uid connection limits)
+ * and the payload fds the broker holds because of it, the part of the bus's
+ * fd budget (FdBudget) the fair-share rule divides between uids. An account
+ * refers to its sender's UidUsage, so a uid whose peers are gone keeps its
+ * entry, and its charge, until its last queued payload drains.
+ *
  * Invariants: totals->bytes / totals->fds are the sums over all accounts;
  * a charge never takes an account above the limits it was checked against
  * (the configured blob_{bytes,fds}_in_flight; an account may stay above a
- * limit a reload lowered until its messages drain).
+ * limit a reload lowered until its messages drain). The fds of the UidUsages
+ * sum to FdBudget.received + totals->fds (received, and queued).
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "hashmap.h"
 
 struct Message;
 
@@ -53,11 +62,51 @@ typedef struct QuotaTotals {
         uint64_t fds;
 } QuotaTotals;
 
+/* What one uid holds: an entry of the bus's uid table (bus_uid_get()). */
+typedef struct UidUsage {
+        uint64_t uid; /* key in the table */
+        unsigned n_ref; /* its peers (one each) and its senders' QuotaAccounts */
+        unsigned n_connections;
+        unsigned n_incomplete; /* its connections still in the handshake */
+        uint64_t fds; /* payload fds the broker holds for it: received or queued */
+        HashMap *table; /* the table it leaves when its last reference goes */
+} UidUsage;
+
+UidUsage *quota_uid_ref(UidUsage *u);
+/* Drops a reference; the last one removes @u from its table and frees it.
+ * NULL-safe; returns NULL. */
+UidUsage *quota_uid_unref(UidUsage *u);
+
+/* The bus's fd budget (docs/DAEMON.md "File descriptor budget"). Counted:
+ * connection sockets, payload fds received and not yet admitted or dropped
+ * (received), payload fds of admitted messages still queued (queued->fds).
+ * Payloads share limit - connections between the uids holding them. */
+typedef struct FdBudget {
+        uint64_t limit;       /* in force: min(limits.fds, RLIMIT_NOFILE - BUS_FDS_RESERVED) */
+        uint64_t connections; /* connection sockets the broker holds (lingering ones too) */
+        uint64_t received;    /* payload fds read from sockets, not yet admitted or closed */
+        const QuotaTotals *queued; /* the accounts' totals: admitted payload fds */
+} FdBudget;
+
+/* Fds in use from the budget. */
+uint64_t quota_fds_in_use(const FdBudget *b);
+/* Fds left in the budget (0 if it is overdrawn, e.g. after a reload lowered it). */
+uint64_t quota_fds_free(const FdBudget *b);
+/* May uid @u (a holder among @n_uids) be charged @n more payload fds? The
+ * fair-share rule on the payload part of the budget (limit - connections),
+ * of which all payload fds (received + queued) are used and @u holds u->fds. */
+bool quota_fds_share_allows(const FdBudget *b, const UidUsage *u, uint64_t n, uint64_t n_uids);
+/* May the broker read from a connection of @u? One recvmsg() may install
+ * BUS_FDS_MAX fds: the budget must have that many free, and @u must be
+ * allowed that many more within its share. */
+bool quota_fds_may_read(const FdBudget *b, const UidUsage *u, uint64_t n_uids);
+
 typedef struct QuotaAccount {
         unsigned n_ref;
         uint64_t bytes; /* payload bytes of this sender's messages held by the broker */
         uint64_t fds;   /* their payload fds */
         QuotaTotals *totals;
+        UidUsage *uid; /* the sender's uid (a reference), charged the fds too; or NULL */
 } QuotaAccount;
 
 /* Results of quota_charge(). */
@@ -66,8 +115,9 @@ enum {
         QUOTA_E_FDS = 2,   /* @fds_max would be passed */
 };
 
-/* A new account (one reference) adding to @totals. 0 or -ENOMEM. */
-int quota_account_new(QuotaAccount **ret, QuotaTotals *totals);
+/* A new account (one reference) adding to @totals, and to @uid (referenced;
+ * may be NULL). 0 or -ENOMEM. */
+int quota_account_new(QuotaAccount **ret, QuotaTotals *totals, UidUsage *uid);
 QuotaAccount *quota_account_ref(QuotaAccount *a);
 /* NULL-safe; returns NULL. */
 QuotaAccount *quota_account_unref(QuotaAccount *a);

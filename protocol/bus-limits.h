@@ -6,7 +6,7 @@
  * protocol and fixed at compile time. The others protect the broker from a
  * peer and could change without changing the protocol. Of those, the
  * connection, name, match, monitor, pending-reply, outgoing-queue,
- * payload-in-flight and driver-call limits and the handshake and partial-message timeouts
+ * payload-in-flight, fd-budget and driver-call limits and the handshake and partial-message timeouts
  * are busd's defaults: its configuration file overrides each of them
  * (daemon/config-file.h, docs/DAEMON.md "Configuration"; timeouts in ms
  * there), and a reload changes them at run time. Where busd sizes an array by
@@ -68,8 +68,16 @@
  * uses 64 (CVE-2014-3639). */
 #define BUS_INCOMPLETE_CONNECTIONS_MAX 64u
 
-/* Connections, bus-wide. Each costs one fd; the daemon raises its
- * RLIMIT_NOFILE soft limit to the hard limit and keeps headroom. */
+/* Connections of one uid that have not finished the handshake (root
+ * exempt). The uid is known at accept (SO_PEERCRED), so one uid re-opening
+ * silent connections can hold at most this many of the bus-wide
+ * BUS_INCOMPLETE_CONNECTIONS_MAX slots, and four such uids are needed to fill
+ * them. A client makes one connection at a time and finishes its handshake
+ * in one round trip; 16 covers a session starting its services at once. */
+#define BUS_INCOMPLETE_CONNECTIONS_PER_UID_MAX 16u
+
+/* Connections, bus-wide. Each costs one fd of the bus's fd budget
+ * (BUS_FDS_BUDGET). */
 #define BUS_CONNECTIONS_MAX 16384u
 
 /* Well-known names owned or queued for per connection: dbus-daemon's 512. */
@@ -85,6 +93,27 @@
 #define BUS_MONITORS_MAX 32u
 
 /* Monitors per uid (root and the bus's own uid exempt): a user may watch
+/* The bus's fd budget (docs/DAEMON.md "File descriptor budget"): every fd a
+ * peer makes the broker hold counts against it (its connection socket, the
+ * payload fds of its messages queued in the broker or received and not yet
+ * routed), and uids share the part connections leave with the fair-share
+ * rule. The budget in force is the smaller of this (limits.fds) and the
+ * RLIMIT_NOFILE soft limit (which busd raises to the hard limit) minus
+ * BUS_FDS_RESERVED. 65536 = BUS_CONNECTIONS_MAX connections with three
+ * payload fds each on top, an eighth of systemd's default hard limit (524288)
+ * and a sixteenth of the kernel's default fs.nr_open (1048576): well inside
+ * both, so the broker never meets EMFILE under its defaults. */
+#define BUS_FDS_BUDGET 65536u
+
+/* Fds below RLIMIT_NOFILE the budget leaves to the broker itself: stdin,
+ * stdout and stderr, the journal socket, the epoll fd, libevent's signal and
+ * wake-up fds (up to 4), the listening socket, and short-lived ones (the
+ * configuration file during a reload, the sd_notify socket, the pidfd read
+ * at accept, the socket accept4() installs before the budget can count it):
+ * about 16. Four times that leaves room for libraries that open a file now
+ * and then (NSS, the journal reopening). */
+#define BUS_FDS_RESERVED 64u
+
  * its own traffic, but not make every message cost BUS_MONITORS_MAX copies. */
 #define BUS_MONITORS_PER_UID_MAX 4u
 
@@ -122,10 +151,18 @@
 
 /* Payload bytes a sender may have queued in the broker at once (summed over
  * its messages that still wait in some receiver's queue, each counted once
- * however many receivers it goes to). Payloads are memory the sender already
- * owns (shmem pages are charged to the sender's memory cgroup), so this can
- * be large; it bounds how much of that memory the broker keeps alive on the
- * sender's behalf. 64 GiB: sixteen 4 GiB payloads in flight. */
+ * however many receivers it goes to). Who pays for a payload: its shmem
+ * pages are charged to the memory cgroup of the process that allocates them,
+ * i.e. that writes or fallocate()s them (the sender), and stay charged there
+ * when swapped out and in; a receiver that maps pages already present
+ * allocates nothing (page tables aside), though they count in its RSS as it
+ * reads them. A hole, however, would be allocated by whoever reads it and
+ * charged to that reader, which is why the payload rule refuses payloads
+ * that are not fully backed (protocol/payload-check.h). So a payload in
+ * flight is memory the sender holds and pays for, and this limit can be
+ * large: it bounds how much of that memory the broker keeps alive, by
+ * holding the fd, on the sender's behalf. 64 GiB: sixteen 4 GiB payloads in
+ * flight. */
 #define BUS_BLOB_BYTES_IN_FLIGHT_MAX (64ull * 1024ull * 1024ull * 1024ull)
 
 /* Payload fds a sender may have queued in the broker at once (one per blob

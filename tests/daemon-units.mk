@@ -26,6 +26,6 @@ tests_test_match_LDADD = protocol/libbusprotocol.la $(CHECK_LIBS)
 
 check_PROGRAMS += tests/test-quota
 TESTS += tests/test-quota
-tests_test_quota_SOURCES = tests/test-quota.c daemon/quota.c
+tests_test_quota_SOURCES = tests/test-quota.c daemon/quota.c daemon/hashmap.c
 tests_test_quota_CPPFLAGS = $(DAEMON_UNIT_INCLUDES)
 tests_test_quota_LDADD = $(CHECK_LIBS)

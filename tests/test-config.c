@@ -44,6 +44,8 @@ static const KeySpec keys[] = {
         L(connections, 16384, BUS_CONNECTIONS_MAX),
         L(connections_per_uid, 16384, BUS_CONNECTIONS_PER_UID_MAX),
         L(incomplete_connections, 16384, BUS_INCOMPLETE_CONNECTIONS_MAX),
+        L(incomplete_connections_per_uid, 16384, BUS_INCOMPLETE_CONNECTIONS_PER_UID_MAX),
+        L(fds, 1048576, BUS_FDS_BUDGET),
         L(names_per_connection, 512, BUS_NAMES_PER_CONNECTION_MAX),
         L(matches_per_connection, 65536, BUS_MATCHES_PER_CONNECTION_MAX),
         L(pending_replies_per_connection, 65536, BUS_PENDING_REPLIES_PER_CONNECTION_MAX),
