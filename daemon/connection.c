@@ -486,14 +486,17 @@ int connection_queue(Connection *c, Message *m, bool force) {
         return 0;
 }
 
-static void write_arm(Connection *c, bool on) {
+/* 0, or -ENOMEM if the write event cannot be armed (libevent could not
+ * register it): then it is not marked armed and the flush fails. */
+static int write_arm(Connection *c, bool on) {
         if (on == c->write_armed)
-                return;
-        if (on)
-                event_add(c->ev_write, NULL);
-        else
+                return 0;
+        if (on && event_add(c->ev_write, NULL) < 0)
+                return -ENOMEM;
+        if (!on)
                 event_del(c->ev_write);
         c->write_armed = on;
+        return 0;
 }
 
 /* One sendmsg() of as many queued messages as may share it. */
@@ -546,10 +549,8 @@ int connection_flush(Connection *c) {
                         return 0;
                 }
                 k = write_some(c);
-                if (k == -EAGAIN) {
-                        write_arm(c, true);
-                        return 1;
-                }
+                if (k == -EAGAIN)
+                        return write_arm(c, true) < 0 ? -ENOMEM : 1;
                 if (k < 0)
                         return (int)k;
 
@@ -566,6 +567,7 @@ int connection_flush(Connection *c) {
                         queue_pop(c);
                 }
         }
-        write_arm(c, c->out_len > 0);
+        if (write_arm(c, c->out_len > 0) < 0)
+                return -ENOMEM;
         return c->out_len > 0 ? 1 : 0;
 }

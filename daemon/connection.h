@@ -164,7 +164,7 @@ void connection_truncate(Connection *c);
 
 /* Write what the queue holds until it is empty (0), the socket is full or the
  * per-flush budget is used (1: the write event is armed), or an error
- * (negative errno, e.g. -EPIPE). */
+ * (negative errno, e.g. -EPIPE; -ENOMEM if the write event cannot be armed). */
 int connection_flush(Connection *c);
 
 static inline bool connection_has_output(const Connection *c) {

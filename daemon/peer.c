@@ -486,7 +486,12 @@ void peer_flush(Peer *p) {
                         bus_schedule_reap(p->bus, p);
                 return;
         }
-        if (r < 0 && p->state != PEER_DYING)
+        if (r == -ENOMEM && p->state != PEER_DYING)
+                /* connection_flush() could not arm the write event: the
+                 * queue would never drain. */
+                peer_disconnect(p, DISCONNECT_NO_MEMORY, BUS_ERR_FAILED,
+                                "out of memory: cannot watch the socket for writing");
+        else if (r < 0 && p->state != PEER_DYING)
                 peer_disconnect(
                         p, r == -EPIPE || r == -ECONNRESET ? DISCONNECT_HANGUP : DISCONNECT_IO_ERROR,
                 /* Only a receiver that asked for more than its queue holds
@@ -519,8 +524,11 @@ void peer_reap(Peer *p) {
                  * for everyone else. */
                 p->lingering = true;
                 bus->n_peers--;
-                timer_set(p, PEER_LINGER_USEC);
-                return;
+                if (timer_set(p, PEER_LINGER_USEC) == 0)
+                        return;
+                /* Without its timer it could linger for good: close now. */
+                log_class(LOG_CLASS_NONE, LOG_WARNING,
+                          "cannot arm the linger timer of %s: closing it now", p->name);
         }
         peer_free(p);
 }
