@@ -3,8 +3,8 @@
  * test-match.c — unit tests of daemon/match.c: each key selects correctly,
  * well-known senders, refcounted duplicates, owner removal, a randomized
  * comparison with a brute-force loop over bus_match_rule_matches(), the
- * index's cost property (key before sender), rules with every key at its
- * longest, and allocation failures.
+ * index's cost property (key before sender), rules that can never select a
+ * broadcast, rules with every key at its longest, and allocation failures.
  */
 #include "config.h"
 
@@ -472,6 +472,63 @@ START_TEST(test_index_cost) {
 }
 END_TEST
 
+/* Rules that can never select a broadcast (a destination, a type other
+ * than signal) are told apart, so AddMatch refuses them (driver.c); fed as
+ * AddMatch feeds the registry, thousands of them cost a broadcast nothing,
+ * where each would otherwise sit in the wildcard bucket and be checked. */
+START_TEST(test_never_broadcast) {
+        static const char *const never[] = {
+                "destination=':1.1'", "destination='org.example.Svc',type='signal'",
+                "type='method_call'", "type='method_return'", "type='error'",
+                "type='error',member='Failed'",
+        };
+        static const char *const can[] = {
+                "", "type='signal'", "member='Changed'", "sender=':1.7'",
+                "type='signal',path_namespace='/org'",
+        };
+        MatchRegistry *r = registry_new();
+        Msg m = signal_msg();
+        size_t before;
+        Seen s;
+
+        for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+                BusMatchRule rule = rule_parse(never[i]);
+
+                ck_assert_msg(match_rule_never_broadcast(&rule), "%s can match a broadcast?",
+                              never[i]);
+        }
+        for (size_t i = 0; i < sizeof(can) / sizeof(can[0]); i++) {
+                BusMatchRule rule = rule_parse(can[i]);
+
+                ck_assert_msg(!match_rule_never_broadcast(&rule), "%s refused", can[i]);
+        }
+
+        /* 1000 owners try each kind; only what may match is added. */
+        for (uint64_t owner = 1; owner <= 1000; owner++)
+                for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+                        BusMatchRule rule = rule_parse(never[i]);
+
+                        if (!match_rule_never_broadcast(&rule))
+                                ck_assert_int_eq(match_registry_add(r, owner, &rule), 0);
+                }
+        add(r, 5000, "type='signal',member='Changed'");
+        ck_assert_uint_eq(match_registry_size(r), 1);
+        before = match_registry_get_checked(r);
+        s = collect(r, &m);
+        ck_assert_uint_eq(s.n, 1);
+        ck_assert_uint_eq(match_registry_get_checked(r) - before, 1);
+
+        /* What they cost when they were accepted: every one is checked. */
+        for (uint64_t owner = 1; owner <= 1000; owner++)
+                add(r, owner, "type='method_call'");
+        before = match_registry_get_checked(r);
+        s = collect(r, &m);
+        ck_assert_uint_eq(s.n, 1);
+        ck_assert_uint_eq(match_registry_get_checked(r) - before, 1001);
+        match_registry_free(r);
+}
+END_TEST
+
 /* NameOwnerChanged watchers all name the bus as sender, each its own key:
  * a change of one name checks only that name's watchers (the key bucket
  * comes before the sender bucket). */
@@ -621,6 +678,7 @@ static Suite *match_suite(void) {
         tcase_add_loop_test(tc, test_randomized_against_brute_force, 0, 3);
         tcase_add_loop_test(tc, test_index_cost, 0, _COST_MAX);
         tcase_add_test(tc, test_key_before_sender);
+        tcase_add_test(tc, test_never_broadcast);
         tcase_add_test(tc, test_longest_rule);
         tcase_add_test(tc, test_allocation_failures);
         suite_add_tcase(s, tc);
