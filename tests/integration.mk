@@ -73,3 +73,14 @@ TESTS += tests/test-bus-driver-limits
 tests_test_bus_driver_limits_SOURCES = tests/test-bus-driver-limits.c
 tests_test_bus_driver_limits_CFLAGS = $(integration_cflags)
 tests_test_bus_driver_limits_LDADD = $(integration_ldadd) -lpthread
+
+# The payload rule through a real busd (issue 9 item 2, hostile-peers.md
+# item 30): sparse payloads refused, unread payloads cost receivers and
+# busdctl monitor nothing.
+check_PROGRAMS += tests/test-bus-payload-rule
+TESTS += tests/test-bus-payload-rule
+tests_test_bus_payload_rule_SOURCES = tests/test-bus-payload-rule.c
+tests_test_bus_payload_rule_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DBUSDCTL_BINARY='"$(abs_top_builddir)/tools/busdctl"'
+tests_test_bus_payload_rule_CFLAGS = $(integration_cflags)
+tests_test_bus_payload_rule_LDADD = $(integration_ldadd)

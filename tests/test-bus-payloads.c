@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,14 +107,15 @@ static bus_payload *payload_filled(size_t size, uint64_t seed, uint64_t *ret_sum
         return p;
 }
 
-/* A memfd of @size bytes (sparse) with @seals added; @allow_sealing as for
- * memfd_create(). */
+/* A memfd of @size bytes, fully backed (fallocated: the payload rule
+ * refuses holes), with @seals added; @allow_sealing as for memfd_create(). */
 static int memfd_sealed(uint64_t size, int seals, bool allow_sealing)
 {
         int fd = memfd_create("test", MFD_CLOEXEC | (allow_sealing ? MFD_ALLOW_SEALING : 0));
 
         ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+        if (size > 0)
+                ck_assert_int_eq(fallocate(fd, 0, 0, (off_t)size), 0);
         if (seals)
                 ck_assert_msg(fcntl(fd, F_ADD_SEALS, seals) == 0, "F_ADD_SEALS %#x: %s", seals,
                               strerror(errno));
@@ -1332,31 +1334,44 @@ static void expect_error_reply(RawPeer *tx, uint64_t serial, const char *error, 
  * receiver's payload-bytes limit. */
 START_TEST(test_over_quota_bytes)
 {
-        const uint64_t huge = 40ull * 1024 * MIB; /* sparse: costs no memory */
-        RawPeer *tx = raw_peer_new_blobs(busd_address());
-        RawPeer *tx2 = raw_peer_new_blobs(busd_address());
-        RawPeer *r1 = raw_peer_new_blobs(busd_address());
-        RawPeer *r2 = raw_peer_new_blobs(busd_address());
-        int fd = memfd_sealed(huge, ALL_SEALS, true);
-        int small = memfd_sealed(1024, ALL_SEALS, true);
-        uint64_t s1, s2, s3;
+        /* The limits scaled down 1024 times, so that the payloads can be
+         * real memory (the payload rule refuses sparse ones). */
+        const uint64_t huge = 40ull * MIB;
+        RawPeer *tx, *tx2, *r1, *r2;
+        int fd, small;
+        uint64_t s1, s2, s3, since;
         RawMsg *m;
+        char *reload;
+
+        busd_write_config("{\"limits\": {\"blob_bytes_in_flight\": 67108864, "
+                          "\"outgoing_blob_bytes_per_connection\": 16777216}}");
+        since = now_usec();
+        ck_assert_int_eq(kill(busd_pid(), SIGHUP), 0);
+        reload = busd_await_reload(since);
+        ck_assert_msg(!strstr(reload, "failed"), "%s", reload);
+        free(reload);
+        tx = raw_peer_new_blobs(busd_address());
+        tx2 = raw_peer_new_blobs(busd_address());
+        r1 = raw_peer_new_blobs(busd_address());
+        r2 = raw_peer_new_blobs(busd_address());
+        fd = memfd_sealed(huge, ALL_SEALS, true);
+        small = memfd_sealed(1024, ALL_SEALS, true);
 
         stall(tx, r1);
         stall(tx, r2);
 
-        /* 40 GiB queued for r1: admitted, charged to tx. */
+        /* 40 MiB queued for r1: admitted, charged to tx. */
         s1 = raw_call_with_fds(tx, r1->name, &fd, 1, huge);
         raw_msg_free(raw_peer_driver_call(tx, "Ping", NULL));
         ck_assert_int_eq(busd_stat("payload_bytes_in_flight"), (int64_t)huge);
         ck_assert_int_eq(busd_stat("payload_fds_in_flight"), 1);
         ck_assert_int_eq(conn_stat(r1->name, "queued_messages"), 2);
 
-        /* Another 40 GiB would pass tx's 64 GiB in flight. */
+        /* Another 40 MiB would pass tx's 64 MiB in flight. */
         s2 = raw_call_with_fds(tx, r2->name, &fd, 1, huge);
         expect_error_reply(tx, s2, "org.busd.Error.LimitsExceeded", "in flight");
 
-        /* r1 holds 40 GiB: past the per-receiver 16 GiB, a call to it is
+        /* r1 holds 40 MiB: past the per-receiver 16 MiB, a call to it is
          * refused (another sender, well within its own quota). */
         s3 = raw_call_with_fds(tx2, r1->name, &small, 1, 1024);
         expect_error_reply(tx2, s3, "org.busd.Error.LimitsExceeded", "queue is full");

@@ -8,6 +8,13 @@
  * Stops after --limit messages, after --timeout, on SIGINT/SIGTERM (exit 0),
  * or when the bus disconnects the monitor (exit 1, with the bus's reason).
  * Everything a peer controls is escaped before it reaches a terminal.
+ *
+ * Payloads cost the monitor only what it shows (hostile-peers.md item 30):
+ * application payloads are never mapped or read (their sizes come from the
+ * header), a line shows at most the first MONITOR_BODY_SHOWN bytes of a body
+ * (libbusclient maps a body in a payload on first access and faults in only
+ * the pages read), and --json parses a body in a payload only up to
+ * MONITOR_JSON_BODY_MAX bytes, showing a larger one as null.
  */
 #include "config.h"
 
@@ -24,6 +31,11 @@
 
 /* Bytes of a body shown on a human-readable line; --json shows it all. */
 #define MONITOR_BODY_SHOWN 1024u
+
+/* Largest body in a payload --json reads and shows: the largest inline body
+ * (BUS_BODY_INLINE_MAX, 4 MiB), which --json shows whole anyway. A larger one
+ * is null, so a monitor never reads more of a message than that. */
+#define MONITOR_JSON_BODY_MAX BUS_BODY_INLINE_MAX
 
 typedef struct MonitorState {
         const Busdctl *ctx;
@@ -162,9 +174,18 @@ static json_t *message_json(bus_message *m, const RawInfo *info, uint64_t realti
         json_object_set_new(o, "blobs", blobs ? blobs : json_null());
         json_object_set_new(o, "body_in_blob", json_boolean(info->flags & BUS_FLAG_BODY_IN_BLOB));
         /* The body as JSON when it parses, else as the text it is; null if
-         * empty. Every key is always present, null when absent. */
-        body = bus_message_get_body(m);
-        text = bus_message_get_body_text(m, &len);
+         * empty, or if it travelled in a payload larger than
+         * MONITOR_JSON_BODY_MAX (not read). Every key is always present, null
+         * when absent. */
+        if ((info->flags & BUS_FLAG_BODY_IN_BLOB) && info->n_blobs > 0 &&
+            info->blob_sizes[0] > MONITOR_JSON_BODY_MAX) {
+                body = NULL;
+                text = NULL;
+                len = 0;
+        } else {
+                body = bus_message_get_body(m);
+                text = bus_message_get_body_text(m, &len);
+        }
         if (body)
                 json_object_set(o, "body", body);
         else if (text && len > 0)
