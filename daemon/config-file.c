@@ -65,12 +65,12 @@ static const ConfigKey config_keys[] = {
         LIMIT(connections_per_uid, BUS_CONNECTIONS_MAX, BUS_CONNECTIONS_PER_UID_MAX),
         /* a subset of all connections */
         LIMIT(incomplete_connections, BUS_CONNECTIONS_MAX, BUS_INCOMPLETE_CONNECTIONS_MAX),
-        /* a peer's name list is an array of this size */
         /* a subset of the incomplete ones */
         LIMIT(incomplete_connections_per_uid, BUS_CONNECTIONS_MAX,
               BUS_INCOMPLETE_CONNECTIONS_PER_UID_MAX),
         /* broker fds: the kernel's default fs.nr_open; RLIMIT_NOFILE clamps it (bus.c) */
         LIMIT(fds, 1048576, BUS_FDS_BUDGET),
+        /* a peer's name list is an array of this size */
         LIMIT(names_per_connection, BUS_NAMES_PER_CONNECTION_MAX, BUS_NAMES_PER_CONNECTION_MAX),
         /* 128x dbus-daemon's 512: every rule is checked against every broadcast */
         LIMIT(matches_per_connection, 65536, BUS_MATCHES_PER_CONNECTION_MAX),

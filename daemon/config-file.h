@@ -47,9 +47,9 @@ typedef struct BusConfig {
         uint32_t connections;
         uint32_t connections_per_uid;
         uint32_t incomplete_connections;
-        uint32_t names_per_connection;
         uint32_t incomplete_connections_per_uid;
         uint32_t fds; /* configured; the budget in force may be lower (bus.h) */
+        uint32_t names_per_connection;
         uint32_t matches_per_connection;
         uint32_t pending_replies_per_connection;
         uint64_t outgoing_bytes_per_connection;

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +94,7 @@ static void peer_welcome(Peer *p, const BusPreamble *pre) {
         p->state = PEER_RUNNING;
         p->welcomed = true;
         bus->n_incomplete--;
+        p->uid_usage->n_incomplete--;
         log_debug("peer %s connected (uid %lu, pid %ld)", p->name, (unsigned long)p->creds.uid,
                   (long)p->creds.pid);
         driver_emit_name_owner_changed(bus, p->name, 0, p->id);
@@ -139,7 +139,6 @@ static void peer_update_partial_timer(Peer *p) {
         if (p->state != PEER_RUNNING)
                 return;
         if (!connection_is_partial(&p->conn)) {
-        p->uid_usage->n_incomplete--;
                 if (p->partial_timer) {
                         evtimer_del(p->timer);
                         p->partial_timer = false;
@@ -157,50 +156,6 @@ static void peer_update_partial_timer(Peer *p) {
         }
 }
 
-static void peer_read_cb(evutil_socket_t fd, short what, void *userdata) {
-        Peer *p = userdata;
-        BusPreamble pre;
-        Message *m;
-        int r;
-
-        r = connection_read(&p->conn);
-        if (r == 0)
-                return;
-        if (r == -ECONNRESET) {
-                peer_disconnect(p, DISCONNECT_HANGUP, NULL, "connection closed by peer");
-                return;
-        }
-        if (r < 0) {
-                peer_disconnect(p, DISCONNECT_IO_ERROR, NULL, strerror(-r));
-                return;
-        }
-        if (r == CONNECTION_E_VIOLATION) {
-                peer_violation(p, p->conn.error);
-                return;
-        }
-
-        /* One read is at most BUS_READ_CHUNK bytes (or the rest of one
-         * message): dispatch all of it, then yield to other peers. */
-        while (p->state != PEER_DYING) {
-                m = NULL;
-                r = connection_next(&p->conn, &pre, &m);
-                if (r == CONNECTION_NEED_MORE)
-                        break;
-                switch (r) {
-                case CONNECTION_PREAMBLE:
-                        peer_welcome(p, &pre);
-                        break;
-                case CONNECTION_MESSAGE:
-                        peer_handle_message(p, m);
-                        message_unref(m);
-                        break;
-                case CONNECTION_E_VIOLATION:
-                        peer_violation(p, p->conn.error);
-                        break;
-                default:
-                        peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "out of memory");
-                        break;
-                }
 /* ---- the fd budget (bus.h) ---- */
 
 /* Count the payload fds the connection received since the last call into
@@ -298,6 +253,62 @@ static void peer_fds_lost(Peer *p, Message *m) {
                              "and it was not delivered");
 }
 
+static void peer_read_cb(evutil_socket_t fd, short what, void *userdata) {
+        Peer *p = userdata;
+        BusPreamble pre;
+        Message *m;
+        int r;
+
+        r = connection_read(&p->conn);
+        peer_count_fds(p);
+        if (r == CONNECTION_PAUSED) {
+                peer_pause_reading(p);
+                return;
+        }
+        if (r == 0)
+                return;
+        if (r == -ECONNRESET) {
+                peer_disconnect(p, DISCONNECT_HANGUP, NULL, "connection closed by peer");
+                return;
+        }
+        if (r < 0) {
+                peer_disconnect(p, DISCONNECT_IO_ERROR, NULL, strerror(-r));
+                return;
+        }
+        if (r == CONNECTION_E_VIOLATION) {
+                peer_violation(p, p->conn.error);
+                return;
+        }
+
+        /* One read is at most BUS_READ_CHUNK bytes (or the rest of one
+         * message): dispatch all of it, then yield to other peers. */
+        while (p->state != PEER_DYING) {
+                m = NULL;
+                r = connection_next(&p->conn, &pre, &m);
+                if (r == CONNECTION_NEED_MORE)
+                        break;
+                switch (r) {
+                case CONNECTION_PREAMBLE:
+                        peer_welcome(p, &pre);
+                        break;
+                case CONNECTION_MESSAGE:
+                        /* From here its fds are the message's (charged or closed). */
+                        if (m->n_fds > 0)
+                                peer_uncount_fds(p, m->n_fds);
+                        peer_handle_message(p, m);
+                        message_unref(m);
+                        break;
+                case CONNECTION_FDS_LOST:
+                        peer_fds_lost(p, m);
+                        message_unref(m);
+                        break;
+                case CONNECTION_E_VIOLATION:
+                        peer_violation(p, p->conn.error);
+                        break;
+                default:
+                        peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "out of memory");
+                        break;
+                }
         }
         peer_update_partial_timer(p);
 }
@@ -305,11 +316,6 @@ static void peer_fds_lost(Peer *p, Message *m) {
 static void peer_write_cb(evutil_socket_t fd, short what, void *userdata) {
         Peer *p = userdata;
 
-        peer_count_fds(p);
-        if (r == CONNECTION_PAUSED) {
-                peer_pause_reading(p);
-                return;
-        }
         peer_flush(p);
         bus_check_drained(p->bus);
 }
@@ -340,13 +346,11 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
                 return r;
         }
         p->uid_usage = bus_uid_get(bus, creds->uid, true);
+        p->conn.may_read = peer_may_read;
+        p->conn.may_read_userdata = p;
         if (!p->uid_usage || hashmap_put(bus->peers, &p->id, p) < 0) {
                 bus_uid_put(bus, p->uid_usage);
                 p->conn.fd = -1; /* stays the caller's */
-                case CONNECTION_FDS_LOST:
-                        peer_fds_lost(p, m);
-                        message_unref(m);
-                        break;
                 connection_deinit(&p->conn);
                 event_free(p->timer);
                 free(p);
@@ -357,7 +361,10 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
         bus->next_peer_id++;
         p->creds = *creds;
         *creds = (Creds){ 0 };
+        quota_uid_ref(p->uid_usage);
         p->uid_usage->n_connections++;
+        p->uid_usage->n_incomplete++;
+        bus->fds.connections++;
         bus->n_peers++;
         bus->n_incomplete++;
         peer_set_sender_block(p);
@@ -389,28 +396,30 @@ Peer *peer_free(Peer *p) {
         bus_unschedule_flush(bus, p);
         monitor_detach(p);
         hashmap_remove(bus->peers, &p->id);
-        if (p->state == PEER_HANDSHAKE)
+        if (p->state == PEER_HANDSHAKE) {
                 bus->n_incomplete--;
+                p->uid_usage->n_incomplete--;
+        }
         if (!p->lingering)
                 bus->n_peers--;
+        peer_unlink_paused(p);
+        /* The fds still in the connection close with it. */
+        peer_uncount_fds(p, p->fds_held + (p->conn.in_fds_received - p->fds_counted));
+        bus->fds.connections--;
         p->uid_usage->n_connections--;
-        bus_uid_put(bus, p->uid_usage);
         if (p->timer)
                 event_free(p->timer);
         connection_deinit(&p->conn);
-                event_free(p->stall_timer);
         creds_clear(&p->creds);
         quota_account_unref(p->payload_quota); /* queued payloads keep their references */
+        quota_uid_unref(p->uid_usage);         /* ... and so their uid's entry */
         hashmap_free(p->replies);
         free(p);
-        p->conn.may_read = peer_may_read;
-        p->conn.may_read_userdata = p;
         return NULL;
 }
 
 int peer_send(Peer *p, Message *m, PeerSendMode mode) {
         Bus *bus = p->bus;
-                event_free(p->stall_timer);
         int r;
 
         if (p->state == PEER_DYING && mode != PEER_SEND_FORCE)
@@ -418,11 +427,8 @@ int peer_send(Peer *p, Message *m, PeerSendMode mode) {
         /* Payload fds only go to peers that negotiated them (PROTOCOL.md 2). */
         if (m->n_fds > 0 && !(p->features & BUS_FEATURE_BLOBS))
                 return -EPROTONOSUPPORT;
-        r = connection_queue_mode(&p->conn, m, queue_mode[mode]);
-        quota_uid_ref(p->uid_usage);
+        r = connection_queue(&p->conn, m, mode == PEER_SEND_FORCE);
         if (r == -ENOBUFS && mode == PEER_SEND_SOLICITED) {
-        p->uid_usage->n_incomplete++;
-        bus->fds.connections++;
                 peer_disconnect(p, DISCONNECT_SLOW_CONSUMER, BUS_ERR_LIMITS_EXCEEDED,
                                 "outgoing queue full (slow consumer)");
                 return -ECONNRESET;
@@ -443,6 +449,9 @@ void peer_disconnect(Peer *p, DisconnectReason reason, const char *error_name, c
                 return;
         if (p->state == PEER_HANDSHAKE) {
                 bus->n_incomplete--;
+                p->uid_usage->n_incomplete--;
+        }
+        peer_unlink_paused(p);
         p->state = PEER_DYING;
         p->reason = reason;
         bus->stats.disconnects[reason]++;
@@ -454,10 +463,6 @@ void peer_disconnect(Peer *p, DisconnectReason reason, const char *error_name, c
         else
                 peer_log(p, LOG_CLASS_DISCONNECT,
                          reason == DISCONNECT_NO_MEMORY ? LOG_WARNING : LOG_NOTICE,
-        peer_unlink_paused(p);
-        /* The fds still in the connection close with it. */
-        peer_uncount_fds(p, p->fds_held + (p->conn.in_fds_received - p->fds_counted));
-        bus->fds.connections--;
                          disconnect_reason_to_string(reason), detail);
 
         if (p->welcomed && error_name) {
@@ -494,8 +499,6 @@ void peer_flush(Peer *p) {
         else if (r < 0 && p->state != PEER_DYING)
                 peer_disconnect(
                         p, r == -EPIPE || r == -ECONNRESET ? DISCONNECT_HANGUP : DISCONNECT_IO_ERROR,
-                /* Only a receiver that asked for more than its queue holds
-                 * gets here: the broker's memory bound. */
                         NULL, strerror(-r));
 }
 

@@ -80,19 +80,6 @@
  * (BUS_FDS_BUDGET). */
 #define BUS_CONNECTIONS_MAX 16384u
 
-/* Well-known names owned or queued for per connection: dbus-daemon's 512. */
-#define BUS_NAMES_PER_CONNECTION_MAX 512u
-
-/* Match rules per connection: dbus-daemon's 512 (dbus-broker: 256). */
-#define BUS_MATCHES_PER_CONNECTION_MAX 512u
-
-/* Monitors (connections that called BecomeMonitor), bus-wide. Each one adds
- * a queue operation (and its match-rule checks) to every message the bus
- * routes, so 32 monitors cost what a broadcast to 32 subscribers costs;
- * dbus-monitor and busdctl monitor sessions are a handful at most. */
-#define BUS_MONITORS_MAX 32u
-
-/* Monitors per uid (root and the bus's own uid exempt): a user may watch
 /* The bus's fd budget (docs/DAEMON.md "File descriptor budget"): every fd a
  * peer makes the broker hold counts against it (its connection socket, the
  * payload fds of its messages queued in the broker or received and not yet
@@ -114,6 +101,19 @@
  * and then (NSS, the journal reopening). */
 #define BUS_FDS_RESERVED 64u
 
+/* Well-known names owned or queued for per connection: dbus-daemon's 512. */
+#define BUS_NAMES_PER_CONNECTION_MAX 512u
+
+/* Match rules per connection: dbus-daemon's 512 (dbus-broker: 256). */
+#define BUS_MATCHES_PER_CONNECTION_MAX 512u
+
+/* Monitors (connections that called BecomeMonitor), bus-wide. Each one adds
+ * a queue operation (and its match-rule checks) to every message the bus
+ * routes, so 32 monitors cost what a broadcast to 32 subscribers costs;
+ * dbus-monitor and busdctl monitor sessions are a handful at most. */
+#define BUS_MONITORS_MAX 32u
+
+/* Monitors per uid (root and the bus's own uid exempt): a user may watch
  * its own traffic, but not make every message cost BUS_MONITORS_MAX copies. */
 #define BUS_MONITORS_PER_UID_MAX 4u
 
@@ -151,24 +151,18 @@
 
 /* Payload bytes a sender may have queued in the broker at once (summed over
  * its messages that still wait in some receiver's queue, each counted once
- * however many receivers it goes to). Who pays for a payload: its shmem
- * pages are charged to the memory cgroup of the process that allocates them,
- * i.e. that writes or fallocate()s them (the sender), and stay charged there
- * when swapped out and in; a receiver that maps pages already present
- * allocates nothing (page tables aside), though they count in its RSS as it
- * reads them. A hole, however, would be allocated by whoever reads it and
- * charged to that reader, which is why the payload rule refuses payloads
- * that are not fully backed (protocol/payload-check.h). So a payload in
- * flight is memory the sender holds and pays for, and this limit can be
- * large: it bounds how much of that memory the broker keeps alive, by
- * holding the fd, on the sender's behalf. 64 GiB: sixteen 4 GiB payloads in
- * flight. */
+ * however many receivers it goes to). Payloads are memory the sender already
+ * owns (shmem pages are charged to the sender's memory cgroup), so this can
+ * be large; it bounds how much of that memory the broker keeps alive on the
+ * sender's behalf. 64 GiB: sixteen 4 GiB payloads in flight. */
 #define BUS_BLOB_BYTES_IN_FLIGHT_MAX (64ull * 1024ull * 1024ull * 1024ull)
 
 /* Payload fds a sender may have queued in the broker at once (one per blob
- * of each of its queued messages, however many receivers). Each costs the
- * broker one fd: 256 connections per uid x 1024 = 262144, half of systemd's
- * default RLIMIT_NOFILE hard limit (524288) that the broker raises itself to. */
+ * of each of its queued messages, however many receivers): a bound per
+ * connection, so that one sender cannot take its whole uid's share. It does
+ * not bound the broker's fds (256 connections of one uid x 1024 = 262144,
+ * past the budget): the bus-wide fd budget does (BUS_FDS_BUDGET, shared
+ * fairly between uids). 1024 = 64 messages of BUS_FDS_MAX blobs each. */
 #define BUS_BLOB_FDS_IN_FLIGHT_MAX 1024u
 
 /* Payload fds queued towards one connection that it has not read yet. The
