@@ -31,14 +31,17 @@
 
 #include "busclient.h"
 #include "bus-protocol.h"
+#include "frame.h"
 
 #define _public_ __attribute__((visibility("default")))
 
 /* ---- Local limits ------------------------------------------------------------ */
 
-/* Input buffer kept between messages; it never grows: a message that does
- * not arrive whole in it is read into its own buffer once its header is known
- * (connection.c). 64 KiB: many small messages per recvmsg. */
+/* Bytes one read takes into the input buffer, which never grows: every
+ * message is copied out of it into a buffer of its own, the rest of a large
+ * one read straight into that (connection.c). 64 KiB: many small messages
+ * per recvmsg. The buffer has BUS_HEADER_SIZE bytes more, for the rest of a
+ * header that decides whose fds a read brought (frame.h, held bytes). */
 #define CLIENT_INPUT_BUFFER_DEFAULT (64u * 1024u)
 
 /* Messages sent with one sendmsg (iovec entries); below the kernel's IOV_MAX
@@ -241,6 +244,12 @@ void slot_detach(bus_slot *s, bool notify_bus);
 
 typedef struct EventGlue EventGlue;
 
+/* The fds of one read, until the message declaring them claims them. */
+typedef struct InBatch {
+        int fds[BUS_FDS_MAX];
+        unsigned n;
+} InBatch;
+
 typedef struct ReadQueue {
         bus_message **items;
         size_t head, n, size; /* ring buffer */
@@ -271,15 +280,17 @@ struct bus_connection {
         int error;       /* why (negative errno), 0 while open */
         bus_error disconnect_error;
 
-        /* input */
-        uint8_t *in_buf;
-        size_t in_size, in_len;
-        uint64_t in_pos; /* stream offset of in_buf[0] */
-        int in_fds[BUS_FDS_MAX];
-        unsigned in_n_fds;
-        uint64_t in_fds_start, in_fds_end; /* stream range of the read that brought them */
-        /* the message being received past in_buf: its header is known, the
-         * rest is read straight into its own buffer (and its fds claimed) */
+        /* input: the framer cuts the stream and pairs fd batches
+         * (protocol/frame.h, PROTOCOL.md section 1) */
+        BusFramer in_framer;
+        uint8_t *in_buf; /* each read lands here, after the bytes held back */
+        size_t in_size;
+        size_t in_len; /* bytes the framer holds back at in_buf[0] (bus_framer_held()) */
+        InBatch in_batches[BUS_FRAMER_BATCHES_MAX]; /* fds no message claimed yet, oldest first */
+        unsigned in_n_batches;
+        unsigned in_n_fds; /* fds in in_batches, all together */
+        /* the message being received: its header is known, its bytes are
+         * copied (or read straight) into its own buffer, its fds claimed */
         uint8_t *in_msg;
         size_t in_msg_size, in_msg_len;
         int in_msg_fds[BUS_FDS_MAX];

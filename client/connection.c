@@ -8,17 +8,16 @@
  * read lazily, as the first 40 input bytes; whatever waits for the unique name
  * reads until it has arrived.
  *
- * Input: one CLIENT_INPUT_BUFFER_DEFAULT buffer that never grows. Messages
- * complete in it are copied out, parsed and appended to the read queue; a
- * message that is not, once its header has arrived and passed
+ * Input: the protocol's framer (protocol/frame.h) cuts the stream and
+ * pairs fd batches with their messages, by the same rule as the broker
+ * (PROTOCOL.md section 1). Each read lands in one input buffer that never
+ * grows; every message, once its header has arrived and passed
  * bus_header_check() (at most BUS_MESSAGE_INLINE_MAX), gets a buffer of its
- * own size, and the rest of it is read straight into that buffer (no
- * regrowing, no compaction of large data, one allocation per message).
- * Fds belong to the message that starts within the read that brought them
- * (PROTOCOL.md section 1): the stream range of that read is remembered and
- * checked when a message claims its n_fds (a message read into its own buffer
- * claims them once its header is complete). A malformed message, fds that
- * belong to no message, or MSG_CTRUNC close the connection with -EBADMSG.
+ * own size, its bytes are copied there, and the rest of a large one is read
+ * straight into it (no regrowing, no compaction of large data, one
+ * allocation per message); complete, it is parsed and appended to the read
+ * queue. A malformed message, fds that belong to no message, or MSG_CTRUNC
+ * close the connection with -EBADMSG.
  *
  * Output: a FIFO of encoded messages written with one sendmsg() per batch of
  * up to CLIENT_IOV_BATCH messages. A message carrying fds is written alone,
@@ -269,9 +268,12 @@ int conn_enqueue(bus_connection *c, OutItem *item) {
 
 /* ---- Input -------------------------------------------------------------------------------- */
 
+/* Close the fds no message claimed yet. */
 static void in_fds_close(bus_connection *c) {
-        for (unsigned i = 0; i < c->in_n_fds; i++)
-                close(c->in_fds[i]);
+        for (unsigned b = 0; b < c->in_n_batches; b++)
+                for (unsigned i = 0; i < c->in_batches[b].n; i++)
+                        close(c->in_batches[b].fds[i]);
+        c->in_n_batches = 0;
         c->in_n_fds = 0;
 }
 
@@ -305,10 +307,10 @@ void conn_fail(bus_connection *c, int error) {
         conn_mark_dead(c, error);
 }
 
-static int conn_parse_welcome(bus_connection *c) {
+static int conn_parse_welcome(bus_connection *c, const uint8_t *bytes) {
         BusWelcome w;
 
-        memcpy(&w, c->in_buf, sizeof(w));
+        memcpy(&w, bytes, sizeof(w));
         if (bus_preamble_check(&w.preamble) != 0 || w.unique_id == BUS_DRIVER_ID)
                 return -EBADMSG;
         c->features = w.preamble.features & BUS_FEATURES_SUPPORTED;
@@ -336,118 +338,123 @@ static int conn_push_received(bus_connection *c, uint8_t *data, size_t len, int 
         return conn_queue_received(c, m);
 }
 
-/* The message at in_buf + @off (@total bytes; header @h and its fds checked)
- * has not fully arrived: give it its own buffer and claim its fds, so that the
- * rest is read straight into it. */
-static int conn_start_in_msg(bus_connection *c, size_t off, size_t total, const BusHeader *h) {
-        size_t have = c->in_len - off;
-
-        c->in_msg = malloc(total);
+/* A checked header (frame.h MESSAGE_BEGIN): the message gets a buffer of
+ * its own size and the fds it claims (the oldest batch). */
+static int conn_begin_in_msg(bus_connection *c, const BusFrame *fr) {
+        c->in_msg = malloc((size_t)fr->total);
         if (!c->in_msg)
                 return -ENOMEM;
-        memcpy(c->in_msg, c->in_buf + off, have);
-        c->in_msg_size = total;
-        c->in_msg_len = have;
-        memcpy(c->in_msg_fds, c->in_fds, sizeof(int) * h->n_fds);
-        c->in_msg_n_fds = h->n_fds;
-        c->in_n_fds -= h->n_fds;
+        memcpy(c->in_msg, fr->data, BUS_HEADER_SIZE);
+        c->in_msg_size = (size_t)fr->total;
+        c->in_msg_len = BUS_HEADER_SIZE;
+        c->in_msg_n_fds = fr->n_fds;
+        if (fr->n_fds > 0) {
+                memcpy(c->in_msg_fds, c->in_batches[0].fds, sizeof(int) * fr->n_fds);
+                c->in_n_fds -= fr->n_fds;
+                memmove(c->in_batches, c->in_batches + 1,
+                        --c->in_n_batches * sizeof(c->in_batches[0]));
+        }
         return 0;
 }
 
-/* Move every complete message out of the input buffer into the read queue;
- * an incomplete one whose header has arrived moves to its own buffer. */
-static int conn_parse_input(bus_connection *c) {
-        size_t off = 0;
-        int r = 0;
+/* The message is complete: parse it onto the read queue. */
+static int conn_end_in_msg(bus_connection *c) {
+        uint8_t *data = c->in_msg;
+        size_t size = c->in_msg_size;
+        unsigned n_fds = c->in_msg_n_fds;
 
-        if (!c->welcomed) {
-                if (c->in_len < sizeof(BusWelcome))
+        /* Handed over before parsing, which consumes it. */
+        c->in_msg = NULL;
+        c->in_msg_n_fds = 0;
+        c->in_msg_size = c->in_msg_len = 0;
+        return conn_push_received(c, data, size, c->in_msg_fds, n_fds);
+}
+
+/* Cut what the last read brought: the welcome, then messages. What the
+ * framer holds back moves to the front of the input buffer. */
+static int conn_cut_input(bus_connection *c) {
+        for (;;) {
+                BusFrame fr;
+                int r = 0;
+
+                switch (bus_framer_next(&c->in_framer, &fr)) {
+                case BUS_FRAMER_PREAMBLE:
+                        r = conn_parse_welcome(c, fr.data);
+                        break;
+                case BUS_FRAMER_MESSAGE_BEGIN:
+                        r = conn_begin_in_msg(c, &fr);
+                        break;
+                case BUS_FRAMER_BODY:
+                        memcpy(c->in_msg + fr.offset, fr.data, fr.len);
+                        c->in_msg_len += fr.len;
+                        break;
+                case BUS_FRAMER_MESSAGE_END:
+                        r = conn_end_in_msg(c);
+                        break;
+                case BUS_FRAMER_E_VIOLATION:
+                        client_debug("bad input: %s%s%s", fr.reason, fr.detail ? ": " : "",
+                                     fr.detail ? fr.detail : "");
+                        return -EBADMSG;
+                default:
+                        c->in_len = bus_framer_held(&c->in_framer);
+                        if (c->in_len > 0)
+                                memmove(c->in_buf, bus_framer_held_bytes(&c->in_framer),
+                                        c->in_len);
                         return 0;
-                r = conn_parse_welcome(c);
+                }
                 if (r < 0)
                         return r;
-                off = sizeof(BusWelcome);
         }
-
-        while (c->in_len - off >= BUS_HEADER_SIZE) {
-                uint64_t total, start = c->in_pos + off;
-                BusHeader h;
-                uint8_t *data;
-                int fds[BUS_FDS_MAX];
-
-                /* Unclaimed fds, and this message starts after their read. */
-                if (c->in_n_fds > 0 && start >= c->in_fds_end) {
-                        r = -EBADMSG;
-                        break;
-                }
-                memcpy(&h, c->in_buf + off, sizeof(h));
-                if (bus_header_check(&h, &total) != 0 || total > BUS_MESSAGE_INLINE_MAX) {
-                        r = -EBADMSG;
-                        break;
-                }
-                if (h.n_fds > 0 && (h.n_fds != c->in_n_fds || start < c->in_fds_start)) {
-                        r = -EBADMSG; /* not exactly the fds of the read it starts in */
-                        break;
-                }
-                if (c->in_len - off < total) {
-                        r = conn_start_in_msg(c, off, (size_t)total, &h);
-                        if (r == 0)
-                                off = c->in_len;
-                        break;
-                }
-                data = malloc(total);
-                if (!data) {
-                        r = -ENOMEM;
-                        break;
-                }
-                memcpy(data, c->in_buf + off, total);
-                off += total;
-                memcpy(fds, c->in_fds, sizeof(int) * h.n_fds);
-                c->in_n_fds -= h.n_fds;
-
-                r = conn_push_received(c, data, total, fds, h.n_fds);
-                if (r < 0)
-                        break;
-        }
-
-        /* Every message that starts within the read that brought the fds has
-         * been parsed and none claimed them. */
-        if (r == 0 && c->in_n_fds > 0 && c->in_pos + off >= c->in_fds_end)
-                r = -EBADMSG;
-
-        /* What is left is shorter than a header (or the welcome). */
-        if (off > 0 && off < c->in_len)
-                memmove(c->in_buf, c->in_buf + off, c->in_len - off);
-        c->in_len -= off;
-        c->in_pos += off;
-        return r;
 }
 
 static int conn_reserve_input(bus_connection *c) {
         if (c->in_buf)
                 return 0;
-        c->in_buf = malloc(CLIENT_INPUT_BUFFER_DEFAULT);
+        c->in_buf = malloc(CLIENT_INPUT_BUFFER_DEFAULT + BUS_HEADER_SIZE);
         if (!c->in_buf)
                 return -ENOMEM;
-        c->in_size = CLIENT_INPUT_BUFFER_DEFAULT;
+        c->in_size = CLIENT_INPUT_BUFFER_DEFAULT + BUS_HEADER_SIZE;
+        /* The stream starts with the broker's welcome (unless a test made
+         * the connection welcomed by hand). */
+        if (!c->welcomed)
+                (void)bus_framer_init(&c->in_framer, sizeof(BusWelcome));
         return 0;
 }
 
-/* Bytes still missing of the partial message at the start of the input
- * (its header first, if that is incomplete), at most @max. */
-static size_t conn_rest_of_message(bus_connection *c, size_t max) {
-        uint64_t total, rest;
-        BusHeader h;
+/* Take the one SCM_RIGHTS block of a read into @fds (room for BUS_FDS_MAX);
+ * returns how many, or -EBADMSG (every fd received closed) for a second
+ * block, more fds than a message may carry, or lost ones (MSG_CTRUNC). */
+static int conn_take_fds(struct msghdr *mh, int *fds) {
+        unsigned n = 0;
+        bool bad = (mh->msg_flags & MSG_CTRUNC) != 0, seen = false;
 
-        if (!c->welcomed || c->in_len < BUS_HEADER_SIZE) {
-                rest = (c->welcomed ? BUS_HEADER_SIZE : sizeof(BusWelcome)) - c->in_len;
-        } else {
-                memcpy(&h, c->in_buf, sizeof(h));
-                if (bus_header_check(&h, &total) != 0 || total <= c->in_len)
-                        return max;
-                rest = total - c->in_len;
+        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(mh); cmsg; cmsg = CMSG_NXTHDR(mh, cmsg)) {
+                unsigned k;
+
+                if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+                        continue;
+                k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                if (seen)
+                        bad = true; /* one block per read (PROTOCOL.md section 1) */
+                seen = true;
+                for (unsigned i = 0; i < k; i++) {
+                        int fd;
+
+                        memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+                        if (n < BUS_FDS_MAX) {
+                                fds[n++] = fd;
+                        } else {
+                                close(fd);
+                                bad = true;
+                        }
+                }
         }
-        return rest < max ? (size_t)rest : max;
+        if (bad) {
+                for (unsigned i = 0; i < n; i++)
+                        close(fds[i]);
+                return -EBADMSG;
+        }
+        return (int)n;
 }
 
 /* One recvmsg(). Returns > 0 if bytes (or EOF) arrived, 0 if none were
@@ -459,7 +466,9 @@ int conn_read(bus_connection *c) {
         } control;
         struct iovec iov[2];
         struct msghdr mh = { .msg_iov = iov };
-        size_t direct = 0;
+        int fds[BUS_FDS_MAX];
+        size_t direct = 0, room, d;
+        unsigned n_fds;
         ssize_t n;
         int r;
 
@@ -470,22 +479,24 @@ int conn_read(bus_connection *c) {
                 conn_fail(c, r);
                 return r;
         }
-        if (c->in_msg) {
-                /* The rest of a started message goes straight into its
-                 * buffer (its fds are claimed: in_n_fds is 0), what follows
-                 * it into in_buf. */
-                direct = c->in_msg_size - c->in_msg_len;
-                iov[mh.msg_iovlen++] = (struct iovec){ c->in_msg + c->in_msg_len, direct };
+        if (c->in_len > 0) {
+                /* Messages are held back until the rest of a header decides
+                 * whose the last fds are (frame.h): read only that. */
+                room = bus_framer_lookahead_wanted(&c->in_framer);
+                if (room > c->in_size - c->in_len)
+                        room = c->in_size - c->in_len;
+        } else {
+                room = CLIENT_INPUT_BUFFER_DEFAULT;
+                if (c->in_msg) {
+                        /* The rest of a started message goes straight into
+                         * its buffer, what follows it into in_buf. */
+                        direct = (size_t)bus_framer_wanted(&c->in_framer);
+                        if (direct > 0)
+                                iov[mh.msg_iovlen++] =
+                                        (struct iovec){ c->in_msg + c->in_msg_len, direct };
+                }
         }
-        iov[mh.msg_iovlen] = (struct iovec){ c->in_buf + c->in_len, c->in_size - c->in_len };
-        if (c->in_n_fds > 0)
-                /* Fds wait for the message at the start of the buffer, cut by
-                 * the end of the last read: read no further than its end.
-                 * Once its write is used up, Linux would let this read run
-                 * on into the next write and its fds, a second SCM_RIGHTS
-                 * block while these are unclaimed (unix_stream_read_generic). */
-                iov[mh.msg_iovlen].iov_len = conn_rest_of_message(c, iov[mh.msg_iovlen].iov_len);
-        mh.msg_iovlen++;
+        iov[mh.msg_iovlen++] = (struct iovec){ c->in_buf + c->in_len, room };
         mh.msg_control = &control;
         mh.msg_controllen = sizeof(control);
 
@@ -498,67 +509,40 @@ int conn_read(bus_connection *c) {
                 conn_fail(c, r);
                 return r;
         }
-
-        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
-                unsigned k;
-
-                if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
-                        continue;
-                k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                /* One block per read, for one message: a second block while
-                 * fds are unclaimed is a violation (PROTOCOL.md section 1). */
-                if (c->in_n_fds > 0)
-                        r = -EBADMSG;
-                for (unsigned i = 0; i < k; i++) {
-                        int fd;
-
-                        memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-                        if (c->in_n_fds < BUS_FDS_MAX)
-                                c->in_fds[c->in_n_fds++] = fd;
-                        else {
-                                close(fd);
-                                r = -EBADMSG;
-                        }
-                }
-                c->in_fds_start = c->in_pos + c->in_len;
-                c->in_fds_end = c->in_fds_start + (uint64_t)(n > 0 ? n : 0);
-        }
-        if (mh.msg_flags & MSG_CTRUNC)
-                r = -EBADMSG; /* fds were lost: framing cannot be trusted */
+        r = conn_take_fds(&mh, fds);
         if (r < 0) {
                 conn_fail(c, r);
                 return r;
         }
-
+        n_fds = (unsigned)r;
         if (n == 0) {
+                for (unsigned i = 0; i < n_fds; i++)
+                        close(fds[i]);
                 conn_fail(c, -ECONNRESET);
                 return 1;
         }
-        if (direct > 0) {
-                size_t d = (size_t)n < direct ? (size_t)n : direct;
 
-                /* These stream bytes precede in_buf[0]. */
-                c->in_msg_len += d;
-                c->in_pos += d;
-                n -= (ssize_t)d;
-                if (c->in_msg_len == c->in_msg_size) {
-                        uint8_t *data = c->in_msg;
-                        size_t size = c->in_msg_size;
-                        unsigned n_fds = c->in_msg_n_fds;
-
-                        /* Handed over before parsing, which consumes it. */
-                        c->in_msg = NULL;
-                        c->in_msg_n_fds = 0;
-                        c->in_msg_size = c->in_msg_len = 0;
-                        r = conn_push_received(c, data, size, c->in_msg_fds, n_fds);
-                        if (r < 0) {
-                                conn_fail(c, r);
-                                return r;
-                        }
-                }
+        d = (size_t)n < direct ? (size_t)n : direct;
+        c->in_msg_len += d;
+        r = bus_framer_push(&c->in_framer, d, c->in_buf, c->in_len + ((size_t)n - d), n_fds,
+                            false);
+        if (r != 0) {
+                for (unsigned i = 0; i < n_fds; i++)
+                        close(fds[i]);
+                if (r == BUS_FRAMER_E_VIOLATION)
+                        client_debug("bad input: %s", c->in_framer.reason);
+                conn_fail(c, r < 0 ? r : -EBADMSG);
+                return r < 0 ? r : -EBADMSG;
         }
-        c->in_len += (size_t)n;
-        r = conn_parse_input(c);
+        if (n_fds > 0) {
+                /* The framer keeps no more batches than we have room for. */
+                InBatch *b = &c->in_batches[c->in_n_batches++];
+
+                memcpy(b->fds, fds, sizeof(int) * n_fds);
+                b->n = n_fds;
+                c->in_n_fds += n_fds;
+        }
+        r = conn_cut_input(c);
         if (r < 0) {
                 conn_fail(c, r);
                 return r;

@@ -16,6 +16,7 @@
 #include "bus-limits.h"
 #include "config-file.h"
 #include "connection.h"
+#include "quota.h"
 #include "util.h"
 
 /* Room for one maximal fd batch. A larger batch sets MSG_CTRUNC: the kernel
@@ -61,8 +62,90 @@ static FdBatch fd_batch_pop(Connection *c) {
         return b;
 }
 
+/* Who a queued message is charged to: its stamped sender, or the bus (0)
+ * for its own messages and the raw welcome. */
+static uint64_t queue_sender(Message *m) {
+        return m->raw ? 0 : message_header(m)->sender_id;
+}
+
+/* The entry of sender @id, or NULL if it holds nothing. */
+static QueueHolder *holder_find(const Connection *c, uint64_t id) {
+        for (unsigned i = 0; i < CONNECTION_HOLDERS_INLINE; i++)
+                if (c->holders[i].messages > 0 && c->holders[i].sender_id == id)
+                        return (QueueHolder *)&c->holders[i];
+        /* Only entries that did not fit inline are in the map. */
+        if (c->holders_more && c->n_holders > 0)
+                return hashmap_get(c->holders_more, &id);
+        return NULL;
+}
+
+/* A new, empty entry for sender @id (which holds nothing): a free inline
+ * one, else one in the map. NULL on -ENOMEM. Counted in n_holders once it
+ * holds a message (holder_charge()). */
+static QueueHolder *holder_add(Connection *c, uint64_t id) {
+        QueueHolder *h;
+
+        for (unsigned i = 0; i < CONNECTION_HOLDERS_INLINE; i++)
+                if (c->holders[i].messages == 0) {
+                        c->holders[i] = (QueueHolder){ .sender_id = id };
+                        return &c->holders[i];
+                }
+        if (!c->holders_more && hashmap_new(&c->holders_more, HASHMAP_KEY_U64) < 0)
+                return NULL;
+        h = calloc(1, sizeof(*h));
+        if (!h)
+                return NULL;
+        h->sender_id = id;
+        if (hashmap_put(c->holders_more, &h->sender_id, h) < 0) {
+                free(h);
+                return NULL;
+        }
+        return h;
+}
+
+static bool holder_is_inline(const Connection *c, const QueueHolder *h) {
+        return h >= c->holders && h < c->holders + CONNECTION_HOLDERS_INLINE;
+}
+
+/* Drop an entry that holds nothing (any entry holder_add() made). */
+static void holder_drop_empty(Connection *c, QueueHolder *h) {
+        if (holder_is_inline(c, h))
+                return; /* free while messages == 0 */
+        hashmap_remove(c->holders_more, &h->sender_id);
+        free(h);
+}
+
+static void holder_charge(Connection *c, QueueHolder *h, const Message *m) {
+        if (h->messages++ == 0)
+                c->n_holders++;
+        h->bytes += m->size;
+        h->fds += m->n_fds;
+        h->blob_bytes += m->blob_bytes;
+}
+
+/* Release @m's charge from its sender's entry, which must exist. */
+static void holder_release(Connection *c, Message *m) {
+        QueueHolder *h = holder_find(c, queue_sender(m));
+
+        assert(h);
+        h->bytes -= m->size;
+        h->fds -= m->n_fds;
+        h->blob_bytes -= m->blob_bytes;
+        if (--h->messages == 0) {
+                c->n_holders--;
+                holder_drop_empty(c, h);
+        }
+}
+
+QueueHolder connection_holder(const Connection *c, uint64_t sender_id) {
+        const QueueHolder *h = holder_find(c, sender_id);
+
+        return h ? *h : (QueueHolder){ .sender_id = sender_id };
+}
+
 /* Forget @m, just taken off the queue: its share of the counts, its ref. */
 static void queue_forget(Connection *c, Message *m) {
+        holder_release(c, m);
         c->out_len--;
         c->out_bytes -= m->size;
         c->out_fds -= m->n_fds;
@@ -89,6 +172,7 @@ void connection_deinit(Connection *c) {
         while (c->out_len > 0)
                 queue_pop(c);
         free(c->out);
+        hashmap_free(c->holders_more); /* empty: the queue released every entry */
         message_unref(c->in_msg);
         fd_batches_drop(c);
         safe_close(c->fd);
@@ -453,25 +537,92 @@ static int queue_grow(Connection *c) {
         return 0;
 }
 
-int connection_queue(Connection *c, Message *m, bool force) {
+/* Would @m keep the queue within @factor times its limits? Every operand is
+ * bounded (limits ≤ 1 TiB, queues ≤ twice the limits + one message, one
+ * message's payload ≤ 64 GiB): no sum or product can wrap. */
+static bool queue_within(const Connection *c, const Message *m, uint64_t factor) {
         const BusConfig *l = c->config;
+
+        if (c->out_len + 1 > factor * l->outgoing_messages_per_connection ||
+            c->out_bytes + m->size > factor * l->outgoing_bytes_per_connection)
+                return false;
+        if (m->n_fds > 0 && c->out_fds + m->n_fds > factor * l->outgoing_fds_per_connection)
+                return false;
+        if (m->blob_bytes > 0 && c->out_blob_bytes > 0 &&
+            c->out_blob_bytes + m->blob_bytes > factor * l->outgoing_blob_bytes_per_connection)
+                return false;
+        return true;
+}
+
+/* Does @m keep its sender (holding @h, NULL for nothing) within its fair
+ * share of the queue, in each dimension? */
+static bool queue_share_allows(const Connection *c, const QueueHolder *h, const Message *m) {
+        static const QueueHolder none = { 0 };
+        const BusConfig *l = c->config;
+        uint64_t n = c->n_holders + (h ? 0 : 1);
+
+        if (!h)
+                h = &none;
+        if (!quota_share_allows(l->outgoing_messages_per_connection, c->out_len, h->messages, 1,
+                                n) ||
+            !quota_share_allows(l->outgoing_bytes_per_connection, c->out_bytes, h->bytes, m->size,
+                                n))
+                return false;
+        if (m->n_fds > 0 && !quota_share_allows(l->outgoing_fds_per_connection, c->out_fds, h->fds,
+                                                m->n_fds, n))
+                return false;
+        if (m->blob_bytes > 0 && c->out_blob_bytes > 0 &&
+            !quota_share_allows(l->outgoing_blob_bytes_per_connection, c->out_blob_bytes,
+                                h->blob_bytes, m->blob_bytes, n))
+                return false;
+        return true;
+}
+
+bool connection_is_over_limit(const Connection *c) {
+        const BusConfig *l = c->config;
+
+        return c->out_len >= l->outgoing_messages_per_connection ||
+               c->out_bytes >= l->outgoing_bytes_per_connection ||
+               c->out_fds >= l->outgoing_fds_per_connection ||
+               c->out_blob_bytes >= l->outgoing_blob_bytes_per_connection;
+}
+
+int connection_queue_mode(Connection *c, Message *m, ConnectionQueueMode mode) {
+        QueueHolder *h = holder_find(c, queue_sender(m));
+        bool ok;
         int r;
 
-        /* Every operand is bounded (limits ≤ 1 TiB, queues ≤ limits + one
-         * message): no sum can wrap. */
-        if (!force && (c->out_len >= l->outgoing_messages_per_connection ||
-                       c->out_bytes + m->size > l->outgoing_bytes_per_connection))
-                return -ENOBUFS;
-        if (!force && m->n_fds > 0 &&
-            (c->out_fds + m->n_fds > l->outgoing_fds_per_connection ||
-             (c->out_blob_bytes > 0 &&
-              c->out_blob_bytes + m->blob_bytes > l->outgoing_blob_bytes_per_connection)))
+        switch (mode) {
+        case CONNECTION_QUEUE_SHARE:
+                ok = queue_share_allows(c, h, m);
+                break;
+        case CONNECTION_QUEUE_LIMIT:
+                ok = queue_within(c, m, 1);
+                break;
+        case CONNECTION_QUEUE_SOLICITED:
+                ok = queue_within(c, m, 2);
+                break;
+        default:
+                ok = true;
+                break;
+        }
+        if (!ok)
                 return -ENOBUFS;
         if (c->out_len == c->out_cap) {
                 r = queue_grow(c);
                 if (r < 0)
                         return r;
         }
+        if (!h) {
+                h = holder_add(c, queue_sender(m));
+                if (!h)
+                        return -ENOMEM;
+        }
+        holder_charge(c, h, m);
+        /* A stall is counted from the moment output waits, not from the
+         * last write before an idle spell (peer.h). */
+        if (c->out_len == 0)
+                c->out_progress_usec = clock_usec(CLOCK_MONOTONIC_COARSE);
         c->out[(c->out_head + c->out_len) & (c->out_cap - 1)] = message_ref(m);
         c->out_len++;
         c->out_bytes += m->size;
@@ -484,6 +635,10 @@ int connection_queue(Connection *c, Message *m, bool force) {
         if (c->stats->bytes > c->stats->bytes_high_water)
                 c->stats->bytes_high_water = c->stats->bytes;
         return 0;
+}
+
+int connection_queue(Connection *c, Message *m, bool force) {
+        return connection_queue_mode(c, m, force ? CONNECTION_QUEUE_FORCE : CONNECTION_QUEUE_LIMIT);
 }
 
 /* 0, or -ENOMEM if the write event cannot be armed (libevent could not
@@ -553,6 +708,8 @@ int connection_flush(Connection *c) {
                         return write_arm(c, true) < 0 ? -ENOMEM : 1;
                 if (k < 0)
                         return (int)k;
+                if (round == 0 && k > 0)
+                        c->out_progress_usec = clock_usec(CLOCK_MONOTONIC_COARSE);
 
                 left = (size_t)k;
                 while (left > 0) {

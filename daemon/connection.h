@@ -28,6 +28,15 @@
  * (MSG_NOSIGNAL | MSG_DONTWAIT), partial writes resumed by offset. An fd
  * batch is always sent with the first byte of its message, so it is the
  * first message of its sendmsg(). The write event is armed only after EAGAIN.
+ *
+ * Every queued message is charged to its sender (the header's sender_id;
+ * the bus's own messages and the raw welcome to id 0) in all four
+ * dimensions of the queue: messages, bytes, payload fds, payload bytes. The
+ * charges live in a small inline table, with a hash map for the senders that
+ * do not fit in it; a sender's entry goes when it holds nothing. That is what
+ * the fair-share admission (docs/DAEMON.md "Fair shares") is decided on.
+ * Invariants: the sums of the charges are out_len, out_bytes, out_fds and
+ * out_blob_bytes; n_holders counts the senders holding at least one message.
  */
 #pragma once
 
@@ -37,6 +46,7 @@
 #include <stdint.h>
 
 #include "bus-protocol.h"
+#include "hashmap.h"
 #include "message.h"
 
 struct BusConfig;
@@ -78,6 +88,28 @@ typedef struct QueueStats {
         uint64_t bytes_high_water;
 } QueueStats;
 
+/* What one sender's messages hold in a receiver's queue. */
+typedef struct QueueHolder {
+        uint64_t sender_id; /* 0: the bus */
+        uint64_t messages;  /* 0: the entry is free */
+        uint64_t bytes;
+        uint64_t fds;
+        uint64_t blob_bytes;
+} QueueHolder;
+
+/* Senders whose charges a connection keeps inline: the common receiver gets
+ * messages from a handful of peers and the bus, and finding them costs a
+ * scan of these entries on the fan-out path, no hashing, no allocation. */
+#define CONNECTION_HOLDERS_INLINE 4u
+
+/* How connection_queue_mode() admits a message. */
+typedef enum ConnectionQueueMode {
+        CONNECTION_QUEUE_LIMIT,     /* within the queue's limits */
+        CONNECTION_QUEUE_SHARE,     /* within its sender's fair share of them */
+        CONNECTION_QUEUE_SOLICITED, /* within twice the limits */
+        CONNECTION_QUEUE_FORCE,     /* always */
+} ConnectionQueueMode;
+
 typedef struct Connection {
         int fd;
         struct event *ev_read;
@@ -115,6 +147,13 @@ typedef struct Connection {
         uint64_t out_bytes;
         uint64_t out_fds;        /* payload fds of the queued messages */
         uint64_t out_blob_bytes; /* their payload bytes */
+        QueueHolder holders[CONNECTION_HOLDERS_INLINE]; /* free while messages == 0 */
+        HashMap *holders_more; /* QueueHolder by sender id, the rest; NULL until needed */
+        size_t n_holders;      /* senders holding something, inline or not */
+        /* CLOCK_MONOTONIC µs of the last write that made progress, or of the
+         * moment output began to wait in an empty queue, whichever is later:
+         * the start of a stall (peer.h, the slow-consumer rule) */
+        uint64_t out_progress_usec;
 } Connection;
 
 /* Take @fd and create its events (not yet added). @config is borrowed and
@@ -148,14 +187,32 @@ int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_mess
 /* true while a message (or the preamble) is partly received. */
 bool connection_is_partial(const Connection *c);
 
-/* Queue a reference to @m. Unless @force, refuse with -ENOBUFS when the
- * queue would pass the configured outgoing_{messages,bytes}_per_connection
- * limits, or, for a message with payloads, outgoing_fds_per_connection or
- * outgoing_blob_bytes_per_connection (unless no payload bytes are queued
- * yet). A queue already past a limit that a reload lowered is not trimmed;
- * it only takes nothing more until it drains below. Returns 0, -ENOBUFS or
- * -ENOMEM. Does not write: see connection_flush(). */
+/* Queue a reference to @m, charged to its sender, if @mode admits it:
+ *  - CONNECTION_QUEUE_LIMIT: the queue stays within the configured
+ *    outgoing_{messages,bytes}_per_connection limits and, for a message with
+ *    payloads, outgoing_fds_per_connection and
+ *    outgoing_blob_bytes_per_connection;
+ *  - CONNECTION_QUEUE_SHARE: in each of those dimensions the sender stays
+ *    within its fair share (quota_share_allows(), n_holders = the senders
+ *    holding something here, plus this one if it holds nothing);
+ *  - CONNECTION_QUEUE_SOLICITED: the queue stays within twice the limits;
+ *  - CONNECTION_QUEUE_FORCE: always.
+ * Payload bytes are not checked while the queue holds none (so one payload
+ * of any legal size gets through). A queue already past a limit that a
+ * reload lowered is not trimmed; it only takes nothing more until it drains
+ * below. Returns 0, -ENOBUFS (not admitted, nothing changed) or -ENOMEM.
+ * Does not write: see connection_flush(). */
+int connection_queue_mode(Connection *c, Message *m, ConnectionQueueMode mode);
+
+/* connection_queue_mode() with CONNECTION_QUEUE_FORCE if @force, else
+ * CONNECTION_QUEUE_LIMIT. */
 int connection_queue(Connection *c, Message *m, bool force);
+
+/* true if the queue is at or over its limit in any dimension. */
+bool connection_is_over_limit(const Connection *c);
+
+/* What @sender_id's messages hold in the queue (all zero if nothing). */
+QueueHolder connection_holder(const Connection *c, uint64_t sender_id);
 
 /* Drop every queued message not yet started (a forced disconnect: the
  * peer gets only the rest of the message being written, then its

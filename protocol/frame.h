@@ -153,6 +153,11 @@ uint64_t bus_framer_wanted(const BusFramer *f);
 size_t bus_framer_held(const BusFramer *f);
 size_t bus_framer_lookahead_wanted(const BusFramer *f);
 
+/* Where the held bytes are: the end of the last chunk (borrowed). */
+static inline const uint8_t *bus_framer_held_bytes(const BusFramer *f) {
+        return f->buf + f->pos;
+}
+
 /* true while a preamble or message is partly received (or held back). */
 bool bus_framer_is_partial(const BusFramer *f);
 
