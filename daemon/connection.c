@@ -31,6 +31,8 @@ int connection_init(Connection *c, int fd, struct event_base *base, event_callba
                            .scratch_size = scratch_size,
                            .stats = stats,
                            .config = config };
+        /* The client's preamble comes first. */
+        (void)bus_framer_init(&c->in_framer, sizeof(BusPreamble));
         c->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, read_cb, userdata);
         c->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, write_cb, userdata);
         if (!c->ev_read || !c->ev_write) {
@@ -174,6 +176,7 @@ void connection_deinit(Connection *c) {
         free(c->out);
         hashmap_free(c->holders_more); /* empty: the queue released every entry */
         message_unref(c->in_msg);
+        free(c->in_stash);
         fd_batches_drop(c);
         safe_close(c->fd);
         *c = (Connection){ .fd = -1 };
@@ -201,12 +204,30 @@ static int violation(Connection *c, const char *prefix, const char *detail) {
 }
 
 /* Collect the one SCM_RIGHTS block of a recvmsg(); anything else is refused.
- * Every fd received is either stored in *ret_fds or closed. */
-static int take_control(Connection *c, struct msghdr *mh, int **ret_fds, unsigned *ret_n) {
+ * Every fd received is either stored in *ret_fds or closed. *ret_lost is set
+ * when the write's fds were lost to the broker's own fd shortage.
+ *
+ * Why MSG_CTRUNC has two causes, told apart by the number installed: the
+ * kernel installs a write's fds one at a time into our fd table
+ * (scm_detach_fds(), net/core/scm.c), at most as many as the control buffer
+ * has room for; it stops at the first one it cannot install (EMFILE at
+ * RLIMIT_NOFILE, ENFILE at fs.file-max, or an LSM refusing it), closes every
+ * fd it did not install, and sets MSG_CTRUNC if any were left over (unix(7):
+ * excess fds, for a buffer too small or past RLIMIT_NOFILE, are closed in the
+ * receiving process). Our buffer holds BUS_FDS_MAX fds. So a full block
+ * with MSG_CTRUNC means the peer sent more than a message may carry (its
+ * protocol violation); fewer than BUS_FDS_MAX (none included: the kernel
+ * then adds no block at all) means the kernel ran out of room for them: our
+ * own shortage, never the peer's fault (hostile-peers.md item 32). A peer
+ * that sent too many while we were short is counted as our shortage too:
+ * its message only loses its fds. */
+static int take_control(Connection *c, struct msghdr *mh, int **ret_fds, unsigned *ret_n,
+                        bool *ret_lost) {
         const char *bad = NULL;
         int *fds = NULL;
         unsigned n_fds = 0;
 
+        *ret_lost = false;
         for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
                 if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
                         unsigned n = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
@@ -226,12 +247,13 @@ static int take_control(Connection *c, struct msghdr *mh, int **ret_fds, unsigne
                         }
                         fds = malloc(sizeof(int) * n);
                         if (!fds) {
+                                /* Our shortage, like the kernel's below. */
                                 for (unsigned i = 0; i < n; i++) {
                                         int fd;
                                         memcpy(&fd, p + i, sizeof(fd));
                                         safe_close(fd);
                                 }
-                                bad = "out of memory for fds";
+                                *ret_lost = true;
                                 continue;
                         }
                         memcpy(fds, p, sizeof(int) * n);
@@ -241,16 +263,99 @@ static int take_control(Connection *c, struct msghdr *mh, int **ret_fds, unsigne
                         bad = "unexpected control message";
                 }
         }
-        if (!bad && (mh->msg_flags & MSG_CTRUNC))
-                bad = "control data truncated (too many fds)";
-        if (bad) {
+        if (!bad && (mh->msg_flags & MSG_CTRUNC)) {
+                if (n_fds >= BUS_FDS_MAX)
+                        bad = "control data truncated: more fds in one write than a "
+                              "message may carry";
+                else
+                        *ret_lost = true;
+        }
+        if (bad || *ret_lost) {
                 close_fds(fds, n_fds);
                 free(fds);
-                return violation(c, "", bad);
+                if (bad) {
+                        *ret_lost = false;
+                        return violation(c, "", bad);
+                }
+                fds = NULL;
+                n_fds = 0;
         }
         *ret_fds = fds;
         *ret_n = n_fds;
         return 0;
+}
+
+/* The framer's violation, in c->error. */
+static int frame_violation(Connection *c, const char *reason, const char *detail) {
+        if (!detail)
+                return violation(c, "", reason);
+        snprintf(c->error, sizeof(c->error), "%s: %s", reason, detail);
+        return CONNECTION_E_VIOLATION;
+}
+
+/* The buffers the next read fills: the rest of the message being received,
+ * straight into its buffer, then the shared scratch buffer; or, while the
+ * framer holds bytes back, the stash after them, and only the bytes that
+ * decide (bus_framer_lookahead_wanted()). Returns the bytes offered;
+ * *ret_direct of them go into the message. */
+static size_t input_iov(Connection *c, struct iovec *iov, size_t *iovlen, size_t *ret_direct) {
+        size_t direct = 0;
+
+        assert(!c->in_pending);
+        *ret_direct = 0;
+        if (c->in_stash) {
+                size_t room = bus_framer_lookahead_wanted(&c->in_framer);
+
+                assert(room > 0 && room <= c->in_stash_size - c->in_stash_len);
+                iov[(*iovlen)++] = (struct iovec){ c->in_stash + c->in_stash_len, room };
+                return room;
+        }
+        if (c->in_msg && c->in_msg->capacity > c->in_msg_len) {
+                /* Read the rest of a large message straight into its buffer
+                 * (capacity ≤ size: never past the message). */
+                direct = c->in_msg->capacity - c->in_msg_len;
+                iov[(*iovlen)++] = (struct iovec){ message_bytes(c->in_msg) + c->in_msg_len,
+                                                   direct };
+        }
+        iov[(*iovlen)++] = (struct iovec){ c->scratch, c->scratch_size };
+        *ret_direct = direct;
+        return direct + c->scratch_size;
+}
+
+/* Hand one read (@n bytes, the first @direct offered into the message, and
+ * its fds, taken) to the framer. Returns 1, CONNECTION_E_VIOLATION (every
+ * fd received is closed by connection_deinit()) or a negative errno. */
+static int input_push(Connection *c, size_t n, size_t direct, int *fds, unsigned n_fds,
+                      bool lost) {
+        size_t d = n < direct ? n : direct;
+        const uint8_t *buf;
+        size_t len;
+        int r;
+
+        if (c->in_stash) {
+                c->in_stash_len += n;
+                buf = c->in_stash;
+                len = c->in_stash_len;
+        } else {
+                buf = c->scratch;
+                len = n - d;
+        }
+        c->in_msg_len += d;
+        r = bus_framer_push(&c->in_framer, d, buf, len, n_fds, lost);
+        if (r != 0) {
+                close_fds(fds, n_fds);
+                free(fds);
+                if (r < 0)
+                        return r;
+                return frame_violation(c, c->in_framer.reason, c->in_framer.detail);
+        }
+        if (n_fds > 0) {
+                /* The framer takes at most as many batches as we keep. */
+                assert(c->in_n_batches < CONNECTION_FD_BATCHES);
+                c->in_fds[c->in_n_batches++] = (FdBatch){ .fds = fds, .n_fds = n_fds };
+        }
+        c->in_pending = true;
+        return 1;
 }
 
 int connection_read(Connection *c) {
@@ -266,17 +371,16 @@ int connection_read(Connection *c) {
         ssize_t k;
         int *fds = NULL;
         unsigned n_fds = 0;
+        bool lost;
         int r;
 
-        assert(c->chunk_pos == c->chunk_len);
-        if (c->in_msg && c->in_msg->capacity > c->in_msg_len) {
-                /* Read the rest of a large message straight into its buffer. */
-                direct = c->in_msg->capacity - c->in_msg_len;
-                iov[mh.msg_iovlen++] = (struct iovec){ message_bytes(c->in_msg) + c->in_msg_len,
-                                                       direct };
+        /* A recvmsg() may install up to BUS_FDS_MAX fds: only with that many
+         * free in the budget (the caller's rule). */
+        if (c->may_read && !c->may_read(c->may_read_userdata)) {
+                c->read_full = false;
+                return CONNECTION_PAUSED;
         }
-        iov[mh.msg_iovlen++] = (struct iovec){ c->scratch, c->scratch_size };
-        offered = direct + c->scratch_size;
+        offered = input_iov(c, iov, &mh.msg_iovlen, &direct);
 
         k = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (k < 0) {
@@ -287,7 +391,7 @@ int connection_read(Connection *c) {
         }
         n = (size_t)k;
 
-        r = take_control(c, &mh, &fds, &n_fds);
+        r = take_control(c, &mh, &fds, &n_fds, &lost);
         if (r != 0)
                 return r;
         if (n == 0) {
@@ -295,218 +399,179 @@ int connection_read(Connection *c) {
                 free(fds);
                 return -ECONNRESET;
         }
-        if (n_fds > 0) {
-                if (c->in_n_batches == CONNECTION_FD_BATCHES) {
-                        close_fds(fds, n_fds);
-                        free(fds);
-                        return violation(c, "", "file descriptors sent without a message");
-                }
-                c->in_fds[c->in_n_batches++] = (FdBatch){ .fds = fds,
-                                                          .n_fds = n_fds,
-                                                          .begin = c->in_total,
-                                                          .end = c->in_total + n };
+        if (n_fds > 0 || lost) {
+                c->in_fds_received += n_fds;
+                if (lost)
+                        c->in_fds_lost++;
         }
 
-        c->in_total += n;
         c->read_full = n == offered;
-        if (direct > 0) {
-                size_t d = n < direct ? n : direct;
-                c->in_msg_len += d;
-                n -= d;
-        }
-        c->chunk = c->scratch;
-        c->chunk_len = n;
-        c->chunk_pos = 0;
-        return 1;
+        /* The framer pairs the fds with their message (or refuses them). */
+        return input_push(c, n, direct, fds, n_fds, lost);
 }
 
-/* Copy up to @want bytes of the current chunk to @dst; returns the count. */
-static size_t chunk_take(Connection *c, void *dst, size_t want) {
-        size_t avail = c->chunk_len - c->chunk_pos;
-        size_t k = avail < want ? avail : want;
-
-        memcpy(dst, c->chunk + c->chunk_pos, k);
-        c->chunk_pos += k;
-        return k;
-}
-
-/* Stream offset of the next unparsed byte. */
-static uint64_t parse_offset(const Connection *c) {
-        return c->in_total - (c->chunk_len - c->chunk_pos);
-}
-
-/* The header in c->in_hdr is complete: check it, claim its fds and start
- * its message. */
-static int start_message(Connection *c) {
-        BusHeader *h = (BusHeader *)(void *)c->in_hdr;
-        uint64_t total;
+/* A checked fixed header: the message gets its buffer (a first chunk of
+ * it), its sender block and the fds it claims. */
+static int input_begin(Connection *c, const BusFrame *fr) {
         Message *m;
         int r;
 
-        /* Stamp first: whatever the sender put in its sender block is
-         * overwritten, never judged (hostile-peers.md item 9). */
-        memcpy((uint8_t *)c->in_hdr + BUS_SENDER_BLOCK_OFFSET, c->sender_block,
-               BUS_SENDER_BLOCK_SIZE);
-        r = bus_header_check(h, &total);
-        if (r != 0)
-                return violation(c, "bad header: ", bus_proto_strerror(r));
-        if (total > BUS_MESSAGE_INLINE_MAX)
-                return violation(c, "", "message too long");
-
-        if (h->n_fds > 0) {
-                const FdBatch *b = &c->in_fds[0];
-
-                if (c->in_n_batches == 0)
-                        return violation(c, "", "message declares fds that were not sent with it");
-                if (c->in_start < b->begin || c->in_start >= b->end)
-                        return violation(c, "", "fds not sent with the first byte of their message");
-                if (b->n_fds != h->n_fds)
-                        return violation(c, "", "number of fds received differs from the header");
-        }
-
-        r = message_new(&m, (size_t)total, CONNECTION_MESSAGE_CHUNK);
+        r = message_new(&m, (size_t)fr->total, CONNECTION_MESSAGE_CHUNK);
         if (r < 0)
                 return r;
-        memcpy(message_bytes(m), c->in_hdr, BUS_HEADER_SIZE);
-        if (h->n_fds > 0) {
+        memcpy(message_bytes(m), fr->data, BUS_HEADER_SIZE);
+        /* Whatever the sender put in its sender block is overwritten, never
+         * judged (hostile-peers.md item 9). */
+        memcpy(message_bytes(m) + BUS_SENDER_BLOCK_OFFSET, c->sender_block,
+               BUS_SENDER_BLOCK_SIZE);
+        if (fr->n_fds > 0) {
                 FdBatch b = fd_batch_pop(c);
+
+                assert(b.n_fds == fr->n_fds);
                 message_take_fds(m, b.fds, b.n_fds);
         }
         c->in_msg = m;
         c->in_msg_len = BUS_HEADER_SIZE;
-        c->in_hdr_len = 0;
+        c->in_msg_fds_lost = fr->fds_lost;
         return 0;
 }
 
-/* The read is used up. A batch still unclaimed must belong to a message
- * whose header has started but not finished arriving, and which began inside
- * the read that brought the batch. */
-static int check_unclaimed_fds(Connection *c) {
-        if (c->in_n_batches > 0) {
-                bool partial_header = c->preamble_done && !c->in_msg && c->in_hdr_len > 0;
-                const FdBatch *b = &c->in_fds[0];
-
-                if (c->in_n_batches > 1 || !partial_header || c->in_start < b->begin ||
-                    c->in_start >= b->end)
-                        return violation(c, "", "file descriptors not claimed by any message");
-        }
-        return 0;
-}
-
-/* The read is used up and a message (or its header) is partial. If that read
- * filled every buffer it offered, the rest is most likely queued already:
- * read it now rather than after another trip through the event loop (an
- * epoll_wait and a partial-message timer update per read). Returns 1 if
- * bytes arrived, 0 to wait for the event loop (nothing queued; EOF and
- * errors are seen again by the next connection_read()), or
- * CONNECTION_E_VIOLATION. */
-static int read_more(Connection *c) {
+/* Bytes of the message being received, copied from the chunk; its buffer
+ * grows (doubling) only as they arrive. */
+static int input_body(Connection *c, const BusFrame *fr) {
+        size_t need = c->in_msg_len + fr->len;
         int r;
 
-        if (!c->read_full)
-                return 0;
-        r = check_unclaimed_fds(c);
-        if (r != 0)
-                return r;
-        r = connection_read(c);
-        if (r == CONNECTION_E_VIOLATION)
-                return r;
-        return r == 1 ? 1 : 0;
-}
+        assert(fr->offset == c->in_msg_len);
+        if (c->in_msg->capacity < need) {
+                size_t cap = c->in_msg->capacity * 2;
 
-int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_message) {
-        int r;
-
-        for (;;) {
-                size_t avail = c->chunk_len - c->chunk_pos;
-
-                if (!c->preamble_done) {
-                        if (c->in_hdr_len == 0 && avail > 0)
-                                c->in_start = parse_offset(c);
-                        c->in_hdr_len += chunk_take(c, (uint8_t *)c->in_hdr + c->in_hdr_len,
-                                                    sizeof(BusPreamble) - c->in_hdr_len);
-                        if (c->in_hdr_len < sizeof(BusPreamble))
-                                break;
-                        memcpy(ret_preamble, c->in_hdr, sizeof(BusPreamble));
-                        c->in_hdr_len = 0;
-                        c->preamble_done = true;
-                        return CONNECTION_PREAMBLE;
-                }
-
-                if (c->in_msg) {
-                        Message *m;
-                        size_t want = c->in_msg->size - c->in_msg_len;
-
-                        if (want > 0 && avail > 0) {
-                                size_t take = avail < want ? avail : want;
-
-                                if (c->in_msg->capacity - c->in_msg_len < take) {
-                                        size_t cap = c->in_msg->capacity * 2;
-                                        if (cap < c->in_msg_len + take)
-                                                cap = c->in_msg_len + take;
-                                        r = message_grow(&c->in_msg, cap);
-                                        if (r < 0)
-                                                return r;
-                                }
-                                c->in_msg_len += chunk_take(
-                                        c, message_bytes(c->in_msg) + c->in_msg_len, take);
-                        }
-                        if (c->in_msg_len < c->in_msg->size) {
-                                /* The read is used up; leave room for the next one
-                                 * to go straight into the message. */
-                                if (c->in_msg->capacity == c->in_msg_len) {
-                                        r = message_grow(&c->in_msg, c->in_msg->capacity * 2);
-                                        if (r < 0)
-                                                return r;
-                                }
-                                r = read_more(c);
-                                if (r == 1)
-                                        continue;
-                                if (r != 0)
-                                        return r;
-                                break;
-                        }
-                        m = c->in_msg;
-                        c->in_msg = NULL;
-                        c->in_msg_len = 0;
-                        r = message_parse(m);
-                        if (r != 0) {
-                                message_unref(m);
-                                return violation(c, "bad message: ", bus_proto_strerror(r));
-                        }
-                        *ret_message = m;
-                        return CONNECTION_MESSAGE;
-                }
-
-                if (avail == 0) {
-                        if (c->in_hdr_len > 0) {
-                                r = read_more(c);
-                                if (r == 1)
-                                        continue;
-                                if (r != 0)
-                                        return r;
-                        }
-                        break;
-                }
-                if (c->in_hdr_len == 0)
-                        c->in_start = parse_offset(c);
-                c->in_hdr_len += chunk_take(c, (uint8_t *)c->in_hdr + c->in_hdr_len,
-                                            BUS_HEADER_SIZE - c->in_hdr_len);
-                if (c->in_hdr_len < BUS_HEADER_SIZE)
-                        break;
-                r = start_message(c);
-                if (r != 0)
+                r = message_grow(&c->in_msg, cap < need ? need : cap);
+                if (r < 0)
                         return r;
         }
+        memcpy(message_bytes(c->in_msg) + c->in_msg_len, fr->data, fr->len);
+        c->in_msg_len = need;
+        return 0;
+}
 
-        r = check_unclaimed_fds(c);
-        if (r != 0)
+/* The message is complete and may be handed out. */
+static int input_end(Connection *c, Message **ret_message) {
+        Message *m = c->in_msg;
+        bool lost = c->in_msg_fds_lost;
+        int r;
+
+        c->in_msg = NULL;
+        c->in_msg_len = 0;
+        c->in_msg_fds_lost = false;
+        r = message_parse(m);
+        if (r != 0) {
+                message_unref(m);
+                return violation(c, "bad message: ", bus_proto_strerror(r));
+        }
+        *ret_message = m;
+        return lost ? CONNECTION_FDS_LOST : CONNECTION_MESSAGE;
+}
+
+/* Keep what the framer holds back (bus_framer_held()) for the next push:
+ * out of the shared scratch buffer into the stash, or to the front of the
+ * stash, with room after it for the bytes that decide. */
+static int input_keep_held(Connection *c) {
+        size_t held = bus_framer_held(&c->in_framer);
+        const uint8_t *src;
+
+        if (held == 0) {
+                free(c->in_stash);
+                c->in_stash = NULL;
+                c->in_stash_len = c->in_stash_size = 0;
+                return 0;
+        }
+        src = bus_framer_held_bytes(&c->in_framer);
+        if (c->in_stash && c->in_stash_size >= held + BUS_HEADER_SIZE) {
+                memmove(c->in_stash, src, held);
+        } else {
+                uint8_t *stash = malloc(held + BUS_HEADER_SIZE);
+
+                if (!stash)
+                        return -ENOMEM;
+                memcpy(stash, src, held);
+                free(c->in_stash);
+                c->in_stash = stash;
+                c->in_stash_size = held + BUS_HEADER_SIZE;
+        }
+        c->in_stash_len = held;
+        return 0;
+}
+
+/* The pushed bytes are used up (or held back). Make room for a direct read
+ * into a partial message, and if the last read filled every buffer it
+ * offered, read again now: the rest is most likely queued already (an
+ * epoll_wait and a partial-message timer update per read saved). Returns 1
+ * if bytes arrived, CONNECTION_NEED_MORE to wait for the event loop (EOF
+ * and errors are seen again by the next connection_read()),
+ * CONNECTION_E_VIOLATION or -ENOMEM. */
+static int input_need_more(Connection *c) {
+        int r;
+
+        c->in_pending = false;
+        r = input_keep_held(c);
+        if (r < 0)
+                return r;
+        if (c->in_msg && c->in_msg->capacity == c->in_msg_len &&
+            c->in_msg_len < c->in_msg->size) {
+                r = message_grow(&c->in_msg, c->in_msg->capacity * 2);
+                if (r < 0)
+                        return r;
+        }
+        if (!c->read_full || !bus_framer_is_partial(&c->in_framer))
+                return CONNECTION_NEED_MORE;
+        r = connection_read(c);
+        if (r == CONNECTION_E_VIOLATION || r == 1)
                 return r;
         return CONNECTION_NEED_MORE;
 }
 
+static int input_next(Connection *c, BusPreamble *ret_preamble, Message **ret_message) {
+        for (;;) {
+                BusFrame fr;
+                int r;
+
+                switch (bus_framer_next(&c->in_framer, &fr)) {
+                case BUS_FRAMER_PREAMBLE:
+                        memcpy(ret_preamble, fr.data, sizeof(*ret_preamble));
+                        return CONNECTION_PREAMBLE;
+                case BUS_FRAMER_MESSAGE_BEGIN:
+                        r = input_begin(c, &fr);
+                        break;
+                case BUS_FRAMER_BODY:
+                        r = input_body(c, &fr);
+                        break;
+                case BUS_FRAMER_MESSAGE_END:
+                        return input_end(c, ret_message);
+                case BUS_FRAMER_E_VIOLATION:
+                        return frame_violation(c, fr.reason, fr.detail);
+                default:
+                        r = input_need_more(c);
+                        if (r != 1)
+                                return r;
+                        r = 0;
+                        break;
+                }
+                if (r < 0)
+                        return r;
+        }
+}
+
+int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_message) {
+        int r = input_next(c, ret_preamble, ret_message);
+
+        /* For the partial-message timer (peer.c). */
+        c->in_start = bus_framer_partial_start(&c->in_framer);
+        return r;
+}
+
 bool connection_is_partial(const Connection *c) {
-        return c->in_hdr_len > 0 || c->in_msg;
+        return bus_framer_is_partial(&c->in_framer);
 }
 
 void connection_truncate(Connection *c) {

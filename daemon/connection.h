@@ -5,23 +5,27 @@
  *
  * Input: connection_read() does one recvmsg() (MSG_CMSG_CLOEXEC) into the
  * bus's shared scratch buffer, or straight into the message being received;
- * connection_next() then cuts the bytes into the preamble and complete,
- * checked, sender-stamped messages. When a read filled every buffer it
- * offered and a message is still partial, connection_next() reads again at
- * once (the rest is most likely queued already) instead of waiting for
- * another trip through the event loop; so one callback reads at most the
- * rest of one message beyond a scratch buffer. Every fixed header is checked
- * before anything is allocated for its message, and a message's buffer grows
- * only as its bytes arrive.
+ * connection_next() then has the protocol's framer (protocol/frame.h) cut
+ * the bytes into the preamble and complete, checked, sender-stamped
+ * messages. When a read filled every buffer it offered and a message is
+ * still partial, connection_next() reads again at once (the rest is most
+ * likely queued already) instead of waiting for another trip through the
+ * event loop; so one callback reads at most the rest of one message beyond a
+ * scratch buffer. Every fixed header is checked before anything is
+ * allocated for its message, and a message's buffer grows only as its bytes
+ * arrive.
  *
- * Fds: Linux attaches SCM_RIGHTS to the first byte of the sendmsg() that
- * carried them, and a recvmsg() returns at most one such block, ending with
- * that write's first skb (unix_stream_read_generic()). So the fds of a read
- * belong to a message whose first byte lies inside that read. A message
- * declaring n_fds must find exactly that many waiting, received with the
- * read that contained its first byte; fds no message claims are a protocol
- * violation (hostile-peers.md items 11-13). Between reads at most one batch
- * waits (for a header cut by the end of a read); a read may add a second.
+ * Fds: the framer pairs each read's batch with the one message starting in
+ * that read that declares fds, by the rule of PROTOCOL.md section 1 (which
+ * says why: Linux attaches SCM_RIGHTS to the first byte of the sendmsg()
+ * that carried them, and a recvmsg() returns at most one such block, ending
+ * with that write's first skb, unix_stream_read_generic()). Fds no message
+ * claims are a protocol violation found before any message that ended in
+ * their read is handed out (hostile-peers.md items 11-13, issue 9 item 7).
+ * When a read ends inside the header that decides, the framer holds those
+ * messages back: the bytes after them are copied out of the shared scratch
+ * buffer into the connection's stash, and the next reads (only as many bytes
+ * as decide) go after them there.
  *
  * Output: a FIFO of message references (shared between receivers), written
  * with one sendmsg() covering up to CONNECTION_IOV_MAX messages
@@ -46,6 +50,7 @@
 #include <stdint.h>
 
 #include "bus-protocol.h"
+#include "frame.h"
 #include "hashmap.h"
 #include "message.h"
 
@@ -66,18 +71,27 @@ enum {
         CONNECTION_PREAMBLE = 1,
         CONNECTION_MESSAGE = 2,
         CONNECTION_E_VIOLATION = 3, /* c->error says why */
+        /* connection_read(): not read, the fd budget is short (may_read said
+         * no); connection_next(): a message whose fds the broker could not
+         * take (bus_framer_push() fds_lost): it comes without them, for its sender to be
+         * told (never a violation: hostile-peers.md item 32) */
+        CONNECTION_PAUSED = 4,
+        CONNECTION_FDS_LOST = 5,
 };
 
-/* Unclaimed fd batches held at once: the one of a header cut by the end of
- * the previous read, and the one the current read brought. So at most
- * 2 * BUS_FDS_MAX received fds wait for their message. */
-#define CONNECTION_FD_BATCHES 2u
+/* Unclaimed fd batches held at once (BUS_FRAMER_BATCHES_MAX): the one of a
+ * header cut by the end of a read, and the one the next read brought. So
+ * at most 2 * BUS_FDS_MAX received fds wait for their message. */
+#define CONNECTION_FD_BATCHES BUS_FRAMER_BATCHES_MAX
 
-/* The fds of one recvmsg() and the stream range of the bytes it read. */
+/* The fds of one recvmsg(), owned by the connection until a message claims
+ * them. A read whose fds the kernel could not install (the broker was short
+ * of fds, take_control()) keeps no batch here: the framer knows of it
+ * (bus_framer_push() fds_lost), and the message declaring fds in that read
+ * is handed out without them, as CONNECTION_FDS_LOST. */
 typedef struct FdBatch {
         int *fds;
         unsigned n_fds;
-        uint64_t begin, end;
 } FdBatch;
 
 /* Queue counters shared by all connections of a bus. */
@@ -123,20 +137,25 @@ typedef struct Connection {
         /* input */
         uint8_t *scratch; /* borrowed from the bus */
         size_t scratch_size;
-        const uint8_t *chunk; /* unparsed bytes of the last read */
-        size_t chunk_len;
-        size_t chunk_pos;
-        uint64_t in_total; /* stream bytes received so far */
-        bool read_full;    /* the last read filled every buffer it offered */
-        bool preamble_done;
-        uint64_t in_hdr[BUS_HEADER_SIZE / 8]; /* preamble or fixed header, 8-aligned */
-        size_t in_hdr_len;
-        uint64_t in_start; /* stream offset of the first byte of the current message */
+        BusFramer in_framer; /* cuts the stream, pairs fd batches (protocol/frame.h) */
+        bool in_pending;     /* pushed bytes not yet cut by connection_next() */
+        bool read_full;      /* the last read filled every buffer it offered */
+        /* bytes the framer holds back (bus_framer_held()), copied out of the
+         * shared scratch buffer, and the reads that follow them; NULL if none */
+        uint8_t *in_stash;
+        size_t in_stash_len, in_stash_size;
+        uint64_t in_start; /* stream offset of the first byte of the partial message */
         Message *in_msg;   /* message whose header is in, body arriving */
         size_t in_msg_len;
+        bool in_msg_fds_lost; /* in_msg claimed a batch whose fds were lost */
         FdBatch in_fds[CONNECTION_FD_BATCHES]; /* unclaimed, oldest first */
         unsigned in_n_batches;
         char error[160];
+        /* the fd budget (connection_read()): asked before every recvmsg(); NULL = always */
+        bool (*may_read)(void *userdata);
+        void *may_read_userdata;
+        uint64_t in_fds_received; /* fds recvmsg() installed so far (the caller counts them) */
+        uint64_t in_fds_lost;     /* reads whose fds the kernel could not install */
 
         /* output */
         Message **out; /* ring, capacity a power of two */
@@ -169,10 +188,12 @@ void connection_deinit(Connection *c);
 int connection_start_reading(Connection *c);
 void connection_stop_reading(Connection *c);
 
-/* One recvmsg(). Returns 1 if bytes arrived (parse them with
- * connection_next()), 0 if there was nothing to read, -ECONNRESET at EOF,
- * another negative errno on failure, or CONNECTION_E_VIOLATION for bad
- * control data (every fd received is closed). */
+/* One recvmsg(), if may_read allows (else CONNECTION_PAUSED, nothing read).
+ * Returns 1 if bytes arrived (parse them with connection_next()), 0 if there
+ * was nothing to read, -ECONNRESET at EOF, another negative errno on failure,
+ * or CONNECTION_E_VIOLATION for bad control data (every fd received is
+ * closed). Fds the kernel could not install for lack of fds are no
+ * violation: the read's batch is marked lost and in_fds_lost counts it. */
 int connection_read(Connection *c);
 
 /* Next item from the bytes read: CONNECTION_PREAMBLE (copied to
