@@ -84,3 +84,11 @@ tests_test_bus_payload_rule_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DBUSDCTL_BINARY='"$(abs_top_builddir)/tools/busdctl"'
 tests_test_bus_payload_rule_CFLAGS = $(integration_cflags)
 tests_test_bus_payload_rule_LDADD = $(integration_ldadd)
+
+# The fd pairing rule against a real busd (PROTOCOL.md section 1; issue 9
+# item 7: a message carrying fds it does not declare is never delivered).
+check_PROGRAMS += tests/test-bus-framing
+TESTS += tests/test-bus-framing
+tests_test_bus_framing_SOURCES = tests/test-bus-framing.c
+tests_test_bus_framing_CFLAGS = $(integration_cflags)
+tests_test_bus_framing_LDADD = $(integration_ldadd)
