@@ -265,6 +265,30 @@ ctl --json=pretty list
 check "list --json=pretty is indented" '[[ $rc == 0 ]] && [[ $(lines_out) -gt 10 ]] &&
         has_out "^    \"name\": \"org\.example\.Alpha\","'
 
+# More names than one ListNames page holds (4096, PROTOCOL.md section 7):
+# busdctl list follows the pages and shows every one of them once.
+many_pids=()
+for i in 1 2 3 4 5 6 7 8 9; do
+        names=()
+        for j in $(seq 1 500); do names+=("org.example.Many$i.N$j"); done
+        start_peer "M$i" "${names[@]}" || exit 1
+        many_pids+=("$(eval echo "\$M${i}_pid")")
+done
+ctl --no-legend list --acquired
+check "list follows ListNames's pages: 4500 extra names, each once" '[[ $rc == 0 ]] &&
+        [[ $(grep -c "^org\.example\.Many" "$out") == 4500 ]] &&
+        [[ $(grep "^org\.example\.Many" "$out" | cut -d" " -f1 | sort -u | wc -l) == 4500 ]] &&
+        has_out "^org\.example\.Alpha "'
+for p in "${many_pids[@]}"; do
+        kill "$p" 2>/dev/null
+done
+gone=0
+for i in 1 2 3 4 5 6 7 8 9; do
+        ctl --timeout "$WAIT" wait --gone "$(eval echo "\$M${i}_unique")"
+        [[ $rc == 0 ]] || gone=1
+done
+check "the many-names peers are gone" '[[ $gone == 0 ]]'
+
 # ---- status ----
 ctl status org.example.Alpha
 check "status NAME: unique name, PID, names, process" '[[ $rc == 0 ]] &&
