@@ -150,9 +150,11 @@ const char *bus_connection_get_bus_id(bus_connection *c);
  * Messages already read are still dispatched by bus_connection_process()
  * after it turns false. */
 bool bus_connection_is_open(bus_connection *c);
-/* Why the broker closed the connection, from its Disconnected signal (or
- * org.busd.Error.Disconnected if it gave none): copies into @e and returns 0;
- * -EAGAIN while the connection is still open. */
+/* Why the connection ended, from the broker's Disconnected signal, or
+ * org.busd.Error.Timeout if the bus did not answer the handshake in time
+ * (bus_connect_with_timeout()), or org.busd.Error.Disconnected (with the
+ * reason, if the library knows one): copies into @e and returns 0; -EAGAIN
+ * while the connection is still open. */
 int bus_connection_get_disconnect_error(bus_connection *c, bus_error *e);
 
 /* ---- Event loop integration ---------------------------------------------------- */
@@ -162,8 +164,9 @@ int bus_connection_get_fd(bus_connection *c);
 /* POLLIN, plus POLLOUT while output is queued. */
 int bus_connection_get_events(bus_connection *c);
 /* Absolute CLOCK_MONOTONIC time in µs at which bus_connection_process()
- * must run again (the next async call timeout; 0 when input already read or
- * the broker's close waits to be processed), or UINT64_MAX if none.
+ * must run again (the next async call timeout, or the handshake deadline
+ * while the bus has not answered it; 0 when input already read or the
+ * broker's close waits to be processed), or UINT64_MAX if none.
  * Returns 0. */
 int bus_connection_get_timeout(bus_connection *c, uint64_t *ret_usec);
 /* Do bounded, non-blocking work: write queued output, read input, dispatch

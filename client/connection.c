@@ -780,6 +780,12 @@ _public_ int bus_connect_user(bus_connection **ret) {
 
 /* ---- Close ----------------------------------------------------------------------------------- */
 
+/* The error name for how @c ended: org.busd.Error.Timeout for a bus that did
+ * not answer the handshake in time (the only -ETIMEDOUT), else Disconnected. */
+static const char *conn_error_name(bus_connection *c) {
+        return c->error == -ETIMEDOUT ? BUS_ERROR_TIMEOUT : BUS_ERROR_DISCONNECTED;
+}
+
 void conn_finalize(bus_connection *c) {
         const char *text;
 
@@ -793,10 +799,9 @@ void conn_finalize(bus_connection *c) {
         c->fd = -1;
         text = c->error == -ECONNRESET ? "Connection closed" : strerror(-c->error);
         if (!c->disconnect_error.name)
-                (void)error_set_const(&c->disconnect_error, BUS_ERROR_DISCONNECTED, text);
+                (void)error_set_const(&c->disconnect_error, conn_error_name(c), text);
         /* A bus that never answered the handshake: the calls time out. */
-        pending_fail_all(c, c->error == -ETIMEDOUT ? BUS_ERROR_TIMEOUT : BUS_ERROR_DISCONNECTED,
-                         text);
+        pending_fail_all(c, conn_error_name(c), text);
 }
 
 static void conn_free(bus_connection *c) {
@@ -869,7 +874,7 @@ _public_ int bus_connection_get_disconnect_error(bus_connection *c, bus_error *e
                 return -EAGAIN;
         if (c->disconnect_error.name)
                 return error_set_const(e, c->disconnect_error.name, c->disconnect_error.message);
-        return error_set_const(e, BUS_ERROR_DISCONNECTED,
+        return error_set_const(e, conn_error_name(c),
                                c->error && c->error != -ECONNRESET ? strerror(-c->error)
                                                                    : "Connection closed");
 }

@@ -577,8 +577,8 @@ static void dispatch_call(bus_connection *c, bus_message *m) {
                 r = bus_reply_error(c, m, &error);
         }
         if (r < 0)
-                client_debug("could not answer %s.%s: %s", interface ? interface : "", member,
-                             strerror(-r));
+                client_debug("could not answer %s.%s as asked: %s", interface ? interface : "",
+                             member, strerror(-r));
         bus_error_free(&error);
         slot_unref_internal(s);
 }

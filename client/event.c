@@ -105,6 +105,8 @@ _public_ int bus_connection_attach_event(bus_connection *c, struct event_base *b
 
         if (!c || !base)
                 return -EINVAL;
+        if (conn_check_pid(c) < 0)
+                return -ECHILD;
         if (c->event)
                 return -EBUSY;
         if (c->closed)

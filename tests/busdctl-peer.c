@@ -18,8 +18,9 @@
  * place. Runs until killed or until the bus closes the connection.
  *
  * --fork: after setting up, fork; the process that connected exits and its
- * child keeps serving the connection, so the bus's recorded PID names a
- * process that is gone (READY is printed once it is).
+ * child keeps the connection open without using it (the library refuses a
+ * child's calls with -ECHILD), so the bus's recorded PID names a process
+ * that is gone (READY is printed once it is). The child sleeps until killed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -180,6 +181,9 @@ int main(int argc, char **argv) {
         printf("\n");
         fflush(stdout);
 
+        /* The orphan holds the socket open, and that is all it may do. */
+        while (do_fork)
+                pause();
         for (;;) {
                 r = bus_connection_process(c);
                 if (r < 0)

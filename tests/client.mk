@@ -42,3 +42,15 @@ tests_test_client_service_SOURCES = tests/test-client-service.c
 tests_test_client_service_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_test_client_service_LDADD = client/libbusclient-internal.la $(CHECK_LIBS) \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS)
+
+# The same against a real busd (integration: tests/harness.[ch]): a nested
+# call through a 400 MiB flood (peak RSS), an invalid error name end to end,
+# async RequestName/AddMatch from a libevent loop, a stopped bus with
+# bus_connect_with_timeout() and busdctl --timeout.
+check_PROGRAMS += tests/test-bus-client-service
+TESTS += tests/test-bus-client-service
+tests_test_bus_client_service_SOURCES = tests/test-bus-client-service.c
+tests_test_bus_client_service_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DBUSDCTL_BINARY='"$(abs_top_builddir)/tools/busdctl"'
+tests_test_bus_client_service_CFLAGS = $(integration_cflags)
+tests_test_bus_client_service_LDADD = $(integration_ldadd)

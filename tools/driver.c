@@ -116,7 +116,8 @@ int driver_connect(const Busdctl *ctx, bus_connection **ret) {
         if (!bus_connection_get_unique_name(c)) {
                 fputs("busdctl: the bus at ", stderr);
                 driver_fputs_escaped(driver_address(ctx), stderr);
-                if (bus_connection_get_disconnect_error(c, &error) >= 0 && error.name) {
+                if (bus_connection_get_disconnect_error(c, &error) >= 0 && error.name &&
+                    !bus_error_has_name(&error, BUS_ERROR_TIMEOUT)) {
                         fputs(" refused the connection: ", stderr);
                         driver_fputs_escaped(error.name, stderr);
                         if (error.message) {

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-bus-client-service.c — libbusclient as a service author meets it
+ * (issue #9), against a real busd on a private socket: a service blocked in
+ * a synchronous call from a handler while another peer floods it with 4 MiB
+ * unicast signals stays within the library's read-ahead bound and still gets
+ * its reply; a handler's invalid error name reaches the caller at once as
+ * org.busd.Error.Failed; RequestName and AddMatch answered asynchronously
+ * from an event loop; a stopped bus makes connect-with-timeout and busdctl
+ * --timeout give up after the timeout. Every test that involves the daemon
+ * ends with the three checks (others served, fds and counters at baseline).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "harness.h"
+#include "raw-peer.h"
+
+#define SVC_PATH "/org/example/Svc"
+#define SVC_IFACE "org.example.Svc"
+
+static void assert_serves_others(void)
+{
+        bus_connection *c = test_connect();
+
+        json_decref(driver_call_ok(c, "Ping", NULL));
+        test_disconnect(c);
+}
+
+/* Peak resident set of this process (VmHWM), in KiB. */
+static long vm_hwm_kib(void)
+{
+        FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        long v = -1;
+
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmHWM: %ld kB", &v) == 1)
+                        break;
+        fclose(f);
+        ck_assert_int_gt(v, 0);
+        return v;
+}
+
+/* ---- a nested call through a flood ------------------------------------------------ */
+
+#define FLOOD_SIGNALS 100u /* x 4 MiB: 400 MiB, 25 times the read-ahead bound */
+
+static struct {
+        bus_connection *conn;
+        const char *callee;
+        int result;
+        char *reply;
+} svc;
+
+/* Start: call the flooding peer synchronously from inside the handler. */
+static int method_start(bus_message *call, void *userdata, json_t **ret_reply,
+                        bus_error *ret_error)
+{
+        json_t *body = NULL;
+
+        svc.result = bus_call_method(svc.conn, svc.callee, "/flood", "org.example.Flood", "Work",
+                                     NULL, 0, NULL, &body);
+        if (body)
+                svc.reply = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        *ret_reply = json_pack("{s:b}", "done", 1);
+        return 0;
+}
+
+/* In a child: a raw peer that tells the parent its name on @ready_fd, waits
+ * for the Work call, floods the caller with FLOOD_SIGNALS inline signals of
+ * almost 4 MiB, then answers. Exits non-zero on anything unexpected. */
+static void flooder(int ready_fd) __attribute__((noreturn));
+static void flooder(int ready_fd)
+{
+        size_t len = BUS_BODY_INLINE_MAX - 64;
+        char *body = malloc(len + 1);
+        RawPeer *p = raw_peer_new(busd_address());
+        RawSpec reply = { .type = BUS_MESSAGE_METHOD_RETURN, .body = "{\"ok\":1}" };
+        RawMsg *call = NULL, *m;
+
+        memset(body, ' ', len);
+        body[0] = '"';
+        body[len - 1] = '"';
+        body[len] = '\0';
+        if (write(ready_fd, p->name, sizeof(p->name)) != (ssize_t)sizeof(p->name))
+                _exit(2);
+        while (!call) {
+                m = raw_peer_recv(p, HARNESS_WAIT_MS);
+                if (!m)
+                        _exit(3);
+                if (m->type == BUS_MESSAGE_METHOD_CALL && m->member &&
+                    strcmp(m->member, "Work") == 0)
+                        call = m;
+                else
+                        raw_msg_free(m);
+        }
+        {
+                char caller[32];
+
+                snprintf(caller, sizeof(caller), ":1.%llu", (unsigned long long)call->sender_id);
+                for (unsigned i = 0; i < FLOOD_SIGNALS; i++) {
+                        raw_peer_signal(p, caller, "/flood", "org.example.Flood", "Chunk", NULL,
+                                        body);
+                        /* What the bus tells us (MessageDropped) is read, so
+                         * that our own queue never fills. */
+                        while ((m = raw_peer_recv(p, 0)))
+                                raw_msg_free(m);
+                }
+                reply.destination = caller;
+                reply.reply_serial = call->serial;
+                raw_peer_send(p, &reply);
+        }
+        raw_msg_free(call);
+        /* Stay until the parent has its reply (it closes the pipe). */
+        {
+                char byte;
+
+                (void)!read(ready_fd, &byte, 1);
+        }
+        raw_peer_free(p);
+        free(body);
+        _exit(0);
+}
+
+START_TEST(test_nested_call_through_flood)
+{
+        static const bus_method methods[] = { { "Start", method_start }, { NULL, NULL } };
+        char callee[32];
+        int sv[2], status;
+        long hwm_before, grown;
+        json_t *body = NULL;
+        pid_t pid;
+
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                close(sv[0]);
+                flooder(sv[1]);
+        }
+        close(sv[1]);
+        ck_assert_int_eq(read(sv[0], callee, sizeof(callee)), (ssize_t)sizeof(callee));
+        svc.callee = callee;
+
+        svc.conn = test_connect();
+        ck_assert_int_eq(bus_add_object(svc.conn, NULL, SVC_PATH, SVC_IFACE, methods, NULL), 0);
+        hwm_before = vm_hwm_kib();
+
+        /* A call to ourselves: dispatched inside this call, so Start's own
+         * call is nested. */
+        ck_assert_int_eq(bus_call_method(svc.conn, bus_connection_get_unique_name(svc.conn),
+                                         SVC_PATH, SVC_IFACE, "Start", NULL, 0, NULL, &body),
+                         0);
+        ck_assert(json_is_true(json_object_get(body, "done")));
+        json_decref(body);
+        ck_assert_int_eq(svc.result, 0);
+        ck_assert_str_eq(svc.reply, "{\"ok\":1}");
+        free(svc.reply);
+
+        /* 400 MiB went past; the service kept at most its bound (16 MiB)
+         * plus the message in flight and what malloc keeps around. */
+        grown = vm_hwm_kib() - hwm_before;
+        ck_assert_msg(grown < 96 * 1024, "peak RSS grew by %ld KiB", grown);
+        ck_assert(bus_connection_is_open(svc.conn));
+
+        close(sv[0]);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "flooder status %d",
+                      status);
+        test_disconnect(svc.conn);
+        assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* ---- every call is answered --------------------------------------------------------- */
+
+static int method_too_hot(bus_message *call, void *userdata, json_t **ret_reply,
+                          bus_error *ret_error)
+{
+        return bus_error_set(ret_error, "org.example.Too-Hot", "it is hot");
+}
+
+START_TEST(test_invalid_error_name_reaches_caller)
+{
+        static const bus_method methods[] = { { "Heat", method_too_hot }, { NULL, NULL } };
+        bus_connection *s = test_connect(), *c = test_connect();
+        bus_error e = BUS_ERROR_INIT;
+        Collector col = { 0 };
+        bus_message *m;
+        uint64_t start;
+
+        ck_assert_int_eq(bus_add_object(s, NULL, SVC_PATH, SVC_IFACE, methods, NULL), 0);
+        ck_assert_int_eq(bus_message_new_method_call(c, &m, bus_connection_get_unique_name(s),
+                                                     SVC_PATH, SVC_IFACE, "Heat"),
+                         0);
+        start = now_usec();
+        ck_assert_int_eq(bus_call_async(c, m, 0, collector_add, &col, NULL), 0);
+        bus_message_unref(m);
+        pump_until(&col.n, 1, c, s);
+        /* At once: a pump, not the 25 s default timeout. */
+        ck_assert_uint_lt(now_usec() - start, HARNESS_WAIT_USEC);
+        ck_assert_int_eq(bus_message_get_error(col.msgs[0], &e), 0);
+        ck_assert_str_eq(e.name, BUS_ERROR_FAILED);
+        ck_assert_ptr_nonnull(strstr(e.message, "'org.example.Too-Hot'"));
+        ck_assert_ptr_nonnull(strstr(e.message, "it is hot"));
+        bus_error_free(&e);
+        collector_reset(&col);
+
+        test_disconnect(c);
+        test_disconnect(s);
+        assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* ---- async RequestName and AddMatch from an event loop ------------------------------ */
+
+static struct {
+        struct event_base *base;
+        unsigned answers, installs, signals;
+        json_int_t result;
+} loop;
+
+static int on_name(bus_message *m, void *userdata)
+{
+        loop.answers++;
+        loop.result = json_integer_value(json_object_get(bus_message_get_body(m), "result"));
+        return 0;
+}
+
+static int on_install(bus_message *m, void *userdata)
+{
+        loop.installs += bus_message_get_type(m) == BUS_MESSAGE_METHOD_RETURN;
+        return 0;
+}
+
+static int on_signal(bus_message *m, void *userdata)
+{
+        loop.signals++;
+        event_base_loopbreak(loop.base);
+        return 0;
+}
+
+static void run_loop_until(const unsigned *counter, unsigned target)
+{
+        uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
+        struct timeval tv = { 0, 20000 };
+
+        while (*counter < target && now_usec() < deadline) {
+                event_base_loopexit(loop.base, &tv);
+                event_base_dispatch(loop.base);
+        }
+        ck_assert_uint_ge(*counter, target);
+}
+
+START_TEST(test_async_name_and_match)
+{
+        bus_connection *s = test_connect(), *c = test_connect();
+        bus_slot *match = NULL;
+        char *owner;
+
+        loop.base = event_base_new();
+        ck_assert_ptr_nonnull(loop.base);
+        ck_assert_int_eq(bus_connection_attach_event(s, loop.base), 0);
+        ck_assert_int_eq(bus_request_name_async(s, NULL, "org.example.Async", 0, on_name, NULL),
+                         0);
+        ck_assert_int_eq(bus_add_match_async(s, &match,
+                                             "type='signal',interface='org.example.Async'",
+                                             on_signal, on_install, NULL),
+                         0);
+        /* Nothing waited: the answers come through the loop. */
+        ck_assert_uint_eq(loop.answers + loop.installs, 0);
+        run_loop_until(&loop.installs, 1);
+        run_loop_until(&loop.answers, 1);
+        ck_assert_int_eq(loop.result, BUS_NAME_PRIMARY_OWNER);
+        owner = driver_get_owner(c, "org.example.Async");
+        ck_assert_str_eq(owner, bus_connection_get_unique_name(s));
+        free(owner);
+
+        ck_assert_int_eq(bus_emit_signal(c, "/x", "org.example.Async", "Ping", NULL, NULL), 0);
+        ck_assert_int_eq(bus_connection_flush(c), 0);
+        run_loop_until(&loop.signals, 1);
+
+        bus_slot_unref(match);
+        bus_connection_detach_event(s);
+        test_disconnect(s);
+        test_disconnect(c);
+        event_base_free(loop.base);
+        assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* ---- a stopped bus ------------------------------------------------------------------ */
+
+START_TEST(test_stopped_bus_times_out)
+{
+        bus_connection *c;
+        bus_message *m;
+        uint64_t start;
+        int status;
+        pid_t pid;
+
+        ck_assert_int_eq(kill(busd_pid(), SIGSTOP), 0);
+
+        start = now_usec();
+        ck_assert_int_eq(bus_connect_with_timeout(&c, busd_address(), 500000), 0);
+        ck_assert_int_eq(bus_message_new_method_call(c, &m, DRIVER_NAME, DRIVER_PATH,
+                                                     DRIVER_INTERFACE, "Ping"),
+                         0);
+        ck_assert_int_eq(bus_call(c, m, 0, NULL, NULL), -ETIMEDOUT);
+        ck_assert_uint_ge(now_usec() - start, 500000);
+        ck_assert_uint_lt(now_usec() - start, 5000000);
+        bus_message_unref(m);
+        bus_connection_close(c);
+
+        /* busdctl --timeout 1 gives up after about a second, not 25. */
+        start = now_usec();
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                execl(BUSDCTL_BINARY, "busdctl", "--address", busd_address(), "--timeout", "1",
+                      "list", (char *)NULL);
+                _exit(127);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 127);
+        ck_assert_uint_ge(now_usec() - start, 1000000);
+        ck_assert_uint_lt(now_usec() - start, 6000000);
+
+        ck_assert_int_eq(kill(busd_pid(), SIGCONT), 0);
+        assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+int main(void)
+{
+        Suite *s = suite_create("bus-client-service");
+        TCase *tc = harness_tcase("client-service");
+
+        tcase_add_test(tc, test_nested_call_through_flood);
+        tcase_add_test(tc, test_invalid_error_name_reaches_caller);
+        tcase_add_test(tc, test_async_name_and_match);
+        tcase_add_test(tc, test_stopped_bus_times_out);
+        suite_add_tcase(s, tc);
+        return harness_run(s);
+}
