@@ -35,6 +35,7 @@
 
 _Static_assert(BUS_HANDSHAKE_TIMEOUT_USEC % 1000 == 0, "timeout defaults are whole ms");
 _Static_assert(BUS_PARTIAL_MESSAGE_TIMEOUT_USEC % 1000 == 0, "timeout defaults are whole ms");
+_Static_assert(BUS_SLOW_CONSUMER_TIMEOUT_USEC % 1000 == 0, "timeout defaults are whole ms");
 
 /* Longest key or section name quoted in an error, in bytes. */
 #define CONFIG_ERROR_NAME_MAX 64u
@@ -101,6 +102,8 @@ static const ConfigKey config_keys[] = {
         /* see TIMEOUT */
         TIMEOUT("partial_message_ms", partial_message_timeout_usec,
                 BUS_PARTIAL_MESSAGE_TIMEOUT_USEC),
+        /* see TIMEOUT */
+        TIMEOUT("slow_consumer_ms", slow_consumer_timeout_usec, BUS_SLOW_CONSUMER_TIMEOUT_USEC),
 };
 
 static uint64_t config_key_get(const ConfigKey *k, const BusConfig *c) {

@@ -22,7 +22,8 @@
  *       "monitors": 32, "monitors_per_uid": 4, "monitor_rules": 64,
  *       "driver_call_bytes": 524288
  *     },
- *     "timeouts": { "handshake_ms": 5000, "partial_message_ms": 10000 }
+ *     "timeouts": { "handshake_ms": 5000, "partial_message_ms": 10000,
+ *                   "slow_consumer_ms": 5000 }
  *   }
  *
  * The limit names are those GetStats reports under "limits". Unknown keys,
@@ -65,6 +66,7 @@ typedef struct BusConfig {
         /* timeouts */
         uint64_t handshake_timeout_usec;
         uint64_t partial_message_timeout_usec;
+        uint64_t slow_consumer_timeout_usec;
 } BusConfig;
 
 /* Default path of the configuration file; a missing file at this path means
@@ -96,7 +98,8 @@ int config_load_file(const char *path, BusConfig *ret, char **ret_error);
 /* The configurable limits under their GetStats names: {"connections": N,
  * ...} (the driver adds the fixed protocol limits). New reference, NULL on
  * allocation failure. The timeouts are included, as GetStats names them:
- * handshake_timeout_usec and partial_message_timeout_usec, in µs. */
+ * handshake_timeout_usec, partial_message_timeout_usec and
+ * slow_consumer_timeout_usec, in µs. */
 json_t *config_limits_to_json(const BusConfig *c);
 
 /* Append "name old->new" for every field that differs between @a and @b to

@@ -225,6 +225,28 @@ void driver_send_payload_refused(Bus *bus, Peer *to, uint64_t serial, const char
         message_unref(m);
 }
 
+void driver_send_message_dropped(Bus *bus, Peer *to, uint64_t serial, uint64_t receivers,
+                                 const char *message) {
+        char text[BUS_DRIVER_TEXT_MAX];
+        Message *m;
+        int r = -ENOMEM;
+
+        driver_text_copy(text, sizeof(text), message);
+        m = signal_new(bus, "MessageDropped", to->name, to->name,
+                       json_pack("{s:I,s:I,s:s,s:s}", "serial", (json_int_t)serial, "receivers",
+                                 (json_int_t)receivers, "error", BUS_ERR_LIMITS_EXCEEDED,
+                                 "message", text));
+        if (m) {
+                /* Within the sender's own limits, never past them: a sender
+                 * that does not read its notices loses them, not its
+                 * connection. */
+                r = driver_send(bus, to, m, PEER_SEND_NOTICE);
+                message_unref(m);
+        }
+        if (r < 0)
+                bus->stats.messages_dropped++;
+}
+
 static const char *render_owner(uint64_t id, char buf[static BUS_UNIQUE_NAME_BUF]) {
         if (id == 0)
                 return "";

@@ -618,6 +618,7 @@ static json_t *connection_stats(Bus *bus, Peer *p, NameLists *l, DriverError *e)
                 { "queued_bytes", p->conn.out_bytes },
                 { "messages_sent", p->messages_sent },
                 { "messages_received", p->messages_received },
+                { "messages_dropped", p->messages_dropped },
         };
         json_t *o = json_pack("{s:s,s:o,s:o}", "unique_name", p->name, "names", l->owned,
                               "queued_names", l->queued);

@@ -74,6 +74,15 @@ void driver_send_error(Bus *bus, Peer *to, uint64_t reply_serial, const char *er
 void driver_send_payload_refused(Bus *bus, Peer *to, uint64_t serial, const char *error_name,
                                  const char *message);
 
+/* Tell @to that its signal @serial was not queued to @receivers (> 0)
+ * receivers because it was over its fair share of their queues: unicast
+ * signal MessageDropped {"serial", "receivers", "error":
+ * "org.busd.Error.LimitsExceeded", "message"}, queued only within @to's own
+ * queue limits (PEER_SEND_NOTICE); a notice that does not fit is dropped
+ * and counted in messages_dropped. */
+void driver_send_message_dropped(Bus *bus, Peer *to, uint64_t serial, uint64_t receivers,
+                                 const char *message);
+
 /* Queue the final Disconnected signal to @to, past its quota. */
 void driver_send_disconnected(Bus *bus, Peer *to, const char *error_name, const char *message);
 

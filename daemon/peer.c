@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,50 @@ static void peer_timer_cb(evutil_socket_t fd, short what, void *userdata) {
         else if (p->state == PEER_RUNNING)
                 peer_disconnect(p, DISCONNECT_PARTIAL_TIMEOUT, BUS_ERR_PROTOCOL_VIOLATION,
                                 "message not completed in time");
+}
+
+/* The slow-consumer rule (peer.h): the stall timer fires no earlier than
+ * slow_consumer_ms after the connection's last write progress. A receiver
+ * still under pressure since that progress, with output still waiting, is
+ * disconnected; one that made progress is given the remainder. */
+static void peer_stall_arm(Peer *p) {
+        uint64_t limit = p->bus->config.slow_consumer_timeout_usec;
+        uint64_t idle = clock_usec(CLOCK_MONOTONIC_COARSE) - p->conn.out_progress_usec;
+
+        if (bus_timer_add(p->bus, p->stall_timer, idle < limit ? limit - idle : 0) == 0)
+                p->stall_armed = true;
+        /* else: not watched until the next pressure tries again; the queue
+         * stays bounded by its limits meanwhile. */
+}
+
+static void peer_stall_cb(evutil_socket_t fd, short what, void *userdata) {
+        Peer *p = userdata;
+        uint64_t limit = p->bus->config.slow_consumer_timeout_usec;
+        uint64_t progress = p->conn.out_progress_usec;
+        char detail[96];
+
+        p->stall_armed = false;
+        if (p->state != PEER_RUNNING || !connection_has_output(&p->conn))
+                return;
+        if (connection_is_over_limit(&p->conn))
+                p->pressure_usec = clock_usec(CLOCK_MONOTONIC_COARSE);
+        if (p->pressure_usec < progress)
+                return; /* read since its queue was last full: armed again when it fills */
+        if (clock_usec(CLOCK_MONOTONIC_COARSE) - progress < limit) {
+                peer_stall_arm(p);
+                return;
+        }
+        snprintf(detail, sizeof(detail),
+                 "outgoing queue full and not read for %llu ms (slow consumer)",
+                 (unsigned long long)(limit / 1000));
+        peer_disconnect(p, DISCONNECT_SLOW_CONSUMER, BUS_ERR_LIMITS_EXCEEDED, detail);
+}
+
+/* @p's queue refused a message or is at its limit: watch for its stall. */
+static void peer_note_pressure(Peer *p) {
+        p->pressure_usec = clock_usec(CLOCK_MONOTONIC_COARSE);
+        if (!p->stall_armed && p->state == PEER_RUNNING)
+                peer_stall_arm(p);
 }
 
 static void peer_welcome(Peer *p, const BusPreamble *pre) {
@@ -334,7 +379,12 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
         p->connected_usec = now_realtime_usec();
 
         p->timer = evtimer_new(bus->base, peer_timer_cb, p);
-        if (!p->timer) {
+        p->stall_timer = evtimer_new(bus->base, peer_stall_cb, p);
+        if (!p->timer || !p->stall_timer) {
+                if (p->timer)
+                        event_free(p->timer);
+                if (p->stall_timer)
+                        event_free(p->stall_timer);
                 free(p);
                 return -ENOMEM;
         }
@@ -342,6 +392,7 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
                             BUS_READ_CHUNK, &bus->stats.queue, &bus->config);
         if (r < 0) {
                 event_free(p->timer);
+                event_free(p->stall_timer);
                 free(p);
                 return r;
         }
@@ -353,6 +404,7 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
                 p->conn.fd = -1; /* stays the caller's */
                 connection_deinit(&p->conn);
                 event_free(p->timer);
+                event_free(p->stall_timer);
                 free(p);
                 return -ENOMEM;
         }
@@ -409,6 +461,8 @@ Peer *peer_free(Peer *p) {
         p->uid_usage->n_connections--;
         if (p->timer)
                 event_free(p->timer);
+        if (p->stall_timer)
+                event_free(p->stall_timer);
         connection_deinit(&p->conn);
         creds_clear(&p->creds);
         quota_account_unref(p->payload_quota); /* queued payloads keep their references */
@@ -419,6 +473,12 @@ Peer *peer_free(Peer *p) {
 }
 
 int peer_send(Peer *p, Message *m, PeerSendMode mode) {
+        static const ConnectionQueueMode queue_mode[] = {
+                [PEER_SEND_SHARE] = CONNECTION_QUEUE_SHARE,
+                [PEER_SEND_SOLICITED] = CONNECTION_QUEUE_SOLICITED,
+                [PEER_SEND_NOTICE] = CONNECTION_QUEUE_LIMIT,
+                [PEER_SEND_FORCE] = CONNECTION_QUEUE_FORCE,
+        };
         Bus *bus = p->bus;
         int r;
 
@@ -427,14 +487,20 @@ int peer_send(Peer *p, Message *m, PeerSendMode mode) {
         /* Payload fds only go to peers that negotiated them (PROTOCOL.md 2). */
         if (m->n_fds > 0 && !(p->features & BUS_FEATURE_BLOBS))
                 return -EPROTONOSUPPORT;
-        r = connection_queue(&p->conn, m, mode == PEER_SEND_FORCE);
+        r = connection_queue_mode(&p->conn, m, queue_mode[mode]);
         if (r == -ENOBUFS && mode == PEER_SEND_SOLICITED) {
+                /* Only a receiver that asked for more than its queue holds
+                 * gets here: the broker's memory bound. */
                 peer_disconnect(p, DISCONNECT_SLOW_CONSUMER, BUS_ERR_LIMITS_EXCEEDED,
-                                "outgoing queue full (slow consumer)");
+                                "outgoing queue past twice its limit (slow consumer)");
                 return -ECONNRESET;
         }
+        if (r == -ENOBUFS && mode == PEER_SEND_SHARE)
+                peer_note_pressure(p);
         if (r < 0)
                 return r;
+        if (mode != PEER_SEND_FORCE && connection_is_over_limit(&p->conn))
+                peer_note_pressure(p);
         p->messages_received++;
         bus->stats.messages_routed++;
         bus->stats.bytes_routed += m->size;
@@ -457,6 +523,8 @@ void peer_disconnect(Peer *p, DisconnectReason reason, const char *error_name, c
         bus->stats.disconnects[reason]++;
         connection_stop_reading(&p->conn);
         evtimer_del(p->timer);
+        evtimer_del(p->stall_timer);
+        p->stall_armed = false;
 
         if (reason == DISCONNECT_HANGUP)
                 log_debug("peer %s disconnected", p->name);
@@ -539,4 +607,6 @@ void peer_reap(Peer *p) {
 void peer_quiesce(Peer *p) {
         connection_stop_reading(&p->conn);
         evtimer_del(p->timer);
+        evtimer_del(p->stall_timer);
+        p->stall_armed = false;
 }

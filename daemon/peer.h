@@ -12,10 +12,18 @@
  * PEER_LINGER_USEC so that its Disconnected signal can still be written. A
  * DYING peer receives nothing more.
  *
- * Over-quota rule (docs/DAEMON.md): unsolicited messages to a full queue are
- * refused (the caller learns LimitsExceeded); solicited ones (replies,
- * subscribed signals, the bus's own signals to it) disconnect the receiver
- * as a slow consumer. The sender is never punished for a receiver's queue.
+ * Queue rules (docs/DAEMON.md "The slow-consumer rule", "Fair shares"): a
+ * message from a peer (a call, a unicast or broadcast signal) is queued only
+ * within its sender's fair share of the receiver's queue, else refused to
+ * the sender (the router answers LimitsExceeded or reports MessageDropped),
+ * never charged to the receiver. Replies through a pending entry and the
+ * bus's own messages are solicited: queued while the queue stays within
+ * twice its limits; one that would pass that disconnects the receiver. A
+ * receiver is otherwise disconnected as a slow consumer only for its own
+ * stall: its queue refused a message or is at its limit, and no write to it
+ * has made progress for timeouts.slow_consumer_ms (the stall timer, armed
+ * when that pressure starts and re-armed for the remainder, never per
+ * write). The sender is never punished for a receiver's queue.
  */
 #pragma once
 
@@ -40,9 +48,13 @@ typedef enum PeerState {
 } PeerState;
 
 typedef enum PeerSendMode {
-        PEER_SEND_UNSOLICITED, /* full queue: -ENOBUFS, the caller decides */
-        PEER_SEND_SOLICITED,   /* full queue: the receiver is disconnected */
-        PEER_SEND_FORCE,       /* ignores the quota (the final Disconnected) */
+        PEER_SEND_SHARE,     /* from a peer: over the sender's fair share, -ENOBUFS (the
+                              * caller tells the sender) and the receiver's stall watched */
+        PEER_SEND_SOLICITED, /* replies, the bus's messages: past twice the limits, the
+                              * receiver is disconnected */
+        PEER_SEND_NOTICE,    /* the bus's notices to a sender (MessageDropped): past the
+                              * limits, -ENOBUFS; never disconnects */
+        PEER_SEND_FORCE,     /* ignores the quota (the final Disconnected) */
 } PeerSendMode;
 
 struct Peer {
@@ -55,12 +67,18 @@ struct Peer {
         UidUsage *uid_usage;
         Connection conn;
         struct event *timer;    /* handshake, then partial-message timeout */
+        struct event *stall_timer; /* the slow-consumer rule, armed under pressure */
+        bool stall_armed;
+        uint64_t pressure_usec; /* CLOCK_MONOTONIC_COARSE: its queue last refused a message or
+                                 * was found at its limit */
         uint64_t partial_start; /* stream offset of the message the timer is for */
         bool partial_timer;
         uint64_t features;
         uint64_t connected_usec;    /* CLOCK_REALTIME */
         uint64_t messages_sent;     /* by the peer, to the bus */
         uint64_t messages_received; /* queued to the peer */
+        uint64_t messages_dropped;  /* its signals refused to receivers over its fair share,
+                                     * one per receiver missed (GetConnectionStats) */
         QuotaAccount *payload_quota; /* its payloads in flight (quota.h), created on first use */
         /* the fd budget (bus.h): received payload fds not yet handed out as
          * messages, counted in bus->fds.received and its uid's fds */
@@ -88,10 +106,11 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds);
  * call it after the announcements). NULL-safe. */
 Peer *peer_free(Peer *p);
 
-/* Queue @m to @p according to @mode. 0 on success; -ENOBUFS (unsolicited,
- * queue full); -EPROTONOSUPPORT if @m carries payload fds and @p did not
- * negotiate BUS_FEATURE_BLOBS; -ECONNRESET if @p is dying or was disconnected because of
- * this message; -ENOMEM. */
+/* Queue @m to @p according to @mode. 0 on success; -ENOBUFS (share or
+ * notice, not admitted: nothing is charged to @p); -EPROTONOSUPPORT if @m
+ * carries payload fds and @p did not negotiate BUS_FEATURE_BLOBS;
+ * -ECONNRESET if @p is dying or was disconnected because of this message;
+ * -ENOMEM. */
 int peer_send(Peer *p, Message *m, PeerSendMode mode);
 
 /* Start disconnecting @p: stop reading, log, count, queue a Disconnected

@@ -5,13 +5,17 @@
  *
  * Invariants: a reply reaches a caller only through its pending entry (so
  * only the callee answers, once); every message dropped on purpose is
- * counted in stats.messages_dropped; the sender of an unsolicited message is
- * never disconnected because of its receiver.
+ * counted in stats.messages_dropped; a message from a peer (call, unicast or
+ * broadcast signal) is queued only within its sender's fair share of each
+ * receiver's queue (peer.h), and what is refused is told to the sender (a
+ * LimitsExceeded error, or one MessageDropped per signal), never charged to
+ * the receiver; the sender is never disconnected because of its receiver.
  */
 #include "config.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +35,22 @@ static void drop(Bus *bus, Peer *sender, const char *why) {
         bus->stats.messages_dropped++;
         log_peer(LOG_CLASS_DROPPED, LOG_DEBUG, sender->name, sender->creds.uid, sender->creds.pid,
                  "dropped", "%s", why);
+}
+
+/* Signal @m of @sender was refused by @missed receivers (> 0) over its fair
+ * share of their queues: counted (bus-wide and for the sender), logged,
+ * and the sender told with one MessageDropped. */
+static void signal_refused(Bus *bus, Peer *sender, Message *m, size_t missed) {
+        char text[128];
+
+        bus->stats.messages_dropped += missed;
+        sender->messages_dropped += missed;
+        log_peer(LOG_CLASS_DROPPED, LOG_DEBUG, sender->name, sender->creds.uid, sender->creds.pid,
+                 "dropped", "signal over its fair share of %zu receiver queue(s)", missed);
+        snprintf(text, sizeof(text),
+                 "the signal was over this sender's fair share of the queue of %zu receiver(s)",
+                 missed);
+        driver_send_message_dropped(bus, sender, message_header(m)->serial, missed, text);
 }
 
 /* An error for a call, if the caller wants an answer. */
@@ -89,13 +109,14 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
                 }
         }
 
-        r = peer_send(callee, m, PEER_SEND_UNSOLICITED);
+        r = peer_send(callee, m, PEER_SEND_SHARE);
         if (r == -ENOBUFS) {
                 log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
-                         sender->creds.pid, "LimitsExceeded", "destination %s has a full queue",
-                         callee->name);
+                         sender->creds.pid, "LimitsExceeded",
+                         "over its fair share of the queue of destination %s", callee->name);
                 call_error(bus, sender, h, BUS_ERR_LIMITS_EXCEEDED,
-                           "the destination's incoming queue is full");
+                           "the destination's incoming queue is full for this caller "
+                           "(its fair share is used)");
                 return;
         }
         if (r == -EPROTONOSUPPORT) {
@@ -167,11 +188,11 @@ static void route_unicast_signal(Bus *bus, Peer *sender, Message *m, Peer *addre
                 drop(bus, sender, "signal to a name without owner");
                 return;
         }
-        /* Unsubscribed and unanswerable: a full queue drops it. */
-        r = peer_send(dest, m, PEER_SEND_UNSOLICITED);
-        if (r < 0)
-                drop(bus, sender,
-                     r == -ENOBUFS ? "unicast signal to a full queue" : "unicast signal not queued");
+        r = peer_send(dest, m, PEER_SEND_SHARE);
+        if (r == -ENOBUFS)
+                signal_refused(bus, sender, m, 1);
+        else if (r < 0)
+                drop(bus, sender, "unicast signal not queued");
 }
 
 static void collect_owner(uint64_t owner, void *userdata) {
@@ -182,9 +203,13 @@ static void collect_owner(uint64_t owner, void *userdata) {
         bus->owners[bus->n_owners++] = owner;
 }
 
-void router_broadcast(Bus *bus, Message *m, const char *const *sender_names, size_t n_sender_names) {
+size_t router_broadcast(Bus *bus, Message *m, const char *const *sender_names,
+                        size_t n_sender_names) {
         bool from_bus = message_header(m)->sender_id == BUS_DRIVER_ID;
-        size_t n_queued = 0;
+        /* The bus's own broadcasts are solicited; a peer's are held to its
+         * fair share of each subscriber's queue. */
+        PeerSendMode mode = from_bus ? PEER_SEND_SOLICITED : PEER_SEND_SHARE;
+        size_t missed = 0, n_queued = 0;
 
         /* Collect first, send after: sending may disconnect a subscriber,
          * which must not happen inside the registry's iteration. */
@@ -198,8 +223,14 @@ void router_broadcast(Bus *bus, Message *m, const char *const *sender_names, siz
                                           bus->n_owners);
         for (size_t i = 0; i < bus->n_owners; i++) {
                 Peer *p = bus_find_peer(bus, bus->owners[i]);
+                int r;
 
-                if (p && peer_is_running(p) && peer_send(p, m, PEER_SEND_SOLICITED) == 0)
+                if (!p || !peer_is_running(p))
+                        continue;
+                r = peer_send(p, m, mode);
+                if (r == -ENOBUFS)
+                        missed++;
+                else if (r == 0)
                         bus->owners[n_queued++] = bus->owners[i]; /* n_queued <= i */
         }
         /* ...and the bus's own once it was queued to someone, as seen by the
@@ -208,6 +239,7 @@ void router_broadcast(Bus *bus, Message *m, const char *const *sender_names, siz
                 monitor_forward_broadcast(bus, m, sender_names, n_sender_names, bus->owners,
                                           n_queued);
         bus->n_owners = 0;
+        return missed;
 }
 
 static void add_owned_name(const char *name, void *userdata) {
@@ -225,9 +257,12 @@ void router_sender_names(Bus *bus, const Peer *sender, RouterSenderNames *ret) {
 
 static void route_broadcast_signal(Bus *bus, Peer *sender, Message *m) {
         RouterSenderNames s;
+        size_t missed;
 
         router_sender_names(bus, sender, &s);
-        router_broadcast(bus, m, s.names, s.n);
+        missed = router_broadcast(bus, m, s.names, s.n);
+        if (missed > 0)
+                signal_refused(bus, sender, m, missed);
 }
 
 Peer *router_addressee(Bus *bus, const char *destination) {

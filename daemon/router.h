@@ -39,9 +39,12 @@ typedef struct RouterSenderNames {
 void router_sender_names(Bus *bus, const Peer *sender, RouterSenderNames *ret);
 
 /* Queue @m to every running peer with a match rule for it; @sender_names
- * are the sender's names, unique (or the driver's) first. Full queues of
- * subscribers disconnect them (slow consumers). */
-void router_broadcast(Bus *bus, Message *m, const char *const *sender_names, size_t n_sender_names);
+ * are the sender's names, unique (or the driver's) first. A peer's signal
+ * is held to its fair share of each subscriber's queue; the bus's own are
+ * solicited (peer.h). Returns how many subscribers refused it over the
+ * sender's share (the caller tells the sender). */
+size_t router_broadcast(Bus *bus, Message *m, const char *const *sender_names,
+                        size_t n_sender_names);
 
 /* The pending call that @m, a method return or error from @callee, answers
  * (its caller in *ret_caller), or NULL if nobody waits for it from @callee. */

@@ -57,6 +57,19 @@
  * its peer dropped (hostile-peers.md item 4). */
 #define BUS_PARTIAL_MESSAGE_TIMEOUT_USEC (10ull * 1000000ull)
 
+/* The slow-consumer rule (docs/DAEMON.md): a receiver whose outgoing queue
+ * is full (it refused a message, or is at its limit) and whose socket has
+ * taken no byte for this long is disconnected. A receiver that reads at all
+ * drains a full 8 MiB queue in milliseconds, so only a peer that has stopped
+ * reading gets near this; 5 s, like the handshake timeout, rides out what
+ * can stop a healthy process for a while (a loaded host's scheduling, a
+ * swapped-out process paging back in, one long callback in a service) while
+ * a truly stalled peer pins its queue (8 MiB, its payloads' fds) for a few
+ * seconds at most. Meanwhile its senders only lose what is beyond their fair
+ * share, and are told. dbus-broker disconnects at once when a queue is full;
+ * dbus-daemon keeps queueing to a per-uid byte limit. */
+#define BUS_SLOW_CONSUMER_TIMEOUT_USEC (5ull * 1000000ull)
+
 /* Default method call timeout, as sd-bus and libdbus (25 s). */
 #define BUS_DEFAULT_CALL_TIMEOUT_USEC (25ull * 1000000ull)
 
@@ -137,7 +150,10 @@
 
 /* Bytes queued towards one connection that it has not read yet. dbus-broker
  * uses 8 MiB per connection; payload blobs are charged separately
- * (BUS_BLOB_BYTES_IN_FLIGHT_MAX) since they do not occupy broker memory. */
+ * (BUS_BLOB_BYTES_IN_FLIGHT_MAX) since they do not occupy broker memory.
+ * This and the three queue limits below are shared fairly between the
+ * senders with messages in the queue (docs/DAEMON.md "Fair shares"); replies
+ * and the bus's own messages may take a queue to twice them. */
 #define BUS_OUTGOING_BYTES_PER_CONNECTION_MAX (8u * 1024u * 1024u)
 
 /* Messages queued towards one connection: bounds per-message bookkeeping for
@@ -168,9 +184,10 @@
 /* Payload fds queued towards one connection that it has not read yet. The
  * kernel's socket buffer already holds ~200 fd-carrying writes (one skb each
  * in the default 208 KiB wmem); 256 more is a generous backlog and keeps a
- * stalled receiver well below a sender's BUS_BLOB_FDS_IN_FLIGHT_MAX, so a
- * slow receiver is dealt with (docs/DAEMON.md over-quota rule) before it can
- * exhaust its senders' quota. */
+ * stalled receiver well below a sender's BUS_BLOB_FDS_IN_FLIGHT_MAX: a
+ * sender gets at most half of them there (its fair share), and the stalled
+ * receiver is disconnected after BUS_SLOW_CONSUMER_TIMEOUT_USEC, so it
+ * cannot exhaust its senders' quota. */
 #define BUS_OUTGOING_FDS_PER_CONNECTION_MAX 256u
 
 /* Payload bytes queued towards one connection that it has not read yet; a

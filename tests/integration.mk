@@ -92,3 +92,10 @@ TESTS += tests/test-bus-framing
 tests_test_bus_framing_SOURCES = tests/test-bus-framing.c
 tests_test_bus_framing_CFLAGS = $(integration_cflags)
 tests_test_bus_framing_LDADD = $(integration_ldadd)
+
+# The slow-consumer rule and fair shares of a receiver's queue (issue 9 item 1).
+check_PROGRAMS += tests/test-bus-fairness
+TESTS += tests/test-bus-fairness
+tests_test_bus_fairness_SOURCES = tests/test-bus-fairness.c
+tests_test_bus_fairness_CFLAGS = $(integration_cflags)
+tests_test_bus_fairness_LDADD = $(integration_ldadd)

@@ -888,10 +888,24 @@ static void read_fd_or_fail(int fd, void *buf, size_t len, const char *what)
         ck_assert_msg(read(fd, buf, len) == (ssize_t)len, "%s: short read", what);
 }
 
+/* Read GetStats "disconnects"."slow-consumer". */
+static int64_t slow_consumer_count(void)
+{
+        json_t *s = busd_stats();
+        int64_t v = json_integer_value(
+                json_object_get(json_object_get(s, "disconnects"), "slow-consumer"));
+
+        json_decref(s);
+        return v;
+}
+
 /* A subscriber that never reads while a publisher floods: the broker's
- * queue for it stays bounded and it is dealt with; the publisher and a
+ * queue for it stays bounded (the publisher gets its fair share of it and is
+ * told of the rest with MessageDropped), and it is disconnected once it has
+ * not read for timeouts.slow_consumer_ms (500 ms here); the publisher and a
  * subscriber of the same uid that does read carry on and get everything
- * (hostile-peers.md items 18 and 22). */
+ * (hostile-peers.md items 18 and 22; before issue 9 the slow subscriber was
+ * disconnected as soon as its queue was full). */
 START_TEST(test_slow_consumer)
 {
         RawPeer *pub = raw_peer_new(busd_address());
@@ -904,6 +918,18 @@ START_TEST(test_slow_consumer)
         char c;
         json_t *stats;
         RawMsg *m;
+        unsigned notices = 0;
+        int64_t slow_before;
+        uint64_t since, deadline;
+        char *reload;
+
+        busd_write_config("{\"timeouts\": {\"slow_consumer_ms\": 500}}");
+        since = now_usec();
+        ck_assert_int_eq(kill(busd_pid(), SIGHUP), 0);
+        reload = busd_await_reload(since);
+        ck_assert_msg(!strstr(reload, "failed"), "%s", reload);
+        free(reload);
+        slow_before = slow_consumer_count();
 
         ck_assert_ptr_nonnull(body);
         memcpy(body, "{\"pad\":\"", 8);
@@ -934,11 +960,19 @@ START_TEST(test_slow_consumer)
                       "fast subscriber failed (status %d)", status);
         ck_assert_uint_eq(count, FLOOD_ROUNDS * FLOOD_PER_ROUND);
 
-        /* The publisher was not punished. */
+        /* The publisher was not punished, only told what the slow
+         * subscriber did not get. */
         m = raw_peer_driver_call(pub, "Ping", NULL);
         ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "publisher: %s", raw_msg_describe(m));
         raw_msg_free(m);
         ck_assert_msg(!pub->eof, "publisher disconnected");
+        while ((m = raw_peer_recv(pub, 0))) {
+                ck_assert_msg(raw_msg_is_signal(m, "MessageDropped"), "%s", raw_msg_describe(m));
+                notices++;
+                raw_msg_free(m);
+        }
+        /* 16 MiB cannot fit its share of an 8 MiB queue. */
+        ck_assert_uint_ge(notices, 1);
 
         /* Broker memory stayed bounded: at most one full queue (the slow
          * subscriber's) plus a round in flight for the fast one. */
@@ -950,8 +984,16 @@ START_TEST(test_slow_consumer)
                                                                     "queued_bytes_high_water")));
         json_decref(stats);
 
-        /* 16 MiB cannot fit: the slow subscriber was disconnected. */
-        raw_msg_free(raw_peer_expect_eof(slow, HARNESS_WAIT_MS));
+        /* The slow subscriber is disconnected for its stall, without
+         * reading it meanwhile (a read would be progress). */
+        deadline = now_usec() + HARNESS_WAIT_USEC;
+        while (slow_consumer_count() < slow_before + 1)
+                ck_assert_msg(now_usec() < deadline, "slow subscriber not disconnected");
+        m = raw_peer_expect_eof(slow, HARNESS_WAIT_MS);
+        ck_assert_msg(raw_msg_is_signal(m, "Disconnected") &&
+                              strstr(raw_msg_str(m, "message"), "slow consumer"),
+                      "%s", raw_msg_describe(m));
+        raw_msg_free(m);
 
         close(ready[0]);
         close(ack[0]);

@@ -62,6 +62,7 @@ static const KeySpec keys[] = {
         L(driver_call_bytes, 4194304, BUS_DRIVER_CALL_BYTES_MAX),
         T("handshake_ms", handshake_timeout_usec, BUS_HANDSHAKE_TIMEOUT_USEC),
         T("partial_message_ms", partial_message_timeout_usec, BUS_PARTIAL_MESSAGE_TIMEOUT_USEC),
+        T("slow_consumer_ms", slow_consumer_timeout_usec, BUS_SLOW_CONSUMER_TIMEOUT_USEC),
 };
 
 static uint64_t field_get(const BusConfig *c, const KeySpec *k) {
