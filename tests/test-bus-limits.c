@@ -52,38 +52,66 @@ static void drop_to_nobody(void) {
                 _exit(90);
 }
 
+/* What child_connect() saw when it was not welcomed. */
+enum {
+        CHILD_CONNECT_FAILED = -1,   /* socket()/connect() failed, or the preamble write
+                                      * failed other than by the bus hanging up */
+        CHILD_CONNECT_CLOSED = -2,   /* the bus closed the connection without a welcome */
+        CHILD_CONNECT_SILENT = -3,   /* neither a welcome nor a close within HARNESS_WAIT_MS */
+        CHILD_CONNECT_GARBLED = -4,  /* something that is not a welcome */
+};
+
 /* Plain-socket client for forked children (no check assertions there):
- * connect, send the preamble, read the welcome. Returns the fd, -1 if the
- * connect failed, -2 if the bus closed the connection instead of welcoming. */
+ * connect, send the preamble, read until the welcome or the end of the
+ * stream. The verdict comes only from what the bus sends: a refused
+ * connection may be closed before, during or after the preamble write, so a
+ * write failing with EPIPE/ECONNRESET says nothing by itself (the read that
+ * follows sees the end of file). Returns the fd once welcomed, else one of
+ * CHILD_CONNECT_*. */
 static int child_connect(const char *address) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         uint8_t pre[64];
         BusWelcome w;
         size_t n = raw_preamble(pre, sizeof(pre)), got = 0;
+        ssize_t sent;
         int fd;
 
         snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", address);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-            write(fd, pre, n) != (ssize_t)n) {
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
                 if (fd >= 0)
                         close(fd);
-                return -1;
+                return CHILD_CONNECT_FAILED;
+        }
+        sent = send(fd, pre, n, MSG_NOSIGNAL);
+        if (sent != (ssize_t)n && !(sent < 0 && (errno == EPIPE || errno == ECONNRESET))) {
+                close(fd);
+                return CHILD_CONNECT_FAILED;
         }
         while (got < sizeof(w)) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
                 ssize_t r;
 
-                if (poll(&p, 1, HARNESS_WAIT_MS) <= 0)
-                        break;
+                if (poll(&p, 1, HARNESS_WAIT_MS) <= 0) {
+                        close(fd);
+                        return CHILD_CONNECT_SILENT;
+                }
                 r = read(fd, (uint8_t *)&w + got, sizeof(w) - got);
-                if (r <= 0)
-                        break;
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r == 0 || (r < 0 && errno == ECONNRESET)) {
+                        close(fd);
+                        return CHILD_CONNECT_CLOSED;
+                }
+                if (r < 0) {
+                        close(fd);
+                        return CHILD_CONNECT_FAILED;
+                }
                 got += (size_t)r;
         }
-        if (got < sizeof(w) || w.preamble.magic != BUS_PREAMBLE_MAGIC || w.unique_id == 0) {
+        if (w.preamble.magic != BUS_PREAMBLE_MAGIC || w.unique_id == 0) {
                 close(fd);
-                return -2;
+                return CHILD_CONNECT_GARBLED;
         }
         return fd;
 }
@@ -163,45 +191,59 @@ START_TEST(test_connections_per_uid_capped) {
         int to_parent[2], to_child[2];
         bus_connection *c;
         pid_t child;
-        char verdict = 0, go = 'x';
+        /* The child's verdict: 'y', or what went wrong and child_connect()'s answer. */
+        struct {
+                char what;
+                signed char answer;
+        } verdict = { 0, 0 };
+        char go = 'x';
         int status;
+        int64_t refused_before;
 
         if (getuid() != 0) {
                 fprintf(stderr, "test_connections_per_uid_capped: needs root; skipped\n");
                 return;
         }
         busd_open_to_others();
+        refused_before = busd_stat("connections_refused");
         ck_assert_int_eq(pipe2(to_parent, O_CLOEXEC), 0);
         ck_assert_int_eq(pipe2(to_child, O_CLOEXEC), 0);
 
         child = fork();
         ck_assert_int_ge(child, 0);
         if (child == 0) {
-                int fds[BUS_CONNECTIONS_PER_UID_MAX];
-                char v = 'y';
+                int fds[BUS_CONNECTIONS_PER_UID_MAX], r;
 
+                verdict.what = 'y';
                 drop_to_nobody();
                 for (unsigned i = 0; i < BUS_CONNECTIONS_PER_UID_MAX; i++) {
                         fds[i] = child_connect(busd_address());
                         if (fds[i] < 0) {
-                                v = 'a'; /* refused below the limit */
+                                verdict.what = 'a'; /* not welcomed below the limit */
+                                verdict.answer = (signed char)fds[i];
                                 break;
                         }
                 }
-                if (v == 'y' && child_connect(busd_address()) != -2)
-                        v = 'b'; /* one past the limit was welcomed */
-                (void)!write(to_parent[1], &v, 1);
-                (void)!read(to_child[0], &v, 1); /* hold them until told */
+                r = verdict.what == 'y' ? child_connect(busd_address()) : CHILD_CONNECT_CLOSED;
+                if (r != CHILD_CONNECT_CLOSED) {
+                        verdict.what = 'b'; /* one past the limit was not closed unwelcomed */
+                        verdict.answer = (signed char)(r >= 0 ? 0 : r);
+                }
+                (void)!write(to_parent[1], &verdict, sizeof(verdict));
+                (void)!read(to_child[0], &go, 1); /* hold them until told */
                 _exit(0);
         }
         close(to_parent[1]);
         close(to_child[0]);
 
-        ck_assert_int_eq(read(to_parent[0], &verdict, 1), 1);
-        ck_assert_msg(verdict == 'y', "nobody's connections: %s",
-                      verdict == 'a' ? "refused below the per-uid limit"
-                                     : "one past the per-uid limit was accepted");
+        ck_assert_int_eq(read(to_parent[0], &verdict, sizeof(verdict)), sizeof(verdict));
+        ck_assert_msg(verdict.what == 'y', "nobody's connections: %s (child_connect: %d)",
+                      verdict.what == 'a' ? "not welcomed below the per-uid limit"
+                                          : "one past the per-uid limit was not refused",
+                      verdict.answer);
         ck_assert_int_eq(busd_stat("peers"), BUS_CONNECTIONS_PER_UID_MAX + 1);
+        /* The bus counted the refusal (it counts before it closes, and the child saw the close). */
+        ck_assert_int_eq(busd_stat("connections_refused"), refused_before + 1);
 
         /* Another uid (root here) still gets in while nobody is at its limit. */
         c = test_connect();
