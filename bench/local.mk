@@ -49,3 +49,12 @@ bench_bench_payload_crossover_SOURCES = bench/payload-crossover.c
 bench_bench_payload_crossover_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 bench_bench_payload_crossover_LDADD = client/libbusclient.la protocol/libbusprotocol.la \
 	$(JANSSON_LIBS)
+
+# Soak: a few hundred clients (libbusclient and hostile raw sockets) against one busd it
+# starts itself, for minutes, with the broker's RSS and fds sampled and every message
+# accounted for (bench/soak.sh; docs/PERFORMANCE.md, "Soak"). Never run by make check.
+noinst_PROGRAMS += bench/bench-soak
+bench_bench_soak_SOURCES = bench/soak.c
+bench_bench_soak_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+bench_bench_soak_LDADD = client/libbusclient.la protocol/libbusprotocol.la $(JANSSON_LIBS)
+EXTRA_DIST += bench/soak.sh
