@@ -383,10 +383,15 @@ static int conn_cut_input(bus_connection *c) {
                         break;
                 case BUS_FRAMER_MESSAGE_BEGIN:
                         r = conn_begin_in_msg(c, &fr);
-                        break;
+                        if (r < 0)
+                                return r;
+                        /* The body bytes that came with it: */
+                        __attribute__((fallthrough));
                 case BUS_FRAMER_BODY:
-                        memcpy(c->in_msg + fr.offset, fr.data, fr.len);
-                        c->in_msg_len += fr.len;
+                        memcpy(c->in_msg + fr.offset, fr.body, fr.body_len);
+                        c->in_msg_len += fr.body_len;
+                        if (fr.end)
+                                r = conn_end_in_msg(c);
                         break;
                 case BUS_FRAMER_MESSAGE_END:
                         r = conn_end_in_msg(c);

@@ -439,7 +439,7 @@ static int input_begin(Connection *c, const BusFrame *fr) {
 /* Bytes of the message being received, copied from the chunk; its buffer
  * grows (doubling) only as they arrive. */
 static int input_body(Connection *c, const BusFrame *fr) {
-        size_t need = c->in_msg_len + fr->len;
+        size_t need = c->in_msg_len + fr->body_len;
         int r;
 
         assert(fr->offset == c->in_msg_len);
@@ -450,7 +450,7 @@ static int input_body(Connection *c, const BusFrame *fr) {
                 if (r < 0)
                         return r;
         }
-        memcpy(message_bytes(c->in_msg) + c->in_msg_len, fr->data, fr->len);
+        memcpy(message_bytes(c->in_msg) + c->in_msg_len, fr->body, fr->body_len);
         c->in_msg_len = need;
         return 0;
 }
@@ -542,9 +542,14 @@ static int input_next(Connection *c, BusPreamble *ret_preamble, Message **ret_me
                         return CONNECTION_PREAMBLE;
                 case BUS_FRAMER_MESSAGE_BEGIN:
                         r = input_begin(c, &fr);
-                        break;
+                        if (r < 0)
+                                return r;
+                        /* The body bytes that came with it: */
+                        __attribute__((fallthrough));
                 case BUS_FRAMER_BODY:
                         r = input_body(c, &fr);
+                        if (r == 0 && fr.end)
+                                return input_end(c, ret_message);
                         break;
                 case BUS_FRAMER_MESSAGE_END:
                         return input_end(c, ret_message);

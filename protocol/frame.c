@@ -47,11 +47,10 @@ static bool in_preamble(const BusFramer *f) {
 }
 
 /* Judge a complete fixed header; its size in *ret_total. */
-static int header_judge(BusFramer *f, const uint8_t *hdr, BusHeader *ret_h, uint64_t *ret_total) {
+static int header_judge(BusFramer *f, const BusHeader *h, uint64_t *ret_total) {
         int r;
 
-        memcpy(ret_h, hdr, sizeof(*ret_h));
-        r = bus_header_check(ret_h, ret_total);
+        r = bus_header_check(h, ret_total);
         if (r != BUS_PROTO_OK)
                 return fail(f, reason_bad_header, bus_proto_strerror(r));
         if (*ret_total > BUS_MESSAGE_INLINE_MAX)
@@ -82,7 +81,7 @@ static void scan_start(BusFramer *f) {
                 f->scan_next = f->start + f->msg_total;
         } else if (f->hdr_len > 0) {
                 f->scan_next = f->start;
-                memcpy(f->scan_hdr, f->hdr, f->hdr_len);
+                memcpy(f->scan_hdr.bytes, f->hdr.bytes, f->hdr_len);
                 f->scan_hdr_len = f->hdr_len;
         } else {
                 f->scan_next = f->buf_offset + f->pos;
@@ -126,9 +125,9 @@ static int scan(BusFramer *f) {
         int r;
 
         for (;;) {
+                const BusHeader *h = &f->scan_hdr.header;
                 uint64_t from, total;
                 size_t take;
-                BusHeader h;
 
                 r = drop_hopeless(f);
                 if (r != 0)
@@ -143,19 +142,19 @@ static int scan(BusFramer *f) {
                 take = BUS_HEADER_SIZE - f->scan_hdr_len;
                 if (take > chunk_end - from)
                         take = (size_t)(chunk_end - from);
-                memcpy(f->scan_hdr + f->scan_hdr_len, f->buf + (from - f->buf_offset), take);
+                memcpy(f->scan_hdr.bytes + f->scan_hdr_len, f->buf + (from - f->buf_offset), take);
                 f->scan_hdr_len += (uint32_t)take;
                 if (f->scan_hdr_len < BUS_HEADER_SIZE)
                         return drop_hopeless(f);
 
-                r = header_judge(f, f->scan_hdr, &h, &total);
+                r = header_judge(f, h, &total);
                 if (r != 0)
                         return r;
                 /* Only a message starting in the read of the oldest
                  * unresolved batch can claim one (later reads begin after
                  * the look-ahead has left it, batch_hopeless()). */
-                if (h.n_fds > 0 && f->scan_next >= b->begin && f->scan_next < b->end) {
-                        if (!b->lost && h.n_fds != b->n_fds)
+                if (h->n_fds > 0 && f->scan_next >= b->begin && f->scan_next < b->end) {
+                        if (!b->lost && h->n_fds != b->n_fds)
                                 return fail(f, reason_count, NULL);
                         b->resolved = true;
                         b->claimer = f->scan_next;
@@ -220,31 +219,58 @@ static uint32_t chunk_take(BusFramer *f, uint8_t *dst, uint32_t want) {
         return k;
 }
 
+/* The message is complete: may it be handed out now? Then it is over. */
+static bool message_end(BusFramer *f) {
+        if (f->msg_have < f->msg_total || end_held(f, f->start + f->msg_total))
+                return false;
+        f->in_body = false;
+        return true;
+}
+
+/* The body bytes of the current message the chunk holds (maybe none). */
+static void body_take(BusFramer *f, BusFrame *ret) {
+        size_t avail = f->len - f->pos;
+        uint64_t want = f->msg_total - f->msg_have;
+        size_t k = avail < want ? avail : (size_t)want;
+
+        ret->body = f->buf + f->pos;
+        ret->body_len = k;
+        ret->offset = f->msg_have;
+        f->pos += k;
+        f->msg_have += k;
+        ret->end = message_end(f);
+}
+
 /* The fixed header in f->hdr is complete: judge it and pair its fds. */
 static int message_begin(BusFramer *f, BusFrame *ret) {
+        const BusHeader *h = &f->hdr.header;
         BusFramerBatch *b = f->n_batches > 0 ? &f->batches[0] : NULL;
         uint64_t total;
-        BusHeader h;
         int r;
 
-        r = header_judge(f, f->hdr, &h, &total);
+        r = header_judge(f, h, &total);
         if (r != 0)
                 return r;
-        *ret = (BusFrame){ .data = f->hdr, .len = BUS_HEADER_SIZE, .start = f->start,
-                           .total = total };
+        ret->n_fds = 0;
+        ret->fds_lost = false;
         if (b && b->resolved && b->claimer == f->start) {
                 ret->n_fds = b->lost ? 0 : b->n_fds;
                 ret->fds_lost = b->lost;
                 batch_remove(f, 0);
-        } else if (h.n_fds > 0) {
+        } else if (h->n_fds > 0) {
                 /* No batch came with the read of its first byte, or another
                  * message of that read took it. */
                 return fail(f, reason_not_sent, NULL);
         }
+        ret->data = f->hdr.bytes;
+        ret->len = BUS_HEADER_SIZE;
+        ret->start = f->start;
+        ret->total = total;
         f->in_body = true;
         f->msg_total = total;
         f->msg_have = BUS_HEADER_SIZE;
         f->hdr_len = 0;
+        body_take(f, ret);
         return BUS_FRAMER_MESSAGE_BEGIN;
 }
 
@@ -254,60 +280,46 @@ static int framer_step(BusFramer *f, BusFrame *ret) {
         if (f->failed)
                 return BUS_FRAMER_E_VIOLATION;
 
-        if (in_preamble(f)) {
+        if (f->in_body) {
+                if (f->msg_have == f->msg_total)
+                        return message_end(f) ? BUS_FRAMER_MESSAGE_END : BUS_FRAMER_NEED_MORE;
                 if (avail == 0)
                         return BUS_FRAMER_NEED_MORE;
+                body_take(f, ret);
+                return BUS_FRAMER_BODY;
+        }
+        if (avail == 0)
+                return BUS_FRAMER_NEED_MORE;
+
+        if (in_preamble(f)) {
                 if (f->hdr_len == 0)
                         f->start = f->buf_offset + f->pos;
-                f->hdr_len += chunk_take(f, f->hdr + f->hdr_len, f->preamble_size - f->hdr_len);
+                f->hdr_len += chunk_take(f, f->hdr.bytes + f->hdr_len,
+                                         f->preamble_size - f->hdr_len);
                 if (f->hdr_len < f->preamble_size)
                         return BUS_FRAMER_NEED_MORE;
                 f->preamble_done = true;
                 f->hdr_len = 0;
-                *ret = (BusFrame){ .data = f->hdr, .len = f->preamble_size, .start = f->start };
+                ret->data = f->hdr.bytes;
+                ret->len = f->preamble_size;
                 return BUS_FRAMER_PREAMBLE;
         }
 
-        if (f->in_body) {
-                if (f->msg_have == f->msg_total) {
-                        if (end_held(f, f->start + f->msg_total))
-                                return BUS_FRAMER_NEED_MORE;
-                        f->in_body = false;
-                        ret->start = f->start;
-                        ret->total = f->msg_total;
-                        return BUS_FRAMER_MESSAGE_END;
-                }
-                if (avail == 0)
-                        return BUS_FRAMER_NEED_MORE;
-                ret->len = avail;
-                if (ret->len > f->msg_total - f->msg_have)
-                        ret->len = (size_t)(f->msg_total - f->msg_have);
-                ret->data = f->buf + f->pos;
-                ret->offset = f->msg_have;
-                ret->start = f->start;
-                ret->total = f->msg_total;
-                f->pos += ret->len;
-                f->msg_have += ret->len;
-                return BUS_FRAMER_BODY;
-        }
-
-        if (avail == 0)
-                return BUS_FRAMER_NEED_MORE;
         if (f->hdr_len == 0)
                 f->start = f->buf_offset + f->pos;
-        f->hdr_len += chunk_take(f, f->hdr + f->hdr_len, BUS_HEADER_SIZE - f->hdr_len);
+        f->hdr_len += chunk_take(f, f->hdr.bytes + f->hdr_len, BUS_HEADER_SIZE - f->hdr_len);
         if (f->hdr_len < BUS_HEADER_SIZE)
                 return BUS_FRAMER_NEED_MORE;
         return message_begin(f, ret);
 }
 
 int bus_framer_next(BusFramer *f, BusFrame *ret) {
-        int r;
+        int r = framer_step(f, ret);
 
-        *ret = (BusFrame){ 0 };
-        r = framer_step(f, ret);
-        if (r == BUS_FRAMER_E_VIOLATION)
-                *ret = (BusFrame){ .reason = f->reason, .detail = f->detail };
+        if (r == BUS_FRAMER_E_VIOLATION) {
+                ret->reason = f->reason;
+                ret->detail = f->detail;
+        }
         return r;
 }
 

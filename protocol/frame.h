@@ -53,20 +53,33 @@
 enum {
         BUS_FRAMER_NEED_MORE = 0,     /* pushed bytes used up (or held: bus_framer_held()) */
         BUS_FRAMER_PREAMBLE = 1,      /* frame.data/len: the preamble (unchecked) */
-        BUS_FRAMER_MESSAGE_BEGIN = 2, /* frame.data: the checked fixed header; .total, .n_fds */
-        BUS_FRAMER_BODY = 3,          /* frame.data/len: the message's bytes at frame.offset */
+        BUS_FRAMER_MESSAGE_BEGIN = 2, /* frame.data: the checked fixed header; the body bytes
+                                       * that follow it in the chunk; .total, .n_fds, .end */
+        BUS_FRAMER_BODY = 3,          /* more body bytes of the message; .end */
         BUS_FRAMER_MESSAGE_END = 4,   /* the message begun last is complete: hand it out */
         BUS_FRAMER_E_VIOLATION = 5,   /* frame.reason (and .detail): the stream is broken */
 };
 
-/* What bus_framer_next() reports. Pointers are borrowed: valid until the
- * next call to bus_framer_next() or bus_framer_push(). */
+/* What bus_framer_next() reports; fields not named for an event are
+ * unspecified. Pointers are borrowed: valid until the next call to
+ * bus_framer_next() or bus_framer_push(). */
 typedef struct BusFrame {
+        /* PREAMBLE: the preamble; MESSAGE_BEGIN: the fixed header
+         * (BUS_HEADER_SIZE bytes, 8-aligned) */
         const uint8_t *data;
         size_t len;
-        uint64_t offset; /* BODY: where data goes in the message (header included) */
-        uint64_t start;  /* stream offset of the message's (preamble's) first byte */
-        uint64_t total;  /* MESSAGE_BEGIN: the whole message's size, ≤ BUS_MESSAGE_INLINE_MAX */
+        /* MESSAGE_BEGIN, BODY: the next bytes of the message (maybe none),
+         * to copy to @offset in it (the header included in the count) */
+        const uint8_t *body;
+        size_t body_len;
+        uint64_t offset;
+        /* MESSAGE_BEGIN, BODY: with these bytes the message is complete and
+         * may be handed out (no MESSAGE_END follows) */
+        bool end;
+        /* MESSAGE_BEGIN: the message's size (≤ BUS_MESSAGE_INLINE_MAX), the
+         * stream offset of its first byte */
+        uint64_t total;
+        uint64_t start;
         /* MESSAGE_BEGIN: the message claims the caller's oldest fd batch,
          * which holds exactly n_fds fds (0: it claims none) */
         unsigned n_fds;
@@ -100,7 +113,10 @@ typedef struct BusFramer {
 
         /* the preamble or message being cut */
         uint64_t start; /* stream offset of its first byte */
-        _Alignas(8) uint8_t hdr[BUS_HEADER_SIZE];
+        union {
+                BusHeader header;
+                uint8_t bytes[BUS_HEADER_SIZE];
+        } hdr;
         uint32_t hdr_len;   /* bytes of hdr received */
         bool in_body;       /* the header is in, MESSAGE_BEGIN reported */
         uint64_t msg_total; /* its size */
@@ -114,7 +130,10 @@ typedef struct BusFramer {
          * resolved): the next message start it has not judged, and the
          * bytes of that message's header it has seen */
         uint64_t scan_next;
-        _Alignas(8) uint8_t scan_hdr[BUS_HEADER_SIZE];
+        union {
+                BusHeader header;
+                uint8_t bytes[BUS_HEADER_SIZE];
+        } scan_hdr;
         uint32_t scan_hdr_len;
 
         const char *reason, *detail; /* the violation, once failed */

@@ -39,7 +39,7 @@ typedef struct Rx {
         unsigned n_fifo;
         /* the message being received */
         uint8_t *msg;
-        uint64_t msg_len, msg_total;
+        uint64_t msg_len, msg_total, msg_start;
         unsigned msg_fds;
         bool msg_lost;
         Delivered out[RX_DELIVERED_MAX];
@@ -66,6 +66,35 @@ static void rx_free(Rx *rx) {
         free(rx);
 }
 
+/* The message is complete: record it as handed out. */
+static void rx_deliver(Rx *rx) {
+        BusHeader h;
+
+        ck_assert_ptr_nonnull(rx->msg);
+        ck_assert_uint_eq(rx->msg_len, rx->msg_total);
+        ck_assert_uint_lt(rx->n_out, RX_DELIVERED_MAX);
+        memcpy(&h, rx->msg, sizeof(h));
+        ck_assert_uint_eq(h.n_fds, rx->msg_lost ? h.n_fds : rx->msg_fds);
+        rx->out[rx->n_out++] = (Delivered){ .start = rx->msg_start,
+                                            .total = rx->msg_total,
+                                            .serial = h.serial,
+                                            .n_fds = rx->msg_fds,
+                                            .fds_lost = rx->msg_lost };
+        free(rx->msg);
+        rx->msg = NULL;
+}
+
+/* Copy the body bytes of @fr; hand the message out if it ends there. */
+static void rx_body(Rx *rx, const BusFrame *fr) {
+        ck_assert_ptr_nonnull(rx->msg);
+        ck_assert_uint_eq(fr->offset, rx->msg_len);
+        ck_assert_uint_le(fr->offset + fr->body_len, rx->msg_total);
+        memcpy(rx->msg + rx->msg_len, fr->body, fr->body_len);
+        rx->msg_len += fr->body_len;
+        if (fr->end)
+                rx_deliver(rx);
+}
+
 /* Run the framer until NEED_MORE or a violation. */
 static void rx_drain(Rx *rx) {
         for (;;) {
@@ -87,6 +116,7 @@ static void rx_drain(Rx *rx) {
                         memcpy(rx->msg, fr.data, BUS_HEADER_SIZE);
                         rx->msg_len = BUS_HEADER_SIZE;
                         rx->msg_total = fr.total;
+                        rx->msg_start = fr.start;
                         rx->msg_fds = fr.n_fds;
                         rx->msg_lost = fr.fds_lost;
                         if (fr.n_fds > 0) {
@@ -95,31 +125,15 @@ static void rx_drain(Rx *rx) {
                                 ck_assert_uint_eq(rx->fifo[0], fr.n_fds);
                                 memmove(rx->fifo, rx->fifo + 1, --rx->n_fifo * sizeof(unsigned));
                         }
+                        rx_body(rx, &fr);
                         break;
                 case BUS_FRAMER_BODY:
-                        ck_assert_ptr_nonnull(rx->msg);
-                        ck_assert_uint_eq(fr.offset, rx->msg_len);
-                        ck_assert_uint_le(fr.offset + fr.len, rx->msg_total);
-                        memcpy(rx->msg + rx->msg_len, fr.data, fr.len);
-                        rx->msg_len += fr.len;
+                        ck_assert_uint_gt(fr.body_len, 0);
+                        rx_body(rx, &fr);
                         break;
-                case BUS_FRAMER_MESSAGE_END: {
-                        BusHeader h;
-
-                        ck_assert_ptr_nonnull(rx->msg);
-                        ck_assert_uint_eq(rx->msg_len, rx->msg_total);
-                        ck_assert_uint_lt(rx->n_out, RX_DELIVERED_MAX);
-                        memcpy(&h, rx->msg, sizeof(h));
-                        ck_assert_uint_eq(h.n_fds, rx->msg_lost ? h.n_fds : rx->msg_fds);
-                        rx->out[rx->n_out++] = (Delivered){ .start = fr.start,
-                                                            .total = fr.total,
-                                                            .serial = h.serial,
-                                                            .n_fds = rx->msg_fds,
-                                                            .fds_lost = rx->msg_lost };
-                        free(rx->msg);
-                        rx->msg = NULL;
+                case BUS_FRAMER_MESSAGE_END:
+                        rx_deliver(rx);
                         break;
-                }
                 case BUS_FRAMER_E_VIOLATION:
                         ck_assert_ptr_nonnull(fr.reason);
                         snprintf(rx->reason, sizeof(rx->reason), "%s%s%s", fr.reason,
