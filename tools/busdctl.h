@@ -102,6 +102,11 @@ int driver_call(const Busdctl *ctx, bus_connection *c, const char *member, json_
 int driver_call_name(const Busdctl *ctx, bus_connection *c, const char *member, const char *name,
                      bus_error *error, json_t **ret_body);
 
+/* Every name on the bus (ListNames, following its pages, PROTOCOL.md
+ * section 7) as a new JSON array of strings in *@ret. Returns 0, or -1
+ * after printing why. */
+int driver_list_names(const Busdctl *ctx, bus_connection *c, json_t **ret);
+
 /* Round trip to the bus (Ping) after sending: messages from one sender are
  * handled in order, so once it returns the bus has routed what was sent
  * before. Prints why on failure (such as the bus refusing the message). */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bus-protocol.h"
 #include "busdctl.h"
 
 #define DRIVER_SYSTEM_ADDRESS "/run/busd/system.sock"
@@ -225,4 +226,60 @@ int driver_sync(const Busdctl *ctx, bus_connection *c) {
         }
         bus_error_free(&error);
         return r;
+}
+
+int driver_list_names(const Busdctl *ctx, bus_connection *c, json_t **ret) {
+        bus_error error = BUS_ERROR_INIT;
+        json_t *all = json_array(), *reply = NULL, *args = NULL;
+        char after[BUS_NAME_MAX + 1] = "";
+        int r;
+
+        if (!all)
+                goto oom;
+        for (;;) {
+                json_t *names, *next, *v;
+                size_t i;
+
+                args = after[0] ? json_pack("{s:s}", "after", after) : json_object();
+                if (!args)
+                        goto oom;
+                r = driver_call(ctx, c, "ListNames", args, &error, &reply);
+                json_decref(args);
+                if (r < 0) {
+                        driver_print_error("ListNames failed", r, &error);
+                        bus_error_free(&error);
+                        json_decref(all);
+                        return -1;
+                }
+                names = json_object_get(reply, "names");
+                next = json_object_get(reply, "next");
+                if (!json_is_array(names)) {
+                        fputs("busdctl: ListNames returned no \"names\" array\n", stderr);
+                        goto fail;
+                }
+                json_array_foreach (names, i, v)
+                        if (json_array_append(all, v) < 0)
+                                goto oom;
+                if (!json_is_string(next))
+                        break;
+                /* The cursor must move forward, or a broken bus loops us. */
+                if (strlen(json_string_value(next)) > BUS_NAME_MAX ||
+                    strcmp(json_string_value(next), after) <= 0) {
+                        fputs("busdctl: ListNames returned a cursor that does not advance\n",
+                              stderr);
+                        goto fail;
+                }
+                strcpy(after, json_string_value(next));
+                json_decref(reply);
+                reply = NULL;
+        }
+        json_decref(reply);
+        *ret = all;
+        return 0;
+oom:
+        fputs("busdctl: out of memory\n", stderr);
+fail:
+        json_decref(reply);
+        json_decref(all);
+        return -1;
 }

@@ -194,20 +194,16 @@ static int peers_by_pid(const Busdctl *ctx, bus_connection *c, uint64_t pid, jso
         bus_error error = BUS_ERROR_INIT;
         json_t *reply = NULL, *peers, *v;
         size_t i;
-        int r;
 
-        r = driver_call(ctx, c, "ListNames", NULL, &error, &reply);
-        if (r < 0) {
-                driver_print_error("ListNames failed", r, &error);
-                bus_error_free(&error);
-                return r;
-        }
+        /* reply: every name, all pages */
+        if (driver_list_names(ctx, c, &reply) < 0)
+                return -EIO;
         peers = json_array();
         if (!peers) {
                 json_decref(reply);
                 return -ENOMEM;
         }
-        json_array_foreach (json_object_get(reply, "names"), i, v) {
+        json_array_foreach (reply, i, v) {
                 const char *name = json_string_value(v);
                 json_t *creds = NULL, *peer = NULL;
                 uint64_t p;
