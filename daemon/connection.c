@@ -139,12 +139,6 @@ static void holder_release(Connection *c, Message *m) {
         }
 }
 
-QueueHolder connection_holder(const Connection *c, uint64_t sender_id) {
-        const QueueHolder *h = holder_find(c, sender_id);
-
-        return h ? *h : (QueueHolder){ .sender_id = sender_id };
-}
-
 /* Forget @m, just taken off the queue: its share of the counts, its ref. */
 static void queue_forget(Connection *c, Message *m) {
         holder_release(c, m);

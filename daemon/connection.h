@@ -232,9 +232,6 @@ int connection_queue(Connection *c, Message *m, bool force);
 /* true if the queue is at or over its limit in any dimension. */
 bool connection_is_over_limit(const Connection *c);
 
-/* What @sender_id's messages hold in the queue (all zero if nothing). */
-QueueHolder connection_holder(const Connection *c, uint64_t sender_id);
-
 /* Drop every queued message not yet started (a forced disconnect: the
  * peer gets only the rest of the message being written, then its
  * Disconnected signal). */

@@ -286,6 +286,16 @@ START_TEST(test_stalled_subscriber)
 
         raw_peer_add_match(stalled, CHAT_RULE);
         raw_peer_add_match(other, CHAT_RULE);
+        {
+                json_t *stats = busd_stats();
+
+                /* GetStats reports the timeout in force, like the others. */
+                ck_assert_int_eq(json_integer_value(json_object_get(
+                                         json_object_get(stats, "limits"),
+                                         "slow_consumer_timeout_usec")),
+                                 STALL_MS * 1000);
+                json_decref(stats);
+        }
 
         /* Unicast to the stalled peer only: the other one is not involved. */
         t0 = now_usec();
