@@ -14,7 +14,7 @@
  * poll() loop (so every count is exact), these clients run for --duration:
  *  - 2 services (libbusclient) owning com.example.Soak.Echo0/1: Echo (the
  *    body back), Sum (the byte sum of the call's payloads), Fail (a named
- *    error); Echo1 leaves and comes back every 60 s;
+ *    error); Echo1 leaves every 60 s and comes back a second later;
  *  - callers: async calls with at most 4 in flight — small echoes, echoes
  *    with a body past the inline threshold (sent in a memfd), calls carrying
  *    1-3 payloads (bus_payload_new / bus_message_attach_payload), calls that
@@ -1260,6 +1260,13 @@ static void act(Client *cl, uint64_t now) {
                         emitter_finish(cl);
                 if (cl->role == R_STALLED && cl->c)
                         stalled_retire(cl);
+                if (cl->role == R_SERVICE && cl->c) {
+                        /* Gone for a second: calls in flight to it get NoReply, new ones
+                         * ServiceUnknown. */
+                        client_close(cl);
+                        cl->next_at = now + SEC;
+                        return;
+                }
                 client_reconnect(cl);
                 return;
         }
