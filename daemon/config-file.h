@@ -20,7 +20,7 @@
  *       "outgoing_blob_bytes_per_connection": 17179869184,
  *       "blob_bytes_in_flight": 68719476736, "blob_fds_in_flight": 1024,
  *       "monitors": 32, "monitors_per_uid": 4, "monitor_rules": 64,
- *       "driver_call_bytes": 524288
+ *       "driver_call_bytes": 262144
  *     },
  *     "timeouts": { "handshake_ms": 5000, "partial_message_ms": 10000,
  *                   "slow_consumer_ms": 5000 }

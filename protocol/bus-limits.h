@@ -137,12 +137,14 @@
 
 /* Body bytes of a method call to the bus driver (org.busd.Bus), checked
  * before its JSON is parsed on the broker's only thread. The largest
- * legitimate call is BecomeMonitor with BUS_MONITOR_RULES_MAX rules of
- * BUS_MATCH_RULE_MAX (1024) bytes, every byte JSON-escaped at worst as
- * \u00XX (6 bytes): 64 x (6 x 1024 + 3) + a few = ~384 KiB; AddMatch is one
- * such rule. 512 KiB covers it with room, and bounds one call's parse to
- * ~1-2 ms where a 4 MiB body took ~35 ms. */
-#define BUS_DRIVER_CALL_BYTES_MAX (512u * 1024u)
+ * legitimate call is BecomeMonitor with BUS_MONITOR_RULES_MAX (64) rules of
+ * BUS_MATCH_RULE_MAX (1024) bytes; only a rule's key (at most 255 bytes) may
+ * hold control characters, which JSON escapes as \u00XX (6 bytes), so a
+ * rule costs at most 1024 + 5 x 255 + 3 bytes: 64 x 2302 + a few = 147 KB
+ * (tests/test-bus-driver-limits.c builds it: 147339 bytes). AddMatch is one
+ * such rule. 256 KiB covers it with room, and bounds one call's parse on the
+ * bus thread to a few ms, where a 4 MiB body took 35-70 ms (measured). */
+#define BUS_DRIVER_CALL_BYTES_MAX (256u * 1024u)
 
 /* Outstanding method calls a connection may wait on: dbus-daemon's 128
  * (after CVE-2014-3638). */

@@ -301,6 +301,7 @@ START_TEST(test_driver_call_bytes_limit)
         size_t max = BUS_DRIVER_CALL_BYTES_MAX;
         RawPeer *p = raw_peer_new(busd_address());
         char *body = malloc(max + 2);
+        uint64_t t0;
         RawMsg *m;
 
         ck_assert_msg(json_is_integer(limit) && (size_t)json_integer_value(limit) == max,
@@ -312,7 +313,10 @@ START_TEST(test_driver_call_bytes_limit)
         memset(body, 'a', max + 1);
         memcpy(body, "{\"pad\":\"", 8);
         memcpy(body + max - 2, "\"}", 2);
+        t0 = now_usec();
         m = call_raw(p, "Ping", body, max, 0, 0);
+        fprintf(stderr, "Ping with %zu bytes of arguments (parsed): %llu us\n", max,
+                (unsigned long long)(now_usec() - t0));
         ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "Ping at the limit: %s",
                       raw_msg_describe(m));
         raw_msg_free(m);
@@ -332,6 +336,51 @@ START_TEST(test_driver_call_bytes_limit)
         m = raw_peer_driver_call(p, "Ping", NULL);
         ck_assert_int_eq(m->type, BUS_MESSAGE_METHOD_RETURN);
         raw_msg_free(m);
+        raw_peer_free(p);
+        busd_assert_baseline();
+}
+END_TEST
+
+/* The default leaves room for the largest legitimate call: BecomeMonitor
+ * with 64 rules of 1024 bytes, each with a key of 255 control characters
+ * (JSON-escaped as \u00XX, 6 bytes each). */
+START_TEST(test_largest_legitimate_call)
+{
+        RawPeer *p = raw_peer_new(busd_address());
+        json_t *rules = json_array();
+        char rule[BUS_MATCH_RULE_MAX + 1];
+        size_t n = 0;
+        char *text;
+        RawMsg *m;
+
+        n += (size_t)snprintf(rule + n, sizeof(rule) - n, "key='");
+        memset(rule + n, '\x01', 255);
+        n += 255;
+        n += (size_t)snprintf(rule + n, sizeof(rule) - n, "',interface='a.");
+        memset(rule + n, 'b', 253);
+        n += 253;
+        n += (size_t)snprintf(rule + n, sizeof(rule) - n, "',member='");
+        memset(rule + n, 'M', 255);
+        n += 255;
+        n += (size_t)snprintf(rule + n, sizeof(rule) - n, "',sender='c.");
+        memset(rule + n, 'd', BUS_MATCH_RULE_MAX - n - 1);
+        n = BUS_MATCH_RULE_MAX - 1;
+        rule[n++] = '\'';
+        rule[n] = '\0';
+        ck_assert_uint_eq(strlen(rule), BUS_MATCH_RULE_MAX);
+        for (unsigned i = 0; i < BUS_MONITOR_RULES_MAX; i++)
+                json_array_append_new(rules, json_string(rule));
+        text = json_dumps(json_pack("{s:o}", "rules", rules), JSON_COMPACT);
+        ck_assert_ptr_nonnull(text);
+        fprintf(stderr, "BecomeMonitor with %u rules of %u bytes: %zu bytes of arguments\n",
+                BUS_MONITOR_RULES_MAX, BUS_MATCH_RULE_MAX, strlen(text));
+        ck_assert_uint_le(strlen(text), BUS_DRIVER_CALL_BYTES_MAX);
+        m = call_raw(p, "BecomeMonitor", text, strlen(text), 0, 0);
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeMonitor: %s",
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+        free(text);
+        ck_assert_int_eq(busd_stat("monitors"), 1);
         raw_peer_free(p);
         busd_assert_baseline();
 }
@@ -411,9 +460,11 @@ static void *flood_thread(void *userdata)
         return NULL;
 }
 
-/* Bound on another peer's Ping while the flood runs. Measured: ~700 ms when
- * the 4 MiB bodies were parsed, a few ms now (the report of issue 9); the
- * bound is generous for sanitizer builds on a loaded machine. */
+/* Bound on another peer's Ping while the flood runs. Measured on a 2-core
+ * test machine: worst 42-73 ms when the 4 MiB bodies were parsed (issue 9
+ * reported ~700 ms), 0.4-3 ms now (ASan: ~10 ms). The bound is generous for
+ * sanitizer builds on a loaded machine; what tells the old behaviour apart
+ * for sure is that the calls are answered LimitsExceeded. */
 #define FLOOD_PING_MAX_USEC (100ull * 1000ull)
 
 /* One peer sends 20 driver calls of 4 MiB each, back to back: each is
@@ -729,6 +780,7 @@ static Suite *driver_limits_suite(void)
 
         tcase_add_test(tc, test_every_method_answered);
         tcase_add_test(tc, test_driver_call_bytes_limit);
+        tcase_add_test(tc, test_largest_legitimate_call);
         tcase_add_test(tc, test_flood_of_big_driver_calls);
         tcase_add_test(tc, test_list_names_many_long_names);
         tcase_add_test(tc, test_passed_deadline_not_executed);
