@@ -305,11 +305,20 @@ static int framer_step(BusFramer *f, BusFrame *ret) {
                 return BUS_FRAMER_PREAMBLE;
         }
 
-        if (f->hdr_len == 0)
+        if (f->hdr_len == 0 && avail >= BUS_HEADER_SIZE) {
+                /* The common case, a whole header: a fixed-size copy. */
                 f->start = f->buf_offset + f->pos;
-        f->hdr_len += chunk_take(f, f->hdr.bytes + f->hdr_len, BUS_HEADER_SIZE - f->hdr_len);
-        if (f->hdr_len < BUS_HEADER_SIZE)
-                return BUS_FRAMER_NEED_MORE;
+                memcpy(f->hdr.bytes, f->buf + f->pos, BUS_HEADER_SIZE);
+                f->pos += BUS_HEADER_SIZE;
+                f->hdr_len = BUS_HEADER_SIZE;
+        } else {
+                if (f->hdr_len == 0)
+                        f->start = f->buf_offset + f->pos;
+                f->hdr_len += chunk_take(f, f->hdr.bytes + f->hdr_len,
+                                         BUS_HEADER_SIZE - f->hdr_len);
+                if (f->hdr_len < BUS_HEADER_SIZE)
+                        return BUS_FRAMER_NEED_MORE;
+        }
         return message_begin(f, ret);
 }
 
