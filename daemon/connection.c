@@ -71,7 +71,7 @@ static uint64_t queue_sender(Message *m) {
 }
 
 /* The entry of sender @id, or NULL if it holds nothing. */
-static QueueHolder *holder_find(const Connection *c, uint64_t id) {
+static inline QueueHolder *holder_find(const Connection *c, uint64_t id) {
         for (unsigned i = 0; i < CONNECTION_HOLDERS_INLINE; i++)
                 if (c->holders[i].messages > 0 && c->holders[i].sender_id == id)
                         return (QueueHolder *)&c->holders[i];
@@ -620,6 +620,22 @@ static bool queue_within(const Connection *c, const Message *m, uint64_t factor)
 
 /* Does @m keep its sender (holding @h, NULL for nothing) within its fair
  * share of the queue, in each dimension? */
+/* quota_share_allows() for one dimension, without its divisions when the
+ * answer is plain: if everything held afterwards, times n + 1, fits the
+ * limit, then what stays free is at least n times what the holder then holds
+ * (held + charge <= used + charge), so the rule allows it. That is every
+ * message to a queue that is nearly empty, i.e. almost every message of a
+ * fan-out; the rule itself decides the rest. */
+static bool share_allows(uint64_t limit, uint64_t used, uint64_t held, uint64_t charge,
+                         uint64_t n) {
+        uint64_t after;
+
+        if (__builtin_add_overflow(used, charge, &after) ||
+            __builtin_mul_overflow(after, n + 1, &after) || after > limit)
+                return quota_share_allows(limit, used, held, charge, n);
+        return true;
+}
+
 static bool queue_share_allows(const Connection *c, const QueueHolder *h, const Message *m) {
         static const QueueHolder none = { 0 };
         const BusConfig *l = c->config;
@@ -627,17 +643,15 @@ static bool queue_share_allows(const Connection *c, const QueueHolder *h, const 
 
         if (!h)
                 h = &none;
-        if (!quota_share_allows(l->outgoing_messages_per_connection, c->out_len, h->messages, 1,
-                                n) ||
-            !quota_share_allows(l->outgoing_bytes_per_connection, c->out_bytes, h->bytes, m->size,
-                                n))
+        if (!share_allows(l->outgoing_messages_per_connection, c->out_len, h->messages, 1, n) ||
+            !share_allows(l->outgoing_bytes_per_connection, c->out_bytes, h->bytes, m->size, n))
                 return false;
-        if (m->n_fds > 0 && !quota_share_allows(l->outgoing_fds_per_connection, c->out_fds, h->fds,
-                                                m->n_fds, n))
+        if (m->n_fds > 0 &&
+            !share_allows(l->outgoing_fds_per_connection, c->out_fds, h->fds, m->n_fds, n))
                 return false;
         if (m->blob_bytes > 0 && c->out_blob_bytes > 0 &&
-            !quota_share_allows(l->outgoing_blob_bytes_per_connection, c->out_blob_bytes,
-                                h->blob_bytes, m->blob_bytes, n))
+            !share_allows(l->outgoing_blob_bytes_per_connection, c->out_blob_bytes,
+                          h->blob_bytes, m->blob_bytes, n))
                 return false;
         return true;
 }
