@@ -855,6 +855,64 @@ START_TEST(test_names_per_connection_limit)
 }
 END_TEST
 
+/* ListNames in pages (PROTOCOL.md section 7): walking with a small
+ * "limit" yields exactly the unpaged list, in bytewise order, each name
+ * once; the unpaged answer says there is no next page. */
+START_TEST(test_list_names_pages)
+{
+        bus_connection *a = test_connect(), *b = test_connect();
+        json_t *all, *walked = json_array(), *names, *v;
+        char after[BUS_NAME_MAX + 1] = "";
+        char name[64];
+        unsigned pages = 0;
+        size_t i;
+
+        for (unsigned k = 0; k < 7; k++) {
+                snprintf(name, sizeof(name), "com.example.Page%u", k);
+                ck_assert_int_eq(bus_request_name(k % 2 ? a : b, name, 0, NULL),
+                                 BUS_NAME_PRIMARY_OWNER);
+        }
+        all = driver_call_ok(a, "ListNames", NULL);
+        ck_assert(json_is_null(json_object_get(all, "next")));
+        for (;;) {
+                json_t *args = json_pack("{s:i}", "limit", 3), *page, *next;
+
+                if (after[0])
+                        json_object_set_new(args, "after", json_string(after));
+                page = driver_call_ok(b, "ListNames", args);
+                names = json_object_get(page, "names");
+                next = json_object_get(page, "next");
+                ck_assert_uint_le(json_array_size(names), 3);
+                json_array_foreach (names, i, v) {
+                        ck_assert_msg(strcmp(json_string_value(v), after) > 0, "%s after %s",
+                                      json_string_value(v), after);
+                        snprintf(after, sizeof(after), "%s", json_string_value(v));
+                        json_array_append(walked, v);
+                }
+                pages++;
+                if (json_is_null(next)) {
+                        json_decref(page);
+                        break;
+                }
+                ck_assert_str_eq(json_string_value(next), after);
+                json_decref(page);
+                ck_assert_uint_lt(pages, 100);
+        }
+        /* The unpaged list is the same set; sorted, it is the walk. */
+        names = json_object_get(all, "names");
+        ck_assert_uint_eq(json_array_size(walked), json_array_size(names));
+        /* A page that ends with the last name says so: no empty last page. */
+        ck_assert_uint_eq(pages, (json_array_size(names) + 2) / 3);
+        json_array_foreach (names, i, v)
+                ck_assert_str_eq(json_string_value(v), json_string_value(json_array_get(walked, i)));
+        json_decref(all);
+        json_decref(walked);
+        test_disconnect(a);
+        test_disconnect(b);
+        busd_assert_baseline();
+}
+END_TEST
+
 static Suite *names_suite(void)
 {
         Suite *s = suite_create("bus-names");
@@ -871,6 +929,7 @@ static Suite *names_suite(void)
         tcase_add_test(tc, test_disconnect_hands_over);
         tcase_add_test(tc, test_release_signals_library);
         tcase_add_test(tc, test_names_per_connection_limit);
+        tcase_add_test(tc, test_list_names_pages);
         suite_add_tcase(s, tc);
         return s;
 }
