@@ -499,7 +499,10 @@ int peer_send(Peer *p, Message *m, PeerSendMode mode) {
                 peer_note_pressure(p);
         if (r < 0)
                 return r;
-        if (mode != PEER_SEND_FORCE && connection_is_over_limit(&p->conn))
+        /* Notices never count towards their sender's stall: they are the
+         * bus's, and never disconnect (PEER_SEND_NOTICE). */
+        if ((mode == PEER_SEND_SHARE || mode == PEER_SEND_SOLICITED) &&
+            connection_is_over_limit(&p->conn))
                 peer_note_pressure(p);
         p->messages_received++;
         bus->stats.messages_routed++;

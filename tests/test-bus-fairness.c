@@ -369,6 +369,53 @@ START_TEST(test_idle_subscriber_kept)
 }
 END_TEST
 
+/* ---- notices that do not fit ------------------------------------------------------------ */
+
+/* A sender that does not read while it floods a receiver that does not read
+ * either (queues of 64 messages here): its MessageDropped notices fill its
+ * own queue, and the ones that do not fit are dropped and counted, never
+ * disconnecting it. Every refusal is either reported or counted. */
+START_TEST(test_notices_bounded)
+{
+        enum { N = 6000 };
+        RawPeer *tx = raw_peer_new(busd_address());
+        RawPeer *rx = raw_peer_new(busd_address());
+        int64_t slow_before = slow_consumer_disconnects();
+        int64_t dropped_before = busd_stat("messages_dropped");
+        int64_t refused, notices_lost;
+        unsigned notices = 0;
+        RawMsg *m;
+
+        for (unsigned i = 0; i < N; i++)
+                raw_peer_signal(tx, rx->name, "/org/example/Chat", CHAT_IFACE, "Small", NULL,
+                                "{}");
+        /* Now read: the Ping's reply comes after every notice queued. */
+        m = raw_peer_driver_call(tx, "Ping", NULL);
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        while ((m = raw_peer_recv(tx, 0))) {
+                ck_assert_msg(raw_msg_is_signal(m, "MessageDropped"), "%s", raw_msg_describe(m));
+                notices++;
+                raw_msg_free(m);
+        }
+        refused = conn_stat(tx->name, "messages_dropped");
+        notices_lost = busd_stat("messages_dropped") - dropped_before - refused;
+        fprintf(stderr, "%u small signals to a stalled receiver: %lld refused, %u notices "
+                        "received, %lld notices dropped\n",
+                N, (long long)refused, notices, (long long)notices_lost);
+        ck_assert_int_ge(refused, 1);
+        ck_assert_int_ge(notices_lost, 1);
+        ck_assert_int_eq(notices + notices_lost, refused);
+        ck_assert_msg(!tx->eof, "the sender was disconnected");
+        ck_assert_int_eq(slow_consumer_disconnects(), slow_before);
+
+        raw_peer_free(rx);
+        raw_peer_free(tx);
+        assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 /* ---- several senders ----------------------------------------------------------------- */
 
 /* Two senders flood one receiver that does not read meanwhile (each 40 x
@@ -582,11 +629,17 @@ static void stall_setup(void)
         busd_start_config(config);
 }
 
+static void small_queues_setup(void)
+{
+        busd_start_config("{\"limits\": {\"outgoing_messages_per_connection\": 64}}");
+}
+
 static Suite *fairness_suite(void)
 {
         Suite *s = suite_create("bus-fairness");
         TCase *tc = harness_tcase("fairness");
         TCase *stall = tcase_create("stall");
+        TCase *small = tcase_create("small-queues");
 
         tcase_add_test(tc, test_reading_subscriber_4);
         tcase_add_test(tc, test_reading_subscriber_32);
@@ -600,6 +653,11 @@ static Suite *fairness_suite(void)
         tcase_add_test(stall, test_stalled_subscriber);
         tcase_add_test(stall, test_idle_subscriber_kept);
         suite_add_tcase(s, stall);
+
+        tcase_add_checked_fixture(small, small_queues_setup, busd_stop);
+        tcase_set_timeout(small, HARNESS_TCASE_TIMEOUT);
+        tcase_add_test(small, test_notices_bounded);
+        suite_add_tcase(s, small);
         return s;
 }
 
