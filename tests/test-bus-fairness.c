@@ -12,7 +12,9 @@
  *    connection of the same uid carry on; one that holds something but
  *    refused nothing is left alone;
  *  - two senders flooding one slow receiver both get messages in, and so does
- *    a third, late one;
+ *    a third, late one; nine senders (more than a queue keeps inline) too;
+ *  - a sender's notices that do not fit its own queue are dropped and
+ *    counted, never disconnecting it;
  *  - a call beyond the caller's share is answered LimitsExceeded, the callee
  *    stays connected and other callers still reach it;
  *  - a library client gets MessageDropped in a handler it registered.
@@ -472,6 +474,55 @@ START_TEST(test_two_senders_one_receiver)
 }
 END_TEST
 
+/* More senders than a connection keeps inline (CONNECTION_HOLDERS_INLINE,
+ * 4): nine senders, three rounds of 512 KiB each to a receiver that reads
+ * only at the end. Each gets in, nothing is lost silently, and the charges
+ * all go when the queue drains (the baseline check). */
+START_TEST(test_many_senders)
+{
+        enum { K = 9, ROUNDS = 3 };
+        RawPeer *tx[K];
+        RawPeer *rx = raw_peer_new(busd_address());
+        uint64_t serials[K][ROUNDS];
+        unsigned reported[K], received[K] = { 0 }, total_reported = 0;
+        RawMsg *m;
+
+        for (unsigned k = 0; k < K; k++)
+                tx[k] = raw_peer_new(busd_address());
+        for (unsigned r = 0; r < ROUNDS; r++)
+                for (unsigned k = 0; k < K; k++)
+                        serials[k][r] = send_big(tx[k], rx->name, "Big", 512 * 1024);
+        for (unsigned k = 0; k < K; k++) {
+                reported[k] = collect_dropped(tx[k], serials[k], ROUNDS, 1);
+                total_reported += reported[k];
+        }
+        m = raw_peer_driver_call(rx, "Ping", NULL);
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        while ((m = raw_peer_recv(rx, 0))) {
+                unsigned k;
+
+                for (k = 0; k < K && m->sender_id != tx[k]->id; k++)
+                        ;
+                ck_assert_msg(k < K && raw_msg_is_signal(m, "Big"), "%s", raw_msg_describe(m));
+                received[k]++;
+                raw_msg_free(m);
+        }
+        for (unsigned k = 0; k < K; k++) {
+                ck_assert_uint_eq(received[k] + reported[k], ROUNDS);
+                ck_assert_uint_ge(received[k], 1);
+        }
+        /* 13.5 MiB cannot all fit an 8 MiB queue. */
+        ck_assert_uint_ge(total_reported, 1);
+
+        for (unsigned k = 0; k < K; k++)
+                raw_peer_free(tx[k]);
+        raw_peer_free(rx);
+        assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 /* A call beyond the caller's share of the callee's queue: LimitsExceeded
  * to the caller; the callee is not disconnected, and another caller still
  * reaches it and gets its answer. (The caller holds 3 x 1 MiB there, so a
@@ -644,6 +695,7 @@ static Suite *fairness_suite(void)
         tcase_add_test(tc, test_reading_subscriber_4);
         tcase_add_test(tc, test_reading_subscriber_32);
         tcase_add_test(tc, test_two_senders_one_receiver);
+        tcase_add_test(tc, test_many_senders);
         tcase_add_test(tc, test_call_over_share);
         tcase_add_test(tc, test_library_message_dropped);
         suite_add_tcase(s, tc);
