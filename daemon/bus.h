@@ -53,7 +53,7 @@ typedef enum DisconnectReason {
         DISCONNECT_PROTOCOL_VIOLATION, /* bad preamble, header, fields, fds */
         DISCONNECT_HANDSHAKE_TIMEOUT,  /* no preamble in time (timeouts.handshake_ms) */
         DISCONNECT_PARTIAL_TIMEOUT,    /* a message stalled (timeouts.partial_message_ms) */
-        DISCONNECT_SLOW_CONSUMER,      /* its outgoing queue was full for a reply/signal */
+        DISCONNECT_SLOW_CONSUMER,      /* its full queue not read (timeouts.slow_consumer_ms) */
         DISCONNECT_NO_MEMORY,          /* the broker could not allocate for it */
         _DISCONNECT_REASON_MAX,
 } DisconnectReason;
@@ -64,7 +64,8 @@ typedef struct BusStats {
         QueueStats queue;
         uint64_t messages_routed; /* message references queued to receivers */
         uint64_t bytes_routed;
-        uint64_t messages_dropped; /* replies nobody waits for, signals to full queues, ... */
+        uint64_t messages_dropped; /* replies nobody waits for, signals over a sender's fair
+                                    * share (one per receiver missed), ... */
         uint64_t connections_refused;
         uint64_t pending_replies;
         uint64_t disconnects[_DISCONNECT_REASON_MAX];

@@ -64,7 +64,8 @@ void driver_text_copy(char *dst, size_t size, const char *src);
 int driver_send(Bus *bus, Peer *to, Message *m, PeerSendMode mode);
 
 /* Answer call @reply_serial of @to with error @error_name and body
- * {"message": ...}. A full queue disconnects @to (it is a reply). */
+ * {"message": ...}. It is solicited (peer.h): one that would take @to's queue
+ * past twice its limits disconnects @to. */
 void driver_send_error(Bus *bus, Peer *to, uint64_t reply_serial, const char *error_name,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
