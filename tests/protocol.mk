@@ -57,3 +57,10 @@ TESTS += tests/test-frame
 tests_test_frame_SOURCES = tests/test-frame.c
 tests_test_frame_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_frame_LDADD = protocol/libbusprotocol.la $(CHECK_LIBS)
+
+# Fuzz target for the framer, against an oracle (see tests/fuzz-frame.c for the
+# libFuzzer build); make check runs it over 20000 scripts it makes itself.
+check_PROGRAMS += tests/fuzz-frame
+TESTS += tests/fuzz-frame
+tests_fuzz_frame_SOURCES = tests/fuzz-frame.c
+tests_fuzz_frame_LDADD = protocol/libbusprotocol.la
