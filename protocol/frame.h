@@ -14,10 +14,13 @@
  * bus_framer_next() says BUS_FRAMER_NEED_MORE), and the number of fds that
  * came with the read (one batch; the caller keeps the fds in a FIFO). Then
  * it calls bus_framer_next() until NEED_MORE: PREAMBLE, MESSAGE_BEGIN (the
- * checked header; the message claims the caller's oldest fd batch if
- * frame.n_fds > 0), BODY (the next bytes of that message, to copy) and
- * MESSAGE_END (the message is complete and may be handed out), or
- * E_VIOLATION with a reason.
+ * checked header, and the body bytes that follow it in the chunk; the
+ * message claims the caller's oldest fd batch if frame.n_fds > 0), BODY
+ * (more bytes of that message, to copy), each with frame.end set once the
+ * message is complete and may be handed out, MESSAGE_END (the same, when
+ * that happens without new bytes: a held message released, or the last
+ * bytes read directly), or E_VIOLATION with a reason. A small message whose
+ * bytes are all in the chunk costs one call.
  *
  * The fd rule (PROTOCOL.md section 1): the batch of a read belongs to the
  * one message that starts inside that read and declares fds; it must
