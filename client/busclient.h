@@ -172,17 +172,22 @@ int bus_connection_get_timeout(bus_connection *c, uint64_t *ret_usec);
 /* Do bounded, non-blocking work: write queued output, read input, dispatch
  * handlers, expire timeouts. Returns > 0 if anything was done (call again),
  * 0 if idle (wait for events), negative errno if the connection failed
- * (-ECONNRESET when the broker closed it), -EBUSY if called from inside a
- * handler or callback (dispatch does not nest; return from the callback
- * instead), -ECHILD in a child after fork().
+ * (-ECONNRESET when the broker closed it, -ETIMEDOUT when it never answered
+ * the handshake), -EBUSY if called from inside a handler or callback
+ * (dispatch does not nest; return from the callback instead), -ECHILD in a
+ * child after fork().
  *
  * Disconnection: when the connection ends, match callbacks whose rule
- * selects it always get one org.busd.Bus.Disconnected signal (sender
- * org.busd.Bus, path /org/busd/Bus): the bus's own, with its "error" and
- * "message", or, if the bus closed without one or the socket failed, one
- * the library makes up with org.busd.Error.Disconnected. Pending async calls
- * get org.busd.Error.Disconnected first. Not after bus_connection_close():
- * an application that closes knows. */
+ * selects it always get exactly one org.busd.Bus.Disconnected signal
+ * (sender org.busd.Bus, path /org/busd/Bus, body {"error", "message"}): the
+ * bus's own, dispatched in order with what it sent before it; or, if the
+ * bus closed without one or the socket failed, one the library makes up
+ * once everything read has been dispatched, with "error"
+ * org.busd.Error.Disconnected (org.busd.Error.Timeout if the bus never
+ * answered the handshake). Pending async calls fail with
+ * org.busd.Error.Disconnected (Timeout, for the handshake) when the end is
+ * processed, before the made-up signal if there is one. Not after
+ * bus_connection_close(): an application that closes knows. */
 int bus_connection_process(bus_connection *c);
 /* Block until there is something to process or @timeout_usec (relative;
  * UINT64_MAX = no limit) passes. Returns > 0 if woken by events, 0 on timeout. */

@@ -439,8 +439,12 @@ _public_ int bus_reply(bus_connection *c, bus_message *call, json_t *body) {
         if (call->header.flags & BUS_FLAG_NO_REPLY_EXPECTED)
                 return 0;
         r = reply_new(call, BUS_MESSAGE_METHOD_RETURN, &m);
-        if (r < 0)
+        if (r < 0) {
+                if (r == -ENOMEM && reply_can_fall_back(c))
+                        (void)reply_failed(c, call->sender, call->header.serial,
+                                           "Out of memory building the reply");
                 return r;
+        }
         r = bus_message_set_body(m, body);
         if (r < 0) {
                 /* jansson could not serialize it (a value it cannot encode,
@@ -497,6 +501,9 @@ _public_ int bus_reply_error(bus_connection *c, bus_message *call, const bus_err
         }
         r = reply_new(call, BUS_MESSAGE_ERROR, &m);
         if (r < 0) {
+                if (r == -ENOMEM && reply_can_fall_back(c))
+                        (void)reply_failed(c, call->sender, call->header.serial,
+                                           "Out of memory building the error reply");
                 free(safe);
                 return r;
         }
