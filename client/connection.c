@@ -746,7 +746,7 @@ static int conn_new(bus_connection **ret, const char *path, uint64_t timeout_use
 }
 
 _public_ int bus_connect_with_timeout(bus_connection **ret, const char *address,
-                                     uint64_t timeout_usec) {
+                                      uint64_t timeout_usec) {
         if (!ret)
                 return -EINVAL;
         if (!address) {

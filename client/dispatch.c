@@ -297,8 +297,8 @@ static int match_installed(bus_message *reply, void *userdata) {
 }
 
 _public_ int bus_add_match_async(bus_connection *c, bus_slot **ret_slot, const char *rule,
-                                 bus_message_handler callback,
-                                 bus_message_handler install_callback, void *userdata) {
+                                 bus_message_handler callback, bus_message_handler install_callback,
+                                 void *userdata) {
         bus_message *m = NULL;
         json_t *args;
         bus_slot *s;
@@ -401,8 +401,7 @@ bool reply_can_fall_back(bus_connection *c) {
                conn_check_pid(c) == 0;
 }
 
-int reply_failed(bus_connection *c, const char *destination, uint64_t reply_serial,
-                 const char *text) {
+int reply_failed(bus_connection *c, const char *destination, uint64_t reply_serial, const char *text) {
         char *safe = error_text_sanitize(text, CLIENT_ERROR_TEXT_MAX);
         json_t *body = json_pack("{s:s}", "message", safe ? safe : "");
         bus_message *m = NULL;
@@ -452,8 +451,7 @@ _public_ int bus_reply(bus_connection *c, bus_message *call, json_t *body) {
                  * caller still gets an answer, now. */
                 char text[128];
 
-                snprintf(text, sizeof(text), "The reply could not be built: %s",
-                         strerror(-r));
+                snprintf(text, sizeof(text), "The reply could not be built: %s", strerror(-r));
                 if (reply_can_fall_back(c))
                         (void)reply_failed(c, call->sender, call->header.serial, text);
         } else {
@@ -488,8 +486,9 @@ _public_ int bus_reply_error(bus_connection *c, bus_message *call, const bus_err
                         text = NULL;
                 if (reply_can_fall_back(c))
                         (void)reply_failed(c, call->sender, call->header.serial,
-                                           text ? text : "The service answered with an "
-                                                         "invalid error name");
+                                           text ? text
+                                                : "The service answered with an "
+                                                  "invalid error name");
                 free(text);
                 free(bad);
                 return -EINVAL;

@@ -82,8 +82,7 @@ static int name_request_done(bus_message *reply, void *userdata) {
 }
 
 _public_ int bus_request_name_async(bus_connection *c, bus_slot **ret_slot, const char *name,
-                                    unsigned flags, bus_message_handler callback,
-                                    void *userdata) {
+                                    unsigned flags, bus_message_handler callback, void *userdata) {
         const unsigned known = BUS_NAME_ALLOW_REPLACEMENT | BUS_NAME_REPLACE_EXISTING |
                                BUS_NAME_DO_NOT_QUEUE;
         bus_message *m = NULL;

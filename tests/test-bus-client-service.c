@@ -30,8 +30,7 @@
 #define SVC_PATH "/org/example/Svc"
 #define SVC_IFACE "org.example.Svc"
 
-static void assert_serves_others(void)
-{
+static void assert_serves_others(void) {
         bus_connection *c = test_connect();
 
         json_decref(driver_call_ok(c, "Ping", NULL));
@@ -44,15 +43,13 @@ static void assert_serves_others(void)
  * program (ASAN_OPTIONS still overrides), so the flood test measures what
  * the library holds. */
 const char *__asan_default_options(void);
-__attribute__((used, visibility("default"))) const char *__asan_default_options(void)
-{
+__attribute__((used, visibility("default"))) const char *__asan_default_options(void) {
         return "quarantine_size_mb=8";
 }
 #endif
 
 /* Peak resident set of this process (VmHWM), in KiB. */
-static long vm_hwm_kib(void)
-{
+static long vm_hwm_kib(void) {
         FILE *f = fopen("/proc/self/status", "re");
         char line[256];
         long v = -1;
@@ -78,9 +75,7 @@ static struct {
 } svc;
 
 /* Start: call the flooding peer synchronously from inside the handler. */
-static int method_start(bus_message *call, void *userdata, json_t **ret_reply,
-                        bus_error *ret_error)
-{
+static int method_start(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
         json_t *body = NULL;
 
         svc.result = bus_call_method(svc.conn, svc.callee, "/flood", "org.example.Flood", "Work",
@@ -96,8 +91,7 @@ static int method_start(bus_message *call, void *userdata, json_t **ret_reply,
  * for the Work call, floods the caller with FLOOD_SIGNALS inline signals of
  * almost 4 MiB, then answers. Exits non-zero on anything unexpected. */
 static void flooder(int ready_fd) __attribute__((noreturn));
-static void flooder(int ready_fd)
-{
+static void flooder(int ready_fd) {
         size_t len = BUS_BODY_INLINE_MAX - 64;
         char *body = malloc(len + 1);
         RawPeer *p = raw_peer_new(busd_address());
@@ -114,8 +108,7 @@ static void flooder(int ready_fd)
                 m = raw_peer_recv(p, HARNESS_WAIT_MS);
                 if (!m)
                         _exit(3);
-                if (m->type == BUS_MESSAGE_METHOD_CALL && m->member &&
-                    strcmp(m->member, "Work") == 0)
+                if (m->type == BUS_MESSAGE_METHOD_CALL && m->member && strcmp(m->member, "Work") == 0)
                         call = m;
                 else
                         raw_msg_free(m);
@@ -148,8 +141,7 @@ static void flooder(int ready_fd)
         _exit(0);
 }
 
-START_TEST(test_nested_call_through_flood)
-{
+START_TEST(test_nested_call_through_flood) {
         static const bus_method methods[] = { { "Start", method_start }, { NULL, NULL } };
         char callee[32];
         int sv[2], status;
@@ -191,8 +183,7 @@ START_TEST(test_nested_call_through_flood)
 
         close(sv[0]);
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "flooder status %d",
-                      status);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "flooder status %d", status);
         test_disconnect(svc.conn);
         assert_serves_others();
         busd_assert_baseline();
@@ -202,13 +193,11 @@ END_TEST
 /* ---- every call is answered --------------------------------------------------------- */
 
 static int method_too_hot(bus_message *call, void *userdata, json_t **ret_reply,
-                          bus_error *ret_error)
-{
+                          bus_error *ret_error) {
         return bus_error_set(ret_error, "org.example.Too-Hot", "it is hot");
 }
 
-START_TEST(test_invalid_error_name_reaches_caller)
-{
+START_TEST(test_invalid_error_name_reaches_caller) {
         static const bus_method methods[] = { { "Heat", method_too_hot }, { NULL, NULL } };
         bus_connection *s = test_connect(), *c = test_connect();
         bus_error e = BUS_ERROR_INIT;
@@ -248,28 +237,24 @@ static struct {
         json_int_t result;
 } loop;
 
-static int on_name(bus_message *m, void *userdata)
-{
+static int on_name(bus_message *m, void *userdata) {
         loop.answers++;
         loop.result = json_integer_value(json_object_get(bus_message_get_body(m), "result"));
         return 0;
 }
 
-static int on_install(bus_message *m, void *userdata)
-{
+static int on_install(bus_message *m, void *userdata) {
         loop.installs += bus_message_get_type(m) == BUS_MESSAGE_METHOD_RETURN;
         return 0;
 }
 
-static int on_signal(bus_message *m, void *userdata)
-{
+static int on_signal(bus_message *m, void *userdata) {
         loop.signals++;
         event_base_loopbreak(loop.base);
         return 0;
 }
 
-static void run_loop_until(const unsigned *counter, unsigned target)
-{
+static void run_loop_until(const unsigned *counter, unsigned target) {
         uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
         struct timeval tv = { 0, 20000 };
 
@@ -280,8 +265,7 @@ static void run_loop_until(const unsigned *counter, unsigned target)
         ck_assert_uint_ge(*counter, target);
 }
 
-START_TEST(test_async_name_and_match)
-{
+START_TEST(test_async_name_and_match) {
         bus_connection *s = test_connect(), *c = test_connect();
         bus_slot *match = NULL;
         char *owner;
@@ -289,10 +273,8 @@ START_TEST(test_async_name_and_match)
         loop.base = event_base_new();
         ck_assert_ptr_nonnull(loop.base);
         ck_assert_int_eq(bus_connection_attach_event(s, loop.base), 0);
-        ck_assert_int_eq(bus_request_name_async(s, NULL, "org.example.Async", 0, on_name, NULL),
-                         0);
-        ck_assert_int_eq(bus_add_match_async(s, &match,
-                                             "type='signal',interface='org.example.Async'",
+        ck_assert_int_eq(bus_request_name_async(s, NULL, "org.example.Async", 0, on_name, NULL), 0);
+        ck_assert_int_eq(bus_add_match_async(s, &match, "type='signal',interface='org.example.Async'",
                                              on_signal, on_install, NULL),
                          0);
         /* Nothing waited: the answers come through the loop. */
@@ -320,8 +302,7 @@ END_TEST
 
 /* ---- a stopped bus ------------------------------------------------------------------ */
 
-START_TEST(test_stopped_bus_times_out)
-{
+START_TEST(test_stopped_bus_times_out) {
         bus_connection *c;
         bus_message *m;
         uint64_t start;
@@ -361,8 +342,7 @@ START_TEST(test_stopped_bus_times_out)
 }
 END_TEST
 
-int main(void)
-{
+int main(void) {
         Suite *s = suite_create("bus-client-service");
         TCase *tc = harness_tcase("client-service");
 

@@ -265,24 +265,22 @@ static int method_payload(bus_message *call, void *userdata, json_t **ret_reply,
 
 static bus_message *deferred;
 
-static int method_defer(bus_message *call, void *userdata, json_t **ret_reply,
-                        bus_error *ret_error) {
+static int method_defer(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
         deferred = bus_message_ref(call);
         return BUS_REPLY_DEFERRED;
 }
 
 static const bus_method svc_methods[] = {
-        { "TooHot", method_too_hot },         { "LongName", method_long_name },
-        { "BadUtf8", method_bad_utf8 },       { "Unencodable", method_unencodable },
-        { "TooBig", method_too_big },         { "Payload", method_payload },
-        { "Defer", method_defer },            { NULL, NULL },
+        { "TooHot", method_too_hot },   { "LongName", method_long_name },
+        { "BadUtf8", method_bad_utf8 }, { "Unencodable", method_unencodable },
+        { "TooBig", method_too_big },   { "Payload", method_payload },
+        { "Defer", method_defer },      { NULL, NULL },
 };
 
 START_TEST(test_invalid_error_name_answered) {
         char *text;
 
-        ck_assert_int_eq(bus_add_object(bus, NULL, "/svc", "org.example.Svc", svc_methods, NULL),
-                         0);
+        ck_assert_int_eq(bus_add_object(bus, NULL, "/svc", "org.example.Svc", svc_methods, NULL), 0);
         broker_call(10, "TooHot");
         ck_assert_int_ge(drain(), 0);
         text = expect_error(10, BUS_ERROR_FAILED);
@@ -301,8 +299,7 @@ START_TEST(test_long_invalid_name_cut_on_boundary) {
         strcpy(long_bad_name, "org.x");
         for (unsigned i = 0; i < 190; i++)
                 strcat(long_bad_name, "\xc3\xa9");
-        ck_assert_int_eq(bus_add_object(bus, NULL, "/svc", "org.example.Svc", svc_methods, NULL),
-                         0);
+        ck_assert_int_eq(bus_add_object(bus, NULL, "/svc", "org.example.Svc", svc_methods, NULL), 0);
         broker_call(11, "LongName");
         ck_assert_int_ge(drain(), 0);
         text = expect_error(11, BUS_ERROR_FAILED); /* valid UTF-8, checked there */
@@ -320,8 +317,7 @@ END_TEST
 START_TEST(test_invalid_utf8_message_replaced) {
         char *text;
 
-        ck_assert_int_eq(bus_add_object(bus, NULL, "/svc", "org.example.Svc", svc_methods, NULL),
-                         0);
+        ck_assert_int_eq(bus_add_object(bus, NULL, "/svc", "org.example.Svc", svc_methods, NULL), 0);
         broker_call(12, "BadUtf8");
         ck_assert_int_ge(drain(), 0);
         /* The handler's own (valid) name is kept; each bad byte is U+FFFD. */
@@ -335,8 +331,7 @@ START_TEST(test_unbuildable_replies_answered) {
         bus_error e = BUS_ERROR_INIT;
         char *text;
 
-        ck_assert_int_eq(bus_add_object(bus, NULL, "/svc", "org.example.Svc", svc_methods, NULL),
-                         0);
+        ck_assert_int_eq(bus_add_object(bus, NULL, "/svc", "org.example.Svc", svc_methods, NULL), 0);
         broker_call(13, "Unencodable");
         broker_call(14, "TooBig");
         broker_call(15, "Payload");
@@ -383,12 +378,11 @@ static int on_bus_signal(bus_message *m, void *userdata) {
 }
 
 /* A handler that calls out synchronously (a nested call). */
-static int method_start(bus_message *call, void *userdata, json_t **ret_reply,
-                        bus_error *ret_error) {
+static int method_start(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
         json_t *body = NULL;
 
-        nested.call_result = bus_call_method(bus, ":1.9", "/x", "org.example.Slow", "Work", NULL,
-                                             0, NULL, &body);
+        nested.call_result = bus_call_method(bus, ":1.9", "/x", "org.example.Slow", "Work", NULL, 0,
+                                             NULL, &body);
         nested.peak = bus->rqueue.bytes_peak;
         nested.dropped = bus->rqueue.dropped;
         nested.fds = bus->rqueue.fds;
@@ -441,7 +435,7 @@ static void flood_writer(void) {
                 }
                 if (i >= FLOOD_SIGNALS / 2 && i < FLOOD_SIGNALS / 2 + FLOOD_CALLS)
                         broker_call(3000 + i, "Ping"); /* unknown: kept, it would
-                                                         * get UnknownMethod */
+                                                        * get UnknownMethod */
         }
         {
                 BusMessageSpec reply = { .type = BUS_MESSAGE_METHOD_RETURN,
@@ -466,8 +460,8 @@ START_TEST(test_read_ahead_bounded) {
         pid_t pid;
         Sent s;
 
-        ck_assert_int_eq(
-                bus_add_object(bus, NULL, "/svc", "org.example.Svc", start_methods, NULL), 0);
+        ck_assert_int_eq(bus_add_object(bus, NULL, "/svc", "org.example.Svc", start_methods, NULL),
+                         0);
         /* Bus signals past the bound are kept: subscribe to see them (the
          * AddMatch, serial 1, is answered before it is sent). */
         broker_reply(50, 1, "{}");
@@ -495,11 +489,10 @@ START_TEST(test_read_ahead_bounded) {
         ck_assert_uint_ge(nested.peak, CLIENT_READ_QUEUE_BYTES_MAX);
         /* What was not kept: the flood past the bound, and the calls,
          * which were answered at once. */
-        ck_assert_uint_ge(nested.dropped, FLOOD_SIGNALS - CLIENT_READ_QUEUE_BYTES_MAX /
-                                                                  BUS_BODY_INLINE_MAX - 1);
+        ck_assert_uint_ge(nested.dropped,
+                          FLOOD_SIGNALS - CLIENT_READ_QUEUE_BYTES_MAX / BUS_BODY_INLINE_MAX - 1);
         for (unsigned i = 0; i < FLOOD_CALLS; i++) {
-                char *text = expect_error(3000 + FLOOD_SIGNALS / 2 + i,
-                                          BUS_ERROR_LIMITS_EXCEEDED);
+                char *text = expect_error(3000 + FLOOD_SIGNALS / 2 + i, BUS_ERROR_LIMITS_EXCEEDED);
 
                 ck_assert_ptr_nonnull(strstr(text, "read-ahead"));
                 free(text);
@@ -552,11 +545,9 @@ START_TEST(test_fork_echild) {
                 fails |= (bus_connection_wait(bus, 0) != -ECHILD) << 4;
                 fails |= (bus_connection_flush(bus) != -ECHILD) << 5;
                 fails |= (bus_connection_set_cork(bus, true) != -ECHILD) << 6;
-                fails |= (bus_add_match(bus, NULL, "type='signal'", on_reply, NULL) != -ECHILD)
-                         << 7;
+                fails |= (bus_add_match(bus, NULL, "type='signal'", on_reply, NULL) != -ECHILD) << 7;
                 fails |= (bus_request_name(bus, "org.example.Child", 0, NULL) != -ECHILD) << 8;
-                fails |= (bus_emit_signal(bus, "/a", "org.example.If", "S", NULL, NULL) !=
-                          -ECHILD)
+                fails |= (bus_emit_signal(bus, "/a", "org.example.If", "S", NULL, NULL) != -ECHILD)
                          << 9;
                 fails |= bus_connection_is_open(bus) << 10;
                 fails |= (got_reply != 0) << 11;
@@ -779,8 +770,7 @@ START_TEST(test_request_name_async) {
         json_t *body;
         Sent s;
 
-        ck_assert_int_eq(bus_request_name_async(bus, NULL, "not a name", 0, on_name, NULL),
-                         -EINVAL);
+        ck_assert_int_eq(bus_request_name_async(bus, NULL, "not a name", 0, on_name, NULL), -EINVAL);
         ck_assert_int_eq(bus_request_name_async(bus, &slot, "org.example.Name", 0, NULL, NULL),
                          -EINVAL);
         ck_assert_int_eq(bus_request_name_async(bus, &slot, "org.example.Name",
@@ -791,8 +781,7 @@ START_TEST(test_request_name_async) {
         ck_assert_str_eq(s.f.destination, BUS_DRIVER_NAME);
         body = json_loads(s.body, 0, NULL);
         ck_assert_str_eq(json_string_value(json_object_get(body, "name")), "org.example.Name");
-        ck_assert_int_eq(json_integer_value(json_object_get(body, "flags")),
-                         BUS_NAME_DO_NOT_QUEUE);
+        ck_assert_int_eq(json_integer_value(json_object_get(body, "flags")), BUS_NAME_DO_NOT_QUEUE);
         json_decref(body);
         ck_assert_int_eq(name_answers, 0);
         broker_reply(85, s.h.serial, "{\"result\":1}");
