@@ -150,8 +150,11 @@ static json_t *method_release_name(Bus *bus, Peer *sender, json_t *args, DriverE
 /* ListNames answers in pages (PROTOCOL.md 7): the names after a cursor in
  * bytewise order, at most LIST_NAMES_PAGE_MAX of them, so that the reply
  * fits in one message however many names peers hold. A page is chosen with
- * a bounded max-heap of the smallest names after the cursor: O(names x
- * log(page)) time, O(page) memory, nothing copied. */
+ * a bounded max-heap of the smallest names after the cursor, fed with the
+ * unique names (at most one per connection) and the first page + 1
+ * well-known names after the cursor, which the name registry keeps in
+ * order: O((connections + page) x log(page) + log(names)) time, O(page)
+ * memory, nothing copied. */
 #define LIST_NAMES_PAGE_MAX 4096u
 /* Each name in the reply: at most BUS_NAME_MAX bytes, its quotes and comma. */
 _Static_assert((uint64_t)LIST_NAMES_PAGE_MAX * (BUS_NAME_MAX + 3) + 2 * BUS_NAME_MAX + 64 <
@@ -247,7 +250,9 @@ static json_t *method_list_names(Bus *bus, Peer *sender, json_t *args, DriverErr
                 if (peer_is_running(p) && !p->monitor)
                         page_offer(&pg, p->name);
         }
-        name_registry_foreach_name(bus->names, page_offer_name, &pg);
+        /* The well-known names after the cursor, in order: past the first
+         * pg.cap of them none can be among the pg.cap smallest. */
+        name_registry_foreach_after(bus->names, pg.after, pg.cap, page_offer_name, &pg);
 
         qsort(pg.heap, pg.n, sizeof(*pg.heap), name_cmp);
         n = pg.n > limit ? (size_t)limit : pg.n;
@@ -578,34 +583,10 @@ static void add_owned(const char *name, void *userdata) {
         json_array_append_new(l->owned, json_string(name));
 }
 
-static void add_queued(const char *name, uint64_t owner, void *userdata) {
+static void add_queued(const char *name, void *userdata) {
         NameLists *l = userdata;
-        uint64_t ids[64];
-        size_t n;
 
-        if (owner == l->id)
-                return;
-        n = name_registry_get_queue(l->bus->names, name, ids, ELEMENTSOF(ids));
-        for (size_t i = 1; i < n; i++) {
-                if (i == ELEMENTSOF(ids)) {
-                        /* Long queue: fetch it whole. */
-                        uint64_t *all = calloc(n, sizeof(*all));
-                        if (!all)
-                                return;
-                        n = name_registry_get_queue(l->bus->names, name, all, n);
-                        for (size_t j = i; j < n; j++)
-                                if (all[j] == l->id) {
-                                        json_array_append_new(l->queued, json_string(name));
-                                        break;
-                                }
-                        free(all);
-                        return;
-                }
-                if (ids[i] == l->id) {
-                        json_array_append_new(l->queued, json_string(name));
-                        return;
-                }
-        }
+        json_array_append_new(l->queued, json_string(name));
 }
 
 /* The GetConnectionStats result; consumes the name lists. */
@@ -648,10 +629,9 @@ static json_t *method_get_connection_stats(Bus *bus, Peer *sender, json_t *args,
                 json_decref(l.queued);
                 return oom(e);
         }
+        /* Both walk the peer's own names only (at most names_per_connection). */
         name_registry_foreach_owned(bus->names, p->id, add_owned, &l);
-        /* Only walk every name when the peer is queued somewhere. */
-        if (name_registry_count_owner(bus->names, p->id) > json_array_size(l.owned))
-                name_registry_foreach_name(bus->names, add_queued, &l);
+        name_registry_foreach_queued(bus->names, p->id, add_queued, &l);
         return connection_stats(bus, p, &l, e);
 }
 

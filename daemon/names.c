@@ -9,9 +9,17 @@
  * acquisition order: an entry moves to its tail whenever it becomes primary
  * owner, so walking it releases names in the order they were acquired.
  *
+ * The names are also kept in bytewise order, in a treap threaded through the
+ * Names themselves (left/right, and a random priority the peers naming them
+ * cannot choose or see): insert and remove cost O(log names) expected, and
+ * name_registry_foreach_after() pages through the names in order at
+ * O(log names + page) (ListNames, PROTOCOL.md section 7), whatever the
+ * number or shape of the names peers hold.
+ *
  * Cost: every operation is O(1) hash lookups plus a walk of the requesting
- * owner's list (≤ BUS_NAMES_PER_CONNECTION_MAX); nothing walks all names or
- * a whole queue except name_registry_get_queue().
+ * owner's list (≤ BUS_NAMES_PER_CONNECTION_MAX) and O(log names) in the
+ * order; nothing walks all names or a whole queue except
+ * name_registry_foreach_name() and name_registry_get_queue().
  *
  * Invariants: a Name exists iff its queue is non-empty (the head is the
  * primary owner); a NameOwner exists iff its list is non-empty; an owner is
@@ -24,6 +32,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "hashmap.h"
 #include "list.h"
@@ -44,7 +54,9 @@ struct NameEntry {
 struct Name {
         NameEntry *queue_head, *queue_tail;
         size_t queue_len;
-        char name[]; /* the map's key */
+        Name *left, *right; /* the order (treap): smaller names left, larger right */
+        uint64_t priority;  /* treap heap order: a parent's is at least its children's */
+        char name[];        /* the map's key */
 };
 
 struct NameOwner {
@@ -56,7 +68,89 @@ struct NameOwner {
 struct NameRegistry {
         HashMap *names;  /* const char * -> Name */
         HashMap *owners; /* uint64_t -> NameOwner */
+        Name *order;     /* root of the treap of all names */
+        uint64_t rng;    /* xorshift64 state for treap priorities, never 0 */
 };
+
+/* ---- the order --------------------------------------------------------------- */
+
+static uint64_t order_priority(NameRegistry *r) {
+        r->rng ^= r->rng << 13;
+        r->rng ^= r->rng >> 7;
+        r->rng ^= r->rng << 17;
+        return r->rng;
+}
+
+static Name *order_insert(Name *t, Name *n) {
+        Name *c;
+
+        if (!t)
+                return n;
+        if (strcmp(n->name, t->name) < 0) {
+                t->left = order_insert(t->left, n);
+                if (t->left->priority <= t->priority)
+                        return t;
+                c = t->left; /* rotate right */
+                t->left = c->right;
+                c->right = t;
+        } else {
+                t->right = order_insert(t->right, n);
+                if (t->right->priority <= t->priority)
+                        return t;
+                c = t->right; /* rotate left */
+                t->right = c->left;
+                c->left = t;
+        }
+        return c;
+}
+
+/* Join @a and @b, every name in @a smaller than every name in @b. */
+static Name *order_join(Name *a, Name *b) {
+        if (!a)
+                return b;
+        if (!b)
+                return a;
+        if (a->priority > b->priority) {
+                a->right = order_join(a->right, b);
+                return a;
+        }
+        b->left = order_join(a, b->left);
+        return b;
+}
+
+static Name *order_remove(Name *t, const Name *n) {
+        if (t == n)
+                return order_join(t->left, t->right);
+        /* @n is in the tree: t is never NULL on its path. */
+        if (strcmp(n->name, t->name) < 0)
+                t->left = order_remove(t->left, n);
+        else
+                t->right = order_remove(t->right, n);
+        return t;
+}
+
+typedef struct OrderWalk {
+        const char *after;
+        size_t left; /* names still to report */
+        void (*fn)(const char *name, uint64_t owner, void *userdata);
+        void *userdata;
+} OrderWalk;
+
+/* In order, the names of @t after w->after, until w->left is 0. */
+static void order_walk(const Name *t, OrderWalk *w) {
+        while (t && w->left > 0) {
+                if (w->after && strcmp(t->name, w->after) <= 0) {
+                        t = t->right; /* this one and everything left of it: not after */
+                        continue;
+                }
+                order_walk(t->left, w);
+                if (w->left == 0)
+                        return;
+                w->fn(t->name, t->queue_head->owner->id, w->userdata);
+                w->left--;
+                t = t->right;
+        }
+}
 
 /* ---- list helpers ---------------------------------------------------------- */
 
@@ -141,6 +235,7 @@ static void entry_drop(NameRegistry *r, NameEntry *e, NameChangeFn fn, void *use
         }
 
         hashmap_remove(r->names, n->name);
+        r->order = order_remove(r->order, n);
         report(fn, userdata, n->name, old_id, 0);
         free(n);
 }
@@ -192,6 +287,10 @@ int name_registry_new(NameRegistry **ret) {
                 free(r);
                 return -ENOMEM;
         }
+        /* The treap's balance rests on priorities the peers cannot predict. */
+        if (getrandom(&r->rng, sizeof(r->rng), GRND_NONBLOCK) != (ssize_t)sizeof(r->rng))
+                r->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)r;
+        r->rng |= 1;
         *ret = r;
         return 0;
 }
@@ -247,6 +346,8 @@ static int request_free_name(NameRegistry *r, const char *name, uint64_t owner, 
                 return k;
         }
         queue_link_after(e, NULL);
+        n->priority = order_priority(r);
+        r->order = order_insert(r->order, n);
         report(fn, userdata, n->name, 0, owner);
         return NAME_E_PRIMARY_OWNER;
 }
@@ -362,12 +463,29 @@ void name_registry_foreach_name(const NameRegistry *r,
         }
 }
 
+void name_registry_foreach_after(const NameRegistry *r, const char *after, size_t max,
+                                 void (*fn)(const char *name, uint64_t owner, void *userdata),
+                                 void *userdata) {
+        OrderWalk w = { .after = after, .left = max, .fn = fn, .userdata = userdata };
+
+        order_walk(r->order, &w);
+}
+
 void name_registry_foreach_owned(const NameRegistry *r, uint64_t owner,
                                  void (*fn)(const char *name, void *userdata), void *userdata) {
         const NameOwner *o = hashmap_get(r->owners, &owner);
 
         for (const NameEntry *e = o ? o->head : NULL; e; e = e->owner_next)
                 if (e->name->queue_head == e)
+                        fn(e->name->name, userdata);
+}
+
+void name_registry_foreach_queued(const NameRegistry *r, uint64_t owner,
+                                  void (*fn)(const char *name, void *userdata), void *userdata) {
+        const NameOwner *o = hashmap_get(r->owners, &owner);
+
+        for (const NameEntry *e = o ? o->head : NULL; e; e = e->owner_next)
+                if (e->name->queue_head != e)
                         fn(e->name->name, userdata);
 }
 

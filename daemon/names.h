@@ -81,10 +81,22 @@ void name_registry_foreach_name(const NameRegistry *r,
                                 void (*fn)(const char *name, uint64_t owner, void *userdata),
                                 void *userdata);
 
+/* Call @fn for at most @max names (with their primary owner) that sort
+ * after @after (bytewise, strcmp(); NULL: from the first name), in that
+ * order. O(log names + @max) (names.c keeps them ordered): ListNames's pages. */
+void name_registry_foreach_after(const NameRegistry *r, const char *after, size_t max,
+                                 void (*fn)(const char *name, uint64_t owner, void *userdata),
+                                 void *userdata);
+
 /* Call @fn for each name @owner is the primary owner of (used to resolve
  * well-known senders for match rules). */
 void name_registry_foreach_owned(const NameRegistry *r, uint64_t owner,
                                  void (*fn)(const char *name, void *userdata), void *userdata);
+
+/* Call @fn for each name @owner is queued for without being its primary
+ * owner. Like foreach_owned, a walk of @owner's own names only. */
+void name_registry_foreach_queued(const NameRegistry *r, uint64_t owner,
+                                  void (*fn)(const char *name, void *userdata), void *userdata);
 
 /* Queue of @name, primary owner first: writes up to @max ids to @ret_owners,
  * returns the queue length (0 if the name has no owner). */

@@ -2,7 +2,8 @@
 /*
  * test-names.c — unit tests of daemon/names.c: RequestName for every flag
  * combination, queue order, ReleaseName outcomes, release_all order and the
- * change callbacks, counting and enumeration, allocation failures.
+ * change callbacks, counting and enumeration, the order ListNames pages
+ * through, allocation failures.
  */
 #include "config.h"
 
@@ -320,6 +321,13 @@ START_TEST(test_count_and_foreach) {
         owned = 0;
         name_registry_foreach_owned(rec->r, 3, count_owned, &owned);
         ck_assert_uint_eq(owned, 0);
+        /* 2 is queued for 1's first 100; 1 is queued for nothing. */
+        owned = 0;
+        name_registry_foreach_queued(rec->r, 2, count_owned, &owned);
+        ck_assert_uint_eq(owned, 100);
+        owned = 0;
+        name_registry_foreach_queued(rec->r, 1, count_owned, &owned);
+        ck_assert_uint_eq(owned, 0);
 
         /* get_queue reports the full length even when @max is smaller. */
         ck_assert_uint_eq(name_registry_get_queue(rec->r, "org.example.F0", queue, 1), 2);
@@ -333,6 +341,109 @@ START_TEST(test_count_and_foreach) {
         name_registry_foreach_owned(rec->r, 2, count_owned, &owned);
         ck_assert_uint_eq(owned, 300);
         ck_assert_uint_eq(rec->n, 500 + 300);
+        recorder_free(rec);
+}
+END_TEST
+
+/* ---- the order (ListNames's pages) ----------------------------------------------- */
+
+#define ORDER_NAMES 2000
+
+typedef struct Page {
+        const char *names[ORDER_NAMES + 1];
+        uint64_t owners[ORDER_NAMES + 1];
+        size_t n;
+} Page;
+
+static void page_add(const char *name, uint64_t owner, void *userdata) {
+        Page *p = userdata;
+
+        ck_assert_uint_le(p->n, ORDER_NAMES);
+        p->names[p->n] = name;
+        p->owners[p->n++] = owner;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* foreach_after() against a sorted copy of the live names, for cursors at,
+ * between and outside the names and limits from 0 to past the end, through
+ * random requests and releases (the treap's inserts, rotations and joins);
+ * names of a shared long prefix, as a hostile peer would choose. */
+/* Without callbacks: the recorder keeps only MAX_CHANGES changes. */
+static int flip(NameRegistry *r, const char *name, uint64_t owner, bool on) {
+        return on ? name_registry_request(r, name, owner, 0, NULL, NULL)
+                  : name_registry_release(r, name, owner, NULL, NULL);
+}
+
+START_TEST(test_foreach_after_is_ordered) {
+        static char names[ORDER_NAMES][48];
+        static bool live[ORDER_NAMES];
+        static const char *sorted[ORDER_NAMES];
+        static Page page;
+        Recorder *rec = recorder_new();
+        unsigned seed = 12345;
+
+        for (int i = 0; i < ORDER_NAMES; i++)
+                snprintf(names[i], sizeof(names[i]), "org.example.Prefix.x%08u.n%d",
+                         (unsigned)(i * 7919u % 100003u), i);
+        for (int round = 0; round < 40; round++) {
+                size_t n = 0;
+
+                /* Flip about a tenth of the names. */
+                for (int k = 0; k < ORDER_NAMES / 10; k++) {
+                        int i = (int)((seed = seed * 1103515245u + 12345u) >> 8) % ORDER_NAMES;
+
+                        ck_assert_int_eq(flip(rec->r, names[i], 1 + i % 5, !live[i]),
+                                         live[i] ? NAME_E_RELEASED : NAME_E_PRIMARY_OWNER);
+                        live[i] = !live[i];
+                }
+                for (int i = 0; i < ORDER_NAMES; i++)
+                        if (live[i])
+                                sorted[n++] = names[i];
+                qsort(sorted, n, sizeof(sorted[0]), cmp_str);
+                ck_assert_uint_eq(name_registry_size(rec->r), n);
+
+                /* All of them, in order, with their owners. */
+                page.n = 0;
+                name_registry_foreach_after(rec->r, NULL, ORDER_NAMES + 1, page_add, &page);
+                ck_assert_uint_eq(page.n, n);
+                for (size_t i = 0; i < n; i++) {
+                        ck_assert_str_eq(page.names[i], sorted[i]);
+                        ck_assert_uint_eq(page.owners[i],
+                                          name_registry_get_owner(rec->r, sorted[i]));
+                }
+                /* Pages from cursors on a name, just before one, and outside. */
+                for (int t = 0; t < 20 && n > 0; t++) {
+                        size_t at = ((seed = seed * 1103515245u + 12345u) >> 8) % n;
+                        size_t max = ((seed = seed * 1103515245u + 12345u) >> 8) % 40;
+                        char before[64];
+                        const char *cursors[4] = { sorted[at], before, "", "\x7f" };
+
+                        snprintf(before, sizeof(before), "%s", sorted[at]);
+                        before[strlen(before) - 1]--; /* sorts before sorted[at] */
+                        for (int c = 0; c < 4; c++) {
+                                size_t first = 0;
+
+                                while (first < n && strcmp(sorted[first], cursors[c]) <= 0)
+                                        first++;
+                                page.n = 0;
+                                name_registry_foreach_after(rec->r, cursors[c], max, page_add,
+                                                            &page);
+                                ck_assert_uint_eq(page.n, n - first < max ? n - first : max);
+                                for (size_t i = 0; i < page.n; i++)
+                                        ck_assert_str_eq(page.names[i], sorted[first + i]);
+                        }
+                }
+        }
+        for (int i = 0; i < ORDER_NAMES; i++)
+                if (live[i])
+                        ck_assert_int_eq(flip(rec->r, names[i], 1 + i % 5, false),
+                                         NAME_E_RELEASED);
+        page.n = 0;
+        name_registry_foreach_after(rec->r, NULL, 10, page_add, &page);
+        ck_assert_uint_eq(page.n, 0);
         recorder_free(rec);
 }
 END_TEST
@@ -393,6 +504,7 @@ static Suite *names_suite(void) {
         tcase_add_test(tc, test_release);
         tcase_add_test(tc, test_release_all_order);
         tcase_add_test(tc, test_count_and_foreach);
+        tcase_add_test(tc, test_foreach_after_is_ordered);
         tcase_add_test(tc, test_allocation_failures);
         suite_add_tcase(s, tc);
         return s;
