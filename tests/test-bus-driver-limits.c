@@ -347,7 +347,7 @@ END_TEST
 START_TEST(test_largest_legitimate_call)
 {
         RawPeer *p = raw_peer_new(busd_address());
-        json_t *rules = json_array();
+        json_t *rules = json_array(), *args;
         char rule[BUS_MATCH_RULE_MAX + 1];
         size_t n = 0;
         char *text;
@@ -370,7 +370,9 @@ START_TEST(test_largest_legitimate_call)
         ck_assert_uint_eq(strlen(rule), BUS_MATCH_RULE_MAX);
         for (unsigned i = 0; i < BUS_MONITOR_RULES_MAX; i++)
                 json_array_append_new(rules, json_string(rule));
-        text = json_dumps(json_pack("{s:o}", "rules", rules), JSON_COMPACT);
+        args = json_pack("{s:o}", "rules", rules);
+        text = json_dumps(args, JSON_COMPACT);
+        json_decref(args);
         ck_assert_ptr_nonnull(text);
         fprintf(stderr, "BecomeMonitor with %u rules of %u bytes: %zu bytes of arguments\n",
                 BUS_MONITOR_RULES_MAX, BUS_MATCH_RULE_MAX, strlen(text));
