@@ -265,8 +265,7 @@ int driver_list_names(const Busdctl *ctx, bus_connection *c, json_t **ret) {
                 /* The cursor must move forward, or a broken bus loops us. */
                 if (strlen(json_string_value(next)) > BUS_NAME_MAX ||
                     strcmp(json_string_value(next), after) <= 0) {
-                        fputs("busdctl: ListNames returned a cursor that does not advance\n",
-                              stderr);
+                        fputs("busdctl: ListNames returned a cursor that does not advance\n", stderr);
                         goto fail;
                 }
                 strcpy(after, json_string_value(next));
