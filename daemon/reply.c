@@ -54,6 +54,11 @@ int reply_register(Peer *caller, Peer *callee, uint64_t serial, uint64_t deadlin
                         usec = REPLY_DEADLINE_MAX_USEC;
                 r->timer = evtimer_new(bus->base, reply_timeout_cb, r);
                 if (!r->timer || bus_timer_add(bus, r->timer, usec) < 0) {
+                        /* Without its timer the deadline would pass unnoticed:
+                         * the caller is told now (router.c answers Failed). */
+                        log_class(LOG_CLASS_NONE, LOG_WARNING,
+                                  "cannot arm the deadline timer of call %llu from %s",
+                                  (unsigned long long)serial, caller->name);
                         if (r->timer)
                                 event_free(r->timer);
                         free(r);
