@@ -49,8 +49,11 @@
 
 /* ---- Payload buffers ---------------------------------------------------------------- */
 
-/* Allocate the pages of a fresh writable mapping now, so filling it does not
- * take one page fault per page. */
+/* Allocate the pages of a fresh writable mapping now: the payload is fully
+ * backed whatever the caller writes (the payload rule refuses holes), and
+ * filling it takes no page fault per page. Cheaper than fallocate() and a
+ * fault per page while filling (measured, create + fill: 16 MiB 3.7 vs
+ * 5.5 ms, 256 MiB 104 vs 113 ms). */
 static int prefault_write(void *map, size_t size) {
         long page = sysconf(_SC_PAGESIZE);
 

@@ -507,7 +507,7 @@ static uint64_t mapping_rss(const void *p)
 }
 
 /* A received memfd body is mapped, not faulted in: borrowing its text costs
- * no pages; parsing it (bus_message_get_body) faults it all in at once. */
+ * no pages; parsing it (bus_message_get_body) reads, and so maps, all of it. */
 START_TEST(test_memfd_body_faulted_on_demand)
 {
         size_t len = 4 * MIB, got_len = 0;
