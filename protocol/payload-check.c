@@ -162,8 +162,7 @@ static int verdict(int v, char *why, size_t why_size, const char *fmt, ...) {
         return v;
 }
 
-int bus_payload_facts_check(const BusPayloadFacts *f, uint64_t declared, char *why,
-                            size_t why_size) {
+int bus_payload_facts_check(const BusPayloadFacts *f, uint64_t declared, char *why, size_t why_size) {
         uint64_t size, backed;
         char names[80];
 
@@ -176,8 +175,7 @@ int bus_payload_facts_check(const BusPayloadFacts *f, uint64_t declared, char *w
                                "not a memfd: an O_PATH file descriptor");
         if (f->stat_errno != 0)
                 return verdict(BUS_PAYLOAD_E_UNINSPECTABLE, why, why_size,
-                               "fd cannot be inspected: fstat() failed: %s",
-                               strerror(f->stat_errno));
+                               "fd cannot be inspected: fstat() failed: %s", strerror(f->stat_errno));
         if (!S_ISREG(f->mode) || f->seals_errno != 0)
                 return verdict(BUS_PAYLOAD_E_NOT_MEMFD, why, why_size, "not a memfd: %s",
                                file_kind(f->mode));

@@ -29,8 +29,8 @@
 #define BUS_PAYLOAD_SEAL_GROW 0x0004
 #define BUS_PAYLOAD_SEAL_WRITE 0x0008
 #define BUS_PAYLOAD_SEAL_FUTURE_WRITE 0x0010
-#define BUS_PAYLOAD_SEALS_REQUIRED                                                       \
-        (BUS_PAYLOAD_SEAL_WRITE | BUS_PAYLOAD_SEAL_SHRINK | BUS_PAYLOAD_SEAL_GROW |      \
+#define BUS_PAYLOAD_SEALS_REQUIRED                                                  \
+        (BUS_PAYLOAD_SEAL_WRITE | BUS_PAYLOAD_SEAL_SHRINK | BUS_PAYLOAD_SEAL_GROW | \
          BUS_PAYLOAD_SEAL_SEAL)
 
 /* What the caller found out about an fd. An *_errno field is 0 if the call

@@ -183,8 +183,8 @@ static void subscriber_main(SubMode mode, int ready_fd, int result_fd) {
 
 typedef struct Sub {
         pid_t pid;
-        int ready;  /* read end */
-        int result; /* read end */
+        int ready;    /* read end */
+        int result;   /* read end */
         long hwm_kib; /* peak RSS once subscribed */
 } Sub;
 
@@ -252,8 +252,7 @@ static void expect_not_backed(RawPeer *tx, uint64_t serial) {
 
         ck_assert_msg(raw_msg_is_signal(m, "PayloadRefused") && m->sender_id == 0,
                       "expected PayloadRefused, got %s", raw_msg_describe(m));
-        ck_assert_int_eq(json_integer_value(json_object_get(m->json, "serial")),
-                         (json_int_t)serial);
+        ck_assert_int_eq(json_integer_value(json_object_get(m->json, "serial")), (json_int_t)serial);
         ck_assert_str_eq(raw_msg_str(m, "error"), "org.busd.Error.PayloadRefused");
         ck_assert_msg(strstr(raw_msg_str(m, "message"), "not backed"), "\"%s\"",
                       raw_msg_str(m, "message"));
@@ -310,11 +309,12 @@ START_TEST(test_sparse_payload_refused) {
                 long growth;
 
                 sub_result(&subs[i], &data, &lib_refused, &growth);
-                fprintf(stderr, "reading subscriber %u: peak RSS +%ld KiB for a refused "
-                        "sparse 2 GiB payload\n", i, growth);
+                fprintf(stderr,
+                        "reading subscriber %u: peak RSS +%ld KiB for a refused "
+                        "sparse 2 GiB payload\n",
+                        i, growth);
                 ck_assert_uint_eq(data, 0);
-                ck_assert_msg(growth < UNREAD_SLACK_KIB, "subscriber %u grew by %ld KiB", i,
-                              growth);
+                ck_assert_msg(growth < UNREAD_SLACK_KIB, "subscriber %u grew by %ld KiB", i, growth);
         }
         raw_rule_signal(tx, "Quit");
         for (unsigned i = 0; i < 3; i++)
@@ -452,8 +452,7 @@ static void wait_monitors(int64_t n) {
         uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
 
         while (busd_stat("monitors") != n)
-                ck_assert_msg(now_usec() < deadline, "monitors never became %lld",
-                              (long long)n);
+                ck_assert_msg(now_usec() < deadline, "monitors never became %lld", (long long)n);
 }
 
 /* Issue 9 item 2: busdctl monitor (lines: _i == 0, --json: _i == 1) attached
@@ -471,8 +470,9 @@ START_TEST(test_monitor_does_not_read_payloads) {
         pid = fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
-                const char *argv[] = { "busdctl", "--address", busd_address(), "monitor",
-                                       RULE_MATCH, _i ? "--json" : NULL, NULL };
+                const char *argv[] = { "busdctl", "--address", busd_address(),
+                                       "monitor", RULE_MATCH,  _i ? "--json" : NULL,
+                                       NULL };
 
                 if (dup2(out[1], STDOUT_FILENO) < 0)
                         _exit(126);
@@ -496,8 +496,7 @@ START_TEST(test_monitor_does_not_read_payloads) {
 
         ck_assert_int_eq(kill(pid, SIGTERM), 0);
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "busdctl: status %#x",
-                      status);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "busdctl: status %#x", status);
         close(out[0]);
         wait_monitors(0);
         test_disconnect(tx);
@@ -583,8 +582,8 @@ START_TEST(test_library_refuses_unbacked) {
         /* From two senders: find each by what it carries. */
         for (unsigned i = 0; i < 3; i++)
                 if (strcmp(bus_message_get_member(col.msgs[i]), "Data") == 0)
-                        *(bus_message_get_blob_count(col.msgs[i]) ? &with_blob : &with_body) =
-                                col.msgs[i];
+                        *(bus_message_get_blob_count(col.msgs[i]) ? &with_blob
+                                                                  : &with_body) = col.msgs[i];
         ck_assert_ptr_nonnull(with_blob);
         ck_assert_ptr_nonnull(with_body);
         if (!drop_clean_pages(map, size, fd)) {

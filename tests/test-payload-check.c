@@ -94,12 +94,9 @@ START_TEST(test_facts_not_memfd) {
                 uint32_t mode;
                 const char *kind;
         } kinds[] = {
-                { S_IFIFO, "a pipe or FIFO" },
-                { S_IFSOCK, "a socket" },
-                { S_IFDIR, "a directory" },
-                { S_IFCHR, "a character device" },
-                { S_IFBLK, "a block device" },
-                { S_IFLNK, "a symbolic link" },
+                { S_IFIFO, "a pipe or FIFO" }, { S_IFSOCK, "a socket" },
+                { S_IFDIR, "a directory" },    { S_IFCHR, "a character device" },
+                { S_IFBLK, "a block device" }, { S_IFLNK, "a symbolic link" },
                 { 0, "an anonymous inode" },
         };
         BusPayloadFacts f;
@@ -210,8 +207,7 @@ START_TEST(test_facts_not_backed) {
         f.blocks = INT64_MAX;
         ck_assert_int_eq(judge(&f, (uint64_t)INT64_MAX, why, sizeof(why)), BUS_PAYLOAD_OK);
         f.blocks = (INT64_MAX / 512);
-        ck_assert_int_eq(judge(&f, (uint64_t)INT64_MAX, why, sizeof(why)),
-                         BUS_PAYLOAD_E_NOT_BACKED);
+        ck_assert_int_eq(judge(&f, (uint64_t)INT64_MAX, why, sizeof(why)), BUS_PAYLOAD_E_NOT_BACKED);
 }
 END_TEST
 
@@ -293,8 +289,7 @@ START_TEST(test_fd_memfds) {
 
         /* ftruncate() only (2 GiB of holes, nothing allocated): refused. */
         fd = make_memfd(2048ull * MIB, 0, ALL_SEALS);
-        ck_assert_int_eq(judge_fd(fd, 2048ull * MIB, why, sizeof(why)),
-                         BUS_PAYLOAD_E_NOT_BACKED);
+        ck_assert_int_eq(judge_fd(fd, 2048ull * MIB, why, sizeof(why)), BUS_PAYLOAD_E_NOT_BACKED);
         ck_assert_ptr_nonnull(strstr(why, "0 of its 2147483648 bytes"));
         close(fd);
         /* Written except for its last page. */
@@ -317,8 +312,7 @@ START_TEST(test_fd_memfds) {
 
         /* Each seal missing. */
         {
-                static const int seals[] = { F_SEAL_WRITE, F_SEAL_SHRINK, F_SEAL_GROW,
-                                             F_SEAL_SEAL };
+                static const int seals[] = { F_SEAL_WRITE, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_SEAL };
 
                 for (size_t i = 0; i < sizeof(seals) / sizeof(seals[0]); i++) {
                         fd = make_memfd(4096, 4096, ALL_SEALS & ~seals[i]);
@@ -328,8 +322,7 @@ START_TEST(test_fd_memfds) {
                 }
         }
         /* F_SEAL_FUTURE_WRITE in place of F_SEAL_WRITE. */
-        fd = make_memfd(4096, 4096,
-                        F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+        fd = make_memfd(4096, 4096, F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
         ck_assert_int_eq(judge_fd(fd, 4096, why, sizeof(why)), BUS_PAYLOAD_E_UNSEALED);
         ck_assert_ptr_nonnull(strstr(why, "FUTURE_WRITE"));
         close(fd);
