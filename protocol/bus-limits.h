@@ -169,10 +169,18 @@
 
 /* Payload bytes a sender may have queued in the broker at once (summed over
  * its messages that still wait in some receiver's queue, each counted once
- * however many receivers it goes to). Payloads are memory the sender already
- * owns (shmem pages are charged to the sender's memory cgroup), so this can
- * be large; it bounds how much of that memory the broker keeps alive on the
- * sender's behalf. 64 GiB: sixteen 4 GiB payloads in flight. */
+ * however many receivers it goes to). Who pays for a payload: its shmem
+ * pages are charged to the memory cgroup of the process that allocates them,
+ * i.e. that writes or fallocate()s them (the sender), and stay charged there
+ * when swapped out and in; a receiver that maps pages already present
+ * allocates nothing (page tables aside), though they count in its RSS as it
+ * reads them. A hole, however, would be allocated by whoever reads it and
+ * charged to that reader, which is why the payload rule refuses payloads
+ * that are not fully backed (protocol/payload-check.h). So a payload in
+ * flight is memory the sender holds and pays for, and this limit can be
+ * large: it bounds how much of that memory the broker keeps alive, by
+ * holding the fd, on the sender's behalf. 64 GiB: sixteen 4 GiB payloads in
+ * flight. */
 #define BUS_BLOB_BYTES_IN_FLIGHT_MAX (64ull * 1024ull * 1024ull * 1024ull)
 
 /* Payload fds a sender may have queued in the broker at once (one per blob
