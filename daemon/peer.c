@@ -214,6 +214,7 @@ static void peer_count_fds(Peer *p) {
         p->fds_held += n;
         p->bus->fds.received += n;
         p->uid_usage->fds += n;
+        p->uid_usage->fds_received += n;
 }
 
 /* @n of the received fds left the connection, in a message (memfd_admit()
@@ -223,6 +224,7 @@ static void peer_uncount_fds(Peer *p, uint64_t n) {
         p->fds_held -= n;
         p->bus->fds.received -= n;
         p->uid_usage->fds -= n;
+        p->uid_usage->fds_received -= n;
 }
 
 /* connection_read()'s question before each recvmsg(). */

@@ -58,8 +58,11 @@ bool quota_fds_share_allows(const FdBudget *b, const UidUsage *u, uint64_t n, ui
 }
 
 bool quota_fds_may_read(const FdBudget *b, const UidUsage *u, uint64_t n_uids) {
+        uint64_t pool = b->limit > b->connections ? b->limit - b->connections : 0;
+
         return quota_fds_free(b) >= BUS_FDS_MAX &&
-               quota_fds_share_allows(b, u, BUS_FDS_MAX, n_uids);
+               quota_share_allows(pool, b->received + b->queued->fds, u->fds_received,
+                                  BUS_FDS_MAX, n_uids);
 }
 
 int quota_account_new(QuotaAccount **ret, QuotaTotals *totals, UidUsage *uid) {

@@ -69,6 +69,7 @@ typedef struct UidUsage {
         unsigned n_connections;
         unsigned n_incomplete; /* its connections still in the handshake */
         uint64_t fds; /* payload fds the broker holds for it: received or queued */
+        uint64_t fds_received; /* of those, received and not yet admitted or closed */
         HashMap *table; /* the table it leaves when its last reference goes */
 } UidUsage;
 
@@ -97,8 +98,13 @@ uint64_t quota_fds_free(const FdBudget *b);
  * of which all payload fds (received + queued) are used and @u holds u->fds. */
 bool quota_fds_share_allows(const FdBudget *b, const UidUsage *u, uint64_t n, uint64_t n_uids);
 /* May the broker read from a connection of @u? One recvmsg() may install
- * BUS_FDS_MAX fds: the budget must have that many free, and @u must be
- * allowed that many more within its share. */
+ * BUS_FDS_MAX fds: the budget must have that many free, and the fds @u has
+ * sent that wait unadmitted (u->fds_received: fds of half-received
+ * messages) plus that many more must fit its share. Its admitted payloads
+ * do not count here: they sit in receivers' queues, which a stalled
+ * receiver can keep full, and a uid must never stop being read because
+ * someone else does not read (its further payloads are refused at
+ * admission instead, memfd.c). */
 bool quota_fds_may_read(const FdBudget *b, const UidUsage *u, uint64_t n_uids);
 
 typedef struct QuotaAccount {
