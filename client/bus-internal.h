@@ -83,6 +83,7 @@ struct bus_message {
         unsigned n_ref;
         bool received;  /* parsed from the wire (or synthesized): read-only */
         bool synthetic; /* made up locally (timeout, disconnect): no creds */
+        bool notice;    /* the read queue's mark for a SignalsDropped notice (call.c) */
         BusHeader header;
         BusFields fields;          /* strings point into data or str[] */
         char *str[_BUS_FIELD_MAX]; /* built messages: field strings too long for arena */
@@ -154,6 +155,9 @@ int message_new_synthetic_error(bus_message **ret, uint64_t reply_serial, const 
                                 const char *text);
 /* A locally made signal from the bus (org.busd.Bus.Disconnected). */
 int message_new_synthetic_signal(bus_message **ret, const char *member, json_t *body);
+/* A locally made signal from the library itself: sender, path and interface
+ * BUS_LOCAL_NAME, BUS_LOCAL_PATH, BUS_LOCAL_INTERFACE (busclient.h). */
+int message_new_local_signal(bus_message **ret, const char *member, json_t *body);
 /* Encode @m with @serial and @deadline_ns into a new OutItem. @use_blobs:
  * the broker accepts payload memfds. */
 int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool use_blobs,
@@ -256,7 +260,12 @@ typedef struct ReadQueue {
         uint64_t bytes;       /* sum of rqueue_charge() over the queued messages */
         uint64_t fds;         /* payload fds they hold */
         uint64_t bytes_peak;  /* highest bytes seen (tests, debug) */
-        uint64_t dropped;     /* signals dropped past the bound (client/call.c) */
+        uint64_t dropped;     /* messages not kept past the bound (client/call.c) */
+        /* Signals dropped past the bound: all told (bus_connection_get_dropped_signals()),
+         * and since the last org.busd.Local.SignalsDropped notice (count, wire bytes). */
+        uint64_t signals_dropped;
+        uint64_t notice_count, notice_bytes;
+        bool notice_queued; /* the notice's place is marked on the queue */
 } ReadQueue;
 
 struct bus_connection {
@@ -351,6 +360,11 @@ bool rqueue_full(const ReadQueue *q);
 /* Put a received message on @c's read queue, or, past the bound, handle it
  * as client/call.c describes. Consumes @m. 0 or negative errno. */
 int conn_queue_received(bus_connection *c, bus_message *m);
+/* Dispatch the org.busd.Local.SignalsDropped notice for the signals dropped
+ * since the last one, if any: @mark is the queue's mark for it, just popped
+ * (consumed), or NULL when the queue is empty and no mark could be queued.
+ * Returns 1 if it was dispatched, else 0. */
+int readahead_notify(bus_connection *c, bus_message *mark);
 
 /* call.c */
 void pending_link(bus_connection *c, Pending *p);

@@ -102,6 +102,23 @@ typedef struct bus_error {
  * says why); the bus keeps its old configuration. */
 #define BUS_ERROR_CONFIG_INVALID "org.busd.Error.ConfigInvalid"
 
+/* Signals the library makes itself, about this connection, and dispatches to
+ * match callbacks like any signal (they never cross the socket): sender
+ * BUS_LOCAL_NAME, path BUS_LOCAL_PATH, interface BUS_LOCAL_INTERFACE.
+ * Subscribe with bus_add_match() as for any signal, e.g.
+ * "type='signal',interface='org.busd.Local',member='SignalsDropped'" (the
+ * bus accepts the rule and routes nothing for it). A peer's signal on this
+ * interface or path is never dispatched (the library drops it), so a
+ * handler sees only the library's own. Members:
+ *   SignalsDropped  {"count": N, "bytes": B, "reason": str}: N signals (B
+ *                   bytes on the wire, payload contents not counted) were
+ *                   dropped past the read-ahead bound while a nested
+ *                   synchronous call waited (bus_call()); one per episode,
+ *                   dispatched in order at the place of the first drop. */
+#define BUS_LOCAL_NAME "org.busd.Local"
+#define BUS_LOCAL_PATH "/org/busd/Local"
+#define BUS_LOCAL_INTERFACE "org.busd.Local"
+
 /* Set both fields (copies); returns -EREMOTEIO, so a handler can write
  * `return bus_error_set(err, BUS_ERROR_INVALID_ARGS, "...")`. */
 int bus_error_set(bus_error *e, const char *name, const char *fmt, ...)
@@ -156,6 +173,11 @@ bool bus_connection_is_open(bus_connection *c);
  * reason, if the library knows one): copies into @e and returns 0; -EAGAIN
  * while the connection is still open. */
 int bus_connection_get_disconnect_error(bus_connection *c, bus_error *e);
+/* Signals this connection has dropped since it was opened because its
+ * read-ahead was full while a nested synchronous call waited (see bus_call()),
+ * in *@ret_count; the same drops are announced by org.busd.Local.SignalsDropped
+ * notices. Returns 0, or -EINVAL. */
+int bus_connection_get_dropped_signals(bus_connection *c, uint64_t *ret_count);
 
 /* ---- Event loop integration ---------------------------------------------------- */
 
@@ -405,9 +427,13 @@ int bus_send(bus_connection *c, bus_message *m, uint64_t *ret_serial);
  * the call goes on reading, so it always finds its reply, but keeps only
  * replies to pending calls and the bus's own messages; a method call to us
  * is answered at once with org.busd.Error.LimitsExceeded, and a signal is
- * dropped. A service that peers may flood should therefore not block in
- * synchronous calls inside handlers: use bus_call_async() and answer later
- * (BUS_REPLY_DEFERRED). */
+ * dropped, never silently: the application gets one local signal
+ * org.busd.Local.SignalsDropped {"count", "bytes", "reason"} per episode
+ * (dispatched after the handler returns, where the first dropped signal
+ * would have been; see BUS_LOCAL_INTERFACE), and
+ * bus_connection_get_dropped_signals() counts every drop. A service that
+ * peers may flood should therefore not block in synchronous calls inside
+ * handlers: use bus_call_async() and answer later (BUS_REPLY_DEFERRED). */
 int bus_call(bus_connection *c, bus_message *m, uint64_t timeout_usec, bus_error *ret_error,
              bus_message **ret_reply);
 

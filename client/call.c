@@ -47,6 +47,16 @@
  * beyond the bound are lost to a service that blocks in a synchronous call
  * inside a handler while peers flood it (busclient.h says so: make such
  * calls with bus_call_async()).
+ *
+ * Lost, but never silently. The first signal dropped in an episode puts a
+ * mark on the queue (one message, past the bound, at most one at a time);
+ * when dispatch reaches the mark, the application gets one local signal
+ * org.busd.Local.SignalsDropped {"count", "bytes", "reason"} for every
+ * signal dropped since the last notice, through the match callbacks like
+ * any signal. An episode ends when its notice is dispatched. If the mark
+ * cannot be queued (out of memory), the notice goes out once the queue is
+ * empty. ReadQueue.signals_dropped counts every drop, for
+ * bus_connection_get_dropped_signals().
  */
 #include "config.h"
 
@@ -188,6 +198,30 @@ static bool readahead_keeps(bus_connection *c, bus_message *m) {
                q->fds < 2u * CLIENT_READ_QUEUE_FDS_MAX;
 }
 
+#define READAHEAD_DROP_REASON "read-ahead bound reached during a nested synchronous call"
+
+/* Count signal @m, dropped past the bound, for the next SignalsDropped
+ * notice, and mark the notice's place on the queue if it has none. */
+static void readahead_note_drop(bus_connection *c, bus_message *m) {
+        ReadQueue *q = &c->rqueue;
+        bus_message *mark;
+
+        q->signals_dropped++;
+        q->notice_count++;
+        q->notice_bytes += m->wire_len;
+        if (q->notice_queued)
+                return;
+        /* The body is made when the mark is dispatched, with the final count. */
+        if (message_new_local_signal(&mark, "SignalsDropped", NULL) < 0)
+                return; /* process_step() tells once the queue is empty */
+        mark->notice = true;
+        if (rqueue_push(q, mark) < 0) {
+                bus_message_unref(mark);
+                return;
+        }
+        q->notice_queued = true;
+}
+
 int conn_queue_received(bus_connection *c, bus_message *m) {
         ReadQueue *q = &c->rqueue;
         int r;
@@ -213,7 +247,43 @@ int conn_queue_received(bus_connection *c, bus_message *m) {
                              m->header.type == BUS_MESSAGE_SIGNAL ? "signal" : "stray reply",
                              (unsigned long long)m->header.serial, m->sender);
         }
+        if (m->header.type == BUS_MESSAGE_SIGNAL)
+                readahead_note_drop(c, m);
         bus_message_unref(m);
+        return 0;
+}
+
+int readahead_notify(bus_connection *c, bus_message *mark) {
+        ReadQueue *q = &c->rqueue;
+        bus_message *m;
+        json_t *body;
+        int r;
+
+        if (mark) {
+                bus_message_unref(mark);
+                q->notice_queued = false;
+        }
+        if (q->notice_count == 0)
+                return 0;
+        body = json_pack("{s:I,s:I,s:s}", "count", (json_int_t)q->notice_count, "bytes",
+                         (json_int_t)q->notice_bytes, "reason", READAHEAD_DROP_REASON);
+        r = body ? message_new_local_signal(&m, "SignalsDropped", body) : -ENOMEM;
+        json_decref(body);
+        if (r < 0) {
+                /* Kept for the next try, when the queue is empty. */
+                client_debug("could not make the SignalsDropped notice: %s", strerror(-r));
+                return 0;
+        }
+        q->notice_count = q->notice_bytes = 0;
+        (void)dispatch_message(c, m);
+        bus_message_unref(m);
+        return 1;
+}
+
+_public_ int bus_connection_get_dropped_signals(bus_connection *c, uint64_t *ret_count) {
+        if (!c || !ret_count)
+                return -EINVAL;
+        *ret_count = c->rqueue.signals_dropped;
         return 0;
 }
 

@@ -597,6 +597,12 @@ static bool is_driver_signal(bus_message *m, const char *member) {
                strcmp(m->fields.interface, BUS_DRIVER_INTERFACE) == 0;
 }
 
+/* On the library's own interface or path (busclient.h, BUS_LOCAL_INTERFACE). */
+static bool is_local_signal(bus_message *m) {
+        return (m->fields.interface && strcmp(m->fields.interface, BUS_LOCAL_INTERFACE) == 0) ||
+               (m->fields.path && strcmp(m->fields.path, BUS_LOCAL_PATH) == 0);
+}
+
 void dispatch_note_disconnected(bus_connection *c, bus_message *m) {
         json_t *body = bus_message_get_body(m);
         const char *name = json_string_value(json_object_get(body, "error"));
@@ -624,6 +630,12 @@ int dispatch_message(bus_connection *c, bus_message *m) {
                 pending_complete(c, p, m);
                 return 1;
         case BUS_MESSAGE_SIGNAL:
+                if (!m->synthetic && is_local_signal(m)) {
+                        /* Only the library speaks for org.busd.Local. */
+                        client_debug("dropping a %s signal from %s: only the library sends those",
+                                     BUS_LOCAL_INTERFACE, m->sender);
+                        return 0;
+                }
                 if (!m->synthetic && is_driver_signal(m, "Disconnected"))
                         dispatch_note_disconnected(c, m);
                 dispatch_matches(c, m);
@@ -660,11 +672,18 @@ static int process_step(bus_connection *c) {
         if (c->rqueue.n == 0 && !c->eof && conn_read(c) != 0)
                 progress = true;
         m = rqueue_pop(&c->rqueue);
+        if (m && m->notice) {
+                (void)readahead_notify(c, m);
+                return 1;
+        }
         if (m) {
                 dispatch_message(c, m);
                 bus_message_unref(m);
                 return 1;
         }
+        /* Signals dropped whose notice found no place on the queue. */
+        if (!c->rqueue.notice_queued && readahead_notify(c, NULL) > 0)
+                return 1;
         if (pending_expire(c, now_usec()) > 0)
                 return 1;
         if (c->eof) {

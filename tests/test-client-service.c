@@ -370,10 +370,34 @@ static struct {
         uint64_t peak, dropped, fds;
         char *reply;
         unsigned bus_signals;
+        unsigned chunks;           /* flood signals dispatched */
+        unsigned notices;          /* SignalsDropped notices dispatched */
+        unsigned chunks_at_notice; /* chunks dispatched before the notice */
+        json_int_t notice_count, notice_bytes;
+        char *notice_sender, *notice_reason;
 } nested;
 
 static int on_bus_signal(bus_message *m, void *userdata) {
         nested.bus_signals++;
+        return 0;
+}
+
+static int on_chunk(bus_message *m, void *userdata) {
+        nested.chunks++;
+        return 0;
+}
+
+static int on_signals_dropped(bus_message *m, void *userdata) {
+        json_t *body = bus_message_get_body(m);
+
+        nested.notices++;
+        nested.chunks_at_notice = nested.chunks;
+        nested.notice_count = json_integer_value(json_object_get(body, "count"));
+        nested.notice_bytes = json_integer_value(json_object_get(body, "bytes"));
+        free(nested.notice_sender);
+        free(nested.notice_reason);
+        nested.notice_sender = strdup(bus_message_get_sender(m));
+        nested.notice_reason = strdup(json_string_value(json_object_get(body, "reason")));
         return 0;
 }
 
@@ -427,6 +451,18 @@ static void flood_writer(void) {
         s = broker_read();
         if (s.h.type != BUS_MESSAGE_METHOD_CALL || strcmp(s.f.member, "Work") != 0)
                 _exit(2);
+        {
+                /* A peer's forgery of the library's notice: never dispatched. */
+                BusMessageSpec forged = { .type = BUS_MESSAGE_SIGNAL,
+                                          .serial = 999,
+                                          .path = BUS_LOCAL_PATH,
+                                          .interface = BUS_LOCAL_INTERFACE,
+                                          .member = "SignalsDropped",
+                                          .body = "{\"count\":7}",
+                                          .body_len = 11 };
+
+                broker_send(&forged, 9);
+        }
         for (unsigned i = 0; i < FLOOD_SIGNALS; i++) {
                 full_write(buf, len);
                 if (i == FLOOD_SIGNALS / 2) {
@@ -469,6 +505,19 @@ START_TEST(test_read_ahead_bounded) {
                                        on_bus_signal, NULL),
                          0);
         broker_skip();
+        /* The flood itself, and the library's notice of what it dropped. */
+        broker_reply(51, 2, "{}");
+        ck_assert_int_eq(bus_add_match(bus, NULL, "type='signal',interface='org.example.Flood'",
+                                       on_chunk, NULL),
+                         0);
+        broker_skip();
+        broker_reply(52, 3, "{}");
+        ck_assert_int_eq(bus_add_match(bus, NULL,
+                                       "type='signal',interface='org.busd.Local',"
+                                       "member='SignalsDropped'",
+                                       on_signals_dropped, NULL),
+                         0);
+        broker_skip();
 
         broker_call(60, "Start");
         pid = fork();
@@ -504,6 +553,36 @@ START_TEST(test_read_ahead_bounded) {
         sent_free(&s);
         /* The bus's signal read past the bound was kept and dispatched. */
         ck_assert_uint_eq(nested.bus_signals, 1);
+        /* The drops were not silent: one notice, from the library (the
+         * forged one was not dispatched), counting exactly the signals that
+         * never reached a handler, dispatched after every kept one (they
+         * were all read before the first drop); the getter agrees. */
+        {
+                uint64_t dropped = UINT64_MAX;
+                size_t wire = BUS_HEADER_SIZE;
+
+                ck_assert_uint_eq(nested.notices, 1);
+                ck_assert_str_eq(nested.notice_sender, BUS_LOCAL_NAME);
+                ck_assert_str_eq(nested.notice_reason,
+                                 "read-ahead bound reached during a nested synchronous call");
+                ck_assert_uint_gt(nested.chunks, 0);
+                ck_assert_uint_lt(nested.chunks, FLOOD_SIGNALS);
+                ck_assert_int_eq(nested.notice_count, FLOOD_SIGNALS - nested.chunks);
+                ck_assert_uint_eq(nested.chunks_at_notice, nested.chunks);
+                ck_assert_int_eq(bus_connection_get_dropped_signals(bus, &dropped), 0);
+                ck_assert_uint_eq(dropped, (uint64_t)nested.notice_count);
+                ck_assert_int_eq(bus_connection_get_dropped_signals(bus, NULL), -EINVAL);
+                ck_assert_int_eq(bus_connection_get_dropped_signals(NULL, &dropped), -EINVAL);
+                /* Each dropped signal counted by its bytes on the wire (more
+                 * than its body, less than its body and a maximal header). */
+                ck_assert_int_gt(nested.notice_bytes,
+                                 (json_int_t)(nested.notice_count * (BUS_BODY_INLINE_MAX - 8)));
+                ck_assert_int_lt(
+                        nested.notice_bytes,
+                        (json_int_t)(nested.notice_count * (BUS_BODY_INLINE_MAX - 8 + wire + 1024)));
+        }
+        free(nested.notice_sender);
+        free(nested.notice_reason);
         ck_assert_uint_eq(bus->rqueue.n, 0);
         ck_assert_uint_eq(bus->rqueue.bytes, 0);
         ck_assert_uint_eq(bus->rqueue.fds, 0);
