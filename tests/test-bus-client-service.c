@@ -4,7 +4,9 @@
  * (issue #9), against a real busd on a private socket: a service blocked in
  * a synchronous call from a handler while another peer floods it with 4 MiB
  * unicast signals stays within the library's read-ahead bound and still gets
- * its reply; a handler's invalid error name reaches the caller at once as
+ * its reply, and is told of every signal it lost (one
+ * org.busd.Local.SignalsDropped notice; what the bus refused, the flooder
+ * was told with MessageDropped); a handler's invalid error name reaches the caller at once as
  * org.busd.Error.Failed; RequestName and AddMatch answered asynchronously
  * from an event loop; a stopped bus makes connect-with-timeout and busdctl
  * --timeout give up after the timeout. Every test that involves the daemon
@@ -72,7 +74,21 @@ static struct {
         const char *callee;
         int result;
         char *reply;
+        unsigned chunks;  /* flood signals dispatched to the service */
+        unsigned notices; /* org.busd.Local.SignalsDropped notices */
+        json_int_t notice_count;
 } svc;
+
+static int on_chunk(bus_message *m, void *userdata) {
+        svc.chunks++;
+        return 0;
+}
+
+static int on_signals_dropped(bus_message *m, void *userdata) {
+        svc.notices++;
+        svc.notice_count = json_integer_value(json_object_get(bus_message_get_body(m), "count"));
+        return 0;
+}
 
 /* Start: call the flooding peer synchronously from inside the handler. */
 static int method_start(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
@@ -89,7 +105,9 @@ static int method_start(bus_message *call, void *userdata, json_t **ret_reply, b
 
 /* In a child: a raw peer that tells the parent its name on @ready_fd, waits
  * for the Work call, floods the caller with FLOOD_SIGNALS inline signals of
- * almost 4 MiB, then answers. Exits non-zero on anything unexpected. */
+ * almost 4 MiB, then answers, and writes on @ready_fd how many of its signals
+ * the bus did not queue to the caller (its MessageDropped signals, all in
+ * before the answer to a Ping). Exits non-zero on anything unexpected. */
 static void flooder(int ready_fd) __attribute__((noreturn));
 static void flooder(int ready_fd) {
         size_t len = BUS_BODY_INLINE_MAX - 64;
@@ -97,6 +115,7 @@ static void flooder(int ready_fd) {
         RawPeer *p = raw_peer_new(busd_address());
         RawSpec reply = { .type = BUS_MESSAGE_METHOD_RETURN, .body = "{\"ok\":1}" };
         RawMsg *call = NULL, *m;
+        uint32_t bus_dropped = 0;
 
         memset(body, ' ', len);
         body[0] = '"';
@@ -122,12 +141,27 @@ static void flooder(int ready_fd) {
                                         body);
                         /* What the bus tells us (MessageDropped) is read, so
                          * that our own queue never fills. */
-                        while ((m = raw_peer_recv(p, 0)))
+                        while ((m = raw_peer_recv(p, 0))) {
+                                if (raw_msg_is_signal(m, "MessageDropped"))
+                                        bus_dropped += (uint32_t)json_integer_value(
+                                                json_object_get(m->json, "receivers"));
                                 raw_msg_free(m);
+                        }
                 }
                 reply.destination = caller;
                 reply.reply_serial = call->serial;
                 raw_peer_send(p, &reply);
+                /* Signals are routed in order: every MessageDropped comes
+                 * before the answer to a later call. */
+                raw_msg_free(raw_peer_driver_call(p, "Ping", NULL));
+                while ((m = raw_peer_recv(p, 0))) {
+                        if (raw_msg_is_signal(m, "MessageDropped"))
+                                bus_dropped += (uint32_t)json_integer_value(
+                                        json_object_get(m->json, "receivers"));
+                        raw_msg_free(m);
+                }
+                if (write(ready_fd, &bus_dropped, sizeof(bus_dropped)) != sizeof(bus_dropped))
+                        _exit(4);
         }
         raw_msg_free(call);
         /* Stay until the parent has its reply (it closes the pipe). */
@@ -146,6 +180,8 @@ START_TEST(test_nested_call_through_flood) {
         char callee[32];
         int sv[2], status;
         long hwm_before, grown;
+        uint32_t bus_dropped = UINT32_MAX;
+        uint64_t dropped = UINT64_MAX;
         json_t *body = NULL;
         pid_t pid;
 
@@ -162,6 +198,15 @@ START_TEST(test_nested_call_through_flood) {
 
         svc.conn = test_connect();
         ck_assert_int_eq(bus_add_object(svc.conn, NULL, SVC_PATH, SVC_IFACE, methods, NULL), 0);
+        ck_assert_int_eq(bus_add_match(svc.conn, NULL, "type='signal',interface='org.example.Flood'",
+                                       on_chunk, NULL),
+                         0);
+        /* The bus accepts a rule for the library's own notices. */
+        ck_assert_int_eq(bus_add_match(svc.conn, NULL,
+                                       "type='signal',interface='org.busd.Local',"
+                                       "member='SignalsDropped'",
+                                       on_signals_dropped, NULL),
+                         0);
         hwm_before = vm_hwm_kib();
 
         /* A call to ourselves: dispatched inside this call, so Start's own
@@ -180,6 +225,21 @@ START_TEST(test_nested_call_through_flood) {
         grown = vm_hwm_kib() - hwm_before;
         ck_assert_msg(grown < 96 * 1024, "peak RSS grew by %ld KiB", grown);
         ck_assert(bus_connection_is_open(svc.conn));
+
+        /* What the service lost, it was told: every flood signal reached a
+         * handler, or was refused by the bus (the flooder was told), or was
+         * dropped by the library and counted in its one notice. */
+        ck_assert_int_eq(read(sv[0], &bus_dropped, sizeof(bus_dropped)),
+                         (ssize_t)sizeof(bus_dropped));
+        while (bus_connection_process(svc.conn) > 0)
+                ;
+        ck_assert_uint_eq(svc.notices, 1);
+        ck_assert_int_gt(svc.notice_count, 0);
+        ck_assert_msg(svc.chunks + (uint64_t)svc.notice_count + bus_dropped == FLOOD_SIGNALS,
+                      "%u dispatched + %lld in the notice + %u refused by the bus != %u sent",
+                      svc.chunks, (long long)svc.notice_count, bus_dropped, FLOOD_SIGNALS);
+        ck_assert_int_eq(bus_connection_get_dropped_signals(svc.conn, &dropped), 0);
+        ck_assert_uint_eq(dropped, (uint64_t)svc.notice_count);
 
         close(sv[0]);
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
