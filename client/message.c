@@ -621,6 +621,7 @@ int message_new_local_signal(bus_message **ret, const char *member, json_t *body
         m->received = true;
         /* Not the bus: a name under the bus's reserved prefix that no peer
          * can own, so a sender='org.busd.Bus' rule never selects it. */
+        _Static_assert(sizeof(BUS_LOCAL_NAME) <= sizeof(m->sender), "sender buffer too small");
         strcpy(m->sender, BUS_LOCAL_NAME);
         *ret = m;
         return 0;
