@@ -70,22 +70,8 @@ int error_set_const(bus_error *e, const char *name, const char *message) {
         return 0;
 }
 
-/* Length of the UTF-8 sequence led by @b, 0 if @b cannot lead one. */
-static size_t utf8_lead_len(unsigned char b) {
-        if (b < 0x80)
-                return 1;
-        if ((b & 0xe0) == 0xc0)
-                return 2;
-        if ((b & 0xf0) == 0xe0)
-                return 3;
-        if ((b & 0xf8) == 0xf0)
-                return 4;
-        return 0;
-}
-
 char *error_text_sanitize(const char *text, size_t max) {
-        static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
-        size_t len = text ? strlen(text) : 0, cap, out = 0;
+        size_t len = text ? strlen(text) : 0, cap;
         char *r;
 
         /* The output never passes @max, nor 3 bytes per input byte (a
@@ -94,23 +80,7 @@ char *error_text_sanitize(const char *text, size_t max) {
         r = malloc(cap + 1);
         if (!r)
                 return NULL;
-        for (size_t i = 0; i < len;) {
-                size_t k = utf8_lead_len((unsigned char)text[i]);
-                const char *piece = text + i;
-                size_t n = k;
-
-                if (k == 0 || k > len - i || !bus_utf8_is_valid(text + i, k)) {
-                        piece = replacement;
-                        n = sizeof(replacement) - 1;
-                        k = 1;
-                }
-                if (n > cap - out)
-                        break; /* cut between characters, never inside one */
-                memcpy(r + out, piece, n);
-                out += n;
-                i += k;
-        }
-        r[out] = '\0';
+        bus_utf8_copy_valid(r, cap + 1, text ? text : "");
         return r;
 }
 

@@ -6,7 +6,7 @@
  *
  * Invariants: all of them carry the bus's sender block (sender id 0) and a
  * serial from bus_next_serial(); every text the bus puts in a body goes
- * through driver_text_copy() (valid UTF-8, cut on a character boundary), so
+ * through bus_utf8_copy_valid() (protocol: valid UTF-8, cut on a character boundary), so
  * building a body never fails on peer-chosen bytes; unicasts are queued with
  * driver_send(), which shows monitors what was queued.
  */
@@ -24,64 +24,6 @@
 #include "monitor.h"
 #include "router.h"
 #include "util.h"
-
-/* ---- text ------------------------------------------------------------------ */
-
-/* Bytes in the UTF-8 sequence led by @c (1..4), 0 for a byte that cannot
- * lead one (a continuation byte, 0xf8..0xff). */
-static size_t utf8_sequence_length(unsigned char c) {
-        if (c < 0x80)
-                return 1;
-        if ((c & 0xe0) == 0xc0)
-                return 2;
-        if ((c & 0xf0) == 0xe0)
-                return 3;
-        if ((c & 0xf8) == 0xf0)
-                return 4;
-        return 0;
-}
-
-size_t driver_text_cut(const char *s, size_t max) {
-        size_t n = strnlen(s, max);
-
-        /* Cut before the lead byte of a character that does not fit whole;
-         * any other byte (broken text) is driver_text_copy()'s business. */
-        if (n < max || s[n] == '\0')
-                return n;
-        for (size_t back = 1; back <= 3 && back <= n; back++) {
-                unsigned char c = (unsigned char)s[n - back];
-                size_t len = utf8_sequence_length(c);
-
-                if (len == 0)
-                        continue; /* a continuation byte: look further back */
-                return len > back ? n - back : n;
-        }
-        return n;
-}
-
-void driver_text_copy(char *dst, size_t size, const char *src) {
-        size_t len = strlen(src), i = 0, o = 0;
-
-        while (i < len) {
-                size_t n = utf8_sequence_length((unsigned char)src[i]);
-
-                if (n > 0 && n > len - i)
-                        break; /* a character cut at the end: leave it out */
-                if (n == 0 || !bus_utf8_is_valid(src + i, n)) {
-                        if (o + 1 >= size)
-                                break;
-                        dst[o++] = '?';
-                        i++;
-                        continue;
-                }
-                if (o + n >= size)
-                        break;
-                memcpy(dst + o, src + i, n);
-                o += n;
-                i += n;
-        }
-        dst[o] = '\0';
-}
 
 /* ---- messages -------------------------------------------------------------- */
 
@@ -176,7 +118,7 @@ void driver_send_error(Bus *bus, Peer *to, uint64_t reply_serial, const char *er
         va_start(ap, fmt);
         vsnprintf(raw, sizeof(raw), fmt, ap);
         va_end(ap);
-        driver_text_copy(text, sizeof(text), raw);
+        bus_utf8_copy_valid(text, sizeof(text), raw);
 
         /* Every call is answered (PROTOCOL.md 7): if this error cannot be
          * built, a plain Failed with the reason; if not even that (out of
@@ -199,7 +141,7 @@ void driver_send_disconnected(Bus *bus, Peer *to, const char *error_name, const 
         char text[BUS_DRIVER_TEXT_MAX];
         Message *m;
 
-        driver_text_copy(text, sizeof(text), message);
+        bus_utf8_copy_valid(text, sizeof(text), message);
         m = signal_new(bus, "Disconnected", to->name, to->name,
                        json_pack("{s:s,s:s}", "error", error_name, "message", text));
         if (!m)
@@ -215,7 +157,7 @@ void driver_send_payload_refused(Bus *bus, Peer *to, uint64_t serial, const char
         char text[BUS_DRIVER_TEXT_MAX];
         Message *m;
 
-        driver_text_copy(text, sizeof(text), message);
+        bus_utf8_copy_valid(text, sizeof(text), message);
         m = signal_new(bus, "PayloadRefused", to->name, to->name,
                        json_pack("{s:I,s:s,s:s}", "serial", (json_int_t)serial, "error",
                                  error_name, "message", text));
@@ -231,7 +173,7 @@ void driver_send_message_dropped(Bus *bus, Peer *to, uint64_t serial, uint64_t r
         Message *m;
         int r = -ENOMEM;
 
-        driver_text_copy(text, sizeof(text), message);
+        bus_utf8_copy_valid(text, sizeof(text), message);
         m = signal_new(bus, "MessageDropped", to->name, to->name,
                        json_pack("{s:I,s:I,s:s,s:s}", "serial", (json_int_t)serial, "receivers",
                                  (json_int_t)receivers, "error", BUS_ERR_LIMITS_EXCEEDED,

@@ -29,7 +29,7 @@ typedef struct DriverError {
 
 /* A peer-given string in an error text: its first 64 bytes at most, cut on
  * a character boundary ("\"%.*s\"", QUOTE(name)). */
-#define QUOTE(s) (int)driver_text_cut((s), 64), (s)
+#define QUOTE(s) (int)bus_utf8_cut((s), 64), (s)
 
 typedef json_t *(*DriverMethodFn)(Bus *bus, Peer *sender, json_t *args, DriverError *e);
 

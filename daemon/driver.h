@@ -7,8 +7,8 @@
  * forwarding path never builds a json_t).
  *
  * Rule: every call to the driver is answered (PROTOCOL.md section 7): texts
- * are cut on UTF-8 character boundaries (driver_text_cut(),
- * driver_text_copy()), and an answer that cannot be built falls back to
+ * are cut on UTF-8 character boundaries (bus_utf8_cut(),
+ * bus_utf8_copy_valid(): the protocol's, shared with the library), and an answer that cannot be built falls back to
  * org.busd.Error.Failed, and failing that (out of memory) to disconnecting
  * the caller.
  *
@@ -48,16 +48,6 @@
 void driver_dispatch(Bus *bus, Peer *sender, Message *m);
 
 /* driver-emit.c ------------------------------------------------------------ */
-
-/* The length of the longest prefix of @s of at most @max bytes that does not
- * end inside a UTF-8 character: quote peer-given text as
- * "%.*s", (int)driver_text_cut(s, 64), s. */
-size_t driver_text_cut(const char *s, size_t max);
-
-/* Copy @src to @dst (@size > 0 bytes, always NUL-terminated) as valid UTF-8:
- * each byte that does not start a valid character becomes '?', and the text
- * ends before the first character that does not fit whole. */
-void driver_text_copy(char *dst, size_t size, const char *src);
 
 /* Queue @m from the bus to @to (peer_send()), and once it is queued show it
  * to the monitors (monitor.h). Returns peer_send()'s result. */

@@ -261,6 +261,15 @@ bool bus_member_is_valid(const char *s);
 bool bus_path_is_valid(const char *s);
 bool bus_key_is_valid(const char *s);
 bool bus_utf8_is_valid(const char *s, size_t len);
+/* Text the bus or the library did not check, made fit for a message: copy
+ * the NUL-terminated @src into @dst (@size bytes, at least 1) as valid UTF-8
+ * without NUL: every byte that does not start a valid character becomes
+ * U+FFFD, and the copy ends before the first character that would not fit
+ * whole (never inside one). Returns the length written, without the NUL. */
+size_t bus_utf8_copy_valid(char *dst, size_t size, const char *src);
+/* The longest prefix of @s, at most @max bytes, that does not end inside a
+ * UTF-8 character: for "%.*s" when quoting a name in a text. */
+size_t bus_utf8_cut(const char *s, size_t max);
 /* The validator of field @code's strings (bus_name_is_valid() for the
  * destination, ...); false for codes that hold no string. */
 bool bus_field_string_is_valid(BusFieldCode code, const char *s);

@@ -136,6 +136,61 @@ bool bus_text_is_valid(const char *s, size_t len) {
         return utf8_check(s, len, true);
 }
 
+/* Bytes in the UTF-8 sequence led by @c (1..4), 0 for a byte that cannot
+ * lead one (a continuation byte, 0xf8..0xff). */
+static size_t utf8_sequence_length(unsigned char c) {
+        if (c < 0x80)
+                return 1;
+        if ((c & 0xe0) == 0xc0)
+                return 2;
+        if ((c & 0xf0) == 0xe0)
+                return 3;
+        if ((c & 0xf8) == 0xf0)
+                return 4;
+        return 0;
+}
+
+size_t bus_utf8_copy_valid(char *dst, size_t size, const char *src) {
+        static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+        size_t len = strlen(src), i = 0, o = 0;
+
+        while (i < len) {
+                size_t n = utf8_sequence_length((unsigned char)src[i]);
+                const char *piece = src + i;
+                size_t k = n;
+
+                if (n == 0 || n > len - i || !bus_utf8_is_valid(src + i, n)) {
+                        piece = replacement;
+                        k = sizeof(replacement) - 1;
+                        n = 1;
+                }
+                if (k >= size - o)
+                        break; /* the rest does not fit: cut between characters */
+                memcpy(dst + o, piece, k);
+                o += k;
+                i += n;
+        }
+        dst[o] = '\0';
+        return o;
+}
+
+size_t bus_utf8_cut(const char *s, size_t max) {
+        size_t n = strnlen(s, max);
+
+        /* Cut before the lead byte of a character that does not fit whole;
+         * other broken bytes are bus_utf8_copy_valid()'s business. */
+        if (n < max || s[n] == '\0')
+                return n;
+        for (size_t back = 1; back <= 3 && back <= n; back++) {
+                size_t len = utf8_sequence_length((unsigned char)s[n - back]);
+
+                if (len == 0)
+                        continue; /* a continuation byte: look further back */
+                return len > back ? n - back : n;
+        }
+        return n;
+}
+
 /* Length of @s if it is 1..BUS_NAME_MAX bytes, else 0. */
 static size_t name_length(const char *s) {
         size_t n;

@@ -1293,6 +1293,44 @@ START_TEST(test_member_names) {
 }
 END_TEST
 
+START_TEST(test_utf8_copy_and_cut) {
+        char buf[8];
+
+        /* Valid text that fits is copied as it is. */
+        ck_assert_uint_eq(bus_utf8_copy_valid(buf, sizeof(buf), "caf\xc3\xa9"), 5);
+        ck_assert_str_eq(buf, "caf\xc3\xa9");
+        /* Cut before a character that does not fit whole, never inside. */
+        ck_assert_uint_eq(bus_utf8_copy_valid(buf, 7, "abcde\xc3\xa9"), 5);
+        ck_assert_str_eq(buf, "abcde");
+        ck_assert_uint_eq(bus_utf8_copy_valid(buf, 8, "abcde\xe2\x82\xac"), 5);
+        /* Invalid bytes become U+FFFD; a truncated sequence at the end too. */
+        ck_assert_uint_eq(bus_utf8_copy_valid(buf, sizeof(buf), "a\xff" "b"), 5);
+        ck_assert_str_eq(buf, "a\xef\xbf\xbd" "b");
+        ck_assert_uint_eq(bus_utf8_copy_valid(buf, sizeof(buf), "a\xc3"), 4);
+        ck_assert(bus_utf8_is_valid(buf, strlen(buf)));
+        /* Overlong encodings and surrogates are not characters. */
+        bus_utf8_copy_valid(buf, sizeof(buf), "\xc0\xaf");
+        ck_assert(bus_utf8_is_valid(buf, strlen(buf)));
+        ck_assert_str_eq(buf, "\xef\xbf\xbd\xef\xbf\xbd");
+        /* Size 1: only the terminator. */
+        ck_assert_uint_eq(bus_utf8_copy_valid(buf, 1, "abc"), 0);
+        ck_assert_str_eq(buf, "");
+
+        /* The case: 63 ASCII bytes then a 2-byte character, cut at 64. */
+        {
+                char name[70];
+                memset(name, 'a', 63);
+                memcpy(name + 63, "\xc3\xa9", 3);
+                ck_assert_uint_eq(bus_utf8_cut(name, 64), 63);
+                ck_assert_uint_eq(bus_utf8_cut(name, 65), 65);
+                ck_assert_uint_eq(bus_utf8_cut(name, 100), 65);
+        }
+        ck_assert_uint_eq(bus_utf8_cut("ab\xe2\x82\xac", 4), 2);
+        ck_assert_uint_eq(bus_utf8_cut("ab\xe2\x82\xac", 5), 5);
+        ck_assert_uint_eq(bus_utf8_cut("abc", 0), 0);
+}
+END_TEST
+
 START_TEST(test_paths) {
         char long_ok[256], long_bad[257];
 
@@ -1430,6 +1468,7 @@ static Suite *protocol_suite(void) {
         tcase_add_test(tc, test_interface_and_error_names);
         tcase_add_test(tc, test_member_names);
         tcase_add_test(tc, test_paths);
+        tcase_add_test(tc, test_utf8_copy_and_cut);
         tcase_add_test(tc, test_keys);
         tcase_add_test(tc, test_unique_names);
         tcase_add_test(tc, test_path_namespace);
