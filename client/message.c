@@ -585,7 +585,9 @@ int message_new_synthetic_error(bus_message **ret, uint64_t reply_serial, const 
         return 0;
 }
 
-int message_new_synthetic_signal(bus_message **ret, const char *member, json_t *body) {
+/* A signal the library makes itself, from @path and @interface. */
+static int synthetic_signal_new(bus_message **ret, const char *path, const char *interface,
+                                const char *member, json_t *body) {
         bus_message *m;
         int r;
 
@@ -593,8 +595,8 @@ int message_new_synthetic_signal(bus_message **ret, const char *member, json_t *
         if (r < 0)
                 return r;
         m->received = false;
-        if ((r = message_set_field(m, BUS_FIELD_PATH, BUS_DRIVER_PATH)) < 0 ||
-            (r = message_set_field(m, BUS_FIELD_INTERFACE, BUS_DRIVER_INTERFACE)) < 0 ||
+        if ((r = message_set_field(m, BUS_FIELD_PATH, path)) < 0 ||
+            (r = message_set_field(m, BUS_FIELD_INTERFACE, interface)) < 0 ||
             (r = message_set_field(m, BUS_FIELD_MEMBER, member)) < 0) {
                 bus_message_unref(m);
                 return r;
@@ -604,21 +606,17 @@ int message_new_synthetic_signal(bus_message **ret, const char *member, json_t *
         return 0;
 }
 
+int message_new_synthetic_signal(bus_message **ret, const char *member, json_t *body) {
+        return synthetic_signal_new(ret, BUS_DRIVER_PATH, BUS_DRIVER_INTERFACE, member, body);
+}
+
 int message_new_local_signal(bus_message **ret, const char *member, json_t *body) {
         bus_message *m;
         int r;
 
-        r = message_new_synthetic(&m, BUS_MESSAGE_SIGNAL, body);
+        r = synthetic_signal_new(&m, BUS_LOCAL_PATH, BUS_LOCAL_INTERFACE, member, body);
         if (r < 0)
                 return r;
-        m->received = false;
-        if ((r = message_set_field(m, BUS_FIELD_PATH, BUS_LOCAL_PATH)) < 0 ||
-            (r = message_set_field(m, BUS_FIELD_INTERFACE, BUS_LOCAL_INTERFACE)) < 0 ||
-            (r = message_set_field(m, BUS_FIELD_MEMBER, member)) < 0) {
-                bus_message_unref(m);
-                return r;
-        }
-        m->received = true;
         /* Not the bus: a name under the bus's reserved prefix that no peer
          * can own, so a sender='org.busd.Bus' rule never selects it. */
         _Static_assert(sizeof(BUS_LOCAL_NAME) <= sizeof(m->sender), "sender buffer too small");
