@@ -322,6 +322,16 @@ static void refuse(Bus *bus, int fd, const Creds *c, const char *why) {
  * bus-wide) and per-uid limits. The per-uid handshake limit comes first, so
  * that a uid holding its share of handshake slots is told so even when it
  * also filled the bus-wide ones. */
+/* A connection costs its uid one fd of its share of the budget (quota.h):
+ * so connections alone cannot let one uid take the budget from the others.
+ * Root is not exempt: fds are a physical limit. */
+static bool listener_share_allows(Bus *bus, uid_t uid) {
+        UidUsage *u = bus_uid_get(bus, uid, false);
+        size_t n_uids = hashmap_size(bus->uids) + (u ? 0 : 1);
+
+        return quota_fds_share_allows(&bus->fds, u, 1, n_uids);
+}
+
 static void admit(Listener *l, int fd) {
         Bus *bus = l->bus;
         UidUsage *u;
@@ -349,6 +359,8 @@ static void admit(Listener *l, int fd) {
         else if (c.uid != 0 && (u = bus_uid_get(bus, c.uid, false)) &&
                  u->n_connections >= bus->config.connections_per_uid)
                 refuse(bus, fd, &c, "too many connections for this uid");
+        else if (!listener_share_allows(bus, c.uid))
+                refuse(bus, fd, &c, "this uid's share of the fd budget is used");
         else if (peer_new(&p, bus, fd, &c) < 0)
                 refuse(bus, fd, &c, "out of memory");
         creds_clear(&c);

@@ -51,18 +51,25 @@ uint64_t quota_fds_free(const FdBudget *b) {
         return used < b->limit ? b->limit - used : 0;
 }
 
-bool quota_fds_share_allows(const FdBudget *b, const UidUsage *u, uint64_t n, uint64_t n_uids) {
-        uint64_t pool = b->limit > b->connections ? b->limit - b->connections : 0;
+/* What the uids share: the budget less the BUS_FDS_MAX fds always kept free
+ * for the next read, so that nothing a uid is allowed to keep can ever stop
+ * the broker from reading (the reads are what frees fds again). */
+static uint64_t fds_pool(const FdBudget *b) {
+        return b->limit > BUS_FDS_MAX ? b->limit - BUS_FDS_MAX : 0;
+}
 
-        return quota_share_allows(pool, b->received + b->queued->fds, u->fds, n, n_uids);
+static uint64_t fds_held(const UidUsage *u) {
+        return u ? (uint64_t)u->n_connections + u->fds : 0;
+}
+
+bool quota_fds_share_allows(const FdBudget *b, const UidUsage *u, uint64_t n, uint64_t n_uids) {
+        return quota_share_allows(fds_pool(b), quota_fds_in_use(b), fds_held(u), n, n_uids);
 }
 
 bool quota_fds_may_read(const FdBudget *b, const UidUsage *u, uint64_t n_uids) {
-        uint64_t pool = b->limit > b->connections ? b->limit - b->connections : 0;
-
-        return quota_fds_free(b) >= BUS_FDS_MAX &&
-               quota_share_allows(pool, b->received + b->queued->fds, u->fds_received,
-                                  BUS_FDS_MAX, n_uids);
+        /* The whole budget, headroom included: the headroom is for reads. */
+        return quota_share_allows(b->limit, quota_fds_in_use(b), u->fds_received, BUS_FDS_MAX,
+                                  n_uids);
 }
 
 int quota_account_new(QuotaAccount **ret, QuotaTotals *totals, UidUsage *uid) {

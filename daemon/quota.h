@@ -93,12 +93,17 @@ typedef struct FdBudget {
 uint64_t quota_fds_in_use(const FdBudget *b);
 /* Fds left in the budget (0 if it is overdrawn, e.g. after a reload lowered it). */
 uint64_t quota_fds_free(const FdBudget *b);
-/* May uid @u (a holder among @n_uids) be charged @n more payload fds? The
- * fair-share rule on the payload part of the budget (limit - connections),
- * of which all payload fds (received + queued) are used and @u holds u->fds. */
+/* May uid @u (NULL: a uid that holds nothing yet), a holder among @n_uids,
+ * take @n more fds (a connection: 1)? The fair-share rule on the budget less
+ * the BUS_FDS_MAX fds kept free for reads; @u holds its connections and
+ * its payload fds (received and queued), and every fd in use counts. So no
+ * uid holds more than its share, whether in connections or payloads, and
+ * what the uids hold can never leave the broker unable to read. */
 bool quota_fds_share_allows(const FdBudget *b, const UidUsage *u, uint64_t n, uint64_t n_uids);
+
 /* May the broker read from a connection of @u? One recvmsg() may install
- * BUS_FDS_MAX fds: the budget must have that many free, and the fds @u has
+ * BUS_FDS_MAX fds: the budget must have that many free (the headroom the
+ * other two checks keep), and the fds @u has
  * sent that wait unadmitted (u->fds_received: fds of half-received
  * messages) plus that many more must fit its share. Its admitted payloads
  * do not count here: they sit in receivers' queues, which a stalled

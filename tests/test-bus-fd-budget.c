@@ -430,39 +430,113 @@ END_TEST
 
 #define SMALL_BUDGET 40
 
-START_TEST(test_listener_pauses_for_budget) {
-        RawPeer *peers[SMALL_BUDGET], *waiting;
-        uint8_t pre[64];
-        size_t n_pre;
-        unsigned n = 0;
-        int64_t in_use;
+/* Replace the configuration and reload it, awaited through the notify socket. */
+static void reload_config(const char *text) {
+        uint64_t since;
+        char *status;
 
+        busd_write_config(text);
+        since = now_usec();
+        ck_assert_int_eq(kill(busd_pid(), SIGHUP), 0);
+        status = busd_await_reload(since);
+        ck_assert_msg(!strstr(status, "failed"), "%s", status);
+        free(status);
+}
+
+/* Does a raw connection to the bus get its welcome (true) or is it closed
+ * unwelcomed (false)? */
+static bool raw_connect_welcomed(RawPeer **ret) {
+        RawPeer *p = raw_peer_open(busd_address());
+        uint8_t pre[64];
+        size_t n = raw_preamble(pre, sizeof(pre));
+
+        struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
+        char byte;
+
+        (void)raw_peer_write(p, pre, n); /* EPIPE: the refusal came first */
+        /* The bus answers at once either way: its welcome, or a close. */
+        ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+        if (recv(p->fd, &byte, 1, MSG_PEEK) <= 0) {
+                raw_peer_free(p);
+                return false;
+        }
+        raw_peer_read_welcome(p);
+        *ret = p;
+        return true;
+}
+
+START_TEST(test_connections_share_the_budget) {
+        RawPeer *peers[SMALL_BUDGET], *waiting, *p;
+        int report[2], status;
+        unsigned n = 0;
+        char verdict = 0;
+        pid_t child;
+
+        if (getuid() != 0) {
+                fprintf(stderr, "test_connections_share_the_budget: needs root; skipped\n");
+                return;
+        }
         busd_start_config("{\"limits\": {\"fds\": 40}}");
+        busd_open_to_others();
         ck_assert_int_eq(busd_stat("fds_budget"), SMALL_BUDGET);
 
-        /* A connection is accepted only while BUS_FDS_MAX fds stay free after
-         * it: up to SMALL_BUDGET - BUS_FDS_MAX connections in all. */
-        in_use = busd_stat("fds_in_use");
-        while (in_use + n < SMALL_BUDGET - BUS_FDS_MAX)
-                peers[n++] = raw_peer_new(busd_address());
-        ck_assert_int_eq(busd_stat("fds_in_use"), SMALL_BUDGET - BUS_FDS_MAX);
+        /* Connections are fds of their uid's share (probe: one uid took the
+         * whole budget with connections alone): root, alone, is refused once
+         * it holds its share of the budget less the BUS_FDS_MAX kept for
+         * reads (at most half of it), with a reason in the log. */
+        while (n < SMALL_BUDGET && raw_connect_welcomed(&p))
+                peers[n++] = p;
+        ck_assert_uint_ge(n, 1);
+        ck_assert_int_le(busd_stat("fds_in_use"), (SMALL_BUDGET - BUS_FDS_MAX) / 2 + 1);
+        ck_assert(busd_log_contains("share of the fd budget is used"));
 
-        /* The next one waits in the backlog, unwelcomed... */
+        /* Another uid still gets its own share. */
+        ck_assert_int_eq(pipe2(report, O_CLOEXEC), 0);
+        child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                RawPeer *q;
+
+                drop_to(NOBODY);
+                verdict = raw_connect_welcomed(&q) ? 'y' : 'n';
+                (void)!write(report[1], &verdict, 1);
+                _exit(0);
+        }
+        close(report[1]);
+        ck_assert_int_eq(read(report[0], &verdict, 1), 1);
+        close(report[0]);
+        ck_assert_int_eq(waitpid(child, &status, 0), child);
+        ck_assert_msg(verdict == 'y', "uid %d was not welcomed while root held its share",
+                      NOBODY);
+
+        /* The listener's own pause: a reload that lowers the budget below
+         * what is in use stops accepting (connections wait in the backlog,
+         * unwelcomed, not refused) until fds are released. */
+        {
+                char config[64];
+
+                /* Exactly BUS_FDS_MAX free: the listener needs more. */
+                snprintf(config, sizeof(config), "{\"limits\": {\"fds\": %lld}}",
+                         (long long)busd_stat("fds_in_use") + BUS_FDS_MAX);
+                reload_config(config);
+        }
         waiting = raw_peer_open(busd_address());
-        n_pre = raw_preamble(pre, sizeof(pre));
-        ck_assert_int_eq(raw_peer_write(waiting, pre, n_pre), 0);
+        {
+                uint8_t pre[64];
+                size_t n_pre = raw_preamble(pre, sizeof(pre));
+
+                ck_assert_int_eq(raw_peer_write(waiting, pre, n_pre), 0);
+        }
         ck_assert_ptr_null(raw_peer_recv(waiting, 300));
         ck_assert(!waiting->eof);
         ck_assert(busd_log_contains("not accepting"));
-
-        /* ...and is welcomed as soon as one connection goes. */
-        raw_peer_free(peers[--n]);
+        while (n > 0)
+                raw_peer_free(peers[--n]);
         raw_peer_read_welcome(waiting);
         ck_assert_uint_gt(waiting->id, 0);
 
         raw_peer_free(waiting);
-        while (n > 0)
-                raw_peer_free(peers[--n]);
+        reload_config("{\"limits\": {\"fds\": 40}}");
         busd_assert_baseline();
         busd_stop();
 }
@@ -572,7 +646,7 @@ int main(void) {
         tcase_add_checked_fixture(own, NULL, busd_stop);
         tcase_set_timeout(own, HARNESS_TCASE_TIMEOUT * 2);
         tcase_add_test(own, test_fd_budget_flood);
-        tcase_add_test(own, test_listener_pauses_for_budget);
+        tcase_add_test(own, test_connections_share_the_budget);
         tcase_add_test(own, test_incomplete_connections_per_uid);
         suite_add_tcase(s, own);
         tcase_add_test(tc, test_fds_lost_is_not_a_violation);

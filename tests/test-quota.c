@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "bus-limits.h"
 #include "quota.h"
 
 START_TEST(test_share_lone_holder_gets_half) {
@@ -77,6 +78,45 @@ START_TEST(test_share_no_overflow) {
 }
 END_TEST
 
+/* The fd budget (probe: one uid made the broker stop reading for good by
+ * taking the last BUS_FDS_MAX fds with connections and one payload). Whatever
+ * greedy uids take through quota_fds_share_allows() (connections one by
+ * one, payloads BUS_FDS_MAX at a time), BUS_FDS_MAX fds always stay free for
+ * the next read, and a uid that holds nothing still gets a connection. */
+START_TEST(test_fds_headroom_always_kept) {
+        for (uint64_t limit = 20; limit <= 300; limit += 7) {
+                QuotaTotals queued = { 0 };
+                FdBudget b = { .limit = limit, .queued = &queued };
+                UidUsage uids[3] = { { .uid = 1 }, { .uid = 2 }, { .uid = 3 } };
+                bool progress = true;
+
+                while (progress) {
+                        progress = false;
+                        for (unsigned i = 0; i < 3; i++) {
+                                if (quota_fds_share_allows(&b, &uids[i], 1, 3)) {
+                                        uids[i].n_connections++;
+                                        b.connections++;
+                                        progress = true;
+                                }
+                                if (quota_fds_share_allows(&b, &uids[i], BUS_FDS_MAX, 3)) {
+                                        uids[i].fds += BUS_FDS_MAX;
+                                        queued.fds += BUS_FDS_MAX;
+                                        progress = true;
+                                }
+                                ck_assert_uint_ge(quota_fds_free(&b), BUS_FDS_MAX);
+                        }
+                }
+                /* A newcomer that holds nothing gets one connection if one fits. */
+                if (quota_fds_free(&b) > BUS_FDS_MAX)
+                        ck_assert(quota_fds_share_allows(&b, NULL, 1, 4));
+                /* And no greedy uid holds more than half of what is shared. */
+                for (unsigned i = 0; i < 3; i++)
+                        ck_assert_uint_le(uids[i].n_connections + uids[i].fds,
+                                          (limit - BUS_FDS_MAX) / 2 + BUS_FDS_MAX);
+        }
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("quota");
         TCase *tc = tcase_create("share");
@@ -88,6 +128,7 @@ int main(void) {
         tcase_add_test(tc, test_share_divides_between_holders);
         tcase_add_test(tc, test_share_guarantee_whatever_others_do);
         tcase_add_test(tc, test_share_no_overflow);
+        tcase_add_test(tc, test_fds_headroom_always_kept);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
