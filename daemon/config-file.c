@@ -251,6 +251,12 @@ int config_parse(const char *text, size_t len, BusConfig *ret, char **ret_error)
         json_t *root;
         int r;
 
+        /* jansson stops reading at a NUL byte and may accept what came
+         * before it: a file with one is not JSON text (RFC 8259), whatever
+         * follows. */
+        if (memchr(text, '\0', len))
+                return config_fail(ret_error, "byte %zu: a NUL byte (not JSON text)",
+                                   (size_t)((const char *)memchr(text, '\0', len) - text));
         /* JSON_DECODE_ANY so a scalar top level gets the same "must be a
          * JSON object" as an array rather than a lexer message. */
         root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);

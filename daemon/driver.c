@@ -113,15 +113,16 @@ static json_t *method_request_name(Bus *bus, Peer *sender, json_t *args, DriverE
                 return fail(e, BUS_ERR_INVALID_ARGS, "unknown flags 0x%llx",
                             (unsigned long long)flags);
         if (strncmp(name, RESERVED_PREFIX, strlen(RESERVED_PREFIX)) == 0) {
-                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
                          sender->creds.pid, "AccessDenied", "requested reserved name %s", name);
                 return fail(e, BUS_ERR_ACCESS_DENIED, "names starting with \"%s\" are reserved",
                             RESERVED_PREFIX);
         }
         if (name_registry_get_owner(bus->names, name) != sender->id &&
             name_registry_count_owner(bus->names, sender->id) >= bus->config.names_per_connection) {
-                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
-                         sender->creds.pid, "LimitsExceeded", "too many names");
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
+                         sender->creds.pid, "LimitsExceeded", "too many names (limit %u)",
+                         bus->config.names_per_connection);
                 return fail(e, BUS_ERR_LIMITS_EXCEEDED, "too many names (limit %u)",
                             bus->config.names_per_connection);
         }
@@ -363,7 +364,7 @@ static json_t *method_add_match(Bus *bus, Peer *sender, json_t *args, DriverErro
                             why);
         if (match_registry_count_owner(bus->matches, sender->id) >=
             bus->config.matches_per_connection) {
-                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
                          sender->creds.pid, "LimitsExceeded", "too many match rules");
                 return fail(e, BUS_ERR_LIMITS_EXCEEDED, "too many match rules (limit %u)",
                             bus->config.matches_per_connection);
@@ -420,7 +421,7 @@ static json_t *method_become_monitor(Bus *bus, Peer *sender, json_t *args, Drive
         r = monitor_attach(bus, sender, rules, n);
         free(rules);
         if (r == MONITOR_E_BUS_LIMIT || r == MONITOR_E_UID_LIMIT) {
-                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
                          sender->creds.pid, "LimitsExceeded", "too many monitors");
                 if (r == MONITOR_E_BUS_LIMIT)
                         return fail(e, BUS_ERR_LIMITS_EXCEEDED,
@@ -642,7 +643,7 @@ static json_t *method_reload_config(Bus *bus, Peer *sender, json_t *args, Driver
         int r;
 
         if (sender->creds.uid != 0 && sender->creds.uid != bus->uid) {
-                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
                          sender->creds.pid, "AccessDenied", "ReloadConfig");
                 return fail(e, BUS_ERR_ACCESS_DENIED,
                             "only root and the bus's own user may reload the configuration");
@@ -704,7 +705,7 @@ static json_t *driver_call(Bus *bus, Peer *sender, Message *m, DriverError *e) {
                 return fail(e, BUS_ERR_INVALID_ARGS, "arguments must be inline");
         /* Parsed on the bus's only thread: bounded before it is parsed. */
         if (h->body_len > bus->config.driver_call_bytes) {
-                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
                          sender->creds.pid, "LimitsExceeded",
                          "driver call %s with %llu bytes of arguments", f->member,
                          (unsigned long long)h->body_len);

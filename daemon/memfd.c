@@ -53,7 +53,7 @@ static void refuse(Bus *bus, Peer *sender, Message *m, const char *error_name, c
 
         bus->stats.payloads_refused++;
         bus->stats.messages_dropped++;
-        log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid, sender->creds.pid,
+        log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid, sender->creds.pid,
                  error_name + strlen(BUS_ERROR_PREFIX), "serial %llu: %s",
                  (unsigned long long)h->serial, why);
 

@@ -95,7 +95,7 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
                         return;
                 }
                 if (reply_count(sender) >= bus->config.pending_replies_per_connection) {
-                        log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                        log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
                                  sender->creds.pid, "LimitsExceeded", "too many pending calls");
                         driver_send_error(bus, sender, h->serial, BUS_ERR_LIMITS_EXCEEDED,
                                           "too many pending calls (limit %u)",
@@ -111,7 +111,7 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
 
         r = peer_send(callee, m, PEER_SEND_SHARE);
         if (r == -ENOBUFS) {
-                log_peer(LOG_CLASS_DENIED, LOG_INFO, sender->name, sender->creds.uid,
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
                          sender->creds.pid, "LimitsExceeded",
                          "over its fair share of the queue of destination %s", callee->name);
                 call_error(bus, sender, h, BUS_ERR_LIMITS_EXCEEDED,

@@ -295,6 +295,9 @@ START_TEST(test_syntax_errors) {
         /* A control byte inside a string: the reason stays one line. */
         expect_invalid_len("{\"lim\nits\": {}}", 15, "line 1, column ", true);
         expect_invalid_len("\xff{}", 3, "", true);
+        /* jansson alone accepted this one (probe): a NUL byte is never JSON. */
+        expect_invalid_len("{\"limits\": {\"connections\": 5\0}}", 31, "byte 28: a NUL byte",
+                           true);
 }
 END_TEST
 
