@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -30,7 +32,8 @@ int connection_init(Connection *c, int fd, struct event_base *base, event_callba
                            .scratch = scratch,
                            .scratch_size = scratch_size,
                            .stats = stats,
-                           .config = config };
+                           .config = config,
+                           .out_unread = -1 };
         /* The client's preamble comes first. */
         (void)bus_framer_init(&c->in_framer, sizeof(BusPreamble));
         c->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, read_cb, userdata);
@@ -654,6 +657,16 @@ static bool queue_share_allows(const Connection *c, const QueueHolder *h, const 
                           h->blob_bytes, m->blob_bytes, n))
                 return false;
         return true;
+}
+
+void connection_sample_reader(Connection *c) {
+        int unread;
+
+        if (ioctl(c->fd, SIOCOUTQ, &unread) < 0)
+                return; /* unknown: judge by the broker's writes alone */
+        if (c->out_unread >= 0 && unread < c->out_unread)
+                c->out_progress_usec = clock_usec(CLOCK_MONOTONIC_COARSE);
+        c->out_unread = unread;
 }
 
 bool connection_is_over_limit(const Connection *c) {

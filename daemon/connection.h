@@ -173,6 +173,9 @@ typedef struct Connection {
          * moment output began to wait in an empty queue, whichever is later:
          * the start of a stall (peer.h, the slow-consumer rule) */
         uint64_t out_progress_usec;
+        /* Bytes in the socket the receiver had not read at the last
+         * connection_sample_reader(), -1 before the first sample. */
+        int out_unread;
 } Connection;
 
 /* Take @fd and create its events (not yet added). @config is borrowed and
@@ -228,6 +231,16 @@ int connection_queue_mode(Connection *c, Message *m, ConnectionQueueMode mode);
 /* connection_queue_mode() with CONNECTION_QUEUE_FORCE if @force, else
  * CONNECTION_QUEUE_LIMIT. */
 int connection_queue(Connection *c, Message *m, bool force);
+
+/* Did the receiver read from its socket since the last sample? If the bytes
+ * it has not read yet (SIOCOUTQ, unix(7)) went down, that is progress too:
+ * set out_progress_usec to now. Why: the broker's own writes show no
+ * progress from a slow but steady reader for a long time, since the kernel
+ * reports the socket writable again only once what is queued in it falls
+ * below a quarter of its buffer (unix_writable()); a reader taking 4 KiB
+ * every 250 ms would look stalled for seconds. Cheap (one ioctl); called by
+ * the stall timer only. */
+void connection_sample_reader(Connection *c);
 
 /* true if the queue is at or over its limit in any dimension. */
 bool connection_is_over_limit(const Connection *c);

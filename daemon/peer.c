@@ -67,8 +67,10 @@ static void peer_timer_cb(evutil_socket_t fd, short what, void *userdata) {
  * disconnected; one that made progress is given the remainder. */
 static void peer_stall_arm(Peer *p) {
         uint64_t limit = p->bus->config.slow_consumer_timeout_usec;
-        uint64_t idle = clock_usec(CLOCK_MONOTONIC_COARSE) - p->conn.out_progress_usec;
+        uint64_t idle;
 
+        connection_sample_reader(&p->conn); /* the baseline of the next sample */
+        idle = clock_usec(CLOCK_MONOTONIC_COARSE) - p->conn.out_progress_usec;
         if (bus_timer_add(p->bus, p->stall_timer, idle < limit ? limit - idle : 0) == 0)
                 p->stall_armed = true;
         /* else: not watched until the next pressure tries again; the queue
@@ -78,12 +80,15 @@ static void peer_stall_arm(Peer *p) {
 static void peer_stall_cb(evutil_socket_t fd, short what, void *userdata) {
         Peer *p = userdata;
         uint64_t limit = p->bus->config.slow_consumer_timeout_usec;
-        uint64_t progress = p->conn.out_progress_usec;
+        uint64_t progress;
         char detail[96];
 
         p->stall_armed = false;
         if (p->state != PEER_RUNNING || !connection_has_output(&p->conn))
                 return;
+        /* A receiver that read anything since the last sample is not stalled. */
+        connection_sample_reader(&p->conn);
+        progress = p->conn.out_progress_usec;
         if (connection_is_over_limit(&p->conn))
                 p->pressure_usec = clock_usec(CLOCK_MONOTONIC_COARSE);
         if (p->pressure_usec < progress)

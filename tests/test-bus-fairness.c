@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -336,6 +337,41 @@ START_TEST(test_stalled_subscriber)
 
         raw_peer_free(stalled);
         raw_peer_free(other);
+        raw_peer_free(tx);
+        assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* A slow but steady reader is reading, so it is not stalled, however long
+ * its queue stays full (probe: one taking 4 KiB every 250 ms was
+ * disconnected, the broker judging by its own writes alone, which the
+ * kernel lets resume only once the socket is three quarters drained). */
+START_TEST(test_slow_reader_kept)
+{
+        RawPeer *tx = raw_peer_new(busd_address());
+        RawPeer *slow = raw_peer_new(busd_address());
+        int64_t slow_before = slow_consumer_disconnects();
+        uint64_t serials[2], t0;
+        char buf[4096];
+
+        serials[0] = send_big(tx, slow->name, "Big", 3 * MIB);
+        serials[1] = send_big(tx, slow->name, "Big", 3 * MIB);
+        /* The second is beyond the sender's share: the queue counts as full. */
+        ck_assert_uint_ge(collect_dropped(tx, serials, 2, 1), 1);
+
+        /* Read 4 KiB every 20 ms (the slowness is what is tested, not a
+         * wait for an event) for eight stall timeouts. */
+        t0 = now_usec();
+        while (now_usec() - t0 < 8ull * STALL_MS * 1000ull) {
+                ssize_t n = recv(slow->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+                ck_assert_msg(n != 0, "the slow reader was disconnected");
+                usleep(20 * 1000);
+        }
+        ck_assert_int_eq(slow_consumer_disconnects(), slow_before);
+
+        raw_peer_free(slow);
         raw_peer_free(tx);
         assert_serves_others();
         busd_assert_baseline();
@@ -704,6 +740,7 @@ static Suite *fairness_suite(void)
         tcase_set_timeout(stall, HARNESS_TCASE_TIMEOUT);
         tcase_add_test(stall, test_stalled_subscriber);
         tcase_add_test(stall, test_idle_subscriber_kept);
+        tcase_add_test(stall, test_slow_reader_kept);
         suite_add_tcase(s, stall);
 
         tcase_add_checked_fixture(small, small_queues_setup, busd_stop);
