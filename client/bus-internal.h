@@ -229,6 +229,9 @@ struct bus_slot {
                         char *text;        /* canonical text, for RemoveMatch */
                         bus_message_handler callback;
                         bus_message_handler install_callback; /* async AddMatch's answer */
+                        /* bus_add_match() is waiting for AddMatch: the
+                         * callback does not run until the call succeeds */
+                        bool installing;
                 } match;
                 struct {
                         char *path;
@@ -348,6 +351,13 @@ int conn_poll(bus_connection *c, short events, uint64_t timeout_abs_usec);
 void conn_fail(bus_connection *c, int error);
 /* Fail pending calls, synthesize Disconnected, close the socket. */
 void conn_finalize(bus_connection *c);
+/* Whether @c has ended: EOF or a read error, a write error, or closed. */
+bool conn_ended(bus_connection *c);
+/* What a send or call on an ended @c returns: -ETIMEDOUT if the bus never
+ * answered the handshake, else -ECONNRESET (whatever failed first: a write's
+ * EPIPE, EOF, a close), with @e (if non-NULL) set to org.busd.Error.Timeout
+ * or org.busd.Error.Disconnected as a call that was waiting gets it. */
+int conn_ended_error(bus_connection *c, bus_error *e);
 bool conn_has_output(bus_connection *c);
 bus_message *rqueue_pop(ReadQueue *q);
 bus_message *rqueue_take_reply(ReadQueue *q, uint64_t serial);

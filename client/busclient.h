@@ -7,6 +7,12 @@
  *   documented positive value) on success. Where the peer answered with an
  *   error, the call returns -EREMOTEIO (or -ETIMEDOUT for org.busd.Error.Timeout)
  *   and fills the bus_error passed in.
+ * - A connection that has ended (EOF, a failed read or write, a bus that
+ *   closed it) gives every call that sends on it (bus_send(), bus_call*,
+ *   bus_add_match*, bus_request_name*, bus_connection_flush(), ...) one
+ *   answer, whatever failed first: -ECONNRESET, or -ETIMEDOUT if the bus
+ *   never answered the handshake (bus_connect_with_timeout()). Calls that
+ *   take a bus_error fill it with org.busd.Error.Disconnected (Timeout).
  * - Objects are opaque and reference counted where noted; *_unref() and
  *   *_close() accept NULL and return NULL.
  * - json_t ownership is stated at every function: "borrowed" means the
@@ -200,7 +206,8 @@ int bus_connection_get_timeout(bus_connection *c, uint64_t *ret_usec);
  * child after fork().
  *
  * Disconnection: when the connection ends, match callbacks whose rule
- * selects it always get exactly one org.busd.Bus.Disconnected signal
+ * selects it (every match slot, except one whose synchronous bus_add_match()
+ * is still waiting) always get exactly one org.busd.Bus.Disconnected signal
  * (sender org.busd.Bus, path /org/busd/Bus, body {"error", "message"}): the
  * bus's own, dispatched in order with what it sent before it; or, if the
  * bus closed without one or the socket failed, one the library makes up
@@ -228,7 +235,11 @@ int bus_connection_flush(bus_connection *c);
 int bus_connection_set_cork(bus_connection *c, bool cork);
 /* Attach the connection to a libevent base: the library registers its own
  * events and timer and processes the connection from them. One base per
- * connection; detach (or close) before freeing the base. */
+ * connection; detach (or close) before freeing the base. In a child after
+ * fork() that runs its copy of the base (after event_reinit(), as libevent
+ * requires), the connection's events are removed from the child's base at
+ * their first callback, so its loop does not spin on the parent's input;
+ * the parent's are untouched. */
 int bus_connection_attach_event(bus_connection *c, struct event_base *base);
 void bus_connection_detach_event(bus_connection *c);
 
@@ -287,8 +298,9 @@ json_t *bus_message_get_body(bus_message *m);
  * memfd is mapped (on the first call, not on receipt), not copied, and its
  * pages are faulted in only as they are read, so borrowing a large body to
  * pass it on costs nothing per byte. NULL (and *@ret_len 0) only if such a
- * body fails the payload rule (below; it is then never mapped) or could not
- * be mapped (out of memory). */
+ * body fails the payload rule (below; it is then never mapped; whatever its
+ * declared size, 0 included) or could not be mapped (out of memory); an
+ * empty body that passes is "" with length 0. */
 const char *bus_message_get_body_text(bus_message *m, size_t *ret_len);
 /* For an error message: the error it carries (copies into @e). */
 int bus_message_get_error(bus_message *m, bus_error *e);
@@ -415,7 +427,10 @@ int bus_send(bus_connection *c, bus_message *m, uint64_t *ret_serial);
  * broker as the call's deadline. On a reply, returns 0 and *ret_reply (new
  * reference, may be NULL) holds it; on an error reply returns -EREMOTEIO
  * (-ETIMEDOUT for org.busd.Error.Timeout) and fills @ret_error if non-NULL;
- * -ECONNRESET if the connection ended first.
+ * -ECONNRESET, with @ret_error org.busd.Error.Disconnected, if the connection
+ * ended before the answer came or had ended already (whatever failed first: a
+ * write, EOF), or -ETIMEDOUT with org.busd.Error.Timeout if the bus never
+ * answered the handshake.
  *
  * Made outside any callback, it dispatches other traffic (signals, calls to
  * our objects, async replies) while it waits, so handlers run inside it.
@@ -476,7 +491,11 @@ bus_slot *bus_slot_unref(bus_slot *s);
 /* Install a match rule on the bus (synchronous AddMatch) and call @callback
  * for every received message satisfying it. Rule syntax: PROTOCOL.md
  * ("type='signal',interface='org.example.Foo',member='Changed'"). Returns
- * -EINVAL for a malformed rule, or the bus's error. */
+ * -EINVAL for a malformed rule, or the bus's error (-ECONNRESET or
+ * -ETIMEDOUT if the connection ends first, see bus_call()). @callback runs
+ * only once the call has succeeded, never while it waits: a call that fails
+ * has run no callback (not even for the Disconnected signal of a connection
+ * that ended while it waited). */
 int bus_add_match(bus_connection *c, bus_slot **ret_slot, const char *rule,
                   bus_message_handler callback, void *userdata);
 /* bus_add_match() without waiting: the rule is checked and the slot made at
@@ -484,8 +503,14 @@ int bus_add_match(bus_connection *c, bus_slot **ret_slot, const char *rule,
  * and @install_callback (optional) gets the bus's answer when it is
  * processed: a method return, or an error message (org.busd.Error.
  * LimitsExceeded, Disconnected, ...), with @userdata. If the bus refuses the
- * rule, the slot stops firing after @install_callback returns: a floating
- * slot (ret_slot NULL) is freed, an owned one stays for its owner to unref.
+ * rule (an error the bus sent), the slot stops firing after @install_callback
+ * returns: a floating slot (ret_slot NULL) is freed, an owned one stays for
+ * its owner to unref. If no answer comes because the connection ended (or
+ * the bus did not answer in time), @install_callback gets the library's own
+ * org.busd.Error.Disconnected (Timeout) and the rule is not refused: the
+ * slot stays, and gets the Disconnected signal every match selecting it
+ * gets (bus_connection_process()), until its owner unrefs it or the
+ * connection is closed.
  * Unreffing the slot before the answer sends RemoveMatch, and
  * @install_callback does not run. Returns -EINVAL for a malformed rule. */
 int bus_add_match_async(bus_connection *c, bus_slot **ret_slot, const char *rule,

@@ -310,8 +310,10 @@ int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t 
         r = conn_check_pid(c);
         if (r < 0)
                 return r;
-        if (c->eof || c->closed || c->write_dead)
-                return c->error ? c->error : -ENOTCONN;
+        /* An ended connection gives one answer, whatever failed first (a
+         * write's EPIPE, EOF, a close): see conn_ended_error(). */
+        if (conn_ended(c))
+                return conn_ended_error(c, NULL);
         if (c->monitor_callback)
                 return -EPERM; /* the bus would disconnect a monitor that sends */
         /* Whether a large body may go in a memfd, and whether payloads may
@@ -319,7 +321,7 @@ int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t 
         if ((m->body_len > BUS_BODY_INLINE_THRESHOLD || m->n_blobs > 0) && !c->welcomed) {
                 r = conn_wait_welcome(c);
                 if (r < 0)
-                        return r;
+                        return conn_ended(c) ? conn_ended_error(c, NULL) : r;
         }
         serial = c->serial_next;
         r = message_encode(m, serial, deadline_ns, c->features & BUS_FEATURE_BLOBS, &item);
@@ -328,7 +330,7 @@ int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t 
         c->serial_next++;
         r = conn_enqueue(c, item);
         if (r < 0)
-                return r;
+                return conn_ended(c) ? conn_ended_error(c, NULL) : r;
         if (ret_serial)
                 *ret_serial = serial;
         return 0;
@@ -428,17 +430,25 @@ _public_ int bus_call(bus_connection *c, bus_message *m, uint64_t timeout_usec,
         deadline = call_deadline_usec(timeout_usec);
         conn_enter(c);
         r = call_send(c, m, deadline == USEC_INFINITY ? 0 : deadline * 1000u, &p.serial);
-        if (r < 0)
+        if (r < 0) {
+                /* Ended before (or as) it was sent: as if it ended during the call. */
+                if (conn_ended(c))
+                        r = conn_ended_error(c, ret_error);
                 goto out;
+        }
         p.timeout_usec = deadline == USEC_INFINITY ? USEC_INFINITY
                                                    : deadline + CLIENT_TIMEOUT_GRACE_USEC;
         pending_link(c, &p);
 
         r = call_wait(c, &p);
-        if (r < 0)
+        if (r < 0) {
+                if (conn_ended(c))
+                        r = conn_ended_error(c, ret_error);
                 goto out;
+        }
         if (!p.reply) {
-                r = -ENOMEM;
+                /* Failed without an answer message (out of memory making it). */
+                r = conn_ended(c) ? conn_ended_error(c, ret_error) : -ENOMEM;
         } else if (p.reply->header.type == BUS_MESSAGE_ERROR) {
                 const char *name = p.reply->fields.error_name;
 
@@ -501,8 +511,8 @@ _public_ int bus_call_async(bus_connection *c, bus_message *m, uint64_t timeout_
         r = conn_check_pid(c);
         if (r < 0)
                 return r;
-        if (c->closed || c->eof)
-                return c->error ? c->error : -ENOTCONN;
+        if (conn_ended(c))
+                return conn_ended_error(c, NULL);
 
         s = slot_new(c, SLOT_REPLY, !ret_slot);
         if (!s)

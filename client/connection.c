@@ -791,6 +791,19 @@ static const char *conn_error_name(bus_connection *c) {
         return c->error == -ETIMEDOUT ? BUS_ERROR_TIMEOUT : BUS_ERROR_DISCONNECTED;
 }
 
+bool conn_ended(bus_connection *c) {
+        return c->eof || c->closed || c->write_dead;
+}
+
+int conn_ended_error(bus_connection *c, bus_error *e) {
+        const char *text = c->error == -ETIMEDOUT ? "The bus did not answer the handshake"
+                                                  : "Connection closed";
+
+        if (e)
+                (void)error_set_const(e, conn_error_name(c), text);
+        return c->error == -ETIMEDOUT ? -ETIMEDOUT : -ECONNRESET;
+}
+
 void conn_finalize(bus_connection *c) {
         const char *text;
 
@@ -956,15 +969,15 @@ _public_ int bus_connection_flush(bus_connection *c) {
                 int r = conn_write(c);
 
                 if (r < 0)
-                        return r;
+                        return conn_ended_error(c, NULL); /* the write ended it */
                 if (r > 0)
                         continue;
                 r = conn_poll(c, POLLOUT, USEC_INFINITY);
                 if (r < 0)
                         return r;
         }
-        if (c->write_dead)
-                return c->error ? c->error : -ECONNRESET;
+        if (conn_ended(c))
+                return conn_ended_error(c, NULL);
         event_rearm(c);
         return 0;
 }

@@ -165,9 +165,12 @@ static void dispatch_matches(bus_connection *c, bus_message *m) {
                         return;
                 }
         }
-        /* Snapshot first: callbacks may add or remove slots. */
+        /* Snapshot first: callbacks may add or remove slots. A slot whose
+         * synchronous AddMatch is still waiting is not the caller's yet
+         * (bus_add_match() may still fail): it is skipped. */
         for (bus_slot *s = c->matches; s; s = s->next)
-                if (bus_match_rule_matches(&s->match.rule, &m->header, &m->fields, names, 1,
+                if (!s->match.installing &&
+                    bus_match_rule_matches(&s->match.rule, &m->header, &m->fields, names, 1,
                                            c->unique_name))
                         hits[n++] = slot_ref(s);
         for (size_t i = 0; i < n; i++) {
@@ -209,8 +212,8 @@ static int match_slot_new(bus_connection *c, bool floating, const char *rule,
         r = conn_check_pid(c);
         if (r < 0)
                 return r;
-        if (c->closed || c->eof)
-                return c->error ? c->error : -ENOTCONN;
+        if (conn_ended(c))
+                return conn_ended_error(c, NULL);
 
         s = slot_new(c, SLOT_MATCH, floating);
         if (!s)
@@ -259,7 +262,12 @@ _public_ int bus_add_match(bus_connection *c, bus_slot **ret_slot, const char *r
          * call close the connection (which detaches and may free slots). */
         slot_ref(s);
         conn_enter(c);
+        /* Linked, but silent until the bus accepts the rule: a callback
+         * never runs for a match this call reports as failed (not even the
+         * Disconnected signal of a connection that ends while it waits). */
+        s->match.installing = true;
         r = driver_call_errno(c, "AddMatch", args);
+        s->match.installing = false;
         json_decref(args);
         if (r < 0) {
                 client_debug("AddMatch %s failed: %s", s->match.text, strerror(-r));
@@ -271,16 +279,21 @@ _public_ int bus_add_match(bus_connection *c, bus_slot **ret_slot, const char *r
         return r < 0 ? r : 0;
 }
 
-/* The bus answered an asynchronous AddMatch; @userdata is the match slot,
- * with a reference of this call's own. */
+/* The answer to an asynchronous AddMatch; @userdata is the match slot, with
+ * a reference of this call's own. Only an error the bus sent refuses the
+ * rule. The library's own (synthetic) errors say that no answer came: the
+ * connection ended (Disconnected, or Timeout for the handshake) or the bus
+ * did not answer in time; the slot stays a match like any other, so it gets
+ * the Disconnected signal every match gets when the connection ends. */
 static int match_installed(bus_message *reply, void *userdata) {
         bus_slot *s = userdata;
-        bool failed = reply->header.type == BUS_MESSAGE_ERROR;
+        bool failed = reply->header.type == BUS_MESSAGE_ERROR && !reply->synthetic;
         int r = 0;
 
         if (s->conn) {
-                if (failed)
-                        client_debug("AddMatch %s failed: %s", s->match.text,
+                if (reply->header.type == BUS_MESSAGE_ERROR)
+                        client_debug("AddMatch %s %s: %s", s->match.text,
+                                     failed ? "refused" : "not answered",
                                      reply->fields.error_name ? reply->fields.error_name : "");
                 if (s->match.install_callback)
                         r = s->match.install_callback(reply, s->userdata);

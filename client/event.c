@@ -4,7 +4,9 @@
  * a write event armed only while output is queued, and one timer following
  * bus_connection_get_timeout() (call timeouts, and "now" when input was read
  * ahead and waits to be dispatched). Each callback does a bounded amount of
- * work (CLIENT_EVENT_BATCH process steps) and then yields to the loop.
+ * work (CLIENT_EVENT_BATCH process steps) and then yields to the loop. In a
+ * child after fork() the first callback stops the child's copies of the
+ * events (the connection is the parent's).
  */
 #include "config.h"
 
@@ -27,6 +29,16 @@ struct EventGlue {
 static void event_on_ready(evutil_socket_t fd, short what, void *userdata) {
         bus_connection *c = userdata;
 
+        if (conn_check_pid(c) < 0) {
+                /* A child after fork() running its copy of the loop (after
+                 * event_reinit(), which gave it a backend of its own): the
+                 * connection is the parent's and every step would fail with
+                 * -ECHILD, while the read event fires again at once for input
+                 * only the parent may read. Stop watching, in this copy of
+                 * the base only, so the child's loop goes idle. */
+                event_stop(c);
+                return;
+        }
         conn_enter(c);
         for (unsigned i = 0; i < CLIENT_EVENT_BATCH; i++)
                 if (bus_connection_process(c) <= 0)

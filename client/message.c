@@ -253,18 +253,20 @@ _public_ bus_message *bus_message_unref(bus_message *m) {
  * caller's reads fault in what they touch. NULL if the payload is refused or
  * cannot be mapped. */
 static const char *message_body_bytes(bus_message *m) {
-        if (m->body_len == 0)
-                return "";
         if (!m->body && m->body_fd >= 0) {
-                void *p;
+                /* Judged first, whatever its declared size: a body in a
+                 * payload that fails the rule is NULL even at 0 bytes. */
+                void *p = NULL;
                 int r = blob_map(m->body_fd, m->body_len, &p);
 
                 if (r != 0)
                         return NULL;
                 m->body_map = p;
                 m->body_map_len = m->body_len;
-                m->body = p;
+                m->body = p ? p : ""; /* a 0-byte payload maps nothing */
         }
+        if (m->body_len == 0)
+                return "";
         return m->body;
 }
 

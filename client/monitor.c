@@ -77,8 +77,8 @@ _public_ int bus_connection_become_monitor(bus_connection *c, const char *const 
                 return -EINVAL;
         if (c->monitor_callback)
                 return -EBUSY;
-        if (c->closed || c->eof)
-                return c->error ? c->error : -ENOTCONN;
+        if (conn_ended(c))
+                return conn_ended_error(c, NULL);
         r = monitor_args(rules, &args);
         if (r < 0)
                 return r;
@@ -87,7 +87,7 @@ _public_ int bus_connection_become_monitor(bus_connection *c, const char *const 
         r = driver_call_errno(c, "BecomeMonitor", args);
         json_decref(args);
         if (r >= 0 && c->closed)
-                r = c->error ? c->error : -ENOTCONN;
+                r = conn_ended_error(c, NULL);
         if (r >= 0) {
                 c->monitor_callback = callback;
                 c->monitor_userdata = userdata;
