@@ -20,7 +20,7 @@
  *       "outgoing_blob_bytes_per_connection": 17179869184,
  *       "blob_bytes_in_flight": 68719476736, "blob_fds_in_flight": 1024,
  *       "monitors": 32, "monitors_per_uid": 4, "monitor_rules": 64,
- *       "driver_call_bytes": 262144
+ *       "driver_call_bytes": 262144, "driver_unread_bytes": 1048576
  *     },
  *     "timeouts": { "handshake_ms": 5000, "partial_message_ms": 10000,
  *                   "slow_consumer_ms": 5000 }
@@ -63,6 +63,7 @@ typedef struct BusConfig {
         uint32_t monitors_per_uid;
         uint32_t monitor_rules;
         uint64_t driver_call_bytes; /* 64 bits: compared with a wire length */
+        uint64_t driver_unread_bytes; /* the bus's answers waiting unread in one caller's queue */
         /* timeouts */
         uint64_t handshake_timeout_usec;
         uint64_t partial_message_timeout_usec;

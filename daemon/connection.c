@@ -659,6 +659,12 @@ static bool queue_share_allows(const Connection *c, const QueueHolder *h, const 
         return true;
 }
 
+uint64_t connection_bytes_held_by(const Connection *c, uint64_t sender_id) {
+        const QueueHolder *h = holder_find(c, sender_id);
+
+        return h ? h->bytes : 0;
+}
+
 void connection_sample_reader(Connection *c) {
         int unread;
 

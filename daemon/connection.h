@@ -242,6 +242,9 @@ int connection_queue(Connection *c, Message *m, bool force);
  * the stall timer only. */
 void connection_sample_reader(Connection *c);
 
+/* Bytes of the queued messages charged to sender @sender_id (0: the bus). */
+uint64_t connection_bytes_held_by(const Connection *c, uint64_t sender_id);
+
 /* true if the queue is at or over its limit in any dimension. */
 bool connection_is_over_limit(const Connection *c);
 

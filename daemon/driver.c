@@ -156,7 +156,8 @@ static json_t *method_release_name(Bus *bus, Peer *sender, json_t *args, DriverE
  * well-known names after the cursor, which the name registry keeps in
  * order: O((connections + page) x log(page) + log(names)) time, O(page)
  * memory, nothing copied. */
-#define LIST_NAMES_PAGE_MAX 4096u
+#define LIST_NAMES_PAGE_MAX 512u /* ~128 KiB: ~1 ms of the bus's only thread (was 4096 and
+                                  * ~1 MiB: a pipeline of them stalled other peers, probe) */
 /* Each name in the reply: at most BUS_NAME_MAX bytes, its quotes and comma. */
 _Static_assert((uint64_t)LIST_NAMES_PAGE_MAX * (BUS_NAME_MAX + 3) + 2 * BUS_NAME_MAX + 64 <
                        BUS_BODY_INLINE_MAX,
@@ -749,6 +750,25 @@ void driver_dispatch(Bus *bus, Peer *sender, Message *m) {
                 if (!(h->flags & BUS_FLAG_NO_REPLY_EXPECTED))
                         driver_send_error(bus, sender, h->serial, BUS_ERR_TIMEOUT,
                                           "the call's deadline passed before it was routed");
+                else
+                        bus->stats.messages_dropped++;
+                return;
+        }
+
+        /* The bus's work for a peer is paced by what that peer reads: a
+         * caller whose incoming queue is full (it does not read its answers)
+         * gets a small LimitsExceeded instead of another answer built on the
+         * bus's only thread, and nothing is executed (probe: pipelined
+         * ListNames calls that nobody read stalled every other peer). */
+        if (connection_is_over_limit(&sender->conn) ||
+            connection_bytes_held_by(&sender->conn, 0) >= bus->config.driver_unread_bytes) {
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
+                         sender->creds.pid, "LimitsExceeded",
+                         "%s not executed: the caller's incoming queue is full", m->fields.member);
+                if (!(h->flags & BUS_FLAG_NO_REPLY_EXPECTED))
+                        driver_send_error(bus, sender, h->serial, BUS_ERR_LIMITS_EXCEEDED,
+                                          "not executed: your incoming queue is full (read the "
+                                          "answers to your earlier calls first)");
                 else
                         bus->stats.messages_dropped++;
                 return;

@@ -146,6 +146,17 @@
  * bus thread to a few ms, where a 4 MiB body took 35-70 ms (measured). */
 #define BUS_DRIVER_CALL_BYTES_MAX (256u * 1024u)
 
+/* Bytes of the bus's own answers that may wait unread in one caller's queue
+ * before the bus stops executing that caller's driver calls (each is then
+ * answered LimitsExceeded, unexecuted): the bus's work for a peer is paced by
+ * what the peer reads. Eight ListNames pages (128 KiB each); the answers and
+ * NameAcquired signals of ~2000 pipelined RequestNames of 250-byte names
+ * (a client that sets up without reading in between). A pipeline of unread
+ * 1 MiB pages from 16 connections stalled other peers' calls for ~2 s
+ * (measured, issue 9 probe); with this bound one caller's callback builds
+ * at most ~8 pages (~10 ms). */
+#define BUS_DRIVER_UNREAD_BYTES_MAX (1024u * 1024u)
+
 /* Outstanding method calls a connection may wait on: dbus-daemon's 128
  * (after CVE-2014-3638). */
 #define BUS_PENDING_REPLIES_PER_CONNECTION_MAX 128u

@@ -544,6 +544,8 @@ END_TEST
 
 /* ---- ListNames in pages -------------------------------------------------------- */
 
+/* ListNames's page ceiling (PROTOCOL.md section 7). */
+#define LIST_PAGE_MAX 512u
 #define PAGE_CONNS 36
 #define PAGE_NAMES 500
 
@@ -573,7 +575,7 @@ static json_t *walk_names(RawPeer *p, unsigned limit, unsigned *ret_pages, uint6
                 next = json_object_get(m->json, "next");
                 ck_assert(json_is_array(names));
                 ck_assert_msg(json_is_null(next) || json_is_string(next), "bad \"next\"");
-                ck_assert_uint_le(json_array_size(names), limit ? limit : 4096);
+                ck_assert_uint_le(json_array_size(names), limit ? limit : LIST_PAGE_MAX);
                 json_array_foreach (names, i, v) {
                         const char *name = json_string_value(v);
 
@@ -588,7 +590,7 @@ static json_t *walk_names(RawPeer *p, unsigned limit, unsigned *ret_pages, uint6
                         break;
                 }
                 ck_assert_str_eq(json_string_value(next), after);
-                ck_assert_uint_eq(json_array_size(names), limit ? limit : 4096);
+                ck_assert_uint_eq(json_array_size(names), limit ? limit : LIST_PAGE_MAX);
                 raw_msg_free(m);
         }
         *ret_pages = pages;
@@ -639,12 +641,12 @@ START_TEST(test_list_names_many_long_names)
         ck_assert_int_eq(busd_stat("names"), base_names + PAGE_CONNS * PAGE_NAMES);
         peers = busd_stat("peers");
 
-        /* Without arguments: the first 4096 names and a cursor. */
+        /* Without arguments: the first page of names and a cursor. */
         t0 = now_usec();
         m = call_json(lister, "ListNames", json_object());
         usec = now_usec() - t0;
         ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "ListNames: %s", raw_msg_describe(m));
-        ck_assert_uint_eq(json_array_size(json_object_get(m->json, "names")), 4096);
+        ck_assert_uint_eq(json_array_size(json_object_get(m->json, "names")), LIST_PAGE_MAX);
         ck_assert(json_is_string(json_object_get(m->json, "next")));
         fprintf(stderr, "ListNames {} with %lld names: %zu bytes in %llu us\n",
                 (long long)(base_names + PAGE_CONNS * PAGE_NAMES + peers + 1), m->body_len,
@@ -658,13 +660,56 @@ START_TEST(test_list_names_many_long_names)
                 json_array_size(all), pages, (unsigned long long)usec / 1000);
         ck_assert_int_eq((int64_t)json_array_size(all),
                          1 + peers + base_names + PAGE_CONNS * PAGE_NAMES);
-        ck_assert_uint_eq(pages, (json_array_size(all) + 4095) / 4096);
+        ck_assert_uint_eq(pages, (json_array_size(all) + LIST_PAGE_MAX - 1) / LIST_PAGE_MAX);
         json_decref(all);
-        all = walk_names(lister, 1000, &pages, &usec);
+        all = walk_names(lister, 300, &pages, &usec);
         ck_assert_int_eq((int64_t)json_array_size(all),
                          1 + peers + base_names + PAGE_CONNS * PAGE_NAMES);
-        ck_assert_uint_eq(pages, (json_array_size(all) + 999) / 1000);
+        ck_assert_uint_eq(pages, (json_array_size(all) + 299) / 300);
         json_decref(all);
+
+        /* A pipeline of ListNames nobody reads (probe: 16 connections x 20
+         * unread 1 MiB pages stalled another peer's Ping for ~2 s): the bus
+         * builds answers only while the caller has read its earlier ones
+         * (limits.driver_unread_bytes), answers the rest LimitsExceeded
+         * unexecuted, and another peer's Ping stays fast. Every call gets
+         * its answer. */
+        {
+                enum { PIPELINE = 300 };
+                RawPeer *flooder = raw_peer_new(busd_address());
+                uint64_t first = 0, t;
+                unsigned answers = 0, refused = 0;
+
+                for (unsigned i = 0; i < PIPELINE; i++) {
+                        uint64_t serial = raw_peer_driver_send(flooder, "ListNames", NULL);
+
+                        if (i == 0)
+                                first = serial;
+                }
+                t = now_usec();
+                m = raw_peer_driver_call(lister, "Ping", NULL);
+                usec = now_usec() - t;
+                ck_assert_int_eq(m->type, BUS_MESSAGE_METHOD_RETURN);
+                raw_msg_free(m);
+                fprintf(stderr, "Ping behind %u unread ListNames: %llu us\n", PIPELINE,
+                        (unsigned long long)usec);
+                ck_assert_msg(usec < FLOOD_PING_MAX_USEC, "Ping took %llu us",
+                              (unsigned long long)usec);
+                while (answers < PIPELINE && (m = raw_peer_recv(flooder, ANSWER_MS))) {
+                        if (m->reply_serial >= first) {
+                                answers++;
+                                if (m->type == BUS_MESSAGE_ERROR) {
+                                        assert_error(m, "org.busd.Error.LimitsExceeded",
+                                                     "unread ListNames");
+                                        refused++;
+                                }
+                        }
+                        raw_msg_free(m);
+                }
+                ck_assert_uint_eq(answers, PIPELINE);
+                ck_assert_uint_ge(refused, PIPELINE / 2);
+                raw_peer_free(flooder);
+        }
 
         /* Bad cursors and limits are named errors; a huge limit is capped. */
         m = call_json(lister, "ListNames", json_pack("{s:i}", "limit", 0));
@@ -675,7 +720,7 @@ START_TEST(test_list_names_many_long_names)
         raw_msg_free(m);
         m = call_json(lister, "ListNames", json_pack("{s:I}", "limit", (json_int_t)1 << 40));
         ck_assert_int_eq(m->type, BUS_MESSAGE_METHOD_RETURN);
-        ck_assert_uint_eq(json_array_size(json_object_get(m->json, "names")), 4096);
+        ck_assert_uint_eq(json_array_size(json_object_get(m->json, "names")), LIST_PAGE_MAX);
         raw_msg_free(m);
         /* Past the last name: an empty last page. */
         m = call_json(lister, "ListNames", json_pack("{s:s}", "after", "\x7f"));

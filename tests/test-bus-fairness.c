@@ -427,9 +427,15 @@ START_TEST(test_notices_bounded)
         for (unsigned i = 0; i < N; i++)
                 raw_peer_signal(tx, rx->name, "/org/example/Chat", CHAT_IFACE, "Small", NULL,
                                 "{}");
-        /* Now read: the Ping's reply comes after every notice queued. */
+        /* Now read: the Ping's answer comes after every notice queued. With
+         * its queue full of notices, the bus does not execute the Ping and
+         * says so (PROTOCOL.md 7: the bus's work is paced by what its caller
+         * reads); either answer is the barrier. */
         m = raw_peer_driver_call(tx, "Ping", NULL);
-        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "%s", raw_msg_describe(m));
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN ||
+                              (m->type == BUS_MESSAGE_ERROR &&
+                               strcmp(m->error_name, "org.busd.Error.LimitsExceeded") == 0),
+                      "%s", raw_msg_describe(m));
         raw_msg_free(m);
         while ((m = raw_peer_recv(tx, 0))) {
                 ck_assert_msg(raw_msg_is_signal(m, "MessageDropped"), "%s", raw_msg_describe(m));

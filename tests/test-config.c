@@ -60,6 +60,7 @@ static const KeySpec keys[] = {
         L(monitors_per_uid, 16384, BUS_MONITORS_PER_UID_MAX),
         L(monitor_rules, 64, BUS_MONITOR_RULES_MAX),
         L(driver_call_bytes, 4194304, BUS_DRIVER_CALL_BYTES_MAX),
+        L(driver_unread_bytes, 1ull << 30, BUS_DRIVER_UNREAD_BYTES_MAX),
         T("handshake_ms", handshake_timeout_usec, BUS_HANDSHAKE_TIMEOUT_USEC),
         T("partial_message_ms", partial_message_timeout_usec, BUS_PARTIAL_MESSAGE_TIMEOUT_USEC),
         T("slow_consumer_ms", slow_consumer_timeout_usec, BUS_SLOW_CONSUMER_TIMEOUT_USEC),
