@@ -5,7 +5,8 @@
  * fd ownership, limits), encoding blobs beside an inline or memfd body, and
  * the receiving side's refusal of payload fds it must not map
  * (hostile-peers.md item 16: no SIGBUS can reach a service; item 30: no
- * holes to allocate), lazy mapping, and fully backed sending.
+ * holes to allocate), also for a body in a payload of 0 bytes, lazy
+ * mapping, and fully backed sending.
  */
 #include "config.h"
 
@@ -357,6 +358,83 @@ START_TEST(test_receiver_refuses_unsealed) {
 }
 END_TEST
 
+/* Parse a signal whose body travelled in @fd (consumed), declared @declared
+ * bytes (BUS_FLAG_BODY_IN_BLOB). */
+static void receive_body_blob(int fd, uint64_t declared, bus_message **ret) {
+        BusMessageSpec spec = {
+                .type = BUS_MESSAGE_SIGNAL,
+                .flags = BUS_FLAG_BODY_IN_BLOB,
+                .serial = 1,
+                .path = "/p",
+                .interface = "org.example.P",
+                .member = "Body",
+                .blob_sizes = &declared,
+                .n_blobs = 1,
+        };
+        uint8_t *data = aligned_alloc(8, 1024);
+        size_t len;
+
+        ck_assert_int_eq(bus_message_encode(&spec, data, 1024, &len), 0);
+        ck_assert_int_eq(message_new_received(ret, data, len, &fd, 1), 0);
+}
+
+/* A body in a payload is judged before its declared size is looked at: one
+ * that fails the payload rule is NULL even when declared 0 bytes (it was ""
+ * then, the fd never judged); a valid 0-byte one is "". */
+START_TEST(test_body_blob_judged_at_zero) {
+        const char *text;
+        bus_message *r;
+        size_t len;
+        int pp[2];
+
+        /* A pipe with bytes in it, declared 0 bytes. */
+        ck_assert_int_eq(pipe2(pp, O_CLOEXEC), 0);
+        ck_assert_int_eq(write(pp[1], "{}", 2), 2);
+        close(pp[1]);
+        receive_body_blob(pp[0], 0, &r);
+        len = 7;
+        ck_assert_ptr_null(bus_message_get_body_text(r, &len));
+        ck_assert_uint_eq(len, 0);
+        ck_assert_ptr_null(bus_message_get_body(r));
+        len = 7;
+        ck_assert_ptr_null(bus_message_get_body_text(r, &len)); /* and again */
+        ck_assert_uint_eq(len, 0);
+        bus_message_unref(r);
+        ck_assert(!fd_is_open(pp[0]));
+
+        /* Not a memfd, declared 0 bytes. */
+        receive_body_blob(open("/dev/zero", O_RDONLY | O_CLOEXEC), 0, &r);
+        ck_assert_ptr_null(bus_message_get_body_text(r, &len));
+        bus_message_unref(r);
+
+        /* A sealed memfd of 0 bytes: a valid empty body. */
+        receive_body_blob(memfd_with_seals(0, ALL_SEALS), 0, &r);
+        len = 7;
+        text = bus_message_get_body_text(r, &len);
+        ck_assert_ptr_nonnull(text);
+        ck_assert_uint_eq(len, 0);
+        ck_assert_ptr_null(bus_message_get_body(r)); /* empty: no JSON */
+        ck_assert_ptr_nonnull(bus_message_get_body_text(r, &len));
+        bus_message_unref(r);
+
+        /* A sealed memfd with a body: read back. */
+        {
+                int fd = memfd_create("b", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+                ck_assert_int_eq(write(fd, "{\"a\":1}", 7), 7);
+                ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, ALL_SEALS), 0);
+                receive_body_blob(fd, 7, &r);
+                text = bus_message_get_body_text(r, &len);
+                ck_assert_ptr_nonnull(text);
+                ck_assert_uint_eq(len, 7);
+                ck_assert_int_eq(memcmp(text, "{\"a\":1}", 7), 0);
+                ck_assert_int_eq(json_integer_value(json_object_get(bus_message_get_body(r), "a")),
+                                 1);
+                bus_message_unref(r);
+        }
+}
+END_TEST
+
 /* This process's resident shmem pages mapped (RssShmem), in KiB. */
 static long rss_shmem_kib(void) {
         FILE *f = fopen("/proc/self/status", "re");
@@ -601,6 +679,7 @@ static Suite *payload_suite(void) {
         tcase_add_test(tc, test_body_blob_and_payloads);
         tcase_add_test(tc, test_attach_fd_ownership);
         tcase_add_test(tc, test_receiver_refuses_unsealed);
+        tcase_add_test(tc, test_body_blob_judged_at_zero);
         tcase_add_test(tc, test_receiver_maps_lazily);
         tcase_add_test(tc, test_sent_payloads_backed);
         tcase_add_test(tc, test_method_return);

@@ -9,7 +9,11 @@
  * the call still finds its reply; a child after fork() gets -ECHILD and never
  * the parent's replies; bus_connection_is_open() turns false on the first
  * failure seen; the handshake is bounded by the caller's timeout; AddMatch
- * and RequestName have asynchronous forms. Linked against the internal
+ * and RequestName have asynchronous forms; a match whose AddMatch the
+ * connection's end left unanswered still gets the Disconnected signal, and a
+ * failed bus_add_match() runs no callback; every call on an ended connection
+ * gets -ECONNRESET (-ETIMEDOUT for the handshake); a child running its copy
+ * of an attached event loop does not spin. Linked against the internal
  * library, to read the read-ahead counters.
  */
 #include "config.h"
@@ -25,6 +29,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "bus-internal.h"
 
@@ -844,6 +850,247 @@ START_TEST(test_add_match_async) {
 }
 END_TEST
 
+/* ---- When the connection ends before AddMatch is answered ------------------------------ */
+
+#define DISCONNECTED_RULE "type='signal',member='Disconnected'"
+
+static unsigned disconnected;
+static char disconnected_error[64];
+
+static int on_disconnected(bus_message *m, void *userdata) {
+        const char *e = json_string_value(json_object_get(bus_message_get_body(m), "error"));
+
+        disconnected++;
+        snprintf(disconnected_error, sizeof(disconnected_error), "%s", e ? e : "");
+        return 0;
+}
+
+/* An async match whose AddMatch gets no answer because the connection ends
+ * is not refused: it gets the Disconnected signal like every match. A rule
+ * the bus itself refused gets nothing. */
+START_TEST(test_add_match_async_unanswered_gets_disconnected) {
+        BusMessageSpec err = { .type = BUS_MESSAGE_ERROR,
+                               .serial = 81,
+                               .destination = ":1.5",
+                               .error_name = BUS_ERROR_LIMITS_EXCEEDED,
+                               .body = "{\"message\":\"too many\"}" };
+        bus_slot *refused = NULL, *owned = NULL;
+        unsigned refused_hits = 0;
+        Sent s1, s2;
+
+        installs = matched = disconnected = 0;
+
+        ck_assert_int_eq(bus_add_match_async(bus, &refused, "type='signal',interface='org.busd.Bus'",
+                                             on_matched, NULL, NULL),
+                         0);
+        ck_assert_int_eq(
+                bus_add_match_async(bus, &owned, DISCONNECTED_RULE, on_disconnected, on_install, NULL),
+                0);
+        ck_assert_int_eq(bus_add_match_async(bus, NULL, DISCONNECTED_RULE, on_disconnected, NULL,
+                                             NULL),
+                         0);
+        s1 = broker_read();
+        s2 = broker_read();
+        broker_skip();
+        /* The first rule is refused by the bus; the others get no answer. */
+        err.reply_serial = s1.h.serial;
+        err.body_len = strlen(err.body);
+        broker_send(&err, BUS_DRIVER_ID);
+        ck_assert_int_ge(bus_connection_process(bus), 0);
+        ck_assert_ptr_null(refused->conn); /* refused: detached */
+        refused_hits = matched;
+        close(fb.fd);
+        fb.fd = -1;
+        ck_assert_int_eq(drain(), -ECONNRESET);
+        ck_assert_int_eq(installs, 1);
+        ck_assert_int_eq(bus_message_get_type(install_reply), BUS_MESSAGE_ERROR);
+        ck_assert_str_eq(bus_message_get_error_name(install_reply), BUS_ERROR_DISCONNECTED);
+        ck_assert_ptr_nonnull(owned->conn); /* not refused: still a match */
+        /* One each for the two unanswered ones, nothing for the refused one. */
+        ck_assert_int_eq(disconnected, 2);
+        ck_assert_str_eq(disconnected_error, BUS_ERROR_DISCONNECTED);
+        ck_assert_int_eq(matched, refused_hits);
+        install_reply = bus_message_unref(install_reply);
+        bus_slot_unref(refused);
+        bus_slot_unref(owned);
+        sent_free(&s1);
+        sent_free(&s2);
+}
+END_TEST
+
+/* The same when the bus never answers the handshake; and a synchronous
+ * bus_add_match() that fails so runs no callback. */
+START_TEST(test_add_match_handshake_timeout) {
+        bus_slot *slot = NULL;
+        bus_connection *c;
+        int r;
+
+        installs = disconnected = 0;
+        broker_listen(16); /* never accepts nor answers */
+        ck_assert_int_eq(bus_connect_with_timeout(&c, fb.path, HS_TIMEOUT_USEC), 0);
+        ck_assert_int_eq(bus_add_match_async(c, &slot, DISCONNECTED_RULE, on_disconnected,
+                                             on_install, NULL),
+                         0);
+        while ((r = bus_connection_process(c)) >= 0)
+                if (r == 0)
+                        ck_assert_int_ge(bus_connection_wait(c, USEC_INFINITY), 0);
+        ck_assert_int_eq(r, -ETIMEDOUT);
+        ck_assert_int_eq(installs, 1);
+        ck_assert_str_eq(bus_message_get_error_name(install_reply), BUS_ERROR_TIMEOUT);
+        ck_assert_int_eq(disconnected, 1);
+        ck_assert_str_eq(disconnected_error, BUS_ERROR_TIMEOUT);
+        install_reply = bus_message_unref(install_reply);
+        bus_slot_unref(slot);
+        bus_connection_close(c);
+
+        slot = NULL;
+        disconnected = 0;
+        ck_assert_int_eq(bus_connect_with_timeout(&c, fb.path, HS_TIMEOUT_USEC), 0);
+        ck_assert_int_eq(bus_add_match(c, &slot, DISCONNECTED_RULE, on_disconnected, NULL),
+                         -ETIMEDOUT);
+        ck_assert_ptr_null(slot);
+        ck_assert_int_eq(disconnected, 0); /* reported failed: its callback never ran */
+        ck_assert_int_eq(bus_connection_process(c), -ETIMEDOUT);
+        ck_assert_int_eq(disconnected, 0);
+        bus_connection_close(c);
+}
+END_TEST
+
+/* ---- Calls on an ended connection ------------------------------------------------------- */
+
+static void assert_ended_answers(bus_connection *c, int expect, const char *name) {
+        bus_error e = BUS_ERROR_INIT;
+        bus_message *m;
+        bus_slot *slot = NULL;
+
+        ck_assert_int_eq(bus_message_new_method_call(c, &m, ":1.9", "/x", NULL, "M"), 0);
+        ck_assert_int_eq(bus_call(c, m, 0, &e, NULL), expect);
+        ck_assert_str_eq(e.name, name);
+        bus_error_free(&e);
+        ck_assert_int_eq(bus_call_method(c, ":1.9", "/x", NULL, "M", NULL, 0, &e, NULL), expect);
+        ck_assert_str_eq(e.name, name);
+        bus_error_free(&e);
+        ck_assert_int_eq(bus_send(c, m, NULL), expect);
+        ck_assert_int_eq(bus_call_async(c, m, 0, on_reply, NULL, NULL), expect);
+        ck_assert_int_eq(bus_emit_signal(c, "/a", "org.example.If", "S", NULL, NULL), expect);
+        ck_assert_int_eq(bus_add_match(c, &slot, "type='signal'", on_matched, NULL), expect);
+        ck_assert_ptr_null(slot);
+        ck_assert_int_eq(bus_request_name(c, "org.example.Gone", 0, &e), expect);
+        ck_assert_str_eq(e.name, name);
+        bus_error_free(&e);
+        ck_assert_int_eq(bus_connection_flush(c), expect);
+        bus_message_unref(m);
+}
+
+/* Whatever failed first (the write into a dead socket, EOF), every call on
+ * an ended connection gets the same answer, before and after the end is
+ * processed: -ECONNRESET with org.busd.Error.Disconnected (it was -EPIPE,
+ * then -ENOTCONN, then -ECONNRESET). */
+START_TEST(test_calls_after_end_econnreset) {
+        bus_error e = BUS_ERROR_INIT;
+
+        close(fb.fd); /* the bus dies; nothing read yet */
+        fb.fd = -1;
+        ck_assert(bus_connection_is_open(bus));
+        ck_assert_int_eq(bus_call_method(bus, ":1.9", "/x", NULL, "M", NULL, 0, &e, NULL),
+                         -ECONNRESET);
+        ck_assert_str_eq(e.name, BUS_ERROR_DISCONNECTED);
+        bus_error_free(&e);
+        ck_assert(!bus_connection_is_open(bus));
+        assert_ended_answers(bus, -ECONNRESET, BUS_ERROR_DISCONNECTED);
+        ck_assert_int_eq(drain(), -ECONNRESET);
+        assert_ended_answers(bus, -ECONNRESET, BUS_ERROR_DISCONNECTED);
+}
+END_TEST
+
+/* The first failure a write: the broker stops reading but has not closed. */
+START_TEST(test_calls_after_write_error_econnreset) {
+        ck_assert_int_eq(shutdown(fb.fd, SHUT_RD), 0);
+        assert_ended_answers(bus, -ECONNRESET, BUS_ERROR_DISCONNECTED);
+}
+END_TEST
+
+/* A bus that never answered the handshake: -ETIMEDOUT and
+ * org.busd.Error.Timeout, for every call, not only the one that waited. */
+START_TEST(test_calls_after_handshake_timeout) {
+        bus_connection *c;
+        int r;
+
+        broker_listen(16);
+        ck_assert_int_eq(bus_connect_with_timeout(&c, fb.path, HS_TIMEOUT_USEC), 0);
+        ck_assert_ptr_null(bus_connection_get_unique_name(c));
+        assert_ended_answers(c, -ETIMEDOUT, BUS_ERROR_TIMEOUT);
+        while ((r = bus_connection_process(c)) > 0)
+                ;
+        ck_assert_int_eq(r, -ETIMEDOUT);
+        assert_ended_answers(c, -ETIMEDOUT, BUS_ERROR_TIMEOUT);
+        bus_connection_close(c);
+}
+END_TEST
+
+/* ---- fork() and an attached event loop ----------------------------------------------- */
+
+/* A child that runs its copy of the parent's libevent loop (event_reinit())
+ * while the parent's socket has unread input: the library's events stop at
+ * their first callback in the child (its loop has nothing left to watch, so
+ * it returns), and the parent's loop still gets the input. */
+START_TEST(test_fork_event_loop_idle) {
+        struct event_base *base = event_base_new();
+        bus_slot *slot;
+        int status;
+        pid_t pid;
+        Sent s;
+
+        ck_assert_ptr_nonnull(base);
+        matched = 0;
+        ck_assert_int_eq(bus_add_match_async(bus, &slot, "type='signal',interface='org.f.F'",
+                                             on_matched, NULL, NULL),
+                         0);
+        s = broker_read();
+        broker_reply(80, s.h.serial, "{}");
+        sent_free(&s);
+        ck_assert_int_ge(drain(), 0);
+        ck_assert_int_eq(bus_connection_attach_event(bus, base), 0);
+        send_signal(90, "org.f.F"); /* unread input: only the parent may take it */
+
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int fails = 0, r;
+
+                alarm(5); /* a spinning loop must not outlive the test */
+                fails |= (event_reinit(base) != 0) << 0;
+                /* The first round runs the library's callbacks once... */
+                fails |= (event_base_loop(base, EVLOOP_NONBLOCK) < 0) << 1;
+                /* ...after which none of its events is left in the child. */
+                fails |= (event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED |
+                                                                  EVENT_BASE_COUNT_ACTIVE) != 0)
+                         << 2;
+                r = event_base_dispatch(base); /* 1: no events (spinning: the alarm) */
+                fails |= (r != 1) << 3;
+                fails |= (matched != 0) << 4;
+                fails |= bus_connection_is_open(bus) << 5;
+                _exit(fails ? 100 + fails : 0);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %s %d",
+                      WIFEXITED(status) ? "exit" : "signal",
+                      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+
+        /* The parent's events were not touched: its loop gets the signal. */
+        for (int i = 0; i < 100 && matched == 0; i++) {
+                struct pollfd p = { .fd = bus_connection_get_fd(bus), .events = POLLIN };
+
+                (void)poll(&p, 1, 50);
+                ck_assert_int_ge(event_base_loop(base, EVLOOP_NONBLOCK), 0);
+        }
+        ck_assert_int_eq(matched, 1);
+        bus_slot_unref(slot);
+        bus_connection_detach_event(bus);
+        event_base_free(base);
+}
+END_TEST
+
 START_TEST(test_request_name_async) {
         bus_slot *slot;
         json_t *body;
@@ -903,12 +1150,18 @@ static Suite *service_suite(void) {
         tcase_add_test(tc, test_is_open_after_eof_in_call);
         tcase_add_test(tc, test_add_match_async);
         tcase_add_test(tc, test_request_name_async);
+        tcase_add_test(tc, test_add_match_async_unanswered_gets_disconnected);
+        tcase_add_test(tc, test_calls_after_end_econnreset);
+        tcase_add_test(tc, test_calls_after_write_error_econnreset);
+        tcase_add_test(tc, test_fork_event_loop_idle);
         suite_add_tcase(s, tc);
 
         tcase_add_checked_fixture(plain, NULL, teardown_plain);
         tcase_set_timeout(plain, 10);
         tcase_add_test(plain, test_handshake_timeout_silent_listener);
         tcase_add_test(plain, test_handshake_timeout_full_backlog);
+        tcase_add_test(plain, test_add_match_handshake_timeout);
+        tcase_add_test(plain, test_calls_after_handshake_timeout);
         suite_add_tcase(s, plain);
         return s;
 }
