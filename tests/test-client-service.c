@@ -883,12 +883,11 @@ START_TEST(test_add_match_async_unanswered_gets_disconnected) {
         ck_assert_int_eq(bus_add_match_async(bus, &refused, "type='signal',interface='org.busd.Bus'",
                                              on_matched, NULL, NULL),
                          0);
-        ck_assert_int_eq(
-                bus_add_match_async(bus, &owned, DISCONNECTED_RULE, on_disconnected, on_install, NULL),
-                0);
-        ck_assert_int_eq(bus_add_match_async(bus, NULL, DISCONNECTED_RULE, on_disconnected, NULL,
-                                             NULL),
+        ck_assert_int_eq(bus_add_match_async(bus, &owned, DISCONNECTED_RULE, on_disconnected,
+                                             on_install, NULL),
                          0);
+        ck_assert_int_eq(
+                bus_add_match_async(bus, NULL, DISCONNECTED_RULE, on_disconnected, NULL, NULL), 0);
         s1 = broker_read();
         s2 = broker_read();
         broker_skip();
@@ -928,9 +927,9 @@ START_TEST(test_add_match_handshake_timeout) {
         installs = disconnected = 0;
         broker_listen(16); /* never accepts nor answers */
         ck_assert_int_eq(bus_connect_with_timeout(&c, fb.path, HS_TIMEOUT_USEC), 0);
-        ck_assert_int_eq(bus_add_match_async(c, &slot, DISCONNECTED_RULE, on_disconnected,
-                                             on_install, NULL),
-                         0);
+        ck_assert_int_eq(
+                bus_add_match_async(c, &slot, DISCONNECTED_RULE, on_disconnected, on_install, NULL),
+                0);
         while ((r = bus_connection_process(c)) >= 0)
                 if (r == 0)
                         ck_assert_int_ge(bus_connection_wait(c, USEC_INFINITY), 0);
