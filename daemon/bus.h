@@ -96,6 +96,7 @@ typedef struct Bus {
         uid_t uid; /* the bus's own uid (privileged, as root, for monitors and reloads) */
         uint64_t next_peer_id;
         uint64_t next_serial;
+        uint64_t announcing_for; /* the peer whose request the bus is announcing (driver.h), or 0 */
         uint8_t sender_block[BUS_SENDER_BLOCK_SIZE]; /* stamped on the bus's own messages */
         uint64_t started_usec;                       /* CLOCK_REALTIME */
         uint64_t timer_slack_usec; /* resolution of the loop's clock, see bus_timer_add() */

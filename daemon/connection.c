@@ -70,6 +70,8 @@ static FdBatch fd_batch_pop(Connection *c) {
 /* Who a queued message is charged to: its stamped sender, or the bus (0)
  * for its own messages and the raw welcome. */
 static uint64_t queue_sender(Message *m) {
+        if (m->charge_id != 0)
+                return m->charge_id;
         return m->raw ? 0 : message_header(m)->sender_id;
 }
 
@@ -657,6 +659,10 @@ static bool queue_share_allows(const Connection *c, const QueueHolder *h, const 
                           h->blob_bytes, m->blob_bytes, n))
                 return false;
         return true;
+}
+
+bool connection_share_allows(const Connection *c, uint64_t sender_id, const Message *m) {
+        return queue_share_allows(c, holder_find(c, sender_id), m);
 }
 
 uint64_t connection_bytes_held_by(const Connection *c, uint64_t sender_id) {

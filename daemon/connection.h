@@ -242,6 +242,10 @@ int connection_queue(Connection *c, Message *m, bool force);
  * the stall timer only. */
 void connection_sample_reader(Connection *c);
 
+/* Would @m, charged to @sender_id, stay within that sender's fair share of
+ * the queue (what CONNECTION_QUEUE_SHARE admits)? */
+bool connection_share_allows(const Connection *c, uint64_t sender_id, const Message *m);
+
 /* Bytes of the queued messages charged to sender @sender_id (0: the bus). */
 uint64_t connection_bytes_held_by(const Connection *c, uint64_t sender_id);
 

@@ -196,20 +196,42 @@ static const char *render_owner(uint64_t id, char buf[static BUS_UNIQUE_NAME_BUF
         return buf;
 }
 
+static const char *const driver_names[] = { BUS_DRIVER_NAME };
+
+static Message *name_owner_changed_new(Bus *bus, const char *name, uint64_t old_owner,
+                                       uint64_t new_owner) {
+        char old_buf[BUS_UNIQUE_NAME_BUF], new_buf[BUS_UNIQUE_NAME_BUF];
+
+        return signal_new(bus, "NameOwnerChanged", NULL, name,
+                          json_pack("{s:s,s:s,s:s}", "name", name, "old_owner",
+                                    render_owner(old_owner, old_buf), "new_owner",
+                                    render_owner(new_owner, new_buf)));
+}
+
 void driver_emit_name_owner_changed(Bus *bus, const char *name, uint64_t old_owner,
                                     uint64_t new_owner) {
-        static const char *const driver_names[] = { BUS_DRIVER_NAME };
-        char old_buf[BUS_UNIQUE_NAME_BUF], new_buf[BUS_UNIQUE_NAME_BUF];
-        Message *m;
+        Message *m = name_owner_changed_new(bus, name, old_owner, new_owner);
 
-        m = signal_new(bus, "NameOwnerChanged", NULL, name,
-                       json_pack("{s:s,s:s,s:s}", "name", name, "old_owner",
-                                 render_owner(old_owner, old_buf), "new_owner",
-                                 render_owner(new_owner, new_buf)));
         if (!m)
                 return;
+        /* A change a peer asked for is announced on its account (driver.h). */
+        m->charge_id = bus->announcing_for;
         router_broadcast(bus, m, driver_names, ELEMENTSOF(driver_names));
         message_unref(m);
+}
+
+bool driver_name_change_fits(Bus *bus, Peer *requester, const char *name) {
+        /* The largest announcement the change may cause: both owners named
+         * with the longest unique name. */
+        Message *m = name_owner_changed_new(bus, name, UINT64_MAX, UINT64_MAX);
+        bool fits;
+
+        if (!m)
+                return true; /* the change's own announcement will fail and be logged */
+        fits = router_broadcast_fits(bus, m, driver_names, ELEMENTSOF(driver_names),
+                                     requester->id);
+        message_unref(m);
+        return fits;
 }
 
 static void send_name_signal(Bus *bus, uint64_t id, const char *member, const char *name) {

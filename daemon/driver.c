@@ -99,6 +99,17 @@ static Peer *lookup(Bus *bus, const char *name, DriverError *e) {
 
 /* ---- methods --------------------------------------------------------------- */
 
+/* A name change refused because its announcement would pass the requester's
+ * share of some watcher's queue (driver.h). */
+static json_t *watchers_behind(Bus *bus, Peer *sender, const char *name, DriverError *e) {
+        log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid, sender->creds.pid,
+                 "LimitsExceeded", "change of %.*s refused: its watchers are behind", QUOTE(name));
+        return fail(e, BUS_ERR_LIMITS_EXCEEDED,
+                    "\"%.*s\" not changed: a peer watching it has not read this connection's "
+                    "earlier announcements (its fair share of that peer's queue is used)",
+                    QUOTE(name));
+}
+
 static json_t *method_request_name(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
         const char *name;
         uint64_t flags;
@@ -126,8 +137,12 @@ static json_t *method_request_name(Bus *bus, Peer *sender, json_t *args, DriverE
                 return fail(e, BUS_ERR_LIMITS_EXCEEDED, "too many names (limit %u)",
                             bus->config.names_per_connection);
         }
+        if (!driver_name_change_fits(bus, sender, name))
+                return watchers_behind(bus, sender, name, e);
+        bus->announcing_for = sender->id;
         r = name_registry_request(bus->names, name, sender->id, (unsigned)flags,
                                   driver_name_changed, bus);
+        bus->announcing_for = 0;
         if (r < 0)
                 return oom(e);
         return json_pack("{s:i}", "result", r);
@@ -142,7 +157,11 @@ static json_t *method_release_name(Bus *bus, Peer *sender, json_t *args, DriverE
         if (strlen(name) > BUS_NAME_MAX || !bus_wellknown_name_is_valid(name))
                 return fail(e, BUS_ERR_INVALID_ARGS, "\"%.*s\" is not a valid well-known name",
                             QUOTE(name));
+        if (!driver_name_change_fits(bus, sender, name))
+                return watchers_behind(bus, sender, name, e);
+        bus->announcing_for = sender->id;
         r = name_registry_release(bus->names, name, sender->id, driver_name_changed, bus);
+        bus->announcing_for = 0;
         if (r < 0)
                 return oom(e);
         return json_pack("{s:i}", "result", r);

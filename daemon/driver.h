@@ -82,6 +82,16 @@ void driver_send_disconnected(Bus *bus, Peer *to, const char *error_name, const 
 void driver_emit_name_owner_changed(Bus *bus, const char *name, uint64_t old_owner,
                                     uint64_t new_owner);
 
+/* The bus announces a change a peer asks for (RequestName, ReleaseName) on
+ * that peer's account: each NameOwnerChanged it causes is charged to it in
+ * every subscriber's queue (bus->announcing_for), and the change is refused
+ * (LimitsExceeded) before anything happens when some subscriber's queue
+ * could not take the announcement within the requester's fair share. So a
+ * peer churning names can fill nobody's queue; it is paced by the slowest
+ * watcher of the names it churns (probe: a watcher that paused 0.5 s was
+ * disconnected). Does the announcement of a change of @name fit? */
+bool driver_name_change_fits(Bus *bus, Peer *requester, const char *name);
+
 /* NameChangeFn for the name registry (userdata = Bus): NameOwnerChanged,
  * then NameLost to the old owner, then NameAcquired to the new one. */
 void driver_name_changed(const NameChange *change, void *userdata);

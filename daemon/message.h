@@ -32,6 +32,11 @@ typedef struct Message {
         unsigned n_fds;
         uint64_t blob_bytes;       /* sum of the payload blob sizes (set by memfd.c) */
         struct QuotaAccount *quota; /* sender charged for the payloads (quota.h), or NULL */
+        /* The peer a receiver's queue charges this message to when that is not
+         * its header's sender: the bus's announcement of a change a peer
+         * asked for (NameOwnerChanged) is that peer's, for its fair share
+         * (docs/DAEMON.md "Fair shares"). 0: the header's sender. */
+        uint64_t charge_id;
         uint64_t data[]; /* size bytes; uint64_t for alignment */
 } Message;
 

@@ -242,6 +242,23 @@ size_t router_broadcast(Bus *bus, Message *m, const char *const *sender_names,
         return missed;
 }
 
+bool router_broadcast_fits(Bus *bus, Message *m, const char *const *sender_names,
+                           size_t n_sender_names, uint64_t charge_id) {
+        bool fits = true;
+
+        bus->n_owners = 0;
+        match_registry_collect(bus->matches, message_header(m), &m->fields, sender_names,
+                               n_sender_names, NULL, collect_owner, bus);
+        for (size_t i = 0; i < bus->n_owners && fits; i++) {
+                Peer *p = bus_find_peer(bus, bus->owners[i]);
+
+                if (p && peer_is_running(p) && !connection_share_allows(&p->conn, charge_id, m))
+                        fits = false;
+        }
+        bus->n_owners = 0;
+        return fits;
+}
+
 static void add_owned_name(const char *name, void *userdata) {
         RouterSenderNames *s = userdata;
 

@@ -727,6 +727,77 @@ static void small_queues_setup(void)
         busd_start_config("{\"limits\": {\"outgoing_messages_per_connection\": 64}}");
 }
 
+/* Name churn pays for its own announcements (probe: 20000 pipelined
+ * RequestName/ReleaseName pairs by one peer got a NameOwnerChanged watcher
+ * that paused 0.5 s disconnected). Each NameOwnerChanged a peer's request
+ * causes is charged to that peer in every watcher's queue; a change whose
+ * announcement would pass its share is refused (LimitsExceeded) before it
+ * happens. The watcher, not reading, is never disconnected, and when it
+ * reads it finds exactly one announcement per change that happened. */
+static int churn_call(RawPeer *p, const char *member, const char *name, unsigned *refused)
+{
+        RawMsg *m = raw_peer_driver_call(p, member, json_pack("{s:s,s:i}", "name", name,
+                                                                 "flags", 0));
+        int r = -1;
+
+        if (m->type == BUS_MESSAGE_ERROR) {
+                ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.LimitsExceeded") &&
+                                      strstr(raw_msg_str(m, "message"), "not changed"),
+                              "%s", raw_msg_describe(m));
+                (*refused)++;
+        } else {
+                r = (int)json_integer_value(json_object_get(m->json, "result"));
+        }
+        raw_msg_free(m);
+        return r;
+}
+
+START_TEST(test_name_churn_pays)
+{
+        static const char name[] = "org.example.Churn";
+        RawPeer *watcher = raw_peer_new(busd_address());
+        RawPeer *churner = raw_peer_new(busd_address());
+        int64_t slow_before = slow_consumer_disconnects();
+        unsigned changes = 0, refused = 0, seen = 0;
+        RawMsg *m;
+
+        raw_peer_add_match(watcher, "type='signal',sender='org.busd.Bus',"
+                                    "member='NameOwnerChanged',key='org.example.Churn'");
+        for (unsigned i = 0; i < 500; i++) {
+                if (churn_call(churner, "RequestName", name, &refused) == 1) /* primary owner */
+                        changes++;
+                if (churn_call(churner, "ReleaseName", name, &refused) == 1) /* released */
+                        changes++;
+        }
+        /* Drain the churner's own NameAcquired/NameLost. */
+        while ((m = raw_peer_recv(churner, 0)))
+                raw_msg_free(m);
+        ck_assert_uint_ge(refused, 1);
+        ck_assert_uint_ge(changes, 1);
+        ck_assert_int_eq(slow_consumer_disconnects(), slow_before);
+
+        /* The watcher reads now: one announcement per change, in order. */
+        while (seen < changes && (m = raw_peer_recv(watcher, HARNESS_WAIT_MS))) {
+                if (raw_msg_is_signal(m, "NameOwnerChanged")) {
+                        const char *new_owner = raw_msg_str(m, "new_owner");
+
+                        /* Acquired and released alternate, starting with acquired. */
+                        ck_assert_str_eq(new_owner, seen % 2 == 0 ? churner->name : "");
+                        seen++;
+                }
+                raw_msg_free(m);
+        }
+        ck_assert_uint_eq(seen, changes);
+        ck_assert_ptr_null(raw_peer_recv(watcher, 50));
+        ck_assert(!watcher->eof);
+
+        raw_peer_free(watcher);
+        raw_peer_free(churner);
+        assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 static Suite *fairness_suite(void)
 {
         Suite *s = suite_create("bus-fairness");
@@ -752,6 +823,7 @@ static Suite *fairness_suite(void)
         tcase_add_checked_fixture(small, small_queues_setup, busd_stop);
         tcase_set_timeout(small, HARNESS_TCASE_TIMEOUT);
         tcase_add_test(small, test_notices_bounded);
+        tcase_add_test(small, test_name_churn_pays);
         suite_add_tcase(s, small);
         return s;
 }
