@@ -83,10 +83,6 @@ static void bus_reap_cb(evutil_socket_t fd, short what, void *userdata) {
         bus_check_drained(bus);
 }
 
-static void bus_fds_retry_cb(evutil_socket_t fd, short what, void *userdata) {
-        bus_fds_released(userdata);
-}
-
 /* How early a timer may fire on the loop's clock. libevent reads
  * CLOCK_MONOTONIC_COARSE unless EVENT_BASE_FLAG_PRECISE_TIMER is set (which
  * costs a timerfd_settime() per loop iteration, main.c); that clock lags the
@@ -174,9 +170,7 @@ int bus_new(Bus **ret, struct event_base *base) {
         bus->owners = malloc(BUS_CONNECTIONS_MAX * sizeof(*bus->owners));
         bus->flush_event = event_new(base, -1, 0, bus_flush_cb, bus);
         bus->reap_event = event_new(base, -1, 0, bus_reap_cb, bus);
-        bus->fds_retry = evtimer_new(base, bus_fds_retry_cb, bus);
-        if (!bus->scratch || !bus->owners || !bus->flush_event || !bus->reap_event ||
-            !bus->fds_retry)
+        if (!bus->scratch || !bus->owners || !bus->flush_event || !bus->reap_event)
                 goto fail;
 
         *ret = bus;
@@ -211,8 +205,6 @@ Bus *bus_free(Bus *bus) {
                 event_free(bus->flush_event);
         if (bus->reap_event)
                 event_free(bus->reap_event);
-        if (bus->fds_retry)
-                event_free(bus->fds_retry);
         if (bus->sigterm_event)
                 event_free(bus->sigterm_event);
         if (bus->sigint_event)
@@ -360,7 +352,7 @@ static void bus_compute_fd_budget(Bus *bus, bool log) {
 
 void bus_apply_fd_budget(Bus *bus) {
         bus_compute_fd_budget(bus, true);
-        /* A larger budget may let paused peers go on. */
+        /* A larger budget may let the listener go on. */
         bus_fds_released(bus);
 }
 
@@ -369,6 +361,7 @@ bool bus_fds_may_read(Bus *bus, const Peer *p) {
 
         if (quota_fds_may_read(&bus->fds, p->uid_usage, hashmap_size(bus->uids)))
                 return true;
+        bus->reads_without_fds++;
         free_fds = quota_fds_free(&bus->fds);
         if (free_fds >= BUS_FDS_MAX)
                 return false; /* only this uid is at its share: its own business */
@@ -378,7 +371,8 @@ bool bus_fds_may_read(Bus *bus, const Peer *p) {
                 bus->fds_short_logged_usec = now;
                 log_warning("fd budget short: %llu of %llu fds in use (%llu connections, %llu "
                             "payload fds queued, %llu received), fewer than %u free: "
-                            "not reading from peers or accepting until fds are released",
+                            "reading without room for fds (messages carrying fds are "
+                            "refused) and not accepting until fds are released",
                             (unsigned long long)quota_fds_in_use(&bus->fds),
                             (unsigned long long)bus->fds.limit,
                             (unsigned long long)bus->fds.connections,
@@ -389,24 +383,8 @@ bool bus_fds_may_read(Bus *bus, const Peer *p) {
 }
 
 void bus_fds_released(Bus *bus) {
-        Peer *p, *next;
-
         if (bus->listener)
                 listener_fds_released(bus->listener);
-        if (bus->n_read_paused == 0)
-                return;
-        /* Nobody may read while the budget itself is short: O(1) then. */
-        if (quota_fds_free(&bus->fds) >= BUS_FDS_MAX) {
-                for (p = bus->read_paused_first; p; p = next) {
-                        next = p->paused_next;
-                        if (quota_fds_may_read(&bus->fds, p->uid_usage, hashmap_size(bus->uids)))
-                                peer_resume_reading(p);
-                }
-        }
-        if (bus->n_read_paused > 0 && !evtimer_pending(bus->fds_retry, NULL) &&
-            bus_timer_add(bus, bus->fds_retry, BUS_FDS_RETRY_USEC) < 0)
-                log_error("cannot arm the fd budget retry timer: paused peers resume only "
-                          "when fds are released");
 }
 
 /* ---- configuration ----------------------------------------------------------- */

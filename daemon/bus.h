@@ -120,12 +120,11 @@ typedef struct Bus {
         size_t n_monitors;
 
         /* the fd budget (docs/DAEMON.md "File descriptor budget"): limit set
-         * by bus_apply_fd_budget(); peers not read while it is short */
+         * by bus_apply_fd_budget(); peers read without room for fds while it
+         * is short (connection_read()) */
         FdBudget fds;
         uint64_t fds_rlimit;     /* RLIMIT_NOFILE soft limit it was computed from */
-        Peer *read_paused_first; /* peer_pause_reading() */
-        size_t n_read_paused;
-        struct event *fds_retry; /* re-checks paused peers while any wait */
+        uint64_t reads_without_fds; /* reads that offered no room for fds (GetStats) */
         uint64_t fds_short_logged_usec; /* last "fd budget short" warning */
 
         bool stopping;
@@ -194,17 +193,14 @@ void bus_uid_put(Bus *bus, UidUsage *u);
  * (warning) when the rlimit clamps the configured value. At start and after
  * each reload. */
 void bus_apply_fd_budget(Bus *bus);
-/* May the broker read from @p now (quota_fds_may_read())? If not, and the
- * bus-wide budget is short, a warning with the numbers is logged
+/* May the broker offer room for fds in its next read from @p
+ * (quota_fds_may_read())? If not, the read goes on without (connection.h),
+ * and if the bus-wide budget is short a warning with the numbers is logged
  * (at most once per BUS_FDS_SHORT_LOG_USEC). */
 bool bus_fds_may_read(Bus *bus, const Peer *p);
-/* Payload fds were released (or may have been): resume the paused peers the
- * budget allows again (from the flush, reap and write paths). Cheap when
- * nothing is paused. */
+/* Payload fds were released (or may have been): the listener may accept
+ * again (from the flush, reap and write paths). */
 void bus_fds_released(Bus *bus);
 
 /* How often the "fd budget short" warning may repeat. */
 #define BUS_FDS_SHORT_LOG_USEC (10ull * 1000000ull)
-/* While peers are paused for fds, how often they are re-checked besides the
- * release events (a safety net: every release path also resumes them). */
-#define BUS_FDS_RETRY_USEC (100ull * 1000ull)

@@ -373,11 +373,18 @@ int connection_read(Connection *c) {
         bool lost;
         int r;
 
-        /* A recvmsg() may install up to BUS_FDS_MAX fds: only with that many
-         * free in the budget (the caller's rule). */
+        /* A recvmsg() may install up to BUS_FDS_MAX fds: it offers room for
+         * them only with that many free in the budget (the caller's rule).
+         * Otherwise it reads with no room for control data, and the kernel
+         * installs none of the fds a write carried: it drops them and sets
+         * MSG_CTRUNC (scm_detach_fds(), unix(7)), which take_control() reads
+         * as fds lost to the broker's shortage, so the message declaring them
+         * is refused to its sender; everything else — messages without fds,
+         * and the peer's hangup — is still read. (Not reading at all froze
+         * the bus: no close was seen, so no fd was ever released.) */
         if (c->may_read && !c->may_read(c->may_read_userdata)) {
-                c->read_full = false;
-                return CONNECTION_PAUSED;
+                mh.msg_control = NULL;
+                mh.msg_controllen = 0;
         }
         offered = input_iov(c, iov, &mh.msg_iovlen, &direct);
 

@@ -71,11 +71,11 @@ enum {
         CONNECTION_PREAMBLE = 1,
         CONNECTION_MESSAGE = 2,
         CONNECTION_E_VIOLATION = 3, /* c->error says why */
-        /* connection_read(): not read, the fd budget is short (may_read said
-         * no); connection_next(): a message whose fds the broker could not
-         * take (bus_framer_push() fds_lost): it comes without them, for its sender to be
-         * told (never a violation: hostile-peers.md item 32) */
-        CONNECTION_PAUSED = 4,
+        /* connection_next(): a message whose fds the broker could not take
+         * (bus_framer_push() fds_lost: the kernel could not install them, or
+         * the read offered no room for them, may_read): it comes without
+         * them, for its sender to be told (never a violation:
+         * hostile-peers.md item 32) */
         CONNECTION_FDS_LOST = 5,
 };
 
@@ -151,7 +151,8 @@ typedef struct Connection {
         FdBatch in_fds[CONNECTION_FD_BATCHES]; /* unclaimed, oldest first */
         unsigned in_n_batches;
         char error[160];
-        /* the fd budget (connection_read()): asked before every recvmsg(); NULL = always */
+        /* the fd budget (connection_read()): asked before every recvmsg()
+         * whether it may offer room for fds; NULL = always */
         bool (*may_read)(void *userdata);
         void *may_read_userdata;
         uint64_t in_fds_received; /* fds recvmsg() installed so far (the caller counts them) */
@@ -191,7 +192,8 @@ void connection_deinit(Connection *c);
 int connection_start_reading(Connection *c);
 void connection_stop_reading(Connection *c);
 
-/* One recvmsg(), if may_read allows (else CONNECTION_PAUSED, nothing read).
+/* One recvmsg(), with room for fds only if may_read allows (else the
+ * kernel installs none: the batch is lost, see CONNECTION_FDS_LOST).
  * Returns 1 if bytes arrived (parse them with connection_next()), 0 if there
  * was nothing to read, -ECONNRESET at EOF, another negative errno on failure,
  * or CONNECTION_E_VIOLATION for bad control data (every fd received is

@@ -558,7 +558,7 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
                 { "fds_connections", bus->fds.connections },
                 { "fds_received", bus->fds.received },
                 { "fds_rlimit", bus->fds_rlimit },
-                { "read_paused_peers", bus->n_read_paused },
+                { "reads_without_fds", bus->reads_without_fds },
         };
         /* The hard protocol limits; the configurable ones come from the
          * active configuration (config_limits_to_json()). */

@@ -240,53 +240,6 @@ static bool peer_may_read(void *userdata) {
         return bus_fds_may_read(p->bus, p);
 }
 
-static void peer_unlink_paused(Peer *p) {
-        Bus *bus = p->bus;
-
-        if (!p->read_paused)
-                return;
-        if (p->paused_prev)
-                p->paused_prev->paused_next = p->paused_next;
-        else
-                bus->read_paused_first = p->paused_next;
-        if (p->paused_next)
-                p->paused_next->paused_prev = p->paused_prev;
-        p->paused_prev = p->paused_next = NULL;
-        p->read_paused = false;
-        bus->n_read_paused--;
-}
-
-void peer_pause_reading(Peer *p) {
-        Bus *bus = p->bus;
-
-        if (p->read_paused || p->state == PEER_DYING)
-                return;
-        connection_stop_reading(&p->conn);
-        p->read_paused = true;
-        p->paused_prev = NULL;
-        p->paused_next = bus->read_paused_first;
-        if (bus->read_paused_first)
-                bus->read_paused_first->paused_prev = p;
-        bus->read_paused_first = p;
-        bus->n_read_paused++;
-        log_peer(LOG_CLASS_DENIED, LOG_DEBUG, p->name, p->creds.uid, p->creds.pid, "fd-budget",
-                 "not read until fds are released (%llu payload fds held for uid %lu)",
-                 (unsigned long long)p->uid_usage->fds, (unsigned long)p->creds.uid);
-        /* Resumed by the release paths, or by the retry timer. */
-        bus_fds_released(bus);
-}
-
-void peer_resume_reading(Peer *p) {
-        if (!p->read_paused)
-                return;
-        peer_unlink_paused(p);
-        if (p->state == PEER_DYING || p->bus->stopping)
-                return;
-        /* Level-triggered: data already waiting is reported at once. */
-        if (connection_start_reading(&p->conn) < 0)
-                peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "cannot watch the socket");
-}
-
 /* A message whose fds the broker could not take (its own fd shortage,
  * connection.h CONNECTION_FDS_LOST): the sender is told, nothing is routed,
  * and the peer stays (hostile-peers.md item 32). */
@@ -313,10 +266,6 @@ static void peer_read_cb(evutil_socket_t fd, short what, void *userdata) {
 
         r = connection_read(&p->conn);
         peer_count_fds(p);
-        if (r == CONNECTION_PAUSED) {
-                peer_pause_reading(p);
-                return;
-        }
         if (r == 0)
                 return;
         if (r == -ECONNRESET) {
@@ -440,7 +389,7 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
          * the socket is even watched (a peer that has not written yet costs
          * one recvmsg() that finds nothing). */
         peer_read_cb(fd, EV_READ, p);
-        if (p->state != PEER_DYING && !p->read_paused && connection_start_reading(&p->conn) < 0)
+        if (p->state != PEER_DYING && connection_start_reading(&p->conn) < 0)
                 peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "cannot watch the socket");
         *ret = p;
         return 0;
@@ -461,7 +410,6 @@ Peer *peer_free(Peer *p) {
         }
         if (!p->lingering)
                 bus->n_peers--;
-        peer_unlink_paused(p);
         /* The fds still in the connection close with it. */
         peer_uncount_fds(p, p->fds_held + (p->conn.in_fds_received - p->fds_counted));
         bus->fds.connections--;
@@ -527,7 +475,6 @@ void peer_disconnect(Peer *p, DisconnectReason reason, const char *error_name, c
                 bus->n_incomplete--;
                 p->uid_usage->n_incomplete--;
         }
-        peer_unlink_paused(p);
         p->state = PEER_DYING;
         p->reason = reason;
         bus->stats.disconnects[reason]++;

@@ -84,8 +84,6 @@ struct Peer {
          * messages, counted in bus->fds.received and its uid's fds */
         uint64_t fds_counted; /* conn.in_fds_received already counted */
         uint64_t fds_held;    /* of those, still in the connection (batches, partial message) */
-        bool read_paused;     /* on the bus's paused list: not read until the budget allows */
-        Peer *paused_prev, *paused_next;
         struct Monitor *monitor;     /* set once it called BecomeMonitor (monitor.h) */
 
         HashMap *replies;             /* PendingReply by serial, calls it made */
@@ -126,11 +124,6 @@ void peer_reap(Peer *p);
 
 /* Bus shutdown: stop reading and timers; output continues. */
 void peer_quiesce(Peer *p);
-
-/* The fd budget (bus.h): stop reading from @p and put it on the bus's
- * paused list; peer_resume_reading() takes it off and reads again. */
-void peer_pause_reading(Peer *p);
-void peer_resume_reading(Peer *p);
 
 static inline bool peer_is_running(const Peer *p) {
         return p->state == PEER_RUNNING;

@@ -350,7 +350,7 @@ START_TEST(test_fd_budget_flood) {
                         ck_assert_int_eq(read(report[0], &sent, sizeof(sent)), sizeof(sent));
                         ck_assert_msg(verdict == 'y', "attacker failed to set up (%c)", verdict);
                 }
-                if (verdict && (busd_stat("read_paused_peers") > 0 ||
+                if (verdict && (busd_stat("reads_without_fds") > 0 ||
                                 busd_stat("payloads_refused") > 0))
                         break;
                 ck_assert_msg(now_usec() < deadline,
@@ -390,7 +390,6 @@ START_TEST(test_fd_budget_flood) {
         raw_peer_free(caller);
         ck_assert_int_eq(wait_stat_for("fds_in_use", base_in_use, HARNESS_WAIT_USEC), base_in_use);
         ck_assert_int_eq(busd_stat("fds_received"), 0);
-        ck_assert_int_eq(busd_stat("read_paused_peers"), 0);
         s = busd_stats();
         ck_assert_int_eq(json_object_size(json_object_get(s, "payload_fds_by_uid")), 0);
         json_decref(s);
@@ -515,9 +514,10 @@ START_TEST(test_connections_share_the_budget) {
         {
                 char config[64];
 
-                /* Exactly BUS_FDS_MAX free: the listener needs more. */
+                /* Fewer than BUS_FDS_MAX free, even after the connection that
+                 * asked for the figure is gone: the listener needs more. */
                 snprintf(config, sizeof(config), "{\"limits\": {\"fds\": %lld}}",
-                         (long long)busd_stat("fds_in_use") + BUS_FDS_MAX);
+                         (long long)busd_stat("fds_in_use") + BUS_FDS_MAX - 4);
                 reload_config(config);
         }
         waiting = raw_peer_open(busd_address());
