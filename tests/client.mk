@@ -19,7 +19,8 @@ tests_test_client_message_LDADD = client/libbusclient-internal.la $(CHECK_LIBS) 
 # silence past a deadline).
 check_PROGRAMS += tests/test-client-connection
 TESTS += tests/test-client-connection
-tests_test_client_connection_SOURCES = tests/test-client-connection.c
+tests_test_client_connection_SOURCES = tests/test-client-connection.c tests/fake-broker.c \
+	tests/fake-broker.h
 tests_test_client_connection_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_test_client_connection_LDADD = client/libbusclient-internal.la $(CHECK_LIBS) \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS)
@@ -38,7 +39,8 @@ tests_test_client_payload_LDADD = client/libbusclient-internal.la $(CHECK_LIBS) 
 # timeout, async AddMatch/RequestName.
 check_PROGRAMS += tests/test-client-service
 TESTS += tests/test-client-service
-tests_test_client_service_SOURCES = tests/test-client-service.c
+tests_test_client_service_SOURCES = tests/test-client-service.c tests/fake-broker.c \
+	tests/fake-broker.h
 tests_test_client_service_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_test_client_service_LDADD = client/libbusclient-internal.la $(CHECK_LIBS) \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS)

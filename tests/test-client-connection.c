@@ -21,62 +21,20 @@
 #include <unistd.h>
 
 #include "bus-internal.h"
+#include "fake-broker.h"
 
-typedef struct FakeBroker {
-        char dir[64];
-        char path[128];
-        int listen_fd;
-        int fd;
-} FakeBroker;
-
-static FakeBroker fb;
 static bus_connection *bus;
-
-static void broker_start(void) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-        strcpy(fb.dir, "/tmp/test-client-connection.XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(fb.dir));
-        snprintf(fb.path, sizeof(fb.path), "%s/bus.sock", fb.dir);
-        strcpy(sa.sun_path, fb.path);
-        fb.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(fb.listen_fd, 0);
-        ck_assert_int_eq(bind(fb.listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        ck_assert_int_eq(listen(fb.listen_fd, 4), 0);
-}
-
-static void broker_stop(void) {
-        if (fb.fd >= 0)
-                close(fb.fd);
-        close(fb.listen_fd);
-        unlink(fb.path);
-        rmdir(fb.dir);
-}
-
-static void full_write(const void *p, size_t n) {
-        ck_assert_int_eq(send(fb.fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
-}
-
-static void full_read(void *p, size_t n) {
-        ck_assert_int_eq(recv(fb.fd, p, n, MSG_WAITALL), (ssize_t)n);
-}
 
 /* Connect a client, check its preamble, welcome it as :1.5. */
 static void setup(void) {
-        BusWelcome w = { .preamble = { BUS_PREAMBLE_MAGIC, BUS_PROTOCOL_VERSION, 16, 0 },
-                         .unique_id = 5 };
+        uint8_t bus_id[16];
         BusPreamble p;
 
-        broker_start();
-        ck_assert_int_eq(bus_connect(&bus, fb.path), 0);
-        fb.fd = accept4(fb.listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        ck_assert_int_ge(fb.fd, 0);
-        full_read(&p, sizeof(p));
-        ck_assert_int_eq(bus_preamble_check(&p), 0);
-        ck_assert_uint_eq(p.features, BUS_FEATURES_SUPPORTED);
         for (unsigned i = 0; i < 16; i++)
-                w.bus_id[i] = (uint8_t)(0xa0 + i);
-        full_write(&w, sizeof(w));
+                bus_id[i] = (uint8_t)(0xa0 + i);
+        broker_listen("test-client-connection", 4);
+        p = broker_connect(&bus, bus_id);
+        ck_assert_uint_eq(p.features, BUS_FEATURES_SUPPORTED);
 }
 
 static void teardown(void) {
@@ -84,53 +42,14 @@ static void teardown(void) {
         broker_stop();
 }
 
-/* Encode @spec as the broker would send it, from @sender_id. */
-static size_t broker_encode(const BusMessageSpec *spec, uint64_t sender_id, uint8_t **ret) {
-        uint64_t size = bus_message_encoded_size(spec);
-        uint8_t *buf = aligned_alloc(8, (size + 7) & ~(uint64_t)7);
-        BusHeader h;
-        size_t len;
-
-        ck_assert_int_eq(bus_message_encode(spec, buf, size, &len), 0);
-        memcpy(&h, buf, sizeof(h));
-        h.sender_id = sender_id;
-        h.sender_uid = 1234;
-        memcpy(buf, &h, sizeof(h));
-        *ret = buf;
-        return len;
-}
-
-static void broker_send(const BusMessageSpec *spec, uint64_t sender_id) {
-        uint8_t *buf;
-        size_t len = broker_encode(spec, sender_id, &buf);
-
-        full_write(buf, len);
-        free(buf);
-}
-
-static void broker_reply(uint64_t serial, uint64_t reply_serial, const char *body) {
-        BusMessageSpec spec = { .type = BUS_MESSAGE_METHOD_RETURN,
-                                .serial = serial,
-                                .reply_serial = reply_serial,
-                                .destination = ":1.5",
-                                .body = body,
-                                .body_len = body ? strlen(body) : 0 };
-
-        broker_send(&spec, BUS_DRIVER_ID);
-}
-
-/* Read one whole message the client sent. */
+/* Read one whole message the client sent; the buffer (*@ret_buf, which @f
+ * points into) is kept until the next read. */
 static BusHeader broker_read(BusFields *f, uint8_t **ret_buf) {
-        static _Alignas(8) uint8_t buf[65536];
+        static uint8_t *buf;
         BusHeader h;
-        uint64_t total;
 
-        full_read(&h, sizeof(h));
-        ck_assert_int_eq(bus_header_check(&h, &total), 0);
-        ck_assert_uint_le(total, sizeof(buf));
-        memcpy(buf, &h, sizeof(h));
-        full_read(buf + sizeof(h), total - sizeof(h));
-        ck_assert_int_eq(bus_fields_parse(buf + sizeof(h), h.fields_len, f), 0);
+        free(buf);
+        buf = broker_read_message(&h, f);
         if (ret_buf)
                 *ret_buf = buf;
         return h;

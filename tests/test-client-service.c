@@ -33,62 +33,14 @@
 #include <event2/event.h>
 
 #include "bus-internal.h"
+#include "fake-broker.h"
 
-typedef struct FakeBroker {
-        char dir[64];
-        char path[128];
-        int listen_fd;
-        int fd;
-} FakeBroker;
-
-static FakeBroker fb = { .listen_fd = -1, .fd = -1 };
 static bus_connection *bus;
-
-static void broker_listen(int backlog) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-        strcpy(fb.dir, "/tmp/test-client-service.XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(fb.dir));
-        snprintf(fb.path, sizeof(fb.path), "%s/bus.sock", fb.dir);
-        strcpy(sa.sun_path, fb.path);
-        fb.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(fb.listen_fd, 0);
-        ck_assert_int_eq(bind(fb.listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        ck_assert_int_eq(listen(fb.listen_fd, backlog), 0);
-        fb.fd = -1;
-}
-
-static void broker_stop(void) {
-        if (fb.fd >= 0)
-                close(fb.fd);
-        if (fb.listen_fd >= 0)
-                close(fb.listen_fd);
-        fb.fd = fb.listen_fd = -1;
-        unlink(fb.path);
-        rmdir(fb.dir);
-}
-
-static void full_write(const void *p, size_t n) {
-        ck_assert_int_eq(send(fb.fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
-}
-
-static void full_read(void *p, size_t n) {
-        ck_assert_int_eq(recv(fb.fd, p, n, MSG_WAITALL), (ssize_t)n);
-}
 
 /* Connect a client, check its preamble, welcome it as :1.5 (no payloads). */
 static void setup(void) {
-        BusWelcome w = { .preamble = { BUS_PREAMBLE_MAGIC, BUS_PROTOCOL_VERSION, 16, 0 },
-                         .unique_id = 5 };
-        BusPreamble p;
-
-        broker_listen(4);
-        ck_assert_int_eq(bus_connect(&bus, fb.path), 0);
-        fb.fd = accept4(fb.listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        ck_assert_int_ge(fb.fd, 0);
-        full_read(&p, sizeof(p));
-        ck_assert_int_eq(bus_preamble_check(&p), 0);
-        full_write(&w, sizeof(w));
+        broker_listen("test-client-service", 4);
+        broker_connect(&bus, NULL);
         ck_assert_str_eq(bus_connection_get_unique_name(bus), ":1.5");
 }
 
@@ -99,42 +51,6 @@ static void teardown(void) {
 
 static void teardown_plain(void) {
         broker_stop();
-}
-
-/* Encode @spec as the broker would send it, from @sender_id. */
-static size_t broker_encode(const BusMessageSpec *spec, uint64_t sender_id, uint8_t **ret) {
-        uint64_t size = bus_message_encoded_size(spec);
-        uint8_t *buf = aligned_alloc(8, (size + 7) & ~(uint64_t)7);
-        BusHeader h;
-        size_t len;
-
-        ck_assert_ptr_nonnull(buf);
-        ck_assert_int_eq(bus_message_encode(spec, buf, size, &len), 0);
-        memcpy(&h, buf, sizeof(h));
-        h.sender_id = sender_id;
-        h.sender_uid = 1234;
-        memcpy(buf, &h, sizeof(h));
-        *ret = buf;
-        return len;
-}
-
-static void broker_send(const BusMessageSpec *spec, uint64_t sender_id) {
-        uint8_t *buf;
-        size_t len = broker_encode(spec, sender_id, &buf);
-
-        full_write(buf, len);
-        free(buf);
-}
-
-static void broker_reply(uint64_t serial, uint64_t reply_serial, const char *body) {
-        BusMessageSpec spec = { .type = BUS_MESSAGE_METHOD_RETURN,
-                                .serial = serial,
-                                .reply_serial = reply_serial,
-                                .destination = ":1.5",
-                                .body = body,
-                                .body_len = body ? strlen(body) : 0 };
-
-        broker_send(&spec, BUS_DRIVER_ID);
 }
 
 static void broker_call(uint64_t serial, const char *member) {
@@ -158,15 +74,8 @@ typedef struct Sent {
 
 static Sent broker_read(void) {
         Sent s = { 0 };
-        uint64_t total;
 
-        full_read(&s.h, sizeof(s.h));
-        ck_assert_int_eq(bus_header_check(&s.h, &total), 0);
-        s.buf = aligned_alloc(8, (total + 7) & ~(uint64_t)7);
-        ck_assert_ptr_nonnull(s.buf);
-        memcpy(s.buf, &s.h, sizeof(s.h));
-        full_read(s.buf + sizeof(s.h), total - sizeof(s.h));
-        ck_assert_int_eq(bus_fields_parse(s.buf + sizeof(s.h), s.h.fields_len, &s.f), 0);
+        s.buf = broker_read_message(&s.h, &s.f);
         s.body = strndup((const char *)s.buf + BUS_HEADER_SIZE + s.h.fields_len, s.h.body_len);
         ck_assert_ptr_nonnull(s.body);
         return s;
@@ -715,7 +624,7 @@ START_TEST(test_handshake_timeout_silent_listener) {
         uint64_t start;
 
         /* A listener that never accepts nor answers (a stopped bus). */
-        broker_listen(16);
+        broker_listen("test-client-service", 16);
         start = now_usec();
         ck_assert_int_eq(bus_connect_with_timeout(&c, fb.path, HS_TIMEOUT_USEC), 0);
         ck_assert_int_eq(bus_message_new_method_call(c, &m, ":1.9", "/x", NULL, "M"), 0);
@@ -744,7 +653,7 @@ START_TEST(test_handshake_timeout_full_backlog) {
         uint64_t start;
 
         /* Backlog 0: one connection waits in it, the next connect() blocks. */
-        broker_listen(0);
+        broker_listen("test-client-service", 0);
         ck_assert_int_eq(bus_connect_with_timeout(&first, fb.path, HS_TIMEOUT_USEC), 0);
         start = now_usec();
         ck_assert_int_eq(bus_connect_with_timeout(&c, fb.path, HS_TIMEOUT_USEC), -ETIMEDOUT);
@@ -925,7 +834,7 @@ START_TEST(test_add_match_handshake_timeout) {
         int r;
 
         installs = disconnected = 0;
-        broker_listen(16); /* never accepts nor answers */
+        broker_listen("test-client-service", 16); /* never accepts nor answers */
         ck_assert_int_eq(bus_connect_with_timeout(&c, fb.path, HS_TIMEOUT_USEC), 0);
         ck_assert_int_eq(
                 bus_add_match_async(c, &slot, DISCONNECTED_RULE, on_disconnected, on_install, NULL),
@@ -1015,7 +924,7 @@ START_TEST(test_calls_after_handshake_timeout) {
         bus_connection *c;
         int r;
 
-        broker_listen(16);
+        broker_listen("test-client-service", 16);
         ck_assert_int_eq(bus_connect_with_timeout(&c, fb.path, HS_TIMEOUT_USEC), 0);
         ck_assert_ptr_null(bus_connection_get_unique_name(c));
         assert_ended_answers(c, -ETIMEDOUT, BUS_ERROR_TIMEOUT);
