@@ -97,6 +97,7 @@ static const ConfigKey config_keys[] = {
         LIMIT(monitor_rules, BUS_MONITOR_RULES_MAX, BUS_MONITOR_RULES_MAX),
         /* a driver call's body is one inline message body */
         LIMIT(driver_call_bytes, BUS_BODY_INLINE_MAX, BUS_DRIVER_CALL_BYTES_MAX),
+        /* broker memory held for one caller's unread answers: 1 GiB */
         LIMIT(driver_unread_bytes, 1ull << 30, BUS_DRIVER_UNREAD_BYTES_MAX),
         /* see TIMEOUT */
         TIMEOUT("handshake_ms", handshake_timeout_usec, BUS_HANDSHAKE_TIMEOUT_USEC),
