@@ -144,11 +144,7 @@ OutItem *outitem_free(OutItem *item);
 /* Parse a complete message taken from the input (@data is consumed, @fds are
  * consumed). Returns 0, -EBADMSG for a malformed message (the caller closes
  * the connection), or another negative errno. Payload fds are judged when
- * they are first read (blob_map()), not here, so MESSAGE_E_DROP is no longer
- * returned (kept until its caller in connection.c stops testing for it). */
-enum {
-        MESSAGE_E_DROP = 1
-};
+ * they are first read (blob_map()), not here. */
 int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds, unsigned n_fds);
 /* A locally made error message answering @reply_serial, from the bus. */
 int message_new_synthetic_error(bus_message **ret, uint64_t reply_serial, const char *name,
@@ -300,7 +296,6 @@ struct bus_connection {
         size_t in_len; /* bytes the framer holds back at in_buf[0] (bus_framer_held()) */
         InBatch in_batches[BUS_FRAMER_BATCHES_MAX]; /* fds no message claimed yet, oldest first */
         unsigned in_n_batches;
-        unsigned in_n_fds; /* fds in in_batches, all together */
         /* the message being received: its header is known, its bytes are
          * copied (or read straight) into its own buffer, its fds claimed */
         uint8_t *in_msg;

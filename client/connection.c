@@ -274,7 +274,6 @@ static void in_fds_close(bus_connection *c) {
                 for (unsigned i = 0; i < c->in_batches[b].n; i++)
                         close(c->in_batches[b].fds[i]);
         c->in_n_batches = 0;
-        c->in_n_fds = 0;
 }
 
 /* Drop the message being read into its own buffer, with its fds. */
@@ -331,8 +330,6 @@ static int conn_push_received(bus_connection *c, uint8_t *data, size_t len, int 
         int r;
 
         r = message_new_received(&m, data, len, fds, n_fds);
-        if (r == MESSAGE_E_DROP)
-                return 0;
         if (r < 0)
                 return r;
         return conn_queue_received(c, m);
@@ -350,7 +347,6 @@ static int conn_begin_in_msg(bus_connection *c, const BusFrame *fr) {
         c->in_msg_n_fds = fr->n_fds;
         if (fr->n_fds > 0) {
                 memcpy(c->in_msg_fds, c->in_batches[0].fds, sizeof(int) * fr->n_fds);
-                c->in_n_fds -= fr->n_fds;
                 memmove(c->in_batches, c->in_batches + 1,
                         --c->in_n_batches * sizeof(c->in_batches[0]));
         }
@@ -545,7 +541,6 @@ int conn_read(bus_connection *c) {
 
                 memcpy(b->fds, fds, sizeof(int) * n_fds);
                 b->n = n_fds;
-                c->in_n_fds += n_fds;
         }
         r = conn_cut_input(c);
         if (r < 0) {

@@ -660,7 +660,7 @@ START_TEST(test_fds_across_reads) {
                         got++;
                 }
         }
-        ck_assert_uint_eq(c->in_n_fds, 0);
+        ck_assert_uint_eq(c->in_n_batches, 0); /* every fd claimed */
         close(sv[1]);
         close(memfd);
         free(a);
