@@ -877,13 +877,13 @@ _public_ bool bus_connection_is_open(bus_connection *c) {
         /* Any failure seen on any path ends it: EOF or a read error (eof), a
          * write error (write_dead: reading goes on only to collect what the
          * broker sent before it closed), close. */
-        return c && !c->eof && !c->write_dead && !c->closed && conn_check_pid(c) == 0;
+        return c && !conn_ended(c) && conn_check_pid(c) == 0;
 }
 
 _public_ int bus_connection_get_disconnect_error(bus_connection *c, bus_error *e) {
         if (!c || !e)
                 return -EINVAL;
-        if (!c->eof && !c->write_dead && !c->closed)
+        if (!conn_ended(c))
                 return -EAGAIN;
         if (c->disconnect_error.name)
                 return error_set_const(e, c->disconnect_error.name, c->disconnect_error.message);

@@ -410,8 +410,7 @@ _public_ int bus_message_new_method_return(bus_message *call, bus_message **ret)
 }
 
 bool reply_can_fall_back(bus_connection *c) {
-        return !c->eof && !c->closed && !c->write_dead && !c->monitor_callback &&
-               conn_check_pid(c) == 0;
+        return !conn_ended(c) && !c->monitor_callback && conn_check_pid(c) == 0;
 }
 
 int reply_failed(bus_connection *c, const char *destination, uint64_t reply_serial, const char *text) {
