@@ -19,7 +19,7 @@
  * Cost: every operation is O(1) hash lookups plus a walk of the requesting
  * owner's list (≤ BUS_NAMES_PER_CONNECTION_MAX) and O(log names) in the
  * order; nothing walks all names or a whole queue except
- * name_registry_foreach_name() and name_registry_get_queue().
+ * name_registry_get_queue().
  *
  * Invariants: a Name exists iff its queue is non-empty (the head is the
  * primary owner); a NameOwner exists iff its list is non-empty; an owner is
@@ -448,19 +448,6 @@ size_t name_registry_count_owner(const NameRegistry *r, uint64_t owner) {
         const NameOwner *o = hashmap_get(r->owners, &owner);
 
         return o ? o->n_entries : 0;
-}
-
-void name_registry_foreach_name(const NameRegistry *r,
-                                void (*fn)(const char *name, uint64_t owner, void *userdata),
-                                void *userdata) {
-        size_t state = 0;
-        void *v;
-
-        while (hashmap_iterate(r->names, &state, &v)) {
-                const Name *n = v;
-
-                fn(n->name, n->queue_head->owner->id, userdata);
-        }
 }
 
 void name_registry_foreach_after(const NameRegistry *r, const char *after, size_t max,

@@ -76,11 +76,6 @@ uint64_t name_registry_get_owner(const NameRegistry *r, const char *name);
 /* Names @owner owns or is queued for. */
 size_t name_registry_count_owner(const NameRegistry *r, uint64_t owner);
 
-/* Call @fn for every name that has an owner. */
-void name_registry_foreach_name(const NameRegistry *r,
-                                void (*fn)(const char *name, uint64_t owner, void *userdata),
-                                void *userdata);
-
 /* Call @fn for at most @max names (with their primary owner) that sort
  * after @after (bytewise, strcmp(); NULL: from the first name), in that
  * order. O(log names + @max) (names.c keeps them ordered): ListNames's pages. */

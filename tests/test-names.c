@@ -312,7 +312,7 @@ START_TEST(test_count_and_foreach) {
         ck_assert_uint_eq(name_registry_count_owner(rec->r, 2), 300);
         ck_assert_uint_eq(name_registry_count_owner(rec->r, 3), 0);
 
-        name_registry_foreach_name(rec->r, count_name, sum);
+        name_registry_foreach_after(rec->r, NULL, SIZE_MAX, count_name, sum);
         ck_assert_uint_eq(sum[0], 500);
         ck_assert_uint_eq(sum[1], 300 * 1 + 200 * 2);
 
