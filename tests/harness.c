@@ -353,6 +353,20 @@ char *busd_await_reload_(uint64_t since_usec, const char *file, int line)
         }
 }
 
+void busd_reload_config_(const char *text, const char *file, int line)
+{
+        uint64_t since;
+        char *status;
+
+        busd_write_config(text);
+        since = now_usec();
+        ck_assert_msg(kill(busd_pid(), SIGHUP) == 0, "%s:%d: SIGHUP: %s", file, line,
+                      strerror(errno));
+        status = busd_await_reload_(since, file, line);
+        ck_assert_msg(!strstr(status, "failed"), "%s:%d: reload: %s", file, line, status);
+        free(status);
+}
+
 static void fail_start(const char *why)
 {
         if (H.pidfd >= 0) {

@@ -63,6 +63,10 @@ void busd_write_config(const char *text);
  * that READY=1's STATUS= text (free()). Earlier notifications are skipped. */
 #define busd_await_reload(since_usec) busd_await_reload_((since_usec), __FILE__, __LINE__)
 char *busd_await_reload_(uint64_t since_usec, const char *file, int line);
+/* Replace the configuration with @text, send SIGHUP and await the reload
+ * (busd_await_reload()); asserts it did not fail. */
+#define busd_reload_config(text) busd_reload_config_((text), __FILE__, __LINE__)
+void busd_reload_config_(const char *text, const char *file, int line);
 /* Whether the daemon's log (stdout and stderr) so far contains @needle. */
 bool busd_log_contains(const char *needle);
 /* Run the busd binary with @args (NULL-terminated) and no NOTIFY_SOCKET,

@@ -429,19 +429,6 @@ END_TEST
 
 #define SMALL_BUDGET 40
 
-/* Replace the configuration and reload it, awaited through the notify socket. */
-static void reload_config(const char *text) {
-        uint64_t since;
-        char *status;
-
-        busd_write_config(text);
-        since = now_usec();
-        ck_assert_int_eq(kill(busd_pid(), SIGHUP), 0);
-        status = busd_await_reload(since);
-        ck_assert_msg(!strstr(status, "failed"), "%s", status);
-        free(status);
-}
-
 /* Does a raw connection to the bus get its welcome (true) or is it closed
  * unwelcomed (false)? */
 static bool raw_connect_welcomed(RawPeer **ret) {
@@ -518,7 +505,7 @@ START_TEST(test_connections_share_the_budget) {
                  * asked for the figure is gone: the listener needs more. */
                 snprintf(config, sizeof(config), "{\"limits\": {\"fds\": %lld}}",
                          (long long)busd_stat("fds_in_use") + BUS_FDS_MAX - 4);
-                reload_config(config);
+                busd_reload_config(config);
         }
         waiting = raw_peer_open(busd_address());
         {
@@ -536,7 +523,7 @@ START_TEST(test_connections_share_the_budget) {
         ck_assert_uint_gt(waiting->id, 0);
 
         raw_peer_free(waiting);
-        reload_config("{\"limits\": {\"fds\": 40}}");
+        busd_reload_config("{\"limits\": {\"fds\": 40}}");
         busd_assert_baseline();
         busd_stop();
 }
