@@ -249,6 +249,10 @@ ctl list --gone
 check "a verb option on the wrong verb is refused" '[[ $rc == 2 ]] && has_err "list does not take --gone"'
 ctl --timeout abc stats
 check "an invalid --timeout is refused" '[[ $rc == 2 ]] && has_err "invalid --timeout"'
+for t in 0 -1 inf; do
+        ctl --timeout "$t" stats
+        check "--timeout $t is refused" '[[ $rc == 2 ]] && has_err "invalid --timeout"'
+done
 ctl --json=yaml stats
 check "an invalid --json value is refused" '[[ $rc == 2 ]] && has_err "invalid --json"'
 ctl call org.example.A /a org.example.A
@@ -327,7 +331,7 @@ ctl --json=pretty list
 check "list --json=pretty is indented" '[[ $rc == 0 ]] && [[ $(lines_out) -gt 10 ]] &&
         has_out "^    \"name\": \"org\.example\.Alpha\","'
 
-# More names than one ListNames page holds (4096, PROTOCOL.md section 7):
+# More names than one ListNames page holds (512, PROTOCOL.md section 7):
 # busdctl list follows the pages and shows every one of them once.
 many_pids=()
 for i in 1 2 3 4 5 6 7 8 9; do
@@ -410,6 +414,18 @@ start=$SECONDS
 ctl --timeout 0.5 call org.example.Alpha /org/example/Peer org.example.Peer Hang
 check "call --timeout: a call nobody answers times out" '[[ $rc == 1 ]] &&
         has_err "^Error org\.busd\.Error\.Timeout" && [[ $((SECONDS - start)) -lt $WAIT ]]'
+# --timeout bounds the handshake too: a stopped bus (its listener still takes
+# connections into the backlog; nothing answers) fails after it, not after
+# the library's 25 s default.
+kill -STOP "$busd_pid"
+start=$SECONDS
+ctl --timeout 0.5 list
+kill -CONT "$busd_pid"
+check "--timeout bounds the handshake with a stopped bus" '[[ $rc == 1 ]] &&
+        grep -qxF "busdctl: the bus at $bus did not complete the handshake" "$err" &&
+        [[ $((SECONDS - start)) -lt 5 ]]'
+ctl --timeout "$WAIT" list
+check "the bus serves again once continued" '[[ $rc == 0 ]] && has_out "^org\.example\.Alpha "'
 ctl call --no-reply org.example.Alpha /org/example/Peer org.example.Peer Echo '{"x": 1}'
 check "call --no-reply prints nothing and succeeds" '[[ $rc == 0 ]] && [[ ! -s $out ]]'
 ctl call org.example.Alpha /org/example/Peer org.example.Peer Echo -- '-1'
