@@ -422,6 +422,65 @@ START_TEST(test_driver_call_bytes_configured)
 }
 END_TEST
 
+/* limits.driver_unread_bytes in force: with 1 byte, once one of the bus's
+ * answers waits in the broker for a caller that does not read, its further
+ * driver calls are answered LimitsExceeded unexecuted (measured: all but a
+ * few of a pipeline, whose answers wait in the broker's queue until its
+ * next write). PIPELINE Ping answers are ~150 bytes each, ~450 KB in all:
+ * less than the default 1 MiB, which would refuse none of them. Every call
+ * is answered, another peer is served. */
+START_TEST(test_driver_unread_bytes_configured)
+{
+        enum { PIPELINE = 3000 };
+        unsigned answers = 0, refused = 0;
+        RawPeer *flooder, *other;
+        uint64_t first = 0;
+        json_t *stats;
+        RawMsg *m;
+
+        busd_start_config("{\"limits\": {\"driver_unread_bytes\": 1}}");
+        stats = busd_stats();
+        ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(stats, "limits"),
+                                                            "driver_unread_bytes")),
+                         1);
+        json_decref(stats);
+        flooder = raw_peer_new(busd_address());
+        other = raw_peer_new(busd_address());
+        for (unsigned i = 0; i < PIPELINE; i++) {
+                uint64_t serial = raw_peer_driver_send(flooder, "Ping", NULL);
+
+                if (i == 0)
+                        first = serial;
+        }
+        m = raw_peer_driver_call(other, "Ping", NULL);
+        ck_assert_int_eq(m->type, BUS_MESSAGE_METHOD_RETURN);
+        raw_msg_free(m);
+        while (answers < PIPELINE && (m = raw_peer_recv(flooder, ANSWER_MS))) {
+                if (m->reply_serial >= first) {
+                        answers++;
+                        if (m->type == BUS_MESSAGE_ERROR) {
+                                assert_error(m, "org.busd.Error.LimitsExceeded", "unread Ping");
+                                ck_assert_msg(strstr(raw_msg_str(m, "message"), "queue is full"),
+                                              "unexpected reason: %s", raw_msg_str(m, "message"));
+                                refused++;
+                        }
+                }
+                raw_msg_free(m);
+        }
+        fprintf(stderr, "driver_unread_bytes 1: %u of %u Pings refused\n", refused, PIPELINE);
+        ck_assert_uint_eq(answers, PIPELINE);
+        ck_assert_uint_gt(refused, 0);
+        /* Once read, the caller is served again. */
+        m = raw_peer_driver_call(flooder, "Ping", NULL);
+        ck_assert_int_eq(m->type, BUS_MESSAGE_METHOD_RETURN);
+        raw_msg_free(m);
+        raw_peer_free(flooder);
+        raw_peer_free(other);
+        busd_assert_baseline();
+        busd_stop();
+}
+END_TEST
+
 /* ---- the flood --------------------------------------------------------------- */
 
 #define FLOOD_CALLS 20
@@ -718,6 +777,15 @@ START_TEST(test_list_names_many_long_names)
         m = call_json(lister, "ListNames", json_pack("{s:i}", "after", 5));
         assert_error(m, "org.busd.Error.InvalidArgs", "after 5");
         raw_msg_free(m);
+        m = call_json(lister, "ListNames", json_pack("{s:i}", "limit", -1));
+        assert_error(m, "org.busd.Error.InvalidArgs", "limit -1");
+        raw_msg_free(m);
+        m = call_json(lister, "ListNames", json_pack("{s:s}", "limit", "5"));
+        assert_error(m, "org.busd.Error.InvalidArgs", "limit \"5\"");
+        raw_msg_free(m);
+        m = call_json(lister, "ListNames", json_pack("{s:n}", "after"));
+        assert_error(m, "org.busd.Error.InvalidArgs", "after null");
+        raw_msg_free(m);
         m = call_json(lister, "ListNames", json_pack("{s:I}", "limit", (json_int_t)1 << 40));
         ck_assert_int_eq(m->type, BUS_MESSAGE_METHOD_RETURN);
         ck_assert_uint_eq(json_array_size(json_object_get(m->json, "names")), LIST_PAGE_MAX);
@@ -835,6 +903,7 @@ static Suite *driver_limits_suite(void)
         suite_add_tcase(s, tc);
         tcase_set_timeout(cfg, HARNESS_TCASE_TIMEOUT);
         tcase_add_test(cfg, test_driver_call_bytes_configured);
+        tcase_add_test(cfg, test_driver_unread_bytes_configured);
         suite_add_tcase(s, cfg);
         return s;
 }
