@@ -130,6 +130,18 @@ static void die(const char *fmt, ...) {
         exit(2);
 }
 
+/* The array @items (@n of *@cap elements of @size bytes in use) with room for
+ * one more: full, it doubles *@cap (first @initial). Dies out of memory. */
+static void *grow(void *items, size_t n, size_t *cap, size_t size, size_t initial) {
+        if (n < *cap)
+                return items;
+        *cap = *cap ? 2 * *cap : initial;
+        items = realloc(items, *cap * size);
+        if (!items)
+                die("out of memory");
+        return items;
+}
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rnd(void) {
@@ -363,19 +375,15 @@ typedef struct Inc {
 } Inc;
 
 static Inc *incs;
-static unsigned n_incs, cap_incs;
+static unsigned n_incs;
+static size_t cap_incs;
 static int *slot_latest; /* per emitter slot: its latest incarnation, -1 */
 static uint64_t anomalies; /* duplicates or out-of-order deliveries */
 
 static int inc_new(unsigned eslot) {
         Inc *in;
 
-        if (n_incs == cap_incs) {
-                cap_incs = cap_incs ? 2 * cap_incs : 256;
-                incs = realloc(incs, cap_incs * sizeof(*incs));
-                if (!incs)
-                        die("out of memory");
-        }
+        incs = grow(incs, n_incs, &cap_incs, sizeof(*incs), 256);
         in = &incs[n_incs];
         memset(in, 0, sizeof(*in));
         in->eslot = eslot;
@@ -385,12 +393,8 @@ static int inc_new(unsigned eslot) {
 }
 
 static Emission *emission_add(Inc *in, unsigned stream) {
-        if (in->n[stream] == in->cap[stream]) {
-                in->cap[stream] = in->cap[stream] ? 2 * in->cap[stream] : 64;
-                in->em[stream] = realloc(in->em[stream], in->cap[stream] * sizeof(Emission));
-                if (!in->em[stream])
-                        die("out of memory");
-        }
+        in->em[stream] = grow(in->em[stream], in->n[stream], &in->cap[stream], sizeof(Emission),
+                              64);
         memset(&in->em[stream][in->n[stream]], 0, sizeof(Emission));
         return &in->em[stream][in->n[stream]++];
 }
@@ -1180,7 +1184,8 @@ typedef struct Sample {
 } Sample;
 
 static Sample *samples;
-static unsigned n_samples, cap_samples;
+static unsigned n_samples;
+static size_t cap_samples;
 static bus_connection *ctl;
 
 static json_t *get_stats(void) {
@@ -1201,12 +1206,7 @@ static void take_sample(uint64_t start, bool quiet) {
         json_t *s = get_stats();
         Sample *x;
 
-        if (n_samples == cap_samples) {
-                cap_samples = cap_samples ? 2 * cap_samples : 128;
-                samples = realloc(samples, cap_samples * sizeof(*samples));
-                if (!samples)
-                        die("out of memory");
-        }
+        samples = grow(samples, n_samples, &cap_samples, sizeof(*samples), 128);
         x = &samples[n_samples++];
         x->t = (double)(now_usec() - start) / 1e6;
         x->rss_kib = busd_rss_kib();
