@@ -1043,6 +1043,84 @@ START_TEST(test_request_name_async) {
 }
 END_TEST
 
+/* The new entry points refuse bad arguments with -EINVAL, before anything is
+ * made or sent: no slot, no pending call, no byte to the bus; the
+ * connection still works afterwards. */
+START_TEST(test_new_api_bad_arguments) {
+        char rule[BUS_MATCH_RULE_MAX + 2];
+        struct pollfd pfd = { .fd = fb.fd, .events = POLLIN };
+        bus_slot *slot = NULL;
+        uint64_t dropped;
+        Sent s;
+
+        memset(rule, 'a', sizeof(rule) - 1);
+        rule[sizeof(rule) - 1] = '\0';
+        ck_assert_int_eq(bus_add_match_async(NULL, NULL, "type='signal'", on_matched, NULL, NULL),
+                         -EINVAL);
+        ck_assert_int_eq(bus_add_match_async(bus, &slot, NULL, on_matched, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(bus_add_match_async(bus, &slot, "type='signal'", NULL, on_install, NULL),
+                         -EINVAL);
+        ck_assert_int_eq(bus_add_match_async(bus, &slot, rule, on_matched, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(bus_add_match_async(bus, &slot, "type='signal',member='a.b'", on_matched,
+                                             NULL, NULL),
+                         -EINVAL);
+        ck_assert_int_eq(bus_request_name_async(NULL, NULL, "org.example.N", 0, on_name, NULL),
+                         -EINVAL);
+        ck_assert_int_eq(bus_request_name_async(bus, NULL, NULL, 0, on_name, NULL), -EINVAL);
+        ck_assert_int_eq(bus_request_name_async(bus, NULL, ":1.5", 0, on_name, NULL), -EINVAL);
+        ck_assert_int_eq(bus_request_name_async(bus, NULL, "org.example.N", 1u << 3, on_name, NULL),
+                         -EINVAL);
+        ck_assert_int_eq(bus_connection_get_dropped_signals(NULL, NULL), -EINVAL);
+        ck_assert_ptr_null(slot);
+        ck_assert_ptr_null(bus->matches);
+        ck_assert_ptr_null(bus->pending_head);
+        ck_assert_int_eq(poll(&pfd, 1, 0), 0); /* nothing was sent */
+        ck_assert_int_eq(installs + matched + name_answers, 0);
+
+        /* Still usable: a good request goes out. */
+        ck_assert_int_eq(bus_request_name_async(bus, NULL, "org.example.N", 0, NULL, NULL), 0);
+        s = broker_read();
+        ck_assert_str_eq(s.f.member, "RequestName");
+        sent_free(&s);
+        ck_assert_int_eq(bus_connection_get_dropped_signals(bus, &dropped), 0);
+        ck_assert_uint_eq(dropped, 0);
+}
+END_TEST
+
+/* bus_connect_with_timeout(): bad arguments and addresses fail at once and
+ * leave *ret alone; 0 is the default handshake timeout (25 s), UINT64_MAX
+ * none, as bus_connection_get_timeout() shows before the bus answers. */
+START_TEST(test_connect_with_timeout_arguments) {
+        char long_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
+        bus_connection *c = NULL;
+        uint64_t t, before;
+
+        memset(long_path, 'x', sizeof(long_path) - 1);
+        long_path[0] = '/';
+        long_path[sizeof(long_path) - 1] = '\0';
+        ck_assert_int_eq(bus_connect_with_timeout(NULL, "/x", 0), -EINVAL);
+        ck_assert_int_eq(bus_connect_with_timeout(&c, "", 0), -EINVAL);
+        ck_assert_int_eq(bus_connect_with_timeout(&c, long_path, 0), -ENAMETOOLONG);
+        ck_assert_int_eq(bus_connect_with_timeout(&c, "/nonexistent-busd-test/bus.sock", 1),
+                         -ENOENT);
+        ck_assert_ptr_null(c);
+
+        /* A listener that never answers. */
+        broker_listen("test-client-service", 4);
+        before = now_usec();
+        ck_assert_int_eq(bus_connect_with_timeout(&c, fb.path, 0), 0);
+        ck_assert_int_eq(bus_connection_get_timeout(c, &t), 0);
+        ck_assert_uint_ge(t, before + BUS_DEFAULT_CALL_TIMEOUT_USEC);
+        ck_assert_uint_le(t, now_usec() + BUS_DEFAULT_CALL_TIMEOUT_USEC);
+        ck_assert(bus_connection_is_open(c));
+        c = bus_connection_close(c);
+        ck_assert_int_eq(bus_connect_with_timeout(&c, fb.path, UINT64_MAX), 0);
+        ck_assert_int_eq(bus_connection_get_timeout(c, &t), 0);
+        ck_assert_uint_eq(t, UINT64_MAX);
+        c = bus_connection_close(c);
+}
+END_TEST
+
 static Suite *service_suite(void) {
         Suite *s = suite_create("client-service");
         TCase *tc = tcase_create("service");
@@ -1065,6 +1143,7 @@ static Suite *service_suite(void) {
         tcase_add_test(tc, test_calls_after_end_econnreset);
         tcase_add_test(tc, test_calls_after_write_error_econnreset);
         tcase_add_test(tc, test_fork_event_loop_idle);
+        tcase_add_test(tc, test_new_api_bad_arguments);
         suite_add_tcase(s, tc);
 
         tcase_add_checked_fixture(plain, NULL, teardown_plain);
@@ -1073,6 +1152,7 @@ static Suite *service_suite(void) {
         tcase_add_test(plain, test_handshake_timeout_full_backlog);
         tcase_add_test(plain, test_add_match_handshake_timeout);
         tcase_add_test(plain, test_calls_after_handshake_timeout);
+        tcase_add_test(plain, test_connect_with_timeout_arguments);
         suite_add_tcase(s, plain);
         return s;
 }
