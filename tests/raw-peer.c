@@ -66,6 +66,65 @@ size_t raw_preamble(void *buf, size_t size)
         return sizeof(pre);
 }
 
+int raw_child_connect(const char *address, uint64_t features, bool silent, uint64_t *ret_id)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        BusPreamble pre = {
+                .magic = BUS_PREAMBLE_MAGIC,
+                .version = BUS_PROTOCOL_VERSION,
+                .size = sizeof(BusPreamble),
+                .features = features,
+        };
+        BusWelcome w;
+        size_t got = 0;
+        ssize_t sent;
+        int fd;
+
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", address);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                if (fd >= 0)
+                        close(fd);
+                return RAW_CONNECT_FAILED;
+        }
+        if (silent)
+                return fd;
+        sent = send(fd, &pre, sizeof(pre), MSG_NOSIGNAL);
+        if (sent != (ssize_t)sizeof(pre) &&
+            !(sent < 0 && (errno == EPIPE || errno == ECONNRESET))) {
+                close(fd);
+                return RAW_CONNECT_FAILED;
+        }
+        while (got < sizeof(w)) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                ssize_t r;
+
+                if (poll(&p, 1, 5000) <= 0) {
+                        close(fd);
+                        return RAW_CONNECT_SILENT;
+                }
+                r = read(fd, (uint8_t *)&w + got, sizeof(w) - got);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r == 0 || (r < 0 && errno == ECONNRESET)) {
+                        close(fd);
+                        return RAW_CONNECT_CLOSED;
+                }
+                if (r < 0) {
+                        close(fd);
+                        return RAW_CONNECT_FAILED;
+                }
+                got += (size_t)r;
+        }
+        if (w.preamble.magic != BUS_PREAMBLE_MAGIC || w.unique_id == 0) {
+                close(fd);
+                return RAW_CONNECT_GARBLED;
+        }
+        if (ret_id)
+                *ret_id = w.unique_id;
+        return fd;
+}
+
 /* Read more bytes into the buffer, waiting until @deadline (µs). Returns
  * false on timeout; sets p->eof when the connection ended. */
 static bool raw_fill(RawPeer *p, uint64_t deadline)

@@ -89,6 +89,25 @@ int raw_peer_write(RawPeer *p, const void *buf, size_t len);
 /* The preamble bytes a well-behaved client sends. */
 size_t raw_preamble(void *buf, size_t size);
 
+/* What raw_child_connect() saw when it was not welcomed. */
+enum {
+        RAW_CONNECT_FAILED = -1,  /* socket()/connect() failed, or the preamble write
+                                   * failed other than by the bus hanging up */
+        RAW_CONNECT_CLOSED = -2,  /* the bus closed the connection without a welcome */
+        RAW_CONNECT_SILENT = -3,  /* neither a welcome nor a close within 5 s */
+        RAW_CONNECT_GARBLED = -4, /* something that is not a welcome */
+};
+/* A plain-socket client for forked children (no check assertions, no
+ * allocation): connect to @address; unless @silent (then the fd is returned
+ * at once), send the preamble asking for @features and read until the
+ * welcome or the end of the stream. The verdict comes only from what the bus
+ * sends: a refused connection may be closed before, during or after the
+ * preamble write, so a write failing with EPIPE/ECONNRESET says nothing by
+ * itself (the read that follows sees the end of file). Returns the fd once
+ * welcomed (*@ret_id = its unique id, if @ret_id), else one of
+ * RAW_CONNECT_*. */
+int raw_child_connect(const char *address, uint64_t features, bool silent, uint64_t *ret_id);
+
 /* One sendmsg() of @buf with one SCM_RIGHTS block of @fds (borrowed; none
  * if @n_fds is 0), then plain writes for whatever the socket did not take.
  * 0 or -errno. */

@@ -80,53 +80,6 @@ static int payload_memfd(void) {
         return fd;
 }
 
-/* Plain-socket client for forked children (no check assertions there):
- * connect, send the preamble (@features), and unless @silent read the
- * welcome. Returns the fd (*@ret_id = unique id), -1 if the connect failed,
- * -2 if the bus closed the connection instead of welcoming. */
-static int child_connect(const char *address, uint64_t features, bool silent, uint64_t *ret_id) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        BusPreamble pre = { .magic = BUS_PREAMBLE_MAGIC,
-                            .version = BUS_PROTOCOL_VERSION,
-                            .size = sizeof(BusPreamble),
-                            .features = features };
-        BusWelcome w;
-        size_t got = 0;
-        int fd;
-
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", address);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                if (fd >= 0)
-                        close(fd);
-                return -1;
-        }
-        if (silent)
-                return fd;
-        if (send(fd, &pre, sizeof(pre), MSG_NOSIGNAL) != (ssize_t)sizeof(pre)) {
-                close(fd);
-                return -2;
-        }
-        while (got < sizeof(w)) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                ssize_t r;
-
-                if (poll(&p, 1, HARNESS_WAIT_MS) <= 0)
-                        break;
-                r = read(fd, (uint8_t *)&w + got, sizeof(w) - got);
-                if (r <= 0)
-                        break;
-                got += (size_t)r;
-        }
-        if (got < sizeof(w) || w.preamble.magic != BUS_PREAMBLE_MAGIC || w.unique_id == 0) {
-                close(fd);
-                return -2;
-        }
-        if (ret_id)
-                *ret_id = w.unique_id;
-        return fd;
-}
-
 /* Send @len bytes with @memfd attached, without blocking for long: 1 sent,
  * 0 if the socket is full (nothing sent), -1 if it failed or stalled in the
  * middle of the message (the connection is then given up). */
@@ -185,14 +138,14 @@ static void attacker(const char *address, int report, int hold) {
         (void)setrlimit(RLIMIT_NOFILE, &rl);
         drop_to(NOBODY);
         memfd = payload_memfd();
-        sub = child_connect(address, BUS_FEATURE_BLOBS, false, &sub_id);
+        sub = raw_child_connect(address, BUS_FEATURE_BLOBS, false, &sub_id);
         if (memfd < 0 || sub < 0) {
                 v = 'a';
                 goto out;
         }
         snprintf(dest, sizeof(dest), ":1.%llu", (unsigned long long)sub_id);
         for (unsigned i = 0; i < FLOOD_CONNECTIONS; i++) {
-                senders[i] = child_connect(address, BUS_FEATURE_BLOBS, false, NULL);
+                senders[i] = raw_child_connect(address, BUS_FEATURE_BLOBS, false, NULL);
                 if (senders[i] < 0) {
                         v = 'b';
                         goto out;
@@ -560,18 +513,19 @@ START_TEST(test_incomplete_connections_per_uid) {
         child = fork();
         ck_assert_int_ge(child, 0);
         if (child == 0) {
-                int fds[SILENT];
+                int fds[SILENT], r;
                 char v = 'y';
 
                 drop_to(NOBODY);
                 for (unsigned i = 0; i < SILENT; i++)
-                        if ((fds[i] = child_connect(busd_address(), 0, true, NULL)) < 0)
+                        if ((fds[i] = raw_child_connect(busd_address(), 0, true, NULL)) < 0)
                                 v = 'a';
                 (void)!write(report[1], &v, 1);
                 /* Once the parent saw them in the handshake: one more is
                  * refused without a welcome. */
                 (void)!read(go[0], &v, 1);
-                v = child_connect(busd_address(), 0, false, NULL) == -2 ? 'y' : 'b';
+                r = raw_child_connect(busd_address(), 0, false, NULL);
+                v = r == RAW_CONNECT_CLOSED ? 'y' : 'b';
                 (void)!write(report[1], &v, 1);
                 (void)!read(go[0], &v, 1); /* hold them until told */
                 _exit(0);
@@ -594,7 +548,7 @@ START_TEST(test_incomplete_connections_per_uid) {
         ck_assert_int_ge(other, 0);
         if (other == 0) {
                 drop_to(OTHER_UID);
-                _exit(child_connect(busd_address(), 0, false, NULL) >= 0 ? 0 : 1);
+                _exit(raw_child_connect(busd_address(), 0, false, NULL) >= 0 ? 0 : 1);
         }
         ck_assert_int_eq(waitpid(other, &other_status, 0), other);
         ck_assert_msg(WIFEXITED(other_status) && WEXITSTATUS(other_status) == 0,

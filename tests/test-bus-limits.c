@@ -52,70 +52,6 @@ static void drop_to_nobody(void) {
                 _exit(90);
 }
 
-/* What child_connect() saw when it was not welcomed. */
-enum {
-        CHILD_CONNECT_FAILED = -1,   /* socket()/connect() failed, or the preamble write
-                                      * failed other than by the bus hanging up */
-        CHILD_CONNECT_CLOSED = -2,   /* the bus closed the connection without a welcome */
-        CHILD_CONNECT_SILENT = -3,   /* neither a welcome nor a close within HARNESS_WAIT_MS */
-        CHILD_CONNECT_GARBLED = -4,  /* something that is not a welcome */
-};
-
-/* Plain-socket client for forked children (no check assertions there):
- * connect, send the preamble, read until the welcome or the end of the
- * stream. The verdict comes only from what the bus sends: a refused
- * connection may be closed before, during or after the preamble write, so a
- * write failing with EPIPE/ECONNRESET says nothing by itself (the read that
- * follows sees the end of file). Returns the fd once welcomed, else one of
- * CHILD_CONNECT_*. */
-static int child_connect(const char *address) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        uint8_t pre[64];
-        BusWelcome w;
-        size_t n = raw_preamble(pre, sizeof(pre)), got = 0;
-        ssize_t sent;
-        int fd;
-
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", address);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                if (fd >= 0)
-                        close(fd);
-                return CHILD_CONNECT_FAILED;
-        }
-        sent = send(fd, pre, n, MSG_NOSIGNAL);
-        if (sent != (ssize_t)n && !(sent < 0 && (errno == EPIPE || errno == ECONNRESET))) {
-                close(fd);
-                return CHILD_CONNECT_FAILED;
-        }
-        while (got < sizeof(w)) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                ssize_t r;
-
-                if (poll(&p, 1, HARNESS_WAIT_MS) <= 0) {
-                        close(fd);
-                        return CHILD_CONNECT_SILENT;
-                }
-                r = read(fd, (uint8_t *)&w + got, sizeof(w) - got);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r == 0 || (r < 0 && errno == ECONNRESET)) {
-                        close(fd);
-                        return CHILD_CONNECT_CLOSED;
-                }
-                if (r < 0) {
-                        close(fd);
-                        return CHILD_CONNECT_FAILED;
-                }
-                got += (size_t)r;
-        }
-        if (w.preamble.magic != BUS_PREAMBLE_MAGIC || w.unique_id == 0) {
-                close(fd);
-                return CHILD_CONNECT_GARBLED;
-        }
-        return fd;
-}
-
 /* Send the preamble on @p and expect the bus to close the connection without
  * a welcome. */
 static void expect_refused(RawPeer *p) {
@@ -191,7 +127,7 @@ START_TEST(test_connections_per_uid_capped) {
         int to_parent[2], to_child[2];
         bus_connection *c;
         pid_t child;
-        /* The child's verdict: 'y', or what went wrong and child_connect()'s answer. */
+        /* The child's verdict: 'y', or what went wrong and raw_child_connect()'s answer. */
         struct {
                 char what;
                 signed char answer;
@@ -217,15 +153,16 @@ START_TEST(test_connections_per_uid_capped) {
                 verdict.what = 'y';
                 drop_to_nobody();
                 for (unsigned i = 0; i < BUS_CONNECTIONS_PER_UID_MAX; i++) {
-                        fds[i] = child_connect(busd_address());
+                        fds[i] = raw_child_connect(busd_address(), 0, false, NULL);
                         if (fds[i] < 0) {
                                 verdict.what = 'a'; /* not welcomed below the limit */
                                 verdict.answer = (signed char)fds[i];
                                 break;
                         }
                 }
-                r = verdict.what == 'y' ? child_connect(busd_address()) : CHILD_CONNECT_CLOSED;
-                if (r != CHILD_CONNECT_CLOSED) {
+                r = verdict.what == 'y' ? raw_child_connect(busd_address(), 0, false, NULL)
+                                        : RAW_CONNECT_CLOSED;
+                if (r != RAW_CONNECT_CLOSED) {
                         verdict.what = 'b'; /* one past the limit was not closed unwelcomed */
                         verdict.answer = (signed char)(r >= 0 ? 0 : r);
                 }
@@ -237,7 +174,7 @@ START_TEST(test_connections_per_uid_capped) {
         close(to_child[0]);
 
         ck_assert_int_eq(read(to_parent[0], &verdict, sizeof(verdict)), sizeof(verdict));
-        ck_assert_msg(verdict.what == 'y', "nobody's connections: %s (child_connect: %d)",
+        ck_assert_msg(verdict.what == 'y', "nobody's connections: %s (raw_child_connect: %d)",
                       verdict.what == 'a' ? "not welcomed below the per-uid limit"
                                           : "one past the per-uid limit was not refused",
                       verdict.answer);
