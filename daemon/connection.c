@@ -630,8 +630,6 @@ static bool queue_within(const Connection *c, const Message *m, uint64_t factor)
         return true;
 }
 
-/* Does @m keep its sender (holding @h, NULL for nothing) within its fair
- * share of the queue, in each dimension? */
 /* quota_share_allows() for one dimension, without its divisions when the
  * answer is plain: if everything held afterwards, times n + 1, fits the
  * limit, then what stays free is at least n times what the holder then holds
@@ -648,6 +646,8 @@ static bool share_allows(uint64_t limit, uint64_t used, uint64_t held, uint64_t 
         return true;
 }
 
+/* Does @m keep its sender (holding @h, NULL for nothing) within its fair
+ * share of the queue, in each dimension? */
 static bool queue_share_allows(const Connection *c, const QueueHolder *h, const Message *m) {
         static const QueueHolder none = { 0 };
         const BusConfig *l = c->config;
@@ -698,7 +698,8 @@ bool connection_is_over_limit(const Connection *c) {
 }
 
 int connection_queue_mode(Connection *c, Message *m, ConnectionQueueMode mode) {
-        QueueHolder *h = holder_find(c, queue_sender(m));
+        uint64_t sender = queue_sender(m);
+        QueueHolder *h = holder_find(c, sender);
         bool ok;
         int r;
 
@@ -724,7 +725,7 @@ int connection_queue_mode(Connection *c, Message *m, ConnectionQueueMode mode) {
                         return r;
         }
         if (!h) {
-                h = holder_add(c, queue_sender(m));
+                h = holder_add(c, sender);
                 if (!h)
                         return -ENOMEM;
         }
