@@ -405,11 +405,7 @@ int connection_read(Connection *c) {
                 free(fds);
                 return -ECONNRESET;
         }
-        if (n_fds > 0 || lost) {
-                c->in_fds_received += n_fds;
-                if (lost)
-                        c->in_fds_lost++;
-        }
+        c->in_fds_received += n_fds;
 
         c->read_full = n == offered;
         /* The framer pairs the fds with their message (or refuses them). */
@@ -537,7 +533,7 @@ static int input_need_more(Connection *c) {
         return CONNECTION_NEED_MORE;
 }
 
-static int input_next(Connection *c, BusPreamble *ret_preamble, Message **ret_message) {
+int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_message) {
         for (;;) {
                 BusFrame fr;
                 int r;
@@ -571,14 +567,6 @@ static int input_next(Connection *c, BusPreamble *ret_preamble, Message **ret_me
                 if (r < 0)
                         return r;
         }
-}
-
-int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_message) {
-        int r = input_next(c, ret_preamble, ret_message);
-
-        /* For the partial-message timer (peer.c). */
-        c->in_start = bus_framer_partial_start(&c->in_framer);
-        return r;
 }
 
 bool connection_is_partial(const Connection *c) {

@@ -76,7 +76,7 @@ enum {
          * the read offered no room for them, may_read): it comes without
          * them, for its sender to be told (never a violation:
          * hostile-peers.md item 32) */
-        CONNECTION_FDS_LOST = 5,
+        CONNECTION_FDS_LOST = 4,
 };
 
 /* Unclaimed fd batches held at once (BUS_FRAMER_BATCHES_MAX): the one of a
@@ -144,7 +144,6 @@ typedef struct Connection {
          * shared scratch buffer, and the reads that follow them; NULL if none */
         uint8_t *in_stash;
         size_t in_stash_len, in_stash_size;
-        uint64_t in_start; /* stream offset of the first byte of the partial message */
         Message *in_msg;   /* message whose header is in, body arriving */
         size_t in_msg_len;
         bool in_msg_fds_lost; /* in_msg claimed a batch whose fds were lost */
@@ -156,7 +155,6 @@ typedef struct Connection {
         bool (*may_read)(void *userdata);
         void *may_read_userdata;
         uint64_t in_fds_received; /* fds recvmsg() installed so far (the caller counts them) */
-        uint64_t in_fds_lost;     /* reads whose fds the kernel could not install */
 
         /* output */
         Message **out; /* ring, capacity a power of two */
@@ -198,7 +196,7 @@ void connection_stop_reading(Connection *c);
  * was nothing to read, -ECONNRESET at EOF, another negative errno on failure,
  * or CONNECTION_E_VIOLATION for bad control data (every fd received is
  * closed). Fds the kernel could not install for lack of fds are no
- * violation: the read's batch is marked lost and in_fds_lost counts it. */
+ * violation: the read's batch is marked lost. */
 int connection_read(Connection *c);
 
 /* Next item from the bytes read: CONNECTION_PREAMBLE (copied to
@@ -212,6 +210,12 @@ int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_mess
 
 /* true while a message (or the preamble) is partly received. */
 bool connection_is_partial(const Connection *c);
+
+/* Stream offset of the first byte of the partly received item (for the
+ * partial-message timer, peer.c). */
+static inline uint64_t connection_partial_start(const Connection *c) {
+        return bus_framer_partial_start(&c->in_framer);
+}
 
 /* Queue a reference to @m, charged to its sender, if @mode admits it:
  *  - CONNECTION_QUEUE_LIMIT: the queue stays within the configured

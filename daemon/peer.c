@@ -195,8 +195,8 @@ static void peer_update_partial_timer(Peer *p) {
                 }
                 return;
         }
-        if (!p->partial_timer || p->partial_start != p->conn.in_start) {
-                p->partial_start = p->conn.in_start;
+        if (!p->partial_timer || p->partial_start != connection_partial_start(&p->conn)) {
+                p->partial_start = connection_partial_start(&p->conn);
                 p->partial_timer = true;
                 /* Without its timer a peer could hold a half message (and
                  * its buffer) for good. */
