@@ -43,14 +43,14 @@ void router_sender_names(Bus *bus, const Peer *sender, RouterSenderNames *ret);
  * is held to its fair share of each subscriber's queue; the bus's own are
  * solicited (peer.h). Returns how many subscribers refused it over the
  * sender's share (the caller tells the sender). */
+size_t router_broadcast(Bus *bus, Message *m, const char *const *sender_names,
+                        size_t n_sender_names);
+
 /* Would broadcast @m reach every subscriber within the fair share of
  * @charge_id in its queue (nothing is sent)? For the bus's announcements of
  * a change a peer asks for: the change is refused when they would not. */
 bool router_broadcast_fits(Bus *bus, Message *m, const char *const *sender_names,
                            size_t n_sender_names, uint64_t charge_id);
-
-size_t router_broadcast(Bus *bus, Message *m, const char *const *sender_names,
-                        size_t n_sender_names);
 
 /* The pending call that @m, a method return or error from @callee, answers
  * (its caller in *ret_caller), or NULL if nobody waits for it from @callee. */
