@@ -318,20 +318,19 @@ static void refuse(Bus *bus, int fd, const Creds *c, const char *why) {
         safe_close(fd);
 }
 
-/* Admission: bus-wide, not-yet-authenticated (per uid, root exempt, and
- * bus-wide) and per-uid limits. The per-uid handshake limit comes first, so
- * that a uid holding its share of handshake slots is told so even when it
- * also filled the bus-wide ones. */
 /* A connection costs its uid one fd of its share of the budget (quota.h):
  * so connections alone cannot let one uid take the budget from the others.
  * Root is not exempt: fds are a physical limit. */
-static bool listener_share_allows(Bus *bus, uid_t uid) {
-        UidUsage *u = bus_uid_get(bus, uid, false);
+static bool listener_share_allows(Bus *bus, const UidUsage *u) {
         size_t n_uids = hashmap_size(bus->uids) + (u ? 0 : 1);
 
         return quota_fds_share_allows(&bus->fds, u, 1, n_uids);
 }
 
+/* Admission: bus-wide, not-yet-authenticated (per uid, root exempt, and
+ * bus-wide) and per-uid limits, then the uid's share of the fd budget. The
+ * per-uid handshake limit comes first, so that a uid holding its share of
+ * handshake slots is told so even when it also filled the bus-wide ones. */
 static void admit(Listener *l, int fd) {
         Bus *bus = l->bus;
         UidUsage *u;
@@ -349,17 +348,16 @@ static void admit(Listener *l, int fd) {
         }
         /* The configured limits (bus.h); connections is at most
          * BUS_CONNECTIONS_MAX, the size of the routing scratch array. */
+        u = bus_uid_get(bus, c.uid, false); /* NULL: the uid holds nothing */
         if (bus->n_peers >= bus->config.connections)
                 refuse(bus, fd, &c, "too many connections");
-        else if (c.uid != 0 && (u = bus_uid_get(bus, c.uid, false)) &&
-                 u->n_incomplete >= bus->config.incomplete_connections_per_uid)
+        else if (c.uid != 0 && u && u->n_incomplete >= bus->config.incomplete_connections_per_uid)
                 refuse(bus, fd, &c, "too many connections in the handshake for this uid");
         else if (bus->n_incomplete >= bus->config.incomplete_connections)
                 refuse(bus, fd, &c, "too many connections in the handshake");
-        else if (c.uid != 0 && (u = bus_uid_get(bus, c.uid, false)) &&
-                 u->n_connections >= bus->config.connections_per_uid)
+        else if (c.uid != 0 && u && u->n_connections >= bus->config.connections_per_uid)
                 refuse(bus, fd, &c, "too many connections for this uid");
-        else if (!listener_share_allows(bus, c.uid))
+        else if (!listener_share_allows(bus, u))
                 refuse(bus, fd, &c, "this uid's share of the fd budget is used");
         else if (peer_new(&p, bus, fd, &c) < 0)
                 refuse(bus, fd, &c, "out of memory");
