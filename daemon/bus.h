@@ -73,7 +73,6 @@ typedef struct BusStats {
         uint64_t payloads_refused; /* messages refused for their payload fds (memfd.c) */
 } BusStats;
 
-
 /* Size of the shared receive buffer: many small messages per recvmsg(), and
  * a bound on the work one read event does. */
 #define BUS_READ_CHUNK (64u * 1024u)
@@ -198,8 +197,10 @@ void bus_apply_fd_budget(Bus *bus);
  * and if the bus-wide budget is short a warning with the numbers is logged
  * (at most once per BUS_FDS_SHORT_LOG_USEC). */
 bool bus_fds_may_read(Bus *bus, const Peer *p);
-/* Payload fds were released (or may have been): the listener may accept
- * again (from the flush, reap and write paths). */
+/* Fds were released (or may have been): if the listener stopped accepting
+ * for the budget, it may accept again now (listener_fds_released()). From
+ * the flush and reap jobs and a new budget; releases elsewhere (a write
+ * event, a refused message) are seen by the listener's back-off timer. */
 void bus_fds_released(Bus *bus);
 
 /* How often the "fd budget short" warning may repeat. */

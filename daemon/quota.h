@@ -81,7 +81,8 @@ UidUsage *quota_uid_unref(UidUsage *u);
 /* The bus's fd budget (docs/DAEMON.md "File descriptor budget"). Counted:
  * connection sockets, payload fds received and not yet admitted or dropped
  * (received), payload fds of admitted messages still queued (queued->fds).
- * Payloads share limit - connections between the uids holding them. */
+ * The uids share it, connections and payload fds alike, less the
+ * BUS_FDS_MAX fds kept free for reads (quota_fds_share_allows()). */
 typedef struct FdBudget {
         uint64_t limit;       /* in force: min(limits.fds, RLIMIT_NOFILE - BUS_FDS_RESERVED) */
         uint64_t connections; /* connection sockets the broker holds (lingering ones too) */
@@ -101,15 +102,14 @@ uint64_t quota_fds_free(const FdBudget *b);
  * what the uids hold can never leave the broker unable to read. */
 bool quota_fds_share_allows(const FdBudget *b, const UidUsage *u, uint64_t n, uint64_t n_uids);
 
-/* May the broker read from a connection of @u? One recvmsg() may install
- * BUS_FDS_MAX fds: the budget must have that many free (the headroom the
- * other two checks keep), and the fds @u has
- * sent that wait unadmitted (u->fds_received: fds of half-received
- * messages) plus that many more must fit its share. Its admitted payloads
- * do not count here: they sit in receivers' queues, which a stalled
- * receiver can keep full, and a uid must never stop being read because
- * someone else does not read (its further payloads are refused at
- * admission instead, memfd.c). */
+/* May the broker offer room for fds in a read from a connection of @u? One
+ * recvmsg() may install BUS_FDS_MAX fds: the budget must have that many free
+ * (the headroom quota_fds_share_allows() keeps), and the fds @u has sent
+ * that wait unadmitted (u->fds_received: fds of half-received messages) plus
+ * that many more must fit its share. Its admitted payloads do not count
+ * here: they sit in receivers' queues, which a stalled receiver can keep
+ * full, and a uid must never stop being read because someone else does not
+ * read (its further payloads are refused at admission instead, memfd.c). */
 bool quota_fds_may_read(const FdBudget *b, const UidUsage *u, uint64_t n_uids);
 
 typedef struct QuotaAccount {
