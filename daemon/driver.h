@@ -8,9 +8,9 @@
  *
  * Rule: every call to the driver is answered (PROTOCOL.md section 7): texts
  * are cut on UTF-8 character boundaries (bus_utf8_cut(),
- * bus_utf8_copy_valid(): the protocol's, shared with the library), and an answer that cannot be built falls back to
- * org.busd.Error.Failed, and failing that (out of memory) to disconnecting
- * the caller.
+ * bus_utf8_copy_valid(): the protocol's, shared with the library), and an
+ * answer that cannot be built falls back to org.busd.Error.Failed, and
+ * failing that (out of memory) to disconnecting the caller.
  *
  * driver.c holds the methods, driver-emit.c the messages.
  */
