@@ -740,6 +740,14 @@ void busd_assert_baseline_(const char *file, int line)
         ck_abort_msg("%s:%d: daemon not back to baseline:%s", file, line, diff);
 }
 
+void busd_assert_serves_others(void)
+{
+        bus_connection *c = test_connect();
+
+        json_decref(driver_call_ok(c, "Ping", NULL));
+        test_disconnect(c);
+}
+
 static void fixture_setup(void)
 {
         busd_start();

@@ -95,6 +95,9 @@ int64_t busd_stat(const char *key);
  * caller must have closed every connection it opened. */
 #define busd_assert_baseline() busd_assert_baseline_(__FILE__, __LINE__)
 void busd_assert_baseline_(const char *file, int line);
+/* The first of the three checks that end a test (busd_assert_baseline()
+ * makes the other two): a new connection is welcomed and its Ping answered. */
+void busd_assert_serves_others(void);
 /* Copy the daemon log to stderr (done automatically on failures). */
 void busd_dump_log(const char *why);
 

@@ -32,13 +32,6 @@
 #define SVC_PATH "/org/example/Svc"
 #define SVC_IFACE "org.example.Svc"
 
-static void assert_serves_others(void) {
-        bus_connection *c = test_connect();
-
-        json_decref(driver_call_ok(c, "Ping", NULL));
-        test_disconnect(c);
-}
-
 #ifdef __SANITIZE_ADDRESS__
 /* ASan keeps freed memory in a quarantine (256 MiB by default), which peak
  * RSS would count as if the library still held it: keep it small in this
@@ -245,7 +238,7 @@ START_TEST(test_nested_call_through_flood) {
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "flooder status %d", status);
         test_disconnect(svc.conn);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -284,7 +277,7 @@ START_TEST(test_invalid_error_name_reaches_caller) {
 
         test_disconnect(c);
         test_disconnect(s);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -355,7 +348,7 @@ START_TEST(test_async_name_and_match) {
         test_disconnect(s);
         test_disconnect(c);
         event_base_free(loop.base);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -397,7 +390,7 @@ START_TEST(test_stopped_bus_times_out) {
         ck_assert_uint_lt(now_usec() - start, 6000000);
 
         ck_assert_int_eq(kill(busd_pid(), SIGCONT), 0);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST

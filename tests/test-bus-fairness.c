@@ -143,16 +143,6 @@ static int64_t slow_consumer_disconnects(void)
         return v;
 }
 
-/* The first of the three checks (busd_assert_baseline() makes the other
- * two): a new peer is served. */
-static void assert_serves_others(void)
-{
-        bus_connection *c = test_connect();
-
-        json_decref(driver_call_ok(c, "Ping", NULL));
-        test_disconnect(c);
-}
-
 /* ---- a subscriber that reads continuously ------------------------------------------- */
 
 /* In a child: subscribe, send its name on @ready_fd, read every Chat signal
@@ -245,7 +235,7 @@ static void flood_reading_subscriber(unsigned n)
         close(result[0]);
         raw_peer_free(ctl);
         raw_peer_free(tx);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 
@@ -338,7 +328,7 @@ START_TEST(test_stalled_subscriber)
         raw_peer_free(stalled);
         raw_peer_free(other);
         raw_peer_free(tx);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -373,7 +363,7 @@ START_TEST(test_slow_reader_kept)
 
         raw_peer_free(slow);
         raw_peer_free(tx);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -402,7 +392,7 @@ START_TEST(test_idle_subscriber_kept)
 
         raw_peer_free(idle);
         raw_peer_free(tx);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -455,7 +445,7 @@ START_TEST(test_notices_bounded)
 
         raw_peer_free(rx);
         raw_peer_free(tx);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -511,7 +501,7 @@ START_TEST(test_two_senders_one_receiver)
         for (unsigned k = 0; k < 3; k++)
                 raw_peer_free(tx[k]);
         raw_peer_free(rx);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -560,7 +550,7 @@ START_TEST(test_many_senders)
         for (unsigned k = 0; k < K; k++)
                 raw_peer_free(tx[k]);
         raw_peer_free(rx);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -640,7 +630,7 @@ START_TEST(test_call_over_share)
         raw_peer_free(callee);
         raw_peer_free(tx2);
         raw_peer_free(tx);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -707,7 +697,7 @@ START_TEST(test_library_message_dropped)
 
         raw_peer_free(rx);
         test_disconnect(tx);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -793,7 +783,7 @@ START_TEST(test_name_churn_pays)
 
         raw_peer_free(watcher);
         raw_peer_free(churner);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST

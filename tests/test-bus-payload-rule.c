@@ -79,13 +79,6 @@ static void read_or_fail(int fd, void *buf, size_t len, const char *what) {
         ck_assert_msg(read(fd, buf, len) == (ssize_t)len, "%s: short read", what);
 }
 
-static void assert_serves_others(void) {
-        bus_connection *c = test_connect();
-
-        json_decref(driver_call_ok(c, "Ping", NULL));
-        test_disconnect(c);
-}
-
 /* ---- Subscriber processes ---------------------------------------------------- */
 
 typedef enum SubMode {
@@ -326,7 +319,7 @@ START_TEST(test_sparse_payload_refused) {
 
         close(fd);
         raw_peer_free(tx);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -409,7 +402,7 @@ START_TEST(test_backed_payload_costs_only_readers) {
         for (unsigned i = 0; i < 3; i++)
                 sub_wait_exit(&subs[i]);
         test_disconnect(tx);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -500,7 +493,7 @@ START_TEST(test_monitor_does_not_read_payloads) {
         close(out[0]);
         wait_monitors(0);
         test_disconnect(tx);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -616,7 +609,7 @@ START_TEST(test_library_refuses_unbacked) {
         close(fd2);
         test_disconnect(tx);
         test_disconnect(rx);
-        assert_serves_others();
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
