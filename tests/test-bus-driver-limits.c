@@ -384,6 +384,7 @@ START_TEST(test_largest_legitimate_call)
         free(text);
         ck_assert_int_eq(busd_stat("monitors"), 1);
         raw_peer_free(p);
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -837,6 +838,7 @@ START_TEST(test_passed_deadline_not_executed)
                       raw_msg_describe(m));
         raw_msg_free(m);
         raw_peer_free(p);
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -883,6 +885,7 @@ START_TEST(test_never_broadcast_rules_refused)
         raw_msg_free(m);
         raw_peer_free(p);
         raw_peer_free(tx);
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST

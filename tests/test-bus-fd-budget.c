@@ -374,6 +374,7 @@ START_TEST(test_fds_lost_is_not_a_violation) {
 
         raw_peer_free(service);
         raw_peer_free(caller);
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
@@ -477,6 +478,7 @@ START_TEST(test_connections_share_the_budget) {
 
         raw_peer_free(waiting);
         busd_reload_config("{\"limits\": {\"fds\": 40}}");
+        busd_assert_serves_others();
         busd_assert_baseline();
         busd_stop();
 }

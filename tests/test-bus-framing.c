@@ -140,6 +140,7 @@ START_TEST(test_undeclared_fd_never_delivered) {
         raw_peer_free(tx);
         raw_peer_free(rx);
         raw_peer_free(other);
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST

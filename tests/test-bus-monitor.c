@@ -552,6 +552,7 @@ START_TEST(test_bus_messages_seen_once_queued)
         monitor_close(mon);
         bus_slot_unref(match);
         test_disconnect(watcher);
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST

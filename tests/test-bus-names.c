@@ -909,6 +909,7 @@ START_TEST(test_list_names_pages)
         json_decref(walked);
         test_disconnect(a);
         test_disconnect(b);
+        busd_assert_serves_others();
         busd_assert_baseline();
 }
 END_TEST
