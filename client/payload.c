@@ -197,36 +197,45 @@ static int attach_fd_errno(int v, const BusPayloadFacts *f) {
         }
 }
 
+/* Read @fd's facts into @f and judge them by the payload rule (as if all
+ * four seals were on it, when @as_if_sealed) and by @m's blob limits: 0 or
+ * negative errno. */
+static int attach_fd_judge(bus_message *m, int fd, bool as_if_sealed, BusPayloadFacts *f) {
+        int r;
+
+        bus_payload_facts_read(fd, f);
+        if (as_if_sealed)
+                f->seals |= PAYLOAD_SEALS;
+        r = bus_payload_facts_check(f, f->size > 0 ? (uint64_t)f->size : 0, NULL, 0);
+        if (r != BUS_PAYLOAD_OK)
+                return attach_fd_errno(r, f);
+        return attach_check(m, (uint64_t)f->size);
+}
+
 _public_ int bus_message_attach_fd(bus_message *m, int fd) {
         BusPayloadFacts facts;
-        int dup_fd, r;
+        int seals, dup_fd, r;
 
         if (fd < 0)
                 return -EBADF;
         /* Judge it as if sealed first: a memfd the bus would refuse for what
-         * sealing cannot fix (holes, not readable, not a memfd) fails before
-         * we add seals to the caller's file. */
-        bus_payload_facts_read(fd, &facts);
-        facts.seals |= PAYLOAD_SEALS;
-        r = bus_payload_facts_check(&facts, facts.size > 0 ? (uint64_t)facts.size : 0, NULL, 0);
-        if (r != BUS_PAYLOAD_OK)
-                return attach_fd_errno(r, &facts);
-        r = attach_check(m, (uint64_t)facts.size);
+         * sealing cannot fix (holes, not readable, not a memfd), or that
+         * does not fit the message, fails before we add seals to the
+         * caller's file. */
+        r = attach_fd_judge(m, fd, true, &facts);
         if (r < 0)
                 return r;
-        bus_payload_facts_read(fd, &facts);
-        if ((facts.seals & PAYLOAD_SEALS) != PAYLOAD_SEALS &&
-            fcntl(fd, F_ADD_SEALS, PAYLOAD_SEALS & ~facts.seals) < 0)
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals < 0)
+                return -errno;
+        if ((seals & PAYLOAD_SEALS) != PAYLOAD_SEALS &&
+            fcntl(fd, F_ADD_SEALS, PAYLOAD_SEALS & ~seals) < 0)
                 /* EPERM: sealing was not allowed (no MFD_ALLOW_SEALING);
                  * EBUSY: someone still has a writable shared mapping. */
                 return -errno;
         /* Sealed: the size and contents can no longer change. Judge what
          * the broker will judge. */
-        bus_payload_facts_read(fd, &facts);
-        r = bus_payload_facts_check(&facts, facts.size > 0 ? (uint64_t)facts.size : 0, NULL, 0);
-        if (r != BUS_PAYLOAD_OK)
-                return attach_fd_errno(r, &facts);
-        r = attach_check(m, (uint64_t)facts.size);
+        r = attach_fd_judge(m, fd, false, &facts);
         if (r < 0)
                 return r;
         dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
