@@ -80,8 +80,9 @@ static inline QueueHolder *holder_find(const Connection *c, uint64_t id) {
         for (unsigned i = 0; i < CONNECTION_HOLDERS_INLINE; i++)
                 if (c->holders[i].messages > 0 && c->holders[i].sender_id == id)
                         return (QueueHolder *)&c->holders[i];
-        /* Only entries that did not fit inline are in the map. */
-        if (c->holders_more && c->n_holders > 0)
+        /* Only entries that did not fit inline are in the map, which stays
+         * allocated once needed: hash only while it holds any. */
+        if (c->holders_more && hashmap_size(c->holders_more) > 0)
                 return hashmap_get(c->holders_more, &id);
         return NULL;
 }
