@@ -48,7 +48,7 @@ static void fail_waiting_caller(Bus *bus, Peer *sender, Message *m, const char *
                           "the reply's payload was refused: %s", why);
 }
 
-static void refuse(Bus *bus, Peer *sender, Message *m, const char *error_name, const char *why) {
+void memfd_refuse(Bus *bus, Peer *sender, Message *m, const char *error_name, const char *why) {
         const BusHeader *h = message_header(m);
 
         bus->stats.payloads_refused++;
@@ -66,10 +66,6 @@ static void refuse(Bus *bus, Peer *sender, Message *m, const char *error_name, c
         driver_send_payload_refused(bus, sender, h->serial, error_name, why);
 }
 
-void memfd_refuse(Bus *bus, Peer *sender, Message *m, const char *error_name, const char *why) {
-        refuse(bus, sender, m, error_name, why);
-}
-
 int memfd_admit(Bus *bus, Peer *sender, Message *m) {
         char why[256], detail[200];
         uint64_t total = 0;
@@ -81,7 +77,7 @@ int memfd_admit(Bus *bus, Peer *sender, Message *m) {
 
                 if (memfd_check_fd(m->fds[i], declared, detail, sizeof(detail)) != 0) {
                         snprintf(why, sizeof(why), "payload %u: %s", i, detail);
-                        refuse(bus, sender, m, BUS_ERR_PAYLOAD_REFUSED, why);
+                        memfd_refuse(bus, sender, m, BUS_ERR_PAYLOAD_REFUSED, why);
                         return MEMFD_E_REFUSED;
                 }
                 /* bus_message_check() bounded the sum to 64 GiB: no wrap. */
@@ -102,12 +98,13 @@ int memfd_admit(Bus *bus, Peer *sender, Message *m) {
                          (unsigned long long)sender->uid_usage->fds,
                          (unsigned long long)bus->fds.limit,
                          (unsigned long long)quota_fds_in_use(&bus->fds), hashmap_size(bus->uids));
-                refuse(bus, sender, m, BUS_ERR_LIMITS_EXCEEDED, why);
+                memfd_refuse(bus, sender, m, BUS_ERR_LIMITS_EXCEEDED, why);
                 return MEMFD_E_REFUSED;
         }
         if (!sender->payload_quota &&
             quota_account_new(&sender->payload_quota, &bus->stats.payload, sender->uid_usage) < 0) {
-                refuse(bus, sender, m, BUS_ERR_FAILED, "out of memory for payload accounting");
+                memfd_refuse(bus, sender, m, BUS_ERR_FAILED,
+                             "out of memory for payload accounting");
                 return MEMFD_E_REFUSED;
         }
         a = sender->payload_quota;
@@ -118,7 +115,7 @@ int memfd_admit(Bus *bus, Peer *sender, Message *m) {
                          "(%llu queued, this message %llu)",
                          (unsigned long long)bus->config.blob_bytes_in_flight,
                          (unsigned long long)a->bytes, (unsigned long long)total);
-                refuse(bus, sender, m, BUS_ERR_LIMITS_EXCEEDED, why);
+                memfd_refuse(bus, sender, m, BUS_ERR_LIMITS_EXCEEDED, why);
                 return MEMFD_E_REFUSED;
         }
         if (r == QUOTA_E_FDS) {
@@ -126,7 +123,7 @@ int memfd_admit(Bus *bus, Peer *sender, Message *m) {
                          "sender's payload fds in flight would pass %u (%llu queued, this "
                          "message %u)",
                          bus->config.blob_fds_in_flight, (unsigned long long)a->fds, m->n_fds);
-                refuse(bus, sender, m, BUS_ERR_LIMITS_EXCEEDED, why);
+                memfd_refuse(bus, sender, m, BUS_ERR_LIMITS_EXCEEDED, why);
                 return MEMFD_E_REFUSED;
         }
         return 0;
