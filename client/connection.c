@@ -834,22 +834,18 @@ _public_ bus_connection *bus_connection_close(bus_connection *c) {
                 return NULL;
         c->free_requested = true;
         conn_enter(c);
-        if (!c->closed && conn_check_pid(c) < 0) {
-                /* A child after fork(): the socket and the pending calls are
-                 * the parent's. Close our copy of the fd and free memory; no
-                 * callbacks run and nothing is written. */
+        if (!c->closed) {
                 c->closed = true;
-                c->eof = c->write_dead = true;
+                conn_mark_dead(c, -ECONNRESET); /* nothing written: output dropped */
                 event_stop(c);
                 close(c->fd);
                 c->fd = -1;
-        } else if (!c->closed) {
-                c->closed = true;
-                conn_mark_dead(c, -ECONNRESET);
-                event_stop(c);
-                close(c->fd);
-                c->fd = -1;
-                pending_fail_all(c, BUS_ERROR_DISCONNECTED, "Connection closed by the application");
+                /* In a child after fork() the pending calls are the
+                 * parent's: no callback runs (only memory is freed, and the
+                 * child's copies of the fds closed). */
+                if (conn_check_pid(c) == 0)
+                        pending_fail_all(c, BUS_ERROR_DISCONNECTED,
+                                         "Connection closed by the application");
         }
         dispatch_drop_slots(c);
         event_free_glue(c);
