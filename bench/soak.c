@@ -53,9 +53,10 @@
  * Verdict (exit status 1 if it fails): the broker survived and exits 0 on
  * SIGTERM; after warm-up its RSS and fd count are flat: the maximum of the
  * second half of the samples is at most the first half's maximum + 10% +
- * 4 MiB (RSS), and the same for the fds it holds beyond one per connection
- * and one per payload in flight (GetStats peers, payload_fds_in_flight), + 16
- * (the raw count follows the number of clients connected at that instant);
+ * 4 MiB (RSS), and the first half's maximum + 16 for the fds it holds beyond
+ * one per connection and one per payload in flight (GetStats peers,
+ * payload_fds_in_flight; the raw count follows the number of clients
+ * connected at that instant);
  * once every client has left its fd count
  * is back to what it was before any client came, and GetStats shows no peer,
  * pending reply, queued byte or payload fd left; no call and no owed signal
