@@ -411,7 +411,8 @@ Peer *peer_free(Peer *p) {
         if (!p->lingering)
                 bus->n_peers--;
         /* The fds still in the connection close with it. */
-        peer_uncount_fds(p, p->fds_held + (p->conn.in_fds_received - p->fds_counted));
+        peer_count_fds(p);
+        peer_uncount_fds(p, p->fds_held);
         bus->fds.connections--;
         p->uid_usage->n_connections--;
         if (p->timer)
