@@ -391,6 +391,9 @@ void dispatch_drop_slots(bus_connection *c);
 /* Remember why the bus said it is disconnecting us, from its Disconnected
  * signal @m, in c->disconnect_error. */
 void dispatch_note_disconnected(bus_connection *c, bus_message *m);
+/* Whether @m is the signal @member of the bus driver (sender org.busd.Bus,
+ * interface BUS_DRIVER_INTERFACE). */
+bool dispatch_is_driver_signal(bus_message *m, const char *member);
 
 /* Whether a failed answer can still be replaced by reply_failed(): the
  * connection can send (not dead, not a monitor, our process). */

@@ -178,11 +178,6 @@ int pending_expire(bus_connection *c, uint64_t now) {
 
 /* ---- Read-ahead ------------------------------------------------------------------------ */
 
-static bool readahead_is_disconnected(bus_message *m) {
-        return m->header.type == BUS_MESSAGE_SIGNAL && m->header.sender_id == BUS_DRIVER_ID &&
-               m->fields.member && strcmp(m->fields.member, "Disconnected") == 0;
-}
-
 /* Whether @m, read while the queue is at its bound, is queued anyway (see
  * the top of the file). */
 static bool readahead_keeps(bus_connection *c, bus_message *m) {
@@ -191,7 +186,7 @@ static bool readahead_keeps(bus_connection *c, bus_message *m) {
         if ((m->header.type == BUS_MESSAGE_METHOD_RETURN || m->header.type == BUS_MESSAGE_ERROR) &&
             pending_find(c, m->header.reply_serial))
                 return true;
-        if (readahead_is_disconnected(m))
+        if (dispatch_is_driver_signal(m, "Disconnected"))
                 return true;
         return m->header.sender_id == BUS_DRIVER_ID && q->n < 2u * CLIENT_READ_QUEUE_MAX &&
                q->bytes < 2u * (uint64_t)CLIENT_READ_QUEUE_BYTES_MAX &&

@@ -603,9 +603,9 @@ static void dispatch_call(bus_connection *c, bus_message *m) {
 
 /* ---- Messages -------------------------------------------------------------------------- */
 
-static bool is_driver_signal(bus_message *m, const char *member) {
-        return m->header.sender_id == BUS_DRIVER_ID && m->fields.member &&
-               strcmp(m->fields.member, member) == 0 && m->fields.interface &&
+bool dispatch_is_driver_signal(bus_message *m, const char *member) {
+        return m->header.type == BUS_MESSAGE_SIGNAL && m->header.sender_id == BUS_DRIVER_ID &&
+               m->fields.member && strcmp(m->fields.member, member) == 0 && m->fields.interface &&
                strcmp(m->fields.interface, BUS_DRIVER_INTERFACE) == 0;
 }
 
@@ -648,7 +648,7 @@ int dispatch_message(bus_connection *c, bus_message *m) {
                                      BUS_LOCAL_INTERFACE, m->sender);
                         return 0;
                 }
-                if (!m->synthetic && is_driver_signal(m, "Disconnected"))
+                if (!m->synthetic && dispatch_is_driver_signal(m, "Disconnected"))
                         dispatch_note_disconnected(c, m);
                 dispatch_matches(c, m);
                 return 1;
