@@ -1101,8 +1101,7 @@ START_TEST(test_connect_with_timeout_arguments) {
         ck_assert_int_eq(bus_connect_with_timeout(NULL, "/x", 0), -EINVAL);
         ck_assert_int_eq(bus_connect_with_timeout(&c, "", 0), -EINVAL);
         ck_assert_int_eq(bus_connect_with_timeout(&c, long_path, 0), -ENAMETOOLONG);
-        ck_assert_int_eq(bus_connect_with_timeout(&c, "/nonexistent-busd-test/bus.sock", 1),
-                         -ENOENT);
+        ck_assert_int_eq(bus_connect_with_timeout(&c, "/nonexistent-busd-test/bus.sock", 1), -ENOENT);
         ck_assert_ptr_null(c);
 
         /* A listener that never answers. */
