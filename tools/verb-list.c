@@ -185,7 +185,6 @@ static int print_table(const Busdctl *ctx, json_t *rows) {
 }
 
 int verb_list(Busdctl *ctx, int argc, char **argv) {
-        bus_error error = BUS_ERROR_INIT;
         bus_connection *c = NULL;
         json_t *names = NULL, *rows = NULL, *v;
         const char **sorted = NULL;
@@ -239,7 +238,6 @@ int verb_list(Busdctl *ctx, int argc, char **argv) {
         }
         ret = EXIT_SUCCESS;
 out:
-        bus_error_free(&error);
         free(sorted);
         json_decref(rows);
         json_decref(names);

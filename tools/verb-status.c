@@ -192,18 +192,17 @@ static void peer_print(json_t *peer) {
 /* Unique names of the peers whose pid is @pid, as a JSON array of peers. */
 static int peers_by_pid(const Busdctl *ctx, bus_connection *c, uint64_t pid, json_t **ret) {
         bus_error error = BUS_ERROR_INIT;
-        json_t *reply = NULL, *peers, *v;
+        json_t *names = NULL, *peers, *v;
         size_t i;
 
-        /* reply: every name, all pages */
-        if (driver_list_names(ctx, c, &reply) < 0)
+        if (driver_list_names(ctx, c, &names) < 0)
                 return -EIO;
         peers = json_array();
         if (!peers) {
-                json_decref(reply);
+                json_decref(names);
                 return -ENOMEM;
         }
-        json_array_foreach (reply, i, v) {
+        json_array_foreach (names, i, v) {
                 const char *name = json_string_value(v);
                 json_t *creds = NULL, *peer = NULL;
                 uint64_t p;
@@ -218,7 +217,7 @@ static int peers_by_pid(const Busdctl *ctx, bus_connection *c, uint64_t pid, jso
                         json_array_append_new(peers, peer);
                 json_decref(creds);
         }
-        json_decref(reply);
+        json_decref(names);
         *ret = peers;
         return 0;
 }
