@@ -681,6 +681,18 @@ int64_t busd_stat(const char *key)
         return r;
 }
 
+int64_t busd_disconnects(const char *reason)
+{
+        json_t *s = busd_stats();
+        json_t *v = json_object_get(json_object_get(s, "disconnects"), reason);
+        int64_t r;
+
+        ck_assert_msg(json_is_integer(v), "GetStats has no integer \"disconnects\".\"%s\"", reason);
+        r = json_integer_value(v);
+        json_decref(s);
+        return r;
+}
+
 /* Describe how @stats and @fds differ from the baseline; empty if they
  * don't. */
 static void baseline_diff(json_t *stats, unsigned fds, char *buf, size_t size)

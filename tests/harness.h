@@ -89,6 +89,8 @@ unsigned process_fd_count(pid_t pid);
 json_t *busd_stats(void);
 /* Integer counter @key of GetStats (asserts it exists). */
 int64_t busd_stat(const char *key);
+/* GetStats "disconnects".@reason, e.g. "slow-consumer" (asserts it exists). */
+int64_t busd_disconnects(const char *reason);
 /* Wait (bounded, with GetStats round trips) until peers, names, match rules,
  * pending replies and queued messages/bytes and the daemon's fd count are
  * back to what they were right after start; fail the test otherwise. The

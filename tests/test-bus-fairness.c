@@ -133,16 +133,6 @@ static int64_t conn_stat(const char *name, const char *key)
         return r;
 }
 
-static int64_t slow_consumer_disconnects(void)
-{
-        json_t *s = busd_stats();
-        int64_t v = json_integer_value(
-                json_object_get(json_object_get(s, "disconnects"), "slow-consumer"));
-
-        json_decref(s);
-        return v;
-}
-
 /* ---- a subscriber that reads continuously ------------------------------------------- */
 
 /* In a child: subscribe, send its name on @ready_fd, read every Chat signal
@@ -193,7 +183,7 @@ static void flood_reading_subscriber(unsigned n)
 {
         RawPeer *tx = raw_peer_new(busd_address());
         RawPeer *ctl = raw_peer_new(busd_address());
-        int64_t slow_before = slow_consumer_disconnects();
+        int64_t slow_before = busd_disconnects("slow-consumer");
         int64_t dropped_before = busd_stat("messages_dropped");
         uint64_t serials[64];
         char rx_name[32];
@@ -227,7 +217,7 @@ static void flood_reading_subscriber(unsigned n)
                 received, reported);
         ck_assert_uint_eq(received + reported, n);
         ck_assert_uint_ge(received, 1);
-        ck_assert_int_eq(slow_consumer_disconnects(), slow_before);
+        ck_assert_int_eq(busd_disconnects("slow-consumer"), slow_before);
         ck_assert_int_eq(busd_stat("messages_dropped"), dropped_before + reported);
         ck_assert_int_eq(conn_stat(tx->name, "messages_dropped"), reported);
 
@@ -259,7 +249,7 @@ static void await_slow_consumer(int64_t target)
 {
         uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
 
-        while (slow_consumer_disconnects() < target)
+        while (busd_disconnects("slow-consumer") < target)
                 ck_assert_msg(now_usec() < deadline, "no slow-consumer disconnect");
 }
 
@@ -271,7 +261,7 @@ START_TEST(test_stalled_subscriber)
         RawPeer *tx = raw_peer_new(busd_address());
         RawPeer *stalled = raw_peer_new(busd_address());
         RawPeer *other = raw_peer_new(busd_address());
-        int64_t slow_before = slow_consumer_disconnects();
+        int64_t slow_before = busd_disconnects("slow-consumer");
         uint64_t serials[4], t0, elapsed;
         unsigned reported;
         RawMsg *m;
@@ -323,7 +313,7 @@ START_TEST(test_stalled_subscriber)
         ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "%s", raw_msg_describe(m));
         raw_msg_free(m);
         ck_assert_msg(!tx->eof && !other->eof, "an innocent peer was disconnected");
-        ck_assert_int_eq(slow_consumer_disconnects(), slow_before + 1);
+        ck_assert_int_eq(busd_disconnects("slow-consumer"), slow_before + 1);
 
         raw_peer_free(stalled);
         raw_peer_free(other);
@@ -341,7 +331,7 @@ START_TEST(test_slow_reader_kept)
 {
         RawPeer *tx = raw_peer_new(busd_address());
         RawPeer *slow = raw_peer_new(busd_address());
-        int64_t slow_before = slow_consumer_disconnects();
+        int64_t slow_before = busd_disconnects("slow-consumer");
         uint64_t serials[2], t0;
         char buf[4096];
 
@@ -359,7 +349,7 @@ START_TEST(test_slow_reader_kept)
                 ck_assert_msg(n != 0, "the slow reader was disconnected");
                 usleep(20 * 1000);
         }
-        ck_assert_int_eq(slow_consumer_disconnects(), slow_before);
+        ck_assert_int_eq(busd_disconnects("slow-consumer"), slow_before);
 
         raw_peer_free(slow);
         raw_peer_free(tx);
@@ -374,7 +364,7 @@ START_TEST(test_idle_subscriber_kept)
 {
         RawPeer *tx = raw_peer_new(busd_address());
         RawPeer *idle = raw_peer_new(busd_address());
-        int64_t slow_before = slow_consumer_disconnects();
+        int64_t slow_before = busd_disconnects("slow-consumer");
         struct pollfd p = { .fd = -1 };
         RawMsg *m;
 
@@ -384,7 +374,7 @@ START_TEST(test_idle_subscriber_kept)
         ck_assert_uint_eq(collect_dropped(tx, NULL, 0, 1), 0);
         /* Three times the timeout without reading (a wait on nothing). */
         poll(&p, 0, 3 * STALL_MS);
-        ck_assert_int_eq(slow_consumer_disconnects(), slow_before);
+        ck_assert_int_eq(busd_disconnects("slow-consumer"), slow_before);
         m = raw_peer_recv(idle, HARNESS_WAIT_MS);
         ck_assert_msg(m && raw_msg_is_signal(m, "Big") && m->body_len == MIB, "%s",
                       raw_msg_describe(m));
@@ -408,7 +398,7 @@ START_TEST(test_notices_bounded)
         enum { N = 6000 };
         RawPeer *tx = raw_peer_new(busd_address());
         RawPeer *rx = raw_peer_new(busd_address());
-        int64_t slow_before = slow_consumer_disconnects();
+        int64_t slow_before = busd_disconnects("slow-consumer");
         int64_t dropped_before = busd_stat("messages_dropped");
         int64_t refused, notices_lost;
         unsigned notices = 0;
@@ -441,7 +431,7 @@ START_TEST(test_notices_bounded)
         ck_assert_int_ge(notices_lost, 1);
         ck_assert_int_eq(notices + notices_lost, refused);
         ck_assert_msg(!tx->eof, "the sender was disconnected");
-        ck_assert_int_eq(slow_consumer_disconnects(), slow_before);
+        ck_assert_int_eq(busd_disconnects("slow-consumer"), slow_before);
 
         raw_peer_free(rx);
         raw_peer_free(tx);
@@ -747,7 +737,7 @@ START_TEST(test_name_churn_pays)
         static const char name[] = "org.example.Churn";
         RawPeer *watcher = raw_peer_new(busd_address());
         RawPeer *churner = raw_peer_new(busd_address());
-        int64_t slow_before = slow_consumer_disconnects();
+        int64_t slow_before = busd_disconnects("slow-consumer");
         unsigned changes = 0, refused = 0, seen = 0;
         RawMsg *m;
 
@@ -764,7 +754,7 @@ START_TEST(test_name_churn_pays)
                 raw_msg_free(m);
         ck_assert_uint_ge(refused, 1);
         ck_assert_uint_ge(changes, 1);
-        ck_assert_int_eq(slow_consumer_disconnects(), slow_before);
+        ck_assert_int_eq(busd_disconnects("slow-consumer"), slow_before);
 
         /* The watcher reads now: one announcement per change, in order. */
         while (seen < changes && (m = raw_peer_recv(watcher, HARNESS_WAIT_MS))) {

@@ -1458,17 +1458,6 @@ START_TEST(test_over_quota_fds)
 }
 END_TEST
 
-/* Read GetStats "disconnects"."slow-consumer". */
-static int64_t slow_consumer_count(void)
-{
-        json_t *s = busd_stats();
-        int64_t v = json_integer_value(
-                json_object_get(json_object_get(s, "disconnects"), "slow-consumer"));
-
-        json_decref(s);
-        return v;
-}
-
 /* Item 18: a subscriber that never reads while a publisher floods small
  * signals, then memfd signals. The broker's payload fds stay bounded, the
  * stalled subscriber is disconnected as a slow consumer once it has not read
@@ -1492,7 +1481,7 @@ START_TEST(test_slow_subscriber_flood)
         uint64_t deadline;
 
         busd_reload_config("{\"timeouts\": {\"slow_consumer_ms\": 500}}");
-        slow_before = slow_consumer_count();
+        slow_before = busd_disconnects("slow-consumer");
 
         fast->want_size = 4096;
         for (unsigned i = 0; i < small; i++)
@@ -1523,7 +1512,7 @@ START_TEST(test_slow_subscriber_flood)
 
         /* Waited for without reading it (a read would be progress). */
         deadline = now_usec() + HARNESS_WAIT_USEC;
-        while (slow_consumer_count() < slow_before + 1)
+        while (busd_disconnects("slow-consumer") < slow_before + 1)
                 ck_assert_msg(now_usec() < deadline, "slow subscriber not disconnected");
         last = raw_peer_expect_eof(slow, HARNESS_WAIT_MS);
         ck_assert_msg(raw_msg_is_signal(last, "Disconnected"), "%s", raw_msg_describe(last));

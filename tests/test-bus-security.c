@@ -888,17 +888,6 @@ static void read_fd_or_fail(int fd, void *buf, size_t len, const char *what)
         ck_assert_msg(read(fd, buf, len) == (ssize_t)len, "%s: short read", what);
 }
 
-/* Read GetStats "disconnects"."slow-consumer". */
-static int64_t slow_consumer_count(void)
-{
-        json_t *s = busd_stats();
-        int64_t v = json_integer_value(
-                json_object_get(json_object_get(s, "disconnects"), "slow-consumer"));
-
-        json_decref(s);
-        return v;
-}
-
 /* A subscriber that never reads while a publisher floods: the broker's
  * queue for it stays bounded (the publisher gets its fair share of it and is
  * told of the rest with MessageDropped), and it is disconnected once it has
@@ -923,7 +912,7 @@ START_TEST(test_slow_consumer)
         uint64_t deadline;
 
         busd_reload_config("{\"timeouts\": {\"slow_consumer_ms\": 500}}");
-        slow_before = slow_consumer_count();
+        slow_before = busd_disconnects("slow-consumer");
 
         ck_assert_ptr_nonnull(body);
         memcpy(body, "{\"pad\":\"", 8);
@@ -981,7 +970,7 @@ START_TEST(test_slow_consumer)
         /* The slow subscriber is disconnected for its stall, without
          * reading it meanwhile (a read would be progress). */
         deadline = now_usec() + HARNESS_WAIT_USEC;
-        while (slow_consumer_count() < slow_before + 1)
+        while (busd_disconnects("slow-consumer") < slow_before + 1)
                 ck_assert_msg(now_usec() < deadline, "slow subscriber not disconnected");
         m = raw_peer_expect_eof(slow, HARNESS_WAIT_MS);
         ck_assert_msg(raw_msg_is_signal(m, "Disconnected") &&
