@@ -383,6 +383,9 @@ void pending_fail_all(bus_connection *c, const char *name, const char *text);
 int pending_expire(bus_connection *c, uint64_t now);
 uint64_t pending_next_timeout(bus_connection *c);
 int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t *ret_serial);
+/* Absolute monotonic µs @timeout_usec from now: 0 means
+ * BUS_DEFAULT_CALL_TIMEOUT_USEC; USEC_INFINITY (none) for UINT64_MAX or
+ * anything too large to add to the clock in ns. Calls and the handshake. */
 uint64_t call_deadline_usec(uint64_t timeout_usec);
 
 /* dispatch.c */

@@ -284,7 +284,8 @@ _public_ int bus_connection_get_dropped_signals(bus_connection *c, uint64_t *ret
 
 /* ---- Sending --------------------------------------------------------------------------- */
 
-/* Absolute monotonic µs at which the bus should give up on a call. */
+/* Absolute monotonic µs at which the bus should give up on a call (or the
+ * library on the handshake: bus_connect_with_timeout()). */
 uint64_t call_deadline_usec(uint64_t timeout_usec) {
         uint64_t now = now_usec();
 

@@ -616,18 +616,6 @@ int conn_wait_welcome(bus_connection *c) {
 
 /* ---- Connect ------------------------------------------------------------------------------ */
 
-/* The handshake deadline for a connection made now: @timeout_usec from now,
- * 0 for BUS_DEFAULT_CALL_TIMEOUT_USEC, USEC_INFINITY for none. */
-static uint64_t conn_handshake_deadline(uint64_t timeout_usec) {
-        uint64_t now = now_usec();
-
-        if (timeout_usec == 0)
-                timeout_usec = BUS_DEFAULT_CALL_TIMEOUT_USEC;
-        if (timeout_usec >= USEC_INFINITY - now)
-                return USEC_INFINITY;
-        return now + timeout_usec;
-}
-
 /* A blocking connect() that gives up at @deadline: for AF_UNIX the kernel
  * waits for room in the listener's backlog at most SO_SNDTIMEO
  * (unix_stream_connect() takes sock_sndtimeo() as its timeout) and then
@@ -709,7 +697,8 @@ static int conn_new(bus_connection **ret, const char *path, uint64_t timeout_use
                 .size = sizeof(BusPreamble),
                 .features = BUS_FEATURES_SUPPORTED,
         };
-        uint64_t deadline = conn_handshake_deadline(timeout_usec);
+        /* The handshake is bounded like a call (0: the default 25 s). */
+        uint64_t deadline = call_deadline_usec(timeout_usec);
         int fd, r;
 
         fd = conn_open_socket(path, deadline);
