@@ -251,6 +251,15 @@ static void count_error(Class cls, const char *name) {
         errors[n_errors++].n = 1;
 }
 
+/* A call or signal of @cls that the library refused to send (-errno @r). */
+static void count_local_refusal(Class cls, int r) {
+        char name[64];
+
+        snprintf(name, sizeof(name), "local: %s", strerror(-r));
+        stats[cls].refused++;
+        count_error(cls, name);
+}
+
 /* ---- clients ------------------------------------------------------------------------- */
 
 typedef enum Role {
@@ -741,11 +750,7 @@ static void call_start(Client *cl, Class cls) {
                 r = bus_call_async(cl->c, m, CALL_TIMEOUT_USEC, on_reply, cc, NULL);
         bus_message_unref(m);
         if (r < 0) {
-                char name[64];
-
-                snprintf(name, sizeof(name), "local: %s", strerror(-r));
-                stats[cls].refused++;
-                count_error(cls, name);
+                count_local_refusal(cls, r);
                 free(cc);
                 return;
         }
@@ -796,11 +801,7 @@ static void emit(Client *cl) {
                 r = bus_send(cl->c, m, &serial);
         bus_message_unref(m);
         if (r < 0) {
-                char name[64];
-
-                snprintf(name, sizeof(name), "local: %s", strerror(-r));
-                stats[cls].refused++;
-                count_error(cls, name);
+                count_local_refusal(cls, r);
                 return;
         }
         stats[cls].sent++;
