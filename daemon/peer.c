@@ -318,6 +318,9 @@ static void peer_write_cb(evutil_socket_t fd, short what, void *userdata) {
         Peer *p = userdata;
 
         peer_flush(p);
+        /* What was written may have released payload fds: the listener, if
+         * paused for the budget, may accept again (one flag test if not). */
+        bus_fds_released(p->bus);
         bus_check_drained(p->bus);
 }
 
