@@ -137,7 +137,9 @@ static json_t *method_request_name(Bus *bus, Peer *sender, json_t *args, DriverE
                 return fail(e, BUS_ERR_LIMITS_EXCEEDED, "too many names (limit %u)",
                             bus->config.names_per_connection);
         }
-        if (!driver_name_change_fits(bus, sender, name))
+        /* Already the owner: nothing will be announced. */
+        if (name_registry_get_owner(bus->names, name) != sender->id &&
+            !driver_name_change_fits(bus, sender, name))
                 return watchers_behind(bus, sender, name, e);
         bus->announcing_for = sender->id;
         r = name_registry_request(bus->names, name, sender->id, (unsigned)flags,
@@ -157,7 +159,10 @@ static json_t *method_release_name(Bus *bus, Peer *sender, json_t *args, DriverE
         if (strlen(name) > BUS_NAME_MAX || !bus_wellknown_name_is_valid(name))
                 return fail(e, BUS_ERR_INVALID_ARGS, "\"%.*s\" is not a valid well-known name",
                             QUOTE(name));
-        if (!driver_name_change_fits(bus, sender, name))
+        /* Only the owner's release changes the owner (leaving a queue is
+         * announced to nobody). */
+        if (name_registry_get_owner(bus->names, name) == sender->id &&
+            !driver_name_change_fits(bus, sender, name))
                 return watchers_behind(bus, sender, name, e);
         bus->announcing_for = sender->id;
         r = name_registry_release(bus->names, name, sender->id, driver_name_changed, bus);
