@@ -915,6 +915,18 @@ int collector_find(const Collector *c, const char *member, const char *key_name)
         return -1;
 }
 
+char *json_string_body(size_t len)
+{
+        char *t = malloc(len);
+
+        ck_assert_uint_ge(len, 2);
+        ck_assert_ptr_nonnull(t);
+        memset(t, 'x', len);
+        t[0] = '"';
+        t[len - 1] = '"';
+        return t;
+}
+
 /* ---- The bus driver ------------------------------------------------------------ */
 
 int driver_call(bus_connection *c, const char *member, json_t *args, bus_error *ret_error,

@@ -144,6 +144,10 @@ void collector_reset(Collector *c);
  * and, if non-NULL, body field "name" == @key_name; -1 if none. */
 int collector_find(const Collector *c, const char *member, const char *key_name);
 
+/* A JSON string of @len bytes ("xxx...", quotes included; not
+ * NUL-terminated), for bodies of an exact size (free()). */
+char *json_string_body(size_t len);
+
 /* ---- The bus driver ------------------------------------------------------------ */
 
 /* Call org.busd.Bus.@member with @args (stolen; NULL = {}). Returns what

@@ -326,17 +326,6 @@ END_TEST
 
 /* ---- Backed payloads cost only their readers ------------------------------------ */
 
-/* A JSON string body of @len bytes ("xxx..."): travels in a payload. */
-static char *json_string_body(size_t len) {
-        char *t = malloc(len);
-
-        ck_assert_ptr_nonnull(t);
-        memset(t, 'x', len);
-        t[0] = '"';
-        t[len - 1] = '"';
-        return t;
-}
-
 /* From library connection @tx: a Data signal with a filled @size-byte
  * payload, then a Data signal whose @size-byte body travels in a payload. */
 static void send_backed_data(bus_connection *tx, size_t size) {

@@ -409,18 +409,6 @@ START_TEST(test_roundtrip_1gib)
 }
 END_TEST
 
-/* A JSON body of @len bytes ("xxx…" as a JSON string). */
-static char *json_string_body(size_t len)
-{
-        char *t = malloc(len);
-
-        ck_assert_ptr_nonnull(t);
-        memset(t, 'x', len);
-        t[0] = '"';
-        t[len - 1] = '"';
-        return t;
-}
-
 static const size_t body_sizes[] = {
         BUS_BODY_INLINE_THRESHOLD - 1, BUS_BODY_INLINE_THRESHOLD, BUS_BODY_INLINE_THRESHOLD + 1,
         BUS_BODY_INLINE_MAX,           BUS_BODY_INLINE_MAX + 1,   32u * MIB,
