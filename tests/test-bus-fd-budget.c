@@ -486,7 +486,8 @@ END_TEST
 
 /* ---- item 4: handshake slots per uid -------------------------------------------- */
 
-#define SILENT BUS_INCOMPLETE_CONNECTIONS_PER_UID_MAX
+/* A configured value, not the default (16): the key takes effect. */
+#define SILENT 5u
 
 START_TEST(test_incomplete_connections_per_uid) {
         int report[2], go[2], status, other_status;
@@ -501,7 +502,17 @@ START_TEST(test_incomplete_connections_per_uid) {
         }
         /* Long enough to hold the slots while the others connect; the end of
          * the test waits for it once. */
-        busd_start_config("{\"timeouts\": {\"handshake_ms\": 3000}}");
+        busd_start_config("{\"limits\": {\"incomplete_connections_per_uid\": 5}, "
+                          "\"timeouts\": {\"handshake_ms\": 3000}}");
+        {
+                json_t *limits = busd_stats();
+
+                ck_assert_int_eq(json_integer_value(json_object_get(
+                                         json_object_get(limits, "limits"),
+                                         "incomplete_connections_per_uid")),
+                                 SILENT);
+                json_decref(limits);
+        }
         busd_open_to_others();
         refused = busd_stat("connections_refused");
         timeouts_before = busd_disconnects("handshake-timeout");
