@@ -1,34 +1,36 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# busd, the broker daemon. The data-structure modules (hashmap, names, match)
-# and the configuration parser (config-file) are also compiled directly into
-# their unit tests (tests/daemon-units.mk, tests/config.mk).
+# busd, the broker daemon, one folder per layer (docs/ARCHITECTURE.md):
+#   transport/  bytes and fds in and out of sockets, credentials, messages
+#   registry/   state that answers questions (names, matches, replies, quotas)
+#   core/       the bus: peers, routing, the driver, monitors
+#   process/    main, configuration, systemd, logging
+# Includes are path-qualified from daemon/ ("core/peer.h"). Leaf modules are
+# also compiled directly into their unit tests (tests/daemon-units.mk).
 bin_PROGRAMS += daemon/busd
 
 daemon_busd_SOURCES = \
-	daemon/main.c \
-	daemon/util.h \
-	daemon/list.h \
-	daemon/log.c daemon/log.h \
-	daemon/systemd.c daemon/systemd.h \
-	daemon/config-file.c daemon/config-file.h \
-	daemon/bus.c daemon/bus.h \
-	daemon/listener.c daemon/listener.h \
-	daemon/creds.c daemon/creds.h \
-	daemon/message.c daemon/message.h \
-	daemon/memfd.c daemon/memfd.h \
-	daemon/quota.c daemon/quota.h \
-	daemon/connection.c daemon/connection.h \
-	daemon/peer.c daemon/peer.h \
-	daemon/reply.c daemon/reply.h \
-	daemon/router.c daemon/router.h \
-	daemon/driver.c daemon/driver-emit.c daemon/driver.h \
-	daemon/hashmap.c daemon/hashmap.h \
-	daemon/names.c daemon/names.h \
-	daemon/match.c daemon/match.h \
-	daemon/monitor.c daemon/monitor.h
+	daemon/process/main.c \
+	daemon/process/log.c daemon/process/log.h \
+	daemon/process/systemd.c daemon/process/systemd.h \
+	daemon/process/config-file.c daemon/process/config-file.h \
+	daemon/transport/listener.c daemon/transport/listener.h \
+	daemon/transport/creds.c daemon/transport/creds.h \
+	daemon/transport/message.c daemon/transport/message.h \
+	daemon/transport/connection.c daemon/transport/connection.h \
+	daemon/transport/payload.c daemon/transport/payload.h \
+	daemon/registry/names.c daemon/registry/names.h \
+	daemon/registry/matches.c daemon/registry/matches.h \
+	daemon/registry/replies.c daemon/registry/replies.h \
+	daemon/registry/quota.c daemon/registry/quota.h \
+	daemon/core/bus.c daemon/core/bus.h \
+	daemon/core/peer.c daemon/core/peer.h \
+	daemon/core/router.c daemon/core/router.h \
+	daemon/core/driver.c daemon/core/driver-messages.c daemon/core/driver.h \
+	daemon/core/monitor.c daemon/core/monitor.h
 daemon_busd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
 	$(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
-daemon_busd_LDADD = protocol/libbusprotocol.la $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS)
+daemon_busd_LDADD = common/libbuscommon.la protocol/libbusprotocol.la \
+	$(LIBEVENT_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS)
 
 daemondocdir = $(docdir)
 dist_daemondoc_DATA = docs/DAEMON.md

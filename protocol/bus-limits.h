@@ -8,7 +8,7 @@
  * connection, name, match, monitor, pending-reply, outgoing-queue,
  * payload-in-flight, fd-budget and driver-call limits and the handshake and partial-message timeouts
  * are busd's defaults: its configuration file overrides each of them
- * (daemon/config-file.h, docs/DAEMON.md "Configuration"; timeouts in ms
+ * (daemon/process/config-file.h, docs/DAEMON.md "Configuration"; timeouts in ms
  * there), and a reload changes them at run time. Where busd sizes an array by
  * one (BUS_CONNECTIONS_MAX, BUS_NAMES_PER_CONNECTION_MAX,
  * BUS_MONITOR_RULES_MAX), the constant is also the highest value the file may

@@ -6,9 +6,9 @@ protocol_libbusprotocol_la_SOURCES = \
 	protocol/bus-protocol.h \
 	protocol/bus-limits.h \
 	protocol/wire.h \
-	protocol/header.c \
+	protocol/validate.c \
 	protocol/encode.c \
-	protocol/names.c \
+	protocol/name-syntax.c \
 	protocol/match-rule.c
 EXTRA_DIST += protocol/PROTOCOL.md
 # The payload acceptance rule (pure) and the header-only fd fact gatherer

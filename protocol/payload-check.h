@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * payload-check.h — the one payload acceptance rule (PROTOCOL.md section 3.5),
- * used by the broker when a message arrives (daemon/memfd.c) and by the
+ * used by the broker when a message arrives (daemon/transport/payload.c) and by the
  * client library before it maps a received payload (client/blob.c).
  *
  * The rule is a pure function of facts about an fd, so it can be unit-tested

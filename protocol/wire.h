@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * wire.h — internal to libbusprotocol: the byte layout of one variable-field
- * record, shared by the parser (header.c) and the encoder (encode.c) so the
+ * record, shared by the parser (validate.c) and the encoder (encode.c) so the
  * two cannot disagree.
  *
  * A record is a 4-byte tag (uint16 code, uint16 value length), then the

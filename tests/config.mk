@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Tests of the daemon configuration (daemon/config-file.c): parsing and validation.
+# Tests of the daemon configuration (daemon/process/config-file.c): parsing and validation.
 # The module is compiled straight into the test (as in tests/daemon-units.mk),
 # with the allocator wrapped (ld --wrap) for tests/alloc-fail.h; the test
 # routes jansson's allocations through the wrapped malloc too.
@@ -8,8 +8,8 @@ check_PROGRAMS += tests/test-config
 TESTS += tests/test-config
 
 tests_test_config_SOURCES = tests/test-config.c tests/alloc-fail.c tests/alloc-fail.h \
-	daemon/config-file.c daemon/config-file.h
-tests_test_config_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir) $(JANSSON_CFLAGS) $(CHECK_CFLAGS)
+	daemon/process/config-file.c daemon/process/config-file.h
+tests_test_config_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon $(JANSSON_CFLAGS) $(CHECK_CFLAGS)
 tests_test_config_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 tests_test_config_LDADD = $(JANSSON_LIBS) $(CHECK_LIBS)
 

@@ -9,23 +9,23 @@ DAEMON_UNIT_WRAP_ALLOC = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,-
 check_PROGRAMS += tests/test-hashmap tests/test-names tests/test-match
 TESTS += tests/test-hashmap tests/test-names tests/test-match
 
-tests_test_hashmap_SOURCES = tests/test-hashmap.c tests/alloc-fail.c tests/alloc-fail.h daemon/hashmap.c
+tests_test_hashmap_SOURCES = tests/test-hashmap.c tests/alloc-fail.c tests/alloc-fail.h common/hashmap.c
 tests_test_hashmap_CPPFLAGS = $(DAEMON_UNIT_INCLUDES)
 tests_test_hashmap_LDFLAGS = $(DAEMON_UNIT_WRAP_ALLOC)
 tests_test_hashmap_LDADD = $(CHECK_LIBS)
 
-tests_test_names_SOURCES = tests/test-names.c tests/alloc-fail.c tests/alloc-fail.h daemon/names.c daemon/hashmap.c
+tests_test_names_SOURCES = tests/test-names.c tests/alloc-fail.c tests/alloc-fail.h daemon/registry/names.c common/hashmap.c
 tests_test_names_CPPFLAGS = $(DAEMON_UNIT_INCLUDES)
 tests_test_names_LDFLAGS = $(DAEMON_UNIT_WRAP_ALLOC)
 tests_test_names_LDADD = $(CHECK_LIBS)
 
-tests_test_match_SOURCES = tests/test-match.c tests/alloc-fail.c tests/alloc-fail.h daemon/match.c daemon/hashmap.c
+tests_test_match_SOURCES = tests/test-match.c tests/alloc-fail.c tests/alloc-fail.h daemon/registry/matches.c common/hashmap.c
 tests_test_match_CPPFLAGS = $(DAEMON_UNIT_INCLUDES)
 tests_test_match_LDFLAGS = $(DAEMON_UNIT_WRAP_ALLOC)
 tests_test_match_LDADD = protocol/libbusprotocol.la $(CHECK_LIBS)
 
 check_PROGRAMS += tests/test-quota
 TESTS += tests/test-quota
-tests_test_quota_SOURCES = tests/test-quota.c daemon/quota.c daemon/hashmap.c
+tests_test_quota_SOURCES = tests/test-quota.c daemon/registry/quota.c common/hashmap.c
 tests_test_quota_CPPFLAGS = $(DAEMON_UNIT_INCLUDES)
 tests_test_quota_LDADD = $(CHECK_LIBS)

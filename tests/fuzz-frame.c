@@ -25,8 +25,8 @@
  *   encoded messages, cut at random and with batches right and wrong;
  * - with libFuzzer (from the source tree):
  *     clang -g -O1 -fsanitize=fuzzer,address,undefined -DBUS_FUZZ_LIBFUZZER -Iprotocol \
- *         tests/fuzz-frame.c protocol/frame.c protocol/header.c protocol/encode.c \
- *         protocol/names.c -o fuzz-frame
+ *         tests/fuzz-frame.c protocol/frame.c protocol/validate.c protocol/encode.c \
+ *         protocol/name-syntax.c -o fuzz-frame
  *     mkdir -p /tmp/corpus-frame && ./fuzz-frame -max_len=65536 /tmp/corpus-frame
  */
 #include <stdbool.h>

@@ -17,7 +17,7 @@
  *   accepted preambles;
  * - with libFuzzer (from the source tree):
  *     clang -g -O1 -fsanitize=fuzzer,address,undefined -DBUS_FUZZ_LIBFUZZER -Iprotocol \
- *         tests/fuzz-message.c protocol/header.c protocol/encode.c protocol/names.c \
+ *         tests/fuzz-message.c protocol/validate.c protocol/encode.c protocol/name-syntax.c \
  *         protocol/match-rule.c -o fuzz-message
  *     mkdir -p /tmp/corpus && ./fuzz-message -max_len=4096 /tmp/corpus tests/corpus
  */

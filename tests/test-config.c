@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test-config.c — unit tests of daemon/config-file.c: defaults, every key's range
+ * test-config.c — unit tests of daemon/process/config-file.c: defaults, every key's range
  * (accepted at its bounds, rejected one past them and for every non-integer
  * type), the file format's error rules, the file reader's checks, the GetStats
  * export and the reload change list, all-or-nothing loading and allocation
@@ -23,15 +23,15 @@
 
 #include "alloc-fail.h"
 #include "bus-limits.h"
-#include "daemon/config-file.h"
+#include "process/config-file.h"
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- the keys, declared independently of daemon/config-file.c -------------------- */
+/* ---- the keys, declared independently of daemon/process/config-file.c -------------------- */
 
 typedef struct KeySpec {
         const char *section, *key;
-        const char *stats; /* GetStats "limits" name (daemon/driver.c) */
+        const char *stats; /* GetStats "limits" name (daemon/core/driver.c) */
         size_t offset, size;
         uint64_t scale, min, max, def; /* file units */
 } KeySpec;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test-hashmap.c — unit tests of daemon/hashmap.c: SipHash-1-3 against
+ * test-hashmap.c — unit tests of common/hashmap.c: SipHash-1-3 against
  * published vectors, put/get/remove, iteration with removal, growth, hole
  * compaction and allocation failures.
  */
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "alloc-fail.h"
-#include "hashmap.h"
+#include "common/hashmap.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 

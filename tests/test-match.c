@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test-match.c — unit tests of daemon/match.c: each key selects correctly,
+ * test-match.c — unit tests of daemon/registry/matches.c: each key selects correctly,
  * well-known senders, refcounted duplicates, owner removal, a randomized
  * comparison with a brute-force loop over bus_match_rule_matches(), the
  * index's cost property (key before sender), rules that can never select a
@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "alloc-fail.h"
-#include "match.h"
+#include "registry/matches.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 

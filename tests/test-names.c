@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test-names.c — unit tests of daemon/names.c: RequestName for every flag
+ * test-names.c — unit tests of daemon/registry/names.c: RequestName for every flag
  * combination, queue order, ReleaseName outcomes, release_all order and the
  * change callbacks, counting and enumeration, the order ListNames pages
  * through, allocation failures.
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "alloc-fail.h"
-#include "names.h"
+#include "registry/names.h"
 
 /* ---- recording changes ------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test-quota.c — unit tests of daemon/quota.c: the fair-share rule and the
+ * test-quota.c — unit tests of daemon/registry/quota.c: the fair-share rule and the
  * payload accounts.
  */
 #include "config.h"
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "bus-limits.h"
-#include "quota.h"
+#include "registry/quota.h"
 
 START_TEST(test_share_lone_holder_gets_half) {
         /* Nothing held yet: one item of any size that fits. */

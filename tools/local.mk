@@ -5,7 +5,7 @@ bin_PROGRAMS += tools/busdctl
 
 tools_busdctl_SOURCES = \
 	tools/busdctl.c tools/busdctl.h \
-	tools/driver.c \
+	tools/connect.c \
 	tools/output.c tools/output.h \
 	tools/table.c tools/table.h \
 	tools/procinfo.c tools/procinfo.h \

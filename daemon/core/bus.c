@@ -1,0 +1,578 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bus.c — the Bus context, its deferred flush and reap jobs, its active
+ * configuration and the reload on SIGHUP, and the graceful stop on
+ * SIGTERM/SIGINT. See bus.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/bus.h"
+#include "transport/creds.h"
+#include "core/driver.h"
+#include "transport/listener.h"
+#include "process/log.h"
+#include "core/peer.h"
+#include "registry/replies.h"
+#include "process/systemd.h"
+#include "common/util.h"
+
+static void bus_compute_fd_budget(Bus *bus, bool log);
+
+/* How long a stopping bus keeps writing queued output before it exits. */
+#define BUS_STOP_FLUSH_USEC (1ull * USEC_PER_SEC)
+
+static const char *const reason_names[_DISCONNECT_REASON_MAX] = {
+        [DISCONNECT_HANGUP] = "hangup",
+        [DISCONNECT_IO_ERROR] = "io-error",
+        [DISCONNECT_PROTOCOL_VIOLATION] = "protocol-violation",
+        [DISCONNECT_HANDSHAKE_TIMEOUT] = "handshake-timeout",
+        [DISCONNECT_PARTIAL_TIMEOUT] = "partial-message-timeout",
+        [DISCONNECT_SLOW_CONSUMER] = "slow-consumer",
+        [DISCONNECT_NO_MEMORY] = "out-of-memory",
+};
+
+const char *disconnect_reason_to_string(DisconnectReason r) {
+        if (r < 0 || r >= _DISCONNECT_REASON_MAX)
+                return "unknown";
+        return reason_names[r];
+}
+
+static void bus_flush_cb(evutil_socket_t fd, short what, void *userdata) {
+        Bus *bus = userdata;
+
+        /* peer_flush() may disconnect the peer, which only schedules its reap:
+         * the list stays valid. New output scheduled meanwhile is appended at
+         * the head and handled by the next activation. */
+        while (bus->flush_first) {
+                Peer *p = bus->flush_first;
+
+                bus_unschedule_flush(bus, p);
+                peer_flush(p);
+        }
+        bus_fds_released(bus); /* written messages released their payload fds */
+        bus_check_drained(bus);
+}
+
+static void bus_reap_cb(evutil_socket_t fd, short what, void *userdata) {
+        Bus *bus = userdata;
+
+        /* Reaping announces name changes, which may disconnect slow
+         * consumers: they join the end of the list and are reaped here too. */
+        while (bus->reap_first) {
+                Peer *p = bus->reap_first;
+
+                bus->reap_first = p->reap_next;
+                if (!bus->reap_first)
+                        bus->reap_last = NULL;
+                p->reap_next = NULL;
+                p->reap_scheduled = false;
+                peer_reap(p);
+        }
+        bus_fds_released(bus); /* freed peers released their sockets and queues */
+        bus_check_drained(bus);
+}
+
+/* How early a timer may fire on the loop's clock. libevent reads
+ * CLOCK_MONOTONIC_COARSE unless EVENT_BASE_FLAG_PRECISE_TIMER is set (which
+ * costs a timerfd_settime() per loop iteration, main.c); that clock lags the
+ * precise one by up to one tick, and a timer is added to the lagging reading,
+ * so it could fire up to a tick early (clock_getres(2): the tick, 1-10 ms). */
+static uint64_t bus_timer_slack_usec(void) {
+        struct timespec ts;
+
+        if (clock_getres(CLOCK_MONOTONIC_COARSE, &ts) < 0)
+                return 0;
+        return (uint64_t)ts.tv_sec * USEC_PER_SEC + ((uint64_t)ts.tv_nsec + 999u) / 1000u;
+}
+
+int bus_timer_add(Bus *bus, struct event *ev, uint64_t usec) {
+        struct timeval tv;
+
+        usec += bus->timer_slack_usec;
+        tv = (struct timeval){ .tv_sec = (time_t)(usec / USEC_PER_SEC),
+                               .tv_usec = (suseconds_t)(usec % USEC_PER_SEC) };
+        return evtimer_add(ev, &tv) < 0 ? -ENOMEM : 0;
+}
+
+/* Our own identity, stamped on the driver's messages. */
+static void bus_init_sender_block(Bus *bus) {
+        BusHeader h = { 0 };
+        uint64_t pid_id = 0;
+        int pidfd;
+
+        pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+        if (pidfd >= 0) {
+                pid_id = creds_pidfd_id(pidfd);
+                safe_close(pidfd);
+        }
+        h.sender_id = BUS_DRIVER_ID;
+        h.sender_pid_id = pid_id;
+        bus->uid = getuid();
+        h.sender_uid = (uint32_t)bus->uid;
+        h.sender_gid = (uint32_t)getgid();
+        h.sender_pid = (uint32_t)getpid();
+        memcpy(bus->sender_block, (uint8_t *)&h + BUS_SENDER_BLOCK_OFFSET, BUS_SENDER_BLOCK_SIZE);
+}
+
+int bus_new(Bus **ret, struct event_base *base) {
+        Bus *bus;
+        int r;
+
+        bus = calloc(1, sizeof(*bus));
+        if (!bus)
+                return -ENOMEM;
+        bus->base = base;
+        bus->next_peer_id = 1;
+        bus->next_serial = 1;
+        bus->started_usec = now_realtime_usec();
+        bus->timer_slack_usec = bus_timer_slack_usec();
+        config_init_defaults(&bus->config);
+        bus->fds.queued = &bus->stats.payload;
+        bus_compute_fd_budget(bus, false); /* logged once the configuration is loaded */
+
+        if (getrandom(bus->id, sizeof(bus->id), 0) != sizeof(bus->id)) {
+                r = -errno;
+                goto fail;
+        }
+        for (size_t i = 0; i < sizeof(bus->id); i++)
+                snprintf(bus->id_hex + 2 * i, 3, "%02x", bus->id[i]);
+        bus_init_sender_block(bus);
+
+        r = hashmap_new(&bus->peers, HASHMAP_KEY_U64);
+        if (r < 0)
+                goto fail;
+        r = hashmap_new(&bus->uids, HASHMAP_KEY_U64);
+        if (r < 0)
+                goto fail;
+        r = name_registry_new(&bus->names);
+        if (r < 0)
+                goto fail;
+        r = match_registry_new(&bus->matches);
+        if (r < 0)
+                goto fail;
+        r = -ENOMEM;
+        bus->scratch = malloc(BUS_READ_CHUNK);
+        /* One slot per possible subscriber: the listener admits at most
+         * config.connections peers, which the configuration cannot set above
+         * BUS_CONNECTIONS_MAX, so collecting a broadcast's receivers can
+         * never fail. Pages are only touched as far as they are used. */
+        bus->owners = malloc(BUS_CONNECTIONS_MAX * sizeof(*bus->owners));
+        bus->flush_event = event_new(base, -1, 0, bus_flush_cb, bus);
+        bus->reap_event = event_new(base, -1, 0, bus_reap_cb, bus);
+        if (!bus->scratch || !bus->owners || !bus->flush_event || !bus->reap_event)
+                goto fail;
+
+        *ret = bus;
+        return 0;
+fail:
+        bus_free(bus);
+        return r;
+}
+
+Bus *bus_free(Bus *bus) {
+        size_t state;
+        void *v;
+
+        if (!bus)
+                return NULL;
+        if (bus->peers) {
+                /* Pending replies point at two peers: drop them all first. */
+                state = 0;
+                while (hashmap_iterate(bus->peers, &state, &v)) {
+                        Peer *p = v;
+                        while (p->callee_replies)
+                                reply_free(p->callee_replies);
+                }
+                state = 0;
+                while (hashmap_iterate(bus->peers, &state, &v)) {
+                        /* peer_free() removes the entry just returned. */
+                        peer_free(v);
+                }
+        }
+        bus->listener = listener_free(bus->listener);
+        if (bus->flush_event)
+                event_free(bus->flush_event);
+        if (bus->reap_event)
+                event_free(bus->reap_event);
+        if (bus->sigterm_event)
+                event_free(bus->sigterm_event);
+        if (bus->sigint_event)
+                event_free(bus->sigint_event);
+        if (bus->sighup_event)
+                event_free(bus->sighup_event);
+        if (bus->stop_timer)
+                event_free(bus->stop_timer);
+        match_registry_free(bus->matches);
+        name_registry_free(bus->names);
+        hashmap_free(bus->uids);
+        hashmap_free(bus->peers);
+        free(bus->owners);
+        free(bus->scratch);
+        free(bus->config_path);
+        free(bus->status);
+        free(bus);
+        return NULL;
+}
+
+Peer *bus_find_peer(Bus *bus, uint64_t id) {
+        return hashmap_get(bus->peers, &id);
+}
+
+Peer *bus_resolve(Bus *bus, const char *name) {
+        uint64_t id;
+        Peer *p;
+
+        if (!bus_unique_name_parse(name, &id)) {
+                id = name_registry_get_owner(bus->names, name);
+                if (id == 0)
+                        return NULL;
+        }
+        p = bus_find_peer(bus, id);
+        /* A monitor is no peer for routing (monitor.h). */
+        return p && peer_is_running(p) && !p->monitor ? p : NULL;
+}
+
+uint64_t bus_next_serial(Bus *bus) {
+        uint64_t s = bus->next_serial++;
+
+        if (bus->next_serial == 0)
+                bus->next_serial = 1;
+        return s;
+}
+
+void bus_schedule_flush(Bus *bus, Peer *p) {
+        if (p->flush_scheduled)
+                return;
+        p->flush_prev = NULL;
+        p->flush_next = bus->flush_first;
+        if (bus->flush_first)
+                bus->flush_first->flush_prev = p;
+        bus->flush_first = p;
+        p->flush_scheduled = true;
+        event_active(bus->flush_event, 0, 0);
+}
+
+void bus_unschedule_flush(Bus *bus, Peer *p) {
+        if (!p->flush_scheduled)
+                return;
+        if (p->flush_prev)
+                p->flush_prev->flush_next = p->flush_next;
+        else
+                bus->flush_first = p->flush_next;
+        if (p->flush_next)
+                p->flush_next->flush_prev = p->flush_prev;
+        p->flush_prev = p->flush_next = NULL;
+        p->flush_scheduled = false;
+}
+
+void bus_schedule_reap(Bus *bus, Peer *p) {
+        if (p->reap_scheduled)
+                return;
+        p->reap_scheduled = true;
+        p->reap_next = NULL;
+        if (bus->reap_last)
+                bus->reap_last->reap_next = p;
+        else
+                bus->reap_first = p;
+        bus->reap_last = p;
+        event_active(bus->reap_event, 0, 0);
+}
+
+void bus_check_drained(Bus *bus) {
+        if (bus->stopping && bus->stats.queue.messages == 0 && !bus->reap_first)
+                event_base_loopbreak(bus->base);
+}
+
+UidUsage *bus_uid_get(Bus *bus, uid_t uid, bool create) {
+        uint64_t key = uid;
+        UidUsage *u;
+
+        u = hashmap_get(bus->uids, &key);
+        if (u || !create)
+                return u;
+        u = calloc(1, sizeof(*u));
+        if (!u)
+                return NULL;
+        u->uid = key;
+        u->table = bus->uids;
+        if (hashmap_put(bus->uids, &u->uid, u) < 0) {
+                free(u);
+                return NULL;
+        }
+        return u;
+}
+
+void bus_uid_put(Bus *bus, UidUsage *u) {
+        if (!u || u->n_ref > 0)
+                return;
+        hashmap_remove(bus->uids, &u->uid);
+        free(u);
+}
+
+/* ---- the fd budget ----------------------------------------------------------- */
+
+/* The budget in force: min(limits.fds, RLIMIT_NOFILE soft limit -
+ * BUS_FDS_RESERVED). */
+static void bus_compute_fd_budget(Bus *bus, bool log) {
+        uint64_t configured = bus->config.fds, soft = UINT64_MAX, room;
+        struct rlimit rl;
+
+        /* main.c raised the soft limit to the hard one before this runs. */
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+                soft = (uint64_t)rl.rlim_cur;
+        room = soft > BUS_FDS_RESERVED ? soft - BUS_FDS_RESERVED : 0;
+        bus->fds_rlimit = soft;
+        bus->fds.limit = configured < room ? configured : room;
+        if (!log)
+                return;
+        if (bus->fds.limit < configured)
+                log_warning("fd budget: limits.fds %llu clamped to %llu (RLIMIT_NOFILE %llu "
+                            "minus %u fds reserved for the broker itself)",
+                            (unsigned long long)configured, (unsigned long long)bus->fds.limit,
+                            (unsigned long long)soft, BUS_FDS_RESERVED);
+        else
+                log_info("fd budget: %llu fds (RLIMIT_NOFILE %llu)",
+                         (unsigned long long)bus->fds.limit, (unsigned long long)soft);
+        if (bus->fds.limit < 2 * BUS_FDS_MAX)
+                log_warning("fd budget of %llu fds leaves no room for payloads: raise "
+                            "RLIMIT_NOFILE (LimitNOFILE=)",
+                            (unsigned long long)bus->fds.limit);
+}
+
+void bus_apply_fd_budget(Bus *bus) {
+        bus_compute_fd_budget(bus, true);
+        /* A larger budget may let the listener go on. */
+        bus_fds_released(bus);
+}
+
+bool bus_fds_may_read(Bus *bus, const Peer *p) {
+        uint64_t now, free_fds;
+
+        if (quota_fds_may_read(&bus->fds, p->uid_usage, hashmap_size(bus->uids)))
+                return true;
+        bus->reads_without_fds++;
+        free_fds = quota_fds_free(&bus->fds);
+        if (free_fds >= BUS_FDS_MAX)
+                return false; /* only this uid is at its share: its own business */
+        now = clock_usec(CLOCK_MONOTONIC_COARSE);
+        if (bus->fds_short_logged_usec == 0 || now - bus->fds_short_logged_usec >=
+                                                       BUS_FDS_SHORT_LOG_USEC) {
+                bus->fds_short_logged_usec = now;
+                log_warning("fd budget short: %llu of %llu fds in use (%llu connections, %llu "
+                            "payload fds queued, %llu received), fewer than %u free: "
+                            "reading without room for fds (messages carrying fds are "
+                            "refused) and not accepting until fds are released",
+                            (unsigned long long)quota_fds_in_use(&bus->fds),
+                            (unsigned long long)bus->fds.limit,
+                            (unsigned long long)bus->fds.connections,
+                            (unsigned long long)bus->fds.queued->fds,
+                            (unsigned long long)bus->fds.received, BUS_FDS_MAX);
+        }
+        return false;
+}
+
+void bus_fds_released(Bus *bus) {
+        if (bus->listener)
+                listener_fds_released(bus->listener);
+}
+
+/* ---- configuration ----------------------------------------------------------- */
+
+/* Read bus->config_path into *@ret. A missing file that is not required is
+ * the defaults (*@ret_missing set); a missing required one gets a reason like
+ * the other read errors ("PATH: No such file or directory"). */
+static int bus_read_config(Bus *bus, BusConfig *ret, bool *ret_missing, char **ret_error) {
+        char *reason = NULL;
+        int r;
+
+        *ret_missing = false;
+        r = config_load_file(bus->config_path, ret, &reason);
+        if (r == -ENOENT && !bus->config_required) {
+                config_init_defaults(ret);
+                *ret_missing = true;
+                return 0;
+        }
+        if (r == -ENOENT) {
+                if (asprintf(&reason, "%s: %s", bus->config_path, strerror(ENOENT)) < 0)
+                        return -ENOMEM;
+                r = CONFIG_E_INVALID;
+        }
+        if (r == CONFIG_E_INVALID && ret_error)
+                *ret_error = reason;
+        else
+                free(reason);
+        return r;
+}
+
+int bus_load_config(Bus *bus, const char *path, bool required, char **ret_error) {
+        char *old_path = bus->config_path;
+        bool old_required = bus->config_required, missing;
+        BusConfig c;
+        int r;
+
+        bus->config_path = strdup(path);
+        if (!bus->config_path) {
+                bus->config_path = old_path;
+                return -ENOMEM;
+        }
+        bus->config_required = required;
+        r = bus_read_config(bus, &c, &missing, ret_error);
+        if (r != 0) {
+                free(bus->config_path);
+                bus->config_path = old_path;
+                bus->config_required = old_required;
+                return r;
+        }
+        free(old_path);
+        bus->config = c;
+        bus_apply_fd_budget(bus);
+        if (missing)
+                log_info("no configuration file at %s: using the defaults", path);
+        else
+                log_info("configuration loaded from %s", path);
+        return 0;
+}
+
+int bus_set_status(Bus *bus, const char *status) {
+        char *s = strdup(status);
+
+        if (!s)
+                return -ENOMEM;
+        free(bus->status);
+        bus->status = s;
+        return 0;
+}
+
+int bus_reload_config(Bus *bus, char **ret_error) {
+        char changes[1024], *reason = NULL, *status = NULL;
+        bool missing;
+        BusConfig c;
+        int r;
+
+        if (!bus->config_path)
+                return -EINVAL; /* bus_load_config() was never called */
+        /* systemd's reload protocol: RELOADING=1 with the CLOCK_MONOTONIC time
+         * it began, then READY=1 once done, whatever the outcome (sd_notify(3)). */
+        systemd_notify_reloading("Reloading the configuration");
+        r = bus_read_config(bus, &c, &missing, &reason);
+        if (r == 0) {
+                config_describe_changes(&bus->config, &c, changes, sizeof(changes));
+                /* The swap: one assignment, between two event callbacks. */
+                bus->config = c;
+                bus_apply_fd_budget(bus); /* logged: clamped or not */
+                log_notice("configuration reloaded: %s%s", changes[0] ? changes : "unchanged",
+                           missing ? " (no file: the defaults)" : "");
+        } else {
+                log_warning("configuration reload failed, the old configuration stays in force: "
+                            "%s",
+                            r == CONFIG_E_INVALID ? reason : strerror(-r));
+                /* Keep the failure visible in "systemctl status" until the next reload. */
+                if (asprintf(&status, "%s; configuration reload failed: %s",
+                             bus->status ? bus->status : "Running",
+                             r == CONFIG_E_INVALID ? reason : strerror(-r)) < 0)
+                        status = NULL;
+        }
+        systemd_notify_ready(status ? status : bus->status);
+        free(status);
+        if (r == CONFIG_E_INVALID && ret_error)
+                *ret_error = reason;
+        else
+                free(reason);
+        return r;
+}
+
+/* ---- stopping ------------------------------------------------------------------ */
+
+static void bus_stop_timeout_cb(evutil_socket_t fd, short what, void *userdata) {
+        Bus *bus = userdata;
+
+        log_notice("stop: %llu queued messages not flushed in time",
+                   (unsigned long long)bus->stats.queue.messages);
+        event_base_loopbreak(bus->base);
+}
+
+/* Graceful stop: no new connections, no more input; callers still waiting
+ * get NoReply; queued output gets BUS_STOP_FLUSH_USEC to drain. */
+static void bus_stop(Bus *bus) {
+        size_t state = 0;
+        void *v;
+
+        if (bus->stopping) {
+                /* Second signal: stop now. */
+                event_base_loopbreak(bus->base);
+                return;
+        }
+        bus->stopping = true;
+        log_info("stopping");
+        systemd_notify_stopping("Stopping");
+        if (bus->listener)
+                listener_stop(bus->listener);
+
+        while (hashmap_iterate(bus->peers, &state, &v))
+                peer_quiesce(v);
+        state = 0;
+        while (hashmap_iterate(bus->peers, &state, &v)) {
+                Peer *p = v;
+
+                while (p->callee_replies) {
+                        PendingReply *r = p->callee_replies;
+                        Peer *caller = r->caller;
+                        uint64_t serial = r->serial;
+
+                        reply_free(r);
+                        driver_send_error(bus, caller, serial, BUS_ERR_NO_REPLY,
+                                          "the bus is shutting down");
+                }
+        }
+
+        bus->stop_timer = evtimer_new(bus->base, bus_stop_timeout_cb, bus);
+        if (!bus->stop_timer || bus_timer_add(bus, bus->stop_timer, BUS_STOP_FLUSH_USEC) < 0)
+                event_base_loopbreak(bus->base);
+        /* The flush job ends the loop once every queue is empty. */
+        event_active(bus->flush_event, 0, 0);
+}
+
+static void bus_signal_cb(evutil_socket_t sig, short what, void *userdata) {
+        log_info("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        bus_stop(userdata);
+}
+
+static void bus_sighup_cb(evutil_socket_t sig, short what, void *userdata) {
+        Bus *bus = userdata;
+
+        if (bus->stopping) {
+                log_info("received SIGHUP while stopping: not reloading");
+                return;
+        }
+        log_info("received SIGHUP: reloading the configuration from %s", bus->config_path);
+        /* Success and failure are logged there; the old configuration stays on failure. */
+        (void)bus_reload_config(bus, NULL);
+}
+
+int bus_watch_signals(Bus *bus) {
+        bus->sigterm_event = evsignal_new(bus->base, SIGTERM, bus_signal_cb, bus);
+        bus->sigint_event = evsignal_new(bus->base, SIGINT, bus_signal_cb, bus);
+        bus->sighup_event = evsignal_new(bus->base, SIGHUP, bus_sighup_cb, bus);
+        if (!bus->sigterm_event || !bus->sigint_event || !bus->sighup_event ||
+            evsignal_add(bus->sigterm_event, NULL) < 0 ||
+            evsignal_add(bus->sigint_event, NULL) < 0 || evsignal_add(bus->sighup_event, NULL) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int bus_run(Bus *bus) {
+        if (event_base_dispatch(bus->base) < 0)
+                return -EIO;
+        return 0;
+}

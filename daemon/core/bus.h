@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bus.h — the Bus context: the event loop, the peers (by unique id), the name
+ * and match registries, the bus id, counters, and the two deferred jobs every
+ * callback relies on:
+ *
+ *  - flush: peers that got output during a callback are written at the end
+ *    of the loop iteration, so a burst of messages costs one sendmsg();
+ *  - reap: disconnected peers are torn down (names released, watchers told)
+ *    and freed from their own callback, never inside a fan-out loop.
+ *
+ * Timers: the event loop runs on libevent's default clock (main.c), which on
+ * Linux is CLOCK_MONOTONIC_COARSE; every timer is armed through
+ * bus_timer_add(), which pads it by that clock's resolution so that nothing
+ * fires before its time.
+ *
+ * Configuration: the bus holds the active BusConfig (config-file.h) by
+ * value. Every limit check and timer reads it at the moment it runs;
+ * bus_reload_config() replaces it in one assignment, so a check sees either
+ * the old or the new configuration, never a mix, and the address other
+ * modules keep (Connection.config) stays valid. A reload revokes nothing a
+ * peer already holds (docs/DAEMON.md "Configuration").
+ *
+ * Invariants: unique ids start at 1 and are never reused; a peer is in
+ * `peers` from accept until it is freed; stats.queue counts exactly the
+ * message references in all output queues; every field of config is inside
+ * its range (config-file.c validated it), so the arrays sized by the
+ * compile-time ceilings (owners, a peer's names) are never too small.
+ */
+#pragma once
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "process/config-file.h"
+#include "transport/connection.h"
+#include "common/hashmap.h"
+#include "registry/matches.h"
+#include "registry/names.h"
+#include "registry/quota.h"
+
+typedef struct Peer Peer;
+typedef struct Listener Listener;
+typedef struct Monitor Monitor;
+
+/* Why a connection ended; counted in stats and reported by GetStats. */
+typedef enum DisconnectReason {
+        DISCONNECT_HANGUP,             /* the peer closed its end */
+        DISCONNECT_IO_ERROR,           /* the socket failed */
+        DISCONNECT_PROTOCOL_VIOLATION, /* bad preamble, header, fields, fds */
+        DISCONNECT_HANDSHAKE_TIMEOUT,  /* no preamble in time (timeouts.handshake_ms) */
+        DISCONNECT_PARTIAL_TIMEOUT,    /* a message stalled (timeouts.partial_message_ms) */
+        DISCONNECT_SLOW_CONSUMER,      /* its full queue not read (timeouts.slow_consumer_ms) */
+        DISCONNECT_NO_MEMORY,          /* the broker could not allocate for it */
+        _DISCONNECT_REASON_MAX,
+} DisconnectReason;
+
+const char *disconnect_reason_to_string(DisconnectReason r);
+
+typedef struct BusStats {
+        QueueStats queue;
+        uint64_t messages_routed; /* message references queued to receivers */
+        uint64_t bytes_routed;
+        uint64_t messages_dropped; /* replies nobody waits for, signals over a sender's fair
+                                    * share (one per receiver missed), ... */
+        uint64_t connections_refused;
+        uint64_t pending_replies;
+        uint64_t disconnects[_DISCONNECT_REASON_MAX];
+        QuotaTotals payload;       /* payload bytes and fds held in queues (quota.h) */
+        uint64_t payloads_refused; /* messages refused for their payload fds (transport/payload.c) */
+} BusStats;
+
+/* Size of the shared receive buffer: many small messages per recvmsg(), and
+ * a bound on the work one read event does. */
+#define BUS_READ_CHUNK (64u * 1024u)
+
+typedef struct Bus {
+        struct event_base *base;
+        HashMap *peers; /* Peer by id */
+        HashMap *uids;  /* UidUsage by uid (quota.h): uids with peers or payload fds */
+        NameRegistry *names;
+        MatchRegistry *matches;
+        Listener *listener;
+
+        BusConfig config;     /* the active configuration, see above */
+        char *config_path;    /* the file every reload re-reads */
+        bool config_required; /* named with --config: a missing file is an error */
+        char *status;         /* STATUS= line of READY=1 (main.c), repeated after a reload */
+
+        uint8_t id[16];
+        char id_hex[33];
+        uid_t uid; /* the bus's own uid (privileged, as root, for monitors and reloads) */
+        uint64_t next_peer_id;
+        uint64_t next_serial;
+        uint64_t announcing_for; /* the peer whose request the bus is announcing (driver.h), or 0 */
+        uint8_t sender_block[BUS_SENDER_BLOCK_SIZE]; /* stamped on the bus's own messages */
+        uint64_t started_usec;                       /* CLOCK_REALTIME */
+        uint64_t timer_slack_usec; /* resolution of the loop's clock, see bus_timer_add() */
+        size_t n_peers;
+        size_t n_incomplete; /* peers still in the handshake */
+        BusStats stats;
+        uint8_t *scratch; /* BUS_READ_CHUNK bytes shared by all reads */
+
+        struct event *flush_event;
+        Peer *flush_first;
+        struct event *reap_event;
+        Peer *reap_first, *reap_last;
+
+        /* scratch for routing broadcasts: BUS_CONNECTIONS_MAX entries (the
+         * ceiling of the connections limit, whatever the configuration) */
+        uint64_t *owners;
+        size_t n_owners;
+
+        /* monitors (monitor.h): routing tests n_monitors before anything else */
+        Monitor *monitors;
+        size_t n_monitors;
+
+        /* the fd budget (docs/DAEMON.md "File descriptor budget"): limit set
+         * by bus_apply_fd_budget(); peers read without room for fds while it
+         * is short (connection_read()) */
+        FdBudget fds;
+        uint64_t fds_rlimit;     /* RLIMIT_NOFILE soft limit it was computed from */
+        uint64_t reads_without_fds; /* reads that offered no room for fds (GetStats) */
+        uint64_t fds_short_logged_usec; /* last "fd budget short" warning */
+
+        bool stopping;
+        struct event *sigterm_event, *sigint_event, *sighup_event, *stop_timer;
+} Bus;
+
+/* A bus with the default configuration (config_init_defaults()). */
+int bus_new(Bus **ret, struct event_base *base);
+/* Frees every peer without telling anyone (shutdown). NULL-safe. */
+Bus *bus_free(Bus *bus);
+
+/* Handle SIGTERM/SIGINT (graceful stop) and SIGHUP (bus_reload_config())
+ * from the event loop. Called before READY=1, so that a signal sent as soon
+ * as the bus is ready is never met by the default action. 0 or -ENOMEM. */
+int bus_watch_signals(Bus *bus);
+/* Run until stopped; returns 0 after a graceful stop. */
+int bus_run(Bus *bus);
+
+/* Load the configuration from @path (copied) into the bus, before it
+ * listens; @path is what every reload re-reads. @required: a missing file is
+ * an error (the path came from --config); otherwise a missing file means the
+ * defaults. Returns 0; CONFIG_E_INVALID with a malloc'd one-line reason in
+ * *@ret_error (the path included); or -ENOMEM. Nothing changes on failure. */
+int bus_load_config(Bus *bus, const char *path, bool required, char **ret_error);
+
+/* Re-read the configuration file (SIGHUP, org.busd.Bus.ReloadConfig),
+ * between sd_notify RELOADING=1 and READY=1. On success the new configuration
+ * replaces the old one in one step and the changes are logged (info); a file
+ * that is missing (if required), unreadable or invalid leaves the old
+ * configuration in force and is logged as a warning (hostile-peers.md item
+ * 26). Returns as bus_load_config(); @ret_error may be NULL. New limits apply
+ * from the next check: nothing a peer already holds is revoked. */
+int bus_reload_config(Bus *bus, char **ret_error);
+
+/* Set the STATUS= text sent with READY=1 (copied); -ENOMEM on failure. */
+int bus_set_status(Bus *bus, const char *status);
+
+/* Any peer by id (any state), or NULL. */
+Peer *bus_find_peer(Bus *bus, uint64_t id);
+/* The running peer that owns @name (unique or well-known), or NULL. */
+Peer *bus_resolve(Bus *bus, const char *name);
+
+/* Arm timer @ev to fire no earlier than @usec from now (CLOCK_MONOTONIC). */
+int bus_timer_add(Bus *bus, struct event *ev, uint64_t usec);
+
+/* Allocate the next serial for a message from the bus. */
+uint64_t bus_next_serial(Bus *bus);
+
+/* Deferred jobs (see above). */
+void bus_schedule_flush(Bus *bus, Peer *p);
+void bus_unschedule_flush(Bus *bus, Peer *p);
+void bus_schedule_reap(Bus *bus, Peer *p);
+/* Called whenever output drained while stopping. */
+void bus_check_drained(Bus *bus);
+
+/* Per-uid accounting (quota.h UidUsage): the entry for @uid, created on
+ * demand with no reference (NULL on -ENOMEM); holders take references with
+ * quota_uid_ref(). bus_uid_put() drops an entry nobody referenced. */
+UidUsage *bus_uid_get(Bus *bus, uid_t uid, bool create);
+void bus_uid_put(Bus *bus, UidUsage *u);
+
+/* ---- the fd budget ---- */
+
+/* Compute the budget in force from the configuration and the RLIMIT_NOFILE
+ * soft limit: min(limits.fds, soft limit - BUS_FDS_RESERVED); logged
+ * (warning) when the rlimit clamps the configured value. At start and after
+ * each reload. */
+void bus_apply_fd_budget(Bus *bus);
+/* May the broker offer room for fds in its next read from @p
+ * (quota_fds_may_read())? If not, the read goes on without (connection.h),
+ * and if the bus-wide budget is short a warning with the numbers is logged
+ * (at most once per BUS_FDS_SHORT_LOG_USEC). */
+bool bus_fds_may_read(Bus *bus, const Peer *p);
+/* Fds were released (or may have been): if the listener stopped accepting
+ * for the budget, it may accept again now (listener_fds_released()). From
+ * the flush and reap jobs and a new budget; releases elsewhere (a write
+ * event, a refused message) are seen by the listener's back-off timer. */
+void bus_fds_released(Bus *bus);
+
+/* How often the "fd budget short" warning may repeat. */
+#define BUS_FDS_SHORT_LOG_USEC (10ull * 1000000ull)

@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * peer.c — peer lifecycle: handshake, input dispatch, timeouts, output
+ * flushing, disconnect and reap. See peer.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/driver.h"
+#include "process/log.h"
+#include "transport/payload.h"
+#include "transport/message.h"
+#include "core/monitor.h"
+#include "core/peer.h"
+#include "registry/replies.h"
+#include "core/router.h"
+#include "common/util.h"
+
+/* Features this build enables: payload memfds, checked by transport/payload.c. */
+#define PEER_FEATURES_ENABLED ((uint64_t)BUS_FEATURE_BLOBS)
+
+static void peer_log(const Peer *p, LogClass cls, int level, const char *reason, const char *detail) {
+        log_peer(cls, level, p->name, p->creds.uid, p->creds.pid, reason, "%s", detail);
+}
+
+static int timer_set(Peer *p, uint64_t usec) {
+        return bus_timer_add(p->bus, p->timer, usec);
+}
+
+/* What the connection stamps on each message the peer sends. */
+static void peer_set_sender_block(Peer *p) {
+        BusHeader h = { 0 };
+
+        h.sender_id = p->id;
+        h.sender_pid_id = p->creds.pid_id;
+        h.sender_uid = (uint32_t)p->creds.uid;
+        h.sender_gid = (uint32_t)p->creds.gid;
+        h.sender_pid = (uint32_t)p->creds.pid;
+        memcpy(p->conn.sender_block, (uint8_t *)&h + BUS_SENDER_BLOCK_OFFSET,
+               BUS_SENDER_BLOCK_SIZE);
+}
+
+static void peer_violation(Peer *p, const char *detail) {
+        peer_disconnect(p, DISCONNECT_PROTOCOL_VIOLATION, BUS_ERR_PROTOCOL_VIOLATION, detail);
+}
+
+static void peer_timer_cb(evutil_socket_t fd, short what, void *userdata) {
+        Peer *p = userdata;
+
+        if (p->lingering)
+                bus_schedule_reap(p->bus, p);
+        else if (p->state == PEER_HANDSHAKE)
+                peer_disconnect(p, DISCONNECT_HANDSHAKE_TIMEOUT, NULL,
+                                "handshake not completed in time");
+        else if (p->state == PEER_RUNNING)
+                peer_disconnect(p, DISCONNECT_PARTIAL_TIMEOUT, BUS_ERR_PROTOCOL_VIOLATION,
+                                "message not completed in time");
+}
+
+/* The slow-consumer rule (peer.h): the stall timer fires no earlier than
+ * slow_consumer_ms after the connection's last write progress. A receiver
+ * still under pressure since that progress, with output still waiting, is
+ * disconnected; one that made progress is given the remainder. */
+static void peer_stall_arm(Peer *p) {
+        uint64_t limit = p->bus->config.slow_consumer_timeout_usec;
+        uint64_t idle;
+
+        connection_sample_reader(&p->conn); /* the baseline of the next sample */
+        idle = clock_usec(CLOCK_MONOTONIC_COARSE) - p->conn.out_progress_usec;
+        if (bus_timer_add(p->bus, p->stall_timer, idle < limit ? limit - idle : 0) == 0)
+                p->stall_armed = true;
+        /* else: not watched until the next pressure tries again; the queue
+         * stays bounded by its limits meanwhile. */
+}
+
+static void peer_stall_cb(evutil_socket_t fd, short what, void *userdata) {
+        Peer *p = userdata;
+        uint64_t limit = p->bus->config.slow_consumer_timeout_usec;
+        uint64_t progress;
+        char detail[96];
+
+        p->stall_armed = false;
+        if (p->state != PEER_RUNNING || !connection_has_output(&p->conn))
+                return;
+        /* A receiver that read anything since the last sample is not stalled. */
+        connection_sample_reader(&p->conn);
+        progress = p->conn.out_progress_usec;
+        if (connection_is_over_limit(&p->conn))
+                p->pressure_usec = clock_usec(CLOCK_MONOTONIC_COARSE);
+        if (p->pressure_usec < progress)
+                return; /* read since its queue was last full: armed again when it fills */
+        if (clock_usec(CLOCK_MONOTONIC_COARSE) - progress < limit) {
+                peer_stall_arm(p);
+                return;
+        }
+        snprintf(detail, sizeof(detail),
+                 "outgoing queue full and not read for %llu ms (slow consumer)",
+                 (unsigned long long)(limit / 1000));
+        peer_disconnect(p, DISCONNECT_SLOW_CONSUMER, BUS_ERR_LIMITS_EXCEEDED, detail);
+}
+
+/* @p's queue refused a message or is at its limit: watch for its stall. */
+static void peer_note_pressure(Peer *p) {
+        p->pressure_usec = clock_usec(CLOCK_MONOTONIC_COARSE);
+        if (!p->stall_armed && p->state == PEER_RUNNING)
+                peer_stall_arm(p);
+}
+
+static void peer_welcome(Peer *p, const BusPreamble *pre) {
+        Bus *bus = p->bus;
+        BusWelcome w = { 0 };
+        Message *m;
+        int r;
+
+        r = bus_preamble_check(pre);
+        if (r != 0) {
+                /* Not welcomed: no Disconnected signal, just close. */
+                peer_disconnect(p, DISCONNECT_PROTOCOL_VIOLATION, NULL, bus_proto_strerror(r));
+                return;
+        }
+
+        p->features = pre->features & BUS_FEATURES_SUPPORTED & PEER_FEATURES_ENABLED;
+        w.preamble = (BusPreamble){ .magic = BUS_PREAMBLE_MAGIC,
+                                    .version = BUS_PROTOCOL_VERSION,
+                                    .size = sizeof(BusPreamble),
+                                    .features = p->features };
+        w.unique_id = p->id;
+        memcpy(w.bus_id, bus->id, sizeof(w.bus_id));
+        r = message_new_raw(&m, &w, sizeof(w));
+        if (r == 0) {
+                r = connection_queue(&p->conn, m, true);
+                message_unref(m);
+        }
+        if (r < 0) {
+                peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "out of memory for the welcome");
+                return;
+        }
+
+        evtimer_del(p->timer);
+        p->state = PEER_RUNNING;
+        p->welcomed = true;
+        bus->n_incomplete--;
+        p->uid_usage->n_incomplete--;
+        log_debug("peer %s connected (uid %lu, pid %ld)", p->name, (unsigned long)p->creds.uid,
+                  (long)p->creds.pid);
+        driver_emit_name_owner_changed(bus, p->name, 0, p->id);
+
+        /* The client waits for the welcome alone: write it now, not at the
+         * end of the loop iteration, and only then read the rest of the
+         * credentials (creds.h), before any message of the peer is parsed:
+         * they go into its sender block and driver answers. */
+        peer_flush(p);
+        if (p->state != PEER_RUNNING)
+                return;
+        r = creds_read_details(p->conn.fd, &p->creds);
+        if (r < 0) {
+                peer_disconnect(p, r == -ENOMEM ? DISCONNECT_NO_MEMORY : DISCONNECT_IO_ERROR,
+                                NULL, "cannot read the peer's credentials");
+                return;
+        }
+        peer_set_sender_block(p);
+}
+
+static void peer_handle_message(Peer *p, Message *m) {
+        p->messages_sent++;
+        if (p->monitor) {
+                monitor_refuse_send(p);
+                return;
+        }
+        if (m->n_fds > 0) {
+                if (!(p->features & BUS_FEATURE_BLOBS)) {
+                        peer_violation(p, "fds sent without negotiating BUS_FEATURE_BLOBS");
+                        return;
+                }
+                /* Refused payloads are answered there; @m is just dropped. */
+                if (memfd_admit(p->bus, p, m) != 0)
+                        return;
+        }
+        router_dispatch(p->bus, p, m);
+}
+
+/* Restart the partial-message timer for each new message that does not
+ * arrive in one read; stop it at a message boundary. */
+static void peer_update_partial_timer(Peer *p) {
+        if (p->state != PEER_RUNNING)
+                return;
+        if (!connection_is_partial(&p->conn)) {
+                if (p->partial_timer) {
+                        evtimer_del(p->timer);
+                        p->partial_timer = false;
+                }
+                return;
+        }
+        if (!p->partial_timer || p->partial_start != connection_partial_start(&p->conn)) {
+                p->partial_start = connection_partial_start(&p->conn);
+                p->partial_timer = true;
+                /* Without its timer a peer could hold a half message (and
+                 * its buffer) for good. */
+                if (timer_set(p, p->bus->config.partial_message_timeout_usec) < 0)
+                        peer_disconnect(p, DISCONNECT_NO_MEMORY, BUS_ERR_FAILED,
+                                        "out of memory: cannot arm the partial-message timer");
+        }
+}
+
+/* ---- the fd budget (bus.h) ---- */
+
+/* Count the payload fds the connection received since the last call into
+ * the budget and the peer's uid. */
+static void peer_count_fds(Peer *p) {
+        uint64_t n = p->conn.in_fds_received - p->fds_counted;
+
+        if (n == 0)
+                return;
+        p->fds_counted += n;
+        p->fds_held += n;
+        p->bus->fds.received += n;
+        p->uid_usage->fds += n;
+        p->uid_usage->fds_received += n;
+}
+
+/* @n of the received fds left the connection, in a message (memfd_admit()
+ * charges it to the sender's account, or it is dropped) or closed. */
+static void peer_uncount_fds(Peer *p, uint64_t n) {
+        peer_count_fds(p);
+        p->fds_held -= n;
+        p->bus->fds.received -= n;
+        p->uid_usage->fds -= n;
+        p->uid_usage->fds_received -= n;
+}
+
+/* connection_read()'s question before each recvmsg(). */
+static bool peer_may_read(void *userdata) {
+        Peer *p = userdata;
+
+        peer_count_fds(p);
+        return bus_fds_may_read(p->bus, p);
+}
+
+/* A message whose fds the broker could not take (its own fd shortage,
+ * connection.h CONNECTION_FDS_LOST): the sender is told, nothing is routed,
+ * and the peer stays (hostile-peers.md item 32). */
+static void peer_fds_lost(Peer *p, Message *m) {
+        Bus *bus = p->bus;
+
+        log_peer(LOG_CLASS_DENIED, LOG_WARNING, p->name, p->creds.uid, p->creds.pid, "fd-shortage",
+                 "the kernel could not install a message's fds (%llu of %llu budget fds in use, "
+                 "RLIMIT_NOFILE %llu): message refused",
+                 (unsigned long long)quota_fds_in_use(&bus->fds),
+                 (unsigned long long)bus->fds.limit, (unsigned long long)bus->fds_rlimit);
+        p->messages_sent++;
+        if (p->state == PEER_RUNNING && !p->monitor)
+                memfd_refuse(bus, p, m, BUS_ERR_LIMITS_EXCEEDED,
+                             "the bus is short of file descriptors: this message's fds were lost "
+                             "and it was not delivered");
+}
+
+static void peer_read_cb(evutil_socket_t fd, short what, void *userdata) {
+        Peer *p = userdata;
+        BusPreamble pre;
+        Message *m;
+        int r;
+
+        r = connection_read(&p->conn);
+        peer_count_fds(p);
+        if (r == 0)
+                return;
+        if (r == -ECONNRESET) {
+                peer_disconnect(p, DISCONNECT_HANGUP, NULL, "connection closed by peer");
+                return;
+        }
+        if (r < 0) {
+                peer_disconnect(p, DISCONNECT_IO_ERROR, NULL, strerror(-r));
+                return;
+        }
+        if (r == CONNECTION_E_VIOLATION) {
+                peer_violation(p, p->conn.error);
+                return;
+        }
+
+        /* One read is at most BUS_READ_CHUNK bytes (or the rest of one
+         * message): dispatch all of it, then yield to other peers. */
+        while (p->state != PEER_DYING) {
+                m = NULL;
+                r = connection_next(&p->conn, &pre, &m);
+                if (r == CONNECTION_NEED_MORE)
+                        break;
+                switch (r) {
+                case CONNECTION_PREAMBLE:
+                        peer_welcome(p, &pre);
+                        break;
+                case CONNECTION_MESSAGE:
+                        /* From here its fds are the message's (charged or closed). */
+                        if (m->n_fds > 0)
+                                peer_uncount_fds(p, m->n_fds);
+                        peer_handle_message(p, m);
+                        message_unref(m);
+                        break;
+                case CONNECTION_FDS_LOST:
+                        peer_fds_lost(p, m);
+                        message_unref(m);
+                        break;
+                case CONNECTION_E_VIOLATION:
+                        peer_violation(p, p->conn.error);
+                        break;
+                default:
+                        peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "out of memory");
+                        break;
+                }
+        }
+        peer_update_partial_timer(p);
+}
+
+static void peer_write_cb(evutil_socket_t fd, short what, void *userdata) {
+        Peer *p = userdata;
+
+        peer_flush(p);
+        /* What was written may have released payload fds: the listener, if
+         * paused for the budget, may accept again (one flag test if not). */
+        bus_fds_released(p->bus);
+        bus_check_drained(p->bus);
+}
+
+int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
+        Peer *p;
+        int r;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->bus = bus;
+        p->state = PEER_HANDSHAKE;
+        p->id = bus->next_peer_id;
+        bus_unique_name_format(p->id, p->name);
+        p->connected_usec = now_realtime_usec();
+
+        p->timer = evtimer_new(bus->base, peer_timer_cb, p);
+        p->stall_timer = evtimer_new(bus->base, peer_stall_cb, p);
+        if (!p->timer || !p->stall_timer) {
+                if (p->timer)
+                        event_free(p->timer);
+                if (p->stall_timer)
+                        event_free(p->stall_timer);
+                free(p);
+                return -ENOMEM;
+        }
+        r = connection_init(&p->conn, fd, bus->base, peer_read_cb, peer_write_cb, p, bus->scratch,
+                            BUS_READ_CHUNK, &bus->stats.queue, &bus->config);
+        if (r < 0) {
+                event_free(p->timer);
+                event_free(p->stall_timer);
+                free(p);
+                return r;
+        }
+        p->uid_usage = bus_uid_get(bus, creds->uid, true);
+        p->conn.may_read = peer_may_read;
+        p->conn.may_read_userdata = p;
+        if (!p->uid_usage || hashmap_put(bus->peers, &p->id, p) < 0) {
+                bus_uid_put(bus, p->uid_usage);
+                p->conn.fd = -1; /* stays the caller's */
+                connection_deinit(&p->conn);
+                event_free(p->timer);
+                event_free(p->stall_timer);
+                free(p);
+                return -ENOMEM;
+        }
+
+        /* From here on nothing fails: take what the caller gave. */
+        bus->next_peer_id++;
+        p->creds = *creds;
+        *creds = (Creds){ 0 };
+        quota_uid_ref(p->uid_usage);
+        p->uid_usage->n_connections++;
+        p->uid_usage->n_incomplete++;
+        bus->fds.connections++;
+        bus->n_peers++;
+        bus->n_incomplete++;
+        peer_set_sender_block(p);
+        if (timer_set(p, bus->config.handshake_timeout_usec) < 0) {
+                /* Without its timer a silent peer would hold a handshake slot
+                 * for good. */
+                peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "cannot arm the handshake timer");
+                *ret = p;
+                return 0;
+        }
+
+        /* Clients write their preamble right after connect(), most often
+         * before we accept: read it now, so that the welcome goes out before
+         * the socket is even watched (a peer that has not written yet costs
+         * one recvmsg() that finds nothing). */
+        peer_read_cb(fd, EV_READ, p);
+        if (p->state != PEER_DYING && connection_start_reading(&p->conn) < 0)
+                peer_disconnect(p, DISCONNECT_NO_MEMORY, NULL, "cannot watch the socket");
+        *ret = p;
+        return 0;
+}
+
+Peer *peer_free(Peer *p) {
+        Bus *bus;
+
+        if (!p)
+                return NULL;
+        bus = p->bus;
+        bus_unschedule_flush(bus, p);
+        monitor_detach(p);
+        hashmap_remove(bus->peers, &p->id);
+        if (p->state == PEER_HANDSHAKE) {
+                bus->n_incomplete--;
+                p->uid_usage->n_incomplete--;
+        }
+        if (!p->lingering)
+                bus->n_peers--;
+        /* The fds still in the connection close with it. */
+        peer_count_fds(p);
+        peer_uncount_fds(p, p->fds_held);
+        bus->fds.connections--;
+        p->uid_usage->n_connections--;
+        if (p->timer)
+                event_free(p->timer);
+        if (p->stall_timer)
+                event_free(p->stall_timer);
+        connection_deinit(&p->conn);
+        creds_clear(&p->creds);
+        quota_account_unref(p->payload_quota); /* queued payloads keep their references */
+        quota_uid_unref(p->uid_usage);         /* ... and so their uid's entry */
+        hashmap_free(p->replies);
+        free(p);
+        return NULL;
+}
+
+int peer_send(Peer *p, Message *m, PeerSendMode mode) {
+        static const ConnectionQueueMode queue_mode[] = {
+                [PEER_SEND_SHARE] = CONNECTION_QUEUE_SHARE,
+                [PEER_SEND_SOLICITED] = CONNECTION_QUEUE_SOLICITED,
+                [PEER_SEND_NOTICE] = CONNECTION_QUEUE_LIMIT,
+                [PEER_SEND_FORCE] = CONNECTION_QUEUE_FORCE,
+        };
+        Bus *bus = p->bus;
+        int r;
+
+        if (p->state == PEER_DYING && mode != PEER_SEND_FORCE)
+                return -ECONNRESET;
+        /* Payload fds only go to peers that negotiated them (PROTOCOL.md 2). */
+        if (m->n_fds > 0 && !(p->features & BUS_FEATURE_BLOBS))
+                return -EPROTONOSUPPORT;
+        r = connection_queue_mode(&p->conn, m, queue_mode[mode]);
+        if (r == -ENOBUFS && mode == PEER_SEND_SOLICITED) {
+                /* Only a receiver that asked for more than its queue holds
+                 * gets here: the broker's memory bound. */
+                peer_disconnect(p, DISCONNECT_SLOW_CONSUMER, BUS_ERR_LIMITS_EXCEEDED,
+                                "outgoing queue past twice its limit (slow consumer)");
+                return -ECONNRESET;
+        }
+        if (r == -ENOBUFS && mode == PEER_SEND_SHARE)
+                peer_note_pressure(p);
+        if (r < 0)
+                return r;
+        /* Notices never count towards their sender's stall: they are the
+         * bus's, and never disconnect (PEER_SEND_NOTICE). */
+        if ((mode == PEER_SEND_SHARE || mode == PEER_SEND_SOLICITED) &&
+            connection_is_over_limit(&p->conn))
+                peer_note_pressure(p);
+        p->messages_received++;
+        bus->stats.messages_routed++;
+        bus->stats.bytes_routed += m->size;
+        bus_schedule_flush(bus, p);
+        return 0;
+}
+
+void peer_disconnect(Peer *p, DisconnectReason reason, const char *error_name, const char *detail) {
+        Bus *bus = p->bus;
+
+        if (p->state == PEER_DYING)
+                return;
+        if (p->state == PEER_HANDSHAKE) {
+                bus->n_incomplete--;
+                p->uid_usage->n_incomplete--;
+        }
+        p->state = PEER_DYING;
+        p->reason = reason;
+        bus->stats.disconnects[reason]++;
+        connection_stop_reading(&p->conn);
+        evtimer_del(p->timer);
+        evtimer_del(p->stall_timer);
+        p->stall_armed = false;
+
+        if (reason == DISCONNECT_HANGUP)
+                log_debug("peer %s disconnected", p->name);
+        else
+                peer_log(p, LOG_CLASS_DISCONNECT,
+                         reason == DISCONNECT_NO_MEMORY ? LOG_WARNING : LOG_NOTICE,
+                         disconnect_reason_to_string(reason), detail);
+
+        if (p->welcomed && error_name) {
+                /* What is not yet being written would only delay the reason
+                 * the peer is told last. */
+                connection_truncate(&p->conn);
+                driver_send_disconnected(bus, p, error_name, detail);
+        }
+        bus_schedule_reap(bus, p);
+}
+
+static bool peer_can_write(const Peer *p) {
+        return p->state != PEER_DYING ||
+               (p->reason != DISCONNECT_HANGUP && p->reason != DISCONNECT_IO_ERROR);
+}
+
+void peer_flush(Peer *p) {
+        int r;
+
+        /* A peer that hung up gets nothing more; its queue goes with it. */
+        if (!peer_can_write(p))
+                return;
+        r = connection_flush(&p->conn);
+        if (p->lingering) {
+                if (r <= 0)
+                        bus_schedule_reap(p->bus, p);
+                return;
+        }
+        if (r == -ENOMEM && p->state != PEER_DYING)
+                /* connection_flush() could not arm the write event: the
+                 * queue would never drain. */
+                peer_disconnect(p, DISCONNECT_NO_MEMORY, BUS_ERR_FAILED,
+                                "out of memory: cannot watch the socket for writing");
+        else if (r < 0 && p->state != PEER_DYING)
+                peer_disconnect(
+                        p, r == -EPIPE || r == -ECONNRESET ? DISCONNECT_HANGUP : DISCONNECT_IO_ERROR,
+                        NULL, strerror(-r));
+}
+
+void peer_reap(Peer *p) {
+        Bus *bus = p->bus;
+
+        if (p->lingering) {
+                peer_free(p);
+                return;
+        }
+
+        /* Never blocking: the Disconnected signal and whatever precedes it,
+         * as far as the socket takes it now. */
+        peer_flush(p);
+
+        /* A monitor left the bus as a peer when it became one. */
+        if (p->welcomed && !p->monitor) {
+                match_registry_remove_owner(bus->matches, p->id);
+                name_registry_release_all(bus->names, p->id, driver_name_changed, bus);
+                reply_peer_gone(p, "the peer disconnected before replying");
+                driver_emit_name_owner_changed(bus, p->name, p->id, 0);
+        }
+
+        if (peer_can_write(p) && connection_has_output(&p->conn)) {
+                /* Keep only the socket and its last bytes; the peer is gone
+                 * for everyone else. */
+                p->lingering = true;
+                bus->n_peers--;
+                if (timer_set(p, PEER_LINGER_USEC) == 0)
+                        return;
+                /* Without its timer it could linger for good: close now. */
+                log_class(LOG_CLASS_NONE, LOG_WARNING,
+                          "cannot arm the linger timer of %s: closing it now", p->name);
+        }
+        peer_free(p);
+}
+
+void peer_quiesce(Peer *p) {
+        connection_stop_reading(&p->conn);
+        evtimer_del(p->timer);
+        evtimer_del(p->stall_timer);
+        p->stall_armed = false;
+}

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * router.c — routing of method calls, replies and signals between peers,
+ * following PROTOCOL.md section 7 "Routing rules and errors". See router.h.
+ *
+ * Invariants: a reply reaches a caller only through its pending entry (so
+ * only the callee answers, once); every message dropped on purpose is
+ * counted in stats.messages_dropped; a message from a peer (call, unicast or
+ * broadcast signal) is queued only within its sender's fair share of each
+ * receiver's queue (peer.h), and what is refused is told to the sender (a
+ * LimitsExceeded error, or one MessageDropped per signal), never charged to
+ * the receiver; the sender is never disconnected because of its receiver.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/driver.h"
+#include "process/log.h"
+#include "core/monitor.h"
+#include "registry/names.h"
+#include "registry/replies.h"
+#include "core/router.h"
+#include "common/util.h"
+
+static bool wants_reply(const BusHeader *h) {
+        return h->type == BUS_MESSAGE_METHOD_CALL && !(h->flags & BUS_FLAG_NO_REPLY_EXPECTED);
+}
+
+static void drop(Bus *bus, Peer *sender, const char *why) {
+        bus->stats.messages_dropped++;
+        log_peer(LOG_CLASS_DROPPED, LOG_DEBUG, sender->name, sender->creds.uid, sender->creds.pid,
+                 "dropped", "%s", why);
+}
+
+/* Signal @m of @sender was refused by @missed receivers (> 0) over its fair
+ * share of their queues: counted (bus-wide and for the sender), logged,
+ * and the sender told with one MessageDropped. */
+static void signal_refused(Bus *bus, Peer *sender, Message *m, size_t missed) {
+        char text[128];
+
+        bus->stats.messages_dropped += missed;
+        sender->messages_dropped += missed;
+        log_peer(LOG_CLASS_DROPPED, LOG_DEBUG, sender->name, sender->creds.uid, sender->creds.pid,
+                 "dropped", "signal over its fair share of %zu receiver queue(s)", missed);
+        snprintf(text, sizeof(text),
+                 "the signal was over this sender's fair share of the queue of %zu receiver(s)",
+                 missed);
+        driver_send_message_dropped(bus, sender, message_header(m)->serial, missed, text);
+}
+
+/* An error for a call, if the caller wants an answer. */
+static void call_error(Bus *bus, Peer *sender, const BusHeader *h, const char *error_name,
+                       const char *text) {
+        if (!wants_reply(h)) {
+                drop(bus, sender, text);
+                return;
+        }
+        driver_send_error(bus, sender, h->serial, error_name, "%s", text);
+}
+
+/* The peer a routed message to @addressee goes to: only running peers that
+ * are not monitors receive (monitor.h). */
+static Peer *receiver_of(Peer *addressee) {
+        return addressee && peer_is_running(addressee) && !addressee->monitor ? addressee : NULL;
+}
+
+/* Call @m addressed to @addressee (router_addressee()). */
+static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
+        const BusHeader *h = message_header(m);
+        Peer *callee;
+        int r;
+
+        /* router_addressee() has no peer for the bus's own name. */
+        if (!addressee && strcmp(m->fields.destination, BUS_DRIVER_NAME) == 0) {
+                driver_dispatch(bus, sender, m);
+                return;
+        }
+
+        callee = receiver_of(addressee);
+        if (!callee) {
+                call_error(bus, sender, h, BUS_ERR_SERVICE_UNKNOWN,
+                           "the destination name has no owner");
+                return;
+        }
+
+        if (wants_reply(h)) {
+                if (h->deadline_ns != 0 && h->deadline_ns <= clock_nsec(CLOCK_MONOTONIC)) {
+                        driver_send_error(bus, sender, h->serial, BUS_ERR_TIMEOUT,
+                                          "the call's deadline passed before it was routed");
+                        return;
+                }
+                if (reply_count(sender) >= bus->config.pending_replies_per_connection) {
+                        log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
+                                 sender->creds.pid, "LimitsExceeded", "too many pending calls");
+                        driver_send_error(bus, sender, h->serial, BUS_ERR_LIMITS_EXCEEDED,
+                                          "too many pending calls (limit %u)",
+                                          bus->config.pending_replies_per_connection);
+                        return;
+                }
+                if (reply_find(sender, h->serial)) {
+                        driver_send_error(bus, sender, h->serial, BUS_ERR_FAILED,
+                                          "serial already used by a pending call");
+                        return;
+                }
+        }
+
+        r = peer_send(callee, m, PEER_SEND_SHARE);
+        if (r == -ENOBUFS) {
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
+                         sender->creds.pid, "LimitsExceeded",
+                         "over its fair share of the queue of destination %s", callee->name);
+                call_error(bus, sender, h, BUS_ERR_LIMITS_EXCEEDED,
+                           "the destination's incoming queue is full for this caller "
+                           "(its fair share is used)");
+                return;
+        }
+        if (r == -EPROTONOSUPPORT) {
+                call_error(bus, sender, h, BUS_ERR_PAYLOAD_REFUSED,
+                           "the destination did not negotiate payload blobs");
+                return;
+        }
+        if (r < 0) {
+                call_error(bus, sender, h, r == -ENOMEM ? BUS_ERR_FAILED : BUS_ERR_NO_REPLY,
+                           r == -ENOMEM ? "out of memory" : "the destination is disconnecting");
+                return;
+        }
+
+        if (wants_reply(h)) {
+                r = reply_register(sender, callee, h->serial, h->deadline_ns);
+                if (r < 0)
+                        /* The call went out but cannot be tracked: the caller
+                         * gets an answer now, a reply later is dropped. */
+                        driver_send_error(bus, sender, h->serial, BUS_ERR_FAILED,
+                                          "out of memory for the pending reply");
+        }
+}
+
+PendingReply *router_find_pending(Bus *bus, Peer *callee, Message *m, Peer **ret_caller) {
+        PendingReply *pending;
+        uint64_t caller_id;
+        Peer *caller;
+
+        if (!bus_unique_name_parse(m->fields.destination, &caller_id))
+                return NULL;
+        caller = bus_find_peer(bus, caller_id);
+        pending = caller ? reply_find(caller, message_header(m)->reply_serial) : NULL;
+        if (!pending || pending->callee != callee)
+                return NULL;
+        *ret_caller = caller;
+        return pending;
+}
+
+static void route_reply(Bus *bus, Peer *sender, Message *m) {
+        const BusHeader *h = message_header(m);
+        PendingReply *pending;
+        Peer *caller;
+        int r;
+
+        pending = router_find_pending(bus, sender, m, &caller);
+        if (!pending) {
+                drop(bus, sender, "reply nobody is waiting for");
+                return;
+        }
+        reply_free(pending);
+        /* A reply is solicited: a caller that does not read is the one at
+         * fault. */
+        r = peer_send(caller, m, PEER_SEND_SOLICITED);
+        if (r == -EPROTONOSUPPORT)
+                driver_send_error(bus, caller, h->reply_serial, BUS_ERR_PAYLOAD_REFUSED,
+                                  "the reply carries payload blobs, which this connection did "
+                                  "not negotiate");
+        if (r < 0)
+                bus->stats.messages_dropped++;
+}
+
+/* Signal @m addressed to @addressee (router_addressee()). */
+static void route_unicast_signal(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
+        Peer *dest;
+        int r;
+
+        dest = receiver_of(addressee);
+        if (!dest) {
+                drop(bus, sender, "signal to a name without owner");
+                return;
+        }
+        r = peer_send(dest, m, PEER_SEND_SHARE);
+        if (r == -ENOBUFS)
+                signal_refused(bus, sender, m, 1);
+        else if (r < 0)
+                drop(bus, sender, "unicast signal not queued");
+}
+
+static void collect_owner(uint64_t owner, void *userdata) {
+        Bus *bus = userdata;
+
+        /* Owners are distinct peers, at most BUS_CONNECTIONS_MAX (bus.h). */
+        assert(bus->n_owners < BUS_CONNECTIONS_MAX);
+        bus->owners[bus->n_owners++] = owner;
+}
+
+size_t router_broadcast(Bus *bus, Message *m, const char *const *sender_names,
+                        size_t n_sender_names) {
+        bool from_bus = message_header(m)->sender_id == BUS_DRIVER_ID;
+        /* The bus's own broadcasts are solicited; a peer's are held to its
+         * fair share of each subscriber's queue. */
+        PeerSendMode mode = from_bus ? PEER_SEND_SOLICITED : PEER_SEND_SHARE;
+        size_t missed = 0, n_queued = 0;
+
+        /* Collect first, send after: sending may disconnect a subscriber,
+         * which must not happen inside the registry's iteration. */
+        bus->n_owners = 0;
+        match_registry_collect(bus->matches, message_header(m), &m->fields, sender_names,
+                               n_sender_names, NULL, collect_owner, bus);
+        /* Monitors see a peer's broadcast whatever becomes of it, before
+         * anything it causes (PROTOCOL.md 7, "Monitors")... */
+        if (bus->n_monitors > 0 && !from_bus)
+                monitor_forward_broadcast(bus, m, sender_names, n_sender_names, bus->owners,
+                                          bus->n_owners);
+        for (size_t i = 0; i < bus->n_owners; i++) {
+                Peer *p = bus_find_peer(bus, bus->owners[i]);
+                int r;
+
+                if (!p || !peer_is_running(p))
+                        continue;
+                r = peer_send(p, m, mode);
+                if (r == -ENOBUFS)
+                        missed++;
+                else if (r == 0)
+                        bus->owners[n_queued++] = bus->owners[i]; /* n_queued <= i */
+        }
+        /* ...and the bus's own once it was queued to someone, as seen by the
+         * subscribers it was queued to. */
+        if (bus->n_monitors > 0 && from_bus && n_queued > 0)
+                monitor_forward_broadcast(bus, m, sender_names, n_sender_names, bus->owners,
+                                          n_queued);
+        bus->n_owners = 0;
+        return missed;
+}
+
+bool router_broadcast_fits(Bus *bus, Message *m, const char *const *sender_names,
+                           size_t n_sender_names, uint64_t charge_id) {
+        bool fits = true;
+
+        bus->n_owners = 0;
+        match_registry_collect(bus->matches, message_header(m), &m->fields, sender_names,
+                               n_sender_names, NULL, collect_owner, bus);
+        for (size_t i = 0; i < bus->n_owners && fits; i++) {
+                Peer *p = bus_find_peer(bus, bus->owners[i]);
+
+                if (p && peer_is_running(p) && !connection_share_allows(&p->conn, charge_id, m))
+                        fits = false;
+        }
+        bus->n_owners = 0;
+        return fits;
+}
+
+static void add_owned_name(const char *name, void *userdata) {
+        RouterSenderNames *s = userdata;
+
+        if (s->n < ELEMENTSOF(s->names))
+                s->names[s->n++] = name;
+}
+
+void router_sender_names(Bus *bus, const Peer *sender, RouterSenderNames *ret) {
+        ret->names[0] = sender->name;
+        ret->n = 1;
+        name_registry_foreach_owned(bus->names, sender->id, add_owned_name, ret);
+}
+
+static void route_broadcast_signal(Bus *bus, Peer *sender, Message *m) {
+        RouterSenderNames s;
+        size_t missed;
+
+        router_sender_names(bus, sender, &s);
+        missed = router_broadcast(bus, m, s.names, s.n);
+        if (missed > 0)
+                signal_refused(bus, sender, m, missed);
+}
+
+Peer *router_addressee(Bus *bus, const char *destination) {
+        uint64_t id;
+
+        if (strcmp(destination, BUS_DRIVER_NAME) == 0)
+                return NULL;
+        if (!bus_unique_name_parse(destination, &id))
+                id = name_registry_get_owner(bus->names, destination);
+        return id != 0 ? bus_find_peer(bus, id) : NULL;
+}
+
+void router_dispatch(Bus *bus, Peer *sender, Message *m) {
+        const BusHeader *h = message_header(m);
+        const char *dest = m->fields.destination;
+        Peer *addressee = NULL;
+
+        /* One lookup of the destination serves the monitors and the route;
+         * a reply finds its caller through the pending entry instead, so it
+         * is looked up here only for monitors. */
+        if (dest && (bus->n_monitors > 0 || h->type == BUS_MESSAGE_METHOD_CALL ||
+                     h->type == BUS_MESSAGE_SIGNAL))
+                addressee = router_addressee(bus, dest);
+
+        /* Monitors see it before anything it causes (monitor.h); broadcasts
+         * once their subscribers are known, in router_broadcast(). */
+        if (bus->n_monitors > 0)
+                monitor_forward_addressed(bus, m, addressee);
+
+        switch (h->type) {
+        case BUS_MESSAGE_METHOD_CALL:
+                route_call(bus, sender, m, addressee);
+                break;
+        case BUS_MESSAGE_METHOD_RETURN:
+        case BUS_MESSAGE_ERROR:
+                route_reply(bus, sender, m);
+                break;
+        case BUS_MESSAGE_SIGNAL:
+                if (dest) {
+                        if (!addressee && strcmp(dest, BUS_DRIVER_NAME) == 0)
+                                drop(bus, sender, "signal to the bus");
+                        else
+                                route_unicast_signal(bus, sender, m, addressee);
+                } else {
+                        route_broadcast_signal(bus, sender, m);
+                }
+                break;
+        default:
+                drop(bus, sender, "unknown message type");
+                break;
+        }
+}

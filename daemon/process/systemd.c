@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * systemd.c — sd_listen_fds() and sd_notify() glue (READY, RELOADING,
+ * STOPPING); the only module that links against libsystemd. See systemd.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+
+#include "process/log.h"
+#include "process/systemd.h"
+#include "common/util.h"
+
+int systemd_listen_fd(int *ret_fd) {
+        int n, fd = -1, flags;
+
+        /* unset_environment=1: children must not think the fds are theirs. */
+        n = sd_listen_fds(1);
+        if (n < 0) {
+                log_error("sd_listen_fds() failed: %s", strerror(-n));
+                return n;
+        }
+        if (n == 0)
+                return 0;
+
+        for (int i = 0; i < n; i++) {
+                int cand = SD_LISTEN_FDS_START + i;
+
+                /* listening = 1: an accepted (Accept=yes) socket is of no use. */
+                if (fd < 0 && sd_is_socket_unix(cand, SOCK_STREAM, 1, NULL, 0) > 0) {
+                        fd = cand;
+                        continue;
+                }
+                log_warning("ignoring passed fd %d: not a listening AF_UNIX stream socket", cand);
+                safe_close(cand);
+        }
+        if (fd < 0) {
+                log_error("systemd passed %d fds but none is a listening AF_UNIX stream socket", n);
+                return -EBADF;
+        }
+
+        /* sd_listen_fds() set FD_CLOEXEC; the listener must not block. */
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+                int r = -errno;
+                safe_close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 1;
+}
+
+static void notify(const char *state, const char *status) {
+        int r;
+
+        r = sd_notifyf(0, "%s\nSTATUS=%s", state, status ? status : "");
+        if (r < 0)
+                log_warning("sd_notify(%s) failed: %s", state, strerror(-r));
+}
+
+void systemd_notify_ready(const char *status) {
+        notify("READY=1", status);
+}
+
+void systemd_notify_reloading(const char *status) {
+        char state[64];
+
+        /* MONOTONIC_USEC: when the reload began, on CLOCK_MONOTONIC; systemd
+         * (Type=notify-reload) matches it against the reload it asked for. */
+        snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
+                 (unsigned long long)now_monotonic_usec());
+        notify(state, status);
+}
+
+void systemd_notify_stopping(const char *status) {
+        notify("STOPPING=1", status);
+}

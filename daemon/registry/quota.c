@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * quota.c — per-sender and per-uid payload accounting, the fd budget and
+ * the fair-share rule. See quota.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "bus-limits.h"
+#include "transport/message.h"
+#include "registry/quota.h"
+
+bool quota_share_allows(uint64_t limit, uint64_t used, uint64_t held, uint64_t charge,
+                        uint64_t n_holders) {
+        uint64_t left;
+
+        if (used >= limit || charge > limit - used)
+                return false;
+        if (held == 0)
+                return true;
+        left = limit - used - charge;
+        if (n_holders == 0)
+                n_holders = 1;
+        /* (held + charge) * n <= left, written so that nothing can wrap. */
+        return held <= left / n_holders && charge <= left / n_holders - held;
+}
+
+UidUsage *quota_uid_ref(UidUsage *u) {
+        if (u)
+                u->n_ref++;
+        return u;
+}
+
+UidUsage *quota_uid_unref(UidUsage *u) {
+        if (!u || --u->n_ref > 0)
+                return NULL;
+        hashmap_remove(u->table, &u->uid);
+        free(u);
+        return NULL;
+}
+
+uint64_t quota_fds_in_use(const FdBudget *b) {
+        return b->connections + b->received + b->queued->fds;
+}
+
+uint64_t quota_fds_free(const FdBudget *b) {
+        uint64_t used = quota_fds_in_use(b);
+
+        return used < b->limit ? b->limit - used : 0;
+}
+
+/* What the uids share: the budget less the BUS_FDS_MAX fds always kept free
+ * for the next read, so that nothing a uid is allowed to keep can ever stop
+ * the broker from reading (the reads are what frees fds again). */
+static uint64_t fds_pool(const FdBudget *b) {
+        return b->limit > BUS_FDS_MAX ? b->limit - BUS_FDS_MAX : 0;
+}
+
+static uint64_t fds_held(const UidUsage *u) {
+        return u ? (uint64_t)u->n_connections + u->fds : 0;
+}
+
+bool quota_fds_share_allows(const FdBudget *b, const UidUsage *u, uint64_t n, uint64_t n_uids) {
+        return quota_share_allows(fds_pool(b), quota_fds_in_use(b), fds_held(u), n, n_uids);
+}
+
+bool quota_fds_may_read(const FdBudget *b, const UidUsage *u, uint64_t n_uids) {
+        /* The whole budget, headroom included: the headroom is for reads. */
+        return quota_share_allows(b->limit, quota_fds_in_use(b), u->fds_received, BUS_FDS_MAX,
+                                  n_uids);
+}
+
+int quota_account_new(QuotaAccount **ret, QuotaTotals *totals, UidUsage *uid) {
+        QuotaAccount *a = calloc(1, sizeof(*a));
+
+        if (!a)
+                return -ENOMEM;
+        a->n_ref = 1;
+        a->totals = totals;
+        a->uid = quota_uid_ref(uid);
+        *ret = a;
+        return 0;
+}
+
+QuotaAccount *quota_account_ref(QuotaAccount *a) {
+        if (a)
+                a->n_ref++;
+        return a;
+}
+
+QuotaAccount *quota_account_unref(QuotaAccount *a) {
+        if (!a || --a->n_ref > 0)
+                return NULL;
+        quota_uid_unref(a->uid);
+        free(a);
+        return NULL;
+}
+
+int quota_charge(QuotaAccount *a, Message *m, uint64_t bytes_max, uint64_t fds_max) {
+        /* Both sides are bounded (an account by the largest limit it was ever
+         * charged under, ≤ 1 TiB; a message by BUS_BLOB_BYTES_PER_MESSAGE_MAX),
+         * so the sum cannot wrap. */
+        if (a->bytes + m->blob_bytes > bytes_max)
+                return QUOTA_E_BYTES;
+        if (a->fds + m->n_fds > fds_max)
+                return QUOTA_E_FDS;
+        a->bytes += m->blob_bytes;
+        a->fds += m->n_fds;
+        a->totals->bytes += m->blob_bytes;
+        a->totals->fds += m->n_fds;
+        if (a->uid)
+                a->uid->fds += m->n_fds;
+        m->quota = quota_account_ref(a);
+        return 0;
+}
+
+void quota_release(Message *m) {
+        QuotaAccount *a = m->quota;
+
+        if (!a)
+                return;
+        a->bytes -= m->blob_bytes;
+        a->fds -= m->n_fds;
+        a->totals->bytes -= m->blob_bytes;
+        a->totals->fds -= m->n_fds;
+        if (a->uid)
+                a->uid->fds -= m->n_fds;
+        m->quota = quota_account_unref(a);
+}

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * quota.h — payload accounting: how many payload bytes and fds each sender
+ * has in flight in the broker, and the bus-wide totals.
+ *
+ * A message carrying payload fds is charged to its sender's QuotaAccount
+ * once, when it is admitted (transport/payload.c), however many receivers it goes to;
+ * the charge is released when the message's last reference goes, i.e. when
+ * the last receiver's copy has been written or dropped. An account is
+ * reference counted by its peer and by every charged message, so a sender
+ * that disconnects while its payloads still wait in other queues keeps
+ * being charged until they drain (hostile-peers.md item 17).
+ *
+ * It also holds the one fair-share rule of the bus (quota_share_allows()),
+ * used wherever holders compete for one bounded resource: the senders with
+ * messages in one receiver's queue, the uids holding the bus's fd budget.
+ *
+ * Per uid (UidUsage): its connections (for the per-uid connection limits)
+ * and the payload fds the broker holds because of it, the part of the bus's
+ * fd budget (FdBudget) the fair-share rule divides between uids. An account
+ * refers to its sender's UidUsage, so a uid whose peers are gone keeps its
+ * entry, and its charge, until its last queued payload drains.
+ *
+ * Invariants: totals->bytes / totals->fds are the sums over all accounts;
+ * a charge never takes an account above the limits it was checked against
+ * (the configured blob_{bytes,fds}_in_flight; an account may stay above a
+ * limit a reload lowered until its messages drain). The fds of the UidUsages
+ * sum to FdBudget.received + totals->fds (received, and queued).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/hashmap.h"
+
+struct Message;
+
+/* The fair-share rule (docs/DAEMON.md "Fair shares"). A resource of @limit
+ * units is shared by holders; @used units are held in all (this holder's
+ * @held included; @used may exceed @limit after a reload lowered it), and
+ * @n_holders holders share it, this one counted even if it holds nothing
+ * yet. May this holder take @charge more?
+ *
+ *  - never beyond the limit: @charge must fit in limit - used;
+ *  - a holder that holds nothing may always take one item that fits (so a
+ *    message of any legal size gets through to an idle receiver);
+ *  - otherwise only while what remains afterwards is at least @n_holders
+ *    times what this holder then holds:
+ *        limit - used - charge >= (held + charge) * n_holders
+ *
+ * So a lone holder gets at most half the resource, and with n holders each
+ * is guaranteed a share between limit/n^2 and limit/n of what is left,
+ * whatever the others do (dbus-broker's rule, bus/user.h there). Pure
+ * arithmetic, no overflow for any 64-bit inputs. */
+bool quota_share_allows(uint64_t limit, uint64_t used, uint64_t held, uint64_t charge,
+                        uint64_t n_holders);
+
+/* Bus-wide sums, reported by GetStats as payload_{bytes,fds}_in_flight. */
+typedef struct QuotaTotals {
+        uint64_t bytes;
+        uint64_t fds;
+} QuotaTotals;
+
+/* What one uid holds: an entry of the bus's uid table (bus_uid_get()). */
+typedef struct UidUsage {
+        uint64_t uid; /* key in the table */
+        unsigned n_ref; /* its peers (one each) and its senders' QuotaAccounts */
+        unsigned n_connections;
+        unsigned n_incomplete; /* its connections still in the handshake */
+        uint64_t fds; /* payload fds the broker holds for it: received or queued */
+        uint64_t fds_received; /* of those, received and not yet admitted or closed */
+        HashMap *table; /* the table it leaves when its last reference goes */
+} UidUsage;
+
+UidUsage *quota_uid_ref(UidUsage *u);
+/* Drops a reference; the last one removes @u from its table and frees it.
+ * NULL-safe; returns NULL. */
+UidUsage *quota_uid_unref(UidUsage *u);
+
+/* The bus's fd budget (docs/DAEMON.md "File descriptor budget"). Counted:
+ * connection sockets, payload fds received and not yet admitted or dropped
+ * (received), payload fds of admitted messages still queued (queued->fds).
+ * The uids share it, connections and payload fds alike, less the
+ * BUS_FDS_MAX fds kept free for reads (quota_fds_share_allows()). */
+typedef struct FdBudget {
+        uint64_t limit;       /* in force: min(limits.fds, RLIMIT_NOFILE - BUS_FDS_RESERVED) */
+        uint64_t connections; /* connection sockets the broker holds (lingering ones too) */
+        uint64_t received;    /* payload fds read from sockets, not yet admitted or closed */
+        const QuotaTotals *queued; /* the accounts' totals: admitted payload fds */
+} FdBudget;
+
+/* Fds in use from the budget. */
+uint64_t quota_fds_in_use(const FdBudget *b);
+/* Fds left in the budget (0 if it is overdrawn, e.g. after a reload lowered it). */
+uint64_t quota_fds_free(const FdBudget *b);
+/* May uid @u (NULL: a uid that holds nothing yet), a holder among @n_uids,
+ * take @n more fds (a connection: 1)? The fair-share rule on the budget less
+ * the BUS_FDS_MAX fds kept free for reads; @u holds its connections and
+ * its payload fds (received and queued), and every fd in use counts. So no
+ * uid holds more than its share, whether in connections or payloads, and
+ * what the uids hold can never leave the broker unable to read. */
+bool quota_fds_share_allows(const FdBudget *b, const UidUsage *u, uint64_t n, uint64_t n_uids);
+
+/* May the broker offer room for fds in a read from a connection of @u? One
+ * recvmsg() may install BUS_FDS_MAX fds: the budget must have that many free
+ * (the headroom quota_fds_share_allows() keeps), and the fds @u has sent
+ * that wait unadmitted (u->fds_received: fds of half-received messages) plus
+ * that many more must fit its share. Its admitted payloads do not count
+ * here: they sit in receivers' queues, which a stalled receiver can keep
+ * full, and a uid must never stop being read because someone else does not
+ * read (its further payloads are refused at admission instead, transport/payload.c). */
+bool quota_fds_may_read(const FdBudget *b, const UidUsage *u, uint64_t n_uids);
+
+typedef struct QuotaAccount {
+        unsigned n_ref;
+        uint64_t bytes; /* payload bytes of this sender's messages held by the broker */
+        uint64_t fds;   /* their payload fds */
+        QuotaTotals *totals;
+        UidUsage *uid; /* the sender's uid (a reference), charged the fds too; or NULL */
+} QuotaAccount;
+
+/* Results of quota_charge(). */
+enum {
+        QUOTA_E_BYTES = 1, /* @bytes_max would be passed */
+        QUOTA_E_FDS = 2,   /* @fds_max would be passed */
+};
+
+/* A new account (one reference) adding to @totals, and to @uid (referenced;
+ * may be NULL). 0 or -ENOMEM. */
+int quota_account_new(QuotaAccount **ret, QuotaTotals *totals, UidUsage *uid);
+QuotaAccount *quota_account_ref(QuotaAccount *a);
+/* NULL-safe; returns NULL. */
+QuotaAccount *quota_account_unref(QuotaAccount *a);
+
+/* Charge @m (its n_fds and blob_bytes) to @a and remember the account in the
+ * message, if that keeps @a within @bytes_max and @fds_max (the configured
+ * blob_bytes_in_flight and blob_fds_in_flight, ≤ 1 TiB each). 0, or
+ * QUOTA_E_BYTES / QUOTA_E_FDS with nothing changed. */
+int quota_charge(QuotaAccount *a, struct Message *m, uint64_t bytes_max, uint64_t fds_max);
+
+/* Release what @m was charged, if anything (message_unref() calls it). */
+void quota_release(struct Message *m);

@@ -1,0 +1,830 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * connection.c — framing, fd accounting and output queue of one peer
+ * socket. See connection.h for the rules.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "bus-limits.h"
+#include "process/config-file.h"
+#include "transport/connection.h"
+#include "registry/quota.h"
+#include "common/util.h"
+
+/* Room for one maximal fd batch. A larger batch sets MSG_CTRUNC: the kernel
+ * closes what did not fit (scm_detach_fds()), we close the rest. */
+#define CONNECTION_CMSG_SPACE CMSG_SPACE(sizeof(int) * BUS_FDS_MAX)
+
+int connection_init(Connection *c, int fd, struct event_base *base, event_callback_fn read_cb,
+                    event_callback_fn write_cb, void *userdata, uint8_t *scratch,
+                    size_t scratch_size, QueueStats *stats, const BusConfig *config) {
+        *c = (Connection){ .fd = fd,
+                           .scratch = scratch,
+                           .scratch_size = scratch_size,
+                           .stats = stats,
+                           .config = config,
+                           .out_unread = -1 };
+        /* The client's preamble comes first. */
+        (void)bus_framer_init(&c->in_framer, sizeof(BusPreamble));
+        c->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, read_cb, userdata);
+        c->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, write_cb, userdata);
+        if (!c->ev_read || !c->ev_write) {
+                if (c->ev_read)
+                        event_free(c->ev_read);
+                if (c->ev_write)
+                        event_free(c->ev_write);
+                *c = (Connection){ .fd = -1 };
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static void fd_batches_drop(Connection *c) {
+        for (unsigned i = 0; i < c->in_n_batches; i++) {
+                close_fds(c->in_fds[i].fds, c->in_fds[i].n_fds);
+                free(c->in_fds[i].fds);
+        }
+        c->in_n_batches = 0;
+}
+
+/* Remove the oldest batch, handing its fds to the caller. */
+static FdBatch fd_batch_pop(Connection *c) {
+        FdBatch b = c->in_fds[0];
+
+        for (unsigned i = 1; i < c->in_n_batches; i++)
+                c->in_fds[i - 1] = c->in_fds[i];
+        c->in_n_batches--;
+        return b;
+}
+
+/* Who a queued message is charged to: its stamped sender, or the bus (0)
+ * for its own messages and the raw welcome. */
+static uint64_t queue_sender(Message *m) {
+        if (m->charge_id != 0)
+                return m->charge_id;
+        return m->raw ? 0 : message_header(m)->sender_id;
+}
+
+/* The entry of sender @id, or NULL if it holds nothing. */
+static inline QueueHolder *holder_find(const Connection *c, uint64_t id) {
+        for (unsigned i = 0; i < CONNECTION_HOLDERS_INLINE; i++)
+                if (c->holders[i].messages > 0 && c->holders[i].sender_id == id)
+                        return (QueueHolder *)&c->holders[i];
+        /* Only entries that did not fit inline are in the map, which stays
+         * allocated once needed: hash only while it holds any. */
+        if (c->holders_more && hashmap_size(c->holders_more) > 0)
+                return hashmap_get(c->holders_more, &id);
+        return NULL;
+}
+
+/* A new, empty entry for sender @id (which holds nothing): a free inline
+ * one, else one in the map. NULL on -ENOMEM. Counted in n_holders once it
+ * holds a message (holder_charge()). */
+static QueueHolder *holder_add(Connection *c, uint64_t id) {
+        QueueHolder *h;
+
+        for (unsigned i = 0; i < CONNECTION_HOLDERS_INLINE; i++)
+                if (c->holders[i].messages == 0) {
+                        c->holders[i] = (QueueHolder){ .sender_id = id };
+                        return &c->holders[i];
+                }
+        if (!c->holders_more && hashmap_new(&c->holders_more, HASHMAP_KEY_U64) < 0)
+                return NULL;
+        h = calloc(1, sizeof(*h));
+        if (!h)
+                return NULL;
+        h->sender_id = id;
+        if (hashmap_put(c->holders_more, &h->sender_id, h) < 0) {
+                free(h);
+                return NULL;
+        }
+        return h;
+}
+
+static bool holder_is_inline(const Connection *c, const QueueHolder *h) {
+        return h >= c->holders && h < c->holders + CONNECTION_HOLDERS_INLINE;
+}
+
+/* Drop an entry that holds nothing (any entry holder_add() made). */
+static void holder_drop_empty(Connection *c, QueueHolder *h) {
+        if (holder_is_inline(c, h))
+                return; /* free while messages == 0 */
+        hashmap_remove(c->holders_more, &h->sender_id);
+        free(h);
+}
+
+static void holder_charge(Connection *c, QueueHolder *h, const Message *m) {
+        if (h->messages++ == 0)
+                c->n_holders++;
+        h->bytes += m->size;
+        h->fds += m->n_fds;
+        h->blob_bytes += m->blob_bytes;
+}
+
+/* Release @m's charge from its sender's entry, which must exist. */
+static void holder_release(Connection *c, Message *m) {
+        QueueHolder *h = holder_find(c, queue_sender(m));
+
+        assert(h);
+        h->bytes -= m->size;
+        h->fds -= m->n_fds;
+        h->blob_bytes -= m->blob_bytes;
+        if (--h->messages == 0) {
+                c->n_holders--;
+                holder_drop_empty(c, h);
+        }
+}
+
+/* Forget @m, just taken off the queue: its share of the counts, its ref. */
+static void queue_forget(Connection *c, Message *m) {
+        holder_release(c, m);
+        c->out_len--;
+        c->out_bytes -= m->size;
+        c->out_fds -= m->n_fds;
+        c->out_blob_bytes -= m->blob_bytes;
+        c->stats->messages--;
+        c->stats->bytes -= m->size;
+        message_unref(m);
+}
+
+static void queue_pop(Connection *c) {
+        Message *m = c->out[c->out_head];
+
+        c->out[c->out_head] = NULL;
+        c->out_head = (c->out_head + 1) & (c->out_cap - 1);
+        c->out_offset = 0;
+        queue_forget(c, m);
+}
+
+void connection_deinit(Connection *c) {
+        if (c->ev_read)
+                event_free(c->ev_read);
+        if (c->ev_write)
+                event_free(c->ev_write);
+        while (c->out_len > 0)
+                queue_pop(c);
+        free(c->out);
+        hashmap_free(c->holders_more); /* empty: the queue released every entry */
+        message_unref(c->in_msg);
+        free(c->in_stash);
+        fd_batches_drop(c);
+        safe_close(c->fd);
+        *c = (Connection){ .fd = -1 };
+}
+
+int connection_start_reading(Connection *c) {
+        if (c->reading)
+                return 0;
+        if (event_add(c->ev_read, NULL) < 0)
+                return -ENOMEM;
+        c->reading = true;
+        return 0;
+}
+
+void connection_stop_reading(Connection *c) {
+        if (!c->reading)
+                return;
+        event_del(c->ev_read);
+        c->reading = false;
+}
+
+static int violation(Connection *c, const char *prefix, const char *detail) {
+        snprintf(c->error, sizeof(c->error), "%s%s", prefix, detail);
+        return CONNECTION_E_VIOLATION;
+}
+
+/* Collect the one SCM_RIGHTS block of a recvmsg(); anything else is refused.
+ * Every fd received is either stored in *ret_fds or closed. *ret_lost is set
+ * when the write's fds were lost to the broker's own fd shortage.
+ *
+ * Why MSG_CTRUNC has two causes, told apart by the number installed: the
+ * kernel installs a write's fds one at a time into our fd table
+ * (scm_detach_fds(), net/core/scm.c), at most as many as the control buffer
+ * has room for; it stops at the first one it cannot install (EMFILE at
+ * RLIMIT_NOFILE, ENFILE at fs.file-max, or an LSM refusing it), closes every
+ * fd it did not install, and sets MSG_CTRUNC if any were left over (unix(7):
+ * excess fds, for a buffer too small or past RLIMIT_NOFILE, are closed in the
+ * receiving process). Our buffer holds BUS_FDS_MAX fds. So a full block
+ * with MSG_CTRUNC means the peer sent more than a message may carry (its
+ * protocol violation); fewer than BUS_FDS_MAX (none included: the kernel
+ * then adds no block at all) means the kernel ran out of room for them: our
+ * own shortage, never the peer's fault (hostile-peers.md item 32). A peer
+ * that sent too many while we were short is counted as our shortage too:
+ * its message only loses its fds. */
+static int take_control(Connection *c, struct msghdr *mh, int **ret_fds, unsigned *ret_n,
+                        bool *ret_lost) {
+        const char *bad = NULL;
+        int *fds = NULL;
+        unsigned n_fds = 0;
+
+        *ret_lost = false;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                        unsigned n = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                        int *p = (int *)(void *)CMSG_DATA(cm);
+
+                        if (fds || n == 0 || bad) {
+                                /* A second block cannot come from one sendmsg() on
+                                 * Linux; refuse it all the same. */
+                                for (unsigned i = 0; i < n; i++) {
+                                        int fd;
+                                        memcpy(&fd, p + i, sizeof(fd));
+                                        safe_close(fd);
+                                }
+                                if (!bad)
+                                        bad = "more than one SCM_RIGHTS block";
+                                continue;
+                        }
+                        fds = malloc(sizeof(int) * n);
+                        if (!fds) {
+                                /* Our shortage, like the kernel's below. */
+                                for (unsigned i = 0; i < n; i++) {
+                                        int fd;
+                                        memcpy(&fd, p + i, sizeof(fd));
+                                        safe_close(fd);
+                                }
+                                *ret_lost = true;
+                                continue;
+                        }
+                        memcpy(fds, p, sizeof(int) * n);
+                        n_fds = n;
+                } else if (!bad) {
+                        /* We never set SO_PASSCRED/SO_PASSPIDFD/SO_PASSSEC. */
+                        bad = "unexpected control message";
+                }
+        }
+        if (!bad && (mh->msg_flags & MSG_CTRUNC)) {
+                if (n_fds >= BUS_FDS_MAX)
+                        bad = "control data truncated: more fds in one write than a "
+                              "message may carry";
+                else
+                        *ret_lost = true;
+        }
+        if (bad || *ret_lost) {
+                close_fds(fds, n_fds);
+                free(fds);
+                if (bad) {
+                        *ret_lost = false;
+                        return violation(c, "", bad);
+                }
+                fds = NULL;
+                n_fds = 0;
+        }
+        *ret_fds = fds;
+        *ret_n = n_fds;
+        return 0;
+}
+
+/* The framer's violation, in c->error. */
+static int frame_violation(Connection *c, const char *reason, const char *detail) {
+        if (!detail)
+                return violation(c, "", reason);
+        snprintf(c->error, sizeof(c->error), "%s: %s", reason, detail);
+        return CONNECTION_E_VIOLATION;
+}
+
+/* The buffers the next read fills: the rest of the message being received,
+ * straight into its buffer, then the shared scratch buffer; or, while the
+ * framer holds bytes back, the stash after them, and only the bytes that
+ * decide (bus_framer_lookahead_wanted()). Returns the bytes offered;
+ * *ret_direct of them go into the message. */
+static size_t input_iov(Connection *c, struct iovec *iov, size_t *iovlen, size_t *ret_direct) {
+        size_t direct = 0;
+
+        assert(!c->in_pending);
+        *ret_direct = 0;
+        if (c->in_stash) {
+                size_t room = bus_framer_lookahead_wanted(&c->in_framer);
+
+                assert(room > 0 && room <= c->in_stash_size - c->in_stash_len);
+                iov[(*iovlen)++] = (struct iovec){ c->in_stash + c->in_stash_len, room };
+                return room;
+        }
+        if (c->in_msg && c->in_msg->capacity > c->in_msg_len) {
+                /* Read the rest of a large message straight into its buffer
+                 * (capacity ≤ size: never past the message). */
+                direct = c->in_msg->capacity - c->in_msg_len;
+                iov[(*iovlen)++] = (struct iovec){ message_bytes(c->in_msg) + c->in_msg_len,
+                                                   direct };
+        }
+        iov[(*iovlen)++] = (struct iovec){ c->scratch, c->scratch_size };
+        *ret_direct = direct;
+        return direct + c->scratch_size;
+}
+
+/* Hand one read (@n bytes, the first @direct offered into the message, and
+ * its fds, taken) to the framer. Returns 1, CONNECTION_E_VIOLATION (every
+ * fd received is closed by connection_deinit()) or a negative errno. */
+static int input_push(Connection *c, size_t n, size_t direct, int *fds, unsigned n_fds,
+                      bool lost) {
+        size_t d = n < direct ? n : direct;
+        const uint8_t *buf;
+        size_t len;
+        int r;
+
+        if (c->in_stash) {
+                c->in_stash_len += n;
+                buf = c->in_stash;
+                len = c->in_stash_len;
+        } else {
+                buf = c->scratch;
+                len = n - d;
+        }
+        c->in_msg_len += d;
+        r = bus_framer_push(&c->in_framer, d, buf, len, n_fds, lost);
+        if (r != 0) {
+                close_fds(fds, n_fds);
+                free(fds);
+                if (r < 0)
+                        return r;
+                return frame_violation(c, c->in_framer.reason, c->in_framer.detail);
+        }
+        if (n_fds > 0) {
+                /* The framer takes at most as many batches as we keep. */
+                assert(c->in_n_batches < CONNECTION_FD_BATCHES);
+                c->in_fds[c->in_n_batches++] = (FdBatch){ .fds = fds, .n_fds = n_fds };
+        }
+        c->in_pending = true;
+        return 1;
+}
+
+int connection_read(Connection *c) {
+        union {
+                struct cmsghdr align;
+                uint8_t buf[CONNECTION_CMSG_SPACE];
+        } control;
+        struct iovec iov[2];
+        struct msghdr mh = { .msg_iov = iov,
+                             .msg_control = &control,
+                             .msg_controllen = sizeof(control) };
+        size_t direct = 0, n, offered;
+        ssize_t k;
+        int *fds = NULL;
+        unsigned n_fds = 0;
+        bool lost;
+        int r;
+
+        /* A recvmsg() may install up to BUS_FDS_MAX fds: it offers room for
+         * them only with that many free in the budget (the caller's rule).
+         * Otherwise it reads with no room for control data, and the kernel
+         * installs none of the fds a write carried: it drops them and sets
+         * MSG_CTRUNC (scm_detach_fds(), unix(7)), which take_control() reads
+         * as fds lost to the broker's shortage, so the message declaring them
+         * is refused to its sender; everything else — messages without fds,
+         * and the peer's hangup — is still read. (Not reading at all froze
+         * the bus: no close was seen, so no fd was ever released.) */
+        if (c->may_read && !c->may_read(c->may_read_userdata)) {
+                mh.msg_control = NULL;
+                mh.msg_controllen = 0;
+        }
+        offered = input_iov(c, iov, &mh.msg_iovlen, &direct);
+
+        k = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (k < 0) {
+                c->read_full = false;
+                if (errno == EAGAIN || errno == EINTR)
+                        return 0;
+                return -errno;
+        }
+        n = (size_t)k;
+
+        r = take_control(c, &mh, &fds, &n_fds, &lost);
+        if (r != 0)
+                return r;
+        if (n == 0) {
+                close_fds(fds, n_fds);
+                free(fds);
+                return -ECONNRESET;
+        }
+        c->in_fds_received += n_fds;
+
+        c->read_full = n == offered;
+        /* The framer pairs the fds with their message (or refuses them). */
+        return input_push(c, n, direct, fds, n_fds, lost);
+}
+
+/* A checked fixed header: the message gets its buffer (a first chunk of
+ * it), its sender block and the fds it claims. */
+static int input_begin(Connection *c, const BusFrame *fr) {
+        Message *m;
+        int r;
+
+        r = message_new(&m, (size_t)fr->total, CONNECTION_MESSAGE_CHUNK);
+        if (r < 0)
+                return r;
+        memcpy(message_bytes(m), fr->data, BUS_HEADER_SIZE);
+        /* Whatever the sender put in its sender block is overwritten, never
+         * judged (hostile-peers.md item 9). */
+        memcpy(message_bytes(m) + BUS_SENDER_BLOCK_OFFSET, c->sender_block,
+               BUS_SENDER_BLOCK_SIZE);
+        if (fr->n_fds > 0) {
+                FdBatch b = fd_batch_pop(c);
+
+                assert(b.n_fds == fr->n_fds);
+                message_take_fds(m, b.fds, b.n_fds);
+        }
+        c->in_msg = m;
+        c->in_msg_len = BUS_HEADER_SIZE;
+        c->in_msg_fds_lost = fr->fds_lost;
+        return 0;
+}
+
+/* Bytes of the message being received, copied from the chunk; its buffer
+ * grows (doubling) only as they arrive. */
+static int input_body(Connection *c, const BusFrame *fr) {
+        size_t need = c->in_msg_len + fr->body_len;
+        int r;
+
+        assert(fr->offset == c->in_msg_len);
+        if (c->in_msg->capacity < need) {
+                size_t cap = c->in_msg->capacity * 2;
+
+                r = message_grow(&c->in_msg, cap < need ? need : cap);
+                if (r < 0)
+                        return r;
+        }
+        memcpy(message_bytes(c->in_msg) + c->in_msg_len, fr->body, fr->body_len);
+        c->in_msg_len = need;
+        return 0;
+}
+
+/* The message is complete and may be handed out. */
+static int input_end(Connection *c, Message **ret_message) {
+        Message *m = c->in_msg;
+        bool lost = c->in_msg_fds_lost;
+        int r;
+
+        c->in_msg = NULL;
+        c->in_msg_len = 0;
+        c->in_msg_fds_lost = false;
+        r = message_parse(m);
+        if (r != 0) {
+                message_unref(m);
+                return violation(c, "bad message: ", bus_proto_strerror(r));
+        }
+        *ret_message = m;
+        return lost ? CONNECTION_FDS_LOST : CONNECTION_MESSAGE;
+}
+
+/* Keep what the framer holds back (bus_framer_held()) for the next push:
+ * out of the shared scratch buffer into the stash, or to the front of the
+ * stash, with room after it for the bytes that decide. */
+static int input_keep_held(Connection *c) {
+        size_t held = bus_framer_held(&c->in_framer);
+        const uint8_t *src;
+
+        if (held == 0) {
+                free(c->in_stash);
+                c->in_stash = NULL;
+                c->in_stash_len = c->in_stash_size = 0;
+                return 0;
+        }
+        src = bus_framer_held_bytes(&c->in_framer);
+        if (c->in_stash && c->in_stash_size >= held + BUS_HEADER_SIZE) {
+                memmove(c->in_stash, src, held);
+        } else {
+                uint8_t *stash = malloc(held + BUS_HEADER_SIZE);
+
+                if (!stash)
+                        return -ENOMEM;
+                memcpy(stash, src, held);
+                free(c->in_stash);
+                c->in_stash = stash;
+                c->in_stash_size = held + BUS_HEADER_SIZE;
+        }
+        c->in_stash_len = held;
+        return 0;
+}
+
+/* The pushed bytes are used up (or held back). Make room for a direct read
+ * into a partial message, and if the last read filled every buffer it
+ * offered, read again now: the rest is most likely queued already (an
+ * epoll_wait and a partial-message timer update per read saved). Returns 1
+ * if bytes arrived, CONNECTION_NEED_MORE to wait for the event loop (EOF
+ * and errors are seen again by the next connection_read()),
+ * CONNECTION_E_VIOLATION or -ENOMEM. */
+static int input_need_more(Connection *c) {
+        int r;
+
+        c->in_pending = false;
+        r = input_keep_held(c);
+        if (r < 0)
+                return r;
+        if (c->in_msg && c->in_msg->capacity == c->in_msg_len &&
+            c->in_msg_len < c->in_msg->size) {
+                r = message_grow(&c->in_msg, c->in_msg->capacity * 2);
+                if (r < 0)
+                        return r;
+        }
+        if (!c->read_full || !bus_framer_is_partial(&c->in_framer))
+                return CONNECTION_NEED_MORE;
+        r = connection_read(c);
+        if (r == CONNECTION_E_VIOLATION || r == 1)
+                return r;
+        return CONNECTION_NEED_MORE;
+}
+
+int connection_next(Connection *c, BusPreamble *ret_preamble, Message **ret_message) {
+        for (;;) {
+                BusFrame fr;
+                int r;
+
+                switch (bus_framer_next(&c->in_framer, &fr)) {
+                case BUS_FRAMER_PREAMBLE:
+                        memcpy(ret_preamble, fr.data, sizeof(*ret_preamble));
+                        return CONNECTION_PREAMBLE;
+                case BUS_FRAMER_MESSAGE_BEGIN:
+                        r = input_begin(c, &fr);
+                        if (r < 0)
+                                return r;
+                        /* The body bytes that came with it: */
+                        __attribute__((fallthrough));
+                case BUS_FRAMER_BODY:
+                        r = input_body(c, &fr);
+                        if (r == 0 && fr.end)
+                                return input_end(c, ret_message);
+                        break;
+                case BUS_FRAMER_MESSAGE_END:
+                        return input_end(c, ret_message);
+                case BUS_FRAMER_E_VIOLATION:
+                        return frame_violation(c, fr.reason, fr.detail);
+                default:
+                        r = input_need_more(c);
+                        if (r != 1)
+                                return r;
+                        r = 0;
+                        break;
+                }
+                if (r < 0)
+                        return r;
+        }
+}
+
+bool connection_is_partial(const Connection *c) {
+        return bus_framer_is_partial(&c->in_framer);
+}
+
+void connection_truncate(Connection *c) {
+        size_t keep = c->out_offset > 0 ? 1 : 0;
+
+        while (c->out_len > keep) {
+                size_t i = (c->out_head + c->out_len - 1) & (c->out_cap - 1);
+                Message *m = c->out[i];
+
+                c->out[i] = NULL;
+                queue_forget(c, m);
+        }
+}
+
+static int queue_grow(Connection *c) {
+        size_t cap = c->out_cap ? c->out_cap * 2 : 16;
+        Message **out;
+
+        out = malloc(sizeof(*out) * cap);
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->out_len; i++)
+                out[i] = c->out[(c->out_head + i) & (c->out_cap - 1)];
+        free(c->out);
+        c->out = out;
+        c->out_cap = cap;
+        c->out_head = 0;
+        return 0;
+}
+
+/* Would @m keep the queue within @factor times its limits? Every operand is
+ * bounded (limits ≤ 1 TiB, queues ≤ twice the limits + one message, one
+ * message's payload ≤ 64 GiB): no sum or product can wrap. */
+static bool queue_within(const Connection *c, const Message *m, uint64_t factor) {
+        const BusConfig *l = c->config;
+
+        if (c->out_len + 1 > factor * l->outgoing_messages_per_connection ||
+            c->out_bytes + m->size > factor * l->outgoing_bytes_per_connection)
+                return false;
+        if (m->n_fds > 0 && c->out_fds + m->n_fds > factor * l->outgoing_fds_per_connection)
+                return false;
+        if (m->blob_bytes > 0 && c->out_blob_bytes > 0 &&
+            c->out_blob_bytes + m->blob_bytes > factor * l->outgoing_blob_bytes_per_connection)
+                return false;
+        return true;
+}
+
+/* quota_share_allows() for one dimension, without its divisions when the
+ * answer is plain: if everything held afterwards, times n + 1, fits the
+ * limit, then what stays free is at least n times what the holder then holds
+ * (held + charge <= used + charge), so the rule allows it. That is every
+ * message to a queue that is nearly empty, i.e. almost every message of a
+ * fan-out; the rule itself decides the rest. */
+static bool share_allows(uint64_t limit, uint64_t used, uint64_t held, uint64_t charge,
+                         uint64_t n) {
+        uint64_t after;
+
+        if (__builtin_add_overflow(used, charge, &after) ||
+            __builtin_mul_overflow(after, n + 1, &after) || after > limit)
+                return quota_share_allows(limit, used, held, charge, n);
+        return true;
+}
+
+/* Does @m keep its sender (holding @h, NULL for nothing) within its fair
+ * share of the queue, in each dimension? */
+static bool queue_share_allows(const Connection *c, const QueueHolder *h, const Message *m) {
+        static const QueueHolder none = { 0 };
+        const BusConfig *l = c->config;
+        uint64_t n = c->n_holders + (h ? 0 : 1);
+
+        if (!h)
+                h = &none;
+        if (!share_allows(l->outgoing_messages_per_connection, c->out_len, h->messages, 1, n) ||
+            !share_allows(l->outgoing_bytes_per_connection, c->out_bytes, h->bytes, m->size, n))
+                return false;
+        if (m->n_fds > 0 &&
+            !share_allows(l->outgoing_fds_per_connection, c->out_fds, h->fds, m->n_fds, n))
+                return false;
+        if (m->blob_bytes > 0 && c->out_blob_bytes > 0 &&
+            !share_allows(l->outgoing_blob_bytes_per_connection, c->out_blob_bytes,
+                          h->blob_bytes, m->blob_bytes, n))
+                return false;
+        return true;
+}
+
+bool connection_share_allows(const Connection *c, uint64_t sender_id, const Message *m) {
+        return queue_share_allows(c, holder_find(c, sender_id), m);
+}
+
+uint64_t connection_bytes_held_by(const Connection *c, uint64_t sender_id) {
+        const QueueHolder *h = holder_find(c, sender_id);
+
+        return h ? h->bytes : 0;
+}
+
+void connection_sample_reader(Connection *c) {
+        int unread;
+
+        if (ioctl(c->fd, SIOCOUTQ, &unread) < 0)
+                return; /* unknown: judge by the broker's writes alone */
+        if (c->out_unread >= 0 && unread < c->out_unread)
+                c->out_progress_usec = clock_usec(CLOCK_MONOTONIC_COARSE);
+        c->out_unread = unread;
+}
+
+bool connection_is_over_limit(const Connection *c) {
+        const BusConfig *l = c->config;
+
+        return c->out_len >= l->outgoing_messages_per_connection ||
+               c->out_bytes >= l->outgoing_bytes_per_connection ||
+               c->out_fds >= l->outgoing_fds_per_connection ||
+               c->out_blob_bytes >= l->outgoing_blob_bytes_per_connection;
+}
+
+int connection_queue_mode(Connection *c, Message *m, ConnectionQueueMode mode) {
+        uint64_t sender = queue_sender(m);
+        QueueHolder *h = holder_find(c, sender);
+        bool ok;
+        int r;
+
+        switch (mode) {
+        case CONNECTION_QUEUE_SHARE:
+                ok = queue_share_allows(c, h, m);
+                break;
+        case CONNECTION_QUEUE_LIMIT:
+                ok = queue_within(c, m, 1);
+                break;
+        case CONNECTION_QUEUE_SOLICITED:
+                ok = queue_within(c, m, 2);
+                break;
+        default:
+                ok = true;
+                break;
+        }
+        if (!ok)
+                return -ENOBUFS;
+        if (c->out_len == c->out_cap) {
+                r = queue_grow(c);
+                if (r < 0)
+                        return r;
+        }
+        if (!h) {
+                h = holder_add(c, sender);
+                if (!h)
+                        return -ENOMEM;
+        }
+        holder_charge(c, h, m);
+        /* A stall is counted from the moment output waits, not from the
+         * last write before an idle spell (peer.h). */
+        if (c->out_len == 0)
+                c->out_progress_usec = clock_usec(CLOCK_MONOTONIC_COARSE);
+        c->out[(c->out_head + c->out_len) & (c->out_cap - 1)] = message_ref(m);
+        c->out_len++;
+        c->out_bytes += m->size;
+        c->out_fds += m->n_fds;
+        c->out_blob_bytes += m->blob_bytes;
+        c->stats->messages++;
+        c->stats->bytes += m->size;
+        if (c->stats->messages > c->stats->messages_high_water)
+                c->stats->messages_high_water = c->stats->messages;
+        if (c->stats->bytes > c->stats->bytes_high_water)
+                c->stats->bytes_high_water = c->stats->bytes;
+        return 0;
+}
+
+int connection_queue(Connection *c, Message *m, bool force) {
+        return connection_queue_mode(c, m, force ? CONNECTION_QUEUE_FORCE : CONNECTION_QUEUE_LIMIT);
+}
+
+/* 0, or -ENOMEM if the write event cannot be armed (libevent could not
+ * register it): then it is not marked armed and the flush fails. */
+static int write_arm(Connection *c, bool on) {
+        if (on == c->write_armed)
+                return 0;
+        if (on && event_add(c->ev_write, NULL) < 0)
+                return -ENOMEM;
+        if (!on)
+                event_del(c->ev_write);
+        c->write_armed = on;
+        return 0;
+}
+
+/* One sendmsg() of as many queued messages as may share it. */
+static ssize_t write_some(Connection *c) {
+        union {
+                struct cmsghdr align;
+                uint8_t buf[CONNECTION_CMSG_SPACE];
+        } control;
+        struct iovec iov[CONNECTION_IOV_MAX];
+        struct msghdr mh = { .msg_iov = iov };
+        size_t n = 0;
+        ssize_t k;
+
+        for (size_t i = 0; i < c->out_len && n < CONNECTION_IOV_MAX; i++) {
+                Message *m = c->out[(c->out_head + i) & (c->out_cap - 1)];
+                size_t off = i == 0 ? c->out_offset : 0;
+
+                if (m->n_fds > 0 && off == 0) {
+                        /* Fds travel with the first byte of their message, so it
+                         * must open the write. */
+                        if (i > 0)
+                                break;
+                        struct cmsghdr *cm;
+
+                        mh.msg_control = &control;
+                        mh.msg_controllen = CMSG_SPACE(sizeof(int) * m->n_fds);
+                        cm = CMSG_FIRSTHDR(&mh);
+                        cm->cmsg_level = SOL_SOCKET;
+                        cm->cmsg_type = SCM_RIGHTS;
+                        cm->cmsg_len = CMSG_LEN(sizeof(int) * m->n_fds);
+                        memcpy(CMSG_DATA(cm), m->fds, sizeof(int) * m->n_fds);
+                }
+                iov[n++] = (struct iovec){ message_bytes(m) + off, m->size - off };
+        }
+        mh.msg_iovlen = n;
+
+        do
+                k = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (k < 0 && errno == EINTR);
+        return k < 0 ? -errno : k;
+}
+
+int connection_flush(Connection *c) {
+        for (unsigned round = 0; round < CONNECTION_WRITES_PER_FLUSH; round++) {
+                ssize_t k;
+                size_t left;
+
+                if (c->out_len == 0) {
+                        write_arm(c, false);
+                        return 0;
+                }
+                k = write_some(c);
+                if (k == -EAGAIN)
+                        return write_arm(c, true) < 0 ? -ENOMEM : 1;
+                if (k < 0)
+                        return (int)k;
+                if (round == 0 && k > 0)
+                        c->out_progress_usec = clock_usec(CLOCK_MONOTONIC_COARSE);
+
+                left = (size_t)k;
+                while (left > 0) {
+                        Message *m = c->out[c->out_head];
+                        size_t rest = m->size - c->out_offset;
+
+                        if (left < rest) {
+                                c->out_offset += left;
+                                break;
+                        }
+                        left -= rest;
+                        queue_pop(c);
+                }
+        }
+        if (write_arm(c, c->out_len > 0) < 0)
+                return -ENOMEM;
+        return c->out_len > 0 ? 1 : 0;
+}
