@@ -7,18 +7,24 @@ noinst_LTLIBRARIES += client/libbusclient-internal.la
 client_libbusclient_internal_la_SOURCES = \
 	client/busclient.h \
 	client/bus-internal.h \
-	client/blob.c \
+	client/address.c \
 	client/call.c \
 	client/connection.c \
 	client/dispatch.c \
+	client/driver-call.c \
 	client/error.c \
 	client/event.c \
+	client/handshake.c \
+	client/io.c \
 	client/message.c \
 	client/monitor.c \
 	client/names.c \
-	client/payload.c
+	client/payload.c \
+	client/payload-memfd.c \
+	client/poll.c \
+	client/read-queue.c
 client_libbusclient_internal_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
-client_libbusclient_internal_la_LIBADD = protocol/libbusprotocol.la
+client_libbusclient_internal_la_LIBADD = common/libbuscommon.la protocol/libbusprotocol.la
 
 lib_LTLIBRARIES += client/libbusclient.la
 client_libbusclient_la_SOURCES =

@@ -5,6 +5,7 @@ noinst_LTLIBRARIES += protocol/libbusprotocol.la
 protocol_libbusprotocol_la_SOURCES = \
 	protocol/bus-protocol.h \
 	protocol/bus-limits.h \
+	protocol/address.h \
 	protocol/wire.h \
 	protocol/validate.c \
 	protocol/encode.c \

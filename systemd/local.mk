@@ -7,10 +7,13 @@ systemdsystemunitdir = $(or $(shell $(PKG_CONFIG) --define-variable=prefix='$(pr
 	--define-variable=rootprefix='$(prefix)' --variable=systemdsystemunitdir systemd \
 	2>/dev/null),$(prefix)/lib/systemd/system)
 
-dist_systemdsystemunit_DATA = systemd/busd.socket
-nodist_systemdsystemunit_DATA = systemd/busd.service
+nodist_systemdsystemunit_DATA = systemd/busd.socket systemd/busd.service
 CLEANFILES += systemd/busd.service
-EXTRA_DIST += systemd/busd.service.in
+EXTRA_DIST += systemd/busd.service.in systemd/busd.socket.in
+
+# The socket names the system bus path chosen at configure time
+# (--with-system-socket, protocol/address.h): configure writes it from
+# busd.socket.in, so the unit and the binaries cannot disagree.
 
 # The service names the installed binary, so it is generated at build time.
 systemd/busd.service: $(top_srcdir)/systemd/busd.service.in Makefile

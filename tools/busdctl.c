@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol/address.h"
 #include "bus-limits.h"
 #include "busdctl.h"
 
@@ -196,8 +197,8 @@ static const struct {
 
 static const char global_options_help[] =
         "  --address=PATH      connect to the bus socket at PATH\n"
-        "  --system            connect to the system bus (/run/busd/system.sock)\n"
-        "  --user              connect to the user bus ($XDG_RUNTIME_DIR/busd/bus.sock)\n"
+        "  --system            connect to the system bus (" BUS_SYSTEM_ADDRESS ")\n"
+        "  --user              connect to the user bus (" BUS_USER_ADDRESS_TEXT ")\n"
         "  --json[=short|pretty]\n"
         "                      print JSON (no value: pretty on a terminal, else short)\n"
         "  --timeout=SECS      call timeout; for wait, how long to wait\n"

@@ -3,6 +3,8 @@
  * connect.c — connecting busdctl to the bus with errors that say how to fix
  * them, and calling the bus driver org.busd.Bus. See busdctl.h.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -10,10 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "protocol/address.h"
 #include "bus-protocol.h"
 #include "busdctl.h"
-
-#define DRIVER_SYSTEM_ADDRESS "/run/busd/system.sock"
 
 const char *driver_address(const Busdctl *ctx) {
         static char user[4096];
@@ -25,17 +26,17 @@ const char *driver_address(const Busdctl *ctx) {
         case ADDRESS_USER:
                 e = getenv("XDG_RUNTIME_DIR");
                 if (!e || !e[0])
-                        return "$XDG_RUNTIME_DIR/busd/bus.sock";
-                snprintf(user, sizeof(user), "%s/busd/bus.sock", e);
+                        return BUS_USER_ADDRESS_TEXT;
+                snprintf(user, sizeof(user), "%s%s", e, BUS_USER_ADDRESS_SUFFIX);
                 return user;
         case ADDRESS_DEFAULT:
                 e = getenv("BUSD_ADDRESS");
                 if (e && e[0])
                         return e;
-                return DRIVER_SYSTEM_ADDRESS;
+                return BUS_SYSTEM_ADDRESS;
         case ADDRESS_SYSTEM:
         default:
-                return DRIVER_SYSTEM_ADDRESS;
+                return BUS_SYSTEM_ADDRESS;
         }
 }
 
@@ -91,7 +92,7 @@ int driver_connect(const Busdctl *ctx, bus_connection **ret) {
                 r = bus_connect_with_timeout(&c, ctx->address, ctx->timeout_usec);
                 break;
         case ADDRESS_SYSTEM:
-                r = bus_connect_with_timeout(&c, DRIVER_SYSTEM_ADDRESS, ctx->timeout_usec);
+                r = bus_connect_with_timeout(&c, BUS_SYSTEM_ADDRESS, ctx->timeout_usec);
                 break;
         case ADDRESS_USER:
                 e = getenv("XDG_RUNTIME_DIR");

@@ -20,15 +20,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "protocol/address.h"
 #include "core/bus.h"
 #include "process/config-file.h"
 #include "transport/listener.h"
 #include "process/log.h"
 #include "process/systemd.h"
 #include "common/util.h"
-
-#define SYSTEM_BUS_PATH "/run/busd/system.sock"
-#define USER_BUS_SUFFIX "/busd/bus.sock"
 
 typedef enum BusKind {
         BUS_KIND_SYSTEM,
@@ -42,8 +40,8 @@ static void usage(FILE *f) {
                 "\n"
                 "The busd message bus broker.\n"
                 "\n"
-                "  --system             system bus on " SYSTEM_BUS_PATH " (default)\n"
-                "  --user               user bus on $XDG_RUNTIME_DIR" USER_BUS_SUFFIX "\n"
+                "  --system             system bus on " BUS_SYSTEM_ADDRESS " (default)\n"
+                "  --user               user bus on " BUS_USER_ADDRESS_TEXT "\n"
                 "  --address PATH       listen on the socket PATH\n"
                 "  --config PATH        configuration file (default " BUS_CONFIG_DEFAULT_PATH ",\n"
                 "                       used only if it exists); SIGHUP re-reads it\n"
@@ -84,7 +82,7 @@ static int open_listener(Bus *bus, BusKind kind, const char *address, Listener *
 
         switch (kind) {
         case BUS_KIND_SYSTEM:
-                where = (ListenerPath){ .path = SYSTEM_BUS_PATH,
+                where = (ListenerPath){ .path = BUS_SYSTEM_ADDRESS,
                                         .dir_mode = 0755,
                                         .socket_mode = 0666,
                                         .check_owner = true };
@@ -96,7 +94,7 @@ static int open_listener(Bus *bus, BusKind kind, const char *address, Listener *
                         log_error("--user needs XDG_RUNTIME_DIR set to an absolute path");
                         return -EINVAL;
                 }
-                if (asprintf(&path, "%s%s", rt, USER_BUS_SUFFIX) < 0)
+                if (asprintf(&path, "%s%s", rt, BUS_USER_ADDRESS_SUFFIX) < 0)
                         return -ENOMEM;
                 where = (ListenerPath){ .path = path,
                                         .dir_mode = 0700,
