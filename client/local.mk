@@ -7,22 +7,16 @@ noinst_LTLIBRARIES += client/libbusclient-internal.la
 client_libbusclient_internal_la_SOURCES = \
 	client/busclient.h \
 	client/bus-internal.h \
-	client/address.c \
+	client/blob.c \
 	client/call.c \
 	client/connection.c \
 	client/dispatch.c \
-	client/driver-call.c \
 	client/error.c \
 	client/event.c \
-	client/handshake.c \
-	client/io.c \
 	client/message.c \
 	client/monitor.c \
 	client/names.c \
-	client/payload.c \
-	client/payload-memfd.c \
-	client/poll.c \
-	client/read-queue.c
+	client/payload.c
 client_libbusclient_internal_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
 client_libbusclient_internal_la_LIBADD = common/libbuscommon.la protocol/libbusprotocol.la
 
