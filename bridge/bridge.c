@@ -1,0 +1,1225 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bridge.c — busd-bridge's core: forwards calls and signals between the local
+ * bus and NATS (docs/BRIDGE.md).
+ *
+ * Owns: the bus connection and its slots, the NATS connection and its
+ * subscriptions, the hand-off queue from libnats's delivery thread, the
+ * table of local calls waiting for a NATS reply (OutCall, bounded by
+ * limits.pending_calls) and the list of NATS requests waiting for a local
+ * reply (InCall, bounded by the same number).
+ *
+ * Invariants: only on_nats_msg() and the NATS status callbacks run off the
+ * loop's thread, and they touch only the queue (under the lock) and atomics.
+ * An OutCall slot is free iff id == 0; its id modulo the table size is its
+ * index, so a reply finds its call in O(1) and a late reply for a reused
+ * slot is recognised by the id and dropped.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <nats/nats.h>
+#include <systemd/sd-daemon.h>
+
+/* The adapter is a header of non-static definitions: it belongs to exactly
+ * one translation unit, this one. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-prototypes"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include <nats/adapters/libevent.h>
+#pragma GCC diagnostic pop
+
+#include "bridge.h"
+#include "bus-protocol.h"
+#include "common/list.h"
+#include "nats-wire.h"
+
+/* Work done per wake-up of the loop before it yields to other events. */
+#define BRIDGE_DISPATCH_BATCH 64u
+/* Reconnecting to busd: first retry, and the cap of the doubling back-off. */
+#define BRIDGE_BUS_RETRY_MIN_MS 50u
+#define BRIDGE_BUS_RETRY_MAX_MS 2000u
+/* The handshake with busd must finish within this (bus_connect_with_timeout()). */
+#define BRIDGE_BUS_CONNECT_TIMEOUT_USEC (5ull * 1000000ull)
+/* Room kept for NATS headers below the server's max_payload. */
+#define BRIDGE_HEADER_ROOM 4096u
+
+typedef enum InKind {
+        IN_REPLY,
+        IN_CALL,
+        IN_SIGNAL,
+} InKind;
+
+typedef struct SubClosure {
+        Bridge *bridge;
+        InKind kind;
+        unsigned index; /* into cfg->exports or cfg->import_signals */
+} SubClosure;
+
+typedef struct InItem {
+        InKind kind;
+        unsigned index;
+        natsMsg *msg;
+} InItem;
+
+/* A local call forwarded to NATS, waiting for its reply. */
+typedef struct OutCall {
+        uint64_t id; /* 0 = free */
+        bus_message *call;
+        struct event *timer;
+        Bridge *bridge;
+} OutCall;
+
+/* A NATS request called locally, waiting for the local reply. */
+typedef struct InCall {
+        Bridge *bridge;
+        char *reply_subject;
+        bus_slot *slot;
+        struct InCall *calls_prev, *calls_next;
+} InCall;
+
+typedef struct ImportTarget {
+        Bridge *bridge;
+        unsigned import;
+        unsigned object;
+        bus_method *methods; /* NULL-terminated, members borrowed from cfg */
+} ImportTarget;
+
+struct Bridge {
+        struct event_base *base;
+        const BridgeConfig *cfg;
+        BridgeStats stats;
+
+        /* Local bus. */
+        bus_connection *bus;
+        bus_slot **slots; /* objects, matches; NULL where not installed */
+        size_t n_slots, max_slots;
+        ImportTarget *targets;
+        size_t n_targets;
+        struct event *bus_retry;
+        struct event *bus_lost;
+        uint32_t bus_retry_ms;
+        bool bus_ever;
+
+        /* NATS. */
+        natsConnection *nc;
+        natsSubscription *reply_sub;
+        natsSubscription **call_subs;
+        natsSubscription **signal_subs;
+        SubClosure reply_closure;
+        SubClosure *call_closures;
+        SubClosure *signal_closures;
+        char *inbox; /* "_INBOX.<nuid>": replies come to inbox.<id> */
+        atomic_bool nats_connected;
+        atomic_bool nats_lost; /* a disconnect the loop has not handled yet */
+        struct event *nats_event;
+
+        /* Hand-off queue (ring) from libnats's thread; under lock. */
+        pthread_mutex_t lock;
+        InItem *queue;
+        size_t q_cap, q_head, q_len;
+        struct event *wake;
+
+        /* Calls in flight. */
+        OutCall *out;
+        size_t out_cap, out_used;
+        uint64_t out_generation;
+        InCall *in_calls;
+        size_t n_in_calls;
+
+        bool ready_notified;
+};
+
+static void blog(const Bridge *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void blog(const Bridge *b, const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "busd-bridge[%s]: ", b->cfg->host);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+static uint64_t monotonic_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void maybe_notify_ready(Bridge *b) {
+        if (b->ready_notified || !bridge_is_ready(b))
+                return;
+        b->ready_notified = true;
+        blog(b, "ready: host %s, domain %s", b->cfg->host, b->cfg->domain);
+        (void)sd_notifyf(0, "READY=1\nSTATUS=Bridging host %s in domain %s", b->cfg->host,
+                         b->cfg->domain);
+}
+
+bool bridge_is_ready(Bridge *b) {
+        return atomic_load(&b->nats_connected) && b->bus && bus_connection_is_open(b->bus);
+}
+
+const BridgeStats *bridge_get_stats(Bridge *b) {
+        return &b->stats;
+}
+
+/* The most a message may carry across: the configured limit, within the
+ * server's max_payload less room for headers. */
+static uint64_t inline_max(Bridge *b) {
+        int64_t server = b->nc ? natsConnection_GetMaxPayload(b->nc) : 0;
+        uint64_t max = b->cfg->inline_payload_bytes;
+
+        if (server > BRIDGE_HEADER_ROOM && (uint64_t)server - BRIDGE_HEADER_ROOM < max)
+                max = (uint64_t)server - BRIDGE_HEADER_ROOM;
+        return max;
+}
+
+/* ---- NATS side: publishing --------------------------------------------------------------- */
+
+static natsStatus hdr_set(natsMsg *m, const char *key, const char *value) {
+        return value ? natsMsgHeader_Set(m, key, value) : NATS_OK;
+}
+
+static natsStatus hdr_set_wire(natsMsg *m, const BridgeWire *w) {
+        char buf[BRIDGE_WIRE_BLOBS_MAX * 21 + 1], len[24];
+        natsStatus s = NATS_OK;
+
+        if (w->n_blobs > 0) {
+                bridge_wire_blobs_header(w, buf, sizeof(buf));
+                snprintf(len, sizeof(len), "%zu", w->body_len);
+                s = natsMsgHeader_Set(m, BRIDGE_HDR_BODY_LEN, len);
+                if (s == NATS_OK)
+                        s = natsMsgHeader_Set(m, BRIDGE_HDR_BLOBS, buf);
+        }
+        return s;
+}
+
+static const char *hdr_get(natsMsg *m, const char *key) {
+        const char *v = NULL;
+
+        if (natsMsgHeader_Get(m, key, &v) != NATS_OK)
+                return NULL;
+        return v;
+}
+
+/* Answer a NATS request with an error. */
+static void respond_error(Bridge *b, const char *reply, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static void respond_error(Bridge *b, const char *reply, const char *name, const char *fmt, ...) {
+        char text[512];
+        json_t *body;
+        char *data;
+        natsMsg *m = NULL;
+        va_list ap;
+
+        if (!reply)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        body = json_pack("{s:s}", "message", text);
+        data = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        if (data && natsMsg_Create(&m, reply, NULL, data, (int)strlen(data)) == NATS_OK &&
+            natsMsgHeader_Set(m, BRIDGE_HDR_ERROR, name) == NATS_OK)
+                (void)natsConnection_PublishMsg(b->nc, m);
+        natsMsg_Destroy(m);
+        free(data);
+}
+
+/* ---- NATS side: the hand-off queue --------------------------------------------------------- */
+
+/* On libnats's delivery thread. */
+static void on_nats_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+        SubClosure *sc = closure;
+        Bridge *b = sc->bridge;
+        size_t limit;
+        bool full;
+
+        pthread_mutex_lock(&b->lock);
+        /* Replies are bounded by pending_calls already and always fit; calls
+         * and signals share the rest. */
+        limit = sc->kind == IN_REPLY ? b->q_cap : b->cfg->queue_messages;
+        full = b->q_len >= limit;
+        if (!full) {
+                b->queue[(b->q_head + b->q_len) % b->q_cap] =
+                        (InItem){ .kind = sc->kind, .index = sc->index, .msg = msg };
+                b->q_len++;
+        }
+        pthread_mutex_unlock(&b->lock);
+        if (full) {
+                /* natsConnection is thread-safe: answer from here. */
+                if (sc->kind == IN_CALL)
+                        respond_error(b, natsMsg_GetReply(msg), BUS_ERROR_LIMITS_EXCEEDED,
+                                      "bridge on host %s: queue full (%u messages)", b->cfg->host,
+                                      b->cfg->queue_messages);
+                natsMsg_Destroy(msg);
+                return;
+        }
+        event_active(b->wake, EV_READ, 0);
+}
+
+static void on_nats_disconnected(natsConnection *nc, void *closure) {
+        Bridge *b = closure;
+
+        atomic_store(&b->nats_connected, false);
+        atomic_store(&b->nats_lost, true);
+        event_active(b->nats_event, EV_READ, 0);
+}
+
+static void on_nats_connected(natsConnection *nc, void *closure) {
+        Bridge *b = closure;
+
+        atomic_store(&b->nats_connected, true);
+        event_active(b->nats_event, EV_READ, 0);
+}
+
+static void on_nats_closed(natsConnection *nc, void *closure) {
+        Bridge *b = closure;
+
+        atomic_store(&b->nats_connected, false);
+}
+
+/* ---- Import side: local calls forwarded to NATS ---------------------------------------------- */
+
+static void out_release(OutCall *o) {
+        if (o->timer)
+                event_del(o->timer);
+        o->call = bus_message_unref(o->call);
+        if (o->id) {
+                o->id = 0;
+                o->bridge->out_used--;
+        }
+}
+
+static void out_fail(OutCall *o, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void out_fail(OutCall *o, const char *name, const char *fmt, ...) {
+        bus_error e = BUS_ERROR_INIT;
+        char text[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        bus_error_set(&e, name, "%s", text);
+        if (o->bridge->bus && o->call)
+                (void)bus_reply_error(o->bridge->bus, o->call, &e);
+        bus_error_free(&e);
+        out_release(o);
+}
+
+static void on_out_timeout(evutil_socket_t fd, short what, void *userdata) {
+        OutCall *o = userdata;
+
+        out_fail(o, BUS_ERROR_TIMEOUT, "no answer through the bridge before the deadline");
+}
+
+static void fail_all_out(Bridge *b, const char *name, const char *why) {
+        for (size_t i = 0; i < b->out_cap; i++)
+                if (b->out[i].id)
+                        out_fail(&b->out[i], name, "%s", why);
+}
+
+/* The caller's deadline (absolute CLOCK_MONOTONIC ns; 0 = none), read from
+ * the fixed header the bus delivered (PROTOCOL.md 3.1): libbusclient has no
+ * accessor for it. Bus and bridge share the host's monotonic clock. */
+static uint64_t call_deadline_ns(bus_message *call) {
+        const void *raw;
+        size_t size;
+        uint64_t deadline;
+
+        if (bus_message_get_raw(call, &raw, &size) < 0 || size < BUS_HEADER_SIZE)
+                return 0;
+        memcpy(&deadline, (const char *)raw + offsetof(BusHeader, deadline_ns), sizeof(deadline));
+        return deadline;
+}
+
+static OutCall *out_alloc(Bridge *b) {
+        if (b->out_used >= b->out_cap)
+                return NULL;
+        for (size_t n = 0; n < b->out_cap; n++) {
+                size_t i = (size_t)(b->out_generation + n) % b->out_cap;
+
+                if (!b->out[i].id) {
+                        /* The smallest id above the last one that maps to slot i. */
+                        uint64_t id = (b->out_generation / b->out_cap + 1) * b->out_cap + i;
+
+                        b->out_generation = id;
+                        b->out[i].id = id;
+                        b->out_used++;
+                        return &b->out[i];
+                }
+        }
+        return NULL;
+}
+
+static int on_import_call(bus_message *call, void *userdata, json_t **ret_reply,
+                          bus_error *ret_error) {
+        ImportTarget *t = userdata;
+        Bridge *b = t->bridge;
+        const BridgeImport *im = &b->cfg->imports[t->import];
+        char subject[512], reply[128], tmo[24], uid[16];
+        uint64_t now = monotonic_ns(), deadline, timeout_ns;
+        bool no_reply = bus_message_get_no_reply(call);
+        BridgeWire w;
+        natsMsg *m = NULL;
+        natsStatus s;
+        OutCall *o = NULL;
+        int r;
+
+        if (!atomic_load(&b->nats_connected) ||
+            natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED) {
+                b->stats.refused_unreachable++;
+                return bus_error_set(ret_error, BRIDGE_ERROR_UNREACHABLE,
+                                     "bridge on host %s has no NATS connection", b->cfg->host);
+        }
+        deadline = call_deadline_ns(call);
+        timeout_ns = (uint64_t)im->timeout_ms * 1000000ull;
+        if (deadline) {
+                if (deadline <= now)
+                        return bus_error_set(ret_error, BUS_ERROR_TIMEOUT,
+                                             "the call's deadline passed before it was forwarded");
+                if (deadline - now < timeout_ns)
+                        timeout_ns = deadline - now;
+        }
+        r = bridge_wire_encode(call, inline_max(b), &w);
+        if (r == -EMSGSIZE) {
+                b->stats.refused_payload++;
+                return bus_error_set(ret_error, BRIDGE_ERROR_PAYLOAD_TOO_LARGE,
+                                     "body and payloads exceed the %" PRIu64
+                                     " bytes the bridge inlines; payloads cannot cross hosts "
+                                     "as fds",
+                                     inline_max(b));
+        }
+        if (r < 0)
+                return bus_error_set(ret_error, BRIDGE_ERROR_BAD_MESSAGE,
+                                     "the call's payload cannot be read: %s", strerror(-r));
+        if (!no_reply) {
+                o = out_alloc(b);
+                if (!o) {
+                        bridge_wire_free(&w);
+                        b->stats.refused_limits++;
+                        return bus_error_set(ret_error, BUS_ERROR_LIMITS_EXCEEDED,
+                                             "bridge on host %s: %u calls in flight already",
+                                             b->cfg->host, b->cfg->pending_calls);
+                }
+                snprintf(reply, sizeof(reply), "%s.%" PRIu64, b->inbox, o->id);
+        }
+        bridge_subject_call(subject, sizeof(subject), b->cfg->domain, im->name);
+        snprintf(tmo, sizeof(tmo), "%" PRIu64, timeout_ns / 1000);
+        snprintf(uid, sizeof(uid), "%u", (unsigned)bus_message_get_sender_uid(call));
+        s = natsMsg_Create(&m, subject, no_reply ? NULL : reply, w.data, (int)w.len);
+        if (s == NATS_OK)
+                s = hdr_set(m, BRIDGE_HDR_PATH, bus_message_get_path(call));
+        if (s == NATS_OK)
+                s = hdr_set(m, BRIDGE_HDR_INTERFACE, bus_message_get_interface(call));
+        if (s == NATS_OK)
+                s = hdr_set(m, BRIDGE_HDR_MEMBER, bus_message_get_member(call));
+        if (s == NATS_OK)
+                s = hdr_set(m, BRIDGE_HDR_TIMEOUT, tmo);
+        if (s == NATS_OK && no_reply)
+                s = hdr_set(m, BRIDGE_HDR_NO_REPLY, "1");
+        if (s == NATS_OK)
+                s = hdr_set(m, BRIDGE_HDR_ORIGIN_HOST, b->cfg->host);
+        if (s == NATS_OK)
+                s = hdr_set(m, BRIDGE_HDR_ORIGIN_SENDER, bus_message_get_sender(call));
+        if (s == NATS_OK)
+                s = hdr_set(m, BRIDGE_HDR_ORIGIN_UID, uid);
+        if (s == NATS_OK)
+                s = hdr_set_wire(m, &w);
+        if (s == NATS_OK)
+                s = natsConnection_PublishMsg(b->nc, m);
+        natsMsg_Destroy(m);
+        bridge_wire_free(&w);
+        if (s != NATS_OK) {
+                if (o)
+                        out_release(o);
+                b->stats.refused_unreachable++;
+                return bus_error_set(ret_error, BRIDGE_ERROR_UNREACHABLE,
+                                     "bridge on host %s could not publish: %s", b->cfg->host,
+                                     natsStatus_GetText(s));
+        }
+        b->stats.calls_out++;
+        if (no_reply)
+                return 0;
+        o->call = bus_message_ref(call);
+        event_add(o->timer, &(struct timeval){ .tv_sec = (time_t)(timeout_ns / 1000000000ull),
+                                               .tv_usec = (suseconds_t)(timeout_ns % 1000000000ull) /
+                                                          1000 });
+        return BUS_REPLY_DEFERRED;
+}
+
+static void handle_reply(Bridge *b, natsMsg *msg) {
+        const char *subj = natsMsg_GetSubject(msg), *err_name;
+        size_t n = strlen(b->inbox);
+        BridgeWireView v;
+        bus_message *ret = NULL;
+        uint64_t id;
+        char *end;
+        OutCall *o;
+        int r;
+
+        if (strncmp(subj, b->inbox, n) != 0 || subj[n] != '.')
+                return;
+        id = strtoull(subj + n + 1, &end, 10);
+        if (*end || id == 0)
+                return;
+        o = &b->out[id % b->out_cap];
+        if (o->id != id || !o->call)
+                return; /* answered already (timed out, failed): a late reply */
+        if (natsMsg_IsNoResponders(msg)) {
+                out_fail(o, BUS_ERROR_SERVICE_UNKNOWN,
+                         "no host exports %s (NATS has no responders)",
+                         bus_message_get_destination(o->call));
+                return;
+        }
+        err_name = hdr_get(msg, BRIDGE_HDR_ERROR);
+        if (err_name) {
+                json_t *body = json_loadb(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
+                                          0, NULL);
+                const char *text = json_string_value(json_object_get(body, "message"));
+
+                if (bus_error_name_is_valid(err_name))
+                        out_fail(o, err_name, "%s", text ? text : "");
+                else
+                        out_fail(o, BRIDGE_ERROR_BAD_MESSAGE,
+                                 "the remote bridge answered with an invalid error name");
+                json_decref(body);
+                return;
+        }
+        r = bridge_wire_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
+                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_BLOBS),
+                               &v);
+        if (r < 0) {
+                out_fail(o, BRIDGE_ERROR_BAD_MESSAGE, "the remote reply's layout is invalid");
+                return;
+        }
+        r = bus_message_new_method_return(o->call, &ret);
+        if (r >= 0)
+                r = bridge_wire_fill(ret, &v);
+        if (r >= 0)
+                r = bus_send(b->bus, ret, NULL);
+        bus_message_unref(ret);
+        if (r < 0) {
+                out_fail(o, BUS_ERROR_FAILED, "the reply could not be passed on: %s",
+                         strerror(-r));
+                return;
+        }
+        out_release(o);
+}
+
+/* ---- Export side: NATS requests called locally ------------------------------------------------ */
+
+static void in_call_free(InCall *ic) {
+        Bridge *b = ic->bridge;
+
+        LIST_REMOVE(calls, b->in_calls, ic);
+        b->n_in_calls--;
+        ic->slot = bus_slot_unref(ic->slot);
+        free(ic->reply_subject);
+        free(ic);
+}
+
+static int on_in_call_done(bus_message *reply, void *userdata) {
+        InCall *ic = userdata;
+        Bridge *b = ic->bridge;
+
+        if (bus_message_get_type(reply) == BUS_MESSAGE_ERROR) {
+                bus_error e = BUS_ERROR_INIT;
+
+                (void)bus_message_get_error(reply, &e);
+                respond_error(b, ic->reply_subject, e.name ? e.name : BUS_ERROR_FAILED, "%s",
+                              e.message ? e.message : "");
+                bus_error_free(&e);
+        } else {
+                BridgeWire w;
+                natsMsg *m = NULL;
+                natsStatus s;
+                int r = bridge_wire_encode(reply, inline_max(b), &w);
+
+                if (r == -EMSGSIZE) {
+                        b->stats.refused_payload++;
+                        respond_error(b, ic->reply_subject, BRIDGE_ERROR_PAYLOAD_TOO_LARGE,
+                                      "the reply's body and payloads exceed the %" PRIu64
+                                      " bytes the bridge on host %s inlines",
+                                      inline_max(b), b->cfg->host);
+                } else if (r < 0) {
+                        respond_error(b, ic->reply_subject, BRIDGE_ERROR_BAD_MESSAGE,
+                                      "the reply's payload cannot be read: %s", strerror(-r));
+                } else {
+                        s = natsMsg_Create(&m, ic->reply_subject, NULL, w.data, (int)w.len);
+                        if (s == NATS_OK)
+                                s = hdr_set_wire(m, &w);
+                        if (s == NATS_OK)
+                                s = natsConnection_PublishMsg(b->nc, m);
+                        natsMsg_Destroy(m);
+                        if (s != NATS_OK)
+                                blog(b, "could not publish a reply: %s", natsStatus_GetText(s));
+                }
+                bridge_wire_free(&w);
+        }
+        in_call_free(ic);
+        return 0;
+}
+
+static void handle_call(Bridge *b, unsigned index, natsMsg *msg) {
+        const BridgeExport *e = &b->cfg->exports[index];
+        const char *reply = natsMsg_GetReply(msg);
+        const char *path = hdr_get(msg, BRIDGE_HDR_PATH);
+        const char *iface = hdr_get(msg, BRIDGE_HDR_INTERFACE);
+        const char *member = hdr_get(msg, BRIDGE_HDR_MEMBER);
+        const char *tmo = hdr_get(msg, BRIDGE_HDR_TIMEOUT);
+        bool no_reply = !reply || hdr_get(msg, BRIDGE_HDR_NO_REPLY);
+        uint64_t timeout_usec = (uint64_t)BRIDGE_DEFAULT_CALL_TIMEOUT_MS * 1000;
+        bus_message *m = NULL;
+        BridgeWireView v;
+        InCall *ic;
+        int r;
+
+        if (!path || !member || !bus_path_is_valid(path) || !bus_member_is_valid(member) ||
+            (iface && !bus_interface_is_valid(iface))) {
+                respond_error(b, reply, BRIDGE_ERROR_BAD_MESSAGE,
+                              "the call's path, interface or member is missing or invalid");
+                return;
+        }
+        if (!bridge_export_allows(e, iface, member)) {
+                respond_error(b, reply, BUS_ERROR_ACCESS_DENIED,
+                              "host %s does not export %s.%s of %s", b->cfg->host,
+                              iface ? iface : "(no interface)", member, e->name);
+                return;
+        }
+        if (tmo) {
+                char *end;
+
+                timeout_usec = strtoull(tmo, &end, 10);
+                if (*end) {
+                        respond_error(b, reply, BRIDGE_ERROR_BAD_MESSAGE, "bad %s header",
+                                      BRIDGE_HDR_TIMEOUT);
+                        return;
+                }
+                if (timeout_usec == 0) {
+                        respond_error(b, reply, BUS_ERROR_TIMEOUT,
+                                      "the call's deadline passed before it reached host %s",
+                                      b->cfg->host);
+                        return;
+                }
+        }
+        if (!b->bus || !bus_connection_is_open(b->bus)) {
+                respond_error(b, reply, BUS_ERROR_SERVICE_UNKNOWN,
+                              "the bridge on host %s is not connected to its bus", b->cfg->host);
+                return;
+        }
+        if (!no_reply && b->n_in_calls >= b->cfg->pending_calls) {
+                b->stats.refused_limits++;
+                respond_error(b, reply, BUS_ERROR_LIMITS_EXCEEDED,
+                              "bridge on host %s: %u calls in flight already", b->cfg->host,
+                              b->cfg->pending_calls);
+                return;
+        }
+        r = bridge_wire_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
+                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_BLOBS),
+                               &v);
+        if (r < 0) {
+                respond_error(b, reply, BRIDGE_ERROR_BAD_MESSAGE, "the call's layout is invalid");
+                return;
+        }
+        r = bus_message_new_method_call(b->bus, &m, e->name, path, iface, member);
+        if (r >= 0)
+                r = bridge_wire_fill(m, &v);
+        if (r >= 0 && no_reply)
+                r = bus_message_set_no_reply(m, true);
+        if (r < 0) {
+                bus_message_unref(m);
+                respond_error(b, reply, BUS_ERROR_FAILED, "bridge on host %s: %s", b->cfg->host,
+                              strerror(-r));
+                return;
+        }
+        b->stats.calls_in++;
+        if (no_reply) {
+                (void)bus_send(b->bus, m, NULL);
+                bus_message_unref(m);
+                return;
+        }
+        ic = calloc(1, sizeof(*ic));
+        if (ic)
+                ic->reply_subject = strdup(reply);
+        if (!ic || !ic->reply_subject) {
+                free(ic);
+                bus_message_unref(m);
+                respond_error(b, reply, BUS_ERROR_FAILED, "bridge on host %s: out of memory",
+                              b->cfg->host);
+                return;
+        }
+        ic->bridge = b;
+        LIST_PREPEND(calls, b->in_calls, ic);
+        b->n_in_calls++;
+        /* The remaining time travels as the local call's deadline: busd
+         * enforces it here as the caller's busd does there. */
+        r = bus_call_async(b->bus, m, timeout_usec ? timeout_usec : 1, on_in_call_done, ic,
+                           &ic->slot);
+        bus_message_unref(m);
+        if (r < 0) {
+                respond_error(b, reply, BUS_ERROR_FAILED, "bridge on host %s: %s", b->cfg->host,
+                              strerror(-r));
+                in_call_free(ic);
+        }
+}
+
+/* ---- Signals ---------------------------------------------------------------------------------- */
+
+static int on_local_signal(bus_message *m, void *userdata) {
+        Bridge *b = userdata;
+        const char *iface = bus_message_get_interface(m), *member = bus_message_get_member(m);
+        const char *sender = bus_message_get_sender(m), *self;
+        char subject[512], uid[16];
+        natsMsg *n = NULL;
+        natsStatus s;
+        BridgeWire w;
+        int r;
+
+        if (bus_message_get_type(m) != BUS_MESSAGE_SIGNAL || !iface || !member || !sender)
+                return 0;
+        /* Not the bus's own signals (Disconnected, NameOwnerChanged, ...),
+         * and not what this bridge re-emitted (that would loop). */
+        if (strcmp(sender, BUS_DRIVER_NAME) == 0)
+                return 0;
+        self = bus_connection_get_unique_name(b->bus);
+        if (self && strcmp(sender, self) == 0)
+                return 0;
+        if (!atomic_load(&b->nats_connected))
+                return 0; /* nothing is buffered while NATS is away */
+        r = bridge_wire_encode(m, inline_max(b), &w);
+        if (r < 0) {
+                b->stats.refused_payload++;
+                return 0;
+        }
+        snprintf(uid, sizeof(uid), "%u", (unsigned)bus_message_get_sender_uid(m));
+        if (bridge_subject_signal(subject, sizeof(subject), b->cfg->domain, b->cfg->host, iface,
+                                  member) < 0) {
+                bridge_wire_free(&w);
+                return 0;
+        }
+        s = natsMsg_Create(&n, subject, NULL, w.data, (int)w.len);
+        if (s == NATS_OK)
+                s = hdr_set(n, BRIDGE_HDR_PATH, bus_message_get_path(m));
+        if (s == NATS_OK)
+                s = hdr_set(n, BRIDGE_HDR_INTERFACE, iface);
+        if (s == NATS_OK)
+                s = hdr_set(n, BRIDGE_HDR_MEMBER, member);
+        if (s == NATS_OK)
+                s = hdr_set(n, BRIDGE_HDR_KEY, bus_message_get_key(m));
+        if (s == NATS_OK)
+                s = hdr_set(n, BRIDGE_HDR_ORIGIN_HOST, b->cfg->host);
+        if (s == NATS_OK)
+                s = hdr_set(n, BRIDGE_HDR_ORIGIN_SENDER, sender);
+        if (s == NATS_OK)
+                s = hdr_set(n, BRIDGE_HDR_ORIGIN_UID, uid);
+        if (s == NATS_OK)
+                s = hdr_set_wire(n, &w);
+        if (s == NATS_OK)
+                s = natsConnection_PublishMsg(b->nc, n);
+        if (s == NATS_OK)
+                b->stats.signals_out++;
+        natsMsg_Destroy(n);
+        bridge_wire_free(&w);
+        return 0;
+}
+
+static void handle_signal(Bridge *b, natsMsg *msg) {
+        const char *path = hdr_get(msg, BRIDGE_HDR_PATH);
+        const char *iface = hdr_get(msg, BRIDGE_HDR_INTERFACE);
+        const char *member = hdr_get(msg, BRIDGE_HDR_MEMBER);
+        const char *key = hdr_get(msg, BRIDGE_HDR_KEY);
+        const char *origin = hdr_get(msg, BRIDGE_HDR_ORIGIN_HOST);
+        bus_message *m = NULL;
+        BridgeWireView v;
+        int r;
+
+        if (origin && strcmp(origin, b->cfg->host) == 0)
+                return;
+        if (!b->bus || !bus_connection_is_open(b->bus))
+                return; /* nobody to emit to; signals are not stored */
+        if (!path || !iface || !member || !bus_path_is_valid(path) ||
+            !bus_interface_is_valid(iface) || !bus_member_is_valid(member) ||
+            (key && !bus_key_is_valid(key)))
+                return;
+        r = bridge_wire_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
+                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_BLOBS),
+                               &v);
+        if (r < 0)
+                return;
+        r = bus_message_new_signal(b->bus, &m, path, iface, member);
+        if (r >= 0 && key)
+                r = bus_message_set_key(m, key);
+        if (r >= 0)
+                r = bridge_wire_fill(m, &v);
+        if (r >= 0)
+                r = bus_send(b->bus, m, NULL);
+        if (r >= 0)
+                b->stats.signals_in++;
+        bus_message_unref(m);
+}
+
+/* ---- The loop side of the queue ------------------------------------------------------------- */
+
+static void on_wake(evutil_socket_t fd, short what, void *userdata) {
+        Bridge *b = userdata;
+        unsigned done = 0;
+
+        for (;;) {
+                InItem it;
+
+                pthread_mutex_lock(&b->lock);
+                if (b->q_len == 0 || done >= BRIDGE_DISPATCH_BATCH) {
+                        bool more = b->q_len > 0;
+
+                        pthread_mutex_unlock(&b->lock);
+                        if (more)
+                                event_active(b->wake, EV_READ, 0);
+                        return;
+                }
+                it = b->queue[b->q_head];
+                b->q_head = (b->q_head + 1) % b->q_cap;
+                b->q_len--;
+                pthread_mutex_unlock(&b->lock);
+                done++;
+                switch (it.kind) {
+                case IN_REPLY:
+                        handle_reply(b, it.msg);
+                        break;
+                case IN_CALL:
+                        handle_call(b, it.index, it.msg);
+                        break;
+                case IN_SIGNAL:
+                        handle_signal(b, it.msg);
+                        break;
+                }
+                natsMsg_Destroy(it.msg);
+        }
+}
+
+static void on_nats_event(evutil_socket_t fd, short what, void *userdata) {
+        Bridge *b = userdata;
+
+        if (atomic_exchange(&b->nats_lost, false)) {
+                blog(b, "NATS connection lost; failing calls in flight, reconnecting");
+                fail_all_out(b, BRIDGE_ERROR_UNREACHABLE,
+                             "the bridge lost its NATS connection while the call was in flight");
+        }
+        if (atomic_load(&b->nats_connected)) {
+                char url[256] = "";
+
+                (void)natsConnection_GetConnectedUrl(b->nc, url, sizeof(url));
+                blog(b, "NATS connected to %s", url);
+                maybe_notify_ready(b);
+        }
+}
+
+/* ---- Local bus lifecycle -------------------------------------------------------------------- */
+
+static void bus_schedule_retry(Bridge *b) {
+        uint32_t ms = b->bus_retry_ms;
+
+        event_add(b->bus_retry, &(struct timeval){ .tv_sec = ms / 1000,
+                                                   .tv_usec = (suseconds_t)(ms % 1000) * 1000 });
+        b->bus_retry_ms = ms * 2 > BRIDGE_BUS_RETRY_MAX_MS ? BRIDGE_BUS_RETRY_MAX_MS : ms * 2;
+}
+
+static void bus_teardown(Bridge *b) {
+        fail_all_out(b, BUS_ERROR_DISCONNECTED, "the bridge lost its bus");
+        for (size_t i = 0; i < b->n_slots; i++)
+                b->slots[i] = bus_slot_unref(b->slots[i]);
+        b->n_slots = 0;
+        /* Closing runs the reply callbacks of calls in flight (Disconnected),
+         * which answer NATS and free their InCall. */
+        b->bus = bus_connection_close(b->bus);
+        while (b->in_calls)
+                in_call_free(b->in_calls);
+}
+
+static int on_bus_disconnected(bus_message *m, void *userdata) {
+        Bridge *b = userdata;
+
+        if (bus_message_get_type(m) == BUS_MESSAGE_SIGNAL &&
+            strcmp(bus_message_get_sender(m) ? bus_message_get_sender(m) : "", BUS_DRIVER_NAME) == 0 &&
+            strcmp(bus_message_get_member(m) ? bus_message_get_member(m) : "", "Disconnected") == 0)
+                event_active(b->bus_lost, EV_READ, 0); /* not inside the dispatch */
+        return 0;
+}
+
+static void on_bus_lost(evutil_socket_t fd, short what, void *userdata) {
+        Bridge *b = userdata;
+
+        if (!b->bus)
+                return;
+        blog(b, "lost the bus connection; reconnecting");
+        bus_teardown(b);
+        b->bus_retry_ms = BRIDGE_BUS_RETRY_MIN_MS;
+        bus_schedule_retry(b);
+}
+
+static int on_name_reply(bus_message *reply, void *userdata) {
+        const char *name = userdata;
+        Bridge *b = NULL;
+
+        (void)b;
+        if (bus_message_get_type(reply) == BUS_MESSAGE_ERROR) {
+                bus_error e = BUS_ERROR_INIT;
+
+                (void)bus_message_get_error(reply, &e);
+                fprintf(stderr, "busd-bridge: cannot own %s: %s: %s\n", name,
+                        e.name ? e.name : "?", e.message ? e.message : "");
+                bus_error_free(&e);
+        }
+        return 0;
+}
+
+static int on_match_installed(bus_message *reply, void *userdata) {
+        if (bus_message_get_type(reply) == BUS_MESSAGE_ERROR) {
+                bus_error e = BUS_ERROR_INIT;
+
+                (void)bus_message_get_error(reply, &e);
+                fprintf(stderr, "busd-bridge: the bus refused a match rule: %s: %s\n",
+                        e.name ? e.name : "?", e.message ? e.message : "");
+                bus_error_free(&e);
+        }
+        return 0;
+}
+
+static int slot_add(Bridge *b, bus_slot *s) {
+        if (b->n_slots >= b->max_slots) {
+                bus_slot_unref(s);
+                return -ENOBUFS;
+        }
+        b->slots[b->n_slots++] = s;
+        return 0;
+}
+
+static int bus_setup(Bridge *b) {
+        const BridgeConfig *cfg = b->cfg;
+        bus_slot *s = NULL;
+        int r;
+
+        r = bus_connect_with_timeout(&b->bus, cfg->bus_address, BRIDGE_BUS_CONNECT_TIMEOUT_USEC);
+        if (r < 0)
+                return r;
+        r = bus_connection_attach_event(b->bus, b->base);
+        if (r < 0)
+                goto fail;
+        r = bus_add_match_async(b->bus, &s,
+                                "type='signal',sender='org.busd.Bus',interface='org.busd.Bus',"
+                                "member='Disconnected'",
+                                on_bus_disconnected, NULL, b);
+        if (r < 0 || (r = slot_add(b, s)) < 0)
+                goto fail;
+        for (size_t i = 0; i < b->n_targets; i++) {
+                ImportTarget *t = &b->targets[i];
+                const BridgeImportObject *o = &cfg->imports[t->import].objects[t->object];
+
+                r = bus_add_object(b->bus, &s, o->path, o->interface, t->methods, t);
+                if (r < 0 || (r = slot_add(b, s)) < 0)
+                        goto fail;
+        }
+        for (size_t i = 0; i < cfg->n_imports; i++) {
+                /* Queued behind a local owner, if there is one: a local
+                 * service wins, the bridge takes over when it leaves. */
+                r = bus_request_name_async(b->bus, NULL, cfg->imports[i].name, 0, on_name_reply,
+                                           cfg->imports[i].name);
+                if (r < 0)
+                        goto fail;
+        }
+        for (size_t i = 0; i < cfg->n_export_signals; i++) {
+                r = bus_add_match_async(b->bus, &s, cfg->export_signals[i], on_local_signal,
+                                        on_match_installed, b);
+                if (r < 0) {
+                        blog(b, "exports.signals[%zu]: invalid match rule '%s': %s", i,
+                             cfg->export_signals[i], strerror(-r));
+                        goto fail;
+                }
+                if ((r = slot_add(b, s)) < 0)
+                        goto fail;
+        }
+        b->stats.bus_connects++;
+        b->bus_ever = true;
+        blog(b, "connected to the bus");
+        maybe_notify_ready(b);
+        return 0;
+fail:
+        bus_teardown(b);
+        return r;
+}
+
+static void on_bus_retry(evutil_socket_t fd, short what, void *userdata) {
+        Bridge *b = userdata;
+        int r;
+
+        if (b->bus)
+                return;
+        r = bus_setup(b);
+        if (r < 0) {
+                if (r == -EINVAL)
+                        blog(b, "cannot set up on the bus: %s", strerror(-r));
+                bus_schedule_retry(b);
+        } else {
+                b->bus_retry_ms = BRIDGE_BUS_RETRY_MIN_MS;
+        }
+}
+
+/* ---- Construction ----------------------------------------------------------------------------- */
+
+void bridge_global_init(void) {
+        natsLibevent_Init();
+        (void)nats_Open(-1);
+}
+
+void bridge_global_done(void) {
+        nats_Close();
+}
+
+int bridge_new(Bridge **ret, struct event_base *base, const BridgeConfig *cfg) {
+        Bridge *b = calloc(1, sizeof(*b));
+        size_t n_targets = 0;
+
+        if (!b)
+                return -ENOMEM;
+        b->base = base;
+        b->cfg = cfg;
+        pthread_mutex_init(&b->lock, NULL);
+        b->q_cap = (size_t)cfg->queue_messages + cfg->pending_calls;
+        b->queue = calloc(b->q_cap, sizeof(*b->queue));
+        b->out_cap = cfg->pending_calls;
+        b->out = calloc(b->out_cap, sizeof(*b->out));
+        for (size_t i = 0; i < cfg->n_imports; i++)
+                n_targets += cfg->imports[i].n_objects;
+        b->targets = calloc(n_targets + 1, sizeof(*b->targets));
+        b->max_slots = 1 + n_targets + cfg->n_export_signals;
+        b->slots = calloc(b->max_slots, sizeof(*b->slots));
+        b->call_closures = calloc(cfg->n_exports + 1, sizeof(*b->call_closures));
+        b->signal_closures = calloc(cfg->n_import_signals + 1, sizeof(*b->signal_closures));
+        b->call_subs = calloc(cfg->n_exports + 1, sizeof(*b->call_subs));
+        b->signal_subs = calloc(cfg->n_import_signals + 1, sizeof(*b->signal_subs));
+        b->wake = event_new(base, -1, 0, on_wake, b);
+        b->nats_event = event_new(base, -1, 0, on_nats_event, b);
+        b->bus_retry = evtimer_new(base, on_bus_retry, b);
+        b->bus_lost = event_new(base, -1, 0, on_bus_lost, b);
+        if (!b->queue || !b->out || !b->targets || !b->slots || !b->call_closures ||
+            !b->signal_closures || !b->call_subs || !b->signal_subs || !b->wake ||
+            !b->nats_event || !b->bus_retry || !b->bus_lost)
+                goto oom;
+        for (size_t i = 0; i < b->out_cap; i++) {
+                b->out[i].bridge = b;
+                b->out[i].timer = evtimer_new(base, on_out_timeout, &b->out[i]);
+                if (!b->out[i].timer)
+                        goto oom;
+        }
+        for (size_t i = 0; i < cfg->n_imports; i++)
+                for (size_t j = 0; j < cfg->imports[i].n_objects; j++) {
+                        const BridgeImportObject *o = &cfg->imports[i].objects[j];
+                        ImportTarget *t = &b->targets[b->n_targets++];
+
+                        t->bridge = b;
+                        t->import = (unsigned)i;
+                        t->object = (unsigned)j;
+                        t->methods = calloc(o->n_methods + 1, sizeof(*t->methods));
+                        if (!t->methods)
+                                goto oom;
+                        for (size_t k = 0; k < o->n_methods; k++)
+                                t->methods[k] = (bus_method){ o->methods[k], on_import_call };
+                }
+        b->bus_retry_ms = BRIDGE_BUS_RETRY_MIN_MS;
+        *ret = b;
+        return 0;
+oom:
+        bridge_free(b);
+        return -ENOMEM;
+}
+
+static int nats_setup(Bridge *b) {
+        const BridgeConfig *cfg = b->cfg;
+        natsOptions *opts = NULL;
+        natsInbox *inbox = NULL;
+        char subject[512], name[128];
+        natsStatus s;
+
+        s = natsOptions_Create(&opts);
+        if (s == NATS_OK)
+                s = natsOptions_SetServers(opts, (const char **)cfg->servers, (int)cfg->n_servers);
+        snprintf(name, sizeof(name), "busd-bridge %s", cfg->host);
+        if (s == NATS_OK)
+                s = natsOptions_SetName(opts, name);
+        if (s == NATS_OK && cfg->user)
+                s = natsOptions_SetUserInfo(opts, cfg->user, cfg->password);
+        if (s == NATS_OK && cfg->token)
+                s = natsOptions_SetToken(opts, cfg->token);
+        if (s == NATS_OK && cfg->credentials_file)
+                s = natsOptions_SetUserCredentialsFromFiles(opts, cfg->credentials_file, NULL);
+        if (s == NATS_OK && cfg->tls) {
+                s = natsOptions_SetSecure(opts, true);
+                if (s == NATS_OK && cfg->tls_ca_file)
+                        s = natsOptions_LoadCATrustedCertificates(opts, cfg->tls_ca_file);
+                if (s == NATS_OK && cfg->tls_cert_file)
+                        s = natsOptions_LoadCertificatesChain(opts, cfg->tls_cert_file,
+                                                              cfg->tls_key_file);
+                if (s == NATS_OK && cfg->tls_hostname)
+                        s = natsOptions_SetExpectedHostname(opts, cfg->tls_hostname);
+        }
+        if (s == NATS_OK)
+                s = natsOptions_SetTimeout(opts, cfg->connect_timeout_ms);
+        if (s == NATS_OK)
+                s = natsOptions_SetMaxReconnect(opts, -1); /* forever, node after node */
+        if (s == NATS_OK)
+                s = natsOptions_SetReconnectWait(opts, cfg->reconnect_wait_ms);
+        /* Nothing is buffered while disconnected: calls fail fast instead. */
+        if (s == NATS_OK)
+                s = natsOptions_SetReconnectBufSize(opts, 0);
+        if (s == NATS_OK)
+                s = natsOptions_SetSendAsap(opts, true);
+        /* A bridge never hears itself: no loops through its own exports. */
+        if (s == NATS_OK)
+                s = natsOptions_SetNoEcho(opts, true);
+        if (s == NATS_OK)
+                s = natsOptions_UseGlobalMessageDelivery(opts, true);
+        if (s == NATS_OK)
+                s = natsOptions_SetMaxPendingMsgs(opts, (int)b->q_cap);
+        if (s == NATS_OK)
+                s = natsOptions_SetDisconnectedCB(opts, on_nats_disconnected, b);
+        if (s == NATS_OK)
+                s = natsOptions_SetReconnectedCB(opts, on_nats_connected, b);
+        if (s == NATS_OK)
+                s = natsOptions_SetClosedCB(opts, on_nats_closed, b);
+        if (s == NATS_OK)
+                s = natsOptions_SetRetryOnFailedConnect(opts, true, on_nats_connected, b);
+        if (s == NATS_OK)
+                s = natsOptions_SetEventLoop(opts, b->base, natsLibevent_Attach, natsLibevent_Read,
+                                             natsLibevent_Write, natsLibevent_Detach);
+        if (s == NATS_OK) {
+                s = natsConnection_Connect(&b->nc, opts);
+                if (s == NATS_OK) {
+                        atomic_store(&b->nats_connected, true);
+                        event_active(b->nats_event, EV_READ, 0);
+                } else if (s == NATS_NOT_YET_CONNECTED) {
+                        blog(b, "no NATS server answers yet; retrying in the background");
+                        s = NATS_OK;
+                }
+        }
+        natsOptions_Destroy(opts);
+        if (s != NATS_OK) {
+                blog(b, "NATS: %s", natsStatus_GetText(s));
+                return -EIO;
+        }
+
+        s = natsInbox_Create(&inbox);
+        if (s == NATS_OK) {
+                b->inbox = strdup((const char *)inbox);
+                natsInbox_Destroy(inbox);
+        }
+        if (s != NATS_OK || !b->inbox)
+                return -ENOMEM;
+        snprintf(subject, sizeof(subject), "%s.*", b->inbox);
+        b->reply_closure = (SubClosure){ .bridge = b, .kind = IN_REPLY };
+        s = natsConnection_Subscribe(&b->reply_sub, b->nc, subject, on_nats_msg, &b->reply_closure);
+        for (size_t i = 0; s == NATS_OK && i < cfg->n_exports; i++) {
+                b->call_closures[i] = (SubClosure){ .bridge = b, .kind = IN_CALL, .index = (unsigned)i };
+                if (bridge_subject_call(subject, sizeof(subject), cfg->domain,
+                                        cfg->exports[i].name) < 0)
+                        return -ENAMETOOLONG;
+                /* One queue group: hosts exporting the same name share its calls. */
+                s = natsConnection_QueueSubscribe(&b->call_subs[i], b->nc, subject, "busd-bridge",
+                                                  on_nats_msg, &b->call_closures[i]);
+        }
+        for (size_t i = 0; s == NATS_OK && i < cfg->n_import_signals; i++) {
+                const BridgeSignalImport *si = &cfg->import_signals[i];
+
+                b->signal_closures[i] =
+                        (SubClosure){ .bridge = b, .kind = IN_SIGNAL, .index = (unsigned)i };
+                if (bridge_subject_signal_import(subject, sizeof(subject), cfg->domain, si->host,
+                                                 si->interface, si->member) < 0)
+                        return -ENAMETOOLONG;
+                s = natsConnection_Subscribe(&b->signal_subs[i], b->nc, subject, on_nats_msg,
+                                             &b->signal_closures[i]);
+        }
+        if (s != NATS_OK) {
+                blog(b, "NATS subscribe: %s", natsStatus_GetText(s));
+                return -EIO;
+        }
+        return 0;
+}
+
+int bridge_start(Bridge *b) {
+        int r = nats_setup(b);
+
+        if (r < 0)
+                return r;
+        r = bus_setup(b);
+        if (r < 0) {
+                blog(b, "the bus is not there yet (%s); retrying", strerror(-r));
+                bus_schedule_retry(b);
+        }
+        return 0;
+}
+
+Bridge *bridge_free(Bridge *b) {
+        if (!b)
+                return NULL;
+        if (b->bus)
+                bus_teardown(b);
+        for (size_t i = 0; i < b->cfg->n_exports; i++)
+                if (b->call_subs && b->call_subs[i])
+                        natsSubscription_Destroy(b->call_subs[i]);
+        for (size_t i = 0; i < b->cfg->n_import_signals; i++)
+                if (b->signal_subs && b->signal_subs[i])
+                        natsSubscription_Destroy(b->signal_subs[i]);
+        if (b->reply_sub)
+                natsSubscription_Destroy(b->reply_sub);
+        if (b->nc) {
+                natsConnection_Close(b->nc);
+                natsConnection_Destroy(b->nc);
+        }
+        while (b->q_len > 0) {
+                natsMsg_Destroy(b->queue[b->q_head].msg);
+                b->q_head = (b->q_head + 1) % b->q_cap;
+                b->q_len--;
+        }
+        for (size_t i = 0; b->out && i < b->out_cap; i++) {
+                out_release(&b->out[i]);
+                if (b->out[i].timer)
+                        event_free(b->out[i].timer);
+        }
+        for (size_t i = 0; i < b->n_targets; i++)
+                free(b->targets[i].methods);
+        free(b->targets);
+        free(b->out);
+        free(b->queue);
+        free(b->slots);
+        free(b->call_closures);
+        free(b->signal_closures);
+        free(b->call_subs);
+        free(b->signal_subs);
+        free(b->inbox);
+        if (b->wake)
+                event_free(b->wake);
+        if (b->nats_event)
+                event_free(b->nats_event);
+        if (b->bus_retry)
+                event_free(b->bus_retry);
+        if (b->bus_lost)
+                event_free(b->bus_lost);
+        pthread_mutex_destroy(&b->lock);
+        free(b);
+        return NULL;
+}

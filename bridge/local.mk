@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# busd-bridge: the local bus onto a NATS cluster (docs/BRIDGE.md). Built only
+# on the public client API (client/busclient.h) plus the protocol library's
+# name validators; built when configure finds libnats (--enable-bridge).
+if BRIDGE
+bin_PROGRAMS += bridge/busd-bridge
+
+noinst_LTLIBRARIES += bridge/libbridge.la
+bridge_libbridge_la_SOURCES = \
+	bridge/bridge-config.c bridge/bridge-config.h \
+	bridge/nats-wire.c bridge/nats-wire.h
+bridge_libbridge_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+bridge_libbridge_la_LIBADD = client/libbusclient.la protocol/libbusprotocol.la $(JANSSON_LIBS)
+
+bridge_busd_bridge_SOURCES = \
+	bridge/main.c \
+	bridge/bridge.c bridge/bridge.h
+bridge_busd_bridge_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(NATS_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(SYSTEMD_CFLAGS)
+bridge_busd_bridge_LDADD = bridge/libbridge.la client/libbusclient.la \
+	protocol/libbusprotocol.la $(NATS_LIBS) $(LIBEVENT_LIBS) $(SYSTEMD_LIBS) $(JANSSON_LIBS) \
+	-lpthread
+
+dist_man_MANS += bridge/busd-bridge.8
+endif

@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# busd-bridge: the configuration parser and wire layout (unit tests), and
+# end to end with real processes: a 3-node nats-server cluster on loopback,
+# two busd daemons as two "hosts", two busd-bridge processes, and services
+# and clients through libbusclient (tests/test-bridge.c). The end-to-end
+# test skips (exit 77) when nats-server is not installed.
+if BRIDGE
+check_PROGRAMS += tests/test-bridge-config tests/test-bridge
+TESTS += tests/test-bridge-config tests/test-bridge
+
+tests_test_bridge_config_SOURCES = tests/test-bridge-config.c
+tests_test_bridge_config_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/bridge
+tests_test_bridge_config_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_bridge_config_LDADD = bridge/libbridge.la $(CHECK_LIBS) $(JANSSON_LIBS)
+
+tests_test_bridge_SOURCES = tests/test-bridge.c
+tests_test_bridge_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DBRIDGE_BINARY='"$(abs_top_builddir)/bridge/busd-bridge"' \
+	-DNATS_SERVER_BINARY='"$(NATS_SERVER)"'
+tests_test_bridge_CFLAGS = $(integration_cflags)
+tests_test_bridge_LDADD = $(integration_ldadd)
+endif
