@@ -207,6 +207,7 @@ typedef struct Pending {
         bus_message *reply;    /* synchronous: the answer, once done */
         bool done;
 } Pending;
+        SLOT_NODE, /* an object model registration (object-internal.h) */
 
 struct bus_slot {
         unsigned n_ref;       /* memory references (user/connection + dispatch) */
@@ -246,6 +247,9 @@ void slot_detach(bus_slot *s, bool notify_bus);
 /* ---- Connection ----------------------------------------------------------------------- */
 
 typedef struct EventGlue EventGlue;
+                struct {
+                        struct ObjectReg *reg; /* owned */
+                } node;
 
 /* The fds of one read, until the message declaring them claims them. */
 typedef struct InBatch {
@@ -328,6 +332,7 @@ struct bus_connection {
 uint64_t now_usec(void);
 
 /* connection.c */
+        struct ObjectTree *object_tree; /* the object model's registrations (object.c) */
 void conn_enter(bus_connection *c);
 /* Leave a busy section; frees the connection if it was closed meanwhile and
  * returns true in that case (the caller must not touch @c then). */

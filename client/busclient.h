@@ -632,3 +632,289 @@ int bus_message_get_raw(bus_message *m, const void **ret_data, size_t *ret_size)
 #ifdef __cplusplus
 }
 #endif
+/* ==== Object model (issue #13): declared interfaces, schemas, standard interfaces ==== *
+ *
+ * A service declares each interface once, as a static table of methods,
+ * properties and signals with their schemas, and registers it on an object
+ * path (bus_add_interface()) or on a whole subtree (bus_add_subtree()). The
+ * library then:
+ *   - checks every incoming call against the method's argument schema; a
+ *     call that does not fit is answered org.busd.Error.InvalidArgs naming
+ *     the field and what was expected, and the handler never runs;
+ *   - answers, on every path it knows, org.busd.Introspectable.Introspect,
+ *     org.busd.Properties (Get, GetAll, Set; the PropertiesChanged signal)
+ *     and org.busd.Peer.Ping, and org.busd.ObjectManager where
+ *     bus_add_object_manager() was called;
+ *   - turns a handler's negative errno into a named error (bus_error_set_errno()).
+ * docs/OBJECTS.md describes the wire side (method bodies, the introspection
+ * JSON, interface description files) and walks through an example.
+ *
+ * Schemas are JSON (text in C tables). A schema is a type name, "string",
+ * "integer", "number", "boolean", "payload" (an integer: the index of a
+ * payload attached to the message), "any"; or an object with "type" and:
+ *   {"type": "integer", "min": N, "max": N}       (both optional; also "number")
+ *   {"type": "string", "max_length": N}           (optional, in bytes)
+ *   {"type": "array", "items": SCHEMA, "max_items": N}
+ *   {"type": "object", "fields": {"NAME": SCHEMA, ...}}
+ *   {"type": "enum", "values": ["a", "b", ...]}
+ * and any schema inside "fields" may carry "optional": true. An object
+ * accepts exactly its fields: a missing required field, or a field it does
+ * not declare, is refused. Method arguments, method results and signal
+ * arguments are always objects: their tables give only the "fields" map
+ * (e.g. "{\"celsius\": {\"type\": \"number\", \"min\": -50, \"max\": 100}}"),
+ * NULL for none. A schema nests at most BUS_SCHEMA_DEPTH_MAX (32) deep. */
+
+#define BUS_ERROR_UNKNOWN_PROPERTY "org.busd.Error.UnknownProperty"
+#define BUS_ERROR_PROPERTY_READ_ONLY "org.busd.Error.PropertyReadOnly"
+
+#define BUS_INTROSPECTABLE_INTERFACE "org.busd.Introspectable"
+#define BUS_PROPERTIES_INTERFACE "org.busd.Properties"
+#define BUS_PEER_INTERFACE "org.busd.Peer"
+#define BUS_OBJECT_MANAGER_INTERFACE "org.busd.ObjectManager"
+
+#define BUS_SCHEMA_DEPTH_MAX 32u
+
+typedef struct bus_schema bus_schema;
+
+/* Compile the schema @desc (borrowed: a JSON string or object, see above)
+ * into *@ret. On a bad description returns -EINVAL and, if @ret_error is
+ * non-NULL, fills it with org.busd.Error.InvalidArgs saying where. */
+int bus_schema_new(bus_schema **ret, json_t *desc, bus_error *ret_error);
+/* bus_schema_new() from JSON text. */
+int bus_schema_parse(bus_schema **ret, const char *text, bus_error *ret_error);
+/* The schema of an object whose fields are @fields_text (a JSON object of
+ * field schemas, as in method tables; NULL = no fields). */
+int bus_schema_parse_fields(bus_schema **ret, const char *fields_text, bus_error *ret_error);
+/* Check @value (borrowed; NULL counts as an empty object) against @s.
+ * @n_payloads: how many payloads the message carries (for "payload"
+ * fields). Returns 0 if it fits, else -EINVAL with @ret_error (if non-NULL)
+ * set to org.busd.Error.InvalidArgs, message "field 'a.b[2]': expected ...,
+ * got ..." ("arguments" for the value itself). */
+int bus_schema_check(const bus_schema *s, json_t *value, unsigned n_payloads,
+                     bus_error *ret_error);
+/* The schema's description, normalized (borrowed, valid while @s lives). */
+json_t *bus_schema_get_description(const bus_schema *s);
+/* Free @s. NULL-safe; returns NULL. */
+bus_schema *bus_schema_free(bus_schema *s);
+
+/* Property flags. A property without BUS_PROPERTY_WRITABLE is read-only:
+ * Set is refused with org.busd.Error.PropertyReadOnly. With
+ * BUS_PROPERTY_EMITS_CHANGE a successful Set announces the new value in a
+ * PropertiesChanged signal, and bus_emit_properties_changed() may name it. */
+enum {
+        BUS_PROPERTY_WRITABLE = 1u << 0,
+        BUS_PROPERTY_EMITS_CHANGE = 1u << 1,
+};
+
+/* Method flags, shown by introspection. */
+enum {
+        BUS_METHOD_DEPRECATED = 1u << 0,
+};
+
+/* Read property @property of @interface at @path: set *@ret_value (a new
+ * reference the library steals) and return 0, or fill @ret_error / return a
+ * negative errno (answered as bus_error_set_errno() names it). */
+typedef int (*bus_property_getter)(bus_connection *c, const char *path, const char *interface,
+                                   const char *property, void *userdata, json_t **ret_value,
+                                   bus_error *ret_error);
+/* Write it: @value (borrowed) has been checked against the schema. Return 0
+ * to accept, or fill @ret_error / return a negative errno to refuse. */
+typedef int (*bus_property_setter)(bus_connection *c, const char *path, const char *interface,
+                                   const char *property, json_t *value, void *userdata,
+                                   bus_error *ret_error);
+
+/* A method: @args and @result are the fields maps of the argument and
+ * result objects (NULL = none). The handler is a bus_method_handler (see
+ * "Objects" above); it runs only with arguments that fit @args, and
+ * bus_message_get_body() gives them. A negative return without @ret_error
+ * set is answered with the error bus_error_set_errno() names. Replies are
+ * checked against @result in builds without NDEBUG (a reply that does not
+ * fit is answered org.busd.Error.Failed, saying so). */
+typedef struct bus_interface_method {
+        const char *name;
+        const char *args;
+        const char *result;
+        bus_method_handler handler;
+        unsigned flags; /* BUS_METHOD_* */
+} bus_interface_method;
+
+/* A property: @schema is any schema. Its value comes from @get, or, when
+ * @get is NULL, from memory at (char *)userdata + @offset, by the schema's
+ * type: "boolean" bool, "integer" int64_t, "number" double, "string" char *
+ * (NULL reads as ""; a writable one must hold malloc()ed memory or NULL: Set
+ * frees the old string and stores a malloc()ed copy). Writable properties
+ * need @set, or no @get (then Set writes the memory). */
+typedef struct bus_interface_property {
+        const char *name;
+        const char *schema;
+        unsigned flags; /* BUS_PROPERTY_* */
+        bus_property_getter get;
+        bus_property_setter set;
+        size_t offset;
+} bus_interface_property;
+
+/* A signal and the fields map of its body. */
+typedef struct bus_interface_signal {
+        const char *name;
+        const char *args;
+} bus_interface_signal;
+
+/* An interface: its name and three arrays, each ended by an entry whose
+ * name is NULL (or a NULL array for none). All of it must outlive the
+ * registrations that use it. */
+typedef struct bus_interface {
+        const char *name;
+        const bus_interface_method *methods;
+        const bus_interface_property *properties;
+        const bus_interface_signal *signals;
+} bus_interface;
+
+/* Register @iface on @path with @userdata for its handlers. The tables are
+ * checked and their schemas compiled now: -EINVAL for an invalid path,
+ * name or schema (BUSCLIENT_DEBUG says which), -EEXIST if @path already has
+ * @iface. If an object manager covers @path, InterfacesAdded is emitted now,
+ * and InterfacesRemoved when the slot is unreffed. With @ret_slot NULL the
+ * registration lives as long as the connection. */
+int bus_add_interface(bus_connection *c, bus_slot **ret_slot, const char *path,
+                      const bus_interface *iface, void *userdata);
+
+/* Find the object at @path (strictly under the subtree's prefix): return 1
+ * and set *@ret_userdata to what its handlers get, 0 if there is none, or
+ * a negative errno. */
+typedef int (*bus_subtree_find)(bus_connection *c, const char *path, void *userdata,
+                                void **ret_userdata);
+/* List the objects of the subtree now: a malloc()ed, NULL-terminated array
+ * of malloc()ed full paths in *@ret_paths (the library frees them). Return
+ * 0 or a negative errno. */
+typedef int (*bus_subtree_enumerate)(bus_connection *c, const char *prefix, void *userdata,
+                                     char ***ret_paths);
+
+/* Serve @iface for objects made on demand below @prefix: a call to a path
+ * strictly under @prefix asks @find which object it is. @enumerate (may be
+ * NULL) lists them for introspection's children and GetManagedObjects. A
+ * path registered with bus_add_interface() for the same interface wins. */
+int bus_add_subtree(bus_connection *c, bus_slot **ret_slot, const char *prefix,
+                    const bus_interface *iface, bus_subtree_find find,
+                    bus_subtree_enumerate enumerate, void *userdata);
+
+/* Serve org.busd.ObjectManager at @path for the objects below it:
+ * GetManagedObjects, SubscribeManagedObjects (the snapshot, and from then
+ * on InterfacesAdded/InterfacesRemoved sent to the caller: nothing missed,
+ * nothing twice; see bus_subscribe_managed_objects()) and the
+ * InterfacesAdded/InterfacesRemoved broadcasts. Synchronous: it installs a
+ * match on the bus's NameOwnerChanged, to forget subscribers that leave.
+ * At most BUS_CLIENT_OBJECT_SUBSCRIBERS_MAX subscribers per manager (more
+ * get org.busd.Error.LimitsExceeded). */
+int bus_add_object_manager(bus_connection *c, bus_slot **ret_slot, const char *path);
+
+/* Announce that property @property of @interface at @path changed. Inside
+ * a handler or callback the announcements are gathered and sent, once the
+ * dispatch of the message being handled ends, as one PropertiesChanged
+ * signal per path and interface with the values current then; outside one,
+ * the signal is sent at once. -ENOENT if nothing declares the property,
+ * -EINVAL if it is not BUS_PROPERTY_EMITS_CHANGE. */
+int bus_emit_properties_changed(bus_connection *c, const char *path, const char *interface,
+                                const char *property);
+
+/* Emit declared signal @member of @interface from @path with @args
+ * (borrowed, may be NULL). -ENOENT if no registration at @path declares it;
+ * in builds without NDEBUG, -EINVAL if @args do not fit its schema (the
+ * reason goes to the BUSCLIENT_DEBUG log). */
+int bus_emit_interface_signal(bus_connection *c, const char *path, const char *interface,
+                              const char *member, json_t *args);
+
+/* Announce objects made or gone without a registration of their own
+ * (subtree objects): InterfacesAdded (with their properties) or
+ * InterfacesRemoved for @interfaces (NULL-terminated; NULL = every
+ * interface the path has now). -ENOENT if no object manager covers @path. */
+int bus_emit_interfaces_added(bus_connection *c, const char *path,
+                              const char *const *interfaces);
+int bus_emit_interfaces_removed(bus_connection *c, const char *path,
+                                const char *const *interfaces);
+
+/* Client side of an object manager: call SubscribeManagedObjects on
+ * @destination at @path (synchronous) and return its snapshot in
+ * *@ret_snapshot (new reference: {"objects": {PATH: {INTERFACE: {PROPERTY:
+ * VALUE}}}}). From then on the InterfacesAdded and InterfacesRemoved
+ * signals the service sends this connection for it go to @callback, in
+ * order, each object added after the snapshot exactly once. Unreffing the
+ * slot unsubscribes. Errors as for bus_call(). */
+int bus_subscribe_managed_objects(bus_connection *c, bus_slot **ret_slot,
+                                  const char *destination, const char *path,
+                                  bus_message_handler callback, void *userdata,
+                                  json_t **ret_snapshot, bus_error *ret_error);
+
+/* ---- Interface description files -------------------------------------------- */
+
+/* The JSON a service may ship under $(datadir)/busd/interfaces/ and load
+ * instead of writing tables (format: docs/OBJECTS.md): {"interfaces": [...]},
+ * each interface as Introspect describes it. */
+typedef struct bus_interface_file bus_interface_file;
+
+/* Load and check @filename. -EINVAL for a bad file with @ret_error (if
+ * non-NULL) saying where; other negative errno for I/O errors. */
+int bus_interface_file_load(bus_interface_file **ret, const char *filename, bus_error *ret_error);
+/* The same from JSON text. */
+int bus_interface_file_parse(bus_interface_file **ret, const char *text, bus_error *ret_error);
+/* Interface @name of the file as a table for bus_add_interface(), owned by
+ * the file (keep the file while it is registered). NULL if absent. Handlers
+ * are attached with the bind functions below before registering. */
+const bus_interface *bus_interface_file_get(bus_interface_file *f, const char *name);
+/* Attach @handler to method @member of @interface. -ENOENT if undeclared. */
+int bus_interface_file_bind_method(bus_interface_file *f, const char *interface,
+                                   const char *member, bus_method_handler handler);
+/* Attach @get/@set (or, both NULL, memory at userdata + @offset) to
+ * property @property. -ENOENT if undeclared. */
+int bus_interface_file_bind_property(bus_interface_file *f, const char *interface,
+                                     const char *property, bus_property_getter get,
+                                     bus_property_setter set, size_t offset);
+/* The file's content, normalized (borrowed). */
+json_t *bus_interface_file_get_json(bus_interface_file *f);
+/* Free @f. NULL-safe; returns NULL. */
+bus_interface_file *bus_interface_file_free(bus_interface_file *f);
+
+/* ---- Peer tracking ---------------------------------------------------------- */
+
+/* A set of bus names (typically the senders of calls) and a callback for
+ * when the last of them leaves the bus, as sd_bus_track. */
+typedef struct bus_track bus_track;
+/* Called once the set has become empty because its last name lost its
+ * owner (not for bus_track_remove_name()). */
+typedef void (*bus_track_handler)(bus_track *t, void *userdata);
+
+/* A new empty set on @c. */
+int bus_track_new(bus_connection *c, bus_track **ret, bus_track_handler handler, void *userdata);
+/* Add @name: returns 1 if added, 0 if it was in the set already. Does not
+ * wait: a match on the name's NameOwnerChanged is sent, then GetNameOwner;
+ * a name that has no owner (any more) leaves the set when the answer comes.
+ * May be called from handlers. */
+int bus_track_add_name(bus_track *t, const char *name);
+/* Add the sender of @call (borrowed). */
+int bus_track_add_sender(bus_track *t, bus_message *call);
+/* Remove @name: 1 if it was there, 0 if not. */
+int bus_track_remove_name(bus_track *t, const char *name);
+/* Whether @name is in the set. */
+bool bus_track_contains(bus_track *t, const char *name);
+/* How many names are in the set. */
+unsigned bus_track_count(bus_track *t);
+/* Free the set (removes its matches; the handler does not run). NULL-safe;
+ * returns NULL. */
+bus_track *bus_track_unref(bus_track *t);
+
+/* ---- errno and error names -------------------------------------------------- */
+
+/* Fill @e with the error name standing for errno @error (sign ignored;
+ * e.g. ENOENT org.busd.Error.FileNotFound, EINVAL org.busd.Error.InvalidArgs,
+ * EACCES org.busd.Error.AccessDenied; an errno without a name of its own
+ * becomes "org.busd.Error.Errno.ENAME", such as org.busd.Error.Errno.ENOTDIR)
+ * and the message @fmt (NULL: strerror). The table: docs/OBJECTS.md.
+ * Returns -|@error| (-EIO for 0), so a handler can return it. */
+int bus_error_set_errno(bus_error *e, int error, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* The errno @e's name stands for (positive): the inverse of
+ * bus_error_set_errno(), so bus_error_get_errno() of an error set from
+ * ENOENT is ENOENT; also EOPNOTSUPP for UnknownMethod, ETIMEDOUT for
+ * Timeout and the other bus errors as docs/OBJECTS.md lists; EREMOTEIO for
+ * a name it does not know; 0 if @e is not set. */
+int bus_error_get_errno(const bus_error *e);
+

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "bus-internal.h"
+#include "object-internal.h"
 
 /* ---- Slots ------------------------------------------------------------------------------ */
 
@@ -74,7 +75,8 @@ bus_slot *slot_unref_internal(bus_slot *s) {
         else if (s->type == SLOT_OBJECT) {
                 free(s->object.path);
                 free(s->object.interface);
-        }
+        } else if (s->type == SLOT_NODE)
+                object_reg_free(s->node.reg);
         free(s);
         return NULL;
 }
@@ -115,6 +117,9 @@ void slot_detach(bus_slot *s, bool notify_bus) {
         case SLOT_OBJECT:
                 slot_list_remove(&c->objects, s);
                 break;
+        case SLOT_NODE:
+                object_reg_detach(c, s->node.reg, notify_bus);
+                break;
         }
         if (s->floating)
                 slot_unref_internal(s); /* the connection's reference */
@@ -147,6 +152,7 @@ void dispatch_drop_slots(bus_connection *c) {
                 slot_detach(c->matches, false);
         while (c->objects)
                 slot_detach(c->objects, false);
+        object_drop(c);
 }
 
 /* ---- Matches --------------------------------------------------------------------------- */
@@ -550,6 +556,8 @@ static void dispatch_call(bus_connection *c, bus_message *m) {
         bus_slot *s;
         int r;
 
+        if (object_dispatch_call(c, m))
+                return; /* the object model's (object.c) */
         for (s = c->objects; s; s = s->next) {
                 if (!path || strcmp(s->object.path, path) != 0)
                         continue;
@@ -640,6 +648,7 @@ int dispatch_message(bus_connection *c, bus_message *m) {
                         return 0;
                 }
                 pending_complete(c, p, m);
+                object_flush_changes(c);
                 return 1;
         case BUS_MESSAGE_SIGNAL:
                 if (!m->synthetic && is_local_signal(m)) {
@@ -650,10 +659,13 @@ int dispatch_message(bus_connection *c, bus_message *m) {
                 }
                 if (!m->synthetic && dispatch_is_driver_signal(m, "Disconnected"))
                         dispatch_note_disconnected(c, m);
+                object_dispatch_signal(c, m);
                 dispatch_matches(c, m);
+                object_flush_changes(c);
                 return 1;
         case BUS_MESSAGE_METHOD_CALL:
                 dispatch_call(c, m);
+                object_flush_changes(c);
                 return 1;
         default:
                 return 0;

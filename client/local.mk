@@ -7,16 +7,31 @@ noinst_LTLIBRARIES += client/libbusclient-internal.la
 client_libbusclient_internal_la_SOURCES = \
 	client/busclient.h \
 	client/bus-internal.h \
-	client/blob.c \
+	client/address.c \
 	client/call.c \
 	client/connection.c \
 	client/dispatch.c \
+	client/driver-call.c \
+	client/errno-map.c \
 	client/error.c \
 	client/event.c \
+	client/interface-file.c \
+	client/introspect.c \
+	client/handshake.c \
+	client/io.c \
 	client/message.c \
 	client/monitor.c \
 	client/names.c \
-	client/payload.c
+	client/object.c \
+	client/object-internal.h \
+	client/object-manager.c \
+	client/payload.c \
+	client/payload-memfd.c \
+	client/poll.c \
+	client/properties.c \
+	client/read-queue.c \
+	client/schema.c \
+	client/track.c
 client_libbusclient_internal_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
 client_libbusclient_internal_la_LIBADD = common/libbuscommon.la protocol/libbusprotocol.la
 

@@ -245,3 +245,12 @@
  * so that a flood of tiny signals costs at most ~12 MiB and an index of
  * 128 KiB. */
 #define BUS_CLIENT_READ_AHEAD_MESSAGES_MAX 16384u
+
+/* libbusclient object managers (client/object-manager.c): peers subscribed
+ * to one manager's InterfacesAdded/Removed with SubscribeManagedObjects. Each
+ * costs the service a unicast copy of every announcement; 1024 is twice the
+ * bus's per-connection match bound (BUS_MATCHES_PER_CONNECTION_MAX), the
+ * number of peers a broadcast would reach through rules of one connection
+ * each, so a subscriber list can never cost more than a plausible broadcast
+ * audience. More get org.busd.Error.LimitsExceeded. */
+#define BUS_CLIENT_OBJECT_SUBSCRIBERS_MAX 1024u
