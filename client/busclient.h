@@ -629,9 +629,6 @@ int bus_connection_become_monitor(bus_connection *c, const char *const *rules,
  * synthesized locally. */
 int bus_message_get_raw(bus_message *m, const void **ret_data, size_t *ret_size);
 
-#ifdef __cplusplus
-}
-#endif
 /* ==== Object model (issue #13): declared interfaces, schemas, standard interfaces ==== *
  *
  * A service declares each interface once, as a static table of methods,
@@ -918,3 +915,6 @@ int bus_error_set_errno(bus_error *e, int error, const char *fmt, ...)
  * a name it does not know; 0 if @e is not set. */
 int bus_error_get_errno(const bus_error *e);
 
+#ifdef __cplusplus
+}
+#endif
