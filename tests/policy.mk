@@ -1,0 +1,10 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The policy (docs/POLICY.md): unit tests of daemon/policy/, compiled from
+# its sources like the other leaf modules (tests/daemon-units.mk).
+check_PROGRAMS += tests/test-policy
+TESTS += tests/test-policy
+tests_test_policy_SOURCES = tests/test-policy.c \
+	daemon/policy/policy.c daemon/policy/policy-load.c \
+	daemon/policy/policy.h daemon/policy/policy-internal.h common/hashmap.c
+tests_test_policy_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_policy_LDADD = protocol/libbusprotocol.la $(CHECK_LIBS) $(JANSSON_LIBS)
