@@ -3,13 +3,16 @@
 #   transport/  bytes and fds in and out of sockets, credentials, messages
 #   registry/   state that answers questions (names, matches, replies, quotas)
 #   core/       the bus: peers, routing, the driver, monitors
-#   process/    main, configuration, systemd, logging
+#   process/    main, the loop (signals, stop), configuration and its reload,
+#               systemd, logging
 # Includes are path-qualified from daemon/ ("core/peer.h"). Leaf modules are
 # also compiled directly into their unit tests (tests/daemon-units.mk).
 bin_PROGRAMS += daemon/busd
 
 daemon_busd_SOURCES = \
 	daemon/process/main.c \
+	daemon/process/loop.c daemon/process/loop.h \
+	daemon/process/reload.c daemon/process/reload.h \
 	daemon/process/log.c daemon/process/log.h \
 	daemon/process/systemd.c daemon/process/systemd.h \
 	daemon/process/config-file.c daemon/process/config-file.h \

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * bus.c — the Bus context, its deferred flush and reap jobs, its active
- * configuration and the reload on SIGHUP, and the graceful stop on
- * SIGTERM/SIGINT. See bus.h.
+ * configuration and the fd budget, and quiescing it for a stop. Signals,
+ * the stop sequence and reloading are process glue (process/loop.c,
+ * process/reload.c). See bus.h.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +24,9 @@
 #include "process/log.h"
 #include "core/peer.h"
 #include "registry/replies.h"
-#include "process/systemd.h"
 #include "common/util.h"
 
 static void bus_compute_fd_budget(Bus *bus, bool log);
-
-/* How long a stopping bus keeps writing queued output before it exits. */
-#define BUS_STOP_FLUSH_USEC (1ull * USEC_PER_SEC)
 
 static const char *const reason_names[_DISCONNECT_REASON_MAX] = {
         [DISCONNECT_HANGUP] = "hangup",
@@ -205,14 +201,6 @@ Bus *bus_free(Bus *bus) {
                 event_free(bus->flush_event);
         if (bus->reap_event)
                 event_free(bus->reap_event);
-        if (bus->sigterm_event)
-                event_free(bus->sigterm_event);
-        if (bus->sigint_event)
-                event_free(bus->sigint_event);
-        if (bus->sighup_event)
-                event_free(bus->sighup_event);
-        if (bus->stop_timer)
-                event_free(bus->stop_timer);
         match_registry_free(bus->matches);
         name_registry_free(bus->names);
         hashmap_free(bus->uids);
@@ -389,133 +377,25 @@ void bus_fds_released(Bus *bus) {
 
 /* ---- configuration ----------------------------------------------------------- */
 
-/* Read bus->config_path into *@ret. A missing file that is not required is
- * the defaults (*@ret_missing set); a missing required one gets a reason like
- * the other read errors ("PATH: No such file or directory"). */
-static int bus_read_config(Bus *bus, BusConfig *ret, bool *ret_missing, char **ret_error) {
-        char *reason = NULL;
-        int r;
-
-        *ret_missing = false;
-        r = config_load_file(bus->config_path, ret, &reason);
-        if (r == -ENOENT && !bus->config_required) {
-                config_init_defaults(ret);
-                *ret_missing = true;
-                return 0;
-        }
-        if (r == -ENOENT) {
-                if (asprintf(&reason, "%s: %s", bus->config_path, strerror(ENOENT)) < 0)
-                        return -ENOMEM;
-                r = CONFIG_E_INVALID;
-        }
-        if (r == CONFIG_E_INVALID && ret_error)
-                *ret_error = reason;
-        else
-                free(reason);
-        return r;
-}
-
-int bus_load_config(Bus *bus, const char *path, bool required, char **ret_error) {
-        char *old_path = bus->config_path;
-        bool old_required = bus->config_required, missing;
-        BusConfig c;
-        int r;
-
-        bus->config_path = strdup(path);
-        if (!bus->config_path) {
-                bus->config_path = old_path;
-                return -ENOMEM;
-        }
-        bus->config_required = required;
-        r = bus_read_config(bus, &c, &missing, ret_error);
-        if (r != 0) {
-                free(bus->config_path);
-                bus->config_path = old_path;
-                bus->config_required = old_required;
-                return r;
-        }
-        free(old_path);
-        bus->config = c;
-        bus_apply_fd_budget(bus);
-        if (missing)
-                log_info("no configuration file at %s: using the defaults", path);
-        else
-                log_info("configuration loaded from %s", path);
-        return 0;
-}
-
-int bus_set_status(Bus *bus, const char *status) {
-        char *s = strdup(status);
-
-        if (!s)
-                return -ENOMEM;
-        free(bus->status);
-        bus->status = s;
-        return 0;
+void bus_apply_config(Bus *bus, const BusConfig *config) {
+        /* The swap: one assignment, between two event callbacks. */
+        bus->config = *config;
+        bus_apply_fd_budget(bus); /* logged: clamped or not */
 }
 
 int bus_reload_config(Bus *bus, char **ret_error) {
-        char changes[1024], *reason = NULL, *status = NULL;
-        bool missing;
-        BusConfig c;
-        int r;
-
-        if (!bus->config_path)
-                return -EINVAL; /* bus_load_config() was never called */
-        /* systemd's reload protocol: RELOADING=1 with the CLOCK_MONOTONIC time
-         * it began, then READY=1 once done, whatever the outcome (sd_notify(3)). */
-        systemd_notify_reloading("Reloading the configuration");
-        r = bus_read_config(bus, &c, &missing, &reason);
-        if (r == 0) {
-                config_describe_changes(&bus->config, &c, changes, sizeof(changes));
-                /* The swap: one assignment, between two event callbacks. */
-                bus->config = c;
-                bus_apply_fd_budget(bus); /* logged: clamped or not */
-                log_notice("configuration reloaded: %s%s", changes[0] ? changes : "unchanged",
-                           missing ? " (no file: the defaults)" : "");
-        } else {
-                log_warning("configuration reload failed, the old configuration stays in force: "
-                            "%s",
-                            r == CONFIG_E_INVALID ? reason : strerror(-r));
-                /* Keep the failure visible in "systemctl status" until the next reload. */
-                if (asprintf(&status, "%s; configuration reload failed: %s",
-                             bus->status ? bus->status : "Running",
-                             r == CONFIG_E_INVALID ? reason : strerror(-r)) < 0)
-                        status = NULL;
-        }
-        systemd_notify_ready(status ? status : bus->status);
-        free(status);
-        if (r == CONFIG_E_INVALID && ret_error)
-                *ret_error = reason;
-        else
-                free(reason);
-        return r;
+        if (!bus->reload)
+                return -EINVAL; /* no configuration file was loaded */
+        return bus->reload(bus, ret_error);
 }
 
 /* ---- stopping ------------------------------------------------------------------ */
 
-static void bus_stop_timeout_cb(evutil_socket_t fd, short what, void *userdata) {
-        Bus *bus = userdata;
-
-        log_notice("stop: %llu queued messages not flushed in time",
-                   (unsigned long long)bus->stats.queue.messages);
-        event_base_loopbreak(bus->base);
-}
-
-/* Graceful stop: no new connections, no more input; callers still waiting
- * get NoReply; queued output gets BUS_STOP_FLUSH_USEC to drain. */
-static void bus_stop(Bus *bus) {
+void bus_quiesce(Bus *bus) {
         size_t state = 0;
         void *v;
 
-        if (bus->stopping) {
-                /* Second signal: stop now. */
-                event_base_loopbreak(bus->base);
-                return;
-        }
         bus->stopping = true;
-        log_info("stopping");
-        systemd_notify_stopping("Stopping");
         if (bus->listener)
                 listener_stop(bus->listener);
 
@@ -536,43 +416,6 @@ static void bus_stop(Bus *bus) {
                 }
         }
 
-        bus->stop_timer = evtimer_new(bus->base, bus_stop_timeout_cb, bus);
-        if (!bus->stop_timer || bus_timer_add(bus, bus->stop_timer, BUS_STOP_FLUSH_USEC) < 0)
-                event_base_loopbreak(bus->base);
         /* The flush job ends the loop once every queue is empty. */
         event_active(bus->flush_event, 0, 0);
-}
-
-static void bus_signal_cb(evutil_socket_t sig, short what, void *userdata) {
-        log_info("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        bus_stop(userdata);
-}
-
-static void bus_sighup_cb(evutil_socket_t sig, short what, void *userdata) {
-        Bus *bus = userdata;
-
-        if (bus->stopping) {
-                log_info("received SIGHUP while stopping: not reloading");
-                return;
-        }
-        log_info("received SIGHUP: reloading the configuration from %s", bus->config_path);
-        /* Success and failure are logged there; the old configuration stays on failure. */
-        (void)bus_reload_config(bus, NULL);
-}
-
-int bus_watch_signals(Bus *bus) {
-        bus->sigterm_event = evsignal_new(bus->base, SIGTERM, bus_signal_cb, bus);
-        bus->sigint_event = evsignal_new(bus->base, SIGINT, bus_signal_cb, bus);
-        bus->sighup_event = evsignal_new(bus->base, SIGHUP, bus_sighup_cb, bus);
-        if (!bus->sigterm_event || !bus->sigint_event || !bus->sighup_event ||
-            evsignal_add(bus->sigterm_event, NULL) < 0 ||
-            evsignal_add(bus->sigint_event, NULL) < 0 || evsignal_add(bus->sighup_event, NULL) < 0)
-                return -ENOMEM;
-        return 0;
-}
-
-int bus_run(Bus *bus) {
-        if (event_base_dispatch(bus->base) < 0)
-                return -EIO;
-        return 0;
 }

@@ -15,8 +15,9 @@
  * fires before its time.
  *
  * Configuration: the bus holds the active BusConfig (config-file.h) by
- * value. Every limit check and timer reads it at the moment it runs;
- * bus_reload_config() replaces it in one assignment, so a check sees either
+ * value. Every limit check and timer reads it at the moment it runs; a
+ * reload (process/reload.c) replaces it in one assignment
+ * (bus_apply_config()), so a check sees either
  * the old or the new configuration, never a mix, and the address other
  * modules keep (Connection.config) stays valid. A reload revokes nothing a
  * peer already holds (docs/DAEMON.md "Configuration").
@@ -89,6 +90,9 @@ typedef struct Bus {
         char *config_path;    /* the file every reload re-reads */
         bool config_required; /* named with --config: a missing file is an error */
         char *status;         /* STATUS= line of READY=1 (main.c), repeated after a reload */
+        /* re-read the configuration file (process/reload.c reload_run()),
+         * set by the first load; NULL until then */
+        int (*reload)(struct Bus *bus, char **ret_error);
 
         uint8_t id[16];
         char id_hex[33];
@@ -126,8 +130,7 @@ typedef struct Bus {
         uint64_t reads_without_fds; /* reads that offered no room for fds (GetStats) */
         uint64_t fds_short_logged_usec; /* last "fd budget short" warning */
 
-        bool stopping;
-        struct event *sigterm_event, *sigint_event, *sighup_event, *stop_timer;
+        bool stopping; /* quiesced (bus_quiesce()): the loop ends once drained */
 } Bus;
 
 /* A bus with the default configuration (config_init_defaults()). */
@@ -135,31 +138,24 @@ int bus_new(Bus **ret, struct event_base *base);
 /* Frees every peer without telling anyone (shutdown). NULL-safe. */
 Bus *bus_free(Bus *bus);
 
-/* Handle SIGTERM/SIGINT (graceful stop) and SIGHUP (bus_reload_config())
- * from the event loop. Called before READY=1, so that a signal sent as soon
- * as the bus is ready is never met by the default action. 0 or -ENOMEM. */
-int bus_watch_signals(Bus *bus);
-/* Run until stopped; returns 0 after a graceful stop. */
-int bus_run(Bus *bus);
+/* Make @config (validated by config-file.c) the active configuration in one
+ * step and recompute the fd budget (logged). New limits apply from the next
+ * check: nothing a peer already holds is revoked. */
+void bus_apply_config(Bus *bus, const BusConfig *config);
 
-/* Load the configuration from @path (copied) into the bus, before it
- * listens; @path is what every reload re-reads. @required: a missing file is
- * an error (the path came from --config); otherwise a missing file means the
- * defaults. Returns 0; CONFIG_E_INVALID with a malloc'd one-line reason in
- * *@ret_error (the path included); or -ENOMEM. Nothing changes on failure. */
-int bus_load_config(Bus *bus, const char *path, bool required, char **ret_error);
-
-/* Re-read the configuration file (SIGHUP, org.busd.Bus.ReloadConfig),
- * between sd_notify RELOADING=1 and READY=1. On success the new configuration
- * replaces the old one in one step and the changes are logged (info); a file
- * that is missing (if required), unreadable or invalid leaves the old
- * configuration in force and is logged as a warning (hostile-peers.md item
- * 26). Returns as bus_load_config(); @ret_error may be NULL. New limits apply
- * from the next check: nothing a peer already holds is revoked. */
+/* Re-read the configuration file (org.busd.Bus.ReloadConfig) through the
+ * reload hook the process glue set (process/reload.h reload_run()): 0;
+ * CONFIG_E_INVALID with a malloc'd reason in *@ret_error (may be NULL), the
+ * old configuration staying in force; negative errno; -EINVAL without a
+ * hook. */
 int bus_reload_config(Bus *bus, char **ret_error);
 
-/* Set the STATUS= text sent with READY=1 (copied); -ENOMEM on failure. */
-int bus_set_status(Bus *bus, const char *status);
+/* Stop taking input, for a graceful stop (process/loop.h): sets `stopping`,
+ * stops the listener, quiesces every peer (no more reads), answers every
+ * caller still waiting for a reply with NoReply, and runs the flush job;
+ * queued output goes on being written, and bus_check_drained() ends the
+ * loop once every queue is empty. */
+void bus_quiesce(Bus *bus);
 
 /* Any peer by id (any state), or NULL. */
 Peer *bus_find_peer(Bus *bus, uint64_t id);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * main.c — busd's entry point: command line, process setup (SIGPIPE,
- * RLIMIT_NOFILE), the configuration file (read before anything listens), the
- * listening socket (from systemd or bound here), the readiness notification,
- * and the exit path.
+ * main.c — busd's entry point, in four steps: the command line (into
+ * Options), setup (SIGPIPE, RLIMIT_NOFILE, the event loop, the bus, the
+ * configuration file read before anything listens, the listening socket from
+ * systemd or bound here, the signal handlers, the readiness notification),
+ * running (process/loop.h) and one teardown path for every outcome.
  *
  * Exit status: 0 after a graceful stop, 1 on a runtime failure, 2 on a usage
  * or setup error (including a configuration file that cannot be used).
@@ -25,14 +26,40 @@
 #include "process/config-file.h"
 #include "transport/listener.h"
 #include "process/log.h"
+#include "process/loop.h"
+#include "process/reload.h"
 #include "process/systemd.h"
 #include "common/util.h"
+
+enum {
+        EXIT_STOPPED = 0, /* graceful stop, --help, --version */
+        EXIT_RUNTIME = 1, /* the event loop or the bus failed */
+        EXIT_SETUP = 2,   /* usage, configuration or listening socket */
+};
+
+/* main_parse_options(): --help or --version was answered. */
+#define MAIN_E_DONE 1
 
 typedef enum BusKind {
         BUS_KIND_SYSTEM,
         BUS_KIND_USER,
         BUS_KIND_ADDRESS,
 } BusKind;
+
+/* The command line. */
+typedef struct Options {
+        BusKind kind;
+        const char *address;     /* --address (BUS_KIND_ADDRESS) */
+        const char *config_path; /* --config, or NULL: the default file, if it exists */
+        int log_level;
+} Options;
+
+/* What setup made; main_teardown() frees what is there. */
+typedef struct Busd {
+        struct event_base *base;
+        Bus *bus;
+        Loop *loop;
+} Busd;
 
 static void usage(FILE *f) {
         fprintf(f,
@@ -116,7 +143,9 @@ static int open_listener(Bus *bus, BusKind kind, const char *address, Listener *
         return r;
 }
 
-int main(int argc, char **argv) {
+/* Parse the command line into *@o. Returns 0 to run busd, MAIN_E_DONE after
+ * --help or --version, -EINVAL after a usage error (reported on stderr). */
+static int main_parse_options(Options *o, int argc, char **argv) {
         enum {
                 ARG_SYSTEM = 0x100,
                 ARG_USER,
@@ -135,52 +164,47 @@ int main(int argc, char **argv) {
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
-        BusKind kind = BUS_KIND_SYSTEM;
-        const char *address = NULL, *config_path = NULL;
-        char *config_error = NULL;
-        int level = LOG_NOTICE, n_kinds = 0, c, r;
-        struct event_base *base = NULL;
-        Bus *bus = NULL;
-        char status[256];
+        int n_kinds = 0, c;
 
+        *o = (Options){ .kind = BUS_KIND_SYSTEM, .log_level = LOG_NOTICE };
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (c) {
                 case ARG_SYSTEM:
-                        kind = BUS_KIND_SYSTEM;
+                        o->kind = BUS_KIND_SYSTEM;
                         n_kinds++;
                         break;
                 case ARG_USER:
-                        kind = BUS_KIND_USER;
+                        o->kind = BUS_KIND_USER;
                         n_kinds++;
                         break;
                 case ARG_ADDRESS:
-                        kind = BUS_KIND_ADDRESS;
-                        address = optarg;
+                        o->kind = BUS_KIND_ADDRESS;
+                        o->address = optarg;
                         n_kinds++;
                         break;
                 case ARG_CONFIG:
                         if (!optarg[0]) {
                                 fprintf(stderr, "busd: --config needs a file name\n");
-                                return 2;
+                                return -EINVAL;
                         }
-                        config_path = optarg;
+                        o->config_path = optarg;
                         break;
                 case ARG_LOG_LEVEL:
-                        level = log_level_from_string(optarg);
-                        if (level < 0) {
+                        o->log_level = log_level_from_string(optarg);
+                        if (o->log_level < 0) {
                                 fprintf(stderr, "busd: unknown log level \"%s\"\n", optarg);
-                                return 2;
+                                return -EINVAL;
                         }
                         break;
                 case 'h':
                         usage(stdout);
-                        return 0;
+                        return MAIN_E_DONE;
                 case ARG_VERSION:
                         printf("busd %s\n", PACKAGE_VERSION);
-                        return 0;
+                        return MAIN_E_DONE;
                 default:
                         usage(stderr);
-                        return 2;
+                        return -EINVAL;
                 }
         }
         if (optind < argc || n_kinds > 1) {
@@ -188,10 +212,19 @@ int main(int argc, char **argv) {
                         optind < argc ? "unexpected argument"
                                       : "--system, --user and --address exclude each other");
                 usage(stderr);
-                return 2;
+                return -EINVAL;
         }
+        return 0;
+}
 
-        log_setup(level);
+/* Everything up to READY=1. Returns 0, or the exit status after a failure
+ * (logged); whatever was made is in *@d for main_teardown(). */
+static int main_setup(Busd *d, const Options *o) {
+        char *config_error = NULL;
+        char status[256];
+        int r;
+
+        log_setup(o->log_level);
         /* Writes use MSG_NOSIGNAL; this covers stderr and anything else. */
         signal(SIGPIPE, SIG_IGN);
         raise_nofile();
@@ -203,59 +236,77 @@ int main(int argc, char **argv) {
          * milliseconds, rounded up; bus_timer_add() pads every timer by the
          * coarse clock's resolution, so deadlines are never early, at most a
          * tick late. */
-        base = event_base_new();
-        if (!base) {
+        d->base = event_base_new();
+        if (!d->base) {
                 log_error("cannot create the event loop");
-                return 1;
+                return EXIT_RUNTIME;
         }
 
-        r = bus_new(&bus, base);
+        r = bus_new(&d->bus, d->base);
         if (r < 0) {
                 log_error("cannot create the bus: %s", strerror(-r));
-                event_base_free(base);
-                return 1;
+                return EXIT_RUNTIME;
         }
         /* Before listening: a bus that cannot use its configuration never
          * becomes ready. Without --config the default file is optional. */
-        r = bus_load_config(bus, config_path ? config_path : BUS_CONFIG_DEFAULT_PATH,
-                            config_path != NULL, &config_error);
+        r = reload_init(d->bus, o->config_path ? o->config_path : BUS_CONFIG_DEFAULT_PATH,
+                        o->config_path != NULL, &config_error);
         if (r != 0) {
                 log_error("cannot load the configuration: %s",
                           r == CONFIG_E_INVALID ? config_error : strerror(-r));
                 free(config_error);
-                bus_free(bus);
-                event_base_free(base);
-                libevent_global_shutdown();
-                return 2;
+                return EXIT_SETUP;
         }
-        r = open_listener(bus, kind, address, &bus->listener);
-        if (r < 0 || listener_start(bus->listener) < 0) {
-                bus_free(bus);
-                event_base_free(base);
-                libevent_global_shutdown();
-                return 2;
-        }
+        r = open_listener(d->bus, o->kind, o->address, &d->bus->listener);
+        if (r < 0 || listener_start(d->bus->listener) < 0)
+                return EXIT_SETUP;
 
         snprintf(status, sizeof(status), "Listening on %s (bus id %s)",
-                 listener_describe(bus->listener), bus->id_hex);
+                 listener_describe(d->bus->listener), d->bus->id_hex);
         log_notice("%s", status);
-        if (bus_set_status(bus, status) < 0 || bus_watch_signals(bus) < 0) {
+        if (reload_set_status(d->bus, status) < 0 || loop_new(&d->loop, d->bus) < 0) {
                 log_error("cannot set up the bus: %s", strerror(ENOMEM));
-                bus_free(bus);
-                event_base_free(base);
-                libevent_global_shutdown();
-                return 1;
+                return EXIT_RUNTIME;
         }
         systemd_notify_ready(status);
+        return 0;
+}
 
-        r = bus_run(bus);
-        if (r < 0)
+/* Run until stopped; the exit status. */
+static int main_run(Busd *d) {
+        int r;
+
+        r = loop_run(d->loop);
+        if (r < 0) {
                 log_error("event loop failed: %s", strerror(-r));
-        else
-                log_notice("stopped");
+                return EXIT_RUNTIME;
+        }
+        log_notice("stopped");
+        return EXIT_STOPPED;
+}
 
-        bus_free(bus);
-        event_base_free(base);
+/* The one way out: frees whatever main_setup() made, in reverse order. */
+static void main_teardown(Busd *d) {
+        d->loop = loop_free(d->loop);
+        d->bus = bus_free(d->bus);
+        if (d->base)
+                event_base_free(d->base);
+        d->base = NULL;
         libevent_global_shutdown();
-        return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+        Busd d = { 0 };
+        Options o;
+        int r;
+
+        r = main_parse_options(&o, argc, argv);
+        if (r != 0)
+                return r == MAIN_E_DONE ? EXIT_STOPPED : EXIT_SETUP;
+
+        r = main_setup(&d, &o);
+        if (r == 0)
+                r = main_run(&d);
+        main_teardown(&d);
+        return r;
 }

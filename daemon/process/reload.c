@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * reload.c — loading and reloading the configuration file of a running bus,
+ * with systemd's reload protocol around it. See reload.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bus.h"
+#include "process/config-file.h"
+#include "process/log.h"
+#include "process/reload.h"
+#include "process/systemd.h"
+
+/* Read bus->config_path into *@ret. A missing file that is not required is
+ * the defaults (*@ret_missing set); a missing required one gets a reason like
+ * the other read errors ("PATH: No such file or directory"). */
+static int reload_read(Bus *bus, BusConfig *ret, bool *ret_missing, char **ret_error) {
+        char *reason = NULL;
+        int r;
+
+        *ret_missing = false;
+        r = config_load_file(bus->config_path, ret, &reason);
+        if (r == -ENOENT && !bus->config_required) {
+                config_init_defaults(ret);
+                *ret_missing = true;
+                return 0;
+        }
+        if (r == -ENOENT) {
+                if (asprintf(&reason, "%s: %s", bus->config_path, strerror(ENOENT)) < 0)
+                        return -ENOMEM;
+                r = CONFIG_E_INVALID;
+        }
+        if (r == CONFIG_E_INVALID && ret_error)
+                *ret_error = reason;
+        else
+                free(reason);
+        return r;
+}
+
+int reload_init(Bus *bus, const char *path, bool required, char **ret_error) {
+        char *old_path = bus->config_path;
+        bool old_required = bus->config_required, missing;
+        BusConfig c;
+        int r;
+
+        bus->config_path = strdup(path);
+        if (!bus->config_path) {
+                bus->config_path = old_path;
+                return -ENOMEM;
+        }
+        bus->config_required = required;
+        r = reload_read(bus, &c, &missing, ret_error);
+        if (r != 0) {
+                free(bus->config_path);
+                bus->config_path = old_path;
+                bus->config_required = old_required;
+                return r;
+        }
+        free(old_path);
+        bus_apply_config(bus, &c);
+        bus->reload = reload_run;
+        if (missing)
+                log_info("no configuration file at %s: using the defaults", path);
+        else
+                log_info("configuration loaded from %s", path);
+        return 0;
+}
+
+int reload_set_status(Bus *bus, const char *status) {
+        char *s = strdup(status);
+
+        if (!s)
+                return -ENOMEM;
+        free(bus->status);
+        bus->status = s;
+        return 0;
+}
+
+int reload_run(Bus *bus, char **ret_error) {
+        char changes[1024], *reason = NULL, *status = NULL;
+        bool missing;
+        BusConfig c;
+        int r;
+
+        if (!bus->config_path)
+                return -EINVAL; /* reload_init() never succeeded */
+        /* systemd's reload protocol: RELOADING=1 with the CLOCK_MONOTONIC time
+         * it began, then READY=1 once done, whatever the outcome (sd_notify(3)). */
+        systemd_notify_reloading("Reloading the configuration");
+        r = reload_read(bus, &c, &missing, &reason);
+        if (r == 0) {
+                config_describe_changes(&bus->config, &c, changes, sizeof(changes));
+                bus_apply_config(bus, &c); /* the fd budget is logged: clamped or not */
+                log_notice("configuration reloaded: %s%s", changes[0] ? changes : "unchanged",
+                           missing ? " (no file: the defaults)" : "");
+        } else {
+                log_warning("configuration reload failed, the old configuration stays in force: "
+                            "%s",
+                            r == CONFIG_E_INVALID ? reason : strerror(-r));
+                /* Keep the failure visible in "systemctl status" until the next reload. */
+                if (asprintf(&status, "%s; configuration reload failed: %s",
+                             bus->status ? bus->status : "Running",
+                             r == CONFIG_E_INVALID ? reason : strerror(-r)) < 0)
+                        status = NULL;
+        }
+        systemd_notify_ready(status ? status : bus->status);
+        free(status);
+        if (r == CONFIG_E_INVALID && ret_error)
+                *ret_error = reason;
+        else
+                free(reason);
+        return r;
+}
