@@ -19,15 +19,15 @@
  *    whose batch the oracle finds unclaimed or miscounted (issue 9 item 7).
  * Any breach aborts.
  *
- * Built two ways:
+ * Built two ways (tests/fuzzers.mk):
  * - by `make check` without libFuzzer: main() runs the target over the files
  *   given on the command line, else over 20000 scripts it makes from real
  *   encoded messages, cut at random and with batches right and wrong;
- * - with libFuzzer (from the source tree):
- *     clang -g -O1 -fsanitize=fuzzer,address,undefined -DBUS_FUZZ_LIBFUZZER -Iprotocol \
- *         tests/fuzz-frame.c protocol/frame.c protocol/validate.c protocol/encode.c \
- *         protocol/name-syntax.c -o fuzz-frame
- *     mkdir -p /tmp/corpus-frame && ./fuzz-frame -max_len=65536 /tmp/corpus-frame
+ *   `fuzz-frame --write-seeds DIR N` writes N such scripts to DIR instead
+ *   (how the seed corpus tests/corpus/frame/ was made: N = 24);
+ * - with libFuzzer by `./configure --enable-fuzzers` (CC=clang):
+ *   tests/fuzz-frame-libfuzzer; docs/TESTING.md "Fuzzing" has the long-run
+ *   command.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -354,6 +354,18 @@ int main(int argc, char **argv) {
         static uint8_t in[65536];
         unsigned seed = 1;
 
+        if (argc == 4 && strcmp(argv[1], "--write-seeds") == 0) {
+                for (unsigned long i = 0, n = strtoul(argv[3], NULL, 10); i < n; i++) {
+                        size_t len = make_script(&seed, in, sizeof(in));
+                        char path[4096];
+                        FILE *fp;
+
+                        snprintf(path, sizeof(path), "%s/script-%03lu.bin", argv[2], i);
+                        fp = fopen(path, "wbe");
+                        ensure(fp && fwrite(in, 1, len, fp) == len && fclose(fp) == 0);
+                }
+                return 0;
+        }
         for (int i = 1; i < argc; i++) {
                 FILE *fp = fopen(argv[i], "rb");
                 size_t n;
