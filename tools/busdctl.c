@@ -8,8 +8,10 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <locale.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +136,27 @@ static const Verb verbs[] = {
                 .max_args = 0,
                 .run = verb_reload,
         },
+        {
+                .name = "policy",
+                .synopsis = "check [WHAT...] | explain ACTION [KEY=VALUE...] --uid=U [--gid=G...] "
+                            "[--policy=WHAT...] | test CASES.json",
+                .summary = "Check, explain and test the bus policy (offline)",
+                .description =
+                        "Reads the policy as busd would (docs/POLICY.md), with busd's own code;\n"
+                        "needs no bus. WHAT is system (default), user, none, a file or a directory.\n"
+                        "check: load errors, users and groups that do not resolve, unreachable,\n"
+                        "shadowed and redundant rules; exit 1 if any. explain: the decision for\n"
+                        "ACTION (connect, own, call, emit, receive, monitor, activate) with KEYs\n"
+                        "name, destination, sender, owner_name (repeatable), path, interface,\n"
+                        "member, type; every rule of the action, matched or why not; exit 1 if\n"
+                        "denied. test: golden cases {\"policy\": [WHAT...], \"cases\": [{\"uid\",\n"
+                        "\"gids\", \"action\", KEY..., \"expect\": \"allow\"|\"deny\", \"rule\"?}]};\n"
+                        "exit 1 if any fails.",
+                .min_args = 1,
+                .max_args = 64,
+                .options = VERB_OPT_POLICY,
+                .run = verb_policy,
+        },
 };
 
 enum {
@@ -154,6 +177,9 @@ enum {
         ARG_SAVE_PAYLOADS,
         ARG_LIMIT,
         ARG_PCAP,
+        ARG_UID,
+        ARG_GID,
+        ARG_POLICY,
 };
 
 static const struct option options[] = {
@@ -175,6 +201,9 @@ static const struct option options[] = {
         { "save-payloads", required_argument, NULL, ARG_SAVE_PAYLOADS },
         { "limit", required_argument, NULL, ARG_LIMIT },
         { "pcap", required_argument, NULL, ARG_PCAP },
+        { "uid", required_argument, NULL, ARG_UID },
+        { "gid", required_argument, NULL, ARG_GID },
+        { "policy", required_argument, NULL, ARG_POLICY },
         {},
 };
 
@@ -193,6 +222,8 @@ static const struct {
         { VERB_OPT_SAVE_PAYLOADS, "--save-payloads=DIR", "save the reply's payloads in DIR" },
         { VERB_OPT_LIMIT, "--limit=N", "stop after N messages" },
         { VERB_OPT_PCAP, "--pcap=FILE", "write a pcap capture to FILE (- = stdout)" },
+        { VERB_OPT_POLICY, "--uid=U --gid=G --policy=WHAT",
+          "who asks (explain), which policy (repeatable)" },
 };
 
 static const char global_options_help[] =
@@ -363,6 +394,43 @@ int main(int argc, char **argv) {
                                 return usage_error("--pcap needs a file name (or - for stdout)");
                         ctx.verb_options |= VERB_OPT_PCAP;
                         ctx.pcap = optarg;
+                        break;
+                case ARG_UID:
+                case ARG_GID: {
+                        char *end;
+                        unsigned long id;
+                        struct passwd *pw = NULL;
+                        struct group *gr = NULL;
+
+                        errno = 0;
+                        id = strtoul(optarg, &end, 10);
+                        if (!optarg[0] || *end || errno || id >= UINT32_MAX) {
+                                if (c == ARG_UID && (pw = getpwnam(optarg)))
+                                        id = pw->pw_uid;
+                                else if (c == ARG_GID && (gr = getgrnam(optarg)))
+                                        id = gr->gr_gid;
+                                else
+                                        return usage_error("unknown %s '%s'",
+                                                           c == ARG_UID ? "user" : "group", optarg);
+                        }
+                        ctx.verb_options |= VERB_OPT_POLICY;
+                        if (c == ARG_UID) {
+                                ctx.policy_uid = (uid_t)id;
+                                ctx.policy_uid_given = true;
+                        } else {
+                                if (ctx.n_policy_gids >= sizeof(ctx.policy_gids) / sizeof(ctx.policy_gids[0]))
+                                        return usage_error("too many --gid");
+                                ctx.policy_gids[ctx.n_policy_gids++] = (gid_t)id;
+                        }
+                        break;
+                }
+                case ARG_POLICY:
+                        if (!optarg[0])
+                                return usage_error("--policy needs system, user, none or a path");
+                        if (ctx.n_policies >= sizeof(ctx.policies) / sizeof(ctx.policies[0]))
+                                return usage_error("too many --policy");
+                        ctx.verb_options |= VERB_OPT_POLICY;
+                        ctx.policies[ctx.n_policies++] = optarg;
                         break;
                 case '?':
                 default:

@@ -43,6 +43,7 @@ enum {
         VERB_OPT_SAVE_PAYLOADS = 1u << 7,
         VERB_OPT_LIMIT = 1u << 8,
         VERB_OPT_PCAP = 1u << 9,
+        VERB_OPT_POLICY = 1u << 10, /* --uid, --gid, --policy (policy verbs) */
 };
 
 /* --payload FILE may be repeated up to the per-message blob limit. */
@@ -64,6 +65,13 @@ typedef struct Busdctl {
         const char *save_dir; /* --save-payloads DIR */
         uint64_t limit;       /* monitor --limit N, 0 = none */
         const char *pcap;     /* monitor --pcap FILE */
+        /* policy explain/test: --uid, --gid (repeatable), --policy (repeatable) */
+        uid_t policy_uid;
+        bool policy_uid_given;
+        gid_t policy_gids[64];
+        size_t n_policy_gids;
+        const char *policies[16];
+        size_t n_policies;
 } Busdctl;
 
 typedef struct Verb {
@@ -85,6 +93,7 @@ int verb_wait(Busdctl *ctx, int argc, char **argv);
 int verb_stats(Busdctl *ctx, int argc, char **argv);
 int verb_monitor(Busdctl *ctx, int argc, char **argv);
 int verb_reload(Busdctl *ctx, int argc, char **argv);
+int verb_policy(Busdctl *ctx, int argc, char **argv);
 
 /* Connect as the command line asks and complete the handshake. On failure
  * prints what went wrong and how to fix it, and returns negative errno. */

@@ -761,3 +761,16 @@ int policy_builder_add_paths(PolicyBuilder *b, const char *const *paths, size_t 
         free(set);
         return r;
 }
+
+int policy_builder_add_named(PolicyBuilder *b, const char *what, char **ret_error) {
+        const char *sys[] = { POLICY_DATADIR "/policy.d", POLICY_SYSCONFDIR "/policy.d" };
+        const char *user[] = { POLICY_DATADIR "/user-policy.d", POLICY_SYSCONFDIR "/user-policy.d" };
+
+        if (strcmp(what, "none") == 0)
+                return 0;
+        if (strcmp(what, "system") == 0)
+                return policy_builder_add_paths(b, sys, ELEMENTSOF(sys), true, ret_error);
+        if (strcmp(what, "user") == 0)
+                return policy_builder_add_paths(b, user, ELEMENTSOF(user), true, ret_error);
+        return policy_builder_add_paths(b, &what, 1, false, ret_error);
+}

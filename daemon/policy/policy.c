@@ -309,12 +309,15 @@ static bool keys_match(const PolicyRule *rule, const PolicyRequest *r, char *why
                 for (size_t i = 0; !m && i < r->n_names; i++)
                         m = name_covers(rule->name, rule->name_prefix, r->names[i]);
                 if (!m) {
+                        const char *key = rule->action == POLICY_RECEIVE ? "sender"
+                                          : rule->action == POLICY_CALL || rule->action == POLICY_EMIT
+                                                  ? "destination"
+                                                  : "name";
+
                         if (why)
-                                snprintf(why, size, "%s%s %s: %s%s", rule->name_prefix ? "no name under " : "",
-                                         rule->action == POLICY_RECEIVE ? "sender" :
-                                         rule->action == POLICY_CALL || rule->action == POLICY_EMIT ? "destination" : "name",
-                                         rule->name, r->name ? "not " : "none given",
-                                         r->name ? r->name : "");
+                                snprintf(why, size, "%s%s %s: %s%s", key,
+                                         rule->name_prefix ? "_prefix" : "", rule->name,
+                                         r->name ? "not " : "none given", r->name ? r->name : "");
                         return false;
                 }
         }

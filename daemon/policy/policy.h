@@ -111,6 +111,18 @@ PolicyBuilder *policy_builder_free(PolicyBuilder *b);
 int policy_builder_add_paths(PolicyBuilder *b, const char *const *paths, size_t n_paths,
                              bool missing_ok, char **ret_error);
 
+/* Where the shipped and the admin's drop-ins live (docs/POLICY.md). */
+#ifndef POLICY_DATADIR
+#define POLICY_DATADIR "/usr/share/busd"
+#endif
+#define POLICY_SYSCONFDIR "/etc/busd"
+
+/* Add what busd --policy @what names: "system" (POLICY_DATADIR/policy.d then
+ * POLICY_SYSCONFDIR/policy.d, missing ones skipped), "user" (the same with
+ * user-policy.d), "none" (nothing), else a file or directory that must
+ * exist. Results as policy_builder_add_paths(). */
+int policy_builder_add_named(PolicyBuilder *b, const char *what, char **ret_error);
+
 /* Add one source from @len bytes of JSON @text: a policy object (is_config
  * false), or a main configuration file whose optional "policy" key holds
  * one (is_config true; its defaults override the drop-ins', its "audit"

@@ -1,0 +1,80 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# busdctl policy check|explain|test (tools/verb-policy.c): the shipped
+# defaults (policy/) against their golden cases, lint findings and exit
+# statuses, explain's decision, winning rule and near misses. Offline: no bus
+# is started. Run by `make check` (automake exports $srcdir).
+set -u
+
+srcdir=${srcdir:-.}
+busdctl=${BUSDCTL_BINARY:-./tools/busdctl}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+check() { # check NAME EXPECTED-STATUS COMMAND...  (output in $tmp/out)
+        name=$1 want=$2
+        shift 2
+        "$@" >"$tmp/out" 2>&1
+        got=$?
+        if [ "$got" != "$want" ]; then
+                echo "FAIL $name: exit $got, expected $want:"
+                sed 's/^/  | /' "$tmp/out"
+                fail=1
+        fi
+}
+contains() { # contains NAME TEXT
+        if ! grep -qF -- "$2" "$tmp/out"; then
+                echo "FAIL $1: output lacks '$2':"
+                sed 's/^/  | /' "$tmp/out"
+                fail=1
+        fi
+}
+
+# Golden cases of the shipped defaults.
+check golden-system 0 "$busdctl" policy test "$srcdir/policy/golden-system.json"
+contains golden-system "17 cases, 0 failed"
+check golden-user 0 "$busdctl" policy test "$srcdir/policy/golden-user.json"
+contains golden-user "5 cases, 0 failed"
+check lint-shipped 0 "$busdctl" policy check "$srcdir/policy/policy.d" \
+        "$srcdir/examples/policy"
+check lint-shipped-user 0 "$busdctl" policy check "$srcdir/policy/user-policy.d"
+
+# A failing golden case names the case and the rule that decided.
+cat >"$tmp/cases.json" <<'JSON'
+{ "policy": ["p.json"],
+  "cases": [ { "uid": 5, "action": "own", "name": "a.b", "expect": "allow" } ] }
+JSON
+cat >"$tmp/p.json" <<'JSON'
+{ "rules": [ { "id": "no-a", "deny": "own", "name_prefix": "a" },
+             { "id": "never", "allow": "own", "name": "a.b" },
+             { "id": "ghost", "allow": "call", "user": "no-such-user-busd-test" } ] }
+JSON
+check golden-fails 1 "$busdctl" policy test "$tmp/cases.json"
+contains golden-fails 'FAIL cases[0] (uid 5): expected allow, got: own a.b denied by rule "no-a"'
+
+# Lint: a shadowed rule and a user that does not resolve; exit 1.
+check lint-findings 1 "$busdctl" policy check "$tmp/p.json"
+contains lint-findings 'rule "never": shadowed: rule "no-a"'
+contains lint-findings 'rule "ghost": user "no-such-user-busd-test" does not resolve'
+# Load errors name the file and the JSON path.
+echo '{ "rules": [ { "allow": "own", "nmae": "x.y" } ] }' >"$tmp/bad.json"
+check lint-bad 1 "$busdctl" policy check "$tmp/bad.json"
+contains lint-bad "$tmp/bad.json: rules[0]: nmae: unknown key"
+
+# Explain: decision, winning rule, every rule with why it missed.
+check explain-deny 1 "$busdctl" policy explain --uid 5 --policy "$tmp/p.json" own name=a.b
+contains explain-deny "decision: deny"
+contains explain-deny 'WINS    deny  default   "no-a"'
+contains explain-deny 'matches allow default   "never"'
+check explain-miss 0 "$busdctl" policy explain --uid 5 --policy "$tmp/p.json" own name=b.c
+contains explain-miss 'misses  deny  default   "no-a"'
+contains explain-miss "name_prefix a: not b.c"
+contains explain-miss "the fallback defaults.own decides (built-in)"
+check explain-usage 2 "$busdctl" policy explain --policy "$tmp/p.json" own name=b.c
+check explain-shipped 0 "$busdctl" policy explain --uid 65534 --gid 65534 \
+        --policy "$srcdir/policy/policy.d" --policy "$srcdir/examples/policy" \
+        call destination=org.example.Echo member=Echo path=/org/example/Echo
+contains explain-shipped 'allowed by rule "echo-call"'
+
+exit $fail
