@@ -23,7 +23,7 @@
  *   Reported: p50 and mean round trip per size and way.
  * payloads: bus_message_attach_fd() of a prepared sealed memfd of 64 KiB ..
  *   1 GiB, bus_call() to the server which maps the blob with
- *   bus_message_get_blob() ("map") or maps it and reads every byte ("read"),
+ *   bus_message_get_payload() ("map") or maps it and reads every byte ("read"),
  *   and answers empty. Reported: p50 and mean round trip. Then the same
  *   memfd as a broadcast signal "Handoff" whose body holds the sender's
  *   CLOCK_MONOTONIC send time, to one subscriber process (match rule on the
@@ -130,10 +130,10 @@ static int method_touch(bus_message *call, void *userdata, json_t **ret_reply, b
 }
 
 static int blobs(bus_message *call, bool read_all) {
-        for (unsigned i = 0; i < bus_message_get_blob_count(call); i++) {
+        for (unsigned i = 0; i < bus_message_get_payload_count(call); i++) {
                 const void *data;
                 size_t size;
-                int r = bus_message_get_blob(call, i, &data, &size);
+                int r = bus_message_get_payload(call, i, &data, &size);
 
                 if (r < 0)
                         return r;

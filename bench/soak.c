@@ -486,10 +486,10 @@ static int method_echo(bus_message *call, void *userdata, json_t **ret_reply, bu
 static int method_sum(bus_message *call, void *userdata, json_t **ret_reply, bus_error *e) {
         uint64_t sum = 0;
 
-        for (unsigned i = 0; i < bus_message_get_blob_count(call); i++) {
+        for (unsigned i = 0; i < bus_message_get_payload_count(call); i++) {
                 const void *data;
                 size_t size;
-                int r = bus_message_get_blob(call, i, &data, &size);
+                int r = bus_message_get_payload(call, i, &data, &size);
 
                 if (r < 0)
                         return bus_error_set(e, BUS_ERROR_INVALID_ARGS, "blob %u: %s", i,
@@ -497,7 +497,7 @@ static int method_sum(bus_message *call, void *userdata, json_t **ret_reply, bus
                 sum += byte_sum(data, size);
         }
         *ret_reply = json_pack("{s:I,s:i}", "sum", (json_int_t)sum, "blobs",
-                               (int)bus_message_get_blob_count(call));
+                               (int)bus_message_get_payload_count(call));
         return 0;
 }
 
@@ -872,8 +872,8 @@ static int on_signal(bus_message *m, void *userdata) {
 
                 uint64_t sum = (uint64_t)json_integer_value(json_object_get(b, "sum"));
 
-                if (bus_message_get_blob_count(m) != 1 ||
-                    bus_message_get_blob(m, 0, &data, &size) < 0 || byte_sum(data, size) != sum) {
+                if (bus_message_get_payload_count(m) != 1 ||
+                    bus_message_get_payload(m, 0, &data, &size) < 0 || byte_sum(data, size) != sum) {
                         stats[cls].corrupt++;
                         return 0;
                 }

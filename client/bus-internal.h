@@ -5,17 +5,29 @@
  * -fvisibility=hidden; only functions marked _public_ are).
  *
  * Modules and what they own:
- *   connection.c  the socket: connect, handshake, the only recvmsg/sendmsg,
- *                 input framing, output queue, wait/flush/poll state, close.
- *   message.c     bus_message: builders, accessors, encode, parse.
- *   blob.c        payload memfds: create + seal for sending, check + map received.
- *   payload.c     the public payload API: buffers, attaching, reading blobs,
- *                 method returns built by the application.
- *   call.c        serials, pending replies, timeouts, bus_send/bus_call*.
+ *   connection.c  lifecycle: connect, busy sections, fork detection, how it
+ *                 ends, close and free.
+ *   address.c     which bus: the bus_connect* entry points resolve the address
+ *                 (system, user, $BUSD_ADDRESS) to a socket path.
+ *   handshake.c   the preamble we send, the broker's welcome, what only the
+ *                 welcome answers (unique name, bus id).
+ *   io.c          the only recvmsg/sendmsg: input cut by the shared framer
+ *                 (protocol/frame.h), the output queue, cork and flush.
+ *   poll.c        waiting on the socket, and the fd/events/timeout/wait API
+ *                 for foreign event loops.
+ *   read-queue.c  messages read and not yet dispatched, and what they count.
+ *   message.c     bus_message: builders, accessors, raw bytes, encode, parse.
+ *   payload-memfd.c  the memfds payloads travel in: create + seal for
+ *                 sending, check by the payload rule + map received ones.
+ *   payload.c     the public payload API: buffers, attaching, reading
+ *                 payloads, method returns built by the application.
+ *   call.c        serials, pending replies, timeouts, the read-ahead bound,
+ *                 bus_send/bus_call*.
  *   dispatch.c    bus_connection_process, match slots, objects, replies, slots.
- *   names.c       RequestName/ReleaseName and the driver-call helper.
+ *   driver-call.c the generic call to the bus driver every driver method uses.
+ *   names.c       well-known name ownership: RequestName/ReleaseName.
+ *   monitor.c     monitor mode (bus_connection_become_monitor).
  *   event.c       libevent glue.
- *   monitor.c     monitor mode (bus_connection_become_monitor) and raw message bytes.
  *   error.c       bus_error, errno mapping, debug log.
  *
  * Invariants: one thread at a time per connection (no locks); the
@@ -31,6 +43,8 @@
 
 #include "busclient.h"
 #include "bus-protocol.h"
+#include "common/hashmap.h"
+#include "common/list.h"
 #include "frame.h"
 
 #define _public_ __attribute__((visibility("default")))
@@ -101,13 +115,13 @@ struct bus_message {
         json_t *json; /* parsed body, cached */
         bool json_parsed;
         char sender[BUS_UNIQUE_NAME_BUF + 16]; /* rendered sender (received) */
-        /* Application payload blobs (payload.c), the body blob excluded. The
+        /* Application payloads (payload.c), the body's payload excluded. The
          * message owns the fds (sealed memfds: attached ones, or received and
          * checked) and the read-only mappings, made on first access. */
-        int blob_fds[BUS_FDS_MAX];
-        uint64_t blob_sizes[BUS_FDS_MAX];
-        void *blob_maps[BUS_FDS_MAX];
-        unsigned n_blobs;
+        int payload_fds[BUS_FDS_MAX];
+        uint64_t payload_sizes[BUS_FDS_MAX];
+        void *payload_maps[BUS_FDS_MAX];
+        unsigned n_payloads;
         /* built: small field strings and bodies are copied here rather than
          * each into its own allocation (message_copy()); a replaced one keeps
          * its bytes until the message goes. Received messages have none. */
@@ -126,7 +140,7 @@ struct bus_payload {
 /* An encoded message waiting in the output queue, with its payload fds; its
  * bytes live in the same allocation (outitem_new()). */
 typedef struct OutItem {
-        struct OutItem *next;
+        struct OutItem *out_prev, *out_next; /* on the connection's output queue (list.h) */
         uint8_t *data; /* = buf */
         size_t len;
         size_t done; /* bytes already written */
@@ -144,7 +158,7 @@ OutItem *outitem_free(OutItem *item);
 /* Parse a complete message taken from the input (@data is consumed, @fds are
  * consumed). Returns 0, -EBADMSG for a malformed message (the caller closes
  * the connection), or another negative errno. Payload fds are judged when
- * they are first read (blob_map()), not here. */
+ * they are first read (payload_memfd_map()), not here. */
 int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds, unsigned n_fds);
 /* A locally made error message answering @reply_serial, from the bus. */
 int message_new_synthetic_error(bus_message **ret, uint64_t reply_serial, const char *name,
@@ -154,27 +168,27 @@ int message_new_synthetic_signal(bus_message **ret, const char *member, json_t *
 /* A locally made signal from the library itself: sender, path and interface
  * BUS_LOCAL_NAME, BUS_LOCAL_PATH, BUS_LOCAL_INTERFACE (busclient.h). */
 int message_new_local_signal(bus_message **ret, const char *member, json_t *body);
-/* Encode @m with @serial and @deadline_ns into a new OutItem. @use_blobs:
+/* Encode @m with @serial and @deadline_ns into a new OutItem. @use_payloads:
  * the broker accepts payload memfds. */
-int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool use_blobs,
+int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool use_payloads,
                    OutItem **ret);
 /* Builder shared by the public constructors and the library's replies. */
 int message_new(bus_message **ret, uint8_t type);
 int message_set_field(bus_message *m, BusFieldCode code, const char *value);
 
-/* ---- Payload blobs (blob.c) ------------------------------------------------------- */
+/* ---- Payload memfds (payload-memfd.c) -------------------------------------------- */
 
 /* A sealed, fully backed memfd holding @len bytes of @data; returns the fd or
  * negative errno. */
-int blob_create(const void *data, size_t len);
+int payload_memfd_create(const void *data, size_t len);
 /* Judge @fd as a payload of @size bytes by the one payload rule
  * (protocol/payload-check.h). Returns 0, or the positive BusPayloadVerdict
  * that refuses it. */
-int blob_check(int fd, uint64_t size);
-/* blob_check(), then map it read-only (*@ret_map NULL for size 0), without
+int payload_memfd_check(int fd, uint64_t size);
+/* payload_memfd_check(), then map it read-only (*@ret_map NULL for size 0), without
  * faulting anything in. Returns 0, a positive BusPayloadVerdict if the fd is
  * refused (never mapped), -EFBIG past SIZE_MAX, or another negative errno. */
-int blob_map(int fd, uint64_t size, void **ret_map);
+int payload_memfd_map(int fd, uint64_t size, void **ret_map);
 
 /* ---- Application payloads (payload.c) ------------------------------------------------ */
 
@@ -182,9 +196,9 @@ int blob_map(int fd, uint64_t size, void **ret_map);
  * sizes into @sizes after *@n. 0 or negative errno (the item keeps and
  * closes what was duplicated). */
 int payload_encode(bus_message *m, OutItem *item, uint64_t *sizes, unsigned *n);
-/* Received @m (fields parsed): take its application blobs, fds[first..n)
- * with blob_sizes from the BLOBS field (set to -1 in @fds). They are judged
- * when first mapped or duplicated (bus_message_get_blob()), not here. */
+/* Received @m (fields parsed): take its application payloads, fds[first..n)
+ * with sizes from the BLOBS field (set to -1 in @fds). They are judged when
+ * first mapped or duplicated (bus_message_get_payload()), not here. */
 void payload_take_received(bus_message *m, int *fds, unsigned first, unsigned n);
 /* Unmap and close @m's payloads. */
 void payload_clear(bus_message *m);
@@ -195,26 +209,26 @@ typedef enum SlotType {
         SLOT_REPLY,
         SLOT_MATCH,
         SLOT_OBJECT,
+        SLOT_NODE, /* an object model registration (object-internal.h) */
 } SlotType;
 
 /* A call waiting for its reply. Async calls embed it in their slot; a
  * synchronous call keeps it on its stack. */
 typedef struct Pending {
-        struct Pending *prev, *next; /* in the connection's list, by timeout */
+        struct Pending *pending_prev, *pending_next; /* on the connection's list, by timeout */
         uint64_t serial;
         uint64_t timeout_usec; /* absolute monotonic µs to give up locally, or USEC_INFINITY */
         bus_slot *slot;        /* async: owner; NULL for a synchronous call */
         bus_message *reply;    /* synchronous: the answer, once done */
         bool done;
 } Pending;
-        SLOT_NODE, /* an object model registration (object-internal.h) */
 
 struct bus_slot {
         unsigned n_ref;       /* memory references (user/connection + dispatch) */
         bus_connection *conn; /* NULL once detached */
         SlotType type;
         bool floating;         /* owned by the connection, not by the caller */
-        bus_slot *prev, *next; /* in the connection's list for the type */
+        bus_slot *slot_prev, *slot_next; /* on the connection's list for the type (list.h) */
         void *userdata;
         union {
                 struct {
@@ -235,6 +249,9 @@ struct bus_slot {
                         char *interface;
                         const bus_method *methods;
                 } object;
+                struct {
+                        struct ObjectReg *reg; /* owned */
+                } node;
         };
 };
 
@@ -247,9 +264,6 @@ void slot_detach(bus_slot *s, bool notify_bus);
 /* ---- Connection ----------------------------------------------------------------------- */
 
 typedef struct EventGlue EventGlue;
-                struct {
-                        struct ObjectReg *reg; /* owned */
-                } node;
 
 /* The fds of one read, until the message declaring them claims them. */
 typedef struct InBatch {
@@ -315,11 +329,13 @@ struct bus_connection {
 
         /* calls */
         uint64_t serial_next;
-        Pending *pending_head, *pending_tail; /* sorted by timeout_usec */
+        Pending *pending_head, *pending_tail; /* sorted by timeout_usec (list.h) */
+        HashMap *pending_by_serial;           /* the same calls by serial (hashmap.h) */
 
         /* slots */
         bus_slot *matches;
         bus_slot *objects;
+        struct ObjectTree *object_tree; /* the object model's registrations (object.c) */
 
         /* monitor mode (monitor.c): set once the bus accepted BecomeMonitor;
          * every received message goes to the callback, sending fails */
@@ -332,20 +348,18 @@ struct bus_connection {
 uint64_t now_usec(void);
 
 /* connection.c */
-        struct ObjectTree *object_tree; /* the object model's registrations (object.c) */
+/* Connect to the socket at @path and queue the handshake's preamble; the
+ * handshake (and the connect, if the listener's backlog is full) is bounded
+ * by @timeout_usec as call_deadline_usec() reads it. */
+int conn_new(bus_connection **ret, const char *path, uint64_t timeout_usec);
 void conn_enter(bus_connection *c);
 /* Leave a busy section; frees the connection if it was closed meanwhile and
  * returns true in that case (the caller must not touch @c then). */
 bool conn_leave(bus_connection *c);
-int conn_enqueue(bus_connection *c, OutItem *item);
-int conn_write(bus_connection *c);
-int conn_read(bus_connection *c);
-int conn_wait_welcome(bus_connection *c);
 /* -ECHILD if the calling process is not the one that connected (a child
  * after fork() shares the socket: it must not read the parent's replies or
  * write into its stream), else 0. Checked at every API entry that does I/O. */
 int conn_check_pid(bus_connection *c);
-int conn_poll(bus_connection *c, short events, uint64_t timeout_abs_usec);
 /* Mark the socket dead with @error (first error wins); input already read is
  * still dispatched. */
 void conn_fail(bus_connection *c, int error);
@@ -358,8 +372,42 @@ bool conn_ended(bus_connection *c);
  * EPIPE, EOF, a close), with @e (if non-NULL) set to org.busd.Error.Timeout
  * or org.busd.Error.Disconnected as a call that was waiting gets it. */
 int conn_ended_error(bus_connection *c, bus_error *e);
-bool conn_has_output(bus_connection *c);
+
+/* handshake.c */
+/* Queue the preamble (the first bytes we send). 0 or negative errno. */
+int handshake_start(bus_connection *c);
+/* Check the broker's BusWelcome (sizeof(BusWelcome) @bytes) and take our
+ * unique name, the bus id and the common features from it; -EBADMSG if it
+ * is not a welcome. */
+int handshake_parse_welcome(bus_connection *c, const uint8_t *bytes);
+/* Read until the welcome has arrived, up to the handshake deadline (then
+ * the connection fails with -ETIMEDOUT). 0 or negative errno. */
+int handshake_wait(bus_connection *c);
+
+/* io.c */
+/* Append @item (consumed) to the output queue and write at once if the
+ * socket takes it (unless corked). 0 or negative errno. */
+int io_enqueue(bus_connection *c, OutItem *item);
+/* Write as much queued output as the socket takes: > 0 if something was
+ * written, 0 if nothing could be, negative errno if the socket is dead. */
+int io_write(bus_connection *c);
+/* One recvmsg(): > 0 if bytes (or EOF) arrived, 0 if none were available,
+ * negative errno if the connection failed now. */
+int io_read(bus_connection *c);
+bool io_has_output(bus_connection *c);
+/* Drop queued output, fds no message claimed, the message being received and
+ * the bytes the framer holds back (the connection is dead). */
+void io_discard(bus_connection *c);
+
+/* poll.c */
+/* Poll the socket for @events (0: POLLIN, plus POLLOUT while output is
+ * queued) until @timeout_abs_usec (USEC_INFINITY: no limit). Returns > 0 if
+ * it is ready (or a signal interrupted), 0 on timeout. */
+int poll_wait(bus_connection *c, short events, uint64_t timeout_abs_usec);
+
+/* read-queue.c */
 bus_message *rqueue_pop(ReadQueue *q);
+/* Remove and return the method return or error answering @serial, if queued. */
 bus_message *rqueue_take_reply(ReadQueue *q, uint64_t serial);
 int rqueue_push(ReadQueue *q, bus_message *m);
 /* What @m counts against CLIENT_READ_QUEUE_BYTES_MAX: its bytes as read plus
@@ -367,6 +415,10 @@ int rqueue_push(ReadQueue *q, bus_message *m);
 uint64_t rqueue_charge(const bus_message *m);
 /* Whether the queue is at one of its bounds. */
 bool rqueue_full(const ReadQueue *q);
+/* Unref every queued message and free the ring. */
+void rqueue_clear(ReadQueue *q);
+
+/* call.c (read-ahead) */
 /* Put a received message on @c's read queue, or, past the bound, handle it
  * as client/call.c describes. Consumes @m. 0 or negative errno. */
 int conn_queue_received(bus_connection *c, bus_message *m);
@@ -377,7 +429,9 @@ int conn_queue_received(bus_connection *c, bus_message *m);
 int readahead_notify(bus_connection *c, bus_message *mark);
 
 /* call.c */
-void pending_link(bus_connection *c, Pending *p);
+/* Put @p (serial and timeout set) on @c's pending list and map; 0 or
+ * -ENOMEM (then it is on neither). */
+int pending_link(bus_connection *c, Pending *p);
 void pending_unlink(bus_connection *c, Pending *p);
 Pending *pending_find(bus_connection *c, uint64_t serial);
 /* Complete @p with @reply (borrowed): store it (sync) or run the callback. */
@@ -413,7 +467,7 @@ bool reply_can_fall_back(bus_connection *c);
 int reply_failed(bus_connection *c, const char *destination, uint64_t reply_serial,
                  const char *text);
 
-/* names.c */
+/* driver-call.c */
 /* Call a driver method with @args (borrowed); returns 0 and the reply body
  * (new reference, never NULL on success) or the bus_call error. */
 int driver_call(bus_connection *c, const char *member, json_t *args, bus_error *ret_error,

@@ -307,11 +307,11 @@ int bus_message_get_error(bus_message *m, bus_error *e);
 
 /* ---- Payloads -------------------------------------------------------------------- */
 
-/* Bulk data travels beside a message as payload blobs: sealed memfds passed
+/* Bulk data travels beside a message as payloads: sealed memfds passed
  * with SCM_RIGHTS. The bus checks them and hands the same file to every
  * receiver without copying or reading it, so a payload costs the same
  * whether it is 1 MiB or 1 GiB, and whether it goes to one receiver or a
- * hundred. A message carries at most 16 blobs (BUS_FDS_MAX), of at most
+ * hundred. A message carries at most 16 payloads (BUS_FDS_MAX), of at most
  * 64 GiB in all.
  *
  * The payload rule (PROTOCOL.md section 3.5), the same for the bus and this
@@ -328,7 +328,7 @@ int bus_message_get_error(bus_message *m, bus_error *e);
  *
  * Bodies: a JSON body larger than BUS_BODY_INLINE_THRESHOLD is moved into a
  * memfd automatically and read back transparently by bus_message_get_body();
- * it is not one of the blobs below (unless a message already carries 16).
+ * it is not one of the payloads below (unless a message already carries 16).
  *
  * Refusals: a method call whose payload the bus refuses gets an error reply
  * (org.busd.Error.PayloadRefused or LimitsExceeded). For a signal, a method
@@ -360,10 +360,10 @@ size_t bus_payload_size(bus_payload *p);
 /* Unmap, close and free an unattached payload. NULL-safe; returns NULL. */
 bus_payload *bus_payload_free(bus_payload *p);
 
-/* Attach @p as the message's next blob. Always consumes @p, even on
+/* Attach @p as the message's next payload. Always consumes @p, even on
  * failure: the mapping is dropped (pointers from bus_payload_data() become
  * invalid), the memfd is sealed (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
- * F_SEAL_SEAL) and owned by the message. -E2BIG past 16 blobs, -EMSGSIZE
+ * F_SEAL_SEAL) and owned by the message. -E2BIG past 16 payloads, -EMSGSIZE
  * past 64 GiB in all, -EPERM for a received message. */
 int bus_message_attach_payload(bus_message *m, bus_payload *p);
 /* Attach the memfd @fd (borrowed): the message keeps a duplicate
@@ -376,15 +376,15 @@ int bus_message_attach_payload(bus_message *m, bus_payload *p);
  * has holes: pages never written or fallocate()d, as after ftruncate()
  * alone), checked before any seal is added: the bus would refuse it, and
  * the library does not allocate memory you did not ask for; write every
- * page, or fallocate(fd, 0, 0, size), first. The blob's size is the file's
+ * page, or fallocate(fd, 0, 0, size), first. The payload's size is the file's
  * size. */
 int bus_message_attach_fd(bus_message *m, int fd);
 /* Attach a copy of @size bytes at @data (copied into a new sealed memfd). */
 int bus_message_attach_bytes(bus_message *m, const void *data, size_t size);
 
-/* Number of payload blobs (attached, or received with the message). */
-unsigned bus_message_get_blob_count(bus_message *m);
-/* Blob @index (0-based) as a read-only pointer and size, valid while @m is
+/* Number of payloads (attached, or received with the message). */
+unsigned bus_message_get_payload_count(bus_message *m);
+/* Payload @index (0-based) as a read-only pointer and size, valid while @m is
  * referenced. Mapped on first access (MAP_SHARED, PROT_READ), after judging
  * it by the payload rule, so reading it can never raise SIGBUS; not faulted
  * in ahead: pages are mapped as you read them, so reading part of a large
@@ -395,14 +395,23 @@ unsigned bus_message_get_blob_count(bus_message *m);
  * unmap it. -EINVAL for a bad index, -EBADMSG if the payload fails the
  * payload rule (it is not mapped), -EFBIG if it does not fit the address
  * space. */
-int bus_message_get_blob(bus_message *m, unsigned index, const void **ret_data,
-                         size_t *ret_size);
-/* A new fd (F_DUPFD_CLOEXEC) for blob @index, owned by the caller: to keep
+int bus_message_get_payload(bus_message *m, unsigned index, const void **ret_data,
+                            size_t *ret_size);
+/* A new fd (F_DUPFD_CLOEXEC) for payload @index, owned by the caller: to keep
  * the payload beyond the message, or to read it with pread()/mmap() itself.
  * Receivers of one payload share one open file: use pread() or mmap(), not
  * read()/lseek(), which move an offset the others see. -EBADMSG if the
  * payload fails the payload rule (no fd is handed out), other negative
  * errno on failure. */
+int bus_message_dup_payload_fd(bus_message *m, unsigned index);
+
+/* Deprecated: the names these functions had before the library said
+ * "payload" everywhere. Same behaviour as bus_message_get_payload_count(),
+ * bus_message_get_payload() and bus_message_dup_payload_fd(); kept exported
+ * so that programs built against them keep linking. Use the new names. */
+unsigned bus_message_get_blob_count(bus_message *m);
+int bus_message_get_blob(bus_message *m, unsigned index, const void **ret_data,
+                         size_t *ret_size);
 int bus_message_dup_blob_fd(bus_message *m, unsigned index);
 
 /* Sender credentials, stamped by the broker from the kernel's view of the
@@ -624,7 +633,7 @@ int bus_connection_become_monitor(bus_connection *c, const char *const *rules,
 
 /* The bytes of received message @m exactly as the bus sent them: fixed
  * header (with the sender block the bus stamped), fields and inline body,
- * without the payload blobs (a body moved into a blob is not included).
+ * without the payloads (a body moved into a payload is not included).
  * Borrowed, valid while @m is referenced. -ENODATA for a message built or
  * synthesized locally. */
 int bus_message_get_raw(bus_message *m, const void **ret_data, size_t *ret_size);

@@ -9,12 +9,13 @@
  * CLIENT_TIMEOUT_GRACE_USEC later, that synthesizes the same error should
  * the bus never answer.
  *
- * Pending list: sorted by local timeout (new entries almost always go last),
- * searched linearly by serial from the oldest. The library does not bound
- * it: it holds every call sent and not yet answered. The bus answers a call
- * past BUS_PENDING_REPLIES_PER_CONNECTION_MAX outstanding ones with
+ * Pending calls: on a list sorted by local timeout (new entries almost
+ * always go last; common/list.h), and in a map by serial (common/hashmap.h)
+ * where replies find them. The library does not bound them: it holds every
+ * call sent and not yet answered. The bus answers a call past
+ * BUS_PENDING_REPLIES_PER_CONNECTION_MAX outstanding ones with
  * LimitsExceeded at once, so once those answers are read it holds at most
- * that many; a burst of N async calls costs O(N) per reply until then.
+ * that many.
  *
  * A synchronous call made outside any handler dispatches other traffic
  * while it waits, through bus_connection_process(): handlers, match and
@@ -68,43 +69,35 @@
 
 /* ---- Pending list -------------------------------------------------------------------- */
 
-void pending_link(bus_connection *c, Pending *p) {
+int pending_link(bus_connection *c, Pending *p) {
         Pending *after = c->pending_tail;
+        int r;
 
+        if (!c->pending_by_serial) {
+                r = hashmap_new(&c->pending_by_serial, HASHMAP_KEY_U64);
+                if (r < 0)
+                        return r;
+        }
+        /* Serials are never reused on a connection: the key is free. */
+        r = hashmap_put(c->pending_by_serial, &p->serial, p);
+        if (r < 0)
+                return r;
         while (after && after->timeout_usec > p->timeout_usec)
-                after = after->prev;
-        p->prev = after;
-        p->next = after ? after->next : c->pending_head;
-        if (p->next)
-                p->next->prev = p;
-        else
-                c->pending_tail = p;
-        if (after)
-                after->next = p;
-        else
-                c->pending_head = p;
+                after = after->pending_prev;
+        LIST_INSERT_AFTER(pending, c->pending_head, c->pending_tail, after, p);
         event_rearm(c);
+        return 0;
 }
 
 void pending_unlink(bus_connection *c, Pending *p) {
-        if (p->prev)
-                p->prev->next = p->next;
-        else if (c->pending_head == p)
-                c->pending_head = p->next;
-        else
+        if (!p->pending_prev && c->pending_head != p)
                 return; /* not linked */
-        if (p->next)
-                p->next->prev = p->prev;
-        else
-                c->pending_tail = p->prev;
-        p->prev = p->next = NULL;
+        LIST_REMOVE_TAILED(pending, c->pending_head, c->pending_tail, p);
+        (void)hashmap_remove(c->pending_by_serial, &p->serial);
 }
 
 Pending *pending_find(bus_connection *c, uint64_t serial) {
-        for (Pending *p = c->pending_head; p; p = p->next)
-                if (p->serial == serial)
-                        return p;
-        return NULL;
+        return c->pending_by_serial ? hashmap_get(c->pending_by_serial, &serial) : NULL;
 }
 
 uint64_t pending_next_timeout(bus_connection *c) {
@@ -314,8 +307,8 @@ int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t 
                 return -EPERM; /* the bus would disconnect a monitor that sends */
         /* Whether a large body may go in a memfd, and whether payloads may
          * be sent at all, is known from the welcome. */
-        if ((m->body_len > BUS_BODY_INLINE_THRESHOLD || m->n_blobs > 0) && !c->welcomed) {
-                r = conn_wait_welcome(c);
+        if ((m->body_len > BUS_BODY_INLINE_THRESHOLD || m->n_payloads > 0) && !c->welcomed) {
+                r = handshake_wait(c);
                 if (r < 0)
                         return conn_ended(c) ? conn_ended_error(c, NULL) : r;
         }
@@ -324,7 +317,7 @@ int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t 
         if (r < 0)
                 return r;
         c->serial_next++;
-        r = conn_enqueue(c, item);
+        r = io_enqueue(c, item);
         if (r < 0)
                 return conn_ended(c) ? conn_ended_error(c, NULL) : r;
         if (ret_serial)
@@ -376,13 +369,13 @@ static int call_wait_nested(bus_connection *c, Pending *p) {
         }
         if (pending_expire(c, now_usec()) > 0)
                 return 1;
-        (void)conn_write(c);
-        r = conn_read(c);
+        (void)io_write(c);
+        r = io_read(c);
         if (r < 0 && c->eof)
                 return 1; /* our reply may be queued before the end */
         if (r != 0)
                 return r;
-        return conn_poll(c, 0, pending_next_timeout(c));
+        return poll_wait(c, 0, pending_next_timeout(c));
 }
 
 static int call_wait(bus_connection *c, Pending *p) {
@@ -394,7 +387,7 @@ static int call_wait(bus_connection *c, Pending *p) {
                 } else {
                         r = bus_connection_process(c);
                         if (r == 0)
-                                r = conn_poll(c, 0, pending_next_timeout(c));
+                                r = poll_wait(c, 0, pending_next_timeout(c));
                 }
                 if (r < 0 && !p->done) {
                         pending_unlink(c, p);
@@ -434,7 +427,9 @@ _public_ int bus_call(bus_connection *c, bus_message *m, uint64_t timeout_usec,
         }
         p.timeout_usec = deadline == USEC_INFINITY ? USEC_INFINITY
                                                    : deadline + CLIENT_TIMEOUT_GRACE_USEC;
-        pending_link(c, &p);
+        r = pending_link(c, &p);
+        if (r < 0)
+                goto out; /* out of memory: the reply, if any, is dropped */
 
         r = call_wait(c, &p);
         if (r < 0) {
@@ -528,7 +523,15 @@ _public_ int bus_call_async(bus_connection *c, bus_message *m, uint64_t timeout_
         s->reply.pending.timeout_usec = deadline == USEC_INFINITY
                                                 ? USEC_INFINITY
                                                 : deadline + CLIENT_TIMEOUT_GRACE_USEC;
-        pending_link(c, &s->reply.pending);
+        r = pending_link(c, &s->reply.pending);
+        if (r < 0) {
+                /* Out of memory: the call went out, its reply will be
+                 * dropped; the caller learns now that none will come. */
+                s->floating = false;
+                slot_detach(s, false);
+                slot_unref_internal(s);
+                return r;
+        }
         if (ret_slot)
                 *ret_slot = s;
         return 0;

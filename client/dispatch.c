@@ -32,24 +32,6 @@
 
 /* ---- Slots ------------------------------------------------------------------------------ */
 
-static void slot_list_add(bus_slot **head, bus_slot *s) {
-        s->prev = NULL;
-        s->next = *head;
-        if (*head)
-                (*head)->prev = s;
-        *head = s;
-}
-
-static void slot_list_remove(bus_slot **head, bus_slot *s) {
-        if (s->prev)
-                s->prev->next = s->next;
-        else
-                *head = s->next;
-        if (s->next)
-                s->next->prev = s->prev;
-        s->prev = s->next = NULL;
-}
-
 bus_slot *slot_new(bus_connection *c, SlotType type, bool floating) {
         bus_slot *s = calloc(1, sizeof(*s));
 
@@ -110,12 +92,12 @@ void slot_detach(bus_slot *s, bool notify_bus) {
                 pending_unlink(c, &s->reply.pending);
                 break;
         case SLOT_MATCH:
-                slot_list_remove(&c->matches, s);
+                LIST_REMOVE(slot, c->matches, s);
                 if (notify_bus)
                         slot_send_remove_match(c, s->match.text);
                 break;
         case SLOT_OBJECT:
-                slot_list_remove(&c->objects, s);
+                LIST_REMOVE(slot, c->objects, s);
                 break;
         case SLOT_NODE:
                 object_reg_detach(c, s->node.reg, notify_bus);
@@ -162,7 +144,7 @@ static void dispatch_matches(bus_connection *c, bus_message *m) {
         bus_slot *stack[16], **hits = stack;
         size_t n = 0, max = 0;
 
-        for (bus_slot *s = c->matches; s; s = s->next)
+        for (bus_slot *s = c->matches; s; s = s->slot_next)
                 max++;
         if (max > sizeof(stack) / sizeof(stack[0])) {
                 hits = malloc(max * sizeof(*hits));
@@ -174,7 +156,7 @@ static void dispatch_matches(bus_connection *c, bus_message *m) {
         /* Snapshot first: callbacks may add or remove slots. A slot whose
          * synchronous AddMatch is still waiting is not the caller's yet
          * (bus_add_match() may still fail): it is skipped. */
-        for (bus_slot *s = c->matches; s; s = s->next)
+        for (bus_slot *s = c->matches; s; s = s->slot_next)
                 if (!s->match.installing &&
                     bus_match_rule_matches(&s->match.rule, &m->header, &m->fields, names, 1,
                                            c->unique_name))
@@ -239,7 +221,7 @@ static int match_slot_new(bus_connection *c, bool floating, const char *rule,
         if (parsed.sender[0] && strcmp(parsed.sender, BUS_DRIVER_NAME) != 0 &&
             !bus_unique_name_parse(parsed.sender, &id))
                 s->match.rule.sender[0] = '\0';
-        slot_list_add(&c->matches, s);
+        LIST_PREPEND(slot, c->matches, s);
         *ret = s;
         *ret_args = args;
         return 0;
@@ -363,7 +345,7 @@ _public_ int bus_add_object(bus_connection *c, bus_slot **ret_slot, const char *
         for (const bus_method *m = methods; m->member; m++)
                 if (!m->handler || !bus_member_is_valid(m->member))
                         return -EINVAL;
-        for (s = c->objects; s; s = s->next)
+        for (s = c->objects; s; s = s->slot_next)
                 if (strcmp(s->object.path, path) == 0 && strcmp(s->object.interface, interface) == 0)
                         return -EEXIST;
         if (c->closed)
@@ -381,7 +363,7 @@ _public_ int bus_add_object(bus_connection *c, bus_slot **ret_slot, const char *
         }
         s->object.methods = methods;
         s->userdata = userdata;
-        slot_list_add(&c->objects, s);
+        LIST_PREPEND(slot, c->objects, s);
         if (ret_slot)
                 *ret_slot = s;
         return 0;
@@ -558,7 +540,7 @@ static void dispatch_call(bus_connection *c, bus_message *m) {
 
         if (object_dispatch_call(c, m))
                 return; /* the object model's (object.c) */
-        for (s = c->objects; s; s = s->next) {
+        for (s = c->objects; s; s = s->slot_next) {
                 if (!path || strcmp(s->object.path, path) != 0)
                         continue;
                 if (unknown == NO_OBJECT)
@@ -691,9 +673,9 @@ static int process_step(bus_connection *c) {
         bool progress = false;
         bus_message *m;
 
-        if (!c->eof && conn_write(c) > 0)
+        if (!c->eof && io_write(c) > 0)
                 progress = true;
-        if (c->rqueue.n == 0 && !c->eof && conn_read(c) != 0)
+        if (c->rqueue.n == 0 && !c->eof && io_read(c) != 0)
                 progress = true;
         m = rqueue_pop(&c->rqueue);
         if (m && m->notice) {

@@ -59,7 +59,7 @@ void event_rearm(bus_connection *c) {
                 event_stop(c);
                 return;
         }
-        want_write = conn_has_output(c) && !c->write_dead;
+        want_write = io_has_output(c) && !c->write_dead;
         if (want_write != g->write_armed) {
                 if (want_write)
                         event_add(g->write_ev, NULL);

@@ -129,7 +129,7 @@ static int children(bus_connection *c, const char *path, json_t **ret) {
                         free_strv(paths);
                 }
         }
-        for (bus_slot *s = c->objects; s && r >= 0; s = s->next)
+        for (bus_slot *s = c->objects; s && r >= 0; s = s->slot_next)
                 r = add_child(set, path, s->object.path);
         list = json_array();
         if (r >= 0 && !list)
@@ -226,7 +226,7 @@ void introspect_dispatch(bus_connection *c, bus_message *m) {
                 if (json_array_append_new(ifaces, introspect_interface(all[i].reg->iface)) < 0)
                         r = -ENOMEM;
         /* Plain objects: their methods, undeclared. */
-        for (bus_slot *s = c->objects; s && r >= 0; s = s->next) {
+        for (bus_slot *s = c->objects; s && r >= 0; s = s->slot_next) {
                 json_t *d, *methods;
 
                 if (strcmp(s->object.path, path) != 0)

@@ -182,7 +182,7 @@ _public_ int bus_message_set_body_text(bus_message *m, const char *text, size_t 
         if (len > BUS_BODY_INLINE_THRESHOLD) {
                 /* The one copy a large body needs: into the memfd that goes
                  * to the receivers, sealed now, so every send passes it on. */
-                fd = blob_create(text, len);
+                fd = payload_memfd_create(text, len);
                 if (fd < 0)
                         return fd;
         } else if (len > 0) {
@@ -249,7 +249,7 @@ _public_ bus_message *bus_message_unref(bus_message *m) {
 /* ---- Accessors ------------------------------------------------------------------- */
 
 /* The body's bytes: a memfd body is mapped on first use, if it passes the
- * payload rule (blob_map()), and never faulted in ahead of the reads: the
+ * payload rule (payload_memfd_map()), and never faulted in ahead of the reads: the
  * caller's reads fault in what they touch. NULL if the payload is refused or
  * cannot be mapped. */
 static const char *message_body_bytes(bus_message *m) {
@@ -257,7 +257,7 @@ static const char *message_body_bytes(bus_message *m) {
                 /* Judged first, whatever its declared size: a body in a
                  * payload that fails the rule is NULL even at 0 bytes. */
                 void *p = NULL;
-                int r = blob_map(m->body_fd, m->body_len, &p);
+                int r = payload_memfd_map(m->body_fd, m->body_len, &p);
 
                 if (r != 0)
                         return NULL;
@@ -374,6 +374,17 @@ _public_ uint64_t bus_message_get_sender_pid_id(bus_message *m) {
         return m && m->received && !m->synthetic ? m->header.sender_pid_id : 0;
 }
 
+/* The message bytes as received (capture tools write them out unchanged). */
+_public_ int bus_message_get_raw(bus_message *m, const void **ret_data, size_t *ret_size) {
+        if (!m || !ret_data || !ret_size)
+                return -EINVAL;
+        if (!m->received || m->synthetic || !m->data)
+                return -ENODATA;
+        *ret_data = m->data;
+        *ret_size = BUS_HEADER_SIZE + (size_t)m->header.fields_len + (size_t)m->header.body_len;
+        return 0;
+}
+
 /* ---- Wire --------------------------------------------------------------------------- */
 
 static void message_render_sender(bus_message *m) {
@@ -402,7 +413,7 @@ OutItem *outitem_free(OutItem *item) {
         return NULL;
 }
 
-int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool use_blobs,
+int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool use_payloads,
                    OutItem **ret) {
         BusMessageSpec spec = {
                 .type = m->header.type,
@@ -419,23 +430,23 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
                 .body = m->body,
                 .body_len = m->body_len,
         };
-        uint64_t blob_sizes[BUS_FDS_MAX], size;
-        unsigned n_blobs = 0;
+        uint64_t payload_sizes[BUS_FDS_MAX], size;
+        unsigned n_payloads = 0;
         OutItem fds = { 0 }, *item; /* the fds first, then the item with its bytes */
         size_t len;
         int r;
 
-        if (m->n_blobs > 0 && !use_blobs)
-                return -EOPNOTSUPP; /* the broker did not offer payload blobs */
+        if (m->n_payloads > 0 && !use_payloads)
+                return -EOPNOTSUPP; /* the broker did not offer payloads */
 
         /* Large bodies travel in a sealed memfd (BUS_BODY_INLINE_THRESHOLD),
-         * as blob 0 if there is room beside the application's payloads. */
-        if (m->body_fd >= 0 && use_blobs && m->n_blobs < BUS_FDS_MAX) {
+         * as payload 0 if there is room beside the application's payloads. */
+        if (m->body_fd >= 0 && use_payloads && m->n_payloads < BUS_FDS_MAX) {
                 r = fcntl(m->body_fd, F_DUPFD_CLOEXEC, 3);
                 if (r < 0)
                         return -errno;
                 fds.fds[fds.n_fds++] = r;
-                blob_sizes[n_blobs++] = m->body_len;
+                payload_sizes[n_payloads++] = m->body_len;
                 spec.flags |= BUS_FLAG_BODY_IN_BLOB;
                 spec.body = NULL;
                 spec.body_len = 0;
@@ -447,12 +458,12 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
                 if (!spec.body)
                         return -ENOMEM;
         }
-        r = payload_encode(m, &fds, blob_sizes, &n_blobs);
+        r = payload_encode(m, &fds, payload_sizes, &n_payloads);
         if (r < 0)
                 goto fail;
-        if (n_blobs > 0) {
-                spec.blob_sizes = blob_sizes;
-                spec.n_blobs = n_blobs;
+        if (n_payloads > 0) {
+                spec.blob_sizes = payload_sizes;
+                spec.n_blobs = n_payloads;
         }
 
         size = bus_message_encoded_size(&spec);
@@ -513,7 +524,7 @@ int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds,
         message_render_sender(m);
 
         if (m->header.flags & BUS_FLAG_BODY_IN_BLOB) {
-                /* n_blobs == n_fds >= 1 is guaranteed by bus_message_check.
+                /* fields.n_blobs == n_fds >= 1 is guaranteed by bus_message_check.
                  * Kept unmapped and unjudged until the body is read
                  * (message_body_bytes()): a receiver that never reads it pays
                  * nothing, and one that does gets NULL for a refused payload. */
@@ -529,7 +540,7 @@ int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds,
                 m->body_len = m->header.body_len;
         }
 
-        /* Application payloads stay open for bus_message_get_blob(). */
+        /* Application payloads stay open for bus_message_get_payload(). */
         payload_take_received(m, fds, m->header.flags & BUS_FLAG_BODY_IN_BLOB ? 1 : 0, n_fds);
         *ret = m;
         return 0;

@@ -3,8 +3,8 @@
  * monitor.c — monitor mode: bus_connection_become_monitor() asks the bus
  * for BecomeMonitor and, once it agreed, routes every received message to
  * the monitor callback (dispatch.c calls monitor_dispatch() first);
- * call_send() refuses to send. Also bus_message_get_raw(), the message bytes
- * as received, which capture tools write out unchanged.
+ * call_send() refuses to send. (The bytes of a received message, which
+ * capture tools write out unchanged, are bus_message_get_raw() in message.c.)
  *
  * Invariant: c->monitor_callback is set only after the bus's reply, so the
  * messages the bus queued before that reply (to the connection as a normal
@@ -101,14 +101,4 @@ _public_ int bus_connection_become_monitor(bus_connection *c, const char *const 
                 event_rearm(c);
         (void)conn_leave(c);
         return r < 0 ? r : 0;
-}
-
-_public_ int bus_message_get_raw(bus_message *m, const void **ret_data, size_t *ret_size) {
-        if (!m || !ret_data || !ret_size)
-                return -EINVAL;
-        if (!m->received || m->synthetic || !m->data)
-                return -ENODATA;
-        *ret_data = m->data;
-        *ret_size = BUS_HEADER_SIZE + (size_t)m->header.fields_len + (size_t)m->header.body_len;
-        return 0;
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * names.c — calls to the bus driver (org.busd.Bus, PROTOCOL.md section 7):
- * the generic helper every driver call goes through, and well-known name
- * ownership (RequestName / ReleaseName). Results are checked against the
- * values the spec allows; anything else is -EBADMSG.
+ * names.c — well-known name ownership: RequestName and ReleaseName
+ * (PROTOCOL.md section 7), synchronous and asynchronous, through the driver
+ * call (driver-call.c). Results are checked against the values the spec
+ * allows; anything else is -EBADMSG.
  */
 #include "config.h"
 
@@ -11,38 +11,8 @@
 
 #include "bus-internal.h"
 
-int driver_call(bus_connection *c, const char *member, json_t *args, bus_error *ret_error,
-                json_t **ret_body) {
-        json_t *body = NULL;
-        int r;
-
-        r = bus_call_method(c, BUS_DRIVER_NAME, BUS_DRIVER_PATH, BUS_DRIVER_INTERFACE, member, args,
-                            0, ret_error, &body);
-        if (r < 0)
-                return r;
-        if (!json_is_object(body)) {
-                json_decref(body);
-                return -EBADMSG;
-        }
-        *ret_body = body;
-        return 0;
-}
-
-int driver_call_errno(bus_connection *c, const char *member, json_t *args) {
-        bus_error error = BUS_ERROR_INIT;
-        json_t *body = NULL;
-        int r;
-
-        r = driver_call(c, member, args, &error, &body);
-        json_decref(body);
-        if (r == -EREMOTEIO || r == -ETIMEDOUT)
-                r = error_to_errno(&error);
-        bus_error_free(&error);
-        return r;
-}
-
 /* Call @member with @args (consumed) and return the "result" in [1, max]. */
-static int driver_call_result(bus_connection *c, const char *member, json_t *args, int max,
+static int name_call_result(bus_connection *c, const char *member, json_t *args, int max,
                               bus_error *ret_error) {
         json_t *body = NULL, *result;
         json_int_t v;
@@ -69,7 +39,7 @@ _public_ int bus_request_name(bus_connection *c, const char *name, unsigned flag
 
         if (!c || !name || !bus_wellknown_name_is_valid(name) || (flags & ~known))
                 return -EINVAL;
-        return driver_call_result(c, "RequestName",
+        return name_call_result(c, "RequestName",
                                   json_pack("{s:s,s:I}", "name", name, "flags", (json_int_t)flags),
                                   BUS_NAME_ALREADY_OWNER, ret_error);
 }
@@ -110,6 +80,6 @@ _public_ int bus_request_name_async(bus_connection *c, bus_slot **ret_slot, cons
 _public_ int bus_release_name(bus_connection *c, const char *name, bus_error *ret_error) {
         if (!c || !name || !bus_wellknown_name_is_valid(name))
                 return -EINVAL;
-        return driver_call_result(c, "ReleaseName", json_pack("{s:s}", "name", name),
+        return name_call_result(c, "ReleaseName", json_pack("{s:s}", "name", name),
                                   BUS_NAME_NOT_OWNER, ret_error);
 }

@@ -503,7 +503,7 @@ static void answer_error(bus_connection *c, bus_message *m, const char *name, co
 
 /* Whether a bus_add_object() object at @path serves @interface (NULL: any). */
 static bool plain_object_at(bus_connection *c, const char *path, const char *interface) {
-        for (bus_slot *s = c->objects; s; s = s->next)
+        for (bus_slot *s = c->objects; s; s = s->slot_next)
                 if (strcmp(s->object.path, path) == 0 &&
                     (!interface || strcmp(s->object.interface, interface) == 0))
                         return true;

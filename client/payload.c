@@ -7,16 +7,23 @@
  * Ownership (also in busclient.h): a bus_payload owns its memfd and writable
  * mapping until it is attached, which drops the mapping, seals the memfd
  * (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) and moves the
- * fd into the message. A message owns one fd per blob; every send hands the
- * broker duplicates, so a message can be sent again. A received message owns
- * the fds of its application blobs and the read-only mappings made on first
- * access; a blob is judged by the one payload rule (protocol/payload-check.h,
- * blob.c) when it is first mapped or duplicated, and one that fails it is
- * never mapped: bus_message_get_blob() says -EBADMSG.
+ * fd into the message. A message owns one fd per payload; every send hands
+ * the broker duplicates, so a message can be sent again. A received message
+ * owns the fds of its application payloads and the read-only mappings made
+ * on first access; a payload is judged by the one payload rule
+ * (protocol/payload-check.h, payload-memfd.c) when it is first mapped or
+ * duplicated, and one that fails it is never mapped:
+ * bus_message_get_payload() says -EBADMSG.
+ *
+ * Names: "payload" is the word (bus_message_get_payload...). The older
+ * bus_message_get_blob, bus_message_get_blob_count and
+ * bus_message_dup_blob_fd stay exported as deprecated aliases, one-line
+ * wrappers with the same behaviour, so programs built against them keep
+ * linking.
  *
  * Every memfd the library sends is fully backed (the payload rule refuses
  * holes, which a reader would have to allocate): bus_payload_new() allocates
- * its pages up front, blob_create() writes every byte, and
+ * its pages up front, payload_memfd_create() writes every byte, and
  * bus_message_attach_fd() refuses a caller's memfd with holes (-ENODATA)
  * rather than allocate memory the caller did not ask for.
  *
@@ -138,10 +145,10 @@ static int attach_check(bus_message *m, uint64_t size) {
                 return -EINVAL;
         if (m->received)
                 return -EPERM;
-        if (m->n_blobs >= BUS_FDS_MAX)
+        if (m->n_payloads >= BUS_FDS_MAX)
                 return -E2BIG;
-        for (unsigned i = 0; i < m->n_blobs; i++)
-                total += m->blob_sizes[i];
+        for (unsigned i = 0; i < m->n_payloads; i++)
+                total += m->payload_sizes[i];
         if (total > BUS_BLOB_BYTES_PER_MESSAGE_MAX)
                 return -EMSGSIZE;
         return 0;
@@ -149,10 +156,10 @@ static int attach_check(bus_message *m, uint64_t size) {
 
 /* Append sealed memfd @fd (taken) of @size bytes. */
 static void attach_take(bus_message *m, int fd, uint64_t size) {
-        m->blob_fds[m->n_blobs] = fd;
-        m->blob_sizes[m->n_blobs] = size;
-        m->blob_maps[m->n_blobs] = NULL;
-        m->n_blobs++;
+        m->payload_fds[m->n_payloads] = fd;
+        m->payload_sizes[m->n_payloads] = size;
+        m->payload_maps[m->n_payloads] = NULL;
+        m->n_payloads++;
 }
 
 _public_ int bus_message_attach_payload(bus_message *m, bus_payload *p) {
@@ -198,7 +205,7 @@ static int attach_fd_errno(int v, const BusPayloadFacts *f) {
 }
 
 /* Read @fd's facts into @f and judge them by the payload rule (as if all
- * four seals were on it, when @as_if_sealed) and by @m's blob limits: 0 or
+ * four seals were on it, when @as_if_sealed) and by @m's payload limits: 0 or
  * negative errno. */
 static int attach_fd_judge(bus_message *m, int fd, bool as_if_sealed, BusPayloadFacts *f) {
         int r;
@@ -253,7 +260,7 @@ _public_ int bus_message_attach_bytes(bus_message *m, const void *data, size_t s
         r = attach_check(m, size);
         if (r < 0)
                 return r;
-        fd = blob_create(data, size); /* sealed with all four seals */
+        fd = payload_memfd_create(data, size); /* sealed with all four seals */
         if (fd < 0)
                 return fd;
         attach_take(m, fd, size);
@@ -262,64 +269,79 @@ _public_ int bus_message_attach_bytes(bus_message *m, const void *data, size_t s
 
 /* ---- Reading ------------------------------------------------------------------------------ */
 
-_public_ unsigned bus_message_get_blob_count(bus_message *m) {
-        return m ? m->n_blobs : 0;
+_public_ unsigned bus_message_get_payload_count(bus_message *m) {
+        return m ? m->n_payloads : 0;
 }
 
-_public_ int bus_message_get_blob(bus_message *m, unsigned index, const void **ret_data,
-                                  size_t *ret_size) {
+_public_ int bus_message_get_payload(bus_message *m, unsigned index, const void **ret_data,
+                                     size_t *ret_size) {
         static const uint8_t empty[1];
         uint64_t size;
         int r;
 
-        if (!m || index >= m->n_blobs)
+        if (!m || index >= m->n_payloads)
                 return -EINVAL;
-        size = m->blob_sizes[index];
+        size = m->payload_sizes[index];
         if (size > SIZE_MAX)
                 return -EFBIG;
-        if (!m->blob_maps[index]) {
+        if (!m->payload_maps[index]) {
                 void *p;
 
                 /* Judged by the payload rule before it is mapped (received
-                 * blobs were not judged on receipt); seals cannot be
+                 * payloads were not judged on receipt); seals cannot be
                  * removed, so the mapping can never fault. Not faulted in:
                  * the caller's reads fault in what they touch. */
-                r = blob_map(m->blob_fds[index], size, &p);
+                r = payload_memfd_map(m->payload_fds[index], size, &p);
                 if (r != 0)
                         return r > 0 ? -EBADMSG : r;
-                m->blob_maps[index] = size > 0 ? p : (void *)empty; /* judged */
+                m->payload_maps[index] = size > 0 ? p : (void *)empty; /* judged */
         }
         if (ret_data)
-                *ret_data = size > 0 ? m->blob_maps[index] : empty;
+                *ret_data = size > 0 ? m->payload_maps[index] : empty;
         if (ret_size)
                 *ret_size = (size_t)size;
         return 0;
 }
 
-_public_ int bus_message_dup_blob_fd(bus_message *m, unsigned index) {
+_public_ int bus_message_dup_payload_fd(bus_message *m, unsigned index) {
         int fd;
 
-        if (!m || index >= m->n_blobs)
+        if (!m || index >= m->n_payloads)
                 return -EINVAL;
         /* The caller will map or read it: the same rule as for our mapping. */
-        if (blob_check(m->blob_fds[index], m->blob_sizes[index]) != 0)
+        if (payload_memfd_check(m->payload_fds[index], m->payload_sizes[index]) != 0)
                 return -EBADMSG;
-        fd = fcntl(m->blob_fds[index], F_DUPFD_CLOEXEC, 3);
+        fd = fcntl(m->payload_fds[index], F_DUPFD_CLOEXEC, 3);
         return fd < 0 ? -errno : fd;
+}
+
+/* ---- Deprecated names (same behaviour) ------------------------------------------------------ */
+
+_public_ unsigned bus_message_get_blob_count(bus_message *m) {
+        return bus_message_get_payload_count(m);
+}
+
+_public_ int bus_message_get_blob(bus_message *m, unsigned index, const void **ret_data,
+                                  size_t *ret_size) {
+        return bus_message_get_payload(m, index, ret_data, ret_size);
+}
+
+_public_ int bus_message_dup_blob_fd(bus_message *m, unsigned index) {
+        return bus_message_dup_payload_fd(m, index);
 }
 
 /* ---- Internal --------------------------------------------------------------------------------- */
 
 int payload_encode(bus_message *m, OutItem *item, uint64_t *sizes, unsigned *n) {
-        if (item->n_fds + m->n_blobs > BUS_FDS_MAX)
+        if (item->n_fds + m->n_payloads > BUS_FDS_MAX)
                 return -E2BIG;
-        for (unsigned i = 0; i < m->n_blobs; i++) {
-                int fd = fcntl(m->blob_fds[i], F_DUPFD_CLOEXEC, 3);
+        for (unsigned i = 0; i < m->n_payloads; i++) {
+                int fd = fcntl(m->payload_fds[i], F_DUPFD_CLOEXEC, 3);
 
                 if (fd < 0)
                         return -errno;
                 item->fds[item->n_fds++] = fd;
-                sizes[(*n)++] = m->blob_sizes[i];
+                sizes[(*n)++] = m->payload_sizes[i];
         }
         return 0;
 }
@@ -332,10 +354,10 @@ void payload_take_received(bus_message *m, int *fds, unsigned first, unsigned n)
 }
 
 void payload_clear(bus_message *m) {
-        for (unsigned i = 0; i < m->n_blobs; i++) {
-                if (m->blob_maps[i] && m->blob_sizes[i] > 0)
-                        munmap(m->blob_maps[i], (size_t)m->blob_sizes[i]);
-                close(m->blob_fds[i]);
+        for (unsigned i = 0; i < m->n_payloads; i++) {
+                if (m->payload_maps[i] && m->payload_sizes[i] > 0)
+                        munmap(m->payload_maps[i], (size_t)m->payload_sizes[i]);
+                close(m->payload_fds[i]);
         }
-        m->n_blobs = 0;
+        m->n_payloads = 0;
 }

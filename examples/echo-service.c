@@ -7,8 +7,8 @@
  *   Echo(any JSON)  returns its argument unchanged
  *   Fail()          answers with the error org.example.Echo.Error.Failed
  *   Checksum()      returns {"size": n, "fnv1a64": "16 hex digits"} of the
- *                   call's payload blob 0 (a sealed memfd the bus handed over
- *                   without copying; see bus_message_get_blob())
+ *                   call's payload 0 (a sealed memfd the bus handed over
+ *                   without copying; see bus_message_get_payload())
  * Every second it emits the signal Tick {"count": n} with the key "tick".
  *
  * Usage: echo-service [SOCKET]   (default: $BUSD_ADDRESS, then the system bus)
@@ -68,10 +68,10 @@ static int method_checksum(bus_message *call, void *userdata, json_t **ret_reply
         char hex[17];
         int r;
 
-        if (bus_message_get_blob_count(call) < 1)
+        if (bus_message_get_payload_count(call) < 1)
                 return bus_error_set(ret_error, BUS_ERROR_INVALID_ARGS,
-                                     "Checksum needs a payload blob");
-        r = bus_message_get_blob(call, 0, &data, &size);
+                                     "Checksum needs a payload");
+        r = bus_message_get_payload(call, 0, &data, &size);
         if (r < 0)
                 return r;
         snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)fnv1a64(data, size));

@@ -71,7 +71,7 @@ static bus_connection *peer_bus;
 /* A method return carrying the call's payloads (the same sealed memfds). */
 static int method_echo_payloads(bus_message *call, void *userdata, json_t **ret_reply,
                                 bus_error *e) {
-        unsigned n = bus_message_get_blob_count(call);
+        unsigned n = bus_message_get_payload_count(call);
         bus_message *reply = NULL;
         json_t *body = json_pack("{s:I}", "blobs", (json_int_t)n);
         int r;
@@ -80,7 +80,7 @@ static int method_echo_payloads(bus_message *call, void *userdata, json_t **ret_
         if (r >= 0)
                 r = bus_message_set_body(reply, body);
         for (unsigned i = 0; r >= 0 && i < n; i++) {
-                int fd = bus_message_dup_blob_fd(call, i);
+                int fd = bus_message_dup_payload_fd(call, i);
 
                 r = fd < 0 ? fd : bus_message_attach_fd(reply, fd);
                 if (fd >= 0)

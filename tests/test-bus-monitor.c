@@ -709,8 +709,8 @@ START_TEST(test_payloads)
         bus_message_unref(sig);
         pump_until(&col.n, 1, tx, mon);
         ck_assert_str_eq(bus_message_get_member(col.msgs[0]), "Blob");
-        ck_assert_uint_eq(bus_message_get_blob_count(col.msgs[0]), 1);
-        ck_assert_int_eq(bus_message_get_blob(col.msgs[0], 0, &data, &size), 0);
+        ck_assert_uint_eq(bus_message_get_payload_count(col.msgs[0]), 1);
+        ck_assert_int_eq(bus_message_get_payload(col.msgs[0], 0, &data, &size), 0);
         ck_assert_uint_eq(size, 8);
         ck_assert_int_eq(memcmp(data, "payload!", 8), 0);
 

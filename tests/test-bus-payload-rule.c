@@ -16,7 +16,7 @@
  * - The library's own check (hostile-peers.md item 16): a payload that was
  *   backed when the broker looked and is not any more (its sender only
  *   read-faulted the pages, then had them reclaimed) is delivered but never
- *   mapped: bus_message_get_blob() and bus_message_dup_blob_fd() say
+ *   mapped: bus_message_get_payload() and bus_message_dup_payload_fd() say
  *   -EBADMSG, a body in it reads as NULL.
  *
  * Every test ends with the three checks: the daemon serves another peer, its
@@ -100,14 +100,14 @@ static void sub_read_data(SubState *st, bus_message *m) {
         const char *text;
         size_t len;
 
-        for (unsigned i = 0; i < bus_message_get_blob_count(m); i++) {
+        for (unsigned i = 0; i < bus_message_get_payload_count(m); i++) {
                 const uint8_t *p;
                 size_t size;
                 int r;
 
                 if (st->mode == SUB_IGNORE)
                         continue;
-                r = bus_message_get_blob(m, i, (const void **)&p, &size);
+                r = bus_message_get_payload(m, i, (const void **)&p, &size);
                 if (r < 0) {
                         st->refused++;
                         continue;
@@ -564,7 +564,7 @@ START_TEST(test_library_refuses_unbacked) {
         /* From two senders: find each by what it carries. */
         for (unsigned i = 0; i < 3; i++)
                 if (strcmp(bus_message_get_member(col.msgs[i]), "Data") == 0)
-                        *(bus_message_get_blob_count(col.msgs[i]) ? &with_blob
+                        *(bus_message_get_payload_count(col.msgs[i]) ? &with_blob
                                                                   : &with_body) = col.msgs[i];
         ck_assert_ptr_nonnull(with_blob);
         ck_assert_ptr_nonnull(with_body);
@@ -572,9 +572,9 @@ START_TEST(test_library_refuses_unbacked) {
                 fprintf(stderr, "MADV_PAGEOUT kept the clean pages: nothing to check\n");
         } else {
                 /* The payload: delivered, refused when read, never mapped. */
-                ck_assert_int_eq(bus_message_get_blob(with_blob, 0, &data, &got), -EBADMSG);
+                ck_assert_int_eq(bus_message_get_payload(with_blob, 0, &data, &got), -EBADMSG);
                 ck_assert_ptr_null(data);
-                ck_assert_int_eq(bus_message_dup_blob_fd(with_blob, 0), -EBADMSG);
+                ck_assert_int_eq(bus_message_dup_payload_fd(with_blob, 0), -EBADMSG);
                 /* The body: reads as absent. */
                 ck_assert_ptr_null(bus_message_get_body_text(with_body, &got));
                 ck_assert_uint_eq(got, 0);
@@ -588,7 +588,7 @@ START_TEST(test_library_refuses_unbacked) {
         ck_assert_int_eq(bus_send(tx, m, NULL), 0);
         bus_message_unref(m);
         pump_until(&col.n, 4, rx, tx);
-        ck_assert_int_eq(bus_message_get_blob(col.msgs[3], 0, &data, &got), 0);
+        ck_assert_int_eq(bus_message_get_payload(col.msgs[3], 0, &data, &got), 0);
         ck_assert_uint_eq(got, size);
         ck_assert_uint_eq(((const uint8_t *)data)[size - 1], 0);
 

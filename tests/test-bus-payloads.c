@@ -137,7 +137,7 @@ static int method_checksum(bus_message *call, void *userdata, json_t **ret_reply
 {
         Service *s = userdata;
         json_t *blobs = json_array();
-        unsigned n = bus_message_get_blob_count(call);
+        unsigned n = bus_message_get_payload_count(call);
         const char *body;
         size_t body_len = 0;
         char sum[17];
@@ -146,7 +146,7 @@ static int method_checksum(bus_message *call, void *userdata, json_t **ret_reply
         for (unsigned i = 0; i < n; i++) {
                 const void *data = NULL;
                 size_t size = 0;
-                int r = bus_message_get_blob(call, i, &data, &size);
+                int r = bus_message_get_payload(call, i, &data, &size);
 
                 if (r < 0) {
                         json_decref(blobs);
@@ -174,8 +174,8 @@ static int method_echo(bus_message *call, void *userdata, json_t **ret_reply, bu
 
         s->calls++;
         r = bus_message_new_method_return(call, &reply);
-        for (unsigned i = 0; r >= 0 && i < bus_message_get_blob_count(call); i++) {
-                int fd = bus_message_dup_blob_fd(call, i);
+        for (unsigned i = 0; r >= 0 && i < bus_message_get_payload_count(call); i++) {
+                int fd = bus_message_dup_payload_fd(call, i);
 
                 if (fd < 0) {
                         r = fd;
@@ -326,7 +326,7 @@ START_TEST(test_roundtrip)
 
         m = new_call(c, "Checksum");
         ck_assert_int_eq(bus_message_attach_payload(m, payload_filled(size, 7 + size, &sum)), 0);
-        ck_assert_uint_eq(bus_message_get_blob_count(m), 1);
+        ck_assert_uint_eq(bus_message_get_payload_count(m), 1);
         reply = call_pumped(c, s.c, m);
         assert_method_return(reply);
         assert_blob_sum(reply, 0, size, sum);
@@ -345,8 +345,8 @@ START_TEST(test_roundtrip)
         ck_assert_int_eq(bus_message_attach_payload(m, payload_filled(size, 99, &sum)), 0);
         reply = call_pumped(c, s.c, m);
         assert_method_return(reply);
-        ck_assert_uint_eq(bus_message_get_blob_count(reply), 1);
-        ck_assert_int_eq(bus_message_get_blob(reply, 0, &data, &got), 0);
+        ck_assert_uint_eq(bus_message_get_payload_count(reply), 1);
+        ck_assert_int_eq(bus_message_get_payload(reply, 0, &data, &got), 0);
         ck_assert_ptr_nonnull(data);
         ck_assert_uint_eq(got, size);
         ck_assert_msg(checksum(data, got) == sum, "echoed payload differs");
@@ -396,7 +396,7 @@ START_TEST(test_roundtrip_1gib)
                 const void *data;
                 size_t got;
 
-                ck_assert_int_eq(bus_message_get_blob(reply, 0, &data, &got), 0);
+                ck_assert_int_eq(bus_message_get_payload(reply, 0, &data, &got), 0);
                 ck_assert_uint_eq(got, size);
                 ck_assert_msg(checksum(data, got) == sum, "generated payload differs");
         }
@@ -569,7 +569,7 @@ START_TEST(test_many_blobs)
                         free(tmp);
                 }
         }
-        ck_assert_uint_eq(bus_message_get_blob_count(m), BUS_FDS_MAX);
+        ck_assert_uint_eq(bus_message_get_payload_count(m), BUS_FDS_MAX);
         ck_assert_int_eq(bus_message_attach_bytes(m, "x", 1), -E2BIG);
         ck_assert_int_eq(bus_message_set_body_text(m, body, body_len), 0);
 
@@ -630,7 +630,7 @@ START_TEST(test_attach_fd)
                 ck_assert_int_eq(bus_message_attach_fd(m, nos), -EPERM);
                 close(nos);
         }
-        ck_assert_uint_eq(bus_message_get_blob_count(m), 1);
+        ck_assert_uint_eq(bus_message_get_payload_count(m), 1);
 
         reply = call_pumped(c, s.c, m);
         assert_method_return(reply);
@@ -662,7 +662,7 @@ static int on_data(bus_message *m, void *userdata)
         const void *data;
         size_t size;
 
-        if (bus_message_get_blob_count(m) == 1 && bus_message_get_blob(m, 0, &data, &size) == 0 &&
+        if (bus_message_get_payload_count(m) == 1 && bus_message_get_payload(m, 0, &data, &size) == 0 &&
             size == s->want_size && checksum(data, size) == s->want_sum)
                 (*s->good)++;
         else

@@ -74,23 +74,23 @@ START_TEST(test_payload_buffer) {
         for (size_t i = 0; i < 10000; i++)
                 w[i] = (uint8_t)(i * 7);
         ck_assert_int_eq(bus_message_attach_payload(m, p), 0);
-        ck_assert_uint_eq(bus_message_get_blob_count(m), 1);
+        ck_assert_uint_eq(bus_message_get_payload_count(m), 1);
         /* Sealed with all four seals once attached. */
-        ck_assert_int_eq(fcntl(m->blob_fds[0], F_GET_SEALS), ALL_SEALS);
-        ck_assert_int_eq(fcntl(m->blob_fds[0], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+        ck_assert_int_eq(fcntl(m->payload_fds[0], F_GET_SEALS), ALL_SEALS);
+        ck_assert_int_eq(fcntl(m->payload_fds[0], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 
         /* The sender can read its own attached payload. */
-        ck_assert_int_eq(bus_message_get_blob(m, 0, &data, &size), 0);
+        ck_assert_int_eq(bus_message_get_payload(m, 0, &data, &size), 0);
         ck_assert_uint_eq(size, 10000);
         ck_assert_uint_eq(((const uint8_t *)data)[9999], (uint8_t)(9999 * 7));
 
         ck_assert_int_eq(roundtrip(m, &r), 0);
-        ck_assert_uint_eq(bus_message_get_blob_count(r), 1);
-        ck_assert_int_eq(bus_message_get_blob(r, 0, &data, &size), 0);
+        ck_assert_uint_eq(bus_message_get_payload_count(r), 1);
+        ck_assert_int_eq(bus_message_get_payload(r, 0, &data, &size), 0);
         ck_assert_uint_eq(size, 10000);
         for (size_t i = 0; i < 10000; i++)
                 ck_assert_uint_eq(((const uint8_t *)data)[i], (uint8_t)(i * 7));
-        ck_assert_int_eq(bus_message_get_blob(r, 1, &data, &size), -EINVAL);
+        ck_assert_int_eq(bus_message_get_payload(r, 1, &data, &size), -EINVAL);
         /* Received messages are read-only. */
         ck_assert_int_eq(bus_message_attach_bytes(r, "x", 1), -EPERM);
         bus_message_unref(r);
@@ -99,7 +99,7 @@ START_TEST(test_payload_buffer) {
         ck_assert_int_eq(bus_payload_new(&p, 0), 0);
         ck_assert_ptr_null(bus_payload_data(p));
         ck_assert_int_eq(bus_message_attach_payload(m, p), 0);
-        ck_assert_int_eq(bus_message_get_blob(m, 1, &data, &size), 0);
+        ck_assert_int_eq(bus_message_get_payload(m, 1, &data, &size), 0);
         ck_assert_ptr_nonnull(data);
         ck_assert_uint_eq(size, 0);
 
@@ -136,7 +136,7 @@ START_TEST(test_attach_limits) {
                 text[0] = text[n - 1] = '"';
                 ck_assert_int_eq(bus_message_set_body_text(m, text, n), 0);
                 ck_assert_int_eq(roundtrip(m, &r), 0);
-                ck_assert_uint_eq(bus_message_get_blob_count(r), BUS_FDS_MAX);
+                ck_assert_uint_eq(bus_message_get_payload_count(r), BUS_FDS_MAX);
                 ck_assert_int_eq(memcmp(bus_message_get_body_text(r, &len), text, n), 0);
                 ck_assert_uint_eq(len, n);
                 ck_assert_uint_eq(r->header.body_len, n);
@@ -182,14 +182,14 @@ START_TEST(test_body_blob_and_payloads) {
         ck_assert_int_eq(roundtrip(m, &r), 0);
         ck_assert_int_eq(memcmp(bus_message_get_body_text(r, &len), text, n), 0);
         ck_assert_uint_eq(len, n);
-        ck_assert_uint_eq(bus_message_get_blob_count(r), 2);
-        ck_assert_int_eq(bus_message_get_blob(r, 0, &data, &size), 0);
+        ck_assert_uint_eq(bus_message_get_payload_count(r), 2);
+        ck_assert_int_eq(bus_message_get_payload(r, 0, &data, &size), 0);
         ck_assert_uint_eq(size, 5);
         ck_assert_int_eq(memcmp(data, "first", 5), 0);
-        ck_assert_int_eq(bus_message_get_blob(r, 1, &data, &size), 0);
+        ck_assert_int_eq(bus_message_get_payload(r, 1, &data, &size), 0);
         ck_assert_int_eq(memcmp(data, "second!", 7), 0);
         {
-                int fd = bus_message_dup_blob_fd(r, 1);
+                int fd = bus_message_dup_payload_fd(r, 1);
                 char buf[8] = { 0 };
 
                 ck_assert_int_ge(fd, 3);
@@ -198,10 +198,40 @@ START_TEST(test_body_blob_and_payloads) {
                 ck_assert_str_eq(buf, "second!");
                 close(fd);
         }
-        ck_assert_int_eq(bus_message_dup_blob_fd(r, 2), -EINVAL);
+        ck_assert_int_eq(bus_message_dup_payload_fd(r, 2), -EINVAL);
         bus_message_unref(r);
         bus_message_unref(m);
         free(text);
+}
+END_TEST
+
+/* The deprecated blob names (kept exported so that old programs link) do
+ * what the payload names do. */
+START_TEST(test_deprecated_blob_names) {
+        bus_message *m = new_call(), *r = NULL;
+        const void *data = NULL;
+        size_t size = 0;
+        char buf[8] = { 0 };
+        int fd;
+
+        ck_assert_int_eq(bus_message_attach_bytes(m, "first", 5), 0);
+        ck_assert_int_eq(bus_message_attach_bytes(m, "second!", 7), 0);
+        ck_assert_int_eq(roundtrip(m, &r), 0);
+        ck_assert_uint_eq(bus_message_get_blob_count(r), bus_message_get_payload_count(r));
+        ck_assert_uint_eq(bus_message_get_blob_count(r), 2);
+        ck_assert_uint_eq(bus_message_get_blob_count(NULL), 0);
+        ck_assert_int_eq(bus_message_get_blob(r, 1, &data, &size), 0);
+        ck_assert_uint_eq(size, 7);
+        ck_assert_int_eq(memcmp(data, "second!", 7), 0);
+        ck_assert_int_eq(bus_message_get_blob(r, 2, &data, &size), -EINVAL);
+        fd = bus_message_dup_blob_fd(r, 0);
+        ck_assert_int_ge(fd, 3);
+        ck_assert_int_eq(pread(fd, buf, sizeof(buf), 0), 5);
+        ck_assert_str_eq(buf, "first");
+        close(fd);
+        ck_assert_int_eq(bus_message_dup_blob_fd(r, 2), -EINVAL);
+        bus_message_unref(r);
+        bus_message_unref(m);
 }
 END_TEST
 
@@ -215,8 +245,8 @@ START_TEST(test_attach_fd_ownership) {
         /* The caller keeps its fd, now sealed; the message has its own. */
         ck_assert(fd_is_open(fd));
         ck_assert_int_eq(fcntl(fd, F_GET_SEALS), ALL_SEALS);
-        ck_assert_int_ne(m->blob_fds[0], fd);
-        ck_assert_uint_eq(m->blob_sizes[0], 5);
+        ck_assert_int_ne(m->payload_fds[0], fd);
+        ck_assert_uint_eq(m->payload_sizes[0], 5);
         /* Already sealed: attached again without change. */
         sealed_before = fcntl(fd, F_GET_SEALS);
         ck_assert_int_eq(bus_message_attach_fd(m, fd), 0);
@@ -230,7 +260,7 @@ START_TEST(test_attach_fd_ownership) {
         ck_assert_int_eq(bus_message_attach_fd(m, fd), -EINVAL);
         close(fd);
         ck_assert_int_eq(bus_message_attach_fd(m, fd), -EBADF);
-        ck_assert_uint_eq(bus_message_get_blob_count(m), 0);
+        ck_assert_uint_eq(bus_message_get_payload_count(m), 0);
         bus_message_unref(m);
 }
 END_TEST
@@ -276,14 +306,14 @@ static void assert_refused_on_read(int fd, uint64_t declared) {
 
         ck_assert_int_eq(receive_with_blob(fd, declared, &r), 0);
         ck_assert(fd_is_open(fd)); /* owned by the message now */
-        ck_assert_uint_eq(bus_message_get_blob_count(r), 1);
-        ck_assert_int_eq(bus_message_get_blob(r, 0, &data, &size), -EBADMSG);
+        ck_assert_uint_eq(bus_message_get_payload_count(r), 1);
+        ck_assert_int_eq(bus_message_get_payload(r, 0, &data, &size), -EBADMSG);
         ck_assert_ptr_eq(data, (const void *)0x1); /* untouched */
         ck_assert_uint_eq(size, 7);
-        ck_assert_ptr_null(r->blob_maps[0]); /* never mapped */
-        ck_assert_int_eq(bus_message_dup_blob_fd(r, 0), -EBADMSG);
+        ck_assert_ptr_null(r->payload_maps[0]); /* never mapped */
+        ck_assert_int_eq(bus_message_dup_payload_fd(r, 0), -EBADMSG);
         /* Asking again gives the same answer. */
-        ck_assert_int_eq(bus_message_get_blob(r, 0, &data, &size), -EBADMSG);
+        ck_assert_int_eq(bus_message_get_payload(r, 0, &data, &size), -EBADMSG);
         bus_message_unref(r);
         ck_assert(!fd_is_open(fd));
 }
@@ -329,16 +359,16 @@ START_TEST(test_receiver_refuses_unsealed) {
         /* Properly sealed and backed: accepted, and mapping it works. */
         fd = memfd_with_seals(4096, ALL_SEALS);
         ck_assert_int_eq(receive_with_blob(fd, 4096, &r), 0);
-        ck_assert_uint_eq(bus_message_get_blob_count(r), 1);
+        ck_assert_uint_eq(bus_message_get_payload_count(r), 1);
         {
                 const void *data;
                 size_t size;
                 int dup;
 
-                ck_assert_int_eq(bus_message_get_blob(r, 0, &data, &size), 0);
+                ck_assert_int_eq(bus_message_get_payload(r, 0, &data, &size), 0);
                 ck_assert_uint_eq(size, 4096);
                 ck_assert_uint_eq(((const uint8_t *)data)[4095], 0);
-                dup = bus_message_dup_blob_fd(r, 0);
+                dup = bus_message_dup_payload_fd(r, 0);
                 ck_assert_int_ge(dup, 0);
                 close(dup);
         }
@@ -350,7 +380,7 @@ START_TEST(test_receiver_refuses_unsealed) {
                 const void *data = NULL;
                 size_t size = 7;
 
-                ck_assert_int_eq(bus_message_get_blob(r, 0, &data, &size), 0);
+                ck_assert_int_eq(bus_message_get_payload(r, 0, &data, &size), 0);
                 ck_assert_ptr_nonnull(data);
                 ck_assert_uint_eq(size, 0);
         }
@@ -465,8 +495,8 @@ START_TEST(test_receiver_maps_lazily) {
         ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, ALL_SEALS), 0);
         before = rss_shmem_kib();
         ck_assert_int_eq(receive_with_blob(fd, size, &r), 0);
-        ck_assert_ptr_null(r->blob_maps[0]);
-        ck_assert_int_eq(bus_message_get_blob(r, 0, (const void **)&data, &got), 0);
+        ck_assert_ptr_null(r->payload_maps[0]);
+        ck_assert_int_eq(bus_message_get_payload(r, 0, (const void **)&data, &got), 0);
         ck_assert_uint_eq(got, size);
         ck_assert_int_lt(rss_shmem_kib() - before, 1024); /* mapped, not faulted in */
         ck_assert_uint_eq(data[size - 1], 'x');            /* one page (and its neighbours) */
@@ -492,10 +522,10 @@ START_TEST(test_sent_payloads_backed) {
         ck_assert_int_eq(fstat(p->fd, &st), 0);
         ck_assert_int_ge((uint64_t)st.st_blocks * 512, 3 * 1024 * 1024 + 5);
         ck_assert_int_eq(bus_message_attach_payload(m, p), 0);
-        ck_assert_int_eq(blob_check(m->blob_fds[0], 3 * 1024 * 1024 + 5), 0);
+        ck_assert_int_eq(payload_memfd_check(m->payload_fds[0], 3 * 1024 * 1024 + 5), 0);
         /* attach_bytes() and large bodies write every byte. */
         ck_assert_int_eq(bus_message_attach_bytes(m, "0123456789", 10), 0);
-        ck_assert_int_eq(blob_check(m->blob_fds[1], 10), 0);
+        ck_assert_int_eq(payload_memfd_check(m->payload_fds[1], 10), 0);
         {
                 size_t n = BUS_BODY_INLINE_THRESHOLD + 1;
                 char *text = malloc(n);
@@ -505,7 +535,7 @@ START_TEST(test_sent_payloads_backed) {
                 text[0] = '1';
                 ck_assert_int_eq(bus_message_set_body_text(m, text, n), 0);
                 ck_assert_int_ge(m->body_fd, 0);
-                ck_assert_int_eq(blob_check(m->body_fd, n), 0);
+                ck_assert_int_eq(payload_memfd_check(m->body_fd, n), 0);
                 free(text);
         }
 
@@ -521,7 +551,7 @@ START_TEST(test_sent_payloads_backed) {
         ck_assert_int_eq(fallocate(fd, 0, 0, 1024 * 1024), 0);
         ck_assert_int_eq(bus_message_attach_fd(m, fd), 0);
         ck_assert_int_eq(fcntl(fd, F_GET_SEALS), ALL_SEALS);
-        ck_assert_uint_eq(bus_message_get_blob_count(m), 3);
+        ck_assert_uint_eq(bus_message_get_payload_count(m), 3);
         /* Write-only and O_PATH fds of a good memfd. */
         snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
         wfd = open(path, O_WRONLY | O_CLOEXEC);
@@ -537,7 +567,7 @@ START_TEST(test_sent_payloads_backed) {
         fd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         ck_assert_int_eq(bus_message_attach_fd(m, fd), 0);
         close(fd);
-        ck_assert_uint_eq(bus_message_get_blob_count(m), 4);
+        ck_assert_uint_eq(bus_message_get_payload_count(m), 4);
         bus_message_unref(m);
 }
 END_TEST
@@ -651,11 +681,11 @@ START_TEST(test_fds_across_reads) {
 
         while (got < 3) {
                 bus_message *m;
-                int r = conn_read(c);
+                int r = io_read(c);
 
-                ck_assert_msg(r > 0, "conn_read: %s", strerror(-r));
+                ck_assert_msg(r > 0, "io_read: %s", strerror(-r));
                 while ((m = rqueue_pop(&c->rqueue))) {
-                        ck_assert_uint_eq(bus_message_get_blob_count(m), got == 0 ? 0 : 1);
+                        ck_assert_uint_eq(bus_message_get_payload_count(m), got == 0 ? 0 : 1);
                         bus_message_unref(m);
                         got++;
                 }
@@ -677,6 +707,7 @@ static Suite *payload_suite(void) {
         tcase_add_test(tc, test_payload_buffer);
         tcase_add_test(tc, test_attach_limits);
         tcase_add_test(tc, test_body_blob_and_payloads);
+        tcase_add_test(tc, test_deprecated_blob_names);
         tcase_add_test(tc, test_attach_fd_ownership);
         tcase_add_test(tc, test_receiver_refuses_unsealed);
         tcase_add_test(tc, test_body_blob_judged_at_zero);

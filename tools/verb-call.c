@@ -107,7 +107,7 @@ static int attach_files(const Busdctl *ctx, bus_message *m) {
 
 /* Write each payload of @reply to DIR/SERIAL-INDEX and print "PATH SIZE". */
 static int save_payloads(const char *dir, bus_message *reply) {
-        unsigned n = bus_message_get_blob_count(reply);
+        unsigned n = bus_message_get_payload_count(reply);
 
         for (unsigned i = 0; i < n; i++) {
                 const void *data;
@@ -115,7 +115,7 @@ static int save_payloads(const char *dir, bus_message *reply) {
                 char *path = NULL;
                 int fd, r;
 
-                r = bus_message_get_blob(reply, i, &data, &size);
+                r = bus_message_get_payload(reply, i, &data, &size);
                 if (r < 0) {
                         fprintf(stderr, "busdctl: cannot read payload %u of the reply: %s\n", i,
                                 strerror(-r));

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * blob.c — payload memfds. Sending: a body above BUS_BODY_INLINE_THRESHOLD is
- * written into a memfd that is sealed before it leaves the process (written,
- * so every page of it exists: fully backed). Receiving: a payload is mapped
+ * payload-memfd.c — the memfds payloads travel in (payload_memfd_*).
+ * Sending: bytes (a body above BUS_BODY_INLINE_THRESHOLD, or
+ * bus_message_attach_bytes()) are written into a memfd that is sealed before
+ * it leaves the process (written, so every page of it exists: fully
+ * backed). Receiving: a payload is mapped
  * only if it passes the one payload rule (protocol/payload-check.h), the
  * broker's too: a readable memfd with all four seals, exactly its declared
  * size and fully backed, so the sender can neither change what we read nor
@@ -23,7 +25,7 @@
 #include "bus-internal.h"
 #include "payload-fd.h"
 
-int blob_create(const void *data, size_t len) {
+int payload_memfd_create(const void *data, size_t len) {
         const uint8_t *p = data;
         size_t done = 0;
         int fd, r;
@@ -51,7 +53,7 @@ fail:
         return r;
 }
 
-int blob_check(int fd, uint64_t size) {
+int payload_memfd_check(int fd, uint64_t size) {
         BusPayloadFacts facts;
         int r;
 
@@ -66,13 +68,13 @@ int blob_check(int fd, uint64_t size) {
         return r;
 }
 
-int blob_map(int fd, uint64_t size, void **ret_map) {
+int payload_memfd_map(int fd, uint64_t size, void **ret_map) {
         void *p;
         int r;
 
         if (size > SIZE_MAX)
                 return -EFBIG;
-        r = blob_check(fd, size);
+        r = payload_memfd_check(fd, size);
         if (r != 0)
                 return r;
         if (size == 0) {
