@@ -1,0 +1,1282 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-client-objects.c — libbusclient's object model (issue #13) through a
+ * real busd: dispatch by path, subtree and interface; each unknown thing its
+ * own error; argument checking for every schema type with the field named
+ * and the handler never called; Properties Get/GetAll/Set (read-only Set
+ * refused, values by getter/setter and by offset); PropertiesChanged
+ * gathered per dispatch; introspection against the declaration; the object
+ * manager's snapshot-and-subscribe with objects added concurrently (none
+ * missed, none twice); peer tracking; errno mapping both ways; interface
+ * description files.
+ *
+ * The service and its callers are connections of this process, processed
+ * by pump_until (calls are asynchronous); the snapshot race test runs the
+ * service in a thread of its own so that it adds objects while the caller
+ * subscribes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define SVC_IFACE "com.example.Thing"
+#define SVC_IFACE2 "com.example.Other"
+
+/* ---- Calling through the bus ---------------------------------------------------------- */
+
+typedef struct Answer {
+        unsigned done;
+        json_t *body;
+        bus_error error;
+} Answer;
+
+static int answer_cb(bus_message *m, void *userdata) {
+        Answer *a = userdata;
+
+        if (bus_message_get_type(m) == BUS_MESSAGE_ERROR)
+                bus_message_get_error(m, &a->error);
+        else
+                a->body = json_incref(bus_message_get_body(m));
+        a->done++;
+        return 0;
+}
+
+static void answer_clear(Answer *a) {
+        json_decref(a->body);
+        bus_error_free(&a->error);
+        memset(a, 0, sizeof(*a));
+}
+
+/* Call and pump @caller and @service until the answer is in @a. @args stolen. */
+static void call(bus_connection *caller, bus_connection *service, const char *path,
+                 const char *iface, const char *member, json_t *args, Answer *a) {
+        bus_message *m;
+
+        answer_clear(a);
+        ck_assert_int_ge(bus_message_new_method_call(caller, &m,
+                                                     bus_connection_get_unique_name(service),
+                                                     path, iface, member),
+                         0);
+        if (args)
+                ck_assert_int_ge(bus_message_set_body(m, args), 0);
+        json_decref(args);
+        ck_assert_int_ge(bus_call_async(caller, m, 0, answer_cb, a, NULL), 0);
+        bus_message_unref(m);
+        pump_until(&a->done, 1, caller, service);
+}
+
+static void assert_error(const Answer *a, const char *name, const char *needle) {
+        ck_assert_msg(a->error.name && strcmp(a->error.name, name) == 0,
+                      "expected %s, got %s: %s", name, a->error.name ? a->error.name : "a reply",
+                      a->error.message ? a->error.message : "");
+        if (needle)
+                ck_assert_msg(a->error.message && strstr(a->error.message, needle),
+                              "error message '%s' does not mention '%s'",
+                              a->error.message ? a->error.message : "", needle);
+}
+
+static void assert_ok(const Answer *a) {
+        ck_assert_msg(!a->error.name, "unexpected error %s: %s", a->error.name,
+                      a->error.message ? a->error.message : "");
+}
+
+/* ---- The service under test ------------------------------------------------------------- */
+
+typedef struct Thing {
+        const char *who;
+        unsigned calls;
+        json_t *last_args;
+        /* properties by offset */
+        int64_t count;
+        double level;
+        bool enabled;
+        char *label;
+        /* by getter/setter */
+        int64_t mode_sets;
+        char mode[32];
+        /* Bump announces its changes on this connection */
+        bus_connection *conn;
+        int emit_results[4];
+} Thing;
+
+static int m_who(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
+        Thing *t = userdata;
+
+        t->calls++;
+        json_decref(t->last_args);
+        t->last_args = json_incref(bus_message_get_body(call));
+        *ret_reply = json_pack("{s:s}", "who", t->who);
+        return 0;
+}
+
+static int m_fail_errno(bus_message *call, void *userdata, json_t **ret_reply,
+                        bus_error *ret_error) {
+        json_t *body = bus_message_get_body(call);
+
+        ((Thing *)userdata)->calls++;
+        return -(int)json_integer_value(json_object_get(body, "errno"));
+}
+
+static int m_bad_reply(bus_message *call, void *userdata, json_t **ret_reply,
+                       bus_error *ret_error) {
+        *ret_reply = json_pack("{s:s}", "n", "not an integer");
+        return 0;
+}
+
+/* Sets three properties and announces each (one twice): one signal, with
+ * the values current when the dispatch ends. */
+static int m_bump(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
+        Thing *t = userdata;
+        const char *path = bus_message_get_path(call);
+
+        t->count++;
+        t->level += 0.5;
+        t->enabled = !t->enabled;
+        t->emit_results[0] = bus_emit_properties_changed(t->conn, path, SVC_IFACE, "Count");
+        t->emit_results[1] = bus_emit_properties_changed(t->conn, path, SVC_IFACE, "Level");
+        t->emit_results[2] = bus_emit_properties_changed(t->conn, path, SVC_IFACE, "Count");
+        t->emit_results[3] = bus_emit_properties_changed(t->conn, path, SVC_IFACE, "Enabled");
+        t->count += 10;
+        return 0;
+}
+
+static int get_mode(bus_connection *c, const char *path, const char *interface,
+                    const char *property, void *userdata, json_t **ret_value,
+                    bus_error *ret_error) {
+        *ret_value = json_string(((Thing *)userdata)->mode);
+        return 0;
+}
+
+static int set_mode(bus_connection *c, const char *path, const char *interface,
+                    const char *property, json_t *value, void *userdata, bus_error *ret_error) {
+        Thing *t = userdata;
+
+        if (strcmp(json_string_value(value), "broken") == 0)
+                return -EBUSY;
+        snprintf(t->mode, sizeof(t->mode), "%s", json_string_value(value));
+        t->mode_sets++;
+        return 0;
+}
+
+#define CHECKED_ARGS                                                                             \
+        "{\"name\": \"string\","                                                                 \
+        " \"count\": {\"type\": \"integer\", \"min\": 0, \"max\": 10},"                          \
+        " \"ratio\": {\"type\": \"number\", \"min\": 0, \"max\": 1},"                            \
+        " \"on\": \"boolean\","                                                                  \
+        " \"tags\": {\"type\": \"array\", \"items\": \"string\", \"max_items\": 3},"             \
+        " \"opts\": {\"type\": \"object\", \"fields\": {"                                        \
+        "     \"depth\": \"integer\", \"note\": {\"type\": \"string\", \"optional\": true}}},"   \
+        " \"color\": {\"type\": \"enum\", \"values\": [\"red\", \"green\"]},"                    \
+        " \"data\": {\"type\": \"payload\", \"optional\": true},"                                \
+        " \"extra\": {\"type\": \"any\", \"optional\": true}}"
+
+static const bus_interface_method thing_methods[] = {
+        { .name = "Who", .result = "{\"who\": \"string\"}", .handler = m_who },
+        { .name = "Checked", .args = CHECKED_ARGS, .result = "{\"who\": \"string\"}",
+          .handler = m_who },
+        { .name = "FailErrno", .args = "{\"errno\": \"integer\"}", .handler = m_fail_errno },
+        { .name = "BadReply", .result = "{\"n\": \"integer\"}", .handler = m_bad_reply },
+        { .name = "Bump", .handler = m_bump },
+        {},
+};
+
+static const bus_interface_property thing_properties[] = {
+        { .name = "Count", .schema = "\"integer\"", .flags = BUS_PROPERTY_EMITS_CHANGE,
+          .offset = offsetof(Thing, count) },
+        { .name = "Level",
+          .schema = "{\"type\": \"number\", \"min\": 0, \"max\": 100}",
+          .flags = BUS_PROPERTY_WRITABLE | BUS_PROPERTY_EMITS_CHANGE,
+          .offset = offsetof(Thing, level) },
+        { .name = "Enabled", .schema = "\"boolean\"",
+          .flags = BUS_PROPERTY_WRITABLE | BUS_PROPERTY_EMITS_CHANGE,
+          .offset = offsetof(Thing, enabled) },
+        { .name = "Label", .schema = "\"string\"", .flags = BUS_PROPERTY_WRITABLE,
+          .offset = offsetof(Thing, label) },
+        { .name = "Mode", .schema = "{\"type\": \"enum\", \"values\": [\"auto\", \"manual\", \"broken\"]}",
+          .flags = BUS_PROPERTY_WRITABLE | BUS_PROPERTY_EMITS_CHANGE, .get = get_mode,
+          .set = set_mode },
+        {},
+};
+
+static const bus_interface_signal thing_signals[] = {
+        { .name = "Changed", .args = "{\"count\": \"integer\"}" },
+        {},
+};
+
+static const bus_interface thing_iface = {
+        .name = SVC_IFACE,
+        .methods = thing_methods,
+        .properties = thing_properties,
+        .signals = thing_signals,
+};
+
+static const bus_interface_method other_methods[] = {
+        { .name = "Who", .result = "{\"who\": \"string\"}", .handler = m_who },
+        {},
+};
+
+static const bus_interface other_iface = { .name = SVC_IFACE2, .methods = other_methods };
+
+/* Subtree /items/N for N < n_items. */
+typedef struct Items {
+        unsigned n_items;
+        Thing items[8];
+} Items;
+
+static int items_find(bus_connection *c, const char *path, void *userdata, void **ret) {
+        Items *it = userdata;
+        unsigned n;
+        char tail;
+
+        if (sscanf(path, "/items/%u%c", &n, &tail) != 1 || n >= it->n_items)
+                return 0;
+        *ret = &it->items[n];
+        return 1;
+}
+
+static int items_enumerate(bus_connection *c, const char *prefix, void *userdata, char ***ret) {
+        Items *it = userdata;
+        char **v = calloc(it->n_items + 1, sizeof(*v));
+
+        if (!v)
+                return -ENOMEM;
+        for (unsigned i = 0; i < it->n_items; i++)
+                if (asprintf(&v[i], "/items/%u", i) < 0)
+                        return -ENOMEM;
+        *ret = v;
+        return 0;
+}
+
+typedef struct Service {
+        bus_connection *conn;
+        Thing a, b, other;
+        Items items;
+        bus_slot *slots[8];
+        unsigned n_slots;
+} Service;
+
+static void service_init(Service *s) {
+        memset(s, 0, sizeof(*s));
+        s->conn = test_connect();
+        s->a.who = "a";
+        s->b.who = "b";
+        s->other.who = "other";
+        snprintf(s->a.mode, sizeof(s->a.mode), "auto");
+        s->a.label = strdup("first");
+        s->a.conn = s->b.conn = s->other.conn = s->conn;
+        s->items.n_items = 3;
+        for (unsigned i = 0; i < 8; i++) {
+                s->items.items[i].who = "item";
+                snprintf(s->items.items[i].mode, sizeof(s->items.items[i].mode), "auto");
+        }
+        ck_assert_int_eq(bus_add_interface(s->conn, &s->slots[s->n_slots++], "/a", &thing_iface,
+                                           &s->a),
+                         0);
+        ck_assert_int_eq(bus_add_interface(s->conn, &s->slots[s->n_slots++], "/a", &other_iface,
+                                           &s->other),
+                         0);
+        ck_assert_int_eq(bus_add_interface(s->conn, &s->slots[s->n_slots++], "/deep/b",
+                                           &thing_iface, &s->b),
+                         0);
+        ck_assert_int_eq(bus_add_subtree(s->conn, &s->slots[s->n_slots++], "/items", &thing_iface,
+                                         items_find, items_enumerate, &s->items),
+                         0);
+}
+
+static void service_fini(Service *s) {
+        for (unsigned i = 0; i < s->n_slots; i++)
+                bus_slot_unref(s->slots[i]);
+        test_disconnect(s->conn);
+        json_decref(s->a.last_args);
+        json_decref(s->b.last_args);
+        json_decref(s->other.last_args);
+        for (unsigned i = 0; i < 8; i++)
+                json_decref(s->items.items[i].last_args);
+        free(s->a.label);
+}
+
+static const char *who(const Answer *a) {
+        assert_ok(a);
+        return json_string_value(json_object_get(a->body, "who"));
+}
+
+/* ---- Tests -------------------------------------------------------------------------------- */
+
+START_TEST(test_dispatch_by_path_subtree_interface) {
+        bus_connection *caller = test_connect();
+        Answer a = { 0 };
+        Service s;
+
+        service_init(&s);
+        call(caller, s.conn, "/a", SVC_IFACE, "Who", NULL, &a);
+        ck_assert_str_eq(who(&a), "a");
+        call(caller, s.conn, "/a", SVC_IFACE2, "Who", NULL, &a);
+        ck_assert_str_eq(who(&a), "other");
+        call(caller, s.conn, "/deep/b", SVC_IFACE, "Who", NULL, &a);
+        ck_assert_str_eq(who(&a), "b");
+        call(caller, s.conn, "/items/2", SVC_IFACE, "Who", NULL, &a);
+        ck_assert_str_eq(who(&a), "item");
+        ck_assert_uint_eq(s.items.items[2].calls, 1);
+        ck_assert_uint_eq(s.items.items[0].calls, 0);
+        /* No interface: the first registered at the path that declares it. */
+        call(caller, s.conn, "/a", NULL, "Who", NULL, &a);
+        ck_assert_str_eq(who(&a), "a");
+        /* Peer.Ping anywhere. */
+        call(caller, s.conn, "/nowhere", BUS_PEER_INTERFACE, "Ping", NULL, &a);
+        assert_ok(&a);
+
+        answer_clear(&a);
+        service_fini(&s);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+START_TEST(test_unknown_each_own_error) {
+        bus_connection *caller = test_connect();
+        Answer a = { 0 };
+        Service s;
+
+        service_init(&s);
+        call(caller, s.conn, "/nope", SVC_IFACE, "Who", NULL, &a);
+        assert_error(&a, BUS_ERROR_UNKNOWN_OBJECT, "/nope");
+        call(caller, s.conn, "/items/7", SVC_IFACE, "Who", NULL, &a);
+        assert_error(&a, BUS_ERROR_UNKNOWN_OBJECT, "/items/7");
+        call(caller, s.conn, "/a", "com.example.Nothing", "Who", NULL, &a);
+        assert_error(&a, BUS_ERROR_UNKNOWN_INTERFACE, "com.example.Nothing");
+        call(caller, s.conn, "/a", SVC_IFACE, "Nope", NULL, &a);
+        assert_error(&a, BUS_ERROR_UNKNOWN_METHOD, "Nope");
+        call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Get",
+             json_pack("{s:s,s:s}", "interface", SVC_IFACE, "name", "Nope"), &a);
+        assert_error(&a, BUS_ERROR_UNKNOWN_PROPERTY, "Nope");
+        call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Get",
+             json_pack("{s:s,s:s}", "interface", "com.example.Nothing", "name", "Count"), &a);
+        assert_error(&a, BUS_ERROR_UNKNOWN_INTERFACE, "com.example.Nothing");
+        /* An intermediate node has no interfaces but can be introspected. */
+        call(caller, s.conn, "/deep", SVC_IFACE, "Who", NULL, &a);
+        assert_error(&a, BUS_ERROR_UNKNOWN_INTERFACE, NULL);
+        ck_assert_uint_eq(s.a.calls, 0);
+
+        answer_clear(&a);
+        service_fini(&s);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* A good argument object for Checked; tests spoil one field at a time. */
+static json_t *good_args(void) {
+        return json_pack("{s:s,s:i,s:f,s:b,s:[s,s],s:{s:i,s:s},s:s}", "name", "x", "count", 3,
+                         "ratio", 0.5, "on", 1, "tags", "a", "b", "opts", "depth", 2, "note", "n",
+                         "color", "red");
+}
+
+START_TEST(test_schema_every_type) {
+        static const struct {
+                const char *field;
+                const char *bad; /* JSON replacing it; NULL = remove it */
+                const char *named;
+                const char *expected;
+        } cases[] = {
+                { "name", "5", "field 'name'", "expected a string" },
+                { "name", NULL, "field 'name'", "missing" },
+                { "count", "\"3\"", "field 'count'", "expected an integer in [0, 10]" },
+                { "count", "11", "field 'count'", "got 11" },
+                { "count", "-1", "field 'count'", "expected an integer" },
+                { "count", "2.5", "field 'count'", "got a number" },
+                { "ratio", "1.5", "field 'ratio'", "expected a number in [0, 1]" },
+                { "ratio", "true", "field 'ratio'", "got a boolean" },
+                { "on", "1", "field 'on'", "expected a boolean" },
+                { "tags", "[\"a\", 2]", "field 'tags[1]'", "expected a string" },
+                { "tags", "[\"a\", \"b\", \"c\", \"d\"]", "field 'tags'", "at most 3 items" },
+                { "tags", "{}", "field 'tags'", "expected an array" },
+                { "opts", "{\"note\": \"n\"}", "field 'opts.depth'", "missing" },
+                { "opts", "{\"depth\": 1, \"bogus\": 1}", "field 'opts.bogus'", "not expected" },
+                { "opts", "{\"depth\": \"deep\"}", "field 'opts.depth'", "expected an integer" },
+                { "color", "\"blue\"", "field 'color'", "expected one of [\"red\",\"green\"]" },
+                { "color", "7", "field 'color'", "expected one of" },
+                { "data", "0", "field 'data'", "index of a payload" },
+                { "surprise", "1", "field 'surprise'", "not expected" },
+        };
+        bus_connection *caller = test_connect();
+        Answer a = { 0 };
+        Service s;
+
+        service_init(&s);
+        call(caller, s.conn, "/a", SVC_IFACE, "Checked", good_args(), &a);
+        ck_assert_str_eq(who(&a), "a");
+        ck_assert_uint_eq(s.a.calls, 1);
+        /* Optional fields may be left out; "any" takes anything. */
+        {
+                json_t *args = good_args();
+
+                json_object_del(json_object_get(args, "opts"), "note");
+                json_object_set_new(args, "extra", json_pack("[i,{s:n}]", 1, "x"));
+                call(caller, s.conn, "/a", SVC_IFACE, "Checked", args, &a);
+                ck_assert_str_eq(who(&a), "a");
+                ck_assert_uint_eq(s.a.calls, 2);
+        }
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                json_t *args = good_args();
+
+                if (cases[i].bad)
+                        json_object_set_new(args, cases[i].field,
+                                            json_loads(cases[i].bad, JSON_DECODE_ANY, NULL));
+                else
+                        json_object_del(args, cases[i].field);
+                call(caller, s.conn, "/a", SVC_IFACE, "Checked", args, &a);
+                assert_error(&a, BUS_ERROR_INVALID_ARGS, cases[i].named);
+                ck_assert_msg(strstr(a.error.message, cases[i].expected),
+                              "case %zu: '%s' does not say '%s'", i, a.error.message,
+                              cases[i].expected);
+                /* The handler never saw it. */
+                ck_assert_uint_eq(s.a.calls, 2);
+        }
+        /* A body that is not an object at all, and a method without
+         * arguments given some. */
+        call(caller, s.conn, "/a", SVC_IFACE, "Checked", json_string("hello"), &a);
+        assert_error(&a, BUS_ERROR_INVALID_ARGS, "arguments: expected an object");
+        call(caller, s.conn, "/a", SVC_IFACE, "Who", json_pack("{s:i}", "x", 1), &a);
+        assert_error(&a, BUS_ERROR_INVALID_ARGS, "field 'x'");
+        ck_assert_uint_eq(s.a.calls, 2);
+        /* A payload field with a payload attached. */
+        {
+                json_t *args = good_args();
+                bus_message *m;
+
+                json_object_set_new(args, "data", json_integer(0));
+                answer_clear(&a);
+                ck_assert_int_ge(bus_message_new_method_call(caller, &m,
+                                                             bus_connection_get_unique_name(s.conn),
+                                                             "/a", SVC_IFACE, "Checked"),
+                                 0);
+                ck_assert_int_ge(bus_message_set_body(m, args), 0);
+                ck_assert_int_ge(bus_message_attach_bytes(m, "abc", 3), 0);
+                ck_assert_int_ge(bus_call_async(caller, m, 0, answer_cb, &a, NULL), 0);
+                bus_message_unref(m);
+                json_decref(args);
+                pump_until(&a.done, 1, caller, s.conn);
+                ck_assert_str_eq(who(&a), "a");
+                ck_assert_uint_eq(s.a.calls, 3);
+        }
+        /* A reply that does not fit its declaration is not sent as is. */
+        call(caller, s.conn, "/a", SVC_IFACE, "BadReply", NULL, &a);
+#ifndef NDEBUG
+        assert_error(&a, BUS_ERROR_FAILED, "field 'n'");
+#endif
+
+        answer_clear(&a);
+        service_fini(&s);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+START_TEST(test_schema_unit) {
+        bus_error e = BUS_ERROR_INIT;
+        bus_schema *s;
+        json_t *v;
+
+        /* Bad descriptions are refused, saying where. */
+        ck_assert_int_eq(bus_schema_parse(&s, "\"strin\"", &e), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(e.message, "unknown type 'strin'"));
+        ck_assert_int_eq(bus_schema_parse(&s, "{\"type\": \"integer\", \"min\": 3, \"max\": 1}", &e),
+                         -EINVAL);
+        ck_assert_ptr_nonnull(strstr(e.message, "greater"));
+        ck_assert_int_eq(bus_schema_parse(&s, "{\"type\": \"array\"}", &e), -EINVAL);
+        ck_assert_int_eq(bus_schema_parse(&s, "{\"type\": \"string\", \"min\": 1}", &e), -EINVAL);
+        ck_assert_int_eq(bus_schema_parse_fields(&s, "{\"a\": {\"type\": \"object\", \"fields\": "
+                                                     "{\"b\": \"nope\"}}}",
+                                                 &e),
+                         -EINVAL);
+        ck_assert_ptr_nonnull(strstr(e.message, "a.b"));
+        /* Nesting past the bound. */
+        {
+                char text[2048] = "";
+
+                for (unsigned i = 0; i < BUS_SCHEMA_DEPTH_MAX + 2; i++)
+                        strcat(text, "{\"type\": \"array\", \"items\": ");
+                strcat(text, "\"string\"");
+                for (unsigned i = 0; i < BUS_SCHEMA_DEPTH_MAX + 2; i++)
+                        strcat(text, "}");
+                ck_assert_int_eq(bus_schema_parse(&s, text, &e), -EINVAL);
+                ck_assert_ptr_nonnull(strstr(e.message, "deeply"));
+        }
+        /* Good ones check values. */
+        ck_assert_int_eq(bus_schema_parse(&s, "{\"type\": \"string\", \"max_length\": 3}", &e), 0);
+        v = json_string("abcd");
+        ck_assert_int_eq(bus_schema_check(s, v, 0, &e), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(e.message, "arguments: expected a string of at most 3"));
+        json_decref(v);
+        v = json_string("abc");
+        ck_assert_int_eq(bus_schema_check(s, v, 0, NULL), 0);
+        json_decref(v);
+        ck_assert_str_eq(json_string_value(json_object_get(bus_schema_get_description(s), "type")),
+                         "string");
+        bus_schema_free(s);
+        ck_assert_int_eq(bus_schema_parse_fields(&s, NULL, &e), 0);
+        ck_assert_int_eq(bus_schema_check(s, NULL, 0, &e), 0); /* no body = {} */
+        bus_schema_free(s);
+        bus_error_free(&e);
+}
+END_TEST
+
+START_TEST(test_properties_get_set) {
+        bus_connection *caller = test_connect();
+        Answer a = { 0 };
+        Service s;
+
+        service_init(&s);
+        s.a.count = 7;
+        s.a.level = 2.5;
+        call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Get",
+             json_pack("{s:s,s:s}", "interface", SVC_IFACE, "name", "Count"), &a);
+        assert_ok(&a);
+        ck_assert_int_eq(json_integer_value(json_object_get(a.body, "value")), 7);
+        call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "GetAll",
+             json_pack("{s:s}", "interface", SVC_IFACE), &a);
+        assert_ok(&a);
+        {
+                json_t *p = json_object_get(a.body, "properties");
+
+                ck_assert_uint_eq(json_object_size(p), 5);
+                ck_assert_int_eq(json_integer_value(json_object_get(p, "Count")), 7);
+                ck_assert(json_real_value(json_object_get(p, "Level")) == 2.5);
+                ck_assert(json_is_false(json_object_get(p, "Enabled")));
+                ck_assert_str_eq(json_string_value(json_object_get(p, "Label")), "first");
+                ck_assert_str_eq(json_string_value(json_object_get(p, "Mode")), "auto");
+        }
+        /* Read-only: refused, value unchanged. */
+        call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
+             json_pack("{s:s,s:s,s:i}", "interface", SVC_IFACE, "name", "Count", "value", 9), &a);
+        assert_error(&a, BUS_ERROR_PROPERTY_READ_ONLY, "Count");
+        ck_assert_int_eq(s.a.count, 7);
+        /* Writable by offset: number, boolean, string. */
+        call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
+             json_pack("{s:s,s:s,s:f}", "interface", SVC_IFACE, "name", "Level", "value", 42.0),
+             &a);
+        assert_ok(&a);
+        ck_assert(s.a.level == 42.0);
+        call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
+             json_pack("{s:s,s:s,s:b}", "interface", SVC_IFACE, "name", "Enabled", "value", 1), &a);
+        assert_ok(&a);
+        ck_assert(s.a.enabled);
+        call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
+             json_pack("{s:s,s:s,s:s}", "interface", SVC_IFACE, "name", "Label", "value",
+                       "second"),
+             &a);
+        assert_ok(&a);
+        ck_assert_str_eq(s.a.label, "second");
+        /* Out of the schema: InvalidArgs naming the property, unchanged. */
+        call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
+             json_pack("{s:s,s:s,s:i}", "interface", SVC_IFACE, "name", "Level", "value", 101),
+             &a);
+        assert_error(&a, BUS_ERROR_INVALID_ARGS, "property Level: arguments: expected a number in [0, 100]");
+        ck_assert(s.a.level == 42.0);
+        call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
+             json_pack("{s:s,s:s}", "interface", SVC_IFACE, "name", "Level"), &a);
+        assert_error(&a, BUS_ERROR_INVALID_ARGS, "field 'value': missing");
+        /* By setter; a setter's errno becomes a named error. */
+        call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
+             json_pack("{s:s,s:s,s:s}", "interface", SVC_IFACE, "name", "Mode", "value", "manual"),
+             &a);
+        assert_ok(&a);
+        ck_assert_str_eq(s.a.mode, "manual");
+        call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
+             json_pack("{s:s,s:s,s:s}", "interface", SVC_IFACE, "name", "Mode", "value", "broken"),
+             &a);
+        assert_error(&a, "org.busd.Error.Busy", NULL);
+        ck_assert_str_eq(s.a.mode, "manual");
+        /* Subtree objects have properties too. */
+        s.items.items[1].count = 11;
+        call(caller, s.conn, "/items/1", BUS_PROPERTIES_INTERFACE, "Get",
+             json_pack("{s:s,s:s}", "interface", SVC_IFACE, "name", "Count"), &a);
+        assert_ok(&a);
+        ck_assert_int_eq(json_integer_value(json_object_get(a.body, "value")), 11);
+
+        answer_clear(&a);
+        service_fini(&s);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+START_TEST(test_properties_changed_batched) {
+        bus_connection *caller = test_connect(), *svc = test_connect();
+        Thing t = { .who = "t", .conn = svc };
+        bus_slot *slot, *match;
+        Collector got = { 0 };
+        Answer a = { 0 };
+        json_t *body, *changed;
+
+        snprintf(t.mode, sizeof(t.mode), "auto");
+        ck_assert_int_eq(bus_add_match(caller, &match,
+                                       "type='signal',interface='org.busd.Properties',"
+                                       "member='PropertiesChanged'",
+                                       collector_add, &got),
+                         0);
+        ck_assert_int_eq(bus_add_interface(svc, &slot, "/t", &thing_iface, &t), 0);
+        /* Outside a dispatch: sent at once. Undeclared or unannounced: refused. */
+        t.count = 1;
+        ck_assert_int_eq(bus_emit_properties_changed(svc, "/t", SVC_IFACE, "Count"), 0);
+        ck_assert_int_eq(bus_emit_properties_changed(svc, "/t", SVC_IFACE, "Label"), -EINVAL);
+        ck_assert_int_eq(bus_emit_properties_changed(svc, "/t", SVC_IFACE, "Nope"), -ENOENT);
+        ck_assert_int_eq(bus_emit_properties_changed(svc, "/nope", SVC_IFACE, "Count"), -ENOENT);
+        pump_until(&got.n, 1, caller, svc);
+        body = bus_message_get_body(got.msgs[0]);
+        ck_assert_str_eq(bus_message_get_path(got.msgs[0]), "/t");
+        ck_assert_str_eq(json_string_value(json_object_get(body, "interface")), SVC_IFACE);
+        ck_assert_str_eq(bus_message_get_key(got.msgs[0]), SVC_IFACE);
+        ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(body, "changed"),
+                                                            "Count")),
+                         1);
+        collector_reset(&got);
+
+        /* Inside a handler: four announcements of three properties, one signal. */
+        call(caller, svc, "/t", SVC_IFACE, "Bump", NULL, &a);
+        assert_ok(&a);
+        for (unsigned i = 0; i < 4; i++)
+                ck_assert_int_eq(t.emit_results[i], 0);
+        pump_until(&got.n, 1, caller, svc);
+        /* A round trip through the service after it: nothing else came. */
+        call(caller, svc, "/t", BUS_PEER_INTERFACE, "Ping", NULL, &a);
+        assert_ok(&a);
+        pump_idle(caller, svc);
+        ck_assert_uint_eq(got.n, 1);
+        body = bus_message_get_body(got.msgs[0]);
+        changed = json_object_get(body, "changed");
+        ck_assert_uint_eq(json_object_size(changed), 3);
+        ck_assert_int_eq(json_integer_value(json_object_get(changed, "Count")), 12);
+        ck_assert(json_real_value(json_object_get(changed, "Level")) == 0.5);
+        ck_assert(json_is_true(json_object_get(changed, "Enabled")));
+        ck_assert_uint_eq(json_array_size(json_object_get(body, "invalidated")), 0);
+        collector_reset(&got);
+
+        /* Set through org.busd.Properties announces by itself, once per
+         * dispatch; a property without EMITS_CHANGE is not announced. */
+        call(caller, svc, "/t", BUS_PROPERTIES_INTERFACE, "Set",
+             json_pack("{s:s,s:s,s:s}", "interface", SVC_IFACE, "name", "Mode", "value", "manual"),
+             &a);
+        assert_ok(&a);
+        call(caller, svc, "/t", BUS_PROPERTIES_INTERFACE, "Set",
+             json_pack("{s:s,s:s,s:s}", "interface", SVC_IFACE, "name", "Label", "value", "x"),
+             &a);
+        assert_ok(&a);
+        pump_until(&got.n, 1, caller, svc);
+        call(caller, svc, "/t", BUS_PEER_INTERFACE, "Ping", NULL, &a);
+        pump_idle(caller, svc);
+        ck_assert_uint_eq(got.n, 1);
+        changed = json_object_get(bus_message_get_body(got.msgs[0]), "changed");
+        ck_assert_str_eq(json_string_value(json_object_get(changed, "Mode")), "manual");
+        ck_assert_uint_eq(json_object_size(changed), 1);
+
+        free(t.label);
+        answer_clear(&a);
+        bus_slot_unref(slot);
+        bus_slot_unref(match);
+        collector_reset(&got);
+        test_disconnect(svc);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* The interface named @name in an Introspect answer, or NULL. */
+static json_t *find_iface(json_t *node, const char *name) {
+        json_t *x;
+        size_t i;
+
+        json_array_foreach(json_object_get(node, "interfaces"), i, x)
+                if (strcmp(json_string_value(json_object_get(x, "name")), name) == 0)
+                        return x;
+        return NULL;
+}
+
+static void assert_children(json_t *node, const char *expected) {
+        char *text = json_dumps(json_object_get(node, "children"), JSON_COMPACT);
+
+        ck_assert_str_eq(text, expected);
+        free(text);
+}
+
+START_TEST(test_introspect) {
+        bus_connection *caller = test_connect();
+        Answer a = { 0 };
+        json_t *iface, *decl, *expected;
+        Service s;
+
+        service_init(&s);
+        call(caller, s.conn, "/a", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+        assert_ok(&a);
+        ck_assert_str_eq(json_string_value(json_object_get(a.body, "path")), "/a");
+        assert_children(a.body, "[]");
+        ck_assert_ptr_nonnull(find_iface(a.body, BUS_PEER_INTERFACE));
+        ck_assert_ptr_nonnull(find_iface(a.body, BUS_INTROSPECTABLE_INTERFACE));
+        ck_assert_ptr_nonnull(find_iface(a.body, BUS_PROPERTIES_INTERFACE));
+        ck_assert_ptr_null(find_iface(a.body, BUS_OBJECT_MANAGER_INTERFACE));
+        ck_assert_ptr_nonnull(find_iface(a.body, SVC_IFACE2));
+        iface = find_iface(a.body, SVC_IFACE);
+        ck_assert_ptr_nonnull(iface);
+        /* Every member as declared, schemas as written. */
+        ck_assert_uint_eq(json_object_size(json_object_get(iface, "methods")), 5);
+        decl = json_object_get(json_object_get(json_object_get(iface, "methods"), "Checked"),
+                               "args");
+        expected = json_loads(CHECKED_ARGS, 0, NULL);
+        ck_assert(json_equal(decl, expected));
+        json_decref(expected);
+        decl = json_object_get(json_object_get(iface, "properties"), "Level");
+        ck_assert_str_eq(json_string_value(json_object_get(decl, "access")), "readwrite");
+        ck_assert(json_is_true(json_object_get(decl, "emits_change")));
+        ck_assert_int_eq(json_integer_value(
+                                 json_object_get(json_object_get(decl, "schema"), "max")),
+                         100);
+        decl = json_object_get(json_object_get(iface, "properties"), "Count");
+        ck_assert_str_eq(json_string_value(json_object_get(decl, "access")), "read");
+        ck_assert_str_eq(json_string_value(json_object_get(decl, "schema")), "integer");
+        decl = json_object_get(json_object_get(iface, "signals"), "Changed");
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(decl, "args"),
+                                                           "count")),
+                         "integer");
+
+        /* Children: registered paths, intermediate nodes, subtree objects
+         * as the enumerator lists them. */
+        call(caller, s.conn, "/", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+        assert_ok(&a);
+        assert_children(a.body, "[\"a\",\"deep\",\"items\"]");
+        ck_assert_ptr_null(find_iface(a.body, BUS_PROPERTIES_INTERFACE));
+        call(caller, s.conn, "/deep", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+        assert_ok(&a);
+        assert_children(a.body, "[\"b\"]");
+        call(caller, s.conn, "/items", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+        assert_ok(&a);
+        assert_children(a.body, "[\"0\",\"1\",\"2\"]");
+        call(caller, s.conn, "/items/1", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+        assert_ok(&a);
+        ck_assert_ptr_nonnull(find_iface(a.body, SVC_IFACE));
+        s.items.n_items = 5;
+        call(caller, s.conn, "/items", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+        assert_children(a.body, "[\"0\",\"1\",\"2\",\"3\",\"4\"]");
+        /* Unknown path: UnknownObject, as for any call. */
+        call(caller, s.conn, "/zzz", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+        assert_error(&a, BUS_ERROR_UNKNOWN_OBJECT, NULL);
+
+        answer_clear(&a);
+        service_fini(&s);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+START_TEST(test_object_manager_signals) {
+        bus_connection *caller = test_connect(), *svc = test_connect();
+        bus_slot *manager, *one, *two, *match;
+        Thing t1 = { .who = "1", .count = 1 }, t2 = { .who = "2", .count = 2 };
+        Collector got = { 0 };
+        Answer a = { 0 };
+        json_t *objects, *body;
+
+        snprintf(t1.mode, sizeof(t1.mode), "auto");
+        snprintf(t2.mode, sizeof(t2.mode), "auto");
+        ck_assert_int_eq(bus_add_interface(svc, &one, "/m/one", &thing_iface, &t1), 0);
+        ck_assert_int_eq(bus_add_object_manager(svc, &manager, "/m"), 0);
+        ck_assert_int_eq(bus_add_object_manager(svc, NULL, "/m"), -EEXIST);
+        ck_assert_int_eq(bus_add_match(caller, &match,
+                                       "type='signal',interface='org.busd.ObjectManager'",
+                                       collector_add, &got),
+                         0);
+        call(caller, svc, "/m", BUS_OBJECT_MANAGER_INTERFACE, "GetManagedObjects", NULL, &a);
+        assert_ok(&a);
+        objects = json_object_get(a.body, "objects");
+        ck_assert_uint_eq(json_object_size(objects), 1);
+        ck_assert_int_eq(json_integer_value(json_object_get(
+                                 json_object_get(json_object_get(objects, "/m/one"), SVC_IFACE),
+                                 "Count")),
+                         1);
+        /* Introspection shows the manager where it is. */
+        call(caller, svc, "/m", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+        ck_assert_ptr_nonnull(find_iface(a.body, BUS_OBJECT_MANAGER_INTERFACE));
+
+        ck_assert_int_eq(bus_add_interface(svc, &two, "/m/two", &thing_iface, &t2), 0);
+        pump_until(&got.n, 1, caller, svc);
+        ck_assert_str_eq(bus_message_get_member(got.msgs[0]), "InterfacesAdded");
+        ck_assert_str_eq(bus_message_get_path(got.msgs[0]), "/m");
+        body = bus_message_get_body(got.msgs[0]);
+        ck_assert_str_eq(json_string_value(json_object_get(body, "path")), "/m/two");
+        ck_assert_int_eq(json_integer_value(json_object_get(
+                                 json_object_get(json_object_get(body, "interfaces"), SVC_IFACE),
+                                 "Count")),
+                         2);
+        bus_slot_unref(one); /* announced: it was there when the manager came */
+        pump_until(&got.n, 2, caller, svc);
+        ck_assert_str_eq(bus_message_get_member(got.msgs[1]), "InterfacesRemoved");
+        body = bus_message_get_body(got.msgs[1]);
+        ck_assert_str_eq(json_string_value(json_object_get(body, "path")), "/m/one");
+        ck_assert_str_eq(json_string_value(json_array_get(json_object_get(body, "interfaces"), 0)),
+                         SVC_IFACE);
+        call(caller, svc, "/m", BUS_OBJECT_MANAGER_INTERFACE, "GetManagedObjects", NULL, &a);
+        objects = json_object_get(a.body, "objects");
+        ck_assert_uint_eq(json_object_size(objects), 1);
+        ck_assert_ptr_nonnull(json_object_get(objects, "/m/two"));
+
+        answer_clear(&a);
+        bus_slot_unref(two);
+        bus_slot_unref(manager);
+        bus_slot_unref(match);
+        collector_reset(&got);
+        test_disconnect(svc);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* The service thread: adds objects /race/N one at a time, processing its
+ * connection between them, until told to stop after it has added @total. */
+#define RACE_OBJECTS 200
+
+typedef struct Race {
+        bus_connection *svc;
+        Thing things[RACE_OBJECTS];
+        bus_slot *slots[RACE_OBJECTS];
+        unsigned added;
+        volatile bool subscribed; /* set by the caller's thread */
+} Race;
+
+static void *race_service(void *userdata) {
+        Race *r = userdata;
+
+        for (unsigned i = 0; i < RACE_OBJECTS; i++) {
+                char path[64];
+
+                snprintf(path, sizeof(path), "/race/o%u", i);
+                snprintf(r->things[i].mode, sizeof(r->things[i].mode), "auto");
+                r->things[i].count = i;
+                if (bus_add_interface(r->svc, &r->slots[i], path, &thing_iface, &r->things[i]) < 0)
+                        return (void *)1;
+                __atomic_store_n(&r->added, i + 1, __ATOMIC_RELEASE);
+                /* Answer whatever came in, between additions. */
+                while (bus_connection_process(r->svc) > 0)
+                        ;
+                /* Keep adding past the subscription: half before, half after
+                 * is likely; neither is required for the check. */
+        }
+        /* Serve until the caller is done. */
+        while (!r->subscribed) {
+                while (bus_connection_process(r->svc) > 0)
+                        ;
+                bus_connection_wait(r->svc, 10000);
+        }
+        while (bus_connection_process(r->svc) > 0)
+                ;
+        bus_connection_flush(r->svc);
+        return NULL;
+}
+
+typedef struct Seen {
+        unsigned count[RACE_OBJECTS];
+        unsigned added_signals;
+} Seen;
+
+static int race_signal(bus_message *m, void *userdata) {
+        Seen *seen = userdata;
+        const char *path = json_string_value(json_object_get(bus_message_get_body(m), "path"));
+        unsigned n;
+
+        if (strcmp(bus_message_get_member(m), "InterfacesAdded") == 0 && path &&
+            sscanf(path, "/race/o%u", &n) == 1 && n < RACE_OBJECTS) {
+                seen->count[n]++;
+                seen->added_signals++;
+        }
+        return 0;
+}
+
+START_TEST(test_object_manager_snapshot_subscribe) {
+        bus_connection *caller = test_connect();
+        bus_error e = BUS_ERROR_INIT;
+        bus_slot *manager, *sub;
+        Race *race = calloc(1, sizeof(*race));
+        Seen seen = { { 0 } };
+        json_t *snapshot, *objects;
+        const char *path;
+        json_t *x;
+        pthread_t th;
+        unsigned in_snapshot = 0;
+
+        race->svc = test_connect();
+        ck_assert_int_eq(bus_add_object_manager(race->svc, &manager, "/race"), 0);
+        ck_assert_int_eq(pthread_create(&th, NULL, race_service, race), 0);
+        /* Subscribe while the service is adding: once a quarter is there
+         * (the thread only adds and answers; bounded wait). */
+        {
+                uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
+
+                while (__atomic_load_n(&race->added, __ATOMIC_ACQUIRE) < RACE_OBJECTS / 4 &&
+                       now_usec() < deadline)
+                        sched_yield();
+        }
+        ck_assert_int_eq(bus_subscribe_managed_objects(caller, &sub,
+                                                       bus_connection_get_unique_name(race->svc),
+                                                       "/race", race_signal, &seen, &snapshot, &e),
+                         0);
+        objects = json_object_get(snapshot, "objects");
+        json_object_foreach(objects, path, x) {
+                unsigned n;
+
+                ck_assert_int_eq(sscanf(path, "/race/o%u", &n), 1);
+                seen.count[n]++;
+                in_snapshot++;
+        }
+        /* Everything the service adds from now on arrives as InterfacesAdded. */
+        pump_until(&seen.added_signals, RACE_OBJECTS - in_snapshot, caller);
+        /* Nothing more comes: a round trip through the service (which the
+         * thread still serves) dispatches whatever it sent before. */
+        ck_assert_int_eq(bus_call_method(caller, bus_connection_get_unique_name(race->svc), "/race",
+                                         BUS_PEER_INTERFACE, "Ping", NULL, 0, &e, NULL),
+                         0);
+        race->subscribed = true;
+        ck_assert_int_eq(pthread_join(th, NULL), 0);
+        pump_idle(caller);
+        for (unsigned i = 0; i < RACE_OBJECTS; i++)
+                ck_assert_msg(seen.count[i] == 1, "object %u seen %u times (%u in the snapshot)",
+                              i, seen.count[i], in_snapshot);
+        fprintf(stderr, "snapshot-and-subscribe: %u objects in the snapshot, %u announced after\n",
+                in_snapshot, seen.added_signals);
+
+        /* Unsubscribing stops the unicasts; the service forgets us. */
+        bus_slot_unref(sub);
+        json_decref(snapshot);
+        for (unsigned i = 0; i < RACE_OBJECTS; i++)
+                bus_slot_unref(race->slots[i]);
+        bus_slot_unref(manager);
+        test_disconnect(race->svc);
+        free(race);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* A subscriber that leaves, or unsubscribes, is forgotten: a monitor sees
+ * the service's unicast copies stop (the broadcasts go on). */
+typedef struct Watch {
+        unsigned unicasts, broadcasts;
+} Watch;
+
+static int watch_cb(bus_message *m, void *userdata) {
+        Watch *w = userdata;
+
+        if (bus_message_get_type(m) != BUS_MESSAGE_SIGNAL ||
+            strcmp(bus_message_get_member(m), "InterfacesAdded") != 0)
+                return 0;
+        if (bus_message_get_destination(m))
+                w->unicasts++;
+        else
+                w->broadcasts++;
+        return 0;
+}
+
+static void subscribe_async(bus_connection *caller, bus_connection *svc, const char *member) {
+        Answer a = { 0 };
+
+        call(caller, svc, "/race", BUS_OBJECT_MANAGER_INTERFACE, member, NULL, &a);
+        assert_ok(&a);
+        answer_clear(&a);
+}
+
+START_TEST(test_object_manager_subscriber_leaves) {
+        static const char *const rules[] = { "type='signal',interface='org.busd.ObjectManager'",
+                                             NULL };
+        bus_connection *svc = test_connect(), *caller = test_connect(), *mon = test_connect();
+        bus_slot *manager, *obj[4];
+        Thing t = { .who = "t" };
+        bus_error e = BUS_ERROR_INIT;
+        Watch w = { 0 };
+
+        snprintf(t.mode, sizeof(t.mode), "auto");
+        ck_assert_int_eq(bus_connection_become_monitor(mon, rules, watch_cb, &w), 0);
+        ck_assert_int_eq(bus_add_object_manager(svc, &manager, "/race"), 0);
+        subscribe_async(caller, svc, "SubscribeManagedObjects");
+        subscribe_async(caller, svc, "SubscribeManagedObjects"); /* twice: still one */
+        ck_assert_int_eq(bus_add_interface(svc, &obj[0], "/race/a", &thing_iface, &t), 0);
+        pump_until(&w.unicasts, 1, svc, mon);
+        pump_until(&w.broadcasts, 1, svc, mon);
+        /* Unsubscribe: the next one is broadcast only. */
+        subscribe_async(caller, svc, "UnsubscribeManagedObjects");
+        ck_assert_int_eq(bus_add_interface(svc, &obj[1], "/race/b", &thing_iface, &t), 0);
+        pump_until(&w.broadcasts, 2, svc, mon);
+        /* Subscribe again, then leave without a word. */
+        subscribe_async(caller, svc, "SubscribeManagedObjects");
+        test_disconnect(caller);
+        /* The service's round trip to the bus dispatches NameOwnerChanged,
+         * routed before the bus's answer. */
+        ck_assert_int_eq(bus_call_method(svc, DRIVER_NAME, DRIVER_PATH, DRIVER_INTERFACE, "Ping",
+                                         NULL, 0, &e, NULL),
+                         0);
+        ck_assert_int_eq(bus_add_interface(svc, &obj[2], "/race/c", &thing_iface, &t), 0);
+        pump_until(&w.broadcasts, 3, svc, mon);
+        /* A round trip more and the monitor has seen all the service sent. */
+        ck_assert_int_eq(bus_call_method(svc, DRIVER_NAME, DRIVER_PATH, DRIVER_INTERFACE, "Ping",
+                                         NULL, 0, &e, NULL),
+                         0);
+        pump_idle(mon);
+        ck_assert_uint_eq(w.unicasts, 1);
+        ck_assert_uint_eq(w.broadcasts, 3);
+
+        for (unsigned i = 0; i < 3; i++)
+                bus_slot_unref(obj[i]);
+        bus_slot_unref(manager);
+        bus_connection_close(mon);
+        test_disconnect(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* A round trip from @c to the bus: dispatches what the bus sent it before. */
+static void bus_sync(bus_connection *c) {
+        bus_error e = BUS_ERROR_INIT;
+
+        ck_assert_int_eq(bus_call_method(c, DRIVER_NAME, DRIVER_PATH, DRIVER_INTERFACE, "Ping",
+                                         NULL, 0, &e, NULL),
+                         0);
+}
+
+static unsigned track_fired;
+
+static void on_track_empty(bus_track *t, void *userdata) {
+        track_fired++;
+        ck_assert_ptr_eq(userdata, &track_fired);
+}
+
+START_TEST(test_track) {
+        bus_connection *svc = test_connect(), *p1 = test_connect(), *p2 = test_connect();
+        bus_track *t;
+
+        track_fired = 0;
+        ck_assert_int_eq(bus_track_new(svc, &t, on_track_empty, &track_fired), 0);
+        ck_assert_int_eq(bus_track_add_name(t, bus_connection_get_unique_name(p1)), 1);
+        ck_assert_int_eq(bus_track_add_name(t, bus_connection_get_unique_name(p1)), 0);
+        ck_assert_int_eq(bus_track_add_name(t, bus_connection_get_unique_name(p2)), 1);
+        ck_assert_int_eq(bus_track_add_name(t, "not a name"), -EINVAL);
+        ck_assert_uint_eq(bus_track_count(t), 2);
+        ck_assert(bus_track_contains(t, bus_connection_get_unique_name(p1)));
+        bus_sync(svc);
+        ck_assert_uint_eq(bus_track_count(t), 2);
+        test_disconnect(p1);
+        bus_sync(svc);
+        /* One left: still one in the set, no callback. */
+        ck_assert_uint_eq(bus_track_count(t), 1);
+        ck_assert_uint_eq(track_fired, 0);
+        test_disconnect(p2);
+        pump_until(&track_fired, 1, svc);
+        ck_assert_uint_eq(bus_track_count(t), 0);
+
+        /* A name that is gone already leaves when GetNameOwner says so. */
+        ck_assert_int_eq(bus_track_add_name(t, ":1.999999"), 1);
+        pump_until(&track_fired, 2, svc);
+        ck_assert_uint_eq(bus_track_count(t), 0);
+        /* Removing is not leaving: no callback. */
+        {
+                bus_connection *p3 = test_connect();
+
+                ck_assert_int_eq(bus_track_add_name(t, bus_connection_get_unique_name(p3)), 1);
+                ck_assert_int_eq(bus_track_remove_name(t, bus_connection_get_unique_name(p3)), 1);
+                ck_assert_int_eq(bus_track_remove_name(t, bus_connection_get_unique_name(p3)), 0);
+                bus_sync(svc);
+                test_disconnect(p3);
+                bus_sync(svc);
+                ck_assert_uint_eq(track_fired, 2);
+        }
+        bus_track_unref(t);
+        test_disconnect(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+START_TEST(test_errno_mapping) {
+        bus_connection *caller = test_connect();
+        Answer a = { 0 };
+        Service s;
+
+        service_init(&s);
+        /* A handler's -ENOENT: a named error, turned back into ENOENT. */
+        call(caller, s.conn, "/a", SVC_IFACE, "FailErrno", json_pack("{s:i}", "errno", ENOENT), &a);
+        assert_error(&a, "org.busd.Error.FileNotFound", strerror(ENOENT));
+        ck_assert_int_eq(bus_error_get_errno(&a.error), ENOENT);
+        call(caller, s.conn, "/a", SVC_IFACE, "FailErrno", json_pack("{s:i}", "errno", ENOTDIR),
+             &a);
+        assert_error(&a, "org.busd.Error.Errno.ENOTDIR", NULL);
+        ck_assert_int_eq(bus_error_get_errno(&a.error), ENOTDIR);
+        call(caller, s.conn, "/a", SVC_IFACE, "FailErrno", json_pack("{s:i}", "errno", EINVAL),
+             &a);
+        assert_error(&a, BUS_ERROR_INVALID_ARGS, NULL);
+        /* Bus errors map too. */
+        call(caller, s.conn, "/a", SVC_IFACE, "Nope", NULL, &a);
+        ck_assert_int_eq(bus_error_get_errno(&a.error), EOPNOTSUPP);
+
+        answer_clear(&a);
+        service_fini(&s);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+START_TEST(test_errno_round_trip_unit) {
+        bus_error e = BUS_ERROR_INIT;
+        unsigned named = 0;
+
+        for (int i = 1; i < 134; i++) {
+                if (!strerrorname_np(i))
+                        continue;
+                ck_assert_int_eq(bus_error_set_errno(&e, -i, NULL), -i);
+                ck_assert_msg(bus_error_get_errno(&e) == i || (i == ENOTSUP && bus_error_get_errno(&e) == EOPNOTSUPP) ||
+                                      (i == EWOULDBLOCK && bus_error_get_errno(&e) == EAGAIN) ||
+                                      (i == EDEADLOCK && bus_error_get_errno(&e) == EDEADLK),
+                              "errno %d (%s) came back as %d via %s", i, strerrorname_np(i),
+                              bus_error_get_errno(&e), e.name);
+                ck_assert_str_eq(e.message, strerror(i));
+                named++;
+        }
+        ck_assert_uint_gt(named, 100);
+        ck_assert_int_eq(bus_error_set_errno(&e, ENOENT, "no %s", "such thing"), -ENOENT);
+        ck_assert_str_eq(e.name, "org.busd.Error.FileNotFound");
+        ck_assert_str_eq(e.message, "no such thing");
+        bus_error_set(&e, "com.example.Whatever", "x");
+        ck_assert_int_eq(bus_error_get_errno(&e), EREMOTEIO);
+        bus_error_free(&e);
+        ck_assert_int_eq(bus_error_get_errno(&e), 0);
+        bus_error_set(&e, BUS_ERROR_TIMEOUT, NULL);
+        ck_assert_int_eq(bus_error_get_errno(&e), ETIMEDOUT);
+        bus_error_free(&e);
+}
+END_TEST
+
+static const char thermo_file[] =
+        "{\"interfaces\": [{\"name\": \"com.example.Thermo\","
+        " \"methods\": {\"SetTarget\": {\"args\": {\"celsius\": {\"type\": \"number\", \"min\": 5,"
+        "   \"max\": 35}}, \"result\": {}}},"
+        " \"properties\": {\"Target\": {\"schema\": \"number\", \"access\": \"read\","
+        "   \"emits_change\": true}},"
+        " \"signals\": {\"Reached\": {\"args\": {\"celsius\": \"number\"}}}}]}";
+
+static int m_set_target(bus_message *call, void *userdata, json_t **ret_reply,
+                        bus_error *ret_error) {
+        *(double *)userdata = json_number_value(json_object_get(bus_message_get_body(call),
+                                                                "celsius"));
+        return 0;
+}
+
+START_TEST(test_interface_file) {
+        bus_connection *caller = test_connect(), *svc = test_connect();
+        bus_interface_file *f;
+        bus_error e = BUS_ERROR_INIT;
+        double target = 20;
+        bus_slot *slot;
+        Answer a = { 0 };
+        json_t *iface;
+
+        /* Bad files are refused, saying what is wrong. */
+        ck_assert_int_eq(bus_interface_file_parse(&f, "{\"interfaces\": [{\"name\": \"x\"}]}", &e),
+                         -EINVAL);
+        ck_assert_ptr_nonnull(strstr(e.message, "name"));
+        ck_assert_int_eq(bus_interface_file_parse(&f,
+                                                  "{\"interfaces\": [{\"name\": \"a.b\", "
+                                                  "\"properties\": {\"P\": {\"schema\": "
+                                                  "\"integer\", \"access\": \"rw\"}}}]}",
+                                                  &e),
+                         -EINVAL);
+        ck_assert_ptr_nonnull(strstr(e.message, "access"));
+        ck_assert_int_eq(bus_interface_file_parse(&f,
+                                                  "{\"interfaces\": [{\"name\": \"a.b\", "
+                                                  "\"methods\": {\"M\": {\"args\": {\"x\": "
+                                                  "\"integr\"}}}}]}",
+                                                  &e),
+                         -EINVAL);
+        ck_assert_ptr_nonnull(strstr(e.message, "integr"));
+        ck_assert_int_eq(bus_interface_file_load(&f, "/nonexistent/file.json", &e), -ENOENT);
+
+        ck_assert_int_eq(bus_interface_file_parse(&f, thermo_file, &e), 0);
+        ck_assert_ptr_null(bus_interface_file_get(f, "com.example.Nope"));
+        ck_assert_int_eq(bus_interface_file_bind_method(f, "com.example.Thermo", "Nope",
+                                                        m_set_target),
+                         -ENOENT);
+        /* Without its handler the method cannot be registered. */
+        ck_assert_int_eq(bus_add_interface(svc, &slot, "/thermo",
+                                           bus_interface_file_get(f, "com.example.Thermo"), &target),
+                         -EINVAL);
+        ck_assert_int_eq(bus_interface_file_bind_method(f, "com.example.Thermo", "SetTarget",
+                                                        m_set_target),
+                         0);
+        ck_assert_int_eq(bus_interface_file_bind_property(f, "com.example.Thermo", "Target", NULL,
+                                                          NULL, 0),
+                         0);
+        ck_assert_int_eq(bus_add_interface(svc, &slot, "/thermo",
+                                           bus_interface_file_get(f, "com.example.Thermo"), &target),
+                         0);
+        call(caller, svc, "/thermo", "com.example.Thermo", "SetTarget",
+             json_pack("{s:f}", "celsius", 40.0), &a);
+        assert_error(&a, BUS_ERROR_INVALID_ARGS, "field 'celsius': expected a number in [5, 35]");
+        call(caller, svc, "/thermo", "com.example.Thermo", "SetTarget",
+             json_pack("{s:f}", "celsius", 22.5), &a);
+        assert_ok(&a);
+        ck_assert(target == 22.5);
+        call(caller, svc, "/thermo", BUS_PROPERTIES_INTERFACE, "Get",
+             json_pack("{s:s,s:s}", "interface", "com.example.Thermo", "name", "Target"), &a);
+        ck_assert(json_number_value(json_object_get(a.body, "value")) == 22.5);
+        /* Introspection gives back what the file says. */
+        call(caller, svc, "/thermo", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+        iface = find_iface(a.body, "com.example.Thermo");
+        ck_assert(json_equal(iface, json_array_get(json_object_get(bus_interface_file_get_json(f),
+                                                                   "interfaces"),
+                                                   0)));
+
+        answer_clear(&a);
+        bus_slot_unref(slot);
+        bus_interface_file_free(f);
+        bus_error_free(&e);
+        test_disconnect(svc);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("client-objects");
+        TCase *tc = harness_tcase("objects");
+        TCase *unit = tcase_create("units");
+
+        tcase_add_test(tc, test_dispatch_by_path_subtree_interface);
+        tcase_add_test(tc, test_unknown_each_own_error);
+        tcase_add_test(tc, test_schema_every_type);
+        tcase_add_test(tc, test_properties_get_set);
+        tcase_add_test(tc, test_properties_changed_batched);
+        tcase_add_test(tc, test_introspect);
+        tcase_add_test(tc, test_object_manager_signals);
+        tcase_add_test(tc, test_object_manager_snapshot_subscribe);
+        tcase_add_test(tc, test_object_manager_subscriber_leaves);
+        tcase_add_test(tc, test_track);
+        tcase_add_test(tc, test_errno_mapping);
+        tcase_add_test(tc, test_interface_file);
+        tcase_add_test(unit, test_schema_unit);
+        tcase_add_test(unit, test_errno_round_trip_unit);
+        suite_add_tcase(s, tc);
+        suite_add_tcase(s, unit);
+        return harness_run(s);
+}
