@@ -128,6 +128,8 @@ struct Bridge {
 
         /* Hand-off queue (ring) from libnats's thread; under lock. */
         pthread_mutex_t lock;
+        pthread_cond_t closed_cond;
+        bool nats_closed;
         InItem *queue;
         size_t q_cap, q_head, q_len;
         struct event *wake;
@@ -288,10 +290,16 @@ static void on_nats_connected(natsConnection *nc, void *closure) {
         event_active(b->nats_event, EV_READ, 0);
 }
 
+/* The last callback libnats makes for a connection: bridge_free() waits for
+ * it before freeing what the callbacks touch. */
 static void on_nats_closed(natsConnection *nc, void *closure) {
         Bridge *b = closure;
 
         atomic_store(&b->nats_connected, false);
+        pthread_mutex_lock(&b->lock);
+        b->nats_closed = true;
+        pthread_cond_signal(&b->closed_cond);
+        pthread_mutex_unlock(&b->lock);
 }
 
 /* ---- Import side: local calls forwarded to NATS ---------------------------------------------- */
@@ -1000,6 +1008,7 @@ int bridge_new(Bridge **ret, struct event_base *base, const BridgeConfig *cfg) {
         b->base = base;
         b->cfg = cfg;
         pthread_mutex_init(&b->lock, NULL);
+        pthread_cond_init(&b->closed_cond, NULL);
         b->q_cap = (size_t)cfg->queue_messages + cfg->pending_calls;
         b->queue = calloc(b->q_cap, sizeof(*b->queue));
         b->out_cap = cfg->pending_calls;
@@ -1178,6 +1187,19 @@ Bridge *bridge_free(Bridge *b) {
                 return NULL;
         if (b->bus)
                 bus_teardown(b);
+        if (b->nc) {
+                struct timespec until;
+
+                natsConnection_Close(b->nc);
+                /* Wait (bounded) for libnats's last callback on its threads. */
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_sec += 5;
+                pthread_mutex_lock(&b->lock);
+                while (!b->nats_closed &&
+                       pthread_cond_timedwait(&b->closed_cond, &b->lock, &until) == 0)
+                        ;
+                pthread_mutex_unlock(&b->lock);
+        }
         for (size_t i = 0; i < b->cfg->n_exports; i++)
                 if (b->call_subs && b->call_subs[i])
                         natsSubscription_Destroy(b->call_subs[i]);
@@ -1186,10 +1208,8 @@ Bridge *bridge_free(Bridge *b) {
                         natsSubscription_Destroy(b->signal_subs[i]);
         if (b->reply_sub)
                 natsSubscription_Destroy(b->reply_sub);
-        if (b->nc) {
-                natsConnection_Close(b->nc);
+        if (b->nc)
                 natsConnection_Destroy(b->nc);
-        }
         while (b->q_len > 0) {
                 natsMsg_Destroy(b->queue[b->q_head].msg);
                 b->q_head = (b->q_head + 1) % b->q_cap;
@@ -1219,6 +1239,7 @@ Bridge *bridge_free(Bridge *b) {
                 event_free(b->bus_retry);
         if (b->bus_lost)
                 event_free(b->bus_lost);
+        pthread_cond_destroy(&b->closed_cond);
         pthread_mutex_destroy(&b->lock);
         free(b);
         return NULL;

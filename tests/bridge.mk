@@ -16,7 +16,8 @@ tests_test_bridge_config_LDADD = bridge/libbridge.la $(CHECK_LIBS) $(JANSSON_LIB
 tests_test_bridge_SOURCES = tests/test-bridge.c
 tests_test_bridge_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DBRIDGE_BINARY='"$(abs_top_builddir)/bridge/busd-bridge"' \
-	-DNATS_SERVER_BINARY='"$(NATS_SERVER)"'
+	-DNATS_SERVER_BINARY='"$(NATS_SERVER)"' \
+	-DBUSD_DEFAULT_BINARY='"$(abs_top_builddir)/daemon/busd"'
 tests_test_bridge_CFLAGS = $(integration_cflags)
 tests_test_bridge_LDADD = $(integration_ldadd)
 endif
