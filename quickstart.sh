@@ -19,7 +19,7 @@ SRCDIR=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 cd "$SRCDIR"
 
 PACKAGES=(build-essential autoconf automake libtool pkg-config libsystemd-dev libevent-dev
-          libjansson-dev check systemd)
+          libjansson-dev check systemd libnats-dev nats-server)
 BUILD=build
 BUILD_ASAN=build-asan
 BUSDCTL="$BUILD/tools/busdctl"

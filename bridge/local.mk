@@ -23,3 +23,16 @@ bridge_busd_bridge_LDADD = bridge/libbridge.la client/libbusclient.la \
 
 dist_man_MANS += bridge/busd-bridge.8
 endif
+
+if BRIDGE
+# The unit names the installed binary, so it is generated at build time
+# (as systemd/busd.service is; systemdsystemunitdir comes from systemd/local.mk).
+nodist_systemdsystemunit_DATA += systemd/busd-bridge.service
+CLEANFILES += systemd/busd-bridge.service
+systemd/busd-bridge.service: $(top_srcdir)/systemd/busd-bridge.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) systemd && \
+	sed -e 's|@bindir[@]|$(bindir)|g' -e 's|@docdir[@]|$(docdir)|g' \
+		$(top_srcdir)/systemd/busd-bridge.service.in > $@.tmp && \
+	mv $@.tmp $@
+endif
+EXTRA_DIST += systemd/busd-bridge.service.in docs/BRIDGE.md
