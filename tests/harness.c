@@ -413,6 +413,16 @@ void busd_start(void)
         busd_start_config(NULL);
 }
 
+/* More busd options for the next start (busd_start_with()); borrowed. */
+static const char *const *extra_args;
+
+void busd_start_with(const char *config, const char *const *args)
+{
+        extra_args = args;
+        busd_start_config(config);
+        extra_args = NULL;
+}
+
 void busd_start_config(const char *config)
 {
         const char *tmp = getenv("TMPDIR");
@@ -452,9 +462,12 @@ void busd_start_config(const char *config)
         H.pid = fork();
         ck_assert_int_ge(H.pid, 0);
         if (H.pid == 0) {
-                char *argv[] = { (char *)"busd",        (char *)"--address", H.address,
-                                 (char *)"--config",    H.config,            (char *)"--log-level",
-                                 (char *)"debug",       NULL };
+                char *argv[24] = { (char *)"busd",        (char *)"--address", H.address,
+                                   (char *)"--config",    H.config,            (char *)"--log-level",
+                                   (char *)"debug",       NULL };
+
+                for (size_t i = 0; extra_args && extra_args[i] && 7 + i + 1 < 24; i++)
+                        argv[7 + i] = (char *)extra_args[i];
 
                 /* Never outlive the test process, whatever happens to it. */
                 prctl(PR_SET_PDEATHSIG, SIGKILL);

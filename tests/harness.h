@@ -47,6 +47,9 @@ void busd_start(void);
 /* Start busd with @config (JSON text, NULL = "{}") as its --config file. For
  * test cases without harness_tcase()'s fixture; busd_stop() as usual. */
 void busd_start_config(const char *config);
+/* busd_start_config() with more busd options @args (NULL-terminated, at
+ * most 16, borrowed), e.g. { "--policy", PATH, NULL }. */
+void busd_start_with(const char *config, const char *const *args);
 /* SIGTERM the daemon, assert exit status 0 and that its socket is gone, and
  * remove the private directory (fixture teardown). Idempotent. */
 void busd_stop(void);
