@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Service activation (issue #12, docs/DAEMON.md "Activation"): the exec
+# backend against a real busd. tests/activation-service is the service the
+# test's service files start; the test finds it by its absolute build path.
+check_PROGRAMS += tests/activation-service tests/test-bus-activation
+TESTS += tests/test-bus-activation
+
+tests_activation_service_SOURCES = tests/activation-service.c
+tests_activation_service_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_activation_service_LDADD = client/libbusclient.la $(JANSSON_LIBS)
+# A real executable (no libtool wrapper script): the test checks the
+# environment busd gives it, which a wrapper shell would add to.
+tests_activation_service_LDFLAGS = $(AM_LDFLAGS) -no-install
+
+tests_test_bus_activation_SOURCES = tests/test-bus-activation.c
+tests_test_bus_activation_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DACTIVATION_SERVICE_BINARY='"$(abs_top_builddir)/tests/activation-service"'
+tests_test_bus_activation_CFLAGS = $(integration_cflags)
+tests_test_bus_activation_LDADD = $(integration_ldadd)

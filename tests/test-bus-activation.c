@@ -1,0 +1,790 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-bus-activation.c — service activation with the exec backend
+ * (docs/DAEMON.md "Activation"), against a real busd: service files in the
+ * "services" directory next to the harness's configuration file, put in
+ * force with ReloadConfig; the services are tests/activation-service.
+ *
+ * Failure latencies are measured from an event: the time the service wrote
+ * just before it exited, or the moment the call was sent for failures the
+ * call itself causes (a command that cannot be run, an invalid file), or the
+ * deadline. Each must be answered within 100 ms of it (ACT_FAST_USEC).
+ * Every test ends with the daemon serving others and its fds and counters
+ * back to baseline (started services are stopped first).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "raw-peer.h"
+
+#ifndef ACTIVATION_SERVICE_BINARY
+#error "ACTIVATION_SERVICE_BINARY must be defined (tests/activation.mk)"
+#endif
+
+/* A failure must be answered within this long of its cause. */
+#define ACT_FAST_USEC (100ull * 1000ull)
+#define ACT_PATH "/org/example/Act"
+#define ACT_IFACE "org.example.Act"
+
+static char services_dir[PATH_MAX];
+static char stamp_path[PATH_MAX + 16];
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static void services_dir_init(void) {
+        char *slash;
+
+        snprintf(services_dir, sizeof(services_dir), "%s", busd_config_path());
+        slash = strrchr(services_dir, '/');
+        ck_assert_ptr_nonnull(slash);
+        strcpy(slash + 1, "services");
+        if (mkdir(services_dir, 0755) < 0)
+                ck_assert_int_eq(errno, EEXIST);
+        snprintf(stamp_path, sizeof(stamp_path), "%s/stamp", services_dir);
+}
+
+/* Write services/@file with @json (printf-style), atomically. */
+static void write_service(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void write_service(const char *file, const char *fmt, ...) {
+        char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
+        va_list ap;
+        FILE *f;
+
+        if (!services_dir[0])
+                services_dir_init();
+        snprintf(path, sizeof(path), "%s/%s", services_dir, file);
+        snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", services_dir, file);
+        f = fopen(tmp, "we");
+        ck_assert_ptr_nonnull(f);
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        ck_assert_int_eq(fclose(f), 0);
+        ck_assert_int_eq(rename(tmp, path), 0);
+}
+
+static void remove_service(const char *file) {
+        char path[PATH_MAX + 64];
+
+        snprintf(path, sizeof(path), "%s/%s", services_dir, file);
+        ck_assert_int_eq(unlink(path), 0);
+}
+
+/* ReloadConfig: re-reads the configuration and the service files. */
+static void reload(bus_connection *c) {
+        json_decref(driver_call_ok(c, "ReloadConfig", NULL));
+}
+
+static json_t *activation_stats(void) {
+        json_t *s = busd_stats(), *a = json_incref(json_object_get(s, "activation"));
+
+        json_decref(s);
+        ck_assert_ptr_nonnull(a);
+        return a;
+}
+
+static int64_t act_stat(const char *key) {
+        json_t *a = activation_stats();
+        json_t *v = json_object_get(a, key);
+        int64_t n;
+
+        ck_assert_msg(json_is_integer(v), "GetStats activation.%s missing", key);
+        n = json_integer_value(v);
+        json_decref(a);
+        return n;
+}
+
+static int64_t act_failures(const char *cls) {
+        json_t *a = activation_stats();
+        json_t *v = json_object_get(json_object_get(a, "failures"), cls);
+        int64_t n;
+
+        ck_assert_msg(json_is_integer(v), "GetStats activation.failures.%s missing", cls);
+        n = json_integer_value(v);
+        json_decref(a);
+        return n;
+}
+
+/* GetActivation of @name: its "state". */
+static char *act_state(bus_connection *c, const char *name) {
+        json_t *r = driver_call_ok(c, "GetActivation", json_pack("{s:s}", "name", name));
+        char *s = strdup(json_string_value(json_object_get(r, "state")));
+
+        json_decref(r);
+        return s;
+}
+
+/* The stamp the service wrote (CLOCK_MONOTONIC µs). */
+static uint64_t read_stamp(void) {
+        unsigned long long v = 0;
+        FILE *f = fopen(stamp_path, "re");
+
+        ck_assert_msg(f, "the service wrote no stamp (%s)", stamp_path);
+        ck_assert_int_eq(fscanf(f, "%llu", &v), 1);
+        fclose(f);
+        unlink(stamp_path);
+        return v;
+}
+
+/* Call Echo on @name; returns bus_call_method()'s result. */
+static int call_echo(bus_connection *c, const char *name, uint64_t timeout_usec, bus_error *e,
+                     json_t **ret) {
+        int r = bus_call_method(c, name, ACT_PATH, ACT_IFACE, "Echo", NULL, timeout_usec, e, ret);
+
+        if (r < 0 && getenv("BUSD_TEST_SHOW_LOG"))
+                fprintf(stderr, "call_echo(%s): %s: %s\n", name, e->name ? e->name : "",
+                        e->message ? e->message : "");
+        return r;
+}
+
+/* Call @name, expect ActivationFailed whose message contains each of the
+ * NULL-terminated @needles; returns the time the error arrived. */
+static uint64_t expect_failure(bus_connection *c, const char *name, const char *const *needles) {
+        bus_error e = BUS_ERROR_INIT;
+        json_t *body = NULL;
+        uint64_t t;
+        int r;
+
+        r = call_echo(c, name, 0, &e, &body);
+        t = now_usec();
+        ck_assert_msg(r == -EREMOTEIO, "expected an error from %s, got %d", name, r);
+        ck_assert_str_eq(e.name, "org.busd.Error.ActivationFailed");
+        for (const char *const *n = needles; *n; n++)
+                ck_assert_msg(strstr(e.message, *n), "\"%s\" not in \"%s\"", *n, e.message);
+        bus_error_free(&e);
+        return t;
+}
+
+/* Stop the service that owns @name (its pid from Echo) and wait until the
+ * name is gone. */
+static void stop_service(bus_connection *c, const char *name) {
+        json_t *body = NULL;
+        bus_error e = BUS_ERROR_INIT;
+        uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
+        char *owner;
+
+        ck_assert_int_ge(call_echo(c, name, 0, &e, &body), 0);
+        ck_assert_int_eq(kill((pid_t)json_integer_value(json_object_get(body, "pid")), SIGTERM),
+                         0);
+        json_decref(body);
+        while ((owner = driver_get_owner(c, name))) {
+                free(owner);
+                ck_assert_msg(now_usec() < deadline, "%s still owned after SIGTERM", name);
+                usleep(10000); /* polling GetNameOwner over the bus, bounded */
+        }
+}
+
+/* Wait (bounded) until GetStats activation.@key == @want. */
+static void await_act_stat(const char *key, int64_t want) {
+        uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
+        int64_t v;
+
+        while ((v = act_stat(key)) != want) {
+                ck_assert_msg(now_usec() < deadline, "activation.%s is %lld, want %lld", key,
+                              (long long)v, (long long)want);
+                usleep(5000);
+        }
+}
+
+#define SERVE_FILE(name, extra)                                                                \
+        "{\"names\": [\"" name "\"], \"exec\": [\"" ACTIVATION_SERVICE_BINARY "\", \"serve\"" \
+        extra ", \"" name "\"], \"description\": \"test service\"}"
+
+/* ---- tests ----------------------------------------------------------------------- */
+
+START_TEST(test_start_on_first_call) {
+        bus_connection *c = test_connect();
+        bus_error e = BUS_ERROR_INIT;
+        json_t *body = NULL, *env, *v, *list;
+        size_t i;
+        char *state;
+
+        services_dir_init();
+        write_service("first.json", SERVE_FILE("org.example.ActFirst", ""));
+        reload(c);
+        list = driver_call_ok(c, "ListActivatableNames", NULL);
+        ck_assert_str_eq(json_string_value(json_array_get(json_object_get(list, "names"), 0)),
+                         "org.example.ActFirst");
+        json_decref(list);
+        state = act_state(c, "org.example.ActFirst");
+        ck_assert_str_eq(state, "idle");
+        free(state);
+
+        ck_assert_int_eq(call_echo(c, "org.example.ActFirst", 0, &e, &body), 0);
+        ck_assert_int_gt(json_integer_value(json_object_get(body, "pid")), 0);
+        /* A clean environment: only what busd sets. */
+        env = json_object_get(body, "env");
+        bool has_address = false, has_name = false;
+        json_array_foreach(env, i, v) {
+                const char *s = json_string_value(v);
+
+                ck_assert_msg(strncmp(s, "PATH=", 5) == 0 || strncmp(s, "HOME=", 5) == 0 ||
+                                      strncmp(s, "USER=", 5) == 0 ||
+                                      strncmp(s, "LOGNAME=", 8) == 0 ||
+                                      strncmp(s, "SHELL=", 6) == 0 ||
+                                      strncmp(s, "BUSD_ADDRESS=", 13) == 0 ||
+                                      strncmp(s, "BUSD_ACTIVATION_NAME=", 21) == 0,
+                              "unexpected environment variable %s", s);
+                /* busd's own environment does not leak (it has NOTIFY_SOCKET). */
+                ck_assert_msg(strncmp(s, "NOTIFY_SOCKET=", 14) != 0, "%s leaked", s);
+                if (strncmp(s, "BUSD_ADDRESS=", 13) == 0)
+                        has_address = strcmp(s + 13, busd_address()) == 0;
+                if (strcmp(s, "BUSD_ACTIVATION_NAME=org.example.ActFirst") == 0)
+                        has_name = true;
+        }
+        ck_assert(has_address && has_name);
+        json_decref(body);
+
+        state = act_state(c, "org.example.ActFirst");
+        ck_assert_str_eq(state, "running");
+        free(state);
+        ck_assert_int_eq(act_stat("starts"), 1);
+        ck_assert_int_eq(act_stat("successes"), 1);
+        ck_assert_int_gt(act_stat("time_to_name_usec_last"), 0);
+
+        stop_service(c, "org.example.ActFirst");
+        state = act_state(c, "org.example.ActFirst");
+        ck_assert_str_eq(state, "idle");
+        free(state);
+        await_act_stat("queued_calls", 0);
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+typedef struct Reply {
+        int order; /* the service's call counter as seen in the reply */
+        long pid;
+        bool error;
+} Reply;
+
+static unsigned n_replies;
+
+static int on_reply(bus_message *m, void *userdata) {
+        Reply *r = userdata;
+        json_t *body = bus_message_get_body(m);
+
+        r->error = bus_message_get_type(m) == BUS_MESSAGE_ERROR;
+        r->pid = (long)json_integer_value(json_object_get(body, "pid"));
+        r->order = (int)json_integer_value(json_object_get(json_object_get(body, "args"), "seq"));
+        n_replies++;
+        return 0;
+}
+
+START_TEST(test_order_and_shared_start) {
+        bus_connection *a = test_connect(), *b = test_connect();
+        Reply replies[6] = { 0 };
+        json_t *args;
+
+        services_dir_init();
+        /* The service waits 300 ms before taking its name: every call below
+         * is queued while it starts. */
+        write_service("order.json", SERVE_FILE("org.example.ActOrder", ", \"--delay-ms\", \"300\""));
+        reload(a);
+        n_replies = 0;
+        for (int i = 0; i < 6; i++) {
+                bus_connection *c = i % 2 ? b : a;
+                bus_message *m;
+
+                ck_assert_int_eq(bus_message_new_method_call(c, &m, "org.example.ActOrder",
+                                                             ACT_PATH, ACT_IFACE, "Echo"),
+                                 0);
+                args = json_pack("{s:i}", "seq", i);
+                bus_message_set_body(m, args);
+                json_decref(args);
+                ck_assert_int_eq(bus_call_async(c, m, 0, on_reply, &replies[i], NULL), 0);
+                bus_message_unref(m);
+                ck_assert_int_eq(bus_connection_flush(c), 0);
+        }
+        await_act_stat("queued_calls", 6);
+        ck_assert_int_eq(act_stat("starting"), 1);
+        pump_until(&n_replies, 6, a, b);
+        for (int i = 0; i < 6; i++) {
+                ck_assert(!replies[i].error);
+                ck_assert_int_eq(replies[i].order, i);
+                ck_assert_int_eq(replies[i].pid, replies[0].pid); /* one service */
+        }
+        ck_assert_int_eq(act_stat("starts"), 1);
+        ck_assert_int_ge(act_stat("time_to_name_usec_last"), 300000);
+
+        stop_service(a, "org.example.ActOrder");
+        test_disconnect(a);
+        test_disconnect(b);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* Exits before taking the name: answered within 100 ms of the exit. */
+START_TEST(test_exit_answered_at_once) {
+        bus_connection *c = test_connect();
+        uint64_t t, cause;
+
+        services_dir_init();
+        write_service("exit.json",
+                      "{\"names\": [\"org.example.ActExit\"], \"exec\": [\"%s\", \"exit\", \"3\", "
+                      "\"%s\"]}",
+                      ACTIVATION_SERVICE_BINARY, stamp_path);
+        write_service("kill.json",
+                      "{\"names\": [\"org.example.ActKill\"], \"exec\": [\"%s\", \"signal\", \"9\", "
+                      "\"%s\"]}",
+                      ACTIVATION_SERVICE_BINARY, stamp_path);
+        write_service("noname.json",
+                      "{\"names\": [\"org.example.ActNoName\"], \"exec\": [\"%s\", "
+                      "\"connect-exit\", \"%s\"]}",
+                      ACTIVATION_SERVICE_BINARY, stamp_path);
+        reload(c);
+
+        t = expect_failure(c, "org.example.ActExit",
+                           (const char *[]){ "exited: ", "exited with status 3",
+                                             "before taking the name", NULL });
+        cause = read_stamp();
+        fprintf(stderr, "activation: exit status answered %llu us after the exit\n",
+                (unsigned long long)(t - cause));
+        ck_assert_uint_lt(t - cause, ACT_FAST_USEC);
+
+        t = expect_failure(c, "org.example.ActKill",
+                           (const char *[]){ "exited: ", "killed by signal 9 (KILL)", NULL });
+        cause = read_stamp();
+        fprintf(stderr, "activation: signal answered %llu us after the kill\n",
+                (unsigned long long)(t - cause));
+        ck_assert_uint_lt(t - cause, ACT_FAST_USEC);
+
+        t = expect_failure(c, "org.example.ActNoName",
+                           (const char *[]){ "exited: ", "exited with status 0", NULL });
+        cause = read_stamp();
+        fprintf(stderr, "activation: exit without the name answered %llu us after it\n",
+                (unsigned long long)(t - cause));
+        ck_assert_uint_lt(t - cause, ACT_FAST_USEC);
+
+        ck_assert_int_eq(act_failures("exited"), 3);
+        {
+                char *state = act_state(c, "org.example.ActExit");
+                ck_assert_str_eq(state, "failed");
+                free(state);
+        }
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* Failures the call itself causes: answered within 100 ms of the call. */
+START_TEST(test_exec_and_file_failures) {
+        bus_connection *c = test_connect();
+        uint64_t t0, t;
+
+        services_dir_init();
+        write_service("missing.json",
+                      "{\"names\": [\"org.example.ActMissing\"], \"exec\": "
+                      "[\"/nonexistent/busd-test-service\"]}");
+        write_service("user.json",
+                      "{\"names\": [\"org.example.ActUser\"], \"exec\": [\"%s\", \"hang\"], "
+                      "\"user\": \"busd-no-such-user\"}",
+                      ACTIVATION_SERVICE_BINARY);
+        write_service("broken.json",
+                      "{\"names\": [\"org.example.ActBroken\"], \"exec\": [\"relative/path\"]}");
+        write_service("typo.json", "{\"names\": [\"org.example.ActTypo\"], \"exce\": []}");
+        reload(c);
+
+        t0 = now_usec();
+        t = expect_failure(c, "org.example.ActMissing",
+                           (const char *[]){ "exec-failed: ",
+                                             "cannot execute /nonexistent/busd-test-service",
+                                             "No such file or directory", NULL });
+        fprintf(stderr, "activation: exec failure answered %llu us after the call\n",
+                (unsigned long long)(t - t0));
+        ck_assert_uint_lt(t - t0, ACT_FAST_USEC);
+
+        t0 = now_usec();
+        t = expect_failure(c, "org.example.ActUser",
+                           (const char *[]){ "exec-failed: ", "unknown user", NULL });
+        ck_assert_uint_lt(t - t0, ACT_FAST_USEC);
+
+        t0 = now_usec();
+        t = expect_failure(c, "org.example.ActBroken",
+                           (const char *[]){ "invalid-service-file: ", "broken.json",
+                                             "exec[0]: must be an absolute path", NULL });
+        ck_assert_uint_lt(t - t0, ACT_FAST_USEC);
+        expect_failure(c, "org.example.ActTypo",
+                       (const char *[]){ "invalid-service-file: ", "typo.json",
+                                         "\"exce\": unknown key", NULL });
+        ck_assert_int_eq(act_failures("exec-failed"), 2);
+        ck_assert_int_eq(act_failures("invalid-service-file"), 2);
+        ck_assert(busd_log_contains("typo.json"));
+
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* The start's deadline: answered at it (not later), and the process killed. */
+START_TEST(test_start_deadline) {
+        bus_connection *c = test_connect();
+        uint64_t t0, t;
+
+        services_dir_init();
+        write_service("hang.json",
+                      "{\"names\": [\"org.example.ActHang\"], \"exec\": [\"%s\", \"hang\"], "
+                      "\"start_timeout_ms\": 300}",
+                      ACTIVATION_SERVICE_BINARY);
+        reload(c);
+        t0 = now_usec();
+        t = expect_failure(c, "org.example.ActHang",
+                           (const char *[]){ "timeout: ", "within", NULL });
+        fprintf(stderr, "activation: start deadline answered %llu us after the call (300 ms)\n",
+                (unsigned long long)(t - t0));
+        ck_assert_uint_ge(t - t0, 300000);
+        ck_assert_uint_lt(t - t0, 300000 + ACT_FAST_USEC);
+        ck_assert_int_eq(act_failures("timeout"), 1);
+        /* The process was killed: its pidfd is closed once it is reaped. */
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* A caller's own deadline ends its wait; the start goes on for others. */
+START_TEST(test_caller_deadline) {
+        bus_connection *c = test_connect();
+        bus_error e = BUS_ERROR_INIT;
+        json_t *body = NULL;
+        uint64_t t0, t;
+
+        services_dir_init();
+        write_service("slow.json",
+                      "{\"names\": [\"org.example.ActSlow\"], \"exec\": [\"%s\", \"hang\"], "
+                      "\"start_timeout_ms\": 1500}",
+                      ACTIVATION_SERVICE_BINARY);
+        reload(c);
+        t0 = now_usec();
+        /* libbusclient returns -ETIMEDOUT for the bus's Timeout too. */
+        ck_assert_int_eq(call_echo(c, "org.example.ActSlow", 200000, &e, &body), -ETIMEDOUT);
+        t = now_usec();
+        ck_assert_str_eq(e.name, "org.busd.Error.Timeout");
+        ck_assert_msg(strstr(e.message, "being started"), "%s", e.message);
+        bus_error_free(&e);
+        fprintf(stderr, "activation: caller deadline answered %llu us after the call (200 ms)\n",
+                (unsigned long long)(t - t0));
+        ck_assert_uint_ge(t - t0, 200000);
+        ck_assert_uint_lt(t - t0, 200000 + ACT_FAST_USEC);
+        ck_assert_int_eq(act_stat("queued_calls"), 0);
+        ck_assert_int_eq(act_stat("starting"), 1);
+        /* The start ends at its own deadline (1.5 s), killing the process. */
+        await_act_stat("starting", 0);
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* No latching: after a failure the next call starts a fresh attempt. Then
+ * back-off: after 2 failures (configured) calls are answered at once with
+ * the last failure, without a start, until the back-off ends. */
+START_TEST(test_retry_and_backoff) {
+        bus_connection *c = test_connect();
+        uint64_t t0, t, deadline;
+        json_t *r;
+
+        services_dir_init();
+        busd_reload_config("{\"limits\": {\"activation_backoff_failures\": 2}, "
+                           "\"timeouts\": {\"activation_backoff_ms\": 600}}");
+        write_service("flaky.json",
+                      "{\"names\": [\"org.example.ActFlaky\"], \"exec\": [\"%s\", \"exit\", "
+                      "\"1\", \"%s\"]}",
+                      ACTIVATION_SERVICE_BINARY, stamp_path);
+        reload(c);
+        expect_failure(c, "org.example.ActFlaky", (const char *[]){ "exited: ", NULL });
+        ck_assert_int_eq(act_stat("starts"), 1);
+        expect_failure(c, "org.example.ActFlaky", (const char *[]){ "exited: ", NULL });
+        ck_assert_int_eq(act_stat("starts"), 2); /* retried: no latching */
+        /* Backed off: at once, the last failure, no start. */
+        t0 = now_usec();
+        t = expect_failure(c, "org.example.ActFlaky",
+                           (const char *[]){ "exited: ", "not retried for", "after 2 failures",
+                                             NULL });
+        ck_assert_uint_lt(t - t0, ACT_FAST_USEC);
+        ck_assert_int_eq(act_stat("starts"), 2);
+        r = driver_call_ok(c, "GetActivation", json_pack("{s:s}", "name", "org.example.ActFlaky"));
+        ck_assert_int_gt(json_integer_value(json_object_get(r, "backoff_ms")), 0);
+        ck_assert_str_eq(json_string_value(json_object_get(r, "state")), "failed");
+        json_decref(r);
+
+        /* A fixed service file clears the back-off at once. */
+        write_service("flaky.json", SERVE_FILE("org.example.ActFlaky", ""));
+        reload(c);
+        deadline = now_usec() + HARNESS_WAIT_USEC;
+        {
+                bus_error e = BUS_ERROR_INIT;
+                json_t *body = NULL;
+
+                ck_assert_int_eq(call_echo(c, "org.example.ActFlaky", 0, &e, &body), 0);
+                json_decref(body);
+        }
+        ck_assert_uint_lt(now_usec(), deadline);
+        ck_assert_int_eq(act_stat("starts"), 3);
+        stop_service(c, "org.example.ActFlaky");
+        unlink(stamp_path);
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* A sealed memfd for a payload. */
+static int sealed_memfd(size_t size) {
+        int fd = memfd_create("act", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(fallocate(fd, 0, 0, (off_t)size), 0);
+        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS,
+                               F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL),
+                         0);
+        return fd;
+}
+
+/* A caller that disconnects while queued: its calls and their payload fds
+ * are dropped at once (not when the start ends). */
+START_TEST(test_disconnect_drops_queue) {
+        bus_connection *c = test_connect();
+        RawPeer *p = raw_peer_new_blobs(busd_address());
+        uint64_t sizes[2] = { 4096, 4096 };
+        int fds[2];
+
+        services_dir_init();
+        write_service("queue.json",
+                      "{\"names\": [\"org.example.ActQueue\"], \"exec\": [\"%s\", \"hang\"], "
+                      "\"start_timeout_ms\": 1000}",
+                      ACTIVATION_SERVICE_BINARY);
+        reload(c);
+        fds[0] = sealed_memfd(4096);
+        fds[1] = sealed_memfd(4096);
+        for (int i = 0; i < 3; i++)
+                raw_peer_send_fds(p,
+                                  &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                              .destination = "org.example.ActQueue",
+                                              .path = ACT_PATH,
+                                              .interface = ACT_IFACE,
+                                              .member = "Echo",
+                                              .blob_sizes = sizes,
+                                              .n_blobs = 2,
+                                              .body = "{}" },
+                                  fds, 2);
+        close(fds[0]);
+        close(fds[1]);
+        await_act_stat("queued_calls", 3);
+        ck_assert_int_eq(busd_stat("payload_fds_in_flight"), 6);
+        raw_peer_free(p);
+        /* Dropped with the caller, long before the start's deadline. */
+        await_act_stat("queued_calls", 0);
+        ck_assert_int_eq(act_stat("queued_bytes"), 0);
+        ck_assert_int_eq(busd_stat("payload_fds_in_flight"), 0);
+        ck_assert_int_eq(act_stat("starting"), 1);
+        await_act_stat("starting", 0); /* the deadline kills the hanging service */
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+static unsigned n_errors;
+static char last_error[256];
+
+static int on_error_reply(bus_message *m, void *userdata) {
+        bus_error e = BUS_ERROR_INIT;
+
+        if (bus_message_get_type(m) == BUS_MESSAGE_ERROR && bus_message_get_error(m, &e) >= 0) {
+                snprintf(last_error, sizeof(last_error), "%s: %s", e.name, e.message);
+                bus_error_free(&e);
+        }
+        n_errors++;
+        return 0;
+}
+
+static void call_async(bus_connection *c, const char *name, Reply *r) {
+        bus_message *m;
+
+        ck_assert_int_eq(bus_message_new_method_call(c, &m, name, ACT_PATH, ACT_IFACE, "Echo"), 0);
+        ck_assert_int_eq(bus_call_async(c, m, 0, r ? on_reply : on_error_reply, r, NULL), 0);
+        bus_message_unref(m);
+        ck_assert_int_eq(bus_connection_flush(c), 0);
+}
+
+/* Bounds: per sender (2) and per name (3), LimitsExceeded to the caller
+ * over it; other callers go on. */
+START_TEST(test_queue_bounds) {
+        bus_connection *a = test_connect(), *b = test_connect(), *d = test_connect();
+        Reply r[5] = { 0 };
+
+        services_dir_init();
+        busd_reload_config("{\"limits\": {\"activation_queue_per_sender\": 2, "
+                           "\"activation_queue_per_name\": 3}}");
+        write_service("bounds.json", SERVE_FILE("org.example.ActBounds", ", \"--delay-ms\", \"400\""));
+        reload(a);
+        n_replies = n_errors = 0;
+        call_async(a, "org.example.ActBounds", &r[0]);
+        call_async(a, "org.example.ActBounds", &r[1]);
+        await_act_stat("queued_calls", 2);
+        call_async(a, "org.example.ActBounds", NULL); /* a's third: over its bound */
+        pump_until(&n_errors, 1, a);
+        ck_assert_msg(strstr(last_error, "LimitsExceeded") &&
+                              strstr(last_error, "activation_queue_per_sender 2"),
+                      "%s", last_error);
+        call_async(b, "org.example.ActBounds", &r[2]); /* another caller: queued */
+        await_act_stat("queued_calls", 3);
+        call_async(d, "org.example.ActBounds", NULL); /* the name's queue is full */
+        pump_until(&n_errors, 2, d);
+        ck_assert_msg(strstr(last_error, "LimitsExceeded") &&
+                              strstr(last_error, "activation_queue_per_name 3"),
+                      "%s", last_error);
+        pump_until(&n_replies, 3, a, b);
+        for (int i = 0; i < 3; i++)
+                ck_assert(!r[i].error);
+        stop_service(a, "org.example.ActBounds");
+        test_disconnect(a);
+        test_disconnect(b);
+        test_disconnect(d);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* NO_AUTO_START and signals start nothing. */
+START_TEST(test_no_auto_start_and_signals) {
+        bus_connection *c = test_connect();
+        RawPeer *p = raw_peer_new(busd_address());
+        uint64_t serial;
+        RawMsg *m;
+
+        services_dir_init();
+        write_service("noauto.json", SERVE_FILE("org.example.ActNoAuto", ""));
+        reload(c);
+        serial = raw_peer_send(p, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                              .flags = BUS_FLAG_NO_AUTO_START,
+                                              .destination = "org.example.ActNoAuto",
+                                              .path = ACT_PATH,
+                                              .interface = ACT_IFACE,
+                                              .member = "Echo" });
+        m = raw_peer_recv_reply(p, serial, HARNESS_WAIT_MS);
+        ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.ServiceUnknown"), "%s",
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+        raw_peer_send(p, &(RawSpec){ .type = BUS_MESSAGE_SIGNAL,
+                                     .destination = "org.example.ActNoAuto",
+                                     .path = ACT_PATH,
+                                     .interface = ACT_IFACE,
+                                     .member = "Poke" });
+        /* A round trip after the signal: it has been routed. */
+        raw_msg_free(raw_peer_driver_call(p, "Ping", NULL));
+        ck_assert_int_eq(act_stat("starts"), 0);
+        {
+                char *state = act_state(c, "org.example.ActNoAuto");
+                ck_assert_str_eq(state, "idle");
+                free(state);
+        }
+        raw_peer_free(p);
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+static unsigned n_changed;
+static json_t *changed_body;
+
+static int on_changed(bus_message *m, void *userdata) {
+        json_decref(changed_body);
+        changed_body = json_incref(bus_message_get_body(m));
+        n_changed++;
+        return 0;
+}
+
+/* Reload picks up new and removed files and announces the change. */
+START_TEST(test_reload_adds_and_removes) {
+        bus_connection *c = test_connect(), *w = test_connect();
+        bus_error e = BUS_ERROR_INIT;
+        json_t *body = NULL;
+        bus_slot *slot = NULL;
+
+        services_dir_init();
+        ck_assert_int_eq(bus_add_match(w, &slot,
+                                       "type='signal',sender='org.busd.Bus',"
+                                       "member='ActivatableNamesChanged'",
+                                       on_changed, NULL),
+                         0);
+        ck_assert_int_eq(call_echo(c, "org.example.ActLater", 0, &e, &body), -EREMOTEIO);
+        ck_assert_str_eq(e.name, "org.busd.Error.ServiceUnknown");
+        bus_error_free(&e);
+
+        n_changed = 0;
+        write_service("later.json", SERVE_FILE("org.example.ActLater", ""));
+        reload(c);
+        pump_until(&n_changed, 1, w);
+        ck_assert_str_eq(json_string_value(json_array_get(json_object_get(changed_body, "added"), 0)),
+                         "org.example.ActLater");
+        ck_assert_int_eq(json_array_size(json_object_get(changed_body, "removed")), 0);
+        ck_assert_int_eq(call_echo(c, "org.example.ActLater", 0, &e, &body), 0);
+        json_decref(body);
+        stop_service(c, "org.example.ActLater");
+
+        remove_service("later.json");
+        reload(c);
+        pump_until(&n_changed, 2, w);
+        ck_assert_str_eq(
+                json_string_value(json_array_get(json_object_get(changed_body, "removed"), 0)),
+                "org.example.ActLater");
+        ck_assert_int_eq(call_echo(c, "org.example.ActLater", 0, &e, &body), -EREMOTEIO);
+        ck_assert_str_eq(e.name, "org.busd.Error.ServiceUnknown");
+        bus_error_free(&e);
+        driver_call_fails(c, "GetActivation", json_pack("{s:s}", "name", "org.example.ActLater"),
+                          "org.busd.Error.ServiceUnknown");
+        /* An unchanged reload announces nothing. */
+        reload(c);
+        json_decref(driver_call_ok(w, "Ping", NULL));
+        ck_assert_uint_eq(n_changed, 2);
+
+        json_decref(changed_body);
+        changed_body = NULL;
+        bus_slot_unref(slot);
+        test_disconnect(w);
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+static Suite *activation_suite(void) {
+        Suite *s = suite_create("bus-activation");
+        TCase *tc = harness_tcase("exec");
+
+        tcase_add_test(tc, test_start_on_first_call);
+        tcase_add_test(tc, test_order_and_shared_start);
+        tcase_add_test(tc, test_exit_answered_at_once);
+        tcase_add_test(tc, test_exec_and_file_failures);
+        tcase_add_test(tc, test_start_deadline);
+        tcase_add_test(tc, test_caller_deadline);
+        tcase_add_test(tc, test_retry_and_backoff);
+        tcase_add_test(tc, test_disconnect_drops_queue);
+        tcase_add_test(tc, test_queue_bounds);
+        tcase_add_test(tc, test_no_auto_start_and_signals);
+        tcase_add_test(tc, test_reload_adds_and_removes);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        return harness_run(activation_suite());
+}
