@@ -36,3 +36,16 @@ systemd/busd-bridge.service: $(top_srcdir)/systemd/busd-bridge.service.in Makefi
 	mv $@.tmp $@
 endif
 EXTRA_DIST += systemd/busd-bridge.service.in docs/BRIDGE.md
+
+if BRIDGE
+# bench/bridge-rtt: cross-host call round trip and signal throughput through
+# two bridges, beside raw NATS request/reply and a local call (docs/BRIDGE.md).
+noinst_PROGRAMS += bench/bridge-rtt
+bench_bridge_rtt_SOURCES = bench/bridge-rtt.c
+bench_bridge_rtt_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DBENCH_BUSD_BINARY='"$(abs_top_builddir)/daemon/busd"' \
+	-DBENCH_BRIDGE_BINARY='"$(abs_top_builddir)/bridge/busd-bridge"' \
+	-DBENCH_NATS_SERVER='"$(NATS_SERVER)"'
+bench_bridge_rtt_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(NATS_CFLAGS)
+bench_bridge_rtt_LDADD = client/libbusclient.la $(NATS_LIBS) $(JANSSON_LIBS)
+endif
