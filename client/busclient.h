@@ -668,7 +668,9 @@ int bus_message_get_raw(bus_message *m, const void **ret_data, size_t *ret_size)
  * not declare, is refused. Method arguments, method results and signal
  * arguments are always objects: their tables give only the "fields" map
  * (e.g. "{\"celsius\": {\"type\": \"number\", \"min\": -50, \"max\": 100}}"),
- * NULL for none. A schema nests at most BUS_SCHEMA_DEPTH_MAX (32) deep. */
+ * NULL for none; or a type name, as JSON text, for a body of any other
+ * shape ("\"any\"" takes every body). A schema nests at most
+ * BUS_SCHEMA_DEPTH_MAX (32) deep. */
 
 #define BUS_ERROR_UNKNOWN_PROPERTY "org.busd.Error.UnknownProperty"
 #define BUS_ERROR_PROPERTY_READ_ONLY "org.busd.Error.PropertyReadOnly"

@@ -31,7 +31,7 @@
 static json_t *fields_json(const char *text) {
         if (!text)
                 return json_object();
-        return json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+        return json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
 }
 
 static json_t *schema_json(const char *text) {

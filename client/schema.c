@@ -340,6 +340,8 @@ int schema_new_fields(bus_schema **ret, json_t *fields, bus_error *ret_error) {
         json_t *desc;
         int r;
 
+        if (json_is_string(fields))
+                return bus_schema_new(ret, fields, ret_error); /* a whole body, e.g. "any" */
         if (fields && !json_is_object(fields))
                 return schema_fail(ret_error, "", "a fields map must be a JSON object");
         if (fields && json_object_size(fields) > 0)
@@ -362,7 +364,7 @@ _public_ int bus_schema_parse_fields(bus_schema **ret, const char *fields_text,
         if (!ret)
                 return -EINVAL;
         if (fields_text) {
-                fields = json_loads(fields_text, JSON_REJECT_DUPLICATES, &jerr);
+                fields = json_loads(fields_text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
                 if (!fields) {
                         if (ret_error)
                                 bus_error_set(ret_error, BUS_ERROR_INVALID_ARGS,

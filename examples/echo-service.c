@@ -3,13 +3,22 @@
  * echo-service — a minimal busd service, driven by libevent.
  *
  * It owns the name org.example.Echo and serves the object /org/example/Echo
- * with the interface org.example.Echo:
+ * with the interface org.example.Echo, declared once with the object model
+ * of libbusclient (the library checks arguments against the schemas and
+ * answers Introspect, Properties and Ping; the same declaration ships as
+ * examples/org.example.Echo.json, installed under $(datadir)/busd/interfaces):
  *   Echo(any JSON)  returns its argument unchanged
  *   Fail()          answers with the error org.example.Echo.Error.Failed
  *   Checksum()      returns {"size": n, "fnv1a64": "16 hex digits"} of the
  *                   call's payload 0 (a sealed memfd the bus handed over
  *                   without copying; see bus_message_get_payload())
- * Every second it emits the signal Tick {"count": n} with the key "tick".
+ *   Greet({"name": string of at most 64 bytes, "shout": boolean, optional})
+ *                   returns {"greeting": "Hello, NAME!"}, remembers it in
+ *                   the property Greeting (announced with PropertiesChanged)
+ *   properties      Ticks (integer, read-only, announced), Greeting (string,
+ *                   writable)
+ * Every second it emits the signal Tick {"count": n} with the key "tick" and
+ * announces the new Ticks.
  *
  * Usage: echo-service [SOCKET]   (default: $BUSD_ADDRESS, then the system bus)
  * Stops on SIGINT/SIGTERM or when the bus goes away.
@@ -18,8 +27,11 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -33,7 +45,8 @@
 typedef struct Service {
         bus_connection *bus;
         struct event_base *base;
-        unsigned long ticks;
+        int64_t ticks;  /* property Ticks (by offset) */
+        char *greeting; /* property Greeting (by offset; malloc()ed) */
         int exit_status;
 } Service;
 
@@ -79,20 +92,70 @@ static int method_checksum(bus_message *call, void *userdata, json_t **ret_reply
         return *ret_reply ? 0 : -ENOMEM;
 }
 
-static const bus_method echo_methods[] = {
-        { "Echo", method_echo },
-        { "Fail", method_fail },
-        { "Checksum", method_checksum },
-        { NULL, NULL },
+/* Greet: the library has checked "name" (a string of at most 64 bytes) and
+ * "shout" (a boolean, if given) before we run. */
+static int method_greet(bus_message *call, void *userdata, json_t **ret_reply,
+                        bus_error *ret_error) {
+        Service *s = userdata;
+        json_t *args = bus_message_get_body(call);
+        bool shout = json_is_true(json_object_get(args, "shout"));
+        char *greeting = NULL;
+
+        if (asprintf(&greeting, "Hello, %s%s", json_string_value(json_object_get(args, "name")),
+                     shout ? "!!!" : "!") < 0)
+                return -ENOMEM;
+        free(s->greeting);
+        s->greeting = greeting;
+        /* Announced once this call's dispatch ends, with the value then. */
+        bus_emit_properties_changed(s->bus, ECHO_PATH, ECHO_INTERFACE, "Greeting");
+        *ret_reply = json_pack("{s:s}", "greeting", greeting);
+        return *ret_reply ? 0 : -ENOMEM;
+}
+
+static const bus_interface_method echo_methods[] = {
+        { .name = "Echo", .args = "\"any\"", .result = "\"any\"", .handler = method_echo },
+        { .name = "Fail", .args = "\"any\"", .handler = method_fail },
+        { .name = "Checksum",
+          .result = "{\"size\": \"integer\", \"fnv1a64\": \"string\"}",
+          .handler = method_checksum },
+        { .name = "Greet",
+          .args = "{\"name\": {\"type\": \"string\", \"max_length\": 64},"
+                  " \"shout\": {\"type\": \"boolean\", \"optional\": true}}",
+          .result = "{\"greeting\": \"string\"}",
+          .handler = method_greet },
+        {},
 };
 
-/* Timer: emit Tick {"count": n} with key "tick". */
+static const bus_interface_property echo_properties[] = {
+        { .name = "Ticks", .schema = "\"integer\"", .flags = BUS_PROPERTY_EMITS_CHANGE,
+          .offset = offsetof(Service, ticks) },
+        { .name = "Greeting", .schema = "\"string\"",
+          .flags = BUS_PROPERTY_WRITABLE | BUS_PROPERTY_EMITS_CHANGE,
+          .offset = offsetof(Service, greeting) },
+        {},
+};
+
+static const bus_interface_signal echo_signals[] = {
+        { .name = "Tick", .args = "{\"count\": \"integer\"}" },
+        {},
+};
+
+static const bus_interface echo_interface = {
+        .name = ECHO_INTERFACE,
+        .methods = echo_methods,
+        .properties = echo_properties,
+        .signals = echo_signals,
+};
+
+/* Timer: emit Tick {"count": n} with key "tick", and announce Ticks. */
 static void on_tick(evutil_socket_t fd, short what, void *userdata) {
         Service *s = userdata;
         json_t *body = json_pack("{s:I}", "count", (json_int_t)++s->ticks);
         int r;
 
         r = bus_emit_signal(s->bus, ECHO_PATH, ECHO_INTERFACE, "Tick", "tick", body);
+        if (r >= 0)
+                r = bus_emit_properties_changed(s->bus, ECHO_PATH, ECHO_INTERFACE, "Ticks");
         json_decref(body);
         if (r < 0) {
                 fprintf(stderr, "echo-service: emitting Tick failed: %s\n", strerror(-r));
@@ -138,7 +201,8 @@ int main(int argc, char **argv) {
         }
 
         /* Serve the object before taking the name, so no call finds it missing. */
-        r = bus_add_object(s.bus, &object, ECHO_PATH, ECHO_INTERFACE, echo_methods, &s);
+        s.greeting = strdup("nobody greeted yet");
+        r = s.greeting ? bus_add_interface(s.bus, &object, ECHO_PATH, &echo_interface, &s) : -ENOMEM;
         if (r >= 0)
                 r = bus_add_match(s.bus, &match,
                                   "type='signal',sender='org.busd.Bus',member='Disconnected'",
@@ -191,5 +255,6 @@ out:
         bus_connection_close(s.bus);
         if (s.base)
                 event_base_free(s.base);
+        free(s.greeting);
         return r < 0 ? 1 : s.exit_status;
 }

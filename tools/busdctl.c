@@ -122,6 +122,70 @@ static const Verb verbs[] = {
                 .run = verb_monitor,
         },
         {
+                .name = "introspect",
+                .synopsis = "DEST PATH [INTERFACE]",
+                .summary = "Show an object's interfaces, members and property values",
+                .description =
+                        "Calls org.busd.Introspectable.Introspect on PATH of DEST and shows each\n"
+                        "interface (or only INTERFACE): methods with their argument and result\n"
+                        "schemas, properties with their schema, current value (org.busd.Properties\n"
+                        "GetAll) and access, signals with their argument schema. With --json, the\n"
+                        "introspection JSON with each interface's current \"values\" added.",
+                .min_args = 2,
+                .max_args = 3,
+                .run = verb_introspect,
+        },
+        {
+                .name = "tree",
+                .synopsis = "[DEST...]",
+                .summary = "Show the object paths of services as trees",
+                .description =
+                        "Follows the children Introspect lists, from /, and prints the object\n"
+                        "paths of each DEST as a tree (without DEST: of every well-known name on\n"
+                        "the bus). With --json, {DEST: [paths...]}. At most 4096 objects and 64\n"
+                        "levels per service are shown.",
+                .min_args = 0,
+                .max_args = 64,
+                .run = verb_tree,
+        },
+        {
+                .name = "get-property",
+                .synopsis = "DEST PATH INTERFACE NAME...",
+                .summary = "Print property values",
+                .description =
+                        "Calls org.busd.Properties.Get for each NAME and prints each value as\n"
+                        "compact JSON on a line of its own; with --json, one object {NAME: value}.\n"
+                        "Exits 1 if any property could not be read (the others are printed).",
+                .min_args = 4,
+                .max_args = 64,
+                .run = verb_get_property,
+        },
+        {
+                .name = "set-property",
+                .synopsis = "DEST PATH INTERFACE NAME JSON",
+                .summary = "Set a property",
+                .description =
+                        "Calls org.busd.Properties.Set with the JSON value (a string needs its\n"
+                        "quotes: '\"text\"'). The service checks it against the property's schema;\n"
+                        "a read-only property answers org.busd.Error.PropertyReadOnly.",
+                .min_args = 5,
+                .max_args = 5,
+                .run = verb_set_property,
+        },
+        {
+                .name = "check-interface",
+                .synopsis = "FILE...",
+                .summary = "Check interface description files and show them",
+                .description =
+                        "Loads each FILE as libbusclient does (bus_interface_file_load()): every\n"
+                        "name, schema and access checked. Prints its members as introspect does,\n"
+                        "or the file's JSON with --json; a bad file is reported with where it is\n"
+                        "wrong and makes the exit status 1. Needs no bus.",
+                .min_args = 1,
+                .max_args = 64,
+                .run = verb_check_interface,
+        },
+        {
                 .name = "reload",
                 .synopsis = "",
                 .summary = "Make the bus re-read its configuration file",
@@ -242,7 +306,7 @@ static void help(void) {
                "Introspect and talk to a busd message bus.\n\n"
                "Verbs:\n");
         for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-                printf("  %-10s %s\n", verbs[i].name, verbs[i].summary);
+                printf("  %-16s %s\n", verbs[i].name, verbs[i].summary);
         printf("\nOptions:\n%s\n"
                "Without --address, --system or --user, busdctl connects to $BUSD_ADDRESS,\n"
                "or the system bus if it is unset. See busdctl(1).\n",

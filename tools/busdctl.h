@@ -93,6 +93,19 @@ int verb_wait(Busdctl *ctx, int argc, char **argv);
 int verb_stats(Busdctl *ctx, int argc, char **argv);
 int verb_monitor(Busdctl *ctx, int argc, char **argv);
 int verb_reload(Busdctl *ctx, int argc, char **argv);
+/* verb-introspect.c: the object model's verbs (issue #13) */
+int verb_introspect(Busdctl *ctx, int argc, char **argv);
+int verb_tree(Busdctl *ctx, int argc, char **argv);
+int verb_get_property(Busdctl *ctx, int argc, char **argv);
+int verb_set_property(Busdctl *ctx, int argc, char **argv);
+int verb_check_interface(Busdctl *ctx, int argc, char **argv);
+/* org.busd.Introspectable.Introspect of @dest at @path: 0 and the node
+ * (new reference, its "interfaces" an array), or negative errno with @error
+ * filled for an error reply. */
+int object_introspect(const Busdctl *ctx, bus_connection *c, const char *dest, const char *path,
+                      json_t **ret, bus_error *error);
+/* The interface @name of an Introspect answer (borrowed), or NULL. */
+json_t *object_find_interface(json_t *node, const char *name);
 int verb_policy(Busdctl *ctx, int argc, char **argv);
 
 /* Connect as the command line asks and complete the handshake. On failure

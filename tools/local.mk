@@ -16,6 +16,7 @@ tools_busdctl_SOURCES = \
 	tools/verb-stats.c \
 	tools/verb-monitor.c \
 	tools/verb-reload.c \
+	tools/verb-introspect.c \
 	tools/verb-policy.c \
 	tools/pcap.c tools/pcap.h
 tools_busdctl_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
