@@ -29,3 +29,27 @@ TESTS += tests/test-quota
 tests_test_quota_SOURCES = tests/test-quota.c daemon/registry/quota.c common/hashmap.c
 tests_test_quota_CPPFLAGS = $(DAEMON_UNIT_INCLUDES)
 tests_test_quota_LDADD = $(CHECK_LIBS)
+
+# The pending-reply registry alone, with a real event_base for its deadlines.
+check_PROGRAMS += tests/test-replies
+TESTS += tests/test-replies
+tests_test_replies_SOURCES = tests/test-replies.c tests/alloc-fail.c tests/alloc-fail.h \
+	daemon/registry/replies.c daemon/process/log.c common/hashmap.c
+tests_test_replies_CPPFLAGS = $(DAEMON_UNIT_INCLUDES) $(LIBEVENT_CFLAGS)
+tests_test_replies_LDFLAGS = $(DAEMON_UNIT_WRAP_ALLOC)
+tests_test_replies_LDADD = $(LIBEVENT_LIBS) $(CHECK_LIBS)
+
+# Include rules per folder (docs/ARCHITECTURE.md "Who may include whom").
+TESTS += tests/test-layers.sh
+EXTRA_DIST += tests/test-layers.sh
+
+# The connection (framing with the shared framer, fd batches, the output
+# queue) over a real socketpair, without a daemon.
+check_PROGRAMS += tests/test-connection
+TESTS += tests/test-connection
+tests_test_connection_SOURCES = tests/test-connection.c tests/alloc-fail.c tests/alloc-fail.h \
+	daemon/transport/connection.c daemon/transport/message.c daemon/registry/quota.c \
+	common/hashmap.c
+tests_test_connection_CPPFLAGS = $(DAEMON_UNIT_INCLUDES) $(LIBEVENT_CFLAGS)
+tests_test_connection_LDFLAGS = $(DAEMON_UNIT_WRAP_ALLOC)
+tests_test_connection_LDADD = protocol/libbusprotocol.la $(LIBEVENT_LIBS) $(CHECK_LIBS)

@@ -24,6 +24,7 @@
 #include "process/log.h"
 #include "core/peer.h"
 #include "registry/replies.h"
+#include "core/router.h"
 #include "common/util.h"
 
 static void bus_compute_fd_budget(Bus *bus, bool log);
@@ -121,7 +122,20 @@ static void bus_init_sender_block(Bus *bus) {
         memcpy(bus->sender_block, (uint8_t *)&h + BUS_SENDER_BLOCK_OFFSET, BUS_SENDER_BLOCK_SIZE);
 }
 
+/* Make @c the active configuration, and the connections' queue limits
+ * with it (bus.h "Configuration"). */
+static void bus_set_config(Bus *bus, const BusConfig *c) {
+        bus->config = *c;
+        bus->queue_limits = (ConnectionLimits){
+                .messages = c->outgoing_messages_per_connection,
+                .bytes = c->outgoing_bytes_per_connection,
+                .fds = c->outgoing_fds_per_connection,
+                .blob_bytes = c->outgoing_blob_bytes_per_connection,
+        };
+}
+
 int bus_new(Bus **ret, struct event_base *base) {
+        BusConfig c;
         Bus *bus;
         int r;
 
@@ -133,7 +147,8 @@ int bus_new(Bus **ret, struct event_base *base) {
         bus->next_serial = 1;
         bus->started_usec = now_realtime_usec();
         bus->timer_slack_usec = bus_timer_slack_usec();
-        config_init_defaults(&bus->config);
+        config_init_defaults(&c);
+        bus_set_config(bus, &c);
         bus->fds.queued = &bus->stats.payload;
         bus_compute_fd_budget(bus, false); /* logged once the configuration is loaded */
 
@@ -155,6 +170,9 @@ int bus_new(Bus **ret, struct event_base *base) {
         if (r < 0)
                 goto fail;
         r = match_registry_new(&bus->matches);
+        if (r < 0)
+                goto fail;
+        r = replies_new(&bus->replies, base, bus->timer_slack_usec, router_call_expired, bus);
         if (r < 0)
                 goto fail;
         r = -ENOMEM;
@@ -187,8 +205,7 @@ Bus *bus_free(Bus *bus) {
                 state = 0;
                 while (hashmap_iterate(bus->peers, &state, &v)) {
                         Peer *p = v;
-                        while (p->callee_replies)
-                                reply_free(p->callee_replies);
+                        replies_owner_clear(&p->replies);
                 }
                 state = 0;
                 while (hashmap_iterate(bus->peers, &state, &v)) {
@@ -201,6 +218,7 @@ Bus *bus_free(Bus *bus) {
                 event_free(bus->flush_event);
         if (bus->reap_event)
                 event_free(bus->reap_event);
+        replies_free(bus->replies);
         match_registry_free(bus->matches);
         name_registry_free(bus->names);
         hashmap_free(bus->uids);
@@ -211,6 +229,71 @@ Bus *bus_free(Bus *bus) {
         free(bus->status);
         free(bus);
         return NULL;
+}
+
+/* ---- admission of new connections (the listener's accept callback) ---- */
+
+static void bus_refuse(Bus *bus, int fd, const Creds *c, const char *why) {
+        bus->stats.connections_refused++;
+        log_peer(LOG_CLASS_REFUSED, LOG_NOTICE, NULL, c->uid, c->pid, "refused", "%s", why);
+        safe_close(fd);
+}
+
+/* A connection costs its uid one fd of its share of the budget (quota.h):
+ * so connections alone cannot let one uid take the budget from the others.
+ * Root is not exempt: fds are a physical limit. */
+static bool bus_connection_share_allows(Bus *bus, const UidUsage *u) {
+        size_t n_uids = hashmap_size(bus->uids) + (u ? 0 : 1);
+
+        return quota_fds_share_allows(&bus->fds, u, 1, n_uids);
+}
+
+/* Admission: bus-wide, not-yet-authenticated (per uid, root exempt, and
+ * bus-wide) and per-uid limits, then the uid's share of the fd budget. The
+ * per-uid handshake limit comes first, so that a uid holding its share of
+ * handshake slots is told so even when it also filled the bus-wide ones.
+ * Takes @fd. */
+static void bus_accept(void *userdata, int fd) {
+        Bus *bus = userdata;
+        UidUsage *u;
+        Creds c;
+        Peer *p;
+        int r;
+
+        r = creds_read(fd, &c);
+        if (r < 0) {
+                log_class(LOG_CLASS_REFUSED, LOG_WARNING, "cannot read peer credentials: %s",
+                          strerror(-r));
+                bus->stats.connections_refused++;
+                safe_close(fd);
+                return;
+        }
+        /* The configured limits (bus.h); connections is at most
+         * BUS_CONNECTIONS_MAX, the size of the routing scratch array. */
+        u = bus_uid_get(bus, c.uid, false); /* NULL: the uid holds nothing */
+        if (bus->n_peers >= bus->config.connections)
+                bus_refuse(bus, fd, &c, "too many connections");
+        else if (c.uid != 0 && u && u->n_incomplete >= bus->config.incomplete_connections_per_uid)
+                bus_refuse(bus, fd, &c, "too many connections in the handshake for this uid");
+        else if (bus->n_incomplete >= bus->config.incomplete_connections)
+                bus_refuse(bus, fd, &c, "too many connections in the handshake");
+        else if (c.uid != 0 && u && u->n_connections >= bus->config.connections_per_uid)
+                bus_refuse(bus, fd, &c, "too many connections for this uid");
+        else if (!bus_connection_share_allows(bus, u))
+                bus_refuse(bus, fd, &c, "this uid's share of the fd budget is used");
+        else if (peer_new(&p, bus, fd, &c) < 0)
+                bus_refuse(bus, fd, &c, "out of memory");
+        creds_clear(&c);
+}
+
+void bus_listener_owner(Bus *bus, ListenerOwner *ret) {
+        *ret = (ListenerOwner){
+                .base = bus->base,
+                .timer_slack_usec = bus->timer_slack_usec,
+                .budget = &bus->fds,
+                .accept = bus_accept,
+                .userdata = bus,
+        };
 }
 
 Peer *bus_find_peer(Bus *bus, uint64_t id) {
@@ -379,7 +462,7 @@ void bus_fds_released(Bus *bus) {
 
 void bus_apply_config(Bus *bus, const BusConfig *config) {
         /* The swap: one assignment, between two event callbacks. */
-        bus->config = *config;
+        bus_set_config(bus, config);
         bus_apply_fd_budget(bus); /* logged: clamped or not */
 }
 
@@ -402,19 +485,8 @@ void bus_quiesce(Bus *bus) {
         while (hashmap_iterate(bus->peers, &state, &v))
                 peer_quiesce(v);
         state = 0;
-        while (hashmap_iterate(bus->peers, &state, &v)) {
-                Peer *p = v;
-
-                while (p->callee_replies) {
-                        PendingReply *r = p->callee_replies;
-                        Peer *caller = r->caller;
-                        uint64_t serial = r->serial;
-
-                        reply_free(r);
-                        driver_send_error(bus, caller, serial, BUS_ERR_NO_REPLY,
-                                          "the bus is shutting down");
-                }
-        }
+        while (hashmap_iterate(bus->peers, &state, &v))
+                peer_answer_waiting(v, "the bus is shutting down");
 
         /* The flush job ends the loop once every queue is empty. */
         event_active(bus->flush_event, 0, 0);

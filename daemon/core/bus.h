@@ -16,11 +16,11 @@
  *
  * Configuration: the bus holds the active BusConfig (config-file.h) by
  * value. Every limit check and timer reads it at the moment it runs; a
- * reload (process/reload.c) replaces it in one assignment
- * (bus_apply_config()), so a check sees either
- * the old or the new configuration, never a mix, and the address other
- * modules keep (Connection.config) stays valid. A reload revokes nothing a
- * peer already holds (docs/DAEMON.md "Configuration").
+ * reload (process/reload.c) replaces it in one step (bus_apply_config(), with
+ * the queue_limits derived from it), so a check sees either the old or the new
+ * configuration, never a mix, and the addresses other modules keep
+ * (Connection.limits) stay valid. A reload revokes nothing a peer already
+ * holds (docs/DAEMON.md "Configuration").
  *
  * Invariants: unique ids start at 1 and are never reused; a peer is in
  * `peers` from accept until it is freed; stats.queue counts exactly the
@@ -42,9 +42,10 @@
 #include "registry/matches.h"
 #include "registry/names.h"
 #include "registry/quota.h"
+#include "registry/replies.h"
+#include "transport/listener.h"
 
 typedef struct Peer Peer;
-typedef struct Listener Listener;
 typedef struct Monitor Monitor;
 
 /* Why a connection ended; counted in stats and reported by GetStats. */
@@ -68,7 +69,6 @@ typedef struct BusStats {
         uint64_t messages_dropped; /* replies nobody waits for, signals over a sender's fair
                                     * share (one per receiver missed), ... */
         uint64_t connections_refused;
-        uint64_t pending_replies;
         uint64_t disconnects[_DISCONNECT_REASON_MAX];
         QuotaTotals payload;       /* payload bytes and fds held in queues (quota.h) */
         uint64_t payloads_refused; /* messages refused for their payload fds (transport/payload.c) */
@@ -84,9 +84,12 @@ typedef struct Bus {
         HashMap *uids;  /* UidUsage by uid (quota.h): uids with peers or payload fds */
         NameRegistry *names;
         MatchRegistry *matches;
+        ReplyRegistry *replies; /* pending replies (registry/replies.h) */
         Listener *listener;
 
         BusConfig config;     /* the active configuration, see above */
+        ConnectionLimits queue_limits; /* its outgoing_* limits, for the connections; set
+                                        * with it (bus_set_config()) */
         char *config_path;    /* the file every reload re-reads */
         bool config_required; /* named with --config: a missing file is an error */
         char *status;         /* STATUS= line of READY=1 (main.c), repeated after a reload */
@@ -139,8 +142,9 @@ int bus_new(Bus **ret, struct event_base *base);
 Bus *bus_free(Bus *bus);
 
 /* Make @config (validated by config-file.c) the active configuration in one
- * step and recompute the fd budget (logged). New limits apply from the next
- * check: nothing a peer already holds is revoked. */
+ * step, with the limits derived from it, and recompute the fd budget
+ * (logged). New limits apply from the next check: nothing a peer already
+ * holds is revoked. */
 void bus_apply_config(Bus *bus, const BusConfig *config);
 
 /* Re-read the configuration file (org.busd.Bus.ReloadConfig) through the
@@ -156,6 +160,12 @@ int bus_reload_config(Bus *bus, char **ret_error);
  * queued output goes on being written, and bus_check_drained() ends the
  * loop once every queue is empty. */
 void bus_quiesce(Bus *bus);
+
+/* What a listener of @bus needs (listener.h): its accept callback reads a new
+ * connection's credentials and admits it as a peer or refuses it (counted
+ * in connections_refused, logged) by the connection limits and the uid's
+ * share of the fd budget. */
+void bus_listener_owner(Bus *bus, ListenerOwner *ret);
 
 /* Any peer by id (any state), or NULL. */
 Peer *bus_find_peer(Bus *bus, uint64_t id);

@@ -543,7 +543,7 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
                 { "peers", bus->n_peers },
                 { "names", name_registry_size(bus->names) },
                 { "match_rules", match_registry_size(bus->matches) },
-                { "pending_replies", s->pending_replies },
+                { "pending_replies", replies_total(bus->replies) },
                 { "queued_messages", s->queue.messages },
                 { "queued_bytes", s->queue.bytes },
                 { "queued_messages_high_water", s->queue.messages_high_water },
@@ -620,7 +620,7 @@ static json_t *connection_stats(Bus *bus, Peer *p, NameLists *l, DriverError *e)
         const Counter counters[] = {
                 { "connected_usec", p->connected_usec },
                 { "match_rules", match_registry_count_owner(bus->matches, p->id) },
-                { "pending_replies", reply_count(p) },
+                { "pending_replies", replies_count(&p->replies) },
                 { "queued_messages", p->conn.out_len },
                 { "queued_bytes", p->conn.out_bytes },
                 { "messages_sent", p->messages_sent },

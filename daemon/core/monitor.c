@@ -20,7 +20,6 @@
 #include "core/monitor.h"
 #include "registry/names.h"
 #include "registry/replies.h"
-#include "core/router.h"
 #include "common/util.h"
 
 struct Monitor {
@@ -44,7 +43,7 @@ typedef struct Forward {
         const char *const *sender_names;
         size_t n_sender_names;
         bool names_known;
-        RouterSenderNames *names_buf; /* where to compute them, if unknown */
+        PeerSenderNames *names_buf; /* where to compute them, if unknown */
 } Forward;
 
 int monitor_attach(Bus *bus, Peer *p, const BusMatchRule *rules, size_t n_rules) {
@@ -77,7 +76,8 @@ int monitor_attach(Bus *bus, Peer *p, const BusMatchRule *rules, size_t n_rules)
          * then its unique name. */
         match_registry_remove_owner(bus->matches, p->id);
         name_registry_release_all(bus->names, p->id, driver_name_changed, bus);
-        reply_peer_gone(p, "the peer became a monitor");
+        peer_answer_waiting(p, "the peer became a monitor");
+        replies_owner_clear(&p->replies);
         driver_emit_name_owner_changed(bus, p->name, p->id, 0);
 
         LIST_PREPEND(monitors, bus->monitors, mon);
@@ -106,10 +106,10 @@ void monitor_refuse_send(Peer *p) {
                         "monitors cannot send");
 }
 
-/* The sender's names for match rules on "sender" (router_sender_names()).
+/* The sender's names for match rules on "sender" (peer_sender_names()).
  * Only computed when a rule asks. */
 static void forward_sender_names(Forward *f) {
-        RouterSenderNames *s = f->names_buf;
+        PeerSenderNames *s = f->names_buf;
         uint64_t id = f->h->sender_id;
         Peer *sender;
 
@@ -122,7 +122,7 @@ static void forward_sender_names(Forward *f) {
         } else {
                 sender = bus_find_peer(f->bus, id);
                 if (sender)
-                        router_sender_names(f->bus, sender, s);
+                        peer_sender_names(sender, s);
         }
         f->sender_names = s->names;
         f->n_sender_names = s->n;
@@ -210,7 +210,7 @@ static void forward_queue(Forward *f) {
 
 void monitor_forward_addressed(Bus *bus, Message *m, Peer *addressee) {
         const char *dest = m->fields.destination;
-        RouterSenderNames names;
+        PeerSenderNames names;
         Forward f = { .bus = bus, .m = m, .h = message_header(m), .names_buf = &names };
 
         if (!dest)

@@ -165,6 +165,32 @@ static void peer_welcome(Peer *p, const BusPreamble *pre) {
         peer_set_sender_block(p);
 }
 
+/* Admit the payloads of @m (transport/payload.h) against the bus's fd
+ * budget and @p's quota: 0, or PAYLOAD_E_REFUSED after the router told the
+ * sender (and any waiting caller). */
+static int peer_admit_payloads(Peer *p, Message *m) {
+        Bus *bus = p->bus;
+        const PayloadAdmission a = {
+                .budget = &bus->fds,
+                .n_uids = hashmap_size(bus->uids),
+                .totals = &bus->stats.payload,
+                .bytes_max = bus->config.blob_bytes_in_flight,
+                .fds_max = bus->config.blob_fds_in_flight,
+        };
+        static const char *const error_name[] = {
+                [PAYLOAD_REFUSED_FD] = BUS_ERR_PAYLOAD_REFUSED,
+                [PAYLOAD_REFUSED_LIMIT] = BUS_ERR_LIMITS_EXCEEDED,
+                [PAYLOAD_REFUSED_NO_MEMORY] = BUS_ERR_FAILED,
+        };
+        PayloadRefusal refusal;
+        int r;
+
+        r = payload_admit(&a, &p->payload_quota, p->uid_usage, m, &refusal);
+        if (r != 0)
+                router_refuse_payload(bus, p, m, error_name[refusal.kind], refusal.why);
+        return r;
+}
+
 static void peer_handle_message(Peer *p, Message *m) {
         p->messages_sent++;
         if (p->monitor) {
@@ -176,8 +202,8 @@ static void peer_handle_message(Peer *p, Message *m) {
                         peer_violation(p, "fds sent without negotiating BUS_FEATURE_BLOBS");
                         return;
                 }
-                /* Refused payloads are answered there; @m is just dropped. */
-                if (memfd_admit(p->bus, p, m) != 0)
+                /* Refused payloads are answered by the router; @m is just dropped. */
+                if (peer_admit_payloads(p, m) != 0)
                         return;
         }
         router_dispatch(p->bus, p, m);
@@ -253,9 +279,9 @@ static void peer_fds_lost(Peer *p, Message *m) {
                  (unsigned long long)bus->fds.limit, (unsigned long long)bus->fds_rlimit);
         p->messages_sent++;
         if (p->state == PEER_RUNNING && !p->monitor)
-                memfd_refuse(bus, p, m, BUS_ERR_LIMITS_EXCEEDED,
-                             "the bus is short of file descriptors: this message's fds were lost "
-                             "and it was not delivered");
+                router_refuse_payload(bus, p, m, BUS_ERR_LIMITS_EXCEEDED,
+                                      "the bus is short of file descriptors: this message's "
+                                      "fds were lost and it was not delivered");
 }
 
 static void peer_read_cb(evutil_socket_t fd, short what, void *userdata) {
@@ -335,6 +361,7 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
         p->state = PEER_HANDSHAKE;
         p->id = bus->next_peer_id;
         bus_unique_name_format(p->id, p->name);
+        replies_owner_init(&p->replies, p->id);
         p->connected_usec = now_realtime_usec();
 
         p->timer = evtimer_new(bus->base, peer_timer_cb, p);
@@ -348,7 +375,7 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
                 return -ENOMEM;
         }
         r = connection_init(&p->conn, fd, bus->base, peer_read_cb, peer_write_cb, p, bus->scratch,
-                            BUS_READ_CHUNK, &bus->stats.queue, &bus->config);
+                            BUS_READ_CHUNK, &bus->stats.queue, &bus->queue_limits);
         if (r < 0) {
                 event_free(p->timer);
                 event_free(p->stall_timer);
@@ -426,7 +453,7 @@ Peer *peer_free(Peer *p) {
         creds_clear(&p->creds);
         quota_account_unref(p->payload_quota); /* queued payloads keep their references */
         quota_uid_unref(p->uid_usage);         /* ... and so their uid's entry */
-        hashmap_free(p->replies);
+        replies_owner_clear(&p->replies);
         free(p);
         return NULL;
 }
@@ -547,7 +574,8 @@ void peer_reap(Peer *p) {
         if (p->welcomed && !p->monitor) {
                 match_registry_remove_owner(bus->matches, p->id);
                 name_registry_release_all(bus->names, p->id, driver_name_changed, bus);
-                reply_peer_gone(p, "the peer disconnected before replying");
+                peer_answer_waiting(p, "the peer disconnected before replying");
+                replies_owner_clear(&p->replies);
                 driver_emit_name_owner_changed(bus, p->name, p->id, 0);
         }
 
@@ -563,6 +591,30 @@ void peer_reap(Peer *p) {
                           "cannot arm the linger timer of %s: closing it now", p->name);
         }
         peer_free(p);
+}
+
+static void add_owned_name(const char *name, void *userdata) {
+        PeerSenderNames *s = userdata;
+
+        if (s->n < ELEMENTSOF(s->names))
+                s->names[s->n++] = name;
+}
+
+void peer_sender_names(const Peer *p, PeerSenderNames *ret) {
+        ret->names[0] = p->name;
+        ret->n = 1;
+        name_registry_foreach_owned(p->bus->names, p->id, add_owned_name, ret);
+}
+
+void peer_answer_waiting(Peer *p, const char *why) {
+        uint64_t caller_id, serial;
+
+        while (replies_pop_waiting(&p->replies, &caller_id, &serial)) {
+                Peer *caller = bus_find_peer(p->bus, caller_id);
+
+                if (caller && caller != p)
+                        driver_send_error(p->bus, caller, serial, BUS_ERR_NO_REPLY, "%s", why);
+        }
 }
 
 void peer_quiesce(Peer *p) {

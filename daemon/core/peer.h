@@ -34,8 +34,7 @@
 #include "core/bus.h"
 #include "transport/connection.h"
 #include "transport/creds.h"
-
-typedef struct PendingReply PendingReply;
+#include "registry/replies.h"
 
 /* How long a disconnected peer's socket stays open for the rest of its
  * output (its Disconnected signal) before it is closed regardless. */
@@ -86,8 +85,7 @@ struct Peer {
         uint64_t fds_held;    /* of those, still in the connection (batches, partial message) */
         struct Monitor *monitor;     /* set once it called BecomeMonitor (monitor.h) */
 
-        HashMap *replies;             /* PendingReply by serial, calls it made */
-        PendingReply *callee_replies; /* calls waiting on it */
+        ReplyOwner replies; /* calls it made and calls waiting on it (registry/replies.h) */
 
         DisconnectReason reason;
         bool lingering; /* torn down, writing its last bytes */
@@ -121,6 +119,21 @@ void peer_flush(Peer *p);
 
 /* Tear down and free a DYING peer (from the bus's reap job). */
 void peer_reap(Peer *p);
+
+/* A sender's names, for match rules on "sender": its unique name first,
+ * then the well-known names it is primary owner of. Only names[0..n) is
+ * ever written or read (no zeroing of the 4 KiB array). */
+typedef struct PeerSenderNames {
+        const char *names[1 + BUS_NAMES_PER_CONNECTION_MAX];
+        size_t n;
+} PeerSenderNames;
+
+/* Fill @ret with the names of peer @p (for the router and the monitors). */
+void peer_sender_names(const Peer *p, PeerSenderNames *ret);
+
+/* Callers waiting on @p get org.busd.Error.NoReply {"message": @why}; their
+ * pending entries are forgotten (registry/replies.h). @p's own calls stay. */
+void peer_answer_waiting(Peer *p, const char *why);
 
 /* Bus shutdown: stop reading and timers; output continues. */
 void peer_quiesce(Peer *p);

@@ -94,7 +94,9 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
                                           "the call's deadline passed before it was routed");
                         return;
                 }
-                if (reply_count(sender) >= bus->config.pending_replies_per_connection) {
+                r = replies_may_add(&sender->replies, h->serial,
+                                    bus->config.pending_replies_per_connection);
+                if (r == REPLIES_E_LIMIT) {
                         log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
                                  sender->creds.pid, "LimitsExceeded", "too many pending calls");
                         driver_send_error(bus, sender, h->serial, BUS_ERR_LIMITS_EXCEEDED,
@@ -102,7 +104,7 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
                                           bus->config.pending_replies_per_connection);
                         return;
                 }
-                if (reply_find(sender, h->serial)) {
+                if (r == REPLIES_E_EXISTS) {
                         driver_send_error(bus, sender, h->serial, BUS_ERR_FAILED,
                                           "serial already used by a pending call");
                         return;
@@ -131,13 +133,23 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
         }
 
         if (wants_reply(h)) {
-                r = reply_register(sender, callee, h->serial, h->deadline_ns);
+                r = replies_add(bus->replies, &sender->replies, &callee->replies, h->serial,
+                                h->deadline_ns);
                 if (r < 0)
                         /* The call went out but cannot be tracked: the caller
                          * gets an answer now, a reply later is dropped. */
                         driver_send_error(bus, sender, h->serial, BUS_ERR_FAILED,
                                           "out of memory for the pending reply");
         }
+}
+
+void router_call_expired(void *userdata, uint64_t caller_id, uint64_t serial) {
+        Bus *bus = userdata;
+        Peer *caller = bus_find_peer(bus, caller_id);
+
+        if (caller)
+                driver_send_error(bus, caller, serial, BUS_ERR_TIMEOUT,
+                                  "the call's deadline passed without a reply");
 }
 
 PendingReply *router_find_pending(Bus *bus, Peer *callee, Message *m, Peer **ret_caller) {
@@ -148,11 +160,45 @@ PendingReply *router_find_pending(Bus *bus, Peer *callee, Message *m, Peer **ret
         if (!bus_unique_name_parse(m->fields.destination, &caller_id))
                 return NULL;
         caller = bus_find_peer(bus, caller_id);
-        pending = caller ? reply_find(caller, message_header(m)->reply_serial) : NULL;
-        if (!pending || pending->callee != callee)
+        pending = caller ? replies_find(&caller->replies, message_header(m)->reply_serial) : NULL;
+        if (!pending || pending->callee != &callee->replies)
                 return NULL;
         *ret_caller = caller;
         return pending;
+}
+
+/* A method return or error whose payload was refused: the caller waiting on
+ * it gets the error now instead of a reply that will never come. */
+static void fail_waiting_caller(Bus *bus, Peer *sender, Message *m, const char *error_name,
+                                const char *why) {
+        PendingReply *pending;
+        Peer *caller;
+
+        pending = router_find_pending(bus, sender, m, &caller);
+        if (!pending)
+                return;
+        replies_remove(pending);
+        driver_send_error(bus, caller, message_header(m)->reply_serial, error_name,
+                          "the reply's payload was refused: %s", why);
+}
+
+void router_refuse_payload(Bus *bus, Peer *sender, Message *m, const char *error_name,
+                           const char *why) {
+        const BusHeader *h = message_header(m);
+
+        bus->stats.payloads_refused++;
+        bus->stats.messages_dropped++;
+        log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid, sender->creds.pid,
+                 error_name + strlen(BUS_ERROR_PREFIX), "serial %llu: %s",
+                 (unsigned long long)h->serial, why);
+
+        if (wants_reply(h)) {
+                driver_send_error(bus, sender, h->serial, error_name, "%s", why);
+                return;
+        }
+        if (h->type == BUS_MESSAGE_METHOD_RETURN || h->type == BUS_MESSAGE_ERROR)
+                fail_waiting_caller(bus, sender, m, error_name, why);
+        driver_send_payload_refused(bus, sender, h->serial, error_name, why);
 }
 
 static void route_reply(Bus *bus, Peer *sender, Message *m) {
@@ -166,7 +212,7 @@ static void route_reply(Bus *bus, Peer *sender, Message *m) {
                 drop(bus, sender, "reply nobody is waiting for");
                 return;
         }
-        reply_free(pending);
+        replies_remove(pending);
         /* A reply is solicited: a caller that does not read is the one at
          * fault. */
         r = peer_send(caller, m, PEER_SEND_SOLICITED);
@@ -259,24 +305,11 @@ bool router_broadcast_fits(Bus *bus, Message *m, const char *const *sender_names
         return fits;
 }
 
-static void add_owned_name(const char *name, void *userdata) {
-        RouterSenderNames *s = userdata;
-
-        if (s->n < ELEMENTSOF(s->names))
-                s->names[s->n++] = name;
-}
-
-void router_sender_names(Bus *bus, const Peer *sender, RouterSenderNames *ret) {
-        ret->names[0] = sender->name;
-        ret->n = 1;
-        name_registry_foreach_owned(bus->names, sender->id, add_owned_name, ret);
-}
-
 static void route_broadcast_signal(Bus *bus, Peer *sender, Message *m) {
-        RouterSenderNames s;
+        PeerSenderNames s;
         size_t missed;
 
-        router_sender_names(bus, sender, &s);
+        peer_sender_names(sender, &s);
         missed = router_broadcast(bus, m, s.names, s.n);
         if (missed > 0)
                 signal_refused(bus, sender, m, missed);

@@ -27,17 +27,6 @@ void router_dispatch(Bus *bus, Peer *sender, Message *m);
  * monitors. */
 Peer *router_addressee(Bus *bus, const char *destination);
 
-/* A sender's names, for match rules on "sender": its unique name (or the
- * bus's) first, then the well-known names it is primary owner of. Only
- * names[0..n) is ever written or read (no zeroing of the 4 KiB array). */
-typedef struct RouterSenderNames {
-        const char *names[1 + BUS_NAMES_PER_CONNECTION_MAX];
-        size_t n;
-} RouterSenderNames;
-
-/* Fill @ret with the names of peer @sender. */
-void router_sender_names(Bus *bus, const Peer *sender, RouterSenderNames *ret);
-
 /* Queue @m to every running peer with a match rule for it; @sender_names
  * are the sender's names, unique (or the driver's) first. A peer's signal
  * is held to its fair share of each subscriber's queue; the bus's own are
@@ -51,6 +40,20 @@ size_t router_broadcast(Bus *bus, Message *m, const char *const *sender_names,
  * a change a peer asks for: the change is refused when they would not. */
 bool router_broadcast_fits(Bus *bus, Message *m, const char *const *sender_names,
                            size_t n_sender_names, uint64_t charge_id);
+
+/* Refuse @m from @sender for its payloads (transport/payload.h
+ * PayloadRefusal, or fds the broker could not take): counted, logged, and
+ * told (docs/DAEMON.md "Payloads"): a method call that expects a reply is
+ * answered with @error_name {"message": @why}; anything else gets the sender
+ * a unicast org.busd.Bus.PayloadRefused signal, and for a method return or
+ * error the caller waiting on it gets the error in place of the reply. The
+ * caller drops @m. */
+void router_refuse_payload(Bus *bus, Peer *sender, Message *m, const char *error_name,
+                           const char *why);
+
+/* The call @serial of peer @caller_id passed its deadline (ReplyExpiredFn of
+ * bus->replies, @userdata the Bus): the caller gets org.busd.Error.Timeout. */
+void router_call_expired(void *userdata, uint64_t caller_id, uint64_t serial);
 
 /* The pending call that @m, a method return or error from @callee, answers
  * (its caller in *ret_caller), or NULL if nobody waits for it from @callee. */

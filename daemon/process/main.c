@@ -93,15 +93,17 @@ static void raise_nofile(void) {
 }
 
 static int open_listener(Bus *bus, BusKind kind, const char *address, Listener **ret) {
+        ListenerOwner owner;
         ListenerPath where = { 0 };
         char *path = NULL;
         int fd = -1, r;
 
+        bus_listener_owner(bus, &owner);
         r = systemd_listen_fd(&fd);
         if (r < 0)
                 return r;
         if (r > 0) {
-                r = listener_new_fd(ret, bus, fd);
+                r = listener_new_fd(ret, &owner, fd);
                 if (r < 0)
                         safe_close(fd);
                 return r;
@@ -138,7 +140,7 @@ static int open_listener(Bus *bus, BusKind kind, const char *address, Listener *
                                         .check_owner = false };
                 break;
         }
-        r = listener_new_bind(ret, bus, &where);
+        r = listener_new_bind(ret, &owner, &where);
         free(path);
         return r;
 }

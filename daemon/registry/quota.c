@@ -9,7 +9,6 @@
 #include <stdlib.h>
 
 #include "bus-limits.h"
-#include "transport/message.h"
 #include "registry/quota.h"
 
 bool quota_share_allows(uint64_t limit, uint64_t used, uint64_t held, uint64_t charge,
@@ -98,34 +97,33 @@ QuotaAccount *quota_account_unref(QuotaAccount *a) {
         return NULL;
 }
 
-int quota_charge(QuotaAccount *a, Message *m, uint64_t bytes_max, uint64_t fds_max) {
+int quota_charge(QuotaAccount *a, uint64_t bytes, uint64_t fds, uint64_t bytes_max,
+                 uint64_t fds_max) {
         /* Both sides are bounded (an account by the largest limit it was ever
-         * charged under, ≤ 1 TiB; a message by BUS_BLOB_BYTES_PER_MESSAGE_MAX),
-         * so the sum cannot wrap. */
-        if (a->bytes + m->blob_bytes > bytes_max)
+         * charged under, ≤ 1 TiB; a message by BUS_BLOB_BYTES_PER_MESSAGE_MAX
+         * and BUS_FDS_MAX), so the sum cannot wrap. */
+        if (a->bytes + bytes > bytes_max)
                 return QUOTA_E_BYTES;
-        if (a->fds + m->n_fds > fds_max)
+        if (a->fds + fds > fds_max)
                 return QUOTA_E_FDS;
-        a->bytes += m->blob_bytes;
-        a->fds += m->n_fds;
-        a->totals->bytes += m->blob_bytes;
-        a->totals->fds += m->n_fds;
+        a->bytes += bytes;
+        a->fds += fds;
+        a->totals->bytes += bytes;
+        a->totals->fds += fds;
         if (a->uid)
-                a->uid->fds += m->n_fds;
-        m->quota = quota_account_ref(a);
+                a->uid->fds += fds;
+        quota_account_ref(a);
         return 0;
 }
 
-void quota_release(Message *m) {
-        QuotaAccount *a = m->quota;
-
+QuotaAccount *quota_release(QuotaAccount *a, uint64_t bytes, uint64_t fds) {
         if (!a)
-                return;
-        a->bytes -= m->blob_bytes;
-        a->fds -= m->n_fds;
-        a->totals->bytes -= m->blob_bytes;
-        a->totals->fds -= m->n_fds;
+                return NULL;
+        a->bytes -= bytes;
+        a->fds -= fds;
+        a->totals->bytes -= bytes;
+        a->totals->fds -= fds;
         if (a->uid)
-                a->uid->fds -= m->n_fds;
-        m->quota = quota_account_unref(a);
+                a->uid->fds -= fds;
+        return quota_account_unref(a);
 }

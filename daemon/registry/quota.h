@@ -34,8 +34,6 @@
 
 #include "common/hashmap.h"
 
-struct Message;
-
 /* The fair-share rule (docs/DAEMON.md "Fair shares"). A resource of @limit
  * units is shared by holders; @used units are held in all (this holder's
  * @held included; @used may exceed @limit after a reload lowered it), and
@@ -133,11 +131,17 @@ QuotaAccount *quota_account_ref(QuotaAccount *a);
 /* NULL-safe; returns NULL. */
 QuotaAccount *quota_account_unref(QuotaAccount *a);
 
-/* Charge @m (its n_fds and blob_bytes) to @a and remember the account in the
- * message, if that keeps @a within @bytes_max and @fds_max (the configured
- * blob_bytes_in_flight and blob_fds_in_flight, ≤ 1 TiB each). 0, or
- * QUOTA_E_BYTES / QUOTA_E_FDS with nothing changed. */
-int quota_charge(QuotaAccount *a, struct Message *m, uint64_t bytes_max, uint64_t fds_max);
+/* Charge one message's @bytes payload bytes (≤ BUS_BLOB_BYTES_PER_MESSAGE_MAX)
+ * and @fds payload fds to @a, its totals and its uid, if that keeps @a
+ * within @bytes_max and @fds_max (the configured blob_bytes_in_flight and
+ * blob_fds_in_flight, ≤ 1 TiB each). On success the charge holds a new
+ * reference to @a, which the charged message keeps (Message.quota) and
+ * quota_release() drops. 0, or QUOTA_E_BYTES / QUOTA_E_FDS with nothing
+ * changed. */
+int quota_charge(QuotaAccount *a, uint64_t bytes, uint64_t fds, uint64_t bytes_max,
+                 uint64_t fds_max);
 
-/* Release what @m was charged, if anything (message_unref() calls it). */
-void quota_release(struct Message *m);
+/* Release a charge of @bytes and @fds made by quota_charge() on @a (the
+ * message's last reference went: message_unref() calls it) and drop the
+ * charge's reference. NULL-safe (nothing was charged); returns NULL. */
+QuotaAccount *quota_release(QuotaAccount *a, uint64_t bytes, uint64_t fds);

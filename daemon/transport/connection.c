@@ -16,7 +16,6 @@
 #include <sys/uio.h>
 
 #include "bus-limits.h"
-#include "process/config-file.h"
 #include "transport/connection.h"
 #include "registry/quota.h"
 #include "common/util.h"
@@ -27,12 +26,12 @@
 
 int connection_init(Connection *c, int fd, struct event_base *base, event_callback_fn read_cb,
                     event_callback_fn write_cb, void *userdata, uint8_t *scratch,
-                    size_t scratch_size, QueueStats *stats, const BusConfig *config) {
+                    size_t scratch_size, QueueStats *stats, const ConnectionLimits *limits) {
         *c = (Connection){ .fd = fd,
                            .scratch = scratch,
                            .scratch_size = scratch_size,
                            .stats = stats,
-                           .config = config,
+                           .limits = limits,
                            .out_unread = -1 };
         /* The client's preamble comes first. */
         (void)bus_framer_init(&c->in_framer, sizeof(BusPreamble));
@@ -606,15 +605,15 @@ static int queue_grow(Connection *c) {
  * bounded (limits ≤ 1 TiB, queues ≤ twice the limits + one message, one
  * message's payload ≤ 64 GiB): no sum or product can wrap. */
 static bool queue_within(const Connection *c, const Message *m, uint64_t factor) {
-        const BusConfig *l = c->config;
+        const ConnectionLimits *l = c->limits;
 
-        if (c->out_len + 1 > factor * l->outgoing_messages_per_connection ||
-            c->out_bytes + m->size > factor * l->outgoing_bytes_per_connection)
+        if (c->out_len + 1 > factor * l->messages ||
+            c->out_bytes + m->size > factor * l->bytes)
                 return false;
-        if (m->n_fds > 0 && c->out_fds + m->n_fds > factor * l->outgoing_fds_per_connection)
+        if (m->n_fds > 0 && c->out_fds + m->n_fds > factor * l->fds)
                 return false;
         if (m->blob_bytes > 0 && c->out_blob_bytes > 0 &&
-            c->out_blob_bytes + m->blob_bytes > factor * l->outgoing_blob_bytes_per_connection)
+            c->out_blob_bytes + m->blob_bytes > factor * l->blob_bytes)
                 return false;
         return true;
 }
@@ -639,19 +638,19 @@ static bool share_allows(uint64_t limit, uint64_t used, uint64_t held, uint64_t 
  * share of the queue, in each dimension? */
 static bool queue_share_allows(const Connection *c, const QueueHolder *h, const Message *m) {
         static const QueueHolder none = { 0 };
-        const BusConfig *l = c->config;
+        const ConnectionLimits *l = c->limits;
         uint64_t n = c->n_holders + (h ? 0 : 1);
 
         if (!h)
                 h = &none;
-        if (!share_allows(l->outgoing_messages_per_connection, c->out_len, h->messages, 1, n) ||
-            !share_allows(l->outgoing_bytes_per_connection, c->out_bytes, h->bytes, m->size, n))
+        if (!share_allows(l->messages, c->out_len, h->messages, 1, n) ||
+            !share_allows(l->bytes, c->out_bytes, h->bytes, m->size, n))
                 return false;
         if (m->n_fds > 0 &&
-            !share_allows(l->outgoing_fds_per_connection, c->out_fds, h->fds, m->n_fds, n))
+            !share_allows(l->fds, c->out_fds, h->fds, m->n_fds, n))
                 return false;
         if (m->blob_bytes > 0 && c->out_blob_bytes > 0 &&
-            !share_allows(l->outgoing_blob_bytes_per_connection, c->out_blob_bytes,
+            !share_allows(l->blob_bytes, c->out_blob_bytes,
                           h->blob_bytes, m->blob_bytes, n))
                 return false;
         return true;
@@ -678,12 +677,12 @@ void connection_sample_reader(Connection *c) {
 }
 
 bool connection_is_over_limit(const Connection *c) {
-        const BusConfig *l = c->config;
+        const ConnectionLimits *l = c->limits;
 
-        return c->out_len >= l->outgoing_messages_per_connection ||
-               c->out_bytes >= l->outgoing_bytes_per_connection ||
-               c->out_fds >= l->outgoing_fds_per_connection ||
-               c->out_blob_bytes >= l->outgoing_blob_bytes_per_connection;
+        return c->out_len >= l->messages ||
+               c->out_bytes >= l->bytes ||
+               c->out_fds >= l->fds ||
+               c->out_blob_bytes >= l->blob_bytes;
 }
 
 int connection_queue_mode(Connection *c, Message *m, ConnectionQueueMode mode) {

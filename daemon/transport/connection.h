@@ -54,7 +54,15 @@
 #include "common/hashmap.h"
 #include "transport/message.h"
 
-struct BusConfig;
+/* The limits of a connection's output queue: the configured
+ * outgoing_{messages,bytes,fds,blob_bytes}_per_connection (config-file.h),
+ * which the bus keeps up to date on reload (bus.h). */
+typedef struct ConnectionLimits {
+        uint64_t messages;
+        uint64_t bytes;
+        uint64_t fds;        /* payload fds */
+        uint64_t blob_bytes; /* payload bytes */
+} ConnectionLimits;
 
 /* Messages per sendmsg(): iovecs are cheap, and 64 amortise the syscall well
  * below UIO_MAXIOV (1024). */
@@ -131,7 +139,7 @@ typedef struct Connection {
         bool reading;
         bool write_armed;
         QueueStats *stats;
-        const struct BusConfig *config; /* the bus's, borrowed: the outgoing_* limits */
+        const ConnectionLimits *limits; /* the bus's, borrowed, read at every check */
         uint8_t sender_block[BUS_SENDER_BLOCK_SIZE]; /* stamped into every message read */
 
         /* input */
@@ -177,12 +185,12 @@ typedef struct Connection {
         int out_unread;
 } Connection;
 
-/* Take @fd and create its events (not yet added). @config is borrowed and
+/* Take @fd and create its events (not yet added). @limits is borrowed and
  * read at every connection_queue() (it must outlive the connection). 0 or
  * -ENOMEM; on failure @fd is still the caller's. */
 int connection_init(Connection *c, int fd, struct event_base *base, event_callback_fn read_cb,
                     event_callback_fn write_cb, void *userdata, uint8_t *scratch,
-                    size_t scratch_size, QueueStats *stats, const struct BusConfig *config);
+                    size_t scratch_size, QueueStats *stats, const ConnectionLimits *limits);
 /* Drop queued messages, close every fd and the socket. */
 void connection_deinit(Connection *c);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * listener.c — the listening socket and admission of new connections. See
- * listener.h.
+ * listener.c — the listening socket and accepting new connections (their
+ * admission is the owner's: bus.c). See listener.h.
  *
  * Binding: the parent directory is created if missing (never through a
  * symlink, and for the system and user bus it must be ours); a socket file
@@ -21,14 +21,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "transport/creds.h"
+#include "bus-limits.h"
 #include "transport/listener.h"
 #include "process/log.h"
-#include "core/peer.h"
 #include "common/util.h"
 
 struct Listener {
-        Bus *bus;
+        ListenerOwner owner;
         int fd;
         struct event *ev;
         struct event *backoff;
@@ -53,11 +52,20 @@ struct Listener {
 
 static void listener_accept_cb(evutil_socket_t fd, short what, void *userdata);
 
+/* Arm the back-off timer, padded like every bus timer (bus_timer_add()). */
+static int listener_backoff_add(Listener *l) {
+        uint64_t usec = LISTENER_BACKOFF_USEC + l->owner.timer_slack_usec;
+        struct timeval tv = { .tv_sec = (time_t)(usec / USEC_PER_SEC),
+                              .tv_usec = (suseconds_t)(usec % USEC_PER_SEC) };
+
+        return evtimer_add(l->backoff, &tv) < 0 ? -ENOMEM : 0;
+}
+
 /* Pause accepting and retry from the back-off timer. If even the timer
  * cannot be armed, keep the listener armed: spinning on a connection it
  * cannot take is better than never accepting again. */
 static void listener_pause(Listener *l) {
-        if (bus_timer_add(l->bus, l->backoff, LISTENER_BACKOFF_USEC) < 0) {
+        if (listener_backoff_add(l) < 0) {
                 log_class(LOG_CLASS_ACCEPT, LOG_ERR,
                           "cannot arm the listener's back-off timer: not pausing");
                 return;
@@ -74,7 +82,7 @@ static void listener_rearm(Listener *l) {
                 return;
         log_class(LOG_CLASS_ACCEPT, LOG_ERR, "cannot watch the listening socket; retrying in %llu ms",
                   LISTENER_BACKOFF_USEC / 1000);
-        if (bus_timer_add(l->bus, l->backoff, LISTENER_BACKOFF_USEC) < 0)
+        if (listener_backoff_add(l) < 0)
                 log_class(LOG_CLASS_ACCEPT, LOG_ERR,
                           "cannot arm the listener's back-off timer either");
 }
@@ -82,7 +90,7 @@ static void listener_rearm(Listener *l) {
 /* Room in the fd budget for one more connection, with BUS_FDS_MAX left for
  * the reads that follow (bus.h)? */
 static bool listener_budget_allows(const Listener *l) {
-        return quota_fds_free(&l->bus->fds) > BUS_FDS_MAX;
+        return quota_fds_free(l->owner.budget) > BUS_FDS_MAX;
 }
 
 static void listener_backoff_cb(evutil_socket_t fd, short what, void *userdata) {
@@ -105,16 +113,16 @@ void listener_fds_released(Listener *l) {
         listener_rearm(l);
 }
 
-static int listener_alloc(Listener **ret, Bus *bus, int fd) {
+static int listener_alloc(Listener **ret, const ListenerOwner *owner, int fd) {
         Listener *l;
 
         l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
-        l->bus = bus;
+        l->owner = *owner;
         l->fd = fd;
-        l->ev = event_new(bus->base, fd, EV_READ | EV_PERSIST, listener_accept_cb, l);
-        l->backoff = evtimer_new(bus->base, listener_backoff_cb, l);
+        l->ev = event_new(owner->base, fd, EV_READ | EV_PERSIST, listener_accept_cb, l);
+        l->backoff = evtimer_new(owner->base, listener_backoff_cb, l);
         if (!l->ev || !l->backoff) {
                 if (l->ev)
                         event_free(l->ev);
@@ -127,8 +135,8 @@ static int listener_alloc(Listener **ret, Bus *bus, int fd) {
         return 0;
 }
 
-int listener_new_fd(Listener **ret, Bus *bus, int fd) {
-        return listener_alloc(ret, bus, fd);
+int listener_new_fd(Listener **ret, const ListenerOwner *owner, int fd) {
+        return listener_alloc(ret, owner, fd);
 }
 
 /* Parent directory of @path: create it with @mode if missing; refuse a
@@ -212,7 +220,7 @@ static int remove_stale(const struct sockaddr_un *sa, socklen_t len) {
         return 0;
 }
 
-int listener_new_bind(Listener **ret, Bus *bus, const ListenerPath *where) {
+int listener_new_bind(Listener **ret, const ListenerOwner *owner, const ListenerPath *where) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         size_t n = strlen(where->path);
         socklen_t len;
@@ -256,7 +264,7 @@ int listener_new_bind(Listener **ret, Bus *bus, const ListenerPath *where) {
                 return r;
         }
 
-        r = listener_new_fd(&l, bus, fd);
+        r = listener_new_fd(&l, owner, fd);
         if (r == 0) {
                 l->path = strdup(where->path);
                 if (!l->path) {
@@ -312,58 +320,6 @@ const char *listener_describe(const Listener *l) {
         return l->path ? l->path : "socket passed by systemd";
 }
 
-static void refuse(Bus *bus, int fd, const Creds *c, const char *why) {
-        bus->stats.connections_refused++;
-        log_peer(LOG_CLASS_REFUSED, LOG_NOTICE, NULL, c->uid, c->pid, "refused", "%s", why);
-        safe_close(fd);
-}
-
-/* A connection costs its uid one fd of its share of the budget (quota.h):
- * so connections alone cannot let one uid take the budget from the others.
- * Root is not exempt: fds are a physical limit. */
-static bool listener_share_allows(Bus *bus, const UidUsage *u) {
-        size_t n_uids = hashmap_size(bus->uids) + (u ? 0 : 1);
-
-        return quota_fds_share_allows(&bus->fds, u, 1, n_uids);
-}
-
-/* Admission: bus-wide, not-yet-authenticated (per uid, root exempt, and
- * bus-wide) and per-uid limits, then the uid's share of the fd budget. The
- * per-uid handshake limit comes first, so that a uid holding its share of
- * handshake slots is told so even when it also filled the bus-wide ones. */
-static void admit(Listener *l, int fd) {
-        Bus *bus = l->bus;
-        UidUsage *u;
-        Creds c;
-        Peer *p;
-        int r;
-
-        r = creds_read(fd, &c);
-        if (r < 0) {
-                log_class(LOG_CLASS_REFUSED, LOG_WARNING, "cannot read peer credentials: %s",
-                          strerror(-r));
-                bus->stats.connections_refused++;
-                safe_close(fd);
-                return;
-        }
-        /* The configured limits (bus.h); connections is at most
-         * BUS_CONNECTIONS_MAX, the size of the routing scratch array. */
-        u = bus_uid_get(bus, c.uid, false); /* NULL: the uid holds nothing */
-        if (bus->n_peers >= bus->config.connections)
-                refuse(bus, fd, &c, "too many connections");
-        else if (c.uid != 0 && u && u->n_incomplete >= bus->config.incomplete_connections_per_uid)
-                refuse(bus, fd, &c, "too many connections in the handshake for this uid");
-        else if (bus->n_incomplete >= bus->config.incomplete_connections)
-                refuse(bus, fd, &c, "too many connections in the handshake");
-        else if (c.uid != 0 && u && u->n_connections >= bus->config.connections_per_uid)
-                refuse(bus, fd, &c, "too many connections for this uid");
-        else if (!listener_share_allows(bus, u))
-                refuse(bus, fd, &c, "this uid's share of the fd budget is used");
-        else if (peer_new(&p, bus, fd, &c) < 0)
-                refuse(bus, fd, &c, "out of memory");
-        creds_clear(&c);
-}
-
 static void listener_accept_cb(evutil_socket_t lfd, short what, void *userdata) {
         Listener *l = userdata;
         unsigned accepted = 0;
@@ -378,8 +334,8 @@ static void listener_accept_cb(evutil_socket_t lfd, short what, void *userdata) 
                          * (listener_fds_released()) or the timer bring us back. */
                         log_class(LOG_CLASS_ACCEPT, LOG_WARNING,
                                   "fd budget short (%llu of %llu in use): not accepting",
-                                  (unsigned long long)quota_fds_in_use(&l->bus->fds),
-                                  (unsigned long long)l->bus->fds.limit);
+                                  (unsigned long long)quota_fds_in_use(l->owner.budget),
+                                  (unsigned long long)l->owner.budget->limit);
                         l->budget_paused = true;
                         listener_pause(l);
                         return;
@@ -392,7 +348,7 @@ static void listener_accept_cb(evutil_socket_t lfd, short what, void *userdata) 
                         }
                         if (++accepted > 1)
                                 l->singly = false;
-                        admit(l, fd);
+                        l->owner.accept(l->owner.userdata, fd);
                         continue;
                 }
                 switch (errno) {

@@ -1,16 +1,35 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * listener.h — the listening socket: binding it safely (or taking it from
- * systemd), accepting connections, admission limits, EMFILE back-off, the
- * pause while the fd budget is short, and removing the socket file at exit
- * if we created it.
+ * systemd), accepting connections, EMFILE back-off, the pause while the fd
+ * budget is short, and removing the socket file at exit if we created it.
+ *
+ * It knows no peers: each accepted connection goes to its owner's accept
+ * callback (the bus, which reads the credentials and admits it or refuses
+ * it: bus.c).
  */
 #pragma once
 
+#include <event2/event.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
-#include "core/bus.h"
+#include "registry/quota.h"
+
+typedef struct Listener Listener;
+
+/* What a listener needs from the bus that owns it (copied at creation). */
+typedef struct ListenerOwner {
+        struct event_base *base;
+        uint64_t timer_slack_usec; /* added to the back-off timer (bus_timer_add()) */
+        const FdBudget *budget;    /* accepting pauses while it lacks room for one more
+                                    * connection and BUS_FDS_MAX for the reads that follow */
+        /* @fd (CLOEXEC, non-blocking) was accepted: it is the owner's from
+         * now on, to admit or to close. */
+        void (*accept)(void *userdata, int fd);
+        void *userdata;
+} ListenerOwner;
 
 /* After EMFILE/ENFILE the listener pauses this long instead of spinning on a
  * connection it cannot accept (hostile-peers.md item 25). */
@@ -26,9 +45,9 @@ typedef struct ListenerPath {
 } ListenerPath;
 
 /* Bind and listen on @where. Returns 0 or negative errno (logged). */
-int listener_new_bind(Listener **ret, Bus *bus, const ListenerPath *where);
-/* Use an already listening socket (socket activation); takes @fd. */
-int listener_new_fd(Listener **ret, Bus *bus, int fd);
+int listener_new_bind(Listener **ret, const ListenerOwner *owner, const ListenerPath *where);
+/* Use an already listening socket (socket activation); takes @fd on success. */
+int listener_new_fd(Listener **ret, const ListenerOwner *owner, int fd);
 /* Unlinks the socket file if we created it and it is still ours. */
 Listener *listener_free(Listener *l);
 
