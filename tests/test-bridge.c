@@ -58,6 +58,7 @@
 #define BRIDGE_UNREACHABLE "org.busd.Bridge.Error.Unreachable"
 #define BRIDGE_TOO_LARGE "org.busd.Bridge.Error.PayloadTooLarge"
 #define INLINE_MAX 65536
+#define PENDING_MAX 4 /* alpha's limits.pending_calls */
 
 extern char **environ;
 
@@ -261,7 +262,7 @@ static void write_bridge_config(int h, const char *servers) {
                         "{\"nats\": {\"servers\": [%s], \"reconnect_wait_ms\": 50,"
                         "            \"connect_timeout_ms\": 500},"
                         " \"domain\": \"test\", \"host\": \"alpha\", \"bus\": \"%s\","
-                        " \"limits\": {\"inline_payload_bytes\": %d},"
+                        " \"limits\": {\"inline_payload_bytes\": %d, \"pending_calls\": %d},"
                         " \"exports\": {\"names\": [{\"name\": \"" ALPHA "\","
                         "                           \"interfaces\": [\"" ALPHA "\"]}],"
                         "              \"signals\": [\"type='signal',interface='" ALPHA "'\"]},"
@@ -276,7 +277,7 @@ static void write_bridge_config(int h, const char *servers) {
                         "   {\"name\": \"" NOBODY "\", \"objects\": [{\"path\": \"/n\","
                         "       \"interface\": \"" NOBODY "\", \"methods\": [\"Hello\"]}]}],"
                         "              \"signals\": [{\"interface\": \"" CALC "\"}]}}\n",
-                        servers, W.sock[0], INLINE_MAX);
+                        servers, W.sock[0], INLINE_MAX, PENDING_MAX);
         else
                 fprintf(f,
                         "{\"nats\": {\"servers\": [%s], \"reconnect_wait_ms\": 50,"
@@ -920,6 +921,43 @@ START_TEST(test_nats_down_fails_fast) {
 }
 END_TEST
 
+START_TEST(test_pending_calls_bounded) {
+        bus_connection *client = connect_to(0);
+        Outcome held[PENDING_MAX], o = { 0 };
+        json_t *args = add_args(1, 1);
+        uint64_t start;
+
+        memset(held, 0, sizeof(held));
+        call_until_ok(client, CALC, CALC_PATH, CALC, "Add", args, &o);
+        calc.calls = 0;
+        /* PENDING_MAX calls the service holds: the bridge's table is full. */
+        for (int i = 0; i < PENDING_MAX; i++) {
+                bus_message *m = NULL;
+
+                ck_assert_int_eq(bus_message_new_method_call(client, &m, CALC, CALC_PATH, CALC,
+                                                             "Sleep"),
+                                 0);
+                ck_assert_int_eq(bus_call_async(client, m, 3000000, outcome_cb, &held[i], NULL), 0);
+                bus_message_unref(m);
+        }
+        pump_until(&calc.calls, PENDING_MAX, client, calc.conn);
+        /* One more is refused at once, by name, and never reaches beta. */
+        start = now_usec();
+        call_on_alpha(client, CALC, CALC_PATH, CALC, "Add", args, (size_t)-1, 3000000, &o);
+        ck_assert_str_eq(outcome_error(&o), BUS_ERROR_LIMITS_EXCEEDED);
+        ck_assert_uint_lt(now_usec() - start, 1000000);
+        ck_assert_uint_eq(calc.calls, PENDING_MAX);
+        for (int i = 0; i < PENDING_MAX; i++)
+                ck_assert_uint_eq(held[i].done, 0);
+        json_decref(args);
+        outcome_reset(&o);
+        bus_connection_close(client);
+        for (int i = 0; i < PENDING_MAX; i++)
+                outcome_reset(&held[i]);
+        assert_buses_serve();
+}
+END_TEST
+
 static int alpha_ping(bus_message *call, void *ud, json_t **ret, bus_error *err) {
         (*(unsigned *)ud)++;
         *ret = json_pack("{s:s}", "pong", "alpha");
@@ -1016,6 +1054,7 @@ int main(void) {
                 { "test_nats_node_failover", test_nats_node_failover },
                 { "test_nats_down_fails_fast", test_nats_down_fails_fast },
                 { "test_busd_restart", test_busd_restart },
+                { "test_pending_calls_bounded", test_pending_calls_bounded },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge");
