@@ -11,16 +11,18 @@
 #    check (skipped, exit 77, without --enable-fuzzers).
 # Targets: message (fixed header, field parser, body), frame (the framer),
 # match-rule (parser, matcher, the broker's rule index), config (the
-# configuration parser).
-# TODO(issue 11): a policy target (the JSON policy parser of daemon/policy/)
-# is not written yet: no fuzz-policy, no tests/corpus/policy/.
+# configuration parser), policy (the policy parser and compiler, evaluation
+# against explain and lint). tests/corpus/TARGET.dict, where present, is a
+# libFuzzer dictionary of the target's keywords.
 
-fuzz_targets = message frame match-rule config
+fuzz_targets = message frame match-rule config policy
 
 # ---- plain builds, run by make check --------------------------------------
 
-check_PROGRAMS += tests/fuzz-message tests/fuzz-frame tests/fuzz-match-rule tests/fuzz-config
-TESTS += tests/fuzz-message tests/fuzz-frame tests/fuzz-match-rule tests/fuzz-config
+check_PROGRAMS += tests/fuzz-message tests/fuzz-frame tests/fuzz-match-rule tests/fuzz-config \
+	tests/fuzz-policy
+TESTS += tests/fuzz-message tests/fuzz-frame tests/fuzz-match-rule tests/fuzz-config \
+	tests/fuzz-policy
 
 tests_fuzz_message_SOURCES = tests/fuzz-message.c
 tests_fuzz_message_CPPFLAGS = $(AM_CPPFLAGS) \
@@ -42,6 +44,14 @@ tests_fuzz_config_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon $(JANSSON_CFL
 	-DBUS_FUZZ_CORPUS_DIR='"$(abs_top_srcdir)/tests/corpus/config"'
 tests_fuzz_config_LDADD = $(JANSSON_LIBS)
 
+fuzz_policy_sources = daemon/policy/policy.c daemon/policy/policy-load.c \
+	daemon/policy/policy.h daemon/policy/policy-internal.h
+tests_fuzz_policy_SOURCES = tests/fuzz-policy.c tests/fuzz-replay.c tests/fuzz-replay.h \
+	$(fuzz_policy_sources) common/hashmap.c
+tests_fuzz_policy_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon $(JANSSON_CFLAGS) \
+	-DBUS_FUZZ_CORPUS_DIR='"$(abs_top_srcdir)/tests/corpus/policy"'
+tests_fuzz_policy_LDADD = protocol/libbusprotocol.la $(JANSSON_LIBS)
+
 # ---- libFuzzer builds (--enable-fuzzers) ----------------------------------
 
 TESTS += tests/run-fuzzers.sh
@@ -61,7 +71,7 @@ tests_libfuzz_protocol_la_SOURCES = $(protocol_libbusprotocol_la_SOURCES) common
 tests_libfuzz_protocol_la_CFLAGS = $(fuzz_cflags)
 
 noinst_PROGRAMS += tests/fuzz-message-libfuzzer tests/fuzz-frame-libfuzzer \
-	tests/fuzz-match-rule-libfuzzer tests/fuzz-config-libfuzzer
+	tests/fuzz-match-rule-libfuzzer tests/fuzz-config-libfuzzer tests/fuzz-policy-libfuzzer
 
 tests_fuzz_message_libfuzzer_SOURCES = tests/fuzz-message.c
 tests_fuzz_message_libfuzzer_CPPFLAGS = $(fuzz_cppflags)
@@ -88,6 +98,13 @@ tests_fuzz_config_libfuzzer_CPPFLAGS = $(fuzz_cppflags) $(JANSSON_CFLAGS)
 tests_fuzz_config_libfuzzer_CFLAGS = $(fuzz_cflags)
 tests_fuzz_config_libfuzzer_LDFLAGS = $(fuzz_ldflags)
 tests_fuzz_config_libfuzzer_LDADD = $(JANSSON_LIBS)
+
+tests_fuzz_policy_libfuzzer_SOURCES = tests/fuzz-policy.c tests/fuzz-replay.h \
+	$(fuzz_policy_sources)
+tests_fuzz_policy_libfuzzer_CPPFLAGS = $(fuzz_cppflags) $(JANSSON_CFLAGS)
+tests_fuzz_policy_libfuzzer_CFLAGS = $(fuzz_cflags)
+tests_fuzz_policy_libfuzzer_LDFLAGS = $(fuzz_ldflags)
+tests_fuzz_policy_libfuzzer_LDADD = tests/libfuzz-protocol.la $(JANSSON_LIBS)
 
 AM_TESTS_ENVIRONMENT += BUSD_FUZZERS='$(fuzz_targets)'; export BUSD_FUZZERS;
 endif
