@@ -327,6 +327,16 @@ START_TEST(test_tiers_and_deny_wins) {
                 ck_assert(!d.allowed);
                 ck_assert_str_eq(d.rule_id, "g-deny");
         }
+        /* the supplementary groups count too (more_gids) */
+        {
+                gid_t prim = 50, more[3] = { 7, 8, 11 };
+                PolicySubject s = { .uid = 50, .gids = &prim, .n_gids = 1, .more_gids = more,
+                                    .n_more_gids = 3 };
+
+                policy_evaluate(p, &s, CALL("a.T", "/", NULL, "Set"), &d);
+                ck_assert(!d.allowed);
+                ck_assert_str_eq(d.rule_id, "g-deny");
+        }
         /* user tier allow beats a group deny */
         d = ask(p, 98, 11, CALL("a.T", "/", NULL, "Get"));
         ck_assert(d.allowed);
@@ -545,13 +555,18 @@ START_TEST(test_thousand_rules) {
         ck_assert(allowed(p, 1008, 1, OWN("org.svc8.S.Sub")));
         ck_assert(!allowed(p, 1007, 1, OWN("org.svc8.S")));
 
-        /* Warm up, then compare: the 1000-rule policy within 3x of the
-         * 12-rule one (generous for noisy machines; a linear scan is ~100x). */
+        /* Warm up, then compare the best rounds: the 1000-rule policy within 4x of the
+         * 12-rule one (generous for noisy and sanitizer builds; a linear scan is ~100x). */
         ns_per_check(p, 1000);
-        big_ns = ns_per_check(p, 20000);
-        small_ns = ns_per_check(ps, 20000);
+        big_ns = small_ns = 1e12;
+        for (unsigned round = 0; round < 7; round++) { /* best of 7: robust to a busy machine */
+                double b = ns_per_check(p, 10000), s = ns_per_check(ps, 10000);
+
+                big_ns = b < big_ns ? b : big_ns;
+                small_ns = s < small_ns ? s : small_ns;
+        }
         fprintf(stderr, "policy check: %.0f ns with 1000 rules, %.0f ns with 12\n", big_ns, small_ns);
-        ck_assert_msg(big_ns < 3 * small_ns + 200, "%.0f ns vs %.0f ns", big_ns, small_ns);
+        ck_assert_msg(big_ns < 4 * small_ns + 500, "%.0f ns vs %.0f ns", big_ns, small_ns);
         policy_free(p);
         policy_free(ps);
         free(t);

@@ -295,6 +295,9 @@ static bool subject_matches(const PolicyRule *rule, const PolicySubject *s) {
                 for (size_t i = 0; i < s->n_gids; i++)
                         if (rule->subject_id == (uint32_t)s->gids[i])
                                 return true;
+                for (size_t i = 0; i < s->n_more_gids; i++)
+                        if (rule->subject_id == (uint32_t)s->more_gids[i])
+                                return true;
                 return false;
         }
         return false;
@@ -458,8 +461,9 @@ void policy_evaluate(const Policy *p, const PolicySubject *s, const PolicyReques
                 consider_set(&e, hashmap_get(t->by_uid, &key));
         }
         if (t->by_gid)
-                for (size_t i = 0; i < s->n_gids; i++) {
-                        uint64_t key = (uint32_t)s->gids[i];
+                for (size_t i = 0; i < s->n_gids + s->n_more_gids; i++) {
+                        uint64_t key = (uint32_t)(i < s->n_gids ? s->gids[i]
+                                                                : s->more_gids[i - s->n_gids]);
 
                         consider_set(&e, hashmap_get(t->by_gid, &key));
                 }

@@ -56,12 +56,15 @@ typedef struct Policy Policy;
 typedef struct PolicyBuilder PolicyBuilder;
 typedef struct PolicyRule PolicyRule;
 
-/* Who asks: the connect-time credentials. @gids holds the primary gid and
- * the supplementary groups (duplicates are harmless). */
+/* Who asks: the connect-time credentials. Its gids are those of @gids and
+ * of @more_gids (two arrays, so that a caller can pass the primary gid and
+ * the supplementary groups where they are; duplicates are harmless). */
 typedef struct PolicySubject {
         uid_t uid;
         const gid_t *gids;
         size_t n_gids;
+        const gid_t *more_gids;
+        size_t n_more_gids;
 } PolicySubject;
 
 /* What is asked. Strings are borrowed; NULL = absent. */
