@@ -53,3 +53,13 @@ tests_test_connection_SOURCES = tests/test-connection.c tests/alloc-fail.c tests
 tests_test_connection_CPPFLAGS = $(DAEMON_UNIT_INCLUDES) $(LIBEVENT_CFLAGS)
 tests_test_connection_LDFLAGS = $(DAEMON_UNIT_WRAP_ALLOC)
 tests_test_connection_LDADD = protocol/libbusprotocol.la $(LIBEVENT_LIBS) $(CHECK_LIBS)
+
+# The broker's payload admission (transport/payload.c) alone, on real memfds.
+check_PROGRAMS += tests/test-payload-admit
+TESTS += tests/test-payload-admit
+tests_test_payload_admit_SOURCES = tests/test-payload-admit.c tests/alloc-fail.c tests/alloc-fail.h \
+	daemon/transport/payload.c daemon/transport/message.c daemon/registry/quota.c \
+	common/hashmap.c
+tests_test_payload_admit_CPPFLAGS = $(DAEMON_UNIT_INCLUDES)
+tests_test_payload_admit_LDFLAGS = $(DAEMON_UNIT_WRAP_ALLOC)
+tests_test_payload_admit_LDADD = protocol/libbusprotocol.la $(CHECK_LIBS)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test-quota.c — unit tests of daemon/registry/quota.c: the fair-share rule and the
- * payload accounts.
+ * test-quota.c — unit tests of daemon/registry/quota.c: the fair-share rule,
+ * the fd budget, and the payload accounts (charge, refusal, release, an
+ * account outliving its sender).
  */
 #include "config.h"
 
@@ -117,6 +118,103 @@ START_TEST(test_fds_headroom_always_kept) {
 }
 END_TEST
 
+/* ---- payload accounts: quota_charge() / quota_release() ---- */
+
+START_TEST(test_charge_within_limits) {
+        QuotaTotals totals = { 0 };
+        UidUsage u = { .uid = 1000, .n_ref = 1 };
+        QuotaAccount *a;
+
+        ck_assert_int_eq(quota_account_new(&a, &totals, &u), 0);
+        ck_assert_uint_eq(u.n_ref, 2);
+        ck_assert_int_eq(quota_charge(a, 600, 2, 1000, 4), 0);
+        ck_assert_uint_eq(a->bytes, 600);
+        ck_assert_uint_eq(a->fds, 2);
+        ck_assert_uint_eq(a->n_ref, 2); /* the charge holds a reference */
+        ck_assert_uint_eq(totals.bytes, 600);
+        ck_assert_uint_eq(totals.fds, 2);
+        ck_assert_uint_eq(u.fds, 2);
+        /* Exactly up to the limits. */
+        ck_assert_int_eq(quota_charge(a, 400, 2, 1000, 4), 0);
+        ck_assert_uint_eq(a->bytes, 1000);
+        ck_assert_uint_eq(a->fds, 4);
+        ck_assert_uint_eq(a->n_ref, 3);
+        ck_assert_ptr_null(quota_release(a, 400, 2));
+        ck_assert_ptr_null(quota_release(a, 600, 2));
+        ck_assert_uint_eq(a->n_ref, 1);
+        ck_assert_uint_eq(a->bytes, 0);
+        ck_assert_uint_eq(a->fds, 0);
+        ck_assert_uint_eq(totals.bytes, 0);
+        ck_assert_uint_eq(totals.fds, 0);
+        ck_assert_uint_eq(u.fds, 0);
+        ck_assert_ptr_null(quota_account_unref(a));
+        ck_assert_uint_eq(u.n_ref, 1);
+}
+END_TEST
+
+START_TEST(test_charge_refused_changes_nothing) {
+        QuotaTotals totals = { .bytes = 7, .fds = 1 }; /* another account's */
+        QuotaAccount *a;
+
+        ck_assert_int_eq(quota_account_new(&a, &totals, NULL), 0);
+        ck_assert_int_eq(quota_charge(a, 900, 3, 1000, 4), 0);
+        /* Bytes are checked first, then fds; a refusal takes nothing. */
+        ck_assert_int_eq(quota_charge(a, 101, 0, 1000, 4), QUOTA_E_BYTES);
+        ck_assert_int_eq(quota_charge(a, 101, 9, 1000, 4), QUOTA_E_BYTES);
+        ck_assert_int_eq(quota_charge(a, 100, 2, 1000, 4), QUOTA_E_FDS);
+        ck_assert_uint_eq(a->bytes, 900);
+        ck_assert_uint_eq(a->fds, 3);
+        ck_assert_uint_eq(a->n_ref, 2);
+        ck_assert_uint_eq(totals.bytes, 907);
+        ck_assert_uint_eq(totals.fds, 4);
+        /* A limit lowered below what is held (a reload): nothing more, and
+         * the release still balances. */
+        ck_assert_int_eq(quota_charge(a, 0, 0, 500, 1), QUOTA_E_BYTES);
+        ck_assert_int_eq(quota_charge(a, 1, 1, 2000, 2), QUOTA_E_FDS);
+        ck_assert_ptr_null(quota_release(a, 900, 3));
+        ck_assert_uint_eq(totals.bytes, 7);
+        ck_assert_uint_eq(totals.fds, 1);
+        ck_assert_ptr_null(quota_account_unref(a));
+}
+END_TEST
+
+START_TEST(test_charges_outlive_the_sender) {
+        QuotaTotals totals = { 0 };
+        HashMap *table;
+        UidUsage *u = calloc(1, sizeof(*u));
+        QuotaAccount *a;
+
+        /* A uid entry in its table, referenced by its peer only. */
+        ck_assert_ptr_nonnull(u);
+        ck_assert_int_eq(hashmap_new(&table, HASHMAP_KEY_U64), 0);
+        u->uid = 1000;
+        u->table = table;
+        ck_assert_int_eq(hashmap_put(table, &u->uid, u), 0);
+        quota_uid_ref(u);
+        ck_assert_int_eq(quota_account_new(&a, &totals, u), 0);
+        ck_assert_int_eq(quota_charge(a, 10, 1, 100, 10), 0);
+        ck_assert_int_eq(quota_charge(a, 20, 2, 100, 10), 0);
+        /* The sender goes: its account and uid stay charged while its
+         * messages wait in queues (hostile-peers.md item 17). */
+        ck_assert_ptr_null(quota_account_unref(a));
+        ck_assert_ptr_null(quota_uid_unref(u));
+        ck_assert_ptr_eq(hashmap_get(table, &(uint64_t){ 1000 }), u);
+        ck_assert_uint_eq(u->fds, 3);
+        ck_assert_uint_eq(totals.bytes, 30);
+        ck_assert_ptr_null(quota_release(a, 10, 1));
+        ck_assert_uint_eq(u->fds, 2);
+        ck_assert_ptr_eq(hashmap_get(table, &(uint64_t){ 1000 }), u);
+        /* The last charge drains: account and uid entry are freed. */
+        ck_assert_ptr_null(quota_release(a, 20, 2));
+        ck_assert_ptr_null(hashmap_get(table, &(uint64_t){ 1000 }));
+        ck_assert_uint_eq(hashmap_size(table), 0);
+        ck_assert_uint_eq(totals.bytes, 0);
+        ck_assert_uint_eq(totals.fds, 0);
+        ck_assert_ptr_null(quota_release(NULL, 5, 5)); /* nothing charged */
+        hashmap_free(table);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("quota");
         TCase *tc = tcase_create("share");
@@ -129,6 +227,11 @@ int main(void) {
         tcase_add_test(tc, test_share_guarantee_whatever_others_do);
         tcase_add_test(tc, test_share_no_overflow);
         tcase_add_test(tc, test_fds_headroom_always_kept);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("accounts");
+        tcase_add_test(tc, test_charge_within_limits);
+        tcase_add_test(tc, test_charge_refused_changes_nothing);
+        tcase_add_test(tc, test_charges_outlive_the_sender);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
