@@ -121,8 +121,12 @@ static int property_set(bus_connection *c, const char *path, const ObjectHit *hi
                                      "Property %s of %s is read-only", p->name,
                                      hit->reg->iface->name);
         if (bus_schema_check(schema, value, 0, &check) < 0) {
-                r = bus_error_set(error, BUS_ERROR_INVALID_ARGS, "property %s: %s", p->name,
-                                  check.message ? check.message : "");
+                const char *why = check.message ? check.message : "";
+
+                /* "arguments: " names the whole value: the property here. */
+                if (strncmp(why, "arguments: ", 11) == 0)
+                        why += 11;
+                r = bus_error_set(error, BUS_ERROR_INVALID_ARGS, "property %s: %s", p->name, why);
                 bus_error_free(&check);
                 return r;
         }

@@ -7,3 +7,7 @@ TESTS += tests/test-client-objects
 tests_test_client_objects_SOURCES = tests/test-client-objects.c
 tests_test_client_objects_CFLAGS = $(integration_cflags)
 tests_test_client_objects_LDADD = $(integration_ldadd) -lpthread
+
+# busdctl's object model verbs against examples/echo-service.
+TESTS += tests/test-busdctl-objects.sh
+EXTRA_DIST += tests/test-busdctl-objects.sh

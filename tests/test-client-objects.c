@@ -582,7 +582,7 @@ START_TEST(test_properties_get_set) {
         call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
              json_pack("{s:s,s:s,s:i}", "interface", SVC_IFACE, "name", "Level", "value", 101),
              &a);
-        assert_error(&a, BUS_ERROR_INVALID_ARGS, "property Level: arguments: expected a number in [0, 100]");
+        assert_error(&a, BUS_ERROR_INVALID_ARGS, "property Level: expected a number in [0, 100], got 101");
         ck_assert(s.a.level == 42.0);
         call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
              json_pack("{s:s,s:s}", "interface", SVC_IFACE, "name", "Level"), &a);
