@@ -248,7 +248,7 @@ static void peer_count_fds(Peer *p) {
         p->uid_usage->fds_received += n;
 }
 
-/* @n of the received fds left the connection, in a message (memfd_admit()
+/* @n of the received fds left the connection, in a message (payload_admit()
  * charges it to the sender's account, or it is dropped) or closed. */
 static void peer_uncount_fds(Peer *p, uint64_t n) {
         peer_count_fds(p);
