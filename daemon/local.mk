@@ -29,8 +29,12 @@ daemon_busd_SOURCES = \
 	daemon/core/peer.c daemon/core/peer.h \
 	daemon/core/router.c daemon/core/router.h \
 	daemon/core/driver.c daemon/core/driver-messages.c daemon/core/driver.h \
-	daemon/core/monitor.c daemon/core/monitor.h
+	daemon/core/monitor.c daemon/core/monitor.h \
+	daemon/activation/activation.c daemon/activation/activation.h \
+	daemon/activation/service-file.c daemon/activation/service-file.h \
+	daemon/activation/exec.c daemon/activation/exec.h
 daemon_busd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
+	-DBUSD_SERVICE_DATA_DIR='"$(datadir)/busd/services"' \
 	$(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 daemon_busd_LDADD = common/libbuscommon.la protocol/libbusprotocol.la \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS)

@@ -254,3 +254,44 @@
  * each, so a subscriber list can never cost more than a plausible broadcast
  * audience. More get org.busd.Error.LimitsExceeded. */
 #define BUS_CLIENT_OBJECT_SUBSCRIBERS_MAX 1024u
+
+/* ---- Activation (docs/DAEMON.md "Activation") ---- */
+
+/* A start's deadline when its service file sets none: less than the 25 s
+ * default call timeout of libbusclient, sd-bus and libdbus
+ * (BUS_DEFAULT_CALL_TIMEOUT_USEC), so a caller with the default timeout gets
+ * the bus's reason rather than its own library's Timeout; a healthy service
+ * connects and takes its name in milliseconds, a slow one (loading a
+ * database) in a few seconds. */
+#define BUS_ACTIVATION_START_TIMEOUT_USEC (20ull * 1000000ull)
+
+/* Calls waiting for one name: twice the pending calls one connection may
+ * have (BUS_PENDING_REPLIES_PER_CONNECTION_MAX), so one caller cannot fill
+ * it (see the per-sender bound) while a burst from a desktop session's
+ * ~100 clients fits. */
+#define BUS_ACTIVATION_QUEUE_PER_NAME_MAX 256u
+
+/* Calls one connection may have waiting for activations, all names
+ * together: half its pending calls, so a caller flooding an activatable
+ * name keeps room for other calls. */
+#define BUS_ACTIVATION_QUEUE_PER_SENDER_MAX 64u
+
+/* Bytes of those calls: the outgoing queue of one connection
+ * (BUS_OUTGOING_BYTES_PER_CONNECTION_MAX): what one connection may make the
+ * bus hold towards one receiver, held here towards a receiver to come. */
+#define BUS_ACTIVATION_QUEUE_BYTES_PER_SENDER_MAX (8u * 1024u * 1024u)
+
+/* Back-off: after this many failed starts in a row within the window below,
+ * a service is answered with its last failure, without a start, for
+ * BUS_ACTIVATION_BACKOFF_USEC. Three: one failure is a hiccup, two a
+ * pattern worth a second look, three a broken service that a caller in a
+ * retry loop would otherwise fork once per call (systemd's default
+ * StartLimitBurst is 5 in 10 s for a unit's restarts). */
+#define BUS_ACTIVATION_BACKOFF_FAILURES 3u
+/* The window in which those failures count: 30 s. */
+#define BUS_ACTIVATION_BACKOFF_WINDOW_USEC (30ull * 1000000ull)
+/* How long a backed-off service is not retried: 10 s, long enough to stop a
+ * retry loop from forking hundreds of processes, short enough that a fixed
+ * service (or a reload that changes its file, which clears the back-off) is
+ * reachable again at once. */
+#define BUS_ACTIVATION_BACKOFF_USEC (10ull * 1000000ull)

@@ -64,6 +64,14 @@ static const KeySpec keys[] = {
         T("handshake_ms", handshake_timeout_usec, BUS_HANDSHAKE_TIMEOUT_USEC),
         T("partial_message_ms", partial_message_timeout_usec, BUS_PARTIAL_MESSAGE_TIMEOUT_USEC),
         T("slow_consumer_ms", slow_consumer_timeout_usec, BUS_SLOW_CONSUMER_TIMEOUT_USEC),
+        L(activation_queue_per_name, 65536, BUS_ACTIVATION_QUEUE_PER_NAME_MAX),
+        L(activation_queue_per_sender, 65536, BUS_ACTIVATION_QUEUE_PER_SENDER_MAX),
+        L(activation_queue_bytes_per_sender, 1ull << 40, BUS_ACTIVATION_QUEUE_BYTES_PER_SENDER_MAX),
+        L(activation_backoff_failures, 1000, BUS_ACTIVATION_BACKOFF_FAILURES),
+        T("activation_start_ms", activation_start_timeout_usec, BUS_ACTIVATION_START_TIMEOUT_USEC),
+        T("activation_backoff_window_ms", activation_backoff_window_usec,
+          BUS_ACTIVATION_BACKOFF_WINDOW_USEC),
+        T("activation_backoff_ms", activation_backoff_usec, BUS_ACTIVATION_BACKOFF_USEC),
 };
 
 static uint64_t field_get(const BusConfig *c, const KeySpec *k) {

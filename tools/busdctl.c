@@ -24,16 +24,19 @@
 static const Verb verbs[] = {
         {
                 .name = "list",
-                .synopsis = "[--unique|--acquired]",
+                .synopsis = "[--unique|--acquired|--activatable]",
                 .summary = "List peers and the names they own",
                 .description =
                         "Lists every name on the bus: well-known names first, alphabetically, then\n"
                         "unique names in the order they connected. For each: the owner's unique\n"
                         "name, PID, UID, user, process name, when it connected and, for well-known\n"
-                        "names, how many peers are queued for the name besides its owner.",
+                        "names, how many peers are queued for the name besides its owner.\n"
+                        "With --activatable: the names service files make activatable instead,\n"
+                        "each with its activation state, owner, starts, failures and service\n"
+                        "file.",
                 .min_args = 0,
                 .max_args = 0,
-                .options = VERB_OPT_UNIQUE | VERB_OPT_ACQUIRED,
+                .options = VERB_OPT_UNIQUE | VERB_OPT_ACQUIRED | VERB_OPT_ACTIVATABLE,
                 .run = verb_list,
         },
         {
@@ -233,6 +236,7 @@ enum {
         ARG_VERSION,
         ARG_UNIQUE,
         ARG_ACQUIRED,
+        ARG_ACTIVATABLE,
         ARG_NO_REPLY,
         ARG_DESTINATION,
         ARG_KEY,
@@ -257,6 +261,7 @@ static const struct option options[] = {
         { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
         { "unique", no_argument, NULL, ARG_UNIQUE },
         { "acquired", no_argument, NULL, ARG_ACQUIRED },
+        { "activatable", no_argument, NULL, ARG_ACTIVATABLE },
         { "no-reply", no_argument, NULL, ARG_NO_REPLY },
         { "destination", required_argument, NULL, ARG_DESTINATION },
         { "key", required_argument, NULL, ARG_KEY },
@@ -278,6 +283,7 @@ static const struct {
 } verb_option_help[] = {
         { VERB_OPT_UNIQUE, "--unique", "only unique names" },
         { VERB_OPT_ACQUIRED, "--acquired", "only well-known names" },
+        { VERB_OPT_ACTIVATABLE, "--activatable", "names service files make activatable" },
         { VERB_OPT_NO_REPLY, "--no-reply", "do not ask for or wait for a reply" },
         { VERB_OPT_DESTINATION, "--destination=NAME", "send to NAME only" },
         { VERB_OPT_KEY, "--key=KEY", "set the key field" },
@@ -410,6 +416,9 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_ACQUIRED:
                         ctx.verb_options |= VERB_OPT_ACQUIRED;
+                        break;
+                case ARG_ACTIVATABLE:
+                        ctx.verb_options |= VERB_OPT_ACTIVATABLE;
                         break;
                 case ARG_NO_REPLY:
                         ctx.verb_options |= VERB_OPT_NO_REPLY;

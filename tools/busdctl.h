@@ -44,6 +44,7 @@ enum {
         VERB_OPT_LIMIT = 1u << 8,
         VERB_OPT_PCAP = 1u << 9,
         VERB_OPT_POLICY = 1u << 10, /* --uid, --gid, --policy (policy verbs) */
+        VERB_OPT_ACTIVATABLE = 1u << 11, /* list --activatable */
 };
 
 /* --payload FILE may be repeated up to the per-message blob limit. */

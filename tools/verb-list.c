@@ -7,6 +7,8 @@
  * so --json and the table show the same data. Names that vanish between
  * ListNames and the per-name calls are skipped. ListNames answers in pages
  * (PROTOCOL.md section 7); every page is fetched, following "next".
+ * With --activatable, the names of ListActivatableNames instead, each with
+ * its GetActivation state and its owner (GetNameOwner), if any.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -184,6 +186,73 @@ static int print_table(const Busdctl *ctx, json_t *rows) {
         return r;
 }
 
+/* One row per activatable name: its GetActivation answer plus "owner". */
+static int list_activatable(const Busdctl *ctx, bus_connection *c) {
+        static const char *const headers[] = { "NAME",   "STATE",    "OWNER",
+                                               "STARTS", "FAILURES", "SERVICE FILE" };
+        bus_error error = BUS_ERROR_INIT;
+        json_t *list = NULL, *rows = json_array(), *v;
+        Table *t = NULL;
+        size_t i;
+        int r;
+
+        r = driver_call(ctx, c, "ListActivatableNames", NULL, &error, &list);
+        if (r < 0) {
+                driver_print_error("ListActivatableNames failed", r, &error);
+                bus_error_free(&error);
+                json_decref(rows);
+                return EXIT_FAILURE;
+        }
+        json_array_foreach (json_object_get(list, "names"), i, v) {
+                const char *name = json_string_value(v);
+                json_t *row = NULL, *owner = NULL;
+
+                if (!name || driver_call_name(ctx, c, "GetActivation", name, &error, &row) < 0) {
+                        bus_error_free(&error); /* removed meanwhile */
+                        continue;
+                }
+                if (driver_call_name(ctx, c, "GetNameOwner", name, &error, &owner) >= 0)
+                        json_object_set(row, "owner", json_object_get(owner, "owner"));
+                else
+                        json_object_set_new(row, "owner", json_null());
+                bus_error_free(&error);
+                json_decref(owner);
+                json_array_append_new(rows, row);
+        }
+        json_decref(list);
+        if (ctx->json != OUTPUT_JSON_OFF) {
+                r = output_json_print(rows, ctx->json);
+                goto out;
+        }
+        r = table_new(&t, 6, headers);
+        if (r < 0)
+                goto out;
+        table_set_right(t, 3);
+        table_set_right(t, 4);
+        json_array_foreach (rows, i, v) {
+                char starts[32], failures[32];
+                const char *cells[6] = {
+                        driver_get_string(v, "name"),  driver_get_string(v, "state"),
+                        driver_get_string(v, "owner"), cell_u64(v, "starts", starts, 32),
+                        cell_u64(v, "failures", failures, 32),
+                        driver_get_string(v, "service_file"),
+                };
+
+                r = table_add_row(t, cells);
+                if (r < 0)
+                        goto out;
+        }
+        r = table_print(t, stdout, ctx->legend);
+        if (r >= 0 && ctx->legend)
+                printf("\n%zu activatable names listed.\n", table_get_rows(t));
+out:
+        table_free(t);
+        json_decref(rows);
+        if (r < 0)
+                fprintf(stderr, "busdctl: %s\n", strerror(-r));
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 int verb_list(Busdctl *ctx, int argc, char **argv) {
         bus_connection *c = NULL;
         json_t *names = NULL, *rows = NULL, *v;
@@ -193,6 +262,10 @@ int verb_list(Busdctl *ctx, int argc, char **argv) {
 
         if (driver_connect(ctx, &c) < 0)
                 return EXIT_FAILURE;
+        if (ctx->verb_options & VERB_OPT_ACTIVATABLE) {
+                ret = list_activatable(ctx, c);
+                goto out;
+        }
         if (driver_list_names(ctx, c, &names) < 0)
                 goto out;
         sorted = calloc(json_array_size(names) + 1, sizeof(char *));

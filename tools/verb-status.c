@@ -7,7 +7,9 @@
  * results merged, plus "user", "process" ("running", "gone" or
  * "unverifiable"), "comm" and "cmdline" (an array), the last two only when
  * /proc was read after verifying the PID (procinfo.h). Human output is
- * Key=Value lines, like busctl status.
+ * Key=Value lines, like busctl status. A well-known name that a service file
+ * makes activatable also gets "activation" (GetActivation: its state, file,
+ * starts, failures, last failure), and is shown even while nobody owns it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -189,6 +191,47 @@ static void peer_print(json_t *peer) {
         print_u64("MessagesReceived", peer, "messages_received");
 }
 
+/* GetActivation of @name into *@ret, or NULL if it is not activatable (or
+ * the bus has no activation, or the call failed: status shows the rest). */
+static void activation_get(const Busdctl *ctx, bus_connection *c, const char *name,
+                           json_t **ret) {
+        bus_error error = BUS_ERROR_INIT;
+
+        *ret = NULL;
+        if (name[0] == ':' || driver_call_name(ctx, c, "GetActivation", name, &error, ret) < 0)
+                *ret = NULL;
+        bus_error_free(&error);
+}
+
+static bool has_owner(const Busdctl *ctx, bus_connection *c, const char *name) {
+        bus_error error = BUS_ERROR_INIT;
+        json_t *r = NULL;
+        bool owned;
+
+        owned = driver_call_name(ctx, c, "NameHasOwner", name, &error, &r) >= 0 &&
+                json_is_true(json_object_get(r, "has_owner"));
+        bus_error_free(&error);
+        json_decref(r);
+        return owned;
+}
+
+static void activation_print(json_t *a) {
+        if (!a)
+                return;
+        print_string("Activation.State", driver_get_string(a, "state"));
+        print_string("Activation.ServiceFile", driver_get_string(a, "service_file"));
+        print_string("Activation.Backend", driver_get_string(a, "backend"));
+        print_array("Activation.Command", json_object_get(a, "command"));
+        print_string("Activation.Unit", driver_get_string(a, "unit"));
+        print_string("Activation.Description", driver_get_string(a, "description"));
+        print_string("Activation.FileError", driver_get_string(a, "error"));
+        print_u64("Activation.QueuedCalls", a, "queued_calls");
+        print_u64("Activation.Starts", a, "starts");
+        print_u64("Activation.Failures", a, "failures");
+        print_string("Activation.LastFailure", driver_get_string(a, "last_failure"));
+        print_u64("Activation.BackoffMs", a, "backoff_ms");
+}
+
 /* Unique names of the peers whose pid is @pid, as a JSON array of peers. */
 static int peers_by_pid(const Busdctl *ctx, bus_connection *c, uint64_t pid, json_t **ret) {
         bus_error error = BUS_ERROR_INIT;
@@ -275,6 +318,17 @@ static int status_bus(const Busdctl *ctx, bus_connection *c) {
         print_u64("PendingReplies", stats, "pending_replies");
         print_u64("QueuedMessages", stats, "queued_messages");
         print_u64("QueuedBytes", stats, "queued_bytes");
+        if ((v = json_object_get(stats, "activation"))) {
+                print_u64("ActivatableNames", v, "activatable_names");
+                print_u64("Activation.Starting", v, "starting");
+                print_u64("Activation.QueuedCalls", v, "queued_calls");
+                print_u64("Activation.Starts", v, "starts");
+                print_u64("Activation.Successes", v, "successes");
+                json_object_foreach (json_object_get(v, "failures"), key, limits)
+                        if (json_integer_value(limits) > 0)
+                                printf("Activation.Failures.%s=%lld\n", key,
+                                       (long long)json_integer_value(limits));
+        }
         limits = json_object_get(stats, "limits");
         json_object_foreach (limits, key, v) {
                 if (!json_is_integer(v))
@@ -317,8 +371,22 @@ int verb_status(Busdctl *ctx, int argc, char **argv) {
                                 (unsigned long long)pid);
                         goto out;
                 }
-        } else if (peer_get(ctx, c, argv[1], &result) < 0)
-                goto out;
+        } else {
+                json_t *activation;
+
+                activation_get(ctx, c, argv[1], &activation);
+                if (activation && !has_owner(ctx, c, argv[1])) {
+                        /* Activatable, not running: its activation is its status. */
+                        result = json_pack("{s:s,s:o}", "name", argv[1], "activation",
+                                           activation);
+                        if (!result)
+                                goto out;
+                } else if (peer_get(ctx, c, argv[1], &result) < 0) {
+                        json_decref(activation);
+                        goto out;
+                } else if (activation)
+                        json_object_set_new(result, "activation", activation);
+        }
 
         if (ctx->json != OUTPUT_JSON_OFF) {
                 if (output_json_print(result, ctx->json) < 0)
@@ -332,8 +400,13 @@ int verb_status(Busdctl *ctx, int argc, char **argv) {
                                 putchar('\n');
                         peer_print(peer);
                 }
-        } else
-                peer_print(result);
+        } else {
+                if (json_object_get(result, "unique_name"))
+                        peer_print(result);
+                else
+                        print_string("Name", driver_get_string(result, "name"));
+                activation_print(json_object_get(result, "activation"));
+        }
         ret = EXIT_SUCCESS;
 out:
         json_decref(result);

@@ -521,6 +521,12 @@ int service_set_load(ServiceSet **ret, const char *const *dirs, size_t n_dirs,
                                       s->path, s->names[j], other->path);
                                 continue;
                         }
+                        if (set->n_names >= SERVICE_NAMES_TOTAL_MAX) {
+                                warnf(warn, userdata,
+                                      "%s: name %s ignored: more than %u activatable names",
+                                      s->path, s->names[j], SERVICE_NAMES_TOTAL_MAX);
+                                continue;
+                        }
                         r = hashmap_put(set->by_name, s->names[j], s);
                         if (r < 0)
                                 goto fail;

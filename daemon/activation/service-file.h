@@ -25,6 +25,10 @@
 #define SERVICE_FILE_SIZE_MAX (64u * 1024u)
 /* Names per file: a service owns a handful of names. */
 #define SERVICE_NAMES_MAX 16u
+/* Activatable names in all: so ListActivatableNames and
+ * ActivatableNamesChanged (at most 4096 names of 255 bytes, ~1 MiB) always
+ * fit in one message. */
+#define SERVICE_NAMES_TOTAL_MAX 4096u
 /* Arguments of an exec command (the path included). */
 #define SERVICE_ARGS_MAX 64u
 /* Bytes of a description. */

@@ -47,6 +47,7 @@
 
 typedef struct Peer Peer;
 typedef struct Monitor Monitor;
+typedef struct Activation Activation;
 
 /* Why a connection ended; counted in stats and reported by GetStats. */
 typedef enum DisconnectReason {
@@ -84,6 +85,7 @@ typedef struct Bus {
         HashMap *uids;  /* UidUsage by uid (quota.h): uids with peers or payload fds */
         NameRegistry *names;
         MatchRegistry *matches;
+        Activation *activation; /* service activation (activation/activation.h), or NULL */
         ReplyRegistry *replies; /* pending replies (registry/replies.h) */
         Listener *listener;
 

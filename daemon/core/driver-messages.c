@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation/activation.h"
 #include "core/driver.h"
 #include "process/log.h"
 #include "core/monitor.h"
@@ -255,4 +256,8 @@ void driver_name_changed(const NameChange *change, void *userdata) {
                 send_name_signal(bus, change->old_owner, "NameLost", change->name);
         if (change->new_owner != 0)
                 send_name_signal(bus, change->new_owner, "NameAcquired", change->name);
+        /* Calls waiting for the name go to its new owner, after its
+         * NameAcquired (activation.h). */
+        if (bus->activation)
+                activation_name_changed(bus->activation, change->name, change->new_owner);
 }

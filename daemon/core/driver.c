@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation/activation.h"
 #include "core/driver.h"
 #include "process/log.h"
 #include "core/monitor.h"
@@ -589,6 +590,11 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
         }
         json_object_set_new(o, "disconnects", d);
         json_object_set_new(o, "limits", l);
+        if (bus->activation &&
+            json_object_set_new(o, "activation", activation_stats(bus->activation)) < 0) {
+                json_decref(o);
+                return oom(e);
+        }
         if (!add_uid_fds(bus, o)) {
                 json_decref(o);
                 return oom(e);
@@ -686,10 +692,36 @@ static json_t *method_reload_config(Bus *bus, Peer *sender, json_t *args, Driver
         return json_object();
 }
 
+/* ListActivatableNames {}: the names service files make activatable. */
+static json_t *method_list_activatable_names(Bus *bus, Peer *sender, json_t *args,
+                                             DriverError *e) {
+        if (!bus->activation)
+                return json_pack("{s:[]}", "names");
+        return activation_list(bus->activation);
+}
+
+/* GetActivation {"name"}: a name's activation state (busdctl status). */
+static json_t *method_get_activation(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        const char *name;
+        json_t *result = NULL;
+        int r;
+
+        if (!arg_string(args, "name", &name, e))
+                return NULL;
+        r = bus->activation ? activation_describe(bus->activation, name, &result)
+                            : ACTIVATION_E_NOT_ACTIVATABLE;
+        if (r == ACTIVATION_E_NOT_ACTIVATABLE)
+                return fail(e, BUS_ERR_SERVICE_UNKNOWN, "no service file makes %.*s activatable",
+                            QUOTE(name));
+        return r < 0 ? oom(e) : result;
+}
+
 static const struct {
         const char *member;
         DriverMethodFn fn;
 } methods[] = {
+        { "ListActivatableNames", method_list_activatable_names },
+        { "GetActivation", method_get_activation },
         { "RequestName", method_request_name },
         { "ReleaseName", method_release_name },
         { "ListNames", method_list_names },

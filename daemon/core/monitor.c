@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation/activation.h"
 #include "core/driver.h"
 #include "common/list.h"
 #include "process/log.h"
@@ -78,6 +79,8 @@ int monitor_attach(Bus *bus, Peer *p, const BusMatchRule *rules, size_t n_rules)
         name_registry_release_all(bus->names, p->id, driver_name_changed, bus);
         peer_answer_waiting(p, "the peer became a monitor");
         replies_owner_clear(&p->replies);
+        if (bus->activation)
+                activation_peer_gone(bus->activation, p);
         driver_emit_name_owner_changed(bus, p->name, p->id, 0);
 
         LIST_PREPEND(monitors, bus->monitors, mon);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation/activation.h"
 #include "core/driver.h"
 #include "process/log.h"
 #include "transport/payload.h"
@@ -576,6 +577,9 @@ void peer_reap(Peer *p) {
                 name_registry_release_all(bus->names, p->id, driver_name_changed, bus);
                 peer_answer_waiting(p, "the peer disconnected before replying");
                 replies_owner_clear(&p->replies);
+                /* Its calls waiting for activations go, with their fds. */
+                if (bus->activation)
+                        activation_peer_gone(bus->activation, p);
                 driver_emit_name_owner_changed(bus, p->name, p->id, 0);
         }
 

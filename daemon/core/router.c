@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation/activation.h"
 #include "core/driver.h"
 #include "process/log.h"
 #include "core/monitor.h"
@@ -83,6 +84,12 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
 
         callee = receiver_of(addressee);
         if (!callee) {
+                /* A well-known name nobody owns may be activatable
+                 * (activation.h); NO_AUTO_START asks not to start it. */
+                if (!addressee && bus->activation && !(h->flags & BUS_FLAG_NO_AUTO_START) &&
+                    m->fields.destination[0] != ':' &&
+                    activation_queue_call(bus->activation, sender, m) == 0)
+                        return;
                 call_error(bus, sender, h, BUS_ERR_SERVICE_UNKNOWN,
                            "the destination name has no owner");
                 return;
@@ -141,6 +148,20 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
                         driver_send_error(bus, sender, h->serial, BUS_ERR_FAILED,
                                           "out of memory for the pending reply");
         }
+}
+
+void router_deliver_queued(Bus *bus, Peer *sender, Message *m) {
+        Peer *addressee = router_addressee(bus, m->fields.destination);
+
+        /* Its owner may already be unable to receive (a monitor, dying):
+         * route_call() answers as for any call; it never queues again, since
+         * the name has an owner. */
+        if (!addressee) {
+                call_error(bus, sender, message_header(m), BUS_ERR_SERVICE_UNKNOWN,
+                           "the destination name has no owner");
+                return;
+        }
+        route_call(bus, sender, m, addressee);
 }
 
 void router_call_expired(void *userdata, uint64_t caller_id, uint64_t serial) {

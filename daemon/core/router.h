@@ -18,6 +18,11 @@
 /* Route @m (a checked message from running peer @sender). */
 void router_dispatch(Bus *bus, Peer *sender, Message *m);
 
+/* Route call @m of @sender that waited for its destination to be activated
+ * (activation.h), now that the name has an owner: as router_dispatch() would,
+ * except that monitors saw it when it arrived. */
+void router_deliver_queued(Bus *bus, Peer *sender, Message *m);
+
 /* Who a message with destination @destination is addressed to: the peer
  * with that unique name, or the primary owner of that well-known name; NULL
  * for the bus's own name or a name nobody has. The peer may be dying or a

@@ -36,6 +36,9 @@
 _Static_assert(BUS_HANDSHAKE_TIMEOUT_USEC % 1000 == 0, "timeout defaults are whole ms");
 _Static_assert(BUS_PARTIAL_MESSAGE_TIMEOUT_USEC % 1000 == 0, "timeout defaults are whole ms");
 _Static_assert(BUS_SLOW_CONSUMER_TIMEOUT_USEC % 1000 == 0, "timeout defaults are whole ms");
+_Static_assert(BUS_ACTIVATION_START_TIMEOUT_USEC % 1000 == 0, "timeout defaults are whole ms");
+_Static_assert(BUS_ACTIVATION_BACKOFF_WINDOW_USEC % 1000 == 0, "timeout defaults are whole ms");
+_Static_assert(BUS_ACTIVATION_BACKOFF_USEC % 1000 == 0, "timeout defaults are whole ms");
 
 /* Longest key or section name quoted in an error, in bytes. */
 #define CONFIG_ERROR_NAME_MAX 64u
@@ -106,6 +109,22 @@ static const ConfigKey config_keys[] = {
                 BUS_PARTIAL_MESSAGE_TIMEOUT_USEC),
         /* see TIMEOUT */
         TIMEOUT("slow_consumer_ms", slow_consumer_timeout_usec, BUS_SLOW_CONSUMER_TIMEOUT_USEC),
+        /* calls queued for one name: pending calls x connections bounds them anyway */
+        LIMIT(activation_queue_per_name, 65536, BUS_ACTIVATION_QUEUE_PER_NAME_MAX),
+        /* a subset of a connection's pending calls (pending_replies_per_connection) */
+        LIMIT(activation_queue_per_sender, 65536, BUS_ACTIVATION_QUEUE_PER_SENDER_MAX),
+        /* broker memory: TiB */
+        LIMIT(activation_queue_bytes_per_sender, TiB, BUS_ACTIVATION_QUEUE_BYTES_PER_SENDER_MAX),
+        /* a count of failed starts; more than 1000 in a window is no back-off */
+        LIMIT(activation_backoff_failures, 1000, BUS_ACTIVATION_BACKOFF_FAILURES),
+        /* see TIMEOUT */
+        TIMEOUT("activation_start_ms", activation_start_timeout_usec,
+                BUS_ACTIVATION_START_TIMEOUT_USEC),
+        /* see TIMEOUT */
+        TIMEOUT("activation_backoff_window_ms", activation_backoff_window_usec,
+                BUS_ACTIVATION_BACKOFF_WINDOW_USEC),
+        /* see TIMEOUT */
+        TIMEOUT("activation_backoff_ms", activation_backoff_usec, BUS_ACTIVATION_BACKOFF_USEC),
 };
 
 static uint64_t config_key_get(const ConfigKey *k, const BusConfig *c) {

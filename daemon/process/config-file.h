@@ -20,10 +20,14 @@
  *       "outgoing_blob_bytes_per_connection": 17179869184,
  *       "blob_bytes_in_flight": 68719476736, "blob_fds_in_flight": 1024,
  *       "monitors": 32, "monitors_per_uid": 4, "monitor_rules": 64,
- *       "driver_call_bytes": 262144, "driver_unread_bytes": 1048576
+ *       "driver_call_bytes": 262144, "driver_unread_bytes": 1048576,
+ *       "activation_queue_per_name": 256, "activation_queue_per_sender": 64,
+ *       "activation_queue_bytes_per_sender": 8388608, "activation_backoff_failures": 3
  *     },
  *     "timeouts": { "handshake_ms": 5000, "partial_message_ms": 10000,
- *                   "slow_consumer_ms": 5000 }
+ *                   "slow_consumer_ms": 5000, "activation_start_ms": 20000,
+ *                   "activation_backoff_window_ms": 30000,
+ *                   "activation_backoff_ms": 10000 }
  *   }
  *
  * The limit names are those GetStats reports under "limits". Unknown keys,
@@ -68,6 +72,14 @@ typedef struct BusConfig {
         uint64_t handshake_timeout_usec;
         uint64_t partial_message_timeout_usec;
         uint64_t slow_consumer_timeout_usec;
+        /* activation (docs/DAEMON.md "Activation") */
+        uint32_t activation_queue_per_name;
+        uint32_t activation_queue_per_sender;
+        uint64_t activation_queue_bytes_per_sender;
+        uint64_t activation_backoff_failures; /* 64 bits: the struct has no padding */
+        uint64_t activation_start_timeout_usec;
+        uint64_t activation_backoff_window_usec;
+        uint64_t activation_backoff_usec;
 } BusConfig;
 
 /* Default path of the configuration file; a missing file at this path means

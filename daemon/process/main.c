@@ -24,6 +24,7 @@
 #include "protocol/address.h"
 #include "core/bus.h"
 #include "process/config-file.h"
+#include "activation/activation.h"
 #include "transport/listener.h"
 #include "process/log.h"
 #include "process/loop.h"
@@ -219,6 +220,36 @@ static int main_parse_options(Options *o, int argc, char **argv) {
         return 0;
 }
 
+/* Service activation (activation/activation.h): the service files are read
+ * after the configuration (their directory is next to it) and before READY=1;
+ * services it starts get this bus's socket as BUSD_ADDRESS. -ENOMEM only:
+ * bad service files are logged and skipped. */
+static int main_activation(Bus *bus, const Options *o) {
+        const char *rt = getenv("XDG_RUNTIME_DIR");
+        char *user_path = NULL;
+        const char *address;
+        int r;
+
+        switch (o->kind) {
+        case BUS_KIND_USER:
+                if (rt && asprintf(&user_path, "%s%s", rt, BUS_USER_ADDRESS_SUFFIX) < 0)
+                        return -ENOMEM;
+                address = user_path;
+                break;
+        case BUS_KIND_ADDRESS:
+                address = o->address;
+                break;
+        default:
+                address = BUS_SYSTEM_ADDRESS;
+                break;
+        }
+        r = activation_new(&bus->activation, bus, address);
+        free(user_path);
+        if (r < 0)
+                return r;
+        return activation_reload(bus->activation, false);
+}
+
 /* Everything up to READY=1. Returns 0, or the exit status after a failure
  * (logged); whatever was made is in *@d for main_teardown(). */
 static int main_setup(Busd *d, const Options *o) {
@@ -262,6 +293,10 @@ static int main_setup(Busd *d, const Options *o) {
         r = open_listener(d->bus, o->kind, o->address, &d->bus->listener);
         if (r < 0 || listener_start(d->bus->listener) < 0)
                 return EXIT_SETUP;
+        if (main_activation(d->bus, o) < 0) {
+                log_error("cannot set up service activation: %s", strerror(ENOMEM));
+                return EXIT_RUNTIME;
+        }
 
         snprintf(status, sizeof(status), "Listening on %s (bus id %s)",
                  listener_describe(d->bus->listener), d->bus->id_hex);
@@ -290,6 +325,8 @@ static int main_run(Busd *d) {
 /* The one way out: frees whatever main_setup() made, in reverse order. */
 static void main_teardown(Busd *d) {
         d->loop = loop_free(d->loop);
+        if (d->bus)
+                d->bus->activation = activation_free(d->bus->activation);
         d->bus = bus_free(d->bus);
         if (d->base)
                 event_base_free(d->base);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation/activation.h"
 #include "core/bus.h"
 #include "process/config-file.h"
 #include "process/log.h"
@@ -108,6 +109,10 @@ int reload_run(Bus *bus, char **ret_error) {
                              r == CONFIG_E_INVALID ? reason : strerror(-r)) < 0)
                         status = NULL;
         }
+        /* Service files are judged one by one, whatever became of the
+         * configuration (docs/DAEMON.md "Activation", "Reload"). */
+        if (bus->activation && activation_reload(bus->activation, true) < 0)
+                log_warning("service files not reloaded: %s", strerror(ENOMEM));
         systemd_notify_ready(status ? status : bus->status);
         free(status);
         if (r == CONFIG_E_INVALID && ret_error)
