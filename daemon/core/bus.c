@@ -19,7 +19,6 @@
 
 #include "core/bus.h"
 #include "transport/creds.h"
-#include "core/driver.h"
 #include "transport/listener.h"
 #include "process/log.h"
 #include "core/peer.h"
