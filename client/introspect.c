@@ -112,7 +112,8 @@ static int children(bus_connection *c, const char *path, json_t **ret) {
 
         if (!set)
                 return -ENOMEM;
-        for (ObjectReg *x = c->object_tree->regs; x && r >= 0; x = x->next) {
+        for (ObjectReg *x = c->object_tree ? c->object_tree->regs : NULL; x && r >= 0;
+             x = x->next) {
                 if (x->kind == REG_SUBSCRIPTION)
                         continue;
                 r = add_child(set, path, x->path);
@@ -169,6 +170,9 @@ static int children(bus_connection *c, const char *path, json_t **ret) {
 bool introspect_path_known(bus_connection *c, const char *path) {
         ObjectHit hit;
 
+        for (bus_slot *s = c->objects; s; s = s->slot_next)
+                if (strcmp(s->object.path, path) == 0 || object_path_below(path, s->object.path))
+                        return true;
         if (!c->object_tree)
                 return false;
         for (ObjectReg *x = c->object_tree->regs; x; x = x->next) {
@@ -210,7 +214,7 @@ void introspect_dispatch(bus_connection *c, bus_message *m) {
         if (r < 0)
                 goto out;
         ifaces = json_object_get(node, "interfaces");
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->next)
+        for (ObjectReg *x = c->object_tree ? c->object_tree->regs : NULL; x; x = x->next)
                 if (x->kind == REG_MANAGER && strcmp(x->path, path) == 0)
                         manager = true;
         {

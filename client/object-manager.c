@@ -264,16 +264,26 @@ _public_ int bus_add_object_manager(bus_connection *c, bus_slot **ret_slot, cons
         if (r < 0)
                 return r;
         s = reg->slot;
+        /* Handlers run while AddMatch waits, and may close the connection
+         * (which detaches @s): keep it until we know. */
+        slot_ref(s);
         r = bus_add_match(c, &reg->owner_match,
                           "type='signal',sender='org.busd.Bus',path='/org/busd/Bus',"
                           "interface='org.busd.Bus',member='NameOwnerChanged'",
                           on_owner_changed, reg);
+        if (r >= 0 && !s->conn)
+                r = -ECONNRESET;
         if (r < 0) {
-                s->floating = false;
-                slot_detach(s, false);
+                if (s->conn) {
+                        s->floating = false;
+                        slot_detach(s, false);
+                        slot_unref_internal(s); /* the owner's reference */
+                } else if (!s->floating)
+                        slot_unref_internal(s); /* nobody was given it */
                 slot_unref_internal(s);
                 return r;
         }
+        slot_unref_internal(s);
         /* Objects registered before: in its snapshots from now on, so
          * their removal is announced. */
         for (ObjectReg *x = c->object_tree->regs; x; x = x->next)

@@ -583,12 +583,15 @@ bool object_dispatch_call(bus_connection *c, bus_message *m) {
                                      BUS_PEER_INTERFACE);
                 return true;
         }
-        if (!c->object_tree || !introspect_path_known(c, path))
+        if (!introspect_path_known(c, path))
                 return false;
+        /* Plain bus_add_object() objects are introspected too. */
         if (interface && strcmp(interface, BUS_INTROSPECTABLE_INTERFACE) == 0) {
                 introspect_dispatch(c, m);
                 return true;
         }
+        if (!c->object_tree)
+                return false;
         if (interface && strcmp(interface, BUS_PROPERTIES_INTERFACE) == 0) {
                 properties_dispatch(c, m);
                 return true;

@@ -772,6 +772,31 @@ START_TEST(test_introspect) {
         /* Unknown path: UnknownObject, as for any call. */
         call(caller, s.conn, "/zzz", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
         assert_error(&a, BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        /* A connection with plain bus_add_object() objects only is
+         * introspected too: their methods, without schemas. */
+        {
+                static const bus_method plain[] = { { "Hello", m_who }, { NULL, NULL } };
+                bus_connection *p = test_connect();
+                bus_slot *ps;
+
+                ck_assert_int_eq(bus_add_object(p, &ps, "/plain/obj", "com.example.Plain", plain,
+                                                &s.a),
+                                 0);
+                call(caller, p, "/plain", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+                assert_ok(&a);
+                assert_children(a.body, "[\"obj\"]");
+                call(caller, p, "/plain/obj", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+                assert_ok(&a);
+                iface = find_iface(a.body, "com.example.Plain");
+                ck_assert_ptr_nonnull(iface);
+                ck_assert_ptr_nonnull(json_object_get(json_object_get(iface, "methods"), "Hello"));
+                ck_assert_ptr_null(json_object_get(
+                        json_object_get(json_object_get(iface, "methods"), "Hello"), "args"));
+                call(caller, p, "/plain/obj", "com.example.Plain", "Hello", NULL, &a);
+                ck_assert_str_eq(who(&a), "a");
+                bus_slot_unref(ps);
+                test_disconnect(p);
+        }
 
         answer_clear(&a);
         service_fini(&s);
