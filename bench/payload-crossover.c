@@ -340,7 +340,7 @@ static void raw_call(Raw *r, const char *body, size_t len, bool memfd) {
         int fd = -1, rc;
 
         if (memfd) {
-                /* As blob_create(): a memfd, the body written into it, sealed. */
+                /* As payload_memfd_create(): a memfd, the body written into it, sealed. */
                 fd = memfd_create("bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
                 if (fd < 0 || write(fd, body, len) != (ssize_t)len ||
                     fcntl(fd, F_ADD_SEALS,

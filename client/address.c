@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "protocol/address.h"
 #include "bus-internal.h"
+#include "protocol/address.h"
 
 _public_ int bus_connect_with_timeout(bus_connection **ret, const char *address,
                                       uint64_t timeout_usec) {

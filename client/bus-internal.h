@@ -45,6 +45,7 @@
 #include "bus-protocol.h"
 #include "common/hashmap.h"
 #include "common/list.h"
+#include "common/util.h"
 #include "frame.h"
 
 #define _public_ __attribute__((visibility("default")))
@@ -141,7 +142,7 @@ struct bus_payload {
  * bytes live in the same allocation (outitem_new()). */
 typedef struct OutItem {
         struct OutItem *out_prev, *out_next; /* on the connection's output queue (list.h) */
-        uint8_t *data; /* = buf */
+        uint8_t *data;                       /* = buf */
         size_t len;
         size_t done; /* bytes already written */
         int fds[BUS_FDS_MAX];
@@ -227,7 +228,7 @@ struct bus_slot {
         unsigned n_ref;       /* memory references (user/connection + dispatch) */
         bus_connection *conn; /* NULL once detached */
         SlotType type;
-        bool floating;         /* owned by the connection, not by the caller */
+        bool floating;                   /* owned by the connection, not by the caller */
         bus_slot *slot_prev, *slot_next; /* on the connection's list for the type (list.h) */
         void *userdata;
         union {
@@ -345,7 +346,10 @@ struct bus_connection {
         EventGlue *event;
 };
 
-uint64_t now_usec(void);
+/* CLOCK_MONOTONIC in µs: every deadline in the library is on this clock. */
+static inline uint64_t now_usec(void) {
+        return now_monotonic_usec();
+}
 
 /* connection.c */
 /* Connect to the socket at @path and queue the handshake's preamble; the

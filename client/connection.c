@@ -28,13 +28,6 @@
 
 #include "bus-internal.h"
 
-uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* ---- Busy sections ---------------------------------------------------------------------- */
 
 void conn_enter(bus_connection *c) {

@@ -172,8 +172,7 @@ void io_discard(bus_connection *c) {
 }
 
 /* Parse one complete message (@data and @fds consumed) onto the read queue. */
-static int in_push_received(bus_connection *c, uint8_t *data, size_t len, int *fds,
-                              unsigned n_fds) {
+static int in_push_received(bus_connection *c, uint8_t *data, size_t len, int *fds, unsigned n_fds) {
         bus_message *m;
         int r;
 
@@ -247,8 +246,7 @@ static int in_cut(bus_connection *c) {
                 default:
                         c->in_len = bus_framer_held(&c->in_framer);
                         if (c->in_len > 0)
-                                memmove(c->in_buf, bus_framer_held_bytes(&c->in_framer),
-                                        c->in_len);
+                                memmove(c->in_buf, bus_framer_held_bytes(&c->in_framer), c->in_len);
                         return 0;
                 }
                 if (r < 0)
@@ -341,8 +339,8 @@ int io_read(bus_connection *c) {
                          * its buffer, what follows it into in_buf. */
                         direct = (size_t)bus_framer_wanted(&c->in_framer);
                         if (direct > 0)
-                                iov[mh.msg_iovlen++] =
-                                        (struct iovec){ c->in_msg + c->in_msg_len, direct };
+                                iov[mh.msg_iovlen++] = (struct iovec){ c->in_msg + c->in_msg_len,
+                                                                       direct };
                 }
         }
         iov[mh.msg_iovlen++] = (struct iovec){ c->in_buf + c->in_len, room };
@@ -373,8 +371,7 @@ int io_read(bus_connection *c) {
 
         d = (size_t)n < direct ? (size_t)n : direct;
         c->in_msg_len += d;
-        r = bus_framer_push(&c->in_framer, d, c->in_buf, c->in_len + ((size_t)n - d), n_fds,
-                            false);
+        r = bus_framer_push(&c->in_framer, d, c->in_buf, c->in_len + ((size_t)n - d), n_fds, false);
         if (r != 0) {
                 for (unsigned i = 0; i < n_fds; i++)
                         close(fds[i]);

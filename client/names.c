@@ -13,7 +13,7 @@
 
 /* Call @member with @args (consumed) and return the "result" in [1, max]. */
 static int name_call_result(bus_connection *c, const char *member, json_t *args, int max,
-                              bus_error *ret_error) {
+                            bus_error *ret_error) {
         json_t *body = NULL, *result;
         json_int_t v;
         int r;
@@ -40,8 +40,8 @@ _public_ int bus_request_name(bus_connection *c, const char *name, unsigned flag
         if (!c || !name || !bus_wellknown_name_is_valid(name) || (flags & ~known))
                 return -EINVAL;
         return name_call_result(c, "RequestName",
-                                  json_pack("{s:s,s:I}", "name", name, "flags", (json_int_t)flags),
-                                  BUS_NAME_ALREADY_OWNER, ret_error);
+                                json_pack("{s:s,s:I}", "name", name, "flags", (json_int_t)flags),
+                                BUS_NAME_ALREADY_OWNER, ret_error);
 }
 
 static int name_request_done(bus_message *reply, void *userdata) {
@@ -81,5 +81,5 @@ _public_ int bus_release_name(bus_connection *c, const char *name, bus_error *re
         if (!c || !name || !bus_wellknown_name_is_valid(name))
                 return -EINVAL;
         return name_call_result(c, "ReleaseName", json_pack("{s:s}", "name", name),
-                                  BUS_NAME_NOT_OWNER, ret_error);
+                                BUS_NAME_NOT_OWNER, ret_error);
 }

@@ -59,7 +59,7 @@
  *   fill are no larger than memory the sender itself allocated and was
  *   charged for, they are filled once for all receivers (the page cache is
  *   shared), and only by a receiver that chose to read the payload; the
- *   library judges again right before it maps (client/blob.c). Finding
+ *   library judges again right before it maps (client/payload-memfd.c). Finding
  *   holes exactly (lseek(SEEK_HOLE)) would move the offset of the open file
  *   every receiver shares and walk every page of the file on the broker's
  *   single thread, a cost a peer could make the broker pay again and again

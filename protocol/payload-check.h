@@ -2,7 +2,7 @@
 /*
  * payload-check.h — the one payload acceptance rule (PROTOCOL.md section 3.5),
  * used by the broker when a message arrives (daemon/transport/payload.c) and by the
- * client library before it maps a received payload (client/blob.c).
+ * client library before it maps a received payload (client/payload-memfd.c).
  *
  * The rule is a pure function of facts about an fd, so it can be unit-tested
  * and fuzzed with made-up facts: the caller gathers them with fcntl(F_GETFL),

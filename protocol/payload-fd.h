@@ -6,7 +6,7 @@
  *
  * The only system calls under protocol/, kept header-only (static inline) so
  * that libbusprotocol itself stays pure and fuzzable; the broker
- * (daemon/transport/payload.c) and the library (client/blob.c) include it, so both
+ * (daemon/transport/payload.c) and the library (client/payload-memfd.c) include it, so both
  * gather the same facts the same way. Include config.h (_GNU_SOURCE) first.
  */
 #pragma once
