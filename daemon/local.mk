@@ -32,7 +32,8 @@ daemon_busd_SOURCES = \
 	daemon/core/monitor.c daemon/core/monitor.h \
 	daemon/activation/activation.c daemon/activation/activation.h \
 	daemon/activation/service-file.c daemon/activation/service-file.h \
-	daemon/activation/exec.c daemon/activation/exec.h
+	daemon/activation/exec.c daemon/activation/exec.h \
+	daemon/activation/systemd-unit.c daemon/activation/systemd-unit.h
 daemon_busd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
 	-DBUSD_SERVICE_DATA_DIR='"$(datadir)/busd/services"' \
 	$(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)

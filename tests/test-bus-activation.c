@@ -766,6 +766,35 @@ START_TEST(test_reload_adds_and_removes) {
 }
 END_TEST
 
+/* The systemd backend without a reachable manager (or with one that has no
+ * such unit): answered at once, with the reason. The booted-systemd test
+ * (tests/test-systemd-boot.sh) covers the rest. */
+START_TEST(test_systemd_unit_missing) {
+        bus_connection *c = test_connect();
+        bus_error e = BUS_ERROR_INIT;
+        json_t *body = NULL;
+        uint64_t t0, t;
+
+        services_dir_init();
+        write_service("unit.json",
+                      "{\"names\": [\"org.example.ActUnit\"], "
+                      "\"unit\": \"busd-test-no-such-unit.service\"}");
+        reload(c);
+        t0 = now_usec();
+        ck_assert_int_eq(call_echo(c, "org.example.ActUnit", 0, &e, &body), -EREMOTEIO);
+        t = now_usec();
+        ck_assert_str_eq(e.name, "org.busd.Error.ActivationFailed");
+        ck_assert_msg(strncmp(e.message, "unavailable: ", 13) == 0 ||
+                              strncmp(e.message, "not-found: ", 11) == 0,
+                      "%s", e.message);
+        bus_error_free(&e);
+        ck_assert_uint_lt(t - t0, ACT_FAST_USEC);
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 static Suite *activation_suite(void) {
         Suite *s = suite_create("bus-activation");
         TCase *tc = harness_tcase("exec");
@@ -781,6 +810,7 @@ static Suite *activation_suite(void) {
         tcase_add_test(tc, test_queue_bounds);
         tcase_add_test(tc, test_no_auto_start_and_signals);
         tcase_add_test(tc, test_reload_adds_and_removes);
+        tcase_add_test(tc, test_systemd_unit_missing);
         suite_add_tcase(s, tc);
         return s;
 }
