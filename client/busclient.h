@@ -141,7 +141,7 @@ bool bus_error_has_name(const bus_error *e, const char *name);
  * broker's answer is processed — bus_connection_get_unique_name() waits for
  * it).
  * @address: a socket path; NULL means $BUSD_ADDRESS if set, else the system
- * bus /run/busd/system.sock. */
+ * bus (bus_connect_system()). */
 int bus_connect(bus_connection **ret, const char *address);
 /* bus_connect() with a bound on the handshake: connecting (a listener whose
  * backlog is full makes connect() wait) and every later wait for the bus's
@@ -151,9 +151,13 @@ int bus_connect(bus_connection **ret, const char *address);
  * (25 s, also bus_connect()'s), UINT64_MAX = no limit. Like bus_connect(),
  * it returns without waiting for the bus. */
 int bus_connect_with_timeout(bus_connection **ret, const char *address, uint64_t timeout_usec);
-/* /run/busd/system.sock (ignores $BUSD_ADDRESS). */
+/* The system bus: the socket path the library was configured with
+ * (./configure --with-system-socket; default /run/busd/system.sock). Ignores
+ * $BUSD_ADDRESS. */
 int bus_connect_system(bus_connection **ret);
-/* $XDG_RUNTIME_DIR/busd/bus.sock (ignores $BUSD_ADDRESS). */
+/* The user bus: $XDG_RUNTIME_DIR/PATH, PATH as the library was configured
+ * (./configure --with-user-socket; default busd/bus.sock); -ENXIO if
+ * $XDG_RUNTIME_DIR is unset or not absolute. Ignores $BUSD_ADDRESS. */
 int bus_connect_user(bus_connection **ret);
 
 /* Close the socket, fail pending async calls with org.busd.Error.Disconnected
