@@ -199,6 +199,14 @@ static int cmp_u64(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
+static double mean(const uint64_t *ns, unsigned n) {
+        double sum = 0;
+
+        for (unsigned i = 0; i < n; i++)
+                sum += (double)ns[i];
+        return sum / n;
+}
+
 static void report(const char *what, uint64_t *ns, unsigned n) {
         uint64_t sum = 0;
 
@@ -223,85 +231,83 @@ static bool one_call(bus_connection *c, int i, bool quiet) {
         return ok;
 }
 
-static void bench_calls(const char *what, const char *sock, unsigned n) {
-        uint64_t *ns = calloc(n, sizeof(*ns)), deadline = now_ns() + 10000000000ull;
-        bus_connection *c = NULL;
-
-        if (!ns || bus_connect(&c, sock) < 0)
-                die("connect %s", sock);
-        /* Warm up: until the path works (NATS interest propagation), then 200 more. */
-        while (!one_call(c, 0, true))
-                if (now_ns() > deadline)
-                        die("%s: no successful call within 10 s", what);
-        for (int i = 0; i < 200; i++)
-                one_call(c, i, false);
-        for (unsigned i = 0; i < n; i++) {
-                uint64_t t = now_ns();
-
-                one_call(c, (int)i, false);
-                ns[i] = now_ns() - t;
-        }
-        report(what, ns, n);
-        bus_connection_close(c);
-        free(ns);
-}
-
 static void on_echo(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
         natsConnection_Publish(nc, natsMsg_GetReply(msg), natsMsg_GetData(msg),
                                natsMsg_GetDataLength(msg));
         natsMsg_Destroy(msg);
 }
 
-static void bench_nats(int port_a, int port_b, unsigned n) {
-        char url_a[64], url_b[64];
+static const char raw_payload[] = "{\"a\":1}";
+
+static bool raw_request(natsConnection *a) {
+        natsMsg *reply = NULL;
+        natsStatus s = natsConnection_Request(&reply, a, "bench.echo", raw_payload,
+                                              (int)strlen(raw_payload), 1000);
+
+        natsMsg_Destroy(reply);
+        return s == NATS_OK;
+}
+
+/* The three round trips, interleaved call by call so that all three see the
+ * same machine (other load moves them together, not one against another). */
+static void bench_calls(const char *local_sock, const char *remote_sock, int port_a, int port_b,
+                        unsigned n) {
+        uint64_t *local = calloc(n, sizeof(uint64_t)), *cross = calloc(n, sizeof(uint64_t));
+        uint64_t *raw = calloc(n, sizeof(uint64_t)), deadline = now_ns() + 10000000000ull;
+        bus_connection *lc = NULL, *rc = NULL;
         natsConnection *a = NULL, *b = NULL;
         natsSubscription *sub = NULL;
-        uint64_t *ns = calloc(n, sizeof(*ns)), deadline = now_ns() + 10000000000ull;
-        static const char payload[] = "{\"a\":1}";
-        natsMsg *reply = NULL;
         natsOptions *opts = NULL;
+        char url_a[64], url_b[64];
 
+        if (!local || !cross || !raw || bus_connect(&lc, local_sock) < 0 ||
+            bus_connect(&rc, remote_sock) < 0)
+                die("connect");
         snprintf(url_a, sizeof(url_a), "nats://127.0.0.1:%d", port_a);
         snprintf(url_b, sizeof(url_b), "nats://127.0.0.1:%d", port_b);
-        /* The same options as the bridge's where they matter for latency. */
+        /* The bridge's options where they matter for latency. */
         if (natsOptions_Create(&opts) != NATS_OK || natsOptions_SetSendAsap(opts, true) != NATS_OK ||
             natsOptions_SetURL(opts, url_a) != NATS_OK || natsConnection_Connect(&a, opts) != NATS_OK ||
             natsOptions_SetURL(opts, url_b) != NATS_OK || natsConnection_Connect(&b, opts) != NATS_OK ||
             natsConnection_Subscribe(&sub, b, "bench.echo", on_echo, NULL) != NATS_OK ||
             natsConnection_Flush(b) != NATS_OK)
                 die("raw NATS setup failed");
-        for (;;) {
-                natsStatus s = natsConnection_Request(&reply, a, "bench.echo", payload,
-                                                      (int)strlen(payload), 1000);
-
-                natsMsg_Destroy(reply);
-                reply = NULL;
-                if (s == NATS_OK)
-                        break;
+        /* Warm up: until every path works (NATS interest propagation), then 200 more. */
+        while (!one_call(rc, 0, true) || !raw_request(a))
                 if (now_ns() > deadline)
-                        die("raw NATS: no reply: %s", natsStatus_GetText(s));
-        }
+                        die("no successful cross-host call or raw request within 10 s");
         for (int i = 0; i < 200; i++) {
-                natsConnection_Request(&reply, a, "bench.echo", payload, (int)strlen(payload), 1000);
-                natsMsg_Destroy(reply);
-                reply = NULL;
+                one_call(lc, i, false);
+                one_call(rc, i, false);
+                raw_request(a);
         }
         for (unsigned i = 0; i < n; i++) {
                 uint64_t t = now_ns();
 
-                if (natsConnection_Request(&reply, a, "bench.echo", payload, (int)strlen(payload),
-                                           1000) != NATS_OK)
+                one_call(lc, (int)i, false);
+                local[i] = now_ns() - t;
+                t = now_ns();
+                one_call(rc, (int)i, false);
+                cross[i] = now_ns() - t;
+                t = now_ns();
+                if (!raw_request(a))
                         die("raw NATS request failed");
-                ns[i] = now_ns() - t;
-                natsMsg_Destroy(reply);
-                reply = NULL;
+                raw[i] = now_ns() - t;
         }
-        report("raw NATS request/reply, node0 -> node1", ns, n);
+        report("local call on one busd (beta -> beta)", local, n);
+        report("cross-host call (alpha -> bridges -> beta)", cross, n);
+        report("raw NATS request/reply, node0 -> node1", raw, n);
+        printf("%-44s p50 %.2fx, mean %.2fx\n", "cross-host / raw NATS",
+               (double)cross[n / 2] / (double)raw[n / 2], mean(cross, n) / mean(raw, n));
         natsSubscription_Destroy(sub);
         natsConnection_Destroy(a);
         natsConnection_Destroy(b);
         natsOptions_Destroy(opts);
-        free(ns);
+        bus_connection_close(lc);
+        bus_connection_close(rc);
+        free(local);
+        free(cross);
+        free(raw);
 }
 
 static int count_signal(bus_message *m, void *ud) {
@@ -451,9 +457,7 @@ int main(int argc, char **argv) {
 
         printf("busd-bridge round trip: alpha's bridge on NATS node0, beta's on node1 "
                "(3-node cluster, loopback)\n");
-        bench_calls("local call on one busd (beta -> beta)", sock[1], n);
-        bench_calls("cross-host call (alpha -> bridges -> beta)", sock[0], n);
-        bench_nats(nport[0], nport[1], n);
+        bench_calls(sock[1], sock[0], nport[0], nport[1], n);
         bench_signals(sock[1], sock[0], n_signals);
         return 0;
 }

@@ -4,13 +4,20 @@
  * bus and NATS (docs/BRIDGE.md).
  *
  * Owns: the bus connection and its slots, the NATS connection and its
- * subscriptions, the hand-off queue from libnats's delivery thread, the
- * table of local calls waiting for a NATS reply (OutCall, bounded by
- * limits.pending_calls) and the list of NATS requests waiting for a local
- * reply (InCall, bounded by the same number).
+ * subscriptions, the table of local calls waiting for a NATS reply
+ * (OutCall, bounded by limits.pending_calls) and the list of NATS requests
+ * waiting for a local reply (InCall, bounded by the same number).
  *
- * Invariants: only on_nats_msg() and the NATS status callbacks run off the
- * loop's thread, and they touch only the queue (under the lock) and atomics.
+ * Threads: the NATS socket is read on the loop (nats-loop.c). Calls and
+ * signals come on synchronous subscriptions, drained on the loop right
+ * after each read: handled on the thread that read them, with no hand-off
+ * to libnats's delivery threads and back. Replies come on an asynchronous
+ * subscription, because libnats turns a "no responders" answer on a
+ * synchronous one into a status without its subject (we could not tell
+ * which call it answers); its callback, on libnats's delivery thread, only
+ * appends the reply to a bounded ring under the lock and wakes the loop.
+ * The NATS status callbacks (disconnected, reconnected, closed) also run on
+ * libnats's threads; they touch atomics and wake the loop, nothing else.
  * An OutCall slot is free iff id == 0; its id modulo the table size is its
  * index, so a reply finds its call in O(1) and a late reply for a reused
  * slot is recognised by the id and dropped.
@@ -32,18 +39,12 @@
 #include <nats/nats.h>
 #include <systemd/sd-daemon.h>
 
-/* The adapter is a header of non-static definitions: it belongs to exactly
- * one translation unit, this one. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-prototypes"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include <nats/adapters/libevent.h>
-#pragma GCC diagnostic pop
+#include <event2/thread.h>
 
 #include "bridge.h"
 #include "bus-protocol.h"
 #include "common/list.h"
+#include "nats-loop.h"
 #include "nats-wire.h"
 
 /* Work done per wake-up of the loop before it yields to other events. */
@@ -62,17 +63,6 @@ typedef enum InKind {
         IN_SIGNAL,
 } InKind;
 
-typedef struct SubClosure {
-        Bridge *bridge;
-        InKind kind;
-        unsigned index; /* into cfg->exports or cfg->import_signals */
-} SubClosure;
-
-typedef struct InItem {
-        InKind kind;
-        unsigned index;
-        natsMsg *msg;
-} InItem;
 
 /* A local call forwarded to NATS, waiting for its reply. */
 typedef struct OutCall {
@@ -118,21 +108,23 @@ struct Bridge {
         natsSubscription *reply_sub;
         natsSubscription **call_subs;
         natsSubscription **signal_subs;
-        SubClosure reply_closure;
-        SubClosure *call_closures;
-        SubClosure *signal_closures;
+        NatsLoop io;
         char *inbox; /* "_INBOX.<nuid>": replies come to inbox.<id> */
         atomic_bool nats_connected;
         atomic_bool nats_lost; /* a disconnect the loop has not handled yet */
         struct event *nats_event;
 
-        /* Hand-off queue (ring) from libnats's thread; under lock. */
+        /* Draining the subscriptions, continued from here when a read
+         * brought more than one batch. */
+        struct event *wake;
+        /* Under lock: replies handed over from libnats's delivery thread
+         * (a ring of pending_calls * 2), and whether libnats's closed
+         * callback ran (bridge_free() waits for it). */
         pthread_mutex_t lock;
         pthread_cond_t closed_cond;
         bool nats_closed;
-        InItem *queue;
-        size_t q_cap, q_head, q_len;
-        struct event *wake;
+        natsMsg **replies;
+        size_t r_cap, r_head, r_len;
 
         /* Calls in flight. */
         OutCall *out;
@@ -243,32 +235,23 @@ static void respond_error(Bridge *b, const char *reply, const char *name, const 
         free(data);
 }
 
-/* ---- NATS side: the hand-off queue --------------------------------------------------------- */
+/* ---- NATS side: callbacks on libnats's threads ------------------------------------------------ */
 
-/* On libnats's delivery thread. */
-static void on_nats_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
-        SubClosure *sc = closure;
-        Bridge *b = sc->bridge;
-        size_t limit;
-        bool full;
+/* A reply (or a "no responders" status) for one of our calls. */
+static void on_nats_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+        Bridge *b = closure;
+        bool kept = false;
 
         pthread_mutex_lock(&b->lock);
-        /* Replies are bounded by pending_calls already and always fit; calls
-         * and signals share the rest. */
-        limit = sc->kind == IN_REPLY ? b->q_cap : b->cfg->queue_messages;
-        full = b->q_len >= limit;
-        if (!full) {
-                b->queue[(b->q_head + b->q_len) % b->q_cap] =
-                        (InItem){ .kind = sc->kind, .index = sc->index, .msg = msg };
-                b->q_len++;
+        if (b->r_len < b->r_cap) {
+                b->replies[(b->r_head + b->r_len) % b->r_cap] = msg;
+                b->r_len++;
+                kept = true;
         }
         pthread_mutex_unlock(&b->lock);
-        if (full) {
-                /* natsConnection is thread-safe: answer from here. */
-                if (sc->kind == IN_CALL)
-                        respond_error(b, natsMsg_GetReply(msg), BUS_ERROR_LIMITS_EXCEEDED,
-                                      "bridge on host %s: queue full (%u messages)", b->cfg->host,
-                                      b->cfg->queue_messages);
+        if (!kept) {
+                /* More replies than calls in flight: late ones; the calls
+                 * time out as they would. */
                 natsMsg_Destroy(msg);
                 return;
         }
@@ -783,42 +766,70 @@ static void handle_signal(Bridge *b, natsMsg *msg) {
         bus_message_unref(m);
 }
 
-/* ---- The loop side of the queue ------------------------------------------------------------- */
+/* ---- Draining the subscriptions (on the loop) ------------------------------------------------- */
 
-static void on_wake(evutil_socket_t fd, short what, void *userdata) {
-        Bridge *b = userdata;
-        unsigned done = 0;
+/* Take what the last read queued on @sub, at most *@budget messages. */
+static void drain_one(Bridge *b, natsSubscription *sub, InKind kind, unsigned index,
+                      unsigned *budget) {
+        while (sub && *budget > 0) {
+                natsMsg *msg = NULL;
+                natsStatus s = natsSubscription_NextMsg(&msg, sub, 0);
 
-        for (;;) {
-                InItem it;
-
-                pthread_mutex_lock(&b->lock);
-                if (b->q_len == 0 || done >= BRIDGE_DISPATCH_BATCH) {
-                        bool more = b->q_len > 0;
-
-                        pthread_mutex_unlock(&b->lock);
-                        if (more)
-                                event_active(b->wake, EV_READ, 0);
-                        return;
+                if (s == NATS_SLOW_CONSUMER) {
+                        /* libnats dropped messages past limits.queue_messages. */
+                        b->stats.refused_limits++;
+                        continue;
                 }
-                it = b->queue[b->q_head];
-                b->q_head = (b->q_head + 1) % b->q_cap;
-                b->q_len--;
-                pthread_mutex_unlock(&b->lock);
-                done++;
-                switch (it.kind) {
+                if (s != NATS_OK || !msg)
+                        return;
+                (*budget)--;
+                switch (kind) {
                 case IN_REPLY:
-                        handle_reply(b, it.msg);
+                        handle_reply(b, msg);
                         break;
                 case IN_CALL:
-                        handle_call(b, it.index, it.msg);
+                        handle_call(b, index, msg);
                         break;
                 case IN_SIGNAL:
-                        handle_signal(b, it.msg);
+                        handle_signal(b, msg);
                         break;
                 }
-                natsMsg_Destroy(it.msg);
+                natsMsg_Destroy(msg);
         }
+}
+
+/* After each read of the NATS socket, and whenever woken: handle what is
+ * queued, replies first (they finish work), a bounded batch per turn. */
+static void drain(void *userdata) {
+        Bridge *b = userdata;
+        unsigned budget = BRIDGE_DISPATCH_BATCH;
+
+        while (budget > 0) {
+                natsMsg *msg = NULL;
+
+                pthread_mutex_lock(&b->lock);
+                if (b->r_len > 0) {
+                        msg = b->replies[b->r_head];
+                        b->r_head = (b->r_head + 1) % b->r_cap;
+                        b->r_len--;
+                }
+                pthread_mutex_unlock(&b->lock);
+                if (!msg)
+                        break;
+                budget--;
+                handle_reply(b, msg);
+                natsMsg_Destroy(msg);
+        }
+        for (size_t i = 0; i < b->cfg->n_exports; i++)
+                drain_one(b, b->call_subs[i], IN_CALL, (unsigned)i, &budget);
+        for (size_t i = 0; i < b->cfg->n_import_signals; i++)
+                drain_one(b, b->signal_subs[i], IN_SIGNAL, (unsigned)i, &budget);
+        if (budget == 0)
+                event_active(b->wake, EV_READ, 0); /* more may wait: after other events */
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *userdata) {
+        drain(userdata);
 }
 
 static void on_nats_event(evutil_socket_t fd, short what, void *userdata) {
@@ -835,6 +846,7 @@ static void on_nats_event(evutil_socket_t fd, short what, void *userdata) {
                 (void)natsConnection_GetConnectedUrl(b->nc, url, sizeof(url));
                 blog(b, "NATS connected to %s", url);
                 maybe_notify_ready(b);
+                drain(b); /* anything read while (re)connecting */
         }
 }
 
@@ -991,7 +1003,8 @@ static void on_bus_retry(evutil_socket_t fd, short what, void *userdata) {
 /* ---- Construction ----------------------------------------------------------------------------- */
 
 void bridge_global_init(void) {
-        natsLibevent_Init();
+        /* libnats calls the loop adapter from its reconnect thread. */
+        evthread_use_pthreads();
         (void)nats_Open(-1);
 }
 
@@ -1009,25 +1022,22 @@ int bridge_new(Bridge **ret, struct event_base *base, const BridgeConfig *cfg) {
         b->cfg = cfg;
         pthread_mutex_init(&b->lock, NULL);
         pthread_cond_init(&b->closed_cond, NULL);
-        b->q_cap = (size_t)cfg->queue_messages + cfg->pending_calls;
-        b->queue = calloc(b->q_cap, sizeof(*b->queue));
         b->out_cap = cfg->pending_calls;
+        b->r_cap = (size_t)cfg->pending_calls * 2;
+        b->replies = calloc(b->r_cap, sizeof(*b->replies));
         b->out = calloc(b->out_cap, sizeof(*b->out));
         for (size_t i = 0; i < cfg->n_imports; i++)
                 n_targets += cfg->imports[i].n_objects;
         b->targets = calloc(n_targets + 1, sizeof(*b->targets));
         b->max_slots = 1 + n_targets + cfg->n_export_signals;
         b->slots = calloc(b->max_slots, sizeof(*b->slots));
-        b->call_closures = calloc(cfg->n_exports + 1, sizeof(*b->call_closures));
-        b->signal_closures = calloc(cfg->n_import_signals + 1, sizeof(*b->signal_closures));
         b->call_subs = calloc(cfg->n_exports + 1, sizeof(*b->call_subs));
         b->signal_subs = calloc(cfg->n_import_signals + 1, sizeof(*b->signal_subs));
         b->wake = event_new(base, -1, 0, on_wake, b);
         b->nats_event = event_new(base, -1, 0, on_nats_event, b);
         b->bus_retry = evtimer_new(base, on_bus_retry, b);
         b->bus_lost = event_new(base, -1, 0, on_bus_lost, b);
-        if (!b->queue || !b->out || !b->targets || !b->slots || !b->call_closures ||
-            !b->signal_closures || !b->call_subs || !b->signal_subs || !b->wake ||
+        if (!b->out || !b->replies || !b->targets || !b->slots || !b->call_subs || !b->signal_subs || !b->wake ||
             !b->nats_event || !b->bus_retry || !b->bus_lost)
                 goto oom;
         for (size_t i = 0; i < b->out_cap; i++) {
@@ -1051,11 +1061,20 @@ int bridge_new(Bridge **ret, struct event_base *base, const BridgeConfig *cfg) {
                                 t->methods[k] = (bus_method){ o->methods[k], on_import_call };
                 }
         b->bus_retry_ms = BRIDGE_BUS_RETRY_MIN_MS;
+        nats_loop_init(&b->io, base, drain, b);
         *ret = b;
         return 0;
 oom:
         bridge_free(b);
         return -ENOMEM;
+}
+
+/* libnats's pending-bytes limit for @n messages: each at most the inline
+ * limit plus headers, and within an int. */
+static int pending_bytes(Bridge *b, uint64_t n) {
+        uint64_t bytes = n * (b->cfg->inline_payload_bytes + BRIDGE_HEADER_ROOM);
+
+        return bytes > INT32_MAX ? INT32_MAX : (int)bytes;
 }
 
 static int nats_setup(Bridge *b) {
@@ -1102,9 +1121,10 @@ static int nats_setup(Bridge *b) {
         if (s == NATS_OK)
                 s = natsOptions_SetNoEcho(opts, true);
         if (s == NATS_OK)
-                s = natsOptions_UseGlobalMessageDelivery(opts, true);
+                s = natsOptions_SetMaxPendingMsgs(opts, (int)cfg->queue_messages);
+        /* One delivery thread for the reply subscription, not one per subscription. */
         if (s == NATS_OK)
-                s = natsOptions_SetMaxPendingMsgs(opts, (int)b->q_cap);
+                s = natsOptions_UseGlobalMessageDelivery(opts, true);
         if (s == NATS_OK)
                 s = natsOptions_SetDisconnectedCB(opts, on_nats_disconnected, b);
         if (s == NATS_OK)
@@ -1114,8 +1134,8 @@ static int nats_setup(Bridge *b) {
         if (s == NATS_OK)
                 s = natsOptions_SetRetryOnFailedConnect(opts, true, on_nats_connected, b);
         if (s == NATS_OK)
-                s = natsOptions_SetEventLoop(opts, b->base, natsLibevent_Attach, natsLibevent_Read,
-                                             natsLibevent_Write, natsLibevent_Detach);
+                s = natsOptions_SetEventLoop(opts, &b->io, nats_loop_attach, nats_loop_read,
+                                             nats_loop_write, nats_loop_detach);
         if (s == NATS_OK) {
                 s = natsConnection_Connect(&b->nc, opts);
                 if (s == NATS_OK) {
@@ -1140,27 +1160,34 @@ static int nats_setup(Bridge *b) {
         if (s != NATS_OK || !b->inbox)
                 return -ENOMEM;
         snprintf(subject, sizeof(subject), "%s.*", b->inbox);
-        b->reply_closure = (SubClosure){ .bridge = b, .kind = IN_REPLY };
-        s = natsConnection_Subscribe(&b->reply_sub, b->nc, subject, on_nats_msg, &b->reply_closure);
+        s = natsConnection_Subscribe(&b->reply_sub, b->nc, subject, on_nats_reply, b);
+        /* Replies: at most one per call in flight (and a few late ones). */
+        if (s == NATS_OK)
+                s = natsSubscription_SetPendingLimits(b->reply_sub, (int)cfg->pending_calls * 2,
+                                                      pending_bytes(b, cfg->pending_calls * 2));
         for (size_t i = 0; s == NATS_OK && i < cfg->n_exports; i++) {
-                b->call_closures[i] = (SubClosure){ .bridge = b, .kind = IN_CALL, .index = (unsigned)i };
                 if (bridge_subject_call(subject, sizeof(subject), cfg->domain,
                                         cfg->exports[i].name) < 0)
                         return -ENAMETOOLONG;
                 /* One queue group: hosts exporting the same name share its calls. */
-                s = natsConnection_QueueSubscribe(&b->call_subs[i], b->nc, subject, "busd-bridge",
-                                                  on_nats_msg, &b->call_closures[i]);
+                s = natsConnection_QueueSubscribeSync(&b->call_subs[i], b->nc, subject,
+                                                      "busd-bridge");
+                if (s == NATS_OK)
+                        s = natsSubscription_SetPendingLimits(b->call_subs[i],
+                                                              (int)cfg->queue_messages,
+                                                              pending_bytes(b, cfg->queue_messages));
         }
         for (size_t i = 0; s == NATS_OK && i < cfg->n_import_signals; i++) {
                 const BridgeSignalImport *si = &cfg->import_signals[i];
 
-                b->signal_closures[i] =
-                        (SubClosure){ .bridge = b, .kind = IN_SIGNAL, .index = (unsigned)i };
                 if (bridge_subject_signal_import(subject, sizeof(subject), cfg->domain, si->host,
                                                  si->interface, si->member) < 0)
                         return -ENAMETOOLONG;
-                s = natsConnection_Subscribe(&b->signal_subs[i], b->nc, subject, on_nats_msg,
-                                             &b->signal_closures[i]);
+                s = natsConnection_SubscribeSync(&b->signal_subs[i], b->nc, subject);
+                if (s == NATS_OK)
+                        s = natsSubscription_SetPendingLimits(b->signal_subs[i],
+                                                              (int)cfg->queue_messages,
+                                                              pending_bytes(b, cfg->queue_messages));
         }
         if (s != NATS_OK) {
                 blog(b, "NATS subscribe: %s", natsStatus_GetText(s));
@@ -1210,11 +1237,12 @@ Bridge *bridge_free(Bridge *b) {
                 natsSubscription_Destroy(b->reply_sub);
         if (b->nc)
                 natsConnection_Destroy(b->nc);
-        while (b->q_len > 0) {
-                natsMsg_Destroy(b->queue[b->q_head].msg);
-                b->q_head = (b->q_head + 1) % b->q_cap;
-                b->q_len--;
+        while (b->r_len > 0) {
+                natsMsg_Destroy(b->replies[b->r_head]);
+                b->r_head = (b->r_head + 1) % b->r_cap;
+                b->r_len--;
         }
+        free(b->replies);
         for (size_t i = 0; b->out && i < b->out_cap; i++) {
                 out_release(&b->out[i]);
                 if (b->out[i].timer)
@@ -1224,10 +1252,7 @@ Bridge *bridge_free(Bridge *b) {
                 free(b->targets[i].methods);
         free(b->targets);
         free(b->out);
-        free(b->queue);
         free(b->slots);
-        free(b->call_closures);
-        free(b->signal_closures);
         free(b->call_subs);
         free(b->signal_subs);
         free(b->inbox);

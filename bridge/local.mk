@@ -14,7 +14,8 @@ bridge_libbridge_la_LIBADD = client/libbusclient.la protocol/libbusprotocol.la $
 
 bridge_busd_bridge_SOURCES = \
 	bridge/main.c \
-	bridge/bridge.c bridge/bridge.h
+	bridge/bridge.c bridge/bridge.h \
+	bridge/nats-loop.c bridge/nats-loop.h
 bridge_busd_bridge_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(NATS_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
 bridge_busd_bridge_LDADD = bridge/libbridge.la client/libbusclient.la \
