@@ -203,8 +203,40 @@ check "call Greet with good arguments" '[[ $rc == 0 ]] && has_out "Hello, Ada!!!
 ctl get-property $D $P $I Greeting
 check "Greet changed the Greeting property" '[[ $rc == 0 ]] && has_out "^\"Hello, Ada!!!\"$"'
 ctl call $D $P $I Greet '{"name": "Ada", "shout": "yes"}'
-check "the service refuses arguments that do not fit, naming the field" '[[ $rc == 1 ]] &&
+check "call checks the argument against the declaration and does not send it" '[[ $rc == 1 ]] &&
+        has_err "the argument does not fit org\.example\.Echo\.Greet: field .shout.: expected a boolean, got a string" &&
+        has_err "not sent"'
+ctl call --no-check $D $P $I Greet '{"name": "Ada", "shout": "yes"}'
+check "with --no-check the service refuses it, naming the field" '[[ $rc == 1 ]] &&
         has_err "org\.busd\.Error\.InvalidArgs: field .shout.: expected a boolean, got a string"'
+ctl call $D $P $I Greet '{"name": "Bob", "extra": 1}'
+check "call names an undeclared field" '[[ $rc == 1 ]] && has_err "field .extra.: not expected here"'
+
+# Arguments from a file or standard input: past the ~128 KiB a single
+# command-line argument may hold.
+big=$(head -c 200000 /dev/zero | tr '\0' x)
+printf '{"big": "%s"}' "$big" >"$dir/big.json"
+ctl --json=short call $D $P $I Echo @"$dir/big.json"
+check "call @FILE sends a 200 kB argument" '[[ $rc == 0 ]] && [[ $(wc -c <"$out") -gt 200000 ]] &&
+        has_out "^\{\"big\":\"xxxx"'
+run "$BUSDCTL" --json=short call $D $P $I Greet - <<<'{"name": "Stdin"}'
+check "call - reads the argument from standard input" '[[ $rc == 0 ]] && has_out "Hello, Stdin!"'
+ctl call $D $P $I Echo @"$dir/missing.json"
+check "call @FILE of a missing file exits 2" '[[ $rc == 2 ]] && has_err "cannot open"'
+echo '{"a": ' >"$dir/broken.json"
+ctl call $D $P $I Echo @"$dir/broken.json"
+check "call @FILE that is not JSON says where" '[[ $rc == 2 ]] && has_err "broken\.json is not valid JSON"'
+
+# monitor NAME follows what the name sends and what is sent to it: the
+# service's next Tick (once a second) is its first message.
+ctl --timeout 5 monitor --limit 1 $D
+check "monitor NAME shows the name's traffic" '[[ $rc == 0 ]] && [[ $(lines_out) == 1 ]] &&
+        has_out "signal" && has_out "Tick"'
+names=()
+for i in $(seq 33); do names+=(org.example.N$i); done
+ctl --address "$dir/nobus.sock" monitor "${names[@]}"
+check "monitor: each NAME counts as two rules, 64 at most (exit 2)" '[[ $rc == 2 ]] &&
+        has_err "at most 64 match rules"'
 
 kill "$svc_pid"
 wait "$svc_pid" 2>/dev/null

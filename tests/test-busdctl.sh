@@ -236,7 +236,8 @@ check "--limit is for monitor only" '[[ $rc == 2 ]] && has_err "list does not ta
 
 ctl call --help
 check "call --help shows the verb's usage" '[[ $rc == 0 ]] &&
-        has_out "busdctl \[OPTIONS...\] call DEST PATH INTERFACE METHOD \[JSON\]" && has_out "--no-reply"'
+        has_out "busdctl \[OPTIONS...\] call DEST PATH INTERFACE METHOD \[JSON\|@FILE\|-\]" &&
+        has_out "--no-reply" && has_out "--no-check"'
 ctl wait --help
 check "wait --help shows --gone" '[[ $rc == 0 ]] && has_out "--gone"'
 
@@ -569,7 +570,8 @@ mon_pids+=($!)
 mon_pids+=($!)
 bg_pids+=("${mon_pids[@]}")
 if await_monitors 3; then
-        ctl call org.example.Alpha /org/example/Peer org.example.Peer Echo '{"m": 1}'
+        # --no-check: the call alone, without call's Introspect round trip.
+        ctl call --no-check org.example.Alpha /org/example/Peer org.example.Peer Echo '{"m": 1}'
         ctl emit /org/example/Source org.example.Signals Changed '{"n": 2}' --key k2
         mon_rc=()
         for p in "${mon_pids[@]}"; do

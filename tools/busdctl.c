@@ -55,8 +55,8 @@ static const Verb verbs[] = {
         },
         {
                 .name = "call",
-                .synopsis = "DEST PATH INTERFACE METHOD [JSON] [--no-reply] [--payload FILE]... "
-                            "[--save-payloads DIR]",
+                .synopsis = "DEST PATH INTERFACE METHOD [JSON|@FILE|-] [--no-reply] [--no-check] "
+                            "[--payload FILE]... [--save-payloads DIR]",
                 .summary = "Call a method and print the reply",
                 .description = "Calls METHOD on DEST and prints the reply body as JSON (indented on a\n"
                                "terminal, compact otherwise; --json=pretty|short forces one). An error\n"
@@ -64,10 +64,15 @@ static const Verb verbs[] = {
                                "--timeout sets the call's deadline; --no-reply sends without waiting.\n"
                                "--payload attaches a file's contents as a payload blob (repeatable, up\n"
                                "to 16); --save-payloads writes the reply's payloads to DIR as\n"
-                               "SERIAL-INDEX files and prints their paths and sizes.",
+                               "SERIAL-INDEX files and prints their paths and sizes.\n"
+                               "The argument may be read from a file (@FILE) or standard input (-).\n"
+                               "Where the callee declares the method (Introspect), the argument is\n"
+                               "checked against its schema first, and a misfit is reported, naming\n"
+                               "the field, without sending; --no-check sends it unchecked.",
                 .min_args = 4,
                 .max_args = 5,
-                .options = VERB_OPT_NO_REPLY | VERB_OPT_PAYLOAD | VERB_OPT_SAVE_PAYLOADS,
+                .options = VERB_OPT_NO_REPLY | VERB_OPT_PAYLOAD | VERB_OPT_SAVE_PAYLOADS |
+                           VERB_OPT_NO_CHECK,
                 .run = verb_call,
         },
         {
@@ -238,6 +243,7 @@ enum {
         ARG_ACQUIRED,
         ARG_ACTIVATABLE,
         ARG_NO_REPLY,
+        ARG_NO_CHECK,
         ARG_DESTINATION,
         ARG_KEY,
         ARG_GONE,
@@ -263,6 +269,7 @@ static const struct option options[] = {
         { "acquired", no_argument, NULL, ARG_ACQUIRED },
         { "activatable", no_argument, NULL, ARG_ACTIVATABLE },
         { "no-reply", no_argument, NULL, ARG_NO_REPLY },
+        { "no-check", no_argument, NULL, ARG_NO_CHECK },
         { "destination", required_argument, NULL, ARG_DESTINATION },
         { "key", required_argument, NULL, ARG_KEY },
         { "gone", no_argument, NULL, ARG_GONE },
@@ -285,6 +292,7 @@ static const struct {
         { VERB_OPT_ACQUIRED, "--acquired", "only well-known names" },
         { VERB_OPT_ACTIVATABLE, "--activatable", "names service files make activatable" },
         { VERB_OPT_NO_REPLY, "--no-reply", "do not ask for or wait for a reply" },
+        { VERB_OPT_NO_CHECK, "--no-check", "do not check the argument against Introspect" },
         { VERB_OPT_DESTINATION, "--destination=NAME", "send to NAME only" },
         { VERB_OPT_KEY, "--key=KEY", "set the key field" },
         { VERB_OPT_GONE, "--gone", "wait until NAME has no owner" },
@@ -422,6 +430,9 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_NO_REPLY:
                         ctx.verb_options |= VERB_OPT_NO_REPLY;
+                        break;
+                case ARG_NO_CHECK:
+                        ctx.verb_options |= VERB_OPT_NO_CHECK;
                         break;
                 case ARG_DESTINATION:
                         ctx.verb_options |= VERB_OPT_DESTINATION;

@@ -45,6 +45,7 @@ enum {
         VERB_OPT_PCAP = 1u << 9,
         VERB_OPT_POLICY = 1u << 10, /* --uid, --gid, --policy (policy verbs) */
         VERB_OPT_ACTIVATABLE = 1u << 11, /* list --activatable */
+        VERB_OPT_NO_CHECK = 1u << 12,    /* call --no-check */
 };
 
 /* --payload FILE may be repeated up to the per-message blob limit. */

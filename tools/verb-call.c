@@ -8,6 +8,9 @@
  * body is printed as JSON; an error reply as "Error NAME: message" on stderr.
  * --payload files are read into payload buffers before connecting too;
  * --save-payloads writes the reply's payloads after the body is printed.
+ * The JSON argument may come from a file (@FILE) or standard input (-);
+ * call checks it against the callee's declaration (Introspect) unless
+ * --no-check.
  */
 #include "config.h"
 
@@ -22,25 +25,146 @@
 #include "busdctl.h"
 #include "bus-protocol.h"
 
-/* Parse the optional JSON argument; prints and returns -EINVAL if invalid. */
+/* An argument read from a file or standard input ("@FILE", "-"): a bound
+ * on what busdctl reads, so a mistaken /dev/zero ends; 256 MiB of JSON is
+ * far past what anyone types, and jansson needs several times that in
+ * memory to parse it. */
+#define BUSDCTL_ARG_FILE_MAX (256u * 1024u * 1024u)
+
+/* Read all of @fd (at most BUSDCTL_ARG_FILE_MAX bytes) into *@ret (free()),
+ * NUL-terminated, its length in *@ret_len. */
+static int read_all(int fd, const char *what, char **ret, size_t *ret_len) {
+        size_t len = 0, size = 64 * 1024;
+        char *buf = malloc(size + 1);
+
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n;
+
+                if (len == size) {
+                        char *bigger;
+
+                        if (size >= BUSDCTL_ARG_FILE_MAX) {
+                                fprintf(stderr, "busdctl: %s is larger than %u MiB\n", what,
+                                        BUSDCTL_ARG_FILE_MAX >> 20);
+                                free(buf);
+                                return -EFBIG;
+                        }
+                        size = size * 2 > BUSDCTL_ARG_FILE_MAX ? BUSDCTL_ARG_FILE_MAX : size * 2;
+                        bigger = realloc(buf, size + 1);
+                        if (!bigger) {
+                                free(buf);
+                                return -ENOMEM;
+                        }
+                        buf = bigger;
+                }
+                n = read(fd, buf + len, size - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        int r = -errno;
+
+                        fprintf(stderr, "busdctl: cannot read %s: %s\n", what, strerror(-r));
+                        free(buf);
+                        return r;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        buf[len] = '\0';
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+}
+
+/* Parse the optional JSON argument: the text itself, "@FILE" for a file's
+ * contents, "-" for standard input (so a body is not bound by the kernel's
+ * limit on one argument, ~128 KiB). Prints and returns -EINVAL if invalid. */
 static int parse_body(const char *text, json_t **ret) {
+        char *owned = NULL;
+        const char *from = NULL;
         json_error_t jerr;
         json_t *body;
+        size_t len = 0;
 
         if (!text) {
                 *ret = NULL;
                 return 0;
         }
-        body = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+        if (text[0] == '@' || strcmp(text, "-") == 0) {
+                int fd = 0, r;
+
+                from = text[0] == '@' ? text + 1 : "standard input";
+                if (text[0] == '@') {
+                        fd = open(text + 1, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                        if (fd < 0) {
+                                fprintf(stderr, "busdctl: cannot open %s: %s\n", text + 1,
+                                        strerror(errno));
+                                return -EINVAL;
+                        }
+                }
+                r = read_all(fd, from, &owned, &len);
+                if (fd > 0)
+                        close(fd);
+                if (r < 0)
+                        return -EINVAL;
+                body = json_loadb(owned, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+        } else
+                body = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+        free(owned);
         if (!body) {
-                fprintf(stderr,
-                        "busdctl: the JSON argument is not valid JSON: %s (column %d)\n"
-                        "Quote it for the shell, e.g. '{\"key\": \"value\"}'.\n",
-                        jerr.text, jerr.column);
+                if (from)
+                        fprintf(stderr,
+                                "busdctl: %s is not valid JSON: %s (line %d, column %d)\n",
+                                from, jerr.text, jerr.line, jerr.column);
+                else
+                        fprintf(stderr,
+                                "busdctl: the JSON argument is not valid JSON: %s (column %d)\n"
+                                "Quote it for the shell, e.g. '{\"key\": \"value\"}'.\n",
+                                jerr.text, jerr.column);
                 return -EINVAL;
         }
         *ret = body;
         return 0;
+}
+
+/* Check @body against METHOD's argument schema, if the callee declares it
+ * (its Introspect answers, and lists the method with "args"). Returns 0 if
+ * it fits or nothing is declared, -EINVAL after saying which field is
+ * wrong. */
+static int check_args(const Busdctl *ctx, bus_connection *c, char **argv, json_t *body) {
+        bus_error error = BUS_ERROR_INIT;
+        bus_schema *schema = NULL;
+        json_t *node = NULL, *args;
+        char *text;
+        int r;
+
+        if (object_introspect(ctx, c, argv[1], argv[2], &node, &error) < 0) {
+                /* Not introspectable (a service without the object model,
+                 * an unknown path): the callee will say what it thinks. */
+                bus_error_free(&error);
+                return 0;
+        }
+        args = json_object_get(json_object_get(json_object_get(object_find_interface(node, argv[3]),
+                                                               "methods"),
+                                               argv[4]),
+                               "args");
+        text = args ? json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        r = 0;
+        if (text && bus_schema_parse_fields(&schema, text, NULL) >= 0 &&
+            bus_schema_check(schema, body, ctx->n_payloads, &error) < 0) {
+                fprintf(stderr, "busdctl: the argument does not fit %s.%s: ", argv[3], argv[4]);
+                driver_fputs_escaped(error.message ? error.message : "", stderr);
+                fputs("\n(not sent; --no-check sends it anyway)\n", stderr);
+                r = -EINVAL;
+        }
+        free(text);
+        bus_schema_free(schema);
+        bus_error_free(&error);
+        json_decref(node);
+        return r;
 }
 
 /* Read the regular file @path into a new payload buffer (read() straight
@@ -240,6 +364,8 @@ int verb_call(Busdctl *ctx, int argc, char **argv) {
         if (attach_files(ctx, m) < 0)
                 goto out;
         if (driver_connect(ctx, &c) < 0)
+                goto out;
+        if (!(ctx->verb_options & VERB_OPT_NO_CHECK) && check_args(ctx, c, argv, body) < 0)
                 goto out;
         if (no_reply) {
                 r = bus_send(c, m, NULL);

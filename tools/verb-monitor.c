@@ -251,6 +251,45 @@ static int check_rules(int n, char **rules) {
         return 0;
 }
 
+/* "busdctl monitor NAME": an argument without '=' that is a bus name stands
+ * for the two rules that follow that name, as busctl's: what it sends
+ * (sender) and what is sent to it (destination; for a monitor this matches
+ * the destination as written, a well-known name too, PROTOCOL.md section 7).
+ * Returns the rules (NULL-terminated, strings malloc()ed) in *@ret, or
+ * -EINVAL after saying why (more than BUS_MONITOR_RULES_MAX rules). */
+static int expand_names(int n, char **args, char ***ret) {
+        char **rules = calloc(2 * (size_t)n + 1, sizeof(*rules));
+        size_t k = 0;
+
+        if (!rules)
+                return -ENOMEM;
+        for (int i = 0; i < n; i++) {
+                if (!strchr(args[i], '=') && bus_name_is_valid(args[i])) {
+                        if (asprintf(&rules[k++], "sender='%s'", args[i]) < 0 ||
+                            asprintf(&rules[k++], "destination='%s'", args[i]) < 0) {
+                                rules[k - 1] = NULL;
+                                goto nomem;
+                        }
+                } else if (!(rules[k++] = strdup(args[i])))
+                        goto nomem;
+        }
+        if (k > BUS_MONITOR_RULES_MAX) {
+                fprintf(stderr, "busdctl: at most %u match rules (each NAME counts as two)\n",
+                        BUS_MONITOR_RULES_MAX);
+                for (size_t i = 0; i < k; i++)
+                        free(rules[i]);
+                free(rules);
+                return -EINVAL;
+        }
+        *ret = rules;
+        return 0;
+nomem:
+        for (size_t i = 0; i < k; i++)
+                free(rules[i]);
+        free(rules);
+        return -ENOMEM;
+}
+
 static void install_stop_handlers(void) {
         struct sigaction sa = { .sa_handler = on_stop_signal };
 
@@ -266,16 +305,27 @@ int verb_monitor(Busdctl *ctx, int argc, char **argv) {
         bus_connection *c = NULL;
         uint64_t deadline = UINT64_MAX, now;
         int r, ret = EXIT_FAILURE;
+        char **rules = NULL;
+        int n_rules = 0;
 
-        if (check_rules(argc - 1, argv + 1) < 0)
+        r = expand_names(argc - 1, argv + 1, &rules);
+        if (r < 0)
+                return r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE;
+        while (rules[n_rules])
+                n_rules++;
+        if (check_rules(n_rules, rules) < 0) {
+                for (int i = 0; i < n_rules; i++)
+                        free(rules[i]);
+                free(rules);
                 return EXIT_USAGE;
+        }
         if (ctx->pcap) {
                 r = pcap_writer_open(&s.pcap, ctx->pcap);
                 if (r < 0) {
                         fputs("busdctl: cannot write the capture file ", stderr);
                         driver_fputs_escaped(ctx->pcap, stderr);
                         fprintf(stderr, ": %s\n", strerror(-r));
-                        return EXIT_FAILURE;
+                        goto out;
                 }
                 s.lines = strcmp(ctx->pcap, "-") != 0;
         }
@@ -285,8 +335,7 @@ int verb_monitor(Busdctl *ctx, int argc, char **argv) {
 
         if (driver_connect(ctx, &c) < 0)
                 goto out;
-        /* argv is NULL-terminated after the rules. */
-        r = bus_connection_become_monitor(c, argc > 1 ? (const char *const *)(argv + 1) : NULL,
+        r = bus_connection_become_monitor(c, n_rules > 0 ? (const char *const *)rules : NULL,
                                           on_message, &s);
         if (r < 0) {
                 driver_print_error(r == -ENOBUFS ? "cannot become a monitor (too many monitors)"
@@ -326,5 +375,8 @@ out:
         bus_error_free(&error);
         bus_connection_close(c);
         pcap_writer_close(s.pcap);
+        for (int i = 0; i < n_rules; i++)
+                free(rules[i]);
+        free(rules);
         return ret;
 }
