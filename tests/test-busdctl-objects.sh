@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # test-busdctl-objects.sh — busdctl's object model verbs (issue #13):
-# introspect, tree, get-property, set-property, check-interface, and call's
-# argument checking, in human and --json forms, against a real busd on a
+# introspect, tree, get-property, set-property, check-interface, call's
+# argument checking and @FILE/- arguments, monitor NAME, and the shell
+# completion of paths, interfaces and members, in human and --json forms, against a real busd on a
 # private socket serving examples/echo-service (which declares its interface
 # with libbusclient's object model and ships examples/org.example.Echo.json).
 # Ends with "N passed, M failed" and exits 1 on failure.
@@ -237,6 +238,33 @@ for i in $(seq 33); do names+=(org.example.N$i); done
 ctl --address "$dir/nobus.sock" monitor "${names[@]}"
 check "monitor: each NAME counts as two rules, 64 at most (exit 2)" '[[ $rc == 2 ]] &&
         has_err "at most 64 match rules"'
+
+# Shell completion of paths, interfaces, members and properties, from the
+# service's introspection (the completion runs "busdctl" from $PATH).
+complete_words() {
+        (
+                PATH=$(dirname "$BUSDCTL"):$PATH
+                complete() { :; }
+                # shellcheck source=/dev/null
+                source "$srcdir/tools/busdctl.bash-completion"
+                COMP_WORDS=(busdctl "$@")
+                COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+                _busdctl
+                printf '%s\n' "${COMPREPLY[@]}"
+        )
+}
+run complete_words introspect org.example.E
+check "completion: destinations" '[[ $(cat "$out") == org.example.Echo ]]'
+run complete_words introspect $D /org/
+check "completion: object paths" '[[ $(cat "$out") == $'"'"'/org/example\n/org/example/Echo'"'"' ]]'
+run complete_words get-property $D $P ""
+check "completion: interfaces" 'has_out "^org\.example\.Echo$" && has_out "^org\.busd\.Properties$"'
+run complete_words call $D $P $I G
+check "completion: methods" '[[ $(cat "$out") == Greet ]]'
+run complete_words get-property $D $P $I Ticks G
+check "completion: properties, for each NAME of get-property" '[[ $(cat "$out") == Greeting ]]'
+run complete_words call --no-c
+check "completion: call --no-check" '[[ $(cat "$out") == --no-check ]]'
 
 kill "$svc_pid"
 wait "$svc_pid" 2>/dev/null
