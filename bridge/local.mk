@@ -36,7 +36,7 @@ systemd/busd-bridge.service: $(top_srcdir)/systemd/busd-bridge.service.in Makefi
 		$(top_srcdir)/systemd/busd-bridge.service.in > $@.tmp && \
 	mv $@.tmp $@
 endif
-EXTRA_DIST += systemd/busd-bridge.service.in docs/BRIDGE.md
+EXTRA_DIST += systemd/busd-bridge.service.in docs/BRIDGE.md bridge/demo.sh
 
 if BRIDGE
 # bench/bridge-rtt: cross-host call round trip and signal throughput through
