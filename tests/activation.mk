@@ -17,3 +17,8 @@ tests_test_bus_activation_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DACTIVATION_SERVICE_BINARY='"$(abs_top_builddir)/tests/activation-service"'
 tests_test_bus_activation_CFLAGS = $(integration_cflags)
 tests_test_bus_activation_LDADD = $(integration_ldadd)
+
+# The systemd backend against a real systemd booted in private namespaces
+# (root only; skipped otherwise), as tests/test-systemd-boot.sh boots it.
+TESTS += tests/test-systemd-activation.sh
+EXTRA_DIST += tests/test-systemd-activation.sh

@@ -1,0 +1,184 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# test-systemd-activation.sh — service activation's systemd backend against a
+# real systemd (docs/DAEMON.md "Activation").
+#
+# Boots systemd as PID 1 of private pid/mount/cgroup/uts namespaces the way
+# tests/test-systemd-boot.sh does (fresh tmpfs on /run, /tmp, /var/tmp and
+# /var/log before systemd starts, so nothing of the machine's is touched),
+# with the shipped busd.socket and busd.service (ExecStart pointed at the
+# binary under test, with --config /run/busd-test/busd.json so that its
+# service files are /run/busd-test/services) and a few test units. Then,
+# with busdctl from outside (through /proc/PID/root):
+#  - an activatable unit is started by the first call, which it answers;
+#  - a unit whose start job fails, a masked unit, a unit that does not exist
+#    and a unit that exits before taking its name are each answered at once
+#    (well below the start deadline) with their failure class and reason;
+#  - busd's own status (GetActivation) says what happened.
+# The user manager (--user) is not covered here: a user manager needs a
+# logged-in user's runtime directory, which the booted namespace does not
+# provide (reported as a skip line).
+# Needs root, unshare and systemd; skips (77) otherwise. Ends with
+# "N passed, M failed".
+set -u
+
+builddir=$(pwd)
+srcdir=${srcdir:-$(dirname "$0")/..}
+BUSD_BINARY=${BUSD_BINARY:-$builddir/daemon/busd}
+BUSDCTL=${BUSDCTL:-$builddir/tools/busdctl}
+BUSD_LAUNCH=${BUSD_LAUNCH:-$builddir/tests/busd-launch}
+SERVICE=${ACTIVATION_SERVICE:-$builddir/tests/activation-service}
+SYSTEMD=${SYSTEMD:-/lib/systemd/systemd}
+WAIT=20 # upper bound (seconds) for anything awaited; a deadline, not a delay
+FAST_MS=2000 # "at once": far below the 20 s start deadline, with room for a loaded host
+
+skip() { echo "test-systemd-activation: $1; skipping"; exit 77; }
+[ "$(id -u)" -eq 0 ] || skip "needs root to create namespaces"
+[ -x "$SYSTEMD" ] || skip "$SYSTEMD not found"
+[ -x "$SERVICE" ] || skip "$SERVICE not built"
+for tool in unshare nsenter systemctl; do
+        command -v "$tool" >/dev/null || skip "$tool not installed"
+done
+# The test service runs from the build tree, which the namespace must see.
+case $(readlink -f "$builddir") in
+/run/* | /tmp/* | /var/tmp/* | /var/log/*) skip "the build tree is under a directory the test covers" ;;
+esac
+unset BUSD_ADDRESS LISTEN_FDS LISTEN_PID NOTIFY_SOCKET
+
+passed=0
+failed=0
+upid=
+dir=$(mktemp -d "${TMPDIR:-/tmp}/busd-sdact-XXXXXX") || exit 1
+cleanup() {
+        [ -n "$upid" ] && "$BUSD_LAUNCH" stop "$upid" >/dev/null 2>&1
+        rm -rf "$dir"
+}
+trap cleanup EXIT
+
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
+check() { # check DESCRIPTION COMMAND...
+        local what=$1
+        shift
+        if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+equals() { [ "$1" = "$2" ] || { echo "    expected '$2', got '$1'"; return 1; }; }
+contains() { grep -qF -- "$2" <<<"$1" || { echo "    '$2' not in: $1"; return 1; }; }
+below() { [ "$1" -lt "$2" ] || { echo "    $1 is not below $2"; return 1; }; }
+
+# ---- the machine inside --------------------------------------------------------
+mkdir -p "$dir/units" "$dir/services"
+cp "$builddir/systemd/busd.socket" "$dir/units/"
+sed -e "s|@bindir@/busd --system|/run/busd-test/busd --system --config /run/busd-test/busd.json|" \
+        -e "s|@bindir@/busd|/run/busd-test/busd|" -e "s|@docdir@|/usr/share/doc/busd|" \
+        "$srcdir/systemd/busd.service.in" >"$dir/units/busd.service"
+cat >"$dir/units/busd-test.target" <<'UNIT'
+[Unit]
+Description=busd activation test target
+Wants=busd.socket
+After=busd.socket
+UNIT
+unit() { # unit NAME [Service] lines...
+        local name=$1
+        shift
+        { printf '[Unit]\nDescription=busd activation test: %s\n\n[Service]\n' "$name"
+          printf '%s\n' "$@"; } >"$dir/units/$name.service"
+}
+unit busd-act-ok "ExecStart=$SERVICE serve org.example.SdOk"
+unit busd-act-fail "Type=oneshot" "ExecStart=/bin/sh -c 'exit 4'"
+unit busd-act-exit "ExecStart=/bin/sh -c 'exit 3'"
+# Masked as "systemctl mask --runtime" does it: a link to /dev/null.
+ln -s /dev/null "$dir/units/busd-act-masked.service"
+service() { # service FILE NAME UNIT
+        printf '{"names": ["%s"], "unit": "%s", "description": "systemd test"}\n' "$2" "$3" \
+                >"$dir/services/$1.json"
+}
+service ok org.example.SdOk busd-act-ok.service
+service fail org.example.SdFail busd-act-fail.service
+service exit org.example.SdExit busd-act-exit.service
+service masked org.example.SdMasked busd-act-masked.service
+service none org.example.SdNone busd-act-none.service
+echo '{}' >"$dir/busd.json"
+cp "$BUSD_BINARY" "$dir/busd"
+
+cat >"$dir/boot.sh" <<'BOOT'
+#!/bin/bash
+# Runs as PID 1 of the new namespaces, then becomes systemd.
+set -eu
+dir=$1
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /run/busd-test /run/systemd/system /run/host
+cp "$dir/busd" "$dir/busd.json" /run/busd-test/
+cp -r "$dir/services" /run/busd-test/
+cp -P "$dir/units/"* /run/systemd/system/
+mount --bind "$dir" /run/host
+export NOTIFY_SOCKET=/run/host/${NOTIFY_SOCKET##*/}
+for d in /tmp /var/tmp /var/log; do mount -t tmpfs tmpfs "$d"; done
+exec "$SYSTEMD" --unit=busd-test.target
+BOOT
+chmod +x "$dir/boot.sh"
+
+if ! upid=$(SYSTEMD=$SYSTEMD "$BUSD_LAUNCH" start "$dir" /usr/bin/unshare --fork --kill-child \
+        --pid --mount --cgroup --uts --mount-proc --propagation private "$dir/boot.sh" "$dir"); then
+        upid=
+        sed 's/^/    boot: /' "$dir/busd.log"
+        not_ok "systemd boots in private namespaces and reports READY=1"
+        echo "$passed passed, $failed failed"
+        exit 1
+fi
+ok "systemd boots in private namespaces and reports READY=1"
+read -r sd _ <"/proc/$upid/task/$upid/children"
+ns() { nsenter -t "$sd" -m -p -- "$@"; }
+prop() { ns systemctl show -P "$1" "$2"; }
+sock=/proc/$sd/root$(sed -n 's/^ListenStream=//p' "$dir/units/busd.socket")
+busdctl() { timeout "$WAIT" "$BUSDCTL" --address "$sock" "$@"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+check "the masked test unit is masked" equals "$(prop LoadState busd-act-masked.service)" masked
+
+# The first client starts busd itself (socket activation), then asks for the list.
+out=$(busdctl list --activatable --no-legend)
+check "busd lists the activatable names from its service files" contains "$out" org.example.SdOk
+
+# ---- an activatable unit, started on the first call -----------------------------------
+check "busd-act-ok.service is not running before the call" \
+        equals "$(prop ActiveState busd-act-ok.service)" inactive
+out=$(busdctl call org.example.SdOk /org/example/Act org.example.Act Echo '{"x": 1}' 2>&1)
+check "the first call starts the unit and is answered by it" contains "$out" '"args"'
+check "busd-act-ok.service is active after the call" \
+        equals "$(prop ActiveState busd-act-ok.service)" active
+out=$(busdctl status org.example.SdOk)
+check "busdctl status shows the name running" contains "$out" "Activation.State=running"
+
+# ---- failures, each answered at once with its reason ------------------------------------
+failure() { # failure DESCRIPTION NAME EXPECTED-TEXT...
+        local what=$1 name=$2 t0 t1 out
+        shift 2
+        t0=$(now_ms)
+        out=$(busdctl call "$name" /org/example/Act org.example.Act Echo 2>&1)
+        t1=$(now_ms)
+        echo "    $name answered in $((t1 - t0)) ms: $out"
+        check "$what: ActivationFailed" contains "$out" "org.busd.Error.ActivationFailed"
+        for text in "$@"; do
+                check "$what: says \"$text\"" contains "$out" "$text"
+        done
+        check "$what: answered at once ($((t1 - t0)) ms < $FAST_MS ms)" below $((t1 - t0)) $FAST_MS
+}
+failure "a unit whose start job fails" org.example.SdFail "start-failed:" \
+        'result "failed"' "Result=exit-code"
+failure "a masked unit" org.example.SdMasked "masked:" "busd-act-masked.service is masked"
+failure "a unit that does not exist" org.example.SdNone "not-found:" "busd-act-none.service"
+failure "a unit that exits before taking its name" org.example.SdExit "exited:" \
+        "went inactive before taking the name" "status 3"
+
+out=$(busdctl status org.example.SdExit)
+check "busdctl status shows the failure" contains "$out" "Activation.LastFailure=exited:"
+# (busdctl call introspects its destination first: two calls, two failures.)
+out=$(busdctl --json=short status)
+check "GetStats counts the failures by class" grep -Eq '"masked":[1-9].*"start-failed":[1-9]' <<<"$out"
+echo "test-systemd-activation: the user manager (--user) is not tested: no user session in the namespace (skip)"
+
+[ "$failed" -eq 0 ] || ns journalctl -u busd.service -o cat --no-pager | sed 's/^/    busd: /'
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
