@@ -889,6 +889,8 @@ END_TEST
 
 START_TEST(test_nats_down_fails_fast) {
         bus_connection *client = connect_to(0);
+        Collector got = { 0 };
+        bus_slot *slot = NULL;
         Outcome o = { 0 };
         json_t *args = add_args(1, 2);
         uint64_t start, deadline;
@@ -909,11 +911,28 @@ START_TEST(test_nats_down_fails_fast) {
                 ck_assert_str_eq(outcome_error(&o), BRIDGE_UNREACHABLE);
                 ck_assert_uint_lt(now_usec() - start, 200000);
         }
+        /* A signal published meanwhile is dropped, not kept for later. */
+        ck_assert_int_eq(bus_add_match(client, &slot, "type='signal',interface='" CALC "'",
+                                       collector_add, &got),
+                         0);
+        ck_assert_int_eq(bus_emit_signal(calc.conn, CALC_PATH, CALC, "Outage", NULL, NULL), 0);
+        pump_idle(calc.conn);
         /* The cluster comes back: calls succeed again. */
         for (int i = 0; i < 3; i++)
                 start_nats(i);
         call_until_ok(client, CALC, CALC_PATH, CALC, "Add", args, &o);
         assert_sum(&o, 3);
+        /* Signals cross again; the one from the outage never arrives (it
+         * would have come first: order per publisher is kept). */
+        deadline = now_usec() + 10ull * 1000000ull;
+        while (collector_find(&got, "Back", NULL) < 0) {
+                ck_assert_int_eq(bus_emit_signal(calc.conn, CALC_PATH, CALC, "Back", NULL, NULL), 0);
+                (void)pump_(&got.n, got.n + 1, (bus_connection *const[]){ client, calc.conn, NULL });
+                ck_assert(now_usec() < deadline);
+        }
+        ck_assert_int_lt(collector_find(&got, "Outage", NULL), 0);
+        collector_reset(&got);
+        bus_slot_unref(slot);
         json_decref(args);
         outcome_reset(&o);
         bus_connection_close(client);
