@@ -54,6 +54,9 @@
 #define BRIDGE_BUS_RETRY_MAX_MS 2000u
 /* The handshake with busd must finish within this (bus_connect_with_timeout()). */
 #define BRIDGE_BUS_CONNECT_TIMEOUT_USEC (5ull * 1000000ull)
+/* The longest deadline a call from another host gets here: the longest an
+ * import may set (imports[].timeout_ms, at most an hour). */
+#define BRIDGE_REMOTE_TIMEOUT_MAX_USEC (3600ull * 1000000ull)
 /* Room kept for NATS headers below the server's max_payload. */
 #define BRIDGE_HEADER_ROOM 4096u
 
@@ -598,6 +601,10 @@ static void handle_call(Bridge *b, unsigned index, natsMsg *msg) {
                 char *end;
 
                 timeout_usec = strtoull(tmo, &end, 10);
+                /* A remote host cannot make a call wait here longer than an
+                 * import may (timeout_ms is at most an hour). */
+                if (timeout_usec > BRIDGE_REMOTE_TIMEOUT_MAX_USEC)
+                        timeout_usec = BRIDGE_REMOTE_TIMEOUT_MAX_USEC;
                 if (*end) {
                         respond_error(b, reply, BRIDGE_ERROR_BAD_MESSAGE, "bad %s header",
                                       BRIDGE_HDR_TIMEOUT);
