@@ -8,16 +8,16 @@
  * (OutCall, bounded by limits.pending_calls) and the list of NATS requests
  * waiting for a local reply (InCall, bounded by the same number).
  *
- * Threads: the NATS socket is read on the loop (nats-loop.c). Calls and
- * signals come on synchronous subscriptions, drained on the loop right
- * after each read: handled on the thread that read them, with no hand-off
- * to libnats's delivery threads and back. Replies come on an asynchronous
- * subscription, because libnats turns a "no responders" answer on a
- * synchronous one into a status without its subject (we could not tell
- * which call it answers); its callback, on libnats's delivery thread, only
- * appends the reply to a bounded ring under the lock and wakes the loop.
- * The NATS status callbacks (disconnected, reconnected, closed) also run on
- * libnats's threads; they touch atomics and wake the loop, nothing else.
+ * Threads: the NATS socket is read on the loop (nats-loop.c), and every
+ * subscription is a synchronous one, drained on the loop right after each
+ * read: a message is handled on the thread that read it, with no hand-off
+ * to a delivery thread and back. Replies come on one subscription per
+ * OutCall slot (INBOX.<slot>.*, the last token the call's id): libnats
+ * reports a "no responders" answer on a synchronous subscription as a
+ * status without its message, so the subscription itself must say which
+ * call it answers. Only the NATS status callbacks (disconnected,
+ * reconnected, closed) run on libnats's threads; they touch atomics and
+ * wake the loop, nothing else.
  * An OutCall slot is free iff id == 0; its id modulo the table size is its
  * index, so a reply finds its call in O(1) and a late reply for a reused
  * slot is recognised by the id and dropped.
@@ -61,7 +61,6 @@
 #define BRIDGE_HEADER_ROOM 4096u
 
 typedef enum InKind {
-        IN_REPLY,
         IN_CALL,
         IN_SIGNAL,
 } InKind;
@@ -73,6 +72,8 @@ typedef struct OutCall {
         bus_message *call;
         struct event *timer;
         Bridge *bridge;
+        natsSubscription *sub; /* INBOX.<slot>.*, for the slot's whole life */
+        struct OutCall *flight_prev, *flight_next; /* on Bridge.in_flight while id != 0 */
 } OutCall;
 
 /* A NATS request called locally, waiting for the local reply. */
@@ -108,11 +109,10 @@ struct Bridge {
 
         /* NATS. */
         natsConnection *nc;
-        natsSubscription *reply_sub;
         natsSubscription **call_subs;
         natsSubscription **signal_subs;
         NatsLoop io;
-        char *inbox; /* "_INBOX.<nuid>": replies come to inbox.<id> */
+        char *inbox; /* "_INBOX.<nuid>": replies come to inbox.<slot>.<id> */
         atomic_bool nats_connected;
         atomic_bool nats_lost; /* a disconnect the loop has not handled yet */
         struct event *nats_event;
@@ -120,18 +120,15 @@ struct Bridge {
         /* Draining the subscriptions, continued from here when a read
          * brought more than one batch. */
         struct event *wake;
-        /* Under lock: replies handed over from libnats's delivery thread
-         * (a ring of pending_calls * 2), and whether libnats's closed
-         * callback ran (bridge_free() waits for it). */
+        /* Whether libnats's closed callback ran (bridge_free() waits for it). */
         pthread_mutex_t lock;
         pthread_cond_t closed_cond;
         bool nats_closed;
-        natsMsg **replies;
-        size_t r_cap, r_head, r_len;
 
         /* Calls in flight. */
         OutCall *out;
         size_t out_cap, out_used;
+        OutCall *in_flight;
         uint64_t out_generation;
         InCall *in_calls;
         size_t n_in_calls;
@@ -240,27 +237,6 @@ static void respond_error(Bridge *b, const char *reply, const char *name, const 
 
 /* ---- NATS side: callbacks on libnats's threads ------------------------------------------------ */
 
-/* A reply (or a "no responders" status) for one of our calls. */
-static void on_nats_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
-        Bridge *b = closure;
-        bool kept = false;
-
-        pthread_mutex_lock(&b->lock);
-        if (b->r_len < b->r_cap) {
-                b->replies[(b->r_head + b->r_len) % b->r_cap] = msg;
-                b->r_len++;
-                kept = true;
-        }
-        pthread_mutex_unlock(&b->lock);
-        if (!kept) {
-                /* More replies than calls in flight: late ones; the calls
-                 * time out as they would. */
-                natsMsg_Destroy(msg);
-                return;
-        }
-        event_active(b->wake, EV_READ, 0);
-}
-
 static void on_nats_disconnected(natsConnection *nc, void *closure) {
         Bridge *b = closure;
 
@@ -297,6 +273,7 @@ static void out_release(OutCall *o) {
         if (o->id) {
                 o->id = 0;
                 o->bridge->out_used--;
+                LIST_REMOVE(flight, o->bridge->in_flight, o);
         }
 }
 
@@ -349,13 +326,20 @@ static OutCall *out_alloc(Bridge *b) {
         for (size_t n = 0; n < b->out_cap; n++) {
                 size_t i = (size_t)(b->out_generation + n) % b->out_cap;
 
-                if (!b->out[i].id) {
+                if (!b->out[i].id && b->out[i].sub) {
                         /* The smallest id above the last one that maps to slot i. */
                         uint64_t id = (b->out_generation / b->out_cap + 1) * b->out_cap + i;
+                        natsMsg *stale = NULL;
 
+                        /* Late answers to the slot's earlier calls go first. */
+                        while (natsSubscription_NextMsg(&stale, b->out[i].sub, 0) != NATS_TIMEOUT) {
+                                natsMsg_Destroy(stale);
+                                stale = NULL;
+                        }
                         b->out_generation = id;
                         b->out[i].id = id;
                         b->out_used++;
+                        LIST_PREPEND(flight, b->in_flight, &b->out[i]);
                         return &b->out[i];
                 }
         }
@@ -412,7 +396,8 @@ static int on_import_call(bus_message *call, void *userdata, json_t **ret_reply,
                                              "bridge on host %s: %u calls in flight already",
                                              b->cfg->host, b->cfg->pending_calls);
                 }
-                snprintf(reply, sizeof(reply), "%s.%" PRIu64, b->inbox, o->id);
+                snprintf(reply, sizeof(reply), "%s.%zu.%" PRIu64, b->inbox,
+                         (size_t)(o - b->out), o->id);
         }
         bridge_subject_call(subject, sizeof(subject), b->cfg->domain, im->name);
         snprintf(tmo, sizeof(tmo), "%" PRIu64, timeout_ns / 1000);
@@ -458,30 +443,21 @@ static int on_import_call(bus_message *call, void *userdata, json_t **ret_reply,
         return BUS_REPLY_DEFERRED;
 }
 
-static void handle_reply(Bridge *b, natsMsg *msg) {
-        const char *subj = natsMsg_GetSubject(msg), *err_name;
-        size_t n = strlen(b->inbox);
+/* A message on @o's reply subscription. */
+static void handle_reply(Bridge *b, OutCall *o, natsMsg *msg) {
+        const char *subj = natsMsg_GetSubject(msg), *err_name, *last;
         BridgeWireView v;
         bus_message *ret = NULL;
         uint64_t id;
         char *end;
-        OutCall *o;
         int r;
 
-        if (strncmp(subj, b->inbox, n) != 0 || subj[n] != '.')
+        last = strrchr(subj, '.');
+        if (!last)
                 return;
-        id = strtoull(subj + n + 1, &end, 10);
-        if (*end || id == 0)
-                return;
-        o = &b->out[id % b->out_cap];
-        if (o->id != id || !o->call)
-                return; /* answered already (timed out, failed): a late reply */
-        if (natsMsg_IsNoResponders(msg)) {
-                out_fail(o, BUS_ERROR_SERVICE_UNKNOWN,
-                         "no host exports %s (NATS has no responders)",
-                         bus_message_get_destination(o->call));
-                return;
-        }
+        id = strtoull(last + 1, &end, 10);
+        if (*end || id != o->id || !o->call)
+                return; /* a late answer to the slot's earlier call */
         err_name = hdr_get(msg, BRIDGE_HDR_ERROR);
         if (err_name) {
                 json_t *body = json_loadb(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
@@ -791,9 +767,6 @@ static void drain_one(Bridge *b, natsSubscription *sub, InKind kind, unsigned in
                         return;
                 (*budget)--;
                 switch (kind) {
-                case IN_REPLY:
-                        handle_reply(b, msg);
-                        break;
                 case IN_CALL:
                         handle_call(b, index, msg);
                         break;
@@ -811,20 +784,23 @@ static void drain(void *userdata) {
         Bridge *b = userdata;
         unsigned budget = BRIDGE_DISPATCH_BATCH;
 
-        while (budget > 0) {
+        for (OutCall *o = b->in_flight, *next; o && budget > 0; o = next) {
                 natsMsg *msg = NULL;
+                natsStatus st;
 
-                pthread_mutex_lock(&b->lock);
-                if (b->r_len > 0) {
-                        msg = b->replies[b->r_head];
-                        b->r_head = (b->r_head + 1) % b->r_cap;
-                        b->r_len--;
+                next = o->flight_next; /* handling releases o, nothing else */
+                st = natsSubscription_NextMsg(&msg, o->sub, 0);
+                if (st == NATS_NO_RESPONDERS) {
+                        budget--;
+                        out_fail(o, BUS_ERROR_SERVICE_UNKNOWN,
+                                 "no host exports %s (NATS has no responders)",
+                                 bus_message_get_destination(o->call));
+                        continue;
                 }
-                pthread_mutex_unlock(&b->lock);
-                if (!msg)
-                        break;
+                if (st != NATS_OK || !msg)
+                        continue;
                 budget--;
-                handle_reply(b, msg);
+                handle_reply(b, o, msg);
                 natsMsg_Destroy(msg);
         }
         for (size_t i = 0; i < b->cfg->n_exports; i++)
@@ -1030,8 +1006,6 @@ int bridge_new(Bridge **ret, struct event_base *base, const BridgeConfig *cfg) {
         pthread_mutex_init(&b->lock, NULL);
         pthread_cond_init(&b->closed_cond, NULL);
         b->out_cap = cfg->pending_calls;
-        b->r_cap = (size_t)cfg->pending_calls * 2;
-        b->replies = calloc(b->r_cap, sizeof(*b->replies));
         b->out = calloc(b->out_cap, sizeof(*b->out));
         for (size_t i = 0; i < cfg->n_imports; i++)
                 n_targets += cfg->imports[i].n_objects;
@@ -1044,7 +1018,7 @@ int bridge_new(Bridge **ret, struct event_base *base, const BridgeConfig *cfg) {
         b->nats_event = event_new(base, -1, 0, on_nats_event, b);
         b->bus_retry = evtimer_new(base, on_bus_retry, b);
         b->bus_lost = event_new(base, -1, 0, on_bus_lost, b);
-        if (!b->out || !b->replies || !b->targets || !b->slots || !b->call_subs || !b->signal_subs || !b->wake ||
+        if (!b->out || !b->targets || !b->slots || !b->call_subs || !b->signal_subs || !b->wake ||
             !b->nats_event || !b->bus_retry || !b->bus_lost)
                 goto oom;
         for (size_t i = 0; i < b->out_cap; i++) {
@@ -1129,9 +1103,6 @@ static int nats_setup(Bridge *b) {
                 s = natsOptions_SetNoEcho(opts, true);
         if (s == NATS_OK)
                 s = natsOptions_SetMaxPendingMsgs(opts, (int)cfg->queue_messages);
-        /* One delivery thread for the reply subscription, not one per subscription. */
-        if (s == NATS_OK)
-                s = natsOptions_UseGlobalMessageDelivery(opts, true);
         if (s == NATS_OK)
                 s = natsOptions_SetDisconnectedCB(opts, on_nats_disconnected, b);
         if (s == NATS_OK)
@@ -1166,12 +1137,13 @@ static int nats_setup(Bridge *b) {
         }
         if (s != NATS_OK || !b->inbox)
                 return -ENOMEM;
-        snprintf(subject, sizeof(subject), "%s.*", b->inbox);
-        s = natsConnection_Subscribe(&b->reply_sub, b->nc, subject, on_nats_reply, b);
-        /* Replies: at most one per call in flight (and a few late ones). */
-        if (s == NATS_OK)
-                s = natsSubscription_SetPendingLimits(b->reply_sub, (int)cfg->pending_calls * 2,
-                                                      pending_bytes(b, cfg->pending_calls * 2));
+        /* Replies: one per call in the slot (and a few late ones). */
+        for (size_t i = 0; s == NATS_OK && i < b->out_cap; i++) {
+                snprintf(subject, sizeof(subject), "%s.%zu.*", b->inbox, i);
+                s = natsConnection_SubscribeSync(&b->out[i].sub, b->nc, subject);
+                if (s == NATS_OK)
+                        s = natsSubscription_SetPendingLimits(b->out[i].sub, 4, pending_bytes(b, 4));
+        }
         for (size_t i = 0; s == NATS_OK && i < cfg->n_exports; i++) {
                 if (bridge_subject_call(subject, sizeof(subject), cfg->domain,
                                         cfg->exports[i].name) < 0)
@@ -1240,16 +1212,11 @@ Bridge *bridge_free(Bridge *b) {
         for (size_t i = 0; i < b->cfg->n_import_signals; i++)
                 if (b->signal_subs && b->signal_subs[i])
                         natsSubscription_Destroy(b->signal_subs[i]);
-        if (b->reply_sub)
-                natsSubscription_Destroy(b->reply_sub);
+        for (size_t i = 0; b->out && i < b->out_cap; i++)
+                if (b->out[i].sub)
+                        natsSubscription_Destroy(b->out[i].sub);
         if (b->nc)
                 natsConnection_Destroy(b->nc);
-        while (b->r_len > 0) {
-                natsMsg_Destroy(b->replies[b->r_head]);
-                b->r_head = (b->r_head + 1) % b->r_cap;
-                b->r_len--;
-        }
-        free(b->replies);
         for (size_t i = 0; b->out && i < b->out_cap; i++) {
                 out_release(&b->out[i]);
                 if (b->out[i].timer)
