@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Includes point down the layers (docs/ARCHITECTURE.md "Who may include
+# Includes point down the layers (docs/ARCHITECTURE.md "Who may call
 # whom"). Every #include "..." of every source and header under common/,
-# protocol/ and daemon/ is checked against the rule of its folder; a
+# protocol/, daemon/, client/ and the API users (tools/, bridge/,
+# examples/, bench/) is checked against the rule of its folder; a
 # forbidden one fails the test, naming the file and the include. System
 # headers (<...>) and config.h are always allowed. Run by `make check`; the
 # automake test harness exports $srcdir.
@@ -18,6 +19,10 @@
 #   daemon/activation/  as core/ (it starts services for the core and
 #                       answers the callers waiting on them)
 #   daemon/process/     anything of the daemon, common/ and protocol
+#   client/             client/, common/, protocol
+#   tools/, bridge/,    their own folder, the public "busclient.h", common/,
+#   examples/, bench/   protocol; tools/ also "policy/policy.h" (busdctl
+#                       policy runs the daemon's policy code, libbuspolicy)
 #
 # A daemon include is path-qualified from daemon/ ("core/peer.h"); a bare
 # name must be a protocol header. A daemon folder without a rule here fails
@@ -73,6 +78,17 @@ allowed() {
                 esac
                 is_protocol "$inc"
                 return ;;
+        client)
+                case $inc in common/*) return 0 ;; esac
+                case $inc in */*) ;; *) [ -f "$srcdir/client/$inc" ] && return 0 ;; esac
+                is_protocol "$inc"
+                return ;;
+        tools | bridge | examples | bench)
+                case $inc in common/* | busclient.h) return 0 ;; esac
+                [ "$1" = tools ] && [ "$inc" = policy/policy.h ] && return 0
+                case $inc in */*) ;; *) [ -f "$srcdir/$1/$inc" ] && return 0 ;; esac
+                is_protocol "$inc"
+                return ;;
         process)
                 case $inc in
                 common/* | registry/* | policy/* | transport/* | core/* | activation/*) return 0 ;;
@@ -101,6 +117,9 @@ check_dir() { # check_dir RULE DIR
 out=$( {
         check_dir common common
         check_dir protocol protocol
+        for d in client tools bridge examples bench; do
+                check_dir "$d" "$d"
+        done
         for d in "$srcdir"/daemon/*/; do
                 d=${d%/}
                 name=${d##*/}
