@@ -15,6 +15,7 @@ daemon_busd_SOURCES = \
 	daemon/process/reload.c daemon/process/reload.h \
 	daemon/process/log.c daemon/process/log.h \
 	daemon/process/systemd.c daemon/process/systemd.h \
+	daemon/process/keepalive.c daemon/process/keepalive.h \
 	daemon/process/config-file.c daemon/process/config-file.h \
 	daemon/transport/listener.c daemon/transport/listener.h \
 	daemon/transport/creds.c daemon/transport/creds.h \

@@ -22,3 +22,13 @@ tests_test_bus_activation_LDADD = $(integration_ldadd)
 # (root only; skipped otherwise), as tests/test-systemd-boot.sh boots it.
 TESTS += tests/test-systemd-activation.sh
 EXTRA_DIST += tests/test-systemd-activation.sh
+
+# WATCHDOG=1 and the live STATUS= line (process/keepalive.h) on a test's own
+# NOTIFY_SOCKET, with WATCHDOG_USEC set.
+check_PROGRAMS += tests/test-bus-keepalive
+TESTS += tests/test-bus-keepalive
+tests_test_bus_keepalive_SOURCES = tests/test-bus-keepalive.c
+tests_test_bus_keepalive_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DBUSD_DEFAULT_BINARY='"$(abs_top_builddir)/daemon/busd"'
+tests_test_bus_keepalive_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_bus_keepalive_LDADD = client/libbusclient.la $(CHECK_LIBS) $(JANSSON_LIBS)

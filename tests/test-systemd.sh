@@ -107,6 +107,29 @@ else
         not_ok "systemd-analyze verify accepts busd.socket and busd.service"
 fi
 check "busd.service is Type=notify" grep -qx 'Type=notify' "$units/busd.service"
+check "busd.service sets a watchdog (busd sends WATCHDOG=1)" grep -q '^WatchdogSec=' \
+        "$units/busd.service"
+
+# ---- user units (busd --user) ------------------------------------------------------
+# Generated at build time (the user socket path, protocol/address.h); verified
+# by a user manager's rules. --man=no: the man pages they name are installed
+# with them, not yet here.
+uunits=$dir/user-units
+mkdir "$uunits" "$dir/runtime"
+cp "$builddir/systemd/user/busd.socket" "$uunits/"
+sed -e "s|^ExecStart=.*busd |ExecStart=$(readlink -f "$BUSD_BINARY") |" \
+        "$builddir/systemd/user/busd.service" >"$uunits/busd.service"
+if XDG_RUNTIME_DIR=$dir/runtime systemd-analyze --user verify --man=no "$uunits/busd.socket" \
+        "$uunits/busd.service" >"$dir/verify-user" 2>&1; then
+        ok "systemd-analyze --user verify accepts the user busd.socket and busd.service"
+else
+        sed 's/^/    /' "$dir/verify-user"
+        not_ok "systemd-analyze --user verify accepts the user busd.socket and busd.service"
+fi
+check "the user socket is %t/busd/bus.sock (\$XDG_RUNTIME_DIR)" \
+        grep -qx "ListenStream=%t/$(sed -n 's/.*BUSD_USER_SOCKET "\(.*\)"/\1/p' "$builddir/config.h")" \
+        "$uunits/busd.socket"
+check "the user busd.service runs busd --user" grep -q '^ExecStart=.* --user$' "$uunits/busd.service"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

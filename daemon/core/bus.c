@@ -226,6 +226,7 @@ Bus *bus_free(Bus *bus) {
         free(bus->scratch);
         free(bus->config_path);
         free(bus->status);
+        free(bus->status_ready);
         free(bus);
         return NULL;
 }

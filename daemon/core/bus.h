@@ -95,6 +95,8 @@ typedef struct Bus {
         char *config_path;    /* the file every reload re-reads */
         bool config_required; /* named with --config: a missing file is an error */
         char *status;         /* STATUS= line of READY=1 (main.c), repeated after a reload */
+        char *status_ready;   /* the STATUS= of the last READY=1 (with a failed reload's
+                               * reason), which the live summary extends (keepalive.h) */
         /* re-read the configuration file (process/reload.c reload_run()),
          * set by the first load; NULL until then */
         int (*reload)(struct Bus *bus, char **ret_error);

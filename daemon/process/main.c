@@ -27,6 +27,7 @@
 #include "activation/activation.h"
 #include "transport/listener.h"
 #include "process/log.h"
+#include "process/keepalive.h"
 #include "process/loop.h"
 #include "process/reload.h"
 #include "process/systemd.h"
@@ -60,6 +61,7 @@ typedef struct Busd {
         struct event_base *base;
         Bus *bus;
         Loop *loop;
+        Keepalive *keepalive;
 } Busd;
 
 static void usage(FILE *f) {
@@ -306,6 +308,11 @@ static int main_setup(Busd *d, const Options *o) {
                 return EXIT_RUNTIME;
         }
         systemd_notify_ready(status);
+        /* WATCHDOG=1 and the live STATUS= line, from the loop. */
+        if (keepalive_new(&d->keepalive, d->bus) < 0) {
+                log_error("cannot set up the watchdog: %s", strerror(ENOMEM));
+                return EXIT_RUNTIME;
+        }
         return 0;
 }
 
@@ -324,6 +331,7 @@ static int main_run(Busd *d) {
 
 /* The one way out: frees whatever main_setup() made, in reverse order. */
 static void main_teardown(Busd *d) {
+        d->keepalive = keepalive_free(d->keepalive);
         d->loop = loop_free(d->loop);
         if (d->bus)
                 d->bus->activation = activation_free(d->bus->activation);

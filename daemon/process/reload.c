@@ -114,7 +114,9 @@ int reload_run(Bus *bus, char **ret_error) {
         if (bus->activation && activation_reload(bus->activation, true) < 0)
                 log_warning("service files not reloaded: %s", strerror(ENOMEM));
         systemd_notify_ready(status ? status : bus->status);
-        free(status);
+        /* The live STATUS= (keepalive.h) keeps saying what READY=1 said. */
+        free(bus->status_ready);
+        bus->status_ready = status;
         if (r == CONFIG_E_INVALID && ret_error)
                 *ret_error = reason;
         else

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * systemd.c — sd_listen_fds() and sd_notify() glue (READY, RELOADING,
- * STOPPING); the only module that links against libsystemd. See systemd.h.
+ * STOPPING, WATCHDOG, STATUS); the only process module that links against
+ * libsystemd (activation's systemd backend has its own sd-bus). See
+ * systemd.h.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
@@ -79,4 +82,33 @@ void systemd_notify_reloading(const char *status) {
 
 void systemd_notify_stopping(const char *status) {
         notify("STOPPING=1", status);
+}
+
+bool systemd_notify_enabled(void) {
+        const char *e = getenv("NOTIFY_SOCKET");
+
+        return e && e[0];
+}
+
+uint64_t systemd_watchdog_usec(void) {
+        uint64_t usec = 0;
+
+        /* unset_environment=0: WATCHDOG_* stay for a re-exec; 0 if not set,
+         * or set for another pid (WATCHDOG_PID). */
+        return sd_watchdog_enabled(0, &usec) > 0 ? usec : 0;
+}
+
+void systemd_notify_keepalive(bool watchdog, const char *status) {
+        int r;
+
+        if (!watchdog && !status)
+                return;
+        /* One datagram for both. */
+        if (status)
+                r = sd_notifyf(0, "%sSTATUS=%s", watchdog ? "WATCHDOG=1\n" : "", status);
+        else
+                r = sd_notify(0, "WATCHDOG=1");
+        if (r < 0)
+                log_class(LOG_CLASS_NONE, LOG_WARNING, "sd_notify(WATCHDOG/STATUS) failed: %s",
+                          strerror(-r));
 }

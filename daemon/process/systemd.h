@@ -6,6 +6,9 @@
  */
 #pragma once
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* The listening socket systemd passed us: 1 and *ret_fd (non-blocking,
  * CLOEXEC) if there is a usable one, 0 if none was passed, negative errno if
  * what was passed is unusable (not a listening AF_UNIX stream socket). Extra
@@ -19,3 +22,12 @@ void systemd_notify_ready(const char *status);
 void systemd_notify_reloading(const char *status);
 /* STOPPING=1 with a STATUS= line. */
 void systemd_notify_stopping(const char *status);
+
+/* Whether NOTIFY_SOCKET is set (anything to notify at all). */
+bool systemd_notify_enabled(void);
+/* The watchdog interval systemd asks for (WATCHDOG_USEC, for this pid), or
+ * 0 without a watchdog. */
+uint64_t systemd_watchdog_usec(void);
+/* WATCHDOG=1 if @watchdog, and STATUS=@status unless NULL, in one
+ * notification (process/keepalive.h). */
+void systemd_notify_keepalive(bool watchdog, const char *status);
