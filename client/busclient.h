@@ -55,6 +55,10 @@
  * Debugging: with $BUSCLIENT_DEBUG set (any value) the library writes debug
  * lines to stderr, prefixed "busclient: " (calls it could not answer,
  * messages it dropped and why, failed callbacks). It logs nothing otherwise.
+ *
+ * The comments of this header are also the library's man pages (busclient(3)
+ * and one page per group below): run client/man/generate.py after changing
+ * them; tests/test-man-pages.sh checks the pages are up to date.
  */
 #pragma once
 

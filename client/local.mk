@@ -45,3 +45,5 @@ EXTRA_client_libbusclient_la_DEPENDENCIES = client/libbusclient.sym
 include_HEADERS += client/busclient.h
 pkgconfig_DATA = client/busclient.pc
 EXTRA_DIST += client/libbusclient.sym client/busclient.pc.in
+# The object model's documentation (issue #13).
+EXTRA_DIST += docs/OBJECTS.md

@@ -11,3 +11,7 @@ tests_test_client_objects_LDADD = $(integration_ldadd) -lpthread
 # busdctl's object model verbs against examples/echo-service.
 TESTS += tests/test-busdctl-objects.sh
 EXTRA_DIST += tests/test-busdctl-objects.sh
+
+# The man pages of libbusclient say what busclient.h says.
+TESTS += tests/test-man-pages.sh
+EXTRA_DIST += tests/test-man-pages.sh
