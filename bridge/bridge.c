@@ -904,6 +904,23 @@ static int on_match_installed(bus_message *reply, void *userdata) {
         return 0;
 }
 
+/* The bus's answer to BecomeBridge (docs/BRIDGE.md "Identity across hosts"). */
+static int on_become_bridge(bus_message *reply, void *userdata) {
+        Bridge *b = userdata;
+        bus_error e = BUS_ERROR_INIT;
+
+        if (bus_message_get_type(reply) != BUS_MESSAGE_ERROR) {
+                blog(b, "the bus marks this connection as a bridge");
+                return 0;
+        }
+        (void)bus_message_get_error(reply, &e);
+        blog(b, "not marked as a bridge (%s: %s): services see calls from other hosts as "
+                "this bridge's own",
+             e.name ? e.name : "?", e.message ? e.message : "");
+        bus_error_free(&e);
+        return 0;
+}
+
 static int slot_add(Bridge *b, bus_slot *s) {
         if (b->n_slots >= b->max_slots) {
                 bus_slot_unref(s);
@@ -924,6 +941,19 @@ static int bus_setup(Bridge *b) {
         r = bus_connection_attach_event(b->bus, b->base);
         if (r < 0)
                 goto fail;
+        /* First of all: the bus then stamps every later message of ours as a
+         * bridge's (it handles a connection's messages in order). */
+        {
+                bus_message *m = NULL;
+
+                r = bus_message_new_method_call(b->bus, &m, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
+                                                BUS_DRIVER_INTERFACE, "BecomeBridge");
+                if (r >= 0)
+                        r = bus_call_async(b->bus, m, 0, on_become_bridge, b, NULL);
+                bus_message_unref(m);
+                if (r < 0)
+                        goto fail;
+        }
         r = bus_add_match_async(b->bus, &s,
                                 "type='signal',sender='org.busd.Bus',interface='org.busd.Bus',"
                                 "member='Disconnected'",
