@@ -113,7 +113,7 @@ static int children(bus_connection *c, const char *path, json_t **ret) {
         if (!set)
                 return -ENOMEM;
         for (ObjectReg *x = c->object_tree ? c->object_tree->regs : NULL; x && r >= 0;
-             x = x->next) {
+             x = x->reg_next) {
                 if (x->kind == REG_SUBSCRIPTION)
                         continue;
                 r = add_child(set, path, x->path);
@@ -175,13 +175,13 @@ bool introspect_path_known(bus_connection *c, const char *path) {
                         return true;
         if (!c->object_tree)
                 return false;
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->next) {
+        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next) {
                 if (x->kind == REG_SUBSCRIPTION)
                         continue;
                 if (strcmp(x->path, path) == 0 || object_path_below(path, x->path))
                         return true;
         }
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->next)
+        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
                 if (x->kind == REG_SUBTREE && object_path_below(x->path, path) &&
                     object_find(c, path, x->iface->name, &hit) > 0)
                         return true;
@@ -214,7 +214,7 @@ void introspect_dispatch(bus_connection *c, bus_message *m) {
         if (r < 0)
                 goto out;
         ifaces = json_object_get(node, "interfaces");
-        for (ObjectReg *x = c->object_tree ? c->object_tree->regs : NULL; x; x = x->next)
+        for (ObjectReg *x = c->object_tree ? c->object_tree->regs : NULL; x; x = x->reg_next)
                 if (x->kind == REG_MANAGER && strcmp(x->path, path) == 0)
                         manager = true;
         {

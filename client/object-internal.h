@@ -29,6 +29,7 @@
 #include <stddef.h>
 
 #include "busclient.h"
+#include "common/list.h"
 
 typedef enum RegKind {
         REG_INTERFACE,    /* bus_add_interface(): one path, one interface */
@@ -42,7 +43,7 @@ typedef struct ObjectReg ObjectReg;
 struct ObjectReg {
         RegKind kind;
         bus_slot *slot; /* the registration's slot (owner of this struct) */
-        ObjectReg *prev, *next;
+        ObjectReg *reg_prev, *reg_next; /* on the tree's list, in registration order (list.h) */
         char *path; /* path, subtree prefix or manager path */
         void *userdata;
 
@@ -66,15 +67,15 @@ struct ObjectReg {
 
 /* A pending PropertiesChanged: names changed on one path and interface. */
 typedef struct Change {
-        struct Change *next;
+        struct Change *change_prev, *change_next; /* on the tree's list, oldest first (list.h) */
         char *path;
         char *interface;
         json_t *names; /* array of strings, no duplicates */
 } Change;
 
 typedef struct ObjectTree {
-        ObjectReg *regs;
-        Change *changes, **changes_tail;
+        ObjectReg *regs, *regs_tail;
+        Change *changes, *changes_tail;
 } ObjectTree;
 
 /* An object found at a path: the registration serving the interface and

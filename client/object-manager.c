@@ -36,7 +36,7 @@ ObjectReg *manager_find(bus_connection *c, const char *path) {
 
         if (!c->object_tree)
                 return NULL;
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->next)
+        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
                 if (x->kind == REG_MANAGER && object_path_below(x->path, path) &&
                     (!best || strlen(x->path) > strlen(best->path)))
                         best = x;
@@ -84,7 +84,7 @@ static int snapshot(bus_connection *c, ObjectReg *manager, json_t **ret) {
         json_t *objects = json_object();
         int r = objects ? 0 : -ENOMEM;
 
-        for (ObjectReg *x = c->object_tree->regs; x && r >= 0; x = x->next) {
+        for (ObjectReg *x = c->object_tree->regs; x && r >= 0; x = x->reg_next) {
                 if (x->kind == REG_INTERFACE && manager_find(c, x->path) == manager) {
                         ObjectHit hit = { x, x->userdata };
 
@@ -257,7 +257,7 @@ _public_ int bus_add_object_manager(bus_connection *c, bus_slot **ret_slot, cons
         if (c->closed)
                 return -ENOTCONN;
         if (c->object_tree)
-                for (ObjectReg *x = c->object_tree->regs; x; x = x->next)
+                for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
                         if (x->kind == REG_MANAGER && strcmp(x->path, path) == 0)
                                 return -EEXIST;
         r = object_reg_new(c, REG_MANAGER, path, !ret_slot, &reg);
@@ -286,7 +286,7 @@ _public_ int bus_add_object_manager(bus_connection *c, bus_slot **ret_slot, cons
         slot_unref_internal(s);
         /* Objects registered before: in its snapshots from now on, so
          * their removal is announced. */
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->next)
+        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
                 if (x->kind == REG_INTERFACE && manager_find(c, x->path) == reg)
                         x->announced = true;
         if (ret_slot)
@@ -346,7 +346,7 @@ void object_dispatch_signal(bus_connection *c, bus_message *m) {
                 return;
         /* Snapshot first (callbacks may unsubscribe); a subscription per
          * service and manager path, so few. */
-        for (ObjectReg *x = c->object_tree->regs; x && n < 16; x = x->next)
+        for (ObjectReg *x = c->object_tree->regs; x && n < 16; x = x->reg_next)
                 if (x->kind == REG_SUBSCRIPTION && x->sender && strcmp(x->sender, m->sender) == 0 &&
                     strcmp(x->path, m->fields.path) == 0)
                         hits[n++] = x;

@@ -154,7 +154,6 @@ int object_reg_new(bus_connection *c, RegKind kind, const char *path, bool float
                 t = calloc(1, sizeof(*t));
                 if (!t)
                         return -ENOMEM;
-                t->changes_tail = &t->changes;
                 c->object_tree = t;
         }
         reg = calloc(1, sizeof(*reg));
@@ -170,10 +169,7 @@ int object_reg_new(bus_connection *c, RegKind kind, const char *path, bool float
         }
         s->node.reg = reg;
         reg->slot = s;
-        reg->next = t->regs;
-        if (t->regs)
-                t->regs->prev = reg;
-        t->regs = reg;
+        LIST_APPEND(reg, t->regs, t->regs_tail, reg);
         *ret = reg;
         return 0;
 }
@@ -183,13 +179,8 @@ void object_reg_detach(bus_connection *c, ObjectReg *reg, bool notify) {
 
         if (!t)
                 return;
-        if (reg->prev)
-                reg->prev->next = reg->next;
-        else if (t->regs == reg)
-                t->regs = reg->next;
-        if (reg->next)
-                reg->next->prev = reg->prev;
-        reg->prev = reg->next = NULL;
+        if (reg->reg_prev || reg->reg_next || t->regs == reg)
+                LIST_REMOVE_TAILED(reg, t->regs, t->regs_tail, reg);
         if (!notify || !object_can_send(c))
                 return;
         if (reg->kind == REG_INTERFACE && reg->announced)
@@ -316,7 +307,7 @@ static int add_registration(bus_connection *c, bus_slot **ret_slot, RegKind kind
         if (c->closed)
                 return -ENOTCONN;
         if (c->object_tree)
-                for (ObjectReg *x = c->object_tree->regs; x; x = x->next)
+                for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
                         if (x->kind == kind && strcmp(x->path, path) == 0 &&
                             strcmp(x->iface->name, iface->name) == 0)
                                 return -EEXIST;
@@ -368,7 +359,7 @@ static int subtree_find(bus_connection *c, const char *path, const char *interfa
         size_t best_len = 0;
 
         (void)after_depth_of;
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->next) {
+        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next) {
                 void *ud = NULL;
                 int r;
 
@@ -395,7 +386,7 @@ static int subtree_find(bus_connection *c, const char *path, const char *interfa
 int object_find(bus_connection *c, const char *path, const char *interface, ObjectHit *ret) {
         if (!c->object_tree)
                 return 0;
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->next)
+        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
                 if (x->kind == REG_INTERFACE && strcmp(x->path, path) == 0 &&
                     strcmp(x->iface->name, interface) == 0) {
                         ret->reg = x;
@@ -410,18 +401,13 @@ int object_find_all(bus_connection *c, const char *path, ObjectHit **ret, size_t
         size_t n = 0, max = 0;
 
         if (c->object_tree)
-                for (ObjectReg *x = c->object_tree->regs; x; x = x->next)
+                for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
                         max++;
         v = calloc(max + 1, sizeof(*v));
         if (!v)
                 return -ENOMEM;
         if (c->object_tree) {
-                /* The list is newest first: walk it backwards for registration order. */
-                ObjectReg *last = c->object_tree->regs;
-
-                while (last && last->next)
-                        last = last->next;
-                for (ObjectReg *x = last; x; x = x->prev) {
+                for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next) {
                         bool seen = false;
 
                         if (x->kind != REG_INTERFACE && x->kind != REG_SUBTREE)
@@ -599,7 +585,7 @@ bool object_dispatch_call(bus_connection *c, bus_message *m) {
         if (interface && strcmp(interface, BUS_OBJECT_MANAGER_INTERFACE) == 0) {
                 ObjectReg *manager = NULL;
 
-                for (ObjectReg *x = c->object_tree->regs; x && !manager; x = x->next)
+                for (ObjectReg *x = c->object_tree->regs; x && !manager; x = x->reg_next)
                         if (x->kind == REG_MANAGER && strcmp(x->path, path) == 0)
                                 manager = x;
                 if (!manager) {

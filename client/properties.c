@@ -242,7 +242,7 @@ void properties_dispatch(bus_connection *c, bus_message *m) {
 /* ---- PropertiesChanged ------------------------------------------------------------------------- */
 
 static Change *change_free(Change *ch) {
-        Change *next = ch->next;
+        Change *next = ch->change_next;
 
         free(ch->path);
         free(ch->interface);
@@ -256,8 +256,7 @@ void properties_free_changes(ObjectTree *t) {
 
         while (ch)
                 ch = change_free(ch);
-        t->changes = NULL;
-        t->changes_tail = &t->changes;
+        t->changes = t->changes_tail = NULL;
 }
 
 int properties_queue_change(bus_connection *c, const char *path, const char *interface,
@@ -269,7 +268,7 @@ int properties_queue_change(bus_connection *c, const char *path, const char *int
 
         if (!t)
                 return -ENOENT;
-        for (ch = t->changes; ch; ch = ch->next)
+        for (ch = t->changes; ch; ch = ch->change_next)
                 if (strcmp(ch->path, path) == 0 && strcmp(ch->interface, interface) == 0)
                         break;
         if (!ch) {
@@ -283,8 +282,7 @@ int properties_queue_change(bus_connection *c, const char *path, const char *int
                         change_free(ch);
                         return -ENOMEM;
                 }
-                *t->changes_tail = ch;
-                t->changes_tail = &ch->next;
+                LIST_APPEND(change, t->changes, t->changes_tail, ch);
         }
         json_array_foreach(ch->names, i, x)
                 if (strcmp(json_string_value(x), property) == 0)
@@ -339,8 +337,7 @@ void object_flush_changes(bus_connection *c) {
                 return;
         /* Take the list: getters run while it is sent may note changes anew. */
         list = t->changes;
-        t->changes = NULL;
-        t->changes_tail = &t->changes;
+        t->changes = t->changes_tail = NULL;
         while (list) {
                 if (c->object_tree && object_can_send(c))
                         emit_change(c, list);
