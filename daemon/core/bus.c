@@ -486,7 +486,7 @@ void bus_quiesce(Bus *bus) {
                 peer_quiesce(v);
         state = 0;
         while (hashmap_iterate(bus->peers, &state, &v))
-                peer_answer_waiting(v, "the bus is shutting down");
+                peer_answer_waiting(v, true, "the bus is shutting down");
 
         /* The flush job ends the loop once every queue is empty. */
         event_active(bus->flush_event, 0, 0);

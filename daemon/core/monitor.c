@@ -77,7 +77,7 @@ int monitor_attach(Bus *bus, Peer *p, const BusMatchRule *rules, size_t n_rules)
          * then its unique name. */
         match_registry_remove_owner(bus->matches, p->id);
         name_registry_release_all(bus->names, p->id, driver_name_changed, bus);
-        peer_answer_waiting(p, "the peer became a monitor");
+        peer_answer_waiting(p, false, "the peer became a monitor");
         replies_owner_clear(&p->replies);
         if (bus->activation)
                 activation_peer_gone(bus->activation, p);

@@ -575,7 +575,7 @@ void peer_reap(Peer *p) {
         if (p->welcomed && !p->monitor) {
                 match_registry_remove_owner(bus->matches, p->id);
                 name_registry_release_all(bus->names, p->id, driver_name_changed, bus);
-                peer_answer_waiting(p, "the peer disconnected before replying");
+                peer_answer_waiting(p, false, "the peer disconnected before replying");
                 replies_owner_clear(&p->replies);
                 /* Its calls waiting for activations go, with their fds. */
                 if (bus->activation)
@@ -610,13 +610,13 @@ void peer_sender_names(const Peer *p, PeerSenderNames *ret) {
         name_registry_foreach_owned(p->bus->names, p->id, add_owned_name, ret);
 }
 
-void peer_answer_waiting(Peer *p, const char *why) {
+void peer_answer_waiting(Peer *p, bool answer_self, const char *why) {
         uint64_t caller_id, serial;
 
         while (replies_pop_waiting(&p->replies, &caller_id, &serial)) {
                 Peer *caller = bus_find_peer(p->bus, caller_id);
 
-                if (caller && caller != p)
+                if (caller && (answer_self || caller != p))
                         driver_send_error(p->bus, caller, serial, BUS_ERR_NO_REPLY, "%s", why);
         }
 }

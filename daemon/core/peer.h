@@ -132,8 +132,10 @@ typedef struct PeerSenderNames {
 void peer_sender_names(const Peer *p, PeerSenderNames *ret);
 
 /* Callers waiting on @p get org.busd.Error.NoReply {"message": @why}; their
- * pending entries are forgotten (registry/replies.h). @p's own calls stay. */
-void peer_answer_waiting(Peer *p, const char *why);
+ * pending entries are forgotten (registry/replies.h). @p itself, if it
+ * called itself, is answered only with @answer_self (not when it is leaving
+ * the bus as a peer). @p's own calls stay. */
+void peer_answer_waiting(Peer *p, bool answer_self, const char *why);
 
 /* Bus shutdown: stop reading and timers; output continues. */
 void peer_quiesce(Peer *p);
