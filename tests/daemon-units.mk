@@ -37,7 +37,7 @@ tests_test_replies_SOURCES = tests/test-replies.c tests/alloc-fail.c tests/alloc
 	daemon/registry/replies.c daemon/process/log.c common/hashmap.c
 tests_test_replies_CPPFLAGS = $(DAEMON_UNIT_INCLUDES) $(LIBEVENT_CFLAGS)
 tests_test_replies_LDFLAGS = $(DAEMON_UNIT_WRAP_ALLOC)
-tests_test_replies_LDADD = $(LIBEVENT_LIBS) $(CHECK_LIBS)
+tests_test_replies_LDADD = protocol/libbusprotocol.la $(LIBEVENT_LIBS) $(CHECK_LIBS)
 
 # Include rules per folder (docs/ARCHITECTURE.md "Who may include whom").
 TESTS += tests/test-layers.sh

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "bus-protocol.h"
 #include "process/log.h"
 #include "registry/replies.h"
 #include "common/util.h"
@@ -97,11 +98,14 @@ int replies_add(ReplyRegistry *reg, ReplyOwner *caller, ReplyOwner *callee, uint
         if (deadline_ns > 0) {
                 r->timer = evtimer_new(reg->base, reply_timeout_cb, r);
                 if (!r->timer || timer_arm(reg, r->timer, deadline_ns) < 0) {
+                        char name[BUS_UNIQUE_NAME_BUF];
+
                         /* Without its timer the deadline would pass unnoticed:
                          * the caller is told now (the router answers Failed). */
+                        bus_unique_name_format(caller->id, name);
                         log_class(LOG_CLASS_NONE, LOG_WARNING,
-                                  "cannot arm the deadline timer of call %llu from peer %llu",
-                                  (unsigned long long)serial, (unsigned long long)caller->id);
+                                  "cannot arm the deadline timer of call %llu from %s",
+                                  (unsigned long long)serial, name);
                         if (r->timer)
                                 event_free(r->timer);
                         free(r);
