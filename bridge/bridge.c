@@ -1126,6 +1126,8 @@ static int nats_setup(Bridge *b) {
         /* Nothing is buffered while disconnected: calls fail fast instead. */
         if (s == NATS_OK)
                 s = natsOptions_SetReconnectBufSize(opts, 0);
+        /* Write each message at once: buffered, a call waits for libnats's
+         * periodic flush (measured: 6-10x the round trip, bench/bridge-rtt). */
         if (s == NATS_OK)
                 s = natsOptions_SetSendAsap(opts, true);
         /* A bridge never hears itself: no loops through its own exports. */
