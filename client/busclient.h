@@ -903,7 +903,8 @@ int bus_track_new(bus_connection *c, bus_track **ret, bus_track_handler handler,
 /* Add @name: returns 1 if added, 0 if it was in the set already. Does not
  * wait: a match on the name's NameOwnerChanged is sent, then GetNameOwner;
  * a name that has no owner (any more) leaves the set when the answer comes.
- * May be called from handlers. */
+ * May be called from handlers. Past the bus's match limit the set watches
+ * every NameOwnerChanged with one match instead (docs/OBJECTS.md). */
 int bus_track_add_name(bus_track *t, const char *name);
 /* Add the sender of @call (borrowed). */
 int bus_track_add_sender(bus_track *t, bus_message *call);

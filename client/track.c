@@ -11,6 +11,15 @@
  * Neither waits (both are asynchronous), so names can be added from
  * handlers. The set owns its match and call slots; unreffing them (remove,
  * unref) cancels both.
+ *
+ * Past the bus's match limit (limits.matches_per_connection, 512 by
+ * default) a name's own match is refused: the set then drops the matches
+ * of its names (RemoveMatch, so there is room) and installs one match on
+ * every NameOwnerChanged instead; once the bus has it, the set asks
+ * GetNameOwner again for each name (one that left in between is seen then),
+ * and from then on names get no match of their own. So a set tracks any
+ * number of names (with one match of the connection's), at the price of
+ * seeing every name change on the bus.
  */
 #include "config.h"
 
@@ -22,7 +31,7 @@
 #include "bus-internal.h"
 
 typedef struct TrackName {
-        struct TrackName *next;
+        struct TrackName *name_prev, *name_next; /* on the set's list (list.h) */
         bus_track *track;
         bus_slot *match;
         bus_slot *owner_call;
@@ -35,6 +44,8 @@ struct bus_track {
         void *userdata;
         TrackName *names;
         unsigned n;
+        bus_slot *all_match; /* every NameOwnerChanged, once a name's own was refused */
+        bool all_installed;  /* the bus has accepted all_match */
 };
 
 _public_ int bus_track_new(bus_connection *c, bus_track **ret, bus_track_handler handler,
@@ -53,13 +64,10 @@ _public_ int bus_track_new(bus_connection *c, bus_track **ret, bus_track_handler
         return 0;
 }
 
-static TrackName *name_find(bus_track *t, const char *name, TrackName ***ret_link) {
-        for (TrackName **link = &t->names; *link; link = &(*link)->next)
-                if (strcmp((*link)->name, name) == 0) {
-                        if (ret_link)
-                                *ret_link = link;
-                        return *link;
-                }
+static TrackName *name_find(bus_track *t, const char *name) {
+        for (TrackName *n = t->names; n; n = n->name_next)
+                if (strcmp(n->name, name) == 0)
+                        return n;
         return NULL;
 }
 
@@ -71,11 +79,11 @@ static void name_free(TrackName *n) {
 
 /* @name has no owner: drop it; the handler runs if it was the last. */
 static void name_gone(bus_track *t, const char *name) {
-        TrackName **link, *n = name_find(t, name, &link);
+        TrackName *n = name_find(t, name);
 
         if (!n)
                 return;
-        *link = n->next;
+        LIST_REMOVE(name, t->names, n);
         t->n--;
         name_free(n);
         if (t->n == 0 && t->handler)
@@ -93,6 +101,88 @@ static int on_owner_changed(bus_message *m, void *userdata) {
         return 0;
 }
 
+static int on_get_owner(bus_message *reply, void *userdata);
+
+/* GetNameOwner for @n, answered in on_get_owner(). */
+static int ask_owner(bus_track *t, TrackName *n) {
+        bus_message *m = NULL;
+        json_t *args = json_pack("{s:s}", "name", n->name);
+        int r;
+
+        r = args ? bus_message_new_method_call(t->conn, &m, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
+                                               BUS_DRIVER_INTERFACE, "GetNameOwner")
+                 : -ENOMEM;
+        if (r >= 0)
+                r = bus_message_set_body(m, args);
+        if (r >= 0) {
+                n->owner_call = bus_slot_unref(n->owner_call);
+                r = bus_call_async(t->conn, m, 0, on_get_owner, n, &n->owner_call);
+        }
+        json_decref(args);
+        bus_message_unref(m);
+        return r;
+}
+
+static int on_any_owner_changed(bus_message *m, void *userdata) {
+        bus_track *t = userdata;
+        json_t *body = bus_message_get_body(m);
+        const char *name = json_string_value(json_object_get(body, "name"));
+        const char *new_owner = json_string_value(json_object_get(body, "new_owner"));
+        TrackName *n = name ? name_find(t, name) : NULL;
+
+        if (n && new_owner && !new_owner[0])
+                name_gone(t, name);
+        return 0;
+}
+
+/* The bus has the match on every NameOwnerChanged: ask again about the
+ * names it stands in for (one may have left before it was there). */
+static int on_all_installed(bus_message *reply, void *userdata) {
+        bus_track *t = userdata;
+
+        if (bus_message_get_type(reply) == BUS_MESSAGE_ERROR) {
+                client_debug("bus_track: the match on every NameOwnerChanged failed: %s",
+                             bus_message_get_error_name(reply));
+                return 0;
+        }
+        t->all_installed = true;
+        for (TrackName *n = t->names; n; n = n->name_next)
+                if (ask_owner(t, n) < 0)
+                        client_debug("bus_track: could not ask who owns %s", n->name);
+        return 0;
+}
+
+/* Track every name with one match on every NameOwnerChanged: drop the
+ * names' own matches first (their RemoveMatch reaches the bus before the
+ * AddMatch, so there is room). */
+static void track_watch_all(bus_track *t) {
+        if (t->all_match)
+                return;
+        for (TrackName *n = t->names; n; n = n->name_next)
+                n->match = bus_slot_unref(n->match);
+        if (bus_add_match_async(t->conn, &t->all_match,
+                                "type='signal',sender='org.busd.Bus',path='/org/busd/Bus',"
+                                "interface='org.busd.Bus',member='NameOwnerChanged'",
+                                on_any_owner_changed, on_all_installed, t) < 0)
+                client_debug("bus_track: could not watch every name change");
+}
+
+/* A name's own match was refused (the bus's match limit): let the match on
+ * every NameOwnerChanged stand in for it. */
+static int on_name_match_installed(bus_message *reply, void *userdata) {
+        TrackName *n = userdata;
+        bus_track *t = n->track;
+
+        if (bus_message_get_type(reply) != BUS_MESSAGE_ERROR ||
+            strcmp(bus_message_get_error_name(reply), BUS_ERROR_DISCONNECTED) == 0 ||
+            strcmp(bus_message_get_error_name(reply), BUS_ERROR_TIMEOUT) == 0)
+                return 0; /* installed, or no answer: the connection is ending */
+        client_debug("bus_track: match for %s refused (%s): watching every name change",
+                     n->name, bus_message_get_error_name(reply));
+        track_watch_all(t);
+        return 0;
+}
+
 static int on_get_owner(bus_message *reply, void *userdata) {
         TrackName *n = userdata;
 
@@ -107,14 +197,12 @@ static int on_get_owner(bus_message *reply, void *userdata) {
 
 _public_ int bus_track_add_name(bus_track *t, const char *name) {
         char rule[BUS_NAME_MAX + 200];
-        bus_message *m = NULL;
         TrackName *n;
-        json_t *args;
         int r;
 
         if (!t || !name || !bus_name_is_valid(name))
                 return -EINVAL;
-        if (name_find(t, name, NULL))
+        if (name_find(t, name))
                 return 0;
         n = calloc(1, sizeof(*n) + strlen(name) + 1);
         if (!n)
@@ -125,27 +213,23 @@ _public_ int bus_track_add_name(bus_track *t, const char *name) {
                  "type='signal',sender='org.busd.Bus',path='/org/busd/Bus',"
                  "interface='org.busd.Bus',member='NameOwnerChanged',key='%s'",
                  name);
-        r = bus_add_match_async(t->conn, &n->match, rule, on_owner_changed, NULL, n);
+        /* Once every name change is watched, a name needs no match of its
+         * own; its GetNameOwner waits for that match if it is not in yet
+         * (on_all_installed() asks for every name). */
+        r = t->all_match ? 0
+                         : bus_add_match_async(t->conn, &n->match, rule, on_owner_changed,
+                                               on_name_match_installed, n);
         if (r < 0) {
                 free(n);
                 return r;
         }
-        args = json_pack("{s:s}", "name", name);
-        r = args ? bus_message_new_method_call(t->conn, &m, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
-                                               BUS_DRIVER_INTERFACE, "GetNameOwner")
-                 : -ENOMEM;
-        if (r >= 0)
-                r = bus_message_set_body(m, args);
-        if (r >= 0)
-                r = bus_call_async(t->conn, m, 0, on_get_owner, n, &n->owner_call);
-        json_decref(args);
-        bus_message_unref(m);
+        if (!t->all_match || t->all_installed)
+                r = ask_owner(t, n);
         if (r < 0) {
                 name_free(n);
                 return r;
         }
-        n->next = t->names;
-        t->names = n;
+        LIST_PREPEND(name, t->names, n);
         t->n++;
         return 1;
 }
@@ -159,21 +243,21 @@ _public_ int bus_track_add_sender(bus_track *t, bus_message *call) {
 }
 
 _public_ int bus_track_remove_name(bus_track *t, const char *name) {
-        TrackName **link, *n;
+        TrackName *n;
 
         if (!t || !name)
                 return -EINVAL;
-        n = name_find(t, name, &link);
+        n = name_find(t, name);
         if (!n)
                 return 0;
-        *link = n->next;
+        LIST_REMOVE(name, t->names, n);
         t->n--;
         name_free(n);
         return 1;
 }
 
 _public_ bool bus_track_contains(bus_track *t, const char *name) {
-        return t && name && name_find(t, name, NULL);
+        return t && name && name_find(t, name);
 }
 
 _public_ unsigned bus_track_count(bus_track *t) {
@@ -186,9 +270,10 @@ _public_ bus_track *bus_track_unref(bus_track *t) {
         while (t->names) {
                 TrackName *n = t->names;
 
-                t->names = n->next;
+                LIST_REMOVE(name, t->names, n);
                 name_free(n);
         }
+        bus_slot_unref(t->all_match);
         free(t);
         return NULL;
 }

@@ -1133,6 +1133,55 @@ START_TEST(test_track) {
 }
 END_TEST
 
+/* Past the bus's match limit a set watches every name change instead of
+ * one match per name, and still sees each of its names leave. */
+START_TEST(test_track_past_match_limit) {
+        bus_connection *svc, *peers[7];
+        bus_track *t;
+
+        busd_start_config("{\"limits\": {\"matches_per_connection\": 3}}");
+        svc = test_connect();
+        track_fired = 0;
+        ck_assert_int_eq(bus_track_new(svc, &t, on_track_empty, &track_fired), 0);
+        for (unsigned i = 0; i < 7; i++) {
+                peers[i] = test_connect();
+                ck_assert_int_eq(bus_track_add_name(t, bus_connection_get_unique_name(peers[i])), 1);
+        }
+        /* The 4th match is refused; the set switches to one match. Two
+         * round trips: the refusals and AddMatch, then the GetNameOwners
+         * sent when the new match was in. */
+        bus_sync(svc);
+        bus_sync(svc);
+        bus_sync(svc);
+        ck_assert_uint_eq(bus_track_count(t), 7);
+        ck_assert_int_eq(busd_stat("match_rules"), 1);
+        for (unsigned i = 0; i < 6; i++) {
+                test_disconnect(peers[i]);
+                bus_sync(svc);
+                ck_assert_uint_eq(bus_track_count(t), 6 - i);
+        }
+        /* Added in the one-match mode: no match of its own, still tracked. */
+        {
+                bus_connection *late = test_connect();
+
+                ck_assert_int_eq(bus_track_add_name(t, bus_connection_get_unique_name(late)), 1);
+                bus_sync(svc);
+                ck_assert_int_eq(busd_stat("match_rules"), 1);
+                test_disconnect(late);
+                bus_sync(svc);
+                ck_assert_uint_eq(bus_track_count(t), 1);
+        }
+        ck_assert_uint_eq(track_fired, 0);
+        test_disconnect(peers[6]);
+        pump_until(&track_fired, 1, svc);
+        ck_assert_uint_eq(bus_track_count(t), 0);
+        bus_track_unref(t);
+        test_disconnect(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 START_TEST(test_errno_mapping) {
         bus_connection *caller = test_connect();
         Answer a = { 0 };
@@ -1286,6 +1335,7 @@ int main(void) {
         Suite *s = suite_create("client-objects");
         TCase *tc = harness_tcase("objects");
         TCase *unit = tcase_create("units");
+        TCase *configured = tcase_create("configured");
 
         tcase_add_test(tc, test_dispatch_by_path_subtree_interface);
         tcase_add_test(tc, test_unknown_each_own_error);
@@ -1302,6 +1352,10 @@ int main(void) {
         tcase_add_test(unit, test_schema_unit);
         tcase_add_test(unit, test_errno_round_trip_unit);
         suite_add_tcase(s, tc);
+        tcase_add_checked_fixture(configured, NULL, busd_stop);
+        tcase_set_timeout(configured, HARNESS_TCASE_TIMEOUT);
+        tcase_add_test(configured, test_track_past_match_limit);
         suite_add_tcase(s, unit);
+        suite_add_tcase(s, configured);
         return harness_run(s);
 }
