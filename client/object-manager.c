@@ -337,16 +337,24 @@ _public_ int bus_emit_interfaces_removed(bus_connection *c, const char *path,
 
 void object_dispatch_signal(bus_connection *c, bus_message *m) {
         const char *member = m->fields.member;
-        ObjectReg *hits[16];
-        size_t n = 0;
+        ObjectReg *stack[8], **hits = stack;
+        size_t n = 0, max = 0;
 
         if (!c->object_tree || !m->fields.destination || !m->fields.interface || !member ||
             !m->fields.path || strcmp(m->fields.interface, BUS_OBJECT_MANAGER_INTERFACE) != 0 ||
             (strcmp(member, "InterfacesAdded") != 0 && strcmp(member, "InterfacesRemoved") != 0))
                 return;
-        /* Snapshot first (callbacks may unsubscribe); a subscription per
-         * service and manager path, so few. */
-        for (ObjectReg *x = c->object_tree->regs; x && n < 16; x = x->reg_next)
+        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
+                max += x->kind == REG_SUBSCRIPTION;
+        if (max > sizeof(stack) / sizeof(stack[0])) {
+                hits = malloc(max * sizeof(*hits));
+                if (!hits) {
+                        client_debug("out of memory dispatching %s", member);
+                        return;
+                }
+        }
+        /* Snapshot first: callbacks may unsubscribe. */
+        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
                 if (x->kind == REG_SUBSCRIPTION && x->sender && strcmp(x->sender, m->sender) == 0 &&
                     strcmp(x->path, m->fields.path) == 0)
                         hits[n++] = x;
@@ -366,6 +374,8 @@ void object_dispatch_signal(bus_connection *c, bus_message *m) {
                 }
                 slot_unref_internal(s);
         }
+        if (hits != stack)
+                free(hits);
 }
 
 _public_ int bus_subscribe_managed_objects(bus_connection *c, bus_slot **ret_slot,
