@@ -81,6 +81,9 @@ typedef struct InCall {
         Bridge *bridge;
         char *reply_subject;
         bus_slot *slot;
+        uint64_t serial; /* of the local call, for GetOrigin */
+        char *origin_host, *origin_sender; /* as the calling host's bridge said; NULL if not */
+        int64_t origin_uid;                /* -1 if not said */
         struct InCall *calls_prev, *calls_next;
 } InCall;
 
@@ -502,6 +505,8 @@ static void in_call_free(InCall *ic) {
         b->n_in_calls--;
         ic->slot = bus_slot_unref(ic->slot);
         free(ic->reply_subject);
+        free(ic->origin_host);
+        free(ic->origin_sender);
         free(ic);
 }
 
@@ -640,12 +645,32 @@ static void handle_call(Bridge *b, unsigned index, natsMsg *msg) {
                 return;
         }
         ic->bridge = b;
+        ic->origin_uid = -1;
+        {
+                const char *host = hdr_get(msg, BRIDGE_HDR_ORIGIN_HOST);
+                const char *sender = hdr_get(msg, BRIDGE_HDR_ORIGIN_SENDER);
+                const char *uid = hdr_get(msg, BRIDGE_HDR_ORIGIN_UID);
+                char *end;
+
+                /* Only what has the right syntax; absent otherwise. */
+                if (host && bridge_token_is_valid(host))
+                        ic->origin_host = strdup(host);
+                if (sender && sender[0] == ':' && bus_name_is_valid(sender))
+                        ic->origin_sender = strdup(sender);
+                if (uid && *uid) {
+                        unsigned long long u = strtoull(uid, &end, 10);
+
+                        if (!*end && u <= UINT32_MAX)
+                                ic->origin_uid = (int64_t)u;
+                }
+        }
         LIST_PREPEND(calls, b->in_calls, ic);
         b->n_in_calls++;
         /* The remaining time travels as the local call's deadline: busd
          * enforces it here as the caller's busd does there. */
         r = bus_call_async(b->bus, m, timeout_usec ? timeout_usec : 1, on_in_call_done, ic,
                            &ic->slot);
+        ic->serial = bus_message_get_serial(m); /* assigned by the send */
         bus_message_unref(m);
         if (r < 0) {
                 respond_error(b, reply, BUS_ERROR_FAILED, "bridge on host %s: %s", b->cfg->host,
@@ -904,6 +929,44 @@ static int on_match_installed(bus_message *reply, void *userdata) {
         return 0;
 }
 
+/* org.busd.Bridge.GetOrigin {"serial": N} on BRIDGE_OBJECT_PATH: who, on
+ * which host, made the call this bridge is making now with serial N (docs/
+ * BRIDGE.md "Identity across hosts"). A service that got a call with
+ * BUS_SENDER_FLAG_BRIDGE asks its sender: only that connection answers at
+ * its unique name, and only a bridge has the flag. */
+static int on_get_origin(bus_message *query, void *userdata, json_t **ret_reply,
+                         bus_error *ret_error) {
+        Bridge *b = userdata;
+        json_t *serial = json_object_get(bus_message_get_body(query), "serial");
+        InCall *ic;
+
+        if (!json_is_integer(serial) || json_integer_value(serial) <= 0)
+                return bus_error_set(ret_error, BUS_ERROR_INVALID_ARGS,
+                                     "argument \"serial\" must be a positive integer");
+        for (ic = b->in_calls; ic; ic = ic->calls_next)
+                if (ic->serial == (uint64_t)json_integer_value(serial))
+                        break;
+        if (!ic)
+                return bus_error_set(ret_error, BRIDGE_ERROR_NO_SUCH_CALL,
+                                     "this bridge has no call in flight with serial %" PRIu64,
+                                     (uint64_t)json_integer_value(serial));
+        *ret_reply = json_object();
+        if (!*ret_reply)
+                return -ENOMEM;
+        if (ic->origin_host)
+                json_object_set_new(*ret_reply, "host", json_string(ic->origin_host));
+        if (ic->origin_sender)
+                json_object_set_new(*ret_reply, "sender", json_string(ic->origin_sender));
+        if (ic->origin_uid >= 0)
+                json_object_set_new(*ret_reply, "uid", json_integer(ic->origin_uid));
+        return 0;
+}
+
+static const bus_method bridge_methods[] = {
+        { "GetOrigin", on_get_origin },
+        { NULL, NULL },
+};
+
 /* The bus's answer to BecomeBridge (docs/BRIDGE.md "Identity across hosts"). */
 static int on_become_bridge(bus_message *reply, void *userdata) {
         Bridge *b = userdata;
@@ -958,6 +1021,9 @@ static int bus_setup(Bridge *b) {
                                 "type='signal',sender='org.busd.Bus',interface='org.busd.Bus',"
                                 "member='Disconnected'",
                                 on_bus_disconnected, NULL, b);
+        if (r < 0 || (r = slot_add(b, s)) < 0)
+                goto fail;
+        r = bus_add_object(b->bus, &s, BRIDGE_OBJECT_PATH, BRIDGE_INTERFACE, bridge_methods, b);
         if (r < 0 || (r = slot_add(b, s)) < 0)
                 goto fail;
         for (size_t i = 0; i < b->n_targets; i++) {
@@ -1040,7 +1106,7 @@ int bridge_new(Bridge **ret, struct event_base *base, const BridgeConfig *cfg) {
         for (size_t i = 0; i < cfg->n_imports; i++)
                 n_targets += cfg->imports[i].n_objects;
         b->targets = calloc(n_targets + 1, sizeof(*b->targets));
-        b->max_slots = 1 + n_targets + cfg->n_export_signals;
+        b->max_slots = 2 + n_targets + cfg->n_export_signals;
         b->slots = calloc(b->max_slots, sizeof(*b->slots));
         b->call_subs = calloc(cfg->n_exports + 1, sizeof(*b->call_subs));
         b->signal_subs = calloc(cfg->n_import_signals + 1, sizeof(*b->signal_subs));

@@ -33,6 +33,11 @@
 #define BRIDGE_ERROR_UNREACHABLE "org.busd.Bridge.Error.Unreachable"
 #define BRIDGE_ERROR_PAYLOAD_TOO_LARGE "org.busd.Bridge.Error.PayloadTooLarge"
 #define BRIDGE_ERROR_BAD_MESSAGE "org.busd.Bridge.Error.BadMessage"
+#define BRIDGE_ERROR_NO_SUCH_CALL "org.busd.Bridge.Error.NoSuchCall"
+
+/* The bridge's own object on the local bus (GetOrigin, docs/BRIDGE.md). */
+#define BRIDGE_OBJECT_PATH "/org/busd/Bridge"
+#define BRIDGE_INTERFACE "org.busd.Bridge"
 
 /* At most this many payloads per message: busd's own limit (BUS_FDS_MAX). */
 #define BRIDGE_WIRE_BLOBS_MAX 16u

@@ -59,6 +59,9 @@
 #define BRIDGE_TOO_LARGE "org.busd.Bridge.Error.PayloadTooLarge"
 #define INLINE_MAX 65536
 #define PENDING_MAX 4 /* alpha's limits.pending_calls */
+/* The sender block's flags word and its bridge bit (PROTOCOL.md 3.2). */
+#define SENDER_FLAGS_OFFSET 68
+#define SENDER_FLAG_BRIDGE 1u
 
 extern char **environ;
 
@@ -385,6 +388,9 @@ typedef struct Calc {
         size_t blob_seen;
         char who_sender[64];
         uint32_t who_uid;
+        uint32_t who_flags;        /* sender_reserved as the bus stamped it */
+        json_t *who_origin;        /* GetOrigin's answer, NULL if it failed */
+        char who_origin_error[128];
 } Calc;
 
 static Calc calc;
@@ -449,10 +455,32 @@ static int calc_blob(bus_message *call, void *ud, json_t **ret, bus_error *err) 
         return BUS_REPLY_DEFERRED;
 }
 
+/* Who called: the sender block the bus stamped, and, for a call from a
+ * bridge, the origin that bridge reports (GetOrigin, asked of the sender
+ * itself, inside the handler). */
 static int calc_who(bus_message *call, void *ud, json_t **ret, bus_error *err) {
+        bus_error e = BUS_ERROR_INIT;
+        json_t *args, *origin = NULL;
+        const void *raw;
+        size_t size;
+
         calc.calls++;
         snprintf(calc.who_sender, sizeof(calc.who_sender), "%s", bus_message_get_sender(call));
         calc.who_uid = bus_message_get_sender_uid(call);
+        calc.who_flags = UINT32_MAX;
+        if (bus_message_get_raw(call, &raw, &size) == 0 && size >= SENDER_FLAGS_OFFSET + 4)
+                memcpy(&calc.who_flags, (const char *)raw + SENDER_FLAGS_OFFSET, 4);
+        json_decref(calc.who_origin);
+        calc.who_origin = NULL;
+        args = json_pack("{s:I}", "serial", (json_int_t)bus_message_get_serial(call));
+        if (bus_call_method(calc.conn, bus_message_get_sender(call), "/org/busd/Bridge",
+                            "org.busd.Bridge", "GetOrigin", args, 2000000, &e, &origin) == 0)
+                calc.who_origin = origin;
+        else
+                snprintf(calc.who_origin_error, sizeof(calc.who_origin_error), "%s",
+                         e.name ? e.name : "?");
+        json_decref(args);
+        bus_error_free(&e);
         *ret = json_pack("{s:s}", "sender", bus_message_get_sender(call));
         return 0;
 }
@@ -484,6 +512,8 @@ static void calc_start(void) {
 
 static void calc_stop(void) {
         calc.held = bus_message_unref(calc.held);
+        json_decref(calc.who_origin);
+        calc.who_origin = NULL;
         bus_slot_unref(calc.slot);
         bus_slot_unref(calc.secret_slot);
         calc.conn = bus_connection_close(calc.conn);
@@ -977,6 +1007,59 @@ START_TEST(test_pending_calls_bounded) {
 }
 END_TEST
 
+START_TEST(test_identity_across_hosts) {
+        bus_connection *client = connect_to(0), *local = connect_to(1);
+        const char *me = bus_connection_get_unique_name(client);
+        Outcome o = { 0 };
+        json_t *args = add_args(1, 1);
+        bus_error e = BUS_ERROR_INIT;
+        char bridge_name[64];
+        json_t *r = NULL;
+
+        call_until_ok(client, CALC, CALC_PATH, CALC, "Add", args, &o);
+        call_on_alpha(client, CALC, CALC_PATH, CALC, "Who", NULL, (size_t)-1, 0, &o);
+        ck_assert_ptr_null(outcome_error(&o));
+        /* The service sees beta's bridge as the sender, with the bridge flag
+         * the bus stamped, and learns from that bridge who called, where. */
+        ck_assert_str_ne(calc.who_sender, me);
+        ck_assert_uint_eq(calc.who_flags, SENDER_FLAG_BRIDGE);
+        ck_assert_msg(calc.who_origin, "GetOrigin failed: %s", calc.who_origin_error);
+        ck_assert_str_eq(json_string_value(json_object_get(calc.who_origin, "host")), "alpha");
+        ck_assert_str_eq(json_string_value(json_object_get(calc.who_origin, "sender")), me);
+        ck_assert_int_eq(json_integer_value(json_object_get(calc.who_origin, "uid")),
+                         (json_int_t)getuid());
+        snprintf(bridge_name, sizeof(bridge_name), "%s", calc.who_sender);
+        /* A local caller: no flag, and nobody to ask. */
+        {
+                bus_message *m = NULL;
+
+                outcome_reset(&o);
+                ck_assert_int_eq(bus_message_new_method_call(local, &m, CALC, CALC_PATH, CALC, "Who"),
+                                 0);
+                ck_assert_int_eq(bus_call_async(local, m, 0, outcome_cb, &o, NULL), 0);
+                bus_message_unref(m);
+                pump_until(&o.done, 1, local, calc.conn);
+                ck_assert_ptr_null(outcome_error(&o));
+        }
+        ck_assert_str_eq(calc.who_sender, bus_connection_get_unique_name(local));
+        ck_assert_uint_eq(calc.who_flags, 0);
+        ck_assert_ptr_null(calc.who_origin);
+        /* A bridge answers only for calls it is making now. */
+        json_decref(args);
+        args = json_pack("{s:i}", "serial", 1);
+        ck_assert_int_eq(bus_call_method(local, bridge_name, "/org/busd/Bridge", "org.busd.Bridge",
+                                         "GetOrigin", args, 0, &e, &r),
+                         -EREMOTEIO);
+        ck_assert_str_eq(e.name, "org.busd.Bridge.Error.NoSuchCall");
+        bus_error_free(&e);
+        json_decref(args);
+        outcome_reset(&o);
+        bus_connection_close(client);
+        bus_connection_close(local);
+        assert_buses_serve();
+}
+END_TEST
+
 static int alpha_ping(bus_message *call, void *ud, json_t **ret, bus_error *err) {
         (*(unsigned *)ud)++;
         *ret = json_pack("{s:s}", "pong", "alpha");
@@ -1074,6 +1157,7 @@ int main(void) {
                 { "test_nats_down_fails_fast", test_nats_down_fails_fast },
                 { "test_busd_restart", test_busd_restart },
                 { "test_pending_calls_bounded", test_pending_calls_bounded },
+                /* Needs the broker's BecomeBridge: run with BRIDGE_TEST=test_identity_across_hosts. */
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge");
@@ -1089,6 +1173,8 @@ int main(void) {
         for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
                 if (!only || strcmp(only, tests[i].name) == 0)
                         tcase_add_test(tc, tests[i].fn);
+        if (only && strcmp(only, "test_identity_across_hosts") == 0)
+                tcase_add_test(tc, test_identity_across_hosts);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }
