@@ -131,7 +131,7 @@ static int load_interface(bus_interface_file *f, FileInterface *fi, json_t *d, b
         name = json_string_value(json_object_get(d, "name"));
         if (!json_is_object(d) || !name || !bus_interface_is_valid(name))
                 return bad(e, "an interface needs a valid \"name\"");
-        json_object_foreach(d, key, x)
+        json_object_foreach (d, key, x)
                 if (strcmp(key, "name") != 0 && strcmp(key, "methods") != 0 &&
                     strcmp(key, "properties") != 0 && strcmp(key, "signals") != 0 &&
                     strcmp(key, "description") != 0)
@@ -142,15 +142,14 @@ static int load_interface(bus_interface_file *f, FileInterface *fi, json_t *d, b
         signals = json_object_get(d, "signals");
         if ((methods && !json_is_object(methods)) || (props && !json_is_object(props)) ||
             (signals && !json_is_object(signals)))
-                return bad(e, "interface %s: methods, properties and signals must be objects",
-                           name);
+                return bad(e, "interface %s: methods, properties and signals must be objects", name);
         fi->methods = calloc(json_object_size(methods) + 1, sizeof(*fi->methods));
         fi->properties = calloc(json_object_size(props) + 1, sizeof(*fi->properties));
         fi->signals = calloc(json_object_size(signals) + 1, sizeof(*fi->signals));
         if (!fi->iface.name || !fi->methods || !fi->properties || !fi->signals)
                 return -ENOMEM;
         i = 0;
-        json_object_foreach(methods, key, x) {
+        json_object_foreach (methods, key, x) {
                 bus_interface_method *m = &fi->methods[i];
 
                 if (!bus_member_is_valid(key) || !json_is_object(x))
@@ -170,15 +169,16 @@ static int load_interface(bus_interface_file *f, FileInterface *fi, json_t *d, b
         }
         fi->n_methods = i;
         i = 0;
-        json_object_foreach(props, key, x) {
+        json_object_foreach (props, key, x) {
                 bus_interface_property *p = &fi->properties[i];
                 const char *access = json_string_value(json_object_get(x, "access"));
 
                 if (!bus_member_is_valid(key) || !json_is_object(x) || !json_object_get(x, "schema"))
                         return bad(e, "interface %s: property '%s' needs a \"schema\"", name, key);
                 if (!access || (strcmp(access, "read") != 0 && strcmp(access, "readwrite") != 0))
-                        return bad(e, "interface %s: property '%s': \"access\" is \"read\" or "
-                                      "\"readwrite\"",
+                        return bad(e,
+                                   "interface %s: property '%s': \"access\" is \"read\" or "
+                                   "\"readwrite\"",
                                    name, key);
                 p->name = keep(f, strdup(key));
                 if (!p->name)
@@ -194,7 +194,7 @@ static int load_interface(bus_interface_file *f, FileInterface *fi, json_t *d, b
         }
         fi->n_properties = i;
         i = 0;
-        json_object_foreach(signals, key, x) {
+        json_object_foreach (signals, key, x) {
                 bus_interface_signal *s = &fi->signals[i];
 
                 if (!bus_member_is_valid(key) || !json_is_object(x))
@@ -245,7 +245,7 @@ _public_ int bus_interface_file_parse(bus_interface_file **ret, const char *text
                 r = -ENOMEM;
                 goto fail;
         }
-        json_array_foreach(list, i, d) {
+        json_array_foreach (list, i, d) {
                 f->n = i + 1;
                 r = load_interface(f, &f->ifaces[i], d, ret_error);
                 if (r < 0)

@@ -142,7 +142,7 @@ static int children(bus_connection *c, const char *path, json_t **ret) {
 
                 if (!names)
                         r = -ENOMEM;
-                json_object_foreach(set, key, v)
+                json_object_foreach (set, key, v)
                         if (names)
                                 names[i++] = key;
                 for (size_t a = 0; names && a < n; a++)

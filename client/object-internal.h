@@ -42,9 +42,9 @@ typedef struct ObjectReg ObjectReg;
 
 struct ObjectReg {
         RegKind kind;
-        bus_slot *slot; /* the registration's slot (owner of this struct) */
+        bus_slot *slot;                 /* the registration's slot (owner of this struct) */
         ObjectReg *reg_prev, *reg_next; /* on the tree's list, in registration order (list.h) */
-        char *path; /* path, subtree prefix or manager path */
+        char *path;                     /* path, subtree prefix or manager path */
         void *userdata;
 
         /* REG_INTERFACE, REG_SUBTREE */
@@ -113,8 +113,7 @@ const char *schema_kind_name(const bus_schema *s);
 
 ObjectTree *object_tree(bus_connection *c); /* NULL if nothing is registered */
 /* Make a registration of @kind on @path, linked into the tree, with its slot. */
-int object_reg_new(bus_connection *c, RegKind kind, const char *path, bool floating,
-                   ObjectReg **ret);
+int object_reg_new(bus_connection *c, RegKind kind, const char *path, bool floating, ObjectReg **ret);
 /* The object serving @interface at @path: 1 and *@ret, 0 if none, or negative errno
  * (a subtree's find() failed). */
 int object_find(bus_connection *c, const char *path, const char *interface, ObjectHit *ret);
@@ -127,8 +126,8 @@ bool object_path_below(const char *prefix, const char *path);
 ssize_t object_property_index(const ObjectReg *reg, const char *name);
 /* Send @member of org.busd.ObjectManager-like @interface from @path with
  * @body (borrowed), broadcast (@destination NULL) or to one peer. */
-int object_emit(bus_connection *c, const char *destination, const char *path,
-                const char *interface, const char *member, const char *key, json_t *body);
+int object_emit(bus_connection *c, const char *destination, const char *path, const char *interface,
+                const char *member, const char *key, json_t *body);
 /* Whether the connection can send now (not closed, ended or a monitor). */
 bool object_can_send(bus_connection *c);
 /* Answer @m with the outcome of a standard handler: @r < 0 with @error (or

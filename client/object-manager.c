@@ -223,8 +223,7 @@ static int announce(bus_connection *c, const char *path, const ObjectHit *hits, 
         for (size_t i = 0; names && names[i] && r >= 0; i++)
                 r = json_array_append_new(ifaces, json_string(names[i]));
         if (r >= 0)
-                announce_body_send(c, manager, added ? "InterfacesAdded" : "InterfacesRemoved",
-                                   body);
+                announce_body_send(c, manager, added ? "InterfacesAdded" : "InterfacesRemoved", body);
         json_decref(body);
         return r < 0 ? -ENOMEM : 0;
 }

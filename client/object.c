@@ -51,7 +51,8 @@ static const bus_interface_method properties_methods[] = {
         { .name = "GetAll",
           .args = "{\"interface\": \"string\"}",
           .result = "{\"properties\": \"any\"}" },
-        { .name = "Set", .args = "{\"interface\": \"string\", \"name\": \"string\", \"value\": \"any\"}" },
+        { .name = "Set",
+          .args = "{\"interface\": \"string\", \"name\": \"string\", \"value\": \"any\"}" },
         {},
 };
 static const bus_interface_signal properties_signals[] = {
@@ -144,8 +145,7 @@ void object_reg_free(ObjectReg *reg) {
         free(reg);
 }
 
-int object_reg_new(bus_connection *c, RegKind kind, const char *path, bool floating,
-                   ObjectReg **ret) {
+int object_reg_new(bus_connection *c, RegKind kind, const char *path, bool floating, ObjectReg **ret) {
         ObjectTree *t = c->object_tree;
         ObjectReg *reg;
         bus_slot *s;
@@ -226,8 +226,7 @@ static int reg_compile(ObjectReg *reg, const bus_interface *iface) {
         reg->method_results = calloc(reg->n_methods + 1, sizeof(bus_schema *));
         reg->property_schemas = calloc(reg->n_properties + 1, sizeof(bus_schema *));
         reg->signal_args = calloc(reg->n_signals + 1, sizeof(bus_schema *));
-        if (!reg->method_args || !reg->method_results || !reg->property_schemas ||
-            !reg->signal_args)
+        if (!reg->method_args || !reg->method_results || !reg->property_schemas || !reg->signal_args)
                 return -ENOMEM;
         for (size_t i = 0; i < reg->n_methods && r >= 0; i++) {
                 const bus_interface_method *m = &iface->methods[i];
@@ -269,8 +268,7 @@ static int reg_compile(ObjectReg *reg, const bus_interface *iface) {
                                      p->name);
                         r = -EINVAL;
                 } else if (p->set && !(p->flags & BUS_PROPERTY_WRITABLE)) {
-                        client_debug("%s.%s: a setter on a read-only property", iface->name,
-                                     p->name);
+                        client_debug("%s.%s: a setter on a read-only property", iface->name, p->name);
                         r = -EINVAL;
                 }
         }
@@ -294,8 +292,8 @@ static bool is_standard(const char *interface) {
                strcmp(interface, BUS_OBJECT_MANAGER_INTERFACE) == 0;
 }
 
-static int add_registration(bus_connection *c, bus_slot **ret_slot, RegKind kind,
-                            const char *path, const bus_interface *iface, bus_subtree_find find,
+static int add_registration(bus_connection *c, bus_slot **ret_slot, RegKind kind, const char *path,
+                            const bus_interface *iface, bus_subtree_find find,
                             bus_subtree_enumerate enumerate, void *userdata) {
         ObjectReg *reg;
         int r;
@@ -344,8 +342,7 @@ _public_ int bus_add_subtree(bus_connection *c, bus_slot **ret_slot, const char 
                              bus_subtree_enumerate enumerate, void *userdata) {
         if (!find)
                 return -EINVAL;
-        return add_registration(c, ret_slot, REG_SUBTREE, prefix, iface, find, enumerate,
-                                userdata);
+        return add_registration(c, ret_slot, REG_SUBTREE, prefix, iface, find, enumerate, userdata);
 }
 
 /* ---- Lookups ------------------------------------------------------------------------------ */
@@ -469,11 +466,10 @@ void object_answer(bus_connection *c, bus_message *m, int r, json_t *reply, bus_
         bus_error_free(error);
 }
 
-static void answer_error(bus_connection *c, bus_message *m, const char *name, const char *fmt,
-                         ...) __attribute__((format(printf, 4, 5)));
+static void answer_error(bus_connection *c, bus_message *m, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
-static void answer_error(bus_connection *c, bus_message *m, const char *name, const char *fmt,
-                         ...) {
+static void answer_error(bus_connection *c, bus_message *m, const char *name, const char *fmt, ...) {
         bus_error e = BUS_ERROR_INIT;
         char *text = NULL;
         va_list ap;
@@ -653,8 +649,8 @@ bool object_dispatch_call(bus_connection *c, bus_message *m) {
 
 /* ---- Signals ------------------------------------------------------------------------------ */
 
-int object_emit(bus_connection *c, const char *destination, const char *path,
-                const char *interface, const char *member, const char *key, json_t *body) {
+int object_emit(bus_connection *c, const char *destination, const char *path, const char *interface,
+                const char *member, const char *key, json_t *body) {
         bus_message *m;
         int r;
 

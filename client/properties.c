@@ -54,8 +54,7 @@ int properties_get(bus_connection *c, const char *path, const ObjectHit *hit, si
 
                 if (!hit->userdata)
                         return bus_error_set(error, BUS_ERROR_FAILED,
-                                             "Property %s has no storage (userdata NULL)",
-                                             p->name);
+                                             "Property %s has no storage (userdata NULL)", p->name);
                 if (strcmp(kind, "boolean") == 0)
                         v = json_boolean(*(bool *)value_at(hit, p));
                 else if (strcmp(kind, "integer") == 0)
@@ -147,8 +146,7 @@ static int property_set(bus_connection *c, const char *path, const ObjectHit *hi
 
                 if (!hit->userdata)
                         return bus_error_set(error, BUS_ERROR_FAILED,
-                                             "Property %s has no storage (userdata NULL)",
-                                             p->name);
+                                             "Property %s has no storage (userdata NULL)", p->name);
                 if (strcmp(kind, "boolean") == 0)
                         *(bool *)value_at(hit, p) = json_is_true(value);
                 else if (strcmp(kind, "integer") == 0)
@@ -167,8 +165,7 @@ static int property_set(bus_connection *c, const char *path, const ObjectHit *hi
         if (p->flags & BUS_PROPERTY_EMITS_CHANGE) {
                 r = properties_queue_change(c, path, hit->reg->iface->name, p->name);
                 if (r < 0)
-                        client_debug("could not note the change of %s: %s", p->name,
-                                     strerror(-r));
+                        client_debug("could not note the change of %s: %s", p->name, strerror(-r));
         }
         return 0;
 }
@@ -284,7 +281,7 @@ int properties_queue_change(bus_connection *c, const char *path, const char *int
                 }
                 LIST_APPEND(change, t->changes, t->changes_tail, ch);
         }
-        json_array_foreach(ch->names, i, x)
+        json_array_foreach (ch->names, i, x)
                 if (strcmp(json_string_value(x), property) == 0)
                         return 0;
         return json_array_append_new(ch->names, json_string(property)) < 0 ? -ENOMEM : 0;
@@ -301,7 +298,7 @@ static void emit_change(bus_connection *c, Change *ch) {
         r = object_find(c, ch->path, ch->interface, &hit);
         if (r <= 0) /* gone meanwhile: nothing to announce */
                 goto out;
-        json_array_foreach(ch->names, i, x) {
+        json_array_foreach (ch->names, i, x) {
                 bus_error e = BUS_ERROR_INIT;
                 ssize_t index = object_property_index(hit.reg, json_string_value(x));
                 json_t *v;
@@ -345,8 +342,8 @@ void object_flush_changes(bus_connection *c) {
         }
 }
 
-_public_ int bus_emit_properties_changed(bus_connection *c, const char *path,
-                                         const char *interface, const char *property) {
+_public_ int bus_emit_properties_changed(bus_connection *c, const char *path, const char *interface,
+                                         const char *property) {
         ObjectHit hit;
         ssize_t index;
         int r;

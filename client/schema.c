@@ -36,9 +36,9 @@ typedef enum SchemaKind {
 } SchemaKind;
 
 static const char *const kind_names[] = {
-        [SCHEMA_ANY] = "any",         [SCHEMA_STRING] = "string", [SCHEMA_INTEGER] = "integer",
-        [SCHEMA_NUMBER] = "number",   [SCHEMA_BOOLEAN] = "boolean", [SCHEMA_PAYLOAD] = "payload",
-        [SCHEMA_ARRAY] = "array",     [SCHEMA_OBJECT] = "object", [SCHEMA_ENUM] = "enum",
+        [SCHEMA_ANY] = "any",       [SCHEMA_STRING] = "string",   [SCHEMA_INTEGER] = "integer",
+        [SCHEMA_NUMBER] = "number", [SCHEMA_BOOLEAN] = "boolean", [SCHEMA_PAYLOAD] = "payload",
+        [SCHEMA_ARRAY] = "array",   [SCHEMA_OBJECT] = "object",   [SCHEMA_ENUM] = "enum",
 };
 
 typedef struct SchemaField {
@@ -50,7 +50,7 @@ struct bus_schema {
         SchemaKind kind;
         bool optional; /* inside an object's fields */
         bool has_min, has_max;
-        double min, max;   /* number; integer bounds are exact in int64 below */
+        double min, max; /* number; integer bounds are exact in int64 below */
         int64_t imin, imax;
         bool has_max_length;
         uint64_t max_length; /* string bytes, array items */
@@ -129,7 +129,7 @@ static int compile_fields(bus_schema *s, json_t *fields, const char *where, unsi
         s->fields = calloc(json_object_size(fields) + 1, sizeof(*s->fields));
         if (!s->fields)
                 return -ENOMEM;
-        json_object_foreach(fields, name, sub) {
+        json_object_foreach (fields, name, sub) {
                 char child[256];
                 int r;
 
@@ -148,8 +148,8 @@ static int compile_fields(bus_schema *s, json_t *fields, const char *where, unsi
         return 0;
 }
 
-static int read_bound(json_t *desc, const char *key, bool integer, bool *has, double *d,
-                      int64_t *i, const char *where, bus_error *e) {
+static int read_bound(json_t *desc, const char *key, bool integer, bool *has, double *d, int64_t *i,
+                      const char *where, bus_error *e) {
         json_t *v = json_object_get(desc, key);
 
         if (!v)
@@ -208,7 +208,7 @@ static int schema_compile(bus_schema **ret, json_t *desc, const char *where, uns
                 return 0;
         }
 
-        json_object_foreach(desc, key, v) {
+        json_object_foreach (desc, key, v) {
                 if (!key_allowed(s->kind, key)) {
                         char what[300];
 
@@ -286,7 +286,7 @@ static int schema_compile(bus_schema **ret, json_t *desc, const char *where, uns
                 }
                 json_t *x;
 
-                json_array_foreach(v, i, x) {
+                json_array_foreach (v, i, x) {
                         if (!json_is_string(x)) {
                                 r = schema_fail(e, where, "enum values must be strings");
                                 goto fail;
@@ -355,8 +355,7 @@ int schema_new_fields(bus_schema **ret, json_t *fields, bus_error *ret_error) {
         return r;
 }
 
-_public_ int bus_schema_parse_fields(bus_schema **ret, const char *fields_text,
-                                     bus_error *ret_error) {
+_public_ int bus_schema_parse_fields(bus_schema **ret, const char *fields_text, bus_error *ret_error) {
         json_error_t jerr;
         json_t *fields = NULL;
         int r;
@@ -413,15 +412,15 @@ typedef struct FieldPath {
 static size_t path_advance(FieldPath *p, int n, size_t old) {
         if (n > 0)
                 p->len = p->len + (size_t)n < sizeof(p->buf) ? p->len + (size_t)n
-                                                              : sizeof(p->buf) - 1;
+                                                             : sizeof(p->buf) - 1;
         return old;
 }
 
 static size_t path_push_name(FieldPath *p, const char *name) {
-        return path_advance(p,
-                            snprintf(p->buf + p->len, sizeof(p->buf) - p->len, "%s%s",
-                                     p->len ? "." : "", name),
-                            p->len);
+        return path_advance(
+                p,
+                snprintf(p->buf + p->len, sizeof(p->buf) - p->len, "%s%s", p->len ? "." : "", name),
+                p->len);
 }
 
 static size_t path_push_index(FieldPath *p, size_t index) {
@@ -485,8 +484,9 @@ static int check(const bus_schema *s, json_t *v, unsigned n_payloads, FieldPath 
                 if (!json_is_string(v))
                         return check_fail(e, p, "expected a string, got %s", json_kind(v));
                 if (s->has_max_length && json_string_length(v) > s->max_length)
-                        return check_fail(e, p, "expected a string of at most %" PRIu64
-                                          " bytes, got %zu", s->max_length, json_string_length(v));
+                        return check_fail(e, p,
+                                          "expected a string of at most %" PRIu64 " bytes, got %zu",
+                                          s->max_length, json_string_length(v));
                 return 0;
         case SCHEMA_BOOLEAN:
                 if (!json_is_boolean(v))
@@ -495,8 +495,7 @@ static int check(const bus_schema *s, json_t *v, unsigned n_payloads, FieldPath 
         case SCHEMA_INTEGER:
                 range_text(s, range, sizeof(range));
                 if (!json_is_integer(v))
-                        return check_fail(e, p, "expected an integer%s, got %s", range,
-                                          json_kind(v));
+                        return check_fail(e, p, "expected an integer%s, got %s", range, json_kind(v));
                 if (json_integer_value(v) < s->imin || json_integer_value(v) > s->imax)
                         return check_fail(e, p, "expected an integer%s, got %" JSON_INTEGER_FORMAT,
                                           range, json_integer_value(v));
@@ -516,15 +515,16 @@ static int check(const bus_schema *s, json_t *v, unsigned n_payloads, FieldPath 
                         return check_fail(e, p,
                                           "expected the index of a payload (the message "
                                           "has %u), got %s",
-                                          n_payloads, json_is_integer(v) ? "an index out of range"
-                                                                      : json_kind(v));
+                                          n_payloads,
+                                          json_is_integer(v) ? "an index out of range"
+                                                             : json_kind(v));
                 return 0;
         case SCHEMA_ENUM: {
                 size_t i;
                 json_t *x;
 
                 if (json_is_string(v))
-                        json_array_foreach(s->values, i, x)
+                        json_array_foreach (s->values, i, x)
                                 if (json_equal(x, v))
                                         return 0;
                 {
@@ -546,7 +546,7 @@ static int check(const bus_schema *s, json_t *v, unsigned n_payloads, FieldPath 
                 if (s->has_max_length && json_array_size(v) > s->max_length)
                         return check_fail(e, p, "expected at most %" PRIu64 " items, got %zu",
                                           s->max_length, json_array_size(v));
-                json_array_foreach(v, i, x) {
+                json_array_foreach (v, i, x) {
                         size_t old = path_push_index(p, i);
                         int r = check(s->items, x, n_payloads, p, e);
 
@@ -579,7 +579,7 @@ static int check(const bus_schema *s, json_t *v, unsigned n_payloads, FieldPath 
                         if (r < 0)
                                 return r;
                 }
-                json_object_foreach(v, key, x) {
+                json_object_foreach (v, key, x) {
                         bool known = false;
 
                         for (size_t i = 0; i < s->n_fields && !known; i++)

@@ -177,8 +177,8 @@ static int on_name_match_installed(bus_message *reply, void *userdata) {
             strcmp(bus_message_get_error_name(reply), BUS_ERROR_DISCONNECTED) == 0 ||
             strcmp(bus_message_get_error_name(reply), BUS_ERROR_TIMEOUT) == 0)
                 return 0; /* installed, or no answer: the connection is ending */
-        client_debug("bus_track: match for %s refused (%s): watching every name change",
-                     n->name, bus_message_get_error_name(reply));
+        client_debug("bus_track: match for %s refused (%s): watching every name change", n->name,
+                     bus_message_get_error_name(reply));
         track_watch_all(t);
         return 0;
 }

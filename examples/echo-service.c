@@ -94,8 +94,7 @@ static int method_checksum(bus_message *call, void *userdata, json_t **ret_reply
 
 /* Greet: the library has checked "name" (a string of at most 64 bytes) and
  * "shout" (a boolean, if given) before we run. */
-static int method_greet(bus_message *call, void *userdata, json_t **ret_reply,
-                        bus_error *ret_error) {
+static int method_greet(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
         Service *s = userdata;
         json_t *args = bus_message_get_body(call);
         bool shout = json_is_true(json_object_get(args, "shout"));
@@ -127,9 +126,12 @@ static const bus_interface_method echo_methods[] = {
 };
 
 static const bus_interface_property echo_properties[] = {
-        { .name = "Ticks", .schema = "\"integer\"", .flags = BUS_PROPERTY_EMITS_CHANGE,
+        { .name = "Ticks",
+          .schema = "\"integer\"",
+          .flags = BUS_PROPERTY_EMITS_CHANGE,
           .offset = offsetof(Service, ticks) },
-        { .name = "Greeting", .schema = "\"string\"",
+        { .name = "Greeting",
+          .schema = "\"string\"",
           .flags = BUS_PROPERTY_WRITABLE | BUS_PROPERTY_EMITS_CHANGE,
           .offset = offsetof(Service, greeting) },
         {},

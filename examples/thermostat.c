@@ -45,8 +45,7 @@ static void holders_gone(bus_track *t, void *userdata) {
         bus_emit_properties_changed(th->bus, PATH, IFACE, "Heating");
 }
 
-static int method_hold(bus_message *call, void *userdata, json_t **ret_reply,
-                       bus_error *ret_error) {
+static int method_hold(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
         Thermostat *th = userdata;
         int r = bus_track_add_sender(th->holders, call);
 
@@ -65,12 +64,17 @@ static const bus_interface_method methods[] = {
 /* measure: properties */
 
 static const bus_interface_property properties[] = {
-        { .name = "Temperature", .schema = "\"number\"", .flags = BUS_PROPERTY_EMITS_CHANGE,
+        { .name = "Temperature",
+          .schema = "\"number\"",
+          .flags = BUS_PROPERTY_EMITS_CHANGE,
           .offset = offsetof(Thermostat, temperature) },
-        { .name = "Target", .schema = "{\"type\": \"number\", \"min\": 5, \"max\": 35}",
+        { .name = "Target",
+          .schema = "{\"type\": \"number\", \"min\": 5, \"max\": 35}",
           .flags = BUS_PROPERTY_WRITABLE | BUS_PROPERTY_EMITS_CHANGE,
           .offset = offsetof(Thermostat, target) },
-        { .name = "Heating", .schema = "\"boolean\"", .flags = BUS_PROPERTY_EMITS_CHANGE,
+        { .name = "Heating",
+          .schema = "\"boolean\"",
+          .flags = BUS_PROPERTY_EMITS_CHANGE,
           .offset = offsetof(Thermostat, heating) },
         {},
 };
@@ -112,8 +116,7 @@ int main(int argc, char **argv) {
         if (r >= 0)
                 r = bus_add_interface(th.bus, &object, PATH, &thermostat_interface, &th);
         if (r >= 0)
-                r = bus_request_name(th.bus, "org.example.Thermostat", BUS_NAME_DO_NOT_QUEUE,
-                                     &error);
+                r = bus_request_name(th.bus, "org.example.Thermostat", BUS_NAME_DO_NOT_QUEUE, &error);
         if (r != BUS_NAME_PRIMARY_OWNER) {
                 fprintf(stderr, "thermostat: cannot start: %s\n",
                         r < 0 ? (error.name ? error.name : strerror(-r)) : "name taken");

@@ -62,8 +62,8 @@ static void call(bus_connection *caller, bus_connection *service, const char *pa
 
         answer_clear(a);
         ck_assert_int_ge(bus_message_new_method_call(caller, &m,
-                                                     bus_connection_get_unique_name(service),
-                                                     path, iface, member),
+                                                     bus_connection_get_unique_name(service), path,
+                                                     iface, member),
                          0);
         if (args)
                 ck_assert_int_ge(bus_message_set_body(m, args), 0);
@@ -74,8 +74,8 @@ static void call(bus_connection *caller, bus_connection *service, const char *pa
 }
 
 static void assert_error(const Answer *a, const char *name, const char *needle) {
-        ck_assert_msg(a->error.name && strcmp(a->error.name, name) == 0,
-                      "expected %s, got %s: %s", name, a->error.name ? a->error.name : "a reply",
+        ck_assert_msg(a->error.name && strcmp(a->error.name, name) == 0, "expected %s, got %s: %s",
+                      name, a->error.name ? a->error.name : "a reply",
                       a->error.message ? a->error.message : "");
         if (needle)
                 ck_assert_msg(a->error.message && strstr(a->error.message, needle),
@@ -117,16 +117,14 @@ static int m_who(bus_message *call, void *userdata, json_t **ret_reply, bus_erro
         return 0;
 }
 
-static int m_fail_errno(bus_message *call, void *userdata, json_t **ret_reply,
-                        bus_error *ret_error) {
+static int m_fail_errno(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
         json_t *body = bus_message_get_body(call);
 
         ((Thing *)userdata)->calls++;
         return -(int)json_integer_value(json_object_get(body, "errno"));
 }
 
-static int m_bad_reply(bus_message *call, void *userdata, json_t **ret_reply,
-                       bus_error *ret_error) {
+static int m_bad_reply(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
         *ret_reply = json_pack("{s:s}", "n", "not an integer");
         return 0;
 }
@@ -149,8 +147,7 @@ static int m_bump(bus_message *call, void *userdata, json_t **ret_reply, bus_err
 }
 
 static int get_mode(bus_connection *c, const char *path, const char *interface,
-                    const char *property, void *userdata, json_t **ret_value,
-                    bus_error *ret_error) {
+                    const char *property, void *userdata, json_t **ret_value, bus_error *ret_error) {
         *ret_value = json_string(((Thing *)userdata)->mode);
         return 0;
 }
@@ -166,22 +163,21 @@ static int set_mode(bus_connection *c, const char *path, const char *interface,
         return 0;
 }
 
-#define CHECKED_ARGS                                                                             \
-        "{\"name\": \"string\","                                                                 \
-        " \"count\": {\"type\": \"integer\", \"min\": 0, \"max\": 10},"                          \
-        " \"ratio\": {\"type\": \"number\", \"min\": 0, \"max\": 1},"                            \
-        " \"on\": \"boolean\","                                                                  \
-        " \"tags\": {\"type\": \"array\", \"items\": \"string\", \"max_items\": 3},"             \
-        " \"opts\": {\"type\": \"object\", \"fields\": {"                                        \
-        "     \"depth\": \"integer\", \"note\": {\"type\": \"string\", \"optional\": true}}},"   \
-        " \"color\": {\"type\": \"enum\", \"values\": [\"red\", \"green\"]},"                    \
-        " \"data\": {\"type\": \"payload\", \"optional\": true},"                                \
+#define CHECKED_ARGS                                                                           \
+        "{\"name\": \"string\","                                                               \
+        " \"count\": {\"type\": \"integer\", \"min\": 0, \"max\": 10},"                        \
+        " \"ratio\": {\"type\": \"number\", \"min\": 0, \"max\": 1},"                          \
+        " \"on\": \"boolean\","                                                                \
+        " \"tags\": {\"type\": \"array\", \"items\": \"string\", \"max_items\": 3},"           \
+        " \"opts\": {\"type\": \"object\", \"fields\": {"                                      \
+        "     \"depth\": \"integer\", \"note\": {\"type\": \"string\", \"optional\": true}}}," \
+        " \"color\": {\"type\": \"enum\", \"values\": [\"red\", \"green\"]},"                  \
+        " \"data\": {\"type\": \"payload\", \"optional\": true},"                              \
         " \"extra\": {\"type\": \"any\", \"optional\": true}}"
 
 static const bus_interface_method thing_methods[] = {
         { .name = "Who", .result = "{\"who\": \"string\"}", .handler = m_who },
-        { .name = "Checked", .args = CHECKED_ARGS, .result = "{\"who\": \"string\"}",
-          .handler = m_who },
+        { .name = "Checked", .args = CHECKED_ARGS, .result = "{\"who\": \"string\"}", .handler = m_who },
         { .name = "FailErrno", .args = "{\"errno\": \"integer\"}", .handler = m_fail_errno },
         { .name = "BadReply", .result = "{\"n\": \"integer\"}", .handler = m_bad_reply },
         { .name = "Bump", .handler = m_bump },
@@ -189,19 +185,26 @@ static const bus_interface_method thing_methods[] = {
 };
 
 static const bus_interface_property thing_properties[] = {
-        { .name = "Count", .schema = "\"integer\"", .flags = BUS_PROPERTY_EMITS_CHANGE,
+        { .name = "Count",
+          .schema = "\"integer\"",
+          .flags = BUS_PROPERTY_EMITS_CHANGE,
           .offset = offsetof(Thing, count) },
         { .name = "Level",
           .schema = "{\"type\": \"number\", \"min\": 0, \"max\": 100}",
           .flags = BUS_PROPERTY_WRITABLE | BUS_PROPERTY_EMITS_CHANGE,
           .offset = offsetof(Thing, level) },
-        { .name = "Enabled", .schema = "\"boolean\"",
+        { .name = "Enabled",
+          .schema = "\"boolean\"",
           .flags = BUS_PROPERTY_WRITABLE | BUS_PROPERTY_EMITS_CHANGE,
           .offset = offsetof(Thing, enabled) },
-        { .name = "Label", .schema = "\"string\"", .flags = BUS_PROPERTY_WRITABLE,
+        { .name = "Label",
+          .schema = "\"string\"",
+          .flags = BUS_PROPERTY_WRITABLE,
           .offset = offsetof(Thing, label) },
-        { .name = "Mode", .schema = "{\"type\": \"enum\", \"values\": [\"auto\", \"manual\", \"broken\"]}",
-          .flags = BUS_PROPERTY_WRITABLE | BUS_PROPERTY_EMITS_CHANGE, .get = get_mode,
+        { .name = "Mode",
+          .schema = "{\"type\": \"enum\", \"values\": [\"auto\", \"manual\", \"broken\"]}",
+          .flags = BUS_PROPERTY_WRITABLE | BUS_PROPERTY_EMITS_CHANGE,
+          .get = get_mode,
           .set = set_mode },
         {},
 };
@@ -277,15 +280,14 @@ static void service_init(Service *s) {
                 s->items.items[i].who = "item";
                 snprintf(s->items.items[i].mode, sizeof(s->items.items[i].mode), "auto");
         }
-        ck_assert_int_eq(bus_add_interface(s->conn, &s->slots[s->n_slots++], "/a", &thing_iface,
-                                           &s->a),
-                         0);
-        ck_assert_int_eq(bus_add_interface(s->conn, &s->slots[s->n_slots++], "/a", &other_iface,
-                                           &s->other),
-                         0);
-        ck_assert_int_eq(bus_add_interface(s->conn, &s->slots[s->n_slots++], "/deep/b",
-                                           &thing_iface, &s->b),
-                         0);
+        ck_assert_int_eq(
+                bus_add_interface(s->conn, &s->slots[s->n_slots++], "/a", &thing_iface, &s->a), 0);
+        ck_assert_int_eq(
+                bus_add_interface(s->conn, &s->slots[s->n_slots++], "/a", &other_iface, &s->other),
+                0);
+        ck_assert_int_eq(
+                bus_add_interface(s->conn, &s->slots[s->n_slots++], "/deep/b", &thing_iface, &s->b),
+                0);
         ck_assert_int_eq(bus_add_subtree(s->conn, &s->slots[s->n_slots++], "/items", &thing_iface,
                                          items_find, items_enumerate, &s->items),
                          0);
@@ -496,8 +498,9 @@ START_TEST(test_schema_unit) {
         ck_assert_ptr_nonnull(strstr(e.message, "greater"));
         ck_assert_int_eq(bus_schema_parse(&s, "{\"type\": \"array\"}", &e), -EINVAL);
         ck_assert_int_eq(bus_schema_parse(&s, "{\"type\": \"string\", \"min\": 1}", &e), -EINVAL);
-        ck_assert_int_eq(bus_schema_parse_fields(&s, "{\"a\": {\"type\": \"object\", \"fields\": "
-                                                     "{\"b\": \"nope\"}}}",
+        ck_assert_int_eq(bus_schema_parse_fields(&s,
+                                                 "{\"a\": {\"type\": \"object\", \"fields\": "
+                                                 "{\"b\": \"nope\"}}}",
                                                  &e),
                          -EINVAL);
         ck_assert_ptr_nonnull(strstr(e.message, "a.b"));
@@ -564,8 +567,7 @@ START_TEST(test_properties_get_set) {
         ck_assert_int_eq(s.a.count, 7);
         /* Writable by offset: number, boolean, string. */
         call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
-             json_pack("{s:s,s:s,s:f}", "interface", SVC_IFACE, "name", "Level", "value", 42.0),
-             &a);
+             json_pack("{s:s,s:s,s:f}", "interface", SVC_IFACE, "name", "Level", "value", 42.0), &a);
         assert_ok(&a);
         ck_assert(s.a.level == 42.0);
         call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
@@ -573,16 +575,15 @@ START_TEST(test_properties_get_set) {
         assert_ok(&a);
         ck_assert(s.a.enabled);
         call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
-             json_pack("{s:s,s:s,s:s}", "interface", SVC_IFACE, "name", "Label", "value",
-                       "second"),
+             json_pack("{s:s,s:s,s:s}", "interface", SVC_IFACE, "name", "Label", "value", "second"),
              &a);
         assert_ok(&a);
         ck_assert_str_eq(s.a.label, "second");
         /* Out of the schema: InvalidArgs naming the property, unchanged. */
         call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
-             json_pack("{s:s,s:s,s:i}", "interface", SVC_IFACE, "name", "Level", "value", 101),
-             &a);
-        assert_error(&a, BUS_ERROR_INVALID_ARGS, "property Level: expected a number in [0, 100], got 101");
+             json_pack("{s:s,s:s,s:i}", "interface", SVC_IFACE, "name", "Level", "value", 101), &a);
+        assert_error(&a, BUS_ERROR_INVALID_ARGS,
+                     "property Level: expected a number in [0, 100], got 101");
         ck_assert(s.a.level == 42.0);
         call(caller, s.conn, "/a", BUS_PROPERTIES_INTERFACE, "Set",
              json_pack("{s:s,s:s}", "interface", SVC_IFACE, "name", "Level"), &a);
@@ -639,9 +640,8 @@ START_TEST(test_properties_changed_batched) {
         ck_assert_str_eq(bus_message_get_path(got.msgs[0]), "/t");
         ck_assert_str_eq(json_string_value(json_object_get(body, "interface")), SVC_IFACE);
         ck_assert_str_eq(bus_message_get_key(got.msgs[0]), SVC_IFACE);
-        ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(body, "changed"),
-                                                            "Count")),
-                         1);
+        ck_assert_int_eq(
+                json_integer_value(json_object_get(json_object_get(body, "changed"), "Count")), 1);
         collector_reset(&got);
 
         /* Inside a handler: four announcements of three properties, one signal. */
@@ -671,8 +671,7 @@ START_TEST(test_properties_changed_batched) {
              &a);
         assert_ok(&a);
         call(caller, svc, "/t", BUS_PROPERTIES_INTERFACE, "Set",
-             json_pack("{s:s,s:s,s:s}", "interface", SVC_IFACE, "name", "Label", "value", "x"),
-             &a);
+             json_pack("{s:s,s:s,s:s}", "interface", SVC_IFACE, "name", "Label", "value", "x"), &a);
         assert_ok(&a);
         pump_until(&got.n, 1, caller, svc);
         call(caller, svc, "/t", BUS_PEER_INTERFACE, "Ping", NULL, &a);
@@ -699,7 +698,7 @@ static json_t *find_iface(json_t *node, const char *name) {
         json_t *x;
         size_t i;
 
-        json_array_foreach(json_object_get(node, "interfaces"), i, x)
+        json_array_foreach (json_object_get(node, "interfaces"), i, x)
                 if (strcmp(json_string_value(json_object_get(x, "name")), name) == 0)
                         return x;
         return NULL;
@@ -732,23 +731,20 @@ START_TEST(test_introspect) {
         ck_assert_ptr_nonnull(iface);
         /* Every member as declared, schemas as written. */
         ck_assert_uint_eq(json_object_size(json_object_get(iface, "methods")), 5);
-        decl = json_object_get(json_object_get(json_object_get(iface, "methods"), "Checked"),
-                               "args");
+        decl = json_object_get(json_object_get(json_object_get(iface, "methods"), "Checked"), "args");
         expected = json_loads(CHECKED_ARGS, 0, NULL);
         ck_assert(json_equal(decl, expected));
         json_decref(expected);
         decl = json_object_get(json_object_get(iface, "properties"), "Level");
         ck_assert_str_eq(json_string_value(json_object_get(decl, "access")), "readwrite");
         ck_assert(json_is_true(json_object_get(decl, "emits_change")));
-        ck_assert_int_eq(json_integer_value(
-                                 json_object_get(json_object_get(decl, "schema"), "max")),
+        ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(decl, "schema"), "max")),
                          100);
         decl = json_object_get(json_object_get(iface, "properties"), "Count");
         ck_assert_str_eq(json_string_value(json_object_get(decl, "access")), "read");
         ck_assert_str_eq(json_string_value(json_object_get(decl, "schema")), "integer");
         decl = json_object_get(json_object_get(iface, "signals"), "Changed");
-        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(decl, "args"),
-                                                           "count")),
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(decl, "args"), "count")),
                          "integer");
 
         /* Children: registered paths, intermediate nodes, subtree objects
@@ -779,9 +775,8 @@ START_TEST(test_introspect) {
                 bus_connection *p = test_connect();
                 bus_slot *ps;
 
-                ck_assert_int_eq(bus_add_object(p, &ps, "/plain/obj", "com.example.Plain", plain,
-                                                &s.a),
-                                 0);
+                ck_assert_int_eq(
+                        bus_add_object(p, &ps, "/plain/obj", "com.example.Plain", plain, &s.a), 0);
                 call(caller, p, "/plain", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
                 assert_ok(&a);
                 assert_children(a.body, "[\"obj\"]");
@@ -827,10 +822,10 @@ START_TEST(test_object_manager_signals) {
         assert_ok(&a);
         objects = json_object_get(a.body, "objects");
         ck_assert_uint_eq(json_object_size(objects), 1);
-        ck_assert_int_eq(json_integer_value(json_object_get(
-                                 json_object_get(json_object_get(objects, "/m/one"), SVC_IFACE),
-                                 "Count")),
-                         1);
+        ck_assert_int_eq(
+                json_integer_value(json_object_get(
+                        json_object_get(json_object_get(objects, "/m/one"), SVC_IFACE), "Count")),
+                1);
         /* Introspection shows the manager where it is. */
         call(caller, svc, "/m", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
         ck_assert_ptr_nonnull(find_iface(a.body, BUS_OBJECT_MANAGER_INTERFACE));
@@ -841,10 +836,10 @@ START_TEST(test_object_manager_signals) {
         ck_assert_str_eq(bus_message_get_path(got.msgs[0]), "/m");
         body = bus_message_get_body(got.msgs[0]);
         ck_assert_str_eq(json_string_value(json_object_get(body, "path")), "/m/two");
-        ck_assert_int_eq(json_integer_value(json_object_get(
-                                 json_object_get(json_object_get(body, "interfaces"), SVC_IFACE),
-                                 "Count")),
-                         2);
+        ck_assert_int_eq(
+                json_integer_value(json_object_get(
+                        json_object_get(json_object_get(body, "interfaces"), SVC_IFACE), "Count")),
+                2);
         bus_slot_unref(one); /* announced: it was there when the manager came */
         pump_until(&got.n, 2, caller, svc);
         ck_assert_str_eq(bus_message_get_member(got.msgs[1]), "InterfacesRemoved");
@@ -958,7 +953,7 @@ START_TEST(test_object_manager_snapshot_subscribe) {
                                                        "/race", race_signal, &seen, &snapshot, &e),
                          0);
         objects = json_object_get(snapshot, "objects");
-        json_object_foreach(objects, path, x) {
+        json_object_foreach (objects, path, x) {
                 unsigned n;
 
                 ck_assert_int_eq(sscanf(path, "/race/o%u", &n), 1);
@@ -976,8 +971,8 @@ START_TEST(test_object_manager_snapshot_subscribe) {
         ck_assert_int_eq(pthread_join(th, NULL), 0);
         pump_idle(caller);
         for (unsigned i = 0; i < RACE_OBJECTS; i++)
-                ck_assert_msg(seen.count[i] == 1, "object %u seen %u times (%u in the snapshot)",
-                              i, seen.count[i], in_snapshot);
+                ck_assert_msg(seen.count[i] == 1, "object %u seen %u times (%u in the snapshot)", i,
+                              seen.count[i], in_snapshot);
         fprintf(stderr, "snapshot-and-subscribe: %u objects in the snapshot, %u announced after\n",
                 in_snapshot, seen.added_signals);
 
@@ -1192,12 +1187,10 @@ START_TEST(test_errno_mapping) {
         call(caller, s.conn, "/a", SVC_IFACE, "FailErrno", json_pack("{s:i}", "errno", ENOENT), &a);
         assert_error(&a, "org.busd.Error.FileNotFound", strerror(ENOENT));
         ck_assert_int_eq(bus_error_get_errno(&a.error), ENOENT);
-        call(caller, s.conn, "/a", SVC_IFACE, "FailErrno", json_pack("{s:i}", "errno", ENOTDIR),
-             &a);
+        call(caller, s.conn, "/a", SVC_IFACE, "FailErrno", json_pack("{s:i}", "errno", ENOTDIR), &a);
         assert_error(&a, "org.busd.Error.Errno.ENOTDIR", NULL);
         ck_assert_int_eq(bus_error_get_errno(&a.error), ENOTDIR);
-        call(caller, s.conn, "/a", SVC_IFACE, "FailErrno", json_pack("{s:i}", "errno", EINVAL),
-             &a);
+        call(caller, s.conn, "/a", SVC_IFACE, "FailErrno", json_pack("{s:i}", "errno", EINVAL), &a);
         assert_error(&a, BUS_ERROR_INVALID_ARGS, NULL);
         /* Bus errors map too. */
         call(caller, s.conn, "/a", SVC_IFACE, "Nope", NULL, &a);
@@ -1219,7 +1212,8 @@ START_TEST(test_errno_round_trip_unit) {
                 if (!strerrorname_np(i))
                         continue;
                 ck_assert_int_eq(bus_error_set_errno(&e, -i, NULL), -i);
-                ck_assert_msg(bus_error_get_errno(&e) == i || (i == ENOTSUP && bus_error_get_errno(&e) == EOPNOTSUPP) ||
+                ck_assert_msg(bus_error_get_errno(&e) == i ||
+                                      (i == ENOTSUP && bus_error_get_errno(&e) == EOPNOTSUPP) ||
                                       (i == EWOULDBLOCK && bus_error_get_errno(&e) == EAGAIN) ||
                                       (i == EDEADLOCK && bus_error_get_errno(&e) == EDEADLK),
                               "errno %d (%s) came back as %d via %s", i, strerrorname_np(i),
@@ -1249,10 +1243,9 @@ static const char thermo_file[] =
         "   \"emits_change\": true}},"
         " \"signals\": {\"Reached\": {\"args\": {\"celsius\": \"number\"}}}}]}";
 
-static int m_set_target(bus_message *call, void *userdata, json_t **ret_reply,
-                        bus_error *ret_error) {
-        *(double *)userdata = json_number_value(json_object_get(bus_message_get_body(call),
-                                                                "celsius"));
+static int m_set_target(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
+        *(double *)userdata = json_number_value(
+                json_object_get(bus_message_get_body(call), "celsius"));
         return 0;
 }
 
@@ -1287,19 +1280,18 @@ START_TEST(test_interface_file) {
 
         ck_assert_int_eq(bus_interface_file_parse(&f, thermo_file, &e), 0);
         ck_assert_ptr_null(bus_interface_file_get(f, "com.example.Nope"));
-        ck_assert_int_eq(bus_interface_file_bind_method(f, "com.example.Thermo", "Nope",
-                                                        m_set_target),
+        ck_assert_int_eq(bus_interface_file_bind_method(f, "com.example.Thermo", "Nope", m_set_target),
                          -ENOENT);
         /* Without its handler the method cannot be registered. */
         ck_assert_int_eq(bus_add_interface(svc, &slot, "/thermo",
                                            bus_interface_file_get(f, "com.example.Thermo"), &target),
                          -EINVAL);
-        ck_assert_int_eq(bus_interface_file_bind_method(f, "com.example.Thermo", "SetTarget",
-                                                        m_set_target),
-                         0);
-        ck_assert_int_eq(bus_interface_file_bind_property(f, "com.example.Thermo", "Target", NULL,
-                                                          NULL, 0),
-                         0);
+        ck_assert_int_eq(
+                bus_interface_file_bind_method(f, "com.example.Thermo", "SetTarget", m_set_target),
+                0);
+        ck_assert_int_eq(
+                bus_interface_file_bind_property(f, "com.example.Thermo", "Target", NULL, NULL, 0),
+                0);
         ck_assert_int_eq(bus_add_interface(svc, &slot, "/thermo",
                                            bus_interface_file_get(f, "com.example.Thermo"), &target),
                          0);
@@ -1316,9 +1308,9 @@ START_TEST(test_interface_file) {
         /* Introspection gives back what the file says. */
         call(caller, svc, "/thermo", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
         iface = find_iface(a.body, "com.example.Thermo");
-        ck_assert(json_equal(iface, json_array_get(json_object_get(bus_interface_file_get_json(f),
-                                                                   "interfaces"),
-                                                   0)));
+        ck_assert(json_equal(
+                iface,
+                json_array_get(json_object_get(bus_interface_file_get_json(f), "interfaces"), 0)));
 
         answer_clear(&a);
         bus_slot_unref(slot);

@@ -116,8 +116,7 @@ static int parse_body(const char *text, json_t **ret) {
         free(owned);
         if (!body) {
                 if (from)
-                        fprintf(stderr,
-                                "busdctl: %s is not valid JSON: %s (line %d, column %d)\n",
+                        fprintf(stderr, "busdctl: %s is not valid JSON: %s (line %d, column %d)\n",
                                 from, jerr.text, jerr.line, jerr.column);
                 else
                         fprintf(stderr,
@@ -147,10 +146,10 @@ static int check_args(const Busdctl *ctx, bus_connection *c, char **argv, json_t
                 bus_error_free(&error);
                 return 0;
         }
-        args = json_object_get(json_object_get(json_object_get(object_find_interface(node, argv[3]),
-                                                               "methods"),
-                                               argv[4]),
-                               "args");
+        args = json_object_get(
+                json_object_get(json_object_get(object_find_interface(node, argv[3]), "methods"),
+                                argv[4]),
+                "args");
         text = args ? json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         r = 0;
         if (text && bus_schema_parse_fields(&schema, text, NULL) >= 0 &&

@@ -52,7 +52,7 @@ json_t *object_find_interface(json_t *node, const char *name) {
         json_t *x;
         size_t i;
 
-        json_array_foreach(json_object_get(node, "interfaces"), i, x) {
+        json_array_foreach (json_object_get(node, "interfaces"), i, x) {
                 const char *n = json_string_value(json_object_get(x, "name"));
 
                 if (n && strcmp(n, name) == 0)
@@ -79,8 +79,7 @@ static bool check_names(const char *dest, const char *path, const char *iface) {
         if (iface && !bus_interface_is_valid(iface)) {
                 fputs("busdctl: invalid interface '", stderr);
                 driver_fputs_escaped(iface, stderr);
-                fputs("': dot-separated elements of [A-Za-z0-9_], such as org.example.Foo\n",
-                      stderr);
+                fputs("': dot-separated elements of [A-Za-z0-9_], such as org.example.Foo\n", stderr);
                 return false;
         }
         return true;
@@ -109,7 +108,7 @@ static int add_interface_rows(Table *t, json_t *iface, json_t *values) {
         cells[1] = "interface";
         cells[2] = cells[3] = cells[4] = NULL;
         r = table_add_row(t, cells);
-        json_object_foreach(json_object_get(iface, "methods"), key, x) {
+        json_object_foreach (json_object_get(iface, "methods"), key, x) {
                 char member[300], *args = compact(json_object_get(x, "args")),
                                   *result = compact(json_object_get(x, "result"));
 
@@ -124,7 +123,7 @@ static int add_interface_rows(Table *t, json_t *iface, json_t *values) {
                 free(args);
                 free(result);
         }
-        json_object_foreach(json_object_get(iface, "properties"), key, x) {
+        json_object_foreach (json_object_get(iface, "properties"), key, x) {
                 char member[300], flags[64], *schema = compact(json_object_get(x, "schema")),
                                              *value = compact(json_object_get(values, key));
                 bool writable = json_is_string(json_object_get(x, "access")) &&
@@ -145,7 +144,7 @@ static int add_interface_rows(Table *t, json_t *iface, json_t *values) {
                 free(schema);
                 free(value);
         }
-        json_object_foreach(json_object_get(iface, "signals"), key, x) {
+        json_object_foreach (json_object_get(iface, "signals"), key, x) {
                 char member[300], *args = compact(json_object_get(x, "args"));
 
                 snprintf(member, sizeof(member), ".%s", key);
@@ -186,8 +185,7 @@ static json_t *current_values(const Busdctl *ctx, bus_connection *c, const char 
 }
 
 int verb_introspect(Busdctl *ctx, int argc, char **argv) {
-        static const char *const headers[] = { "NAME", "TYPE", "SCHEMA", "RESULT/VALUE",
-                                               "FLAGS" };
+        static const char *const headers[] = { "NAME", "TYPE", "SCHEMA", "RESULT/VALUE", "FLAGS" };
         const char *dest = argv[1], *path = argv[2], *only = argc > 3 ? argv[3] : NULL;
         bus_error error = BUS_ERROR_INIT;
         bus_connection *c = NULL;
@@ -215,10 +213,9 @@ int verb_introspect(Busdctl *ctx, int argc, char **argv) {
         }
         if (ctx->json_given) {
                 json_t *out = json_pack("{s:O,s:[],s:O}", "path", json_object_get(node, "path"),
-                                        "interfaces", "children",
-                                        json_object_get(node, "children"));
+                                        "interfaces", "children", json_object_get(node, "children"));
 
-                json_array_foreach(json_object_get(node, "interfaces"), i, x) {
+                json_array_foreach (json_object_get(node, "interfaces"), i, x) {
                         json_t *copy;
 
                         if (only && strcmp(json_string_value(json_object_get(x, "name")), only) != 0)
@@ -234,7 +231,7 @@ int verb_introspect(Busdctl *ctx, int argc, char **argv) {
                 goto out;
         }
         r = table_new(&t, 5, headers);
-        json_array_foreach(json_object_get(node, "interfaces"), i, x) {
+        json_array_foreach (json_object_get(node, "interfaces"), i, x) {
                 json_t *values;
 
                 if (r < 0)
@@ -270,8 +267,8 @@ typedef struct TreeWalk {
 
 /* Visit @path and, depth first, its children; print the tree lines with
  * @prefix (the rails of the levels above). */
-static void tree_visit(TreeWalk *w, const char *path, unsigned depth, const char *prefix,
-                       bool last, bool root) {
+static void tree_visit(TreeWalk *w, const char *path, unsigned depth, const char *prefix, bool last,
+                       bool root) {
         bus_error error = BUS_ERROR_INIT;
         json_t *node = NULL, *kids;
         size_t n;
@@ -314,8 +311,9 @@ static void tree_visit(TreeWalk *w, const char *path, unsigned depth, const char
                 const char *name = json_string_value(json_array_get(kids, i));
                 char child[1024], rails[4 * TREE_DEPTH_MAX + 8];
 
-                if (!name || snprintf(child, sizeof(child), "%s/%s", strcmp(path, "/") ? path : "",
-                                      name) >= (int)sizeof(child) ||
+                if (!name ||
+                    snprintf(child, sizeof(child), "%s/%s", strcmp(path, "/") ? path : "", name) >=
+                            (int)sizeof(child) ||
                     !bus_path_is_valid(child))
                         continue;
                 snprintf(rails, sizeof(rails), "%s%s", root ? "   " : prefix,
@@ -349,7 +347,7 @@ int verb_tree(Busdctl *ctx, int argc, char **argv) {
                         return EXIT_FAILURE;
                 }
                 dests = json_array();
-                json_array_foreach(all, i, x) {
+                json_array_foreach (all, i, x) {
                         const char *n = json_string_value(x);
 
                         if (n && n[0] != ':' && strcmp(n, DRIVER_NAME) != 0)
@@ -466,8 +464,8 @@ int verb_set_property(Busdctl *ctx, int argc, char **argv) {
                 json_decref(args);
                 return EXIT_FAILURE;
         }
-        r = bus_call_method(c, dest, path, BUS_PROPERTIES_INTERFACE, "Set", args,
-                            ctx->timeout_usec, &error, NULL);
+        r = bus_call_method(c, dest, path, BUS_PROPERTIES_INTERFACE, "Set", args, ctx->timeout_usec,
+                            &error, NULL);
         json_decref(args);
         if (r < 0)
                 print_call_error("Set", r, &error);
@@ -479,8 +477,7 @@ int verb_set_property(Busdctl *ctx, int argc, char **argv) {
 /* ---- check-interface ------------------------------------------------------------------------ */
 
 int verb_check_interface(Busdctl *ctx, int argc, char **argv) {
-        static const char *const headers[] = { "NAME", "TYPE", "SCHEMA", "RESULT/VALUE",
-                                               "FLAGS" };
+        static const char *const headers[] = { "NAME", "TYPE", "SCHEMA", "RESULT/VALUE", "FLAGS" };
         int ret = EXIT_SUCCESS;
 
         for (int k = 1; k < argc; k++) {
@@ -503,9 +500,8 @@ int verb_check_interface(Busdctl *ctx, int argc, char **argv) {
                 if (ctx->json_given) {
                         output_json_print(bus_interface_file_get_json(f), ctx->json);
                 } else if (table_new(&t, 5, headers) >= 0) {
-                        json_array_foreach(json_object_get(bus_interface_file_get_json(f),
-                                                           "interfaces"),
-                                           i, x)
+                        json_array_foreach (
+                                json_object_get(bus_interface_file_get_json(f), "interfaces"), i, x)
                                 add_interface_rows(t, x, NULL);
                         table_print(t, stdout, ctx->legend);
                         table_free(t);
