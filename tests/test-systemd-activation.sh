@@ -177,6 +177,39 @@ check "busdctl status shows the failure" contains "$out" "Activation.LastFailure
 # (busdctl call introspects its destination first: two calls, two failures.)
 out=$(busdctl --json=short status)
 check "GetStats counts the failures by class" grep -Eq '"masked":[1-9].*"start-failed":[1-9]' <<<"$out"
+# ---- structured journal records (docs/DAEMON.md "Logging") -------------------------
+# A denial (a reserved name) and a forced disconnect (garbage instead of the
+# preamble), then each kind read back by its MESSAGE_ID.
+busdctl call org.busd.Bus /org/busd/Bus org.busd.Bus RequestName \
+        '{"name": "org.busd.Mine", "flags": 0}' >/dev/null 2>&1
+if command -v python3 >/dev/null; then
+        python3 -c 'import socket,sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[1])
+s.sendall(b"\xff" * 64); s.settimeout(5)
+while s.recv(4096): pass' "$sock" 2>/dev/null
+fi
+ns journalctl --sync 2>/dev/null
+journal() { ns journalctl -o export --no-pager "MESSAGE_ID=$1" 2>/dev/null; }
+out=$(journal 41db95f2db0d4c29a1d110cb516a583a)
+check "activation failure record: BUSD_NAME" contains "$out" "BUSD_NAME=org.example.SdMasked"
+check "activation failure record: BUSD_FAILURE" contains "$out" "BUSD_FAILURE=masked"
+check "activation failure record: the caller's uid" contains "$out" "BUSD_UID=0"
+# busdctl runs outside the namespace's pid namespace: pid 0, comm "-" there.
+check "activation failure record: the caller's pid" contains "$out" "BUSD_PID="
+check "activation failure record: the caller's comm" contains "$out" "BUSD_COMM="
+check "activation failure record: the caller's gid" contains "$out" "BUSD_GID=0"
+check "activation failure record: priority warning" contains "$out" "PRIORITY=4"
+out=$(journal e2d9821984394426ae6173f9cf97aa24)
+check "denial record: BUSD_REASON" contains "$out" "BUSD_REASON=AccessDenied"
+check "denial record: BUSD_PEER" grep -q '^BUSD_PEER=:1\.' <<<"$out"
+if command -v python3 >/dev/null; then
+        out=$(journal 8e7574d2c62d4c288ba7ea9cd86a6124)
+        check "forced disconnect record: BUSD_REASON" contains "$out" \
+                "BUSD_REASON=protocol-violation"
+else
+        echo "test-systemd-activation: no python3 to send garbage: forced disconnect record not checked (skip)"
+fi
+
 echo "test-systemd-activation: the user manager (--user) is not tested: no user session in the namespace (skip)"
 
 [ "$failed" -eq 0 ] || ns journalctl -u busd.service -o cat --no-pager | sed 's/^/    busd: /'

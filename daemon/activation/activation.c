@@ -282,10 +282,24 @@ static void entry_fail(Entry *e, ActivationFailure cls, const char *reason) {
         }
         e->failures_in_row++;
         e->last_failure_usec = now;
-        log_class(LOG_CLASS_DENIED, LOG_WARNING, "activation of %s failed (%s, %s): %s%s",
-                  e->name, e->service ? e->service->path : "removed service file",
-                  failure_names[cls], reason,
-                  e->n_queued ? "; answering the queued calls" : "");
+        {
+                char f_name[300], f_file[PATH_MAX + 32], f_class[64];
+                const char *extra[] = { f_name, f_file, f_class, NULL };
+                Peer *first = e->q_first ? bus_find_peer(a->bus, e->q_first->sender_id) : NULL;
+
+                /* The journal record names the service, and the first caller waiting. */
+                snprintf(f_name, sizeof(f_name), "BUSD_NAME=%s", e->name);
+                snprintf(f_file, sizeof(f_file), "BUSD_SERVICE_FILE=%s",
+                         e->service ? e->service->path : "-");
+                snprintf(f_class, sizeof(f_class), "BUSD_FAILURE=%s", failure_names[cls]);
+                log_event(LOG_EVENT_ACTIVATION_FAILED, LOG_CLASS_ACTIVATION, LOG_WARNING,
+                          first ? &(LogPeer){ first->name, first->creds.uid, first->creds.gid,
+                                              first->creds.pid }
+                                : NULL,
+                          failure_names[cls], extra, "activation of %s failed (%s): %s%s",
+                          e->name, e->service ? e->service->path : "removed service file", reason,
+                          e->n_queued ? "; answering the queued calls" : "");
+        }
         while (e->q_first)
                 call_end(a, e->q_first, BUS_ERR_ACTIVATION_FAILED, text);
         entry_arm_deadline(e);

@@ -25,7 +25,10 @@
 #define PEER_FEATURES_ENABLED ((uint64_t)BUS_FEATURE_BLOBS)
 
 static void peer_log(const Peer *p, LogClass cls, int level, const char *reason, const char *detail) {
-        log_peer(cls, level, p->name, p->creds.uid, p->creds.pid, reason, "%s", detail);
+        LogPeer who = { p->name, p->creds.uid, p->creds.gid, p->creds.pid };
+
+        log_event(cls == LOG_CLASS_DISCONNECT ? LOG_EVENT_DISCONNECT : LOG_EVENT_NONE, cls, level,
+                  &who, reason, NULL, "%s", detail);
 }
 
 static int timer_set(Peer *p, uint64_t usec) {
@@ -146,7 +149,9 @@ static void peer_welcome(Peer *p, const BusPreamble *pre) {
         p->welcomed = true;
         bus->n_incomplete--;
         p->uid_usage->n_incomplete--;
-        log_debug("peer %s connected (uid %lu, pid %ld)", p->name, (unsigned long)p->creds.uid,
+        log_event(LOG_EVENT_CONNECT, LOG_CLASS_NONE, LOG_DEBUG,
+                  &(LogPeer){ p->name, p->creds.uid, p->creds.gid, p->creds.pid }, "connected",
+                  NULL, "peer %s connected (uid %lu, pid %ld)", p->name, (unsigned long)p->creds.uid,
                   (long)p->creds.pid);
         driver_emit_name_owner_changed(bus, p->name, 0, p->id);
 

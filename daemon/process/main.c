@@ -260,6 +260,9 @@ static int main_setup(Busd *d, const Options *o) {
         int r;
 
         log_setup(o->log_level);
+        /* Structured records (MESSAGE_ID, peer fields) go to the journal
+         * natively when stderr is the journal. */
+        log_set_journal(systemd_journal_send);
         /* Writes use MSG_NOSIGNAL; this covers stderr and anything else. */
         signal(SIGPIPE, SIG_IGN);
         raise_nofile();

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
 
 #include "process/log.h"
 #include "process/systemd.h"
@@ -82,6 +84,25 @@ void systemd_notify_reloading(const char *status) {
 
 void systemd_notify_stopping(const char *status) {
         notify("STOPPING=1", status);
+}
+
+int systemd_journal_send(int level, const char *message, const char *const *fields) {
+        char priority[32], *msg = NULL;
+        struct iovec iov[3 + 24];
+        size_t n = 0;
+        int r;
+
+        if (asprintf(&msg, "MESSAGE=%s", message) < 0)
+                return -ENOMEM;
+        snprintf(priority, sizeof(priority), "PRIORITY=%d", level);
+        iov[n++] = (struct iovec){ msg, strlen(msg) };
+        iov[n++] = (struct iovec){ priority, strlen(priority) };
+        iov[n++] = (struct iovec){ (char *)"SYSLOG_IDENTIFIER=busd", strlen("SYSLOG_IDENTIFIER=busd") };
+        for (size_t i = 0; fields && fields[i] && n < ELEMENTSOF(iov); i++)
+                iov[n++] = (struct iovec){ (char *)fields[i], strlen(fields[i]) };
+        r = sd_journal_sendv(iov, (int)n);
+        free(msg);
+        return r;
 }
 
 bool systemd_notify_enabled(void) {

@@ -23,6 +23,12 @@ void systemd_notify_reloading(const char *status);
 /* STOPPING=1 with a STATUS= line. */
 void systemd_notify_stopping(const char *status);
 
+/* Send one structured record to the journal (sd_journal_sendv): MESSAGE,
+ * PRIORITY @level, SYSLOG_IDENTIFIER=busd and the NULL-terminated "KEY=value"
+ * @fields. The log module's journal sink (log_set_journal()). 0 or negative
+ * errno. */
+int systemd_journal_send(int level, const char *message, const char *const *fields);
+
 /* Whether NOTIFY_SOCKET is set (anything to notify at all). */
 bool systemd_notify_enabled(void);
 /* The watchdog interval systemd asks for (WATCHDOG_USEC, for this pid), or
