@@ -41,5 +41,19 @@ daemon_busd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
 daemon_busd_LDADD = common/libbuscommon.la protocol/libbusprotocol.la \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS)
 
+# Man pages: busd(8) and busd.json(5), generated at build time (they name the
+# socket paths, the data and doc directories).
+nodist_man8_MANS = daemon/busd.8
+nodist_man5_MANS = daemon/busd.json.5
+CLEANFILES += daemon/busd.8 daemon/busd.json.5
+EXTRA_DIST += daemon/busd.8.in daemon/busd.json.5.in
+daemon_man_sed = sed -e 's|@VERSION[@]|$(VERSION)|g' -e 's|@datadir[@]|$(datadir)|g' \
+	-e 's|@docdir[@]|$(docdir)|g' -e 's|@BUSD_SYSTEM_SOCKET[@]|$(BUSD_SYSTEM_SOCKET)|g' \
+	-e 's|@BUSD_USER_SOCKET[@]|$(BUSD_USER_SOCKET)|g'
+daemon/busd.8: $(top_srcdir)/daemon/busd.8.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) daemon && $(daemon_man_sed) $(top_srcdir)/daemon/busd.8.in > $@.tmp && mv $@.tmp $@
+daemon/busd.json.5: $(top_srcdir)/daemon/busd.json.5.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) daemon && $(daemon_man_sed) $(top_srcdir)/daemon/busd.json.5.in > $@.tmp && mv $@.tmp $@
+
 daemondocdir = $(docdir)
 dist_daemondoc_DATA = docs/DAEMON.md

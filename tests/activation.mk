@@ -32,3 +32,8 @@ tests_test_bus_keepalive_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DBUSD_DEFAULT_BINARY='"$(abs_top_builddir)/daemon/busd"'
 tests_test_bus_keepalive_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_test_bus_keepalive_LDADD = client/libbusclient.la $(CHECK_LIBS) $(JANSSON_LIBS)
+
+# busd(8) and busd.json(5) against the options, configuration keys and
+# journal MESSAGE_IDs of the code.
+TESTS += tests/test-man.sh
+EXTRA_DIST += tests/test-man.sh
