@@ -6,7 +6,9 @@
 # test skips (exit 77) when nats-server is not installed.
 if BRIDGE
 check_PROGRAMS += tests/test-bridge-config tests/test-bridge
-TESTS += tests/test-bridge-config tests/test-bridge
+TESTS += tests/test-bridge-config tests/test-bridge tests/bridge-check.sh
+EXTRA_DIST += tests/bridge-check.sh
+AM_TESTS_ENVIRONMENT += BRIDGE_BINARY='$(abs_top_builddir)/bridge/busd-bridge'; export BRIDGE_BINARY;
 
 tests_test_bridge_config_SOURCES = tests/test-bridge-config.c
 tests_test_bridge_config_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/bridge
