@@ -225,7 +225,8 @@ static bool one_call(bus_connection *c, int i, bool quiet) {
         bool ok = ret == 0 && json_integer_value(json_object_get(r, "sum")) == i + 1;
 
         if (!ok && !quiet)
-                die("call failed: %s: %s", e.name ? e.name : strerror(-ret), e.message ? e.message : "");
+                die("call failed: %s: %s", e.name ? e.name : strerror(-ret),
+                    e.message ? e.message : "");
         json_decref(args);
         json_decref(r);
         bus_error_free(&e);
@@ -268,8 +269,10 @@ static void bench_calls(const char *local_sock, const char *remote_sock, int por
         snprintf(url_b, sizeof(url_b), "nats://127.0.0.1:%d", port_b);
         /* The bridge's options where they matter for latency. */
         if (natsOptions_Create(&opts) != NATS_OK || natsOptions_SetSendAsap(opts, true) != NATS_OK ||
-            natsOptions_SetURL(opts, url_a) != NATS_OK || natsConnection_Connect(&a, opts) != NATS_OK ||
-            natsOptions_SetURL(opts, url_b) != NATS_OK || natsConnection_Connect(&b, opts) != NATS_OK ||
+            natsOptions_SetURL(opts, url_a) != NATS_OK ||
+            natsConnection_Connect(&a, opts) != NATS_OK ||
+            natsOptions_SetURL(opts, url_b) != NATS_OK ||
+            natsConnection_Connect(&b, opts) != NATS_OK ||
             natsConnection_Subscribe(&sub, b, "bench.echo", on_echo, NULL) != NATS_OK ||
             natsConnection_Flush(b) != NATS_OK)
                 die("raw NATS setup failed");
@@ -322,8 +325,8 @@ static void bench_signals(const char *what, const char *from, const char *to, un
         uint64_t t0, deadline;
 
         if (bus_connect(&tx, from) < 0 || bus_connect(&rx, to) < 0 ||
-            bus_add_match(rx, NULL, "type='signal',interface='" IFACE "',member='Tick'", count_signal,
-                          &got) < 0)
+            bus_add_match(rx, NULL, "type='signal',interface='" IFACE "',member='Tick'",
+                          count_signal, &got) < 0)
                 die("signal setup");
         /* Warm up: one signal through. */
         deadline = now_ns() + 10000000000ull;
@@ -447,8 +450,11 @@ int main(int argc, char **argv) {
         }
         for (int i = 0; i < 3; i++) {
                 char p[16], c[64], r[160], name[16];
-                char *args[] = { (char *)nats, "-a", "127.0.0.1", "-p", p, "--cluster_name", "bench",
-                                 "--cluster", c, "--routes", r, "-n", name, NULL };
+                char *args[] = { (char *)nats, "-a",        "127.0.0.1",
+                                 "-p",         p,           "--cluster_name",
+                                 "bench",      "--cluster", c,
+                                 "--routes",   r,           "-n",
+                                 name,         NULL };
 
                 snprintf(p, sizeof(p), "%d", nport[i]);
                 snprintf(c, sizeof(c), "nats://127.0.0.1:%d", rport[i]);
@@ -486,7 +492,8 @@ int main(int argc, char **argv) {
                                 " \"imports\": {\"names\": [{\"name\": \"" IFACE "\", \"objects\": "
                                 "[{\"path\": \"" OPATH "\", \"interface\": \"" IFACE "\","
                                 " \"methods\": [\"Add\"]}]}],"
-                                " \"signals\": [{\"host\": \"beta\", \"interface\": \"" IFACE "\"}]}}\n",
+                                " \"signals\": [{\"host\": \"beta\", \"interface\": \"" IFACE
+                                "\"}]}}\n",
                                 nport[0], sock[0]);
                 else
                         fprintf(f,

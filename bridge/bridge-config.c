@@ -33,8 +33,8 @@ typedef struct Parser {
 } Parser;
 
 /* Record the first error: "FILE: JPATH: message". Returns -EINVAL. */
-__attribute__((format(printf, 3, 4))) static int fail(Parser *p, const char *jpath,
-                                                      const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int fail(Parser *p, const char *jpath, const char *fmt,
+                                                      ...) {
         char msg[512];
         va_list ap;
 
@@ -43,8 +43,7 @@ __attribute__((format(printf, 3, 4))) static int fail(Parser *p, const char *jpa
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        snprintf(p->err, p->err_size, "%s: %s: %s", p->file, jpath[0] ? jpath : "(top level)",
-                 msg);
+        snprintf(p->err, p->err_size, "%s: %s: %s", p->file, jpath[0] ? jpath : "(top level)", msg);
         p->r = -EINVAL;
         return p->r;
 }
@@ -150,8 +149,8 @@ static int get_uint(Parser *p, const char *jpath, json_t *obj, const char *key, 
         path_key(sub, sizeof(sub), jpath, key);
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             (uint64_t)json_integer_value(v) < min || (uint64_t)json_integer_value(v) > max)
-                return fail(p, sub, "must be an integer from %llu to %llu",
-                            (unsigned long long)min, (unsigned long long)max);
+                return fail(p, sub, "must be an integer from %llu to %llu", (unsigned long long)min,
+                            (unsigned long long)max);
         *val = (uint64_t)json_integer_value(v);
         return 0;
 }
@@ -198,8 +197,7 @@ static int get_strings(Parser *p, const char *jpath, json_t *obj, const char *ke
                         return fail(p, item, "'%s' is not a valid %s", json_string_value(v), what);
                 for (size_t j = 0; j < *ret_n; j++)
                         if (strcmp((*ret)[j], json_string_value(v)) == 0)
-                                return fail(p, item, "'%s' is listed twice",
-                                            json_string_value(v));
+                                return fail(p, item, "'%s' is listed twice", json_string_value(v));
                 (*ret)[*ret_n] = strdup(json_string_value(v));
                 if (!(*ret)[*ret_n])
                         return oom(p);
@@ -239,13 +237,12 @@ static bool is_signal_rule(const char *s) {
 }
 
 static int parse_nats(Parser *p, json_t *nats, BridgeConfig *c) {
-        static const char *const keys[] = { "servers",     "user",
-                                            "password",    "token",
-                                            "credentials", "tls",
-                                            "reconnect_wait_ms", "connect_timeout_ms",
-                                            NULL };
-        static const char *const tls_keys[] = { "ca_file", "cert_file", "key_file", "hostname",
-                                                NULL };
+        static const char *const keys[] = {
+                "servers",     "user", "password",          "token",
+                "credentials", "tls",  "reconnect_wait_ms", "connect_timeout_ms",
+                NULL
+        };
+        static const char *const tls_keys[] = { "ca_file", "cert_file", "key_file", "hostname", NULL };
         json_t *tls;
 
         if (check_keys(p, "nats", nats, keys) < 0)
@@ -310,8 +307,7 @@ static int parse_exports(Parser *p, json_t *exports, BridgeConfig *c) {
                 if (!json_is_array(names))
                         return fail(p, "exports.names", "must be an array of objects");
                 if (json_array_size(names) > BRIDGE_EXPORTS_MAX)
-                        return fail(p, "exports.names", "more than %u entries",
-                                    BRIDGE_EXPORTS_MAX);
+                        return fail(p, "exports.names", "more than %u entries", BRIDGE_EXPORTS_MAX);
                 c->exports = calloc(json_array_size(names) + 1, sizeof(*c->exports));
                 if (!c->exports)
                         return oom(p);
@@ -328,8 +324,7 @@ static int parse_exports(Parser *p, json_t *exports, BridgeConfig *c) {
                                         bus_interface_is_valid, "interface", &e->interfaces,
                                         &e->n_interfaces) < 0 ||
                             get_strings(p, jp, v, "methods", BRIDGE_ALLOW_MAX, false, is_method,
-                                        "method (interface.Member)", &e->methods,
-                                        &e->n_methods) < 0)
+                                        "method (interface.Member)", &e->methods, &e->n_methods) < 0)
                                 return p->r;
                         if (e->n_interfaces + e->n_methods == 0)
                                 return fail(p, jp,
@@ -337,8 +332,7 @@ static int parse_exports(Parser *p, json_t *exports, BridgeConfig *c) {
                                             "allows nothing by default");
                         for (size_t j = 0; j < i; j++)
                                 if (strcmp(c->exports[j].name, e->name) == 0)
-                                        return fail(p, jp, "name '%s' is exported twice",
-                                                    e->name);
+                                        return fail(p, jp, "name '%s' is exported twice", e->name);
                 }
         }
         get_strings(p, "exports", exports, "signals", BRIDGE_SIGNAL_RULES_MAX, false,
@@ -370,8 +364,8 @@ static int parse_import_objects(Parser *p, const char *jpath, json_t *objs, Brid
                 path_index(jp, sizeof(jp), sub, i);
                 im->n_objects = i + 1;
                 if (check_keys(p, jp, v, keys) < 0 ||
-                    get_string(p, jp, v, "path", true, bus_path_is_valid, "object path",
-                               &o->path) < 0 ||
+                    get_string(p, jp, v, "path", true, bus_path_is_valid, "object path", &o->path) <
+                            0 ||
                     get_string(p, jp, v, "interface", true, bus_interface_is_valid, "interface",
                                &o->interface) < 0 ||
                     get_strings(p, jp, v, "methods", BRIDGE_METHODS_MAX, true, bus_member_is_valid,
@@ -380,8 +374,8 @@ static int parse_import_objects(Parser *p, const char *jpath, json_t *objs, Brid
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(im->objects[j].path, o->path) == 0 &&
                             strcmp(im->objects[j].interface, o->interface) == 0)
-                                return fail(p, jp, "object %s, interface %s listed twice",
-                                            o->path, o->interface);
+                                return fail(p, jp, "object %s, interface %s listed twice", o->path,
+                                            o->interface);
         }
         return 0;
 }
@@ -400,8 +394,7 @@ static int parse_imports(Parser *p, json_t *imports, BridgeConfig *c) {
                 if (!json_is_array(names))
                         return fail(p, "imports.names", "must be an array of objects");
                 if (json_array_size(names) > BRIDGE_IMPORTS_MAX)
-                        return fail(p, "imports.names", "more than %u entries",
-                                    BRIDGE_IMPORTS_MAX);
+                        return fail(p, "imports.names", "more than %u entries", BRIDGE_IMPORTS_MAX);
                 c->imports = calloc(json_array_size(names) + 1, sizeof(*c->imports));
                 if (!c->imports)
                         return oom(p);
@@ -420,12 +413,10 @@ static int parse_imports(Parser *p, json_t *imports, BridgeConfig *c) {
                                 return p->r;
                         for (size_t j = 0; j < i; j++)
                                 if (strcmp(c->imports[j].name, im->name) == 0)
-                                        return fail(p, jp, "name '%s' is imported twice",
-                                                    im->name);
+                                        return fail(p, jp, "name '%s' is imported twice", im->name);
                         for (size_t j = 0; j < c->n_exports; j++)
                                 if (strcmp(c->exports[j].name, im->name) == 0)
-                                        return fail(p, jp,
-                                                    "name '%s' is both exported and imported",
+                                        return fail(p, jp, "name '%s' is both exported and imported",
                                                     im->name);
                 }
         }
@@ -462,8 +453,8 @@ static int parse_imports(Parser *p, json_t *imports, BridgeConfig *c) {
 
 int bridge_config_parse(const char *path, const char *text, BridgeConfig **ret, char *err,
                         size_t err_size) {
-        static const char *const keys[] = { "nats", "domain", "host", "bus", "limits", "exports",
-                                            "imports", NULL };
+        static const char *const keys[] = { "nats",   "domain",  "host",    "bus",
+                                            "limits", "exports", "imports", NULL };
         Parser p = { .file = path, .err = err, .err_size = err_size, .r = 0 };
         json_error_t jerr;
         BridgeConfig *c;
@@ -499,7 +490,8 @@ int bridge_config_parse(const char *path, const char *text, BridgeConfig **ret, 
                        "host name (one token of [A-Za-z0-9_-], at most 64)", &c->host) < 0 ||
             get_string(&p, "", root, "bus", false, NULL, NULL, &c->bus_address) < 0)
                 goto out;
-        if (json_object_get(root, "limits") && parse_limits(&p, json_object_get(root, "limits"), c) < 0)
+        if (json_object_get(root, "limits") &&
+            parse_limits(&p, json_object_get(root, "limits"), c) < 0)
                 goto out;
         if (json_object_get(root, "exports") &&
             parse_exports(&p, json_object_get(root, "exports"), c) < 0)

@@ -17,15 +17,15 @@
 
 /* Bounds on what the file may ask for; each is far above any sane use and
  * keeps a mistaken file from making the bridge allocate without end. */
-#define BRIDGE_SERVERS_MAX 32u        /* NATS seed URLs: a cluster is 3-9 nodes */
-#define BRIDGE_EXPORTS_MAX 256u       /* exported names */
-#define BRIDGE_IMPORTS_MAX 256u       /* imported names */
-#define BRIDGE_SIGNAL_RULES_MAX 256u  /* exported signal rules / imported signal subjects */
-#define BRIDGE_ALLOW_MAX 256u         /* allow-list entries per exported name */
-#define BRIDGE_OBJECTS_MAX 64u        /* objects per imported name */
-#define BRIDGE_METHODS_MAX 256u       /* methods per imported object */
-#define BRIDGE_TOKEN_MAX 64u          /* a domain or host token (NATS subject token) */
-#define BRIDGE_DOMAIN_MAX 128u        /* the whole domain prefix */
+#define BRIDGE_SERVERS_MAX 32u       /* NATS seed URLs: a cluster is 3-9 nodes */
+#define BRIDGE_EXPORTS_MAX 256u      /* exported names */
+#define BRIDGE_IMPORTS_MAX 256u      /* imported names */
+#define BRIDGE_SIGNAL_RULES_MAX 256u /* exported signal rules / imported signal subjects */
+#define BRIDGE_ALLOW_MAX 256u        /* allow-list entries per exported name */
+#define BRIDGE_OBJECTS_MAX 64u       /* objects per imported name */
+#define BRIDGE_METHODS_MAX 256u      /* methods per imported object */
+#define BRIDGE_TOKEN_MAX 64u         /* a domain or host token (NATS subject token) */
+#define BRIDGE_DOMAIN_MAX 128u       /* the whole domain prefix */
 
 /* Defaults (docs/BRIDGE.md, "Limits"). */
 #define BRIDGE_DEFAULT_PENDING_CALLS 1024u          /* calls in flight, each direction */
@@ -36,31 +36,31 @@
 #define BRIDGE_DEFAULT_CONNECT_TIMEOUT_MS 2000u
 
 typedef struct BridgeExport {
-        char *name;           /* local well-known name */
-        char **interfaces;    /* every member of these interfaces is callable */
+        char *name;        /* local well-known name */
+        char **interfaces; /* every member of these interfaces is callable */
         size_t n_interfaces;
-        char **methods;       /* "interface.Member": exactly these are callable */
+        char **methods; /* "interface.Member": exactly these are callable */
         size_t n_methods;
 } BridgeExport;
 
 typedef struct BridgeImportObject {
         char *path;
         char *interface;
-        char **methods;       /* members forwarded */
+        char **methods; /* members forwarded */
         size_t n_methods;
 } BridgeImportObject;
 
 typedef struct BridgeImport {
-        char *name;           /* remote well-known name, owned locally by the bridge */
+        char *name; /* remote well-known name, owned locally by the bridge */
         BridgeImportObject *objects;
         size_t n_objects;
-        uint32_t timeout_ms;  /* upper bound on a forwarded call's deadline */
+        uint32_t timeout_ms; /* upper bound on a forwarded call's deadline */
 } BridgeImport;
 
 typedef struct BridgeSignalImport {
-        char *host;           /* "*" = any host */
-        char *interface;      /* NULL = any */
-        char *member;         /* NULL or "*" = any */
+        char *host;      /* "*" = any host */
+        char *interface; /* NULL = any */
+        char *member;    /* NULL or "*" = any */
 } BridgeSignalImport;
 
 typedef struct BridgeConfig {
@@ -73,9 +73,9 @@ typedef struct BridgeConfig {
         uint32_t reconnect_wait_ms;
         uint32_t connect_timeout_ms;
         /* identity */
-        char *domain;         /* subject prefix, one or more dot-separated tokens */
-        char *host;           /* this host's token */
-        char *bus_address;    /* NULL = libbusclient's default */
+        char *domain;      /* subject prefix, one or more dot-separated tokens */
+        char *host;        /* this host's token */
+        char *bus_address; /* NULL = libbusclient's default */
         /* limits */
         uint32_t pending_calls;
         uint32_t queue_messages;

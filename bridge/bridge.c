@@ -65,14 +65,13 @@ typedef enum InKind {
         IN_SIGNAL,
 } InKind;
 
-
 /* A local call forwarded to NATS, waiting for its reply. */
 typedef struct OutCall {
         uint64_t id; /* 0 = free */
         bus_message *call;
         struct event *timer;
         Bridge *bridge;
-        natsSubscription *sub; /* INBOX.<slot>.*, for the slot's whole life */
+        natsSubscription *sub;                     /* INBOX.<slot>.*, for the slot's whole life */
         struct OutCall *flight_prev, *flight_next; /* on Bridge.in_flight while id != 0 */
 } OutCall;
 
@@ -81,7 +80,7 @@ typedef struct InCall {
         Bridge *bridge;
         char *reply_subject;
         bus_slot *slot;
-        uint64_t serial; /* of the local call, for GetOrigin */
+        uint64_t serial;                   /* of the local call, for GetOrigin */
         char *origin_host, *origin_sender; /* as the calling host's bridge said; NULL if not */
         int64_t origin_uid;                /* -1 if not said */
         struct InCall *calls_prev, *calls_next;
@@ -399,8 +398,8 @@ static int on_import_call(bus_message *call, void *userdata, json_t **ret_reply,
                                              "bridge on host %s: %u calls in flight already",
                                              b->cfg->host, b->cfg->pending_calls);
                 }
-                snprintf(reply, sizeof(reply), "%s.%zu.%" PRIu64, b->inbox,
-                         (size_t)(o - b->out), o->id);
+                snprintf(reply, sizeof(reply), "%s.%zu.%" PRIu64, b->inbox, (size_t)(o - b->out),
+                         o->id);
         }
         bridge_subject_call(subject, sizeof(subject), b->cfg->domain, im->name);
         snprintf(tmo, sizeof(tmo), "%" PRIu64, timeout_ns / 1000);
@@ -440,9 +439,9 @@ static int on_import_call(bus_message *call, void *userdata, json_t **ret_reply,
         if (no_reply)
                 return 0;
         o->call = bus_message_ref(call);
-        event_add(o->timer, &(struct timeval){ .tv_sec = (time_t)(timeout_ns / 1000000000ull),
-                                               .tv_usec = (suseconds_t)(timeout_ns % 1000000000ull) /
-                                                          1000 });
+        event_add(o->timer,
+                  &(struct timeval){ .tv_sec = (time_t)(timeout_ns / 1000000000ull),
+                                     .tv_usec = (suseconds_t)(timeout_ns % 1000000000ull) / 1000 });
         return BUS_REPLY_DEFERRED;
 }
 
@@ -476,8 +475,7 @@ static void handle_reply(Bridge *b, OutCall *o, natsMsg *msg) {
                 return;
         }
         r = bridge_wire_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_BLOBS),
-                               &v);
+                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_BLOBS), &v);
         if (r < 0) {
                 out_fail(o, BRIDGE_ERROR_BAD_MESSAGE, "the remote reply's layout is invalid");
                 return;
@@ -489,8 +487,7 @@ static void handle_reply(Bridge *b, OutCall *o, natsMsg *msg) {
                 r = bus_send(b->bus, ret, NULL);
         bus_message_unref(ret);
         if (r < 0) {
-                out_fail(o, BUS_ERROR_FAILED, "the reply could not be passed on: %s",
-                         strerror(-r));
+                out_fail(o, BUS_ERROR_FAILED, "the reply could not be passed on: %s", strerror(-r));
                 return;
         }
         out_release(o);
@@ -611,8 +608,7 @@ static void handle_call(Bridge *b, unsigned index, natsMsg *msg) {
                 return;
         }
         r = bridge_wire_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_BLOBS),
-                               &v);
+                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_BLOBS), &v);
         if (r < 0) {
                 respond_error(b, reply, BRIDGE_ERROR_BAD_MESSAGE, "the call's layout is invalid");
                 return;
@@ -753,13 +749,11 @@ static void handle_signal(Bridge *b, natsMsg *msg) {
                 return;
         if (!b->bus || !bus_connection_is_open(b->bus))
                 return; /* nobody to emit to; signals are not stored */
-        if (!path || !iface || !member || !bus_path_is_valid(path) ||
-            !bus_interface_is_valid(iface) || !bus_member_is_valid(member) ||
-            (key && !bus_key_is_valid(key)))
+        if (!path || !iface || !member || !bus_path_is_valid(path) || !bus_interface_is_valid(iface) ||
+            !bus_member_is_valid(member) || (key && !bus_key_is_valid(key)))
                 return;
         r = bridge_wire_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_BLOBS),
-                               &v);
+                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_BLOBS), &v);
         if (r < 0)
                 return;
         r = bus_message_new_signal(b->bus, &m, path, iface, member);
@@ -910,8 +904,8 @@ static int on_name_reply(bus_message *reply, void *userdata) {
                 bus_error e = BUS_ERROR_INIT;
 
                 (void)bus_message_get_error(reply, &e);
-                fprintf(stderr, "busd-bridge: cannot own %s: %s: %s\n", name,
-                        e.name ? e.name : "?", e.message ? e.message : "");
+                fprintf(stderr, "busd-bridge: cannot own %s: %s: %s\n", name, e.name ? e.name : "?",
+                        e.message ? e.message : "");
                 bus_error_free(&e);
         }
         return 0;
@@ -977,8 +971,9 @@ static int on_become_bridge(bus_message *reply, void *userdata) {
                 return 0;
         }
         (void)bus_message_get_error(reply, &e);
-        blog(b, "not marked as a bridge (%s: %s): services see calls from other hosts as "
-                "this bridge's own",
+        blog(b,
+             "not marked as a bridge (%s: %s): services see calls from other hosts as "
+             "this bridge's own",
              e.name ? e.name : "?", e.message ? e.message : "");
         bus_error_free(&e);
         return 0;

@@ -18,8 +18,8 @@ typedef struct Bridge Bridge;
 
 /* Counters (docs/BRIDGE.md, "Limits"), read on the loop's thread. */
 typedef struct BridgeStats {
-        uint64_t calls_out;          /* local calls forwarded to NATS */
-        uint64_t calls_in;           /* NATS requests called locally */
+        uint64_t calls_out; /* local calls forwarded to NATS */
+        uint64_t calls_in;  /* NATS requests called locally */
         uint64_t signals_out;
         uint64_t signals_in;
         uint64_t refused_unreachable; /* local calls failed fast: NATS down */

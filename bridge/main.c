@@ -23,13 +23,12 @@
 #define DEFAULT_CONFIG "/etc/busd/bridge.json"
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "Usage: busd-bridge [--config FILE] [--check]\n"
-                "Bridge the local busd to a NATS cluster (busd-bridge(8), docs/BRIDGE.md).\n"
-                "\n"
-                "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
-                "      --check        check the configuration and exit\n"
-                "  -h, --help         this help\n");
+        fprintf(f, "Usage: busd-bridge [--config FILE] [--check]\n"
+                   "Bridge the local busd to a NATS cluster (busd-bridge(8), docs/BRIDGE.md).\n"
+                   "\n"
+                   "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
+                   "      --check        check the configuration and exit\n"
+                   "  -h, --help         this help\n");
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *userdata) {

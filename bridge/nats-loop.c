@@ -58,14 +58,14 @@ natsStatus nats_loop_read(void *userdata, bool add) {
         NatsLoop *l = userdata;
 
         return (add ? event_add(l->read, NULL) : event_del_noblock(l->read)) == 0 ? NATS_OK
-                                                                                   : NATS_ERR;
+                                                                                  : NATS_ERR;
 }
 
 natsStatus nats_loop_write(void *userdata, bool add) {
         NatsLoop *l = userdata;
 
         return (add ? event_add(l->write, NULL) : event_del_noblock(l->write)) == 0 ? NATS_OK
-                                                                                     : NATS_ERR;
+                                                                                    : NATS_ERR;
 }
 
 natsStatus nats_loop_detach(void *userdata) {

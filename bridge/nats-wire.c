@@ -149,6 +149,7 @@ int bridge_subject_signal(char *buf, size_t size, const char *domain, const char
 
 int bridge_subject_signal_import(char *buf, size_t size, const char *domain, const char *host,
                                  const char *interface, const char *member) {
-        return subject(buf, size, snprintf(buf, size, "%s.sig.%s.%s.%s", domain, host, interface,
-                                           member ? member : "*"));
+        return subject(buf, size,
+                       snprintf(buf, size, "%s.sig.%s.%s.%s", domain, host, interface,
+                                member ? member : "*"));
 }

@@ -20,11 +20,11 @@
 #define BRIDGE_HDR_INTERFACE "Busd-Interface"
 #define BRIDGE_HDR_MEMBER "Busd-Member"
 #define BRIDGE_HDR_KEY "Busd-Key"
-#define BRIDGE_HDR_TIMEOUT "Busd-Timeout-Usec"  /* time left to the caller's deadline */
-#define BRIDGE_HDR_NO_REPLY "Busd-No-Reply"     /* "1": a call that wants no answer */
-#define BRIDGE_HDR_ERROR "Busd-Error"           /* on replies: the error name */
-#define BRIDGE_HDR_BODY_LEN "Busd-Body-Len"     /* bytes of JSON body at the start of the data */
-#define BRIDGE_HDR_BLOBS "Busd-Payloads"        /* payload sizes, comma-separated, in order */
+#define BRIDGE_HDR_TIMEOUT "Busd-Timeout-Usec" /* time left to the caller's deadline */
+#define BRIDGE_HDR_NO_REPLY "Busd-No-Reply"    /* "1": a call that wants no answer */
+#define BRIDGE_HDR_ERROR "Busd-Error"          /* on replies: the error name */
+#define BRIDGE_HDR_BODY_LEN "Busd-Body-Len"    /* bytes of JSON body at the start of the data */
+#define BRIDGE_HDR_BLOBS "Busd-Payloads"       /* payload sizes, comma-separated, in order */
 #define BRIDGE_HDR_ORIGIN_HOST "Busd-Origin-Host"
 #define BRIDGE_HDR_ORIGIN_SENDER "Busd-Origin-Sender"
 #define BRIDGE_HDR_ORIGIN_UID "Busd-Origin-Uid"
@@ -44,7 +44,7 @@
 
 /* A message's data as it goes on NATS. */
 typedef struct BridgeWire {
-        char *data;           /* malloc'd: body then payloads */
+        char *data; /* malloc'd: body then payloads */
         size_t len;
         size_t body_len;
         unsigned n_blobs;

@@ -101,7 +101,8 @@ static const struct {
         { "{\"nats\": {\"servers\": [\"nats://h:1\"]}, \"host\": \"a\", \"hots\": 1}",
           "b.json: hots: unknown key" },
         { "{\"nats\": {\"servers\": []}, \"host\": \"a\"}", "nats.servers: must not be empty" },
-        { "{\"nats\": {\"servers\": [\"http://h\"]}, \"host\": \"a\"}", "nats.servers[0]: 'http://h'" },
+        { "{\"nats\": {\"servers\": [\"http://h\"]}, \"host\": \"a\"}",
+          "nats.servers[0]: 'http://h'" },
         { "{\"nats\": {\"servers\": [\"nats://h:1\", \"nats://h:1\"]}, \"host\": \"a\"}",
           "nats.servers[1]: 'nats://h:1' is listed twice" },
         { "{\"nats\": {\"servers\": [\"nats://h:1\"], \"user\": \"u\"}, \"host\": \"a\"}",
@@ -191,8 +192,7 @@ START_TEST(test_wire_decode) {
         ck_assert_int_eq(bridge_wire_decode(data, 14, "7", "5,3", &v), -EBADMSG);
         ck_assert_int_eq(bridge_wire_decode(data, 14, "15", NULL, &v), -EBADMSG);
         ck_assert_int_eq(bridge_wire_decode(data, 14, "7", "18446744073709551615,8", &v), -EBADMSG);
-        ck_assert_int_eq(bridge_wire_decode(data, 14, "7", "99999999999999999999999", &v),
-                         -EBADMSG);
+        ck_assert_int_eq(bridge_wire_decode(data, 14, "7", "99999999999999999999999", &v), -EBADMSG);
         ck_assert_int_eq(bridge_wire_decode(data, 14, "7x", NULL, &v), -EBADMSG);
         ck_assert_int_eq(bridge_wire_decode(data, 14, "7", "5,,2", &v), -EBADMSG);
         ck_assert_int_eq(bridge_wire_decode(data, 14, "7", "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1", &v),

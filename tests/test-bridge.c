@@ -194,7 +194,9 @@ static void proc_await_ready(Proc *p) {
                         ck_abort_msg("%s: no READY=1 within 10 s", p->what);
                 }
                 /* Wake at least every 100 ms to notice an exit. */
-                if (poll(&pfd, 1, (int)((deadline - now) / 1000 < 100 ? (deadline - now) / 1000 + 1 : 100)) <= 0)
+                if (poll(&pfd, 1,
+                         (int)((deadline - now) / 1000 < 100 ? (deadline - now) / 1000 + 1 : 100)) <=
+                    0)
                         continue;
                 n = recv(p->notify_fd, buf, sizeof(buf) - 1, 0);
                 if (n <= 0)
@@ -224,14 +226,25 @@ static int proc_stop(Proc *p, int sig) {
 static void start_nats(int i) {
         char port[16], cluster[64], routes[160], name[16];
         int a = (i + 1) % 3, b = (i + 2) % 3;
-        char *argv[] = { (char *)NATS_SERVER_BINARY, "-a", "127.0.0.1", "-p", port,
-                         "--cluster_name", "busd-test", "--cluster", cluster, "--routes", routes,
-                         "-n", name, NULL };
+        char *argv[] = { (char *)NATS_SERVER_BINARY,
+                         "-a",
+                         "127.0.0.1",
+                         "-p",
+                         port,
+                         "--cluster_name",
+                         "busd-test",
+                         "--cluster",
+                         cluster,
+                         "--routes",
+                         routes,
+                         "-n",
+                         name,
+                         NULL };
 
         snprintf(port, sizeof(port), "%d", W.nats_port[i]);
         snprintf(cluster, sizeof(cluster), "nats://127.0.0.1:%d", W.route_port[i]);
-        snprintf(routes, sizeof(routes), "nats://127.0.0.1:%d,nats://127.0.0.1:%d",
-                 W.route_port[a], W.route_port[b]);
+        snprintf(routes, sizeof(routes), "nats://127.0.0.1:%d,nats://127.0.0.1:%d", W.route_port[a],
+                 W.route_port[b]);
         snprintf(name, sizeof(name), "nats%d", i);
         proc_start(&W.nats[i], name, argv, false);
 }
@@ -295,7 +308,8 @@ static void write_bridge_config(int h, const char *servers) {
                         " \"imports\": {\"names\": ["
                         "   {\"name\": \"" ALPHA "\", \"objects\": [{\"path\": \"" ALPHA_PATH "\","
                         "       \"interface\": \"" ALPHA "\", \"methods\": [\"Ping\"]}]}],"
-                        "              \"signals\": [{\"host\": \"alpha\", \"interface\": \"" ALPHA "\"}]}}\n",
+                        "              \"signals\": [{\"host\": \"alpha\", \"interface\": \"" ALPHA
+                        "\"}]}}\n",
                         servers, W.sock[1], INLINE_MAX);
         fclose(f);
 }
@@ -383,13 +397,13 @@ typedef struct Calc {
         bus_connection *conn;
         bus_slot *slot, *secret_slot;
         unsigned calls;
-        bus_message *held;          /* a Sleep call, never answered */
+        bus_message *held;           /* a Sleep call, never answered */
         int64_t sleep_deadline_left; /* ns left to the Sleep call's deadline when it came */
         size_t blob_seen;
         char who_sender[64];
         uint32_t who_uid;
-        uint32_t who_flags;        /* sender_reserved as the bus stamped it */
-        json_t *who_origin;        /* GetOrigin's answer, NULL if it failed */
+        uint32_t who_flags; /* sender_reserved as the bus stamped it */
+        json_t *who_origin; /* GetOrigin's answer, NULL if it failed */
         char who_origin_error[128];
 } Calc;
 
@@ -415,8 +429,9 @@ static int calc_add(bus_message *call, void *ud, json_t **ret, bus_error *err) {
                 calc.blob_seen = n;
                 ck_assert(n == 0 || ((const char *)d)[n - 1] == 'z');
         }
-        *ret = json_pack("{s:I}", "sum", json_integer_value(json_object_get(b, "a")) +
-                                             json_integer_value(json_object_get(b, "b")));
+        *ret = json_pack("{s:I}", "sum",
+                         json_integer_value(json_object_get(b, "a")) +
+                                 json_integer_value(json_object_get(b, "b")));
         return 0;
 }
 
@@ -502,7 +517,8 @@ static void calc_start(void) {
 
         memset(&calc, 0, sizeof(calc));
         calc.conn = connect_to(1);
-        ck_assert_int_eq(bus_add_object(calc.conn, &calc.slot, CALC_PATH, CALC, calc_methods, NULL), 0);
+        ck_assert_int_eq(bus_add_object(calc.conn, &calc.slot, CALC_PATH, CALC, calc_methods, NULL),
+                         0);
         ck_assert_int_eq(bus_add_object(calc.conn, &calc.secret_slot, CALC_PATH, SECRET,
                                         secret_methods, NULL),
                          0);
@@ -733,9 +749,9 @@ START_TEST(test_error_mapping) {
 
                 for (;;) {
                         outcome_reset(&o);
-                        ck_assert_int_eq(bus_message_new_method_call(client, &m, VANISH, "/v",
-                                                                     VANISH, "Go"),
-                                         0);
+                        ck_assert_int_eq(
+                                bus_message_new_method_call(client, &m, VANISH, "/v", VANISH, "Go"),
+                                0);
                         ck_assert_int_eq(bus_call_async(client, m, 2000000, outcome_cb, &o, NULL), 0);
                         bus_message_unref(m);
                         pump_until(&o.done, 1, client, vanish);
@@ -829,7 +845,8 @@ START_TEST(test_signals) {
          * first may race the route; emit until one arrives. */
         while (got.n == 0) {
                 body = json_pack("{s:s}", "name", "first");
-                ck_assert_int_eq(bus_emit_signal(calc.conn, CALC_PATH, CALC, "Changed", "k1", body), 0);
+                ck_assert_int_eq(bus_emit_signal(calc.conn, CALC_PATH, CALC, "Changed", "k1", body),
+                                 0);
                 json_decref(body);
                 (void)pump_(&got.n, 1, (bus_connection *const[]){ client, calc.conn, NULL });
                 ck_assert(now_usec() < deadline);
@@ -857,7 +874,8 @@ START_TEST(test_signals) {
         deadline = now_usec() + 10ull * 1000000ull;
         while (bgot.n == 0) {
                 body = json_pack("{s:s}", "name", "from-alpha");
-                ck_assert_int_eq(bus_emit_signal(alpha_svc, ALPHA_PATH, ALPHA, "Hello", NULL, body), 0);
+                ck_assert_int_eq(bus_emit_signal(alpha_svc, ALPHA_PATH, ALPHA, "Hello", NULL, body),
+                                 0);
                 json_decref(body);
                 (void)pump_(&bgot.n, 1, (bus_connection *const[]){ bclient, alpha_svc, NULL });
                 ck_assert(now_usec() < deadline);
@@ -983,9 +1001,8 @@ START_TEST(test_pending_calls_bounded) {
         for (int i = 0; i < PENDING_MAX; i++) {
                 bus_message *m = NULL;
 
-                ck_assert_int_eq(bus_message_new_method_call(client, &m, CALC, CALC_PATH, CALC,
-                                                             "Sleep"),
-                                 0);
+                ck_assert_int_eq(
+                        bus_message_new_method_call(client, &m, CALC, CALC_PATH, CALC, "Sleep"), 0);
                 ck_assert_int_eq(bus_call_async(client, m, 3000000, outcome_cb, &held[i], NULL), 0);
                 bus_message_unref(m);
         }
@@ -1034,8 +1051,8 @@ START_TEST(test_identity_across_hosts) {
                 bus_message *m = NULL;
 
                 outcome_reset(&o);
-                ck_assert_int_eq(bus_message_new_method_call(local, &m, CALC, CALC_PATH, CALC, "Who"),
-                                 0);
+                ck_assert_int_eq(
+                        bus_message_new_method_call(local, &m, CALC, CALC_PATH, CALC, "Who"), 0);
                 ck_assert_int_eq(bus_call_async(local, m, 0, outcome_cb, &o, NULL), 0);
                 bus_message_unref(m);
                 pump_until(&o.done, 1, local, calc.conn);
@@ -1097,9 +1114,9 @@ START_TEST(test_busd_restart) {
                 bus_message *m = NULL;
 
                 outcome_reset(&o);
-                ck_assert_int_eq(bus_message_new_method_call(bclient, &m, ALPHA, ALPHA_PATH, ALPHA,
-                                                             "Ping"),
-                                 0);
+                ck_assert_int_eq(
+                        bus_message_new_method_call(bclient, &m, ALPHA, ALPHA_PATH, ALPHA, "Ping"),
+                        0);
                 ck_assert_int_eq(bus_call_async(bclient, m, 1000000, outcome_cb, &o, NULL), 0);
                 bus_message_unref(m);
                 pump_until(&o.done, 1, bclient, asvc);
@@ -1125,11 +1142,9 @@ START_TEST(test_busd_restart) {
                                  0);
                 deadline = now_usec() + 10ull * 1000000ull;
                 while (got.n == 0) {
-                        ck_assert_int_eq(bus_emit_signal(calc.conn, CALC_PATH, CALC, "Again", NULL,
-                                                         NULL),
-                                         0);
-                        (void)pump_(&got.n, 1,
-                                    (bus_connection *const[]){ client, calc.conn, NULL });
+                        ck_assert_int_eq(
+                                bus_emit_signal(calc.conn, CALC_PATH, CALC, "Again", NULL, NULL), 0);
+                        (void)pump_(&got.n, 1, (bus_connection *const[]){ client, calc.conn, NULL });
                         ck_assert(now_usec() < deadline);
                 }
                 collector_reset(&got);
