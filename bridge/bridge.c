@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -749,6 +750,14 @@ static void handle_signal(Bridge *b, natsMsg *msg) {
                 return;
         if (!b->bus || !bus_connection_is_open(b->bus))
                 return; /* nobody to emit to; signals are not stored */
+        /* libbusclient queues output without a bound once the socket is
+         * full (it asks for POLLOUT only then): a bus that does not drain
+         * us loses remote signals, counted, rather than our memory. Calls
+         * are bounded by pending_calls already. */
+        if (bus_connection_get_events(b->bus) & POLLOUT) {
+                b->stats.signals_dropped++;
+                return;
+        }
         if (!path || !iface || !member || !bus_path_is_valid(path) || !bus_interface_is_valid(iface) ||
             !bus_member_is_valid(member) || (key && !bus_key_is_valid(key)))
                 return;

@@ -26,6 +26,7 @@ typedef struct BridgeStats {
         uint64_t refused_payload;     /* messages over limits.inline_payload_bytes */
         uint64_t refused_limits;      /* pending_calls / queue_messages full */
         uint64_t bus_connects;        /* local bus connections made (1 + reconnects) */
+        uint64_t signals_dropped;     /* remote signals not re-emitted: the bus's socket was full */
 } BridgeStats;
 
 /* Call once, before the event base is created: libnats's libevent adapter

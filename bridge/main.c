@@ -118,10 +118,11 @@ int main(int argc, char **argv) {
                 fprintf(stderr,
                         "busd-bridge[%s]: stopping: calls out %" PRIu64 ", in %" PRIu64
                         ", signals out %" PRIu64 ", in %" PRIu64 ", refused: unreachable %" PRIu64
-                        ", payload %" PRIu64 ", limits %" PRIu64 ", bus connections %" PRIu64 "\n",
+                        ", payload %" PRIu64 ", limits %" PRIu64 ", bus connections %" PRIu64
+                        ", signals dropped (bus full) %" PRIu64 "\n",
                         cfg->host, st->calls_out, st->calls_in, st->signals_out, st->signals_in,
                         st->refused_unreachable, st->refused_payload, st->refused_limits,
-                        st->bus_connects);
+                        st->bus_connects, st->signals_dropped);
         }
         status = EXIT_SUCCESS;
 out:
