@@ -249,6 +249,10 @@ struct bus_slot {
                         char *path;
                         char *interface;
                         const bus_method *methods;
+                        /* the objects at the same path, newest first (list.h),
+                         * headed by its entry in objects_by_path */
+                        bus_slot *same_path_prev, *same_path_next;
+                        struct PathObjects *at;
                 } object;
                 struct {
                         struct ObjectReg *reg; /* owned */
@@ -336,6 +340,7 @@ struct bus_connection {
         /* slots */
         bus_slot *matches;
         bus_slot *objects;
+        HashMap *objects_by_path; /* path -> PathObjects, the objects there (dispatch.c) */
         struct ObjectTree *object_tree; /* the object model's registrations (object.c) */
 
         /* monitor mode (monitor.c): set once the bus accepted BecomeMonitor;
@@ -454,6 +459,9 @@ uint64_t call_deadline_usec(uint64_t timeout_usec);
 /* dispatch.c */
 int dispatch_message(bus_connection *c, bus_message *m);
 void dispatch_drop_slots(bus_connection *c);
+/* The newest object slot (bus_add_object()) at @path, or NULL; the others
+ * there follow on ->object.same_path_next. */
+bus_slot *dispatch_objects_at(bus_connection *c, const char *path);
 /* Remember why the bus said it is disconnecting us, from its Disconnected
  * signal @m, in c->disconnect_error. */
 void dispatch_note_disconnected(bus_connection *c, bus_message *m);

@@ -215,6 +215,7 @@ static void conn_free(bus_connection *c) {
         dispatch_drop_slots(c);
         event_free_glue(c);
         hashmap_free(c->pending_by_serial);
+        hashmap_free(c->objects_by_path); /* empty: the slots were dropped */
         rqueue_clear(&c->rqueue);
         io_discard(c);
         free(c->in_buf);

@@ -32,6 +32,56 @@
 
 /* ---- Slots ------------------------------------------------------------------------------ */
 
+/* The objects (bus_add_object()) at one path: the value of objects_by_path
+ * under its own copy of the path, made with the first object there and
+ * freed with the last, so a call finds its objects without walking all. */
+typedef struct PathObjects {
+        char *path;
+        bus_slot *objects; /* newest first, on ->object.same_path_prev/_next */
+} PathObjects;
+
+/* Put object slot @s (path set) first among the objects at its path. 0 or
+ * -ENOMEM (then nothing changed). */
+static int object_path_link(bus_connection *c, bus_slot *s) {
+        PathObjects *at;
+        int r;
+
+        if (!c->objects_by_path) {
+                r = hashmap_new(&c->objects_by_path, HASHMAP_KEY_STRING);
+                if (r < 0)
+                        return r;
+        }
+        at = hashmap_get(c->objects_by_path, s->object.path);
+        if (!at) {
+                at = calloc(1, sizeof(*at));
+                if (!at)
+                        return -ENOMEM;
+                at->path = strdup(s->object.path);
+                r = at->path ? hashmap_put(c->objects_by_path, at->path, at) : -ENOMEM;
+                if (r < 0) {
+                        free(at->path);
+                        free(at);
+                        return r;
+                }
+        }
+        /* list.h pastes "_prev"/"_next" to the last token: object.same_path_prev. */
+        LIST_PREPEND(object.same_path, at->objects, s);
+        s->object.at = at;
+        return 0;
+}
+
+static void object_path_unlink(bus_connection *c, bus_slot *s) {
+        PathObjects *at = s->object.at;
+
+        LIST_REMOVE(object.same_path, at->objects, s);
+        s->object.at = NULL;
+        if (!at->objects) {
+                (void)hashmap_remove(c->objects_by_path, at->path);
+                free(at->path);
+                free(at);
+        }
+}
+
 bus_slot *slot_new(bus_connection *c, SlotType type, bool floating) {
         bus_slot *s = calloc(1, sizeof(*s));
 
@@ -98,6 +148,7 @@ void slot_detach(bus_slot *s, bool notify_bus) {
                 break;
         case SLOT_OBJECT:
                 LIST_REMOVE(slot, c->objects, s);
+                object_path_unlink(c, s);
                 break;
         case SLOT_NODE:
                 object_reg_detach(c, s->node.reg, notify_bus);
@@ -335,9 +386,16 @@ _public_ int bus_add_match_async(bus_connection *c, bus_slot **ret_slot, const c
 
 /* ---- Objects ------------------------------------------------------------------------------ */
 
+bus_slot *dispatch_objects_at(bus_connection *c, const char *path) {
+        PathObjects *at = c->objects_by_path && path ? hashmap_get(c->objects_by_path, path) : NULL;
+
+        return at ? at->objects : NULL;
+}
+
 _public_ int bus_add_object(bus_connection *c, bus_slot **ret_slot, const char *path,
                             const char *interface, const bus_method *methods, void *userdata) {
         bus_slot *s;
+        int r;
 
         if (!c || !path || !interface || !methods || !bus_path_is_valid(path) ||
             !bus_interface_is_valid(interface))
@@ -345,8 +403,8 @@ _public_ int bus_add_object(bus_connection *c, bus_slot **ret_slot, const char *
         for (const bus_method *m = methods; m->member; m++)
                 if (!m->handler || !bus_member_is_valid(m->member))
                         return -EINVAL;
-        for (s = c->objects; s; s = s->slot_next)
-                if (strcmp(s->object.path, path) == 0 && strcmp(s->object.interface, interface) == 0)
+        for (s = dispatch_objects_at(c, path); s; s = s->object.same_path_next)
+                if (strcmp(s->object.interface, interface) == 0)
                         return -EEXIST;
         if (c->closed)
                 return -ENOTCONN;
@@ -356,10 +414,11 @@ _public_ int bus_add_object(bus_connection *c, bus_slot **ret_slot, const char *
                 return -ENOMEM;
         s->object.path = strdup(path);
         s->object.interface = strdup(interface);
-        if (!s->object.path || !s->object.interface) {
+        r = s->object.path && s->object.interface ? object_path_link(c, s) : -ENOMEM;
+        if (r < 0) {
                 s->conn = NULL;
                 slot_unref_internal(s);
-                return -ENOMEM;
+                return r;
         }
         s->object.methods = methods;
         s->userdata = userdata;
@@ -540,9 +599,7 @@ static void dispatch_call(bus_connection *c, bus_message *m) {
 
         if (object_dispatch_call(c, m))
                 return; /* the object model's (object.c) */
-        for (s = c->objects; s; s = s->slot_next) {
-                if (!path || strcmp(s->object.path, path) != 0)
-                        continue;
+        for (s = dispatch_objects_at(c, path); s; s = s->object.same_path_next) {
                 if (unknown == NO_OBJECT)
                         unknown = NO_INTERFACE;
                 if (interface && strcmp(s->object.interface, interface) != 0)

@@ -432,6 +432,77 @@ START_TEST(test_objects) {
 }
 END_TEST
 
+/* Answers with the name its object was registered with (@userdata). */
+static int method_whoami(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
+        *ret_reply = json_pack("{s:s}", "object", (const char *)userdata);
+        return 0;
+}
+
+/* Send @call (serial @serial, no interface) and return the "object" its
+ * answer names, or the error name. */
+static char *call_whoami(BusMessageSpec *call, uint64_t serial) {
+        static char got[64];
+        uint8_t *buf;
+        BusFields f;
+        BusHeader h;
+
+        call->serial = serial;
+        broker_send(call, 9);
+        ck_assert_int_ge(drain(), 0);
+        h = broker_read(&f, &buf);
+        ck_assert_uint_eq(h.reply_serial, serial);
+        if (h.type == BUS_MESSAGE_ERROR) {
+                snprintf(got, sizeof(got), "%s", f.error_name);
+        } else {
+                json_t *o = json_loadb((const char *)buf + BUS_HEADER_SIZE + h.fields_len,
+                                       h.body_len, 0, NULL);
+
+                ck_assert_ptr_nonnull(o);
+                snprintf(got, sizeof(got), "%s", json_string_value(json_object_get(o, "object")));
+                json_decref(o);
+        }
+        return got;
+}
+
+/* Objects are found by path (a map of path -> the objects there): several
+ * interfaces at one path, the newest first for a call without interface,
+ * and the path forgotten with its last object. */
+START_TEST(test_objects_share_path) {
+        static const bus_method methods[] = { { "Who", method_whoami }, { NULL, NULL } };
+        BusMessageSpec call = { .type = BUS_MESSAGE_METHOD_CALL,
+                                .path = "/obj",
+                                .member = "Who",
+                                .destination = ":1.5" };
+        bus_slot *a = NULL, *b = NULL, *other = NULL;
+
+        ck_assert_int_eq(bus_add_object(bus, &a, "/obj", "org.example.A", methods, "a"), 0);
+        ck_assert_int_eq(bus_add_object(bus, &b, "/obj", "org.example.B", methods, "b"), 0);
+        ck_assert_int_eq(bus_add_object(bus, &other, "/other", "org.example.A", methods, "other"), 0);
+        ck_assert_int_eq(bus_add_object(bus, NULL, "/obj", "org.example.A", methods, "a2"), -EEXIST);
+        ck_assert_ptr_eq(dispatch_objects_at(bus, "/obj"), b);
+        ck_assert_ptr_eq(b->object.same_path_next, a);
+
+        ck_assert_str_eq(call_whoami(&call, 40), "b"); /* no interface: the newest */
+        call.interface = "org.example.A";
+        ck_assert_str_eq(call_whoami(&call, 41), "a");
+        call.interface = NULL;
+        bus_slot_unref(b);
+        ck_assert_str_eq(call_whoami(&call, 42), "a");
+        bus_slot_unref(a);
+        ck_assert_ptr_null(dispatch_objects_at(bus, "/obj"));
+        ck_assert_str_eq(call_whoami(&call, 43), BUS_ERROR_UNKNOWN_OBJECT);
+        call.path = "/other";
+        ck_assert_str_eq(call_whoami(&call, 44), "other");
+
+        /* The path can be used again. */
+        ck_assert_int_eq(bus_add_object(bus, &a, "/obj", "org.example.A", methods, "a3"), 0);
+        call.path = "/obj";
+        ck_assert_str_eq(call_whoami(&call, 45), "a3");
+        bus_slot_unref(a);
+        bus_slot_unref(other);
+}
+END_TEST
+
 /* Nothing the client wrote is waiting on the broker's side of the socket. */
 static bool broker_has_input(void) {
         char byte;
@@ -523,6 +594,7 @@ static Suite *connection_suite(void) {
         tcase_add_test(tc, test_stray_fd_closes);
         tcase_add_test(tc, test_local_timeout);
         tcase_add_test(tc, test_objects);
+        tcase_add_test(tc, test_objects_share_path);
         tcase_add_test(tc, test_cork);
         suite_add_tcase(s, tc);
         return s;
