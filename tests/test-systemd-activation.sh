@@ -99,6 +99,18 @@ service fail org.example.SdFail busd-act-fail.service
 service exit org.example.SdExit busd-act-exit.service
 service masked org.example.SdMasked busd-act-masked.service
 service none org.example.SdNone busd-act-none.service
+# The exec backend inside busd.service's sandbox (capabilities bounded to
+# setuid/setgid/kill, system call filter): as nobody when nobody can run the
+# test service from this build tree (not from a 0700 checkout), else as root.
+exec_user=root
+if command -v setpriv >/dev/null &&
+        setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$SERVICE" 2>/dev/null &&
+        setpriv --reuid=nobody --regid=nogroup --clear-groups "$SERVICE" bogus 2>/dev/null;
+        [ $? -eq 64 ]; then
+        exec_user=nobody
+fi
+printf '{"names": ["org.example.SdExec"], "exec": ["%s", "serve", "org.example.SdExec"], "user": "%s"}\n' \
+        "$SERVICE" "$exec_user" >"$dir/services/exec.json"
 echo '{}' >"$dir/busd.json"
 cp "$BUSD_BINARY" "$dir/busd"
 
@@ -150,6 +162,13 @@ check "busd-act-ok.service is active after the call" \
         equals "$(prop ActiveState busd-act-ok.service)" active
 out=$(busdctl status org.example.SdOk)
 check "busdctl status shows the name running" contains "$out" "Activation.State=running"
+
+# ---- the exec backend under busd.service's sandbox ----------------------------------------
+out=$(busdctl call org.example.SdExec /org/example/Act org.example.Act Echo '{}' 2>&1)
+check "an exec service starts on the first call under the sandboxed busd.service" \
+        contains "$out" "BUSD_ACTIVATION_NAME=org.example.SdExec"
+out=$(busdctl status org.example.SdExec)
+check "it runs as its service file's user ($exec_user)" contains "$out" "User=$exec_user"
 
 # ---- failures, each answered at once with its reason ------------------------------------
 failure() { # failure DESCRIPTION NAME EXPECTED-TEXT...

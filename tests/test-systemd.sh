@@ -109,6 +109,13 @@ fi
 check "busd.service is Type=notify" grep -qx 'Type=notify' "$units/busd.service"
 check "busd.service sets a watchdog (busd sends WATCHDOG=1)" grep -q '^WatchdogSec=' \
         "$units/busd.service"
+# docs/DAEMON.md "Sandboxing" states the score and justifies what stays.
+if systemd-analyze security --help 2>/dev/null | grep -q -- --offline; then
+        score=$(cd "$units" && systemd-analyze security --offline=yes --no-pager busd.service 2>/dev/null |
+                sed -n 's/.*Overall exposure level for busd.service: \([0-9.]*\).*/\1/p')
+        check "systemd-analyze security rates busd.service as DAEMON.md says ($score)" \
+                grep -q "rates the shipped$" <<<"$(grep -B1 "unit \*\*$score OK\*\*" "$srcdir/docs/DAEMON.md")"
+fi
 
 # ---- user units (busd --user) ------------------------------------------------------
 # Generated at build time (the user socket path, protocol/address.h); verified
