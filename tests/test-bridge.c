@@ -421,11 +421,11 @@ static int calc_add(bus_message *call, void *ud, json_t **ret, bus_error *err) {
 
         calc.calls++;
         calc.blob_seen = 0;
-        if (bus_message_get_blob_count(call) == 1) {
+        if (bus_message_get_payload_count(call) == 1) {
                 const void *d;
                 size_t n;
 
-                ck_assert_int_eq(bus_message_get_blob(call, 0, &d, &n), 0);
+                ck_assert_int_eq(bus_message_get_payload(call, 0, &d, &n), 0);
                 calc.blob_seen = n;
                 ck_assert(n == 0 || ((const char *)d)[n - 1] == 'z');
         }
@@ -666,12 +666,12 @@ START_TEST(test_call_across_hosts) {
         args = json_pack("{s:i}", "size", 5000);
         call_on_alpha(client, CALC, CALC_PATH, CALC, "Blob", args, (size_t)-1, 0, &o);
         ck_assert_ptr_null(outcome_error(&o));
-        ck_assert_uint_eq(bus_message_get_blob_count(o.reply), 1);
+        ck_assert_uint_eq(bus_message_get_payload_count(o.reply), 1);
         {
                 const void *d;
                 size_t n;
 
-                ck_assert_int_eq(bus_message_get_blob(o.reply, 0, &d, &n), 0);
+                ck_assert_int_eq(bus_message_get_payload(o.reply, 0, &d, &n), 0);
                 ck_assert_uint_eq(n, 5000);
                 ck_assert_int_eq(((const char *)d)[4999], 'z');
         }
