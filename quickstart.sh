@@ -162,12 +162,17 @@ pid_alive() { kill -0 "$1" 2>/dev/null; }
 monitor_attached() { "$BUSDCTL" --json=short stats | grep -q '"monitors": *[1-9]'; }
 
 # start_bus BUILDDIR: start busd on a private socket; sets BUSD_ADDRESS (exported) and BUSD_PID.
+# Its configuration is $TMPDIR_RUN/busd.json ({}), its service files $TMPDIR_RUN/services
+# (the directory next to the configuration; docs/DAEMON.md "Activation").
 # Returns 1 (after showing busd's log) if it does not come up.
 start_bus() {
         local dir=$1
         [[ -n $TMPDIR_RUN ]] || TMPDIR_RUN=$(mktemp -d "${TMPDIR:-/tmp}/busd-quickstart.XXXXXX")
         export BUSD_ADDRESS="$TMPDIR_RUN/bus.sock"
-        spawn "$TMPDIR_RUN/busd.log" "$dir/daemon/busd" --address="$BUSD_ADDRESS"
+        [[ -f $TMPDIR_RUN/busd.json ]] || echo '{}' >"$TMPDIR_RUN/busd.json"
+        mkdir -p "$TMPDIR_RUN/services"
+        spawn "$TMPDIR_RUN/busd.log" "$dir/daemon/busd" --address="$BUSD_ADDRESS" \
+                --config="$TMPDIR_RUN/busd.json"
         BUSD_PID=$!
         if ! wait_for "busd to create $BUSD_ADDRESS" socket_ready "$BUSD_ADDRESS" ||
            ! wait_for "busd to answer Ping" bus_pings "$dir" || ! pid_alive "$BUSD_PID"; then
@@ -183,22 +188,30 @@ cmd_demo() {
         ensure_packages
         build_dir "$BUILD" "${CONFIGURE_ARGS[@]}"
 
-        step "Starting busd on a private socket"
+        step "Starting busd on a private socket, with a service file for echo-service"
+        # examples/services/echo.json.in: org.example.Echo is started on its first call.
+        [[ -n $TMPDIR_RUN ]] || TMPDIR_RUN=$(mktemp -d "${TMPDIR:-/tmp}/busd-quickstart.XXXXXX")
+        mkdir -p "$TMPDIR_RUN/services"
+        sed "s|@EXAMPLES_DIR@|$(cd "$BUILD/examples" && pwd)|" examples/services/echo.json.in \
+                >"$TMPDIR_RUN/services/echo.json"
         start_bus "$BUILD" || die "busd did not start"
         info "busd pid $BUSD_PID, BUSD_ADDRESS=$BUSD_ADDRESS"
+        "$BUSDCTL" list --activatable
 
-        step "Starting examples/echo-service (owns org.example.Echo, emits Tick every second)"
-        spawn "$TMPDIR_RUN/echo-service.log" "$BUILD/examples/echo-service"
-        local service_pid=$!
-        info "echo-service pid $service_pid; busdctl wait org.example.Echo"
-        if ! "$BUSDCTL" --timeout="$WAIT_TIMEOUT" wait org.example.Echo ||
-           ! pid_alive "$service_pid"; then
-                sed 's/^/    echo-service: /' "$TMPDIR_RUN/echo-service.log"
-                die "echo-service did not come up"
-        fi
-
-        step "echo-client: call org.example.Echo.Echo, then receive one Tick signal"
+        step "Activation: the first call to org.example.Echo starts echo-service"
+        info "nobody owns org.example.Echo yet: $("$BUSDCTL" status org.example.Echo | grep State=)"
         "$BUILD/examples/echo-client" -t 1 '{"hello": "from quickstart"}'
+        "$BUSDCTL" status org.example.Echo | grep -E '^(PID|Comm|Activation\.(State|Starts))=' |
+                sed 's/^/    /'
+
+        step "Activation that fails: a broken service file is answered at once, with its reason"
+        echo '{"names": ["org.example.Broken"], "exec": ["/nonexistent/broken-service"]}' \
+                >"$TMPDIR_RUN/services/broken.json"
+        "$BUSDCTL" reload
+        local t0=$(date +%s%N)
+        "$BUSDCTL" call org.example.Broken /org/example/Broken org.example.Broken Hello 2>&1 |
+                sed 's/^/    /' || true
+        info "answered in $((($(date +%s%N) - t0) / 1000000)) ms (not at a timeout)"
 
         step "echo-client: a method that fails (-m Fail)"
         "$BUILD/examples/echo-client" -m Fail || true
@@ -224,7 +237,7 @@ cmd_demo() {
         info "done. To run a bus yourself:"
         info "  $BUILD/daemon/busd --address=/tmp/bus.sock &"
         info "  export BUSD_ADDRESS=/tmp/bus.sock"
-        info "  $BUILD/examples/echo-service &"
+        info "  $BUILD/examples/echo-service &   # or a service file: docs/DAEMON.md \"Activation\""
         info "  $BUILD/examples/echo-client -t 3"
         info "  $BUSDCTL list"
 }

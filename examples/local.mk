@@ -19,3 +19,9 @@ examples_thermostat_LDADD = client/libbusclient.la $(JANSSON_LIBS)
 # check-interface read (docs/OBJECTS.md); installed where such files live.
 interfacesdir = $(datadir)/busd/interfaces
 dist_interfaces_DATA = examples/org.example.Echo.json
+
+# A service file for echo-service (docs/DAEMON.md "Activation"): with it in a
+# bus's services directory, the first call to org.example.Echo starts
+# echo-service. @EXAMPLES_DIR@ is where echo-service is; ./quickstart.sh demo
+# fills it in.
+EXTRA_DIST += examples/services/echo.json.in
