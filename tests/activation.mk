@@ -37,3 +37,12 @@ tests_test_bus_keepalive_LDADD = client/libbusclient.la $(CHECK_LIBS) $(JANSSON_
 # journal MESSAGE_IDs of the code.
 TESTS += tests/test-man.sh
 EXTRA_DIST += tests/test-man.sh
+
+# The service file loader alone (a leaf): parsing, errors, the directory merge.
+check_PROGRAMS += tests/test-service-file
+TESTS += tests/test-service-file
+tests_test_service_file_SOURCES = tests/test-service-file.c daemon/activation/service-file.c \
+	common/hashmap.c
+tests_test_service_file_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon $(CHECK_CFLAGS) \
+	$(JANSSON_CFLAGS)
+tests_test_service_file_LDADD = protocol/libbusprotocol.la $(JANSSON_LIBS) $(CHECK_LIBS)
