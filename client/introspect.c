@@ -167,23 +167,22 @@ static int children(bus_connection *c, const char *path, json_t **ret) {
         return 0;
 }
 
-bool introspect_path_known(bus_connection *c, const char *path) {
+bool introspect_path_known(bus_connection *c, const char *path, bool plain) {
         ObjectHit hit;
 
-        for (bus_slot *s = c->objects; s; s = s->slot_next)
-                if (strcmp(s->object.path, path) == 0 || object_path_below(path, s->object.path))
+        /* Plain objects below @path: a walk over all of them, for Introspect only. */
+        if (plain && dispatch_objects_at(c, path))
+                return true;
+        for (bus_slot *s = plain ? c->objects : NULL; s; s = s->slot_next)
+                if (object_path_below(path, s->object.path))
                         return true;
         if (!c->object_tree)
                 return false;
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next) {
-                if (x->kind == REG_SUBSCRIPTION)
-                        continue;
-                if (strcmp(x->path, path) == 0 || object_path_below(path, x->path))
-                        return true;
-        }
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
-                if (x->kind == REG_SUBTREE && object_path_below(x->path, path) &&
-                    object_find(c, path, x->iface->name, &hit) > 0)
+        /* A registration at or below @path made its node. */
+        if (c->object_tree->nodes && hashmap_get(c->object_tree->nodes, path))
+                return true;
+        for (ObjectReg *x = c->object_tree->by_kind[REG_SUBTREE]; x; x = x->kind_next)
+                if (object_path_below(x->path, path) && object_find(c, path, x->iface->name, &hit) > 0)
                         return true;
         return false;
 }
@@ -214,8 +213,9 @@ void introspect_dispatch(bus_connection *c, bus_message *m) {
         if (r < 0)
                 goto out;
         ifaces = json_object_get(node, "interfaces");
-        for (ObjectReg *x = c->object_tree ? c->object_tree->regs : NULL; x; x = x->reg_next)
-                if (x->kind == REG_MANAGER && strcmp(x->path, path) == 0)
+        for (ObjectReg *x = c->object_tree ? c->object_tree->by_kind[REG_MANAGER] : NULL; x;
+             x = x->kind_next)
+                if (strcmp(x->path, path) == 0)
                         manager = true;
         {
                 const bus_interface *std[] = { &object_std_peer, &object_std_introspectable,
@@ -230,11 +230,9 @@ void introspect_dispatch(bus_connection *c, bus_message *m) {
                 if (json_array_append_new(ifaces, introspect_interface(all[i].reg->iface)) < 0)
                         r = -ENOMEM;
         /* Plain objects: their methods, undeclared. */
-        for (bus_slot *s = c->objects; s && r >= 0; s = s->slot_next) {
+        for (bus_slot *s = dispatch_objects_at(c, path); s && r >= 0; s = s->object.same_path_next) {
                 json_t *d, *methods;
 
-                if (strcmp(s->object.path, path) != 0)
-                        continue;
                 d = json_pack("{s:s,s:{},s:{},s:{}}", "name", s->object.interface, "methods",
                               "properties", "signals");
                 methods = json_object_get(d, "methods");

@@ -29,6 +29,7 @@
 #include <stddef.h>
 
 #include "busclient.h"
+#include "common/hashmap.h"
 #include "common/list.h"
 
 typedef enum RegKind {
@@ -42,9 +43,12 @@ typedef struct ObjectReg ObjectReg;
 
 struct ObjectReg {
         RegKind kind;
-        bus_slot *slot;                 /* the registration's slot (owner of this struct) */
-        ObjectReg *reg_prev, *reg_next; /* on the tree's list, in registration order (list.h) */
-        char *path;                     /* path, subtree prefix or manager path */
+        bus_slot *slot;                   /* the registration's slot (owner of this struct) */
+        ObjectReg *reg_prev, *reg_next;   /* on the tree's list, in registration order (list.h) */
+        ObjectReg *kind_prev, *kind_next; /* on the tree's list of its kind (list.h) */
+        ObjectReg *here_prev, *here_next; /* REG_INTERFACE: on its node's list (list.h) */
+        struct ObjectNode *node;          /* its path's node (not for REG_SUBSCRIPTION) */
+        char *path;                       /* path, subtree prefix or manager path */
         void *userdata;
 
         /* REG_INTERFACE, REG_SUBTREE */
@@ -73,8 +77,19 @@ typedef struct Change {
         json_t *names; /* array of strings, no duplicates */
 } Change;
 
+/* A path that has registrations at or below it: the map from paths to
+ * nodes answers "is this path known" and "what is registered here" without
+ * a walk over every registration. */
+typedef struct ObjectNode {
+        char *path;      /* the map's key */
+        unsigned refs;   /* registrations (not subscriptions) at or below the path */
+        ObjectReg *here; /* REG_INTERFACE registrations at the path, newest first */
+} ObjectNode;
+
 typedef struct ObjectTree {
-        ObjectReg *regs, *regs_tail;
+        ObjectReg *regs, *regs_tail; /* all, in registration order */
+        ObjectReg *by_kind[4];       /* each RegKind's, newest first */
+        HashMap *nodes;              /* path -> ObjectNode */
         Change *changes, *changes_tail;
 } ObjectTree;
 
@@ -158,8 +173,9 @@ void properties_free_changes(ObjectTree *t);
  * Introspect and description files show it (new reference). */
 json_t *introspect_interface(const bus_interface *iface);
 void introspect_dispatch(bus_connection *c, bus_message *m);
-/* Whether the object model knows @path (an object, or a node above one). */
-bool introspect_path_known(bus_connection *c, const char *path);
+/* Whether the object model knows @path (an object, or a node above one);
+ * with @plain, bus_add_object() objects count too. */
+bool introspect_path_known(bus_connection *c, const char *path, bool plain);
 
 /* ---- object-manager.c --------------------------------------------------------------- */
 

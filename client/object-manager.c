@@ -36,8 +36,8 @@ ObjectReg *manager_find(bus_connection *c, const char *path) {
 
         if (!c->object_tree)
                 return NULL;
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
-                if (x->kind == REG_MANAGER && object_path_below(x->path, path) &&
+        for (ObjectReg *x = c->object_tree->by_kind[REG_MANAGER]; x; x = x->kind_next)
+                if (object_path_below(x->path, path) &&
                     (!best || strlen(x->path) > strlen(best->path)))
                         best = x;
         return best;
@@ -256,8 +256,8 @@ _public_ int bus_add_object_manager(bus_connection *c, bus_slot **ret_slot, cons
         if (c->closed)
                 return -ENOTCONN;
         if (c->object_tree)
-                for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
-                        if (x->kind == REG_MANAGER && strcmp(x->path, path) == 0)
+                for (ObjectReg *x = c->object_tree->by_kind[REG_MANAGER]; x; x = x->kind_next)
+                        if (strcmp(x->path, path) == 0)
                                 return -EEXIST;
         r = object_reg_new(c, REG_MANAGER, path, !ret_slot, &reg);
         if (r < 0)
@@ -343,8 +343,8 @@ void object_dispatch_signal(bus_connection *c, bus_message *m) {
             !m->fields.path || strcmp(m->fields.interface, BUS_OBJECT_MANAGER_INTERFACE) != 0 ||
             (strcmp(member, "InterfacesAdded") != 0 && strcmp(member, "InterfacesRemoved") != 0))
                 return;
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
-                max += x->kind == REG_SUBSCRIPTION;
+        for (ObjectReg *x = c->object_tree->by_kind[REG_SUBSCRIPTION]; x; x = x->kind_next)
+                max++;
         if (max > sizeof(stack) / sizeof(stack[0])) {
                 hits = malloc(max * sizeof(*hits));
                 if (!hits) {
@@ -353,8 +353,8 @@ void object_dispatch_signal(bus_connection *c, bus_message *m) {
                 }
         }
         /* Snapshot first: callbacks may unsubscribe. */
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
-                if (x->kind == REG_SUBSCRIPTION && x->sender && strcmp(x->sender, m->sender) == 0 &&
+        for (ObjectReg *x = c->object_tree->by_kind[REG_SUBSCRIPTION]; x; x = x->kind_next)
+                if (x->sender && strcmp(x->sender, m->sender) == 0 &&
                     strcmp(x->path, m->fields.path) == 0)
                         hits[n++] = x;
         for (size_t i = 0; i < n; i++)

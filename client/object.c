@@ -145,10 +145,77 @@ void object_reg_free(ObjectReg *reg) {
         free(reg);
 }
 
+/* Drop one reference of @path's node and of its ancestors' (@upto of them
+ * were taken, for a reference undone part way). */
+static void nodes_unref(ObjectTree *t, const char *path, size_t upto) {
+        char buf[BUS_NAME_MAX + 1]; /* paths are valid: at most BUS_NAME_MAX bytes */
+        size_t done = 0;
+
+        snprintf(buf, sizeof(buf), "%s", path);
+        for (;;) {
+                ObjectNode *node = done < upto ? hashmap_get(t->nodes, buf) : NULL;
+                char *slash;
+
+                if (node && --node->refs == 0) {
+                        hashmap_remove(t->nodes, node->path);
+                        free(node->path);
+                        free(node);
+                }
+                done++;
+                if (strcmp(buf, "/") == 0 || done >= upto)
+                        return;
+                slash = strrchr(buf, '/');
+                slash[slash == buf ? 1 : 0] = '\0';
+        }
+}
+
+/* Take a reference on @path's node and each ancestor's, making them as
+ * needed; the node of @path itself in *@ret. 0 or -ENOMEM (nothing taken). */
+static int nodes_ref(ObjectTree *t, const char *path, ObjectNode **ret) {
+        char buf[BUS_NAME_MAX + 1]; /* paths are valid: at most BUS_NAME_MAX bytes */
+        size_t done = 0;
+        int r;
+
+        if (!t->nodes) {
+                r = hashmap_new(&t->nodes, HASHMAP_KEY_STRING);
+                if (r < 0)
+                        return r;
+        }
+        if (strlen(path) >= sizeof(buf))
+                return -EINVAL;
+        memcpy(buf, path, strlen(path) + 1);
+        for (;;) {
+                ObjectNode *node = hashmap_get(t->nodes, buf);
+                char *slash;
+
+                if (!node) {
+                        node = calloc(1, sizeof(*node));
+                        if (node)
+                                node->path = strdup(buf);
+                        r = node && node->path ? hashmap_put(t->nodes, node->path, node) : -ENOMEM;
+                        if (r < 0) {
+                                if (node)
+                                        free(node->path);
+                                free(node);
+                                nodes_unref(t, path, done);
+                                return r;
+                        }
+                }
+                node->refs++;
+                if (done++ == 0)
+                        *ret = node;
+                if (strcmp(buf, "/") == 0)
+                        return 0;
+                slash = strrchr(buf, '/');
+                slash[slash == buf ? 1 : 0] = '\0';
+        }
+}
+
 int object_reg_new(bus_connection *c, RegKind kind, const char *path, bool floating, ObjectReg **ret) {
         ObjectTree *t = c->object_tree;
         ObjectReg *reg;
         bus_slot *s;
+        int r;
 
         if (!t) {
                 t = calloc(1, sizeof(*t));
@@ -162,14 +229,20 @@ int object_reg_new(bus_connection *c, RegKind kind, const char *path, bool float
         reg->kind = kind;
         reg->path = strdup(path);
         s = slot_new(c, SLOT_NODE, floating);
-        if (!reg->path || !s) {
+        r = reg->path && s ? 0 : -ENOMEM;
+        if (r >= 0 && kind != REG_SUBSCRIPTION)
+                r = nodes_ref(t, path, &reg->node);
+        if (r < 0) {
                 free(s);
                 object_reg_free(reg);
-                return -ENOMEM;
+                return r;
         }
         s->node.reg = reg;
         reg->slot = s;
         LIST_APPEND(reg, t->regs, t->regs_tail, reg);
+        LIST_PREPEND(kind, t->by_kind[kind], reg);
+        if (kind == REG_INTERFACE)
+                LIST_PREPEND(here, reg->node->here, reg);
         *ret = reg;
         return 0;
 }
@@ -177,10 +250,16 @@ int object_reg_new(bus_connection *c, RegKind kind, const char *path, bool float
 void object_reg_detach(bus_connection *c, ObjectReg *reg, bool notify) {
         ObjectTree *t = c->object_tree;
 
-        if (!t)
-                return;
-        if (reg->reg_prev || reg->reg_next || t->regs == reg)
-                LIST_REMOVE_TAILED(reg, t->regs, t->regs_tail, reg);
+        if (!t || !(reg->reg_prev || reg->reg_next || t->regs == reg))
+                return; /* not linked (any more) */
+        LIST_REMOVE_TAILED(reg, t->regs, t->regs_tail, reg);
+        LIST_REMOVE(kind, t->by_kind[reg->kind], reg);
+        if (reg->kind == REG_INTERFACE)
+                LIST_REMOVE(here, reg->node->here, reg);
+        if (reg->node) {
+                nodes_unref(t, reg->path, SIZE_MAX);
+                reg->node = NULL;
+        }
         if (!notify || !object_can_send(c))
                 return;
         if (reg->kind == REG_INTERFACE && reg->announced)
@@ -207,6 +286,7 @@ void object_drop(bus_connection *c) {
         while (t->regs)
                 slot_detach(t->regs->slot, false);
         properties_free_changes(t);
+        hashmap_free(t->nodes); /* empty: every node went with its last registration */
         free(t);
         c->object_tree = NULL;
 }
@@ -305,9 +385,8 @@ static int add_registration(bus_connection *c, bus_slot **ret_slot, RegKind kind
         if (c->closed)
                 return -ENOTCONN;
         if (c->object_tree)
-                for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
-                        if (x->kind == kind && strcmp(x->path, path) == 0 &&
-                            strcmp(x->iface->name, iface->name) == 0)
+                for (ObjectReg *x = c->object_tree->by_kind[kind]; x; x = x->kind_next)
+                        if (strcmp(x->path, path) == 0 && strcmp(x->iface->name, iface->name) == 0)
                                 return -EEXIST;
         r = object_reg_new(c, kind, path, !ret_slot, &reg);
         if (r < 0)
@@ -356,11 +435,11 @@ static int subtree_find(bus_connection *c, const char *path, const char *interfa
         size_t best_len = 0;
 
         (void)after_depth_of;
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next) {
+        for (ObjectReg *x = c->object_tree->by_kind[REG_SUBTREE]; x; x = x->kind_next) {
                 void *ud = NULL;
                 int r;
 
-                if (x->kind != REG_SUBTREE || !object_path_below(x->path, path) ||
+                if (!object_path_below(x->path, path) ||
                     (interface && strcmp(x->iface->name, interface) != 0) ||
                     (best && strlen(x->path) <= best_len))
                         continue;
@@ -381,11 +460,13 @@ static int subtree_find(bus_connection *c, const char *path, const char *interfa
 }
 
 int object_find(bus_connection *c, const char *path, const char *interface, ObjectHit *ret) {
+        ObjectNode *node;
+
         if (!c->object_tree)
                 return 0;
-        for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
-                if (x->kind == REG_INTERFACE && strcmp(x->path, path) == 0 &&
-                    strcmp(x->iface->name, interface) == 0) {
+        node = c->object_tree->nodes ? hashmap_get(c->object_tree->nodes, path) : NULL;
+        for (ObjectReg *x = node ? node->here : NULL; x; x = x->here_next)
+                if (strcmp(x->iface->name, interface) == 0) {
                         ret->reg = x;
                         ret->userdata = x->userdata;
                         return 1;
@@ -394,40 +475,38 @@ int object_find(bus_connection *c, const char *path, const char *interface, Obje
 }
 
 int object_find_all(bus_connection *c, const char *path, ObjectHit **ret, size_t *ret_n) {
-        ObjectHit *v = NULL;
-        size_t n = 0, max = 0;
+        ObjectTree *t = c->object_tree;
+        ObjectNode *node = t && t->nodes ? hashmap_get(t->nodes, path) : NULL;
+        ObjectHit *v;
+        size_t n = 0, here = 0, max = 0;
 
-        if (c->object_tree)
-                for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next)
-                        max++;
-        v = calloc(max + 1, sizeof(*v));
+        for (ObjectReg *x = node ? node->here : NULL; x; x = x->here_next)
+                here++;
+        for (ObjectReg *x = t ? t->by_kind[REG_SUBTREE] : NULL; x; x = x->kind_next)
+                max++;
+        v = calloc(here + max + 1, sizeof(*v));
         if (!v)
                 return -ENOMEM;
-        if (c->object_tree) {
-                for (ObjectReg *x = c->object_tree->regs; x; x = x->reg_next) {
-                        bool seen = false;
+        /* Registered at @path, in registration order (the node's list is
+         * newest first); then the subtrees that claim it, for interfaces
+         * not registered there (object_find() says which subtree wins). */
+        n = here;
+        for (ObjectReg *x = node ? node->here : NULL; x; x = x->here_next)
+                v[--n] = (ObjectHit){ x, x->userdata };
+        n = here;
+        for (ObjectReg *x = t ? t->by_kind[REG_SUBTREE] : NULL; x; x = x->kind_next) {
+                ObjectHit hit;
+                int r;
 
-                        if (x->kind != REG_INTERFACE && x->kind != REG_SUBTREE)
-                                continue;
-                        for (size_t i = 0; i < n && !seen; i++)
-                                seen = strcmp(v[i].reg->iface->name, x->iface->name) == 0;
-                        if (seen)
-                                continue;
-                        if (x->kind == REG_INTERFACE) {
-                                if (strcmp(x->path, path) == 0)
-                                        v[n++] = (ObjectHit){ x, x->userdata };
-                        } else if (object_path_below(x->path, path)) {
-                                ObjectHit hit;
-                                int r = object_find(c, path, x->iface->name, &hit);
-
-                                if (r < 0) {
-                                        free(v);
-                                        return r;
-                                }
-                                if (r > 0 && hit.reg == x)
-                                        v[n++] = hit;
-                        }
+                if (!object_path_below(x->path, path))
+                        continue;
+                r = object_find(c, path, x->iface->name, &hit);
+                if (r < 0) {
+                        free(v);
+                        return r;
                 }
+                if (r > 0 && hit.reg == x)
+                        v[n++] = hit;
         }
         *ret = v;
         *ret_n = n;
@@ -485,9 +564,8 @@ static void answer_error(bus_connection *c, bus_message *m, const char *name, co
 
 /* Whether a bus_add_object() object at @path serves @interface (NULL: any). */
 static bool plain_object_at(bus_connection *c, const char *path, const char *interface) {
-        for (bus_slot *s = c->objects; s; s = s->slot_next)
-                if (strcmp(s->object.path, path) == 0 &&
-                    (!interface || strcmp(s->object.interface, interface) == 0))
+        for (bus_slot *s = dispatch_objects_at(c, path); s; s = s->object.same_path_next)
+                if (!interface || strcmp(s->object.interface, interface) == 0)
                         return true;
         return false;
 }
@@ -565,14 +643,14 @@ bool object_dispatch_call(bus_connection *c, bus_message *m) {
                                      BUS_PEER_INTERFACE);
                 return true;
         }
-        if (!introspect_path_known(c, path))
-                return false;
         /* Plain bus_add_object() objects are introspected too. */
         if (interface && strcmp(interface, BUS_INTROSPECTABLE_INTERFACE) == 0) {
+                if (!introspect_path_known(c, path, true))
+                        return false;
                 introspect_dispatch(c, m);
                 return true;
         }
-        if (!c->object_tree)
+        if (!c->object_tree || !introspect_path_known(c, path, false))
                 return false;
         if (interface && strcmp(interface, BUS_PROPERTIES_INTERFACE) == 0) {
                 properties_dispatch(c, m);
@@ -581,8 +659,9 @@ bool object_dispatch_call(bus_connection *c, bus_message *m) {
         if (interface && strcmp(interface, BUS_OBJECT_MANAGER_INTERFACE) == 0) {
                 ObjectReg *manager = NULL;
 
-                for (ObjectReg *x = c->object_tree->regs; x && !manager; x = x->reg_next)
-                        if (x->kind == REG_MANAGER && strcmp(x->path, path) == 0)
+                for (ObjectReg *x = c->object_tree->by_kind[REG_MANAGER]; x && !manager;
+                     x = x->kind_next)
+                        if (strcmp(x->path, path) == 0)
                                 manager = x;
                 if (!manager) {
                         answer_error(c, m, BUS_ERROR_UNKNOWN_INTERFACE, "No interface %s at %s",

@@ -768,6 +768,14 @@ START_TEST(test_introspect) {
         /* Unknown path: UnknownObject, as for any call. */
         call(caller, s.conn, "/zzz", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
         assert_error(&a, BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        /* The last object under /deep gone: /deep is gone too. */
+        s.slots[2] = bus_slot_unref(s.slots[2]);
+        call(caller, s.conn, "/deep", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+        assert_error(&a, BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        call(caller, s.conn, "/deep/b", SVC_IFACE, "Who", NULL, &a);
+        assert_error(&a, BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        call(caller, s.conn, "/", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+        assert_children(a.body, "[\"a\",\"items\"]");
         /* A connection with plain bus_add_object() objects only is
          * introspected too: their methods, without schemas. */
         {
