@@ -655,10 +655,12 @@ int bus_message_get_raw(bus_message *m, const void **ret_data, size_t *ret_size)
  *   - checks every incoming call against the method's argument schema; a
  *     call that does not fit is answered org.busd.Error.InvalidArgs naming
  *     the field and what was expected, and the handler never runs;
- *   - answers, on every path it knows, org.busd.Introspectable.Introspect,
- *     org.busd.Properties (Get, GetAll, Set; the PropertiesChanged signal)
- *     and org.busd.Peer.Ping, and org.busd.ObjectManager where
- *     bus_add_object_manager() was called;
+ *   - answers, on every path it knows, org.busd.Introspectable.Introspect
+ *     and org.busd.Properties (Get, GetAll, Set; the PropertiesChanged
+ *     signal), and org.busd.ObjectManager where bus_add_object_manager() was
+ *     called. Every connection answers org.busd.Peer.Ping on any path, and
+ *     Introspect for bus_add_object() objects too (their methods, without
+ *     schemas);
  *   - turns a handler's negative errno into a named error (bus_error_set_errno()).
  * docs/OBJECTS.md describes the wire side (method bodies, the introspection
  * JSON, interface description files) and walks through an example.
