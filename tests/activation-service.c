@@ -51,8 +51,7 @@ static void stamp(const char *path) {
         close(fd);
 }
 
-static int method_echo(bus_message *call, void *userdata, json_t **ret_reply,
-                       bus_error *ret_error) {
+static int method_echo(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error) {
         json_t *env = json_array();
 
         for (char **e = environ; *e; e++)
@@ -87,8 +86,7 @@ static int serve(int argc, char **argv) {
                 fprintf(stderr, "activation-service: connect: %s\n", strerror(-r));
                 return 2;
         }
-        r = bus_add_object(bus, &object, "/org/example/Act", "org.example.Act", act_methods,
-                           NULL);
+        r = bus_add_object(bus, &object, "/org/example/Act", "org.example.Act", act_methods, NULL);
         if (r < 0)
                 return 3;
         if (delay_ms > 0) {

@@ -55,7 +55,8 @@ static void services_dir_init(void) {
 }
 
 /* Write services/@file with @json (printf-style), atomically. */
-static void write_service(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void write_service(const char *file, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 static void write_service(const char *file, const char *fmt, ...) {
         char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
         va_list ap;
@@ -175,8 +176,7 @@ static void stop_service(bus_connection *c, const char *name) {
         char *owner;
 
         ck_assert_int_ge(call_echo(c, name, 0, &e, &body), 0);
-        ck_assert_int_eq(kill((pid_t)json_integer_value(json_object_get(body, "pid")), SIGTERM),
-                         0);
+        ck_assert_int_eq(kill((pid_t)json_integer_value(json_object_get(body, "pid")), SIGTERM), 0);
         json_decref(body);
         while ((owner = driver_get_owner(c, name))) {
                 free(owner);
@@ -197,9 +197,9 @@ static void await_act_stat(const char *key, int64_t want) {
         }
 }
 
-#define SERVE_FILE(name, extra)                                                                \
-        "{\"names\": [\"" name "\"], \"exec\": [\"" ACTIVATION_SERVICE_BINARY "\", \"serve\"" \
-        extra ", \"" name "\"], \"description\": \"test service\"}"
+#define SERVE_FILE(name, extra)                                               \
+        "{\"names\": [\"" name "\"], \"exec\": [\"" ACTIVATION_SERVICE_BINARY \
+        "\", \"serve\"" extra ", \"" name "\"], \"description\": \"test service\"}"
 
 /* ---- tests ----------------------------------------------------------------------- */
 
@@ -226,12 +226,11 @@ START_TEST(test_start_on_first_call) {
         /* A clean environment: only what busd sets. */
         env = json_object_get(body, "env");
         bool has_address = false, has_name = false;
-        json_array_foreach(env, i, v) {
+        json_array_foreach (env, i, v) {
                 const char *s = json_string_value(v);
 
                 ck_assert_msg(strncmp(s, "PATH=", 5) == 0 || strncmp(s, "HOME=", 5) == 0 ||
-                                      strncmp(s, "USER=", 5) == 0 ||
-                                      strncmp(s, "LOGNAME=", 8) == 0 ||
+                                      strncmp(s, "USER=", 5) == 0 || strncmp(s, "LOGNAME=", 8) == 0 ||
                                       strncmp(s, "SHELL=", 6) == 0 ||
                                       strncmp(s, "BUSD_ADDRESS=", 13) == 0 ||
                                       strncmp(s, "BUSD_ACTIVATION_NAME=", 21) == 0,
@@ -387,9 +386,8 @@ START_TEST(test_exec_and_file_failures) {
         uint64_t t0, t;
 
         services_dir_init();
-        write_service("missing.json",
-                      "{\"names\": [\"org.example.ActMissing\"], \"exec\": "
-                      "[\"/nonexistent/busd-test-service\"]}");
+        write_service("missing.json", "{\"names\": [\"org.example.ActMissing\"], \"exec\": "
+                                      "[\"/nonexistent/busd-test-service\"]}");
         write_service("user.json",
                       "{\"names\": [\"org.example.ActUser\"], \"exec\": [\"%s\", \"hang\"], "
                       "\"user\": \"busd-no-such-user\"}",
@@ -400,10 +398,10 @@ START_TEST(test_exec_and_file_failures) {
         reload(c);
 
         t0 = now_usec();
-        t = expect_failure(c, "org.example.ActMissing",
-                           (const char *[]){ "exec-failed: ",
-                                             "cannot execute /nonexistent/busd-test-service",
-                                             "No such file or directory", NULL });
+        t = expect_failure(
+                c, "org.example.ActMissing",
+                (const char *[]){ "exec-failed: ", "cannot execute /nonexistent/busd-test-service",
+                                  "No such file or directory", NULL });
         fprintf(stderr, "activation: exec failure answered %llu us after the call\n",
                 (unsigned long long)(t - t0));
         ck_assert_uint_lt(t - t0, ACT_FAST_USEC);
@@ -443,8 +441,7 @@ START_TEST(test_start_deadline) {
                       ACTIVATION_SERVICE_BINARY);
         reload(c);
         t0 = now_usec();
-        t = expect_failure(c, "org.example.ActHang",
-                           (const char *[]){ "timeout: ", "within", NULL });
+        t = expect_failure(c, "org.example.ActHang", (const char *[]){ "timeout: ", "within", NULL });
         fprintf(stderr, "activation: start deadline answered %llu us after the call (300 ms)\n",
                 (unsigned long long)(t - t0));
         ck_assert_uint_ge(t - t0, 300000);
@@ -513,9 +510,9 @@ START_TEST(test_retry_and_backoff) {
         ck_assert_int_eq(act_stat("starts"), 2); /* retried: no latching */
         /* Backed off: at once, the last failure, no start. */
         t0 = now_usec();
-        t = expect_failure(c, "org.example.ActFlaky",
-                           (const char *[]){ "exited: ", "not retried for", "after 2 failures",
-                                             NULL });
+        t = expect_failure(
+                c, "org.example.ActFlaky",
+                (const char *[]){ "exited: ", "not retried for", "after 2 failures", NULL });
         ck_assert_uint_lt(t - t0, ACT_FAST_USEC);
         ck_assert_int_eq(act_stat("starts"), 2);
         r = driver_call_ok(c, "GetActivation", json_pack("{s:s}", "name", "org.example.ActFlaky"));
@@ -550,9 +547,8 @@ static int sealed_memfd(size_t size) {
 
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(fallocate(fd, 0, 0, (off_t)size), 0);
-        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS,
-                               F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL),
-                         0);
+        ck_assert_int_eq(
+                fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL), 0);
         return fd;
 }
 
@@ -632,7 +628,8 @@ START_TEST(test_queue_bounds) {
         services_dir_init();
         busd_reload_config("{\"limits\": {\"activation_queue_per_sender\": 2, "
                            "\"activation_queue_per_name\": 3}}");
-        write_service("bounds.json", SERVE_FILE("org.example.ActBounds", ", \"--delay-ms\", \"400\""));
+        write_service("bounds.json",
+                      SERVE_FILE("org.example.ActBounds", ", \"--delay-ms\", \"400\""));
         reload(a);
         n_replies = n_errors = 0;
         call_async(a, "org.example.ActBounds", &r[0]);
@@ -776,9 +773,8 @@ START_TEST(test_systemd_unit_missing) {
         uint64_t t0, t;
 
         services_dir_init();
-        write_service("unit.json",
-                      "{\"names\": [\"org.example.ActUnit\"], "
-                      "\"unit\": \"busd-test-no-such-unit.service\"}");
+        write_service("unit.json", "{\"names\": [\"org.example.ActUnit\"], "
+                                   "\"unit\": \"busd-test-no-such-unit.service\"}");
         reload(c);
         t0 = now_usec();
         ck_assert_int_eq(call_echo(c, "org.example.ActUnit", 0, &e, &body), -EREMOTEIO);

@@ -137,8 +137,7 @@ START_TEST(test_watchdog_and_status) {
         }
         /* STATUS= follows the bus: a peer connects, the summary says so. */
         ck_assert_int_eq(bus_connect(&c, d.address), 0);
-        await_notification(&d, "; 1 peers, 0 names, 0 activatable, 0 starting", buf,
-                           sizeof(buf));
+        await_notification(&d, "; 1 peers, 0 names, 0 activatable, 0 starting", buf, sizeof(buf));
         ck_assert_msg(strstr(buf, "STATUS=Listening on "), "%s", buf);
         bus_connection_close(c);
         await_notification(&d, "; 0 peers, 0 names", buf, sizeof(buf));

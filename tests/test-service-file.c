@@ -79,10 +79,12 @@ static const struct {
         { "{\"names\": [\"a.b\"], \"exec\": []}", "exec: must be an array", 1 },
         { "{\"names\": [\"a.b\"], \"exec\": [\"a\"]}", "exec[0]: must be an absolute path", 1 },
         { "{\"names\": [\"a.b\"], \"exec\": [\"/a\", 3]}", "exec[1]: must be a string", 1 },
-        { "{\"names\": [\"a.b\"], \"exec\": [\"/a\\u0001\"]}", "exec[0]: must not contain control", 1 },
+        { "{\"names\": [\"a.b\"], \"exec\": [\"/a\\u0001\"]}", "exec[0]: must not contain control",
+          1 },
         { "{\"names\": [\"a.b\"], \"unit\": \"a.socket\"}", "unit: must be a unit name ending in", 1 },
         { "{\"names\": [\"a.b\"], \"unit\": \"x/a.service\"}", "unit: must be a unit name", 1 },
-        { "{\"names\": [\"a.b\"], \"unit\": \"a.service\", \"user\": \"u\"}", "user: only for \"exec\"", 1 },
+        { "{\"names\": [\"a.b\"], \"unit\": \"a.service\", \"user\": \"u\"}",
+          "user: only for \"exec\"", 1 },
         { "{\"names\": [\"a.b\"], \"exec\": [\"/a\"], \"user\": \"a:b\"}", "user: must be a user", 1 },
         { "{\"names\": [\"a.b\"], \"exec\": [\"/a\"], \"start_timeout_ms\": 99}",
           "start_timeout_ms: must be an integer from 100 to 600000", 1 },
@@ -159,7 +161,8 @@ START_TEST(test_set_merge) {
         ck_assert_int_eq(mkdir(d1, 0755), 0);
         ck_assert_int_eq(mkdir(d2, 0755), 0);
         write_file("usr", "a.json", "{\"names\": [\"org.x.A\"], \"exec\": [\"/usr/a\"]}");
-        write_file("usr", "b.json", "{\"names\": [\"org.x.B\", \"org.x.C\"], \"exec\": [\"/usr/b\"]}");
+        write_file("usr", "b.json",
+                   "{\"names\": [\"org.x.B\", \"org.x.C\"], \"exec\": [\"/usr/b\"]}");
         write_file("usr", "c.json", "{\"names\": [\"org.x.C\"], \"exec\": [\"/usr/c\"]}");
         write_file("usr", "notes.txt", "not a service file");
         write_file("usr", ".hidden.json", "{}");

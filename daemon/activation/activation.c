@@ -89,14 +89,14 @@ struct SenderQueue {
 
 struct Entry {
         Activation *a;
-        char *name; /* key */
+        char *name;       /* key */
         Service *service; /* the file in force for this name; NULL once removed */
         EntryState state;
         Launch *launch; /* iff STARTING */
         QueuedCall *q_first, *q_last;
         size_t n_queued;
         struct event *deadline_timer; /* the earliest queued call's own deadline */
-        bool removed; /* its file went away during a start: freed when it ends */
+        bool removed;                 /* its file went away during a start: freed when it ends */
         /* history */
         uint64_t starts;
         uint64_t failures;
@@ -112,10 +112,10 @@ struct Launch {
         Service *service;
         char *name; /* the name called first: BUSD_ACTIVATION_NAME */
         uint64_t started_usec;
-        ExecChild *child; /* exec backend: until it is reaped */
-        UnitStart *unit;  /* systemd backend: until its names are taken or it fails */
+        ExecChild *child;    /* exec backend: until it is reaped */
+        UnitStart *unit;     /* systemd backend: until its names are taken or it fails */
         struct event *timer; /* the start deadline */
-        unsigned n_entries; /* entries STARTING on it */
+        unsigned n_entries;  /* entries STARTING on it */
         Launch *l_prev, *l_next;
 };
 
@@ -132,8 +132,8 @@ struct Activation {
         Bus *bus;
         char *address;
         ServiceSet *set;
-        HashMap *entries; /* Entry by name */
-        HashMap *senders; /* SenderQueue by peer id */
+        HashMap *entries;   /* Entry by name */
+        HashMap *senders;   /* SenderQueue by peer id */
         UnitManager *units; /* the systemd backend's connection, made on first use */
         Launch *launches;
         size_t n_starting;
@@ -148,8 +148,7 @@ static bool call_wants_reply(Message *m) {
 
 /* Answer queued or arriving call @m of @sender with @error_name and @text;
  * a call that wants no reply is dropped and counted. */
-static void answer(Activation *a, Peer *sender, Message *m, const char *error_name,
-                   const char *text) {
+static void answer(Activation *a, Peer *sender, Message *m, const char *error_name, const char *text) {
         if (!sender || !peer_is_running(sender))
                 return;
         if (!call_wants_reply(m)) {
@@ -296,8 +295,8 @@ static void entry_fail(Entry *e, ActivationFailure cls, const char *reason) {
                           first ? &(LogPeer){ first->name, first->creds.uid, first->creds.gid,
                                               first->creds.pid }
                                 : NULL,
-                          failure_names[cls], extra, "activation of %s failed (%s): %s%s",
-                          e->name, e->service ? e->service->path : "removed service file", reason,
+                          failure_names[cls], extra, "activation of %s failed (%s): %s%s", e->name,
+                          e->service ? e->service->path : "removed service file", reason,
                           e->n_queued ? "; answering the queued calls" : "");
         }
         while (e->q_first)
@@ -387,8 +386,8 @@ static void launch_exec_event(ExecChild *c, ExecEvent ev, const char *reason, vo
         }
 }
 
-static void launch_unit_event(UnitStart *u, UnitEvent ev, ActivationFailure cls,
-                              const char *reason, void *userdata) {
+static void launch_unit_event(UnitStart *u, UnitEvent ev, ActivationFailure cls, const char *reason,
+                              void *userdata) {
         Launch *l = userdata;
 
         if (ev == UNIT_RUNNING) {
@@ -453,9 +452,10 @@ static int launch_start(Activation *a, Service *s, Entry *first) {
         }
         if (r < 0) {
                 /* Nothing started: every name that was to start fails now. */
-                launch_fail(l, r == -ENOMEM                     ? ACTIVATION_FAILURE_NO_MEMORY
-                               : s->backend == SERVICE_BACKEND_EXEC ? ACTIVATION_FAILURE_EXEC
-                                                                    : ACTIVATION_FAILURE_UNAVAILABLE,
+                launch_fail(l,
+                            r == -ENOMEM                         ? ACTIVATION_FAILURE_NO_MEMORY
+                            : s->backend == SERVICE_BACKEND_EXEC ? ACTIVATION_FAILURE_EXEC
+                                                                 : ACTIVATION_FAILURE_UNAVAILABLE,
                             reason);
                 launch_free(l);
                 return 0;
@@ -528,14 +528,13 @@ static void announce_changes(Activation *a, json_t *added, json_t *removed) {
                 log_warning("cannot announce ActivatableNamesChanged: out of memory");
                 return;
         }
-        m = driver_message_new(a->bus,
-                               &(BusMessageSpec){ .type = BUS_MESSAGE_SIGNAL,
-                                                  .serial = bus_next_serial(a->bus),
-                                                  .path = BUS_DRIVER_PATH,
-                                                  .interface = BUS_DRIVER_INTERFACE,
-                                                  .member = "ActivatableNamesChanged",
-                                                  .body = text,
-                                                  .body_len = strlen(text) });
+        m = driver_message_new(a->bus, &(BusMessageSpec){ .type = BUS_MESSAGE_SIGNAL,
+                                                          .serial = bus_next_serial(a->bus),
+                                                          .path = BUS_DRIVER_PATH,
+                                                          .interface = BUS_DRIVER_INTERFACE,
+                                                          .member = "ActivatableNamesChanged",
+                                                          .body = text,
+                                                          .body_len = strlen(text) });
         free(text);
         if (!m)
                 return;
@@ -839,7 +838,8 @@ json_t *activation_stats(const Activation *a) {
         if (!f)
                 return NULL;
         for (int i = 0; i < _ACTIVATION_FAILURE_MAX; i++)
-                if (json_object_set_new(f, failure_names[i], json_integer((json_int_t)st->failures[i])) < 0) {
+                if (json_object_set_new(f, failure_names[i],
+                                        json_integer((json_int_t)st->failures[i])) < 0) {
                         json_decref(f);
                         return NULL;
                 }
@@ -848,8 +848,8 @@ json_t *activation_stats(const Activation *a) {
                       (json_int_t)st->queued_calls, "queued_bytes", (json_int_t)st->queued_bytes,
                       "starts", (json_int_t)st->starts, "successes", (json_int_t)st->successes,
                       "failures", f, "time_to_name_usec_last", (json_int_t)st->ttn_last,
-                      "time_to_name_usec_max", (json_int_t)st->ttn_max,
-                      "time_to_name_usec_total", (json_int_t)st->ttn_total);
+                      "time_to_name_usec_max", (json_int_t)st->ttn_max, "time_to_name_usec_total",
+                      (json_int_t)st->ttn_total);
         return o;
 }
 

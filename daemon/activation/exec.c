@@ -60,9 +60,9 @@ struct ExecChild {
         int status_fd; /* read end of the report pipe, -1 once read */
         struct event *pid_event;
         struct event *status_event;
-        char path[256]; /* argv[0], for reasons */
+        char path[256];             /* argv[0], for reasons */
         char user[256], group[256]; /* as configured, for reasons */
-        bool reported;  /* EXEC_RUNNING or EXEC_EXEC_FAILED told */
+        bool reported;              /* EXEC_RUNNING or EXEC_EXEC_FAILED told */
         bool exited;
 };
 
@@ -98,8 +98,7 @@ static bool parse_id(const char *s, unsigned long *ret) {
  * threaded, so the libc state is consistent after fork()). */
 _Noreturn static void child_run(const Service *s, const ExecEnv *env, int report_fd) {
         char e_path[] = "PATH=" EXEC_PATH, *envp[8], e_home[PATH_MAX + 8], e_user[300],
-                                           e_logname[300], e_shell[PATH_MAX + 8],
-                                           e_addr[PATH_MAX + 16], e_name[300];
+             e_logname[300], e_shell[PATH_MAX + 8], e_addr[PATH_MAX + 16], e_name[300];
         const char *home = "/", *user_name = NULL, *shell = "/bin/sh";
         uid_t uid = geteuid();
         gid_t gid = getegid();
@@ -267,20 +266,17 @@ static void pid_cb(evutil_socket_t fd, short what, void *userdata) {
         siginfo_t si = { 0 };
         char reason[300];
 
-        if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) < 0 ||
-            si.si_pid == 0)
+        if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
                 return; /* spurious; the event stays armed */
         event_del(c->pid_event);
         c->exited = true;
         /* A record written before the exit is in the pipe: read it first. */
         read_report(c);
         if (si.si_code == CLD_EXITED)
-                snprintf(reason, sizeof(reason), "%s exited with status %d", c->path,
-                         si.si_status);
+                snprintf(reason, sizeof(reason), "%s exited with status %d", c->path, si.si_status);
         else
                 snprintf(reason, sizeof(reason), "%s was killed by signal %d (%s)%s", c->path,
-                         si.si_status, sigabbrev_np(si.si_status) ? sigabbrev_np(si.si_status)
-                                                                  : "?",
+                         si.si_status, sigabbrev_np(si.si_status) ? sigabbrev_np(si.si_status) : "?",
                          si.si_code == CLD_DUMPED ? ", core dumped" : "");
         c->fn(c, EXEC_EXITED, reason, c->userdata);
 }

@@ -32,7 +32,7 @@
 struct ServiceSet {
         Service **services; /* in file name order */
         size_t n_services;
-        HashMap *by_name; /* name -> Service (borrowed from services) */
+        HashMap *by_name;   /* name -> Service (borrowed from services) */
         const char **names; /* sorted */
         size_t n_names;
         size_t n_invalid;
@@ -135,7 +135,7 @@ static int parse_names(Service *s, json_t *v) {
         s->names = calloc(json_array_size(v), sizeof(char *));
         if (!s->names)
                 return -ENOMEM;
-        json_array_foreach(v, i, e) {
+        json_array_foreach (v, i, e) {
                 const char *name = json_string_value(e);
                 char q[68];
 
@@ -167,7 +167,7 @@ static int parse_exec(Service *s, json_t *v) {
         s->argv = calloc(n + 1, sizeof(char *));
         if (!s->argv)
                 return -ENOMEM;
-        json_array_foreach(v, i, e) {
+        json_array_foreach (v, i, e) {
                 char key[32];
 
                 snprintf(key, sizeof(key), "exec[%zu]", i);
@@ -226,7 +226,7 @@ static int parse_object(Service *s, json_t *root) {
         r = parse_names(s, v);
         if (r != 0)
                 return r;
-        json_object_foreach(root, key, v) {
+        json_object_foreach (root, key, v) {
                 char q[68];
 
                 if (strcmp(key, "names") == 0)
@@ -240,8 +240,7 @@ static int parse_object(Service *s, json_t *root) {
                 else if (strcmp(key, "group") == 0)
                         r = parse_ident(s, v, "group", &s->group);
                 else if (strcmp(key, "description") == 0)
-                        r = get_string(s, v, "description", SERVICE_DESCRIPTION_MAX,
-                                       &s->description);
+                        r = get_string(s, v, "description", SERVICE_DESCRIPTION_MAX, &s->description);
                 else if (strcmp(key, "start_timeout_ms") == 0) {
                         json_int_t ms = json_integer_value(v);
 
@@ -253,8 +252,9 @@ static int parse_object(Service *s, json_t *root) {
                                 s->start_timeout_usec = (uint64_t)ms * 1000u;
                 } else {
                         quote(q, key);
-                        r = fail(s, "\"%s\": unknown key (known: names, exec, unit, user, group, "
-                                    "start_timeout_ms, description)",
+                        r = fail(s,
+                                 "\"%s\": unknown key (known: names, exec, unit, user, group, "
+                                 "start_timeout_ms, description)",
                                  q);
                 }
                 if (r != 0)
@@ -396,8 +396,7 @@ static int load_one(int dfd, const char *dir, const char *name, Service **ret) {
         safe_close(fd);
         if (len > SERVICE_FILE_SIZE_MAX) {
                 free(buf);
-                snprintf(too_large, sizeof(too_large), "larger than %u bytes",
-                         SERVICE_FILE_SIZE_MAX);
+                snprintf(too_large, sizeof(too_large), "larger than %u bytes", SERVICE_FILE_SIZE_MAX);
                 return unreadable(path, too_large, ret);
         }
         r = service_parse(path, buf, len, ret);
@@ -478,8 +477,8 @@ static int scan_dir(ServiceSet *set, size_t *cap, const char *dir, ServiceWarnFn
         return r;
 }
 
-int service_set_load(ServiceSet **ret, const char *const *dirs, size_t n_dirs,
-                     ServiceWarnFn warn, void *userdata) {
+int service_set_load(ServiceSet **ret, const char *const *dirs, size_t n_dirs, ServiceWarnFn warn,
+                     void *userdata) {
         ServiceSet *set;
         size_t cap = 0, total = 0;
         int r;
@@ -509,8 +508,7 @@ int service_set_load(ServiceSet **ret, const char *const *dirs, size_t n_dirs,
 
                 if (s->error) {
                         set->n_invalid++;
-                        warnf(warn, userdata, "%s (its names answer ActivationFailed)",
-                              s->error);
+                        warnf(warn, userdata, "%s (its names answer ActivationFailed)", s->error);
                 }
                 for (size_t j = 0; j < s->n_names; j++) {
                         Service *other = hashmap_get(set->by_name, s->names[j]);

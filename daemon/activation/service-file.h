@@ -44,19 +44,19 @@ typedef enum ServiceBackend {
 
 typedef struct Service {
         unsigned n_ref;
-        char *path;      /* the file */
+        char *path;            /* the file */
         const char *file_name; /* its last component, inside path */
-        uint64_t stamp;  /* hash of path and contents: a changed file differs */
-        char **names;    /* n_names valid well-known names */
+        uint64_t stamp;        /* hash of path and contents: a changed file differs */
+        char **names;          /* n_names valid well-known names */
         size_t n_names;
         ServiceBackend backend;
-        char **argv; /* exec: NULL-terminated, argv[0] absolute */
-        char *user;  /* exec: name or number; NULL = the bus's own user */
-        char *group; /* exec: NULL = the user's primary group */
-        char *unit;  /* systemd */
+        char **argv;                 /* exec: NULL-terminated, argv[0] absolute */
+        char *user;                  /* exec: name or number; NULL = the bus's own user */
+        char *group;                 /* exec: NULL = the user's primary group */
+        char *unit;                  /* systemd */
         uint64_t start_timeout_usec; /* 0: the configured default */
         char *description;           /* NULL if none */
-        char *error; /* non-NULL: the file is invalid ("PATH: exec[0]: ...") */
+        char *error;                 /* non-NULL: the file is invalid ("PATH: exec[0]: ...") */
 } Service;
 
 typedef struct ServiceSet ServiceSet;
@@ -78,8 +78,8 @@ typedef void (*ServiceWarnFn)(const char *text, void *userdata);
 /* Load every "*.json" regular file of @dirs (@n_dirs, later directories
  * override earlier ones file name by file name; missing directories are
  * skipped). Returns 0 and the set, or -ENOMEM. */
-int service_set_load(ServiceSet **ret, const char *const *dirs, size_t n_dirs,
-                     ServiceWarnFn warn, void *userdata);
+int service_set_load(ServiceSet **ret, const char *const *dirs, size_t n_dirs, ServiceWarnFn warn,
+                     void *userdata);
 /* NULL-safe; returns NULL. */
 ServiceSet *service_set_free(ServiceSet *set);
 

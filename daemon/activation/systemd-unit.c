@@ -59,7 +59,7 @@ struct UnitStart {
         char *unit_path;
         char *job; /* the start job's object path, once StartUnit answered */
         bool job_done;
-        bool failed; /* UNIT_FAILED told: nothing more */
+        bool failed;     /* UNIT_FAILED told: nothing more */
         bool job_failed; /* the job ended badly: the properties say why */
         char job_result[32];
         sd_bus_slot *start_slot, *props_slot, *jobs_slot, *get_slot;
@@ -106,8 +106,7 @@ static void io_cb(evutil_socket_t fd, short what, void *userdata) {
         if (!m->bus)
                 return;
         if (r < 0) {
-                log_warning("activation: the service manager's connection failed: %s",
-                            strerror(-r));
+                log_warning("activation: the service manager's connection failed: %s", strerror(-r));
                 manager_disconnect(m, -r);
                 return;
         }
@@ -270,8 +269,7 @@ static int props_reason_cb(sd_bus_message *reply, void *userdata, sd_bus_error *
                 snprintf(reason, sizeof(reason),
                          "unit %s went inactive before taking the name: its main process was "
                          "killed by signal %d (%s) (Result=%s)",
-                         u->unit, status,
-                         sigabbrev_np(status) ? sigabbrev_np(status) : "?",
+                         u->unit, status, sigabbrev_np(status) ? sigabbrev_np(status) : "?",
                          result ? result : "?");
         else
                 snprintf(reason, sizeof(reason),
@@ -289,15 +287,15 @@ static void start_explain(UnitStart *u) {
         if (u->failed || u->get_slot)
                 return;
         r = sd_bus_call_method_async(u->m->bus, &u->get_slot, SD_DEST, u->unit_path,
-                                     "org.freedesktop.DBus.Properties", "GetAll",
-                                     props_reason_cb, u, "s", "org.freedesktop.systemd1.Service");
+                                     "org.freedesktop.DBus.Properties", "GetAll", props_reason_cb,
+                                     u, "s", "org.freedesktop.systemd1.Service");
         if (r < 0) {
                 char reason[300];
 
                 snprintf(reason, sizeof(reason), "unit %s %s", u->unit,
                          u->job_failed ? "failed to start" : "went inactive before taking the name");
-                start_fail(u, u->job_failed ? ACTIVATION_FAILURE_START_FAILED
-                                            : ACTIVATION_FAILURE_EXITED,
+                start_fail(u,
+                           u->job_failed ? ACTIVATION_FAILURE_START_FAILED : ACTIVATION_FAILURE_EXITED,
                            reason);
         }
 }
@@ -437,16 +435,15 @@ int unit_start(UnitStart **ret, UnitManager *m, const char *unit, UnitEventFn fn
                                         "JobRemoved", job_removed_cb, u);
         if (r >= 0)
                 r = sd_bus_call_method_async(m->bus, &u->start_slot, SD_DEST, SD_PATH, SD_MANAGER,
-                                             "StartUnit", start_reply_cb, u, "ss", unit,
-                                             "replace");
+                                             "StartUnit", start_reply_cb, u, "ss", unit, "replace");
         if (r < 0)
                 goto fail;
         manager_update(m);
         *ret = u;
         return 0;
 fail:
-        snprintf(ret_reason, size, "cannot ask the service manager at %s to start %s: %s",
-                 m->path, unit, strerror(-r));
+        snprintf(ret_reason, size, "cannot ask the service manager at %s to start %s: %s", m->path,
+                 unit, strerror(-r));
         unit_start_free(u);
         return r;
 }
