@@ -791,6 +791,36 @@ START_TEST(test_systemd_unit_missing) {
 }
 END_TEST
 
+/* SIGTERM while calls wait for a start: each is answered NoReply, and busd
+ * exits cleanly (busd_stop() asserts status 0 and the socket gone). The
+ * service is one that would take its name only after 3 s: it ends on its
+ * own once the bus is gone. */
+START_TEST(test_stop_answers_queue) {
+        bus_connection *c = test_connect();
+        RawPeer *p = raw_peer_new(busd_address());
+        uint64_t serial;
+        RawMsg *m;
+
+        services_dir_init();
+        write_service("late.json", SERVE_FILE("org.example.ActLate", ", \"--delay-ms\", \"3000\""));
+        reload(c);
+        serial = raw_peer_send(p, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                              .destination = "org.example.ActLate",
+                                              .path = ACT_PATH,
+                                              .interface = ACT_IFACE,
+                                              .member = "Echo" });
+        await_act_stat("queued_calls", 1);
+        bus_connection_close(c);
+        busd_stop();
+        m = raw_peer_recv_reply(p, serial, HARNESS_WAIT_MS);
+        ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.NoReply") &&
+                              strstr(raw_msg_str(m, "message"), "shutting down"),
+                      "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        raw_peer_free(p);
+}
+END_TEST
+
 static Suite *activation_suite(void) {
         Suite *s = suite_create("bus-activation");
         TCase *tc = harness_tcase("exec");
@@ -807,6 +837,7 @@ static Suite *activation_suite(void) {
         tcase_add_test(tc, test_no_auto_start_and_signals);
         tcase_add_test(tc, test_reload_adds_and_removes);
         tcase_add_test(tc, test_systemd_unit_missing);
+        tcase_add_test(tc, test_stop_answers_queue);
         suite_add_tcase(s, tc);
         return s;
 }

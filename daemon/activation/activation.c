@@ -805,6 +805,20 @@ void activation_name_changed(Activation *a, const char *name, uint64_t new_owner
         entry_forget_if_removed(e);
 }
 
+void activation_stop(Activation *a) {
+        size_t state = 0;
+        void *v;
+
+        while (hashmap_iterate(a->entries, &state, &v)) {
+                Entry *e = v;
+
+                while (e->q_first)
+                        call_end(a, e->q_first, BUS_ERR_NO_REPLY, "the bus is shutting down");
+                if (e->deadline_timer)
+                        event_del(e->deadline_timer);
+        }
+}
+
 void activation_peer_gone(Activation *a, Peer *p) {
         SenderQueue *s = hashmap_get(a->senders, &p->id);
 

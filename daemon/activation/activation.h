@@ -79,6 +79,10 @@ int activation_queue_call(Activation *a, Peer *sender, Message *m);
  * gets the name's queue; no owner makes a running name idle. */
 void activation_name_changed(Activation *a, const char *name, uint64_t new_owner);
 
+/* The bus is stopping: every queued call is answered NoReply ("the bus is
+ * shutting down"), and nothing more is started (no more input is read). */
+void activation_stop(Activation *a);
+
 /* @p is going away: drop its queued calls (and so their fds). */
 void activation_peer_gone(Activation *a, Peer *p);
 

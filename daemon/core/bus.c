@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "activation/activation.h"
 #include "core/bus.h"
 #include "transport/creds.h"
 #include "transport/listener.h"
@@ -487,6 +488,9 @@ void bus_quiesce(Bus *bus) {
         state = 0;
         while (hashmap_iterate(bus->peers, &state, &v))
                 peer_answer_waiting(v, true, "the bus is shutting down");
+        /* So do the calls waiting for services to start. */
+        if (bus->activation)
+                activation_stop(bus->activation);
 
         /* The flush job ends the loop once every queue is empty. */
         event_active(bus->flush_event, 0, 0);
