@@ -659,6 +659,64 @@ START_TEST(test_queue_bounds) {
 }
 END_TEST
 
+/* The per-sender byte bound: a caller's queued bytes past
+ * activation_queue_bytes_per_sender get LimitsExceeded; and a service with
+ * two names starts once for calls to both. */
+START_TEST(test_bytes_bound_and_two_names) {
+        bus_connection *a = test_connect();
+        Reply r[3] = { 0 };
+        bus_message *m;
+        json_t *big;
+        char *text;
+
+        services_dir_init();
+        busd_reload_config("{\"limits\": {\"activation_queue_bytes_per_sender\": 3000}}");
+        write_service("two.json",
+                      "{\"names\": [\"org.example.ActTwoA\", \"org.example.ActTwoB\"], "
+                      "\"exec\": [\"%s\", \"serve\", \"--delay-ms\", \"300\", "
+                      "\"org.example.ActTwoA\", \"org.example.ActTwoB\"]}",
+                      ACTIVATION_SERVICE_BINARY);
+        reload(a);
+        n_replies = n_errors = 0;
+        text = json_string_body(2000);
+        big = json_pack("{s:s%}", "pad", text + 1, (size_t)1990);
+        free(text);
+        /* ~2 KiB queued for A: fits; another ~2 KiB for B: past 3000 bytes. */
+        ck_assert_int_eq(bus_message_new_method_call(a, &m, "org.example.ActTwoA", ACT_PATH,
+                                                     ACT_IFACE, "Echo"),
+                         0);
+        bus_message_set_body(m, big);
+        ck_assert_int_eq(bus_call_async(a, m, 0, on_reply, &r[0], NULL), 0);
+        bus_message_unref(m);
+        ck_assert_int_eq(bus_connection_flush(a), 0);
+        await_act_stat("queued_calls", 1);
+        ck_assert_int_eq(bus_message_new_method_call(a, &m, "org.example.ActTwoB", ACT_PATH,
+                                                     ACT_IFACE, "Echo"),
+                         0);
+        bus_message_set_body(m, big);
+        ck_assert_int_eq(bus_call_async(a, m, 0, on_error_reply, NULL, NULL), 0);
+        bus_message_unref(m);
+        ck_assert_int_eq(bus_connection_flush(a), 0);
+        pump_until(&n_errors, 1, a);
+        ck_assert_msg(strstr(last_error, "LimitsExceeded") &&
+                              strstr(last_error, "activation_queue_bytes_per_sender 3000"),
+                      "%s", last_error);
+        json_decref(big);
+        /* A small call to the second name joins the same start. */
+        call_async(a, "org.example.ActTwoB", &r[1]);
+        await_act_stat("queued_calls", 2);
+        pump_until(&n_replies, 2, a);
+        ck_assert(!r[0].error && !r[1].error);
+        ck_assert_int_eq(r[0].pid, r[1].pid);
+        ck_assert_int_eq(act_stat("starts"), 1);
+        ck_assert_int_eq(act_stat("queued_bytes"), 0);
+        stop_service(a, "org.example.ActTwoA");
+        test_disconnect(a);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 /* NO_AUTO_START and signals start nothing. */
 START_TEST(test_no_auto_start_and_signals) {
         bus_connection *c = test_connect();
@@ -834,6 +892,7 @@ static Suite *activation_suite(void) {
         tcase_add_test(tc, test_retry_and_backoff);
         tcase_add_test(tc, test_disconnect_drops_queue);
         tcase_add_test(tc, test_queue_bounds);
+        tcase_add_test(tc, test_bytes_bound_and_two_names);
         tcase_add_test(tc, test_no_auto_start_and_signals);
         tcase_add_test(tc, test_reload_adds_and_removes);
         tcase_add_test(tc, test_systemd_unit_missing);
