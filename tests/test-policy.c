@@ -64,12 +64,12 @@ static char *load_error(const char *text) {
         return err;
 }
 
-#define assert_load_error(text, expect)                                                         \
-        do {                                                                                    \
-                char *e_ = load_error(text);                                                    \
-                ck_assert_msg(strstr(e_, (expect)) != NULL, "error \"%s\" lacks \"%s\"", e_,    \
-                              (expect));                                                        \
-                free(e_);                                                                       \
+#define assert_load_error(text, expect)                                                      \
+        do {                                                                                 \
+                char *e_ = load_error(text);                                                 \
+                ck_assert_msg(strstr(e_, (expect)) != NULL, "error \"%s\" lacks \"%s\"", e_, \
+                              (expect));                                                     \
+                free(e_);                                                                    \
         } while (0)
 
 static PolicyDecision ask(const Policy *p, uid_t uid, gid_t gid, const PolicyRequest *r) {
@@ -86,9 +86,12 @@ static bool allowed(const Policy *p, uid_t uid, gid_t gid, const PolicyRequest *
 }
 
 #define OWN(n) (&(PolicyRequest){ .action = POLICY_OWN, .name = (n) })
-#define CALL(d, p_, iface, mem)                                                                \
-        (&(PolicyRequest){ .action = POLICY_CALL, .name = (d), .path = (p_),                  \
-                           .interface = (iface), .member = (mem) })
+#define CALL(d, p_, iface, mem)                   \
+        (&(PolicyRequest){ .action = POLICY_CALL, \
+                           .name = (d),           \
+                           .path = (p_),          \
+                           .interface = (iface),  \
+                           .member = (mem) })
 
 START_TEST(test_parse_errors_name_file_and_path) {
         assert_load_error("{\"rules\": [ {\"allow\": \"fly\"} ]}",
@@ -97,8 +100,9 @@ START_TEST(test_parse_errors_name_file_and_path) {
                           "/p/bad.json: rules[0]: nmae: unknown key");
         assert_load_error("{\"rules\": [ {}, {\"allow\": \"own\", \"member\": \"X\"} ]}",
                           "/p/bad.json: rules[0]: a rule needs exactly one");
-        assert_load_error("{\"rules\": [ {\"deny\": \"connect\"}, {\"allow\": \"own\", \"member\": \"X\"} ]}",
-                          "/p/bad.json: rules[1]: member: unknown key for the action own");
+        assert_load_error(
+                "{\"rules\": [ {\"deny\": \"connect\"}, {\"allow\": \"own\", \"member\": \"X\"} ]}",
+                "/p/bad.json: rules[1]: member: unknown key for the action own");
         assert_load_error("{\"rules\": [ {\"allow\": \"own\", \"name\": \":1.5\"} ]}",
                           "rules[0]: name: must be a well-known name");
         assert_load_error("{\"rules\": [ {\"allow\": \"own\", \"name_prefix\": \"a..b\"} ]}",
@@ -109,19 +113,25 @@ START_TEST(test_parse_errors_name_file_and_path) {
                           "rules[0]: a rule has at most one of");
         assert_load_error("{\"rules\": [ {\"allow\": \"own\", \"user\": -1} ]}",
                           "rules[0]: user: must be");
-        assert_load_error("{\"rules\": [ {\"allow\": \"emit\", \"broadcast\": true, \"destination\": \"a.b\"} ]}",
-                          "rules[0]: broadcast: true excludes destination");
+        assert_load_error(
+                "{\"rules\": [ {\"allow\": \"emit\", \"broadcast\": true, \"destination\": \"a.b\"} ]}",
+                "rules[0]: broadcast: true excludes destination");
         assert_load_error("{\"rules\": [ {\"allow\": \"receive\", \"type\": \"reply\"} ]}",
                           "rules[0]: type: must be");
-        assert_load_error("{\"rules\": [ {\"allow\": \"own\", \"name\": \"a.b\", \"name_prefix\": \"a.b\"} ]}",
-                          "only one of a name and its prefix form");
-        assert_load_error("{\"rules\": [ {\"id\": \"x\", \"allow\": \"own\"}, {\"id\": \"x\", \"deny\": \"own\"} ]}",
-                          "rule id \"x\" is used twice");
-        assert_load_error("{\"rules\": [ {\"id\": \"\", \"allow\": \"own\"} ]}", "rules[0]: id: must be");
+        assert_load_error(
+                "{\"rules\": [ {\"allow\": \"own\", \"name\": \"a.b\", \"name_prefix\": \"a.b\"} ]}",
+                "only one of a name and its prefix form");
+        assert_load_error(
+                "{\"rules\": [ {\"id\": \"x\", \"allow\": \"own\"}, {\"id\": \"x\", \"deny\": \"own\"} ]}",
+                "rule id \"x\" is used twice");
+        assert_load_error("{\"rules\": [ {\"id\": \"\", \"allow\": \"own\"} ]}",
+                          "rules[0]: id: must be");
         assert_load_error("{\"rules\": [], \"rules\": []}", "/p/bad.json: line 1");
         assert_load_error("{\"rules\": [ {\"allow\": \"own\", \"allow\": \"own\"} ]}", "duplicate");
-        assert_load_error("{\"defaults\": {\"own\": \"maybe\"}}", "/p/bad.json: defaults.own: must be");
-        assert_load_error("{\"defaults\": {\"fly\": \"deny\"}}", "/p/bad.json: defaults.fly: unknown action");
+        assert_load_error("{\"defaults\": {\"own\": \"maybe\"}}",
+                          "/p/bad.json: defaults.own: must be");
+        assert_load_error("{\"defaults\": {\"fly\": \"deny\"}}",
+                          "/p/bad.json: defaults.fly: unknown action");
         assert_load_error("{\"audit\": 1}", "/p/bad.json: audit: must be true or false");
         assert_load_error("{\"rulez\": []}", "/p/bad.json: rulez: unknown key");
         assert_load_error("[]", "/p/bad.json: must be a JSON object");
@@ -152,7 +162,8 @@ START_TEST(test_parse_config_section_paths) {
 END_TEST
 
 START_TEST(test_conflicting_fallbacks) {
-        const char *texts[] = { "{\"defaults\": {\"own\": \"deny\"}}", "{\"defaults\": {\"own\": \"allow\"}}" };
+        const char *texts[] = { "{\"defaults\": {\"own\": \"deny\"}}",
+                                "{\"defaults\": {\"own\": \"allow\"}}" };
         const char *names[] = { "/d/a.json", "/d/b.json" };
         char *err = NULL;
         int r;
@@ -164,7 +175,8 @@ START_TEST(test_conflicting_fallbacks) {
         free(err);
 
         /* The main configuration overrides the drop-ins. */
-        p = build_sources(texts, names, 1, "{\"policy\": {\"defaults\": {\"own\": \"allow\"}}}", &err, &r);
+        p = build_sources(texts, names, 1, "{\"policy\": {\"defaults\": {\"own\": \"allow\"}}}",
+                          &err, &r);
         ck_assert_int_eq(r, 0);
         ck_assert(allowed(p, 1000, 1000, OWN("a.b")));
         ck_assert_str_eq(ask(p, 1000, 1000, OWN("a.b")).source, "busd.json");
@@ -182,10 +194,13 @@ START_TEST(test_default_ids_and_unresolved_names) {
         size_t n;
 
         ck_assert_int_eq(policy_builder_new(&b, 0), 0);
-        ck_assert_int_eq(policy_builder_add_text(b, "/x/y/mine.json", text, strlen(text), false, NULL), 0);
+        ck_assert_int_eq(
+                policy_builder_add_text(b, "/x/y/mine.json", text, strlen(text), false, NULL), 0);
         w = policy_builder_warnings(b, &n);
         ck_assert_uint_eq(n, 1);
-        ck_assert_msg(strstr(w[0], "/x/y/mine.json: rules[1].user: no user \"no-such-user-busd-test\""), "%s", w[0]);
+        ck_assert_msg(
+                strstr(w[0], "/x/y/mine.json: rules[1].user: no user \"no-such-user-busd-test\""),
+                "%s", w[0]);
         ck_assert_int_eq(policy_builder_build(b, &p, NULL), 0);
         policy_builder_free(b);
         /* The unresolved deny (user tier) matches nobody, not even uid 0. */
@@ -197,25 +212,26 @@ START_TEST(test_default_ids_and_unresolved_names) {
 END_TEST
 
 START_TEST(test_every_action_by_uid_gid_prefix) {
-        Policy *p = build("{\"defaults\": {\"connect\": \"deny\", \"own\": \"deny\", \"call\": \"deny\","
-                          " \"emit\": \"deny\", \"receive\": \"deny\", \"monitor\": \"deny\", \"activate\": \"deny\"},"
-                          " \"rules\": ["
-                          " {\"allow\": \"connect\", \"user\": 1000},"
-                          " {\"allow\": \"connect\", \"group\": 300},"
-                          " {\"allow\": \"own\", \"name_prefix\": \"org.ex\", \"user\": 1000},"
-                          " {\"allow\": \"own\", \"name\": \"org.other.X\", \"group\": 300},"
-                          " {\"allow\": \"call\", \"destination_prefix\": \"org.ex\", \"user\": 1000},"
-                          " {\"allow\": \"call\", \"destination\": \"org.svc.S\", \"path_prefix\": \"/s\","
-                          "   \"interface\": \"org.svc.I\", \"member\": \"Get\", \"group\": 300},"
-                          " {\"allow\": \"emit\", \"broadcast\": true, \"user\": 1000},"
-                          " {\"allow\": \"emit\", \"destination\": \"org.svc.S\", \"group\": 300},"
-                          " {\"allow\": \"receive\", \"sender_prefix\": \"org.svc\", \"type\": \"signal\", \"user\": 1000},"
-                          " {\"allow\": \"receive\", \"type\": \"method_call\", \"group\": 300},"
-                          " {\"allow\": \"monitor\", \"user\": 1000},"
-                          " {\"allow\": \"monitor\", \"group\": 300},"
-                          " {\"allow\": \"activate\", \"name_prefix\": \"org.ex\", \"user\": 1000},"
-                          " {\"allow\": \"activate\", \"name\": \"org.svc.S\", \"group\": 300}"
-                          "]}");
+        Policy *p = build(
+                "{\"defaults\": {\"connect\": \"deny\", \"own\": \"deny\", \"call\": \"deny\","
+                " \"emit\": \"deny\", \"receive\": \"deny\", \"monitor\": \"deny\", \"activate\": \"deny\"},"
+                " \"rules\": ["
+                " {\"allow\": \"connect\", \"user\": 1000},"
+                " {\"allow\": \"connect\", \"group\": 300},"
+                " {\"allow\": \"own\", \"name_prefix\": \"org.ex\", \"user\": 1000},"
+                " {\"allow\": \"own\", \"name\": \"org.other.X\", \"group\": 300},"
+                " {\"allow\": \"call\", \"destination_prefix\": \"org.ex\", \"user\": 1000},"
+                " {\"allow\": \"call\", \"destination\": \"org.svc.S\", \"path_prefix\": \"/s\","
+                "   \"interface\": \"org.svc.I\", \"member\": \"Get\", \"group\": 300},"
+                " {\"allow\": \"emit\", \"broadcast\": true, \"user\": 1000},"
+                " {\"allow\": \"emit\", \"destination\": \"org.svc.S\", \"group\": 300},"
+                " {\"allow\": \"receive\", \"sender_prefix\": \"org.svc\", \"type\": \"signal\", \"user\": 1000},"
+                " {\"allow\": \"receive\", \"type\": \"method_call\", \"group\": 300},"
+                " {\"allow\": \"monitor\", \"user\": 1000},"
+                " {\"allow\": \"monitor\", \"group\": 300},"
+                " {\"allow\": \"activate\", \"name_prefix\": \"org.ex\", \"user\": 1000},"
+                " {\"allow\": \"activate\", \"name\": \"org.svc.S\", \"group\": 300}"
+                "]}");
         const char *svc_names[] = { "org.svc.S" };
 
         /* connect */
@@ -239,33 +255,62 @@ START_TEST(test_every_action_by_uid_gid_prefix) {
         ck_assert(!allowed(p, 7, 300, CALL("org.svc.S", "/s", "org.svc.I", "Set")));
         ck_assert(!allowed(p, 7, 7, CALL("org.svc.S", "/s", "org.svc.I", "Get")));
         /* call to a unique name whose owner holds the name */
-        ck_assert(allowed(p, 7, 300, &(PolicyRequest){ .action = POLICY_CALL, .name = ":1.9",
-                                                          .names = svc_names, .n_names = 1,
-                                                          .path = "/s", .interface = "org.svc.I",
-                                                          .member = "Get" }));
-        ck_assert(!allowed(p, 7, 300, &(PolicyRequest){ .action = POLICY_CALL, .name = ":1.9",
-                                                           .path = "/s", .interface = "org.svc.I",
-                                                           .member = "Get" }));
+        ck_assert(allowed(p, 7, 300,
+                          &(PolicyRequest){ .action = POLICY_CALL,
+                                            .name = ":1.9",
+                                            .names = svc_names,
+                                            .n_names = 1,
+                                            .path = "/s",
+                                            .interface = "org.svc.I",
+                                            .member = "Get" }));
+        ck_assert(!allowed(p, 7, 300,
+                           &(PolicyRequest){ .action = POLICY_CALL,
+                                             .name = ":1.9",
+                                             .path = "/s",
+                                             .interface = "org.svc.I",
+                                             .member = "Get" }));
         /* emit: broadcast by uid, unicast by gid */
-        ck_assert(allowed(p, 1000, 1, &(PolicyRequest){ .action = POLICY_EMIT, .broadcast = true,
-                                                           .path = "/", .member = "S" }));
-        ck_assert(!allowed(p, 1000, 1, &(PolicyRequest){ .action = POLICY_EMIT, .name = "org.svc.S",
-                                                            .path = "/", .member = "S" }));
-        ck_assert(allowed(p, 7, 300, &(PolicyRequest){ .action = POLICY_EMIT, .name = "org.svc.S",
-                                                          .path = "/", .member = "S" }));
-        ck_assert(!allowed(p, 7, 300, &(PolicyRequest){ .action = POLICY_EMIT, .broadcast = true,
-                                                           .path = "/", .member = "S" }));
+        ck_assert(allowed(p, 1000, 1,
+                          &(PolicyRequest){ .action = POLICY_EMIT,
+                                            .broadcast = true,
+                                            .path = "/",
+                                            .member = "S" }));
+        ck_assert(!allowed(p, 1000, 1,
+                           &(PolicyRequest){ .action = POLICY_EMIT,
+                                             .name = "org.svc.S",
+                                             .path = "/",
+                                             .member = "S" }));
+        ck_assert(allowed(p, 7, 300,
+                          &(PolicyRequest){ .action = POLICY_EMIT,
+                                            .name = "org.svc.S",
+                                            .path = "/",
+                                            .member = "S" }));
+        ck_assert(!allowed(p, 7, 300,
+                           &(PolicyRequest){ .action = POLICY_EMIT,
+                                             .broadcast = true,
+                                             .path = "/",
+                                             .member = "S" }));
         /* receive: by sender prefix and type (uid), by type (gid) */
-        ck_assert(allowed(p, 1000, 1, &(PolicyRequest){ .action = POLICY_RECEIVE, .name = ":1.3",
-                                                           .names = svc_names, .n_names = 1,
-                                                           .type = BUS_MESSAGE_SIGNAL }));
-        ck_assert(!allowed(p, 1000, 1, &(PolicyRequest){ .action = POLICY_RECEIVE, .name = ":1.3",
-                                                            .names = svc_names, .n_names = 1,
-                                                            .type = BUS_MESSAGE_METHOD_CALL }));
-        ck_assert(!allowed(p, 1000, 1, &(PolicyRequest){ .action = POLICY_RECEIVE, .name = ":1.3",
-                                                            .type = BUS_MESSAGE_SIGNAL }));
-        ck_assert(allowed(p, 7, 300, &(PolicyRequest){ .action = POLICY_RECEIVE, .name = ":1.3",
-                                                          .type = BUS_MESSAGE_METHOD_CALL }));
+        ck_assert(allowed(p, 1000, 1,
+                          &(PolicyRequest){ .action = POLICY_RECEIVE,
+                                            .name = ":1.3",
+                                            .names = svc_names,
+                                            .n_names = 1,
+                                            .type = BUS_MESSAGE_SIGNAL }));
+        ck_assert(!allowed(p, 1000, 1,
+                           &(PolicyRequest){ .action = POLICY_RECEIVE,
+                                             .name = ":1.3",
+                                             .names = svc_names,
+                                             .n_names = 1,
+                                             .type = BUS_MESSAGE_METHOD_CALL }));
+        ck_assert(!allowed(p, 1000, 1,
+                           &(PolicyRequest){ .action = POLICY_RECEIVE,
+                                             .name = ":1.3",
+                                             .type = BUS_MESSAGE_SIGNAL }));
+        ck_assert(allowed(p, 7, 300,
+                          &(PolicyRequest){ .action = POLICY_RECEIVE,
+                                            .name = ":1.3",
+                                            .type = BUS_MESSAGE_METHOD_CALL }));
         /* monitor */
         ck_assert(allowed(p, 1000, 1, &(PolicyRequest){ .action = POLICY_MONITOR }));
         ck_assert(allowed(p, 7, 300, &(PolicyRequest){ .action = POLICY_MONITOR }));
@@ -291,16 +336,17 @@ START_TEST(test_every_action_by_uid_gid_prefix) {
 END_TEST
 
 START_TEST(test_tiers_and_deny_wins) {
-        Policy *p = build("{\"rules\": ["
-                          " {\"id\": \"d-allow\", \"allow\": \"call\", \"destination\": \"a.T\"},"
-                          " {\"id\": \"d-deny\", \"deny\": \"call\", \"destination\": \"a.T\", \"member\": \"Set\"},"
-                          " {\"id\": \"g-allow\", \"allow\": \"call\", \"destination\": \"a.T\", \"member\": \"Set\", \"group\": 10},"
-                          " {\"id\": \"u-deny\", \"deny\": \"call\", \"destination\": \"a.T\", \"user\": 99},"
-                          " {\"id\": \"g-deny\", \"deny\": \"call\", \"destination_prefix\": \"a\", \"group\": 11},"
-                          " {\"id\": \"u-allow\", \"allow\": \"call\", \"destination\": \"a.T\", \"user\": 98},"
-                          " {\"id\": \"m-deny\", \"deny\": \"call\", \"destination\": \"a.T\", \"member\": \"Reboot\", \"mandatory\": true},"
-                          " {\"id\": \"u-reboot\", \"allow\": \"call\", \"destination\": \"a.T\", \"member\": \"Reboot\", \"user\": 0}"
-                          "]}");
+        Policy *p = build(
+                "{\"rules\": ["
+                " {\"id\": \"d-allow\", \"allow\": \"call\", \"destination\": \"a.T\"},"
+                " {\"id\": \"d-deny\", \"deny\": \"call\", \"destination\": \"a.T\", \"member\": \"Set\"},"
+                " {\"id\": \"g-allow\", \"allow\": \"call\", \"destination\": \"a.T\", \"member\": \"Set\", \"group\": 10},"
+                " {\"id\": \"u-deny\", \"deny\": \"call\", \"destination\": \"a.T\", \"user\": 99},"
+                " {\"id\": \"g-deny\", \"deny\": \"call\", \"destination_prefix\": \"a\", \"group\": 11},"
+                " {\"id\": \"u-allow\", \"allow\": \"call\", \"destination\": \"a.T\", \"user\": 98},"
+                " {\"id\": \"m-deny\", \"deny\": \"call\", \"destination\": \"a.T\", \"member\": \"Reboot\", \"mandatory\": true},"
+                " {\"id\": \"u-reboot\", \"allow\": \"call\", \"destination\": \"a.T\", \"member\": \"Reboot\", \"user\": 0}"
+                "]}");
         PolicyDecision d;
 
         /* default tier: deny wins over the broader allow */
@@ -330,7 +376,10 @@ START_TEST(test_tiers_and_deny_wins) {
         /* the supplementary groups count too (more_gids) */
         {
                 gid_t prim = 50, more[3] = { 7, 8, 11 };
-                PolicySubject s = { .uid = 50, .gids = &prim, .n_gids = 1, .more_gids = more,
+                PolicySubject s = { .uid = 50,
+                                    .gids = &prim,
+                                    .n_gids = 1,
+                                    .more_gids = more,
                                     .n_more_gids = 3 };
 
                 policy_evaluate(p, &s, CALL("a.T", "/", NULL, "Set"), &d);
@@ -386,11 +435,12 @@ START_TEST(test_merge_order_never_changes_a_decision) {
 END_TEST
 
 START_TEST(test_audit_modes) {
-        Policy *p = build("{\"rules\": ["
-                          " {\"id\": \"audit-deny\", \"deny\": \"own\", \"name\": \"a.b\", \"audit\": true},"
-                          " {\"id\": \"hard-deny\", \"deny\": \"own\", \"name\": \"a.c\"},"
-                          " {\"id\": \"audit-c\", \"deny\": \"own\", \"name_prefix\": \"a\", \"audit\": true}"
-                          "]}");
+        Policy *p = build(
+                "{\"rules\": ["
+                " {\"id\": \"audit-deny\", \"deny\": \"own\", \"name\": \"a.b\", \"audit\": true},"
+                " {\"id\": \"hard-deny\", \"deny\": \"own\", \"name\": \"a.c\"},"
+                " {\"id\": \"audit-c\", \"deny\": \"own\", \"name_prefix\": \"a\", \"audit\": true}"
+                "]}");
         PolicyDecision d = ask(p, 1, 1, OWN("a.b"));
 
         ck_assert(d.allowed);
@@ -405,10 +455,12 @@ START_TEST(test_audit_modes) {
 
         /* The whole policy in audit mode (main configuration). */
         {
-                const char *t = "{\"defaults\": {\"own\": \"deny\"}, \"rules\": [ {\"deny\": \"own\", \"name\": \"a.b\"} ]}";
+                const char *t =
+                        "{\"defaults\": {\"own\": \"deny\"}, \"rules\": [ {\"deny\": \"own\", \"name\": \"a.b\"} ]}";
                 int r;
 
-                p = build_sources(&t, (const char *[]){ "/d.json" }, 1, "{\"policy\": {\"audit\": true}}", NULL, &r);
+                p = build_sources(&t, (const char *[]){ "/d.json" }, 1,
+                                  "{\"policy\": {\"audit\": true}}", NULL, &r);
                 ck_assert_int_eq(r, 0);
                 d = ask(p, 1, 1, OWN("a.b"));
                 ck_assert(d.allowed && d.audited);
@@ -416,8 +468,10 @@ START_TEST(test_audit_modes) {
         }
         /* A drop-in's audit covers its own rules only. */
         {
-                const char *t[] = { "{\"audit\": true, \"rules\": [ {\"deny\": \"own\", \"name\": \"a.b\"} ]}",
-                                    "{\"rules\": [ {\"deny\": \"own\", \"name\": \"a.c\"} ]}" };
+                const char *t[] = {
+                        "{\"audit\": true, \"rules\": [ {\"deny\": \"own\", \"name\": \"a.b\"} ]}",
+                        "{\"rules\": [ {\"deny\": \"own\", \"name\": \"a.c\"} ]}"
+                };
                 int r;
 
                 p = build_sources(t, (const char *[]){ "/1.json", "/2.json" }, 2, NULL, NULL, &r);
@@ -450,18 +504,22 @@ START_TEST(test_dropin_directories) {
         ck_assert_int_eq(mkdir(data, 0755), 0);
         ck_assert_int_eq(mkdir(etc, 0755), 0);
         snprintf(path, sizeof(path), "%s/10-svc.json", data);
-        write_file(path, "{\"rules\": [ {\"id\": \"shipped\", \"deny\": \"own\", \"name\": \"a.b\"} ]}");
+        write_file(path,
+                   "{\"rules\": [ {\"id\": \"shipped\", \"deny\": \"own\", \"name\": \"a.b\"} ]}");
         snprintf(path, sizeof(path), "%s/20-more.json", data);
-        write_file(path, "{\"rules\": [ {\"id\": \"more\", \"allow\": \"own\", \"name\": \"a.c\"} ]}");
+        write_file(path,
+                   "{\"rules\": [ {\"id\": \"more\", \"allow\": \"own\", \"name\": \"a.c\"} ]}");
         snprintf(path, sizeof(path), "%s/README", data);
         write_file(path, "not json");
         snprintf(path, sizeof(path), "%s/.hidden.json", data);
         write_file(path, "not json");
         /* /etc replaces the shipped file of the same name */
         snprintf(path, sizeof(path), "%s/10-svc.json", etc);
-        write_file(path, "{\"rules\": [ {\"id\": \"admin\", \"allow\": \"own\", \"name\": \"a.b\"} ]}");
+        write_file(path,
+                   "{\"rules\": [ {\"id\": \"admin\", \"allow\": \"own\", \"name\": \"a.b\"} ]}");
         snprintf(path, sizeof(path), "%s/05-first.json", etc);
-        write_file(path, "{\"rules\": [ {\"id\": \"first\", \"allow\": \"own\", \"name_prefix\": \"a\"} ]}");
+        write_file(path,
+                   "{\"rules\": [ {\"id\": \"first\", \"allow\": \"own\", \"name_prefix\": \"a\"} ]}");
 
         paths[0] = data;
         paths[1] = etc;
@@ -505,8 +563,8 @@ static uint64_t mono_nsec(void) {
 }
 
 /* 1000 rules: 250 services, each with calls granted to one user and one
- * group, its owner, and a mandatory denial of one member; decisions right, and the check costs about the same
- * as with 10 rules (cost depends on matching rules, not policy size). */
+ * group, its owner, and a mandatory denial of one member; decisions right, and the check costs
+ * about the same as with 10 rules (cost depends on matching rules, not policy size). */
 static char *big_policy(unsigned n_services) {
         size_t size = 256 + n_services * 400;
         char *t = malloc(size);
@@ -516,14 +574,16 @@ static char *big_policy(unsigned n_services) {
         n += (size_t)snprintf(t + n, size - n,
                               "{\"defaults\": {\"call\": \"deny\", \"own\": \"deny\"}, \"rules\": [");
         for (unsigned i = 0; i < n_services; i++) {
-                n += (size_t)snprintf(t + n, size - n,
-                                      "%s{\"allow\": \"call\", \"destination\": \"org.svc%u.S\", \"user\": %u},"
-                                      "{\"allow\": \"call\", \"destination\": \"org.svc%u.S\", \"group\": %u}",
-                                      i ? "," : "", i, 1000 + i, i, 1000 + i);
-                n += (size_t)snprintf(t + n, size - n,
-                                              ",{\"allow\": \"own\", \"name_prefix\": \"org.svc%u\", \"user\": %u}"
-                                              ",{\"deny\": \"call\", \"destination\": \"org.svc%u.S\", \"member\": \"Reboot\", \"mandatory\": true}",
-                                              i, 1000 + i, i);
+                n += (size_t)snprintf(
+                        t + n, size - n,
+                        "%s{\"allow\": \"call\", \"destination\": \"org.svc%u.S\", \"user\": %u},"
+                        "{\"allow\": \"call\", \"destination\": \"org.svc%u.S\", \"group\": %u}",
+                        i ? "," : "", i, 1000 + i, i, 1000 + i);
+                n += (size_t)snprintf(
+                        t + n, size - n,
+                        ",{\"allow\": \"own\", \"name_prefix\": \"org.svc%u\", \"user\": %u}"
+                        ",{\"deny\": \"call\", \"destination\": \"org.svc%u.S\", \"member\": \"Reboot\", \"mandatory\": true}",
+                        i, 1000 + i, i);
         }
         snprintf(t + n, size - n, "]}");
         return t;
@@ -592,13 +652,14 @@ static void explain_cb(const PolicyRule *rule, bool matches, const char *why, vo
 }
 
 START_TEST(test_explain) {
-        Policy *p = build("{\"rules\": ["
-                          " {\"id\": \"a\", \"allow\": \"call\", \"destination\": \"x.T\"},"
-                          " {\"id\": \"b\", \"deny\": \"call\", \"destination\": \"x.T\", \"member\": \"Set\"},"
-                          " {\"id\": \"c\", \"allow\": \"call\", \"destination\": \"x.T\", \"user\": 7},"
-                          " {\"id\": \"d\", \"allow\": \"call\", \"destination\": \"x.T\", \"path_prefix\": \"/q\"},"
-                          " {\"id\": \"e\", \"allow\": \"own\"}"
-                          "]}");
+        Policy *p = build(
+                "{\"rules\": ["
+                " {\"id\": \"a\", \"allow\": \"call\", \"destination\": \"x.T\"},"
+                " {\"id\": \"b\", \"deny\": \"call\", \"destination\": \"x.T\", \"member\": \"Set\"},"
+                " {\"id\": \"c\", \"allow\": \"call\", \"destination\": \"x.T\", \"user\": 7},"
+                " {\"id\": \"d\", \"allow\": \"call\", \"destination\": \"x.T\", \"path_prefix\": \"/q\"},"
+                " {\"id\": \"e\", \"allow\": \"own\"}"
+                "]}");
         ExplainLog l = { .text = "" };
         gid_t g = 1;
         PolicySubject s = { .uid = 5, .gids = &g, .n_gids = 1 };
@@ -628,30 +689,33 @@ static void lint_cb(const PolicyRule *rule, const char *what, void *ud) {
 }
 
 START_TEST(test_lint) {
-        Policy *p = build("{\"rules\": ["
-                          " {\"id\": \"deny-all\", \"deny\": \"call\", \"destination_prefix\": \"x\"},"
-                          " {\"id\": \"shadowed\", \"allow\": \"call\", \"destination\": \"x.T\"},"
-                          " {\"id\": \"m\", \"allow\": \"own\", \"name_prefix\": \"y\", \"mandatory\": true},"
-                          " {\"id\": \"unreachable\", \"deny\": \"own\", \"name\": \"y.z\", \"user\": 4},"
-                          " {\"id\": \"dup1\", \"allow\": \"emit\", \"member\": \"S\"},"
-                          " {\"id\": \"dup2\", \"allow\": \"emit\", \"member\": \"S\", \"path\": \"/a\"},"
-                          " {\"id\": \"nobody\", \"allow\": \"monitor\", \"group\": \"no-such-group-busd-test\"},"
-                          " {\"id\": \"fine\", \"allow\": \"call\", \"destination\": \"x.T\", \"user\": 3}"
-                          "]}");
+        Policy *p = build(
+                "{\"rules\": ["
+                " {\"id\": \"deny-all\", \"deny\": \"call\", \"destination_prefix\": \"x\"},"
+                " {\"id\": \"shadowed\", \"allow\": \"call\", \"destination\": \"x.T\"},"
+                " {\"id\": \"m\", \"allow\": \"own\", \"name_prefix\": \"y\", \"mandatory\": true},"
+                " {\"id\": \"unreachable\", \"deny\": \"own\", \"name\": \"y.z\", \"user\": 4},"
+                " {\"id\": \"dup1\", \"allow\": \"emit\", \"member\": \"S\"},"
+                " {\"id\": \"dup2\", \"allow\": \"emit\", \"member\": \"S\", \"path\": \"/a\"},"
+                " {\"id\": \"nobody\", \"allow\": \"monitor\", \"group\": \"no-such-group-busd-test\"},"
+                " {\"id\": \"fine\", \"allow\": \"call\", \"destination\": \"x.T\", \"user\": 3}"
+                "]}");
         LintLog l = { .text = "" };
 
         ck_assert_uint_eq(policy_lint(p, lint_cb, &l), 4);
         ck_assert_msg(strstr(l.text, "shadowed: shadowed: rule \"deny-all\""), "%s", l.text);
         ck_assert_msg(strstr(l.text, "unreachable: unreachable: rule \"m\""), "%s", l.text);
         ck_assert_msg(strstr(l.text, "dup2: redundant: rule \"dup1\""), "%s", l.text);
-        ck_assert_msg(strstr(l.text, "nobody: group \"no-such-group-busd-test\" does not resolve"), "%s", l.text);
+        ck_assert_msg(strstr(l.text, "nobody: group \"no-such-group-busd-test\" does not resolve"),
+                      "%s", l.text);
         ck_assert_msg(!strstr(l.text, "fine:"), "%s", l.text);
         policy_free(p);
 }
 END_TEST
 
 START_TEST(test_describe) {
-        Policy *p = build("{\"rules\": [ {\"id\": \"no-set\", \"deny\": \"call\", \"member\": \"Set\"} ]}");
+        Policy *p = build(
+                "{\"rules\": [ {\"id\": \"no-set\", \"deny\": \"call\", \"member\": \"Set\"} ]}");
         const PolicyRequest *r = CALL("a.T", "/a", "a.I", "Set");
         PolicyDecision d = ask(p, 1, 1, r);
         char buf[512];

@@ -103,8 +103,7 @@ typedef struct RequestArgs {
 static int request_set(RequestArgs *a, const char *key, const char *value, char *why, size_t size) {
         PolicyRequest *r = &a->req;
 
-        if (strcmp(key, "name") == 0 || strcmp(key, "destination") == 0 ||
-            strcmp(key, "sender") == 0)
+        if (strcmp(key, "name") == 0 || strcmp(key, "destination") == 0 || strcmp(key, "sender") == 0)
                 r->name = value;
         else if (strcmp(key, "owner_name") == 0 || strcmp(key, "owner-name") == 0) {
                 if (r->n_names >= ELEMENTSOF(a->names)) {
@@ -153,7 +152,9 @@ static void explain_print(const PolicyRule *rule, bool matches, const char *why,
         ExplainCtx *c = ud;
 
         printf("  %-7s %-5s %-9s \"%s\" (%s)%s%s\n",
-               c->d->rule == rule ? "WINS" : matches ? "matches" : "misses",
+               c->d->rule == rule ? "WINS"
+               : matches          ? "matches"
+                                  : "misses",
                policy_rule_denies(rule) ? "deny" : "allow",
                policy_tier_to_string(policy_rule_tier(rule)), policy_rule_id(rule),
                policy_rule_source(rule), matches ? "" : ": ", matches ? "" : why);
@@ -189,7 +190,8 @@ static int parse_id(const char *s, bool user, uint32_t *ret) {
 
 static int policy_explain_verb(Busdctl *ctx, int argc, char **argv) {
         RequestArgs a = { 0 };
-        PolicySubject s = { .uid = ctx->policy_uid, .gids = ctx->policy_gids,
+        PolicySubject s = { .uid = ctx->policy_uid,
+                            .gids = ctx->policy_gids,
                             .n_gids = ctx->n_policy_gids };
         PolicyDecision d;
         ExplainCtx ec = { .d = &d };
@@ -225,7 +227,8 @@ static int policy_explain_verb(Busdctl *ctx, int argc, char **argv) {
                 return EXIT_FAILURE;
         policy_evaluate(p, &s, &a.req, &d);
         policy_decision_describe(&a.req, &d, text, sizeof(text));
-        printf("decision: %s%s\n", d.allowed ? "allow" : "deny", d.audited ? " (audit: would deny)" : "");
+        printf("decision: %s%s\n", d.allowed ? "allow" : "deny",
+               d.audited ? " (audit: would deny)" : "");
         printf("%s\n", text);
         printf("rules for %s, in merge order:\n", argv[0]);
         policy_explain(p, &s, &a.req, explain_print, &ec);
@@ -249,7 +252,7 @@ static int run_case(const Policy *p, json_t *c, size_t i, char *why, size_t size
                 snprintf(why, size, "cases[%zu]: must be an object", i);
                 return -EINVAL;
         }
-        json_object_foreach(c, key, v) {
+        json_object_foreach (c, key, v) {
                 uint32_t id;
 
                 if (strcmp(key, "uid") == 0) {
@@ -272,7 +275,7 @@ static int run_case(const Policy *p, json_t *c, size_t i, char *why, size_t size
                                 snprintf(why, size, "cases[%zu].gids: an array of gids", i);
                                 return -EINVAL;
                         }
-                        json_array_foreach(v, j, g) {
+                        json_array_foreach (v, j, g) {
                                 if (json_is_integer(g))
                                         gids[s.n_gids++] = (gid_t)json_integer_value(g);
                                 else if (json_is_string(g) &&
@@ -284,7 +287,8 @@ static int run_case(const Policy *p, json_t *c, size_t i, char *why, size_t size
                                 }
                         }
                 } else if (strcmp(key, "action") == 0) {
-                        act = json_is_string(v) ? policy_action_from_string(json_string_value(v)) : -1;
+                        act = json_is_string(v) ? policy_action_from_string(json_string_value(v))
+                                                : -1;
                         if (act < 0) {
                                 snprintf(why, size, "cases[%zu].action: unknown", i);
                                 return -EINVAL;
@@ -303,9 +307,10 @@ static int run_case(const Policy *p, json_t *c, size_t i, char *why, size_t size
                         size_t j;
                         json_t *n;
 
-                        json_array_foreach(v, j, n) {
+                        json_array_foreach (v, j, n) {
                                 if (!json_is_string(n) ||
-                                    request_set(&a, "owner_name", json_string_value(n), why, size) < 0) {
+                                    request_set(&a, "owner_name", json_string_value(n), why, size) <
+                                            0) {
                                         snprintf(why, size, "cases[%zu].owner_names[%zu]: bad", i, j);
                                         return -EINVAL;
                                 }
@@ -358,7 +363,8 @@ static int policy_test(Busdctl *ctx, int argc, char **argv) {
         cases = json_object_get(root, "cases");
         sources = json_object_get(root, "policy");
         if (!json_is_array(cases) || (sources && !json_is_array(sources))) {
-                fprintf(stderr, "busdctl: %s: needs \"cases\": [...] and optionally \"policy\": [paths]\n",
+                fprintf(stderr,
+                        "busdctl: %s: needs \"cases\": [...] and optionally \"policy\": [paths]\n",
                         argv[0]);
                 json_decref(root);
                 return EXIT_FAILURE;
@@ -367,7 +373,7 @@ static int policy_test(Busdctl *ctx, int argc, char **argv) {
                 for (i = 0; i < ctx->n_policies; i++)
                         whats[n_whats++] = ctx->policies[i];
         } else {
-                json_array_foreach(sources, i, c) {
+                json_array_foreach (sources, i, c) {
                         if (!json_is_string(c) || n_whats >= ELEMENTSOF(whats)) {
                                 fprintf(stderr, "busdctl: %s: policy[%zu]: a path\n", argv[0], i);
                                 json_decref(root);
@@ -389,7 +395,7 @@ static int policy_test(Busdctl *ctx, int argc, char **argv) {
                 json_decref(root);
                 return EXIT_FAILURE;
         }
-        json_array_foreach(cases, i, c) {
+        json_array_foreach (cases, i, c) {
                 r = run_case(p, c, i, why, sizeof(why));
                 if (r != 0) {
                         printf("FAIL %s\n", why);
@@ -416,6 +422,7 @@ int verb_policy(Busdctl *ctx, int argc, char **argv) {
                 }
                 return policy_test(ctx, argc - 2, argv + 2);
         }
-        fprintf(stderr, "busdctl: policy needs check, explain or test\nTry 'busdctl policy --help'.\n");
+        fprintf(stderr,
+                "busdctl: policy needs check, explain or test\nTry 'busdctl policy --help'.\n");
         return EXIT_USAGE;
 }

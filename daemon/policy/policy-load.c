@@ -30,8 +30,8 @@
 #include "policy/policy-internal.h"
 
 static const char *const action_names[_POLICY_ACTION_MAX] = {
-        [POLICY_CONNECT] = "connect", [POLICY_OWN] = "own",         [POLICY_CALL] = "call",
-        [POLICY_EMIT] = "emit",       [POLICY_RECEIVE] = "receive", [POLICY_MONITOR] = "monitor",
+        [POLICY_CONNECT] = "connect",   [POLICY_OWN] = "own",         [POLICY_CALL] = "call",
+        [POLICY_EMIT] = "emit",         [POLICY_RECEIVE] = "receive", [POLICY_MONITOR] = "monitor",
         [POLICY_ACTIVATE] = "activate",
 };
 
@@ -47,8 +47,7 @@ int policy_action_from_string(const char *s) {
 }
 
 const char *policy_tier_to_string(PolicyTier t) {
-        static const char *const names[_POLICY_TIER_MAX] = { "default", "group", "user",
-                                                             "mandatory" };
+        static const char *const names[_POLICY_TIER_MAX] = { "default", "group", "user", "mandatory" };
         return (unsigned)t < _POLICY_TIER_MAX ? names[t] : NULL;
 }
 
@@ -201,8 +200,9 @@ static int parse_subject(RuleCtx *c, PolicyRule *r, const char *key, json_t *v, 
                 json_int_t id = json_integer_value(v);
 
                 if (id < 0 || id >= (json_int_t)UINT32_MAX)
-                        return fail(ret_error, c->source, c->path, "%s: must be a %s name or an id from 0 to %u",
-                                    key, key, UINT32_MAX - 1);
+                        return fail(ret_error, c->source, c->path,
+                                    "%s: must be a %s name or an id from 0 to %u", key, key,
+                                    UINT32_MAX - 1);
                 r->subject_id = (uint32_t)id;
                 snprintf(buf, sizeof(buf), "%u", r->subject_id);
                 r->subject_name = strdup(buf);
@@ -210,7 +210,8 @@ static int parse_subject(RuleCtx *c, PolicyRule *r, const char *key, json_t *v, 
         }
         if (!json_is_string(v) || json_string_length(v) == 0 ||
             strlen(json_string_value(v)) != json_string_length(v))
-                return fail(ret_error, c->source, c->path, "%s: must be a %s name or an id", key, key);
+                return fail(ret_error, c->source, c->path, "%s: must be a %s name or an id", key,
+                            key);
         r->subject_name = strdup(json_string_value(v));
         if (!r->subject_name)
                 return -ENOMEM;
@@ -308,7 +309,7 @@ static int parse_rule(RuleCtx *c, json_t *obj, PolicyRule **ret, char **ret_erro
                         r->tier = POLICY_TIER_MANDATORY;
         }
 
-        json_object_foreach(obj, key, v) {
+        json_object_foreach (obj, key, v) {
                 unsigned bit = 0;
 
                 k = 0;
@@ -330,14 +331,14 @@ static int parse_rule(RuleCtx *c, json_t *obj, PolicyRule **ret, char **ret_erro
                         k = parse_subject(c, r, key, v, ret_error);
                 } else if (strcmp(key, "audit") == 0) {
                         if (!json_is_boolean(v)) {
-                                k = fail(ret_error, c->source, c->path, "audit: must be true or false");
+                                k = fail(ret_error, c->source, c->path,
+                                         "audit: must be true or false");
                                 goto out;
                         }
                         r->audit = json_is_true(v);
                 } else if (strcmp(key, "name") == 0 || strcmp(key, "name_prefix") == 0 ||
-                           strcmp(key, "destination") == 0 ||
-                           strcmp(key, "destination_prefix") == 0 || strcmp(key, "sender") == 0 ||
-                           strcmp(key, "sender_prefix") == 0) {
+                           strcmp(key, "destination") == 0 || strcmp(key, "destination_prefix") == 0 ||
+                           strcmp(key, "sender") == 0 || strcmp(key, "sender_prefix") == 0) {
                         bit = key[0] == 'n' ? K_NAME : key[0] == 'd' ? K_DESTINATION : K_SENDER;
                         if (!(allowed & bit))
                                 goto unknown;
@@ -347,12 +348,12 @@ static int parse_rule(RuleCtx *c, json_t *obj, PolicyRule **ret, char **ret_erro
                                 goto out;
                         }
                         r->name_prefix = strstr(key, "_prefix") != NULL;
-                        k = parse_string(c, key, v,
-                                         r->name_prefix ? prefix_is_valid
-                                                        : bus_wellknown_name_is_valid,
-                                         r->name_prefix ? "a well-known name or its first elements"
-                                                        : "a well-known name (unique names are not allowed)",
-                                         &r->name, ret_error);
+                        k = parse_string(
+                                c, key, v,
+                                r->name_prefix ? prefix_is_valid : bus_wellknown_name_is_valid,
+                                r->name_prefix ? "a well-known name or its first elements"
+                                               : "a well-known name (unique names are not allowed)",
+                                &r->name, ret_error);
                 } else if (strcmp(key, "path") == 0 || strcmp(key, "path_prefix") == 0) {
                         bit = K_PATH;
                         if (!(allowed & bit))
@@ -406,7 +407,7 @@ static int parse_rule(RuleCtx *c, json_t *obj, PolicyRule **ret, char **ret_erro
                                 free(t);
                         }
                 } else {
-                unknown:
+unknown:
                         k = fail(ret_error, c->source, c->path, "%s: unknown key%s%s", key,
                                  bit ? " for the action " : "",
                                  bit ? policy_action_to_string(r->action) : "");
@@ -465,7 +466,7 @@ static int parse_policy(PolicyBuilder *b, const char *source, json_t *obj, const
         if (!json_is_object(obj))
                 return fail(ret_error, source, prefix[0] ? "policy" : NULL,
                             "a policy must be a JSON object");
-        json_object_foreach(obj, key, v) {
+        json_object_foreach (obj, key, v) {
                 if (strcmp(key, "audit") == 0) {
                         if (!json_is_boolean(v)) {
                                 snprintf(path, sizeof(path), "%saudit", prefix);
@@ -482,7 +483,7 @@ static int parse_policy(PolicyBuilder *b, const char *source, json_t *obj, const
                                 r = fail(ret_error, source, path, "must be an object");
                                 goto out;
                         }
-                        json_object_foreach(v, action, d) {
+                        json_object_foreach (v, action, d) {
                                 int a = policy_action_from_string(action);
                                 const char *s = json_string_value(d);
 
@@ -496,8 +497,7 @@ static int parse_policy(PolicyBuilder *b, const char *source, json_t *obj, const
                                                  "must be \"allow\" or \"deny\"");
                                         goto out;
                                 }
-                                fallback[a] = (PolicyFallback){ .set = true,
-                                                                .deny = s[0] == 'd' };
+                                fallback[a] = (PolicyFallback){ .set = true, .deny = s[0] == 'd' };
                         }
                 } else if (strcmp(key, "rules") == 0) {
                         size_t i;
@@ -511,8 +511,7 @@ static int parse_policy(PolicyBuilder *b, const char *source, json_t *obj, const
                         if (json_array_size(v) + b->n_rules > POLICY_RULES_MAX) {
                                 snprintf(path, sizeof(path), "%srules", prefix);
                                 r = fail(ret_error, source, path,
-                                         "too many rules (at most %u in a policy)",
-                                         POLICY_RULES_MAX);
+                                         "too many rules (at most %u in a policy)", POLICY_RULES_MAX);
                                 goto out;
                         }
                         rules = calloc(json_array_size(v) + 1, sizeof(*rules));
@@ -520,7 +519,7 @@ static int parse_policy(PolicyBuilder *b, const char *source, json_t *obj, const
                                 r = -ENOMEM;
                                 goto out;
                         }
-                        json_array_foreach(v, i, rule) {
+                        json_array_foreach (v, i, rule) {
                                 RuleCtx c = { .b = b, .source = source };
 
                                 snprintf(c.path, sizeof(c.path), "%srules[%zu]", prefix, i);
@@ -573,7 +572,8 @@ static int parse_policy(PolicyBuilder *b, const char *source, json_t *obj, const
                 PolicyFallback *into = is_config ? &b->config_fallback[a] : &b->fallback[a];
 
                 if (fallback[a].set)
-                        *into = (PolicyFallback){ .set = true, .deny = fallback[a].deny,
+                        *into = (PolicyFallback){ .set = true,
+                                                  .deny = fallback[a].deny,
                                                   .source = source };
         }
         if (is_config && audit)

@@ -30,7 +30,7 @@ typedef struct RuleList {
 } RuleList;
 
 typedef struct RuleSet {
-        uint64_t key; /* uid or gid (map buckets) */
+        uint64_t key;    /* uid or gid (map buckets) */
         HashMap *exact;  /* name -> RuleList */
         HashMap *prefix; /* name prefix -> RuleList */
         RuleList anyname;
@@ -43,8 +43,8 @@ typedef struct ActionTable {
         const char *fallback_source;
         char fallback_id[24]; /* "defaults.activate" */
         RuleSet any;
-        HashMap *by_uid; /* uid -> RuleSet */
-        HashMap *by_gid; /* gid -> RuleSet */
+        HashMap *by_uid;  /* uid -> RuleSet */
+        HashMap *by_gid;  /* gid -> RuleSet */
         PolicyRule **all; /* merge order, for explain and lint */
 } ActionTable;
 
@@ -219,8 +219,8 @@ int policy_builder_build(PolicyBuilder *b, Policy **ret, char **ret_error) {
                 return -ENOMEM;
         for (unsigned a = 0; a < _POLICY_ACTION_MAX; a++) {
                 ActionTable *t = &p->actions[a];
-                const PolicyFallback *f =
-                        b->config_fallback[a].set ? &b->config_fallback[a] : &b->fallback[a];
+                const PolicyFallback *f = b->config_fallback[a].set ? &b->config_fallback[a]
+                                                                    : &b->fallback[a];
 
                 t->fallback_deny = f->set && f->deny;
                 t->fallback_source = f->set ? f->source : "built-in";
@@ -499,11 +499,11 @@ void policy_request_describe(const PolicyRequest *r, char *buf, size_t size) {
         size_t n = 0;
 
         detail[0] = '\0';
-#define ADD(label, v)                                                                            \
-        do {                                                                                     \
-                if ((v) && n < sizeof(detail))                                                   \
-                        n += (size_t)snprintf(detail + n, sizeof(detail) - n, "%s%s %s",          \
-                                              n ? ", " : " (", label, (v));                      \
+#define ADD(label, v)                                                                    \
+        do {                                                                             \
+                if ((v) && n < sizeof(detail))                                           \
+                        n += (size_t)snprintf(detail + n, sizeof(detail) - n, "%s%s %s", \
+                                              n ? ", " : " (", label, (v));              \
         } while (0)
         ADD("member", r->member);
         ADD("interface", r->interface);
@@ -547,8 +547,10 @@ void policy_decision_describe(const PolicyRequest *r, const PolicyDecision *d, c
 
         policy_request_describe(r, what, sizeof(what));
         snprintf(buf, size, "%s %s by rule \"%s\" (%s)%s", what,
-                 d->audited ? "would be denied" : d->allowed ? "allowed" : "denied", d->rule_id,
-                 d->source, d->audited ? " [audit mode: not enforced]" : "");
+                 d->audited   ? "would be denied"
+                 : d->allowed ? "allowed"
+                              : "denied",
+                 d->rule_id, d->source, d->audited ? " [audit mode: not enforced]" : "");
 }
 
 /* ---- Tooling --------------------------------------------------------------- */
@@ -608,8 +610,9 @@ static bool keys_cover(const PolicyRule *a, const PolicyRule *b) {
         if (a->name && !(b->name && name_covers(a->name, a->name_prefix, b->name) &&
                          (a->name_prefix || !b->name_prefix)))
                 return false;
-        if (a->path && !(b->path && (a->path_prefix ? bus_path_in_namespace(b->path, a->path)
-                                                    : !b->path_prefix && strcmp(a->path, b->path) == 0)))
+        if (a->path &&
+            !(b->path && (a->path_prefix ? bus_path_in_namespace(b->path, a->path)
+                                         : !b->path_prefix && strcmp(a->path, b->path) == 0)))
                 return false;
         if (a->interface && !str_eq(a->interface, b->interface))
                 return false;
@@ -652,7 +655,8 @@ size_t policy_lint(const Policy *p, void (*fn)(const PolicyRule *rule, const cha
                         for (size_t j = 0; j < t->n_rules; j++) {
                                 const PolicyRule *a = t->all[j];
 
-                                if (a == b || a->unresolved || !subject_covers(a, b) || !keys_cover(a, b))
+                                if (a == b || a->unresolved || !subject_covers(a, b) ||
+                                    !keys_cover(a, b))
                                         continue;
                                 if (a->tier > b->tier)
                                         snprintf(what, sizeof(what),

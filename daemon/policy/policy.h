@@ -86,8 +86,8 @@ typedef struct PolicyRequest {
 } PolicyRequest;
 
 typedef struct PolicyDecision {
-        bool allowed;  /* what to do */
-        bool audited;  /* a denial that audit mode did not enforce (allowed is true) */
+        bool allowed;           /* what to do */
+        bool audited;           /* a denial that audit mode did not enforce (allowed is true) */
         const PolicyRule *rule; /* the winning rule; NULL = the fallback decided */
         const char *rule_id;    /* the rule's id, or "defaults.ACTION" */
         const char *source;     /* its file, or "built-in" */
