@@ -717,6 +717,41 @@ START_TEST(test_bytes_bound_and_two_names) {
 }
 END_TEST
 
+/* StartServiceByName: 1 once started, 2 if already running; the start's
+ * failure or ServiceUnknown otherwise. */
+START_TEST(test_start_service_by_name) {
+        bus_connection *c = test_connect();
+        json_t *r;
+
+        services_dir_init();
+        write_service("sbn.json", SERVE_FILE("org.example.ActSbn", ""));
+        write_service("sbnbad.json",
+                      "{\"names\": [\"org.example.ActSbnBad\"], \"exec\": [\"/nonexistent/x\"]}");
+        reload(c);
+        r = driver_call_ok(c, "StartServiceByName", json_pack("{s:s}", "name", "org.example.ActSbn"));
+        ck_assert_int_eq(json_integer_value(json_object_get(r, "result")), 1);
+        json_decref(r);
+        {
+                char *owner = driver_get_owner(c, "org.example.ActSbn");
+                ck_assert_ptr_nonnull(owner); /* it was started and took its name */
+                free(owner);
+        }
+        r = driver_call_ok(c, "StartServiceByName", json_pack("{s:s}", "name", "org.example.ActSbn"));
+        ck_assert_int_eq(json_integer_value(json_object_get(r, "result")), 2);
+        json_decref(r);
+        ck_assert_int_eq(act_stat("starts"), 1);
+        driver_call_fails(c, "StartServiceByName",
+                          json_pack("{s:s}", "name", "org.example.ActSbnBad"),
+                          "org.busd.Error.ActivationFailed");
+        driver_call_fails(c, "StartServiceByName", json_pack("{s:s}", "name", "org.example.Nope"),
+                          "org.busd.Error.ServiceUnknown");
+        stop_service(c, "org.example.ActSbn");
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 /* NO_AUTO_START and signals start nothing. */
 START_TEST(test_no_auto_start_and_signals) {
         bus_connection *c = test_connect();
@@ -893,6 +928,7 @@ static Suite *activation_suite(void) {
         tcase_add_test(tc, test_disconnect_drops_queue);
         tcase_add_test(tc, test_queue_bounds);
         tcase_add_test(tc, test_bytes_bound_and_two_names);
+        tcase_add_test(tc, test_start_service_by_name);
         tcase_add_test(tc, test_no_auto_start_and_signals);
         tcase_add_test(tc, test_reload_adds_and_removes);
         tcase_add_test(tc, test_systemd_unit_missing);

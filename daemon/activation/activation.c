@@ -74,6 +74,7 @@ typedef struct SenderQueue SenderQueue;
 typedef struct QueuedCall {
         Message *m;
         uint64_t sender_id;
+        bool start_only; /* StartServiceByName: answered, not delivered */
         Entry *entry;
         SenderQueue *sender;
         struct QueuedCall *q_prev, *q_next; /* the name's queue */
@@ -637,10 +638,21 @@ out:
         return r;
 }
 
+static int queue_call(Activation *a, Peer *sender, Message *m, const char *name, bool start_only);
+
 int activation_queue_call(Activation *a, Peer *sender, Message *m) {
+        return queue_call(a, sender, m, m->fields.destination, false);
+}
+
+int activation_start_call(Activation *a, Peer *sender, Message *m, const char *name) {
+        return queue_call(a, sender, m, name, true);
+}
+
+/* Queue @m of @sender for @name (its destination, or StartServiceByName's
+ * argument) and start the service if it is not starting. */
+static int queue_call(Activation *a, Peer *sender, Message *m, const char *name, bool start_only) {
         const BusHeader *h = message_header(m);
         const BusConfig *c = &a->bus->config;
-        const char *name = m->fields.destination;
         Entry *e = hashmap_get(a->entries, name);
         SenderQueue *s;
         QueuedCall *q;
@@ -729,6 +741,7 @@ int activation_queue_call(Activation *a, Peer *sender, Message *m) {
         }
         q->m = message_ref(m);
         q->sender_id = sender->id;
+        q->start_only = start_only;
         q->entry = e;
         q->sender = s;
         LIST_APPEND(q, e->q_first, e->q_last, q);
@@ -794,11 +807,15 @@ void activation_name_changed(Activation *a, const char *name, uint64_t new_owner
                 QueuedCall *q = e->q_first;
                 Message *m = q->m;
                 Peer *sender = bus_find_peer(a->bus, q->sender_id);
+                bool start_only = q->start_only;
 
                 call_detach(a, q);
                 free(q);
-                if (sender && peer_is_running(sender))
+                if (sender && peer_is_running(sender) && !start_only)
                         router_deliver_queued(a->bus, sender, m);
+                else if (sender && peer_is_running(sender) && call_wants_reply(m))
+                        driver_send_return(a->bus, sender, message_header(m)->serial,
+                                           "{\"result\":1}");
                 message_unref(m);
         }
         entry_arm_deadline(e);

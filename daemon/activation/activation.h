@@ -75,6 +75,12 @@ int activation_reload(Activation *a, bool announce);
  * ACTIVATION_E_NOT_ACTIVATABLE. */
 int activation_queue_call(Activation *a, Peer *sender, Message *m);
 
+/* org.busd.Bus.StartServiceByName call @m of @sender for @name, which has no
+ * owner: queued like a call to @name (same bounds, deadline and failures),
+ * answered {"result": 1} once @name is taken, or with the start's failure.
+ * Returns 0 (answered or to be answered) or ACTIVATION_E_NOT_ACTIVATABLE. */
+int activation_start_call(Activation *a, Peer *sender, Message *m, const char *name);
+
 /* The primary owner of @name changed (driver_name_changed()): a new owner
  * gets the name's queue; no owner makes a running name idle. */
 void activation_name_changed(Activation *a, const char *name, uint64_t new_owner);

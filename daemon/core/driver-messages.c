@@ -138,6 +138,24 @@ void driver_send_error(Bus *bus, Peer *to, uint64_t reply_serial, const char *er
         message_unref(m);
 }
 
+void driver_send_return(Bus *bus, Peer *to, uint64_t reply_serial, const char *body) {
+        Message *m;
+
+        m = driver_message_new(bus, &(BusMessageSpec){ .type = BUS_MESSAGE_METHOD_RETURN,
+                                                       .serial = bus_next_serial(bus),
+                                                       .reply_serial = reply_serial,
+                                                       .destination = to->name,
+                                                       .body = body,
+                                                       .body_len = strlen(body) });
+        if (!m) {
+                driver_send_error(bus, to, reply_serial, BUS_ERR_FAILED,
+                                  "the bus could not build its answer");
+                return;
+        }
+        driver_send(bus, to, m, PEER_SEND_SOLICITED);
+        message_unref(m);
+}
+
 void driver_send_disconnected(Bus *bus, Peer *to, const char *error_name, const char *message) {
         char text[BUS_DRIVER_TEXT_MAX];
         Message *m;

@@ -34,6 +34,15 @@ typedef struct DriverError {
 
 typedef json_t *(*DriverMethodFn)(Bus *bus, Peer *sender, json_t *args, DriverError *e);
 
+/* A method's result meaning "answered later, by whoever took the call over"
+ * (StartServiceByName: activation answers it). jansson's null singleton: no
+ * method answers a bare null. */
+#define DRIVER_DEFERRED json_null()
+
+/* The call driver_dispatch() is executing, for a method that takes it over
+ * (DRIVER_DEFERRED); NULL otherwise. The bus has one thread. */
+static Message *dispatching;
+
 static json_t *fail(DriverError *e, const char *name, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 static json_t *fail(DriverError *e, const char *name, const char *fmt, ...) {
@@ -700,6 +709,26 @@ static json_t *method_list_activatable_names(Bus *bus, Peer *sender, json_t *arg
         return activation_list(bus->activation);
 }
 
+/* StartServiceByName {"name", "flags"?}: start the service of an activatable
+ * name. {"result": 2} at once if the name has an owner; otherwise the answer
+ * is activation's, {"result": 1} once the name is taken or the start's
+ * failure (returned here as DRIVER_DEFERRED: no answer now). */
+static json_t *method_start_service_by_name(Bus *bus, Peer *sender, json_t *args,
+                                            DriverError *e) {
+        Message *m = dispatching;
+        const char *name;
+
+        if (!arg_bus_name(args, &name, e))
+                return NULL;
+        if (is_driver_name(name) || bus_resolve(bus, name))
+                return json_pack("{s:i}", "result", 2);
+        if (name[0] == ':' || !bus->activation || !m ||
+            activation_start_call(bus->activation, sender, m, name) != 0)
+                return fail(e, BUS_ERR_SERVICE_UNKNOWN, "no service file makes %.*s activatable",
+                            QUOTE(name));
+        return DRIVER_DEFERRED;
+}
+
 /* GetActivation {"name"}: a name's activation state (busdctl status). */
 static json_t *method_get_activation(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
         const char *name;
@@ -722,6 +751,7 @@ static const struct {
 } methods[] = {
         { "ListActivatableNames", method_list_activatable_names },
         { "GetActivation", method_get_activation },
+        { "StartServiceByName", method_start_service_by_name },
         { "RequestName", method_request_name },
         { "ReleaseName", method_release_name },
         { "ListNames", method_list_names },
@@ -830,7 +860,11 @@ void driver_dispatch(Bus *bus, Peer *sender, Message *m) {
                 return;
         }
 
+        dispatching = m;
         result = driver_call(bus, sender, m, &e);
+        dispatching = NULL;
+        if (result == DRIVER_DEFERRED)
+                return;
         if (h->flags & BUS_FLAG_NO_REPLY_EXPECTED) {
                 json_decref(result);
                 return;

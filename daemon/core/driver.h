@@ -60,6 +60,12 @@ int driver_send(Bus *bus, Peer *to, Message *m, PeerSendMode mode);
 void driver_send_error(Bus *bus, Peer *to, uint64_t reply_serial, const char *error_name,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Answer call @reply_serial of @to with a method return whose body is the
+ * JSON text @body, for answers given after the call was handled (activation's
+ * StartServiceByName). Solicited, like driver_send_error(); one that cannot be
+ * built becomes org.busd.Error.Failed. */
+void driver_send_return(Bus *bus, Peer *to, uint64_t reply_serial, const char *body);
+
 /* Tell @to that its message @serial (not a call expecting a reply) was
  * refused for its payloads: unicast signal PayloadRefused {"serial",
  * "error", "message"} (transport/payload.h). */
