@@ -56,4 +56,4 @@ daemon/busd.json.5: $(top_srcdir)/daemon/busd.json.5.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) daemon && $(daemon_man_sed) $(top_srcdir)/daemon/busd.json.5.in > $@.tmp && mv $@.tmp $@
 
 daemondocdir = $(docdir)
-dist_daemondoc_DATA = docs/DAEMON.md
+dist_daemondoc_DATA = docs/DAEMON.md docs/ARCHITECTURE.md
