@@ -42,7 +42,7 @@ bench_bench_listen_exec_SOURCES = bench/listen-exec.c
 
 EXTRA_DIST += bench/run.sh docs/PERFORMANCE.md
 
-# Inline vs memfd bodies, and payload blobs from 64 KiB to 1 GiB, through a
+# Inline vs memfd bodies, and payloads from 64 KiB to 1 GiB, through a
 # busd it starts itself (docs/PERFORMANCE.md, "Inline vs memfd crossover").
 noinst_PROGRAMS += bench/bench-payload-crossover
 bench_bench_payload_crossover_SOURCES = bench/payload-crossover.c

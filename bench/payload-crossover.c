@@ -2,7 +2,7 @@
 /*
  * payload-crossover.c — bench-payload-crossover: where a message body should
  * stop travelling inline and move into a memfd (BUS_BODY_INLINE_THRESHOLD),
- * and what payload blobs cost through busd from 64 KiB to 1 GiB.
+ * and what payloads cost through busd from 64 KiB to 1 GiB.
  *
  *   bench-payload-crossover [--busd PATH] [--quick] [crossover] [payloads]
  *
@@ -15,19 +15,19 @@
  *   library alone so that both ways share every other line of code:
  *   inline (encode header + body into one buffer, write it) and memfd (the
  *   body written into a new memfd, sealed, passed with SCM_RIGHTS, header
- *   flagged BODY_IN_BLOB) — exactly what message_encode() does on each side
+ *   flagged BODY_IN_PAYLOAD) — exactly what message_encode() does on each side
  *   of the threshold. The server's library receives it (inline: read,
  *   copied out of the input buffer; memfd: checked and mapped, its pages
  *   faulted in as the handler reads them),
  *   the handler reads every body byte and answers with an empty reply.
  *   Reported: p50 and mean round trip per size and way.
  * payloads: bus_message_attach_fd() of a prepared sealed memfd of 64 KiB ..
- *   1 GiB, bus_call() to the server which maps the blob with
+ *   1 GiB, bus_call() to the server which maps the payload with
  *   bus_message_get_payload() ("map") or maps it and reads every byte ("read"),
  *   and answers empty. Reported: p50 and mean round trip. Then the same
  *   memfd as a broadcast signal "Handoff" whose body holds the sender's
  *   CLOCK_MONOTONIC send time, to one subscriber process (match rule on the
- *   member) that maps the blob and acknowledges with a unicast signal "Ack"
+ *   member) that maps the payload and acknowledges with a unicast signal "Ack"
  *   carrying (mapped time - send time); the sender waits for each ack
  *   before the next send, so no queue builds up. Reported: p50 and mean of
  *   that one-way handoff (CLOCK_MONOTONIC is system-wide).
@@ -129,7 +129,7 @@ static int method_touch(bus_message *call, void *userdata, json_t **ret_reply, b
         return 0;
 }
 
-static int blobs(bus_message *call, bool read_all) {
+static int payloads(bus_message *call, bool read_all) {
         for (unsigned i = 0; i < bus_message_get_payload_count(call); i++) {
                 const void *data;
                 size_t size;
@@ -144,11 +144,11 @@ static int blobs(bus_message *call, bool read_all) {
 }
 
 static int method_map(bus_message *call, void *userdata, json_t **ret_reply, bus_error *e) {
-        return blobs(call, false);
+        return payloads(call, false);
 }
 
 static int method_read(bus_message *call, void *userdata, json_t **ret_reply, bus_error *e) {
-        return blobs(call, true);
+        return payloads(call, true);
 }
 
 static const bus_method methods[] = {
@@ -304,7 +304,7 @@ static void raw_open(Raw *r, const char *address) {
         BusPreamble pre = { .magic = BUS_PREAMBLE_MAGIC,
                             .version = BUS_PROTOCOL_VERSION,
                             .size = sizeof(BusPreamble),
-                            .features = BUS_FEATURE_BLOBS };
+                            .features = BUS_FEATURE_PAYLOADS };
         BusWelcome w;
 
         *r = (Raw){ .serial = 1 };
@@ -316,15 +316,15 @@ static void raw_open(Raw *r, const char *address) {
                 die("raw connect", errno);
         write_all(r->fd, &pre, sizeof(pre), -1);
         read_all(r->fd, &w, sizeof(w));
-        if (!(w.preamble.features & BUS_FEATURE_BLOBS))
-                die("the bus does not offer payload blobs", EPROTONOSUPPORT);
+        if (!(w.preamble.features & BUS_FEATURE_PAYLOADS))
+                die("the bus does not offer payloads", EPROTONOSUPPORT);
         bus_unique_name_format(w.unique_id, r->name);
 }
 
 /* One call with @body of @len bytes, inline or in a memfd; waits for the
  * reply. */
 static void raw_call(Raw *r, const char *body, size_t len, bool memfd) {
-        uint64_t blob_size = len, total;
+        uint64_t payload_size = len, total;
         BusMessageSpec spec = {
                 .type = BUS_MESSAGE_METHOD_CALL,
                 .serial = r->serial++,
@@ -346,11 +346,11 @@ static void raw_call(Raw *r, const char *body, size_t len, bool memfd) {
                     fcntl(fd, F_ADD_SEALS,
                           F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
                         die("memfd", errno);
-                spec.flags = BUS_FLAG_BODY_IN_BLOB;
+                spec.flags = BUS_FLAG_BODY_IN_PAYLOAD;
                 spec.body = NULL;
                 spec.body_len = 0;
-                spec.blob_sizes = &blob_size;
-                spec.n_blobs = 1;
+                spec.payload_sizes = &payload_size;
+                spec.n_payloads = 1;
         }
         /* As message_encode(): a fresh buffer per message. */
         total = bus_message_encoded_size(&spec);
@@ -519,7 +519,7 @@ static int subscriber_on_signal(bus_message *m, void *userdata) {
         uint64_t dt;
         int r;
 
-        r = blobs(m, false);
+        r = payloads(m, false);
         if (r < 0)
                 die("subscriber map", r);
         dt = now_ns() - sent;

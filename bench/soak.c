@@ -492,11 +492,11 @@ static int method_sum(bus_message *call, void *userdata, json_t **ret_reply, bus
                 int r = bus_message_get_payload(call, i, &data, &size);
 
                 if (r < 0)
-                        return bus_error_set(e, BUS_ERROR_INVALID_ARGS, "blob %u: %s", i,
+                        return bus_error_set(e, BUS_ERROR_INVALID_ARGS, "payload %u: %s", i,
                                              strerror(-r));
                 sum += byte_sum(data, size);
         }
-        *ret_reply = json_pack("{s:I,s:i}", "sum", (json_int_t)sum, "blobs",
+        *ret_reply = json_pack("{s:I,s:i}", "sum", (json_int_t)sum, "payloads",
                                (int)bus_message_get_payload_count(call));
         return 0;
 }
@@ -616,7 +616,7 @@ typedef struct CallCtx {
         uint64_t n;
         size_t pad;
         uint64_t sum;
-        unsigned blobs;
+        unsigned payloads;
 } CallCtx;
 
 static bool reply_is_right(CallCtx *cc, bus_message *m) {
@@ -632,7 +632,7 @@ static bool reply_is_right(CallCtx *cc, bus_message *m) {
         }
         case C_CALL_PAYLOAD:
                 return (uint64_t)json_integer_value(json_object_get(b, "sum")) == cc->sum &&
-                       json_integer_value(json_object_get(b, "blobs")) == cc->blobs;
+                       json_integer_value(json_object_get(b, "payloads")) == cc->payloads;
         case C_PING:
                 return json_is_object(b);
         default:
@@ -727,8 +727,8 @@ static void call_start(Client *cl, Class cls) {
         if (r >= 0 && body)
                 r = bus_message_set_body(m, body);
         if (r >= 0 && cls == C_CALL_PAYLOAD) {
-                cc->blobs = (unsigned)rnd_range(1, 3);
-                for (unsigned i = 0; i < cc->blobs && r >= 0; i++) {
+                cc->payloads = (unsigned)rnd_range(1, 3);
+                for (unsigned i = 0; i < cc->payloads && r >= 0; i++) {
                         size_t size = rnd_range(1, 256 * 1024);
                         bus_payload *p = NULL;
                         uint8_t *d;
@@ -942,7 +942,7 @@ static void raw_send(int fd, const void *buf, size_t len, int pass_fd) {
         (void)sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT); /* the bus may have closed: fine */
 }
 
-static size_t raw_signal(void *buf, size_t size, const uint64_t *blob_sizes, unsigned n_blobs) {
+static size_t raw_signal(void *buf, size_t size, const uint64_t *payload_sizes, unsigned n_payloads) {
         static const char body[] = "{\"hostile\": 1}";
         BusMessageSpec spec = {
                 .type = BUS_MESSAGE_SIGNAL,
@@ -950,8 +950,8 @@ static size_t raw_signal(void *buf, size_t size, const uint64_t *blob_sizes, uns
                 .path = SIG_PATH,
                 .interface = CHAT_IFACE,
                 .member = "Tick",
-                .blob_sizes = blob_sizes,
-                .n_blobs = n_blobs,
+                .payload_sizes = payload_sizes,
+                .n_payloads = n_payloads,
                 .body = body,
                 .body_len = sizeof(body) - 1,
         };
@@ -964,7 +964,7 @@ static size_t raw_signal(void *buf, size_t size, const uint64_t *blob_sizes, uns
 
 static void hostile_start(Client *cl) {
         BusPreamble pre = { BUS_PREAMBLE_MAGIC, BUS_PROTOCOL_VERSION, sizeof(BusPreamble),
-                            BUS_FEATURE_BLOBS };
+                            BUS_FEATURE_PAYLOADS };
         uint8_t buf[512];
         size_t len;
         int fd = raw_socket();

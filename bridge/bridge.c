@@ -192,15 +192,15 @@ static natsStatus hdr_set(natsMsg *m, const char *key, const char *value) {
 }
 
 static natsStatus hdr_set_wire(natsMsg *m, const BridgeWire *w) {
-        char buf[BRIDGE_WIRE_BLOBS_MAX * 21 + 1], len[24];
+        char buf[BRIDGE_WIRE_PAYLOADS_MAX * 21 + 1], len[24];
         natsStatus s = NATS_OK;
 
-        if (w->n_blobs > 0) {
-                bridge_wire_blobs_header(w, buf, sizeof(buf));
+        if (w->n_payloads > 0) {
+                bridge_wire_payloads_header(w, buf, sizeof(buf));
                 snprintf(len, sizeof(len), "%zu", w->body_len);
                 s = natsMsgHeader_Set(m, BRIDGE_HDR_BODY_LEN, len);
                 if (s == NATS_OK)
-                        s = natsMsgHeader_Set(m, BRIDGE_HDR_BLOBS, buf);
+                        s = natsMsgHeader_Set(m, BRIDGE_HDR_PAYLOADS, buf);
         }
         return s;
 }
@@ -476,7 +476,7 @@ static void handle_reply(Bridge *b, OutCall *o, natsMsg *msg) {
                 return;
         }
         r = bridge_wire_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_BLOBS), &v);
+                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_PAYLOADS), &v);
         if (r < 0) {
                 out_fail(o, BRIDGE_ERROR_BAD_MESSAGE, "the remote reply's layout is invalid");
                 return;
@@ -609,7 +609,7 @@ static void handle_call(Bridge *b, unsigned index, natsMsg *msg) {
                 return;
         }
         r = bridge_wire_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_BLOBS), &v);
+                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_PAYLOADS), &v);
         if (r < 0) {
                 respond_error(b, reply, BRIDGE_ERROR_BAD_MESSAGE, "the call's layout is invalid");
                 return;
@@ -762,7 +762,7 @@ static void handle_signal(Bridge *b, natsMsg *msg) {
             !bus_member_is_valid(member) || (key && !bus_key_is_valid(key)))
                 return;
         r = bridge_wire_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_BLOBS), &v);
+                               hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_PAYLOADS), &v);
         if (r < 0)
                 return;
         r = bus_message_new_signal(b->bus, &m, path, iface, member);

@@ -14,7 +14,7 @@
 #include "nats-wire.h"
 
 int bridge_wire_encode(bus_message *m, uint64_t max, BridgeWire *w) {
-        const void *blob[BRIDGE_WIRE_BLOBS_MAX];
+        const void *payload[BRIDGE_WIRE_PAYLOADS_MAX];
         const char *body;
         size_t body_len, off;
         uint64_t total;
@@ -25,16 +25,16 @@ int bridge_wire_encode(bus_message *m, uint64_t max, BridgeWire *w) {
         if (!body)
                 return -EBADMSG;
         n = bus_message_get_blob_count(m);
-        if (n > BRIDGE_WIRE_BLOBS_MAX)
+        if (n > BRIDGE_WIRE_PAYLOADS_MAX)
                 return -EBADMSG;
         total = body_len;
         for (unsigned i = 0; i < n; i++) {
                 size_t size;
-                int r = bus_message_get_blob(m, i, &blob[i], &size);
+                int r = bus_message_get_blob(m, i, &payload[i], &size);
 
                 if (r < 0)
                         return r == -EBADMSG ? -EBADMSG : r;
-                w->blob_sizes[i] = size;
+                w->payload_sizes[i] = size;
                 total += size;
                 if (total > max)
                         return -EMSGSIZE;
@@ -47,12 +47,12 @@ int bridge_wire_encode(bus_message *m, uint64_t max, BridgeWire *w) {
         memcpy(w->data, body, body_len);
         off = body_len;
         for (unsigned i = 0; i < n; i++) {
-                memcpy(w->data + off, blob[i], w->blob_sizes[i]);
-                off += w->blob_sizes[i];
+                memcpy(w->data + off, payload[i], w->payload_sizes[i]);
+                off += w->payload_sizes[i];
         }
         w->len = total;
         w->body_len = body_len;
-        w->n_blobs = n;
+        w->n_payloads = n;
         return 0;
 }
 
@@ -61,12 +61,12 @@ void bridge_wire_free(BridgeWire *w) {
         w->data = NULL;
 }
 
-void bridge_wire_blobs_header(const BridgeWire *w, char *buf, size_t size) {
+void bridge_wire_payloads_header(const BridgeWire *w, char *buf, size_t size) {
         size_t off = 0;
 
         buf[0] = 0;
-        for (unsigned i = 0; i < w->n_blobs && off < size; i++)
-                off += snprintf(buf + off, size - off, "%s%" PRIu64, i ? "," : "", w->blob_sizes[i]);
+        for (unsigned i = 0; i < w->n_payloads && off < size; i++)
+                off += snprintf(buf + off, size - off, "%s%" PRIu64, i ? "," : "", w->payload_sizes[i]);
 }
 
 /* A decimal number, at most 20 digits, ending at @end (',' or NUL). */
@@ -87,7 +87,7 @@ static int parse_u64(const char *s, const char **end, uint64_t *ret) {
 }
 
 int bridge_wire_decode(const char *data, size_t len, const char *body_len_hdr,
-                       const char *blobs_hdr, BridgeWireView *v) {
+                       const char *payloads_hdr, BridgeWireView *v) {
         uint64_t body_len = len, used;
         const char *p;
 
@@ -97,18 +97,18 @@ int bridge_wire_decode(const char *data, size_t len, const char *body_len_hdr,
         if (body_len > len)
                 return -EBADMSG;
         used = body_len;
-        if (blobs_hdr && *blobs_hdr) {
-                p = blobs_hdr;
+        if (payloads_hdr && *payloads_hdr) {
+                p = payloads_hdr;
                 for (;;) {
                         uint64_t size;
 
-                        if (v->n_blobs >= BRIDGE_WIRE_BLOBS_MAX || parse_u64(p, &p, &size) < 0)
+                        if (v->n_payloads >= BRIDGE_WIRE_PAYLOADS_MAX || parse_u64(p, &p, &size) < 0)
                                 return -EBADMSG;
                         /* Checked in 64 bits against what arrived, before use. */
                         if (size > len - used)
                                 return -EBADMSG;
-                        v->blobs[v->n_blobs] = data + used;
-                        v->blob_sizes[v->n_blobs++] = size;
+                        v->payloads[v->n_payloads] = data + used;
+                        v->payload_sizes[v->n_payloads++] = size;
                         used += size;
                         if (!*p)
                                 break;
@@ -128,8 +128,8 @@ int bridge_wire_fill(bus_message *m, const BridgeWireView *v) {
 
         if (v->body_len > 0)
                 r = bus_message_set_body_text(m, v->body, v->body_len);
-        for (unsigned i = 0; r >= 0 && i < v->n_blobs; i++)
-                r = bus_message_attach_bytes(m, v->blobs[i], v->blob_sizes[i]);
+        for (unsigned i = 0; r >= 0 && i < v->n_payloads; i++)
+                r = bus_message_attach_bytes(m, v->payloads[i], v->payload_sizes[i]);
         return r;
 }
 

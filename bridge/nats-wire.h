@@ -24,7 +24,7 @@
 #define BRIDGE_HDR_NO_REPLY "Busd-No-Reply"    /* "1": a call that wants no answer */
 #define BRIDGE_HDR_ERROR "Busd-Error"          /* on replies: the error name */
 #define BRIDGE_HDR_BODY_LEN "Busd-Body-Len"    /* bytes of JSON body at the start of the data */
-#define BRIDGE_HDR_BLOBS "Busd-Payloads"       /* payload sizes, comma-separated, in order */
+#define BRIDGE_HDR_PAYLOADS "Busd-Payloads"       /* payload sizes, comma-separated, in order */
 #define BRIDGE_HDR_ORIGIN_HOST "Busd-Origin-Host"
 #define BRIDGE_HDR_ORIGIN_SENDER "Busd-Origin-Sender"
 #define BRIDGE_HDR_ORIGIN_UID "Busd-Origin-Uid"
@@ -40,24 +40,24 @@
 #define BRIDGE_INTERFACE "org.busd.Bridge"
 
 /* At most this many payloads per message: busd's own limit (BUS_FDS_MAX). */
-#define BRIDGE_WIRE_BLOBS_MAX 16u
+#define BRIDGE_WIRE_PAYLOADS_MAX 16u
 
 /* A message's data as it goes on NATS. */
 typedef struct BridgeWire {
         char *data; /* malloc'd: body then payloads */
         size_t len;
         size_t body_len;
-        unsigned n_blobs;
-        uint64_t blob_sizes[BRIDGE_WIRE_BLOBS_MAX];
+        unsigned n_payloads;
+        uint64_t payload_sizes[BRIDGE_WIRE_PAYLOADS_MAX];
 } BridgeWire;
 
 /* A received message's data, pointing into the NATS message. */
 typedef struct BridgeWireView {
         const char *body;
         size_t body_len;
-        unsigned n_blobs;
-        const char *blobs[BRIDGE_WIRE_BLOBS_MAX];
-        uint64_t blob_sizes[BRIDGE_WIRE_BLOBS_MAX];
+        unsigned n_payloads;
+        const char *payloads[BRIDGE_WIRE_PAYLOADS_MAX];
+        uint64_t payload_sizes[BRIDGE_WIRE_PAYLOADS_MAX];
 } BridgeWireView;
 
 /* Copy @m's body and payloads into @w (data then bridge_wire_free()).
@@ -66,14 +66,14 @@ typedef struct BridgeWireView {
  * -ENOMEM. */
 int bridge_wire_encode(bus_message *m, uint64_t max, BridgeWire *w);
 void bridge_wire_free(BridgeWire *w);
-/* The value of BRIDGE_HDR_BLOBS for @w into @buf; "" for none. */
-void bridge_wire_blobs_header(const BridgeWire *w, char *buf, size_t size);
+/* The value of BRIDGE_HDR_PAYLOADS for @w into @buf; "" for none. */
+void bridge_wire_payloads_header(const BridgeWire *w, char *buf, size_t size);
 
 /* Split @len bytes of @data by the two header values (either may be NULL:
  * no header means all data is body, no payloads). -EBADMSG if the headers
  * are malformed or do not add up to exactly @len. */
 int bridge_wire_decode(const char *data, size_t len, const char *body_len_hdr,
-                       const char *blobs_hdr, BridgeWireView *v);
+                       const char *payloads_hdr, BridgeWireView *v);
 /* Put @v's body and payloads (copied into sealed memfds) on @m. */
 int bridge_wire_fill(bus_message *m, const BridgeWireView *v);
 

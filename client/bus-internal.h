@@ -198,7 +198,7 @@ int payload_memfd_map(int fd, uint64_t size, void **ret_map);
  * closes what was duplicated). */
 int payload_encode(bus_message *m, OutItem *item, uint64_t *sizes, unsigned *n);
 /* Received @m (fields parsed): take its application payloads, fds[first..n)
- * with sizes from the BLOBS field (set to -1 in @fds). They are judged when
+ * with sizes from the PAYLOADS field (set to -1 in @fds). They are judged when
  * first mapped or duplicated (bus_message_get_payload()), not here. */
 void payload_take_received(bus_message *m, int *fds, unsigned first, unsigned n);
 /* Unmap and close @m's payloads. */

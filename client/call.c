@@ -313,7 +313,7 @@ int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t 
                         return conn_ended(c) ? conn_ended_error(c, NULL) : r;
         }
         serial = c->serial_next;
-        r = message_encode(m, serial, deadline_ns, c->features & BUS_FEATURE_BLOBS, &item);
+        r = message_encode(m, serial, deadline_ns, c->features & BUS_FEATURE_PAYLOADS, &item);
         if (r < 0)
                 return r;
         c->serial_next++;

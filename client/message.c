@@ -417,7 +417,7 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
                    OutItem **ret) {
         BusMessageSpec spec = {
                 .type = m->header.type,
-                .flags = m->header.flags & ~BUS_FLAG_BODY_IN_BLOB,
+                .flags = m->header.flags & ~BUS_FLAG_BODY_IN_PAYLOAD,
                 .serial = serial,
                 .reply_serial = m->header.reply_serial,
                 .deadline_ns = deadline_ns,
@@ -447,7 +447,7 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
                         return -errno;
                 fds.fds[fds.n_fds++] = r;
                 payload_sizes[n_payloads++] = m->body_len;
-                spec.flags |= BUS_FLAG_BODY_IN_BLOB;
+                spec.flags |= BUS_FLAG_BODY_IN_PAYLOAD;
                 spec.body = NULL;
                 spec.body_len = 0;
         } else if (m->body_len > BUS_BODY_INLINE_MAX) {
@@ -462,8 +462,8 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
         if (r < 0)
                 goto fail;
         if (n_payloads > 0) {
-                spec.blob_sizes = payload_sizes;
-                spec.n_blobs = n_payloads;
+                spec.payload_sizes = payload_sizes;
+                spec.n_payloads = n_payloads;
         }
 
         size = bus_message_encoded_size(&spec);
@@ -523,25 +523,25 @@ int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds,
         }
         message_render_sender(m);
 
-        if (m->header.flags & BUS_FLAG_BODY_IN_BLOB) {
-                /* fields.n_blobs == n_fds >= 1 is guaranteed by bus_message_check.
+        if (m->header.flags & BUS_FLAG_BODY_IN_PAYLOAD) {
+                /* fields.n_payloads == n_fds >= 1 is guaranteed by bus_message_check.
                  * Kept unmapped and unjudged until the body is read
                  * (message_body_bytes()): a receiver that never reads it pays
                  * nothing, and one that does gets NULL for a refused payload. */
-                if (m->fields.blob_sizes[0] > SIZE_MAX) {
+                if (m->fields.payload_sizes[0] > SIZE_MAX) {
                         r = -EFBIG;
                         goto fail;
                 }
                 m->body_fd = fds[0];
                 fds[0] = -1;
-                m->body_len = (size_t)m->fields.blob_sizes[0];
+                m->body_len = (size_t)m->fields.payload_sizes[0];
         } else {
                 m->body = (const char *)data + BUS_HEADER_SIZE + m->header.fields_len;
                 m->body_len = m->header.body_len;
         }
 
         /* Application payloads stay open for bus_message_get_payload(). */
-        payload_take_received(m, fds, m->header.flags & BUS_FLAG_BODY_IN_BLOB ? 1 : 0, n_fds);
+        payload_take_received(m, fds, m->header.flags & BUS_FLAG_BODY_IN_PAYLOAD ? 1 : 0, n_fds);
         *ret = m;
         return 0;
 

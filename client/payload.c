@@ -83,7 +83,7 @@ _public_ int bus_payload_new(bus_payload **ret, size_t size) {
 
         if (!ret)
                 return -EINVAL;
-        if ((uint64_t)size > BUS_BLOB_BYTES_PER_MESSAGE_MAX)
+        if ((uint64_t)size > BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX)
                 return -EMSGSIZE;
         p = calloc(1, sizeof(*p));
         if (!p)
@@ -149,7 +149,7 @@ static int attach_check(bus_message *m, uint64_t size) {
                 return -E2BIG;
         for (unsigned i = 0; i < m->n_payloads; i++)
                 total += m->payload_sizes[i];
-        if (total > BUS_BLOB_BYTES_PER_MESSAGE_MAX)
+        if (total > BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX)
                 return -EMSGSIZE;
         return 0;
 }
@@ -348,7 +348,7 @@ int payload_encode(bus_message *m, OutItem *item, uint64_t *sizes, unsigned *n) 
 
 void payload_take_received(bus_message *m, int *fds, unsigned first, unsigned n) {
         for (unsigned i = first; i < n; i++) {
-                attach_take(m, fds[i], m->fields.blob_sizes[i]);
+                attach_take(m, fds[i], m->fields.payload_sizes[i]);
                 fds[i] = -1;
         }
 }

@@ -29,7 +29,7 @@
 #define BUS_HEADER_SIZE 72u
 
 /* hard: variable header fields, bytes. Six strings of at most 255 bytes plus
- * NUL, each with a 4-byte tag and padding to 8, plus a blob table (4-byte tag,
+ * NUL, each with a 4-byte tag and padding to 8, plus a payload table (4-byte tag,
  * 4 alignment bytes, BUS_FDS_MAX 8-byte sizes): 6 * 264 + 8 + 8 * 16 = 1720
  * < 2048. */
 #define BUS_FIELDS_MAX 2048u
@@ -43,7 +43,7 @@
 /* hard: one whole inline message (header + fields + body). */
 #define BUS_MESSAGE_INLINE_MAX (BUS_HEADER_SIZE + BUS_FIELDS_MAX + BUS_BODY_INLINE_MAX)
 
-/* hard: fds (payload blobs) per message. kdbus allowed 16 memfd items per
+/* hard: fds (payloads) per message. kdbus allowed 16 memfd items per
  * message; dbus-daemon's system bus allows 16 fds. The kernel caps one
  * SCM_RIGHTS block at 253 (SCM_MAX_FD). */
 #define BUS_FDS_MAX 16u
@@ -162,8 +162,8 @@
 #define BUS_PENDING_REPLIES_PER_CONNECTION_MAX 128u
 
 /* Bytes queued towards one connection that it has not read yet. dbus-broker
- * uses 8 MiB per connection; payload blobs are charged separately
- * (BUS_BLOB_BYTES_IN_FLIGHT_MAX) since they do not occupy broker memory.
+ * uses 8 MiB per connection; payloads are charged separately
+ * (BUS_PAYLOAD_BYTES_IN_FLIGHT_MAX) since they do not occupy broker memory.
  * This and the three queue limits below are shared fairly between the
  * senders with messages in the queue (docs/DAEMON.md "Fair shares"); replies
  * and the bus's own messages may take a queue to twice them. */
@@ -173,10 +173,10 @@
  * floods of tiny messages. 8 MiB / 128 bytes. */
 #define BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX 65536u
 
-/* Payload blob size per message (sum of all blobs). The broker never maps
+/* Payload size per message (sum of all payloads). The broker never maps
  * payloads; this only guards receivers against absurd sizes. 64 GiB: well
  * above the 4 GiB a real service may hand over, well below any overflow. */
-#define BUS_BLOB_BYTES_PER_MESSAGE_MAX (64ull * 1024ull * 1024ull * 1024ull)
+#define BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX (64ull * 1024ull * 1024ull * 1024ull)
 
 /* Payload bytes a sender may have queued in the broker at once (summed over
  * its messages that still wait in some receiver's queue, each counted once
@@ -192,20 +192,20 @@
  * large: it bounds how much of that memory the broker keeps alive, by
  * holding the fd, on the sender's behalf. 64 GiB: sixteen 4 GiB payloads in
  * flight. */
-#define BUS_BLOB_BYTES_IN_FLIGHT_MAX (64ull * 1024ull * 1024ull * 1024ull)
+#define BUS_PAYLOAD_BYTES_IN_FLIGHT_MAX (64ull * 1024ull * 1024ull * 1024ull)
 
-/* Payload fds a sender may have queued in the broker at once (one per blob
+/* Payload fds a sender may have queued in the broker at once (one per payload
  * of each of its queued messages, however many receivers): a bound per
  * connection, so that one sender cannot take its whole uid's share. It does
  * not bound the broker's fds (256 connections of one uid x 1024 = 262144,
  * past the budget): the bus-wide fd budget does (BUS_FDS_BUDGET, shared
- * fairly between uids). 1024 = 64 messages of BUS_FDS_MAX blobs each. */
-#define BUS_BLOB_FDS_IN_FLIGHT_MAX 1024u
+ * fairly between uids). 1024 = 64 messages of BUS_FDS_MAX payloads each. */
+#define BUS_PAYLOAD_FDS_IN_FLIGHT_MAX 1024u
 
 /* Payload fds queued towards one connection that it has not read yet. The
  * kernel's socket buffer already holds ~200 fd-carrying writes (one skb each
  * in the default 208 KiB wmem); 256 more is a generous backlog and keeps a
- * stalled receiver well below a sender's BUS_BLOB_FDS_IN_FLIGHT_MAX: a
+ * stalled receiver well below a sender's BUS_PAYLOAD_FDS_IN_FLIGHT_MAX: a
  * sender gets at most half of them there (its fair share), and the stalled
  * receiver is disconnected after BUS_SLOW_CONSUMER_TIMEOUT_USEC, so it
  * cannot exhaust its senders' quota. */
@@ -214,8 +214,8 @@
 /* Payload bytes queued towards one connection that it has not read yet; a
  * message is always accepted into a queue that holds no payload bytes, so a
  * single payload of any legal size gets through. A quarter of
- * BUS_BLOB_BYTES_IN_FLIGHT_MAX, for the same reason as the fd limit above. */
-#define BUS_OUTGOING_BLOB_BYTES_PER_CONNECTION_MAX (16ull * 1024ull * 1024ull * 1024ull)
+ * BUS_PAYLOAD_BYTES_IN_FLIGHT_MAX, for the same reason as the fd limit above. */
+#define BUS_OUTGOING_PAYLOAD_BYTES_PER_CONNECTION_MAX (16ull * 1024ull * 1024ull * 1024ull)
 
 /* Body size above which libbusclient moves a JSON body into a memfd: the
  * measured crossover of a call's round trip, inline vs memfd, through busd

@@ -27,9 +27,9 @@
 /* Feature flags. A peer sets what it supports; the broker answers with the
  * subset it will use. Unknown bits are ignored (cleared in the answer). */
 enum {
-        BUS_FEATURE_BLOBS = 1u << 0, /* payload memfds (SCM_RIGHTS) */
+        BUS_FEATURE_PAYLOADS = 1u << 0, /* payload memfds (SCM_RIGHTS) */
 };
-#define BUS_FEATURES_SUPPORTED ((uint64_t)BUS_FEATURE_BLOBS)
+#define BUS_FEATURES_SUPPORTED ((uint64_t)BUS_FEATURE_PAYLOADS)
 
 /* Sent by the client as its first 16 bytes; may be followed at once by
  * messages. */
@@ -65,9 +65,9 @@ enum {
 enum {
         BUS_FLAG_NO_REPLY_EXPECTED = 1u << 0,
         BUS_FLAG_NO_AUTO_START = 1u << 1, /* reserved for activation */
-        BUS_FLAG_BODY_IN_BLOB = 1u << 2,  /* body is blob 0, body_len is 0 */
+        BUS_FLAG_BODY_IN_PAYLOAD = 1u << 2,  /* body is payload 0, body_len is 0 */
 };
-#define BUS_FLAGS_KNOWN (BUS_FLAG_NO_REPLY_EXPECTED | BUS_FLAG_NO_AUTO_START | BUS_FLAG_BODY_IN_BLOB)
+#define BUS_FLAGS_KNOWN (BUS_FLAG_NO_REPLY_EXPECTED | BUS_FLAG_NO_AUTO_START | BUS_FLAG_BODY_IN_PAYLOAD)
 
 /* Sender id the broker uses for its own messages; peers get ids from 1 up and
  * ids are never reused during the bus's life. */
@@ -85,7 +85,7 @@ enum {
 typedef struct BusHeader {
         uint8_t type;          /*  0: BusMessageType */
         uint8_t flags;         /*  1: BUS_FLAG_* */
-        uint16_t n_fds;        /*  2: fds attached with SCM_RIGHTS, all payload blobs */
+        uint16_t n_fds;        /*  2: fds attached with SCM_RIGHTS, all payloads */
         uint32_t fields_len;   /*  4: bytes of variable fields, multiple of 8 */
         uint64_t body_len;     /*  8: bytes of inline body */
         uint64_t serial;       /* 16: sender-chosen, never 0 */
@@ -110,7 +110,7 @@ _Static_assert(sizeof(BusWelcome) == 40, "welcome layout");
 /* Variable fields: each is a 4-byte tag (uint16 code, uint16 length of the
  * value in bytes), then the value, then zero padding to the next multiple of
  * 8 (counted from the start of the fields). String values include their
- * terminating NUL in the length. Each code appears at most once. The BLOBS
+ * terminating NUL in the length. Each code appears at most once. The PAYLOADS
  * value is 8-aligned: 4 zero bytes sit between its tag and the array. */
 typedef enum BusFieldCode {
         BUS_FIELD_DESTINATION = 1,
@@ -119,7 +119,7 @@ typedef enum BusFieldCode {
         BUS_FIELD_MEMBER = 4,
         BUS_FIELD_ERROR_NAME = 5,
         BUS_FIELD_KEY = 6,
-        BUS_FIELD_BLOBS = 7, /* array of uint64 blob sizes, one per fd, in fd order */
+        BUS_FIELD_PAYLOADS = 7, /* array of uint64 payload sizes, one per fd, in fd order */
         _BUS_FIELD_MAX,
 } BusFieldCode;
 
@@ -131,8 +131,8 @@ typedef struct BusFields {
         const char *member;
         const char *error_name;
         const char *key;
-        const uint64_t *blob_sizes; /* aligned: the field block must be 8-aligned */
-        unsigned n_blobs;
+        const uint64_t *payload_sizes; /* aligned: the field block must be 8-aligned */
+        unsigned n_payloads;
 } BusFields;
 
 /* Reasons a header, field block, name or message is refused. */
@@ -160,14 +160,14 @@ typedef enum BusProtoError {
         BUS_PROTO_E_BAD_MEMBER,
         BUS_PROTO_E_BAD_ERROR_NAME,
         BUS_PROTO_E_BAD_KEY,
-        BUS_PROTO_E_BAD_BLOBS,
+        BUS_PROTO_E_BAD_PAYLOADS,
         BUS_PROTO_E_MISSING_FIELD,
         BUS_PROTO_E_UNEXPECTED_FIELD,
         BUS_PROTO_E_MISSING_REPLY_SERIAL,
         BUS_PROTO_E_UNEXPECTED_REPLY_SERIAL,
         BUS_PROTO_E_UNEXPECTED_DEADLINE,
-        BUS_PROTO_E_BLOB_COUNT,
-        BUS_PROTO_E_BLOB_TOO_LARGE,
+        BUS_PROTO_E_PAYLOAD_COUNT,
+        BUS_PROTO_E_PAYLOAD_TOO_LARGE,
         BUS_PROTO_E_BODY_NOT_UTF8,
         BUS_PROTO_E_BUFFER_TOO_SMALL,
         _BUS_PROTO_E_MAX,
@@ -189,8 +189,8 @@ int bus_header_check(const BusHeader *h, uint64_t *ret_total);
  * on success. */
 int bus_fields_parse(const void *fields, size_t len, BusFields *ret);
 
-/* Per-type rules: required/forbidden fields and serials, blob table matches
- * n_fds, BODY_IN_BLOB consistency, total blob size within limits. */
+/* Per-type rules: required/forbidden fields and serials, payload table matches
+ * n_fds, BODY_IN_PAYLOAD consistency, total payload size within limits. */
 int bus_message_check(const BusHeader *h, const BusFields *f);
 
 /* Validate the body: UTF-8, no NUL. (Not JSON syntax: only endpoints parse
@@ -210,8 +210,8 @@ typedef struct BusMessageSpec {
         const char *member;
         const char *error_name;
         const char *key;
-        const uint64_t *blob_sizes;
-        unsigned n_blobs;
+        const uint64_t *payload_sizes;
+        unsigned n_payloads;
         const void *body;
         size_t body_len;
 } BusMessageSpec;
@@ -222,7 +222,7 @@ size_t bus_message_fields_size(const BusMessageSpec *spec);
 /* Bytes the whole encoded message needs. */
 uint64_t bus_message_encoded_size(const BusMessageSpec *spec);
 
-/* Encode @spec into @buf (sender block zeroed, n_fds = n_blobs). Validates
+/* Encode @spec into @buf (sender block zeroed, n_fds = n_payloads). Validates
  * the result with the functions above; returns 0 and the length in *ret_len,
  * or a BusProtoError. */
 int bus_message_encode(const BusMessageSpec *spec, void *buf, size_t buf_size, size_t *ret_len);

@@ -40,10 +40,10 @@ size_t bus_message_fields_size(const BusMessageSpec *spec) {
                  * stays bounded and bus_message_encode() refuses them. */
                 size += wire_record_size(code, strnlen(strings[code], BUS_NAME_MAX + 1) + 1);
         }
-        if (spec->n_blobs > 0) {
-                unsigned n = spec->n_blobs > BUS_FDS_MAX ? BUS_FDS_MAX + 1 : spec->n_blobs;
+        if (spec->n_payloads > 0) {
+                unsigned n = spec->n_payloads > BUS_FDS_MAX ? BUS_FDS_MAX + 1 : spec->n_payloads;
 
-                size += wire_record_size(BUS_FIELD_BLOBS, (size_t)n * sizeof(uint64_t));
+                size += wire_record_size(BUS_FIELD_PAYLOADS, (size_t)n * sizeof(uint64_t));
         }
         return size;
 }
@@ -73,8 +73,8 @@ static void spec_fields(const BusMessageSpec *spec, BusFields *ret) {
                 .member = spec->member,
                 .error_name = spec->error_name,
                 .key = spec->key,
-                .blob_sizes = spec->n_blobs > 0 ? spec->blob_sizes : NULL,
-                .n_blobs = spec->n_blobs,
+                .payload_sizes = spec->n_payloads > 0 ? spec->payload_sizes : NULL,
+                .n_payloads = spec->n_payloads,
         };
 }
 
@@ -89,7 +89,7 @@ static int encode(const BusMessageSpec *spec, void *buf, size_t buf_size, size_t
         size_t fields_size, total, off;
         int r;
 
-        /* Fields are parsed back in place, and the blob table is 8-aligned
+        /* Fields are parsed back in place, and the payload table is 8-aligned
          * only if the buffer is. */
         assert(((uintptr_t)buf & 7u) == 0);
         assert(spec->body || spec->body_len == 0);
@@ -100,10 +100,10 @@ static int encode(const BusMessageSpec *spec, void *buf, size_t buf_size, size_t
         for (uint16_t code = 1; code < _BUS_FIELD_MAX; code++)
                 if (strings[code] && strnlen(strings[code], BUS_NAME_MAX + 1) > BUS_NAME_MAX)
                         return BUS_PROTO_E_BAD_DESTINATION + (code - BUS_FIELD_DESTINATION);
-        if (spec->n_blobs > BUS_FDS_MAX)
+        if (spec->n_payloads > BUS_FDS_MAX)
                 return BUS_PROTO_E_TOO_MANY_FDS;
-        if (spec->n_blobs > 0 && !spec->blob_sizes)
-                return BUS_PROTO_E_BAD_BLOBS;
+        if (spec->n_payloads > 0 && !spec->payload_sizes)
+                return BUS_PROTO_E_BAD_PAYLOADS;
         if (spec->body_len > BUS_BODY_INLINE_MAX)
                 return BUS_PROTO_E_BODY_TOO_LONG;
         fields_size = bus_message_fields_size(spec);
@@ -115,7 +115,7 @@ static int encode(const BusMessageSpec *spec, void *buf, size_t buf_size, size_t
 
         h.type = spec->type;
         h.flags = spec->flags;
-        h.n_fds = (uint16_t)spec->n_blobs;
+        h.n_fds = (uint16_t)spec->n_payloads;
         h.fields_len = (uint32_t)fields_size;
         h.body_len = spec->body_len;
         h.serial = spec->serial;
@@ -126,9 +126,9 @@ static int encode(const BusMessageSpec *spec, void *buf, size_t buf_size, size_t
         off = BUS_HEADER_SIZE;
         memset(p + off, 0, fields_size);
         for (uint16_t code = 1; code < _BUS_FIELD_MAX; code++) {
-                if (code == BUS_FIELD_BLOBS && spec->n_blobs > 0)
-                        off += put_record(p + off, code, spec->blob_sizes,
-                                          (uint16_t)(spec->n_blobs * sizeof(uint64_t)));
+                if (code == BUS_FIELD_PAYLOADS && spec->n_payloads > 0)
+                        off += put_record(p + off, code, spec->payload_sizes,
+                                          (uint16_t)(spec->n_payloads * sizeof(uint64_t)));
                 else if (strings[code])
                         off += put_record(p + off, code, strings[code],
                                           (uint16_t)(strlen(strings[code]) + 1));

@@ -28,7 +28,7 @@
  * - Open for reading: receivers map it PROT_READ, which an O_WRONLY file
  *   refuses (they share this open file: its access mode is theirs).
  *
- * - The declared size: the BLOBS field is what receivers trust for lengths.
+ * - The declared size: the PAYLOADS field is what receivers trust for lengths.
  *
  * - Fully backed (hostile-peers.md item 30). A sealed memfd that was only
  *   ftruncate()d is all holes: st_size says 2 GiB while no page exists. The

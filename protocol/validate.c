@@ -39,14 +39,14 @@ static const char *const proto_error_text[_BUS_PROTO_E_MAX] = {
         [BUS_PROTO_E_BAD_MEMBER] = "invalid member name",
         [BUS_PROTO_E_BAD_ERROR_NAME] = "invalid error name",
         [BUS_PROTO_E_BAD_KEY] = "invalid key",
-        [BUS_PROTO_E_BAD_BLOBS] = "invalid blob table",
+        [BUS_PROTO_E_BAD_PAYLOADS] = "invalid payload table",
         [BUS_PROTO_E_MISSING_FIELD] = "required header field missing",
         [BUS_PROTO_E_UNEXPECTED_FIELD] = "header field not allowed for this message type",
         [BUS_PROTO_E_MISSING_REPLY_SERIAL] = "reply serial missing",
         [BUS_PROTO_E_UNEXPECTED_REPLY_SERIAL] = "reply serial not allowed for this message type",
         [BUS_PROTO_E_UNEXPECTED_DEADLINE] = "deadline not allowed for this message type",
-        [BUS_PROTO_E_BLOB_COUNT] = "blob table does not match the fd count",
-        [BUS_PROTO_E_BLOB_TOO_LARGE] = "payload blobs too large",
+        [BUS_PROTO_E_PAYLOAD_COUNT] = "payload table does not match the fd count",
+        [BUS_PROTO_E_PAYLOAD_TOO_LARGE] = "payloads too large",
         [BUS_PROTO_E_BODY_NOT_UTF8] = "body is not valid UTF-8 or contains NUL",
         [BUS_PROTO_E_BUFFER_TOO_SMALL] = "buffer too small",
 };
@@ -149,7 +149,7 @@ int bus_fields_parse(const void *fields, size_t len, BusFields *ret) {
                 return BUS_PROTO_E_FIELDS_TOO_LONG;
         if (len % 8u != 0)
                 return BUS_PROTO_E_FIELDS_UNALIGNED;
-        /* The blob table is handed out as a uint64_t pointer into @fields. */
+        /* The payload table is handed out as a uint64_t pointer into @fields. */
         assert(len == 0 || ((uintptr_t)fields & 7u) == 0);
 
         /* @off is a multiple of 8 and @len too, so a whole tag always fits. */
@@ -196,11 +196,11 @@ int bus_fields_parse(const void *fields, size_t len, BusFields *ret) {
                 case BUS_FIELD_KEY:
                         r = parse_string(code, value, vlen, &f.key);
                         break;
-                case BUS_FIELD_BLOBS:
+                case BUS_FIELD_PAYLOADS:
                         if (vlen == 0 || vlen % 8u != 0 || vlen / 8u > BUS_FDS_MAX)
-                                return BUS_PROTO_E_BAD_BLOBS;
-                        f.blob_sizes = (const uint64_t *)(const void *)value;
-                        f.n_blobs = vlen / 8u;
+                                return BUS_PROTO_E_BAD_PAYLOADS;
+                        f.payload_sizes = (const uint64_t *)(const void *)value;
+                        f.n_payloads = vlen / 8u;
                         r = BUS_PROTO_OK;
                         break;
                 default:
@@ -224,7 +224,7 @@ static unsigned fields_present(const BusFields *f) {
         return (f->destination ? F(BUS_FIELD_DESTINATION) : 0) | (f->path ? F(BUS_FIELD_PATH) : 0) |
                (f->interface ? F(BUS_FIELD_INTERFACE) : 0) | (f->member ? F(BUS_FIELD_MEMBER) : 0) |
                (f->error_name ? F(BUS_FIELD_ERROR_NAME) : 0) | (f->key ? F(BUS_FIELD_KEY) : 0) |
-               (f->n_blobs > 0 ? F(BUS_FIELD_BLOBS) : 0);
+               (f->n_payloads > 0 ? F(BUS_FIELD_PAYLOADS) : 0);
 }
 
 typedef struct TypeRule {
@@ -270,7 +270,7 @@ static const TypeRule type_rules[] = {
 int bus_message_check(const BusHeader *h, const BusFields *f) {
         const TypeRule *rule;
         unsigned present;
-        uint64_t blob_total = 0;
+        uint64_t payload_total = 0;
 
         if (h->type < BUS_MESSAGE_METHOD_CALL || h->type > BUS_MESSAGE_SIGNAL)
                 return BUS_PROTO_E_BAD_TYPE;
@@ -278,7 +278,7 @@ int bus_message_check(const BusHeader *h, const BusFields *f) {
 
         if (h->flags & ~(unsigned)rule->flags)
                 return BUS_PROTO_E_BAD_FLAGS;
-        if ((h->flags & BUS_FLAG_BODY_IN_BLOB) && (h->n_fds == 0 || h->body_len != 0))
+        if ((h->flags & BUS_FLAG_BODY_IN_PAYLOAD) && (h->n_fds == 0 || h->body_len != 0))
                 return BUS_PROTO_E_BAD_FLAGS;
 
         present = fields_present(f);
@@ -294,15 +294,15 @@ int bus_message_check(const BusHeader *h, const BusFields *f) {
         if (!rule->deadline && h->deadline_ns != 0)
                 return BUS_PROTO_E_UNEXPECTED_DEADLINE;
 
-        if (f->n_blobs != h->n_fds || (f->n_blobs > 0 && !f->blob_sizes))
-                return BUS_PROTO_E_BLOB_COUNT;
-        for (unsigned i = 0; i < f->n_blobs; i++) {
+        if (f->n_payloads != h->n_fds || (f->n_payloads > 0 && !f->payload_sizes))
+                return BUS_PROTO_E_PAYLOAD_COUNT;
+        for (unsigned i = 0; i < f->n_payloads; i++) {
                 uint64_t size;
 
-                memcpy(&size, &f->blob_sizes[i], sizeof(size));
-                if (size > BUS_BLOB_BYTES_PER_MESSAGE_MAX - blob_total)
-                        return BUS_PROTO_E_BLOB_TOO_LARGE;
-                blob_total += size;
+                memcpy(&size, &f->payload_sizes[i], sizeof(size));
+                if (size > BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX - payload_total)
+                        return BUS_PROTO_E_PAYLOAD_TOO_LARGE;
+                payload_total += size;
         }
 
         return BUS_PROTO_OK;

@@ -6,7 +6,7 @@
  *
  * A record is a 4-byte tag (uint16 code, uint16 value length), then the
  * value, then zero padding to the next multiple of 8 counted from the start
- * of the field block. The value of BUS_FIELD_BLOBS (an array of uint64) is
+ * of the field block. The value of BUS_FIELD_PAYLOADS (an array of uint64) is
  * itself 8-aligned: 4 zero bytes sit between its tag and its value. All other
  * values (strings) follow the tag directly.
  */
@@ -26,7 +26,7 @@ static inline size_t wire_align8(size_t n) {
 /* Offset of the value from the start of its record (the record starts
  * 8-aligned). */
 static inline size_t wire_value_offset(uint16_t code) {
-        return code == BUS_FIELD_BLOBS ? 8u : WIRE_TAG_SIZE;
+        return code == BUS_FIELD_PAYLOADS ? 8u : WIRE_TAG_SIZE;
 }
 
 /* Bytes one record takes, padding included. */

@@ -12,7 +12,7 @@
  *   Hang        never replies (for call timeouts)
  *   LastSignal  {"member", "key", "destination", "body"} of the last signal
  *               received on interface org.example.Signals, or {}
- *   EchoPayloads  replies {"blobs": n} carrying the call's payload blobs
+ *   EchoPayloads  replies {"payloads": n} carrying the call's payloads
  * and prints one line "READY UNIQUE PID RESULT..." (PID of the serving
  * process, then a RequestName result per NAME) on stdout once all that is in
  * place. Runs until killed or until the bus closes the connection.
@@ -73,7 +73,7 @@ static int method_echo_payloads(bus_message *call, void *userdata, json_t **ret_
                                 bus_error *e) {
         unsigned n = bus_message_get_payload_count(call);
         bus_message *reply = NULL;
-        json_t *body = json_pack("{s:I}", "blobs", (json_int_t)n);
+        json_t *body = json_pack("{s:I}", "payloads", (json_int_t)n);
         int r;
 
         r = bus_message_new_method_return(call, &reply);

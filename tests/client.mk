@@ -25,7 +25,7 @@ tests_test_client_connection_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFL
 tests_test_client_connection_LDADD = client/libbusclient-internal.la $(CHECK_LIBS) \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS)
 
-# The payload API (buffers, attaching, sealing, blobs beside bodies) and the
+# The payload API (buffers, attaching, sealing, payloads beside bodies) and the
 # receiving side's refusal of unsealed payloads (hostile-peers.md item 16).
 check_PROGRAMS += tests/test-client-payload
 TESTS += tests/test-client-payload

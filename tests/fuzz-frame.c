@@ -286,8 +286,8 @@ static size_t make_script(unsigned *seed, uint8_t *out, size_t cap) {
                         .path = "/a",
                         .interface = "a.b",
                         .member = "C",
-                        .blob_sizes = sizes,
-                        .n_blobs = nf,
+                        .payload_sizes = sizes,
+                        .n_payloads = nf,
                         .body = body,
                         .body_len = rand_r(seed) % 4 == 0 ? rand_r(seed) % sizeof(body) : rand_r(seed) % 40,
                 };

@@ -59,8 +59,8 @@ static void check_reencode(const BusHeader *h, const BusFields *f, const uint8_t
                 .member = f->member,
                 .error_name = f->error_name,
                 .key = f->key,
-                .blob_sizes = f->blob_sizes,
-                .n_blobs = f->n_blobs,
+                .payload_sizes = f->payload_sizes,
+                .n_payloads = f->n_payloads,
                 .body = body,
                 .body_len = h->body_len,
         };
@@ -82,9 +82,9 @@ static void check_reencode(const BusHeader *h, const BusFields *f, const uint8_t
         ensure(same_string(f->member, f2.member));
         ensure(same_string(f->error_name, f2.error_name));
         ensure(same_string(f->key, f2.key));
-        ensure(f->n_blobs == f2.n_blobs);
-        ensure(f->n_blobs == 0 ||
-               memcmp(f->blob_sizes, f2.blob_sizes, f->n_blobs * sizeof(uint64_t)) == 0);
+        ensure(f->n_payloads == f2.n_payloads);
+        ensure(f->n_payloads == 0 ||
+               memcmp(f->payload_sizes, f2.payload_sizes, f->n_payloads * sizeof(uint64_t)) == 0);
         ensure(h->body_len == 0 ||
                memcmp(body, out + BUS_HEADER_SIZE + h2.fields_len, h->body_len) == 0);
 
@@ -122,7 +122,7 @@ static int fuzz_message(const uint8_t *data, size_t size) {
         r = bus_fields_parse(fields_copy, h.fields_len, &f);
         if (r != BUS_PROTO_OK)
                 return r;
-        ensure(f.n_blobs <= BUS_FDS_MAX);
+        ensure(f.n_payloads <= BUS_FDS_MAX);
         r = bus_message_check(&h, &f);
         if (r != BUS_PROTO_OK)
                 return r;

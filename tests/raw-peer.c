@@ -279,18 +279,18 @@ RawPeer *raw_peer_new(const char *address)
         return p;
 }
 
-RawPeer *raw_peer_new_blobs(const char *address)
+RawPeer *raw_peer_new_payloads(const char *address)
 {
         RawPeer *p = raw_peer_open(address);
         uint8_t pre[sizeof(BusPreamble)];
         BusPreamble *pp = (BusPreamble *)(void *)pre;
 
         raw_preamble(pre, sizeof(pre));
-        pp->features = BUS_FEATURE_BLOBS;
-        p->features = BUS_FEATURE_BLOBS;
+        pp->features = BUS_FEATURE_PAYLOADS;
+        p->features = BUS_FEATURE_PAYLOADS;
         ck_assert_int_eq(raw_peer_write(p, pre, sizeof(pre)), 0);
         raw_peer_read_welcome(p);
-        ck_assert_msg(p->features & BUS_FEATURE_BLOBS, "broker did not grant payload blobs");
+        ck_assert_msg(p->features & BUS_FEATURE_PAYLOADS, "broker did not grant payloads");
         return p;
 }
 

@@ -48,7 +48,7 @@ typedef struct RawMsg {
 } RawMsg;
 
 /* What to send: a BusMessageSpec. Strings may be NULL (field absent),
- * serial 0 = the peer's next, n_fds = n_blobs. The body is usually JSON text:
+ * serial 0 = the peer's next, n_fds = n_payloads. The body is usually JSON text:
  * with body_len 0, body (if any) is a NUL-terminated string and its length
  * is taken from strlen(). */
 typedef BusMessageSpec RawSpec;
@@ -78,9 +78,9 @@ void raw_peer_hello(RawPeer *p);
 void raw_peer_read_welcome(RawPeer *p);
 /* open + hello. */
 RawPeer *raw_peer_new(const char *address);
-/* open + hello asking for payload blobs (BUS_FEATURE_BLOBS); asserts the
+/* open + hello asking for payloads (BUS_FEATURE_PAYLOADS); asserts the
  * broker granted them. */
-RawPeer *raw_peer_new_blobs(const char *address);
+RawPeer *raw_peer_new_payloads(const char *address);
 RawPeer *raw_peer_free(RawPeer *p);
 
 /* Write all of @buf (MSG_NOSIGNAL). 0 or -errno (hostile tests expect
@@ -116,7 +116,7 @@ int raw_peer_write_fds(RawPeer *p, const void *buf, size_t len, const int *fds, 
  * into one block on the receiving side). 0 or -errno. */
 int raw_peer_write_two_blocks(RawPeer *p, const void *buf, size_t len, const int *a,
                               unsigned n_a, const int *b, unsigned n_b);
-/* Encode @spec (with its blob sizes) and send it with @fds in its first
+/* Encode @spec (with its payload sizes) and send it with @fds in its first
  * write; returns the serial. */
 uint64_t raw_peer_send_fds(RawPeer *p, const RawSpec *spec, const int *fds, unsigned n_fds);
 

@@ -181,12 +181,12 @@ START_TEST(test_wire_decode) {
 
         ck_assert_int_eq(bridge_wire_decode(data, 14, "7", "5,2", &v), 0);
         ck_assert_uint_eq(v.body_len, 7);
-        ck_assert_uint_eq(v.n_blobs, 2);
-        ck_assert(memcmp(v.blobs[0], "hello", 5) == 0);
-        ck_assert_uint_eq(v.blob_sizes[1], 2);
+        ck_assert_uint_eq(v.n_payloads, 2);
+        ck_assert(memcmp(v.payloads[0], "hello", 5) == 0);
+        ck_assert_uint_eq(v.payload_sizes[1], 2);
         ck_assert_int_eq(bridge_wire_decode(data, 14, NULL, NULL, &v), 0);
         ck_assert_uint_eq(v.body_len, 14);
-        ck_assert_uint_eq(v.n_blobs, 0);
+        ck_assert_uint_eq(v.n_payloads, 0);
         /* Lengths that do not add up, overflow, junk. */
         ck_assert_int_eq(bridge_wire_decode(data, 14, "7", "5", &v), -EBADMSG);
         ck_assert_int_eq(bridge_wire_decode(data, 14, "7", "5,3", &v), -EBADMSG);

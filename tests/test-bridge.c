@@ -285,7 +285,7 @@ static void write_bridge_config(int h, const char *servers) {
                         " \"imports\": {\"names\": ["
                         "   {\"name\": \"" CALC "\", \"objects\": ["
                         "      {\"path\": \"" CALC_PATH "\", \"interface\": \"" CALC "\","
-                        "       \"methods\": [\"Add\", \"Fail\", \"Sleep\", \"Blob\", \"Who\", \"Nope\"]},"
+                        "       \"methods\": [\"Add\", \"Fail\", \"Sleep\", \"Payload\", \"Who\", \"Nope\"]},"
                         "      {\"path\": \"" CALC_PATH "\", \"interface\": \"" SECRET "\","
                         "       \"methods\": [\"Get\"]}]},"
                         "   {\"name\": \"" VANISH "\", \"objects\": [{\"path\": \"/v\","
@@ -399,7 +399,7 @@ typedef struct Calc {
         unsigned calls;
         bus_message *held;           /* a Sleep call, never answered */
         int64_t sleep_deadline_left; /* ns left to the Sleep call's deadline when it came */
-        size_t blob_seen;
+        size_t payload_seen;
         char who_sender[64];
         uint32_t who_uid;
         uint32_t who_flags; /* sender_reserved as the bus stamped it */
@@ -420,13 +420,13 @@ static int calc_add(bus_message *call, void *ud, json_t **ret, bus_error *err) {
         json_t *b = bus_message_get_body(call);
 
         calc.calls++;
-        calc.blob_seen = 0;
+        calc.payload_seen = 0;
         if (bus_message_get_payload_count(call) == 1) {
                 const void *d;
                 size_t n;
 
                 ck_assert_int_eq(bus_message_get_payload(call, 0, &d, &n), 0);
-                calc.blob_seen = n;
+                calc.payload_seen = n;
                 ck_assert(n == 0 || ((const char *)d)[n - 1] == 'z');
         }
         *ret = json_pack("{s:I}", "sum",
@@ -455,7 +455,7 @@ static int calc_sleep(bus_message *call, void *ud, json_t **ret, bus_error *err)
         return BUS_REPLY_DEFERRED;
 }
 
-static int calc_blob(bus_message *call, void *ud, json_t **ret, bus_error *err) {
+static int calc_payload(bus_message *call, void *ud, json_t **ret, bus_error *err) {
         size_t n = (size_t)json_integer_value(json_object_get(bus_message_get_body(call), "size"));
         bus_message *r = NULL;
         char *data = malloc(n ? n : 1);
@@ -508,7 +508,7 @@ static int secret_get(bus_message *call, void *ud, json_t **ret, bus_error *err)
 
 static const bus_method calc_methods[] = {
         { "Add", calc_add },   { "Fail", calc_fail }, { "Sleep", calc_sleep },
-        { "Blob", calc_blob }, { "Who", calc_who },   { NULL, NULL },
+        { "Payload", calc_payload }, { "Who", calc_who },   { NULL, NULL },
 };
 static const bus_method secret_methods[] = { { "Get", secret_get }, { NULL, NULL } };
 
@@ -559,7 +559,7 @@ static void outcome_reset(Outcome *o) {
 /* Call @dest on alpha's bus from @client and pump @client and the Calc
  * service (when running) until the answer is there. */
 static void call_on_alpha(bus_connection *client, const char *dest, const char *path,
-                          const char *iface, const char *member, json_t *body, size_t blob,
+                          const char *iface, const char *member, json_t *body, size_t payload,
                           uint64_t timeout_usec, Outcome *o) {
         bus_message *m = NULL;
 
@@ -567,11 +567,11 @@ static void call_on_alpha(bus_connection *client, const char *dest, const char *
         ck_assert_int_eq(bus_message_new_method_call(client, &m, dest, path, iface, member), 0);
         if (body)
                 ck_assert_int_eq(bus_message_set_body(m, body), 0);
-        if (blob != (size_t)-1) {
-                char *d = malloc(blob ? blob : 1);
+        if (payload != (size_t)-1) {
+                char *d = malloc(payload ? payload : 1);
 
-                memset(d, 'z', blob);
-                ck_assert_int_eq(bus_message_attach_bytes(m, d, blob), 0);
+                memset(d, 'z', payload);
+                ck_assert_int_eq(bus_message_attach_bytes(m, d, payload), 0);
                 free(d);
         }
         ck_assert_int_eq(bus_call_async(client, m, timeout_usec, outcome_cb, o, NULL), 0);
@@ -660,11 +660,11 @@ START_TEST(test_call_across_hosts) {
         /* A small payload is inlined and arrives as a payload again. */
         call_on_alpha(client, CALC, CALC_PATH, CALC, "Add", args, 1000, 0, &o);
         assert_sum(&o, 42);
-        ck_assert_uint_eq(calc.blob_seen, 1000);
+        ck_assert_uint_eq(calc.payload_seen, 1000);
         /* And a reply's payload comes back as one. */
         json_decref(args);
         args = json_pack("{s:i}", "size", 5000);
-        call_on_alpha(client, CALC, CALC_PATH, CALC, "Blob", args, (size_t)-1, 0, &o);
+        call_on_alpha(client, CALC, CALC_PATH, CALC, "Payload", args, (size_t)-1, 0, &o);
         ck_assert_ptr_null(outcome_error(&o));
         ck_assert_uint_eq(bus_message_get_payload_count(o.reply), 1);
         {
@@ -815,7 +815,7 @@ START_TEST(test_payload_too_large) {
         /* A reply too large to inline is refused on beta's side. */
         json_decref(args);
         args = json_pack("{s:i}", "size", INLINE_MAX + 1);
-        call_on_alpha(client, CALC, CALC_PATH, CALC, "Blob", args, (size_t)-1, 0, &o);
+        call_on_alpha(client, CALC, CALC_PATH, CALC, "Payload", args, (size_t)-1, 0, &o);
         ck_assert_str_eq(outcome_error(&o), BRIDGE_TOO_LARGE);
         ck_assert_uint_eq(calc.calls, 1);
         json_decref(args);

@@ -556,7 +556,7 @@ static int sealed_memfd(size_t size) {
  * are dropped at once (not when the start ends). */
 START_TEST(test_disconnect_drops_queue) {
         bus_connection *c = test_connect();
-        RawPeer *p = raw_peer_new_blobs(busd_address());
+        RawPeer *p = raw_peer_new_payloads(busd_address());
         uint64_t sizes[2] = { 4096, 4096 };
         int fds[2];
 
@@ -575,8 +575,8 @@ START_TEST(test_disconnect_drops_queue) {
                                               .path = ACT_PATH,
                                               .interface = ACT_IFACE,
                                               .member = "Echo",
-                                              .blob_sizes = sizes,
-                                              .n_blobs = 2,
+                                              .payload_sizes = sizes,
+                                              .n_payloads = 2,
                                               .body = "{}" },
                                   fds, 2);
         close(fds[0]);

@@ -168,7 +168,7 @@ START_TEST(test_configured_limit_and_reload) {
                          BUS_HANDSHAKE_TIMEOUT_USEC);
         ck_assert_int_eq(json_integer_value(json_object_get(limits, "fds_per_message")), BUS_FDS_MAX);
         ck_assert(json_is_integer(json_object_get(limits, "message_inline_max")));
-        ck_assert(json_is_integer(json_object_get(limits, "blob_bytes_per_message")));
+        ck_assert(json_is_integer(json_object_get(limits, "payload_bytes_per_message")));
         json_decref(stats);
 
         /* item 26: a bad file changes nothing and the daemon carries on. */

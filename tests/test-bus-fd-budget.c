@@ -126,7 +126,7 @@ static int child_send_payload(int fd, const uint8_t *buf, size_t len, int memfd)
 static void attacker(const char *address, int report, int hold) {
         static int senders[FLOOD_CONNECTIONS];
         struct rlimit rl = { 65536, 65536 };
-        uint64_t sub_id = 0, blob_size = 16;
+        uint64_t sub_id = 0, payload_size = 16;
         char dest[32], v = 'y';
         uint8_t buf[512];
         unsigned sent = 0, round;
@@ -138,14 +138,14 @@ static void attacker(const char *address, int report, int hold) {
         (void)setrlimit(RLIMIT_NOFILE, &rl);
         drop_to(NOBODY);
         memfd = payload_memfd();
-        sub = raw_child_connect(address, BUS_FEATURE_BLOBS, false, &sub_id);
+        sub = raw_child_connect(address, BUS_FEATURE_PAYLOADS, false, &sub_id);
         if (memfd < 0 || sub < 0) {
                 v = 'a';
                 goto out;
         }
         snprintf(dest, sizeof(dest), ":1.%llu", (unsigned long long)sub_id);
         for (unsigned i = 0; i < FLOOD_CONNECTIONS; i++) {
-                senders[i] = raw_child_connect(address, BUS_FEATURE_BLOBS, false, NULL);
+                senders[i] = raw_child_connect(address, BUS_FEATURE_PAYLOADS, false, NULL);
                 if (senders[i] < 0) {
                         v = 'b';
                         goto out;
@@ -160,8 +160,8 @@ static void attacker(const char *address, int report, int hold) {
                                                 .path = "/org/example/Flood",
                                                 .interface = "org.example.Flood",
                                                 .member = "Payload",
-                                                .blob_sizes = &blob_size,
-                                                .n_blobs = 1 };
+                                                .payload_sizes = &payload_size,
+                                                .n_payloads = 1 };
                         size_t len;
                         int r;
 
@@ -205,14 +205,14 @@ static int64_t stat_of(json_t *stats, const char *key) {
  * get through (or be refused by name), never cost the caller its
  * connection. Returns whether the service received it. */
 static bool innocent_payload_call(RawPeer *caller, RawPeer *service) {
-        uint64_t blob_size = 16;
+        uint64_t payload_size = 16;
         RawSpec call = { .type = BUS_MESSAGE_METHOD_CALL,
                          .destination = service->name,
                          .path = "/org/example/Service",
                          .interface = "org.example.Service",
                          .member = "Take",
-                         .blob_sizes = &blob_size,
-                         .n_blobs = 1,
+                         .payload_sizes = &payload_size,
+                         .n_payloads = 1,
                          .body = "{}" };
         RawSpec ret = { .type = BUS_MESSAGE_METHOD_RETURN, .body = "{}" };
         int memfd = payload_memfd();
@@ -274,8 +274,8 @@ START_TEST(test_fd_budget_flood) {
         ck_assert_int_eq(busd_stat("fds_rlimit"), FLOOD_RLIMIT);
         ck_assert(busd_log_contains("clamped to"));
         base_in_use = busd_stat("fds_in_use");
-        service = raw_peer_new_blobs(busd_address());
-        caller = raw_peer_new_blobs(busd_address());
+        service = raw_peer_new_payloads(busd_address());
+        caller = raw_peer_new_payloads(busd_address());
 
         ck_assert_int_eq(pipe2(report, O_CLOEXEC), 0);
         ck_assert_int_eq(pipe2(hold, O_CLOEXEC), 0);
@@ -354,8 +354,8 @@ END_TEST
 /* ---- item 3: fds the kernel could not install ------------------------------------ */
 
 START_TEST(test_fds_lost_is_not_a_violation) {
-        RawPeer *service = raw_peer_new_blobs(busd_address());
-        RawPeer *caller = raw_peer_new_blobs(busd_address());
+        RawPeer *service = raw_peer_new_payloads(busd_address());
+        RawPeer *caller = raw_peer_new_payloads(busd_address());
         struct rlimit saved, tight;
         pid_t pid = busd_pid();
 

@@ -39,9 +39,9 @@ static int memfd_payload(uint64_t size) {
         return fd;
 }
 
-/* A unicast signal from @p to @dest with @n_blobs payloads of 4096 bytes
+/* A unicast signal from @p to @dest with @n_payloads payloads of 4096 bytes
  * and a body of @body_len bytes, encoded into a new buffer. */
-static uint8_t *encode_signal(RawPeer *p, const char *dest, unsigned n_blobs, size_t body_len,
+static uint8_t *encode_signal(RawPeer *p, const char *dest, unsigned n_payloads, size_t body_len,
                               size_t *ret_len, uint64_t *ret_serial) {
         uint64_t sizes[BUS_FDS_MAX];
         char *body = malloc(body_len + 3);
@@ -51,8 +51,8 @@ static uint8_t *encode_signal(RawPeer *p, const char *dest, unsigned n_blobs, si
                 .path = "/com/example/Framing",
                 .interface = IFACE,
                 .member = "Cut",
-                .blob_sizes = sizes,
-                .n_blobs = n_blobs,
+                .payload_sizes = sizes,
+                .n_payloads = n_payloads,
                 .body = body,
         };
         size_t cap = body_len + 4096;
@@ -60,7 +60,7 @@ static uint8_t *encode_signal(RawPeer *p, const char *dest, unsigned n_blobs, si
 
         ck_assert_ptr_nonnull(body);
         ck_assert_ptr_nonnull(buf);
-        for (unsigned i = 0; i < n_blobs; i++)
+        for (unsigned i = 0; i < n_payloads; i++)
                 sizes[i] = 4096;
         /* a JSON string of body_len bytes in all */
         memset(body, 'x', body_len + 2);
@@ -105,8 +105,8 @@ static void expect_only_barrier(RawPeer *from, RawPeer *rx) {
  * the broker has its header, not its end, when it judges the read). Neither
  * is delivered; the sender is disconnected; the fd is closed. */
 START_TEST(test_undeclared_fd_never_delivered) {
-        RawPeer *tx = raw_peer_new_blobs(busd_address());
-        RawPeer *rx = raw_peer_new_blobs(busd_address());
+        RawPeer *tx = raw_peer_new_payloads(busd_address());
+        RawPeer *rx = raw_peer_new_payloads(busd_address());
         RawPeer *other = raw_peer_new(busd_address());
         int memfd = memfd_payload(4096);
         size_t len_a, len_b;
@@ -152,8 +152,8 @@ END_TEST
  * is read, then both are delivered, the fd with the second. The broker is
  * stopped while both are written, so that it reads them in one go. */
 START_TEST(test_fd_message_header_cut_by_read) {
-        RawPeer *tx = raw_peer_new_blobs(busd_address());
-        RawPeer *rx = raw_peer_new_blobs(busd_address());
+        RawPeer *tx = raw_peer_new_payloads(busd_address());
+        RawPeer *rx = raw_peer_new_payloads(busd_address());
         RawPeer *other = raw_peer_new(busd_address());
         int memfd = memfd_payload(4096);
         size_t len_a, len_b, len_probe;

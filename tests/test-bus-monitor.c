@@ -693,7 +693,7 @@ START_TEST(test_monitor_limit)
 }
 END_TEST
 
-/* Payload blobs reach a monitor that negotiated them, with their sizes. */
+/* Payloads reach a monitor that negotiated them, with their sizes. */
 START_TEST(test_payloads)
 {
         bus_connection *tx = test_connect(), *mon = test_connect();
@@ -703,12 +703,12 @@ START_TEST(test_payloads)
         size_t size;
 
         become_monitor(mon, NULL, &col);
-        ck_assert_int_ge(bus_message_new_signal(tx, &sig, "/a", "com.example.A", "Blob"), 0);
+        ck_assert_int_ge(bus_message_new_signal(tx, &sig, "/a", "com.example.A", "Payload"), 0);
         ck_assert_int_ge(bus_message_attach_bytes(sig, "payload!", 8), 0);
         ck_assert_int_ge(bus_send(tx, sig, NULL), 0);
         bus_message_unref(sig);
         pump_until(&col.n, 1, tx, mon);
-        ck_assert_str_eq(bus_message_get_member(col.msgs[0]), "Blob");
+        ck_assert_str_eq(bus_message_get_member(col.msgs[0]), "Payload");
         ck_assert_uint_eq(bus_message_get_payload_count(col.msgs[0]), 1);
         ck_assert_int_eq(bus_message_get_payload(col.msgs[0], 0, &data, &size), 0);
         ck_assert_uint_eq(size, 8);

@@ -256,7 +256,7 @@ static void expect_not_backed(RawPeer *tx, uint64_t serial) {
  * a body-in-payload signal to 3 subscribers that would read everything. */
 START_TEST(test_sparse_payload_refused) {
         const uint64_t size = 2048ull * MIB;
-        RawPeer *tx = raw_peer_new_blobs(busd_address());
+        RawPeer *tx = raw_peer_new_payloads(busd_address());
         int64_t refused = busd_stat("payloads_refused");
         long busd_hwm = proc_status_kib(busd_pid(), "VmHWM");
         int fd = sparse_memfd(size);
@@ -268,8 +268,8 @@ START_TEST(test_sparse_payload_refused) {
                 .interface = RULE_IFACE,
                 .member = "Data",
                 .body = "{}",
-                .blob_sizes = &size,
-                .n_blobs = 1,
+                .payload_sizes = &size,
+                .n_payloads = 1,
         };
 
         for (unsigned i = 0; i < 3; i++)
@@ -278,7 +278,7 @@ START_TEST(test_sparse_payload_refused) {
         /* As an application payload, then as the body itself. */
         serial = raw_peer_send_fds(tx, &spec, &fd, 1);
         expect_not_backed(tx, serial);
-        spec.flags = BUS_FLAG_BODY_IN_BLOB;
+        spec.flags = BUS_FLAG_BODY_IN_PAYLOAD;
         spec.body = NULL;
         serial = raw_peer_send_fds(tx, &spec, &fd, 1);
         expect_not_backed(tx, serial);
@@ -469,8 +469,8 @@ START_TEST(test_monitor_does_not_read_payloads) {
         send_rule_signal(tx, "End");
         got = read_until(out[0], "End");
         /* It saw both payload messages (their sizes come from the header). */
-        ck_assert_msg(strstr(got, _i ? "67108864" : "blobs=67108864"), "%s", got);
-        ck_assert_msg(strstr(got, "body_in_blob"), "%s", got);
+        ck_assert_msg(strstr(got, _i ? "67108864" : "payloads=67108864"), "%s", got);
+        ck_assert_msg(strstr(got, "body_in_payload"), "%s", got);
         fprintf(stderr, "busdctl monitor%s: peak RSS +%ld KiB for 2 x %zu MiB\n",
                 _i ? " --json" : "", proc_status_kib(pid, "VmHWM") - hwm, size / MIB);
         ck_assert_int_lt(proc_status_kib(pid, "VmHWM") - hwm, UNREAD_SLACK_KIB);
@@ -530,7 +530,7 @@ START_TEST(test_library_refuses_unbacked) {
         const size_t size = 4u * MIB;
         bus_connection *rx = test_connect(), *tx = test_connect();
         Collector col = { 0 };
-        bus_message *m = NULL, *with_blob = NULL, *with_body = NULL;
+        bus_message *m = NULL, *with_payload = NULL, *with_body = NULL;
         const void *data = NULL;
         size_t got = 0;
         void *map;
@@ -544,16 +544,16 @@ START_TEST(test_library_refuses_unbacked) {
         ck_assert_int_eq(bus_send(tx, m, NULL), 0);
         bus_message_unref(m);
         {
-                RawPeer *raw = raw_peer_new_blobs(busd_address());
+                RawPeer *raw = raw_peer_new_payloads(busd_address());
                 uint64_t sz = size;
                 RawSpec spec = {
                         .type = BUS_MESSAGE_SIGNAL,
-                        .flags = BUS_FLAG_BODY_IN_BLOB,
+                        .flags = BUS_FLAG_BODY_IN_PAYLOAD,
                         .path = RULE_PATH,
                         .interface = RULE_IFACE,
                         .member = "Data",
-                        .blob_sizes = &sz,
-                        .n_blobs = 1,
+                        .payload_sizes = &sz,
+                        .n_payloads = 1,
                 };
 
                 raw_peer_send_fds(raw, &spec, &fd, 1);
@@ -564,17 +564,17 @@ START_TEST(test_library_refuses_unbacked) {
         /* From two senders: find each by what it carries. */
         for (unsigned i = 0; i < 3; i++)
                 if (strcmp(bus_message_get_member(col.msgs[i]), "Data") == 0)
-                        *(bus_message_get_payload_count(col.msgs[i]) ? &with_blob
+                        *(bus_message_get_payload_count(col.msgs[i]) ? &with_payload
                                                                   : &with_body) = col.msgs[i];
-        ck_assert_ptr_nonnull(with_blob);
+        ck_assert_ptr_nonnull(with_payload);
         ck_assert_ptr_nonnull(with_body);
         if (!drop_clean_pages(map, size, fd)) {
                 fprintf(stderr, "MADV_PAGEOUT kept the clean pages: nothing to check\n");
         } else {
                 /* The payload: delivered, refused when read, never mapped. */
-                ck_assert_int_eq(bus_message_get_payload(with_blob, 0, &data, &got), -EBADMSG);
+                ck_assert_int_eq(bus_message_get_payload(with_payload, 0, &data, &got), -EBADMSG);
                 ck_assert_ptr_null(data);
-                ck_assert_int_eq(bus_message_dup_payload_fd(with_blob, 0), -EBADMSG);
+                ck_assert_int_eq(bus_message_dup_payload_fd(with_payload, 0), -EBADMSG);
                 /* The body: reads as absent. */
                 ck_assert_ptr_null(bus_message_get_body_text(with_body, &got));
                 ck_assert_uint_eq(got, 0);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test-bus-payloads.c — payload blobs (sealed memfds) through a real busd:
+ * test-bus-payloads.c — payloads (sealed memfds) through a real busd:
  * round trips from 0 B to 1 GiB with checksums verified at the far end,
- * several blobs per message, replies with payloads, transparent large
+ * several payloads per message, replies with payloads, transparent large
  * bodies around BUS_BODY_INLINE_THRESHOLD, fan-out of one payload to 100
  * subscribers, and hostile-peers.md items 11-18: wrong fd counts, fds sent
  * with another message, two SCM_RIGHTS blocks, MSG_CTRUNC, fds that are not
@@ -45,8 +45,8 @@
 #define MIB (1024u * 1024u)
 #define ALL_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
-/* BUS_FEATURE_BLOBS (protocol/bus-protocol.h, which tests do not include). */
-#define FEATURE_BLOBS 1u
+/* BUS_FEATURE_PAYLOADS (protocol/bus-protocol.h, which tests do not include). */
+#define FEATURE_PAYLOADS 1u
 
 /* ---- Data ------------------------------------------------------------------ */
 
@@ -131,12 +131,12 @@ typedef struct Service {
         unsigned calls;
 } Service;
 
-/* Checksum: {"blobs": [{"size", "sum"}...], "body_size", "body_sum"}. */
+/* Checksum: {"payloads": [{"size", "sum"}...], "body_size", "body_sum"}. */
 static int method_checksum(bus_message *call, void *userdata, json_t **ret_reply,
                            bus_error *ret_error)
 {
         Service *s = userdata;
-        json_t *blobs = json_array();
+        json_t *payloads = json_array();
         unsigned n = bus_message_get_payload_count(call);
         const char *body;
         size_t body_len = 0;
@@ -149,23 +149,23 @@ static int method_checksum(bus_message *call, void *userdata, json_t **ret_reply
                 int r = bus_message_get_payload(call, i, &data, &size);
 
                 if (r < 0) {
-                        json_decref(blobs);
-                        return bus_error_set(ret_error, "com.example.Error.Blob",
-                                             "blob %u: %s", i, strerror(-r));
+                        json_decref(payloads);
+                        return bus_error_set(ret_error, "com.example.Error.Payload",
+                                             "payload %u: %s", i, strerror(-r));
                 }
                 hex(checksum(data, size), sum);
-                json_array_append_new(blobs, json_pack("{s:I,s:s}", "size", (json_int_t)size,
+                json_array_append_new(payloads, json_pack("{s:I,s:s}", "size", (json_int_t)size,
                                                        "sum", sum));
         }
         body = bus_message_get_body_text(call, &body_len);
         hex(checksum(body, body_len), sum);
-        *ret_reply = json_pack("{s:o,s:I,s:s,s:b}", "blobs", blobs, "body_size",
+        *ret_reply = json_pack("{s:o,s:I,s:s,s:b}", "payloads", payloads, "body_size",
                                (json_int_t)body_len, "body_sum", sum, "body_json",
                                bus_message_get_body(call) != NULL || body_len == 0);
         return 0;
 }
 
-/* Echo: a method return carrying the call's blobs (the same sealed files). */
+/* Echo: a method return carrying the call's payloads (the same sealed files). */
 static int method_echo(bus_message *call, void *userdata, json_t **ret_reply, bus_error *ret_error)
 {
         Service *s = userdata;
@@ -286,13 +286,13 @@ static void assert_method_return(bus_message *reply)
         ck_assert_int_eq(bus_message_get_type(reply), BUS_MESSAGE_METHOD_RETURN);
 }
 
-/* The reply of Checksum says blob @i has @size bytes and checksum @sum. */
-static void assert_blob_sum(bus_message *reply, unsigned i, size_t size, uint64_t sum)
+/* The reply of Checksum says payload @i has @size bytes and checksum @sum. */
+static void assert_payload_sum(bus_message *reply, unsigned i, size_t size, uint64_t sum)
 {
-        json_t *b = json_array_get(json_object_get(bus_message_get_body(reply), "blobs"), i);
+        json_t *b = json_array_get(json_object_get(bus_message_get_body(reply), "payloads"), i);
         char want[17];
 
-        ck_assert_msg(b, "no blob %u in the Checksum reply", i);
+        ck_assert_msg(b, "no payload %u in the Checksum reply", i);
         hex(sum, want);
         ck_assert_int_eq(json_integer_value(json_object_get(b, "size")), (json_int_t)size);
         ck_assert_str_eq(json_string_value(json_object_get(b, "sum")), want);
@@ -329,7 +329,7 @@ START_TEST(test_roundtrip)
         ck_assert_uint_eq(bus_message_get_payload_count(m), 1);
         reply = call_pumped(c, s.c, m);
         assert_method_return(reply);
-        assert_blob_sum(reply, 0, size, sum);
+        assert_payload_sum(reply, 0, size, sum);
         bus_message_unref(reply);
 
         /* The same built message can be sent again (each send duplicates
@@ -337,7 +337,7 @@ START_TEST(test_roundtrip)
         ck_assert_int_eq(bus_message_set_key(m, "again"), 0);
         reply = call_pumped(c, s.c, m);
         assert_method_return(reply);
-        assert_blob_sum(reply, 0, size, sum);
+        assert_payload_sum(reply, 0, size, sum);
         bus_message_unref(reply);
         bus_message_unref(m);
 
@@ -378,7 +378,7 @@ START_TEST(test_roundtrip_1gib)
         reply = call_pumped(c, s.c, m);
         t2 = now_usec();
         assert_method_return(reply);
-        assert_blob_sum(reply, 0, size, sum);
+        assert_payload_sum(reply, 0, size, sum);
         fprintf(stderr, "1 GiB payload: create+fill+checksum %.0f ms, call with checksum at the "
                         "far end %.0f ms\n",
                 (t1 - t0) / 1000.0, (t2 - t1) / 1000.0);
@@ -415,7 +415,7 @@ static const size_t body_sizes[] = {
 };
 
 /* Transparent large bodies: whatever the size, the service sees an ordinary
- * body (text and JSON) and no payload blobs; the sender still reads back what
+ * body (text and JSON) and no payloads; the sender still reads back what
  * it set, and the same built message can be sent again (a memfd body is
  * written once and passed on by every send). */
 START_TEST(test_large_body)
@@ -440,7 +440,7 @@ START_TEST(test_large_body)
                 reply = call_pumped(c, s.c, m);
                 assert_method_return(reply);
                 b = bus_message_get_body(reply);
-                ck_assert_uint_eq(json_array_size(json_object_get(b, "blobs")), 0);
+                ck_assert_uint_eq(json_array_size(json_object_get(b, "payloads")), 0);
                 ck_assert_int_eq(json_integer_value(json_object_get(b, "body_size")),
                                  (json_int_t)len);
                 ck_assert_str_eq(json_string_value(json_object_get(b, "body_sum")), want);
@@ -535,9 +535,9 @@ START_TEST(test_memfd_body_faulted_on_demand)
 }
 END_TEST
 
-/* 16 blobs of assorted sizes in one message, with a large body beside them
+/* 16 payloads of assorted sizes in one message, with a large body beside them
  * (no room for a 17th fd: the body goes inline). A 17th attach fails. */
-START_TEST(test_many_blobs)
+START_TEST(test_many_payloads)
 {
         static const size_t sizes[BUS_FDS_MAX] = {
                 0, 1,       7,           8, 4095, 4096, 4097,   65536,
@@ -576,7 +576,7 @@ START_TEST(test_many_blobs)
         reply = call_pumped(c, s.c, m);
         assert_method_return(reply);
         for (unsigned i = 0; i < BUS_FDS_MAX; i++)
-                assert_blob_sum(reply, i, sizes[i], sums[i]);
+                assert_payload_sum(reply, i, sizes[i], sums[i]);
         hex(checksum(body, body_len), want);
         b = bus_message_get_body(reply);
         ck_assert_str_eq(json_string_value(json_object_get(b, "body_sum")), want);
@@ -634,7 +634,7 @@ START_TEST(test_attach_fd)
 
         reply = call_pumped(c, s.c, m);
         assert_method_return(reply);
-        assert_blob_sum(reply, 0, 10000, sum);
+        assert_payload_sum(reply, 0, 10000, sum);
         bus_message_unref(reply);
         bus_message_unref(m);
         close(fd);
@@ -815,9 +815,9 @@ END_TEST
 
 /* ---- Hostile senders (hostile-peers.md items 11-16) ---------------------------------- */
 
-/* The encoded bytes of a unicast signal to @dest declaring @n blobs of @size
+/* The encoded bytes of a unicast signal to @dest declaring @n payloads of @size
  * bytes each. */
-static size_t encode_blob_signal(RawPeer *p, const char *dest, unsigned n, uint64_t size,
+static size_t encode_payload_signal(RawPeer *p, const char *dest, unsigned n, uint64_t size,
                                  uint8_t *buf, size_t cap, uint64_t *ret_serial)
 {
         uint64_t sizes[BUS_FDS_MAX];
@@ -827,8 +827,8 @@ static size_t encode_blob_signal(RawPeer *p, const char *dest, unsigned n, uint6
                 .path = "/com/example/Bulk",
                 .interface = SIG_IFACE,
                 .member = "Data",
-                .blob_sizes = sizes,
-                .n_blobs = n,
+                .payload_sizes = sizes,
+                .n_payloads = n,
         };
 
         for (unsigned i = 0; i < n; i++)
@@ -878,11 +878,11 @@ static const struct {
 START_TEST(test_fd_count_mismatch)
 {
         unsigned declared = count_cases[_i].declared, sent = count_cases[_i].sent;
-        RawPeer *p = raw_peer_new_blobs(busd_address());
+        RawPeer *p = raw_peer_new_payloads(busd_address());
         int memfd = memfd_sealed(4096, ALL_SEALS, true);
         int *fds = dup_n(memfd, sent);
         uint8_t buf[4096];
-        size_t len = encode_blob_signal(p, p->name, declared, 4096, buf, sizeof(buf), NULL);
+        size_t len = encode_payload_signal(p, p->name, declared, 4096, buf, sizeof(buf), NULL);
 
         ck_assert_int_eq(raw_peer_write_fds(p, buf, len, fds, sent), 0);
         close_n(fds, sent);
@@ -897,7 +897,7 @@ END_TEST
  * (sent in a later write). */
 START_TEST(test_fds_declared_by_next)
 {
-        RawPeer *p = raw_peer_new_blobs(busd_address());
+        RawPeer *p = raw_peer_new_payloads(busd_address());
         int memfd = memfd_sealed(4096, ALL_SEALS, true);
         uint8_t a[1024], b[1024];
         RawSpec plain = {
@@ -908,7 +908,7 @@ START_TEST(test_fds_declared_by_next)
                 .member = "A",
         };
         size_t len_a = raw_peer_encode(p, &plain, a, sizeof(a), NULL);
-        size_t len_b = encode_blob_signal(p, p->name, 1, 4096, b, sizeof(b), NULL);
+        size_t len_b = encode_payload_signal(p, p->name, 1, 4096, b, sizeof(b), NULL);
 
         ck_assert_int_eq(raw_peer_write_fds(p, a, len_a, &memfd, 1), 0);
         /* The broker may already have hung up: EPIPE is fine. */
@@ -924,11 +924,11 @@ END_TEST
  * one block of 2 fds, which does not match the header's 1. */
 START_TEST(test_two_scm_blocks)
 {
-        RawPeer *p = raw_peer_new_blobs(busd_address());
+        RawPeer *p = raw_peer_new_payloads(busd_address());
         int memfd = memfd_sealed(4096, ALL_SEALS, true);
         int *fds = dup_n(memfd, 2);
         uint8_t buf[1024];
-        size_t len = encode_blob_signal(p, p->name, 1, 4096, buf, sizeof(buf), NULL);
+        size_t len = encode_payload_signal(p, p->name, 1, 4096, buf, sizeof(buf), NULL);
 
         ck_assert_int_eq(raw_peer_write_two_blocks(p, buf, len, &fds[0], 1, &fds[1], 1), 0);
         close_n(fds, 2);
@@ -952,12 +952,12 @@ START_TEST(test_too_many_fds)
                 { 16, 17, "truncated" },
                 { 1, 200, "truncated" },
         };
-        RawPeer *p = raw_peer_new_blobs(busd_address());
+        RawPeer *p = raw_peer_new_payloads(busd_address());
         int memfd = memfd_sealed(4096, ALL_SEALS, true);
         unsigned declared = cases[_i].declared, sent = cases[_i].sent;
         int *fds = dup_n(memfd, sent);
         uint8_t buf[4096];
-        size_t len = encode_blob_signal(p, p->name, declared > 16 ? 16 : declared, 4096, buf,
+        size_t len = encode_payload_signal(p, p->name, declared > 16 ? 16 : declared, 4096, buf,
                                         sizeof(buf), NULL);
 
         if (declared > 16) {
@@ -974,18 +974,18 @@ START_TEST(test_too_many_fds)
 }
 END_TEST
 
-/* Fds sent by a peer that did not negotiate payload blobs. */
+/* Fds sent by a peer that did not negotiate payloads. */
 START_TEST(test_fds_without_feature)
 {
         RawPeer *p = raw_peer_new(busd_address());
         int memfd = memfd_sealed(4096, ALL_SEALS, true);
         uint8_t buf[1024];
-        size_t len = encode_blob_signal(p, p->name, 1, 4096, buf, sizeof(buf), NULL);
+        size_t len = encode_payload_signal(p, p->name, 1, 4096, buf, sizeof(buf), NULL);
 
         ck_assert_uint_eq(p->features, 0);
         ck_assert_int_eq(raw_peer_write_fds(p, buf, len, &memfd, 1), 0);
         close(memfd);
-        expect_violation(p, "BUS_FEATURE_BLOBS");
+        expect_violation(p, "BUS_FEATURE_PAYLOADS");
         raw_peer_free(p);
         busd_assert_baseline();
 }
@@ -995,7 +995,7 @@ END_TEST
  * nothing else arrived before it. */
 static RawPeer *raw_subscriber(void)
 {
-        RawPeer *rx = raw_peer_new_blobs(busd_address());
+        RawPeer *rx = raw_peer_new_payloads(busd_address());
 
         raw_peer_add_match(rx, SIG_RULE);
         return rx;
@@ -1025,16 +1025,16 @@ static void expect_payload_refused(RawPeer *tx, RawPeer *rx, int fd, uint64_t de
                 .path = "/com/example/Bulk",
                 .interface = SIG_IFACE,
                 .member = "Take",
-                .blob_sizes = &declared,
-                .n_blobs = 1,
+                .payload_sizes = &declared,
+                .n_payloads = 1,
         };
         RawSpec signal = {
                 .type = BUS_MESSAGE_SIGNAL,
                 .path = "/com/example/Bulk",
                 .interface = SIG_IFACE,
                 .member = "Data",
-                .blob_sizes = &declared,
-                .n_blobs = 1,
+                .payload_sizes = &declared,
+                .n_payloads = 1,
         };
         RawMsg *m;
 
@@ -1072,7 +1072,7 @@ static int open_or_fail(const char *path, int flags)
 /* Item 14: fds of every kind that is not a memfd. */
 START_TEST(test_not_memfd)
 {
-        RawPeer *tx = raw_peer_new_blobs(busd_address());
+        RawPeer *tx = raw_peer_new_payloads(busd_address());
         RawPeer *rx = raw_subscriber();
         int fd, pair[2];
         struct stat st;
@@ -1163,7 +1163,7 @@ static const struct {
 /* Item 15: memfds missing seals. */
 START_TEST(test_memfd_seals)
 {
-        RawPeer *tx = raw_peer_new_blobs(busd_address());
+        RawPeer *tx = raw_peer_new_payloads(busd_address());
         RawPeer *rx = raw_subscriber();
         int fd = memfd_sealed(4096, seal_cases[_i].seals, seal_cases[_i].allow_sealing);
 
@@ -1179,7 +1179,7 @@ END_TEST
 /* Item 15: a sealed memfd whose size differs from the declared one. */
 START_TEST(test_size_mismatch)
 {
-        RawPeer *tx = raw_peer_new_blobs(busd_address());
+        RawPeer *tx = raw_peer_new_payloads(busd_address());
         RawPeer *rx = raw_subscriber();
         int fd = memfd_sealed(4096, ALL_SEALS, true);
 
@@ -1193,11 +1193,11 @@ START_TEST(test_size_mismatch)
 }
 END_TEST
 
-/* A payload to a peer that did not negotiate blobs, and a refused reply. */
+/* A payload to a peer that did not negotiate payloads, and a refused reply. */
 START_TEST(test_refused_routes)
 {
         RawPeer *plain = raw_peer_new(busd_address());
-        RawPeer *callee = raw_peer_new_blobs(busd_address());
+        RawPeer *callee = raw_peer_new_payloads(busd_address());
         bus_connection *c = test_connect();
         bus_message *m = NULL, *reply;
         bus_error e = BUS_ERROR_INIT;
@@ -1205,7 +1205,7 @@ START_TEST(test_refused_routes)
         RawMsg *call, *note;
         int pair[2];
         uint64_t serial, zero = 0;
-        RawSpec ret = { .type = BUS_MESSAGE_METHOD_RETURN, .blob_sizes = &zero, .n_blobs = 1 };
+        RawSpec ret = { .type = BUS_MESSAGE_METHOD_RETURN, .payload_sizes = &zero, .n_payloads = 1 };
 
         /* The broker never sends fds to a peer that cannot take them. */
         ck_assert_int_eq(bus_message_new_method_call(c, &m, plain->name, "/p", NULL, "Take"), 0);
@@ -1298,8 +1298,8 @@ static uint64_t raw_call_with_fds(RawPeer *tx, const char *dest, const int *fds,
                 .destination = dest,
                 .path = "/com/example/Bulk",
                 .member = "Take",
-                .blob_sizes = sizes,
-                .n_blobs = n,
+                .payload_sizes = sizes,
+                .n_payloads = n,
         };
 
         for (unsigned i = 0; i < n; i++)
@@ -1330,12 +1330,12 @@ START_TEST(test_over_quota_bytes)
         uint64_t s1, s2, s3;
         RawMsg *m;
 
-        busd_reload_config("{\"limits\": {\"blob_bytes_in_flight\": 67108864, "
-                           "\"outgoing_blob_bytes_per_connection\": 16777216}}");
-        tx = raw_peer_new_blobs(busd_address());
-        tx2 = raw_peer_new_blobs(busd_address());
-        r1 = raw_peer_new_blobs(busd_address());
-        r2 = raw_peer_new_blobs(busd_address());
+        busd_reload_config("{\"limits\": {\"payload_bytes_in_flight\": 67108864, "
+                           "\"outgoing_payload_bytes_per_connection\": 16777216}}");
+        tx = raw_peer_new_payloads(busd_address());
+        tx2 = raw_peer_new_payloads(busd_address());
+        r1 = raw_peer_new_payloads(busd_address());
+        r2 = raw_peer_new_payloads(busd_address());
         fd = memfd_sealed(huge, ALL_SEALS, true);
         small = memfd_sealed(1024, ALL_SEALS, true);
 
@@ -1382,7 +1382,7 @@ END_TEST
  * sender and a subscribed signal beyond it disconnected the receiver.) */
 START_TEST(test_over_quota_fds)
 {
-        RawPeer *tx = raw_peer_new_blobs(busd_address());
+        RawPeer *tx = raw_peer_new_payloads(busd_address());
         RawPeer *rx = raw_subscriber();
         int memfd = memfd_sealed(4096, ALL_SEALS, true);
         int *fds = dup_n(memfd, BUS_FDS_MAX);
@@ -1393,8 +1393,8 @@ START_TEST(test_over_quota_fds)
                 .path = "/com/example/Bulk",
                 .interface = SIG_IFACE,
                 .member = "Data",
-                .blob_sizes = sizes,
-                .n_blobs = BUS_FDS_MAX,
+                .payload_sizes = sizes,
+                .n_payloads = BUS_FDS_MAX,
         };
         RawMsg *last;
 
@@ -1527,7 +1527,7 @@ static Suite *payloads_suite(void)
         tcase_add_test(tc, test_memfd_body_faulted_on_demand);
         tcase_add_loop_test(tc, test_large_body, 0,
                             (int)(sizeof(body_sizes) / sizeof(body_sizes[0])));
-        tcase_add_test(tc, test_many_blobs);
+        tcase_add_test(tc, test_many_payloads);
         tcase_add_test(tc, test_attach_fd);
         tcase_add_test(tc, test_signal_fanout_100);
         tcase_add_loop_test(tc, test_fd_count_mismatch, 0,

@@ -437,8 +437,8 @@ head -c 300000 /dev/urandom >"$dir/p0" && printf 'second' >"$dir/p1" && : >"$dir
 mkdir -p "$dir/saved"
 ctl call org.example.Alpha /org/example/Peer org.example.Peer EchoPayloads --payload "$dir/p0" \
         --payload "$dir/p1" --payload "$dir/p2" --save-payloads "$dir/saved"
-check "call --payload --save-payloads: three blobs there and back" '[[ $rc == 0 ]] &&
-        has_out "^\{\"blobs\":3\}$" && [[ $(grep -c "^$dir/saved/[0-9]*-[012] " "$out") == 3 ]] &&
+check "call --payload --save-payloads: three payloads there and back" '[[ $rc == 0 ]] &&
+        has_out "^\{\"payloads\":3\}$" && [[ $(grep -c "^$dir/saved/[0-9]*-[012] " "$out") == 3 ]] &&
         cmp -s "$dir/p0" "$(sed -n "s/ 300000$//p" "$out")" &&
         cmp -s "$dir/p1" "$(sed -n "s/ 6$//p" "$out")" && has_out "-2 0$"'
 ctl call org.example.Alpha /org/example/Peer org.example.Peer EchoPayloads --payload "$dir/nonexistent"
@@ -595,7 +595,7 @@ if await_monitors 3; then
         cp "$dir/monj.err" "$err"
         check "monitor --json: one object per line with type, serials, sender credentials, body" \
                 '[[ $(lines_out) == 3 ]] &&
-                grep -qE "^\{\"timestamp_usec\":[0-9]+,\"type\":\"call\",\"serial\":$call_serial,\"reply_serial\":0,\"sender\":\{\"name\":\":1\.[0-9]+\",\"uid\":$uid,\"gid\":$gid,\"pid\":[0-9]+\},\"destination\":\"org\.example\.Alpha\",\"path\":\"/org/example/Peer\",\"interface\":\"org\.example\.Peer\",\"member\":\"Echo\",\"error\":null,\"key\":null,\"no_reply\":false,\"blobs\":\[\],\"body_in_blob\":false,\"body\":\{\"m\":1\}\}$" <(sed -n 1p "$out") &&
+                grep -qE "^\{\"timestamp_usec\":[0-9]+,\"type\":\"call\",\"serial\":$call_serial,\"reply_serial\":0,\"sender\":\{\"name\":\":1\.[0-9]+\",\"uid\":$uid,\"gid\":$gid,\"pid\":[0-9]+\},\"destination\":\"org\.example\.Alpha\",\"path\":\"/org/example/Peer\",\"interface\":\"org\.example\.Peer\",\"member\":\"Echo\",\"error\":null,\"key\":null,\"no_reply\":false,\"payloads\":\[\],\"body_in_payload\":false,\"body\":\{\"m\":1\}\}$" <(sed -n 1p "$out") &&
                 grep -q "\"type\":\"return\",\"serial\":[0-9]*,\"reply_serial\":$call_serial,\"sender\":{\"name\":\"$A_unique\",\"uid\":$uid,\"gid\":$gid,\"pid\":$A_pid}" <(sed -n 2p "$out") &&
                 grep -q "\"type\":\"signal\".*\"member\":\"Changed\",\"error\":null,\"key\":\"k2\".*\"body\":{\"n\":2}}$" <(sed -n 3p "$out")'
 

@@ -21,7 +21,7 @@
 
 /* Encode @m with @serial as the library would send it, stamp the sender block
  * as the broker would, and parse the bytes back. */
-static int roundtrip(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool blobs,
+static int roundtrip(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool payloads,
                      bus_message **ret) {
         OutItem *item = NULL;
         BusHeader h;
@@ -29,7 +29,7 @@ static int roundtrip(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool
         int fds[BUS_FDS_MAX];
         int r;
 
-        r = message_encode(m, serial, deadline_ns, blobs, &item);
+        r = message_encode(m, serial, deadline_ns, payloads, &item);
         if (r < 0)
                 return r;
         memcpy(&h, item->data, sizeof(h));
@@ -287,7 +287,7 @@ START_TEST(test_malformed) {
 }
 END_TEST
 
-START_TEST(test_large_body_blob) {
+START_TEST(test_large_body_payload) {
         size_t n = BUS_BODY_INLINE_THRESHOLD + 1000;
         char *text = malloc(n);
         bus_message *m = new_call(), *r = NULL;
@@ -300,11 +300,11 @@ START_TEST(test_large_body_blob) {
         text[n - 1] = '"';
         ck_assert_int_eq(bus_message_set_body_text(m, text, n), 0);
 
-        /* With blobs: body in a sealed memfd, header body_len 0. */
+        /* With payloads: body in a sealed memfd, header body_len 0. */
         ck_assert_int_eq(message_encode(m, 1, 0, true, &item), 0);
         ck_assert_uint_eq(item->n_fds, 1);
         ck_assert_uint_eq(((BusHeader *)item->data)->body_len, 0);
-        ck_assert(((BusHeader *)item->data)->flags & BUS_FLAG_BODY_IN_BLOB);
+        ck_assert(((BusHeader *)item->data)->flags & BUS_FLAG_BODY_IN_PAYLOAD);
         ck_assert_int_eq(fcntl(item->fds[0], F_GET_SEALS) & (F_SEAL_WRITE | F_SEAL_SHRINK),
                          F_SEAL_WRITE | F_SEAL_SHRINK);
         outitem_free(item);
@@ -316,7 +316,7 @@ START_TEST(test_large_body_blob) {
         ck_assert_uint_eq(json_string_length(bus_message_get_body(r)), n - 2);
         bus_message_unref(r);
 
-        /* Without blobs (the broker did not offer them): inline. */
+        /* Without payloads (the broker did not offer them): inline. */
         ck_assert_int_eq(roundtrip(m, 3, 0, false, &r), 0);
         ck_assert_uint_eq(r->header.n_fds, 0);
         ck_assert_int_eq(memcmp(bus_message_get_body_text(r, &len), text, n), 0);
@@ -331,13 +331,13 @@ END_TEST
 static bus_message *receive_body_in(int fd, uint64_t size) {
         BusMessageSpec spec = {
                 .type = BUS_MESSAGE_METHOD_CALL,
-                .flags = BUS_FLAG_BODY_IN_BLOB,
+                .flags = BUS_FLAG_BODY_IN_PAYLOAD,
                 .serial = 1,
                 .destination = ":1.1",
                 .path = "/p",
                 .member = "M",
-                .blob_sizes = &size,
-                .n_blobs = 1,
+                .payload_sizes = &size,
+                .n_payloads = 1,
         };
         bus_message *r = NULL;
         uint8_t *data = aligned_alloc(8, 1024);
@@ -350,7 +350,7 @@ static bus_message *receive_body_in(int fd, uint64_t size) {
 
 /* A body in a payload that fails the payload rule is delivered as a message
  * whose body cannot be read (NULL), and is never mapped. */
-START_TEST(test_unsealed_blob_refused) {
+START_TEST(test_unsealed_payload_refused) {
         bus_message *r;
         size_t len = 7;
         int fd = memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -487,8 +487,8 @@ static Suite *message_suite(void) {
         tcase_add_test(tc, test_field_storage);
         tcase_add_test(tc, test_roundtrip_signal_and_error);
         tcase_add_test(tc, test_malformed);
-        tcase_add_test(tc, test_large_body_blob);
-        tcase_add_test(tc, test_unsealed_blob_refused);
+        tcase_add_test(tc, test_large_body_payload);
+        tcase_add_test(tc, test_unsealed_payload_refused);
         tcase_add_test(tc, test_too_large_inline);
         tcase_add_test(tc, test_synthetic);
         tcase_add_test(tc, test_bus_error);

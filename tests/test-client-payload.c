@@ -2,7 +2,7 @@
 /*
  * test-client-payload.c — check suite for libbusclient's payload API
  * (client/payload.c) without a daemon: payload buffers, attaching (sealing,
- * fd ownership, limits), encoding blobs beside an inline or memfd body, and
+ * fd ownership, limits), encoding payloads beside an inline or memfd body, and
  * the receiving side's refusal of payload fds it must not map
  * (hostile-peers.md item 16: no SIGBUS can reach a service; item 30: no
  * holes to allocate), also for a body in a payload of 0 bytes, lazy
@@ -95,7 +95,7 @@ START_TEST(test_payload_buffer) {
         ck_assert_int_eq(bus_message_attach_bytes(r, "x", 1), -EPERM);
         bus_message_unref(r);
 
-        /* Size 0: no mapping, but a valid (empty) blob. */
+        /* Size 0: no mapping, but a valid (empty) payload. */
         ck_assert_int_eq(bus_payload_new(&p, 0), 0);
         ck_assert_ptr_null(bus_payload_data(p));
         ck_assert_int_eq(bus_message_attach_payload(m, p), 0);
@@ -104,7 +104,7 @@ START_TEST(test_payload_buffer) {
         ck_assert_uint_eq(size, 0);
 
         /* Too large. */
-        ck_assert_int_eq(bus_payload_new(&p, (size_t)BUS_BLOB_BYTES_PER_MESSAGE_MAX + 1),
+        ck_assert_int_eq(bus_payload_new(&p, (size_t)BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX + 1),
                          -EMSGSIZE);
         bus_payload_free(NULL);
         bus_message_unref(m);
@@ -126,7 +126,7 @@ START_TEST(test_attach_limits) {
         ck_assert(!fd_is_open(fd));
         ck_assert_int_eq(bus_message_attach_payload(m, NULL), -EINVAL);
 
-        /* 16 blobs and a body above the threshold: the body stays inline. */
+        /* 16 payloads and a body above the threshold: the body stays inline. */
         {
                 size_t n = BUS_BODY_INLINE_THRESHOLD + 10;
                 char *text = malloc(n);
@@ -145,7 +145,7 @@ START_TEST(test_attach_limits) {
         }
         bus_message_unref(m);
 
-        /* Blobs need the broker to have offered them. */
+        /* Payloads need the broker to have offered them. */
         m = new_call();
         ck_assert_int_eq(bus_message_attach_bytes(m, "abc", 3), 0);
         {
@@ -158,9 +158,9 @@ START_TEST(test_attach_limits) {
 }
 END_TEST
 
-/* A large body goes in blob 0 and application blobs follow it; the receiver
- * sees the body as a body and only the application blobs as blobs. */
-START_TEST(test_body_blob_and_payloads) {
+/* A large body goes in payload 0 and application payloads follow it; the receiver
+ * sees the body as a body and only the application payloads as payloads. */
+START_TEST(test_body_payload_and_payloads) {
         size_t n = BUS_BODY_INLINE_THRESHOLD + 1;
         char *text = malloc(n);
         bus_message *m = new_call(), *r = NULL;
@@ -176,7 +176,7 @@ START_TEST(test_body_blob_and_payloads) {
 
         ck_assert_int_eq(message_encode(m, 1, 0, true, &item), 0);
         ck_assert_uint_eq(item->n_fds, 3);
-        ck_assert(((BusHeader *)item->data)->flags & BUS_FLAG_BODY_IN_BLOB);
+        ck_assert(((BusHeader *)item->data)->flags & BUS_FLAG_BODY_IN_PAYLOAD);
         outitem_free(item);
 
         ck_assert_int_eq(roundtrip(m, &r), 0);
@@ -205,7 +205,7 @@ START_TEST(test_body_blob_and_payloads) {
 }
 END_TEST
 
-/* The deprecated blob names (kept exported so that old programs link) do
+/* The deprecated payload names (kept exported so that old programs link) do
  * what the payload names do. */
 START_TEST(test_deprecated_blob_names) {
         bus_message *m = new_call(), *r = NULL;
@@ -265,17 +265,17 @@ START_TEST(test_attach_fd_ownership) {
 }
 END_TEST
 
-/* Parse a message whose one application blob (declared @declared bytes) is
+/* Parse a message whose one application payload (declared @declared bytes) is
  * @fd; returns what message_new_received() returned. @fd is consumed. */
-static int receive_with_blob(int fd, uint64_t declared, bus_message **ret) {
+static int receive_with_payload(int fd, uint64_t declared, bus_message **ret) {
         BusMessageSpec spec = {
                 .type = BUS_MESSAGE_SIGNAL,
                 .serial = 1,
                 .path = "/p",
                 .interface = "org.example.P",
                 .member = "Data",
-                .blob_sizes = &declared,
-                .n_blobs = 1,
+                .payload_sizes = &declared,
+                .n_payloads = 1,
         };
         uint8_t *data = aligned_alloc(8, 1024);
         size_t len;
@@ -304,7 +304,7 @@ static void assert_refused_on_read(int fd, uint64_t declared) {
         const void *data = (const void *)0x1;
         size_t size = 7;
 
-        ck_assert_int_eq(receive_with_blob(fd, declared, &r), 0);
+        ck_assert_int_eq(receive_with_payload(fd, declared, &r), 0);
         ck_assert(fd_is_open(fd)); /* owned by the message now */
         ck_assert_uint_eq(bus_message_get_payload_count(r), 1);
         ck_assert_int_eq(bus_message_get_payload(r, 0, &data, &size), -EBADMSG);
@@ -358,7 +358,7 @@ START_TEST(test_receiver_refuses_unsealed) {
 
         /* Properly sealed and backed: accepted, and mapping it works. */
         fd = memfd_with_seals(4096, ALL_SEALS);
-        ck_assert_int_eq(receive_with_blob(fd, 4096, &r), 0);
+        ck_assert_int_eq(receive_with_payload(fd, 4096, &r), 0);
         ck_assert_uint_eq(bus_message_get_payload_count(r), 1);
         {
                 const void *data;
@@ -375,7 +375,7 @@ START_TEST(test_receiver_refuses_unsealed) {
         bus_message_unref(r);
         /* 0 bytes, sealed: a valid empty payload. */
         fd = memfd_with_seals(0, ALL_SEALS);
-        ck_assert_int_eq(receive_with_blob(fd, 0, &r), 0);
+        ck_assert_int_eq(receive_with_payload(fd, 0, &r), 0);
         {
                 const void *data = NULL;
                 size_t size = 7;
@@ -389,17 +389,17 @@ START_TEST(test_receiver_refuses_unsealed) {
 END_TEST
 
 /* Parse a signal whose body travelled in @fd (consumed), declared @declared
- * bytes (BUS_FLAG_BODY_IN_BLOB). */
-static void receive_body_blob(int fd, uint64_t declared, bus_message **ret) {
+ * bytes (BUS_FLAG_BODY_IN_PAYLOAD). */
+static void receive_body_payload(int fd, uint64_t declared, bus_message **ret) {
         BusMessageSpec spec = {
                 .type = BUS_MESSAGE_SIGNAL,
-                .flags = BUS_FLAG_BODY_IN_BLOB,
+                .flags = BUS_FLAG_BODY_IN_PAYLOAD,
                 .serial = 1,
                 .path = "/p",
                 .interface = "org.example.P",
                 .member = "Body",
-                .blob_sizes = &declared,
-                .n_blobs = 1,
+                .payload_sizes = &declared,
+                .n_payloads = 1,
         };
         uint8_t *data = aligned_alloc(8, 1024);
         size_t len;
@@ -411,7 +411,7 @@ static void receive_body_blob(int fd, uint64_t declared, bus_message **ret) {
 /* A body in a payload is judged before its declared size is looked at: one
  * that fails the payload rule is NULL even when declared 0 bytes (it was ""
  * then, the fd never judged); a valid 0-byte one is "". */
-START_TEST(test_body_blob_judged_at_zero) {
+START_TEST(test_body_payload_judged_at_zero) {
         const char *text;
         bus_message *r;
         size_t len;
@@ -421,7 +421,7 @@ START_TEST(test_body_blob_judged_at_zero) {
         ck_assert_int_eq(pipe2(pp, O_CLOEXEC), 0);
         ck_assert_int_eq(write(pp[1], "{}", 2), 2);
         close(pp[1]);
-        receive_body_blob(pp[0], 0, &r);
+        receive_body_payload(pp[0], 0, &r);
         len = 7;
         ck_assert_ptr_null(bus_message_get_body_text(r, &len));
         ck_assert_uint_eq(len, 0);
@@ -433,12 +433,12 @@ START_TEST(test_body_blob_judged_at_zero) {
         ck_assert(!fd_is_open(pp[0]));
 
         /* Not a memfd, declared 0 bytes. */
-        receive_body_blob(open("/dev/zero", O_RDONLY | O_CLOEXEC), 0, &r);
+        receive_body_payload(open("/dev/zero", O_RDONLY | O_CLOEXEC), 0, &r);
         ck_assert_ptr_null(bus_message_get_body_text(r, &len));
         bus_message_unref(r);
 
         /* A sealed memfd of 0 bytes: a valid empty body. */
-        receive_body_blob(memfd_with_seals(0, ALL_SEALS), 0, &r);
+        receive_body_payload(memfd_with_seals(0, ALL_SEALS), 0, &r);
         len = 7;
         text = bus_message_get_body_text(r, &len);
         ck_assert_ptr_nonnull(text);
@@ -453,7 +453,7 @@ START_TEST(test_body_blob_judged_at_zero) {
 
                 ck_assert_int_eq(write(fd, "{\"a\":1}", 7), 7);
                 ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, ALL_SEALS), 0);
-                receive_body_blob(fd, 7, &r);
+                receive_body_payload(fd, 7, &r);
                 text = bus_message_get_body_text(r, &len);
                 ck_assert_ptr_nonnull(text);
                 ck_assert_uint_eq(len, 7);
@@ -494,7 +494,7 @@ START_TEST(test_receiver_maps_lazily) {
         ck_assert_int_eq(pwrite(fd, "x", 1, (off_t)size - 1), 1);
         ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, ALL_SEALS), 0);
         before = rss_shmem_kib();
-        ck_assert_int_eq(receive_with_blob(fd, size, &r), 0);
+        ck_assert_int_eq(receive_with_payload(fd, size, &r), 0);
         ck_assert_ptr_null(r->payload_maps[0]);
         ck_assert_int_eq(bus_message_get_payload(r, 0, (const void **)&data, &got), 0);
         ck_assert_uint_eq(got, size);
@@ -594,9 +594,9 @@ START_TEST(test_method_return) {
 }
 END_TEST
 
-/* Encode a unicast signal with @n_blobs blobs of 4096 bytes and a body of
+/* Encode a unicast signal with @n_payloads payloads of 4096 bytes and a body of
  * @body_len bytes (a JSON string) into a new buffer; returns its length. */
-static size_t encode_signal(uint8_t **ret, unsigned n_blobs, size_t body_len) {
+static size_t encode_signal(uint8_t **ret, unsigned n_payloads, size_t body_len) {
         uint64_t sizes[BUS_FDS_MAX] = { 4096, 4096 };
         char *body = body_len ? malloc(body_len) : NULL;
         BusMessageSpec spec = {
@@ -605,8 +605,8 @@ static size_t encode_signal(uint8_t **ret, unsigned n_blobs, size_t body_len) {
                 .path = "/p",
                 .interface = "org.example.P",
                 .member = "Data",
-                .blob_sizes = n_blobs ? sizes : NULL,
-                .n_blobs = n_blobs,
+                .payload_sizes = n_payloads ? sizes : NULL,
+                .n_payloads = n_payloads,
                 .body = body,
                 .body_len = body_len,
         };
@@ -664,7 +664,7 @@ START_TEST(test_fds_across_reads) {
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
         c->fd = sv[0];
         c->welcomed = true;
-        c->features = BUS_FEATURE_BLOBS;
+        c->features = BUS_FEATURE_PAYLOADS;
         c->serial_next = 1;
 
         /* A fills the library's 64 KiB input buffer but for 30 bytes, so the
@@ -706,11 +706,11 @@ static Suite *payload_suite(void) {
 
         tcase_add_test(tc, test_payload_buffer);
         tcase_add_test(tc, test_attach_limits);
-        tcase_add_test(tc, test_body_blob_and_payloads);
+        tcase_add_test(tc, test_body_payload_and_payloads);
         tcase_add_test(tc, test_deprecated_blob_names);
         tcase_add_test(tc, test_attach_fd_ownership);
         tcase_add_test(tc, test_receiver_refuses_unsealed);
-        tcase_add_test(tc, test_body_blob_judged_at_zero);
+        tcase_add_test(tc, test_body_payload_judged_at_zero);
         tcase_add_test(tc, test_receiver_maps_lazily);
         tcase_add_test(tc, test_sent_payloads_backed);
         tcase_add_test(tc, test_method_return);

@@ -52,10 +52,10 @@ static const KeySpec keys[] = {
         L(outgoing_bytes_per_connection, 1ull << 40, BUS_OUTGOING_BYTES_PER_CONNECTION_MAX),
         L(outgoing_messages_per_connection, 1ull << 24, BUS_OUTGOING_MESSAGES_PER_CONNECTION_MAX),
         L(outgoing_fds_per_connection, 1048576, BUS_OUTGOING_FDS_PER_CONNECTION_MAX),
-        L(outgoing_blob_bytes_per_connection, 1ull << 40,
-          BUS_OUTGOING_BLOB_BYTES_PER_CONNECTION_MAX),
-        L(blob_bytes_in_flight, 1ull << 40, BUS_BLOB_BYTES_IN_FLIGHT_MAX),
-        L(blob_fds_in_flight, 1048576, BUS_BLOB_FDS_IN_FLIGHT_MAX),
+        L(outgoing_payload_bytes_per_connection, 1ull << 40,
+          BUS_OUTGOING_PAYLOAD_BYTES_PER_CONNECTION_MAX),
+        L(payload_bytes_in_flight, 1ull << 40, BUS_PAYLOAD_BYTES_IN_FLIGHT_MAX),
+        L(payload_fds_in_flight, 1048576, BUS_PAYLOAD_FDS_IN_FLIGHT_MAX),
         L(monitors, 16384, BUS_MONITORS_MAX),
         L(monitors_per_uid, 16384, BUS_MONITORS_PER_UID_MAX),
         L(monitor_rules, 64, BUS_MONITOR_RULES_MAX),
@@ -169,7 +169,7 @@ START_TEST(test_defaults) {
         assert_fields_eq(&c, &want);
         ck_assert_uint_eq(c.connections, BUS_CONNECTIONS_MAX);
         ck_assert_uint_eq(c.names_per_connection, BUS_NAMES_PER_CONNECTION_MAX);
-        ck_assert_uint_eq(c.blob_bytes_in_flight, BUS_BLOB_BYTES_IN_FLIGHT_MAX);
+        ck_assert_uint_eq(c.payload_bytes_in_flight, BUS_PAYLOAD_BYTES_IN_FLIGHT_MAX);
         ck_assert_uint_eq(c.monitor_rules, BUS_MONITOR_RULES_MAX);
         ck_assert_uint_eq(c.handshake_timeout_usec, BUS_HANDSHAKE_TIMEOUT_USEC);
         ck_assert_uint_eq(c.partial_message_timeout_usec, BUS_PARTIAL_MESSAGE_TIMEOUT_USEC);
@@ -307,6 +307,48 @@ START_TEST(test_syntax_errors) {
         /* jansson alone accepted this one (probe): a NUL byte is never JSON. */
         expect_invalid_len("{\"limits\": {\"connections\": 5\0}}", 31, "byte 28: a NUL byte",
                            true);
+}
+END_TEST
+
+/* The keys renamed from "blob" to "payload" are still read by their old
+ * names, into the same field; both names at once are refused. */
+START_TEST(test_renamed_keys) {
+        static const struct {
+                const char *old_key, *key;
+                size_t offset, size;
+        } renames[] = {
+#define RENAMED(old, f) { old, #f, offsetof(BusConfig, f), sizeof(((BusConfig *)0)->f) }
+                RENAMED("blob_bytes_in_flight", payload_bytes_in_flight),
+                RENAMED("blob_fds_in_flight", payload_fds_in_flight),
+                RENAMED("outgoing_blob_bytes_per_connection", outgoing_payload_bytes_per_connection),
+#undef RENAMED
+        };
+        char text[256], want[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(renames); i++) {
+                BusConfig c;
+                char *error = NULL;
+                uint64_t v = 0;
+                uint32_t v32;
+
+                /* The old name sets the new name's field (to 77, no default). */
+                snprintf(text, sizeof(text), "{\"limits\": {\"%s\": 77}}", renames[i].old_key);
+                ck_assert_int_eq(parse(text, &c, &error), 0);
+                ck_assert_ptr_null(error);
+                if (renames[i].size == sizeof(v32)) {
+                        memcpy(&v32, (const char *)&c + renames[i].offset, sizeof(v32));
+                        v = v32;
+                } else {
+                        memcpy(&v, (const char *)&c + renames[i].offset, sizeof(v));
+                }
+                ck_assert_uint_eq(v, 77);
+
+                snprintf(text, sizeof(text), "{\"limits\": {\"%s\": 77, \"%s\": 78}}",
+                         renames[i].old_key, renames[i].key);
+                snprintf(want, sizeof(want), "limits.%s: given twice, also by its old name %s",
+                         renames[i].key, renames[i].old_key);
+                expect_invalid(text, want);
+        }
 }
 END_TEST
 
@@ -448,13 +490,13 @@ START_TEST(test_describe_changes) {
         ck_assert_str_eq(buf, "");
 
         b.connections = 100;
-        b.blob_bytes_in_flight = 1ull << 40;
+        b.payload_bytes_in_flight = 1ull << 40;
         b.handshake_timeout_usec = 1000000;
         config_describe_changes(&a, &b, buf, sizeof(buf));
-        ck_assert_str_eq(buf, "limits.connections 16384->100, limits.blob_bytes_in_flight "
+        ck_assert_str_eq(buf, "limits.connections 16384->100, limits.payload_bytes_in_flight "
                               "68719476736->1099511627776, timeouts.handshake_ms 5000->1000");
         config_describe_changes(&b, &a, buf, sizeof(buf));
-        ck_assert_str_eq(buf, "limits.connections 100->16384, limits.blob_bytes_in_flight "
+        ck_assert_str_eq(buf, "limits.connections 100->16384, limits.payload_bytes_in_flight "
                               "1099511627776->68719476736, timeouts.handshake_ms 1000->5000");
 
         /* Each field alone, then all at once. */
@@ -797,6 +839,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_duplicates);
         tcase_add_test(tc, test_syntax_errors);
         tcase_add_test(tc, test_unknown_names);
+        tcase_add_test(tc, test_renamed_keys);
         tcase_add_test(tc, test_not_objects);
         tcase_add_test(tc, test_all_or_nothing);
         tcase_add_test(tc, test_to_json);

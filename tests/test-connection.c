@@ -102,7 +102,7 @@ static void setup(void) {
         fx.limits = (ConnectionLimits){ .messages = 1000,
                                         .bytes = 16u * 1024u * 1024u,
                                         .fds = 256,
-                                        .blob_bytes = 1ull << 34 };
+                                        .payload_bytes = 1ull << 34 };
 }
 
 static void teardown(void) {
@@ -128,7 +128,7 @@ static size_t put_preamble(uint8_t *buf) {
         BusPreamble p = { .magic = BUS_PREAMBLE_MAGIC,
                           .version = BUS_PROTOCOL_VERSION,
                           .size = sizeof(BusPreamble),
-                          .features = BUS_FEATURE_BLOBS };
+                          .features = BUS_FEATURE_PAYLOADS };
 
         memcpy(buf, &p, sizeof(p));
         return sizeof(p);
@@ -140,14 +140,14 @@ static size_t put_signal(uint8_t *buf, size_t size, uint64_t serial, size_t body
                          unsigned n_fds) {
         static char body[STREAM_MAX];
         static uint64_t aligned[STREAM_MAX / 8]; /* the encoder writes 8-aligned */
-        uint64_t blob_sizes[BUS_FDS_MAX];
+        uint64_t payload_sizes[BUS_FDS_MAX];
         BusMessageSpec spec = { .type = BUS_MESSAGE_SIGNAL,
                                 .serial = serial,
                                 .path = "/org/test",
                                 .interface = "org.test.Iface",
                                 .member = "Ping",
-                                .blob_sizes = n_fds ? blob_sizes : NULL,
-                                .n_blobs = n_fds,
+                                .payload_sizes = n_fds ? payload_sizes : NULL,
+                                .n_payloads = n_fds,
                                 .body = body,
                                 .body_len = body_len };
         size_t len;
@@ -156,7 +156,7 @@ static size_t put_signal(uint8_t *buf, size_t size, uint64_t serial, size_t body
         for (size_t i = 0; i < body_len; i++)
                 body[i] = (char)('a' + (serial + i) % 26);
         for (unsigned i = 0; i < n_fds; i++)
-                blob_sizes[i] = 4096u * (i + 1);
+                payload_sizes[i] = 4096u * (i + 1);
         ck_assert_int_eq(bus_message_encode(&spec, aligned, sizeof(aligned), &len), 0);
         ck_assert_uint_le(len, size);
         memcpy(buf, aligned, len);
@@ -546,7 +546,7 @@ static Message *outgoing(uint64_t sender, uint64_t serial, size_t body_len, unsi
                         ck_assert_int_ge(fds[i], 0);
                 }
                 message_take_fds(m, fds, n_fds);
-                m->blob_bytes = 100;
+                m->payload_bytes = 100;
         }
         return m;
 }
@@ -627,7 +627,7 @@ START_TEST(test_fds_sent_with_their_message) {
         ck_assert_int_eq(queue(a, CONNECTION_QUEUE_LIMIT), 0);
         ck_assert_int_eq(queue(b, CONNECTION_QUEUE_LIMIT), 0);
         ck_assert_uint_eq(fx.c.out_fds, 2);
-        ck_assert_uint_eq(fx.c.out_blob_bytes, 100);
+        ck_assert_uint_eq(fx.c.out_payload_bytes, 100);
         ck_assert_int_eq(connection_flush(&fx.c), 0);
         /* The message with fds opens its own write, so its fds are attached
          * to its first byte (not to a's): reading exactly a's bytes gets
@@ -654,7 +654,7 @@ START_TEST(test_fds_sent_with_their_message) {
                 close(fd);
         }
         ck_assert_uint_eq(fx.c.out_fds, 0);
-        ck_assert_uint_eq(fx.c.out_blob_bytes, 0);
+        ck_assert_uint_eq(fx.c.out_payload_bytes, 0);
 }
 END_TEST
 

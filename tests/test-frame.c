@@ -226,8 +226,8 @@ static void stream_add(Stream *s, unsigned n_fds, size_t body_len) {
                 .path = "/org/example/Frame",
                 .interface = "org.example.Frame",
                 .member = "Cut",
-                .blob_sizes = sizes,
-                .n_blobs = n_fds,
+                .payload_sizes = sizes,
+                .n_payloads = n_fds,
                 .body = body,
                 .body_len = body_len,
         };

@@ -80,8 +80,8 @@ static Message *message_with(const uint64_t *declared, const int *fds, unsigned 
                                 .path = "/org/test",
                                 .interface = "org.test.Iface",
                                 .member = "Data",
-                                .blob_sizes = declared,
-                                .n_blobs = n };
+                                .payload_sizes = declared,
+                                .n_payloads = n };
         int *owned = malloc(sizeof(int) * n);
         size_t len;
         Message *m;
@@ -110,7 +110,7 @@ START_TEST(test_admitted_and_charged_once) {
         m = message_with(declared,
                          (int[]){ make_memfd(4096, ALL_SEALS), make_memfd(10000, ALL_SEALS) }, 2);
         ck_assert_int_eq(admit(m, &refusal), 0);
-        ck_assert_uint_eq(m->blob_bytes, 14096);
+        ck_assert_uint_eq(m->payload_bytes, 14096);
         ck_assert_ptr_nonnull(fx.account);
         ck_assert_ptr_eq(m->quota, fx.account);
         ck_assert_uint_eq(fx.account->bytes, 14096);

@@ -24,9 +24,9 @@ typedef struct Block {
         size_t len;
 } Block;
 
-/* Append a record: tag, (for BLOBS) 4 zero bytes, value, zero padding to 8. */
+/* Append a record: tag, (for PAYLOADS) 4 zero bytes, value, zero padding to 8. */
 static void block_put(Block *b, uint16_t code, const void *value, uint16_t len) {
-        size_t voff = code == BUS_FIELD_BLOBS ? 8 : 4;
+        size_t voff = code == BUS_FIELD_PAYLOADS ? 8 : 4;
         size_t end = b->len + voff + len;
 
         ck_assert_uint_le((end + 7) & ~(size_t)7, sizeof(b->data));
@@ -137,7 +137,7 @@ static void round_trip(const BusMessageSpec *spec) {
 
         ck_assert_uint_eq(h.type, spec->type);
         ck_assert_uint_eq(h.flags, spec->flags);
-        ck_assert_uint_eq(h.n_fds, spec->n_blobs);
+        ck_assert_uint_eq(h.n_fds, spec->n_payloads);
         ck_assert_uint_eq(h.fields_len, bus_message_fields_size(spec));
         ck_assert_uint_eq(h.fields_len % 8, 0);
         ck_assert_uint_eq(h.body_len, spec->body_len);
@@ -153,9 +153,9 @@ static void round_trip(const BusMessageSpec *spec) {
         assert_str_field(spec->member, f.member);
         assert_str_field(spec->error_name, f.error_name);
         assert_str_field(spec->key, f.key);
-        ck_assert_uint_eq(f.n_blobs, spec->n_blobs);
-        for (unsigned i = 0; i < f.n_blobs; i++)
-                ck_assert_uint_eq(f.blob_sizes[i], spec->blob_sizes[i]);
+        ck_assert_uint_eq(f.n_payloads, spec->n_payloads);
+        for (unsigned i = 0; i < f.n_payloads; i++)
+                ck_assert_uint_eq(f.payload_sizes[i], spec->payload_sizes[i]);
         if (spec->body_len > 0)
                 ck_assert_int_eq(
                         memcmp(buf + BUS_HEADER_SIZE + h.fields_len, spec->body, spec->body_len), 0);
@@ -232,7 +232,7 @@ END_TEST
 
 START_TEST(test_round_trip_signal) {
         static const uint64_t sizes[BUS_FDS_MAX] = { 0, 1, 4096,
-                                                     BUS_BLOB_BYTES_PER_MESSAGE_MAX - 4097 };
+                                                     BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX - 4097 };
         BusMessageSpec s = {
                 .type = BUS_MESSAGE_SIGNAL,
                 .serial = 4,
@@ -246,18 +246,18 @@ START_TEST(test_round_trip_signal) {
 
         round_trip(&s);
 
-        /* Unicast, with payload blobs and the body in blob 0. */
+        /* Unicast, with payloads and the body in payload 0. */
         s.destination = ":1.7";
-        s.flags = BUS_FLAG_BODY_IN_BLOB;
+        s.flags = BUS_FLAG_BODY_IN_PAYLOAD;
         s.body = NULL;
         s.body_len = 0;
-        s.blob_sizes = sizes;
-        s.n_blobs = 4;
+        s.payload_sizes = sizes;
+        s.n_payloads = 4;
         round_trip(&s);
 
         /* The most of everything. */
         s.flags = 0;
-        s.n_blobs = BUS_FDS_MAX;
+        s.n_payloads = BUS_FDS_MAX;
         s.destination = dotted_of_length(BUS_NAME_MAX);
         s.path = repeat('/', 1);
         s.interface = dotted_of_length(BUS_NAME_MAX);
@@ -294,8 +294,8 @@ START_TEST(test_golden_bytes) {
                 .serial = 2,
                 .reply_serial = 1,
                 .destination = ":1.1",
-                .blob_sizes = sizes,
-                .n_blobs = 2,
+                .payload_sizes = sizes,
+                .n_payloads = 2,
                 .body = "[]",
                 .body_len = 2,
         };
@@ -317,7 +317,7 @@ START_TEST(test_golden_bytes) {
         u16 = 5;
         memcpy(want + 74, &u16, 2);
         memcpy(want + 76, ":1.1", 5);
-        /* blobs: tag (7, 16), 4 zero bytes, two uint64 */
+        /* payloads: tag (7, 16), 4 zero bytes, two uint64 */
         u16 = 7;
         memcpy(want + 88, &u16, 2);
         u16 = 16;
@@ -460,8 +460,8 @@ START_TEST(test_fields_empty) {
         ck_assert_ptr_null(f.member);
         ck_assert_ptr_null(f.error_name);
         ck_assert_ptr_null(f.key);
-        ck_assert_ptr_null(f.blob_sizes);
-        ck_assert_uint_eq(f.n_blobs, 0);
+        ck_assert_ptr_null(f.payload_sizes);
+        ck_assert_uint_eq(f.n_payloads, 0);
 }
 END_TEST
 
@@ -470,7 +470,7 @@ START_TEST(test_fields_any_order) {
         Block b = { .len = 0 };
         BusFields f;
 
-        block_put(&b, BUS_FIELD_BLOBS, sizes, sizeof(sizes));
+        block_put(&b, BUS_FIELD_PAYLOADS, sizes, sizeof(sizes));
         block_put_str(&b, BUS_FIELD_KEY, "k");
         block_put_str(&b, BUS_FIELD_MEMBER, "M");
         block_put_str(&b, BUS_FIELD_INTERFACE, "a.b");
@@ -484,11 +484,11 @@ START_TEST(test_fields_any_order) {
         ck_assert_str_eq(f.member, "M");
         ck_assert_str_eq(f.error_name, "e.E");
         ck_assert_str_eq(f.key, "k");
-        ck_assert_uint_eq(f.n_blobs, 3);
-        ck_assert_uint_eq(f.blob_sizes[2], 3);
+        ck_assert_uint_eq(f.n_payloads, 3);
+        ck_assert_uint_eq(f.payload_sizes[2], 3);
         /* Pointers point into the block. */
-        ck_assert_ptr_eq(f.blob_sizes, (const void *)(b.data + 8));
-        ck_assert_uint_eq((uintptr_t)f.blob_sizes % 8, 0);
+        ck_assert_ptr_eq(f.payload_sizes, (const void *)(b.data + 8));
+        ck_assert_uint_eq((uintptr_t)f.payload_sizes % 8, 0);
 }
 END_TEST
 
@@ -519,10 +519,10 @@ static void fc_truncated_last(Block *b) {
         block_put_str(b, BUS_FIELD_MEMBER, "abc"); /* tag + "abc\0" = 8 bytes */
         poke16(b->data, b->len - 6, 5);            /* claims one more byte */
 }
-static void fc_blob_truncated(Block *b) {
+static void fc_payload_truncated(Block *b) {
         static const uint64_t one = 1;
 
-        block_put(b, BUS_FIELD_BLOBS, &one, 8);
+        block_put(b, BUS_FIELD_PAYLOADS, &one, 8);
         poke16(b->data, 2, 16);
 }
 static void fc_code0(Block *b) {
@@ -544,11 +544,11 @@ static void fc_duplicate(Block *b) {
         block_put_str(b, BUS_FIELD_PATH, "/");
         block_put_str(b, BUS_FIELD_MEMBER, "A");
 }
-static void fc_duplicate_blobs(Block *b) {
+static void fc_duplicate_payloads(Block *b) {
         static const uint64_t one = 1;
 
-        block_put(b, BUS_FIELD_BLOBS, &one, 8);
-        block_put(b, BUS_FIELD_BLOBS, &one, 8);
+        block_put(b, BUS_FIELD_PAYLOADS, &one, 8);
+        block_put(b, BUS_FIELD_PAYLOADS, &one, 8);
 }
 static void fc_no_nul(Block *b) {
         block_put(b, BUS_FIELD_MEMBER, "Abc", 3); /* padding after it is zero */
@@ -571,24 +571,24 @@ static void fc_bad_padding_second(Block *b) {
         block_put_str(b, BUS_FIELD_MEMBER, "Abcdefghi");
         b->data[b->len - 1] = ' ';
 }
-static void fc_bad_blob_gap(Block *b) {
+static void fc_bad_payload_gap(Block *b) {
         static const uint64_t one = 1;
 
-        block_put(b, BUS_FIELD_BLOBS, &one, 8);
+        block_put(b, BUS_FIELD_PAYLOADS, &one, 8);
         b->data[5] = 1;
 }
-static void fc_blobs_empty(Block *b) {
-        block_put(b, BUS_FIELD_BLOBS, NULL, 0);
+static void fc_payloads_empty(Block *b) {
+        block_put(b, BUS_FIELD_PAYLOADS, NULL, 0);
 }
-static void fc_blobs_12(Block *b) {
+static void fc_payloads_12(Block *b) {
         static const uint64_t two[2] = { 1, 2 };
 
-        block_put(b, BUS_FIELD_BLOBS, two, 12);
+        block_put(b, BUS_FIELD_PAYLOADS, two, 12);
 }
-static void fc_blobs_17(Block *b) {
+static void fc_payloads_17(Block *b) {
         static const uint64_t many[BUS_FDS_MAX + 1];
 
-        block_put(b, BUS_FIELD_BLOBS, many, sizeof(many));
+        block_put(b, BUS_FIELD_PAYLOADS, many, sizeof(many));
 }
 
 #define BAD_STRING_FIELD(fn, code, value)      \
@@ -654,7 +654,7 @@ static void fc_all_255(Block *b) {
         block_put_str(b, BUS_FIELD_MEMBER, repeat('m', 255));
         block_put_str(b, BUS_FIELD_ERROR_NAME, dotted_of_length(255));
         block_put_str(b, BUS_FIELD_KEY, repeat('k', 255));
-        block_put(b, BUS_FIELD_BLOBS, sizes, sizeof(sizes));
+        block_put(b, BUS_FIELD_PAYLOADS, sizes, sizeof(sizes));
 }
 
 static const FieldCase field_cases[] = {
@@ -663,20 +663,20 @@ static const FieldCase field_cases[] = {
         { "value runs past the end", fc_value_past_end, BUS_PROTO_E_FIELD_TRUNCATED },
         { "value length 0xffff", fc_value_ffff, BUS_PROTO_E_FIELD_TRUNCATED },
         { "last record truncated", fc_truncated_last, BUS_PROTO_E_FIELD_TRUNCATED },
-        { "blob table truncated", fc_blob_truncated, BUS_PROTO_E_FIELD_TRUNCATED },
+        { "payload table truncated", fc_payload_truncated, BUS_PROTO_E_FIELD_TRUNCATED },
         { "code 0", fc_code0, BUS_PROTO_E_FIELD_UNKNOWN },
         { "code past the last", fc_code8, BUS_PROTO_E_FIELD_UNKNOWN },
         { "code 0xffff", fc_code_ffff, BUS_PROTO_E_FIELD_UNKNOWN },
         { "trailing zero bytes", fc_trailing_zeros, BUS_PROTO_E_FIELD_UNKNOWN },
         { "duplicate member", fc_duplicate, BUS_PROTO_E_FIELD_DUPLICATE },
-        { "duplicate blobs", fc_duplicate_blobs, BUS_PROTO_E_FIELD_DUPLICATE },
+        { "duplicate payloads", fc_duplicate_payloads, BUS_PROTO_E_FIELD_DUPLICATE },
         { "string without NUL", fc_no_nul, BUS_PROTO_E_FIELD_NOT_TERMINATED },
         { "string NUL before len-1", fc_nul_early, BUS_PROTO_E_FIELD_NOT_TERMINATED },
         { "string with interior NUL", fc_interior_nul, BUS_PROTO_E_FIELD_NOT_TERMINATED },
         { "string of length 0", fc_empty_value, BUS_PROTO_E_FIELD_NOT_TERMINATED },
         { "non-zero padding", fc_bad_padding, BUS_PROTO_E_FIELD_PADDING },
         { "non-zero padding, second record", fc_bad_padding_second, BUS_PROTO_E_FIELD_PADDING },
-        { "non-zero blob alignment bytes", fc_bad_blob_gap, BUS_PROTO_E_FIELD_PADDING },
+        { "non-zero payload alignment bytes", fc_bad_payload_gap, BUS_PROTO_E_FIELD_PADDING },
         { "empty destination", fc_dest_empty, BUS_PROTO_E_BAD_DESTINATION },
         { "one-element destination", fc_dest_one_element, BUS_PROTO_E_BAD_DESTINATION },
         { "destination :1.0", fc_dest_unique0, BUS_PROTO_E_BAD_DESTINATION },
@@ -706,9 +706,9 @@ static const FieldCase field_cases[] = {
         { "key past U+10FFFF", fc_key_too_big, BUS_PROTO_E_BAD_KEY },
         { "key with a truncated sequence", fc_key_truncated_seq, BUS_PROTO_E_BAD_KEY },
         { "key 256 bytes", fc_key_256, BUS_PROTO_E_BAD_KEY },
-        { "blob table empty", fc_blobs_empty, BUS_PROTO_E_BAD_BLOBS },
-        { "blob table of 12 bytes", fc_blobs_12, BUS_PROTO_E_BAD_BLOBS },
-        { "blob table of 17 entries", fc_blobs_17, BUS_PROTO_E_BAD_BLOBS },
+        { "payload table empty", fc_payloads_empty, BUS_PROTO_E_BAD_PAYLOADS },
+        { "payload table of 12 bytes", fc_payloads_12, BUS_PROTO_E_BAD_PAYLOADS },
+        { "payload table of 17 entries", fc_payloads_17, BUS_PROTO_E_BAD_PAYLOADS },
         { "every field at its maximum", fc_all_255, BUS_PROTO_OK },
 };
 
@@ -758,7 +758,7 @@ static const MessageCase message_cases[] = {
         { "call", { CALL_H }, { CALL_F }, BUS_PROTO_OK },
         { "call, every option",
           { CALL_H, .flags = BUS_FLAGS_KNOWN, .deadline_ns = 5, .n_fds = 2 },
-          { CALL_F, .interface = "a.b", .key = "k", .blob_sizes = two_sizes, .n_blobs = 2 },
+          { CALL_F, .interface = "a.b", .key = "k", .payload_sizes = two_sizes, .n_payloads = 2 },
           BUS_PROTO_OK },
         { "return", { RET_H }, { RET_F }, BUS_PROTO_OK },
         { "return with key", { RET_H }, { RET_F, .key = "k" }, BUS_PROTO_OK },
@@ -766,9 +766,9 @@ static const MessageCase message_cases[] = {
         { "signal", { SIG_H }, { SIG_F }, BUS_PROTO_OK },
         { "unicast signal", { SIG_H }, { SIG_F, .destination = ":1.2" }, BUS_PROTO_OK },
         { "signal, no-auto-start", { SIG_H, .flags = BUS_FLAG_NO_AUTO_START }, { SIG_F }, BUS_PROTO_OK },
-        { "signal, body in blob",
-          { SIG_H, .flags = BUS_FLAG_BODY_IN_BLOB, .n_fds = 2 },
-          { SIG_F, .blob_sizes = two_sizes, .n_blobs = 2 },
+        { "signal, body in payload",
+          { SIG_H, .flags = BUS_FLAG_BODY_IN_PAYLOAD, .n_fds = 2 },
+          { SIG_F, .payload_sizes = two_sizes, .n_payloads = 2 },
           BUS_PROTO_OK },
         /* type */
         { "type 0", { .type = 0, .serial = 1 }, { CALL_F }, BUS_PROTO_E_BAD_TYPE },
@@ -786,13 +786,13 @@ static const MessageCase message_cases[] = {
           { SIG_H, .flags = BUS_FLAG_NO_REPLY_EXPECTED },
           { SIG_F },
           BUS_PROTO_E_BAD_FLAGS },
-        { "body in blob without fds",
-          { SIG_H, .flags = BUS_FLAG_BODY_IN_BLOB },
+        { "body in payload without fds",
+          { SIG_H, .flags = BUS_FLAG_BODY_IN_PAYLOAD },
           { SIG_F },
           BUS_PROTO_E_BAD_FLAGS },
-        { "body in blob with inline body",
-          { SIG_H, .flags = BUS_FLAG_BODY_IN_BLOB, .n_fds = 2, .body_len = 2 },
-          { SIG_F, .blob_sizes = two_sizes, .n_blobs = 2 },
+        { "body in payload with inline body",
+          { SIG_H, .flags = BUS_FLAG_BODY_IN_PAYLOAD, .n_fds = 2, .body_len = 2 },
+          { SIG_F, .payload_sizes = two_sizes, .n_payloads = 2 },
           BUS_PROTO_E_BAD_FLAGS },
         /* fields */
         { "call without destination",
@@ -863,20 +863,20 @@ static const MessageCase message_cases[] = {
           { SIG_H, .deadline_ns = UINT64_MAX },
           { SIG_F },
           BUS_PROTO_E_UNEXPECTED_DEADLINE },
-        /* blobs */
-        { "fds without blob table", { SIG_H, .n_fds = 1 }, { SIG_F }, BUS_PROTO_E_BLOB_COUNT },
-        { "blob table without fds",
+        /* payloads */
+        { "fds without payload table", { SIG_H, .n_fds = 1 }, { SIG_F }, BUS_PROTO_E_PAYLOAD_COUNT },
+        { "payload table without fds",
           { SIG_H },
-          { SIG_F, .blob_sizes = two_sizes, .n_blobs = 2 },
-          BUS_PROTO_E_BLOB_COUNT },
-        { "more fds than blobs",
+          { SIG_F, .payload_sizes = two_sizes, .n_payloads = 2 },
+          BUS_PROTO_E_PAYLOAD_COUNT },
+        { "more fds than payloads",
           { SIG_H, .n_fds = 3 },
-          { SIG_F, .blob_sizes = two_sizes, .n_blobs = 2 },
-          BUS_PROTO_E_BLOB_COUNT },
-        { "fewer fds than blobs",
+          { SIG_F, .payload_sizes = two_sizes, .n_payloads = 2 },
+          BUS_PROTO_E_PAYLOAD_COUNT },
+        { "fewer fds than payloads",
           { SIG_H, .n_fds = 1 },
-          { SIG_F, .blob_sizes = two_sizes, .n_blobs = 2 },
-          BUS_PROTO_E_BLOB_COUNT },
+          { SIG_F, .payload_sizes = two_sizes, .n_payloads = 2 },
+          BUS_PROTO_E_PAYLOAD_COUNT },
 };
 
 START_TEST(test_message_cases) {
@@ -888,30 +888,30 @@ START_TEST(test_message_cases) {
 }
 END_TEST
 
-START_TEST(test_blob_sizes) {
+START_TEST(test_payload_sizes) {
         static const struct {
                 uint64_t sizes[3];
                 unsigned n;
                 int error;
         } cases[] = {
-                { { BUS_BLOB_BYTES_PER_MESSAGE_MAX }, 1, BUS_PROTO_OK },
-                { { BUS_BLOB_BYTES_PER_MESSAGE_MAX + 1 }, 1, BUS_PROTO_E_BLOB_TOO_LARGE },
-                { { BUS_BLOB_BYTES_PER_MESSAGE_MAX, 1 }, 2, BUS_PROTO_E_BLOB_TOO_LARGE },
-                { { BUS_BLOB_BYTES_PER_MESSAGE_MAX - 1, 1, 0 }, 3, BUS_PROTO_OK },
-                { { UINT64_MAX }, 1, BUS_PROTO_E_BLOB_TOO_LARGE },
+                { { BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX }, 1, BUS_PROTO_OK },
+                { { BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX + 1 }, 1, BUS_PROTO_E_PAYLOAD_TOO_LARGE },
+                { { BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX, 1 }, 2, BUS_PROTO_E_PAYLOAD_TOO_LARGE },
+                { { BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX - 1, 1, 0 }, 3, BUS_PROTO_OK },
+                { { UINT64_MAX }, 1, BUS_PROTO_E_PAYLOAD_TOO_LARGE },
                 /* wraps to 0 if summed naively */
-                { { UINT64_MAX, 1 }, 2, BUS_PROTO_E_BLOB_TOO_LARGE },
-                { { 1, UINT64_MAX }, 2, BUS_PROTO_E_BLOB_TOO_LARGE },
+                { { UINT64_MAX, 1 }, 2, BUS_PROTO_E_PAYLOAD_TOO_LARGE },
+                { { 1, UINT64_MAX }, 2, BUS_PROTO_E_PAYLOAD_TOO_LARGE },
                 /* wraps to 1 if summed naively */
-                { { 1ull << 63, 1ull << 63, 1 }, 3, BUS_PROTO_E_BLOB_TOO_LARGE },
+                { { 1ull << 63, 1ull << 63, 1 }, 3, BUS_PROTO_E_PAYLOAD_TOO_LARGE },
                 { { 0, 0, 0 }, 3, BUS_PROTO_OK },
         };
 
         for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
                 BusHeader h = { SIG_H, .n_fds = (uint16_t)cases[i].n };
-                BusFields f = { SIG_F, .blob_sizes = cases[i].sizes, .n_blobs = cases[i].n };
+                BusFields f = { SIG_F, .payload_sizes = cases[i].sizes, .n_payloads = cases[i].n };
 
-                ck_assert_msg(bus_message_check(&h, &f) == cases[i].error, "blob case %zu", i);
+                ck_assert_msg(bus_message_check(&h, &f) == cases[i].error, "payload case %zu", i);
         }
 }
 END_TEST
@@ -926,8 +926,8 @@ START_TEST(test_malformed_encoded) {
         size_t len = 0;
 
         s.destination = ":1.1"; /* a record with 7 bytes of padding */
-        s.blob_sizes = sizes;
-        s.n_blobs = 1;
+        s.payload_sizes = sizes;
+        s.n_payloads = 1;
         ck_assert_int_eq(bus_message_encode(&s, good, sizeof(good), &len), BUS_PROTO_OK);
         ck_assert_int_eq(validate(good, len, NULL, NULL), BUS_PROTO_OK);
 
@@ -936,10 +936,10 @@ START_TEST(test_malformed_encoded) {
         memset(buf + BUS_SENDER_BLOCK_OFFSET, 0xff, BUS_SENDER_BLOCK_SIZE);
         ck_assert_int_eq(validate(buf, len, NULL, NULL), BUS_PROTO_OK);
 
-        /* n_fds without a matching blob table. */
+        /* n_fds without a matching payload table. */
         memcpy(buf, good, len);
         poke16(buf, 2, 2);
-        ck_assert_int_eq(validate(buf, len, NULL, NULL), BUS_PROTO_E_BLOB_COUNT);
+        ck_assert_int_eq(validate(buf, len, NULL, NULL), BUS_PROTO_E_PAYLOAD_COUNT);
 
         /* A byte of the destination's padding. */
         memcpy(buf, good, len);
@@ -1046,8 +1046,8 @@ START_TEST(test_encode_prevalidated) {
         s.key = "k";
         s.body = "{\"x\":1}";
         s.body_len = strlen(s.body);
-        s.blob_sizes = sizes;
-        s.n_blobs = 2;
+        s.payload_sizes = sizes;
+        s.n_payloads = 2;
         memset(a, 0xaa, sizeof(a));
         memset(b, 0x55, sizeof(b));
         ck_assert_int_eq(bus_message_encode(&s, a, sizeof(a), &la), BUS_PROTO_OK);
@@ -1068,10 +1068,10 @@ START_TEST(test_encode_prevalidated) {
         ck_assert_int_eq(bus_message_encode_prevalidated(&s, b, sizeof(b), &lb),
                          BUS_PROTO_E_UNEXPECTED_REPLY_SERIAL);
         s = spec_call();
-        s.blob_sizes = NULL;
-        s.n_blobs = 1;
+        s.payload_sizes = NULL;
+        s.n_payloads = 1;
         ck_assert_int_eq(bus_message_encode_prevalidated(&s, b, sizeof(b), &lb),
-                         BUS_PROTO_E_BAD_BLOBS);
+                         BUS_PROTO_E_BAD_PAYLOADS);
         s = spec_call();
         ck_assert_int_eq(bus_message_encode_prevalidated(&s, b, 10, &lb),
                          BUS_PROTO_E_BUFFER_TOO_SMALL);
@@ -1089,7 +1089,7 @@ START_TEST(test_encode_prevalidated) {
         ck_assert(bus_field_string_is_valid(BUS_FIELD_ERROR_NAME, "a.E"));
         ck_assert(bus_field_string_is_valid(BUS_FIELD_KEY, "any key \xc3\xa9"));
         ck_assert(!bus_field_string_is_valid(BUS_FIELD_KEY, "\xc3"));
-        ck_assert(!bus_field_string_is_valid(BUS_FIELD_BLOBS, "x"));
+        ck_assert(!bus_field_string_is_valid(BUS_FIELD_PAYLOADS, "x"));
 }
 END_TEST
 
@@ -1130,18 +1130,18 @@ START_TEST(test_encode_errors) {
         s.key = repeat('k', 1000); /* would not fit a uint16 length either way */
         ck_assert_int_eq(bus_message_encode(&s, buf, sizeof(buf), &len), BUS_PROTO_E_BAD_KEY);
         s = spec_call();
-        s.blob_sizes = sizes;
-        s.n_blobs = BUS_FDS_MAX + 1;
+        s.payload_sizes = sizes;
+        s.n_payloads = BUS_FDS_MAX + 1;
         ck_assert_int_eq(bus_message_encode(&s, buf, sizeof(buf), &len), BUS_PROTO_E_TOO_MANY_FDS);
-        s.n_blobs = 1;
-        s.blob_sizes = NULL;
-        ck_assert_int_eq(bus_message_encode(&s, buf, sizeof(buf), &len), BUS_PROTO_E_BAD_BLOBS);
+        s.n_payloads = 1;
+        s.payload_sizes = NULL;
+        ck_assert_int_eq(bus_message_encode(&s, buf, sizeof(buf), &len), BUS_PROTO_E_BAD_PAYLOADS);
         s = spec_call();
         s.body = "\xc3";
         s.body_len = 1;
         ck_assert_int_eq(bus_message_encode(&s, buf, sizeof(buf), &len), BUS_PROTO_E_BODY_NOT_UTF8);
         s = spec_call();
-        s.flags = BUS_FLAG_BODY_IN_BLOB;
+        s.flags = BUS_FLAG_BODY_IN_PAYLOAD;
         ck_assert_int_eq(bus_message_encode(&s, buf, sizeof(buf), &len), BUS_PROTO_E_BAD_FLAGS);
 
         /* An absurd body length: no overflow in the sizes, refused before writing. */
@@ -1156,7 +1156,7 @@ START_TEST(test_encode_errors) {
         /* Over-long strings are sized as BUS_NAME_MAX + 1 bytes. */
         s = (BusMessageSpec){ .key = repeat('k', 1000) };
         ck_assert_uint_eq(bus_message_fields_size(&s), 264);
-        s = (BusMessageSpec){ .n_blobs = 1000 };
+        s = (BusMessageSpec){ .n_payloads = 1000 };
         ck_assert_uint_eq(bus_message_fields_size(&s), 8 + 8 * (BUS_FDS_MAX + 1));
         s = (BusMessageSpec){ 0 };
         ck_assert_uint_eq(bus_message_fields_size(&s), 0);
@@ -1454,7 +1454,7 @@ static Suite *protocol_suite(void) {
 
         tc = tcase_create("message");
         tcase_add_loop_test(tc, test_message_cases, 0, (int)N_ELEMENTS(message_cases));
-        tcase_add_test(tc, test_blob_sizes);
+        tcase_add_test(tc, test_payload_sizes);
         tcase_add_test(tc, test_malformed_encoded);
         tcase_add_test(tc, test_body_check);
         tcase_add_test(tc, test_encode_errors);

@@ -62,7 +62,7 @@ static const Verb verbs[] = {
                                "terminal, compact otherwise; --json=pretty|short forces one). An error\n"
                                "reply is printed as \"Error NAME: message\" on stderr and exits 1.\n"
                                "--timeout sets the call's deadline; --no-reply sends without waiting.\n"
-                               "--payload attaches a file's contents as a payload blob (repeatable, up\n"
+                               "--payload attaches a file's contents as a payload (repeatable, up\n"
                                "to 16); --save-payloads writes the reply's payloads to DIR as\n"
                                "SERIAL-INDEX files and prints their paths and sizes.\n"
                                "The argument may be read from a file (@FILE) or standard input (-).\n"
@@ -82,7 +82,7 @@ static const Verb verbs[] = {
                 .summary = "Emit a signal",
                 .description = "Emits SIGNAL, broadcast to matching peers, or to one peer with\n"
                                "--destination. --key sets the key field that match rules can select on.\n"
-                               "--payload attaches a file's contents as a payload blob (repeatable).",
+                               "--payload attaches a file's contents as a payload (repeatable).",
                 .min_args = 3,
                 .max_args = 4,
                 .options = VERB_OPT_DESTINATION | VERB_OPT_KEY | VERB_OPT_PAYLOAD,
@@ -116,7 +116,7 @@ static const Verb verbs[] = {
                 .description =
                         "Becomes a monitor (org.busd.Bus.BecomeMonitor) and prints one line per\n"
                         "message: time, type, serials, sender and its credentials, destination,\n"
-                        "path, interface, member, error, key, blob sizes and body. With --json, one\n"
+                        "path, interface, member, error, key, payload sizes and body. With --json, one\n"
                         "JSON object per line. MATCH rules (as for match rules, e.g.\n"
                         "\"type='signal',interface='org.example.Foo'\") select messages; none\n"
                         "selects all. Root and the bus's own user see all traffic, other users the\n"

@@ -48,7 +48,7 @@ enum {
         VERB_OPT_NO_CHECK = 1u << 12,    /* call --no-check */
 };
 
-/* --payload FILE may be repeated up to the per-message blob limit. */
+/* --payload FILE may be repeated up to the per-message payload limit. */
 #define BUSDCTL_PAYLOADS_MAX 16u
 
 typedef struct Busdctl {

@@ -66,13 +66,13 @@ static const char *type_name(int type) {
         }
 }
 
-/* What the fixed header and the BLOBS field say that the library's
- * accessors do not: flags and every blob's size (the body's included when it
- * travels in blob 0). */
+/* What the fixed header and the PAYLOADS field say that the library's
+ * accessors do not: flags and every payload's size (the body's included when it
+ * travels in payload 0). */
 typedef struct RawInfo {
         uint8_t flags;
-        unsigned n_blobs;
-        uint64_t blob_sizes[BUS_FDS_MAX];
+        unsigned n_payloads;
+        uint64_t payload_sizes[BUS_FDS_MAX];
 } RawInfo;
 
 static void raw_info(bus_message *m, RawInfo *ret) {
@@ -90,11 +90,11 @@ static void raw_info(bus_message *m, RawInfo *ret) {
         if (h.fields_len > sizeof(fields) || len < BUS_HEADER_SIZE + (size_t)h.fields_len)
                 return;
         memcpy(fields, (const uint8_t *)data + BUS_HEADER_SIZE, h.fields_len);
-        if (bus_fields_parse(fields, h.fields_len, &f) != 0 || f.n_blobs > BUS_FDS_MAX)
+        if (bus_fields_parse(fields, h.fields_len, &f) != 0 || f.n_payloads > BUS_FDS_MAX)
                 return;
-        ret->n_blobs = f.n_blobs;
-        if (f.n_blobs > 0)
-                memcpy(ret->blob_sizes, f.blob_sizes, f.n_blobs * sizeof(uint64_t));
+        ret->n_payloads = f.n_payloads;
+        if (f.n_payloads > 0)
+                memcpy(ret->payload_sizes, f.payload_sizes, f.n_payloads * sizeof(uint64_t));
 }
 
 /* " NAME=VALUE", VALUE escaped; nothing if @value is NULL. */
@@ -130,12 +130,12 @@ static void print_line(bus_message *m, const RawInfo *info, uint64_t realtime_us
         put_field(stdout, "key", bus_message_get_key(m));
         if (info->flags & BUS_FLAG_NO_REPLY_EXPECTED)
                 fputs(" no_reply", stdout);
-        if (info->n_blobs > 0) {
-                fputs(" blobs=", stdout);
-                for (unsigned i = 0; i < info->n_blobs; i++)
-                        printf("%s%" PRIu64, i ? "," : "", info->blob_sizes[i]);
-                if (info->flags & BUS_FLAG_BODY_IN_BLOB)
-                        fputs(" body_in_blob", stdout);
+        if (info->n_payloads > 0) {
+                fputs(" payloads=", stdout);
+                for (unsigned i = 0; i < info->n_payloads; i++)
+                        printf("%s%" PRIu64, i ? "," : "", info->payload_sizes[i]);
+                if (info->flags & BUS_FLAG_BODY_IN_PAYLOAD)
+                        fputs(" body_in_payload", stdout);
         }
         body = bus_message_get_body_text(m, &len);
         if (body && len > 0) {
@@ -151,7 +151,7 @@ static void print_line(bus_message *m, const RawInfo *info, uint64_t realtime_us
 
 static json_t *message_json(bus_message *m, const RawInfo *info, uint64_t realtime_usec) {
         int type = bus_message_get_type(m);
-        json_t *o, *body, *blobs;
+        json_t *o, *body, *payloads;
         const char *text;
         size_t len;
 
@@ -168,17 +168,17 @@ static json_t *message_json(bus_message *m, const RawInfo *info, uint64_t realti
         if (!o)
                 return NULL;
         json_object_set_new(o, "no_reply", json_boolean(info->flags & BUS_FLAG_NO_REPLY_EXPECTED));
-        blobs = json_array();
-        for (unsigned i = 0; blobs && i < info->n_blobs; i++)
-                json_array_append_new(blobs, json_integer((json_int_t)info->blob_sizes[i]));
-        json_object_set_new(o, "blobs", blobs ? blobs : json_null());
-        json_object_set_new(o, "body_in_blob", json_boolean(info->flags & BUS_FLAG_BODY_IN_BLOB));
+        payloads = json_array();
+        for (unsigned i = 0; payloads && i < info->n_payloads; i++)
+                json_array_append_new(payloads, json_integer((json_int_t)info->payload_sizes[i]));
+        json_object_set_new(o, "payloads", payloads ? payloads : json_null());
+        json_object_set_new(o, "body_in_payload", json_boolean(info->flags & BUS_FLAG_BODY_IN_PAYLOAD));
         /* The body as JSON when it parses, else as the text it is; null if
          * empty, or if it travelled in a payload larger than
          * MONITOR_JSON_BODY_MAX (not read). Every key is always present, null
          * when absent. */
-        if ((info->flags & BUS_FLAG_BODY_IN_BLOB) && info->n_blobs > 0 &&
-            info->blob_sizes[0] > MONITOR_JSON_BODY_MAX) {
+        if ((info->flags & BUS_FLAG_BODY_IN_PAYLOAD) && info->n_payloads > 0 &&
+            info->payload_sizes[0] > MONITOR_JSON_BODY_MAX) {
                 body = NULL;
                 text = NULL;
                 len = 0;

@@ -130,7 +130,7 @@ static void bus_set_config(Bus *bus, const BusConfig *c) {
                 .messages = c->outgoing_messages_per_connection,
                 .bytes = c->outgoing_bytes_per_connection,
                 .fds = c->outgoing_fds_per_connection,
-                .blob_bytes = c->outgoing_blob_bytes_per_connection,
+                .payload_bytes = c->outgoing_payload_bytes_per_connection,
         };
 }
 

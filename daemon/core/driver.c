@@ -580,7 +580,7 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
         const Counter fixed_limits[] = {
                 { "message_inline_max", BUS_MESSAGE_INLINE_MAX },
                 { "fds_per_message", BUS_FDS_MAX },
-                { "blob_bytes_per_message", BUS_BLOB_BYTES_PER_MESSAGE_MAX },
+                { "payload_bytes_per_message", BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX },
         };
         Counter disconnects[_DISCONNECT_REASON_MAX];
         json_t *o = json_object(), *d = json_object(), *l = config_limits_to_json(&bus->config);
@@ -788,7 +788,7 @@ static json_t *driver_call(Bus *bus, Peer *sender, Message *m, DriverError *e) {
                 }
         if (!fn)
                 return fail(e, BUS_ERR_UNKNOWN_METHOD, "no method %.*s", QUOTE(f->member));
-        if (h->flags & BUS_FLAG_BODY_IN_BLOB)
+        if (h->flags & BUS_FLAG_BODY_IN_PAYLOAD)
                 return fail(e, BUS_ERR_INVALID_ARGS, "arguments must be inline");
         /* Parsed on the bus's only thread: bounded before it is parsed. */
         if (h->body_len > bus->config.driver_call_bytes) {

@@ -164,7 +164,7 @@ static void monitor_queue(Monitor *mon, Message *m) {
 
         /* Payload fds only go to connections that negotiated them; such a
          * monitor simply does not see messages with payloads. */
-        if (m->n_fds > 0 && !(p->features & BUS_FEATURE_BLOBS))
+        if (m->n_fds > 0 && !(p->features & BUS_FEATURE_PAYLOADS))
                 return;
         r = connection_queue(&p->conn, m, false);
         if (r == -ENOBUFS) {

@@ -22,7 +22,7 @@
 #include "common/util.h"
 
 /* Features this build enables: payload memfds, checked by transport/payload.c. */
-#define PEER_FEATURES_ENABLED ((uint64_t)BUS_FEATURE_BLOBS)
+#define PEER_FEATURES_ENABLED ((uint64_t)BUS_FEATURE_PAYLOADS)
 
 static void peer_log(const Peer *p, LogClass cls, int level, const char *reason, const char *detail) {
         LogPeer who = { p->name, p->creds.uid, p->creds.gid, p->creds.pid };
@@ -180,8 +180,8 @@ static int peer_admit_payloads(Peer *p, Message *m) {
                 .budget = &bus->fds,
                 .n_uids = hashmap_size(bus->uids),
                 .totals = &bus->stats.payload,
-                .bytes_max = bus->config.blob_bytes_in_flight,
-                .fds_max = bus->config.blob_fds_in_flight,
+                .bytes_max = bus->config.payload_bytes_in_flight,
+                .fds_max = bus->config.payload_fds_in_flight,
         };
         static const char *const error_name[] = {
                 [PAYLOAD_REFUSED_FD] = BUS_ERR_PAYLOAD_REFUSED,
@@ -204,8 +204,8 @@ static void peer_handle_message(Peer *p, Message *m) {
                 return;
         }
         if (m->n_fds > 0) {
-                if (!(p->features & BUS_FEATURE_BLOBS)) {
-                        peer_violation(p, "fds sent without negotiating BUS_FEATURE_BLOBS");
+                if (!(p->features & BUS_FEATURE_PAYLOADS)) {
+                        peer_violation(p, "fds sent without negotiating BUS_FEATURE_PAYLOADS");
                         return;
                 }
                 /* Refused payloads are answered by the router; @m is just dropped. */
@@ -477,7 +477,7 @@ int peer_send(Peer *p, Message *m, PeerSendMode mode) {
         if (p->state == PEER_DYING && mode != PEER_SEND_FORCE)
                 return -ECONNRESET;
         /* Payload fds only go to peers that negotiated them (PROTOCOL.md 2). */
-        if (m->n_fds > 0 && !(p->features & BUS_FEATURE_BLOBS))
+        if (m->n_fds > 0 && !(p->features & BUS_FEATURE_PAYLOADS))
                 return -EPROTONOSUPPORT;
         r = connection_queue_mode(&p->conn, m, queue_mode[mode]);
         if (r == -ENOBUFS && mode == PEER_SEND_SOLICITED) {

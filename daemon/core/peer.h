@@ -104,7 +104,7 @@ Peer *peer_free(Peer *p);
 
 /* Queue @m to @p according to @mode. 0 on success; -ENOBUFS (share or
  * notice, not admitted: nothing is charged to @p); -EPROTONOSUPPORT if @m
- * carries payload fds and @p did not negotiate BUS_FEATURE_BLOBS;
+ * carries payload fds and @p did not negotiate BUS_FEATURE_PAYLOADS;
  * -ECONNRESET if @p is dying or was disconnected because of this message;
  * -ENOMEM. */
 int peer_send(Peer *p, Message *m, PeerSendMode mode);

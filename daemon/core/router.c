@@ -130,7 +130,7 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
         }
         if (r == -EPROTONOSUPPORT) {
                 call_error(bus, sender, h, BUS_ERR_PAYLOAD_REFUSED,
-                           "the destination did not negotiate payload blobs");
+                           "the destination did not negotiate payloads");
                 return;
         }
         if (r < 0) {
@@ -239,7 +239,7 @@ static void route_reply(Bus *bus, Peer *sender, Message *m) {
         r = peer_send(caller, m, PEER_SEND_SOLICITED);
         if (r == -EPROTONOSUPPORT)
                 driver_send_error(bus, caller, h->reply_serial, BUS_ERR_PAYLOAD_REFUSED,
-                                  "the reply carries payload blobs, which this connection did "
+                                  "the reply carries payloads, which this connection did "
                                   "not negotiate");
         if (r < 0)
                 bus->stats.messages_dropped++;

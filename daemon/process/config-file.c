@@ -87,11 +87,11 @@ static const ConfigKey config_keys[] = {
         /* broker fds: the kernel's default fs.nr_open */
         LIMIT(outgoing_fds_per_connection, 1048576, BUS_OUTGOING_FDS_PER_CONNECTION_MAX),
         /* sender memory the broker keeps alive: TiB */
-        LIMIT(outgoing_blob_bytes_per_connection, TiB, BUS_OUTGOING_BLOB_BYTES_PER_CONNECTION_MAX),
+        LIMIT(outgoing_payload_bytes_per_connection, TiB, BUS_OUTGOING_PAYLOAD_BYTES_PER_CONNECTION_MAX),
         /* sender memory the broker keeps alive: TiB */
-        LIMIT(blob_bytes_in_flight, TiB, BUS_BLOB_BYTES_IN_FLIGHT_MAX),
+        LIMIT(payload_bytes_in_flight, TiB, BUS_PAYLOAD_BYTES_IN_FLIGHT_MAX),
         /* broker fds: the kernel's default fs.nr_open */
-        LIMIT(blob_fds_in_flight, 1048576, BUS_BLOB_FDS_IN_FLIGHT_MAX),
+        LIMIT(payload_fds_in_flight, 1048576, BUS_PAYLOAD_FDS_IN_FLIGHT_MAX),
         /* a monitor is a connection */
         LIMIT(monitors, BUS_CONNECTIONS_MAX, BUS_MONITORS_MAX),
         /* a monitor is a connection */
@@ -154,6 +154,26 @@ static void config_key_set(const ConfigKey *k, BusConfig *c, uint64_t value) {
         } else {
                 memcpy(p, &value, sizeof(value));
         }
+}
+
+/* Keys renamed when "payload" became the one word for fd-carried data
+ * (before: "blob"). A file with the old name still works; naming a key
+ * both ways is refused, since the two values would compete. */
+static const struct {
+        const char *section, *old_key, *key;
+} config_key_renames[] = {
+        { "limits", "blob_bytes_in_flight", "payload_bytes_in_flight" },
+        { "limits", "blob_fds_in_flight", "payload_fds_in_flight" },
+        { "limits", "outgoing_blob_bytes_per_connection", "outgoing_payload_bytes_per_connection" },
+};
+
+/* The current name of @key in @section if it is a renamed one, else NULL. */
+static const char *config_key_renamed(const char *section, const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(config_key_renames); i++)
+                if (strcmp(config_key_renames[i].section, section) == 0 &&
+                    strcmp(config_key_renames[i].old_key, key) == 0)
+                        return config_key_renames[i].key;
+        return NULL;
 }
 
 static const ConfigKey *config_key_find(const char *section, const char *key) {
@@ -247,8 +267,13 @@ static int config_compile(json_t *root, BusConfig *c, char **ret_error) {
                 if (!json_is_object(obj))
                         return config_fail(ret_error, "%s: must be a JSON object", section);
                 json_object_foreach(obj, key, v) {
-                        const ConfigKey *k = config_key_find(section, key);
+                        const char *renamed = config_key_renamed(section, key);
+                        const ConfigKey *k = config_key_find(section, renamed ? renamed : key);
 
+                        if (renamed && json_object_get(obj, renamed))
+                                return config_fail(ret_error,
+                                                   "%s.%s: given twice, also by its old name %s",
+                                                   section, renamed, key);
                         if (!k)
                                 return config_fail(ret_error, "%s.%s: unknown key", section,
                                                    config_quote_name(quoted, key));

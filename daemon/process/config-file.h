@@ -17,8 +17,8 @@
  *       "outgoing_bytes_per_connection": 8388608,
  *       "outgoing_messages_per_connection": 65536,
  *       "outgoing_fds_per_connection": 256,
- *       "outgoing_blob_bytes_per_connection": 17179869184,
- *       "blob_bytes_in_flight": 68719476736, "blob_fds_in_flight": 1024,
+ *       "outgoing_payload_bytes_per_connection": 17179869184,
+ *       "payload_bytes_in_flight": 68719476736, "payload_fds_in_flight": 1024,
  *       "monitors": 32, "monitors_per_uid": 4, "monitor_rules": 64,
  *       "driver_call_bytes": 262144, "driver_unread_bytes": 1048576,
  *       "activation_queue_per_name": 256, "activation_queue_per_sender": 64,
@@ -60,9 +60,9 @@ typedef struct BusConfig {
         uint64_t outgoing_bytes_per_connection;
         uint32_t outgoing_messages_per_connection;
         uint32_t outgoing_fds_per_connection;
-        uint64_t outgoing_blob_bytes_per_connection;
-        uint64_t blob_bytes_in_flight;
-        uint32_t blob_fds_in_flight;
+        uint64_t outgoing_payload_bytes_per_connection;
+        uint64_t payload_bytes_in_flight;
+        uint32_t payload_fds_in_flight;
         uint32_t monitors;
         uint32_t monitors_per_uid;
         uint32_t monitor_rules;

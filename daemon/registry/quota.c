@@ -100,7 +100,7 @@ QuotaAccount *quota_account_unref(QuotaAccount *a) {
 int quota_charge(QuotaAccount *a, uint64_t bytes, uint64_t fds, uint64_t bytes_max,
                  uint64_t fds_max) {
         /* Both sides are bounded (an account by the largest limit it was ever
-         * charged under, ≤ 1 TiB; a message by BUS_BLOB_BYTES_PER_MESSAGE_MAX
+         * charged under, ≤ 1 TiB; a message by BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX
          * and BUS_FDS_MAX), so the sum cannot wrap. */
         if (a->bytes + bytes > bytes_max)
                 return QUOTA_E_BYTES;

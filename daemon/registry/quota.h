@@ -23,7 +23,7 @@
  *
  * Invariants: totals->bytes / totals->fds are the sums over all accounts;
  * a charge never takes an account above the limits it was checked against
- * (the configured blob_{bytes,fds}_in_flight; an account may stay above a
+ * (the configured payload_{bytes,fds}_in_flight; an account may stay above a
  * limit a reload lowered until its messages drain). The fds of the UidUsages
  * sum to FdBudget.received + totals->fds (received, and queued).
  */
@@ -131,10 +131,10 @@ QuotaAccount *quota_account_ref(QuotaAccount *a);
 /* NULL-safe; returns NULL. */
 QuotaAccount *quota_account_unref(QuotaAccount *a);
 
-/* Charge one message's @bytes payload bytes (≤ BUS_BLOB_BYTES_PER_MESSAGE_MAX)
+/* Charge one message's @bytes payload bytes (≤ BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX)
  * and @fds payload fds to @a, its totals and its uid, if that keeps @a
- * within @bytes_max and @fds_max (the configured blob_bytes_in_flight and
- * blob_fds_in_flight, ≤ 1 TiB each). On success the charge holds a new
+ * within @bytes_max and @fds_max (the configured payload_bytes_in_flight and
+ * payload_fds_in_flight, ≤ 1 TiB each). On success the charge holds a new
  * reference to @a, which the charged message keeps (Message.quota) and
  * quota_release() drops. 0, or QUOTA_E_BYTES / QUOTA_E_FDS with nothing
  * changed. */

@@ -127,7 +127,7 @@ static void holder_charge(Connection *c, QueueHolder *h, const Message *m) {
                 c->n_holders++;
         h->bytes += m->size;
         h->fds += m->n_fds;
-        h->blob_bytes += m->blob_bytes;
+        h->payload_bytes += m->payload_bytes;
 }
 
 /* Release @m's charge from its sender's entry, which must exist. */
@@ -137,7 +137,7 @@ static void holder_release(Connection *c, Message *m) {
         assert(h);
         h->bytes -= m->size;
         h->fds -= m->n_fds;
-        h->blob_bytes -= m->blob_bytes;
+        h->payload_bytes -= m->payload_bytes;
         if (--h->messages == 0) {
                 c->n_holders--;
                 holder_drop_empty(c, h);
@@ -150,7 +150,7 @@ static void queue_forget(Connection *c, Message *m) {
         c->out_len--;
         c->out_bytes -= m->size;
         c->out_fds -= m->n_fds;
-        c->out_blob_bytes -= m->blob_bytes;
+        c->out_payload_bytes -= m->payload_bytes;
         c->stats->messages--;
         c->stats->bytes -= m->size;
         message_unref(m);
@@ -612,8 +612,8 @@ static bool queue_within(const Connection *c, const Message *m, uint64_t factor)
                 return false;
         if (m->n_fds > 0 && c->out_fds + m->n_fds > factor * l->fds)
                 return false;
-        if (m->blob_bytes > 0 && c->out_blob_bytes > 0 &&
-            c->out_blob_bytes + m->blob_bytes > factor * l->blob_bytes)
+        if (m->payload_bytes > 0 && c->out_payload_bytes > 0 &&
+            c->out_payload_bytes + m->payload_bytes > factor * l->payload_bytes)
                 return false;
         return true;
 }
@@ -649,9 +649,9 @@ static bool queue_share_allows(const Connection *c, const QueueHolder *h, const 
         if (m->n_fds > 0 &&
             !share_allows(l->fds, c->out_fds, h->fds, m->n_fds, n))
                 return false;
-        if (m->blob_bytes > 0 && c->out_blob_bytes > 0 &&
-            !share_allows(l->blob_bytes, c->out_blob_bytes,
-                          h->blob_bytes, m->blob_bytes, n))
+        if (m->payload_bytes > 0 && c->out_payload_bytes > 0 &&
+            !share_allows(l->payload_bytes, c->out_payload_bytes,
+                          h->payload_bytes, m->payload_bytes, n))
                 return false;
         return true;
 }
@@ -682,7 +682,7 @@ bool connection_is_over_limit(const Connection *c) {
         return c->out_len >= l->messages ||
                c->out_bytes >= l->bytes ||
                c->out_fds >= l->fds ||
-               c->out_blob_bytes >= l->blob_bytes;
+               c->out_payload_bytes >= l->payload_bytes;
 }
 
 int connection_queue_mode(Connection *c, Message *m, ConnectionQueueMode mode) {
@@ -726,7 +726,7 @@ int connection_queue_mode(Connection *c, Message *m, ConnectionQueueMode mode) {
         c->out_len++;
         c->out_bytes += m->size;
         c->out_fds += m->n_fds;
-        c->out_blob_bytes += m->blob_bytes;
+        c->out_payload_bytes += m->payload_bytes;
         c->stats->messages++;
         c->stats->bytes += m->size;
         if (c->stats->messages > c->stats->messages_high_water)

@@ -40,7 +40,7 @@
  * do not fit in it; a sender's entry goes when it holds nothing. That is what
  * the fair-share admission (docs/DAEMON.md "Fair shares") is decided on.
  * Invariants: the sums of the charges are out_len, out_bytes, out_fds and
- * out_blob_bytes; n_holders counts the senders holding at least one message.
+ * out_payload_bytes; n_holders counts the senders holding at least one message.
  */
 #pragma once
 
@@ -55,13 +55,13 @@
 #include "transport/message.h"
 
 /* The limits of a connection's output queue: the configured
- * outgoing_{messages,bytes,fds,blob_bytes}_per_connection (config-file.h),
+ * outgoing_{messages,bytes,fds,payload_bytes}_per_connection (config-file.h),
  * which the bus keeps up to date on reload (bus.h). */
 typedef struct ConnectionLimits {
         uint64_t messages;
         uint64_t bytes;
         uint64_t fds;        /* payload fds */
-        uint64_t blob_bytes; /* payload bytes */
+        uint64_t payload_bytes; /* payload bytes */
 } ConnectionLimits;
 
 /* Messages per sendmsg(): iovecs are cheap, and 64 amortise the syscall well
@@ -116,7 +116,7 @@ typedef struct QueueHolder {
         uint64_t messages;  /* 0: the entry is free */
         uint64_t bytes;
         uint64_t fds;
-        uint64_t blob_bytes;
+        uint64_t payload_bytes;
 } QueueHolder;
 
 /* Senders whose charges a connection keeps inline: the common receiver gets
@@ -172,7 +172,7 @@ typedef struct Connection {
         size_t out_offset; /* bytes of the head message already sent */
         uint64_t out_bytes;
         uint64_t out_fds;        /* payload fds of the queued messages */
-        uint64_t out_blob_bytes; /* their payload bytes */
+        uint64_t out_payload_bytes; /* their payload bytes */
         QueueHolder holders[CONNECTION_HOLDERS_INLINE]; /* free while messages == 0 */
         HashMap *holders_more; /* QueueHolder by sender id, the rest; NULL until needed */
         size_t n_holders;      /* senders holding something, inline or not */
@@ -229,7 +229,7 @@ static inline uint64_t connection_partial_start(const Connection *c) {
  *  - CONNECTION_QUEUE_LIMIT: the queue stays within the configured
  *    outgoing_{messages,bytes}_per_connection limits and, for a message with
  *    payloads, outgoing_fds_per_connection and
- *    outgoing_blob_bytes_per_connection;
+ *    outgoing_payload_bytes_per_connection;
  *  - CONNECTION_QUEUE_SHARE: in each of those dimensions the sender stays
  *    within its fair share (quota_share_allows(), n_holders = the senders
  *    holding something here, plus this one if it holds nothing);

@@ -95,7 +95,7 @@ Message *message_ref(Message *m) {
 Message *message_unref(Message *m) {
         if (!m || --m->n_ref > 0)
                 return NULL;
-        m->quota = quota_release(m->quota, m->blob_bytes, m->n_fds);
+        m->quota = quota_release(m->quota, m->payload_bytes, m->n_fds);
         close_fds(m->fds, m->n_fds);
         free(m->fds);
         free(m);

@@ -30,7 +30,7 @@ typedef struct Message {
         BusFields fields; /* valid once message_parse() succeeded */
         int *fds;
         unsigned n_fds;
-        uint64_t blob_bytes;       /* sum of the payload blob sizes (set by transport/payload.c) */
+        uint64_t payload_bytes;       /* sum of the payload sizes (set by transport/payload.c) */
         struct QuotaAccount *quota; /* sender charged for the payloads (quota.h), or NULL */
         /* The peer a receiver's queue charges this message to when that is not
          * its header's sender: the bus's announcement of a change a peer

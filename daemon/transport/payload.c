@@ -51,14 +51,14 @@ int payload_admit(const PayloadAdmission *a, QuotaAccount **account, UidUsage *u
         int r;
 
         for (unsigned i = 0; i < m->n_fds; i++) {
-                uint64_t declared = m->fields.blob_sizes[i];
+                uint64_t declared = m->fields.payload_sizes[i];
 
                 if (payload_check_fd(m->fds[i], declared, detail, sizeof(detail)) != 0)
                         return refuse(ret, PAYLOAD_REFUSED_FD, "payload %u: %s", i, detail);
                 /* bus_message_check() bounded the sum to 64 GiB: no wrap. */
                 total += declared;
         }
-        m->blob_bytes = total;
+        m->payload_bytes = total;
 
         /* The bus's fd budget, shared between uids by the fair-share rule
          * (docs/DAEMON.md "File descriptor budget"). The message's fds are
@@ -76,7 +76,7 @@ int payload_admit(const PayloadAdmission *a, QuotaAccount **account, UidUsage *u
                 return refuse(ret, PAYLOAD_REFUSED_NO_MEMORY,
                               "out of memory for payload accounting");
         acc = *account;
-        r = quota_charge(acc, m->blob_bytes, m->n_fds, a->bytes_max, a->fds_max);
+        r = quota_charge(acc, m->payload_bytes, m->n_fds, a->bytes_max, a->fds_max);
         if (r == QUOTA_E_BYTES)
                 return refuse(ret, PAYLOAD_REFUSED_LIMIT,
                               "sender's payloads in flight would pass %llu bytes "

@@ -50,8 +50,8 @@ typedef struct PayloadAdmission {
         const FdBudget *budget; /* the bus's fd budget */
         uint64_t n_uids;        /* uids sharing it */
         QuotaTotals *totals;    /* bus-wide payloads in flight, for a new account */
-        uint64_t bytes_max;     /* a sender's payload bytes in flight (blob_bytes_in_flight) */
-        uint64_t fds_max;       /* its payload fds in flight (blob_fds_in_flight) */
+        uint64_t bytes_max;     /* a sender's payload bytes in flight (payload_bytes_in_flight) */
+        uint64_t fds_max;       /* its payload fds in flight (payload_fds_in_flight) */
 } PayloadAdmission;
 
 /* Is @fd acceptable as a payload of @declared bytes, by the one payload rule
@@ -62,7 +62,7 @@ int payload_check_fd(int fd, uint64_t declared, char *why, size_t why_size);
 
 /* Admit @m, a checked message carrying n_fds > 0 payload fds, from a sender
  * of uid @uid whose account is *@account (created on first use, adding to
- * @a->totals and @uid): check each fd, set m->blob_bytes, check the uid's
+ * @a->totals and @uid): check each fd, set m->payload_bytes, check the uid's
  * share of the fd budget and charge the account. Returns 0 if @m may be
  * routed (charged), or PAYLOAD_E_REFUSED with *@ret filled (nothing charged;
  * the caller tells the sender and drops @m). */
