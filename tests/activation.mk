@@ -7,7 +7,10 @@ TESTS += tests/test-bus-activation
 
 tests_activation_service_SOURCES = tests/activation-service.c
 tests_activation_service_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
-tests_activation_service_LDADD = client/libbusclient.la $(JANSSON_LIBS)
+# Linked with the library's static convenience build, so the executable
+# runs wherever it is copied (test-systemd-activation.sh copies it into the
+# booted namespace, which cannot see a build tree under /tmp).
+tests_activation_service_LDADD = client/libbusclient-internal.la $(LIBEVENT_LIBS) $(JANSSON_LIBS)
 # A real executable (no libtool wrapper script): the test checks the
 # environment busd gives it, which a wrapper shell would add to.
 tests_activation_service_LDFLAGS = $(AM_LDFLAGS) -no-install
