@@ -217,6 +217,42 @@
  * BUS_PAYLOAD_BYTES_IN_FLIGHT_MAX, for the same reason as the fd limit above. */
 #define BUS_OUTGOING_PAYLOAD_BYTES_PER_CONNECTION_MAX (16ull * 1024ull * 1024ull * 1024ull)
 
+/* ---- Payload pools (PROTOCOL.md 3.6) ---- */
+
+/* Pools one connection may own. A pool is one fd held by the broker and by
+ * each receiver it was sent to; 8 lets a peer keep a pool per size class
+ * (or per thread) while bounding the fds every receiver may be handed by
+ * one sender (8 per sender). Configurable: pools_per_connection. */
+#define BUS_POOLS_PER_CONNECTION_MAX 8u
+
+/* Largest pool, bytes. A pool is fixed, fully backed memory charged to its
+ * owner (its payload quota, BUS_PAYLOAD_BYTES_IN_FLIGHT_MAX, counts it
+ * for the pool's whole life); 16 GiB is a quarter of that quota, room for
+ * the 4 GiB payloads BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX has in mind several
+ * times over. Configurable: pool_size. */
+#define BUS_POOL_SIZE_MAX (16ull * 1024ull * 1024ull * 1024ull)
+
+/* Smallest pool: one page. */
+#define BUS_POOL_SIZE_MIN 4096ull
+
+/* Slices one receiver may hold (received, not yet released) at once,
+ * counted once per slice per message. A receiver that never releases stops
+ * getting messages with slices at this bound, as if its queue were full
+ * (PROTOCOL.md 3.6). 4096: sixteen slices each of 256 messages, the depth
+ * of the receiver's payload fd queue (BUS_OUTGOING_FDS_PER_CONNECTION_MAX),
+ * at 24 bytes of broker bookkeeping each ~100 KiB per receiver.
+ * Configurable: pool_slices_held_per_connection. */
+#define BUS_POOL_SLICES_HELD_PER_CONNECTION_MAX 4096u
+
+/* Pool fds one receiver may be sent (held until the pool's owner leaves):
+ * a sixteenth of the usual RLIMIT_NOFILE soft limit (1024), eight senders'
+ * worth of pools. Configurable: pools_held_per_connection. */
+#define BUS_POOLS_HELD_PER_CONNECTION_MAX 64u
+
+/* Entries in one ReleaseSlices call: 1024 entries of four numbers are ~80 KiB
+ * of JSON, well within BUS_DRIVER_CALL_BYTES_MAX. */
+#define BUS_POOL_RELEASE_BATCH_MAX 1024u
+
 /* Body size above which libbusclient moves a JSON body into a memfd: the
  * measured crossover of a call's round trip, inline vs memfd, through busd
  * (inline faster up to 80 KiB, memfd from 112 KiB; bench/payload-crossover.c,
