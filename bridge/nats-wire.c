@@ -24,13 +24,13 @@ int bridge_wire_encode(bus_message *m, uint64_t max, BridgeWire *w) {
         body = bus_message_get_body_text(m, &body_len);
         if (!body)
                 return -EBADMSG;
-        n = bus_message_get_blob_count(m);
+        n = bus_message_get_payload_count(m);
         if (n > BRIDGE_WIRE_PAYLOADS_MAX)
                 return -EBADMSG;
         total = body_len;
         for (unsigned i = 0; i < n; i++) {
                 size_t size;
-                int r = bus_message_get_blob(m, i, &payload[i], &size);
+                int r = bus_message_get_payload(m, i, &payload[i], &size);
 
                 if (r < 0)
                         return r == -EBADMSG ? -EBADMSG : r;
