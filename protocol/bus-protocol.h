@@ -28,8 +28,9 @@
  * subset it will use. Unknown bits are ignored (cleared in the answer). */
 enum {
         BUS_FEATURE_PAYLOADS = 1u << 0, /* payload memfds (SCM_RIGHTS) */
+        BUS_FEATURE_POOLS = 1u << 1,    /* payload pools and slices (PROTOCOL.md 3.6) */
 };
-#define BUS_FEATURES_SUPPORTED ((uint64_t)BUS_FEATURE_PAYLOADS)
+#define BUS_FEATURES_SUPPORTED ((uint64_t)(BUS_FEATURE_PAYLOADS | BUS_FEATURE_POOLS))
 
 /* Sent by the client as its first 16 bytes; may be followed at once by
  * messages. */
@@ -120,8 +121,20 @@ typedef enum BusFieldCode {
         BUS_FIELD_ERROR_NAME = 5,
         BUS_FIELD_KEY = 6,
         BUS_FIELD_PAYLOADS = 7, /* array of uint64 payload sizes, one per fd, in fd order */
+        BUS_FIELD_SLICES = 8,   /* array of BusSlice: references into the sender's pools */
         _BUS_FIELD_MAX,
 } BusFieldCode;
+
+/* One entry of the SLICES field (PROTOCOL.md 3.6): @length bytes at @offset
+ * of the sender's pool @pool. 24 bytes, 8-aligned in the field block. */
+typedef struct BusSlice {
+        uint32_t pool;     /* the sender's pool id, >= 1 */
+        uint32_t reserved; /* zero */
+        uint64_t offset;
+        uint64_t length;   /* >= 1; offset + length does not wrap */
+} BusSlice;
+
+_Static_assert(sizeof(BusSlice) == 24, "slice layout");
 
 /* Parsed view of the variable fields; pointers point into the parsed buffer. */
 typedef struct BusFields {
@@ -133,6 +146,8 @@ typedef struct BusFields {
         const char *key;
         const uint64_t *payload_sizes; /* aligned: the field block must be 8-aligned */
         unsigned n_payloads;
+        const BusSlice *slices; /* aligned like payload_sizes */
+        unsigned n_slices;
 } BusFields;
 
 /* Reasons a header, field block, name or message is refused. */
@@ -161,6 +176,7 @@ typedef enum BusProtoError {
         BUS_PROTO_E_BAD_ERROR_NAME,
         BUS_PROTO_E_BAD_KEY,
         BUS_PROTO_E_BAD_PAYLOADS,
+        BUS_PROTO_E_BAD_SLICES,
         BUS_PROTO_E_MISSING_FIELD,
         BUS_PROTO_E_UNEXPECTED_FIELD,
         BUS_PROTO_E_MISSING_REPLY_SERIAL,
@@ -212,6 +228,8 @@ typedef struct BusMessageSpec {
         const char *key;
         const uint64_t *payload_sizes;
         unsigned n_payloads;
+        const BusSlice *slices; /* the SLICES field, NULL if n_slices is 0 */
+        unsigned n_slices;
         const void *body;
         size_t body_len;
 } BusMessageSpec;

@@ -45,6 +45,11 @@ size_t bus_message_fields_size(const BusMessageSpec *spec) {
 
                 size += wire_record_size(BUS_FIELD_PAYLOADS, (size_t)n * sizeof(uint64_t));
         }
+        if (spec->n_slices > 0) {
+                unsigned n = spec->n_slices > BUS_FDS_MAX ? BUS_FDS_MAX + 1 : spec->n_slices;
+
+                size += wire_record_size(BUS_FIELD_SLICES, (size_t)n * sizeof(BusSlice));
+        }
         return size;
 }
 
@@ -75,6 +80,8 @@ static void spec_fields(const BusMessageSpec *spec, BusFields *ret) {
                 .key = spec->key,
                 .payload_sizes = spec->n_payloads > 0 ? spec->payload_sizes : NULL,
                 .n_payloads = spec->n_payloads,
+                .slices = spec->n_slices > 0 ? spec->slices : NULL,
+                .n_slices = spec->n_slices,
         };
 }
 
@@ -104,6 +111,8 @@ static int encode(const BusMessageSpec *spec, void *buf, size_t buf_size, size_t
                 return BUS_PROTO_E_TOO_MANY_FDS;
         if (spec->n_payloads > 0 && !spec->payload_sizes)
                 return BUS_PROTO_E_BAD_PAYLOADS;
+        if (spec->n_slices > BUS_FDS_MAX || (spec->n_slices > 0 && !spec->slices))
+                return BUS_PROTO_E_BAD_SLICES;
         if (spec->body_len > BUS_BODY_INLINE_MAX)
                 return BUS_PROTO_E_BODY_TOO_LONG;
         fields_size = bus_message_fields_size(spec);
@@ -129,6 +138,9 @@ static int encode(const BusMessageSpec *spec, void *buf, size_t buf_size, size_t
                 if (code == BUS_FIELD_PAYLOADS && spec->n_payloads > 0)
                         off += put_record(p + off, code, spec->payload_sizes,
                                           (uint16_t)(spec->n_payloads * sizeof(uint64_t)));
+                else if (code == BUS_FIELD_SLICES && spec->n_slices > 0)
+                        off += put_record(p + off, code, spec->slices,
+                                          (uint16_t)(spec->n_slices * sizeof(BusSlice)));
                 else if (strings[code])
                         off += put_record(p + off, code, strings[code],
                                           (uint16_t)(strlen(strings[code]) + 1));

@@ -69,10 +69,12 @@
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bus-limits.h"
 #include "payload-check.h"
 
 _Static_assert(BUS_PAYLOAD_SEAL_SEAL == F_SEAL_SEAL && BUS_PAYLOAD_SEAL_SHRINK == F_SEAL_SHRINK &&
@@ -131,6 +133,7 @@ static void seal_names(int missing, char *buf, size_t size) {
                 { BUS_PAYLOAD_SEAL_SHRINK, "F_SEAL_SHRINK" },
                 { BUS_PAYLOAD_SEAL_GROW, "F_SEAL_GROW" },
                 { BUS_PAYLOAD_SEAL_SEAL, "F_SEAL_SEAL" },
+                { BUS_PAYLOAD_SEAL_FUTURE_WRITE, "F_SEAL_FUTURE_WRITE" },
         };
         size_t off = 0;
 
@@ -162,7 +165,29 @@ static int verdict(int v, char *why, size_t why_size, const char *fmt, ...) {
         return v;
 }
 
+/* The checks both rules share, in order, with @required the seals wanted
+ * and @pool whether a future-write seal may stand for F_SEAL_WRITE. */
+static int facts_check(const BusPayloadFacts *f, uint64_t declared, bool pool, char *why,
+                       size_t why_size);
+
 int bus_payload_facts_check(const BusPayloadFacts *f, uint64_t declared, char *why, size_t why_size) {
+        return facts_check(f, declared, false, why, why_size);
+}
+
+int bus_pool_facts_check(const BusPayloadFacts *f, uint64_t declared, uint64_t size_max, char *why,
+                         size_t why_size) {
+        if (declared < BUS_POOL_SIZE_MIN || declared > size_max)
+                return verdict(BUS_PAYLOAD_E_SIZE, why, why_size,
+                               "pool size %llu is not between %llu and %llu bytes",
+                               (unsigned long long)declared, (unsigned long long)BUS_POOL_SIZE_MIN,
+                               (unsigned long long)size_max);
+        return facts_check(f, declared, true, why, why_size);
+}
+
+static int facts_check(const BusPayloadFacts *f, uint64_t declared, bool pool, char *why,
+                       size_t why_size) {
+        int required = pool ? BUS_POOL_SEALS_REQUIRED : BUS_PAYLOAD_SEALS_REQUIRED;
+        int seals = f->seals;
         uint64_t size, backed;
         char names[80];
 
@@ -179,11 +204,15 @@ int bus_payload_facts_check(const BusPayloadFacts *f, uint64_t declared, char *w
         if (!S_ISREG(f->mode) || f->seals_errno != 0)
                 return verdict(BUS_PAYLOAD_E_NOT_MEMFD, why, why_size, "not a memfd: %s",
                                file_kind(f->mode));
-        if ((f->seals & BUS_PAYLOAD_SEALS_REQUIRED) != BUS_PAYLOAD_SEALS_REQUIRED) {
-                seal_names(BUS_PAYLOAD_SEALS_REQUIRED & ~f->seals, names, sizeof(names));
+        if (pool && (seals & BUS_PAYLOAD_SEAL_FUTURE_WRITE))
+                seals |= BUS_PAYLOAD_SEAL_WRITE; /* a pool's owner writes through its mapping */
+        if (pool && !(seals & BUS_PAYLOAD_SEAL_WRITE))
+                required |= BUS_PAYLOAD_SEAL_FUTURE_WRITE;
+        if ((seals & required) != required) {
+                seal_names(required & ~seals, names, sizeof(names));
                 return verdict(BUS_PAYLOAD_E_UNSEALED, why, why_size,
                                "memfd not sealed: missing %s%s", names,
-                               (f->seals & BUS_PAYLOAD_SEAL_FUTURE_WRITE) &&
+                               !pool && (f->seals & BUS_PAYLOAD_SEAL_FUTURE_WRITE) &&
                                                !(f->seals & BUS_PAYLOAD_SEAL_WRITE)
                                        ? " (F_SEAL_FUTURE_WRITE does not replace F_SEAL_WRITE)"
                                        : "");

@@ -69,3 +69,18 @@ const char *bus_payload_strerror(int verdict);
  * "" when accepted), truncated to fit. */
 int bus_payload_facts_check(const BusPayloadFacts *facts, uint64_t declared, char *why,
                             size_t why_size);
+
+/* Seals a payload pool must carry (PROTOCOL.md 3.6), besides F_SEAL_WRITE or
+ * F_SEAL_FUTURE_WRITE. */
+#define BUS_POOL_SEALS_REQUIRED                                                      \
+        (BUS_PAYLOAD_SEAL_SHRINK | BUS_PAYLOAD_SEAL_GROW | BUS_PAYLOAD_SEAL_SEAL)
+
+/* The pool rule (PROTOCOL.md 3.6): judge @facts for a pool declared as
+ * @declared bytes, allowed between BUS_POOL_SIZE_MIN and @size_max. Like
+ * bus_payload_facts_check(), in the same order, except that the seals
+ * required are BUS_POOL_SEALS_REQUIRED plus F_SEAL_WRITE or
+ * F_SEAL_FUTURE_WRITE (the owner keeps its writable mapping made before
+ * sealing; nobody can write through any other), and the size must also lie
+ * within the bounds (BUS_PAYLOAD_E_SIZE). */
+int bus_pool_facts_check(const BusPayloadFacts *facts, uint64_t declared, uint64_t size_max,
+                         char *why, size_t why_size);

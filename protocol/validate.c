@@ -40,6 +40,7 @@ static const char *const proto_error_text[_BUS_PROTO_E_MAX] = {
         [BUS_PROTO_E_BAD_ERROR_NAME] = "invalid error name",
         [BUS_PROTO_E_BAD_KEY] = "invalid key",
         [BUS_PROTO_E_BAD_PAYLOADS] = "invalid payload table",
+        [BUS_PROTO_E_BAD_SLICES] = "invalid slice table",
         [BUS_PROTO_E_MISSING_FIELD] = "required header field missing",
         [BUS_PROTO_E_UNEXPECTED_FIELD] = "header field not allowed for this message type",
         [BUS_PROTO_E_MISSING_REPLY_SERIAL] = "reply serial missing",
@@ -203,6 +204,22 @@ int bus_fields_parse(const void *fields, size_t len, BusFields *ret) {
                         f.n_payloads = vlen / 8u;
                         r = BUS_PROTO_OK;
                         break;
+                case BUS_FIELD_SLICES:
+                        if (vlen == 0 || vlen % sizeof(BusSlice) != 0 ||
+                            vlen / sizeof(BusSlice) > BUS_FDS_MAX)
+                                return BUS_PROTO_E_BAD_SLICES;
+                        f.slices = (const BusSlice *)(const void *)value;
+                        f.n_slices = vlen / (unsigned)sizeof(BusSlice);
+                        for (unsigned i = 0; i < f.n_slices; i++) {
+                                BusSlice s;
+
+                                memcpy(&s, &f.slices[i], sizeof(s));
+                                if (s.pool == 0 || s.reserved != 0 || s.length == 0 ||
+                                    s.offset > UINT64_MAX - s.length)
+                                        return BUS_PROTO_E_BAD_SLICES;
+                        }
+                        r = BUS_PROTO_OK;
+                        break;
                 default:
                         r = BUS_PROTO_E_FIELD_UNKNOWN; /* unreachable: checked above */
                         break;
@@ -224,7 +241,8 @@ static unsigned fields_present(const BusFields *f) {
         return (f->destination ? F(BUS_FIELD_DESTINATION) : 0) | (f->path ? F(BUS_FIELD_PATH) : 0) |
                (f->interface ? F(BUS_FIELD_INTERFACE) : 0) | (f->member ? F(BUS_FIELD_MEMBER) : 0) |
                (f->error_name ? F(BUS_FIELD_ERROR_NAME) : 0) | (f->key ? F(BUS_FIELD_KEY) : 0) |
-               (f->n_payloads > 0 ? F(BUS_FIELD_PAYLOADS) : 0);
+               (f->n_payloads > 0 ? F(BUS_FIELD_PAYLOADS) : 0) |
+               (f->n_slices > 0 ? F(BUS_FIELD_SLICES) : 0);
 }
 
 typedef struct TypeRule {
@@ -278,7 +296,8 @@ int bus_message_check(const BusHeader *h, const BusFields *f) {
 
         if (h->flags & ~(unsigned)rule->flags)
                 return BUS_PROTO_E_BAD_FLAGS;
-        if ((h->flags & BUS_FLAG_BODY_IN_PAYLOAD) && (h->n_fds == 0 || h->body_len != 0))
+        if ((h->flags & BUS_FLAG_BODY_IN_PAYLOAD) &&
+            ((h->n_fds == 0 && f->n_slices == 0) || h->body_len != 0))
                 return BUS_PROTO_E_BAD_FLAGS;
 
         present = fields_present(f);
@@ -303,6 +322,18 @@ int bus_message_check(const BusHeader *h, const BusFields *f) {
                 if (size > BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX - payload_total)
                         return BUS_PROTO_E_PAYLOAD_TOO_LARGE;
                 payload_total += size;
+        }
+        /* Slices are payloads too (PROTOCOL.md 3.6): fds then slices, at most
+         * BUS_FDS_MAX together, sizes adding up within the same bound. */
+        if ((size_t)f->n_payloads + f->n_slices > BUS_FDS_MAX)
+                return BUS_PROTO_E_PAYLOAD_COUNT;
+        for (unsigned i = 0; i < f->n_slices; i++) {
+                BusSlice s;
+
+                memcpy(&s, &f->slices[i], sizeof(s));
+                if (s.length > BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX - payload_total)
+                        return BUS_PROTO_E_PAYLOAD_TOO_LARGE;
+                payload_total += s.length;
         }
 
         return BUS_PROTO_OK;

@@ -26,7 +26,7 @@ static inline size_t wire_align8(size_t n) {
 /* Offset of the value from the start of its record (the record starts
  * 8-aligned). */
 static inline size_t wire_value_offset(uint16_t code) {
-        return code == BUS_FIELD_PAYLOADS ? 8u : WIRE_TAG_SIZE;
+        return code == BUS_FIELD_PAYLOADS || code == BUS_FIELD_SLICES ? 8u : WIRE_TAG_SIZE;
 }
 
 /* Bytes one record takes, padding included. */
