@@ -856,6 +856,83 @@ START_TEST(test_reload_adds_and_removes) {
 }
 END_TEST
 
+/* Reload while a start is in flight (probe: a name removed and re-added
+ * before its start ended came back without an ActivatableNamesChanged
+ * "added", so a subscriber that tracked the signals believed it gone). The
+ * queued call is delivered by the start that began with the old file; the
+ * file in force afterwards is the new one. */
+START_TEST(test_reload_during_start) {
+        bus_connection *a = test_connect(), *w = test_connect();
+        bus_slot *slot = NULL;
+        Reply r = { 0 };
+        json_t *list, *d;
+
+        services_dir_init();
+        ck_assert_int_eq(bus_add_match(w, &slot,
+                                       "type='signal',sender='org.busd.Bus',"
+                                       "member='ActivatableNamesChanged'",
+                                       on_changed, NULL),
+                         0);
+        write_service("inflight.json",
+                      SERVE_FILE("org.example.ActInFlight", ", \"--delay-ms\", \"600\""));
+        n_changed = 0;
+        reload(a);
+        pump_until(&n_changed, 1, w);
+        n_replies = 0;
+        call_async(a, "org.example.ActInFlight", &r);
+        await_act_stat("queued_calls", 1);
+
+        /* Removed while starting: gone from the list at once, the queue kept. */
+        remove_service("inflight.json");
+        reload(a);
+        pump_until(&n_changed, 2, w);
+        ck_assert_str_eq(
+                json_string_value(json_array_get(json_object_get(changed_body, "removed"), 0)),
+                "org.example.ActInFlight");
+        driver_call_fails(a, "GetActivation", json_pack("{s:s}", "name", "org.example.ActInFlight"),
+                          "org.busd.Error.ServiceUnknown");
+        ck_assert_int_eq(act_stat("queued_calls"), 1);
+        ck_assert_int_eq(act_stat("starting"), 1);
+
+        /* Back (changed) before the start ended: announced as added again. */
+        write_service("inflight.json",
+                      "{\"names\": [\"org.example.ActInFlight\"], \"exec\": [\"%s\", \"serve\", "
+                      "\"org.example.ActInFlight\"], \"description\": \"after\"}",
+                      ACTIVATION_SERVICE_BINARY);
+        reload(a);
+        pump_until(&n_changed, 3, w);
+        ck_assert_str_eq(json_string_value(json_array_get(json_object_get(changed_body, "added"), 0)),
+                         "org.example.ActInFlight");
+        ck_assert_int_eq(json_array_size(json_object_get(changed_body, "removed")), 0);
+        list = driver_call_ok(a, "ListActivatableNames", NULL);
+        ck_assert_str_eq(json_string_value(json_array_get(json_object_get(list, "names"), 0)),
+                         "org.example.ActInFlight");
+        json_decref(list);
+        d = driver_call_ok(a, "GetActivation", json_pack("{s:s}", "name", "org.example.ActInFlight"));
+        ck_assert_str_eq(json_string_value(json_object_get(d, "state")), "starting");
+        ck_assert_str_eq(json_string_value(json_object_get(d, "description")), "after");
+        json_decref(d);
+
+        /* The start that was under way delivers the queued call. */
+        pump_until(&n_replies, 1, a);
+        ck_assert(!r.error);
+        ck_assert_int_eq(act_stat("starts"), 1);
+        {
+                char *state = act_state(a, "org.example.ActInFlight");
+                ck_assert_str_eq(state, "running");
+                free(state);
+        }
+        stop_service(a, "org.example.ActInFlight");
+        json_decref(changed_body);
+        changed_body = NULL;
+        bus_slot_unref(slot);
+        test_disconnect(w);
+        test_disconnect(a);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 /* The systemd backend without a reachable manager (or with one that has no
  * such unit): answered at once, with the reason. The booted-systemd test
  * (tests/test-systemd-boot.sh) covers the rest. */
@@ -931,6 +1008,7 @@ static Suite *activation_suite(void) {
         tcase_add_test(tc, test_start_service_by_name);
         tcase_add_test(tc, test_no_auto_start_and_signals);
         tcase_add_test(tc, test_reload_adds_and_removes);
+        tcase_add_test(tc, test_reload_during_start);
         tcase_add_test(tc, test_systemd_unit_missing);
         tcase_add_test(tc, test_stop_answers_queue);
         suite_add_tcase(s, tc);

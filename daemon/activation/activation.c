@@ -597,9 +597,14 @@ int activation_reload(Activation *a, bool announce) {
                 Service *s = service_set_lookup(set, names[i]);
                 Entry *e = hashmap_get(a->entries, names[i]);
 
-                if (e && e->removed) { /* back before its start ended */
+                if (e && e->removed) {
+                        /* Back before its start ended: announced as added
+                         * again (its removal was), with a fresh back-off. */
                         e->removed = false;
                         e->service = service_ref(s);
+                        e->failures_in_row = 0;
+                        if (strv_json_append(added, e->name) < 0)
+                                r = -ENOMEM;
                         continue;
                 }
                 if (e) {
