@@ -90,6 +90,9 @@ unit() { # unit NAME [Service] lines...
 unit busd-act-ok "ExecStart=/run/busd-test/activation-service serve org.example.SdOk"
 unit busd-act-fail "Type=oneshot" "ExecStart=/bin/sh -c 'exit 4'"
 unit busd-act-exit "ExecStart=/bin/sh -c 'exit 3'"
+# Runs, but never takes its name: the start's deadline (probe: its reason
+# said the service "was killed", which only the exec backend does).
+unit busd-act-hang "ExecStart=/run/busd-test/activation-service hang"
 # Masked as "systemctl mask --runtime" does it: a link to /dev/null.
 ln -s /dev/null "$dir/units/busd-act-masked.service"
 service() { # service FILE NAME UNIT
@@ -101,6 +104,8 @@ service fail org.example.SdFail busd-act-fail.service
 service exit org.example.SdExit busd-act-exit.service
 service masked org.example.SdMasked busd-act-masked.service
 service none org.example.SdNone busd-act-none.service
+printf '{"names": ["org.example.SdHang"], "unit": "busd-act-hang.service", "start_timeout_ms": 300}\n' \
+        >"$dir/services/hang.json"
 # The exec backend inside busd.service's sandbox (capabilities bounded to
 # setuid/setgid/kill, system call filter), as nobody: the service is copied
 # into the namespace's /run/busd-test (0755), so any checkout works.
@@ -188,6 +193,14 @@ failure "a masked unit" org.example.SdMasked "masked:" "busd-act-masked.service 
 failure "a unit that does not exist" org.example.SdNone "not-found:" "busd-act-none.service"
 failure "a unit that exits before taking its name" org.example.SdExit "exited:" \
         "went inactive before taking the name" "status 3"
+
+out=$(busdctl call --no-check org.example.SdHang /org/example/Act org.example.Act Echo '{}' 2>&1)
+check "a unit that never takes its name: the start's deadline" contains "$out" \
+        "timeout: org.example.SdHang: the service did not take the name within"
+check "a unit that never takes its name: left to systemd, not killed by busd" contains "$out" \
+        "its unit is left to systemd"
+check "a unit that never takes its name: still running under systemd" \
+        equals "$(prop ActiveState busd-act-hang.service)" active
 
 out=$(busdctl status org.example.SdExit)
 check "busdctl status shows the failure" contains "$out" "Activation.LastFailure=exited:"

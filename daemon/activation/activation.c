@@ -351,10 +351,13 @@ static void launch_timeout_cb(evutil_socket_t fd, short what, void *userdata) {
         uint64_t usec = now_monotonic_usec() - l->started_usec;
         char reason[300];
 
+        /* The exec backend kills what it started; a unit is left to systemd
+         * (its own TimeoutStartSec=): the reason says which. */
         snprintf(reason, sizeof(reason),
                  "the service did not take the name within %llu ms (start_timeout_ms or "
-                 "timeouts.activation_start_ms); it was killed",
-                 (unsigned long long)(usec / 1000));
+                 "timeouts.activation_start_ms); %s",
+                 (unsigned long long)(usec / 1000),
+                 l->child ? "it was killed" : "its unit is left to systemd");
         launch_fail(l, ACTIVATION_FAILURE_TIMEOUT, reason);
         if (l->child)
                 exec_kill(l->child); /* its exit frees the launch */
