@@ -659,6 +659,45 @@ START_TEST(test_queue_bounds) {
 }
 END_TEST
 
+/* Queued calls count towards the caller's pending_replies_per_connection in
+ * both directions (probe: a call to a running peer did not count the
+ * caller's queued ones, so it could wait on 3 + 4 calls with a limit of 4,
+ * and its queued calls then met LimitsExceeded when the service came). */
+START_TEST(test_pending_limit_counts_queue) {
+        bus_connection *a = test_connect(), *sink = test_connect();
+        bus_error e = BUS_ERROR_INIT;
+        Reply r[3] = { 0 };
+
+        services_dir_init();
+        busd_reload_config("{\"limits\": {\"pending_replies_per_connection\": 4}}");
+        write_service("pending.json",
+                      SERVE_FILE("org.example.ActPending", ", \"--delay-ms\", \"400\""));
+        reload(a);
+        /* A peer that owns a name and never answers. */
+        ck_assert_int_eq(bus_request_name(sink, "org.example.ActSink", BUS_NAME_DO_NOT_QUEUE, &e),
+                         BUS_NAME_PRIMARY_OWNER);
+        n_replies = n_errors = 0;
+        for (int i = 0; i < 3; i++)
+                call_async(a, "org.example.ActPending", &r[i]);
+        await_act_stat("queued_calls", 3);
+        call_async(a, "org.example.ActSink", NULL); /* 3 queued + 1 pending: the limit */
+        call_async(a, "org.example.ActSink", NULL); /* one too many */
+        pump_until(&n_errors, 1, a);
+        ck_assert_msg(strstr(last_error, "LimitsExceeded") && strstr(last_error, "pending calls"),
+                      "%s", last_error);
+        /* The service comes: its 3 calls are delivered and answered. */
+        pump_until(&n_replies, 3, a);
+        for (int i = 0; i < 3; i++)
+                ck_assert_msg(!r[i].error, "queued call %d was refused at delivery", i);
+        ck_assert_uint_eq(n_errors, 1);
+        stop_service(a, "org.example.ActPending");
+        test_disconnect(a);
+        test_disconnect(sink);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 /* The per-sender byte bound: a caller's queued bytes past
  * activation_queue_bytes_per_sender get LimitsExceeded; and a service with
  * two names starts once for calls to both. */
@@ -1004,6 +1043,7 @@ static Suite *activation_suite(void) {
         tcase_add_test(tc, test_retry_and_backoff);
         tcase_add_test(tc, test_disconnect_drops_queue);
         tcase_add_test(tc, test_queue_bounds);
+        tcase_add_test(tc, test_pending_limit_counts_queue);
         tcase_add_test(tc, test_bytes_bound_and_two_names);
         tcase_add_test(tc, test_start_service_by_name);
         tcase_add_test(tc, test_no_auto_start_and_signals);

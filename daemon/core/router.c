@@ -71,6 +71,17 @@ static Peer *receiver_of(Peer *addressee) {
 }
 
 /* Call @m addressed to @addressee (router_addressee()). */
+/* The pending calls @sender may still add: its limit less the calls it has
+ * queued for activation (a queued call leaves that queue before it is
+ * routed, so delivering the queue stays within this limit unless a reload
+ * lowered it). */
+static size_t pending_limit(Bus *bus, Peer *sender) {
+        size_t limit = bus->config.pending_replies_per_connection;
+        size_t queued = bus->activation ? activation_queued_by(bus->activation, sender) : 0;
+
+        return queued < limit ? limit - queued : 0;
+}
+
 static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
         const BusHeader *h = message_header(m);
         Peer *callee;
@@ -101,8 +112,10 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
                                           "the call's deadline passed before it was routed");
                         return;
                 }
+                /* Calls the sender has waiting for a service to start count
+                 * too (docs/DAEMON.md "Queue bounds and charges"). */
                 r = replies_may_add(&sender->replies, h->serial,
-                                    bus->config.pending_replies_per_connection);
+                                    pending_limit(bus, sender));
                 if (r == REPLIES_E_LIMIT) {
                         log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
                                  sender->creds.pid, "LimitsExceeded", "too many pending calls");
