@@ -217,6 +217,38 @@
  * BUS_PAYLOAD_BYTES_IN_FLIGHT_MAX, for the same reason as the fd limit above. */
 #define BUS_OUTGOING_PAYLOAD_BYTES_PER_CONNECTION_MAX (16ull * 1024ull * 1024ull * 1024ull)
 
+/* ---- Per uid: what one uid's connections together may make the broker hold
+ * (docs/DAEMON.md "Quotas per uid"). Each is shared between the uid's
+ * connections holding some by the fair-share rule, so one connection of a
+ * uid (a stalled one, a flooding one) never takes more than half of its
+ * uid's and its siblings always find room; and each is a multiple of the
+ * per-connection limit, so that a connection at its own limit leaves its
+ * siblings most of the uid's. Root is exempt (as from the connections per
+ * uid): on a system bus root runs most services, which one total would make
+ * one pool; each of its connections keeps every per-connection limit. ---- */
+
+/* Bytes of one uid's messages held in receivers' queues (each message once,
+ * however many queues hold it). A sender gets at most a quarter of one
+ * receiver's queue (half of its uid's half: "Fair shares"), 2 MiB of the
+ * default 8 MiB, so 128 MiB is what a connection flooding 32 stalled
+ * receivers at once could hold if it had the uid to itself, and twice what
+ * the share rule lets one connection take (64 MiB); a stalled receiver is
+ * disconnected after BUS_SLOW_CONSUMER_TIMEOUT_USEC, which releases its
+ * part. Without it, 256 connections of one uid flooding a few hundred
+ * stalled receivers could make the broker hold hundreds of GiB. */
+#define BUS_OUTGOING_BYTES_PER_UID_MAX (128ull * 1024ull * 1024ull)
+
+/* Payload bytes one uid's senders have in flight: four times a sender's
+ * (BUS_PAYLOAD_BYTES_IN_FLIGHT_MAX), so a sender at its own limit holds a
+ * quarter and its siblings the rest. Payload memory is the senders' own
+ * (charged to their cgroup); this bounds what the broker keeps alive. */
+#define BUS_PAYLOAD_BYTES_IN_FLIGHT_PER_UID_MAX (256ull * 1024ull * 1024ull * 1024ull)
+
+/* Payload fds one uid's senders have in flight: four times a sender's
+ * (BUS_PAYLOAD_FDS_IN_FLIGHT_MAX). The bus-wide fd budget's share per uid
+ * bounds them too; this one holds when the budget is large. */
+#define BUS_PAYLOAD_FDS_IN_FLIGHT_PER_UID_MAX 4096u
+
 /* ---- Payload pools (PROTOCOL.md 3.6) ---- */
 
 /* Pools one connection may own. A pool is one fd held by the broker and by
@@ -258,6 +290,14 @@
  * (inline faster up to 80 KiB, memfd from 112 KiB; bench/payload-crossover.c,
  * docs/PERFORMANCE.md "Inline vs memfd crossover"). */
 #define BUS_BODY_INLINE_THRESHOLD (96u * 1024u)
+
+/* libbusclient's payload pools (client/pool.c, PROTOCOL.md 3.6): the size
+ * of a connection's first pool (a larger payload gets a pool twice its
+ * size), and the body size above which a JSON body goes into a slice of it
+ * instead of inline: the measured inline vs pool crossover
+ * (docs/PERFORMANCE.md "Inline, pool and sealed memfd crossover"). */
+#define BUS_CLIENT_POOL_SIZE (64ull * 1024ull * 1024ull)
+#define BUS_CLIENT_POOL_BODY_THRESHOLD (64u * 1024u)
 
 /* libbusclient's read-ahead queue: messages read but not yet dispatched.
  * They pile up only while a synchronous call made from inside a handler

@@ -27,6 +27,7 @@
 #include "transport/connection.h"
 #include "transport/message.h"
 #include "common/util.h"
+#include "registry/quota.h"
 
 #define MAX_GOT 256u
 #define STREAM_MAX (64u * 1024u)
@@ -763,11 +764,13 @@ START_TEST(test_fair_share) {
 
         fx.limits.messages = 8;
         conn_open(4096);
-        /* A lone sender gets at most about half the queue... */
+        /* A lone sender gets at most about half of its uid's share, which
+         * is at most half the queue (two levels: docs/DAEMON.md "Fair
+         * shares")... */
         while (queue(outgoing(5, a + 1, 1, 0), CONNECTION_QUEUE_SHARE) == 0)
                 ck_assert_uint_lt(++a, 8);
-        ck_assert_uint_eq(a, 4);
-        ck_assert_uint_eq(fx.c.out_len, 4);
+        ck_assert_uint_eq(a, 2);
+        ck_assert_uint_eq(fx.c.out_len, 2);
         /* ...and one that holds nothing always gets an item in. */
         m = outgoing(6, 1, 1, 0);
         ck_assert(connection_share_allows(&fx.c, 6, m));
@@ -776,6 +779,126 @@ START_TEST(test_fair_share) {
         /* Within the limits, the queue took more for 5 than its share. */
         ck_assert_int_eq(queue(outgoing(5, 20, 1, 0), CONNECTION_QUEUE_LIMIT), 0);
         ck_assert_uint_eq(fx.c.n_holders, 2);
+}
+END_TEST
+
+/* @m, stamped as sent by uid @uid. */
+static Message *as_uid(Message *m, uint32_t uid) {
+        message_header(m)->sender_uid = uid;
+        return m;
+}
+
+/* Queue messages of one byte from @sender of @uid until refused; how many
+ * went in. */
+static unsigned flood(uint64_t sender, uint32_t uid) {
+        unsigned n = 0;
+
+        while (queue(as_uid(outgoing(sender, n + 1, 1, 0), uid), CONNECTION_QUEUE_SHARE) == 0)
+                ck_assert_uint_lt(++n, 1000);
+        return n;
+}
+
+START_TEST(test_fair_share_two_levels) {
+        static uint8_t got[1 << 20];
+        size_t got_len = 0;
+        unsigned a1, a2, b, c;
+
+        fx.limits.messages = 64;
+        conn_open(4096);
+        /* uid 1000's first sender floods: a quarter of the queue (half of its
+         * uid's half)... */
+        a1 = flood(5, 1000);
+        ck_assert_uint_eq(a1, 16);
+        /* ...so its sibling still gets in, and stops at its own share of the
+         * uid's... */
+        a2 = flood(6, 1000);
+        ck_assert_uint_ge(a2, 1);
+        ck_assert_uint_lt(a2, a1);
+        ck_assert_int_eq(queue(as_uid(outgoing(5, 99, 1, 0), 1000), CONNECTION_QUEUE_SHARE),
+                         -ENOBUFS);
+        /* ...another uid gets its own share, and so does a third. */
+        b = flood(7, 2000);
+        ck_assert_uint_ge(b, 1);
+        c = flood(8, 3000);
+        ck_assert_uint_ge(c, 1);
+        ck_assert_uint_eq(fx.c.n_uid_holders, 3);
+        ck_assert_uint_eq(fx.c.n_holders, 4);
+        ck_assert_uint_le(fx.c.out_len, 64);
+        /* More senders of uid 2000 together hold no more than the uid's
+         * ceiling: opening connections buys no bigger share. */
+        {
+                unsigned more = flood(9, 2000) + flood(10, 2000);
+
+                ck_assert_uint_le(b + more, 64 / 2);
+        }
+        while (connection_flush(&fx.c) == 1)
+                peer_drain(got, sizeof(got), &got_len);
+        ck_assert_uint_eq(fx.c.n_uid_holders, 0);
+        ck_assert_uint_eq(fx.c.n_holders, 0);
+}
+END_TEST
+
+/* limits.outgoing_bytes_per_uid: a sender's share of its uid's bytes held
+ * in all queues, each message once; root is exempt. */
+START_TEST(test_uid_outgoing_total) {
+        static uint8_t got[1 << 20];
+        size_t got_len = 0;
+        QuotaTotals totals = { 0 };
+        UidUsage u = { .uid = 1000, .n_ref = 1 }, root = { .uid = 0, .n_ref = 1 };
+        QuotaAccount *a1, *a2, *r;
+        Message *m;
+        unsigned n = 0;
+        uint64_t size;
+
+        fx.limits.messages = 100000;
+        fx.limits.bytes = 1u << 30;
+        conn_open(4096);
+        ck_assert_int_eq(quota_account_new(&a1, &totals, &u), 0);
+        ck_assert_int_eq(quota_account_new(&a2, &totals, &u), 0);
+        ck_assert_int_eq(quota_account_new(&r, &totals, &root), 0);
+        m = outgoing(5, 1, 100, 0);
+        size = m->size;
+        message_unref(m);
+        fx.limits.uid_bytes = 20 * size;
+        /* The lone sender of uid 1000 gets half. */
+        for (;;) {
+                int k;
+
+                m = outgoing(5, n + 1, 100, 0);
+                m->account = quota_account_ref(a1);
+                k = queue(m, CONNECTION_QUEUE_SHARE);
+                if (k != 0) {
+                        ck_assert_int_eq(k, -EDQUOT);
+                        break;
+                }
+                ck_assert_uint_lt(++n, 20);
+        }
+        ck_assert_uint_eq(n, 10);
+        ck_assert_uint_eq(u.out_bytes.total, 10 * size);
+        ck_assert_uint_eq(u.out_bytes.n_holders, 1);
+        /* Its sibling still gets in. */
+        m = outgoing(6, 1, 100, 0);
+        m->account = quota_account_ref(a2);
+        ck_assert_int_eq(queue(m, CONNECTION_QUEUE_SHARE), 0);
+        ck_assert_uint_eq(u.out_bytes.n_holders, 2);
+        /* Root is counted, never refused. */
+        for (unsigned i = 0; i < 30; i++) {
+                m = outgoing(7, i + 1, 100, 0);
+                m->account = quota_account_ref(r);
+                ck_assert_int_eq(queue(m, CONNECTION_QUEUE_SHARE), 0);
+        }
+        ck_assert_uint_eq(root.out_bytes.total, 30 * size);
+        /* Written: back to nothing. */
+        while (connection_flush(&fx.c) == 1)
+                peer_drain(got, sizeof(got), &got_len);
+        ck_assert_uint_eq(u.out_bytes.total, 0);
+        ck_assert_uint_eq(u.out_bytes.n_holders, 0);
+        ck_assert_uint_eq(root.out_bytes.total, 0);
+        ck_assert_uint_eq(a1->out_bytes, 0);
+        quota_account_unref(a1);
+        quota_account_unref(a2);
+        quota_account_unref(r);
+        ck_assert_uint_eq(u.n_ref, 1);
 }
 END_TEST
 
@@ -882,6 +1005,8 @@ int main(void) {
         tcase_add_test(out, test_limits_refused);
         tcase_add_test(out, test_byte_and_fd_limits);
         tcase_add_test(out, test_fair_share);
+        tcase_add_test(out, test_fair_share_two_levels);
+        tcase_add_test(out, test_uid_outgoing_total);
         tcase_add_test(out, test_fds_closed_on_free);
         tcase_add_test(out, test_truncate_keeps_message_in_progress);
         suite_add_tcase(s, out);

@@ -34,6 +34,24 @@ START_TEST(test_share_never_past_limit) {
 }
 END_TEST
 
+/* quota_share_ceiling() is the rule solved for the holder's total. */
+START_TEST(test_share_ceiling_is_the_rule) {
+        for (uint64_t limit = 1; limit <= 40; limit++)
+                for (uint64_t others = 0; others <= limit + 2; others++)
+                        for (uint64_t n = 1; n <= 5; n++)
+                                for (uint64_t held = 1; held <= limit; held++)
+                                        for (uint64_t c = 0; c <= limit; c++)
+                                                ck_assert_int_eq(
+                                                        quota_share_allows(limit, others + held,
+                                                                           held, c, n),
+                                                        held + c <= quota_share_ceiling(
+                                                                            limit, others, n));
+        ck_assert_uint_eq(quota_share_ceiling(100, 100, 1), 0);
+        ck_assert_uint_eq(quota_share_ceiling(100, 0, 1), 50);
+        ck_assert_uint_eq(quota_share_ceiling(100, 10, 2), 30);
+}
+END_TEST
+
 START_TEST(test_share_divides_between_holders) {
         /* A holds 30, B asks: with 2 holders, 100 - 30 - c >= (0 + c) * 2 only
          * matters once B holds something; its first item just has to fit. */
@@ -224,6 +242,7 @@ int main(void) {
         tcase_add_test(tc, test_share_lone_holder_gets_half);
         tcase_add_test(tc, test_share_never_past_limit);
         tcase_add_test(tc, test_share_divides_between_holders);
+        tcase_add_test(tc, test_share_ceiling_is_the_rule);
         tcase_add_test(tc, test_share_guarantee_whatever_others_do);
         tcase_add_test(tc, test_share_no_overflow);
         tcase_add_test(tc, test_fds_headroom_always_kept);

@@ -131,6 +131,7 @@ static void bus_set_config(Bus *bus, const BusConfig *c) {
                 .bytes = c->outgoing_bytes_per_connection,
                 .fds = c->outgoing_fds_per_connection,
                 .payload_bytes = c->outgoing_payload_bytes_per_connection,
+                .uid_bytes = c->outgoing_bytes_per_uid,
         };
 }
 

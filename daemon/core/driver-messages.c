@@ -233,8 +233,15 @@ void driver_emit_name_owner_changed(Bus *bus, const char *name, uint64_t old_own
 
         if (!m)
                 return;
-        /* A change a peer asked for is announced on its account (driver.h). */
+        /* A change a peer asked for is announced on its account (driver.h),
+         * and its uid's. */
         m->charge_id = bus->announcing_for;
+        if (m->charge_id != 0) {
+                Peer *requester = bus_find_peer(bus, m->charge_id);
+
+                if (requester)
+                        m->account = quota_account_ref(requester->payload_quota);
+        }
         router_broadcast(bus, m, driver_names, ELEMENTSOF(driver_names));
         message_unref(m);
 }
@@ -247,6 +254,7 @@ bool driver_name_change_fits(Bus *bus, Peer *requester, const char *name) {
 
         if (!m)
                 return true; /* the change's own announcement will fail and be logged */
+        m->account = quota_account_ref(requester->payload_quota); /* its uid's share */
         fits = router_broadcast_fits(bus, m, driver_names, ELEMENTSOF(driver_names),
                                      requester->id);
         message_unref(m);

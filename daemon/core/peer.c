@@ -182,6 +182,8 @@ static int peer_admit_payloads(Peer *p, Message *m) {
                 .totals = &bus->stats.payload,
                 .bytes_max = bus->config.payload_bytes_in_flight,
                 .fds_max = bus->config.payload_fds_in_flight,
+                .uid_bytes_max = bus->config.payload_bytes_in_flight_per_uid,
+                .uid_fds_max = bus->config.payload_fds_in_flight_per_uid,
         };
         static const char *const error_name[] = {
                 [PAYLOAD_REFUSED_FD] = BUS_ERR_PAYLOAD_REFUSED,
@@ -198,11 +200,25 @@ static int peer_admit_payloads(Peer *p, Message *m) {
 }
 
 static void peer_handle_message(Peer *p, Message *m) {
+        uint8_t type = message_header(m)->type;
+
         p->messages_sent++;
         if (p->monitor) {
                 monitor_refuse_send(p);
                 return;
         }
+        /* Its account (payloads, and its uid's totals: quota.h), created
+         * with its first message. A call or signal is charged to it in every
+         * queue (connection.h); replies are solicited and count for no
+         * uid's outgoing total. */
+        if (!p->payload_quota &&
+            quota_account_new(&p->payload_quota, &p->bus->stats.payload, p->uid_usage) < 0) {
+                peer_disconnect(p, DISCONNECT_NO_MEMORY, BUS_ERR_FAILED,
+                                "out of memory for the connection's accounting");
+                return;
+        }
+        if (type == BUS_MESSAGE_METHOD_CALL || type == BUS_MESSAGE_SIGNAL)
+                m->account = quota_account_ref(p->payload_quota);
         if (m->n_fds > 0) {
                 if (!(p->features & BUS_FEATURE_PAYLOADS)) {
                         peer_violation(p, "fds sent without negotiating BUS_FEATURE_PAYLOADS");
@@ -480,6 +496,17 @@ int peer_send(Peer *p, Message *m, PeerSendMode mode) {
         if (m->n_fds > 0 && !(p->features & BUS_FEATURE_PAYLOADS))
                 return -EPROTONOSUPPORT;
         r = connection_queue_mode(&p->conn, m, queue_mode[mode]);
+        if (r == -EDQUOT) {
+                /* The sender's uid total: not the receiver's doing. */
+                m->account->uid->refused++;
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, NULL, (uid_t)m->account->uid->uid, 0,
+                         "LimitsExceeded",
+                         "a sender of this uid is at its share of limits.outgoing_bytes_per_uid "
+                         "(%llu; the uid has %llu bytes queued)",
+                         (unsigned long long)bus->config.outgoing_bytes_per_uid,
+                         (unsigned long long)m->account->uid->out_bytes.total);
+                return r;
+        }
         if (r == -ENOBUFS && mode == PEER_SEND_SOLICITED) {
                 /* Only a receiver that asked for more than its queue holds
                  * gets here: the broker's memory bound. */

@@ -78,7 +78,8 @@ struct Peer {
         uint64_t messages_received; /* queued to the peer */
         uint64_t messages_dropped;  /* its signals refused to receivers over its fair share,
                                      * one per receiver missed (GetConnectionStats) */
-        QuotaAccount *payload_quota; /* its payloads in flight (quota.h), created on first use */
+        QuotaAccount *payload_quota; /* its account (quota.h): payloads in flight, bytes queued
+                                      * towards others; created with its first message */
         /* the fd budget (bus.h): received payload fds not yet handed out as
          * messages, counted in bus->fds.received and its uid's fds */
         uint64_t fds_counted; /* conn.in_fds_received already counted */
@@ -103,7 +104,9 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds);
 Peer *peer_free(Peer *p);
 
 /* Queue @m to @p according to @mode. 0 on success; -ENOBUFS (share or
- * notice, not admitted: nothing is charged to @p); -EPROTONOSUPPORT if @m
+ * notice, not admitted: nothing is charged to @p); -EDQUOT (share: the
+ * sender's share of its uid's limits.outgoing_bytes_per_uid is used, which
+ * is no pressure on @p); -EPROTONOSUPPORT if @m
  * carries payload fds and @p did not negotiate BUS_FEATURE_PAYLOADS;
  * -ECONNRESET if @p is dying or was disconnected because of this message;
  * -ENOMEM. */

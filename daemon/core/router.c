@@ -42,14 +42,15 @@ static void drop(Bus *bus, Peer *sender, const char *why) {
  * share of their queues: counted (bus-wide and for the sender), logged,
  * and the sender told with one MessageDropped. */
 static void signal_refused(Bus *bus, Peer *sender, Message *m, size_t missed) {
-        char text[128];
+        char text[192];
 
         bus->stats.messages_dropped += missed;
         sender->messages_dropped += missed;
         log_peer(LOG_CLASS_DROPPED, LOG_DEBUG, sender->name, sender->creds.uid, sender->creds.pid,
                  "dropped", "signal over its fair share of %zu receiver queue(s)", missed);
         snprintf(text, sizeof(text),
-                 "the signal was over this sender's fair share of the queue of %zu receiver(s)",
+                 "the signal was over this sender's fair share of the queue of %zu receiver(s) "
+                 "or of its uid's queued bytes (limits.outgoing_bytes_per_uid)",
                  missed);
         driver_send_message_dropped(bus, sender, message_header(m)->serial, missed, text);
 }
@@ -132,6 +133,17 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
         }
 
         r = peer_send(callee, m, PEER_SEND_SHARE);
+        if (r == -EDQUOT) {
+                char text[256];
+
+                snprintf(text, sizeof(text),
+                         "this connection's share of its uid's queued bytes is used "
+                         "(limits.outgoing_bytes_per_uid %llu): what it sent earlier still waits "
+                         "in receivers' queues",
+                         (unsigned long long)bus->config.outgoing_bytes_per_uid);
+                call_error(bus, sender, h, BUS_ERR_LIMITS_EXCEEDED, text);
+                return;
+        }
         if (r == -ENOBUFS) {
                 log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
                          sender->creds.pid, "LimitsExceeded",
@@ -269,7 +281,7 @@ static void route_unicast_signal(Bus *bus, Peer *sender, Message *m, Peer *addre
                 return;
         }
         r = peer_send(dest, m, PEER_SEND_SHARE);
-        if (r == -ENOBUFS)
+        if (r == -ENOBUFS || r == -EDQUOT)
                 signal_refused(bus, sender, m, 1);
         else if (r < 0)
                 drop(bus, sender, "unicast signal not queued");
@@ -308,7 +320,7 @@ size_t router_broadcast(Bus *bus, Message *m, const char *const *sender_names,
                 if (!p || !peer_is_running(p))
                         continue;
                 r = peer_send(p, m, mode);
-                if (r == -ENOBUFS)
+                if (r == -ENOBUFS || r == -EDQUOT)
                         missed++;
                 else if (r == 0)
                         bus->owners[n_queued++] = bus->owners[i]; /* n_queued <= i */

@@ -102,6 +102,12 @@ static const ConfigKey config_keys[] = {
         LIMIT(driver_call_bytes, BUS_BODY_INLINE_MAX, BUS_DRIVER_CALL_BYTES_MAX),
         /* broker memory held for one caller's unread answers: 1 GiB */
         LIMIT(driver_unread_bytes, 1ull << 30, BUS_DRIVER_UNREAD_BYTES_MAX),
+        /* per uid (root exempt); broker memory: TiB */
+        LIMIT(outgoing_bytes_per_uid, TiB, BUS_OUTGOING_BYTES_PER_UID_MAX),
+        /* sender memory the broker keeps alive: TiB */
+        LIMIT(payload_bytes_in_flight_per_uid, TiB, BUS_PAYLOAD_BYTES_IN_FLIGHT_PER_UID_MAX),
+        /* broker fds: the kernel's default fs.nr_open */
+        LIMIT(payload_fds_in_flight_per_uid, 1048576, BUS_PAYLOAD_FDS_IN_FLIGHT_PER_UID_MAX),
         /* see TIMEOUT */
         TIMEOUT("handshake_ms", handshake_timeout_usec, BUS_HANDSHAKE_TIMEOUT_USEC),
         /* see TIMEOUT */

@@ -21,6 +21,9 @@
  *       "payload_bytes_in_flight": 68719476736, "payload_fds_in_flight": 1024,
  *       "monitors": 32, "monitors_per_uid": 4, "monitor_rules": 64,
  *       "driver_call_bytes": 262144, "driver_unread_bytes": 1048576,
+ *       "outgoing_bytes_per_uid": 134217728,
+ *       "payload_bytes_in_flight_per_uid": 274877906944,
+ *       "payload_fds_in_flight_per_uid": 4096,
  *       "activation_queue_per_name": 256, "activation_queue_per_sender": 64,
  *       "activation_queue_bytes_per_sender": 8388608, "activation_backoff_failures": 3
  *     },
@@ -68,6 +71,10 @@ typedef struct BusConfig {
         uint32_t monitor_rules;
         uint64_t driver_call_bytes; /* 64 bits: compared with a wire length */
         uint64_t driver_unread_bytes; /* the bus's answers waiting unread in one caller's queue */
+        /* per uid (docs/DAEMON.md "Quotas per uid"; root exempt) */
+        uint64_t outgoing_bytes_per_uid;
+        uint64_t payload_bytes_in_flight_per_uid;
+        uint64_t payload_fds_in_flight_per_uid;
         /* timeouts */
         uint64_t handshake_timeout_usec;
         uint64_t partial_message_timeout_usec;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * quota.c — per-sender and per-uid payload accounting, the fd budget and
- * the fair-share rule. See quota.h.
+ * quota.c — per-sender and per-uid accounting (payloads, queued bytes, the
+ * per-uid tallies), the fd budget and the fair-share rule. See quota.h.
  */
 #include "config.h"
 
@@ -24,6 +24,37 @@ bool quota_share_allows(uint64_t limit, uint64_t used, uint64_t held, uint64_t c
                 n_holders = 1;
         /* (held + charge) * n <= left, written so that nothing can wrap. */
         return held <= left / n_holders && charge <= left / n_holders - held;
+}
+
+uint64_t quota_share_ceiling(uint64_t limit, uint64_t others, uint64_t n_holders) {
+        if (others >= limit)
+                return 0;
+        if (n_holders == 0)
+                n_holders = 1;
+        /* n_holders + 1 cannot wrap in any caller (counts of holders), but
+         * a ceiling of 0 is the safe answer if it did. */
+        if (n_holders == UINT64_MAX)
+                return 0;
+        return (limit - others) / (n_holders + 1);
+}
+
+void quota_tally_add(QuotaTally *t, uint64_t held, int64_t delta) {
+        if (!t || delta == 0)
+                return;
+        if (delta > 0) {
+                if (held == 0)
+                        t->n_holders++;
+                t->total += (uint64_t)delta;
+        } else {
+                if (held == (uint64_t)-delta)
+                        t->n_holders--;
+                t->total -= (uint64_t)-delta;
+        }
+}
+
+bool quota_tally_allows(const QuotaTally *t, uint64_t limit, uint64_t held, uint64_t charge) {
+        return quota_share_allows(limit, t->total, held, charge,
+                                  t->n_holders + (held == 0 ? 1 : 0));
 }
 
 UidUsage *quota_uid_ref(UidUsage *u) {
@@ -106,24 +137,59 @@ int quota_charge(QuotaAccount *a, uint64_t bytes, uint64_t fds, uint64_t bytes_m
                 return QUOTA_E_BYTES;
         if (a->fds + fds > fds_max)
                 return QUOTA_E_FDS;
+        if (a->uid) {
+                a->uid->fds += fds;
+                quota_tally_add(&a->uid->payload_bytes, a->bytes, (int64_t)bytes);
+                quota_tally_add(&a->uid->payload_fds, a->fds, (int64_t)fds);
+        }
         a->bytes += bytes;
         a->fds += fds;
         a->totals->bytes += bytes;
         a->totals->fds += fds;
-        if (a->uid)
-                a->uid->fds += fds;
         quota_account_ref(a);
         return 0;
+}
+
+int quota_uid_payload_allows(const QuotaAccount *a, uint64_t bytes, uint64_t fds,
+                             uint64_t uid_bytes_max, uint64_t uid_fds_max) {
+        if (!a->uid || a->uid->uid == 0)
+                return 0;
+        if (bytes > 0 && !quota_tally_allows(&a->uid->payload_bytes, uid_bytes_max, a->bytes, bytes))
+                return QUOTA_E_UID_BYTES;
+        if (fds > 0 && !quota_tally_allows(&a->uid->payload_fds, uid_fds_max, a->fds, fds))
+                return QUOTA_E_UID_FDS;
+        return 0;
+}
+
+bool quota_out_allows(const QuotaAccount *a, uint64_t bytes, uint64_t uid_max) {
+        if (!a->uid || a->uid->uid == 0)
+                return true;
+        return quota_tally_allows(&a->uid->out_bytes, uid_max, a->out_bytes, bytes);
+}
+
+void quota_out_charge(QuotaAccount *a, uint64_t bytes) {
+        if (a->uid)
+                quota_tally_add(&a->uid->out_bytes, a->out_bytes, (int64_t)bytes);
+        a->out_bytes += bytes;
+}
+
+void quota_out_release(QuotaAccount *a, uint64_t bytes) {
+        if (a->uid)
+                quota_tally_add(&a->uid->out_bytes, a->out_bytes, -(int64_t)bytes);
+        a->out_bytes -= bytes;
 }
 
 QuotaAccount *quota_release(QuotaAccount *a, uint64_t bytes, uint64_t fds) {
         if (!a)
                 return NULL;
+        if (a->uid) {
+                a->uid->fds -= fds;
+                quota_tally_add(&a->uid->payload_bytes, a->bytes, -(int64_t)bytes);
+                quota_tally_add(&a->uid->payload_fds, a->fds, -(int64_t)fds);
+        }
         a->bytes -= bytes;
         a->fds -= fds;
         a->totals->bytes -= bytes;
         a->totals->fds -= fds;
-        if (a->uid)
-                a->uid->fds -= fds;
         return quota_account_unref(a);
 }

@@ -54,6 +54,32 @@
 bool quota_share_allows(uint64_t limit, uint64_t used, uint64_t held, uint64_t charge,
                         uint64_t n_holders);
 
+/* The same rule solved for the holder's total: a holder that already holds
+ * something, among @n_holders, while the others hold @others of @limit, may
+ * reach at most (limit - others) / (n_holders + 1) units in all (0 if the
+ * others hold the whole limit). For a holder with held > 0,
+ * quota_share_allows(limit, others + held, held, charge, n) is exactly
+ * held + charge <= quota_share_ceiling(limit, others, n) (tests/test-quota.c
+ * checks it). It is what a group of holders (a uid in a receiver's queue)
+ * may hold, which the rule then shares between its members (docs/DAEMON.md
+ * "Fair shares", two levels). */
+uint64_t quota_share_ceiling(uint64_t limit, uint64_t others, uint64_t n_holders);
+
+/* A per-uid total and how many of the uid's senders hold some of it: the
+ * holders among which the uid's limit is shared (quota_tally_allows()). */
+typedef struct QuotaTally {
+        uint64_t total;
+        uint64_t n_holders;
+} QuotaTally;
+
+/* A connection holding @held went to @held + @delta (@delta may be
+ * negative, never below 0): update the uid's @t. NULL-safe. */
+void quota_tally_add(QuotaTally *t, uint64_t held, int64_t delta);
+/* May a connection of the uid of @t that holds @held take @charge more,
+ * within its fair share of @limit between the uid's connections that hold
+ * some (quota_share_allows(), this one counted)? */
+bool quota_tally_allows(const QuotaTally *t, uint64_t limit, uint64_t held, uint64_t charge);
+
 /* Bus-wide sums, reported by GetStats as payload_{bytes,fds}_in_flight. */
 typedef struct QuotaTotals {
         uint64_t bytes;
@@ -68,6 +94,14 @@ typedef struct UidUsage {
         unsigned n_incomplete; /* its connections still in the handshake */
         uint64_t fds; /* payload fds the broker holds for it: received or queued */
         uint64_t fds_received; /* of those, received and not yet admitted or closed */
+        /* Its connections' totals, bounded by the limits.uid_* keys (root's
+         * are counted, not bounded: docs/DAEMON.md "Quotas per uid"). */
+        QuotaTally out_bytes;     /* bytes of its messages held in queues, each message once;
+                                   * holders: its QuotaAccounts with out_bytes > 0 */
+        QuotaTally payload_bytes; /* payload bytes of its admitted messages (holders: its
+                                   * QuotaAccounts holding some) */
+        QuotaTally payload_fds;   /* their payload fds (likewise) */
+        uint64_t refused;         /* requests refused for a limits.uid_* key (GetStats) */
         HashMap *table; /* the table it leaves when its last reference goes */
 } UidUsage;
 
@@ -116,12 +150,18 @@ typedef struct QuotaAccount {
         uint64_t fds;   /* their payload fds */
         QuotaTotals *totals;
         UidUsage *uid; /* the sender's uid (a reference), charged the fds too; or NULL */
+        /* bytes of this sender's messages held in receivers' queues, each
+         * message once however many queues hold it (Message.n_queued), and
+         * the uid's out_bytes with it (quota_out_charge()) */
+        uint64_t out_bytes;
 } QuotaAccount;
 
 /* Results of quota_charge(). */
 enum {
-        QUOTA_E_BYTES = 1, /* @bytes_max would be passed */
-        QUOTA_E_FDS = 2,   /* @fds_max would be passed */
+        QUOTA_E_BYTES = 1,     /* @bytes_max would be passed */
+        QUOTA_E_FDS = 2,       /* @fds_max would be passed */
+        QUOTA_E_UID_BYTES = 3, /* the uid's share of @uid_bytes_max would be passed */
+        QUOTA_E_UID_FDS = 4,   /* the uid's share of @uid_fds_max would be passed */
 };
 
 /* A new account (one reference) adding to @totals, and to @uid (referenced;
@@ -140,6 +180,23 @@ QuotaAccount *quota_account_unref(QuotaAccount *a);
  * changed. */
 int quota_charge(QuotaAccount *a, uint64_t bytes, uint64_t fds, uint64_t bytes_max,
                  uint64_t fds_max);
+
+/* Would charging @bytes and @fds keep @a within its fair share of its uid's
+ * limits.uid_payload_bytes_in_flight (@uid_bytes_max) and
+ * uid_payload_fds_in_flight (@uid_fds_max), shared between the uid's
+ * senders holding payloads (quota_tally_allows())? 0, QUOTA_E_UID_BYTES or
+ * QUOTA_E_UID_FDS. Always 0 for root and for an account without a uid. */
+int quota_uid_payload_allows(const QuotaAccount *a, uint64_t bytes, uint64_t fds,
+                             uint64_t uid_bytes_max, uint64_t uid_fds_max);
+
+/* Would queueing a message of @bytes not yet held in any queue keep @a
+ * within its fair share of its uid's limits.uid_outgoing_bytes (@uid_max),
+ * shared between the uid's senders with messages queued? Always true for
+ * root and for an account without a uid. */
+bool quota_out_allows(const QuotaAccount *a, uint64_t bytes, uint64_t uid_max);
+/* A message of @a's of @bytes entered its first queue / left its last one. */
+void quota_out_charge(QuotaAccount *a, uint64_t bytes);
+void quota_out_release(QuotaAccount *a, uint64_t bytes);
 
 /* Release a charge of @bytes and @fds made by quota_charge() on @a (the
  * message's last reference went: message_unref() calls it) and drop the

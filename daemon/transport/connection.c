@@ -74,74 +74,130 @@ static uint64_t queue_sender(Message *m) {
         return m->raw ? 0 : message_header(m)->sender_id;
 }
 
-/* The entry of sender @id, or NULL if it holds nothing. */
-static inline QueueHolder *holder_find(const Connection *c, uint64_t id) {
+/* The uid a queued message is charged to in the queue's first level
+ * (docs/DAEMON.md "Fair shares"): its account's uid (its sender's, or the
+ * requester's for an announcement), else its header's sender uid; the bus's
+ * own messages and the raw welcome are the bus's (CONNECTION_UID_BUS, no
+ * uid's). */
+static uint64_t queue_uid(Message *m) {
+        if (m->account && m->account->uid)
+                return m->account->uid->uid;
+        if (m->raw || message_header(m)->sender_id == BUS_DRIVER_ID)
+                return CONNECTION_UID_BUS;
+        return message_header(m)->sender_uid;
+}
+
+/* One of the queue's two holder tables (connection.h): the senders, or
+ * their uids. */
+typedef struct HolderTable {
+        QueueHolder *inline_; /* CONNECTION_HOLDERS_INLINE entries */
+        HashMap **more;
+        size_t *n;
+} HolderTable;
+
+static inline HolderTable senders_of(const Connection *c) {
+        Connection *w = (Connection *)c;
+
+        return (HolderTable){ w->holders, &w->holders_more, &w->n_holders };
+}
+
+static inline HolderTable uids_of(const Connection *c) {
+        Connection *w = (Connection *)c;
+
+        return (HolderTable){ w->uid_holders, &w->uid_holders_more, &w->n_uid_holders };
+}
+
+/* The entry of @id in @t, or NULL if it holds nothing. */
+static inline QueueHolder *holder_find_in(HolderTable t, uint64_t id) {
         for (unsigned i = 0; i < CONNECTION_HOLDERS_INLINE; i++)
-                if (c->holders[i].messages > 0 && c->holders[i].sender_id == id)
-                        return (QueueHolder *)&c->holders[i];
+                if (t.inline_[i].messages > 0 && t.inline_[i].sender_id == id)
+                        return &t.inline_[i];
         /* Only entries that did not fit inline are in the map, which stays
          * allocated once needed: hash only while it holds any. */
-        if (c->holders_more && hashmap_size(c->holders_more) > 0)
-                return hashmap_get(c->holders_more, &id);
+        if (*t.more && hashmap_size(*t.more) > 0)
+                return hashmap_get(*t.more, &id);
         return NULL;
 }
 
-/* A new, empty entry for sender @id (which holds nothing): a free inline
- * one, else one in the map. NULL on -ENOMEM. Counted in n_holders once it
+/* The entry of sender @id, or NULL if it holds nothing. */
+static inline QueueHolder *holder_find(const Connection *c, uint64_t id) {
+        return holder_find_in(senders_of(c), id);
+}
+
+/* A new, empty entry for @id (which holds nothing) in @t: a free inline
+ * one, else one in the map. NULL on -ENOMEM. Counted in *t.n once it
  * holds a message (holder_charge()). */
-static QueueHolder *holder_add(Connection *c, uint64_t id) {
+static QueueHolder *holder_add(HolderTable t, uint64_t id) {
         QueueHolder *h;
 
         for (unsigned i = 0; i < CONNECTION_HOLDERS_INLINE; i++)
-                if (c->holders[i].messages == 0) {
-                        c->holders[i] = (QueueHolder){ .sender_id = id };
-                        return &c->holders[i];
+                if (t.inline_[i].messages == 0) {
+                        t.inline_[i] = (QueueHolder){ .sender_id = id };
+                        return &t.inline_[i];
                 }
-        if (!c->holders_more && hashmap_new(&c->holders_more, HASHMAP_KEY_U64) < 0)
+        if (!*t.more && hashmap_new(t.more, HASHMAP_KEY_U64) < 0)
                 return NULL;
         h = calloc(1, sizeof(*h));
         if (!h)
                 return NULL;
         h->sender_id = id;
-        if (hashmap_put(c->holders_more, &h->sender_id, h) < 0) {
+        if (hashmap_put(*t.more, &h->sender_id, h) < 0) {
                 free(h);
                 return NULL;
         }
         return h;
 }
 
-static bool holder_is_inline(const Connection *c, const QueueHolder *h) {
-        return h >= c->holders && h < c->holders + CONNECTION_HOLDERS_INLINE;
-}
-
 /* Drop an entry that holds nothing (any entry holder_add() made). */
-static void holder_drop_empty(Connection *c, QueueHolder *h) {
-        if (holder_is_inline(c, h))
+static void holder_drop_empty(HolderTable t, QueueHolder *h) {
+        if (h >= t.inline_ && h < t.inline_ + CONNECTION_HOLDERS_INLINE)
                 return; /* free while messages == 0 */
-        hashmap_remove(c->holders_more, &h->sender_id);
+        hashmap_remove(*t.more, &h->sender_id);
         free(h);
 }
 
-static void holder_charge(Connection *c, QueueHolder *h, const Message *m) {
+static void holder_charge(HolderTable t, QueueHolder *h, const Message *m) {
         if (h->messages++ == 0)
-                c->n_holders++;
+                (*t.n)++;
         h->bytes += m->size;
         h->fds += m->n_fds;
         h->payload_bytes += m->payload_bytes;
 }
 
-/* Release @m's charge from its sender's entry, which must exist. */
-static void holder_release(Connection *c, Message *m) {
-        QueueHolder *h = holder_find(c, queue_sender(m));
+/* Release @m's charge from the entry @id of @t, which must exist; true if
+ * the entry went (it holds nothing any more). */
+static bool holder_release_in(HolderTable t, uint64_t id, const Message *m) {
+        QueueHolder *h = holder_find_in(t, id);
 
         assert(h);
         h->bytes -= m->size;
         h->fds -= m->n_fds;
         h->payload_bytes -= m->payload_bytes;
         if (--h->messages == 0) {
-                c->n_holders--;
-                holder_drop_empty(c, h);
+                (*t.n)--;
+                holder_drop_empty(t, h);
+                return true;
         }
+        return false;
+}
+
+/* Release @m's charge from its sender's and its uid's entries; the message
+ * leaves the sender's outgoing total when no queue holds it any more. */
+static void holder_release(Connection *c, Message *m) {
+        QueueHolder *h = holder_find(c, queue_sender(m)), *u;
+        uint64_t uid;
+
+        assert(h);
+        uid = h->uid; /* all of a sender's messages here are charged to one uid */
+        if (holder_release_in(senders_of(c), queue_sender(m), m)) {
+                /* One sender of the uid fewer holds something here. */
+                u = holder_find_in(uids_of(c), uid);
+                assert(u && u->n_senders > 0);
+                u->n_senders--;
+        }
+        (void)holder_release_in(uids_of(c), uid, m);
+        if (--m->n_queued == 0 && m->account)
+                quota_out_release(m->account, m->size);
 }
 
 /* Forget @m, just taken off the queue: its share of the counts, its ref. */
@@ -174,6 +230,7 @@ void connection_deinit(Connection *c) {
                 queue_pop(c);
         free(c->out);
         hashmap_free(c->holders_more); /* empty: the queue released every entry */
+        hashmap_free(c->uid_holders_more);
         message_unref(c->in_msg);
         free(c->in_stash);
         fd_batches_drop(c);
@@ -618,46 +675,66 @@ static bool queue_within(const Connection *c, const Message *m, uint64_t factor)
         return true;
 }
 
-/* quota_share_allows() for one dimension, without its divisions when the
- * answer is plain: if everything held afterwards, times n + 1, fits the
- * limit, then what stays free is at least n times what the holder then holds
- * (held + charge <= used + charge), so the rule allows it. That is every
- * message to a queue that is nearly empty, i.e. almost every message of a
- * fan-out; the rule itself decides the rest. */
-static bool share_allows(uint64_t limit, uint64_t used, uint64_t held, uint64_t charge,
-                         uint64_t n) {
+/* The two levels of the fair share in one dimension (docs/DAEMON.md "Fair
+ * shares"): the queue's @limit, of which @used is held, is shared between
+ * the @n_uids uids holding some (the sender's counted); the sender's uid
+ * holds @uid_held, of which the sender holds @held; the uid's ceiling
+ * (quota_share_ceiling(): what the rule lets the uid reach beside the
+ * others) is shared between the uid's @n_senders senders holding some (this
+ * one counted) by the same rule. A uid that holds nothing here is judged by
+ * the first level alone (its one item of any legal size gets through). */
+static bool share2_allows(uint64_t limit, uint64_t used, uint64_t uid_held, uint64_t held,
+                          uint64_t charge, uint64_t n_uids, uint64_t n_senders) {
         uint64_t after;
 
-        if (__builtin_add_overflow(used, charge, &after) ||
-            __builtin_mul_overflow(after, n + 1, &after) || after > limit)
-                return quota_share_allows(limit, used, held, charge, n);
-        return true;
+        /* Plain cases without divisions: if everything held afterwards,
+         * times (n_uids + 1) * (n_senders + 2), fits the limit, both levels
+         * allow it (the ceiling is then at least (used + charge) *
+         * (n_senders + 1)). */
+        if (!__builtin_add_overflow(used, charge, &after) &&
+            !__builtin_mul_overflow(after, n_uids + 1, &after) &&
+            !__builtin_mul_overflow(after, n_senders + 2, &after) && after <= limit)
+                return true;
+        if (!quota_share_allows(limit, used, uid_held, charge, n_uids))
+                return false;
+        if (uid_held == 0)
+                return true;
+        return quota_share_allows(quota_share_ceiling(limit, used - uid_held, n_uids), uid_held,
+                                  held, charge, n_senders);
 }
 
-/* Does @m keep its sender (holding @h, NULL for nothing) within its fair
- * share of the queue, in each dimension? */
-static bool queue_share_allows(const Connection *c, const QueueHolder *h, const Message *m) {
+/* Does @m keep its sender (holding @h, NULL for nothing) and the sender's
+ * uid (holding @u, NULL for nothing) within their fair shares of the queue,
+ * in each dimension? */
+static bool queue_share_allows(const Connection *c, const QueueHolder *u, const QueueHolder *h,
+                               const Message *m) {
         static const QueueHolder none = { 0 };
         const ConnectionLimits *l = c->limits;
-        uint64_t n = c->n_holders + (h ? 0 : 1);
+        uint64_t n = c->n_uid_holders + (u ? 0 : 1);
+        uint64_t ns = (u ? u->n_senders : 0) + (h ? 0 : 1);
 
         if (!h)
                 h = &none;
-        if (!share_allows(l->messages, c->out_len, h->messages, 1, n) ||
-            !share_allows(l->bytes, c->out_bytes, h->bytes, m->size, n))
+        if (!u)
+                u = &none;
+        if (!share2_allows(l->messages, c->out_len, u->messages, h->messages, 1, n, ns) ||
+            !share2_allows(l->bytes, c->out_bytes, u->bytes, h->bytes, m->size, n, ns))
                 return false;
         if (m->n_fds > 0 &&
-            !share_allows(l->fds, c->out_fds, h->fds, m->n_fds, n))
+            !share2_allows(l->fds, c->out_fds, u->fds, h->fds, m->n_fds, n, ns))
                 return false;
         if (m->payload_bytes > 0 && c->out_payload_bytes > 0 &&
-            !share_allows(l->payload_bytes, c->out_payload_bytes,
-                          h->payload_bytes, m->payload_bytes, n))
+            !share2_allows(l->payload_bytes, c->out_payload_bytes, u->payload_bytes,
+                           h->payload_bytes, m->payload_bytes, n, ns))
                 return false;
         return true;
 }
 
 bool connection_share_allows(const Connection *c, uint64_t sender_id, const Message *m) {
-        return queue_share_allows(c, holder_find(c, sender_id), m);
+        const QueueHolder *h = holder_find(c, sender_id);
+
+        return queue_share_allows(
+                c, holder_find_in(uids_of(c), h ? h->uid : queue_uid((Message *)m)), h, m);
 }
 
 uint64_t connection_bytes_held_by(const Connection *c, uint64_t sender_id) {
@@ -688,12 +765,20 @@ bool connection_is_over_limit(const Connection *c) {
 int connection_queue_mode(Connection *c, Message *m, ConnectionQueueMode mode) {
         uint64_t sender = queue_sender(m);
         QueueHolder *h = holder_find(c, sender);
+        /* A sender's messages here are all charged to the uid of its first. */
+        uint64_t uid = h ? h->uid : queue_uid(m);
+        QueueHolder *u = holder_find_in(uids_of(c), uid);
         bool ok;
         int r;
 
         switch (mode) {
         case CONNECTION_QUEUE_SHARE:
-                ok = queue_share_allows(c, h, m);
+                ok = queue_share_allows(c, u, h, m);
+                /* The sender's uid's total: only for a message no queue
+                 * holds yet (a broadcast costs it once). */
+                if (ok && m->n_queued == 0 && m->account &&
+                    !quota_out_allows(m->account, m->size, c->limits->uid_bytes))
+                        return -EDQUOT;
                 break;
         case CONNECTION_QUEUE_LIMIT:
                 ok = queue_within(c, m, 1);
@@ -712,12 +797,26 @@ int connection_queue_mode(Connection *c, Message *m, ConnectionQueueMode mode) {
                 if (r < 0)
                         return r;
         }
-        if (!h) {
-                h = holder_add(c, sender);
-                if (!h)
+        if (!u) {
+                u = holder_add(uids_of(c), uid);
+                if (!u)
                         return -ENOMEM;
         }
-        holder_charge(c, h, m);
+        if (!h) {
+                h = holder_add(senders_of(c), sender);
+                if (!h) {
+                        if (u->messages == 0)
+                                holder_drop_empty(uids_of(c), u);
+                        return -ENOMEM;
+                }
+                h->uid = uid;
+        }
+        if (h->messages == 0)
+                u->n_senders++;
+        holder_charge(senders_of(c), h, m);
+        holder_charge(uids_of(c), u, m);
+        if (m->n_queued++ == 0 && m->account)
+                quota_out_charge(m->account, m->size);
         /* A stall is counted from the moment output waits, not from the
          * last write before an idle spell (peer.h). */
         if (c->out_len == 0)

@@ -34,13 +34,19 @@
  * first message of its sendmsg(). The write event is armed only after EAGAIN.
  *
  * Every queued message is charged to its sender (the header's sender_id;
- * the bus's own messages and the raw welcome to id 0) in all four
- * dimensions of the queue: messages, bytes, payload fds, payload bytes. The
- * charges live in a small inline table, with a hash map for the senders that
- * do not fit in it; a sender's entry goes when it holds nothing. That is what
- * the fair-share admission (docs/DAEMON.md "Fair shares") is decided on.
- * Invariants: the sums of the charges are out_len, out_bytes, out_fds and
- * out_payload_bytes; n_holders counts the senders holding at least one message.
+ * the bus's own messages and the raw welcome to id 0) and to its sender's
+ * uid (CONNECTION_UID_BUS for the bus) in all four dimensions of the queue:
+ * messages, bytes, payload fds, payload bytes. The charges live in two small
+ * inline tables, with a hash map each for the entries that do not fit; an
+ * entry goes when it holds nothing. That is what the two-level fair-share
+ * admission (docs/DAEMON.md "Fair shares": between uids, then between the
+ * senders of a uid) is decided on. A message carrying its sender's account
+ * (Message.account) is also charged, once however many queues hold it, to
+ * that sender's and its uid's outgoing total (quota_out_charge()).
+ * Invariants: the sums of the charges in each table are out_len, out_bytes,
+ * out_fds and out_payload_bytes; n_holders / n_uid_holders count the entries
+ * holding at least one message; a uid entry's n_senders counts the sender
+ * entries of that uid.
  */
 #pragma once
 
@@ -62,6 +68,9 @@ typedef struct ConnectionLimits {
         uint64_t bytes;
         uint64_t fds;        /* payload fds */
         uint64_t payload_bytes; /* payload bytes */
+        /* limits.uid_outgoing_bytes: what one uid's messages may hold in all
+         * queues together (quota_out_allows()), checked on SHARE admission */
+        uint64_t uid_bytes;
 } ConnectionLimits;
 
 /* Messages per sendmsg(): iovecs are cheap, and 64 amortise the syscall well
@@ -110,14 +119,20 @@ typedef struct QueueStats {
         uint64_t bytes_high_water;
 } QueueStats;
 
-/* What one sender's messages hold in a receiver's queue. */
+/* What one sender's (or one uid's) messages hold in a receiver's queue. */
 typedef struct QueueHolder {
-        uint64_t sender_id; /* 0: the bus */
+        uint64_t sender_id; /* 0: the bus; in the uid table, the uid (CONNECTION_UID_BUS) */
         uint64_t messages;  /* 0: the entry is free */
         uint64_t bytes;
         uint64_t fds;
         uint64_t payload_bytes;
+        uint64_t n_senders; /* uid table: the uid's senders holding something here */
+        uint64_t uid;       /* sender table: the uid entry its messages here are charged to
+                             * (its first message's, connection.c queue_uid()) */
 } QueueHolder;
+
+/* The uid-table key of the bus's own messages: no uid's (uids are 32 bits). */
+#define CONNECTION_UID_BUS UINT64_MAX
 
 /* Senders whose charges a connection keeps inline: the common receiver gets
  * messages from a handful of peers and the bus, and finding them costs a
@@ -176,6 +191,10 @@ typedef struct Connection {
         QueueHolder holders[CONNECTION_HOLDERS_INLINE]; /* free while messages == 0 */
         HashMap *holders_more; /* QueueHolder by sender id, the rest; NULL until needed */
         size_t n_holders;      /* senders holding something, inline or not */
+        /* the same per uid: the first level of the fair share */
+        QueueHolder uid_holders[CONNECTION_HOLDERS_INLINE];
+        HashMap *uid_holders_more;
+        size_t n_uid_holders;
         /* CLOCK_MONOTONIC µs of the last write that made progress, or of the
          * moment output began to wait in an empty queue, whichever is later:
          * the start of a stall (peer.h, the slow-consumer rule) */
@@ -230,15 +249,20 @@ static inline uint64_t connection_partial_start(const Connection *c) {
  *    outgoing_{messages,bytes}_per_connection limits and, for a message with
  *    payloads, outgoing_fds_per_connection and
  *    outgoing_payload_bytes_per_connection;
- *  - CONNECTION_QUEUE_SHARE: in each of those dimensions the sender stays
- *    within its fair share (quota_share_allows(), n_holders = the senders
- *    holding something here, plus this one if it holds nothing);
+ *  - CONNECTION_QUEUE_SHARE: in each of those dimensions the sender's uid
+ *    stays within its fair share between the uids holding something here,
+ *    and the sender within its share of its uid's (docs/DAEMON.md "Fair
+ *    shares"); and a message no queue holds yet keeps its sender within its
+ *    share of its uid's limits.uid_outgoing_bytes (limits->uid_bytes,
+ *    quota_out_allows(); -EDQUOT otherwise);
  *  - CONNECTION_QUEUE_SOLICITED: the queue stays within twice the limits;
  *  - CONNECTION_QUEUE_FORCE: always.
  * Payload bytes are not checked while the queue holds none (so one payload
  * of any legal size gets through). A queue already past a limit that a
  * reload lowered is not trimmed; it only takes nothing more until it drains
- * below. Returns 0, -ENOBUFS (not admitted, nothing changed) or -ENOMEM.
+ * below. Returns 0, -ENOBUFS (not admitted, nothing changed), -EDQUOT (the
+ * sender's uid total: not admitted, nothing changed, not the receiver's
+ * doing) or -ENOMEM.
  * Does not write: see connection_flush(). */
 int connection_queue_mode(Connection *c, Message *m, ConnectionQueueMode mode);
 

@@ -96,6 +96,7 @@ Message *message_unref(Message *m) {
         if (!m || --m->n_ref > 0)
                 return NULL;
         m->quota = quota_release(m->quota, m->payload_bytes, m->n_fds);
+        m->account = quota_account_unref(m->account);
         close_fds(m->fds, m->n_fds);
         free(m->fds);
         free(m);

@@ -37,6 +37,13 @@ typedef struct Message {
          * asked for (NameOwnerChanged) is that peer's, for its fair share
          * (docs/DAEMON.md "Fair shares"). 0: the header's sender. */
         uint64_t charge_id;
+        /* The account of the peer a receiver's queue charges it to (a
+         * reference): its sender for a call or signal (core/peer.c), the
+         * requester for an announcement; NULL for replies and the bus's own
+         * messages, which no uid's outgoing total counts. Its uid is the
+         * message's uid in receivers' queues (connection.c). */
+        struct QuotaAccount *account;
+        unsigned n_queued; /* output queues holding it (connection.c) */
         uint64_t data[]; /* size bytes; uint64_t for alignment */
 } Message;
 

@@ -76,6 +76,28 @@ int payload_admit(const PayloadAdmission *a, QuotaAccount **account, UidUsage *u
                 return refuse(ret, PAYLOAD_REFUSED_NO_MEMORY,
                               "out of memory for payload accounting");
         acc = *account;
+        r = quota_uid_payload_allows(acc, m->payload_bytes, m->n_fds, a->uid_bytes_max,
+                                     a->uid_fds_max);
+        if (r == QUOTA_E_UID_BYTES) {
+                uid->refused++;
+                return refuse(ret, PAYLOAD_REFUSED_LIMIT,
+                              "uid %lu's payloads in flight: this sender's share of "
+                              "limits.payload_bytes_in_flight_per_uid (%llu) is used (uid %llu, "
+                              "sender %llu, this message %llu)",
+                              (unsigned long)uid->uid, (unsigned long long)a->uid_bytes_max,
+                              (unsigned long long)uid->payload_bytes.total,
+                              (unsigned long long)acc->bytes, (unsigned long long)total);
+        }
+        if (r == QUOTA_E_UID_FDS) {
+                uid->refused++;
+                return refuse(ret, PAYLOAD_REFUSED_LIMIT,
+                              "uid %lu's payload fds in flight: this sender's share of "
+                              "limits.payload_fds_in_flight_per_uid (%llu) is used (uid %llu, "
+                              "sender %llu, this message %u)",
+                              (unsigned long)uid->uid, (unsigned long long)a->uid_fds_max,
+                              (unsigned long long)uid->payload_fds.total,
+                              (unsigned long long)acc->fds, m->n_fds);
+        }
         r = quota_charge(acc, m->payload_bytes, m->n_fds, a->bytes_max, a->fds_max);
         if (r == QUOTA_E_BYTES)
                 return refuse(ret, PAYLOAD_REFUSED_LIMIT,

@@ -52,6 +52,8 @@ typedef struct PayloadAdmission {
         QuotaTotals *totals;    /* bus-wide payloads in flight, for a new account */
         uint64_t bytes_max;     /* a sender's payload bytes in flight (payload_bytes_in_flight) */
         uint64_t fds_max;       /* its payload fds in flight (payload_fds_in_flight) */
+        uint64_t uid_bytes_max; /* its uid's (payload_bytes_in_flight_per_uid) */
+        uint64_t uid_fds_max;   /* its uid's (payload_fds_in_flight_per_uid) */
 } PayloadAdmission;
 
 /* Is @fd acceptable as a payload of @declared bytes, by the one payload rule
@@ -63,7 +65,9 @@ int payload_check_fd(int fd, uint64_t declared, char *why, size_t why_size);
 /* Admit @m, a checked message carrying n_fds > 0 payload fds, from a sender
  * of uid @uid whose account is *@account (created on first use, adding to
  * @a->totals and @uid): check each fd, set m->payload_bytes, check the uid's
- * share of the fd budget and charge the account. Returns 0 if @m may be
+ * share of the fd budget, the sender's share of its uid's payloads in
+ * flight (quota_uid_payload_allows(); the refusal names the limit), and
+ * charge the account. Returns 0 if @m may be
  * routed (charged), or PAYLOAD_E_REFUSED with *@ret filled (nothing charged;
  * the caller tells the sender and drops @m). */
 int payload_admit(const PayloadAdmission *a, QuotaAccount **account, UidUsage *uid, Message *m,
