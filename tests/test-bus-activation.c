@@ -21,7 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -972,6 +977,120 @@ START_TEST(test_reload_during_start) {
 }
 END_TEST
 
+static void write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+
+        ck_assert_msg(f, "%s: %s", path, strerror(errno));
+        ck_assert_int_ge(fputs(text, f), 0);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The user bus (busd --user) reads its own service directories,
+ * user-services/ (probe: it read the system bus's services/, so a user's
+ * bus made the system's services activatable and started them as the
+ * user). Its own busd, with its own XDG_RUNTIME_DIR and --config. */
+START_TEST(test_user_bus_services) {
+        const char *tmp = getenv("TMPDIR"), *bin = getenv("BUSD_BINARY");
+        char dir[PATH_MAX], cfg[PATH_MAX + 16], sys_file[PATH_MAX + 32], usr_file[PATH_MAX + 32],
+                sock[PATH_MAX + 32], notify[PATH_MAX + 16], log_path[PATH_MAX + 16],
+                rt_var[PATH_MAX + 32], notify_var[PATH_MAX + 32], dflt_bin[PATH_MAX], buf[512];
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        uint64_t deadline;
+        bool ready = false;
+        bus_connection *c = NULL;
+        json_t *list, *names;
+        int nfd, status;
+        pid_t pid;
+
+        if (!bin || !*bin) {
+                /* BUILDDIR/tests/activation-service -> BUILDDIR/daemon/busd */
+                snprintf(dflt_bin, sizeof(dflt_bin), "%s", ACTIVATION_SERVICE_BINARY);
+                ck_assert_ptr_nonnull(strstr(dflt_bin, "/tests/activation-service"));
+                strcpy(strstr(dflt_bin, "/tests/activation-service"), "/daemon/busd");
+                bin = dflt_bin;
+        }
+        snprintf(dir, sizeof(dir), "%s/busd-user-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(cfg, sizeof(cfg), "%s/busd.json", dir);
+        write_file(cfg, "{}\n");
+        snprintf(sys_file, sizeof(sys_file), "%s/services", dir);
+        ck_assert_int_eq(mkdir(sys_file, 0755), 0);
+        snprintf(usr_file, sizeof(usr_file), "%s/user-services", dir);
+        ck_assert_int_eq(mkdir(usr_file, 0755), 0);
+        snprintf(sys_file, sizeof(sys_file), "%s/services/sys.json", dir);
+        write_file(sys_file, "{\"names\": [\"org.example.ActSystemOnly\"], \"exec\": [\"/bin/true\"]}");
+        snprintf(usr_file, sizeof(usr_file), "%s/user-services/usr.json", dir);
+        write_file(usr_file, "{\"names\": [\"org.example.ActUserOnly\"], \"exec\": [\"/bin/true\"]}");
+        snprintf(sock, sizeof(sock), "%s/busd/bus.sock", dir);
+        ck_assert_msg(strlen(sock) < sizeof(sa.sun_path), "TMPDIR too long");
+        snprintf(notify, sizeof(notify), "%s/notify", dir);
+        snprintf(log_path, sizeof(log_path), "%s/busd.log", dir);
+        nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(nfd, 0);
+        strcpy(sa.sun_path, notify);
+        ck_assert_int_eq(bind(nfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        snprintf(rt_var, sizeof(rt_var), "XDG_RUNTIME_DIR=%s", dir);
+        snprintf(notify_var, sizeof(notify_var), "NOTIFY_SOCKET=%s", notify);
+
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                char *argv[] = { (char *)"busd", (char *)"--user", (char *)"--config", cfg, NULL };
+                char *envp[] = { rt_var, notify_var, NULL };
+                int logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (logfd < 0 || dup2(logfd, STDOUT_FILENO) < 0 || dup2(logfd, STDERR_FILENO) < 0)
+                        _exit(127);
+                execve(bin, argv, envp);
+                _exit(127);
+        }
+        /* Awaited: READY=1 on the notify socket. */
+        deadline = now_usec() + HARNESS_WAIT_USEC;
+        while (!ready && now_usec() < deadline) {
+                struct pollfd p = { .fd = nfd, .events = POLLIN };
+                ssize_t n;
+
+                if (poll(&p, 1, 100) <= 0)
+                        continue;
+                n = recv(nfd, buf, sizeof(buf) - 1, 0);
+                if (n > 0) {
+                        buf[n] = '\0';
+                        ready = strstr(buf, "READY=1") != NULL;
+                }
+        }
+        close(nfd);
+        ck_assert_msg(ready, "busd --user did not report READY=1 (log: %s)", log_path);
+        ck_assert_int_eq(bus_connect(&c, sock), 0);
+        list = driver_call_ok(c, "ListActivatableNames", NULL);
+        names = json_object_get(list, "names");
+        ck_assert_msg(json_array_size(names) == 1 &&
+                              strcmp(json_string_value(json_array_get(names, 0)),
+                                     "org.example.ActUserOnly") == 0,
+                      "the user bus's activatable names: %s",
+                      json_dumps(names, JSON_COMPACT));
+        json_decref(list);
+        bus_connection_close(c);
+        ck_assert_int_eq(kill(pid, SIGTERM), 0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "busd --user status %d",
+                      status);
+        unlink(sys_file);
+        unlink(usr_file);
+        unlink(cfg);
+        unlink(notify);
+        unlink(log_path);
+        snprintf(sys_file, sizeof(sys_file), "%s/services", dir);
+        rmdir(sys_file);
+        snprintf(usr_file, sizeof(usr_file), "%s/user-services", dir);
+        rmdir(usr_file);
+        snprintf(sock, sizeof(sock), "%s/busd", dir);
+        rmdir(sock);
+        ck_assert_int_eq(rmdir(dir), 0);
+        busd_assert_serves_others();
+}
+END_TEST
+
 /* The systemd backend without a reachable manager (or with one that has no
  * such unit): answered at once, with the reason. The booted-systemd test
  * (tests/test-systemd-boot.sh) covers the rest. */
@@ -1049,6 +1168,7 @@ static Suite *activation_suite(void) {
         tcase_add_test(tc, test_no_auto_start_and_signals);
         tcase_add_test(tc, test_reload_adds_and_removes);
         tcase_add_test(tc, test_reload_during_start);
+        tcase_add_test(tc, test_user_bus_services);
         tcase_add_test(tc, test_systemd_unit_missing);
         tcase_add_test(tc, test_stop_answers_queue);
         suite_add_tcase(s, tc);

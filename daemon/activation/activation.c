@@ -135,6 +135,7 @@ struct Activation {
         ServiceSet *set;
         HashMap *entries;   /* Entry by name */
         HashMap *senders;   /* SenderQueue by peer id */
+        bool user_bus;      /* reads user-services (busd --user) */
         UnitManager *units; /* the systemd backend's connection, made on first use */
         Launch *launches;
         size_t n_starting;
@@ -471,13 +472,14 @@ static int launch_start(Activation *a, Service *s, Entry *first) {
 
 /* ---- the public side --------------------------------------------------------------- */
 
-int activation_new(Activation **ret, Bus *bus, const char *address) {
+int activation_new(Activation **ret, Bus *bus, const char *address, bool user_bus) {
         Activation *a;
 
         a = calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;
         a->bus = bus;
+        a->user_bus = user_bus;
         if ((address && !(a->address = strdup(address))) ||
             hashmap_new(&a->entries, HASHMAP_KEY_STRING) < 0 ||
             hashmap_new(&a->senders, HASHMAP_KEY_U64) < 0) {
@@ -547,7 +549,10 @@ static void announce_changes(Activation *a, json_t *added, json_t *removed) {
 }
 
 int activation_reload(Activation *a, bool announce) {
-        char conf_dir[PATH_MAX], *slash;
+        /* The user bus has its own directories, as it has its own policy
+         * (user-policy.d): a system service is not the user's to start. */
+        const char *sub = a->user_bus ? "user-services" : "services";
+        char conf_dir[PATH_MAX], data_dir[PATH_MAX], *slash;
         const char *dirs[2];
         const char *const *names;
         size_t n_names, state = 0;
@@ -561,10 +566,15 @@ int activation_reload(Activation *a, bool announce) {
                  a->bus->config_path ? a->bus->config_path : BUS_CONFIG_DEFAULT_PATH);
         slash = strrchr(conf_dir, '/');
         if (slash)
-                snprintf(slash + 1, sizeof(conf_dir) - (size_t)(slash + 1 - conf_dir), "services");
+                snprintf(slash + 1, sizeof(conf_dir) - (size_t)(slash + 1 - conf_dir), "%s", sub);
         else
-                snprintf(conf_dir, sizeof(conf_dir), "services");
-        dirs[0] = BUSD_SERVICE_DATA_DIR;
+                snprintf(conf_dir, sizeof(conf_dir), "%s", sub);
+        /* $(datadir)/busd/services, or its sibling user-services. */
+        snprintf(data_dir, sizeof(data_dir), "%s", BUSD_SERVICE_DATA_DIR);
+        slash = strrchr(data_dir, '/');
+        if (a->user_bus && slash)
+                snprintf(slash + 1, sizeof(data_dir) - (size_t)(slash + 1 - data_dir), "%s", sub);
+        dirs[0] = data_dir;
         dirs[1] = conf_dir;
 
         if (!added || !removed) {

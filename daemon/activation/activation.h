@@ -56,14 +56,16 @@ const char *activation_failure_to_string(ActivationFailure f);
 
 /* A new, empty activation for @bus (no service files yet:
  * activation_reload()). @address: this bus's socket, for BUSD_ADDRESS
- * (copied; NULL: none). 0 or -ENOMEM. */
-int activation_new(Activation **ret, Bus *bus, const char *address);
+ * (copied; NULL: none). @user_bus: a user bus (busd --user), which reads
+ * the user-services directories instead of services. 0 or -ENOMEM. */
+int activation_new(Activation **ret, Bus *bus, const char *address, bool user_bus);
 /* Frees every queue (without answering: shutdown) and forgets running
  * children. NULL-safe. */
 Activation *activation_free(Activation *a);
 
 /* (Re-)read the service directories: $(datadir)/busd/services, then
- * "services" next to the configuration file (bus->config_path). Invalid
+ * "services" next to the configuration file (bus->config_path); for a user
+ * bus, user-services in both places. Invalid
  * files and duplicate names are logged. If @announce and the set of names
  * changed, broadcast ActivatableNamesChanged. 0 or -ENOMEM (the old set
  * stays). */

@@ -245,7 +245,7 @@ static int main_activation(Bus *bus, const Options *o) {
                 address = BUS_SYSTEM_ADDRESS;
                 break;
         }
-        r = activation_new(&bus->activation, bus, address);
+        r = activation_new(&bus->activation, bus, address, o->kind == BUS_KIND_USER);
         free(user_path);
         if (r < 0)
                 return r;
