@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -601,6 +602,143 @@ START_TEST(test_disconnect_drops_queue) {
 }
 END_TEST
 
+#define NOBODY_UID 65534
+#define STUCK_PEERS 4
+#define STUCK_CALLS 8
+#define STUCK_FDS 4
+
+/* The uid whose fds dbus-broker let a stuck activation use up (anchors:
+ * PR #440): calls queued for a service that never takes its name hold
+ * their payload fds on their *caller's* uid, bounded by its share of the
+ * fd budget (LimitsExceeded past it), so another uid (here root, the
+ * service's and the bus's) still connects and queues its own. */
+START_TEST(test_stuck_activation_fds_stay_the_callers) {
+        bus_connection *c = test_connect();
+        RawPeer *mine;
+        uint64_t sizes[STUCK_FDS];
+        int report[2], hold[2], fds[STUCK_FDS], status;
+        unsigned refused = 0;
+        char key[16];
+        json_t *stats;
+        int64_t held;
+        pid_t child;
+
+        if (getuid() != 0) {
+                fprintf(stderr, "test_stuck_activation_fds_stay_the_callers: needs root to "
+                                "run a caller as another uid; skipped\n");
+                test_disconnect(c);
+                return;
+        }
+        services_dir_init();
+        busd_reload_config("{\"limits\": {\"fds\": 120}}");
+        busd_open_to_others();
+        write_service("stuck.json",
+                      "{\"names\": [\"org.example.ActStuck\"], \"exec\": [\"%s\", \"hang\"], "
+                      "\"start_timeout_ms\": 3000}",
+                      ACTIVATION_SERVICE_BINARY);
+        reload(c);
+        for (int i = 0; i < STUCK_FDS; i++)
+                sizes[i] = 4096;
+        ck_assert_int_eq(pipe2(report, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(hold, O_CLOEXEC), 0);
+        child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                RawPeer *peers[STUCK_PEERS];
+                unsigned n_refused = 0;
+                char v;
+
+                close(report[0]);
+                close(hold[1]);
+                if (setgroups(0, NULL) < 0 || setgid(NOBODY_UID) < 0 || setuid(NOBODY_UID) < 0)
+                        _exit(90);
+                for (int i = 0; i < STUCK_FDS; i++)
+                        fds[i] = sealed_memfd(4096);
+                /* Every call it can queue, on every connection it may open. */
+                for (int p = 0; p < STUCK_PEERS; p++) {
+                        peers[p] = raw_peer_new_payloads(busd_address());
+                        for (int i = 0; i < STUCK_CALLS; i++)
+                                raw_peer_send_fds(peers[p],
+                                                  &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                                              .destination = "org.example.ActStuck",
+                                                              .path = ACT_PATH,
+                                                              .interface = ACT_IFACE,
+                                                              .member = "Echo",
+                                                              .payload_sizes = sizes,
+                                                              .n_payloads = STUCK_FDS,
+                                                              .body = "{}" },
+                                                  fds, STUCK_FDS);
+                }
+                /* Its refusals come at once; queued calls get nothing yet. */
+                for (int p = 0; p < STUCK_PEERS; p++) {
+                        RawMsg *m;
+
+                        while ((m = raw_peer_recv(peers[p], 300))) {
+                                if (raw_msg_is_error(m, "org.busd.Error.LimitsExceeded"))
+                                        n_refused++;
+                                raw_msg_free(m);
+                        }
+                }
+                (void)!write(report[1], &n_refused, sizeof(n_refused));
+                (void)!read(hold[0], &v, 1); /* hold everything until told */
+                _exit(0);
+        }
+        close(report[1]);
+        close(hold[0]);
+        ck_assert_int_eq(read(report[0], &refused, sizeof(refused)), (ssize_t)sizeof(refused));
+        close(report[0]);
+        fprintf(stderr, "activation: uid %d had %u of %u calls with fds refused\n", NOBODY_UID,
+                refused, STUCK_PEERS * STUCK_CALLS);
+        /* Bounded: it could not queue all it sent, and holds at most its share. */
+        ck_assert_uint_gt(refused, 0);
+        ck_assert_uint_lt(refused, STUCK_PEERS * STUCK_CALLS);
+        stats = busd_stats();
+        snprintf(key, sizeof(key), "%d", NOBODY_UID);
+        held = json_integer_value(
+                json_object_get(json_object_get(stats, "payload_fds_by_uid"), key));
+        ck_assert_int_eq(json_integer_value(json_object_get(
+                                 json_object_get(stats, "activation"), "queued_calls")),
+                         STUCK_PEERS * STUCK_CALLS - refused);
+        json_decref(stats);
+        ck_assert_int_eq(held, (int64_t)(STUCK_PEERS * STUCK_CALLS - refused) * STUCK_FDS);
+        ck_assert_int_lt(held, 120 - BUS_FDS_MAX);
+
+        /* Another uid (root: the service's and the bus's) is not locked
+         * out: it connects and queues a call with fds for the same name. */
+        mine = raw_peer_new_payloads(busd_address());
+        for (int i = 0; i < STUCK_FDS; i++)
+                fds[i] = sealed_memfd(4096);
+        raw_peer_send_fds(mine,
+                          &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                      .destination = "org.example.ActStuck",
+                                      .path = ACT_PATH,
+                                      .interface = ACT_IFACE,
+                                      .member = "Echo",
+                                      .payload_sizes = sizes,
+                                      .n_payloads = STUCK_FDS,
+                                      .body = "{}" },
+                          fds, STUCK_FDS);
+        for (int i = 0; i < STUCK_FDS; i++)
+                close(fds[i]);
+        await_act_stat("queued_calls", STUCK_PEERS * STUCK_CALLS - (int64_t)refused + 1);
+        busd_assert_serves_others();
+
+        /* The caller goes: its calls and fds go with it, at once. */
+        close(hold[1]);
+        ck_assert_int_eq(waitpid(child, &status, 0), child);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+        await_act_stat("queued_calls", 1);
+        ck_assert_int_eq(busd_stat("payload_fds_in_flight"), STUCK_FDS);
+        raw_peer_free(mine);
+        await_act_stat("queued_calls", 0);
+        ck_assert_int_eq(busd_stat("payload_fds_in_flight"), 0);
+        await_act_stat("starting", 0); /* the start's deadline kills the service */
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 static unsigned n_errors;
 static char last_error[256];
 
@@ -1161,6 +1299,7 @@ static Suite *activation_suite(void) {
         tcase_add_test(tc, test_caller_deadline);
         tcase_add_test(tc, test_retry_and_backoff);
         tcase_add_test(tc, test_disconnect_drops_queue);
+        tcase_add_test(tc, test_stuck_activation_fds_stay_the_callers);
         tcase_add_test(tc, test_queue_bounds);
         tcase_add_test(tc, test_pending_limit_counts_queue);
         tcase_add_test(tc, test_bytes_bound_and_two_names);
