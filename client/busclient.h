@@ -387,8 +387,50 @@ int bus_message_attach_payload(bus_message *m, bus_payload *p);
  * page, or fallocate(fd, 0, 0, size), first. The payload's size is the file's
  * size. */
 int bus_message_attach_fd(bus_message *m, int fd);
-/* Attach a copy of @size bytes at @data (copied into a new sealed memfd). */
+/* Attach a copy of @size bytes at @data: into a slice of the connection's
+ * payload pool when the message was made with a connection whose payload
+ * mode is BUS_PAYLOAD_MODE_POOL (below), else into a new sealed memfd. */
 int bus_message_attach_bytes(bus_message *m, const void *data, size_t size);
+
+/* Payload pools (PROTOCOL.md 3.6). In BUS_PAYLOAD_MODE_POOL (the default when
+ * the bus offers pools), a connection keeps shared memory pools it writes
+ * payloads into in place: bus_message_attach_bytes(), bus_payload_new_pooled()
+ * and JSON bodies above BUS_CLIENT_POOL_BODY_THRESHOLD (64 KiB) of messages
+ * made with that connection (bus_message_new_method_call(),
+ * bus_message_new_signal(), bus_message_new_method_return() and the
+ * library's replies) become slices of a pool, which the bus passes on by
+ * reference: no new memfd and no fresh pages per message. The first pool is
+ * 64 MiB (a larger payload gets a pool twice its size; at most 4 pools),
+ * announced to the bus once; a slice is reused once every receiver freed the
+ * message (the library tells the bus, batched). When no pool has room, or
+ * the bus does not offer pools, payloads fall back to sealed memfds.
+ * BUS_PAYLOAD_MODE_SEALED uses sealed one-shot memfds only: choose it for
+ * payloads that must be immutable once sent. $BUSD_PAYLOAD_MODE=sealed makes
+ * it the default of new connections.
+ *
+ * **Slices are volatile.** A pool stays writable by its owner, so the bytes
+ * of a received slice (bus_message_get_payload() of a slice) may change
+ * while you read them, if the sender misbehaves: read each value once, copy
+ * what you parse or check, and never trust two reads of the same bytes to
+ * agree. They cannot fault (the pool cannot shrink) and cannot be written
+ * by you. The library follows this rule itself: a JSON body in a slice is
+ * copied before it is parsed. bus_message_dup_payload_fd() of a slice gives
+ * a sealed memfd holding a snapshot of it. Attached payloads keep their
+ * order: slices travel after fd payloads, so attaching an fd payload
+ * (bus_message_attach_payload() of a memfd, bus_message_attach_fd()) turns
+ * the slices attached before it into sealed memfds. */
+typedef enum bus_payload_mode {
+        BUS_PAYLOAD_MODE_POOL = 0,   /* slices of the connection's pools when possible */
+        BUS_PAYLOAD_MODE_SEALED = 1, /* sealed one-shot memfds only */
+} bus_payload_mode;
+/* Set @c's payload mode for payloads attached from now on. 0 or -EINVAL. */
+int bus_connection_set_payload_mode(bus_connection *c, int mode);
+/* @c's payload mode, or -EINVAL. */
+int bus_connection_get_payload_mode(bus_connection *c);
+/* Like bus_payload_new(), but a slice of @c's pool to fill in place when @c
+ * uses pools (else a memfd, as bus_payload_new()). Attach it to a message made
+ * with @c and send it on @c; freeing it unattached gives the slice back. */
+int bus_payload_new_pooled(bus_connection *c, bus_payload **ret, size_t size);
 
 /* Number of payloads (attached, or received with the message). */
 unsigned bus_message_get_payload_count(bus_message *m);
@@ -789,7 +831,8 @@ typedef struct bus_interface {
 
 /* Register @iface on @path with @userdata for its handlers. The tables are
  * checked and their schemas compiled now: -EINVAL for an invalid path,
- * name or schema (BUSCLIENT_DEBUG says which), -EEXIST if @path already has
+ * name or schema, or a name declared twice among the methods, properties or
+ * signals (BUSCLIENT_DEBUG says which), -EEXIST if @path already has
  * @iface. If an object manager covers @path, InterfacesAdded is emitted now,
  * and InterfacesRemoved when the slot is unreffed. With @ret_slot NULL the
  * registration lives as long as the connection. */
@@ -855,8 +898,10 @@ int bus_emit_interfaces_removed(bus_connection *c, const char *path,
  * *@ret_snapshot (new reference: {"objects": {PATH: {INTERFACE: {PROPERTY:
  * VALUE}}}}). From then on the InterfacesAdded and InterfacesRemoved
  * signals the service sends this connection for it go to @callback, in
- * order, each object added after the snapshot exactly once. Unreffing the
- * slot unsubscribes. Errors as for bus_call(). */
+ * order, each object added after the snapshot exactly once (while this
+ * connection reads: docs/OBJECTS.md). Unreffing the slot unsubscribes,
+ * once no other subscription of the connection to the same manager is
+ * left (the service keeps one per connection). Errors as for bus_call(). */
 int bus_subscribe_managed_objects(bus_connection *c, bus_slot **ret_slot,
                                   const char *destination, const char *path,
                                   bus_message_handler callback, void *userdata,
@@ -870,9 +915,13 @@ int bus_subscribe_managed_objects(bus_connection *c, bus_slot **ret_slot,
 typedef struct bus_interface_file bus_interface_file;
 
 /* Load and check @filename. -EINVAL for a bad file with @ret_error (if
- * non-NULL) saying where; other negative errno for I/O errors. */
+ * non-NULL) naming the file and the JSON path of the mistake ("FILE:
+ * interfaces[0].methods.Greet.args.name: unknown type 'strin'"); other
+ * negative errno for I/O errors. A key the format does not define, a
+ * non-boolean "deprecated" or "emits_change", and the names of the standard
+ * interfaces are refused too. */
 int bus_interface_file_load(bus_interface_file **ret, const char *filename, bus_error *ret_error);
-/* The same from JSON text. */
+/* The same from JSON text (errors without the file name). */
 int bus_interface_file_parse(bus_interface_file **ret, const char *text, bus_error *ret_error);
 /* Interface @name of the file as a table for bus_add_interface(), owned by
  * the file (keep the file while it is registered). NULL if absent. Handlers
@@ -927,7 +976,7 @@ bus_track *bus_track_unref(bus_track *t);
  * EACCES org.busd.Error.AccessDenied; an errno without a name of its own
  * becomes "org.busd.Error.Errno.ENAME", such as org.busd.Error.Errno.ENOTDIR)
  * and the message @fmt (NULL: strerror). The table: docs/OBJECTS.md.
- * Returns -|@error| (-EIO for 0), so a handler can return it. */
+ * Returns -|@error| (-EIO for 0 and INT_MIN), so a handler can return it. */
 int bus_error_set_errno(bus_error *e, int error, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 /* The errno @e's name stands for (positive): the inverse of

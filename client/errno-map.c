@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +96,7 @@ _public_ int bus_error_set_errno(bus_error *e, int error, const char *fmt, ...) 
         const char *name;
 
         if (error < 0)
-                error = -error;
+                error = error == INT_MIN ? 0 : -error; /* -INT_MIN does not exist */
         if (error == 0)
                 error = EIO;
         name = errno_map_name(error, buf, sizeof(buf));

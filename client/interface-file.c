@@ -94,9 +94,11 @@ static int bad(bus_error *e, const char *fmt, ...) {
         return -EINVAL;
 }
 
-/* The compact JSON text of @v (a fields map or schema), kept; checks it. */
-static int schema_text(bus_interface_file *f, json_t *v, bool fields, const char *iface,
-                       const char *member, const char **ret, bus_error *e) {
+/* The compact JSON text of @v (a fields map or schema), kept; checks it,
+ * naming the place of a mistake from @where on. */
+static int schema_text(bus_interface_file *f, json_t *v, bool fields, const char *where,
+                       const char **ret, bus_error *e) {
+        static const char prefix[] = "Invalid schema at ";
         bus_error err = BUS_ERROR_INIT;
         bus_schema *s = NULL;
         char *text;
@@ -106,43 +108,104 @@ static int schema_text(bus_interface_file *f, json_t *v, bool fields, const char
                 *ret = NULL;
                 return 0;
         }
-        r = fields ? schema_new_fields(&s, v, &err) : bus_schema_new(&s, v, &err);
+        r = schema_new_at(&s, v, fields, where, &err);
         bus_schema_free(s);
         if (r < 0) {
-                char what[400];
+                const char *why = err.message ? err.message : "invalid schema";
 
-                snprintf(what, sizeof(what), "%s", err.message ? err.message : "invalid schema");
+                /* "Invalid schema at PATH: what" -> "PATH: what", as the file's other errors. */
+                if (strncmp(why, prefix, strlen(prefix)) == 0)
+                        why += strlen(prefix);
+                (void)bad(e, "%s", why);
                 bus_error_free(&err);
-                (void)bad(e, "%s: %s", member, what);
                 return r;
         }
         text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         *ret = keep(f, text);
-        (void)iface;
         return *ret ? 0 : -ENOMEM;
 }
 
-static int load_interface(bus_interface_file *f, FileInterface *fi, json_t *d, bus_error *e) {
+/* Refuse a key of object @obj (at @where) that is not in @allowed (a
+ * NULL-terminated list), naming it and the keys that are allowed. */
+static int check_keys(json_t *obj, const char *const *allowed, const char *where, bus_error *e) {
+        const char *key;
+        json_t *x;
+
+        json_object_foreach (obj, key, x) {
+                char list[200] = "";
+                bool known = false;
+
+                for (size_t i = 0; allowed[i] && !known; i++)
+                        known = strcmp(allowed[i], key) == 0;
+                if (known)
+                        continue;
+                for (size_t i = 0; allowed[i]; i++)
+                        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                                 i ? ", " : "", allowed[i]);
+                return bad(e, "%s%s%s: unknown key (expected %s)", where, where[0] ? "." : "", key,
+                           list);
+        }
+        return 0;
+}
+
+/* The boolean @key of @obj (false if absent) in *@ret; a non-boolean is refused. */
+static int read_flag(json_t *obj, const char *key, const char *where, bool *ret, bus_error *e) {
+        json_t *v = json_object_get(obj, key);
+
+        if (v && !json_is_boolean(v))
+                return bad(e, "%s.%s: expected true or false", where, key);
+        *ret = json_is_true(v);
+        return 0;
+}
+
+static bool is_standard(const char *name) {
+        return strcmp(name, BUS_PEER_INTERFACE) == 0 ||
+               strcmp(name, BUS_INTROSPECTABLE_INTERFACE) == 0 ||
+               strcmp(name, BUS_PROPERTIES_INTERFACE) == 0 ||
+               strcmp(name, BUS_OBJECT_MANAGER_INTERFACE) == 0;
+}
+
+/* Entry "interfaces[@index]" of the file: @d. Every mistake is named by its
+ * JSON path ("interfaces[0].methods.Greet.args.name: ..."). */
+static int load_interface(bus_interface_file *f, FileInterface *fi, size_t index, json_t *d,
+                          bus_error *e) {
+        static const char *const iface_keys[] = { "name",    "description", "methods",
+                                                   "properties", "signals",  NULL };
+        static const char *const method_keys[] = { "args", "result", "deprecated", "description",
+                                                   NULL };
+        static const char *const property_keys[] = { "schema", "access", "emits_change",
+                                                     "description", NULL };
+        static const char *const signal_keys[] = { "args", "description", NULL };
+        char at[64], where[512];
         json_t *methods, *props, *signals, *x;
         const char *name, *key;
         size_t i;
         int r;
 
+        snprintf(at, sizeof(at), "interfaces[%zu]", index);
+        if (!json_is_object(d))
+                return bad(e, "%s: expected an object", at);
         name = json_string_value(json_object_get(d, "name"));
-        if (!json_is_object(d) || !name || !bus_interface_is_valid(name))
-                return bad(e, "an interface needs a valid \"name\"");
-        json_object_foreach (d, key, x)
-                if (strcmp(key, "name") != 0 && strcmp(key, "methods") != 0 &&
-                    strcmp(key, "properties") != 0 && strcmp(key, "signals") != 0 &&
-                    strcmp(key, "description") != 0)
-                        return bad(e, "interface %s: unknown key '%s'", name, key);
+        if (!name || !bus_interface_is_valid(name))
+                return bad(e,
+                           "%s.name: expected an interface name (dot-separated elements of "
+                           "[A-Za-z0-9_], such as org.example.Foo)",
+                           at);
+        if (is_standard(name))
+                return bad(e, "%s.name: %s is answered by the library, not described", at, name);
+        r = check_keys(d, iface_keys, at, e);
+        if (r < 0)
+                return r;
         fi->iface.name = keep(f, strdup(name));
         methods = json_object_get(d, "methods");
         props = json_object_get(d, "properties");
         signals = json_object_get(d, "signals");
-        if ((methods && !json_is_object(methods)) || (props && !json_is_object(props)) ||
-            (signals && !json_is_object(signals)))
-                return bad(e, "interface %s: methods, properties and signals must be objects", name);
+        if (methods && !json_is_object(methods))
+                return bad(e, "%s.methods: expected an object", at);
+        if (props && !json_is_object(props))
+                return bad(e, "%s.properties: expected an object", at);
+        if (signals && !json_is_object(signals))
+                return bad(e, "%s.signals: expected an object", at);
         fi->methods = calloc(json_object_size(methods) + 1, sizeof(*fi->methods));
         fi->properties = calloc(json_object_size(props) + 1, sizeof(*fi->properties));
         fi->signals = calloc(json_object_size(signals) + 1, sizeof(*fi->signals));
@@ -151,19 +214,31 @@ static int load_interface(bus_interface_file *f, FileInterface *fi, json_t *d, b
         i = 0;
         json_object_foreach (methods, key, x) {
                 bus_interface_method *m = &fi->methods[i];
+                char sub[600];
+                bool deprecated = false;
 
-                if (!bus_member_is_valid(key) || !json_is_object(x))
-                        return bad(e, "interface %s: bad method '%s'", name, key);
+                snprintf(where, sizeof(where), "%s.methods.%s", at, key);
+                if (!bus_member_is_valid(key))
+                        return bad(e, "%s: invalid member name (expected [A-Za-z_][A-Za-z0-9_]*)",
+                                   where);
+                if (!json_is_object(x))
+                        return bad(e, "%s: expected an object", where);
+                r = check_keys(x, method_keys, where, e);
+                if (r >= 0)
+                        r = read_flag(x, "deprecated", where, &deprecated, e);
+                if (r < 0)
+                        return r;
                 m->name = keep(f, strdup(key));
                 if (!m->name)
                         return -ENOMEM;
-                r = schema_text(f, json_object_get(x, "args"), true, name, key, &m->args, e);
+                snprintf(sub, sizeof(sub), "%s.args", where);
+                r = schema_text(f, json_object_get(x, "args"), true, sub, &m->args, e);
+                snprintf(sub, sizeof(sub), "%s.result", where);
                 if (r >= 0)
-                        r = schema_text(f, json_object_get(x, "result"), true, name, key,
-                                        &m->result, e);
+                        r = schema_text(f, json_object_get(x, "result"), true, sub, &m->result, e);
                 if (r < 0)
                         return r;
-                if (json_is_true(json_object_get(x, "deprecated")))
+                if (deprecated)
                         m->flags |= BUS_METHOD_DEPRECATED;
                 i++;
         }
@@ -171,38 +246,59 @@ static int load_interface(bus_interface_file *f, FileInterface *fi, json_t *d, b
         i = 0;
         json_object_foreach (props, key, x) {
                 bus_interface_property *p = &fi->properties[i];
-                const char *access = json_string_value(json_object_get(x, "access"));
+                const char *access;
+                char sub[600];
+                bool emits = false;
 
-                if (!bus_member_is_valid(key) || !json_is_object(x) || !json_object_get(x, "schema"))
-                        return bad(e, "interface %s: property '%s' needs a \"schema\"", name, key);
+                snprintf(where, sizeof(where), "%s.properties.%s", at, key);
+                if (!bus_member_is_valid(key))
+                        return bad(e, "%s: invalid member name (expected [A-Za-z_][A-Za-z0-9_]*)",
+                                   where);
+                if (!json_is_object(x))
+                        return bad(e, "%s: expected an object", where);
+                r = check_keys(x, property_keys, where, e);
+                if (r >= 0)
+                        r = read_flag(x, "emits_change", where, &emits, e);
+                if (r < 0)
+                        return r;
+                if (!json_object_get(x, "schema"))
+                        return bad(e, "%s.schema: missing", where);
+                access = json_string_value(json_object_get(x, "access"));
                 if (!access || (strcmp(access, "read") != 0 && strcmp(access, "readwrite") != 0))
-                        return bad(e,
-                                   "interface %s: property '%s': \"access\" is \"read\" or "
-                                   "\"readwrite\"",
-                                   name, key);
+                        return bad(e, "%s.access: expected \"read\" or \"readwrite\"", where);
                 p->name = keep(f, strdup(key));
                 if (!p->name)
                         return -ENOMEM;
-                r = schema_text(f, json_object_get(x, "schema"), false, name, key, &p->schema, e);
+                snprintf(sub, sizeof(sub), "%s.schema", where);
+                r = schema_text(f, json_object_get(x, "schema"), false, sub, &p->schema, e);
                 if (r < 0)
                         return r;
                 if (strcmp(access, "readwrite") == 0)
                         p->flags |= BUS_PROPERTY_WRITABLE;
-                if (json_is_true(json_object_get(x, "emits_change")))
+                if (emits)
                         p->flags |= BUS_PROPERTY_EMITS_CHANGE;
                 i++;
         }
         fi->n_properties = i;
         i = 0;
         json_object_foreach (signals, key, x) {
-                bus_interface_signal *s = &fi->signals[i];
+                bus_interface_signal *sig = &fi->signals[i];
+                char sub[600];
 
-                if (!bus_member_is_valid(key) || !json_is_object(x))
-                        return bad(e, "interface %s: bad signal '%s'", name, key);
-                s->name = keep(f, strdup(key));
-                if (!s->name)
+                snprintf(where, sizeof(where), "%s.signals.%s", at, key);
+                if (!bus_member_is_valid(key))
+                        return bad(e, "%s: invalid member name (expected [A-Za-z_][A-Za-z0-9_]*)",
+                                   where);
+                if (!json_is_object(x))
+                        return bad(e, "%s: expected an object", where);
+                r = check_keys(x, signal_keys, where, e);
+                if (r < 0)
+                        return r;
+                sig->name = keep(f, strdup(key));
+                if (!sig->name)
                         return -ENOMEM;
-                r = schema_text(f, json_object_get(x, "args"), true, name, key, &s->args, e);
+                snprintf(sub, sizeof(sub), "%s.args", where);
+                r = schema_text(f, json_object_get(x, "args"), true, sub, &sig->args, e);
                 if (r < 0)
                         return r;
                 i++;
@@ -216,6 +312,7 @@ static int load_interface(bus_interface_file *f, FileInterface *fi, json_t *d, b
 
 _public_ int bus_interface_file_parse(bus_interface_file **ret, const char *text,
                                       bus_error *ret_error) {
+        static const char *const top_keys[] = { "interfaces", NULL };
         bus_interface_file *f;
         json_error_t jerr;
         json_t *list, *d;
@@ -229,10 +326,8 @@ _public_ int bus_interface_file_parse(bus_interface_file **ret, const char *text
                 return -ENOMEM;
         f->json = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
         if (!f->json) {
-                char line[32];
-
-                snprintf(line, sizeof(line), "%d", jerr.line);
-                r = bad(ret_error, "not JSON (line %s): %s", line, jerr.text);
+                r = bad(ret_error, "not JSON (line %d, column %d): %s", jerr.line, jerr.column,
+                        jerr.text);
                 goto fail;
         }
         list = json_object_get(f->json, "interfaces");
@@ -240,6 +335,9 @@ _public_ int bus_interface_file_parse(bus_interface_file **ret, const char *text
                 r = bad(ret_error, "expected {\"interfaces\": [...]}");
                 goto fail;
         }
+        r = check_keys(f->json, top_keys, "", ret_error);
+        if (r < 0)
+                goto fail;
         f->ifaces = calloc(json_array_size(list) + 1, sizeof(*f->ifaces));
         if (!f->ifaces) {
                 r = -ENOMEM;
@@ -247,13 +345,13 @@ _public_ int bus_interface_file_parse(bus_interface_file **ret, const char *text
         }
         json_array_foreach (list, i, d) {
                 f->n = i + 1;
-                r = load_interface(f, &f->ifaces[i], d, ret_error);
+                r = load_interface(f, &f->ifaces[i], i, d, ret_error);
                 if (r < 0)
                         goto fail;
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(f->ifaces[j].iface.name, f->ifaces[i].iface.name) == 0) {
-                                r = bad(ret_error, "interface %s is described twice",
-                                        f->ifaces[i].iface.name);
+                                r = bad(ret_error, "interfaces[%zu].name: %s is described twice",
+                                        i, f->ifaces[i].iface.name);
                                 goto fail;
                         }
         }
@@ -295,8 +393,13 @@ _public_ int bus_interface_file_load(bus_interface_file **ret, const char *filen
                 if (strlen(text) != len)
                         r = bad(ret_error, "%s contains a NUL byte", filename);
         }
-        if (r >= 0)
+        if (r >= 0) {
                 r = bus_interface_file_parse(ret, text, ret_error);
+                /* Name the file first: "FILE: interfaces[0].methods.M: ...". */
+                if (r == -EINVAL && ret_error && ret_error->message)
+                        bus_error_set(ret_error, ret_error->name, "%s: %s", filename,
+                                      ret_error->message);
+        }
         free(text);
         return r;
 }

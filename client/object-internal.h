@@ -122,6 +122,10 @@ void object_drop(bus_connection *c);
 
 /* The schema of an object with @fields (borrowed; NULL = none). */
 int schema_new_fields(bus_schema **ret, json_t *fields, bus_error *ret_error);
+/* The schema @desc (a fields map if @fields), its errors naming places from
+ * @where on ("Invalid schema at WHERE.x: ..."; "top" if @where is ""). */
+int schema_new_at(bus_schema **ret, json_t *desc, bool fields, const char *where,
+                  bus_error *ret_error);
 const char *schema_kind_name(const bus_schema *s);
 
 /* ---- object.c ----------------------------------------------------------------------- */
@@ -148,6 +152,9 @@ bool object_can_send(bus_connection *c);
 /* Answer @m with the outcome of a standard handler: @r < 0 with @error (or
  * an errno name), or @reply (stolen). */
 void object_answer(bus_connection *c, bus_message *m, int r, json_t *reply, bus_error *error);
+/* Whether @m is a method of standard interface @iface with arguments that fit
+ * its table; if not, answers it (UnknownMethod, InvalidArgs) and returns false. */
+bool object_std_check(bus_connection *c, bus_message *m, const bus_interface *iface);
 /* The standard interfaces' tables (schemas checked before their handlers). */
 extern const bus_interface object_std_peer, object_std_introspectable, object_std_properties,
         object_std_object_manager;

@@ -267,6 +267,12 @@ void object_reg_detach(bus_connection *c, ObjectReg *reg, bool notify) {
         else if (reg->kind == REG_SUBSCRIPTION && reg->sender) {
                 bus_message *m;
 
+                /* The service keeps one subscription per connection: another
+                 * of ours to the same manager still needs it. */
+                for (ObjectReg *x = t->by_kind[REG_SUBSCRIPTION]; x; x = x->kind_next)
+                        if (x->sender && strcmp(x->sender, reg->sender) == 0 &&
+                            strcmp(x->path, reg->path) == 0)
+                                return;
                 /* Fire and forget: the service drops us from its list. */
                 if (bus_message_new_method_call(c, &m, reg->sender, reg->path,
                                                 BUS_OBJECT_MANAGER_INTERFACE,
@@ -291,6 +297,17 @@ void object_drop(bus_connection *c) {
         c->object_tree = NULL;
 }
 
+/* Whether a name appears twice among the @n entries of @names (each entry
+ * @stride bytes apart, its name first). */
+static bool has_duplicate(const void *names, size_t n, size_t stride) {
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n; j++)
+                        if (strcmp(*(const char *const *)((const char *)names + i * stride),
+                                   *(const char *const *)((const char *)names + j * stride)) == 0)
+                                return true;
+        return false;
+}
+
 /* Compile @iface's schemas into @reg. */
 static int reg_compile(ObjectReg *reg, const bus_interface *iface) {
         bus_error e = BUS_ERROR_INIT;
@@ -302,6 +319,12 @@ static int reg_compile(ObjectReg *reg, const bus_interface *iface) {
         reg->n_methods = count_methods(iface);
         reg->n_properties = count_properties(iface);
         reg->n_signals = count_signals(iface);
+        if (has_duplicate(iface->methods, reg->n_methods, sizeof(*iface->methods)) ||
+            has_duplicate(iface->properties, reg->n_properties, sizeof(*iface->properties)) ||
+            has_duplicate(iface->signals, reg->n_signals, sizeof(*iface->signals))) {
+                client_debug("%s: a method, property or signal is declared twice", iface->name);
+                return -EINVAL;
+        }
         reg->method_args = calloc(reg->n_methods + 1, sizeof(bus_schema *));
         reg->method_results = calloc(reg->n_methods + 1, sizeof(bus_schema *));
         reg->property_schemas = calloc(reg->n_properties + 1, sizeof(bus_schema *));
@@ -587,6 +610,29 @@ static bool check_args(bus_connection *c, bus_message *m, const bus_schema *sche
         return true;
 }
 
+bool object_std_check(bus_connection *c, bus_message *m, const bus_interface *iface) {
+        const char *member = m->fields.member ? m->fields.member : "";
+        bus_schema *schema = NULL;
+        bool fits;
+        size_t i;
+
+        for (i = 0; iface->methods[i].name; i++)
+                if (strcmp(iface->methods[i].name, member) == 0)
+                        break;
+        if (!iface->methods[i].name) {
+                answer_error(c, m, BUS_ERROR_UNKNOWN_METHOD, "No method %s in %s", member,
+                             iface->name);
+                return false;
+        }
+        if (bus_schema_parse_fields(&schema, iface->methods[i].args, NULL) < 0) {
+                object_answer(c, m, -ENOMEM, NULL, &(bus_error)BUS_ERROR_INIT);
+                return false;
+        }
+        fits = check_args(c, m, schema);
+        bus_schema_free(schema);
+        return fits;
+}
+
 static void call_declared(bus_connection *c, bus_message *m, const ObjectHit *hit, size_t index) {
         const bus_interface_method *method = &hit->reg->iface->methods[index];
         bus_error error = BUS_ERROR_INIT;
@@ -635,19 +681,18 @@ bool object_dispatch_call(bus_connection *c, bus_message *m) {
 
         if (!path)
                 return false;
+        /* The standard interfaces' arguments are checked like declared ones. */
         if (interface && strcmp(interface, BUS_PEER_INTERFACE) == 0) {
-                if (strcmp(member, "Ping") == 0)
+                if (object_std_check(c, m, &object_std_peer))
                         object_answer(c, m, 0, NULL, &(bus_error)BUS_ERROR_INIT);
-                else
-                        answer_error(c, m, BUS_ERROR_UNKNOWN_METHOD, "No method %s in %s", member,
-                                     BUS_PEER_INTERFACE);
                 return true;
         }
         /* Plain bus_add_object() objects are introspected too. */
         if (interface && strcmp(interface, BUS_INTROSPECTABLE_INTERFACE) == 0) {
                 if (!introspect_path_known(c, path, true))
                         return false;
-                introspect_dispatch(c, m);
+                if (object_std_check(c, m, &object_std_introspectable))
+                        introspect_dispatch(c, m);
                 return true;
         }
         if (!c->object_tree || !introspect_path_known(c, path, false))
@@ -668,7 +713,8 @@ bool object_dispatch_call(bus_connection *c, bus_message *m) {
                                      interface, path);
                         return true;
                 }
-                manager_dispatch(c, m, manager);
+                if (object_std_check(c, m, &object_std_object_manager))
+                        manager_dispatch(c, m, manager);
                 return true;
         }
 

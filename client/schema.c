@@ -130,7 +130,7 @@ static int compile_fields(bus_schema *s, json_t *fields, const char *where, unsi
         if (!s->fields)
                 return -ENOMEM;
         json_object_foreach (fields, name, sub) {
-                char child[256];
+                char child[512];
                 int r;
 
                 snprintf(child, sizeof(child), "%s%s%s", where, where[0] ? "." : "", name);
@@ -172,7 +172,8 @@ static int schema_compile(bus_schema **ret, json_t *desc, const char *where, uns
         json_t *v;
         int r;
 
-        if (depth > BUS_SCHEMA_DEPTH_MAX)
+        /* depth 0 is the first level: at most BUS_SCHEMA_DEPTH_MAX levels. */
+        if (depth >= BUS_SCHEMA_DEPTH_MAX)
                 return schema_fail(e, where, "nested too deeply");
         if (json_is_string(desc))
                 type = json_string_value(desc);
@@ -254,7 +255,7 @@ static int schema_compile(bus_schema **ret, json_t *desc, const char *where, uns
                         s->max_length = (uint64_t)json_integer_value(v);
                 }
                 if (s->kind == SCHEMA_ARRAY) {
-                        char child[256];
+                        char child[512];
 
                         v = json_object_get(desc, "items");
                         if (!v) {
@@ -336,23 +337,28 @@ _public_ int bus_schema_parse(bus_schema **ret, const char *text, bus_error *ret
         return r;
 }
 
-int schema_new_fields(bus_schema **ret, json_t *fields, bus_error *ret_error) {
-        json_t *desc;
+int schema_new_at(bus_schema **ret, json_t *desc, bool fields, const char *where,
+                  bus_error *ret_error) {
+        json_t *object;
         int r;
 
-        if (json_is_string(fields))
-                return bus_schema_new(ret, fields, ret_error); /* a whole body, e.g. "any" */
-        if (fields && !json_is_object(fields))
-                return schema_fail(ret_error, "", "a fields map must be a JSON object");
-        if (fields && json_object_size(fields) > 0)
-                desc = json_pack("{s:s,s:O}", "type", "object", "fields", fields);
+        if (!fields || json_is_string(desc)) /* a whole body, e.g. "any" */
+                return schema_compile(ret, desc, where, 0, ret_error);
+        if (desc && !json_is_object(desc))
+                return schema_fail(ret_error, where, "a fields map must be a JSON object");
+        if (desc && json_object_size(desc) > 0)
+                object = json_pack("{s:s,s:O}", "type", "object", "fields", desc);
         else
-                desc = json_pack("{s:s}", "type", "object");
-        if (!desc)
+                object = json_pack("{s:s}", "type", "object");
+        if (!object)
                 return -ENOMEM;
-        r = bus_schema_new(ret, desc, ret_error);
-        json_decref(desc);
+        r = schema_compile(ret, object, where, 0, ret_error);
+        json_decref(object);
         return r;
+}
+
+int schema_new_fields(bus_schema **ret, json_t *fields, bus_error *ret_error) {
+        return schema_new_at(ret, fields, true, "", ret_error);
 }
 
 _public_ int bus_schema_parse_fields(bus_schema **ret, const char *fields_text, bus_error *ret_error) {

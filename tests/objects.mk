@@ -5,6 +5,8 @@
 check_PROGRAMS += tests/test-client-objects
 TESTS += tests/test-client-objects
 tests_test_client_objects_SOURCES = tests/test-client-objects.c
+tests_test_client_objects_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DBUSDCTL_BINARY='"$(abs_top_builddir)/tools/busdctl"'
 tests_test_client_objects_CFLAGS = $(integration_cflags)
 tests_test_client_objects_LDADD = $(integration_ldadd) -lpthread
 

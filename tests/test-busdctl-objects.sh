@@ -101,7 +101,15 @@ check "check-interface shows the shipped description" '[[ $rc == 0 ]] &&
 echo '{"interfaces": [{"name": "a.b", "methods": {"M": {"args": {"x": "integr"}}}}]}' >"$dir/bad.json"
 ctl check-interface "$DESCRIPTION" "$dir/bad.json"
 check "check-interface names what is wrong in a bad file, exit 1" '[[ $rc == 1 ]] &&
-        has_err "bad.json: M: Invalid schema at x: unknown type .integr."'
+        has_err "^busdctl: .*/bad\.json: interfaces\[0\]\.methods\.M\.args\.x: unknown type .integr.$"'
+printf '{"interfaces": [{"name": "a.b", "methods": {"\\u001b]0;x\\u0007\\u009b": {}}}]}' >"$dir/esc.json"
+ctl check-interface "$dir/esc.json"
+check "check-interface escapes the file's bytes in its error" '[[ $rc == 1 ]] &&
+        has_err "interfaces\[0\]\.methods\.\\\\x1b\]0;x\\\\x07\\\\xc2\\\\x9b: invalid member name" &&
+        ! grep -q "$(printf "\033")" "$err" && ! grep -q "$(printf "\007")" "$err"'
+ctl check-interface "$dir/missing.json"
+check "check-interface of a missing file names it, exit 1" '[[ $rc == 1 ]] &&
+        has_err "^busdctl: .*/missing\.json: No such file or directory$"'
 ctl --address "$dir/nobus.sock" introspect $D not/a/path
 check "introspect refuses an invalid path before connecting (exit 2)" '[[ $rc == 2 ]] &&
         has_err "invalid object path"'
@@ -265,6 +273,48 @@ run complete_words get-property $D $P $I Ticks G
 check "completion: properties, for each NAME of get-property" '[[ $(cat "$out") == Greeting ]]'
 run complete_words call --no-c
 check "completion: call --no-check" '[[ $(cat "$out") == --no-check ]]'
+
+# The words completion offers come from the bus: a service's introspection
+# (here a stand-in busdctl printing what a hostile service makes busdctl
+# print) must not get the shell to run anything, and only words of the
+# right syntax are offered.
+mkdir "$dir/fake"
+cat >"$dir/fake/busdctl" <<'EOF_FAKE'
+#!/bin/bash
+case " $* " in
+*" list "*) printf '%s\n' 'org.example.Good' '$(pwned)' ;;
+*" tree "*) printf '%s\n' '└─ /' '   └─ /ok' '   └─ /$(pwned)' ;;
+*" introspect "*)
+        printf '%s\n' 'org.example.Good interface' '$(pwned) interface' '`pwned`.x interface' \
+                '.Good method' '.$(pwned) method' '.Also property' '.`pwned` property'
+        ;;
+esac
+EOF_FAKE
+printf '#!/bin/sh\ntouch "%s/pwned"\n' "$dir" >"$dir/fake/pwned"
+chmod +x "$dir/fake/busdctl" "$dir/fake/pwned"
+fake_complete() {
+        (
+                PATH=$dir/fake:$PATH
+                complete() { :; }
+                # shellcheck source=/dev/null
+                source "$srcdir/tools/busdctl.bash-completion"
+                COMP_WORDS=(busdctl "$@")
+                COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+                _busdctl
+                printf '%s\n' "${COMPREPLY[@]}"
+        )
+}
+run fake_complete call ""
+run2=$(cat "$out")
+run fake_complete call org.example.Good ""
+run3=$(cat "$out")
+run fake_complete call org.example.Good /ok ""
+run4=$(cat "$out")
+run fake_complete call org.example.Good /ok org.example.Good ""
+check "completion runs nothing a service names, and offers only well-formed words" '
+        [[ ! -e "$dir/pwned" ]] && [[ $run2 == org.example.Good ]] &&
+        [[ $run3 == $'"'"'/\n/ok'"'"' ]] && [[ $run4 == org.example.Good ]] &&
+        [[ $(cat "$out") == Good ]]'
 
 kill "$svc_pid"
 wait "$svc_pid" 2>/dev/null

@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -25,7 +26,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
 #include "harness.h"
+#include "raw-peer.h"
 
 #define SVC_IFACE "com.example.Thing"
 #define SVC_IFACE2 "com.example.Other"
@@ -1331,6 +1335,378 @@ START_TEST(test_interface_file) {
 }
 END_TEST
 
+/* ---- Probes of issue #13 from outside (the docs read literally) ---------------------------- */
+
+/* docs/OBJECTS.md "The standard interfaces": "every one of these has its
+ * schema, checked like any declared method": arguments Introspect, Ping
+ * and the object manager's methods do not declare are refused. */
+START_TEST(test_standard_interfaces_check_args) {
+        bus_connection *caller = test_connect();
+        bus_slot *manager;
+        Answer a = { 0 };
+        Service s;
+
+        service_init(&s);
+        ck_assert_int_eq(bus_add_object_manager(s.conn, &manager, "/items"), 0);
+        call(caller, s.conn, "/a", BUS_INTROSPECTABLE_INTERFACE, "Introspect",
+             json_pack("{s:i}", "bogus", 1), &a);
+        assert_error(&a, BUS_ERROR_INVALID_ARGS, "field 'bogus': not expected here");
+        call(caller, s.conn, "/a", BUS_PEER_INTERFACE, "Ping", json_pack("{s:i}", "bogus", 1), &a);
+        assert_error(&a, BUS_ERROR_INVALID_ARGS, "field 'bogus': not expected here");
+        call(caller, s.conn, "/items", BUS_OBJECT_MANAGER_INTERFACE, "GetManagedObjects",
+             json_pack("[i]", 1), &a);
+        assert_error(&a, BUS_ERROR_INVALID_ARGS, "arguments: expected an object, got an array");
+        call(caller, s.conn, "/items", BUS_OBJECT_MANAGER_INTERFACE, "SubscribeManagedObjects",
+             json_pack("{s:b}", "bogus", 1), &a);
+        assert_error(&a, BUS_ERROR_INVALID_ARGS, "field 'bogus': not expected here");
+        call(caller, s.conn, "/items", BUS_OBJECT_MANAGER_INTERFACE, "UnsubscribeManagedObjects",
+             json_string("x"), &a);
+        assert_error(&a, BUS_ERROR_INVALID_ARGS, "arguments: expected an object, got a string");
+        /* And still answered with nothing or {}. */
+        call(caller, s.conn, "/a", BUS_INTROSPECTABLE_INTERFACE, "Introspect", json_object(), &a);
+        assert_ok(&a);
+        call(caller, s.conn, "/nowhere", BUS_PEER_INTERFACE, "Ping", NULL, &a);
+        assert_ok(&a);
+
+        answer_clear(&a);
+        bus_slot_unref(manager);
+        service_fini(&s);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* A service thread that answers until told to stop. */
+typedef struct Serve {
+        bus_connection *conn;
+        volatile bool stop;
+} Serve;
+
+static void *serve_thread(void *userdata) {
+        Serve *s = userdata;
+
+        while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+                while (bus_connection_process(s->conn) > 0)
+                        ;
+                bus_connection_wait(s->conn, 10000);
+        }
+        while (bus_connection_process(s->conn) > 0)
+                ;
+        bus_connection_flush(s->conn);
+        return NULL;
+}
+
+static unsigned sub_seen[2];
+
+static int sub_cb(bus_message *m, void *userdata) {
+        if (strcmp(bus_message_get_member(m), "InterfacesAdded") == 0)
+                (*(unsigned *)userdata)++;
+        return 0;
+}
+
+/* busclient.h: "Unreffing the slot unsubscribes" — that subscription, not
+ * another one the same connection holds on the same manager. */
+START_TEST(test_subscriptions_independent) {
+        bus_connection *caller = test_connect();
+        bus_error e = BUS_ERROR_INIT;
+        Serve serve = { .conn = test_connect() };
+        bus_slot *manager, *sub[2], *obj[2];
+        json_t *snap[2];
+        Thing t = { .who = "t" };
+        pthread_t th;
+
+        snprintf(t.mode, sizeof(t.mode), "auto");
+        sub_seen[0] = sub_seen[1] = 0;
+        ck_assert_int_eq(bus_add_object_manager(serve.conn, &manager, "/m"), 0);
+        ck_assert_int_eq(pthread_create(&th, NULL, serve_thread, &serve), 0);
+        for (unsigned i = 0; i < 2; i++)
+                ck_assert_int_eq(bus_subscribe_managed_objects(
+                                         caller, &sub[i], bus_connection_get_unique_name(serve.conn),
+                                         "/m", sub_cb, &sub_seen[i], &snap[i], &e),
+                                 0);
+        __atomic_store_n(&serve.stop, true, __ATOMIC_RELEASE);
+        ck_assert_int_eq(pthread_join(th, NULL), 0);
+
+        ck_assert_int_eq(bus_add_interface(serve.conn, &obj[0], "/m/a", &thing_iface, &t), 0);
+        pump_until(&sub_seen[1], 1, caller, serve.conn);
+        ck_assert_uint_eq(sub_seen[0], 1);
+        /* The first goes; the second still sees what is added. */
+        bus_slot_unref(sub[0]);
+        bus_sync(caller);
+        pump_idle(serve.conn);
+        ck_assert_int_eq(bus_add_interface(serve.conn, &obj[1], "/m/b", &thing_iface, &t), 0);
+        pump_until(&sub_seen[1], 2, caller, serve.conn);
+        ck_assert_uint_eq(sub_seen[0], 1);
+
+        bus_slot_unref(sub[1]);
+        json_decref(snap[0]);
+        json_decref(snap[1]);
+        bus_slot_unref(obj[0]);
+        bus_slot_unref(obj[1]);
+        bus_slot_unref(manager);
+        test_disconnect(serve.conn);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+static const bus_interface_method dup_methods[] = {
+        { .name = "A", .handler = m_who },
+        { .name = "A", .handler = m_who },
+        {},
+};
+static const bus_interface dup_iface = { .name = "com.example.Dup", .methods = dup_methods };
+static const bus_interface_property dup_properties[] = {
+        { .name = "P", .schema = "\"integer\"", .offset = offsetof(Thing, count) },
+        { .name = "P", .schema = "\"integer\"", .offset = offsetof(Thing, count) },
+        {},
+};
+static const bus_interface dup_iface2 = { .name = "com.example.Dup2", .properties = dup_properties };
+
+/* A table naming a member twice is refused (introspection could show only one). */
+START_TEST(test_register_duplicate_members) {
+        bus_connection *svc = test_connect();
+        Thing t = { 0 };
+
+        ck_assert_int_eq(bus_add_interface(svc, NULL, "/d", &dup_iface, &t), -EINVAL);
+        ck_assert_int_eq(bus_add_interface(svc, NULL, "/d", &dup_iface2, &t), -EINVAL);
+        test_disconnect(svc);
+}
+END_TEST
+
+/* Schemas nest at most BUS_SCHEMA_DEPTH_MAX (32) deep. */
+static char *nested_arrays(unsigned depth) {
+        size_t size = depth * 40 + 32;
+        char *s = malloc(size), *p = s;
+
+        for (unsigned i = 1; i < depth; i++)
+                p += sprintf(p, "{\"type\": \"array\", \"items\": ");
+        p += sprintf(p, "\"integer\"");
+        for (unsigned i = 1; i < depth; i++)
+                *p++ = '}';
+        *p = '\0';
+        return s;
+}
+
+START_TEST(test_schema_depth_bound) {
+        bus_schema *s = NULL;
+        bus_error e = BUS_ERROR_INIT;
+        char *ok = nested_arrays(BUS_SCHEMA_DEPTH_MAX), *deep = nested_arrays(BUS_SCHEMA_DEPTH_MAX + 1);
+
+        ck_assert_int_eq(bus_schema_parse(&s, ok, &e), 0);
+        bus_schema_free(s);
+        ck_assert_int_eq(bus_schema_parse(&s, deep, &e), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(e.message, "nested too deeply"));
+        bus_error_free(&e);
+        free(ok);
+        free(deep);
+        ck_assert_int_eq(bus_error_set_errno(&e, INT_MIN, NULL), -EIO);
+        ck_assert_str_eq(e.name, "org.busd.Error.IOError");
+        bus_error_free(&e);
+}
+END_TEST
+
+/* Every kind of mistake in a description file is refused with the JSON
+ * path of the mistake (and, from bus_interface_file_load(), the file). */
+START_TEST(test_interface_file_errors_name_path) {
+        static const struct {
+                const char *text, *where;
+        } cases[] = {
+                { "{\"interfaces\": [", "line 1" },
+                { "[]", "expected {\"interfaces\": [...]}" },
+                { "{\"interfaces\": [], \"extra\": 1}", "extra: unknown key" },
+                { "{\"interfaces\": [{\"name\": \"a.b\"}, 5]}", "interfaces[1]: expected an object" },
+                { "{\"interfaces\": [{\"name\": \"x\"}]}", "interfaces[0].name: " },
+                { "{\"interfaces\": [{\"name\": \"org.busd.Properties\"}]}",
+                  "interfaces[0].name: org.busd.Properties is answered by the library" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"bogus\": 1}]}",
+                  "interfaces[0].bogus: unknown key" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"methods\": []}]}",
+                  "interfaces[0].methods: expected an object" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"methods\": {\"1x\": {}}}]}",
+                  "interfaces[0].methods.1x: invalid member name" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"methods\": {\"M\": 1}}]}",
+                  "interfaces[0].methods.M: expected an object" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"methods\": {\"M\": {\"arg\": {}}}}]}",
+                  "interfaces[0].methods.M.arg: unknown key" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"methods\": {\"M\": {\"args\": {\"x\": "
+                  "\"integr\"}}}}]}",
+                  "interfaces[0].methods.M.args.x: unknown type 'integr'" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"methods\": {\"M\": {\"result\": {\"y\": "
+                  "{\"type\": \"array\", \"items\": {\"type\": \"object\", \"fields\": {\"z\": "
+                  "\"strin\"}}}}}}}]}",
+                  "interfaces[0].methods.M.result.y[].z: unknown type 'strin'" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"methods\": {\"M\": {\"deprecated\": 1}}}]}",
+                  "interfaces[0].methods.M.deprecated: expected true or false" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"properties\": {\"P\": {\"access\": "
+                  "\"read\"}}}]}",
+                  "interfaces[0].properties.P.schema: missing" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"properties\": {\"P\": {\"schema\": "
+                  "\"integer\", \"access\": \"rw\"}}}]}",
+                  "interfaces[0].properties.P.access: expected \"read\" or \"readwrite\"" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"properties\": {\"P\": {\"schema\": "
+                  "\"integer\", \"access\": \"read\", \"emits_change\": \"yes\"}}}]}",
+                  "interfaces[0].properties.P.emits_change: expected true or false" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"properties\": {\"P\": {\"schema\": "
+                  "{\"type\": \"integer\", \"min\": 2, \"max\": 1}, \"access\": \"read\"}}}]}",
+                  "interfaces[0].properties.P.schema: \"min\" is greater than \"max\"" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"properties\": {\"P\": {\"schema\": "
+                  "\"integer\", \"access\": \"read\", \"value\": 1}}}]}",
+                  "interfaces[0].properties.P.value: unknown key" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"signals\": {\"S\": {\"args\": {\"z\": "
+                  "{\"type\": \"enum\"}}}}}]}",
+                  "interfaces[0].signals.S.args.z: an enum needs" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"signals\": {\"S\": {\"result\": {}}}}]}",
+                  "interfaces[0].signals.S.result: unknown key" },
+                { "{\"interfaces\": [{\"name\": \"a.b\"}, {\"name\": \"a.b\"}]}",
+                  "interfaces[1].name: a.b is described twice" },
+        };
+        char file[] = "/tmp/busd-iface-XXXXXX";
+        bus_interface_file *f = NULL;
+        bus_error e = BUS_ERROR_INIT;
+        int fd;
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                ck_assert_msg(bus_interface_file_parse(&f, cases[i].text, &e) == -EINVAL,
+                              "accepted: %s", cases[i].text);
+                ck_assert_msg(e.message && strstr(e.message, cases[i].where),
+                              "for %s: '%s' does not say '%s'", cases[i].text,
+                              e.message ? e.message : "", cases[i].where);
+                bus_error_free(&e);
+        }
+        /* From a file, the file is named first. */
+        fd = mkstemp(file);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_gt(write(fd, cases[11].text, strlen(cases[11].text)), 0);
+        close(fd);
+        ck_assert_int_eq(bus_interface_file_load(&f, file, &e), -EINVAL);
+        ck_assert_msg(strncmp(e.message, file, strlen(file)) == 0 &&
+                              strstr(e.message, ": interfaces[0].methods.M.args.x: "),
+                      "%s", e.message);
+        bus_error_free(&e);
+        unlink(file);
+}
+END_TEST
+
+/* ---- busdctl against a hostile service ------------------------------------------------------ */
+
+/* What a hostile service answers: names and values with terminal escapes
+ * (ESC, BEL, DEL, the C1 CSI U+009B) and an interface without a name. */
+#define HOSTILE_INTROSPECT                                                                       \
+        "{\"path\": \"/\", \"interfaces\": [{\"methods\": {\"\\u001b]0;pwned\\u0007\": {}}},"    \
+        " {\"name\": \"com.example.Hostile\", \"methods\": {\"M\\u009b2J\": {\"args\": "          \
+        "{\"\\u001b[2J\": \"string\"}}}, \"properties\": {\"P\": {\"schema\": \"string\","        \
+        " \"access\": \"read\"}, \"Q\\u007f\": {\"schema\": \"any\", \"access\": \"read\"}},"     \
+        " \"signals\": {}}], \"children\": []}"
+#define HOSTILE_VALUE "\"\\u001b[2J\\u009b31m\\u007f\\u0007\""
+
+/* Run busdctl with @args against the bus while @p answers as the hostile
+ * service; its stdout and stderr in *@ret_output (free()); returns its
+ * wait status. */
+static int busdctl_against(RawPeer *p, const char *const *args, char **ret_output) {
+        char file[] = "/tmp/busdctl-hostile-XXXXXX";
+        const char *argv[16] = { "busdctl", "--address", busd_address() };
+        size_t n = 3, size = 0;
+        uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
+        int fd, status = 0;
+        FILE *f;
+        pid_t pid;
+
+        for (size_t i = 0; args[i]; i++)
+                argv[n++] = args[i];
+        argv[n] = NULL;
+        fd = mkstemp(file);
+        ck_assert_int_ge(fd, 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+                        _exit(126);
+                execv(BUSDCTL_BINARY, (char *const *)argv);
+                _exit(127);
+        }
+        for (;;) {
+                RawMsg *m = raw_peer_recv(p, 20);
+
+                if (m && m->type == BUS_MESSAGE_METHOD_CALL) {
+                        const char *body = "{}";
+                        char dest[32];
+                        RawSpec reply = { .type = BUS_MESSAGE_METHOD_RETURN,
+                                          .reply_serial = m->serial,
+                                          .destination = dest };
+
+                        snprintf(dest, sizeof(dest), ":1.%llu", (unsigned long long)m->sender_id);
+                        if (m->member && strcmp(m->member, "Introspect") == 0)
+                                body = HOSTILE_INTROSPECT;
+                        else if (m->member && strcmp(m->member, "GetAll") == 0)
+                                body = "{\"properties\": {\"P\": " HOSTILE_VALUE ", \"Q\\u007f\": {\"\\u001bk\": 1}}}";
+                        else if (m->member && strcmp(m->member, "Get") == 0)
+                                body = "{\"value\": " HOSTILE_VALUE "}";
+                        reply.body = body;
+                        raw_peer_send(p, &reply);
+                }
+                raw_msg_free(m);
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        break;
+                ck_assert_msg(now_usec() < deadline, "busdctl did not end");
+        }
+        f = fdopen(fd, "r");
+        ck_assert_ptr_nonnull(f);
+        rewind(f);
+        *ret_output = calloc(1, 65536);
+        size = fread(*ret_output, 1, 65535, f);
+        (*ret_output)[size] = '\0';
+        fclose(f);
+        unlink(file);
+        return status;
+}
+
+/* No byte of @text can drive a terminal: no C0 control but newline, no
+ * DEL, no C1 control (UTF-8 C2 80..C2 9F). */
+static void assert_inert(const char *what, const char *text) {
+        for (const unsigned char *u = (const unsigned char *)text; *u; u++)
+                ck_assert_msg((*u >= 0x20 || *u == '\n') && *u != 0x7f &&
+                                      !(u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f),
+                              "%s printed byte %#x at %zu: %s", what, *u,
+                              (size_t)(u - (const unsigned char *)text), text);
+}
+
+START_TEST(test_busdctl_hostile_service) {
+        static const char *const introspect[] = { "introspect", "com.example.Hostile", "/", NULL };
+        static const char *const introspect_one[] = { "introspect", "com.example.Hostile", "/",
+                                                      "com.example.Hostile", NULL };
+        static const char *const introspect_json[] = { "--json=pretty", "introspect",
+                                                       "com.example.Hostile", "/", NULL };
+        static const char *const get[] = { "get-property", "com.example.Hostile", "/",
+                                           "com.example.Hostile", "P", NULL };
+        static const char *const tree[] = { "tree", "com.example.Hostile", NULL };
+        static const char *const call_check[] = { "call", "com.example.Hostile", "/",
+                                                  "com.example.Hostile", "Nope", "{\"a\": 1}", NULL };
+        static const char *const call_out[] = { "--json=pretty", "call", "com.example.Hostile", "/",
+                                                "com.example.Hostile", "Get", NULL };
+        const char *const *runs[] = { introspect, introspect_one, introspect_json, get,
+                                      tree,       call_check,     call_out };
+        RawPeer *p = raw_peer_new(busd_address());
+
+        ck_assert_int_eq(raw_peer_request_name(p, "com.example.Hostile", 0), BUS_NAME_PRIMARY_OWNER);
+        for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+                char *out = NULL, what[64];
+                int status = busdctl_against(p, runs[i], &out);
+
+                snprintf(what, sizeof(what), "busdctl %s (run %zu)", runs[i][runs[i][0][0] == '-'], i);
+                ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) <= 1,
+                              "%s: status %#x: %s", what, status, out);
+                assert_inert(what, out);
+                free(out);
+        }
+        raw_peer_free(p);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("client-objects");
         TCase *tc = harness_tcase("objects");
@@ -1349,6 +1725,12 @@ int main(void) {
         tcase_add_test(tc, test_track);
         tcase_add_test(tc, test_errno_mapping);
         tcase_add_test(tc, test_interface_file);
+        tcase_add_test(tc, test_standard_interfaces_check_args);
+        tcase_add_test(tc, test_subscriptions_independent);
+        tcase_add_test(tc, test_register_duplicate_members);
+        tcase_add_test(tc, test_busdctl_hostile_service);
+        tcase_add_test(unit, test_schema_depth_bound);
+        tcase_add_test(unit, test_interface_file_errors_name_path);
         tcase_add_test(unit, test_schema_unit);
         tcase_add_test(unit, test_errno_round_trip_unit);
         suite_add_tcase(s, tc);

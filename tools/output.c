@@ -62,7 +62,18 @@ int output_json_print(json_t *v, OutputJson mode) {
         text = json_dumps(v, flags);
         if (!text)
                 return -ENOMEM;
-        if (puts(text) == EOF)
+        /* jansson escapes C0 controls but writes DEL and the C1 controls
+         * (U+0080..U+009F, which some terminals obey) as they are: escape
+         * them too (they occur only inside strings, so the JSON is the same). */
+        for (const unsigned char *u = (const unsigned char *)text; *u && r == 0; u++) {
+                if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
+                        r = printf("\\u%04x", *++u) < 0 ? -EIO : 0;
+                else if (u[0] == 0x7f)
+                        r = fputs("\\u007f", stdout) == EOF ? -EIO : 0;
+                else if (putchar(*u) == EOF)
+                        r = -EIO;
+        }
+        if (r == 0 && putchar('\n') == EOF)
                 r = -EIO;
         free(text);
         return r;

@@ -37,7 +37,8 @@ const char *output_ansi_warn(void);
 const char *output_ansi_reset(void);
 
 /* Print @v (borrowed) to stdout as one JSON document and a newline; any JSON
- * value is accepted. Returns 0 or -ENOMEM / -EIO. */
+ * value is accepted. Strings keep no byte a terminal obeys: C0 controls, DEL
+ * and C1 controls are written as \uXXXX escapes. Returns 0 or -ENOMEM / -EIO. */
 int output_json_print(json_t *v, OutputJson mode);
 
 /* A printable copy of @len bytes at @s: control characters, DEL, backslash and

@@ -168,7 +168,7 @@ static json_t *current_values(const Busdctl *ctx, bus_connection *c, const char 
         const char *name = json_string_value(json_object_get(iface, "name"));
         int r;
 
-        if (json_object_size(json_object_get(iface, "properties")) == 0)
+        if (!name || json_object_size(json_object_get(iface, "properties")) == 0)
                 return json_object();
         args = json_pack("{s:s}", "interface", name);
         r = bus_call_method(c, dest, path, BUS_PROPERTIES_INTERFACE, "GetAll", args,
@@ -218,7 +218,7 @@ int verb_introspect(Busdctl *ctx, int argc, char **argv) {
                 json_array_foreach (json_object_get(node, "interfaces"), i, x) {
                         json_t *copy;
 
-                        if (only && strcmp(json_string_value(json_object_get(x, "name")), only) != 0)
+                        if (only && x != object_find_interface(node, only))
                                 continue;
                         copy = json_deep_copy(x);
                         json_object_set_new(copy, "values", current_values(ctx, c, dest, path, x));
@@ -236,7 +236,7 @@ int verb_introspect(Busdctl *ctx, int argc, char **argv) {
 
                 if (r < 0)
                         break;
-                if (only && strcmp(json_string_value(json_object_get(x, "name")), only) != 0)
+                if (only && x != object_find_interface(node, only))
                         continue;
                 values = current_values(ctx, c, dest, path, x);
                 r = add_interface_rows(t, x, values);
@@ -490,9 +490,16 @@ int verb_check_interface(Busdctl *ctx, int argc, char **argv) {
 
                 r = bus_interface_file_load(&f, argv[k], &error);
                 if (r < 0) {
+                        /* The message names the file and the place in it; the
+                         * file's bytes (its keys) are escaped like a peer's. */
                         fputs("busdctl: ", stderr);
-                        driver_fputs_escaped(argv[k], stderr);
-                        fprintf(stderr, ": %s\n", error.message ? error.message : strerror(-r));
+                        if (r == -EINVAL && error.message)
+                                driver_fputs_escaped(error.message, stderr);
+                        else {
+                                driver_fputs_escaped(argv[k], stderr);
+                                fprintf(stderr, ": %s", strerror(-r));
+                        }
+                        fputc('\n', stderr);
                         bus_error_free(&error);
                         ret = EXIT_FAILURE;
                         continue;
