@@ -428,6 +428,21 @@ START_TEST(test_exec_and_file_failures) {
         ck_assert_int_eq(act_failures("exec-failed"), 2);
         ck_assert_int_eq(act_failures("invalid-service-file"), 2);
         ck_assert(busd_log_contains("typo.json"));
+        /* Each failure is a record of its own, as for a start that failed
+         * (probe: an invalid file's answers left none, so journalctl
+         * MESSAGE_ID=... BUSD_FAILURE=invalid-service-file found nothing). */
+        ck_assert(busd_log_contains("reason=invalid-service-file activation of "
+                                    "org.example.ActBroken failed"));
+        {
+                json_t *r = driver_call_ok(c, "GetActivation",
+                                           json_pack("{s:s}", "name", "org.example.ActTypo"));
+
+                ck_assert_int_eq(json_integer_value(json_object_get(r, "failures")), 1);
+                ck_assert_msg(strstr(json_string_value(json_object_get(r, "last_failure")),
+                                     "invalid-service-file: "),
+                              "%s", json_string_value(json_object_get(r, "last_failure")));
+                json_decref(r);
+        }
 
         test_disconnect(c);
         busd_assert_serves_others();
@@ -654,9 +669,12 @@ START_TEST(test_stuck_activation_fds_stay_the_callers) {
                         _exit(90);
                 for (int i = 0; i < STUCK_FDS; i++)
                         fds[i] = sealed_memfd(4096);
-                /* Every call it can queue, on every connection it may open. */
-                for (int p = 0; p < STUCK_PEERS; p++) {
+                /* Its connections first (a connection past its uid's share
+                 * would be refused: not what is tested here), then every
+                 * call it can queue on each. */
+                for (int p = 0; p < STUCK_PEERS; p++)
                         peers[p] = raw_peer_new_payloads(busd_address());
+                for (int p = 0; p < STUCK_PEERS; p++) {
                         for (int i = 0; i < STUCK_CALLS; i++)
                                 raw_peer_send_fds(peers[p],
                                                   &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,

@@ -258,6 +258,26 @@ static void entry_forget_if_removed(Entry *e) {
         }
 }
 
+/* The record of a failure of @e (warning, MESSAGE_ID of an activation
+ * failure): the service, the class and reason, and @first, the first caller
+ * waiting (if any). Rate-limited with the class. */
+static void log_failure(Entry *e, Peer *first, ActivationFailure cls, const char *reason,
+                        const char *tail) {
+        char f_name[300], f_file[PATH_MAX + 32], f_class[64];
+        const char *extra[] = { f_name, f_file, f_class, NULL };
+
+        snprintf(f_name, sizeof(f_name), "BUSD_NAME=%s", e->name);
+        snprintf(f_file, sizeof(f_file), "BUSD_SERVICE_FILE=%s",
+                 e->service ? e->service->path : "-");
+        snprintf(f_class, sizeof(f_class), "BUSD_FAILURE=%s", failure_names[cls]);
+        log_event(LOG_EVENT_ACTIVATION_FAILED, LOG_CLASS_ACTIVATION, LOG_WARNING,
+                  first ? &(LogPeer){ first->name, first->creds.uid, first->creds.gid,
+                                      first->creds.pid }
+                        : NULL,
+                  failure_names[cls], extra, "activation of %s failed (%s): %s%s", e->name,
+                  e->service ? e->service->path : "removed service file", reason, tail);
+}
+
 /* The start of @e failed: every queued call is answered at once. */
 static void entry_fail(Entry *e, ActivationFailure cls, const char *reason) {
         Activation *a = e->a;
@@ -283,24 +303,8 @@ static void entry_fail(Entry *e, ActivationFailure cls, const char *reason) {
         }
         e->failures_in_row++;
         e->last_failure_usec = now;
-        {
-                char f_name[300], f_file[PATH_MAX + 32], f_class[64];
-                const char *extra[] = { f_name, f_file, f_class, NULL };
-                Peer *first = e->q_first ? bus_find_peer(a->bus, e->q_first->sender_id) : NULL;
-
-                /* The journal record names the service, and the first caller waiting. */
-                snprintf(f_name, sizeof(f_name), "BUSD_NAME=%s", e->name);
-                snprintf(f_file, sizeof(f_file), "BUSD_SERVICE_FILE=%s",
-                         e->service ? e->service->path : "-");
-                snprintf(f_class, sizeof(f_class), "BUSD_FAILURE=%s", failure_names[cls]);
-                log_event(LOG_EVENT_ACTIVATION_FAILED, LOG_CLASS_ACTIVATION, LOG_WARNING,
-                          first ? &(LogPeer){ first->name, first->creds.uid, first->creds.gid,
-                                              first->creds.pid }
-                                : NULL,
-                          failure_names[cls], extra, "activation of %s failed (%s): %s%s", e->name,
-                          e->service ? e->service->path : "removed service file", reason,
-                          e->n_queued ? "; answering the queued calls" : "");
-        }
+        log_failure(e, e->q_first ? bus_find_peer(a->bus, e->q_first->sender_id) : NULL, cls,
+                    reason, e->n_queued ? "; answering the queued calls" : "");
         while (e->q_first)
                 call_end(a, e->q_first, BUS_ERR_ACTIVATION_FAILED, text);
         entry_arm_deadline(e);
@@ -688,6 +692,13 @@ static int queue_call(Activation *a, Peer *sender, Message *m, const char *name,
                 snprintf(text, sizeof(text), "%s: %s: %s",
                          failure_names[ACTIVATION_FAILURE_INVALID_FILE], name, e->service->error);
                 a->stats.failures[ACTIVATION_FAILURE_INVALID_FILE]++;
+                /* Counted and logged like any failure (no start, no back-off). */
+                e->failures++;
+                if (!e->last_failure || strcmp(e->last_failure, text) != 0) {
+                        free(e->last_failure);
+                        e->last_failure = strdup(text);
+                }
+                log_failure(e, sender, ACTIVATION_FAILURE_INVALID_FILE, e->service->error, "");
                 answer(a, sender, m, BUS_ERR_ACTIVATION_FAILED, text);
                 return 0;
         }
