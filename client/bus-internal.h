@@ -92,6 +92,22 @@
 
 #define USEC_INFINITY UINT64_MAX
 
+/* ---- Payload pools (pool.c) ------------------------------------------------------- */
+
+typedef struct PoolSet PoolSet;
+struct PeerPool;
+
+/* A slice a message refers to: built, in one of our pools (owner 0); received,
+ * in a pool of its sender (@data NULL if that pool is unknown or refused). */
+typedef struct MessageSlice {
+        uint64_t owner;
+        uint32_t pool;
+        uint64_t offset, length;
+        uint8_t *data;         /* into the pool's mapping (volatile when received) */
+        struct PeerPool *peer; /* received: the pool it points into */
+        bool held;             /* received: to be released when the message goes */
+} MessageSlice;
+
 /* ---- Messages ------------------------------------------------------------------ */
 
 struct bus_message {
@@ -123,6 +139,16 @@ struct bus_message {
         uint64_t payload_sizes[BUS_FDS_MAX];
         void *payload_maps[BUS_FDS_MAX];
         unsigned n_payloads;
+        /* Slices (pool.c): payloads n_payloads.. of the message; and the body,
+         * when it is a slice. @pools: the connection's set the message was
+         * built with or received on (NULL: built without a connection). */
+        PoolSet *pools;
+        MessageSlice slices[BUS_FDS_MAX];
+        unsigned n_slices;
+        MessageSlice body_slice;
+        bool body_in_slice;
+        bool slices_sent;     /* built: sent once (a second send copies them) */
+        char *body_snapshot;  /* received: the body slice copied out before parsing */
         /* built: small field strings and bodies are copied here rather than
          * each into its own allocation (message_copy()); a replaced one keeps
          * its bytes until the message goes. Received messages have none. */
@@ -133,6 +159,8 @@ struct bus_message {
 /* A payload buffer being filled (payload.c): a memfd and its writable
  * mapping, until it is attached to a message or freed. */
 struct bus_payload {
+        PoolSet *pools;     /* a slice of this set (bus_payload_new_pooled()), or NULL */
+        MessageSlice slice;
         int fd;
         void *map; /* NULL for size 0 */
         size_t size;
@@ -172,7 +200,7 @@ int message_new_local_signal(bus_message **ret, const char *member, json_t *body
 /* Encode @m with @serial and @deadline_ns into a new OutItem. @use_payloads:
  * the broker accepts payload memfds. */
 int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool use_payloads,
-                   OutItem **ret);
+                   PoolSet *pools, OutItem **ret);
 /* Builder shared by the public constructors and the library's replies. */
 int message_new(bus_message **ret, uint8_t type);
 int message_set_field(bus_message *m, BusFieldCode code, const char *value);
@@ -349,6 +377,11 @@ struct bus_connection {
         void *monitor_userdata;
 
         EventGlue *event;
+
+        /* payload pools (pool.c) */
+        PoolSet *pools;
+        int payload_mode;   /* BUS_PAYLOAD_MODE_* */
+        uint64_t pool_size; /* size of the next own pool at least */
 };
 
 /* CLOCK_MONOTONIC in µs: every deadline in the library is on this clock. */
@@ -505,3 +538,29 @@ int error_set_const(bus_error *e, const char *name, const char *message);
  * shortened. NULL only if out of memory. */
 char *error_text_sanitize(const char *text, size_t max);
 void client_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- Payload pools (pool.c) ------------------------------------------------------- */
+
+/* A set for connection @c (one reference, the connection's). */
+PoolSet *pool_set_new(bus_connection *c);
+PoolSet *pool_set_ref(PoolSet *s);
+PoolSet *pool_set_unref(PoolSet *s);
+/* The connection goes: pending releases dropped, its reference too. */
+void pool_set_detach(PoolSet *s);
+/* May slices be allocated in @s now (pool mode, pools negotiated, open)? */
+bool pool_set_usable(const PoolSet *s);
+/* A slice of @size bytes in one of @s's pools (made and announced with a
+ * synchronous AddPool when none has room): 0, -EOPNOTSUPP (no pools here),
+ * -ENOSPC, -EMSGSIZE, -ENOMEM. The caller falls back to a sealed memfd. */
+int pool_alloc(PoolSet *s, uint64_t size, MessageSlice *ret);
+/* An own slice no message holds any more (freed when also released). */
+void pool_slice_unused(PoolSet *s, const MessageSlice *slice);
+/* An own slice was sent: free only once the broker releases it. */
+void pool_slice_sent(PoolSet *s, const MessageSlice *slice);
+/* A message just read on @c: 1 if it was the bus's pool signal (consumed:
+ * the caller frees it), else 0 with its slices resolved. */
+int pool_on_received(bus_connection *c, bus_message *m);
+/* @m goes: its received slices are queued for release, its own marked unused. */
+void pool_message_free(bus_message *m);
+/* Send the queued releases (ReleaseSlices, no reply). */
+void pool_flush_releases(bus_connection *c);

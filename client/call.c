@@ -307,13 +307,16 @@ int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t 
                 return -EPERM; /* the bus would disconnect a monitor that sends */
         /* Whether a large body may go in a memfd, and whether payloads may
          * be sent at all, is known from the welcome. */
-        if ((m->body_len > BUS_BODY_INLINE_THRESHOLD || m->n_payloads > 0) && !c->welcomed) {
+        if ((m->body_len > BUS_BODY_INLINE_THRESHOLD || m->n_payloads > 0 || m->n_slices > 0 ||
+             m->body_in_slice) &&
+            !c->welcomed) {
                 r = handshake_wait(c);
                 if (r < 0)
                         return conn_ended(c) ? conn_ended_error(c, NULL) : r;
         }
         serial = c->serial_next;
-        r = message_encode(m, serial, deadline_ns, c->features & BUS_FEATURE_PAYLOADS, &item);
+        r = message_encode(m, serial, deadline_ns, c->features & BUS_FEATURE_PAYLOADS,
+                           c->features & BUS_FEATURE_POOLS ? c->pools : NULL, &item);
         if (r < 0)
                 return r;
         c->serial_next++;

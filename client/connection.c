@@ -142,6 +142,14 @@ static int conn_open_socket(const char *path, uint64_t deadline) {
         return fd;
 }
 
+/* $BUSD_PAYLOAD_MODE=sealed: sealed one-shot memfds by default (busclient.h). */
+static int conn_default_payload_mode(void) {
+        const char *mode = getenv("BUSD_PAYLOAD_MODE");
+
+        return mode && strcmp(mode, "sealed") == 0 ? BUS_PAYLOAD_MODE_SEALED
+                                                    : BUS_PAYLOAD_MODE_POOL;
+}
+
 int conn_new(bus_connection **ret, const char *path, uint64_t timeout_usec) {
         /* The handshake is bounded like a call (0: the default 25 s). */
         uint64_t deadline = call_deadline_usec(timeout_usec);
@@ -160,6 +168,13 @@ int conn_new(bus_connection **ret, const char *path, uint64_t timeout_usec) {
         c->pid = getpid();
         c->handshake_deadline = deadline;
         c->serial_next = 1;
+        c->pools = pool_set_new(c);
+        if (!c->pools) {
+                conn_free(c);
+                return -ENOMEM;
+        }
+        c->payload_mode = conn_default_payload_mode();
+        c->pool_size = BUS_CLIENT_POOL_SIZE;
 
         /* The preamble goes out now; the welcome is read lazily. */
         r = handshake_start(c);
@@ -212,6 +227,8 @@ void conn_finalize(bus_connection *c) {
 
 static void conn_free(bus_connection *c) {
         conn_finalize(c);
+        pool_set_detach(c->pools); /* messages may keep the set */
+        c->pools = NULL;
         dispatch_drop_slots(c);
         event_free_glue(c);
         hashmap_free(c->pending_by_serial);

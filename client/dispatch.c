@@ -443,6 +443,7 @@ static int reply_new(bus_message *call, uint8_t type, bus_message **ret) {
                 return r;
         }
         m->header.reply_serial = call->header.serial;
+        m->pools = pool_set_ref(call->pools); /* large replies use the pool */
         *ret = m;
         return 0;
 }
@@ -742,6 +743,7 @@ static int process_step(bus_connection *c) {
         if (m) {
                 dispatch_message(c, m);
                 bus_message_unref(m);
+                pool_flush_releases(c); /* what this dispatch freed, in one call */
                 return 1;
         }
         /* Signals dropped whose notice found no place on the queue. */

@@ -179,6 +179,11 @@ static int in_push_received(bus_connection *c, uint8_t *data, size_t len, int *f
         r = message_new_received(&m, data, len, fds, n_fds);
         if (r < 0)
                 return r;
+        /* The bus's pool signals are the library's (pool.c). */
+        if (pool_on_received(c, m) > 0) {
+                bus_message_unref(m);
+                return 0;
+        }
         return conn_queue_received(c, m);
 }
 

@@ -26,6 +26,7 @@ client_libbusclient_internal_la_SOURCES = \
 	client/object-internal.h \
 	client/object-manager.c \
 	client/payload.c \
+	client/pool.c \
 	client/payload-memfd.c \
 	client/poll.c \
 	client/properties.c \

@@ -129,16 +129,26 @@ static int message_new_with(bus_message **ret, uint8_t type, const char *destina
 _public_ int bus_message_new_method_call(bus_connection *c, bus_message **ret,
                                          const char *destination, const char *path,
                                          const char *interface, const char *member) {
+        int r;
+
         if (!ret || !path || !member)
                 return -EINVAL;
-        return message_new_with(ret, BUS_MESSAGE_METHOD_CALL, destination, path, interface, member);
+        r = message_new_with(ret, BUS_MESSAGE_METHOD_CALL, destination, path, interface, member);
+        if (r >= 0 && c)
+                (*ret)->pools = pool_set_ref(c->pools); /* large payloads use its pool */
+        return r;
 }
 
 _public_ int bus_message_new_signal(bus_connection *c, bus_message **ret, const char *path,
                                     const char *interface, const char *member) {
+        int r;
+
         if (!ret || !path || !interface || !member)
                 return -EINVAL;
-        return message_new_with(ret, BUS_MESSAGE_SIGNAL, NULL, path, interface, member);
+        r = message_new_with(ret, BUS_MESSAGE_SIGNAL, NULL, path, interface, member);
+        if (r >= 0 && c)
+                (*ret)->pools = pool_set_ref(c->pools);
+        return r;
 }
 
 _public_ int bus_message_set_destination(bus_message *m, const char *destination) {
@@ -158,6 +168,12 @@ static void message_drop_json(bus_message *m) {
 static void message_drop_body(bus_message *m) {
         free(m->body_owned);
         m->body_owned = NULL;
+        free(m->body_snapshot);
+        m->body_snapshot = NULL;
+        if (m->body_in_slice && !m->received) {
+                pool_slice_unused(m->pools, &m->body_slice);
+                m->body_in_slice = false;
+        }
         if (m->body_map)
                 munmap(m->body_map, m->body_map_len);
         m->body_map = NULL;
@@ -171,6 +187,8 @@ static void message_drop_body(bus_message *m) {
 
 _public_ int bus_message_set_body_text(bus_message *m, const char *text, size_t len) {
         char *copy = NULL, *allocated = NULL;
+        MessageSlice slice = { 0 };
+        bool in_slice = false;
         int fd = -1;
 
         if (!m || (!text && len > 0))
@@ -179,7 +197,11 @@ _public_ int bus_message_set_body_text(bus_message *m, const char *text, size_t 
                 return -EPERM;
         if (len > 0 && bus_body_check(text, len) != 0)
                 return -EINVAL;
-        if (len > BUS_BODY_INLINE_THRESHOLD) {
+        if (len > BUS_CLIENT_POOL_BODY_THRESHOLD && pool_alloc(m->pools, len, &slice) == 0) {
+                /* The one copy: into a slice of the connection's pool. */
+                memcpy(slice.data, text, len);
+                in_slice = true;
+        } else if (len > BUS_BODY_INLINE_THRESHOLD) {
                 /* The one copy a large body needs: into the memfd that goes
                  * to the receivers, sealed now, so every send passes it on. */
                 fd = payload_memfd_create(text, len);
@@ -193,9 +215,11 @@ _public_ int bus_message_set_body_text(bus_message *m, const char *text, size_t 
         message_drop_body(m);
         message_drop_json(m);
         m->body_owned = allocated;
-        m->body = copy;
+        m->body = in_slice ? (const char *)slice.data : copy;
         m->body_fd = fd;
         m->body_len = len;
+        m->body_slice = slice;
+        m->body_in_slice = in_slice;
         return 0;
 }
 
@@ -241,6 +265,7 @@ _public_ bus_message *bus_message_unref(bus_message *m) {
         message_drop_body(m);
         free(m->data);
         payload_clear(m);
+        pool_message_free(m); /* releases received slices, frees own unsent ones */
         json_decref(m->json);
         free(m);
         return NULL;
@@ -253,6 +278,17 @@ _public_ bus_message *bus_message_unref(bus_message *m) {
  * caller's reads fault in what they touch. NULL if the payload is refused or
  * cannot be mapped. */
 static const char *message_body_bytes(bus_message *m) {
+        if (!m->body && m->received && m->body_in_slice) {
+                /* Volatile (the owner may rewrite it): read once, into a
+                 * private copy that is checked and parsed (PROTOCOL.md 3.6). */
+                if (!m->body_slice.data || m->body_len == 0)
+                        return m->body_len == 0 ? "" : NULL;
+                m->body_snapshot = malloc(m->body_len);
+                if (!m->body_snapshot)
+                        return NULL;
+                memcpy(m->body_snapshot, m->body_slice.data, m->body_len);
+                m->body = m->body_snapshot;
+        }
         if (!m->body && m->body_fd >= 0) {
                 /* Judged first, whatever its declared size: a body in a
                  * payload that fails the rule is NULL even at 0 bytes. */
@@ -413,8 +449,24 @@ OutItem *outitem_free(OutItem *item) {
         return NULL;
 }
 
+/* Append a sealed memfd copy of @len bytes at @data to @fds: a slice that
+ * cannot travel as one (another connection, a second send). */
+static int encode_slice_copy(OutItem *fds, uint64_t *sizes, unsigned *n, const void *data,
+                             uint64_t len) {
+        int fd;
+
+        if (fds->n_fds >= BUS_FDS_MAX || len > SIZE_MAX)
+                return -E2BIG;
+        fd = payload_memfd_create(data, (size_t)len);
+        if (fd < 0)
+                return fd;
+        fds->fds[fds->n_fds++] = fd;
+        sizes[(*n)++] = len;
+        return 0;
+}
+
 int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool use_payloads,
-                   OutItem **ret) {
+                   PoolSet *pools, OutItem **ret) {
         BusMessageSpec spec = {
                 .type = m->header.type,
                 .flags = m->header.flags & ~BUS_FLAG_BODY_IN_PAYLOAD,
@@ -436,8 +488,31 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
         size_t len;
         int r;
 
-        if (m->n_payloads > 0 && !use_payloads)
+        BusSlice wire[BUS_FDS_MAX];
+        unsigned n_wire = 0;
+        /* Slices travel as such once, on the connection they were made for,
+         * and only after every fd payload (else they become memfds). */
+        bool use_slices = pools && m->pools == pools && !m->slices_sent;
+
+        if ((m->n_payloads > 0 || m->n_slices > 0) && !use_payloads)
                 return -EOPNOTSUPP; /* the broker did not offer payloads */
+        if (m->body_in_slice && use_slices && m->n_payloads == 0 && m->n_slices < BUS_FDS_MAX) {
+                wire[n_wire++] = (BusSlice){ .pool = m->body_slice.pool,
+                                             .offset = m->body_slice.offset,
+                                             .length = m->body_slice.length };
+                spec.flags |= BUS_FLAG_BODY_IN_PAYLOAD;
+                spec.body = NULL;
+                spec.body_len = 0;
+        } else if (m->body_in_slice && use_payloads && m->n_payloads + m->n_slices < BUS_FDS_MAX) {
+                r = encode_slice_copy(&fds, payload_sizes, &n_payloads, m->body, m->body_len);
+                if (r < 0)
+                        return r;
+                spec.flags |= BUS_FLAG_BODY_IN_PAYLOAD;
+                spec.body = NULL;
+                spec.body_len = 0;
+        } else if (m->body_in_slice && m->body_len > BUS_BODY_INLINE_MAX) {
+                return -EMSGSIZE;
+        }
 
         /* Large bodies travel in a sealed memfd (BUS_BODY_INLINE_THRESHOLD),
          * as payload 0 if there is room beside the application's payloads. */
@@ -450,7 +525,7 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
                 spec.flags |= BUS_FLAG_BODY_IN_PAYLOAD;
                 spec.body = NULL;
                 spec.body_len = 0;
-        } else if (m->body_len > BUS_BODY_INLINE_MAX) {
+        } else if (spec.body_len > BUS_BODY_INLINE_MAX) {
                 return -EMSGSIZE;
         } else if (m->body_fd >= 0) {
                 /* A broker without memfds, or 16 payloads already: inline. */
@@ -461,9 +536,25 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
         r = payload_encode(m, &fds, payload_sizes, &n_payloads);
         if (r < 0)
                 goto fail;
+        for (unsigned i = 0; i < m->n_slices; i++) {
+                if (use_slices) {
+                        wire[n_wire++] = (BusSlice){ .pool = m->slices[i].pool,
+                                                     .offset = m->slices[i].offset,
+                                                     .length = m->slices[i].length };
+                        continue;
+                }
+                r = encode_slice_copy(&fds, payload_sizes, &n_payloads, m->slices[i].data,
+                                      m->slices[i].length);
+                if (r < 0)
+                        goto fail;
+        }
         if (n_payloads > 0) {
                 spec.payload_sizes = payload_sizes;
                 spec.n_payloads = n_payloads;
+        }
+        if (n_wire > 0) {
+                spec.slices = wire;
+                spec.n_slices = n_wire;
         }
 
         size = bus_message_encoded_size(&spec);
@@ -487,6 +578,14 @@ int message_encode(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool u
         item->len = len;
         m->header.serial = serial;
         m->header.deadline_ns = deadline_ns;
+        if (n_wire > 0) {
+                /* From now on the broker releases them (SlicesReleased). */
+                if (spec.flags & BUS_FLAG_BODY_IN_PAYLOAD && m->body_in_slice && n_payloads == 0)
+                        pool_slice_sent(pools, &m->body_slice);
+                for (unsigned i = 0; i < m->n_slices; i++)
+                        pool_slice_sent(pools, &m->slices[i]);
+                m->slices_sent = true;
+        }
         *ret = item;
         return 0;
 
@@ -523,7 +622,16 @@ int message_new_received(bus_message **ret, uint8_t *data, size_t len, int *fds,
         }
         message_render_sender(m);
 
-        if (m->header.flags & BUS_FLAG_BODY_IN_PAYLOAD) {
+        if ((m->header.flags & BUS_FLAG_BODY_IN_PAYLOAD) && n_fds == 0) {
+                /* The body is slice 0 (PROTOCOL.md 3.6): resolved against
+                 * the connection's pools by pool_on_received(), copied out
+                 * when first read. */
+                if (m->fields.slices[0].length > SIZE_MAX) {
+                        r = -EFBIG;
+                        goto fail;
+                }
+                m->body_len = (size_t)m->fields.slices[0].length;
+        } else if (m->header.flags & BUS_FLAG_BODY_IN_PAYLOAD) {
                 /* fields.n_payloads == n_fds >= 1 is guaranteed by bus_message_check.
                  * Kept unmapped and unjudged until the body is read
                  * (message_body_bytes()): a receiver that never reads it pays

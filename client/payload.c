@@ -117,6 +117,28 @@ fail:
         return r;
 }
 
+_public_ int bus_payload_new_pooled(bus_connection *c, bus_payload **ret, size_t size) {
+        MessageSlice slice;
+        bus_payload *p;
+
+        if (!c || !ret)
+                return -EINVAL;
+        if (size == 0 || pool_alloc(c->pools, size, &slice) < 0)
+                return bus_payload_new(ret, size); /* no pool: a memfd of its own */
+        p = calloc(1, sizeof(*p));
+        if (!p) {
+                pool_slice_unused(c->pools, &slice);
+                return -ENOMEM;
+        }
+        p->pools = pool_set_ref(c->pools);
+        p->slice = slice;
+        p->fd = -1;
+        p->map = slice.data;
+        p->size = size;
+        *ret = p;
+        return 0;
+}
+
 _public_ void *bus_payload_data(bus_payload *p) {
         return p ? p->map : NULL;
 }
@@ -128,6 +150,13 @@ _public_ size_t bus_payload_size(bus_payload *p) {
 _public_ bus_payload *bus_payload_free(bus_payload *p) {
         if (!p)
                 return NULL;
+        if (p->pools) {
+                /* A slice: back to the pool (the mapping is the pool's). */
+                pool_slice_unused(p->pools, &p->slice);
+                pool_set_unref(p->pools);
+                free(p);
+                return NULL;
+        }
         if (p->map)
                 munmap(p->map, p->size);
         if (p->fd >= 0)
@@ -145,12 +174,35 @@ static int attach_check(bus_message *m, uint64_t size) {
                 return -EINVAL;
         if (m->received)
                 return -EPERM;
-        if (m->n_payloads >= BUS_FDS_MAX)
+        if (m->n_payloads + m->n_slices >= BUS_FDS_MAX)
                 return -E2BIG;
         for (unsigned i = 0; i < m->n_payloads; i++)
                 total += m->payload_sizes[i];
+        for (unsigned i = 0; i < m->n_slices; i++)
+                total += m->slices[i].length;
         if (total > BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX)
                 return -EMSGSIZE;
+        return 0;
+}
+
+/* An fd payload is about to be attached: slices travel after every fd
+ * payload, so the slices attached so far become sealed memfds now, in
+ * their place, to keep the order of attachment. 0 or negative errno. */
+static int attach_fd_prepare(bus_message *m) {
+        while (m->n_slices > 0) {
+                MessageSlice s = m->slices[0];
+                int fd = payload_memfd_create(s.data, (size_t)s.length);
+
+                if (fd < 0)
+                        return fd;
+                m->payload_fds[m->n_payloads] = fd;
+                m->payload_sizes[m->n_payloads] = s.length;
+                m->payload_maps[m->n_payloads] = NULL;
+                m->n_payloads++;
+                memmove(&m->slices[0], &m->slices[1], (m->n_slices - 1) * sizeof(s));
+                m->n_slices--;
+                pool_slice_unused(m->pools, &s);
+        }
         return 0;
 }
 
@@ -170,6 +222,20 @@ _public_ int bus_message_attach_payload(bus_message *m, bus_payload *p) {
         r = attach_check(m, p->size);
         if (r < 0)
                 goto out;
+        if (p->pools) {
+                /* A slice: it stays in place; the message holds it now. */
+                if (!m->pools)
+                        m->pools = pool_set_ref(p->pools);
+                if (m->pools == p->pools) {
+                        m->slices[m->n_slices++] = p->slice;
+                        pool_set_unref(p->pools);
+                        free(p);
+                        return 0;
+                }
+                /* Built for another connection: copied into a sealed memfd. */
+                r = bus_message_attach_bytes(m, p->slice.data, p->size);
+                goto out;
+        }
         /* F_SEAL_WRITE fails with EBUSY while a writable shared mapping
          * exists: drop ours first. */
         if (p->map) {
@@ -180,6 +246,9 @@ _public_ int bus_message_attach_payload(bus_message *m, bus_payload *p) {
                 r = -errno;
                 goto out;
         }
+        r = attach_fd_prepare(m);
+        if (r < 0)
+                goto out;
         attach_take(m, p->fd, p->size);
         p->fd = -1;
         r = 0;
@@ -245,6 +314,9 @@ _public_ int bus_message_attach_fd(bus_message *m, int fd) {
         r = attach_fd_judge(m, fd, false, &facts);
         if (r < 0)
                 return r;
+        r = attach_fd_prepare(m);
+        if (r < 0)
+                return r;
         dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (dup_fd < 0)
                 return -errno;
@@ -260,6 +332,15 @@ _public_ int bus_message_attach_bytes(bus_message *m, const void *data, size_t s
         r = attach_check(m, size);
         if (r < 0)
                 return r;
+        if (size > 0 && pool_alloc(m->pools, size, &m->slices[m->n_slices]) == 0) {
+                /* One copy, into a slice of the connection's pool. */
+                memcpy(m->slices[m->n_slices].data, data, size);
+                m->n_slices++;
+                return 0;
+        }
+        r = attach_fd_prepare(m);
+        if (r < 0)
+                return r;
         fd = payload_memfd_create(data, size); /* sealed with all four seals */
         if (fd < 0)
                 return fd;
@@ -270,7 +351,7 @@ _public_ int bus_message_attach_bytes(bus_message *m, const void *data, size_t s
 /* ---- Reading ------------------------------------------------------------------------------ */
 
 _public_ unsigned bus_message_get_payload_count(bus_message *m) {
-        return m ? m->n_payloads : 0;
+        return m ? m->n_payloads + m->n_slices : 0;
 }
 
 _public_ int bus_message_get_payload(bus_message *m, unsigned index, const void **ret_data,
@@ -279,8 +360,22 @@ _public_ int bus_message_get_payload(bus_message *m, unsigned index, const void 
         uint64_t size;
         int r;
 
-        if (!m || index >= m->n_payloads)
+        if (!m || index >= m->n_payloads + m->n_slices)
                 return -EINVAL;
+        if (index >= m->n_payloads) {
+                /* A slice, in place: volatile if received (busclient.h). */
+                const MessageSlice *s = &m->slices[index - m->n_payloads];
+
+                if (!s->data)
+                        return -EBADMSG; /* its pool is unknown or was refused */
+                if (s->length > SIZE_MAX)
+                        return -EFBIG;
+                if (ret_data)
+                        *ret_data = s->data;
+                if (ret_size)
+                        *ret_size = (size_t)s->length;
+                return 0;
+        }
         size = m->payload_sizes[index];
         if (size > SIZE_MAX)
                 return -EFBIG;
@@ -306,8 +401,18 @@ _public_ int bus_message_get_payload(bus_message *m, unsigned index, const void 
 _public_ int bus_message_dup_payload_fd(bus_message *m, unsigned index) {
         int fd;
 
-        if (!m || index >= m->n_payloads)
+        if (!m || index >= m->n_payloads + m->n_slices)
                 return -EINVAL;
+        if (index >= m->n_payloads) {
+                /* A slice: a sealed snapshot of it, never the pool itself. */
+                const MessageSlice *s = &m->slices[index - m->n_payloads];
+
+                if (!s->data)
+                        return -EBADMSG;
+                if (s->length > SIZE_MAX)
+                        return -EFBIG;
+                return payload_memfd_create(s->data, (size_t)s->length);
+        }
         /* The caller will map or read it: the same rule as for our mapping. */
         if (payload_memfd_check(m->payload_fds[index], m->payload_sizes[index]) != 0)
                 return -EBADMSG;

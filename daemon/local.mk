@@ -26,11 +26,13 @@ daemon_busd_SOURCES = \
 	daemon/registry/matches.c daemon/registry/matches.h \
 	daemon/registry/replies.c daemon/registry/replies.h \
 	daemon/registry/quota.c daemon/registry/quota.h \
+	daemon/registry/pools.c daemon/registry/pools.h \
 	daemon/core/bus.c daemon/core/bus.h \
 	daemon/core/peer.c daemon/core/peer.h \
 	daemon/core/router.c daemon/core/router.h \
 	daemon/core/driver.c daemon/core/driver-messages.c daemon/core/driver.h \
 	daemon/core/monitor.c daemon/core/monitor.h \
+	daemon/core/pool-routing.c daemon/core/pool-routing.h \
 	daemon/activation/activation.c daemon/activation/activation.h \
 	daemon/activation/service-file.c daemon/activation/service-file.h \
 	daemon/activation/exec.c daemon/activation/exec.h \

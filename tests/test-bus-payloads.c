@@ -1557,5 +1557,8 @@ static Suite *payloads_suite(void)
 
 int main(void)
 {
+        /* This suite is about sealed one-shot memfds; payload pools have
+         * their own (test-bus-pools.c). */
+        setenv("BUSD_PAYLOAD_MODE", "sealed", 1);
         return harness_run(payloads_suite());
 }

@@ -75,6 +75,10 @@ static const KeySpec keys[] = {
         T("activation_backoff_window_ms", activation_backoff_window_usec,
           BUS_ACTIVATION_BACKOFF_WINDOW_USEC),
         T("activation_backoff_ms", activation_backoff_usec, BUS_ACTIVATION_BACKOFF_USEC),
+        L(pools_per_connection, 1024, BUS_POOLS_PER_CONNECTION_MAX),
+        L(pool_size, 1ull << 40, BUS_POOL_SIZE_MAX),
+        L(pool_slices_held_per_connection, 1u << 20, BUS_POOL_SLICES_HELD_PER_CONNECTION_MAX),
+        L(pools_held_per_connection, 65536, BUS_POOLS_HELD_PER_CONNECTION_MAX),
 };
 
 static uint64_t field_get(const BusConfig *c, const KeySpec *k) {

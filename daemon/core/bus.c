@@ -23,6 +23,7 @@
 #include "transport/listener.h"
 #include "process/log.h"
 #include "core/peer.h"
+#include "registry/pools.h"
 #include "registry/replies.h"
 #include "core/router.h"
 #include "common/util.h"
@@ -173,6 +174,9 @@ int bus_new(Bus **ret, struct event_base *base) {
         r = match_registry_new(&bus->matches);
         if (r < 0)
                 goto fail;
+        r = pools_new(&bus->pools);
+        if (r < 0)
+                goto fail;
         r = replies_new(&bus->replies, base, bus->timer_slack_usec, router_call_expired, bus);
         if (r < 0)
                 goto fail;
@@ -221,6 +225,7 @@ Bus *bus_free(Bus *bus) {
                 event_free(bus->reap_event);
         replies_free(bus->replies);
         match_registry_free(bus->matches);
+        pools_free(bus->pools);
         name_registry_free(bus->names);
         hashmap_free(bus->uids);
         hashmap_free(bus->peers);

@@ -73,6 +73,7 @@ typedef struct BusStats {
         uint64_t disconnects[_DISCONNECT_REASON_MAX];
         QuotaTotals payload;       /* payload bytes and fds held in queues (quota.h) */
         uint64_t payloads_refused; /* messages refused for their payload fds (transport/payload.c) */
+        uint64_t pool_releases_refused; /* ReleaseSlices entries the caller did not hold */
 } BusStats;
 
 /* Size of the shared receive buffer: many small messages per recvmsg(), and
@@ -87,6 +88,7 @@ typedef struct Bus {
         MatchRegistry *matches;
         Activation *activation; /* service activation (activation/activation.h), or NULL */
         ReplyRegistry *replies; /* pending replies (registry/replies.h) */
+        struct Pools *pools;    /* payload pools (registry/pools.h) */
         Listener *listener;
 
         BusConfig config;     /* the active configuration, see above */

@@ -18,6 +18,7 @@
 #include "core/driver.h"
 #include "process/log.h"
 #include "core/monitor.h"
+#include "core/pool-routing.h"
 #include "registry/replies.h"
 #include "common/util.h"
 
@@ -566,6 +567,7 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
                 { "payload_bytes_in_flight", s->payload.bytes },
                 { "payload_fds_in_flight", s->payload.fds },
                 { "payloads_refused", s->payloads_refused },
+                { "pool_releases_refused", s->pool_releases_refused },
                 { "monitors", bus->n_monitors },
                 /* the fd budget (docs/DAEMON.md "File descriptor budget") */
                 { "fds_budget", bus->fds.limit },
@@ -745,10 +747,24 @@ static json_t *method_get_activation(Bus *bus, Peer *sender, json_t *args, Drive
         return r < 0 ? oom(e) : result;
 }
 
+/* AddPool {"pool"} with the pool's fd (PROTOCOL.md 3.6, pool-routing.c). */
+static json_t *method_add_pool(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        return pool_routing_add_pool(bus, sender, dispatching, args, &e->name, e->message,
+                                     sizeof(e->message));
+}
+
+/* ReleaseSlices {"slices": [[owner, pool, offset, length]...]}. */
+static json_t *method_release_slices(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        return pool_routing_release_slices(bus, sender, args, &e->name, e->message,
+                                           sizeof(e->message));
+}
+
 static const struct {
         const char *member;
         DriverMethodFn fn;
 } methods[] = {
+        { "AddPool", method_add_pool },
+        { "ReleaseSlices", method_release_slices },
         { "ListActivatableNames", method_list_activatable_names },
         { "GetActivation", method_get_activation },
         { "StartServiceByName", method_start_service_by_name },

@@ -14,6 +14,7 @@
 #include "core/driver.h"
 #include "process/log.h"
 #include "transport/payload.h"
+#include "core/pool-routing.h"
 #include "transport/message.h"
 #include "core/monitor.h"
 #include "core/peer.h"
@@ -21,8 +22,9 @@
 #include "core/router.h"
 #include "common/util.h"
 
-/* Features this build enables: payload memfds, checked by transport/payload.c. */
-#define PEER_FEATURES_ENABLED ((uint64_t)BUS_FEATURE_PAYLOADS)
+/* Features this build enables: payload memfds, checked by transport/payload.c;
+ * payload pools (core/pool-routing.c), only beside payloads. */
+#define PEER_FEATURES_ENABLED ((uint64_t)(BUS_FEATURE_PAYLOADS | BUS_FEATURE_POOLS))
 
 static void peer_log(const Peer *p, LogClass cls, int level, const char *reason, const char *detail) {
         LogPeer who = { p->name, p->creds.uid, p->creds.gid, p->creds.pid };
@@ -128,6 +130,8 @@ static void peer_welcome(Peer *p, const BusPreamble *pre) {
         }
 
         p->features = pre->features & BUS_FEATURES_SUPPORTED & PEER_FEATURES_ENABLED;
+        if (!(p->features & BUS_FEATURE_PAYLOADS))
+                p->features &= ~(uint64_t)BUS_FEATURE_POOLS;
         w.preamble = (BusPreamble){ .magic = BUS_PREAMBLE_MAGIC,
                                     .version = BUS_PROTOCOL_VERSION,
                                     .size = sizeof(BusPreamble),
@@ -224,11 +228,17 @@ static void peer_handle_message(Peer *p, Message *m) {
                         peer_violation(p, "fds sent without negotiating BUS_FEATURE_PAYLOADS");
                         return;
                 }
-                /* Refused payloads are answered by the router; @m is just dropped. */
-                if (peer_admit_payloads(p, m) != 0)
-                        return;
+                /* Refused payloads are answered by the router; @m is just dropped.
+                 * An AddPool's fd is judged by the pool rule (pool-routing.c). */
+                if (!pool_routing_is_announce(m) && peer_admit_payloads(p, m) != 0)
+                        goto slices;
         }
-        router_dispatch(p->bus, p, m);
+        /* Slice references are checked like payloads (PROTOCOL.md 3.6). */
+        if (m->fields.n_slices == 0 || pool_routing_admit(p, m) == 0)
+                router_dispatch(p->bus, p, m);
+slices:
+        if (m->fields.n_slices > 0)
+                pool_routing_after_route(p, m);
 }
 
 /* Restart the partial-message timer for each new message that does not
@@ -495,6 +505,9 @@ int peer_send(Peer *p, Message *m, PeerSendMode mode) {
         /* Payload fds only go to peers that negotiated them (PROTOCOL.md 2). */
         if (m->n_fds > 0 && !(p->features & BUS_FEATURE_PAYLOADS))
                 return -EPROTONOSUPPORT;
+        /* Slices: the receiver's pools first, within its bounds (pool-routing.h). */
+        if (m->fields.n_slices > 0 && (r = pool_routing_before_send(p, m, mode)) < 0)
+                return r;
         r = connection_queue_mode(&p->conn, m, queue_mode[mode]);
         if (r == -EDQUOT) {
                 /* The sender's uid total: not the receiver's doing. */
@@ -523,6 +536,8 @@ int peer_send(Peer *p, Message *m, PeerSendMode mode) {
         if ((mode == PEER_SEND_SHARE || mode == PEER_SEND_SOLICITED) &&
             connection_is_over_limit(&p->conn))
                 peer_note_pressure(p);
+        if (m->fields.n_slices > 0)
+                pool_routing_after_send(p, m);
         p->messages_received++;
         bus->stats.messages_routed++;
         bus->stats.bytes_routed += m->size;
@@ -602,6 +617,9 @@ void peer_reap(Peer *p) {
         /* Never blocking: the Disconnected signal and whatever precedes it,
          * as far as the socket takes it now. */
         peer_flush(p);
+
+        /* Its holds and pools (owners and holders told). */
+        pool_routing_forget(bus, p);
 
         /* A monitor left the bus as a peer when it became one. */
         if (p->welcomed && !p->monitor) {

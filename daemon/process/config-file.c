@@ -131,6 +131,14 @@ static const ConfigKey config_keys[] = {
                 BUS_ACTIVATION_BACKOFF_WINDOW_USEC),
         /* see TIMEOUT */
         TIMEOUT("activation_backoff_ms", activation_backoff_usec, BUS_ACTIVATION_BACKOFF_USEC),
+        /* each pool is an fd the broker holds and may pass to every receiver */
+        LIMIT(pools_per_connection, 1024, BUS_POOLS_PER_CONNECTION_MAX),
+        /* owner memory, charged to its payload quota: TiB */
+        LIMIT(pool_size, TiB, BUS_POOL_SIZE_MAX),
+        /* broker memory: ~100 bytes of bookkeeping per held slice */
+        LIMIT(pool_slices_held_per_connection, 1u << 20, BUS_POOL_SLICES_HELD_PER_CONNECTION_MAX),
+        /* receiver fds */
+        LIMIT(pools_held_per_connection, 65536, BUS_POOLS_HELD_PER_CONNECTION_MAX),
 };
 
 static uint64_t config_key_get(const ConfigKey *k, const BusConfig *c) {

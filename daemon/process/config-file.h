@@ -87,6 +87,11 @@ typedef struct BusConfig {
         uint64_t activation_start_timeout_usec;
         uint64_t activation_backoff_window_usec;
         uint64_t activation_backoff_usec;
+        /* payload pools (PROTOCOL.md 3.6) */
+        uint64_t pools_per_connection;
+        uint64_t pool_size;
+        uint64_t pool_slices_held_per_connection;
+        uint64_t pools_held_per_connection;
 } BusConfig;
 
 /* Default path of the configuration file; a missing file at this path means
