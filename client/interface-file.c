@@ -158,6 +158,15 @@ static int read_flag(json_t *obj, const char *key, const char *where, bool *ret,
         return 0;
 }
 
+/* A "description" of @obj, if any, is text. */
+static int check_description(json_t *obj, const char *where, bus_error *e) {
+        json_t *v = json_object_get(obj, "description");
+
+        if (v && !json_is_string(v))
+                return bad(e, "%s.description: expected a string", where);
+        return 0;
+}
+
 static bool is_standard(const char *name) {
         return strcmp(name, BUS_PEER_INTERFACE) == 0 ||
                strcmp(name, BUS_INTROSPECTABLE_INTERFACE) == 0 ||
@@ -194,6 +203,8 @@ static int load_interface(bus_interface_file *f, FileInterface *fi, size_t index
         if (is_standard(name))
                 return bad(e, "%s.name: %s is answered by the library, not described", at, name);
         r = check_keys(d, iface_keys, at, e);
+        if (r >= 0)
+                r = check_description(d, at, e);
         if (r < 0)
                 return r;
         fi->iface.name = keep(f, strdup(name));
@@ -224,6 +235,8 @@ static int load_interface(bus_interface_file *f, FileInterface *fi, size_t index
                 if (!json_is_object(x))
                         return bad(e, "%s: expected an object", where);
                 r = check_keys(x, method_keys, where, e);
+                if (r >= 0)
+                        r = check_description(x, where, e);
                 if (r >= 0)
                         r = read_flag(x, "deprecated", where, &deprecated, e);
                 if (r < 0)
@@ -257,6 +270,8 @@ static int load_interface(bus_interface_file *f, FileInterface *fi, size_t index
                 if (!json_is_object(x))
                         return bad(e, "%s: expected an object", where);
                 r = check_keys(x, property_keys, where, e);
+                if (r >= 0)
+                        r = check_description(x, where, e);
                 if (r >= 0)
                         r = read_flag(x, "emits_change", where, &emits, e);
                 if (r < 0)
@@ -292,6 +307,8 @@ static int load_interface(bus_interface_file *f, FileInterface *fi, size_t index
                 if (!json_is_object(x))
                         return bad(e, "%s: expected an object", where);
                 r = check_keys(x, signal_keys, where, e);
+                if (r >= 0)
+                        r = check_description(x, where, e);
                 if (r < 0)
                         return r;
                 sig->name = keep(f, strdup(key));

@@ -219,6 +219,11 @@ static int schema_compile(bus_schema **ret, json_t *desc, const char *where, uns
                         goto fail;
                 }
         }
+        v = json_object_get(desc, "description");
+        if (v && !json_is_string(v)) {
+                r = schema_fail(e, where, "\"description\" must be text");
+                goto fail;
+        }
         v = json_object_get(desc, "optional");
         if (v && !json_is_boolean(v)) {
                 r = schema_fail(e, where, "\"optional\" must be true or false");

@@ -1562,6 +1562,11 @@ START_TEST(test_interface_file_errors_name_path) {
                   "interfaces[0].signals.S.result: unknown key" },
                 { "{\"interfaces\": [{\"name\": \"a.b\"}, {\"name\": \"a.b\"}]}",
                   "interfaces[1].name: a.b is described twice" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"signals\": {\"S\": {\"description\": 1}}}]}",
+                  "interfaces[0].signals.S.description: expected a string" },
+                { "{\"interfaces\": [{\"name\": \"a.b\", \"methods\": {\"M\": {\"args\": {\"x\": "
+                  "{\"type\": \"string\", \"description\": [\"no\"]}}}}}]}",
+                  "interfaces[0].methods.M.args.x: \"description\" must be text" },
         };
         char file[] = "/tmp/busd-iface-XXXXXX";
         bus_interface_file *f = NULL;
@@ -1707,6 +1712,103 @@ START_TEST(test_busdctl_hostile_service) {
 }
 END_TEST
 
+/* Introspect of a subtree's prefix sorts its children in O(n log n): a
+ * client asking about 60000 enumerated objects keeps the service busy for
+ * a moment, not for seconds (a quadratic sort took 6 s here). */
+#define MANY_CHILDREN 60000u
+
+static int many_find(bus_connection *c, const char *path, void *userdata, void **ret) {
+        unsigned n;
+        char tail;
+
+        if (sscanf(path, "/many/o%u%c", &n, &tail) != 1 || n >= MANY_CHILDREN)
+                return 0;
+        *ret = userdata;
+        return 1;
+}
+
+static int many_enumerate(bus_connection *c, const char *prefix, void *userdata, char ***ret) {
+        char **v = calloc(MANY_CHILDREN + 1, sizeof(*v));
+
+        if (!v)
+                return -ENOMEM;
+        /* Listed in reverse: the sort has work to do. */
+        for (unsigned i = 0; i < MANY_CHILDREN; i++)
+                if (asprintf(&v[i], "/many/o%u", MANY_CHILDREN - 1 - i) < 0)
+                        return -ENOMEM;
+        *ret = v;
+        return 0;
+}
+
+START_TEST(test_introspect_many_children) {
+        bus_connection *caller = test_connect(), *svc = test_connect();
+        Thing t = { .who = "t" };
+        bus_slot *slot;
+        Answer a = { 0 };
+        uint64_t start;
+        json_t *kids;
+
+        snprintf(t.mode, sizeof(t.mode), "auto");
+        ck_assert_int_eq(bus_add_subtree(svc, &slot, "/many", &thing_iface, many_find,
+                                         many_enumerate, &t),
+                         0);
+        start = now_usec();
+        call(caller, svc, "/many", BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL, &a);
+        assert_ok(&a);
+        fprintf(stderr, "Introspect of %u children: %llu ms\n", MANY_CHILDREN,
+                (unsigned long long)(now_usec() - start) / 1000);
+        ck_assert_uint_lt(now_usec() - start, 2000000);
+        kids = json_object_get(a.body, "children");
+        ck_assert_uint_eq(json_array_size(kids), MANY_CHILDREN);
+        ck_assert_str_eq(json_string_value(json_array_get(kids, 0)), "o0");
+        ck_assert_str_eq(json_string_value(json_array_get(kids, 1)), "o1");
+        ck_assert_str_eq(json_string_value(json_array_get(kids, 2)), "o10");
+        ck_assert_str_eq(json_string_value(json_array_get(kids, MANY_CHILDREN - 1)), "o9999");
+
+        answer_clear(&a);
+        bus_slot_unref(slot);
+        test_disconnect(svc);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* A tracked well-known name that comes and goes: each time its owner lets
+ * it go the set empties and the callback runs once; added again while it
+ * is owned, it is tracked again. Adding it while it flaps leaves no stale
+ * entry (ASan: no callback on a freed entry). */
+START_TEST(test_track_flapping_name) {
+        bus_connection *svc = test_connect(), *owner = test_connect();
+        bus_error e = BUS_ERROR_INIT;
+        bus_track *t;
+
+        track_fired = 0;
+        ck_assert_int_eq(bus_track_new(svc, &t, on_track_empty, &track_fired), 0);
+        for (unsigned i = 0; i < 50; i++) {
+                ck_assert_int_eq(bus_request_name(owner, "com.example.Flap", 0, &e),
+                                 BUS_NAME_PRIMARY_OWNER);
+                ck_assert_int_eq(bus_track_add_name(t, "com.example.Flap"), 1);
+                if (i % 2)
+                        bus_sync(svc); /* half the time the match is in before it goes */
+                ck_assert_int_eq(bus_release_name(owner, "com.example.Flap", &e), BUS_NAME_RELEASED);
+                pump_until(&track_fired, i + 1, svc);
+                ck_assert_uint_eq(bus_track_count(t), 0);
+        }
+        /* Added while nobody owns it: GetNameOwner says so, and it leaves
+         * at once (as documented). */
+        ck_assert_int_eq(bus_track_add_name(t, "com.example.Flap"), 1);
+        pump_until(&track_fired, 51, svc);
+        bus_sync(svc);
+        ck_assert_uint_eq(track_fired, 51);
+        bus_track_unref(t);
+        test_disconnect(owner);
+        test_disconnect(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("client-objects");
         TCase *tc = harness_tcase("objects");
@@ -1729,6 +1831,8 @@ int main(void) {
         tcase_add_test(tc, test_subscriptions_independent);
         tcase_add_test(tc, test_register_duplicate_members);
         tcase_add_test(tc, test_busdctl_hostile_service);
+        tcase_add_test(tc, test_introspect_many_children);
+        tcase_add_test(tc, test_track_flapping_name);
         tcase_add_test(unit, test_schema_depth_bound);
         tcase_add_test(unit, test_interface_file_errors_name_path);
         tcase_add_test(unit, test_schema_unit);
