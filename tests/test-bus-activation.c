@@ -780,15 +780,16 @@ static void call_async(bus_connection *c, const char *name, Reply *r) {
         ck_assert_int_eq(bus_connection_flush(c), 0);
 }
 
-/* Bounds: per sender (2) and per name (3), LimitsExceeded to the caller
- * over it; other callers go on. */
+/* Bounds: per sender (2) and per name (6, shared between uids: one uid
+ * alone gets at most half), LimitsExceeded to the caller over it; other
+ * callers go on. */
 START_TEST(test_queue_bounds) {
         bus_connection *a = test_connect(), *b = test_connect(), *d = test_connect();
         Reply r[5] = { 0 };
 
         services_dir_init();
         busd_reload_config("{\"limits\": {\"activation_queue_per_sender\": 2, "
-                           "\"activation_queue_per_name\": 3}}");
+                           "\"activation_queue_per_name\": 6}}");
         write_service("bounds.json",
                       SERVE_FILE("org.example.ActBounds", ", \"--delay-ms\", \"400\""));
         reload(a);
@@ -803,10 +804,10 @@ START_TEST(test_queue_bounds) {
                       "%s", last_error);
         call_async(b, "org.example.ActBounds", &r[2]); /* another caller: queued */
         await_act_stat("queued_calls", 3);
-        call_async(d, "org.example.ActBounds", NULL); /* the name's queue is full */
+        call_async(d, "org.example.ActBounds", NULL); /* the uid's share of the name's */
         pump_until(&n_errors, 2, d);
         ck_assert_msg(strstr(last_error, "LimitsExceeded") &&
-                              strstr(last_error, "activation_queue_per_name 3"),
+                              strstr(last_error, "activation_queue_per_name 6"),
                       "%s", last_error);
         pump_until(&n_replies, 3, a, b);
         for (int i = 0; i < 3; i++)
@@ -854,6 +855,75 @@ START_TEST(test_pending_limit_counts_queue) {
         stop_service(a, "org.example.ActPending");
         test_disconnect(a);
         test_disconnect(sink);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* The name's queue is shared between uids (probe: one uid's calls could
+ * fill activation_queue_per_name, and every other uid's call to the name
+ * got LimitsExceeded until the start ended): root takes its fair share,
+ * then a call of another uid is still queued and answered by the service. */
+START_TEST(test_name_queue_shared_between_uids) {
+        bus_connection *a = test_connect();
+        Reply r[2] = { 0 };
+        int report[2], status;
+        char verdict = 0;
+        pid_t child;
+
+        if (getuid() != 0) {
+                fprintf(stderr, "test_name_queue_shared_between_uids: needs root to run a "
+                                "caller as another uid; skipped\n");
+                test_disconnect(a);
+                return;
+        }
+        services_dir_init();
+        busd_reload_config("{\"limits\": {\"activation_queue_per_name\": 4}}");
+        busd_open_to_others();
+        write_service("shared.json",
+                      SERVE_FILE("org.example.ActShared", ", \"--delay-ms\", \"500\""));
+        reload(a);
+        n_replies = n_errors = 0;
+        /* Root alone: 2 of 4 (what remains must be at least what it holds). */
+        call_async(a, "org.example.ActShared", &r[0]);
+        call_async(a, "org.example.ActShared", &r[1]);
+        await_act_stat("queued_calls", 2);
+        call_async(a, "org.example.ActShared", NULL);
+        pump_until(&n_errors, 1, a);
+        ck_assert_msg(strstr(last_error, "LimitsExceeded") && strstr(last_error, "fair share"),
+                      "%s", last_error);
+        /* Another uid still gets in, and its call is delivered. */
+        ck_assert_int_eq(pipe2(report, O_CLOEXEC), 0);
+        child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                bus_connection *c = NULL;
+                bus_error e = BUS_ERROR_INIT;
+                json_t *body = NULL;
+                char v = 'n';
+
+                close(report[0]);
+                if (setgroups(0, NULL) < 0 || setgid(NOBODY_UID) < 0 || setuid(NOBODY_UID) < 0)
+                        _exit(90);
+                if (bus_connect(&c, busd_address()) == 0 &&
+                    bus_call_method(c, "org.example.ActShared", ACT_PATH, ACT_IFACE, "Echo", NULL,
+                                    HARNESS_WAIT_USEC, &e, &body) == 0)
+                        v = 'y';
+                else if (e.name)
+                        fprintf(stderr, "uid %d: %s: %s\n", NOBODY_UID, e.name, e.message);
+                (void)!write(report[1], &v, 1);
+                _exit(0);
+        }
+        close(report[1]);
+        ck_assert_int_eq(read(report[0], &verdict, 1), 1);
+        close(report[0]);
+        ck_assert_int_eq(waitpid(child, &status, 0), child);
+        ck_assert_msg(verdict == 'y', "uid %d was locked out of the name's queue", NOBODY_UID);
+        pump_until(&n_replies, 2, a);
+        ck_assert(!r[0].error && !r[1].error);
+        ck_assert_int_eq(act_stat("starts"), 1);
+        stop_service(a, "org.example.ActShared");
+        test_disconnect(a);
         busd_assert_serves_others();
         busd_assert_baseline();
 }
@@ -1319,6 +1389,7 @@ static Suite *activation_suite(void) {
         tcase_add_test(tc, test_disconnect_drops_queue);
         tcase_add_test(tc, test_stuck_activation_fds_stay_the_callers);
         tcase_add_test(tc, test_queue_bounds);
+        tcase_add_test(tc, test_name_queue_shared_between_uids);
         tcase_add_test(tc, test_pending_limit_counts_queue);
         tcase_add_test(tc, test_bytes_bound_and_two_names);
         tcase_add_test(tc, test_start_service_by_name);

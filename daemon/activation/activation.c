@@ -36,6 +36,7 @@
 #include "core/driver.h"
 #include "core/router.h"
 #include "process/log.h"
+#include "registry/quota.h"
 #include "registry/replies.h"
 
 #ifndef BUSD_SERVICE_DATA_DIR
@@ -74,12 +75,19 @@ typedef struct SenderQueue SenderQueue;
 typedef struct QueuedCall {
         Message *m;
         uint64_t sender_id;
+        uint32_t uid; /* the caller's: its share of the name's queue */
         bool start_only; /* StartServiceByName: answered, not delivered */
         Entry *entry;
         SenderQueue *sender;
         struct QueuedCall *q_prev, *q_next; /* the name's queue */
         struct QueuedCall *s_prev, *s_next; /* the sender's calls */
 } QueuedCall;
+
+/* How many calls of one uid wait in a name's queue. */
+typedef struct UidCount {
+        uint32_t uid;
+        size_t n;
+} UidCount;
 
 struct SenderQueue {
         uint64_t id; /* key */
@@ -96,6 +104,8 @@ struct Entry {
         Launch *launch; /* iff STARTING */
         QueuedCall *q_first, *q_last;
         size_t n_queued;
+        UidCount *uids; /* the uids with calls in the queue, each with its count */
+        size_t n_uids, cap_uids;
         struct event *deadline_timer; /* the earliest queued call's own deadline */
         bool removed;                 /* its file went away during a start: freed when it ends */
         /* history */
@@ -148,6 +158,43 @@ static bool call_wants_reply(Message *m) {
         return !(message_header(m)->flags & BUS_FLAG_NO_REPLY_EXPECTED);
 }
 
+/* Calls of @uid in @e's queue. */
+static size_t entry_uid_held(const Entry *e, uint32_t uid) {
+        for (size_t i = 0; i < e->n_uids; i++)
+                if (e->uids[i].uid == uid)
+                        return e->uids[i].n;
+        return 0;
+}
+
+/* One more call of @uid in @e's queue. 0 or -ENOMEM (nothing changed). */
+static int entry_uid_add(Entry *e, uint32_t uid) {
+        for (size_t i = 0; i < e->n_uids; i++)
+                if (e->uids[i].uid == uid) {
+                        e->uids[i].n++;
+                        return 0;
+                }
+        if (e->n_uids == e->cap_uids) {
+                size_t ncap = e->cap_uids ? e->cap_uids * 2 : 4;
+                UidCount *n = reallocarray(e->uids, ncap, sizeof(*n));
+
+                if (!n)
+                        return -ENOMEM;
+                e->uids = n;
+                e->cap_uids = ncap;
+        }
+        e->uids[e->n_uids++] = (UidCount){ uid, 1 };
+        return 0;
+}
+
+static void entry_uid_remove(Entry *e, uint32_t uid) {
+        for (size_t i = 0; i < e->n_uids; i++)
+                if (e->uids[i].uid == uid) {
+                        if (--e->uids[i].n == 0)
+                                e->uids[i] = e->uids[--e->n_uids];
+                        return;
+                }
+}
+
 /* Answer queued or arriving call @m of @sender with @error_name and @text;
  * a call that wants no reply is dropped and counted. */
 static void answer(Activation *a, Peer *sender, Message *m, const char *error_name, const char *text) {
@@ -166,6 +213,7 @@ static void call_detach(Activation *a, QueuedCall *q) {
 
         LIST_REMOVE_TAILED(q, e->q_first, e->q_last, q);
         e->n_queued--;
+        entry_uid_remove(e, q->uid);
         LIST_REMOVE(s, s->calls, q);
         s->n--;
         s->bytes -= q->m->size;
@@ -202,6 +250,7 @@ static Entry *entry_free(Entry *e) {
         if (e->deadline_timer)
                 event_free(e->deadline_timer);
         service_unref(e->service);
+        free(e->uids);
         free(e->last_failure);
         free(e->name);
         free(e);
@@ -679,6 +728,8 @@ static int queue_call(Activation *a, Peer *sender, Message *m, const char *name,
         SenderQueue *s;
         QueuedCall *q;
         uint64_t left;
+        size_t uid_held;
+        bool name_full;
         char text[BUS_DRIVER_TEXT_MAX];
         int r;
 
@@ -727,20 +778,26 @@ static int queue_call(Activation *a, Peer *sender, Message *m, const char *name,
                 answer(a, sender, m, BUS_ERR_LIMITS_EXCEEDED, text);
                 return 0;
         }
+        /* The name's queue is shared between uids by the bus's one
+         * fair-share rule (docs/DAEMON.md "Fair shares"): no uid's calls
+         * can lock another uid out of a name that is slow to start. */
+        uid_held = entry_uid_held(e, sender->creds.uid);
+        name_full = !quota_share_allows(c->activation_queue_per_name, e->n_queued, uid_held, 1,
+                                        e->n_uids + (uid_held ? 0 : 1));
         if ((s && (s->n >= c->activation_queue_per_sender ||
                    s->bytes + m->size > c->activation_queue_bytes_per_sender)) ||
-            m->size > c->activation_queue_bytes_per_sender ||
-            e->n_queued >= c->activation_queue_per_name) {
-                bool name_full = e->n_queued >= c->activation_queue_per_name;
-
+            m->size > c->activation_queue_bytes_per_sender || name_full) {
                 log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
                          sender->creds.pid, "LimitsExceeded", "activation queue of %s: %s", name,
-                         name_full ? "the name's is full" : "the caller's is full");
+                         name_full ? "the uid's share of the name's is used"
+                                   : "the caller's is full");
                 if (name_full)
                         snprintf(text, sizeof(text),
-                                 "%s is being started and %zu calls already wait for it "
-                                 "(limit activation_queue_per_name %u)",
-                                 name, e->n_queued, c->activation_queue_per_name);
+                                 "%s is being started and %zu calls already wait for it, %zu of "
+                                 "them this uid's: its fair share of the name's queue is used "
+                                 "(limit activation_queue_per_name %u, %zu uids waiting)",
+                                 name, e->n_queued, uid_held, c->activation_queue_per_name,
+                                 e->n_uids);
                 else
                         snprintf(text, sizeof(text),
                                  "this connection has too many calls waiting for services to "
@@ -753,23 +810,28 @@ static int queue_call(Activation *a, Peer *sender, Message *m, const char *name,
         }
 
         q = calloc(1, sizeof(*q));
-        if (!q)
+        if (!q || entry_uid_add(e, sender->creds.uid) < 0) {
+                free(q);
                 goto oom;
+        }
         if (!s) {
                 s = calloc(1, sizeof(*s));
                 if (!s) {
                         free(q);
+                        entry_uid_remove(e, sender->creds.uid);
                         goto oom;
                 }
                 s->id = sender->id;
                 if (hashmap_put(a->senders, &s->id, s) < 0) {
                         free(s);
                         free(q);
+                        entry_uid_remove(e, sender->creds.uid);
                         goto oom;
                 }
         }
         q->m = message_ref(m);
         q->sender_id = sender->id;
+        q->uid = sender->creds.uid;
         q->start_only = start_only;
         q->entry = e;
         q->sender = s;
