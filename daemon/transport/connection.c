@@ -681,8 +681,10 @@ static bool queue_within(const Connection *c, const Message *m, uint64_t factor)
  * holds @uid_held, of which the sender holds @held; the uid's ceiling
  * (quota_share_ceiling(): what the rule lets the uid reach beside the
  * others) is shared between the uid's @n_senders senders holding some (this
- * one counted) by the same rule. A uid that holds nothing here is judged by
- * the first level alone (its one item of any legal size gets through). */
+ * one counted) by the same rule. A sender that holds nothing here gets its
+ * one item of any legal size in if it fits what is left (the rule's own
+ * first clause, at the level of senders): so no sender, of any uid, is shut
+ * out by what others hold below the limit, a flooding sibling included. */
 static bool share2_allows(uint64_t limit, uint64_t used, uint64_t uid_held, uint64_t held,
                           uint64_t charge, uint64_t n_uids, uint64_t n_senders) {
         uint64_t after;
@@ -695,10 +697,10 @@ static bool share2_allows(uint64_t limit, uint64_t used, uint64_t uid_held, uint
             !__builtin_mul_overflow(after, n_uids + 1, &after) &&
             !__builtin_mul_overflow(after, n_senders + 2, &after) && after <= limit)
                 return true;
+        if (held == 0)
+                return quota_share_allows(limit, used, 0, charge, n_uids);
         if (!quota_share_allows(limit, used, uid_held, charge, n_uids))
                 return false;
-        if (uid_held == 0)
-                return true;
         return quota_share_allows(quota_share_ceiling(limit, used - uid_held, n_uids), uid_held,
                                   held, charge, n_senders);
 }
