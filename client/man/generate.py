@@ -49,12 +49,12 @@ def comment_lines(block):
     lines = block.split("\n")
     out = []
     for i, line in enumerate(lines):
-        s = line
+        # The end first: " */" alone would otherwise leave its "/".
+        s = re.sub(r"\s*\*/\s*$", "", line)
         if i == 0:
             s = re.sub(r"^\s*/\*+ ?", "", s)
         else:
             s = re.sub(r"^\s*\* ?", "", s, count=1)
-        s = re.sub(r"\s*\*/\s*$", "", s)
         out.append(s.rstrip())
     while out and not out[0].strip():
         out.pop(0)
