@@ -89,6 +89,12 @@ static void plan_defaults(BenchOptions *o) {
                 break;
         case BENCH_SIGNAL: {
                 /* Deliveries, not signals, are what costs: aim at a fixed total. */
+                if (o->size > BENCH_SIGNAL_LARGE) {
+                        /* Large signals (--size): one at a time, each synced. */
+                        iterations = o->quick ? 5 : 20;
+                        warmup = 2;
+                        break;
+                }
                 unsigned deliveries = o->quick ? 20000 : 100000;
                 unsigned r = o->receivers ? o->receivers : 1;
 
@@ -228,7 +234,10 @@ static void case_label(const BenchOptions *o, char *buf, size_t n) {
                 if (o->rules > 0)
                         snprintf(buf, n, "%s 1->%u, %u foreign rules", kind, o->receivers,
                                  o->rules);
-                else
+                else if (o->size > 0) {
+                        size_label(sz, sizeof(sz), o->size);
+                        snprintf(buf, n, "%s 1->%u, %s", kind, o->receivers, sz);
+                } else
                         snprintf(buf, n, "%s 1->%u%s", kind, o->receivers,
                                  o->corked_sender ? ", corked sender" : "");
                 break;
@@ -276,7 +285,8 @@ void bench_result_print(const BenchOptions *o, const BenchResult *r) {
         printf(",\"workload\":\"%s\",\"case\":", workload_name(o->workload));
         print_string(label);
         printf(",\"size\":%" PRIu64 ",\"receivers\":%u,\"rules\":%u",
-               o->workload == BENCH_SIGNAL ? BENCH_SIGNAL_SIZE : o->size, o->receivers, o->rules);
+               o->workload == BENCH_SIGNAL && !o->size ? BENCH_SIGNAL_SIZE : o->size, o->receivers,
+               o->rules);
         if (r->error) {
                 printf(",\"error\":");
                 print_string(r->error);
@@ -685,13 +695,15 @@ static int run_signal(const BenchSystem *system, const BenchOptions *o, BenchRes
         BenchHolder holder = { .system = system, .address = o->address, .rules = o->rules };
         BenchChild rx[BENCH_RECEIVERS_MAX], holder_child = { .fd = -1 };
         uint64_t sent = 0, start = 0, cpu0 = 0;
+        size_t size = o->size ? (size_t)o->size : BENCH_SIGNAL_SIZE;
+        unsigned batch = size > BENCH_SIGNAL_LARGE ? 1 : BENCH_SIGNAL_BATCH;
         char *payload, line[128];
         void *conn = NULL;
         int r = 0;
 
         if (o->receivers > BENCH_RECEIVERS_MAX)
                 return -E2BIG;
-        payload = bench_payload_new(BENCH_SIGNAL_SIZE, system->json_payload);
+        payload = bench_payload_new(size, system->json_payload);
         if (!payload)
                 return -ENOMEM;
         for (unsigned i = 0; i < o->receivers; i++)
@@ -717,14 +729,14 @@ static int run_signal(const BenchSystem *system, const BenchOptions *o, BenchRes
                         start = bench_now_ns();
                         cpu0 = bench_cpu_ns(o->broker_pid);
                 }
-                for (unsigned i = 0; r >= 0 && i < BENCH_SIGNAL_BATCH; i++)
-                        r = system->emit_tick(conn, payload);
-                sent += BENCH_SIGNAL_BATCH;
+                for (unsigned i = 0; r >= 0 && i < batch; i++)
+                        r = system->emit_tick(conn, payload, size);
+                sent += batch;
                 if (r >= 0)
                         r = sync_all(system, conn, names, o->receivers, sent);
                 if (sent > o->warmup &&
-                    bench_over_budget(o, start, (sent - o->warmup) / BENCH_SIGNAL_BATCH,
-                                      BENCH_MIN_BATCHES))
+                    bench_over_budget(o, start, (sent - o->warmup) / batch,
+                                      batch == 1 ? 5 : BENCH_MIN_BATCHES))
                         break;
         }
         if (r >= 0) {

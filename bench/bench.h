@@ -35,6 +35,8 @@
  * pipeline and the Sync round trip 8-15% of busd's time per batch and ~6% of
  * dbus-broker's, understating the faster system: docs/PERFORMANCE.md.) */
 #define BENCH_SIGNAL_BATCH 1024u
+/* Signals larger than this (--size) are synced one by one (batch of 1). */
+#define BENCH_SIGNAL_LARGE (64u * 1024u)
 /* Non-matching rules are installed by connections holding this many rules
  * each: within every broker's default per-connection limit (dbus-broker 256,
  * dbus-daemon and busd 512). */
@@ -205,8 +207,9 @@ struct BenchSystem {
          * without waiting; its answer goes to bench_holder_answered(). */
         int (*add_match)(void *conn, BenchHolder *h, unsigned index);
         unsigned add_match_window; /* AddMatch calls outstanding at most */
-        /* signal: broadcast one Tick with BENCH_SIGNAL_SIZE bytes of @payload. */
-        int (*emit_tick)(void *conn, const char *payload);
+        /* signal: broadcast one Tick with @len bytes of @payload (BENCH_SIGNAL_SIZE unless
+         * --size). */
+        int (*emit_tick)(void *conn, const char *payload, size_t len);
         /* signal, optional: batch sends until the connection is processed
          * (--corked-sender); NULL where the library cannot. */
         int (*set_cork)(void *conn, bool cork);

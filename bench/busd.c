@@ -248,13 +248,13 @@ static int sync_send(void *c, const char *name, BenchSync *s) {
         return r;
 }
 
-static int emit_tick(void *c, const char *payload) {
+static int emit_tick(void *c, const char *payload, size_t len) {
         bus_message *m = NULL;
         int r;
 
         r = bus_message_new_signal(c, &m, BENCH_PATH, BENCH_INTERFACE, BENCH_SIGNAL_MEMBER);
         if (r >= 0)
-                r = bus_message_set_body_text(m, payload, BENCH_SIGNAL_SIZE);
+                r = bus_message_set_body_text(m, payload, len);
         if (r >= 0)
                 r = bus_send(c, m, NULL);
         bus_message_unref(m);

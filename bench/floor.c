@@ -11,6 +11,14 @@
  *   routing, credentials or policy. For fan-out the relay writes what it
  *   reads to every receiver.
  *
+ * --system floor-pool: the relay as for floor-relay, but a payload never
+ *   goes through it: the sender copies it into a shared mapping that both
+ *   sides made and touched before the measurement (a warm pool), and sends a
+ *   16-byte notice (length, offset) through the relay; the receiver copies it
+ *   out into its own warm buffer. What a broker with payload pools cannot
+ *   beat: one copy in, two hops of a small message, one copy out
+ *   (docs/PERFORMANCE.md). rtt and large signals (--size) only.
+ *
  * Framing is minimal: a call is an 8-byte length plus the payload, a reply 8
  * bytes; a signal is a 64-byte frame whose first byte says 'T' (tick) or 'S'
  * (sync: answer with the 8-byte count of ticks seen so far).
@@ -22,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -208,6 +217,126 @@ out:
         return r;
 }
 
+/* ---- floor-pool ---- */
+
+typedef struct PoolFloor {
+        int fd;        /* the peer's socket end */
+        uint8_t *map;  /* the shared mapping, MAP_SHARED before fork */
+        uint64_t size;
+} PoolFloor;
+
+/* A warm shared mapping of @size bytes (at least a page). */
+static uint8_t *pool_floor_map(uint64_t size) {
+        uint8_t *p = mmap(NULL, size ? size : 4096, PROT_READ | PROT_WRITE,
+                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+        if (p == MAP_FAILED)
+                return NULL;
+        memset(p, 0, size ? size : 4096);
+        return p;
+}
+
+/* The receiver's warm private buffer. */
+static uint8_t *warm_buffer(uint64_t size) {
+        uint8_t *b = malloc(size ? size : 1);
+
+        if (b)
+                memset(b, 0, size ? size : 1);
+        return b;
+}
+
+static int rtt_pool_server_main(void *userdata, int ready_fd) {
+        PoolFloor *p = userdata;
+        uint8_t *buf = warm_buffer(p->size);
+        uint64_t note[2], zero = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        bench_child_ready(ready_fd, "server");
+        for (;;) {
+                if (bench_read_full(p->fd, note, sizeof(note)) < 0 || note[0] > p->size)
+                        return 0;
+                memcpy(buf, p->map + note[1], note[0]);
+                if (bench_write_full(p->fd, &zero, sizeof(zero)) < 0)
+                        return 0;
+        }
+}
+
+static int run_rtt_pool(const BenchOptions *o, Topology *t, BenchResult *res) {
+        BenchChild server = { .fd = -1 };
+        PoolFloor pf = { .fd = t->peer_fds[0], .size = o->size };
+        BenchSamples samples;
+        uint64_t reply, start, cpu0 = 0, note[2] = { o->size, 0 };
+        char line[64], *msg;
+        int r;
+
+        pf.map = pool_floor_map(o->size);
+        msg = bench_payload_new(o->size, false);
+        if (!pf.map || !msg || bench_samples_init(&samples, o->iterations) < 0)
+                return -ENOMEM;
+        r = bench_child_start(&server, rtt_pool_server_main, &pf);
+        if (r < 0 || (r = bench_child_wait_ready(&server, line, sizeof(line))) < 0)
+                goto out;
+        start = bench_now_ns();
+        for (unsigned i = 0; i < o->warmup + o->iterations; i++) {
+                uint64_t t0 = bench_now_ns();
+
+                memcpy(pf.map, msg, o->size);
+                r = bench_write_full(t->fds[0], note, sizeof(note));
+                if (r == 0)
+                        r = bench_read_full(t->fds[0], &reply, sizeof(reply));
+                if (r < 0)
+                        goto out;
+                if (i == o->warmup) {
+                        start = t0;
+                        cpu0 = bench_cpu_ns(relay_pid(t));
+                }
+                if (i < o->warmup)
+                        continue;
+                bench_samples_add(&samples, bench_now_ns() - t0);
+                if (bench_over_budget(o, start, samples.n, BENCH_MIN_CALLS))
+                        break;
+        }
+        res->elapsed_s = (bench_now_ns() - start) / 1e9;
+        res->iterations = samples.n;
+        bench_result_set_cpu(res, cpu0, bench_cpu_ns(relay_pid(t)), samples.n);
+        res->has_latency = true;
+        bench_samples_summarize(&samples, &res->latency);
+out:
+        bench_child_stop(&server);
+        bench_samples_free(&samples);
+        free(msg);
+        munmap(pf.map, o->size ? o->size : 4096);
+        return r;
+}
+
+/* A large-signal receiver of floor-pool: each 'T' frame is a notice, the
+ * payload is copied out of the shared mapping; 'S' answers the count. */
+static int signal_pool_receiver_main(void *userdata, int ready_fd) {
+        PoolFloor *p = userdata;
+        uint8_t *buf = warm_buffer(p->size);
+        char frame[BENCH_SIGNAL_SIZE];
+        uint64_t count = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        bench_child_ready(ready_fd, "receiver");
+        for (;;) {
+                if (bench_read_full(p->fd, frame, sizeof(frame)) < 0)
+                        return 0;
+                if (frame[0] == 'T') {
+                        memcpy(buf, p->map, p->size);
+                        count++;
+                } else if (bench_write_full(p->fd, &count, sizeof(count)) < 0) {
+                        return 0;
+                }
+        }
+}
+
+/* --size signals through a pool: one copy in, a notice to every receiver
+ * through the relay, one copy out each; synced one by one. */
+static int run_signal_pool(const BenchOptions *o, Topology *t, BenchResult *res);
+
 /* ---- signals ---- */
 
 static int receiver_main(void *userdata, int ready_fd) {
@@ -318,6 +447,54 @@ static int run_signal(const BenchOptions *o, Topology *t, BenchResult *res) {
         return r;
 }
 
+static int run_signal_pool(const BenchOptions *o, Topology *t, BenchResult *res) {
+        BenchChild rx[FLOOR_RECEIVERS_MAX];
+        PoolFloor pf[FLOOR_RECEIVERS_MAX];
+        char frame[BENCH_SIGNAL_SIZE], line[64], *msg;
+        uint64_t sent = 0, start = 0, cpu0 = 0;
+        uint8_t *map;
+        int r = 0;
+
+        map = pool_floor_map(o->size);
+        msg = bench_payload_new(o->size, false);
+        if (!map || !msg)
+                return -ENOMEM;
+        memset(frame, 'T', sizeof(frame));
+        for (unsigned i = 0; i < o->receivers; i++)
+                rx[i].pid = 0, rx[i].fd = -1;
+        for (unsigned i = 0; r == 0 && i < o->receivers; i++) {
+                pf[i] = (PoolFloor){ .fd = t->peer_fds[i], .map = map, .size = o->size };
+                r = bench_child_start(&rx[i], signal_pool_receiver_main, &pf[i]);
+                if (r == 0)
+                        r = bench_child_wait_ready(&rx[i], line, sizeof(line));
+        }
+        while (r == 0 && sent < o->warmup + o->iterations) {
+                if (sent == o->warmup) {
+                        start = bench_now_ns();
+                        cpu0 = bench_cpu_ns(relay_pid(t));
+                }
+                memcpy(map, msg, o->size);
+                r = send_frame(t, frame);
+                sent++;
+                if (r == 0)
+                        r = sync_all(t, sent);
+                if (sent > o->warmup && bench_over_budget(o, start, sent - o->warmup, 5))
+                        break;
+        }
+        if (r == 0) {
+                res->elapsed_s = (bench_now_ns() - start) / 1e9;
+                res->iterations = sent - o->warmup;
+                res->rate = (double)res->iterations * o->receivers / res->elapsed_s;
+                bench_result_set_cpu(res, cpu0, bench_cpu_ns(relay_pid(t)),
+                                     res->iterations * o->receivers);
+        }
+        for (unsigned i = 0; i < o->receivers; i++)
+                bench_child_stop(&rx[i]);
+        free(msg);
+        munmap(map, o->size);
+        return r;
+}
+
 /* ---- connect ---- */
 
 static int accept_main(void *userdata, int ready_fd) {
@@ -391,16 +568,18 @@ int main(int argc, char **argv) {
         BenchOptions o;
         BenchResult res = {};
         Topology t;
-        bool relayed;
+        bool relayed, pool;
         int r = 0;
 
         if (bench_options_parse(&o, argc, argv) < 0)
                 return EXIT_FAILURE;
-        if (strcmp(o.system, "floor-direct") && strcmp(o.system, "floor-relay")) {
-                fprintf(stderr, "bench-floor: --system is floor-direct or floor-relay\n");
+        if (strcmp(o.system, "floor-direct") && strcmp(o.system, "floor-relay") &&
+            strcmp(o.system, "floor-pool")) {
+                fprintf(stderr, "bench-floor: --system is floor-direct, floor-relay or floor-pool\n");
                 return EXIT_FAILURE;
         }
-        relayed = !strcmp(o.system, "floor-relay");
+        pool = !strcmp(o.system, "floor-pool");
+        relayed = pool || !strcmp(o.system, "floor-relay");
         if (o.receivers > FLOOR_RECEIVERS_MAX) {
                 fprintf(stderr, "bench-floor: at most %u receivers\n", FLOOR_RECEIVERS_MAX);
                 return EXIT_FAILURE;
@@ -419,8 +598,16 @@ int main(int argc, char **argv) {
                         res.skipped = "no match rules without a broker";
                         break;
                 }
+                if (o.workload == BENCH_SIGNAL && (pool != (o.size > BENCH_SIGNAL_LARGE))) {
+                        res.skipped = pool ? "floor-pool: large signals (--size) only"
+                                           : "64-byte signal frames only";
+                        break;
+                }
                 r = topology_new(&t, relayed, o.workload == BENCH_RTT ? 1 : o.receivers);
-                if (r == 0)
+                if (r == 0 && pool)
+                        r = o.workload == BENCH_RTT ? run_rtt_pool(&o, &t, &res)
+                                                    : run_signal_pool(&o, &t, &res);
+                else if (r == 0)
                         r = o.workload == BENCH_RTT ? run_rtt(&o, &t, &res)
                                                     : run_signal(&o, &t, &res);
                 topology_free(&t);

@@ -7,8 +7,11 @@
 #   bench/run.sh --syscalls          syscalls, page faults and wakeups per message of each
 #                                    broker during the 1->1 signal workload (strace -c -f)
 #
-# Measures busd (through libbusclient), dbus-broker and dbus-daemon (through sd-bus) and two
-# floors (a socketpair ping-pong and a two-hop epoll relay) with the same workloads. Systems
+# Measures busd (through libbusclient; busd-sealed is the same with BUSD_PAYLOAD_MODE=sealed,
+# payloads in sealed one-shot memfds instead of the connection's payload pool), dbus-broker
+# and dbus-daemon (through sd-bus) and three floors (a socketpair ping-pong, a two-hop epoll
+# relay, and floor-pool: a copy into a warm shared mapping, a 16-byte notice through the
+# relay, a copy out) with the same workloads. Systems
 # run back to back for each workload and the whole sequence is repeated (3 times, 1 with
 # --quick); the report gives medians, since this kind of machine drifts by ±20% over minutes.
 # Every broker is started fresh for each measurement, on a socket in a private temporary
@@ -27,7 +30,7 @@ SRCDIR=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 REPS=
 QUICK=
 ONLY=.
-SYSTEMS="busd dbus-broker dbus-daemon floor-relay floor-direct"
+SYSTEMS="busd busd-sealed dbus-broker dbus-daemon floor-relay floor-direct floor-pool"
 OUT=
 SYSCALLS=
 # Upper bound on one driver invocation; a hung broker becomes an error row, not a hung run.
@@ -104,6 +107,7 @@ if [[ -z $SKIP_REASON_dbus_broker ]]; then
         "${UNSHARE[@]}" true 2>/dev/null ||
                 SKIP_REASON_dbus_broker="cannot make a private mount namespace (${UNSHARE[*]})"
 fi
+SKIP_REASON_busd_sealed=$SKIP_REASON_busd
 for s in busd dbus-daemon dbus-broker; do
         v=SKIP_REASON_${s//-/_}
         [[ -z ${!v} ]] || say "==> skipping $s: ${!v}"
@@ -149,7 +153,7 @@ start_broker() {
         local sys=$1 log=$RUNDIR/$1.log
         BUS=$RUNDIR/$sys.sock
         case $sys in
-        busd)
+        busd | busd-sealed)
                 "$BUILD/daemon/busd" --address "$BUS" >>"$log" 2>&1 &
                 STOP_PID=$! BROKER_PID=$!
                 "$B/bench-busd" --ping "$BUS" 2>>"$log" || return 1
@@ -182,7 +186,7 @@ start_broker() {
 
 driver_for() {
         case $1 in
-        busd) echo "$B/bench-busd" ;;
+        busd | busd-sealed) echo "$B/bench-busd" ;;
         dbus-*) echo "$B/bench-sdbus" ;;
         floor-*) echo "$B/bench-floor" ;;
         esac
@@ -196,8 +200,9 @@ emit() {
 # run_one SYSTEM DRIVER-ARGS...: one measurement, one result line.
 run_one() {
         local sys=$1; shift
-        local drv line rc v args=(--system "$sys" "$@" $QUICK)
+        local drv line rc v args=(--system "$sys" "$@" $QUICK) mode=pool
         drv=$(driver_for "$sys")
+        [[ $sys == busd-sealed ]] && mode=sealed
         v=SKIP_REASON_${sys//-/_}
         if [[ -n ${!v:-} ]]; then
                 return 0
@@ -213,7 +218,8 @@ run_one() {
                 args+=(--address "$BUS" --broker-pid "$BROKER_PID")
         fi
         rc=0
-        line=$(timeout "$RUN_TIMEOUT" "$drv" "${args[@]}" 2>>"$RUNDIR/driver.log") || rc=$?
+        line=$(BUSD_PAYLOAD_MODE=$mode timeout "$RUN_TIMEOUT" "$drv" "${args[@]}" \
+                2>>"$RUNDIR/driver.log") || rc=$?
         if [[ -z $line ]]; then
                 ((rc == 124)) && why="timed out after $RUN_TIMEOUT s" || why="driver exited $rc"
                 line=$("$drv" "${args[@]}" --report-error "$why")
@@ -225,19 +231,21 @@ run_one() {
 
 # ---- The workloads ---------------------------------------------------------------------------
 #
-# name | systems (all = every system in --systems) | driver arguments
+# name | systems (all = every system in --systems but busd-sealed, which differs from busd
+# only where payloads travel: all+sealed) | driver arguments
 WORKLOADS=(
         "rtt-0|all|--workload rtt --size 0"
         "rtt-1k|all|--workload rtt --size 1024"
-        "rtt-64k|all|--workload rtt --size 65536"
-        "rtt-1m|all|--workload rtt --size 1048576"
-        "rtt-16m|all|--workload rtt --size 16777216"
-        "rtt-256m|busd|--workload rtt --size 268435456"
-        "rtt-1g|busd|--workload rtt --size 1073741824"
+        "rtt-64k|all+sealed|--workload rtt --size 65536"
+        "rtt-1m|all+sealed|--workload rtt --size 1048576"
+        "rtt-16m|all+sealed|--workload rtt --size 16777216"
+        "rtt-256m|busd busd-sealed floor-relay floor-pool|--workload rtt --size 268435456"
+        "rtt-1g|busd busd-sealed floor-relay floor-pool|--workload rtt --size 1073741824"
         "signal|all|--workload signal --receivers 1"
         "signal-corked|busd|--workload signal --receivers 1 --corked-sender"
         "fanout-10|all|--workload signal --receivers 10"
         "fanout-50|all|--workload signal --receivers 50"
+        "fanout-10-16m|all+sealed|--workload signal --receivers 10 --size 16777216"
         "broadcast-65536|busd dbus-broker dbus-daemon|--workload signal --receivers 1 --rules 65536"
         "connect|busd dbus-broker dbus-daemon floor-direct|--workload connect"
         "idle-rss|busd dbus-broker dbus-daemon|--workload idle-rss --conns 1000"
@@ -249,7 +257,8 @@ in_list() { [[ " $2 " == *" $1 "* ]]; }
 systems_for() {
         local allowed=$1 rot=$2 list=() s i n
         for s in $SYSTEMS; do
-                [[ $allowed == all ]] || in_list "$s" "$allowed" || continue
+                [[ $allowed == all && $s == busd-sealed ]] && continue
+                [[ $allowed == all || $allowed == all+sealed ]] || in_list "$s" "$allowed" || continue
                 list+=("$s")
         done
         n=${#list[@]}

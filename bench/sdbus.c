@@ -199,13 +199,13 @@ static int sync_send(void *bus, const char *name, BenchSync *s) {
                                         sync_on_reply, s, "");
 }
 
-static int emit_tick(void *bus, const char *payload) {
+static int emit_tick(void *bus, const char *payload, size_t len) {
         sd_bus_message *m = NULL;
         int r;
 
         r = sd_bus_message_new_signal(bus, &m, BENCH_PATH, BENCH_INTERFACE, BENCH_SIGNAL_MEMBER);
         if (r >= 0)
-                r = sd_bus_message_append_array(m, 'y', payload, BENCH_SIGNAL_SIZE);
+                r = sd_bus_message_append_array(m, 'y', payload, len);
         if (r >= 0)
                 r = sd_bus_send(bus, m, NULL);
         sd_bus_message_unref(m);

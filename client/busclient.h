@@ -308,7 +308,10 @@ json_t *bus_message_get_body(bus_message *m);
  * pass it on costs nothing per byte. NULL (and *@ret_len 0) only if such a
  * body fails the payload rule (below; it is then never mapped; whatever its
  * declared size, 0 included) or could not be mapped (out of memory); an
- * empty body that passes is "" with length 0. */
+ * empty body that passes is "" with length 0. A body that came as a slice of
+ * the sender's pool is borrowed in place and is volatile (see "Payload
+ * pools" below): copy it before you check or parse it (bus_message_get_body()
+ * does); NULL if its pool is unknown or was refused. */
 const char *bus_message_get_body_text(bus_message *m, size_t *ret_len);
 /* For an error message: the error it carries (copies into @e). */
 int bus_message_get_error(bus_message *m, bus_error *e);

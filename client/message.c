@@ -370,7 +370,14 @@ _public_ const char *bus_message_get_body_text(bus_message *m, size_t *ret_len) 
         if (!m)
                 return NULL;
         /* Borrowed, maybe to be passed on unread: a large body's pages are
-         * faulted in as they are read (or not at all). */
+         * faulted in as they are read (or not at all). A received body that
+         * is a slice is borrowed in place, volatile (busclient.h): only
+         * bus_message_get_body() copies it, to parse it. */
+        if (m->received && m->body_in_slice && !m->body) {
+                if (ret_len)
+                        *ret_len = m->body_slice.data ? m->body_len : 0;
+                return m->body_len == 0 ? "" : (const char *)m->body_slice.data;
+        }
         body = message_body_bytes(m);
         if (ret_len)
                 *ret_len = body ? m->body_len : 0;

@@ -29,7 +29,7 @@ static int roundtrip(bus_message *m, uint64_t serial, uint64_t deadline_ns, bool
         int fds[BUS_FDS_MAX];
         int r;
 
-        r = message_encode(m, serial, deadline_ns, payloads, &item);
+        r = message_encode(m, serial, deadline_ns, payloads, NULL, &item);
         if (r < 0)
                 return r;
         memcpy(&h, item->data, sizeof(h));
@@ -270,7 +270,7 @@ START_TEST(test_malformed) {
         uint8_t *data;
         uint16_t code = 99;
 
-        ck_assert_int_eq(message_encode(m, 1, 0, false, &item), 0);
+        ck_assert_int_eq(message_encode(m, 1, 0, false, NULL, &item), 0);
         data = malloc(item->len);
         memcpy(data, item->data, item->len);
         memcpy(data + BUS_HEADER_SIZE, &code, sizeof(code)); /* unknown field code */
@@ -301,7 +301,7 @@ START_TEST(test_large_body_payload) {
         ck_assert_int_eq(bus_message_set_body_text(m, text, n), 0);
 
         /* With payloads: body in a sealed memfd, header body_len 0. */
-        ck_assert_int_eq(message_encode(m, 1, 0, true, &item), 0);
+        ck_assert_int_eq(message_encode(m, 1, 0, true, NULL, &item), 0);
         ck_assert_uint_eq(item->n_fds, 1);
         ck_assert_uint_eq(((BusHeader *)item->data)->body_len, 0);
         ck_assert(((BusHeader *)item->data)->flags & BUS_FLAG_BODY_IN_PAYLOAD);
@@ -417,7 +417,7 @@ START_TEST(test_too_large_inline) {
 
         memset(text, 'a', n);
         ck_assert_int_eq(bus_message_set_body_text(m, text, n), 0);
-        ck_assert_int_eq(message_encode(m, 1, 0, false, &item), -EMSGSIZE);
+        ck_assert_int_eq(message_encode(m, 1, 0, false, NULL, &item), -EMSGSIZE);
         ck_assert_ptr_null(item);
         bus_message_unref(m);
         free(text);

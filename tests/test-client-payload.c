@@ -45,7 +45,7 @@ static int roundtrip(bus_message *m, bus_message **ret) {
         uint8_t *data;
         int r;
 
-        r = message_encode(m, 1, 0, true, &item);
+        r = message_encode(m, 1, 0, true, NULL, &item);
         if (r < 0)
                 return r;
         ((BusHeader *)item->data)->sender_id = 7;
@@ -151,7 +151,7 @@ START_TEST(test_attach_limits) {
         {
                 OutItem *item = NULL;
 
-                ck_assert_int_eq(message_encode(m, 1, 0, false, &item), -EOPNOTSUPP);
+                ck_assert_int_eq(message_encode(m, 1, 0, false, NULL, &item), -EOPNOTSUPP);
                 ck_assert_ptr_null(item);
         }
         bus_message_unref(m);
@@ -174,7 +174,7 @@ START_TEST(test_body_payload_and_payloads) {
         ck_assert_int_eq(bus_message_attach_bytes(m, "first", 5), 0);
         ck_assert_int_eq(bus_message_attach_bytes(m, "second!", 7), 0);
 
-        ck_assert_int_eq(message_encode(m, 1, 0, true, &item), 0);
+        ck_assert_int_eq(message_encode(m, 1, 0, true, NULL, &item), 0);
         ck_assert_uint_eq(item->n_fds, 3);
         ck_assert(((BusHeader *)item->data)->flags & BUS_FLAG_BODY_IN_PAYLOAD);
         outitem_free(item);
