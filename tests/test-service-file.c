@@ -57,6 +57,14 @@ START_TEST(test_valid_unit) {
         ck_assert_str_eq(s->unit, "u.service");
         ck_assert_uint_eq(s->start_timeout_usec, 0); /* the configured default */
         service_unref(s);
+        /* An instance of a template, and systemd's escapes, are unit names. */
+        s = parse("{\"names\": [\"org.example.U\"], \"unit\": \"echo@tty1:x_y-z.service\"}");
+        ck_assert_msg(!s->error, "%s", s->error);
+        service_unref(s);
+        s = parse("{\"names\": [\"org.example.U\"], \"unit\": \"a\\\\x2db.service\"}");
+        ck_assert_msg(!s->error, "%s", s->error);
+        ck_assert_str_eq(s->unit, "a\\x2db.service");
+        service_unref(s);
 }
 END_TEST
 
@@ -83,6 +91,18 @@ static const struct {
           1 },
         { "{\"names\": [\"a.b\"], \"unit\": \"a.socket\"}", "unit: must be a unit name ending in", 1 },
         { "{\"names\": [\"a.b\"], \"unit\": \"x/a.service\"}", "unit: must be a unit name", 1 },
+        /* Probe: names systemd refuses were accepted and failed only at the
+         * first call (start-failed); and uid 2^32-1, which is no uid. */
+        { "{\"names\": [\"a.b\"], \"unit\": \"a b.service\"}", "unit: must be a unit name", 1 },
+        { "{\"names\": [\"a.b\"], \"unit\": \"a\\u00e9.service\"}", "unit: must be a unit name",
+          1 },
+        { "{\"names\": [\"a.b\"], \"unit\": \"tpl@.service\"}",
+          "unit: \"tpl@.service\" is a template", 1 },
+        { "{\"names\": [\"a.b\"], \"unit\": \"a@b@c.service\"}", "unit: must be a unit name", 1 },
+        { "{\"names\": [\"a.b\"], \"exec\": [\"/a\"], \"user\": \"4294967295\"}",
+          "user: must be a user", 1 },
+        { "{\"names\": [\"a.b\"], \"exec\": [\"/a\"], \"group\": \"99999999999\"}",
+          "group: must be a user", 1 },
         { "{\"names\": [\"a.b\"], \"unit\": \"a.service\", \"user\": \"u\"}",
           "user: only for \"exec\"", 1 },
         { "{\"names\": [\"a.b\"], \"exec\": [\"/a\"], \"user\": \"a:b\"}", "user: must be a user", 1 },

@@ -187,7 +187,11 @@ static int parse_exec(Service *s, json_t *v) {
         return 0;
 }
 
+/* A unit name as systemd accepts it (systemd.unit(5)): letters, digits and
+ * ":-_.\\", at most one "@" (an instance of a template: "name@inst"),
+ * then ".service". A template without instance cannot be started. */
 static int parse_unit(Service *s, json_t *v) {
+        const char *at;
         size_t len;
         int r;
 
@@ -195,8 +199,18 @@ static int parse_unit(Service *s, json_t *v) {
         if (r != 0)
                 return r;
         len = strlen(s->unit);
-        if (len <= 8 || strcmp(s->unit + len - 8, ".service") != 0 || strchr(s->unit, '/'))
-                return fail(s, "unit: must be a unit name ending in \".service\"");
+        at = strchr(s->unit, '@');
+        if (len <= 8 || strcmp(s->unit + len - 8, ".service") != 0 ||
+            strspn(s->unit, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                            ":-_.\\@") != len ||
+            (at && (at == s->unit || strchr(at + 1, '@'))))
+                return fail(s, "unit: must be a unit name ending in \".service\" (letters, "
+                               "digits, \":-_.\\\\\" and one \"@\" for an instance)");
+        if (at && at + 1 == s->unit + len - 8)
+                return fail(s,
+                            "unit: \"%s\" is a template: name an instance "
+                            "(\"%.*s@INSTANCE.service\")",
+                            s->unit, (int)(at - s->unit), s->unit);
         return 0;
 }
 
@@ -209,6 +223,17 @@ static int parse_ident(Service *s, json_t *v, const char *key, char **ret) {
                 return r;
         if (strpbrk(*ret, ":/ ") || (*ret)[0] == '-')
                 return fail(s, "%s: must be a user or group name, or a number", key);
+        /* A number must be an id: below 2^32 - 1, which is no uid or gid
+         * ((uid_t)-1 means "unchanged" to setresuid()). */
+        if (strspn(*ret, "0123456789") == strlen(*ret)) {
+                unsigned long long id;
+
+                errno = 0;
+                id = strtoull(*ret, NULL, 10);
+                if (errno != 0 || id >= UINT32_MAX)
+                        return fail(s, "%s: must be a user or group name, or a number below "
+                                       "4294967295", key);
+        }
         return 0;
 }
 
