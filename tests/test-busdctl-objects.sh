@@ -185,6 +185,12 @@ check "tree draws the object paths" '[[ $rc == 0 ]] && has_out "^Service org\.ex
 ctl tree
 check "tree without DEST walks every well-known name" '[[ $rc == 0 ]] &&
         has_out "^Service org\.example\.Echo:" && ! has_out "org\.busd\.Bus"'
+ctl tree org.example.Nobody
+check "tree of a name nobody owns: the error, no tree, exit 1" '[[ $rc == 1 ]] &&
+        has_err "ServiceUnknown" && ! has_out "─"'
+ctl --json=short tree org.example.Nobody
+check "tree --json of a name nobody owns lists no path" '[[ $rc == 1 ]] &&
+        has_out "^\{\"org\.example\.Nobody\":\[\]\}$"'
 ctl --json=short tree $D
 check "tree --json" '[[ $rc == 0 ]] &&
         has_out "^\{\"org\.example\.Echo\":\[\"/\",\"/org\",\"/org/example\",\"/org/example/Echo\"\]\}$"'

@@ -280,6 +280,15 @@ static void tree_visit(TreeWalk *w, const char *path, unsigned depth, const char
                                 w->dest, TREE_NODES_MAX);
                 return;
         }
+        r = object_introspect(w->ctx, w->c, w->dest, path, &node, &error);
+        if (r < 0 && root) {
+                /* A service that is not there, or without the object model:
+                 * say so once, and draw no tree. */
+                print_call_error("Introspect", r, &error);
+                w->failed = true;
+                bus_error_free(&error);
+                return;
+        }
         json_array_append_new(w->paths, json_string(path));
         if (!w->ctx->json_given) {
                 char *e = output_escape(path, strlen(path));
@@ -290,13 +299,7 @@ static void tree_visit(TreeWalk *w, const char *path, unsigned depth, const char
                         printf("%s%s %s\n", prefix, last ? "└─" : "├─", e ? e : "");
                 free(e);
         }
-        r = object_introspect(w->ctx, w->c, w->dest, path, &node, &error);
         if (r < 0) {
-                /* The root of a service without the object model: say so once. */
-                if (root) {
-                        print_call_error("Introspect", r, &error);
-                        w->failed = true;
-                }
                 bus_error_free(&error);
                 return;
         }
