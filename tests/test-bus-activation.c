@@ -462,12 +462,27 @@ START_TEST(test_start_deadline) {
                       ACTIVATION_SERVICE_BINARY);
         reload(c);
         t0 = now_usec();
-        t = expect_failure(c, "org.example.ActHang", (const char *[]){ "timeout: ", "within", NULL });
+        t = expect_failure(c, "org.example.ActHang",
+                           (const char *[]){ "timeout: ", "within", "never connected to this bus",
+                                             "it was killed", NULL });
         fprintf(stderr, "activation: start deadline answered %llu us after the call (300 ms)\n",
                 (unsigned long long)(t - t0));
         ck_assert_uint_ge(t - t0, 300000);
         ck_assert_uint_lt(t - t0, 300000 + ACT_FAST_USEC);
         ck_assert_int_eq(act_failures("timeout"), 1);
+        /* A service that took another name than its file says (probe: the
+         * reason said only "did not take the name"): the reason names what
+         * it did take, so the typo is found from the error alone. */
+        write_service("typo-name.json",
+                      "{\"names\": [\"org.example.ActRight\"], \"exec\": [\"%s\", \"serve\", "
+                      "\"org.example.ActWrong\"], \"start_timeout_ms\": 1000}",
+                      ACTIVATION_SERVICE_BINARY);
+        reload(c);
+        expect_failure(c, "org.example.ActRight",
+                       (const char *[]){ "timeout: ", "connected as :1.",
+                                         "owning org.example.ActWrong", NULL });
+        ck_assert_int_eq(act_failures("timeout"), 2);
+        await_act_stat("starting", 0);
         /* The process was killed: its pidfd is closed once it is reaped. */
         test_disconnect(c);
         busd_assert_serves_others();

@@ -400,17 +400,49 @@ static void launch_fail(Launch *l, ActivationFailure cls, const char *reason) {
                 event_del(l->timer);
 }
 
+/* What the process the exec backend started did, for a timeout's reason:
+ * " (process P connected as :1.N, owning A, B)" or " (process P never
+ * connected to this bus)"; "" for a unit. A service that took another name
+ * (a typo in the file or in the service) is then found at once. */
+static void describe_child(const Launch *l, char *buf, size_t size) {
+        pid_t pid = l->child ? exec_pid(l->child) : 0;
+        size_t state = 0, len;
+        void *v;
+
+        buf[0] = '\0';
+        if (pid <= 0)
+                return;
+        while (hashmap_iterate(l->a->bus->peers, &state, &v)) {
+                const Peer *p = v;
+                PeerSenderNames names;
+
+                if (p->creds.pid != pid || !peer_is_running(p))
+                        continue;
+                peer_sender_names(p, &names);
+                len = (size_t)snprintf(buf, size, " (process %ld connected as %s, owning %s",
+                                       (long)pid, names.names[0],
+                                       names.n > 1 ? names.names[1] : "no name");
+                for (size_t i = 2; i < names.n && len < size; i++)
+                        len += (size_t)snprintf(buf + len, size - len, ", %s", names.names[i]);
+                if (len < size)
+                        snprintf(buf + len, size - len, ")");
+                return;
+        }
+        snprintf(buf, size, " (process %ld never connected to this bus)", (long)pid);
+}
+
 static void launch_timeout_cb(evutil_socket_t fd, short what, void *userdata) {
         Launch *l = userdata;
         uint64_t usec = now_monotonic_usec() - l->started_usec;
-        char reason[300];
+        char reason[600], did[256];
 
         /* The exec backend kills what it started; a unit is left to systemd
          * (its own TimeoutStartSec=): the reason says which. */
+        describe_child(l, did, sizeof(did));
         snprintf(reason, sizeof(reason),
                  "the service did not take the name within %llu ms (start_timeout_ms or "
-                 "timeouts.activation_start_ms); %s",
-                 (unsigned long long)(usec / 1000),
+                 "timeouts.activation_start_ms)%s; %s",
+                 (unsigned long long)(usec / 1000), did,
                  l->child ? "it was killed" : "its unit is left to systemd");
         launch_fail(l, ACTIVATION_FAILURE_TIMEOUT, reason);
         if (l->child)
