@@ -249,6 +249,25 @@
  * bounds them too; this one holds when the budget is large. */
 #define BUS_PAYLOAD_FDS_IN_FLIGHT_PER_UID_MAX 4096u
 
+/* Well-known names one uid's connections own or queue for: four times a
+ * connection's (BUS_NAMES_PER_CONNECTION_MAX), so a connection at its own
+ * limit leaves three quarters to its siblings. A user's services own a few
+ * names each; 2048 is far beyond a desktop session's ~100 and bounds what
+ * one uid adds to the name table (~300 bytes a name) at ~600 KiB instead of
+ * 256 connections x 512 names (~40 MiB). */
+#define BUS_NAMES_PER_UID_MAX 2048u
+
+/* Match rules of one uid's connections: sixteen times a connection's
+ * (BUS_MATCHES_PER_CONNECTION_MAX). A session of ~100 clients with a few
+ * dozen rules each fits; each rule is memory and a candidate on the routing
+ * path, so 256 connections x 512 rules (131072) are not left to one uid. */
+#define BUS_MATCHES_PER_UID_MAX 8192u
+
+/* Calls one uid's connections wait on at once: sixteen times a connection's
+ * (BUS_PENDING_REPLIES_PER_CONNECTION_MAX, dbus-daemon's 128), each an entry
+ * and possibly a timer in the broker: 2048 instead of 256 x 128 = 32768. */
+#define BUS_PENDING_REPLIES_PER_UID_MAX 2048u
+
 /* ---- Payload pools (PROTOCOL.md 3.6) ---- */
 
 /* Pools one connection may own. A pool is one fd held by the broker and by

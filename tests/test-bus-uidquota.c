@@ -12,7 +12,10 @@
  *    disconnected, and only the stalled one is disconnected (slow consumer);
  *  - limits.outgoing_bytes_per_uid reached across connections of one uid:
  *    the sender over its share is refused with LimitsExceeded naming the
- *    limit, its sibling and another uid still send, root is exempt.
+ *    limit, its sibling and another uid still send, root is exempt;
+ *  - likewise names_per_uid, matches_per_uid and pending_replies_per_uid,
+ *    with the uid's usage and refusals in GetStats "uids", all gone once
+ *    its connections are.
  * Each ends with the three checks (serves others, fds and counters back to
  * baseline). Skipped unless run as root (setuid needs it).
  */
@@ -87,6 +90,8 @@ static RawPeer *peer_as(uid_t uid) {
         raw_peer_hello(p);
         return p;
 }
+
+static int64_t uid_stat(uid_t uid, const char *key);
 
 static bool need_root(const char *name) {
         if (getuid() == 0)
@@ -351,6 +356,11 @@ START_TEST(test_outgoing_bytes_per_uid) {
                               raw_msg_str(m, "message"));
                 raw_msg_free(m);
         }
+        /* GetStats shows the uid's bytes held (within the limit) and the
+         * refusals. */
+        ck_assert_int_gt(uid_stat(NOBODY, "outgoing_bytes"), 0);
+        ck_assert_int_le(uid_stat(NOBODY, "outgoing_bytes"), 65536);
+        ck_assert_int_ge(uid_stat(NOBODY, "refused"), refused + 1);
         /* Its sibling still sends; so does another uid; root is exempt. */
         raw_peer_signal(c2, rx[2]->name, "/q", IFACE, "Tick", NULL, body);
         ck_assert_uint_eq(dropped(c2, "outgoing_bytes_per_uid"), 0);
@@ -367,6 +377,8 @@ START_TEST(test_outgoing_bytes_per_uid) {
         (void)received_from(rx[2], 0);
         raw_peer_signal(c1, rx[0]->name, "/q", IFACE, "Tick", NULL, body);
         ck_assert_uint_eq(dropped(c1, "outgoing_bytes_per_uid"), 0);
+        (void)received_from(rx[0], 0);
+        ck_assert_int_eq(uid_stat(NOBODY, "outgoing_bytes"), 0);
 
         free(body);
         for (unsigned i = 0; i < 3; i++)
@@ -380,6 +392,186 @@ START_TEST(test_outgoing_bytes_per_uid) {
 }
 END_TEST
 
+/* The uid's entry of GetStats "uids" (NULL if it holds nothing); new
+ * reference. */
+static json_t *uid_stats(uid_t uid) {
+        json_t *stats = busd_stats(), *u;
+        char key[16];
+
+        snprintf(key, sizeof(key), "%u", (unsigned)uid);
+        u = json_incref(json_object_get(json_object_get(stats, "uids"), key));
+        json_decref(stats);
+        return u;
+}
+
+static int64_t uid_stat(uid_t uid, const char *key) {
+        json_t *u = uid_stats(uid);
+        int64_t v;
+
+        ck_assert_msg(u, "uid %u not in GetStats uids", (unsigned)uid);
+        ck_assert_msg(json_is_integer(json_object_get(u, key)), "uids.%u lacks %s", (unsigned)uid,
+                      key);
+        v = json_integer_value(json_object_get(u, key));
+        json_decref(u);
+        return v;
+}
+
+/* RequestName @name: NULL if it was granted (any result), else the error's
+ * message (static, for the assertion). */
+static const char *request_name(RawPeer *p, const char *name) {
+        static char text[256];
+        RawMsg *m = raw_peer_driver_call(p, "RequestName",
+                                         json_pack("{s:s,s:i}", "name", name, "flags", 0));
+
+        if (m->type == BUS_MESSAGE_METHOD_RETURN) {
+                raw_msg_free(m);
+                return NULL;
+        }
+        ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.LimitsExceeded"), "%s",
+                      raw_msg_describe(m));
+        snprintf(text, sizeof(text), "%s", raw_msg_str(m, "message"));
+        raw_msg_free(m);
+        return text;
+}
+
+static const char *add_match(RawPeer *p, unsigned i) {
+        static char text[256];
+        char rule[128];
+        RawMsg *m;
+
+        snprintf(rule, sizeof(rule), "type='signal',interface='org.example.Quota',member='M%u'",
+                 i);
+        m = raw_peer_driver_call(p, "AddMatch", json_pack("{s:s}", "rule", rule));
+        if (m->type == BUS_MESSAGE_METHOD_RETURN) {
+                raw_msg_free(m);
+                return NULL;
+        }
+        ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.LimitsExceeded"), "%s",
+                      raw_msg_describe(m));
+        snprintf(text, sizeof(text), "%s", raw_msg_str(m, "message"));
+        raw_msg_free(m);
+        return text;
+}
+
+/* A call from @p to @callee that expects a reply: NULL if it went out (no
+ * answer within a round trip), else the error's message. */
+static const char *call_pending(RawPeer *p, RawPeer *callee) {
+        static char text[256];
+        RawSpec call = { .type = BUS_MESSAGE_METHOD_CALL,
+                         .destination = callee->name,
+                         .path = "/q",
+                         .interface = IFACE,
+                         .member = "Wait",
+                         .body = "{}" };
+        uint64_t serial = raw_peer_send(p, &call);
+        RawMsg *m = raw_peer_driver_call(p, "Ping", NULL); /* after any answer */
+
+        raw_msg_free(m);
+        while ((m = raw_peer_recv(p, 0))) {
+                if (m->reply_serial == serial) {
+                        ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.LimitsExceeded"), "%s",
+                                      raw_msg_describe(m));
+                        snprintf(text, sizeof(text), "%s", raw_msg_str(m, "message"));
+                        raw_msg_free(m);
+                        return text;
+                }
+                raw_msg_free(m);
+        }
+        return NULL;
+}
+
+/* names_per_uid, matches_per_uid, pending_replies_per_uid reached across
+ * two connections of one uid: the one over its share is refused with the
+ * named error, its sibling and another uid go on, root is exempt; GetStats
+ * shows the uid's usage and refusals, and nothing is left once they go. */
+START_TEST(test_counts_per_uid) {
+        RawPeer *c1, *c2, *other, *root, *callee;
+        const char *why;
+        char name[64];
+        unsigned n;
+
+        if (!need_root("test_counts_per_uid"))
+                return;
+        busd_start_config("{\"limits\": {\"names_per_uid\": 8, \"matches_per_uid\": 8,"
+                          " \"pending_replies_per_uid\": 8}}");
+        busd_open_to_others();
+        c1 = peer_as(NOBODY);
+        c2 = peer_as(NOBODY);
+        other = peer_as(OTHER_UID);
+        root = raw_peer_new(busd_address());
+        callee = raw_peer_new(busd_address());
+
+        /* Names: alone, a connection gets half its uid's 8. */
+        for (n = 0; n < 8; n++) {
+                snprintf(name, sizeof(name), "org.example.Quota.A%u", n);
+                if ((why = request_name(c1, name)))
+                        break;
+        }
+        ck_assert_uint_eq(n, 4);
+        ck_assert_msg(strstr(why, "limits.names_per_uid 8"), "%s", why);
+        ck_assert_ptr_null(request_name(c2, "org.example.Quota.B0"));
+        ck_assert_ptr_null(request_name(other, "org.example.Quota.C0"));
+        for (n = 0; n < 16; n++) {
+                snprintf(name, sizeof(name), "org.example.Quota.R%u", n);
+                ck_assert_ptr_null(request_name(root, name));
+        }
+
+        /* Match rules, likewise. */
+        for (n = 0; n < 8; n++)
+                if ((why = add_match(c1, n)))
+                        break;
+        ck_assert_uint_eq(n, 4);
+        ck_assert_msg(strstr(why, "limits.matches_per_uid 8"), "%s", why);
+        ck_assert_ptr_null(add_match(c2, 0));
+        ck_assert_ptr_null(add_match(other, 0));
+        for (n = 0; n < 16; n++)
+                ck_assert_ptr_null(add_match(root, n));
+
+        /* Pending calls to a callee that does not answer yet. */
+        for (n = 0; n < 8; n++)
+                if ((why = call_pending(c1, callee)))
+                        break;
+        ck_assert_uint_eq(n, 4);
+        ck_assert_msg(strstr(why, "limits.pending_replies_per_uid 8"), "%s", why);
+        ck_assert_ptr_null(call_pending(c2, callee));
+        ck_assert_ptr_null(call_pending(other, callee));
+        for (n = 0; n < 16; n++)
+                ck_assert_ptr_null(call_pending(root, callee));
+
+        /* GetStats: the uid's usage and its refusals. */
+        ck_assert_int_eq(uid_stat(NOBODY, "connections"), 2);
+        ck_assert_int_eq(uid_stat(NOBODY, "names"), 5);
+        ck_assert_int_eq(uid_stat(NOBODY, "match_rules"), 5);
+        ck_assert_int_eq(uid_stat(NOBODY, "pending_replies"), 5);
+        ck_assert_int_eq(uid_stat(NOBODY, "refused"), 3);
+        ck_assert_int_eq(uid_stat(OTHER_UID, "refused"), 0);
+        ck_assert_int_eq(uid_stat(0, "refused"), 0);
+
+        /* c1 leaves: its share goes back to its uid (c2 may take more). */
+        raw_peer_free(c1);
+        {
+                uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
+
+                while (uid_stat(NOBODY, "connections") != 1)
+                        ck_assert(now_usec() < deadline);
+        }
+        ck_assert_int_eq(uid_stat(NOBODY, "names"), 1);
+        ck_assert_int_eq(uid_stat(NOBODY, "match_rules"), 1);
+        ck_assert_int_eq(uid_stat(NOBODY, "pending_replies"), 1);
+        ck_assert_ptr_null(request_name(c2, "org.example.Quota.B1"));
+
+        raw_peer_free(c2);
+        raw_peer_free(other);
+        raw_peer_free(root);
+        raw_peer_free(callee);
+        end_checks();
+        /* Nothing held for those uids any more. */
+        ck_assert_ptr_null(uid_stats(NOBODY));
+        ck_assert_ptr_null(uid_stats(OTHER_UID));
+        busd_stop();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("bus-uidquota");
         TCase *tc = tcase_create("uidquota");
@@ -388,6 +580,7 @@ int main(void) {
         tcase_add_test(tc, test_uid_share_of_receiver);
         tcase_add_test(tc, test_stalled_sibling);
         tcase_add_test(tc, test_outgoing_bytes_per_uid);
+        tcase_add_test(tc, test_counts_per_uid);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }

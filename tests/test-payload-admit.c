@@ -45,7 +45,9 @@ static void setup(void) {
                                    .n_uids = 1,
                                    .totals = &fx.totals,
                                    .bytes_max = 1u << 20,
-                                   .fds_max = 8 };
+                                   .fds_max = 8,
+                                   .uid_bytes_max = 1u << 30,
+                                   .uid_fds_max = 1024 };
 }
 
 static void teardown(void) {
@@ -268,6 +270,54 @@ START_TEST(test_account_alloc_failure) {
 }
 END_TEST
 
+/* payload_{bytes,fds}_in_flight_per_uid: a sender's share of its uid's,
+ * between the uid's senders holding payloads; root exempt. */
+START_TEST(test_uid_payload_share) {
+        uint64_t declared[1] = { 4096 };
+        PayloadRefusal refusal;
+        QuotaAccount *sibling = NULL;
+        Message *m[8], *s1;
+        unsigned n = 0;
+
+        fx.a.uid_fds_max = 8;
+        /* Alone in its uid, a sender gets half the uid's fds. */
+        for (;;) {
+                ck_assert_uint_lt(n, 8);
+                m[n] = message_with(declared, (int[]){ make_memfd(4096, ALL_SEALS) }, 1);
+                if (admit(m[n], &refusal) != 0)
+                        break;
+                n++;
+        }
+        ck_assert_uint_eq(n, 4);
+        ck_assert_int_eq(refusal.kind, PAYLOAD_REFUSED_LIMIT);
+        ck_assert_msg(strstr(refusal.why, "limits.payload_fds_in_flight_per_uid (8)") != NULL,
+                      "why: %s", refusal.why);
+        ck_assert_uint_eq(fx.uid.refused, 1);
+        message_unref(m[n]);
+        ck_assert_uint_eq(fx.uid.payload_fds.total, 4);
+        ck_assert_uint_eq(fx.uid.payload_fds.n_holders, 1);
+        /* A sibling of the same uid still gets its payload in. */
+        s1 = message_with(declared, (int[]){ make_memfd(4096, ALL_SEALS) }, 1);
+        ck_assert_int_eq(payload_admit(&fx.a, &sibling, &fx.uid, s1, &refusal), 0);
+        ck_assert_uint_eq(fx.uid.payload_fds.n_holders, 2);
+        ck_assert_uint_eq(fx.uid.payload_bytes.total, 5 * 4096);
+        message_unref(s1);
+        for (unsigned i = 0; i < n; i++)
+                message_unref(m[i]);
+        ck_assert_uint_eq(fx.uid.payload_fds.total, 0);
+        ck_assert_uint_eq(fx.uid.payload_fds.n_holders, 0);
+        ck_assert_uint_eq(fx.uid.payload_bytes.total, 0);
+        sibling = quota_account_unref(sibling);
+
+        /* Root: counted, never refused for it. */
+        fx.uid.uid = 0;
+        fx.a.uid_bytes_max = 1;
+        m[0] = message_with(declared, (int[]){ make_memfd(4096, ALL_SEALS) }, 1);
+        ck_assert_int_eq(admit(m[0], &refusal), 0);
+        message_unref(m[0]);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("payload-admit");
         TCase *tc = tcase_create("admit");
@@ -280,6 +330,7 @@ int main(void) {
         tcase_add_test(tc, test_sender_quota);
         tcase_add_test(tc, test_uid_share_of_fd_budget);
         tcase_add_test(tc, test_account_alloc_failure);
+        tcase_add_test(tc, test_uid_payload_share);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

@@ -136,6 +136,20 @@ static void bus_set_config(Bus *bus, const BusConfig *c) {
         };
 }
 
+/* The per-uid counts the name and match registries keep with each owner
+ * (docs/DAEMON.md "Quotas per uid"). */
+static QuotaTally *bus_names_tally(void *userdata, uint64_t owner) {
+        Peer *p = bus_find_peer(userdata, owner);
+
+        return p ? &p->uid_usage->names : NULL;
+}
+
+static QuotaTally *bus_matches_tally(void *userdata, uint64_t owner) {
+        Peer *p = bus_find_peer(userdata, owner);
+
+        return p ? &p->uid_usage->matches : NULL;
+}
+
 int bus_new(Bus **ret, struct event_base *base) {
         BusConfig c;
         Bus *bus;
@@ -174,6 +188,8 @@ int bus_new(Bus **ret, struct event_base *base) {
         r = match_registry_new(&bus->matches);
         if (r < 0)
                 goto fail;
+        name_registry_set_tally(bus->names, bus_names_tally, bus);
+        match_registry_set_tally(bus->matches, bus_matches_tally, bus);
         r = pools_new(&bus->pools);
         if (r < 0)
                 goto fail;
@@ -389,6 +405,21 @@ UidUsage *bus_uid_get(Bus *bus, uid_t uid, bool create) {
                 return NULL;
         }
         return u;
+}
+
+bool bus_uid_share_allows(Bus *bus, const Peer *p, const QuotaTally *t, uint64_t limit,
+                          uint64_t held, const char *key) {
+        if (p->creds.uid == 0 || quota_tally_allows(t, limit, held, 1))
+                return true;
+        p->uid_usage->refused++;
+        log_peer(LOG_CLASS_DENIED, LOG_NOTICE, p->name, p->creds.uid, p->creds.pid,
+                 "LimitsExceeded",
+                 "its share of limits.%s (%llu) is used: %llu held by %llu connection(s) of "
+                 "its uid, %llu by this one",
+                 key, (unsigned long long)limit, (unsigned long long)t->total,
+                 (unsigned long long)t->n_holders, (unsigned long long)held);
+        (void)bus;
+        return false;
 }
 
 void bus_uid_put(Bus *bus, UidUsage *u) {

@@ -196,6 +196,14 @@ void bus_check_drained(Bus *bus);
  * quota_uid_ref(). bus_uid_put() drops an entry nobody referenced. */
 UidUsage *bus_uid_get(Bus *bus, uid_t uid, bool create);
 void bus_uid_put(Bus *bus, UidUsage *u);
+/* May peer @p take one more of what @t counts for its uid (names, match
+ * rules, pending calls), holding @held itself: within its share of @limit
+ * between its uid's connections that hold some (quota_tally_allows())?
+ * Root is exempt (docs/DAEMON.md "Quotas per uid"). A refusal is counted in
+ * the uid's `refused` and logged (rate-limited) naming limits.@key; the
+ * caller answers LimitsExceeded. */
+bool bus_uid_share_allows(Bus *bus, const struct Peer *p, const QuotaTally *t, uint64_t limit,
+                          uint64_t held, const char *key);
 
 /* ---- the fd budget ---- */
 

@@ -148,6 +148,15 @@ static json_t *method_request_name(Bus *bus, Peer *sender, json_t *args, DriverE
                 return fail(e, BUS_ERR_LIMITS_EXCEEDED, "too many names (limit %u)",
                             bus->config.names_per_connection);
         }
+        if (name_registry_get_owner(bus->names, name) != sender->id &&
+            !bus_uid_share_allows(bus, sender, &sender->uid_usage->names,
+                                  bus->config.names_per_uid,
+                                  name_registry_count_owner(bus->names, sender->id),
+                                  "names_per_uid"))
+                return fail(e, BUS_ERR_LIMITS_EXCEEDED,
+                            "this connection's share of its uid's names is used "
+                            "(limits.names_per_uid %llu)",
+                            (unsigned long long)bus->config.names_per_uid);
         /* Already the owner: nothing will be announced. */
         if (name_registry_get_owner(bus->names, name) != sender->id &&
             !driver_name_change_fits(bus, sender, name))
@@ -405,6 +414,14 @@ static json_t *method_add_match(Bus *bus, Peer *sender, json_t *args, DriverErro
                 return fail(e, BUS_ERR_LIMITS_EXCEEDED, "too many match rules (limit %u)",
                             bus->config.matches_per_connection);
         }
+        if (!bus_uid_share_allows(bus, sender, &sender->uid_usage->matches,
+                                  bus->config.matches_per_uid,
+                                  match_registry_count_owner(bus->matches, sender->id),
+                                  "matches_per_uid"))
+                return fail(e, BUS_ERR_LIMITS_EXCEEDED,
+                            "this connection's share of its uid's match rules is used "
+                            "(limits.matches_per_uid %llu)",
+                            (unsigned long long)bus->config.matches_per_uid);
         if (match_registry_add(bus->matches, sender->id, &rule) < 0)
                 return oom(e);
         return json_object();
@@ -547,6 +564,38 @@ static bool add_uid_fds(Bus *bus, json_t *o) {
         return json_object_set_new(o, "payload_fds_by_uid", u) == 0;
 }
 
+/* "uids": {"UID": {...}} for every uid the broker holds something for:
+ * what its connections together hold, against the limits.*_per_uid keys
+ * (docs/DAEMON.md "Quotas per uid"), and how many requests were refused for
+ * them. */
+static bool add_uid_usage(Bus *bus, json_t *o) {
+        json_t *all = json_object();
+        size_t state = 0;
+        void *v;
+
+        if (!all)
+                return false;
+        while (hashmap_iterate(bus->uids, &state, &v)) {
+                const UidUsage *u = v;
+                char key[24];
+                json_t *one = json_pack(
+                        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "connections",
+                        (json_int_t)u->n_connections, "outgoing_bytes",
+                        (json_int_t)u->out_bytes.total, "payload_bytes_in_flight",
+                        (json_int_t)u->payload_bytes.total, "payload_fds_in_flight",
+                        (json_int_t)u->payload_fds.total, "names", (json_int_t)u->names.total,
+                        "match_rules", (json_int_t)u->matches.total, "pending_replies",
+                        (json_int_t)u->replies.total, "refused", (json_int_t)u->refused);
+
+                snprintf(key, sizeof(key), "%llu", (unsigned long long)u->uid);
+                if (!one || json_object_set_new(all, key, one) < 0) {
+                        json_decref(all);
+                        return false;
+                }
+        }
+        return json_object_set_new(o, "uids", all) == 0;
+}
+
 static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
         const BusStats *s = &bus->stats;
         const Counter counters[] = {
@@ -606,7 +655,7 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
                 json_decref(o);
                 return oom(e);
         }
-        if (!add_uid_fds(bus, o)) {
+        if (!add_uid_fds(bus, o) || !add_uid_usage(bus, o)) {
                 json_decref(o);
                 return oom(e);
         }

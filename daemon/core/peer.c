@@ -432,6 +432,7 @@ int peer_new(Peer **ret, Bus *bus, int fd, Creds *creds) {
         p->creds = *creds;
         *creds = (Creds){ 0 };
         quota_uid_ref(p->uid_usage);
+        p->replies.tally = &p->uid_usage->replies; /* its uid's pending calls */
         p->uid_usage->n_connections++;
         p->uid_usage->n_incomplete++;
         bus->fds.connections++;
@@ -484,6 +485,7 @@ Peer *peer_free(Peer *p) {
         connection_deinit(&p->conn);
         creds_clear(&p->creds);
         quota_account_unref(p->payload_quota); /* queued payloads keep their references */
+        replies_owner_clear(&p->replies);      /* its calls leave its uid's count first */
         quota_uid_unref(p->uid_usage);         /* ... and so their uid's entry */
         replies_owner_clear(&p->replies);
         free(p);

@@ -125,6 +125,16 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
                                           bus->config.pending_replies_per_connection);
                         return;
                 }
+                if (r == 0 && !bus_uid_share_allows(bus, sender, &sender->uid_usage->replies,
+                                                    bus->config.pending_replies_per_uid,
+                                                    replies_count(&sender->replies),
+                                                    "pending_replies_per_uid")) {
+                        driver_send_error(bus, sender, h->serial, BUS_ERR_LIMITS_EXCEEDED,
+                                          "this connection's share of its uid's pending calls "
+                                          "is used (limits.pending_replies_per_uid %llu)",
+                                          (unsigned long long)bus->config.pending_replies_per_uid);
+                        return;
+                }
                 if (r == REPLIES_E_EXISTS) {
                         driver_send_error(bus, sender, h->serial, BUS_ERR_FAILED,
                                           "serial already used by a pending call");

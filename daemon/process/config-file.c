@@ -108,6 +108,14 @@ static const ConfigKey config_keys[] = {
         LIMIT(payload_bytes_in_flight_per_uid, TiB, BUS_PAYLOAD_BYTES_IN_FLIGHT_PER_UID_MAX),
         /* broker fds: the kernel's default fs.nr_open */
         LIMIT(payload_fds_in_flight_per_uid, 1048576, BUS_PAYLOAD_FDS_IN_FLIGHT_PER_UID_MAX),
+        /* the connections of a uid times the names per connection */
+        LIMIT(names_per_uid, (uint64_t)BUS_CONNECTIONS_MAX * BUS_NAMES_PER_CONNECTION_MAX,
+              BUS_NAMES_PER_UID_MAX),
+        /* the connections of a uid times the matches_per_connection ceiling */
+        LIMIT(matches_per_uid, (uint64_t)BUS_CONNECTIONS_MAX * 65536, BUS_MATCHES_PER_UID_MAX),
+        /* the connections of a uid times the pending_replies_per_connection ceiling */
+        LIMIT(pending_replies_per_uid, (uint64_t)BUS_CONNECTIONS_MAX * 65536,
+              BUS_PENDING_REPLIES_PER_UID_MAX),
         /* see TIMEOUT */
         TIMEOUT("handshake_ms", handshake_timeout_usec, BUS_HANDSHAKE_TIMEOUT_USEC),
         /* see TIMEOUT */

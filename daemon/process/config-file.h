@@ -23,7 +23,8 @@
  *       "driver_call_bytes": 262144, "driver_unread_bytes": 1048576,
  *       "outgoing_bytes_per_uid": 134217728,
  *       "payload_bytes_in_flight_per_uid": 274877906944,
- *       "payload_fds_in_flight_per_uid": 4096,
+ *       "payload_fds_in_flight_per_uid": 4096, "names_per_uid": 2048,
+ *       "matches_per_uid": 8192, "pending_replies_per_uid": 2048,
  *       "activation_queue_per_name": 256, "activation_queue_per_sender": 64,
  *       "activation_queue_bytes_per_sender": 8388608, "activation_backoff_failures": 3
  *     },
@@ -75,6 +76,9 @@ typedef struct BusConfig {
         uint64_t outgoing_bytes_per_uid;
         uint64_t payload_bytes_in_flight_per_uid;
         uint64_t payload_fds_in_flight_per_uid;
+        uint64_t names_per_uid;
+        uint64_t matches_per_uid;
+        uint64_t pending_replies_per_uid;
         /* timeouts */
         uint64_t handshake_timeout_usec;
         uint64_t partial_message_timeout_usec;

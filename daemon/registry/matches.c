@@ -37,6 +37,7 @@
 #include "common/hashmap.h"
 #include "common/list.h"
 #include "registry/matches.h"
+#include "registry/quota.h"
 
 typedef struct MatchEntry MatchEntry;
 typedef struct MatchOwner MatchOwner;
@@ -78,6 +79,7 @@ struct MatchEntry {
 struct MatchOwner {
         uint64_t id; /* the map's key */
         MatchEntry *head;
+        QuotaTally *tally; /* its uid's (match_registry_set_tally()), or NULL */
         size_t n_rules; /* counting duplicates */
         uint64_t stamp; /* generation of the last collect() that reported it */
 };
@@ -86,6 +88,8 @@ struct MatchRegistry {
         HashMap *index[_MATCH_BY_MAX]; /* const char * -> MatchBucket */
         MatchBucket wildcard;
         HashMap *owners; /* uint64_t -> MatchOwner */
+        QuotaTally *(*tally_of)(void *userdata, uint64_t owner); /* or NULL */
+        void *tally_userdata;
         size_t n_rules;
         uint64_t generation;
         size_t checked; /* candidates checked by collect(), for tests and stats */
@@ -272,6 +276,7 @@ static void entry_drop(MatchRegistry *r, MatchEntry *e) {
         LIST_REMOVE(bucket, b->head, e);
         LIST_REMOVE(owner, o->head, e);
 
+        quota_tally_add(o->tally, o->n_rules, -(int64_t)e->refs);
         o->n_rules -= e->refs;
         r->n_rules -= e->refs;
         free(e);
@@ -338,6 +343,7 @@ int match_registry_add(MatchRegistry *r, uint64_t owner, const BusMatchRule *rul
                 if (e->refs == UINT32_MAX)
                         return -ENOMEM;
                 e->refs++;
+                quota_tally_add(o->tally, o->n_rules, 1);
                 o->n_rules++;
                 r->n_rules++;
                 return 0;
@@ -351,6 +357,7 @@ int match_registry_add(MatchRegistry *r, uint64_t owner, const BusMatchRule *rul
                 if (!o)
                         goto fail;
                 o->id = owner;
+                o->tally = r->tally_of ? r->tally_of(r->tally_userdata, owner) : NULL;
                 new_owner = true;
                 k = hashmap_put(r->owners, &o->id, o);
                 if (k < 0)
@@ -366,6 +373,7 @@ int match_registry_add(MatchRegistry *r, uint64_t owner, const BusMatchRule *rul
         e->refs = 1;
         bucket_link(b, e);
         owner_link(o, e);
+        quota_tally_add(o->tally, o->n_rules, 1);
         o->n_rules++;
         r->n_rules++;
         return 0;
@@ -385,6 +393,7 @@ int match_registry_remove(MatchRegistry *r, uint64_t owner, const BusMatchRule *
                 return -ENOENT;
         if (e->refs > 1) {
                 e->refs--;
+                quota_tally_add(o->tally, o->n_rules, -1);
                 o->n_rules--;
                 r->n_rules--;
                 return 0;
@@ -404,6 +413,13 @@ void match_registry_remove_owner(MatchRegistry *r, uint64_t owner) {
                 if (last)
                         break;
         }
+}
+
+void match_registry_set_tally(MatchRegistry *r,
+                              QuotaTally *(*tally_of)(void *userdata, uint64_t owner),
+                              void *userdata) {
+        r->tally_of = tally_of;
+        r->tally_userdata = userdata;
 }
 
 size_t match_registry_count_owner(const MatchRegistry *r, uint64_t owner) {

@@ -37,6 +37,15 @@ const char *match_rule_never_broadcast(const BusMatchRule *rule);
 int match_registry_new(MatchRegistry **ret);
 MatchRegistry *match_registry_free(MatchRegistry *r);
 
+struct QuotaTally;
+/* Keep a per-uid count with each owner's (registry/quota.h): @tally_of
+ * gives the tally of @owner when its first rule is added (NULL: none), and
+ * every rule it gains or loses (duplicates counted) is added to it. For the
+ * configured matches_per_uid (docs/DAEMON.md "Quotas per uid"). */
+void match_registry_set_tally(MatchRegistry *r,
+                              struct QuotaTally *(*tally_of)(void *userdata, uint64_t owner),
+                              void *userdata);
+
 /* Add @rule for @owner. Returns 0, or -ENOMEM. The caller enforces
  * the configured matches_per_connection with match_registry_count_owner(). */
 int match_registry_add(MatchRegistry *r, uint64_t owner, const BusMatchRule *rule);

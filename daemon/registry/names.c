@@ -38,6 +38,7 @@
 #include "common/hashmap.h"
 #include "common/list.h"
 #include "registry/names.h"
+#include "registry/quota.h"
 
 typedef struct Name Name;
 typedef struct NameOwner NameOwner;
@@ -63,11 +64,14 @@ struct NameOwner {
         uint64_t id; /* the map's key */
         NameEntry *head, *tail;
         size_t n_entries;
+        QuotaTally *tally; /* its uid's (name_registry_set_tally()), or NULL */
 };
 
 struct NameRegistry {
         HashMap *names;  /* const char * -> Name */
         HashMap *owners; /* uint64_t -> NameOwner */
+        QuotaTally *(*tally_of)(void *userdata, uint64_t owner); /* or NULL */
+        void *tally_userdata;
         Name *order;     /* root of the treap of all names */
         uint64_t rng;    /* xorshift64 state for treap priorities, never 0 */
 };
@@ -173,6 +177,7 @@ static void owner_unlink(NameEntry *e) {
         NameOwner *o = e->owner;
 
         LIST_REMOVE_TAILED(owner, o->head, o->tail, e);
+        quota_tally_add(o->tally, o->n_entries, -1);
         o->n_entries--;
 }
 
@@ -180,6 +185,7 @@ static void owner_link_tail(NameEntry *e) {
         NameOwner *o = e->owner;
 
         LIST_APPEND(owner, o->head, o->tail, e);
+        quota_tally_add(o->tally, o->n_entries, 1);
         o->n_entries++;
 }
 
@@ -258,6 +264,7 @@ static int entry_new(NameRegistry *r, Name *n, uint64_t owner_id, unsigned flags
                         return -ENOMEM;
                 }
                 o->id = owner_id;
+                o->tally = r->tally_of ? r->tally_of(r->tally_userdata, owner_id) : NULL;
                 k = hashmap_put(r->owners, &o->id, o);
                 if (k < 0) {
                         free(o);
@@ -442,6 +449,13 @@ uint64_t name_registry_get_owner(const NameRegistry *r, const char *name) {
         const Name *n = hashmap_get(r->names, name);
 
         return n ? n->queue_head->owner->id : 0;
+}
+
+void name_registry_set_tally(NameRegistry *r,
+                             QuotaTally *(*tally_of)(void *userdata, uint64_t owner),
+                             void *userdata) {
+        r->tally_of = tally_of;
+        r->tally_userdata = userdata;
 }
 
 size_t name_registry_count_owner(const NameRegistry *r, uint64_t owner) {

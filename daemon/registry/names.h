@@ -53,6 +53,15 @@ typedef void (*NameChangeFn)(const NameChange *change, void *userdata);
 int name_registry_new(NameRegistry **ret);
 NameRegistry *name_registry_free(NameRegistry *r);
 
+struct QuotaTally;
+/* Keep a per-uid count with each owner's (registry/quota.h): @tally_of
+ * gives the tally of @owner when its first entry is made (NULL: none), and
+ * every entry it gains or loses (owned or queued) is added to it. For the
+ * configured names_per_uid (docs/DAEMON.md "Quotas per uid"). */
+void name_registry_set_tally(NameRegistry *r,
+                             struct QuotaTally *(*tally_of)(void *userdata, uint64_t owner),
+                             void *userdata);
+
 /* RequestName for @owner with NAME_FLAG_* @flags. @name must already be a
  * valid well-known name. Returns a positive NAME_E_* result (calling
  * @change_fn for the owner change it causes, if any) or -ENOMEM. The caller

@@ -38,20 +38,6 @@ uint64_t quota_share_ceiling(uint64_t limit, uint64_t others, uint64_t n_holders
         return (limit - others) / (n_holders + 1);
 }
 
-void quota_tally_add(QuotaTally *t, uint64_t held, int64_t delta) {
-        if (!t || delta == 0)
-                return;
-        if (delta > 0) {
-                if (held == 0)
-                        t->n_holders++;
-                t->total += (uint64_t)delta;
-        } else {
-                if (held == (uint64_t)-delta)
-                        t->n_holders--;
-                t->total -= (uint64_t)-delta;
-        }
-}
-
 bool quota_tally_allows(const QuotaTally *t, uint64_t limit, uint64_t held, uint64_t charge) {
         return quota_share_allows(limit, t->total, held, charge,
                                   t->n_holders + (held == 0 ? 1 : 0));

@@ -72,9 +72,23 @@ typedef struct QuotaTally {
         uint64_t n_holders;
 } QuotaTally;
 
-/* A connection holding @held went to @held + @delta (@delta may be
- * negative, never below 0): update the uid's @t. NULL-safe. */
-void quota_tally_add(QuotaTally *t, uint64_t held, int64_t delta);
+/* A holder holding @held went to @held + @delta (@delta may be negative,
+ * never below 0): update the uid's @t. NULL-safe. Inline, so that the
+ * registries that keep tallies (names, matches, replies) need nothing else
+ * of this module. */
+static inline void quota_tally_add(QuotaTally *t, uint64_t held, int64_t delta) {
+        if (!t || delta == 0)
+                return;
+        if (delta > 0) {
+                if (held == 0)
+                        t->n_holders++;
+                t->total += (uint64_t)delta;
+        } else {
+                if (held == (uint64_t)-delta)
+                        t->n_holders--;
+                t->total -= (uint64_t)-delta;
+        }
+}
 /* May a connection of the uid of @t that holds @held take @charge more,
  * within its fair share of @limit between the uid's connections that hold
  * some (quota_share_allows(), this one counted)? */
@@ -101,6 +115,9 @@ typedef struct UidUsage {
         QuotaTally payload_bytes; /* payload bytes of its admitted messages (holders: its
                                    * QuotaAccounts holding some) */
         QuotaTally payload_fds;   /* their payload fds (likewise) */
+        QuotaTally names;         /* names its connections own or queue for (names.c) */
+        QuotaTally matches;       /* their match rules, duplicates counted (matches.c) */
+        QuotaTally replies;       /* calls they wait on (replies.c) */
         uint64_t refused;         /* requests refused for a limits.uid_* key (GetStats) */
         HashMap *table; /* the table it leaves when its last reference goes */
 } UidUsage;

@@ -9,6 +9,7 @@
 
 #include "bus-protocol.h"
 #include "process/log.h"
+#include "registry/quota.h"
 #include "registry/replies.h"
 #include "common/util.h"
 
@@ -77,6 +78,7 @@ int replies_may_add(const ReplyOwner *caller, uint64_t serial, size_t limit) {
 int replies_add(ReplyRegistry *reg, ReplyOwner *caller, ReplyOwner *callee, uint64_t serial,
                 uint64_t deadline_ns) {
         PendingReply *r;
+        size_t held;
         int k;
 
         if (replies_find(caller, serial))
@@ -113,6 +115,7 @@ int replies_add(ReplyRegistry *reg, ReplyOwner *caller, ReplyOwner *callee, uint
                 }
         }
 
+        held = replies_count(caller);
         k = hashmap_put(caller->calls, &r->serial, r);
         if (k < 0) {
                 if (r->timer)
@@ -120,6 +123,7 @@ int replies_add(ReplyRegistry *reg, ReplyOwner *caller, ReplyOwner *callee, uint
                 free(r);
                 return k;
         }
+        quota_tally_add(caller->tally, held, 1);
         r->callee_next = callee->waiting;
         if (callee->waiting)
                 callee->waiting->callee_prev = r;
@@ -135,6 +139,7 @@ PendingReply *replies_find(const ReplyOwner *caller, uint64_t serial) {
 void replies_remove(PendingReply *r) {
         ReplyOwner *callee = r->callee;
 
+        quota_tally_add(r->caller->tally, replies_count(r->caller), -1);
         hashmap_remove(r->caller->calls, &r->serial);
         if (r->callee_prev)
                 r->callee_prev->callee_next = r->callee_next;

@@ -42,6 +42,9 @@ typedef struct ReplyOwner {
         uint64_t id;           /* the peer's id, handed back with its expired calls */
         HashMap *calls;        /* PendingReply by serial: calls it made; NULL until the first */
         PendingReply *waiting; /* calls waiting on it */
+        /* its uid's count of calls waited on (registry/quota.h), kept with
+         * its own; set by the owner, NULL = none */
+        struct QuotaTally *tally;
 } ReplyOwner;
 
 struct PendingReply {
