@@ -928,7 +928,9 @@ int bus_interface_file_load(bus_interface_file **ret, const char *filename, bus_
 int bus_interface_file_parse(bus_interface_file **ret, const char *text, bus_error *ret_error);
 /* Interface @name of the file as a table for bus_add_interface(), owned by
  * the file (keep the file while it is registered). NULL if absent. Handlers
- * are attached with the bind functions below before registering. */
+ * are attached with the bind functions below before registering: while a
+ * method or a property is not bound, bus_add_interface() refuses the
+ * interface (-EINVAL). */
 const bus_interface *bus_interface_file_get(bus_interface_file *f, const char *name);
 /* Attach @handler to method @member of @interface. -ENOENT if undeclared. */
 int bus_interface_file_bind_method(bus_interface_file *f, const char *interface,

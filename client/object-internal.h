@@ -193,6 +193,14 @@ ObjectReg *manager_find(bus_connection *c, const char *path);
 void manager_announce(bus_connection *c, ObjectReg *reg, bool added);
 void manager_free(ObjectReg *reg);
 
+/* ---- interface-file.c ---------------------------------------------------------------- */
+
+/* The getter of a description file's property not bound yet (registration
+ * refuses it). */
+int interface_file_unbound_get(bus_connection *c, const char *path, const char *interface,
+                               const char *property, void *userdata, json_t **ret_value,
+                               bus_error *ret_error);
+
 /* ---- errno-map.c -------------------------------------------------------------------- */
 
 /* The error name for errno @error (positive), into @buf if it must be

@@ -354,6 +354,11 @@ static int reg_compile(ObjectReg *reg, const bus_interface *iface) {
                                      p->name);
                         return -EINVAL;
                 }
+                if (p->get == interface_file_unbound_get) {
+                        client_debug("%s.%s: not bound (bus_interface_file_bind_property())",
+                                     iface->name, p->name);
+                        return -EINVAL;
+                }
                 r = bus_schema_parse(&reg->property_schemas[i], p->schema, &e);
                 if (r < 0) {
                         client_debug("%s.%s: %s", iface->name, p->name, e.message);

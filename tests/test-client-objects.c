@@ -1809,6 +1809,52 @@ START_TEST(test_track_flapping_name) {
 }
 END_TEST
 
+/* A property of a description file that was never bound is not read from
+ * offset 0 of the userdata (whatever lies there): like an unbound method,
+ * it keeps the interface from being registered. */
+START_TEST(test_interface_file_unbound_property) {
+        static const char text[] =
+                "{\"interfaces\": [{\"name\": \"com.example.Two\", \"properties\": {"
+                " \"A\": {\"schema\": \"integer\", \"access\": \"read\"},"
+                " \"B\": {\"schema\": \"integer\", \"access\": \"read\"}}}]}";
+        bus_connection *caller = test_connect(), *svc = test_connect();
+        struct {
+                int64_t secret, b;
+        } data = { 0x5ec7e7, 2 };
+        bus_interface_file *f;
+        bus_error e = BUS_ERROR_INIT;
+        bus_slot *slot = NULL;
+        Answer a = { 0 };
+
+        ck_assert_int_eq(bus_interface_file_parse(&f, text, &e), 0);
+        ck_assert_int_eq(bus_interface_file_bind_property(f, "com.example.Two", "B", NULL, NULL,
+                                                          sizeof(int64_t)),
+                         0);
+        ck_assert_int_eq(bus_add_interface(svc, &slot, "/two",
+                                           bus_interface_file_get(f, "com.example.Two"), &data),
+                         -EINVAL);
+        ck_assert_int_eq(bus_interface_file_bind_property(f, "com.example.Two", "A", NULL, NULL, 0),
+                         0);
+        ck_assert_int_eq(bus_add_interface(svc, &slot, "/two",
+                                           bus_interface_file_get(f, "com.example.Two"), &data),
+                         0);
+        call(caller, svc, "/two", BUS_PROPERTIES_INTERFACE, "GetAll",
+             json_pack("{s:s}", "interface", "com.example.Two"), &a);
+        assert_ok(&a);
+        ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(a.body, "properties"),
+                                                            "B")),
+                         2);
+
+        answer_clear(&a);
+        bus_slot_unref(slot);
+        bus_interface_file_free(f);
+        test_disconnect(svc);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("client-objects");
         TCase *tc = harness_tcase("objects");
@@ -1833,6 +1879,7 @@ int main(void) {
         tcase_add_test(tc, test_busdctl_hostile_service);
         tcase_add_test(tc, test_introspect_many_children);
         tcase_add_test(tc, test_track_flapping_name);
+        tcase_add_test(tc, test_interface_file_unbound_property);
         tcase_add_test(unit, test_schema_depth_bound);
         tcase_add_test(unit, test_interface_file_errors_name_path);
         tcase_add_test(unit, test_schema_unit);
