@@ -1473,6 +1473,8 @@ START_TEST(test_register_duplicate_members) {
         ck_assert_int_eq(bus_add_interface(svc, NULL, "/d", &dup_iface, &t), -EINVAL);
         ck_assert_int_eq(bus_add_interface(svc, NULL, "/d", &dup_iface2, &t), -EINVAL);
         test_disconnect(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
 }
 END_TEST
 
