@@ -8,7 +8,11 @@
  * gathered per dispatch; introspection against the declaration; the object
  * manager's snapshot-and-subscribe with objects added concurrently (none
  * missed, none twice); peer tracking; errno mapping both ways; interface
- * description files.
+ * description files (every kind of mistake named by its JSON path). From
+ * outside, as the docs read: the standard interfaces' arguments checked,
+ * independent subscriptions, schema depth, Introspect of 60000 children,
+ * a flapping tracked name, and busdctl (run as a child) against a hostile
+ * raw service: no crash, no byte a terminal obeys.
  *
  * The service and its callers are connections of this process, processed
  * by pump_until (calls are asynchronous); the snapshot race test runs the
