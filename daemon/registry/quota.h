@@ -15,11 +15,15 @@
  * used wherever holders compete for one bounded resource: the senders with
  * messages in one receiver's queue, the uids holding the bus's fd budget.
  *
- * Per uid (UidUsage): its connections (for the per-uid connection limits)
- * and the payload fds the broker holds because of it, the part of the bus's
- * fd budget (FdBudget) the fair-share rule divides between uids. An account
+ * Per uid (UidUsage): its connections (for the per-uid connection limits),
+ * the payload fds the broker holds because of it, the part of the bus's fd
+ * budget (FdBudget) the fair-share rule divides between uids, and the
+ * totals of its connections the limits.*_per_uid keys bound (QuotaTally:
+ * queued bytes and payloads through the accounts, names, match rules and
+ * pending calls kept by their registries), each shared between the uid's
+ * holders by the same rule (docs/DAEMON.md "Quotas per uid"). An account
  * refers to its sender's UidUsage, so a uid whose peers are gone keeps its
- * entry, and its charge, until its last queued payload drains.
+ * entry, and its charge, until its last queued message drains.
  *
  * Invariants: totals->bytes / totals->fds are the sums over all accounts;
  * a charge never takes an account above the limits it was checked against
