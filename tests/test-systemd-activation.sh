@@ -223,6 +223,9 @@ journal() { ns journalctl -o export --no-pager "MESSAGE_ID=$1" 2>/dev/null; }
 out=$(journal 41db95f2db0d4c29a1d110cb516a583a)
 check "activation failure record: BUSD_NAME" contains "$out" "BUSD_NAME=org.example.SdMasked"
 check "activation failure record: BUSD_FAILURE" contains "$out" "BUSD_FAILURE=masked"
+check "activation failure record: BUSD_SERVICE_FILE" contains "$out" \
+        "BUSD_SERVICE_FILE=/run/busd-test/services/masked.json"
+check "activation failure record: a timeout's class" contains "$out" "BUSD_FAILURE=timeout"
 check "activation failure record: the caller's uid" contains "$out" "BUSD_UID=0"
 # busdctl runs outside the namespace's pid namespace: pid 0, comm "-" there.
 check "activation failure record: the caller's pid" contains "$out" "BUSD_PID="
