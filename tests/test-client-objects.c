@@ -1861,6 +1861,43 @@ START_TEST(test_interface_file_unbound_property) {
 }
 END_TEST
 
+/* A manager takes BUS_CLIENT_OBJECT_SUBSCRIBERS_MAX subscribers; the next
+ * is refused with LimitsExceeded naming the manager (docs/OBJECTS.md), and
+ * a place frees when a subscriber leaves the bus. */
+START_TEST(test_object_manager_subscriber_limit) {
+        const unsigned n = BUS_CLIENT_OBJECT_SUBSCRIBERS_MAX;
+        bus_connection **callers = calloc(n + 1, sizeof(*callers));
+        bus_connection *svc = test_connect();
+        bus_slot *manager;
+        Answer a = { 0 };
+
+        ck_assert_int_eq(bus_add_object_manager(svc, &manager, "/lim"), 0);
+        for (unsigned i = 0; i <= n; i++) {
+                callers[i] = test_connect();
+                call(callers[i], svc, "/lim", BUS_OBJECT_MANAGER_INTERFACE,
+                     "SubscribeManagedObjects", NULL, &a);
+                if (i < n)
+                        assert_ok(&a);
+        }
+        assert_error(&a, BUS_ERROR_LIMITS_EXCEEDED, "The object manager at /lim has 1024 subscribers");
+        /* One leaves: the service hears it (NameOwnerChanged) and has room. */
+        test_disconnect(callers[0]);
+        bus_sync(svc);
+        call(callers[n], svc, "/lim", BUS_OBJECT_MANAGER_INTERFACE, "SubscribeManagedObjects", NULL,
+             &a);
+        assert_ok(&a);
+
+        answer_clear(&a);
+        for (unsigned i = 1; i <= n; i++)
+                test_disconnect(callers[i]);
+        free(callers);
+        bus_slot_unref(manager);
+        test_disconnect(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("client-objects");
         TCase *tc = harness_tcase("objects");
@@ -1886,6 +1923,7 @@ int main(void) {
         tcase_add_test(tc, test_introspect_many_children);
         tcase_add_test(tc, test_track_flapping_name);
         tcase_add_test(tc, test_interface_file_unbound_property);
+        tcase_add_test(tc, test_object_manager_subscriber_limit);
         tcase_add_test(unit, test_schema_depth_bound);
         tcase_add_test(unit, test_interface_file_errors_name_path);
         tcase_add_test(unit, test_schema_unit);
