@@ -382,6 +382,7 @@ struct bus_connection {
         PoolSet *pools;
         int payload_mode;   /* BUS_PAYLOAD_MODE_* */
         uint64_t pool_size; /* size of the next own pool at least */
+        uint64_t pool_body_threshold; /* pool_body_threshold() */
 };
 
 /* CLOCK_MONOTONIC in µs: every deadline in the library is on this clock. */
@@ -553,6 +554,10 @@ bool pool_set_usable(const PoolSet *s);
  * synchronous AddPool when none has room): 0, -EOPNOTSUPP (no pools here),
  * -ENOSPC, -EMSGSIZE, -ENOMEM. The caller falls back to a sealed memfd. */
 int pool_alloc(PoolSet *s, uint64_t size, MessageSlice *ret);
+/* Bodies longer than this go into a slice: BUS_CLIENT_POOL_BODY_THRESHOLD, or
+ * $BUSD_POOL_BODY_THRESHOLD (bytes) read at connect, for measuring the
+ * crossover (bench/run.sh --crossover). */
+uint64_t pool_body_threshold(const PoolSet *s);
 /* An own slice no message holds any more (freed when also released). */
 void pool_slice_unused(PoolSet *s, const MessageSlice *slice);
 /* An own slice was sent: free only once the broker releases it. */

@@ -197,7 +197,10 @@ _public_ int bus_message_set_body_text(bus_message *m, const char *text, size_t 
                 return -EPERM;
         if (len > 0 && bus_body_check(text, len) != 0)
                 return -EINVAL;
-        if (len > BUS_CLIENT_POOL_BODY_THRESHOLD && pool_alloc(m->pools, len, &slice) == 0) {
+        /* The bus reads its own calls' arguments inline only. */
+        if (len > pool_body_threshold(m->pools) &&
+            !(m->fields.destination && strcmp(m->fields.destination, BUS_DRIVER_NAME) == 0) &&
+            pool_alloc(m->pools, len, &slice) == 0) {
                 /* The one copy: into a slice of the connection's pool. */
                 memcpy(slice.data, text, len);
                 in_slice = true;

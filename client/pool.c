@@ -147,6 +147,10 @@ bool pool_set_usable(const PoolSet *s) {
                (c->features & BUS_FEATURE_POOLS) && !c->monitor_callback && !conn_ended(c);
 }
 
+uint64_t pool_body_threshold(const PoolSet *s) {
+        return s && s->conn ? s->conn->pool_body_threshold : BUS_CLIENT_POOL_BODY_THRESHOLD;
+}
+
 /* ---- own pools: creation and the allocator ------------------------------------------ */
 
 static int pool_populate(void *map, size_t size) {
@@ -170,7 +174,8 @@ static int pool_announce(bus_connection *c, OwnPool *p) {
         json_t *args;
         int r, fd;
 
-        r = bus_message_new_method_call(c, &m, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
+        /* Made without the connection: its body never goes into a pool. */
+        r = bus_message_new_method_call(NULL, &m, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
                                         BUS_DRIVER_INTERFACE, "AddPool");
         if (r < 0)
                 return r;
@@ -578,7 +583,7 @@ void pool_flush_releases(bus_connection *c) {
                         continue;
                 }
                 args = json_pack("{s:o}", "slices", batch);
-                if (!args || bus_message_new_method_call(c, &m, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
+                if (!args || bus_message_new_method_call(NULL, &m, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
                                                          BUS_DRIVER_INTERFACE,
                                                          "ReleaseSlices") < 0) {
                         json_decref(args);
