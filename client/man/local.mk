@@ -25,11 +25,13 @@ dist_man_MANS += \
 	client/man/bus_connection_get_dropped_signals.3 \
 	client/man/bus_connection_get_events.3 \
 	client/man/bus_connection_get_fd.3 \
+	client/man/bus_connection_get_payload_mode.3 \
 	client/man/bus_connection_get_timeout.3 \
 	client/man/bus_connection_get_unique_name.3 \
 	client/man/bus_connection_is_open.3 \
 	client/man/bus_connection_process.3 \
 	client/man/bus_connection_set_cork.3 \
+	client/man/bus_connection_set_payload_mode.3 \
 	client/man/bus_connection_wait.3 \
 	client/man/bus_emit_interface_signal.3 \
 	client/man/bus_emit_interfaces_added.3 \
@@ -89,6 +91,7 @@ dist_man_MANS += \
 	client/man/bus_payload_data.3 \
 	client/man/bus_payload_free.3 \
 	client/man/bus_payload_new.3 \
+	client/man/bus_payload_new_pooled.3 \
 	client/man/bus_payload_size.3 \
 	client/man/bus_release_name.3 \
 	client/man/bus_reply.3 \
