@@ -944,6 +944,98 @@ START_TEST(test_name_queue_shared_between_uids) {
 }
 END_TEST
 
+/* Calls waiting for a service count towards their uid's
+ * outgoing_bytes_per_uid like calls in a receiver's queue (probe: they did
+ * not, so a uid's connections could make the broker hold connections x
+ * activation_queue_bytes_per_sender, 2 GiB by default, past its 128 MiB). */
+START_TEST(test_queued_bytes_count_for_the_uid) {
+        bus_connection *c = test_connect();
+        int report[2], status;
+        char line[512] = "";
+        ssize_t n;
+        pid_t child;
+
+        if (getuid() != 0) {
+                fprintf(stderr, "test_queued_bytes_count_for_the_uid: needs root to run a "
+                                "caller as another uid (root is exempt); skipped\\n");
+                test_disconnect(c);
+                return;
+        }
+        services_dir_init();
+        busd_reload_config("{\"limits\": {\"outgoing_bytes_per_uid\": 8192}}");
+        busd_open_to_others();
+        write_service("uidbytes.json",
+                      "{\"names\": [\"org.example.ActUidBytes\"], \"exec\": [\"%s\", \"hang\"], "
+                      "\"start_timeout_ms\": 3000}",
+                      ACTIVATION_SERVICE_BINARY);
+        reload(c);
+        ck_assert_int_eq(pipe2(report, O_CLOEXEC), 0);
+        child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                RawPeer *p;
+                RawMsg *m;
+                char *body = malloc(5001), out[512];
+                uint64_t serial;
+                int len;
+
+                if (!body)
+                        _exit(91);
+                memset(body, 'x', 5000);
+                memcpy(body, "{\"pad\": \"", 9);
+                memcpy(body + 4998, "\"}", 2);
+                body[5000] = '\0';
+
+                close(report[0]);
+                if (setgroups(0, NULL) < 0 || setgid(NOBODY_UID) < 0 || setuid(NOBODY_UID) < 0)
+                        _exit(90);
+                p = raw_peer_new(busd_address());
+                /* 5 KB waits for the service: within the uid's 8 KB. */
+                raw_peer_send(p, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                             .destination = "org.example.ActUidBytes",
+                                             .path = ACT_PATH,
+                                             .interface = ACT_IFACE,
+                                             .member = "Echo",
+                                             .body = body });
+                /* 5 KB more would pass it. */
+                serial = raw_peer_send(p, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                                      .destination = "org.example.ActUidBytes",
+                                                      .path = ACT_PATH,
+                                                      .interface = ACT_IFACE,
+                                                      .member = "Echo",
+                                                      .body = body });
+                m = raw_peer_recv_reply(p, serial, HARNESS_WAIT_MS);
+                len = snprintf(out, sizeof(out), "%s", m ? raw_msg_describe(m) : "no answer");
+                (void)!write(report[1], out, (size_t)len);
+                raw_msg_free(m);
+                close(report[1]);
+                raw_peer_free(p);
+                free(body);
+                _exit(0);
+        }
+        close(report[1]);
+        n = read(report[0], line, sizeof(line) - 1);
+        close(report[0]);
+        line[n > 0 ? n : 0] = '\0';
+        ck_assert_int_eq(waitpid(child, &status, 0), child);
+        ck_assert_msg(strstr(line, "LimitsExceeded") && strstr(line, "outgoing_bytes_per_uid"),
+                      "the second call: %s", line);
+        await_act_stat("queued_calls", 0); /* dropped with the caller */
+        {
+                json_t *s = busd_stats();
+                json_t *u = json_object_get(json_object_get(s, "uids"), "65534");
+
+                ck_assert_msg(!u || json_integer_value(json_object_get(u, "outgoing_bytes")) == 0,
+                              "uid 65534 still holds outgoing bytes");
+                json_decref(s);
+        }
+        await_act_stat("starting", 0);
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 /* The per-sender byte bound: a caller's queued bytes past
  * activation_queue_bytes_per_sender get LimitsExceeded; and a service with
  * two names starts once for calls to both. */
@@ -1405,6 +1497,7 @@ static Suite *activation_suite(void) {
         tcase_add_test(tc, test_stuck_activation_fds_stay_the_callers);
         tcase_add_test(tc, test_queue_bounds);
         tcase_add_test(tc, test_name_queue_shared_between_uids);
+        tcase_add_test(tc, test_queued_bytes_count_for_the_uid);
         tcase_add_test(tc, test_pending_limit_counts_queue);
         tcase_add_test(tc, test_bytes_bound_and_two_names);
         tcase_add_test(tc, test_start_service_by_name);

@@ -217,6 +217,10 @@ static void call_detach(Activation *a, QueuedCall *q) {
         LIST_REMOVE(s, s->calls, q);
         s->n--;
         s->bytes -= q->m->size;
+        /* It left the queue: its uid's outgoing bytes, unless another
+         * queue still holds it (a monitor's). */
+        if (--q->m->n_queued == 0 && q->m->account)
+                quota_out_release(q->m->account, q->m->size);
         a->stats.queued_calls--;
         a->stats.queued_bytes -= q->m->size;
         if (s->n == 0) {
@@ -841,6 +845,25 @@ static int queue_call(Activation *a, Peer *sender, Message *m, const char *name,
                 return 0;
         }
 
+        /* Held here, a call counts towards its uid's outgoing bytes like a
+         * call in a receiver's queue (docs/DAEMON.md "Quotas per uid"). */
+        if (m->n_queued == 0 && m->account &&
+            !quota_out_allows(m->account, m->size, c->outgoing_bytes_per_uid)) {
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
+                         sender->creds.pid, "LimitsExceeded",
+                         "activation queue of %s: its share of limits.outgoing_bytes_per_uid "
+                         "is used",
+                         name);
+                if (sender->uid_usage)
+                        sender->uid_usage->refused++;
+                snprintf(text, sizeof(text),
+                         "this connection's share of its uid's queued bytes is used "
+                         "(limits.outgoing_bytes_per_uid %llu): its calls waiting for "
+                         "services to start and in receivers' queues",
+                         (unsigned long long)c->outgoing_bytes_per_uid);
+                answer(a, sender, m, BUS_ERR_LIMITS_EXCEEDED, text);
+                return 0;
+        }
         q = calloc(1, sizeof(*q));
         if (!q || entry_uid_add(e, sender->creds.uid) < 0) {
                 free(q);
@@ -862,6 +885,8 @@ static int queue_call(Activation *a, Peer *sender, Message *m, const char *name,
                 }
         }
         q->m = message_ref(m);
+        if (m->n_queued++ == 0 && m->account)
+                quota_out_charge(m->account, m->size);
         q->sender_id = sender->id;
         q->uid = sender->creds.uid;
         q->start_only = start_only;
