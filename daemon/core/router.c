@@ -71,7 +71,6 @@ static Peer *receiver_of(Peer *addressee) {
         return addressee && peer_is_running(addressee) && !addressee->monitor ? addressee : NULL;
 }
 
-/* Call @m addressed to @addressee (router_addressee()). */
 /* The pending calls @sender may still add: its limit less the calls it has
  * queued for activation (a queued call leaves that queue before it is
  * routed, so delivering the queue stays within this limit unless a reload
@@ -83,6 +82,7 @@ static size_t pending_limit(Bus *bus, Peer *sender) {
         return queued < limit ? limit - queued : 0;
 }
 
+/* Call @m addressed to @addressee (router_addressee()). */
 static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
         const BusHeader *h = message_header(m);
         Peer *callee;
