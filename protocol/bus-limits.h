@@ -230,11 +230,11 @@
 /* Bytes of one uid's messages held in receivers' queues (each message once,
  * however many queues hold it). A sender gets at most a quarter of one
  * receiver's queue (half of its uid's half: "Fair shares"), 2 MiB of the
- * default 8 MiB, so 128 MiB is what a connection flooding 32 stalled
- * receivers at once could hold if it had the uid to itself, and twice what
- * the share rule lets one connection take (64 MiB); a stalled receiver is
- * disconnected after BUS_SLOW_CONSUMER_TIMEOUT_USEC, which releases its
- * part. Without it, 256 connections of one uid flooding a few hundred
+ * default 8 MiB, so the share rule's half of this (64 MiB, what one
+ * connection of a uid may take) is one connection flooding 32 stalled
+ * receivers at once, and its siblings keep the other half; a stalled
+ * receiver is disconnected after BUS_SLOW_CONSUMER_TIMEOUT_USEC, which
+ * releases its part. Without it, 256 connections of one uid flooding a few hundred
  * stalled receivers could make the broker hold hundreds of GiB. */
 #define BUS_OUTGOING_BYTES_PER_UID_MAX (128ull * 1024ull * 1024ull)
 

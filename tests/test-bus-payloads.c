@@ -1253,11 +1253,13 @@ END_TEST
 
 /* ---- Quotas (item 15 "over quota", item 18) --------------------------------------- */
 
-/* Fill @rx's socket and leave the rest of a 3 MiB message in the broker's
- * queue for it, so what is sent to @rx next stays queued in the broker. */
+/* Fill @rx's socket and leave the rest of a 1 MiB message in the broker's
+ * queue for it, so what is sent to @rx next stays queued in the broker;
+ * 1 MiB stays below a lone sender's share of an idle queue (a quarter of
+ * it, docs/DAEMON.md "Fair shares"), so @tx's next message still gets in. */
 static void stall(RawPeer *tx, RawPeer *rx)
 {
-        size_t len = 3 * MIB;
+        size_t len = 1 * MIB;
         char *body = json_string_body(len);
         RawMsg *m;
         RawSpec s = {

@@ -194,9 +194,9 @@ START_TEST(test_uid_share_of_receiver) {
         third = raw_peer_new(busd_address());
         stuff(third, rx);
 
-        /* nobody floods: refused at its share, a quarter of the queue (half
-         * of what the uid may hold beside the others, half again for the one
-         * connection of it). */
+        /* nobody floods: refused at its share, at most a quarter of the
+         * queue (half of what the uid may hold beside the others, half
+         * again for the one connection of it). */
         refused = send_n(f1, rx, 64, 64);
         ck_assert_uint_gt(refused, 0);
         ck_assert_uint_le(64 - refused, 64 / 4);

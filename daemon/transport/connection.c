@@ -681,7 +681,8 @@ static bool queue_within(const Connection *c, const Message *m, uint64_t factor)
  * holds @uid_held, of which the sender holds @held; the uid's ceiling
  * (quota_share_ceiling(): what the rule lets the uid reach beside the
  * others) is shared between the uid's @n_senders senders holding some (this
- * one counted) by the same rule. A sender that holds nothing here gets its
+ * one counted) by the same rule, so a lone sender keeps half of it free for
+ * its siblings. A sender that holds nothing here gets its
  * one item of any legal size in if it fits what is left (the rule's own
  * first clause, at the level of senders): so no sender, of any uid, is shut
  * out by what others hold below the limit, a flooding sibling included. */
