@@ -901,10 +901,14 @@ int bus_emit_interfaces_removed(bus_connection *c, const char *path,
  * *@ret_snapshot (new reference: {"objects": {PATH: {INTERFACE: {PROPERTY:
  * VALUE}}}}). From then on the InterfacesAdded and InterfacesRemoved
  * signals the service sends this connection for it go to @callback, in
- * order, each object added after the snapshot exactly once (while this
- * connection reads: docs/OBJECTS.md). Unreffing the slot unsubscribes,
- * once no other subscription of the connection to the same manager is
- * left (the service keeps one per connection). Errors as for bus_call(). */
+ * order, each object added after the snapshot exactly once. Announcements
+ * the bus dropped (this connection did not read while its queue filled;
+ * docs/OBJECTS.md) are told to @callback before the next one that arrives:
+ * a local signal org.busd.Local.AnnouncementsMissed {"path": the manager's
+ * path, "missed": N}, after which only a new subscription gives a complete
+ * picture. Unreffing the slot unsubscribes, once no other subscription of
+ * the connection to the same manager is left (the service keeps one per
+ * connection). Errors as for bus_call(). */
 int bus_subscribe_managed_objects(bus_connection *c, bus_slot **ret_slot,
                                   const char *destination, const char *path,
                                   bus_message_handler callback, void *userdata,

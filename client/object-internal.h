@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "busclient.h"
 #include "common/hashmap.h"
@@ -59,14 +60,18 @@ struct ObjectReg {
         bus_subtree_enumerate enumerate;
         bool announced; /* InterfacesAdded was emitted for it */
 
-        /* REG_MANAGER: unique names subscribed (SubscribeManagedObjects) */
+        /* REG_MANAGER: unique names subscribed (SubscribeManagedObjects), and
+         * how many announcements each was sent (the "sequence" of the last) */
         char **subscribers;
+        uint64_t *sent;
         size_t n_subscribers;
         bus_slot *owner_match; /* NameOwnerChanged, to forget subscribers that leave */
 
         /* REG_SUBSCRIPTION */
         char *sender; /* the service's unique name */
         bus_message_handler callback;
+        bool sequenced;         /* the service numbers its announcements to us */
+        uint64_t next_sequence; /* the number the next one should carry */
 };
 
 /* A pending PropertiesChanged: names changed on one path and interface. */

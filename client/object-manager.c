@@ -47,7 +47,9 @@ void manager_free(ObjectReg *reg) {
         for (size_t i = 0; i < reg->n_subscribers; i++)
                 free(reg->subscribers[i]);
         free(reg->subscribers);
+        free(reg->sent);
         reg->subscribers = NULL;
+        reg->sent = NULL;
         reg->n_subscribers = 0;
         reg->owner_match = bus_slot_unref(reg->owner_match);
 }
@@ -117,22 +119,31 @@ static int snapshot(bus_connection *c, ObjectReg *manager, json_t **ret) {
         return 0;
 }
 
-static int subscriber_add(ObjectReg *manager, const char *name) {
+/* Add @name (once); its index in *@ret_index. */
+static int subscriber_add(ObjectReg *manager, const char *name, size_t *ret_index) {
+        uint64_t *sent;
         char **v;
 
         for (size_t i = 0; i < manager->n_subscribers; i++)
-                if (strcmp(manager->subscribers[i], name) == 0)
+                if (strcmp(manager->subscribers[i], name) == 0) {
+                        *ret_index = i;
                         return 0;
+                }
         if (manager->n_subscribers >= BUS_CLIENT_OBJECT_SUBSCRIBERS_MAX)
                 return -ENOBUFS;
         v = realloc(manager->subscribers, (manager->n_subscribers + 1) * sizeof(*v));
         if (!v)
                 return -ENOMEM;
         manager->subscribers = v;
+        sent = realloc(manager->sent, (manager->n_subscribers + 1) * sizeof(*sent));
+        if (!sent)
+                return -ENOMEM;
+        manager->sent = sent;
         v[manager->n_subscribers] = strdup(name);
         if (!v[manager->n_subscribers])
                 return -ENOMEM;
-        manager->n_subscribers++;
+        sent[manager->n_subscribers] = 0;
+        *ret_index = manager->n_subscribers++;
         return 1;
 }
 
@@ -140,7 +151,9 @@ static void subscriber_remove(ObjectReg *manager, const char *name) {
         for (size_t i = 0; i < manager->n_subscribers; i++)
                 if (strcmp(manager->subscribers[i], name) == 0) {
                         free(manager->subscribers[i]);
-                        manager->subscribers[i] = manager->subscribers[--manager->n_subscribers];
+                        manager->n_subscribers--;
+                        manager->subscribers[i] = manager->subscribers[manager->n_subscribers];
+                        manager->sent[i] = manager->sent[manager->n_subscribers];
                         return;
                 }
 }
@@ -149,6 +162,8 @@ void manager_dispatch(bus_connection *c, bus_message *m, ObjectReg *manager) {
         const char *member = m->fields.member ? m->fields.member : "";
         bus_error error = BUS_ERROR_INIT;
         json_t *objects = NULL, *reply = NULL;
+        size_t index = 0;
+        bool subscribe;
         int r = 0;
 
         if (strcmp(member, "UnsubscribeManagedObjects") == 0) {
@@ -163,8 +178,9 @@ void manager_dispatch(bus_connection *c, bus_message *m, ObjectReg *manager) {
                 object_answer(c, m, r, NULL, &error);
                 return;
         }
-        if (strcmp(member, "SubscribeManagedObjects") == 0) {
-                r = subscriber_add(manager, bus_message_get_sender(m));
+        subscribe = strcmp(member, "SubscribeManagedObjects") == 0;
+        if (subscribe) {
+                r = subscriber_add(manager, bus_message_get_sender(m), &index);
                 if (r == -ENOBUFS)
                         r = bus_error_set(&error, BUS_ERROR_LIMITS_EXCEEDED,
                                           "The object manager at %s has %u subscribers already",
@@ -173,22 +189,39 @@ void manager_dispatch(bus_connection *c, bus_message *m, ObjectReg *manager) {
         if (r >= 0)
                 r = snapshot(c, manager, &objects);
         if (r >= 0) {
-                reply = json_pack("{s:o}", "objects", objects);
+                /* A subscriber gets the number of the last announcement sent
+                 * to it: the next carries one more, so it can tell a gap. */
+                reply = subscribe ? json_pack("{s:o,s:I}", "objects", objects, "sequence",
+                                              (json_int_t)manager->sent[index])
+                                  : json_pack("{s:o}", "objects", objects);
                 r = reply ? 0 : -ENOMEM;
         }
         object_answer(c, m, r, reply, &error);
 }
 
+/* The broadcast, then a unicast copy to each subscriber numbered with its
+ * own count ("sequence"): one the bus drops (a subscriber that does not
+ * read) or that cannot be sent leaves a gap the subscriber sees. */
 static void announce_body_send(bus_connection *c, ObjectReg *manager, const char *member,
                                json_t *body) {
         int r;
 
         r = object_emit(c, NULL, manager->path, BUS_OBJECT_MANAGER_INTERFACE, member, NULL, body);
-        for (size_t i = 0; i < manager->n_subscribers && r >= 0; i++)
-                r = object_emit(c, manager->subscribers[i], manager->path,
-                                BUS_OBJECT_MANAGER_INTERFACE, member, NULL, body);
         if (r < 0)
                 client_debug("could not send %s: %s", member, strerror(-r));
+        for (size_t i = 0; i < manager->n_subscribers; i++) {
+                r = json_object_set_new(body, "sequence",
+                                        json_integer((json_int_t)++manager->sent[i])) < 0
+                            ? -ENOMEM
+                            : 0;
+                if (r >= 0)
+                        r = object_emit(c, manager->subscribers[i], manager->path,
+                                        BUS_OBJECT_MANAGER_INTERFACE, member, NULL, body);
+                if (r < 0)
+                        client_debug("could not send %s to %s: %s", member,
+                                     manager->subscribers[i], strerror(-r));
+        }
+        json_object_del(body, "sequence");
 }
 
 static int announce(bus_connection *c, const char *path, const ObjectHit *hits, size_t n,
@@ -334,10 +367,38 @@ _public_ int bus_emit_interfaces_removed(bus_connection *c, const char *path,
 
 /* ---- Client side ---------------------------------------------------------------------------- */
 
+/* @sub's next announcement carries @sequence (NULL: the service does not
+ * number them): past the one expected, tell the callback first how many
+ * the bus dropped (org.busd.Local.AnnouncementsMissed {"path", "missed"}). */
+static int subscription_check_sequence(ObjectReg *sub, json_t *sequence) {
+        json_int_t got = json_integer_value(sequence);
+        uint64_t missed;
+        bus_message *notice = NULL;
+        json_t *body;
+        int r;
+
+        if (!sub->sequenced || !json_is_integer(sequence) || got < 1 ||
+            (uint64_t)got < sub->next_sequence)
+                return 0;
+        missed = (uint64_t)got - sub->next_sequence;
+        sub->next_sequence = (uint64_t)got + 1;
+        if (missed == 0)
+                return 0;
+        body = json_pack("{s:s,s:I}", "path", sub->path, "missed", (json_int_t)missed);
+        r = body ? message_new_local_signal(&notice, "AnnouncementsMissed", body) : -ENOMEM;
+        json_decref(body);
+        if (r < 0)
+                return r;
+        r = sub->callback(notice, sub->slot->userdata);
+        bus_message_unref(notice);
+        return r;
+}
+
 void object_dispatch_signal(bus_connection *c, bus_message *m) {
         const char *member = m->fields.member;
         ObjectReg *stack[8], **hits = stack;
         size_t n = 0, max = 0;
+        json_t *sequence;
 
         if (!c->object_tree || !m->fields.destination || !m->fields.interface || !member ||
             !m->fields.path || strcmp(m->fields.interface, BUS_OBJECT_MANAGER_INTERFACE) != 0 ||
@@ -359,6 +420,7 @@ void object_dispatch_signal(bus_connection *c, bus_message *m) {
                         hits[n++] = x;
         for (size_t i = 0; i < n; i++)
                 slot_ref(hits[i]->slot);
+        sequence = json_object_get(bus_message_get_body(m), "sequence");
         for (size_t i = 0; i < n; i++) {
                 bus_slot *s = hits[i]->slot;
 
@@ -366,7 +428,9 @@ void object_dispatch_signal(bus_connection *c, bus_message *m) {
                         int r;
 
                         c->dispatch_depth++;
-                        r = hits[i]->callback(m, s->userdata);
+                        r = subscription_check_sequence(hits[i], sequence);
+                        if (s->conn == c)
+                                r = hits[i]->callback(m, s->userdata);
                         c->dispatch_depth--;
                         if (r < 0)
                                 client_debug("object manager callback failed: %s", strerror(-r));
@@ -424,6 +488,16 @@ _public_ int bus_subscribe_managed_objects(bus_connection *c, bus_slot **ret_slo
         }
         reg->callback = callback;
         reg->slot->userdata = userdata;
+        /* The number of the last announcement the service sent us before
+         * this snapshot; none from a service that does not number them. */
+        if (json_is_integer(json_object_get(bus_message_get_body(reply), "sequence")) &&
+            json_integer_value(json_object_get(bus_message_get_body(reply), "sequence")) >= 0) {
+                reg->sequenced = true;
+                reg->next_sequence = (uint64_t)json_integer_value(
+                                             json_object_get(bus_message_get_body(reply),
+                                                             "sequence")) +
+                                     1;
+        }
         if (ret_snapshot)
                 *ret_snapshot = json_pack("{s:O}", "objects", objects);
         if (ret_slot)

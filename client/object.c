@@ -65,17 +65,21 @@ const bus_interface object_std_properties = { .name = BUS_PROPERTIES_INTERFACE,
                                               .methods = properties_methods,
                                               .signals = properties_signals };
 
+/* "sequence": the subscriber's count of announcements (object-manager.c). */
 static const bus_interface_method manager_methods[] = {
         { .name = "GetManagedObjects", .result = "{\"objects\": \"any\"}" },
-        { .name = "SubscribeManagedObjects", .result = "{\"objects\": \"any\"}" },
+        { .name = "SubscribeManagedObjects",
+          .result = "{\"objects\": \"any\", \"sequence\": {\"type\": \"integer\", \"min\": 0}}" },
         { .name = "UnsubscribeManagedObjects" },
         {},
 };
 static const bus_interface_signal manager_signals[] = {
-        { .name = "InterfacesAdded", .args = "{\"path\": \"string\", \"interfaces\": \"any\"}" },
+        { .name = "InterfacesAdded",
+          .args = "{\"path\": \"string\", \"interfaces\": \"any\", \"sequence\": "
+                  "{\"type\": \"integer\", \"min\": 1, \"optional\": true}}" },
         { .name = "InterfacesRemoved",
           .args = "{\"path\": \"string\", \"interfaces\": {\"type\": \"array\", \"items\": "
-                  "\"string\"}}" },
+                  "\"string\"}, \"sequence\": {\"type\": \"integer\", \"min\": 1, \"optional\": true}}" },
         {},
 };
 const bus_interface object_std_object_manager = { .name = BUS_OBJECT_MANAGER_INTERFACE,

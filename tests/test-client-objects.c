@@ -1898,6 +1898,110 @@ START_TEST(test_object_manager_subscriber_limit) {
 }
 END_TEST
 
+/* A subscriber that stops reading misses the announcements the bus drops
+ * for it (its queue's share for the service is full): it is told, with
+ * org.busd.Local.AnnouncementsMissed before the next announcement that
+ * reaches it, and seen + missed accounts for every object. */
+typedef struct Missed {
+        unsigned added, notices;
+        uint64_t missed;
+} Missed;
+
+static int missed_cb(bus_message *m, void *userdata) {
+        Missed *x = userdata;
+        json_t *body = bus_message_get_body(m);
+
+        if (strcmp(bus_message_get_member(m), "InterfacesAdded") == 0)
+                x->added++;
+        else if (strcmp(bus_message_get_member(m), "AnnouncementsMissed") == 0) {
+                ck_assert_str_eq(bus_message_get_interface(m), BUS_LOCAL_INTERFACE);
+                ck_assert_str_eq(json_string_value(json_object_get(body, "path")), "/slow");
+                x->missed += (uint64_t)json_integer_value(json_object_get(body, "missed"));
+                x->notices++;
+        }
+        return 0;
+}
+
+#define SLOW_OBJECTS 600u
+
+START_TEST(test_object_manager_slow_subscriber_told) {
+        bus_connection *caller;
+        bus_error e = BUS_ERROR_INIT;
+        Serve serve;
+        bus_slot *manager, *sub, **objs = calloc(SLOW_OBJECTS + 1, sizeof(*objs));
+        Thing t = { .who = "t" };
+        Missed seen = { 0 };
+        json_t *snap;
+        pthread_t th;
+
+        /* A small queue towards each connection: the service's share of the
+         * subscriber's is a few dozen messages. */
+        busd_start_config("{\"limits\": {\"outgoing_messages_per_connection\": 64}}");
+        caller = test_connect();
+        serve = (Serve){ .conn = test_connect() };
+        snprintf(t.mode, sizeof(t.mode), "auto");
+        ck_assert_int_eq(bus_add_object_manager(serve.conn, &manager, "/slow"), 0);
+        ck_assert_int_eq(pthread_create(&th, NULL, serve_thread, &serve), 0);
+        ck_assert_int_eq(bus_subscribe_managed_objects(caller, &sub,
+                                                       bus_connection_get_unique_name(serve.conn),
+                                                       "/slow", missed_cb, &seen, &snap, &e),
+                         0);
+        __atomic_store_n(&serve.stop, true, __ATOMIC_RELEASE);
+        ck_assert_int_eq(pthread_join(th, NULL), 0);
+        ck_assert_uint_eq(json_object_size(json_object_get(snap, "objects")), 0);
+
+        /* The caller does not read while the service adds them all. */
+        for (unsigned i = 0; i < SLOW_OBJECTS; i++) {
+                char path[64];
+
+                snprintf(path, sizeof(path), "/slow/o%u", i);
+                ck_assert_int_eq(bus_add_interface(serve.conn, &objs[i], path, &thing_iface, &t), 0);
+                while (bus_connection_process(serve.conn) > 0)
+                        ;
+        }
+        bus_sync(serve.conn);
+        /* Now it reads what reached it, then one more is added. */
+        bus_sync(caller);
+        pump_idle(caller);
+        ck_assert_uint_lt(seen.added, SLOW_OBJECTS); /* the bus did drop some */
+        /* A drop is told before the next announcement that gets through (so
+         * the ones at the end are told with this one). */
+        ck_assert_int_eq(bus_add_interface(serve.conn, &objs[SLOW_OBJECTS], "/slow/last",
+                                           &thing_iface, &t),
+                         0);
+        {
+                uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
+
+                while (seen.added + seen.missed < SLOW_OBJECTS + 1) {
+                        ck_assert_msg(now_usec() < deadline, "%u seen, %llu told missed",
+                                      seen.added, (unsigned long long)seen.missed);
+                        while (bus_connection_process(serve.conn) > 0)
+                                ;
+                        while (bus_connection_process(caller) > 0)
+                                ;
+                        bus_connection_wait(caller, 10000);
+                }
+        }
+        bus_sync(caller);
+        pump_idle(caller);
+        ck_assert_uint_ge(seen.notices, 1);
+        ck_assert_uint_eq(seen.added + seen.missed, SLOW_OBJECTS + 1);
+        fprintf(stderr, "slow subscriber: %u announcements seen, told of %llu missed\n",
+                seen.added, (unsigned long long)seen.missed);
+
+        bus_slot_unref(sub);
+        json_decref(snap);
+        for (unsigned i = 0; i <= SLOW_OBJECTS; i++)
+                bus_slot_unref(objs[i]);
+        free(objs);
+        bus_slot_unref(manager);
+        test_disconnect(serve.conn);
+        test_disconnect(caller);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("client-objects");
         TCase *tc = harness_tcase("objects");
@@ -1932,6 +2036,7 @@ int main(void) {
         tcase_add_checked_fixture(configured, NULL, busd_stop);
         tcase_set_timeout(configured, HARNESS_TCASE_TIMEOUT);
         tcase_add_test(configured, test_track_past_match_limit);
+        tcase_add_test(configured, test_object_manager_slow_subscriber_told);
         suite_add_tcase(s, unit);
         suite_add_tcase(s, configured);
         return harness_run(s);
