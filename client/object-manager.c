@@ -20,6 +20,11 @@
  * they leave the bus (a NameOwnerChanged match installed with the manager)
  * or call UnsubscribeManagedObjects; at most BUS_CLIENT_OBJECT_SUBSCRIBERS_MAX
  * per manager.
+ *
+ * The bus drops signals for a receiver that does not read (DAEMON.md, "Fair
+ * shares"), so the unicast copies are numbered per subscriber ("sequence":
+ * 1, 2, ...; the Subscribe reply gives the count so far) and the client
+ * side turns a gap into org.busd.Local.AnnouncementsMissed for its callback.
  */
 #include "config.h"
 
