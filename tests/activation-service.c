@@ -6,7 +6,8 @@
  *
  *   serve [--delay-ms N] [--stamp FILE] NAME...
  *        connect to $BUSD_ADDRESS, serve /org/example/Act (org.example.Act:
- *        Echo returns {"args": the call's body, "pid", "env": [NAME=...]}),
+ *        Echo returns {"args": the call's body, "pid", "env": [NAME=...],
+ *        "nofile_soft": its RLIMIT_NOFILE soft limit}),
  *        wait N ms first if asked, then take each NAME; run until the bus
  *        goes away. --stamp: write the CLOCK_MONOTONIC µs at which the
  *        first name was requested.
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,8 +58,12 @@ static int method_echo(bus_message *call, void *userdata, json_t **ret_reply, bu
 
         for (char **e = environ; *e; e++)
                 json_array_append_new(env, json_string(*e));
-        *ret_reply = json_pack("{s:O?,s:I,s:o}", "args", bus_message_get_body(call), "pid",
-                               (json_int_t)getpid(), "env", env);
+        struct rlimit rl = { 0 };
+
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+        *ret_reply = json_pack("{s:O?,s:I,s:o,s:I}", "args", bus_message_get_body(call), "pid",
+                               (json_int_t)getpid(), "env", env, "nofile_soft",
+                               (json_int_t)rl.rlim_cur);
         return *ret_reply ? 0 : -ENOMEM;
 }
 

@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -263,6 +264,46 @@ START_TEST(test_start_on_first_call) {
         ck_assert_str_eq(state, "idle");
         free(state);
         await_act_stat("queued_calls", 0);
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* A started service gets the RLIMIT_NOFILE soft limit busd was started
+ * with, not the one busd raised for itself (probe: services inherited
+ * busd's raised soft limit, e.g. 524288 under systemd, where systemd gives
+ * its services 1024 for select()'s sake). busd is restarted under a lower
+ * soft limit for this. */
+START_TEST(test_service_gets_the_original_fd_limit) {
+        struct rlimit old, low;
+        bus_connection *c;
+        bus_error e = BUS_ERROR_INIT;
+        json_t *body = NULL;
+
+        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+        if (old.rlim_max <= 512) {
+                fprintf(stderr, "test_service_gets_the_original_fd_limit: hard limit %llu too "
+                                "low to tell; skipped\n", (unsigned long long)old.rlim_max);
+                return;
+        }
+        busd_stop();
+        low = (struct rlimit){ 512, old.rlim_max };
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+        busd_start();
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+        services_dir[0] = '\0'; /* a new daemon, a new directory */
+        c = test_connect();
+        services_dir_init();
+        write_service("nofile.json", SERVE_FILE("org.example.ActNofile", ""));
+        reload(c);
+        /* busd itself runs with the hard limit... */
+        ck_assert_int_eq(busd_stat("fds_rlimit"), (int64_t)old.rlim_max);
+        /* ...its service with what busd was given. */
+        ck_assert_int_eq(call_echo(c, "org.example.ActNofile", 0, &e, &body), 0);
+        ck_assert_int_eq(json_integer_value(json_object_get(body, "nofile_soft")), 512);
+        json_decref(body);
+        stop_service(c, "org.example.ActNofile");
         test_disconnect(c);
         busd_assert_serves_others();
         busd_assert_baseline();
@@ -1487,6 +1528,7 @@ static Suite *activation_suite(void) {
         TCase *tc = harness_tcase("exec");
 
         tcase_add_test(tc, test_start_on_first_call);
+        tcase_add_test(tc, test_service_gets_the_original_fd_limit);
         tcase_add_test(tc, test_order_and_shared_start);
         tcase_add_test(tc, test_exit_answered_at_once);
         tcase_add_test(tc, test_exec_and_file_failures);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,6 +66,19 @@ struct ExecChild {
         bool reported;              /* EXEC_RUNNING or EXEC_EXEC_FAILED told */
         bool exited;
 };
+
+/* The soft RLIMIT_NOFILE busd was started with (exec_remember_nofile()). */
+static rlim_t nofile_soft;
+static bool nofile_saved;
+
+void exec_remember_nofile(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+                nofile_soft = rl.rlim_cur;
+                nofile_saved = true;
+        }
+}
 
 static int pidfd_open_(pid_t pid) {
         return (int)syscall(SYS_pidfd_open, pid, 0);
@@ -116,6 +130,17 @@ _Noreturn static void child_run(const Service *s, const ExecEnv *env, int report
                         signal(sig, SIG_DFL);
         if (setsid() < 0)
                 child_fail(report_fd, STAGE_SETUP, errno);
+        /* busd raised its own soft fd limit to the hard one; the service
+         * gets the one busd was started with (a select() loop breaks past
+         * fd 1023). */
+        if (nofile_saved) {
+                struct rlimit rl;
+
+                if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && nofile_soft < rl.rlim_cur) {
+                        rl.rlim_cur = nofile_soft;
+                        (void)setrlimit(RLIMIT_NOFILE, &rl);
+                }
+        }
         fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd < 0 || dup2(fd, STDIN_FILENO) < 0)
                 child_fail(report_fd, STAGE_SETUP, errno);

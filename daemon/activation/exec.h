@@ -42,6 +42,12 @@ typedef struct ExecEnv {
         const char *name;    /* BUSD_ACTIVATION_NAME: the name that was called */
 } ExecEnv;
 
+/* Remember the RLIMIT_NOFILE soft limit busd was started with, before it
+ * raises its own (process/main.c): a started service gets it back, as
+ * systemd gives its services a soft limit select() can live with, not the
+ * broker's. */
+void exec_remember_nofile(void);
+
 /* Fork and exec @s's command (SERVICE_BACKEND_EXEC). 0 and *@ret, or
  * negative errno (nothing started). Events come from @base's loop, never
  * from inside this call. */

@@ -25,6 +25,7 @@
 #include "core/bus.h"
 #include "process/config-file.h"
 #include "activation/activation.h"
+#include "activation/exec.h"
 #include "transport/listener.h"
 #include "process/log.h"
 #include "process/keepalive.h"
@@ -265,6 +266,7 @@ static int main_setup(Busd *d, const Options *o) {
         log_set_journal(systemd_journal_send);
         /* Writes use MSG_NOSIGNAL; this covers stderr and anything else. */
         signal(SIGPIPE, SIG_IGN);
+        exec_remember_nofile(); /* what exec services get back (activation/exec.h) */
         raise_nofile();
 
         /* No EVENT_BASE_FLAG_PRECISE_TIMER: with it, libevent's epoll backend
