@@ -524,6 +524,28 @@ START_TEST(test_start_deadline) {
                                          "owning org.example.ActWrong", NULL });
         ck_assert_int_eq(act_failures("timeout"), 2);
         await_act_stat("starting", 0);
+        /* The deadline kills the process group (probe: only the process
+         * busd started, so what a wrapper shell had forked took the name
+         * after the callers were told the start failed). */
+        write_service("wrapper.json",
+                      "{\"names\": [\"org.example.ActWrapped\"], \"exec\": [\"/bin/sh\", \"-c\", "
+                      "\"%s serve --delay-ms 600 org.example.ActWrapped & wait\"], "
+                      "\"start_timeout_ms\": 200}",
+                      ACTIVATION_SERVICE_BINARY);
+        reload(c);
+        expect_failure(c, "org.example.ActWrapped", (const char *[]){ "timeout: ", NULL });
+        {
+                /* Past the 600 ms the forked service would have waited. */
+                uint64_t until = now_usec() + 900000;
+                char *owner;
+
+                while (now_usec() < until) {
+                        owner = driver_get_owner(c, "org.example.ActWrapped");
+                        ck_assert_msg(!owner, "a process of the killed start took the name (%s)",
+                                      owner);
+                        usleep(50000); /* polling for an absence, bounded */
+                }
+        }
         /* The process was killed: its pidfd is closed once it is reaped. */
         test_disconnect(c);
         busd_assert_serves_others();

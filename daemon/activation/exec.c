@@ -368,8 +368,15 @@ fail_kill:
 }
 
 void exec_kill(ExecChild *c) {
-        if (c && !c->exited && c->pidfd >= 0)
-                (void)pidfd_send_signal_(c->pidfd, SIGKILL);
+        if (!c || c->exited || c->pidfd < 0)
+                return;
+        (void)pidfd_send_signal_(c->pidfd, SIGKILL);
+        /* And its process group (it is the leader: setsid()), so a process
+         * it forked cannot take the name after the callers were told the
+         * start failed. Not reaped yet, the leader keeps its pid, and so
+         * the group's id, from being reused. */
+        if (c->pid > 0)
+                (void)kill(-c->pid, SIGKILL);
 }
 
 pid_t exec_pid(const ExecChild *c) {

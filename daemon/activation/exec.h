@@ -53,7 +53,8 @@ void exec_remember_nofile(void);
  * from inside this call. */
 int exec_start(ExecChild **ret, struct event_base *base, const Service *s, const ExecEnv *env,
                ExecEventFn fn, void *userdata);
-/* SIGKILL the process (through its pidfd); EXEC_EXITED follows. */
+/* SIGKILL the process (through its pidfd) and its process group;
+ * EXEC_EXITED follows. */
 void exec_kill(ExecChild *c);
 pid_t exec_pid(const ExecChild *c);
 /* Stop watching and free; a process still running is left alone. NULL-safe. */
