@@ -188,6 +188,18 @@ START_TEST(test_set_merge) {
         write_file("usr", ".hidden.json", "{}");
         write_file("etc", "a.json", "{\"names\": [\"org.x.A\"], \"exec\": [\"/etc/a\"]}");
         write_file("etc", "bad.json", "{\"names\": [\"org.x.Bad\"], \"exec\": [\"rel\"]}");
+        /* Disabling a packaged file, as for policy drop-ins (probe: "{}"
+         * made an invalid file with a warning at every reload, and a link
+         * to /dev/null was skipped, so the packaged file stayed active). */
+        write_file("usr", "d.json", "{\"names\": [\"org.x.D\"], \"exec\": [\"/usr/d\"]}");
+        write_file("usr", "e.json", "{\"names\": [\"org.x.E\"], \"exec\": [\"/usr/e\"]}");
+        write_file("etc", "d.json", "{}");
+        {
+                char link[PATH_MAX + 16];
+
+                snprintf(link, sizeof(link), "%s/e.json", d2);
+                ck_assert_int_eq(symlink("/dev/null", link), 0);
+        }
         dirs[0] = d1;
         dirs[1] = missing;
         dirs[2] = d2;
@@ -211,6 +223,11 @@ START_TEST(test_set_merge) {
         ck_assert_msg(strstr(warnings, "bad.json: exec[0]: must be an absolute path"), "%s",
                       warnings);
         ck_assert_ptr_null(service_set_lookup(set, "org.x.Nope"));
+        /* The masked ones: gone, without a warning or an invalid file. */
+        ck_assert_ptr_null(service_set_lookup(set, "org.x.D"));
+        ck_assert_ptr_null(service_set_lookup(set, "org.x.E"));
+        ck_assert_msg(!strstr(warnings, "/d.json") && !strstr(warnings, "/e.json"), "%s",
+                      warnings);
         service_set_free(set);
 
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "activation/service-file.h"
@@ -244,6 +245,12 @@ static int parse_object(Service *s, json_t *root) {
 
         if (!json_is_object(root))
                 return fail(s, "must be a JSON object");
+        /* "{}": an administrator's file that disables the packaged file of
+         * its name (as an empty policy drop-in does): no names, no error. */
+        if (json_object_size(root) == 0) {
+                s->masked = true;
+                return 0;
+        }
         /* names first, so an invalid file still tells its callers why. */
         v = json_object_get(root, "names");
         if (!v)
@@ -393,6 +400,11 @@ static int load_one(int dfd, const char *dir, const char *name, Service **ret) {
                 r = unreadable(path, strerror(errno), ret);
                 safe_close(fd);
                 return r;
+        }
+        if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3) {
+                /* A link to /dev/null masks, as for systemd units: like "{}". */
+                safe_close(fd);
+                return service_parse(path, "{}", 2, ret);
         }
         if (!S_ISREG(st.st_mode)) {
                 safe_close(fd);

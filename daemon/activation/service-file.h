@@ -57,6 +57,7 @@ typedef struct Service {
         uint64_t start_timeout_usec; /* 0: the configured default */
         char *description;           /* NULL if none */
         char *error;                 /* non-NULL: the file is invalid ("PATH: exec[0]: ...") */
+        bool masked; /* "{}" or a link to /dev/null: replaces a file of its name with nothing */
 } Service;
 
 typedef struct ServiceSet ServiceSet;
