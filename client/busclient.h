@@ -477,6 +477,37 @@ pid_t bus_message_get_sender_pid(bus_message *m);
  * pidfs), 0 if unknown: lets a service tell a reused pid from its caller. */
 uint64_t bus_message_get_sender_pid_id(bus_message *m);
 
+/* ---- Credentials ------------------------------------------------------------------ */
+
+/* Who is behind a bus name, as the bus learned it from the kernel when that
+ * connection connected (org.busd.Bus.GetConnectionCredentials). For polkit:
+ * pid + start_time + uid is its race-free unix-process subject. The struct
+ * may grow at its end (reserved). */
+typedef struct bus_credentials {
+        char unique_name[32];
+        uid_t uid;
+        gid_t gid;
+        pid_t pid;           /* 0 if not visible in the bus's pid namespace */
+        uint64_t pid_id;     /* inode of its pidfd on pidfs (unique for the boot), 0 if unknown */
+        uint64_t start_time; /* process start, clock ticks since boot (/proc/PID/stat field 22),
+                              * 0 if unknown */
+        uint64_t reserved[4];
+} bus_credentials;
+
+/* GetConnectionCredentials of @name (unique or well-known) into *@ret.
+ * Returns 0; -EINVAL for an invalid name; the bus's error
+ * (org.busd.Error.NameHasNoOwner: -EREMOTEIO with @ret_error) or another
+ * negative errno as bus_call(). */
+int bus_get_connection_credentials(bus_connection *c, const char *name, bus_credentials *ret,
+                                   bus_error *ret_error);
+/* A pidfd (O_CLOEXEC) for the process @cr describes, verified to be that
+ * process and not one that reused its pid: by the pidfd's inode where the
+ * kernel has pidfs (pid_id), else by the start time read while the pidfd
+ * shows the process alive. Returns the fd; -ESRCH if the process is gone
+ * or its pid was reused; -EOPNOTSUPP if neither can be verified; -EINVAL
+ * without a pid; another negative errno from pidfd_open(2). */
+int bus_credentials_open_pidfd(const bus_credentials *cr);
+
 /* ---- Sending and calling ---------------------------------------------------------- */
 
 /* Queue @m (borrowed) for sending; assigns its serial (returned in

@@ -10,6 +10,7 @@ client_libbusclient_internal_la_SOURCES = \
 	client/address.c \
 	client/call.c \
 	client/connection.c \
+	client/credentials.c \
 	client/dispatch.c \
 	client/driver-call.c \
 	client/errno-map.c \

@@ -32,6 +32,7 @@ daemon_busd_SOURCES = \
 	daemon/core/router.c daemon/core/router.h \
 	daemon/core/driver.c daemon/core/driver-messages.c daemon/core/driver.h \
 	daemon/core/monitor.c daemon/core/monitor.h \
+	daemon/core/access.c daemon/core/access.h \
 	daemon/core/pool-routing.c daemon/core/pool-routing.h \
 	daemon/activation/activation.c daemon/activation/activation.h \
 	daemon/activation/service-file.c daemon/activation/service-file.h \
@@ -40,7 +41,7 @@ daemon_busd_SOURCES = \
 daemon_busd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon \
 	-DBUSD_SERVICE_DATA_DIR='"$(datadir)/busd/services"' \
 	$(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
-daemon_busd_LDADD = common/libbuscommon.la protocol/libbusprotocol.la \
+daemon_busd_LDADD = daemon/policy/libbuspolicy.la common/libbuscommon.la protocol/libbusprotocol.la \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS) $(SYSTEMD_LIBS)
 
 # Man pages: busd(8) and busd.json(5), generated at build time (they name the
@@ -58,4 +59,4 @@ daemon/busd.json.5: $(top_srcdir)/daemon/busd.json.5.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) daemon && $(daemon_man_sed) $(top_srcdir)/daemon/busd.json.5.in > $@.tmp && mv $@.tmp $@
 
 daemondocdir = $(docdir)
-dist_daemondoc_DATA = docs/DAEMON.md docs/ARCHITECTURE.md
+dist_daemondoc_DATA = docs/DAEMON.md docs/POLICY.md docs/ARCHITECTURE.md

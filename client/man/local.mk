@@ -33,6 +33,7 @@ dist_man_MANS += \
 	client/man/bus_connection_set_cork.3 \
 	client/man/bus_connection_set_payload_mode.3 \
 	client/man/bus_connection_wait.3 \
+	client/man/bus_credentials_open_pidfd.3 \
 	client/man/bus_emit_interface_signal.3 \
 	client/man/bus_emit_interfaces_added.3 \
 	client/man/bus_emit_interfaces_removed.3 \
@@ -43,6 +44,7 @@ dist_man_MANS += \
 	client/man/bus_error_has_name.3 \
 	client/man/bus_error_set.3 \
 	client/man/bus_error_set_errno.3 \
+	client/man/bus_get_connection_credentials.3 \
 	client/man/bus_interface_file_bind_method.3 \
 	client/man/bus_interface_file_bind_property.3 \
 	client/man/bus_interface_file_free.3 \

@@ -38,6 +38,7 @@ static const char *const reason_names[_DISCONNECT_REASON_MAX] = {
         [DISCONNECT_PARTIAL_TIMEOUT] = "partial-message-timeout",
         [DISCONNECT_SLOW_CONSUMER] = "slow-consumer",
         [DISCONNECT_NO_MEMORY] = "out-of-memory",
+        [DISCONNECT_ACCESS_DENIED] = "access-denied",
 };
 
 const char *disconnect_reason_to_string(DisconnectReason r) {
@@ -248,6 +249,10 @@ Bus *bus_free(Bus *bus) {
         free(bus->owners);
         free(bus->scratch);
         free(bus->config_path);
+        bus->policy = policy_free(bus->policy);
+        for (size_t i = 0; i < bus->n_policy_sources; i++)
+                free(bus->policy_sources[i]);
+        free(bus->policy_sources);
         free(bus->status);
         free(bus->status_ready);
         free(bus);

@@ -44,6 +44,7 @@
 #include "registry/quota.h"
 #include "registry/replies.h"
 #include "transport/listener.h"
+#include "policy/policy.h"
 
 typedef struct Peer Peer;
 typedef struct Monitor Monitor;
@@ -58,6 +59,7 @@ typedef enum DisconnectReason {
         DISCONNECT_PARTIAL_TIMEOUT,    /* a message stalled (timeouts.partial_message_ms) */
         DISCONNECT_SLOW_CONSUMER,      /* its full queue not read (timeouts.slow_consumer_ms) */
         DISCONNECT_NO_MEMORY,          /* the broker could not allocate for it */
+        DISCONNECT_ACCESS_DENIED,      /* the policy denies it to connect (docs/POLICY.md) */
         _DISCONNECT_REASON_MAX,
 } DisconnectReason;
 
@@ -73,6 +75,8 @@ typedef struct BusStats {
         uint64_t disconnects[_DISCONNECT_REASON_MAX];
         QuotaTotals payload;       /* payload bytes and fds held in queues (quota.h) */
         uint64_t payloads_refused; /* messages refused for their payload fds (transport/payload.c) */
+        uint64_t policy_denials[_POLICY_ACTION_MAX]; /* by action (core/access.h) */
+        uint64_t policy_audit_denials;               /* would-be denials in audit mode */
         uint64_t pool_releases_refused; /* ReleaseSlices entries the caller did not hold */
 } BusStats;
 
@@ -96,6 +100,11 @@ typedef struct Bus {
                                         * with it (bus_set_config()) */
         char *config_path;    /* the file every reload re-reads */
         bool config_required; /* named with --config: a missing file is an error */
+        /* the policy in force (docs/POLICY.md; NULL: everything allowed), and
+         * what busd --policy named (core/access.h), re-read at each reload */
+        Policy *policy;
+        char **policy_sources;
+        size_t n_policy_sources;
         char *status;         /* STATUS= line of READY=1 (main.c), repeated after a reload */
         char *status_ready;   /* the STATUS= of the last READY=1 (with a failed reload's
                                * reason), which the live summary extends (keepalive.h) */

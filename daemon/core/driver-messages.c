@@ -188,6 +188,12 @@ void driver_send_payload_refused(Bus *bus, Peer *to, uint64_t serial, const char
 
 void driver_send_message_dropped(Bus *bus, Peer *to, uint64_t serial, uint64_t receivers,
                                  const char *message) {
+        driver_send_message_dropped_error(bus, to, serial, receivers, BUS_ERR_LIMITS_EXCEEDED,
+                                          message);
+}
+
+void driver_send_message_dropped_error(Bus *bus, Peer *to, uint64_t serial, uint64_t receivers,
+                                       const char *error_name, const char *message) {
         char text[BUS_DRIVER_TEXT_MAX];
         Message *m;
         int r = -ENOMEM;
@@ -195,7 +201,7 @@ void driver_send_message_dropped(Bus *bus, Peer *to, uint64_t serial, uint64_t r
         bus_utf8_copy_valid(text, sizeof(text), message);
         m = signal_new(bus, "MessageDropped", to->name, to->name,
                        json_pack("{s:I,s:I,s:s,s:s}", "serial", (json_int_t)serial, "receivers",
-                                 (json_int_t)receivers, "error", BUS_ERR_LIMITS_EXCEEDED,
+                                 (json_int_t)receivers, "error", error_name,
                                  "message", text));
         if (m) {
                 /* Within the sender's own limits, never past them: a sender

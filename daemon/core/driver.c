@@ -16,6 +16,7 @@
 
 #include "activation/activation.h"
 #include "core/driver.h"
+#include "core/access.h"
 #include "process/log.h"
 #include "core/monitor.h"
 #include "core/pool-routing.h"
@@ -139,6 +140,12 @@ static json_t *method_request_name(Bus *bus, Peer *sender, json_t *args, DriverE
                          sender->creds.pid, "AccessDenied", "requested reserved name %s", name);
                 return fail(e, BUS_ERR_ACCESS_DENIED, "names starting with \"%s\" are reserved",
                             RESERVED_PREFIX);
+        }
+        if (!access_open(bus, POLICY_OWN)) {
+                char text[ACCESS_TEXT_MAX];
+
+                if (!access_own(bus, sender, name, text, sizeof(text)))
+                        return fail(e, BUS_ERR_ACCESS_DENIED, "%s", text);
         }
         if (name_registry_get_owner(bus->names, name) != sender->id &&
             name_registry_count_owner(bus->names, sender->id) >= bus->config.names_per_connection) {
@@ -445,6 +452,12 @@ static json_t *method_become_monitor(Bus *bus, Peer *sender, json_t *args, Drive
         size_t n, i;
         int r;
 
+        if (!access_open(bus, POLICY_MONITOR)) {
+                char text[ACCESS_TEXT_MAX];
+
+                if (!access_monitor(bus, sender, text, sizeof(text)))
+                        return fail(e, BUS_ERR_ACCESS_DENIED, "%s", text);
+        }
         if (!json_is_array(list))
                 return fail(e, BUS_ERR_INVALID_ARGS,
                             "argument \"rules\" must be an array of strings");
@@ -511,9 +524,10 @@ static json_t *method_get_credentials(Bus *bus, Peer *sender, json_t *args, Driv
                 return oom(e);
         for (size_t i = 0; i < p->creds.n_groups; i++)
                 json_array_append_new(groups, json_integer((json_int_t)p->creds.groups[i]));
-        o = json_pack("{s:s,s:I,s:I,s:o,s:I,s:I}", "unique_name", p->name, "uid",
+        o = json_pack("{s:s,s:I,s:I,s:o,s:I,s:I,s:I}", "unique_name", p->name, "uid",
                       (json_int_t)p->creds.uid, "gid", (json_int_t)p->creds.gid, "groups", groups,
-                      "pid", (json_int_t)p->creds.pid, "pid_id", (json_int_t)p->creds.pid_id);
+                      "pid", (json_int_t)p->creds.pid, "pid_id", (json_int_t)p->creds.pid_id,
+                      "start_time", (json_int_t)p->creds.start_time);
         if (o && p->creds.label)
                 json_object_set_new(o, "security_label", json_string(p->creds.label));
         return o ? o : oom(e);
@@ -596,6 +610,20 @@ static bool add_uid_usage(Bus *bus, json_t *o) {
         return json_object_set_new(o, "uids", all) == 0;
 }
 
+/* GetStats "policy_denials": {action: count} (docs/POLICY.md "Denials"). */
+static bool add_policy_denials(Bus *bus, json_t *o) {
+        Counter c[_POLICY_ACTION_MAX];
+        json_t *d = json_object();
+
+        for (int i = 0; i < _POLICY_ACTION_MAX; i++)
+                c[i] = (Counter){ policy_action_to_string(i), bus->stats.policy_denials[i] };
+        if (!d || !set_counters(d, c, ELEMENTSOF(c))) {
+                json_decref(d);
+                return false;
+        }
+        return json_object_set_new(o, "policy_denials", d) == 0;
+}
+
 static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
         const BusStats *s = &bus->stats;
         const Counter counters[] = {
@@ -625,6 +653,9 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
                 { "fds_received", bus->fds.received },
                 { "fds_rlimit", bus->fds_rlimit },
                 { "reads_without_fds", bus->reads_without_fds },
+                /* the policy (docs/POLICY.md "Denials") */
+                { "policy_rules", policy_n_rules(bus->policy) },
+                { "policy_audit_denials", s->policy_audit_denials },
         };
         /* The hard protocol limits; the configurable ones come from the
          * active configuration (config_limits_to_json()). */
@@ -655,7 +686,7 @@ static json_t *method_get_stats(Bus *bus, Peer *sender, json_t *args, DriverErro
                 json_decref(o);
                 return oom(e);
         }
-        if (!add_uid_fds(bus, o) || !add_uid_usage(bus, o)) {
+        if (!add_uid_fds(bus, o) || !add_uid_usage(bus, o) || !add_policy_denials(bus, o)) {
                 json_decref(o);
                 return oom(e);
         }

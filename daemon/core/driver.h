@@ -80,6 +80,10 @@ void driver_send_payload_refused(Bus *bus, Peer *to, uint64_t serial, const char
  * and counted in messages_dropped. */
 void driver_send_message_dropped(Bus *bus, Peer *to, uint64_t serial, uint64_t receivers,
                                  const char *message);
+/* The same with another "error" (the policy's AccessDenied, docs/POLICY.md
+ * "Denials"; @receivers may then be 0: a broadcast refused as a whole). */
+void driver_send_message_dropped_error(Bus *bus, Peer *to, uint64_t serial, uint64_t receivers,
+                                       const char *error_name, const char *message);
 
 /* Queue the final Disconnected signal to @to, past its quota. */
 void driver_send_disconnected(Bus *bus, Peer *to, const char *error_name, const char *message);

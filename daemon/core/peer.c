@@ -18,6 +18,7 @@
 #include "transport/message.h"
 #include "core/monitor.h"
 #include "core/peer.h"
+#include "core/access.h"
 #include "registry/replies.h"
 #include "core/router.h"
 #include "common/util.h"
@@ -173,6 +174,14 @@ static void peer_welcome(Peer *p, const BusPreamble *pre) {
                 return;
         }
         peer_set_sender_block(p);
+        /* The policy's connect rules, with the whole connect-time identity
+         * (groups included); a denied peer is told why and closed. */
+        if (!access_open(bus, POLICY_CONNECT)) {
+                char text[ACCESS_TEXT_MAX];
+
+                if (!access_connect(bus, p, text, sizeof(text)))
+                        peer_disconnect(p, DISCONNECT_ACCESS_DENIED, BUS_ERR_ACCESS_DENIED, text);
+        }
 }
 
 /* Admit the payloads of @m (transport/payload.h) against the bus's fd

@@ -26,6 +26,7 @@
 #include "registry/names.h"
 #include "registry/replies.h"
 #include "core/router.h"
+#include "core/access.h"
 #include "common/util.h"
 
 static bool wants_reply(const BusHeader *h) {
@@ -105,6 +106,17 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
                 call_error(bus, sender, h, BUS_ERR_SERVICE_UNKNOWN,
                            "the destination name has no owner");
                 return;
+        }
+
+        /* The policy: the caller's call rules, the callee's receive rules
+         * (docs/POLICY.md); one branch each when it has none. */
+        if (!access_open(bus, POLICY_CALL) || !access_open(bus, POLICY_RECEIVE)) {
+                char text[ACCESS_TEXT_MAX];
+
+                if (!access_call(bus, sender, m, callee, text, sizeof(text))) {
+                        call_error(bus, sender, h, BUS_ERR_ACCESS_DENIED, text);
+                        return;
+                }
         }
 
         if (wants_reply(h)) {
@@ -290,6 +302,16 @@ static void route_unicast_signal(Bus *bus, Peer *sender, Message *m, Peer *addre
                 drop(bus, sender, "signal to a name without owner");
                 return;
         }
+        if (!access_open(bus, POLICY_EMIT) || !access_open(bus, POLICY_RECEIVE)) {
+                char text[ACCESS_TEXT_MAX];
+
+                if (!access_emit(bus, sender, m, dest, text, sizeof(text))) {
+                        bus->stats.messages_dropped++;
+                        driver_send_message_dropped_error(bus, sender, message_header(m)->serial,
+                                                          1, BUS_ERR_ACCESS_DENIED, text);
+                        return;
+                }
+        }
         r = peer_send(dest, m, PEER_SEND_SHARE);
         if (r == -ENOBUFS || r == -EDQUOT)
                 signal_refused(bus, sender, m, 1);
@@ -329,6 +351,11 @@ size_t router_broadcast(Bus *bus, Message *m, const char *const *sender_names,
 
                 if (!p || !peer_is_running(p))
                         continue;
+                /* The subscriber's receive rules (the bus's own messages are
+                 * not the policy's): one it refuses is skipped silently. */
+                if (!from_bus && !access_open(bus, POLICY_RECEIVE) &&
+                    !access_receive_broadcast(bus, m, sender_names, n_sender_names, p))
+                        continue;
                 r = peer_send(p, m, mode);
                 if (r == -ENOBUFS || r == -EDQUOT)
                         missed++;
@@ -365,6 +392,16 @@ static void route_broadcast_signal(Bus *bus, Peer *sender, Message *m) {
         PeerSenderNames s;
         size_t missed;
 
+        if (!access_open(bus, POLICY_EMIT)) {
+                char text[ACCESS_TEXT_MAX];
+
+                if (!access_emit(bus, sender, m, NULL, text, sizeof(text))) {
+                        bus->stats.messages_dropped++;
+                        driver_send_message_dropped_error(bus, sender, message_header(m)->serial,
+                                                          0, BUS_ERR_ACCESS_DENIED, text);
+                        return;
+                }
+        }
         peer_sender_names(sender, &s);
         missed = router_broadcast(bus, m, s.names, s.n);
         if (missed > 0)

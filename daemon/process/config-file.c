@@ -283,6 +283,9 @@ static int config_compile(json_t *root, BusConfig *c, char **ret_error) {
         if (!json_is_object(root))
                 return config_fail(ret_error, "configuration must be a JSON object");
         json_object_foreach(root, section, obj) {
+                /* Read by the policy's loader (core/access.h, docs/POLICY.md). */
+                if (strcmp(section, "policy") == 0)
+                        continue;
                 if (!config_section_known(section))
                         return config_fail(ret_error, "%s: unknown section",
                                            config_quote_name(quoted, section));

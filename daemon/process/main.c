@@ -55,6 +55,8 @@ typedef struct Options {
         const char *address;     /* --address (BUS_KIND_ADDRESS) */
         const char *config_path; /* --config, or NULL: the default file, if it exists */
         int log_level;
+        const char *policies[16]; /* --policy, in order (docs/POLICY.md) */
+        size_t n_policies;
 } Options;
 
 /* What setup made; main_teardown() frees what is there. */
@@ -158,7 +160,8 @@ static int main_parse_options(Options *o, int argc, char **argv) {
                 ARG_ADDRESS,
                 ARG_CONFIG,
                 ARG_LOG_LEVEL,
-                ARG_VERSION
+                ARG_VERSION,
+                ARG_POLICY,
         };
         static const struct option options[] = {
                 { "system", no_argument, NULL, ARG_SYSTEM },
@@ -166,6 +169,7 @@ static int main_parse_options(Options *o, int argc, char **argv) {
                 { "address", required_argument, NULL, ARG_ADDRESS },
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "policy", required_argument, NULL, ARG_POLICY },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -201,6 +205,15 @@ static int main_parse_options(Options *o, int argc, char **argv) {
                                 fprintf(stderr, "busd: unknown log level \"%s\"\n", optarg);
                                 return -EINVAL;
                         }
+                        break;
+                case ARG_POLICY:
+                        if (!optarg[0] || o->n_policies >= ELEMENTSOF(o->policies)) {
+                                fprintf(stderr, "busd: --policy needs system, user, none or a "
+                                                "path (at most %zu times)\n",
+                                        ELEMENTSOF(o->policies));
+                                return -EINVAL;
+                        }
+                        o->policies[o->n_policies++] = optarg;
                         break;
                 case 'h':
                         usage(stdout);
@@ -253,6 +266,27 @@ static int main_activation(Bus *bus, const Options *o) {
         return activation_reload(bus->activation, false);
 }
 
+/* Copy what --policy named (or the default of the bus's kind: system,
+ * user, none for --address) into the bus, for every load and reload. */
+static int main_policy_sources(Bus *bus, const Options *o) {
+        const char *def = o->kind == BUS_KIND_SYSTEM ? "system"
+                          : o->kind == BUS_KIND_USER ? "user"
+                                                     : NULL;
+        const char *const *src = o->n_policies ? o->policies : &def;
+        size_t n = o->n_policies ? o->n_policies : def ? 1 : 0;
+
+        bus->policy_sources = calloc(n + 1, sizeof(char *));
+        if (!bus->policy_sources)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                bus->policy_sources[i] = strdup(src[i]);
+                if (!bus->policy_sources[i])
+                        return -ENOMEM;
+                bus->n_policy_sources++;
+        }
+        return 0;
+}
+
 /* Everything up to READY=1. Returns 0, or the exit status after a failure
  * (logged); whatever was made is in *@d for main_teardown(). */
 static int main_setup(Busd *d, const Options *o) {
@@ -287,8 +321,16 @@ static int main_setup(Busd *d, const Options *o) {
                 log_error("cannot create the bus: %s", strerror(-r));
                 return EXIT_RUNTIME;
         }
-        /* Before listening: a bus that cannot use its configuration never
-         * becomes ready. Without --config the default file is optional. */
+        /* The policy's sources: --policy, else the default of the bus's kind
+         * (docs/POLICY.md "Where the policy comes from"). */
+        r = main_policy_sources(d->bus, o);
+        if (r < 0) {
+                log_error("cannot set up the policy: %s", strerror(-r));
+                return EXIT_RUNTIME;
+        }
+        /* Before listening: a bus that cannot use its configuration (or its
+         * policy) never becomes ready. Without --config the default file is
+         * optional. */
         r = reload_init(d->bus, o->config_path ? o->config_path : BUS_CONFIG_DEFAULT_PATH,
                         o->config_path != NULL, &config_error);
         if (r != 0) {

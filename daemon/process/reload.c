@@ -16,6 +16,7 @@
 #include "process/log.h"
 #include "process/reload.h"
 #include "process/systemd.h"
+#include "core/access.h"
 
 /* Read bus->config_path into *@ret. A missing file that is not required is
  * the defaults (*@ret_missing set); a missing required one gets a reason like
@@ -43,9 +44,30 @@ static int reload_read(Bus *bus, BusConfig *ret, bool *ret_missing, char **ret_e
         return r;
 }
 
+/* Build the policy (core/access.h): busd --policy's sources, then the
+ * configuration file's "policy" section (none if the file is @missing).
+ * Returns 0 with *@ret, or CONFIG_E_INVALID with the reason, or -ENOMEM. */
+static int reload_policy(Bus *bus, bool missing, Policy **ret, char **ret_error) {
+        char *reason = NULL;
+        int r;
+
+        r = access_load_policy(bus, missing ? NULL : bus->config_path, ret, &reason);
+        if (r == POLICY_E_INVALID) {
+                if (ret_error)
+                        *ret_error = reason;
+                else
+                        free(reason);
+                return CONFIG_E_INVALID;
+        }
+        if (r == 0)
+                log_info("policy: %zu rules", policy_n_rules(*ret));
+        return r;
+}
+
 int reload_init(Bus *bus, const char *path, bool required, char **ret_error) {
         char *old_path = bus->config_path;
         bool old_required = bus->config_required, missing;
+        Policy *policy = NULL;
         BusConfig c;
         int r;
 
@@ -56,6 +78,8 @@ int reload_init(Bus *bus, const char *path, bool required, char **ret_error) {
         }
         bus->config_required = required;
         r = reload_read(bus, &c, &missing, ret_error);
+        if (r == 0)
+                r = reload_policy(bus, missing, &policy, ret_error);
         if (r != 0) {
                 free(bus->config_path);
                 bus->config_path = old_path;
@@ -64,6 +88,7 @@ int reload_init(Bus *bus, const char *path, bool required, char **ret_error) {
         }
         free(old_path);
         bus_apply_config(bus, &c);
+        access_set_policy(bus, policy);
         bus->reload = reload_run;
         if (missing)
                 log_info("no configuration file at %s: using the defaults", path);
@@ -84,6 +109,7 @@ int reload_set_status(Bus *bus, const char *status) {
 
 int reload_run(Bus *bus, char **ret_error) {
         char changes[1024], *reason = NULL, *status = NULL;
+        Policy *policy = NULL;
         bool missing;
         BusConfig c;
         int r;
@@ -94,9 +120,12 @@ int reload_run(Bus *bus, char **ret_error) {
          * it began, then READY=1 once done, whatever the outcome (sd_notify(3)). */
         systemd_notify_reloading("Reloading the configuration");
         r = reload_read(bus, &c, &missing, &reason);
+        if (r == 0)
+                r = reload_policy(bus, missing, &policy, &reason);
         if (r == 0) {
                 config_describe_changes(&bus->config, &c, changes, sizeof(changes));
                 bus_apply_config(bus, &c); /* the fd budget is logged: clamped or not */
+                access_set_policy(bus, policy); /* with the configuration, in one step */
                 log_notice("configuration reloaded: %s%s", changes[0] ? changes : "unchanged",
                            missing ? " (no file: the defaults)" : "");
         } else {

@@ -10,7 +10,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -97,13 +100,57 @@ uint64_t creds_pidfd_id(int pidfd) {
         return (uint64_t)st.st_ino;
 }
 
-static uint64_t read_pid_id(int fd) {
+/* Start time of @pid in clock ticks since boot (/proc/PID/stat field 22), 0
+ * if unknown. Fields are counted after the last ')': the command name
+ * (field 2) may hold spaces and parentheses. */
+static uint64_t read_start_time(pid_t pid) {
+        char path[64], buf[1024], *p;
+        unsigned long long v = 0;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof(buf) - 1);
+        safe_close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+                                "%*d %*d %*d %*d %llu",
+                         &v) != 1)
+                return 0;
+        return v;
+}
+
+/* The start time of the process @pidfd refers to, whose pid is @pid: read
+ * from /proc, then kept only if the pidfd still shows the process alive (not
+ * readable, pidfd_open(2)): while it lives its pid names no other process,
+ * so the start time read was its own (polkit's race: a pid reused between
+ * the connect and the check). */
+static uint64_t read_start_time_verified(int pidfd, pid_t pid) {
+        struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+        uint64_t t;
+
+        if (pid <= 0)
+                return 0;
+        t = read_start_time(pid);
+        if (t == 0 || poll(&pfd, 1, 0) != 0)
+                return 0;
+        return t;
+}
+
+static uint64_t read_pid_id(int fd, pid_t pid, uint64_t *ret_start_time) {
         socklen_t len = sizeof(int);
         int pidfd = -1;
         struct statfs sfs;
         struct stat st;
         uint64_t id = 0;
 
+        *ret_start_time = 0;
         if (kernel.no_pidfd)
                 return 0;
         /* The kernel creates the pidfd O_CLOEXEC (pidfd_prepare()); we only
@@ -129,6 +176,7 @@ static uint64_t read_pid_id(int fd) {
         }
         if (fstat(pidfd, &st) == 0)
                 id = (uint64_t)st.st_ino;
+        *ret_start_time = read_start_time_verified(pidfd, pid);
 out:
         safe_close(pidfd);
         return id;
@@ -238,7 +286,7 @@ int creds_read_details(int fd, Creds *c) {
         c->groups = groups;
         c->n_groups = n_groups;
         c->label = label;
-        c->pid_id = read_pid_id(fd);
+        c->pid_id = read_pid_id(fd, c->pid, &c->start_time);
         return 0;
 }
 

@@ -26,6 +26,9 @@ typedef struct Creds {
         gid_t gid;
         pid_t pid;       /* 0 if the peer is in a pid namespace we cannot see */
         uint64_t pid_id; /* pidfs inode of the peer's pidfd, 0 if unknown */
+        uint64_t start_time; /* the process's start, clock ticks since boot (/proc/PID/stat
+                              * field 22, what polkit's unix-process subject uses), read
+                              * while its pidfd showed it alive; 0 if unknown */
         gid_t *groups;   /* supplementary groups, may be NULL */
         size_t n_groups;
         char *label; /* security label, NULL if none */
