@@ -404,8 +404,9 @@ static void peer_key(char *buf, uint64_t owner, uint32_t id) {
         snprintf(buf, 40, "%" PRIx64 ":%" PRIx32, owner, id);
 }
 
-/* PoolAdded {"owner", "pool", "size"} with the pool's fd as payload 0. */
-static void pool_added(PoolSet *s, bus_message *m) {
+/* PoolAdded {"owner", "pool", "size"} with the pool's fd as payload 0 (taken,
+ * or duplicated if @keep: a monitor still shows the message). */
+static void pool_added(PoolSet *s, bus_message *m, bool keep) {
         json_t *body = bus_message_get_body(m);
         json_int_t owner = json_integer_value(json_object_get(body, "owner"));
         json_int_t id = json_integer_value(json_object_get(body, "pool"));
@@ -422,9 +423,13 @@ static void pool_added(PoolSet *s, bus_message *m) {
         p->owner = (uint64_t)owner;
         p->id = (uint32_t)id;
         p->size = m->payload_sizes[0];
-        p->fd = m->payload_fds[0];
-        m->payload_fds[0] = -1;
-        m->n_payloads = 0;
+        if (keep) {
+                p->fd = fcntl(m->payload_fds[0], F_DUPFD_CLOEXEC, 3);
+        } else {
+                p->fd = m->payload_fds[0];
+                m->payload_fds[0] = -1;
+                m->n_payloads = 0;
+        }
         peer_key(p->key, p->owner, p->id);
         /* Judged by the pool rule ourselves, before mapping. */
         bus_payload_facts_read(p->fd, &facts);
@@ -470,17 +475,28 @@ static bool is_pool_signal(bus_message *m, const char *member) {
                m->fields.member && strcmp(m->fields.member, member) == 0;
 }
 
+/* Point @m's slices into the pools we know; @held: release them when @m goes. */
+static void resolve_slices(PoolSet *s, bus_message *m, bool held);
+
 int pool_on_received(bus_connection *c, bus_message *m) {
         PoolSet *s = c->pools;
-        unsigned first;
 
         if (!s)
                 return 0;
         m->pools = pool_set_ref(s);
-        if (c->monitor_callback)
-                return 0; /* a monitor sees everything as it came, and sends nothing */
+        if (c->monitor_callback) {
+                /* A monitor sees everything as it came and sends nothing: it
+                 * learns pools from the bus's PoolAdded (sent to it too, for
+                 * the messages it is shown) and releases nothing. */
+                if (is_pool_signal(m, "PoolAdded"))
+                        pool_added(s, m, true);
+                else if (is_pool_signal(m, "PoolRemoved"))
+                        pool_removed(s, bus_message_get_body(m));
+                resolve_slices(s, m, false);
+                return 0;
+        }
         if (is_pool_signal(m, "PoolAdded")) {
-                pool_added(s, m);
+                pool_added(s, m, false);
                 return 1;
         }
         if (is_pool_signal(m, "PoolRemoved")) {
@@ -491,8 +507,15 @@ int pool_on_received(bus_connection *c, bus_message *m) {
                 pool_released(s, bus_message_get_body(m));
                 return 1;
         }
+        resolve_slices(s, m, true);
+        return 0;
+}
+
+static void resolve_slices(PoolSet *s, bus_message *m, bool held) {
+        unsigned first;
+
         if (m->fields.n_slices == 0)
-                return 0;
+                return;
         /* The body is slice 0 when it travelled in a payload and no fd came. */
         first = (m->header.flags & BUS_FLAG_BODY_IN_PAYLOAD) && m->header.n_fds == 0 ? 1 : 0;
         for (unsigned i = 0; i < m->fields.n_slices; i++) {
@@ -503,7 +526,7 @@ int pool_on_received(bus_connection *c, bus_message *m) {
 
                 memcpy(&ws, &m->fields.slices[i], sizeof(ws));
                 *dst = (MessageSlice){ .owner = m->header.sender_id, .pool = ws.pool,
-                                       .offset = ws.offset, .length = ws.length, .held = true };
+                                       .offset = ws.offset, .length = ws.length, .held = held };
                 peer_key(key, dst->owner, ws.pool);
                 p = hashmap_get(s->peers, key);
                 /* Checked in 64 bits: parse ensured offset + length does not wrap. */
@@ -515,7 +538,6 @@ int pool_on_received(bus_connection *c, bus_message *m) {
         }
         m->body_in_slice = first == 1;
         m->n_slices = m->fields.n_slices - first;
-        return 0;
 }
 
 /* ---- releasing ------------------------------------------------------------------------- */

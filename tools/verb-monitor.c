@@ -95,6 +95,13 @@ static void raw_info(bus_message *m, RawInfo *ret) {
         ret->n_payloads = f.n_payloads;
         if (f.n_payloads > 0)
                 memcpy(ret->payload_sizes, f.payload_sizes, f.n_payloads * sizeof(uint64_t));
+        /* Slices of a pool are payloads too, after the fds (PROTOCOL.md 3.6). */
+        for (unsigned i = 0; i < f.n_slices && ret->n_payloads < BUS_FDS_MAX; i++) {
+                BusSlice s;
+
+                memcpy(&s, &f.slices[i], sizeof(s));
+                ret->payload_sizes[ret->n_payloads++] = s.length;
+        }
 }
 
 /* " NAME=VALUE", VALUE escaped; nothing if @value is NULL. */

@@ -19,6 +19,7 @@
 #include "process/log.h"
 #include "registry/matches.h"
 #include "core/monitor.h"
+#include "core/pool-routing.h"
 #include "registry/names.h"
 #include "registry/replies.h"
 #include "common/util.h"
@@ -166,6 +167,9 @@ static void monitor_queue(Monitor *mon, Message *m) {
          * monitor simply does not see messages with payloads. */
         if (m->n_fds > 0 && !(p->features & BUS_FEATURE_PAYLOADS))
                 return;
+        /* Slices: the pools they point into first (pool-routing.h). */
+        if (m->fields.n_slices > 0)
+                (void)pool_routing_show_monitor(p, m);
         r = connection_queue(&p->conn, m, false);
         if (r == -ENOBUFS) {
                 peer_disconnect(p, DISCONNECT_SLOW_CONSUMER, BUS_ERR_LIMITS_EXCEEDED,

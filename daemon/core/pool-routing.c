@@ -151,7 +151,8 @@ refuse:
         return PAYLOAD_E_REFUSED;
 }
 
-/* Queue PoolAdded {owner, pool, size} with @pool's fd to @to. */
+/* Queue PoolAdded {owner, pool, size} with @pool's fd to @to (shown to monitors
+ * unless @to is one). */
 static int send_pool_added(Bus *bus, Peer *to, const Pool *pool) {
         uint64_t size = pool->size;
         char body[128];
@@ -185,7 +186,7 @@ static int send_pool_added(Bus *bus, Peer *to, const Pool *pool) {
                 return r;
         }
         message_take_fds(m, fds, 1);
-        r = driver_send(bus, to, m, PEER_SEND_NOTICE);
+        r = to->monitor ? peer_send(to, m, PEER_SEND_FORCE) : driver_send(bus, to, m, PEER_SEND_NOTICE);
         message_unref(m);
         return r;
 }
@@ -230,6 +231,24 @@ int pool_routing_before_send(Peer *receiver, Message *m, PeerSendMode mode) {
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+int pool_routing_show_monitor(Peer *monitor, Message *m) {
+        Bus *bus = monitor->bus;
+        const Pool *new_pools[BUS_FDS_MAX];
+        unsigned n_new = 0;
+
+        if ((monitor->features & (BUS_FEATURE_POOLS | BUS_FEATURE_PAYLOADS)) !=
+                    (BUS_FEATURE_POOLS | BUS_FEATURE_PAYLOADS) ||
+            pools_check_delivery(bus->pools, monitor->id, message_header(m)->sender_id,
+                                 m->fields.slices, m->fields.n_slices, UINT64_MAX,
+                                 bus->config.pools_held_per_connection, new_pools, &n_new) != 0)
+                return 0; /* shown without the pools: it sees the references only */
+        for (unsigned i = 0; i < n_new; i++)
+                if (send_pool_added(bus, monitor, new_pools[i]) < 0 ||
+                    pools_give(bus->pools, monitor->id, new_pools[i]) < 0)
+                        return -ENOMEM;
         return 0;
 }
 
@@ -292,7 +311,7 @@ json_t *pool_routing_add_pool(Bus *bus, Peer *sender, Message *m, json_t *args,
         json_int_t id;
         uint64_t size;
         char why[200];
-        int r;
+        int r, fd;
 
         if (!(sender->features & BUS_FEATURE_POOLS))
                 return failf(err_name, err, err_size, BUS_ERR_ACCESS_DENIED,
@@ -343,12 +362,17 @@ json_t *pool_routing_add_pool(Bus *bus, Peer *sender, Message *m, json_t *args,
                              "(payload_bytes_in_flight %" PRIu64 ", %" PRIu64 " in use)",
                              size, bus->config.payload_bytes_in_flight,
                              sender->payload_quota->bytes);
-        r = pools_add(bus->pools, sender->id, (uint32_t)id, m->fds[0], size);
+        /* A copy: the call itself may still be queued to monitors, fd and all. */
+        fd = fcntl(m->fds[0], F_DUPFD_CLOEXEC, 3);
+        r = fd < 0 ? -errno : pools_add(bus->pools, sender->id, (uint32_t)id, fd, size);
         if (r != 0) {
+                if (fd >= 0)
+                        close(fd);
                 quota_release(sender->payload_quota, size, 1);
-                return failf(err_name, err, err_size, BUS_ERR_FAILED, "out of memory");
+                return failf(err_name, err, err_size, BUS_ERR_FAILED, "%s",
+                             r == -EMFILE || r == -ENFILE ? "the bus is out of fds"
+                                                          : "out of memory");
         }
-        m->fds[0] = -1; /* the registry's now */
         return json_object();
 }
 

@@ -30,6 +30,10 @@ int pool_routing_admit(Peer *sender, Message *m);
  * not negotiate BUS_FEATURE_POOLS; -ENOBUFS past its held-slices or pools
  * limit (replies and the bus's solicited messages get twice the limit). */
 int pool_routing_before_send(Peer *receiver, Message *m, PeerSendMode mode);
+/* Before a copy of @m (with slices) is queued to @monitor: the pools it lacks,
+ * if it negotiated pools and is within pools_held_per_connection; it holds
+ * nothing. 0 or -ENOMEM. */
+int pool_routing_show_monitor(Peer *monitor, Message *m);
 /* @m was queued to @receiver: it holds each of @m's slices once more. */
 void pool_routing_after_send(Peer *receiver, Message *m);
 /* @sender's message @m was routed (or refused): slices nobody holds and
