@@ -610,6 +610,7 @@ START_TEST(test_library_roundtrips)
                 const void *got;
                 size_t got_size;
                 json_t *args = json_loadb(text, 200 * 1024, JSON_DECODE_ANY, NULL);
+                json_t *body;
 
                 for (size_t i = 0; i < size; i++)
                         data[i] = (uint8_t)(i * 7 + round);
@@ -618,7 +619,9 @@ START_TEST(test_library_roundtrips)
                                  0);
                 ck_assert_int_eq(bus_message_attach_bytes(m, data, size), 0);
                 /* A 200 KiB body: a slice too. */
-                ck_assert_int_eq(bus_message_set_body(m, json_pack("{s:o}", "text", args)), 0);
+                body = json_pack("{s:o}", "text", args);
+                ck_assert_int_eq(bus_message_set_body(m, body), 0);
+                json_decref(body);
                 ck_assert_int_eq(bus_call_async(c, m, 0, on_answer, &a, NULL), 0);
                 bus_message_unref(m);
                 pump_until(&a.done, 1, c, s.c);

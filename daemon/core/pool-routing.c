@@ -152,8 +152,9 @@ refuse:
 }
 
 /* Queue PoolAdded {owner, pool, size} with @pool's fd to @to (shown to monitors
- * unless @to is one). */
-static int send_pool_added(Bus *bus, Peer *to, const Pool *pool) {
+ * unless @to is one), in @mode: a notice, or as the message that needs it
+ * when that is a reply (solicited). */
+static int send_pool_added(Bus *bus, Peer *to, const Pool *pool, PeerSendMode mode) {
         uint64_t size = pool->size;
         char body[128];
         Message *m;
@@ -186,7 +187,7 @@ static int send_pool_added(Bus *bus, Peer *to, const Pool *pool) {
                 return r;
         }
         message_take_fds(m, fds, 1);
-        r = to->monitor ? peer_send(to, m, PEER_SEND_FORCE) : driver_send(bus, to, m, PEER_SEND_NOTICE);
+        r = to->monitor ? peer_send(to, m, PEER_SEND_FORCE) : driver_send(bus, to, m, mode);
         message_unref(m);
         return r;
 }
@@ -224,7 +225,8 @@ int pool_routing_before_send(Peer *receiver, Message *m, PeerSendMode mode) {
                 return -ENOBUFS;
         }
         for (unsigned i = 0; i < n_new; i++) {
-                r = send_pool_added(bus, receiver, new_pools[i]);
+                r = send_pool_added(bus, receiver, new_pools[i],
+                                    mode == PEER_SEND_SHARE ? PEER_SEND_NOTICE : mode);
                 if (r < 0)
                         return r == -EPROTONOSUPPORT ? r : r == -ENOMEM ? r : -ENOBUFS;
                 r = pools_give(bus->pools, receiver->id, new_pools[i]);
@@ -246,7 +248,7 @@ int pool_routing_show_monitor(Peer *monitor, Message *m) {
                                  bus->config.pools_held_per_connection, new_pools, &n_new) != 0)
                 return 0; /* shown without the pools: it sees the references only */
         for (unsigned i = 0; i < n_new; i++)
-                if (send_pool_added(bus, monitor, new_pools[i]) < 0 ||
+                if (send_pool_added(bus, monitor, new_pools[i], PEER_SEND_FORCE) < 0 ||
                     pools_give(bus->pools, monitor->id, new_pools[i]) < 0)
                         return -ENOMEM;
         return 0;
