@@ -8,3 +8,4 @@ dist_busdpolicy_DATA = policy/policy.d/00-busd-system.json examples/policy/org.e
 busduserpolicydir = $(datadir)/busd/user-policy.d
 dist_busduserpolicy_DATA = policy/user-policy.d/00-busd-user.json
 EXTRA_DIST += policy/golden-system.json policy/golden-user.json
+EXTRA_DIST += bench/policy-cost.sh
