@@ -766,11 +766,26 @@ int policy_builder_add_named(PolicyBuilder *b, const char *what, char **ret_erro
         const char *sys[] = { POLICY_DATADIR "/policy.d", POLICY_SYSCONFDIR "/policy.d" };
         const char *user[] = { POLICY_DATADIR "/user-policy.d", POLICY_SYSCONFDIR "/user-policy.d" };
 
+        const char *const *dirs = NULL;
+        size_t before = b->n_sources;
+        int r;
+
         if (strcmp(what, "none") == 0)
                 return 0;
         if (strcmp(what, "system") == 0)
-                return policy_builder_add_paths(b, sys, ELEMENTSOF(sys), true, ret_error);
-        if (strcmp(what, "user") == 0)
-                return policy_builder_add_paths(b, user, ELEMENTSOF(user), true, ret_error);
-        return policy_builder_add_paths(b, &what, 1, false, ret_error);
+                dirs = sys;
+        else if (strcmp(what, "user") == 0)
+                dirs = user;
+        if (!dirs)
+                return policy_builder_add_paths(b, &what, 1, false, ret_error);
+        r = policy_builder_add_paths(b, dirs, 2, true, ret_error);
+        /* Not an error (an admin may mean it), but never silent: a bus
+         * started from a build tree, or with the files gone, restricts
+         * nothing. */
+        if (r == 0 && b->n_sources == before)
+                r = add_warning(b,
+                                "--policy %s: no policy files in %s or %s: nothing is restricted "
+                                "but what the configuration's policy section says",
+                                what, dirs[0], dirs[1]);
+        return r;
 }
