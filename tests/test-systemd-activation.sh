@@ -93,6 +93,10 @@ unit busd-act-exit "ExecStart=/bin/sh -c 'exit 3'"
 # Runs, but never takes its name: the start's deadline (probe: its reason
 # said the service "was killed", which only the exec backend does).
 unit busd-act-hang "ExecStart=/run/busd-test/activation-service hang"
+# Exits before taking its name, and systemd restarts it (Restart=): the unit
+# goes to activating/auto-restart, never inactive (probe: callers waited for
+# the whole start deadline).
+unit busd-act-restart "ExecStart=/bin/sh -c 'exit 5'" "Restart=on-failure" "RestartSec=30s"
 # Masked as "systemctl mask --runtime" does it: a link to /dev/null.
 ln -s /dev/null "$dir/units/busd-act-masked.service"
 service() { # service FILE NAME UNIT
@@ -104,6 +108,7 @@ service fail org.example.SdFail busd-act-fail.service
 service exit org.example.SdExit busd-act-exit.service
 service masked org.example.SdMasked busd-act-masked.service
 service none org.example.SdNone busd-act-none.service
+service restart org.example.SdRestart busd-act-restart.service
 printf '{"names": ["org.example.SdHang"], "unit": "busd-act-hang.service", "start_timeout_ms": 300}\n' \
         >"$dir/services/hang.json"
 # The exec backend inside busd.service's sandbox (capabilities bounded to
@@ -193,6 +198,8 @@ failure "a masked unit" org.example.SdMasked "masked:" "busd-act-masked.service 
 failure "a unit that does not exist" org.example.SdNone "not-found:" "busd-act-none.service"
 failure "a unit that exits before taking its name" org.example.SdExit "exited:" \
         "went inactive before taking the name" "status 3"
+failure "a unit that exits before taking its name and is restarted by systemd" \
+        org.example.SdRestart "exited:" "status 5" "systemd restarts it"
 
 out=$(busdctl call --no-check org.example.SdHang /org/example/Act org.example.Act Echo '{}' 2>&1)
 check "a unit that never takes its name: the start's deadline" contains "$out" \

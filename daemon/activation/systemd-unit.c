@@ -11,8 +11,9 @@
  *    than "done" (failed, dependency, timeout, canceled, skipped):
  *    start-failed, with the unit's Result, ExecMainCode and ExecMainStatus;
  *  - the unit's ActiveState becoming "inactive" or "failed" (its
- *    PropertiesChanged, and one Get after the job is done, in case it was
- *    already so): exited, with the same properties;
+ *    PropertiesChanged, and one GetAll after StartUnit answered, in case it
+ *    was already so), or its SubState "auto-restart" (Restart= applies; a
+ *    start job waits for RestartSec=): exited, with the same properties;
  *  - no connection, or losing it: unavailable.
  *
  * Integration with libevent: one event on the connection's fd for the events
@@ -61,6 +62,7 @@ struct UnitStart {
         bool job_done;
         bool failed;     /* UNIT_FAILED told: nothing more */
         bool job_failed; /* the job ended badly: the properties say why */
+        bool auto_restart; /* its main process exited and systemd waits to restart it */
         char job_result[32];
         sd_bus_slot *start_slot, *props_slot, *jobs_slot, *get_slot;
         UnitStart *starts_prev, *starts_next;
@@ -253,7 +255,17 @@ static int props_reason_cb(sd_bus_message *reply, void *userdata, sd_bus_error *
                 }
         }
         /* ExecMainCode is a CLD_* code (1 exited, 2 killed, 3 dumped). */
-        if (u->job_failed)
+        if (u->auto_restart && code == 1)
+                snprintf(reason, sizeof(reason),
+                         "unit %s's main process exited with status %d before taking the name, "
+                         "and systemd restarts it after its RestartSec= (Result=%s)",
+                         u->unit, status, result ? result : "?");
+        else if (u->auto_restart)
+                snprintf(reason, sizeof(reason),
+                         "unit %s's main process %s before taking the name, and systemd "
+                         "restarts it after its RestartSec= (Result=%s)",
+                         u->unit, code >= 2 ? "was killed" : "ended", result ? result : "?");
+        else if (u->job_failed)
                 snprintf(reason, sizeof(reason),
                          "the start job of %s finished with result \"%s\" (unit Result=%s%s)",
                          u->unit, u->job_result, result ? result : "?",
@@ -275,7 +287,9 @@ static int props_reason_cb(sd_bus_message *reply, void *userdata, sd_bus_error *
                 snprintf(reason, sizeof(reason),
                          "unit %s went inactive before taking the name (Result=%s)", u->unit,
                          result ? result : "?");
-        start_fail(u, u->job_failed ? ACTIVATION_FAILURE_START_FAILED : ACTIVATION_FAILURE_EXITED,
+        start_fail(u,
+                   u->job_failed && !u->auto_restart ? ACTIVATION_FAILURE_START_FAILED
+                                                     : ACTIVATION_FAILURE_EXITED,
                    reason);
         return 0;
 }
@@ -307,9 +321,20 @@ static void active_state_seen(UnitStart *u, const char *state) {
                 start_explain(u);
 }
 
+/* A unit whose main process exited while Restart= applies waits in
+ * SubState "auto-restart" (ActiveState "activating"), and a start job for it
+ * waits for RestartSec= (probe: callers waited out the whole deadline): its
+ * exit is the answer now, whether or not the job is done. */
+static void sub_state_seen(UnitStart *u, const char *sub) {
+        if (u->failed || strcmp(sub, "auto-restart") != 0)
+                return;
+        u->auto_restart = true;
+        start_explain(u);
+}
+
 static int props_changed_cb(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         UnitStart *u = userdata;
-        const char *iface, *key, *state = NULL;
+        const char *iface, *key, *state = NULL, *sub = NULL;
         int r;
 
         if (sd_bus_message_read(m, "s", &iface) < 0 ||
@@ -321,23 +346,46 @@ static int props_changed_cb(sd_bus_message *m, void *userdata, sd_bus_error *ret
                         return 0;
                 if (strcmp(key, "ActiveState") == 0)
                         r = sd_bus_message_read(m, "v", "s", &state);
+                else if (strcmp(key, "SubState") == 0)
+                        r = sd_bus_message_read(m, "v", "s", &sub);
                 else
                         r = sd_bus_message_skip(m, "v");
                 if (r < 0 || sd_bus_message_exit_container(m) < 0)
                         return 0;
         }
+        if (sub)
+                sub_state_seen(u, sub);
         if (state)
                 active_state_seen(u, state);
         return 0;
 }
 
+/* The unit's properties (GetAll) after StartUnit answered: its ActiveState
+ * and SubState as they are now. */
 static int active_state_cb(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         UnitStart *u = userdata;
-        const char *state;
+        const char *key, *state = NULL, *sub = NULL;
+        int r;
 
         u->get_slot = sd_bus_slot_unref(u->get_slot);
-        if (!sd_bus_message_is_method_error(reply, NULL) &&
-            sd_bus_message_read(reply, "v", "s", &state) >= 0)
+        if (sd_bus_message_is_method_error(reply, NULL) ||
+            sd_bus_message_enter_container(reply, 'a', "{sv}") <= 0)
+                return 0;
+        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                if (sd_bus_message_read(reply, "s", &key) < 0)
+                        return 0;
+                if (strcmp(key, "ActiveState") == 0)
+                        r = sd_bus_message_read(reply, "v", "s", &state);
+                else if (strcmp(key, "SubState") == 0)
+                        r = sd_bus_message_read(reply, "v", "s", &sub);
+                else
+                        r = sd_bus_message_skip(reply, "v");
+                if (r < 0 || sd_bus_message_exit_container(reply) < 0)
+                        return 0;
+        }
+        if (sub)
+                sub_state_seen(u, sub);
+        if (state)
                 active_state_seen(u, state);
         return 0;
 }
@@ -398,8 +446,8 @@ static int start_reply_cb(sd_bus_message *reply, void *userdata, sd_bus_error *r
          * state too: a JobRemoved already handled for another job of the
          * unit would not come again. */
         r = sd_bus_call_method_async(u->m->bus, &u->get_slot, SD_DEST, u->unit_path,
-                                     "org.freedesktop.DBus.Properties", "Get", active_state_cb, u,
-                                     "ss", "org.freedesktop.systemd1.Unit", "ActiveState");
+                                     "org.freedesktop.DBus.Properties", "GetAll", active_state_cb,
+                                     u, "s", "org.freedesktop.systemd1.Unit");
         (void)r; /* without it, JobRemoved and PropertiesChanged still tell */
         return 0;
 }
