@@ -623,8 +623,53 @@ START_TEST(test_reload_keeps_old_policy_when_invalid) {
                 test_disconnect(c);
         }
 
-        /* valid: applies to connected peers from their next request */
-        busd_reload_config("{\"policy\": {\"rules\": [ {\"allow\": \"own\"} ]}}");
+        /* valid: applies to a peer connected before the reload, from its
+         * next request (a child that stays connected across it) */
+        {
+                int go[2], res[2], wstatus;
+                char buf[512];
+                ssize_t n;
+                pid_t pid;
+
+                ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+                ck_assert_int_eq(pipe2(res, O_CLOEXEC), 0);
+                pid = fork();
+                ck_assert_int_ge(pid, 0);
+                if (pid == 0) {
+                        char before[256] = "", after[256] = "", line[600], x;
+                        bus_connection *c = NULL;
+
+                        close(go[1]);
+                        close(res[0]);
+                        if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+                                _exit(90);
+                        if (bus_connect(&c, busd_address()) < 0)
+                                _exit(91);
+                        op_request_name(c, "org.test.Late", before, sizeof(before));
+                        if (write(res[1], "1", 1) != 1 || read(go[0], &x, 1) != 1)
+                                _exit(92); /* the parent reloads meanwhile */
+                        op_request_name(c, "org.test.Late", after, sizeof(after));
+                        snprintf(line, sizeof(line), "before=%s after=%s", before, after);
+                        if (write(res[1], line, strlen(line)) < 0)
+                                _exit(93);
+                        bus_connection_close(c);
+                        _exit(0);
+                }
+                close(go[0]);
+                close(res[1]);
+                ck_assert_int_eq(read(res[0], buf, 1), 1);
+                busd_reload_config("{\"policy\": {\"rules\": [ {\"allow\": \"own\"} ]}}");
+                ck_assert_int_eq(write(go[1], "g", 1), 1);
+                ck_assert_int_eq(waitpid(pid, &wstatus, 0), pid);
+                ck_assert(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+                n = read(res[0], buf, sizeof(buf) - 1);
+                buf[n > 0 ? n : 0] = '\0';
+                ck_assert_msg(strstr(buf, "before=error org.busd.Error.AccessDenied") &&
+                                      strstr(buf, "after=ok 1"),
+                              "%s", buf);
+                close(go[1]);
+                close(res[0]);
+        }
         assert_line(as_user(NOBODY, 0, NULL, op_request_name, "org.test.Free"), "ok 1");
 
         busd_assert_serves_others();
