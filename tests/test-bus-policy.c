@@ -758,6 +758,27 @@ START_TEST(test_shipped_system_defaults) {
 }
 END_TEST
 
+/* The shipped user-bus default: the bus's own uid only. */
+START_TEST(test_shipped_user_default) {
+        char user[PATH_MAX];
+        bus_connection *c;
+
+        if (!need_root("test_shipped_user_default"))
+                return;
+        snprintf(user, sizeof(user), "%s/policy/user-policy.d", TOP_SRCDIR);
+        busd_start_with(NULL, (const char *const[]){ "--policy", user, NULL });
+        busd_open_to_others();
+        c = test_connect(); /* the bus's uid (root here) */
+        json_decref(driver_call_ok(c, "Ping", NULL));
+        assert_line(as_user(NOBODY, 0, NULL, op_await_disconnect, NULL),
+                    "org.busd.Error.AccessDenied: connect denied by rule \"defaults.connect\"");
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+        busd_stop();
+}
+END_TEST
+
 /* ---- credentials for polkit (GetConnectionCredentials, the library) ------------------ */
 
 static uint64_t proc_start_time(pid_t pid) {
@@ -871,6 +892,7 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_reload_keeps_old_policy_when_invalid);
         tcase_add_test(tc, test_bad_policy_refuses_start);
         tcase_add_test(tc, test_shipped_system_defaults);
+        tcase_add_test(tc, test_shipped_user_default);
         tcase_add_test(tc, test_credentials_for_polkit);
         suite_add_tcase(s, tc);
         return s;
