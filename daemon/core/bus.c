@@ -223,11 +223,16 @@ Bus *bus_free(Bus *bus) {
         if (!bus)
                 return NULL;
         if (bus->peers) {
-                /* Pending replies point at two peers: drop them all first. */
+                /* Pending replies point at two peers: drop them all first.
+                 * Rules and names are counted in their uid's entry, which
+                 * goes with the uid's last peer: they leave first too
+                 * (nothing is announced at teardown). */
                 state = 0;
                 while (hashmap_iterate(bus->peers, &state, &v)) {
                         Peer *p = v;
                         replies_owner_clear(&p->replies);
+                        match_registry_remove_owner(bus->matches, p->id);
+                        name_registry_release_all(bus->names, p->id, NULL, NULL);
                 }
                 state = 0;
                 while (hashmap_iterate(bus->peers, &state, &v)) {

@@ -496,7 +496,6 @@ Peer *peer_free(Peer *p) {
         quota_account_unref(p->payload_quota); /* queued payloads keep their references */
         replies_owner_clear(&p->replies);      /* its calls leave its uid's count first */
         quota_uid_unref(p->uid_usage);         /* ... and so their uid's entry */
-        replies_owner_clear(&p->replies);
         free(p);
         return NULL;
 }
