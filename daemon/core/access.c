@@ -106,6 +106,12 @@ bool access_own(Bus *bus, Peer *p, const char *name, char *text, size_t size) {
         return access_check_(bus, p, &r, text, size);
 }
 
+bool access_activate(Bus *bus, Peer *p, const char *name, char *text, size_t size) {
+        PolicyRequest r = { .action = POLICY_ACTIVATE, .name = name };
+
+        return access_check_(bus, p, &r, text, size);
+}
+
 bool access_monitor(Bus *bus, Peer *p, char *text, size_t size) {
         PolicyRequest r = { .action = POLICY_MONITOR };
 

@@ -45,6 +45,11 @@ bool access_check_(Bus *bus, Peer *asker, const PolicyRequest *r, char *text, si
 bool access_connect(Bus *bus, Peer *p, char *text, size_t size);
 /* May @p RequestName @name? */
 bool access_own(Bus *bus, Peer *p, const char *name, char *text, size_t size);
+/* May @p have @name activated (a call to it while nobody owns it, or
+ * StartServiceByName)? For service activation (activation/activation.c),
+ * before anything is queued or started; a denial answers AccessDenied with
+ * @text. */
+bool access_activate(Bus *bus, Peer *p, const char *name, char *text, size_t size);
 /* May @p BecomeMonitor? */
 bool access_monitor(Bus *bus, Peer *p, char *text, size_t size);
 /* May @sender make call @m to @callee, and may @callee be sent it? */
