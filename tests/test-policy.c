@@ -492,12 +492,14 @@ static void write_file(const char *path, const char *text) {
 }
 
 START_TEST(test_dropin_directories) {
-        char tmpl[] = "/tmp/test-policy-XXXXXX";
-        char *dir = mkdtemp(tmpl), data[256], etc[256], path[512], *err = NULL;
+        const char *tmp = getenv("TMPDIR");
+        char tmpl[200], *dir, data[256], etc[256], path[512], *err = NULL;
         const char *paths[3];
         PolicyBuilder *b;
         Policy *p;
 
+        snprintf(tmpl, sizeof(tmpl), "%s/test-policy-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        dir = mkdtemp(tmpl);
         ck_assert_ptr_nonnull(dir);
         snprintf(data, sizeof(data), "%s/data", dir);
         snprintf(etc, sizeof(etc), "%s/etc", dir);
