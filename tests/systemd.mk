@@ -7,4 +7,4 @@ EXTRA_DIST += tests/test-systemd.sh
 # The shipped units under a real systemd booted in private namespaces (root
 # only; skipped otherwise). Uses tests/busd-launch to await systemd's READY=1.
 TESTS += tests/test-systemd-boot.sh
-EXTRA_DIST += tests/test-systemd-boot.sh
+EXTRA_DIST += tests/test-systemd-boot.sh tests/systemd-ns.sh

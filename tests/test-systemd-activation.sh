@@ -4,8 +4,7 @@
 # test-systemd-activation.sh — service activation's systemd backend against a
 # real systemd (docs/DAEMON.md "Activation").
 #
-# Boots systemd as PID 1 of private pid/mount/cgroup/uts namespaces the way
-# tests/test-systemd-boot.sh does (fresh tmpfs on /run, /tmp, /var/tmp and
+# Boots systemd as PID 1 of private namespaces with tests/systemd-ns.sh (fresh tmpfs on /run, /tmp, /var/tmp and
 # /var/log before systemd starts, so nothing of the machine's is touched),
 # with the shipped busd.socket and busd.service (ExecStart pointed at the
 # binary under test, with --config /run/busd-test/busd.json so that its
@@ -23,64 +22,18 @@
 # "N passed, M failed".
 set -u
 
-builddir=$(pwd)
-srcdir=${srcdir:-$(dirname "$0")/..}
-BUSD_BINARY=${BUSD_BINARY:-$builddir/daemon/busd}
-BUSDCTL=${BUSDCTL:-$builddir/tools/busdctl}
-BUSD_LAUNCH=${BUSD_LAUNCH:-$builddir/tests/busd-launch}
+. "${srcdir:-$(dirname "$0")/..}/tests/systemd-ns.sh"
 SERVICE=${ACTIVATION_SERVICE:-$builddir/tests/activation-service}
-SYSTEMD=${SYSTEMD:-/lib/systemd/systemd}
-WAIT=20 # upper bound (seconds) for anything awaited; a deadline, not a delay
 FAST_MS=2000 # "at once": far below the 20 s start deadline, with room for a loaded host
-
-skip() { echo "test-systemd-activation: $1; skipping"; exit 77; }
-[ "$(id -u)" -eq 0 ] || skip "needs root to create namespaces"
-[ -x "$SYSTEMD" ] || skip "$SYSTEMD not found"
-[ -x "$SERVICE" ] || skip "$SERVICE not built"
-for tool in unshare nsenter systemctl; do
-        command -v "$tool" >/dev/null || skip "$tool not installed"
-done
-unset BUSD_ADDRESS LISTEN_FDS LISTEN_PID NOTIFY_SOCKET
-
-passed=0
-failed=0
-upid=
-dir=$(mktemp -d "${TMPDIR:-/tmp}/busd-sdact-XXXXXX") || exit 1
-cleanup() {
-        [ -n "$upid" ] && "$BUSD_LAUNCH" stop "$upid" >/dev/null 2>&1
-        rm -rf "$dir"
-}
-trap cleanup EXIT
-
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() { # check DESCRIPTION COMMAND...
-        local what=$1
-        shift
-        if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-equals() { [ "$1" = "$2" ] || { echo "    expected '$2', got '$1'"; return 1; }; }
+[ -x "$SERVICE" ] || { echo "test-systemd-activation: $SERVICE not built; skipping"; exit 77; }
+sdns_init busd-sdact
 contains() { grep -qF -- "$2" <<<"$1" || { echo "    '$2' not in: $1"; return 1; }; }
 below() { [ "$1" -lt "$2" ] || { echo "    $1 is not below $2"; return 1; }; }
 
 # ---- the machine inside --------------------------------------------------------
-mkdir -p "$dir/units" "$dir/services"
-cp "$builddir/systemd/busd.socket" "$dir/units/"
-sed -e "s|@bindir@/busd --system|/run/busd-test/busd --system --config /run/busd-test/busd.json|" \
-        -e "s|@bindir@/busd|/run/busd-test/busd|" -e "s|@docdir@|/usr/share/doc/busd|" \
-        "$srcdir/systemd/busd.service.in" >"$dir/units/busd.service"
-# A sanitizer build's LeakSanitizer stops busd's threads with ptrace() at exit,
-# which the unit's system call filter (@system-service) denies: allow @debug
-# for such a build only.
-if ldd "$BUSD_BINARY" 2>/dev/null | grep -q libasan; then
-        printf '\n[Service]\nSystemCallFilter=@debug\n' >>"$dir/units/busd.service"
-fi
-cat >"$dir/units/busd-test.target" <<'UNIT'
-[Unit]
-Description=busd activation test target
-Wants=busd.socket
-After=busd.socket
-UNIT
+# busd reads /run/busd-test/busd.json and the service files beside it.
+mkdir -p "$dir/stage/services"
+sdns_units -e "s|@bindir@/busd --system|/run/busd-test/busd --system --config /run/busd-test/busd.json|"
 unit() { # unit NAME [Service] lines...
         local name=$1
         shift
@@ -101,7 +54,7 @@ unit busd-act-restart "ExecStart=/bin/sh -c 'exit 5'" "Restart=on-failure" "Rest
 ln -s /dev/null "$dir/units/busd-act-masked.service"
 service() { # service FILE NAME UNIT
         printf '{"names": ["%s"], "unit": "%s", "description": "systemd test"}\n' "$2" "$3" \
-                >"$dir/services/$1.json"
+                >"$dir/stage/services/$1.json"
 }
 service ok org.example.SdOk busd-act-ok.service
 service fail org.example.SdFail busd-act-fail.service
@@ -110,48 +63,17 @@ service masked org.example.SdMasked busd-act-masked.service
 service none org.example.SdNone busd-act-none.service
 service restart org.example.SdRestart busd-act-restart.service
 printf '{"names": ["org.example.SdHang"], "unit": "busd-act-hang.service", "start_timeout_ms": 300}\n' \
-        >"$dir/services/hang.json"
+        >"$dir/stage/services/hang.json"
 # The exec backend inside busd.service's sandbox (capabilities bounded to
 # setuid/setgid/kill, system call filter), as nobody: the service is copied
 # into the namespace's /run/busd-test (0755), so any checkout works.
 exec_user=root
 id nobody >/dev/null 2>&1 && exec_user=nobody
 printf '{"names": ["org.example.SdExec"], "exec": ["%s", "serve", "org.example.SdExec"], "user": "%s"}\n' \
-        /run/busd-test/activation-service "$exec_user" >"$dir/services/exec.json"
-echo '{}' >"$dir/busd.json"
-cp "$BUSD_BINARY" "$dir/busd"
-cp "$SERVICE" "$dir/activation-service"
-
-cat >"$dir/boot.sh" <<'BOOT'
-#!/bin/bash
-# Runs as PID 1 of the new namespaces, then becomes systemd.
-set -eu
-dir=$1
-mount -t tmpfs -o mode=0755 tmpfs /run
-mkdir -p /run/busd-test /run/systemd/system /run/host
-cp "$dir/busd" "$dir/busd.json" "$dir/activation-service" /run/busd-test/
-cp -r "$dir/services" /run/busd-test/
-cp -P "$dir/units/"* /run/systemd/system/
-mount --bind "$dir" /run/host
-export NOTIFY_SOCKET=/run/host/${NOTIFY_SOCKET##*/}
-for d in /tmp /var/tmp /var/log; do mount -t tmpfs tmpfs "$d"; done
-exec "$SYSTEMD" --unit=busd-test.target
-BOOT
-chmod +x "$dir/boot.sh"
-
-if ! upid=$(SYSTEMD=$SYSTEMD "$BUSD_LAUNCH" start "$dir" /usr/bin/unshare --fork --kill-child \
-        --pid --mount --cgroup --uts --mount-proc --propagation private "$dir/boot.sh" "$dir"); then
-        upid=
-        sed 's/^/    boot: /' "$dir/busd.log"
-        not_ok "systemd boots in private namespaces and reports READY=1"
-        echo "$passed passed, $failed failed"
-        exit 1
-fi
-ok "systemd boots in private namespaces and reports READY=1"
-read -r sd _ <"/proc/$upid/task/$upid/children"
-ns() { nsenter -t "$sd" -m -p -- "$@"; }
-prop() { ns systemctl show -P "$1" "$2"; }
-sock=/proc/$sd/root$(sed -n 's/^ListenStream=//p' "$dir/units/busd.socket")
+        /run/busd-test/activation-service "$exec_user" >"$dir/stage/services/exec.json"
+echo '{}' >"$dir/stage/busd.json"
+cp "$SERVICE" "$dir/stage/activation-service"
+sdns_boot
 busdctl() { timeout "$WAIT" "$BUSDCTL" --address "$sock" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -253,5 +175,4 @@ fi
 echo "test-systemd-activation: the user manager (--user) is not tested: no user session in the namespace (skip)"
 
 [ "$failed" -eq 0 ] || ns journalctl -u busd.service -o cat --no-pager | sed 's/^/    busd: /'
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+sdns_finish
