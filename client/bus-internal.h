@@ -143,7 +143,8 @@ struct bus_message {
          * when it is a slice. @pools: the connection's set the message was
          * built with or received on (NULL: built without a connection). */
         PoolSet *pools;
-        MessageSlice slices[BUS_FDS_MAX];
+        MessageSlice *slices; /* BUS_FDS_MAX entries, allocated with the first
+                               * (message_slices_ensure()): most messages have none */
         unsigned n_slices;
         MessageSlice body_slice;
         bool body_in_slice;
@@ -562,6 +563,8 @@ uint64_t pool_body_threshold(const PoolSet *s);
 void pool_slice_unused(PoolSet *s, const MessageSlice *slice);
 /* An own slice was sent: free only once the broker releases it. */
 void pool_slice_sent(PoolSet *s, const MessageSlice *slice);
+/* Make room for @m's slices (m->slices). 0 or -ENOMEM. */
+int message_slices_ensure(bus_message *m);
 /* A message just read on @c: 1 if it was the bus's pool signal (consumed:
  * the caller frees it), else 0 with its slices resolved. */
 int pool_on_received(bus_connection *c, bus_message *m);

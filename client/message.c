@@ -269,6 +269,7 @@ _public_ bus_message *bus_message_unref(bus_message *m) {
         free(m->data);
         payload_clear(m);
         pool_message_free(m); /* releases received slices, frees own unsent ones */
+        free(m->slices);
         json_decref(m->json);
         free(m);
         return NULL;

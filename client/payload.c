@@ -226,7 +226,7 @@ _public_ int bus_message_attach_payload(bus_message *m, bus_payload *p) {
                 /* A slice: it stays in place; the message holds it now. */
                 if (!m->pools)
                         m->pools = pool_set_ref(p->pools);
-                if (m->pools == p->pools) {
+                if (m->pools == p->pools && message_slices_ensure(m) == 0) {
                         m->slices[m->n_slices++] = p->slice;
                         pool_set_unref(p->pools);
                         free(p);
@@ -332,7 +332,8 @@ _public_ int bus_message_attach_bytes(bus_message *m, const void *data, size_t s
         r = attach_check(m, size);
         if (r < 0)
                 return r;
-        if (size > 0 && pool_alloc(m->pools, size, &m->slices[m->n_slices]) == 0) {
+        if (size > 0 && message_slices_ensure(m) == 0 &&
+            pool_alloc(m->pools, size, &m->slices[m->n_slices]) == 0) {
                 /* One copy, into a slice of the connection's pool. */
                 memcpy(m->slices[m->n_slices].data, data, size);
                 m->n_slices++;

@@ -511,6 +511,12 @@ int pool_on_received(bus_connection *c, bus_message *m) {
         return 0;
 }
 
+int message_slices_ensure(bus_message *m) {
+        if (!m->slices)
+                m->slices = calloc(BUS_FDS_MAX, sizeof(*m->slices));
+        return m->slices ? 0 : -ENOMEM;
+}
+
 static void resolve_slices(PoolSet *s, bus_message *m, bool held) {
         unsigned first;
 
@@ -518,6 +524,8 @@ static void resolve_slices(PoolSet *s, bus_message *m, bool held) {
                 return;
         /* The body is slice 0 when it travelled in a payload and no fd came. */
         first = (m->header.flags & BUS_FLAG_BODY_IN_PAYLOAD) && m->header.n_fds == 0 ? 1 : 0;
+        if (m->fields.n_slices > first && message_slices_ensure(m) < 0)
+                return; /* unreadable, and never released: its holds stay until we go */
         for (unsigned i = 0; i < m->fields.n_slices; i++) {
                 MessageSlice *dst = i < first ? &m->body_slice : &m->slices[i - first];
                 char key[40];
