@@ -1192,6 +1192,46 @@ START_TEST(test_start_service_by_name) {
 }
 END_TEST
 
+/* The policy's "activate" rules are asked before anything is queued or
+ * started (docs/POLICY.md): a denied name is answered AccessDenied naming
+ * the rule, by a call and by StartServiceByName, and nothing starts; a
+ * name no rule denies still starts. */
+START_TEST(test_policy_denies_activation) {
+        bus_connection *c = test_connect();
+        bus_error e = BUS_ERROR_INIT;
+        json_t *body = NULL;
+        char *owner;
+
+        services_dir_init();
+        write_service("denied.json", SERVE_FILE("org.example.ActDenied", ""));
+        write_service("allowed.json", SERVE_FILE("org.example.ActAllowed", ""));
+        busd_reload_config("{\"policy\": {\"rules\": [{\"id\": \"no-act-denied\", "
+                           "\"deny\": \"activate\", \"name\": \"org.example.ActDenied\"}]}}");
+
+        ck_assert_int_eq(call_echo(c, "org.example.ActDenied", 0, &e, &body), -EREMOTEIO);
+        ck_assert_str_eq(e.name, "org.busd.Error.AccessDenied");
+        ck_assert_msg(strstr(e.message, "activate") && strstr(e.message, "no-act-denied"),
+                      "the denial names the action and the rule: %s", e.message);
+        bus_error_free(&e);
+        driver_call_fails(c, "StartServiceByName",
+                          json_pack("{s:s}", "name", "org.example.ActDenied"),
+                          "org.busd.Error.AccessDenied");
+        ck_assert_int_eq(act_stat("starts"), 0);
+        ck_assert_int_eq(act_stat("queued_calls"), 0);
+        owner = driver_get_owner(c, "org.example.ActDenied");
+        ck_assert_ptr_null(owner);
+
+        ck_assert_int_eq(call_echo(c, "org.example.ActAllowed", 0, &e, &body), 0);
+        json_decref(body);
+        ck_assert_int_eq(act_stat("starts"), 1);
+        stop_service(c, "org.example.ActAllowed");
+        busd_reload_config("{}");
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 /* NO_AUTO_START and signals start nothing. */
 START_TEST(test_no_auto_start_and_signals) {
         bus_connection *c = test_connect();
@@ -1565,6 +1605,7 @@ static Suite *activation_suite(void) {
         tcase_add_test(tc, test_pending_limit_counts_queue);
         tcase_add_test(tc, test_bytes_bound_and_two_names);
         tcase_add_test(tc, test_start_service_by_name);
+        tcase_add_test(tc, test_policy_denies_activation);
         tcase_add_test(tc, test_no_auto_start_and_signals);
         tcase_add_test(tc, test_reload_adds_and_removes);
         tcase_add_test(tc, test_reload_during_start);

@@ -33,6 +33,7 @@
 #include "common/hashmap.h"
 #include "common/list.h"
 #include "common/util.h"
+#include "core/access.h"
 #include "core/driver.h"
 #include "core/router.h"
 #include "process/log.h"
@@ -771,10 +772,17 @@ static int queue_call(Activation *a, Peer *sender, Message *m, const char *name,
 
         if (!e || e->removed || !e->service)
                 return ACTIVATION_E_NOT_ACTIVATABLE;
-        /* POLICY CALL SITE (issue #11): who may activate what is asked here,
-         * before anything is queued or started — policy_check_activate()
-         * through the core's access module once it offers an activate check
-         * (core/access.h has none yet); a denial answers AccessDenied. */
+        /* Who may activate what (docs/POLICY.md "activate"), before anything
+         * is queued or started; the call itself is judged by the "call"
+         * rules when it is delivered to the service. */
+        if (!access_open(a->bus, POLICY_ACTIVATE)) {
+                char denied[ACCESS_TEXT_MAX];
+
+                if (!access_activate(a->bus, sender, name, denied, sizeof(denied))) {
+                        answer(a, sender, m, BUS_ERR_ACCESS_DENIED, denied);
+                        return 0;
+                }
+        }
         if (e->service->error) {
                 snprintf(text, sizeof(text), "%s: %s: %s",
                          failure_names[ACTIVATION_FAILURE_INVALID_FILE], name, e->service->error);
