@@ -398,7 +398,7 @@ int bus_message_attach_bytes(bus_message *m, const void *data, size_t size);
 /* Payload pools (PROTOCOL.md 3.6). In BUS_PAYLOAD_MODE_POOL (the default when
  * the bus offers pools), a connection keeps shared memory pools it writes
  * payloads into in place: bus_message_attach_bytes(), bus_payload_new_pooled()
- * and JSON bodies above BUS_CLIENT_POOL_BODY_THRESHOLD (96 KiB) of messages
+ * and JSON bodies above BUS_CLIENT_POOL_BODY_THRESHOLD (64 KiB) of messages
  * made with that connection (bus_message_new_method_call(),
  * bus_message_new_signal(), bus_message_new_method_return() and the
  * library's replies) become slices of a pool, which the bus passes on by

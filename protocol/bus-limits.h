@@ -316,9 +316,10 @@
  * instead of inline: the measured inline vs pool crossover
  * (docs/PERFORMANCE.md "Inline, pool and sealed memfd crossover"). */
 #define BUS_CLIENT_POOL_SIZE (64ull * 1024ull * 1024ull)
-/* Measured (bench/pool-crossover.sh): inline is faster up to 64 KiB, the pool
- * from 128 KiB; the old inline ceiling sits between. */
-#define BUS_CLIENT_POOL_BODY_THRESHOLD BUS_BODY_INLINE_THRESHOLD
+/* Measured (bench/pool-crossover.sh, two runs): inline is faster up to
+ * 48 KiB, the two are equal at 64 KiB, the pool is faster from 96 KiB (where
+ * an inline body costs 3x a slice). */
+#define BUS_CLIENT_POOL_BODY_THRESHOLD (64u * 1024u)
 
 /* libbusclient's read-ahead queue: messages read but not yet dispatched.
  * They pile up only while a synchronous call made from inside a handler
