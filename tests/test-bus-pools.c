@@ -228,6 +228,68 @@ START_TEST(test_pool_rule)
 }
 END_TEST
 
+/* ---- the SLICES field (protocol/validate.c, encode.c) --------------------------------- */
+
+static int encode_slices(const BusSlice *slices, unsigned n, unsigned n_fds, uint8_t flags,
+                         uint64_t *buf, size_t size)
+{
+        uint64_t sizes[BUS_FDS_MAX + 1] = { 0 };
+
+        return bus_message_encode(&(BusMessageSpec){ .type = BUS_MESSAGE_SIGNAL,
+                                                     .flags = flags,
+                                                     .serial = 1,
+                                                     .path = PATH,
+                                                     .interface = IFACE,
+                                                     .member = "Data",
+                                                     .payload_sizes = sizes,
+                                                     .n_payloads = n_fds,
+                                                     .slices = slices,
+                                                     .n_slices = n },
+                                  buf, size, NULL);
+}
+
+START_TEST(test_slices_field)
+{
+        uint64_t buf[512];
+        BusSlice sl[BUS_FDS_MAX + 1];
+        BusFields f;
+        BusHeader h;
+
+        for (unsigned i = 0; i <= BUS_FDS_MAX; i++)
+                sl[i] = (BusSlice){ .pool = 1, .offset = i * 4096u, .length = 100 };
+        /* Sixteen slices, parsed back as written. */
+        ck_assert_int_eq(encode_slices(sl, BUS_FDS_MAX, 0, 0, buf, sizeof(buf)), BUS_PROTO_OK);
+        memcpy(&h, buf, sizeof(h));
+        ck_assert_int_eq(bus_fields_parse((uint8_t *)buf + BUS_HEADER_SIZE, h.fields_len, &f),
+                         BUS_PROTO_OK);
+        ck_assert_uint_eq(f.n_slices, BUS_FDS_MAX);
+        ck_assert_uint_eq(f.slices[15].offset, 15 * 4096u);
+        ck_assert_int_eq(bus_message_check(&h, &f), BUS_PROTO_OK);
+        /* Fds and slices together at most 16; a body may be slice 0. */
+        ck_assert_int_eq(encode_slices(sl, 8, 8, 0, buf, sizeof(buf)), BUS_PROTO_OK);
+        ck_assert_int_eq(encode_slices(sl, 9, 8, 0, buf, sizeof(buf)), BUS_PROTO_E_PAYLOAD_COUNT);
+        ck_assert_int_eq(encode_slices(sl, 17, 0, 0, buf, sizeof(buf)), BUS_PROTO_E_BAD_SLICES);
+        ck_assert_int_eq(encode_slices(sl, 1, 0, BUS_FLAG_BODY_IN_PAYLOAD, buf, sizeof(buf)),
+                         BUS_PROTO_OK);
+        ck_assert_int_eq(encode_slices(sl, 0, 0, BUS_FLAG_BODY_IN_PAYLOAD, buf, sizeof(buf)),
+                         BUS_PROTO_E_BAD_FLAGS);
+        /* Bad entries. */
+        sl[0].reserved = 1;
+        ck_assert_int_eq(encode_slices(sl, 1, 0, 0, buf, sizeof(buf)), BUS_PROTO_E_BAD_SLICES);
+        sl[0] = (BusSlice){ .pool = 0, .length = 1 };
+        ck_assert_int_eq(encode_slices(sl, 1, 0, 0, buf, sizeof(buf)), BUS_PROTO_E_BAD_SLICES);
+        sl[0] = (BusSlice){ .pool = 1, .length = 0 };
+        ck_assert_int_eq(encode_slices(sl, 1, 0, 0, buf, sizeof(buf)), BUS_PROTO_E_BAD_SLICES);
+        sl[0] = (BusSlice){ .pool = 1, .offset = UINT64_MAX, .length = 1 };
+        ck_assert_int_eq(encode_slices(sl, 1, 0, 0, buf, sizeof(buf)), BUS_PROTO_E_BAD_SLICES);
+        /* Lengths add up within 64 GiB, with the fds' sizes. */
+        sl[0] = (BusSlice){ .pool = 1, .length = BUS_PAYLOAD_BYTES_PER_MESSAGE_MAX };
+        sl[1] = (BusSlice){ .pool = 1, .length = 1 };
+        ck_assert_int_eq(encode_slices(sl, 1, 0, 0, buf, sizeof(buf)), BUS_PROTO_OK);
+        ck_assert_int_eq(encode_slices(sl, 2, 0, 0, buf, sizeof(buf)), BUS_PROTO_E_PAYLOAD_TOO_LARGE);
+}
+END_TEST
+
 /* ---- AddPool ------------------------------------------------------------------------ */
 
 START_TEST(test_add_pool_refused)
@@ -523,6 +585,40 @@ START_TEST(test_receiver_never_releases)
 }
 END_TEST
 
+/* pools_held_per_connection: a receiver given its limit of pools gets no
+ * message needing one more; messages in the pools it has still reach it. */
+START_TEST(test_pools_held_limit)
+{
+        RawPeer *a, *b;
+        TestPool p1 = pool_make(POOL_SIZE, FULL_SEALS), p2 = pool_make(POOL_SIZE, FULL_SEALS);
+        BusSlice s1 = { .pool = 1, .offset = 0, .length = 8 };
+        BusSlice s2 = { .pool = 2, .offset = 0, .length = 8 };
+        RawMsg *m;
+
+        busd_reload_config("{\"limits\": {\"pools_held_per_connection\": 1}}");
+        a = raw_peer_new_pools();
+        b = raw_peer_new_pools();
+        raw_add_pool_ok(a, 1, p1.fd, POOL_SIZE);
+        raw_add_pool_ok(a, 2, p2.fd, POOL_SIZE);
+        ck_assert_int_eq(busd_stat("payload_bytes_in_flight"), 2 * POOL_SIZE);
+        raw_send_slices(a, b->name, &s1, 1, false);
+        raw_msg_free(recv_member(b, "Data"));
+        raw_send_slices(a, b->name, &s2, 1, false);
+        raw_msg_free(recv_member(a, "MessageDropped"));
+        raw_send_slices(a, b->name, &s1, 1, false);
+        m = raw_peer_recv(b, 5000);
+        ck_assert_msg(raw_msg_is_signal(m, "Data"), "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        raw_peer_free(b);
+        raw_peer_free(a);
+        pool_unmake(&p1);
+        pool_unmake(&p2);
+        busd_reload_config("{}");
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 /* ---- the library ---------------------------------------------------------------------- */
 
 typedef struct Svc {
@@ -796,11 +892,13 @@ static Suite *pools_suite(void)
         Suite *s = suite_create("pools");
         TCase *tc = harness_tcase("pools");
 
+        tcase_add_test(tc, test_slices_field);
         tcase_add_test(tc, test_pool_rule);
         tcase_add_test(tc, test_add_pool_refused);
         tcase_add_test(tc, test_slice_refs_refused);
         tcase_add_test(tc, test_delivery_and_release);
         tcase_add_test(tc, test_receiver_never_releases);
+        tcase_add_test(tc, test_pools_held_limit);
         tcase_add_test(tc, test_library_roundtrips);
         tcase_add_test(tc, test_library_payload_in_place);
         tcase_add_test(tc, test_volatile_slice);
