@@ -98,12 +98,17 @@ typedef struct BusHeader {
         uint32_t sender_uid;    /* 56 */
         uint32_t sender_gid;    /* 60 */
         uint32_t sender_pid;    /* 64: 0 if the sender is in another pid namespace */
-        uint32_t sender_reserved; /* 68: zero */
+        uint32_t sender_reserved; /* 68: BUS_SENDER_FLAG_*, other bits zero */
 } BusHeader;
 
 _Static_assert(sizeof(BusHeader) == BUS_HEADER_SIZE, "header layout");
 _Static_assert(sizeof(BusPreamble) == 16, "preamble layout");
 _Static_assert(sizeof(BusWelcome) == 40, "welcome layout");
+
+/* sender_reserved bits, stamped by the broker like the rest of the block:
+ * the sender is a connection that became a bridge (BecomeBridge), so the
+ * message came from another host through busd-bridge (docs/BRIDGE.md). */
+#define BUS_SENDER_FLAG_BRIDGE 1u
 
 #define BUS_SENDER_BLOCK_OFFSET 40u
 #define BUS_SENDER_BLOCK_SIZE 32u

@@ -5,8 +5,9 @@
 # and clients through libbusclient (tests/test-bridge.c). The end-to-end
 # test skips (exit 77) when nats-server is not installed.
 if BRIDGE
-check_PROGRAMS += tests/test-bridge-config tests/test-bridge
-TESTS += tests/test-bridge-config tests/test-bridge tests/bridge-check.sh
+check_PROGRAMS += tests/test-bridge-config tests/test-bridge tests/test-bridge-identity
+TESTS += tests/test-bridge-config tests/test-bridge tests/bridge-check.sh \
+	tests/test-bridge-identity
 EXTRA_DIST += tests/bridge-check.sh
 AM_TESTS_ENVIRONMENT += BRIDGE_BINARY='$(abs_top_builddir)/bridge/busd-bridge'; export BRIDGE_BINARY;
 
@@ -14,6 +15,11 @@ tests_test_bridge_config_SOURCES = tests/test-bridge-config.c
 tests_test_bridge_config_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/bridge
 tests_test_bridge_config_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_test_bridge_config_LDADD = bridge/libbridge.la $(CHECK_LIBS) $(JANSSON_LIBS)
+
+# The broker's half of identity across hosts (BecomeBridge, the sender flag).
+tests_test_bridge_identity_SOURCES = tests/test-bridge-identity.c
+tests_test_bridge_identity_CFLAGS = $(integration_cflags)
+tests_test_bridge_identity_LDADD = $(integration_ldadd)
 
 tests_test_bridge_SOURCES = tests/test-bridge.c
 tests_test_bridge_CPPFLAGS = $(AM_CPPFLAGS) \

@@ -118,6 +118,12 @@ bool access_monitor(Bus *bus, Peer *p, char *text, size_t size) {
         return access_check_(bus, p, &r, text, size);
 }
 
+bool access_bridge(Bus *bus, Peer *p, char *text, size_t size) {
+        PolicyRequest r = { .action = POLICY_BRIDGE };
+
+        return access_check_(bus, p, &r, text, size);
+}
+
 /* The well-known names of @p, for rules that name a destination or sender. */
 static void request_names(const Peer *p, PeerSenderNames *names, PolicyRequest *r) {
         peer_sender_names(p, names);

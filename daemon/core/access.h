@@ -52,6 +52,8 @@ bool access_own(Bus *bus, Peer *p, const char *name, char *text, size_t size);
 bool access_activate(Bus *bus, Peer *p, const char *name, char *text, size_t size);
 /* May @p BecomeMonitor? */
 bool access_monitor(Bus *bus, Peer *p, char *text, size_t size);
+/* BecomeBridge (docs/BRIDGE.md). */
+bool access_bridge(Bus *bus, Peer *p, char *text, size_t size);
 /* May @sender make call @m to @callee, and may @callee be sent it? */
 bool access_call(Bus *bus, Peer *sender, Message *m, Peer *callee, char *text, size_t size);
 /* May @sender emit signal @m: to @dest (unicast; also @dest's receive

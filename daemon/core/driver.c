@@ -500,6 +500,29 @@ static json_t *method_become_monitor(Bus *bus, Peer *sender, json_t *args, Drive
         return json_object();
 }
 
+/* BecomeBridge {}: the caller is busd-bridge; from now on the broker stamps
+ * BUS_SENDER_FLAG_BRIDGE on what it sends (docs/BRIDGE.md). Only root and
+ * the bus's own uid may (anyone else could make its calls look remote,
+ * whatever the policy says: the policy's "bridge" action can only narrow
+ * that down). */
+static json_t *method_become_bridge(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
+        char why[ACCESS_TEXT_MAX];
+
+        if (sender->creds.uid != 0 && sender->creds.uid != bus->uid) {
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
+                         sender->creds.pid, "AccessDenied", "BecomeBridge by an unprivileged uid");
+                return fail(e, BUS_ERR_ACCESS_DENIED,
+                            "only root and the bus's own uid may become a bridge");
+        }
+        if (!access_bridge(bus, sender, why, sizeof(why)))
+                return fail(e, BUS_ERR_ACCESS_DENIED, "%s", why);
+        if (!sender->bridge)
+                log_peer(LOG_CLASS_NONE, LOG_INFO, sender->name, sender->creds.uid,
+                         sender->creds.pid, "bridge", "the connection is a bridge from now on");
+        peer_become_bridge(sender);
+        return json_object();
+}
+
 static json_t *method_get_credentials(Bus *bus, Peer *sender, json_t *args, DriverError *e) {
         const char *name;
         json_t *o, *groups;
@@ -862,6 +885,7 @@ static const struct {
         { "GetStats", method_get_stats },
         { "GetConnectionStats", method_get_connection_stats },
         { "BecomeMonitor", method_become_monitor },
+        { "BecomeBridge", method_become_bridge },
         { "ReloadConfig", method_reload_config },
 };
 

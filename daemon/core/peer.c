@@ -47,8 +47,16 @@ static void peer_set_sender_block(Peer *p) {
         h.sender_uid = (uint32_t)p->creds.uid;
         h.sender_gid = (uint32_t)p->creds.gid;
         h.sender_pid = (uint32_t)p->creds.pid;
+        /* The only way the flag gets into a message: this block replaces
+         * whatever the peer wrote (PROTOCOL.md 3.2). */
+        h.sender_reserved = p->bridge ? BUS_SENDER_FLAG_BRIDGE : 0;
         memcpy(p->conn.sender_block, (uint8_t *)&h + BUS_SENDER_BLOCK_OFFSET,
                BUS_SENDER_BLOCK_SIZE);
+}
+
+void peer_become_bridge(Peer *p) {
+        p->bridge = true;
+        peer_set_sender_block(p);
 }
 
 static void peer_violation(Peer *p, const char *detail) {

@@ -85,6 +85,7 @@ struct Peer {
         uint64_t fds_counted; /* conn.in_fds_received already counted */
         uint64_t fds_held;    /* of those, still in the connection (batches, partial message) */
         struct Monitor *monitor;     /* set once it called BecomeMonitor (monitor.h) */
+        bool bridge; /* it called BecomeBridge: BUS_SENDER_FLAG_BRIDGE on what it sends */
 
         ReplyOwner replies; /* calls it made and calls waiting on it (registry/replies.h) */
 
@@ -119,6 +120,10 @@ void peer_disconnect(Peer *p, DisconnectReason reason, const char *error_name, c
 
 /* Write queued output (from the bus's flush job). */
 void peer_flush(Peer *p);
+
+/* Mark @p as a bridge (BecomeBridge, docs/BRIDGE.md): every message it
+ * sends from now on carries BUS_SENDER_FLAG_BRIDGE in its sender block. */
+void peer_become_bridge(Peer *p);
 
 /* Tear down and free a DYING peer (from the bus's reap job). */
 void peer_reap(Peer *p);

@@ -32,7 +32,7 @@
 static const char *const action_names[_POLICY_ACTION_MAX] = {
         [POLICY_CONNECT] = "connect",   [POLICY_OWN] = "own",         [POLICY_CALL] = "call",
         [POLICY_EMIT] = "emit",         [POLICY_RECEIVE] = "receive", [POLICY_MONITOR] = "monitor",
-        [POLICY_ACTIVATE] = "activate",
+        [POLICY_ACTIVATE] = "activate", [POLICY_BRIDGE] = "bridge",
 };
 
 const char *policy_action_to_string(PolicyAction a) {
@@ -168,6 +168,7 @@ static const unsigned action_keys[_POLICY_ACTION_MAX] = {
         [POLICY_RECEIVE] = K_SENDER | K_PATH | K_INTERFACE | K_MEMBER | K_TYPE,
         [POLICY_MONITOR] = 0,
         [POLICY_ACTIVATE] = K_NAME,
+        [POLICY_BRIDGE] = 0,
 };
 
 static bool id_is_valid(const char *s) {

@@ -515,6 +515,7 @@ void policy_request_describe(const PolicyRequest *r, char *buf, size_t size) {
         switch (r->action) {
         case POLICY_CONNECT:
         case POLICY_MONITOR:
+        case POLICY_BRIDGE:
                 snprintf(buf, size, "%s", policy_action_to_string(r->action));
                 break;
         case POLICY_OWN:

@@ -40,6 +40,7 @@ typedef enum PolicyAction {
         POLICY_RECEIVE,
         POLICY_MONITOR,
         POLICY_ACTIVATE,
+        POLICY_BRIDGE,
         _POLICY_ACTION_MAX,
 } PolicyAction;
 
