@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "activation/activation.h"
 #include "core/driver.h"
@@ -333,12 +334,46 @@ static void peer_fds_lost(Peer *p, Message *m) {
                                       "fds were lost and it was not delivered");
 }
 
+/* A lingering peer whose last bytes are written (peer.h): read and discard
+ * its input until EOF or an error (then it is closed), at most 16 reads per
+ * wake-up; the linger timer bounds the whole. Without room for control data
+ * the kernel closes any fds it sends. */
+static void peer_drain(Peer *p) {
+        char buf[4096];
+
+        for (unsigned i = 0; i < 16; i++) {
+                ssize_t n = recv(p->conn.fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                if (n <= 0) {
+                        bus_schedule_reap(p->bus, p);
+                        return;
+                }
+        }
+}
+
+/* The last bytes of a lingering peer are written: tell it nothing more
+ * comes and read until it closes (peer_drain()), so that the kernel does
+ * not reset the connection under input the broker never read. */
+static void peer_drain_start(Peer *p) {
+        p->draining = true;
+        if (shutdown(p->conn.fd, SHUT_WR) < 0 || connection_start_reading(&p->conn) < 0)
+                bus_schedule_reap(p->bus, p);
+}
+
 static void peer_read_cb(evutil_socket_t fd, short what, void *userdata) {
         Peer *p = userdata;
         BusPreamble pre;
         Message *m;
         int r;
 
+        if (p->draining) {
+                peer_drain(p);
+                return;
+        }
         r = connection_read(&p->conn);
         peer_count_fds(p);
         if (r == 0)
@@ -607,9 +642,13 @@ void peer_flush(Peer *p) {
         /* A peer that hung up gets nothing more; its queue goes with it. */
         if (!peer_can_write(p))
                 return;
+        if (p->draining)
+                return;
         r = connection_flush(&p->conn);
         if (p->lingering) {
-                if (r <= 0)
+                if (r == 0)
+                        peer_drain_start(p);
+                else if (r < 0)
                         bus_schedule_reap(p->bus, p);
                 return;
         }
@@ -651,13 +690,18 @@ void peer_reap(Peer *p) {
                 driver_emit_name_owner_changed(bus, p->name, p->id, 0);
         }
 
-        if (peer_can_write(p) && connection_has_output(&p->conn)) {
+        if (peer_can_write(p) && (p->welcomed || connection_has_output(&p->conn))) {
                 /* Keep only the socket and its last bytes; the peer is gone
-                 * for everyone else. */
+                 * for everyone else. Once they are written, read until the
+                 * peer closes (peer_drain_start()). */
                 p->lingering = true;
                 bus->n_peers--;
-                if (timer_set(p, PEER_LINGER_USEC) == 0)
+                monitor_detach(p); /* no longer one of the bus's monitors either */
+                if (timer_set(p, PEER_LINGER_USEC) == 0) {
+                        if (!connection_has_output(&p->conn))
+                                peer_drain_start(p);
                         return;
+                }
                 /* Without its timer it could linger for good: close now. */
                 log_class(LOG_CLASS_NONE, LOG_WARNING,
                           "cannot arm the linger timer of %s: closing it now", p->name);

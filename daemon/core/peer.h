@@ -10,7 +10,11 @@
  * in order, removes matches, answers callers waiting on it with NoReply and
  * announces the unique name's end → freed, or first "lingering" for up to
  * PEER_LINGER_USEC so that its Disconnected signal can still be written. A
- * DYING peer receives nothing more.
+ * DYING peer receives nothing more. A lingering peer whose last bytes are
+ * written gets shutdown(SHUT_WR) and is read from, discarding everything
+ * (fds included), until its EOF or the linger's end: closing a socket with
+ * unread input makes the kernel report ECONNRESET to a client that wrote
+ * first, and it may then never read the reason it was sent.
  *
  * Queue rules (docs/DAEMON.md "The slow-consumer rule", "Fair shares"): a
  * message from a peer (a call, a unicast or broadcast signal) is queued only
@@ -37,7 +41,8 @@
 #include "registry/replies.h"
 
 /* How long a disconnected peer's socket stays open for the rest of its
- * output (its Disconnected signal) before it is closed regardless. */
+ * output (its Disconnected signal) and for the peer to read it and close
+ * (its input discarded meanwhile) before it is closed regardless. */
 #define PEER_LINGER_USEC (1ull * 1000000ull)
 
 typedef enum PeerState {
@@ -91,6 +96,7 @@ struct Peer {
 
         DisconnectReason reason;
         bool lingering; /* torn down, writing its last bytes */
+        bool draining;  /* lingering, all written, shut for writing: input discarded */
         Peer *reap_next;
         bool reap_scheduled;
         Peer *flush_prev, *flush_next;
