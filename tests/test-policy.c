@@ -123,7 +123,7 @@ START_TEST(test_parse_errors_name_file_and_path) {
                 "only one of a name and its prefix form");
         assert_load_error(
                 "{\"rules\": [ {\"id\": \"x\", \"allow\": \"own\"}, {\"id\": \"x\", \"deny\": \"own\"} ]}",
-                "rule id \"x\" is used twice");
+                "/p/bad.json: rules[1]: id: \"x\" is used twice (first at /p/bad.json: rules[0])");
         assert_load_error("{\"rules\": [ {\"id\": \"\", \"allow\": \"own\"} ]}",
                           "rules[0]: id: must be");
         assert_load_error("{\"rules\": [], \"rules\": []}", "/p/bad.json: line 1");

@@ -18,6 +18,7 @@ typedef enum PolicySubjectKind {
 struct PolicyRule {
         char *id;
         const char *source; /* owned by the builder's / policy's source list */
+        char *where;        /* its JSON path in the source ("rules[3]", "policy.rules[3]") */
         size_t index;       /* merge order */
         PolicyAction action;
         bool deny;

@@ -55,6 +55,7 @@ PolicyRule *policy_rule_free(PolicyRule *r) {
         if (!r)
                 return NULL;
         free(r->id);
+        free(r->where);
         free(r->subject_name);
         free(r->name);
         free(r->path);
@@ -298,6 +299,11 @@ static int parse_rule(RuleCtx *c, json_t *obj, PolicyRule **ret, char **ret_erro
         r->action = (PolicyAction)a;
         r->deny = deny != NULL;
         r->broadcast = -1;
+        r->where = strdup(c->path);
+        if (!r->where) {
+                free(r);
+                return -ENOMEM;
+        }
         r->source = c->source;
         allowed = action_keys[a];
         v = json_object_get(obj, "mandatory");

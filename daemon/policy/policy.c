@@ -198,8 +198,10 @@ int policy_builder_build(PolicyBuilder *b, Policy **ret, char **ret_error) {
                         hashmap_free(ids);
                         if (!ret_error)
                                 return POLICY_E_INVALID;
-                        if (asprintf(ret_error, "%s: rule id \"%s\" is used twice (also in %s)",
-                                     b->rules[i]->source, b->rules[i]->id, prev->source) < 0) {
+                        if (asprintf(ret_error,
+                                     "%s: %s: id: \"%s\" is used twice (first at %s: %s)",
+                                     b->rules[i]->source, b->rules[i]->where, b->rules[i]->id,
+                                     prev->source, prev->where) < 0) {
                                 *ret_error = NULL;
                                 return -ENOMEM;
                         }
