@@ -538,6 +538,19 @@ START_TEST(test_dropin_directories) {
         ck_assert_str_eq(ask(p, 1, 1, OWN("a.c")).rule_id, "first");
         policy_free(p);
 
+        /* The same directories as two --policy options (busd --policy DATA
+         * --policy ETC): one merge, so the later file still replaces the
+         * earlier of the same name ("shipped" would deny a.b to uid 1, and
+         * it named each option's files apart) and all sort together. */
+        ck_assert_int_eq(policy_builder_new(&b, 0), 0);
+        ck_assert_int_eq(policy_builder_add_named_all(b, paths, 2, &err), 0);
+        ck_assert_int_eq(policy_builder_build(b, &p, &err), 0);
+        policy_builder_free(b);
+        ck_assert_uint_eq(policy_n_rules(p), 3);
+        ck_assert(allowed(p, 1, 1, OWN("a.b")));
+        ck_assert_str_eq(ask(p, 1, 1, OWN("a.c")).rule_id, "first");
+        policy_free(p);
+
         /* a missing path that is not ok; a broken file names itself */
         ck_assert_int_eq(policy_builder_new(&b, 0), 0);
         ck_assert_int_eq(policy_builder_add_paths(b, &paths[2], 1, false, &err), POLICY_E_INVALID);

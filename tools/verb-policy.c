@@ -49,16 +49,28 @@ static int load(const char *const *whats, size_t n, const char *base_dir, bool q
         }
         if (n == 0)
                 r = policy_builder_add_named(b, "system", &err);
-        for (size_t i = 0; r == 0 && i < n; i++) {
-                char *path = NULL;
+        else {
+                /* One merge of them all, as busd does (paths relative to
+                 * @base_dir resolved first). */
+                char **paths = calloc(n, sizeof(*paths));
 
-                if (base_dir && whats[i][0] != '/' && strcmp(whats[i], "system") != 0 &&
-                    strcmp(whats[i], "user") != 0 && strcmp(whats[i], "none") != 0) {
-                        if (asprintf(&path, "%s/%s", base_dir, whats[i]) < 0)
-                                path = NULL;
+                for (size_t i = 0; paths && i < n; i++) {
+                        if (base_dir && whats[i][0] != '/' && strcmp(whats[i], "system") != 0 &&
+                            strcmp(whats[i], "user") != 0 && strcmp(whats[i], "none") != 0 &&
+                            asprintf(&paths[i], "%s/%s", base_dir, whats[i]) < 0)
+                                paths[i] = NULL;
+                        if (!paths[i])
+                                paths[i] = strdup(whats[i]);
+                        if (!paths[i])
+                                r = -ENOMEM;
                 }
-                r = policy_builder_add_named(b, path ? path : whats[i], &err);
-                free(path);
+                if (!paths)
+                        r = -ENOMEM;
+                if (r == 0)
+                        r = policy_builder_add_named_all(b, (const char *const *)paths, n, &err);
+                for (size_t i = 0; paths && i < n; i++)
+                        free(paths[i]);
+                free(paths);
         }
         if (r == 0)
                 r = policy_builder_build(b, ret, &err);

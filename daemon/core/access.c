@@ -24,8 +24,8 @@ int access_load_policy(Bus *bus, const char *config_path, Policy **ret, char **r
         r = policy_builder_new(&b, bus->uid);
         if (r < 0)
                 return r;
-        for (size_t i = 0; r == 0 && i < bus->n_policy_sources; i++)
-                r = policy_builder_add_named(b, bus->policy_sources[i], ret_error);
+        r = policy_builder_add_named_all(b, (const char *const *)bus->policy_sources,
+                                         bus->n_policy_sources, ret_error);
         if (r == 0 && config_path) {
                 r = policy_builder_add_file(b, config_path, true, ret_error);
                 if (r == -ENOENT) /* the configuration's loader judges a missing file */

@@ -710,52 +710,52 @@ static int dropin_put(DropIn **set, size_t *n, char *path, char **ret_error) {
         return 0;
 }
 
-int policy_builder_add_paths(PolicyBuilder *b, const char *const *paths, size_t n_paths,
-                             bool missing_ok, char **ret_error) {
-        DropIn *set = NULL;
-        size_t n = 0;
+/* List @path's drop-ins into @set (a file: itself), counting them in
+ * *@found. A missing path adds nothing if @missing_ok, else is an error. */
+static int dropin_collect(DropIn **set, size_t *n, const char *path, bool missing_ok,
+                          size_t *found, char **ret_error) {
+        struct stat st;
+        struct dirent *de;
+        DIR *d;
         int r = 0;
 
-        for (size_t i = 0; i < n_paths && r == 0; i++) {
-                struct stat st;
-                DIR *d;
-                struct dirent *de;
+        if (stat(path, &st) < 0) {
+                if (errno == ENOENT && missing_ok)
+                        return 0;
+                return fail(ret_error, path, NULL, "%s", strerror(errno));
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                char *p = strdup(path);
 
-                if (stat(paths[i], &st) < 0) {
-                        if (errno == ENOENT && missing_ok)
-                                continue;
-                        r = fail(ret_error, paths[i], NULL, "%s", strerror(errno));
+                (*found)++;
+                return p ? dropin_put(set, n, p, ret_error) : -ENOMEM;
+        }
+        d = opendir(path);
+        if (!d)
+                return fail(ret_error, path, NULL, "%s", strerror(errno));
+        while (r == 0 && (errno = 0, de = readdir(d))) {
+                char *p;
+
+                if (!dropin_name_ok(de->d_name))
+                        continue;
+                if (asprintf(&p, "%s/%s", path, de->d_name) < 0) {
+                        r = -ENOMEM;
                         break;
                 }
-                if (!S_ISDIR(st.st_mode)) {
-                        char *p = strdup(paths[i]);
-
-                        r = p ? dropin_put(&set, &n, p, ret_error) : -ENOMEM;
+                /* Only regular files (or links to them) are drop-ins. */
+                if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
+                        free(p);
                         continue;
                 }
-                d = opendir(paths[i]);
-                if (!d) {
-                        r = fail(ret_error, paths[i], NULL, "%s", strerror(errno));
-                        break;
-                }
-                while (r == 0 && (errno = 0, de = readdir(d))) {
-                        char *p;
-
-                        if (!dropin_name_ok(de->d_name))
-                                continue;
-                        if (asprintf(&p, "%s/%s", paths[i], de->d_name) < 0) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        /* Only regular files (or links to them) are drop-ins. */
-                        if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
-                                free(p);
-                                continue;
-                        }
-                        r = dropin_put(&set, &n, p, ret_error);
-                }
-                closedir(d);
+                (*found)++;
+                r = dropin_put(set, n, p, ret_error);
         }
+        closedir(d);
+        return r;
+}
+
+/* Sort @set by base name, add each file to @b, free @set. */
+static int dropin_add_all(PolicyBuilder *b, DropIn *set, size_t n, int r, char **ret_error) {
         if (r == 0 && n > 1)
                 qsort(set, n, sizeof(*set), dropin_cmp);
         for (size_t i = 0; r == 0 && i < n; i++) {
@@ -769,30 +769,56 @@ int policy_builder_add_paths(PolicyBuilder *b, const char *const *paths, size_t 
         return r;
 }
 
-int policy_builder_add_named(PolicyBuilder *b, const char *what, char **ret_error) {
+int policy_builder_add_paths(PolicyBuilder *b, const char *const *paths, size_t n_paths,
+                             bool missing_ok, char **ret_error) {
+        DropIn *set = NULL;
+        size_t n = 0, found = 0;
+        int r = 0;
+
+        for (size_t i = 0; i < n_paths && r == 0; i++)
+                r = dropin_collect(&set, &n, paths[i], missing_ok, &found, ret_error);
+        return dropin_add_all(b, set, n, r, ret_error);
+}
+
+int policy_builder_add_named_all(PolicyBuilder *b, const char *const *whats, size_t n_whats,
+                                 char **ret_error) {
         const char *sys[] = { POLICY_DATADIR "/policy.d", POLICY_SYSCONFDIR "/policy.d" };
         const char *user[] = { POLICY_DATADIR "/user-policy.d", POLICY_SYSCONFDIR "/user-policy.d" };
+        DropIn *set = NULL;
+        size_t n = 0;
+        int r = 0;
 
-        const char *const *dirs = NULL;
-        size_t before = b->n_sources;
-        int r;
+        /* One listing of every directory named, in order, so that a file of
+         * a later one replaces the same name of an earlier one whichever
+         * --policy named each, and one sort of them all (docs/POLICY.md). */
+        for (size_t i = 0; i < n_whats && r == 0; i++) {
+                const char *const *dirs = NULL;
+                size_t found = 0;
 
-        if (strcmp(what, "none") == 0)
-                return 0;
-        if (strcmp(what, "system") == 0)
-                dirs = sys;
-        else if (strcmp(what, "user") == 0)
-                dirs = user;
-        if (!dirs)
-                return policy_builder_add_paths(b, &what, 1, false, ret_error);
-        r = policy_builder_add_paths(b, dirs, 2, true, ret_error);
-        /* Not an error (an admin may mean it), but never silent: a bus
-         * started from a build tree, or with the files gone, restricts
-         * nothing. */
-        if (r == 0 && b->n_sources == before)
-                r = add_warning(b,
-                                "--policy %s: no policy files in %s or %s: nothing is restricted "
-                                "but what the configuration's policy section says",
-                                what, dirs[0], dirs[1]);
-        return r;
+                if (strcmp(whats[i], "none") == 0)
+                        continue;
+                if (strcmp(whats[i], "system") == 0)
+                        dirs = sys;
+                else if (strcmp(whats[i], "user") == 0)
+                        dirs = user;
+                if (!dirs) {
+                        r = dropin_collect(&set, &n, whats[i], false, &found, ret_error);
+                        continue;
+                }
+                for (size_t k = 0; k < 2 && r == 0; k++)
+                        r = dropin_collect(&set, &n, dirs[k], true, &found, ret_error);
+                /* Not an error (an admin may mean it), but never silent: a
+                 * bus started from a build tree, or with the files gone,
+                 * restricts nothing. */
+                if (r == 0 && found == 0)
+                        r = add_warning(b,
+                                        "--policy %s: no policy files in %s or %s: nothing is "
+                                        "restricted but what the configuration's policy section says",
+                                        whats[i], dirs[0], dirs[1]);
+        }
+        return dropin_add_all(b, set, n, r, ret_error);
+}
+
+int policy_builder_add_named(PolicyBuilder *b, const char *what, char **ret_error) {
+        return policy_builder_add_named_all(b, &what, 1, ret_error);
 }

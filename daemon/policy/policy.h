@@ -127,6 +127,14 @@ int policy_builder_add_paths(PolicyBuilder *b, const char *const *paths, size_t 
  * exist. Results as policy_builder_add_paths(). */
 int policy_builder_add_named(PolicyBuilder *b, const char *what, char **ret_error);
 
+/* Add what several --policy options name, @whats in order, as one merge:
+ * the directories of all of them listed in order (a file of a later one
+ * replacing the same base name of an earlier one, whichever option named
+ * each), then all files sorted by base name (docs/POLICY.md "Merge
+ * order"). Results as policy_builder_add_paths(). */
+int policy_builder_add_named_all(PolicyBuilder *b, const char *const *whats, size_t n_whats,
+                                 char **ret_error);
+
 /* Add one source from @len bytes of JSON @text: a policy object (is_config
  * false), or a main configuration file whose optional "policy" key holds
  * one (is_config true; its defaults override the drop-ins', its "audit"
