@@ -286,7 +286,9 @@ static int parse_limits(Parser *p, json_t *limits, BridgeConfig *c) {
 
         if (check_keys(p, "limits", limits, keys) < 0)
                 return p->r;
-        get_u32(p, "limits", limits, "pending_calls", 1, 1u << 20, &c->pending_calls);
+        /* Each call slot is a NATS subscription and a timer (bridge.c). */
+        get_u32(p, "limits", limits, "pending_calls", 1, BRIDGE_PENDING_CALLS_MAX,
+                &c->pending_calls);
         get_u32(p, "limits", limits, "queue_messages", 1, 1u << 20, &c->queue_messages);
         /* 64 MiB: NATS's own ceiling for max_payload. */
         get_uint(p, "limits", limits, "inline_payload_bytes", 0, 64ull << 20,
