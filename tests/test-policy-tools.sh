@@ -77,4 +77,26 @@ check explain-shipped 0 "$busdctl" policy explain --uid 65534 --gid 65534 \
         call destination=org.example.Echo member=Echo path=/org/example/Echo
 contains explain-shipped 'allowed by rule "echo-call"'
 
+# Two --policy directories are one merge: the later 10-a.json replaces the
+# earlier one (whose deny would win the tie), as /etc replaces the shipped.
+mkdir "$tmp/d1" "$tmp/d2"
+echo '{ "rules": [ { "id": "d1-deny", "deny": "own", "name": "a.b" } ] }' >"$tmp/d1/10-a.json"
+echo '{ "rules": [ { "id": "d2-allow", "allow": "own", "name": "a.b" } ] }' >"$tmp/d2/10-a.json"
+check explain-replaced 0 "$busdctl" policy explain --uid 5 --policy "$tmp/d1" \
+        --policy "$tmp/d2" own name=a.b
+contains explain-replaced 'allowed by rule "d2-allow"'
+if grep -qF d1-deny "$tmp/out"; then
+        echo "FAIL explain-replaced: the replaced file was read"
+        fail=1
+fi
+
+# The verb's help: an option name too long for its column is not run into
+# its description.
+check help-layout 0 "$busdctl" policy --help
+contains help-layout "  --uid=U --gid=G --policy=WHAT"
+if grep -q -- "--policy=WHAT[^ ]" "$tmp/out"; then
+        echo "FAIL help-layout: an option runs into its description"
+        fail=1
+fi
+
 exit $fail

@@ -333,8 +333,13 @@ static void help_verb(const Verb *v) {
         if (v->options) {
                 printf("\nOptions of %s:\n", v->name);
                 for (size_t i = 0; i < sizeof(verb_option_help) / sizeof(verb_option_help[0]); i++)
-                        if (v->options & verb_option_help[i].mask)
+                        if (!(v->options & verb_option_help[i].mask))
+                                continue;
+                        else if (strlen(verb_option_help[i].name) < 20)
                                 printf("  %-20s%s\n", verb_option_help[i].name,
+                                       verb_option_help[i].help);
+                        else /* too long for its column: the help goes below */
+                                printf("  %s\n%22s%s\n", verb_option_help[i].name, "",
                                        verb_option_help[i].help);
         }
         printf("\nGlobal options:\n%s", global_options_help);
