@@ -26,6 +26,9 @@
 #define BRIDGE_METHODS_MAX 256u      /* methods per imported object */
 #define BRIDGE_TOKEN_MAX 64u         /* a domain or host token (NATS subject token) */
 #define BRIDGE_DOMAIN_MAX 128u       /* the whole domain prefix */
+/* Calls in flight per direction: each is a NATS reply subscription and a
+ * timer (bridge.c); 16 times the default. */
+#define BRIDGE_PENDING_CALLS_MAX 16384u
 
 /* Defaults (docs/BRIDGE.md, "Limits"). */
 #define BRIDGE_DEFAULT_PENDING_CALLS 1024u          /* calls in flight, each direction */
