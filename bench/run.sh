@@ -33,6 +33,7 @@ ONLY=.
 SYSTEMS="busd busd-sealed dbus-broker dbus-daemon floor-relay floor-direct floor-pool"
 OUT=
 SYSCALLS=
+SYSTEMS_GIVEN=
 # Upper bound on one driver invocation; a hung broker becomes an error row, not a hung run.
 RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-180}
 # Upper bound on waiting for a broker to stop after SIGTERM.
@@ -47,7 +48,7 @@ while (($#)); do
         --quick) QUICK=--quick ;;
         --reps) REPS=$2; shift ;;
         --only) ONLY=$2; shift ;;
-        --systems) SYSTEMS=$2; shift ;;
+        --systems) SYSTEMS=$2; SYSTEMS_GIVEN=1; shift ;;
         --out) OUT=$2; shift ;;
         --syscalls) SYSCALLS=1 ;;
         -h|--help) usage; exit 0 ;;
@@ -232,7 +233,8 @@ run_one() {
 # ---- The workloads ---------------------------------------------------------------------------
 #
 # name | systems (all = every system in --systems but busd-sealed, which differs from busd
-# only where payloads travel: all+sealed) | driver arguments
+# only where payloads travel: all+sealed; --systems naming busd-sealed includes it in every
+# row) | driver arguments
 WORKLOADS=(
         "rtt-0|all|--workload rtt --size 0"
         "rtt-1k|all|--workload rtt --size 1024"
@@ -257,7 +259,7 @@ in_list() { [[ " $2 " == *" $1 "* ]]; }
 systems_for() {
         local allowed=$1 rot=$2 list=() s i n
         for s in $SYSTEMS; do
-                [[ $allowed == all && $s == busd-sealed ]] && continue
+                [[ $allowed == all && $s == busd-sealed && -z $SYSTEMS_GIVEN ]] && continue
                 [[ $allowed == all || $allowed == all+sealed ]] || in_list "$s" "$allowed" || continue
                 list+=("$s")
         done
