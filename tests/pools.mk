@@ -5,3 +5,10 @@ TESTS += tests/test-bus-pools
 tests_test_bus_pools_SOURCES = tests/test-bus-pools.c
 tests_test_bus_pools_CFLAGS = $(integration_cflags)
 tests_test_bus_pools_LDADD = $(integration_ldadd)
+
+# The pools registry alone (a leaf: no bus, no sockets).
+check_PROGRAMS += tests/test-pools-registry
+TESTS += tests/test-pools-registry
+tests_test_pools_registry_SOURCES = tests/test-pools-registry.c daemon/registry/pools.c common/hashmap.c
+tests_test_pools_registry_CPPFLAGS = $(DAEMON_UNIT_INCLUDES)
+tests_test_pools_registry_LDADD = $(CHECK_LIBS)
