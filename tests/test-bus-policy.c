@@ -394,7 +394,8 @@ START_TEST(test_own_by_uid_gid_prefix) {
         assert_line(as_user(NOBODY, 0, NULL, op_request_name, "org.test.Group"), "AccessDenied");
 
         ck_assert_int_eq(denials("own"), before + 3);
-        ck_assert(busd_log_contains("uid=65534"));
+        /* logged with the whole identity, gid included */
+        ck_assert(busd_log_contains("uid=65534 gid=65534 pid="));
         ck_assert(busd_log_contains(
                 "reason=policy-denied own org.test.Svc denied by rule \"defaults.own\""));
         busd_assert_serves_others();

@@ -68,6 +68,9 @@ static void subject_of(const Peer *p, PolicySubject *ret) {
 /* Ask; log and count what is not plainly allowed. */
 static bool decide(Bus *bus, Peer *asker, const PolicyRequest *r, int denied_level, char *text,
                    size_t size) {
+        /* The whole connect-time identity, gid included (the policy's
+         * subjects are uids and gids). */
+        const LogPeer who = { asker->name, asker->creds.uid, asker->creds.gid, asker->creds.pid };
         PolicyDecision d;
         PolicySubject s;
 
@@ -78,13 +81,13 @@ static bool decide(Bus *bus, Peer *asker, const PolicyRequest *r, int denied_lev
         policy_decision_describe(r, &d, text, size);
         if (d.audited) {
                 bus->stats.policy_audit_denials++;
-                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, asker->name, asker->creds.uid,
-                         asker->creds.pid, "policy-audit", "%s", text);
+                log_event(LOG_EVENT_DENIED, LOG_CLASS_DENIED, LOG_NOTICE, &who, "policy-audit", NULL,
+                          "%s", text);
                 return true;
         }
         bus->stats.policy_denials[r->action]++;
-        log_peer(LOG_CLASS_DENIED, denied_level, asker->name, asker->creds.uid, asker->creds.pid,
-                 "policy-denied", "%s", text);
+        log_event(LOG_EVENT_DENIED, LOG_CLASS_DENIED, denied_level, &who, "policy-denied", NULL,
+                  "%s", text);
         return false;
 }
 
