@@ -23,8 +23,8 @@ PACKAGES=(build-essential autoconf automake libtool pkg-config libsystemd-dev li
 BUILD=build
 BUILD_ASAN=build-asan
 BUSDCTL="$BUILD/tools/busdctl"
-CONFIGURE_ARGS=(--enable-werror)
-CONFIGURE_ARGS_ASAN=(--enable-werror --enable-sanitizers)
+CONFIGURE_ARGS=(--enable-werror --enable-bridge)
+CONFIGURE_ARGS_ASAN=(--enable-werror --enable-sanitizers --enable-bridge)
 JOBS=$(nproc 2>/dev/null || echo 2)
 # Upper bound for every wait on a started process (seconds); a wait is a deadline, not a delay.
 WAIT_TIMEOUT=${QUICKSTART_WAIT_TIMEOUT:-10}
@@ -234,6 +234,10 @@ cmd_demo() {
 
         step "Stopping everything"
         cleanup
+
+        # Beyond one machine: two buses bridged through a NATS cluster on loopback.
+        "$SRCDIR/bridge/demo.sh" "$BUILD"
+
         info "done. To run a bus yourself:"
         info "  $BUILD/daemon/busd --address=/tmp/bus.sock &"
         info "  export BUSD_ADDRESS=/tmp/bus.sock"
