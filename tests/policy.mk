@@ -6,7 +6,8 @@ TESTS += tests/test-policy
 tests_test_policy_SOURCES = tests/test-policy.c \
 	daemon/policy/policy.c daemon/policy/policy-load.c \
 	daemon/policy/policy.h daemon/policy/policy-internal.h common/hashmap.c
-tests_test_policy_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_policy_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/daemon $(CHECK_CFLAGS) $(JANSSON_CFLAGS) \
+	-DTOP_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_policy_LDADD = protocol/libbusprotocol.la $(CHECK_LIBS) $(JANSSON_LIBS)
 
 # busdctl policy check|explain|test and the shipped defaults' golden cases.

@@ -781,6 +781,22 @@ START_TEST(test_shipped_system_defaults) {
         busd_assert_serves_others();
         busd_assert_baseline();
         busd_stop();
+
+        /* The issue's squatter under plain --policy system, as anyone
+         * trying it from a build tree runs it: the shipped default is
+         * built in (an installed copy of the same name replaces it). */
+        busd_start_with(NULL, (const char *const[]){ "--policy", "system", NULL });
+        busd_open_to_others();
+        assert_line(as_user(NOBODY, 0, NULL, op_request_name, "org.example.Thermostat"),
+                    "denied by rule \"defaults.own\" (");
+        ck_assert(!busd_log_contains("nothing is restricted"));
+        svc = test_connect();
+        ck_assert_int_eq(bus_request_name(svc, "org.example.Thermostat", 0, &e),
+                         BUS_NAME_PRIMARY_OWNER);
+        test_disconnect(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+        busd_stop();
 }
 END_TEST
 

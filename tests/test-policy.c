@@ -11,6 +11,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -745,6 +746,65 @@ START_TEST(test_describe) {
 }
 END_TEST
 
+/* The built-in defaults are the shipped files, byte for byte; --policy
+ * system means them even where nothing is installed (a build tree), and a
+ * file of the same name in a later directory replaces them. */
+START_TEST(test_builtin_defaults_are_the_shipped_files) {
+        static const struct {
+                const char *what, *file;
+        } shipped[] = {
+                { "system", TOP_SRCDIR "/policy/policy.d/00-busd-system.json" },
+                { "user", TOP_SRCDIR "/policy/user-policy.d/00-busd-user.json" },
+        };
+        char buf[8192], tmpl[PATH_MAX], path[PATH_MAX + 32];
+        const char *tmp = getenv("TMPDIR");
+        const char *whats[2];
+        PolicyBuilder *b;
+        Policy *p;
+        char *err = NULL, *dir;
+        ssize_t n;
+        int fd;
+
+        for (size_t i = 0; i < 2; i++) {
+                fd = open(shipped[i].file, O_RDONLY | O_CLOEXEC);
+                ck_assert_int_ge(fd, 0);
+                n = read(fd, buf, sizeof(buf) - 1);
+                close(fd);
+                ck_assert_int_gt(n, 0);
+                buf[n] = '\0';
+                ck_assert_str_eq(policy_builtin_text(shipped[i].what), buf);
+        }
+        ck_assert_ptr_null(policy_builtin_text("none"));
+
+        /* --policy system alone: the squatter is refused, root owns */
+        ck_assert_int_eq(policy_builder_new(&b, 0), 0);
+        ck_assert_int_eq(policy_builder_add_named(b, "system", &err), 0);
+        ck_assert_int_eq(policy_builder_build(b, &p, &err), 0);
+        policy_builder_free(b);
+        ck_assert(!allowed(p, 65534, 65534, OWN("org.example.Thermostat")));
+        ck_assert(allowed(p, 0, 0, OWN("org.example.Thermostat")));
+        policy_free(p);
+
+        /* a later directory's 00-busd-system.json replaces the built-in */
+        snprintf(tmpl, sizeof(tmpl), "%s/test-policy-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        dir = mkdtemp(tmpl);
+        ck_assert_ptr_nonnull(dir);
+        snprintf(path, sizeof(path), "%s/00-busd-system.json", dir);
+        write_file(path, "{}");
+        whats[0] = "system";
+        whats[1] = dir;
+        ck_assert_int_eq(policy_builder_new(&b, 0), 0);
+        ck_assert_int_eq(policy_builder_add_named_all(b, whats, 2, &err), 0);
+        ck_assert_int_eq(policy_builder_build(b, &p, &err), 0);
+        policy_builder_free(b);
+        ck_assert_uint_eq(policy_n_rules(p), 0);
+        ck_assert(allowed(p, 65534, 65534, OWN("org.example.Thermostat")));
+        policy_free(p);
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 static Suite *policy_suite(void) {
         Suite *s = suite_create("policy");
         TCase *tc = tcase_create("policy");
@@ -759,6 +819,7 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_merge_order_never_changes_a_decision);
         tcase_add_test(tc, test_audit_modes);
         tcase_add_test(tc, test_dropin_directories);
+        tcase_add_test(tc, test_builtin_defaults_are_the_shipped_files);
         tcase_add_test(tc, test_thousand_rules);
         tcase_add_test(tc, test_explain);
         tcase_add_test(tc, test_lint);

@@ -673,7 +673,44 @@ out:
 typedef struct DropIn {
         const char *base; /* inside path */
         char *path;
+        const char *text; /* a built-in file's content (path names it), else NULL */
 } DropIn;
+
+/* The shipped defaults, built in: exactly policy/policy.d/00-busd-system.json
+ * and policy/user-policy.d/00-busd-user.json (tests/test-policy.c
+ * test_builtin_defaults_are_the_shipped_files compares them byte for byte). */
+static const char policy_builtin_system[] =
+        "{\n"
+        "  \"defaults\": {\n"
+        "    \"connect\": \"allow\",\n"
+        "    \"own\": \"deny\",\n"
+        "    \"call\": \"deny\",\n"
+        "    \"emit\": \"allow\",\n"
+        "    \"receive\": \"allow\",\n"
+        "    \"monitor\": \"allow\",\n"
+        "    \"activate\": \"deny\"\n"
+        "  },\n"
+        "  \"rules\": [\n"
+        "    { \"id\": \"system-root-own\", \"allow\": \"own\", \"user\": 0 },\n"
+        "    { \"id\": \"system-root-call\", \"allow\": \"call\", \"user\": 0 },\n"
+        "    { \"id\": \"system-root-activate\", \"allow\": \"activate\", \"user\": 0 }\n"
+        "  ]\n"
+        "}\n";
+static const char policy_builtin_user[] =
+        "{\n"
+        "  \"defaults\": { \"connect\": \"deny\" },\n"
+        "  \"rules\": [\n"
+        "    { \"id\": \"user-bus-owner\", \"allow\": \"connect\", \"user\": \"@bus\" }\n"
+        "  ]\n"
+        "}\n";
+
+const char *policy_builtin_text(const char *what) {
+        if (strcmp(what, "system") == 0)
+                return policy_builtin_system;
+        if (strcmp(what, "user") == 0)
+                return policy_builtin_user;
+        return NULL;
+}
 
 static int dropin_cmp(const void *a, const void *b) {
         return strcmp(((const DropIn *)a)->base, ((const DropIn *)b)->base);
@@ -693,7 +730,7 @@ static int dropin_put(DropIn **set, size_t *n, char *path, char **ret_error) {
         for (size_t i = 0; i < *n; i++)
                 if (strcmp((*set)[i].base, base) == 0) {
                         free((*set)[i].path);
-                        (*set)[i] = (DropIn){ .base = base, .path = path };
+                        (*set)[i] = (DropIn){ .base = base, .path = path }; /* text: none */
                         return 0;
                 }
         if (*n >= POLICY_FILES_MAX) {
@@ -759,6 +796,11 @@ static int dropin_add_all(PolicyBuilder *b, DropIn *set, size_t n, int r, char *
         if (r == 0 && n > 1)
                 qsort(set, n, sizeof(*set), dropin_cmp);
         for (size_t i = 0; r == 0 && i < n; i++) {
+                if (set[i].text) {
+                        r = policy_builder_add_text(b, set[i].path, set[i].text,
+                                                    strlen(set[i].text), false, ret_error);
+                        continue;
+                }
                 r = policy_builder_add_file(b, set[i].path, false, ret_error);
                 if (r == -ENOENT) /* vanished since the listing */
                         r = 0;
@@ -793,28 +835,37 @@ int policy_builder_add_named_all(PolicyBuilder *b, const char *const *whats, siz
          * --policy named each, and one sort of them all (docs/POLICY.md). */
         for (size_t i = 0; i < n_whats && r == 0; i++) {
                 const char *const *dirs = NULL;
+                const char *builtin = NULL, *builtin_name = NULL;
                 size_t found = 0;
 
                 if (strcmp(whats[i], "none") == 0)
                         continue;
-                if (strcmp(whats[i], "system") == 0)
+                if (strcmp(whats[i], "system") == 0) {
                         dirs = sys;
-                else if (strcmp(whats[i], "user") == 0)
+                        builtin = policy_builtin_system;
+                        builtin_name = POLICY_BUILTIN_DIR "/" POLICY_BUILTIN_SYSTEM;
+                } else if (strcmp(whats[i], "user") == 0) {
                         dirs = user;
+                        builtin = policy_builtin_user;
+                        builtin_name = POLICY_BUILTIN_DIR "/" POLICY_BUILTIN_USER;
+                }
                 if (!dirs) {
                         r = dropin_collect(&set, &n, whats[i], false, &found, ret_error);
                         continue;
                 }
+                /* The shipped default comes first, built in (so a bus run
+                 * from a build tree has it too); the installed file of the
+                 * same name, or the admin's in /etc, replaces it. */
+                {
+                        char *p = strdup(builtin_name);
+
+                        r = p ? dropin_put(&set, &n, p, ret_error) : -ENOMEM;
+                        for (size_t k = 0; r == 0 && k < n; k++)
+                                if (set[k].path == p) /* added, or replacing its name */
+                                        set[k].text = builtin;
+                }
                 for (size_t k = 0; k < 2 && r == 0; k++)
                         r = dropin_collect(&set, &n, dirs[k], true, &found, ret_error);
-                /* Not an error (an admin may mean it), but never silent: a
-                 * bus started from a build tree, or with the files gone,
-                 * restricts nothing. */
-                if (r == 0 && found == 0)
-                        r = add_warning(b,
-                                        "--policy %s: no policy files in %s or %s: nothing is "
-                                        "restricted but what the configuration's policy section says",
-                                        whats[i], dirs[0], dirs[1]);
         }
         return dropin_add_all(b, set, n, r, ret_error);
 }

@@ -120,10 +120,18 @@ int policy_builder_add_paths(PolicyBuilder *b, const char *const *paths, size_t 
 #define POLICY_DATADIR "/usr/share/busd"
 #endif
 #define POLICY_SYSCONFDIR "/etc/busd"
+/* The shipped defaults are built in as well, named so in denials; a file
+ * of the same name in the directories above replaces each. */
+#define POLICY_BUILTIN_DIR "<built-in>"
+#define POLICY_BUILTIN_SYSTEM "00-busd-system.json"
+#define POLICY_BUILTIN_USER "00-busd-user.json"
+/* The built-in content of "system" or "user" (NULL for anything else). */
+const char *policy_builtin_text(const char *what);
 
-/* Add what busd --policy @what names: "system" (POLICY_DATADIR/policy.d then
+/* Add what busd --policy @what names: "system" (the built-in shipped
+ * default POLICY_BUILTIN_SYSTEM, then POLICY_DATADIR/policy.d and
  * POLICY_SYSCONFDIR/policy.d, missing ones skipped), "user" (the same with
- * user-policy.d), "none" (nothing), else a file or directory that must
+ * POLICY_BUILTIN_USER and user-policy.d), "none" (nothing), else a file or directory that must
  * exist. Results as policy_builder_add_paths(). */
 int policy_builder_add_named(PolicyBuilder *b, const char *what, char **ret_error);
 
