@@ -170,29 +170,24 @@ static int rtt_server_main(void *userdata, int ready_fd) {
         }
 }
 
-static int run_rtt(const BenchOptions *o, Topology *t, BenchResult *res) {
-        BenchChild server = { .fd = -1 };
+/* One round trip of a floor: send, then wait for the 8-byte reply. */
+typedef int (*RoundTripFn)(void *ctx);
+
+/* Time @round_trip (@ctx) over @o's warmup and iterations, into @res: the
+ * latency samples, the elapsed time and the relay's CPU per call. */
+static int rtt_measure(const BenchOptions *o, Topology *t, BenchResult *res,
+                       RoundTripFn round_trip, void *ctx) {
         BenchSamples samples;
-        uint64_t reply, start, cpu0 = 0;
-        char line[64], *msg;
-        int r;
+        uint64_t start, cpu0 = 0;
+        int r = 0;
 
-        msg = bench_payload_new(sizeof(uint64_t) + o->size, false);
-        if (!msg || bench_samples_init(&samples, o->iterations) < 0)
+        if (bench_samples_init(&samples, o->iterations) < 0)
                 return -ENOMEM;
-        memcpy(msg, &o->size, sizeof(uint64_t));
-
-        r = bench_child_start(&server, rtt_server_main, &t->peer_fds[0]);
-        if (r < 0 || (r = bench_child_wait_ready(&server, line, sizeof(line))) < 0)
-                goto out;
-
         start = bench_now_ns();
         for (unsigned i = 0; i < o->warmup + o->iterations; i++) {
                 uint64_t t0 = bench_now_ns();
 
-                r = bench_write_full(t->fds[0], msg, sizeof(uint64_t) + o->size);
-                if (r == 0)
-                        r = bench_read_full(t->fds[0], &reply, sizeof(reply));
+                r = round_trip(ctx);
                 if (r < 0)
                         goto out;
                 if (i == o->warmup) {
@@ -211,8 +206,46 @@ static int run_rtt(const BenchOptions *o, Topology *t, BenchResult *res) {
         res->has_latency = true;
         bench_samples_summarize(&samples, &res->latency);
 out:
-        bench_child_stop(&server);
         bench_samples_free(&samples);
+        return r;
+}
+
+typedef struct RelayCall {
+        int fd;
+        const char *msg; /* length prefix + body */
+        size_t len;
+} RelayCall;
+
+/* floor-relay: the whole message through the relay and back. */
+static int relay_round_trip(void *ctx) {
+        RelayCall *c = ctx;
+        uint64_t reply;
+        int r;
+
+        r = bench_write_full(c->fd, c->msg, c->len);
+        if (r == 0)
+                r = bench_read_full(c->fd, &reply, sizeof(reply));
+        return r;
+}
+
+static int run_rtt(const BenchOptions *o, Topology *t, BenchResult *res) {
+        BenchChild server = { .fd = -1 };
+        RelayCall call = { .fd = t->fds[0], .len = sizeof(uint64_t) + o->size };
+        char line[64], *msg;
+        int r;
+
+        msg = bench_payload_new(sizeof(uint64_t) + o->size, false);
+        if (!msg)
+                return -ENOMEM;
+        memcpy(msg, &o->size, sizeof(uint64_t));
+        call.msg = msg;
+
+        r = bench_child_start(&server, rtt_server_main, &t->peer_fds[0]);
+        if (r >= 0)
+                r = bench_child_wait_ready(&server, line, sizeof(line));
+        if (r >= 0)
+                r = rtt_measure(o, t, res, relay_round_trip, &call);
+        bench_child_stop(&server);
         free(msg);
         return r;
 }
@@ -262,51 +295,50 @@ static int rtt_pool_server_main(void *userdata, int ready_fd) {
         }
 }
 
+typedef struct PoolCall {
+        int fd;
+        uint8_t *map;         /* the shared mapping */
+        const char *msg;      /* what the sender copies in */
+        uint64_t note[2];     /* length, offset */
+} PoolCall;
+
+/* floor-pool: a copy into the warm shared mapping, a 16-byte notice
+ * through the relay, the reply. */
+static int pool_round_trip(void *ctx) {
+        PoolCall *c = ctx;
+        uint64_t reply;
+        int r;
+
+        memcpy(c->map, c->msg, c->note[0]);
+        r = bench_write_full(c->fd, c->note, sizeof(c->note));
+        if (r == 0)
+                r = bench_read_full(c->fd, &reply, sizeof(reply));
+        return r;
+}
+
 static int run_rtt_pool(const BenchOptions *o, Topology *t, BenchResult *res) {
         BenchChild server = { .fd = -1 };
         PoolFloor pf = { .fd = t->peer_fds[0], .size = o->size };
-        BenchSamples samples;
-        uint64_t reply, start, cpu0 = 0, note[2] = { o->size, 0 };
+        PoolCall call = { .fd = t->fds[0], .note = { o->size, 0 } };
         char line[64], *msg;
-        int r;
+        int r = -ENOMEM;
 
         pf.map = pool_floor_map(o->size);
         msg = bench_payload_new(o->size, false);
-        if (!pf.map || !msg || bench_samples_init(&samples, o->iterations) < 0)
-                return -ENOMEM;
-        r = bench_child_start(&server, rtt_pool_server_main, &pf);
-        if (r < 0 || (r = bench_child_wait_ready(&server, line, sizeof(line))) < 0)
+        if (!pf.map || !msg)
                 goto out;
-        start = bench_now_ns();
-        for (unsigned i = 0; i < o->warmup + o->iterations; i++) {
-                uint64_t t0 = bench_now_ns();
-
-                memcpy(pf.map, msg, o->size);
-                r = bench_write_full(t->fds[0], note, sizeof(note));
-                if (r == 0)
-                        r = bench_read_full(t->fds[0], &reply, sizeof(reply));
-                if (r < 0)
-                        goto out;
-                if (i == o->warmup) {
-                        start = t0;
-                        cpu0 = bench_cpu_ns(relay_pid(t));
-                }
-                if (i < o->warmup)
-                        continue;
-                bench_samples_add(&samples, bench_now_ns() - t0);
-                if (bench_over_budget(o, start, samples.n, BENCH_MIN_CALLS))
-                        break;
-        }
-        res->elapsed_s = (bench_now_ns() - start) / 1e9;
-        res->iterations = samples.n;
-        bench_result_set_cpu(res, cpu0, bench_cpu_ns(relay_pid(t)), samples.n);
-        res->has_latency = true;
-        bench_samples_summarize(&samples, &res->latency);
-out:
+        call.map = pf.map;
+        call.msg = msg;
+        r = bench_child_start(&server, rtt_pool_server_main, &pf);
+        if (r >= 0)
+                r = bench_child_wait_ready(&server, line, sizeof(line));
+        if (r >= 0)
+                r = rtt_measure(o, t, res, pool_round_trip, &call);
         bench_child_stop(&server);
-        bench_samples_free(&samples);
+out:
         free(msg);
-        munmap(pf.map, o->size ? o->size : 4096);
+        if (pf.map)
+                munmap(pf.map, o->size ? o->size : 4096);
         return r;
 }
 
