@@ -274,7 +274,7 @@ static int parse_rule(RuleCtx *c, json_t *obj, PolicyRule **ret, char **ret_erro
         PolicyRule *r;
         const char *key;
         json_t *v, *allow, *deny;
-        unsigned seen = 0, allowed;
+        unsigned allowed;
         int a, k;
 
         if (!json_is_object(obj))
@@ -421,7 +421,6 @@ unknown:
                 }
                 if (k != 0)
                         goto out;
-                seen |= bit;
         }
         if (r->broadcast == 1 && r->name) {
                 k = fail(ret_error, c->source, c->path,
