@@ -12,7 +12,7 @@ tests_busdctl_peer_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_busdctl_peer_LDADD = client/libbusclient.la $(JANSSON_LIBS)
 
 TESTS += tests/test-busdctl.sh
-EXTRA_DIST += tests/test-busdctl.sh
+EXTRA_DIST += tests/test-busdctl.sh tests/busdctl-lib.sh
 
 # Unit tests of busdctl's pure output helpers.
 check_PROGRAMS += tests/test-busdctl-output

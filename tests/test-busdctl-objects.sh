@@ -14,76 +14,15 @@
 # description file.
 set -u
 
-builddir=$(pwd)
-srcdir=${srcdir:-.}
-BUSD_BINARY=${BUSD_BINARY:-$builddir/daemon/busd}
-BUSDCTL=${BUSDCTL:-$builddir/tools/busdctl}
-BUSD_LAUNCH=${BUSD_LAUNCH:-$builddir/tests/busd-launch}
+TEST_NAME=test-busdctl-objects
+. "${srcdir:-.}/tests/busdctl-lib.sh"
 ECHO_SERVICE=${ECHO_SERVICE:-$builddir/examples/echo-service}
 DESCRIPTION=$srcdir/examples/org.example.Echo.json
-# Upper bound for anything awaited (seconds); a deadline, never a delay.
-WAIT=10
-
-for f in "$BUSD_BINARY" "$BUSDCTL" "$BUSD_LAUNCH" "$ECHO_SERVICE"; do
-        if [ ! -x "$f" ]; then
-                echo "test-busdctl-objects: $f is missing; build it first (make check does)" >&2
-                echo "0 passed, 1 failed"
-                exit 1
-        fi
-done
-unset BUSD_ADDRESS NO_COLOR
-
-passed=0
-failed=0
-busd_pid=
+busdctl_lib_init "$ECHO_SERVICE"
 svc_pid=
-dir=$(mktemp -d "${TMPDIR:-/tmp}/busdctl-objects-XXXXXX") || exit 1
-out=$dir/out
-err=$dir/err
-bus=$dir/bus.sock
-
-cleanup() {
+test_cleanup() {
         [ -n "$svc_pid" ] && kill "$svc_pid" 2>/dev/null
-        [ -n "$busd_pid" ] && "$BUSD_LAUNCH" stop "$busd_pid"
-        rm -rf "$dir"
 }
-trap cleanup EXIT
-
-ok() {
-        passed=$((passed + 1))
-        echo "ok - $1"
-}
-
-not_ok() {
-        failed=$((failed + 1))
-        echo "FAIL - $1"
-        echo "  exit status: $rc"
-        sed 's/^/  stdout: /' "$out"
-        sed 's/^/  stderr: /' "$err"
-}
-
-run() {
-        "$@" >"$out" 2>"$err"
-        rc=$?
-}
-
-ctl() {
-        run "$BUSDCTL" "$@"
-}
-
-check() {
-        local desc=$1
-        shift
-        if eval "$@"; then
-                ok "$desc"
-        else
-                not_ok "$desc"
-        fi
-}
-
-has_out() { grep -qE -- "$1" "$out"; }
-has_err() { grep -qE -- "$1" "$err"; }
-lines_out() { wc -l <"$out"; }
 
 D=org.example.Echo
 P=/org/example/Echo
@@ -329,5 +268,4 @@ run "$BUSD_LAUNCH" stop "$busd_pid"
 busd_pid=
 check "busd exits cleanly" '[[ $rc == 0 ]]'
 
-echo "$passed passed, $failed failed"
-[[ $failed == 0 ]]
+busdctl_lib_finish

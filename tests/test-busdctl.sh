@@ -12,89 +12,17 @@
 # BUSD_BINARY, BUSDCTL, BUSD_LAUNCH, BUSDCTL_PEER.
 set -u
 
-builddir=$(pwd)
-BUSD_BINARY=${BUSD_BINARY:-$builddir/daemon/busd}
-BUSDCTL=${BUSDCTL:-$builddir/tools/busdctl}
-BUSD_LAUNCH=${BUSD_LAUNCH:-$builddir/tests/busd-launch}
+TEST_NAME=test-busdctl
+. "${srcdir:-.}/tests/busdctl-lib.sh"
 BUSDCTL_PEER=${BUSDCTL_PEER:-$builddir/tests/busdctl-peer}
-# Upper bound for anything awaited (seconds); a deadline, never a delay.
-WAIT=10
-
-for f in "$BUSD_BINARY" "$BUSDCTL" "$BUSD_LAUNCH" "$BUSDCTL_PEER"; do
-        if [ ! -x "$f" ]; then
-                echo "test-busdctl: $f is missing; build it first (make check does)" >&2
-                echo "0 passed, 1 failed"
-                exit 1
-        fi
-done
-# The bus under test is ours alone.
-unset BUSD_ADDRESS NO_COLOR
-
-passed=0
-failed=0
-skipped=0
-busd_pid=
+busdctl_lib_init "$BUSDCTL_PEER"
 peer_pids=()
-bg_pids=()
-dir=$(mktemp -d "${TMPDIR:-/tmp}/busdctl-test-XXXXXX") || exit 1
-out=$dir/out
-err=$dir/err
-bus=$dir/bus.sock
-
-cleanup() {
+test_cleanup() {
         local p
-        for p in "${bg_pids[@]}" "${peer_pids[@]}"; do
+        for p in "${peer_pids[@]}"; do
                 kill "$p" 2>/dev/null
         done
-        if [ -n "$busd_pid" ]; then
-                "$BUSD_LAUNCH" stop "$busd_pid"
-        fi
-        rm -rf "$dir"
 }
-trap cleanup EXIT
-
-ok() {
-        passed=$((passed + 1))
-        echo "ok - $1"
-}
-
-not_ok() {
-        failed=$((failed + 1))
-        echo "FAIL - $1"
-        echo "  exit status: $rc"
-        sed 's/^/  stdout: /' "$out"
-        sed 's/^/  stderr: /' "$err"
-}
-
-skip() {
-        skipped=$((skipped + 1))
-        echo "skip - $1"
-}
-
-# run CMD...: run it with stdout and stderr captured, status in $rc.
-run() {
-        "$@" >"$out" 2>"$err"
-        rc=$?
-}
-
-ctl() {
-        run "$BUSDCTL" "$@"
-}
-
-# check DESCRIPTION CONDITION...: CONDITION is a command (usually [[ ]] via eval).
-check() {
-        local desc=$1
-        shift
-        if eval "$@"; then
-                ok "$desc"
-        else
-                not_ok "$desc"
-        fi
-}
-
-has_out() { grep -qE -- "$1" "$out"; }
-has_err() { grep -qE -- "$1" "$err"; }
-lines_out() { wc -l <"$out"; }
 
 # start_peer VAR [--fork] NAME...: start a peer; sets VAR_unique and VAR_pid and
 # VAR_results from its READY line.
@@ -685,5 +613,4 @@ busd_pid=
 ctl list
 check "after the bus stops: the no-bus hint" '[[ $rc == 1 ]] && has_err "no bus at $bus: is busd running\?"'
 
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]
+busdctl_lib_finish
