@@ -109,6 +109,7 @@ struct Bridge {
         struct event *bus_lost;
         uint32_t bus_retry_ms;
         bool bus_ever;
+        bool bus_not_bridge; /* the bus refused BecomeBridge on this connection: no ORIGIN */
 
         /* NATS. */
         natsConnection *nc;
@@ -309,18 +310,36 @@ static void fail_all_out(Bridge *b, const char *name, const char *why) {
                         out_fail(&b->out[i], name, "%s", why);
 }
 
-/* The caller's deadline (absolute CLOCK_MONOTONIC ns; 0 = none), read from
- * the fixed header the bus delivered (PROTOCOL.md 3.1): libbusclient has no
- * accessor for it. Bus and bridge share the host's monotonic clock. */
+/* The caller's deadline (absolute CLOCK_MONOTONIC ns; 0 = none). Bus and
+ * bridge share the host's monotonic clock. */
 static uint64_t call_deadline_ns(bus_message *call) {
-        const void *raw;
-        size_t size;
-        uint64_t deadline;
+        return bus_message_get_deadline(call);
+}
 
-        if (bus_message_get_raw(call, &raw, &size) < 0 || size < BUS_HEADER_SIZE)
+/* The remote sender a call or signal from NATS names (Busd-Origin-*), put on
+ * the local message @m as its ORIGIN field (PROTOCOL.md 3.3), which the bus
+ * lets through only because this connection is a bridge. Returns 0, or
+ * -EBADMSG when the headers are absent or malformed: such a message is not
+ * forwarded, so that no remote sender escapes the rules the local policy has
+ * for remote callers by leaving its origin out. When the bus refused to mark
+ * us a bridge, nothing is set (the bus would refuse the message). */
+static int set_remote_origin(Bridge *b, bus_message *m, natsMsg *msg) {
+        const char *host = hdr_get(msg, BRIDGE_HDR_ORIGIN_HOST);
+        const char *sender = hdr_get(msg, BRIDGE_HDR_ORIGIN_SENDER);
+        const char *uid = hdr_get(msg, BRIDGE_HDR_ORIGIN_UID);
+        unsigned long long u;
+        char *end;
+
+        if (!host || !sender || !uid || !bridge_token_is_valid(host) || uid[0] < '0' ||
+            uid[0] > '9')
+                return -EBADMSG;
+        errno = 0;
+        u = strtoull(uid, &end, 10);
+        if (*end || errno || u >= UINT32_MAX)
+                return -EBADMSG;
+        if (b->bus_not_bridge)
                 return 0;
-        memcpy(&deadline, (const char *)raw + offsetof(BusHeader, deadline_ns), sizeof(deadline));
-        return deadline;
+        return bus_message_set_remote_origin(m, host, (uid_t)u, sender) < 0 ? -EBADMSG : 0;
 }
 
 static OutCall *out_alloc(Bridge *b) {
@@ -615,6 +634,12 @@ static void handle_call(Bridge *b, unsigned index, natsMsg *msg) {
                 return;
         }
         r = bus_message_new_method_call(b->bus, &m, e->name, path, iface, member);
+        if (r >= 0 && set_remote_origin(b, m, msg) < 0) {
+                bus_message_unref(m);
+                respond_error(b, reply, BRIDGE_ERROR_BAD_MESSAGE,
+                              "the call's origin (Busd-Origin-*) is missing or invalid");
+                return;
+        }
         if (r >= 0)
                 r = bridge_wire_fill(m, &v);
         if (r >= 0 && no_reply)
@@ -766,6 +791,8 @@ static void handle_signal(Bridge *b, natsMsg *msg) {
         if (r < 0)
                 return;
         r = bus_message_new_signal(b->bus, &m, path, iface, member);
+        if (r >= 0)
+                r = set_remote_origin(b, m, msg); /* a signal without one is dropped */
         if (r >= 0 && key)
                 r = bus_message_set_key(m, key);
         if (r >= 0)
@@ -979,6 +1006,7 @@ static int on_become_bridge(bus_message *reply, void *userdata) {
                 blog(b, "the bus marks this connection as a bridge");
                 return 0;
         }
+        b->bus_not_bridge = true;
         (void)bus_message_get_error(reply, &e);
         blog(b,
              "not marked as a bridge (%s: %s): services see calls from other hosts as "
@@ -1005,6 +1033,7 @@ static int bus_setup(Bridge *b) {
         r = bus_connect_with_timeout(&b->bus, cfg->bus_address, BRIDGE_BUS_CONNECT_TIMEOUT_USEC);
         if (r < 0)
                 return r;
+        b->bus_not_bridge = false;
         r = bus_connection_attach_event(b->bus, b->base);
         if (r < 0)
                 goto fail;

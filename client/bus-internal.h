@@ -132,6 +132,8 @@ struct bus_message {
         json_t *json; /* parsed body, cached */
         bool json_parsed;
         char sender[BUS_UNIQUE_NAME_BUF + 16]; /* rendered sender (received) */
+        char *origin_split; /* received: the ORIGIN field as "HOST\0UNIQUE\0", made on first
+                             * bus_message_get_remote_origin() */
         /* Application payloads (payload.c), the body's payload excluded. The
          * message owns the fds (sealed memfds: attached ones, or received and
          * checked) and the read-only mappings, made on first access. */

@@ -280,6 +280,15 @@ int bus_message_set_body(bus_message *m, json_t *body);
 int bus_message_set_body_text(bus_message *m, const char *text, size_t len);
 /* Call that expects no reply. */
 int bus_message_set_no_reply(bus_message *m, bool no_reply);
+/* For busd-bridge: the remote sender of a call or signal forwarded from
+ * another host (the ORIGIN field, PROTOCOL.md 3.3): that host's name
+ * ([A-Za-z0-9_-]{1,64}), the sender's uid and unique name there. The bus
+ * refuses a message carrying it (org.busd.Error.OriginRefused) unless the
+ * connection became a bridge (org.busd.Bus.BecomeBridge). @host and
+ * @unique_name both NULL remove it. Returns 0, or -EINVAL for another
+ * message type or a bad host, uid or unique name. */
+int bus_message_set_remote_origin(bus_message *m, const char *host, uid_t uid,
+                                  const char *unique_name);
 
 bus_message *bus_message_ref(bus_message *m);
 bus_message *bus_message_unref(bus_message *m);
@@ -476,6 +485,26 @@ pid_t bus_message_get_sender_pid(bus_message *m);
 /* Inode number of the sender's pidfd (unique for the boot on kernels with
  * pidfs), 0 if unknown: lets a service tell a reused pid from its caller. */
 uint64_t bus_message_get_sender_pid_id(bus_message *m);
+/* BUS_SENDER_FLAG_* the bus stamped on @m (PROTOCOL.md 3.2):
+ * BUS_SENDER_FLAG_BRIDGE (1) when the sender is a connection that became a
+ * bridge (busd-bridge: the message came from another host). 0 for messages
+ * built or synthesized locally. */
+uint32_t bus_message_get_sender_flags(bus_message *m);
+/* The caller's deadline of a received method call: absolute CLOCK_MONOTONIC
+ * time in ns after which it no longer wants the reply; 0 = none (and for
+ * every other message). */
+uint64_t bus_message_get_deadline(bus_message *m);
+/* Who sent @m on another host, for a call or signal busd-bridge forwarded:
+ * that host's name, the sender's uid and unique name on that host's bus, as
+ * the calling host's bridge put them (docs/BRIDGE.md, "Identity across
+ * hosts"). No local peer can forge them: the bus refuses the field from any
+ * connection that is not a bridge, and this returns it only when the bus
+ * also stamped the bridge flag. Strings are borrowed, valid while @m is
+ * referenced; each out pointer may be NULL. Returns 0; -ENODATA for a local
+ * message (no remote origin) or one built or synthesized locally; -ENOMEM;
+ * -EINVAL if @m is NULL. */
+int bus_message_get_remote_origin(bus_message *m, const char **ret_host, uid_t *ret_uid,
+                                  const char **ret_unique_name);
 
 /* ---- Credentials ------------------------------------------------------------------ */
 
@@ -565,7 +594,9 @@ typedef int (*bus_message_handler)(bus_message *m, void *userdata);
  * deadline is sent to the bus and no local timer runs, so the callback runs
  * when the reply arrives or the connection ends. Otherwise the bus answers
  * org.busd.Error.Timeout at the deadline, and the library itself one second
- * later should the bus not. */
+ * later should the bus not. Once it returns 0, bus_message_get_serial(@m) is
+ * the serial this call was sent with (what the callee sees and its reply
+ * names); sending @m again assigns a new one. */
 int bus_call_async(bus_connection *c, bus_message *m, uint64_t timeout_usec,
                    bus_message_handler callback, void *userdata, bus_slot **ret_slot);
 

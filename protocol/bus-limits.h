@@ -29,10 +29,11 @@
 #define BUS_HEADER_SIZE 72u
 
 /* hard: variable header fields, bytes. Six strings of at most 255 bytes plus
- * NUL, each with a 4-byte tag and padding to 8, plus a payload table (4-byte tag,
- * 4 alignment bytes, BUS_FDS_MAX 8-byte sizes): 6 * 264 + 8 + 8 * 16 = 1720
- * < 2048. */
-#define BUS_FIELDS_MAX 2048u
+ * NUL, each with a 4-byte tag and padding to 8 (6 * 264), an ORIGIN of at most
+ * 99 bytes plus NUL (host 64, uid 10, unique name 23, two '/': 104 with tag
+ * and padding), plus payload and slice tables of BUS_FDS_MAX entries in all,
+ * the largest all slices (8 + 16 * 24 = 392): 1584 + 104 + 392 = 2080 < 2304. */
+#define BUS_FIELDS_MAX 2304u
 
 /* hard: inline body bytes. Bodies past BUS_BODY_INLINE_THRESHOLD travel in a
  * memfd; the inline ceiling only bounds what the broker must buffer for one

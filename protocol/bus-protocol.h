@@ -127,6 +127,8 @@ typedef enum BusFieldCode {
         BUS_FIELD_KEY = 6,
         BUS_FIELD_PAYLOADS = 7, /* array of uint64 payload sizes, one per fd, in fd order */
         BUS_FIELD_SLICES = 8,   /* array of BusSlice: references into the sender's pools */
+        BUS_FIELD_ORIGIN = 9,   /* "HOST/UID/UNIQUE": a bridged message's remote sender; the
+                                 * broker refuses it from a connection that is not a bridge */
         _BUS_FIELD_MAX,
 } BusFieldCode;
 
@@ -149,6 +151,7 @@ typedef struct BusFields {
         const char *member;
         const char *error_name;
         const char *key;
+        const char *origin; /* BUS_FIELD_ORIGIN, bus_origin_parse() splits it */
         const uint64_t *payload_sizes; /* aligned: the field block must be 8-aligned */
         unsigned n_payloads;
         const BusSlice *slices; /* aligned like payload_sizes */
@@ -191,6 +194,7 @@ typedef enum BusProtoError {
         BUS_PROTO_E_PAYLOAD_TOO_LARGE,
         BUS_PROTO_E_BODY_NOT_UTF8,
         BUS_PROTO_E_BUFFER_TOO_SMALL,
+        BUS_PROTO_E_BAD_ORIGIN,
         _BUS_PROTO_E_MAX,
 } BusProtoError;
 
@@ -231,6 +235,7 @@ typedef struct BusMessageSpec {
         const char *member;
         const char *error_name;
         const char *key;
+        const char *origin;
         const uint64_t *payload_sizes;
         unsigned n_payloads;
         const BusSlice *slices; /* the SLICES field, NULL if n_slices is 0 */
@@ -283,6 +288,16 @@ bool bus_error_name_is_valid(const char *s);
 bool bus_member_is_valid(const char *s);
 bool bus_path_is_valid(const char *s);
 bool bus_key_is_valid(const char *s);
+
+/* The ORIGIN field (PROTOCOL.md 3.3): "HOST/UID/UNIQUE", HOST a host name
+ * token [A-Za-z0-9_-]{1,64} (BUS_ORIGIN_HOST_MAX), UID a uid in decimal
+ * without leading zeros below 2^32 - 1, UNIQUE a unique name on that host's
+ * bus. bus_origin_parse() checks @s and, if valid, returns the host's length,
+ * the uid and where the unique name starts (each pointer may be NULL). */
+#define BUS_ORIGIN_HOST_MAX 64u
+bool bus_origin_parse(const char *s, size_t *ret_host_len, uint32_t *ret_uid,
+                      const char **ret_unique);
+bool bus_origin_is_valid(const char *s);
 bool bus_utf8_is_valid(const char *s, size_t len);
 /* Text the bus or the library did not check, made fit for a message: copy
  * the NUL-terminated @src into @dst (@size bytes, at least 1) as valid UTF-8

@@ -26,6 +26,7 @@ static void spec_strings(const BusMessageSpec *spec, const char *ret[static _BUS
         ret[BUS_FIELD_MEMBER] = spec->member;
         ret[BUS_FIELD_ERROR_NAME] = spec->error_name;
         ret[BUS_FIELD_KEY] = spec->key;
+        ret[BUS_FIELD_ORIGIN] = spec->origin;
 }
 
 size_t bus_message_fields_size(const BusMessageSpec *spec) {
@@ -78,6 +79,7 @@ static void spec_fields(const BusMessageSpec *spec, BusFields *ret) {
                 .member = spec->member,
                 .error_name = spec->error_name,
                 .key = spec->key,
+                .origin = spec->origin,
                 .payload_sizes = spec->n_payloads > 0 ? spec->payload_sizes : NULL,
                 .n_payloads = spec->n_payloads,
                 .slices = spec->n_slices > 0 ? spec->slices : NULL,
@@ -106,7 +108,7 @@ static int encode(const BusMessageSpec *spec, void *buf, size_t buf_size, size_t
         spec_strings(spec, strings);
         for (uint16_t code = 1; code < _BUS_FIELD_MAX; code++)
                 if (strings[code] && strnlen(strings[code], BUS_NAME_MAX + 1) > BUS_NAME_MAX)
-                        return BUS_PROTO_E_BAD_DESTINATION + (code - BUS_FIELD_DESTINATION);
+                        return wire_string_error(code);
         if (spec->n_payloads > BUS_FDS_MAX)
                 return BUS_PROTO_E_TOO_MANY_FDS;
         if (spec->n_payloads > 0 && !spec->payload_sizes)

@@ -368,3 +368,41 @@ bool bus_unique_name_parse(const char *s, uint64_t *ret_id) {
                 *ret_id = id;
         return true;
 }
+
+bool bus_origin_parse(const char *s, size_t *ret_host_len, uint32_t *ret_uid,
+                      const char **ret_unique) {
+        uint64_t uid = 0;
+        size_t host_len = 0, i;
+
+        if (!s || name_length(s) == 0)
+                return false; /* NULL, empty or longer than BUS_NAME_MAX */
+        while (host_len < BUS_ORIGIN_HOST_MAX &&
+               ((s[host_len] >= 'A' && s[host_len] <= 'Z') ||
+                (s[host_len] >= 'a' && s[host_len] <= 'z') || is_digit(s[host_len]) ||
+                s[host_len] == '_' || s[host_len] == '-'))
+                host_len++;
+        if (host_len == 0 || s[host_len] != '/')
+                return false;
+        i = host_len + 1;
+        if (!is_digit(s[i]) || (s[i] == '0' && s[i + 1] != '/'))
+                return false; /* empty or a leading zero */
+        for (; is_digit(s[i]); i++) {
+                uid = uid * 10u + (uint64_t)(s[i] - '0');
+                if (uid >= UINT32_MAX)
+                        return false; /* (uid_t)-1 is no uid */
+        }
+        if (s[i] != '/' || !bus_unique_name_parse(s + i + 1, NULL))
+                return false;
+
+        if (ret_host_len)
+                *ret_host_len = host_len;
+        if (ret_uid)
+                *ret_uid = (uint32_t)uid;
+        if (ret_unique)
+                *ret_unique = s + i + 1;
+        return true;
+}
+
+bool bus_origin_is_valid(const char *s) {
+        return bus_origin_parse(s, NULL, NULL, NULL);
+}

@@ -50,6 +50,7 @@ static const char *const proto_error_text[_BUS_PROTO_E_MAX] = {
         [BUS_PROTO_E_PAYLOAD_TOO_LARGE] = "payloads too large",
         [BUS_PROTO_E_BODY_NOT_UTF8] = "body is not valid UTF-8 or contains NUL",
         [BUS_PROTO_E_BUFFER_TOO_SMALL] = "buffer too small",
+        [BUS_PROTO_E_BAD_ORIGIN] = "invalid origin",
 };
 
 const char *bus_proto_strerror(int error) {
@@ -115,6 +116,8 @@ bool bus_field_string_is_valid(BusFieldCode code, const char *s) {
                 return bus_error_name_is_valid(s);
         case BUS_FIELD_KEY:
                 return bus_key_is_valid(s);
+        case BUS_FIELD_ORIGIN:
+                return bus_origin_is_valid(s);
         default:
                 return false;
         }
@@ -128,8 +131,7 @@ static int parse_string(uint16_t code, const uint8_t *value, size_t len, const c
         if (len == 0 || value[len - 1] != 0 || memchr(value, 0, len - 1))
                 return BUS_PROTO_E_FIELD_NOT_TERMINATED;
         if (!bus_field_string_is_valid(code, s))
-                /* BUS_PROTO_E_BAD_DESTINATION..BAD_KEY follow the field codes. */
-                return BUS_PROTO_E_BAD_DESTINATION + (code - BUS_FIELD_DESTINATION);
+                return wire_string_error(code);
 
         *ret = s;
         return BUS_PROTO_OK;
@@ -197,6 +199,9 @@ int bus_fields_parse(const void *fields, size_t len, BusFields *ret) {
                 case BUS_FIELD_KEY:
                         r = parse_string(code, value, vlen, &f.key);
                         break;
+                case BUS_FIELD_ORIGIN:
+                        r = parse_string(code, value, vlen, &f.origin);
+                        break;
                 case BUS_FIELD_PAYLOADS:
                         if (vlen == 0 || vlen % 8u != 0 || vlen / 8u > BUS_FDS_MAX)
                                 return BUS_PROTO_E_BAD_PAYLOADS;
@@ -242,7 +247,7 @@ static unsigned fields_present(const BusFields *f) {
                (f->interface ? F(BUS_FIELD_INTERFACE) : 0) | (f->member ? F(BUS_FIELD_MEMBER) : 0) |
                (f->error_name ? F(BUS_FIELD_ERROR_NAME) : 0) | (f->key ? F(BUS_FIELD_KEY) : 0) |
                (f->n_payloads > 0 ? F(BUS_FIELD_PAYLOADS) : 0) |
-               (f->n_slices > 0 ? F(BUS_FIELD_SLICES) : 0);
+               (f->n_slices > 0 ? F(BUS_FIELD_SLICES) : 0) | (f->origin ? F(BUS_FIELD_ORIGIN) : 0);
 }
 
 typedef struct TypeRule {
@@ -264,14 +269,15 @@ static const TypeRule type_rules[] = {
         [BUS_MESSAGE_METHOD_RETURN] = {
                 .required = F(BUS_FIELD_DESTINATION),
                 .forbidden = F(BUS_FIELD_PATH) | F(BUS_FIELD_INTERFACE) | F(BUS_FIELD_MEMBER) |
-                             F(BUS_FIELD_ERROR_NAME),
+                             F(BUS_FIELD_ERROR_NAME) | F(BUS_FIELD_ORIGIN),
                 .reply = true,
                 .deadline = false,
                 .flags = BUS_FLAGS_KNOWN & ~BUS_FLAG_NO_REPLY_EXPECTED,
         },
         [BUS_MESSAGE_ERROR] = {
                 .required = F(BUS_FIELD_DESTINATION) | F(BUS_FIELD_ERROR_NAME),
-                .forbidden = F(BUS_FIELD_PATH) | F(BUS_FIELD_INTERFACE) | F(BUS_FIELD_MEMBER),
+                .forbidden = F(BUS_FIELD_PATH) | F(BUS_FIELD_INTERFACE) | F(BUS_FIELD_MEMBER) |
+                             F(BUS_FIELD_ORIGIN),
                 .reply = true,
                 .deadline = false,
                 .flags = BUS_FLAGS_KNOWN & ~BUS_FLAG_NO_REPLY_EXPECTED,

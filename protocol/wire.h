@@ -33,3 +33,13 @@ static inline size_t wire_value_offset(uint16_t code) {
 static inline size_t wire_record_size(uint16_t code, size_t value_len) {
         return wire_align8(wire_value_offset(code) + value_len);
 }
+
+/* The BusProtoError for an invalid string value of field @code. */
+static inline int wire_string_error(uint16_t code) {
+        _Static_assert(BUS_PROTO_E_BAD_KEY - BUS_PROTO_E_BAD_DESTINATION ==
+                               BUS_FIELD_KEY - BUS_FIELD_DESTINATION,
+                       "string field errors follow the field codes");
+        if (code == BUS_FIELD_ORIGIN)
+                return BUS_PROTO_E_BAD_ORIGIN;
+        return BUS_PROTO_E_BAD_DESTINATION + (code - BUS_FIELD_DESTINATION);
+}

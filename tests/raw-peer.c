@@ -216,6 +216,7 @@ static RawMsg *raw_extract(RawPeer *p)
         m->member = f.member;
         m->error_name = f.error_name;
         m->key = f.key;
+        m->origin = f.origin;
         m->body = (const char *)m->data + sizeof(h) + h.fields_len;
         m->body_len = (size_t)h.body_len;
         if (m->body_len > 0)

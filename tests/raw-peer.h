@@ -40,6 +40,7 @@ typedef struct RawMsg {
         const char *member;
         const char *error_name;
         const char *key;
+        const char *origin; /* ORIGIN (PROTOCOL.md 3.3) */
         const char *body; /* NUL-terminated copy of the body */
         size_t body_len;
         json_t *json; /* body parsed, NULL if empty or not JSON */

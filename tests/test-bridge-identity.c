@@ -6,17 +6,22 @@
  * uid) has BUS_SENDER_FLAG_BRIDGE stamped in the sender block of every
  * message it sends from then on; no other peer can get it there, whatever
  * it writes in its own header; an unprivileged uid cannot take the role.
+ * The ORIGIN field (PROTOCOL.md 3.3) passes only from a bridge: a local peer
+ * that sets it is refused (OriginRefused), and a service reads a bridged
+ * call's origin, flags and deadline through libbusclient's accessors.
  *
  * Raw peers on both ends: the receiver sees exactly the bytes the broker
  * stamped, the forger writes exactly the bytes it likes.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -173,6 +178,206 @@ START_TEST(test_policy_refuses_bridge) {
 }
 END_TEST
 
+#define ORIGIN "beta/1000/:1.42"
+
+/* A local peer that is not a bridge sets ORIGIN: its call is answered
+ * OriginRefused and its signal dropped with MessageDropped naming it; neither
+ * reaches anyone (the next message from the same sender is the first one
+ * the receiver sees: a connection's messages are routed in order). */
+START_TEST(test_origin_refused_from_local_peer) {
+        RawPeer *forger = raw_peer_new(busd_address()), *svc = raw_peer_new(busd_address());
+        RawSpec call = { .type = BUS_MESSAGE_METHOD_CALL,
+                         .destination = svc->name,
+                         .path = SVC_PATH,
+                         .interface = SVC_IFACE,
+                         .member = "Hello",
+                         .origin = ORIGIN,
+                         .body = "{}" };
+        RawSpec sig = { .type = BUS_MESSAGE_SIGNAL,
+                        .path = SVC_PATH,
+                        .interface = SVC_IFACE,
+                        .member = "Tick",
+                        .origin = ORIGIN,
+                        .body = "{}" };
+        int64_t dropped = busd_stat("messages_dropped");
+        uint64_t serial;
+        RawMsg *m;
+
+        raw_peer_add_match(svc, "type='signal',interface='" SVC_IFACE "'");
+        serial = raw_peer_send(forger, &call);
+        m = raw_peer_recv_reply(forger, serial, HARNESS_WAIT_MS);
+        ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.OriginRefused"), "call: %s",
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+        serial = raw_peer_send(forger, &sig);
+        for (;;) {
+                m = raw_peer_recv(forger, HARNESS_WAIT_MS);
+                ck_assert_msg(m, "no MessageDropped for the signal");
+                if (raw_msg_is_signal(m, "MessageDropped"))
+                        break;
+                raw_msg_free(m);
+        }
+        ck_assert_int_eq(json_integer_value(json_object_get(m->json, "serial")), (json_int_t)serial);
+        ck_assert_str_eq(raw_msg_str(m, "error"), "org.busd.Error.OriginRefused");
+        raw_msg_free(m);
+        /* Neither reached the receiver: the first thing it gets is this. */
+        call.origin = NULL;
+        call.flags = BUS_FLAG_NO_REPLY_EXPECTED;
+        serial = raw_peer_send(forger, &call);
+        m = raw_peer_recv(svc, HARNESS_WAIT_MS);
+        ck_assert_msg(m && m->serial == serial && !m->origin, "svc got: %s", raw_msg_describe(m));
+        raw_msg_free(m);
+        ck_assert_int_ge(busd_stat("messages_dropped"), dropped + 1);
+        ck_assert(busd_log_contains("OriginRefused"));
+        /* Still connected: refused, not disconnected. */
+        m = raw_peer_driver_call(forger, "GetId", NULL);
+        ck_assert_msg(m && m->type == BUS_MESSAGE_METHOD_RETURN, "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        raw_peer_free(forger);
+        raw_peer_free(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* What the service's handler saw. */
+typedef struct Seen {
+        unsigned calls;
+        int origin_r;
+        char host[80], unique[32];
+        uid_t uid;
+        uint32_t flags;
+        uint64_t deadline;
+} Seen;
+
+static int on_hello(bus_message *call, void *userdata, json_t **ret_reply, bus_error *e) {
+        Seen *seen = userdata;
+        const char *host = NULL, *unique = NULL;
+
+        (void)e;
+        seen->calls++;
+        seen->uid = (uid_t)-2;
+        seen->origin_r = bus_message_get_remote_origin(call, &host, &seen->uid, &unique);
+        snprintf(seen->host, sizeof(seen->host), "%s", host ? host : "");
+        snprintf(seen->unique, sizeof(seen->unique), "%s", unique ? unique : "");
+        seen->flags = bus_message_get_sender_flags(call);
+        seen->deadline = bus_message_get_deadline(call);
+        *ret_reply = json_object();
+        return 0;
+}
+
+static const bus_method svc_methods[] = { { "Hello", on_hello }, { NULL, NULL } };
+
+/* A bridge's call with ORIGIN reaches the service, which reads the origin,
+ * the bridge flag and the deadline; a local call has none of them. */
+START_TEST(test_service_sees_remote_origin) {
+        RawPeer *bridge = raw_peer_new(busd_address()), *local = raw_peer_new(busd_address());
+        bus_connection *c = test_connect();
+        bus_slot *slot = NULL;
+        Seen seen = { 0 };
+        struct timespec ts;
+        uint64_t deadline;
+        RawSpec call = { .type = BUS_MESSAGE_METHOD_CALL,
+                         .destination = bus_connection_get_unique_name(c),
+                         .path = SVC_PATH,
+                         .interface = SVC_IFACE,
+                         .member = "Hello",
+                         .origin = ORIGIN,
+                         .body = "{}" };
+        uint64_t serial;
+        RawMsg *m;
+
+        ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+        deadline = ((uint64_t)ts.tv_sec + 60u) * 1000000000ull + (uint64_t)ts.tv_nsec;
+        call.deadline_ns = deadline;
+        ck_assert_int_eq(bus_add_object(c, &slot, SVC_PATH, SVC_IFACE, svc_methods, &seen), 0);
+        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
+        raw_msg_free(m);
+
+        serial = raw_peer_send(bridge, &call);
+        pump_until(&seen.calls, 1, c);
+        ck_assert_int_eq(seen.origin_r, 0);
+        ck_assert_str_eq(seen.host, "beta");
+        ck_assert_uint_eq(seen.uid, 1000);
+        ck_assert_str_eq(seen.unique, ":1.42");
+        ck_assert_uint_eq(seen.flags, BUS_SENDER_FLAG_BRIDGE);
+        ck_assert_uint_eq(seen.deadline, deadline);
+        m = raw_peer_recv_reply(bridge, serial, HARNESS_WAIT_MS);
+        ck_assert_msg(m && m->type == BUS_MESSAGE_METHOD_RETURN, "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+
+        /* A local call: no origin, no flag, and no deadline when it has none. */
+        call.origin = NULL;
+        call.deadline_ns = 0;
+        serial = raw_peer_send(local, &call);
+        pump_until(&seen.calls, 2, c);
+        ck_assert_int_eq(seen.origin_r, -ENODATA);
+        ck_assert_uint_eq(seen.uid, (uid_t)-2); /* untouched */
+        ck_assert_uint_eq(seen.flags, 0);
+        ck_assert_uint_eq(seen.deadline, 0);
+        m = raw_peer_recv_reply(local, serial, HARNESS_WAIT_MS);
+        ck_assert_msg(m && m->type == BUS_MESSAGE_METHOD_RETURN, "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+
+        /* A bridge's own call without ORIGIN: flagged, origin unknown. */
+        serial = raw_peer_send(bridge, &call);
+        pump_until(&seen.calls, 3, c);
+        ck_assert_int_eq(seen.origin_r, -ENODATA);
+        ck_assert_uint_eq(seen.flags, BUS_SENDER_FLAG_BRIDGE);
+        m = raw_peer_recv_reply(bridge, serial, HARNESS_WAIT_MS);
+        raw_msg_free(m);
+
+        bus_slot_unref(slot);
+        test_disconnect(c);
+        raw_peer_free(bridge);
+        raw_peer_free(local);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* The library's setter: only calls and signals, only valid parts; a built
+ * message has no remote origin to read back (only received ones do). */
+START_TEST(test_set_remote_origin_checks) {
+        bus_message *m = NULL;
+        const char *host = NULL;
+
+        ck_assert_int_eq(bus_message_new_method_call(NULL, &m, "org.example.Svc", SVC_PATH,
+                                                     SVC_IFACE, "Hello"),
+                         0);
+        ck_assert_int_eq(bus_message_set_remote_origin(m, "beta", 1000, ":1.42"), 0);
+        ck_assert_int_eq(bus_message_get_remote_origin(m, &host, NULL, NULL), -ENODATA);
+        ck_assert_int_eq(bus_message_set_remote_origin(m, "be/ta", 1000, ":1.42"), -EINVAL);
+        ck_assert_int_eq(bus_message_set_remote_origin(m, "", 1000, ":1.42"), -EINVAL);
+        ck_assert_int_eq(bus_message_set_remote_origin(m, "beta", (uid_t)-1, ":1.42"), -EINVAL);
+        ck_assert_int_eq(bus_message_set_remote_origin(m, "beta", 0, "org.example.Name"),
+                         -EINVAL);
+        ck_assert_int_eq(bus_message_set_remote_origin(m, "beta", 0, ":1.0"), -EINVAL);
+        ck_assert_int_eq(bus_message_set_remote_origin(m, "beta", 0, NULL), -EINVAL);
+        ck_assert_int_eq(bus_message_set_remote_origin(m, NULL, 0, NULL), 0);
+        ck_assert_int_eq(bus_message_set_remote_origin(m,
+                                                       "h234567890123456789012345678901234567890"
+                                                       "1234567890123456789012345",
+                                                       4294967294u, ":1.18446744073709551615"),
+                         -EINVAL); /* a 65-byte host */
+        ck_assert_int_eq(bus_message_set_remote_origin(m,
+                                                       "h234567890123456789012345678901234567890"
+                                                       "123456789012345678901234",
+                                                       4294967294u, ":1.18446744073709551615"),
+                         0); /* 64 bytes: the longest ORIGIN, 99 bytes */
+        bus_message_unref(m);
+        /* Accessors on a built message. */
+        ck_assert_int_eq(bus_message_new_method_call(NULL, &m, "org.example.Svc", SVC_PATH,
+                                                     SVC_IFACE, "Hello"),
+                         0);
+        ck_assert_int_eq(bus_message_get_remote_origin(NULL, NULL, NULL, NULL), -EINVAL);
+        ck_assert_uint_eq(bus_message_get_sender_flags(m), 0);
+        ck_assert_uint_eq(bus_message_get_deadline(m), 0);
+        bus_message_unref(m);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("bridge-identity");
         TCase *tc = harness_tcase("identity");
@@ -181,6 +386,9 @@ int main(void) {
         tcase_add_test(tc, test_bridge_flag_stamped);
         tcase_add_test(tc, test_flag_cannot_be_forged);
         tcase_add_test(tc, test_unprivileged_cannot_become_bridge);
+        tcase_add_test(tc, test_origin_refused_from_local_peer);
+        tcase_add_test(tc, test_service_sees_remote_origin);
+        tcase_add_test(tc, test_set_remote_origin_checks);
         suite_add_tcase(s, tc);
         tcase_set_timeout(tp, HARNESS_TCASE_TIMEOUT);
         tcase_add_test(tp, test_policy_refuses_bridge);

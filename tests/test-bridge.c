@@ -405,6 +405,10 @@ typedef struct Calc {
         uint32_t who_flags; /* sender_reserved as the bus stamped it */
         json_t *who_origin; /* GetOrigin's answer, NULL if it failed */
         char who_origin_error[128];
+        int who_remote_r; /* bus_message_get_remote_origin(): the ORIGIN field */
+        char who_remote_host[80], who_remote_unique[32];
+        uid_t who_remote_uid;
+        uint32_t who_flags_lib; /* bus_message_get_sender_flags() */
 } Calc;
 
 static Calc calc;
@@ -485,6 +489,18 @@ static int calc_who(bus_message *call, void *ud, json_t **ret, bus_error *err) {
         calc.who_flags = UINT32_MAX;
         if (bus_message_get_raw(call, &raw, &size) == 0 && size >= SENDER_FLAGS_OFFSET + 4)
                 memcpy(&calc.who_flags, (const char *)raw + SENDER_FLAGS_OFFSET, 4);
+        calc.who_flags_lib = bus_message_get_sender_flags(call);
+        {
+                const char *host = NULL, *unique = NULL;
+
+                calc.who_remote_uid = (uid_t)-1;
+                calc.who_remote_r = bus_message_get_remote_origin(call, &host,
+                                                                  &calc.who_remote_uid, &unique);
+                snprintf(calc.who_remote_host, sizeof(calc.who_remote_host), "%s",
+                         host ? host : "");
+                snprintf(calc.who_remote_unique, sizeof(calc.who_remote_unique), "%s",
+                         unique ? unique : "");
+        }
         json_decref(calc.who_origin);
         calc.who_origin = NULL;
         args = json_pack("{s:I}", "serial", (json_int_t)bus_message_get_serial(call));
@@ -1045,6 +1061,13 @@ START_TEST(test_identity_across_hosts) {
         ck_assert_str_eq(json_string_value(json_object_get(calc.who_origin, "sender")), me);
         ck_assert_int_eq(json_integer_value(json_object_get(calc.who_origin, "uid")),
                          (json_int_t)getuid());
+        /* The same, carried with the call (the ORIGIN field the bridge set
+         * and the bus let through because it is a bridge's). */
+        ck_assert_uint_eq(calc.who_flags_lib, SENDER_FLAG_BRIDGE);
+        ck_assert_int_eq(calc.who_remote_r, 0);
+        ck_assert_str_eq(calc.who_remote_host, "alpha");
+        ck_assert_str_eq(calc.who_remote_unique, me);
+        ck_assert_uint_eq(calc.who_remote_uid, getuid());
         snprintf(bridge_name, sizeof(bridge_name), "%s", calc.who_sender);
         /* A local caller: no flag, and nobody to ask. */
         {
@@ -1060,6 +1083,8 @@ START_TEST(test_identity_across_hosts) {
         }
         ck_assert_str_eq(calc.who_sender, bus_connection_get_unique_name(local));
         ck_assert_uint_eq(calc.who_flags, 0);
+        ck_assert_uint_eq(calc.who_flags_lib, 0);
+        ck_assert_int_eq(calc.who_remote_r, -ENODATA);
         ck_assert_ptr_null(calc.who_origin);
         /* A bridge answers only for calls it is making now. */
         json_decref(args);

@@ -61,6 +61,7 @@ dist_man_MANS += \
 	client/man/bus_message_get_blob_count.3 \
 	client/man/bus_message_get_body.3 \
 	client/man/bus_message_get_body_text.3 \
+	client/man/bus_message_get_deadline.3 \
 	client/man/bus_message_get_destination.3 \
 	client/man/bus_message_get_error.3 \
 	client/man/bus_message_get_error_name.3 \
@@ -72,8 +73,10 @@ dist_man_MANS += \
 	client/man/bus_message_get_payload.3 \
 	client/man/bus_message_get_payload_count.3 \
 	client/man/bus_message_get_raw.3 \
+	client/man/bus_message_get_remote_origin.3 \
 	client/man/bus_message_get_reply_serial.3 \
 	client/man/bus_message_get_sender.3 \
+	client/man/bus_message_get_sender_flags.3 \
 	client/man/bus_message_get_sender_gid.3 \
 	client/man/bus_message_get_sender_pid.3 \
 	client/man/bus_message_get_sender_pid_id.3 \
@@ -89,6 +92,7 @@ dist_man_MANS += \
 	client/man/bus_message_set_destination.3 \
 	client/man/bus_message_set_key.3 \
 	client/man/bus_message_set_no_reply.3 \
+	client/man/bus_message_set_remote_origin.3 \
 	client/man/bus_message_unref.3 \
 	client/man/bus_payload_data.3 \
 	client/man/bus_payload_free.3 \

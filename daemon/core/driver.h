@@ -40,6 +40,7 @@
 #define BUS_ERR_PAYLOAD_REFUSED BUS_ERROR_PREFIX "PayloadRefused"
 #define BUS_ERR_CONFIG_INVALID BUS_ERROR_PREFIX "ConfigInvalid"
 #define BUS_ERR_ACTIVATION_FAILED BUS_ERROR_PREFIX "ActivationFailed"
+#define BUS_ERR_ORIGIN_REFUSED BUS_ERROR_PREFIX "OriginRefused"
 
 /* Longest text (bytes, with its NUL) the bus puts in an error's or a
  * signal's "message": room for a configuration error with its file's path. */

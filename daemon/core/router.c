@@ -418,10 +418,34 @@ Peer *router_addressee(Bus *bus, const char *destination) {
         return id != 0 ? bus_find_peer(bus, id) : NULL;
 }
 
+/* A message carrying ORIGIN from a connection that is not a bridge
+ * (PROTOCOL.md 3.3): refused before anything sees it, monitors included; a
+ * call is answered OriginRefused, a signal's sender told with MessageDropped.
+ * Replies cannot carry it (bus_message_check()). */
+static void refuse_origin(Bus *bus, Peer *sender, Message *m) {
+        const BusHeader *h = message_header(m);
+        static const char text[] =
+                "only a connection that became a bridge (BecomeBridge) may send the ORIGIN field";
+
+        log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid, sender->creds.pid,
+                 "OriginRefused", "serial %llu: %s", (unsigned long long)h->serial, text);
+        if (h->type == BUS_MESSAGE_METHOD_CALL) {
+                call_error(bus, sender, h, BUS_ERR_ORIGIN_REFUSED, text);
+                return;
+        }
+        bus->stats.messages_dropped++;
+        driver_send_message_dropped_error(bus, sender, h->serial, 0, BUS_ERR_ORIGIN_REFUSED, text);
+}
+
 void router_dispatch(Bus *bus, Peer *sender, Message *m) {
         const BusHeader *h = message_header(m);
         const char *dest = m->fields.destination;
         Peer *addressee = NULL;
+
+        if (m->fields.origin && !sender->bridge) {
+                refuse_origin(bus, sender, m);
+                return;
+        }
 
         /* One lookup of the destination serves the monitors and the route;
          * a reply finds its caller through the pending entry instead, so it
