@@ -378,6 +378,89 @@ START_TEST(test_set_remote_origin_checks) {
 }
 END_TEST
 
+/* The policy judges a bridged message by its remote sender (docs/POLICY.md
+ * "Remote callers"): a remote call denied by a remote rule while the same
+ * local uid, and the same connection without ORIGIN, are allowed; a remote
+ * signal from one host denied by an emit rule for that host. */
+START_TEST(test_policy_remote_callers) {
+        RawPeer *bridge, *local, *svc;
+        RawSpec call = { .type = BUS_MESSAGE_METHOD_CALL,
+                         .path = SVC_PATH,
+                         .interface = SVC_IFACE,
+                         .member = "Set",
+                         .origin = ORIGIN,
+                         .body = "{}" };
+        RawSpec sig = { .type = BUS_MESSAGE_SIGNAL,
+                        .path = SVC_PATH,
+                        .interface = SVC_IFACE,
+                        .member = "Tick",
+                        .origin = ORIGIN,
+                        .body = "{}" };
+        uint64_t serial;
+        RawMsg *m;
+
+        busd_start_config("{\"policy\": {\"rules\": ["
+                          "{\"id\": \"no-remote-set\", \"deny\": \"call\", \"remote\": true,"
+                          " \"member\": \"Set\"},"
+                          "{\"id\": \"no-beta-signals\", \"deny\": \"emit\","
+                          " \"remote_host\": \"beta\"}]}}");
+        bridge = raw_peer_new(busd_address());
+        local = raw_peer_new(busd_address());
+        svc = raw_peer_new(busd_address());
+        call.destination = svc->name;
+        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
+        raw_msg_free(m);
+
+        /* From beta's uid 1000 through the bridge: denied, naming the rule
+         * and the remote caller. */
+        serial = raw_peer_send(bridge, &call);
+        m = raw_peer_recv_reply(bridge, serial, HARNESS_WAIT_MS);
+        ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.AccessDenied"), "%s", raw_msg_describe(m));
+        ck_assert_ptr_nonnull(strstr(raw_msg_str(m, "message"), "no-remote-set"));
+        ck_assert_ptr_nonnull(strstr(raw_msg_str(m, "message"), "remote uid 1000 on host beta"));
+        raw_msg_free(m);
+        /* The same uid locally, and the bridge's own call: allowed. */
+        call.origin = NULL;
+        call.flags = BUS_FLAG_NO_REPLY_EXPECTED;
+        serial = raw_peer_send(local, &call);
+        m = raw_peer_recv(svc, HARNESS_WAIT_MS);
+        ck_assert_msg(m && m->serial == serial && m->sender_id == local->id, "%s",
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+        serial = raw_peer_send(bridge, &call);
+        m = raw_peer_recv(svc, HARNESS_WAIT_MS);
+        ck_assert_msg(m && m->serial == serial && m->sender_id == bridge->id, "%s",
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+        /* A signal from beta: dropped, the bridge told. */
+        serial = raw_peer_send(bridge, &sig);
+        for (;;) {
+                m = raw_peer_recv(bridge, HARNESS_WAIT_MS);
+                ck_assert_msg(m, "no MessageDropped for the signal");
+                if (raw_msg_is_signal(m, "MessageDropped"))
+                        break;
+                raw_msg_free(m);
+        }
+        ck_assert_int_eq(json_integer_value(json_object_get(m->json, "serial")), (json_int_t)serial);
+        ck_assert_str_eq(raw_msg_str(m, "error"), "org.busd.Error.AccessDenied");
+        raw_msg_free(m);
+        {
+                json_t *st = busd_stats(), *pd = json_object_get(st, "policy_denials");
+
+                ck_assert_int_eq(json_integer_value(json_object_get(pd, "call")), 1);
+                ck_assert_int_eq(json_integer_value(json_object_get(pd, "emit")), 1);
+                json_decref(st);
+        }
+        raw_peer_free(bridge);
+        raw_peer_free(local);
+        raw_peer_free(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+        busd_stop();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("bridge-identity");
         TCase *tc = harness_tcase("identity");
@@ -392,6 +475,7 @@ int main(void) {
         suite_add_tcase(s, tc);
         tcase_set_timeout(tp, HARNESS_TCASE_TIMEOUT);
         tcase_add_test(tp, test_policy_refuses_bridge);
+        tcase_add_test(tp, test_policy_remote_callers);
         suite_add_tcase(s, tp);
         return harness_run(s);
 }

@@ -746,6 +746,103 @@ START_TEST(test_describe) {
 }
 END_TEST
 
+/* Remote callers (docs/POLICY.md "Remote callers"): a request carrying an
+ * ORIGIN is judged by the remote rules and the subject-less ones, never by
+ * the bridge's local uid/gid rules; remote_uid is the user tier, remote and
+ * remote_host the group tier; remote: false selects local callers. */
+#define RCALL(d, mem, host, uid_)                                                           \
+        (&(PolicyRequest){ .action = POLICY_CALL, .name = (d), .path = "/a", .member = (mem), \
+                           .remote = true, .remote_host = (host), .remote_uid = (uid_) })
+
+START_TEST(test_remote_callers) {
+        Policy *p = build("{\"defaults\": {\"call\": \"deny\", \"emit\": \"deny\", "
+                          "\"activate\": \"deny\"},"
+                          " \"rules\": ["
+                          "  {\"allow\": \"call\", \"destination\": \"a.Svc\"},"
+                          "  {\"id\": \"no-remote\", \"deny\": \"call\", \"remote\": true,"
+                          "   \"destination\": \"a.Svc\", \"member\": \"Set\"},"
+                          "  {\"id\": \"beta-1000\", \"allow\": \"call\", \"remote_host\": \"beta\","
+                          "   \"remote_uid\": 1000, \"destination\": \"a.Svc\"},"
+                          "  {\"allow\": \"call\", \"user\": 0, \"destination\": \"a.Local\"},"
+                          "  {\"allow\": \"call\", \"remote_host\": \"gamma\", "
+                          "   \"destination\": \"a.Remote\"},"
+                          "  {\"allow\": \"emit\", \"remote\": false},"
+                          "  {\"allow\": \"activate\", \"remote\": true, \"name\": \"a.Svc\"}"
+                          " ]}");
+        PolicyDecision d;
+
+        /* A local caller (uid 0, the bridge's uid too) may call Set... */
+        ck_assert(allowed(p, 0, 0, CALL("a.Svc", "/a", NULL, "Set")));
+        /* ...a remote one may not (the group-tier remote deny beats the
+         * default-tier allow)... */
+        d = ask(p, 0, 0, RCALL("a.Svc", "Set", "alpha", 0));
+        ck_assert(!d.allowed);
+        ck_assert_str_eq(d.rule_id, "no-remote");
+        /* ...unless a user-tier rule for that remote uid on that host allows. */
+        d = ask(p, 0, 0, RCALL("a.Svc", "Set", "beta", 1000));
+        ck_assert(d.allowed);
+        ck_assert_str_eq(d.rule_id, "beta-1000");
+        ck_assert(!allowed(p, 0, 0, RCALL("a.Svc", "Set", "beta", 1001)));
+        ck_assert(!allowed(p, 0, 0, RCALL("a.Svc", "Set", "gamma", 1000)));
+        /* Other members: the subject-less allow applies to remote callers too. */
+        ck_assert(allowed(p, 0, 0, RCALL("a.Svc", "Get", "alpha", 0)));
+        /* The bridge's own uid rules do not carry over to remote callers. */
+        ck_assert(allowed(p, 0, 0, CALL("a.Local", "/a", NULL, "Get")));
+        ck_assert(!allowed(p, 0, 0, RCALL("a.Local", "Get", "alpha", 0)));
+        /* remote_host alone. */
+        ck_assert(allowed(p, 7, 7, RCALL("a.Remote", "Get", "gamma", 5)));
+        ck_assert(!allowed(p, 7, 7, RCALL("a.Remote", "Get", "delta", 5)));
+        ck_assert(!allowed(p, 7, 7, CALL("a.Remote", "/a", NULL, "Get")));
+        /* remote: false: local callers only. */
+        {
+                PolicyRequest e = { .action = POLICY_EMIT, .broadcast = true, .path = "/a",
+                                    .interface = "a.I", .member = "Tick" };
+
+                ck_assert(allowed(p, 7, 7, &e));
+                e.remote = true;
+                e.remote_host = "beta";
+                ck_assert(!allowed(p, 7, 7, &e));
+        }
+        /* activate. */
+        {
+                PolicyRequest a = { .action = POLICY_ACTIVATE, .name = "a.Svc" };
+
+                ck_assert(!allowed(p, 0, 0, &a));
+                a.remote = true;
+                a.remote_host = "beta";
+                ck_assert(allowed(p, 0, 0, &a));
+        }
+        /* The denial says who asked from where. */
+        {
+                char buf[512];
+                const PolicyRequest *r = RCALL("a.Svc", "Set", "alpha", 42);
+
+                d = ask(p, 0, 0, r);
+                policy_decision_describe(r, &d, buf, sizeof(buf));
+                ck_assert_msg(strstr(buf, "by remote uid 42 on host alpha") &&
+                                      strstr(buf, "denied by rule \"no-remote\""),
+                              "%s", buf);
+        }
+        policy_free(p);
+
+        assert_load_error("{\"rules\": [{\"deny\": \"own\", \"remote\": true}]}",
+                          "rules[0]: remote: unknown key for the action own");
+        assert_load_error("{\"rules\": [{\"deny\": \"receive\", \"remote_host\": \"a\"}]}",
+                          "remote_host: unknown key for the action receive");
+        assert_load_error("{\"rules\": [{\"deny\": \"call\", \"remote\": 1}]}",
+                          "rules[0]: remote: must be true or false");
+        assert_load_error("{\"rules\": [{\"deny\": \"call\", \"remote_host\": \"a.b\"}]}",
+                          "rules[0]: remote_host: must be a host name");
+        assert_load_error("{\"rules\": [{\"deny\": \"call\", \"remote_uid\": -1}]}",
+                          "rules[0]: remote_uid: must be a uid");
+        assert_load_error("{\"rules\": [{\"deny\": \"call\", \"remote\": false, "
+                          "\"remote_uid\": 5}]}",
+                          "remote: false contradicts remote_host and remote_uid");
+        assert_load_error("{\"rules\": [{\"deny\": \"call\", \"user\": 0, \"remote\": true}]}",
+                          "user and group are local subjects");
+}
+END_TEST
+
 /* The built-in defaults are the shipped files, byte for byte; --policy
  * system means them even where nothing is installed (a build tree), and a
  * file of the same name in a later directory replaces them. */
@@ -824,6 +921,7 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_explain);
         tcase_add_test(tc, test_lint);
         tcase_add_test(tc, test_describe);
+        tcase_add_test(tc, test_remote_callers);
         suite_add_tcase(s, tc);
         return s;
 }

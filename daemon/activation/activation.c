@@ -778,7 +778,7 @@ static int queue_call(Activation *a, Peer *sender, Message *m, const char *name,
         if (!access_open(a->bus, POLICY_ACTIVATE)) {
                 char denied[ACCESS_TEXT_MAX];
 
-                if (!access_activate(a->bus, sender, name, denied, sizeof(denied))) {
+                if (!access_activate(a->bus, sender, name, m, denied, sizeof(denied))) {
                         answer(a, sender, m, BUS_ERR_ACCESS_DENIED, denied);
                         return 0;
                 }

@@ -109,9 +109,27 @@ bool access_own(Bus *bus, Peer *p, const char *name, char *text, size_t size) {
         return access_check_(bus, p, &r, text, size);
 }
 
-bool access_activate(Bus *bus, Peer *p, const char *name, char *text, size_t size) {
-        PolicyRequest r = { .action = POLICY_ACTIVATE, .name = name };
+/* The remote sender of @m (its ORIGIN, which only a bridge's messages carry:
+ * router_dispatch() refuses it from anyone else) into @r; @host receives the
+ * host's name. */
+static void request_origin(const Message *m, PolicyRequest *r, char host[static BUS_ORIGIN_HOST_MAX + 1]) {
+        size_t host_len;
+        uint32_t uid;
 
+        if (!m || !m->fields.origin || !bus_origin_parse(m->fields.origin, &host_len, &uid, NULL))
+                return;
+        memcpy(host, m->fields.origin, host_len);
+        host[host_len] = '\0';
+        r->remote = true;
+        r->remote_host = host;
+        r->remote_uid = uid;
+}
+
+bool access_activate(Bus *bus, Peer *p, const char *name, Message *m, char *text, size_t size) {
+        PolicyRequest r = { .action = POLICY_ACTIVATE, .name = name };
+        char host[BUS_ORIGIN_HOST_MAX + 1];
+
+        request_origin(m, &r, host);
         return access_check_(bus, p, &r, text, size);
 }
 
@@ -163,6 +181,9 @@ bool access_call(Bus *bus, Peer *sender, Message *m, Peer *callee, char *text, s
 
         if (!access_open(bus, POLICY_CALL)) {
                 PeerSenderNames names;
+                char host[BUS_ORIGIN_HOST_MAX + 1];
+
+                request_origin(m, &r, host);
 
                 request_names(callee, &names, &r);
                 if (!decide(bus, sender, &r, LOG_NOTICE, text, size))
@@ -188,7 +209,9 @@ bool access_emit(Bus *bus, Peer *sender, Message *m, Peer *dest, char *text, siz
 
         if (!access_open(bus, POLICY_EMIT)) {
                 PeerSenderNames names;
+                char host[BUS_ORIGIN_HOST_MAX + 1];
 
+                request_origin(m, &r, host);
                 if (dest)
                         request_names(dest, &names, &r);
                 if (!decide(bus, sender, &r, LOG_NOTICE, text, size))

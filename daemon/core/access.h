@@ -48,8 +48,9 @@ bool access_own(Bus *bus, Peer *p, const char *name, char *text, size_t size);
 /* May @p have @name activated (a call to it while nobody owns it, or
  * StartServiceByName)? For service activation (activation/activation.c),
  * before anything is queued or started; a denial answers AccessDenied with
- * @text. */
-bool access_activate(Bus *bus, Peer *p, const char *name, char *text, size_t size);
+ * @text. @m: the message asking (NULL if none): one with an ORIGIN is judged
+ * by the rules for remote callers (docs/POLICY.md "Remote callers"). */
+bool access_activate(Bus *bus, Peer *p, const char *name, Message *m, char *text, size_t size);
 /* May @p BecomeMonitor? */
 bool access_monitor(Bus *bus, Peer *p, char *text, size_t size);
 /* BecomeBridge (docs/BRIDGE.md). */

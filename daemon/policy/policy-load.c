@@ -61,6 +61,7 @@ PolicyRule *policy_rule_free(PolicyRule *r) {
         free(r->path);
         free(r->interface);
         free(r->member);
+        free(r->remote_host);
         free(r);
         return NULL;
 }
@@ -158,17 +159,18 @@ enum {
         K_MEMBER = 1u << 5,
         K_BROADCAST = 1u << 6,
         K_TYPE = 1u << 7,
+        K_REMOTE = 1u << 8, /* remote, remote_host, remote_uid */
 };
 
 /* The match keys each action takes (docs/POLICY.md "Rules"). */
 static const unsigned action_keys[_POLICY_ACTION_MAX] = {
         [POLICY_CONNECT] = 0,
         [POLICY_OWN] = K_NAME,
-        [POLICY_CALL] = K_DESTINATION | K_PATH | K_INTERFACE | K_MEMBER,
-        [POLICY_EMIT] = K_DESTINATION | K_PATH | K_INTERFACE | K_MEMBER | K_BROADCAST,
+        [POLICY_CALL] = K_DESTINATION | K_PATH | K_INTERFACE | K_MEMBER | K_REMOTE,
+        [POLICY_EMIT] = K_DESTINATION | K_PATH | K_INTERFACE | K_MEMBER | K_BROADCAST | K_REMOTE,
         [POLICY_RECEIVE] = K_SENDER | K_PATH | K_INTERFACE | K_MEMBER | K_TYPE,
         [POLICY_MONITOR] = 0,
-        [POLICY_ACTIVATE] = K_NAME,
+        [POLICY_ACTIVATE] = K_NAME | K_REMOTE,
         [POLICY_BRIDGE] = 0,
 };
 
@@ -265,6 +267,16 @@ static bool prefix_is_valid(const char *s) {
         return bus_wellknown_name_is_valid(buf);
 }
 
+/* The HOST of an ORIGIN (PROTOCOL.md 3.3). */
+static bool remote_host_is_valid(const char *s) {
+        char origin[BUS_ORIGIN_HOST_MAX + 8];
+
+        if (strlen(s) > BUS_ORIGIN_HOST_MAX)
+                return false;
+        snprintf(origin, sizeof(origin), "%s/0/:1.1", s);
+        return bus_origin_is_valid(origin);
+}
+
 static bool always_valid(const char *s) {
         (void)s;
         return true;
@@ -299,6 +311,8 @@ static int parse_rule(RuleCtx *c, json_t *obj, PolicyRule **ret, char **ret_erro
         r->action = (PolicyAction)a;
         r->deny = deny != NULL;
         r->broadcast = -1;
+        r->remote = -1;
+        r->remote_uid = -1;
         r->where = strdup(c->path);
         if (!r->where) {
                 free(r);
@@ -413,6 +427,36 @@ static int parse_rule(RuleCtx *c, json_t *obj, PolicyRule **ret, char **ret_erro
                                                  "type: must be \"method_call\" or \"signal\"");
                                 free(t);
                         }
+                } else if (strcmp(key, "remote") == 0) {
+                        bit = K_REMOTE;
+                        if (!(allowed & bit))
+                                goto unknown;
+                        if (!json_is_boolean(v)) {
+                                k = fail(ret_error, c->source, c->path,
+                                         "remote: must be true or false");
+                                goto out;
+                        }
+                        r->remote = json_is_true(v);
+                } else if (strcmp(key, "remote_host") == 0) {
+                        bit = K_REMOTE;
+                        if (!(allowed & bit))
+                                goto unknown;
+                        k = parse_string(c, key, v, remote_host_is_valid,
+                                         "a host name as bridges send it ([A-Za-z0-9_-], 1 to 64)",
+                                         &r->remote_host, ret_error);
+                } else if (strcmp(key, "remote_uid") == 0) {
+                        bit = K_REMOTE;
+                        if (!(allowed & bit))
+                                goto unknown;
+                        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                            json_integer_value(v) >= (json_int_t)UINT32_MAX) {
+                                k = fail(ret_error, c->source, c->path,
+                                         "remote_uid: must be a uid from 0 to %u (a uid on "
+                                         "the remote host: names do not resolve there)",
+                                         UINT32_MAX - 1);
+                                goto out;
+                        }
+                        r->remote_uid = json_integer_value(v);
                 } else {
 unknown:
                         k = fail(ret_error, c->source, c->path, "%s: unknown key%s%s", key,
@@ -427,6 +471,25 @@ unknown:
                          "broadcast: true excludes destination and destination_prefix");
                 goto out;
         }
+        /* Remote callers are a subject of their own (docs/POLICY.md
+         * "Remote callers"): the host and uid imply remote: true, and a rule
+         * for them names no local user or group. */
+        if (r->remote_host || r->remote_uid >= 0) {
+                if (r->remote == 0) {
+                        k = fail(ret_error, c->source, c->path,
+                                 "remote: false contradicts remote_host and remote_uid");
+                        goto out;
+                }
+                r->remote = 1;
+        }
+        if (r->remote >= 0 && r->subject != POLICY_SUBJECT_ANY) {
+                k = fail(ret_error, c->source, c->path,
+                         "user and group are local subjects: not with remote, remote_host or "
+                         "remote_uid");
+                goto out;
+        }
+        if (r->remote == 1 && r->tier != POLICY_TIER_MANDATORY)
+                r->tier = r->remote_uid >= 0 ? POLICY_TIER_USER : POLICY_TIER_GROUP;
         if (!r->id) {
                 const char *base = strrchr(c->source, '/');
 

@@ -308,6 +308,24 @@ static bool subject_matches(const PolicyRule *rule, const PolicySubject *s) {
 /* Whether the rule's keys (not its subject) match @r; if not and @why, the
  * first key that does not, as text. */
 static bool keys_match(const PolicyRule *rule, const PolicyRequest *r, char *why, size_t size) {
+        if (rule->remote >= 0 && rule->remote != (int)r->remote) {
+                if (why)
+                        snprintf(why, size, "remote: the rule is for %s callers",
+                                 rule->remote ? "remote" : "local");
+                return false;
+        }
+        if (rule->remote_host && !(r->remote_host && strcmp(rule->remote_host, r->remote_host) == 0)) {
+                if (why)
+                        snprintf(why, size, "remote_host %s: %s", rule->remote_host,
+                                 r->remote_host ? r->remote_host : "none");
+                return false;
+        }
+        if (rule->remote_uid >= 0 && rule->remote_uid != (int64_t)r->remote_uid) {
+                if (why)
+                        snprintf(why, size, "remote_uid %lld: %u", (long long)rule->remote_uid,
+                                 r->remote_uid);
+                return false;
+        }
         if (rule->name) {
                 bool m = name_covers(rule->name, rule->name_prefix, r->name);
 
@@ -457,6 +475,10 @@ void policy_evaluate(const Policy *p, const PolicySubject *s, const PolicyReques
         memset(&e, 0, sizeof(e));
         e.req = r;
         consider_set(&e, &t->any);
+        /* A remote caller has no local uid or gids: the asker is the bridge
+         * (docs/POLICY.md "Remote callers"). */
+        if (r->remote)
+                goto decide;
         if (t->by_uid) {
                 uint64_t key = (uint32_t)s->uid;
 
@@ -470,6 +492,7 @@ void policy_evaluate(const Policy *p, const PolicySubject *s, const PolicyReques
                         consider_set(&e, hashmap_get(t->by_gid, &key));
                 }
 
+decide:
         for (int tier = _POLICY_TIER_MAX - 1; tier >= 0; tier--) {
                 const Winners *w = &e.w[tier];
                 const PolicyRule *win;
@@ -542,6 +565,13 @@ void policy_request_describe(const PolicyRequest *r, char *buf, size_t size) {
         default:
                 snprintf(buf, size, "?");
         }
+        if (r->remote && r->remote_host) {
+                size_t len = strnlen(buf, size);
+
+                if (len + 1 < size)
+                        snprintf(buf + len, size - len, " by remote uid %u on host %s",
+                                 r->remote_uid, r->remote_host);
+        }
 }
 
 void policy_decision_describe(const PolicyRequest *r, const PolicyDecision *d, char *buf,
@@ -586,7 +616,14 @@ void policy_explain(const Policy *p, const PolicySubject *s, const PolicyRequest
         for (size_t i = 0; i < t->n_rules; i++) {
                 const PolicyRule *rule = t->all[i];
 
-                if (!subject_matches(rule, s)) {
+                if (r->remote && rule->subject != POLICY_SUBJECT_ANY) {
+                        snprintf(why, sizeof(why),
+                                 "%s %s: a remote caller is judged by remote rules, not the "
+                                 "bridge's local uid and gids",
+                                 rule->subject == POLICY_SUBJECT_UID ? "user" : "group",
+                                 rule->subject_name);
+                        fn(rule, false, why, userdata);
+                } else if (!subject_matches(rule, s)) {
                         if (rule->unresolved)
                                 snprintf(why, sizeof(why), "%s \"%s\" did not resolve at load",
                                          rule->subject == POLICY_SUBJECT_UID ? "user" : "group",
@@ -624,6 +661,12 @@ static bool keys_cover(const PolicyRule *a, const PolicyRule *b) {
         if (a->broadcast >= 0 && a->broadcast != b->broadcast)
                 return false;
         if (a->type && a->type != b->type)
+                return false;
+        if (a->remote >= 0 && a->remote != b->remote)
+                return false;
+        if (a->remote_host && !str_eq(a->remote_host, b->remote_host))
+                return false;
+        if (a->remote_uid >= 0 && a->remote_uid != b->remote_uid)
                 return false;
         return true;
 }

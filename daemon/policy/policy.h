@@ -84,6 +84,14 @@ typedef struct PolicyRequest {
         const char *member;
         int type;       /* receive: BUS_MESSAGE_METHOD_CALL or BUS_MESSAGE_SIGNAL */
         bool broadcast; /* emit: no destination */
+        /* call, emit, activate: the message came from another host (it
+         * carries an ORIGIN, PROTOCOL.md 3.3): the remote sender's host and
+         * uid. Such a request is judged by the rules for remote callers and
+         * those without a subject, never by the local uid/gid rules (the
+         * subject is then the bridge, not the caller). */
+        bool remote;
+        const char *remote_host;
+        uint32_t remote_uid;
 } PolicyRequest;
 
 typedef struct PolicyDecision {
