@@ -882,6 +882,18 @@ START_TEST(test_signals) {
         ck_assert_str_eq(bus_message_get_path(got.msgs[0]), CALC_PATH);
         ck_assert_str_eq(bus_message_get_interface(got.msgs[0]), CALC);
         ck_assert_str_eq(bus_message_get_key(got.msgs[0]), "k1");
+        /* It carries its remote sender: the service on beta. */
+        {
+                const char *host = NULL, *unique = NULL;
+                uid_t uid = (uid_t)-1;
+
+                ck_assert_int_eq(bus_message_get_remote_origin(got.msgs[0], &host, &uid, &unique),
+                                 0);
+                ck_assert_str_eq(host, "beta");
+                ck_assert_str_eq(unique, bus_connection_get_unique_name(calc.conn));
+                ck_assert_uint_eq(uid, getuid());
+                ck_assert_uint_eq(bus_message_get_sender_flags(got.msgs[0]), SENDER_FLAG_BRIDGE);
+        }
 
         /* alpha -> beta. */
         ck_assert_int_eq(bus_add_match(bclient, &bslot, "type='signal',interface='" ALPHA "'",
