@@ -60,6 +60,14 @@
 #define BRIDGE_REMOTE_TIMEOUT_MAX_USEC (3600ull * 1000000ull)
 /* Room kept for NATS headers below the server's max_payload. */
 #define BRIDGE_HEADER_ROOM 4096u
+/* NATS messages whose destruction is deferred (msg_release()), at most this
+ * many and this many data bytes, and for at most this long: libnats hands
+ * every destroyed message to its garbage-collector thread and wakes it if
+ * it sleeps, a context switch per message (two per call on each bridge)
+ * that a batch pays once. 64 messages, as the dispatch batch; 1 MiB. */
+#define BRIDGE_GRAVEYARD_MAX 64u
+#define BRIDGE_GRAVEYARD_BYTES_MAX (1024u * 1024u)
+#define BRIDGE_GRAVEYARD_USEC 20000u
 
 typedef enum InKind {
         IN_CALL,
@@ -124,6 +132,9 @@ struct Bridge {
         /* Draining the subscriptions, continued from here when a read
          * brought more than one batch. */
         struct event *wake;
+        natsMsg *graveyard[BRIDGE_GRAVEYARD_MAX]; /* msg_release(): destroyed in batches */
+        size_t n_graveyard, graveyard_bytes;
+        struct event *graveyard_timer;
         /* Whether libnats's closed callback ran (bridge_free() waits for it). */
         pthread_mutex_t lock;
         pthread_cond_t closed_cond;
@@ -212,6 +223,36 @@ static const char *hdr_get(natsMsg *m, const char *key) {
         if (natsMsgHeader_Get(m, key, &v) != NATS_OK)
                 return NULL;
         return v;
+}
+
+/* Destroy the deferred messages: libnats's GC thread is woken once. */
+static void graveyard_flush(Bridge *b) {
+        for (size_t i = 0; i < b->n_graveyard; i++)
+                natsMsg_Destroy(b->graveyard[i]);
+        b->n_graveyard = 0;
+        b->graveyard_bytes = 0;
+}
+
+static void on_graveyard_timer(evutil_socket_t fd, short what, void *userdata) {
+        graveyard_flush(userdata);
+}
+
+/* natsMsg_Destroy(@m), deferred to a batch (BRIDGE_GRAVEYARD_*): the
+ * message path then never wakes libnats's GC thread itself. */
+static void msg_release(Bridge *b, natsMsg *m) {
+        if (!m)
+                return;
+        if (b->n_graveyard == 0 && b->graveyard_timer)
+                event_add(b->graveyard_timer,
+                          &(struct timeval){ .tv_usec = BRIDGE_GRAVEYARD_USEC });
+        b->graveyard[b->n_graveyard++] = m;
+        b->graveyard_bytes += (size_t)natsMsg_GetDataLength(m);
+        if (b->n_graveyard == BRIDGE_GRAVEYARD_MAX ||
+            b->graveyard_bytes >= BRIDGE_GRAVEYARD_BYTES_MAX) {
+                graveyard_flush(b);
+                if (b->graveyard_timer)
+                        event_del(b->graveyard_timer);
+        }
 }
 
 /* Answer a NATS request with an error. */
@@ -445,7 +486,7 @@ static int on_import_call(bus_message *call, void *userdata, json_t **ret_reply,
                 s = hdr_set_wire(m, &w);
         if (s == NATS_OK)
                 s = natsConnection_PublishMsg(b->nc, m);
-        natsMsg_Destroy(m);
+        msg_release(b, m);
         bridge_wire_free(&w);
         if (s != NATS_OK) {
                 if (o)
@@ -559,7 +600,7 @@ static int on_in_call_done(bus_message *reply, void *userdata) {
                                 s = hdr_set_wire(m, &w);
                         if (s == NATS_OK)
                                 s = natsConnection_PublishMsg(b->nc, m);
-                        natsMsg_Destroy(m);
+                        msg_release(b, m);
                         if (s != NATS_OK)
                                 blog(b, "could not publish a reply: %s", natsStatus_GetText(s));
                 }
@@ -829,7 +870,7 @@ static void drain_one(Bridge *b, natsSubscription *sub, InKind kind, unsigned in
                         handle_signal(b, msg);
                         break;
                 }
-                natsMsg_Destroy(msg);
+                msg_release(b, msg);
         }
 }
 
@@ -856,7 +897,7 @@ static void drain(void *userdata) {
                         continue;
                 budget--;
                 handle_reply(b, o, msg);
-                natsMsg_Destroy(msg);
+                msg_release(b, msg);
         }
         for (size_t i = 0; i < b->cfg->n_exports; i++)
                 drain_one(b, b->call_subs[i], IN_CALL, (unsigned)i, &budget);
@@ -1144,11 +1185,12 @@ int bridge_new(Bridge **ret, struct event_base *base, const BridgeConfig *cfg) {
         b->call_subs = calloc(cfg->n_exports + 1, sizeof(*b->call_subs));
         b->signal_subs = calloc(cfg->n_import_signals + 1, sizeof(*b->signal_subs));
         b->wake = event_new(base, -1, 0, on_wake, b);
+        b->graveyard_timer = evtimer_new(base, on_graveyard_timer, b);
         b->nats_event = event_new(base, -1, 0, on_nats_event, b);
         b->bus_retry = evtimer_new(base, on_bus_retry, b);
         b->bus_lost = event_new(base, -1, 0, on_bus_lost, b);
         if (!b->out || !b->targets || !b->slots || !b->call_subs || !b->signal_subs || !b->wake ||
-            !b->nats_event || !b->bus_retry || !b->bus_lost)
+            !b->graveyard_timer || !b->nats_event || !b->bus_retry || !b->bus_lost)
                 goto oom;
         for (size_t i = 0; i < b->out_cap; i++) {
                 b->out[i].bridge = b;
@@ -1324,6 +1366,7 @@ Bridge *bridge_free(Bridge *b) {
                 return NULL;
         if (b->bus)
                 bus_teardown(b);
+        graveyard_flush(b);
         if (b->nc) {
                 struct timespec until;
 
@@ -1363,6 +1406,8 @@ Bridge *bridge_free(Bridge *b) {
         free(b->inbox);
         if (b->wake)
                 event_free(b->wake);
+        if (b->graveyard_timer)
+                event_free(b->graveyard_timer);
         if (b->nats_event)
                 event_free(b->nats_event);
         if (b->bus_retry)
