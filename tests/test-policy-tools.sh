@@ -77,6 +77,20 @@ check explain-shipped 0 "$busdctl" policy explain --uid 65534 --gid 65534 \
         call destination=org.example.Echo member=Echo path=/org/example/Echo
 contains explain-shipped 'allowed by rule "echo-call"'
 
+# A remote caller (through busd-bridge) is judged by the remote rules, not
+# by the local uid's.
+cat >"$tmp/remote.json" <<'JSON'
+{ "rules": [ { "id": "uid5", "allow": "call", "user": 5, "destination": "a.b" },
+             { "id": "no-remote", "deny": "call", "remote": true, "destination": "a.b" } ] }
+JSON
+check explain-local 0 "$busdctl" policy explain --uid 5 --policy "$tmp/remote.json" call \
+        destination=a.b
+check explain-remote 1 "$busdctl" policy explain --uid 5 --policy "$tmp/remote.json" call \
+        destination=a.b remote_host=beta remote_uid=5
+contains explain-remote 'by remote uid 5 on host beta'
+contains explain-remote 'WINS    deny  group     "no-remote"'
+contains explain-remote 'a remote caller is judged by remote rules'
+
 # Two --policy directories are one merge: the later 10-a.json replaces the
 # earlier one (whose deny would win the tie), as /etc replaces the shipped.
 mkdir "$tmp/d1" "$tmp/d2"

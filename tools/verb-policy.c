@@ -139,10 +139,27 @@ static int request_set(RequestArgs *a, const char *key, const char *value, char 
                         snprintf(why, size, "type must be method_call or signal");
                         return -EINVAL;
                 }
+        } else if (strcmp(key, "remote_host") == 0) {
+                /* A message from another host (docs/POLICY.md "Remote callers"). */
+                r->remote = true;
+                r->remote_host = value;
+        } else if (strcmp(key, "remote_uid") == 0) {
+                char *end;
+                unsigned long v;
+
+                errno = 0;
+                v = strtoul(value, &end, 10);
+                if (!value[0] || *end || errno || v >= UINT32_MAX) {
+                        snprintf(why, size, "remote_uid must be a uid from 0 to %u",
+                                 UINT32_MAX - 1);
+                        return -EINVAL;
+                }
+                r->remote = true;
+                r->remote_uid = (uint32_t)v;
         } else {
                 snprintf(why, size,
                          "unknown key '%s' (name, destination, sender, owner_name, path, "
-                         "interface, member, type)",
+                         "interface, member, type, remote_host, remote_uid)",
                          key);
                 return -EINVAL;
         }
