@@ -71,7 +71,11 @@ exec_user=root
 id nobody >/dev/null 2>&1 && exec_user=nobody
 printf '{"names": ["org.example.SdExec"], "exec": ["%s", "serve", "org.example.SdExec"], "user": "%s"}\n' \
         /run/busd-test/activation-service "$exec_user" >"$dir/stage/services/exec.json"
-echo '{}' >"$dir/stage/busd.json"
+# busd --system runs under the shipped system policy, where only root owns
+# names: the exec service's user is granted its name, as a service's
+# policy drop-in would.
+printf '{"policy": {"rules": [{"id": "test-exec-own", "allow": "own", "name": "org.example.SdExec", "user": "%s"}]}}\n' \
+        "$exec_user" >"$dir/stage/busd.json"
 cp "$SERVICE" "$dir/stage/activation-service"
 sdns_boot
 busdctl() { timeout "$WAIT" "$BUSDCTL" --address "$sock" "$@"; }
