@@ -551,7 +551,9 @@ int bus_send(bus_connection *c, bus_message *m, uint64_t *ret_serial);
  * (-ETIMEDOUT for org.busd.Error.Timeout) and fills @ret_error if non-NULL;
  * -ECONNRESET, with @ret_error org.busd.Error.Disconnected, if the connection
  * ended before the answer came or had ended already (whatever failed first: a
- * write, EOF), or -ETIMEDOUT with org.busd.Error.Timeout if the bus never
+ * write, EOF; its message "Connection closed by the bus: NAME: REASON" when
+ * the bus said why, as bus_connection_get_disconnect_error() gives it), or
+ * -ETIMEDOUT with org.busd.Error.Timeout if the bus never
  * answered the handshake.
  *
  * Made outside any callback, it dispatches other traffic (signals, calls to

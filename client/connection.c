@@ -201,9 +201,23 @@ bool conn_ended(bus_connection *c) {
         return c->eof || c->closed || c->write_dead;
 }
 
+/* "Connection closed", and the bus's reason when its Disconnected signal
+ * gave one (a peer refused at connect learns why from the call that ended,
+ * not only from bus_connection_get_disconnect_error()). */
+static const char *conn_closed_text(bus_connection *c, char *buf, size_t size) {
+        const bus_error *d = &c->disconnect_error;
+
+        if (!d->name || strcmp(d->name, BUS_ERROR_DISCONNECTED) == 0)
+                return "Connection closed";
+        snprintf(buf, size, "Connection closed by the bus: %s%s%s", d->name,
+                 d->message ? ": " : "", d->message ? d->message : "");
+        return buf;
+}
+
 int conn_ended_error(bus_connection *c, bus_error *e) {
+        char buf[1024];
         const char *text = c->error == -ETIMEDOUT ? "The bus did not answer the handshake"
-                                                  : "Connection closed";
+                                                  : conn_closed_text(c, buf, sizeof(buf));
 
         if (e)
                 (void)error_set_const(e, conn_error_name(c), text);
@@ -211,6 +225,7 @@ int conn_ended_error(bus_connection *c, bus_error *e) {
 }
 
 void conn_finalize(bus_connection *c) {
+        char buf[1024];
         const char *text;
 
         if (c->closed)
@@ -221,7 +236,7 @@ void conn_finalize(bus_connection *c) {
         if (c->fd >= 0)
                 close(c->fd);
         c->fd = -1;
-        text = c->error == -ECONNRESET ? "Connection closed" : strerror(-c->error);
+        text = c->error == -ECONNRESET ? conn_closed_text(c, buf, sizeof(buf)) : strerror(-c->error);
         if (!c->disconnect_error.name)
                 (void)error_set_const(&c->disconnect_error, conn_error_name(c), text);
         /* A bus that never answered the handshake: the calls time out. */

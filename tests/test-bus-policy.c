@@ -277,6 +277,20 @@ static int op_write_first(bus_connection *c, const void *arg, char *out, size_t 
         return op_ping(c, arg, out, size);
 }
 
+/* A call as the first thing, reporting the call's own error: it carries
+ * the bus's reason too. */
+static int op_call_first(bus_connection *c, const void *arg, char *out, size_t size) {
+        bus_error e = BUS_ERROR_INIT;
+        int r;
+
+        (void)arg;
+        r = driver_call(c, "Ping", NULL, &e, NULL);
+        if (r < 0)
+                return report_error(out, size, r, &e);
+        snprintf(out, size, "ok ping");
+        return 0;
+}
+
 /* Signals seen by op_receive, by member, as "Hidden,Shown,". */
 static int collect_member(bus_message *m, void *userdata) {
         char *seen = userdata;
@@ -580,7 +594,10 @@ START_TEST(test_monitor_and_connect) {
         for (int i = 0; i < 10; i++)
                 assert_line(as_user(NOBODY, 0, NULL, op_write_first, NULL),
                             "org.busd.Error.AccessDenied: connect denied by rule \"no-nobody\"");
-        ck_assert_int_eq(denials("connect"), 11);
+        assert_line(as_user(NOBODY, 0, NULL, op_call_first, NULL),
+                    "error org.busd.Error.Disconnected: Connection closed by the bus: "
+                    "org.busd.Error.AccessDenied: connect denied by rule \"no-nobody\"");
+        ck_assert_int_eq(denials("connect"), 12);
         ck_assert(busd_log_contains("uid=65534"));
         busd_assert_serves_others();
         busd_assert_baseline();
