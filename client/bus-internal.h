@@ -534,8 +534,16 @@ void event_rearm(bus_connection *c);
 void event_stop(bus_connection *c);
 void event_free_glue(bus_connection *c);
 
-/* error.c */
+/* error.c: a bus error as a negative errno (errno-map.c's table), for
+ * functions that have no bus_error parameter. */
 int error_to_errno(const bus_error *e);
+
+/* errno-map.c: the one table of errno values and error names. */
+/* The error name for errno @error (positive), into @buf if it must be
+ * built; never NULL. */
+const char *errno_map_name(int error, char *buf, size_t size);
+/* The errno for error name @name, or 0 if the table does not know it. */
+int errno_map_from_name(const char *name);
 int error_set_const(bus_error *e, const char *name, const char *message);
 /* A copy of @text (NULL: "") that is valid UTF-8 of at most @max bytes:
  * each invalid byte replaced by U+FFFD, cut between characters if it must be

@@ -3,9 +3,8 @@
  * errno-map.c — errno values and error names, both ways
  * (bus_error_set_errno(), bus_error_get_errno()), so that a handler can
  * return -ENOENT and its caller get org.busd.Error.FileNotFound, which it
- * can turn back into ENOENT. (The library's error_to_errno(), error.c, has
- * a smaller table of its own for the bus's errors; the two agree on every
- * name both know.)
+ * can turn back into ENOENT. The library's own errno results for bus
+ * errors (error_to_errno(), error.c) come from this table too.
  *
  * Errnos without a name of their own travel as "org.busd.Error.Errno.ENAME"
  * (strerrorname_np(), glibc 2.32) and come back the same way, so the round

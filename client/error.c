@@ -84,28 +84,13 @@ char *error_text_sanitize(const char *text, size_t max) {
         return r;
 }
 
-/* For functions that report a bus error only as an errno. */
+/* For functions that report a bus error only as an errno: the one table
+ * of errno-map.c (as bus_error_get_errno()), -EREMOTEIO for a name it does
+ * not know. */
 int error_to_errno(const bus_error *e) {
-        static const struct {
-                const char *name;
-                int error;
-        } map[] = {
-                { BUS_ERROR_INVALID_ARGS, EINVAL },
-                { BUS_ERROR_LIMITS_EXCEEDED, ENOBUFS },
-                { BUS_ERROR_ACCESS_DENIED, EACCES },
-                { BUS_ERROR_TIMEOUT, ETIMEDOUT },
-                { BUS_ERROR_DISCONNECTED, ECONNRESET },
-                { BUS_ERROR_SERVICE_UNKNOWN, EHOSTUNREACH },
-                { BUS_ERROR_NAME_HAS_NO_OWNER, ENXIO },
-                { BUS_ERROR_MATCH_RULE_NOT_FOUND, ENOENT },
-                { BUS_ERROR_UNKNOWN_METHOD, EOPNOTSUPP },
-                { BUS_ERROR_PROTOCOL, EBADMSG },
-        };
+        int error = e && e->name ? errno_map_from_name(e->name) : 0;
 
-        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-                if (bus_error_has_name(e, map[i].name))
-                        return -map[i].error;
-        return -EREMOTEIO;
+        return error ? -error : -EREMOTEIO;
 }
 
 void client_debug(const char *fmt, ...) {

@@ -206,10 +206,3 @@ int interface_file_unbound_get(bus_connection *c, const char *path, const char *
                                const char *property, void *userdata, json_t **ret_value,
                                bus_error *ret_error);
 
-/* ---- errno-map.c -------------------------------------------------------------------- */
-
-/* The error name for errno @error (positive), into @buf if it must be
- * built; never NULL. */
-const char *errno_map_name(int error, char *buf, size_t size);
-/* The errno for error name @name, or 0 if the table does not know it. */
-int errno_map_from_name(const char *name);
