@@ -126,7 +126,11 @@ struct Bridge {
         NatsLoop io;
         char *inbox; /* "_INBOX.<nuid>": replies come to inbox.<slot>.<id> */
         atomic_bool nats_connected;
-        atomic_bool nats_lost; /* a disconnect the loop has not handled yet */
+        /* A disconnect the loop has not handled yet: the calls in flight
+         * with an id below this (those sent before it) are failed; calls
+         * sent after a quick reconnect are not. 0 = none. */
+        _Atomic uint64_t nats_lost_below;
+        _Atomic uint64_t out_issued; /* the last OutCall id handed out (out_generation) */
         struct event *nats_event;
 
         /* Draining the subscriptions, continued from here when a read
@@ -286,7 +290,7 @@ static void on_nats_disconnected(natsConnection *nc, void *closure) {
         Bridge *b = closure;
 
         atomic_store(&b->nats_connected, false);
-        atomic_store(&b->nats_lost, true);
+        atomic_store(&b->nats_lost_below, atomic_load(&b->out_issued) + 1);
         event_active(b->nats_event, EV_READ, 0);
 }
 
@@ -345,9 +349,10 @@ static void on_out_timeout(evutil_socket_t fd, short what, void *userdata) {
         out_fail(o, BUS_ERROR_TIMEOUT, "no answer through the bridge before the deadline");
 }
 
-static void fail_all_out(Bridge *b, const char *name, const char *why) {
+/* Fail the calls in flight whose id is below @below (all: UINT64_MAX). */
+static void fail_all_out(Bridge *b, uint64_t below, const char *name, const char *why) {
         for (size_t i = 0; i < b->out_cap; i++)
-                if (b->out[i].id)
+                if (b->out[i].id && b->out[i].id < below)
                         out_fail(&b->out[i], name, "%s", why);
 }
 
@@ -400,6 +405,7 @@ static OutCall *out_alloc(Bridge *b) {
                                 stale = NULL;
                         }
                         b->out_generation = id;
+                        atomic_store(&b->out_issued, id);
                         b->out[i].id = id;
                         b->out_used++;
                         LIST_PREPEND(flight, b->in_flight, &b->out[i]);
@@ -913,10 +919,11 @@ static void on_wake(evutil_socket_t fd, short what, void *userdata) {
 
 static void on_nats_event(evutil_socket_t fd, short what, void *userdata) {
         Bridge *b = userdata;
+        uint64_t lost_below = atomic_exchange(&b->nats_lost_below, 0);
 
-        if (atomic_exchange(&b->nats_lost, false)) {
+        if (lost_below) {
                 blog(b, "NATS connection lost; failing calls in flight, reconnecting");
-                fail_all_out(b, BRIDGE_ERROR_UNREACHABLE,
+                fail_all_out(b, lost_below, BRIDGE_ERROR_UNREACHABLE,
                              "the bridge lost its NATS connection while the call was in flight");
         }
         if (atomic_load(&b->nats_connected)) {
@@ -940,7 +947,7 @@ static void bus_schedule_retry(Bridge *b) {
 }
 
 static void bus_teardown(Bridge *b) {
-        fail_all_out(b, BUS_ERROR_DISCONNECTED, "the bridge lost its bus");
+        fail_all_out(b, UINT64_MAX, BUS_ERROR_DISCONNECTED, "the bridge lost its bus");
         for (size_t i = 0; i < b->n_slots; i++)
                 b->slots[i] = bus_slot_unref(b->slots[i]);
         b->n_slots = 0;
