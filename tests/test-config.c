@@ -353,6 +353,12 @@ START_TEST(test_renamed_keys) {
                 }
                 ck_assert_uint_eq(v, 77);
 
+                /* An error names the key as the file wrote it (a fuzzer's
+                 * finding: it named the new name, which the file lacks). */
+                snprintf(text, sizeof(text), "{\"limits\": {\"%s\": 7.0}}", renames[i].old_key);
+                snprintf(want, sizeof(want), "limits.%s: must be an integer from ", renames[i].old_key);
+                expect_invalid_prefix(text, want);
+
                 snprintf(text, sizeof(text), "{\"limits\": {\"%s\": 77, \"%s\": 78}}",
                          renames[i].old_key, renames[i].key);
                 snprintf(want, sizeof(want), "limits.%s: given twice, also by its old name %s",

@@ -257,7 +257,10 @@ static const char *config_quote_name(char *buf, const char *name) {
         return buf;
 }
 
-static int config_set_value(const ConfigKey *k, json_t *v, BusConfig *c, char **ret_error) {
+/* Set @k from @v; an error names the key as the file wrote it (@written:
+ * a renamed key's old name, else @k's). */
+static int config_set_value(const ConfigKey *k, const char *written, json_t *v, BusConfig *c,
+                            char **ret_error) {
         json_int_t i;
 
         /* json_is_integer is false for reals, so 5.0 and 1e3 are rejected too. */
@@ -271,7 +274,7 @@ static int config_set_value(const ConfigKey *k, json_t *v, BusConfig *c, char **
 
 invalid:
         return config_fail(ret_error, "%s.%s: must be an integer from %llu to %llu", k->section,
-                           k->key, (unsigned long long)k->min, (unsigned long long)k->max);
+                           written, (unsigned long long)k->min, (unsigned long long)k->max);
 }
 
 static int config_compile(json_t *root, BusConfig *c, char **ret_error) {
@@ -302,7 +305,7 @@ static int config_compile(json_t *root, BusConfig *c, char **ret_error) {
                         if (!k)
                                 return config_fail(ret_error, "%s.%s: unknown key", section,
                                                    config_quote_name(quoted, key));
-                        r = config_set_value(k, v, c, ret_error);
+                        r = config_set_value(k, key, v, c, ret_error);
                         if (r != 0)
                                 return r;
                 }
