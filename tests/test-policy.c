@@ -95,6 +95,10 @@ static bool allowed(const Policy *p, uid_t uid, gid_t gid, const PolicyRequest *
                            .member = (mem) })
 
 START_TEST(test_parse_errors_name_file_and_path) {
+        /* A control byte in a key: the error stays one line (the policy
+         * fuzzer's finding: a file could add lines to the log). */
+        assert_load_error("{\"rules\": [ {\"allow\": \"own\", \"na\\nme\": \"a.b\"} ]}",
+                          "/p/bad.json: rules[0]: na?me: unknown key");
         assert_load_error("{\"rules\": [ {\"allow\": \"fly\"} ]}",
                           "/p/bad.json: rules[0]: allow: must be one of connect");
         assert_load_error("{\"rules\": [ {\"allow\": \"own\", \"nmae\": \"a.b\"} ]}",

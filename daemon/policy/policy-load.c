@@ -114,6 +114,11 @@ static int fail(char **ret_error, const char *source, const char *path, const ch
                 *ret_error = NULL;
                 return -ENOMEM;
         }
+        /* One line for the log and the ReloadConfig answer, whatever bytes
+         * a file's keys or values held (as the configuration's errors). */
+        for (char *c = *ret_error; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                        *c = '?';
         return POLICY_E_INVALID;
 }
 
