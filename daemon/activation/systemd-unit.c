@@ -332,18 +332,17 @@ static void sub_state_seen(UnitStart *u, const char *sub) {
         start_explain(u);
 }
 
-static int props_changed_cb(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        UnitStart *u = userdata;
-        const char *iface, *key, *state = NULL, *sub = NULL;
+/* Read an a{sv} of unit properties at @m's position and act on the
+ * ActiveState and SubState among them (the other properties are skipped). */
+static void unit_properties_seen(UnitStart *u, sd_bus_message *m) {
+        const char *key, *state = NULL, *sub = NULL;
         int r;
 
-        if (sd_bus_message_read(m, "s", &iface) < 0 ||
-            strcmp(iface, "org.freedesktop.systemd1.Unit") != 0 ||
-            sd_bus_message_enter_container(m, 'a', "{sv}") <= 0)
-                return 0;
+        if (sd_bus_message_enter_container(m, 'a', "{sv}") <= 0)
+                return;
         while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
                 if (sd_bus_message_read(m, "s", &key) < 0)
-                        return 0;
+                        return;
                 if (strcmp(key, "ActiveState") == 0)
                         r = sd_bus_message_read(m, "v", "s", &state);
                 else if (strcmp(key, "SubState") == 0)
@@ -351,12 +350,20 @@ static int props_changed_cb(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 else
                         r = sd_bus_message_skip(m, "v");
                 if (r < 0 || sd_bus_message_exit_container(m) < 0)
-                        return 0;
+                        return;
         }
         if (sub)
                 sub_state_seen(u, sub);
         if (state)
                 active_state_seen(u, state);
+}
+
+static int props_changed_cb(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        const char *iface;
+
+        if (sd_bus_message_read(m, "s", &iface) >= 0 &&
+            strcmp(iface, "org.freedesktop.systemd1.Unit") == 0)
+                unit_properties_seen(userdata, m);
         return 0;
 }
 
@@ -364,29 +371,10 @@ static int props_changed_cb(sd_bus_message *m, void *userdata, sd_bus_error *ret
  * and SubState as they are now. */
 static int active_state_cb(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         UnitStart *u = userdata;
-        const char *key, *state = NULL, *sub = NULL;
-        int r;
 
         u->get_slot = sd_bus_slot_unref(u->get_slot);
-        if (sd_bus_message_is_method_error(reply, NULL) ||
-            sd_bus_message_enter_container(reply, 'a', "{sv}") <= 0)
-                return 0;
-        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                if (sd_bus_message_read(reply, "s", &key) < 0)
-                        return 0;
-                if (strcmp(key, "ActiveState") == 0)
-                        r = sd_bus_message_read(reply, "v", "s", &state);
-                else if (strcmp(key, "SubState") == 0)
-                        r = sd_bus_message_read(reply, "v", "s", &sub);
-                else
-                        r = sd_bus_message_skip(reply, "v");
-                if (r < 0 || sd_bus_message_exit_container(reply) < 0)
-                        return 0;
-        }
-        if (sub)
-                sub_state_seen(u, sub);
-        if (state)
-                active_state_seen(u, state);
+        if (!sd_bus_message_is_method_error(reply, NULL))
+                unit_properties_seen(u, reply);
         return 0;
 }
 
