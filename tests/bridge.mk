@@ -18,6 +18,8 @@ tests_test_bridge_config_LDADD = bridge/libbridge.la $(CHECK_LIBS) $(JANSSON_LIB
 
 # The broker's half of identity across hosts (BecomeBridge, the sender flag).
 tests_test_bridge_identity_SOURCES = tests/test-bridge-identity.c
+tests_test_bridge_identity_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DBUSDCTL_BINARY='"$(abs_top_builddir)/tools/busdctl"'
 tests_test_bridge_identity_CFLAGS = $(integration_cflags)
 tests_test_bridge_identity_LDADD = $(integration_ldadd)
 

@@ -16,7 +16,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +339,174 @@ START_TEST(test_service_sees_remote_origin) {
 }
 END_TEST
 
+/* ---- busdctl monitor shows the remote sender ------------------------------------ */
+
+/* Start `busdctl [--json] monitor --limit 2 interface='SVC_IFACE'` on the test
+ * bus, its output on a pipe (*@ret_fd); returns its pid. */
+static pid_t monitor_start(bool json, int *ret_fd) {
+        int out[2];
+        pid_t pid;
+
+        ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                const char *argv[] = { "busdctl", "--address", busd_address(),
+                                       "monitor", "--limit", "2",
+                                       "interface='" SVC_IFACE "'",
+                                       json ? "--json=short" : NULL, NULL };
+
+                if (dup2(out[1], STDOUT_FILENO) < 0)
+                        _exit(126);
+                execv(BUSDCTL_BINARY, (char *const *)argv);
+                _exit(127);
+        }
+        close(out[1]);
+        *ret_fd = out[0];
+        return pid;
+}
+
+/* Everything busdctl @pid writes on @fd until it exits (asserts it exits 0
+ * in time); free() the result. */
+static char *monitor_finish(pid_t pid, int fd) {
+        size_t len = 0, cap = 1 << 14;
+        char *buf = malloc(cap);
+        uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
+        int status;
+
+        ck_assert_ptr_nonnull(buf);
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                uint64_t now = now_usec();
+                ssize_t n;
+
+                ck_assert_msg(now < deadline, "busdctl monitor did not end; got:\n%.*s",
+                              (int)len, buf);
+                ck_assert_int_ge(poll(&p, 1, (int)((deadline - now) / 1000) + 1), 0);
+                if (!(p.revents & (POLLIN | POLLHUP)))
+                        continue;
+                if (len + 4096 + 1 > cap) {
+                        cap *= 2;
+                        buf = realloc(buf, cap);
+                        ck_assert_ptr_nonnull(buf);
+                }
+                n = read(fd, buf + len, cap - len - 1);
+                ck_assert_int_ge(n, 0);
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        buf[len] = '\0';
+        close(fd);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "busdctl: status %#x: %s",
+                      status, buf);
+        return buf;
+}
+
+/* Wait (bounded, GetStats round trips) until the bus counts @n monitors. */
+static void wait_monitors(int64_t n) {
+        uint64_t deadline = now_usec() + HARNESS_WAIT_USEC;
+
+        while (busd_stat("monitors") != n)
+                ck_assert_msg(now_usec() < deadline, "monitors never became %lld", (long long)n);
+}
+
+/* Line @i (0-based) of @text, in @buf. */
+static const char *nth_line(const char *text, unsigned i, char *buf, size_t size) {
+        const char *end;
+
+        for (; i > 0 && text; i--)
+                text = (text = strchr(text, '\n')) ? text + 1 : NULL;
+        ck_assert_msg(text && *text, "no line %u", i);
+        end = strchr(text, '\n');
+        ck_assert_ptr_nonnull(end);
+        ck_assert_uint_lt((size_t)(end - text), size);
+        memcpy(buf, text, (size_t)(end - text));
+        buf[end - text] = '\0';
+        return buf;
+}
+
+/* An administrator watching the bus sees that a call came through a bridge
+ * and from whom: busdctl monitor prints "bridge origin=HOST/UID/UNIQUE" for a
+ * bridged call with ORIGIN (--json: "bridge": true, "origin": {host, uid,
+ * unique_name}), nothing of the kind for a local call. */
+START_TEST(test_monitor_shows_origin) {
+        RawPeer *bridge = raw_peer_new(busd_address()), *local = raw_peer_new(busd_address());
+        RawPeer *svc = raw_peer_new(busd_address());
+        RawSpec call = { .type = BUS_MESSAGE_METHOD_CALL,
+                         .destination = svc->name,
+                         .path = SVC_PATH,
+                         .interface = SVC_IFACE,
+                         .member = "Hello",
+                         .flags = BUS_FLAG_NO_REPLY_EXPECTED,
+                         .origin = ORIGIN,
+                         .body = "{}" };
+        int text_fd, json_fd;
+        pid_t text_pid, json_pid;
+        char *text, *json, line[1024];
+        json_t *o;
+        uint64_t serial;
+        RawMsg *m;
+
+        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
+        raw_msg_free(m);
+        text_pid = monitor_start(false, &text_fd);
+        json_pid = monitor_start(true, &json_fd);
+        wait_monitors(2);
+
+        /* The bridged call, then (once delivered: monitors saw it first) a
+         * local one. */
+        serial = raw_peer_send(bridge, &call);
+        m = raw_peer_recv(svc, HARNESS_WAIT_MS);
+        ck_assert_msg(m && m->serial == serial, "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        call.origin = NULL;
+        serial = raw_peer_send(local, &call);
+        m = raw_peer_recv(svc, HARNESS_WAIT_MS);
+        ck_assert_msg(m && m->serial == serial, "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+
+        text = monitor_finish(text_pid, text_fd);
+        json = monitor_finish(json_pid, json_fd);
+        nth_line(text, 0, line, sizeof(line));
+        ck_assert_msg(strstr(line, " sender=") && strstr(line, bridge->name) &&
+                              strstr(line, " bridge origin=" ORIGIN " destination="),
+                      "bridged call: %s", line);
+        nth_line(text, 1, line, sizeof(line));
+        ck_assert_msg(strstr(line, local->name) && !strstr(line, "origin") &&
+                              !strstr(line, " bridge"),
+                      "local call: %s", line);
+
+        o = json_loads(nth_line(json, 0, line, sizeof(line)), 0, NULL);
+        ck_assert_msg(o, "not JSON: %s", line);
+        ck_assert(json_is_true(json_object_get(o, "bridge")));
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(o, "origin"), "host")),
+                         "beta");
+        ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(o, "origin"), "uid")),
+                         1000);
+        ck_assert_str_eq(json_string_value(
+                                 json_object_get(json_object_get(o, "origin"), "unique_name")),
+                         ":1.42");
+        json_decref(o);
+        o = json_loads(nth_line(json, 1, line, sizeof(line)), 0, NULL);
+        ck_assert_msg(o, "not JSON: %s", line);
+        ck_assert(json_is_false(json_object_get(o, "bridge")));
+        ck_assert(json_is_null(json_object_get(o, "origin")));
+        json_decref(o);
+        free(text);
+        free(json);
+
+        wait_monitors(0);
+        raw_peer_free(bridge);
+        raw_peer_free(local);
+        raw_peer_free(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 /* The library's setter: only calls and signals, only valid parts; a built
  * message has no remote origin to read back (only received ones do). */
 START_TEST(test_set_remote_origin_checks) {
@@ -472,6 +642,7 @@ int main(void) {
         tcase_add_test(tc, test_origin_refused_from_local_peer);
         tcase_add_test(tc, test_service_sees_remote_origin);
         tcase_add_test(tc, test_set_remote_origin_checks);
+        tcase_add_test(tc, test_monitor_shows_origin);
         suite_add_tcase(s, tc);
         tcase_set_timeout(tp, HARNESS_TCASE_TIMEOUT);
         tcase_add_test(tp, test_policy_refuses_bridge);

@@ -521,9 +521,9 @@ if await_monitors 3; then
 
         cp "$dir/monj.out" "$out"
         cp "$dir/monj.err" "$err"
-        check "monitor --json: one object per line with type, serials, sender credentials, body" \
+        check "monitor --json: one object per line with type, serials, sender credentials, origin, body" \
                 '[[ $(lines_out) == 3 ]] &&
-                grep -qE "^\{\"timestamp_usec\":[0-9]+,\"type\":\"call\",\"serial\":$call_serial,\"reply_serial\":0,\"sender\":\{\"name\":\":1\.[0-9]+\",\"uid\":$uid,\"gid\":$gid,\"pid\":[0-9]+\},\"destination\":\"org\.example\.Alpha\",\"path\":\"/org/example/Peer\",\"interface\":\"org\.example\.Peer\",\"member\":\"Echo\",\"error\":null,\"key\":null,\"no_reply\":false,\"payloads\":\[\],\"body_in_payload\":false,\"body\":\{\"m\":1\}\}$" <(sed -n 1p "$out") &&
+                grep -qE "^\{\"timestamp_usec\":[0-9]+,\"type\":\"call\",\"serial\":$call_serial,\"reply_serial\":0,\"sender\":\{\"name\":\":1\.[0-9]+\",\"uid\":$uid,\"gid\":$gid,\"pid\":[0-9]+\},\"destination\":\"org\.example\.Alpha\",\"path\":\"/org/example/Peer\",\"interface\":\"org\.example\.Peer\",\"member\":\"Echo\",\"error\":null,\"key\":null,\"bridge\":false,\"origin\":null,\"no_reply\":false,\"payloads\":\[\],\"body_in_payload\":false,\"body\":\{\"m\":1\}\}$" <(sed -n 1p "$out") &&
                 grep -q "\"type\":\"return\",\"serial\":[0-9]*,\"reply_serial\":$call_serial,\"sender\":{\"name\":\"$A_unique\",\"uid\":$uid,\"gid\":$gid,\"pid\":$A_pid}" <(sed -n 2p "$out") &&
                 grep -q "\"type\":\"signal\".*\"member\":\"Changed\",\"error\":null,\"key\":\"k2\".*\"body\":{\"n\":2}}$" <(sed -n 3p "$out")'
 

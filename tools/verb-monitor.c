@@ -9,6 +9,12 @@
  * or when the bus disconnects the monitor (exit 1, with the bus's reason).
  * Everything a peer controls is escaped before it reaches a terminal.
  *
+ * A message a bridge forwarded from another host shows it: "bridge" when the
+ * bus stamped BUS_SENDER_FLAG_BRIDGE on it, and its remote sender (the ORIGIN
+ * field, PROTOCOL.md 3.3: host, uid and unique name there) when it has one,
+ * read through bus_message_get_remote_origin(), which trusts the field only
+ * together with the flag.
+ *
  * Payloads cost the monitor only what it shows (hostile-peers.md item 30):
  * application payloads are never mapped or read (their sizes come from the
  * header), a line shows at most the first MONITOR_BODY_SHOWN bytes of a body
@@ -112,12 +118,20 @@ static void put_field(FILE *f, const char *name, const char *value) {
         driver_fputs_escaped(value, f);
 }
 
+/* The remote sender of @m, if a bridge forwarded it from another host
+ * (docs/BRIDGE.md "Identity across hosts"): true and the parts, else false. */
+static bool remote_origin(bus_message *m, const char **ret_host, uid_t *ret_uid,
+                          const char **ret_unique) {
+        return bus_message_get_remote_origin(m, ret_host, ret_uid, ret_unique) == 0;
+}
+
 static void print_line(bus_message *m, const RawInfo *info, uint64_t realtime_usec) {
         time_t secs = (time_t)(realtime_usec / 1000000u);
-        const char *body;
+        const char *body, *host, *unique;
         char when[32];
         struct tm tm;
         size_t len;
+        uid_t remote_uid;
         int type = bus_message_get_type(m);
 
         localtime_r(&secs, &tm);
@@ -129,6 +143,14 @@ static void print_line(bus_message *m, const RawInfo *info, uint64_t realtime_us
         put_field(stdout, "sender", bus_message_get_sender(m));
         printf(" uid=%u gid=%u pid=%d", (unsigned)bus_message_get_sender_uid(m),
                (unsigned)bus_message_get_sender_gid(m), (int)bus_message_get_sender_pid(m));
+        if (bus_message_get_sender_flags(m) & BUS_SENDER_FLAG_BRIDGE)
+                fputs(" bridge", stdout);
+        if (remote_origin(m, &host, &remote_uid, &unique)) {
+                fputs(" origin=", stdout);
+                driver_fputs_escaped(host, stdout);
+                printf("/%u/", (unsigned)remote_uid);
+                driver_fputs_escaped(unique, stdout);
+        }
         put_field(stdout, "destination", bus_message_get_destination(m));
         put_field(stdout, "path", bus_message_get_path(m));
         put_field(stdout, "interface", bus_message_get_interface(m));
@@ -159,7 +181,8 @@ static void print_line(bus_message *m, const RawInfo *info, uint64_t realtime_us
 static json_t *message_json(bus_message *m, const RawInfo *info, uint64_t realtime_usec) {
         int type = bus_message_get_type(m);
         json_t *o, *body, *payloads;
-        const char *text;
+        const char *text, *host, *unique;
+        uid_t remote_uid;
         size_t len;
 
         o = json_pack("{s:I,s:s,s:I,s:I,s:{s:s?,s:I,s:I,s:I},s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}",
@@ -174,6 +197,15 @@ static json_t *message_json(bus_message *m, const RawInfo *info, uint64_t realti
                       bus_message_get_error_name(m), "key", bus_message_get_key(m));
         if (!o)
                 return NULL;
+        /* Through a bridge: the flag, and the remote sender when there is one. */
+        json_object_set_new(o, "bridge",
+                            json_boolean(bus_message_get_sender_flags(m) & BUS_SENDER_FLAG_BRIDGE));
+        if (remote_origin(m, &host, &remote_uid, &unique))
+                json_object_set_new(o, "origin",
+                                    json_pack("{s:s,s:I,s:s}", "host", host, "uid",
+                                              (json_int_t)remote_uid, "unique_name", unique));
+        else
+                json_object_set_new(o, "origin", json_null());
         json_object_set_new(o, "no_reply", json_boolean(info->flags & BUS_FLAG_NO_REPLY_EXPECTED));
         payloads = json_array();
         for (unsigned i = 0; payloads && i < info->n_payloads; i++)
