@@ -9,6 +9,10 @@
  * The ORIGIN field (PROTOCOL.md 3.3) passes only from a bridge: a local peer
  * that sets it is refused (OriginRefused), and a service reads a bridged
  * call's origin, flags and deadline through libbusclient's accessors.
+ * A hostile bridge's malformed ORIGIN (every part, length, termination,
+ * truncation, duplicates, on replies) closes it as a protocol violation and
+ * reaches nobody; a bridged call to the bus itself is refused; busdctl
+ * monitor shows a message's remote sender.
  *
  * Raw peers on both ends: the receiver sees exactly the bytes the broker
  * stamped, the forger writes exactly the bytes it likes.
@@ -507,6 +511,365 @@ START_TEST(test_monitor_shows_origin) {
 }
 END_TEST
 
+/* ---- Hostile bridges: malformed ORIGIN fields --------------------------------------- */
+
+/* One record of a hand-made field block: @len value bytes written, @declared
+ * in the tag (0: @len). */
+typedef struct Rec {
+        uint16_t code;
+        const char *v;
+        uint16_t len;
+        uint16_t declared;
+} Rec;
+
+/* A string record with its NUL. */
+#define STR(code_, s) { (code_), (s), (uint16_t)sizeof(s), 0 }
+
+/* A message of @type with the records @recs (in order, each padded to 8),
+ * body "{}", into @buf; returns its length. No check of any kind. */
+static size_t frame(uint8_t *buf, size_t size, uint8_t type, uint64_t serial,
+                    uint64_t reply_serial, const Rec *recs, size_t n) {
+        BusHeader h = { .type = type, .serial = serial, .reply_serial = reply_serial };
+        size_t off = sizeof(h);
+
+        memset(buf, 0, size);
+        for (size_t i = 0; i < n; i++) {
+                uint16_t declared = recs[i].declared ? recs[i].declared : recs[i].len;
+
+                ck_assert_uint_le(off + 4 + recs[i].len + 8 + 2, size);
+                memcpy(buf + off, &recs[i].code, 2);
+                memcpy(buf + off + 2, &declared, 2);
+                memcpy(buf + off + 4, recs[i].v, recs[i].len);
+                off += 4 + recs[i].len;
+                off = (off + 7u) & ~(size_t)7u;
+        }
+        h.fields_len = (uint32_t)(off - sizeof(h));
+        h.body_len = 2;
+        memcpy(buf, &h, sizeof(h));
+        memcpy(buf + off, "{}", 2);
+        return off + 2;
+}
+
+#define LONG_HOST "h234567890123456789012345678901234567890123456789012345678901234"
+
+typedef struct HostileCase {
+        const char *what;
+        uint8_t type; /* a reply answers a call the receiver made to the bridge */
+        Rec origin[2];
+        size_t n_origin;
+        const char *reason; /* in the Disconnected message */
+} HostileCase;
+
+#define CALL_ BUS_MESSAGE_METHOD_CALL
+#define SIG_ BUS_MESSAGE_SIGNAL
+#define ONE(s) { STR(BUS_FIELD_ORIGIN, s) }, 1
+
+static const HostileCase hostile_cases[] = {
+        { "host with a dot", CALL_, ONE("be.ta/1000/:1.42"), "invalid origin" },
+        { "empty host", CALL_, ONE("/1000/:1.42"), "invalid origin" },
+        { "65-byte host", CALL_, ONE(LONG_HOST "5/1000/:1.42"), "invalid origin" },
+        { "host with a space", CALL_, ONE("be ta/1000/:1.42"), "invalid origin" },
+        { "host not ASCII", CALL_, ONE("b\xc3\xa9ta/1000/:1.42"), "invalid origin" },
+        { "uid 2^32-1", CALL_, ONE("beta/4294967295/:1.42"), "invalid origin" },
+        { "uid past 64 bits", CALL_, ONE("beta/99999999999999999999999/:1.42"),
+          "invalid origin" },
+        { "uid with a leading zero", CALL_, ONE("beta/01000/:1.42"), "invalid origin" },
+        { "negative uid", CALL_, ONE("beta/-1/:1.42"), "invalid origin" },
+        { "empty uid", CALL_, ONE("beta//:1.42"), "invalid origin" },
+        { "uid with a sign", CALL_, ONE("beta/+5/:1.42"), "invalid origin" },
+        { "well-known name", CALL_, ONE("beta/1000/org.example.Svc"), "invalid origin" },
+        { "unique name without ':'", CALL_, ONE("beta/1000/1.42"), "invalid origin" },
+        { "unique name :1.0", CALL_, ONE("beta/1000/:1.0"), "invalid origin" },
+        { "unique name past 64 bits", CALL_, ONE("beta/1000/:1.99999999999999999999"),
+          "invalid origin" },
+        { "no unique name", CALL_, ONE("beta/1000/"), "invalid origin" },
+        { "host and uid only", CALL_, ONE("beta/1000"), "invalid origin" },
+        { "trailing part", CALL_, ONE("beta/1000/:1.42/x"), "invalid origin" },
+        { "empty", CALL_, ONE(""), "invalid origin" },
+        { "signal, bad uid", SIG_, ONE("beta/x/:1.42"), "invalid origin" },
+        { "no NUL", CALL_, { { BUS_FIELD_ORIGIN, "beta/1000/:1.42", 15, 0 } }, 1,
+          "not ended by its only NUL" },
+        { "NUL inside", CALL_, { { BUS_FIELD_ORIGIN, "beta\0001000/:1.42", 16, 0 } }, 1,
+          "not ended by its only NUL" },
+        { "zero length", CALL_, { { BUS_FIELD_ORIGIN, "", 0, 0 } }, 1,
+          "not ended by its only NUL" },
+        { "truncated: length past the block", CALL_,
+          { { BUS_FIELD_ORIGIN, "beta/1000/:1.42", 16, 200 } }, 1, "runs past the end" },
+        { "duplicate, both valid", CALL_,
+          { STR(BUS_FIELD_ORIGIN, ORIGIN), STR(BUS_FIELD_ORIGIN, "gamma/0/:1.7") }, 2,
+          "duplicate header field" },
+        { "duplicate, signal", SIG_,
+          { STR(BUS_FIELD_ORIGIN, ORIGIN), STR(BUS_FIELD_ORIGIN, ORIGIN) }, 2,
+          "duplicate header field" },
+        { "on a method return", BUS_MESSAGE_METHOD_RETURN, ONE(ORIGIN), "not allowed" },
+        { "on an error", BUS_MESSAGE_ERROR, ONE(ORIGIN), "not allowed" },
+};
+
+/* Every message @mon (a monitor) got until @serial from @sender_id: none
+ * carries an ORIGIN (the hostile messages all do; nothing else here does). */
+static void monitor_saw_no_origin(RawPeer *mon, uint64_t sender_id, uint64_t serial) {
+        for (;;) {
+                RawMsg *m = raw_peer_recv(mon, HARNESS_WAIT_MS);
+
+                ck_assert_msg(m, "the monitor never saw the marker");
+                ck_assert_msg(!m->origin, "the monitor saw %s", raw_msg_describe(m));
+                if (m->sender_id == sender_id && m->serial == serial) {
+                        raw_msg_free(m);
+                        return;
+                }
+                raw_msg_free(m);
+        }
+}
+
+/* A connection that IS a bridge sends a malformed ORIGIN (bad syntax of each
+ * part, too long, unterminated, truncated, twice, on a reply): the bus closes
+ * it with ProtocolViolation naming the reason (PROTOCOL.md 5.1), delivers
+ * nothing of it to anyone, monitors included; a caller waiting for the
+ * bridge's reply gets NoReply, never a reply carrying an ORIGIN; the bus
+ * serves the others. */
+START_TEST(test_hostile_bridge_origin) {
+        const HostileCase *hc = &hostile_cases[_i];
+        RawPeer *bridge = raw_peer_new(busd_address()), *svc = raw_peer_new(busd_address());
+        RawPeer *mon = raw_peer_new(busd_address()), *other = raw_peer_new(busd_address());
+        Rec recs[8];
+        size_t n = 0, len;
+        uint64_t call_serial = 0, serial;
+        int64_t violations = busd_disconnects("protocol-violation");
+        uint8_t buf[1024];
+        RawMsg *m;
+        int r;
+
+        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
+        raw_msg_free(m);
+        raw_peer_add_match(svc, "type='signal',interface='" SVC_IFACE "'");
+        m = raw_peer_driver_call(mon, "BecomeMonitor", json_pack("{s:[]}", "rules"));
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeMonitor: %s",
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+
+        if (hc->type == BUS_MESSAGE_METHOD_RETURN || hc->type == BUS_MESSAGE_ERROR) {
+                /* svc calls the bridge, which answers with an ORIGIN. */
+                RawSpec c = { .type = BUS_MESSAGE_METHOD_CALL, .destination = bridge->name,
+                              .path = SVC_PATH, .interface = SVC_IFACE, .member = "Get",
+                              .body = "{}" };
+
+                call_serial = raw_peer_send(svc, &c);
+                m = raw_peer_recv(bridge, HARNESS_WAIT_MS);
+                ck_assert_msg(m && m->serial == call_serial, "%s", raw_msg_describe(m));
+                raw_msg_free(m);
+                recs[n++] = (Rec)STR(BUS_FIELD_DESTINATION, "");
+                recs[0].v = svc->name;
+                recs[0].len = (uint16_t)(strlen(svc->name) + 1);
+                if (hc->type == BUS_MESSAGE_ERROR)
+                        recs[n++] = (Rec)STR(BUS_FIELD_ERROR_NAME, "org.example.Error.Failed");
+        } else {
+                if (hc->type == BUS_MESSAGE_METHOD_CALL) {
+                        recs[n++] = (Rec)STR(BUS_FIELD_DESTINATION, "");
+                        recs[0].v = svc->name;
+                        recs[0].len = (uint16_t)(strlen(svc->name) + 1);
+                }
+                recs[n++] = (Rec)STR(BUS_FIELD_PATH, SVC_PATH);
+                recs[n++] = (Rec)STR(BUS_FIELD_INTERFACE, SVC_IFACE);
+                recs[n++] = (Rec)STR(BUS_FIELD_MEMBER, "Hello");
+        }
+        for (size_t i = 0; i < hc->n_origin; i++)
+                recs[n++] = hc->origin[i];
+        serial = bridge->next_serial++;
+        len = frame(buf, sizeof(buf), hc->type, serial, call_serial, recs, n);
+        r = raw_peer_write(bridge, buf, len);
+        ck_assert_msg(r == 0 || r == -EPIPE || r == -ECONNRESET, "write: %s", strerror(-r));
+
+        /* Closed, with the reason. */
+        m = raw_peer_expect_eof(bridge, HARNESS_WAIT_MS);
+        ck_assert_msg(raw_msg_is_signal(m, "Disconnected") && m->sender_id == 0,
+                      "%s: expected Disconnected, got %s", hc->what, raw_msg_describe(m));
+        ck_assert_msg(strcmp(raw_msg_str(m, "error"), BUS_ERROR_PROTOCOL) == 0 &&
+                              strstr(raw_msg_str(m, "message"), hc->reason),
+                      "%s: %s: %s", hc->what, raw_msg_str(m, "error"), raw_msg_str(m, "message"));
+        raw_msg_free(m);
+        ck_assert_int_eq(busd_disconnects("protocol-violation"), violations + 1);
+        ck_assert(busd_log_contains(hc->reason));
+
+        /* The receiver: a waiting caller gets NoReply from the bus; nothing
+         * else arrived before another peer's message. */
+        if (call_serial) {
+                m = raw_peer_recv_reply(svc, call_serial, HARNESS_WAIT_MS);
+                ck_assert_msg(raw_msg_is_error(m, BUS_ERROR_NO_REPLY) && m->sender_id == 0 &&
+                                      !m->origin,
+                              "%s: the caller got %s", hc->what, raw_msg_describe(m));
+                raw_msg_free(m);
+        }
+        {
+                RawSpec c = { .type = BUS_MESSAGE_METHOD_CALL, .destination = svc->name,
+                              .path = SVC_PATH, .interface = SVC_IFACE, .member = "Marker",
+                              .flags = BUS_FLAG_NO_REPLY_EXPECTED, .body = "{}" };
+
+                serial = raw_peer_send(other, &c);
+        }
+        for (;;) {
+                m = raw_peer_recv(svc, HARNESS_WAIT_MS);
+                ck_assert_msg(m, "%s: the marker never arrived", hc->what);
+                ck_assert_msg(!m->origin && m->sender_id != bridge->id, "%s: svc got %s", hc->what,
+                              raw_msg_describe(m));
+                if (m->sender_id == other->id && m->serial == serial)
+                        break;
+                raw_msg_free(m); /* the bus's own: NameOwnerChanged and the like */
+        }
+        raw_msg_free(m);
+        monitor_saw_no_origin(mon, other->id, serial);
+
+        raw_peer_free(bridge);
+        raw_peer_free(svc);
+        raw_peer_free(mon);
+        raw_peer_free(other);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* The edges that are valid pass intact: uid 0 and 4294967294, a 64-byte host,
+ * the longest unique name (99 bytes in all); the receiver reads exactly what
+ * the bridge wrote. */
+START_TEST(test_bridge_origin_edges_pass) {
+        static const char *const origins[] = {
+                "a/0/:1.1",
+                "B-_9/4294967294/:1.7",
+                LONG_HOST "/4294967294/:1.18446744073709551615",
+        };
+        RawPeer *bridge = raw_peer_new(busd_address()), *svc = raw_peer_new(busd_address());
+        RawMsg *m;
+
+        ck_assert_uint_eq(strlen(origins[2]), 99);
+        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
+        raw_msg_free(m);
+        for (size_t i = 0; i < sizeof(origins) / sizeof(origins[0]); i++) {
+                RawSpec c = { .type = BUS_MESSAGE_METHOD_CALL, .destination = svc->name,
+                              .path = SVC_PATH, .interface = SVC_IFACE, .member = "Hello",
+                              .flags = BUS_FLAG_NO_REPLY_EXPECTED, .origin = origins[i],
+                              .body = "{}" };
+                uint64_t serial = raw_peer_send(bridge, &c);
+
+                m = raw_peer_recv(svc, HARNESS_WAIT_MS);
+                ck_assert_msg(m && m->serial == serial && m->origin &&
+                                      strcmp(m->origin, origins[i]) == 0 &&
+                                      m->sender_reserved == BUS_SENDER_FLAG_BRIDGE,
+                              "%s: %s", origins[i], raw_msg_describe(m));
+                raw_msg_free(m);
+        }
+        raw_peer_free(bridge);
+        raw_peer_free(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* A peer that is not a bridge: a unicast signal with ORIGIN is refused like a
+ * call and a broadcast (OriginRefused, MessageDropped, not delivered), and a
+ * reply with ORIGIN is a protocol violation (no reply may carry one: the
+ * caller gets NoReply, not the reply). */
+START_TEST(test_origin_refused_unicast_and_reply) {
+        RawPeer *forger = raw_peer_new(busd_address()), *svc = raw_peer_new(busd_address());
+        RawSpec sig = { .type = BUS_MESSAGE_SIGNAL,
+                        .destination = svc->name,
+                        .path = SVC_PATH,
+                        .interface = SVC_IFACE,
+                        .member = "Tick",
+                        .origin = ORIGIN,
+                        .body = "{}" };
+        RawSpec call = { .type = BUS_MESSAGE_METHOD_CALL, .destination = forger->name,
+                         .path = SVC_PATH, .interface = SVC_IFACE, .member = "Get",
+                         .body = "{}" };
+        Rec recs[2] = { STR(BUS_FIELD_DESTINATION, ""), STR(BUS_FIELD_ORIGIN, ORIGIN) };
+        uint64_t serial, call_serial;
+        uint8_t buf[512];
+        size_t len;
+        RawMsg *m;
+
+        serial = raw_peer_send(forger, &sig);
+        for (;;) {
+                m = raw_peer_recv(forger, HARNESS_WAIT_MS);
+                ck_assert_msg(m, "no MessageDropped for the unicast signal");
+                if (raw_msg_is_signal(m, "MessageDropped"))
+                        break;
+                raw_msg_free(m);
+        }
+        ck_assert_int_eq(json_integer_value(json_object_get(m->json, "serial")), (json_int_t)serial);
+        ck_assert_str_eq(raw_msg_str(m, "error"), "org.busd.Error.OriginRefused");
+        raw_msg_free(m);
+
+        /* The reply: svc calls the forger, which answers with an ORIGIN. */
+        call_serial = raw_peer_send(svc, &call);
+        m = raw_peer_recv(forger, HARNESS_WAIT_MS);
+        ck_assert_msg(m && m->serial == call_serial, "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        recs[0].v = svc->name;
+        recs[0].len = (uint16_t)(strlen(svc->name) + 1);
+        len = frame(buf, sizeof(buf), BUS_MESSAGE_METHOD_RETURN, forger->next_serial++,
+                    call_serial, recs, 2);
+        (void)raw_peer_write(forger, buf, len);
+        m = raw_peer_expect_eof(forger, HARNESS_WAIT_MS);
+        ck_assert_msg(raw_msg_is_signal(m, "Disconnected") &&
+                              strcmp(raw_msg_str(m, "error"), BUS_ERROR_PROTOCOL) == 0,
+                      "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        /* svc got neither the signal nor the reply: the bus's NoReply is the
+         * first thing for it from anyone but the bus's name changes. */
+        for (;;) {
+                m = raw_peer_recv(svc, HARNESS_WAIT_MS);
+                ck_assert_msg(m, "no answer to svc's call");
+                ck_assert_msg(!m->origin && m->sender_id != forger->id, "svc got %s",
+                              raw_msg_describe(m));
+                if (m->reply_serial == call_serial)
+                        break;
+                raw_msg_free(m);
+        }
+        ck_assert_msg(raw_msg_is_error(m, BUS_ERROR_NO_REPLY), "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        raw_peer_free(forger);
+        raw_peer_free(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* A bridged call to the bus itself would run the driver's methods with the
+ * bridge's credentials (root or the bus's uid) for a caller on another host:
+ * refused with AccessDenied, the bridge kept; its own driver calls work. */
+START_TEST(test_bridged_call_to_driver_refused) {
+        RawPeer *bridge = raw_peer_new(busd_address());
+        RawSpec call = { .type = BUS_MESSAGE_METHOD_CALL,
+                         .destination = DRIVER_NAME,
+                         .path = DRIVER_PATH,
+                         .interface = DRIVER_INTERFACE,
+                         .member = "BecomeMonitor",
+                         .origin = ORIGIN,
+                         .body = "{\"rules\": []}" };
+        uint64_t serial;
+        RawMsg *m;
+
+        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
+        raw_msg_free(m);
+        serial = raw_peer_send(bridge, &call);
+        m = raw_peer_recv_reply(bridge, serial, HARNESS_WAIT_MS);
+        ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.AccessDenied") &&
+                              strstr(raw_msg_str(m, "message"), "another host"),
+                      "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        ck_assert_int_eq(busd_stat("monitors"), 0);
+        ck_assert(busd_log_contains("take no call from another host"));
+        /* Still a bridge and a peer: its own call to the bus is served. */
+        m = raw_peer_driver_call(bridge, "GetId", NULL);
+        ck_assert_msg(m && m->type == BUS_MESSAGE_METHOD_RETURN, "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        raw_peer_free(bridge);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 /* The library's setter: only calls and signals, only valid parts; a built
  * message has no remote origin to read back (only received ones do). */
 START_TEST(test_set_remote_origin_checks) {
@@ -643,6 +1006,11 @@ int main(void) {
         tcase_add_test(tc, test_service_sees_remote_origin);
         tcase_add_test(tc, test_set_remote_origin_checks);
         tcase_add_test(tc, test_monitor_shows_origin);
+        tcase_add_loop_test(tc, test_hostile_bridge_origin, 0,
+                            (int)(sizeof(hostile_cases) / sizeof(hostile_cases[0])));
+        tcase_add_test(tc, test_bridge_origin_edges_pass);
+        tcase_add_test(tc, test_origin_refused_unicast_and_reply);
+        tcase_add_test(tc, test_bridged_call_to_driver_refused);
         suite_add_tcase(s, tc);
         tcase_set_timeout(tp, HARNESS_TCASE_TIMEOUT);
         tcase_add_test(tp, test_policy_refuses_bridge);

@@ -91,6 +91,21 @@ static void route_call(Bus *bus, Peer *sender, Message *m, Peer *addressee) {
 
         /* router_addressee() has no peer for the bus's own name. */
         if (!addressee && strcmp(m->fields.destination, BUS_DRIVER_NAME) == 0) {
+                /* A bridged call (ORIGIN, only a bridge's) would run the
+                 * bus's own methods with the bridge's credentials (root or
+                 * the bus's uid) for a caller on another host: refused
+                 * (PROTOCOL.md 3.3), whatever a bridge was told to export. */
+                if (m->fields.origin) {
+                        static const char text[] = "the bus's own methods take no call from "
+                                                   "another host (ORIGIN): it would run with "
+                                                   "the bridge's credentials";
+
+                        log_peer(LOG_CLASS_DENIED, LOG_NOTICE, sender->name, sender->creds.uid,
+                                 sender->creds.pid, "AccessDenied", "serial %llu: %s",
+                                 (unsigned long long)h->serial, text);
+                        call_error(bus, sender, h, BUS_ERR_ACCESS_DENIED, text);
+                        return;
+                }
                 driver_dispatch(bus, sender, m);
                 return;
         }
