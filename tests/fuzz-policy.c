@@ -6,13 +6,16 @@
  *
  * An input is a policy and a request, split at the first NUL byte:
  *   POLICY-JSON \0 UID \0 GIDS \0 NAME \0 NAMES \0 PATH \0 INTERFACE \0 MEMBER \0 TYPE \0 BROADCAST
+ *   \0 ORIGIN
  * The JSON is added as a drop-in ("fuzz.json"); built alone, and again
  * with the same text as the main configuration ("busd.json", its "policy"
  * key) added after it. UID and GIDS are decimal (GIDS space-separated),
  * NAMES space-separated well-known names, TYPE's first byte odd for a
- * method call, else a signal, BROADCAST "1" for a broadcast. Names and
- * fields a broker would not pass (invalid by the protocol's validators) are
- * dropped. The request is asked for every action. The invariants:
+ * method call, else a signal, BROADCAST "1" for a broadcast, ORIGIN a
+ * remote sender as the ORIGIN field carries it ("HOST/UID/UNIQUE",
+ * PROTOCOL.md 3.3: the request is then a remote one, docs/POLICY.md "Remote
+ * callers"). Names and fields a broker would not pass (invalid by the
+ * protocol's validators) are dropped. The request is asked for every action. The invariants:
  *  - adding and building return 0 or POLICY_E_INVALID; a refusal has an
  *    error text that starts with the source's name (file and JSON path,
  *    docs/POLICY.md), a success none;
@@ -92,7 +95,7 @@ static void ask_parse(Ask *a, const uint8_t *data, size_t size, size_t at) {
         a->req.type = BUS_MESSAGE_METHOD_CALL;
         a->req.names = a->names;
 
-        /* Each field gets at most BUS_NAME_MAX bytes of buf (10 fit). */
+        /* Each field gets at most BUS_NAME_MAX bytes of buf (15 fit, 11 are read). */
 #define FIELD()                                                                           \
         (s = next_field(data, size, &at, p, (size_t)(end - p) > BUS_NAME_MAX + 1      \
                                                     ? BUS_NAME_MAX + 1                \
@@ -123,6 +126,18 @@ static void ask_parse(Ask *a, const uint8_t *data, size_t size, size_t at) {
                 a->req.type = ((unsigned char)s[0] & 1) ? BUS_MESSAGE_METHOD_CALL : BUS_MESSAGE_SIGNAL;
         if ((s = FIELD()))
                 a->req.broadcast = strcmp(s, "1") == 0;
+        if ((s = FIELD())) {
+                size_t host_len;
+                uint32_t uid;
+
+                /* As the broker's access checks read it (core/access.c). */
+                if (bus_origin_parse(s, &host_len, &uid, NULL)) {
+                        ((char *)s)[host_len] = '\0';
+                        a->req.remote = true;
+                        a->req.remote_host = s;
+                        a->req.remote_uid = uid;
+                }
+        }
 #undef FIELD
         /* A broadcast has no destination. */
         if (a->req.broadcast)

@@ -994,6 +994,116 @@ START_TEST(test_policy_remote_callers) {
 }
 END_TEST
 
+/* receive rules name remote senders (docs/POLICY.md "Remote callers"): the
+ * receiver's rule (its uid: every peer here has ours) refuses what comes from
+ * another host, a mandatory exception lets one host through; local messages,
+ * the bridge's own included, are not matched. Calls are answered
+ * AccessDenied naming the rule and the remote sender, a unicast signal's
+ * sender gets MessageDropped, a broadcast skips the receiver. */
+START_TEST(test_policy_remote_receive) {
+        RawPeer *bridge, *local, *svc;
+        RawSpec call = { .type = BUS_MESSAGE_METHOD_CALL,
+                         .path = SVC_PATH,
+                         .interface = SVC_IFACE,
+                         .member = "Set",
+                         .origin = ORIGIN,
+                         .body = "{}" };
+        RawSpec sig = { .type = BUS_MESSAGE_SIGNAL,
+                        .path = SVC_PATH,
+                        .interface = SVC_IFACE,
+                        .member = "Tick",
+                        .origin = ORIGIN,
+                        .body = "{}" };
+        char config[1024];
+        uint64_t serial;
+        RawMsg *m;
+
+        snprintf(config, sizeof(config),
+                 "{\"policy\": {\"rules\": ["
+                 "{\"id\": \"no-remote-to-svc\", \"deny\": \"receive\", \"user\": %u,"
+                 " \"remote\": true, \"interface\": \"" SVC_IFACE "\"},"
+                 "{\"id\": \"gamma-may\", \"allow\": \"receive\", \"user\": %u,"
+                 " \"remote_host\": \"gamma\", \"mandatory\": true}]}}",
+                 (unsigned)getuid(), (unsigned)getuid());
+        busd_start_config(config);
+        bridge = raw_peer_new(busd_address());
+        local = raw_peer_new(busd_address());
+        svc = raw_peer_new(busd_address());
+        call.destination = svc->name;
+        raw_peer_add_match(svc, "type='signal',interface='" SVC_IFACE "'");
+        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
+        raw_msg_free(m);
+
+        /* From beta: denied by the receiver's rule, naming it and the sender. */
+        serial = raw_peer_send(bridge, &call);
+        m = raw_peer_recv_reply(bridge, serial, HARNESS_WAIT_MS);
+        ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.AccessDenied"), "%s", raw_msg_describe(m));
+        ck_assert_msg(strstr(raw_msg_str(m, "message"), "no-remote-to-svc") &&
+                              strstr(raw_msg_str(m, "message"), "sent by remote uid 1000 on host beta"),
+                      "%s", raw_msg_str(m, "message"));
+        raw_msg_free(m);
+        /* From gamma: the mandatory exception lets it through. */
+        call.origin = "gamma/5/:1.9";
+        call.flags = BUS_FLAG_NO_REPLY_EXPECTED;
+        serial = raw_peer_send(bridge, &call);
+        m = raw_peer_recv(svc, HARNESS_WAIT_MS);
+        ck_assert_msg(m && m->serial == serial && m->origin && strcmp(m->origin, "gamma/5/:1.9") == 0,
+                      "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        /* Local messages: the same uid locally, and the bridge's own. */
+        call.origin = NULL;
+        serial = raw_peer_send(local, &call);
+        m = raw_peer_recv(svc, HARNESS_WAIT_MS);
+        ck_assert_msg(m && m->serial == serial && m->sender_id == local->id, "%s",
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+        serial = raw_peer_send(bridge, &call);
+        m = raw_peer_recv(svc, HARNESS_WAIT_MS);
+        ck_assert_msg(m && m->serial == serial && m->sender_id == bridge->id && !m->origin, "%s",
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+
+        /* A unicast signal from beta: dropped, the bridge told. */
+        sig.destination = svc->name;
+        serial = raw_peer_send(bridge, &sig);
+        for (;;) {
+                m = raw_peer_recv(bridge, HARNESS_WAIT_MS);
+                ck_assert_msg(m, "no MessageDropped for the unicast signal");
+                if (raw_msg_is_signal(m, "MessageDropped"))
+                        break;
+                raw_msg_free(m);
+        }
+        ck_assert_int_eq(json_integer_value(json_object_get(m->json, "serial")), (json_int_t)serial);
+        ck_assert_str_eq(raw_msg_str(m, "error"), "org.busd.Error.AccessDenied");
+        raw_msg_free(m);
+        /* A broadcast from beta skips svc; a local one after it arrives first. */
+        sig.destination = NULL;
+        (void)raw_peer_send(bridge, &sig);
+        /* A connection's messages are routed in order: once this is answered,
+         * the broadcast was. */
+        raw_msg_free(raw_peer_driver_call(bridge, "GetId", NULL));
+        sig.origin = NULL;
+        serial = raw_peer_send(local, &sig);
+        m = raw_peer_recv(svc, HARNESS_WAIT_MS);
+        ck_assert_msg(m && m->serial == serial && m->sender_id == local->id && !m->origin, "%s",
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+        {
+                json_t *st = busd_stats(), *pd = json_object_get(st, "policy_denials");
+
+                ck_assert_int_eq(json_integer_value(json_object_get(pd, "receive")), 3);
+                json_decref(st);
+        }
+        raw_peer_free(bridge);
+        raw_peer_free(local);
+        raw_peer_free(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+        busd_stop();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("bridge-identity");
         TCase *tc = harness_tcase("identity");
@@ -1015,6 +1125,7 @@ int main(void) {
         tcase_set_timeout(tp, HARNESS_TCASE_TIMEOUT);
         tcase_add_test(tp, test_policy_refuses_bridge);
         tcase_add_test(tp, test_policy_remote_callers);
+        tcase_add_test(tp, test_policy_remote_receive);
         suite_add_tcase(s, tp);
         return harness_run(s);
 }

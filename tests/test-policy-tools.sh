@@ -91,6 +91,34 @@ contains explain-remote 'by remote uid 5 on host beta'
 contains explain-remote 'WINS    deny  group     "no-remote"'
 contains explain-remote 'a remote caller is judged by remote rules'
 
+# receive rules name remote senders too; their subject stays the receiver.
+cat >"$tmp/rrecv.json" <<'JSON'
+{ "rules": [ { "id": "svc-no-remote", "deny": "receive", "user": 5, "remote": true },
+             { "id": "from-gamma", "allow": "receive", "user": 5, "remote_host": "gamma",
+               "mandatory": true },
+             { "id": "svc-no-remote", "deny": "receive", "user": 6, "remote": true } ] }
+JSON
+check check-rrecv-dup 1 "$busdctl" policy check "$tmp/rrecv.json"
+contains check-rrecv-dup 'id: "svc-no-remote" is used twice'
+cat >"$tmp/rrecv.json" <<'JSON'
+{ "rules": [ { "id": "svc-no-remote", "deny": "receive", "user": 5, "remote": true },
+             { "id": "from-gamma", "allow": "receive", "user": 5, "remote_host": "gamma",
+               "mandatory": true } ] }
+JSON
+check check-rrecv 0 "$busdctl" policy check "$tmp/rrecv.json"
+check explain-rrecv-local 0 "$busdctl" policy explain --uid 5 --policy "$tmp/rrecv.json" \
+        receive sender=:1.7 member=Set
+contains explain-rrecv-local 'misses  deny  user      "svc-no-remote"'
+check explain-rrecv-remote 1 "$busdctl" policy explain --uid 5 --policy "$tmp/rrecv.json" \
+        receive sender=:1.7 member=Set remote_host=beta remote_uid=1000
+contains explain-rrecv-remote 'sent by remote uid 1000 on host beta'
+contains explain-rrecv-remote 'WINS    deny  user      "svc-no-remote"'
+check explain-rrecv-gamma 0 "$busdctl" policy explain --uid 5 --policy "$tmp/rrecv.json" \
+        receive sender=:1.7 member=Set remote_host=gamma remote_uid=1000
+contains explain-rrecv-gamma 'WINS    allow mandatory "from-gamma"'
+check explain-rrecv-other 0 "$busdctl" policy explain --uid 6 --policy "$tmp/rrecv.json" \
+        receive sender=:1.7 member=Set remote_host=beta remote_uid=1000
+
 # Two --policy directories are one merge: the later 10-a.json replaces the
 # earlier one (whose deny would win the tie), as /etc replaces the shipped.
 mkdir "$tmp/d1" "$tmp/d2"

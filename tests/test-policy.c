@@ -831,8 +831,8 @@ START_TEST(test_remote_callers) {
 
         assert_load_error("{\"rules\": [{\"deny\": \"own\", \"remote\": true}]}",
                           "rules[0]: remote: unknown key for the action own");
-        assert_load_error("{\"rules\": [{\"deny\": \"receive\", \"remote_host\": \"a\"}]}",
-                          "remote_host: unknown key for the action receive");
+        assert_load_error("{\"rules\": [{\"deny\": \"monitor\", \"remote_host\": \"a\"}]}",
+                          "remote_host: unknown key for the action monitor");
         assert_load_error("{\"rules\": [{\"deny\": \"call\", \"remote\": 1}]}",
                           "rules[0]: remote: must be true or false");
         assert_load_error("{\"rules\": [{\"deny\": \"call\", \"remote_host\": \"a.b\"}]}",
@@ -844,6 +844,91 @@ START_TEST(test_remote_callers) {
                           "remote: false contradicts remote_host and remote_uid");
         assert_load_error("{\"rules\": [{\"deny\": \"call\", \"user\": 0, \"remote\": true}]}",
                           "user and group are local subjects");
+}
+END_TEST
+
+/* receive rules may name remote senders (docs/POLICY.md "Remote callers"):
+ * the keys match who sent the message, the subject stays the receiver (its
+ * user/group rules apply, remote or not), the tier is the subject's; a local
+ * message never matches a remote rule, "remote": false matches only local
+ * ones. */
+#define RECV(from, mem)                                                                        \
+        (&(PolicyRequest){ .action = POLICY_RECEIVE, .name = (from), .path = "/a", .member = (mem), \
+                           .type = BUS_MESSAGE_METHOD_CALL })
+#define RRECV(from, mem, host, uid_)                                                           \
+        (&(PolicyRequest){ .action = POLICY_RECEIVE, .name = (from), .path = "/a", .member = (mem), \
+                           .type = BUS_MESSAGE_METHOD_CALL, .remote = true,                    \
+                           .remote_host = (host), .remote_uid = (uid_) })
+
+START_TEST(test_remote_receive) {
+        Policy *p = build("{\"rules\": ["
+                          "  {\"id\": \"svc-no-remote\", \"deny\": \"receive\", \"user\": 100,"
+                          "   \"remote\": true},"
+                          "  {\"id\": \"svc-beta-1000\", \"allow\": \"receive\", \"user\": 100,"
+                          "   \"remote_host\": \"beta\", \"remote_uid\": 1000, \"mandatory\": true},"
+                          "  {\"id\": \"nobody-from-gamma\", \"deny\": \"receive\","
+                          "   \"remote_host\": \"gamma\", \"member\": \"Set\"},"
+                          "  {\"id\": \"grp-local-only\", \"deny\": \"receive\", \"group\": 300,"
+                          "   \"remote\": false, \"member\": \"Local\"}"
+                          " ]}");
+        PolicyDecision d;
+        char buf[512];
+
+        /* Receiver uid 100: nothing from another host... */
+        d = ask(p, 100, 100, RRECV(":1.5", "Get", "alpha", 7));
+        ck_assert(!d.allowed);
+        ck_assert_str_eq(d.rule_id, "svc-no-remote");
+        /* ...everything local, whatever its uid (the remote rule does not
+         * match a message without ORIGIN)... */
+        ck_assert(allowed(p, 100, 100, RECV(":1.5", "Get")));
+        /* ...except from uid 1000 on beta (a mandatory exception). */
+        d = ask(p, 100, 100, RRECV(":1.5", "Get", "beta", 1000));
+        ck_assert(d.allowed);
+        ck_assert_str_eq(d.rule_id, "svc-beta-1000");
+        ck_assert(!allowed(p, 100, 100, RRECV(":1.5", "Get", "beta", 1001)));
+        /* Other receivers: the user rule is not theirs; the subject-less
+         * rule for gamma applies to everyone, only for Set. */
+        ck_assert(allowed(p, 200, 200, RRECV(":1.5", "Get", "alpha", 7)));
+        ck_assert(allowed(p, 200, 200, RRECV(":1.5", "Get", "gamma", 7)));
+        d = ask(p, 200, 200, RRECV(":1.5", "Set", "gamma", 7));
+        ck_assert(!d.allowed);
+        ck_assert_str_eq(d.rule_id, "nobody-from-gamma");
+        ck_assert(allowed(p, 200, 200, RECV(":1.5", "Set")));
+        /* remote: false with a group: local messages only, the receiver's
+         * group rule still applies to a remote message's receiver (it just
+         * does not match it). */
+        ck_assert(!allowed(p, 200, 300, RECV(":1.5", "Local")));
+        ck_assert(allowed(p, 200, 300, RRECV(":1.5", "Local", "alpha", 7)));
+        /* The denial names the remote sender. */
+        d = ask(p, 100, 100, RRECV(":1.5", "Get", "alpha", 7));
+        policy_decision_describe(RRECV(":1.5", "Get", "alpha", 7), &d, buf, sizeof(buf));
+        ck_assert_msg(strstr(buf, "receive method call from :1.5") &&
+                              strstr(buf, "sent by remote uid 7 on host alpha") &&
+                              strstr(buf, "denied by rule \"svc-no-remote\""),
+                      "%s", buf);
+        /* The tier is the receiver subject's: user for svc-no-remote. */
+        {
+                const PolicyRule *rule = d.rule;
+
+                ck_assert_int_eq(policy_rule_tier(rule), POLICY_TIER_USER);
+        }
+        policy_free(p);
+        /* A subject-less remote receive rule stays in the default tier: a
+         * user-tier allow for the receiver carves an exception. */
+        p = build("{\"rules\": ["
+                  "  {\"id\": \"no-remote\", \"deny\": \"receive\", \"remote\": true},"
+                  "  {\"id\": \"u5\", \"allow\": \"receive\", \"user\": 5}"
+                  " ]}");
+        ck_assert(!allowed(p, 6, 6, RRECV(":1.5", "Get", "alpha", 7)));
+        d = ask(p, 5, 5, RRECV(":1.5", "Get", "alpha", 7));
+        ck_assert(d.allowed);
+        ck_assert_str_eq(d.rule_id, "u5");
+        policy_free(p);
+        assert_load_error("{\"rules\": [{\"deny\": \"receive\", \"remote\": false, "
+                          "\"remote_host\": \"a\"}]}",
+                          "remote: false contradicts remote_host and remote_uid");
+        assert_load_error("{\"rules\": [{\"deny\": \"receive\", \"remote_uid\": 4294967295}]}",
+                          "rules[0]: remote_uid: must be a uid");
 }
 END_TEST
 
@@ -926,6 +1011,7 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_lint);
         tcase_add_test(tc, test_describe);
         tcase_add_test(tc, test_remote_callers);
+        tcase_add_test(tc, test_remote_receive);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -153,7 +153,8 @@ static void request_names(const Peer *p, PeerSenderNames *names, PolicyRequest *
         r->n_names = names->n - 1;
 }
 
-/* May @receiver be sent @m from @sender_name (names: its well-known ones)? */
+/* May @receiver be sent @m from @sender_name (names: its well-known ones)?
+ * Its remote sender, if a bridge forwarded it, for rules that name one. */
 static bool receive_allowed(Bus *bus, Message *m, const char *sender_name, const char *const *names,
                             size_t n_names, Peer *receiver, int denied_level, char *text,
                             size_t size) {
@@ -166,9 +167,11 @@ static bool receive_allowed(Bus *bus, Message *m, const char *sender_name, const
                             .interface = m->fields.interface,
                             .member = m->fields.member,
                             .type = h->type };
+        char host[BUS_ORIGIN_HOST_MAX + 1];
 
         if (access_open(bus, POLICY_RECEIVE))
                 return true;
+        request_origin(m, &r, host);
         return decide(bus, receiver, &r, denied_level, text, size);
 }
 

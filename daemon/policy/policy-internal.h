@@ -36,9 +36,11 @@ struct PolicyRule {
         char *member;
         int broadcast; /* emit: -1 any, 0 unicast only, 1 broadcast only */
         int type;      /* receive: 0 any, else BUS_MESSAGE_METHOD_CALL / _SIGNAL */
-        /* call, emit, activate: who sent the message on another host (the
-         * ORIGIN a bridge put on it). remote: -1 any caller, 0 local callers
-         * only, 1 remote callers only (implied by the other two). */
+        /* call, emit, activate, receive: who sent the message on another
+         * host (the ORIGIN a bridge put on it). remote: -1 any caller, 0
+         * local callers only, 1 remote callers only (implied by the other
+         * two). For receive a message key like @name (the sender), not the
+         * subject. */
         int remote;
         char *remote_host; /* NULL: any host */
         int64_t remote_uid; /* -1: any uid */

@@ -164,7 +164,7 @@ enum {
         K_MEMBER = 1u << 5,
         K_BROADCAST = 1u << 6,
         K_TYPE = 1u << 7,
-        K_REMOTE = 1u << 8, /* remote, remote_host, remote_uid */
+        K_REMOTE = 1u << 8, /* remote, remote_host, remote_uid: who sent the message */
 };
 
 /* The match keys each action takes (docs/POLICY.md "Rules"). */
@@ -173,7 +173,7 @@ static const unsigned action_keys[_POLICY_ACTION_MAX] = {
         [POLICY_OWN] = K_NAME,
         [POLICY_CALL] = K_DESTINATION | K_PATH | K_INTERFACE | K_MEMBER | K_REMOTE,
         [POLICY_EMIT] = K_DESTINATION | K_PATH | K_INTERFACE | K_MEMBER | K_BROADCAST | K_REMOTE,
-        [POLICY_RECEIVE] = K_SENDER | K_PATH | K_INTERFACE | K_MEMBER | K_TYPE,
+        [POLICY_RECEIVE] = K_SENDER | K_PATH | K_INTERFACE | K_MEMBER | K_TYPE | K_REMOTE,
         [POLICY_MONITOR] = 0,
         [POLICY_ACTIVATE] = K_NAME | K_REMOTE,
         [POLICY_BRIDGE] = 0,
@@ -476,9 +476,12 @@ unknown:
                          "broadcast: true excludes destination and destination_prefix");
                 goto out;
         }
-        /* Remote callers are a subject of their own (docs/POLICY.md
-         * "Remote callers"): the host and uid imply remote: true, and a rule
-         * for them names no local user or group. */
+        /* Remote callers (docs/POLICY.md "Remote callers"): the host and
+         * uid imply remote: true. For call, emit and activate they are the
+         * asker, a subject of their own: a rule for them names no local user
+         * or group and has the tier of its remote subject. For receive the
+         * asker is the receiver (user, group, tier as usual) and they only
+         * say who sent the message, like sender. */
         if (r->remote_host || r->remote_uid >= 0) {
                 if (r->remote == 0) {
                         k = fail(ret_error, c->source, c->path,
@@ -487,13 +490,13 @@ unknown:
                 }
                 r->remote = 1;
         }
-        if (r->remote >= 0 && r->subject != POLICY_SUBJECT_ANY) {
+        if (r->remote >= 0 && r->subject != POLICY_SUBJECT_ANY && r->action != POLICY_RECEIVE) {
                 k = fail(ret_error, c->source, c->path,
                          "user and group are local subjects: not with remote, remote_host or "
-                         "remote_uid");
+                         "remote_uid (except in a receive rule, where they name the receiver)");
                 goto out;
         }
-        if (r->remote == 1 && r->tier != POLICY_TIER_MANDATORY)
+        if (r->remote == 1 && r->tier != POLICY_TIER_MANDATORY && r->action != POLICY_RECEIVE)
                 r->tier = r->remote_uid >= 0 ? POLICY_TIER_USER : POLICY_TIER_GROUP;
         if (!r->id) {
                 const char *base = strrchr(c->source, '/');

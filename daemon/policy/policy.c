@@ -450,6 +450,14 @@ static void consider_set(Eval *e, const RuleSet *s) {
         consider_list(e, &s->anyname);
 }
 
+/* Whether the asker of @r is a caller on another host, judged by the remote
+ * rules instead of the bridge's local uid and gids (docs/POLICY.md "Remote
+ * callers"): a call, emit or activate that came through a bridge. For receive
+ * the asker is the receiver, a local peer, whoever sent the message. */
+static bool asker_is_remote(const PolicyRequest *r) {
+        return r->remote && r->action != POLICY_RECEIVE;
+}
+
 static void fallback(const Policy *p, PolicyAction a, PolicyDecision *ret) {
         const ActionTable *t = &p->actions[a];
 
@@ -477,7 +485,7 @@ void policy_evaluate(const Policy *p, const PolicySubject *s, const PolicyReques
         consider_set(&e, &t->any);
         /* A remote caller has no local uid or gids: the asker is the bridge
          * (docs/POLICY.md "Remote callers"). */
-        if (r->remote)
+        if (asker_is_remote(r))
                 goto decide;
         if (t->by_uid) {
                 uint64_t key = (uint32_t)s->uid;
@@ -569,8 +577,9 @@ void policy_request_describe(const PolicyRequest *r, char *buf, size_t size) {
                 size_t len = strnlen(buf, size);
 
                 if (len + 1 < size)
-                        snprintf(buf + len, size - len, " by remote uid %u on host %s",
-                                 r->remote_uid, r->remote_host);
+                        snprintf(buf + len, size - len, " %s remote uid %u on host %s",
+                                 r->action == POLICY_RECEIVE ? "sent by" : "by", r->remote_uid,
+                                 r->remote_host);
         }
 }
 
@@ -616,7 +625,7 @@ void policy_explain(const Policy *p, const PolicySubject *s, const PolicyRequest
         for (size_t i = 0; i < t->n_rules; i++) {
                 const PolicyRule *rule = t->all[i];
 
-                if (r->remote && rule->subject != POLICY_SUBJECT_ANY) {
+                if (asker_is_remote(r) && rule->subject != POLICY_SUBJECT_ANY) {
                         snprintf(why, sizeof(why),
                                  "%s %s: a remote caller is judged by remote rules, not the "
                                  "bridge's local uid and gids",

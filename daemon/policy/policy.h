@@ -84,11 +84,13 @@ typedef struct PolicyRequest {
         const char *member;
         int type;       /* receive: BUS_MESSAGE_METHOD_CALL or BUS_MESSAGE_SIGNAL */
         bool broadcast; /* emit: no destination */
-        /* call, emit, activate: the message came from another host (it
-         * carries an ORIGIN, PROTOCOL.md 3.3): the remote sender's host and
-         * uid. Such a request is judged by the rules for remote callers and
-         * those without a subject, never by the local uid/gid rules (the
-         * subject is then the bridge, not the caller). */
+        /* call, emit, activate, receive: the message came from another host
+         * (it carries an ORIGIN, PROTOCOL.md 3.3): the remote sender's host
+         * and uid. A call, emit or activate request is then judged by the
+         * rules for remote callers and those without a subject, never by the
+         * local uid/gid rules (the asker is then the bridge, not the caller);
+         * a receive request still by the receiver's uid/gid rules (the asker
+         * is the receiver), its remote keys matching the sender. */
         bool remote;
         const char *remote_host;
         uint32_t remote_uid;
