@@ -259,6 +259,11 @@ static void msg_release(Bridge *b, natsMsg *m) {
         }
 }
 
+/* Publish @m, written before this returns (nats-loop.h). */
+static natsStatus publish(Bridge *b, natsMsg *m) {
+        return nats_loop_publish(&b->io, b->nc, m);
+}
+
 /* Answer a NATS request with an error. */
 static void respond_error(Bridge *b, const char *reply, const char *name, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
@@ -279,7 +284,7 @@ static void respond_error(Bridge *b, const char *reply, const char *name, const 
         json_decref(body);
         if (data && natsMsg_Create(&m, reply, NULL, data, (int)strlen(data)) == NATS_OK &&
             natsMsgHeader_Set(m, BRIDGE_HDR_ERROR, name) == NATS_OK)
-                (void)natsConnection_PublishMsg(b->nc, m);
+                (void)publish(b, m);
         natsMsg_Destroy(m);
         free(data);
 }
@@ -491,7 +496,7 @@ static int on_import_call(bus_message *call, void *userdata, json_t **ret_reply,
         if (s == NATS_OK)
                 s = hdr_set_wire(m, &w);
         if (s == NATS_OK)
-                s = natsConnection_PublishMsg(b->nc, m);
+                s = publish(b, m);
         msg_release(b, m);
         bridge_wire_free(&w);
         if (s != NATS_OK) {
@@ -605,7 +610,7 @@ static int on_in_call_done(bus_message *reply, void *userdata) {
                         if (s == NATS_OK)
                                 s = hdr_set_wire(m, &w);
                         if (s == NATS_OK)
-                                s = natsConnection_PublishMsg(b->nc, m);
+                                s = publish(b, m);
                         msg_release(b, m);
                         if (s != NATS_OK)
                                 blog(b, "could not publish a reply: %s", natsStatus_GetText(s));
@@ -800,7 +805,7 @@ static int on_local_signal(bus_message *m, void *userdata) {
         if (s == NATS_OK)
                 s = hdr_set_wire(n, &w);
         if (s == NATS_OK)
-                s = natsConnection_PublishMsg(b->nc, n);
+                s = publish(b, n);
         if (s == NATS_OK)
                 b->stats.signals_out++;
         natsMsg_Destroy(n);
@@ -1182,6 +1187,7 @@ int bridge_new(Bridge **ret, struct event_base *base, const BridgeConfig *cfg) {
         b->cfg = cfg;
         pthread_mutex_init(&b->lock, NULL);
         pthread_cond_init(&b->closed_cond, NULL);
+        nats_loop_init(&b->io, base, drain, b);
         b->out_cap = cfg->pending_calls;
         b->out = calloc(b->out_cap, sizeof(*b->out));
         for (size_t i = 0; i < cfg->n_imports; i++)
@@ -1220,7 +1226,6 @@ int bridge_new(Bridge **ret, struct event_base *base, const BridgeConfig *cfg) {
                                 t->methods[k] = (bus_method){ o->methods[k], on_import_call };
                 }
         b->bus_retry_ms = BRIDGE_BUS_RETRY_MIN_MS;
-        nats_loop_init(&b->io, base, drain, b);
         *ret = b;
         return 0;
 oom:
@@ -1421,6 +1426,7 @@ Bridge *bridge_free(Bridge *b) {
                 event_free(b->bus_retry);
         if (b->bus_lost)
                 event_free(b->bus_lost);
+        nats_loop_done(&b->io);
         pthread_cond_destroy(&b->closed_cond);
         pthread_mutex_destroy(&b->lock);
         free(b);

@@ -8,11 +8,14 @@
  * Owns: the read and write events of the one NATS connection. libnats calls
  * attach again from its reconnect thread for each new socket, and detach
  * when the connection is closed; libevent's locking (evthread_use_pthreads)
- * makes that safe.
+ * and the loop's own lock (the events, and whether a write is wanted) make
+ * that safe.
  */
 #pragma once
 
 #include <nats/nats.h>
+#include <pthread.h>
+#include <stdbool.h>
 
 struct event_base;
 struct event;
@@ -20,16 +23,30 @@ struct event;
 typedef struct NatsLoop {
         struct event_base *base;
         natsConnection *nc;
+        pthread_mutex_t lock; /* the fields below: libnats's threads call in too */
         struct event *read;
         struct event *write;
+        bool write_wanted;  /* libnats has output for the socket */
+        bool write_added;   /* the write event is in the loop */
+        bool publishing;    /* inside nats_loop_publish(), on the loop thread */
         void (*after_read)(void *userdata);
         void *userdata;
 } NatsLoop;
 
 /* Prepare @l for natsOptions_SetEventLoop(opts, l, nats_loop_attach, ...):
- * @after_read(@userdata) runs on the loop after each read of the socket. */
+ * @after_read(@userdata) runs on the loop after each read of the socket.
+ * nats_loop_done() once the connection is destroyed. */
 void nats_loop_init(NatsLoop *l, struct event_base *base, void (*after_read)(void *userdata),
                     void *userdata);
+void nats_loop_done(NatsLoop *l);
+
+/* natsConnection_PublishMsg(), on the loop thread, written before it
+ * returns. With an event loop libnats only buffers a message and asks for
+ * the write event (even with SendAsap), so each message would wait for one
+ * more epoll_wait and cost two changes of the event; here it is written at
+ * once and the event is added only if the socket was full
+ * (bench/bridge-rtt: docs/PERFORMANCE.md). */
+natsStatus nats_loop_publish(NatsLoop *l, natsConnection *nc, natsMsg *m);
 
 natsStatus nats_loop_attach(void **userdata, void *loop, natsConnection *nc, natsSock fd);
 natsStatus nats_loop_read(void *userdata, bool add);
