@@ -357,6 +357,14 @@ struct bus_connection {
         int in_msg_fds[BUS_FDS_MAX];
         unsigned in_msg_n_fds;
         ReadQueue rqueue;
+        /* Within one readiness callback of the event integration (event.c),
+         * which watches the socket level-triggered: after a read that
+         * returned less than it offered room for, do not read again — the
+         * next recvmsg() would almost always be EAGAIN, one wasted system
+         * call per message; what a short read left (it stops at a batch of
+         * fds) makes the socket readable again at once. */
+        bool in_level_pass;
+        bool in_read_short;
 
         /* output */
         OutItem *out_head, *out_tail;
@@ -488,6 +496,11 @@ void pending_fail_all(bus_connection *c, const char *name, const char *text);
 int pending_expire(bus_connection *c, uint64_t now);
 uint64_t pending_next_timeout(bus_connection *c);
 int call_send(bus_connection *c, bus_message *m, uint64_t deadline_ns, uint64_t *ret_serial);
+/* A synchronous call the library makes of its own accord (AddPool when a
+ * send needs a pool): like bus_call() from inside a handler, it reads ahead
+ * and never dispatches, so no handler runs inside the send that needed it. */
+int call_undispatched(bus_connection *c, bus_message *m, uint64_t timeout_usec,
+                      bus_error *ret_error, bus_message **ret_reply);
 /* Absolute monotonic µs @timeout_usec from now: 0 means
  * BUS_DEFAULT_CALL_TIMEOUT_USEC; USEC_INFINITY (none) for UINT64_MAX or
  * anything too large to add to the clock in ns. Calls and the handshake. */

@@ -413,7 +413,9 @@ int bus_message_attach_bytes(bus_message *m, const void *data, size_t size);
  * library's replies) become slices of a pool, which the bus passes on by
  * reference: no new memfd and no fresh pages per message. The first pool is
  * 64 MiB (a larger payload gets a pool twice its size; at most 4 pools),
- * announced to the bus once; a slice is reused once every receiver freed the
+ * announced to the bus once (a synchronous AddPool call made by the
+ * message function that first needs the pool: it waits for the bus's
+ * answer like a nested bus_call(), never dispatching); a slice is reused once every receiver freed the
  * message (the library tells the bus, batched). When no pool has room, or
  * the bus does not offer pools, payloads fall back to sealed memfds.
  * BUS_PAYLOAD_MODE_SEALED uses sealed one-shot memfds only: choose it for

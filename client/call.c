@@ -381,11 +381,11 @@ static int call_wait_nested(bus_connection *c, Pending *p) {
         return poll_wait(c, 0, pending_next_timeout(c));
 }
 
-static int call_wait(bus_connection *c, Pending *p) {
+static int call_wait(bus_connection *c, Pending *p, bool dispatch) {
         int r;
 
         while (!p->done) {
-                if (c->dispatch_depth > 0) {
+                if (c->dispatch_depth > 0 || !dispatch) {
                         r = call_wait_nested(c, p);
                 } else {
                         r = bus_connection_process(c);
@@ -400,8 +400,10 @@ static int call_wait(bus_connection *c, Pending *p) {
         return 0;
 }
 
-_public_ int bus_call(bus_connection *c, bus_message *m, uint64_t timeout_usec,
-                      bus_error *ret_error, bus_message **ret_reply) {
+/* bus_call(); with @dispatch false it never dispatches while it waits, as
+ * if nested (call_undispatched()). */
+static int call_sync(bus_connection *c, bus_message *m, uint64_t timeout_usec,
+                     bus_error *ret_error, bus_message **ret_reply, bool dispatch) {
         Pending p = { 0 };
         uint64_t deadline;
         int r;
@@ -434,7 +436,7 @@ _public_ int bus_call(bus_connection *c, bus_message *m, uint64_t timeout_usec,
         if (r < 0)
                 goto out; /* out of memory: the reply, if any, is dropped */
 
-        r = call_wait(c, &p);
+        r = call_wait(c, &p, dispatch);
         if (r < 0) {
                 if (conn_ended(c))
                         r = conn_ended_error(c, ret_error);
@@ -464,6 +466,16 @@ out:
         event_rearm(c);
         (void)conn_leave(c);
         return r;
+}
+
+_public_ int bus_call(bus_connection *c, bus_message *m, uint64_t timeout_usec,
+                      bus_error *ret_error, bus_message **ret_reply) {
+        return call_sync(c, m, timeout_usec, ret_error, ret_reply, true);
+}
+
+int call_undispatched(bus_connection *c, bus_message *m, uint64_t timeout_usec,
+                      bus_error *ret_error, bus_message **ret_reply) {
+        return call_sync(c, m, timeout_usec, ret_error, ret_reply, false);
 }
 
 _public_ int bus_call_method(bus_connection *c, const char *destination, const char *path,

@@ -733,7 +733,7 @@ static int process_step(bus_connection *c) {
 
         if (!c->eof && io_write(c) > 0)
                 progress = true;
-        if (c->rqueue.n == 0 && !c->eof && io_read(c) != 0)
+        if (c->rqueue.n == 0 && !c->eof && !c->in_read_short && io_read(c) != 0)
                 progress = true;
         m = rqueue_pop(&c->rqueue);
         if (m && m->notice) {

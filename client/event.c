@@ -40,9 +40,11 @@ static void event_on_ready(evutil_socket_t fd, short what, void *userdata) {
                 return;
         }
         conn_enter(c);
+        c->in_level_pass = true;
         for (unsigned i = 0; i < CLIENT_EVENT_BATCH; i++)
                 if (bus_connection_process(c) <= 0)
                         break;
+        c->in_level_pass = c->in_read_short = false;
         if (!c->free_requested)
                 event_rearm(c);
         (void)conn_leave(c);

@@ -374,6 +374,8 @@ int io_read(bus_connection *c) {
                 return 1;
         }
 
+        if (c->in_level_pass && (size_t)n < direct + room)
+                c->in_read_short = true;
         d = (size_t)n < direct ? (size_t)n : direct;
         c->in_msg_len += d;
         r = bus_framer_push(&c->in_framer, d, c->in_buf, c->in_len + ((size_t)n - d), n_fds, false);

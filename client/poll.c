@@ -37,6 +37,10 @@ int poll_wait(bus_connection *c, short events, uint64_t timeout_abs_usec) {
                 ms = left_ms > INT32_MAX ? INT32_MAX : (int)left_ms;
         }
         r = poll(&p, 1, ms);
+        /* A fresh look at the socket: a short read earlier in this event
+         * pass (bus-internal.h) no longer says it is empty — a call made
+         * from a handler waits here for input the pass would skip. */
+        c->in_read_short = false;
         if (r < 0)
                 return errno == EINTR ? 1 : -errno;
         return r;

@@ -194,7 +194,7 @@ static int pool_announce(bus_connection *c, OwnPool *p) {
         m->payload_sizes[0] = p->size;
         m->payload_maps[0] = NULL;
         m->n_payloads = 1;
-        r = bus_call(c, m, 0, &error, &reply);
+        r = call_undispatched(c, m, 0, &error, &reply);
         if (r < 0)
                 client_debug("AddPool refused: %s", error.message ? error.message : strerror(-r));
 out:

@@ -8,7 +8,10 @@
  * org.busd.Local.SignalsDropped notice; what the bus refused, the flooder
  * was told with MessageDropped); a handler's invalid error name reaches the caller at once as
  * org.busd.Error.Failed; RequestName and AddMatch answered asynchronously
- * from an event loop; a stopped bus makes connect-with-timeout and busdctl
+ * from an event loop; an event-driven service whose handler makes a
+ * synchronous call, and one sent calls with payloads back to back, answer
+ * every call (the event integration's single read after a short one never
+ * loses input); a stopped bus makes connect-with-timeout and busdctl
  * --timeout give up after the timeout. Every test that involves the daemon
  * ends with the three checks (others served, fds and counters at baseline).
  */
@@ -16,6 +19,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,6 +357,198 @@ START_TEST(test_async_name_and_match) {
 }
 END_TEST
 
+/* ---- an event-driven service: nested calls and reads that stop short ---------------- */
+
+/* The event integration reads once per readiness callback when a read comes
+ * back short (client/event.c): the tests below are the two ways that could
+ * lose input — a handler that waits for a reply inside the callback, and
+ * reads that stop short at a batch of fds with more bytes behind it. */
+
+#define EVSVC_CALLS 24u
+#define EVSVC_REPLY_PAD (100u * 1024u)
+
+static struct {
+        bus_connection *conn;
+        unsigned handled;
+} evsvc;
+
+/* Work: a synchronous driver call from inside the handler (as the library
+ * itself makes when it announces its payload pool), then the answer. */
+static int method_work(bus_message *call, void *userdata, json_t **ret_reply,
+                       bus_error *ret_error) {
+        bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = bus_message_new_method_call(evsvc.conn, &m, DRIVER_NAME, DRIVER_PATH, DRIVER_INTERFACE,
+                                        "Ping");
+        if (r >= 0)
+                r = bus_call(evsvc.conn, m, 5000000, NULL, &reply);
+        bus_message_unref(m);
+        bus_message_unref(reply);
+        evsvc.handled++;
+        *ret_reply = json_pack("{s:i}", "ping", r);
+        return 0;
+}
+
+/* Size: how many bytes the call's payloads carry, in a large reply. */
+static int method_size(bus_message *call, void *userdata, json_t **ret_reply,
+                       bus_error *ret_error) {
+        json_int_t total = 0;
+
+        for (unsigned i = 0; i < bus_message_get_payload_count(call); i++) {
+                const void *data;
+                size_t size;
+
+                if (bus_message_get_payload(call, i, &data, &size) == 0)
+                        total += (json_int_t)size;
+        }
+        /* A reply above the library's pool threshold: the first one makes
+         * the library announce its pool with a synchronous driver call,
+         * after the handler, in the same event callback. */
+        char *pad = malloc(EVSVC_REPLY_PAD + 1);
+
+        if (!pad)
+                return -ENOMEM;
+        memset(pad, ' ', EVSVC_REPLY_PAD);
+        pad[EVSVC_REPLY_PAD] = '\0';
+        evsvc.handled++;
+        *ret_reply = json_pack("{s:I,s:s}", "size", total, "pad", pad);
+        free(pad);
+        return 0;
+}
+
+static struct {
+        size_t payload;
+        unsigned ok, bad;
+} caller;
+
+static int on_evsvc_reply(bus_message *m, void *userdata) {
+        json_t *body = bus_message_get_body(m);
+        bool good = bus_message_get_type(m) == BUS_MESSAGE_METHOD_RETURN &&
+                    (caller.payload ? json_integer_value(json_object_get(body, "size")) ==
+                                              (json_int_t)caller.payload
+                                    : json_integer_value(json_object_get(body, "ping")) == 0);
+
+        if (good)
+                caller.ok++;
+        else
+                caller.bad++;
+        return 0;
+}
+
+/* In a child: call @member of the service @calls times, all sent before
+ * any answer is read, each carrying a payload of @payload bytes (0: none);
+ * exit 0 if every answer is the expected one. */
+static void evsvc_caller(const char *service, const char *member, unsigned calls,
+                         size_t payload) __attribute__((noreturn));
+static void evsvc_caller(const char *service, const char *member, unsigned calls,
+                         size_t payload) {
+        bus_connection *c = NULL;
+        char *data = payload ? malloc(payload) : NULL;
+
+        if (bus_connect(&c, busd_address()) < 0 || (payload && !data))
+                _exit(2);
+        caller.payload = payload;
+        if (data)
+                memset(data, 'p', payload);
+        for (unsigned i = 0; i < calls; i++) {
+                bus_message *m = NULL;
+
+                if (bus_message_new_method_call(c, &m, service, SVC_PATH, SVC_IFACE, member) < 0 ||
+                    (data && bus_message_attach_bytes(m, data, payload) < 0) ||
+                    bus_call_async(c, m, 10000000, on_evsvc_reply, NULL, NULL) < 0)
+                        _exit(3);
+                bus_message_unref(m);
+        }
+        while (caller.ok + caller.bad < calls) {
+                int r = bus_connection_process(c);
+
+                if (r < 0)
+                        _exit(4);
+                if (r == 0 && bus_connection_wait(c, 10000000) < 0)
+                        _exit(5);
+        }
+        bus_connection_close(c);
+        free(data);
+        _exit(caller.bad ? 6 : 0);
+}
+
+static bool caller_ended;
+
+static void on_caller_done(evutil_socket_t fd, short what, void *userdata) {
+        caller_ended = true;
+        event_base_loopbreak(userdata);
+}
+
+static void on_caller_late(evutil_socket_t fd, short what, void *userdata) {
+        event_base_loopbreak(userdata);
+}
+
+/* Run @evsvc.conn on an event loop until a child calling @member ends. */
+static void evsvc_run(const char *member, unsigned calls, size_t payload) {
+        static const bus_method methods[] = { { "Work", method_work },
+                                              { "Size", method_size },
+                                              { NULL, NULL } };
+        struct event_base *base = event_base_new();
+        struct event *done, *limit;
+        bus_slot *slot = NULL;
+        int pipefd[2], status;
+        pid_t pid;
+
+        ck_assert_ptr_nonnull(base);
+        evsvc.conn = test_connect();
+        evsvc.handled = 0;
+        ck_assert_int_eq(bus_add_object(evsvc.conn, &slot, SVC_PATH, SVC_IFACE, methods, NULL), 0);
+        ck_assert_int_eq(bus_connection_attach_event(evsvc.conn, base), 0);
+        ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                close(pipefd[0]);
+                evsvc_caller(bus_connection_get_unique_name(evsvc.conn), member, calls, payload);
+        }
+        close(pipefd[1]);
+        /* The child's end of the pipe closes when it exits: the loop ends
+         * then, or after the harness's wait if the service got stuck. */
+        done = event_new(base, pipefd[0], EV_READ, on_caller_done, base);
+        limit = evtimer_new(base, on_caller_late, base);
+        caller_ended = false;
+        ck_assert_int_eq(event_add(done, NULL), 0);
+        ck_assert_int_eq(evtimer_add(limit, &(struct timeval){ .tv_sec = HARNESS_WAIT_USEC / 1000000 }), 0);
+        ck_assert_int_ge(event_base_dispatch(base), 0);
+        if (!caller_ended) {
+                kill(pid, SIGKILL);
+                ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+                ck_abort_msg("the caller got no answers in time (%u of %u handled)", evsvc.handled,
+                             calls);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "caller exit status %d",
+                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        ck_assert_uint_eq(evsvc.handled, calls);
+        event_free(done);
+        event_free(limit);
+        close(pipefd[0]);
+        bus_slot_unref(slot);
+        bus_connection_detach_event(evsvc.conn);
+        test_disconnect(evsvc.conn);
+        event_base_free(base);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+
+START_TEST(test_event_service_nested_call) {
+        evsvc_run("Work", EVSVC_CALLS, 0);
+}
+END_TEST
+
+START_TEST(test_event_service_payload_batches) {
+        /* Each call's memfd is a batch of fds: a read stops short before it
+         * with the rest of the calls still in the socket. */
+        evsvc_run("Size", EVSVC_CALLS, 200000);
+}
+END_TEST
+
 /* ---- a stopped bus ------------------------------------------------------------------ */
 
 START_TEST(test_stopped_bus_times_out) {
@@ -403,6 +599,8 @@ int main(void) {
         tcase_add_test(tc, test_invalid_error_name_reaches_caller);
         tcase_add_test(tc, test_async_name_and_match);
         tcase_add_test(tc, test_stopped_bus_times_out);
+        tcase_add_test(tc, test_event_service_nested_call);
+        tcase_add_test(tc, test_event_service_payload_batches);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }
