@@ -13,11 +13,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -210,6 +212,24 @@ static bool is_url(const char *s) {
         return strncmp(s, "nats://", 7) == 0 || strncmp(s, "tls://", 6) == 0;
 }
 
+/* Whether URL @s carries credentials ("user:password@host", "token@host"):
+ * an '@' before the path. Such a URL is refused without being echoed, so no
+ * error or log line can print a secret (the credentials have their keys). */
+static bool url_has_userinfo(const char *s) {
+        const char *a = strstr(s, "://");
+
+        a = a ? a + 3 : s;
+        return a[strcspn(a, "@/?#")] == '@';
+}
+
+/* Copy jansson's error text without its " near '...'" part: that quotes
+ * the input where parsing stopped, which may be inside a password. */
+static void json_error_text(const json_error_t *e, char *out, size_t size) {
+        const char *near = strstr(e->text, " near '");
+
+        snprintf(out, size, "%.*s", near ? (int)(near - e->text) : (int)strlen(e->text), e->text);
+}
+
 /* "interface.Member": a valid interface, a dot, a valid member. */
 static bool is_method(const char *s) {
         const char *dot = strrchr(s, '.');
@@ -245,12 +265,34 @@ static int parse_nats(Parser *p, json_t *nats, BridgeConfig *c) {
         static const char *const tls_keys[] = { "ca_file", "cert_file", "key_file", "hostname", NULL };
         json_t *tls;
 
+        json_t *servers;
+        size_t n_tls = 0;
+
         if (check_keys(p, "nats", nats, keys) < 0)
                 return p->r;
+        servers = json_object_get(nats, "servers");
+        for (size_t i = 0; json_is_array(servers) && i < json_array_size(servers); i++) {
+                const char *u = json_string_value(json_array_get(servers, i));
+                char item[64];
+
+                path_index(item, sizeof(item), "nats.servers", i);
+                if (u && url_has_userinfo(u))
+                        return fail(p, item,
+                                    "must not hold credentials (user:password@ or token@): "
+                                    "give them as nats.user and nats.password, or nats.token");
+        }
         if (get_strings(p, "nats", nats, "servers", BRIDGE_SERVERS_MAX, true, is_url,
                         "NATS URL (nats://host:port or tls://host:port)", &c->servers,
                         &c->n_servers) < 0)
                 return p->r;
+        for (size_t i = 0; i < c->n_servers; i++)
+                n_tls += strncmp(c->servers[i], "tls://", 6) == 0;
+        /* libnats has one TLS setting for all servers (and 3.4 ignores the
+         * scheme: a tls:// URL alone would connect in plain text). */
+        if (n_tls > 0 && n_tls < c->n_servers)
+                return fail(p, "nats.servers",
+                            "mixes nats:// and tls:// URLs: TLS is on for all servers or none");
+        c->tls = n_tls > 0;
         get_string(p, "nats", nats, "user", false, NULL, NULL, &c->user);
         get_string(p, "nats", nats, "password", false, NULL, NULL, &c->password);
         get_string(p, "nats", nats, "token", false, NULL, NULL, &c->token);
@@ -464,7 +506,10 @@ int bridge_config_parse(const char *path, const char *text, BridgeConfig **ret, 
 
         root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
-                snprintf(err, err_size, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+                char what[JSON_ERROR_TEXT_LENGTH];
+
+                json_error_text(&jerr, what, sizeof(what));
+                snprintf(err, err_size, "%s:%d:%d: %s", path, jerr.line, jerr.column, what);
                 return -EINVAL;
         }
         c = calloc(1, sizeof(*c));
@@ -532,16 +577,81 @@ out:
         return 0;
 }
 
+/* The permission bits that make a file holding a secret unsafe: any for
+ * others refuses it (every local user could read the secret, or replace
+ * it), read or write for the group warns (root:bridge-group 0640 is a
+ * deliberate way to hand a file to a service). */
+#define SECRET_MODE_REFUSED (S_IROTH | S_IWOTH | S_IXOTH)
+#define SECRET_MODE_WARNED (S_IRGRP | S_IWGRP)
+
+/* Check the permissions of a file holding a secret (@what, for messages):
+ * 0, 1 with a warning in @warn, or -EACCES with @err set. */
+static int check_secret_mode(const char *file, const char *what, mode_t mode, char *err,
+                             size_t err_size, char *warn, size_t warn_size) {
+        if (mode & SECRET_MODE_REFUSED) {
+                snprintf(err, err_size,
+                         "%s: holds %s but others may access it (mode %04o): refused; "
+                         "chmod o-rwx it (0600, or 0640 for a group only the bridge is in)",
+                         file, what, (unsigned)(mode & 07777));
+                return -EACCES;
+        }
+        if (mode & SECRET_MODE_WARNED) {
+                snprintf(warn, warn_size,
+                         "%s: holds %s and its group may access it (mode %04o): make sure only "
+                         "the bridge is in that group, or chmod 0600 it",
+                         file, what, (unsigned)(mode & 07777));
+                return 1;
+        }
+        return 0;
+}
+
+/* A file the configuration names that holds a secret (@jpath, for
+ * messages): it must be there and readable, with safe permissions. */
+static int check_secret_file(const char *config, const char *jpath, const char *file, char *err,
+                             size_t err_size, char *warn, size_t warn_size) {
+        struct stat st;
+        char what[128];
+        int fd;
+
+        fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                int r = -errno;
+
+                if (fd >= 0)
+                        close(fd);
+                snprintf(err, err_size, "%s: %s: cannot read '%s': %s", config, jpath, file,
+                         strerror(-r));
+                return r;
+        }
+        close(fd);
+        snprintf(what, sizeof(what), "a secret (%s in %s)", jpath, config);
+        return check_secret_mode(file, what, st.st_mode, err, err_size, warn, warn_size);
+}
+
 int bridge_config_load(const char *path, BridgeConfig **ret, char *err, size_t err_size) {
+        char warn[2][768] = { "", "" }, what[64], jtext[JSON_ERROR_TEXT_LENGTH];
+        BridgeConfig *c = NULL;
         json_error_t jerr;
+        struct stat st;
         json_t *root;
         char *text;
-        int r;
+        int fd, r;
 
+        /* One open file for the check of its permissions and the read. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                snprintf(err, err_size, "%s: cannot read: %s", path, strerror(-r));
+                return r;
+        }
         /* Let jansson read the file (bounded by the file), then hand the text over. */
-        root = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+        root = json_loadfd(fd, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+        close(fd);
         if (!root) {
-                snprintf(err, err_size, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+                json_error_text(&jerr, jtext, sizeof(jtext));
+                snprintf(err, err_size, "%s:%d:%d: %s", path, jerr.line, jerr.column, jtext);
                 return -EINVAL;
         }
         text = json_dumps(root, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -550,9 +660,40 @@ int bridge_config_load(const char *path, BridgeConfig **ret, char *err, size_t e
                 snprintf(err, err_size, "%s: out of memory", path);
                 return -ENOMEM;
         }
-        r = bridge_config_parse(path, text, ret, err, err_size);
+        r = bridge_config_parse(path, text, &c, err, err_size);
         free(text);
-        return r;
+        if (r < 0)
+                return r;
+        if (c->password || c->token) {
+                snprintf(what, sizeof(what), "a secret (nats.%s)",
+                         c->password ? "password" : "token");
+                r = check_secret_mode(path, what, st.st_mode, err, err_size, warn[0],
+                                      sizeof(warn[0]));
+        }
+        if (r >= 0 && c->tls_key_file)
+                r = check_secret_file(path, "nats.tls.key_file", c->tls_key_file, err, err_size,
+                                      warn[1], sizeof(warn[1]));
+        if (r >= 0 && c->credentials_file)
+                r = check_secret_file(path, "nats.credentials", c->credentials_file, err, err_size,
+                                      warn[1], sizeof(warn[1]));
+        if (r < 0) {
+                bridge_config_free(c);
+                return r;
+        }
+        if (warn[0][0] || warn[1][0]) {
+                size_t n = strlen(warn[0]) + strlen(warn[1]) + 3;
+
+                c->warning = malloc(n);
+                if (!c->warning) {
+                        bridge_config_free(c);
+                        snprintf(err, err_size, "%s: out of memory", path);
+                        return -ENOMEM;
+                }
+                snprintf(c->warning, n, "%s%s%s", warn[0], warn[0][0] && warn[1][0] ? "; " : "",
+                         warn[1]);
+        }
+        *ret = c;
+        return 0;
 }
 
 static void strv_free(char **v, size_t n) {
@@ -576,6 +717,7 @@ BridgeConfig *bridge_config_free(BridgeConfig *c) {
         free(c->domain);
         free(c->host);
         free(c->bus_address);
+        free(c->warning);
         for (size_t i = 0; i < c->n_exports; i++) {
                 free(c->exports[i].name);
                 strv_free(c->exports[i].interfaces, c->exports[i].n_interfaces);

@@ -71,7 +71,7 @@ typedef struct BridgeConfig {
         char **servers;
         size_t n_servers;
         char *user, *password, *token, *credentials_file;
-        bool tls;
+        bool tls; /* a "tls" object, or tls:// URLs: TLS to every server */
         char *tls_ca_file, *tls_cert_file, *tls_key_file, *tls_hostname;
         uint32_t reconnect_wait_ms;
         uint32_t connect_timeout_ms;
@@ -92,6 +92,9 @@ typedef struct BridgeConfig {
         size_t n_imports;
         BridgeSignalImport *import_signals;
         size_t n_import_signals;
+        /* bridge_config_load(): a line to log about the files' permissions
+         * (a secret readable by the file's group), NULL if none. */
+        char *warning;
 } BridgeConfig;
 
 /* Parse @text (the contents of @path, which names it in errors). On success
@@ -100,7 +103,12 @@ typedef struct BridgeConfig {
  * "PATH: JSON.PATH: what is wrong". */
 int bridge_config_parse(const char *path, const char *text, BridgeConfig **ret, char *err,
                         size_t err_size);
-/* Read @path and bridge_config_parse() it; -errno if it cannot be read. */
+/* Read @path and bridge_config_parse() it; -errno if it cannot be read.
+ * Then the files holding secrets (@path itself if it holds nats.password or
+ * nats.token, nats.tls.key_file, nats.credentials): one that others may read
+ * or write is refused (-EACCES, @err names it and its mode), one its group
+ * may read gets a warning (config->warning); the key and credentials files
+ * must be readable (-errno naming them otherwise). */
 int bridge_config_load(const char *path, BridgeConfig **ret, char *err, size_t err_size);
 BridgeConfig *bridge_config_free(BridgeConfig *c);
 

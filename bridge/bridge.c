@@ -60,6 +60,9 @@
 #define BRIDGE_REMOTE_TIMEOUT_MAX_USEC (3600ull * 1000000ull)
 /* Room kept for NATS headers below the server's max_payload. */
 #define BRIDGE_HEADER_ROOM 4096u
+/* While reconnecting to NATS fails for the same reason, it is logged again
+ * after this long (a new reason at once): a line a minute, not one per try. */
+#define BRIDGE_RECONNECT_LOG_USEC (60ull * 1000000ull)
 /* NATS messages whose destruction is deferred (msg_release()), at most this
  * many and this many data bytes, and for at most this long: libnats hands
  * every destroyed message to its garbage-collector thread and wakes it if
@@ -143,6 +146,14 @@ struct Bridge {
         pthread_mutex_t lock;
         pthread_cond_t closed_cond;
         bool nats_closed;
+        bool nats_closing; /* bridge_free() closes it: not a failure (under lock) */
+        /* libnats closed the connection on its own: it gave up (a server
+         * refused the credentials twice); nats_gone_event ends the loop. */
+        struct event *nats_gone_event;
+        bool failed; /* the loop was ended for that: bridge_has_failed() */
+        /* Why reconnecting fails, as last logged (the reconnect thread's). */
+        char reconnect_reason[256];
+        uint64_t reconnect_logged_ns;
 
         /* Calls in flight. */
         OutCall *out;
@@ -314,8 +325,73 @@ static void on_nats_closed(natsConnection *nc, void *closure) {
         atomic_store(&b->nats_connected, false);
         pthread_mutex_lock(&b->lock);
         b->nats_closed = true;
+        if (!b->nats_closing)
+                event_active(b->nats_gone_event, EV_READ, 0);
         pthread_cond_signal(&b->closed_cond);
         pthread_mutex_unlock(&b->lock);
+}
+
+/* libnats's error text without its "(file.c:123): " prefix. */
+static const char *nats_reason(const char *text) {
+        const char *end;
+
+        if (!text || !*text)
+                return NULL;
+        if (text[0] == '(' && (end = strstr(text, "): ")))
+                return end + 3;
+        return text;
+}
+
+/* On libnats's reconnect thread, after it tried every server and before it
+ * waits (the only place the reason of a failed attempt is still known: the
+ * thread's last error; libnats sets none for a refused or timed-out TCP
+ * connection). Logs it when it changes, and at most every
+ * BRIDGE_RECONNECT_LOG_USEC while it stays; returns the wait, with
+ * libnats's own default jitter (100 ms, 1 s with TLS). */
+static int64_t on_nats_reconnect_delay(natsConnection *nc, int attempts, void *closure) {
+        Bridge *b = closure;
+        const char *why = nats_reason(nats_GetLastError(NULL));
+        uint64_t now = monotonic_ns();
+        int64_t jitter = b->cfg->tls ? 1000 : 100;
+
+        if (attempts <= 1) { /* a new round of reconnecting: nothing tried on this thread yet */
+                b->reconnect_reason[0] = 0;
+                why = NULL;
+        } else if (!why) {
+                why = "no server took the TCP connection (refused or timed out)";
+        }
+        if (why && (strcmp(why, b->reconnect_reason) != 0 ||
+                    now - b->reconnect_logged_ns >= BRIDGE_RECONNECT_LOG_USEC * 1000ull)) {
+                blog(b, "NATS: cannot connect (round %d over the servers): %s; retrying", attempts,
+                     why);
+                snprintf(b->reconnect_reason, sizeof(b->reconnect_reason), "%s", why);
+                b->reconnect_logged_ns = now;
+        }
+        return (int64_t)b->cfg->reconnect_wait_ms + (int64_t)(now % (uint64_t)jitter);
+}
+
+/* On the loop: libnats closed the connection by itself and will not
+ * reconnect (it gives up when a server refuses the credentials twice in a
+ * row). Nothing can heal without a new configuration or server: say why
+ * and end the loop (busd-bridge exits with status 2). */
+static void on_nats_gone(evutil_socket_t fd, short what, void *userdata) {
+        Bridge *b = userdata;
+        const char *text = NULL, *why;
+        natsStatus s = natsConnection_GetLastError(b->nc, &text);
+
+        why = nats_reason(text);
+        if (why && strcmp(why, natsStatus_GetText(s)) == 0)
+                why = NULL; /* nothing more than the status says */
+        blog(b,
+             "NATS closed the connection for good: %s%s%s; exiting (check nats.user/password, "
+             "token, credentials or tls, and the servers' authorization)",
+             natsStatus_GetText(s), why ? ": " : "", why ? why : "");
+        b->failed = true;
+        event_base_loopbreak(b->base);
+}
+
+bool bridge_has_failed(Bridge *b) {
+        return b->failed;
 }
 
 /* ---- Import side: local calls forwarded to NATS ---------------------------------------------- */
@@ -1200,10 +1276,12 @@ int bridge_new(Bridge **ret, struct event_base *base, const BridgeConfig *cfg) {
         b->wake = event_new(base, -1, 0, on_wake, b);
         b->graveyard_timer = evtimer_new(base, on_graveyard_timer, b);
         b->nats_event = event_new(base, -1, 0, on_nats_event, b);
+        b->nats_gone_event = event_new(base, -1, 0, on_nats_gone, b);
         b->bus_retry = evtimer_new(base, on_bus_retry, b);
         b->bus_lost = event_new(base, -1, 0, on_bus_lost, b);
         if (!b->out || !b->targets || !b->slots || !b->call_subs || !b->signal_subs || !b->wake ||
-            !b->graveyard_timer || !b->nats_event || !b->bus_retry || !b->bus_lost)
+            !b->graveyard_timer || !b->nats_event || !b->nats_gone_event || !b->bus_retry ||
+            !b->bus_lost)
                 goto oom;
         for (size_t i = 0; i < b->out_cap; i++) {
                 b->out[i].bridge = b;
@@ -1241,6 +1319,14 @@ static int pending_bytes(Bridge *b, uint64_t n) {
         return bytes > INT32_MAX ? INT32_MAX : (int)bytes;
 }
 
+/* Whether a failed connection means a server answered and refused the
+ * bridge (credentials, TLS), not that none answered. */
+static bool nats_refused(natsStatus s) {
+        return s == NATS_CONNECTION_AUTH_FAILED || s == NATS_SSL_ERROR ||
+               s == NATS_SECURE_CONNECTION_WANTED || s == NATS_SECURE_CONNECTION_REQUIRED ||
+               s == NATS_NOT_PERMITTED;
+}
+
 static int nats_setup(Bridge *b) {
         const BridgeConfig *cfg = b->cfg;
         natsOptions *opts = NULL;
@@ -1269,6 +1355,11 @@ static int nats_setup(Bridge *b) {
                                                               cfg->tls_key_file);
                 if (s == NATS_OK && cfg->tls_hostname)
                         s = natsOptions_SetExpectedHostname(opts, cfg->tls_hostname);
+                /* libnats 3.4 checks the server certificate's name only
+                 * when given one (one name for all servers). */
+                if (s == NATS_OK && !cfg->tls_hostname)
+                        blog(b, "NATS TLS: nats.tls.hostname is not set: servers' certificates "
+                                "are checked against the trusted CAs, not their names");
         }
         if (s == NATS_OK)
                 s = natsOptions_SetTimeout(opts, cfg->connect_timeout_ms);
@@ -1295,18 +1386,43 @@ static int nats_setup(Bridge *b) {
         if (s == NATS_OK)
                 s = natsOptions_SetClosedCB(opts, on_nats_closed, b);
         if (s == NATS_OK)
-                s = natsOptions_SetRetryOnFailedConnect(opts, true, on_nats_connected, b);
+                s = natsOptions_SetCustomReconnectDelay(opts, on_nats_reconnect_delay, b);
         if (s == NATS_OK)
                 s = natsOptions_SetEventLoop(opts, &b->io, nats_loop_attach, nats_loop_read,
                                              nats_loop_write, nats_loop_detach);
+        /* A first pass over the servers, to learn why it fails if it does:
+         * libnats keeps that reason only on the thread that tried. */
         if (s == NATS_OK) {
+                bool later = false;
+
                 s = natsConnection_Connect(&b->nc, opts);
-                if (s == NATS_OK) {
+                if (s != NATS_OK) {
+                        const char *why = nats_reason(nats_GetLastError(NULL));
+
+                        if (why && strcmp(why, natsStatus_GetText(s)) == 0)
+                                why = NULL; /* nothing more than the status says */
+                        if (nats_refused(s)) {
+                                blog(b,
+                                     "NATS refused the bridge: %s%s%s; exiting (check "
+                                     "nats.user/password, token, credentials or tls, and the "
+                                     "servers' configuration)",
+                                     natsStatus_GetText(s), why ? ": " : "", why ? why : "");
+                                natsOptions_Destroy(opts);
+                                return -EACCES;
+                        }
+                        blog(b, "no NATS server answers yet (%s); retrying in the background",
+                             why ? why : natsStatus_GetText(s));
+                        /* Again, and from now on in the background. */
+                        s = natsOptions_SetRetryOnFailedConnect(opts, true, on_nats_connected, b);
+                        if (s == NATS_OK)
+                                s = natsConnection_Connect(&b->nc, opts);
+                        later = s == NATS_NOT_YET_CONNECTED; /* on_nats_connected() says when */
+                        if (later)
+                                s = NATS_OK;
+                }
+                if (s == NATS_OK && !later) {
                         atomic_store(&b->nats_connected, true);
                         event_active(b->nats_event, EV_READ, 0);
-                } else if (s == NATS_NOT_YET_CONNECTED) {
-                        blog(b, "no NATS server answers yet; retrying in the background");
-                        s = NATS_OK;
                 }
         }
         natsOptions_Destroy(opts);
@@ -1353,6 +1469,11 @@ static int nats_setup(Bridge *b) {
                                                               (int)cfg->queue_messages,
                                                               pending_bytes(b, cfg->queue_messages));
         }
+        /* Closed already (the failure is then that, whichever status the
+         * race gave): libnats gave up at once, a server refused the bridge
+         * during the background attempt; on_nats_gone() says so and exits. */
+        if (s != NATS_OK && natsConnection_IsClosed(b->nc))
+                return 0;
         if (s != NATS_OK) {
                 blog(b, "NATS subscribe: %s", natsStatus_GetText(s));
                 return -EIO;
@@ -1382,6 +1503,9 @@ Bridge *bridge_free(Bridge *b) {
         if (b->nc) {
                 struct timespec until;
 
+                pthread_mutex_lock(&b->lock);
+                b->nats_closing = true;
+                pthread_mutex_unlock(&b->lock);
                 natsConnection_Close(b->nc);
                 /* Wait (bounded) for libnats's last callback on its threads. */
                 clock_gettime(CLOCK_REALTIME, &until);
@@ -1418,6 +1542,8 @@ Bridge *bridge_free(Bridge *b) {
         free(b->inbox);
         if (b->wake)
                 event_free(b->wake);
+        if (b->nats_gone_event)
+                event_free(b->nats_gone_event);
         if (b->graveyard_timer)
                 event_free(b->graveyard_timer);
         if (b->nats_event)

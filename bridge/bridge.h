@@ -38,10 +38,15 @@ void bridge_global_done(void);
  * connected until bridge_start(). */
 int bridge_new(Bridge **ret, struct event_base *base, const BridgeConfig *cfg);
 /* Connect to NATS (retrying in the background if no server answers yet),
- * subscribe, and connect to the local bus (retrying until it is there). */
+ * subscribe, and connect to the local bus (retrying until it is there).
+ * -EACCES (logged) if a NATS server answered and refused the bridge
+ * (credentials, TLS) and none accepted it: nothing heals that by retrying. */
 int bridge_start(Bridge *b);
 /* Whether startup is complete: NATS connected and the bus connection made. */
 bool bridge_is_ready(Bridge *b);
+/* Whether the bridge ended its loop because it cannot go on: libnats closed
+ * the NATS connection for good (a server refused the credentials; logged). */
+bool bridge_has_failed(Bridge *b);
 const BridgeStats *bridge_get_stats(Bridge *b);
 /* Close both connections and free everything. NULL-safe. */
 Bridge *bridge_free(Bridge *b);

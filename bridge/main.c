@@ -21,6 +21,11 @@
 #include "bridge.h"
 
 #define DEFAULT_CONFIG "/etc/busd/bridge.json"
+/* Exit status of a setup error: a bad option, a configuration that cannot be
+ * used, NATS refusing the bridge's credentials or TLS. As busd's: the unit
+ * does not restart on it (RestartPreventExitStatus=2): retrying cannot heal
+ * it, and the failed unit shows the reason. */
+#define EXIT_SETUP 2
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: busd-bridge [--config FILE] [--check]\n"
@@ -64,18 +69,21 @@ int main(int argc, char **argv) {
                         return EXIT_SUCCESS;
                 default:
                         usage(stderr);
-                        return 2;
+                        return EXIT_SETUP;
                 }
         }
         if (optind < argc) {
                 usage(stderr);
-                return 2;
+                return EXIT_SETUP;
         }
         r = bridge_config_load(config_path, &cfg, err, sizeof(err));
         if (r < 0) {
                 fprintf(stderr, "busd-bridge: %s\n", err);
-                return EXIT_FAILURE;
+                /* --check's verdict is 1, as it always was. */
+                return check ? EXIT_FAILURE : EXIT_SETUP;
         }
+        if (cfg->warning)
+                fprintf(stderr, "busd-bridge: warning: %s\n", cfg->warning);
         if (check) {
                 printf("%s: OK (host %s, domain %s, %zu exports, %zu imports)\n", config_path,
                        cfg->host, cfg->domain, cfg->n_exports, cfg->n_imports);
@@ -103,12 +111,20 @@ int main(int argc, char **argv) {
                 goto out;
         }
         r = bridge_start(b);
+        if (r == -EACCES) {
+                status = EXIT_SETUP; /* bridge_start() said why */
+                goto out;
+        }
         if (r < 0) {
                 fprintf(stderr, "busd-bridge: cannot start: %s\n", strerror(-r));
                 goto out;
         }
         if (event_base_dispatch(base) < 0) {
                 fprintf(stderr, "busd-bridge: event loop failed\n");
+                goto out;
+        }
+        if (bridge_has_failed(b)) {
+                status = EXIT_SETUP; /* the bridge said why */
                 goto out;
         }
         (void)sd_notify(0, "STOPPING=1");

@@ -5,9 +5,10 @@
 # and clients through libbusclient (tests/test-bridge.c). The end-to-end
 # test skips (exit 77) when nats-server is not installed.
 if BRIDGE
-check_PROGRAMS += tests/test-bridge-config tests/test-bridge tests/test-bridge-identity
+check_PROGRAMS += tests/test-bridge-config tests/test-bridge tests/test-bridge-identity \
+	tests/test-bridge-auth
 TESTS += tests/test-bridge-config tests/test-bridge tests/bridge-check.sh \
-	tests/test-bridge-identity
+	tests/test-bridge-identity tests/test-bridge-auth
 EXTRA_DIST += tests/bridge-check.sh
 AM_TESTS_ENVIRONMENT += BRIDGE_BINARY='$(abs_top_builddir)/bridge/busd-bridge'; export BRIDGE_BINARY;
 
@@ -23,11 +24,24 @@ tests_test_bridge_identity_CPPFLAGS = $(AM_CPPFLAGS) \
 tests_test_bridge_identity_CFLAGS = $(integration_cflags)
 tests_test_bridge_identity_LDADD = $(integration_ldadd)
 
-tests_test_bridge_SOURCES = tests/test-bridge.c
+tests_test_bridge_SOURCES = tests/test-bridge.c tests/bridge-harness.c tests/bridge-harness.h
 tests_test_bridge_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DBRIDGE_BINARY='"$(abs_top_builddir)/bridge/busd-bridge"' \
 	-DNATS_SERVER_BINARY='"$(NATS_SERVER)"' \
 	-DBUSD_DEFAULT_BINARY='"$(abs_top_builddir)/daemon/busd"'
 tests_test_bridge_CFLAGS = $(integration_cflags)
 tests_test_bridge_LDADD = $(integration_ldadd)
+
+# Credentials and TLS against real nats-server processes (issue #15):
+# user/password, token, TLS with a CA and a client certificate the test makes
+# with the openssl CLI, the secrets' file permissions. The NATS tests skip
+# when nats-server is not installed, the TLS ones when openssl is not.
+tests_test_bridge_auth_SOURCES = tests/test-bridge-auth.c tests/bridge-harness.c \
+	tests/bridge-harness.h
+tests_test_bridge_auth_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DBRIDGE_BINARY='"$(abs_top_builddir)/bridge/busd-bridge"' \
+	-DNATS_SERVER_BINARY='"$(NATS_SERVER)"' \
+	-DBUSD_DEFAULT_BINARY='"$(abs_top_builddir)/daemon/busd"'
+tests_test_bridge_auth_CFLAGS = $(integration_cflags)
+tests_test_bridge_auth_LDADD = $(integration_ldadd)
 endif

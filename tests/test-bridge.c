@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bridge-harness.h"
 #include "harness.h"
 
 #ifndef BUSD_DEFAULT_BINARY
@@ -63,16 +64,6 @@
 #define SENDER_FLAGS_OFFSET 68
 #define SENDER_FLAG_BRIDGE 1u
 
-extern char **environ;
-
-typedef struct Proc {
-        pid_t pid;
-        int notify_fd; /* -1: no NOTIFY_SOCKET */
-        char log[PATH_MAX];
-        char notify[PATH_MAX];
-        const char *what;
-} Proc;
-
 /* Short enough for every socket path under it (sun_path is 108 bytes). */
 #define DIR_MAX 128
 
@@ -88,139 +79,11 @@ static struct {
 
 /* ---- processes -------------------------------------------------------------------------- */
 
-static int free_port(void) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(sa);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-        port = ntohs(sa.sin_port);
-        close(fd);
-        return port;
-}
-
-static void dump_log(const Proc *p) {
-        char buf[8192];
-        ssize_t n;
-        int fd = open(p->log, O_RDONLY | O_CLOEXEC);
-
-        if (fd < 0)
-                return;
-        fprintf(stderr, "---- %s log (%s) ----\n", p->what, p->log);
-        while ((n = read(fd, buf, sizeof(buf))) > 0)
-                fwrite(buf, 1, (size_t)n, stderr);
-        close(fd);
-}
-
 static void dump_logs(void) {
         for (int i = 0; i < 2; i++) {
                 dump_log(&W.bridge[i]);
                 dump_log(&W.busd[i]);
         }
-}
-
-/* Start @argv with its stdout/stderr in DIR/@name.log, killed if we die;
- * with a private NOTIFY_SOCKET if @notify. */
-static void proc_start(Proc *p, const char *name, char *const argv[], bool notify) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        char notify_var[PATH_MAX + 32];
-        pid_t parent = getpid();
-        size_t n = 0, k = 0;
-        char **env;
-        int logfd;
-
-        memset(p, 0, sizeof(*p));
-        p->what = name;
-        p->notify_fd = -1;
-        snprintf(p->log, sizeof(p->log), "%s/%s.log", W.dir, name);
-        if (notify) {
-                snprintf(p->notify, sizeof(p->notify), "%s/%s.notify", W.dir, name);
-                unlink(p->notify);
-                ck_assert(strlen(p->notify) < sizeof(sa.sun_path));
-                strcpy(sa.sun_path, p->notify);
-                p->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-                ck_assert_int_ge(p->notify_fd, 0);
-                ck_assert_int_eq(bind(p->notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-                snprintf(notify_var, sizeof(notify_var), "NOTIFY_SOCKET=%s", p->notify);
-        }
-        while (environ[n])
-                n++;
-        env = calloc(n + 2, sizeof(char *));
-        ck_assert_ptr_nonnull(env);
-        for (size_t i = 0; i < n; i++)
-                if (strncmp(environ[i], "NOTIFY_SOCKET=", 14) != 0 &&
-                    strncmp(environ[i], "LISTEN_", 7) != 0 &&
-                    strncmp(environ[i], "BUSD_ADDRESS=", 13) != 0)
-                        env[k++] = environ[i];
-        if (notify)
-                env[k++] = notify_var;
-        logfd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        ck_assert_int_ge(logfd, 0);
-        p->pid = fork();
-        ck_assert_int_ge(p->pid, 0);
-        if (p->pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent)
-                        _exit(127);
-                if (dup2(logfd, STDOUT_FILENO) < 0 || dup2(logfd, STDERR_FILENO) < 0)
-                        _exit(127);
-                execve(argv[0], argv, env);
-                _exit(127);
-        }
-        free(env);
-        close(logfd);
-}
-
-/* Await READY=1 from @p (bounded); fails the test if it exits first. */
-static void proc_await_ready(Proc *p) {
-        uint64_t deadline = now_usec() + 10ull * 1000000ull;
-        char buf[1024];
-
-        for (;;) {
-                struct pollfd pfd = { .fd = p->notify_fd, .events = POLLIN };
-                uint64_t now = now_usec();
-                int status;
-                ssize_t n;
-
-                if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
-                        p->pid = 0;
-                        dump_log(p);
-                        ck_abort_msg("%s exited before READY=1 (status %d)", p->what, status);
-                }
-                if (now >= deadline) {
-                        dump_log(p);
-                        ck_abort_msg("%s: no READY=1 within 10 s", p->what);
-                }
-                /* Wake at least every 100 ms to notice an exit. */
-                if (poll(&pfd, 1,
-                         (int)((deadline - now) / 1000 < 100 ? (deadline - now) / 1000 + 1 : 100)) <=
-                    0)
-                        continue;
-                n = recv(p->notify_fd, buf, sizeof(buf) - 1, 0);
-                if (n <= 0)
-                        continue;
-                buf[n] = 0;
-                if (strstr(buf, "READY=1"))
-                        return;
-        }
-}
-
-/* Signal @p and await its exit; returns its wait status (-1 if not running). */
-static int proc_stop(Proc *p, int sig) {
-        int status = -1;
-
-        if (p->pid > 0) {
-                kill(p->pid, sig);
-                while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
-                        ;
-                p->pid = 0;
-        }
-        if (p->notify_fd >= 0)
-                close(p->notify_fd);
-        p->notify_fd = -1;
-        return status;
 }
 
 static void start_nats(int i) {
@@ -246,7 +109,7 @@ static void start_nats(int i) {
         snprintf(routes, sizeof(routes), "nats://127.0.0.1:%d,nats://127.0.0.1:%d", W.route_port[a],
                  W.route_port[b]);
         snprintf(name, sizeof(name), "nats%d", i);
-        proc_start(&W.nats[i], name, argv, false);
+        proc_start(&W.nats[i], W.dir, name, argv, false);
 }
 
 static const char *busd_binary(void) {
@@ -265,7 +128,7 @@ static void start_busd(int h) {
         ck_assert_ptr_nonnull(f);
         fputs("{}\n", f);
         fclose(f);
-        proc_start(&W.busd[h], h ? "busd-beta" : "busd-alpha", argv, true);
+        proc_start(&W.busd[h], W.dir, h ? "busd-beta" : "busd-alpha", argv, true);
         proc_await_ready(&W.busd[h]);
 }
 
@@ -317,7 +180,7 @@ static void write_bridge_config(int h, const char *servers) {
 static void start_bridge(int h) {
         char *argv[] = { (char *)BRIDGE_BINARY, "--config", W.conf[h], NULL };
 
-        proc_start(&W.bridge[h], h ? "bridge-beta" : "bridge-alpha", argv, true);
+        proc_start(&W.bridge[h], W.dir, h ? "bridge-beta" : "bridge-alpha", argv, true);
         proc_await_ready(&W.bridge[h]);
 }
 
@@ -350,17 +213,6 @@ static void world_start(void) {
         for (int h = 0; h < 2; h++) {
                 write_bridge_config(h, servers[h]);
                 start_bridge(h);
-        }
-}
-
-static void remove_dir(const char *dir) {
-        char cmd[PATH_MAX + 16];
-
-        /* Only our own mkdtemp directory, quoted by construction. */
-        if (strstr(dir, "/busd-bridge-test-")) {
-                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-                if (system(cmd) != 0)
-                        fprintf(stderr, "could not remove %s\n", dir);
         }
 }
 

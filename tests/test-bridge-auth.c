@@ -1,0 +1,774 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-bridge-auth.c — busd-bridge's NATS credentials and TLS against real
+ * nats-server processes on loopback (issue #15), and the hygiene of the
+ * files that hold its secrets.
+ *
+ * Each NATS test starts one nats-server with the authentication or TLS it
+ * is about, two busd ("alpha" and "beta", each on a socket in the test's
+ * private directory) and a bridge per host configured to match: beta
+ * exports org.example.Calc (served on beta's bus), alpha imports it; a call
+ * from alpha's bus must come back with its sum. Then a bridge with the wrong
+ * credentials (or TLS setup) is started on alpha's bus and must exit with
+ * status 2 without ever sending READY=1, its log naming the reason and never
+ * the secret (docs/BRIDGE.md "Credentials and TLS").
+ *
+ * The TLS tests make a throwaway CA, a server certificate (localhost,
+ * 127.0.0.1) and a client certificate with the openssl CLI in the test's
+ * directory; they are skipped, with the reason, when openssl is not
+ * installed. The NATS tests are skipped when nats-server is not.
+ *
+ * Every wait is for an event with a deadline (READY=1, a process's exit, a
+ * line in a log, a call's answer); every process is stopped by its PID.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bridge-harness.h"
+#include "harness.h"
+
+#ifndef BUSD_DEFAULT_BINARY
+#define BUSD_DEFAULT_BINARY "daemon/busd"
+#endif
+
+#define CALC "org.example.Calc"
+#define CALC_PATH "/org/example/Calc"
+#define BRIDGE_UNREACHABLE "org.busd.Bridge.Error.Unreachable"
+/* busd-bridge's exit status for a setup error (bridge/main.c). */
+#define EXIT_SETUP 2
+#define SEC 1000000ull
+
+/* The secrets the tests use: none may ever appear in a log. */
+#define PASSWORD "pw-Xq7-right"
+#define WRONG_PASSWORD "pw-Zk4-wrong"
+#define TOKEN "tok-Hh2-right"
+#define WRONG_TOKEN "tok-Vv9-wrong"
+
+/* Short enough for every socket path under it (sun_path is 108 bytes). */
+#define DIR_MAX 128
+
+static struct {
+        char dir[DIR_MAX];
+        int port;
+        Proc nats;
+        Proc busd[2];
+        Proc bridge[2];
+        char sock[2][PATH_MAX];
+        bus_connection *svc, *client;
+        bus_slot *slot;
+        unsigned adds;
+        char openssl[PATH_MAX]; /* "" if not installed */
+} A;
+
+/* ---- the world ----------------------------------------------------------------------------- */
+
+static void path_in_dir(char *out, size_t size, const char *name) {
+        ck_assert_int_lt(snprintf(out, size, "%s/%s", A.dir, name), (int)size);
+}
+
+static void write_file(const char *path, mode_t mode, const char *text) {
+        FILE *f = fopen(path, "we");
+
+        ck_assert_msg(f, "%s: %s", path, strerror(errno));
+        fputs(text, f);
+        ck_assert_int_eq(fclose(f), 0);
+        ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static void find_openssl(void) {
+        const char *path = getenv("PATH");
+        char *copy = strdup(path && *path ? path : "/usr/bin:/bin"), *save = NULL;
+
+        A.openssl[0] = 0;
+        for (char *d = strtok_r(copy, ":", &save); d && !A.openssl[0];
+             d = strtok_r(NULL, ":", &save)) {
+                char p[PATH_MAX];
+
+                snprintf(p, sizeof(p), "%s/openssl", d);
+                if (access(p, X_OK) == 0)
+                        snprintf(A.openssl, sizeof(A.openssl), "%s", p);
+        }
+        free(copy);
+}
+
+static void setup(void) {
+        const char *tmp = getenv("TMPDIR");
+
+        memset(&A, 0, sizeof(A));
+        if (!tmp || !*tmp)
+                tmp = "/tmp";
+        ck_assert_msg(strlen(tmp) < 64, "TMPDIR %s too long for socket paths", tmp);
+        signal(SIGPIPE, SIG_IGN);
+        snprintf(A.dir, sizeof(A.dir), "%s/busd-bridge-auth-XXXXXX", tmp);
+        ck_assert_msg(mkdtemp(A.dir), "mkdtemp: %s", strerror(errno));
+        A.port = free_port();
+        A.nats.notify_fd = A.busd[0].notify_fd = A.busd[1].notify_fd = -1;
+        A.bridge[0].notify_fd = A.bridge[1].notify_fd = -1;
+        for (int h = 0; h < 2; h++)
+                snprintf(A.sock[h], sizeof(A.sock[h]), "%s/bus%d.sock", A.dir, h);
+        find_openssl();
+}
+
+static void teardown(void) {
+        int st;
+
+        A.slot = bus_slot_unref(A.slot);
+        A.svc = bus_connection_close(A.svc);
+        A.client = bus_connection_close(A.client);
+        for (int h = 0; h < 2; h++) {
+                st = proc_stop(&A.bridge[h], SIGTERM);
+                if (st != -1 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                        dump_log(&A.bridge[h]);
+                        ck_abort_msg("bridge %d did not exit cleanly (status %d)", h, st);
+                }
+        }
+        for (int h = 0; h < 2; h++)
+                proc_stop(&A.busd[h], SIGTERM);
+        proc_stop(&A.nats, SIGTERM);
+        if (getenv("BRIDGE_TEST_SHOW_LOG")) {
+                for (int h = 0; h < 2; h++)
+                        dump_log(&A.bridge[h]);
+                dump_log(&A.nats);
+        }
+        remove_dir(A.dir);
+}
+
+/* nats-server on 127.0.0.1:A.port with @extra arguments (NULL-terminated). */
+static void start_nats(const char *const *extra) {
+        char port[16];
+        char *argv[32] = { (char *)NATS_SERVER_BINARY, "-a", "127.0.0.1", "-p", port };
+        size_t n = 5;
+
+        snprintf(port, sizeof(port), "%d", A.port);
+        for (; extra && *extra; extra++) {
+                ck_assert_uint_lt(n, sizeof(argv) / sizeof(argv[0]) - 1);
+                argv[n++] = (char *)*extra;
+        }
+        argv[n] = NULL;
+        proc_start(&A.nats, A.dir, "nats", argv, false);
+        /* Ready when it says so (it listens before it logs this). */
+        proc_await_log(&A.nats, "Server is ready", 10 * SEC);
+}
+
+static const char *busd_binary(void) {
+        const char *b = getenv("BUSD_BINARY");
+
+        return b && *b ? b : BUSD_DEFAULT_BINARY;
+}
+
+static void start_buses(void) {
+        for (int h = 0; h < 2; h++) {
+                char conf[PATH_MAX];
+                char *argv[] = {
+                        (char *)busd_binary(), "--address", A.sock[h], "--config", conf, NULL
+                };
+
+                snprintf(conf, sizeof(conf), "%s/busd%d.json", A.dir, h);
+                write_file(conf, 0600, "{}\n");
+                proc_start(&A.busd[h], A.dir, h ? "busd-beta" : "busd-alpha", argv, true);
+                proc_await_ready(&A.busd[h]);
+        }
+}
+
+typedef enum Role {
+        ROLE_IMPORT, /* alpha: imports Calc */
+        ROLE_EXPORT, /* beta: exports Calc */
+        ROLE_NONE,   /* a bridge that is not meant to get anywhere */
+} Role;
+
+/* A bridge configuration @name.json (mode 0600) for the bus of host @h:
+ * servers @scheme://127.0.0.1:A.port, and @nats_extra (JSON members,
+ * starting with a comma, or "") in its "nats" object. Returns its path in
+ * @out. */
+static void write_bridge_config(char *out, size_t size, const char *name, const char *host, int h,
+                                Role role, const char *scheme, const char *nats_extra) {
+        char text[4096], file[64];
+        const char *role_json = role == ROLE_IMPORT
+                                        ? ", \"imports\": {\"names\": [{\"name\": \"" CALC
+                                          "\", \"objects\": ["
+                                          "{\"path\": \"" CALC_PATH "\", \"interface\": \"" CALC "\","
+                                          " \"methods\": [\"Add\"]}]}]}"
+                                : role == ROLE_EXPORT
+                                        ? ", \"exports\": {\"names\": [{\"name\": \"" CALC "\","
+                                          " \"interfaces\": [\"" CALC "\"]}]}"
+                                        : "";
+
+        snprintf(file, sizeof(file), "%s.json", name);
+        path_in_dir(out, size, file);
+        ck_assert_int_lt(snprintf(text, sizeof(text),
+                                  "{\"nats\": {\"servers\": [\"%s://127.0.0.1:%d\"],"
+                                  " \"reconnect_wait_ms\": 50, \"connect_timeout_ms\": 2000%s},"
+                                  " \"domain\": \"auth\", \"host\": \"%s\", \"bus\": \"%s\"%s}\n",
+                                  scheme, A.port, nats_extra, host, A.sock[h], role_json),
+                         (int)sizeof(text));
+        write_file(out, 0600, text);
+}
+
+static void start_bridge(Proc *p, const char *name, const char *conf) {
+        char *argv[] = { (char *)BRIDGE_BINARY, "--config", (char *)conf, NULL };
+
+        proc_start(p, A.dir, name, argv, true);
+}
+
+/* The pair of bridges that must work, both with @nats_extra; ready. */
+static void start_good_bridges(const char *scheme, const char *nats_extra) {
+        char conf[PATH_MAX];
+
+        write_bridge_config(conf, sizeof(conf), "bridge-alpha", "alpha", 0, ROLE_IMPORT, scheme,
+                            nats_extra);
+        start_bridge(&A.bridge[0], "bridge-alpha", conf);
+        write_bridge_config(conf, sizeof(conf), "bridge-beta", "beta", 1, ROLE_EXPORT, scheme,
+                            nats_extra);
+        start_bridge(&A.bridge[1], "bridge-beta", conf);
+        proc_await_ready(&A.bridge[0]);
+        proc_await_ready(&A.bridge[1]);
+}
+
+/* A bridge on alpha's bus with @nats_extra that must give up: exit status
+ * 2, never READY=1, its log holding @reason and "exiting". Returns with the
+ * process gone; its log stays for more checks (@p->log). */
+static void bridge_must_refuse(Proc *p, const char *name, const char *scheme,
+                               const char *nats_extra, const char *reason) {
+        char conf[PATH_MAX];
+        int st;
+
+        write_bridge_config(conf, sizeof(conf), name, name, 0, ROLE_NONE, scheme, nats_extra);
+        start_bridge(p, name, conf);
+        st = proc_await_exit(p, 20 * SEC);
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == EXIT_SETUP) || !proc_log_contains(p, reason) ||
+            !proc_log_contains(p, "exiting"))
+                dump_log(p);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == EXIT_SETUP, "%s: exit status %d, not %d",
+                      name, st, EXIT_SETUP);
+        ck_assert_msg(proc_log_contains(p, reason), "%s: no '%s' in its log", name, reason);
+        ck_assert_msg(proc_log_contains(p, "exiting"), "%s: does not say it exits", name);
+        ck_assert_msg(!proc_sent_ready(p), "%s said READY=1", name);
+        proc_stop(p, SIGTERM); /* gone: closes the notify socket */
+}
+
+/* No secret of these tests in @p's log. */
+static void assert_no_secret(const Proc *p) {
+        static const char *const secrets[] = { PASSWORD, WRONG_PASSWORD, TOKEN, WRONG_TOKEN };
+
+        for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+                ck_assert_msg(!proc_log_contains(p, secrets[i]), "%s: its log shows a secret",
+                              p->what);
+}
+
+/* ---- a call across the bridges ------------------------------------------------------------- */
+
+static int calc_add(bus_message *call, void *ud, json_t **ret, bus_error *err) {
+        json_t *b = bus_message_get_body(call);
+
+        A.adds++;
+        *ret = json_pack("{s:I}", "sum",
+                         json_integer_value(json_object_get(b, "a")) +
+                                 json_integer_value(json_object_get(b, "b")));
+        return 0;
+}
+
+static const bus_method calc_methods[] = { { "Add", calc_add }, { NULL, NULL } };
+
+typedef struct Outcome {
+        unsigned done;
+        bus_message *reply;
+} Outcome;
+
+static int outcome_cb(bus_message *m, void *ud) {
+        Outcome *o = ud;
+
+        o->reply = bus_message_ref(m);
+        o->done = 1;
+        return 0;
+}
+
+/* Calc on beta's bus, a client on alpha's; a call from alpha must come back
+ * with its sum through both bridges. The first calls are retried while NATS
+ * interest has not propagated (ServiceUnknown) or a bridge is between
+ * connections (Unreachable, Timeout): each retry waits for that answer. */
+static void assert_call_crosses(void) {
+        uint64_t deadline = now_usec() + 10 * SEC;
+        bus_error e = BUS_ERROR_INIT;
+        Outcome o = { 0 };
+
+        if (!A.svc) {
+                ck_assert_int_eq(bus_connect(&A.svc, A.sock[1]), 0);
+                ck_assert_int_eq(bus_add_object(A.svc, &A.slot, CALC_PATH, CALC, calc_methods, NULL),
+                                 0);
+                ck_assert_int_eq(bus_request_name(A.svc, CALC, BUS_NAME_DO_NOT_QUEUE, &e),
+                                 BUS_NAME_PRIMARY_OWNER);
+                ck_assert_int_eq(bus_connect(&A.client, A.sock[0]), 0);
+        }
+        A.adds = 0;
+        for (int i = 0;; i++) {
+                bus_message *m = NULL;
+                json_t *args = json_pack("{s:i,s:i}", "a", 40, "b", i);
+                const char *err;
+
+                ck_assert_int_eq(
+                        bus_message_new_method_call(A.client, &m, CALC, CALC_PATH, CALC, "Add"), 0);
+                ck_assert_int_eq(bus_message_set_body(m, args), 0);
+                json_decref(args);
+                o.reply = bus_message_unref(o.reply);
+                o.done = 0;
+                ck_assert_int_eq(bus_call_async(A.client, m, SEC, outcome_cb, &o, NULL), 0);
+                bus_message_unref(m);
+                pump_until(&o.done, 1, A.client, A.svc);
+                if (bus_message_get_type(o.reply) != BUS_MESSAGE_ERROR) {
+                        json_t *sum = json_object_get(bus_message_get_body(o.reply), "sum");
+
+                        ck_assert_int_eq(json_integer_value(sum), 40 + i);
+                        break;
+                }
+                err = bus_message_get_error_name(o.reply);
+                ck_assert_msg(strcmp(err, BUS_ERROR_SERVICE_UNKNOWN) == 0 ||
+                                      strcmp(err, BRIDGE_UNREACHABLE) == 0 ||
+                                      strcmp(err, BUS_ERROR_TIMEOUT) == 0,
+                              "unexpected error %s", err);
+                if (now_usec() > deadline) {
+                        dump_log(&A.bridge[0]);
+                        dump_log(&A.bridge[1]);
+                        ck_abort_msg("no call crossed the bridges in 10 s (last: %s)", err);
+                }
+        }
+        ck_assert_uint_ge(A.adds, 1);
+        o.reply = bus_message_unref(o.reply);
+        bus_error_free(&e);
+}
+
+/* ---- user and password, token ---------------------------------------------------------------- */
+
+START_TEST(test_user_password) {
+        const char *const args[] = { "--user", "bridge", "--pass", PASSWORD, NULL };
+        const char *good = ", \"user\": \"bridge\", \"password\": \"" PASSWORD "\"";
+        Proc bad;
+
+        start_nats(args);
+        start_buses();
+        start_good_bridges("nats", good);
+        assert_call_crosses();
+        /* The wrong password: refused by the server, and the bridge says so
+         * and exits (a retry cannot heal it). */
+        bridge_must_refuse(&bad, "wrongpw", "nats",
+                           ", \"user\": \"bridge\", \"password\": \"" WRONG_PASSWORD "\"",
+                           "Authorization Violation");
+        assert_no_secret(&bad);
+        /* No credentials at all: likewise. */
+        bridge_must_refuse(&bad, "nocreds", "nats", "", "Authorization Violation");
+        /* The working bridges are unaffected and never logged a secret. */
+        assert_call_crosses();
+        assert_no_secret(&A.bridge[0]);
+        assert_no_secret(&A.bridge[1]);
+}
+END_TEST
+
+START_TEST(test_token) {
+        const char *const args[] = { "--auth", TOKEN, NULL };
+        Proc bad;
+
+        start_nats(args);
+        start_buses();
+        start_good_bridges("nats", ", \"token\": \"" TOKEN "\"");
+        assert_call_crosses();
+        bridge_must_refuse(&bad, "wrongtoken", "nats", ", \"token\": \"" WRONG_TOKEN "\"",
+                           "Authorization Violation");
+        assert_no_secret(&bad);
+        /* A password instead of the token: refused too. */
+        bridge_must_refuse(&bad, "pwnottoken", "nats",
+                           ", \"user\": \"bridge\", \"password\": \"" PASSWORD "\"",
+                           "Authorization Violation");
+        assert_no_secret(&bad);
+        assert_no_secret(&A.bridge[0]);
+        assert_no_secret(&A.bridge[1]);
+}
+END_TEST
+
+/* The server's password changes under running bridges (its configuration
+ * reloaded, SIGHUP): it drops them, refuses their reconnection, libnats
+ * closes the connection for good after the second refusal, and each bridge
+ * says so and exits 2 instead of sitting there unready. */
+START_TEST(test_password_revoked) {
+        char conf[PATH_MAX], text[256];
+        const char *args[] = { "-c", conf, NULL };
+        int st;
+
+        path_in_dir(conf, sizeof(conf), "nats.conf");
+        snprintf(text, sizeof(text), "authorization { user: bridge, password: \"%s\" }\n", PASSWORD);
+        write_file(conf, 0600, text);
+        start_nats(args);
+        start_buses();
+        start_good_bridges("nats", ", \"user\": \"bridge\", \"password\": \"" PASSWORD "\"");
+        assert_call_crosses();
+        snprintf(text, sizeof(text), "authorization { user: bridge, password: \"%s\" }\n",
+                 WRONG_PASSWORD);
+        write_file(conf, 0600, text);
+        ck_assert_int_eq(kill(A.nats.pid, SIGHUP), 0);
+        for (int h = 0; h < 2; h++) {
+                st = proc_await_exit(&A.bridge[h], 20 * SEC);
+                if (!(WIFEXITED(st) && WEXITSTATUS(st) == EXIT_SETUP))
+                        dump_log(&A.bridge[h]);
+                ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == EXIT_SETUP,
+                              "bridge %d: exit status %d", h, st);
+                ck_assert(proc_log_contains(&A.bridge[h], "NATS closed the connection for good"));
+                ck_assert(proc_log_contains(&A.bridge[h], "Authorization Violation"));
+                assert_no_secret(&A.bridge[h]);
+        }
+}
+END_TEST
+
+/* ---- TLS ------------------------------------------------------------------------------------- */
+
+/* Run openssl with @args (NULL-terminated) in the test's directory. */
+static void openssl(const char *const *args) {
+        char *argv[40] = { A.openssl };
+        size_t n = 1;
+        Proc p;
+        int st;
+
+        for (; *args; args++) {
+                ck_assert_uint_lt(n, sizeof(argv) / sizeof(argv[0]) - 1);
+                argv[n++] = (char *)*args;
+        }
+        argv[n] = NULL;
+        proc_start(&p, A.dir, "openssl", argv, false);
+        st = proc_await_exit(&p, 30 * SEC);
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+                dump_log(&p);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "openssl %s failed", argv[1]);
+}
+
+/* A key and a certificate request for @cn, the certificate signed by the
+ * test CA with @ext (an extensions file's text). Files DIR/@name.{key,pem}. */
+static void make_cert(const char *name, const char *cn, const char *ext) {
+        char key[PATH_MAX], csr[PATH_MAX], pem[PATH_MAX], extf[PATH_MAX], ca[PATH_MAX],
+                cakey[PATH_MAX], file[64], subj[128];
+
+        snprintf(file, sizeof(file), "%s.key", name);
+        path_in_dir(key, sizeof(key), file);
+        snprintf(file, sizeof(file), "%s.csr", name);
+        path_in_dir(csr, sizeof(csr), file);
+        snprintf(file, sizeof(file), "%s.pem", name);
+        path_in_dir(pem, sizeof(pem), file);
+        snprintf(file, sizeof(file), "%s.ext", name);
+        path_in_dir(extf, sizeof(extf), file);
+        path_in_dir(ca, sizeof(ca), "ca.pem");
+        path_in_dir(cakey, sizeof(cakey), "ca.key");
+        snprintf(subj, sizeof(subj), "/CN=%s", cn);
+        write_file(extf, 0600, ext);
+        openssl((const char *const[]){ "req", "-new", "-newkey", "ec", "-pkeyopt",
+                                       "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                                       "-out", csr, "-subj", subj, NULL });
+        openssl((const char *const[]){ "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
+                                       "-set_serial", name[0] == 's' ? "2" : "3", "-days", "1",
+                                       "-out", pem, "-extfile", extf, NULL });
+        ck_assert_int_eq(chmod(key, 0600), 0);
+}
+
+/* The CA, a server certificate for localhost and 127.0.0.1, a client
+ * certificate. False (and the test is skipped, with the reason) when the
+ * openssl CLI is not installed. */
+static bool make_pki(void) {
+        char key[PATH_MAX], pem[PATH_MAX];
+
+        if (!A.openssl[0]) {
+                printf("SKIP: the openssl CLI is not installed (the TLS tests make their "
+                       "certificates with it)\n");
+                return false;
+        }
+        path_in_dir(key, sizeof(key), "ca.key");
+        path_in_dir(pem, sizeof(pem), "ca.pem");
+        openssl((const char *const[]){ "req",
+                                       "-x509",
+                                       "-newkey",
+                                       "ec",
+                                       "-pkeyopt",
+                                       "ec_paramgen_curve:prime256v1",
+                                       "-nodes",
+                                       "-keyout",
+                                       key,
+                                       "-out",
+                                       pem,
+                                       "-days",
+                                       "1",
+                                       "-subj",
+                                       "/CN=busd test CA",
+                                       "-addext",
+                                       "basicConstraints=critical,CA:TRUE",
+                                       "-addext",
+                                       "keyUsage=critical,keyCertSign,cRLSign",
+                                       NULL });
+        make_cert("server", "localhost",
+                  "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+        make_cert("client", "busd-bridge", "extendedKeyUsage=clientAuth\n");
+        return true;
+}
+
+static void tls_json(char *out, size_t size, bool ca, bool client_cert, const char *hostname) {
+        char ca_file[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+        int n;
+
+        path_in_dir(ca_file, sizeof(ca_file), "ca.pem");
+        path_in_dir(cert, sizeof(cert), "client.pem");
+        path_in_dir(key, sizeof(key), "client.key");
+        n = snprintf(out, size, ", \"tls\": {");
+        if (ca)
+                n += snprintf(out + n, size - (size_t)n, "\"ca_file\": \"%s\"", ca_file);
+        if (client_cert)
+                n += snprintf(out + n, size - (size_t)n,
+                              "%s\"cert_file\": \"%s\", \"key_file\": \"%s\"", ca ? ", " : "", cert,
+                              key);
+        if (hostname)
+                n += snprintf(out + n, size - (size_t)n, "%s\"hostname\": \"%s\"",
+                              ca || client_cert ? ", " : "", hostname);
+        ck_assert_int_lt(snprintf(out + n, size - (size_t)n, "}"), (int)(size - (size_t)n));
+}
+
+static void server_tls_args(char *cert, char *key, char *ca) {
+        path_in_dir(cert, PATH_MAX, "server.pem");
+        path_in_dir(key, PATH_MAX, "server.key");
+        path_in_dir(ca, PATH_MAX, "ca.pem");
+}
+
+START_TEST(test_tls) {
+        char cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], tls[2048];
+        const char *const args[] = { "--tls", "--tlscert", cert, "--tlskey", key, NULL };
+        Proc bad;
+
+        if (!make_pki())
+                return;
+        server_tls_args(cert, key, ca);
+        start_nats(args);
+        start_buses();
+        tls_json(tls, sizeof(tls), true, false, "localhost");
+        start_good_bridges("tls", tls);
+        assert_call_crosses();
+        ck_assert(!proc_log_contains(&A.bridge[0], "nats.tls.hostname is not set"));
+        /* Without the CA: the system's CAs do not know the test's. */
+        bridge_must_refuse(&bad, "noca", "tls", "", "unable to get local issuer certificate");
+        /* The CA, but the server's certificate is not for that name. */
+        tls_json(tls, sizeof(tls), true, false, "wrong.example");
+        bridge_must_refuse(&bad, "wrongname", "tls", tls, "hostname mismatch");
+        /* The CA without a name: connects, and says the name is not checked
+         * (libnats 3.4 checks one only when given it). */
+        {
+                char conf[PATH_MAX];
+
+                tls_json(tls, sizeof(tls), true, false, NULL);
+                write_bridge_config(conf, sizeof(conf), "noname", "noname", 0, ROLE_NONE, "tls", tls);
+                start_bridge(&bad, "noname", conf);
+                proc_await_ready(&bad);
+                ck_assert(proc_log_contains(&bad, "nats.tls.hostname is not set"));
+                ck_assert_int_eq(proc_stop(&bad, SIGTERM), 0);
+        }
+}
+END_TEST
+
+/* A tls:// URL never connects in plain text (libnats 3.4 ignores the
+ * scheme: the bridge turns TLS on for it), even without a "tls" object. */
+START_TEST(test_tls_url_never_plain) {
+        Proc bad;
+
+        start_nats(NULL);
+        bridge_must_refuse(&bad, "tlsurl", "tls", "", "Secure Connection not available");
+        /* A "tls" object with nats:// URLs asks for TLS as well. */
+        bridge_must_refuse(&bad, "tlsobj", "nats", ", \"tls\": {}",
+                           "Secure Connection not available");
+}
+END_TEST
+
+START_TEST(test_mutual_tls) {
+        char cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], tls[2048];
+        const char *const args[] = { "--tlsverify", "--tlscert",   cert, "--tlskey",
+                                     key,           "--tlscacert", ca,   NULL };
+        Proc bad;
+
+        if (!make_pki())
+                return;
+        server_tls_args(cert, key, ca);
+        start_nats(args);
+        start_buses();
+        tls_json(tls, sizeof(tls), true, true, "localhost");
+        start_good_bridges("tls", tls);
+        assert_call_crosses();
+        /* Without a client certificate the server ends the handshake: the
+         * bridge cannot connect, says so and exits. */
+        tls_json(tls, sizeof(tls), true, false, "localhost");
+        bridge_must_refuse(&bad, "nocert", "tls", tls, "NATS");
+        ck_assert(proc_log_contains(&A.nats, "client didn't provide a certificate"));
+}
+END_TEST
+
+/* ---- the files holding secrets ----------------------------------------------------------------- */
+
+/* busd-bridge @mode_arg (--check or not) on @conf; its exit status, its
+ * output in @p->log. */
+static int run_bridge(Proc *p, const char *name, const char *conf, bool check) {
+        char *argv[] = { (char *)BRIDGE_BINARY, "--config", (char *)conf, check ? "--check" : NULL,
+                         NULL };
+
+        proc_start(p, A.dir, name, argv, false);
+        return proc_await_exit(p, 10 * SEC);
+}
+
+static void write_config(char *out, size_t size, const char *name, mode_t mode,
+                         const char *nats_extra) {
+        char text[3 * PATH_MAX], file[64];
+
+        snprintf(file, sizeof(file), "%s.json", name);
+        path_in_dir(out, size, file);
+        snprintf(text, sizeof(text),
+                 "{\"nats\": {\"servers\": [\"nats://127.0.0.1:1\"]%s}, \"host\": \"h\"}\n",
+                 nats_extra);
+        write_file(out, mode, text);
+}
+
+#define EXITED(st, code) (WIFEXITED(st) && WEXITSTATUS(st) == (code))
+
+START_TEST(test_secret_files) {
+        const char *pw = ", \"user\": \"u\", \"password\": \"" PASSWORD "\"";
+        char conf[PATH_MAX], key[PATH_MAX], extra[2 * PATH_MAX], needle[3 * PATH_MAX];
+        Proc p;
+        int st;
+
+        /* Readable by others: refused, naming the file and its mode; a
+         * check says 1, a start 2 (the unit does not restart on it). */
+        write_config(conf, sizeof(conf), "open", 0644, pw);
+        st = run_bridge(&p, "open-check", conf, true);
+        ck_assert_msg(EXITED(st, 1), "status %d", st);
+        snprintf(needle, sizeof(needle),
+                 "%s: holds a secret (nats.password) but others may "
+                 "access it (mode 0644): refused",
+                 conf);
+        ck_assert(proc_log_contains(&p, needle));
+        assert_no_secret(&p);
+        st = run_bridge(&p, "open-run", conf, false);
+        ck_assert_msg(EXITED(st, EXIT_SETUP), "status %d", st);
+        ck_assert(proc_log_contains(&p, needle));
+        /* Readable by its group: accepted with a warning naming it. */
+        write_config(conf, sizeof(conf), "group", 0640, ", \"token\": \"" TOKEN "\"");
+        st = run_bridge(&p, "group-check", conf, true);
+        ck_assert_msg(EXITED(st, 0), "status %d", st);
+        snprintf(needle, sizeof(needle), "warning: %s: holds a secret (nats.token) and its group",
+                 conf);
+        ck_assert(proc_log_contains(&p, needle));
+        assert_no_secret(&p);
+        /* 0600: not a word. Nor for a file without secrets, whatever its mode. */
+        write_config(conf, sizeof(conf), "private", 0600, pw);
+        st = run_bridge(&p, "private-check", conf, true);
+        ck_assert_msg(EXITED(st, 0), "status %d", st);
+        ck_assert(!proc_log_contains(&p, "warning"));
+        write_config(conf, sizeof(conf), "public", 0644, "");
+        st = run_bridge(&p, "public-check", conf, true);
+        ck_assert_msg(EXITED(st, 0), "status %d", st);
+        ck_assert(!proc_log_contains(&p, "warning"));
+        /* The TLS key and the credentials file hold secrets too. */
+        path_in_dir(key, sizeof(key), "client.key");
+        write_file(key, 0644, "not really a key\n");
+        snprintf(extra, sizeof(extra),
+                 ", \"tls\": {\"cert_file\": \"/nonexistent.pem\", \"key_file\": \"%s\"}", key);
+        write_config(conf, sizeof(conf), "key", 0644, extra);
+        st = run_bridge(&p, "key-check", conf, true);
+        ck_assert_msg(EXITED(st, 1), "status %d", st);
+        snprintf(needle, sizeof(needle), "%s: holds a secret (nats.tls.key_file in %s) but others",
+                 key, conf);
+        ck_assert(proc_log_contains(&p, needle));
+        snprintf(extra, sizeof(extra), ", \"credentials\": \"%s/missing.creds\"", A.dir);
+        write_config(conf, sizeof(conf), "creds", 0600, extra);
+        st = run_bridge(&p, "creds-check", conf, true);
+        ck_assert_msg(EXITED(st, 1), "status %d", st);
+        ck_assert(proc_log_contains(&p, "nats.credentials: cannot read"));
+}
+END_TEST
+
+/* No configuration error shows a secret: credentials in a URL are refused
+ * without echoing it, and a JSON syntax error inside a password string is
+ * reported by line and column only (jansson quotes the text near it). */
+START_TEST(test_errors_hide_secrets) {
+        char conf[PATH_MAX], text[512];
+        Proc p;
+        int st;
+
+        path_in_dir(conf, sizeof(conf), "url.json");
+        snprintf(text, sizeof(text),
+                 "{\"nats\": {\"servers\": [\"nats://bridge:%s@127.0.0.1:1\"]}, \"host\": \"h\"}\n",
+                 PASSWORD);
+        write_file(conf, 0600, text);
+        st = run_bridge(&p, "url-check", conf, true);
+        ck_assert_msg(EXITED(st, 1), "status %d", st);
+        ck_assert(proc_log_contains(&p, "nats.servers[0]: must not hold credentials"));
+        assert_no_secret(&p);
+        snprintf(text, sizeof(text),
+                 "{\"nats\": {\"servers\": [\"nats://%s@127.0.0.1:1\"]}, \"host\": \"h\"}\n", TOKEN);
+        write_file(conf, 0600, text);
+        st = run_bridge(&p, "url2-check", conf, true);
+        ck_assert_msg(EXITED(st, 1), "status %d", st);
+        assert_no_secret(&p);
+        /* An invalid escape in the password, a bare word for the token. */
+        path_in_dir(conf, sizeof(conf), "syntax.json");
+        snprintf(text, sizeof(text),
+                 "{\"nats\": {\"servers\": [\"nats://h:1\"], \"user\": \"u\",\n"
+                 " \"password\": \"%s\\q\"}, \"host\": \"h\"}\n",
+                 PASSWORD);
+        write_file(conf, 0600, text);
+        st = run_bridge(&p, "syntax-check", conf, true);
+        ck_assert_msg(EXITED(st, 1), "status %d", st);
+        ck_assert(proc_log_contains(&p, "syntax.json:2:"));
+        assert_no_secret(&p);
+        snprintf(text, sizeof(text),
+                 "{\"nats\": {\"servers\": [\"nats://h:1\"], \"token\": %s}, \"host\": \"h\"}\n",
+                 TOKEN);
+        write_file(conf, 0600, text);
+        st = run_bridge(&p, "syntax2-check", conf, true);
+        ck_assert_msg(EXITED(st, 1), "status %d", st);
+        assert_no_secret(&p);
+        /* Mixing nats:// and tls:// is refused (one TLS setting for all). */
+        path_in_dir(conf, sizeof(conf), "mixed.json");
+        write_file(conf, 0600,
+                   "{\"nats\": {\"servers\": [\"nats://h:1\", \"tls://h:2\"]}, \"host\": \"h\"}\n");
+        st = run_bridge(&p, "mixed-check", conf, true);
+        ck_assert_msg(EXITED(st, 1), "status %d", st);
+        ck_assert(proc_log_contains(&p, "nats.servers: mixes nats:// and tls:// URLs"));
+}
+END_TEST
+
+int main(void) {
+        const struct {
+                const char *name;
+                const TTest *fn;
+                bool nats;
+        } tests[] = {
+                { "test_user_password", test_user_password, true },
+                { "test_token", test_token, true },
+                { "test_password_revoked", test_password_revoked, true },
+                { "test_tls", test_tls, true },
+                { "test_tls_url_never_plain", test_tls_url_never_plain, true },
+                { "test_mutual_tls", test_mutual_tls, true },
+                { "test_secret_files", test_secret_files, false },
+                { "test_errors_hide_secrets", test_errors_hide_secrets, false },
+        };
+        const char *only = getenv("BRIDGE_TEST");
+        bool have_nats = access(NATS_SERVER_BINARY, X_OK) == 0;
+        Suite *s = suite_create("bridge-auth");
+        TCase *tc = tcase_create("bridge-auth");
+
+        if (!have_nats)
+                printf("SKIP: nats-server not installed (%s): only the configuration tests run\n",
+                       NATS_SERVER_BINARY);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 90);
+        /* BRIDGE_TEST=name runs that test alone. */
+        for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+                if ((!only || strcmp(only, tests[i].name) == 0) && (have_nats || !tests[i].nats))
+                        tcase_add_test(tc, tests[i].fn);
+        suite_add_tcase(s, tc);
+        return harness_run(s);
+}
