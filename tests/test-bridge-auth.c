@@ -15,8 +15,9 @@
  *
  * The TLS tests make a throwaway CA, a server certificate (localhost,
  * 127.0.0.1) and a client certificate with the openssl CLI in the test's
- * directory; they are skipped, with the reason, when openssl is not
- * installed. The NATS tests are skipped when nats-server is not.
+ * directory; the .creds test makes Ed25519 keys and JWT signatures with it
+ * (NKeys and JWTs encoded here). They are skipped, with the reason, when
+ * openssl is not installed; the NATS tests when nats-server is not.
  *
  * Every wait is for an event with a deadline (READY=1, a process's exit, a
  * line in a log, a call's answer); every process is stopped by its PID.
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bridge-harness.h"
@@ -607,6 +609,248 @@ START_TEST(test_mutual_tls) {
 }
 END_TEST
 
+/* ---- .creds: user JWT + NKey seed ------------------------------------------------------------ */
+
+/* NATS NKeys are Ed25519 keys written as base32 (no padding) of a prefix
+ * byte (the key's type), the 32 key bytes and a CRC-16 (XMODEM, little
+ * endian); a seed has two prefix bytes. JWTs are signed by the issuer's key
+ * over "header.payload". The test makes the keys and signatures with the
+ * openssl CLI and the encodings below, so no nsc is needed. */
+#define NKEY_OPERATOR (14u << 3)
+#define NKEY_ACCOUNT 0u
+#define NKEY_USER (20u << 3)
+#define NKEY_SEED (18u << 3)
+
+typedef struct NKey {
+        char pem[PATH_MAX];
+        char pub[64];
+        char seed[64];
+} NKey;
+
+static uint16_t crc16(const unsigned char *d, size_t n) {
+        uint16_t crc = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                crc ^= (uint16_t)(d[i] << 8);
+                for (int k = 0; k < 8; k++)
+                        crc = crc & 0x8000 ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+        }
+        return crc;
+}
+
+static void base32(const unsigned char *d, size_t n, char *out, size_t size) {
+        static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        unsigned bits = 0, acc = 0;
+        size_t o = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                acc = (acc << 8) | d[i];
+                bits += 8;
+                while (bits >= 5) {
+                        ck_assert_uint_lt(o, size - 1);
+                        out[o++] = abc[(acc >> (bits - 5)) & 31];
+                        bits -= 5;
+                }
+        }
+        if (bits > 0) {
+                ck_assert_uint_lt(o, size - 1);
+                out[o++] = abc[(acc << (5 - bits)) & 31];
+        }
+        out[o] = 0;
+}
+
+static void base64url(const unsigned char *d, size_t n, char *out, size_t size) {
+        static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        size_t o = 0;
+
+        for (size_t i = 0; i < n; i += 3) {
+                uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
+                             (i + 2 < n ? d[i + 2] : 0);
+                size_t chars = n - i >= 3 ? 4 : n - i + 1;
+
+                for (size_t k = 0; k < chars; k++) {
+                        ck_assert_uint_lt(o, size - 1);
+                        out[o++] = abc[(v >> (18 - 6 * k)) & 63];
+                }
+        }
+        out[o] = 0;
+}
+
+static void nkey_text(const unsigned char *prefix, size_t np, const unsigned char key[32],
+                      char *out, size_t size) {
+        unsigned char raw[2 + 32 + 2];
+        uint16_t crc;
+
+        memcpy(raw, prefix, np);
+        memcpy(raw + np, key, 32);
+        crc = crc16(raw, np + 32);
+        raw[np + 32] = (unsigned char)(crc & 0xff);
+        raw[np + 33] = (unsigned char)(crc >> 8);
+        base32(raw, np + 34, out, size);
+}
+
+/* The last 32 bytes of DIR/@file (a DER key: the raw key ends it). */
+static void read_key_bytes(const char *file, unsigned char key[32]) {
+        unsigned char buf[256];
+        char path[PATH_MAX];
+        size_t n;
+        FILE *f;
+
+        path_in_dir(path, sizeof(path), file);
+        f = fopen(path, "re");
+        ck_assert_ptr_nonnull(f);
+        n = fread(buf, 1, sizeof(buf), f);
+        fclose(f);
+        ck_assert_uint_ge(n, 32);
+        memcpy(key, buf + n - 32, 32);
+}
+
+static void nkey_make(NKey *k, const char *name, unsigned type) {
+        unsigned char seed[32], pub[32], prefix[2];
+        char der[PATH_MAX], pubder[PATH_MAX], file[64];
+
+        snprintf(file, sizeof(file), "%s.pem", name);
+        path_in_dir(k->pem, sizeof(k->pem), file);
+        snprintf(file, sizeof(file), "%s.der", name);
+        path_in_dir(der, sizeof(der), file);
+        snprintf(file, sizeof(file), "%s.pub.der", name);
+        path_in_dir(pubder, sizeof(pubder), file);
+        openssl((const char *const[]){ "genpkey", "-algorithm", "ed25519", "-out", k->pem, NULL });
+        openssl((const char *const[]){ "pkey", "-in", k->pem, "-outform", "DER", "-out", der, NULL });
+        openssl((const char *const[]){ "pkey", "-in", k->pem, "-pubout", "-outform", "DER", "-out",
+                                       pubder, NULL });
+        snprintf(file, sizeof(file), "%s.der", name);
+        read_key_bytes(file, seed);
+        snprintf(file, sizeof(file), "%s.pub.der", name);
+        read_key_bytes(file, pub);
+        prefix[0] = (unsigned char)type;
+        nkey_text(prefix, 1, pub, k->pub, sizeof(k->pub));
+        prefix[0] = (unsigned char)(NKEY_SEED | (type >> 5));
+        prefix[1] = (unsigned char)((type & 31) << 3);
+        nkey_text(prefix, 2, seed, k->seed, sizeof(k->seed));
+}
+
+/* A JWT of @claims (JSON) signed by @issuer, in @out. */
+static void jwt_make(char *out, size_t size, const NKey *issuer, const char *claims) {
+        static const char header[] = "{\"typ\":\"JWT\",\"alg\":\"ed25519-nkey\"}";
+        char tbs[PATH_MAX], sig[PATH_MAX], sig64[128];
+        unsigned char s[64];
+        size_t n;
+        FILE *f;
+
+        base64url((const unsigned char *)header, strlen(header), out, size);
+        n = strlen(out);
+        ck_assert_uint_lt(n + 1, size);
+        out[n++] = '.';
+        base64url((const unsigned char *)claims, strlen(claims), out + n, size - n);
+        path_in_dir(tbs, sizeof(tbs), "jwt.tbs");
+        path_in_dir(sig, sizeof(sig), "jwt.sig");
+        write_file(tbs, 0600, out);
+        openssl((const char *const[]){ "pkeyutl", "-sign", "-inkey", issuer->pem, "-rawin", "-in",
+                                       tbs, "-out", sig, NULL });
+        f = fopen(sig, "re");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fread(s, 1, sizeof(s), f), 64);
+        fclose(f);
+        base64url(s, 64, sig64, sizeof(sig64));
+        n = strlen(out);
+        ck_assert_int_lt(snprintf(out + n, size - n, ".%s", sig64), (int)(size - n));
+}
+
+/* A user of @account (its key @account; @user's own), as a .creds file
+ * DIR/@name.creds (0600). */
+static void creds_make(char *path, size_t size, const char *name, const NKey *account,
+                       const NKey *user) {
+        char claims[1024], jwt[4096], text[5120], file[64];
+
+        snprintf(claims, sizeof(claims),
+                 "{\"jti\":\"%s\",\"iat\":%lld,\"iss\":\"%s\",\"name\":\"%s\",\"sub\":\"%s\","
+                 "\"nats\":{\"pub\":{},\"sub\":{},\"subs\":-1,\"data\":-1,\"payload\":-1,"
+                 "\"type\":\"user\",\"version\":2}}",
+                 name, (long long)time(NULL), account->pub, name, user->pub);
+        jwt_make(jwt, sizeof(jwt), account, claims);
+        snprintf(text, sizeof(text),
+                 "-----BEGIN NATS USER JWT-----\n%s\n------END NATS USER JWT------\n\n"
+                 "-----BEGIN USER NKEY SEED-----\n%s\n------END USER NKEY SEED------\n",
+                 jwt, user->seed);
+        snprintf(file, sizeof(file), "%s.creds", name);
+        path_in_dir(path, size, file);
+        write_file(path, 0600, text);
+}
+
+/* nats-server in operator mode: an operator, one account preloaded in a
+ * memory resolver; a user of that account in a .creds file connects, a user
+ * of an account the server does not know does not. */
+START_TEST(test_credentials) {
+        char conf[PATH_MAX], opjwt_path[PATH_MAX], claims[1024], opjwt[4096], accjwt[4096],
+                text[10240], creds[PATH_MAX], extra[PATH_MAX + 64];
+        const char *args[] = { "-c", conf, NULL };
+        NKey op, acc, user, rogue_acc, rogue_user;
+        Proc bad;
+
+        if (!A.openssl[0]) {
+                printf("SKIP: the openssl CLI is not installed (the test makes its NKeys and "
+                       "JWTs with it)\n");
+                return;
+        }
+        nkey_make(&op, "operator", NKEY_OPERATOR);
+        nkey_make(&acc, "account", NKEY_ACCOUNT);
+        nkey_make(&user, "user", NKEY_USER);
+        nkey_make(&rogue_acc, "rogue-account", NKEY_ACCOUNT);
+        nkey_make(&rogue_user, "rogue-user", NKEY_USER);
+        ck_assert_int_eq(op.pub[0], 'O');
+        ck_assert_int_eq(acc.pub[0], 'A');
+        ck_assert_int_eq(user.pub[0], 'U');
+        ck_assert(strncmp(user.seed, "SU", 2) == 0);
+        snprintf(claims, sizeof(claims),
+                 "{\"jti\":\"op\",\"iat\":%lld,\"iss\":\"%s\",\"name\":\"test\",\"sub\":\"%s\","
+                 "\"nats\":{\"type\":\"operator\",\"version\":2}}",
+                 (long long)time(NULL), op.pub, op.pub);
+        jwt_make(opjwt, sizeof(opjwt), &op, claims);
+        path_in_dir(opjwt_path, sizeof(opjwt_path), "operator.jwt");
+        write_file(opjwt_path, 0600, opjwt);
+        snprintf(claims, sizeof(claims),
+                 "{\"jti\":\"acc\",\"iat\":%lld,\"iss\":\"%s\",\"name\":\"busd\",\"sub\":\"%s\","
+                 "\"nats\":{\"limits\":{\"subs\":-1,\"data\":-1,\"payload\":-1,\"imports\":-1,"
+                 "\"exports\":-1,\"wildcards\":true,\"conn\":-1,\"leaf\":-1},"
+                 "\"default_permissions\":{\"pub\":{},\"sub\":{}},"
+                 "\"type\":\"account\",\"version\":2}}",
+                 (long long)time(NULL), op.pub, acc.pub);
+        jwt_make(accjwt, sizeof(accjwt), &op, claims);
+        path_in_dir(conf, sizeof(conf), "nats.conf");
+        snprintf(text, sizeof(text),
+                 "operator: \"%s\"\nresolver: MEMORY\nresolver_preload: {\n  %s: \"%s\"\n}\n",
+                 opjwt_path, acc.pub, accjwt);
+        write_file(conf, 0600, text);
+        start_nats(args);
+        start_buses();
+        creds_make(creds, sizeof(creds), "bridge", &acc, &user);
+        snprintf(extra, sizeof(extra), ", \"credentials\": \"%s\"", creds);
+        start_good_bridges("nats", extra);
+        assert_call_crosses();
+        /* A user of an account the server does not know. */
+        creds_make(creds, sizeof(creds), "rogue", &rogue_acc, &rogue_user);
+        snprintf(extra, sizeof(extra), ", \"credentials\": \"%s\"", creds);
+        bridge_must_refuse(&bad, "rogue", "nats", extra, "Authorization Violation");
+        /* The right user's JWT with another key's seed: the server's nonce
+         * is signed with the wrong key. */
+        {
+                NKey thief = user;
+
+                memcpy(thief.seed, rogue_user.seed, sizeof(thief.seed));
+                creds_make(creds, sizeof(creds), "thief", &acc, &thief);
+                snprintf(extra, sizeof(extra), ", \"credentials\": \"%s\"", creds);
+                bridge_must_refuse(&bad, "thief", "nats", extra, "Authorization Violation");
+        }
+        /* No credentials: an operator-mode server lets nobody in without. */
+        bridge_must_refuse(&bad, "nocreds", "nats", "", "Authorization Violation");
+        /* The seed is a secret like a password: never in a log. */
+        ck_assert(!proc_log_contains(&bad, rogue_user.seed));
+        ck_assert(!proc_log_contains(&A.bridge[0], user.seed));
+        ck_assert(!proc_log_contains(&A.bridge[1], user.seed));
+}
+END_TEST
+
 /* ---- the files holding secrets ----------------------------------------------------------------- */
 
 /* busd-bridge @mode_arg (--check or not) on @conf; its exit status, its
@@ -752,6 +996,7 @@ int main(void) {
                 { "test_tls", test_tls, true },
                 { "test_tls_url_never_plain", test_tls_url_never_plain, true },
                 { "test_mutual_tls", test_mutual_tls, true },
+                { "test_credentials", test_credentials, true },
                 { "test_secret_files", test_secret_files, false },
                 { "test_errors_hide_secrets", test_errors_hide_secrets, false },
         };
