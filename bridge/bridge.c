@@ -63,6 +63,10 @@
 /* While reconnecting to NATS fails for the same reason, it is logged again
  * after this long (a new reason at once): a line a minute, not one per try. */
 #define BRIDGE_RECONNECT_LOG_USEC (60ull * 1000000ull)
+/* When libnats closed the connection by itself, how often and how long the
+ * loop looks for libnats's detach before it ends (on_nats_gone()). */
+#define BRIDGE_NATS_GONE_POLL_USEC 10000
+#define BRIDGE_NATS_GONE_WAIT_USEC (5ull * 1000000ull)
 /* NATS messages whose destruction is deferred (msg_release()), at most this
  * many and this many data bytes, and for at most this long: libnats hands
  * every destroyed message to its garbage-collector thread and wakes it if
@@ -150,7 +154,8 @@ struct Bridge {
         /* libnats closed the connection on its own: it gave up (a server
          * refused the credentials twice); nats_gone_event ends the loop. */
         struct event *nats_gone_event;
-        bool failed; /* the loop was ended for that: bridge_has_failed() */
+        bool failed;     /* the loop was ended for that: bridge_has_failed() */
+        uint64_t gone_ns; /* when on_nats_gone() first ran */
         /* Why reconnecting fails, as last logged (the reconnect thread's). */
         char reconnect_reason[256];
         uint64_t reconnect_logged_ns;
@@ -373,20 +378,39 @@ static int64_t on_nats_reconnect_delay(natsConnection *nc, int attempts, void *c
 /* On the loop: libnats closed the connection by itself and will not
  * reconnect (it gives up when a server refuses the credentials twice in a
  * row). Nothing can heal without a new configuration or server: say why
- * and end the loop (busd-bridge exits with status 2). */
+ * and end the loop (busd-bridge exits with status 2).
+ * libnats calls the loop glue's detach on the thread that closed the
+ * connection right after posting the closed callback, so the loop ends
+ * only once that happened (bridge_free() frees what detach touches): this
+ * looks again every BRIDGE_NATS_GONE_POLL_USEC, for at most
+ * BRIDGE_NATS_GONE_WAIT_USEC (found by ASan: a use after free). */
 static void on_nats_gone(evutil_socket_t fd, short what, void *userdata) {
         Bridge *b = userdata;
-        const char *text = NULL, *why;
-        natsStatus s = natsConnection_GetLastError(b->nc, &text);
+        bool attached;
 
-        why = nats_reason(text);
-        if (why && strcmp(why, natsStatus_GetText(s)) == 0)
-                why = NULL; /* nothing more than the status says */
-        blog(b,
-             "NATS closed the connection for good: %s%s%s; exiting (check nats.user/password, "
-             "token, credentials or tls, and the servers' authorization)",
-             natsStatus_GetText(s), why ? ": " : "", why ? why : "");
-        b->failed = true;
+        if (!b->failed) {
+                const char *text = NULL, *why;
+                natsStatus s = natsConnection_GetLastError(b->nc, &text);
+
+                why = nats_reason(text);
+                if (why && strcmp(why, natsStatus_GetText(s)) == 0)
+                        why = NULL; /* nothing more than the status says */
+                blog(b,
+                     "NATS closed the connection for good: %s%s%s; exiting (check "
+                     "nats.user/password, token, credentials or tls, and the servers' "
+                     "authorization)",
+                     natsStatus_GetText(s), why ? ": " : "", why ? why : "");
+                b->failed = true;
+                b->gone_ns = monotonic_ns();
+        }
+        pthread_mutex_lock(&b->io.lock);
+        attached = b->io.read || b->io.write;
+        pthread_mutex_unlock(&b->io.lock);
+        if (attached && monotonic_ns() - b->gone_ns < BRIDGE_NATS_GONE_WAIT_USEC * 1000ull) {
+                event_add(b->nats_gone_event,
+                          &(struct timeval){ .tv_usec = BRIDGE_NATS_GONE_POLL_USEC });
+                return;
+        }
         event_base_loopbreak(b->base);
 }
 
