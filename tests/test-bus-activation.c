@@ -1413,6 +1413,98 @@ START_TEST(test_reload_during_start) {
 }
 END_TEST
 
+/* The one JSON string of array @key of @o, asserted to be the only one. */
+static void assert_only_name(json_t *o, const char *key, const char *want) {
+        json_t *arr = json_object_get(o, key);
+        char *text = json_dumps(o, JSON_COMPACT);
+
+        ck_assert_msg(json_array_size(arr) == 1 &&
+                              strcmp(json_string_value(json_array_get(arr, 0)), want) == 0,
+                      "%s: want [\"%s\"] in %s", key, want, text);
+        free(text);
+}
+
+/* A reload that fails changes nothing, and no line claims a part of it
+ * happened (probe: a bad configuration file was refused, yet the service
+ * files were re-read and "service files reloaded" logged beside "the old
+ * configuration stays in force"). SIGHUP and ReloadConfig alike; the
+ * answer names the error. Once the file is fixed, each part says what
+ * changed. */
+START_TEST(test_failed_reload_changes_nothing) {
+        bus_connection *c = test_connect(), *w = test_connect();
+        bus_error e = BUS_ERROR_INIT;
+        bus_slot *slot = NULL;
+        json_t *body = NULL, *list;
+        uint64_t since;
+        char *status;
+
+        services_dir_init();
+        ck_assert_int_eq(bus_add_match(w, &slot,
+                                       "type='signal',sender='org.busd.Bus',"
+                                       "member='ActivatableNamesChanged'",
+                                       on_changed, NULL),
+                         0);
+        n_changed = 0;
+        write_service("kept.json", SERVE_FILE("org.example.ActKept", ""));
+        busd_write_config("{\"limits\": {\"names_per_connection\": \"many\"}}");
+
+        ck_assert_int_eq(driver_call(c, "ReloadConfig", NULL, &e, &body), -EREMOTEIO);
+        ck_assert_str_eq(e.name, "org.busd.Error.ConfigInvalid");
+        ck_assert_msg(strstr(e.message, "limits.names_per_connection: must be an integer"),
+                      "%s", e.message);
+        bus_error_free(&e);
+        since = now_usec();
+        ck_assert_int_eq(kill(busd_pid(), SIGHUP), 0);
+        status = busd_await_reload(since);
+        ck_assert_msg(strstr(status, "configuration reload failed"), "%s", status);
+        free(status);
+        ck_assert(busd_log_contains("configuration reload failed, the old configuration stays in "
+                                    "force (with the policy and service files): "));
+        ck_assert(busd_log_contains("limits.names_per_connection: must be an integer"));
+        /* Nothing claims that a part took effect... */
+        ck_assert_msg(!busd_log_contains("service files reloaded"), "service files claimed");
+        ck_assert_msg(!busd_log_contains("configuration reloaded"), "configuration claimed");
+        ck_assert_msg(!busd_log_contains("policy re-read"), "policy claimed");
+        /* ...and none did: the new file is not in force, nothing announced. */
+        list = driver_call_ok(c, "ListActivatableNames", NULL);
+        ck_assert_int_eq(json_array_size(json_object_get(list, "names")), 0);
+        json_decref(list);
+        ck_assert_int_eq(call_echo(c, "org.example.ActKept", 0, &e, &body), -EREMOTEIO);
+        ck_assert_str_eq(e.name, "org.busd.Error.ServiceUnknown");
+        bus_error_free(&e);
+        json_decref(driver_call_ok(w, "Ping", NULL));
+        ck_assert_uint_eq(n_changed, 0);
+
+        /* Fixed: every part in force at once, each saying what changed. */
+        busd_write_config("{}");
+        reload(c);
+        pump_until(&n_changed, 1, w);
+        assert_only_name(changed_body, "added", "org.example.ActKept");
+        ck_assert(busd_log_contains("configuration reloaded: unchanged"));
+        ck_assert(busd_log_contains("policy re-read: 0 rules (0 before)"));
+        ck_assert(busd_log_contains("service files reloaded: 1 activatable names (1 added, 0 "
+                                    "removed, 0 changed), 0 invalid files"));
+        /* A changed file is counted as changed, and announces nothing. */
+        write_service("kept.json",
+                      "{\"names\": [\"org.example.ActKept\"], \"exec\": [\"%s\", \"serve\", "
+                      "\"org.example.ActKept\"], \"description\": \"changed\"}",
+                      ACTIVATION_SERVICE_BINARY);
+        reload(c);
+        ck_assert(busd_log_contains("service files reloaded: 1 activatable names (0 added, 0 "
+                                    "removed, 1 changed), 0 invalid files"));
+        json_decref(driver_call_ok(w, "Ping", NULL));
+        ck_assert_uint_eq(n_changed, 1);
+
+        json_decref(changed_body);
+        changed_body = NULL;
+        bus_slot_unref(slot);
+        test_disconnect(w);
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 static void write_file(const char *path, const char *text) {
         FILE *f = fopen(path, "we");
 
@@ -1609,6 +1701,7 @@ static Suite *activation_suite(void) {
         tcase_add_test(tc, test_no_auto_start_and_signals);
         tcase_add_test(tc, test_reload_adds_and_removes);
         tcase_add_test(tc, test_reload_during_start);
+        tcase_add_test(tc, test_failed_reload_changes_nothing);
         tcase_add_test(tc, test_user_bus_services);
         tcase_add_test(tc, test_systemd_unit_missing);
         tcase_add_test(tc, test_stop_answers_queue);

@@ -109,6 +109,7 @@ struct Entry {
         size_t n_uids, cap_uids;
         struct event *deadline_timer; /* the earliest queued call's own deadline */
         bool removed;                 /* its file went away during a start: freed when it ends */
+        bool pending;                 /* made by a reload not yet committed: invisible */
         /* history */
         uint64_t starts;
         uint64_t failures;
@@ -638,112 +639,223 @@ static void announce_changes(Activation *a, json_t *added, json_t *removed) {
         message_unref(m);
 }
 
-int activation_reload(Activation *a, bool announce) {
+/* The service directories of @a: $(datadir)/busd/services and "services"
+ * next to the configuration file (/etc/busd/services); for a user bus
+ * user-services in both places. */
+static void service_dirs(const Activation *a, char data_dir[PATH_MAX], char conf_dir[PATH_MAX]) {
         /* The user bus has its own directories, as it has its own policy
          * (user-policy.d): a system service is not the user's to start. */
         const char *sub = a->user_bus ? "user-services" : "services";
-        char conf_dir[PATH_MAX], data_dir[PATH_MAX], *slash;
-        const char *dirs[2];
-        const char *const *names;
-        size_t n_names, state = 0;
-        json_t *added = json_array(), *removed = json_array();
-        ServiceSet *set;
-        void *v;
-        int r;
+        char *slash;
 
-        /* "services" next to the configuration file: /etc/busd/services. */
-        snprintf(conf_dir, sizeof(conf_dir), "%s",
+        snprintf(conf_dir, PATH_MAX, "%s",
                  a->bus->config_path ? a->bus->config_path : BUS_CONFIG_DEFAULT_PATH);
         slash = strrchr(conf_dir, '/');
         if (slash)
-                snprintf(slash + 1, sizeof(conf_dir) - (size_t)(slash + 1 - conf_dir), "%s", sub);
+                snprintf(slash + 1, PATH_MAX - (size_t)(slash + 1 - conf_dir), "%s", sub);
         else
-                snprintf(conf_dir, sizeof(conf_dir), "%s", sub);
-        /* $(datadir)/busd/services, or its sibling user-services. */
-        snprintf(data_dir, sizeof(data_dir), "%s", BUSD_SERVICE_DATA_DIR);
+                snprintf(conf_dir, PATH_MAX, "%s", sub);
+        snprintf(data_dir, PATH_MAX, "%s", BUSD_SERVICE_DATA_DIR);
         slash = strrchr(data_dir, '/');
         if (a->user_bus && slash)
-                snprintf(slash + 1, sizeof(data_dir) - (size_t)(slash + 1 - data_dir), "%s", sub);
-        dirs[0] = data_dir;
-        dirs[1] = conf_dir;
+                snprintf(slash + 1, PATH_MAX - (size_t)(slash + 1 - data_dir), "%s", sub);
+}
 
-        if (!added || !removed) {
-                r = -ENOMEM;
-                goto out;
+/* Whether @e's name is activatable: a file in force names it. */
+static bool entry_activatable(const Entry *e) {
+        return e && !e->removed && e->service;
+}
+
+struct ActivationReload {
+        ServiceSet *set;
+        json_t *added, *removed; /* activatable names, sorted */
+        Entry **fresh;           /* entries made for new names: in a->entries, pending */
+        size_t n_fresh;
+        size_t n_changed; /* names whose file changed and that stay activatable or invalid */
+};
+
+ActivationReload *activation_reload_abort(Activation *a, ActivationReload *r) {
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < r->n_fresh; i++) {
+                hashmap_remove(a->entries, r->fresh[i]->name);
+                entry_free(r->fresh[i]);
         }
-        r = service_set_load(&set, dirs, 2, warn_cb, a);
-        if (r < 0)
-                goto out;
+        free(r->fresh);
+        service_set_free(r->set);
+        json_decref(r->added);
+        json_decref(r->removed);
+        free(r);
+        return NULL;
+}
 
-        /* Names gone: forget them, unless a start is under way. */
+static int cmp_name(const void *x, const void *y) {
+        return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* @names (@n, sorted here) as a JSON array into *@ret. 0 or -ENOMEM. */
+static int names_to_json(const char **names, size_t n, json_t **ret) {
+        json_t *arr = json_array();
+
+        if (!arr)
+                return -ENOMEM;
+        if (n > 0)
+                qsort(names, n, sizeof(*names), cmp_name);
+        for (size_t i = 0; i < n; i++)
+                if (strv_json_append(arr, names[i]) < 0) {
+                        json_decref(arr);
+                        return -ENOMEM;
+                }
+        *ret = arr;
+        return 0;
+}
+
+int activation_reload_prepare(Activation *a, ActivationReload **ret) {
+        char conf_dir[PATH_MAX], data_dir[PATH_MAX];
+        const char *dirs[2] = { data_dir, conf_dir };
+        const char *const *names;
+        const char **added = NULL, **removed = NULL;
+        size_t n_names, n_added = 0, n_removed = 0, state = 0;
+        ActivationReload *r;
+        void *v;
+        int k;
+
+        service_dirs(a, data_dir, conf_dir);
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        k = service_set_load(&r->set, dirs, 2, warn_cb, a);
+        if (k < 0)
+                goto fail;
+        names = service_set_names(r->set, &n_names);
+        /* At most one of each per name: the new set's names and the old ones. */
+        added = calloc(n_names + 1, sizeof(*added));
+        removed = calloc(hashmap_size(a->entries) + 1, sizeof(*removed));
+        r->fresh = calloc(n_names + 1, sizeof(*r->fresh));
+        if (!added || !removed || !r->fresh) {
+                k = -ENOMEM;
+                goto fail;
+        }
+        /* Names the bus knows: activatable before and after? */
         while (hashmap_iterate(a->entries, &state, &v)) {
                 Entry *e = v;
+                Service *s = service_set_lookup(r->set, e->name);
+                bool was = entry_activatable(e), is = s != NULL;
 
-                if (e->removed || service_set_lookup(set, e->name))
-                        continue;
-                if (strv_json_append(removed, e->name) < 0) {
-                        r = -ENOMEM;
-                        service_set_free(set);
-                        goto out;
-                }
-                if (e->state == ENTRY_STARTING) {
-                        e->removed = true;
-                        e->service = service_unref(e->service);
-                } else {
-                        hashmap_remove(a->entries, e->name);
-                        entry_free(e);
-                }
+                if (was && !is)
+                        removed[n_removed++] = e->name;
+                else if (!was && is)
+                        added[n_added++] = e->name;
+                else if (s && e->service && !e->removed && e->service->stamp != s->stamp)
+                        r->n_changed++;
         }
-        /* Names new or changed. */
-        names = service_set_names(set, &n_names);
+        /* Names new to the bus: entries made now, pending until the commit
+         * (nobody sees them before: the commit or abort follows at once). */
         for (size_t i = 0; i < n_names; i++) {
-                Service *s = service_set_lookup(set, names[i]);
-                Entry *e = hashmap_get(a->entries, names[i]);
+                Service *s = service_set_lookup(r->set, names[i]);
+                Entry *e;
 
-                if (e && e->removed) {
-                        /* Back before its start ended: announced as added
-                         * again (its removal was), with a fresh back-off. */
-                        e->removed = false;
-                        e->service = service_ref(s);
-                        e->failures_in_row = 0;
-                        if (strv_json_append(added, e->name) < 0)
-                                r = -ENOMEM;
+                if (hashmap_get(a->entries, names[i]))
                         continue;
-                }
-                if (e) {
-                        if (e->service->stamp != s->stamp)
-                                e->failures_in_row = 0; /* a changed file gets a fresh chance */
-                        service_unref(e->service);
-                        e->service = service_ref(s);
-                        continue;
-                }
                 e = calloc(1, sizeof(*e));
                 if (!e || !(e->name = strdup(names[i])) || hashmap_put(a->entries, e->name, e) < 0) {
                         if (e)
                                 free(e->name);
                         free(e);
-                        r = -ENOMEM;
-                        break;
+                        k = -ENOMEM;
+                        goto fail;
                 }
                 e->a = a;
+                e->pending = true;
                 e->service = service_ref(s);
+                r->fresh[r->n_fresh++] = e;
+                if (a->set)
+                        added[n_added++] = e->name;
+        }
+        k = names_to_json(added, n_added, &r->added);
+        if (k == 0)
+                k = names_to_json(removed, n_removed, &r->removed);
+        if (k < 0)
+                goto fail;
+        free(added);
+        free(removed);
+        *ret = r;
+        return 0;
+fail:
+        free(added);
+        free(removed);
+        activation_reload_abort(a, r);
+        return k;
+}
+
+void activation_reload_commit(Activation *a, ActivationReload *r, bool announce) {
+        size_t state = 0, n_names;
+        bool first = !a->set;
+        void *v;
+
+        /* Names gone: forgotten, unless a start is under way. Names kept:
+         * the new file in force (a start in progress keeps its own). */
+        while (hashmap_iterate(a->entries, &state, &v)) {
+                Entry *e = v;
+                Service *s = service_set_lookup(r->set, e->name);
+
+                if (e->pending)
+                        continue;
+                if (!s) {
+                        if (e->removed)
+                                continue;
+                        if (e->state == ENTRY_STARTING) {
+                                e->removed = true;
+                                e->service = service_unref(e->service);
+                        } else {
+                                hashmap_remove(a->entries, e->name);
+                                entry_free(e);
+                        }
+                        continue;
+                }
+                /* A file changed, or back before its start ended: a fresh
+                 * chance (back-off counts from zero). */
+                if (e->removed || e->service->stamp != s->stamp)
+                        e->failures_in_row = 0;
+                e->removed = false;
+                service_unref(e->service);
+                e->service = service_ref(s);
+        }
+        for (size_t i = 0; i < r->n_fresh; i++) {
+                Entry *e = r->fresh[i];
+
+                e->pending = false;
                 e->state = name_registry_get_owner(a->bus->names, e->name) ? ENTRY_RUNNING
                                                                            : ENTRY_IDLE;
-                if (a->set && strv_json_append(added, e->name) < 0)
-                        r = -ENOMEM;
         }
+        r->n_fresh = 0;
         service_set_free(a->set);
-        a->set = set;
-        log_notice("service files reloaded: %zu activatable names (%zu added, %zu removed, %zu "
-                   "invalid files)",
-                   n_names, json_array_size(added), json_array_size(removed),
-                   service_set_invalid(set));
-        if (announce && (json_array_size(added) > 0 || json_array_size(removed) > 0))
-                announce_changes(a, added, removed);
-out:
-        json_decref(added);
-        json_decref(removed);
-        return r;
+        a->set = r->set;
+        r->set = NULL;
+        service_set_names(a->set, &n_names);
+        if (first)
+                log_info("service files loaded: %zu activatable names, %zu invalid files",
+                         n_names, service_set_invalid(a->set));
+        else
+                log_notice("service files reloaded: %zu activatable names (%zu added, %zu "
+                           "removed, %zu changed), %zu invalid files",
+                           n_names, json_array_size(r->added),
+                           json_array_size(r->removed), r->n_changed,
+                           service_set_invalid(a->set));
+        if (announce && (json_array_size(r->added) > 0 || json_array_size(r->removed) > 0))
+                announce_changes(a, r->added, r->removed);
+        activation_reload_abort(a, r); /* frees what is left of @r */
+}
+
+int activation_reload(Activation *a, bool announce) {
+        ActivationReload *r;
+        int k;
+
+        k = activation_reload_prepare(a, &r);
+        if (k < 0)
+                return k;
+        activation_reload_commit(a, r, announce);
+        return 0;
 }
 
 static int queue_call(Activation *a, Peer *sender, Message *m, const char *name, bool start_only);

@@ -63,12 +63,25 @@ int activation_new(Activation **ret, Bus *bus, const char *address, bool user_bu
  * children. NULL-safe. */
 Activation *activation_free(Activation *a);
 
-/* (Re-)read the service directories: $(datadir)/busd/services, then
- * "services" next to the configuration file (bus->config_path); for a user
- * bus, user-services in both places. Invalid
- * files and duplicate names are logged. If @announce and the set of names
- * changed, broadcast ActivatableNamesChanged. 0 or -ENOMEM (the old set
- * stays). */
+/* A set of service files read but not yet in force (a reload in two
+ * steps, so that a reload that fails elsewhere changes nothing). */
+typedef struct ActivationReload ActivationReload;
+
+/* Read the service directories: $(datadir)/busd/services, then "services"
+ * next to the configuration file (bus->config_path); for a user bus,
+ * user-services in both places. Invalid files and duplicate names are
+ * logged. Nothing is put in force: 0 and *@ret for
+ * activation_reload_commit() or activation_reload_abort(), which must
+ * follow before the event loop runs again; or -ENOMEM (nothing changed). */
+int activation_reload_prepare(Activation *a, ActivationReload **ret);
+/* Put @r in force (cannot fail) and free it; logs what changed (names
+ * added, removed, files changed, invalid files). If @announce and the set
+ * of activatable names changed, broadcast ActivatableNamesChanged. */
+void activation_reload_commit(Activation *a, ActivationReload *r, bool announce);
+/* Forget @r: the set in force stays. NULL-safe; returns NULL. */
+ActivationReload *activation_reload_abort(Activation *a, ActivationReload *r);
+/* Both steps at once (the first load, at start). 0 or -ENOMEM (the old
+ * set stays). */
 int activation_reload(Activation *a, bool announce);
 
 /* Call @m from @sender to well-known name @m->fields.destination, which has

@@ -59,8 +59,6 @@ static int reload_policy(Bus *bus, bool missing, Policy **ret, char **ret_error)
                         free(reason);
                 return CONFIG_E_INVALID;
         }
-        if (r == 0)
-                log_info("policy: %zu rules", policy_n_rules(*ret));
         return r;
 }
 
@@ -94,6 +92,7 @@ int reload_init(Bus *bus, const char *path, bool required, char **ret_error) {
                 log_info("no configuration file at %s: using the defaults", path);
         else
                 log_info("configuration loaded from %s", path);
+        log_info("policy: %zu rules", policy_n_rules(policy));
         return 0;
 }
 
@@ -108,8 +107,10 @@ int reload_set_status(Bus *bus, const char *status) {
 }
 
 int reload_run(Bus *bus, char **ret_error) {
-        char changes[1024], *reason = NULL, *status = NULL;
+        char changes[4096], *reason = NULL, *status = NULL;
+        ActivationReload *services = NULL;
         Policy *policy = NULL;
+        size_t old_rules;
         bool missing;
         BusConfig c;
         int r;
@@ -119,18 +120,31 @@ int reload_run(Bus *bus, char **ret_error) {
         /* systemd's reload protocol: RELOADING=1 with the CLOCK_MONOTONIC time
          * it began, then READY=1 once done, whatever the outcome (sd_notify(3)). */
         systemd_notify_reloading("Reloading the configuration");
+        /* All or nothing: the configuration, the policy and the service
+         * files are read first and put in force together, so a failure of
+         * any leaves all three as they were, and no line claims otherwise
+         * (docs/DAEMON.md "Configuration", "Activation"). */
         r = reload_read(bus, &c, &missing, &reason);
         if (r == 0)
                 r = reload_policy(bus, missing, &policy, &reason);
+        if (r == 0 && bus->activation)
+                r = activation_reload_prepare(bus->activation, &services);
         if (r == 0) {
                 config_describe_changes(&bus->config, &c, changes, sizeof(changes));
+                old_rules = policy_n_rules(bus->policy);
                 bus_apply_config(bus, &c); /* the fd budget is logged: clamped or not */
                 access_set_policy(bus, policy); /* with the configuration, in one step */
                 log_notice("configuration reloaded: %s%s", changes[0] ? changes : "unchanged",
                            missing ? " (no file: the defaults)" : "");
+                /* The rules are compared by count only: "re-read", not "changed". */
+                log_notice("policy re-read: %zu rules (%zu before)", policy_n_rules(policy),
+                           old_rules);
+                if (services)
+                        activation_reload_commit(bus->activation, services, true); /* logs */
         } else {
-                log_warning("configuration reload failed, the old configuration stays in force: "
-                            "%s",
+                policy_free(policy);
+                log_warning("configuration reload failed, the old configuration stays in force "
+                            "(with the policy and service files): %s",
                             r == CONFIG_E_INVALID ? reason : strerror(-r));
                 /* Keep the failure visible in "systemctl status" until the next reload. */
                 if (asprintf(&status, "%s; configuration reload failed: %s",
@@ -138,10 +152,6 @@ int reload_run(Bus *bus, char **ret_error) {
                              r == CONFIG_E_INVALID ? reason : strerror(-r)) < 0)
                         status = NULL;
         }
-        /* Service files are judged one by one, whatever became of the
-         * configuration (docs/DAEMON.md "Activation", "Reload"). */
-        if (bus->activation && activation_reload(bus->activation, true) < 0)
-                log_warning("service files not reloaded: %s", strerror(ENOMEM));
         systemd_notify_ready(status ? status : bus->status);
         /* The live STATUS= (keepalive.h) keeps saying what READY=1 said. */
         free(bus->status_ready);
