@@ -63,9 +63,8 @@
 /* While reconnecting to NATS fails for the same reason, it is logged again
  * after this long (a new reason at once): a line a minute, not one per try. */
 #define BRIDGE_RECONNECT_LOG_USEC (60ull * 1000000ull)
-/* When libnats closed the connection by itself, how often and how long the
- * loop looks for libnats's detach before it ends (on_nats_gone()). */
-#define BRIDGE_NATS_GONE_POLL_USEC 10000
+/* When libnats closed the connection by itself, how long the loop waits for
+ * libnats's detach before it ends (on_nats_gone()). */
 #define BRIDGE_NATS_GONE_WAIT_USEC (5ull * 1000000ull)
 /* NATS messages whose destruction is deferred (msg_release()), at most this
  * many and this many data bytes, and for at most this long: libnats hands
@@ -155,7 +154,6 @@ struct Bridge {
          * refused the credentials twice); nats_gone_event ends the loop. */
         struct event *nats_gone_event;
         bool failed;     /* the loop was ended for that: bridge_has_failed() */
-        uint64_t gone_ns; /* when on_nats_gone() first ran */
         /* Why reconnecting fails, as last logged (the reconnect thread's). */
         char reconnect_reason[256];
         uint64_t reconnect_logged_ns;
@@ -381,36 +379,26 @@ static int64_t on_nats_reconnect_delay(natsConnection *nc, int attempts, void *c
  * and end the loop (busd-bridge exits with status 2).
  * libnats calls the loop glue's detach on the thread that closed the
  * connection right after posting the closed callback, so the loop ends
- * only once that happened (bridge_free() frees what detach touches): this
- * looks again every BRIDGE_NATS_GONE_POLL_USEC, for at most
- * BRIDGE_NATS_GONE_WAIT_USEC (found by ASan: a use after free). */
+ * only once that happened (bridge_free() frees what detach touches): it
+ * waits for it, at most BRIDGE_NATS_GONE_WAIT_USEC (found by ASan: a use
+ * after free). */
 static void on_nats_gone(evutil_socket_t fd, short what, void *userdata) {
         Bridge *b = userdata;
-        bool attached;
+        const char *text = NULL, *why;
+        natsStatus s = natsConnection_GetLastError(b->nc, &text);
 
-        if (!b->failed) {
-                const char *text = NULL, *why;
-                natsStatus s = natsConnection_GetLastError(b->nc, &text);
-
-                why = nats_reason(text);
-                if (why && strcmp(why, natsStatus_GetText(s)) == 0)
-                        why = NULL; /* nothing more than the status says */
-                blog(b,
-                     "NATS closed the connection for good: %s%s%s; exiting (check "
-                     "nats.user/password, token, credentials or tls, and the servers' "
-                     "authorization)",
-                     natsStatus_GetText(s), why ? ": " : "", why ? why : "");
-                b->failed = true;
-                b->gone_ns = monotonic_ns();
-        }
-        pthread_mutex_lock(&b->io.lock);
-        attached = b->io.read || b->io.write;
-        pthread_mutex_unlock(&b->io.lock);
-        if (attached && monotonic_ns() - b->gone_ns < BRIDGE_NATS_GONE_WAIT_USEC * 1000ull) {
-                event_add(b->nats_gone_event,
-                          &(struct timeval){ .tv_usec = BRIDGE_NATS_GONE_POLL_USEC });
-                return;
-        }
+        why = nats_reason(text);
+        if (why && strcmp(why, natsStatus_GetText(s)) == 0)
+                why = NULL; /* nothing more than the status says */
+        blog(b,
+             "NATS closed the connection for good: %s%s%s; exiting (check "
+             "nats.user/password, token, credentials or tls, and the servers' "
+             "authorization)",
+             natsStatus_GetText(s), why ? ": " : "", why ? why : "");
+        b->failed = true;
+        if (!nats_loop_wait_detached(&b->io, BRIDGE_NATS_GONE_WAIT_USEC))
+                blog(b, "libnats did not detach the closed connection within %llu s",
+                     (unsigned long long)(BRIDGE_NATS_GONE_WAIT_USEC / 1000000u));
         event_base_loopbreak(b->base);
 }
 

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <time.h>
+
 #include <event2/event.h>
 
 #include "nats-loop.h"
@@ -14,10 +16,32 @@ void nats_loop_init(NatsLoop *l, struct event_base *base, void (*after_read)(voi
                     void *userdata) {
         *l = (NatsLoop){ .base = base, .after_read = after_read, .userdata = userdata };
         pthread_mutex_init(&l->lock, NULL);
+        pthread_cond_init(&l->detached, NULL);
 }
 
 void nats_loop_done(NatsLoop *l) {
+        pthread_cond_destroy(&l->detached);
         pthread_mutex_destroy(&l->lock);
+}
+
+bool nats_loop_wait_detached(NatsLoop *l, uint64_t timeout_usec) {
+        struct timespec until;
+        bool attached;
+
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)(timeout_usec / 1000000u);
+        until.tv_nsec += (long)(timeout_usec % 1000000u) * 1000;
+        if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+        }
+        pthread_mutex_lock(&l->lock);
+        while ((attached = l->read || l->write) &&
+               pthread_cond_timedwait(&l->detached, &l->lock, &until) == 0)
+                ;
+        attached = l->read || l->write;
+        pthread_mutex_unlock(&l->lock);
+        return !attached;
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *userdata) {
@@ -131,6 +155,7 @@ natsStatus nats_loop_detach(void *userdata) {
 
         pthread_mutex_lock(&l->lock);
         events_free(l);
+        pthread_cond_broadcast(&l->detached);
         pthread_mutex_unlock(&l->lock);
         return NATS_OK;
 }

@@ -16,6 +16,7 @@
 #include <nats/nats.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct event_base;
 struct event;
@@ -24,6 +25,7 @@ typedef struct NatsLoop {
         struct event_base *base;
         natsConnection *nc;
         pthread_mutex_t lock; /* the fields below: libnats's threads call in too */
+        pthread_cond_t detached; /* signalled by nats_loop_detach() */
         struct event *read;
         struct event *write;
         bool write_wanted;  /* libnats has output for the socket */
@@ -47,6 +49,12 @@ void nats_loop_done(NatsLoop *l);
  * once and the event is added only if the socket was full
  * (bench/bridge-rtt: docs/PERFORMANCE.md). */
 natsStatus nats_loop_publish(NatsLoop *l, natsConnection *nc, natsMsg *m);
+
+/* Wait (on the loop thread, at most @timeout_usec) until libnats has
+ * detached the connection from the loop: when libnats closes a connection
+ * by itself, it posts the closed callback and then detaches on its own
+ * thread, and @l must outlive that. Returns false on timeout. */
+bool nats_loop_wait_detached(NatsLoop *l, uint64_t timeout_usec);
 
 natsStatus nats_loop_attach(void **userdata, void *loop, natsConnection *nc, natsSock fd);
 natsStatus nats_loop_read(void *userdata, bool add);
