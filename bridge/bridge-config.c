@@ -120,6 +120,15 @@ static bool domain_is_valid(const char *s) {
 typedef bool (*string_check)(const char *);
 
 /* An optional string member @key of @obj, checked by @check (may be NULL). */
+/* A name the bridge may export or import: well-known, and not the bus
+ * itself (org.busd.Bus is each host's own driver: exported, a remote caller
+ * would run it with the bridge's credentials, which busd refuses anyway;
+ * imported, the bridge could never own it). */
+#define BRIDGEABLE_NAME "well-known bus name other than " BUS_DRIVER_NAME
+static bool bridgeable_name_is_valid(const char *s) {
+        return bus_wellknown_name_is_valid(s) && strcmp(s, BUS_DRIVER_NAME) != 0;
+}
+
 static int get_string(Parser *p, const char *jpath, json_t *obj, const char *key, bool required,
                       string_check check, const char *what, char **ret) {
         json_t *v = json_object_get(obj, key);
@@ -362,8 +371,8 @@ static int parse_exports(Parser *p, json_t *exports, BridgeConfig *c) {
                         path_index(jp, sizeof(jp), "exports.names", i);
                         c->n_exports = i + 1;
                         if (check_keys(p, jp, v, name_keys) < 0 ||
-                            get_string(p, jp, v, "name", true, bus_wellknown_name_is_valid,
-                                       "well-known bus name", &e->name) < 0 ||
+                            get_string(p, jp, v, "name", true, bridgeable_name_is_valid,
+                                       BRIDGEABLE_NAME, &e->name) < 0 ||
                             get_strings(p, jp, v, "interfaces", BRIDGE_ALLOW_MAX, false,
                                         bus_interface_is_valid, "interface", &e->interfaces,
                                         &e->n_interfaces) < 0 ||
@@ -450,8 +459,8 @@ static int parse_imports(Parser *p, json_t *imports, BridgeConfig *c) {
                         c->n_imports = i + 1;
                         im->timeout_ms = BRIDGE_DEFAULT_CALL_TIMEOUT_MS;
                         if (check_keys(p, jp, v, name_keys) < 0 ||
-                            get_string(p, jp, v, "name", true, bus_wellknown_name_is_valid,
-                                       "well-known bus name", &im->name) < 0 ||
+                            get_string(p, jp, v, "name", true, bridgeable_name_is_valid,
+                                       BRIDGEABLE_NAME, &im->name) < 0 ||
                             get_u32(p, jp, v, "timeout_ms", 1, 3600u * 1000, &im->timeout_ms) < 0 ||
                             parse_import_objects(p, jp, json_object_get(v, "objects"), im) < 0)
                                 return p->r;

@@ -132,6 +132,15 @@ static const struct {
           " \"exports\": {\"names\": [{\"name\": \":1.4\", \"interfaces\": [\"a.b\"]}]}}",
           "exports.names[0].name: ':1.4' is not a valid well-known bus name" },
         { "{\"nats\": {\"servers\": [\"nats://h:1\"]}, \"host\": \"a\","
+          " \"exports\": {\"names\": [{\"name\": \"org.busd.Bus\", \"interfaces\": [\"a.b\"]}]}}",
+          "exports.names[0].name: 'org.busd.Bus' is not a valid well-known bus name other than "
+          "org.busd.Bus" },
+        { "{\"nats\": {\"servers\": [\"nats://h:1\"]}, \"host\": \"a\","
+          " \"imports\": {\"names\": [{\"name\": \"org.busd.Bus\", \"objects\": [{\"path\": \"/a\","
+          " \"interface\": \"a.b\", \"methods\": [\"M\"]}]}]}}",
+          "imports.names[0].name: 'org.busd.Bus' is not a valid well-known bus name other than "
+          "org.busd.Bus" },
+        { "{\"nats\": {\"servers\": [\"nats://h:1\"]}, \"host\": \"a\","
           " \"exports\": {\"names\": [{\"name\": \"a.b\", \"methods\": [\"NoDot\"]}]}}",
           "exports.names[0].methods[0]: 'NoDot'" },
         { "{\"nats\": {\"servers\": [\"nats://h:1\"]}, \"host\": \"a\","
