@@ -1505,6 +1505,103 @@ START_TEST(test_failed_reload_changes_nothing) {
 }
 END_TEST
 
+/* An invalid service file's names are not activatable (probe: they were
+ * listed by ListActivatableNames, counted in GetStats activatable_names
+ * and shown "idle" like any other, though a call can only fail): listed
+ * apart as invalid_names, GetActivation says "invalid" with the error
+ * (unless a start or an owner makes "starting" or "running" true), and a
+ * file turning valid or invalid is announced as added or removed. */
+START_TEST(test_invalid_file_not_activatable) {
+        bus_connection *c = test_connect(), *w = test_connect();
+        bus_slot *slot = NULL;
+        json_t *list, *d;
+        char *state;
+
+        services_dir_init();
+        ck_assert_int_eq(bus_add_match(w, &slot,
+                                       "type='signal',sender='org.busd.Bus',"
+                                       "member='ActivatableNamesChanged'",
+                                       on_changed, NULL),
+                         0);
+        n_changed = 0;
+        write_service("good.json", SERVE_FILE("org.example.ActGood", ""));
+        write_service("bad.json",
+                      "{\"names\": [\"org.example.ActBad\"], \"exec\": [\"relative/path\"]}");
+        write_service("garbage.json", "{\"names\": [");
+        reload(c);
+        pump_until(&n_changed, 1, w);
+        assert_only_name(changed_body, "added", "org.example.ActGood");
+        ck_assert_int_eq(json_array_size(json_object_get(changed_body, "removed")), 0);
+        list = driver_call_ok(c, "ListActivatableNames", NULL);
+        assert_only_name(list, "names", "org.example.ActGood");
+        assert_only_name(list, "invalid_names", "org.example.ActBad");
+        json_decref(list);
+        ck_assert_int_eq(act_stat("activatable_names"), 1);
+        ck_assert_int_eq(act_stat("invalid_service_files"), 2);
+        ck_assert(busd_log_contains("service files reloaded: 1 activatable names (1 added, 0 "
+                                    "removed, 0 changed), 2 invalid files"));
+
+        d = driver_call_ok(c, "GetActivation", json_pack("{s:s}", "name", "org.example.ActBad"));
+        ck_assert_str_eq(json_string_value(json_object_get(d, "state")), "invalid");
+        ck_assert_msg(strstr(json_string_value(json_object_get(d, "error")),
+                             "bad.json: exec[0]: must be an absolute path"),
+                      "%s", json_string_value(json_object_get(d, "error")));
+        json_decref(d);
+        /* A call is answered with the error, and the state stays true. */
+        expect_failure(c, "org.example.ActBad",
+                       (const char *[]){ "invalid-service-file: ", "bad.json", NULL });
+        state = act_state(c, "org.example.ActBad");
+        ck_assert_str_eq(state, "invalid");
+        free(state);
+        driver_call_fails(c, "StartServiceByName", json_pack("{s:s}", "name", "org.example.ActBad"),
+                          "org.busd.Error.ActivationFailed");
+
+        /* Fixed: announced as added. */
+        write_service("bad.json", SERVE_FILE("org.example.ActBad", ""));
+        reload(c);
+        pump_until(&n_changed, 2, w);
+        assert_only_name(changed_body, "added", "org.example.ActBad");
+        ck_assert_int_eq(json_array_size(json_object_get(changed_body, "removed")), 0);
+        ck_assert(busd_log_contains("service files reloaded: 2 activatable names (1 added, 0 "
+                                    "removed, 0 changed), 1 invalid files"));
+        state = act_state(c, "org.example.ActBad");
+        ck_assert_str_eq(state, "idle");
+        free(state);
+
+        /* Broken while its service runs: "running" stays true, with the
+         * error; no longer activatable (removed); "invalid" once it ends. */
+        ck_assert_int_eq(call_echo(c, "org.example.ActBad", 0, &(bus_error)BUS_ERROR_INIT, NULL),
+                         0);
+        write_service("bad.json", "{\"names\": [\"org.example.ActBad\"], \"exec\": [\"%s\"], "
+                                  "\"user\": 5.5}",
+                      ACTIVATION_SERVICE_BINARY);
+        reload(c);
+        pump_until(&n_changed, 3, w);
+        assert_only_name(changed_body, "removed", "org.example.ActBad");
+        ck_assert_int_eq(json_array_size(json_object_get(changed_body, "added")), 0);
+        d = driver_call_ok(c, "GetActivation", json_pack("{s:s}", "name", "org.example.ActBad"));
+        ck_assert_str_eq(json_string_value(json_object_get(d, "state")), "running");
+        ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(d, "error")), "user"));
+        json_decref(d);
+        list = driver_call_ok(c, "ListActivatableNames", NULL);
+        assert_only_name(list, "names", "org.example.ActGood");
+        assert_only_name(list, "invalid_names", "org.example.ActBad");
+        json_decref(list);
+        stop_service(c, "org.example.ActBad");
+        state = act_state(c, "org.example.ActBad");
+        ck_assert_str_eq(state, "invalid");
+        free(state);
+
+        json_decref(changed_body);
+        changed_body = NULL;
+        bus_slot_unref(slot);
+        test_disconnect(w);
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 static void write_file(const char *path, const char *text) {
         FILE *f = fopen(path, "we");
 
@@ -1702,6 +1799,7 @@ static Suite *activation_suite(void) {
         tcase_add_test(tc, test_reload_adds_and_removes);
         tcase_add_test(tc, test_reload_during_start);
         tcase_add_test(tc, test_failed_reload_changes_nothing);
+        tcase_add_test(tc, test_invalid_file_not_activatable);
         tcase_add_test(tc, test_user_bus_services);
         tcase_add_test(tc, test_systemd_unit_missing);
         tcase_add_test(tc, test_stop_answers_queue);

@@ -7,8 +7,9 @@
  * so --json and the table show the same data. Names that vanish between
  * ListNames and the per-name calls are skipped. ListNames answers in pages
  * (PROTOCOL.md section 7); every page is fetched, following "next".
- * With --activatable, the names of ListActivatableNames instead, each with
- * its GetActivation state and its owner (GetNameOwner), if any.
+ * With --activatable, the names of ListActivatableNames instead (valid and
+ * invalid service files' names), each with its GetActivation state (an
+ * invalid file's: "invalid", with its error) and its owner (GetNameOwner).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -186,14 +187,44 @@ static int print_table(const Busdctl *ctx, json_t *rows) {
         return r;
 }
 
-/* One row per activatable name: its GetActivation answer plus "owner". */
+static int cmp_json_string(const void *a, const void *b) {
+        return strcmp(json_string_value(*(json_t *const *)a),
+                      json_string_value(*(json_t *const *)b));
+}
+
+/* The names of ListActivatableNames: "names" (valid service files) and
+ * "invalid_names" (invalid ones, shown with their error), sorted together. */
+static int activatable_names(json_t *list, json_t ***ret, size_t *ret_n) {
+        json_t *valid = json_object_get(list, "names");
+        json_t *invalid = json_object_get(list, "invalid_names");
+        size_t n = json_array_size(valid) + json_array_size(invalid), k = 0, i;
+        json_t **names = calloc(n + 1, sizeof(*names)), *v;
+
+        if (!names)
+                return -ENOMEM;
+        json_array_foreach (valid, i, v)
+                if (json_is_string(v))
+                        names[k++] = v;
+        json_array_foreach (invalid, i, v)
+                if (json_is_string(v))
+                        names[k++] = v;
+        qsort(names, k, sizeof(*names), cmp_json_string);
+        *ret = names;
+        *ret_n = k;
+        return 0;
+}
+
+/* One row per name a service file names: its GetActivation answer plus
+ * "owner". Only what the bus answered is shown: a name removed meanwhile
+ * (ServiceUnknown) is left out, any other failure ends the listing with
+ * the error, never a row with a state nobody checked. */
 static int list_activatable(const Busdctl *ctx, bus_connection *c) {
         static const char *const headers[] = { "NAME",   "STATE",    "OWNER",
                                                "STARTS", "FAILURES", "SERVICE FILE" };
         bus_error error = BUS_ERROR_INIT;
-        json_t *list = NULL, *rows = json_array(), *v;
+        json_t *list = NULL, *rows = json_array(), *v, **names = NULL;
         Table *t = NULL;
-        size_t i;
+        size_t i, n = 0, n_invalid = 0;
         int r;
 
         r = driver_call(ctx, c, "ListActivatableNames", NULL, &error, &list);
@@ -203,23 +234,43 @@ static int list_activatable(const Busdctl *ctx, bus_connection *c) {
                 json_decref(rows);
                 return EXIT_FAILURE;
         }
-        json_array_foreach (json_object_get(list, "names"), i, v) {
-                const char *name = json_string_value(v);
+        r = rows ? activatable_names(list, &names, &n) : -ENOMEM;
+        for (i = 0; r >= 0 && i < n; i++) {
+                const char *name = json_string_value(names[i]);
                 json_t *row = NULL, *owner = NULL;
+                char what[320];
 
-                if (!name || driver_call_name(ctx, c, "GetActivation", name, &error, &row) < 0) {
-                        bus_error_free(&error); /* removed meanwhile */
+                r = driver_call_name(ctx, c, "GetActivation", name, &error, &row);
+                if (r < 0 && bus_error_has_name(&error, BUS_ERROR_SERVICE_UNKNOWN)) {
+                        bus_error_free(&error); /* its file was removed meanwhile */
+                        r = 0;
                         continue;
                 }
-                if (driver_call_name(ctx, c, "GetNameOwner", name, &error, &owner) >= 0)
-                        json_object_set(row, "owner", json_object_get(owner, "owner"));
-                else
-                        json_object_set_new(row, "owner", json_null());
+                if (r < 0) {
+                        snprintf(what, sizeof(what), "GetActivation %s failed", name);
+                        driver_print_error(what, r, &error);
+                        goto fail;
+                }
+                r = driver_call_name(ctx, c, "GetNameOwner", name, &error, &owner);
+                if (r >= 0)
+                        r = json_object_set(row, "owner", json_object_get(owner, "owner"));
+                else if (bus_error_has_name(&error, BUS_ERROR_NAME_HAS_NO_OWNER))
+                        r = json_object_set_new(row, "owner", json_null());
+                else {
+                        snprintf(what, sizeof(what), "GetNameOwner %s failed", name);
+                        driver_print_error(what, r, &error);
+                        json_decref(row);
+                        goto fail;
+                }
                 bus_error_free(&error);
                 json_decref(owner);
-                json_array_append_new(rows, row);
+                if (r < 0 || json_array_append_new(rows, row) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
         }
-        json_decref(list);
+        if (r < 0)
+                goto out;
         if (ctx->json != OUTPUT_JSON_OFF) {
                 r = output_json_print(rows, ctx->json);
                 goto out;
@@ -241,16 +292,42 @@ static int list_activatable(const Busdctl *ctx, bus_connection *c) {
                 r = table_add_row(t, cells);
                 if (r < 0)
                         goto out;
+                if (driver_get_string(v, "error"))
+                        n_invalid++;
         }
         r = table_print(t, stdout, ctx->legend);
-        if (r >= 0 && ctx->legend)
-                printf("\n%zu activatable names listed.\n", table_get_rows(t));
+        if (r >= 0 && ctx->legend) {
+                printf("\n%zu activatable names listed", table_get_rows(t) - n_invalid);
+                if (n_invalid > 0)
+                        printf(", and %zu names of invalid service files", n_invalid);
+                printf(".\n");
+                /* Why each invalid file is refused (its names answer
+                 * ActivationFailed, invalid-service-file). */
+                json_array_foreach (rows, i, v) {
+                        const char *e = driver_get_string(v, "error");
+
+                        if (!e)
+                                continue;
+                        driver_fputs_escaped(driver_get_string(v, "name"), stdout);
+                        fputs(": ", stdout);
+                        driver_fputs_escaped(e, stdout);
+                        putchar('\n');
+                }
+        }
 out:
         table_free(t);
         json_decref(rows);
+        json_decref(list);
+        free(names);
         if (r < 0)
                 fprintf(stderr, "busdctl: %s\n", strerror(-r));
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+fail:
+        bus_error_free(&error);
+        json_decref(rows);
+        json_decref(list);
+        free(names);
+        return EXIT_FAILURE;
 }
 
 int verb_list(Busdctl *ctx, int argc, char **argv) {

@@ -320,6 +320,7 @@ static int status_bus(const Busdctl *ctx, bus_connection *c) {
         print_u64("QueuedBytes", stats, "queued_bytes");
         if ((v = json_object_get(stats, "activation"))) {
                 print_u64("ActivatableNames", v, "activatable_names");
+                print_u64("Activation.InvalidServiceFiles", v, "invalid_service_files");
                 print_u64("Activation.Starting", v, "starting");
                 print_u64("Activation.QueuedCalls", v, "queued_calls");
                 print_u64("Activation.Starts", v, "starts");

@@ -661,9 +661,23 @@ static void service_dirs(const Activation *a, char data_dir[PATH_MAX], char conf
                 snprintf(slash + 1, PATH_MAX - (size_t)(slash + 1 - data_dir), "%s", sub);
 }
 
-/* Whether @e's name is activatable: a file in force names it. */
+/* Whether a call to @e's name can start a service: its file is in force
+ * and valid. ListActivatableNames and ActivatableNamesChanged are about
+ * these names; an invalid file's names are listed apart. */
 static bool entry_activatable(const Entry *e) {
-        return e && !e->removed && e->service;
+        return e && !e->removed && e->service && !e->service->error;
+}
+
+/* Names of @set whose file is valid (@valid) or invalid (!@valid). */
+static size_t set_count_names(const ServiceSet *set, bool valid) {
+        const char *const *names;
+        size_t n, k = 0;
+
+        names = service_set_names(set, &n);
+        for (size_t i = 0; i < n; i++)
+                if (!service_set_lookup(set, names[i])->error == valid)
+                        k++;
+        return k;
 }
 
 struct ActivationReload {
@@ -740,7 +754,7 @@ int activation_reload_prepare(Activation *a, ActivationReload **ret) {
         while (hashmap_iterate(a->entries, &state, &v)) {
                 Entry *e = v;
                 Service *s = service_set_lookup(r->set, e->name);
-                bool was = entry_activatable(e), is = s != NULL;
+                bool was = entry_activatable(e), is = s && !s->error;
 
                 if (was && !is)
                         removed[n_removed++] = e->name;
@@ -769,7 +783,7 @@ int activation_reload_prepare(Activation *a, ActivationReload **ret) {
                 e->pending = true;
                 e->service = service_ref(s);
                 r->fresh[r->n_fresh++] = e;
-                if (a->set)
+                if (a->set && !s->error)
                         added[n_added++] = e->name;
         }
         k = names_to_json(added, n_added, &r->added);
@@ -789,7 +803,7 @@ fail:
 }
 
 void activation_reload_commit(Activation *a, ActivationReload *r, bool announce) {
-        size_t state = 0, n_names;
+        size_t state = 0;
         bool first = !a->set;
         void *v;
 
@@ -832,14 +846,13 @@ void activation_reload_commit(Activation *a, ActivationReload *r, bool announce)
         service_set_free(a->set);
         a->set = r->set;
         r->set = NULL;
-        service_set_names(a->set, &n_names);
         if (first)
                 log_info("service files loaded: %zu activatable names, %zu invalid files",
-                         n_names, service_set_invalid(a->set));
+                         set_count_names(a->set, true), service_set_invalid(a->set));
         else
                 log_notice("service files reloaded: %zu activatable names (%zu added, %zu "
                            "removed, %zu changed), %zu invalid files",
-                           n_names, json_array_size(r->added),
+                           set_count_names(a->set, true), json_array_size(r->added),
                            json_array_size(r->removed), r->n_changed,
                            service_set_invalid(a->set));
         if (announce && (json_array_size(r->added) > 0 || json_array_size(r->removed) > 0))
@@ -1132,7 +1145,7 @@ json_t *activation_stats(const Activation *a) {
         size_t n_names;
         json_t *o, *f;
 
-        service_set_names(a->set, &n_names);
+        n_names = set_count_names(a->set, true);
         f = json_object();
         if (!f)
                 return NULL;
@@ -1142,12 +1155,14 @@ json_t *activation_stats(const Activation *a) {
                         json_decref(f);
                         return NULL;
                 }
-        o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I,s:I}", "activatable_names",
-                      (json_int_t)n_names, "starting", (json_int_t)a->n_starting, "queued_calls",
-                      (json_int_t)st->queued_calls, "queued_bytes", (json_int_t)st->queued_bytes,
-                      "starts", (json_int_t)st->starts, "successes", (json_int_t)st->successes,
-                      "failures", f, "time_to_name_usec_last", (json_int_t)st->ttn_last,
-                      "time_to_name_usec_max", (json_int_t)st->ttn_max, "time_to_name_usec_total",
+        o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I,s:I}", "activatable_names",
+                      (json_int_t)n_names, "invalid_service_files",
+                      (json_int_t)service_set_invalid(a->set), "starting",
+                      (json_int_t)a->n_starting, "queued_calls", (json_int_t)st->queued_calls,
+                      "queued_bytes", (json_int_t)st->queued_bytes, "starts",
+                      (json_int_t)st->starts, "successes", (json_int_t)st->successes, "failures", f,
+                      "time_to_name_usec_last", (json_int_t)st->ttn_last, "time_to_name_usec_max",
+                      (json_int_t)st->ttn_max, "time_to_name_usec_total",
                       (json_int_t)st->ttn_total);
         return o;
 }
@@ -1155,17 +1170,22 @@ json_t *activation_stats(const Activation *a) {
 json_t *activation_list(const Activation *a) {
         const char *const *names;
         size_t n;
-        json_t *arr = json_array();
+        json_t *valid = json_array(), *invalid = json_array();
 
-        if (!arr)
-                return NULL;
+        if (!valid || !invalid)
+                goto fail;
+        /* A name whose file is invalid is not activatable (a call can only
+         * fail): apart, so a caller never takes it for one. */
         names = service_set_names(a->set, &n);
         for (size_t i = 0; i < n; i++)
-                if (strv_json_append(arr, names[i]) < 0) {
-                        json_decref(arr);
-                        return NULL;
-                }
-        return json_pack("{s:o}", "names", arr);
+                if (strv_json_append(service_set_lookup(a->set, names[i])->error ? invalid : valid,
+                                     names[i]) < 0)
+                        goto fail;
+        return json_pack("{s:o,s:o}", "names", valid, "invalid_names", invalid);
+fail:
+        json_decref(valid);
+        json_decref(invalid);
+        return NULL;
 }
 
 int activation_describe(const Activation *a, const char *name, json_t **ret) {
@@ -1178,8 +1198,14 @@ int activation_describe(const Activation *a, const char *name, json_t **ret) {
         if (!e || !e->service)
                 return ACTIVATION_E_NOT_ACTIVATABLE;
         s = e->service;
+        /* An invalid file: "invalid", unless a start (with the file it began
+         * with) or an owner makes "starting" or "running" true; "error" says
+         * why in every state. */
         o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "name", e->name, "state",
-                      state_names[e->state], "service_file", s->path, "backend",
+                      s->error && (e->state == ENTRY_IDLE || e->state == ENTRY_FAILED)
+                              ? "invalid"
+                              : state_names[e->state],
+                      "service_file", s->path, "backend",
                       s->backend == SERVICE_BACKEND_EXEC ? "exec" : "systemd", "queued_calls",
                       (json_int_t)e->n_queued, "starts", (json_int_t)e->starts, "failures",
                       (json_int_t)e->failures);
@@ -1215,6 +1241,12 @@ int activation_describe(const Activation *a, const char *name, json_t **ret) {
 void activation_summary(const Activation *a, char *buf, size_t size) {
         size_t n;
 
-        service_set_names(a->set, &n);
-        snprintf(buf, size, "%zu activatable, %zu starting", n, a->n_starting);
+        size_t invalid = service_set_invalid(a->set);
+
+        n = set_count_names(a->set, true);
+        if (invalid > 0)
+                snprintf(buf, size, "%zu activatable, %zu starting, %zu invalid service files", n,
+                         a->n_starting, invalid);
+        else
+                snprintf(buf, size, "%zu activatable, %zu starting", n, a->n_starting);
 }

@@ -112,10 +112,15 @@ size_t activation_queued_by(const Activation *a, const Peer *p);
 
 /* GetStats "activation" (new reference, NULL on ENOMEM). */
 json_t *activation_stats(const Activation *a);
-/* ListActivatableNames {"names": [...]} (new reference, NULL on ENOMEM). */
+/* ListActivatableNames {"names": [...], "invalid_names": [...]}: the names
+ * of valid service files (a call can start them), then those of invalid
+ * ones (a call is answered ActivationFailed, invalid-service-file); both
+ * sorted. New reference, NULL on ENOMEM. */
 json_t *activation_list(const Activation *a);
 /* GetActivation of @name: 0 and a new reference, ACTIVATION_E_NOT_ACTIVATABLE,
- * or -ENOMEM. */
+ * or -ENOMEM. Its "state" is "invalid" when the file in force is invalid
+ * and neither a start nor an owner makes another state true. */
 int activation_describe(const Activation *a, const char *name, json_t **ret);
-/* "N activatable names, K starting" for STATUS=. */
+/* "N activatable, K starting" (", F invalid service files" if any) for
+ * STATUS=. */
 void activation_summary(const Activation *a, char *buf, size_t size);
