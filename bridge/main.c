@@ -2,7 +2,8 @@
 /*
  * main.c — busd-bridge's entry point: command line, configuration, the one
  * libevent loop that drives both the bus connection and the NATS
- * connection, and SIGTERM/SIGINT for a clean stop. busd-bridge(8).
+ * connection, SIGTERM/SIGINT for a clean stop and SIGHUP to reload the
+ * configuration. busd-bridge(8).
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
@@ -36,8 +38,74 @@ static void usage(FILE *f) {
                    "  -h, --help         this help\n");
 }
 
+/* The running bridge, what SIGHUP replaces. */
+typedef struct Daemon {
+        struct event_base *base;
+        const char *config_path;
+        BridgeConfig *cfg;
+        Bridge *bridge;
+        int status; /* the exit status when a reload ended the loop, else 0 */
+} Daemon;
+
 static void on_stop(evutil_socket_t sig, short what, void *userdata) {
-        event_base_loopbreak(userdata);
+        Daemon *d = userdata;
+
+        event_base_loopbreak(d->base);
+}
+
+/* Create and start the bridge of d->cfg. Returns 0, or the exit status. */
+static int daemon_start_bridge(Daemon *d) {
+        int r = bridge_new(&d->bridge, d->base, d->cfg);
+
+        if (r < 0) {
+                fprintf(stderr, "busd-bridge: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        r = bridge_start(d->bridge);
+        if (r == -EACCES)
+                return EXIT_SETUP; /* bridge_start() said why */
+        if (r < 0) {
+                fprintf(stderr, "busd-bridge: cannot start: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        return 0;
+}
+
+/* SIGHUP (systemctl reload): read the configuration again. An unusable one
+ * is refused and the running bridge goes on untouched; a good one replaces
+ * it: the bridge leaves the bus and NATS and comes back with the new
+ * configuration (its calls in flight fail, as at a restart: BRIDGE.md
+ * "Reload"). READY=1 follows once the new bridge is connected. */
+static void on_reload(evutil_socket_t sig, short what, void *userdata) {
+        Daemon *d = userdata;
+        BridgeConfig *cfg = NULL;
+        struct timespec ts;
+        char err[1024];
+        int r;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        (void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
+                         (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
+        r = bridge_config_load(d->config_path, &cfg, err, sizeof(err));
+        if (r < 0) {
+                fprintf(stderr,
+                        "busd-bridge: reload refused, the running configuration stays: %s\n",
+                        err);
+                (void)sd_notify(0, "READY=1");
+                return;
+        }
+        if (cfg->warning)
+                fprintf(stderr, "busd-bridge: warning: %s\n", cfg->warning);
+        fprintf(stderr,
+                "busd-bridge: reloading %s: host %s, domain %s, exports %zu, imports %zu; "
+                "reconnecting (calls in flight fail)\n",
+                d->config_path, cfg->host, cfg->domain, cfg->n_exports, cfg->n_imports);
+        d->bridge = bridge_free(d->bridge);
+        bridge_config_free(d->cfg);
+        d->cfg = cfg;
+        d->status = daemon_start_bridge(d);
+        if (d->status)
+                event_base_loopbreak(d->base);
 }
 
 int main(int argc, char **argv) {
@@ -47,11 +115,8 @@ int main(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        const char *config_path = DEFAULT_CONFIG;
-        struct event *sigterm = NULL, *sigint = NULL;
-        struct event_base *base = NULL;
-        BridgeConfig *cfg = NULL;
-        Bridge *b = NULL;
+        Daemon d = { .config_path = DEFAULT_CONFIG };
+        struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
         bool check = false;
         char err[1024];
         int c, r, status = EXIT_FAILURE;
@@ -59,7 +124,7 @@ int main(int argc, char **argv) {
         while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'c':
-                        config_path = optarg;
+                        d.config_path = optarg;
                         break;
                 case 'C':
                         check = true;
@@ -76,80 +141,79 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return EXIT_SETUP;
         }
-        r = bridge_config_load(config_path, &cfg, err, sizeof(err));
+        r = bridge_config_load(d.config_path, &d.cfg, err, sizeof(err));
         if (r < 0) {
                 fprintf(stderr, "busd-bridge: %s\n", err);
                 /* --check's verdict is 1, as it always was. */
                 return check ? EXIT_FAILURE : EXIT_SETUP;
         }
-        if (cfg->warning)
-                fprintf(stderr, "busd-bridge: warning: %s\n", cfg->warning);
+        if (d.cfg->warning)
+                fprintf(stderr, "busd-bridge: warning: %s\n", d.cfg->warning);
         if (check) {
-                printf("%s: OK (host %s, domain %s, %zu exports, %zu imports)\n", config_path,
-                       cfg->host, cfg->domain, cfg->n_exports, cfg->n_imports);
-                bridge_config_free(cfg);
+                printf("%s: OK (host %s, domain %s, %zu exports, %zu imports)\n", d.config_path,
+                       d.cfg->host, d.cfg->domain, d.cfg->n_exports, d.cfg->n_imports);
+                bridge_config_free(d.cfg);
                 return EXIT_SUCCESS;
         }
 
         /* A peer that vanishes must not kill us with SIGPIPE. */
         signal(SIGPIPE, SIG_IGN);
         bridge_global_init();
-        base = event_base_new();
-        if (!base) {
+        d.base = event_base_new();
+        if (!d.base) {
                 fprintf(stderr, "busd-bridge: cannot create the event loop\n");
                 goto out;
         }
-        sigterm = evsignal_new(base, SIGTERM, on_stop, base);
-        sigint = evsignal_new(base, SIGINT, on_stop, base);
-        if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0) {
+        sigterm = evsignal_new(d.base, SIGTERM, on_stop, &d);
+        sigint = evsignal_new(d.base, SIGINT, on_stop, &d);
+        sighup = evsignal_new(d.base, SIGHUP, on_reload, &d);
+        if (!sigterm || !sigint || !sighup || evsignal_add(sigterm, NULL) < 0 ||
+            evsignal_add(sigint, NULL) < 0 || evsignal_add(sighup, NULL) < 0) {
                 fprintf(stderr, "busd-bridge: cannot watch signals\n");
                 goto out;
         }
-        r = bridge_new(&b, base, cfg);
-        if (r < 0) {
-                fprintf(stderr, "busd-bridge: %s\n", strerror(-r));
+        r = daemon_start_bridge(&d);
+        if (r) {
+                status = r;
                 goto out;
         }
-        r = bridge_start(b);
-        if (r == -EACCES) {
-                status = EXIT_SETUP; /* bridge_start() said why */
-                goto out;
-        }
-        if (r < 0) {
-                fprintf(stderr, "busd-bridge: cannot start: %s\n", strerror(-r));
-                goto out;
-        }
-        if (event_base_dispatch(base) < 0) {
+        if (event_base_dispatch(d.base) < 0) {
                 fprintf(stderr, "busd-bridge: event loop failed\n");
                 goto out;
         }
-        if (bridge_has_failed(b)) {
+        if (d.status) {
+                status = d.status; /* a reload's new bridge could not start: said why */
+                goto out;
+        }
+        if (bridge_has_failed(d.bridge)) {
                 status = EXIT_SETUP; /* the bridge said why */
                 goto out;
         }
         (void)sd_notify(0, "STOPPING=1");
         {
-                const BridgeStats *st = bridge_get_stats(b);
+                const BridgeStats *st = bridge_get_stats(d.bridge);
 
                 fprintf(stderr,
                         "busd-bridge[%s]: stopping: calls out %" PRIu64 ", in %" PRIu64
                         ", signals out %" PRIu64 ", in %" PRIu64 ", refused: unreachable %" PRIu64
                         ", payload %" PRIu64 ", limits %" PRIu64 ", bus connections %" PRIu64
                         ", signals dropped (bus full) %" PRIu64 "\n",
-                        cfg->host, st->calls_out, st->calls_in, st->signals_out, st->signals_in,
+                        d.cfg->host, st->calls_out, st->calls_in, st->signals_out, st->signals_in,
                         st->refused_unreachable, st->refused_payload, st->refused_limits,
                         st->bus_connects, st->signals_dropped);
         }
         status = EXIT_SUCCESS;
 out:
-        b = bridge_free(b);
+        d.bridge = bridge_free(d.bridge);
         if (sigterm)
                 event_free(sigterm);
         if (sigint)
                 event_free(sigint);
-        if (base)
-                event_base_free(base);
+        if (sighup)
+                event_free(sighup);
+        if (d.base)
+                event_base_free(d.base);
         bridge_global_done();
-        bridge_config_free(cfg);
+        bridge_config_free(d.cfg);
         return status;
 }

@@ -11,7 +11,9 @@
  * from alpha's bus must come back with its sum. Then a bridge with the wrong
  * credentials (or TLS setup) is started on alpha's bus and must exit with
  * status 2 without ever sending READY=1, its log naming the reason and never
- * the secret (docs/BRIDGE.md "Credentials and TLS").
+ * the secret (docs/BRIDGE.md "Credentials and TLS"). The same setup proves
+ * reload (SIGHUP): an unusable file is refused and the bridge goes on, a
+ * good one replaces it (docs/BRIDGE.md "Reload").
  *
  * The TLS tests make a throwaway CA, a server certificate (localhost,
  * 127.0.0.1) and a client certificate with the openssl CLI in the test's
@@ -984,6 +986,63 @@ START_TEST(test_errors_hide_secrets) {
 }
 END_TEST
 
+/* ---- reload (SIGHUP) ------------------------------------------------------------------------- */
+
+/* Await the end of @name's ownership on alpha's bus (the old bridge's
+ * connection is gone; busd notices its hangup in its own time). */
+static void await_no_owner(const char *name) {
+        uint64_t deadline = now_usec() + 10 * SEC;
+        char *owner;
+
+        while ((owner = driver_get_owner(A.client, name))) {
+                free(owner);
+                ck_assert_msg(now_usec() < deadline, "%s still owned 10 s after the reload", name);
+        }
+}
+
+START_TEST(test_reload) {
+        char conf[PATH_MAX];
+        bus_error e = BUS_ERROR_INIT;
+        json_t *args = json_pack("{s:i,s:i}", "a", 1, "b", 2);
+
+        start_nats(NULL);
+        start_buses();
+        start_good_bridges("nats", "");
+        assert_call_crosses();
+
+        /* An unusable file: refused, the bridge goes on as it was. */
+        path_in_dir(conf, sizeof(conf), "bridge-alpha.json");
+        write_file(conf, 0600, "{\"nats\": {\"servers\": [\"nats://127.0.0.1:1\"]}, \"hots\": 1}\n");
+        ck_assert_int_eq(kill(A.bridge[0].pid, SIGHUP), 0);
+        proc_await_log(&A.bridge[0], "reload refused, the running configuration stays", 10 * SEC);
+        ck_assert(proc_log_contains(&A.bridge[0], "hots: unknown key"));
+        proc_await_ready(&A.bridge[0]); /* READY=1 after RELOADING=1 */
+        ck_assert(!proc_log_contains(&A.bridge[0], "reloading"));
+        assert_call_crosses();
+
+        /* The same bridge without its import: after the reload the name has
+         * no owner on alpha's bus, and a call to it is ServiceUnknown. */
+        write_bridge_config(conf, sizeof(conf), "bridge-alpha", "alpha", 0, ROLE_NONE, "nats", "");
+        ck_assert_int_eq(kill(A.bridge[0].pid, SIGHUP), 0);
+        proc_await_log(&A.bridge[0], "imports 0; reconnecting", 10 * SEC);
+        proc_await_ready(&A.bridge[0]);
+        await_no_owner(CALC);
+        ck_assert_int_eq(bus_call_method(A.client, CALC, CALC_PATH, CALC, "Add", args, SEC, &e,
+                                         NULL),
+                         -EREMOTEIO);
+        ck_assert_str_eq(e.name, BUS_ERROR_SERVICE_UNKNOWN);
+        bus_error_free(&e);
+
+        /* And back: the import, and calls crossing, return. */
+        write_bridge_config(conf, sizeof(conf), "bridge-alpha", "alpha", 0, ROLE_IMPORT, "nats", "");
+        ck_assert_int_eq(kill(A.bridge[0].pid, SIGHUP), 0);
+        proc_await_log(&A.bridge[0], "imports 1; reconnecting", 10 * SEC);
+        proc_await_ready(&A.bridge[0]);
+        assert_call_crosses();
+        json_decref(args);
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -997,6 +1056,7 @@ int main(void) {
                 { "test_tls_url_never_plain", test_tls_url_never_plain, true },
                 { "test_mutual_tls", test_mutual_tls, true },
                 { "test_credentials", test_credentials, true },
+                { "test_reload", test_reload, true },
                 { "test_secret_files", test_secret_files, false },
                 { "test_errors_hide_secrets", test_errors_hide_secrets, false },
         };
