@@ -488,6 +488,10 @@ START_TEST(test_exec_and_file_failures) {
         test_disconnect(c);
         busd_assert_serves_others();
         busd_assert_baseline();
+        /* The children that could not exec are reaped (baseline: their
+         * pidfds closed): none is called activated. */
+        ck_assert_msg(!busd_log_contains("activated service"), "a failed start called activated");
+        ck_assert(busd_log_contains("missing.json, whose start failed: "));
 }
 END_TEST
 
@@ -550,6 +554,11 @@ START_TEST(test_start_deadline) {
         test_disconnect(c);
         busd_assert_serves_others();
         busd_assert_baseline();
+        /* Reaped (its pidfd closed, so its exit logged): a start killed at
+         * its deadline is not called activated (probe: its exit was logged
+         * "activated service ...: ... was killed by signal 9"). */
+        ck_assert_msg(!busd_log_contains("activated service"), "a failed start called activated");
+        ck_assert(busd_log_contains("hang.json, whose start failed: "));
 }
 END_TEST
 

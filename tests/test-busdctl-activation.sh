@@ -10,7 +10,10 @@
 #    counts invalid service files;
 #  - reload with a bad configuration: the bus's reason on stderr, exit 1,
 #    nothing in force (a new service file stays unlisted), and the bus's log
-#    claims no part of the reload happened.
+#    claims no part of the reload happened;
+#  - a driver call the bus refuses (limits.driver_call_bytes) makes list
+#    --activatable and status NAME fail with the bus's error instead of
+#    leaving a name out or showing a state nobody checked.
 # Ends with "N passed, M failed" and exits 1 on failure.
 #
 # Run from the top of the build tree (as "make check" does), or set
@@ -107,6 +110,25 @@ check "reload fixed: the new file is in force" 'has_out "^org\.example\.ActLater
 check "reload fixed: each part's line" 'grep -qF "configuration reloaded: unchanged" "$log" &&
         grep -qF "policy re-read: 0 rules (0 before)" "$log" &&
         grep -qF "service files reloaded: 2 activatable names (1 added, 0 removed, 0 changed), 2 invalid files" "$log"'
+
+# ---- a state the bus did not give is never shown ----
+# limits.driver_call_bytes 8: "{}" (ListActivatableNames, ReloadConfig)
+# passes, {"name": ...} (GetActivation) is refused LimitsExceeded.
+echo '{"limits": {"driver_call_bytes": 8}}' >"$config"
+ctl reload
+check "reload: driver calls over 8 bytes refused from now on" '[[ $rc == 0 ]]'
+ctl list --activatable
+check "list --activatable: a refused GetActivation is an error, not a row" \
+        '[[ $rc == 1 ]] && [[ ! -s $out ]] &&
+        has_err "^busdctl: GetActivation org\.example\.ActBad failed: org\.busd\.Error\.LimitsExceeded: "'
+ctl status org.example.ActBad
+check "status NAME: a refused GetActivation is an error, not a guess" \
+        '[[ $rc == 1 ]] && ! has_out "Activation\.State" &&
+        has_err "^busdctl: GetActivation failed: org\.busd\.Error\.LimitsExceeded: "'
+echo '{}' >"$config"
+ctl reload
+ctl list --activatable --no-legend
+check "with the limit back, the rows are back" '[[ $rc == 0 ]] && [[ $(lines_out) == 3 ]]'
 
 run "$BUSD_LAUNCH" stop "$busd_pid"
 check "busd stops on SIGTERM" '[[ $rc == 0 ]]'

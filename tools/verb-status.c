@@ -191,28 +191,43 @@ static void peer_print(json_t *peer) {
         print_u64("MessagesReceived", peer, "messages_received");
 }
 
-/* GetActivation of @name into *@ret, or NULL if it is not activatable (or
- * the bus has no activation, or the call failed: status shows the rest). */
-static void activation_get(const Busdctl *ctx, bus_connection *c, const char *name,
-                           json_t **ret) {
+/* GetActivation of @name into *@ret, or NULL if no service file names it
+ * (ServiceUnknown). Any other failure is printed and returns -EIO: status
+ * never shows a state it did not get. */
+static int activation_get(const Busdctl *ctx, bus_connection *c, const char *name, json_t **ret) {
         bus_error error = BUS_ERROR_INIT;
+        int r;
 
         *ret = NULL;
-        if (name[0] == ':' || driver_call_name(ctx, c, "GetActivation", name, &error, ret) < 0)
+        if (name[0] == ':')
+                return 0;
+        r = driver_call_name(ctx, c, "GetActivation", name, &error, ret);
+        if (r < 0) {
                 *ret = NULL;
+                if (bus_error_has_name(&error, BUS_ERROR_SERVICE_UNKNOWN))
+                        r = 0;
+                else
+                        driver_print_error("GetActivation failed", r, &error);
+        }
         bus_error_free(&error);
+        return r < 0 ? -EIO : 0;
 }
 
-static bool has_owner(const Busdctl *ctx, bus_connection *c, const char *name) {
+/* 1 if @name has an owner, 0 if not, -EIO (printed) if the bus did not say. */
+static int has_owner(const Busdctl *ctx, bus_connection *c, const char *name) {
         bus_error error = BUS_ERROR_INIT;
         json_t *r = NULL;
-        bool owned;
+        int k;
 
-        owned = driver_call_name(ctx, c, "NameHasOwner", name, &error, &r) >= 0 &&
-                json_is_true(json_object_get(r, "has_owner"));
+        k = driver_call_name(ctx, c, "NameHasOwner", name, &error, &r);
+        if (k < 0 || !json_is_boolean(json_object_get(r, "has_owner"))) {
+                driver_print_error("NameHasOwner failed", k < 0 ? k : -EBADMSG, &error);
+                k = -EIO;
+        } else
+                k = json_is_true(json_object_get(r, "has_owner"));
         bus_error_free(&error);
         json_decref(r);
-        return owned;
+        return k;
 }
 
 static void activation_print(json_t *a) {
@@ -374,9 +389,15 @@ int verb_status(Busdctl *ctx, int argc, char **argv) {
                 }
         } else {
                 json_t *activation;
+                int owned = 0;
 
-                activation_get(ctx, c, argv[1], &activation);
-                if (activation && !has_owner(ctx, c, argv[1])) {
+                if (activation_get(ctx, c, argv[1], &activation) < 0)
+                        goto out;
+                if (activation && (owned = has_owner(ctx, c, argv[1])) < 0) {
+                        json_decref(activation);
+                        goto out;
+                }
+                if (activation && !owned) {
                         /* Activatable, not running: its activation is its status. */
                         result = json_pack("{s:s,s:o}", "name", argv[1], "activation",
                                            activation);

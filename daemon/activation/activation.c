@@ -129,6 +129,7 @@ struct Launch {
         UnitStart *unit;     /* systemd backend: until its names are taken or it fails */
         struct event *timer; /* the start deadline */
         unsigned n_entries;  /* entries STARTING on it */
+        bool took_name;      /* one of its names was taken: it did start */
         Launch *l_prev, *l_next;
 };
 
@@ -474,8 +475,13 @@ static void launch_exec_event(ExecChild *c, ExecEvent ev, const char *reason, vo
 
                         snprintf(text, sizeof(text), "%s before taking the name", reason);
                         launch_fail(l, ACTIVATION_FAILURE_EXITED, text);
-                } else {
+                } else if (l->took_name) {
                         log_info("activated service %s: %s", l->service->path, reason);
+                } else {
+                        /* Its start failed (exec failure, deadline) and was
+                         * logged then: not "activated". */
+                        log_info("service %s, whose start failed: %s", l->service->path,
+                                 reason);
                 }
                 launch_free(l);
                 break;
@@ -1069,6 +1075,7 @@ void activation_name_changed(Activation *a, const char *name, uint64_t new_owner
                 if (ttn > a->stats.ttn_max)
                         a->stats.ttn_max = ttn;
                 l->n_entries--;
+                l->took_name = true;
                 e->launch = NULL;
                 a->n_starting--;
                 log_info("activation: %s taken by :1.%llu after %llu ms, delivering %zu calls",
