@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -145,6 +146,34 @@ START_TEST(test_watchdog_and_status) {
 }
 END_TEST
 
+/* STATUS= counts names of valid service files as activatable and invalid
+ * files apart (probe: an invalid file's names were counted activatable). */
+START_TEST(test_status_counts_invalid_service_files) {
+        Daemon d;
+        char buf[1024], path[PATH_MAX + 64];
+        FILE *f;
+
+        daemon_start(&d, true);
+        await_notification(&d, "READY=1", buf, sizeof(buf));
+        snprintf(path, sizeof(path), "%s/services", d.dir);
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/services/good.json", d.dir);
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs("{\"names\": [\"org.example.KaGood\"], \"exec\": [\"/bin/true\"]}\n", f);
+        ck_assert_int_eq(fclose(f), 0);
+        snprintf(path, sizeof(path), "%s/services/bad.json", d.dir);
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs("{\"names\": [\"org.example.KaBad\"], \"exec\": [\"relative\"]}\n", f);
+        ck_assert_int_eq(fclose(f), 0);
+        ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+        await_notification(&d, "; 0 peers, 0 names, 1 activatable, 0 starting, 1 invalid service "
+                               "files", buf, sizeof(buf));
+        daemon_stop(&d);
+}
+END_TEST
+
 START_TEST(test_no_watchdog_without_usec) {
         Daemon d;
         char buf[1024];
@@ -175,6 +204,7 @@ int main(void) {
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, test_watchdog_and_status);
         tcase_add_test(tc, test_no_watchdog_without_usec);
+        tcase_add_test(tc, test_status_counts_invalid_service_files);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
