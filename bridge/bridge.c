@@ -273,7 +273,7 @@ static void msg_release(Bridge *b, natsMsg *m) {
         }
 }
 
-/* Publish @m, written before this returns (nats-loop.h). */
+/* Publish @m, written in this turn of the loop (nats-loop.h). */
 static natsStatus publish(Bridge *b, natsMsg *m) {
         return nats_loop_publish(&b->io, b->nc, m);
 }
@@ -1275,7 +1275,8 @@ int bridge_new(Bridge **ret, struct event_base *base, const BridgeConfig *cfg) {
         b->cfg = cfg;
         pthread_mutex_init(&b->lock, NULL);
         pthread_cond_init(&b->closed_cond, NULL);
-        nats_loop_init(&b->io, base, drain, b);
+        if (nats_loop_init(&b->io, base, drain, b) < 0)
+                goto oom; /* bridge_free() undoes what is done */
         b->out_cap = cfg->pending_calls;
         b->out = calloc(b->out_cap, sizeof(*b->out));
         for (size_t i = 0; i < cfg->n_imports; i++)

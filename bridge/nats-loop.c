@@ -1,25 +1,33 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * nats-loop.c — libnats's event-loop callbacks on libevent, with the read
- * side followed by the owner's drain, and publishing that writes at once
- * (nats-loop.h).
+ * side followed by the owner's drain, and publishing written in the same
+ * turn of the loop (nats-loop.h).
  */
 #include "config.h"
 
+#include <errno.h>
 #include <time.h>
 
 #include <event2/event.h>
 
 #include "nats-loop.h"
 
-void nats_loop_init(NatsLoop *l, struct event_base *base, void (*after_read)(void *userdata),
-                    void *userdata) {
+static void on_flush(evutil_socket_t fd, short what, void *userdata);
+
+int nats_loop_init(NatsLoop *l, struct event_base *base, void (*after_read)(void *userdata),
+                   void *userdata) {
         *l = (NatsLoop){ .base = base, .after_read = after_read, .userdata = userdata };
         pthread_mutex_init(&l->lock, NULL);
         pthread_cond_init(&l->detached, NULL);
+        l->flush = event_new(base, -1, 0, on_flush, l);
+        return l->flush ? 0 : -ENOMEM;
 }
 
 void nats_loop_done(NatsLoop *l) {
+        if (l->flush)
+                event_free(l->flush);
+        l->flush = NULL;
         pthread_cond_destroy(&l->detached);
         pthread_mutex_destroy(&l->lock);
 }
@@ -90,15 +98,31 @@ natsStatus nats_loop_publish(NatsLoop *l, natsConnection *nc, natsMsg *m) {
         l->publishing = false;
         wanted = l->write_wanted && l->write;
         pthread_mutex_unlock(&l->lock);
-        if (!wanted)
-                return s;
-        /* What on_writable would do a turn later: libnats writes what it can
-         * and says remove (everything out) or nothing (the socket is full). */
-        natsConnection_ProcessWriteEvent(nc);
-        pthread_mutex_lock(&l->lock);
-        (void)write_event_sync(l); /* the rest waits for the socket */
-        pthread_mutex_unlock(&l->lock);
+        if (wanted && !l->flush_pending) {
+                /* Run once this turn's other callbacks are done: what they
+                 * publish meanwhile goes out in the same write. */
+                l->flush_pending = true;
+                event_active(l->flush, EV_WRITE, 0);
+        }
         return s;
+}
+
+/* What on_writable would do a turn later: libnats writes what it can and
+ * says remove (everything out) or nothing (the socket is full: the write
+ * event then waits for room). */
+static void on_flush(evutil_socket_t fd, short what, void *userdata) {
+        NatsLoop *l = userdata;
+        bool wanted;
+
+        l->flush_pending = false;
+        pthread_mutex_lock(&l->lock);
+        wanted = l->write_wanted && l->write;
+        pthread_mutex_unlock(&l->lock);
+        if (wanted)
+                natsConnection_ProcessWriteEvent(l->nc);
+        pthread_mutex_lock(&l->lock);
+        (void)write_event_sync(l);
+        pthread_mutex_unlock(&l->lock);
 }
 
 natsStatus nats_loop_attach(void **userdata, void *loop, natsConnection *nc, natsSock fd) {

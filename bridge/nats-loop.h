@@ -31,23 +31,26 @@ typedef struct NatsLoop {
         bool write_wanted;  /* libnats has output for the socket */
         bool write_added;   /* the write event is in the loop */
         bool publishing;    /* inside nats_loop_publish(), on the loop thread */
+        struct event *flush; /* writes what this turn of the loop published */
+        bool flush_pending;  /* (loop thread only) */
         void (*after_read)(void *userdata);
         void *userdata;
 } NatsLoop;
 
 /* Prepare @l for natsOptions_SetEventLoop(opts, l, nats_loop_attach, ...):
  * @after_read(@userdata) runs on the loop after each read of the socket.
- * nats_loop_done() once the connection is destroyed. */
-void nats_loop_init(NatsLoop *l, struct event_base *base, void (*after_read)(void *userdata),
+ * Returns 0 or -ENOMEM; nats_loop_done() (also after a failure) once the
+ * connection is destroyed. */
+int nats_loop_init(NatsLoop *l, struct event_base *base, void (*after_read)(void *userdata),
                     void *userdata);
 void nats_loop_done(NatsLoop *l);
 
-/* natsConnection_PublishMsg(), on the loop thread, written before it
- * returns. With an event loop libnats only buffers a message and asks for
- * the write event (even with SendAsap), so each message would wait for one
- * more epoll_wait and cost two changes of the event; here it is written at
- * once and the event is added only if the socket was full
- * (bench/bridge-rtt: docs/PERFORMANCE.md). */
+/* natsConnection_PublishMsg(), on the loop thread, written in this turn of
+ * the loop, after the other callbacks of the turn (one write for all they
+ * published). With an event loop libnats only buffers a message and asks
+ * for the write event (even with SendAsap), so each message would wait for
+ * one more epoll_wait and cost two changes of the event; here the event is
+ * added only if the socket was full (bench/bridge-rtt: docs/PERFORMANCE.md). */
 natsStatus nats_loop_publish(NatsLoop *l, natsConnection *nc, natsMsg *m);
 
 /* Wait (on the loop thread, at most @timeout_usec) until libnats has
