@@ -63,6 +63,31 @@ static RawMsg *call_and_receive(RawPeer *from, RawPeer *to, bool forge) {
         return m;
 }
 
+/* Await the MessageDropped that tells @p its message @serial was not
+ * delivered, for @error (other messages to @p are skipped). */
+static void assert_dropped(RawPeer *p, uint64_t serial, const char *error) {
+        RawMsg *m;
+
+        for (;;) {
+                m = raw_peer_recv(p, HARNESS_WAIT_MS);
+                ck_assert_msg(m, "no MessageDropped for serial %llu", (unsigned long long)serial);
+                if (raw_msg_is_signal(m, "MessageDropped"))
+                        break;
+                raw_msg_free(m);
+        }
+        ck_assert_int_eq(json_integer_value(json_object_get(m->json, "serial")), (json_int_t)serial);
+        ck_assert_str_eq(raw_msg_str(m, "error"), error);
+        raw_msg_free(m);
+}
+
+/* @p says BecomeBridge, and the bus agrees. */
+static void become_bridge(RawPeer *p) {
+        RawMsg *m = raw_peer_driver_call(p, "BecomeBridge", NULL);
+
+        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
+        raw_msg_free(m);
+}
+
 START_TEST(test_bridge_flag_stamped) {
         RawPeer *bridge = raw_peer_new(busd_address()), *local = raw_peer_new(busd_address());
         RawPeer *svc = raw_peer_new(busd_address());
@@ -72,9 +97,7 @@ START_TEST(test_bridge_flag_stamped) {
         m = call_and_receive(bridge, svc, false);
         ck_assert_uint_eq(m->sender_reserved, 0);
         raw_msg_free(m);
-        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
-        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
-        raw_msg_free(m);
+        become_bridge(bridge);
         /* From then on every message it sends carries the flag... */
         m = call_and_receive(bridge, svc, false);
         ck_assert_uint_eq(m->sender_reserved, BUS_SENDER_FLAG_BRIDGE);
@@ -216,16 +239,7 @@ START_TEST(test_origin_refused_from_local_peer) {
                       raw_msg_describe(m));
         raw_msg_free(m);
         serial = raw_peer_send(forger, &sig);
-        for (;;) {
-                m = raw_peer_recv(forger, HARNESS_WAIT_MS);
-                ck_assert_msg(m, "no MessageDropped for the signal");
-                if (raw_msg_is_signal(m, "MessageDropped"))
-                        break;
-                raw_msg_free(m);
-        }
-        ck_assert_int_eq(json_integer_value(json_object_get(m->json, "serial")), (json_int_t)serial);
-        ck_assert_str_eq(raw_msg_str(m, "error"), "org.busd.Error.OriginRefused");
-        raw_msg_free(m);
+        assert_dropped(forger, serial, "org.busd.Error.OriginRefused");
         /* Neither reached the receiver: the first thing it gets is this. */
         call.origin = NULL;
         call.flags = BUS_FLAG_NO_REPLY_EXPECTED;
@@ -297,9 +311,7 @@ START_TEST(test_service_sees_remote_origin) {
         deadline = ((uint64_t)ts.tv_sec + 60u) * 1000000000ull + (uint64_t)ts.tv_nsec;
         call.deadline_ns = deadline;
         ck_assert_int_eq(bus_add_object(c, &slot, SVC_PATH, SVC_IFACE, svc_methods, &seen), 0);
-        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
-        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
-        raw_msg_free(m);
+        become_bridge(bridge);
 
         serial = raw_peer_send(bridge, &call);
         pump_until(&seen.calls, 1, c);
@@ -453,9 +465,7 @@ START_TEST(test_monitor_shows_origin) {
         uint64_t serial;
         RawMsg *m;
 
-        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
-        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
-        raw_msg_free(m);
+        become_bridge(bridge);
         text_pid = monitor_start(false, &text_fd);
         json_pid = monitor_start(true, &json_fd);
         wait_monitors(2);
@@ -639,9 +649,7 @@ START_TEST(test_hostile_bridge_origin) {
         RawMsg *m;
         int r;
 
-        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
-        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
-        raw_msg_free(m);
+        become_bridge(bridge);
         raw_peer_add_match(svc, "type='signal',interface='" SVC_IFACE "'");
         m = raw_peer_driver_call(mon, "BecomeMonitor", json_pack("{s:[]}", "rules"));
         ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeMonitor: %s",
@@ -741,9 +749,7 @@ START_TEST(test_bridge_origin_edges_pass) {
         RawMsg *m;
 
         ck_assert_uint_eq(strlen(origins[2]), 99);
-        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
-        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
-        raw_msg_free(m);
+        become_bridge(bridge);
         for (size_t i = 0; i < sizeof(origins) / sizeof(origins[0]); i++) {
                 RawSpec c = { .type = BUS_MESSAGE_METHOD_CALL, .destination = svc->name,
                               .path = SVC_PATH, .interface = SVC_IFACE, .member = "Hello",
@@ -788,16 +794,7 @@ START_TEST(test_origin_refused_unicast_and_reply) {
         RawMsg *m;
 
         serial = raw_peer_send(forger, &sig);
-        for (;;) {
-                m = raw_peer_recv(forger, HARNESS_WAIT_MS);
-                ck_assert_msg(m, "no MessageDropped for the unicast signal");
-                if (raw_msg_is_signal(m, "MessageDropped"))
-                        break;
-                raw_msg_free(m);
-        }
-        ck_assert_int_eq(json_integer_value(json_object_get(m->json, "serial")), (json_int_t)serial);
-        ck_assert_str_eq(raw_msg_str(m, "error"), "org.busd.Error.OriginRefused");
-        raw_msg_free(m);
+        assert_dropped(forger, serial, "org.busd.Error.OriginRefused");
 
         /* The reply: svc calls the forger, which answers with an ORIGIN. */
         call_serial = raw_peer_send(svc, &call);
@@ -849,9 +846,7 @@ START_TEST(test_bridged_call_to_driver_refused) {
         uint64_t serial;
         RawMsg *m;
 
-        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
-        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
-        raw_msg_free(m);
+        become_bridge(bridge);
         serial = raw_peer_send(bridge, &call);
         m = raw_peer_recv_reply(bridge, serial, HARNESS_WAIT_MS);
         ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.AccessDenied") &&
@@ -911,24 +906,28 @@ START_TEST(test_set_remote_origin_checks) {
 }
 END_TEST
 
+/* A call and a broadcast signal from beta's uid 1000 (ORIGIN), for the
+ * policy tests. */
+static const RawSpec remote_call = { .type = BUS_MESSAGE_METHOD_CALL,
+                                     .path = SVC_PATH,
+                                     .interface = SVC_IFACE,
+                                     .member = "Set",
+                                     .origin = ORIGIN,
+                                     .body = "{}" };
+static const RawSpec remote_signal = { .type = BUS_MESSAGE_SIGNAL,
+                                       .path = SVC_PATH,
+                                       .interface = SVC_IFACE,
+                                       .member = "Tick",
+                                       .origin = ORIGIN,
+                                       .body = "{}" };
+
 /* The policy judges a bridged message by its remote sender (docs/POLICY.md
  * "Remote callers"): a remote call denied by a remote rule while the same
  * local uid, and the same connection without ORIGIN, are allowed; a remote
  * signal from one host denied by an emit rule for that host. */
 START_TEST(test_policy_remote_callers) {
         RawPeer *bridge, *local, *svc;
-        RawSpec call = { .type = BUS_MESSAGE_METHOD_CALL,
-                         .path = SVC_PATH,
-                         .interface = SVC_IFACE,
-                         .member = "Set",
-                         .origin = ORIGIN,
-                         .body = "{}" };
-        RawSpec sig = { .type = BUS_MESSAGE_SIGNAL,
-                        .path = SVC_PATH,
-                        .interface = SVC_IFACE,
-                        .member = "Tick",
-                        .origin = ORIGIN,
-                        .body = "{}" };
+        RawSpec call = remote_call, sig = remote_signal;
         uint64_t serial;
         RawMsg *m;
 
@@ -941,9 +940,7 @@ START_TEST(test_policy_remote_callers) {
         local = raw_peer_new(busd_address());
         svc = raw_peer_new(busd_address());
         call.destination = svc->name;
-        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
-        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
-        raw_msg_free(m);
+        become_bridge(bridge);
 
         /* From beta's uid 1000 through the bridge: denied, naming the rule
          * and the remote caller. */
@@ -968,16 +965,7 @@ START_TEST(test_policy_remote_callers) {
         raw_msg_free(m);
         /* A signal from beta: dropped, the bridge told. */
         serial = raw_peer_send(bridge, &sig);
-        for (;;) {
-                m = raw_peer_recv(bridge, HARNESS_WAIT_MS);
-                ck_assert_msg(m, "no MessageDropped for the signal");
-                if (raw_msg_is_signal(m, "MessageDropped"))
-                        break;
-                raw_msg_free(m);
-        }
-        ck_assert_int_eq(json_integer_value(json_object_get(m->json, "serial")), (json_int_t)serial);
-        ck_assert_str_eq(raw_msg_str(m, "error"), "org.busd.Error.AccessDenied");
-        raw_msg_free(m);
+        assert_dropped(bridge, serial, "org.busd.Error.AccessDenied");
         {
                 json_t *st = busd_stats(), *pd = json_object_get(st, "policy_denials");
 
@@ -1002,18 +990,7 @@ END_TEST
  * sender gets MessageDropped, a broadcast skips the receiver. */
 START_TEST(test_policy_remote_receive) {
         RawPeer *bridge, *local, *svc;
-        RawSpec call = { .type = BUS_MESSAGE_METHOD_CALL,
-                         .path = SVC_PATH,
-                         .interface = SVC_IFACE,
-                         .member = "Set",
-                         .origin = ORIGIN,
-                         .body = "{}" };
-        RawSpec sig = { .type = BUS_MESSAGE_SIGNAL,
-                        .path = SVC_PATH,
-                        .interface = SVC_IFACE,
-                        .member = "Tick",
-                        .origin = ORIGIN,
-                        .body = "{}" };
+        RawSpec call = remote_call, sig = remote_signal;
         char config[1024];
         uint64_t serial;
         RawMsg *m;
@@ -1031,9 +1008,7 @@ START_TEST(test_policy_remote_receive) {
         svc = raw_peer_new(busd_address());
         call.destination = svc->name;
         raw_peer_add_match(svc, "type='signal',interface='" SVC_IFACE "'");
-        m = raw_peer_driver_call(bridge, "BecomeBridge", NULL);
-        ck_assert_msg(m->type == BUS_MESSAGE_METHOD_RETURN, "BecomeBridge: %s", raw_msg_describe(m));
-        raw_msg_free(m);
+        become_bridge(bridge);
 
         /* From beta: denied by the receiver's rule, naming it and the sender. */
         serial = raw_peer_send(bridge, &call);
@@ -1067,16 +1042,7 @@ START_TEST(test_policy_remote_receive) {
         /* A unicast signal from beta: dropped, the bridge told. */
         sig.destination = svc->name;
         serial = raw_peer_send(bridge, &sig);
-        for (;;) {
-                m = raw_peer_recv(bridge, HARNESS_WAIT_MS);
-                ck_assert_msg(m, "no MessageDropped for the unicast signal");
-                if (raw_msg_is_signal(m, "MessageDropped"))
-                        break;
-                raw_msg_free(m);
-        }
-        ck_assert_int_eq(json_integer_value(json_object_get(m->json, "serial")), (json_int_t)serial);
-        ck_assert_str_eq(raw_msg_str(m, "error"), "org.busd.Error.AccessDenied");
-        raw_msg_free(m);
+        assert_dropped(bridge, serial, "org.busd.Error.AccessDenied");
         /* A broadcast from beta skips svc; a local one after it arrives first. */
         sig.destination = NULL;
         (void)raw_peer_send(bridge, &sig);
