@@ -8,7 +8,8 @@
 #    socket, and on SIGTERM exit 0 without unlinking a socket it did not
 #    create;
 #  - the shipped units pass systemd-analyze verify (busd.service with its
-#    ExecStart pointed at the binary under test).
+#    ExecStart pointed at the binary under test; busd-bridge.service too
+#    when the bridge is built, with its reload and no-restart status).
 # Skips (exit 77) where systemd's tools are missing. Ends with
 # "N passed, M failed".
 set -u
@@ -115,6 +116,25 @@ if systemd-analyze security --help 2>/dev/null | grep -q -- --offline; then
                 sed -n 's/.*Overall exposure level for busd.service: \([0-9.]*\).*/\1/p')
         check "systemd-analyze security rates busd.service as DAEMON.md says ($score)" \
                 grep -q "rates the shipped$" <<<"$(grep -B1 "unit \*\*$score OK\*\*" "$srcdir/docs/DAEMON.md")"
+fi
+
+# busd-bridge.service, when the bridge is built (docs/BRIDGE.md): verified beside
+# the bus's units it requires; reload and the no-restart status as its man page says.
+if [ -f "$builddir/systemd/busd-bridge.service" ]; then
+        sed -e "s|^ExecStart=[^ ]*busd-bridge |ExecStart=$(readlink -f "$builddir/bridge/busd-bridge") |" \
+                "$builddir/systemd/busd-bridge.service" >"$units/busd-bridge.service"
+        if systemd-analyze verify --man=no "$units/busd.socket" "$units/busd.service" \
+                "$units/busd-bridge.service" >"$dir/verify-bridge" 2>&1; then
+                ok "systemd-analyze verify accepts busd-bridge.service"
+        else
+                sed 's/^/    /' "$dir/verify-bridge"
+                not_ok "systemd-analyze verify accepts busd-bridge.service"
+        fi
+        check "busd-bridge.service is Type=notify" grep -qx 'Type=notify' "$units/busd-bridge.service"
+        check "busd-bridge.service reloads with SIGHUP" \
+                grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$units/busd-bridge.service"
+        check "busd-bridge.service does not restart on a setup error (status 2)" \
+                grep -qx 'RestartPreventExitStatus=2' "$units/busd-bridge.service"
 fi
 
 # ---- user units (busd --user) ------------------------------------------------------
