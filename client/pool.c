@@ -577,8 +577,13 @@ void pool_message_free(bus_message *m) {
                         release_one(s, &m->body_slice);
                 for (unsigned i = 0; i < m->n_slices; i++)
                         release_one(s, &m->slices[i]);
-                if (s->pending && s->conn && s->conn->dispatch_depth == 0 && s->conn->busy == 0)
+                if (s->pending && s->conn && s->conn->dispatch_depth == 0 &&
+                    s->conn->busy == 0) {
                         pool_flush_releases(s->conn);
+                        /* Corked, or the socket full: the release waits in
+                         * the queue, and an event loop must watch for it. */
+                        event_rearm(s->conn);
+                }
         } else {
                 if (m->body_in_slice)
                         pool_slice_unused(s, &m->body_slice);

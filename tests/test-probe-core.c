@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-probe-core.c — an outside probe of payload pools (PROTOCOL.md 3.6)
+ * and libbusclient's event integration (busclient.h) through a real busd:
+ * hostile raw owners and receivers (raw-peer.h), and library receivers on
+ * a libevent loop. Each case is a promise of the docs checked as written;
+ * each ends with the daemon serving others and its counters at baseline.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <event2/event.h>
+
+#include "bus-limits.h"
+#include "bus-protocol.h"
+#include "busclient.h"
+#include "harness.h"
+#include "raw-peer.h"
+
+#define IFACE "com.example.Probe"
+#define PATH "/com/example/Probe"
+#define POOL_SIZE (1024u * 1024u)
+#define FULL_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+typedef struct TestPool {
+        int fd;
+        uint8_t *map;
+        uint64_t size;
+} TestPool;
+
+static TestPool pool_make(uint64_t size) {
+        TestPool p = { .size = size };
+
+        p.fd = memfd_create("probe-pool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        ck_assert_int_ge(p.fd, 0);
+        ck_assert_int_eq(ftruncate(p.fd, (off_t)size), 0);
+        p.map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p.fd, 0);
+        ck_assert_ptr_ne(p.map, MAP_FAILED);
+        memset(p.map, ' ', size); /* backed */
+        ck_assert_int_eq(fcntl(p.fd, F_ADD_SEALS, FULL_SEALS), 0);
+        return p;
+}
+
+static void pool_unmake(TestPool *p) {
+        munmap(p->map, p->size);
+        close(p->fd);
+}
+
+static RawPeer *raw_peer_new_pools(void) {
+        RawPeer *p = raw_peer_open(busd_address());
+        uint8_t pre[sizeof(BusPreamble)];
+        BusPreamble *pp = (BusPreamble *)(void *)pre;
+
+        raw_preamble(pre, sizeof(pre));
+        pp->features = BUS_FEATURE_PAYLOADS | BUS_FEATURE_POOLS;
+        p->features = pp->features;
+        ck_assert_int_eq(raw_peer_write(p, pre, sizeof(pre)), 0);
+        raw_peer_read_welcome(p);
+        ck_assert_msg(p->features & BUS_FEATURE_POOLS, "broker did not grant pools");
+        return p;
+}
+
+static void raw_add_pool_ok(RawPeer *p, uint32_t id, int fd, uint64_t size) {
+        char body[64];
+        uint64_t serial;
+        RawMsg *m;
+
+        snprintf(body, sizeof(body), "{\"pool\":%u}", id);
+        serial = raw_peer_send_fds(p, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                                  .destination = BUS_DRIVER_NAME,
+                                                  .path = BUS_DRIVER_PATH,
+                                                  .interface = BUS_DRIVER_INTERFACE,
+                                                  .member = "AddPool",
+                                                  .payload_sizes = &size,
+                                                  .n_payloads = 1,
+                                                  .body = body },
+                                   &fd, 1);
+        m = raw_peer_recv_reply(p, serial, 5000);
+        ck_assert_msg(m && m->type == BUS_MESSAGE_METHOD_RETURN, "AddPool: %s", raw_msg_describe(m));
+        raw_msg_free(m);
+}
+
+static uint64_t raw_send_slices(RawPeer *p, const char *to, const BusSlice *slices, unsigned n,
+                                bool body_in_slice) {
+        return raw_peer_send(p, &(RawSpec){ .type = BUS_MESSAGE_SIGNAL,
+                                            .flags = body_in_slice ? BUS_FLAG_BODY_IN_PAYLOAD : 0,
+                                            .destination = to,
+                                            .path = PATH,
+                                            .interface = IFACE,
+                                            .member = "Data",
+                                            .slices = slices,
+                                            .n_slices = n });
+}
+
+static RawMsg *recv_member(RawPeer *p, const char *member, int timeout_ms) {
+        for (int i = 0; i < 64; i++) {
+                RawMsg *m = raw_peer_recv(p, timeout_ms);
+
+                if (!m)
+                        return NULL;
+                if ((m->member && strcmp(m->member, member) == 0) ||
+                    (m->error_name && strcmp(m->error_name, member) == 0))
+                        return m;
+                raw_msg_free(m);
+        }
+        return NULL;
+}
+
+static RawMsg *raw_release(RawPeer *p, uint64_t owner, uint32_t pool, uint64_t offset,
+                           uint64_t length) {
+        return raw_peer_driver_call(
+                p, "ReleaseSlices",
+                json_pack("{s:[[I,I,I,I]]}", "slices", (json_int_t)owner, (json_int_t)pool,
+                          (json_int_t)offset, (json_int_t)length));
+}
+
+/* ---- a corked event-driven receiver frees a message outside dispatch ------------------ */
+
+static struct {
+        struct event_base *base;
+        bus_message *kept;
+        unsigned received;
+        RawPeer *owner;
+        bool released;
+} ev;
+
+static int on_data(bus_message *m, void *userdata) {
+        ev.received++;
+        ev.kept = bus_message_ref(m); /* freed later, from the application's own timer */
+        return 0;
+}
+
+static void on_free_timer(evutil_socket_t fd, short what, void *userdata) {
+        bus_message_unref(ev.kept);
+        ev.kept = NULL;
+}
+
+static void on_watch_owner(evutil_socket_t fd, short what, void *userdata) {
+        RawMsg *m = recv_member(ev.owner, "SlicesReleased", 1);
+
+        if (m) {
+                ev.released = true;
+                raw_msg_free(m);
+                event_base_loopbreak(ev.base);
+        }
+}
+
+/* busclient.h: a received message's slices are released when it is freed, one
+ * ReleaseSlices per message freed outside a dispatch; the event integration
+ * arms the write event while output is queued. A corked connection on a loop
+ * that frees a message from its own timer must still send the release. */
+START_TEST(test_event_release_outside_dispatch) {
+        RawPeer *a = raw_peer_new_pools();
+        TestPool pool = pool_make(POOL_SIZE);
+        bus_connection *r = test_connect();
+        bus_slot *match = NULL;
+        struct event *watch, *freer;
+        BusSlice s = { .pool = 1, .offset = 0, .length = 2 };
+        uint64_t deadline;
+
+        memcpy(pool.map, "{}", 2);
+        ev = (typeof(ev)){ .owner = a };
+        ev.base = event_base_new();
+        ck_assert_ptr_nonnull(ev.base);
+        ck_assert_int_eq(bus_add_match(r, &match, "type='signal',interface='" IFACE "'", on_data,
+                                       NULL),
+                         0);
+        ck_assert_int_eq(bus_connection_attach_event(r, ev.base), 0);
+        ck_assert_int_eq(bus_connection_set_cork(r, true), 0);
+        raw_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
+        raw_send_slices(a, bus_connection_get_unique_name(r), &s, 1, true);
+
+        watch = event_new(ev.base, -1, EV_PERSIST, on_watch_owner, NULL);
+        struct timeval tick = { 0, 10000 };
+
+        ck_assert_int_eq(event_add(watch, &tick), 0);
+        freer = evtimer_new(ev.base, on_free_timer, NULL);
+        deadline = now_usec() + HARNESS_WAIT_USEC;
+        while (!ev.received && now_usec() < deadline)
+                event_base_loop(ev.base, EVLOOP_ONCE);
+        ck_assert_uint_eq(ev.received, 1);
+        ck_assert_ptr_nonnull(ev.kept);
+        struct timeval soon = { 0, 1000 };
+
+        ck_assert_int_eq(evtimer_add(freer, &soon), 0);
+        while (!ev.released && now_usec() < deadline)
+                event_base_loop(ev.base, EVLOOP_ONCE);
+        ck_assert_msg(ev.released, "the release of a message freed outside dispatch was never sent");
+        ck_assert_int_eq(busd_stat("pool_releases_refused"), 0);
+
+        event_free(watch);
+        event_free(freer);
+        bus_slot_unref(match);
+        bus_connection_detach_event(r);
+        test_disconnect(r);
+        event_base_free(ev.base);
+        raw_peer_free(a);
+        pool_unmake(&pool);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* ---- the same slice twice in one message ------------------------------------------------ */
+
+/* PROTOCOL.md 3.6: every slice of a message queued to a receiver is held,
+ * once per message; the library releases what it received. Two entries
+ * naming the same bytes: the receiver's releases of what it was sent are
+ * never "refused", and the owner gets the slice back once all went. */
+START_TEST(test_same_slice_twice) {
+        RawPeer *a = raw_peer_new_pools(), *b = raw_peer_new_pools();
+        TestPool pool = pool_make(POOL_SIZE);
+        BusSlice s[2] = { { .pool = 1, .offset = 0, .length = 100 },
+                          { .pool = 1, .offset = 0, .length = 100 } };
+        RawMsg *m;
+        int64_t refused0 = busd_stat("pool_releases_refused");
+
+        raw_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
+        raw_send_slices(a, b->name, s, 2, false);
+        m = recv_member(b, "Data", 5000);
+        ck_assert_msg(m, "no Data");
+        raw_msg_free(m);
+        /* As the library does: one entry per slice of the message. */
+        m = raw_peer_driver_call(b, "ReleaseSlices",
+                                 json_pack("{s:[[I,i,i,i],[I,i,i,i]]}", "slices",
+                                           (json_int_t)a->id, 1, 0, 100, (json_int_t)a->id, 1,
+                                           0, 100));
+        ck_assert_msg(m && m->type == BUS_MESSAGE_METHOD_RETURN, "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        ck_assert_int_eq(busd_stat("pool_releases_refused"), refused0);
+        m = recv_member(a, "SlicesReleased", 5000);
+        ck_assert_msg(m, "the owner never got its slice back");
+        raw_msg_free(m);
+
+        raw_peer_free(b);
+        raw_peer_free(a);
+        pool_unmake(&pool);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* ---- a driver call that carries slices -------------------------------------------------- */
+
+/* A message with slices that reaches no receiver is handed back at once
+ * (SlicesReleased): a call to the bus itself is delivered to nobody. */
+START_TEST(test_driver_call_with_slices) {
+        RawPeer *a = raw_peer_new_pools();
+        TestPool pool = pool_make(POOL_SIZE);
+        BusSlice s = { .pool = 1, .offset = 8192, .length = 10 };
+        uint64_t serial;
+        RawMsg *m;
+
+        raw_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
+        serial = raw_peer_send(a, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                              .destination = BUS_DRIVER_NAME,
+                                              .path = BUS_DRIVER_PATH,
+                                              .interface = BUS_DRIVER_INTERFACE,
+                                              .member = "Ping",
+                                              .slices = &s,
+                                              .n_slices = 1 });
+        m = raw_peer_recv_reply(a, serial, 5000);
+        ck_assert_msg(m, "no answer to Ping with a slice");
+        raw_msg_free(m);
+        m = recv_member(a, "SlicesReleased", 2000);
+        ck_assert_msg(m, "a slice sent to the bus itself was never handed back");
+        raw_msg_free(m);
+
+        raw_peer_free(a);
+        pool_unmake(&pool);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* ---- the owner goes while a receiver holds slices ---------------------------------------- */
+
+START_TEST(test_owner_gone_while_held) {
+        RawPeer *a = raw_peer_new_pools(), *b = raw_peer_new_pools();
+        TestPool pool = pool_make(POOL_SIZE);
+        BusSlice s = { .pool = 1, .offset = 0, .length = 10 };
+        unsigned fds0 = busd_fd_count();
+        uint64_t owner = a->id;
+        int64_t refused0 = busd_stat("pool_releases_refused");
+        RawMsg *m;
+
+        raw_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
+        raw_send_slices(a, b->name, &s, 1, false);
+        raw_msg_free(recv_member(b, "Data", 5000));
+        raw_peer_free(a);
+        m = recv_member(b, "PoolRemoved", 5000);
+        ck_assert_msg(m, "no PoolRemoved");
+        raw_msg_free(m);
+        /* The broker's copy of the pool is gone with its owner. */
+        ck_assert_uint_le(busd_fd_count(), fds0);
+        /* Releases after the owner left are expected: accepted quietly. */
+        m = raw_release(b, owner, 1, 0, 10);
+        ck_assert_msg(m && m->type == BUS_MESSAGE_METHOD_RETURN, "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        ck_assert_int_eq(busd_stat("pool_releases_refused"), refused0);
+
+        raw_peer_free(b);
+        pool_unmake(&pool);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("probe-core");
+        TCase *tc = harness_tcase("probe-core");
+
+        tcase_add_test(tc, test_event_release_outside_dispatch);
+        tcase_add_test(tc, test_same_slice_twice);
+        tcase_add_test(tc, test_driver_call_with_slices);
+        tcase_add_test(tc, test_owner_gone_while_held);
+        suite_add_tcase(s, tc);
+        return harness_run(s);
+}
