@@ -980,23 +980,32 @@ static void drain(void *userdata) {
         unsigned budget = BRIDGE_DISPATCH_BATCH;
 
         for (OutCall *o = b->in_flight, *next; o && budget > 0; o = next) {
-                natsMsg *msg = NULL;
-                natsStatus st;
+                uint64_t id = o->id;
 
                 next = o->flight_next; /* handling releases o, nothing else */
-                st = natsSubscription_NextMsg(&msg, o->sub, 0);
-                if (st == NATS_NO_RESPONDERS) {
+                /* Until the call is answered or the slot has nothing more:
+                 * late answers to the slot's earlier calls may be queued
+                 * ahead of this call's own reply, which must not wait for
+                 * another read of the socket behind them. */
+                while (o->id == id && budget > 0) {
+                        natsMsg *msg = NULL;
+                        natsStatus st = natsSubscription_NextMsg(&msg, o->sub, 0);
+
+                        if (st == NATS_NO_RESPONDERS) {
+                                budget--;
+                                out_fail(o, BUS_ERROR_SERVICE_UNKNOWN,
+                                         "no host exports %s (NATS has no responders)",
+                                         bus_message_get_destination(o->call));
+                                break;
+                        }
+                        if (st == NATS_SLOW_CONSUMER)
+                                continue; /* said once; what is left follows */
+                        if (st != NATS_OK || !msg)
+                                break;
                         budget--;
-                        out_fail(o, BUS_ERROR_SERVICE_UNKNOWN,
-                                 "no host exports %s (NATS has no responders)",
-                                 bus_message_get_destination(o->call));
-                        continue;
+                        handle_reply(b, o, msg);
+                        msg_release(b, msg);
                 }
-                if (st != NATS_OK || !msg)
-                        continue;
-                budget--;
-                handle_reply(b, o, msg);
-                msg_release(b, msg);
         }
         for (size_t i = 0; i < b->cfg->n_exports; i++)
                 drain_one(b, b->call_subs[i], IN_CALL, (unsigned)i, &budget);

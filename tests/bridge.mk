@@ -45,3 +45,4 @@ tests_test_bridge_auth_CPPFLAGS = $(AM_CPPFLAGS) \
 tests_test_bridge_auth_CFLAGS = $(integration_cflags)
 tests_test_bridge_auth_LDADD = $(integration_ldadd)
 endif
+include $(top_srcdir)/tests/bridge-hostile.mk

@@ -1,0 +1,600 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-bridge-hostile.c — busd-bridge against a hostile NATS client: one
+ * that publishes crafted messages on the bridges' subjects (calls to an
+ * exported name, replies to a bridge's inbox, signals), speaking the NATS
+ * client protocol itself over a TCP socket (INFO/CONNECT, SUB, HPUB,
+ * MSG/HMSG), so that it can send what libnats never would.
+ *
+ * The world: one nats-server on loopback, two busd ("alpha", "beta", each on
+ * a socket in the test's private directory) and a bridge per host:
+ *
+ *   alpha imports org.example.Calc (exported by beta) and org.example.Fake
+ *         (exported by nobody: the hostile client answers its calls), and
+ *         re-emits org.example.Calc's signals;
+ *   beta  exports org.example.Calc, served on beta's bus by this process.
+ *
+ * Each test ends with both buses serving a fresh peer and both bridges
+ * still running (teardown stops them with SIGTERM and wants status 0).
+ *
+ * Every wait is for an event with a deadline (a reply, a NATS message, a
+ * READY=1 datagram, a process exit); every process is stopped by its PID.
+ * Skips (77) when nats-server is not installed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bridge-harness.h"
+#include "harness.h"
+
+#ifndef BUSD_DEFAULT_BINARY
+#define BUSD_DEFAULT_BINARY "daemon/busd"
+#endif
+
+#define DOMAIN "hostile"
+#define CALC "org.example.Calc"
+#define CALC_PATH "/org/example/Calc"
+#define FAKE "org.example.Fake"
+#define FAKE_PATH "/f"
+#define BRIDGE_BAD_MESSAGE "org.busd.Bridge.Error.BadMessage"
+#define SEC 1000000ull
+
+/* Short enough for every socket path under it (sun_path is 108 bytes). */
+#define DIR_MAX 128
+
+static struct {
+        char dir[DIR_MAX];
+        int port;
+        Proc nats;
+        Proc busd[2];
+        Proc bridge[2];
+        char sock[2][PATH_MAX];
+        char conf[2][PATH_MAX];
+} W;
+
+/* ---- a NATS client speaking the protocol itself -------------------------------------------- */
+
+typedef struct Nats {
+        int fd;
+        char buf[1 << 20];
+        size_t len;
+        unsigned sid;
+} Nats;
+
+/* One MSG or HMSG: its subject, reply subject ("" if none), header block
+ * (NUL-terminated, "" for MSG) and data. */
+typedef struct NatsMsg {
+        char subject[256];
+        char reply[256];
+        char *headers;
+        char *data;
+        size_t data_len;
+} NatsMsg;
+
+static void nats_msg_clear(NatsMsg *m) {
+        free(m->headers);
+        free(m->data);
+        memset(m, 0, sizeof(*m));
+}
+
+static void nats_write(Nats *n, const void *data, size_t len) {
+        const char *p = data;
+
+        while (len > 0) {
+                ssize_t k = write(n->fd, p, len);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                ck_assert_msg(k > 0, "write to nats-server: %s", strerror(errno));
+                p += k;
+                len -= (size_t)k;
+        }
+}
+
+static void nats_printf(Nats *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void nats_printf(Nats *n, const char *fmt, ...) {
+        char line[1024];
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        ck_assert(k > 0 && (size_t)k < sizeof(line));
+        nats_write(n, line, (size_t)k);
+}
+
+/* Read more into the buffer, waiting at most until @deadline; false on
+ * timeout. */
+static bool nats_fill(Nats *n, uint64_t deadline) {
+        struct pollfd pfd = { .fd = n->fd, .events = POLLIN };
+        uint64_t now = now_usec();
+        ssize_t k;
+
+        if (now >= deadline)
+                return false;
+        if (poll(&pfd, 1, (int)((deadline - now) / 1000 + 1)) <= 0)
+                return false;
+        ck_assert_uint_lt(n->len, sizeof(n->buf));
+        k = read(n->fd, n->buf + n->len, sizeof(n->buf) - n->len);
+        ck_assert_msg(k > 0, "nats-server closed the connection");
+        n->len += (size_t)k;
+        return true;
+}
+
+/* The next protocol line (without CRLF) into @line; false on timeout. */
+static bool nats_line(Nats *n, char *line, size_t size, uint64_t deadline) {
+        for (;;) {
+                char *end = memmem(n->buf, n->len, "\r\n", 2);
+
+                if (end) {
+                        size_t k = (size_t)(end - n->buf);
+
+                        ck_assert_uint_lt(k, size);
+                        memcpy(line, n->buf, k);
+                        line[k] = 0;
+                        memmove(n->buf, end + 2, n->len - k - 2);
+                        n->len -= k + 2;
+                        return true;
+                }
+                if (!nats_fill(n, deadline))
+                        return false;
+        }
+}
+
+/* @len bytes and the CRLF after them. */
+static char *nats_take(Nats *n, size_t len, uint64_t deadline) {
+        char *out = malloc(len + 1);
+
+        ck_assert_ptr_nonnull(out);
+        while (n->len < len + 2)
+                ck_assert_msg(nats_fill(n, deadline), "a message's data did not arrive");
+        memcpy(out, n->buf, len);
+        out[len] = 0;
+        memmove(n->buf, n->buf + len + 2, n->len - len - 2);
+        n->len -= len + 2;
+        return out;
+}
+
+/* The next MSG/HMSG within @timeout_usec (PINGs answered); false if none. */
+static bool nats_next(Nats *n, NatsMsg *m, uint64_t timeout_usec) {
+        uint64_t deadline = now_usec() + timeout_usec;
+        char line[1024];
+
+        memset(m, 0, sizeof(*m));
+        while (nats_line(n, line, sizeof(line), deadline)) {
+                char verb[8], a[256], b[256], c[32], d[32], e[32];
+                int k;
+
+                if (strcmp(line, "PING") == 0) {
+                        nats_printf(n, "PONG\r\n");
+                        continue;
+                }
+                ck_assert_msg(strncmp(line, "-ERR", 4) != 0, "nats-server: %s", line);
+                k = sscanf(line, "%7s %255s %255s %255s %31s %31s %31s", verb, m->subject, a, b, c,
+                           d, e);
+                if (strcmp(verb, "MSG") == 0) {
+                        /* MSG subject sid [reply] len */
+                        size_t len = (size_t)strtoull(k == 5 ? c : b, NULL, 10);
+
+                        if (k == 5)
+                                snprintf(m->reply, sizeof(m->reply), "%s", b);
+                        m->headers = strdup("");
+                        m->data = nats_take(n, len, deadline);
+                        m->data_len = len;
+                        return true;
+                }
+                if (strcmp(verb, "HMSG") == 0) {
+                        /* HMSG subject sid [reply] hdr_len total_len */
+                        size_t hlen = (size_t)strtoull(k == 6 ? c : b, NULL, 10);
+                        size_t total = (size_t)strtoull(k == 6 ? d : c, NULL, 10);
+                        char *all;
+
+                        if (k == 6)
+                                snprintf(m->reply, sizeof(m->reply), "%s", b);
+                        ck_assert_uint_le(hlen, total);
+                        all = nats_take(n, total, deadline);
+                        m->headers = strndup(all, hlen);
+                        m->data_len = total - hlen;
+                        m->data = malloc(m->data_len + 1);
+                        memcpy(m->data, all + hlen, m->data_len);
+                        m->data[m->data_len] = 0;
+                        free(all);
+                        return true;
+                }
+                /* +OK, PONG, INFO: nothing to do. */
+        }
+        return false;
+}
+
+/* The value of header @key in @m ("" if absent: in a static buffer). */
+static const char *nats_header(const NatsMsg *m, const char *key) {
+        static char value[512];
+        size_t klen = strlen(key);
+
+        value[0] = 0;
+        for (const char *p = m->headers; p && *p;) {
+                const char *eol = strstr(p, "\r\n");
+                size_t len = eol ? (size_t)(eol - p) : strlen(p);
+
+                if (len > klen + 1 && strncasecmp(p, key, klen) == 0 && p[klen] == ':') {
+                        const char *v = p + klen + 1;
+
+                        while (*v == ' ')
+                                v++;
+                        snprintf(value, sizeof(value), "%.*s", (int)(len - (size_t)(v - p)), v);
+                        break;
+                }
+                p += len + (eol ? 2 : 0);
+        }
+        return value;
+}
+
+/* A round trip: everything sent before it was processed by the server. */
+static void nats_sync(Nats *n) {
+        uint64_t deadline = now_usec() + 5 * SEC;
+        char line[1024];
+
+        nats_printf(n, "PING\r\n");
+        for (;;) {
+                ck_assert_msg(nats_line(n, line, sizeof(line), deadline), "no PONG");
+                if (strcmp(line, "PONG") == 0)
+                        return;
+                ck_assert_msg(strncmp(line, "MSG", 3) != 0 && strncmp(line, "HMSG", 4) != 0,
+                              "a message while syncing: %s", line);
+        }
+}
+
+static Nats *nats_open(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET,
+                                  .sin_port = htons((uint16_t)W.port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        Nats *n = calloc(1, sizeof(*n));
+        char line[4096];
+
+        ck_assert_ptr_nonnull(n);
+        n->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(n->fd, 0);
+        ck_assert_int_eq(connect(n->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert(nats_line(n, line, sizeof(line), now_usec() + 5 * SEC));
+        ck_assert_msg(strncmp(line, "INFO ", 5) == 0, "not NATS: %s", line);
+        nats_printf(n, "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,"
+                       "\"no_responders\":true,\"echo\":false,\"protocol\":1}\r\n");
+        nats_sync(n);
+        return n;
+}
+
+static void nats_close(Nats *n) {
+        if (n) {
+                close(n->fd);
+                free(n);
+        }
+}
+
+static unsigned nats_sub(Nats *n, const char *subject, const char *queue) {
+        n->sid++;
+        nats_printf(n, "SUB %s %s%s%u\r\n", subject, queue ? queue : "", queue ? " " : "", n->sid);
+        return n->sid;
+}
+
+/* HPUB @subject with the header block "NATS/1.0" + @headers (lines "K: V"
+ * each ending in CRLF, or "") and @data; @reply NULL for none. */
+static void nats_hpub(Nats *n, const char *subject, const char *reply, const char *headers,
+                      const void *data, size_t len) {
+        size_t hlen = strlen("NATS/1.0\r\n") + strlen(headers) + 2;
+        char *frame, line[1024];
+        int k;
+
+        k = snprintf(line, sizeof(line), "HPUB %s %s%s%zu %zu\r\nNATS/1.0\r\n%s\r\n", subject,
+                     reply ? reply : "", reply ? " " : "", hlen, hlen + len, headers);
+        ck_assert(k > 0 && (size_t)k < sizeof(line));
+        frame = malloc((size_t)k + len + 2);
+        memcpy(frame, line, (size_t)k);
+        memcpy(frame + k, data, len);
+        memcpy(frame + k + len, "\r\n", 2);
+        nats_write(n, frame, (size_t)k + len + 2);
+        free(frame);
+}
+
+/* ---- processes -------------------------------------------------------------------------- */
+
+static void dump_logs(void) {
+        for (int i = 0; i < 2; i++) {
+                dump_log(&W.bridge[i]);
+                dump_log(&W.busd[i]);
+        }
+}
+
+static const char *busd_binary(void) {
+        const char *b = getenv("BUSD_BINARY");
+
+        return b && *b ? b : BUSD_DEFAULT_BINARY;
+}
+
+static void start_busd(int h) {
+        char conf[PATH_MAX];
+        char *argv[] = { (char *)busd_binary(), "--address", W.sock[h], "--config", conf, NULL };
+        FILE *f;
+
+        snprintf(conf, sizeof(conf), "%s/busd%d.json", W.dir, h);
+        f = fopen(conf, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs("{}\n", f);
+        fclose(f);
+        proc_start(&W.busd[h], W.dir, h ? "busd-beta" : "busd-alpha", argv, true);
+        proc_await_ready(&W.busd[h]);
+}
+
+static void write_bridge_config(int h) {
+        FILE *f = fopen(W.conf[h], "we");
+
+        ck_assert_ptr_nonnull(f);
+        fprintf(f,
+                "{\"nats\": {\"servers\": [\"nats://127.0.0.1:%d\"], \"reconnect_wait_ms\": 50},"
+                " \"domain\": \"" DOMAIN "\", \"host\": \"%s\", \"bus\": \"%s\","
+                " \"limits\": {\"pending_calls\": 4, \"queue_messages\": 16,"
+                "              \"inline_payload_bytes\": 65536},",
+                W.port, h ? "beta" : "alpha", W.sock[h]);
+        if (h == 0)
+                fprintf(f, " \"imports\": {\"names\": ["
+                           "   {\"name\": \"" CALC "\", \"objects\": [{\"path\": \"" CALC_PATH "\","
+                           "     \"interface\": \"" CALC "\", \"methods\": [\"Add\"]}]},"
+                           "   {\"name\": \"" FAKE "\", \"objects\": [{\"path\": \"" FAKE_PATH "\","
+                           "     \"interface\": \"" FAKE "\", \"methods\": [\"Do\"]}]}],"
+                           "  \"signals\": [{\"interface\": \"" CALC "\"}]}}\n");
+        else
+                fprintf(f, " \"exports\": {\"names\": [{\"name\": \"" CALC "\","
+                           "   \"interfaces\": [\"" CALC "\"]}]}}\n");
+        fclose(f);
+}
+
+static void start_bridge(int h) {
+        char *argv[] = { (char *)BRIDGE_BINARY, "--config", W.conf[h], NULL };
+
+        proc_start(&W.bridge[h], W.dir, h ? "bridge-beta" : "bridge-alpha", argv, true);
+        proc_await_ready(&W.bridge[h]);
+}
+
+static void world_start(void) {
+        const char *tmp = getenv("TMPDIR");
+        char port[16];
+        char *argv[] = { (char *)NATS_SERVER_BINARY, "-a", "127.0.0.1", "-p", port, NULL };
+
+        memset(&W, 0, sizeof(W));
+        if (!tmp || !*tmp)
+                tmp = "/tmp";
+        ck_assert_msg(strlen(tmp) < 64, "TMPDIR %s too long for socket paths", tmp);
+        signal(SIGPIPE, SIG_IGN);
+        snprintf(W.dir, sizeof(W.dir), "%s/busd-bridge-hostile-XXXXXX", tmp);
+        ck_assert_msg(mkdtemp(W.dir), "mkdtemp: %s", strerror(errno));
+        W.nats.notify_fd = W.busd[0].notify_fd = W.busd[1].notify_fd = -1;
+        W.bridge[0].notify_fd = W.bridge[1].notify_fd = -1;
+        W.port = free_port();
+        snprintf(port, sizeof(port), "%d", W.port);
+        proc_start(&W.nats, W.dir, "nats", argv, false);
+        proc_await_log(&W.nats, "Server is ready", 10 * SEC);
+        for (int h = 0; h < 2; h++) {
+                snprintf(W.sock[h], sizeof(W.sock[h]), "%s/bus%d.sock", W.dir, h);
+                snprintf(W.conf[h], sizeof(W.conf[h]), "%s/bridge%d.json", W.dir, h);
+                start_busd(h);
+        }
+        for (int h = 0; h < 2; h++) {
+                write_bridge_config(h);
+                ck_assert_int_eq(chmod(W.conf[h], 0600), 0);
+                start_bridge(h);
+        }
+}
+
+static void world_stop(void) {
+        int st;
+
+        for (int h = 0; h < 2; h++) {
+                st = proc_stop(&W.bridge[h], SIGTERM);
+                if (st != -1 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                        dump_log(&W.bridge[h]);
+                        ck_abort_msg("bridge %d did not exit cleanly (status %d)", h, st);
+                }
+        }
+        for (int h = 0; h < 2; h++)
+                proc_stop(&W.busd[h], SIGTERM);
+        proc_stop(&W.nats, SIGTERM);
+        if (getenv("BRIDGE_TEST_SHOW_LOG"))
+                dump_logs();
+        remove_dir(W.dir);
+}
+
+/* ---- services and clients ---------------------------------------------------------------- */
+
+static bus_connection *connect_to(int h) {
+        bus_connection *c = NULL;
+
+        ck_assert_int_eq(bus_connect(&c, W.sock[h]), 0);
+        return c;
+}
+
+static struct {
+        bus_connection *conn;
+        bus_slot *slot;
+        unsigned calls;
+} calc;
+
+static int calc_add(bus_message *call, void *ud, json_t **ret, bus_error *err) {
+        calc.calls++;
+        *ret = json_pack("{s:b}", "added", 1);
+        return 0;
+}
+
+static const bus_method calc_methods[] = { { "Add", calc_add }, { NULL, NULL } };
+
+typedef struct Outcome {
+        unsigned done;
+        bus_message *reply;
+} Outcome;
+
+static int outcome_cb(bus_message *m, void *ud) {
+        Outcome *o = ud;
+
+        o->reply = bus_message_ref(m);
+        o->done = 1;
+        return 0;
+}
+
+static void outcome_reset(Outcome *o) {
+        o->reply = bus_message_unref(o->reply);
+        o->done = 0;
+}
+
+static const char *outcome_error(const Outcome *o) {
+        return bus_message_get_type(o->reply) == BUS_MESSAGE_ERROR
+                       ? bus_message_get_error_name(o->reply)
+                       : NULL;
+}
+
+/* Start a call from @client on alpha's bus (answered later: pump_until). */
+static void call_start(bus_connection *client, const char *dest, const char *path,
+                       const char *iface, const char *member, uint64_t timeout_usec, Outcome *o) {
+        bus_message *m = NULL;
+
+        outcome_reset(o);
+        ck_assert_int_eq(bus_message_new_method_call(client, &m, dest, path, iface, member), 0);
+        ck_assert_int_eq(bus_call_async(client, m, timeout_usec, outcome_cb, o, NULL), 0);
+        bus_message_unref(m);
+}
+
+/* Both buses still serve a fresh peer, and both bridges still run. */
+static void assert_world_serves(void) {
+        for (int h = 0; h < 2; h++) {
+                bus_connection *c = connect_to(h);
+                bus_error e = BUS_ERROR_INIT;
+                json_t *r = NULL;
+                int st;
+
+                ck_assert_int_eq(bus_call_method(c, DRIVER_NAME, DRIVER_PATH, DRIVER_INTERFACE,
+                                                 "Ping", NULL, 0, &e, &r),
+                                 0);
+                json_decref(r);
+                bus_connection_close(c);
+                ck_assert_msg(waitpid(W.bridge[h].pid, &st, WNOHANG) == 0, "bridge %d died", h);
+        }
+}
+
+static void setup(void) {
+        bus_error e = BUS_ERROR_INIT;
+
+        world_start();
+        memset(&calc, 0, sizeof(calc));
+        calc.conn = connect_to(1);
+        ck_assert_int_eq(bus_add_object(calc.conn, &calc.slot, CALC_PATH, CALC, calc_methods, NULL),
+                         0);
+        ck_assert_int_eq(bus_request_name(calc.conn, CALC, BUS_NAME_DO_NOT_QUEUE, &e),
+                         BUS_NAME_PRIMARY_OWNER);
+}
+
+static void teardown(void) {
+        calc.slot = bus_slot_unref(calc.slot);
+        calc.conn = bus_connection_close(calc.conn);
+        world_stop();
+}
+
+/* The hostile client as the only exporter of FAKE: it takes alpha's calls
+ * to it (queue group "busd-bridge", as an exporting bridge would). */
+static Nats *fake_exporter(void) {
+        Nats *n = nats_open();
+
+        nats_sub(n, DOMAIN ".call." FAKE, "busd-bridge");
+        nats_sync(n);
+        return n;
+}
+
+/* A call from @client to FAKE, received by the hostile exporter @n: the
+ * request's reply subject in @inbox. */
+static void fake_call(Nats *n, bus_connection *client, uint64_t timeout_usec, Outcome *o,
+                      char *inbox, size_t size) {
+        NatsMsg m;
+
+        call_start(client, FAKE, FAKE_PATH, FAKE, "Do", timeout_usec, o);
+        ck_assert_int_eq(bus_connection_flush(client), 0);
+        ck_assert_msg(nats_next(n, &m, 5 * SEC), "the call to " FAKE " did not reach NATS");
+        ck_assert_str_eq(m.subject, DOMAIN ".call." FAKE);
+        ck_assert_str_eq(nats_header(&m, "Busd-Member"), "Do");
+        ck_assert_msg(m.reply[0], "the request has no reply subject");
+        snprintf(inbox, size, "%s", m.reply);
+        nats_msg_clear(&m);
+}
+
+/* ---- tests ------------------------------------------------------------------------------- */
+
+/* docs/BRIDGE.md "On the wire": "a reply whose id is not the slot's current
+ * call is a late one and dropped". Dropped, and nothing else: late answers
+ * to a slot's earlier calls that arrive while its next call is in flight
+ * must not hold back that call's own reply (they did: the bridge took one
+ * message per slot per read of the NATS socket, so with two late answers
+ * ahead of it the right reply stayed queued until the call timed out). */
+START_TEST(test_late_replies_do_not_hide_the_reply) {
+        bus_connection *client = connect_to(0);
+        Nats *n = fake_exporter();
+        char first[256], inbox[256];
+        Outcome o = { 0 };
+
+        fake_call(n, client, 5 * SEC, &o, first, sizeof(first));
+        nats_hpub(n, first, NULL, "", "{\"n\":1}", 7);
+        pump_until(&o.done, 1, client);
+        ck_assert_ptr_null(outcome_error(&o));
+        for (int round = 0; round < 3; round++) {
+                /* The next call is in flight (in the same slot: calls made
+                 * one after another reuse it); then late answers to the
+                 * first call, then its own. */
+                fake_call(n, client, 3 * SEC, &o, inbox, sizeof(inbox));
+                for (int late = 0; late < 2; late++)
+                        nats_hpub(n, first, NULL, "", "{\"late\":1}", 10);
+                nats_hpub(n, inbox, NULL, "", "{\"n\":2}", 7);
+                pump_until(&o.done, 1, client);
+                ck_assert_msg(!outcome_error(&o), "round %d: %s instead of the reply", round,
+                              outcome_error(&o));
+                ck_assert_int_eq(
+                        json_integer_value(json_object_get(bus_message_get_body(o.reply), "n")), 2);
+        }
+        outcome_reset(&o);
+        nats_close(n);
+        bus_connection_close(client);
+        assert_world_serves();
+}
+END_TEST
+
+int main(void) {
+        const struct {
+                const char *name;
+                const TTest *fn;
+        } tests[] = {
+                { "test_late_replies_do_not_hide_the_reply", test_late_replies_do_not_hide_the_reply },
+        };
+        const char *only = getenv("BRIDGE_TEST");
+        Suite *s = suite_create("bridge-hostile");
+        TCase *tc = tcase_create("hostile");
+
+        if (access(NATS_SERVER_BINARY, X_OK) != 0) {
+                printf("SKIP: nats-server not installed (%s)\n", NATS_SERVER_BINARY);
+                return 77;
+        }
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 60);
+        /* BRIDGE_TEST=name runs that test alone. */
+        for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+                if (!only || strcmp(only, tests[i].name) == 0)
+                        tcase_add_test(tc, tests[i].fn);
+        suite_add_tcase(s, tc);
+        return harness_run(s);
+}
