@@ -81,16 +81,21 @@ static void daemon_start(Daemon *d, bool watchdog) {
         }
 }
 
-static void daemon_stop(Daemon *d) {
+/* Wait for the daemon, SIGTERM already sent, to exit 0, and clean up. */
+static void daemon_reap(Daemon *d) {
         int status;
         char cmd[PATH_MAX + 16];
 
-        ck_assert_int_eq(kill(d->pid, SIGTERM), 0);
         ck_assert_int_eq(waitpid(d->pid, &status, 0), d->pid);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "busd status 0x%x", status);
         close(d->notify_fd);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
         ck_assert_int_eq(system(cmd), 0);
+}
+
+static void daemon_stop(Daemon *d) {
+        ck_assert_int_eq(kill(d->pid, SIGTERM), 0);
+        daemon_reap(d);
 }
 
 /* Read the next notification within @timeout_ms into @buf ("" on timeout). */
@@ -174,15 +179,81 @@ START_TEST(test_status_counts_invalid_service_files) {
 }
 END_TEST
 
+/* Replace the daemon's configuration file with @text. */
+static void write_config(Daemon *d, const char *text) {
+        char path[PATH_MAX + 16];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/busd.json", d->dir);
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs(text, f);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
+/* SIGHUP, then the READY=1 that ends the reload (after its RELOADING=1). */
+static void reload_await_ready(Daemon *d, char *buf, size_t size) {
+        ck_assert_int_eq(kill(d->pid, SIGHUP), 0);
+        await_notification(d, "RELOADING=1", buf, size);
+        await_notification(d, "READY=1", buf, size);
+}
+
+/* Every READY=1 and STOPPING=1 carries the whole STATUS= line, counts
+ * included (probe: READY=1 after a reload said only "Listening on …", and
+ * the keep-alive, seeing no change in its summary, did not send the counts
+ * again until something changed). */
+START_TEST(test_status_whole_after_reload_and_stop) {
+        Daemon d;
+        char buf[1024];
+        bus_connection *c;
+
+        daemon_start(&d, false);
+        await_notification(&d, "READY=1", buf, sizeof(buf));
+        ck_assert_int_eq(bus_connect(&c, d.address), 0);
+        ck_assert_int_ge(bus_request_name(c, "org.example.KaStatus", 0, NULL), 0);
+        await_notification(&d, "; 1 peers, 1 names, 0 activatable, 0 starting", buf, sizeof(buf));
+
+        /* A reload that succeeds: READY=1 says the counts again. */
+        reload_await_ready(&d, buf, sizeof(buf));
+        ck_assert_msg(strstr(buf, "STATUS=Listening on ") &&
+                              strstr(buf, "; 1 peers, 1 names, 0 activatable, 0 starting"),
+                      "READY=1 after a reload: %s", buf);
+        ck_assert_msg(!strstr(buf, "failed"), "%s", buf);
+
+        /* One that fails: the counts, then the failure, last. */
+        write_config(&d, "{\"limits\": {\"no_such_limit\": 1}}\n");
+        reload_await_ready(&d, buf, sizeof(buf));
+        ck_assert_msg(strstr(buf, "; 1 peers, 1 names, 0 activatable, 0 starting; "
+                                  "configuration reload failed: "),
+                      "READY=1 after a failed reload: %s", buf);
+
+        /* The next good one clears the failure and keeps the counts. */
+        write_config(&d, "{}\n");
+        reload_await_ready(&d, buf, sizeof(buf));
+        ck_assert_msg(strstr(buf, "; 1 peers, 1 names, 0 activatable, 0 starting") &&
+                              !strstr(buf, "failed"),
+                      "READY=1 after the next reload: %s", buf);
+
+        /* STOPPING=1 too, while the peer is still there. */
+        ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
+        await_notification(&d, "STOPPING=1", buf, sizeof(buf));
+        ck_assert_msg(strstr(buf, "STATUS=Stopping; 1 peers, 1 names"), "STOPPING=1: %s", buf);
+        bus_connection_close(c);
+        daemon_reap(&d);
+}
+END_TEST
+
 START_TEST(test_no_watchdog_without_usec) {
         Daemon d;
         char buf[1024];
         uint64_t until;
 
         daemon_start(&d, false);
+        /* The first STATUS= summary comes with READY=1, without WATCHDOG=1. */
         await_notification(&d, "READY=1", buf, sizeof(buf));
-        /* The first STATUS= summary comes at once, without WATCHDOG=1. */
-        await_notification(&d, "STATUS=", buf, sizeof(buf));
+        ck_assert_msg(strstr(buf, "STATUS=Listening on ") &&
+                              strstr(buf, "; 0 peers, 0 names, 0 activatable, 0 starting"),
+                      "%s", buf);
         ck_assert_msg(!strstr(buf, "WATCHDOG=1"), "%s", buf);
         /* And none later: 3 watchdog intervals of the other test. */
         until = mono_usec() + 3 * WATCHDOG_USEC;
@@ -205,6 +276,7 @@ int main(void) {
         tcase_add_test(tc, test_watchdog_and_status);
         tcase_add_test(tc, test_no_watchdog_without_usec);
         tcase_add_test(tc, test_status_counts_invalid_service_files);
+        tcase_add_test(tc, test_status_whole_after_reload_and_stop);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

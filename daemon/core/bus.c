@@ -259,7 +259,7 @@ Bus *bus_free(Bus *bus) {
                 free(bus->policy_sources[i]);
         free(bus->policy_sources);
         free(bus->status);
-        free(bus->status_ready);
+        free(bus->status_note);
         free(bus);
         return NULL;
 }

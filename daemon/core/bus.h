@@ -105,9 +105,9 @@ typedef struct Bus {
         Policy *policy;
         char **policy_sources;
         size_t n_policy_sources;
-        char *status;         /* STATUS= line of READY=1 (main.c), repeated after a reload */
-        char *status_ready;   /* the STATUS= of the last READY=1 (with a failed reload's
-                               * reason), which the live summary extends (keepalive.h) */
+        char *status;         /* the STATUS= line's base (main.c), "Listening on …" */
+        char *status_note;    /* "configuration reload failed: REASON" until the next
+                               * reload, last on the STATUS= line (process/keepalive.h) */
         /* re-read the configuration file (process/reload.c reload_run()),
          * set by the first load; NULL until then */
         int (*reload)(struct Bus *bus, char **ret_error);

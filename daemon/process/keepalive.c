@@ -20,36 +20,27 @@ struct Keepalive {
         struct event *timer;
         uint64_t interval_usec;
         bool watchdog;
-        char last[512]; /* the STATUS= text last sent */
 };
 
-/* "BASE; N peers, M names, K activatable, J starting[; configuration reload
- * failed: R]": the failed reload's note stays last, as READY=1 said it
- * (docs/DAEMON.md). */
-static void keepalive_summary(Keepalive *k, char *buf, size_t size) {
-        const char *base = k->bus->status ? k->bus->status : "Running";
-        const char *note = "";
+void keepalive_status(const Bus *bus, char *buf, size_t size) {
+        const char *base = bus->stopping ? "Stopping" : bus->status ? bus->status : "Running";
         char act[128] = "";
-        size_t len = strlen(base);
 
-        if (k->bus->status_ready && strncmp(k->bus->status_ready, base, len) == 0)
-                note = k->bus->status_ready + len;
-        if (k->bus->activation)
-                activation_summary(k->bus->activation, act, sizeof(act));
-        snprintf(buf, size, "%s; %zu peers, %zu names%s%s%s", base, k->bus->n_peers,
-                 name_registry_size(k->bus->names), act[0] ? ", " : "", act, note);
+        if (bus->activation)
+                activation_summary(bus->activation, act, sizeof(act));
+        snprintf(buf, size, "%s; %zu peers, %zu names%s%s%s%s", base, bus->n_peers,
+                 name_registry_size(bus->names), act[0] ? ", " : "", act,
+                 bus->status_note ? "; " : "", bus->status_note ? bus->status_note : "");
 }
 
 static void keepalive_cb(evutil_socket_t fd, short what, void *userdata) {
         Keepalive *k = userdata;
-        char status[512];
-        bool changed;
+        char status[KEEPALIVE_STATUS_MAX];
 
-        keepalive_summary(k, status, sizeof(status));
-        changed = strcmp(status, k->last) != 0;
-        if (changed)
-                snprintf(k->last, sizeof(k->last), "%s", status);
-        systemd_notify_keepalive(k->watchdog, changed ? status : NULL);
+        /* Sent only if it differs from the last STATUS= of any notification
+         * (systemd.h), so READY=1's line is not repeated. */
+        keepalive_status(k->bus, status, sizeof(status));
+        systemd_notify_keepalive(k->watchdog, status);
 }
 
 int keepalive_new(Keepalive **ret, Bus *bus) {

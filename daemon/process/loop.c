@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "core/bus.h"
+#include "process/keepalive.h"
 #include "process/log.h"
 #include "process/loop.h"
 #include "process/reload.h"
@@ -24,6 +25,7 @@ static void loop_stop_timeout_cb(evutil_socket_t fd, short what, void *userdata)
 }
 
 void loop_stop(Loop *loop) {
+        char status[KEEPALIVE_STATUS_MAX];
         Bus *bus = loop->bus;
 
         if (bus->stopping) {
@@ -32,10 +34,13 @@ void loop_stop(Loop *loop) {
                 return;
         }
         log_info("stopping");
-        systemd_notify_stopping("Stopping");
         /* No new connections, no more input, NoReply to waiting callers; the
          * flush job ends the loop once every queue is empty. */
         bus_quiesce(bus);
+        /* "Stopping; N peers, …" (keepalive.h), as the keep-alive goes on
+         * saying while queues drain. */
+        keepalive_status(bus, status, sizeof(status));
+        systemd_notify_stopping(status);
 
         loop->stop_timer = evtimer_new(bus->base, loop_stop_timeout_cb, loop);
         if (!loop->stop_timer || bus_timer_add(bus, loop->stop_timer, LOOP_STOP_FLUSH_USEC) < 0)

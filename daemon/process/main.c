@@ -291,7 +291,7 @@ static int main_policy_sources(Bus *bus, const Options *o) {
  * (logged); whatever was made is in *@d for main_teardown(). */
 static int main_setup(Busd *d, const Options *o) {
         char *config_error = NULL;
-        char status[256];
+        char status[KEEPALIVE_STATUS_MAX];
         int r;
 
         log_setup(o->log_level);
@@ -354,6 +354,8 @@ static int main_setup(Busd *d, const Options *o) {
                 log_error("cannot set up the bus: %s", strerror(ENOMEM));
                 return EXIT_RUNTIME;
         }
+        /* The whole STATUS= line (keepalive.h), counts included. */
+        keepalive_status(d->bus, status, sizeof(status));
         systemd_notify_ready(status);
         /* WATCHDOG=1 and the live STATUS= line, from the loop. */
         if (keepalive_new(&d->keepalive, d->bus) < 0) {

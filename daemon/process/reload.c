@@ -13,6 +13,7 @@
 #include "activation/activation.h"
 #include "core/bus.h"
 #include "process/config-file.h"
+#include "process/keepalive.h"
 #include "process/log.h"
 #include "process/reload.h"
 #include "process/systemd.h"
@@ -107,7 +108,7 @@ int reload_set_status(Bus *bus, const char *status) {
 }
 
 int reload_run(Bus *bus, char **ret_error) {
-        char changes[4096], *reason = NULL, *status = NULL;
+        char changes[4096], status[KEEPALIVE_STATUS_MAX], *reason = NULL, *note = NULL;
         ActivationReload *services = NULL;
         Policy *policy = NULL;
         size_t old_rules;
@@ -147,15 +148,16 @@ int reload_run(Bus *bus, char **ret_error) {
                             "(with the policy and service files): %s",
                             r == CONFIG_E_INVALID ? reason : strerror(-r));
                 /* Keep the failure visible in "systemctl status" until the next reload. */
-                if (asprintf(&status, "%s; configuration reload failed: %s",
-                             bus->status ? bus->status : "Running",
+                if (asprintf(&note, "configuration reload failed: %s",
                              r == CONFIG_E_INVALID ? reason : strerror(-r)) < 0)
-                        status = NULL;
+                        note = NULL;
         }
-        systemd_notify_ready(status ? status : bus->status);
-        /* The live STATUS= (keepalive.h) keeps saying what READY=1 said. */
-        free(bus->status_ready);
-        bus->status_ready = status;
+        free(bus->status_note);
+        bus->status_note = note;
+        /* The whole line, counts included, as the live STATUS= says it
+         * (keepalive.h): READY=1 replaces RELOADING=1's STATUS=. */
+        keepalive_status(bus, status, sizeof(status));
+        systemd_notify_ready(status);
         if (r == CONFIG_E_INVALID && ret_error)
                 *ret_error = reason;
         else

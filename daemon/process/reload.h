@@ -38,6 +38,7 @@ int reload_init(Bus *bus, const char *path, bool required, char **ret_error);
  * -EINVAL if reload_init() never succeeded. */
 int reload_run(Bus *bus, char **ret_error);
 
-/* Set the STATUS= text sent with READY=1 (copied), at start and after each
- * reload; -ENOMEM on failure. */
+/* Set the base of the STATUS= line (copied; keepalive_status() adds the
+ * counts), sent with READY=1 at start and after each reload; -ENOMEM on
+ * failure. */
 int reload_set_status(Bus *bus, const char *status);

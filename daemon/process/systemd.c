@@ -60,12 +60,18 @@ int systemd_listen_fd(int *ret_fd) {
         return 1;
 }
 
+/* The STATUS= text of the last notification sent, so the keep-alive repeats
+ * none (systemd_notify_keepalive()); cut like the keep-alive's own line. */
+static char last_status[512];
+
 static void notify(const char *state, const char *status) {
         int r;
 
         r = sd_notifyf(0, "%s\nSTATUS=%s", state, status ? status : "");
         if (r < 0)
                 log_warning("sd_notify(%s) failed: %s", state, strerror(-r));
+        else
+                snprintf(last_status, sizeof(last_status), "%s", status ? status : "");
 }
 
 void systemd_notify_ready(const char *status) {
@@ -122,6 +128,8 @@ uint64_t systemd_watchdog_usec(void) {
 void systemd_notify_keepalive(bool watchdog, const char *status) {
         int r;
 
+        if (status && strncmp(status, last_status, sizeof(last_status) - 1) == 0)
+                status = NULL; /* systemd has it already */
         if (!watchdog && !status)
                 return;
         /* One datagram for both. */
@@ -129,6 +137,8 @@ void systemd_notify_keepalive(bool watchdog, const char *status) {
                 r = sd_notifyf(0, "%sSTATUS=%s", watchdog ? "WATCHDOG=1\n" : "", status);
         else
                 r = sd_notify(0, "WATCHDOG=1");
+        if (r >= 0 && status)
+                snprintf(last_status, sizeof(last_status), "%s", status);
         if (r < 0)
                 log_class(LOG_CLASS_NONE, LOG_WARNING, "sd_notify(WATCHDOG/STATUS) failed: %s",
                           strerror(-r));

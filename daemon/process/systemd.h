@@ -34,6 +34,7 @@ bool systemd_notify_enabled(void);
 /* The watchdog interval systemd asks for (WATCHDOG_USEC, for this pid), or
  * 0 without a watchdog. */
 uint64_t systemd_watchdog_usec(void);
-/* WATCHDOG=1 if @watchdog, and STATUS=@status unless NULL, in one
- * notification (process/keepalive.h). */
+/* WATCHDOG=1 if @watchdog, and STATUS=@status unless NULL or the same as the
+ * last STATUS= any notification here sent, in one notification
+ * (process/keepalive.h). */
 void systemd_notify_keepalive(bool watchdog, const char *status);
