@@ -909,6 +909,7 @@ static void handle_signal(Bridge *b, natsMsg *msg) {
         const char *origin = hdr_get(msg, BRIDGE_HDR_ORIGIN_HOST);
         bus_message *m = NULL;
         BridgeWireView v;
+        char subject[512];
         int r;
 
         if (origin && strcmp(origin, b->cfg->host) == 0)
@@ -925,6 +926,14 @@ static void handle_signal(Bridge *b, natsMsg *msg) {
         }
         if (!path || !iface || !member || !bus_path_is_valid(path) || !bus_interface_is_valid(iface) ||
             !bus_member_is_valid(member) || (key && !bus_key_is_valid(key)))
+                return;
+        /* The subject is what an import selected (host, interface, member);
+         * the headers are what is re-emitted: they must say the same, or
+         * a signal would pass one import's filter and arrive as another. */
+        if (!origin || !bridge_token_is_valid(origin) ||
+            bridge_subject_signal(subject, sizeof(subject), b->cfg->domain, origin, iface,
+                                  member) < 0 ||
+            strcmp(subject, natsMsg_GetSubject(msg)) != 0)
                 return;
         r = bridge_wire_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
                                hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_PAYLOADS), &v);

@@ -574,12 +574,112 @@ START_TEST(test_late_replies_do_not_hide_the_reply) {
 }
 END_TEST
 
+/* Origin headers of a signal from host "evil" (uid 0 there: any uid may be
+ * claimed, docs/BRIDGE.md "Identity across hosts"). */
+#define EVIL_ORIGIN "Busd-Origin-Host: evil\r\nBusd-Origin-Sender: :1.5\r\nBusd-Origin-Uid: 0\r\n"
+
+/* collector_add() for what the bridge re-emits: not the bus's own signals. */
+static int collect_remote(bus_message *m, void *userdata) {
+        if (strcmp(bus_message_get_sender(m), DRIVER_NAME) == 0)
+                return 0;
+        return collector_add(m, userdata);
+}
+
+/* Publish a signal on @subject with @headers and body @body. */
+static void publish_signal(Nats *n, const char *subject, const char *headers, const char *body) {
+        nats_hpub(n, subject, NULL, headers, body, strlen(body));
+}
+
+/* Await the signal with body field "case" == @marker on @rx (collecting
+ * everything alpha's bridge re-emits before it, in order). */
+static void await_marker(bus_connection *rx, Collector *c, const char *marker) {
+        uint64_t deadline = now_usec() + 10 * SEC;
+
+        for (;;) {
+                for (unsigned i = 0; i < c->n; i++) {
+                        json_t *cs = json_object_get(bus_message_get_body(c->msgs[i]), "case");
+
+                        if (json_is_string(cs) && strcmp(json_string_value(cs), marker) == 0)
+                                return;
+                }
+                ck_assert_msg(now_usec() < deadline, "signal '%s' not re-emitted", marker);
+                bus_connection_process(rx);
+                bus_connection_wait(rx, 100000);
+        }
+}
+
+/* docs/BRIDGE.md: imports.signals[] are "remote signals (by host,
+ * interface, member) re-emitted on the local bus", subscribed as
+ * D.sig.{HOST or *}.INTERFACE.{MEMBER or *}. The subject is what NATS
+ * selects by; the headers are what the bridge re-emits. A signal whose
+ * headers name another interface, member or host than its subject must not
+ * be re-emitted: it would pass the import's filter as one signal and reach
+ * the local bus as another (it did: alpha imports only org.example.Calc's
+ * signals, and re-emitted org.freedesktop.Other.Gotcha). */
+START_TEST(test_signal_headers_must_match_subject) {
+        bus_connection *rx = connect_to(0);
+        Nats *n = nats_open();
+        Collector c = { 0 };
+        bus_slot *match = NULL;
+        const char *subject = DOMAIN ".sig.evil." CALC ".Changed";
+        const char *good = "Busd-Path: " CALC_PATH "\r\nBusd-Interface: " CALC
+                           "\r\nBusd-Member: Changed\r\n" EVIL_ORIGIN;
+
+        ck_assert_int_eq(bus_add_match(rx, &match, "type='signal'", collect_remote, &c), 0);
+        /* The first one proves the path: retried until NATS interest is there. */
+        for (int i = 0;; i++) {
+                char marker[32];
+                uint64_t deadline = now_usec() + 300000;
+
+                snprintf(marker, sizeof(marker), "{\"case\":\"hello%d\"}", i);
+                publish_signal(n, subject, good, marker);
+                while (c.n == 0 && now_usec() < deadline) {
+                        bus_connection_process(rx);
+                        bus_connection_wait(rx, 50000);
+                }
+                if (c.n > 0)
+                        break;
+                ck_assert_msg(i < 30, "no signal crossed");
+        }
+        collector_reset(&c);
+        /* Another interface and member than the subject's. */
+        publish_signal(n, subject,
+                       "Busd-Path: /x\r\nBusd-Interface: org.freedesktop.Other\r\n"
+                       "Busd-Member: Gotcha\r\n" EVIL_ORIGIN,
+                       "{\"case\":\"other interface\"}");
+        /* The subject's interface, another member. */
+        publish_signal(n, subject,
+                       "Busd-Path: " CALC_PATH "\r\nBusd-Interface: " CALC
+                       "\r\nBusd-Member: Other\r\n" EVIL_ORIGIN,
+                       "{\"case\":\"other member\"}");
+        /* Another host than the subject's. */
+        publish_signal(n, subject,
+                       "Busd-Path: " CALC_PATH "\r\nBusd-Interface: " CALC
+                       "\r\nBusd-Member: Changed\r\nBusd-Origin-Host: beta\r\n"
+                       "Busd-Origin-Sender: :1.5\r\nBusd-Origin-Uid: 0\r\n",
+                       "{\"case\":\"other host\"}");
+        /* And a good one after them (one publisher: in order). */
+        publish_signal(n, subject, good, "{\"case\":\"last\"}");
+        await_marker(rx, &c, "last");
+        ck_assert_msg(c.n == 1, "%u signals re-emitted, the first %s.%s", c.n,
+                      bus_message_get_interface(c.msgs[0]), bus_message_get_member(c.msgs[0]));
+        ck_assert_str_eq(bus_message_get_interface(c.msgs[0]), CALC);
+        ck_assert_str_eq(bus_message_get_member(c.msgs[0]), "Changed");
+        collector_reset(&c);
+        bus_slot_unref(match);
+        nats_close(n);
+        bus_connection_close(rx);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
                 const TTest *fn;
         } tests[] = {
                 { "test_late_replies_do_not_hide_the_reply", test_late_replies_do_not_hide_the_reply },
+                { "test_signal_headers_must_match_subject", test_signal_headers_must_match_subject },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
