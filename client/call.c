@@ -355,6 +355,7 @@ _public_ int bus_send(bus_connection *c, bus_message *m, uint64_t *ret_serial) {
 
 static int call_wait_nested(bus_connection *c, Pending *p) {
         bus_message *reply;
+        uint64_t now, until;
         int r;
 
         reply = rqueue_take_reply(&c->rqueue, p->serial);
@@ -370,15 +371,26 @@ static int call_wait_nested(bus_connection *c, Pending *p) {
                         pending_fail(c, p, BUS_ERROR_DISCONNECTED, "Connection closed");
                 return 1;
         }
-        if (pending_expire(c, now_usec()) > 0)
+        /* Only this call's own timeout (and the handshake's): another
+         * call's local timeout runs its callback, which waits for the next
+         * dispatch as its reply would — this wait dispatches nothing. */
+        now = now_usec();
+        if (!c->welcomed && now >= c->handshake_deadline)
+                return pending_expire(c, now) > 0 ? 1 : 0;
+        if (p->timeout_usec <= now) {
+                pending_fail(c, p, BUS_ERROR_TIMEOUT, "Method call timed out");
                 return 1;
+        }
         (void)io_write(c);
         r = io_read(c);
         if (r < 0 && c->eof)
                 return 1; /* our reply may be queued before the end */
         if (r != 0)
                 return r;
-        return poll_wait(c, 0, pending_next_timeout(c));
+        until = p->timeout_usec;
+        if (!c->welcomed && c->handshake_deadline < until)
+                until = c->handshake_deadline;
+        return poll_wait(c, 0, until);
 }
 
 static int call_wait(bus_connection *c, Pending *p, bool dispatch) {

@@ -317,6 +317,69 @@ START_TEST(test_owner_gone_while_held) {
 }
 END_TEST
 
+/* ---- the library's own AddPool runs no callback --------------------------------------- */
+
+static struct {
+        unsigned runs;
+        bool timed_out;
+        bool inside;
+} late;
+
+static bool building;
+
+static int on_late_reply(bus_message *m, void *userdata) {
+        const char *name = bus_message_get_error_name(m);
+
+        late.runs++;
+        late.inside = building;
+        late.timed_out = name && strcmp(name, "org.busd.Error.Timeout") == 0;
+        return 0;
+}
+
+/* busclient.h (bus_payload_new, the pools): the AddPool call a message
+ * function makes when it first needs a pool "waits for the bus's answer like
+ * a nested bus_call(), never dispatching". An async call whose local
+ * timeout passed meanwhile must not have its callback run inside
+ * bus_message_set_body(): it runs at the next dispatch, as its reply would. */
+START_TEST(test_add_pool_runs_no_callback) {
+        RawPeer *sink = raw_peer_new_pools();
+        bus_connection *c = test_connect();
+        bus_message *m = NULL, *big = NULL;
+        uint64_t until;
+        char *text;
+
+        late = (typeof(late)){ 0 };
+        ck_assert_int_eq(bus_message_new_method_call(c, &m, sink->name, PATH, IFACE, "Never"), 0);
+        ck_assert_int_eq(bus_call_async(c, m, 1000, on_late_reply, NULL, NULL), 0);
+        bus_message_unref(m);
+        ck_assert_int_eq(bus_connection_flush(c), 0);
+        /* The library's own timer for it: the deadline plus its grace (1 s).
+         * Nothing to await but time: c is not processed meanwhile. */
+        until = now_usec() + 1300000u;
+        while (now_usec() < until)
+                usleep(50000);
+        ck_assert_uint_eq(late.runs, 0);
+
+        text = json_string_body(256u * 1024u);
+        ck_assert_int_eq(bus_message_new_signal(c, &big, PATH, IFACE, "Big"), 0);
+        building = true;
+        ck_assert_int_eq(bus_message_set_body_text(big, text, 256u * 1024u), 0);
+        building = false;
+        ck_assert_msg(!late.inside, "a reply callback ran inside bus_message_set_body_text()");
+        ck_assert_int_eq(bus_send(c, big, NULL), 0);
+        bus_message_unref(big);
+        free(text);
+        pump_until(&late.runs, 1, c);
+        ck_assert_uint_eq(late.runs, 1);
+        ck_assert(late.timed_out);
+
+        test_disconnect(c);
+        raw_peer_free(sink);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("probe-core");
         TCase *tc = harness_tcase("probe-core");
@@ -325,6 +388,7 @@ int main(void) {
         tcase_add_test(tc, test_same_slice_twice);
         tcase_add_test(tc, test_driver_call_with_slices);
         tcase_add_test(tc, test_owner_gone_while_held);
+        tcase_add_test(tc, test_add_pool_runs_no_callback);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }
