@@ -620,6 +620,14 @@ static void handle_reply(Bridge *b, OutCall *o, natsMsg *msg) {
         id = strtoull(last + 1, &end, 10);
         if (*end || id != o->id || !o->call)
                 return; /* a late answer to the slot's earlier call */
+        if ((uint64_t)natsMsg_GetDataLength(msg) > inline_max(b)) {
+                b->stats.refused_payload++;
+                out_fail(o, BRIDGE_ERROR_PAYLOAD_TOO_LARGE,
+                         "the reply's body and payloads exceed the %" PRIu64
+                         " bytes the bridge inlines",
+                         inline_max(b));
+                return;
+        }
         err_name = hdr_get(msg, BRIDGE_HDR_ERROR);
         if (err_name) {
                 json_t *body = json_loadb(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
@@ -733,6 +741,16 @@ static void handle_call(Bridge *b, unsigned index, natsMsg *msg) {
                 respond_error(b, reply, BUS_ERROR_ACCESS_DENIED,
                               "host %s does not export %s.%s of %s", b->cfg->host,
                               iface ? iface : "(no interface)", member, e->name);
+                return;
+        }
+        /* This host's limit holds for what arrives too, whatever the
+         * sender's is (the server's max_payload may be far above it). */
+        if ((uint64_t)natsMsg_GetDataLength(msg) > inline_max(b)) {
+                b->stats.refused_payload++;
+                respond_error(b, reply, BRIDGE_ERROR_PAYLOAD_TOO_LARGE,
+                              "the call's body and payloads exceed the %" PRIu64
+                              " bytes the bridge on host %s inlines",
+                              inline_max(b), b->cfg->host);
                 return;
         }
         if (tmo) {
@@ -935,6 +953,10 @@ static void handle_signal(Bridge *b, natsMsg *msg) {
                                   member) < 0 ||
             strcmp(subject, natsMsg_GetSubject(msg)) != 0)
                 return;
+        if ((uint64_t)natsMsg_GetDataLength(msg) > inline_max(b)) {
+                b->stats.refused_payload++;
+                return;
+        }
         r = bridge_wire_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
                                hdr_get(msg, BRIDGE_HDR_BODY_LEN), hdr_get(msg, BRIDGE_HDR_PAYLOADS), &v);
         if (r < 0)

@@ -117,17 +117,32 @@ static void nats_printf(Nats *n, const char *fmt, ...) {
         nats_write(n, line, (size_t)k);
 }
 
+/* A bus connection served while the hostile client waits (the Calc
+ * service, when a call of the client's goes to it); NULL if none. */
+static bus_connection *nats_serve;
+
 /* Read more into the buffer, waiting at most until @deadline; false on
  * timeout. */
 static bool nats_fill(Nats *n, uint64_t deadline) {
-        struct pollfd pfd = { .fd = n->fd, .events = POLLIN };
-        uint64_t now = now_usec();
+        struct pollfd pfd[2] = { { .fd = n->fd, .events = POLLIN } };
         ssize_t k;
 
-        if (now >= deadline)
-                return false;
-        if (poll(&pfd, 1, (int)((deadline - now) / 1000 + 1)) <= 0)
-                return false;
+        for (;;) {
+                uint64_t now = now_usec();
+
+                if (now >= deadline)
+                        return false;
+                if (nats_serve) {
+                        while (bus_connection_process(nats_serve) > 0)
+                                ;
+                        pfd[1].fd = bus_connection_get_fd(nats_serve);
+                        pfd[1].events = (short)bus_connection_get_events(nats_serve);
+                        pfd[1].revents = 0;
+                }
+                if (poll(pfd, nats_serve ? 2 : 1, (int)((deadline - now) / 1000 + 1)) > 0 &&
+                    (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                        break;
+        }
         ck_assert_uint_lt(n->len, sizeof(n->buf));
         k = read(n->fd, n->buf + n->len, sizeof(n->buf) - n->len);
         ck_assert_msg(k > 0, "nats-server closed the connection");
@@ -673,6 +688,106 @@ START_TEST(test_signal_headers_must_match_subject) {
 }
 END_TEST
 
+/* A call to CALC on beta from the hostile client @n: @headers (after the
+ * path, interface "org.example.Calc", member "Add" and the origin) and
+ * @data; its answer in @reply (retried while NATS has no responders yet). */
+static void hostile_call(Nats *n, const char *headers, const void *data, size_t len,
+                         NatsMsg *reply) {
+        char all[2048];
+
+        snprintf(all, sizeof(all),
+                 "Busd-Path: " CALC_PATH "\r\nBusd-Interface: " CALC "\r\nBusd-Member: Add\r\n"
+                 "Busd-Timeout-Usec: 5000000\r\n" EVIL_ORIGIN "%s",
+                 headers);
+        if (!n->sid) {
+                nats_sub(n, "_INBOX.hostile.*", NULL);
+                nats_sync(n);
+        }
+        for (int i = 0;; i++) {
+                char inbox[64];
+
+                snprintf(inbox, sizeof(inbox), "_INBOX.hostile.%d", i);
+                nats_hpub(n, DOMAIN ".call." CALC, inbox, all, data, len);
+                nats_serve = calc.conn;
+                ck_assert_msg(nats_next(n, reply, 10 * SEC), "no answer to a call on NATS");
+                nats_serve = NULL;
+                ck_assert_str_eq(reply->subject, inbox);
+                /* "NATS/1.0 503": no responders (interest not there yet). */
+                if (strncmp(reply->headers, "NATS/1.0 503", 12) != 0)
+                        return;
+                ck_assert_msg(i < 100, "beta's bridge never subscribed");
+                nats_msg_clear(reply);
+                usleep(50000); /* nothing to wait on: interest propagates inside NATS */
+        }
+}
+
+/* docs/BRIDGE.md: limits.inline_payload_bytes is the "most bytes of body
+ * plus payloads one message may carry across"; beyond it "the call (or the
+ * reply) is refused with org.busd.Bridge.Error.PayloadTooLarge", "a signal
+ * over the limit is dropped". A bridge enforced it only on what it sent: a
+ * call, reply or signal from NATS over its own limit (up to the server's
+ * max_payload, 1 MiB here, 16 times the 64 KiB configured) reached the
+ * local bus whole. */
+START_TEST(test_inline_limit_on_receipt) {
+        static const size_t big = 65536 + 4096; /* over the bridges' 64 KiB */
+        bus_connection *client = connect_to(0), *rx = connect_to(0);
+        char *data = malloc(big), inbox[256], hdr[512];
+        Nats *n = nats_open(), *fake = fake_exporter();
+        bus_slot *match = NULL;
+        Collector c = { 0 };
+        Outcome o = { 0 };
+        NatsMsg r;
+
+        memset(data, 'x', big);
+        /* A call to beta: a body and one payload, past the limit. */
+        memcpy(data, "{\"a\":1}", 7);
+        snprintf(hdr, sizeof(hdr), "Busd-Body-Len: 7\r\nBusd-Payloads: %zu\r\n", big - 7);
+        hostile_call(n, "", "{\"a\":1}", 7, &r); /* the small one passes */
+        ck_assert_str_eq(nats_header(&r, "Busd-Error"), "");
+        nats_msg_clear(&r);
+        calc.calls = 0;
+        hostile_call(n, hdr, data, big, &r);
+        ck_assert_msg(strcmp(nats_header(&r, "Busd-Error"), "org.busd.Bridge.Error.PayloadTooLarge") == 0,
+                      "a call over the limit: '%s' %s", nats_header(&r, "Busd-Error"), r.data);
+        nats_msg_clear(&r);
+        pump_idle(calc.conn);
+        ck_assert_uint_eq(calc.calls, 0);
+        /* A reply to alpha over alpha's limit. */
+        fake_call(fake, client, 5 * SEC, &o, inbox, sizeof(inbox));
+        nats_hpub(fake, inbox, NULL, hdr, data, big);
+        pump_until(&o.done, 1, client);
+        ck_assert_msg(outcome_error(&o) &&
+                              strcmp(outcome_error(&o), "org.busd.Bridge.Error.PayloadTooLarge") == 0,
+                      "a reply over the limit came back as %s",
+                      outcome_error(&o) ? outcome_error(&o) : "a return");
+        /* A signal over alpha's limit: dropped; the small one after it comes. */
+        ck_assert_int_eq(bus_add_match(rx, &match, "type='signal',interface='" CALC "'",
+                                       collect_remote, &c),
+                         0);
+        memcpy(data, "{\"case\":\"big\"}", 15);
+        snprintf(hdr, sizeof(hdr),
+                 "Busd-Path: " CALC_PATH "\r\nBusd-Interface: " CALC "\r\nBusd-Member: Changed\r\n"
+                 EVIL_ORIGIN "Busd-Body-Len: 15\r\nBusd-Payloads: %zu\r\n",
+                 big - 15);
+        nats_hpub(n, DOMAIN ".sig.evil." CALC ".Changed", NULL, hdr, data, big);
+        publish_signal(n, DOMAIN ".sig.evil." CALC ".Changed",
+                       "Busd-Path: " CALC_PATH "\r\nBusd-Interface: " CALC
+                       "\r\nBusd-Member: Changed\r\n" EVIL_ORIGIN,
+                       "{\"case\":\"last\"}");
+        await_marker(rx, &c, "last");
+        ck_assert_msg(c.n == 1, "%u signals re-emitted, not only the small one", c.n);
+        collector_reset(&c);
+        bus_slot_unref(match);
+        outcome_reset(&o);
+        free(data);
+        nats_close(fake);
+        nats_close(n);
+        bus_connection_close(rx);
+        bus_connection_close(client);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -680,6 +795,7 @@ int main(void) {
         } tests[] = {
                 { "test_late_replies_do_not_hide_the_reply", test_late_replies_do_not_hide_the_reply },
                 { "test_signal_headers_must_match_subject", test_signal_headers_must_match_subject },
+                { "test_inline_limit_on_receipt", test_inline_limit_on_receipt },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
