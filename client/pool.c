@@ -143,8 +143,12 @@ void pool_set_detach(PoolSet *s) {
 bool pool_set_usable(const PoolSet *s) {
         bus_connection *c = s ? s->conn : NULL;
 
+        /* Not in a child after fork(): it shares the parent's pools (the
+         * mapping is MAP_SHARED) but not its allocator, so a slice it took
+         * could be one the parent filled since. */
         return c && c->payload_mode == BUS_PAYLOAD_MODE_POOL && !s->failed && c->welcomed &&
-               (c->features & BUS_FEATURE_POOLS) && !c->monitor_callback && !conn_ended(c);
+               (c->features & BUS_FEATURE_POOLS) && !c->monitor_callback && !conn_ended(c) &&
+               conn_check_pid(c) == 0;
 }
 
 uint64_t pool_body_threshold(const PoolSet *s) {

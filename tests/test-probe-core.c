@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -380,6 +381,67 @@ START_TEST(test_add_pool_runs_no_callback) {
 }
 END_TEST
 
+/* ---- a child after fork() and its parent's pool ------------------------------------------- */
+
+#define FORK_BODY (256u * 1024u)
+
+/* busclient.h: a connection belongs to the process that made it; a child
+ * after fork() can never take or spoil its parent's traffic. The parent's
+ * pool is a MAP_SHARED mapping the child inherits: a large message the child
+ * builds must not land in it, where it would overwrite what the parent wrote
+ * into a slice after the fork (its allocator's copy does not know). */
+START_TEST(test_fork_child_leaves_parent_pool) {
+        bus_connection *c = test_connect();
+        bus_message *warm = NULL, *mine = NULL;
+        char *a = json_string_body(FORK_BODY);
+        const char *text;
+        size_t len;
+        int go[2], status;
+        pid_t pid;
+
+        /* The pool exists before the fork (its first large body). */
+        ck_assert_int_eq(bus_message_new_signal(c, &warm, PATH, IFACE, "Warm"), 0);
+        ck_assert_int_eq(bus_message_set_body_text(warm, a, FORK_BODY), 0);
+        bus_message_unref(warm);
+        ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                bus_message *m = NULL;
+                char *b = json_string_body(FORK_BODY);
+                char byte;
+
+                close(go[1]);
+                /* After the parent filled its slice: */
+                if (read(go[0], &byte, 1) != 1)
+                        _exit(2);
+                memset(b + 1, 'B', FORK_BODY - 2);
+                if (bus_message_new_signal(c, &m, PATH, IFACE, "Child") < 0)
+                        _exit(3);
+                (void)bus_message_set_body_text(m, b, FORK_BODY);
+                _exit(0);
+        }
+        close(go[0]);
+        memset(a + 1, 'A', FORK_BODY - 2);
+        ck_assert_int_eq(bus_message_new_signal(c, &mine, PATH, IFACE, "Mine"), 0);
+        ck_assert_int_eq(bus_message_set_body_text(mine, a, FORK_BODY), 0);
+        ck_assert_int_eq(write(go[1], "x", 1), 1);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        text = bus_message_get_body_text(mine, &len);
+        ck_assert_uint_eq(len, FORK_BODY);
+        ck_assert_msg(memcmp(text, a, FORK_BODY) == 0,
+                      "the child's message overwrote the parent's body in its pool");
+        ck_assert_int_eq(bus_send(c, mine, NULL), 0);
+        bus_message_unref(mine);
+        free(a);
+        close(go[1]);
+        test_disconnect(c);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("probe-core");
         TCase *tc = harness_tcase("probe-core");
@@ -389,6 +451,7 @@ int main(void) {
         tcase_add_test(tc, test_driver_call_with_slices);
         tcase_add_test(tc, test_owner_gone_while_held);
         tcase_add_test(tc, test_add_pool_runs_no_callback);
+        tcase_add_test(tc, test_fork_child_leaves_parent_pool);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }
