@@ -280,6 +280,12 @@ int bus_message_set_body(bus_message *m, json_t *body);
 int bus_message_set_body_text(bus_message *m, const char *text, size_t len);
 /* Call that expects no reply. */
 int bus_message_set_no_reply(bus_message *m, bool no_reply);
+/* Call that must not start a service: sent to an activatable name nobody
+ * owns, it is answered org.busd.Error.ServiceUnknown at once instead of
+ * waiting for the bus to start the service (the NO_AUTO_START flag,
+ * PROTOCOL.md 3.1); for a look that must not cause what it looks at.
+ * Ignored on other message types. */
+int bus_message_set_no_auto_start(bus_message *m, bool no_auto_start);
 /* For busd-bridge: the remote sender of a call or signal forwarded from
  * another host (the ORIGIN field, PROTOCOL.md 3.3): that host's name
  * ([A-Za-z0-9_-]{1,64}), the sender's uid and unique name there. The bus

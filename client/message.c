@@ -277,6 +277,18 @@ _public_ int bus_message_set_no_reply(bus_message *m, bool no_reply) {
         return 0;
 }
 
+_public_ int bus_message_set_no_auto_start(bus_message *m, bool no_auto_start) {
+        if (!m)
+                return -EINVAL;
+        if (m->received)
+                return -EPERM;
+        if (no_auto_start)
+                m->header.flags |= BUS_FLAG_NO_AUTO_START;
+        else
+                m->header.flags &= ~BUS_FLAG_NO_AUTO_START;
+        return 0;
+}
+
 _public_ bus_message *bus_message_ref(bus_message *m) {
         if (m)
                 m->n_ref++;

@@ -1245,12 +1245,25 @@ END_TEST
 START_TEST(test_no_auto_start_and_signals) {
         bus_connection *c = test_connect();
         RawPeer *p = raw_peer_new(busd_address());
+        bus_error error = BUS_ERROR_INIT;
+        bus_message *call = NULL, *reply = NULL;
         uint64_t serial;
         RawMsg *m;
 
         services_dir_init();
         write_service("noauto.json", SERVE_FILE("org.example.ActNoAuto", ""));
         reload(c);
+        /* Through libbusclient: bus_message_set_no_auto_start(). */
+        ck_assert_int_eq(bus_message_new_method_call(c, &call, "org.example.ActNoAuto", ACT_PATH,
+                                                     ACT_IFACE, "Echo"),
+                         0);
+        ck_assert_int_eq(bus_message_set_no_auto_start(call, true), 0);
+        ck_assert_int_lt(bus_call(c, call, HARNESS_WAIT_USEC, &error, &reply), 0);
+        ck_assert_msg(bus_error_has_name(&error, BUS_ERROR_SERVICE_UNKNOWN), "%s",
+                      error.name ? error.name : "(none)");
+        ck_assert_ptr_null(reply);
+        bus_error_free(&error);
+        bus_message_unref(call);
         serial = raw_peer_send(p, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
                                               .flags = BUS_FLAG_NO_AUTO_START,
                                               .destination = "org.example.ActNoAuto",

@@ -13,7 +13,11 @@
 #    claims no part of the reload happened;
 #  - a driver call the bus refuses (limits.driver_call_bytes) makes list
 #    --activatable and status NAME fail with the bus's error instead of
-#    leaving a name out or showing a state nobody checked.
+#    leaving a name out or showing a state nobody checked;
+#  - one command starts a service at most once: call (its argument check
+#    included), get-property of two properties, introspect and tree of a
+#    service that fails to start each count one start and one failure in
+#    GetStats.
 # Ends with "N passed, M failed" and exits 1 on failure.
 #
 # Run from the top of the build tree (as "make check" does), or set
@@ -129,6 +133,49 @@ echo '{}' >"$config"
 ctl reload
 ctl list --activatable --no-legend
 check "with the limit back, the rows are back" '[[ $rc == 0 ]] && [[ $(lines_out) == 3 ]]'
+
+# ---- one command, at most one start ----
+# GetStats' activation.starts and the sum of activation.failures.*.
+activation_counts() {
+        "$BUSDCTL" stats | awk '$1 == "activation.starts" { s = $2 }
+                $1 ~ /^activation\.failures\./ { f += $2 } END { print s + 0, f + 0 }'
+}
+# The growth of both since $before, as "STARTS FAILURES".
+counted() {
+        local now
+        now=$(activation_counts)
+        echo $((${now% *} - ${before% *})) $((${now#* } - ${before#* }))
+}
+cat >"$services/fail.json" <<'JSON'
+{"names": ["org.example.ActFail"], "exec": ["/bin/false"]}
+JSON
+ctl reload
+check "reload: a service that exits at once is activatable" '[[ $rc == 0 ]]'
+# Three failures in a row start back-off (limits.activation_backoff_failures);
+# a reload that changes the file clears it, so each command starts afresh.
+fresh() {
+        echo "{\"names\": [\"org.example.ActFail\"], \"exec\": [\"/bin/false\", \"$1\"]}" \
+                >"$services/fail.json"
+        "$BUSDCTL" reload && before=$(activation_counts)
+}
+fresh 1
+ctl call org.example.ActFail /x org.example.X M '{"a": 1}'
+check "call: one start and one failure (the argument check starts nothing)" \
+        '[[ $rc == 1 ]] && has_err "org\.busd\.Error\.ActivationFailed" && [[ $(counted) == "1 1" ]]'
+fresh 2
+ctl call --no-check org.example.ActFail /x org.example.X M '{"a": 1}'
+check "call --no-check: the same one start" '[[ $rc == 1 ]] && [[ $(counted) == "1 1" ]]'
+fresh 3
+ctl get-property org.example.ActFail /x org.example.X A B
+check "get-property of two: one start, the second is not started again" \
+        '[[ $rc == 1 ]] && has_err "ActivationFailed" && has_err "ServiceUnknown" &&
+        [[ $(counted) == "1 1" ]]'
+fresh 4
+ctl introspect org.example.ActFail /x
+check "introspect: one start" '[[ $rc == 1 ]] && [[ $(counted) == "1 1" ]]'
+fresh 5
+ctl tree org.example.ActFail
+check "tree NAME: one start" '[[ $(counted) == "1 1" ]]'
 
 run "$BUSD_LAUNCH" stop "$busd_pid"
 check "busd stops on SIGTERM" '[[ $rc == 0 ]]'

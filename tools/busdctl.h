@@ -103,9 +103,11 @@ int verb_set_property(Busdctl *ctx, int argc, char **argv);
 int verb_check_interface(Busdctl *ctx, int argc, char **argv);
 /* org.busd.Introspectable.Introspect of @dest at @path: 0 and the node
  * (new reference, its "interfaces" an array), or negative errno with @error
- * filled for an error reply. */
+ * filled for an error reply. @no_auto_start: the bus must not start an
+ * activatable service for it (ServiceUnknown instead): for every call of a
+ * command but its first, and for a look made only to check. */
 int object_introspect(const Busdctl *ctx, bus_connection *c, const char *dest, const char *path,
-                      json_t **ret, bus_error *error);
+                      bool no_auto_start, json_t **ret, bus_error *error);
 /* The interface @name of an Introspect answer (borrowed), or NULL. */
 json_t *object_find_interface(json_t *node, const char *name);
 int verb_policy(Busdctl *ctx, int argc, char **argv);

@@ -132,7 +132,8 @@ static int parse_body(const char *text, json_t **ret) {
 /* Check @body against METHOD's argument schema, if the callee declares it
  * (its Introspect answers, and lists the method with "args"). Returns 0 if
  * it fits or nothing is declared, -EINVAL after saying which field is
- * wrong. */
+ * wrong. The Introspect never starts a service (NO_AUTO_START): only the
+ * call does, once; an activatable service not running is not checked. */
 static int check_args(const Busdctl *ctx, bus_connection *c, char **argv, json_t *body) {
         bus_error error = BUS_ERROR_INIT;
         bus_schema *schema = NULL;
@@ -140,9 +141,10 @@ static int check_args(const Busdctl *ctx, bus_connection *c, char **argv, json_t
         char *text;
         int r;
 
-        if (object_introspect(ctx, c, argv[1], argv[2], &node, &error) < 0) {
+        if (object_introspect(ctx, c, argv[1], argv[2], true, &node, &error) < 0) {
                 /* Not introspectable (a service without the object model,
-                 * an unknown path): the callee will say what it thinks. */
+                 * an unknown path, an activatable one not started yet): the
+                 * callee will say what it thinks. */
                 bus_error_free(&error);
                 return 0;
         }

@@ -30,13 +30,46 @@
 #define TREE_NODES_MAX 4096u
 #define TREE_DEPTH_MAX 64u
 
+/* A command starts a service at most once: only its first call to @dest may
+ * start it (the user asked for that service); every later call, and a call
+ * made only to check something, is sent with @no_auto_start, so a service
+ * that failed to start (or went away) is not started again by the same
+ * command, nor its failure counted twice. Like bus_call_method() otherwise:
+ * the reply's body into *@ret (new reference, NULL if empty). */
+static int object_call(const Busdctl *ctx, bus_connection *c, const char *dest, const char *path,
+                       const char *iface, const char *member, json_t *args, bool no_auto_start,
+                       bus_error *error, json_t **ret) {
+        bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = bus_message_new_method_call(c, &m, dest, path, iface, member);
+        if (r >= 0)
+                r = bus_message_set_body(m, args);
+        if (r >= 0)
+                r = bus_message_set_no_auto_start(m, no_auto_start);
+        if (r >= 0)
+                r = bus_call(c, m, ctx->timeout_usec, error, &reply);
+        if (r >= 0 && ret) {
+                json_t *body = bus_message_get_body(reply);
+                size_t len = 0;
+
+                if (!body && bus_message_get_body_text(reply, &len) && len > 0)
+                        r = -EBADMSG; /* the reply is not JSON */
+                else
+                        *ret = json_incref(body);
+        }
+        bus_message_unref(reply);
+        bus_message_unref(m);
+        return r;
+}
+
 int object_introspect(const Busdctl *ctx, bus_connection *c, const char *dest, const char *path,
-                      json_t **ret, bus_error *error) {
+                      bool no_auto_start, json_t **ret, bus_error *error) {
         json_t *node = NULL;
         int r;
 
-        r = bus_call_method(c, dest, path, BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL,
-                            ctx->timeout_usec, error, &node);
+        r = object_call(ctx, c, dest, path, BUS_INTROSPECTABLE_INTERFACE, "Introspect", NULL,
+                        no_auto_start, error, &node);
         if (r < 0)
                 return r;
         if (!json_is_object(node) || !json_is_array(json_object_get(node, "interfaces"))) {
@@ -171,8 +204,9 @@ static json_t *current_values(const Busdctl *ctx, bus_connection *c, const char 
         if (!name || json_object_size(json_object_get(iface, "properties")) == 0)
                 return json_object();
         args = json_pack("{s:s}", "interface", name);
-        r = bus_call_method(c, dest, path, BUS_PROPERTIES_INTERFACE, "GetAll", args,
-                            ctx->timeout_usec, &error, &body);
+        /* After the Introspect: never a second start (object_call()). */
+        r = object_call(ctx, c, dest, path, BUS_PROPERTIES_INTERFACE, "GetAll", args, true,
+                        &error, &body);
         json_decref(args);
         if (r < 0) {
                 print_call_error("GetAll", r, &error);
@@ -198,7 +232,7 @@ int verb_introspect(Busdctl *ctx, int argc, char **argv) {
                 return EXIT_USAGE;
         if (driver_connect(ctx, &c) < 0)
                 return EXIT_FAILURE;
-        r = object_introspect(ctx, c, dest, path, &node, &error);
+        r = object_introspect(ctx, c, dest, path, false, &node, &error);
         if (r < 0) {
                 print_call_error("Introspect", r, &error);
                 goto out;
@@ -263,6 +297,7 @@ typedef struct TreeWalk {
         unsigned nodes;
         json_t *paths; /* every path visited, in order */
         bool failed;
+        bool may_start; /* @dest was named: its root's Introspect may start it */
 } TreeWalk;
 
 /* Visit @path and, depth first, its children; print the tree lines with
@@ -280,7 +315,10 @@ static void tree_visit(TreeWalk *w, const char *path, unsigned depth, const char
                                 w->dest, TREE_NODES_MAX);
                 return;
         }
-        r = object_introspect(w->ctx, w->c, w->dest, path, &node, &error);
+        /* Only the root of a name the user gave may start the service
+         * (object_call()); one that ListNames showed is running or gone. */
+        r = object_introspect(w->ctx, w->c, w->dest, path, !(root && w->may_start), &node,
+                              &error);
         if (r < 0 && root) {
                 /* A service that is not there, or without the object model:
                  * say so once, and draw no tree. */
@@ -360,7 +398,7 @@ int verb_tree(Busdctl *ctx, int argc, char **argv) {
         }
         out = json_object();
         for (i = 0; i < json_array_size(dests); i++) {
-                TreeWalk w = { .ctx = ctx, .c = c, .paths = json_array() };
+                TreeWalk w = { .ctx = ctx, .c = c, .paths = json_array(), .may_start = argc > 1 };
 
                 w.dest = json_string_value(json_array_get(dests, i));
                 if (!ctx->json_given) {
@@ -412,8 +450,9 @@ int verb_get_property(Busdctl *ctx, int argc, char **argv) {
                 json_t *body = NULL, *v;
                 int r;
 
-                r = bus_call_method(c, dest, path, BUS_PROPERTIES_INTERFACE, "Get", args,
-                                    ctx->timeout_usec, &error, &body);
+                /* Only the first Get may start the service (object_call()). */
+                r = object_call(ctx, c, dest, path, BUS_PROPERTIES_INTERFACE, "Get", args, k > 4,
+                                &error, &body);
                 json_decref(args);
                 if (r < 0) {
                         print_call_error(argv[k], r, &error);

@@ -91,6 +91,7 @@ dist_man_MANS += \
 	client/man/bus_message_set_body_text.3 \
 	client/man/bus_message_set_destination.3 \
 	client/man/bus_message_set_key.3 \
+	client/man/bus_message_set_no_auto_start.3 \
 	client/man/bus_message_set_no_reply.3 \
 	client/man/bus_message_set_remote_origin.3 \
 	client/man/bus_message_unref.3 \
