@@ -97,7 +97,7 @@ static void on_reload(evutil_socket_t sig, short what, void *userdata) {
         if (cfg->warning)
                 fprintf(stderr, "busd-bridge: warning: %s\n", cfg->warning);
         fprintf(stderr,
-                "busd-bridge: reloading %s: host %s, domain %s, exports %zu, imports %zu; "
+                "busd-bridge: reloading %s: host %s, domain %s, %zu exports, %zu imports; "
                 "reconnecting (calls in flight fail)\n",
                 d->config_path, cfg->host, cfg->domain, cfg->n_exports, cfg->n_imports);
         d->bridge = bridge_free(d->bridge);

@@ -9,7 +9,9 @@ check_PROGRAMS += tests/test-bridge-config tests/test-bridge tests/test-bridge-i
 	tests/test-bridge-auth
 TESTS += tests/test-bridge-config tests/test-bridge tests/bridge-check.sh \
 	tests/test-bridge-identity tests/test-bridge-auth
-EXTRA_DIST += tests/bridge-check.sh
+EXTRA_DIST += tests/bridge-check.sh tests/test-systemd-bridge.sh
+# busd-bridge.service under a real systemd booted in namespaces (root only).
+TESTS += tests/test-systemd-bridge.sh
 AM_TESTS_ENVIRONMENT += BRIDGE_BINARY='$(abs_top_builddir)/bridge/busd-bridge'; export BRIDGE_BINARY;
 
 tests_test_bridge_config_SOURCES = tests/test-bridge-config.c

@@ -1024,7 +1024,7 @@ START_TEST(test_reload) {
          * no owner on alpha's bus, and a call to it is ServiceUnknown. */
         write_bridge_config(conf, sizeof(conf), "bridge-alpha", "alpha", 0, ROLE_NONE, "nats", "");
         ck_assert_int_eq(kill(A.bridge[0].pid, SIGHUP), 0);
-        proc_await_log(&A.bridge[0], "imports 0; reconnecting", 10 * SEC);
+        proc_await_log(&A.bridge[0], "0 imports; reconnecting", 10 * SEC);
         proc_await_ready(&A.bridge[0]);
         await_no_owner(CALC);
         ck_assert_int_eq(bus_call_method(A.client, CALC, CALC_PATH, CALC, "Add", args, SEC, &e,
@@ -1036,7 +1036,7 @@ START_TEST(test_reload) {
         /* And back: the import, and calls crossing, return. */
         write_bridge_config(conf, sizeof(conf), "bridge-alpha", "alpha", 0, ROLE_IMPORT, "nats", "");
         ck_assert_int_eq(kill(A.bridge[0].pid, SIGHUP), 0);
-        proc_await_log(&A.bridge[0], "imports 1; reconnecting", 10 * SEC);
+        proc_await_log(&A.bridge[0], "1 imports; reconnecting", 10 * SEC);
         proc_await_ready(&A.bridge[0]);
         assert_call_crosses();
         json_decref(args);
