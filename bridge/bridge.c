@@ -587,6 +587,17 @@ static int on_import_call(bus_message *call, void *userdata, json_t **ret_reply,
                 s = publish(b, m);
         msg_release(b, m);
         bridge_wire_free(&w);
+        if (s == NATS_MAX_PAYLOAD) {
+                /* The server's max_payload, headers included (the cap of
+                 * inline_max() leaves no room for them below 4 KiB). */
+                if (o)
+                        out_release(o);
+                b->stats.refused_payload++;
+                return bus_error_set(ret_error, BRIDGE_ERROR_PAYLOAD_TOO_LARGE,
+                                     "the call exceeds the NATS server's max_payload (%" PRId64
+                                     " bytes, headers included)",
+                                     natsConnection_GetMaxPayload(b->nc));
+        }
         if (s != NATS_OK) {
                 if (o)
                         out_release(o);
@@ -708,7 +719,14 @@ static int on_in_call_done(bus_message *reply, void *userdata) {
                         if (s == NATS_OK)
                                 s = publish(b, m);
                         msg_release(b, m);
-                        if (s != NATS_OK)
+                        if (s == NATS_MAX_PAYLOAD) {
+                                b->stats.refused_payload++;
+                                respond_error(b, ic->reply_subject,
+                                              BRIDGE_ERROR_PAYLOAD_TOO_LARGE,
+                                              "the reply exceeds the NATS server's max_payload "
+                                              "(%" PRId64 " bytes, headers included)",
+                                              natsConnection_GetMaxPayload(b->nc));
+                        } else if (s != NATS_OK)
                                 blog(b, "could not publish a reply: %s", natsStatus_GetText(s));
                 }
                 bridge_wire_free(&w);

@@ -50,6 +50,7 @@
 #define FAKE "org.example.Fake"
 #define FAKE_PATH "/f"
 #define BRIDGE_BAD_MESSAGE "org.busd.Bridge.Error.BadMessage"
+#define BRIDGE_TOO_LARGE "org.busd.Bridge.Error.PayloadTooLarge"
 #define SEC 1000000ull
 
 /* Short enough for every socket path under it (sun_path is 108 bytes). */
@@ -63,6 +64,7 @@ static struct {
         Proc bridge[2];
         char sock[2][PATH_MAX];
         char conf[2][PATH_MAX];
+        unsigned max_payload; /* the server's max_payload; 0: its default (1 MiB) */
 } W;
 
 /* ---- a NATS client speaking the protocol itself -------------------------------------------- */
@@ -366,7 +368,7 @@ static void write_bridge_config(int h) {
         if (h == 0)
                 fprintf(f, " \"imports\": {\"names\": ["
                            "   {\"name\": \"" CALC "\", \"objects\": [{\"path\": \"" CALC_PATH "\","
-                           "     \"interface\": \"" CALC "\", \"methods\": [\"Add\"]}]},"
+                           "     \"interface\": \"" CALC "\", \"methods\": [\"Add\", \"Big\"]}]},"
                            "   {\"name\": \"" FAKE "\", \"objects\": [{\"path\": \"" FAKE_PATH "\","
                            "     \"interface\": \"" FAKE "\", \"methods\": [\"Do\"]}]}],"
                            "  \"signals\": [{\"interface\": \"" CALC "\"}]}}\n");
@@ -386,9 +388,13 @@ static void start_bridge(int h) {
 static void world_start(void) {
         const char *tmp = getenv("TMPDIR");
         char port[16];
-        char *argv[] = { (char *)NATS_SERVER_BINARY, "-a", "127.0.0.1", "-p", port, NULL };
+        char nats_conf[PATH_MAX];
+        char *argv[] = { (char *)NATS_SERVER_BINARY, "-a", "127.0.0.1", "-p", port, NULL, NULL,
+                         NULL };
+        unsigned max_payload = W.max_payload;
 
         memset(&W, 0, sizeof(W));
+        W.max_payload = max_payload;
         if (!tmp || !*tmp)
                 tmp = "/tmp";
         ck_assert_msg(strlen(tmp) < 64, "TMPDIR %s too long for socket paths", tmp);
@@ -399,6 +405,17 @@ static void world_start(void) {
         W.bridge[0].notify_fd = W.bridge[1].notify_fd = -1;
         W.port = free_port();
         snprintf(port, sizeof(port), "%d", W.port);
+        if (W.max_payload) {
+                FILE *f;
+
+                snprintf(nats_conf, sizeof(nats_conf), "%s/nats.conf", W.dir);
+                f = fopen(nats_conf, "we");
+                ck_assert_ptr_nonnull(f);
+                fprintf(f, "max_payload: %u\n", W.max_payload);
+                fclose(f);
+                argv[5] = "-c";
+                argv[6] = nats_conf;
+        }
         proc_start(&W.nats, W.dir, "nats", argv, false);
         proc_await_log(&W.nats, "Server is ready", 10 * SEC);
         for (int h = 0; h < 2; h++) {
@@ -452,7 +469,20 @@ static int calc_add(bus_message *call, void *ud, json_t **ret, bus_error *err) {
         return 0;
 }
 
-static const bus_method calc_methods[] = { { "Add", calc_add }, { NULL, NULL } };
+/* A reply with a body of {"size"} bytes. */
+static int calc_big(bus_message *call, void *ud, json_t **ret, bus_error *err) {
+        size_t n = (size_t)json_integer_value(json_object_get(bus_message_get_body(call), "size"));
+        char *text = malloc(n + 1);
+
+        calc.calls++;
+        memset(text, 'y', n);
+        text[n] = 0;
+        *ret = json_pack("{s:s}", "big", text);
+        free(text);
+        return 0;
+}
+
+static const bus_method calc_methods[] = { { "Add", calc_add }, { "Big", calc_big }, { NULL, NULL } };
 
 typedef struct Outcome {
         unsigned done;
@@ -522,6 +552,14 @@ static void teardown(void) {
         calc.slot = bus_slot_unref(calc.slot);
         calc.conn = bus_connection_close(calc.conn);
         world_stop();
+        W.max_payload = 0;
+}
+
+/* The world with a nats-server whose max_payload is 2 KiB: below the 4 KiB
+ * the bridges keep for headers, far below their 64 KiB inline limit. */
+static void setup_small_payload(void) {
+        W.max_payload = 2048;
+        setup();
 }
 
 /* The hostile client as the only exporter of FAKE: it takes alpha's calls
@@ -788,6 +826,70 @@ START_TEST(test_inline_limit_on_receipt) {
 }
 END_TEST
 
+/* A call from alpha's bus to CALC.@member with @body; its outcome in @o.
+ * Retried while NATS interest has not propagated (ServiceUnknown). */
+static void call_calc(bus_connection *client, const char *member, json_t *body, Outcome *o) {
+        uint64_t deadline = now_usec() + 10 * SEC;
+
+        for (;;) {
+                bus_message *m = NULL;
+
+                outcome_reset(o);
+                ck_assert_int_eq(
+                        bus_message_new_method_call(client, &m, CALC, CALC_PATH, CALC, member), 0);
+                ck_assert_int_eq(bus_message_set_body(m, body), 0);
+                ck_assert_int_eq(bus_call_async(client, m, 3 * SEC, outcome_cb, o, NULL), 0);
+                bus_message_unref(m);
+                pump_until(&o->done, 1, client, calc.conn);
+                if (!outcome_error(o) ||
+                    strcmp(outcome_error(o), BUS_ERROR_SERVICE_UNKNOWN) != 0)
+                        return;
+                ck_assert_msg(now_usec() < deadline, "CALC never reachable through NATS");
+        }
+}
+
+/* docs/BRIDGE.md: the inline limit is "also capped by the server's
+ * max_payload less 4 KiB for headers", and a message over it is refused
+ * with PayloadTooLarge; "Unreachable" is for NATS not being there. With a
+ * server max_payload of 4 KiB or less the cap was not applied, and a call
+ * the server refused for its size was answered Unreachable ("could not
+ * publish: Maximum Payload Exceeded"), a reply so refused not at all (the
+ * caller waited for its Timeout). */
+START_TEST(test_server_max_payload_below_header_room) {
+        bus_connection *client = connect_to(0);
+        json_t *small = json_pack("{s:i}", "size", 10), *big;
+        char *text = malloc(3001);
+        Outcome o = { 0 };
+
+        call_calc(client, "Big", small, &o);
+        ck_assert_msg(!outcome_error(&o), "a small call: %s", outcome_error(&o));
+        /* A call too large for the server. */
+        memset(text, 'x', 3000);
+        text[3000] = 0;
+        big = json_pack("{s:s}", "a", text);
+        call_calc(client, "Add", big, &o);
+        ck_assert_msg(outcome_error(&o) && strcmp(outcome_error(&o), BRIDGE_TOO_LARGE) == 0,
+                      "a call over the server's max_payload: %s",
+                      outcome_error(&o) ? outcome_error(&o) : "a return");
+        json_decref(big);
+        /* A reply too large for the server. */
+        big = json_pack("{s:i}", "size", 3000);
+        call_calc(client, "Big", big, &o);
+        ck_assert_msg(outcome_error(&o) && strcmp(outcome_error(&o), BRIDGE_TOO_LARGE) == 0,
+                      "a reply over the server's max_payload: %s",
+                      outcome_error(&o) ? outcome_error(&o) : "a return");
+        json_decref(big);
+        /* And small ones still cross. */
+        call_calc(client, "Big", small, &o);
+        ck_assert_msg(!outcome_error(&o), "a small call after: %s", outcome_error(&o));
+        outcome_reset(&o);
+        json_decref(small);
+        free(text);
+        bus_connection_close(client);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -799,7 +901,7 @@ int main(void) {
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
-        TCase *tc = tcase_create("hostile");
+        TCase *tc = tcase_create("hostile"), *small = tcase_create("small-max-payload");
 
         if (access(NATS_SERVER_BINARY, X_OK) != 0) {
                 printf("SKIP: nats-server not installed (%s)\n", NATS_SERVER_BINARY);
@@ -812,5 +914,11 @@ int main(void) {
                 if (!only || strcmp(only, tests[i].name) == 0)
                         tcase_add_test(tc, tests[i].fn);
         suite_add_tcase(s, tc);
+        /* Its own world: a server with a small max_payload. */
+        tcase_add_checked_fixture(small, setup_small_payload, teardown);
+        tcase_set_timeout(small, 60);
+        if (!only || strcmp(only, "test_server_max_payload_below_header_room") == 0)
+                tcase_add_test(small, test_server_max_payload_below_header_room);
+        suite_add_tcase(s, small);
         return harness_run(s);
 }
