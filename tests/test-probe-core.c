@@ -442,6 +442,123 @@ START_TEST(test_fork_child_leaves_parent_pool) {
 }
 END_TEST
 
+/* ---- pools_held_per_connection filled by others ------------------------------------------- */
+
+/* hostile-peers.md: one bad peer must never hurt other peers. A receiver
+ * that released every slice it was sent holds nothing; pools it was given
+ * and holds no slice of must not keep an honest sender's slices from it. */
+START_TEST(test_pools_held_by_squatters) {
+        RawPeer *h, *v, *honest;
+        TestPool p1 = pool_make(POOL_SIZE), p2 = pool_make(POOL_SIZE), p3 = pool_make(POOL_SIZE);
+        BusSlice s1 = { .pool = 1, .offset = 0, .length = 8 };
+        BusSlice s2 = { .pool = 2, .offset = 0, .length = 8 };
+        RawMsg *m;
+
+        busd_reload_config("{\"limits\": {\"pools_held_per_connection\": 2}}");
+        h = raw_peer_new_pools();
+        v = raw_peer_new_pools();
+        honest = raw_peer_new_pools();
+        raw_add_pool_ok(h, 1, p1.fd, POOL_SIZE);
+        raw_add_pool_ok(h, 2, p2.fd, POOL_SIZE);
+        raw_add_pool_ok(honest, 1, p3.fd, POOL_SIZE);
+        /* The squatter sends one slice of each of its pools; v releases both. */
+        raw_send_slices(h, v->name, &s1, 1, false);
+        raw_send_slices(h, v->name, &s2, 1, false);
+        for (unsigned i = 0; i < 2; i++) {
+                m = recv_member(v, "Data", 5000);
+                ck_assert_msg(m, "no Data from the squatter");
+                raw_msg_free(m);
+        }
+        m = raw_peer_driver_call(v, "ReleaseSlices",
+                                 json_pack("{s:[[I,i,i,i],[I,i,i,i]]}", "slices",
+                                           (json_int_t)h->id, 1, 0, 8, (json_int_t)h->id, 2, 0,
+                                           8));
+        ck_assert_msg(m && m->type == BUS_MESSAGE_METHOD_RETURN, "%s", raw_msg_describe(m));
+        raw_msg_free(m);
+        /* v holds no slice now: an honest sender's slice still reaches it. */
+        raw_send_slices(honest, v->name, &s1, 1, false);
+        m = recv_member(v, "Data", 2000);
+        ck_assert_msg(m && m->sender_id == honest->id,
+                      "a receiver that released everything was refused an honest sender's "
+                      "slice: other peers' idle pools fill pools_held_per_connection");
+        raw_msg_free(m);
+
+        raw_peer_free(h);
+        raw_peer_free(v);
+        raw_peer_free(honest);
+        pool_unmake(&p1);
+        pool_unmake(&p2);
+        pool_unmake(&p3);
+        busd_reload_config("{}");
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+static struct {
+        unsigned n;
+        char last[32];
+} alt;
+
+static int on_alt(bus_message *m, void *userdata) {
+        size_t len = 0;
+        const char *text = bus_message_get_body_text(m, &len);
+
+        alt.n++;
+        snprintf(alt.last, sizeof(alt.last), "%.*s", text ? (int)len : 0, text ? text : "");
+        return 0;
+}
+
+/* The library end of a pool taken back (PoolRemoved while its owner stays)
+ * and given again: two owners take turns at a receiver allowed one pool,
+ * and every body reads right. */
+START_TEST(test_pool_given_again) {
+        RawPeer *a, *b;
+        TestPool pa = pool_make(POOL_SIZE), pb = pool_make(POOL_SIZE);
+        BusSlice s = { .pool = 1, .offset = 0, .length = 9 };
+        bus_connection *l;
+        bus_slot *match = NULL;
+
+        busd_reload_config("{\"limits\": {\"pools_held_per_connection\": 1}}");
+        memcpy(pa.map, "{\"o\":\"a\"}", 9);
+        memcpy(pb.map, "{\"o\":\"b\"}", 9);
+        a = raw_peer_new_pools();
+        b = raw_peer_new_pools();
+        l = test_connect();
+        ck_assert_int_eq(bus_add_match(l, &match, "type='signal',interface='" IFACE "'", on_alt,
+                                       NULL),
+                         0);
+        raw_add_pool_ok(a, 1, pa.fd, POOL_SIZE);
+        raw_add_pool_ok(b, 1, pb.fd, POOL_SIZE);
+        alt.n = 0;
+        for (unsigned i = 0; i < 6; i++) {
+                RawPeer *o = i % 2 ? b : a;
+                bus_message *ping = NULL;
+
+                raw_send_slices(o, bus_connection_get_unique_name(l), &s, 1, true);
+                pump_until(&alt.n, i + 1, l);
+                ck_assert_str_eq(alt.last, i % 2 ? "{\"o\":\"b\"}" : "{\"o\":\"a\"}");
+                /* Its release is handled before the next owner's message. */
+                ck_assert_int_eq(bus_message_new_method_call(l, &ping, DRIVER_NAME, DRIVER_PATH,
+                                                             DRIVER_INTERFACE, "Ping"),
+                                 0);
+                ck_assert_int_eq(bus_call(l, ping, 0, NULL, NULL), 0);
+                bus_message_unref(ping);
+        }
+        ck_assert_int_eq(busd_stat("pool_releases_refused"), 0);
+
+        bus_slot_unref(match);
+        test_disconnect(l);
+        raw_peer_free(a);
+        raw_peer_free(b);
+        pool_unmake(&pa);
+        pool_unmake(&pb);
+        busd_reload_config("{}");
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("probe-core");
         TCase *tc = harness_tcase("probe-core");
@@ -452,6 +569,8 @@ int main(void) {
         tcase_add_test(tc, test_owner_gone_while_held);
         tcase_add_test(tc, test_add_pool_runs_no_callback);
         tcase_add_test(tc, test_fork_child_leaves_parent_pool);
+        tcase_add_test(tc, test_pools_held_by_squatters);
+        tcase_add_test(tc, test_pool_given_again);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }

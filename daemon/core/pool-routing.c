@@ -192,6 +192,47 @@ static int send_pool_added(Bus *bus, Peer *to, const Pool *pool, PeerSendMode mo
         return r;
 }
 
+/* Queue PoolRemoved {owner, pool} (no fd) to @to as a notice. 0 or negative. */
+static int send_pool_removed(Bus *bus, Peer *to, uint64_t owner, uint32_t pool) {
+        char body[96];
+        Message *m;
+        int r;
+
+        snprintf(body, sizeof(body), "{\"owner\":%" PRIu64 ",\"pool\":%" PRIu32 "}", owner, pool);
+        m = driver_message_new(bus, &(BusMessageSpec){ .type = BUS_MESSAGE_SIGNAL,
+                                                       .serial = bus_next_serial(bus),
+                                                       .destination = to->name,
+                                                       .path = BUS_DRIVER_PATH,
+                                                       .interface = BUS_DRIVER_INTERFACE,
+                                                       .member = "PoolRemoved",
+                                                       .body = body,
+                                                       .body_len = strlen(body) });
+        if (!m)
+                return -ENOMEM;
+        r = driver_send(bus, to, m, PEER_SEND_NOTICE);
+        message_unref(m);
+        return r;
+}
+
+/* @receiver is at pools_held_per_connection: take back the pools it was
+ * given and holds no slice of (PoolRemoved; given again when next needed),
+ * except those @m refers to, so that other owners' idle pools never keep
+ * an owner's slices from a receiver that released everything. How many. */
+static unsigned take_back_idle(Bus *bus, Peer *receiver, Message *m) {
+        const Pool *idle[BUS_FDS_MAX * 4];
+        unsigned n, taken = 0;
+
+        n = pools_idle_given(bus->pools, receiver->id, message_header(m)->sender_id,
+                             m->fields.slices, m->fields.n_slices, idle, ELEMENTSOF(idle));
+        for (unsigned i = 0; i < n; i++) {
+                if (send_pool_removed(bus, receiver, idle[i]->owner, idle[i]->id) < 0)
+                        continue; /* not told: it keeps it */
+                pools_take_back(bus->pools, receiver->id, idle[i]);
+                taken++;
+        }
+        return taken;
+}
+
 int pool_routing_before_send(Peer *receiver, Message *m, PeerSendMode mode) {
         Bus *bus = receiver->bus;
         uint64_t owner = message_header(m)->sender_id;
@@ -210,6 +251,10 @@ int pool_routing_before_send(Peer *receiver, Message *m, PeerSendMode mode) {
         }
         r = pools_check_delivery(bus->pools, receiver->id, owner, m->fields.slices,
                                  m->fields.n_slices, slices_max, pools_max, new_pools, &n_new);
+        if (r == POOLS_E_POOLS_LIMIT && take_back_idle(bus, receiver, m) > 0)
+                r = pools_check_delivery(bus->pools, receiver->id, owner, m->fields.slices,
+                                         m->fields.n_slices, slices_max, pools_max, new_pools,
+                                         &n_new);
         if (r != 0) {
                 log_peer(LOG_CLASS_DENIED, LOG_NOTICE, receiver->name, receiver->creds.uid,
                          receiver->creds.pid, "LimitsExceeded",
@@ -447,24 +492,10 @@ typedef struct ForgetOwner {
 static void tell_holder(void *userdata, uint64_t receiver, uint64_t owner, uint32_t pool) {
         ForgetOwner *f = userdata;
         Peer *to = bus_find_peer(f->bus, receiver);
-        char body[96];
-        Message *m;
 
         if (!to || !peer_is_running(to))
                 return;
-        snprintf(body, sizeof(body), "{\"owner\":%" PRIu64 ",\"pool\":%" PRIu32 "}", owner, pool);
-        m = driver_message_new(f->bus, &(BusMessageSpec){ .type = BUS_MESSAGE_SIGNAL,
-                                                          .serial = bus_next_serial(f->bus),
-                                                          .destination = to->name,
-                                                          .path = BUS_DRIVER_PATH,
-                                                          .interface = BUS_DRIVER_INTERFACE,
-                                                          .member = "PoolRemoved",
-                                                          .body = body,
-                                                          .body_len = strlen(body) });
-        if (!m)
-                return;
-        driver_send(f->bus, to, m, PEER_SEND_NOTICE);
-        message_unref(m);
+        (void)send_pool_removed(f->bus, to, owner, pool);
 }
 
 static void uncharge_pool(void *userdata, const Pool *pool) {

@@ -32,6 +32,7 @@ typedef struct PoolEntry {
         HashMap *holds;   /* "offset:length" -> SliceHolds */
         HashMap *holders; /* receiver id -> Holder given this pool */
         struct PoolEntry *owner_next;
+        bool busy;        /* scratch of pools_idle_given() */
 } PoolEntry;
 
 typedef struct Owner {
@@ -390,6 +391,65 @@ unsigned pools_given(const Pools *p, uint64_t receiver) {
         Holder *h = hashmap_get(p->holders, &receiver);
 
         return h ? (unsigned)hashmap_size(h->given) : 0;
+}
+
+unsigned pools_idle_given(const Pools *p, uint64_t receiver, uint64_t owner, const BusSlice *keep,
+                          unsigned n_keep, const Pool **ret, unsigned max) {
+        Holder *h = hashmap_get(p->holders, &receiver);
+        size_t state = 0;
+        unsigned n = 0;
+        void *v;
+
+        if (!h)
+                return 0;
+        /* Mark the pools it holds a slice of (a held slice's pool was given). */
+        while (hashmap_iterate(h->slices, &state, &v)) {
+                Held *held = v;
+                PoolEntry *e = held->n > 0 ? entry_get(p, held->owner, held->pool) : NULL;
+
+                if (e)
+                        e->busy = true;
+        }
+        for (unsigned i = 0; i < n_keep; i++) {
+                BusSlice s;
+                PoolEntry *e;
+
+                memcpy(&s, &keep[i], sizeof(s));
+                e = entry_get(p, owner, s.pool);
+                if (e)
+                        e->busy = true;
+        }
+        state = 0;
+        while (hashmap_iterate(h->given, &state, &v)) {
+                PoolEntry *e = v;
+
+                if (!e->busy && n < max)
+                        ret[n++] = &e->pub;
+        }
+        /* Clear every mark (kept pools need not have been given). */
+        state = 0;
+        while (hashmap_iterate(h->given, &state, &v))
+                ((PoolEntry *)v)->busy = false;
+        for (unsigned i = 0; i < n_keep; i++) {
+                BusSlice s;
+                PoolEntry *e;
+
+                memcpy(&s, &keep[i], sizeof(s));
+                e = entry_get(p, owner, s.pool);
+                if (e)
+                        e->busy = false;
+        }
+        return n;
+}
+
+void pools_take_back(Pools *p, uint64_t receiver, const Pool *pool) {
+        Holder *h = hashmap_get(p->holders, &receiver);
+        PoolEntry *e = entry_get(p, pool->owner, pool->id);
+
+        if (!h || !e)
+                return;
+        hashmap_remove(h->given, e->key);
+        hashmap_remove(e->holders, &h->id);
 }
 
 void pools_forget_receiver(Pools *p, uint64_t receiver, PoolsSliceFreeFn freed, void *userdata) {

@@ -77,6 +77,14 @@ int pools_release(Pools *p, uint64_t receiver, uint64_t owner, uint32_t pool, ui
 uint64_t pools_held(const Pools *p, uint64_t receiver);
 /* Pools @receiver was given. */
 unsigned pools_given(const Pools *p, uint64_t receiver);
+/* Pools @receiver was given and holds no slice of (idle), other than
+ * @owner's pools that @keep (@n_keep slices) refers to: at most @max of
+ * them into @ret; how many. */
+unsigned pools_idle_given(const Pools *p, uint64_t receiver, uint64_t owner, const BusSlice *keep,
+                          unsigned n_keep, const Pool **ret, unsigned max);
+/* Forget that @receiver was given @pool (taken back: it holds no slice of
+ * it); a later delivery gives it again. */
+void pools_take_back(Pools *p, uint64_t receiver, const Pool *pool);
 
 typedef void (*PoolsSliceFreeFn)(void *userdata, uint64_t owner, uint32_t pool, uint64_t offset,
                                  uint64_t length);
