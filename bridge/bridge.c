@@ -1102,11 +1102,17 @@ static void bus_teardown(Bridge *b) {
         for (size_t i = 0; i < b->n_slots; i++)
                 b->slots[i] = bus_slot_unref(b->slots[i]);
         b->n_slots = 0;
-        /* Closing runs the reply callbacks of calls in flight (Disconnected),
-         * which answer NATS and free their InCall. */
+        /* Closing runs no reply callback (libbusclient: "not after
+         * bus_connection_close()"): the calls from NATS still in flight
+         * are answered here, or their callers would wait for their
+         * deadlines. (After the bus's own Disconnected, its callbacks have
+         * answered them already.) */
         b->bus = bus_connection_close(b->bus);
-        while (b->in_calls)
+        while (b->in_calls) {
+                respond_error(b, b->in_calls->reply_subject, BUS_ERROR_DISCONNECTED,
+                              "the bridge on host %s left its bus", b->cfg->host);
                 in_call_free(b->in_calls);
+        }
 }
 
 static int on_bus_disconnected(bus_message *m, void *userdata) {
@@ -1573,6 +1579,12 @@ Bridge *bridge_free(Bridge *b) {
         graveyard_flush(b);
         if (b->nc) {
                 struct timespec until;
+
+                /* What the teardown published (answers to calls in flight)
+                 * waits for the loop's flush event, which will not run:
+                 * write it now (libnats's close does not). */
+                if (atomic_load(&b->nats_connected))
+                        (void)natsConnection_ProcessWriteEvent(b->nc);
 
                 pthread_mutex_lock(&b->lock);
                 b->nats_closing = true;

@@ -368,7 +368,7 @@ static void write_bridge_config(int h) {
         if (h == 0)
                 fprintf(f, " \"imports\": {\"names\": ["
                            "   {\"name\": \"" CALC "\", \"objects\": [{\"path\": \"" CALC_PATH "\","
-                           "     \"interface\": \"" CALC "\", \"methods\": [\"Add\", \"Big\"]}]},"
+                           "     \"interface\": \"" CALC "\", \"methods\": [\"Add\", \"Big\", \"Hold\"]}]},"
                            "   {\"name\": \"" FAKE "\", \"objects\": [{\"path\": \"" FAKE_PATH "\","
                            "     \"interface\": \"" FAKE "\", \"methods\": [\"Do\"]}]}],"
                            "  \"signals\": [{\"interface\": \"" CALC "\"}]}}\n");
@@ -461,6 +461,8 @@ static struct {
         bus_connection *conn;
         bus_slot *slot;
         unsigned calls;
+        bus_message *held; /* the last Hold call */
+        unsigned holds;
 } calc;
 
 static int calc_add(bus_message *call, void *ud, json_t **ret, bus_error *err) {
@@ -482,7 +484,18 @@ static int calc_big(bus_message *call, void *ud, json_t **ret, bus_error *err) {
         return 0;
 }
 
-static const bus_method calc_methods[] = { { "Add", calc_add }, { "Big", calc_big }, { NULL, NULL } };
+/* Held, never answered (calc.held). */
+static int calc_hold(bus_message *call, void *ud, json_t **ret, bus_error *err) {
+        calc.calls++;
+        bus_message_unref(calc.held);
+        calc.held = bus_message_ref(call);
+        calc.holds++;
+        return BUS_REPLY_DEFERRED;
+}
+
+static const bus_method calc_methods[] = {
+        { "Add", calc_add }, { "Big", calc_big }, { "Hold", calc_hold }, { NULL, NULL }
+};
 
 typedef struct Outcome {
         unsigned done;
@@ -549,6 +562,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
+        calc.held = bus_message_unref(calc.held);
         calc.slot = bus_slot_unref(calc.slot);
         calc.conn = bus_connection_close(calc.conn);
         world_stop();
@@ -890,6 +904,87 @@ START_TEST(test_server_max_payload_below_header_room) {
 }
 END_TEST
 
+/* A Hold call from alpha's bus to CALC on beta's, held by the service. */
+static void hold_call(bus_connection *client, Outcome *o) {
+        unsigned holds = calc.holds;
+        json_t *none = json_object();
+
+        for (;;) {
+                bus_message *m = NULL;
+                uint64_t deadline = now_usec() + 10 * SEC;
+
+                outcome_reset(o);
+                ck_assert_int_eq(
+                        bus_message_new_method_call(client, &m, CALC, CALC_PATH, CALC, "Hold"), 0);
+                ck_assert_int_eq(bus_message_set_body(m, none), 0);
+                ck_assert_int_eq(bus_call_async(client, m, 30 * SEC, outcome_cb, o, NULL), 0);
+                bus_message_unref(m);
+                /* Until the service holds it, or it was answered (no
+                 * responders yet: again). */
+                while (calc.holds == holds && !o->done) {
+                        ck_assert_msg(now_usec() < deadline, "Hold never reached the service");
+                        pump_idle(client, calc.conn);
+                        bus_connection_wait(client, 10000);
+                }
+                if (calc.holds != holds)
+                        break;
+                ck_assert_str_eq(outcome_error(o), BUS_ERROR_SERVICE_UNKNOWN);
+        }
+        json_decref(none);
+}
+
+/* bus_message_get_error's message of @o's reply ("" if none). */
+static const char *outcome_text(const Outcome *o) {
+        json_t *b = bus_message_get_body(o->reply);
+
+        return json_string_value(json_object_get(b, "message"))
+                       ? json_string_value(json_object_get(b, "message"))
+                       : "";
+}
+
+/* busd-bridge(8), SIGNALS: "SIGTERM and SIGINT stop the bridge; calls in
+ * flight are answered with org.busd.Error.Disconnected"; on SIGHUP "calls
+ * in flight through it fail as at a restart" (docs/BRIDGE.md "Reload"),
+ * where a busd restart answers them at once. The exporting bridge's calls
+ * in flight were not answered at all: the caller on the other host waited
+ * for its deadline (here 30 s) and got Timeout. */
+START_TEST(test_stop_answers_calls_in_flight) {
+        bus_connection *client = connect_to(0);
+        Outcome o = { 0 };
+        uint64_t t0;
+        int st;
+
+        /* Reload of the exporting bridge (same file: it comes back). */
+        hold_call(client, &o);
+        t0 = now_usec();
+        ck_assert_int_eq(kill(W.bridge[1].pid, SIGHUP), 0);
+        pump_until(&o.done, 1, client, calc.conn);
+        ck_assert_msg(now_usec() - t0 < 5 * SEC, "answered only after %llu ms",
+                      (unsigned long long)((now_usec() - t0) / 1000));
+        ck_assert_msg(outcome_error(&o) &&
+                              strcmp(outcome_error(&o), BUS_ERROR_DISCONNECTED) == 0,
+                      "a call in flight at a reload: %s %s",
+                      outcome_error(&o) ? outcome_error(&o) : "a return", outcome_text(&o));
+        proc_await_ready(&W.bridge[1]);
+        /* SIGTERM of the exporting bridge. */
+        hold_call(client, &o);
+        t0 = now_usec();
+        st = proc_stop(&W.bridge[1], SIGTERM);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+        pump_until(&o.done, 1, client, calc.conn);
+        ck_assert_msg(now_usec() - t0 < 5 * SEC, "answered only after %llu ms",
+                      (unsigned long long)((now_usec() - t0) / 1000));
+        ck_assert_msg(outcome_error(&o) &&
+                              strcmp(outcome_error(&o), BUS_ERROR_DISCONNECTED) == 0,
+                      "a call in flight at SIGTERM: %s %s",
+                      outcome_error(&o) ? outcome_error(&o) : "a return", outcome_text(&o));
+        start_bridge(1);
+        outcome_reset(&o);
+        bus_connection_close(client);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -898,6 +993,7 @@ int main(void) {
                 { "test_late_replies_do_not_hide_the_reply", test_late_replies_do_not_hide_the_reply },
                 { "test_signal_headers_must_match_subject", test_signal_headers_must_match_subject },
                 { "test_inline_limit_on_receipt", test_inline_limit_on_receipt },
+                { "test_stop_answers_calls_in_flight", test_stop_answers_calls_in_flight },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
