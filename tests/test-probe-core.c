@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -559,6 +561,208 @@ START_TEST(test_pool_given_again) {
 }
 END_TEST
 
+/* ---- an event-driven connection that ends goes idle ---------------------------------------- */
+
+static unsigned disc_seen;
+
+static int on_disc(bus_message *m, void *userdata) {
+        disc_seen++;
+        return 0;
+}
+
+static uint64_t cpu_usec(void) {
+        struct rusage ru;
+
+        getrusage(RUSAGE_SELF, &ru);
+        return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+               (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* The socket reads EOF (the bus went): the match sees Disconnected once,
+ * and the loop then waits without spinning on the dead socket. */
+START_TEST(test_event_eof_goes_idle) {
+        struct event_base *base = event_base_new();
+        bus_connection *c = test_connect();
+        bus_slot *match = NULL;
+        struct timeval idle = { 0, 300000 };
+        uint64_t cpu0, deadline;
+
+        ck_assert_ptr_nonnull(base);
+        disc_seen = 0;
+        ck_assert_int_eq(bus_add_match(c, &match, "type='signal',member='Disconnected'", on_disc,
+                                       NULL),
+                         0);
+        ck_assert_int_eq(bus_connection_attach_event(c, base), 0);
+        ck_assert_int_eq(shutdown(bus_connection_get_fd(c), SHUT_RDWR), 0);
+        deadline = now_usec() + HARNESS_WAIT_USEC;
+        while (!disc_seen && now_usec() < deadline)
+                event_base_loop(base, EVLOOP_ONCE);
+        ck_assert_uint_eq(disc_seen, 1);
+        ck_assert(!bus_connection_is_open(c));
+        cpu0 = cpu_usec();
+        event_base_loopexit(base, &idle);
+        event_base_dispatch(base);
+        ck_assert_msg(cpu_usec() - cpu0 < 100000, "the loop spun on an ended connection: %llu us",
+                      (unsigned long long)(cpu_usec() - cpu0));
+        ck_assert_uint_eq(disc_seen, 1);
+
+        bus_slot_unref(match);
+        bus_connection_detach_event(c);
+        bus_connection_close(c);
+        event_base_free(base);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* ---- slots: cancel, and unref after close --------------------------------------------------- */
+
+static unsigned cancelled_runs;
+
+static int on_cancelled(bus_message *m, void *userdata) {
+        cancelled_runs++;
+        return 0;
+}
+
+static int method_echo(bus_message *call, void *userdata, json_t **ret_reply,
+                       bus_error *ret_error) {
+        *ret_reply = json_object();
+        return 0;
+}
+
+/* busclient.h: unreffing an async call's slot before the reply cancels it
+ * (the callback never runs, the reply is dropped); close drops all slots,
+ * which the application still unrefs (under ASan: nothing used after free). */
+START_TEST(test_slots_cancel_and_outlive) {
+        static const bus_method methods[] = { { "Echo", method_echo }, { NULL, NULL } };
+        bus_connection *svc = test_connect(), *c = test_connect();
+        bus_slot *call_slot = NULL, *match = NULL, *obj = NULL, *pending = NULL, *osvc = NULL;
+        bus_message *m = NULL;
+
+        cancelled_runs = 0;
+        ck_assert_int_eq(bus_add_object(svc, &osvc, PATH, IFACE, methods, NULL), 0);
+        ck_assert_int_eq(bus_message_new_method_call(c, &m, bus_connection_get_unique_name(svc),
+                                                     PATH, IFACE, "Echo"),
+                         0);
+        ck_assert_int_eq(bus_call_async(c, m, 0, on_cancelled, NULL, &call_slot), 0);
+        bus_message_unref(m);
+        ck_assert_int_eq(bus_connection_flush(c), 0);
+        call_slot = bus_slot_unref(call_slot);
+        /* The service answers; the reply reaches c and is dropped. */
+        for (unsigned i = 0; i < 50; i++) {
+                (void)bus_connection_process(svc);
+                (void)bus_connection_process(c);
+        }
+        pump_idle(svc, c);
+        ck_assert_uint_eq(cancelled_runs, 0);
+
+        /* Slots of every kind, then close, then unref. */
+        ck_assert_int_eq(bus_add_match(c, &match, "type='signal',interface='" IFACE "'",
+                                       on_cancelled, NULL),
+                         0);
+        ck_assert_int_eq(bus_add_object(c, &obj, "/x", IFACE, methods, NULL), 0);
+        ck_assert_int_eq(bus_message_new_method_call(c, &m, bus_connection_get_unique_name(svc),
+                                                     PATH, IFACE, "Echo"),
+                         0);
+        ck_assert_int_eq(bus_call_async(c, m, 0, on_cancelled, NULL, &pending), 0);
+        bus_message_unref(m);
+        bus_connection_close(c);
+        ck_assert_uint_eq(cancelled_runs, 1); /* Disconnected, as documented */
+        bus_slot_unref(match);
+        bus_slot_unref(obj);
+        bus_slot_unref(pending);
+
+        bus_slot_unref(osvc);
+        test_disconnect(svc);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* ---- AddPool shapes no library sends ------------------------------------------------------- */
+
+/* AddPool carries the pool's fd as its one payload: two fds, a body in the
+ * payload, slices beside the fd, no reply expected — each refused or
+ * ignored with nothing kept (fds, quota, pools), and the peer still served. */
+START_TEST(test_add_pool_odd_shapes) {
+        RawPeer *a = raw_peer_new_pools();
+        TestPool p1 = pool_make(POOL_SIZE), p2 = pool_make(POOL_SIZE);
+        unsigned fds0 = busd_fd_count();
+        uint64_t sizes[2] = { POOL_SIZE, POOL_SIZE };
+        int fds[2] = { p1.fd, p2.fd };
+        BusSlice sl = { .pool = 1, .offset = 0, .length = 8 };
+        uint64_t serial;
+        RawMsg *m;
+
+        /* Two fds. */
+        serial = raw_peer_send_fds(a, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                                  .destination = BUS_DRIVER_NAME,
+                                                  .path = BUS_DRIVER_PATH,
+                                                  .interface = BUS_DRIVER_INTERFACE,
+                                                  .member = "AddPool",
+                                                  .payload_sizes = sizes,
+                                                  .n_payloads = 2,
+                                                  .body = "{\"pool\":1}" },
+                                   fds, 2);
+        m = raw_peer_recv_reply(a, serial, 5000);
+        ck_assert_msg(m && m->type == BUS_MESSAGE_ERROR, "two fds: %s", raw_msg_describe(m));
+        raw_msg_free(m);
+        /* The fd as the body (BODY_IN_PAYLOAD). */
+        serial = raw_peer_send_fds(a, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                                  .flags = BUS_FLAG_BODY_IN_PAYLOAD,
+                                                  .destination = BUS_DRIVER_NAME,
+                                                  .path = BUS_DRIVER_PATH,
+                                                  .interface = BUS_DRIVER_INTERFACE,
+                                                  .member = "AddPool",
+                                                  .payload_sizes = sizes,
+                                                  .n_payloads = 1 },
+                                   fds, 1);
+        m = raw_peer_recv_reply(a, serial, 5000);
+        ck_assert_msg(m && m->type == BUS_MESSAGE_ERROR, "body in the pool: %s",
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+        /* Refused without a reply expected: nobody to answer, nothing kept. */
+        serial = raw_peer_send_fds(a, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                                  .flags = BUS_FLAG_NO_REPLY_EXPECTED,
+                                                  .destination = BUS_DRIVER_NAME,
+                                                  .path = BUS_DRIVER_PATH,
+                                                  .interface = BUS_DRIVER_INTERFACE,
+                                                  .member = "AddPool",
+                                                  .payload_sizes = sizes,
+                                                  .n_payloads = 1,
+                                                  .body = "{\"pool\":0}" },
+                                   fds, 1);
+        (void)serial;
+        /* The fd and a slice of a pool not yet announced (this very call's). */
+        serial = raw_peer_send_fds(a, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                                  .destination = BUS_DRIVER_NAME,
+                                                  .path = BUS_DRIVER_PATH,
+                                                  .interface = BUS_DRIVER_INTERFACE,
+                                                  .member = "AddPool",
+                                                  .payload_sizes = sizes,
+                                                  .n_payloads = 1,
+                                                  .slices = &sl,
+                                                  .n_slices = 1,
+                                                  .body = "{\"pool\":1}" },
+                                   fds, 1);
+        m = raw_peer_recv_reply(a, serial, 5000);
+        ck_assert_msg(m && m->type == BUS_MESSAGE_ERROR, "fd and a slice: %s",
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+        ck_assert_int_eq(busd_stat("payload_bytes_in_flight"), 0);
+        ck_assert_uint_le(busd_fd_count(), fds0);
+        /* Still served, and a proper AddPool works. */
+        raw_add_pool_ok(a, 1, p1.fd, POOL_SIZE);
+        ck_assert_int_eq(busd_stat("payload_bytes_in_flight"), POOL_SIZE);
+
+        raw_peer_free(a);
+        pool_unmake(&p1);
+        pool_unmake(&p2);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("probe-core");
         TCase *tc = harness_tcase("probe-core");
@@ -571,6 +775,9 @@ int main(void) {
         tcase_add_test(tc, test_fork_child_leaves_parent_pool);
         tcase_add_test(tc, test_pools_held_by_squatters);
         tcase_add_test(tc, test_pool_given_again);
+        tcase_add_test(tc, test_event_eof_goes_idle);
+        tcase_add_test(tc, test_slots_cancel_and_outlive);
+        tcase_add_test(tc, test_add_pool_odd_shapes);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }
