@@ -217,8 +217,39 @@ static int get_strings(Parser *p, const char *jpath, json_t *obj, const char *ke
         return 0;
 }
 
+/* "nats://HOST[:PORT]" or "tls://HOST[:PORT]": HOST a name or address
+ * ([A-Za-z0-9._-], or an IPv6 address in brackets), PORT 1..65535; nothing
+ * else (libnats refuses some other text only when the bridge starts, and
+ * retries an impossible port for ever). */
 static bool is_url(const char *s) {
-        return strncmp(s, "nats://", 7) == 0 || strncmp(s, "tls://", 6) == 0;
+        const char *h = strncmp(s, "nats://", 7) == 0 ? s + 7
+                        : strncmp(s, "tls://", 6) == 0 ? s + 6
+                                                      : NULL;
+        unsigned long port = 0;
+        size_t n;
+
+        if (!h)
+                return false;
+        if (*h == '[') {
+                n = strspn(h + 1, "0123456789abcdefABCDEF:.");
+                if (n == 0 || h[1 + n] != ']')
+                        return false;
+                h += n + 2;
+        } else {
+                n = strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+                if (n == 0)
+                        return false;
+                h += n;
+        }
+        if (*h == 0)
+                return true;
+        if (*h != ':')
+                return false;
+        n = strspn(++h, "0123456789");
+        if (n == 0 || n > 5 || h[n] != 0)
+                return false;
+        port = strtoul(h, NULL, 10);
+        return port >= 1 && port <= 65535;
 }
 
 /* Whether URL @s carries credentials ("user:password@host", "token@host"):

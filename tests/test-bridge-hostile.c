@@ -985,6 +985,60 @@ START_TEST(test_stop_answers_calls_in_flight) {
 }
 END_TEST
 
+/* docs/BRIDGE.md: nats.servers are "nats:// URLs or tls:// URLs"
+ * (nats://host:port); busd-bridge(8): --check exits "0 if it is valid, 1
+ * with the file and JSON path of the first error otherwise", and a start
+ * with "a configuration that cannot be used" exits 2. --check took any
+ * text after the scheme: "nats://a:1 b" was valid, and a start with it
+ * failed in libnats ("NATS: Invalid Argument; cannot start") with status 1,
+ * which the unit restarts for ever; a port over 65535 was retried for ever. */
+START_TEST(test_server_urls_checked) {
+        static const char *const bad[] = {
+                "nats://a:1 b", "nats://127.0.0.1:99999", "nats://127.0.0.1:0",
+                "nats://h:12x", "tls://h:", "nats://h:1/path", "nats://[::1:4222",
+                "nats://h\\tx:1",
+        };
+        static const char *const good[] = { "nats://127.0.0.1:4222", "nats://h.example-1.org",
+                                            "tls://[::1]:4222", "nats://host_1:65535" };
+        char conf[PATH_MAX];
+
+        snprintf(conf, sizeof(conf), "%s/urls.json", W.dir);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) + sizeof(good) / sizeof(good[0]); i++) {
+                bool ok = i >= sizeof(bad) / sizeof(bad[0]);
+                const char *url = ok ? good[i - sizeof(bad) / sizeof(bad[0])] : bad[i];
+                char *argv[] = { (char *)BRIDGE_BINARY, "--check", "--config", conf, NULL };
+                FILE *f = fopen(conf, "we");
+                Proc p;
+                int st;
+
+                ck_assert_ptr_nonnull(f);
+                fprintf(f, "{\"nats\": {\"servers\": [\"%s\"]}, \"host\": \"x\", \"bus\": \"%s\"}\n",
+                        url, W.sock[0]);
+                fclose(f);
+                ck_assert_int_eq(chmod(conf, 0600), 0);
+                proc_start(&p, W.dir, "check", argv, false);
+                st = proc_await_exit(&p, 10 * SEC);
+                if (ok) {
+                        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                                      "--check refused %s (status %d)", url, st);
+                        continue;
+                }
+                ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "--check took %s (status %d)",
+                              url, st);
+                ck_assert_msg(proc_log_contains(&p, "nats.servers[0]"), "no JSON path for %s", url);
+                /* And a start with it is a setup error. */
+                argv[1] = "--config";
+                argv[2] = conf;
+                argv[3] = NULL;
+                proc_start(&p, W.dir, "start", argv, false);
+                st = proc_await_exit(&p, 10 * SEC);
+                ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "a start with %s: status %d",
+                              url, st);
+        }
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -994,6 +1048,7 @@ int main(void) {
                 { "test_signal_headers_must_match_subject", test_signal_headers_must_match_subject },
                 { "test_inline_limit_on_receipt", test_inline_limit_on_receipt },
                 { "test_stop_answers_calls_in_flight", test_stop_answers_calls_in_flight },
+                { "test_server_urls_checked", test_server_urls_checked },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
