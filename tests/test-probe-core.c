@@ -763,6 +763,190 @@ START_TEST(test_add_pool_odd_shapes) {
 }
 END_TEST
 
+/* ---- the library keeps a slice readable after its owner left ------------------------------ */
+
+static bus_message *kept_msg;
+
+static int on_keep(bus_message *m, void *userdata) {
+        if (!kept_msg)
+                kept_msg = bus_message_ref(m);
+        return 0;
+}
+
+/* PROTOCOL.md 3.6: after PoolRemoved the receiver may close its copy once no
+ * message it still holds refers to it — a message kept by the application
+ * reads the same after the owner went, and its release is not "refused". */
+START_TEST(test_library_slice_outlives_owner) {
+        RawPeer *a = raw_peer_new_pools();
+        TestPool pool = pool_make(POOL_SIZE);
+        BusSlice s = { .pool = 1, .offset = 4096, .length = 13 };
+        bus_connection *l = test_connect();
+        bus_slot *match = NULL;
+        const char *text;
+        size_t len = 0;
+        unsigned got = 0;
+
+        kept_msg = NULL;
+        memcpy(pool.map + 4096, "{\"k\":\"kept\"}x", 13);
+        memcpy(pool.map + 4096 + 12, " ", 1);
+        ck_assert_int_eq(bus_add_match(l, &match, "type='signal',interface='" IFACE "'", on_keep,
+                                       NULL),
+                         0);
+        raw_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
+        raw_send_slices(a, bus_connection_get_unique_name(l), &s, 1, true);
+        while (!kept_msg && got++ < 500)
+                if (bus_connection_process(l) == 0)
+                        (void)bus_connection_wait(l, 10000);
+        ck_assert_ptr_nonnull(kept_msg);
+        raw_peer_free(a);
+        pump_idle(l); /* PoolRemoved arrives */
+        text = bus_message_get_body_text(kept_msg, &len);
+        ck_assert_uint_eq(len, 13);
+        ck_assert_int_eq(memcmp(text, "{\"k\":\"kept\"} ", 13), 0);
+        ck_assert_str_eq(json_string_value(json_object_get(bus_message_get_body(kept_msg), "k")),
+                         "kept");
+        bus_message_unref(kept_msg);
+        kept_msg = NULL;
+        pump_idle(l);
+        ck_assert_int_eq(busd_stat("pool_releases_refused"), 0);
+
+        bus_slot_unref(match);
+        test_disconnect(l);
+        pool_unmake(&pool);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
+/* ---- an event-driven receiver under a mixed burst ------------------------------------------ */
+
+#define MIX_N 240u
+
+static struct {
+        struct event_base *base;
+        unsigned got, bad;
+        bool done;
+} mix;
+
+static int on_mix(bus_message *m, void *userdata) {
+        const char *member = bus_message_get_member(m);
+
+        if (member && strcmp(member, "Done") == 0) {
+                mix.done = true;
+                event_base_loopbreak(mix.base);
+                return 0;
+        }
+        mix.got++;
+        for (unsigned i = 0; i < bus_message_get_payload_count(m); i++) {
+                const void *data;
+                size_t size;
+
+                if (bus_message_get_payload(m, i, &data, &size) < 0 || size == 0 ||
+                    ((const uint8_t *)data)[size - 1] != (uint8_t)(size & 0xff))
+                        mix.bad++;
+        }
+        if (bus_message_get_body(m) == NULL && strcmp(member, "Tiny") != 0)
+                mix.bad++;
+        return 0;
+}
+
+/* In a child: @MIX_N unicast signals to @to, back to back and in corked
+ * bursts: tiny ones, large bodies (pool slices), 1 MiB payloads in pool
+ * slices and in sealed memfds (fds), then Done. */
+static void mix_sender(const char *to) __attribute__((noreturn));
+static void mix_sender(const char *to) {
+        bus_connection *c = NULL;
+        uint8_t *data = malloc(1u << 20);
+        char *big = json_string_body(200u * 1024u);
+
+        if (bus_connect(&c, busd_address()) < 0 || !data || !big)
+                _exit(2);
+        for (unsigned i = 0; i < MIX_N; i++) {
+                bus_message *m = NULL;
+                const char *member = i % 4 == 0 ? "Tiny" : i % 4 == 1 ? "Big" : "Payload";
+                size_t size = (1u << 20) - i;
+
+                if (i % 16 == 0)
+                        (void)bus_connection_set_cork(c, i % 32 == 0);
+                if (i == MIX_N / 2)
+                        (void)bus_connection_set_payload_mode(c, BUS_PAYLOAD_MODE_SEALED);
+                if (bus_message_new_signal(c, &m, PATH, IFACE, member) < 0 ||
+                    bus_message_set_destination(m, to) < 0)
+                        _exit(3);
+                if (i % 4 == 1 && bus_message_set_body_text(m, big, 200u * 1024u) < 0)
+                        _exit(4);
+                if (i % 4 >= 2) {
+                        data[size - 1] = (uint8_t)(size & 0xff);
+                        if (bus_message_set_body_text(m, "{}", 2) < 0 ||
+                            bus_message_attach_bytes(m, data, size) < 0)
+                                _exit(5);
+                }
+                if (bus_send(c, m, NULL) < 0)
+                        _exit(6);
+                bus_message_unref(m);
+        }
+        (void)bus_connection_set_cork(c, false);
+        if (bus_emit_signal(c, PATH, IFACE, "Done", NULL, NULL) < 0)
+                _exit(7);
+        /* Stay until the receiver read everything (our slices stay held). */
+        (void)bus_connection_flush(c);
+        {
+                char byte;
+
+                (void)read(3, &byte, 1);
+        }
+        bus_connection_close(c);
+        _exit(0);
+}
+
+START_TEST(test_event_mixed_burst) {
+        bus_connection *r = test_connect();
+        bus_slot *match = NULL;
+        int hold[2], status;
+        pid_t pid;
+        uint64_t deadline;
+
+        mix = (typeof(mix)){ 0 };
+        mix.base = event_base_new();
+        ck_assert_ptr_nonnull(mix.base);
+        ck_assert_int_eq(bus_add_match(r, &match, "type='signal',interface='" IFACE "'", on_mix,
+                                       NULL),
+                         0);
+        ck_assert_int_eq(bus_connection_attach_event(r, mix.base), 0);
+        ck_assert_int_eq(pipe(hold), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                close(hold[1]);
+                if (dup2(hold[0], 3) < 0)
+                        _exit(8);
+                mix_sender(bus_connection_get_unique_name(r));
+        }
+        close(hold[0]);
+        deadline = now_usec() + 4 * HARNESS_WAIT_USEC;
+        while (!mix.done && now_usec() < deadline) {
+                struct timeval tv = { 0, 100000 };
+
+                event_base_loopexit(mix.base, &tv);
+                event_base_dispatch(mix.base);
+        }
+        close(hold[1]);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sender exit %d",
+                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        ck_assert_msg(mix.done, "Done never arrived (%u of %u received)", mix.got, MIX_N);
+        ck_assert_uint_eq(mix.got, MIX_N);
+        ck_assert_uint_eq(mix.bad, 0);
+
+        bus_slot_unref(match);
+        bus_connection_detach_event(r);
+        test_disconnect(r);
+        event_base_free(mix.base);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("probe-core");
         TCase *tc = harness_tcase("probe-core");
@@ -778,6 +962,8 @@ int main(void) {
         tcase_add_test(tc, test_event_eof_goes_idle);
         tcase_add_test(tc, test_slots_cancel_and_outlive);
         tcase_add_test(tc, test_add_pool_odd_shapes);
+        tcase_add_test(tc, test_library_slice_outlives_owner);
+        tcase_add_test(tc, test_event_mixed_burst);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }
