@@ -134,6 +134,31 @@ ctl --json=short tree $D
 check "tree --json" '[[ $rc == 0 ]] &&
         has_out "^\{\"org\.example\.Echo\":\[\"/\",\"/org\",\"/org/example\",\"/org/example/Echo\"\]\}$"'
 
+# What the bus refuses is not absent: with a policy that denies the
+# Introspect of /org/example and every GetAll of the service, tree and
+# introspect say so and exit 1, never an empty subtree or a property without
+# its value passed off as complete.
+cat >"$dir/busd.json" <<'JSON'
+{"policy": {"rules": [
+  {"deny": "call", "destination": "org.example.Echo", "path": "/org/example",
+   "interface": "org.busd.Introspectable"},
+  {"deny": "call", "destination": "org.example.Echo", "interface": "org.busd.Properties",
+   "member": "GetAll"}]}}
+JSON
+ctl reload
+check "reload: a policy that refuses part of the introspection" '[[ $rc == 0 ]]'
+ctl tree $D
+check "tree: a subtree the bus refuses is said, exit 1" '[[ $rc == 1 ]] &&
+        has_out "^      └─ /org/example$" && ! has_out "/org/example/Echo" &&
+        has_err "Introspect /org/example.*org\.busd\.Error\.AccessDenied"'
+ctl introspect $D $P $I
+check "introspect: values the bus refuses are said, exit 1" '[[ $rc == 1 ]] &&
+        has_err "GetAll.*org\.busd\.Error\.AccessDenied" && has_out "^org\.example\.Echo +interface"'
+echo '{}' >"$dir/busd.json"
+ctl reload
+ctl tree $D
+check "without the policy, the whole tree again" '[[ $rc == 0 ]] && has_out "/org/example/Echo$"'
+
 ctl get-property $D $P $I Greeting Ticks
 check "get-property prints one JSON value per line" '[[ $rc == 0 ]] && [[ $(lines_out) == 2 ]] &&
         has_out "^\"nobody greeted yet\"$" && has_out "^[0-9]+$"'

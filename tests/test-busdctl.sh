@@ -465,6 +465,30 @@ echo '{}' >"$config"
 ctl reload
 check "reload: back to the defaults" '[[ $rc == 0 ]]'
 
+# ---- a refusal is not absence ----
+# limits.driver_call_bytes 8: "{}" (ListNames, ReloadConfig) passes, {"name":
+# ...} is refused LimitsExceeded. What busdctl is refused it says, and exits
+# 1: never "no peer of PID", a row left out, or "-" for what the bus would not
+# give.
+echo '{"limits": {"driver_call_bytes": 8}}' >"$config"
+ctl reload
+check "reload: driver calls over 8 bytes refused from now on" '[[ $rc == 0 ]]'
+ctl status "$A_pid"
+check "status PID: a refused GetConnectionCredentials is the bus's error, not 'no peer'" \
+        '[[ $rc == 1 ]] && [[ ! -s $out ]] && ! has_err "no peer" &&
+        has_err "^busdctl: GetConnectionCredentials :1\.[0-9]+ failed: org\.busd\.Error\.LimitsExceeded: "'
+ctl list
+check "list: a refused GetConnectionCredentials is an error, not a row of dashes" \
+        '[[ $rc == 1 ]] && [[ ! -s $out ]] &&
+        has_err "^busdctl: GetConnectionCredentials [^ ]+ failed: org\.busd\.Error\.LimitsExceeded: "'
+echo '{}' >"$config"
+ctl reload
+ctl status "$A_pid"
+check "with the limit back, status PID finds the peer again" \
+        '[[ $rc == 0 ]] && has_out "^UniqueName=$A_unique$"'
+ctl list
+check "with the limit back, list has its rows" '[[ $rc == 0 ]] && has_out "^org\.example\.Alpha "'
+
 # ---- monitor ----
 # await_monitors N: until the bus counts N monitors (a round trip each, no sleeps).
 await_monitors() {

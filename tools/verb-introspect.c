@@ -193,9 +193,10 @@ static int add_interface_rows(Table *t, json_t *iface, json_t *values) {
 }
 
 /* Current values of @iface's properties (GetAll), as {} if it has none or
- * the call fails (then a warning is printed). New reference. */
+ * the call fails (then the error is printed and *@failed set: the command
+ * exits 1, for no value is not the same as none). New reference. */
 static json_t *current_values(const Busdctl *ctx, bus_connection *c, const char *dest,
-                              const char *path, json_t *iface) {
+                              const char *path, json_t *iface, bool *failed) {
         bus_error error = BUS_ERROR_INIT;
         json_t *args, *body = NULL, *values;
         const char *name = json_string_value(json_object_get(iface, "name"));
@@ -211,6 +212,7 @@ static json_t *current_values(const Busdctl *ctx, bus_connection *c, const char 
         if (r < 0) {
                 print_call_error("GetAll", r, &error);
                 bus_error_free(&error);
+                *failed = true;
                 return json_object();
         }
         values = json_incref(json_object_get(body, "properties"));
@@ -225,6 +227,7 @@ int verb_introspect(Busdctl *ctx, int argc, char **argv) {
         bus_connection *c = NULL;
         json_t *node = NULL, *x;
         Table *t = NULL;
+        bool failed = false;
         size_t i;
         int r, ret = EXIT_FAILURE;
 
@@ -255,12 +258,13 @@ int verb_introspect(Busdctl *ctx, int argc, char **argv) {
                         if (only && x != object_find_interface(node, only))
                                 continue;
                         copy = json_deep_copy(x);
-                        json_object_set_new(copy, "values", current_values(ctx, c, dest, path, x));
+                        json_object_set_new(copy, "values",
+                                            current_values(ctx, c, dest, path, x, &failed));
                         json_array_append_new(json_object_get(out, "interfaces"), copy);
                 }
                 r = output_json_print(out, ctx->json);
                 json_decref(out);
-                if (r >= 0)
+                if (r >= 0 && !failed)
                         ret = EXIT_SUCCESS;
                 goto out;
         }
@@ -272,13 +276,13 @@ int verb_introspect(Busdctl *ctx, int argc, char **argv) {
                         break;
                 if (only && x != object_find_interface(node, only))
                         continue;
-                values = current_values(ctx, c, dest, path, x);
+                values = current_values(ctx, c, dest, path, x, &failed);
                 r = add_interface_rows(t, x, values);
                 json_decref(values);
         }
         if (r >= 0)
                 r = table_print(t, stdout, ctx->legend);
-        if (r >= 0)
+        if (r >= 0 && !failed)
                 ret = EXIT_SUCCESS;
 out:
         table_free(t);
@@ -297,6 +301,7 @@ typedef struct TreeWalk {
         unsigned nodes;
         json_t *paths; /* every path visited, in order */
         bool failed;
+        bool refused; /* an object below the root could not be introspected */
         bool may_start; /* @dest was named: its root's Introspect may start it */
 } TreeWalk;
 
@@ -338,6 +343,19 @@ static void tree_visit(TreeWalk *w, const char *path, unsigned depth, const char
                 free(e);
         }
         if (r < 0) {
+                /* Shown (its parent lists it), its children unknown. An object
+                 * that is gone (UnknownObject) has none; any other error (a
+                 * refusal, the service gone) is said, and the command fails:
+                 * an unknown subtree never passes for an empty one. */
+                if (!bus_error_has_name(&error, BUS_ERROR_UNKNOWN_OBJECT)) {
+                        char *e = output_escape(path, strlen(path));
+                        char what[256];
+
+                        snprintf(what, sizeof(what), "%s: Introspect %s", w->dest, e ? e : "");
+                        print_call_error(what, r, &error);
+                        free(e);
+                        w->refused = true;
+                }
                 bus_error_free(&error);
                 return;
         }
@@ -408,7 +426,7 @@ int verb_tree(Busdctl *ctx, int argc, char **argv) {
                         free(e);
                 }
                 tree_visit(&w, "/", 0, "", true, true);
-                if (w.failed && argc > 1)
+                if ((w.failed && argc > 1) || w.refused)
                         ret = EXIT_FAILURE;
                 json_object_set_new(out, w.dest, w.paths);
         }

@@ -51,24 +51,57 @@ static int json_set_new(json_t *obj, const char *key, json_t *v) {
         return json_object_set_new(obj, key, v ? v : json_null()) < 0 ? -ENOMEM : 0;
 }
 
-/* Build the row for @name; returns 0 and *ret (NULL if the name vanished). */
+/* After a driver call about @name failed: 1 if it said the name has no
+ * owner (it left meanwhile), else the error printed and -EIO. */
+static int row_absent(const char *member, const char *name, int r, bus_error *error) {
+        char what[320];
+
+        if (bus_error_has_name(error, BUS_ERROR_NAME_HAS_NO_OWNER)) {
+                bus_error_free(error);
+                return 1;
+        }
+        snprintf(what, sizeof(what), "%s %s failed", member, name);
+        driver_print_error(what, r, error);
+        bus_error_free(error);
+        return -EIO;
+}
+
+/* Build the row for @name; returns 0 and *ret (NULL if the name lost its
+ * owner meanwhile: NameHasNoOwner from any of the calls). Any other failure
+ * (a refusal: AccessDenied, LimitsExceeded) is printed and returns -EIO:
+ * never a row left out, or with "-" for what the bus would not say. */
 static int row_build(const Busdctl *ctx, bus_connection *c, const char *name, json_t **ret) {
         bus_error error = BUS_ERROR_INIT;
         json_t *row, *creds = NULL, *stats = NULL, *owners = NULL;
         uint64_t pid = 0, uid = 0, pid_id = 0, usec = 0;
-        bool have_pid, have_uid;
+        bool have_pid, have_uid, bus_itself = strcmp(name, DRIVER_NAME) == 0;
         int r;
 
+        *ret = NULL;
         r = driver_call_name(ctx, c, "GetConnectionCredentials", name, &error, &creds);
-        /* A name that lost its owner meanwhile is left out; the bus's own name
-         * always stays, whatever the driver says about its credentials. */
-        if (r < 0 && bus_error_has_name(&error, BUS_ERROR_NAME_HAS_NO_OWNER) &&
-            strcmp(name, DRIVER_NAME) != 0) {
-                bus_error_free(&error);
-                *ret = NULL;
-                return 0;
+        if (r < 0) {
+                r = row_absent("GetConnectionCredentials", name, r, &error);
+                return r > 0 ? 0 : r;
         }
-        bus_error_free(&error); /* other errors: show what we can */
+        /* Asked before the row is built: each answer goes in the row, or
+         * leaves it out. The bus itself has no connection to count
+         * (GetConnectionStats: NameHasNoOwner). */
+        if (!bus_itself) {
+                r = driver_call_name(ctx, c, "GetConnectionStats", name, &error, &stats);
+                if (r < 0)
+                        r = row_absent("GetConnectionStats", name, r, &error);
+        }
+        if (r == 0 && !is_unique(name)) {
+                r = driver_call_name(ctx, c, "ListQueuedOwners", name, &error, &owners);
+                if (r < 0)
+                        r = row_absent("ListQueuedOwners", name, r, &error);
+        }
+        if (r != 0) {
+                json_decref(creds);
+                json_decref(stats);
+                json_decref(owners);
+                return r > 0 ? 0 : r;
+        }
 
         row = json_object();
         if (!row) {
@@ -106,22 +139,17 @@ static int row_build(const Busdctl *ctx, bus_connection *c, const char *name, js
                 r = json_set_new(row, "comm", comm);
         }
 
-        if (!r && driver_call_name(ctx, c, "GetConnectionStats", name, &error, &stats) >= 0 &&
-            driver_get_u64(stats, "connected_usec", &usec))
+        if (!r && driver_get_u64(stats, "connected_usec", &usec))
                 r = json_set_new(row, "connected_usec", json_integer((json_int_t)usec));
         else
                 r = r ?: json_set_new(row, "connected_usec", NULL);
-        bus_error_free(&error);
 
-        if (!r && !is_unique(name) &&
-            driver_call_name(ctx, c, "ListQueuedOwners", name, &error, &owners) >= 0 &&
-            json_is_array(json_object_get(owners, "owners"))) {
+        if (!r && json_is_array(json_object_get(owners, "owners"))) {
                 size_t n = json_array_size(json_object_get(owners, "owners"));
 
                 r = json_set_new(row, "queued", json_integer(n > 0 ? (json_int_t)n - 1 : 0));
         } else
                 r = r ?: json_set_new(row, "queued", NULL);
-        bus_error_free(&error);
 
         json_decref(creds);
         json_decref(stats);
@@ -369,7 +397,8 @@ int verb_list(Busdctl *ctx, int argc, char **argv) {
 
                 r = row_build(ctx, c, sorted[i], &row);
                 if (r < 0) {
-                        fprintf(stderr, "busdctl: %s\n", strerror(-r));
+                        if (r != -EIO) /* -EIO: printed */
+                                fprintf(stderr, "busdctl: %s\n", strerror(-r));
                         goto out;
                 }
                 if (row && json_array_append_new(rows, row) < 0) {

@@ -73,34 +73,47 @@ fail:
         return -ENOMEM;
 }
 
-/* Collect one peer's state; r = -ENXIO (after printing) if @name has no owner. */
-static int peer_get(const Busdctl *ctx, bus_connection *c, const char *name, json_t **ret) {
+/* Collect one peer's state. -ENXIO if @name has no owner (NameHasNoOwner
+ * from either call: it may have left between them), said on stderr unless
+ * @absent_ok (status PID: a peer that left meanwhile is no peer of it);
+ * -EIO after printing any other failure (a refusal: AccessDenied,
+ * LimitsExceeded), which never passes for absence. */
+static int peer_get(const Busdctl *ctx, bus_connection *c, const char *name, bool absent_ok,
+                    json_t **ret) {
         bus_error error = BUS_ERROR_INIT;
+        const char *what = "GetConnectionCredentials failed";
         json_t *peer = NULL, *stats = NULL;
         uint64_t uid;
         int r;
 
         r = driver_call_name(ctx, c, "GetConnectionCredentials", name, &error, &peer);
-        if (r < 0) {
-                if (bus_error_has_name(&error, BUS_ERROR_NAME_HAS_NO_OWNER)) {
-                        fputs("busdctl: ", stderr);
-                        driver_fputs_escaped(name, stderr);
-                        fputs(" has no owner on this bus (see busdctl list)\n", stderr);
-                } else
-                        driver_print_error("GetConnectionCredentials failed", r, &error);
-                bus_error_free(&error);
-                return -ENXIO;
-        }
-        r = driver_call_name(ctx, c, "GetConnectionStats", name, &error, &stats);
         if (r >= 0) {
-                json_object_update_missing(peer, stats);
-                json_decref(stats);
-        } else if (strcmp(name, DRIVER_NAME) != 0) {
-                /* The bus itself has credentials but no connection to count. */
-                driver_print_error("GetConnectionStats failed", r, &error);
+                what = "GetConnectionStats failed";
+                r = driver_call_name(ctx, c, "GetConnectionStats", name, &error, &stats);
+                if (r >= 0) {
+                        json_object_update_missing(peer, stats);
+                        json_decref(stats);
+                } else if (strcmp(name, DRIVER_NAME) == 0)
+                        r = 0; /* the bus itself has credentials but no connection to count */
+                else {
+                        json_decref(peer);
+                        peer = NULL;
+                }
+        }
+        if (r < 0) {
+                if (!bus_error_has_name(&error, BUS_ERROR_NAME_HAS_NO_OWNER)) {
+                        driver_print_error(what, r, &error);
+                        r = -EIO;
+                } else {
+                        if (!absent_ok) {
+                                fputs("busdctl: ", stderr);
+                                driver_fputs_escaped(name, stderr);
+                                fputs(" has no owner on this bus (see busdctl list)\n", stderr);
+                        }
+                        r = -ENXIO;
+                }
                 bus_error_free(&error);
-                json_decref(peer);
-                return -ENXIO;
+                return r;
         }
         bus_error_free(&error);
         if (driver_get_u64(peer, "uid", &uid)) {
@@ -247,11 +260,15 @@ static void activation_print(json_t *a) {
         print_u64("Activation.BackoffMs", a, "backoff_ms");
 }
 
-/* Unique names of the peers whose pid is @pid, as a JSON array of peers. */
+/* The peers whose pid is @pid, as a JSON array. A peer that left meanwhile
+ * (NameHasNoOwner) is none of them; any other failure is printed and
+ * returns -EIO: a refusal never passes for "no such peer". */
 static int peers_by_pid(const Busdctl *ctx, bus_connection *c, uint64_t pid, json_t **ret) {
         bus_error error = BUS_ERROR_INIT;
         json_t *names = NULL, *peers, *v;
+        char what[320];
         size_t i;
+        int r;
 
         if (driver_list_names(ctx, c, &names) < 0)
                 return -EIO;
@@ -267,17 +284,40 @@ static int peers_by_pid(const Busdctl *ctx, bus_connection *c, uint64_t pid, jso
 
                 if (!name || name[0] != ':')
                         continue;
-                if (driver_call_name(ctx, c, "GetConnectionCredentials", name, &error, &creds) < 0) {
+                r = driver_call_name(ctx, c, "GetConnectionCredentials", name, &error, &creds);
+                if (r < 0 && bus_error_has_name(&error, BUS_ERROR_NAME_HAS_NO_OWNER)) {
                         bus_error_free(&error); /* it left meanwhile */
                         continue;
                 }
-                if (driver_get_u64(creds, "pid", &p) && p == pid && peer_get(ctx, c, name, &peer) >= 0)
-                        json_array_append_new(peers, peer);
+                if (r < 0) {
+                        /* A refusal is not absence: no list with a peer left out. */
+                        snprintf(what, sizeof(what), "GetConnectionCredentials %s failed", name);
+                        driver_print_error(what, r, &error);
+                        bus_error_free(&error);
+                        goto fail;
+                }
+                r = 0;
+                if (driver_get_u64(creds, "pid", &p) && p == pid) {
+                        r = peer_get(ctx, c, name, true, &peer);
+                        if (r >= 0 && json_array_append_new(peers, peer) < 0)
+                                r = -ENOMEM;
+                        else if (r == -ENXIO)
+                                r = 0; /* it left meanwhile */
+                }
                 json_decref(creds);
+                if (r < 0) {
+                        if (r != -EIO) /* -EIO: printed */
+                                fprintf(stderr, "busdctl: %s\n", strerror(-r));
+                        goto fail;
+                }
         }
         json_decref(names);
         *ret = peers;
         return 0;
+fail:
+        json_decref(names);
+        json_decref(peers);
+        return -EIO;
 }
 
 static bool is_pid(const char *s, uint64_t *ret) {
@@ -403,7 +443,7 @@ int verb_status(Busdctl *ctx, int argc, char **argv) {
                                            activation);
                         if (!result)
                                 goto out;
-                } else if (peer_get(ctx, c, argv[1], &result) < 0) {
+                } else if (peer_get(ctx, c, argv[1], false, &result) < 0) {
                         json_decref(activation);
                         goto out;
                 } else if (activation)
