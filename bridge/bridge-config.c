@@ -290,10 +290,14 @@ static bool is_member_pattern(const char *s) {
         return strcmp(s, "*") == 0 || bus_member_is_valid(s);
 }
 
-/* A match rule is checked by the bus when the bridge installs it; here only
- * that it selects signals, since only signals are exported this way. */
+/* A match rule in the bus's syntax (PROTOCOL.md 6, the parser libbusclient
+ * and the bus use: a rule it refuses would fail at every connection to the
+ * bus) that selects signals only, since only signals are exported this way.
+ * The bus checks it again when the bridge installs it. */
 static bool is_signal_rule(const char *s) {
-        return strstr(s, "type='signal'") != NULL;
+        BusMatchRule rule;
+
+        return bus_match_rule_parse(s, &rule) == BUS_MATCH_OK && rule.type == BUS_MESSAGE_SIGNAL;
 }
 
 static int parse_nats(Parser *p, json_t *nats, BridgeConfig *c) {
@@ -420,7 +424,7 @@ static int parse_exports(Parser *p, json_t *exports, BridgeConfig *c) {
                 }
         }
         get_strings(p, "exports", exports, "signals", BRIDGE_SIGNAL_RULES_MAX, false,
-                    is_signal_rule, "signal match rule (needs type='signal')", &c->export_signals,
+                    is_signal_rule, "signal match rule (the bus's syntax, with type='signal')", &c->export_signals,
                     &c->n_export_signals);
         return p->r;
 }

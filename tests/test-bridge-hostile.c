@@ -1039,6 +1039,66 @@ START_TEST(test_server_urls_checked) {
 }
 END_TEST
 
+/* busd-bridge --check on a configuration file holding @text; returns its
+ * exit status, its log in @p->log. */
+static int bridge_check(Proc *p, const char *text) {
+        char conf[PATH_MAX];
+        char *argv[] = { (char *)BRIDGE_BINARY, "--check", "--config", conf, NULL };
+        FILE *f;
+
+        snprintf(conf, sizeof(conf), "%s/check.json", W.dir);
+        f = fopen(conf, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs(text, f);
+        fclose(f);
+        ck_assert_int_eq(chmod(conf, 0600), 0);
+        unlink(p->log);
+        proc_start(p, W.dir, "check", argv, false);
+        return proc_await_exit(p, 10 * SEC);
+}
+
+/* docs/BRIDGE.md: exports.signals[] are "match rules (must contain
+ * type='signal')"; busd-bridge(8): --check says 1 for a configuration that
+ * is not valid. A rule the bus's syntax refuses (a key twice, an unknown
+ * key, a bad value) passed --check as long as it held the text
+ * "type='signal'"; started, the bridge then failed on it at every
+ * connection to the bus, for ever, logging "the bus is not there yet". */
+START_TEST(test_export_rules_checked) {
+        static const char *const bad[] = {
+                "type='signal',type='signal'",
+                "type='signal',arg0='x'",
+                "type='signal',interface='nodots'",
+                "type='signal',member='a.b'",
+                "type='signal',path='/a',path_namespace='/b'",
+        };
+        char text[2048];
+        Proc p;
+        int st;
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                snprintf(text, sizeof(text),
+                         "{\"nats\": {\"servers\": [\"nats://127.0.0.1:%d\"]}, \"host\": \"x\","
+                         " \"exports\": {\"signals\": [\"type='signal'\", \"%s\"]}}\n",
+                         W.port, bad[i]);
+                st = bridge_check(&p, text);
+                ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "--check took %s (status %d)",
+                              bad[i], st);
+                ck_assert_msg(proc_log_contains(&p, "exports.signals[1]"), "no JSON path for %s",
+                              bad[i]);
+        }
+        snprintf(text, sizeof(text),
+                 "{\"nats\": {\"servers\": [\"nats://127.0.0.1:%d\"]}, \"host\": \"x\","
+                 " \"exports\": {\"signals\": [\" type = 'signal' , interface='a.b',"
+                 "key='it'\\\\''s'\"]}}\n",
+                 W.port);
+        st = bridge_check(&p, text);
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+                dump_log(&p);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a valid rule refused (status %d)", st);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -1049,6 +1109,7 @@ int main(void) {
                 { "test_inline_limit_on_receipt", test_inline_limit_on_receipt },
                 { "test_stop_answers_calls_in_flight", test_stop_answers_calls_in_flight },
                 { "test_server_urls_checked", test_server_urls_checked },
+                { "test_export_rules_checked", test_export_rules_checked },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
