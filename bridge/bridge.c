@@ -660,8 +660,15 @@ static void handle_reply(Bridge *b, OutCall *o, natsMsg *msg) {
                 return;
         }
         r = bus_message_new_method_return(o->call, &ret);
-        if (r >= 0)
+        if (r >= 0) {
                 r = bridge_wire_fill(ret, &v);
+                if (r == -EINVAL) {
+                        bus_message_unref(ret);
+                        out_fail(o, BRIDGE_ERROR_BAD_MESSAGE,
+                                 "the remote reply's body is not UTF-8 text without NUL");
+                        return;
+                }
+        }
         if (r >= 0)
                 r = bus_send(b->bus, ret, NULL);
         bus_message_unref(ret);
@@ -816,8 +823,16 @@ static void handle_call(Bridge *b, unsigned index, natsMsg *msg) {
                               "the call's origin (Busd-Origin-*) is missing or invalid");
                 return;
         }
-        if (r >= 0)
+        if (r >= 0) {
                 r = bridge_wire_fill(m, &v);
+                if (r == -EINVAL) {
+                        /* The body is not UTF-8 text without NUL. */
+                        bus_message_unref(m);
+                        respond_error(b, reply, BRIDGE_ERROR_BAD_MESSAGE,
+                                      "the call's body is not UTF-8 text without NUL");
+                        return;
+                }
+        }
         if (r >= 0 && no_reply)
                 r = bus_message_set_no_reply(m, true);
         if (r < 0) {

@@ -1099,6 +1099,44 @@ START_TEST(test_export_rules_checked) {
 }
 END_TEST
 
+/* docs/BRIDGE.md, errors: "a malformed message from the other bridge" is
+ * org.busd.Bridge.Error.BadMessage. A body that is not UTF-8 text without
+ * NUL (PROTOCOL.md 3.4) is one; it was answered org.busd.Error.Failed
+ * "Invalid argument" (a call), "the reply could not be passed on: Invalid
+ * argument" (a reply). */
+START_TEST(test_bad_body_is_bad_message) {
+        static const char *const bodies[] = { "{\"a\":\"\xff\"}", "{\"a\":\"\xc3\"}" };
+        bus_connection *client = connect_to(0);
+        Nats *n = nats_open(), *fake = fake_exporter();
+        char inbox[256];
+        Outcome o = { 0 };
+        NatsMsg r;
+
+        for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+                hostile_call(n, "", bodies[i], strlen(bodies[i]), &r);
+                ck_assert_msg(strcmp(nats_header(&r, "Busd-Error"), BRIDGE_BAD_MESSAGE) == 0,
+                              "a call with a bad body: '%s' %s", nats_header(&r, "Busd-Error"),
+                              r.data);
+                nats_msg_clear(&r);
+                fake_call(fake, client, 5 * SEC, &o, inbox, sizeof(inbox));
+                nats_hpub(fake, inbox, NULL, "", bodies[i], strlen(bodies[i]));
+                pump_until(&o.done, 1, client);
+                ck_assert_msg(outcome_error(&o) && strcmp(outcome_error(&o), BRIDGE_BAD_MESSAGE) == 0,
+                              "a reply with a bad body: %s %s",
+                              outcome_error(&o) ? outcome_error(&o) : "a return", outcome_text(&o));
+        }
+        /* A NUL inside a body (it is text). */
+        hostile_call(n, "", "{\"a\":1}\0", 8, &r);
+        ck_assert_str_eq(nats_header(&r, "Busd-Error"), BRIDGE_BAD_MESSAGE);
+        nats_msg_clear(&r);
+        outcome_reset(&o);
+        nats_close(fake);
+        nats_close(n);
+        bus_connection_close(client);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -1110,6 +1148,7 @@ int main(void) {
                 { "test_stop_answers_calls_in_flight", test_stop_answers_calls_in_flight },
                 { "test_server_urls_checked", test_server_urls_checked },
                 { "test_export_rules_checked", test_export_rules_checked },
+                { "test_bad_body_is_bad_message", test_bad_body_is_bad_message },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
