@@ -91,7 +91,11 @@ static void on_reload(evutil_socket_t sig, short what, void *userdata) {
                 fprintf(stderr,
                         "busd-bridge: reload refused, the running configuration stays: %s\n",
                         err);
-                (void)sd_notify(0, "READY=1");
+                /* systemctl status says so until the next reload. */
+                (void)sd_notifyf(0,
+                                 "READY=1\nSTATUS=Bridging host %s in domain %s; "
+                                 "reload refused: %.512s",
+                                 d->cfg->host, d->cfg->domain, err);
                 return;
         }
         if (cfg->warning)

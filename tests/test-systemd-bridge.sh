@@ -99,6 +99,8 @@ check "reload with an unusable file succeeds as a job" equals "$?" 0
 check "the unusable file is refused in the journal" \
         grep -q "reload refused, the running configuration stays" <<<"$(journal busd-bridge.service)"
 check "the same process goes on" equals "$(prop MainPID busd-bridge.service)" "$mainpid"
+check "its status says the reload was refused" \
+        grep -q "reload refused: .*bad.json\|reload refused: .*bridge.json" <<<"$(prop StatusText busd-bridge.service)"
 check "the name is still owned" grep -q true <<<"$(owner)"
 
 cp "$dir/stage/noimport.json" "/proc/$sd/root/run/busd-test/bridge.json"
@@ -107,6 +109,8 @@ check "reload with a good file succeeds" equals "$?" 0
 check "the same process took it" equals "$(prop MainPID busd-bridge.service)" "$mainpid"
 check "it says so in the journal" \
         grep -q "0 imports; reconnecting" <<<"$(journal busd-bridge.service)"
+check "its status no longer mentions the refused reload" \
+        test -z "$(grep "refused" <<<"$(prop StatusText busd-bridge.service)")"
 check "busd-bridge.service is active after the reload" \
         equals "$(prop ActiveState busd-bridge.service)" active
 gone=no
