@@ -947,6 +947,82 @@ START_TEST(test_event_mixed_burst) {
 }
 END_TEST
 
+/* ---- the fds of PoolAdded in stalled receivers' queues --------------------------------------- */
+
+#define STALLED 30u
+
+/* DAEMON.md, the fd budget: every fd the broker holds for a peer is
+ * counted (connections, fds received, payload fds in flight), so that no
+ * uid can take more than its share. Each PoolAdded queued to a receiver
+ * carries a copy of the pool's fd: receivers that never read hold them. */
+START_TEST(test_pool_added_fds_counted) {
+        RawPeer *a = raw_peer_new_pools(), *r[STALLED], *filler;
+        TestPool pools[8];
+        int64_t used0;
+        unsigned fds0;
+
+        /* 8 for the pools themselves, 40 for copies in flight. */
+        busd_reload_config("{\"limits\": {\"payload_fds_in_flight\": 48}}");
+        for (unsigned i = 0; i < 8; i++) {
+                pools[i] = pool_make(16384);
+                raw_add_pool_ok(a, i + 1, pools[i].fd, 16384);
+        }
+        for (unsigned i = 0; i < STALLED; i++) {
+                r[i] = raw_peer_new_pools();
+                raw_peer_add_match(r[i], "type='signal',interface='" IFACE "'");
+        }
+        /* Fill each receiver's socket, so what follows stays queued. */
+        filler = raw_peer_new_pools();
+        {
+                char *big = json_string_body(1u << 20);
+
+                for (unsigned i = 0; i < STALLED; i++)
+                        raw_peer_send(filler, &(RawSpec){ .type = BUS_MESSAGE_SIGNAL,
+                                                          .destination = r[i]->name,
+                                                          .path = PATH,
+                                                          .interface = "com.example.Filler",
+                                                          .member = "Fill",
+                                                          .body = big,
+                                                          .body_len = 1u << 20 });
+                raw_msg_free(raw_peer_driver_call(filler, "Ping", NULL));
+                free(big);
+        }
+        used0 = busd_stat("fds_in_use");
+        fds0 = busd_fd_count();
+        for (unsigned i = 0; i < 8; i++) {
+                BusSlice s = { .pool = i + 1, .offset = 0, .length = 8 };
+
+                raw_peer_send(a, &(RawSpec){ .type = BUS_MESSAGE_SIGNAL,
+                                             .path = PATH,
+                                             .interface = IFACE,
+                                             .member = "Data",
+                                             .slices = &s,
+                                             .n_slices = 1 });
+        }
+        {
+                RawMsg *m = raw_peer_driver_call(a, "Ping", NULL); /* all routed */
+
+                raw_msg_free(m);
+        }
+        ck_assert_msg(busd_stat("fds_in_use") - used0 >= (int64_t)(busd_fd_count() - fds0),
+                      "the broker holds %u more fds, its budget counts %lld more",
+                      busd_fd_count() - fds0, (long long)(busd_stat("fds_in_use") - used0));
+        /* And bounded by the owner's limit: the rest were not given. */
+        ck_assert_uint_le(busd_fd_count() - fds0, 40);
+        ck_assert_uint_ge(busd_fd_count() - fds0, 30);
+        busd_reload_config("{}");
+
+        for (unsigned i = 0; i < STALLED; i++)
+                raw_peer_free(r[i]);
+        raw_peer_free(filler);
+        raw_peer_free(a);
+        for (unsigned i = 0; i < 8; i++)
+                pool_unmake(&pools[i]);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("probe-core");
         TCase *tc = harness_tcase("probe-core");
@@ -964,6 +1040,7 @@ int main(void) {
         tcase_add_test(tc, test_add_pool_odd_shapes);
         tcase_add_test(tc, test_library_slice_outlives_owner);
         tcase_add_test(tc, test_event_mixed_burst);
+        tcase_add_test(tc, test_pool_added_fds_counted);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }

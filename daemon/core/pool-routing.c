@@ -157,6 +157,8 @@ refuse:
 static int send_pool_added(Bus *bus, Peer *to, const Pool *pool, PeerSendMode mode) {
         uint64_t size = pool->size;
         char body[128];
+        QuotaAccount *acc;
+        Peer *owner;
         Message *m;
         int *fds, r;
 
@@ -187,6 +189,29 @@ static int send_pool_added(Bus *bus, Peer *to, const Pool *pool, PeerSendMode mo
                 return r;
         }
         message_take_fds(m, fds, 1);
+        /* The copy of the pool's fd is held until @to's queue has written it:
+         * a payload fd in flight of the pool's owner (its limits, its uid's
+         * share of those and of the fd budget), released with the message,
+         * so receivers that do not read cannot make the broker hold fds its
+         * budget does not count. */
+        owner = bus_find_peer(bus, pool->owner);
+        acc = owner ? owner->payload_quota : NULL;
+        if (!acc || m->payload_bytes != 0 ||
+            !quota_fds_share_allows(&bus->fds, owner->uid_usage, 1, hashmap_size(bus->uids)) ||
+            quota_uid_payload_allows(acc, 0, 1, bus->config.payload_bytes_in_flight_per_uid,
+                                     bus->config.payload_fds_in_flight_per_uid) != 0 ||
+            quota_charge(acc, 0, 1, bus->config.payload_bytes_in_flight,
+                         bus->config.payload_fds_in_flight) != 0) {
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, owner ? owner->name : "?",
+                         owner ? owner->creds.uid : 0, owner ? owner->creds.pid : 0,
+                         "LimitsExceeded",
+                         "pool %" PRIu32 " not given to %s: the owner's payload fds in flight "
+                         "(limits.payload_fds_in_flight, its uid's share) are used",
+                         pool->id, to->name);
+                message_unref(m);
+                return -ENOBUFS;
+        }
+        m->quota = acc; /* the charge's reference (quota_charge()) */
         r = to->monitor ? peer_send(to, m, PEER_SEND_FORCE) : driver_send(bus, to, m, mode);
         message_unref(m);
         return r;
