@@ -110,6 +110,8 @@ static bool pidfd_wait_exit(int pidfd, int timeout_ms)
         }
 }
 
+/* Remove @dir and everything below it (tests make subdirectories, e.g.
+ * services/; a non-recursive removal left thousands behind in /tmp). */
 static void remove_dir(const char *dir)
 {
         DIR *d = opendir(dir);
@@ -117,9 +119,15 @@ static void remove_dir(const char *dir)
 
         if (d) {
                 while ((de = readdir(d))) {
+                        char sub[PATH_MAX];
+
                         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                                 continue;
-                        unlinkat(dirfd(d), de->d_name, 0);
+                        if (unlinkat(dirfd(d), de->d_name, 0) == 0 || errno != EISDIR)
+                                continue;
+                        if (snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) <
+                            (int)sizeof(sub))
+                                remove_dir(sub);
                 }
                 closedir(d);
         }
