@@ -954,18 +954,21 @@ END_TEST
 /* DAEMON.md, the fd budget: every fd the broker holds for a peer is
  * counted (connections, fds received, payload fds in flight), so that no
  * uid can take more than its share. Each PoolAdded queued to a receiver
- * carries a copy of the pool's fd: receivers that never read hold them. */
+ * carries a copy of the pool's fd: receivers that never read hold them,
+ * counted as theirs and bounded by their payload_fds_in_flight. */
 START_TEST(test_pool_added_fds_counted) {
-        RawPeer *a = raw_peer_new_pools(), *r[STALLED], *filler;
+        RawPeer *owners[2], *r[STALLED], *filler;
         TestPool pools[8];
         int64_t used0;
         unsigned fds0;
 
-        /* 8 for the pools themselves, 40 for copies in flight. */
-        busd_reload_config("{\"limits\": {\"payload_fds_in_flight\": 48}}");
+        /* Each owner has 4 pools; each receiver may be given 4 copies. */
+        busd_reload_config("{\"limits\": {\"payload_fds_in_flight\": 4}}");
+        owners[0] = raw_peer_new_pools();
+        owners[1] = raw_peer_new_pools();
         for (unsigned i = 0; i < 8; i++) {
                 pools[i] = pool_make(16384);
-                raw_add_pool_ok(a, i + 1, pools[i].fd, 16384);
+                raw_add_pool_ok(owners[i / 4], i % 4 + 1, pools[i].fd, 16384);
         }
         for (unsigned i = 0; i < STALLED; i++) {
                 r[i] = raw_peer_new_pools();
@@ -990,32 +993,30 @@ START_TEST(test_pool_added_fds_counted) {
         used0 = busd_stat("fds_in_use");
         fds0 = busd_fd_count();
         for (unsigned i = 0; i < 8; i++) {
-                BusSlice s = { .pool = i + 1, .offset = 0, .length = 8 };
+                BusSlice s = { .pool = i % 4 + 1, .offset = 0, .length = 8 };
 
-                raw_peer_send(a, &(RawSpec){ .type = BUS_MESSAGE_SIGNAL,
-                                             .path = PATH,
-                                             .interface = IFACE,
-                                             .member = "Data",
-                                             .slices = &s,
-                                             .n_slices = 1 });
+                raw_peer_send(owners[i / 4], &(RawSpec){ .type = BUS_MESSAGE_SIGNAL,
+                                                         .path = PATH,
+                                                         .interface = IFACE,
+                                                         .member = "Data",
+                                                         .slices = &s,
+                                                         .n_slices = 1 });
         }
-        {
-                RawMsg *m = raw_peer_driver_call(a, "Ping", NULL); /* all routed */
-
-                raw_msg_free(m);
-        }
+        for (unsigned i = 0; i < 2; i++) /* all routed */
+                raw_msg_free(raw_peer_driver_call(owners[i], "Ping", NULL));
         ck_assert_msg(busd_stat("fds_in_use") - used0 >= (int64_t)(busd_fd_count() - fds0),
                       "the broker holds %u more fds, its budget counts %lld more",
                       busd_fd_count() - fds0, (long long)(busd_stat("fds_in_use") - used0));
-        /* And bounded by the owner's limit: the rest were not given. */
-        ck_assert_uint_le(busd_fd_count() - fds0, 40);
-        ck_assert_uint_ge(busd_fd_count() - fds0, 30);
+        /* And bounded by each receiver's limit: the rest were not given. */
+        ck_assert_uint_le(busd_fd_count() - fds0, 4 * STALLED);
+        ck_assert_uint_ge(busd_fd_count() - fds0, STALLED);
         busd_reload_config("{}");
 
         for (unsigned i = 0; i < STALLED; i++)
                 raw_peer_free(r[i]);
         raw_peer_free(filler);
-        raw_peer_free(a);
+        raw_peer_free(owners[0]);
+        raw_peer_free(owners[1]);
         for (unsigned i = 0; i < 8; i++)
                 pool_unmake(&pools[i]);
         busd_assert_serves_others();

@@ -158,7 +158,6 @@ static int send_pool_added(Bus *bus, Peer *to, const Pool *pool, PeerSendMode mo
         uint64_t size = pool->size;
         char body[128];
         QuotaAccount *acc;
-        Peer *owner;
         Message *m;
         int *fds, r;
 
@@ -190,24 +189,28 @@ static int send_pool_added(Bus *bus, Peer *to, const Pool *pool, PeerSendMode mo
         }
         message_take_fds(m, fds, 1);
         /* The copy of the pool's fd is held until @to's queue has written it:
-         * a payload fd in flight of the pool's owner (its limits, its uid's
-         * share of those and of the fd budget), released with the message,
-         * so receivers that do not read cannot make the broker hold fds its
-         * budget does not count. */
-        owner = bus_find_peer(bus, pool->owner);
-        acc = owner ? owner->payload_quota : NULL;
-        if (!acc || m->payload_bytes != 0 ||
-            !quota_fds_share_allows(&bus->fds, owner->uid_usage, 1, hashmap_size(bus->uids)) ||
+         * a payload fd in flight charged to @to, whose queue keeps it (its
+         * limit, its uid's share of those and of the fd budget), released
+         * with the message — so receivers that do not read cannot make the
+         * broker hold fds its budget does not count, and only they pay. */
+        if (!to->payload_quota &&
+            quota_account_new(&to->payload_quota, &bus->stats.payload, to->uid_usage) < 0) {
+                message_unref(m);
+                return -ENOMEM;
+        }
+        acc = to->payload_quota;
+        if (m->payload_bytes != 0 ||
+            !quota_fds_share_allows(&bus->fds, to->uid_usage, 1, hashmap_size(bus->uids)) ||
             quota_uid_payload_allows(acc, 0, 1, bus->config.payload_bytes_in_flight_per_uid,
                                      bus->config.payload_fds_in_flight_per_uid) != 0 ||
             quota_charge(acc, 0, 1, bus->config.payload_bytes_in_flight,
                          bus->config.payload_fds_in_flight) != 0) {
-                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, owner ? owner->name : "?",
-                         owner ? owner->creds.uid : 0, owner ? owner->creds.pid : 0,
+                log_peer(LOG_CLASS_DENIED, LOG_NOTICE, to->name, to->creds.uid, to->creds.pid,
                          "LimitsExceeded",
-                         "pool %" PRIu32 " not given to %s: the owner's payload fds in flight "
-                         "(limits.payload_fds_in_flight, its uid's share) are used",
-                         pool->id, to->name);
+                         "pool %" PRIu32 " of %" PRIu64 " not given: this receiver's payload "
+                         "fds in flight (limits.payload_fds_in_flight, its uid's share) are "
+                         "used by what it has not read",
+                         pool->id, pool->owner);
                 message_unref(m);
                 return -ENOBUFS;
         }
