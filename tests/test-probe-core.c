@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1125,6 +1126,63 @@ START_TEST(test_object_manager_resubscribe) {
 }
 END_TEST
 
+/* ---- the library's own timer on an event loop, with the bus stopped ------------------------ */
+
+static struct {
+        struct event_base *base;
+        unsigned runs;
+        bool timed_out;
+} tmo;
+
+static int on_tmo(bus_message *m, void *userdata) {
+        const char *name = bus_message_get_error_name(m);
+
+        tmo.runs++;
+        tmo.timed_out = name && strcmp(name, "org.busd.Error.Timeout") == 0;
+        event_base_loopbreak(tmo.base);
+        return 0;
+}
+
+/* busclient.h, bus_call_async(): the bus answers Timeout at the deadline,
+ * "and the library itself one second later should the bus not" — on an
+ * event loop too (its timer), with nothing readable on the socket. */
+START_TEST(test_event_local_timeout) {
+        bus_connection *c = test_connect();
+        RawPeer *sink = raw_peer_new_pools();
+        bus_message *m = NULL;
+        uint64_t start, took;
+
+        tmo = (typeof(tmo)){ 0 };
+        tmo.base = event_base_new();
+        ck_assert_ptr_nonnull(tmo.base);
+        ck_assert_int_eq(bus_connection_attach_event(c, tmo.base), 0);
+        ck_assert_int_eq(kill(busd_pid(), SIGSTOP), 0);
+        ck_assert_int_eq(bus_message_new_method_call(c, &m, sink->name, PATH, IFACE, "Never"), 0);
+        start = now_usec();
+        ck_assert_int_eq(bus_call_async(c, m, 200000, on_tmo, NULL, NULL), 0);
+        bus_message_unref(m);
+        {
+                struct timeval limit = { 5, 0 };
+
+                event_base_loopexit(tmo.base, &limit);
+                event_base_dispatch(tmo.base);
+        }
+        took = now_usec() - start;
+        ck_assert_int_eq(kill(busd_pid(), SIGCONT), 0);
+        ck_assert_uint_eq(tmo.runs, 1);
+        ck_assert(tmo.timed_out);
+        ck_assert_uint_ge(took, 1200000 - 20000);
+        ck_assert_uint_lt(took, 3000000);
+
+        bus_connection_detach_event(c);
+        test_disconnect(c);
+        raw_peer_free(sink);
+        event_base_free(tmo.base);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("probe-core");
         TCase *tc = harness_tcase("probe-core");
@@ -1144,6 +1202,7 @@ int main(void) {
         tcase_add_test(tc, test_event_mixed_burst);
         tcase_add_test(tc, test_pool_added_fds_counted);
         tcase_add_test(tc, test_object_manager_resubscribe);
+        tcase_add_test(tc, test_event_local_timeout);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }
