@@ -516,6 +516,8 @@ static int on_import_call(bus_message *call, void *userdata, json_t **ret_reply,
         char subject[512], reply[128], tmo[24], uid[16];
         uint64_t now = monotonic_ns(), deadline, timeout_ns;
         bool no_reply = bus_message_get_no_reply(call);
+        const char *origin_host = b->cfg->host, *origin_sender = bus_message_get_sender(call);
+        uid_t origin_uid;
         BridgeWire w;
         natsMsg *m = NULL;
         natsStatus s;
@@ -563,7 +565,12 @@ static int on_import_call(bus_message *call, void *userdata, json_t **ret_reply,
         }
         bridge_subject_call(subject, sizeof(subject), b->cfg->domain, im->name);
         snprintf(tmo, sizeof(tmo), "%" PRIu64, timeout_ns / 1000);
-        snprintf(uid, sizeof(uid), "%u", (unsigned)bus_message_get_sender_uid(call));
+        /* A call another bridge on this bus forwarded from its hosts keeps
+         * its remote origin (as that bridge's bus stamped it), rather than
+         * leaving as one of that bridge's uid on this host. */
+        origin_uid = bus_message_get_sender_uid(call);
+        (void)bus_message_get_remote_origin(call, &origin_host, &origin_uid, &origin_sender);
+        snprintf(uid, sizeof(uid), "%u", (unsigned)origin_uid);
         s = natsMsg_Create(&m, subject, no_reply ? NULL : reply, w.data, (int)w.len);
         if (s == NATS_OK)
                 s = hdr_set(m, BRIDGE_HDR_PATH, bus_message_get_path(call));
@@ -576,9 +583,9 @@ static int on_import_call(bus_message *call, void *userdata, json_t **ret_reply,
         if (s == NATS_OK && no_reply)
                 s = hdr_set(m, BRIDGE_HDR_NO_REPLY, "1");
         if (s == NATS_OK)
-                s = hdr_set(m, BRIDGE_HDR_ORIGIN_HOST, b->cfg->host);
+                s = hdr_set(m, BRIDGE_HDR_ORIGIN_HOST, origin_host);
         if (s == NATS_OK)
-                s = hdr_set(m, BRIDGE_HDR_ORIGIN_SENDER, bus_message_get_sender(call));
+                s = hdr_set(m, BRIDGE_HDR_ORIGIN_SENDER, origin_sender);
         if (s == NATS_OK)
                 s = hdr_set(m, BRIDGE_HDR_ORIGIN_UID, uid);
         if (s == NATS_OK)
@@ -912,6 +919,13 @@ static int on_local_signal(bus_message *m, void *userdata) {
                 return 0;
         self = bus_connection_get_unique_name(b->bus);
         if (self && strcmp(sender, self) == 0)
+                return 0;
+        /* Nor what another bridge on this bus brought from its hosts (a
+         * host in two domains): published again it would leave as this
+         * host's, of the other bridge's uid, hiding its remote sender from
+         * the policy of the hosts it reaches (and two bridges of one
+         * domain would pass it back and forth for ever). */
+        if (bus_message_get_remote_origin(m, NULL, NULL, NULL) == 0)
                 return 0;
         if (!atomic_load(&b->nats_connected))
                 return 0; /* nothing is buffered while NATS is away */

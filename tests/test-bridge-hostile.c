@@ -1137,6 +1137,131 @@ START_TEST(test_bad_body_is_bad_message) {
 }
 END_TEST
 
+/* docs/BRIDGE.md "Identity across hosts": the origin a bridge sends
+ * (Busd-Origin-*) is "the caller's uid and unique name as *its* bus stamped
+ * them", and PROTOCOL.md 3.3 / POLICY.md "Remote callers" judge a bridged
+ * message by that remote sender. A second bridge on the same bus (a host in
+ * two domains) forwarded what the first had brought from another host as
+ * its own: a signal of uid 1000 on host "evil" went out again as one of
+ * uid 0 (the first bridge's uid) on this host, and a call likewise. A
+ * re-emitted signal is now not published again (another bridge on the bus
+ * brought it; publishing it would also loop between two bridges of one
+ * domain), and a forwarded call keeps its remote origin. */
+START_TEST(test_origin_not_laundered_by_a_second_bridge) {
+        bus_connection *rx = connect_to(0), *emitter = connect_to(0);
+        Nats *n = nats_open(), *q = nats_open(), *fake = fake_exporter();
+        char conf[PATH_MAX], inbox[256];
+        char *argv[] = { (char *)BRIDGE_BINARY, "--config", conf, NULL };
+        bus_slot *match = NULL;
+        Collector c = { 0 };
+        Proc second;
+        NatsMsg m;
+        FILE *f;
+        int st;
+
+        /* A second bridge on alpha's bus, in domain "other": it publishes
+         * CALC's signals and exports FAKE (owned here by alpha's bridge,
+         * which imports it from domain DOMAIN). */
+        snprintf(conf, sizeof(conf), "%s/bridge-other.json", W.dir);
+        f = fopen(conf, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f,
+                "{\"nats\": {\"servers\": [\"nats://127.0.0.1:%d\"], \"reconnect_wait_ms\": 50},"
+                " \"domain\": \"other\", \"host\": \"alpha2\", \"bus\": \"%s\","
+                " \"exports\": {\"names\": [{\"name\": \"" FAKE "\", \"interfaces\": [\"" FAKE "\"]}],"
+                "  \"signals\": [\"type='signal',interface='" CALC "'\"]}}\n",
+                W.port, W.sock[0]);
+        fclose(f);
+        ck_assert_int_eq(chmod(conf, 0600), 0);
+        proc_start(&second, W.dir, "bridge-other", argv, true);
+        proc_await_ready(&second);
+        nats_sub(q, "other.sig.>", NULL);
+        nats_sync(q);
+        ck_assert_int_eq(bus_add_match(rx, &match, "type='signal',interface='" CALC "'",
+                                       collect_remote, &c),
+                         0);
+        /* A signal from uid 1000 on "evil", re-emitted on alpha's bus by
+         * alpha's bridge (retried until NATS interest is there). */
+        for (int i = 0; c.n == 0; i++) {
+                uint64_t deadline = now_usec() + 300000;
+
+                publish_signal(n, DOMAIN ".sig.evil." CALC ".Changed",
+                               "Busd-Path: " CALC_PATH "\r\nBusd-Interface: " CALC
+                               "\r\nBusd-Member: Changed\r\nBusd-Origin-Host: evil\r\n"
+                               "Busd-Origin-Sender: :1.5\r\nBusd-Origin-Uid: 1000\r\n",
+                               "{\"case\":\"remote\"}");
+                while (c.n == 0 && now_usec() < deadline) {
+                        bus_connection_process(rx);
+                        bus_connection_wait(rx, 50000);
+                }
+                ck_assert_msg(i < 30, "no signal crossed");
+        }
+        /* Then a local one: the second bridge publishes it; before it,
+         * nothing (the remote one is not published again). */
+        {
+                bus_message *sig = NULL;
+                json_t *body = json_pack("{s:s}", "case", "local");
+
+                ck_assert_int_eq(bus_message_new_signal(emitter, &sig, CALC_PATH, CALC, "Changed"),
+                                 0);
+                ck_assert_int_eq(bus_message_set_body(sig, body), 0);
+                ck_assert_int_eq(bus_send(emitter, sig, NULL), 0);
+                ck_assert_int_eq(bus_connection_flush(emitter), 0);
+                bus_message_unref(sig);
+                json_decref(body);
+        }
+        ck_assert_msg(nats_next(q, &m, 5 * SEC), "the local signal was not published");
+        ck_assert_msg(strstr(m.data, "local"), "published first: %s (origin uid %s)", m.data,
+                      nats_header(&m, "Busd-Origin-Uid"));
+        nats_msg_clear(&m);
+        /* A call from uid 1000 on "evil2" in domain "other" to FAKE: through
+         * the second bridge, then alpha's, to the hostile exporter in
+         * DOMAIN, which must see the caller's origin, not a bridge's. */
+        for (int i = 0;; i++) {
+                char call_inbox[64];
+
+                snprintf(call_inbox, sizeof(call_inbox), "_INBOX.q.%d", i);
+                if (i == 0) {
+                        nats_sub(q, "_INBOX.q.*", NULL);
+                        nats_sync(q);
+                }
+                nats_hpub(q, "other.call." FAKE, call_inbox,
+                          "Busd-Path: " FAKE_PATH "\r\nBusd-Interface: " FAKE
+                          "\r\nBusd-Member: Do\r\nBusd-Timeout-Usec: 5000000\r\n"
+                          "Busd-Origin-Host: evil2\r\nBusd-Origin-Sender: :1.9\r\n"
+                          "Busd-Origin-Uid: 1000\r\n",
+                          "{}", 2);
+                if (nats_next(fake, &m, 2 * SEC))
+                        break;
+                /* Not there: the answer says why (no responders yet). */
+                ck_assert_msg(nats_next(q, &m, 5 * SEC), "no answer from domain other");
+                ck_assert_msg(i < 30, "the call never crossed: %s %s", m.headers, m.data);
+                nats_msg_clear(&m);
+                usleep(50000); /* nothing to wait on: interest propagates inside NATS */
+        }
+        snprintf(inbox, sizeof(inbox), "%s", m.reply);
+        ck_assert_msg(strcmp(nats_header(&m, "Busd-Origin-Uid"), "1000") == 0 &&
+                              strcmp(nats_header(&m, "Busd-Origin-Host"), "evil2") == 0 &&
+                              strcmp(nats_header(&m, "Busd-Origin-Sender"), ":1.9") == 0,
+                      "the forwarded call says it comes from uid %s", nats_header(&m, "Busd-Origin-Uid"));
+        nats_msg_clear(&m);
+        nats_hpub(fake, inbox, NULL, "", "{}", 2);
+        ck_assert_msg(nats_next(q, &m, 5 * SEC), "no answer through both bridges");
+        ck_assert_str_eq(nats_header(&m, "Busd-Error"), "");
+        nats_msg_clear(&m);
+        st = proc_stop(&second, SIGTERM);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "second bridge: status %d", st);
+        collector_reset(&c);
+        bus_slot_unref(match);
+        nats_close(fake);
+        nats_close(q);
+        nats_close(n);
+        bus_connection_close(emitter);
+        bus_connection_close(rx);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -1149,6 +1274,8 @@ int main(void) {
                 { "test_server_urls_checked", test_server_urls_checked },
                 { "test_export_rules_checked", test_export_rules_checked },
                 { "test_bad_body_is_bad_message", test_bad_body_is_bad_message },
+                { "test_origin_not_laundered_by_a_second_bridge",
+                  test_origin_not_laundered_by_a_second_bridge },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
