@@ -79,6 +79,7 @@ struct PoolSet {
         unsigned n_own;
         uint32_t next_id;
         bool failed; /* AddPool refused: no more pools */
+        uint64_t too_large; /* a larger-than-usual pool of this size was refused (0: none) */
         HashMap *peers; /* "owner:pool" -> PeerPool */
         json_t *pending; /* [[owner, pool, offset, length]...] to release */
 };
@@ -319,9 +320,17 @@ int pool_alloc(PoolSet *s, uint64_t size, MessageSlice *ret) {
                 want = BUS_POOL_SIZE_MAX;
         if (want < size)
                 return -EMSGSIZE;
+        if (s->too_large && want >= s->too_large)
+                return -ENOSPC; /* refused before: a memfd, without asking again */
         r = own_pool_new(s, want, &p);
         if (r < 0) {
-                s->failed = r != -ENOMEM;
+                /* A pool made larger than usual for this payload may be
+                 * refused alone (the bus's pool_size): that payload falls
+                 * back to a memfd and the others still use pools. */
+                if (want > s->conn->pool_size && r != -ENOMEM)
+                        s->too_large = s->too_large && s->too_large < want ? s->too_large : want;
+                else
+                        s->failed = r != -ENOMEM;
                 return r;
         }
         s->own[s->n_own++] = p;

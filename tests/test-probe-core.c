@@ -1183,6 +1183,52 @@ START_TEST(test_event_local_timeout) {
 }
 END_TEST
 
+/* ---- one payload too large for the bus's pool_size ------------------------------------------ */
+
+/* busclient.h: large payloads become slices of the connection's pools (the
+ * first 64 MiB, a larger payload gets a pool twice its size); "when no pool
+ * has room" a payload falls back to a sealed memfd. One payload whose pool
+ * the bus refuses (past its pool_size) falls back — and the payloads after
+ * it still use the pools. */
+START_TEST(test_oversized_pool_does_not_disable_pools) {
+        RawPeer *r;
+        bus_connection *l;
+        size_t big = 80u << 20, small = 1u << 20;
+        uint8_t *data = malloc(big);
+        RawMsg *m;
+
+        ck_assert_ptr_nonnull(data);
+        memset(data, 'd', big);
+        busd_reload_config("{\"limits\": {\"pool_size\": 134217728}}");
+        r = raw_peer_new_pools();
+        l = test_connect();
+        for (unsigned i = 0; i < 2; i++) {
+                bus_message *sig = NULL;
+
+                ck_assert_int_eq(bus_message_new_signal(l, &sig, PATH, IFACE, "Data"), 0);
+                ck_assert_int_eq(bus_message_set_destination(sig, r->name), 0);
+                ck_assert_int_eq(bus_message_attach_bytes(sig, data, i == 0 ? big : small), 0);
+                ck_assert_int_eq(bus_send(l, sig, NULL), 0);
+                bus_message_unref(sig);
+                ck_assert_int_eq(bus_connection_flush(l), 0);
+                m = recv_member(r, "Data", 5000);
+                ck_assert_msg(m, "payload %u never arrived", i);
+                /* The first in a memfd (its pool refused), the second a slice. */
+                ck_assert_msg(i == 0 ? m->n_fds == 1 : m->n_fds == 0,
+                              "payload %u of %zu bytes came with %u fds", i,
+                              i == 0 ? big : small, m->n_fds);
+                raw_msg_free(m);
+        }
+
+        test_disconnect(l);
+        raw_peer_free(r);
+        free(data);
+        busd_reload_config("{}");
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("probe-core");
         TCase *tc = harness_tcase("probe-core");
@@ -1203,6 +1249,7 @@ int main(void) {
         tcase_add_test(tc, test_pool_added_fds_counted);
         tcase_add_test(tc, test_object_manager_resubscribe);
         tcase_add_test(tc, test_event_local_timeout);
+        tcase_add_test(tc, test_oversized_pool_does_not_disable_pools);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }
