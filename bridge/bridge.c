@@ -293,7 +293,25 @@ static void respond_error(Bridge *b, const char *reply, const char *name, const 
         va_start(ap, fmt);
         vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
+        /* A long text is cut at the buffer's end, maybe inside a UTF-8
+         * character, which jansson refuses: end before that character.
+         * Whatever else fails, the caller gets the error name. */
+        {
+                size_t n = strlen(text), k = n, need;
+
+                while (k > 0 && ((unsigned char)text[k - 1] & 0xc0) == 0x80)
+                        k--;
+                if (k > 0 && (unsigned char)text[k - 1] >= 0xc0) {
+                        unsigned char lead = (unsigned char)text[k - 1];
+
+                        need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+                        if (n - (k - 1) < need)
+                                text[k - 1] = 0;
+                }
+        }
         body = json_pack("{s:s}", "message", text);
+        if (!body)
+                body = json_pack("{s:s}", "message", "");
         data = body ? json_dumps(body, JSON_COMPACT) : NULL;
         json_decref(body);
         if (data && natsMsg_Create(&m, reply, NULL, data, (int)strlen(data)) == NATS_OK &&

@@ -368,7 +368,7 @@ static void write_bridge_config(int h) {
         if (h == 0)
                 fprintf(f, " \"imports\": {\"names\": ["
                            "   {\"name\": \"" CALC "\", \"objects\": [{\"path\": \"" CALC_PATH "\","
-                           "     \"interface\": \"" CALC "\", \"methods\": [\"Add\", \"Big\", \"Hold\"]}]},"
+                           "     \"interface\": \"" CALC "\", \"methods\": [\"Add\", \"Big\", \"Hold\", \"Fail\"]}]},"
                            "   {\"name\": \"" FAKE "\", \"objects\": [{\"path\": \"" FAKE_PATH "\","
                            "     \"interface\": \"" FAKE "\", \"methods\": [\"Do\"]}]}],"
                            "  \"signals\": [{\"interface\": \"" CALC "\"}]}}\n");
@@ -493,8 +493,17 @@ static int calc_hold(bus_message *call, void *ud, json_t **ret, bus_error *err) 
         return BUS_REPLY_DEFERRED;
 }
 
+/* Fails with org.example.Error.Mine and the body's "message". */
+static int calc_fail(bus_message *call, void *ud, json_t **ret, bus_error *err) {
+        calc.calls++;
+        return bus_error_set(err, "org.example.Error.Mine", "%s",
+                             json_string_value(json_object_get(bus_message_get_body(call),
+                                                               "message")));
+}
+
 static const bus_method calc_methods[] = {
-        { "Add", calc_add }, { "Big", calc_big }, { "Hold", calc_hold }, { NULL, NULL }
+        { "Add", calc_add },   { "Big", calc_big }, { "Hold", calc_hold },
+        { "Fail", calc_fail }, { NULL, NULL },
 };
 
 typedef struct Outcome {
@@ -1262,6 +1271,46 @@ START_TEST(test_origin_not_laundered_by_a_second_bridge) {
 }
 END_TEST
 
+/* docs/BRIDGE.md, errors: "the callee's own error: its name and message";
+ * hostile-peers.md 33: an answer that cannot be built (text cut inside a
+ * UTF-8 character) must still reach the caller as an error, at once. The
+ * exporting bridge cut a long message at a fixed size, inside a two-byte
+ * character, and jansson refused the text: nothing was published, and the
+ * caller waited for its deadline and got Timeout. */
+START_TEST(test_long_error_message_crosses) {
+        bus_connection *client = connect_to(0);
+        Outcome o = { 0 };
+
+        for (size_t lead = 0; lead < 4; lead++) {
+                char text[2048] = "";
+                json_t *args;
+                uint64_t t0;
+
+                /* @lead ASCII bytes, then 600 two- and three-byte characters. */
+                memset(text, 'a', lead);
+                for (size_t i = 0; i < 300; i++)
+                        strcat(text, "\xc3\xa9\xe2\x82\xac"); /* é€ */
+                args = json_pack("{s:s}", "message", text);
+                ck_assert_ptr_nonnull(args);
+                t0 = now_usec();
+                call_calc(client, "Fail", args, &o);
+                json_decref(args);
+                ck_assert_msg(outcome_error(&o) &&
+                                      strcmp(outcome_error(&o), "org.example.Error.Mine") == 0,
+                              "lead %zu: %s after %llu ms", lead,
+                              outcome_error(&o) ? outcome_error(&o) : "a return",
+                              (unsigned long long)((now_usec() - t0) / 1000));
+                /* What arrives is the start of the message, whole characters. */
+                ck_assert_msg(strlen(outcome_text(&o)) > 200 &&
+                                      strncmp(outcome_text(&o), text, strlen(outcome_text(&o))) == 0,
+                              "lead %zu: message '%s'", lead, outcome_text(&o));
+        }
+        outcome_reset(&o);
+        bus_connection_close(client);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -1276,6 +1325,7 @@ int main(void) {
                 { "test_bad_body_is_bad_message", test_bad_body_is_bad_message },
                 { "test_origin_not_laundered_by_a_second_bridge",
                   test_origin_not_laundered_by_a_second_bridge },
+                { "test_long_error_message_crosses", test_long_error_message_crosses },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
