@@ -79,7 +79,7 @@ struct PoolSet {
         unsigned n_own;
         uint32_t next_id;
         bool failed; /* AddPool refused: no more pools */
-        uint64_t too_large; /* a larger-than-usual pool of this size was refused (0: none) */
+        uint64_t too_large; /* no new pool this large: one was refused (0: none) */
         HashMap *peers; /* "owner:pool" -> PeerPool */
         json_t *pending; /* [[owner, pool, offset, length]...] to release */
 };
@@ -325,9 +325,10 @@ int pool_alloc(PoolSet *s, uint64_t size, MessageSlice *ret) {
         r = own_pool_new(s, want, &p);
         if (r < 0) {
                 /* A pool made larger than usual for this payload may be
-                 * refused alone (the bus's pool_size): that payload falls
-                 * back to a memfd and the others still use pools. */
-                if (want > s->conn->pool_size && r != -ENOMEM)
+                 * refused alone (the bus's pool_size), and one more pool
+                 * (pools_per_connection): that payload falls back to a
+                 * memfd and the pools we have are still used. */
+                if ((want > s->conn->pool_size || s->n_own > 0) && r != -ENOMEM)
                         s->too_large = s->too_large && s->too_large < want ? s->too_large : want;
                 else
                         s->failed = r != -ENOMEM;

@@ -1229,6 +1229,61 @@ START_TEST(test_oversized_pool_does_not_disable_pools) {
 }
 END_TEST
 
+/* At pools_per_connection, a pool the library cannot add means no new pool,
+ * not that its pools stop being used once their slices come back. */
+START_TEST(test_pool_limit_keeps_pools) {
+        RawPeer *r, *r2;
+        bus_connection *l;
+        size_t sizes[3] = { 30u << 20, 30u << 20, 10u << 20 };
+        uint8_t *data = malloc(30u << 20);
+        RawMsg *m;
+
+        ck_assert_ptr_nonnull(data);
+        memset(data, 'd', 30u << 20);
+        busd_reload_config("{\"limits\": {\"pools_per_connection\": 1}}");
+        r = raw_peer_new_pools();
+        l = test_connect();
+        for (unsigned i = 0; i < 4; i++) {
+                bus_message *sig = NULL;
+
+                if (i == 3) {
+                        /* r goes: every slice it held comes back to l (told
+                         * before l's later calls are answered). */
+                        char name[64];
+                        char *owner;
+
+                        snprintf(name, sizeof(name), "%s", r->name);
+                        raw_peer_free(r);
+                        r = raw_peer_new_pools();
+                        for (unsigned k = 0; k < 500 && (owner = driver_get_owner(l, name)); k++) {
+                                free(owner);
+                                usleep(10000);
+                        }
+                }
+                ck_assert_int_eq(bus_message_new_signal(l, &sig, PATH, IFACE, "Data"), 0);
+                ck_assert_int_eq(bus_message_set_destination(sig, r->name), 0);
+                ck_assert_int_eq(bus_message_attach_bytes(sig, data, i < 3 ? sizes[i] : 1u << 20),
+                                 0);
+                ck_assert_int_eq(bus_send(l, sig, NULL), 0);
+                bus_message_unref(sig);
+                ck_assert_int_eq(bus_connection_flush(l), 0);
+                m = recv_member(r, "Data", 5000);
+                ck_assert_msg(m, "payload %u never arrived", i);
+                /* 0 and 1 in the pool, 2 finds no room (a memfd), 3 a slice again. */
+                ck_assert_msg(m->n_fds == (i == 2 ? 1 : 0), "payload %u came with %u fds", i,
+                              m->n_fds);
+                raw_msg_free(m);
+        }
+        r2 = r;
+        test_disconnect(l);
+        raw_peer_free(r2);
+        free(data);
+        busd_reload_config("{}");
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("probe-core");
         TCase *tc = harness_tcase("probe-core");
@@ -1250,6 +1305,7 @@ int main(void) {
         tcase_add_test(tc, test_object_manager_resubscribe);
         tcase_add_test(tc, test_event_local_timeout);
         tcase_add_test(tc, test_oversized_pool_does_not_disable_pools);
+        tcase_add_test(tc, test_pool_limit_keeps_pools);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }
