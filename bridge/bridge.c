@@ -1321,8 +1321,11 @@ static int bus_setup(Bridge *b) {
         }
         for (size_t i = 0; i < cfg->n_imports; i++) {
                 /* Queued behind a local owner, if there is one: a local
-                 * service wins, the bridge takes over when it leaves. */
-                r = bus_request_name_async(b->bus, NULL, cfg->imports[i].name, 0, on_name_reply,
+                 * service wins, the bridge takes over when it leaves. One
+                 * that comes later takes the name by asking to replace the
+                 * owner (the bridge then waits in the queue). */
+                r = bus_request_name_async(b->bus, NULL, cfg->imports[i].name,
+                                           BUS_NAME_ALLOW_REPLACEMENT, on_name_reply,
                                            cfg->imports[i].name);
                 if (r < 0)
                         goto fail;

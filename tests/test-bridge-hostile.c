@@ -1311,6 +1311,81 @@ START_TEST(test_long_error_message_crosses) {
 }
 END_TEST
 
+/* docs/BRIDGE.md: the bridge owns each imported name "queued behind a
+ * local owner, if there is one: a local service wins", "the bridge takes
+ * over when it leaves". A local service that starts after the bridge could
+ * not have the name at all, even asking to replace the owner: the bridge
+ * asked for it without allowing replacement (BUS_NAME_EXISTS). */
+static unsigned local_calls;
+
+static int local_add(bus_message *call, void *ud, json_t **ret, bus_error *err) {
+        local_calls++;
+        *ret = json_pack("{s:s}", "from", "local");
+        return 0;
+}
+
+static const bus_method local_methods[] = { { "Add", local_add }, { NULL, NULL } };
+
+START_TEST(test_local_service_wins_import) {
+        bus_connection *client = connect_to(0), *local = connect_to(0);
+        json_t *none = json_object();
+        bus_error e = BUS_ERROR_INIT;
+        uint64_t deadline;
+        Outcome o = { 0 };
+        bus_slot *slot = NULL;
+        char *owner;
+
+        /* The import crosses first (the bridge owns CALC on alpha). */
+        call_calc(client, "Add", none, &o);
+        ck_assert_msg(!outcome_error(&o), "%s", outcome_error(&o));
+        calc.calls = 0;
+        /* A local service of CALC on alpha, started after the bridge. */
+        local_calls = 0;
+        ck_assert_int_eq(bus_add_object(local, &slot, CALC_PATH, CALC, local_methods, NULL), 0);
+        ck_assert_int_eq(bus_request_name(local, CALC,
+                                          BUS_NAME_REPLACE_EXISTING | BUS_NAME_DO_NOT_QUEUE, &e),
+                         BUS_NAME_PRIMARY_OWNER);
+        owner = driver_get_owner(client, CALC);
+        ck_assert_str_eq(owner, bus_connection_get_unique_name(local));
+        free(owner);
+        /* Calls go to it, not across. */
+        outcome_reset(&o);
+        {
+                bus_message *m = NULL;
+
+                ck_assert_int_eq(
+                        bus_message_new_method_call(client, &m, CALC, CALC_PATH, CALC, "Add"), 0);
+                ck_assert_int_eq(bus_call_async(client, m, 3 * SEC, outcome_cb, &o, NULL), 0);
+                bus_message_unref(m);
+                pump_until(&o.done, 1, client, local, calc.conn);
+        }
+        ck_assert_msg(!outcome_error(&o), "%s", outcome_error(&o));
+        ck_assert_uint_eq(calc.calls, 0);
+        ck_assert_uint_eq(local_calls, 1);
+        /* When it leaves, the bridge has the name again. */
+        bus_slot_unref(slot);
+        bus_connection_close(local);
+        deadline = now_usec() + 10 * SEC;
+        for (;;) {
+                owner = driver_get_owner(client, CALC);
+                if (owner && strcmp(owner, bus_connection_get_unique_name(client)) != 0 &&
+                    owner[0] == ':')
+                        break;
+                free(owner);
+                ck_assert_msg(now_usec() < deadline, "the bridge did not take CALC back");
+                pump_idle(client);
+        }
+        free(owner);
+        call_calc(client, "Add", none, &o);
+        ck_assert_msg(!outcome_error(&o), "%s", outcome_error(&o));
+        ck_assert_uint_eq(calc.calls, 1);
+        outcome_reset(&o);
+        json_decref(none);
+        bus_connection_close(client);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -1326,6 +1401,7 @@ int main(void) {
                 { "test_origin_not_laundered_by_a_second_bridge",
                   test_origin_not_laundered_by_a_second_bridge },
                 { "test_long_error_message_crosses", test_long_error_message_crosses },
+                { "test_local_service_wins_import", test_local_service_wins_import },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
