@@ -811,7 +811,8 @@ static void handle_call(Bridge *b, unsigned index, natsMsg *msg) {
                  * import may (timeout_ms is at most an hour). */
                 if (timeout_usec > BRIDGE_REMOTE_TIMEOUT_MAX_USEC)
                         timeout_usec = BRIDGE_REMOTE_TIMEOUT_MAX_USEC;
-                if (*end) {
+                /* Digits only: strtoull() takes a sign ("-5" wraps around). */
+                if (*end || tmo[0] < '0' || tmo[0] > '9') {
                         respond_error(b, reply, BRIDGE_ERROR_BAD_MESSAGE, "bad %s header",
                                       BRIDGE_HDR_TIMEOUT);
                         return;

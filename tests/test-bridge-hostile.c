@@ -750,7 +750,8 @@ START_TEST(test_signal_headers_must_match_subject) {
 END_TEST
 
 /* A call to CALC on beta from the hostile client @n: @headers (after the
- * path, interface "org.example.Calc", member "Add" and the origin) and
+ * path, interface "org.example.Calc", member "Add", a timeout of 5 s unless
+ * @headers has one, and the origin) and
  * @data; its answer in @reply (retried while NATS has no responders yet). */
 static void hostile_call(Nats *n, const char *headers, const void *data, size_t len,
                          NatsMsg *reply) {
@@ -758,7 +759,8 @@ static void hostile_call(Nats *n, const char *headers, const void *data, size_t 
 
         snprintf(all, sizeof(all),
                  "Busd-Path: " CALC_PATH "\r\nBusd-Interface: " CALC "\r\nBusd-Member: Add\r\n"
-                 "Busd-Timeout-Usec: 5000000\r\n" EVIL_ORIGIN "%s",
+                 "%s" EVIL_ORIGIN "%s",
+                 strstr(headers, "Busd-Timeout-Usec") ? "" : "Busd-Timeout-Usec: 5000000\r\n",
                  headers);
         if (!n->sid) {
                 nats_sub(n, "_INBOX.hostile.*", NULL);
@@ -1386,6 +1388,30 @@ START_TEST(test_local_service_wins_import) {
 }
 END_TEST
 
+/* docs/BRIDGE.md, On the wire: Busd-Timeout-Usec is the "µs left to the
+ * caller's deadline"; a header that is not such a number is a malformed
+ * message (BadMessage, as for "12abc"). A sign was taken by strtoull(): "-5"
+ * wrapped around to the largest deadline (an hour here), "+5" was 5. */
+START_TEST(test_timeout_header_is_a_number) {
+        static const char *const bad[] = { "-5", "+5", "-0", "0x10" };
+        Nats *n = nats_open();
+        NatsMsg r;
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char hdr[128];
+
+                snprintf(hdr, sizeof(hdr), "Busd-Timeout-Usec: %s\r\n", bad[i]);
+                hostile_call(n, hdr, "{}", 2, &r);
+                ck_assert_msg(strcmp(nats_header(&r, "Busd-Error"), BRIDGE_BAD_MESSAGE) == 0,
+                              "Busd-Timeout-Usec '%s': '%s' %s", bad[i],
+                              nats_header(&r, "Busd-Error"), r.data);
+                nats_msg_clear(&r);
+        }
+        nats_close(n);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -1402,6 +1428,7 @@ int main(void) {
                   test_origin_not_laundered_by_a_second_bridge },
                 { "test_long_error_message_crosses", test_long_error_message_crosses },
                 { "test_local_service_wins_import", test_local_service_wins_import },
+                { "test_timeout_header_is_a_number", test_timeout_header_is_a_number },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
