@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -250,6 +251,12 @@ static bool is_url(const char *s) {
                 return false;
         port = strtoul(h, NULL, 10);
         return port >= 1 && port <= 65535;
+}
+
+/* A path a Unix socket address can hold (sun_path, with its NUL): libbusclient
+ * cannot connect to a longer one, and the bridge would retry for ever. */
+static bool is_socket_path(const char *s) {
+        return strlen(s) < sizeof(((struct sockaddr_un *)NULL)->sun_path);
 }
 
 /* Whether URL @s carries credentials ("user:password@host", "token@host"):
@@ -579,7 +586,8 @@ int bridge_config_parse(const char *path, const char *text, BridgeConfig **ret, 
                        "domain (NATS subject tokens [A-Za-z0-9_-] joined by dots)", &c->domain) < 0 ||
             get_string(&p, "", root, "host", false, bridge_token_is_valid,
                        "host name (one token of [A-Za-z0-9_-], at most 64)", &c->host) < 0 ||
-            get_string(&p, "", root, "bus", false, NULL, NULL, &c->bus_address) < 0)
+            get_string(&p, "", root, "bus", false, is_socket_path,
+                       "socket path (at most 107 bytes)", &c->bus_address) < 0)
                 goto out;
         if (json_object_get(root, "limits") &&
             parse_limits(&p, json_object_get(root, "limits"), c) < 0)

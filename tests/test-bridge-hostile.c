@@ -1412,6 +1412,38 @@ START_TEST(test_timeout_header_is_a_number) {
 }
 END_TEST
 
+/* docs/BRIDGE.md: "bus" is a socket path; busd-bridge(8): --check is 0 only
+ * for a valid configuration. A path too long for a Unix socket address
+ * (sun_path, 108 bytes with its NUL) passed --check, and a start with it
+ * retried for ever, logging "the bus is not there yet (File name too long)". */
+START_TEST(test_bus_path_checked) {
+        char text[1024], path[300];
+        Proc p;
+        int st;
+
+        memset(path, 'a', sizeof(path) - 1);
+        path[0] = '/';
+        path[sizeof(path) - 1] = 0;
+        snprintf(text, sizeof(text),
+                 "{\"nats\": {\"servers\": [\"nats://127.0.0.1:%d\"]}, \"host\": \"x\","
+                 " \"bus\": \"%s\"}\n",
+                 W.port, path);
+        st = bridge_check(&p, text);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "--check took a %zu-byte bus path",
+                      strlen(path));
+        ck_assert_msg(proc_log_contains(&p, "bus:"), "no JSON path");
+        /* 107 bytes is the longest that fits. */
+        path[107] = 0;
+        snprintf(text, sizeof(text),
+                 "{\"nats\": {\"servers\": [\"nats://127.0.0.1:%d\"]}, \"host\": \"x\","
+                 " \"bus\": \"%s\"}\n",
+                 W.port, path);
+        st = bridge_check(&p, text);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "--check refused 107 bytes");
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -1429,6 +1461,7 @@ int main(void) {
                 { "test_long_error_message_crosses", test_long_error_message_crosses },
                 { "test_local_service_wins_import", test_local_service_wins_import },
                 { "test_timeout_header_is_a_number", test_timeout_header_is_a_number },
+                { "test_bus_path_checked", test_bus_path_checked },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
