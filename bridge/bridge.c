@@ -924,7 +924,7 @@ static int on_local_signal(bus_message *m, void *userdata) {
         Bridge *b = userdata;
         const char *iface = bus_message_get_interface(m), *member = bus_message_get_member(m);
         const char *sender = bus_message_get_sender(m), *self;
-        char subject[512], uid[16];
+        char subject[BRIDGE_SUBJECT_MAX], uid[16];
         natsMsg *n = NULL;
         natsStatus s;
         BridgeWire w;
@@ -993,7 +993,7 @@ static void handle_signal(Bridge *b, natsMsg *msg) {
         const char *origin = hdr_get(msg, BRIDGE_HDR_ORIGIN_HOST);
         bus_message *m = NULL;
         BridgeWireView v;
-        char subject[512];
+        char subject[BRIDGE_SUBJECT_MAX];
         int r;
 
         if (origin && strcmp(origin, b->cfg->host) == 0)
@@ -1459,7 +1459,7 @@ static int nats_setup(Bridge *b) {
         const BridgeConfig *cfg = b->cfg;
         natsOptions *opts = NULL;
         natsInbox *inbox = NULL;
-        char subject[512], name[128];
+        char subject[BRIDGE_SUBJECT_MAX], name[128];
         natsStatus s;
 
         s = natsOptions_Create(&opts);

@@ -39,6 +39,11 @@
 #define BRIDGE_OBJECT_PATH "/org/busd/Bridge"
 #define BRIDGE_INTERFACE "org.busd.Bridge"
 
+/* Room for any subject the bridge makes: the longest is a signal's,
+ * DOMAIN.sig.HOST.INTERFACE.MEMBER, at most 128 + 5 + 64 + 1 + 255 + 1 + 255
+ * bytes (BRIDGE_DOMAIN_MAX, BRIDGE_TOKEN_MAX, BUS_NAME_MAX twice) and a NUL. */
+#define BRIDGE_SUBJECT_MAX 1024u
+
 /* At most this many payloads per message: busd's own limit (BUS_FDS_MAX). */
 #define BRIDGE_WIRE_PAYLOADS_MAX 16u
 

@@ -79,7 +79,7 @@ typedef struct Nats {
 /* One MSG or HMSG: its subject, reply subject ("" if none), header block
  * (NUL-terminated, "" for MSG) and data. */
 typedef struct NatsMsg {
-        char subject[256];
+        char subject[1024];
         char reply[256];
         char *headers;
         char *data;
@@ -193,7 +193,7 @@ static bool nats_next(Nats *n, NatsMsg *m, uint64_t timeout_usec) {
 
         memset(m, 0, sizeof(*m));
         while (nats_line(n, line, sizeof(line), deadline)) {
-                char verb[8], a[256], b[256], c[32], d[32], e[32];
+                char verb[8], a[1024], b[256], c[32], d[32], e[32];
                 int k;
 
                 if (strcmp(line, "PING") == 0) {
@@ -201,8 +201,8 @@ static bool nats_next(Nats *n, NatsMsg *m, uint64_t timeout_usec) {
                         continue;
                 }
                 ck_assert_msg(strncmp(line, "-ERR", 4) != 0, "nats-server: %s", line);
-                k = sscanf(line, "%7s %255s %255s %255s %31s %31s %31s", verb, m->subject, a, b, c,
-                           d, e);
+                k = sscanf(line, "%7s %1023s %1023s %255s %31s %31s %31s", verb, m->subject, a, b,
+                           c, d, e);
                 if (strcmp(verb, "MSG") == 0) {
                         /* MSG subject sid [reply] len */
                         size_t len = (size_t)strtoull(k == 5 ? c : b, NULL, 10);
@@ -312,7 +312,7 @@ static unsigned nats_sub(Nats *n, const char *subject, const char *queue) {
 static void nats_hpub(Nats *n, const char *subject, const char *reply, const char *headers,
                       const void *data, size_t len) {
         size_t hlen = strlen("NATS/1.0\r\n") + strlen(headers) + 2;
-        char *frame, line[1024];
+        char *frame, line[4096];
         int k;
 
         k = snprintf(line, sizeof(line), "HPUB %s %s%s%zu %zu\r\nNATS/1.0\r\n%s\r\n", subject,
@@ -1444,6 +1444,91 @@ START_TEST(test_bus_path_checked) {
 }
 END_TEST
 
+/* docs/BRIDGE.md: a domain of up to 128 bytes, a host of 64, and signals
+ * by interface and member (255 bytes each, PROTOCOL.md 4): a signal
+ * subject D.sig.HOST.INTERFACE.MEMBER can be ~710 bytes. The bridge built
+ * subjects in 512-byte buffers: a configuration importing such a signal
+ * passed --check and the start failed ("cannot start: File name too
+ * long", status 1, restarted for ever), and a local signal with such names
+ * was silently not published. */
+START_TEST(test_long_signal_subjects) {
+        char domain[128], iface[256], member[256], conf[PATH_MAX], subject[1024], hdr[1024];
+        char *argv[] = { (char *)BRIDGE_BINARY, "--config", conf, NULL };
+        bus_connection *rx = connect_to(0), *emitter = connect_to(0);
+        bus_slot *match = NULL;
+        Nats *n = nats_open();
+        Collector c = { 0 };
+        Proc br;
+        NatsMsg m;
+        FILE *f;
+        int st;
+
+        /* Three 40-byte tokens; an interface of four 60-byte elements; a
+         * 250-byte member. */
+        snprintf(domain, sizeof(domain), "%.40s.%.40s.%.40s", DOMAIN "dddddddddddddddddddddddddddddddddd",
+                 "dddddddddddddddddddddddddddddddddddddddd", "dddddddddddddddddddddddddddddddddddddddd");
+        memset(iface, 'i', 243);
+        iface[60] = iface[121] = iface[182] = '.';
+        iface[243] = 0;
+        memset(member, 'M', 250);
+        member[250] = 0;
+        snprintf(conf, sizeof(conf), "%s/bridge-long.json", W.dir);
+        f = fopen(conf, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f,
+                "{\"nats\": {\"servers\": [\"nats://127.0.0.1:%d\"], \"reconnect_wait_ms\": 50},"
+                " \"domain\": \"%s\", \"host\": \"alpha\", \"bus\": \"%s\","
+                " \"exports\": {\"signals\": [\"type='signal',interface='%s'\"]},"
+                " \"imports\": {\"signals\": [{\"interface\": \"%s\", \"member\": \"%s\"}]}}\n",
+                W.port, domain, W.sock[0], iface, iface, member);
+        fclose(f);
+        ck_assert_int_eq(chmod(conf, 0600), 0);
+        proc_start(&br, W.dir, "bridge-long", argv, true);
+        proc_await_ready(&br);
+        /* In: a remote signal with those names is re-emitted. */
+        ck_assert_int_eq(bus_add_match(rx, &match, "type='signal'", collect_remote, &c), 0);
+        snprintf(subject, sizeof(subject), "%s.sig.evil.%s.%s", domain, iface, member);
+        snprintf(hdr, sizeof(hdr),
+                 "Busd-Path: /p\r\nBusd-Interface: %s\r\nBusd-Member: %s\r\n" EVIL_ORIGIN, iface,
+                 member);
+        for (int i = 0; c.n == 0; i++) {
+                uint64_t deadline = now_usec() + 300000;
+
+                publish_signal(n, subject, hdr, "{\"case\":\"long\"}");
+                while (c.n == 0 && now_usec() < deadline) {
+                        bus_connection_process(rx);
+                        bus_connection_wait(rx, 50000);
+                }
+                ck_assert_msg(i < 30, "a signal with long names did not cross");
+        }
+        ck_assert_str_eq(bus_message_get_member(c.msgs[0]), member);
+        /* Out: a local one is published. */
+        snprintf(subject, sizeof(subject), "%s.sig.>", domain);
+        nats_sub(n, subject, NULL);
+        nats_sync(n);
+        {
+                bus_message *sig = NULL;
+
+                ck_assert_int_eq(bus_message_new_signal(emitter, &sig, "/p", iface, member), 0);
+                ck_assert_int_eq(bus_send(emitter, sig, NULL), 0);
+                ck_assert_int_eq(bus_connection_flush(emitter), 0);
+                bus_message_unref(sig);
+        }
+        ck_assert_msg(nats_next(n, &m, 5 * SEC), "a local signal with long names not published");
+        snprintf(subject, sizeof(subject), "%s.sig.alpha.%s.%s", domain, iface, member);
+        ck_assert_str_eq(m.subject, subject);
+        nats_msg_clear(&m);
+        st = proc_stop(&br, SIGTERM);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+        collector_reset(&c);
+        bus_slot_unref(match);
+        nats_close(n);
+        bus_connection_close(emitter);
+        bus_connection_close(rx);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -1462,6 +1547,7 @@ int main(void) {
                 { "test_local_service_wins_import", test_local_service_wins_import },
                 { "test_timeout_header_is_a_number", test_timeout_header_is_a_number },
                 { "test_bus_path_checked", test_bus_path_checked },
+                { "test_long_signal_subjects", test_long_signal_subjects },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
