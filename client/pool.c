@@ -567,8 +567,13 @@ static void resolve_slices(PoolSet *s, bus_message *m, bool held) {
 static void release_one(PoolSet *s, MessageSlice *sl) {
         PeerPool *p = sl->peer;
 
-        if (p && --p->n_users == 0 && p->removed)
-                peer_pool_free(hashmap_remove(s->peers, p->key));
+        if (p && --p->n_users == 0 && p->removed) {
+                /* A pool given again since has the same key: the map's
+                 * entry may be that one, still in use. */
+                if (hashmap_get(s->peers, p->key) == p)
+                        hashmap_remove(s->peers, p->key);
+                peer_pool_free(p);
+        }
         sl->peer = NULL;
         sl->data = NULL;
         if (!sl->held || !s->conn || s->conn->monitor_callback)

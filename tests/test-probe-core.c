@@ -1284,6 +1284,62 @@ START_TEST(test_pool_limit_keeps_pools) {
 }
 END_TEST
 
+/* ---- a monitor shown a pool twice ----------------------------------------------------------- */
+
+static struct {
+        bus_message *kept[4];
+        unsigned n;
+} monk;
+
+static int on_monk(bus_message *m, void *userdata) {
+        const char *member = bus_message_get_member(m);
+
+        if (member && strcmp(member, "Data") == 0 && bus_message_get_type(m) == BUS_MESSAGE_SIGNAL &&
+            monk.n < 4)
+                monk.kept[monk.n++] = bus_message_ref(m);
+        return 0;
+}
+
+/* A monitor learns a pool again from every PoolAdded it is shown (one per
+ * receiver): messages it keeps from before must not take the newer copy
+ * down with the older one when they go. */
+START_TEST(test_monitor_pool_seen_twice) {
+        RawPeer *a, *x, *y;
+        TestPool pa = pool_make(POOL_SIZE);
+        BusSlice s = { .pool = 1, .offset = 0, .length = 9 };
+        bus_connection *m = test_connect();
+        const char *text;
+        size_t len = 0;
+
+        memcpy(pa.map, "{\"o\":\"a\"}", 9);
+        a = raw_peer_new_pools();
+        x = raw_peer_new_pools();
+        y = raw_peer_new_pools();
+        monk.n = 0;
+        ck_assert_int_eq(bus_connection_become_monitor(m, NULL, on_monk, NULL), 0);
+        raw_add_pool_ok(a, 1, pa.fd, POOL_SIZE);
+        raw_send_slices(a, x->name, &s, 1, true);
+        raw_msg_free(recv_member(x, "Data", 5000));
+        pump_until(&monk.n, 1, m);
+        raw_send_slices(a, y->name, &s, 1, true);
+        raw_msg_free(recv_member(y, "Data", 5000));
+        pump_until(&monk.n, 2, m);
+        bus_message_unref(monk.kept[0]);
+        text = bus_message_get_body_text(monk.kept[1], &len);
+        ck_assert_uint_eq(len, 9);
+        ck_assert_int_eq(memcmp(text, "{\"o\":\"a\"}", 9), 0);
+        bus_message_unref(monk.kept[1]);
+
+        test_disconnect(m);
+        raw_peer_free(a);
+        raw_peer_free(x);
+        raw_peer_free(y);
+        pool_unmake(&pa);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("probe-core");
         TCase *tc = harness_tcase("probe-core");
@@ -1306,6 +1362,7 @@ int main(void) {
         tcase_add_test(tc, test_event_local_timeout);
         tcase_add_test(tc, test_oversized_pool_does_not_disable_pools);
         tcase_add_test(tc, test_pool_limit_keeps_pools);
+        tcase_add_test(tc, test_monitor_pool_seen_twice);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }
