@@ -504,7 +504,12 @@ int pool_on_received(bus_connection *c, bus_message *m) {
                  * the messages it is shown) and releases nothing. */
                 if (is_pool_signal(m, "PoolAdded"))
                         pool_added(s, m, true);
-                else if (is_pool_signal(m, "PoolRemoved"))
+                else if (is_pool_signal(m, "PoolRemoved") &&
+                         !(json_is_true(json_object_get(bus_message_get_body(m), "taken_back")) &&
+                           m->fields.destination &&
+                           strcmp(m->fields.destination, c->unique_name) != 0))
+                        /* (Not a pool taken back from another peer: its
+                         * owner stays, and our copy with it.) */
                         pool_removed(s, bus_message_get_body(m));
                 resolve_slices(s, m, false);
                 return 0;

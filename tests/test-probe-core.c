@@ -1284,7 +1284,94 @@ START_TEST(test_pool_limit_keeps_pools) {
 }
 END_TEST
 
-/* ---- a monitor shown a pool twice ----------------------------------------------------------- */
+/* ---- a monitor and a pool taken back from another peer ------------------------------------- */
+
+static struct {
+        unsigned seen;
+        char last[32];
+} mon;
+
+static int on_mon(bus_message *m, void *userdata) {
+        const char *member = bus_message_get_member(m);
+        size_t len = 0;
+        const char *text;
+
+        if (!member || strcmp(member, "Data") != 0 ||
+            bus_message_get_type(m) != BUS_MESSAGE_SIGNAL)
+                return 0;
+        mon.seen++;
+        text = bus_message_get_body_text(m, &len);
+        snprintf(mon.last, sizeof(mon.last), "%.*s", text ? (int)len : 0, text ? text : "");
+        return 0;
+}
+
+/* PROTOCOL.md 3.6 (monitors): a monitor is sent the pools it lacks and reads
+ * slices through them. A pool taken back from some receiver (PoolRemoved to
+ * that receiver, which the monitor also sees) is still the monitor's: what
+ * it is shown of that pool afterwards still reads. */
+START_TEST(test_monitor_keeps_pool_taken_back_elsewhere) {
+        RawPeer *a, *b, *c, *v, *w;
+        TestPool pa = pool_make(POOL_SIZE), pb = pool_make(POOL_SIZE), pc = pool_make(POOL_SIZE);
+        BusSlice s = { .pool = 1, .offset = 0, .length = 9 };
+        bus_connection *m = test_connect();
+        RawMsg *r;
+
+        busd_reload_config("{\"limits\": {\"pools_held_per_connection\": 2}}");
+        memcpy(pa.map, "{\"o\":\"a\"}", 9);
+        memcpy(pb.map, "{\"o\":\"b\"}", 9);
+        memcpy(pc.map, "{\"o\":\"c\"}", 9);
+        a = raw_peer_new_pools();
+        b = raw_peer_new_pools();
+        c = raw_peer_new_pools();
+        v = raw_peer_new_pools();
+        w = raw_peer_new_pools();
+        mon = (typeof(mon)){ 0 };
+        ck_assert_int_eq(bus_connection_become_monitor(m, NULL, on_mon, NULL), 0);
+        raw_add_pool_ok(a, 1, pa.fd, POOL_SIZE);
+        raw_add_pool_ok(b, 1, pb.fd, POOL_SIZE);
+        raw_add_pool_ok(c, 1, pc.fd, POOL_SIZE);
+        /* v is given a:1 and b:1 (and releases), the monitor too. */
+        raw_send_slices(a, v->name, &s, 1, true);
+        raw_send_slices(b, v->name, &s, 1, true);
+        for (unsigned i = 0; i < 2; i++) {
+                r = recv_member(v, "Data", 5000);
+                ck_assert_ptr_nonnull(r);
+                raw_msg_free(r);
+        }
+        r = raw_peer_driver_call(v, "ReleaseSlices",
+                                 json_pack("{s:[[I,i,i,i],[I,i,i,i]]}", "slices",
+                                           (json_int_t)a->id, 1, 0, 9, (json_int_t)b->id, 1, 0,
+                                           9));
+        raw_msg_free(r);
+        pump_until(&mon.seen, 2, m);
+        /* c's slice needs room at v: a:1 and b:1 are taken back from v. */
+        raw_send_slices(c, v->name, &s, 1, true);
+        r = recv_member(v, "Data", 5000);
+        ck_assert_msg(r && r->sender_id == c->id, "%s", raw_msg_describe(r));
+        raw_msg_free(r);
+        pump_until(&mon.seen, 3, m);
+        /* a's next slice to w: the monitor still reads a:1. */
+        raw_send_slices(a, w->name, &s, 1, true);
+        raw_msg_free(recv_member(w, "Data", 5000));
+        pump_until(&mon.seen, 4, m);
+        ck_assert_msg(strcmp(mon.last, "{\"o\":\"a\"}") == 0,
+                      "the monitor lost pool a:1 when it was taken back from v (read \"%s\")",
+                      mon.last);
+
+        test_disconnect(m);
+        raw_peer_free(a);
+        raw_peer_free(b);
+        raw_peer_free(c);
+        raw_peer_free(v);
+        raw_peer_free(w);
+        pool_unmake(&pa);
+        pool_unmake(&pb);
+        pool_unmake(&pc);
+        busd_reload_config("{}");
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
 
 static struct {
         bus_message *kept[4];
@@ -1362,6 +1449,7 @@ int main(void) {
         tcase_add_test(tc, test_event_local_timeout);
         tcase_add_test(tc, test_oversized_pool_does_not_disable_pools);
         tcase_add_test(tc, test_pool_limit_keeps_pools);
+        tcase_add_test(tc, test_monitor_keeps_pool_taken_back_elsewhere);
         tcase_add_test(tc, test_monitor_pool_seen_twice);
         suite_add_tcase(s, tc);
         return harness_run(s);

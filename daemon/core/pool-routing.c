@@ -220,13 +220,16 @@ static int send_pool_added(Bus *bus, Peer *to, const Pool *pool, PeerSendMode mo
         return r;
 }
 
-/* Queue PoolRemoved {owner, pool} (no fd) to @to as a notice. 0 or negative. */
-static int send_pool_removed(Bus *bus, Peer *to, uint64_t owner, uint32_t pool) {
-        char body[96];
+/* Queue PoolRemoved {owner, pool} (no fd) to @to as a notice; with
+ * "taken_back": true when the owner stays (a monitor that sees it keeps its
+ * own copy). 0 or negative. */
+static int send_pool_removed(Bus *bus, Peer *to, uint64_t owner, uint32_t pool, bool taken_back) {
+        char body[112];
         Message *m;
         int r;
 
-        snprintf(body, sizeof(body), "{\"owner\":%" PRIu64 ",\"pool\":%" PRIu32 "}", owner, pool);
+        snprintf(body, sizeof(body), "{\"owner\":%" PRIu64 ",\"pool\":%" PRIu32 "%s}", owner, pool,
+                 taken_back ? ",\"taken_back\":true" : "");
         m = driver_message_new(bus, &(BusMessageSpec){ .type = BUS_MESSAGE_SIGNAL,
                                                        .serial = bus_next_serial(bus),
                                                        .destination = to->name,
@@ -253,7 +256,7 @@ static unsigned take_back_idle(Bus *bus, Peer *receiver, Message *m) {
         n = pools_idle_given(bus->pools, receiver->id, message_header(m)->sender_id,
                              m->fields.slices, m->fields.n_slices, idle, ELEMENTSOF(idle));
         for (unsigned i = 0; i < n; i++) {
-                if (send_pool_removed(bus, receiver, idle[i]->owner, idle[i]->id) < 0)
+                if (send_pool_removed(bus, receiver, idle[i]->owner, idle[i]->id, true) < 0)
                         continue; /* not told: it keeps it */
                 pools_take_back(bus->pools, receiver->id, idle[i]);
                 taken++;
@@ -523,7 +526,7 @@ static void tell_holder(void *userdata, uint64_t receiver, uint64_t owner, uint3
 
         if (!to || !peer_is_running(to))
                 return;
-        (void)send_pool_removed(f->bus, to, owner, pool);
+        (void)send_pool_removed(f->bus, to, owner, pool, false);
 }
 
 static void uncharge_pool(void *userdata, const Pool *pool) {
