@@ -154,6 +154,13 @@ struct Bridge {
          * refused the credentials twice); nats_gone_event ends the loop. */
         struct event *nats_gone_event;
         bool failed;     /* the loop was ended for that: bridge_has_failed() */
+        /* The first pass over the servers timed out (a server took the TCP
+         * connection and said nothing), and NATS was never connected:
+         * libnats 3.4 then gives up its background retry after one more
+         * such failure (fixed upstream in nats.c 77843e72), which is no
+         * refusal: bridge_failed_transiently(). */
+        bool nats_first_timeout;
+        bool nats_ever;
         /* Why reconnecting fails, as last logged (the reconnect thread's). */
         char reconnect_reason[256];
         uint64_t reconnect_logged_ns;
@@ -408,11 +415,19 @@ static void on_nats_gone(evutil_socket_t fd, short what, void *userdata) {
         why = nats_reason(text);
         if (why && strcmp(why, natsStatus_GetText(s)) == 0)
                 why = NULL; /* nothing more than the status says */
-        blog(b,
-             "NATS closed the connection for good: %s%s%s; exiting (check "
-             "nats.user/password, token, credentials or tls, and the servers' "
-             "authorization)",
-             natsStatus_GetText(s), why ? ": " : "", why ? why : "");
+        if (b->nats_first_timeout && !b->nats_ever)
+                blog(b,
+                     "NATS: no server answered within nats.connect_timeout_ms (a server that "
+                     "takes the connection and says nothing: hung, or a proxy without a "
+                     "backend), and libnats gives up its background retry after that: %s; "
+                     "exiting with status 1 to be started again",
+                     natsStatus_GetText(s));
+        else
+                blog(b,
+                     "NATS closed the connection for good: %s%s%s; exiting (check "
+                     "nats.user/password, token, credentials or tls, and the servers' "
+                     "authorization)",
+                     natsStatus_GetText(s), why ? ": " : "", why ? why : "");
         b->failed = true;
         if (!nats_loop_wait_detached(&b->io, BRIDGE_NATS_GONE_WAIT_USEC))
                 blog(b, "libnats did not detach the closed connection within %llu s",
@@ -422,6 +437,10 @@ static void on_nats_gone(evutil_socket_t fd, short what, void *userdata) {
 
 bool bridge_has_failed(Bridge *b) {
         return b->failed;
+}
+
+bool bridge_failed_transiently(Bridge *b) {
+        return b->failed && b->nats_first_timeout && !b->nats_ever;
 }
 
 /* ---- Import side: local calls forwarded to NATS ---------------------------------------------- */
@@ -1128,6 +1147,7 @@ static void on_nats_event(evutil_socket_t fd, short what, void *userdata) {
         if (atomic_load(&b->nats_connected)) {
                 char url[256] = "";
 
+                b->nats_ever = true;
                 (void)natsConnection_GetConnectedUrl(b->nc, url, sizeof(url));
                 blog(b, "NATS connected to %s", url);
                 maybe_notify_ready(b);
@@ -1540,6 +1560,7 @@ static int nats_setup(Bridge *b) {
                         }
                         blog(b, "no NATS server answers yet (%s); retrying in the background",
                              why ? why : natsStatus_GetText(s));
+                        b->nats_first_timeout = s == NATS_TIMEOUT;
                         /* Again, and from now on in the background. */
                         s = natsOptions_SetRetryOnFailedConnect(opts, true, on_nats_connected, b);
                         if (s == NATS_OK)

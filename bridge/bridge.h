@@ -47,6 +47,11 @@ bool bridge_is_ready(Bridge *b);
 /* Whether the bridge ended its loop because it cannot go on: libnats closed
  * the NATS connection for good (a server refused the credentials; logged). */
 bool bridge_has_failed(Bridge *b);
+/* Whether that failure may heal by starting again (busd-bridge then exits
+ * with status 1, which the unit restarts, not 2): NATS was never connected
+ * and no server answered within the connect timeout (libnats 3.4 gives up
+ * retrying such a first connection). */
+bool bridge_failed_transiently(Bridge *b);
 const BridgeStats *bridge_get_stats(Bridge *b);
 /* Close both connections and free everything. NULL-safe. */
 Bridge *bridge_free(Bridge *b);

@@ -190,7 +190,8 @@ int main(int argc, char **argv) {
                 goto out;
         }
         if (bridge_has_failed(d.bridge)) {
-                status = EXIT_SETUP; /* the bridge said why */
+                /* The bridge said why. */
+                status = bridge_failed_transiently(d.bridge) ? EXIT_FAILURE : EXIT_SETUP;
                 goto out;
         }
         (void)sd_notify(0, "STOPPING=1");

@@ -1529,6 +1529,57 @@ START_TEST(test_long_signal_subjects) {
 }
 END_TEST
 
+/* docs/BRIDGE.md "When NATS refuses the bridge": "If no server answered at
+ * all, it starts and connects in the background"; "every other failure to
+ * reconnect (servers down, ...) is retried for ever"; status 2 is for what
+ * retrying cannot heal (credentials, TLS). A server that takes the TCP
+ * connection and says nothing (a hung nats-server, a proxy or load
+ * balancer without a backend) made the bridge exit with status 2 after its
+ * background attempt, "NATS closed the connection for good: No server
+ * available for connection; exiting (check nats.user/password, token,
+ * credentials or tls...)", and the unit does not restart on 2: libnats 3.4
+ * gives up the retry of a first connection whose handshake failed (fixed
+ * upstream, nats.c 77843e72). It now exits with status 1, a runtime
+ * failure, which the unit restarts, and says why. */
+START_TEST(test_silent_server_is_not_a_refusal) {
+        struct sockaddr_in sa = { .sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        char conf[PATH_MAX];
+        char *argv[] = { (char *)BRIDGE_BINARY, "--config", conf, NULL };
+        int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), st;
+        Proc br;
+        FILE *f;
+
+        /* Listening, never accepting: the kernel completes the handshake. */
+        ck_assert_int_ge(lfd, 0);
+        ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(lfd, 16), 0);
+        ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+        snprintf(conf, sizeof(conf), "%s/bridge-silent.json", W.dir);
+        f = fopen(conf, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f,
+                "{\"nats\": {\"servers\": [\"nats://127.0.0.1:%d\"], \"reconnect_wait_ms\": 50,"
+                " \"connect_timeout_ms\": 300}, \"host\": \"silent\", \"bus\": \"%s\"}\n",
+                ntohs(sa.sin_port), W.sock[0]);
+        fclose(f);
+        ck_assert_int_eq(chmod(conf, 0600), 0);
+        proc_start(&br, W.dir, "bridge-silent", argv, true);
+        st = proc_await_exit(&br, 20 * SEC);
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 1))
+                dump_log(&br);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1,
+                      "a server that does not speak: status %d, not 1 (restarted)", st);
+        ck_assert_msg(!proc_log_contains(&br, "check nats.user/password"),
+                      "a silent server blamed on the credentials");
+        ck_assert_msg(!proc_sent_ready(&br), "READY=1 without NATS");
+        proc_stop(&br, SIGTERM);
+        close(lfd);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -1548,6 +1599,7 @@ int main(void) {
                 { "test_timeout_header_is_a_number", test_timeout_header_is_a_number },
                 { "test_bus_path_checked", test_bus_path_checked },
                 { "test_long_signal_subjects", test_long_signal_subjects },
+                { "test_silent_server_is_not_a_refusal", test_silent_server_is_not_a_refusal },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
