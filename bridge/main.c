@@ -45,11 +45,13 @@ typedef struct Daemon {
         BridgeConfig *cfg;
         Bridge *bridge;
         int status; /* the exit status when a reload ended the loop, else 0 */
+        bool stopping; /* SIGTERM or SIGINT: status 0, whatever else ended the loop */
 } Daemon;
 
 static void on_stop(evutil_socket_t sig, short what, void *userdata) {
         Daemon *d = userdata;
 
+        d->stopping = true;
         event_base_loopbreak(d->base);
 }
 
@@ -189,7 +191,9 @@ int main(int argc, char **argv) {
                 status = d.status; /* a reload's new bridge could not start: said why */
                 goto out;
         }
-        if (bridge_has_failed(d.bridge)) {
+        /* A stop asked for is a stop, even if NATS gave up in the same turn
+         * (a SIGTERM while the first connection was being tried). */
+        if (!d.stopping && bridge_has_failed(d.bridge)) {
                 /* The bridge said why. */
                 status = bridge_failed_transiently(d.bridge) ? EXIT_FAILURE : EXIT_SETUP;
                 goto out;
