@@ -192,7 +192,10 @@ int main(int argc, char **argv) {
                 goto out;
         }
         /* A stop asked for is a stop, even if NATS gave up in the same turn
-         * (a SIGTERM while the first connection was being tried). */
+         * (a SIGTERM while the first connection was being tried): one more
+         * look, without waiting, runs a signal that came meanwhile. */
+        if (!d.stopping && bridge_has_failed(d.bridge))
+                (void)event_base_loop(d.base, EVLOOP_NONBLOCK);
         if (!d.stopping && bridge_has_failed(d.bridge)) {
                 /* The bridge said why. */
                 status = bridge_failed_transiently(d.bridge) ? EXIT_FAILURE : EXIT_SETUP;
