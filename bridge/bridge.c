@@ -951,6 +951,11 @@ static int on_local_signal(bus_message *m, void *userdata) {
 
         if (bus_message_get_type(m) != BUS_MESSAGE_SIGNAL || !iface || !member || !sender)
                 return 0;
+        /* Broadcasts only: a signal sent to this bridge alone is no signal
+         * of this host to all (and the bus's policy judged it as sent to
+         * one peer, not as a broadcast). */
+        if (bus_message_get_destination(m))
+                return 0;
         /* Not the bus's own signals (Disconnected, NameOwnerChanged, ...),
          * and not what this bridge re-emitted (that would loop). */
         if (strcmp(sender, BUS_DRIVER_NAME) == 0)

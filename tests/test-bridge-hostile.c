@@ -1599,6 +1599,74 @@ START_TEST(test_silent_server_is_not_a_refusal) {
 }
 END_TEST
 
+/* docs/BRIDGE.md: exports.signals select "local signals to publish", and
+ * "the bus policy can judge a bridged ... signal"; a local signal the bus
+ * delivered to the bridge alone (unicast, its destination the bridge) is
+ * not a broadcast of this host. The bridge published it to every host like
+ * one: a peer whose policy lets it send to the bridge but not broadcast
+ * could broadcast across hosts. Only broadcasts are published now. */
+START_TEST(test_unicast_signal_not_published) {
+        bus_connection *emitter = connect_to(0);
+        Nats *q = nats_open();
+        char conf[PATH_MAX];
+        char *argv[] = { (char *)BRIDGE_BINARY, "--config", conf, NULL };
+        char *owner = NULL;
+        Proc second;
+        NatsMsg m;
+        FILE *f;
+        int st;
+
+        /* A bridge on alpha's bus publishing CALC's signals in domain
+         * "other"; it imports org.example.Other, so it has a name there. */
+        snprintf(conf, sizeof(conf), "%s/bridge-uni.json", W.dir);
+        f = fopen(conf, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f,
+                "{\"nats\": {\"servers\": [\"nats://127.0.0.1:%d\"], \"reconnect_wait_ms\": 50},"
+                " \"domain\": \"other\", \"host\": \"alpha2\", \"bus\": \"%s\","
+                " \"exports\": {\"signals\": [\"type='signal',interface='" CALC "'\"]},"
+                " \"imports\": {\"names\": [{\"name\": \"org.example.Other\", \"objects\": ["
+                "   {\"path\": \"/o\", \"interface\": \"org.example.Other\", \"methods\": [\"M\"]}]}]}}\n",
+                W.port, W.sock[0]);
+        fclose(f);
+        ck_assert_int_eq(chmod(conf, 0600), 0);
+        proc_start(&second, W.dir, "bridge-uni", argv, true);
+        proc_await_ready(&second);
+        for (uint64_t deadline = now_usec() + 10 * SEC; !owner;) {
+                owner = driver_get_owner(emitter, "org.example.Other");
+                ck_assert_msg(owner || now_usec() < deadline, "the bridge has no name");
+                if (!owner)
+                        pump_idle(emitter);
+        }
+        nats_sub(q, "other.sig.>", NULL);
+        nats_sync(q);
+        /* A unicast signal to the bridge, then a broadcast. */
+        for (int i = 0; i < 2; i++) {
+                bus_message *sig = NULL;
+                json_t *body = json_pack("{s:s}", "case", i ? "broadcast" : "unicast");
+
+                ck_assert_int_eq(bus_message_new_signal(emitter, &sig, CALC_PATH, CALC, "Changed"),
+                                 0);
+                if (i == 0)
+                        ck_assert_int_eq(bus_message_set_destination(sig, owner), 0);
+                ck_assert_int_eq(bus_message_set_body(sig, body), 0);
+                ck_assert_int_eq(bus_send(emitter, sig, NULL), 0);
+                bus_message_unref(sig);
+                json_decref(body);
+        }
+        ck_assert_int_eq(bus_connection_flush(emitter), 0);
+        ck_assert_msg(nats_next(q, &m, 5 * SEC), "the broadcast was not published");
+        ck_assert_msg(strstr(m.data, "broadcast"), "published first: %s", m.data);
+        nats_msg_clear(&m);
+        st = proc_stop(&second, SIGTERM);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+        free(owner);
+        nats_close(q);
+        bus_connection_close(emitter);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -1619,6 +1687,7 @@ int main(void) {
                 { "test_bus_path_checked", test_bus_path_checked },
                 { "test_long_signal_subjects", test_long_signal_subjects },
                 { "test_silent_server_is_not_a_refusal", test_silent_server_is_not_a_refusal },
+                { "test_unicast_signal_not_published", test_unicast_signal_not_published },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
