@@ -661,7 +661,7 @@ static int on_import_call(bus_message *call, void *userdata, json_t **ret_reply,
 }
 
 /* A message on @o's reply subscription. */
-static void handle_reply(Bridge *b, OutCall *o, natsMsg *msg) {
+static void handle_reply(Bridge *b, OutCall *o, natsMsg *msg, bool heavy) {
         const char *subj = natsMsg_GetSubject(msg), *err_name, *last;
         BridgeWireView v;
         bus_message *ret = NULL;
@@ -675,6 +675,11 @@ static void handle_reply(Bridge *b, OutCall *o, natsMsg *msg) {
         id = strtoull(last + 1, &end, 10);
         if (*end || id != o->id || !o->call)
                 return; /* a late answer to the slot's earlier call */
+        if (heavy) {
+                out_fail(o, BRIDGE_ERROR_BAD_MESSAGE, "the remote reply's headers exceed %u bytes",
+                         BRIDGE_HEADER_ROOM);
+                return;
+        }
         if ((uint64_t)natsMsg_GetDataLength(msg) > inline_max(b)) {
                 b->stats.refused_payload++;
                 out_fail(o, BRIDGE_ERROR_PAYLOAD_TOO_LARGE,
@@ -1067,12 +1072,35 @@ static void handle_signal(Bridge *b, natsMsg *msg) {
 
 /* ---- Draining the subscriptions (on the loop) ------------------------------------------------- */
 
+/* natsSubscription_NextMsg(), and whether the message's header block is
+ * over BRIDGE_HEADER_ROOM (*@ret_heavy), found without parsing it: libnats
+ * parses headers on first access in time quadratic in repeated keys (a
+ * 1 MB block of "X: v" lines: 14 s of this thread), and a bridge never
+ * sends more than a few hundred bytes of them. The size is what the
+ * message took off the subscription's pending bytes (headers and data),
+ * less its data; nothing is queued meanwhile (libnats reads the socket on
+ * this thread, nats-loop.c). */
+static natsStatus next_msg(natsSubscription *sub, natsMsg **ret, bool *ret_heavy) {
+        int before = 0, after = 0, n = 0;
+        natsStatus s;
+
+        *ret_heavy = false;
+        (void)natsSubscription_GetPending(sub, &n, &before);
+        s = natsSubscription_NextMsg(ret, sub, 0);
+        if (s == NATS_OK && *ret &&
+            natsSubscription_GetPending(sub, &n, &after) == NATS_OK &&
+            before - after - natsMsg_GetDataLength(*ret) > (int64_t)BRIDGE_HEADER_ROOM)
+                *ret_heavy = true;
+        return s;
+}
+
 /* Take what the last read queued on @sub, at most *@budget messages. */
 static void drain_one(Bridge *b, natsSubscription *sub, InKind kind, unsigned index,
                       unsigned *budget) {
         while (sub && *budget > 0) {
                 natsMsg *msg = NULL;
-                natsStatus s = natsSubscription_NextMsg(&msg, sub, 0);
+                bool heavy;
+                natsStatus s = next_msg(sub, &msg, &heavy);
 
                 if (s == NATS_SLOW_CONSUMER) {
                         /* libnats dropped messages past limits.queue_messages. */
@@ -1082,6 +1110,16 @@ static void drain_one(Bridge *b, natsSubscription *sub, InKind kind, unsigned in
                 if (s != NATS_OK || !msg)
                         return;
                 (*budget)--;
+                if (heavy) {
+                        /* Not parsed; a call is answered (its reply subject
+                         * is not a header), a signal dropped. */
+                        if (kind == IN_CALL)
+                                respond_error(b, natsMsg_GetReply(msg), BRIDGE_ERROR_BAD_MESSAGE,
+                                              "the call's headers exceed %u bytes",
+                                              BRIDGE_HEADER_ROOM);
+                        msg_release(b, msg);
+                        continue;
+                }
                 switch (kind) {
                 case IN_CALL:
                         handle_call(b, index, msg);
@@ -1110,7 +1148,8 @@ static void drain(void *userdata) {
                  * another read of the socket behind them. */
                 while (o->id == id && budget > 0) {
                         natsMsg *msg = NULL;
-                        natsStatus st = natsSubscription_NextMsg(&msg, o->sub, 0);
+                        bool heavy;
+                        natsStatus st = next_msg(o->sub, &msg, &heavy);
 
                         if (st == NATS_NO_RESPONDERS) {
                                 budget--;
@@ -1124,7 +1163,7 @@ static void drain(void *userdata) {
                         if (st != NATS_OK || !msg)
                                 break;
                         budget--;
-                        handle_reply(b, o, msg);
+                        handle_reply(b, o, msg, heavy);
                         msg_release(b, msg);
                 }
         }

@@ -311,18 +311,21 @@ static unsigned nats_sub(Nats *n, const char *subject, const char *queue) {
  * each ending in CRLF, or "") and @data; @reply NULL for none. */
 static void nats_hpub(Nats *n, const char *subject, const char *reply, const char *headers,
                       const void *data, size_t len) {
-        size_t hlen = strlen("NATS/1.0\r\n") + strlen(headers) + 2;
-        char *frame, line[4096];
+        size_t hlen = strlen("NATS/1.0\r\n") + strlen(headers) + 2, off;
+        char *frame, line[2048];
         int k;
 
-        k = snprintf(line, sizeof(line), "HPUB %s %s%s%zu %zu\r\nNATS/1.0\r\n%s\r\n", subject,
-                     reply ? reply : "", reply ? " " : "", hlen, hlen + len, headers);
+        k = snprintf(line, sizeof(line), "HPUB %s %s%s%zu %zu\r\n", subject, reply ? reply : "",
+                     reply ? " " : "", hlen, hlen + len);
         ck_assert(k > 0 && (size_t)k < sizeof(line));
-        frame = malloc((size_t)k + len + 2);
+        frame = malloc((size_t)k + hlen + len + 2);
+        ck_assert_ptr_nonnull(frame);
         memcpy(frame, line, (size_t)k);
-        memcpy(frame + k, data, len);
-        memcpy(frame + k + len, "\r\n", 2);
-        nats_write(n, frame, (size_t)k + len + 2);
+        off = (size_t)k;
+        off += (size_t)sprintf(frame + off, "NATS/1.0\r\n%s\r\n", headers);
+        memcpy(frame + off, data, len);
+        memcpy(frame + off + len, "\r\n", 2);
+        nats_write(n, frame, off + len + 2);
         free(frame);
 }
 
@@ -1667,6 +1670,57 @@ START_TEST(test_unicast_signal_not_published) {
 }
 END_TEST
 
+/* hostile-peers.md 34: work on a single thread that a peer can make large
+ * must be bounded. libnats parses a message's headers on first access, in
+ * time quadratic in the number of repeated keys: one ~1 MB call of 100 000
+ * "X: v" lines held busd-bridge's only thread for ~7 s (14 s for 140 000),
+ * every call and signal of the host waiting behind it. A header block over
+ * what a bridge ever sends (4 KiB) is now refused without being parsed
+ * (BadMessage for a call). */
+START_TEST(test_huge_header_block_refused_unparsed) {
+        static const size_t lines = 100000;
+        Nats *n = nats_open();
+        char *hdr = malloc(lines * 6 + 1024), *p;
+        uint64_t t0;
+        NatsMsg r;
+        int answered = 0;
+
+        /* Interest first: a small call passes. */
+        hostile_call(n, "", "{}", 2, &r);
+        ck_assert_str_eq(nats_header(&r, "Busd-Error"), "");
+        nats_msg_clear(&r);
+        p = hdr + sprintf(hdr, "Busd-Path: " CALC_PATH "\r\nBusd-Interface: " CALC
+                               "\r\nBusd-Member: Add\r\n" EVIL_ORIGIN);
+        for (size_t i = 0; i < lines; i++)
+                p += sprintf(p, "X: v\r\n");
+        /* The heavy call, then a plain one right behind it. */
+        t0 = now_usec();
+        nats_hpub(n, DOMAIN ".call." CALC, "_INBOX.hostile.heavy", hdr, "{}", 2);
+        nats_hpub(n, DOMAIN ".call." CALC, "_INBOX.hostile.plain",
+                  "Busd-Path: " CALC_PATH "\r\nBusd-Interface: " CALC "\r\nBusd-Member: Add\r\n"
+                  "Busd-Timeout-Usec: 20000000\r\n" EVIL_ORIGIN,
+                  "{}", 2);
+        nats_serve = calc.conn;
+        while (answered < 2) {
+                ck_assert_msg(nats_next(n, &r, 30 * SEC), "no answer");
+                if (strcmp(r.subject, "_INBOX.hostile.heavy") == 0)
+                        ck_assert_msg(strcmp(nats_header(&r, "Busd-Error"), BRIDGE_BAD_MESSAGE) == 0,
+                                      "a %zu-line header block: '%s'", lines,
+                                      nats_header(&r, "Busd-Error"));
+                else
+                        ck_assert_msg(now_usec() - t0 < 1500000,
+                                      "a plain call waited %llu ms behind a heavy header block",
+                                      (unsigned long long)((now_usec() - t0) / 1000));
+                answered++;
+                nats_msg_clear(&r);
+        }
+        nats_serve = NULL;
+        free(hdr);
+        nats_close(n);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -1688,6 +1742,8 @@ int main(void) {
                 { "test_long_signal_subjects", test_long_signal_subjects },
                 { "test_silent_server_is_not_a_refusal", test_silent_server_is_not_a_refusal },
                 { "test_unicast_signal_not_published", test_unicast_signal_not_published },
+                { "test_huge_header_block_refused_unparsed",
+                  test_huge_header_block_refused_unparsed },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
