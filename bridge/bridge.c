@@ -798,7 +798,8 @@ static void handle_call(Bridge *b, unsigned index, natsMsg *msg) {
         const char *iface = hdr_get(msg, BRIDGE_HDR_INTERFACE);
         const char *member = hdr_get(msg, BRIDGE_HDR_MEMBER);
         const char *tmo = hdr_get(msg, BRIDGE_HDR_TIMEOUT);
-        bool no_reply = !reply || hdr_get(msg, BRIDGE_HDR_NO_REPLY);
+        const char *no_reply_hdr = hdr_get(msg, BRIDGE_HDR_NO_REPLY);
+        bool no_reply = !reply || no_reply_hdr;
         uint64_t timeout_usec = (uint64_t)BRIDGE_DEFAULT_CALL_TIMEOUT_MS * 1000;
         bus_message *m = NULL;
         BridgeWireView v;
@@ -809,6 +810,11 @@ static void handle_call(Bridge *b, unsigned index, natsMsg *msg) {
             (iface && !bus_interface_is_valid(iface))) {
                 respond_error(b, reply, BRIDGE_ERROR_BAD_MESSAGE,
                               "the call's path, interface or member is missing or invalid");
+                return;
+        }
+        if (no_reply_hdr && strcmp(no_reply_hdr, "1") != 0) {
+                respond_error(b, reply, BRIDGE_ERROR_BAD_MESSAGE, "bad %s header",
+                              BRIDGE_HDR_NO_REPLY);
                 return;
         }
         if (!bridge_export_allows(e, iface, member)) {

@@ -1721,6 +1721,29 @@ START_TEST(test_huge_header_block_refused_unparsed) {
 }
 END_TEST
 
+/* docs/BRIDGE.md, On the wire: Busd-No-Reply is "1: the caller wants no
+ * reply". Any other value was taken as 1: a caller that sent "0" (or
+ * anything) with a reply subject got no answer at all and waited for its
+ * deadline. It is now a malformed call (BadMessage). */
+START_TEST(test_no_reply_header_value) {
+        static const char *const bad[] = { "0", "yes", "11" };
+        Nats *n = nats_open();
+        NatsMsg r;
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char hdr[64];
+
+                snprintf(hdr, sizeof(hdr), "Busd-No-Reply: %s\r\n", bad[i]);
+                hostile_call(n, hdr, "{}", 2, &r);
+                ck_assert_msg(strcmp(nats_header(&r, "Busd-Error"), BRIDGE_BAD_MESSAGE) == 0,
+                              "Busd-No-Reply '%s': '%s'", bad[i], nats_header(&r, "Busd-Error"));
+                nats_msg_clear(&r);
+        }
+        nats_close(n);
+        assert_world_serves();
+}
+END_TEST
+
 int main(void) {
         const struct {
                 const char *name;
@@ -1744,6 +1767,7 @@ int main(void) {
                 { "test_unicast_signal_not_published", test_unicast_signal_not_published },
                 { "test_huge_header_block_refused_unparsed",
                   test_huge_header_block_refused_unparsed },
+                { "test_no_reply_header_value", test_no_reply_header_value },
         };
         const char *only = getenv("BRIDGE_TEST");
         Suite *s = suite_create("bridge-hostile");
