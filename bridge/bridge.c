@@ -495,10 +495,11 @@ static uint64_t call_deadline_ns(bus_message *call) {
 /* The remote sender a call or signal from NATS names (Busd-Origin-*), put on
  * the local message @m as its ORIGIN field (PROTOCOL.md 3.3), which the bus
  * lets through only because this connection is a bridge. Returns 0, or
- * -EBADMSG when the headers are absent or malformed: such a message is not
- * forwarded, so that no remote sender escapes the rules the local policy has
- * for remote callers by leaving its origin out. When the bus refused to mark
- * us a bridge, nothing is set (the bus would refuse the message). */
+ * -EBADMSG when the headers are absent or malformed, or -EPERM when the bus
+ * refused to mark this connection a bridge (it would refuse the ORIGIN, and
+ * without it the message would reach services as the bridge's own, from
+ * its uid): either way it is not forwarded, so that no remote sender
+ * escapes the rules the local policy has for remote callers. */
 static int set_remote_origin(Bridge *b, bus_message *m, natsMsg *msg) {
         const char *host = hdr_get(msg, BRIDGE_HDR_ORIGIN_HOST);
         const char *sender = hdr_get(msg, BRIDGE_HDR_ORIGIN_SENDER);
@@ -514,7 +515,7 @@ static int set_remote_origin(Bridge *b, bus_message *m, natsMsg *msg) {
         if (*end || errno || u >= UINT32_MAX)
                 return -EBADMSG;
         if (b->bus_not_bridge)
-                return 0;
+                return -EPERM;
         return bus_message_set_remote_origin(m, host, (uid_t)u, sender) < 0 ? -EBADMSG : 0;
 }
 
@@ -873,10 +874,17 @@ static void handle_call(Bridge *b, unsigned index, natsMsg *msg) {
                 return;
         }
         r = bus_message_new_method_call(b->bus, &m, e->name, path, iface, member);
-        if (r >= 0 && set_remote_origin(b, m, msg) < 0) {
+        if (r >= 0 && (r = set_remote_origin(b, m, msg)) < 0) {
                 bus_message_unref(m);
-                respond_error(b, reply, BRIDGE_ERROR_BAD_MESSAGE,
-                              "the call's origin (Busd-Origin-*) is missing or invalid");
+                if (r == -EPERM)
+                        respond_error(b, reply, BUS_ERROR_ACCESS_DENIED,
+                                      "the bus of host %s did not accept its bridge as one "
+                                      "(BecomeBridge refused): calls from other hosts are not "
+                                      "forwarded there",
+                                      b->cfg->host);
+                else
+                        respond_error(b, reply, BRIDGE_ERROR_BAD_MESSAGE,
+                                      "the call's origin (Busd-Origin-*) is missing or invalid");
                 return;
         }
         if (r >= 0) {
@@ -1064,7 +1072,7 @@ static void handle_signal(Bridge *b, natsMsg *msg) {
                 return;
         r = bus_message_new_signal(b->bus, &m, path, iface, member);
         if (r >= 0)
-                r = set_remote_origin(b, m, msg); /* a signal without one is dropped */
+                r = set_remote_origin(b, m, msg); /* else dropped: no origin, or no bridge */
         if (r >= 0 && key)
                 r = bus_message_set_key(m, key);
         if (r >= 0)
@@ -1332,8 +1340,9 @@ static int on_become_bridge(bus_message *reply, void *userdata) {
         b->bus_not_bridge = true;
         (void)bus_message_get_error(reply, &e);
         blog(b,
-             "not marked as a bridge (%s: %s): services see calls from other hosts as "
-             "this bridge's own",
+             "not marked as a bridge (%s: %s): calls and signals from other hosts are not "
+             "forwarded to this bus (they would reach services as this bridge's own); "
+             "calls to other hosts still go out",
              e.name ? e.name : "?", e.message ? e.message : "");
         bus_error_free(&e);
         return 0;
