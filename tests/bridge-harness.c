@@ -139,6 +139,23 @@ void proc_await_ready(Proc *p) {
         }
 }
 
+void busd_start_in(Proc *p, const char *dir, const char *name, const char *sock,
+                   const char *config) {
+        const char *binary = getenv("BUSD_BINARY");
+        char conf[PATH_MAX];
+        char *argv[] = { (char *)(binary && *binary ? binary : BUSD_DEFAULT_BINARY),
+                         "--address", (char *)sock, "--config", conf, NULL };
+        FILE *f;
+
+        snprintf(conf, sizeof(conf), "%s/%s.json", dir, name);
+        f = fopen(conf, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs(config ? config : "{}\n", f);
+        ck_assert_int_eq(fclose(f), 0);
+        proc_start(p, dir, name, argv, true);
+        proc_await_ready(p);
+}
+
 /* Signal @p and await its exit; returns its wait status (-1 if not running). */
 int proc_stop(Proc *p, int sig) {
         int status = -1;

@@ -47,5 +47,10 @@ bool proc_log_contains(const Proc *p, const char *needle);
 void proc_await_log(const Proc *p, const char *needle, uint64_t timeout_usec);
 /* Signal @p and await its exit; returns its wait status (-1 if not running). */
 int proc_stop(Proc *p, int sig);
+/* Start busd on @sock with its configuration @config (NULL: "{}") written
+ * to @dir/@name.json, output in @dir/@name.log; await its READY=1. The
+ * binary: $BUSD_BINARY, else the build's. */
+void busd_start_in(Proc *p, const char *dir, const char *name, const char *sock,
+                   const char *config);
 /* Remove @dir, a directory of ours (its name holds "/busd-bridge-"). */
 void remove_dir(const char *dir);

@@ -163,25 +163,11 @@ static void start_nats(const char *const *extra) {
         proc_await_log(&A.nats, "Server is ready", 10 * SEC);
 }
 
-static const char *busd_binary(void) {
-        const char *b = getenv("BUSD_BINARY");
-
-        return b && *b ? b : BUSD_DEFAULT_BINARY;
-}
-
 /* alpha's and beta's busd; beta's with @beta_config (NULL: "{}"). */
 static void start_buses_with(const char *beta_config) {
-        for (int h = 0; h < 2; h++) {
-                char conf[PATH_MAX];
-                char *argv[] = {
-                        (char *)busd_binary(), "--address", A.sock[h], "--config", conf, NULL
-                };
-
-                snprintf(conf, sizeof(conf), "%s/busd%d.json", A.dir, h);
-                write_file(conf, 0600, h && beta_config ? beta_config : "{}\n");
-                proc_start(&A.busd[h], A.dir, h ? "busd-beta" : "busd-alpha", argv, true);
-                proc_await_ready(&A.busd[h]);
-        }
+        for (int h = 0; h < 2; h++)
+                busd_start_in(&A.busd[h], A.dir, h ? "busd-beta" : "busd-alpha", A.sock[h],
+                              h ? beta_config : NULL);
 }
 
 static void start_buses(void) {

@@ -112,24 +112,8 @@ static void start_nats(int i) {
         proc_start(&W.nats[i], W.dir, name, argv, false);
 }
 
-static const char *busd_binary(void) {
-        const char *b = getenv("BUSD_BINARY");
-
-        return b && *b ? b : BUSD_DEFAULT_BINARY;
-}
-
 static void start_busd(int h) {
-        char conf[PATH_MAX];
-        char *argv[] = { (char *)busd_binary(), "--address", W.sock[h], "--config", conf, NULL };
-        FILE *f;
-
-        snprintf(conf, sizeof(conf), "%s/busd%d.json", W.dir, h);
-        f = fopen(conf, "we");
-        ck_assert_ptr_nonnull(f);
-        fputs("{}\n", f);
-        fclose(f);
-        proc_start(&W.busd[h], W.dir, h ? "busd-beta" : "busd-alpha", argv, true);
-        proc_await_ready(&W.busd[h]);
+        busd_start_in(&W.busd[h], W.dir, h ? "busd-beta" : "busd-alpha", W.sock[h], NULL);
 }
 
 static void write_bridge_config(int h, const char *servers) {

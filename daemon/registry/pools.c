@@ -393,6 +393,20 @@ unsigned pools_given(const Pools *p, uint64_t receiver) {
         return h ? (unsigned)hashmap_size(h->given) : 0;
 }
 
+/* Mark (or unmark) the pools of @owner that the slices @keep refer to. */
+static void mark_kept(const Pools *p, uint64_t owner, const BusSlice *keep, unsigned n_keep,
+                      bool busy) {
+        for (unsigned i = 0; i < n_keep; i++) {
+                BusSlice s;
+                PoolEntry *e;
+
+                memcpy(&s, &keep[i], sizeof(s));
+                e = entry_get(p, owner, s.pool);
+                if (e)
+                        e->busy = busy;
+        }
+}
+
 unsigned pools_idle_given(const Pools *p, uint64_t receiver, uint64_t owner, const BusSlice *keep,
                           unsigned n_keep, const Pool **ret, unsigned max) {
         Holder *h = hashmap_get(p->holders, &receiver);
@@ -410,15 +424,7 @@ unsigned pools_idle_given(const Pools *p, uint64_t receiver, uint64_t owner, con
                 if (e)
                         e->busy = true;
         }
-        for (unsigned i = 0; i < n_keep; i++) {
-                BusSlice s;
-                PoolEntry *e;
-
-                memcpy(&s, &keep[i], sizeof(s));
-                e = entry_get(p, owner, s.pool);
-                if (e)
-                        e->busy = true;
-        }
+        mark_kept(p, owner, keep, n_keep, true);
         state = 0;
         while (hashmap_iterate(h->given, &state, &v)) {
                 PoolEntry *e = v;
@@ -430,15 +436,7 @@ unsigned pools_idle_given(const Pools *p, uint64_t receiver, uint64_t owner, con
         state = 0;
         while (hashmap_iterate(h->given, &state, &v))
                 ((PoolEntry *)v)->busy = false;
-        for (unsigned i = 0; i < n_keep; i++) {
-                BusSlice s;
-                PoolEntry *e;
-
-                memcpy(&s, &keep[i], sizeof(s));
-                e = entry_get(p, owner, s.pool);
-                if (e)
-                        e->busy = false;
-        }
+        mark_kept(p, owner, keep, n_keep, false);
         return n;
 }
 
