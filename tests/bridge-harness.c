@@ -156,6 +156,17 @@ void busd_start_in(Proc *p, const char *dir, const char *name, const char *sock,
         proc_await_ready(p);
 }
 
+void bridges_stop_cleanly(Proc *b, int n) {
+        for (int h = 0; h < n; h++) {
+                int st = proc_stop(&b[h], SIGTERM);
+
+                if (st != -1 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                        dump_log(&b[h]);
+                        ck_abort_msg("%s did not exit cleanly (status %d)", b[h].what, st);
+                }
+        }
+}
+
 /* Signal @p and await its exit; returns its wait status (-1 if not running). */
 int proc_stop(Proc *p, int sig) {
         int status = -1;

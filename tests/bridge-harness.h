@@ -52,5 +52,8 @@ int proc_stop(Proc *p, int sig);
  * binary: $BUSD_BINARY, else the build's. */
 void busd_start_in(Proc *p, const char *dir, const char *name, const char *sock,
                    const char *config);
+/* Stop the @n bridges @b with SIGTERM: each must exit 0 (busd-bridge(8));
+ * fails the test showing the log otherwise. Not running: nothing. */
+void bridges_stop_cleanly(Proc *b, int n);
 /* Remove @dir, a directory of ours (its name holds "/busd-bridge-"). */
 void remove_dir(const char *dir);

@@ -123,18 +123,10 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        int st;
-
         A.slot = bus_slot_unref(A.slot);
         A.svc = bus_connection_close(A.svc);
         A.client = bus_connection_close(A.client);
-        for (int h = 0; h < 2; h++) {
-                st = proc_stop(&A.bridge[h], SIGTERM);
-                if (st != -1 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-                        dump_log(&A.bridge[h]);
-                        ck_abort_msg("bridge %d did not exit cleanly (status %d)", h, st);
-                }
-        }
+        bridges_stop_cleanly(A.bridge, 2);
         for (int h = 0; h < 2; h++)
                 proc_stop(&A.busd[h], SIGTERM);
         proc_stop(&A.nats, SIGTERM);

@@ -201,15 +201,7 @@ static void world_start(void) {
 }
 
 static void world_stop(void) {
-        int st;
-
-        for (int h = 0; h < 2; h++) {
-                st = proc_stop(&W.bridge[h], SIGTERM);
-                if (st != -1 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-                        dump_log(&W.bridge[h]);
-                        ck_abort_msg("bridge %d did not exit cleanly (status %d)", h, st);
-                }
-        }
+        bridges_stop_cleanly(W.bridge, 2);
         for (int h = 0; h < 2; h++)
                 proc_stop(&W.busd[h], SIGTERM);
         for (int i = 0; i < 3; i++)
