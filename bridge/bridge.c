@@ -96,6 +96,7 @@ typedef struct InCall {
         char *reply_subject;
         bus_slot *slot;
         uint64_t serial;                   /* of the local call, for GetOrigin */
+        unsigned export;                   /* cfg->exports[]: whose owner it went to */
         char *origin_host, *origin_sender; /* as the calling host's bridge said; NULL if not */
         int64_t origin_uid;                /* -1 if not said */
         struct InCall *calls_prev, *calls_next;
@@ -922,6 +923,7 @@ static void handle_call(Bridge *b, unsigned index, natsMsg *msg) {
                 return;
         }
         ic->bridge = b;
+        ic->export = index;
         ic->origin_uid = -1;
         {
                 const char *host = hdr_get(msg, BRIDGE_HDR_ORIGIN_HOST);
@@ -1290,37 +1292,101 @@ static int on_match_installed(bus_message *reply, void *userdata) {
         return 0;
 }
 
+static InCall *in_call_find(Bridge *b, uint64_t serial) {
+        for (InCall *ic = b->in_calls; ic; ic = ic->calls_next)
+                if (ic->serial == serial)
+                        return ic;
+        return NULL;
+}
+
+/* A GetOrigin waiting for the owner of the call's destination. */
+typedef struct OriginQuery {
+        Bridge *bridge;
+        bus_message *query;
+        uint64_t serial;
+} OriginQuery;
+
+static int on_origin_owner(bus_message *reply, void *userdata) {
+        OriginQuery *q = userdata;
+        Bridge *b = q->bridge;
+        const char *owner = json_string_value(json_object_get(bus_message_get_body(reply), "owner"));
+        InCall *ic = in_call_find(b, q->serial);
+        bus_error e = BUS_ERROR_INIT;
+
+        if (!ic) {
+                bus_error_set(&e, BRIDGE_ERROR_NO_SUCH_CALL,
+                              "this bridge has no call in flight with serial %" PRIu64, q->serial);
+        } else if (!owner || strcmp(owner, bus_message_get_sender(q->query)) != 0) {
+                /* Only the receiver learns who called it. */
+                bus_error_set(&e, BUS_ERROR_ACCESS_DENIED,
+                              "only the receiver of call %" PRIu64 " may ask its origin",
+                              q->serial);
+        } else {
+                json_t *body = json_object();
+
+                if (body && ic->origin_host)
+                        json_object_set_new(body, "host", json_string(ic->origin_host));
+                if (body && ic->origin_sender)
+                        json_object_set_new(body, "sender", json_string(ic->origin_sender));
+                if (body && ic->origin_uid >= 0)
+                        json_object_set_new(body, "uid", json_integer(ic->origin_uid));
+                (void)bus_reply(b->bus, q->query, body);
+                json_decref(body);
+        }
+        if (e.name)
+                (void)bus_reply_error(b->bus, q->query, &e);
+        bus_error_free(&e);
+        bus_message_unref(q->query);
+        free(q);
+        return 0;
+}
+
 /* org.busd.Bridge.GetOrigin {"serial": N} on BRIDGE_OBJECT_PATH: who, on
  * which host, made the call this bridge is making now with serial N (docs/
  * BRIDGE.md "Identity across hosts"). A service that got a call with
  * BUS_SENDER_FLAG_BRIDGE asks its sender: only that connection answers at
- * its unique name, and only a bridge has the flag. */
+ * its unique name, and only a bridge has the flag. Answered only to the
+ * call's receiver — the owner of the name it was sent to, asked of the bus
+ * (GetNameOwner) — so that no other local peer learns who is calling whom
+ * by guessing serials. */
 static int on_get_origin(bus_message *query, void *userdata, json_t **ret_reply,
                          bus_error *ret_error) {
         Bridge *b = userdata;
         json_t *serial = json_object_get(bus_message_get_body(query), "serial");
+        bus_message *m = NULL;
+        OriginQuery *q;
         InCall *ic;
+        json_t *args;
+        int r;
 
         if (!json_is_integer(serial) || json_integer_value(serial) <= 0)
                 return bus_error_set(ret_error, BUS_ERROR_INVALID_ARGS,
                                      "argument \"serial\" must be a positive integer");
-        for (ic = b->in_calls; ic; ic = ic->calls_next)
-                if (ic->serial == (uint64_t)json_integer_value(serial))
-                        break;
+        ic = in_call_find(b, (uint64_t)json_integer_value(serial));
         if (!ic)
                 return bus_error_set(ret_error, BRIDGE_ERROR_NO_SUCH_CALL,
                                      "this bridge has no call in flight with serial %" PRIu64,
                                      (uint64_t)json_integer_value(serial));
-        *ret_reply = json_object();
-        if (!*ret_reply)
+        q = calloc(1, sizeof(*q));
+        if (!q)
                 return -ENOMEM;
-        if (ic->origin_host)
-                json_object_set_new(*ret_reply, "host", json_string(ic->origin_host));
-        if (ic->origin_sender)
-                json_object_set_new(*ret_reply, "sender", json_string(ic->origin_sender));
-        if (ic->origin_uid >= 0)
-                json_object_set_new(*ret_reply, "uid", json_integer(ic->origin_uid));
-        return 0;
+        *q = (OriginQuery){ .bridge = b, .query = bus_message_ref(query), .serial = ic->serial };
+        args = json_pack("{s:s}", "name", b->cfg->exports[ic->export].name);
+        r = args ? bus_message_new_method_call(b->bus, &m, BUS_DRIVER_NAME, BUS_DRIVER_PATH,
+                                               BUS_DRIVER_INTERFACE, "GetNameOwner")
+                 : -ENOMEM;
+        if (r >= 0)
+                r = bus_message_set_body(m, args);
+        if (r >= 0)
+                r = bus_call_async(b->bus, m, 0, on_origin_owner, q, NULL);
+        bus_message_unref(m);
+        json_decref(args);
+        if (r < 0) {
+                bus_message_unref(q->query);
+                free(q);
+                return r;
+        }
+        return BUS_REPLY_DEFERRED;
 }
 
 static const bus_method bridge_methods[] = {

@@ -233,6 +233,7 @@ typedef struct Calc {
         uint32_t who_flags; /* sender_reserved as the bus stamped it */
         json_t *who_origin; /* GetOrigin's answer, NULL if it failed */
         char who_origin_error[128];
+        char who_bystander_error[128]; /* GetOrigin asked by another local peer */
         int who_remote_r; /* bus_message_get_remote_origin(): the ORIGIN field */
         char who_remote_host[80], who_remote_unique[32];
         uid_t who_remote_uid;
@@ -338,8 +339,24 @@ static int calc_who(bus_message *call, void *ud, json_t **ret, bus_error *err) {
         else
                 snprintf(calc.who_origin_error, sizeof(calc.who_origin_error), "%s",
                          e.name ? e.name : "?");
-        json_decref(args);
         bus_error_free(&e);
+        /* Anyone else on the bus asking the same: refused. */
+        {
+                bus_connection *bystander = NULL;
+                json_t *leaked = NULL;
+
+                calc.who_bystander_error[0] = 0;
+                if (bus_connect(&bystander, W.sock[1]) == 0 &&
+                    bus_call_method(bystander, bus_message_get_sender(call), "/org/busd/Bridge",
+                                    "org.busd.Bridge", "GetOrigin", args, 2000000, &e,
+                                    &leaked) < 0)
+                        snprintf(calc.who_bystander_error, sizeof(calc.who_bystander_error), "%s",
+                                 e.name ? e.name : "?");
+                json_decref(leaked);
+                bus_error_free(&e);
+                bus_connection_close(bystander);
+        }
+        json_decref(args);
         *ret = json_pack("{s:s}", "sender", bus_message_get_sender(call));
         return 0;
 }
@@ -897,6 +914,8 @@ START_TEST(test_identity_across_hosts) {
         ck_assert_str_ne(calc.who_sender, me);
         ck_assert_uint_eq(calc.who_flags, SENDER_FLAG_BRIDGE);
         ck_assert_msg(calc.who_origin, "GetOrigin failed: %s", calc.who_origin_error);
+        /* Only the receiver learns it. */
+        ck_assert_str_eq(calc.who_bystander_error, "org.busd.Error.AccessDenied");
         ck_assert_str_eq(json_string_value(json_object_get(calc.who_origin, "host")), "alpha");
         ck_assert_str_eq(json_string_value(json_object_get(calc.who_origin, "sender")), me);
         ck_assert_int_eq(json_integer_value(json_object_get(calc.who_origin, "uid")),
