@@ -35,7 +35,10 @@
  * fails there with -ECHILD, as in sd-bus, and bus_connection_is_open() is
  * false: a child can never take its parent's replies. In the child,
  * bus_connection_close() only frees the memory and closes the child's copy
- * of the fd; no callback runs and nothing is sent.
+ * of the fd; no callback runs and nothing is sent. Messages a child builds
+ * with its parent's connection never use the parent's payload pools (their
+ * pages are shared with the parent): their large bodies and payloads go
+ * into sealed memfds.
  *
  * Memory: outgoing messages are queued without a bound, but only as far as
  * the caller asks the library to send (a socket the bus does not drain,
