@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test-probe-core.c — an outside probe of payload pools (PROTOCOL.md 3.6)
+ * test-bus-pools-edges.c — an outside probe of payload pools (PROTOCOL.md 3.6)
  * and libbusclient's event integration (busclient.h) through a real busd:
  * hostile raw owners and receivers (raw-peer.h), and library receivers on
  * a libevent loop. Each case is a promise of the docs checked as written;
@@ -1428,8 +1428,8 @@ START_TEST(test_monitor_pool_seen_twice) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("probe-core");
-        TCase *tc = harness_tcase("probe-core");
+        Suite *s = suite_create("bus-pools-edges");
+        TCase *tc = harness_tcase("pools-edges");
 
         tcase_add_test(tc, test_event_release_outside_dispatch);
         tcase_add_test(tc, test_same_slice_twice);
