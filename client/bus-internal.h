@@ -131,6 +131,7 @@ struct bus_message {
         size_t body_map_len;
         json_t *json; /* parsed body, cached */
         bool json_parsed;
+        bool json_too_many; /* not parsed: more values than the connection's limit */
         char sender[BUS_UNIQUE_NAME_BUF + 16]; /* rendered sender (received) */
         char *origin_split; /* received: the ORIGIN field as "HOST\0UNIQUE\0", made on first
                              * bus_message_get_remote_origin() */
@@ -393,6 +394,7 @@ struct bus_connection {
         PoolSet *pools;
         int payload_mode;   /* BUS_PAYLOAD_MODE_* */
         uint64_t pool_size; /* size of the next own pool at least */
+        uint64_t body_values_max; /* bus_connection_set_body_values_max(); 0: none */
         uint64_t pool_body_threshold; /* pool_body_threshold() */
 };
 
@@ -574,6 +576,8 @@ PoolSet *pool_set_unref(PoolSet *s);
 void pool_set_detach(PoolSet *s);
 /* May slices be allocated in @s now (pool mode, pools negotiated, open)? */
 bool pool_set_usable(const PoolSet *s);
+/* The connection @s belongs to (NULL: none, or detached). */
+bus_connection *pool_set_connection(const PoolSet *s);
 /* A slice of @size bytes in one of @s's pools (made and announced with a
  * synchronous AddPool when none has room): 0, -EOPNOTSUPP (no pools here),
  * -ENOSPC, -EMSGSIZE, -ENOMEM. The caller falls back to a sealed memfd. */

@@ -318,8 +318,18 @@ const char *bus_message_get_error_name(bus_message *m);
 const char *bus_message_get_key(bus_message *m);
 /* Body parsed as JSON: borrowed (parsed once, cached), NULL if the body is
  * empty or not valid JSON, or travelled in a payload that fails the payload
- * rule (below; never mapped). */
+ * rule (below; never mapped), or (received) holds more JSON values than its
+ * connection parses: jansson spends 40-100 bytes per value before anything
+ * can check them, so a peer's body of many small values would cost its
+ * receiver ~20 times its size. The limit, BUS_CLIENT_BODY_VALUES_MAX (about
+ * a million, ~100 MB at worst), is counted by a scan before parsing; such a
+ * call to a declared method (bus_add_interface()) is answered
+ * org.busd.Error.LimitsExceeded. bus_message_get_body_text() still gives the
+ * text. */
 json_t *bus_message_get_body(bus_message *m);
+/* Set how many JSON values a body received on @c may hold to be parsed
+ * (default BUS_CLIENT_BODY_VALUES_MAX; 0: no limit). 0 or -EINVAL. */
+int bus_connection_set_body_values_max(bus_connection *c, uint64_t max);
 /* Raw body bytes (not NUL-terminated); borrowed. A body that travelled in a
  * memfd is mapped (on the first call, not on receipt), not copied, and its
  * pages are faulted in only as they are read, so borrowing a large body to

@@ -175,6 +175,7 @@ int conn_new(bus_connection **ret, const char *path, uint64_t timeout_usec) {
         }
         c->payload_mode = conn_default_payload_mode();
         c->pool_size = BUS_CLIENT_POOL_SIZE;
+        c->body_values_max = BUS_CLIENT_BODY_VALUES_MAX;
         c->pool_body_threshold = BUS_CLIENT_POOL_BODY_THRESHOLD;
         if (getenv("BUSD_POOL_BODY_THRESHOLD"))
                 c->pool_body_threshold = strtoull(getenv("BUSD_POOL_BODY_THRESHOLD"), NULL, 0);

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,18 +391,58 @@ _public_ const char *bus_message_get_key(bus_message *m) {
         return m ? m->fields.key : NULL;
 }
 
+/* More than @max JSON values in @text (@n bytes)? An upper bound, counted
+ * without parsing: every value but the first follows a ',' or ':' or opens
+ * a container, outside strings. */
+static bool json_values_over(const char *text, size_t n, uint64_t max) {
+        uint64_t values = 1;
+        bool in_string = false;
+
+        for (size_t i = 0; i < n; i++) {
+                char ch = text[i];
+
+                if (in_string) {
+                        if (ch == '\\')
+                                i++;
+                        else if (ch == '"')
+                                in_string = false;
+                        continue;
+                }
+                if (ch == '"')
+                        in_string = true;
+                else if ((ch == ',' || ch == ':' || ch == '[' || ch == '{') && ++values > max)
+                        return true;
+        }
+        return false;
+}
+
 _public_ json_t *bus_message_get_body(bus_message *m) {
         if (!m)
                 return NULL;
         if (!m->json_parsed) {
                 const char *body = message_body_bytes(m);
+                bus_connection *c = pool_set_connection(m->pools);
+                uint64_t max = c ? c->body_values_max : BUS_CLIENT_BODY_VALUES_MAX;
 
                 m->json_parsed = true;
-                if (m->body_len > 0 && body)
+                if (m->body_len > 0 && body && m->received && max > 0 &&
+                    json_values_over(body, m->body_len, max)) {
+                        m->json_too_many = true;
+                        client_debug("a body of %zu bytes holds more than %" PRIu64
+                                     " JSON values: not parsed", m->body_len, max);
+                } else if (m->body_len > 0 && body) {
                         m->json = json_loadb(body, m->body_len,
                                              JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+                }
         }
         return m->json;
+}
+
+_public_ int bus_connection_set_body_values_max(bus_connection *c, uint64_t max) {
+        if (!c)
+                return -EINVAL;
+        c->body_values_max = max;
+        return 0;
 }
 
 _public_ const char *bus_message_get_body_text(bus_message *m, size_t *ret_len) {

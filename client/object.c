@@ -609,7 +609,12 @@ static bool check_args(bus_connection *c, bus_message *m, const bus_schema *sche
         json_t *body = bus_message_get_body(m);
 
         if (!body && m->body_len > 0) {
-                answer_error(c, m, BUS_ERROR_INVALID_ARGS, "arguments: not valid JSON");
+                if (m->json_too_many)
+                        answer_error(c, m, BUS_ERROR_LIMITS_EXCEEDED,
+                                     "arguments: more JSON values than this service parses "
+                                     "(bus_connection_set_body_values_max())");
+                else
+                        answer_error(c, m, BUS_ERROR_INVALID_ARGS, "arguments: not valid JSON");
                 return false;
         }
         if (bus_schema_check(schema, body, bus_message_get_payload_count(m), &e) < 0) {

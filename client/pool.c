@@ -141,6 +141,10 @@ void pool_set_detach(PoolSet *s) {
         pool_set_unref(s);
 }
 
+bus_connection *pool_set_connection(const PoolSet *s) {
+        return s ? s->conn : NULL;
+}
+
 bool pool_set_usable(const PoolSet *s) {
         bus_connection *c = s ? s->conn : NULL;
 

@@ -194,7 +194,12 @@ void properties_dispatch(bus_connection *c, bus_message *m) {
         r = bus_schema_parse_fields(&schema, object_std_properties.methods[i].args, NULL);
         body = bus_message_get_body(m);
         if (r >= 0 && !body && m->body_len > 0)
-                r = bus_error_set(&error, BUS_ERROR_INVALID_ARGS, "arguments: not valid JSON");
+                r = m->json_too_many
+                            ? bus_error_set(&error, BUS_ERROR_LIMITS_EXCEEDED,
+                                            "arguments: more JSON values than this service "
+                                            "parses (bus_connection_set_body_values_max())")
+                            : bus_error_set(&error, BUS_ERROR_INVALID_ARGS,
+                                            "arguments: not valid JSON");
         if (r >= 0)
                 r = bus_schema_check(schema, body, 0, &error);
         bus_schema_free(schema);

@@ -345,6 +345,17 @@
  * 128 KiB. */
 #define BUS_CLIENT_READ_AHEAD_MESSAGES_MAX 16384u
 
+/* libbusclient: JSON values a received body may hold for the library to
+ * parse it (bus_message_get_body(), and the checks of declared methods).
+ * jansson builds a tree first and checks nothing while it does: it spends
+ * 40-100 bytes per value, so a peer's body of small values costs ~20x its
+ * size (measured: [0,0,...] of 4 MiB took a service to 88 MB, 64 MiB in a
+ * payload to 1.37 GB). Counted by a scan before the parse (strings copied
+ * are bounded by the body itself): a million values is ~100 MB at worst,
+ * far above what calls and signals carry. A connection expecting more
+ * raises it: bus_connection_set_body_values_max(). */
+#define BUS_CLIENT_BODY_VALUES_MAX (1024u * 1024u)
+
 /* libbusclient object managers (client/object-manager.c): peers subscribed
  * to one manager's InterfacesAdded/Removed with SubscribeManagedObjects. Each
  * costs the service a unicast copy of every announcement; 1024 is twice the

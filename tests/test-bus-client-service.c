@@ -11,7 +11,8 @@
  * from an event loop; an event-driven service whose handler makes a
  * synchronous call, and one sent calls with payloads back to back, answer
  * every call (the event integration's single read after a short one never
- * loses input); a stopped bus makes connect-with-timeout and busdctl
+ * loses input); a body of more JSON values than the library parses is
+ * refused before jansson sees it; a stopped bus makes connect-with-timeout and busdctl
  * --timeout give up after the timeout. Every test that involves the daemon
  * ends with the three checks (others served, fds and counters at baseline).
  */
@@ -549,6 +550,103 @@ START_TEST(test_event_service_payload_batches) {
 }
 END_TEST
 
+/* ---- a body of many small values ---------------------------------------------------- */
+
+/* busclient.h, bus_message_get_body(): a received body with more JSON
+ * values than its connection parses (BUS_CLIENT_BODY_VALUES_MAX) is not
+ * handed to jansson, which would spend ~20 times its size first; a call to
+ * a declared method is answered LimitsExceeded and its handler never runs;
+ * a connection that expects more raises the limit. */
+
+static struct {
+        unsigned calls, answers;
+        bus_message *reply;
+} many;
+
+static int method_take(bus_message *call, void *userdata, json_t **ret_reply,
+                       bus_error *ret_error) {
+        many.calls++;
+        *ret_reply = json_pack("{s:I}", "n", (json_int_t)json_array_size(
+                                                     json_object_get(bus_message_get_body(call),
+                                                                     "v")));
+        return 0;
+}
+
+static int on_many_reply(bus_message *m, void *userdata) {
+        bus_message_unref(many.reply);
+        many.reply = bus_message_ref(m);
+        many.answers++;
+        return 0;
+}
+
+/* Call Take with {"v": [0, 0, ...]} of @n values; the answer in many.reply. */
+static void take_values(bus_connection *c, bus_connection *service, size_t n) {
+        size_t len = 8 + 2 * n;
+        char *text = malloc(len + 1), *p = text;
+        bus_message *m = NULL;
+        unsigned want = many.answers + 1;
+
+        ck_assert_ptr_nonnull(text);
+        p += sprintf(p, "{\"v\":[");
+        for (size_t i = 0; i < n; i++) {
+                *p++ = '0';
+                *p++ = i + 1 < n ? ',' : ']';
+        }
+        *p++ = '}';
+        *p = 0;
+        ck_assert_int_eq(bus_message_new_method_call(c, &m, bus_connection_get_unique_name(service),
+                                                     SVC_PATH, SVC_IFACE, "Take"),
+                         0);
+        ck_assert_int_eq(bus_message_set_body_text(m, text, strlen(text)), 0);
+        ck_assert_int_eq(bus_call_async(c, m, 0, on_many_reply, NULL, NULL), 0);
+        bus_message_unref(m);
+        free(text);
+        pump_until(&many.answers, want, c, service);
+}
+
+START_TEST(test_body_values_bounded) {
+        static const bus_interface_method methods[] = {
+                { .name = "Take", .args = "{\"v\": \"any\"}", .result = "{\"n\": \"integer\"}",
+                  .handler = method_take },
+                {}
+        };
+        static const bus_interface iface = { .name = SVC_IFACE, .methods = methods };
+        bus_connection *service = test_connect(), *c = test_connect();
+        bus_slot *slot = NULL;
+        size_t over = BUS_CLIENT_BODY_VALUES_MAX + 1000;
+
+        many = (typeof(many)){ 0 };
+        ck_assert_int_eq(bus_add_interface(service, &slot, SVC_PATH, &iface, NULL), 0);
+        /* The values of the body, the object around them and the key "v":
+         * well past the limit. */
+        take_values(c, service, over);
+        ck_assert_str_eq(bus_message_get_error_name(many.reply), BUS_ERROR_LIMITS_EXCEEDED);
+        ck_assert_uint_eq(many.calls, 0);
+        /* Below it, as usual. */
+        take_values(c, service, 1000);
+        ck_assert_msg(bus_message_get_type(many.reply) == BUS_MESSAGE_METHOD_RETURN, "%s: %s",
+                      bus_message_get_error_name(many.reply),
+                      bus_message_get_body_text(many.reply, NULL));
+        ck_assert_int_eq(json_integer_value(json_object_get(bus_message_get_body(many.reply), "n")),
+                         1000);
+        ck_assert_uint_eq(many.calls, 1);
+        /* A service that expects more says so. */
+        ck_assert_int_eq(bus_connection_set_body_values_max(service, 2 * over), 0);
+        take_values(c, service, over);
+        ck_assert_int_eq(json_integer_value(json_object_get(bus_message_get_body(many.reply), "n")),
+                         (json_int_t)over);
+        ck_assert_uint_eq(many.calls, 2);
+        ck_assert_int_eq(bus_connection_set_body_values_max(NULL, 1), -EINVAL);
+
+        many.reply = bus_message_unref(many.reply);
+        bus_slot_unref(slot);
+        test_disconnect(c);
+        test_disconnect(service);
+        busd_assert_serves_others();
+        busd_assert_baseline();
+}
+END_TEST
+
 /* ---- a stopped bus ------------------------------------------------------------------ */
 
 START_TEST(test_stopped_bus_times_out) {
@@ -601,6 +699,7 @@ int main(void) {
         tcase_add_test(tc, test_stopped_bus_times_out);
         tcase_add_test(tc, test_event_service_nested_call);
         tcase_add_test(tc, test_event_service_payload_batches);
+        tcase_add_test(tc, test_body_values_bounded);
         suite_add_tcase(s, tc);
         return harness_run(s);
 }

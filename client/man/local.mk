@@ -30,6 +30,7 @@ dist_man_MANS += \
 	client/man/bus_connection_get_unique_name.3 \
 	client/man/bus_connection_is_open.3 \
 	client/man/bus_connection_process.3 \
+	client/man/bus_connection_set_body_values_max.3 \
 	client/man/bus_connection_set_cork.3 \
 	client/man/bus_connection_set_payload_mode.3 \
 	client/man/bus_connection_wait.3 \
