@@ -80,6 +80,17 @@ static void assert_dropped(RawPeer *p, uint64_t serial, const char *error) {
         raw_msg_free(m);
 }
 
+/* @from sends @spec (without ORIGIN) and @to gets it, from @from, with no
+ * origin. */
+static void assert_delivered(RawPeer *from, RawPeer *to, const RawSpec *spec) {
+        uint64_t serial = raw_peer_send(from, spec);
+        RawMsg *m = raw_peer_recv(to, HARNESS_WAIT_MS);
+
+        ck_assert_msg(m && m->serial == serial && m->sender_id == from->id && !m->origin, "%s",
+                      raw_msg_describe(m));
+        raw_msg_free(m);
+}
+
 /* @p says BecomeBridge, and the bus agrees. */
 static void become_bridge(RawPeer *p) {
         RawMsg *m = raw_peer_driver_call(p, "BecomeBridge", NULL);
@@ -953,16 +964,8 @@ START_TEST(test_policy_remote_callers) {
         /* The same uid locally, and the bridge's own call: allowed. */
         call.origin = NULL;
         call.flags = BUS_FLAG_NO_REPLY_EXPECTED;
-        serial = raw_peer_send(local, &call);
-        m = raw_peer_recv(svc, HARNESS_WAIT_MS);
-        ck_assert_msg(m && m->serial == serial && m->sender_id == local->id, "%s",
-                      raw_msg_describe(m));
-        raw_msg_free(m);
-        serial = raw_peer_send(bridge, &call);
-        m = raw_peer_recv(svc, HARNESS_WAIT_MS);
-        ck_assert_msg(m && m->serial == serial && m->sender_id == bridge->id, "%s",
-                      raw_msg_describe(m));
-        raw_msg_free(m);
+        assert_delivered(local, svc, &call);
+        assert_delivered(bridge, svc, &call);
         /* A signal from beta: dropped, the bridge told. */
         serial = raw_peer_send(bridge, &sig);
         assert_dropped(bridge, serial, "org.busd.Error.AccessDenied");
@@ -1028,16 +1031,8 @@ START_TEST(test_policy_remote_receive) {
         raw_msg_free(m);
         /* Local messages: the same uid locally, and the bridge's own. */
         call.origin = NULL;
-        serial = raw_peer_send(local, &call);
-        m = raw_peer_recv(svc, HARNESS_WAIT_MS);
-        ck_assert_msg(m && m->serial == serial && m->sender_id == local->id, "%s",
-                      raw_msg_describe(m));
-        raw_msg_free(m);
-        serial = raw_peer_send(bridge, &call);
-        m = raw_peer_recv(svc, HARNESS_WAIT_MS);
-        ck_assert_msg(m && m->serial == serial && m->sender_id == bridge->id && !m->origin, "%s",
-                      raw_msg_describe(m));
-        raw_msg_free(m);
+        assert_delivered(local, svc, &call);
+        assert_delivered(bridge, svc, &call);
 
         /* A unicast signal from beta: dropped, the bridge told. */
         sig.destination = svc->name;
