@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -686,4 +687,85 @@ const char *raw_msg_describe(const RawMsg *m)
                  m->error_name ? m->error_name : "-", m->key ? m->key : "-",
                  m->body_len ? m->body : "");
         return buf;
+}
+
+/* ---- payload pools ------------------------------------------------------------------ */
+
+RawPool raw_pool_make(uint64_t size, int seals, char fill) {
+        RawPool p = { .size = size };
+
+        p.fd = memfd_create("raw-pool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        ck_assert_int_ge(p.fd, 0);
+        ck_assert_int_eq(ftruncate(p.fd, (off_t)size), 0);
+        p.map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p.fd, 0);
+        ck_assert_ptr_ne(p.map, MAP_FAILED);
+        memset(p.map, fill, size); /* backed */
+        if (seals)
+                ck_assert_int_eq(fcntl(p.fd, F_ADD_SEALS, seals), 0);
+        return p;
+}
+
+void raw_pool_unmake(RawPool *p) {
+        munmap(p->map, p->size);
+        close(p->fd);
+}
+
+RawPeer *raw_peer_new_pools(const char *address) {
+        RawPeer *p = raw_peer_open(address);
+        uint8_t pre[sizeof(BusPreamble)];
+        BusPreamble *pp = (BusPreamble *)(void *)pre;
+
+        raw_preamble(pre, sizeof(pre));
+        pp->features = BUS_FEATURE_PAYLOADS | BUS_FEATURE_POOLS;
+        p->features = pp->features;
+        ck_assert_int_eq(raw_peer_write(p, pre, sizeof(pre)), 0);
+        raw_peer_read_welcome(p);
+        ck_assert_msg(p->features & BUS_FEATURE_POOLS, "broker did not grant pools");
+        return p;
+}
+
+RawMsg *raw_peer_add_pool(RawPeer *p, uint32_t id, int fd, uint64_t size) {
+        char body[64];
+        uint64_t serial;
+
+        snprintf(body, sizeof(body), "{\"pool\":%u}", id);
+        serial = raw_peer_send_fds(p, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
+                                                  .destination = BUS_DRIVER_NAME,
+                                                  .path = BUS_DRIVER_PATH,
+                                                  .interface = BUS_DRIVER_INTERFACE,
+                                                  .member = "AddPool",
+                                                  .payload_sizes = &size,
+                                                  .n_payloads = 1,
+                                                  .body = body },
+                                   &fd, fd >= 0 ? 1 : 0);
+        return raw_peer_recv_reply(p, serial, 5000);
+}
+
+void raw_peer_add_pool_ok(RawPeer *p, uint32_t id, int fd, uint64_t size) {
+        RawMsg *m = raw_peer_add_pool(p, id, fd, size);
+
+        ck_assert_msg(m && m->type == BUS_MESSAGE_METHOD_RETURN, "AddPool: %s", raw_msg_describe(m));
+        raw_msg_free(m);
+}
+
+RawMsg *raw_peer_recv_member(RawPeer *p, const char *member, int timeout_ms) {
+        for (int i = 0; i < 64; i++) {
+                RawMsg *m = raw_peer_recv(p, timeout_ms);
+
+                if (!m)
+                        return NULL;
+                if ((m->member && strcmp(m->member, member) == 0) ||
+                    (m->error_name && strcmp(m->error_name, member) == 0))
+                        return m;
+                raw_msg_free(m);
+        }
+        return NULL;
+}
+
+RawMsg *raw_peer_release_slice(RawPeer *p, uint64_t owner, uint32_t pool, uint64_t offset,
+                               uint64_t length) {
+        return raw_peer_driver_call(
+                p, "ReleaseSlices",
+                json_pack("{s:[[I,I,I,I]]}", "slices", (json_int_t)owner, (json_int_t)pool,
+                          (json_int_t)offset, (json_int_t)length));
 }

@@ -13,6 +13,8 @@
  */
 #pragma once
 
+#include <fcntl.h>
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -164,3 +166,30 @@ bool raw_msg_is_error(const RawMsg *m, const char *error_name);
 const char *raw_msg_str(const RawMsg *m, const char *key);
 /* One-line description for failure messages (static buffer). */
 const char *raw_msg_describe(const RawMsg *m);
+
+/* ---- payload pools (PROTOCOL.md 3.6) ---- */
+
+/* A pool as its owner makes it: a memfd mapped writable, backed (every byte
+ * @fill), then sealed with @seals (0: none; RAW_POOL_SEALS: as the library
+ * seals its own). */
+typedef struct RawPool {
+        int fd;
+        uint8_t *map; /* writable, made before sealing */
+        uint64_t size;
+} RawPool;
+#define RAW_POOL_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
+RawPool raw_pool_make(uint64_t size, int seals, char fill);
+void raw_pool_unmake(RawPool *p);
+/* A raw peer at @address that asked for (and got) payloads and pools. */
+RawPeer *raw_peer_new_pools(const char *address);
+/* AddPool @id with @fd (-1: none) of @size bytes; the answer (NULL: none in
+ * time). */
+RawMsg *raw_peer_add_pool(RawPeer *p, uint32_t id, int fd, uint64_t size);
+/* The same, asserting it was accepted. */
+void raw_peer_add_pool_ok(RawPeer *p, uint32_t id, int fd, uint64_t size);
+/* The next message whose member or error name is @member, skipping others
+ * (at most 64); NULL if none came within @timeout_ms each. */
+RawMsg *raw_peer_recv_member(RawPeer *p, const char *member, int timeout_ms);
+/* ReleaseSlices of one [owner, pool, offset, length]; the answer. */
+RawMsg *raw_peer_release_slice(RawPeer *p, uint64_t owner, uint32_t pool, uint64_t offset,
+                               uint64_t length);

@@ -34,67 +34,8 @@
 #define IFACE "com.example.Probe"
 #define PATH "/com/example/Probe"
 #define POOL_SIZE (1024u * 1024u)
-#define FULL_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-typedef struct TestPool {
-        int fd;
-        uint8_t *map;
-        uint64_t size;
-} TestPool;
-
-static TestPool pool_make(uint64_t size) {
-        TestPool p = { .size = size };
-
-        p.fd = memfd_create("probe-pool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        ck_assert_int_ge(p.fd, 0);
-        ck_assert_int_eq(ftruncate(p.fd, (off_t)size), 0);
-        p.map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p.fd, 0);
-        ck_assert_ptr_ne(p.map, MAP_FAILED);
-        memset(p.map, ' ', size); /* backed */
-        ck_assert_int_eq(fcntl(p.fd, F_ADD_SEALS, FULL_SEALS), 0);
-        return p;
-}
-
-static void pool_unmake(TestPool *p) {
-        munmap(p->map, p->size);
-        close(p->fd);
-}
-
-static RawPeer *raw_peer_new_pools(void) {
-        RawPeer *p = raw_peer_open(busd_address());
-        uint8_t pre[sizeof(BusPreamble)];
-        BusPreamble *pp = (BusPreamble *)(void *)pre;
-
-        raw_preamble(pre, sizeof(pre));
-        pp->features = BUS_FEATURE_PAYLOADS | BUS_FEATURE_POOLS;
-        p->features = pp->features;
-        ck_assert_int_eq(raw_peer_write(p, pre, sizeof(pre)), 0);
-        raw_peer_read_welcome(p);
-        ck_assert_msg(p->features & BUS_FEATURE_POOLS, "broker did not grant pools");
-        return p;
-}
-
-static void raw_add_pool_ok(RawPeer *p, uint32_t id, int fd, uint64_t size) {
-        char body[64];
-        uint64_t serial;
-        RawMsg *m;
-
-        snprintf(body, sizeof(body), "{\"pool\":%u}", id);
-        serial = raw_peer_send_fds(p, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
-                                                  .destination = BUS_DRIVER_NAME,
-                                                  .path = BUS_DRIVER_PATH,
-                                                  .interface = BUS_DRIVER_INTERFACE,
-                                                  .member = "AddPool",
-                                                  .payload_sizes = &size,
-                                                  .n_payloads = 1,
-                                                  .body = body },
-                                   &fd, 1);
-        m = raw_peer_recv_reply(p, serial, 5000);
-        ck_assert_msg(m && m->type == BUS_MESSAGE_METHOD_RETURN, "AddPool: %s", raw_msg_describe(m));
-        raw_msg_free(m);
-}
 
 static uint64_t raw_send_slices(RawPeer *p, const char *to, const BusSlice *slices, unsigned n,
                                 bool body_in_slice) {
@@ -106,28 +47,6 @@ static uint64_t raw_send_slices(RawPeer *p, const char *to, const BusSlice *slic
                                             .member = "Data",
                                             .slices = slices,
                                             .n_slices = n });
-}
-
-static RawMsg *recv_member(RawPeer *p, const char *member, int timeout_ms) {
-        for (int i = 0; i < 64; i++) {
-                RawMsg *m = raw_peer_recv(p, timeout_ms);
-
-                if (!m)
-                        return NULL;
-                if ((m->member && strcmp(m->member, member) == 0) ||
-                    (m->error_name && strcmp(m->error_name, member) == 0))
-                        return m;
-                raw_msg_free(m);
-        }
-        return NULL;
-}
-
-static RawMsg *raw_release(RawPeer *p, uint64_t owner, uint32_t pool, uint64_t offset,
-                           uint64_t length) {
-        return raw_peer_driver_call(
-                p, "ReleaseSlices",
-                json_pack("{s:[[I,I,I,I]]}", "slices", (json_int_t)owner, (json_int_t)pool,
-                          (json_int_t)offset, (json_int_t)length));
 }
 
 /* ---- a corked event-driven receiver frees a message outside dispatch ------------------ */
@@ -152,7 +71,7 @@ static void on_free_timer(evutil_socket_t fd, short what, void *userdata) {
 }
 
 static void on_watch_owner(evutil_socket_t fd, short what, void *userdata) {
-        RawMsg *m = recv_member(ev.owner, "SlicesReleased", 1);
+        RawMsg *m = raw_peer_recv_member(ev.owner, "SlicesReleased", 1);
 
         if (m) {
                 ev.released = true;
@@ -166,8 +85,8 @@ static void on_watch_owner(evutil_socket_t fd, short what, void *userdata) {
  * arms the write event while output is queued. A corked connection on a loop
  * that frees a message from its own timer must still send the release. */
 START_TEST(test_event_release_outside_dispatch) {
-        RawPeer *a = raw_peer_new_pools();
-        TestPool pool = pool_make(POOL_SIZE);
+        RawPeer *a = raw_peer_new_pools(busd_address());
+        RawPool pool = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' ');
         bus_connection *r = test_connect();
         bus_slot *match = NULL;
         struct event *watch, *freer;
@@ -183,7 +102,7 @@ START_TEST(test_event_release_outside_dispatch) {
                          0);
         ck_assert_int_eq(bus_connection_attach_event(r, ev.base), 0);
         ck_assert_int_eq(bus_connection_set_cork(r, true), 0);
-        raw_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
         raw_send_slices(a, bus_connection_get_unique_name(r), &s, 1, true);
 
         watch = event_new(ev.base, -1, EV_PERSIST, on_watch_owner, NULL);
@@ -211,7 +130,7 @@ START_TEST(test_event_release_outside_dispatch) {
         test_disconnect(r);
         event_base_free(ev.base);
         raw_peer_free(a);
-        pool_unmake(&pool);
+        raw_pool_unmake(&pool);
         busd_assert_serves_others();
         busd_assert_baseline();
 }
@@ -224,16 +143,16 @@ END_TEST
  * naming the same bytes: the receiver's releases of what it was sent are
  * never "refused", and the owner gets the slice back once all went. */
 START_TEST(test_same_slice_twice) {
-        RawPeer *a = raw_peer_new_pools(), *b = raw_peer_new_pools();
-        TestPool pool = pool_make(POOL_SIZE);
+        RawPeer *a = raw_peer_new_pools(busd_address()), *b = raw_peer_new_pools(busd_address());
+        RawPool pool = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' ');
         BusSlice s[2] = { { .pool = 1, .offset = 0, .length = 100 },
                           { .pool = 1, .offset = 0, .length = 100 } };
         RawMsg *m;
         int64_t refused0 = busd_stat("pool_releases_refused");
 
-        raw_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
         raw_send_slices(a, b->name, s, 2, false);
-        m = recv_member(b, "Data", 5000);
+        m = raw_peer_recv_member(b, "Data", 5000);
         ck_assert_msg(m, "no Data");
         raw_msg_free(m);
         /* As the library does: one entry per slice of the message. */
@@ -244,13 +163,13 @@ START_TEST(test_same_slice_twice) {
         ck_assert_msg(m && m->type == BUS_MESSAGE_METHOD_RETURN, "%s", raw_msg_describe(m));
         raw_msg_free(m);
         ck_assert_int_eq(busd_stat("pool_releases_refused"), refused0);
-        m = recv_member(a, "SlicesReleased", 5000);
+        m = raw_peer_recv_member(a, "SlicesReleased", 5000);
         ck_assert_msg(m, "the owner never got its slice back");
         raw_msg_free(m);
 
         raw_peer_free(b);
         raw_peer_free(a);
-        pool_unmake(&pool);
+        raw_pool_unmake(&pool);
         busd_assert_serves_others();
         busd_assert_baseline();
 }
@@ -261,13 +180,13 @@ END_TEST
 /* A message with slices that reaches no receiver is handed back at once
  * (SlicesReleased): a call to the bus itself is delivered to nobody. */
 START_TEST(test_driver_call_with_slices) {
-        RawPeer *a = raw_peer_new_pools();
-        TestPool pool = pool_make(POOL_SIZE);
+        RawPeer *a = raw_peer_new_pools(busd_address());
+        RawPool pool = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' ');
         BusSlice s = { .pool = 1, .offset = 8192, .length = 10 };
         uint64_t serial;
         RawMsg *m;
 
-        raw_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
         serial = raw_peer_send(a, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
                                               .destination = BUS_DRIVER_NAME,
                                               .path = BUS_DRIVER_PATH,
@@ -278,12 +197,12 @@ START_TEST(test_driver_call_with_slices) {
         m = raw_peer_recv_reply(a, serial, 5000);
         ck_assert_msg(m, "no answer to Ping with a slice");
         raw_msg_free(m);
-        m = recv_member(a, "SlicesReleased", 2000);
+        m = raw_peer_recv_member(a, "SlicesReleased", 2000);
         ck_assert_msg(m, "a slice sent to the bus itself was never handed back");
         raw_msg_free(m);
 
         raw_peer_free(a);
-        pool_unmake(&pool);
+        raw_pool_unmake(&pool);
         busd_assert_serves_others();
         busd_assert_baseline();
 }
@@ -292,31 +211,31 @@ END_TEST
 /* ---- the owner goes while a receiver holds slices ---------------------------------------- */
 
 START_TEST(test_owner_gone_while_held) {
-        RawPeer *a = raw_peer_new_pools(), *b = raw_peer_new_pools();
-        TestPool pool = pool_make(POOL_SIZE);
+        RawPeer *a = raw_peer_new_pools(busd_address()), *b = raw_peer_new_pools(busd_address());
+        RawPool pool = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' ');
         BusSlice s = { .pool = 1, .offset = 0, .length = 10 };
         unsigned fds0 = busd_fd_count();
         uint64_t owner = a->id;
         int64_t refused0 = busd_stat("pool_releases_refused");
         RawMsg *m;
 
-        raw_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
         raw_send_slices(a, b->name, &s, 1, false);
-        raw_msg_free(recv_member(b, "Data", 5000));
+        raw_msg_free(raw_peer_recv_member(b, "Data", 5000));
         raw_peer_free(a);
-        m = recv_member(b, "PoolRemoved", 5000);
+        m = raw_peer_recv_member(b, "PoolRemoved", 5000);
         ck_assert_msg(m, "no PoolRemoved");
         raw_msg_free(m);
         /* The broker's copy of the pool is gone with its owner. */
         ck_assert_uint_le(busd_fd_count(), fds0);
         /* Releases after the owner left are expected: accepted quietly. */
-        m = raw_release(b, owner, 1, 0, 10);
+        m = raw_peer_release_slice(b, owner, 1, 0, 10);
         ck_assert_msg(m && m->type == BUS_MESSAGE_METHOD_RETURN, "%s", raw_msg_describe(m));
         raw_msg_free(m);
         ck_assert_int_eq(busd_stat("pool_releases_refused"), refused0);
 
         raw_peer_free(b);
-        pool_unmake(&pool);
+        raw_pool_unmake(&pool);
         busd_assert_serves_others();
         busd_assert_baseline();
 }
@@ -347,7 +266,7 @@ static int on_late_reply(bus_message *m, void *userdata) {
  * timeout passed meanwhile must not have its callback run inside
  * bus_message_set_body(): it runs at the next dispatch, as its reply would. */
 START_TEST(test_add_pool_runs_no_callback) {
-        RawPeer *sink = raw_peer_new_pools();
+        RawPeer *sink = raw_peer_new_pools(busd_address());
         bus_connection *c = test_connect();
         bus_message *m = NULL, *big = NULL;
         uint64_t until;
@@ -453,23 +372,23 @@ END_TEST
  * and holds no slice of must not keep an honest sender's slices from it. */
 START_TEST(test_pools_held_by_squatters) {
         RawPeer *h, *v, *honest;
-        TestPool p1 = pool_make(POOL_SIZE), p2 = pool_make(POOL_SIZE), p3 = pool_make(POOL_SIZE);
+        RawPool p1 = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' '), p2 = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' '), p3 = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' ');
         BusSlice s1 = { .pool = 1, .offset = 0, .length = 8 };
         BusSlice s2 = { .pool = 2, .offset = 0, .length = 8 };
         RawMsg *m;
 
         busd_reload_config("{\"limits\": {\"pools_held_per_connection\": 2}}");
-        h = raw_peer_new_pools();
-        v = raw_peer_new_pools();
-        honest = raw_peer_new_pools();
-        raw_add_pool_ok(h, 1, p1.fd, POOL_SIZE);
-        raw_add_pool_ok(h, 2, p2.fd, POOL_SIZE);
-        raw_add_pool_ok(honest, 1, p3.fd, POOL_SIZE);
+        h = raw_peer_new_pools(busd_address());
+        v = raw_peer_new_pools(busd_address());
+        honest = raw_peer_new_pools(busd_address());
+        raw_peer_add_pool_ok(h, 1, p1.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(h, 2, p2.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(honest, 1, p3.fd, POOL_SIZE);
         /* The squatter sends one slice of each of its pools; v releases both. */
         raw_send_slices(h, v->name, &s1, 1, false);
         raw_send_slices(h, v->name, &s2, 1, false);
         for (unsigned i = 0; i < 2; i++) {
-                m = recv_member(v, "Data", 5000);
+                m = raw_peer_recv_member(v, "Data", 5000);
                 ck_assert_msg(m, "no Data from the squatter");
                 raw_msg_free(m);
         }
@@ -481,7 +400,7 @@ START_TEST(test_pools_held_by_squatters) {
         raw_msg_free(m);
         /* v holds no slice now: an honest sender's slice still reaches it. */
         raw_send_slices(honest, v->name, &s1, 1, false);
-        m = recv_member(v, "Data", 2000);
+        m = raw_peer_recv_member(v, "Data", 2000);
         ck_assert_msg(m && m->sender_id == honest->id,
                       "a receiver that released everything was refused an honest sender's "
                       "slice: other peers' idle pools fill pools_held_per_connection");
@@ -490,9 +409,9 @@ START_TEST(test_pools_held_by_squatters) {
         raw_peer_free(h);
         raw_peer_free(v);
         raw_peer_free(honest);
-        pool_unmake(&p1);
-        pool_unmake(&p2);
-        pool_unmake(&p3);
+        raw_pool_unmake(&p1);
+        raw_pool_unmake(&p2);
+        raw_pool_unmake(&p3);
         busd_reload_config("{}");
         busd_assert_serves_others();
         busd_assert_baseline();
@@ -518,7 +437,7 @@ static int on_alt(bus_message *m, void *userdata) {
  * and every body reads right. */
 START_TEST(test_pool_given_again) {
         RawPeer *a, *b;
-        TestPool pa = pool_make(POOL_SIZE), pb = pool_make(POOL_SIZE);
+        RawPool pa = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' '), pb = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' ');
         BusSlice s = { .pool = 1, .offset = 0, .length = 9 };
         bus_connection *l;
         bus_slot *match = NULL;
@@ -526,14 +445,14 @@ START_TEST(test_pool_given_again) {
         busd_reload_config("{\"limits\": {\"pools_held_per_connection\": 1}}");
         memcpy(pa.map, "{\"o\":\"a\"}", 9);
         memcpy(pb.map, "{\"o\":\"b\"}", 9);
-        a = raw_peer_new_pools();
-        b = raw_peer_new_pools();
+        a = raw_peer_new_pools(busd_address());
+        b = raw_peer_new_pools(busd_address());
         l = test_connect();
         ck_assert_int_eq(bus_add_match(l, &match, "type='signal',interface='" IFACE "'", on_alt,
                                        NULL),
                          0);
-        raw_add_pool_ok(a, 1, pa.fd, POOL_SIZE);
-        raw_add_pool_ok(b, 1, pb.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 1, pa.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(b, 1, pb.fd, POOL_SIZE);
         alt.n = 0;
         for (unsigned i = 0; i < 6; i++) {
                 RawPeer *o = i % 2 ? b : a;
@@ -555,8 +474,8 @@ START_TEST(test_pool_given_again) {
         test_disconnect(l);
         raw_peer_free(a);
         raw_peer_free(b);
-        pool_unmake(&pa);
-        pool_unmake(&pb);
+        raw_pool_unmake(&pa);
+        raw_pool_unmake(&pb);
         busd_reload_config("{}");
         busd_assert_serves_others();
         busd_assert_baseline();
@@ -687,8 +606,8 @@ END_TEST
  * payload, slices beside the fd, no reply expected — each refused or
  * ignored with nothing kept (fds, quota, pools), and the peer still served. */
 START_TEST(test_add_pool_odd_shapes) {
-        RawPeer *a = raw_peer_new_pools();
-        TestPool p1 = pool_make(POOL_SIZE), p2 = pool_make(POOL_SIZE);
+        RawPeer *a = raw_peer_new_pools(busd_address());
+        RawPool p1 = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' '), p2 = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' ');
         unsigned fds0 = busd_fd_count();
         uint64_t sizes[2] = { POOL_SIZE, POOL_SIZE };
         int fds[2] = { p1.fd, p2.fd };
@@ -754,12 +673,12 @@ START_TEST(test_add_pool_odd_shapes) {
         ck_assert_int_eq(busd_stat("payload_bytes_in_flight"), 0);
         ck_assert_uint_le(busd_fd_count(), fds0);
         /* Still served, and a proper AddPool works. */
-        raw_add_pool_ok(a, 1, p1.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 1, p1.fd, POOL_SIZE);
         ck_assert_int_eq(busd_stat("payload_bytes_in_flight"), POOL_SIZE);
 
         raw_peer_free(a);
-        pool_unmake(&p1);
-        pool_unmake(&p2);
+        raw_pool_unmake(&p1);
+        raw_pool_unmake(&p2);
         busd_assert_serves_others();
         busd_assert_baseline();
 }
@@ -779,8 +698,8 @@ static int on_keep(bus_message *m, void *userdata) {
  * message it still holds refers to it — a message kept by the application
  * reads the same after the owner went, and its release is not "refused". */
 START_TEST(test_library_slice_outlives_owner) {
-        RawPeer *a = raw_peer_new_pools();
-        TestPool pool = pool_make(POOL_SIZE);
+        RawPeer *a = raw_peer_new_pools(busd_address());
+        RawPool pool = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' ');
         BusSlice s = { .pool = 1, .offset = 4096, .length = 13 };
         bus_connection *l = test_connect();
         bus_slot *match = NULL;
@@ -794,7 +713,7 @@ START_TEST(test_library_slice_outlives_owner) {
         ck_assert_int_eq(bus_add_match(l, &match, "type='signal',interface='" IFACE "'", on_keep,
                                        NULL),
                          0);
-        raw_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
         raw_send_slices(a, bus_connection_get_unique_name(l), &s, 1, true);
         while (!kept_msg && got++ < 500)
                 if (bus_connection_process(l) == 0)
@@ -814,7 +733,7 @@ START_TEST(test_library_slice_outlives_owner) {
 
         bus_slot_unref(match);
         test_disconnect(l);
-        pool_unmake(&pool);
+        raw_pool_unmake(&pool);
         busd_assert_serves_others();
         busd_assert_baseline();
 }
@@ -960,24 +879,24 @@ END_TEST
  * counted as theirs and bounded by their payload_fds_in_flight. */
 START_TEST(test_pool_added_fds_counted) {
         RawPeer *owners[2], *r[STALLED], *filler;
-        TestPool pools[8];
+        RawPool pools[8];
         int64_t used0;
         unsigned fds0;
 
         /* Each owner has 4 pools; each receiver may be given 4 copies. */
         busd_reload_config("{\"limits\": {\"payload_fds_in_flight\": 4}}");
-        owners[0] = raw_peer_new_pools();
-        owners[1] = raw_peer_new_pools();
+        owners[0] = raw_peer_new_pools(busd_address());
+        owners[1] = raw_peer_new_pools(busd_address());
         for (unsigned i = 0; i < 8; i++) {
-                pools[i] = pool_make(16384);
-                raw_add_pool_ok(owners[i / 4], i % 4 + 1, pools[i].fd, 16384);
+                pools[i] = raw_pool_make(16384, RAW_POOL_SEALS, ' ');
+                raw_peer_add_pool_ok(owners[i / 4], i % 4 + 1, pools[i].fd, 16384);
         }
         for (unsigned i = 0; i < STALLED; i++) {
-                r[i] = raw_peer_new_pools();
+                r[i] = raw_peer_new_pools(busd_address());
                 raw_peer_add_match(r[i], "type='signal',interface='" IFACE "'");
         }
         /* Fill each receiver's socket, so what follows stays queued. */
-        filler = raw_peer_new_pools();
+        filler = raw_peer_new_pools(busd_address());
         {
                 char *big = json_string_body(1u << 20);
 
@@ -1020,7 +939,7 @@ START_TEST(test_pool_added_fds_counted) {
         raw_peer_free(owners[0]);
         raw_peer_free(owners[1]);
         for (unsigned i = 0; i < 8; i++)
-                pool_unmake(&pools[i]);
+                raw_pool_unmake(&pools[i]);
         busd_assert_serves_others();
         busd_assert_baseline();
 }
@@ -1148,7 +1067,7 @@ static int on_tmo(bus_message *m, void *userdata) {
  * event loop too (its timer), with nothing readable on the socket. */
 START_TEST(test_event_local_timeout) {
         bus_connection *c = test_connect();
-        RawPeer *sink = raw_peer_new_pools();
+        RawPeer *sink = raw_peer_new_pools(busd_address());
         bus_message *m = NULL;
         uint64_t start, took;
 
@@ -1200,7 +1119,7 @@ START_TEST(test_oversized_pool_does_not_disable_pools) {
         ck_assert_ptr_nonnull(data);
         memset(data, 'd', big);
         busd_reload_config("{\"limits\": {\"pool_size\": 134217728}}");
-        r = raw_peer_new_pools();
+        r = raw_peer_new_pools(busd_address());
         l = test_connect();
         for (unsigned i = 0; i < 2; i++) {
                 bus_message *sig = NULL;
@@ -1211,7 +1130,7 @@ START_TEST(test_oversized_pool_does_not_disable_pools) {
                 ck_assert_int_eq(bus_send(l, sig, NULL), 0);
                 bus_message_unref(sig);
                 ck_assert_int_eq(bus_connection_flush(l), 0);
-                m = recv_member(r, "Data", 5000);
+                m = raw_peer_recv_member(r, "Data", 5000);
                 ck_assert_msg(m, "payload %u never arrived", i);
                 /* The first in a memfd (its pool refused), the second a slice. */
                 ck_assert_msg(i == 0 ? m->n_fds == 1 : m->n_fds == 0,
@@ -1241,7 +1160,7 @@ START_TEST(test_pool_limit_keeps_pools) {
         ck_assert_ptr_nonnull(data);
         memset(data, 'd', 30u << 20);
         busd_reload_config("{\"limits\": {\"pools_per_connection\": 1}}");
-        r = raw_peer_new_pools();
+        r = raw_peer_new_pools(busd_address());
         l = test_connect();
         for (unsigned i = 0; i < 4; i++) {
                 bus_message *sig = NULL;
@@ -1254,7 +1173,7 @@ START_TEST(test_pool_limit_keeps_pools) {
 
                         snprintf(name, sizeof(name), "%s", r->name);
                         raw_peer_free(r);
-                        r = raw_peer_new_pools();
+                        r = raw_peer_new_pools(busd_address());
                         for (unsigned k = 0; k < 500 && (owner = driver_get_owner(l, name)); k++) {
                                 free(owner);
                                 usleep(10000);
@@ -1267,7 +1186,7 @@ START_TEST(test_pool_limit_keeps_pools) {
                 ck_assert_int_eq(bus_send(l, sig, NULL), 0);
                 bus_message_unref(sig);
                 ck_assert_int_eq(bus_connection_flush(l), 0);
-                m = recv_member(r, "Data", 5000);
+                m = raw_peer_recv_member(r, "Data", 5000);
                 ck_assert_msg(m, "payload %u never arrived", i);
                 /* 0 and 1 in the pool, 2 finds no room (a memfd), 3 a slice again. */
                 ck_assert_msg(m->n_fds == (i == 2 ? 1 : 0), "payload %u came with %u fds", i,
@@ -1311,7 +1230,7 @@ static int on_mon(bus_message *m, void *userdata) {
  * it is shown of that pool afterwards still reads. */
 START_TEST(test_monitor_keeps_pool_taken_back_elsewhere) {
         RawPeer *a, *b, *c, *v, *w;
-        TestPool pa = pool_make(POOL_SIZE), pb = pool_make(POOL_SIZE), pc = pool_make(POOL_SIZE);
+        RawPool pa = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' '), pb = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' '), pc = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' ');
         BusSlice s = { .pool = 1, .offset = 0, .length = 9 };
         bus_connection *m = test_connect();
         RawMsg *r;
@@ -1320,21 +1239,21 @@ START_TEST(test_monitor_keeps_pool_taken_back_elsewhere) {
         memcpy(pa.map, "{\"o\":\"a\"}", 9);
         memcpy(pb.map, "{\"o\":\"b\"}", 9);
         memcpy(pc.map, "{\"o\":\"c\"}", 9);
-        a = raw_peer_new_pools();
-        b = raw_peer_new_pools();
-        c = raw_peer_new_pools();
-        v = raw_peer_new_pools();
-        w = raw_peer_new_pools();
+        a = raw_peer_new_pools(busd_address());
+        b = raw_peer_new_pools(busd_address());
+        c = raw_peer_new_pools(busd_address());
+        v = raw_peer_new_pools(busd_address());
+        w = raw_peer_new_pools(busd_address());
         mon = (typeof(mon)){ 0 };
         ck_assert_int_eq(bus_connection_become_monitor(m, NULL, on_mon, NULL), 0);
-        raw_add_pool_ok(a, 1, pa.fd, POOL_SIZE);
-        raw_add_pool_ok(b, 1, pb.fd, POOL_SIZE);
-        raw_add_pool_ok(c, 1, pc.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 1, pa.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(b, 1, pb.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(c, 1, pc.fd, POOL_SIZE);
         /* v is given a:1 and b:1 (and releases), the monitor too. */
         raw_send_slices(a, v->name, &s, 1, true);
         raw_send_slices(b, v->name, &s, 1, true);
         for (unsigned i = 0; i < 2; i++) {
-                r = recv_member(v, "Data", 5000);
+                r = raw_peer_recv_member(v, "Data", 5000);
                 ck_assert_ptr_nonnull(r);
                 raw_msg_free(r);
         }
@@ -1346,13 +1265,13 @@ START_TEST(test_monitor_keeps_pool_taken_back_elsewhere) {
         pump_until(&mon.seen, 2, m);
         /* c's slice needs room at v: a:1 and b:1 are taken back from v. */
         raw_send_slices(c, v->name, &s, 1, true);
-        r = recv_member(v, "Data", 5000);
+        r = raw_peer_recv_member(v, "Data", 5000);
         ck_assert_msg(r && r->sender_id == c->id, "%s", raw_msg_describe(r));
         raw_msg_free(r);
         pump_until(&mon.seen, 3, m);
         /* a's next slice to w: the monitor still reads a:1. */
         raw_send_slices(a, w->name, &s, 1, true);
-        raw_msg_free(recv_member(w, "Data", 5000));
+        raw_msg_free(raw_peer_recv_member(w, "Data", 5000));
         pump_until(&mon.seen, 4, m);
         ck_assert_msg(strcmp(mon.last, "{\"o\":\"a\"}") == 0,
                       "the monitor lost pool a:1 when it was taken back from v (read \"%s\")",
@@ -1364,9 +1283,9 @@ START_TEST(test_monitor_keeps_pool_taken_back_elsewhere) {
         raw_peer_free(c);
         raw_peer_free(v);
         raw_peer_free(w);
-        pool_unmake(&pa);
-        pool_unmake(&pb);
-        pool_unmake(&pc);
+        raw_pool_unmake(&pa);
+        raw_pool_unmake(&pb);
+        raw_pool_unmake(&pc);
         busd_reload_config("{}");
         busd_assert_serves_others();
         busd_assert_baseline();
@@ -1392,24 +1311,24 @@ static int on_monk(bus_message *m, void *userdata) {
  * down with the older one when they go. */
 START_TEST(test_monitor_pool_seen_twice) {
         RawPeer *a, *x, *y;
-        TestPool pa = pool_make(POOL_SIZE);
+        RawPool pa = raw_pool_make(POOL_SIZE, RAW_POOL_SEALS, ' ');
         BusSlice s = { .pool = 1, .offset = 0, .length = 9 };
         bus_connection *m = test_connect();
         const char *text;
         size_t len = 0;
 
         memcpy(pa.map, "{\"o\":\"a\"}", 9);
-        a = raw_peer_new_pools();
-        x = raw_peer_new_pools();
-        y = raw_peer_new_pools();
+        a = raw_peer_new_pools(busd_address());
+        x = raw_peer_new_pools(busd_address());
+        y = raw_peer_new_pools(busd_address());
         monk.n = 0;
         ck_assert_int_eq(bus_connection_become_monitor(m, NULL, on_monk, NULL), 0);
-        raw_add_pool_ok(a, 1, pa.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 1, pa.fd, POOL_SIZE);
         raw_send_slices(a, x->name, &s, 1, true);
-        raw_msg_free(recv_member(x, "Data", 5000));
+        raw_msg_free(raw_peer_recv_member(x, "Data", 5000));
         pump_until(&monk.n, 1, m);
         raw_send_slices(a, y->name, &s, 1, true);
-        raw_msg_free(recv_member(y, "Data", 5000));
+        raw_msg_free(raw_peer_recv_member(y, "Data", 5000));
         pump_until(&monk.n, 2, m);
         bus_message_unref(monk.kept[0]);
         text = bus_message_get_body_text(monk.kept[1], &len);
@@ -1421,7 +1340,7 @@ START_TEST(test_monitor_pool_seen_twice) {
         raw_peer_free(a);
         raw_peer_free(x);
         raw_peer_free(y);
-        pool_unmake(&pa);
+        raw_pool_unmake(&pa);
         busd_assert_serves_others();
         busd_assert_baseline();
 }

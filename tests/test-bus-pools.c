@@ -35,83 +35,13 @@
 #define IFACE "com.example.Pool"
 #define PATH "/com/example/Pool"
 #define POOL_SIZE (1024u * 1024u)
-#define FULL_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
+#define FULL_SEALS RAW_POOL_SEALS
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-typedef struct TestPool {
-        int fd;
-        uint8_t *map; /* writable, made before sealing */
-        uint64_t size;
-} TestPool;
-
-/* A pool as its owner makes it: mapped, backed, then sealed with @seals. */
-static TestPool pool_make(uint64_t size, int seals)
-{
-        TestPool p = { .size = size };
-
-        p.fd = memfd_create("test-pool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        ck_assert_int_ge(p.fd, 0);
-        ck_assert_int_eq(ftruncate(p.fd, (off_t)size), 0);
-        p.map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p.fd, 0);
-        ck_assert_ptr_ne(p.map, MAP_FAILED);
-        memset(p.map, 'x', size); /* backed */
-        if (seals)
-                ck_assert_int_eq(fcntl(p.fd, F_ADD_SEALS, seals), 0);
-        return p;
-}
-
-static void pool_unmake(TestPool *p)
-{
-        munmap(p->map, p->size);
-        close(p->fd);
-}
-
-static RawPeer *raw_peer_new_pools(void)
-{
-        RawPeer *p = raw_peer_open(busd_address());
-        uint8_t pre[sizeof(BusPreamble)];
-        BusPreamble *pp = (BusPreamble *)(void *)pre;
-
-        raw_preamble(pre, sizeof(pre));
-        pp->features = BUS_FEATURE_PAYLOADS | BUS_FEATURE_POOLS;
-        p->features = pp->features;
-        ck_assert_int_eq(raw_peer_write(p, pre, sizeof(pre)), 0);
-        raw_peer_read_welcome(p);
-        ck_assert_msg(p->features & BUS_FEATURE_POOLS, "broker did not grant pools");
-        return p;
-}
-
-/* AddPool @id with @fd of @size bytes; the answer. */
-static RawMsg *raw_add_pool(RawPeer *p, uint32_t id, int fd, uint64_t size)
-{
-        char body[64];
-        uint64_t serial;
-
-        snprintf(body, sizeof(body), "{\"pool\":%u}", id);
-        serial = raw_peer_send_fds(p, &(RawSpec){ .type = BUS_MESSAGE_METHOD_CALL,
-                                                  .destination = BUS_DRIVER_NAME,
-                                                  .path = BUS_DRIVER_PATH,
-                                                  .interface = BUS_DRIVER_INTERFACE,
-                                                  .member = "AddPool",
-                                                  .payload_sizes = &size,
-                                                  .n_payloads = 1,
-                                                  .body = body },
-                                   &fd, fd >= 0 ? 1 : 0);
-        return raw_peer_recv_reply(p, serial, 5000);
-}
-
-static void raw_add_pool_ok(RawPeer *p, uint32_t id, int fd, uint64_t size)
-{
-        RawMsg *m = raw_add_pool(p, id, fd, size);
-
-        ck_assert_msg(m && m->type == BUS_MESSAGE_METHOD_RETURN, "AddPool: %s", raw_msg_describe(m));
-        raw_msg_free(m);
-}
-
 static void raw_add_pool_fails(RawPeer *p, uint32_t id, int fd, uint64_t size, const char *error)
 {
-        RawMsg *m = raw_add_pool(p, id, fd, size);
+        RawMsg *m = raw_peer_add_pool(p, id, fd, size);
 
         ck_assert_msg(raw_msg_is_error(m, error), "AddPool: want %s, got %s", error,
                       raw_msg_describe(m));
@@ -136,27 +66,10 @@ static uint64_t raw_send_slices(RawPeer *p, const char *to, const BusSlice *slic
 /* The next message with @member from the bus or a peer, skipping others. */
 static RawMsg *recv_member(RawPeer *p, const char *member)
 {
-        for (int i = 0; i < 64; i++) {
-                RawMsg *m = raw_peer_recv(p, 5000);
+        RawMsg *m = raw_peer_recv_member(p, member, 5000);
 
-                ck_assert_msg(m, "no %s arrived", member);
-                if ((m->member && strcmp(m->member, member) == 0) ||
-                    (m->error_name && strcmp(m->error_name, member) == 0))
-                        return m;
-                raw_msg_free(m);
-        }
-        ck_abort_msg("no %s among 64 messages", member);
-        return NULL;
-}
-
-/* ReleaseSlices with [[owner, pool, offset, length]] entries, expecting a reply. */
-static RawMsg *raw_release(RawPeer *p, uint64_t owner, uint32_t pool, uint64_t offset,
-                           uint64_t length)
-{
-        return raw_peer_driver_call(
-                p, "ReleaseSlices",
-                json_pack("{s:[[I,I,I,I]]}", "slices", (json_int_t)owner, (json_int_t)pool,
-                          (json_int_t)offset, (json_int_t)length));
+        ck_assert_msg(m, "no %s arrived", member);
+        return m;
 }
 
 /* ---- the pool rule on real fds ----------------------------------------------------- */
@@ -171,11 +84,13 @@ static int judge(int fd, uint64_t size)
 
 START_TEST(test_pool_rule)
 {
-        TestPool ok = pool_make(POOL_SIZE, FULL_SEALS);
-        TestPool sealed = pool_make(POOL_SIZE, 0);
-        TestPool shrink = pool_make(POOL_SIZE, F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
-        TestPool grow = pool_make(POOL_SIZE, F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
-        TestPool writable = pool_make(POOL_SIZE, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+        RawPool ok = raw_pool_make(POOL_SIZE, FULL_SEALS, 'x');
+        RawPool sealed = raw_pool_make(POOL_SIZE, 0, 'x');
+        RawPool shrink = raw_pool_make(POOL_SIZE,
+                                       F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL, 'x');
+        RawPool grow = raw_pool_make(POOL_SIZE,
+                                     F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL, 'x');
+        RawPool writable = raw_pool_make(POOL_SIZE, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, 'x');
         int sparse = memfd_create("sparse", MFD_CLOEXEC | MFD_ALLOW_SEALING), pipefd[2];
 
         ck_assert_int_eq(judge(ok.fd, POOL_SIZE), BUS_PAYLOAD_OK);
@@ -219,11 +134,11 @@ START_TEST(test_pool_rule)
                 ck_assert_int_eq(pread(ok.fd, path, 1, 0), 1);
                 ck_assert_int_eq(path[0], 'z');
         }
-        pool_unmake(&ok);
-        pool_unmake(&sealed);
-        pool_unmake(&shrink);
-        pool_unmake(&grow);
-        pool_unmake(&writable);
+        raw_pool_unmake(&ok);
+        raw_pool_unmake(&sealed);
+        raw_pool_unmake(&shrink);
+        raw_pool_unmake(&grow);
+        raw_pool_unmake(&writable);
         close(sparse);
         close(pipefd[0]);
         close(pipefd[1]);
@@ -296,10 +211,12 @@ END_TEST
 
 START_TEST(test_add_pool_refused)
 {
-        RawPeer *a = raw_peer_new_pools(), *plain = raw_peer_new_payloads(busd_address());
-        TestPool ok = pool_make(POOL_SIZE, FULL_SEALS);
-        TestPool shrink = pool_make(POOL_SIZE, F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
-        TestPool grow = pool_make(POOL_SIZE, F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
+        RawPeer *a = raw_peer_new_pools(busd_address()), *plain = raw_peer_new_payloads(busd_address());
+        RawPool ok = raw_pool_make(POOL_SIZE, FULL_SEALS, 'x');
+        RawPool shrink = raw_pool_make(POOL_SIZE,
+                                       F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL, 'x');
+        RawPool grow = raw_pool_make(POOL_SIZE,
+                                     F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL, 'x');
         int pipefd[2];
 
         ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
@@ -316,7 +233,7 @@ START_TEST(test_add_pool_refused)
                 raw_msg_free(m);
         }
         ck_assert_int_eq(busd_stat("payload_bytes_in_flight"), 0);
-        raw_add_pool_ok(a, 1, ok.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 1, ok.fd, POOL_SIZE);
         /* Charged to its owner for the pool's life. */
         ck_assert_int_eq(busd_stat("payload_bytes_in_flight"), POOL_SIZE);
         raw_add_pool_fails(a, 1, ok.fd, POOL_SIZE, "org.busd.Error.InvalidArgs"); /* id taken */
@@ -325,23 +242,23 @@ START_TEST(test_add_pool_refused)
 
         /* Limits: pools per connection, pool size. */
         busd_reload_config("{\"limits\": {\"pools_per_connection\": 2, \"pool_size\": 2097152}}");
-        raw_add_pool_ok(a, 2, ok.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 2, ok.fd, POOL_SIZE);
         raw_add_pool_fails(a, 3, ok.fd, POOL_SIZE, "org.busd.Error.LimitsExceeded");
         {
-                RawPeer *b = raw_peer_new_pools();
-                TestPool big = pool_make(4u * POOL_SIZE, FULL_SEALS);
+                RawPeer *b = raw_peer_new_pools(busd_address());
+                RawPool big = raw_pool_make(4u * POOL_SIZE, FULL_SEALS, 'x');
 
                 raw_add_pool_fails(b, 1, big.fd, big.size, "org.busd.Error.LimitsExceeded");
-                pool_unmake(&big);
+                raw_pool_unmake(&big);
                 raw_peer_free(b);
         }
         busd_reload_config("{}");
 
         raw_peer_free(a);
         raw_peer_free(plain);
-        pool_unmake(&ok);
-        pool_unmake(&shrink);
-        pool_unmake(&grow);
+        raw_pool_unmake(&ok);
+        raw_pool_unmake(&shrink);
+        raw_pool_unmake(&grow);
         close(pipefd[0]);
         close(pipefd[1]);
         busd_assert_serves_others();
@@ -353,14 +270,14 @@ END_TEST
 
 START_TEST(test_slice_refs_refused)
 {
-        RawPeer *a = raw_peer_new_pools(), *b = raw_peer_new_pools();
-        TestPool ok = pool_make(POOL_SIZE, FULL_SEALS);
+        RawPeer *a = raw_peer_new_pools(busd_address()), *b = raw_peer_new_pools(busd_address());
+        RawPool ok = raw_pool_make(POOL_SIZE, FULL_SEALS, 'x');
         BusSlice s;
         RawMsg *m;
         uint8_t buf[512];
         size_t len;
 
-        raw_add_pool_ok(a, 1, ok.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 1, ok.fd, POOL_SIZE);
         /* Unknown pool. */
         s = (BusSlice){ .pool = 7, .offset = 0, .length = 16 };
         raw_send_slices(a, b->name, &s, 1, false);
@@ -427,7 +344,7 @@ START_TEST(test_slice_refs_refused)
 
         raw_peer_free(a);
         raw_peer_free(b);
-        pool_unmake(&ok);
+        raw_pool_unmake(&ok);
         busd_assert_serves_others();
         busd_assert_baseline();
 }
@@ -437,14 +354,14 @@ END_TEST
 
 START_TEST(test_delivery_and_release)
 {
-        RawPeer *a = raw_peer_new_pools(), *b = raw_peer_new_pools(), *c = raw_peer_new_pools();
+        RawPeer *a = raw_peer_new_pools(busd_address()), *b = raw_peer_new_pools(busd_address()), *c = raw_peer_new_pools(busd_address());
         RawPeer *plain = raw_peer_new_payloads(busd_address());
-        TestPool ok = pool_make(POOL_SIZE, FULL_SEALS);
+        RawPool ok = raw_pool_make(POOL_SIZE, FULL_SEALS, 'x');
         BusSlice s = { .pool = 1, .offset = 4096, .length = 100 };
         RawMsg *m;
         json_t *j;
 
-        raw_add_pool_ok(a, 1, ok.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 1, ok.fd, POOL_SIZE);
         raw_send_slices(a, b->name, &s, 1, false);
         /* The pool first, with its fd, then the message. */
         m = raw_peer_recv(b, 5000);
@@ -465,17 +382,17 @@ START_TEST(test_delivery_and_release)
 
         /* Releases: c never received it; then b releases once (one hold
          * left), a forged owner, b again (free: a is told), b a third time. */
-        m = raw_release(c, a->id, 1, 4096, 100);
+        m = raw_peer_release_slice(c, a->id, 1, 4096, 100);
         ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.InvalidArgs"), "%s", raw_msg_describe(m));
         raw_msg_free(m);
         ck_assert_int_eq(busd_stat("pool_releases_refused"), 1);
-        m = raw_release(b, a->id, 1, 4096, 100);
+        m = raw_peer_release_slice(b, a->id, 1, 4096, 100);
         ck_assert_int_eq(m->type, BUS_MESSAGE_METHOD_RETURN);
         raw_msg_free(m);
-        m = raw_release(b, c->id, 1, 4096, 100); /* c has no pool: ignored quietly */
+        m = raw_peer_release_slice(b, c->id, 1, 4096, 100); /* c has no pool: ignored quietly */
         ck_assert_int_eq(m->type, BUS_MESSAGE_METHOD_RETURN);
         raw_msg_free(m);
-        m = raw_release(b, a->id, 1, 4096, 100);
+        m = raw_peer_release_slice(b, a->id, 1, 4096, 100);
         ck_assert_int_eq(m->type, BUS_MESSAGE_METHOD_RETURN);
         raw_msg_free(m);
         m = recv_member(a, "SlicesReleased");
@@ -485,7 +402,7 @@ START_TEST(test_delivery_and_release)
         ck_assert_int_eq(json_integer_value(json_array_get(json_array_get(j, 0), 0)), 4096);
         ck_assert_int_eq(json_integer_value(json_array_get(json_array_get(j, 0), 1)), 100);
         raw_msg_free(m);
-        m = raw_release(b, a->id, 1, 4096, 100); /* already released */
+        m = raw_peer_release_slice(b, a->id, 1, 4096, 100); /* already released */
         ck_assert_msg(raw_msg_is_error(m, "org.busd.Error.InvalidArgs"), "%s", raw_msg_describe(m));
         raw_msg_free(m);
         ck_assert_int_eq(busd_stat("pool_releases_refused"), 2);
@@ -520,7 +437,7 @@ START_TEST(test_delivery_and_release)
         raw_peer_free(a);
         raw_peer_free(c);
         raw_peer_free(plain);
-        pool_unmake(&ok);
+        raw_pool_unmake(&ok);
         busd_assert_serves_others();
         busd_assert_baseline();
 }
@@ -533,14 +450,14 @@ END_TEST
 START_TEST(test_receiver_never_releases)
 {
         RawPeer *a, *b;
-        TestPool ok = pool_make(POOL_SIZE, FULL_SEALS);
+        RawPool ok = raw_pool_make(POOL_SIZE, FULL_SEALS, 'x');
         RawMsg *m;
         unsigned released = 0;
 
         busd_reload_config("{\"limits\": {\"pool_slices_held_per_connection\": 4}}");
-        a = raw_peer_new_pools();
-        b = raw_peer_new_pools();
-        raw_add_pool_ok(a, 1, ok.fd, POOL_SIZE);
+        a = raw_peer_new_pools(busd_address());
+        b = raw_peer_new_pools(busd_address());
+        raw_peer_add_pool_ok(a, 1, ok.fd, POOL_SIZE);
         for (unsigned i = 0; i < 4; i++) {
                 BusSlice s = { .pool = 1, .offset = i * 4096u, .length = 10 };
 
@@ -580,7 +497,7 @@ START_TEST(test_receiver_never_releases)
         }
         ck_assert_int_eq(released, 6);
         raw_peer_free(a);
-        pool_unmake(&ok);
+        raw_pool_unmake(&ok);
         busd_reload_config("{}");
         busd_assert_serves_others();
         busd_assert_baseline();
@@ -592,16 +509,17 @@ END_TEST
 START_TEST(test_pools_held_limit)
 {
         RawPeer *a, *b;
-        TestPool p1 = pool_make(POOL_SIZE, FULL_SEALS), p2 = pool_make(POOL_SIZE, FULL_SEALS);
+        RawPool p1 = raw_pool_make(POOL_SIZE,
+                                   FULL_SEALS, 'x'), p2 = raw_pool_make(POOL_SIZE, FULL_SEALS, 'x');
         BusSlice s1 = { .pool = 1, .offset = 0, .length = 8 };
         BusSlice s2 = { .pool = 2, .offset = 0, .length = 8 };
         RawMsg *m;
 
         busd_reload_config("{\"limits\": {\"pools_held_per_connection\": 1}}");
-        a = raw_peer_new_pools();
-        b = raw_peer_new_pools();
-        raw_add_pool_ok(a, 1, p1.fd, POOL_SIZE);
-        raw_add_pool_ok(a, 2, p2.fd, POOL_SIZE);
+        a = raw_peer_new_pools(busd_address());
+        b = raw_peer_new_pools(busd_address());
+        raw_peer_add_pool_ok(a, 1, p1.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 2, p2.fd, POOL_SIZE);
         ck_assert_int_eq(busd_stat("payload_bytes_in_flight"), 2 * POOL_SIZE);
         raw_send_slices(a, b->name, &s1, 1, false);
         raw_msg_free(recv_member(b, "Data"));
@@ -613,8 +531,8 @@ START_TEST(test_pools_held_limit)
         raw_msg_free(m);
         raw_peer_free(b);
         raw_peer_free(a);
-        pool_unmake(&p1);
-        pool_unmake(&p2);
+        raw_pool_unmake(&p1);
+        raw_pool_unmake(&p2);
         busd_reload_config("{}");
         busd_assert_serves_others();
         busd_assert_baseline();
@@ -835,9 +753,9 @@ static Collector got;
 
 START_TEST(test_volatile_slice)
 {
-        RawPeer *a = raw_peer_new_pools();
+        RawPeer *a = raw_peer_new_pools(busd_address());
         bus_connection *c = test_connect();
-        TestPool pool = pool_make(POOL_SIZE, FULL_SEALS);
+        RawPool pool = raw_pool_make(POOL_SIZE, FULL_SEALS, 'x');
         const char *json = "{\"value\":\"first\"}";
         size_t len = strlen(json);
         BusSlice s = { .pool = 1, .offset = 0, .length = len };
@@ -848,7 +766,7 @@ START_TEST(test_volatile_slice)
         ck_assert_int_eq(bus_add_match(c, &slot, "type='signal',interface='" IFACE "'",
                                        collector_add, &got),
                          0);
-        raw_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
+        raw_peer_add_pool_ok(a, 1, pool.fd, POOL_SIZE);
         memcpy(pool.map, json, len);
         raw_send_slices(a, bus_connection_get_unique_name(c), &s, 1, true);
         pump_until(&got.n, 1, c);
@@ -929,7 +847,7 @@ START_TEST(test_volatile_slice)
         bus_slot_unref(slot);
         test_disconnect(c);
         raw_peer_free(a);
-        pool_unmake(&pool);
+        raw_pool_unmake(&pool);
         busd_assert_serves_others();
         busd_assert_baseline();
 }
