@@ -156,6 +156,27 @@ void busd_start_in(Proc *p, const char *dir, const char *name, const char *sock,
         proc_await_ready(p);
 }
 
+int outcome_cb(bus_message *m, void *userdata) {
+        Outcome *o = userdata;
+
+        bus_message_unref(o->reply);
+        o->reply = bus_message_ref(m);
+        o->at = now_usec();
+        o->done = 1;
+        return 0;
+}
+
+void outcome_reset(Outcome *o) {
+        o->reply = bus_message_unref(o->reply);
+        o->done = 0;
+}
+
+const char *outcome_error(const Outcome *o) {
+        return bus_message_get_type(o->reply) == BUS_MESSAGE_ERROR
+                       ? bus_message_get_error_name(o->reply)
+                       : NULL;
+}
+
 void bridges_stop_cleanly(Proc *b, int n) {
         for (int h = 0; h < n; h++) {
                 int st = proc_stop(&b[h], SIGTERM);

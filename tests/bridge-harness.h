@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "busclient.h"
+
 typedef struct Proc {
         pid_t pid;
         int notify_fd; /* -1: no NOTIFY_SOCKET */
@@ -55,5 +57,17 @@ void busd_start_in(Proc *p, const char *dir, const char *name, const char *sock,
 /* Stop the @n bridges @b with SIGTERM: each must exit 0 (busd-bridge(8));
  * fails the test showing the log otherwise. Not running: nothing. */
 void bridges_stop_cleanly(Proc *b, int n);
+/* The answer to an asynchronous call (outcome_cb's userdata). */
+typedef struct Outcome {
+        unsigned done;
+        bus_message *reply; /* owned */
+        uint64_t at;        /* now_usec() when it came */
+} Outcome;
+int outcome_cb(bus_message *m, void *userdata);
+/* Forget the answer, for the next call. */
+void outcome_reset(Outcome *o);
+/* The answer's error name, NULL for a method return. */
+const char *outcome_error(const Outcome *o);
+
 /* Remove @dir, a directory of ours (its name holds "/busd-bridge-"). */
 void remove_dir(const char *dir);

@@ -265,19 +265,6 @@ static int calc_add(bus_message *call, void *ud, json_t **ret, bus_error *err) {
 
 static const bus_method calc_methods[] = { { "Add", calc_add }, { NULL, NULL } };
 
-typedef struct Outcome {
-        unsigned done;
-        bus_message *reply;
-} Outcome;
-
-static int outcome_cb(bus_message *m, void *ud) {
-        Outcome *o = ud;
-
-        o->reply = bus_message_ref(m);
-        o->done = 1;
-        return 0;
-}
-
 /* Calc on beta's bus, a client on alpha's: the first answer to a call from
  * alpha (40 + i) that is not a transient error (new reference; *@ret_i is
  * i). Calls are retried while NATS interest has not propagated

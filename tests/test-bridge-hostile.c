@@ -485,30 +485,6 @@ static const bus_method calc_methods[] = {
         { "Fail", calc_fail }, { NULL, NULL },
 };
 
-typedef struct Outcome {
-        unsigned done;
-        bus_message *reply;
-} Outcome;
-
-static int outcome_cb(bus_message *m, void *ud) {
-        Outcome *o = ud;
-
-        o->reply = bus_message_ref(m);
-        o->done = 1;
-        return 0;
-}
-
-static void outcome_reset(Outcome *o) {
-        o->reply = bus_message_unref(o->reply);
-        o->done = 0;
-}
-
-static const char *outcome_error(const Outcome *o) {
-        return bus_message_get_type(o->reply) == BUS_MESSAGE_ERROR
-                       ? bus_message_get_error_name(o->reply)
-                       : NULL;
-}
-
 /* Start a call from @client on alpha's bus (answered later: pump_until). */
 static void call_start(bus_connection *client, const char *dest, const char *path,
                        const char *iface, const char *member, uint64_t timeout_usec, Outcome *o) {

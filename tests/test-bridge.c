@@ -397,26 +397,6 @@ static void calc_stop(void) {
 }
 
 /* One asynchronous call's outcome. */
-typedef struct Outcome {
-        unsigned done;
-        bus_message *reply;
-        uint64_t at;
-} Outcome;
-
-static int outcome_cb(bus_message *m, void *ud) {
-        Outcome *o = ud;
-
-        o->reply = bus_message_ref(m);
-        o->at = now_usec();
-        o->done = 1;
-        return 0;
-}
-
-static void outcome_reset(Outcome *o) {
-        o->reply = bus_message_unref(o->reply);
-        o->done = 0;
-}
-
 /* Call @dest on alpha's bus from @client and pump @client and the Calc
  * service (when running) until the answer is there. */
 static void call_on_alpha(bus_connection *client, const char *dest, const char *path,
@@ -441,12 +421,6 @@ static void call_on_alpha(bus_connection *client, const char *dest, const char *
                 pump_until(&o->done, 1, client, calc.conn);
         else
                 pump_until(&o->done, 1, client);
-}
-
-static const char *outcome_error(Outcome *o) {
-        return bus_message_get_type(o->reply) == BUS_MESSAGE_ERROR
-                       ? bus_message_get_error_name(o->reply)
-                       : NULL;
 }
 
 /* The first call of a test: retried while NATS interest has not propagated
