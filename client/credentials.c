@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bus-internal.h"
+#include "common/proc-stat.h"
 
 #ifndef PIDFS_MAGIC
 #define PIDFS_MAGIC 0x50494446
@@ -72,35 +73,6 @@ _public_ int bus_get_connection_credentials(bus_connection *c, const char *name,
         return 0;
 }
 
-/* Start time of @pid in clock ticks since boot (/proc/PID/stat field 22), 0
- * if unknown. The command name (field 2) may hold spaces and parentheses:
- * fields are counted after its last ')'. */
-static uint64_t start_time_of(pid_t pid) {
-        char path[64], buf[1024], *p;
-        unsigned long long v = 0;
-        ssize_t n;
-        int fd;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        p = strrchr(buf, ')');
-        if (!p)
-                return 0;
-        /* after ") ": field 3 (state) is the first; field 22 is the 20th */
-        if (sscanf(p + 2,
-                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                   &v) != 1)
-                return 0;
-        return v;
-}
-
 _public_ int bus_credentials_open_pidfd(const bus_credentials *cr) {
         struct pollfd pfd;
         struct statfs sfs;
@@ -125,7 +97,7 @@ _public_ int bus_credentials_open_pidfd(const bus_credentials *cr) {
                 /* Read the start time after opening the pidfd and check that
                  * the process was still alive after the read: then the pid
                  * named the pidfd's process when it was read. */
-                uint64_t t = start_time_of(cr->pid);
+                uint64_t t = proc_start_time(cr->pid);
 
                 pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
                 if (t != cr->start_time || poll(&pfd, 1, 0) != 0) {

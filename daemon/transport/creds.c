@@ -24,6 +24,7 @@
 
 #include "transport/creds.h"
 #include "common/util.h"
+#include "common/proc-stat.h"
 
 /* Linux 6.5 (socket(7)); older libc headers lack it. */
 #ifndef SO_PEERPIDFD
@@ -100,32 +101,6 @@ uint64_t creds_pidfd_id(int pidfd) {
         return (uint64_t)st.st_ino;
 }
 
-/* Start time of @pid in clock ticks since boot (/proc/PID/stat field 22), 0
- * if unknown. Fields are counted after the last ')': the command name
- * (field 2) may hold spaces and parentheses. */
-static uint64_t read_start_time(pid_t pid) {
-        char path[64], buf[1024], *p;
-        unsigned long long v = 0;
-        ssize_t n;
-        int fd;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return 0;
-        n = read(fd, buf, sizeof(buf) - 1);
-        safe_close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        p = strrchr(buf, ')');
-        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-                                "%*d %*d %*d %*d %llu",
-                         &v) != 1)
-                return 0;
-        return v;
-}
-
 /* The start time of the process @pidfd refers to, whose pid is @pid: read
  * from /proc, then kept only if the pidfd still shows the process alive (not
  * readable, pidfd_open(2)): while it lives its pid names no other process,
@@ -137,7 +112,7 @@ static uint64_t read_start_time_verified(int pidfd, pid_t pid) {
 
         if (pid <= 0)
                 return 0;
-        t = read_start_time(pid);
+        t = proc_start_time(pid);
         if (t == 0 || poll(&pfd, 1, 0) != 0)
                 return 0;
         return t;
