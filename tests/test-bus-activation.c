@@ -1258,6 +1258,7 @@ START_TEST(test_no_auto_start_and_signals) {
                                                      ACT_IFACE, "Echo"),
                          0);
         ck_assert_int_eq(bus_message_set_no_auto_start(call, true), 0);
+        ck_assert_int_eq(bus_message_set_no_auto_start(NULL, true), -EINVAL);
         ck_assert_int_lt(bus_call(c, call, HARNESS_WAIT_USEC, &error, &reply), 0);
         ck_assert_msg(bus_error_has_name(&error, BUS_ERROR_SERVICE_UNKNOWN), "%s",
                       error.name ? error.name : "(none)");

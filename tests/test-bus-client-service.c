@@ -637,6 +637,8 @@ START_TEST(test_body_values_bounded) {
                          (json_int_t)over);
         ck_assert_uint_eq(many.calls, 2);
         ck_assert_int_eq(bus_connection_set_body_values_max(NULL, 1), -EINVAL);
+        /* A received message's flags are the sender's. */
+        ck_assert_int_eq(bus_message_set_no_auto_start(many.reply, true), -EPERM);
 
         many.reply = bus_message_unref(many.reply);
         bus_slot_unref(slot);
